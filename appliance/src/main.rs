@@ -1,0 +1,2 @@
+//! The `offhook` binary.
+fn main() {}

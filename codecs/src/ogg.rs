@@ -1,0 +1,1 @@
+//! Ogg pages and packets (RFC 3533).

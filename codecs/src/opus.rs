@@ -1,0 +1,1 @@
+//! Opus encode and decode through libopus (RFC 6716).

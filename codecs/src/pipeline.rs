@@ -1,0 +1,1 @@
+//! The streaming media pipeline the rest of the product uses.

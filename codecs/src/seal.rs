@@ -1,0 +1,1 @@
+//! AES-256-GCM sealed envelopes for stored audio and attachments.

@@ -1,0 +1,1 @@
+//! xz (LZMA2) compression with a cap on decompressed size.
