@@ -293,6 +293,13 @@ impl Decoder {
         Ok(Self { inner, rate })
     }
 
+    /// Sets the output gain in Q7.8 dB (the Ogg Opus header's `output_gain`).
+    pub fn set_gain(&mut self, q8_db: i16) -> Result<(), Error> {
+        self.inner
+            .set_gain(i32::from(q8_db))
+            .map_err(|e| map_err(e, 0))
+    }
+
     /// Output rate.
     pub fn sample_rate(&self) -> SampleRate {
         self.rate
