@@ -125,7 +125,9 @@ pub enum Error {
     WrongKey,
     /// A chunk's tag did not verify: wrong id (associated data), or the chunk was modified,
     /// reordered or moved.
-    #[error("authentication failed for chunk {chunk} at offset {offset}: wrong id or modified data")]
+    #[error(
+        "authentication failed for chunk {chunk} at offset {offset}: wrong id or modified data"
+    )]
     Authentication {
         /// Index of the failing chunk.
         chunk: u64,
@@ -339,7 +341,11 @@ impl<W: Write> ChunkSealer<W> {
         let index = u32::try_from(self.index).map_err(|_| Error::TooManyChunks)?;
         let tag = self
             .cipher
-            .encrypt_in_place_detached(&chunk_nonce(&self.base, index, last), &self.aad, &mut self.buf)
+            .encrypt_in_place_detached(
+                &chunk_nonce(&self.base, index, last),
+                &self.aad,
+                &mut self.buf,
+            )
             .map_err(|_| Error::TooManyChunks)?;
         self.buf.extend_from_slice(&tag);
         self.inner.write_all(&self.buf)?;
@@ -597,7 +603,11 @@ impl<R: Read> ChunkOpener<R> {
                     offset: chunk_offset + n as u64,
                 }
             } else {
-                debug!(chunk = self.index, offset = chunk_offset, "chunk tag mismatch");
+                debug!(
+                    chunk = self.index,
+                    offset = chunk_offset,
+                    "chunk tag mismatch"
+                );
                 Error::Authentication {
                     chunk: self.index,
                     offset: chunk_offset,

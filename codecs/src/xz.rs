@@ -316,10 +316,19 @@ impl Decoder {
     }
 
     /// Decodes from `input` into `out`; returns (input consumed, output produced).
-    fn step(&mut self, input: &[u8], out: &mut [u8], at_eof: bool) -> Result<(usize, usize), Error> {
+    fn step(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+        at_eof: bool,
+    ) -> Result<(usize, usize), Error> {
         let produced = self.stream.total_out();
         // Never offer more than one byte past the cap.
-        let room = self.limits.max_output.saturating_add(1).saturating_sub(produced);
+        let room = self
+            .limits
+            .max_output
+            .saturating_add(1)
+            .saturating_sub(produced);
         let len = out.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let (in0, out0) = (self.stream.total_in(), produced);
         let action = if at_eof { Action::Finish } else { Action::Run };
@@ -426,9 +435,9 @@ impl<R: Read> XzReader<R> {
                 return Ok(0);
             }
             self.fill()?;
-            let (used, made) =
-                self.decoder
-                    .step(&self.buf[self.pos..self.len], out, self.eof)?;
+            let (used, made) = self
+                .decoder
+                .step(&self.buf[self.pos..self.len], out, self.eof)?;
             self.pos += used;
             if made > 0 {
                 return Ok(made);
@@ -469,9 +478,7 @@ pub fn decompress(data: &[u8], limits: DecodeLimits) -> Result<Vec<u8>, Error> {
         pos += used;
         out.extend_from_slice(&scratch[..made]);
         if used == 0 && made == 0 && !dec.ended {
-            return Err(Error::Truncated {
-                offset: pos as u64,
-            });
+            return Err(Error::Truncated { offset: pos as u64 });
         }
     }
     if pos < data.len() {
@@ -496,7 +503,11 @@ mod tests {
         for n in [0, 1, 100, BUF_LEN, BUF_LEN + 1, 300_000] {
             let data = speechy(n);
             let z = compress(&data, Preset::new(1).unwrap()).unwrap();
-            assert_eq!(decompress(&z, DecodeLimits::default()).unwrap(), data, "n={n}");
+            assert_eq!(
+                decompress(&z, DecodeLimits::default()).unwrap(),
+                data,
+                "n={n}"
+            );
             let mut r = XzReader::new(&z[..], DecodeLimits::default()).unwrap();
             let mut back = Vec::new();
             r.read_to_end(&mut back).unwrap();
@@ -531,7 +542,10 @@ mod tests {
         ));
         let mut r = XzReader::new(&z[..], DecodeLimits::with_max_output(9_999)).unwrap();
         let err = r.read_to_end(&mut Vec::new()).unwrap_err();
-        assert!(matches!(Error::from_io(err), Error::TooLarge { limit: 9_999 }));
+        assert!(matches!(
+            Error::from_io(err),
+            Error::TooLarge { limit: 9_999 }
+        ));
     }
 
     #[test]
@@ -543,7 +557,10 @@ mod tests {
             assert!(matches!(e, Error::Truncated { .. }), "cut {cut}: {e:?}");
             let mut r = XzReader::new(&z[..cut], DecodeLimits::default()).unwrap();
             let e = Error::from_io(r.read_to_end(&mut Vec::new()).unwrap_err());
-            assert!(matches!(e, Error::Truncated { .. }), "reader cut {cut}: {e:?}");
+            assert!(
+                matches!(e, Error::Truncated { .. }),
+                "reader cut {cut}: {e:?}"
+            );
         }
         let mut bad = z.clone();
         bad[z.len() / 2] ^= 0x40;

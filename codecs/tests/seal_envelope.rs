@@ -40,7 +40,11 @@ fn round_trips_sizes_and_exact_chunk_multiples() {
                 let chunks = n.div_ceil(CS as usize).max(1);
                 assert_eq!(env.len(), PREAMBLE_LEN + n + chunks * TAG_LEN, "n={n}");
             }
-            assert_eq!(open(&key(1), ID, &env, 1 << 20).unwrap(), plain, "n={n} {comp:?}");
+            assert_eq!(
+                open(&key(1), ID, &env, 1 << 20).unwrap(),
+                plain,
+                "n={n} {comp:?}"
+            );
         }
     }
 }
@@ -131,7 +135,11 @@ fn truncation_at_every_length_is_rejected() {
     let boundary = PREAMBLE_LEN + 2 * (CS as usize + TAG_LEN);
     assert!(matches!(
         open(&key(1), ID, &env[..boundary], 1 << 20),
-        Err(Error::Truncated { field: "chunk", chunk: 2, .. })
+        Err(Error::Truncated {
+            field: "chunk",
+            chunk: 2,
+            ..
+        })
     ));
 }
 
@@ -184,7 +192,10 @@ fn extension_reorder_and_drop_are_rejected() {
 #[test]
 fn wrong_key_and_wrong_id() {
     let env = small(&data(100), Compression::None);
-    assert!(matches!(open(&key(2), ID, &env, 1 << 20), Err(Error::WrongKey)));
+    assert!(matches!(
+        open(&key(2), ID, &env, 1 << 20),
+        Err(Error::WrongKey)
+    ));
     assert!(matches!(
         open(&key(1), b"another-message", &env, 1 << 20),
         Err(Error::Authentication { chunk: 0, .. })
@@ -197,9 +208,21 @@ fn wrong_key_and_wrong_id() {
 
 #[test]
 fn garbage_and_short_headers() {
-    assert!(matches!(open(&key(1), ID, b"", 10), Err(Error::Truncated { field: "header", .. })));
-    assert!(matches!(open(&key(1), ID, b"OHS", 10), Err(Error::Truncated { .. })));
-    assert!(matches!(open(&key(1), ID, b"RIFF....WAVEfmt ", 10), Err(Error::BadMagic)));
+    assert!(matches!(
+        open(&key(1), ID, b"", 10),
+        Err(Error::Truncated {
+            field: "header",
+            ..
+        })
+    ));
+    assert!(matches!(
+        open(&key(1), ID, b"OHS", 10),
+        Err(Error::Truncated { .. })
+    ));
+    assert!(matches!(
+        open(&key(1), ID, b"RIFF....WAVEfmt ", 10),
+        Err(Error::BadMagic)
+    ));
     let mut env = small(b"x", Compression::None);
     env[4] = 2;
     assert!(matches!(
@@ -215,7 +238,10 @@ fn max_len_caps_both_modes() {
         let env = small(&plain, comp);
         assert_eq!(open(&key(1), ID, &env, 1000).unwrap(), plain);
         assert!(
-            matches!(open(&key(1), ID, &env, 999), Err(Error::TooLarge { limit: 999 })),
+            matches!(
+                open(&key(1), ID, &env, 999),
+                Err(Error::TooLarge { limit: 999 })
+            ),
             "{comp:?}"
         );
     }
@@ -238,7 +264,10 @@ fn reader_releases_only_verified_chunks() {
             Err(e) => break Error::from_io(e),
         }
     };
-    assert!(matches!(err, Error::Authentication { chunk: 3, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Authentication { chunk: 3, .. }),
+        "{err:?}"
+    );
     assert_eq!(got, &plain[..3 * CS as usize]);
 }
 
@@ -257,7 +286,10 @@ fn nonce_base_comes_from_the_rng() {
 fn key_debug_is_redacted() {
     let k = Key::from_bytes([0xAB; 32]);
     let s = format!("{k:?}");
-    assert!(!s.contains("171") && !s.to_lowercase().contains("ab"), "{s}");
+    assert!(
+        !s.contains("171") && !s.to_lowercase().contains("ab"),
+        "{s}"
+    );
 }
 
 proptest! {

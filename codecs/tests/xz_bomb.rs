@@ -25,8 +25,14 @@ fn streaming_bomb_hits_cap_with_bounded_reads() {
             Err(e) => break e,
         }
     };
-    assert_eq!(total, CAP, "every byte up to the cap is delivered, none after");
-    assert!(matches!(Error::from_io(err), Error::TooLarge { limit: CAP }));
+    assert_eq!(
+        total, CAP,
+        "every byte up to the cap is delivered, none after"
+    );
+    assert!(matches!(
+        Error::from_io(err),
+        Error::TooLarge { limit: CAP }
+    ));
     // The decoder stopped within a few input buffers of the cap, not after 1 GiB.
     assert!(r.total_out() <= CAP + 1);
     assert!(r.total_in() < BOMB.len() as u64);

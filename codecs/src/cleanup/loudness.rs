@@ -28,7 +28,11 @@ impl Biquad {
 }
 
 fn shelf(rate: f64) -> Biquad {
-    let (f0, gain_db, q) = (1681.974_450_955_533, 3.999_843_853_973_347, 0.707_175_236_955_419_6);
+    let (f0, gain_db, q) = (
+        1681.974_450_955_533,
+        3.999_843_853_973_347,
+        0.707_175_236_955_419_6,
+    );
     let k = (std::f64::consts::PI * f0 / rate).tan();
     let vh = 10f64.powf(gain_db / 20.0);
     let vb = vh.powf(0.499_666_774_154_541_6);
@@ -121,7 +125,10 @@ impl Meter {
             .map(|w| w.iter().map(|s| s.0).sum::<f64>() / 4.0)
             .collect();
         let lufs = |ms: f64| -0.691 + 10.0 * ms.log10();
-        let abs: Vec<f64> = blocks.into_iter().filter(|&m| m > 0.0 && lufs(m) > -70.0).collect();
+        let abs: Vec<f64> = blocks
+            .into_iter()
+            .filter(|&m| m > 0.0 && lufs(m) > -70.0)
+            .collect();
         if abs.is_empty() {
             return None;
         }

@@ -296,8 +296,11 @@ impl Analyzer {
     }
 
     fn frame(&mut self) {
-        let (noise_sum, noise_frames, margin) =
-            (&mut self.noise_sum, &mut self.noise_frames, self.cfg.noise_margin_db);
+        let (noise_sum, noise_frames, margin) = (
+            &mut self.noise_sum,
+            &mut self.noise_frames,
+            self.cfg.noise_margin_db,
+        );
         let decisions = &mut self.decisions;
         self.vad.feed_with(&self.pending, |d, power| {
             if !d.speech && d.energy_dbfs < d.floor_dbfs + margin {
@@ -440,7 +443,7 @@ pub struct Processor {
     pending: Vec<f32>,
     hop_out: Vec<f32>,
     fed: u64,
-    /// Samples that have left the limiter (timeline index + delay).
+    /// Samples that have left the limiter (timeline index + `delay`).
     produced: u64,
     delay: u64,
 }
@@ -451,10 +454,15 @@ impl Processor {
         let cfg = plan.config;
         let hop = cfg.vad.frame.samples(cfg.rate);
         let denoiser = (cfg.noise_reduction_db > 0.0 && plan.noise_frames > 0).then(|| {
-            Denoiser::new(hop, &plan.noise_psd, 10f32.powf(-cfg.noise_reduction_db / 20.0))
+            Denoiser::new(
+                hop,
+                &plan.noise_psd,
+                10f32.powf(-cfg.noise_reduction_db / 20.0),
+            )
         });
         let limiter = Limiter::new(cfg.rate, 32768.0 * 10f32.powf(cfg.ceiling_dbfs / 20.0));
-        let delay = if denoiser.is_some() { hop as u64 } else { 0 } + limiter.lookahead as u64;
+        // The limiter holds its look-ahead back itself; only the denoiser's hop needs skipping.
+        let delay = if denoiser.is_some() { hop as u64 } else { 0 };
         Self {
             keep: plan.keep.clone(),
             total_expected: plan.total_samples,
@@ -519,7 +527,7 @@ impl Processor {
 
     /// Flushes the remaining output; fails if pass 2 saw a different number of samples.
     pub fn finish(mut self, out: &mut Vec<i16>) -> Result<(), Error> {
-        let flush = self.delay as usize + self.hop;
+        let flush = self.delay as usize + self.limiter.lookahead + self.hop;
         for _ in 0..flush {
             self.pending.push(0.0);
             if self.pending.len() == self.hop {
@@ -573,7 +581,9 @@ mod tests {
     #[test]
     fn limiter_holds_ceiling_and_delays() {
         let mut l = Limiter::new(SampleRate::Hz8000, 1000.0);
-        let input: Vec<f32> = (0..800).map(|i| if i % 100 == 50 { 5000.0 } else { 500.0 }).collect();
+        let input: Vec<f32> = (0..800)
+            .map(|i| if i % 100 == 50 { 5000.0 } else { 500.0 })
+            .collect();
         let out: Vec<f32> = input.iter().filter_map(|&x| l.push(x)).collect();
         assert_eq!(out.len(), 800 - 40);
         assert!(out.iter().all(|y| y.abs() <= 1000.0 + 1e-3));

@@ -167,7 +167,8 @@ impl Vad {
         let mut rest = samples;
         while !rest.is_empty() {
             let take = (hop - self.pending.len()).min(rest.len());
-            self.pending.extend(rest[..take].iter().map(|&s| f32::from(s)));
+            self.pending
+                .extend(rest[..take].iter().map(|&s| f32::from(s)));
             rest = &rest[take..];
             if self.pending.len() == hop {
                 let frame = std::mem::take(&mut self.pending);
@@ -190,8 +191,7 @@ impl Vad {
         let ms = 2.0 * sum / (n * n) / 0.5;
         let energy = (10.0 * (ms / (32768.0 * 32768.0)).max(1e-12).log10()).max(-120.0);
         let mean = sum / band.len() as f32;
-        let log_mean =
-            band.iter().map(|&p| (p + 1e-3).ln()).sum::<f32>() / band.len() as f32;
+        let log_mean = band.iter().map(|&p| (p + 1e-3).ln()).sum::<f32>() / band.len() as f32;
         let flatness = if mean > 0.0 {
             (log_mean.exp() / (mean + 1e-3)).min(1.0)
         } else {
@@ -311,7 +311,9 @@ mod tests {
     #[test]
     fn hangover_then_timer() {
         let rate = SampleRate::Hz16000;
-        let cfg = VadConfig::default().hangover(Duration::from_millis(200)).unwrap();
+        let cfg = VadConfig::default()
+            .hangover(Duration::from_millis(200))
+            .unwrap();
         let mut vad = Vad::new(cfg, rate);
         let mut timer = SilenceTimer::new(rate, Duration::from_secs(1));
         let mut d = Vec::new();
@@ -337,7 +339,11 @@ mod tests {
     #[test]
     fn config_validation() {
         assert!(VadConfig::default().threshold_db(1.0).is_err());
-        assert!(VadConfig::default().hangover(Duration::from_secs(5)).is_err());
+        assert!(
+            VadConfig::default()
+                .hangover(Duration::from_secs(5))
+                .is_err()
+        );
         assert_eq!(FrameLen::Ms20.samples(SampleRate::Hz16000), 320);
     }
 }
