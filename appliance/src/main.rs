@@ -11,7 +11,12 @@ mod cli;
 #[command(name = "offhook", version, about)]
 struct Args {
     /// Where the appliance keeps its database, audio and keys.
-    #[arg(long, global = true, env = "OFFHOOK_DATA", default_value = "./offhook-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "OFFHOOK_DATA",
+        default_value = "./offhook-data"
+    )]
     data_dir: PathBuf,
     /// A TOML configuration file; without it the embedded defaults apply.
     #[arg(long, global = true)]

@@ -44,15 +44,18 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         .bitrate(args.bitrate)
         .with_context(|| format!("--bitrate {}", args.bitrate))?
         .clean(args.clean);
-    let input = File::open(&args.input)
-        .with_context(|| format!("cannot open {}", args.input.display()))?;
+    let input =
+        File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;
     // Write beside the target and rename, so a failed conversion never leaves half a file.
     let partial = args.output.with_extension(format!(
         "{}.partial",
-        args.output.extension().and_then(|e| e.to_str()).unwrap_or("")
+        args.output
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
     ));
-    let output = File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let output =
+        File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
     let report = pipeline::convert(
         BufReader::new(input),
         in_format,
