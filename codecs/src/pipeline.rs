@@ -91,11 +91,10 @@ impl Error {
     /// True when the input audio itself is at fault (a client sent a bad file), false when the
     /// fault is ours: settings, stored data, or I/O.
     pub fn is_input(&self) -> bool {
-        match self {
-            Self::UnknownFormat | Self::TooLong { .. } => true,
-            Self::Wav(_) | Self::OggOpus(_) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            Self::UnknownFormat | Self::TooLong { .. } | Self::Wav(_) | Self::OggOpus(_)
+        )
     }
 }
 
