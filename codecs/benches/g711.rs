@@ -6,7 +6,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// One second of 8 kHz PCM covering the whole range (a deterministic sweep, no RNG).
 fn pcm() -> Vec<i16> {
-    (0..8000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 16) as u16 as i16).collect()
+    (0..8000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 16) as u16 as i16)
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -271,7 +271,12 @@ impl Receiver {
 
     /// Handles one packet: its marker bit, RTP timestamp and payload. Returns the digit when
     /// this packet is the first seen of a new event.
-    pub fn handle(&mut self, marker: bool, timestamp: Timestamp, payload: &[u8]) -> Option<Detected> {
+    pub fn handle(
+        &mut self,
+        marker: bool,
+        timestamp: Timestamp,
+        payload: &[u8],
+    ) -> Option<Detected> {
         self.stats.packets += 1;
         let repr = match Repr::parse_bytes(payload) {
             Ok(r) => r,
@@ -292,12 +297,20 @@ impl Receiver {
                 self.stats.repeats += 1;
                 cur.ended |= repr.end;
                 cur.duration = cur.duration.max(repr.duration);
-                trace!(event = repr.event, end = repr.end, duration = repr.duration, "event update");
+                trace!(
+                    event = repr.event,
+                    end = repr.end,
+                    duration = repr.duration,
+                    "event update"
+                );
                 return None;
             }
             if distance < 0 {
                 self.stats.stale += 1;
-                debug!(event = repr.event, distance, "dropping packet of an older event");
+                debug!(
+                    event = repr.event,
+                    distance, "dropping packet of an older event"
+                );
                 return None;
             }
             let long_segment = u32::from(cur.duration) + SEGMENT_SLACK >= u32::from(u16::MAX);
@@ -457,7 +470,10 @@ mod tests {
         let mut out = [0u8; 4];
         r.emit(&mut out).unwrap();
         assert_eq!(out, hex!("0b 8a 0640"));
-        assert_eq!(Repr::parse_bytes(&[1, 2, 3]), Err(Error::Truncated { len: 3 }));
+        assert_eq!(
+            Repr::parse_bytes(&[1, 2, 3]),
+            Err(Error::Truncated { len: 3 })
+        );
         assert_eq!(
             Repr { volume: 64, ..r }.emit(&mut out),
             Err(Error::Volume(64))
@@ -484,12 +500,19 @@ mod tests {
     #[test]
     fn sender_sequence_for_a_short_press() {
         // 100 ms at 8 kHz with 50 ms updates: 400, 800(E), 800(E), 800(E).
-        let pkts: Vec<_> = EventPackets::new(Digit::from_char('1').unwrap(), 10, 800, 400).collect();
+        let pkts: Vec<_> =
+            EventPackets::new(Digit::from_char('1').unwrap(), 10, 800, 400).collect();
         assert_eq!(pkts.len(), 4);
         assert!(pkts[0].marker);
         assert!(pkts[1..].iter().all(|p| !p.marker));
-        let durs: Vec<_> = pkts.iter().map(|p| (p.payload.duration, p.payload.end)).collect();
-        assert_eq!(durs, vec![(400, false), (800, true), (800, true), (800, true)]);
+        let durs: Vec<_> = pkts
+            .iter()
+            .map(|p| (p.payload.duration, p.payload.end))
+            .collect();
+        assert_eq!(
+            durs,
+            vec![(400, false), (800, true), (800, true), (800, true)]
+        );
         let sends: Vec<_> = pkts.iter().map(|p| p.send_at).collect();
         assert_eq!(sends, vec![400, 800, 1200, 1600]);
         assert!(pkts.iter().all(|p| p.timestamp_offset == 0));
@@ -501,8 +524,12 @@ mod tests {
     #[test]
     fn sender_splits_long_events_into_segments() {
         // 10 s at 8 kHz = 80000 units > 65535.
-        let pkts: Vec<_> = EventPackets::new(Digit::from_char('#').unwrap(), 0, 80_000, 400).collect();
-        let first_seg_last = pkts.iter().filter(|p| p.timestamp_offset == 0).last().unwrap();
+        let pkts: Vec<_> =
+            EventPackets::new(Digit::from_char('#').unwrap(), 0, 80_000, 400).collect();
+        let first_seg_last = pkts
+            .iter()
+            .rfind(|p| p.timestamp_offset == 0)
+            .unwrap();
         assert_eq!(first_seg_last.payload.duration, u16::MAX);
         assert!(!first_seg_last.payload.end);
         let last = pkts.last().unwrap();
@@ -513,7 +540,11 @@ mod tests {
 
     /// Runs sender sequences for `keys` (100 ms press, 100 ms gap) through a receiver,
     /// letting `mangle` drop, repeat or reorder packets.
-    fn press(keys: &str, duration: u32, mangle: impl Fn(Vec<(bool, Timestamp, [u8; 4])>) -> Vec<(bool, Timestamp, [u8; 4])>) -> (String, ReceiverStats) {
+    fn press(
+        keys: &str,
+        duration: u32,
+        mangle: impl Fn(Vec<(bool, Timestamp, [u8; 4])>) -> Vec<(bool, Timestamp, [u8; 4])>,
+    ) -> (String, ReceiverStats) {
         let mut stream = Vec::new();
         let mut start = 0x1234_5678u32;
         for c in keys.chars() {
@@ -521,7 +552,11 @@ mod tests {
             for p in EventPackets::new(digit, 10, duration, 160) {
                 let mut b = [0u8; 4];
                 p.payload.emit(&mut b).unwrap();
-                stream.push((p.marker, Timestamp(start.wrapping_add(p.timestamp_offset)), b));
+                stream.push((
+                    p.marker,
+                    Timestamp(start.wrapping_add(p.timestamp_offset)),
+                    b,
+                ));
             }
             start = start.wrapping_add(duration + 800);
         }

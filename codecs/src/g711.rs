@@ -315,7 +315,11 @@ mod tests {
     #[test]
     fn alaw_round_trips_every_code() {
         for b in 0..=255u8 {
-            assert_eq!(alaw_encode_sample(alaw_decode_sample(b)), b, "code {b:#04x}");
+            assert_eq!(
+                alaw_encode_sample(alaw_decode_sample(b)),
+                b,
+                "code {b:#04x}"
+            );
         }
     }
 
@@ -342,8 +346,14 @@ mod tests {
     #[test]
     fn tables_are_odd_symmetric() {
         for b in 0..128u8 {
-            assert_eq!(ULAW_TO_LINEAR[b as usize], -ULAW_TO_LINEAR[(b | 0x80) as usize]);
-            assert_eq!(ALAW_TO_LINEAR[b as usize], -ALAW_TO_LINEAR[(b | 0x80) as usize]);
+            assert_eq!(
+                ULAW_TO_LINEAR[b as usize],
+                -ULAW_TO_LINEAR[(b | 0x80) as usize]
+            );
+            assert_eq!(
+                ALAW_TO_LINEAR[b as usize],
+                -ALAW_TO_LINEAR[(b | 0x80) as usize]
+            );
         }
     }
 

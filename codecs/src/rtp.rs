@@ -109,7 +109,9 @@ pub enum Error {
     #[error("version at offset 0 is {0}, expected 2")]
     Version(u8),
     /// The padding count (last byte, at `offset`) is 0 or larger than the space after the header.
-    #[error("padding count {count} at offset {offset} exceeds the {available} bytes after the header")]
+    #[error(
+        "padding count {count} at offset {offset} exceeds the {available} bytes after the header"
+    )]
     Padding {
         /// Offset of the count byte.
         offset: usize,
@@ -520,7 +522,7 @@ impl<'a> Repr<'a> {
     pub fn emit(&self, buffer: &mut [u8]) -> Result<usize, Error> {
         let needed = self.buffer_len();
         if let Some(e) = self.extension
-            && (e.data.len() % 4 != 0 || e.data.len() / 4 > u16::MAX as usize)
+            && (!e.data.len().is_multiple_of(4) || e.data.len() / 4 > u16::MAX as usize)
         {
             return Err(Error::Unrepresentable(
                 "extension data length must be a multiple of 4 up to 262140",
@@ -610,7 +612,10 @@ mod tests {
         assert_eq!(
             els,
             vec![
-                ExtensionElement { id: 1, data: &[0xff] },
+                ExtensionElement {
+                    id: 1,
+                    data: &[0xff]
+                },
                 ExtensionElement {
                     id: 2,
                     data: &[0xaa, 0xbb, 0xcc]
@@ -662,7 +667,11 @@ mod tests {
         cc[0] = 0x82;
         assert!(matches!(
             Packet::new_checked(&cc[..]).unwrap_err(),
-            Error::Truncated { field: "CSRC list", offset: 12, .. }
+            Error::Truncated {
+                field: "CSRC list",
+                offset: 12,
+                ..
+            }
         ));
         let mut pad = SIMPLE;
         pad[0] = 0xA0;
@@ -676,12 +685,19 @@ mod tests {
             }
         );
         pad[15] = 0;
-        assert!(matches!(Packet::new_checked(&pad[..]), Err(Error::Padding { .. })));
+        assert!(matches!(
+            Packet::new_checked(&pad[..]),
+            Err(Error::Padding { .. })
+        ));
         let mut ext = FULL;
         ext[22] = 0x10; // extension length 0x1002 words
         assert!(matches!(
             Packet::new_checked(&ext[..]).unwrap_err(),
-            Error::Truncated { field: "extension data", offset: 24, .. }
+            Error::Truncated {
+                field: "extension data",
+                offset: 24,
+                ..
+            }
         ));
     }
 
@@ -690,7 +706,10 @@ mod tests {
         let r = Repr::parse_bytes(&SIMPLE).unwrap();
         assert_eq!(
             r.emit(&mut [0u8; 15]),
-            Err(Error::BufferTooShort { needed: 16, got: 15 })
+            Err(Error::BufferTooShort {
+                needed: 16,
+                got: 15
+            })
         );
         let bad = Repr {
             extension: Some(Extension {
@@ -699,7 +718,10 @@ mod tests {
             }),
             ..r
         };
-        assert!(matches!(bad.emit(&mut [0u8; 64]), Err(Error::Unrepresentable(_))));
+        assert!(matches!(
+            bad.emit(&mut [0u8; 64]),
+            Err(Error::Unrepresentable(_))
+        ));
     }
 
     #[test]

@@ -27,6 +27,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(stats.digits, digits);
     assert_eq!(
         stats.packets,
-        stats.digits + stats.repeats + stats.stale + stats.malformed + stats.unknown_events + stats.segments
+        stats.digits
+            + stats.repeats
+            + stats.stale
+            + stats.malformed
+            + stats.unknown_events
+            + stats.segments
     );
 });

@@ -45,7 +45,9 @@ pub enum ConfigError {
         max: Duration,
     },
     /// `max_packets` frames cannot cover `max_delay` plus one frame, or exceed 4096.
-    #[error("max_packets {max_packets} must hold max_delay plus one frame ({needed}) and be at most 4096")]
+    #[error(
+        "max_packets {max_packets} must hold max_delay plus one frame ({needed}) and be at most 4096"
+    )]
     Capacity {
         /// The configured cap.
         max_packets: usize,
@@ -143,7 +145,11 @@ impl Config {
     }
 
     /// Samples per output frame and RTP clock rate (160 and 8000 for 20 ms of G.711).
-    pub fn frame(&mut self, frame_samples: usize, clock_rate: u32) -> Result<&mut Self, ConfigError> {
+    pub fn frame(
+        &mut self,
+        frame_samples: usize,
+        clock_rate: u32,
+    ) -> Result<&mut Self, ConfigError> {
         self.set(|c| {
             c.frame_samples = frame_samples;
             c.clock_rate = clock_rate;
@@ -338,12 +344,17 @@ impl JitterBuffer {
     /// Starts a talkspurt at `ts`: playout of `ts` is due `delay` after `now`. The first
     /// talkspurt of a stream uses `target_delay`; later ones adapt to the measured jitter.
     fn anchor(&mut self, now: Instant, ts: Timestamp, first: bool) {
-        let Some(s) = self.stream.as_mut() else { return };
+        let Some(s) = self.stream.as_mut() else {
+            return;
+        };
         if first {
             self.delay = self.config.target_delay;
         } else if self.config.adaptive {
-            let jitter = Duration::from_nanos((s.jitter_q4 >> 4) * 1_000_000_000 / u64::from(self.config.clock_rate));
-            self.delay = (2 * self.frame_duration + 3 * jitter).clamp(self.config.min_delay, self.config.max_delay);
+            let jitter = Duration::from_nanos(
+                (s.jitter_q4 >> 4) * 1_000_000_000 / u64::from(self.config.clock_rate),
+            );
+            self.delay = (2 * self.frame_duration + 3 * jitter)
+                .clamp(self.config.min_delay, self.config.max_delay);
         }
         s.next_ts = ts;
         s.next_due = now + self.delay;
@@ -363,9 +374,12 @@ impl JitterBuffer {
             return Push::Invalid;
         };
         let frames = packet.payload.len() / spf;
-        if frames == 0 || packet.payload.len() % spf != 0 {
+        if frames == 0 || !packet.payload.len().is_multiple_of(spf) {
             self.stats.invalid += 1;
-            debug!(len = packet.payload.len(), "dropping packet: not whole frames");
+            debug!(
+                len = packet.payload.len(),
+                "dropping packet: not whole frames"
+            );
             return Push::Invalid;
         }
         let (seq, ts) = (packet.sequence_number, packet.timestamp);
@@ -424,7 +438,8 @@ impl JitterBuffer {
             s.epoch_ts = ts;
             s.transit = None;
         }
-        let arrival = (now.saturating_duration_since(s.epoch).as_nanos() * u128::from(self.config.clock_rate)
+        let arrival = (now.saturating_duration_since(s.epoch).as_nanos()
+            * u128::from(self.config.clock_rate)
             / 1_000_000_000) as i64;
         let transit = arrival - i64::from(ts.distance(s.epoch_ts));
         if let Some(last) = s.transit {
@@ -482,7 +497,8 @@ impl JitterBuffer {
                 timestamp: ts.0.wrapping_add((f * spf) as u32),
                 law_alaw: law == Law::Alaw,
             };
-            self.pool[idx * spf..(idx + 1) * spf].copy_from_slice(&packet.payload[f * spf..(f + 1) * spf]);
+            self.pool[idx * spf..(idx + 1) * spf]
+                .copy_from_slice(&packet.payload[f * spf..(f + 1) * spf]);
         }
         trace!(seq = seq.0, ts = ts.0, held = self.held, "buffered");
         Push::Accepted

@@ -132,7 +132,8 @@ impl Plc {
         if self.erased == 0 {
             self.pitch = self.estimate_pitch();
             self.pitch_buf.clear();
-            self.pitch_buf.extend_from_slice(&self.history[HISTORY - 3 * self.pitch..]);
+            self.pitch_buf
+                .extend_from_slice(&self.history[HISTORY - 3 * self.pitch..]);
             self.periods = 1;
             self.pos = 0;
             self.fade = None;
@@ -151,7 +152,9 @@ impl Plc {
             for (i, s) in pcm[..len].iter_mut().enumerate() {
                 let w = (i + 1) as f32 / (len + 1) as f32;
                 let syn = self.next_synthetic();
-                *s = (syn * (1.0 - w) + f32::from(*s) * w).round().clamp(-32768.0, 32767.0) as i16;
+                *s = (syn * (1.0 - w) + f32::from(*s) * w)
+                    .round()
+                    .clamp(-32768.0, 32767.0) as i16;
             }
             self.erased = 0;
             self.fade = None;
@@ -175,7 +178,11 @@ mod tests {
     }
 
     fn correlation(a: &[i16], b: &[i16]) -> f64 {
-        let ab: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+        let ab: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
         ab / (energy(a) * energy(b)).sqrt() / a.len() as f64
     }
 
@@ -197,7 +204,12 @@ mod tests {
         // last frame (which would be out of phase).
         assert!(correlation(&lost[0][..80], &truth[..80]) > 0.95);
         assert!(correlation(&sine(160, 640, 170.0)[..80], &truth[..80]) < 0.5);
-        let e = [energy(&lost[0]), energy(&lost[1]), energy(&lost[2]), energy(&lost[3])];
+        let e = [
+            energy(&lost[0]),
+            energy(&lost[1]),
+            energy(&lost[2]),
+            energy(&lost[3]),
+        ];
         assert!(e[0] > 0.7 * energy(&truth));
         assert!(e[1] < e[0] && e[2] < e[1], "{e:?}");
         assert!(lost[2][150..].iter().all(|&s| s.abs() < 400));
@@ -216,7 +228,10 @@ mod tests {
         let mut good = original.clone();
         plc.good_frame(&mut good);
         // 20 ms erased: 4 ms + 1 ms per further 10 ms = 40 samples of overlap-add.
-        assert!(good[..40].iter().all(|&s| s != 5000), "start is overlap-added");
+        assert!(
+            good[..40].iter().all(|&s| s != 5000),
+            "start is overlap-added"
+        );
         assert_eq!(good[40..], original[40..], "rest is untouched");
         // Without an erasure, good frames pass through unchanged.
         let mut again = original.clone();

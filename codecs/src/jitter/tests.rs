@@ -74,18 +74,38 @@ fn level(n: u16) -> i16 {
 fn in_order_stream_plays_after_target_delay() {
     let mut h = Harness::new();
     for n in 0..10u16 {
-        assert_eq!(h.push(20 * u64::from(n), 1, 100 + n, 1000 + 160 * u32::from(n), n == 0, n), Push::Accepted);
+        assert_eq!(
+            h.push(
+                20 * u64::from(n),
+                1,
+                100 + n,
+                1000 + 160 * u32::from(n),
+                n == 0,
+                n
+            ),
+            Push::Accepted
+        );
         let due = h.pop(20 * u64::from(n));
         if n < 3 {
             assert!(due.is_empty(), "nothing before 60 ms");
         } else {
-            assert_eq!(due, vec![(FrameKind::Audio, 1000 + 160 * u32::from(n - 3), level(n - 3))]);
+            assert_eq!(
+                due,
+                vec![(
+                    FrameKind::Audio,
+                    1000 + 160 * u32::from(n - 3),
+                    level(n - 3)
+                )]
+            );
         }
     }
     assert_eq!(h.jb.poll_timeout(), Some(h.t0 + ms(200)));
     assert_eq!(h.jb.len(), 3);
     let s = h.jb.stats();
-    assert_eq!((s.received, s.played, s.lost, s.late, s.duplicates), (10, 7, 0, 0, 0));
+    assert_eq!(
+        (s.received, s.played, s.lost, s.late, s.duplicates),
+        (10, 7, 0, 0, 0)
+    );
 }
 
 #[test]
@@ -98,7 +118,9 @@ fn reordered_packets_play_in_order() {
     let order: Vec<_> = frames.iter().map(|f| (f.0, f.2)).collect();
     assert_eq!(
         order,
-        (0..5).map(|n| (FrameKind::Audio, level(n))).collect::<Vec<_>>()
+        (0..5)
+            .map(|n| (FrameKind::Audio, level(n)))
+            .collect::<Vec<_>>()
     );
     assert_eq!(h.jb.stats().reordered, 1);
     assert_eq!(h.jb.stats().lost, 0);
@@ -131,7 +153,11 @@ fn loss_is_concealed_not_silent() {
     for n in 0..10u16 {
         if n != 5 {
             let mut payload = [0u8; 160];
-            g711::encode_ulaw(&tone[160 * n as usize..160 * (n as usize + 1)], &mut payload).unwrap();
+            g711::encode_ulaw(
+                &tone[160 * n as usize..160 * (n as usize + 1)],
+                &mut payload,
+            )
+            .unwrap();
             let repr = rtp::Repr {
                 marker: n == 0,
                 payload_type: 0,
@@ -154,7 +180,12 @@ fn loss_is_concealed_not_silent() {
     }
     assert_eq!(kinds.len(), 7);
     assert_eq!(kinds[5], FrameKind::Concealed);
-    assert!(kinds.iter().enumerate().all(|(i, k)| (i == 5) == (*k == FrameKind::Concealed)));
+    assert!(
+        kinds
+            .iter()
+            .enumerate()
+            .all(|(i, k)| (i == 5) == (*k == FrameKind::Concealed))
+    );
     // The tone's power is 8000²/2 = 32e6; concealment keeps most of it.
     assert!(concealed_energy > 0.5 * 32e6, "{concealed_energy}");
     let s = h.jb.stats();
@@ -175,7 +206,14 @@ fn sequence_and_timestamp_wrap() {
     // Again with seq 0 and 1 (packets 3 and 4) swapped across the wrap.
     let mut r = Harness::new();
     for i in [0u16, 1, 2, 4, 3, 5, 6, 7] {
-        r.push(20 * u64::from(i), 5, 65533u16.wrapping_add(i), ts0.wrapping_add(160 * u32::from(i)), i == 0, i);
+        r.push(
+            20 * u64::from(i),
+            5,
+            65533u16.wrapping_add(i),
+            ts0.wrapping_add(160 * u32::from(i)),
+            i == 0,
+            i,
+        );
     }
     assert_eq!(h.pop(200), expected);
     assert_eq!(r.pop(200), expected);
@@ -192,10 +230,20 @@ fn ssrc_change_resets() {
     assert_eq!(h.pop(60).len(), 1);
     // A new source with unrelated numbering.
     for n in 0..4u16 {
-        h.push(80 + 20 * u64::from(n), 2, 40_000 + n, 9_999_000 + 160 * u32::from(n), n == 0, 50 + n);
+        h.push(
+            80 + 20 * u64::from(n),
+            2,
+            40_000 + n,
+            9_999_000 + 160 * u32::from(n),
+            n == 0,
+            50 + n,
+        );
     }
     let frames = h.pop(140);
-    assert_eq!(frames.first(), Some(&(FrameKind::Audio, 9_999_000, level(50))));
+    assert_eq!(
+        frames.first(),
+        Some(&(FrameKind::Audio, 9_999_000, level(50)))
+    );
     assert_eq!(frames.len(), 1, "the new stream waits its own target delay");
     let s = h.jb.stats();
     assert_eq!((s.ssrc_changes, s.talkspurts, s.lost), (1, 2, 0));
@@ -234,7 +282,13 @@ fn new_talkspurt_after_silence_reanchors() {
     // Plays 3 frames, conceals 3 (60 ms), then goes idle.
     let frames = h.pop(400);
     assert_eq!(frames.iter().filter(|f| f.0 == FrameKind::Audio).count(), 3);
-    assert_eq!(frames.iter().filter(|f| f.0 == FrameKind::Concealed).count(), 3);
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|f| f.0 == FrameKind::Concealed)
+            .count(),
+        3
+    );
     assert_eq!(h.jb.poll_timeout(), None);
     // 500 ms of silence later (4000 units), a marked packet starts a new talkspurt.
     h.push(500, 1, 3, 4000 + 480, true, 3);
@@ -305,7 +359,16 @@ fn non_g711_and_partial_frames_are_invalid() {
     };
     let t = origin();
     assert_eq!(jb.push(t, &repr), Push::Invalid);
-    assert_eq!(jb.push(t, &rtp::Repr { payload_type: 101, ..repr }), Push::Invalid);
+    assert_eq!(
+        jb.push(
+            t,
+            &rtp::Repr {
+                payload_type: 101,
+                ..repr
+            }
+        ),
+        Push::Invalid
+    );
     assert_eq!(jb.stats().invalid, 2);
     assert!(jb.pop(t + ms(1000)).is_none());
 }
@@ -314,9 +377,22 @@ fn non_g711_and_partial_frames_are_invalid() {
 fn config_setters_validate() {
     let mut c = Config::default();
     c.target_delay(ms(100)).unwrap().max_delay(ms(300)).unwrap();
-    assert!(matches!(c.target_delay(ms(500)), Err(ConfigError::DelayOrder { .. })));
-    assert_eq!(c.target_delay, ms(100), "a rejected setter leaves the config unchanged");
-    assert!(matches!(c.max_packets(5), Err(ConfigError::Capacity { .. })));
-    assert_eq!(c.frame(0, 8000).unwrap_err(), ConfigError::Zero("frame_samples"));
+    assert!(matches!(
+        c.target_delay(ms(500)),
+        Err(ConfigError::DelayOrder { .. })
+    ));
+    assert_eq!(
+        c.target_delay,
+        ms(100),
+        "a rejected setter leaves the config unchanged"
+    );
+    assert!(matches!(
+        c.max_packets(5),
+        Err(ConfigError::Capacity { .. })
+    ));
+    assert_eq!(
+        c.frame(0, 8000).unwrap_err(),
+        ConfigError::Zero("frame_samples")
+    );
     c.frame(80, 8000).unwrap().max_packets(100).unwrap();
 }

@@ -204,14 +204,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Length of this packet in bytes, from the length field.
     pub fn total_len(&self) -> usize {
         let b = self.buffer.as_ref();
-        (usize::from(u16::from_be_bytes([b[field::LENGTH.start], b[field::LENGTH.start + 1]])) + 1) * 4
+        (usize::from(u16::from_be_bytes([
+            b[field::LENGTH.start],
+            b[field::LENGTH.start + 1],
+        ])) + 1)
+            * 4
     }
 
     /// The body after the common header, without padding.
     pub fn body(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         let end = self.total_len();
-        let pad = if self.has_padding() { b[end - 1] as usize } else { 0 };
+        let pad = if self.has_padding() {
+            b[end - 1] as usize
+        } else {
+            0
+        };
         &b[HEADER_LEN..end - pad]
     }
 }
@@ -266,7 +274,9 @@ impl ReportBlock {
 
     fn emit(&self, b: &mut [u8]) -> Result<(), Error> {
         if !(-0x80_0000..=0x7F_FFFF).contains(&self.cumulative_lost) {
-            return Err(Error::Unrepresentable("cumulative lost outside 24-bit signed range"));
+            return Err(Error::Unrepresentable(
+                "cumulative lost outside 24-bit signed range",
+            ));
         }
         b[0..4].copy_from_slice(&self.ssrc.0.to_be_bytes());
         b[4] = self.fraction_lost;
@@ -300,7 +310,10 @@ pub struct SdesChunk<'a> {
 impl SdesChunk<'_> {
     /// The CNAME item, if present.
     pub fn cname(&self) -> Option<&[u8]> {
-        self.items.iter().find(|i| i.kind == SDES_CNAME).map(|i| i.value)
+        self.items
+            .iter()
+            .find(|i| i.kind == SDES_CNAME)
+            .map(|i| i.value)
     }
 
     fn len(&self) -> usize {
@@ -362,10 +375,20 @@ fn truncated(field: &'static str, offset: usize, needed: usize, len: usize) -> E
     }
 }
 
-fn parse_reports(body: &[u8], at: usize, count: usize, base: usize) -> Result<(Vec<ReportBlock>, usize), Error> {
+fn parse_reports(
+    body: &[u8],
+    at: usize,
+    count: usize,
+    base: usize,
+) -> Result<(Vec<ReportBlock>, usize), Error> {
     let end = at + count * REPORT_BLOCK_LEN;
     if body.len() < end {
-        return Err(truncated("report blocks", base + at, end - at, body.len() - at));
+        return Err(truncated(
+            "report blocks",
+            base + at,
+            end - at,
+            body.len() - at,
+        ));
     }
     let reports = body[at..end]
         .chunks_exact(REPORT_BLOCK_LEN)
@@ -387,7 +410,9 @@ fn parse_sdes(body: &[u8], count: usize, base: usize) -> Result<Vec<SdesChunk<'_
         let mut items = Vec::new();
         loop {
             let Some(&kind) = body.get(at) else {
-                return Err(Error::SdesUnterminated { offset: base + start });
+                return Err(Error::SdesUnterminated {
+                    offset: base + start,
+                });
             };
             if kind == 0 {
                 // End of list, then null octets up to the next 32-bit boundary.
@@ -398,7 +423,12 @@ fn parse_sdes(body: &[u8], count: usize, base: usize) -> Result<Vec<SdesChunk<'_
                 return Err(truncated("SDES item length", base + at + 1, 1, 0));
             };
             let Some(value) = body.get(at + 2..at + 2 + len as usize) else {
-                return Err(truncated("SDES item", base + at + 2, len as usize, body.len() - (at + 2).min(body.len())));
+                return Err(truncated(
+                    "SDES item",
+                    base + at + 2,
+                    len as usize,
+                    body.len() - (at + 2).min(body.len()),
+                ));
             };
             items.push(SdesItem { kind, value });
             at += 2 + len as usize;
@@ -420,14 +450,23 @@ impl<'a> Repr<'a> {
         let count = p.count() as usize;
         let body: &'a [u8] = {
             let end = p.total_len();
-            let pad = if p.has_padding() { bytes[end - 1] as usize } else { 0 };
+            let pad = if p.has_padding() {
+                bytes[end - 1] as usize
+            } else {
+                0
+            };
             &bytes[HEADER_LEN..end - pad]
         };
         let base = base + HEADER_LEN;
         Ok(match p.packet_type() {
             SR => {
                 if body.len() < 4 + SENDER_INFO_LEN {
-                    return Err(truncated("sender info", base, 4 + SENDER_INFO_LEN, body.len()));
+                    return Err(truncated(
+                        "sender info",
+                        base,
+                        4 + SENDER_INFO_LEN,
+                        body.len(),
+                    ));
                 }
                 let info = SenderInfo {
                     ntp_time: NtpTime((u64::from(be32(body, 4)) << 32) | u64::from(be32(body, 8))),
@@ -460,13 +499,21 @@ impl<'a> Repr<'a> {
                 if body.len() < end {
                     return Err(truncated("BYE sources", base, end, body.len()));
                 }
-                let sources = body[..end].chunks_exact(4).map(|c| Ssrc(be32(c, 0))).collect();
+                let sources = body[..end]
+                    .chunks_exact(4)
+                    .map(|c| Ssrc(be32(c, 0)))
+                    .collect();
                 let reason = match body.get(end) {
                     None => None,
                     Some(&len) => match body.get(end + 1..end + 1 + len as usize) {
                         Some(text) => Some(text),
                         None => {
-                            return Err(truncated("BYE reason", base + end + 1, len as usize, body.len() - end - 1));
+                            return Err(truncated(
+                                "BYE reason",
+                                base + end + 1,
+                                len as usize,
+                                body.len() - end - 1,
+                            ));
                         }
                     },
                 };
@@ -482,12 +529,12 @@ impl<'a> Repr<'a> {
 
     fn body_len(&self) -> usize {
         match self {
-            Self::SenderReport { reports, extension, .. } => {
-                4 + SENDER_INFO_LEN + reports.len() * REPORT_BLOCK_LEN + extension.len()
-            }
-            Self::ReceiverReport { reports, extension, .. } => {
-                4 + reports.len() * REPORT_BLOCK_LEN + extension.len()
-            }
+            Self::SenderReport {
+                reports, extension, ..
+            } => 4 + SENDER_INFO_LEN + reports.len() * REPORT_BLOCK_LEN + extension.len(),
+            Self::ReceiverReport {
+                reports, extension, ..
+            } => 4 + reports.len() * REPORT_BLOCK_LEN + extension.len(),
             Self::SourceDescription(chunks) => chunks.iter().map(SdesChunk::len).sum(),
             Self::Goodbye { sources, reason } => {
                 4 * sources.len() + reason.map_or(0, |r| (1 + r.len()).div_ceil(4) * 4)
@@ -510,21 +557,27 @@ impl<'a> Repr<'a> {
             }
         };
         let aligned = |e: &[u8]| {
-            if e.len() % 4 == 0 {
+            if e.len().is_multiple_of(4) {
                 Ok(())
             } else {
-                Err(Error::Unrepresentable("extension or body not a multiple of 4 bytes"))
+                Err(Error::Unrepresentable(
+                    "extension or body not a multiple of 4 bytes",
+                ))
             }
         };
         if self.buffer_len() > 65536 * 4 {
             return Err(Error::Unrepresentable("packet longer than 256 KiB"));
         }
         Ok(match self {
-            Self::SenderReport { reports, extension, .. } => {
+            Self::SenderReport {
+                reports, extension, ..
+            } => {
                 aligned(extension)?;
                 (SR, too_many(reports.len())?)
             }
-            Self::ReceiverReport { reports, extension, .. } => {
+            Self::ReceiverReport {
+                reports, extension, ..
+            } => {
                 aligned(extension)?;
                 (RR, too_many(reports.len())?)
             }
@@ -534,7 +587,9 @@ impl<'a> Repr<'a> {
                     .flat_map(|c| &c.items)
                     .any(|i| i.value.len() > 255 || i.kind == 0)
                 {
-                    return Err(Error::Unrepresentable("SDES item over 255 bytes or of type 0"));
+                    return Err(Error::Unrepresentable(
+                        "SDES item over 255 bytes or of type 0",
+                    ));
                 }
                 (SDES, too_many(chunks.len())?)
             }
@@ -573,7 +628,8 @@ impl<'a> Repr<'a> {
         b[field::PT] = pt;
         b[field::LENGTH].copy_from_slice(&((needed / 4 - 1) as u16).to_be_bytes());
         let body = &mut b[HEADER_LEN..];
-        let put32 = |body: &mut [u8], at: usize, v: u32| body[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        let put32 =
+            |body: &mut [u8], at: usize, v: u32| body[at..at + 4].copy_from_slice(&v.to_be_bytes());
         let emit_blocks = |body: &mut [u8], reports: &[ReportBlock]| -> Result<usize, Error> {
             for (chunk, r) in body.chunks_exact_mut(REPORT_BLOCK_LEN).zip(reports) {
                 r.emit(chunk)?;
@@ -668,7 +724,9 @@ impl<'a> Iterator for Compound<'a> {
             let p = Packet::new_unchecked(rest);
             let len = p.total_len();
             if p.has_padding() && len != rest.len() {
-                return Err(Error::PaddingNotLast { offset: self.offset });
+                return Err(Error::PaddingNotLast {
+                    offset: self.offset,
+                });
             }
             self.offset += len;
             Ok(r)

@@ -133,7 +133,12 @@ impl ReceiverStats {
 
     /// Handles one RTP packet of this source arriving at `arrival`.
     /// Returns whether A.1 accepted it (false while on probation or after a large jump).
-    pub fn handle_rtp(&mut self, arrival: Instant, seq: SequenceNumber, timestamp: Timestamp) -> bool {
+    pub fn handle_rtp(
+        &mut self,
+        arrival: Instant,
+        seq: SequenceNumber,
+        timestamp: Timestamp,
+    ) -> bool {
         if !self.update_seq(seq.0) {
             self.rejected += 1;
             return false;
@@ -277,7 +282,11 @@ mod tests {
         assert_eq!(b.jitter, 0, "perfectly paced arrivals have no jitter");
         // Next interval: no loss.
         for i in 16..26u32 {
-            s.handle_rtp(t0 + ms(20 * u64::from(i)), SequenceNumber((i - 6) as u16), Timestamp(160 * i));
+            s.handle_rtp(
+                t0 + ms(20 * u64::from(i)),
+                SequenceNumber((i - 6) as u16),
+                Timestamp(160 * i),
+            );
         }
         let b = s.report_block(t0 + ms(600));
         assert_eq!(b.fraction_lost, 0);
@@ -293,12 +302,20 @@ mod tests {
         let mut j: f64 = 0.0;
         for i in 0..200u32 {
             let late = if i % 2 == 1 { 10 } else { 0 };
-            s.handle_rtp(t0 + ms(20 * u64::from(i) + late), SequenceNumber(i as u16), Timestamp(160 * i));
+            s.handle_rtp(
+                t0 + ms(20 * u64::from(i) + late),
+                SequenceNumber(i as u16),
+                Timestamp(160 * i),
+            );
             if i >= 2 {
                 j += (80.0 - j) / 16.0;
             }
         }
-        assert!((f64::from(s.jitter()) - j).abs() <= 1.0, "{} vs {j}", s.jitter());
+        assert!(
+            (f64::from(s.jitter()) - j).abs() <= 1.0,
+            "{} vs {j}",
+            s.jitter()
+        );
         assert!(s.jitter() >= 75);
     }
 

@@ -66,7 +66,9 @@ fn parses_compound_vector() {
 #[test]
 fn negative_cumulative_lost_sign_extends() {
     let mut rr = hex!("81 c9 0007 01020304 aabbccdd 00 fffffe 00000001 00000000 00000000 00000000");
-    let Repr::ReceiverReport { reports, .. } = Repr::parse(&Packet::new_checked(&rr[..]).unwrap()).unwrap() else {
+    let Repr::ReceiverReport { reports, .. } =
+        Repr::parse(&Packet::new_checked(&rr[..]).unwrap()).unwrap()
+    else {
         panic!()
     };
     assert_eq!(reports[0].cumulative_lost, -2);
@@ -118,11 +120,20 @@ fn rejects_bad_lengths_with_offsets() {
     let mut bad = COMPOUND;
     bad[52] |= 0x20;
     bad[75] = 1;
-    assert_eq!(parse_compound(&bad).unwrap_err(), Error::PaddingNotLast { offset: 52 });
+    assert_eq!(
+        parse_compound(&bad).unwrap_err(),
+        Error::PaddingNotLast { offset: 52 }
+    );
     // Compound must start with SR or RR.
-    assert_eq!(parse_compound(&COMPOUND[52..]).unwrap_err(), Error::CompoundStart(SDES));
+    assert_eq!(
+        parse_compound(&COMPOUND[52..]).unwrap_err(),
+        Error::CompoundStart(SDES)
+    );
     // Truncated header.
-    assert!(matches!(parse_compound(&COMPOUND[..3]), Err(Error::Truncated { .. })));
+    assert!(matches!(
+        parse_compound(&COMPOUND[..3]),
+        Err(Error::Truncated { .. })
+    ));
     // SDES chunk with no terminator.
     let sdes = hex!("81 ca 0002 11223344 01 02 6162");
     assert_eq!(
@@ -144,7 +155,10 @@ fn padding_on_last_packet_is_accepted() {
         }]
     );
     let zero_pad = hex!("a0 c9 0001 01020300");
-    assert!(matches!(parse_compound(&zero_pad), Err(Error::Padding { offset: 7, .. })));
+    assert!(matches!(
+        parse_compound(&zero_pad),
+        Err(Error::Padding { offset: 7, .. })
+    ));
 }
 
 #[test]
@@ -153,13 +167,22 @@ fn emit_rejects_misuse() {
         sources: vec![Ssrc(1); 32],
         reason: None,
     };
-    assert!(matches!(r.emit(&mut [0u8; 256]), Err(Error::Unrepresentable(_))));
+    assert!(matches!(
+        r.emit(&mut [0u8; 256]),
+        Err(Error::Unrepresentable(_))
+    ));
     let r = Repr::ReceiverReport {
         ssrc: Ssrc(1),
         reports: vec![block()],
         extension: &[],
     };
-    assert_eq!(r.emit(&mut [0u8; 10]), Err(Error::BufferTooShort { needed: 32, got: 10 }));
+    assert_eq!(
+        r.emit(&mut [0u8; 10]),
+        Err(Error::BufferTooShort {
+            needed: 32,
+            got: 10
+        })
+    );
     let r = Repr::ReceiverReport {
         ssrc: Ssrc(1),
         reports: vec![ReportBlock {
@@ -168,27 +191,39 @@ fn emit_rejects_misuse() {
         }],
         extension: &[],
     };
-    assert!(matches!(r.emit(&mut [0u8; 64]), Err(Error::Unrepresentable(_))));
+    assert!(matches!(
+        r.emit(&mut [0u8; 64]),
+        Err(Error::Unrepresentable(_))
+    ));
 }
 
 fn arb_block() -> impl Strategy<Value = ReportBlock> {
-    (any::<u32>(), any::<u8>(), -0x80_0000i32..=0x7F_FFFF, any::<[u32; 4]>()).prop_map(|(ssrc, f, lost, w)| ReportBlock {
-        ssrc: Ssrc(ssrc),
-        fraction_lost: f,
-        cumulative_lost: lost,
-        extended_highest_seq: w[0],
-        jitter: w[1],
-        last_sr: w[2],
-        delay_since_last_sr: w[3],
-    })
+    (
+        any::<u32>(),
+        any::<u8>(),
+        -0x80_0000i32..=0x7F_FFFF,
+        any::<[u32; 4]>(),
+    )
+        .prop_map(|(ssrc, f, lost, w)| ReportBlock {
+            ssrc: Ssrc(ssrc),
+            fraction_lost: f,
+            cumulative_lost: lost,
+            extended_highest_seq: w[0],
+            jitter: w[1],
+            last_sr: w[2],
+            delay_since_last_sr: w[3],
+        })
 }
+
+/// An owned SDES chunk: SSRC and (type, value) items.
+type OwnedChunk = (u32, Vec<(u8, Vec<u8>)>);
 
 /// Owned description of a packet, turned into a borrowed [`Repr`] in the test body.
 #[derive(Debug, Clone)]
 enum Owned {
     Sr(u32, [u32; 5], Vec<ReportBlock>, Vec<u8>),
     Rr(u32, Vec<ReportBlock>, Vec<u8>),
-    Sdes(Vec<(u32, Vec<(u8, Vec<u8>)>)>),
+    Sdes(Vec<OwnedChunk>),
     Bye(Vec<u32>, Option<Vec<u8>>),
     Other(u8, u8, Vec<u8>),
 }
@@ -203,12 +238,16 @@ fn words(max: usize) -> impl Strategy<Value = Vec<u8>> {
 fn arb_owned() -> impl Strategy<Value = Owned> {
     let blocks = || proptest::collection::vec(arb_block(), 0..4);
     prop_oneof![
-        (any::<u32>(), any::<[u32; 5]>(), blocks(), words(12)).prop_map(|(s, i, b, e)| Owned::Sr(s, i, b, e)),
+        (any::<u32>(), any::<[u32; 5]>(), blocks(), words(12))
+            .prop_map(|(s, i, b, e)| Owned::Sr(s, i, b, e)),
         (any::<u32>(), blocks(), words(12)).prop_map(|(s, b, e)| Owned::Rr(s, b, e)),
         proptest::collection::vec(
             (
                 any::<u32>(),
-                proptest::collection::vec((1u8..=255, proptest::collection::vec(any::<u8>(), 0..20)), 0..4)
+                proptest::collection::vec(
+                    (1u8..=255, proptest::collection::vec(any::<u8>(), 0..20)),
+                    0..4
+                )
             ),
             0..4
         )
@@ -245,7 +284,10 @@ fn to_repr(o: &Owned) -> Repr<'_> {
                 .iter()
                 .map(|(s, items)| SdesChunk {
                     ssrc: Ssrc(*s),
-                    items: items.iter().map(|(k, v)| SdesItem { kind: *k, value: v }).collect(),
+                    items: items
+                        .iter()
+                        .map(|(k, v)| SdesItem { kind: *k, value: v })
+                        .collect(),
                 })
                 .collect(),
         ),
