@@ -1,5 +1,5 @@
-//! A jitter buffer for one G.711 RTP stream, with packet-loss concealment ([`plc`], after
-//! ITU-T G.711 Appendix I).
+//! A jitter buffer for one G.711 RTP stream, with packet-loss concealment after
+//! ITU-T G.711 Appendix I (pitch-period repetition with overlap-add, attenuated over 60 ms).
 //!
 //! The buffer is sans-IO and clock-free: every call takes `now`. Feed each RTP packet of the
 //! stream with [`JitterBuffer::push`]; then call [`JitterBuffer::pop`] until it returns `None`,
@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// `frame_samples` or `clock_rate` is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
+    /// `frame_samples` is over 8000.
+    #[error("frame of {0} samples is over 8000")]
+    FrameTooLong(usize),
     /// The delays are not ordered `min ≤ target ≤ max`.
     #[error("delays must satisfy min {min:?} <= target {target:?} <= max {max:?}")]
     DelayOrder {
@@ -55,6 +58,9 @@ pub enum ConfigError {
         needed: usize,
     },
 }
+
+/// Largest `frame_samples` accepted (1 s at 8 kHz), bounding the buffer's allocation.
+pub const MAX_FRAME_SAMPLES: usize = 8000;
 
 /// Jitter-buffer configuration. Build with [`Config::default`] and the chained setters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +99,9 @@ impl Config {
         }
         if self.clock_rate == 0 {
             return Err(ConfigError::Zero("clock_rate"));
+        }
+        if self.frame_samples > MAX_FRAME_SAMPLES {
+            return Err(ConfigError::FrameTooLong(self.frame_samples));
         }
         if !(self.min_delay <= self.target_delay && self.target_delay <= self.max_delay) {
             return Err(ConfigError::DelayOrder {
@@ -171,7 +180,8 @@ impl Config {
 }
 
 /// Counters. Every packet handed to [`JitterBuffer::push`] is counted in `received` and, if
-/// dropped, in exactly one of `duplicates`, `late`, `invalid` or `overflow`.
+/// dropped, in exactly one of `duplicates`, `late` or `invalid`. Frame counters (`played`,
+/// `lost`, `underruns`, `concealed`, `overflow`) count 20 ms frames, not packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Packets pushed.
