@@ -526,10 +526,7 @@ mod tests {
         // 10 s at 8 kHz = 80000 units > 65535.
         let pkts: Vec<_> =
             EventPackets::new(Digit::from_char('#').unwrap(), 0, 80_000, 400).collect();
-        let first_seg_last = pkts
-            .iter()
-            .rfind(|p| p.timestamp_offset == 0)
-            .unwrap();
+        let first_seg_last = pkts.iter().rfind(|p| p.timestamp_offset == 0).unwrap();
         assert_eq!(first_seg_last.payload.duration, u16::MAX);
         assert!(!first_seg_last.payload.end);
         let last = pkts.last().unwrap();
