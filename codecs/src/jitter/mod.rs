@@ -420,6 +420,7 @@ impl JitterBuffer {
 
         // Duplicate and reorder detection over the last 64 sequence numbers.
         let d = seq.distance(s.highest_seq);
+        let newest = d > 0;
         if d > 0 {
             s.seen = if d >= 64 { 0 } else { s.seen << d };
             s.seen |= 1;
@@ -443,7 +444,8 @@ impl JitterBuffer {
         let playing = s.playing;
         let jump = dist >= span || dist <= -span || dist % spf as i64 != 0;
         // A.8 jitter, in timestamp units; a jump restarts the transit baseline.
-        if jump {
+        let restart = !playing && newest && dist < 0 && self.held == 0;
+        if jump || restart {
             s.epoch = now;
             s.epoch_ts = ts;
             s.transit = None;
@@ -453,7 +455,10 @@ impl JitterBuffer {
             / 1_000_000_000) as i64;
         let transit = arrival - i64::from(ts.distance(s.epoch_ts));
         if let Some(last) = s.transit {
-            let dj = (transit - last).unsigned_abs().min(1 << 24);
+            // A packet later than max_delay cannot be saved by waiting: cap its weight there.
+            let cap_ticks =
+                self.config.max_delay.as_millis() as u64 * u64::from(self.config.clock_rate) / 1000;
+            let dj = (transit - last).unsigned_abs().min(cap_ticks);
             s.jitter_q4 = s.jitter_q4 + dj - ((s.jitter_q4 + 8) >> 4);
         }
         s.transit = Some(transit);
@@ -465,7 +470,11 @@ impl JitterBuffer {
             }
             self.clear();
             self.anchor(now, ts, new_stream);
-        } else if dist >= 0 && self.held == 0 && (!playing || packet.marker) {
+        } else if self.held == 0
+            && ((dist >= 0 && (!playing || packet.marker)) || (!playing && newest))
+        {
+            // A talkspurt starts: after idling, or with a marker on an empty buffer. An idle
+            // stream whose newest packet carries an older timestamp restarted its clock.
             self.anchor(now, ts, false);
         } else if dist < 0 {
             self.stats.late += 1;

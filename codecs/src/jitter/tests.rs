@@ -336,6 +336,33 @@ fn new_talkspurt_after_silence_reanchors() {
 }
 
 #[test]
+fn sender_restart_with_older_timestamps_recovers_after_idle() {
+    let mut h = Harness::new();
+    for n in 0..4u16 {
+        h.push(
+            20 * u64::from(n),
+            1,
+            n,
+            16_000 + 160 * u32::from(n),
+            n == 0,
+            n,
+        );
+    }
+    assert_eq!(h.pop(120).len(), 4);
+    // The sender restarts its clock 0.5 s back; sequence numbers continue.
+    assert_eq!(h.push(121, 1, 4, 12_000, false, 4), Push::Late);
+    // Playing: 3 frames concealed (60 ms), then idle; the next new packet re-anchors.
+    assert_eq!(h.pop(200).len(), 3);
+    assert_eq!(h.push(201, 1, 5, 12_160, false, 5), Push::Accepted);
+    // The jump back inflated the jitter estimate (capped), so the delay is at most 200 ms.
+    let frames = h.pop(401);
+    assert_eq!(frames.first(), Some(&(FrameKind::Audio, 12_160, level(5))));
+    let s = h.jb.stats();
+    // 3 underruns after the restart packet, 3 more after the single new frame.
+    assert_eq!((s.late, s.underruns, s.talkspurts), (1, 6, 2));
+}
+
+#[test]
 fn late_packets_are_dropped() {
     let mut h = Harness::new();
     h.push(0, 1, 0, 0, true, 0);
