@@ -100,15 +100,13 @@ impl Error {
     /// Recovers a typed error from an `io::Error` returned by [`XzReader`]'s or [`XzWriter`]'s
     /// `Read`/`Write` impls; other I/O errors become [`Error::Io`].
     pub fn from_io(e: io::Error) -> Self {
-        if e.get_ref().is_some_and(|inner| inner.is::<Self>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(typed) = inner.downcast::<Self>() {
-                    return *typed;
-                }
-            }
-            return Self::Library("lost error".into());
+        if !e.get_ref().is_some_and(|inner| inner.is::<Self>()) {
+            return Self::Io(e);
         }
-        Self::Io(e)
+        match e.into_inner().map(|inner| inner.downcast::<Self>()) {
+            Some(Ok(typed)) => *typed,
+            _ => Self::Library("lost error".into()),
+        }
     }
 
     fn into_io(self) -> io::Error {
