@@ -347,3 +347,18 @@ fn independent_test_vector() {
     let ours = seal_with(&k, b"msg-0001", &VECTOR_PLAIN, opts, &mut FixedRng(base)).unwrap();
     assert_eq!(ours, VECTOR_ENVELOPE);
 }
+
+/// A compressed envelope made by the same independent implementation, its payload xz-compressed
+/// by Python's `lzma` (3000 bytes of µ-law speech, chunk size 256). Also a fuzz seed.
+#[test]
+fn independent_xz_envelope_opens() {
+    let env = include_bytes!("../../fuzz/corpus/sealed_envelope/seed-xz-ulaw");
+    let k = Key::from_bytes(core::array::from_fn(|i| i as u8));
+    let r = OpenReader::new(&k, b"msg-0001", &env[..], 10_000).unwrap();
+    assert!(r.is_compressed());
+    assert_eq!(open(&k, b"msg-0001", env, 10_000).unwrap().len(), 3000);
+    assert!(matches!(
+        open(&k, b"msg-0001", env, 2999),
+        Err(Error::TooLarge { limit: 2999 })
+    ));
+}
