@@ -13,7 +13,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 const FIXTURES: &str = "/work/shared/fixtures";
 
 fn speech(rate: u32) -> Vec<i16> {
-    let name = if rate == 8000 { "speech-8k.wav" } else { "speech-16k.wav" };
+    let name = if rate == 8000 {
+        "speech-8k.wav"
+    } else {
+        "speech-16k.wav"
+    };
     let mut r = hound::WavReader::open(format!("{FIXTURES}/{name}")).expect("fixture");
     r.samples::<i16>().map(|s| s.expect("sample")).collect()
 }
@@ -34,7 +38,9 @@ fn ulaw(x: i16) -> u8 {
 fn seal_benches(c: &mut Criterion) {
     let key = Key::generate();
     let id = b"4b1f0c3e-9a8d-4e67-b1a2-0c9d8e7f6a5b";
-    let plain: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 2_654_435_761 >> 24) as u8).collect();
+    let plain: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let env = seal(&key, id, &plain, Compression::None).unwrap();
     let mut g = c.benchmark_group("aes256gcm");
     g.throughput(Throughput::Bytes(plain.len() as u64));
