@@ -654,7 +654,7 @@ enum ReaderInner<R: Read> {
 /// Streaming opener: reads an envelope from the inner reader and yields verified plaintext
 /// (decompressed if the envelope says so), at most `max_len` bytes.
 ///
-/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`];
+/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`](enum@Error);
 /// [`Error::from_io`] recovers it. After an error the reader must be discarded.
 pub struct OpenReader<R: Read> {
     inner: ReaderInner<R>,

@@ -9,7 +9,7 @@
 //! produced 91,172 bytes, a ratio of 1.001, so it does not compress at all. `liblzma` (bindings to
 //! the reference xz-utils library) gives real LZMA2 with presets 0–9: 53,388 bytes (0.586) at
 //! preset 9 on the same input. We therefore use `liblzma`, driving its raw [`liblzma::stream`]
-//! API ourselves so that every failure maps onto the typed [`Error`] below.
+//! API ourselves so that every failure maps onto the typed [`Error`](enum@Error) below.
 //!
 //! # Bombs
 //! Decompression is bounded twice, both limits held in [`DecodeLimits`]:
@@ -358,7 +358,7 @@ impl Decoder {
 /// Streaming decompressor with an output cap: reads an xz stream from `inner` and yields the
 /// decompressed bytes.
 ///
-/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`];
+/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`](enum@Error);
 /// [`Error::from_io`] recovers it.
 pub struct XzReader<R: Read> {
     inner: R,
