@@ -5,7 +5,7 @@
 //! The input may be any format our WAV reader takes; it is downmixed to mono. Rates Opus does
 //! not take are resampled to 16 kHz for encoding and back afterwards. OUT.wav is 16-bit mono at
 //! the input rate and has the input's length (±1 sample when resampled). Used by
-//! `scripts/pesq.py`.
+//! `scripts/opus_pesq.py`.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};

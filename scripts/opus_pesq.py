@@ -6,7 +6,7 @@ clip with `codecs::oggopus::OggOpusWriter` and decodes it with `OggOpusReader`. 
 reference goes through sox's µ-law and A-law (sox rounds slightly differently from G.191, which
 does not matter at PESQ's resolution).
 
-    python3 scripts/pesq.py [--clip codecs/tests/data/speech-8k.wav] [--bitrates 8000 16000]
+    python3 scripts/opus_pesq.py [--clip codecs/tests/data/speech-8k.wav] [--bitrates 8000 16000]
 
 Needs: cargo, sox, python3 with numpy, scipy and pesq (`pip install pesq`).
 """
