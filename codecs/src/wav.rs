@@ -639,7 +639,7 @@ impl<W: Write> WavWriter<W> {
     /// Appends interleaved samples (a whole number of frames).
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<(), Error> {
         let ch = usize::from(self.channels);
-        if samples.len() % ch != 0 {
+        if !samples.len().is_multiple_of(ch) {
             return Err(Error::PartialFrame {
                 len: samples.len(),
                 channels: self.channels,
