@@ -29,6 +29,8 @@ pub const MAX_FMT_SIZE: u32 = 1024;
 pub const MAX_SKIPPED_BYTES: u64 = 16 * 1024 * 1024;
 /// Most channels the reader accepts.
 pub const MAX_CHANNELS: u16 = 64;
+/// Highest sample rate the reader and writer accept (above any real audio interface).
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
 /// Size of the header [`WavWriter`] writes.
 pub const WRITER_HEADER_LEN: usize = 44;
 
@@ -502,6 +504,13 @@ fn parse_fmt(b: &[u8], base: u64) -> Result<(WavSpec, usize), Error> {
     if sample_rate == 0 {
         return Err(malformed("fmt sample_rate", base + 4, "zero"));
     }
+    if sample_rate > MAX_SAMPLE_RATE {
+        return Err(Error::Unsupported {
+            field: "fmt sample_rate",
+            offset: base + 4,
+            value: sample_rate,
+        });
+    }
     let container = block_align / channels;
     let unsupported_bits = Error::Unsupported {
         field: "fmt bits_per_sample",
@@ -614,7 +623,7 @@ impl<W: Write> WavWriter<W> {
         if !(1..=2).contains(&channels) {
             return Err(Error::InvalidSpec("channels must be 1 or 2"));
         }
-        if sample_rate == 0 || sample_rate > u32::MAX / 4 {
+        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
             return Err(Error::InvalidSpec("sample rate out of range"));
         }
         let data_len = match frames {
@@ -639,7 +648,7 @@ impl<W: Write> WavWriter<W> {
     /// Appends interleaved samples (a whole number of frames).
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<(), Error> {
         let ch = usize::from(self.channels);
-        if samples.len() % ch != 0 {
+        if !samples.len().is_multiple_of(ch) {
             return Err(Error::PartialFrame {
                 len: samples.len(),
                 channels: self.channels,
