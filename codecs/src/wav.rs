@@ -568,34 +568,9 @@ fn decode_sample(format: SampleFormat, s: &[u8]) -> i16 {
                 (f * 32768.0).round().clamp(-32768.0, 32767.0) as i16
             }
         }
-        SampleFormat::MuLaw => ulaw_decode(s[0]),
-        SampleFormat::ALaw => alaw_decode(s[0]),
+        SampleFormat::MuLaw => crate::g711::ulaw_decode_sample(s[0]),
+        SampleFormat::ALaw => crate::g711::alaw_decode_sample(s[0]),
     }
-}
-
-// The lead will switch these two to `crate::g711` once that module is merged; they follow the
-// ITU-T G.191 reference (`ulaw_expand`/`alaw_expand`), which yields 16-bit left-justified values.
-fn ulaw_decode(code: u8) -> i16 {
-    let sign: i32 = if code < 0x80 { -1 } else { 1 };
-    let inv = !code;
-    let exponent = i32::from((inv >> 4) & 0x07);
-    let mantissa = i32::from(inv & 0x0F);
-    let step = 4 << (exponent + 1);
-    (sign * ((0x80 << exponent) + step * mantissa + step / 2 - 4 * 33)) as i16
-}
-
-fn alaw_decode(code: u8) -> i16 {
-    let ix = (code ^ 0x55) & 0x7F;
-    let exponent = ix >> 4;
-    let mut mant = i32::from(ix & 0x0F);
-    if exponent > 0 {
-        mant += 16;
-    }
-    mant = (mant << 4) + 0x08;
-    if exponent > 1 {
-        mant <<= exponent - 1;
-    }
-    (if code > 127 { mant } else { -mant }) as i16
 }
 
 /// Streaming 16-bit PCM WAV writer.
