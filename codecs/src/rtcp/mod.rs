@@ -388,7 +388,7 @@ fn parse_reports(
             "report blocks",
             base + at,
             end - at,
-            body.len() - at,
+            body.len().saturating_sub(at),
         ));
     }
     let reports = body[at..end]
@@ -404,7 +404,12 @@ fn parse_sdes(body: &[u8], count: usize, base: usize) -> Result<Vec<SdesChunk<'_
     for _ in 0..count {
         let start = at;
         if body.len() < at + 4 {
-            return Err(truncated("SDES chunk", base + at, 4, body.len() - at));
+            return Err(truncated(
+                "SDES chunk",
+                base + at,
+                4,
+                body.len().saturating_sub(at),
+            ));
         }
         let ssrc = Ssrc(be32(body, at));
         at += 4;
