@@ -111,21 +111,26 @@ fn bench_encode(c: &mut Criterion<ThreadCpuTime>) {
             });
         });
     }
-    // The same at complexity 5, the setting to use if a slower CPU must keep ≥150× at 8 kHz.
+    // A complexity sweep at 8 kHz: speed against quality (PESQ in docs/PERFORMANCE.md).
     let pcm = speech(8000);
     group.throughput(Throughput::Elements(pcm.len() as u64));
-    group.bench_function("wrapper_8k_complexity5", |b| {
-        let cfg = EncoderConfig::new(8000).unwrap().complexity(5).unwrap();
-        let mut enc = Encoder::new(cfg).unwrap();
-        let mut out = [0u8; MAX_PACKET_LEN];
-        b.iter(|| {
-            let mut bytes = 0;
-            for f in pcm.chunks_exact(160) {
-                bytes += enc.encode(black_box(f), &mut out).unwrap();
-            }
-            bytes
+    for complexity in [5u8, 6, 7, 8] {
+        group.bench_function(format!("wrapper_8k_complexity{complexity}"), |b| {
+            let cfg = EncoderConfig::new(8000)
+                .unwrap()
+                .complexity(complexity)
+                .unwrap();
+            let mut enc = Encoder::new(cfg).unwrap();
+            let mut out = [0u8; MAX_PACKET_LEN];
+            b.iter(|| {
+                let mut bytes = 0;
+                for f in pcm.chunks_exact(160) {
+                    bytes += enc.encode(black_box(f), &mut out).unwrap();
+                }
+                bytes
+            });
         });
-    });
+    }
     group.finish();
 }
 
