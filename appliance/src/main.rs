@@ -1,2 +1,68 @@
-//! The `offhook` binary.
-fn main() {}
+//! The `offhook` binary: the appliance server and its command-line client.
+//!
+//! Each subcommand lives in its own module under `cli/`; add new ones to [`Command`] and to the
+//! `match` in `main`.
+
+use std::process::ExitCode;
+
+use appliance::cli::{self, Global};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "offhook",
+    version,
+    about = "Offhook: instant voice messaging appliance"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the appliance until SIGINT/SIGTERM.
+    Serve,
+    /// Manages users (works on the data dir, server running or not).
+    User(cli::user::Args),
+    /// Sends a recorded message (WAV of any rate, or Ogg Opus).
+    Send(cli::client::SendArgs),
+    /// Lists your messages.
+    Inbox(cli::client::InboxArgs),
+    /// Writes a message's audio to a file (.wav, .ogg or .opus).
+    Fetch(cli::client::FetchArgs),
+    /// Stays online and prints one JSON line per event.
+    Listen(cli::client::ListenArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    let default_level = if matches!(args.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OFFHOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result: anyhow::Result<()> = match args.command {
+        Command::Serve => cli::serve(&args.global).map_err(Into::into),
+        Command::User(a) => cli::user::run(&args.global, a).map_err(Into::into),
+        Command::Send(a) => cli::client::send(a).map_err(Into::into),
+        Command::Inbox(a) => cli::client::inbox(a).map_err(Into::into),
+        Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
+        Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("offhook: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
