@@ -263,6 +263,40 @@ async fn refuse_while_stopping(State(app): State<App>, req: Request, next: Next)
     next.run(req).await
 }
 
+/// Bodies declared longer than this are refused without being read.
+const DRAIN_MAX: u64 = 256 << 20;
+
+/// Refuses an upload whose declared length is over the cap before reading it, but reads (and
+/// drops) its body first, up to [`DRAIN_MAX`], so that the client, still sending, gets to read
+/// the 413 instead of a reset connection. Bodies without a declared length are capped by
+/// `DefaultBodyLimit` while they stream.
+async fn upload_cap(State(app): State<App>, req: Request, next: Next) -> Response {
+    let cap = app.config.max_upload as u64;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > cap => {
+            if n <= DRAIN_MAX {
+                let mut body = req.into_body().into_data_stream();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                    while let Some(Ok(_)) = futures_util::StreamExt::next(&mut body).await {}
+                })
+                .await;
+            }
+            app.reject(
+                Reject::TooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("upload of {n} bytes is over the {cap} byte limit"),
+            )
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
     let gateways = app
         .db
@@ -302,7 +336,11 @@ pub fn router(app: App) -> Router {
             "/api/v1/messages",
             get(messages::list)
                 .post(messages::create)
-                .layer(DefaultBodyLimit::max(upload_cap)),
+                .layer(DefaultBodyLimit::max(upload_cap))
+                .layer(middleware::from_fn_with_state(
+                    app.clone(),
+                    self::upload_cap,
+                )),
         )
         .route("/api/v1/messages/{id}", delete(messages::remove))
         .route("/api/v1/messages/{id}/audio", get(messages::audio))

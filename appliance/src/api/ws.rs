@@ -68,14 +68,29 @@ impl Bucket {
     }
 }
 
+/// Sends a close frame, then reads (and drops) what the client still sends until its close reply
+/// or [`CLOSE_WAIT`]: closing a socket with unread data would reset the connection and could
+/// destroy the close frame before the client reads it.
 async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    if socket.send(frame).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
+
+/// How long a closing session waits for the client's close reply.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 async fn session(app: App, auth: Auth, mut socket: WebSocket) {
     let me = auth.user;
