@@ -40,26 +40,25 @@ fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
-/// A 16-bit 8 kHz mono WAV of `ms` milliseconds (a tone, so nothing is trimmed as silence).
-fn wav(ms: u32) -> Vec<u8> {
-    let n = ms * 8;
-    let mut v = Vec::with_capacity(44 + n as usize * 2);
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + n * 2).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&8000u32.to_le_bytes());
-    v.extend_from_slice(&16000u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&(n * 2).to_le_bytes());
-    for i in 0..n {
-        let s = ((f64::from(i) / 8000.0 * 440.0 * std::f64::consts::TAU).sin() * 8000.0) as i16;
-        v.extend_from_slice(&s.to_le_bytes());
-    }
+/// The first `ms` milliseconds of the 8 kHz speech fixture, as a WAV (speech, so the clean-up
+/// trims little and the encoder does real work).
+fn speech(ms: u32) -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../codecs/tests/data/speech-8k.wav"
+    );
+    let all = std::fs::read(path).expect("speech fixture");
+    let data = all
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk")
+        + 8;
+    let n = (ms as usize * 16).min(all.len() - data);
+    let mut v = all[..data].to_vec();
+    let len = u32::try_from(n).unwrap();
+    v[data - 4..data].copy_from_slice(&len.to_le_bytes());
+    v[4..8].copy_from_slice(&(u32::try_from(data).unwrap() - 8 + len).to_le_bytes());
+    v.extend_from_slice(&all[data..data + n]);
     v
 }
 
@@ -111,7 +110,8 @@ impl Server {
     }
 
     fn rss_kb(&self) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         s.lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
@@ -121,11 +121,16 @@ impl Server {
 
 fn user_add(data: &Path, name: &str, admin: bool) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_offhook"));
-    c.args(["user", "add", name, "--password-stdin", "--data-dir"]).arg(data);
+    c.args(["user", "add", name, "--password-stdin", "--data-dir"])
+        .arg(data);
     if admin {
         c.arg("--admin");
     }
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("user add");
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("user add");
     child
         .stdin
         .take()
@@ -164,13 +169,19 @@ async fn metric(http: &reqwest::Client, url: &str, name: &str) -> i64 {
 }
 
 /// Opens a WebSocket that reads everything, acknowledges posts and reports their latency.
-async fn client(url: &str, token: &str, latencies: mpsc::UnboundedSender<i64>) -> tokio::task::JoinHandle<()> {
+async fn client(
+    url: String,
+    token: String,
+    latencies: mpsc::UnboundedSender<i64>,
+) -> tokio::task::JoinHandle<()> {
     let mut req = format!("{}/api/v1/ws", url.replace("http://", "ws://"))
         .into_client_request()
         .unwrap();
     req.headers_mut()
         .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket");
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("websocket");
     let (mut tx, mut rx) = ws.split();
     tokio::spawn(async move {
         while let Some(Ok(m)) = rx.next().await {
@@ -182,7 +193,11 @@ async fn client(url: &str, token: &str, latencies: mpsc::UnboundedSender<i64>) -
                 }
                 let ack = json!({"action": "checkin", "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(),
                                  "object": {"message": v["object"]["id"]}});
-                if tx.send(Message::Text(ack.to_string().into())).await.is_err() {
+                if tx
+                    .send(Message::Text(ack.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -195,7 +210,9 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, to: &str, audio: V
         .file_name("m.wav")
         .mime_str("audio/wav")
         .unwrap();
-    let form = reqwest::multipart::Form::new().text("to", to.to_owned()).part("audio", part);
+    let form = reqwest::multipart::Form::new()
+        .text("to", to.to_owned())
+        .part("audio", part);
     http.post(format!("{url}/api/v1/messages"))
         .bearer_auth(token)
         .multipart(form)
@@ -235,7 +252,11 @@ async fn run() {
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let config = tmp.path().join("offhook.toml");
     std::fs::write(
@@ -246,7 +267,10 @@ async fn run() {
     user_add(&data, "admin", true);
     user_add(&data, "alice", false);
     user_add(&data, "bob", false);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
 
     // Users for the clients, created through the admin API.
     let server = Server::start(&data, &config, &url);
@@ -282,7 +306,8 @@ async fn run() {
     // 1. Memory per idle client.
     let rss_before = server.rss_kb();
     let (lat_tx, mut lat_rx) = mpsc::unbounded_channel();
-    let mut handles: Vec<Vec<tokio::task::JoinHandle<()>>> = (0..users).map(|_| Vec::new()).collect();
+    let mut handles: Vec<Vec<tokio::task::JoinHandle<()>>> =
+        (0..users).map(|_| Vec::new()).collect();
     let t0 = Instant::now();
     // First sessions first (each announces a user coming online to everyone connected), then the rest.
     for round in 0..per_user {
@@ -292,7 +317,7 @@ async fn run() {
                 break;
             }
             let (url, token, tx) = (url.clone(), token.clone(), lat_tx.clone());
-            batch.push((u, tokio::spawn(async move { client(&url, &token, tx).await })));
+            batch.push((u, tokio::spawn(client(url, token, tx))));
         }
         for (u, h) in batch {
             handles[u].push(h.await.unwrap());
@@ -330,12 +355,18 @@ async fn run() {
     }
     let connected = metric(&http, &url, "offhook_ws_sessions").await;
     while lat_rx.try_recv().is_ok() {}
-    let audio = wav(10_000);
+    let audio = speech(10_000);
     let gate = Arc::new(Semaphore::new(4));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..latency_messages {
-        let (http, url, alice, gate, audio) = (http.clone(), url.clone(), alice.clone(), gate.clone(), audio.clone());
+        let (http, url, alice, gate, audio) = (
+            http.clone(),
+            url.clone(),
+            alice.clone(),
+            gate.clone(),
+            audio.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let _p = gate.acquire().await;
             assert!(post(&http, &url, &alice, &format!("u{}", i % users), audio).await);
@@ -375,8 +406,14 @@ async fn run() {
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..throughput_messages {
-        let (http, url, alice, gate, audio, accepted) =
-            (http.clone(), url.clone(), alice.clone(), gate.clone(), audio.clone(), accepted.clone());
+        let (http, url, alice, gate, audio, accepted) = (
+            http.clone(),
+            url.clone(),
+            alice.clone(),
+            gate.clone(),
+            audio.clone(),
+            accepted.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let _p = gate.acquire().await;
             if post(&http, &url, &alice, "bob", audio).await {

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 use appliance::cli::{self, Global};
 use clap::{Parser, Subcommand};
 
+/// `offhook convert` (the codecs pipeline on files); it needs nothing from the appliance library.
+#[path = "cli/convert.rs"]
+mod convert;
+
 #[derive(Parser)]
 #[command(
     name = "offhook",
@@ -35,6 +39,8 @@ enum Command {
     Fetch(cli::client::FetchArgs),
     /// Stays online and prints one JSON line per event.
     Listen(cli::client::ListenArgs),
+    /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
+    Convert(convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +63,7 @@ fn main() -> ExitCode {
         Command::Inbox(a) => cli::client::inbox(a).map_err(Into::into),
         Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
         Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
+        Command::Convert(a) => convert::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

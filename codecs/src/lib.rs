@@ -9,17 +9,17 @@
 //! clocks, and never panics on input: every parser returns a typed error.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
-pub mod g711;
-pub mod rtp;
-pub mod rtcp;
+pub mod cleanup;
 pub mod dtmf;
+pub mod g711;
 pub mod jitter;
-pub mod wav;
 pub mod ogg;
 pub mod oggopus;
 pub mod opus;
-pub mod resample;
-pub mod xz;
-pub mod seal;
-pub mod cleanup;
 pub mod pipeline;
+pub mod resample;
+pub mod rtcp;
+pub mod rtp;
+pub mod seal;
+pub mod wav;
+pub mod xz;

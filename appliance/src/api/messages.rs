@@ -182,7 +182,8 @@ pub(super) async fn create(
         let mut atts = Vec::new();
         for (n, (name, ctype, data)) in attachments.iter().enumerate() {
             let file = format!("{id}.{n}.att");
-            let sealed = media::seal_attachment(&key_app.key, &attachment_aad(id, n), data);
+            let sealed =
+                media::seal_attachment(&key_app.key, &attachment_aad(id, n), data).map_err(Err)?;
             db::write_file(&dir, &file, &sealed).map_err(|e| Ok(db::Error::from(e)))?;
             atts.push(NewAttachment {
                 name: name.clone(),
@@ -320,21 +321,12 @@ pub(super) async fn audio(
     let path = app.db.paths().media.join(file);
     let key_app = app.clone();
     let out = tokio::task::spawn_blocking(move || {
-        let sealed = std::fs::read(path).map_err(|e| media::Error::BadInput(e.to_string()))?;
+        let sealed = std::fs::read(path).map_err(|e| media::Error::Internal(e.to_string()))?;
         media::export_audio(&sealed, &key_app.key, id, format)
     })
     .await
     .map_err(ApiError::internal)?;
-    let (bytes, mime) = match out {
-        Ok(o) => o,
-        Err(e @ media::Error::Unsupported(_)) => {
-            return Err(ApiError {
-                status: StatusCode::NOT_IMPLEMENTED,
-                message: e.to_string(),
-            });
-        }
-        Err(e) => return Err(ApiError::internal(e)),
-    };
+    let (bytes, mime) = out.map_err(ApiError::internal)?;
     if view.direction == "in" {
         let me = auth.user;
         // Playing it counts as played; awaited so a following listing shows it.
@@ -366,7 +358,7 @@ pub(super) async fn attachment(
     let path = app.db.paths().media.join(file);
     let key_app = app.clone();
     let data = tokio::task::spawn_blocking(move || {
-        let sealed = std::fs::read(path).map_err(|_| media::Error::Corrupt)?;
+        let sealed = std::fs::read(path).map_err(|e| media::Error::Internal(e.to_string()))?;
         media::open_attachment(&key_app.key, &attachment_aad(id, n as usize), &sealed)
     })
     .await

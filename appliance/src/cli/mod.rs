@@ -1,4 +1,5 @@
-//! The `offhook` subcommands.
+//! The `offhook` subcommands, one module each. (`convert.rs` is compiled into the binary itself,
+//! see `main.rs`, as it needs nothing from this library.)
 
 pub mod client;
 pub mod user;

@@ -1,1 +1,0 @@
-//! Per-stream jitter buffer with reordering, de-duplication, loss detection and G.711 concealment.

@@ -1,1 +1,0 @@
-//! RTCP sender and receiver reports (RFC 3550 §6, appendix A.8).
