@@ -278,3 +278,122 @@ fn openapi_document_matches_the_routes() {
     assert_eq!(h["status"], "ok");
     assert!(h["gateways"].is_array());
 }
+
+#[test]
+fn attachments_round_trip_and_retention_removes_delivered_audio() {
+    let server =
+        Server::start("[messages]\nretention = \"delivered\"\nsweep_interval = \"100ms\"\n");
+    for u in ["alice", "bob"] {
+        server.add_user(u);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, b"call me back about the boiler").unwrap();
+    let out = server.client(
+        "alice",
+        &[
+            "send",
+            "--to",
+            "bob",
+            speech_8k().to_str().unwrap(),
+            "--attach",
+            note.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let bob = server.login("bob");
+    let get = |path: &str| {
+        http()
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&bob)
+            .send()
+            .unwrap()
+    };
+    let r = get(&format!("/api/v1/messages/{id}/attachments/0"));
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().unwrap().as_ref(),
+        b"call me back about the boiler"
+    );
+    assert_eq!(
+        get(&format!("/api/v1/messages/{id}/attachments/1")).status(),
+        404
+    );
+    // Not yet delivered: the audio stays. (Asked by the sender: a recipient fetching it would
+    // mark it played, and so no longer pending for push.)
+    let alice = server.login("alice");
+    let r = http()
+        .get(format!("{}/api/v1/messages/{id}/audio", server.url))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Once bob's client acknowledges it, retention = "delivered" removes the audio (410), and the
+    // message itself stays listed.
+    let mut listen = server.listen("bob", &[]);
+    listen.messages_until(&id);
+    wait_for("retention to remove the audio", || {
+        (get(&format!("/api/v1/messages/{id}/audio")).status() == 410).then_some(())
+    });
+    let list: Vec<Value> = get("/api/v1/messages").json().unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["audio"], false);
+    assert_eq!(list[0]["attachments"][0]["name"], "note.txt");
+}
+
+#[test]
+fn admins_manage_users_over_the_api() {
+    let server = Server::start("");
+    let out = server.offhook(
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        Some(offhook_tests::PASSWORD),
+    );
+    assert!(out.status.success());
+    server.add_user("alice");
+    let root = server.login("root");
+    let alice = server.login("alice");
+    let client = http();
+    let create = |token: &str, name: &str| {
+        client
+            .post(format!("{}/api/v1/users", server.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"username": name, "password": "pw", "line": "gw1/aaln/3"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create(&alice, "eve"), 403);
+    assert_eq!(create(&root, "dave"), 201);
+    assert_eq!(create(&root, "dave"), 409);
+    let list: Vec<Value> = client
+        .get(format!("{}/api/v1/users", server.url))
+        .bearer_auth(&root)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let dave = list
+        .iter()
+        .find(|u| u["username"] == "dave")
+        .expect("dave listed");
+    assert_eq!(dave["stations"], serde_json::json!(["gw1/aaln/3"]));
+    let del = |name: &str| {
+        client
+            .delete(format!("{}/api/v1/users/{name}", server.url))
+            .bearer_auth(&root)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(del("dave"), 204);
+    assert_eq!(del("dave"), 404);
+}

@@ -149,7 +149,16 @@ pub(super) async fn create(
         line,
     };
     let now = app.clock.now_ms();
-    match app.db.write(move |conn| users::add(conn, &new, now)).await {
+    // argon2 is slow on purpose: hash off the async threads and outside the writer's batch.
+    let password = new.password.clone();
+    let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)??;
+    match app
+        .db
+        .write(move |conn| users::add_hashed(conn, &new, &hash, now))
+        .await
+    {
         Ok(u) => Ok((StatusCode::CREATED, Json(public(&app, &u)))),
         Err(db::Error::Exists(what)) => Err(ApiError {
             status: StatusCode::CONFLICT,

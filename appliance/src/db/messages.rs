@@ -309,8 +309,14 @@ pub fn sweep(conn: &Connection, policy: Retention, now_ms: i64) -> Result<Vec<St
                 )?
                 .query_map([min], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
+            // Only the audio goes; attachments stay until the message is deleted or expires.
             for id in ids {
-                files.extend(files_of(conn, &id)?);
+                let audio: Option<String> = conn.query_row(
+                    "SELECT audio_file FROM messages WHERE id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                files.extend(audio);
                 conn.execute("UPDATE messages SET audio_file = NULL WHERE id = ?1", [&id])?;
             }
         }

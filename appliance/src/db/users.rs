@@ -67,8 +67,15 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .map_err(|e| Error::Invalid(format!("cannot hash password: {e}")))
 }
 
-/// Adds a user; `now_ms` stamps it.
+/// Adds a user, hashing the password here (slow on purpose: call it off the writer thread, or use
+/// [`add_hashed`] with a hash made beforehand).
 pub fn add(conn: &Connection, new: &NewUser, now_ms: i64) -> Result<User, Error> {
+    check(new)?;
+    let hash = hash_password(&new.password)?;
+    add_hashed(conn, new, &hash, now_ms)
+}
+
+fn check(new: &NewUser) -> Result<(), Error> {
     if !valid_username(&new.username) {
         return Err(Error::Invalid(format!(
             "invalid username {:?}: use 1-32 of a-z 0-9 . _ - starting with a letter or digit",
@@ -78,12 +85,36 @@ pub fn add(conn: &Connection, new: &NewUser, now_ms: i64) -> Result<User, Error>
     if new.password.is_empty() {
         return Err(Error::Invalid("empty password".into()));
     }
-    let hash = hash_password(&new.password)?;
+    Ok(())
+}
+
+/// Adds a user whose password `hash` (from [`hash_password`]) is ready; `now_ms` stamps it.
+/// Runs in a savepoint, so it is atomic both on its own and inside the writer's transaction.
+pub fn add_hashed(
+    conn: &Connection,
+    new: &NewUser,
+    hash: &str,
+    now_ms: i64,
+) -> Result<User, Error> {
+    check(new)?;
+    conn.execute_batch("SAVEPOINT user_add")?;
+    match insert_user(conn, new, hash, now_ms) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE user_add")?;
+            by_name(conn, &new.username)?.ok_or_else(|| Error::NotFound("user".into()))
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO user_add; RELEASE user_add")?;
+            Err(e)
+        }
+    }
+}
+
+fn insert_user(conn: &Connection, new: &NewUser, hash: &str, now_ms: i64) -> Result<(), Error> {
     let id = Uuid::new_v4();
     let secret = Alphanumeric.sample_string(&mut OsRng, 20);
     let display = new.display.clone().unwrap_or_else(|| new.username.clone());
-    let tx = conn.unchecked_transaction()?;
-    let inserted = tx.execute(
+    let inserted = conn.execute(
         "INSERT INTO users(id, username, display, password_hash, admin, kind, sip_username, sip_secret, created)
          VALUES (?1, ?2, ?3, ?4, ?5, 'user', ?2, ?6, ?7) ON CONFLICT DO NOTHING",
         params![id.to_string(), new.username, display, hash, new.admin, secret, now_ms],
@@ -92,7 +123,7 @@ pub fn add(conn: &Connection, new: &NewUser, now_ms: i64) -> Result<User, Error>
         return Err(Error::Exists(format!("user {:?}", new.username)));
     }
     if let Some((gw, ep)) = &new.line {
-        let n = tx.execute(
+        let n = conn.execute(
             "INSERT INTO stations(user_id, gateway, endpoint) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![id.to_string(), gw, ep],
         )?;
@@ -100,8 +131,7 @@ pub fn add(conn: &Connection, new: &NewUser, now_ms: i64) -> Result<User, Error>
             return Err(Error::Exists(format!("line {gw}/{ep}")));
         }
     }
-    tx.commit()?;
-    by_name(conn, &new.username)?.ok_or_else(|| Error::NotFound("user".into()))
+    Ok(())
 }
 
 const COLUMNS: &str = "id, username, display, admin, kind, online, sip_username, sip_secret";
