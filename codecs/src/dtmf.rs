@@ -526,11 +526,7 @@ mod tests {
         // 10 s at 8 kHz = 80000 units > 65535.
         let pkts: Vec<_> =
             EventPackets::new(Digit::from_char('#').unwrap(), 0, 80_000, 400).collect();
-        let first_seg_last = pkts
-            .iter()
-            .filter(|p| p.timestamp_offset == 0)
-            .last()
-            .unwrap();
+        let first_seg_last = pkts.iter().rfind(|p| p.timestamp_offset == 0).unwrap();
         assert_eq!(first_seg_last.payload.duration, u16::MAX);
         assert!(!first_seg_last.payload.end);
         let last = pkts.last().unwrap();
@@ -624,6 +620,28 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn each_key_is_reported_once_despite_loss_and_duplicates(
+            keys in "[0-9*#A-D]{1,8}",
+            duration in 160u32..4000,
+            actions in proptest::collection::vec(0u8..3, 1..64),
+        ) {
+            let (digits, _) = press(&keys, duration, |s| {
+                let mut out = Vec::new();
+                for (i, p) in s.iter().enumerate() {
+                    // Keep at least the last packet of each event.
+                    let last_of_event = s.get(i + 1).is_none_or(|n| n.1 != p.1);
+                    match actions[i % actions.len()] {
+                        1 if !last_of_event => {}
+                        2 => out.extend([*p, *p]),
+                        _ => out.push(*p),
+                    }
+                }
+                out
+            });
+            prop_assert_eq!(digits, keys);
+        }
+
         #[test]
         fn payload_round_trips(event: u8, end: bool, volume in 0u8..=63, duration: u16) {
             let r = Repr { event, end, volume, duration };

@@ -522,7 +522,7 @@ impl<'a> Repr<'a> {
     pub fn emit(&self, buffer: &mut [u8]) -> Result<usize, Error> {
         let needed = self.buffer_len();
         if let Some(e) = self.extension
-            && (e.data.len() % 4 != 0 || e.data.len() / 4 > u16::MAX as usize)
+            && (!e.data.len().is_multiple_of(4) || e.data.len() / 4 > u16::MAX as usize)
         {
             return Err(Error::Unrepresentable(
                 "extension data length must be a multiple of 4 up to 262140",
@@ -559,6 +559,61 @@ impl<'a> Repr<'a> {
             buf[needed - 1] = self.padding;
         }
         Ok(needed)
+    }
+}
+
+/// Stamps the outgoing packets of one stream: consecutive sequence numbers, timestamps that
+/// advance by the samples in each payload, and the marker bit on the first packet of each
+/// talkspurt (RFC 3551 §4.1). The initial sequence number and timestamp should be random
+/// (RFC 3550 §5.1); the caller draws them from its seeded RNG.
+#[derive(Debug, Clone)]
+pub struct Packetizer {
+    ssrc: Ssrc,
+    payload_type: u8,
+    next_seq: SequenceNumber,
+    next_ts: Timestamp,
+    marker: bool,
+}
+
+impl Packetizer {
+    /// A stream whose first packet has `first_seq` and `first_ts` (and the marker bit).
+    pub const fn new(
+        ssrc: Ssrc,
+        payload_type: u8,
+        first_seq: SequenceNumber,
+        first_ts: Timestamp,
+    ) -> Self {
+        Self {
+            ssrc,
+            payload_type: payload_type & 0x7F,
+            next_seq: first_seq,
+            next_ts: first_ts,
+            marker: true,
+        }
+    }
+
+    /// The packet carrying `payload`, which holds `samples` clock ticks of media.
+    pub fn packet<'a>(&mut self, payload: &'a [u8], samples: u32) -> Repr<'a> {
+        let repr = Repr {
+            marker: core::mem::take(&mut self.marker),
+            payload_type: self.payload_type,
+            sequence_number: self.next_seq,
+            timestamp: self.next_ts,
+            ssrc: self.ssrc,
+            csrcs: Csrcs::default(),
+            extension: None,
+            payload,
+            padding: 0,
+        };
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_ts = self.next_ts.wrapping_add(samples);
+        repr
+    }
+
+    /// Skips `samples` ticks of suppressed silence; the next packet starts a talkspurt.
+    pub fn skip(&mut self, samples: u32) {
+        self.next_ts = self.next_ts.wrapping_add(samples);
+        self.marker = true;
     }
 }
 
@@ -722,6 +777,28 @@ mod tests {
             bad.emit(&mut [0u8; 64]),
             Err(Error::Unrepresentable(_))
         ));
+    }
+
+    #[test]
+    fn packetizer_numbers_packets_and_marks_talkspurts() {
+        let mut p = Packetizer::new(Ssrc(9), 0, SequenceNumber(65535), Timestamp(u32::MAX - 159));
+        let payload = [0xFFu8; 160];
+        let a = p.packet(&payload, 160);
+        let b = p.packet(&payload, 160);
+        p.skip(1600);
+        let c = p.packet(&payload, 160);
+        assert_eq!((a.marker, b.marker, c.marker), (true, false, true));
+        assert_eq!(
+            [a.sequence_number, b.sequence_number, c.sequence_number],
+            [SequenceNumber(65535), SequenceNumber(0), SequenceNumber(1)]
+        );
+        assert_eq!(
+            [a.timestamp, b.timestamp, c.timestamp],
+            [Timestamp(u32::MAX - 159), Timestamp(0), Timestamp(1760)]
+        );
+        let mut buf = [0u8; 172];
+        assert_eq!(c.emit(&mut buf), Ok(172));
+        assert_eq!(Repr::parse_bytes(&buf), Ok(c));
     }
 
     #[test]

@@ -382,7 +382,7 @@ impl<W: Write> Write for ChunkSealer<W> {
 }
 
 enum WriterInner<W: Write> {
-    Plain(ChunkSealer<W>),
+    Plain(Box<ChunkSealer<W>>),
     Xz(Box<xz::XzWriter<ChunkSealer<W>>>),
 }
 
@@ -416,7 +416,7 @@ impl<W: Write> SealWriter<W> {
     ) -> Result<Self, Error> {
         let sealer = ChunkSealer::new(key, id, inner, &opts, rng)?;
         let inner = match opts.compression {
-            Compression::None => WriterInner::Plain(sealer),
+            Compression::None => WriterInner::Plain(Box::new(sealer)),
             Compression::Xz(preset) => WriterInner::Xz(Box::new(
                 xz::XzWriter::new(sealer, preset).map_err(Error::from_xz)?,
             )),
@@ -647,14 +647,14 @@ impl<R: Read> Read for ChunkOpener<R> {
 }
 
 enum ReaderInner<R: Read> {
-    Plain(ChunkOpener<R>),
+    Plain(Box<ChunkOpener<R>>),
     Xz(Box<xz::XzReader<ChunkOpener<R>>>),
 }
 
 /// Streaming opener: reads an envelope from the inner reader and yields verified plaintext
 /// (decompressed if the envelope says so), at most `max_len` bytes.
 ///
-/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`];
+/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`](enum@Error);
 /// [`Error::from_io`] recovers it. After an error the reader must be discarded.
 pub struct OpenReader<R: Read> {
     inner: ReaderInner<R>,
@@ -672,7 +672,7 @@ impl<R: Read> OpenReader<R> {
         } else {
             let mut opener = opener;
             opener.limit = max_len;
-            ReaderInner::Plain(opener)
+            ReaderInner::Plain(Box::new(opener))
         };
         Ok(Self { inner })
     }

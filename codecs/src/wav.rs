@@ -29,6 +29,8 @@ pub const MAX_FMT_SIZE: u32 = 1024;
 pub const MAX_SKIPPED_BYTES: u64 = 16 * 1024 * 1024;
 /// Most channels the reader accepts.
 pub const MAX_CHANNELS: u16 = 64;
+/// Highest sample rate the reader and writer accept (above any real audio interface).
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
 /// Size of the header [`WavWriter`] writes.
 pub const WRITER_HEADER_LEN: usize = 44;
 
@@ -502,6 +504,13 @@ fn parse_fmt(b: &[u8], base: u64) -> Result<(WavSpec, usize), Error> {
     if sample_rate == 0 {
         return Err(malformed("fmt sample_rate", base + 4, "zero"));
     }
+    if sample_rate > MAX_SAMPLE_RATE {
+        return Err(Error::Unsupported {
+            field: "fmt sample_rate",
+            offset: base + 4,
+            value: sample_rate,
+        });
+    }
     let container = block_align / channels;
     let unsupported_bits = Error::Unsupported {
         field: "fmt bits_per_sample",
@@ -559,34 +568,9 @@ fn decode_sample(format: SampleFormat, s: &[u8]) -> i16 {
                 (f * 32768.0).round().clamp(-32768.0, 32767.0) as i16
             }
         }
-        SampleFormat::MuLaw => ulaw_decode(s[0]),
-        SampleFormat::ALaw => alaw_decode(s[0]),
+        SampleFormat::MuLaw => crate::g711::ulaw_decode_sample(s[0]),
+        SampleFormat::ALaw => crate::g711::alaw_decode_sample(s[0]),
     }
-}
-
-// The lead will switch these two to `crate::g711` once that module is merged; they follow the
-// ITU-T G.191 reference (`ulaw_expand`/`alaw_expand`), which yields 16-bit left-justified values.
-fn ulaw_decode(code: u8) -> i16 {
-    let sign: i32 = if code < 0x80 { -1 } else { 1 };
-    let inv = !code;
-    let exponent = i32::from((inv >> 4) & 0x07);
-    let mantissa = i32::from(inv & 0x0F);
-    let step = 4 << (exponent + 1);
-    (sign * ((0x80 << exponent) + step * mantissa + step / 2 - 4 * 33)) as i16
-}
-
-fn alaw_decode(code: u8) -> i16 {
-    let ix = (code ^ 0x55) & 0x7F;
-    let exponent = ix >> 4;
-    let mut mant = i32::from(ix & 0x0F);
-    if exponent > 0 {
-        mant += 16;
-    }
-    mant = (mant << 4) + 0x08;
-    if exponent > 1 {
-        mant <<= exponent - 1;
-    }
-    (if code > 127 { mant } else { -mant }) as i16
 }
 
 /// Streaming 16-bit PCM WAV writer.
@@ -614,7 +598,7 @@ impl<W: Write> WavWriter<W> {
         if !(1..=2).contains(&channels) {
             return Err(Error::InvalidSpec("channels must be 1 or 2"));
         }
-        if sample_rate == 0 || sample_rate > u32::MAX / 4 {
+        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
             return Err(Error::InvalidSpec("sample rate out of range"));
         }
         let data_len = match frames {
@@ -639,7 +623,7 @@ impl<W: Write> WavWriter<W> {
     /// Appends interleaved samples (a whole number of frames).
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<(), Error> {
         let ch = usize::from(self.channels);
-        if samples.len() % ch != 0 {
+        if !samples.len().is_multiple_of(ch) {
             return Err(Error::PartialFrame {
                 len: samples.len(),
                 channels: self.channels,

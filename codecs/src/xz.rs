@@ -9,7 +9,7 @@
 //! produced 91,172 bytes, a ratio of 1.001, so it does not compress at all. `liblzma` (bindings to
 //! the reference xz-utils library) gives real LZMA2 with presets 0–9: 53,388 bytes (0.586) at
 //! preset 9 on the same input. We therefore use `liblzma`, driving its raw [`liblzma::stream`]
-//! API ourselves so that every failure maps onto the typed [`Error`] below.
+//! API ourselves so that every failure maps onto the typed [`Error`](enum@Error) below.
 //!
 //! # Bombs
 //! Decompression is bounded twice, both limits held in [`DecodeLimits`]:
@@ -100,15 +100,13 @@ impl Error {
     /// Recovers a typed error from an `io::Error` returned by [`XzReader`]'s or [`XzWriter`]'s
     /// `Read`/`Write` impls; other I/O errors become [`Error::Io`].
     pub fn from_io(e: io::Error) -> Self {
-        if e.get_ref().is_some_and(|inner| inner.is::<Self>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(typed) = inner.downcast::<Self>() {
-                    return *typed;
-                }
-            }
-            return Self::Library("lost error".into());
+        if !e.get_ref().is_some_and(|inner| inner.is::<Self>()) {
+            return Self::Io(e);
         }
-        Self::Io(e)
+        match e.into_inner().map(|inner| inner.downcast::<Self>()) {
+            Some(Ok(typed)) => *typed,
+            _ => Self::Library("lost error".into()),
+        }
     }
 
     fn into_io(self) -> io::Error {
@@ -360,7 +358,7 @@ impl Decoder {
 /// Streaming decompressor with an output cap: reads an xz stream from `inner` and yields the
 /// decompressed bytes.
 ///
-/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`];
+/// Errors surface from `read` as `io::Error`s of kind `InvalidData` wrapping an [`Error`](enum@Error);
 /// [`Error::from_io`] recovers it.
 pub struct XzReader<R: Read> {
     inner: R,

@@ -10,6 +10,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const FIXTURES: &str = "/work/shared/fixtures";
+/// Speech-to-noise ratio of the noisy cases (speech power over the fixture / noise power).
+const SNR_DB: f64 = 10.0;
 
 fn fixture(rate: u32) -> Vec<i16> {
     let name = if rate == 8000 {
@@ -134,7 +136,7 @@ fn noisy_case(rate: u32, pink: bool) -> (f64, f64, f64) {
     let clean_padded = pad(&x, p, p);
     let speech_power = power(&x.iter().map(|&s| f32::from(s)).collect::<Vec<_>>());
     let n = noise(clean_padded.len(), pink, 7);
-    let k = (speech_power / 10f64.powf(10.0 / 10.0)).sqrt() as f32; // 10 dB SNR
+    let k = (speech_power / 10f64.powf(SNR_DB / 10.0)).sqrt() as f32;
     let noisy: Vec<i16> = clean_padded
         .iter()
         .zip(&n)

@@ -37,3 +37,14 @@ fn streaming_bomb_hits_cap_with_bounded_reads() {
     assert!(r.total_out() <= CAP + 1);
     assert!(r.total_in() < BOMB.len() as u64);
 }
+
+#[test]
+fn bomb_dictionary_is_refused_under_a_tight_memlimit() {
+    // xz -9 declares a 64 MiB dictionary; a 16 MiB decoder budget refuses it before decoding.
+    let limits = DecodeLimits {
+        max_output: CAP,
+        memlimit: 16 * 1024 * 1024,
+    };
+    let err = decompress(BOMB, limits).unwrap_err();
+    assert!(matches!(err, Error::MemLimit { .. }), "{err:?}");
+}

@@ -66,8 +66,8 @@ impl Denoiser {
         }
         self.stft.synthesise(&self.gains, &mut self.frame);
         let hop = self.tail.len();
-        for i in 0..hop {
-            out[i] = self.tail[i] + self.frame[i];
+        for ((o, &t), &f) in out.iter_mut().zip(&self.tail).zip(&self.frame[..hop]) {
+            *o = t + f;
         }
         self.tail.copy_from_slice(&self.frame[hop..]);
     }

@@ -1,5 +1,5 @@
-//! A jitter buffer for one G.711 RTP stream, with packet-loss concealment ([`plc`], after
-//! ITU-T G.711 Appendix I).
+//! A jitter buffer for one G.711 RTP stream, with packet-loss concealment after
+//! ITU-T G.711 Appendix I (pitch-period repetition with overlap-add, attenuated over 60 ms).
 //!
 //! The buffer is sans-IO and clock-free: every call takes `now`. Feed each RTP packet of the
 //! stream with [`JitterBuffer::push`]; then call [`JitterBuffer::pop`] until it returns `None`,
@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// `frame_samples` or `clock_rate` is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
+    /// `frame_samples` is over 8000.
+    #[error("frame of {0} samples is over 8000")]
+    FrameTooLong(usize),
     /// The delays are not ordered `min ≤ target ≤ max`.
     #[error("delays must satisfy min {min:?} <= target {target:?} <= max {max:?}")]
     DelayOrder {
@@ -55,6 +58,9 @@ pub enum ConfigError {
         needed: usize,
     },
 }
+
+/// Largest `frame_samples` accepted (1 s at 8 kHz), bounding the buffer's allocation.
+pub const MAX_FRAME_SAMPLES: usize = 8000;
 
 /// Jitter-buffer configuration. Build with [`Config::default`] and the chained setters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +99,9 @@ impl Config {
         }
         if self.clock_rate == 0 {
             return Err(ConfigError::Zero("clock_rate"));
+        }
+        if self.frame_samples > MAX_FRAME_SAMPLES {
+            return Err(ConfigError::FrameTooLong(self.frame_samples));
         }
         if !(self.min_delay <= self.target_delay && self.target_delay <= self.max_delay) {
             return Err(ConfigError::DelayOrder {
@@ -171,7 +180,8 @@ impl Config {
 }
 
 /// Counters. Every packet handed to [`JitterBuffer::push`] is counted in `received` and, if
-/// dropped, in exactly one of `duplicates`, `late`, `invalid` or `overflow`.
+/// dropped, in exactly one of `duplicates`, `late` or `invalid`. Frame counters (`played`,
+/// `lost`, `underruns`, `concealed`, `overflow`) count 20 ms frames, not packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Packets pushed.
@@ -374,7 +384,7 @@ impl JitterBuffer {
             return Push::Invalid;
         };
         let frames = packet.payload.len() / spf;
-        if frames == 0 || packet.payload.len() % spf != 0 {
+        if frames == 0 || !packet.payload.len().is_multiple_of(spf) {
             self.stats.invalid += 1;
             debug!(
                 len = packet.payload.len(),
@@ -410,6 +420,7 @@ impl JitterBuffer {
 
         // Duplicate and reorder detection over the last 64 sequence numbers.
         let d = seq.distance(s.highest_seq);
+        let newest = d > 0;
         if d > 0 {
             s.seen = if d >= 64 { 0 } else { s.seen << d };
             s.seen |= 1;
@@ -433,7 +444,8 @@ impl JitterBuffer {
         let playing = s.playing;
         let jump = dist >= span || dist <= -span || dist % spf as i64 != 0;
         // A.8 jitter, in timestamp units; a jump restarts the transit baseline.
-        if jump {
+        let restart = !playing && newest && dist < 0 && self.held == 0;
+        if jump || restart {
             s.epoch = now;
             s.epoch_ts = ts;
             s.transit = None;
@@ -443,7 +455,10 @@ impl JitterBuffer {
             / 1_000_000_000) as i64;
         let transit = arrival - i64::from(ts.distance(s.epoch_ts));
         if let Some(last) = s.transit {
-            let dj = (transit - last).unsigned_abs().min(1 << 24);
+            // A packet later than max_delay cannot be saved by waiting: cap its weight there.
+            let cap_ticks =
+                self.config.max_delay.as_millis() as u64 * u64::from(self.config.clock_rate) / 1000;
+            let dj = (transit - last).unsigned_abs().min(cap_ticks);
             s.jitter_q4 = s.jitter_q4 + dj - ((s.jitter_q4 + 8) >> 4);
         }
         s.transit = Some(transit);
@@ -455,7 +470,11 @@ impl JitterBuffer {
             }
             self.clear();
             self.anchor(now, ts, new_stream);
-        } else if dist >= 0 && self.held == 0 && (!playing || packet.marker) {
+        } else if self.held == 0
+            && ((dist >= 0 && (!playing || packet.marker)) || (!playing && newest))
+        {
+            // A talkspurt starts: after idling, or with a marker on an empty buffer. An idle
+            // stream whose newest packet carries an older timestamp restarted its clock.
             self.anchor(now, ts, false);
         } else if dist < 0 {
             self.stats.late += 1;

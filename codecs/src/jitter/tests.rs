@@ -1,5 +1,7 @@
 //! Scenario tests with explicit arrival and playout times.
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::g711;
 use crate::rtp::Csrcs;
@@ -106,6 +108,41 @@ fn in_order_stream_plays_after_target_delay() {
         (s.received, s.played, s.lost, s.late, s.duplicates),
         (10, 7, 0, 0, 0)
     );
+}
+
+#[test]
+fn pcm_through_g711_rtp_and_jitter_buffer_round_trips() {
+    // PCM → µ-law → RTP bytes → parse → jitter buffer → PCM equals PCM → µ-law → PCM.
+    let pcm: Vec<i16> = (0..160 * 8)
+        .map(|i| ((i * 977) % 20_000) as i16 - 10_000)
+        .collect();
+    let mut packetizer = rtp::Packetizer::new(Ssrc(3), 0, SequenceNumber(65534), Timestamp(77));
+    let mut jb = JitterBuffer::new(Config::default());
+    let t0 = origin();
+    let mut out = Vec::new();
+    for (n, frame) in pcm.chunks(160).enumerate() {
+        let mut codes = [0u8; 160];
+        g711::encode_ulaw(frame, &mut codes).unwrap();
+        let mut wire = [0u8; 172];
+        packetizer.packet(&codes, 160).emit(&mut wire).unwrap();
+        let now = t0 + ms(20 * n as u64);
+        assert_eq!(
+            jb.push(now, &rtp::Repr::parse_bytes(&wire).unwrap()),
+            Push::Accepted
+        );
+        while let Some(f) = jb.pop(now) {
+            assert_eq!(f.kind, FrameKind::Audio);
+            out.extend_from_slice(f.pcm);
+        }
+    }
+    while let Some(f) = jb.pop(t0 + ms(160 + 40)) {
+        out.extend_from_slice(f.pcm);
+    }
+    let expected: Vec<i16> = pcm
+        .iter()
+        .map(|&x| g711::ulaw_decode_sample(g711::ulaw_encode_sample(x)))
+        .collect();
+    assert_eq!(out, expected);
 }
 
 #[test]
@@ -299,6 +336,33 @@ fn new_talkspurt_after_silence_reanchors() {
 }
 
 #[test]
+fn sender_restart_with_older_timestamps_recovers_after_idle() {
+    let mut h = Harness::new();
+    for n in 0..4u16 {
+        h.push(
+            20 * u64::from(n),
+            1,
+            n,
+            16_000 + 160 * u32::from(n),
+            n == 0,
+            n,
+        );
+    }
+    assert_eq!(h.pop(120).len(), 4);
+    // The sender restarts its clock 0.5 s back; sequence numbers continue.
+    assert_eq!(h.push(121, 1, 4, 12_000, false, 4), Push::Late);
+    // Playing: 3 frames concealed (60 ms), then idle; the next new packet re-anchors.
+    assert_eq!(h.pop(200).len(), 3);
+    assert_eq!(h.push(201, 1, 5, 12_160, false, 5), Push::Accepted);
+    // The jump back inflated the jitter estimate (capped), so the delay is at most 200 ms.
+    let frames = h.pop(401);
+    assert_eq!(frames.first(), Some(&(FrameKind::Audio, 12_160, level(5))));
+    let s = h.jb.stats();
+    // 3 underruns after the restart packet, 3 more after the single new frame.
+    assert_eq!((s.late, s.underruns, s.talkspurts), (1, 6, 2));
+}
+
+#[test]
 fn late_packets_are_dropped() {
     let mut h = Harness::new();
     h.push(0, 1, 0, 0, true, 0);
@@ -395,4 +459,34 @@ fn config_setters_validate() {
         ConfigError::Zero("frame_samples")
     );
     c.frame(80, 8000).unwrap().max_packets(100).unwrap();
+}
+
+proptest! {
+    /// Arbitrary arrival patterns (reorder, duplicates, loss, SSRC flips, wild timestamps):
+    /// no panic, every packet accounted for, never more than `max_packets` held.
+    #[test]
+    fn arbitrary_streams_keep_invariants(
+        ops in proptest::collection::vec(
+            (0u16..80, 1u32..3, any::<bool>(), 0u64..45, proptest::option::weighted(0.05, any::<u32>())),
+            1..300,
+        )
+    ) {
+        let mut h = Harness::new();
+        let mut t = 0;
+        let mut accepted = 0u64;
+        let mut frames = 0u64;
+        for (n, ssrc, marker, dt, wild_ts) in ops {
+            t += dt;
+            let ts = wild_ts.unwrap_or((u32::MAX - 1000).wrapping_add(160 * u32::from(n)));
+            if h.push(t, ssrc, 65_500u16.wrapping_add(n), ts, marker, n) == Push::Accepted {
+                accepted += 1;
+            }
+            prop_assert!(h.jb.len() <= 50);
+            frames += h.pop(t).len() as u64;
+        }
+        let s = *h.jb.stats();
+        prop_assert_eq!(s.received, accepted + s.duplicates + s.late + s.invalid);
+        prop_assert_eq!(frames, s.played + s.concealed);
+        prop_assert_eq!(s.concealed, s.lost + s.underruns);
+    }
 }

@@ -66,7 +66,10 @@ fn write_stream(packets: &[Vec<u8>], flush_every: usize) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-fn read_stream(bytes: &[u8]) -> (Vec<(Vec<u8>, Option<u64>, bool, bool)>, Stats) {
+/// A packet's bytes, granule, BOS and EOS.
+type ReadPacket = (Vec<u8>, Option<u64>, bool, bool);
+
+fn read_stream(bytes: &[u8]) -> (Vec<ReadPacket>, Stats) {
     let mut r = PacketReader::new(bytes);
     let mut out = Vec::new();
     while let Some(p) = r.next_packet().unwrap() {
@@ -159,7 +162,7 @@ fn resyncs_after_garbage_and_bad_crc() {
 
 #[test]
 fn lost_page_drops_the_spanning_packet_only() {
-    let packets = vec![vec![1u8; 10], vec![2u8; 600], vec![3u8; 10]];
+    let packets = [vec![1u8; 10], vec![2u8; 600], vec![3u8; 10]];
     let mut w = PacketWriter::new(Vec::new(), 9);
     w.write_packet(&packets[0], 1, false).unwrap();
     w.flush_page().unwrap();

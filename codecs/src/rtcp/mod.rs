@@ -87,7 +87,7 @@ pub enum Error {
         got: usize,
     },
     /// The [`Repr`] cannot be encoded (more than 31 blocks/chunks/sources, an SDES item or
-    /// BYE reason over 255 bytes, an extension not a multiple of 4, or over 256 KiB).
+    /// BYE reason over 255 bytes, a cumulative loss outside 24 bits, or over 256 KiB).
     #[error("cannot encode: {0}")]
     Unrepresentable(&'static str),
 }
@@ -323,7 +323,8 @@ impl SdesChunk<'_> {
     }
 }
 
-/// High-level form of one RTCP packet. Padding is accepted on parse and never emitted.
+/// High-level form of one RTCP packet. Padding is removed on parse; `emit` adds it only when
+/// the content (an SR/RR extension or an opaque body) is not a multiple of 4 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Repr<'a> {
     /// Sender report.
@@ -361,7 +362,7 @@ pub enum Repr<'a> {
         packet_type: u8,
         /// Count/subtype field.
         count: u8,
-        /// Body (a multiple of 4 bytes when emitted).
+        /// Body, without padding.
         body: &'a [u8],
     },
 }
@@ -543,9 +544,9 @@ impl<'a> Repr<'a> {
         }
     }
 
-    /// Bytes [`Self::emit`] writes.
+    /// Bytes [`Self::emit`] writes: the body rounded up to 32 bits with padding.
     pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.body_len()
+        HEADER_LEN + self.body_len().div_ceil(4) * 4
     }
 
     fn validate(&self) -> Result<(u8, u8), Error> {
@@ -556,31 +557,12 @@ impl<'a> Repr<'a> {
                 Ok(n as u8)
             }
         };
-        let aligned = |e: &[u8]| {
-            if e.len() % 4 == 0 {
-                Ok(())
-            } else {
-                Err(Error::Unrepresentable(
-                    "extension or body not a multiple of 4 bytes",
-                ))
-            }
-        };
         if self.buffer_len() > 65536 * 4 {
             return Err(Error::Unrepresentable("packet longer than 256 KiB"));
         }
         Ok(match self {
-            Self::SenderReport {
-                reports, extension, ..
-            } => {
-                aligned(extension)?;
-                (SR, too_many(reports.len())?)
-            }
-            Self::ReceiverReport {
-                reports, extension, ..
-            } => {
-                aligned(extension)?;
-                (RR, too_many(reports.len())?)
-            }
+            Self::SenderReport { reports, .. } => (SR, too_many(reports.len())?),
+            Self::ReceiverReport { reports, .. } => (RR, too_many(reports.len())?),
             Self::SourceDescription(chunks) => {
                 if chunks
                     .iter()
@@ -600,11 +582,8 @@ impl<'a> Repr<'a> {
                 (BYE, too_many(sources.len())?)
             }
             Self::Other {
-                packet_type,
-                count,
-                body,
+                packet_type, count, ..
             } => {
-                aligned(body)?;
                 if *count > 31 {
                     return Err(Error::Unrepresentable("count over 31"));
                 }
@@ -624,10 +603,15 @@ impl<'a> Repr<'a> {
             });
         };
         b.fill(0);
-        b[field::V_P_COUNT] = 0x80 | count;
+        let body_len = self.body_len();
+        let pad = needed - HEADER_LEN - body_len;
+        b[field::V_P_COUNT] = 0x80 | (u8::from(pad > 0) << 5) | count;
         b[field::PT] = pt;
         b[field::LENGTH].copy_from_slice(&((needed / 4 - 1) as u16).to_be_bytes());
-        let body = &mut b[HEADER_LEN..];
+        if pad > 0 {
+            b[needed - 1] = pad as u8;
+        }
+        let body = &mut b[HEADER_LEN..HEADER_LEN + body_len];
         let put32 =
             |body: &mut [u8], at: usize, v: u32| body[at..at + 4].copy_from_slice(&v.to_be_bytes());
         let emit_blocks = |body: &mut [u8], reports: &[ReportBlock]| -> Result<usize, Error> {

@@ -154,6 +154,20 @@ fn padding_on_last_packet_is_accepted() {
             extension: &[],
         }]
     );
+    // Padding that leaves an unaligned extension: emitted again with padding.
+    let odd = hex!("a0 c9 0002 ffffffff ffffff03");
+    let packets = parse_compound(&odd).unwrap();
+    assert_eq!(
+        packets[0],
+        Repr::ReceiverReport {
+            ssrc: Ssrc(u32::MAX),
+            reports: vec![],
+            extension: &[0xff],
+        }
+    );
+    let mut out = [0u8; 12];
+    assert_eq!(packets[0].emit(&mut out), Ok(12));
+    assert_eq!(out, hex!("a0 c9 0002 ffffffff ff000003"));
     let zero_pad = hex!("a0 c9 0001 01020300");
     assert!(matches!(
         parse_compound(&zero_pad),
@@ -215,29 +229,41 @@ fn arb_block() -> impl Strategy<Value = ReportBlock> {
         })
 }
 
+/// An owned SDES chunk: SSRC and (type, value) items.
+type OwnedChunk = (u32, Vec<(u8, Vec<u8>)>);
+
 /// Owned description of a packet, turned into a borrowed [`Repr`] in the test body.
 #[derive(Debug, Clone)]
 enum Owned {
     Sr(u32, [u32; 5], Vec<ReportBlock>, Vec<u8>),
     Rr(u32, Vec<ReportBlock>, Vec<u8>),
-    Sdes(Vec<(u32, Vec<(u8, Vec<u8>)>)>),
+    Sdes(Vec<OwnedChunk>),
     Bye(Vec<u32>, Option<Vec<u8>>),
     Other(u8, u8, Vec<u8>),
 }
 
-fn words(max: usize) -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec(any::<u8>(), 0..max).prop_map(|mut v| {
-        v.truncate(v.len() / 4 * 4);
+/// Opaque content; whole 32-bit words when `aligned` (only the last packet of a compound
+/// may carry padding).
+fn words(max: usize, aligned: bool) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..max).prop_map(move |mut v| {
+        if aligned {
+            v.truncate(v.len() / 4 * 4);
+        }
         v
     })
 }
 
-fn arb_owned() -> impl Strategy<Value = Owned> {
+fn arb_owned(aligned: bool) -> impl Strategy<Value = Owned> {
     let blocks = || proptest::collection::vec(arb_block(), 0..4);
     prop_oneof![
-        (any::<u32>(), any::<[u32; 5]>(), blocks(), words(12))
+        (
+            any::<u32>(),
+            any::<[u32; 5]>(),
+            blocks(),
+            words(12, aligned)
+        )
             .prop_map(|(s, i, b, e)| Owned::Sr(s, i, b, e)),
-        (any::<u32>(), blocks(), words(12)).prop_map(|(s, b, e)| Owned::Rr(s, b, e)),
+        (any::<u32>(), blocks(), words(12, aligned)).prop_map(|(s, b, e)| Owned::Rr(s, b, e)),
         proptest::collection::vec(
             (
                 any::<u32>(),
@@ -254,7 +280,7 @@ fn arb_owned() -> impl Strategy<Value = Owned> {
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..30))
         )
             .prop_map(|(s, r)| Owned::Bye(s, r)),
-        (205u8..=255, 0u8..32, words(16)).prop_map(|(t, c, b)| Owned::Other(t, c, b)),
+        (205u8..=255, 0u8..32, words(16, aligned)).prop_map(|(t, c, b)| Owned::Other(t, c, b)),
     ]
 }
 
@@ -302,7 +328,16 @@ fn to_repr(o: &Owned) -> Repr<'_> {
 
 proptest! {
     #[test]
-    fn compound_round_trips(owned in proptest::collection::vec(arb_owned(), 1..5)) {
+    fn packet_round_trips(owned in arb_owned(false)) {
+        let repr = to_repr(&owned);
+        let mut buf = vec![0u8; repr.buffer_len()];
+        prop_assert_eq!(repr.emit(&mut buf), Ok(buf.len()));
+        let packet = Packet::new_checked(&buf[..]).unwrap();
+        prop_assert_eq!(Repr::parse(&packet), Ok(repr));
+    }
+
+    #[test]
+    fn compound_round_trips(owned in proptest::collection::vec(arb_owned(true), 1..5)) {
         let reprs: Vec<Repr<'_>> = owned.iter().map(to_repr).collect();
         let len: usize = reprs.iter().map(Repr::buffer_len).sum();
         let mut buf = vec![0u8; len];

@@ -31,13 +31,14 @@ pub fn require_opus_tool(name: &str) {
     );
 }
 
-/// Whether sox is present; prints why a test is skipped if not.
-pub fn sox_available(test: &str) -> bool {
-    let ok = has_tool("sox", "--version");
-    if !ok {
-        eprintln!("SKIPPED {test}: `sox` not found (apt-get install sox); CI installs it");
-    }
-    ok
+/// Panics with an install hint when sox is missing (scripts/deps installs it): a test that
+/// compares with sox must not pass without it.
+pub fn sox_available(_test: &str) -> bool {
+    assert!(
+        has_tool("sox", "--version"),
+        "`sox` not found: install sox (apt-get install sox); scripts/deps installs it"
+    );
+    true
 }
 
 /// Runs a command and panics with its stderr if it fails.
