@@ -123,6 +123,14 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A panicking bench must not leave its server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn user_add(data: &Path, name: &str, admin: bool) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_offhook"));
     c.args(["user", "add", name, "--password-stdin", "--data-dir"])
