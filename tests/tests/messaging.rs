@@ -397,3 +397,65 @@ fn admins_manage_users_over_the_api() {
     assert_eq!(del("dave"), 204);
     assert_eq!(del("dave"), 404);
 }
+
+#[test]
+fn inbox_wait_returns_on_arrival_and_delete_is_per_user() {
+    let server = Server::start("");
+    for u in ["alice", "bob"] {
+        server.add_user(u);
+    }
+    // bob waits on an empty inbox; alice's message ends the wait.
+    let waiting = std::process::Command::new(offhook_tests::offhook_bin())
+        .args([
+            "inbox",
+            "--json",
+            "--wait",
+            "30",
+            "--server",
+            &server.url,
+            "--user",
+            "bob",
+        ])
+        .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The wait has begun once bob shows as online.
+    let alice = server.login("alice");
+    wait_for("bob's inbox --wait to connect", || {
+        let c: Vec<Value> = http()
+            .get(format!("{}/api/v1/contacts", server.url))
+            .bearer_auth(&alice)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (c[0]["online"] == true).then_some(())
+    });
+    let id = send_ok(&server, "alice", "bob", &speech_8k());
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+
+    // bob deletes it: gone for him, still there for alice.
+    let bob = server.login("bob");
+    let r = http()
+        .delete(format!("{}/api/v1/messages/{id}", server.url))
+        .bearer_auth(&bob)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let listed = |token: &str| -> Vec<Value> {
+        http()
+            .get(format!("{}/api/v1/messages", server.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert!(listed(&bob).is_empty());
+    assert_eq!(listed(&alice).len(), 1);
+}
