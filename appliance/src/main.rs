@@ -1,46 +1,74 @@
-//! The `offhook` binary: the appliance and its command-line tools (shared/CONTRACT.md).
-use std::path::PathBuf;
+//! The `offhook` binary: the appliance server and its command-line client.
+//!
+//! Each subcommand lives in its own module under `cli/`; add new ones to [`Command`] and to the
+//! `match` in `main`.
+
 use std::process::ExitCode;
 
+use appliance::cli::{self, Global};
 use clap::{Parser, Subcommand};
 
-mod cli;
+/// `offhook convert` (the codecs pipeline on files); it needs nothing from the appliance library.
+#[path = "cli/convert.rs"]
+mod convert;
 
-/// Offhook: instant voice messaging for analog and IP phones.
-#[derive(Debug, Parser)]
-#[command(name = "offhook", version, about)]
-struct Args {
-    /// Where the appliance keeps its database, audio and keys.
-    #[arg(
-        long,
-        global = true,
-        env = "OFFHOOK_DATA",
-        default_value = "./offhook-data"
-    )]
-    data_dir: PathBuf,
-    /// A TOML configuration file; without it the embedded defaults apply.
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
+#[derive(Parser)]
+#[command(
+    name = "offhook",
+    version,
+    about = "Offhook: instant voice messaging appliance"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
+    /// Runs the appliance until SIGINT/SIGTERM.
+    Serve,
+    /// Manages users (works on the data dir, server running or not).
+    User(cli::user::Args),
+    /// Sends a recorded message (WAV of any rate, or Ogg Opus).
+    Send(cli::client::SendArgs),
+    /// Lists your messages.
+    Inbox(cli::client::InboxArgs),
+    /// Writes a message's audio to a file (.wav, .ogg or .opus).
+    Fetch(cli::client::FetchArgs),
+    /// Stays online and prints one JSON line per event.
+    Listen(cli::client::ListenArgs),
     /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
-    Convert(cli::convert::ConvertArgs),
+    Convert(convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let result = match args.command {
-        Command::Convert(convert) => cli::convert::run(&convert),
+    let args = Cli::parse();
+    let default_level = if matches!(args.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OFFHOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result: anyhow::Result<()> = match args.command {
+        Command::Serve => cli::serve(&args.global).map_err(Into::into),
+        Command::User(a) => cli::user::run(&args.global, a).map_err(Into::into),
+        Command::Send(a) => cli::client::send(a).map_err(Into::into),
+        Command::Inbox(a) => cli::client::inbox(a).map_err(Into::into),
+        Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
+        Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
+        Command::Convert(a) => convert::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // One line on stderr, with the chain of causes.
-            eprintln!("offhook: {error:#}");
+        Err(e) => {
+            eprintln!("offhook: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,1 +1,417 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: they run the real `offhook` binary on loopback with a
+//! temporary data dir and a free port.
+//!
+//! The binary must be built first (`cargo build --bins`); tests never run cargo themselves.
+// The harness drives real processes over real sockets: its bounded deadlines need the monotonic
+// clock, which clippy.toml bans for the sans-IO cores.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long any single wait in a test may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse";
+
+/// The `offhook` binary beside this test executable (`<target>/debug/offhook`).
+pub fn offhook_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // <target>/debug/deps/<test> → <target>/debug/offhook
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in <target>/<profile>/deps");
+    let bin = dir.join("offhook");
+    assert!(
+        bin.exists(),
+        "{} does not exist: run `cargo build --bins` before `cargo test`",
+        bin.display()
+    );
+    bin
+}
+
+/// The shared fixtures directory: `shared/fixtures` beside the checkout (`tests/../../shared`),
+/// or in the nearest ancestor that has one (git worktrees live deeper).
+pub fn fixtures() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/fixtures"))
+        .find(|p| p.join("speech-8k.wav").exists())
+        .unwrap_or_else(|| here.join("../../shared/fixtures"))
+}
+
+/// The 11.4 s, 8 kHz speech fixture.
+pub fn speech_8k() -> PathBuf {
+    let p = fixtures().join("speech-8k.wav");
+    assert!(p.exists(), "missing fixture {}", p.display());
+    p
+}
+
+/// Duration of a WAV file in milliseconds.
+pub fn wav_duration_ms(path: &Path) -> u64 {
+    let r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    u64::from(r.duration()) * 1000 / u64::from(spec.sample_rate)
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind :0")
+}
+
+/// Polls `f` until it returns `Some` or [`DEADLINE`] passes.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `offhook serve`.
+pub struct Server {
+    child: Option<Child>,
+    /// The data dir (kept across restarts).
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on a fresh data dir; `extra` is appended to its config file.
+    pub fn start(extra: &str) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let port = free_port();
+        let config = tmp.path().join("offhook.toml");
+        std::fs::write(
+            &config,
+            format!("[http]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n"),
+        )
+        .expect("write config");
+        let mut s = Self {
+            child: None,
+            data,
+            log: tmp.path().join("server.log"),
+            _tmp: Some(tmp),
+            url: format!("http://127.0.0.1:{port}"),
+            config,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(offhook_bin())
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data)
+            .arg("--config")
+            .arg(&self.config)
+            .env("OFFHOOK_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn offhook serve");
+        self.child = Some(child);
+        let health = format!("{}/api/v1/health", self.url);
+        let client = http();
+        wait_for("the server to answer /api/v1/health", || {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("server exited early ({status}): {}", self.log_text());
+            }
+            client
+                .get(&health)
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+        });
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Starts it again on the same data dir and port.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().expect("reap");
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let ok = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(ok.success());
+        wait_for("the server to exit", || c.try_wait().expect("try_wait"))
+    }
+
+    /// Runs `offhook user add NAME` on the data dir with [`PASSWORD`].
+    pub fn add_user(&self, name: &str) {
+        let out = self.offhook(&["user", "add", name, "--password-stdin"], Some(PASSWORD));
+        assert!(
+            out.status.success(),
+            "user add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `offhook ARGS --data-dir DATA`, feeding `stdin`.
+    pub fn offhook(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = Command::new(offhook_bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn offhook");
+        if let Some(s) = stdin {
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(format!("{s}\n").as_bytes())
+                .expect("write stdin");
+        }
+        drop(c.stdin.take());
+        c.wait_with_output().expect("offhook output")
+    }
+
+    /// Runs a client subcommand as `user` against this server.
+    pub fn client(&self, user: &str, args: &[&str]) -> Output {
+        client_command(&self.url, user, args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run offhook client")
+    }
+
+    /// Starts `offhook listen` as `user`, after it reports it is connected.
+    pub fn listen(&self, user: &str, extra: &[&str]) -> Lines {
+        let mut args = vec!["listen"];
+        args.extend_from_slice(extra);
+        let mut child = client_command(&self.url, user, &args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn offhook listen");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Lines { child, rx };
+        let first = lines.next_event();
+        assert_eq!(first["event"], "connected", "first listen line: {first}");
+        lines
+    }
+
+    /// Logs in over HTTP and returns the token.
+    pub fn login(&self, user: &str) -> String {
+        let r = http()
+            .post(format!("{}/api/v1/session", self.url))
+            .json(&serde_json::json!({"username": user, "password": PASSWORD}))
+            .send()
+            .expect("login request");
+        assert!(r.status().is_success(), "login {user}: {}", r.status());
+        r.json::<Value>().expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// The value of a `/metrics` sample, e.g. `offhook_rejected_total{kind="too_large"}`.
+    pub fn metric(&self, sample: &str) -> u64 {
+        let text = http()
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .and_then(|r| r.text())
+            .expect("metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample).map(str::trim))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {sample} in /metrics:\n{text}"))
+    }
+
+    /// Sends the speech fixture from `from` to `to` over HTTP; returns the id on success.
+    pub fn post_message(
+        &self,
+        token: &str,
+        to: &[&str],
+        audio: Vec<u8>,
+    ) -> reqwest::blocking::Response {
+        let mut form = reqwest::blocking::multipart::Form::new();
+        for t in to {
+            form = form.text("to", (*t).to_owned());
+        }
+        let part = reqwest::blocking::multipart::Part::bytes(audio)
+            .file_name("m.wav")
+            .mime_str("audio/wav")
+            .expect("mime");
+        form = form.part("audio", part);
+        http()
+            .post(format!("{}/api/v1/messages", self.url))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .expect("POST /api/v1/messages")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// An HTTP client with a bounded timeout.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(DEADLINE)
+        .build()
+        .expect("client")
+}
+
+fn client_command(url: &str, user: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(offhook_bin());
+    c.args(args)
+        .args(["--server", url, "--user", user])
+        .env("OFFHOOK_PASSWORD", PASSWORD);
+    c
+}
+
+/// The JSON lines of a running `offhook listen`.
+pub struct Lines {
+    child: Child,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    /// The next JSON line, within [`DEADLINE`].
+    pub fn next_event(&mut self) -> Value {
+        match self.rx.recv_timeout(DEADLINE) {
+            Ok(l) => serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")),
+            Err(_) => {
+                let status = self.child.try_wait().ok().flatten();
+                let mut err = String::new();
+                if let (Some(_), Some(mut e)) = (status, self.child.stderr.take()) {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("no event from listen within {DEADLINE:?} (exit: {status:?}) {err}")
+            }
+        }
+    }
+
+    /// Events up to and including the message `id`, skipping presence events.
+    pub fn messages_until(&mut self, id: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let e = self.next_event();
+            if e["event"] != "message" {
+                continue;
+            }
+            let done = e["id"] == id;
+            out.push(e);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// Waits for `listen` to exit by itself (e.g. on server_down); returns the remaining lines.
+    pub fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        let status = wait_for("listen to exit", || {
+            self.child.try_wait().expect("try_wait")
+        });
+        let rest = self.rx.try_iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the CLI `send` and returns the printed id.
+pub fn send_ok(server: &Server, from: &str, to: &str, file: &Path) -> String {
+    let out = server.client(
+        from,
+        &["send", "--to", to, file.to_str().expect("utf-8 path")],
+    );
+    assert!(
+        out.status.success(),
+        "send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    uuid::Uuid::parse_str(&id).unwrap_or_else(|_| panic!("send printed {id:?}, not an id"));
+    id
+}
+
+/// Writes a 16-bit 8 kHz mono WAV of `ms` milliseconds of a 440 Hz tone; returns its bytes.
+pub fn tone_wav(path: &Path, ms: u32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+    for i in 0..ms * 8 {
+        let t = f64::from(i) / 8000.0;
+        let v = (t * 440.0 * std::f64::consts::TAU).sin() * 8000.0;
+        w.write_sample(v as i16).expect("write sample");
+    }
+    w.finalize().expect("finalize wav");
+    std::fs::read(path).expect("read wav")
+}

@@ -1,0 +1,189 @@
+//! The OpenAPI 3.1 description of the REST API, served at `/api/v1/openapi.json`.
+//!
+//! [`ROUTES`] lists every route the router serves; a unit test checks the document describes
+//! exactly those, and the end-to-end tests call each of them.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// Every (method, path) the router serves, in OpenAPI path syntax.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/session"),
+    ("delete", "/api/v1/session"),
+    ("get", "/api/v1/contacts"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("delete", "/api/v1/users/{name}"),
+    ("get", "/api/v1/messages"),
+    ("post", "/api/v1/messages"),
+    ("delete", "/api/v1/messages/{id}"),
+    ("get", "/api/v1/messages/{id}/audio"),
+    ("get", "/api/v1/messages/{id}/attachments/{n}"),
+    ("post", "/api/v1/record"),
+    ("get", "/api/v1/ws"),
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/metrics"),
+];
+
+fn op(summary: &str, auth: bool, extra: Value) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "responses": {
+            "200": {"description": "OK"},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+        }
+    });
+    if !auth {
+        o["security"] = json!([]);
+    }
+    if let (Some(o), Some(e)) = (o.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    o
+}
+
+fn path_param(name: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": schema})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let uuid = json!({"type": "string", "format": "uuid"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Offhook", "version": env!("CARGO_PKG_VERSION")},
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": {
+            "/api/v1/session": {
+                "post": op("Log in: returns {token} and sets the session cookie", false, json!({
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["username", "password"],
+                        "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+                    "responses": {"200": {"description": "session", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"token": {"type": "string"}, "id": uuid}}}}},
+                        "401": {"$ref": "#/components/responses/Error"}}
+                })),
+                "delete": op("Log out", true, json!({"responses": {"204": {"description": "logged out"}}})),
+            },
+            "/api/v1/contacts": {"get": op("The caller's contact list", true, json!({
+                "responses": {"200": {"description": "contacts", "content": {"application/json": {"schema": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/Contact"}}}}}}}))},
+            "/api/v1/users": {
+                "get": op("All users (admins only)", true, json!({})),
+                "post": op("Create a user (admins only)", true, json!({
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["username", "password"],
+                        "properties": {"username": {"type": "string"}, "password": {"type": "string"},
+                            "display": {"type": "string"}, "admin": {"type": "boolean"},
+                            "line": {"type": "string", "description": "GATEWAY/ENDPOINT"}}}}}},
+                    "responses": {"201": {"description": "created"}, "409": {"$ref": "#/components/responses/Error"}}
+                })),
+            },
+            "/api/v1/users/{name}": {"delete": op("Delete a user (admins only)", true, json!({
+                "parameters": [path_param("name", json!({"type": "string"}))],
+                "responses": {"204": {"description": "deleted"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/messages": {
+                "get": op("The caller's messages, oldest first", true, json!({
+                    "responses": {"200": {"description": "messages", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Message"}}}}}}})),
+                "post": op("Send a message; answers once it is durably stored", true, json!({
+                    "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["to", "audio"],
+                        "properties": {
+                            "to": {"type": "array", "items": {"type": "string"}, "description": "recipient usernames (repeatable)"},
+                            "audio": {"type": "string", "format": "binary", "description": "WAV or Ogg Opus"},
+                            "attachment": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+                    "responses": {"200": {"description": "stored", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"id": uuid, "duration_ms": {"type": "integer"}}}}}},
+                        "400": {"$ref": "#/components/responses/Error"},
+                        "413": {"$ref": "#/components/responses/Error"},
+                        "415": {"$ref": "#/components/responses/Error"}}
+                })),
+            },
+            "/api/v1/messages/{id}": {"delete": op("Delete a message for the caller", true, json!({
+                "parameters": [path_param("id", uuid.clone())],
+                "responses": {"204": {"description": "deleted"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/messages/{id}/audio": {"get": op("A message's audio", true, json!({
+                "parameters": [path_param("id", uuid.clone()),
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["wav", "ogg"]}}],
+                "responses": {"200": {"description": "audio", "content": {"audio/wav": {}, "audio/ogg": {}}},
+                    "404": {"$ref": "#/components/responses/Error"},
+                    "410": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/messages/{id}/attachments/{n}": {"get": op("An attachment", true, json!({
+                "parameters": [path_param("id", uuid.clone()), path_param("n", json!({"type": "integer", "minimum": 0}))],
+                "responses": {"200": {"description": "the attachment"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/record": {"post": op("Ring the caller's phone to record a message", true, json!({
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["to"], "properties": {"to": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": {"202": {"description": "ringing"},
+                    "409": {"$ref": "#/components/responses/Error"},
+                    "503": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/ws": {"get": op("WebSocket of message objects {action, id, source, destination, object}", true, json!({
+                "responses": {"101": {"description": "switching protocols"}}}))},
+            "/api/v1/health": {"get": op("Health", false, json!({
+                "responses": {"200": {"description": "health", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"status": {"type": "string"},
+                        "gateways": {"type": "array", "items": {"type": "object", "properties": {
+                            "name": {"type": "string"}, "protocol": {"type": "string"}, "up": {"type": "boolean"}}}}}}}}}}}))},
+            "/api/v1/openapi.json": {"get": op("This document", false, json!({}))},
+            "/metrics": {"get": op("Prometheus metrics", false, json!({
+                "responses": {"200": {"description": "text exposition", "content": {"text/plain": {}}}}}))},
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": super::COOKIE},
+            },
+            "responses": {"Error": {"description": "refused", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": {"type": "string"}}}}}}},
+            "schemas": {
+                "Contact": {"type": "object", "properties": {
+                    "id": uuid, "username": {"type": "string"}, "display": {"type": "string"},
+                    "online": {"type": "boolean"}, "kind": {"type": "string"}}},
+                "Message": {"type": "object", "properties": {
+                    "id": uuid, "from": {"type": "string"}, "to": {"type": "array", "items": {"type": "string"}},
+                    "created": {"type": "string", "format": "date-time"}, "duration_ms": {"type": "integer"},
+                    "attachments": {"type": "array", "items": {"type": "object", "properties": {
+                        "n": {"type": "integer"}, "name": {"type": "string"},
+                        "content_type": {"type": "string"}, "size": {"type": "integer"}}}},
+                    "played": {"type": "boolean"}}},
+            }
+        }
+    })
+}
+
+pub(super) async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_lists_exactly_the_routes() {
+        let doc = document();
+        let mut described: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(p, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.clone(), p.clone()))
+            })
+            .collect();
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        described.sort();
+        served.sort();
+        assert_eq!(described, served);
+    }
+}

@@ -1,0 +1,187 @@
+//! Sessions, contact lists and (for admins) user management.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, App, Auth, COOKIE};
+use crate::db::{self, users};
+use crate::metrics::Reject;
+
+#[derive(Deserialize)]
+pub(super) struct Login {
+    username: String,
+    password: String,
+}
+
+/// Parses a JSON body, counting a malformed one.
+pub(super) fn json_body<T>(app: &App, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| {
+        app.reject(
+            Reject::MalformedJson,
+            StatusCode::BAD_REQUEST,
+            format!("malformed JSON body: {}", e.body_text()),
+        )
+    })
+}
+
+pub(super) async fn login(
+    State(app): State<App>,
+    body: Result<Json<Login>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Login { username, password } = json_body(&app, body)?;
+    let user = app
+        .db
+        .read(move |c| users::verify(c, &username, &password))
+        .await?;
+    let Some(user) = user else {
+        return Err(app.reject(
+            Reject::BadLogin,
+            StatusCode::UNAUTHORIZED,
+            "wrong username or password",
+        ));
+    };
+    let token = app.new_session(&user);
+    app.metrics
+        .logins
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(
+            json!({"token": token, "id": user.id, "username": user.username, "admin": user.admin}),
+        ),
+    )
+        .into_response())
+}
+
+pub(super) async fn logout(State(app): State<App>, auth: Auth) -> StatusCode {
+    app.end_session(&auth.token);
+    StatusCode::NO_CONTENT
+}
+
+pub(super) async fn contacts(
+    State(app): State<App>,
+    auth: Auth,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let me = auth.user;
+    let list = app.db.read(move |c| users::contacts(c, me)).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|u| {
+                json!({
+                    "id": u.id,
+                    "username": u.username,
+                    "display": u.display,
+                    "online": app.clients.is_online(u.id),
+                    "status": app.clients.status(u.id),
+                    "kind": u.kind,
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn require_admin(app: &App, auth: &Auth) -> Result<(), ApiError> {
+    if auth.admin {
+        Ok(())
+    } else {
+        Err(app.reject(Reject::Forbidden, StatusCode::FORBIDDEN, "admins only"))
+    }
+}
+
+fn public(app: &App, u: &users::User) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "display": u.display,
+        "admin": u.admin,
+        "kind": u.kind,
+        "online": app.clients.is_online(u.id),
+        "stations": u.stations,
+    })
+}
+
+pub(super) async fn list(State(app): State<App>, auth: Auth) -> Result<Json<Vec<Value>>, ApiError> {
+    require_admin(&app, &auth)?;
+    let all = app.db.read(users::list).await?;
+    Ok(Json(all.iter().map(|u| public(&app, u)).collect()))
+}
+
+#[derive(Deserialize)]
+pub(super) struct Create {
+    username: String,
+    password: String,
+    display: Option<String>,
+    #[serde(default)]
+    admin: bool,
+    /// "GATEWAY/ENDPOINT".
+    line: Option<String>,
+}
+
+pub(super) async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    body: Result<Json<Create>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&app, &auth)?;
+    let c = json_body(&app, body)?;
+    let line = match c.line.as_deref().map(|l| l.split_once('/')) {
+        None => None,
+        Some(Some((g, e))) if !g.is_empty() && !e.is_empty() => Some((g.to_owned(), e.to_owned())),
+        Some(_) => {
+            return Err(app.reject(
+                Reject::MalformedJson,
+                StatusCode::BAD_REQUEST,
+                "line must be GATEWAY/ENDPOINT",
+            ));
+        }
+    };
+    let new = users::NewUser {
+        username: c.username,
+        display: c.display,
+        password: c.password,
+        admin: c.admin,
+        line,
+    };
+    let now = app.clock.now_ms();
+    // argon2 is slow on purpose: hash off the async threads and outside the writer's batch.
+    let password = new.password.clone();
+    let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)??;
+    match app
+        .db
+        .write(move |conn| users::add_hashed(conn, &new, &hash, now))
+        .await
+    {
+        Ok(u) => Ok((StatusCode::CREATED, Json(public(&app, &u)))),
+        Err(db::Error::Exists(what)) => Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!("{what} already exists"),
+        }),
+        Err(db::Error::Invalid(why)) => {
+            Err(app.reject(Reject::MalformedJson, StatusCode::BAD_REQUEST, why))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn remove(
+    State(app): State<App>,
+    auth: Auth,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&app, &auth)?;
+    match app.db.write(move |c| users::delete(c, &name)).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(db::Error::NotFound(_)) => {
+            Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such user"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

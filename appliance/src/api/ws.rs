@@ -1,0 +1,370 @@
+//! `/api/v1/ws`: one task per WebSocket session, carrying message objects.
+//!
+//! This is a driver: it reads the monotonic clock (through tokio, so paused test time controls
+//! it) for the frame-rate limit and the ping timeout.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::time::{Instant, MissedTickBehavior, interval};
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+use super::{ApiError, App, Auth};
+use crate::clients::Outbound;
+use crate::db::messages::{self as store, State as Copy};
+use crate::db::users;
+use crate::messaging::{self, Action, MessageObject};
+use crate::metrics::Reject;
+
+/// Close codes (RFC 6455 §7.4.1).
+mod close {
+    pub(super) const NORMAL: u16 = 1000;
+    pub(super) const POLICY: u16 = 1008;
+    pub(super) const TOO_BIG: u16 = 1009;
+    /// Application code: no frame within the ping timeout.
+    pub(super) const PING_TIMEOUT: u16 = 4000;
+}
+
+pub(super) async fn upgrade(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let auth = auth?;
+    let max = app.config.max_frame;
+    Ok(ws
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| session(app, auth, socket)))
+}
+
+/// A token bucket over incoming frames.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Sends a close frame, then reads (and drops) what the client still sends until its close reply
+/// or [`CLOSE_WAIT`]: closing a socket with unread data would reset the connection and could
+/// destroy the close frame before the client reads it.
+async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    if socket.send(frame).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// How long a closing session waits for the client's close reply.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+async fn session(app: App, auth: Auth, mut socket: WebSocket) {
+    let me = auth.user;
+    let mut reg = app.clients.register(me);
+    app.metrics.ws_sessions.fetch_add(1, Ordering::Relaxed);
+    if reg.first {
+        let db = app.db.clone();
+        tokio::spawn(async move { db.write(move |c| users::set_online(c, me, true)).await });
+        app.clients
+            .broadcast_presence(me, &auth.username, true, None);
+    }
+    debug!(user = %auth.username, session = reg.id, "websocket session open");
+    let server = app.clients.server_id();
+    let hello = MessageObject::new(
+        Action::Connect,
+        server,
+        me,
+        json!({"user": me, "username": auth.username, "server": server}),
+    );
+    let mut pushed: HashSet<Uuid> = HashSet::new();
+    let mut ok = socket
+        .send(Message::Text(hello.to_text().into()))
+        .await
+        .is_ok();
+    // The backlog: copies stored while the user was offline, in storage order. Registration came
+    // first, so anything committed from now on is also queued; `pushed` drops the overlap.
+    if ok {
+        match app.db.read(move |c| store::pending_for(c, me)).await {
+            Ok(list) => {
+                for v in list {
+                    let text = app.clients.post_text(&v, me, app.clock.now_us());
+                    pushed.insert(v.id);
+                    if socket
+                        .send(Message::Text(text.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        ok = false;
+                        break;
+                    }
+                    app.metrics.pushes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read the backlog");
+                send_close(&mut socket, 1011, "internal error").await;
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        run(&app, &auth, &mut socket, &mut reg, &mut pushed).await;
+    }
+    app.metrics.ws_sessions.fetch_sub(1, Ordering::Relaxed);
+    if app.clients.unregister(me, reg.id) {
+        let db = app.db.clone();
+        tokio::spawn(async move { db.write(move |c| users::set_online(c, me, false)).await });
+        app.clients
+            .broadcast_presence(me, &auth.username, false, None);
+    }
+    debug!(user = %auth.username, session = reg.id, "websocket session closed");
+}
+
+async fn run(
+    app: &App,
+    auth: &Auth,
+    socket: &mut WebSocket,
+    reg: &mut crate::clients::Registration,
+    pushed: &mut HashSet<Uuid>,
+) {
+    let cfg = &app.config;
+    let mut bucket = Bucket {
+        tokens: f64::from(cfg.frame_burst),
+        rate: f64::from(cfg.frame_rate),
+        burst: f64::from(cfg.frame_burst),
+        last: Instant::now(),
+    };
+    let mut last_heard = Instant::now();
+    let mut ticker = interval(
+        cfg.ping_interval
+            .min(cfg.ping_timeout)
+            .max(Duration::from_millis(10)),
+    );
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            frame = socket.recv() => {
+                let now = Instant::now();
+                let frame = match frame {
+                    None | Some(Ok(Message::Close(_))) => return,
+                    Some(Err(e)) => {
+                        let inner = e.into_inner();
+                        if matches!(
+                            inner.downcast_ref::<tungstenite::Error>(),
+                            Some(tungstenite::Error::Capacity(_))
+                        ) {
+                            app.metrics.reject(Reject::WsTooBig);
+                            send_close(socket, close::TOO_BIG, "frame too big").await;
+                        }
+                        debug!(error = %inner, "websocket read failed");
+                        return;
+                    }
+                    Some(Ok(f)) => f,
+                };
+                last_heard = now;
+                if !bucket.take(now) {
+                    app.metrics.reject(Reject::WsFlood);
+                    warn!(user = %auth.username, "websocket frame flood: closing");
+                    send_close(socket, close::POLICY, "frame rate limit exceeded").await;
+                    return;
+                }
+                match frame {
+                    Message::Text(t) if !handle_text(app, auth, socket, reg, t.as_str()).await => {
+                        return;
+                    }
+                    Message::Binary(_) => {
+                        app.metrics.reject(Reject::WsBadObject);
+                        let e = error_object(app, auth.user, Action::Send, "binary frames are not message objects");
+                        if socket.send(Message::Text(e.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out = reg.rx.recv() => {
+                let text = match out {
+                    None => return,
+                    Some(Outbound::Close(code, reason)) => {
+                        send_close(socket, code, reason).await;
+                        return;
+                    }
+                    Some(Outbound::Text(t)) => t,
+                    Some(Outbound::Post { id, text }) => {
+                        if !pushed.insert(id) {
+                            continue;
+                        }
+                        app.metrics.pushes.fetch_add(1, Ordering::Relaxed);
+                        text
+                    }
+                };
+                if socket.send(Message::Text(text.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+            () = reg.kill.notified() => {
+                send_close(socket, close::POLICY, "client too slow").await;
+                return;
+            }
+            _ = ticker.tick() => {
+                if Instant::now().saturating_duration_since(last_heard) >= cfg.ping_timeout {
+                    app.metrics.reject(Reject::WsPingTimeout);
+                    debug!(user = %auth.username, "ping timeout");
+                    send_close(socket, close::PING_TIMEOUT, "ping timeout").await;
+                    return;
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn error_object(app: &App, to: Uuid, action: Action, message: &str) -> String {
+    MessageObject::new(
+        action,
+        app.clients.server_id(),
+        to,
+        json!({"error": message}),
+    )
+    .to_text()
+}
+
+fn id_field(o: &Value, key: &str) -> Option<Uuid> {
+    o.get(key)
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// Handles one client frame; false ends the session.
+async fn handle_text(
+    app: &App,
+    auth: &Auth,
+    socket: &mut WebSocket,
+    reg: &crate::clients::Registration,
+    text: &str,
+) -> bool {
+    let me = auth.user;
+    let server = app.clients.server_id();
+    let m = match MessageObject::from_client(text, me, server) {
+        Ok(m) => m,
+        Err(e) => {
+            let kind = match e {
+                messaging::Error::Malformed(_) => Reject::WsBadObject,
+                _ => Reject::WsSpoofed,
+            };
+            app.metrics.reject(kind);
+            let reply = error_object(app, me, Action::Send, &e.to_string());
+            return socket.send(Message::Text(reply.into())).await.is_ok();
+        }
+    };
+    let reply = |action: Action, object: Value| {
+        let mut r = MessageObject::new(action, server, me, object);
+        r.id = m.id;
+        r.to_text()
+    };
+    let answer = match m.action {
+        Action::Connect => Some(reply(
+            Action::Connect,
+            json!({"user": me, "username": auth.username, "server": server}),
+        )),
+        Action::Disconnect => {
+            send_close(socket, close::NORMAL, "bye").await;
+            return false;
+        }
+        Action::Ping => Some(reply(Action::Ping, json!({}))),
+        Action::Subscribe | Action::Unsubscribe => {
+            let on = m.action == Action::Subscribe;
+            reg.presence.store(on, Ordering::Relaxed);
+            Some(reply(m.action, json!({"presence": on})))
+        }
+        Action::Checkin | Action::Post => {
+            let (key, to) = if m.action == Action::Checkin {
+                ("message", Copy::Delivered)
+            } else {
+                ("played", Copy::Played)
+            };
+            if let Some(id) = id_field(&m.object, key) {
+                let (db, metrics) = (app.db.clone(), app.metrics.clone());
+                // Acks ride the next group commit; the session does not wait for it.
+                tokio::spawn(async move {
+                    match db.write(move |c| store::advance(c, id, me, to)).await {
+                        Ok(true) if to == Copy::Delivered => {
+                            metrics.messages_delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %e, "cannot record an acknowledgement"),
+                    }
+                });
+                None
+            } else {
+                app.metrics.reject(Reject::WsBadObject);
+                Some(reply(
+                    m.action,
+                    json!({"error": format!("object.{key} must be a message id")}),
+                ))
+            }
+        }
+        Action::SetStatus => match m.object.get("status").and_then(Value::as_str) {
+            Some(s) if s.len() <= 64 => {
+                app.clients.set_status(me, s);
+                app.clients
+                    .broadcast_presence(me, &auth.username, true, Some(s));
+                None
+            }
+            _ => {
+                app.metrics.reject(Reject::WsBadObject);
+                Some(reply(
+                    Action::SetStatus,
+                    json!({"error": "object.status must be a string of at most 64 bytes"}),
+                ))
+            }
+        },
+        Action::Send | Action::PhoneCommand | Action::ControlParams => Some(reply(
+            m.action,
+            json!({"error": "not available: no phone or intercom subsystem is attached"}),
+        )),
+        // Refused by from_client; listed for exhaustiveness.
+        _ => Some(reply(m.action, json!({"error": "reserved to servers"}))),
+    };
+    match answer {
+        Some(a) => socket.send(Message::Text(a.into())).await.is_ok(),
+        None => true,
+    }
+}

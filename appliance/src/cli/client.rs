@@ -1,0 +1,472 @@
+//! The client subcommands `send`, `inbox`, `fetch` and `listen`, speaking the REST API and the
+//! WebSocket of shared/CONTRACT.md.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use reqwest::blocking::{Client, Response, multipart};
+use serde_json::{Value, json};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+use uuid::Uuid;
+
+use super::Error;
+
+/// Options of every client subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ClientOpts {
+    /// The appliance's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080", env = "OFFHOOK_SERVER")]
+    pub server: String,
+    /// Your username (the password comes from $OFFHOOK_PASSWORD).
+    #[arg(long, env = "OFFHOOK_USER")]
+    pub user: Option<String>,
+}
+
+/// `offhook send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    opts: ClientOpts,
+    /// Recipients, comma-separated usernames.
+    #[arg(long, required = true, value_delimiter = ',')]
+    to: Vec<String>,
+    /// The recording: WAV (any rate; PCM, µ-law, A-law) or Ogg Opus.
+    file: PathBuf,
+    /// Files to attach.
+    #[arg(long)]
+    attach: Vec<PathBuf>,
+}
+
+/// `offhook inbox`.
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    #[command(flatten)]
+    opts: ClientOpts,
+    /// Print the JSON array `GET /api/v1/messages` returns.
+    #[arg(long)]
+    json: bool,
+    /// Wait up to this many seconds until an unplayed incoming message is there.
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<u64>,
+}
+
+/// `offhook fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    opts: ClientOpts,
+    /// The message's id.
+    id: String,
+    /// Output file: .wav gives 16-bit PCM WAV, .ogg/.opus gives Ogg Opus.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `offhook listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    opts: ClientOpts,
+    /// Also write each delivered message's audio here as ID.wav.
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
+}
+
+/// A logged-in connection to the appliance.
+struct Session {
+    http: Client,
+    base: String,
+    token: String,
+}
+
+fn unreachable(base: &str, e: &reqwest::Error) -> Error {
+    if e.is_connect() || e.is_timeout() {
+        Error::Unreachable {
+            url: base.to_owned(),
+            cause: if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "connection refused".into()
+            },
+        }
+    } else {
+        Error::Protocol(e.to_string())
+    }
+}
+
+/// Turns a refusal into its one-line cause.
+fn check(r: Response) -> Result<Response, Error> {
+    if r.status().is_success() {
+        return Ok(r);
+    }
+    let status = r.status();
+    let body: Value = r.json().unwrap_or(Value::Null);
+    let msg = body
+        .get("error")
+        .and_then(Value::as_str)
+        .map_or_else(|| status.to_string(), str::to_owned);
+    Err(Error::Refused(msg))
+}
+
+impl Session {
+    fn login(opts: &ClientOpts) -> Result<Self, Error> {
+        let user = opts
+            .user
+            .clone()
+            .ok_or_else(|| Error::Usage("--user NAME is required (or set $OFFHOOK_USER)".into()))?;
+        let password = std::env::var("OFFHOOK_PASSWORD")
+            .map_err(|_| Error::Usage("set $OFFHOOK_PASSWORD to your password".into()))?;
+        let base = opts.server.trim_end_matches('/').to_owned();
+        let http = Client::builder()
+            .timeout(Duration::from_secs(600))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        let r = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .map_err(|e| unreachable(&base, &e))?;
+        let v: Value = check(r)?
+            .json()
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        let token = v
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Protocol("no token in the login answer".into()))?
+            .to_owned();
+        Ok(Self { http, base, token })
+    }
+
+    fn get(&self, path: &str) -> Result<Response, Error> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(|e| unreachable(&self.base, &e))?;
+        check(r)
+    }
+
+    fn messages(&self) -> Result<Vec<Value>, Error> {
+        self.get("/api/v1/messages")?
+            .json()
+            .map_err(|e| Error::Protocol(e.to_string()))
+    }
+
+    /// Opens the WebSocket; the socket gets `read_timeout` so callers can wait with a deadline.
+    fn websocket(&self) -> Result<WebSocket<MaybeTlsStream<TcpStream>>, Error> {
+        let url = if let Some(rest) = self.base.strip_prefix("http://") {
+            format!("ws://{rest}/api/v1/ws")
+        } else {
+            return Err(Error::Usage("listening needs an http:// server URL".into()));
+        };
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let auth = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| Error::Protocol("bad token".into()))?;
+        req.headers_mut().insert("Authorization", auth);
+        let (ws, _) = tungstenite::connect(req).map_err(|e| Error::Unreachable {
+            url: self.base.clone(),
+            cause: e.to_string(),
+        })?;
+        Ok(ws)
+    }
+
+    fn save_audio(&self, id: &str, out: &Path) -> Result<(), Error> {
+        let format = match out.extension().and_then(|e| e.to_str()) {
+            Some("wav") => "wav",
+            Some("ogg" | "opus") => "ogg",
+            _ => return Err(Error::Usage("--out must end in .wav, .ogg or .opus".into())),
+        };
+        let mut r = self.get(&format!("/api/v1/messages/{id}/audio?format={format}"))?;
+        let tmp = out.with_extension("part");
+        let file_err = |source| Error::File {
+            path: out.display().to_string(),
+            source,
+        };
+        let mut f = File::create(&tmp).map_err(file_err)?;
+        r.copy_to(&mut f)
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        f.sync_all().map_err(file_err)?;
+        std::fs::rename(&tmp, out).map_err(file_err)?;
+        Ok(())
+    }
+}
+
+/// Counts bytes read and reports progress on stderr for long uploads.
+struct Progress<R> {
+    inner: R,
+    sent: u64,
+    total: u64,
+    shown: u64,
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent += n as u64;
+        let pct = self.sent * 100 / self.total.max(1);
+        if pct / 5 != self.shown / 5 || (n == 0 && self.shown != 100) {
+            self.shown = pct;
+            eprint!(
+                "\rsending: {pct:3}% ({} of {} kB)",
+                self.sent / 1000,
+                self.total / 1000
+            );
+            if self.sent >= self.total {
+                eprintln!();
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Uploads above this size show progress.
+const PROGRESS_ABOVE: u64 = 1 << 20;
+
+/// `offhook send`: exits 0 only once the server has durably stored the message; prints its id.
+pub fn send(a: SendArgs) -> Result<(), Error> {
+    let file_err = |p: &Path| {
+        let path = p.display().to_string();
+        move |source| Error::File { path, source }
+    };
+    let f = File::open(&a.file).map_err(file_err(&a.file))?;
+    let total = f.metadata().map_err(file_err(&a.file))?.len();
+    let s = Session::login(&a.opts)?;
+    let mime = match a.file.extension().and_then(|e| e.to_str()) {
+        Some("ogg" | "opus") => "audio/ogg",
+        _ => "audio/wav",
+    };
+    let name = a
+        .file
+        .file_name()
+        .map_or_else(|| "audio".into(), |n| n.to_string_lossy().into_owned());
+    let body: Box<dyn Read + Send> = if total > PROGRESS_ABOVE {
+        Box::new(Progress {
+            inner: f,
+            sent: 0,
+            total,
+            shown: 0,
+        })
+    } else {
+        Box::new(f)
+    };
+    let audio = multipart::Part::reader_with_length(body, total)
+        .file_name(name)
+        .mime_str(mime)
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+    let mut form = multipart::Form::new();
+    for t in &a.to {
+        form = form.text("to", t.clone());
+    }
+    form = form.part("audio", audio);
+    for p in &a.attach {
+        form = form.file("attachment", p).map_err(file_err(p))?;
+    }
+    let r = s
+        .http
+        .post(format!("{}/api/v1/messages", s.base))
+        .bearer_auth(&s.token)
+        .multipart(form)
+        .send()
+        .map_err(|e| unreachable(&s.base, &e))?;
+    let v: Value = check(r)?
+        .json()
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Protocol("no id in the answer".into()))?;
+    println!("{id}");
+    Ok(())
+}
+
+fn has_unplayed(list: &[Value]) -> bool {
+    list.iter().any(|m| {
+        m.get("direction").and_then(Value::as_str) == Some("in")
+            && m.get("played").and_then(Value::as_bool) == Some(false)
+    })
+}
+
+/// `offhook inbox`.
+pub fn inbox(a: InboxArgs) -> Result<(), Error> {
+    let s = Session::login(&a.opts)?;
+    let mut list = s.messages()?;
+    if let Some(secs) = a.wait.filter(|_| !has_unplayed(&list)) {
+        // Open the socket before listing again, so an arrival in between is not missed.
+        let mut ws = s.websocket()?;
+        list = s.messages()?;
+        if !has_unplayed(&list) && wait_for_post(&mut ws, Duration::from_secs(secs))? {
+            list = s.messages()?;
+        }
+        let _ = ws.close(None);
+    }
+    if a.json {
+        println!("{}", Value::Array(list));
+    } else {
+        for m in &list {
+            let arrow = if m["direction"] == "in" { "from" } else { "to" };
+            let who = if m["direction"] == "in" {
+                m["from"].as_str().unwrap_or("").to_owned()
+            } else {
+                m["to"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default()
+            };
+            println!(
+                "{}  {}  {arrow} {who}  {:.1}s{}",
+                m["id"].as_str().unwrap_or(""),
+                m["created"].as_str().unwrap_or(""),
+                m["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+                if m["played"] == true { "  played" } else { "" },
+            );
+        }
+    }
+    Ok(())
+}
+
+fn set_timeout(ws: &WebSocket<MaybeTlsStream<TcpStream>>, t: Option<Duration>) {
+    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+        let _ = s.set_read_timeout(t);
+    }
+}
+
+/// Waits until a `post` arrives or `limit` passes; true if one arrived. Does not acknowledge it:
+/// the inbox only looks.
+fn wait_for_post(
+    ws: &mut WebSocket<MaybeTlsStream<TcpStream>>,
+    limit: Duration,
+) -> Result<bool, Error> {
+    // The deadline is the socket's read timeout, renewed per frame with what is left.
+    let mut left = limit;
+    let step = Duration::from_millis(250);
+    loop {
+        set_timeout(ws, Some(step.min(left).max(Duration::from_millis(1))));
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                if v["action"] == "post" {
+                    return Ok(true);
+                }
+            }
+            Ok(Message::Close(_)) => return Ok(false),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                left = left.saturating_sub(step);
+                if left.is_zero() {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(Error::Protocol(e.to_string())),
+        }
+    }
+}
+
+/// `offhook fetch`.
+pub fn fetch(a: FetchArgs) -> Result<(), Error> {
+    let s = Session::login(&a.opts)?;
+    s.save_audio(&a.id, &a.out)
+}
+
+fn emit(v: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// `offhook listen`: one JSON line per event; acknowledges each message once printed (and saved).
+pub fn listen(a: ListenArgs) -> Result<(), Error> {
+    let s = Session::login(&a.opts)?;
+    if let Some(dir) = &a.save {
+        std::fs::create_dir_all(dir).map_err(|source| Error::File {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let mut ws = s.websocket()?;
+    let mut me = Uuid::nil();
+    let mut seen: HashSet<String> = HashSet::new();
+    loop {
+        let frame = ws
+            .read()
+            .map_err(|e| Error::Protocol(format!("connection lost: {e}")))?;
+        let text = match frame {
+            Message::Text(t) => t,
+            Message::Close(c) => {
+                return Err(Error::Protocol(format!(
+                    "connection closed{}",
+                    c.map(|c| format!(": {}", c.reason)).unwrap_or_default()
+                )));
+            }
+            _ => continue,
+        };
+        let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+        let object = &v["object"];
+        match v["action"].as_str() {
+            Some("connect") => {
+                me = object["user"]
+                    .as_str()
+                    .and_then(|u| Uuid::parse_str(u).ok())
+                    .unwrap_or_default();
+                emit(
+                    &json!({"event": "connected", "user": object["user"], "username": object["username"]}),
+                );
+            }
+            Some("post") => {
+                let Some(id) = object["id"].as_str().map(str::to_owned) else {
+                    continue;
+                };
+                if seen.insert(id.clone()) {
+                    let mut event = json!({"event": "message"});
+                    if let (Some(e), Some(o)) = (event.as_object_mut(), object.as_object()) {
+                        for (k, val) in o {
+                            e.insert(k.clone(), val.clone());
+                        }
+                    }
+                    if let Some(dir) = &a.save {
+                        let path = dir.join(format!("{id}.wav"));
+                        s.save_audio(&id, &path)?;
+                        event["file"] = json!(path.display().to_string());
+                    }
+                    emit(&event);
+                }
+                let ack = json!({
+                    "action": "checkin", "id": Uuid::new_v4(), "source": me,
+                    "destination": Uuid::nil(), "object": {"message": id}
+                });
+                ws.send(Message::Text(ack.to_string().into()))
+                    .map_err(|e| Error::Protocol(format!("connection lost: {e}")))?;
+            }
+            Some("set_status") => emit(&json!({
+                "event": "presence", "user": object["user"], "username": object["username"],
+                "online": object["online"], "status": object["status"]
+            })),
+            Some("server_down") => {
+                emit(&json!({"event": "server_down", "reason": object["reason"]}));
+                return Err(Error::Protocol("the server shut down".into()));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `offhook user add|list|show`: user management on the data dir, server running or not.
+
+use std::io::BufRead;
+
+use clap::{Args as ClapArgs, Subcommand};
+use rand::distributions::{Alphanumeric, DistString};
+use serde_json::json;
+
+use super::{Error, Global};
+use crate::clock::{Clock, SystemClock};
+use crate::db::{self, Paths, users};
+
+/// `offhook user …`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates a user.
+    Add {
+        /// Login name.
+        name: String,
+        /// Display name.
+        #[arg(long)]
+        display: Option<String>,
+        /// May manage users.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of stdin (otherwise $OFFHOOK_PASSWORD, or a
+        /// generated one, printed).
+        #[arg(long)]
+        password_stdin: bool,
+        /// The user's phone line, as GATEWAY/ENDPOINT.
+        #[arg(long, value_name = "GATEWAY/ENDPOINT")]
+        line: Option<String>,
+    },
+    /// Lists users, their lines and whether each is online.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one user.
+    Show {
+        /// Login name.
+        name: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn user_json(u: &users::User) -> serde_json::Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "display": u.display,
+        "admin": u.admin,
+        "online": u.online,
+        "stations": u.stations,
+        "sip_username": u.sip_username,
+        "sip_secret": u.sip_secret,
+    })
+}
+
+/// Runs `offhook user …`.
+pub fn run(g: &Global, args: Args) -> Result<(), Error> {
+    // The config is read so that a bad one is reported here as well.
+    crate::config::Config::load(g.config.as_deref())?;
+    let conn = db::connect(&Paths::new(&g.data_dir))?;
+    match args.command {
+        Command::Add {
+            name,
+            display,
+            admin,
+            password_stdin,
+            line,
+        } => {
+            let line = match line.as_deref().map(|l| l.split_once('/')) {
+                None => None,
+                Some(Some((gw, ep))) if !gw.is_empty() && !ep.is_empty() => {
+                    Some((gw.to_owned(), ep.to_owned()))
+                }
+                Some(_) => return Err(Error::Usage("--line must be GATEWAY/ENDPOINT".into())),
+            };
+            let mut generated = false;
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut s)
+                    .map_err(|source| Error::File {
+                        path: "stdin".into(),
+                        source,
+                    })?;
+                s.trim_end_matches(['\r', '\n']).to_owned()
+            } else if let Ok(p) = std::env::var("OFFHOOK_PASSWORD") {
+                p
+            } else {
+                generated = true;
+                Alphanumeric.sample_string(&mut rand::rngs::OsRng, 16)
+            };
+            if password.is_empty() {
+                return Err(Error::Usage("empty password".into()));
+            }
+            let new = users::NewUser {
+                username: name,
+                display,
+                password: password.clone(),
+                admin,
+                line,
+            };
+            let u = users::add(&conn, &new, SystemClock.now_ms())?;
+            println!("{}", u.id);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::List { json } => {
+            let all = users::list(&conn)?;
+            if json {
+                let v: Vec<_> = all.iter().map(user_json).collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for u in all {
+                    println!(
+                        "{:<16} {:<24} {:<8} {}{}",
+                        u.username,
+                        u.display,
+                        if u.online { "online" } else { "offline" },
+                        if u.stations.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            u.stations.join(",")
+                        },
+                        if u.admin { "  (admin)" } else { "" },
+                    );
+                }
+            }
+        }
+        Command::Show { name, json } => {
+            let u = users::by_name(&conn, &name)?
+                .ok_or_else(|| Error::Usage(format!("no such user {name:?}")))?;
+            if json {
+                println!("{}", user_json(&u));
+            } else {
+                println!("id:           {}", u.id);
+                println!("username:     {}", u.username);
+                println!("display:      {}", u.display);
+                println!("admin:        {}", u.admin);
+                println!("online:       {}", u.online);
+                println!("stations:     {}", u.stations.join(","));
+                println!("sip_username: {}", u.sip_username);
+                println!("sip_secret:   {}", u.sip_secret);
+            }
+        }
+    }
+    Ok(())
+}

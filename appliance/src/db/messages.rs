@@ -1,0 +1,398 @@
+//! Voice messages, their per-recipient delivery state (pending → delivered → played) and their
+//! attachments.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::Error;
+use crate::clock::rfc3339;
+use crate::config::Retention;
+
+/// Delivery state of one recipient's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    /// Stored, not yet acknowledged by any of the recipient's clients.
+    Pending = 0,
+    /// Acknowledged by a client.
+    Delivered = 1,
+    /// Played back.
+    Played = 2,
+}
+
+/// An attachment to store.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    /// Client-supplied file name.
+    pub name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The sealed file's name in the media directory.
+    pub file: String,
+    /// Plaintext size.
+    pub bytes: u64,
+}
+
+/// A message to store; its files are already written and fsynced.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// GUID.
+    pub id: Uuid,
+    /// Sender's GUID.
+    pub sender: Uuid,
+    /// Recipients' GUIDs, deduplicated.
+    pub recipients: Vec<Uuid>,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+    /// Length.
+    pub duration_ms: u64,
+    /// What the sealed audio holds.
+    pub codec: String,
+    /// The sealed audio's file name in the media directory.
+    pub audio_file: String,
+    /// Its size on disk.
+    pub audio_bytes: u64,
+    /// Attachments, numbered from 0 in this order.
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// An attachment as listed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AttachmentView {
+    /// Index, for `GET /api/v1/messages/{id}/attachments/{n}`.
+    pub n: u32,
+    /// File name.
+    pub name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A message as `GET /api/v1/messages` lists it to one user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MessageView {
+    /// GUID.
+    pub id: Uuid,
+    /// Sender's username.
+    pub from: String,
+    /// Sender's GUID.
+    pub from_id: Uuid,
+    /// Recipients' usernames.
+    pub to: Vec<String>,
+    /// RFC 3339 UTC.
+    pub created: String,
+    /// Length.
+    pub duration_ms: u64,
+    /// Attachments.
+    pub attachments: Vec<AttachmentView>,
+    /// For a recipient: they played it; for the sender: every recipient did.
+    pub played: bool,
+    /// "in" (sent to the caller) or "out" (sent by them).
+    pub direction: &'static str,
+    /// False once retention removed the audio.
+    pub audio: bool,
+}
+
+/// Stores a message and its recipients' pending copies.
+pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
+    let id = m.id.to_string();
+    conn.prepare_cached(
+        "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        m.sender.to_string(),
+        m.created_ms,
+        m.duration_ms,
+        m.codec,
+        m.audio_file,
+        m.audio_bytes
+    ])?;
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO recipients(message_id, user_id) VALUES (?1, ?2)")?;
+    for r in &m.recipients {
+        stmt.execute(params![id, r.to_string()])?;
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO attachments(message_id, n, name, content_type, file, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (n, a) in m.attachments.iter().enumerate() {
+        stmt.execute(params![id, n, a.name, a.content_type, a.file, a.bytes])?;
+    }
+    Ok(())
+}
+
+const VIEW: &str = "
+SELECT m.id, u.username, m.sender, m.created, m.duration_ms, m.audio_file,
+       (SELECT group_concat(ru.username, ',' ORDER BY r2.seq) FROM recipients r2
+          JOIN users ru ON ru.id = r2.user_id WHERE r2.message_id = m.id),
+       r.state,
+       (SELECT min(state) FROM recipients r3 WHERE r3.message_id = m.id)
+FROM messages m JOIN users u ON u.id = m.sender
+LEFT JOIN recipients r ON r.message_id = m.id AND r.user_id = ?1";
+
+fn view(conn: &Connection, row: &rusqlite::Row<'_>) -> Result<MessageView, Error> {
+    let id: String = row.get(0)?;
+    let sender: String = row.get(2)?;
+    let tos: Option<String> = row.get(6)?;
+    let my_state: Option<i64> = row.get(7)?;
+    let min_state: Option<i64> = row.get(8)?;
+    let incoming = my_state.is_some();
+    let audio_file: Option<String> = row.get(5)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT n, name, content_type, bytes FROM attachments WHERE message_id = ?1 ORDER BY n",
+    )?;
+    let attachments = stmt
+        .query_map([&id], |r| {
+            Ok(AttachmentView {
+                n: r.get(0)?,
+                name: r.get(1)?,
+                content_type: r.get(2)?,
+                size: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let uuid = |s: &str| Uuid::parse_str(s).map_err(|e| Error::Invalid(e.to_string()));
+    let from_id = uuid(&sender)?;
+    Ok(MessageView {
+        id: uuid(&id)?,
+        from: row.get(1)?,
+        from_id,
+        to: tos
+            .map(|s| s.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        created: rfc3339(row.get(3)?),
+        duration_ms: row.get(4)?,
+        attachments,
+        played: if incoming {
+            my_state == Some(State::Played as i64)
+        } else {
+            min_state == Some(State::Played as i64)
+        },
+        direction: if incoming { "in" } else { "out" },
+        audio: audio_file.is_some(),
+    })
+}
+
+/// Every message sent to or by `me` that they have not deleted, oldest first.
+pub fn list_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> {
+    let sql = format!(
+        "{VIEW} WHERE (m.sender = ?1 AND m.sender_deleted = 0) OR (r.user_id IS NOT NULL AND r.deleted = 0)
+         ORDER BY m.created, m.rowid"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([me.to_string()])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(view(conn, r)?);
+    }
+    Ok(out)
+}
+
+/// `me`'s copies still waiting for a client's acknowledgement, in the order they were stored.
+pub fn pending_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> {
+    let sql = format!("{VIEW} WHERE r.state = 0 AND r.deleted = 0 ORDER BY r.seq");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([me.to_string()])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(view(conn, r)?);
+    }
+    Ok(out)
+}
+
+/// One message if `me` may see it (sent to or by them, not deleted by them), with its audio file.
+pub fn get_for(
+    conn: &Connection,
+    me: Uuid,
+    id: Uuid,
+) -> Result<Option<(MessageView, Option<String>)>, Error> {
+    let sql = format!(
+        "{VIEW} WHERE m.id = ?2 AND ((m.sender = ?1 AND m.sender_deleted = 0) OR (r.user_id IS NOT NULL AND r.deleted = 0))"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([me.to_string(), id.to_string()])?;
+    match rows.next()? {
+        Some(r) => {
+            let file: Option<String> = r.get(5)?;
+            Ok(Some((view(conn, r)?, file)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The sealed file of attachment `n` of message `id` (visibility is checked by the caller).
+pub fn attachment_file(
+    conn: &Connection,
+    id: Uuid,
+    n: u32,
+) -> Result<Option<(String, String, String)>, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT file, name, content_type FROM attachments WHERE message_id = ?1 AND n = ?2",
+            params![id.to_string(), n],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
+/// Raises `user`'s copy of `id` to `to` (never lowers it); true if it changed.
+pub fn advance(conn: &Connection, id: Uuid, user: Uuid, to: State) -> Result<bool, Error> {
+    let n = conn
+        .prepare_cached("UPDATE recipients SET state = ?3 WHERE message_id = ?1 AND user_id = ?2 AND state < ?3")?
+        .execute(params![id.to_string(), user.to_string(), to as i64])?;
+    Ok(n > 0)
+}
+
+/// Deletes `id` for `me`; returns `None` if they cannot see it, else the files to remove once the
+/// transaction commits (when no one is left who can see it).
+pub fn delete_for(conn: &Connection, me: Uuid, id: Uuid) -> Result<Option<Vec<String>>, Error> {
+    let (m, s) = (me.to_string(), id.to_string());
+    let a = conn.execute(
+        "UPDATE messages SET sender_deleted = 1 WHERE id = ?1 AND sender = ?2 AND sender_deleted = 0",
+        [&s, &m],
+    )?;
+    let b = conn.execute(
+        "UPDATE recipients SET deleted = 1 WHERE message_id = ?1 AND user_id = ?2 AND deleted = 0",
+        [&s, &m],
+    )?;
+    if a + b == 0 {
+        return Ok(None);
+    }
+    let gone: bool = conn.query_row(
+        "SELECT sender_deleted = 1 AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ?1 AND deleted = 0)
+         FROM messages WHERE id = ?1",
+        [&s],
+        |r| r.get(0),
+    )?;
+    if !gone {
+        return Ok(Some(Vec::new()));
+    }
+    let files = files_of(conn, &s)?;
+    conn.execute("DELETE FROM messages WHERE id = ?1", [&s])?;
+    Ok(Some(files))
+}
+
+fn files_of(conn: &Connection, id: &str) -> Result<Vec<String>, Error> {
+    let mut files: Vec<String> = conn
+        .prepare_cached("SELECT file FROM attachments WHERE message_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if let Some(f) = conn
+        .query_row("SELECT audio_file FROM messages WHERE id = ?1", [id], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+        .flatten()
+    {
+        files.push(f);
+    }
+    Ok(files)
+}
+
+/// Applies the retention policy at `now_ms`; returns the files to remove once this commits.
+pub fn sweep(conn: &Connection, policy: Retention, now_ms: i64) -> Result<Vec<String>, Error> {
+    let mut files = Vec::new();
+    match policy {
+        Retention::Delivered | Retention::Played => {
+            let min = if policy == Retention::Delivered {
+                State::Delivered
+            } else {
+                State::Played
+            } as i64;
+            let ids: Vec<String> = conn
+                .prepare(
+                    "SELECT id FROM messages m WHERE audio_file IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state < ?1 AND r.deleted = 0)",
+                )?
+                .query_map([min], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            // Only the audio goes; attachments stay until the message is deleted or expires.
+            for id in ids {
+                let audio: Option<String> = conn.query_row(
+                    "SELECT audio_file FROM messages WHERE id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                files.extend(audio);
+                conn.execute("UPDATE messages SET audio_file = NULL WHERE id = ?1", [&id])?;
+            }
+        }
+        Retention::Period(p) => {
+            let cutoff = now_ms.saturating_sub(i64::try_from(p.as_millis()).unwrap_or(i64::MAX));
+            let ids: Vec<String> = conn
+                .prepare("SELECT id FROM messages WHERE created < ?1")?
+                .query_map([cutoff], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in ids {
+                files.extend(files_of(conn, &id)?);
+                conn.execute("DELETE FROM messages WHERE id = ?1", [&id])?;
+            }
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::users::{self, NewUser};
+    use super::*;
+
+    fn user(conn: &Connection, name: &str) -> Uuid {
+        let n = NewUser {
+            username: name.into(),
+            display: None,
+            password: "pw".into(),
+            admin: false,
+            line: None,
+        };
+        users::add(conn, &n, 0).unwrap().id
+    }
+
+    #[test]
+    fn visibility_states_and_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let (a, b, c) = (
+            user(&conn, "alice"),
+            user(&conn, "bob"),
+            user(&conn, "carol"),
+        );
+        let id = Uuid::new_v4();
+        insert(
+            &conn,
+            &NewMessage {
+                id,
+                sender: a,
+                recipients: vec![b],
+                created_ms: 1000,
+                duration_ms: 1500,
+                codec: "wav".into(),
+                audio_file: "f1".into(),
+                audio_bytes: 10,
+                attachments: vec![],
+            },
+        )
+        .unwrap();
+        assert_eq!(list_for(&conn, a).unwrap()[0].direction, "out");
+        assert_eq!(list_for(&conn, b).unwrap()[0].to, vec!["bob".to_string()]);
+        assert!(list_for(&conn, c).unwrap().is_empty());
+        assert!(get_for(&conn, c, id).unwrap().is_none());
+        assert_eq!(pending_for(&conn, b).unwrap().len(), 1);
+        assert!(sweep(&conn, Retention::Delivered, 0).unwrap().is_empty());
+        assert!(advance(&conn, id, b, State::Delivered).unwrap());
+        assert!(!advance(&conn, id, b, State::Delivered).unwrap());
+        assert!(pending_for(&conn, b).unwrap().is_empty());
+        assert_eq!(
+            sweep(&conn, Retention::Delivered, 0).unwrap(),
+            vec!["f1".to_string()]
+        );
+        assert!(!get_for(&conn, b, id).unwrap().unwrap().0.audio);
+        assert!(delete_for(&conn, c, id).unwrap().is_none());
+        assert_eq!(delete_for(&conn, b, id).unwrap(), Some(vec![]));
+        assert!(get_for(&conn, b, id).unwrap().is_none());
+        assert!(get_for(&conn, a, id).unwrap().is_some());
+    }
+}

@@ -1,0 +1,430 @@
+//! The database manager: SQLite (WAL, `synchronous=FULL`) beside the sealed audio files.
+//!
+//! Writes go through one writer thread that groups whatever jobs are queued into a single
+//! transaction (group commit): each job runs in its own savepoint, the audio directory is fsynced
+//! once, the transaction commits (fsyncing the WAL), and only then is every job's caller answered.
+//! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
+
+pub mod messages;
+pub mod users;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+use tracing::{debug, info, warn};
+
+use crate::media::SealKey;
+
+/// A database error, split by who is at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name that must be unique is taken (caller's fault).
+    #[error("{0} already exists")]
+    Exists(String),
+    /// The thing asked for does not exist (caller's fault).
+    #[error("no such {0}")]
+    NotFound(String),
+    /// The caller passed something unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file system failed.
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    /// The writer thread is gone (shutting down).
+    #[error("the database is shutting down")]
+    Closed,
+}
+
+/// The migrations, in order; `PRAGMA user_version` counts how many have run.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE users(
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'user',
+    sip_username TEXT NOT NULL UNIQUE,
+    sip_secret TEXT NOT NULL,
+    online INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL
+);
+CREATE TABLE contacts(
+    owner TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    contact TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY(owner, contact)
+);
+CREATE TABLE gateways(name TEXT PRIMARY KEY, protocol TEXT NOT NULL, address TEXT);
+CREATE TABLE stations(
+    id INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    gateway TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    UNIQUE(gateway, endpoint)
+);
+CREATE TABLE messages(
+    id TEXT PRIMARY KEY,
+    sender TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    codec TEXT NOT NULL,
+    audio_file TEXT,
+    audio_bytes INTEGER NOT NULL,
+    sender_deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_sender ON messages(sender);
+CREATE TABLE recipients(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    state INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE(message_id, user_id)
+);
+CREATE INDEX recipients_user ON recipients(user_id, state);
+CREATE TABLE attachments(
+    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    file TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY(message_id, n)
+);
+"];
+
+/// The files of a data directory.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The data directory.
+    pub root: PathBuf,
+    /// The SQLite database.
+    pub db: PathBuf,
+    /// Sealed audio and attachments.
+    pub media: PathBuf,
+    /// The master sealing key (0600).
+    pub key: PathBuf,
+}
+
+impl Paths {
+    /// The layout under `root`.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+            db: root.join("offhook.db"),
+            media: root.join("media"),
+            key: root.join("master.key"),
+        }
+    }
+}
+
+/// Opens a connection with the appliance's pragmas and runs pending migrations.
+pub fn connect(paths: &Paths) -> Result<Connection, Error> {
+    fs::create_dir_all(&paths.root)?;
+    let mut conn = Connection::open(&paths.db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and our lock.
+        let now: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now > i {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
+
+/// Loads the master sealing key, creating it (0600, fsynced) on first use.
+pub fn load_or_create_key(paths: &Paths) -> Result<SealKey, Error> {
+    fs::create_dir_all(&paths.root)?;
+    match fs::read(&paths.key) {
+        Ok(bytes) => {
+            let b: [u8; 32] = bytes.try_into().map_err(|_| {
+                Error::Invalid(format!("{} is not a 32-byte key", paths.key.display()))
+            })?;
+            Ok(SealKey::from_bytes(b))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SealKey::generate();
+            let tmp = paths.key.with_extension("key.tmp");
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&key.to_bytes())?;
+            f.sync_all()?;
+            // hard_link fails if another process created the key first: then use theirs.
+            match fs::hard_link(&tmp, &paths.key) {
+                Ok(()) => {
+                    fs::remove_file(&tmp)?;
+                    sync_dir(&paths.root)?;
+                    info!("master seal key created");
+                    Ok(key)
+                }
+                Err(_) => {
+                    fs::remove_file(&tmp)?;
+                    load_or_create_key(paths)
+                }
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// fsyncs a directory so that the names created in it survive power loss.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Writes `data` to `dir/name` durably (temp file, fsync, rename); the caller fsyncs `dir`.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// Longest batch the writer commits at once.
+const MAX_BATCH: usize = 512;
+
+/// The shared handle to the database.
+#[derive(Clone)]
+pub struct Db {
+    writer: std_mpsc::Sender<Job>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    paths: Arc<Paths>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("paths", &self.paths).finish()
+    }
+}
+
+impl Db {
+    /// Opens the database (migrating it), removes files left by interrupted writes, and starts the
+    /// writer thread. The returned handle joins the writer when every `Db` clone is dropped.
+    pub fn open(
+        paths: &Paths,
+        readers: usize,
+    ) -> Result<(Self, std::thread::JoinHandle<()>), Error> {
+        let conn = connect(paths)?;
+        fs::create_dir_all(&paths.media)?;
+        remove_orphans(&conn, &paths.media)?;
+        let mut pool = Vec::new();
+        for _ in 0..readers.max(1) {
+            pool.push(Mutex::new(connect(paths)?));
+        }
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let media = paths.media.clone();
+        let handle = std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || writer_loop(&conn, &rx, &media))?;
+        Ok((
+            Self {
+                writer: tx,
+                readers: Arc::new(pool),
+                paths: Arc::new(paths.clone()),
+            },
+            handle,
+        ))
+    }
+
+    /// The data directory's layout.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Runs `f` in the next group commit; resolves once the commit is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let r = f(conn);
+            let ok = r.is_ok();
+            let done: Completion = Box::new(move |commit| {
+                let _ = tx.send(commit.and(r));
+            });
+            (ok, done)
+        });
+        self.writer.send(job).map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Runs `f` on a read connection off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = readers
+                .iter()
+                .find_map(|m| m.try_lock().ok())
+                .unwrap_or_else(|| readers[0].lock().unwrap_or_else(|p| p.into_inner()));
+            f(&guard)
+        })
+        .await
+        .map_err(|_| Error::Closed)?
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>, media: &Path) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let n = jobs.len();
+        let result = run_batch(conn, jobs, media);
+        debug!(jobs = n, ok = result.is_ok(), "group commit");
+    }
+    debug!("db writer stopped");
+}
+
+fn run_batch(conn: &Connection, jobs: Vec<Job>, media: &Path) -> Result<(), ()> {
+    let mut completions = Vec::with_capacity(jobs.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        warn!(error = %e, "cannot begin a write transaction");
+        // Run nothing: dropping the jobs answers every caller with an error.
+        drop(jobs);
+        return Err(());
+    }
+    for job in jobs {
+        if conn.execute_batch("SAVEPOINT job").is_err() {
+            continue;
+        }
+        let (ok, done) = job(conn);
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            warn!(error = %e, "savepoint");
+        }
+        completions.push(done);
+    }
+    // Audio files were fsynced by their writers; their directory entries become durable here,
+    // before the rows naming them commit.
+    let commit = sync_dir(media)
+        .map_err(Error::from)
+        .and_then(|()| conn.execute_batch("COMMIT").map_err(Error::from));
+    let failed = commit.is_err();
+    if failed {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for done in completions {
+        done(match &commit {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::Invalid(format!("commit failed: {e}"))),
+        });
+    }
+    if failed { Err(()) } else { Ok(()) }
+}
+
+/// Deletes media files no committed row names: temp files of interrupted writes, and files written
+/// for uploads whose transaction never committed.
+fn remove_orphans(conn: &Connection, media: &Path) -> Result<(), Error> {
+    let mut named = std::collections::HashSet::new();
+    let mut stmt = conn.prepare(
+        "SELECT audio_file FROM messages WHERE audio_file IS NOT NULL UNION ALL SELECT file FROM attachments",
+    )?;
+    for f in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        named.insert(f?);
+    }
+    let mut removed = 0u64;
+    for entry in fs::read_dir(media)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !named.contains(&name) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        sync_dir(media)?;
+        info!(removed, "removed media files of uncommitted writes");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn group_commit_isolates_failing_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let (db, _h) = Db::open(&paths, 1).unwrap();
+        let a = db.write(|c| {
+            c.execute("INSERT INTO meta VALUES ('a', '1')", [])?;
+            Ok(())
+        });
+        let b = db.write(|c| {
+            c.execute("INSERT INTO meta VALUES ('b', '1')", [])?;
+            Err::<(), _>(Error::Invalid("no".into()))
+        });
+        let (a, b) = tokio::join!(a, b);
+        assert!(a.is_ok());
+        assert!(b.is_err());
+        let n: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn key_is_created_once_with_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let k1 = load_or_create_key(&paths).unwrap();
+        let k2 = load_or_create_key(&paths).unwrap();
+        assert_eq!(k1.to_bytes(), k2.to_bytes());
+        let mode = fs::metadata(&paths.key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

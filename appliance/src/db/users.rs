@@ -1,0 +1,306 @@
+//! Users, their stations (lines), contact lists, presence flags and the server's own GUID.
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::distributions::{Alphanumeric, DistString};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::Error;
+
+/// A user as the API and CLI show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct User {
+    /// GUID.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display: String,
+    /// May manage users.
+    pub admin: bool,
+    /// "user" (a person) or "server" (a peer server).
+    pub kind: String,
+    /// Has a live WebSocket session.
+    pub online: bool,
+    /// Lines, as "GATEWAY/ENDPOINT".
+    pub stations: Vec<String>,
+    /// SIP digest user name.
+    pub sip_username: String,
+    /// SIP digest secret.
+    pub sip_secret: String,
+}
+
+/// What `user add` supplies.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Display name (defaults to the login name).
+    pub display: Option<String>,
+    /// Password in clear; hashed with argon2id here.
+    pub password: String,
+    /// Admin flag.
+    pub admin: bool,
+    /// A line, as (gateway, endpoint).
+    pub line: Option<(String, String)>,
+}
+
+/// Checks a login name: 1-32 of a-z, 0-9, '.', '_', '-', starting with a letter or digit.
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Invalid(format!("cannot hash password: {e}")))
+}
+
+/// Adds a user, hashing the password here (slow on purpose: call it off the writer thread, or use
+/// [`add_hashed`] with a hash made beforehand).
+pub fn add(conn: &Connection, new: &NewUser, now_ms: i64) -> Result<User, Error> {
+    check(new)?;
+    let hash = hash_password(&new.password)?;
+    add_hashed(conn, new, &hash, now_ms)
+}
+
+fn check(new: &NewUser) -> Result<(), Error> {
+    if !valid_username(&new.username) {
+        return Err(Error::Invalid(format!(
+            "invalid username {:?}: use 1-32 of a-z 0-9 . _ - starting with a letter or digit",
+            new.username
+        )));
+    }
+    if new.password.is_empty() {
+        return Err(Error::Invalid("empty password".into()));
+    }
+    Ok(())
+}
+
+/// Adds a user whose password `hash` (from [`hash_password`]) is ready; `now_ms` stamps it.
+/// Runs in a savepoint, so it is atomic both on its own and inside the writer's transaction.
+pub fn add_hashed(
+    conn: &Connection,
+    new: &NewUser,
+    hash: &str,
+    now_ms: i64,
+) -> Result<User, Error> {
+    check(new)?;
+    conn.execute_batch("SAVEPOINT user_add")?;
+    match insert_user(conn, new, hash, now_ms) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE user_add")?;
+            by_name(conn, &new.username)?.ok_or_else(|| Error::NotFound("user".into()))
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO user_add; RELEASE user_add")?;
+            Err(e)
+        }
+    }
+}
+
+fn insert_user(conn: &Connection, new: &NewUser, hash: &str, now_ms: i64) -> Result<(), Error> {
+    let id = Uuid::new_v4();
+    let secret = Alphanumeric.sample_string(&mut OsRng, 20);
+    let display = new.display.clone().unwrap_or_else(|| new.username.clone());
+    let inserted = conn.execute(
+        "INSERT INTO users(id, username, display, password_hash, admin, kind, sip_username, sip_secret, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'user', ?2, ?6, ?7) ON CONFLICT DO NOTHING",
+        params![id.to_string(), new.username, display, hash, new.admin, secret, now_ms],
+    )?;
+    if inserted == 0 {
+        return Err(Error::Exists(format!("user {:?}", new.username)));
+    }
+    if let Some((gw, ep)) = &new.line {
+        let n = conn.execute(
+            "INSERT INTO stations(user_id, gateway, endpoint) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![id.to_string(), gw, ep],
+        )?;
+        if n == 0 {
+            return Err(Error::Exists(format!("line {gw}/{ep}")));
+        }
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "id, username, display, admin, kind, online, sip_username, sip_secret";
+
+fn row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<User, Error> {
+    let id: String = r.get(0)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT gateway || '/' || endpoint FROM stations WHERE user_id = ?1 ORDER BY id",
+    )?;
+    let stations = stmt
+        .query_map([&id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(User {
+        id: Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))?,
+        username: r.get(1)?,
+        display: r.get(2)?,
+        admin: r.get(3)?,
+        kind: r.get(4)?,
+        online: r.get(5)?,
+        stations,
+        sip_username: r.get(6)?,
+        sip_secret: r.get(7)?,
+    })
+}
+
+/// One user by login name.
+pub fn by_name(conn: &Connection, username: &str) -> Result<Option<User>, Error> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE username = ?1"))?;
+    let mut rows = stmt.query([username])?;
+    match rows.next()? {
+        Some(r) => Ok(Some(row(conn, r)?)),
+        None => Ok(None),
+    }
+}
+
+/// One user by GUID.
+pub fn by_id(conn: &Connection, id: Uuid) -> Result<Option<User>, Error> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?;
+    let mut rows = stmt.query([id.to_string()])?;
+    match rows.next()? {
+        Some(r) => Ok(Some(row(conn, r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Every user, by login name.
+pub fn list(conn: &Connection) -> Result<Vec<User>, Error> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE kind = 'user' ORDER BY username"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(row(conn, r)?);
+    }
+    Ok(out)
+}
+
+/// Checks a login; `None` for an unknown user or a wrong password (indistinguishable on purpose).
+pub fn verify(conn: &Connection, username: &str, password: &str) -> Result<Option<User>, Error> {
+    let hash: Option<String> = conn
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = ?1 AND kind = 'user'",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(hash) = hash else {
+        // Spend the same effort as a real check, so timing does not reveal which names exist.
+        let _ = hash_password(password);
+        return Ok(None);
+    };
+    let parsed = PasswordHash::new(&hash).map_err(|e| Error::Invalid(e.to_string()))?;
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+    {
+        by_name(conn, username)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Deletes a user and everything that is only theirs.
+pub fn delete(conn: &Connection, username: &str) -> Result<(), Error> {
+    let n = conn.execute("DELETE FROM users WHERE username = ?1", [username])?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("user {username:?}")));
+    }
+    Ok(())
+}
+
+/// A user's contact list: their explicit contacts if they have any, otherwise every other user of
+/// the appliance.
+pub fn contacts(conn: &Connection, owner: Uuid) -> Result<Vec<User>, Error> {
+    let explicit: i64 = conn.query_row(
+        "SELECT count(*) FROM contacts WHERE owner = ?1",
+        [owner.to_string()],
+        |r| r.get(0),
+    )?;
+    let sql = if explicit > 0 {
+        format!(
+            "SELECT {COLUMNS} FROM users WHERE id IN (SELECT contact FROM contacts WHERE owner = ?1) ORDER BY username"
+        )
+    } else {
+        format!("SELECT {COLUMNS} FROM users WHERE kind = 'user' AND id != ?1 ORDER BY username")
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([owner.to_string()])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(row(conn, r)?);
+    }
+    Ok(out)
+}
+
+/// Records whether a user has a live session (shown by `offhook user list`).
+pub fn set_online(conn: &Connection, id: Uuid, online: bool) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE users SET online = ?2 WHERE id = ?1",
+        params![id.to_string(), online],
+    )?;
+    Ok(())
+}
+
+/// Marks everyone offline (at start-up: no session survives a restart).
+pub fn reset_online(conn: &Connection) -> Result<(), Error> {
+    conn.execute("UPDATE users SET online = 0 WHERE online != 0", [])?;
+    Ok(())
+}
+
+/// The appliance's own GUID, the privileged source of server message objects; created once.
+pub fn server_id(conn: &Connection) -> Result<Uuid, Error> {
+    let fresh = Uuid::new_v4().to_string();
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('server_id', ?1) ON CONFLICT DO NOTHING",
+        [&fresh],
+    )?;
+    let v: String = conn.query_row("SELECT value FROM meta WHERE key = 'server_id'", [], |r| {
+        r.get(0)
+    })?;
+    Uuid::parse_str(&v).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_verify_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let new = NewUser {
+            username: "alice".into(),
+            display: Some("Alice".into()),
+            password: "pw".into(),
+            admin: true,
+            line: Some(("gw1".into(), "aaln/1".into())),
+        };
+        let u = add(&conn, &new, 1).unwrap();
+        assert_eq!(u.stations, vec!["gw1/aaln/1".to_string()]);
+        assert_eq!(u.sip_secret.len(), 20);
+        assert!(matches!(add(&conn, &new, 1), Err(Error::Exists(_))));
+        assert!(verify(&conn, "alice", "pw").unwrap().is_some());
+        assert!(verify(&conn, "alice", "nope").unwrap().is_none());
+        assert!(verify(&conn, "zed", "pw").unwrap().is_none());
+        assert!(!valid_username("Bad Name"));
+        let s1 = server_id(&conn).unwrap();
+        assert_eq!(s1, server_id(&conn).unwrap());
+    }
+}

@@ -1,0 +1,14 @@
+//! The Offhook appliance: configuration, server engine, database, client manager, REST/WebSocket
+//! API and the command-line client, all behind the `offhook` binary.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod engine;
+pub mod media;
+pub mod messaging;
+pub mod metrics;

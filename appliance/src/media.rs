@@ -1,0 +1,242 @@
+//! Every call into the `codecs` media pipeline goes through this module: storing an uploaded
+//! recording (sniffed WAV or Ogg Opus → cleaned → Ogg Opus → sealed), exporting it for playback,
+//! and sealing attachments. The message id is the associated data of every envelope, so a file
+//! cannot be passed off as another message's.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use codecs::pipeline::{self, IngestConfig};
+use codecs::seal::{self, Compression, Key};
+use codecs::xz;
+use uuid::Uuid;
+
+/// Largest plaintext an attachment envelope may open to.
+const MAX_ATTACHMENT: u64 = 256 << 20;
+
+/// A media error, split by who is at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The uploaded audio is malformed or too long (→ 400).
+    #[error("bad audio: {0}")]
+    BadInput(String),
+    /// The uploaded audio is in a format we do not take (→ 415).
+    #[error("unsupported audio: {0}")]
+    Unsupported(String),
+    /// The pipeline failed on our side, or stored data failed to open (→ 500).
+    #[error("media pipeline: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// True when the uploaded audio was at fault.
+    pub fn is_input(&self) -> bool {
+        matches!(self, Self::BadInput(_) | Self::Unsupported(_))
+    }
+}
+
+fn classify(e: &pipeline::Error) -> Error {
+    match e {
+        pipeline::Error::UnknownFormat => Error::Unsupported(e.to_string()),
+        _ if e.is_input() => Error::BadInput(e.to_string()),
+        _ => Error::Internal(e.to_string()),
+    }
+}
+
+/// The appliance's master sealing key.
+pub struct SealKey(Key);
+
+impl SealKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self(Key::generate())
+    }
+
+    /// The key from its stored bytes.
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(Key::from_bytes(b))
+    }
+
+    /// The bytes to store.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        *self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(..)")
+    }
+}
+
+/// Output format of [`export_audio`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// 16-bit PCM WAV.
+    Wav,
+    /// Ogg Opus.
+    OggOpus,
+}
+
+/// A recording ready to be written to disk.
+#[derive(Debug)]
+pub struct Stored {
+    /// Its length after clean-up.
+    pub duration_ms: u64,
+    /// The sealed envelope.
+    pub sealed: Vec<u8>,
+    /// What is inside the envelope.
+    pub codec: &'static str,
+}
+
+/// Checks, cleans, encodes and seals an uploaded recording; `id` is the message's id (the AAD).
+pub fn store_audio(
+    input: &[u8],
+    key: &SealKey,
+    id: Uuid,
+    max_duration: Duration,
+) -> Result<Stored, Error> {
+    check_wav_length(input)?;
+    let config = IngestConfig {
+        max_duration,
+        ..IngestConfig::default()
+    };
+    let mut sealed = Vec::with_capacity(input.len() / 8 + 1024);
+    let report = pipeline::ingest(
+        Cursor::new(input),
+        &mut sealed,
+        &key.0,
+        id.as_bytes(),
+        &config,
+    )
+    .map_err(|e| classify(&e))?;
+    Ok(Stored {
+        duration_ms: report.duration_ms,
+        sealed,
+        codec: "opus",
+    })
+}
+
+/// Refuses a WAV whose `data` chunk claims more bytes than the upload holds. The pipeline would
+/// take what is there (as for a stream whose header was never fixed up); an upload is a whole
+/// file, so a header that lies about its length is a client error. The streaming sentinels 0 and
+/// 0xFFFFFFFF are accepted.
+fn check_wav_length(b: &[u8]) -> Result<(), Error> {
+    if b.len() < 12 || &b[0..4] != b"RIFF" || &b[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let mut pos = 12usize;
+    while let Some(h) = b.get(pos..pos + 8) {
+        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let body = pos + 8;
+        if &h[0..4] == b"data" {
+            let available = b.len() - body;
+            if len != 0 && len != u32::MAX && len as usize > available {
+                return Err(Error::BadInput(format!(
+                    "WAV header claims {len} bytes of audio but the file holds {available}"
+                )));
+            }
+            return Ok(());
+        }
+        pos = body
+            .saturating_add(len as usize)
+            .saturating_add(len as usize & 1);
+    }
+    Ok(())
+}
+
+/// Opens a stored recording and writes it out in `format`; returns the bytes and their MIME type.
+pub fn export_audio(
+    sealed: &[u8],
+    key: &SealKey,
+    id: Uuid,
+    format: Format,
+) -> Result<(Vec<u8>, &'static str), Error> {
+    let (f, mime) = match format {
+        Format::Wav => (pipeline::Format::Wav, "audio/wav"),
+        Format::OggOpus => (pipeline::Format::OggOpus, "audio/ogg"),
+    };
+    let mut out = Vec::new();
+    pipeline::export(Cursor::new(sealed), &mut out, &key.0, id.as_bytes(), f)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((out, mime))
+}
+
+/// Seals an attachment, xz-compressed first at a fast preset (attachments are often already
+/// compressed); `aad` binds it to its message and position.
+pub fn seal_attachment(key: &SealKey, aad: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    let preset = xz::Preset::new(1).map_err(|e| Error::Internal(e.to_string()))?;
+    seal::seal(&key.0, aad, data, Compression::Xz(preset))
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Opens an attachment sealed by [`seal_attachment`].
+pub fn open_attachment(key: &SealKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Error> {
+    seal::open(&key.0, aad, sealed, MAX_ATTACHMENT).map_err(|e| Error::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn speech() -> Vec<u8> {
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../codecs/tests/data/speech-8k.wav"
+        ))
+        .expect("codecs test fixture")
+    }
+
+    #[test]
+    fn store_and_export_round_trip() {
+        let key = SealKey::generate();
+        let id = Uuid::new_v4();
+        let input = speech();
+        let s = store_audio(&input, &key, id, Duration::from_secs(60)).unwrap();
+        // 11.4 s of speech; the clean-up may trim a little silence at the ends.
+        assert!(
+            (9_000..=11_500).contains(&s.duration_ms),
+            "{}",
+            s.duration_ms
+        );
+        assert!(
+            s.sealed.len() < input.len() / 4,
+            "not Opus: {} bytes",
+            s.sealed.len()
+        );
+        let (out, mime) = export_audio(&s.sealed, &key, id, Format::Wav).unwrap();
+        assert_eq!(mime, "audio/wav");
+        assert_eq!(&out[0..4], b"RIFF");
+        let (ogg, _) = export_audio(&s.sealed, &key, id, Format::OggOpus).unwrap();
+        assert_eq!(&ogg[0..4], b"OggS");
+        // Another message id (AAD) does not open it.
+        assert!(export_audio(&s.sealed, &key, Uuid::new_v4(), Format::Wav).is_err());
+    }
+
+    #[test]
+    fn bad_uploads_are_input_errors() {
+        let key = SealKey::generate();
+        let mut lying = speech()[..20_000].to_vec();
+        let data = lying.windows(4).position(|w| w == b"data").unwrap();
+        lying[data + 4..data + 8].copy_from_slice(&1_000_000u32.to_le_bytes());
+        let e = store_audio(&lying, &key, Uuid::new_v4(), Duration::from_secs(60)).unwrap_err();
+        assert!(matches!(e, Error::BadInput(_)), "{e}");
+        let e = store_audio(&speech(), &key, Uuid::new_v4(), Duration::from_secs(2)).unwrap_err();
+        assert!(matches!(e, Error::BadInput(_)), "{e}");
+        let e =
+            store_audio(b"not audio", &key, Uuid::new_v4(), Duration::from_secs(2)).unwrap_err();
+        assert!(matches!(e, Error::Unsupported(_)), "{e}");
+    }
+
+    #[test]
+    fn attachments_round_trip() {
+        let key = SealKey::generate();
+        let sealed = seal_attachment(&key, b"aad", b"hello hello hello").unwrap();
+        assert_eq!(
+            open_attachment(&key, b"aad", &sealed).unwrap(),
+            b"hello hello hello"
+        );
+        assert!(open_attachment(&key, b"other", &sealed).is_err());
+    }
+}

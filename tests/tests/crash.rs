@@ -1,0 +1,153 @@
+//! Crash safety: SIGKILL (or SIGTERM) the server while many sends are in flight, restart it, and
+//! check that every acknowledged send is there exactly once and whole, and that nothing
+//! half-written is left.
+
+use std::sync::{Arc, Mutex};
+
+use offhook_tests::{Server, http, speech_8k, wait_for};
+use serde_json::Value;
+
+const SENDERS: usize = 6;
+const PER_SENDER: usize = 200;
+const KILL_AFTER: usize = 40;
+
+#[test]
+fn acknowledged_sends_survive_sigkill_once_and_whole() {
+    interrupted_sends(Server::kill9);
+}
+
+/// SIGTERM while sends are in flight: each is either finished and acknowledged or refused (503)
+/// or cut off unacknowledged; the server exits 0, and the same checks hold after restart.
+#[test]
+fn sigterm_finishes_or_refuses_in_flight_sends() {
+    interrupted_sends(|s: &mut Server| {
+        let status = s.terminate();
+        assert!(status.success(), "unclean exit {status}: {}", s.log_text());
+    });
+}
+
+fn interrupted_sends(stop: impl FnOnce(&mut Server)) {
+    let mut server = Server::start("");
+    server.add_user("alice");
+    server.add_user("bob");
+    let token = server.login("alice");
+    let audio = std::fs::read(speech_8k()).unwrap();
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let url = server.url.clone();
+
+    let threads: Vec<_> = (0..SENDERS)
+        .map(|_| {
+            let (acked, token, audio, url) =
+                (acked.clone(), token.clone(), audio.clone(), url.clone());
+            std::thread::spawn(move || {
+                let client = http();
+                let mut errors = 0;
+                for _ in 0..PER_SENDER {
+                    let part = reqwest::blocking::multipart::Part::bytes(audio.clone())
+                        .file_name("m.wav")
+                        .mime_str("audio/wav")
+                        .unwrap();
+                    let form = reqwest::blocking::multipart::Form::new()
+                        .text("to", "bob")
+                        .part("audio", part);
+                    let r = client
+                        .post(format!("{url}/api/v1/messages"))
+                        .bearer_auth(&token)
+                        .multipart(form)
+                        .send();
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            // Acknowledged only once the whole answer is read.
+                            if let Ok(v) = r.json::<Value>() {
+                                acked
+                                    .lock()
+                                    .unwrap()
+                                    .push(v["id"].as_str().unwrap().to_owned());
+                            }
+                        }
+                        Ok(r) if r.status() == 503 => return,
+                        Ok(r) => panic!("refused: {}", r.status()),
+                        Err(_) => {
+                            // The server is gone: stop after a few failures.
+                            errors += 1;
+                            if errors > 3 {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    wait_for("sends to be acknowledged", || {
+        (acked.lock().unwrap().len() >= KILL_AFTER).then_some(())
+    });
+    stop(&mut server);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= KILL_AFTER);
+    assert!(
+        acked.len() < SENDERS * PER_SENDER,
+        "every send finished before the stop: the test did not test anything"
+    );
+
+    server.restart();
+    let bob = server.login("bob");
+    let client = http();
+    let list: Vec<Value> = client
+        .get(format!("{}/api/v1/messages", server.url))
+        .bearer_auth(&bob)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ids: Vec<&str> = list.iter().filter_map(|m| m["id"].as_str()).collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "duplicated messages");
+    for a in &acked {
+        assert!(ids.contains(&a.as_str()), "acknowledged message {a} lost");
+    }
+    // Every stored message is whole: its audio opens and has the recording's length.
+    let source_ms = offhook_tests::wav_duration_ms(&speech_8k());
+    let dir = tempfile::tempdir().unwrap();
+    for (i, m) in list.iter().enumerate() {
+        let id = m["id"].as_str().unwrap();
+        let r = client
+            .get(format!(
+                "{}/api/v1/messages/{id}/audio?format=wav",
+                server.url
+            ))
+            .bearer_auth(&bob)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{id}: {}", r.status());
+        let p = dir.path().join(format!("{i}.wav"));
+        std::fs::write(&p, r.bytes().unwrap()).unwrap();
+        let ms = offhook_tests::wav_duration_ms(&p);
+        assert!(
+            ms * 10 >= source_ms * 8 && ms <= source_ms + 60,
+            "{id}: {ms} ms"
+        );
+    }
+    // Nothing half-written is left: one audio file per stored message, no temp files.
+    let files: Vec<String> = std::fs::read_dir(server.data.join("media"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().all(|f| !f.ends_with(".tmp")), "{files:?}");
+    assert_eq!(
+        files.len(),
+        list.len(),
+        "media files without a message (or the reverse)"
+    );
+    eprintln!(
+        "acknowledged {} before the stop; {} stored after restart",
+        acked.len(),
+        list.len()
+    );
+}
