@@ -14,7 +14,7 @@ mod stats;
 pub use stats::{NtpTime, ReceiverStats};
 use thiserror::Error;
 
-use crate::rtp::Ssrc;
+use crate::rtp::{Ssrc, be32};
 
 /// Errors from parsing or emitting RTCP. Offsets are from the start of the compound buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -117,10 +117,6 @@ mod field {
     pub(super) const V_P_COUNT: usize = 0;
     pub(super) const PT: usize = 1;
     pub(super) const LENGTH: core::ops::Range<usize> = 2..4;
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// A view of the RTCP packet at the front of a buffer (the buffer may hold more packets).
