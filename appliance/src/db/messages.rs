@@ -530,4 +530,50 @@ mod tests {
         assert!(get_for(&conn, b, id).unwrap().is_none());
         assert!(get_for(&conn, a, id).unwrap().is_some());
     }
+
+    #[test]
+    fn processing_messages_are_hidden_from_recipients_until_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let (a, b) = (user(&conn, "alice"), user(&conn, "bob"));
+        let new = |id| NewMessage {
+            id,
+            sender: a,
+            recipients: vec![b],
+            created_ms: 1000,
+            duration_ms: 900,
+            codec: "upload".into(),
+            status: Status::Processing,
+            audio_file: format!("{id}.raw"),
+            audio_bytes: 10,
+            attachments: vec![],
+        };
+        let (ok, bad) = (Uuid::new_v4(), Uuid::new_v4());
+        insert(&conn, &new(ok)).unwrap();
+        insert(&conn, &new(bad)).unwrap();
+        assert_eq!(processing(&conn).unwrap(), vec![ok, bad]);
+        assert!(list_for(&conn, b).unwrap().is_empty());
+        assert!(pending_for(&conn, b).unwrap().is_empty());
+        assert!(get_for(&conn, b, ok).unwrap().is_none());
+        let mine = list_for(&conn, a).unwrap();
+        assert!(mine.iter().all(|m| m.status == "processing" && m.audio));
+        let p = pending_transcode(&conn, ok).unwrap().unwrap();
+        assert_eq!((p.raw_file, p.recipients), (format!("{ok}.raw"), vec![b]));
+
+        assert!(mark_ready(&conn, ok, "x.audio", 5, 1200, "opus").unwrap());
+        assert!(!mark_ready(&conn, ok, "x.audio", 5, 1200, "opus").unwrap());
+        assert!(mark_failed(&conn, bad).unwrap());
+        assert!(pending_transcode(&conn, ok).unwrap().is_none());
+        assert!(processing(&conn).unwrap().is_empty());
+        let theirs = list_for(&conn, b).unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(
+            (theirs[0].id, theirs[0].status, theirs[0].duration_ms),
+            (ok, "ready", 1200)
+        );
+        assert_eq!(pending_for(&conn, b).unwrap().len(), 1);
+        let (v, _) = get_for(&conn, a, bad).unwrap().unwrap();
+        assert_eq!((v.status, v.audio), ("failed", false));
+        assert!(get_for(&conn, b, bad).unwrap().is_none());
+    }
 }
