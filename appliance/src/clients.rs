@@ -192,6 +192,14 @@ impl ClientManager {
         }
     }
 
+    /// Sends a message object to every session of `user` (e.g. a sender told their message failed).
+    pub fn notify(&self, user: Uuid, text: Arc<str>) {
+        let map = self.lock();
+        for s in map.get(&user).into_iter().flatten() {
+            self.push(s, Outbound::Text(text.clone()));
+        }
+    }
+
     /// The `post` object announcing `view` to `recipient`.
     pub fn post_text(&self, view: &MessageView, recipient: Uuid, committed_us: i64) -> Arc<str> {
         let mut object = serde_json::to_value(view).unwrap_or_default();
@@ -288,6 +296,7 @@ mod tests {
             played: false,
             direction: "in",
             audio: true,
+            status: "ready",
         }
     }
 

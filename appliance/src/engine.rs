@@ -62,6 +62,8 @@ pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
     let clients = ClientManager::new(server_id, metrics.clone());
     let app = App::new(db.clone(), clients, metrics, config.clone(), key, clock);
 
+    crate::transcode::start(&app).await?;
+
     let addr = config.http_listen;
     let listener = TcpListener::bind(addr)
         .await

@@ -12,3 +12,4 @@ pub mod engine;
 pub mod media;
 pub mod messaging;
 pub mod metrics;
+pub mod transcode;

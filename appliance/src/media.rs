@@ -3,11 +3,11 @@
 //! and sealing attachments. The message id is the associated data of every envelope, so a file
 //! cannot be passed off as another message's.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use codecs::pipeline::{self, IngestConfig};
-use codecs::seal::{self, Compression, Key};
+use codecs::seal::{self, Compression, Key, OpenReader, SealWriter};
 use codecs::xz;
 use uuid::Uuid;
 
@@ -116,6 +116,101 @@ pub fn store_audio(
         sealed,
         codec: "opus",
     })
+}
+
+/// The cheap checks run before a message is acknowledged: the format is sniffed (WAV or Ogg
+/// Opus, else 415), a WAV's `data` length must fit in the upload, and a WAV whose header gives a
+/// duration longer than `max_duration` is refused. Returns the duration the header tells (an
+/// estimate until the message is transcoded; 0 for Ogg Opus, whose header does not tell it).
+pub fn check_upload(input: &[u8], max_duration: Duration) -> Result<u64, Error> {
+    let head = &input[..input.len().min(12)];
+    let format =
+        pipeline::Format::sniff(head).ok_or_else(|| classify(&pipeline::Error::UnknownFormat))?;
+    if format != pipeline::Format::Wav {
+        return Ok(0);
+    }
+    check_wav_length(input)?;
+    let ms = wav_header_ms(input).unwrap_or(0);
+    let max = u64::try_from(max_duration.as_millis()).unwrap_or(u64::MAX);
+    if ms > max {
+        return Err(Error::BadInput(format!(
+            "the recording lasts {ms} ms; the limit is {max} ms"
+        )));
+    }
+    Ok(ms)
+}
+
+/// A WAV's duration from its `fmt ` byte rate and `data` length (the length is capped at what
+/// the upload holds; the streaming sentinels count as "to the end").
+fn wav_header_ms(b: &[u8]) -> Option<u64> {
+    let mut pos = 12usize;
+    let mut byte_rate = None;
+    while let Some(h) = b.get(pos..pos + 8) {
+        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let body = pos + 8;
+        match &h[0..4] {
+            b"fmt " => {
+                let r = b.get(body + 8..body + 12)?;
+                byte_rate = Some(u64::from(u32::from_le_bytes([r[0], r[1], r[2], r[3]])));
+            }
+            b"data" => {
+                let available = (b.len() - body) as u64;
+                let len = if len == 0 || len == u32::MAX {
+                    available
+                } else {
+                    u64::from(len).min(available)
+                };
+                return byte_rate
+                    .filter(|&r| r > 0)
+                    .map(|r| len.saturating_mul(1000) / r);
+            }
+            _ => {}
+        }
+        pos = body
+            .saturating_add(len as usize)
+            .saturating_add(len as usize & 1);
+    }
+    None
+}
+
+/// Seals an upload as received (no compression, `id` as associated data) into `out`.
+pub fn seal_raw<W: Write>(input: &[u8], key: &SealKey, id: Uuid, out: W) -> Result<W, Error> {
+    let internal = |e: seal::Error| Error::Internal(e.to_string());
+    let mut w = SealWriter::new(&key.0, id.as_bytes(), out, Compression::None).map_err(internal)?;
+    w.write_all(input)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    w.finish().map_err(internal)
+}
+
+/// Transcodes a sealed upload (from [`seal_raw`]) into a stored message written to `out`: the
+/// upload is opened into `scratch` (an empty file; the pipeline reads it twice), then cleaned,
+/// encoded and sealed as [`store_audio`] does. Returns the duration and the bytes written.
+pub fn transcode<R: Read, W: Write>(
+    raw: R,
+    scratch: &mut std::fs::File,
+    key: &SealKey,
+    id: Uuid,
+    max_duration: Duration,
+    out: W,
+) -> Result<(u64, u64), Error> {
+    let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
+    let mut opened =
+        OpenReader::new(&key.0, id.as_bytes(), raw, u64::MAX).map_err(|e| internal(&e))?;
+    std::io::copy(&mut opened, scratch).map_err(|e| internal(&e))?;
+    scratch.seek(SeekFrom::Start(0)).map_err(|e| internal(&e))?;
+    let config = IngestConfig {
+        max_duration,
+        ..IngestConfig::default()
+    };
+    let report = pipeline::ingest(
+        std::io::BufReader::new(scratch),
+        out,
+        &key.0,
+        id.as_bytes(),
+        &config,
+    )
+    .map_err(|e| classify(&e))?;
+    Ok((report.duration_ms, report.stored_bytes))
 }
 
 /// Refuses a WAV whose `data` chunk claims more bytes than the upload holds. The pipeline would

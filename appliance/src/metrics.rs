@@ -100,8 +100,12 @@ impl Reject {
 #[derive(Debug, Default)]
 pub struct Metrics {
     rejected: [AtomicU64; 19],
-    /// Messages durably stored.
+    /// Messages durably stored (acknowledged, as received).
     pub messages_accepted: AtomicU64,
+    /// Messages transcoded and made ready.
+    pub messages_ready: AtomicU64,
+    /// Messages whose upload turned out corrupt at transcoding.
+    pub messages_failed: AtomicU64,
     /// Copies acknowledged by a recipient's client.
     pub messages_delivered: AtomicU64,
     /// Pushes written towards a recipient's WebSocket.
@@ -145,6 +149,16 @@ impl Metrics {
             "offhook_messages_accepted_total",
             "Messages durably stored.",
             self.messages_accepted.load(Ordering::Relaxed),
+        );
+        counter(
+            "offhook_messages_ready_total",
+            "Messages transcoded and made ready for delivery.",
+            self.messages_ready.load(Ordering::Relaxed),
+        );
+        counter(
+            "offhook_messages_failed_total",
+            "Messages whose upload was found corrupt at transcoding.",
+            self.messages_failed.load(Ordering::Relaxed),
         );
         counter(
             "offhook_messages_delivered_total",

@@ -71,8 +71,13 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `f` until it returns `Some` or [`DEADLINE`] passes.
-pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + DEADLINE;
+pub fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_within(what, DEADLINE, f)
+}
+
+/// Polls `f` until it returns `Some` or `limit` passes.
+pub fn wait_within<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + limit;
     loop {
         if let Some(v) = f() {
             return v;
@@ -377,6 +382,22 @@ impl Drop for Lines {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Polls `token`'s listing until message `id` has left `processing` (bounded by [`DEADLINE`]);
+/// returns its JSON (status `ready` or `failed`).
+pub fn wait_processed(server: &Server, token: &str, id: &str) -> Value {
+    wait_for("the message to be transcoded", || {
+        let list: Vec<Value> = http()
+            .get(format!("{}/api/v1/messages", server.url))
+            .bearer_auth(token)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        list.into_iter()
+            .find(|m| m["id"] == id && m["status"] != "processing")
+    })
 }
 
 /// Runs the CLI `send` and returns the printed id.

@@ -15,9 +15,8 @@ use uuid::Uuid;
 
 use super::users::json_body;
 use super::{ApiError, App, Auth};
-use crate::clock::rfc3339;
 use crate::db::messages::{
-    self as store, AttachmentView, MessageView, NewAttachment, NewMessage, State as Copy,
+    self as store, MessageView, NewAttachment, NewMessage, State as Copy, Status,
 };
 use crate::db::{self, users};
 use crate::media;
@@ -155,7 +154,9 @@ fn media_error(app: &App, e: &media::Error) -> ApiError {
     }
 }
 
-/// `POST /api/v1/messages`: answers only once the message and its files are durable.
+/// `POST /api/v1/messages`: runs the cheap checks, stores the upload as received (sealed, fsynced)
+/// and commits the message as `processing`, then answers; the transcoder makes it `ready` and
+/// delivers it afterwards (see crate::transcode and docs/DURABILITY.md).
 pub(super) async fn create(
     State(app): State<App>,
     auth: Auth,
@@ -173,18 +174,21 @@ pub(super) async fn create(
     let id = Uuid::new_v4();
     let (key_app, audio, max) = (app.clone(), up.audio, app.config.max_duration);
     let attachments = up.attachments;
-    // Encode, seal and write the files (fsynced) off the async threads.
+    // Check, seal and write the files (fsynced) off the async threads.
     let written = tokio::task::spawn_blocking(move || {
-        let stored = media::store_audio(&audio, &key_app.key, id, max).map_err(Err)?;
+        let estimate_ms = media::check_upload(&audio, max)?;
         let dir = key_app.db.paths().media.clone();
-        let audio_file = format!("{id}.audio");
-        db::write_file(&dir, &audio_file, &stored.sealed).map_err(|e| Ok(db::Error::from(e)))?;
+        let raw_file = format!("{id}.raw");
+        let raw_bytes = db::create_file(&dir, &raw_file, |w| {
+            let mut counted = CountingWriter { inner: w, count: 0 };
+            media::seal_raw(&audio, &key_app.key, id, &mut counted)?;
+            Ok::<_, StoreError>(counted.count)
+        })?;
         let mut atts = Vec::new();
         for (n, (name, ctype, data)) in attachments.iter().enumerate() {
             let file = format!("{id}.{n}.att");
-            let sealed =
-                media::seal_attachment(&key_app.key, &attachment_aad(id, n), data).map_err(Err)?;
-            db::write_file(&dir, &file, &sealed).map_err(|e| Ok(db::Error::from(e)))?;
+            let sealed = media::seal_attachment(&key_app.key, &attachment_aad(id, n), data)?;
+            db::write_file(&dir, &file, &sealed)?;
             atts.push(NewAttachment {
                 name: name.clone(),
                 content_type: ctype.clone(),
@@ -192,14 +196,14 @@ pub(super) async fn create(
                 bytes: data.len() as u64,
             });
         }
-        Ok::<_, Result<db::Error, media::Error>>((stored, audio_file, atts))
+        Ok::<_, StoreError>((estimate_ms, raw_file, raw_bytes, atts))
     })
     .await
     .map_err(ApiError::internal)?;
-    let (stored, audio_file, atts) = match written {
+    let (estimate_ms, raw_file, raw_bytes, atts) = match written {
         Ok(w) => w,
-        Err(Err(e)) => return Err(media_error(&app, &e)),
-        Err(Ok(e)) => return Err(e.into()),
+        Err(StoreError::Media(e)) => return Err(media_error(&app, &e)),
+        Err(StoreError::Db(e)) => return Err(e.into()),
     };
     let created_ms = app.clock.now_ms();
     let msg = NewMessage {
@@ -207,10 +211,11 @@ pub(super) async fn create(
         sender: auth.user,
         recipients: recipients.iter().map(|r| r.0).collect(),
         created_ms,
-        duration_ms: stored.duration_ms,
-        codec: stored.codec.to_owned(),
-        audio_file,
-        audio_bytes: stored.sealed.len() as u64,
+        duration_ms: estimate_ms,
+        codec: "upload".to_owned(),
+        status: Status::Processing,
+        audio_file: raw_file,
+        audio_bytes: raw_bytes,
         attachments: atts.clone(),
     };
     let files: Vec<String> = std::iter::once(msg.audio_file.clone())
@@ -220,35 +225,49 @@ pub(super) async fn create(
         remove_files(&app, files);
         return Err(e.into());
     }
-    let committed_us = app.clock.now_us();
     app.metrics
         .messages_accepted
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let view = MessageView {
-        id,
-        from: auth.username.clone(),
-        from_id: auth.user,
-        to: recipients.iter().map(|r| r.1.clone()).collect(),
-        created: rfc3339(created_ms),
-        duration_ms: stored.duration_ms,
-        attachments: atts
-            .iter()
-            .enumerate()
-            .map(|(n, a)| AttachmentView {
-                n: u32::try_from(n).unwrap_or(u32::MAX),
-                name: a.name.clone(),
-                content_type: a.content_type.clone(),
-                size: a.bytes,
-            })
-            .collect(),
-        played: false,
-        direction: "in",
-        audio: true,
-    };
-    let ids: Vec<Uuid> = recipients.iter().map(|r| r.0).collect();
-    app.clients.deliver(&view, &ids, committed_us);
-    info!(message = %id, from = %auth.username, recipients = ids.len(), duration_ms = stored.duration_ms, "message stored");
-    Ok(Json(json!({"id": id, "duration_ms": stored.duration_ms})))
+    app.transcoder.push(id);
+    info!(message = %id, from = %auth.username, recipients = recipients.len(), duration_ms = estimate_ms, "message accepted");
+    Ok(Json(
+        json!({"id": id, "duration_ms": estimate_ms, "status": Status::Processing.as_str()}),
+    ))
+}
+
+/// Why an upload's files could not be written.
+enum StoreError {
+    Media(media::Error),
+    Db(db::Error),
+}
+
+impl From<media::Error> for StoreError {
+    fn from(e: media::Error) -> Self {
+        Self::Media(e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// Counts the bytes written through it (the sealed upload's size on disk).
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn attachment_aad(id: Uuid, n: usize) -> Vec<u8> {
@@ -312,6 +331,17 @@ pub(super) async fn audio(
         }
     };
     let (view, file) = visible(&app, auth.user, id).await?;
+    if view.status != Status::Ready.as_str() {
+        // Only the sender can see a message that is not ready; it has no playable audio yet.
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: if view.status == Status::Failed.as_str() {
+                "the message failed: its audio could not be decoded".into()
+            } else {
+                "the message is still being processed; try again shortly".into()
+            },
+        });
+    }
     let Some(file) = file else {
         return Err(ApiError {
             status: StatusCode::GONE,

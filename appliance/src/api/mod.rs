@@ -50,6 +50,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Set once shutdown begins: new requests get 503.
     pub shutting_down: AtomicBool,
+    /// Messages waiting to be transcoded.
+    pub transcoder: crate::transcode::Queue,
     sessions: Mutex<HashMap<String, SessionInfo>>,
 }
 
@@ -82,6 +84,7 @@ impl App {
             key,
             clock,
             shutting_down: AtomicBool::new(false),
+            transcoder: crate::transcode::Queue::default(),
             sessions: Mutex::new(HashMap::new()),
         }))
     }

@@ -97,8 +97,9 @@ pub fn document() -> Value {
                             "to": {"type": "array", "items": {"type": "string"}, "description": "recipient usernames (repeatable)"},
                             "audio": {"type": "string", "format": "binary", "description": "WAV or Ogg Opus"},
                             "attachment": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
-                    "responses": {"200": {"description": "stored", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"id": uuid, "duration_ms": {"type": "integer"}}}}}},
+                    "responses": {"200": {"description": "durably stored as received (status processing; transcoded afterwards)", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"id": uuid, "duration_ms": {"type": "integer", "description": "from the upload's header; 0 if it does not tell"},
+                            "status": {"type": "string", "enum": ["processing"]}}}}}},
                         "400": {"$ref": "#/components/responses/Error"},
                         "413": {"$ref": "#/components/responses/Error"},
                         "415": {"$ref": "#/components/responses/Error"}}
@@ -112,6 +113,7 @@ pub fn document() -> Value {
                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["wav", "ogg"]}}],
                 "responses": {"200": {"description": "audio", "content": {"audio/wav": {}, "audio/ogg": {}}},
                     "404": {"$ref": "#/components/responses/Error"},
+                    "409": {"$ref": "#/components/responses/Error"},
                     "410": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/messages/{id}/attachments/{n}": {"get": op("An attachment", true, json!({
                 "parameters": [path_param("id", uuid.clone()), path_param("n", json!({"type": "integer", "minimum": 0}))],
@@ -150,7 +152,9 @@ pub fn document() -> Value {
                     "attachments": {"type": "array", "items": {"type": "object", "properties": {
                         "n": {"type": "integer"}, "name": {"type": "string"},
                         "content_type": {"type": "string"}, "size": {"type": "integer"}}}},
-                    "played": {"type": "boolean"}}},
+                    "played": {"type": "boolean"},
+                    "status": {"type": "string", "enum": ["processing", "ready", "failed"],
+                        "description": "recipients only ever see ready; duration_ms is an estimate until ready"}}},
             }
         }
     })

@@ -20,6 +20,36 @@ pub enum State {
     Played = 2,
 }
 
+/// Where a message is in its life: acknowledged as received, then transcoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Stored as uploaded (sealed `raw_file`); not yet transcoded, not shown to recipients.
+    Processing,
+    /// Transcoded to Opus (`audio_file`); delivered and playable.
+    Ready,
+    /// The upload turned out to be corrupt; never delivered.
+    Failed,
+}
+
+impl Status {
+    /// The name stored in the database and shown in the message JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "processing" => Self::Processing,
+            "failed" => Self::Failed,
+            _ => Self::Ready,
+        }
+    }
+}
+
 /// An attachment to store.
 #[derive(Debug, Clone)]
 pub struct NewAttachment {
@@ -48,6 +78,8 @@ pub struct NewMessage {
     pub duration_ms: u64,
     /// What the sealed audio holds.
     pub codec: String,
+    /// `Processing`: `audio_file` is the upload as received; `Ready`: it is the Opus file.
+    pub status: Status,
     /// The sealed audio's file name in the media directory.
     pub audio_file: String,
     /// Its size on disk.
@@ -90,16 +122,18 @@ pub struct MessageView {
     pub played: bool,
     /// "in" (sent to the caller) or "out" (sent by them).
     pub direction: &'static str,
-    /// False once retention removed the audio.
+    /// False once retention removed the audio (or transcoding failed).
     pub audio: bool,
+    /// `processing`, `ready` or `failed`; recipients only ever see `ready`.
+    pub status: &'static str,
 }
 
 /// Stores a message and its recipients' pending copies.
 pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
     let id = m.id.to_string();
     conn.prepare_cached(
-        "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes, status, raw_file)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         id,
@@ -107,8 +141,10 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
         m.created_ms,
         m.duration_ms,
         m.codec,
-        m.audio_file,
-        m.audio_bytes
+        (m.status == Status::Ready).then_some(&m.audio_file),
+        m.audio_bytes,
+        m.status.as_str(),
+        (m.status == Status::Processing).then_some(&m.audio_file),
     ])?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO recipients(message_id, user_id) VALUES (?1, ?2)")?;
@@ -129,7 +165,8 @@ SELECT m.id, u.username, m.sender, m.created, m.duration_ms, m.audio_file,
        (SELECT group_concat(ru.username, ',' ORDER BY r2.seq) FROM recipients r2
           JOIN users ru ON ru.id = r2.user_id WHERE r2.message_id = m.id),
        r.state,
-       (SELECT min(state) FROM recipients r3 WHERE r3.message_id = m.id)
+       (SELECT min(state) FROM recipients r3 WHERE r3.message_id = m.id),
+       m.status
 FROM messages m JOIN users u ON u.id = m.sender
 LEFT JOIN recipients r ON r.message_id = m.id AND r.user_id = ?1";
 
@@ -141,6 +178,7 @@ fn view(conn: &Connection, row: &rusqlite::Row<'_>) -> Result<MessageView, Error
     let min_state: Option<i64> = row.get(8)?;
     let incoming = my_state.is_some();
     let audio_file: Option<String> = row.get(5)?;
+    let status = Status::parse(&row.get::<_, String>(9)?);
     let mut stmt = conn.prepare_cached(
         "SELECT n, name, content_type, bytes FROM attachments WHERE message_id = ?1 ORDER BY n",
     )?;
@@ -172,14 +210,16 @@ fn view(conn: &Connection, row: &rusqlite::Row<'_>) -> Result<MessageView, Error
             min_state == Some(State::Played as i64)
         },
         direction: if incoming { "in" } else { "out" },
-        audio: audio_file.is_some(),
+        audio: audio_file.is_some() || status == Status::Processing,
+        status: status.as_str(),
     })
 }
 
 /// Every message sent to or by `me` that they have not deleted, oldest first.
 pub fn list_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> {
     let sql = format!(
-        "{VIEW} WHERE (m.sender = ?1 AND m.sender_deleted = 0) OR (r.user_id IS NOT NULL AND r.deleted = 0)
+        "{VIEW} WHERE (m.sender = ?1 AND m.sender_deleted = 0)
+            OR (r.user_id IS NOT NULL AND r.deleted = 0 AND m.status = 'ready')
          ORDER BY m.created, m.rowid"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -193,7 +233,8 @@ pub fn list_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> 
 
 /// `me`'s copies still waiting for a client's acknowledgement, in the order they were stored.
 pub fn pending_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> {
-    let sql = format!("{VIEW} WHERE r.state = 0 AND r.deleted = 0 ORDER BY r.seq");
+    let sql =
+        format!("{VIEW} WHERE r.state = 0 AND r.deleted = 0 AND m.status = 'ready' ORDER BY r.seq");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([me.to_string()])?;
     let mut out = Vec::new();
@@ -210,7 +251,8 @@ pub fn get_for(
     id: Uuid,
 ) -> Result<Option<(MessageView, Option<String>)>, Error> {
     let sql = format!(
-        "{VIEW} WHERE m.id = ?2 AND ((m.sender = ?1 AND m.sender_deleted = 0) OR (r.user_id IS NOT NULL AND r.deleted = 0))"
+        "{VIEW} WHERE m.id = ?2 AND ((m.sender = ?1 AND m.sender_deleted = 0)
+            OR (r.user_id IS NOT NULL AND r.deleted = 0 AND m.status = 'ready'))"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([me.to_string(), id.to_string()])?;
@@ -275,19 +317,111 @@ pub fn delete_for(conn: &Connection, me: Uuid, id: Uuid) -> Result<Option<Vec<St
     Ok(Some(files))
 }
 
+/// Messages still waiting to be transcoded, oldest first.
+pub fn processing(conn: &Connection) -> Result<Vec<Uuid>, Error> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM messages WHERE status = 'processing' ORDER BY created, rowid")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.iter()
+        .map(|s| Uuid::parse_str(s).map_err(|e| Error::Invalid(e.to_string())))
+        .collect()
+}
+
+/// A message waiting to be transcoded: its sealed upload, sender and recipients.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The upload as received, sealed, in the media directory.
+    pub raw_file: String,
+    /// Sender's GUID.
+    pub sender: Uuid,
+    /// Recipients' GUIDs.
+    pub recipients: Vec<Uuid>,
+}
+
+/// `id` if it is still processing.
+pub fn pending_transcode(conn: &Connection, id: Uuid) -> Result<Option<Pending>, Error> {
+    let s = id.to_string();
+    let Some((raw_file, sender)) = conn
+        .query_row(
+            "SELECT raw_file, sender FROM messages WHERE id = ?1 AND status = 'processing' AND raw_file IS NOT NULL",
+            [&s],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let uuid = |s: &str| Uuid::parse_str(s).map_err(|e| Error::Invalid(e.to_string()));
+    let recipients: Vec<String> = conn
+        .prepare_cached("SELECT user_id FROM recipients WHERE message_id = ?1 ORDER BY seq")?
+        .query_map([&s], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Pending {
+        raw_file,
+        sender: uuid(&sender)?,
+        recipients: recipients
+            .iter()
+            .map(|r| uuid(r))
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
+/// Marks a processing message ready with its transcoded audio; false if it is no longer
+/// processing (deleted or expired meanwhile): then the caller removes `audio_file`.
+pub fn mark_ready(
+    conn: &Connection,
+    id: Uuid,
+    audio_file: &str,
+    audio_bytes: u64,
+    duration_ms: u64,
+    codec: &str,
+) -> Result<bool, Error> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE messages SET status = 'ready', audio_file = ?2, audio_bytes = ?3, duration_ms = ?4,
+             codec = ?5, raw_file = NULL WHERE id = ?1 AND status = 'processing'",
+        )?
+        .execute(params![
+            id.to_string(),
+            audio_file,
+            audio_bytes,
+            duration_ms,
+            codec
+        ])?;
+    Ok(n > 0)
+}
+
+/// Marks a processing message failed (its upload is corrupt); false if it was not processing.
+pub fn mark_failed(conn: &Connection, id: Uuid) -> Result<bool, Error> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE messages SET status = 'failed', raw_file = NULL WHERE id = ?1 AND status = 'processing'",
+        )?
+        .execute([id.to_string()])?;
+    Ok(n > 0)
+}
+
 fn files_of(conn: &Connection, id: &str) -> Result<Vec<String>, Error> {
     let mut files: Vec<String> = conn
         .prepare_cached("SELECT file FROM attachments WHERE message_id = ?1")?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    if let Some(f) = conn
-        .query_row("SELECT audio_file FROM messages WHERE id = ?1", [id], |r| {
-            r.get::<_, Option<String>>(0)
-        })
+    if let Some((audio, raw)) = conn
+        .query_row(
+            "SELECT audio_file, raw_file FROM messages WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                ))
+            },
+        )
         .optional()?
-        .flatten()
     {
-        files.push(f);
+        files.extend(audio);
+        files.extend(raw);
     }
     Ok(files)
 }
@@ -370,6 +504,7 @@ mod tests {
                 created_ms: 1000,
                 duration_ms: 1500,
                 codec: "wav".into(),
+                status: Status::Ready,
                 audio_file: "f1".into(),
                 audio_bytes: 10,
                 attachments: vec![],
@@ -394,5 +529,51 @@ mod tests {
         assert_eq!(delete_for(&conn, b, id).unwrap(), Some(vec![]));
         assert!(get_for(&conn, b, id).unwrap().is_none());
         assert!(get_for(&conn, a, id).unwrap().is_some());
+    }
+
+    #[test]
+    fn processing_messages_are_hidden_from_recipients_until_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let (a, b) = (user(&conn, "alice"), user(&conn, "bob"));
+        let new = |id| NewMessage {
+            id,
+            sender: a,
+            recipients: vec![b],
+            created_ms: 1000,
+            duration_ms: 900,
+            codec: "upload".into(),
+            status: Status::Processing,
+            audio_file: format!("{id}.raw"),
+            audio_bytes: 10,
+            attachments: vec![],
+        };
+        let (ok, bad) = (Uuid::new_v4(), Uuid::new_v4());
+        insert(&conn, &new(ok)).unwrap();
+        insert(&conn, &new(bad)).unwrap();
+        assert_eq!(processing(&conn).unwrap(), vec![ok, bad]);
+        assert!(list_for(&conn, b).unwrap().is_empty());
+        assert!(pending_for(&conn, b).unwrap().is_empty());
+        assert!(get_for(&conn, b, ok).unwrap().is_none());
+        let mine = list_for(&conn, a).unwrap();
+        assert!(mine.iter().all(|m| m.status == "processing" && m.audio));
+        let p = pending_transcode(&conn, ok).unwrap().unwrap();
+        assert_eq!((p.raw_file, p.recipients), (format!("{ok}.raw"), vec![b]));
+
+        assert!(mark_ready(&conn, ok, "x.audio", 5, 1200, "opus").unwrap());
+        assert!(!mark_ready(&conn, ok, "x.audio", 5, 1200, "opus").unwrap());
+        assert!(mark_failed(&conn, bad).unwrap());
+        assert!(pending_transcode(&conn, ok).unwrap().is_none());
+        assert!(processing(&conn).unwrap().is_empty());
+        let theirs = list_for(&conn, b).unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(
+            (theirs[0].id, theirs[0].status, theirs[0].duration_ms),
+            (ok, "ready", 1200)
+        );
+        assert_eq!(pending_for(&conn, b).unwrap().len(), 1);
+        let (v, _) = get_for(&conn, a, bad).unwrap().unwrap();
+        assert_eq!((v.status, v.audio), ("failed", false));
+        assert!(get_for(&conn, b, bad).unwrap().is_none());
     }
 }

@@ -46,7 +46,8 @@ pub enum Error {
 }
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE users(
     id TEXT PRIMARY KEY,
@@ -102,7 +103,15 @@ CREATE TABLE attachments(
     bytes INTEGER NOT NULL,
     PRIMARY KEY(message_id, n)
 );
-"];
+",
+    r"
+-- Messages are acknowledged once the upload is stored as received (`raw_file`, sealed) and are
+-- transcoded afterwards: processing -> ready (audio_file set, raw_file gone) or failed.
+ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'ready';
+ALTER TABLE messages ADD COLUMN raw_file TEXT;
+CREATE INDEX messages_processing ON messages(status) WHERE status = 'processing';
+",
+];
 
 /// The files of a data directory.
 #[derive(Debug, Clone)]
@@ -212,6 +221,33 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<PathBu
     drop(f);
     fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// Creates `dir/name` durably: `fill` writes a temp file, which is fsynced and renamed into place;
+/// the caller fsyncs `dir`. A failed `fill` leaves no file.
+pub fn create_file<T, E: From<std::io::Error>>(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<T, E>,
+) -> Result<T, E> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut w = std::io::BufWriter::new(File::create(&tmp)?);
+    let filled = fill(&mut w).and_then(|t| {
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(t)
+    });
+    match filled {
+        Ok(t) => {
+            fs::rename(&tmp, &path)?;
+            Ok(t)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
@@ -368,7 +404,9 @@ fn run_batch(conn: &Connection, jobs: Vec<Job>, media: &Path) -> Result<(), ()> 
 fn remove_orphans(conn: &Connection, media: &Path) -> Result<(), Error> {
     let mut named = std::collections::HashSet::new();
     let mut stmt = conn.prepare(
-        "SELECT audio_file FROM messages WHERE audio_file IS NOT NULL UNION ALL SELECT file FROM attachments",
+        "SELECT audio_file FROM messages WHERE audio_file IS NOT NULL
+         UNION ALL SELECT raw_file FROM messages WHERE raw_file IS NOT NULL
+         UNION ALL SELECT file FROM attachments",
     )?;
     for f in stmt.query_map([], |r| r.get::<_, String>(0))? {
         named.insert(f?);

@@ -1,0 +1,200 @@
+//! The transcoder: turns messages acknowledged as received (`processing`, the upload sealed as it
+//! came) into stored Opus messages (`ready`), off the request path.
+//!
+//! A bounded pool of blocking worker threads (one per core) takes message ids from one queue. For
+//! each: open the sealed upload into an unlinked scratch file, run the clean-up and Opus encoding
+//! (`codecs::pipeline::ingest`) into a new sealed file (fsynced, renamed into place), commit the
+//! row as `ready` in the next group commit, and only then remove the raw upload and push the
+//! message to its recipients. A corrupt upload (an input error the cheap checks at upload missed)
+//! marks the message `failed`, tells the sender, and is never delivered. At start-up every message
+//! still `processing` is queued again, so a crash between acknowledgement and transcoding loses
+//! nothing (see docs/DURABILITY.md).
+
+use std::fs::{self, File};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use crate::api::App;
+use crate::db::{self, messages as store};
+use crate::media;
+use crate::messaging::{Action, MessageObject};
+
+/// The queue of messages to transcode; held by the application state.
+#[derive(Debug)]
+pub struct Queue {
+    tx: Mutex<std_mpsc::Sender<Uuid>>,
+    rx: Mutex<Option<std_mpsc::Receiver<Uuid>>>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        let (tx, rx) = std_mpsc::channel();
+        Self {
+            tx: Mutex::new(tx),
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+}
+
+impl Queue {
+    /// Queues a committed `processing` message.
+    pub fn push(&self, id: Uuid) {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        // The receiver lives as long as the workers; if they are gone the message stays
+        // `processing` and is queued again at the next start.
+        let _ = tx.send(id);
+    }
+}
+
+/// Starts the worker pool (once), then queues every message still `processing` in the database.
+pub async fn start(app: &App) -> Result<(), db::Error> {
+    let Some(rx) = app
+        .transcoder
+        .rx
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        return Ok(());
+    };
+    let rx = Arc::new(Mutex::new(rx));
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let rt = tokio::runtime::Handle::current();
+    for n in 0..workers {
+        let (app, rx, rt) = (app.clone(), rx.clone(), rt.clone());
+        std::thread::Builder::new()
+            .name(format!("transcode-{n}"))
+            .spawn(move || worker(&app, &rx, &rt))?;
+    }
+    let backlog = app.db.read(store::processing).await?;
+    if !backlog.is_empty() {
+        info!(
+            messages = backlog.len(),
+            "queueing messages left processing"
+        );
+    }
+    for id in backlog {
+        app.transcoder.push(id);
+    }
+    Ok(())
+}
+
+fn worker(app: &App, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::Handle) {
+    loop {
+        let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(id) = next else { return };
+        if let Err(e) = transcode_one(app, rt, id) {
+            // Not the upload's fault (storage, database): it stays `processing` and is retried
+            // at the next start.
+            warn!(message = %id, error = %e, "transcoding failed; left processing");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error("{0}")]
+    Db(#[from] db::Error),
+    #[error("{0}")]
+    Media(#[from] media::Error),
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(), Error> {
+    let Some(p) = rt.block_on(app.db.read(move |c| store::pending_transcode(c, id)))? else {
+        debug!(message = %id, "no longer processing");
+        return Ok(());
+    };
+    let dir = app.db.paths().media.clone();
+    let raw = File::open(dir.join(&p.raw_file))?;
+    // The opened upload goes to an unlinked scratch file, so a crash leaves nothing behind.
+    let scratch_path = dir.join(format!(".{id}.scratch.tmp"));
+    let mut scratch = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&scratch_path)?;
+    fs::remove_file(&scratch_path)?;
+    let audio_file = format!("{id}.audio");
+    let max = app.config.max_duration;
+    let done = db::create_file(&dir, &audio_file, |w| {
+        media::transcode(
+            std::io::BufReader::new(raw),
+            &mut scratch,
+            &app.key,
+            id,
+            max,
+            w,
+        )
+        .map_err(Error::from)
+    });
+    drop(scratch);
+    let (duration_ms, bytes) = match done {
+        Ok(d) => d,
+        Err(Error::Media(e)) if e.is_input() => return fail(app, rt, id, &p, &e),
+        Err(e) => return Err(e),
+    };
+    let file = audio_file.clone();
+    let ready = rt.block_on(
+        app.db
+            .write(move |c| store::mark_ready(c, id, &file, bytes, duration_ms, "opus")),
+    )?;
+    if !ready {
+        // Deleted or expired while transcoding: nothing names the new file.
+        let _ = fs::remove_file(dir.join(&audio_file));
+        return Ok(());
+    }
+    // The committed row no longer names the upload; if this removal is lost in a crash, the
+    // start-up sweep removes it.
+    if let Err(e) = fs::remove_file(dir.join(&p.raw_file)) {
+        warn!(file = %p.raw_file, error = %e, "cannot remove the raw upload");
+    }
+    let committed_us = app.clock.now_us();
+    app.metrics.messages_ready.fetch_add(1, Ordering::Relaxed);
+    let first = p.recipients.first().copied();
+    let view = match first {
+        Some(r) => rt.block_on(app.db.read(move |c| store::get_for(c, r, id)))?,
+        None => None,
+    };
+    if let Some((mut view, _)) = view {
+        view.direction = "in";
+        app.clients.deliver(&view, &p.recipients, committed_us);
+    }
+    debug!(message = %id, duration_ms, "message transcoded");
+    Ok(())
+}
+
+/// Marks a corrupt upload failed, removes it and tells the sender's sessions.
+fn fail(
+    app: &App,
+    rt: &tokio::runtime::Handle,
+    id: Uuid,
+    p: &store::Pending,
+    why: &media::Error,
+) -> Result<(), Error> {
+    warn!(message = %id, error = %why, "upload is corrupt; message failed");
+    if !rt.block_on(app.db.write(move |c| store::mark_failed(c, id)))? {
+        return Ok(());
+    }
+    let dir = app.db.paths().media.clone();
+    let _ = fs::remove_file(dir.join(&p.raw_file));
+    app.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
+    let sender = p.sender;
+    if let Some((view, _)) = rt.block_on(app.db.read(move |c| store::get_for(c, sender, id)))? {
+        let mut object = serde_json::to_value(&view).unwrap_or_default();
+        if let Some(o) = object.as_object_mut() {
+            o.insert("error".into(), json!(why.to_string()));
+        }
+        let text =
+            MessageObject::new(Action::Post, app.clients.server_id(), sender, object).to_text();
+        app.clients.notify(sender, text.into());
+    }
+    Ok(())
+}
