@@ -323,10 +323,14 @@ struct FixedRng([u8; 12]);
 
 impl rand::RngCore for FixedRng {
     fn next_u32(&mut self) -> u32 {
-        unimplemented!("only fill_bytes is used")
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
     }
     fn next_u64(&mut self) -> u64 {
-        unimplemented!("only fill_bytes is used")
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         dest.copy_from_slice(&self.0[..dest.len()]);
