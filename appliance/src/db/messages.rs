@@ -222,7 +222,12 @@ pub fn list_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> 
             OR (r.user_id IS NOT NULL AND r.deleted = 0 AND m.status = 'ready')
          ORDER BY m.created, m.rowid"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    views(conn, &sql, me)
+}
+
+/// Runs a `VIEW` query bound to `me` and maps every row.
+fn views(conn: &Connection, sql: &str, me: Uuid) -> Result<Vec<MessageView>, Error> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([me.to_string()])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -235,13 +240,7 @@ pub fn list_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> 
 pub fn pending_for(conn: &Connection, me: Uuid) -> Result<Vec<MessageView>, Error> {
     let sql =
         format!("{VIEW} WHERE r.state = 0 AND r.deleted = 0 AND m.status = 'ready' ORDER BY r.seq");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([me.to_string()])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(view(conn, r)?);
-    }
-    Ok(out)
+    views(conn, &sql, me)
 }
 
 /// One message if `me` may see it (sent to or by them, not deleted by them), with its audio file.
