@@ -1,0 +1,1 @@
+//! The tokio driver: runs a [`crate::Controller`] core on a UDP socket.

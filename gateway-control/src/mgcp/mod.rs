@@ -1,0 +1,11 @@
+//! MGCP, the Media Gateway Control Protocol (RFC 3435), with the line package and basic packages
+//! of RFC 3660 and the return codes of RFC 3661, from the call agent's side.
+//!
+//! - [`wire`]: syntax only — parse and encode messages.
+//! - [`transaction`]: retransmission (§4.3), duplicate suppression and response acknowledgement
+//!   (§3.5.6), the disconnected procedure (§4.4).
+//! - [`endpoint`]: per line, the notification-request bookkeeping that keeps every line armed,
+//!   and the translation to and from [`crate::model`].
+//! - [`CallAgent`]: the sans-IO core tying them together ([`crate::Controller`]).
+
+pub mod wire;

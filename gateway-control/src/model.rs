@@ -1,0 +1,396 @@
+//! The common gateway model: what every protocol subsystem (MGCP, MEGACO, TPNCP) translates to,
+//! and all the station manager ever sees.
+//!
+//! A *gateway* is a configured device ([`GatewayId`], its name in the config); a *line*
+//! ([`LineId`]) is one analog port on it, named by the gateway's own local endpoint name
+//! (`aaln/1` for MGCP, a termination id for MEGACO, a channel number for TPNCP). The controller
+//! sends [`Command`]s to lines and receives [`Event`]s from them. Media is described from the
+//! gateway's point of view, as MGCP and H.248 do: a connection in [`ConnectionMode::SendOnly`]
+//! sends audio from the line towards Offhook.
+//!
+//! Commands are fire-and-forget: their outcome comes back as an event naming the same line and,
+//! for connections, the same [`CallId`] (which the controller picks, so it can correlate without
+//! waiting). Protocol details — transaction ids, retransmission, re-arming lines for off-hook,
+//! restart handling — stay inside each protocol's core.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A gateway, by its configured name (`[[gateway]] name`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GatewayId(Arc<str>);
+
+impl GatewayId {
+    /// A gateway id from its configured name.
+    pub fn new(name: &str) -> Self {
+        Self(Arc::from(name))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GatewayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One line (analog port, endpoint, termination) on a gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LineId {
+    /// The gateway.
+    pub gateway: GatewayId,
+    /// The line's name on the gateway: an MGCP local endpoint name such as `aaln/1`, a MEGACO
+    /// termination id, or a TPNCP channel number. It may be wildcarded (`rtpbridge/*`) in a
+    /// [`Command::CreateConnection`]; the event answering it names the specific line.
+    pub endpoint: Arc<str>,
+}
+
+impl LineId {
+    /// A line id from a gateway and its local endpoint name.
+    pub fn new(gateway: GatewayId, endpoint: &str) -> Self {
+        Self {
+            gateway,
+            endpoint: Arc::from(endpoint),
+        }
+    }
+}
+
+impl fmt::Display for LineId {
+    /// `gateway/endpoint`, as `offhook user add --line` takes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.gateway, self.endpoint)
+    }
+}
+
+/// A connection handle chosen by the controller when it asks for a connection, so that every
+/// later command and event about that connection can name it before the gateway has answered.
+/// Protocols map it to their own identifiers (MGCP's call id is its hex form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:X}", self.0)
+    }
+}
+
+/// A DTMF key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digit(char);
+
+impl Digit {
+    /// A digit from `0`–`9`, `*`, `#` or `A`–`D` (case-insensitive); `None` for anything else.
+    pub fn new(c: char) -> Option<Self> {
+        match c.to_ascii_uppercase() {
+            c @ ('0'..='9' | '*' | '#' | 'A'..='D') => Some(Self(c)),
+            _ => None,
+        }
+    }
+
+    /// The key as a character (`0`–`9`, `*`, `#`, `A`–`D`).
+    pub fn as_char(self) -> char {
+        self.0
+    }
+}
+
+impl fmt::Display for Digit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Audio codecs a line's connection may use (8 kHz G.711, RFC 3551 static payload types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// G.711 µ-law, payload type 0.
+    Pcmu,
+    /// G.711 A-law, payload type 8.
+    Pcma,
+}
+
+impl Codec {
+    /// The RFC 3551 static payload type.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Self::Pcmu => 0,
+            Self::Pcma => 8,
+        }
+    }
+
+    /// The RFC 3551 encoding name (`PCMU`, `PCMA`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pcmu => "PCMU",
+            Self::Pcma => "PCMA",
+        }
+    }
+}
+
+/// Which way media flows on a connection, seen from the gateway (RFC 3435 §3.2.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionMode {
+    /// The gateway sends the line's audio and ignores what it receives (recording).
+    SendOnly,
+    /// The gateway plays what it receives and sends nothing (playback).
+    RecvOnly,
+    /// Both ways (intercom, a reply while listening).
+    SendRecv,
+    /// Neither way; the connection is held.
+    Inactive,
+}
+
+/// Where and how one side of a connection sends and receives RTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Media {
+    /// RTP address and port (RTCP is on port + 1).
+    pub address: SocketAddr,
+    /// The audio codec.
+    pub codec: Codec,
+    /// Packetisation time.
+    pub ptime: Duration,
+    /// RFC 4733 telephone-event payload type, if that side sends or accepts digits in-band.
+    pub telephone_event: Option<u8>,
+}
+
+/// The ringing pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Cadence {
+    /// The gateway's normal ring.
+    #[default]
+    Normal,
+    /// Distinctive ring pattern `n` (0–7; RFC 3660 `L/r0`…`L/r7`, H.248 `alert/ri` pattern).
+    Distinctive(u8),
+}
+
+/// Caller-id text shown on the phone while it rings (Bellcore/ETSI FSK, as the gateway does it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct CallerId {
+    /// The number, if any.
+    pub number: Option<String>,
+    /// The name, if any.
+    pub name: Option<String>,
+}
+
+/// Call-progress tones and indications a line can be asked to play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Tone {
+    /// Dial tone (RFC 3660 `L/dl`).
+    Dial,
+    /// Stutter dial tone, used as a message-waiting indication (`L/sl`).
+    StutterDial,
+    /// Busy (`L/bz`).
+    Busy,
+    /// Ringback (`L/rt`).
+    Ringback,
+    /// Call waiting (`L/wt`).
+    CallWaiting,
+    /// Confirmation, a short tone saying "done, go ahead" (`L/cf`).
+    Confirmation,
+    /// Reorder / fast busy (`L/ro`).
+    Reorder,
+    /// Operation complete (`L/oc`).
+    OperationComplete,
+    /// Operation failure (`L/of`).
+    OperationFailure,
+    /// Visual message-waiting indicator on (`L/vmwi(+)`); the lamp stays until [`Command::StopTone`].
+    MessageWaitingLamp,
+}
+
+/// What the station manager asks of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Ring the phone until it is picked up or [`Command::StopRing`].
+    Ring {
+        /// Which line.
+        line: LineId,
+        /// The ringing pattern.
+        cadence: Cadence,
+        /// Caller-id text to show, if the gateway supports it.
+        caller_id: Option<CallerId>,
+    },
+    /// Stop ringing.
+    StopRing {
+        /// Which line.
+        line: LineId,
+    },
+    /// Play a tone (or set an indicator) on the line.
+    PlayTone {
+        /// Which line.
+        line: LineId,
+        /// Which tone.
+        tone: Tone,
+    },
+    /// Stop any tone or indicator on the line.
+    StopTone {
+        /// Which line.
+        line: LineId,
+    },
+    /// Create an RTP connection on the line. Answered by [`Event::ConnectionCreated`] or
+    /// [`Event::CommandFailed`].
+    CreateConnection {
+        /// Which line (may be wildcarded where the gateway allows it).
+        line: LineId,
+        /// The handle every later command and event uses for this connection.
+        call: CallId,
+        /// Direction of media.
+        mode: ConnectionMode,
+        /// Codec and packetisation the gateway should use.
+        codec: Codec,
+        /// Packetisation time.
+        ptime: Duration,
+        /// Offhook's side of the media, if already known.
+        remote: Option<Media>,
+    },
+    /// Change a connection's mode or Offhook's side of the media.
+    ModifyConnection {
+        /// Which line.
+        line: LineId,
+        /// Which connection.
+        call: CallId,
+        /// New direction, if it changes.
+        mode: Option<ConnectionMode>,
+        /// New remote media, if it changes.
+        remote: Option<Media>,
+    },
+    /// Delete a connection. Answered by [`Event::ConnectionDeleted`].
+    DeleteConnection {
+        /// Which line.
+        line: LineId,
+        /// Which connection.
+        call: CallId,
+    },
+    /// Ask the gateway for the line's state. Answered by [`Event::LineStatus`].
+    Audit {
+        /// Which line.
+        line: LineId,
+    },
+}
+
+impl Command {
+    /// The line the command is for.
+    pub fn line(&self) -> &LineId {
+        match self {
+            Self::Ring { line, .. }
+            | Self::StopRing { line }
+            | Self::PlayTone { line, .. }
+            | Self::StopTone { line }
+            | Self::CreateConnection { line, .. }
+            | Self::ModifyConnection { line, .. }
+            | Self::DeleteConnection { line, .. }
+            | Self::Audit { line } => line,
+        }
+    }
+}
+
+/// Why a gateway is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DownReason {
+    /// It announced a graceful restart: it goes out of service after this delay (calls may finish).
+    Graceful(Duration),
+    /// It announced a forced restart or shut down: every line and connection is gone now.
+    Forced,
+    /// It stopped answering: commands to it timed out.
+    Unreachable,
+}
+
+/// What the lines and gateways report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The gateway is in service (it registered, came back, or answered again). Its lines have
+    /// been audited and armed; a [`Event::LineStatus`] per line follows.
+    GatewayUp {
+        /// Which gateway.
+        gateway: GatewayId,
+    },
+    /// The gateway is out of service or restarting. Its lines' connections are gone.
+    GatewayDown {
+        /// Which gateway.
+        gateway: GatewayId,
+        /// Why.
+        reason: DownReason,
+    },
+    /// A line's hook state as audited (after [`Command::Audit`] or a gateway coming up).
+    LineStatus {
+        /// Which line.
+        line: LineId,
+        /// Whether the handset is off the hook.
+        off_hook: bool,
+    },
+    /// The handset was picked up.
+    OffHook {
+        /// Which line.
+        line: LineId,
+    },
+    /// The handset was put down.
+    OnHook {
+        /// Which line.
+        line: LineId,
+    },
+    /// The hook switch was flashed.
+    HookFlash {
+        /// Which line.
+        line: LineId,
+    },
+    /// A key was pressed (reported by the gateway; in-band RFC 4733 digits come through the media
+    /// path instead).
+    Digit {
+        /// Which line.
+        line: LineId,
+        /// Which key.
+        digit: Digit,
+    },
+    /// A connection asked for with [`Command::CreateConnection`] exists.
+    ConnectionCreated {
+        /// The specific line it is on (the requested one, or the one the gateway picked for a
+        /// wildcard).
+        line: LineId,
+        /// The handle from the command.
+        call: CallId,
+        /// The gateway's side of the media: where Offhook sends RTP to.
+        local: Media,
+    },
+    /// A connection was modified as asked.
+    ConnectionModified {
+        /// Which line.
+        line: LineId,
+        /// Which connection.
+        call: CallId,
+    },
+    /// A connection was deleted as asked.
+    ConnectionDeleted {
+        /// Which line.
+        line: LineId,
+        /// Which connection.
+        call: CallId,
+    },
+    /// The gateway dropped a connection by itself (gateway-initiated delete, restart, or fault).
+    ConnectionLost {
+        /// Which line.
+        line: LineId,
+        /// Which connection.
+        call: CallId,
+        /// The gateway's reason, as text.
+        reason: String,
+    },
+    /// A command failed for good (the gateway refused it or never answered).
+    CommandFailed {
+        /// Which line.
+        line: LineId,
+        /// The connection concerned, if the command was about one.
+        call: Option<CallId>,
+        /// The protocol's code (MGCP return code, H.248 error code), or 0 for a timeout.
+        code: u16,
+        /// Why, as text.
+        reason: String,
+    },
+}

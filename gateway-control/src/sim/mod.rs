@@ -1,0 +1,1 @@
+//! The analog-gateway simulator (`offhook gateway-sim`).
