@@ -1,10 +1,11 @@
 //! The appliance's TOML configuration, with embedded defaults.
 //!
-//! Only the sections the messaging core reads are parsed here (`[http]`, `[messages]`, `[clients]`);
-//! every other section (`[mgcp]`, `[[gateway]]`, `[[station]]`, …) is accepted and left to the
-//! subsystems that own it. A bad value yields an error naming its key.
+//! The sections parsed here are the messaging core's (`[http]`, `[messages]`, `[clients]`) and the
+//! gateway-control ones (`[media]`, `[mgcp]`, `[[gateway]]`, `[[station]]`, `[[trunk]]`); every
+//! other section (`[megaco]`, `[sip]`, `[dhcp]`, …) is accepted and left to the subsystem that
+//! will own it. A bad value yields an error naming its key (`gateway[1].address`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,6 +23,12 @@ retention = "30d"
 max_upload = "16MiB"       # cap on one POST /api/v1/messages body
 max_duration = "10m"       # longest accepted recording
 sweep_interval = "1m"      # how often retention runs
+
+[media]
+address = "127.0.0.1"      # where gateways send RTP
+
+[mgcp]
+listen = "0.0.0.0:2727"    # the call agent; bound only when an MGCP gateway is configured
 
 [clients]
 ping_interval = "20s"      # WebSocket pings to each client
@@ -50,6 +57,15 @@ pub enum Error {
         /// The file.
         path: String,
         /// The parser's message, which names the key.
+        message: String,
+    },
+    /// An entry of a table array (`[[gateway]]`, `[[station]]`, `[[trunk]]`) is incomplete or
+    /// inconsistent.
+    #[error("config key `{key}`: {message}")]
+    Entry {
+        /// The dotted key with its index, such as `gateway[0].address`.
+        key: String,
+        /// What is wrong.
         message: String,
     },
     /// A key has a value of the right type but not an accepted one.
@@ -100,6 +116,94 @@ pub struct Config {
     pub frame_burst: u32,
     /// Largest WebSocket frame.
     pub max_frame: usize,
+    /// The address gateways send RTP to.
+    pub media_address: IpAddr,
+    /// Where the MGCP call agent listens.
+    pub mgcp_listen: SocketAddr,
+    /// The configured media gateways.
+    pub gateways: Vec<Gateway>,
+    /// The configured stations (a user's phone on a gateway line or behind a trunk).
+    pub stations: Vec<Station>,
+    /// The configured analog trunks (FXO ports).
+    pub trunks: Vec<Trunk>,
+}
+
+/// The protocol a gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// MGCP (RFC 3435).
+    Mgcp,
+    /// MEGACO / H.248.1.
+    Megaco,
+    /// AudioCodes TPNCP.
+    Tpncp,
+}
+
+impl Protocol {
+    /// The name used in the config and in `/api/v1/health`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mgcp => "mgcp",
+            Self::Megaco => "megaco",
+            Self::Tpncp => "tpncp",
+        }
+    }
+}
+
+/// One `[[gateway]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// Its name, which stations refer to.
+    pub name: String,
+    /// Its protocol.
+    pub protocol: Protocol,
+    /// Where it listens (MGCP: its port, 2427 by default; TPNCP: 2424).
+    pub address: Option<SocketAddr>,
+    /// The MGCP domain of its endpoint names (`local@domain`); by default `[ip]` of its address.
+    pub domain: Option<String>,
+    /// The MEGACO mId it registers with.
+    pub mid: Option<String>,
+}
+
+/// One `[[station]]`: a user's phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Station {
+    /// The user it belongs to.
+    pub user: String,
+    /// Where the phone is.
+    pub place: StationPlace,
+}
+
+/// Where a station's phone is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StationPlace {
+    /// On a line of a gateway.
+    Line {
+        /// The gateway's name.
+        gateway: String,
+        /// The line's endpoint name on it (`aaln/1`).
+        endpoint: String,
+    },
+    /// Reached by dialling out over a trunk.
+    Trunk {
+        /// The trunk's name.
+        trunk: String,
+        /// The number to dial.
+        dial: String,
+    },
+}
+
+/// One `[[trunk]]`: FXO ports of a gateway towards a PBX or the public network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trunk {
+    /// Its name, which stations refer to.
+    pub name: String,
+    /// The gateway holding the ports.
+    pub gateway: String,
+    /// The ports' endpoint names, used first-free.
+    pub endpoints: Vec<String>,
+    /// Whether incoming calls on these ports are answered.
+    pub dial_in: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -110,6 +214,56 @@ struct Raw {
     messages: RawMessages,
     #[serde(default)]
     clients: RawClients,
+    #[serde(default)]
+    media: RawMedia,
+    #[serde(default)]
+    mgcp: RawMgcp,
+    #[serde(default)]
+    gateway: Vec<RawGateway>,
+    #[serde(default)]
+    station: Vec<RawStation>,
+    #[serde(default)]
+    trunk: Vec<RawTrunk>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawMedia {
+    address: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawMgcp {
+    listen: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    name: String,
+    protocol: String,
+    address: Option<String>,
+    domain: Option<String>,
+    mid: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStation {
+    user: String,
+    gateway: Option<String>,
+    endpoint: Option<String>,
+    trunk: Option<String>,
+    dial: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrunk {
+    name: String,
+    gateway: String,
+    endpoints: Vec<String>,
+    #[serde(default)]
+    dial_in: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -174,7 +328,7 @@ impl Config {
         };
         let pick = |a: Option<String>, b: Option<String>| a.or(b).unwrap_or_default();
         let listen = pick(u.http.listen, d.http.listen);
-        Ok(Self {
+        Self {
             http_listen: listen.parse().map_err(|_| Error::Value {
                 key: "http.listen",
                 value: listen.clone(),
@@ -217,8 +371,163 @@ impl Config {
                 "clients.max_frame",
                 &pick(u.clients.max_frame, d.clients.max_frame),
             )?,
-        })
+            media_address: address(
+                "media.address",
+                &pick(u.media.address, d.media.address),
+                "expected an IP address such as \"127.0.0.1\"",
+            )?,
+            mgcp_listen: address(
+                "mgcp.listen",
+                &pick(u.mgcp.listen, d.mgcp.listen),
+                "expected an address such as \"0.0.0.0:2727\"",
+            )?,
+            gateways: gateways(u.gateway)?,
+            stations: Vec::new(),
+            trunks: Vec::new(),
+        }
+        .with_stations(u.station, u.trunk)
     }
+
+    /// Adds the stations and trunks, checking that each names a configured gateway or trunk.
+    fn with_stations(
+        mut self,
+        stations: Vec<RawStation>,
+        trunks: Vec<RawTrunk>,
+    ) -> Result<Self, Error> {
+        let gateway_known = |key: String, name: &str, gws: &[Gateway]| {
+            if gws.iter().any(|g| g.name == name) {
+                Ok(())
+            } else {
+                Err(Error::Entry {
+                    key,
+                    message: format!("no [[gateway]] is named {name:?}"),
+                })
+            }
+        };
+        for (i, t) in trunks.into_iter().enumerate() {
+            gateway_known(format!("trunk[{i}].gateway"), &t.gateway, &self.gateways)?;
+            if t.endpoints.is_empty() {
+                return Err(entry(
+                    format!("trunk[{i}].endpoints"),
+                    "needs at least one port",
+                ));
+            }
+            if self.trunks.iter().any(|x| x.name == t.name) {
+                return Err(entry(format!("trunk[{i}].name"), "is used twice"));
+            }
+            self.trunks.push(Trunk {
+                name: t.name,
+                gateway: t.gateway,
+                endpoints: t.endpoints,
+                dial_in: t.dial_in,
+            });
+        }
+        for (i, s) in stations.into_iter().enumerate() {
+            let place = match (s.gateway, s.endpoint, s.trunk, s.dial) {
+                (Some(gateway), Some(endpoint), None, None) => {
+                    gateway_known(format!("station[{i}].gateway"), &gateway, &self.gateways)?;
+                    StationPlace::Line { gateway, endpoint }
+                }
+                (None, None, Some(trunk), Some(dial)) => {
+                    if !self.trunks.iter().any(|t| t.name == trunk) {
+                        return Err(entry(
+                            format!("station[{i}].trunk"),
+                            &format!("no [[trunk]] is named {trunk:?}"),
+                        ));
+                    }
+                    StationPlace::Trunk { trunk, dial }
+                }
+                _ => {
+                    return Err(entry(
+                        format!("station[{i}]"),
+                        "needs either `gateway` and `endpoint`, or `trunk` and `dial`",
+                    ));
+                }
+            };
+            self.stations.push(Station {
+                user: s.user,
+                place,
+            });
+        }
+        Ok(self)
+    }
+}
+
+fn entry(key: String, message: &str) -> Error {
+    Error::Entry {
+        key,
+        message: message.to_owned(),
+    }
+}
+
+fn address<T: std::str::FromStr>(
+    key: &'static str,
+    v: &str,
+    message: &'static str,
+) -> Result<T, Error> {
+    v.parse().map_err(|_| Error::Value {
+        key,
+        value: v.to_owned(),
+        message,
+    })
+}
+
+fn gateways(raw: Vec<RawGateway>) -> Result<Vec<Gateway>, Error> {
+    let mut out: Vec<Gateway> = Vec::with_capacity(raw.len());
+    for (i, g) in raw.into_iter().enumerate() {
+        let protocol = match g.protocol.as_str() {
+            "mgcp" => Protocol::Mgcp,
+            "megaco" => Protocol::Megaco,
+            "tpncp" => Protocol::Tpncp,
+            other => {
+                return Err(entry(
+                    format!("gateway[{i}].protocol"),
+                    &format!("expected \"mgcp\", \"megaco\" or \"tpncp\" (got {other:?})"),
+                ));
+            }
+        };
+        let address = match g.address {
+            Some(a) => Some(parse_gateway_address(&a, protocol).ok_or_else(|| {
+                entry(
+                    format!("gateway[{i}].address"),
+                    &format!("expected an address such as \"192.0.2.10:2427\" (got {a:?})"),
+                )
+            })?),
+            None if protocol == Protocol::Megaco => None,
+            None => return Err(entry(format!("gateway[{i}].address"), "is required")),
+        };
+        if g.name.is_empty() || g.name.contains('/') {
+            return Err(entry(
+                format!("gateway[{i}].name"),
+                "must be non-empty, without '/'",
+            ));
+        }
+        if out.iter().any(|x| x.name == g.name) {
+            return Err(entry(format!("gateway[{i}].name"), "is used twice"));
+        }
+        out.push(Gateway {
+            name: g.name,
+            protocol,
+            address,
+            domain: g.domain,
+            mid: g.mid,
+        });
+    }
+    Ok(out)
+}
+
+/// An address with a port, or a bare IP that gets the protocol's default port.
+fn parse_gateway_address(v: &str, protocol: Protocol) -> Option<SocketAddr> {
+    if let Ok(a) = v.parse() {
+        return Some(a);
+    }
+    let ip: IpAddr = v.parse().ok()?;
+    let port = match protocol {
+        Protocol::Mgcp => 2427,
+        Protocol::Megaco => 2944,
+        Protocol::Tpncp => 2424,
+    };
+    Some(SocketAddr::new(ip, port))
 }
 
 fn positive(key: &'static str, v: Option<u32>) -> Result<u32, Error> {
@@ -325,6 +634,9 @@ listen = "127.0.0.1:2727"
 [[gateway]]
 name = "gw1"
 protocol = "mgcp"
+address = "127.0.0.1:2427"
+[sip]
+listen = "127.0.0.1:5060"
 [[station]]
 user = "alice"
 gateway = "gw1"
@@ -350,6 +662,94 @@ max_upload = "1MiB"
         assert!(e.to_string().contains("ping_timeout"), "{e}");
         let e = Config::parse("t.toml", "[clients]\nframe_rate = 0\n").unwrap_err();
         assert!(e.to_string().contains("clients.frame_rate"), "{e}");
+    }
+
+    #[test]
+    fn gateways_stations_and_trunks() {
+        let c = Config::parse(
+            "t.toml",
+            r#"
+[mgcp]
+listen = "127.0.0.1:2727"
+[[gateway]]
+name = "gw1"
+protocol = "mgcp"
+address = "127.0.0.1"
+[[gateway]]
+name = "mg1"
+protocol = "megaco"
+mid = "mg1"
+[[station]]
+user = "alice"
+gateway = "gw1"
+endpoint = "aaln/1"
+[[station]]
+user = "carol"
+trunk = "pbx"
+dial = "2041"
+[[trunk]]
+name = "pbx"
+gateway = "gw1"
+endpoints = ["aaln/3", "aaln/4"]
+dial_in = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.mgcp_listen.to_string(), "127.0.0.1:2727");
+        assert_eq!(c.gateways.len(), 2);
+        assert_eq!(c.gateways[0].address.unwrap().to_string(), "127.0.0.1:2427");
+        assert_eq!(c.gateways[1].protocol, Protocol::Megaco);
+        assert_eq!(
+            c.stations[0].place,
+            StationPlace::Line {
+                gateway: "gw1".into(),
+                endpoint: "aaln/1".into()
+            }
+        );
+        assert_eq!(
+            c.stations[1].place,
+            StationPlace::Trunk {
+                trunk: "pbx".into(),
+                dial: "2041".into()
+            }
+        );
+        assert_eq!(c.trunks[0].endpoints, ["aaln/3", "aaln/4"]);
+        assert_eq!(Config::defaults().mgcp_listen.to_string(), "0.0.0.0:2727");
+    }
+
+    #[test]
+    fn bad_gateway_entries_name_their_key() {
+        let gw = "[[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:2427\"\n";
+        for (text, key) in [
+            (
+                "[[gateway]]\nname = \"g\"\nprotocol = \"sip\"\n",
+                "gateway[0].protocol",
+            ),
+            (
+                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\n",
+                "gateway[0].address",
+            ),
+            (
+                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\naddress = \"x\"\n",
+                "gateway[0].address",
+            ),
+            (&format!("{gw}{gw}"), "gateway[1].name"),
+            (
+                &format!(
+                    "{gw}[[station]]\nuser = \"a\"\ngateway = \"gw9\"\nendpoint = \"aaln/1\"\n"
+                ),
+                "station[0].gateway",
+            ),
+            (
+                &format!("{gw}[[station]]\nuser = \"a\"\ngateway = \"gw1\"\n"),
+                "station[0]",
+            ),
+            ("[mgcp]\nlisten = \"2727\"\n", "mgcp.listen"),
+            ("[media]\naddress = \"here\"\n", "media.address"),
+        ] {
+            let e = Config::parse("t.toml", text).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
     }
 
     #[test]

@@ -60,7 +60,11 @@ pub fn spawn<C>(
     core: C,
     socket: UdpSocket,
     observe: impl FnMut(&C) + Send + 'static,
-) -> (Handle, mpsc::Receiver<Event>, tokio::task::JoinHandle<io::Result<()>>)
+) -> (
+    Handle,
+    mpsc::Receiver<Event>,
+    tokio::task::JoinHandle<io::Result<()>>,
+)
 where
     C: Controller + Send + 'static,
 {
@@ -246,7 +250,10 @@ mod tests {
         let before = tokio::time::Instant::now();
         assert!(matches!(
             events.recv().await,
-            Some(Event::GatewayDown { reason: DownReason::Unreachable, .. })
+            Some(Event::GatewayDown {
+                reason: DownReason::Unreachable,
+                ..
+            })
         ));
         assert_eq!(before.elapsed(), Duration::from_secs(1));
         drop(handle);
