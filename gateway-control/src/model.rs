@@ -143,6 +143,8 @@ pub enum ConnectionMode {
     SendRecv,
     /// Neither way; the connection is held.
     Inactive,
+    /// The gateway sends back what it receives (RFC 3435 `loopback`): a media-path check.
+    Loopback,
 }
 
 /// Where and how one side of a connection sends and receives RTP.
