@@ -85,6 +85,7 @@ pub async fn start(app: &App) -> Result<(), db::Error> {
 }
 
 fn worker(app: &App, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::Handle) {
+    background_priority();
     loop {
         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok(id) = next else { return };
@@ -93,6 +94,22 @@ fn worker(app: &App, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::
             // at the next start.
             warn!(message = %id, error = %e, "transcoding failed; left processing");
         }
+    }
+}
+
+/// Gives the calling worker thread the lowest CPU share (Linux `SCHED_BATCH`, nice 19): when
+/// uploads and transcoding compete, the scheduler gives acknowledging uploads (sealing, fsync,
+/// commit) and live delivery — what users wait for — about 98 % of a core; transcoding is
+/// background work that catches up after a burst. It is never starved outright (as `SCHED_IDLE`
+/// would), so messages keep becoming ready under sustained load, only more slowly.
+fn background_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, batch) {
+        warn!(error = ?e, "cannot lower the transcoder's priority; it competes with uploads");
     }
 }
 
