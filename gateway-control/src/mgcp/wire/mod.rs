@@ -14,6 +14,8 @@ use std::fmt;
 mod encode;
 mod params;
 mod parse;
+#[cfg(test)]
+mod roundtrip;
 mod sdp;
 #[cfg(test)]
 mod tests;
