@@ -683,6 +683,8 @@ fn bad_parameters_name_the_parameter() {
         ("R: L/hd(N", "R"),
         ("R: L/hd(N))", "R"),
         ("R: L/hd(N)(x)(y)", "R"),
+        ("R: L/hd(N)c@1(N)", "R"),
+        ("S: L/rg(1)c(2)", "S"),
         ("R: L/hd(N, )", "R"),
         ("R: /hd", "R"),
         ("R: L/", "R"),
