@@ -815,6 +815,7 @@ fn rfc3660_line_package_forms() {
     };
     assert_eq!(r[1].actions, vec![Action::Swap, Action::Notify]);
     assert_eq!(r[4].name.connection, Some("*"));
+    assert_eq!(r[4].name.to_string(), "L/hd@*");
     assert_eq!(
         c.params[2],
         Param::SignalRequests(vec![
@@ -842,5 +843,8 @@ fn rfc3660_line_package_forms() {
             sig("L", "hf"),
         ])
     );
+    if let Param::ObservedEvents(o) = &c.params[1] {
+        assert_eq!(o[0].to_string(), "L/oc(L/rg)");
+    }
     round_trip(&Message::Command(c));
 }
