@@ -12,11 +12,16 @@
 use std::fmt;
 
 mod encode;
+mod params;
 mod parse;
+#[cfg(test)]
+mod roundtrip;
 mod sdp;
+#[cfg(test)]
+mod tests;
 
 pub use parse::{ParseError, ParseErrorKind, parse};
-pub use sdp::{AudioDescription, Sdp, SdpLine};
+pub use sdp::{AudioDescription, Sdp, SdpError, SdpLine};
 
 /// The largest datagram accepted or produced (RFC 3435 §3.5.5 lets gateways announce more with
 /// `MD`; 8 KiB covers every message a call agent exchanges with an analog gateway).
@@ -516,8 +521,12 @@ pub enum Param<'a> {
 
 /// Looks up the first parameter matching `f` — the pattern every consumer uses.
 ///
-/// ```ignore
+/// ```
+/// # use gateway_control::mgcp::wire::{Message, Param, find, parse};
+/// let messages = parse(b"NTFY 1 aaln/1@gw MGCP 1.0\r\nX: 1A\r\n").unwrap();
+/// let Message::Command(cmd) = &messages[0] else { unreachable!() };
 /// let x = find(&cmd.params, |p| match p { Param::RequestIdentifier(x) => Some(*x), _ => None });
+/// assert_eq!(x, Some("1A"));
 /// ```
 pub fn find<'p, 'a, T>(
     params: &'p [Param<'a>],
