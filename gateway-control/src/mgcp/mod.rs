@@ -6,7 +6,16 @@
 //!   (§3.5.6); shared with the gateway simulator.
 //! - `endpoint`: per line, the notification-request bookkeeping that keeps every line armed,
 //!   and the translation to and from [`crate::model`].
-//! - `CallAgent`: the sans-IO core tying them together ([`crate::Controller`]).
+//! - [`CallAgent`]: the sans-IO core tying them together ([`crate::Controller`]).
 
+mod agent;
+mod endpoint;
 pub mod transaction;
 pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use agent::{
+    CallAgent, Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY, Stats,
+};

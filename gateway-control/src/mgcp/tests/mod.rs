@@ -1,0 +1,1 @@
+//! Call-agent scenarios in virtual time.
