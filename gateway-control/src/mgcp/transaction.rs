@@ -9,7 +9,8 @@
 //! # Outgoing commands (§4.3)
 //! [`Transactions::send_command`] registers an encoded command and transmits it. It is
 //! retransmitted until a response arrives, first after the peer's estimated acknowledgement
-//! delay `AAD + N·ADEV` (200 ms before any sample), then with exponential back-off capped at
+//! delay `AAD + N·ADEV` (200 ms before any sample; the first sample `s` sets `AAD = s`,
+//! `ADEV = s/2`, later ones are smoothed as in RFC 6298), then with exponential back-off capped at
 //! [`Config::max_retransmit_interval`] (4 s). After [`Config::max_retransmissions`]
 //! retransmissions (Max2, 7 by default), or [`Config::t_max`] (20 s) after the first send, the
 //! transaction is given up one capped interval after its last retransmission and reported as
@@ -370,6 +371,8 @@ struct Remembered {
 }
 
 struct Peer {
+    /// Whether `aad`/`adev` come from a sample rather than [`Config::initial_rtt`].
+    sampled: bool,
     aad: Duration,
     adev: Duration,
     /// Ids of final responses received, offered in the next `K:`; the flag says whether an
@@ -491,6 +494,7 @@ impl Transactions {
             self.peers.insert(
                 peer,
                 Peer {
+                    sampled: false,
                     aad: self.config.initial_rtt,
                     adev: Duration::ZERO,
                     acks: BTreeMap::new(),
@@ -674,10 +678,17 @@ impl Transactions {
         if o.retransmissions == 0 && !o.provisional {
             let sample = now.saturating_duration_since(o.first_sent);
             if let Some(p) = self.peers.get_mut(&peer) {
-                // RFC 6298-style smoothing (gains 1/8 and 1/4), as §4.3 suggests.
-                let diff = sample.abs_diff(p.aad);
-                p.adev = p.adev * 3 / 4 + diff / 4;
-                p.aad = p.aad * 7 / 8 + sample / 8;
+                // RFC 6298-style: the first sample replaces the prior (AAD = s, ADEV = s/2),
+                // later ones are smoothed with gains 1/8 and 1/4, as §4.3 suggests.
+                if p.sampled {
+                    let diff = sample.abs_diff(p.aad);
+                    p.adev = p.adev * 3 / 4 + diff / 4;
+                    p.aad = p.aad * 7 / 8 + sample / 8;
+                } else {
+                    p.aad = sample;
+                    p.adev = sample / 2;
+                    p.sampled = true;
+                }
                 self.stats.rtt_samples += 1;
             }
         } else {

@@ -1,37 +1,4 @@
-//! The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
-//! gateway audited and armed, and translates between [`crate::model`] and MGCP (RFC 3435).
-//!
-//! # Driving it
-//! Like every core (see [`Controller`]): feed [`handle_datagram`](Controller::handle_datagram),
-//! [`handle_command`](Controller::handle_command) and
-//! [`handle_timeout`](Controller::handle_timeout) with the current time, then drain
-//! [`poll_transmit`](Controller::poll_transmit), [`poll_event`](Controller::poll_event), and
-//! sleep until [`poll_timeout`](Controller::poll_timeout). [`CallAgent::new`] already queues the
-//! start-up audits: drain before waiting for input.
-//!
-//! # Decisions
-//! - **Pacing**: at most [`Config::max_outstanding`] commands are in flight per gateway; the rest
-//!   wait in order (optionally at most [`Config::max_send_rate`] a second), so arming 1,000 lines
-//!   never floods a gateway.
-//! - **Unknown peers** (an address that is no configured gateway): dropped and counted, never
-//!   answered, so the call agent cannot be used to reflect traffic. A configured gateway naming
-//!   an endpoint we do not know gets `500` (RFC 3661: the endpoint is unknown).
-//! - **Unparseable datagrams**: a command whose transaction id could be read is answered `510`
-//!   (`528` for a wrong version); anything else is dropped. Both are counted.
-//! - **NTFY for a request id that is not current** (the RQNT that replaced it crossed it, or it
-//!   predates a restart): answered `200`, its hook changes applied (deduplicated against the
-//!   known hook state), and the line re-armed with a fresh request — the events are facts about
-//!   the line, and a `538` would make the gateway drop them and lose a hook change. Counted in
-//!   [`Stats::stale_notifications`].
-//! - **Re-arm failures**: `401`/`402` (the hook is not what we thought) trigger an audit, then a
-//!   re-arm matching the audited state; other failures the same, at most
-//!   [`Config::max_arm_failures`] times in a row.
-//! - **Unreachable gateway**: the first command to time out reports
-//!   `GatewayDown { reason: Unreachable }` once; commands for it then fail at once (code 0) and
-//!   `AUEP` probes follow with doubling intervals until one is answered: `GatewayUp`, then every
-//!   line is audited (a `LineStatus` each) and armed again.
-//! - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
-//!   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
+//! The MGCP call agent core; see [`CallAgent`].
 
 mod config;
 mod incoming;
@@ -161,7 +128,40 @@ enum Timer {
     Restart(usize),
 }
 
-/// The MGCP call agent. See the [module docs](self).
+/// The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
+/// gateway audited and armed, and translates between [`crate::model`] and MGCP (RFC 3435).
+///
+/// # Driving it
+/// Like every core (see [`Controller`]): feed [`handle_datagram`](Controller::handle_datagram),
+/// [`handle_command`](Controller::handle_command) and
+/// [`handle_timeout`](Controller::handle_timeout) with the current time, then drain
+/// [`poll_transmit`](Controller::poll_transmit), [`poll_event`](Controller::poll_event), and
+/// sleep until [`poll_timeout`](Controller::poll_timeout). [`CallAgent::new`] already queues the
+/// start-up audits: drain before waiting for input.
+///
+/// # Decisions
+/// - **Pacing**: at most [`Config::max_outstanding`] commands are in flight per gateway; the rest
+///   wait in order (optionally at most [`Config::max_send_rate`] a second), so arming 1,000 lines
+///   never floods a gateway.
+/// - **Unknown peers** (an address that is no configured gateway): dropped and counted, never
+///   answered, so the call agent cannot be used to reflect traffic. A configured gateway naming
+///   an endpoint we do not know gets `500` (RFC 3661: the endpoint is unknown).
+/// - **Unparseable datagrams**: a command whose transaction id could be read is answered `510`
+///   (`528` for a wrong version); anything else is dropped. Both are counted.
+/// - **NTFY for a request id that is not current** (the RQNT that replaced it crossed it, or it
+///   predates a restart): answered `200`, its hook changes applied (deduplicated against the
+///   known hook state), and the line re-armed with a fresh request — the events are facts about
+///   the line, and a `538` would make the gateway drop them and lose a hook change. Counted in
+///   [`Stats::stale_notifications`].
+/// - **Re-arm failures**: `401`/`402` (the hook is not what we thought) trigger an audit, then a
+///   re-arm matching the audited state; other failures the same, at most
+///   [`Config::max_arm_failures`] times in a row.
+/// - **Unreachable gateway**: the first command to time out reports
+///   `GatewayDown { reason: Unreachable }` once; commands for it then fail at once (code 0) and
+///   `AUEP` probes follow with doubling intervals until one is answered: `GatewayUp`, then every
+///   line is audited (a `LineStatus` each) and armed again.
+/// - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
+///   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
 pub struct CallAgent {
     config: Config,
     tx: Transactions,
@@ -223,6 +223,7 @@ impl CallAgent {
         }
         for g in 0..agent.gateways.len() {
             agent.audit_all(now, g);
+            agent.pump(now, g);
         }
         Ok(agent)
     }
@@ -245,6 +246,13 @@ impl CallAgent {
             .iter()
             .find(|g| &g.id == id)
             .map(|g| (g.queue.len(), g.in_flight))
+    }
+
+    /// The first retransmission timer now used for gateway `id` (RFC 3435 §4.3:
+    /// `AAD + N·ADEV`).
+    pub fn retransmit_timeout(&self, id: &GatewayId) -> Option<Duration> {
+        let g = self.gateways.iter().find(|g| &g.id == id)?;
+        Some(self.tx.retransmit_timeout(g.address))
     }
 
     /// Whether the line is armed as far as the call agent knows: a notification request was

@@ -106,10 +106,16 @@ fn final_response_stops_retransmission_and_samples_delay() {
         ResponseOutcome::Final
     );
     assert_eq!(t.stats().rtt_samples, 1);
-    // AAD 200 → 180, ADEV 0 → 40: 180 + 2·40 = 260.
-    assert_eq!(t.retransmit_timeout(peer()), ms(260));
+    // The first sample replaces the prior: AAD 40, ADEV 20: 40 + 2·20 = 80.
+    assert_eq!(t.retransmit_timeout(peer()), ms(80));
     // The only timer left is none (no due ack): the command is over.
     assert_eq!(t.poll_timeout(), None);
+    // A second sample is smoothed: AAD 40 + (120-40)/8 = 50, ADEV 20·3/4 + 80/4 = 35.
+    let id2 = t.allocate_id();
+    t.send_command(now + ms(100), peer(), id2, b"y".to_vec())
+        .unwrap();
+    t.handle_response(now + ms(220), peer(), id2, ReturnCode::OK, false);
+    assert_eq!(t.retransmit_timeout(peer()), ms(120));
     // A duplicate of the response is unmatched and counted.
     assert_eq!(
         t.handle_response(now + ms(50), peer(), id, ReturnCode::OK, false),
@@ -121,7 +127,7 @@ fn final_response_stops_retransmission_and_samples_delay() {
         t.take_response_acks(peer()),
         vec![AckRange {
             first: id,
-            last: id
+            last: id2
         }]
     );
     assert!(t.take_response_acks(peer()).is_empty());
