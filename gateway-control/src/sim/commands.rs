@@ -254,10 +254,6 @@ impl Gateway {
                 ReturnCode::WILDCARD_TOO_COMPLICATED,
                 "wildcard not supported for this command",
             )),
-            (_, Target::One(_)) => Err(refuse(
-                ReturnCode::UNSUPPORTED_COMMAND,
-                "unsupported command",
-            )),
         };
         match result {
             Ok(mut r) => {

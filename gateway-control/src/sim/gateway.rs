@@ -84,7 +84,6 @@ enum Sent {
 ///
 /// Creating the gateway queues its restart announcement (`RSIP` with `RM: restart` for
 /// `*@domain`), retransmitted until the call agent answers.
-#[derive(Debug)]
 pub struct Gateway {
     pub(super) config: Config,
     pub(super) lines: Vec<Line>,
@@ -101,6 +100,17 @@ pub struct Gateway {
     restarted: bool,
     pending_notifications: Vec<Notification>,
     pub(super) stats: Stats,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("lines", &self.lines.len())
+            .field("domain", &self.config.domain)
+            .field("registered", &self.restarted)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gateway {
@@ -383,9 +393,7 @@ impl Gateway {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.txn.handle_timeout(now);
         while let Some(ev) = self.txn.poll_event() {
-            let transaction::Event::TimedOut { transaction, .. } = ev else {
-                continue;
-            };
+            let transaction::Event::TimedOut { transaction, .. } = ev;
             self.stats.timeouts += 1;
             match self.sent.remove(&transaction) {
                 Some(Sent::Restart) => {

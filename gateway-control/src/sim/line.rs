@@ -309,11 +309,11 @@ impl Line {
                 on: bell.on,
             });
         }
-        let expired: Vec<usize> = (0..self.signals.len())
-            .filter(|&i| self.signals[i].until.is_some_and(|u| u <= now))
-            .collect();
-        for i in expired.into_iter().rev() {
-            let gone = self.signals.remove(i);
+        let (expired, active): (Vec<Active>, Vec<Active>) = std::mem::take(&mut self.signals)
+            .into_iter()
+            .partition(|a| a.until.is_some_and(|u| u <= now));
+        self.signals = active;
+        for gone in expired {
             self.stopped(gone.signal, StopReason::Timeout, fx);
             self.observe(now, config, Observed::OperationComplete, fx);
         }
