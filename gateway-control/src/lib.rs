@@ -17,6 +17,7 @@ use std::time::Instant;
 
 pub mod mgcp;
 pub mod model;
+pub mod pcap;
 
 #[cfg(feature = "driver")]
 pub mod driver;

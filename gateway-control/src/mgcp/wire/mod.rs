@@ -12,11 +12,16 @@
 use std::fmt;
 
 mod encode;
+mod params;
 mod parse;
+#[cfg(test)]
+mod roundtrip;
 mod sdp;
+#[cfg(test)]
+mod tests;
 
 pub use parse::{ParseError, ParseErrorKind, parse};
-pub use sdp::{AudioDescription, Sdp, SdpLine};
+pub use sdp::{AudioDescription, Sdp, SdpError, SdpLine};
 
 /// The largest datagram accepted or produced (RFC 3435 §3.5.5 lets gateways announce more with
 /// `MD`; 8 KiB covers every message a call agent exchanges with an analog gateway).
