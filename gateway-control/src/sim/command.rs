@@ -85,7 +85,9 @@ pub enum InputError {
     #[error("line too long")]
     TooLong,
     /// Not one of the commands.
-    #[error("unknown command {0:?}; expected offhook, onhook, digits, flash, say, hear, autoanswer or quit")]
+    #[error(
+        "unknown command {0:?}; expected offhook, onhook, digits, flash, say, hear, autoanswer or quit"
+    )]
     Unknown(String),
     /// Missing or bad argument.
     #[error("{0}")]
@@ -134,7 +136,10 @@ impl Input {
                 if !keys.chars().all(|c| super::request::key_index(c).is_some()) {
                     return Err(InputError::Usage("keys are 0-9, *, #, A-D"));
                 }
-                Ok(Self::Line(LineCommand::Digits(n, keys.to_ascii_uppercase())))
+                Ok(Self::Line(LineCommand::Digits(
+                    n,
+                    keys.to_ascii_uppercase(),
+                )))
             }
             "autoanswer" => {
                 let n = n?;
@@ -211,7 +216,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(Input::parse("dance 1"), Err(InputError::Unknown(_))));
+        assert!(matches!(
+            Input::parse("dance 1"),
+            Err(InputError::Unknown(_))
+        ));
         assert!(Input::parse("offhook").is_err());
         assert!(Input::parse("offhook 0").is_err());
         assert!(Input::parse("offhook 1 2").is_err());

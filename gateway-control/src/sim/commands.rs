@@ -9,7 +9,7 @@ use tracing::debug;
 use super::connection::{Connection, Mode};
 use super::digitmap::DigitMap;
 use super::gateway::{Gateway, notified_address};
-use super::line::{Effects, Line, Quarantine};
+use super::line::{Effects, Line, NewRequest, Quarantine};
 use super::output::{ConnectionAction, Output};
 use super::request::{self, EventSpec, Refusal, Requested, RingKind, Signal};
 use crate::mgcp::wire::{self, AudioDescription, Command, Param, ReturnCode, Verb};
@@ -132,9 +132,12 @@ fn media_options(c: &Command<'_>) -> Result<MediaOptions, Refusal> {
                 "p" => {
                     let first = pair.value.split('-').next().unwrap_or("");
                     let ms: u64 = first.trim().parse().map_err(|_| {
-                        refuse(ReturnCode::UNSUPPORTED_OPTION_VALUE, "bad packetisation period")
+                        refuse(
+                            ReturnCode::UNSUPPORTED_OPTION_VALUE,
+                            "bad packetisation period",
+                        )
                     })?;
-                    if !(10..=60).contains(&ms) || ms % 10 != 0 {
+                    if !(10..=60).contains(&ms) || !ms.is_multiple_of(10) {
                         return Err(refuse(
                             ReturnCode::UNSUPPORTED_OPTION_VALUE,
                             "packetisation period not supported",
@@ -165,7 +168,9 @@ fn media_options(c: &Command<'_>) -> Result<MediaOptions, Refusal> {
         };
         o.codec = Some(codec);
         if o.ptime.is_none()
-            && let Some(ms) = audio.ptime.filter(|ms| (10..=60).contains(ms) && ms % 10 == 0)
+            && let Some(ms) = audio
+                .ptime
+                .filter(|ms| (10..=60).contains(ms) && ms.is_multiple_of(10))
         {
             o.ptime = Some(Duration::from_millis(u64::from(ms)));
         }
@@ -325,11 +330,7 @@ impl Gateway {
             }
         }
         let has_map = req.digit_map.is_some() || line.digit_map.is_some();
-        let wants_map = req
-            .requested
-            .iter()
-            .flatten()
-            .any(|r| r.actions.digit_map);
+        let wants_map = req.requested.iter().flatten().any(|r| r.actions.digit_map);
         if wants_map && !has_map {
             return Err(refuse(ReturnCode::NO_DIGIT_MAP, "no digit map"));
         }
@@ -352,15 +353,17 @@ impl Gateway {
             .flatten()
             .any(|s| s.ring == RingKind::Ring);
         if rings && line.off_hook && settled {
-            return Err(refuse(ReturnCode::ALREADY_OFF_HOOK, "cannot ring: off-hook"));
+            return Err(refuse(
+                ReturnCode::ALREADY_OFF_HOOK,
+                "cannot ring: off-hook",
+            ));
         }
         Ok(req)
     }
 
     /// Installs a validated request on line `i`, if it carries one.
     fn install(&mut self, now: Instant, from: SocketAddr, i: usize, req: Request) {
-        let has_request =
-            req.id.is_some() || req.requested.is_some() || req.signals.is_some();
+        let has_request = req.id.is_some() || req.requested.is_some() || req.signals.is_some();
         let mut fx = Effects::default();
         let line = &mut self.lines[i];
         if let Some(n) = &req.notified {
@@ -374,16 +377,14 @@ impl Gateway {
             m
         });
         if has_request {
-            line.install_request(
-                now,
-                &self.config,
-                req.id.unwrap_or_else(|| "0".into()),
-                req.requested.unwrap_or_default(),
-                req.signals,
-                map,
-                req.quarantine,
-                &mut fx,
-            );
+            let new = NewRequest {
+                id: req.id.unwrap_or_else(|| "0".into()),
+                requested: req.requested.unwrap_or_default(),
+                signals: req.signals,
+                digit_map: map,
+                quarantine: req.quarantine,
+            };
+            line.install_request(now, &self.config, new, &mut fx);
         } else if let Some(m) = map {
             line.digit_map = Some(m);
         }
@@ -399,7 +400,10 @@ impl Gateway {
     ) -> Result<Reply, Refusal> {
         let req = self.request(i, c)?;
         if req.id.is_none() {
-            return Err(refuse(ReturnCode::PROTOCOL_ERROR, "RequestIdentifier missing"));
+            return Err(refuse(
+                ReturnCode::PROTOCOL_ERROR,
+                "RequestIdentifier missing",
+            ));
         }
         self.install(now, from, i, req);
         Ok(Reply::ok(ReturnCode::OK, None))
@@ -510,7 +514,9 @@ impl Gateway {
             .position(|k| k.id.eq_ignore_ascii_case(id))
             .ok_or_else(|| refuse(ReturnCode::INCORRECT_CONNECTION_ID, "no such connection"))?;
         if let Some(call) = Self::call_id(c)
-            && !self.lines[i].connections[ci].call.eq_ignore_ascii_case(call)
+            && !self.lines[i].connections[ci]
+                .call
+                .eq_ignore_ascii_case(call)
         {
             return Err(refuse(ReturnCode::UNKNOWN_CALL_ID, "CallId does not match"));
         }
@@ -588,7 +594,10 @@ impl Gateway {
             return Err(if id.is_some() {
                 refuse(ReturnCode::INCORRECT_CONNECTION_ID, "no such connection")
             } else {
-                refuse(ReturnCode::UNKNOWN_CALL_ID, "no connection with that CallId")
+                refuse(
+                    ReturnCode::UNKNOWN_CALL_ID,
+                    "no connection with that CallId",
+                )
             });
         }
         if let (Some(req), [i]) = (req, lines) {
@@ -650,7 +659,10 @@ impl Gateway {
         for code in asked {
             let value = match code.to_ascii_uppercase().as_str() {
                 "R" => ("R", join(line.requested.iter().map(|q| q.text.clone()))),
-                "S" => ("S", join(line.signals.iter().map(|a| a.signal.name.clone()))),
+                "S" => (
+                    "S",
+                    join(line.signals.iter().map(|a| a.signal.name.clone())),
+                ),
                 "X" => ("X", line.request_id.clone().unwrap_or_default()),
                 "N" => ("N", line.notified_text.clone().unwrap_or_default()),
                 "D" => ("D", line.digit_map_text.clone().unwrap_or_default()),
@@ -660,8 +672,16 @@ impl Gateway {
                     "Q",
                     format!(
                         "{},{}",
-                        if line.quarantine_mode.discard { "discard" } else { "process" },
-                        if line.quarantine_mode.looping { "loop" } else { "step" }
+                        if line.quarantine_mode.discard {
+                            "discard"
+                        } else {
+                            "process"
+                        },
+                        if line.quarantine_mode.looping {
+                            "loop"
+                        } else {
+                            "step"
+                        }
                     ),
                 ),
                 "A" => (

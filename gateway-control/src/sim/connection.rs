@@ -291,6 +291,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::tests::epoch;
 
     fn conn(mode: Mode) -> Connection {
         Connection::new(
@@ -307,7 +308,7 @@ mod tests {
 
     #[test]
     fn say_is_paced_at_20ms_with_consecutive_seq_and_timestamps() {
-        let t0 = Instant::now();
+        let t0 = epoch();
         let mut c = conn(Mode::SendRecv);
         c.start_say(t0, vec![1000; 400]); // 50 ms: 3 packets, the last padded
         let mut out = Vec::new();
@@ -316,7 +317,10 @@ mod tests {
         assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_millis(20)));
         assert_eq!(c.poll_say(t0 + Duration::from_millis(40), &mut out), None);
         assert_eq!(out.len(), 3);
-        assert_eq!(c.poll_say(t0 + Duration::from_millis(60), &mut out), Some(3));
+        assert_eq!(
+            c.poll_say(t0 + Duration::from_millis(60), &mut out),
+            Some(3)
+        );
         for (i, p) in out.iter().enumerate() {
             let r = rtp::Repr::parse_bytes(&p.bytes).unwrap();
             assert_eq!(r.sequence_number.0, 1000 + i as u16);
@@ -332,12 +336,16 @@ mod tests {
     #[test]
     fn receive_counts_loss_and_plays_only_when_the_mode_allows() {
         let mut tx = conn(Mode::SendRecv);
-        tx.start_say(Instant::now(), vec![500; 160 * 4]);
+        let t0 = epoch();
+        tx.start_say(t0, vec![500; 160 * 4]);
         let mut out = Vec::new();
-        tx.poll_say(Instant::now() + Duration::from_secs(1), &mut out);
+        tx.poll_say(t0 + Duration::from_secs(1), &mut out);
         assert_eq!(out.len(), 4);
         let mut rx = conn(Mode::SendOnly);
-        assert!(rx.handle_rtp(&out[0].bytes).is_none(), "sendonly plays nothing");
+        assert!(
+            rx.handle_rtp(&out[0].bytes).is_none(),
+            "sendonly plays nothing"
+        );
         rx.set_mode(Mode::RecvOnly);
         let pcm = rx.handle_rtp(&out[2].bytes).unwrap();
         assert_eq!(pcm.len(), 160);
@@ -345,6 +353,9 @@ mod tests {
         assert_eq!(rx.stats.lost(), 1);
         assert!(rx.handle_rtp(b"junk").is_none());
         assert_eq!(rx.stats.dropped, 1);
-        assert!(rx.parameters().starts_with("PS=0, OS=0, PR=2, OR=320, PL=1"));
+        assert!(
+            rx.parameters()
+                .starts_with("PS=0, OS=0, PR=2, OR=320, PL=1")
+        );
     }
 }

@@ -256,8 +256,7 @@ fn match_pattern(p: &[Position], keys: &[u16]) -> PatternMatch {
         }
         if p[i].is_timer() {
             // Crossing the timer, the rest must be skippable.
-            let rest_skippable = p[i + 1..].iter().all(|q| q.repeat);
-            if rest_skippable && !keys.is_empty() || rest_skippable && i == 0 {
+            if p[i + 1..].iter().all(|q| q.repeat) {
                 r.with_timer = true;
             }
         } else {
@@ -314,21 +313,36 @@ mod tests {
     #[test]
     fn single_pattern_without_parentheses_and_ranges() {
         assert_eq!(check("[2-4#]x", "3"), MatchState::Partial { short: false });
-        assert_eq!(check("[2-4#]x", "#9"), MatchState::Complete { matched: true });
-        assert_eq!(check("[2-4#]x", "5"), MatchState::Complete { matched: false });
+        assert_eq!(
+            check("[2-4#]x", "#9"),
+            MatchState::Complete { matched: true }
+        );
+        assert_eq!(
+            check("[2-4#]x", "5"),
+            MatchState::Complete { matched: false }
+        );
     }
 
     #[test]
     fn malformed_maps_are_errors_with_offsets() {
-        assert_eq!(DigitMap::parse("(12|[3-"), Err(DigitMapError::Unexpected(7)));
+        assert_eq!(
+            DigitMap::parse("(12|[3-"),
+            Err(DigitMapError::Unexpected(7))
+        );
         assert!(matches!(
             DigitMap::parse("([3-)"),
             Err(DigitMapError::Range(_))
         ));
         assert_eq!(DigitMap::parse("(1|q)"), Err(DigitMapError::Unexpected(3)));
-        assert!(matches!(DigitMap::parse("(1||2)"), Err(DigitMapError::Size(_))));
+        assert!(matches!(
+            DigitMap::parse("(1||2)"),
+            Err(DigitMapError::Size(_))
+        ));
         assert_eq!(DigitMap::parse(".1"), Err(DigitMapError::Unexpected(0)));
         let huge = format!("({})", vec!["1"; MAX_PATTERNS + 1].join("|"));
-        assert!(matches!(DigitMap::parse(&huge), Err(DigitMapError::Size(_))));
+        assert!(matches!(
+            DigitMap::parse(&huge),
+            Err(DigitMapError::Size(_))
+        ));
     }
 }

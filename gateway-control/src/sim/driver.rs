@@ -155,7 +155,11 @@ where
             rtp.insert(port, sock);
         }
         drop(rtp_tx);
-        info!(lines = config.gateway.lines, rtp_sockets = rtp.len(), "gateway simulator up");
+        info!(
+            lines = config.gateway.lines,
+            rtp_sockets = rtp.len(),
+            "gateway simulator up"
+        );
         let mut d = Driver {
             gw,
             control,
@@ -267,7 +271,8 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
                 Err(e) => self.print(&error_line(Some(line), &e)).await?,
             },
             Input::Hear { line, file: None } => {
-                self.gw.handle_line(now(), LineCommand::Hear { line, on: false });
+                self.gw
+                    .handle_line(now(), LineCommand::Hear { line, on: false });
             }
             Input::Hear {
                 line,
@@ -284,7 +289,8 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
                 match opened {
                     Ok(writer) => {
                         let before = self.gw.stats().line_commands_refused;
-                        self.gw.handle_line(now(), LineCommand::Hear { line, on: true });
+                        self.gw
+                            .handle_line(now(), LineCommand::Hear { line, on: true });
                         if self.gw.stats().line_commands_refused == before {
                             self.hearing.insert(line, Hearing { file, writer });
                         }

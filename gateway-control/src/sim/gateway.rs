@@ -15,8 +15,8 @@ use super::line::{Effects, Line, Notification};
 use super::output::Output;
 use crate::mgcp::transaction::{self, CommandOutcome, ResponseOutcome, Transactions};
 use crate::mgcp::wire::{
-    self, AckRange, Command, EndpointName, Message, Param, ParseErrorKind, Response,
-    RestartMethod, ReturnCode, TransactionId, Verb, Version,
+    self, AckRange, Command, EndpointName, Message, Param, ParseErrorKind, Response, RestartMethod,
+    ReturnCode, TransactionId, Verb, Version,
 };
 
 /// Which of the gateway's sockets a datagram leaves from.
@@ -234,7 +234,12 @@ impl Gateway {
         let reply = self.execute(now, from, c);
         if reply.code.is_error() {
             self.stats.refused += 1;
-            debug!(verb = c.verb.as_str(), code = reply.code.0, why = reply.why, "refused");
+            debug!(
+                verb = c.verb.as_str(),
+                code = reply.code.0,
+                why = reply.why,
+                "refused"
+            );
         }
         self.outputs.push_back(Output::Command {
             line: reply.line,
@@ -325,58 +330,60 @@ impl Gateway {
     /// A line command from the operator (or a test).
     pub fn handle_line(&mut self, now: Instant, cmd: LineCommand) {
         let n = cmd.line();
-        let Some(li) = usize::from(n).checked_sub(1).filter(|&i| i < self.lines.len()) else {
+        let Some(li) = usize::from(n)
+            .checked_sub(1)
+            .filter(|&i| i < self.lines.len())
+        else {
             self.refuse_line(Some(n), format!("no line {n}"));
             return;
         };
         let mut fx = Effects::default();
         let config = &self.config;
         let line = &mut self.lines[li];
-        let refused = match cmd {
-            LineCommand::OffHook(_) => {
-                (!line.hook(now, config, true, false, &mut fx)).then(|| "already off-hook".into())
-            }
-            LineCommand::OnHook(_) => {
-                (!line.hook(now, config, false, false, &mut fx)).then(|| "already on-hook".into())
-            }
-            LineCommand::Digits(_, digits) if line.off_hook => {
-                for d in digits.chars() {
-                    fx.outputs.push_back(Output::Digit { line: n, digit: d });
-                    line.observe(now, config, super::request::Observed::Digit(d), &mut fx);
-                }
-                None
-            }
-            LineCommand::Flash(_) if line.off_hook => {
-                fx.outputs.push_back(Output::Flash { line: n });
-                line.observe(now, config, super::request::Observed::Flash, &mut fx);
-                None
-            }
-            LineCommand::Digits(..) | LineCommand::Flash(_) => Some("line is on-hook".into()),
-            LineCommand::AutoAnswer(_, on) => {
-                line.autoanswer = on;
-                None
-            }
-            LineCommand::Say { samples, .. } => match line
-                .connections
-                .iter_mut()
-                .find(|c| c.mode().sends() && c.remote.is_some())
-            {
-                Some(c) if c.saying() => Some("already saying something".into()),
-                Some(c) => {
-                    c.start_say(now, samples);
+        let refused =
+            match cmd {
+                LineCommand::OffHook(_) => (!line.hook(now, config, true, false, &mut fx))
+                    .then(|| "already off-hook".into()),
+                LineCommand::OnHook(_) => (!line.hook(now, config, false, false, &mut fx))
+                    .then(|| "already on-hook".into()),
+                LineCommand::Digits(_, digits) if line.off_hook => {
+                    for d in digits.chars() {
+                        fx.outputs.push_back(Output::Digit { line: n, digit: d });
+                        line.observe(now, config, super::request::Observed::Digit(d), &mut fx);
+                    }
                     None
                 }
-                None => Some("no connection that sends".into()),
-            },
-            LineCommand::Hear { on, .. } => {
-                let was = line.hearing;
-                line.hearing = on;
-                if was && !on {
-                    fx.outputs.push_back(Output::HearEnded { line: n });
+                LineCommand::Flash(_) if line.off_hook => {
+                    fx.outputs.push_back(Output::Flash { line: n });
+                    line.observe(now, config, super::request::Observed::Flash, &mut fx);
+                    None
                 }
-                None
-            }
-        };
+                LineCommand::Digits(..) | LineCommand::Flash(_) => Some("line is on-hook".into()),
+                LineCommand::AutoAnswer(_, on) => {
+                    line.autoanswer = on;
+                    None
+                }
+                LineCommand::Say { samples, .. } => match line
+                    .connections
+                    .iter_mut()
+                    .find(|c| c.mode().sends() && c.remote.is_some())
+                {
+                    Some(c) if c.saying() => Some("already saying something".into()),
+                    Some(c) => {
+                        c.start_say(now, samples);
+                        None
+                    }
+                    None => Some("no connection that sends".into()),
+                },
+                LineCommand::Hear { on, .. } => {
+                    let was = line.hearing;
+                    line.hearing = on;
+                    if was && !on {
+                        fx.outputs.push_back(Output::HearEnded { line: n });
+                    }
+                    None
+                }
+            };
         if let Some(why) = refused {
             self.refuse_line(Some(n), why);
         }
@@ -620,6 +627,10 @@ pub(super) fn notified_address(text: &str) -> Option<SocketAddr> {
         Some((h, p)) if h.ends_with(']') || !h.contains(':') => (h, p.parse().ok()?),
         _ => (host, 2727),
     };
-    let ip: IpAddr = h.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip: IpAddr = h
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
     Some(SocketAddr::new(ip, port))
 }

@@ -9,11 +9,11 @@ use std::time::Instant;
 use tracing::debug;
 
 use super::Config;
-use crate::model::Codec;
 use super::connection::Connection;
 use super::digitmap::{DigitMap, MatchState};
 use super::output::{Output, StopReason};
 use super::request::{Embedded, EventSpec, Observed, Requested, RingKind, Signal, SignalType};
+use crate::model::Codec;
 
 /// Events quarantined beyond this many are dropped (and counted).
 pub(super) const MAX_QUARANTINE: usize = 32;
@@ -45,6 +45,17 @@ pub(super) struct Quarantine {
     pub(super) discard: bool,
     /// `loop` rather than `step`: keep notifying under the same request.
     pub(super) looping: bool,
+}
+
+/// A validated notification request to install.
+#[derive(Debug)]
+pub(super) struct NewRequest {
+    pub(super) id: String,
+    pub(super) requested: Vec<Requested>,
+    /// `None` when the command had no `S:` (timeout signals then stop, as with an empty list).
+    pub(super) signals: Option<Vec<Signal>>,
+    pub(super) digit_map: Option<DigitMap>,
+    pub(super) quarantine: Quarantine,
 }
 
 /// A signal being played.
@@ -143,14 +154,17 @@ impl Line {
         &mut self,
         now: Instant,
         config: &Config,
-        request_id: String,
-        requested: Vec<Requested>,
-        signals: Option<Vec<Signal>>,
-        digit_map: Option<DigitMap>,
-        quarantine: Quarantine,
+        req: NewRequest,
         fx: &mut Effects,
     ) {
-        self.request_id = Some(request_id);
+        let NewRequest {
+            id,
+            requested,
+            signals,
+            digit_map,
+            quarantine,
+        } = req;
+        self.request_id = Some(id);
         self.requested = requested;
         if let Some(map) = digit_map {
             self.digit_map = Some(map);
@@ -283,7 +297,12 @@ impl Line {
     }
 
     /// Stops the active signals `which` selects.
-    fn stop_signals(&mut self, reason: StopReason, fx: &mut Effects, which: impl Fn(&Signal) -> bool) {
+    fn stop_signals(
+        &mut self,
+        reason: StopReason,
+        fx: &mut Effects,
+        which: impl Fn(&Signal) -> bool,
+    ) {
         let mut i = 0;
         while i < self.signals.len() {
             if which(&self.signals[i].signal) {
@@ -302,7 +321,12 @@ impl Line {
             && bell.next <= now
         {
             bell.on = !bell.on;
-            bell.next = now + if bell.on { config.ring_on } else { config.ring_off };
+            bell.next = now
+                + if bell.on {
+                    config.ring_on
+                } else {
+                    config.ring_off
+                };
             self.bell = Some(bell);
             fx.outputs.push_back(Output::Ringing {
                 line: self.number,
@@ -374,7 +398,13 @@ impl Line {
     }
 
     /// An event happened on the line: quarantine it, or act on the request (§2.3.3).
-    pub(super) fn observe(&mut self, now: Instant, config: &Config, ev: Observed, fx: &mut Effects) {
+    pub(super) fn observe(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        ev: Observed,
+        fx: &mut Effects,
+    ) {
         if self.awaiting_request {
             if self.quarantine.len() >= MAX_QUARANTINE {
                 fx.dropped += 1;
@@ -418,7 +448,11 @@ impl Line {
             if let Observed::Digit(d) = ev {
                 self.dialled.push(d);
             }
-            match self.digit_map.as_ref().map(|m| m.check(&self.dialled, false)) {
+            match self
+                .digit_map
+                .as_ref()
+                .map(|m| m.check(&self.dialled, false))
+            {
                 Some(MatchState::Partial { short }) => {
                     self.digit_deadline = Some(
                         now + if short {
@@ -495,21 +529,5 @@ impl Line {
     /// Whether any requested event asks for `spec`.
     pub(super) fn requests(list: &[Requested], spec: EventSpec) -> bool {
         list.iter().any(|r| r.spec == spec)
-    }
-
-    /// How long until the ring stops, for audits and tests.
-    #[cfg(test)]
-    pub(super) fn bell_on_now(&self) -> Option<bool> {
-        self.bell.map(|b| b.on)
-    }
-
-    pub(super) fn quarantined(&self) -> usize {
-        self.quarantine.len()
-    }
-
-    /// Durations the tests use.
-    #[cfg(test)]
-    pub(super) fn digit_deadline(&self) -> Option<Instant> {
-        self.digit_deadline
     }
 }

@@ -18,7 +18,7 @@
 //!   request (§4.4.1, "step"); the request then processes (`Q: process`, the default) or drops
 //!   (`Q: discard`) them. Timeout signals stop when a requested event is detected unless `K`.
 //! - Ringing (`L/rg`, distinctive `L/r0`–`L/r7`) follows a 2 s on / 4 s off cadence
-//!   ([`Config::ring_on`], [`Config::ring_off`]) until picked up, stopped, or its timeout
+//!   ([`Config::ring_cadence`]) until picked up, stopped, or its timeout
 //!   (180 s, `to=` in ms, capped by [`Config::ring_timeout`]), which reports `L/oc`.
 //! - `CRCX`, `MDCX`, `DLCX` (answered `250` with `P:` statistics), `AUEP`, `AUCX`, `EPCF`;
 //!   connection ids in hex, modes, `L:` `a:`/`p:`, local SDP answers on an RTP port the driver

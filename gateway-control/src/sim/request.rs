@@ -338,9 +338,10 @@ pub(super) fn signal(sig: &EventRef<'_>) -> Result<Signal, Refusal> {
             (SignalType::OnOff, "-") => off = true,
             (SignalType::OnOff, "+") => {}
             (SignalType::Timeout(_), _) if p.starts_with("to=") => {
-                let ms: u64 = p[3..].trim().parse().map_err(|_| {
-                    Refusal::new(ReturnCode::PARAMETER_ERROR, "bad to= parameter")
-                })?;
+                let ms: u64 = p[3..]
+                    .trim()
+                    .parse()
+                    .map_err(|_| Refusal::new(ReturnCode::PARAMETER_ERROR, "bad to= parameter"))?;
                 kind = SignalType::Timeout(Duration::from_millis(ms));
             }
             (SignalType::Brief, _) => {}
@@ -467,7 +468,10 @@ fn embedded(text: &str, depth: usize) -> Result<Embedded, Refusal> {
         match key.trim() {
             "R" => {
                 let mut list = Vec::new();
-                for item in split_top(body, ',').into_iter().filter(|i| !i.trim().is_empty()) {
+                for item in split_top(body, ',')
+                    .into_iter()
+                    .filter(|i| !i.trim().is_empty())
+                {
                     if list.len() == MAX_ITEMS {
                         return Err(Refusal::new(ReturnCode::PARAMETER_ERROR, "too many events"));
                     }
@@ -487,7 +491,10 @@ fn embedded(text: &str, depth: usize) -> Result<Embedded, Refusal> {
             }
             "S" => {
                 let mut list = Vec::new();
-                for item in split_top(body, ',').into_iter().filter(|i| !i.trim().is_empty()) {
+                for item in split_top(body, ',')
+                    .into_iter()
+                    .filter(|i| !i.trim().is_empty())
+                {
                     if list.len() == MAX_ITEMS {
                         return Err(Refusal::new(
                             ReturnCode::PARAMETER_ERROR,
@@ -544,8 +551,14 @@ mod tests {
             req("X/hd", &[]).unwrap_err().code,
             ReturnCode::UNKNOWN_PACKAGE
         );
-        assert_eq!(req("L/zz", &[]).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
-        assert_eq!(req("L/ft", &[]).unwrap_err().code, ReturnCode::CANNOT_DETECT);
+        assert_eq!(
+            req("L/zz", &[]).unwrap_err().code,
+            ReturnCode::NO_SUCH_EVENT
+        );
+        assert_eq!(
+            req("L/ft", &[]).unwrap_err().code,
+            ReturnCode::CANNOT_DETECT
+        );
         assert_eq!(
             req("L/hd", &[Action::Notify, Action::Accumulate])
                 .unwrap_err()
@@ -560,8 +573,13 @@ mod tests {
 
     #[test]
     fn embedded_request_parses_r_s_d() {
-        let r = req("L/hd", &[Action::Embedded("R(L/hu(N),D/[0-9](D)),S(L/dl),D((1xx|2xx))")])
-            .unwrap();
+        let r = req(
+            "L/hd",
+            &[Action::Embedded(
+                "R(L/hu(N),D/[0-9](D)),S(L/dl),D((1xx|2xx))",
+            )],
+        )
+        .unwrap();
         let e = r.actions.embedded.unwrap();
         let reqs = e.requested.unwrap();
         assert_eq!(reqs.len(), 2);
@@ -592,7 +610,10 @@ mod tests {
         assert!(s("L/vmwi", Some("-")).unwrap().off);
         assert_eq!(s("L/hd", None).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
         assert_eq!(s("L/zz", None).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
-        assert_eq!(s("Q/rg", None).unwrap_err().code, ReturnCode::UNKNOWN_PACKAGE);
+        assert_eq!(
+            s("Q/rg", None).unwrap_err().code,
+            ReturnCode::UNKNOWN_PACKAGE
+        );
         assert_eq!(
             s("L/rg", Some("to=abc")).unwrap_err().code,
             ReturnCode::PARAMETER_ERROR

@@ -20,6 +20,12 @@ struct Harness {
     next_tx: u32,
 }
 
+/// A base instant for virtual time, never a measurement.
+#[allow(clippy::disallowed_methods)]
+pub(super) fn epoch() -> Instant {
+    Instant::now()
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -32,7 +38,7 @@ impl Harness {
     /// A gateway whose restart has been acknowledged.
     fn with(mut config: Config) -> Self {
         config.seed(7);
-        let now = Instant::now();
+        let now = epoch();
         let gw = Gateway::new(config, now);
         let mut h = Self {
             gw,
@@ -100,7 +106,8 @@ impl Harness {
         self.drain();
         let prefix_ok = |m: &String| {
             let mut w = m.split_whitespace();
-            w.next().is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
+            w.next()
+                .is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
                 && w.next() == Some(&self.next_tx.to_string())
         };
         let i = self
@@ -162,7 +169,7 @@ fn rqnt(line: u16, x: &str, rest: &str) -> String {
 fn restart_is_retransmitted_until_answered() {
     let mut config = Config::new(2, CA.parse().unwrap()).unwrap();
     config.seed(1);
-    let now = Instant::now();
+    let now = epoch();
     let mut gw = Gateway::new(config, now);
     let first = gw.poll_transmit().unwrap();
     assert_eq!(first.via, Via::Control);
@@ -173,7 +180,11 @@ fn restart_is_retransmitted_until_answered() {
     let again = gw.poll_transmit().expect("retransmitted");
     assert_eq!(again.contents, first.contents, "same transaction");
     let tx = text.split_whitespace().nth(1).unwrap();
-    gw.handle_datagram(t1, CA.parse().unwrap(), format!("200 {tx} OK\r\n").as_bytes());
+    gw.handle_datagram(
+        t1,
+        CA.parse().unwrap(),
+        format!("200 {tx} OK\r\n").as_bytes(),
+    );
     assert_eq!(
         gw.poll_output(),
         Some(Output::Restart {
@@ -183,17 +194,12 @@ fn restart_is_retransmitted_until_answered() {
     );
     assert!(gw.is_registered());
     // Nothing more is retransmitted.
-    let mut t = t1;
     for _ in 0..10 {
-        match gw.poll_timeout() {
-            Some(next) => {
-                t = next;
-                gw.handle_timeout(t);
-            }
-            None => break,
-        }
+        let Some(next) = gw.poll_timeout() else { break };
+        gw.handle_timeout(next);
         assert!(
-            gw.poll_transmit().is_none_or(|x| !x.contents.starts_with(b"RSIP")),
+            gw.poll_transmit()
+                .is_none_or(|x| !x.contents.starts_with(b"RSIP")),
             "RSIP after its answer"
         );
     }
@@ -238,12 +244,12 @@ fn loop_mode_notifies_again_under_the_same_request() {
     let mut h = Harness::new(1);
     h.line(LineCommand::OffHook(1));
     assert_eq!(
-        h.code(&rqnt(1, "L1", "Q: process,loop\r\nR: D/[0-9](N)\r\n")),
+        h.code(&rqnt(1, "11", "Q: process,loop\r\nR: D/[0-9](N)\r\n")),
         200
     );
     h.line(LineCommand::Digits(1, "12".into()));
-    assert_eq!(h.notified("L1"), "D/1");
-    assert_eq!(h.notified("L1"), "D/2");
+    assert_eq!(h.notified("11"), "D/1");
+    assert_eq!(h.notified("11"), "D/2");
 }
 
 #[test]
@@ -279,7 +285,7 @@ fn digits_are_collected_against_the_digit_map() {
 #[test]
 fn ringing_follows_the_cadence_and_stops_on_offhook() {
     let mut h = Harness::new(1);
-    assert_eq!(h.code(&rqnt(1, "R1", "R: L/hd(N)\r\nS: L/rg\r\n")), 200);
+    assert_eq!(h.code(&rqnt(1, "81", "R: L/hd(N)\r\nS: L/rg\r\n")), 200);
     assert!(h.took_output(&Output::Signal {
         line: 1,
         name: "L/rg".into(),
@@ -304,16 +310,20 @@ fn ringing_follows_the_cadence_and_stops_on_offhook() {
         reason: StopReason::Hook
     }));
     assert_eq!(h.gw.is_ringing(1), Some(false));
-    assert_eq!(h.notified("R1"), "L/hd");
+    assert_eq!(h.notified("81"), "L/hd");
     // Ringing an off-hook phone: 401.
-    assert_eq!(h.code(&rqnt(1, "R2", "S: L/rg\r\n")), 401);
+    assert_eq!(h.code(&rqnt(1, "82", "S: L/rg\r\n")), 401);
 }
 
 #[test]
 fn ring_timeout_reports_operation_complete() {
     let mut h = Harness::new(1);
     assert_eq!(
-        h.code(&rqnt(1, "T1", "R: L/hd(N), L/oc(N)\r\nS: L/r2(to=10000)\r\n")),
+        h.code(&rqnt(
+            1,
+            "71",
+            "R: L/hd(N), L/oc(N)\r\nS: L/r2(to=10000)\r\n"
+        )),
         200
     );
     h.advance(ms(9_999));
@@ -324,7 +334,7 @@ fn ring_timeout_reports_operation_complete() {
         name: "L/r2".into(),
         reason: StopReason::Timeout
     }));
-    assert_eq!(h.notified("T1"), "L/oc");
+    assert_eq!(h.notified("71"), "L/oc");
 }
 
 #[test]
@@ -370,19 +380,19 @@ fn embedded_request_takes_over_without_a_notification() {
 #[test]
 fn refusals_use_the_rfc_3661_codes() {
     let mut h = Harness::new(2);
-    assert_eq!(h.code(&rqnt(9, "Z", "R: L/hd\r\n")), 500);
+    assert_eq!(h.code(&rqnt(9, "F", "R: L/hd\r\n")), 500);
     assert_eq!(
         h.code("RQNT {tx} aaln/1@other.example MGCP 1.0\r\nX: 1\r\n"),
         500
     );
-    assert_eq!(h.code(&rqnt(1, "Z", "R: Q/hd\r\n")), 518);
-    assert_eq!(h.code(&rqnt(1, "Z", "R: L/zz\r\n")), 522);
-    assert_eq!(h.code(&rqnt(1, "Z", "S: L/zz\r\n")), 522);
-    assert_eq!(h.code(&rqnt(1, "Z", "R: L/ft\r\n")), 512);
-    assert_eq!(h.code(&rqnt(1, "Z", "R: L/hd(N,A)\r\n")), 523);
-    assert_eq!(h.code(&rqnt(1, "Z", "R: D/[0-9](D)\r\n")), 519);
-    assert_eq!(h.code(&rqnt(1, "Z", "R: L/hu(N)\r\n")), 402);
-    assert_eq!(h.code(&rqnt(1, "Z", "Q: sometimes\r\n")), 539);
+    assert_eq!(h.code(&rqnt(1, "F", "R: Q/hd\r\n")), 518);
+    assert_eq!(h.code(&rqnt(1, "F", "R: L/zz\r\n")), 522);
+    assert_eq!(h.code(&rqnt(1, "F", "S: L/zz\r\n")), 522);
+    assert_eq!(h.code(&rqnt(1, "F", "R: L/ft\r\n")), 512);
+    assert_eq!(h.code(&rqnt(1, "F", "R: L/hd(N,A)\r\n")), 523);
+    assert_eq!(h.code(&rqnt(1, "F", "R: D/[0-9](D)\r\n")), 519);
+    assert_eq!(h.code(&rqnt(1, "F", "R: L/hu(N)\r\n")), 402);
+    assert_eq!(h.code(&rqnt(1, "F", "Q: sometimes\r\n")), 539);
     assert_eq!(h.code("RQNT {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\n"), 510);
     assert_eq!(h.code("FROB {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\n"), 510);
     assert_eq!(
@@ -390,10 +400,10 @@ fn refusals_use_the_rfc_3661_codes() {
         504
     );
     // A refused request changes nothing: the line still notifies under its old request.
-    assert_eq!(h.code(&rqnt(1, "OK", "R: L/hd(N)\r\n")), 200);
+    assert_eq!(h.code(&rqnt(1, "0C", "R: L/hd(N)\r\n")), 200);
     assert_eq!(h.code(&rqnt(1, "BAD", "R: L/hd(N)\r\nS: L/zz\r\n")), 522);
     h.line(LineCommand::OffHook(1));
-    assert_eq!(h.notified("OK"), "L/hd");
+    assert_eq!(h.notified("0C"), "L/hd");
     assert_eq!(h.gw.stats().refused, 13);
 }
 
@@ -404,7 +414,11 @@ fn duplicate_commands_execute_once() {
     h.gw.handle_datagram(h.now, h.ca, text.as_bytes());
     h.gw.handle_datagram(h.now, h.ca, text.as_bytes());
     h.drain();
-    let answers: Vec<_> = h.control.iter().filter(|m| m.starts_with("200 4242")).collect();
+    let answers: Vec<_> = h
+        .control
+        .iter()
+        .filter(|m| m.starts_with("200 4242"))
+        .collect();
     assert_eq!(answers.len(), 2, "the duplicate gets the cached answer");
     let rung = h
         .outputs
@@ -446,7 +460,10 @@ fn connections_answer_sdp_send_rtp_and_report_statistics() {
     assert!(r.contains("m=audio 16384 RTP/AVP 8"), "{r}");
     assert!(r.contains("c=IN IP4 127.0.0.1"), "{r}");
     let id = connection_id(&r);
-    assert_eq!(h.gw.connections(1), vec!["127.0.0.1:16384".parse().unwrap()]);
+    assert_eq!(
+        h.gw.connections(1),
+        vec!["127.0.0.1:16384".parse().unwrap()]
+    );
     // 50 ms of audio: 3 packets, 20 ms apart, PCMA (the remote's first choice).
     h.line(LineCommand::Say {
         line: 1,
@@ -472,7 +489,7 @@ fn connections_answer_sdp_send_rtp_and_report_statistics() {
         format!("MDCX {{tx}} aaln/1@[127.0.0.1] MGCP 1.0\r\nC: {call}\r\nI: {id}\r\nM: {mode}\r\n")
     };
     assert_eq!(h.code(&mdcx("FFFF", "CA11", "recvonly")), 515);
-    assert_eq!(h.code(&mdcx(&id, "XX", "recvonly")), 516);
+    assert_eq!(h.code(&mdcx(&id, "ABC", "recvonly")), 516);
     assert_eq!(h.code(&mdcx(&id, "CA11", "netwloop")), 517);
     assert_eq!(h.code(&mdcx(&id, "CA11", "recvonly")), 200);
     // The second line has no port left.
@@ -526,17 +543,23 @@ fn hear_delivers_received_audio_until_the_connection_goes() {
 fn audits_report_state() {
     let mut h = Harness::new(3);
     h.line(LineCommand::OffHook(2));
-    assert_eq!(h.code(&rqnt(2, "Q9", "R: L/hu(N)\r\nD: (xx)\r\n")), 200);
+    assert_eq!(h.code(&rqnt(2, "99", "R: L/hu(N)\r\nD: (xx)\r\n")), 200);
     let r = h.send("AUEP {tx} aaln/2@[127.0.0.1] MGCP 1.0\r\nF: ES,X,R,D\r\n");
     assert!(r.starts_with("200 "), "{r}");
     assert!(r.contains("ES: L/hd"), "{r}");
-    assert!(r.contains("X: Q9"), "{r}");
+    assert!(r.contains("X: 99"), "{r}");
     assert!(r.contains("R: L/hu"), "{r}");
     assert!(r.contains("D: (xx)"), "{r}");
     let r = h.send("AUEP {tx} aaln/*@[127.0.0.1] MGCP 1.0\r\n");
     assert_eq!(r.matches("Z: aaln/").count(), 3, "{r}");
-    assert_eq!(h.code("EPCF {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nB: e:A\r\n"), 200);
-    assert_eq!(h.code("EPCF {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nB: e:xx\r\n"), 539);
+    assert_eq!(
+        h.code("EPCF {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nB: e:A\r\n"),
+        200
+    );
+    assert_eq!(
+        h.code("EPCF {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nB: e:xx\r\n"),
+        539
+    );
     // EPCF's A-law becomes the codec of a connection that names none.
     h.gw.add_rtp_port(16390);
     let r = h.send("CRCX {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nC: 1\r\nM: recvonly\r\n");
@@ -551,7 +574,7 @@ fn audits_report_state() {
 #[test]
 fn notification_goes_to_the_notified_entity() {
     let mut h = Harness::new(1);
-    let rq = rqnt(1, "N1", "N: ca@[127.0.0.1]:2727\r\nR: L/hd(N)\r\n");
+    let rq = rqnt(1, "E1", "N: ca@[127.0.0.1]:2727\r\nR: L/hd(N)\r\n");
     assert_eq!(h.code(&rq), 200);
     h.line(LineCommand::OffHook(1));
     let n = h.take("NTFY");
