@@ -167,6 +167,7 @@ pub struct CallAgent {
     tx: Transactions,
     gateways: Vec<Gateway>,
     by_address: HashMap<SocketAddr, usize>,
+    by_gateway: HashMap<GatewayId, usize>,
     lines: Vec<Line>,
     by_line: HashMap<LineId, usize>,
     in_flight: HashMap<TransactionId, InFlight>,
@@ -186,6 +187,7 @@ impl CallAgent {
             tx,
             gateways: Vec::with_capacity(config.gateways.len()),
             by_address: HashMap::new(),
+            by_gateway: HashMap::new(),
             lines: Vec::new(),
             by_line: HashMap::new(),
             in_flight: HashMap::new(),
@@ -219,6 +221,7 @@ impl CallAgent {
                 gw.order.push(idx);
             }
             agent.by_address.insert(gc.address, g);
+            agent.by_gateway.insert(gc.id.clone(), g);
             agent.gateways.push(gw);
         }
         for g in 0..agent.gateways.len() {
@@ -242,16 +245,14 @@ impl CallAgent {
 
     /// Commands waiting (not yet sent) for the gateway `id`, and in flight.
     pub fn backlog(&self, id: &GatewayId) -> Option<(usize, usize)> {
-        self.gateways
-            .iter()
-            .find(|g| &g.id == id)
-            .map(|g| (g.queue.len(), g.in_flight))
+        let g = &self.gateways[*self.by_gateway.get(id)?];
+        Some((g.queue.len(), g.in_flight))
     }
 
     /// The first retransmission timer now used for gateway `id` (RFC 3435 §4.3:
     /// `AAD + N·ADEV`).
     pub fn retransmit_timeout(&self, id: &GatewayId) -> Option<Duration> {
-        let g = self.gateways.iter().find(|g| &g.id == id)?;
+        let g = &self.gateways[*self.by_gateway.get(id)?];
         Some(self.tx.retransmit_timeout(g.address))
     }
 
@@ -361,7 +362,7 @@ impl Controller for CallAgent {
             // A wildcard CreateConnection names no configured line: find its gateway.
             None => match &command {
                 Command::CreateConnection { line, .. } if line.endpoint.contains(['*', '$']) => {
-                    self.gateways.iter().position(|g| g.id == line.gateway)
+                    self.by_gateway.get(&line.gateway).copied()
                 }
                 _ => None,
             },

@@ -530,7 +530,7 @@ impl CallAgent {
     }
 
     pub(super) fn gateway_of(&self, line: &LineId) -> Option<usize> {
-        self.gateways.iter().position(|g| g.id == line.gateway)
+        self.by_gateway.get(&line.gateway).copied()
     }
 
     /// Forgets a connection; model commands deferred on it fail with `code`.

@@ -666,3 +666,257 @@ fn thousand_lines_are_armed_with_bounded_outstanding() {
     }
     assert_eq!(h.agent.stats().rqnts_sent, 1000);
 }
+
+#[test]
+fn send_rate_limit_spaces_commands() {
+    let mut c = Harness::config(4);
+    c.max_send_rate(Some(10)).unwrap();
+    let mut h = Harness::new(c);
+    assert_eq!(h.inbox.len(), 1);
+    h.advance(ms(350));
+    // First sends only (the unanswered ones are also retransmitted after 200 ms).
+    let mut seen = std::collections::HashSet::new();
+    let at: Vec<Duration> = h
+        .inbox
+        .iter()
+        .filter(|s| seen.insert(s.txid()))
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(at, vec![ms(0), ms(100), ms(200), ms(300)]);
+}
+
+#[test]
+fn line_restart_loses_its_connections_and_re_audits_only_it() {
+    let mut h = Harness::armed(2);
+    h.command(Command::CreateConnection {
+        line: line(2),
+        call: CallId(0x22),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("200 {} OK\nI: 9\n\n{GW_SDP}", c.txid()));
+    h.event();
+    h.send("RSIP 950 aaln/2@gw1.example.net MGCP 1.0\nRM: forced\n");
+    assert!(h.recv().text.starts_with("200 950"));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionLost {
+            line: line(2),
+            call: CallId(0x22),
+            reason: "restart".into()
+        }
+    );
+    let a = h.recv();
+    assert_eq!(a.verb(), "AUEP");
+    assert_eq!(a.endpoint(), "aaln/2@gw1.example.net");
+    assert!(h.inbox.is_empty());
+}
+
+#[test]
+fn gateway_delete_without_call_id_loses_every_connection_of_the_endpoint() {
+    let mut h = Harness::armed(1);
+    for call in [1, 2] {
+        h.command(Command::CreateConnection {
+            line: line(1),
+            call: CallId(call),
+            mode: ConnectionMode::SendRecv,
+            codec: Codec::Pcmu,
+            ptime: ms(20),
+            remote: None,
+        });
+        let c = h.recv();
+        h.send(&format!("200 {} OK\nI: {call}\n\n{GW_SDP}", c.txid()));
+        h.event();
+    }
+    h.send("DLCX 960 aaln/1@gw1.example.net MGCP 1.0\nE: 901 endpoint malfunction\n");
+    assert!(h.recv().text.starts_with("250 960"));
+    let mut lost: Vec<CallId> = h
+        .events
+        .drain(..)
+        .map(|e| match e {
+            Event::ConnectionLost { call, .. } => call,
+            e => panic!("{e:?}"),
+        })
+        .collect();
+    lost.sort();
+    assert_eq!(lost, vec![CallId(1), CallId(2)]);
+    assert_eq!(h.agent.stats().connections_lost, 2);
+}
+
+#[test]
+fn commands_for_unknown_lines_fail_with_500() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Ring {
+        line: line(9),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 500, .. }));
+    h.command(Command::Audit {
+        line: LineId::new(GatewayId::new("nope"), "aaln/1"),
+    });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 500, .. }));
+    assert!(h.inbox.is_empty());
+    assert_eq!(h.agent.stats().unknown_line_commands, 2);
+}
+
+#[test]
+fn delete_during_create_waits_then_deletes() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(5),
+        mode: ConnectionMode::RecvOnly,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    h.command(Command::DeleteConnection {
+        line: line(1),
+        call: CallId(5),
+    });
+    let c = h.recv();
+    assert!(h.inbox.is_empty());
+    h.send(&format!("200 {} OK\nI: 3\n\n{GW_SDP}", c.txid()));
+    assert!(matches!(h.event(), Event::ConnectionCreated { .. }));
+    let d = h.recv();
+    assert_eq!(d.verb(), "DLCX");
+    assert_eq!(d.param("I"), Some("3"));
+    h.send(&format!("250 {} OK\n", d.txid()));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionDeleted {
+            line: line(1),
+            call: CallId(5)
+        }
+    );
+}
+
+#[test]
+fn create_answer_without_sdp_fails_and_cleans_up() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(6),
+        mode: ConnectionMode::RecvOnly,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("200 {} OK\nI: 4\n", c.txid()));
+    assert!(matches!(
+        h.event(),
+        Event::CommandFailed {
+            call: Some(CallId(6)),
+            ..
+        }
+    ));
+    let d = h.recv();
+    assert_eq!(d.verb(), "DLCX");
+    assert_eq!(d.param("I"), Some("4"));
+    h.send(&format!("250 {} OK\n", d.txid()));
+    assert!(
+        h.events.is_empty(),
+        "the clean-up is not reported: {:?}",
+        h.events
+    );
+}
+
+#[test]
+fn notify_crossing_a_ring_loses_no_hook_change() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    let ring = h.recv();
+    // The phone was picked up under the previous request; its NTFY crosses the ring.
+    h.send("NTFY 970 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("200 970"));
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    let rearm = h.recv();
+    off_hook_request(&rearm);
+    assert_eq!(rearm.param("S"), Some(""), "ringing stops once off hook");
+    // The gateway refuses the ring (already off hook): reported, the line stays armed.
+    h.send(&format!("401 {} off hook\n", ring.txid()));
+    assert!(matches!(h.event(), Event::CommandFailed { code: 401, .. }));
+    let audit = h.recv();
+    h.send(&ok(&rearm));
+    h.send(&format!("200 {} OK\nES: L/hd\n", audit.txid()));
+    let again = h.recv();
+    off_hook_request(&again);
+    h.send(&ok(&again));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // A hang-up buffered by the gateway (quarantine) comes with the new request id.
+    let x = again.param("X").unwrap().to_owned();
+    h.send(&format!(
+        "NTFY 971 aaln/1@gw1.example.net MGCP 1.0\nX: {x}\nO: L/hu\n"
+    ));
+    assert!(h.recv().text.starts_with("200 971"));
+    assert_eq!(h.event(), Event::OnHook { line: line(1) });
+    on_hook_request(&h.recv());
+    assert_eq!(h.agent.stats().stale_notifications, 0);
+}
+
+#[test]
+fn requested_ack_goes_as_000_when_no_command_follows() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Audit { line: line(1) });
+    let a = h.recv();
+    h.send(&format!("200 {} OK\nK:\nES: L/hu\n", a.txid()));
+    h.event();
+    h.advance(ms(99));
+    assert!(h.inbox.is_empty());
+    h.advance(ms(1));
+    let ack = h.recv();
+    assert!(
+        ack.text.starts_with(&format!("000 {}", a.txid())),
+        "{}",
+        ack.text
+    );
+}
+
+#[test]
+fn config_is_validated() {
+    use super::super::ConfigError;
+    let gw = |name: &str, port: u16, lines: &[&str]| GatewayConfig {
+        id: GatewayId::new(name),
+        address: format!("192.0.2.1:{port}").parse().unwrap(),
+        domain: "gw".into(),
+        lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+    };
+    let mut c = Config::default();
+    c.gateway(gw("a", 1, &["aaln/1"])).unwrap();
+    assert!(matches!(
+        c.gateway(gw("a", 2, &[])),
+        Err(ConfigError::DuplicateGateway(_))
+    ));
+    assert!(matches!(
+        c.gateway(gw("b", 1, &[])),
+        Err(ConfigError::DuplicateGateway(_))
+    ));
+    for bad in ["", "aaln/*", "a b", "x@y"] {
+        assert!(matches!(
+            c.gateway(gw("b", 2, &[bad])),
+            Err(ConfigError::BadLine { .. })
+        ));
+    }
+    assert!(matches!(
+        c.gateway(gw("b", 2, &["aaln/1", "AALN/1"])),
+        Err(ConfigError::BadLine { .. })
+    ));
+    assert_eq!(
+        c.max_outstanding(0).unwrap_err(),
+        ConfigError::Zero("max_outstanding")
+    );
+    assert_eq!(
+        c.notified_entity("a b").unwrap_err(),
+        ConfigError::BadNotifiedEntity
+    );
+    assert_eq!(c.gateways.len(), 1);
+}
