@@ -76,9 +76,9 @@ pub struct Stats {
     pub commands_failed: u64,
     /// Commands that timed out.
     pub timeouts: u64,
-    /// Times a gateway went down / came up.
+    /// Times a gateway was reported down.
     pub gateway_down: u64,
-    /// Times a gateway came up.
+    /// Times a gateway was reported up.
     pub gateway_up: u64,
     /// Transaction-layer counters.
     pub transaction: transaction::Stats,
@@ -314,6 +314,7 @@ impl CallAgent {
 impl Controller for CallAgent {
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.datagrams += 1;
+        trace!(%from, len = data.len(), "datagram");
         if data.len() > MAX_DATAGRAM {
             self.stats.oversized += 1;
             debug!(%from, len = data.len(), "oversized datagram dropped");

@@ -279,17 +279,24 @@ impl CallAgent {
         self.set_timer(at, Timer::Probe(g));
     }
 
-    /// The gateway stopped answering: report it once, fail what waits, start probing.
+    /// The gateway stopped answering: report it once (not again if it announced its going),
+    /// fail what waits, start probing.
     fn unreachable(&mut self, now: Instant, g: usize) {
         let interval = self.config.probe_interval;
+        let announced = matches!(self.gateways[g].service, Service::Announced(_));
         self.gateways[g].service = Service::Unreachable { interval };
-        self.stats.gateway_down += 1;
         let gateway = self.gateways[g].id.clone();
-        warn!(%gateway, "gateway unreachable");
-        self.emit(Event::GatewayDown {
-            gateway,
-            reason: DownReason::Unreachable,
-        });
+        if announced {
+            // It said it was going: already reported down; now probe until it is back.
+            debug!(%gateway, "announced-down gateway stopped answering");
+        } else {
+            self.stats.gateway_down += 1;
+            warn!(%gateway, "gateway unreachable");
+            self.emit(Event::GatewayDown {
+                gateway,
+                reason: DownReason::Unreachable,
+            });
+        }
         let queued: Vec<Job> = self.gateways[g].queue.drain(..).collect();
         for job in &queued {
             self.job_failed(job, 0, "gateway unreachable");

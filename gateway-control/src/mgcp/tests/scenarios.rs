@@ -920,3 +920,28 @@ fn config_is_validated() {
     );
     assert_eq!(c.gateways.len(), 1);
 }
+
+#[test]
+fn forced_down_gateway_that_stops_answering_is_not_reported_twice() {
+    let mut h = Harness::armed(1);
+    h.send("RSIP 980 *@gw1.example.net MGCP 1.0\nRM: forced\n");
+    h.recv();
+    assert!(matches!(h.event(), Event::GatewayDown { .. }));
+    h.command(Command::Audit { line: line(1) });
+    h.recv();
+    h.advance(Duration::from_secs(20));
+    assert!(matches!(h.event(), Event::CommandFailed { code: 0, .. }));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // It is probed; when it answers, it is up and re-armed.
+    h.inbox.clear();
+    h.advance(Duration::from_secs(2));
+    let probe = h.inbox.pop_back().unwrap();
+    assert_eq!(probe.verb(), "AUEP");
+    h.send(&format!("200 {} OK\nES: L/hu\n", probe.txid()));
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+}
