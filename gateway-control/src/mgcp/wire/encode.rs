@@ -4,7 +4,9 @@
 //! For every message [`super::parse`] can return, `parse(encode(m)) == [m]`. Values built by
 //! hand must keep to the grammar the parser accepts (hex ids, no line ends, balanced
 //! parentheses in raw event parameters, an [`Other`](super::Param::Other) name that is not one of
-//! RFC 3435's); the encoder writes them as given and does not check.
+//! RFC 3435's); the encoder writes them as given and does not check. Nor does it enforce
+//! [`MAX_DATAGRAM`](super::MAX_DATAGRAM): a caller that builds large messages (many
+//! piggy-backed ones, a long SDP) checks the length of what it sends.
 
 use std::fmt;
 

@@ -848,3 +848,36 @@ fn rfc3660_line_package_forms() {
     }
     round_trip(&Message::Command(c));
 }
+
+// A media gateway of the osmo-mgw kind: wildcard endpoint in the CRCX, the chosen endpoint in
+// Z:, a vendor parameter in the DLCX answer, CRLF everywhere.
+#[test]
+fn rtpbridge_wildcard_exchange() {
+    let c = command(
+        b"CRCX 1 rtpbridge/*@mgw MGCP 1.0\r\nC: 1234\r\nL: p:20, a:PCMU\r\nM: recvonly\r\n",
+    );
+    assert!(c.endpoint.is_wildcard());
+    round_trip(&Message::Command(c));
+    let r = response(
+        b"200 1 OK\r\nI: 1\r\nZ: rtpbridge/1@mgw\r\n\r\nv=0\r\no=- 1 23 IN IP4 127.0.0.1\r\n\
+          s=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 16002 RTP/AVP 0\r\n\
+          a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n",
+    );
+    assert_eq!(
+        r.params[1],
+        Param::SpecificEndpointId(EndpointName {
+            local: "rtpbridge/1",
+            domain: "mgw"
+        })
+    );
+    let audio = AudioDescription::from_sdp(r.sdp.as_ref().unwrap()).unwrap();
+    assert_eq!(audio.address, "127.0.0.1:16002".parse().unwrap());
+    assert_eq!(audio.ptime, Some(20));
+    assert_eq!(audio.telephone_event, None);
+    round_trip(&Message::Response(r));
+    let r = response(
+        b"250 3 OK\r\nP: PS=0, OS=0, PR=0, OR=0, PL=0, JI=0\r\nX-Osmo-CP: EC TI=0, TO=0\r\n",
+    );
+    assert_eq!(r.params[1], Param::Other("X-Osmo-CP", "EC TI=0, TO=0"));
+    round_trip(&Message::Response(r));
+}
