@@ -32,6 +32,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::{
     Config, Gateway, Input, LineCommand, MAX_SAY_SAMPLES, Output, Via, error_line, file_done,
+    say_done,
 };
 
 /// Where the driver listens, on top of the gateway's [`Config`].
@@ -343,11 +344,7 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
                         .remove(&line)
                         .map(|f| f.display().to_string())
                         .unwrap_or_default();
-                    let mut text = file_done("say_done", line, &file, "packets", packets);
-                    if !complete {
-                        text.pop();
-                        text.push_str(",\"complete\":false}");
-                    }
+                    let text = say_done(line, &file, packets, complete);
                     self.print(&text).await?;
                 }
                 other => {

@@ -77,7 +77,7 @@ pub use connection::MAX_SAY_SAMPLES;
 #[cfg(feature = "driver")]
 pub use driver::{DriverConfig, run, run_with};
 pub use gateway::{Gateway, Stats, Transmit, Via};
-pub use output::{ConnectionAction, Output, StopReason, error_line, file_done};
+pub use output::{ConnectionAction, Output, StopReason, error_line, file_done, say_done};
 
 use crate::mgcp::transaction;
 

@@ -270,6 +270,21 @@ pub fn file_done(event: &str, line: u16, file: &str, field: &str, value: u64) ->
         .done()
 }
 
+/// Renders a `say_done` line; `"complete":false` is added when the `say` was cut short.
+pub fn say_done(line: u16, file: &str, packets: u64, complete: bool) -> String {
+    let o = Obj::new()
+        .num("line", u64::from(line))
+        .str("event", "say_done")
+        .str("file", file)
+        .num("packets", packets);
+    if complete {
+        o
+    } else {
+        o.bool("complete", false)
+    }
+    .done()
+}
+
 /// Renders an `{"error":…}` line.
 pub fn error_line(line: Option<u16>, message: &str) -> String {
     Obj::new().line(line).str("error", message).done()
@@ -418,6 +433,10 @@ mod tests {
         assert_eq!(
             file_done("say_done", 1, "a.wav", "packets", 50),
             r#"{"line":1,"event":"say_done","file":"a.wav","packets":50}"#
+        );
+        assert_eq!(
+            say_done(2, "b.wav", 3, false),
+            r#"{"line":2,"event":"say_done","file":"b.wav","packets":3,"complete":false}"#
         );
         assert!(
             Output::Audio {
