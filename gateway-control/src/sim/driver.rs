@@ -134,6 +134,7 @@ where
         let wanted = usize::from(config.gateway.lines) * config.gateway.max_connections;
         let mut gw = Gateway::new(config.gateway.clone(), now());
         let mut rtp = HashMap::new();
+        let mut receivers = Vec::new();
         for port in config.rtp_ports.clone().filter(|p| p % 2 == 0) {
             if rtp.len() == wanted {
                 break;
@@ -144,14 +145,14 @@ where
             let sock = Arc::new(sock);
             let rx_sock = Arc::clone(&sock);
             let tx = rtp_tx.clone();
-            tokio::spawn(async move {
+            receivers.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 while let Ok((n, from)) = rx_sock.recv_from(&mut buf).await {
                     if tx.send((port, from, buf[..n].to_vec())).await.is_err() {
                         break;
                     }
                 }
-            });
+            }));
             gw.add_rtp_port(port);
             rtp.insert(port, sock);
         }
@@ -201,6 +202,10 @@ where
             }
             d.flush().await?;
         }
+        for r in receivers {
+            r.abort();
+        }
+        info!("gateway simulator stopped");
         d.finish_all().await
     }
     .instrument(span)
