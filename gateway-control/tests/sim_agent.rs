@@ -21,6 +21,10 @@ struct Pair {
     events: Vec<Event>,
     outputs: Vec<Output>,
     rtp: usize,
+    /// Drop every n-th control datagram (both directions), if set.
+    lose_every: Option<u64>,
+    sent: u64,
+    lost: u64,
 }
 
 /// A base instant for virtual time, never a measurement.
@@ -30,7 +34,22 @@ fn epoch() -> Instant {
 }
 
 impl Pair {
-    fn new(lines: u16) -> Self {
+    /// Whether the next control datagram is lost.
+    fn lose(&mut self) -> bool {
+        self.sent += 1;
+        let lost = self.lose_every.is_some_and(|n| self.sent % n == 0);
+        self.lost += u64::from(lost);
+        lost
+    }
+
+    fn new_lossy(lines: u16, lose_every: Option<u64>, patience: Duration) -> Self {
+        let mut p = Self::build(lines);
+        p.lose_every = lose_every;
+        p.advance(patience);
+        p
+    }
+
+    fn build(lines: u16) -> Self {
         let now = epoch();
         let ca: SocketAddr = "10.0.0.1:2727".parse().unwrap();
         let gw_addr: SocketAddr = "10.0.0.2:2427".parse().unwrap();
@@ -55,7 +74,7 @@ impl Pair {
         .rng_seed(9)
         .unwrap();
         let agent = CallAgent::new(ac, now).unwrap();
-        let mut p = Self {
+        Self {
             agent,
             gw,
             now,
@@ -64,9 +83,10 @@ impl Pair {
             events: Vec::new(),
             outputs: Vec::new(),
             rtp: 0,
-        };
-        p.settle();
-        p
+            lose_every: None,
+            sent: 0,
+            lost: 0,
+        }
     }
 
     fn line(n: u16) -> LineId {
@@ -79,7 +99,9 @@ impl Pair {
             let mut moved = false;
             while let Some(t) = self.agent.poll_transmit() {
                 assert_eq!(t.destination, self.gw_addr);
-                self.gw.handle_datagram(self.now, self.ca, &t.contents);
+                if !self.lose() {
+                    self.gw.handle_datagram(self.now, self.ca, &t.contents);
+                }
                 moved = true;
             }
             while let Some(t) = self.gw.poll_transmit() {
@@ -129,10 +151,6 @@ impl Pair {
         self.now = end;
     }
 
-    fn settle(&mut self) {
-        self.advance(Duration::from_millis(500));
-    }
-
     fn take(&mut self, want: impl Fn(&Event) -> bool) -> Event {
         let i = self
             .events
@@ -155,7 +173,20 @@ impl Pair {
 
 #[test]
 fn lines_are_armed_and_a_call_goes_through() {
-    let mut p = Pair::new(3);
+    call_flow(None, Duration::from_millis(100));
+}
+
+/// Every fifth datagram lost, both ways: retransmission and duplicate suppression on both
+/// sides carry the same call through, only later.
+#[test]
+fn a_call_goes_through_with_a_fifth_of_the_datagrams_lost() {
+    let p = call_flow(Some(5), Duration::from_secs(30));
+    assert!(p.lost >= 3, "{} lost", p.lost);
+    assert!(p.gw.transaction_stats().retransmissions > 0);
+}
+
+fn call_flow(lose_every: Option<u64>, patience: Duration) -> Pair {
+    let mut p = Pair::new_lossy(3, lose_every, patience);
     assert!(p.gw.is_registered());
     for n in 1..=3 {
         assert_eq!(p.agent.is_armed(&Pair::line(n)), Some(true), "line {n}");
@@ -164,6 +195,7 @@ fn lines_are_armed_and_a_call_goes_through() {
 
     // Off-hook reaches the call agent as a model event.
     p.on_gateway(LineCommand::OffHook(1));
+    p.advance(patience);
     p.take(|e| matches!(e, Event::OffHook { line } if *line == Pair::line(1)));
 
     // A connection, with the gateway's media address in the answer.
@@ -180,6 +212,7 @@ fn lines_are_armed_and_a_call_goes_through() {
             telephone_event: None,
         }),
     });
+    p.advance(patience);
     let Event::ConnectionCreated { local, .. } = p.take(|e| {
         matches!(
             e,
@@ -198,9 +231,9 @@ fn lines_are_armed_and_a_call_goes_through() {
     assert_eq!(p.gw.connections(1), vec![local.address]);
 
     // Digits while off-hook reach the call agent.
-    p.advance(Duration::from_millis(100));
+    p.advance(patience);
     p.on_gateway(LineCommand::Digits(1, "5".into()));
-    p.advance(Duration::from_secs(5));
+    p.advance(patience + Duration::from_secs(5));
     p.take(|e| {
         matches!(e, Event::Digit { line, digit } if *line == Pair::line(1)
             && *digit == Digit::new('5').unwrap())
@@ -213,8 +246,9 @@ fn lines_are_armed_and_a_call_goes_through() {
         cadence: Cadence::Normal,
         caller_id: None,
     });
+    p.advance(patience.min(Duration::from_millis(900)));
     assert_eq!(p.gw.is_ringing(2), Some(true));
-    p.advance(Duration::from_millis(1500));
+    p.advance(patience.max(Duration::from_millis(1500)));
     assert_eq!(p.gw.is_off_hook(2), Some(true));
     p.take(|e| matches!(e, Event::OffHook { line } if *line == Pair::line(2)));
 
@@ -233,9 +267,10 @@ fn lines_are_armed_and_a_call_goes_through() {
         )
     });
     assert!(p.gw.connections(1).is_empty());
-    p.advance(Duration::from_millis(100));
+    p.advance(patience);
     p.on_gateway(LineCommand::OnHook(1));
-    p.advance(Duration::from_secs(1));
+    p.advance(patience + Duration::from_secs(1));
     p.take(|e| matches!(e, Event::OnHook { line } if *line == Pair::line(1)));
     assert_eq!(p.gw.stats().refused, 0, "the gateway refused nothing");
+    p
 }
