@@ -37,7 +37,7 @@ impl Pair {
     /// Whether the next control datagram is lost.
     fn lose(&mut self) -> bool {
         self.sent += 1;
-        let lost = self.lose_every.is_some_and(|n| self.sent % n == 0);
+        let lost = self.lose_every.is_some_and(|n| self.sent.is_multiple_of(n));
         self.lost += u64::from(lost);
         lost
     }
