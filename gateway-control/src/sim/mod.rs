@@ -17,6 +17,8 @@
 //!   retransmitted until answered. After a notification, events are quarantined until the next
 //!   request (§4.4.1, "step"); the request then processes (`Q: process`, the default) or drops
 //!   (`Q: discard`) them. Timeout signals stop when a requested event is detected unless `K`.
+//!   A NTFY never answered makes the line send `RSIP aaln/N` with `RM: disconnected` (§4.4.7)
+//!   until one is answered.
 //! - Ringing (`L/rg`, distinctive `L/r0`–`L/r7`) follows a 2 s on / 4 s off cadence
 //!   ([`Config::ring_cadence`]) until picked up, stopped, or its timeout
 //!   (180 s, `to=` in ms, capped by [`Config::ring_timeout`]), which reports `L/oc`.
@@ -38,7 +40,8 @@
 //! # Output (stdout, one JSON object a line)
 //! | line | when |
 //! | --- | --- |
-//! | `{"event":"rsip","acknowledged":true,"code":200}` | the restart was answered (`false` and no `code` when it timed out) |
+//! | `{"event":"rsip","method":"restart","acknowledged":true,"code":200}` | the restart was answered (`false` and no `code` when it timed out) |
+//! | `{"line":1,"event":"rsip","method":"disconnected","acknowledged":true,"code":200}` | a line whose NTFY went unanswered announced itself again (§4.4.7) |
 //! | `{"line":1,"event":"offhook"}` / `"onhook"` (+ `"auto":true` for autoanswer) | hook change |
 //! | `{"line":1,"event":"flash"}`, `{"line":1,"event":"digit","digit":"5"}` | key presses |
 //! | `{"line":1,"event":"command","verb":"RQNT","transaction":12,"code":200}` | a call-agent command and our answer (`line` absent for the whole gateway) |

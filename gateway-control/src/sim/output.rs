@@ -58,6 +58,10 @@ pub enum Output {
     /// The restart announcement was answered (`acknowledged`, with the code) or abandoned and
     /// will be sent again.
     Restart {
+        /// The line, for a `disconnected` announcement (§4.4.7); `None` for the gateway.
+        line: Option<u16>,
+        /// `restart` (at start) or `disconnected` (a notification went unanswered).
+        method: &'static str,
         /// Whether a 2xx arrived.
         acknowledged: bool,
         /// The return code, or `None` when it timed out.
@@ -297,8 +301,17 @@ impl Output {
     pub fn to_json(&self) -> Option<String> {
         let o = Obj::new();
         Some(match self {
-            Self::Restart { acknowledged, code } => {
-                let o = o.str("event", "rsip").bool("acknowledged", *acknowledged);
+            Self::Restart {
+                line,
+                method,
+                acknowledged,
+                code,
+            } => {
+                let o = o
+                    .line(*line)
+                    .str("event", "rsip")
+                    .str("method", method)
+                    .bool("acknowledged", *acknowledged);
                 match code {
                     Some(c) => o.num("code", u64::from(*c)),
                     None => o,
@@ -414,10 +427,12 @@ mod tests {
             ),
             (
                 Output::Restart {
+                    line: None,
+                    method: "restart",
                     acknowledged: true,
                     code: Some(200),
                 },
-                r#"{"event":"rsip","acknowledged":true,"code":200}"#,
+                r#"{"event":"rsip","method":"restart","acknowledged":true,"code":200}"#,
             ),
             (
                 Output::Error {

@@ -190,6 +190,8 @@ fn restart_is_retransmitted_until_answered() {
     assert_eq!(
         gw.poll_output(),
         Some(Output::Restart {
+            line: None,
+            method: "restart",
             acknowledged: true,
             code: Some(200)
         })
@@ -223,6 +225,37 @@ fn offhook_is_notified_then_quarantined_until_the_next_request() {
     assert_eq!(h.notified("A2"), "D/5");
     assert_eq!(h.code(&rqnt(1, "A3", "R: L/hu(N)\r\n")), 200);
     assert_eq!(h.notified("A3"), "L/hu");
+}
+
+#[test]
+fn unanswered_notification_makes_the_line_announce_itself_disconnected() {
+    let mut h = Harness::new(2);
+    assert_eq!(h.code(&rqnt(2, "D0", "R: L/hd(N)\r\n")), 200);
+    h.line(LineCommand::OffHook(2));
+    assert!(h.has("NTFY"));
+    // Nobody answers: retransmissions, then the transaction is given up (by T-MAX, 20 s).
+    for _ in 0..210 {
+        if h.gw.stats().timeouts > 0 {
+            break;
+        }
+        h.advance(ms(100));
+    }
+    assert_eq!(h.gw.stats().timeouts, 1);
+    assert!(h.took_output(&Output::Error {
+        line: Some(2),
+        message: "NTFY timed out".into()
+    }));
+    let rsip = h.take("RSIP");
+    assert!(rsip.contains("aaln/2@[127.0.0.1]"), "{rsip}");
+    assert!(rsip.contains("RM: disconnected"), "{rsip}");
+    h.control.retain(|m| *m != rsip);
+    h.answer(&rsip, 200);
+    assert!(h.took_output(&Output::Restart {
+        line: Some(2),
+        method: "disconnected",
+        acknowledged: true,
+        code: Some(200)
+    }));
 }
 
 #[test]
