@@ -375,7 +375,7 @@ impl Gateway {
                 }
                 LineCommand::Digits(..) | LineCommand::Flash(_) => Some("line is on-hook".into()),
                 LineCommand::AutoAnswer(_, on) => {
-                    line.autoanswer = on;
+                    line.set_autoanswer(now, config, on);
                     None
                 }
                 LineCommand::Say { samples, .. } => match line

@@ -131,6 +131,14 @@ impl Line {
         }
     }
 
+    /// Turns autoanswer on or off; switched on while the bell rings, it picks up after the
+    /// delay from now.
+    pub(super) fn set_autoanswer(&mut self, now: Instant, config: &Config, on: bool) {
+        self.autoanswer = on;
+        self.autoanswer_at =
+            (on && self.ringing() && !self.off_hook).then(|| now + config.autoanswer_delay);
+    }
+
     /// Whether a ring signal is active.
     pub(super) fn ringing(&self) -> bool {
         self.signals.iter().any(|a| a.signal.ring == RingKind::Ring)

@@ -387,6 +387,15 @@ fn autoanswer_picks_up_after_a_delay() {
         auto: true
     }));
     assert_eq!(h.notified("AA"), "L/hd");
+    // Switched on while the bell already rings, it still picks up.
+    assert_eq!(h.code(&rqnt(1, "AB", "R: L/hd(N)\r\nS: L/rg\r\n")), 200);
+    h.advance(ms(3000));
+    h.line(LineCommand::AutoAnswer(1, true));
+    h.advance(ms(999));
+    assert_eq!(h.gw.is_off_hook(1), Some(false));
+    h.advance(ms(1));
+    assert_eq!(h.gw.is_off_hook(1), Some(true));
+    assert_eq!(h.notified("AB"), "L/hd");
 }
 
 #[test]
