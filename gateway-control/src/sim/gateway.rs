@@ -320,7 +320,6 @@ impl Gateway {
 
     /// An RTP datagram arrived on the socket bound to `local_port`.
     pub fn handle_rtp(&mut self, now: Instant, local_port: u16, from: SocketAddr, data: &[u8]) {
-        let _ = now;
         let Some((li, id)) = self.by_port.get(&local_port).cloned() else {
             self.stats.rtp_dropped += 1;
             trace!(local_port, %from, "RTP for no connection");
@@ -332,7 +331,7 @@ impl Gateway {
             self.stats.rtp_dropped += 1;
             return;
         };
-        match c.handle_rtp(data) {
+        match c.handle_rtp(now, data) {
             Some(samples) if hearing => self.outputs.push_back(Output::Audio {
                 line: line.number,
                 samples,
