@@ -4,7 +4,11 @@
 //! For every message [`super::parse`] can return, `parse(encode(m)) == [m]`. Values built by
 //! hand must keep to the grammar the parser accepts (hex ids, no line ends, balanced
 //! parentheses in raw event parameters, an [`Other`](super::Param::Other) name that is not one of
-//! RFC 3435's); the encoder writes them as given and does not check.
+//! RFC 3435's); the encoder writes them as given and does not check. Nor does it enforce
+//! [`MAX_DATAGRAM`](super::MAX_DATAGRAM): a caller that builds large messages (many
+//! piggy-backed ones, a long SDP) checks the length of what it sends.
+
+use std::fmt;
 
 use super::{
     Action, Command, EndpointName, EventName, EventRef, Message, Mode, Pair, Param, RequestedEvent,
@@ -184,6 +188,31 @@ fn push_pairs(out: &mut Vec<u8>, pairs: &[Pair<'_>], sep: u8) {
             push_str(out, p.value);
         }
     });
+}
+
+impl fmt::Display for EventName<'_> {
+    /// `[package/]event[@connection]`, as on the wire.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = self.package {
+            write!(f, "{p}/")?;
+        }
+        f.write_str(self.event)?;
+        if let Some(c) = self.connection {
+            write!(f, "@{c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for EventRef<'_> {
+    /// `name[(params)]`, as on the wire.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)?;
+        if let Some(p) = self.params {
+            write!(f, "({p})")?;
+        }
+        Ok(())
+    }
 }
 
 impl Mode<'_> {

@@ -521,8 +521,12 @@ pub enum Param<'a> {
 
 /// Looks up the first parameter matching `f` — the pattern every consumer uses.
 ///
-/// ```ignore
+/// ```
+/// # use gateway_control::mgcp::wire::{Message, Param, find, parse};
+/// let messages = parse(b"NTFY 1 aaln/1@gw MGCP 1.0\r\nX: 1A\r\n").unwrap();
+/// let Message::Command(cmd) = &messages[0] else { unreachable!() };
 /// let x = find(&cmd.params, |p| match p { Param::RequestIdentifier(x) => Some(*x), _ => None });
+/// assert_eq!(x, Some("1A"));
 /// ```
 pub fn find<'p, 'a, T>(
     params: &'p [Param<'a>],

@@ -156,6 +156,9 @@ fn list<'a, T>(
 /// Given `s` starting with `(`, the text inside the balanced group and what follows it.
 /// Quoted strings inside are skipped.
 fn group(s: &str) -> Option<(&str, &str)> {
+    if !s.starts_with('(') {
+        return None;
+    }
     let mut depth = 0usize;
     let mut quoted = false;
     for (i, b) in s.bytes().enumerate() {

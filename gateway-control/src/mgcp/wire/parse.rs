@@ -31,6 +31,23 @@ pub struct ParseError {
     pub is_command: Option<bool>,
 }
 
+impl ParseError {
+    /// How a receiver answers the failed message, if it can: only a command whose transaction id
+    /// was read gets an answer — 528 (incompatible protocol version) for
+    /// [`ParseErrorKind::Version`], 510 (protocol error) for anything else. Responses and
+    /// unreadable first lines are dropped.
+    pub fn answer(&self) -> Option<(TransactionId, ReturnCode)> {
+        if self.is_command != Some(true) {
+            return None;
+        }
+        let code = match self.kind {
+            ParseErrorKind::Version => ReturnCode::INCOMPATIBLE_VERSION,
+            _ => ReturnCode::PROTOCOL_ERROR,
+        };
+        self.transaction.map(|t| (t, code))
+    }
+}
+
 /// What is wrong with a datagram, grouped by what the receiver should answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -591,11 +591,23 @@ fn unknown_verb_and_version_keep_the_transaction() {
     assert_eq!(e.transaction, Some(TransactionId(1234)));
     assert_eq!(e.is_command, Some(true));
     assert_eq!(e.offset, 0);
+    assert_eq!(
+        e.answer(),
+        Some((TransactionId(1234), ReturnCode::PROTOCOL_ERROR))
+    );
+    // Without a readable transaction id, or for a response, there is nobody to answer.
+    assert_eq!(error(b"XYZW x a@b MGCP 1.0\r\n").answer(), None);
+    assert_eq!(error(b"200 1 OK\r\nX: zz\r\n").answer(), None);
 
     let e = error(b"CRCX 99 aaln/1@gw MGCP 2.0\r\n");
     assert_eq!(e.kind, ParseErrorKind::Version);
     assert_eq!(e.transaction, Some(TransactionId(99)));
     assert_eq!(e.offset, 23);
+
+    assert_eq!(
+        e.answer(),
+        Some((TransactionId(99), ReturnCode::INCOMPATIBLE_VERSION))
+    );
 
     let e = error(b"CRCX 99 aaln/1@gw SGCP 1.0\r\n");
     assert_eq!(e.kind, ParseErrorKind::Version);
@@ -683,6 +695,8 @@ fn bad_parameters_name_the_parameter() {
         ("R: L/hd(N", "R"),
         ("R: L/hd(N))", "R"),
         ("R: L/hd(N)(x)(y)", "R"),
+        ("R: L/hd(N)c@1(N)", "R"),
+        ("S: L/rg(1)c(2)", "S"),
         ("R: L/hd(N, )", "R"),
         ("R: /hd", "R"),
         ("R: L/", "R"),
@@ -784,4 +798,86 @@ fn truncated_datagrams_never_panic() {
             }
         }
     }
+}
+
+// RFC 3660 line package forms: caller id as the brief writes it (an unquoted name), operation
+// complete naming the signal, hook flash with swap, and a wildcard connection on an event.
+#[test]
+fn rfc3660_line_package_forms() {
+    let c = command(
+        b"RQNT 1203 aaln/1@rgw MGCP 1.0\r\n\
+          X: 0123456789AF\r\n\
+          R: L/hu(N), L/hf(S,N), L/oc(N), D/[0-9#*T](D), L/hd@*(N)\r\n\
+          S: L/rg, L/ci(10/14/17/26,\"555 1212\",CableLabs)\r\n",
+    );
+    let Param::RequestedEvents(r) = &c.params[1] else {
+        panic!()
+    };
+    assert_eq!(r[1].actions, vec![Action::Swap, Action::Notify]);
+    assert_eq!(r[4].name.connection, Some("*"));
+    assert_eq!(r[4].name.to_string(), "L/hd@*");
+    assert_eq!(
+        c.params[2],
+        Param::SignalRequests(vec![
+            sig("L", "rg"),
+            EventRef {
+                name: name("L", "ci"),
+                params: Some("10/14/17/26,\"555 1212\",CableLabs"),
+            },
+        ])
+    );
+    let out = round_trip(&Message::Command(c));
+    assert!(
+        out.windows(16).any(|w| w == b"R: L/hu(N),L/hf("),
+        "lists are written without spaces"
+    );
+
+    let c = command(b"NTFY 3001 aaln/1@rgw MGCP 1.0\r\nX: 0123456789AF\r\nO: L/oc(L/rg),L/hf\r\n");
+    assert_eq!(
+        c.params[1],
+        Param::ObservedEvents(vec![
+            EventRef {
+                name: name("L", "oc"),
+                params: Some("L/rg"),
+            },
+            sig("L", "hf"),
+        ])
+    );
+    if let Param::ObservedEvents(o) = &c.params[1] {
+        assert_eq!(o[0].to_string(), "L/oc(L/rg)");
+    }
+    round_trip(&Message::Command(c));
+}
+
+// A media gateway of the osmo-mgw kind: wildcard endpoint in the CRCX, the chosen endpoint in
+// Z:, a vendor parameter in the DLCX answer, CRLF everywhere.
+#[test]
+fn rtpbridge_wildcard_exchange() {
+    let c = command(
+        b"CRCX 1 rtpbridge/*@mgw MGCP 1.0\r\nC: 1234\r\nL: p:20, a:PCMU\r\nM: recvonly\r\n",
+    );
+    assert!(c.endpoint.is_wildcard());
+    round_trip(&Message::Command(c));
+    let r = response(
+        b"200 1 OK\r\nI: 1\r\nZ: rtpbridge/1@mgw\r\n\r\nv=0\r\no=- 1 23 IN IP4 127.0.0.1\r\n\
+          s=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 16002 RTP/AVP 0\r\n\
+          a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n",
+    );
+    assert_eq!(
+        r.params[1],
+        Param::SpecificEndpointId(EndpointName {
+            local: "rtpbridge/1",
+            domain: "mgw"
+        })
+    );
+    let audio = AudioDescription::from_sdp(r.sdp.as_ref().unwrap()).unwrap();
+    assert_eq!(audio.address, "127.0.0.1:16002".parse().unwrap());
+    assert_eq!(audio.ptime, Some(20));
+    assert_eq!(audio.telephone_event, None);
+    round_trip(&Message::Response(r));
+    let r = response(
+        b"250 3 OK\r\nP: PS=0, OS=0, PR=0, OR=0, PL=0, JI=0\r\nX-Osmo-CP: EC TI=0, TO=0\r\n",
+    );
+    assert_eq!(r.params[1], Param::Other("X-Osmo-CP", "EC TI=0, TO=0"));
+    round_trip(&Message::Response(r));
 }
