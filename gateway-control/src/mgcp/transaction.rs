@@ -56,7 +56,9 @@ pub struct Config {
     pub initial_rtt: Duration,
     /// `N` in `AAD + N·ADEV`. 2.
     pub deviation_factor: u32,
-    /// The smallest retransmission timer, however fast the peer answers. 50 ms.
+    /// The smallest retransmission timer, however fast the peer answers: 200 ms, so that a
+    /// LAN peer's near-zero samples never make the timer more aggressive than RFC 3435's
+    /// initial value (the estimate still raises it for slow peers).
     pub min_retransmit_interval: Duration,
     /// The back-off cap. 4 s.
     pub max_retransmit_interval: Duration,
@@ -86,7 +88,7 @@ impl Default for Config {
         Self {
             initial_rtt: Duration::from_millis(200),
             deviation_factor: 2,
-            min_retransmit_interval: Duration::from_millis(50),
+            min_retransmit_interval: Duration::from_millis(200),
             max_retransmit_interval: Duration::from_secs(4),
             max_retransmissions: 7,
             t_max: Duration::from_secs(20),

@@ -16,7 +16,7 @@ pub use config::{Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER
 
 use super::endpoint::Line;
 use super::transaction::{self, Transactions};
-use super::wire::{self, MAX_DATAGRAM, Message, ParseErrorKind, ReturnCode, TransactionId};
+use super::wire::{self, MAX_DATAGRAM, Message, ReturnCode, TransactionId};
 use crate::model::{CallId, Command, DownReason, Event, GatewayId, LineId};
 use crate::{Controller, Transmit};
 use outgoing::{InFlight, Job};
@@ -326,19 +326,17 @@ impl Controller for CallAgent {
         let messages = match wire::parse(data) {
             Ok(m) => m,
             Err(e) => {
-                match (e.is_command, e.transaction) {
-                    (Some(true), Some(txid)) => {
-                        let code = if e.kind == ParseErrorKind::Version {
+                match e.answer() {
+                    Some((txid, code)) => {
+                        if code == ReturnCode::INCOMPATIBLE_VERSION {
                             self.stats.version_answered += 1;
-                            ReturnCode::INCOMPATIBLE_VERSION
                         } else {
                             self.stats.malformed_answered += 1;
-                            ReturnCode::PROTOCOL_ERROR
-                        };
+                        }
                         tracing::warn!(%from, error = %e, code = code.0, "malformed command");
                         self.respond(now, from, txid, code);
                     }
-                    _ => {
+                    None => {
                         self.stats.malformed_dropped += 1;
                         debug!(%from, error = %e, "unparseable datagram dropped");
                     }

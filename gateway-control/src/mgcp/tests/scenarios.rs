@@ -590,12 +590,12 @@ fn unreachable_gateway_is_reported_once_probed_and_re_armed() {
         caller_id: None,
     });
     let first = h.recv();
-    // The estimate learnt from the start-up exchanges (answered at once): the 50 ms floor.
+    // The estimate learnt from the start-up exchanges (answered at once): the 200 ms floor.
     let rto = h.agent.retransmit_timeout(&GatewayId::new(GW)).unwrap();
-    assert_eq!(rto, ms(50));
+    assert_eq!(rto, ms(200));
     // The gateway is silent: retransmissions per RFC 3435 §4.3, then a timeout one capped
-    // interval after the last (6.35 s + 4 s).
-    h.advance(ms(10_349));
+    // interval after the last (14.2 s + 4 s).
+    h.advance(ms(18_199));
     assert!(h.events.is_empty());
     h.advance(ms(1));
     let times: Vec<Duration> = h.inbox.drain(..).map(|s| s.at - first.at).collect();

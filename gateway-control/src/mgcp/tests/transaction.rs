@@ -97,7 +97,9 @@ fn t_max_bounds_the_retransmissions() {
 #[test]
 fn final_response_stops_retransmission_and_samples_delay() {
     let now = t0();
-    let mut t = Transactions::new(Config::default(), 1);
+    let mut cfg = Config::default();
+    cfg.min_retransmit_interval(ms(10)).unwrap();
+    let mut t = Transactions::new(cfg, 1);
     let id = t.allocate_id();
     t.send_command(now, peer(), id, b"x".to_vec()).unwrap();
     drain(&mut t);
@@ -116,6 +118,12 @@ fn final_response_stops_retransmission_and_samples_delay() {
         .unwrap();
     t.handle_response(now + ms(220), peer(), id2, ReturnCode::OK, false);
     assert_eq!(t.retransmit_timeout(peer()), ms(120));
+    // With the default floor, fast answers never go below 200 ms.
+    let mut d = Transactions::new(Config::default(), 1);
+    let id3 = d.allocate_id();
+    d.send_command(now, peer(), id3, b"z".to_vec()).unwrap();
+    d.handle_response(now + ms(1), peer(), id3, ReturnCode::OK, false);
+    assert_eq!(d.retransmit_timeout(peer()), ms(200));
     // A duplicate of the response is unmatched and counted.
     assert_eq!(
         t.handle_response(now + ms(50), peer(), id, ReturnCode::OK, false),
