@@ -15,8 +15,8 @@ use super::line::{Effects, Line, Notification};
 use super::output::Output;
 use crate::mgcp::transaction::{self, CommandOutcome, ResponseOutcome, Transactions};
 use crate::mgcp::wire::{
-    self, AckRange, Command, EndpointName, Message, Param, ParseErrorKind, Response, RestartMethod,
-    ReturnCode, TransactionId, Verb, Version,
+    self, AckRange, Command, EndpointName, Message, Param, Response, RestartMethod, ReturnCode,
+    TransactionId, Verb, Version,
 };
 
 /// Which of the gateway's sockets a datagram leaves from.
@@ -205,11 +205,7 @@ impl Gateway {
             Err(e) => {
                 self.stats.malformed += 1;
                 debug!(%from, error = %e, "malformed MGCP datagram");
-                if let (Some(true), Some(t)) = (e.is_command, e.transaction) {
-                    let code = match e.kind {
-                        ParseErrorKind::Version => ReturnCode::INCOMPATIBLE_VERSION,
-                        _ => ReturnCode::PROTOCOL_ERROR,
-                    };
+                if let Some((t, code)) = e.answer() {
                     let mut out = Vec::new();
                     response(code, t, Vec::new(), None).encode(&mut out);
                     self.txn.send_response(now, from, t, out);
