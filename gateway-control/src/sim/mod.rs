@@ -19,8 +19,9 @@
 //!   (`Q: discard`) them. Timeout signals stop when a requested event is detected unless `K`.
 //!   A NTFY never answered makes the line send `RSIP aaln/N` with `RM: disconnected` (§4.4.7)
 //!   until one is answered.
-//! - Ringing (`L/rg`, distinctive `L/r0`–`L/r7`) follows a 2 s on / 4 s off cadence
-//!   ([`Config::ring_cadence`]) until picked up, stopped, or its timeout
+//! - Ringing follows a cadence — `L/rg` 2 s on / 4 s off ([`Config::ring_cadence`]),
+//!   distinctive `L/r0`–`L/r7` the usual analog-adapter patterns — until picked up, stopped,
+//!   or its timeout
 //!   (180 s, `to=` in ms, capped by [`Config::ring_timeout`]), which reports `L/oc`.
 //! - `CRCX`, `MDCX`, `DLCX` (answered `250` with `P:` statistics), `AUEP`, `AUCX`, `EPCF`;
 //!   connection ids in hex, modes, `L:` `a:`/`p:`, local SDP answers on an RTP port the driver

@@ -351,6 +351,34 @@ fn ringing_follows_the_cadence_and_stops_on_offhook() {
 }
 
 #[test]
+fn distinctive_ring_follows_its_own_cadence() {
+    let mut h = Harness::new(1);
+    // r1: 0.8 s on, 0.4 s off, 0.8 s on, 4 s off.
+    assert_eq!(h.code(&rqnt(1, "D1", "R: L/hd(N)\r\nS: L/r1\r\n")), 200);
+    h.outputs.clear();
+    let mut changes = Vec::new();
+    let start = h.now;
+    for _ in 0..70 {
+        h.advance(ms(100));
+        for o in h.outputs.drain(..) {
+            if let Output::Ringing { on, .. } = o {
+                changes.push(((h.now - start).as_millis(), on));
+            }
+        }
+    }
+    assert_eq!(
+        changes,
+        vec![
+            (800, false),
+            (1200, true),
+            (2000, false),
+            (6000, true),
+            (6800, false)
+        ]
+    );
+}
+
+#[test]
 fn ring_timeout_reports_operation_complete() {
     let mut h = Harness::new(1);
     assert_eq!(
