@@ -152,7 +152,7 @@ async fn rsip_rqnt_offhook_crcx_say_hear_dlcx() {
     ca.answer(&rsip, 200).await;
     assert_eq!(
         out.until("rsip").await,
-        r#"{"event":"rsip","acknowledged":true,"code":200}"#
+        r#"{"event":"rsip","method":"restart","acknowledged":true,"code":200}"#
     );
 
     // Arm line 1 for off-hook; pick up; the NTFY arrives with our X:.

@@ -28,7 +28,7 @@ Commands on stdin, one a line:
   quit                stop now (end of input: stop once every `say` has finished)
 
 Output on stdout, one JSON object a line, for example:
-  {\"event\":\"rsip\",\"acknowledged\":true,\"code\":200}
+  {\"event\":\"rsip\",\"method\":\"restart\",\"acknowledged\":true,\"code\":200}
   {\"line\":1,\"event\":\"offhook\"}              (\"auto\":true when autoanswer picked up)
   {\"line\":1,\"event\":\"digit\",\"digit\":\"5\"}     {\"line\":1,\"event\":\"flash\"}
   {\"line\":1,\"event\":\"command\",\"verb\":\"RQNT\",\"transaction\":12,\"code\":200}

@@ -11,7 +11,7 @@ use super::digitmap::DigitMap;
 use super::gateway::{Gateway, notified_address};
 use super::line::{Effects, Line, NewRequest, Quarantine};
 use super::output::{ConnectionAction, Output};
-use super::request::{self, EventSpec, Refusal, Requested, RingKind, Signal};
+use super::request::{self, EventSpec, Refusal, Requested, Signal};
 use crate::mgcp::wire::{self, AudioDescription, Command, Param, ReturnCode, Verb};
 use crate::model::Codec;
 
@@ -347,11 +347,7 @@ impl Gateway {
                 return Err(refuse(ReturnCode::ALREADY_ON_HOOK, "already on-hook"));
             }
         }
-        let rings = req
-            .signals
-            .iter()
-            .flatten()
-            .any(|s| s.ring == RingKind::Ring);
+        let rings = req.signals.iter().flatten().any(|s| s.ring.is_ring());
         if rings && line.off_hook && settled {
             return Err(refuse(
                 ReturnCode::ALREADY_OFF_HOOK,

@@ -70,12 +70,37 @@ pub(super) struct RtpStats {
     pub(super) dropped: u64,
     highest_seq: Option<u16>,
     expected_gaps: u64,
+    /// RFC 3550 §6.4.1 interarrival jitter, in timestamp units (8 kHz), and what it needs.
+    jitter: f64,
+    first_arrival: Option<Instant>,
+    last_transit: Option<f64>,
 }
 
 impl RtpStats {
     /// Packets lost, from gaps in the sequence numbers.
     pub(super) fn lost(&self) -> u64 {
         self.expected_gaps
+    }
+
+    /// Interarrival jitter in milliseconds.
+    pub(super) fn jitter_ms(&self) -> u64 {
+        (self.jitter / 8.0).round() as u64
+    }
+
+    /// Updates the jitter estimate with a packet stamped `ts` that arrived `now`.
+    fn arrival(&mut self, now: Instant, ts: u32) {
+        let base = *self.first_arrival.get_or_insert(now);
+        let arrival = now.saturating_duration_since(base).as_secs_f64() * 8000.0;
+        let transit = arrival - f64::from(ts);
+        if let Some(prev) = self.last_transit {
+            // Timestamps wrap at 2^32; a difference beyond half of that is a wrap, not jitter.
+            let mut d = (transit - prev).abs();
+            if d > f64::from(u32::MAX / 2) {
+                d = (d - f64::from(u32::MAX) - 1.0).abs();
+            }
+            self.jitter += (d - self.jitter) / 16.0;
+        }
+        self.last_transit = Some(transit);
     }
 }
 
@@ -240,7 +265,7 @@ impl Connection {
 
     /// An RTP datagram arrived for this connection; returns the decoded audio if the mode lets
     /// the line play it.
-    pub(super) fn handle_rtp(&mut self, data: &[u8]) -> Option<Vec<i16>> {
+    pub(super) fn handle_rtp(&mut self, now: Instant, data: &[u8]) -> Option<Vec<i16>> {
         if data.len() > MAX_RTP {
             self.stats.dropped += 1;
             return None;
@@ -256,6 +281,7 @@ impl Connection {
         };
         self.stats.packets_received += 1;
         self.stats.octets_received += repr.payload.len() as u64;
+        self.stats.arrival(now, repr.timestamp.0);
         let seq = repr.sequence_number.0;
         if let Some(prev) = self.stats.highest_seq {
             let ahead = seq.wrapping_sub(prev);
@@ -274,16 +300,18 @@ impl Connection {
         Some(pcm)
     }
 
-    /// The `P:` list of a DLCX answer: `PS=…, OS=…, PR=…, OR=…, PL=…, JI=0, LA=0`.
+    /// The `P:` list of a DLCX answer: `PS=…, OS=…, PR=…, OR=…, PL=…, JI=…, LA=0` (latency
+    /// would need RTCP, which the simulator does not send).
     pub(super) fn parameters(&self) -> String {
         let s = &self.stats;
         format!(
-            "PS={}, OS={}, PR={}, OR={}, PL={}, JI=0, LA=0",
+            "PS={}, OS={}, PR={}, OR={}, PL={}, JI={}, LA=0",
             s.packets_sent,
             s.octets_sent,
             s.packets_received,
             s.octets_received,
-            s.lost()
+            s.lost(),
+            s.jitter_ms()
         )
     }
 }
@@ -343,15 +371,17 @@ mod tests {
         assert_eq!(out.len(), 4);
         let mut rx = conn(Mode::SendOnly);
         assert!(
-            rx.handle_rtp(&out[0].bytes).is_none(),
+            rx.handle_rtp(t0, &out[0].bytes).is_none(),
             "sendonly plays nothing"
         );
         rx.set_mode(Mode::RecvOnly);
-        let pcm = rx.handle_rtp(&out[2].bytes).unwrap();
+        let pcm = rx
+            .handle_rtp(t0 + Duration::from_millis(70), &out[2].bytes)
+            .unwrap();
         assert_eq!(pcm.len(), 160);
         assert!((pcm[0] - 500).abs() < 40);
         assert_eq!(rx.stats.lost(), 1);
-        assert!(rx.handle_rtp(b"junk").is_none());
+        assert!(rx.handle_rtp(t0, b"junk").is_none());
         assert_eq!(rx.stats.dropped, 1);
         assert!(
             rx.parameters()

@@ -32,6 +32,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::{
     Config, Gateway, Input, LineCommand, MAX_SAY_SAMPLES, Output, Via, error_line, file_done,
+    say_done,
 };
 
 /// Where the driver listens, on top of the gateway's [`Config`].
@@ -133,6 +134,7 @@ where
         let wanted = usize::from(config.gateway.lines) * config.gateway.max_connections;
         let mut gw = Gateway::new(config.gateway.clone(), now());
         let mut rtp = HashMap::new();
+        let mut receivers = Vec::new();
         for port in config.rtp_ports.clone().filter(|p| p % 2 == 0) {
             if rtp.len() == wanted {
                 break;
@@ -143,14 +145,14 @@ where
             let sock = Arc::new(sock);
             let rx_sock = Arc::clone(&sock);
             let tx = rtp_tx.clone();
-            tokio::spawn(async move {
+            receivers.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 while let Ok((n, from)) = rx_sock.recv_from(&mut buf).await {
                     if tx.send((port, from, buf[..n].to_vec())).await.is_err() {
                         break;
                     }
                 }
-            });
+            }));
             gw.add_rtp_port(port);
             rtp.insert(port, sock);
         }
@@ -200,6 +202,10 @@ where
             }
             d.flush().await?;
         }
+        for r in receivers {
+            r.abort();
+        }
+        info!("gateway simulator stopped");
         d.finish_all().await
     }
     .instrument(span)
@@ -343,11 +349,7 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
                         .remove(&line)
                         .map(|f| f.display().to_string())
                         .unwrap_or_default();
-                    let mut text = file_done("say_done", line, &file, "packets", packets);
-                    if !complete {
-                        text.pop();
-                        text.push_str(",\"complete\":false}");
-                    }
+                    let text = say_done(line, &file, packets, complete);
                     self.print(&text).await?;
                 }
                 other => {

@@ -15,8 +15,8 @@ use super::line::{Effects, Line, Notification};
 use super::output::Output;
 use crate::mgcp::transaction::{self, CommandOutcome, ResponseOutcome, Transactions};
 use crate::mgcp::wire::{
-    self, AckRange, Command, EndpointName, Message, Param, ParseErrorKind, Response, RestartMethod,
-    ReturnCode, TransactionId, Verb, Version,
+    self, AckRange, Command, EndpointName, Message, Param, Response, RestartMethod, ReturnCode,
+    TransactionId, Verb, Version,
 };
 
 /// Which of the gateway's sockets a datagram leaves from.
@@ -67,8 +67,13 @@ pub struct Stats {
 /// What an outgoing command was for.
 #[derive(Debug, Clone, Copy)]
 enum Sent {
-    Restart,
-    Notify { line: u16 },
+    /// `RSIP`: `RM: restart` for the whole gateway, or `RM: disconnected` for one line.
+    Restart {
+        line: Option<u16>,
+    },
+    Notify {
+        line: u16,
+    },
 }
 
 /// The simulated analog gateway.
@@ -136,7 +141,7 @@ impl Gateway {
             stats: Stats::default(),
         };
         gw.next_connection = u64::from(gw.rng.r#gen::<u32>());
-        gw.send_restart(now);
+        gw.send_rsip(now, None);
         gw
     }
 
@@ -200,11 +205,7 @@ impl Gateway {
             Err(e) => {
                 self.stats.malformed += 1;
                 debug!(%from, error = %e, "malformed MGCP datagram");
-                if let (Some(true), Some(t)) = (e.is_command, e.transaction) {
-                    let code = match e.kind {
-                        ParseErrorKind::Version => ReturnCode::INCOMPATIBLE_VERSION,
-                        _ => ReturnCode::PROTOCOL_ERROR,
-                    };
+                if let Some((t, code)) = e.answer() {
                     let mut out = Vec::new();
                     response(code, t, Vec::new(), None).encode(&mut out);
                     self.txn.send_response(now, from, t, out);
@@ -274,13 +275,23 @@ impl Gateway {
             .handle_response(now, from, r.transaction, r.code, ack_requested)
         {
             ResponseOutcome::Final => match self.sent.remove(&r.transaction) {
-                Some(Sent::Restart) => {
+                Some(Sent::Restart { line }) => {
                     let ok = r.code.is_success();
                     self.outputs.push_back(Output::Restart {
+                        line,
+                        method: if line.is_some() {
+                            "disconnected"
+                        } else {
+                            "restart"
+                        },
                         acknowledged: ok,
                         code: Some(r.code.0),
                     });
-                    if ok {
+                    if line.is_some() {
+                        if !ok {
+                            warn!(line, code = r.code.0, "disconnected restart refused");
+                        }
+                    } else if ok {
                         self.restarted = true;
                     } else {
                         warn!(code = r.code.0, "restart refused; retrying later");
@@ -305,7 +316,6 @@ impl Gateway {
 
     /// An RTP datagram arrived on the socket bound to `local_port`.
     pub fn handle_rtp(&mut self, now: Instant, local_port: u16, from: SocketAddr, data: &[u8]) {
-        let _ = now;
         let Some((li, id)) = self.by_port.get(&local_port).cloned() else {
             self.stats.rtp_dropped += 1;
             trace!(local_port, %from, "RTP for no connection");
@@ -317,7 +327,7 @@ impl Gateway {
             self.stats.rtp_dropped += 1;
             return;
         };
-        match c.handle_rtp(data) {
+        match c.handle_rtp(now, data) {
             Some(samples) if hearing => self.outputs.push_back(Output::Audio {
                 line: line.number,
                 samples,
@@ -360,7 +370,7 @@ impl Gateway {
                 }
                 LineCommand::Digits(..) | LineCommand::Flash(_) => Some("line is on-hook".into()),
                 LineCommand::AutoAnswer(_, on) => {
-                    line.autoanswer = on;
+                    line.set_autoanswer(now, config, on);
                     None
                 }
                 LineCommand::Say { samples, .. } => match line
@@ -403,23 +413,40 @@ impl Gateway {
             let transaction::Event::TimedOut { transaction, .. } = ev;
             self.stats.timeouts += 1;
             match self.sent.remove(&transaction) {
-                Some(Sent::Restart) => {
+                Some(Sent::Restart { line: None }) => {
                     self.outputs.push_back(Output::Restart {
+                        line: None,
+                        method: "restart",
                         acknowledged: false,
                         code: None,
                     });
                     self.restart_at = Some(now + self.config.restart_retry);
                 }
-                Some(Sent::Notify { line }) => self.outputs.push_back(Output::Error {
-                    line: Some(line),
-                    message: "NTFY timed out".into(),
-                }),
+                Some(Sent::Restart { line: Some(n) }) => {
+                    // Still cut off: keep announcing (each attempt lasts T-MAX).
+                    self.outputs.push_back(Output::Restart {
+                        line: Some(n),
+                        method: "disconnected",
+                        acknowledged: false,
+                        code: None,
+                    });
+                    self.send_rsip(now, Some(n));
+                }
+                Some(Sent::Notify { line }) => {
+                    // RFC 3435 §4.4.7: the endpoint lost its call agent; it says so with
+                    // `RM: disconnected` until someone answers.
+                    self.outputs.push_back(Output::Error {
+                        line: Some(line),
+                        message: "NTFY timed out".into(),
+                    });
+                    self.send_rsip(now, Some(line));
+                }
                 None => {}
             }
         }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
-            self.send_restart(now);
+            self.send_rsip(now, None);
         }
         let mut fx = Effects::default();
         for li in 0..self.lines.len() {
@@ -515,20 +542,36 @@ impl Gateway {
         }
     }
 
-    fn send_restart(&mut self, now: Instant) {
-        let to = self.config.call_agent;
+    /// Sends `RSIP`: `*@domain` with `RM: restart` (`line` `None`), or `aaln/N@domain` with
+    /// `RM: disconnected` to the line's notified entity.
+    fn send_rsip(&mut self, now: Instant, line: Option<u16>) {
+        let (to, local, method) = match line {
+            None => (
+                self.config.call_agent,
+                "*".to_owned(),
+                RestartMethod::Restart,
+            ),
+            Some(n) => {
+                let l = &self.lines[usize::from(n - 1)];
+                (
+                    l.notified.unwrap_or(self.config.call_agent),
+                    l.name.clone(),
+                    RestartMethod::Disconnected,
+                )
+            }
+        };
         let t = self.txn.allocate_id();
         let acks = self.txn.take_response_acks(to);
         let mut params = Vec::new();
         if !acks.is_empty() {
             params.push(Param::ResponseAck(acks));
         }
-        params.push(Param::RestartMethod(RestartMethod::Restart));
+        params.push(Param::RestartMethod(method));
         let cmd = Command {
             verb: Verb::Rsip,
             transaction: t,
             endpoint: EndpointName {
-                local: "*",
+                local: &local,
                 domain: &self.config.domain,
             },
             version: Version::V1_0,
@@ -539,11 +582,13 @@ impl Gateway {
         cmd.encode(&mut out);
         match self.txn.send_command(now, to, t, out) {
             Ok(()) => {
-                self.sent.insert(t, Sent::Restart);
+                self.sent.insert(t, Sent::Restart { line });
             }
             Err(e) => {
                 warn!(error = %e, "restart not sent");
-                self.restart_at = Some(now + self.config.restart_retry);
+                if line.is_none() {
+                    self.restart_at = Some(now + self.config.restart_retry);
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::debug;
 
@@ -66,11 +66,59 @@ pub(super) struct Active {
     pub(super) until: Option<Instant>,
 }
 
-/// The bell, while a ring signal is active.
-#[derive(Debug, Clone, Copy)]
+/// Distinctive ringing `L/r0`…`L/r7` (RFC 3660 leaves the patterns to local convention):
+/// bursts of (on, off) milliseconds, repeated. `r0` is the standard ring; `r1`–`r3` are the
+/// Telcordia GR-506 distinctive patterns, `r4`–`r7` the further ones analog adapters offer.
+const DISTINCTIVE: [&[(u64, u64)]; 8] = [
+    &[(2000, 4000)],
+    &[(800, 400), (800, 4000)],
+    &[(400, 200), (400, 200), (800, 4000)],
+    &[(300, 200), (1000, 200), (300, 4000)],
+    &[(200, 200), (200, 200), (200, 200), (1000, 4000)],
+    &[(200, 400), (200, 400), (200, 4000)],
+    &[(4500, 4000)],
+    &[(250, 9750)],
+];
+
+/// The bell, while a ring signal is active: which burst of the cadence, and whether it sounds.
+#[derive(Debug, Clone)]
 struct Bell {
+    cadence: Vec<(Duration, Duration)>,
+    burst: usize,
     on: bool,
     next: Instant,
+}
+
+impl Bell {
+    fn new(now: Instant, kind: RingKind, config: &Config) -> Self {
+        let cadence: Vec<(Duration, Duration)> = match kind {
+            RingKind::Distinctive(n) => DISTINCTIVE[usize::from(n) % DISTINCTIVE.len()]
+                .iter()
+                .map(|&(on, off)| (Duration::from_millis(on), Duration::from_millis(off)))
+                .collect(),
+            RingKind::Normal | RingKind::None => vec![(config.ring_on, config.ring_off)],
+        };
+        let next = now + cadence[0].0;
+        Self {
+            cadence,
+            burst: 0,
+            on: true,
+            next,
+        }
+    }
+
+    /// Moves to the next half of the cadence at `now`; returns whether the bell now sounds.
+    fn step(&mut self, now: Instant) -> bool {
+        if self.on {
+            self.on = false;
+            self.next = now + self.cadence[self.burst].1;
+        } else {
+            self.burst = (self.burst + 1) % self.cadence.len();
+            self.on = true;
+            self.next = now + self.cadence[self.burst].0;
+        }
+        self.on
+    }
 }
 
 /// One analog line.
@@ -131,9 +179,17 @@ impl Line {
         }
     }
 
+    /// Turns autoanswer on or off; switched on while the bell rings, it picks up after the
+    /// delay from now.
+    pub(super) fn set_autoanswer(&mut self, now: Instant, config: &Config, on: bool) {
+        self.autoanswer = on;
+        self.autoanswer_at =
+            (on && self.ringing() && !self.off_hook).then(|| now + config.autoanswer_delay);
+    }
+
     /// Whether a ring signal is active.
     pub(super) fn ringing(&self) -> bool {
-        self.signals.iter().any(|a| a.signal.ring == RingKind::Ring)
+        self.signals.iter().any(|a| a.signal.ring.is_ring())
     }
 
     /// The earliest instant this line needs [`Self::handle_timeout`].
@@ -142,7 +198,7 @@ impl Line {
         let conns = self.connections.iter().filter_map(Connection::poll_timeout);
         signals
             .chain(conns)
-            .chain(self.bell.map(|b| b.next))
+            .chain(self.bell.as_ref().map(|b| b.next))
             .chain(self.digit_deadline)
             .chain(self.autoanswer_at)
             .min()
@@ -241,7 +297,7 @@ impl Line {
                     if self.signals.iter().any(|a| a.signal.name == s.name) {
                         continue;
                     }
-                    let d = if s.ring == RingKind::Ring {
+                    let d = if s.ring.is_ring() {
                         d.min(config.ring_timeout)
                     } else {
                         d
@@ -251,8 +307,8 @@ impl Line {
                         name: s.name.clone(),
                         params: s.params.clone(),
                     });
-                    if s.ring == RingKind::Ring {
-                        self.bell_on(now, config, fx);
+                    if s.ring.is_ring() {
+                        self.bell_on(now, s.ring, config, fx);
                     }
                     self.signals.push(Active {
                         signal: s,
@@ -263,12 +319,9 @@ impl Line {
         }
     }
 
-    fn bell_on(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
+    fn bell_on(&mut self, now: Instant, kind: RingKind, config: &Config, fx: &mut Effects) {
         if self.bell.is_none() {
-            self.bell = Some(Bell {
-                on: true,
-                next: now + config.ring_on,
-            });
+            self.bell = Some(Bell::new(now, kind, config));
             fx.outputs.push_back(Output::Ringing {
                 line: self.number,
                 on: true,
@@ -280,7 +333,7 @@ impl Line {
     }
 
     fn stopped(&mut self, signal: Signal, reason: StopReason, fx: &mut Effects) {
-        if signal.ring == RingKind::Ring && !self.ringing() {
+        if signal.ring.is_ring() && !self.ringing() {
             if self.bell.take().is_some_and(|b| b.on) {
                 fx.outputs.push_back(Output::Ringing {
                     line: self.number,
@@ -317,20 +370,13 @@ impl Line {
     /// Timers: signal timeouts, the bell, the interdigit timer, autoanswer, `say` pacing is the
     /// connection's (handled by the gateway, which owns the transmit queue).
     pub(super) fn handle_timeout(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
-        if let Some(mut bell) = self.bell
+        if let Some(bell) = &mut self.bell
             && bell.next <= now
         {
-            bell.on = !bell.on;
-            bell.next = now
-                + if bell.on {
-                    config.ring_on
-                } else {
-                    config.ring_off
-                };
-            self.bell = Some(bell);
+            let on = bell.step(now);
             fx.outputs.push_back(Output::Ringing {
                 line: self.number,
-                on: bell.on,
+                on,
             });
         }
         let (expired, active): (Vec<Active>, Vec<Active>) = std::mem::take(&mut self.signals)
@@ -380,10 +426,10 @@ impl Line {
             auto,
         });
         if off {
-            self.stop_signals(StopReason::Hook, fx, |s| s.ring == RingKind::Ring);
+            self.stop_signals(StopReason::Hook, fx, |s| s.ring.is_ring());
         } else {
             self.stop_signals(StopReason::Hook, fx, |s| {
-                matches!(s.kind, SignalType::Timeout(_)) && s.ring != RingKind::Ring
+                matches!(s.kind, SignalType::Timeout(_)) && !s.ring.is_ring()
             });
             self.dialled.clear();
             self.digit_deadline = None;

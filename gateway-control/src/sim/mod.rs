@@ -17,8 +17,11 @@
 //!   retransmitted until answered. After a notification, events are quarantined until the next
 //!   request (§4.4.1, "step"); the request then processes (`Q: process`, the default) or drops
 //!   (`Q: discard`) them. Timeout signals stop when a requested event is detected unless `K`.
-//! - Ringing (`L/rg`, distinctive `L/r0`–`L/r7`) follows a 2 s on / 4 s off cadence
-//!   ([`Config::ring_cadence`]) until picked up, stopped, or its timeout
+//!   A NTFY never answered makes the line send `RSIP aaln/N` with `RM: disconnected` (§4.4.7)
+//!   until one is answered.
+//! - Ringing follows a cadence — `L/rg` 2 s on / 4 s off ([`Config::ring_cadence`]),
+//!   distinctive `L/r0`–`L/r7` the usual analog-adapter patterns — until picked up, stopped,
+//!   or its timeout
 //!   (180 s, `to=` in ms, capped by [`Config::ring_timeout`]), which reports `L/oc`.
 //! - `CRCX`, `MDCX`, `DLCX` (answered `250` with `P:` statistics), `AUEP`, `AUCX`, `EPCF`;
 //!   connection ids in hex, modes, `L:` `a:`/`p:`, local SDP answers on an RTP port the driver
@@ -38,7 +41,8 @@
 //! # Output (stdout, one JSON object a line)
 //! | line | when |
 //! | --- | --- |
-//! | `{"event":"rsip","acknowledged":true,"code":200}` | the restart was answered (`false` and no `code` when it timed out) |
+//! | `{"event":"rsip","method":"restart","acknowledged":true,"code":200}` | the restart was answered (`false` and no `code` when it timed out) |
+//! | `{"line":1,"event":"rsip","method":"disconnected","acknowledged":true,"code":200}` | a line whose NTFY went unanswered announced itself again (§4.4.7) |
 //! | `{"line":1,"event":"offhook"}` / `"onhook"` (+ `"auto":true` for autoanswer) | hook change |
 //! | `{"line":1,"event":"flash"}`, `{"line":1,"event":"digit","digit":"5"}` | key presses |
 //! | `{"line":1,"event":"command","verb":"RQNT","transaction":12,"code":200}` | a call-agent command and our answer (`line` absent for the whole gateway) |
@@ -77,7 +81,7 @@ pub use connection::MAX_SAY_SAMPLES;
 #[cfg(feature = "driver")]
 pub use driver::{DriverConfig, run, run_with};
 pub use gateway::{Gateway, Stats, Transmit, Via};
-pub use output::{ConnectionAction, Output, StopReason, error_line, file_done};
+pub use output::{ConnectionAction, Output, StopReason, error_line, file_done, say_done};
 
 use crate::mgcp::transaction;
 

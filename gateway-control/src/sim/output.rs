@@ -58,6 +58,10 @@ pub enum Output {
     /// The restart announcement was answered (`acknowledged`, with the code) or abandoned and
     /// will be sent again.
     Restart {
+        /// The line, for a `disconnected` announcement (§4.4.7); `None` for the gateway.
+        line: Option<u16>,
+        /// `restart` (at start) or `disconnected` (a notification went unanswered).
+        method: &'static str,
         /// Whether a 2xx arrived.
         acknowledged: bool,
         /// The return code, or `None` when it timed out.
@@ -270,6 +274,21 @@ pub fn file_done(event: &str, line: u16, file: &str, field: &str, value: u64) ->
         .done()
 }
 
+/// Renders a `say_done` line; `"complete":false` is added when the `say` was cut short.
+pub fn say_done(line: u16, file: &str, packets: u64, complete: bool) -> String {
+    let o = Obj::new()
+        .num("line", u64::from(line))
+        .str("event", "say_done")
+        .str("file", file)
+        .num("packets", packets);
+    if complete {
+        o
+    } else {
+        o.bool("complete", false)
+    }
+    .done()
+}
+
 /// Renders an `{"error":…}` line.
 pub fn error_line(line: Option<u16>, message: &str) -> String {
     Obj::new().line(line).str("error", message).done()
@@ -282,8 +301,17 @@ impl Output {
     pub fn to_json(&self) -> Option<String> {
         let o = Obj::new();
         Some(match self {
-            Self::Restart { acknowledged, code } => {
-                let o = o.str("event", "rsip").bool("acknowledged", *acknowledged);
+            Self::Restart {
+                line,
+                method,
+                acknowledged,
+                code,
+            } => {
+                let o = o
+                    .line(*line)
+                    .str("event", "rsip")
+                    .str("method", method)
+                    .bool("acknowledged", *acknowledged);
                 match code {
                     Some(c) => o.num("code", u64::from(*c)),
                     None => o,
@@ -399,10 +427,12 @@ mod tests {
             ),
             (
                 Output::Restart {
+                    line: None,
+                    method: "restart",
                     acknowledged: true,
                     code: Some(200),
                 },
-                r#"{"event":"rsip","acknowledged":true,"code":200}"#,
+                r#"{"event":"rsip","method":"restart","acknowledged":true,"code":200}"#,
             ),
             (
                 Output::Error {
@@ -418,6 +448,10 @@ mod tests {
         assert_eq!(
             file_done("say_done", 1, "a.wav", "packets", 50),
             r#"{"line":1,"event":"say_done","file":"a.wav","packets":50}"#
+        );
+        assert_eq!(
+            say_done(2, "b.wav", 3, false),
+            r#"{"line":2,"event":"say_done","file":"b.wav","packets":3,"complete":false}"#
         );
         assert!(
             Output::Audio {

@@ -131,8 +131,16 @@ pub(super) enum SignalType {
 pub(super) enum RingKind {
     /// Not a ring.
     None,
-    /// `L/rg`, or distinctive `L/r0`…`L/r7`.
-    Ring,
+    /// `L/rg`: the configured cadence.
+    Normal,
+    /// `L/r0`…`L/r7`.
+    Distinctive(u8),
+}
+
+impl RingKind {
+    pub(super) fn is_ring(self) -> bool {
+        self != Self::None
+    }
 }
 
 /// One validated signal request.
@@ -306,8 +314,11 @@ pub(super) fn signal(sig: &EventRef<'_>) -> Result<Signal, Refusal> {
     let lower = code.to_ascii_lowercase();
     let secs = |s: u64| SignalType::Timeout(Duration::from_secs(s));
     let (kind, ring) = match (pkg, lower.as_str()) {
-        ('L', "rg" | "r0" | "r1" | "r2" | "r3" | "r4" | "r5" | "r6" | "r7") => {
-            (secs(180), RingKind::Ring)
+        ('L', "rg") => (secs(180), RingKind::Normal),
+        ('L', r)
+            if r.len() == 2 && r.starts_with('r') && matches!(r.as_bytes()[1], b'0'..=b'7') =>
+        {
+            (secs(180), RingKind::Distinctive(r.as_bytes()[1] - b'0'))
         }
         ('L' | 'G', "dl" | "sl") => (secs(16), RingKind::None),
         ('L' | 'G', "bz" | "ro" | "cg") => (secs(30), RingKind::None),
@@ -603,7 +614,9 @@ mod tests {
             })
         };
         let rg = s("L/rg", None).unwrap();
-        assert_eq!(rg.ring, RingKind::Ring);
+        assert_eq!(rg.ring, RingKind::Normal);
+        assert_eq!(s("L/r5", None).unwrap().ring, RingKind::Distinctive(5));
+        assert_eq!(s("L/r8", None).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
         assert_eq!(rg.kind, SignalType::Timeout(Duration::from_secs(180)));
         let short = s("rg", Some("to=6000")).unwrap();
         assert_eq!(short.kind, SignalType::Timeout(Duration::from_secs(6)));

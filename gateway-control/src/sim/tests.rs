@@ -142,6 +142,8 @@ impl Harness {
     fn notified(&mut self, x: &str) -> String {
         let n = self.take("NTFY");
         assert!(n.contains(&format!("X: {x}\r\n")), "{n}");
+        // Time may have passed since it was sent: drop its retransmissions.
+        self.control.retain(|m| *m != n);
         self.answer(&n, 200);
         let o = n
             .lines()
@@ -188,6 +190,8 @@ fn restart_is_retransmitted_until_answered() {
     assert_eq!(
         gw.poll_output(),
         Some(Output::Restart {
+            line: None,
+            method: "restart",
             acknowledged: true,
             code: Some(200)
         })
@@ -221,6 +225,37 @@ fn offhook_is_notified_then_quarantined_until_the_next_request() {
     assert_eq!(h.notified("A2"), "D/5");
     assert_eq!(h.code(&rqnt(1, "A3", "R: L/hu(N)\r\n")), 200);
     assert_eq!(h.notified("A3"), "L/hu");
+}
+
+#[test]
+fn unanswered_notification_makes_the_line_announce_itself_disconnected() {
+    let mut h = Harness::new(2);
+    assert_eq!(h.code(&rqnt(2, "D0", "R: L/hd(N)\r\n")), 200);
+    h.line(LineCommand::OffHook(2));
+    assert!(h.has("NTFY"));
+    // Nobody answers: retransmissions, then the transaction is given up (by T-MAX, 20 s).
+    for _ in 0..210 {
+        if h.gw.stats().timeouts > 0 {
+            break;
+        }
+        h.advance(ms(100));
+    }
+    assert_eq!(h.gw.stats().timeouts, 1);
+    assert!(h.took_output(&Output::Error {
+        line: Some(2),
+        message: "NTFY timed out".into()
+    }));
+    let rsip = h.take("RSIP");
+    assert!(rsip.contains("aaln/2@[127.0.0.1]"), "{rsip}");
+    assert!(rsip.contains("RM: disconnected"), "{rsip}");
+    h.control.retain(|m| *m != rsip);
+    h.answer(&rsip, 200);
+    assert!(h.took_output(&Output::Restart {
+        line: Some(2),
+        method: "disconnected",
+        acknowledged: true,
+        code: Some(200)
+    }));
 }
 
 #[test]
@@ -316,6 +351,34 @@ fn ringing_follows_the_cadence_and_stops_on_offhook() {
 }
 
 #[test]
+fn distinctive_ring_follows_its_own_cadence() {
+    let mut h = Harness::new(1);
+    // r1: 0.8 s on, 0.4 s off, 0.8 s on, 4 s off.
+    assert_eq!(h.code(&rqnt(1, "D1", "R: L/hd(N)\r\nS: L/r1\r\n")), 200);
+    h.outputs.clear();
+    let mut changes = Vec::new();
+    let start = h.now;
+    for _ in 0..70 {
+        h.advance(ms(100));
+        for o in h.outputs.drain(..) {
+            if let Output::Ringing { on, .. } = o {
+                changes.push(((h.now - start).as_millis(), on));
+            }
+        }
+    }
+    assert_eq!(
+        changes,
+        vec![
+            (800, false),
+            (1200, true),
+            (2000, false),
+            (6000, true),
+            (6800, false)
+        ]
+    );
+}
+
+#[test]
 fn ring_timeout_reports_operation_complete() {
     let mut h = Harness::new(1);
     assert_eq!(
@@ -352,6 +415,15 @@ fn autoanswer_picks_up_after_a_delay() {
         auto: true
     }));
     assert_eq!(h.notified("AA"), "L/hd");
+    // Switched on while the bell already rings, it still picks up.
+    assert_eq!(h.code(&rqnt(1, "AB", "R: L/hd(N)\r\nS: L/rg\r\n")), 200);
+    h.advance(ms(3000));
+    h.line(LineCommand::AutoAnswer(1, true));
+    h.advance(ms(999));
+    assert_eq!(h.gw.is_off_hook(1), Some(false));
+    h.advance(ms(1));
+    assert_eq!(h.gw.is_off_hook(1), Some(true));
+    assert_eq!(h.notified("AB"), "L/hd");
 }
 
 #[test]
@@ -600,4 +672,57 @@ fn line_commands_check_the_hook_state() {
         .count();
     assert_eq!(errors, 4);
     assert_eq!(h.gw.stats().line_commands_refused, 4);
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const COMMANDS: [&str; 6] = [
+        "RQNT 77 aaln/1@[127.0.0.1] MGCP 1.0\r\nX: 1\r\nR: L/hd(E(R(L/hu(N),D/[0-9#T](D)),S(L/dl))), L/hf(S)\r\nS: L/rg(to=5000)\r\nD: (1x.T|[2-4]xx|#)\r\nQ: process,loop\r\n",
+        "CRCX 78 aaln/2@[127.0.0.1] MGCP 1.0\r\nC: 1\r\nL: p:20, a:PCMU\r\nM: sendrecv\r\n\r\nv=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n",
+        "MDCX 79 aaln/2@[127.0.0.1] MGCP 1.0\r\nC: 1\r\nI: 1\r\nM: recvonly\r\n",
+        "DLCX 80 aaln/*@[127.0.0.1] MGCP 1.0\r\n",
+        "AUEP 81 aaln/1@[127.0.0.1] MGCP 1.0\r\nF: R,S,X,N,D,I,ES,Q,A,RM\r\n",
+        "EPCF 82 aaln/1@[127.0.0.1] MGCP 1.0\r\nB: e:A\r\n",
+    ];
+
+    proptest! {
+        /// Mangled commands, line commands and time jumps never panic the core.
+        #[test]
+        fn arbitrary_input_never_panics(
+            steps in prop::collection::vec(
+                (0usize..6, prop::collection::vec(any::<(u16, u8)>(), 0..4), 0u8..8, 0u64..10_000),
+                1..24,
+            )
+        ) {
+            let mut h = Harness::new(2);
+            h.gw.add_rtp_port(30000);
+            for (which, edits, line_cmd, wait) in steps {
+                let mut bytes = COMMANDS[which].as_bytes().to_vec();
+                for (at, b) in edits {
+                    let i = usize::from(at) % bytes.len();
+                    bytes[i] = b;
+                }
+                h.gw.handle_datagram(h.now, h.ca, &bytes);
+                let n = u16::from(line_cmd % 3);
+                let cmd = match line_cmd {
+                    0 => LineCommand::OffHook(n),
+                    1 => LineCommand::OnHook(n),
+                    2 => LineCommand::Digits(n, "1#".into()),
+                    3 => LineCommand::Flash(n),
+                    4 => LineCommand::AutoAnswer(n, true),
+                    5 => LineCommand::Say { line: n, samples: vec![1; 500] },
+                    6 => LineCommand::Hear { line: n, on: true },
+                    _ => LineCommand::Hear { line: n, on: false },
+                };
+                h.gw.handle_line(h.now, cmd);
+                h.gw.handle_rtp(h.now, 30000, h.ca, &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF]);
+                h.control.clear();
+                h.advance(ms(wait));
+                h.control.clear();
+            }
+        }
+    }
 }
