@@ -70,13 +70,17 @@ struct World {
 
 impl World {
     fn new(seed: u64) -> Self {
+        Self::with_lines(seed, LINES)
+    }
+
+    fn with_lines(seed: u64, lines: u16) -> Self {
         let start = t0();
         let mut cfg = Config::default();
         cfg.gateway(GatewayConfig {
             id: GatewayId::new("gw1"),
             address: gw_addr(),
             domain: "[127.0.0.1]".into(),
-            lines: (1..=LINES).map(|n| format!("aaln/{n}")).collect(),
+            lines: (1..=lines).map(|n| format!("aaln/{n}")).collect(),
         })
         .unwrap()
         .notified_entity("ca@[127.0.0.1]:2727")
@@ -86,7 +90,7 @@ impl World {
         .rng_seed(seed)
         .unwrap();
         let agent = CallAgent::new(cfg, start).unwrap();
-        let mut gcfg = sim::Config::new(LINES, ca_addr()).unwrap();
+        let mut gcfg = sim::Config::new(lines, ca_addr()).unwrap();
         gcfg.seed(seed ^ 0xABCD);
         let mut gw = Gateway::new(gcfg, start);
         for p in 0..16 {
@@ -490,4 +494,53 @@ fn scenario(seed: u64) {
     assert!(retransmitted > 10, "the loss must have been exercised");
     assert!(w.lost > 0 && w.duplicated > 0);
     assert_eq!(st.timeouts, 0);
+}
+
+/// A thousand lines behind one gateway, armed at once through the lossy network: pacing keeps
+/// at most `max_outstanding` (4 here) commands in flight, nothing times out, every line ends
+/// armed and reports its pick-up.
+#[test]
+fn a_thousand_lines_are_armed_under_loss() {
+    const MANY: u16 = 1000;
+    let mut w = World::with_lines(77, MANY);
+    let mut most = 0;
+    let mut all_armed_at = None;
+    for _ in 0..600 {
+        w.run(ms(500));
+        most = most.max(w.agent.backlog(&GatewayId::new("gw1")).unwrap().1);
+        if all_armed_at.is_none() && (1..=MANY).all(|n| w.agent.is_armed(&line(n)) == Some(true)) {
+            all_armed_at = Some(w.now - w.start);
+        }
+    }
+    assert!(most <= 4, "{most}");
+    for n in 1..=MANY {
+        assert_eq!(w.agent.is_armed(&line(n)), Some(true), "line {n}");
+    }
+    assert_eq!(w.agent.stats().timeouts, 0);
+    w.take_events();
+    for n in (1..=MANY).step_by(37) {
+        w.line_command(LineCommand::OffHook(n));
+    }
+    w.run(Duration::from_secs(30));
+    let events = w.take_events();
+    for n in (1..=MANY).step_by(37) {
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| **e == Event::OffHook { line: line(n) })
+                .count(),
+            1,
+            "line {n}"
+        );
+    }
+    let st = w.agent.stats();
+    eprintln!(
+        "1000 lines: all armed after {all_armed_at:?}; {} commands, {} retransmissions, {} audits, \
+         {} RQNTs, in {:?} virtual",
+        st.transaction.commands_sent,
+        st.transaction.retransmissions,
+        st.audits_sent,
+        st.rqnts_sent,
+        w.now - w.start
+    );
 }
