@@ -102,6 +102,8 @@ pub(crate) struct Line {
     pub(crate) resyncing: bool,
     /// Consecutive failed re-arms (bounded retries).
     pub(crate) arm_failures: u32,
+    /// The hook state a `401`/`402` revealed, used if the audit that follows fails.
+    pub(crate) hook_hint: Option<Hook>,
 }
 
 impl Line {
@@ -118,6 +120,7 @@ impl Line {
             arm_queued: false,
             resyncing: false,
             arm_failures: 0,
+            hook_hint: None,
         }
     }
 

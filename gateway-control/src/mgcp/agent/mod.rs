@@ -155,7 +155,8 @@ enum Timer {
 ///   [`Stats::stale_notifications`].
 /// - **Re-arm failures**: `401`/`402` (the hook is not what we thought) trigger an audit, then a
 ///   re-arm matching the audited state; other failures the same, at most
-///   [`Config::max_arm_failures`] times in a row.
+///   [`Config::max_arm_failures`] times in a row. A gateway that cannot audit (`AUEP` refused)
+///   is armed anyway, for the hook state a `401`/`402` revealed or the last known one.
 /// - **Unreachable gateway**: the first command to time out reports
 ///   `GatewayDown { reason: Unreachable }` once; commands for it then fail at once (code 0) and
 ///   `AUEP` probes follow with doubling intervals until one is answered: `GatewayUp`, then every

@@ -112,10 +112,11 @@ impl CallAgent {
                         let id = self.lines[line].id.clone();
                         self.fail(id, None, r.code.0, reason);
                     } else {
-                        self.arm_failed(line, r.code);
+                        self.audit_failed(line, r.code);
                     }
                     return;
                 }
+                self.lines[line].hook_hint = None;
                 let audited = hook_from(r);
                 let before = self.lines[line].hook;
                 let changed = match audited {
@@ -234,16 +235,50 @@ impl CallAgent {
     /// A re-arm (or the audit before one) failed: audit and try again, a bounded number of
     /// times.
     fn arm_failed(&mut self, line: usize, code: ReturnCode) {
+        if !self.count_failure(line, code) {
+            return;
+        }
+        // 401/402 say what the hook is; kept in case the audit cannot tell.
+        self.lines[line].hook_hint = match code {
+            ReturnCode::ALREADY_OFF_HOOK => Some(Hook::OffHook),
+            ReturnCode::ALREADY_ON_HOOK => Some(Hook::OnHook),
+            _ => None,
+        };
+        debug!(line = %self.lines[line].id, code = code.0, "re-arm failed: audit and retry");
+        self.request_resync(line, AuditWhy::Resync);
+    }
+
+    /// A start-up or resynchronising audit failed (some gateways do not audit `ES`): arm with
+    /// the best knowledge — the hook a `401`/`402` revealed, else the last known — since a
+    /// wrong guess is answered `401`/`402` and corrected.
+    fn audit_failed(&mut self, line: usize, code: ReturnCode) {
+        if !self.count_failure(line, code) {
+            return;
+        }
+        if let Some(h) = self.lines[line].hook_hint.take()
+            && self.lines[line].set_hook(h)
+        {
+            let id = self.lines[line].id.clone();
+            self.emit(if h == Hook::OffHook {
+                Event::OffHook { line: id }
+            } else {
+                Event::OnHook { line: id }
+            });
+        }
+        self.request_arm(line);
+    }
+
+    /// Counts a failed re-arm or audit; `false` once the line is given up.
+    fn count_failure(&mut self, line: usize, code: ReturnCode) -> bool {
         self.stats.arm_failures += 1;
         let l = &mut self.lines[line];
         l.arm_failures += 1;
         if l.arm_failures > self.config.max_arm_failures {
             self.stats.lines_unarmed += 1;
             warn!(line = %l.id, code = code.0, "line cannot be armed; left alone");
-            return;
+            return false;
         }
-        debug!(line = %l.id, code = code.0, "re-arm failed: audit and retry");
-        self.request_resync(line, AuditWhy::Resync);
+        true
     }
 
     /// A command got no final response.

@@ -945,3 +945,31 @@ fn forced_down_gateway_that_stops_answering_is_not_reported_twice() {
         }
     );
 }
+
+#[test]
+fn a_gateway_that_cannot_audit_is_still_armed() {
+    let mut h = Harness::new(Harness::config(1));
+    let a = h.recv();
+    h.send(&format!("539 {} unsupported parameter\n", a.txid()));
+    // Armed for the likeliest state; the phone is in fact off hook.
+    let r = h.recv();
+    on_hook_request(&r);
+    h.send(&format!("401 {} already off hook\n", r.txid()));
+    let audit = h.recv();
+    assert_eq!(audit.verb(), "AUEP");
+    h.send(&format!("539 {} unsupported parameter\n", audit.txid()));
+    // The 401 told the hook state: reported and armed for it.
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    let again = h.recv();
+    off_hook_request(&again);
+    h.send(&ok(&again));
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    assert_eq!(h.agent.stats().arm_failures, 3);
+    assert_eq!(h.agent.stats().lines_unarmed, 0);
+}
