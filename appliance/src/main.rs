@@ -41,6 +41,8 @@ enum Command {
     Listen(cli::client::ListenArgs),
     /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
     Convert(convert::ConvertArgs),
+    /// A simulated analog gateway: stdin commands, one JSON line per event and signal.
+    GatewaySim(cli::gateway_sim::GatewaySimArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
         Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
         Command::Convert(a) => convert::run(&a),
+        Command::GatewaySim(a) => cli::gateway_sim::run(a).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

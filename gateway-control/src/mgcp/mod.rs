@@ -3,9 +3,19 @@
 //!
 //! - [`wire`]: syntax only — parse and encode messages.
 //! - [`transaction`]: retransmission (§4.3), duplicate suppression and response acknowledgement
-//!   (§3.5.6), the disconnected procedure (§4.4).
-//! - [`endpoint`]: per line, the notification-request bookkeeping that keeps every line armed,
+//!   (§3.5.6); shared with the gateway simulator.
+//! - `endpoint`: per line, the notification-request bookkeeping that keeps every line armed,
 //!   and the translation to and from [`crate::model`].
 //! - [`CallAgent`]: the sans-IO core tying them together ([`crate::Controller`]).
 
+mod agent;
+mod endpoint;
+pub mod transaction;
 pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use agent::{
+    CallAgent, Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY, Stats,
+};

@@ -1,0 +1,139 @@
+//! `offhook gateway-sim`: a simulated analog media gateway (see `gateway_control::sim`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::ops::RangeInclusive;
+
+use clap::{Args, ValueEnum};
+use gateway_control::sim::{self, Config, DriverConfig};
+
+use super::Error;
+
+/// The control protocol the simulated gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// MGCP (RFC 3435) residential gateway, lines `aaln/1`…`aaln/N`.
+    Mgcp,
+    /// MEGACO/H.248 (not built yet).
+    Megaco,
+    /// AudioCodes TPNCP (not built yet).
+    Tpncp,
+}
+
+const AFTER_HELP: &str = "\
+Commands on stdin, one a line:
+  offhook N | onhook N | flash N | digits N 123#
+  say N FILE.wav      send the file (any rate) as 20 ms G.711 RTP on line N's connection
+  hear N FILE.wav     save what line N receives as 8 kHz WAV (until DLCX or `hear N off`)
+  autoanswer N on|off pick up 1 s after ringing starts
+  quit                stop now (end of input: stop once every `say` has finished)
+
+Output on stdout, one JSON object a line, for example:
+  {\"event\":\"rsip\",\"method\":\"restart\",\"acknowledged\":true,\"code\":200}
+  {\"line\":1,\"event\":\"offhook\"}              (\"auto\":true when autoanswer picked up)
+  {\"line\":1,\"event\":\"digit\",\"digit\":\"5\"}     {\"line\":1,\"event\":\"flash\"}
+  {\"line\":1,\"event\":\"command\",\"verb\":\"RQNT\",\"transaction\":12,\"code\":200}
+  {\"line\":1,\"event\":\"notify\",\"request\":\"A1\",\"observed\":[\"L/hd\"]}
+  {\"line\":1,\"signal\":\"L/rg\"}                 {\"line\":1,\"signal\":\"L/rg\",\"stopped\":true,\"reason\":\"hook\"}
+  {\"line\":1,\"event\":\"ringing\",\"on\":true}
+  {\"line\":1,\"event\":\"connection\",\"action\":\"created\",\"id\":\"1F\",\"call\":\"A3\",
+   \"mode\":\"sendrecv\",\"codec\":\"PCMU\",\"local\":\"127.0.0.1:16384\",\"remote\":\"127.0.0.1:16400\"}
+  {\"line\":1,\"event\":\"say_done\",\"file\":\"a.wav\",\"packets\":50}
+  {\"line\":1,\"event\":\"hear_done\",\"file\":\"b.wav\",\"ms\":1000}
+  {\"error\":\"...\"}";
+
+/// `offhook gateway-sim`.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct GatewaySimArgs {
+    /// The control protocol.
+    #[arg(long, value_enum, default_value = "mgcp")]
+    protocol: Protocol,
+    /// The call agent / controller, HOST:PORT (the appliance's MGCP call agent is on 2727).
+    #[arg(long, value_name = "HOST:PORT")]
+    controller: String,
+    /// Number of analog lines.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=i64::from(sim::MAX_LINES)))]
+    lines: u16,
+    /// The gateway's control socket.
+    #[arg(long, default_value = "127.0.0.1:2427", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Endpoint domain: endpoints are `aaln/N@DOMAIN` (default `[<listen ip>]`).
+    #[arg(long, value_name = "NAME")]
+    domain: Option<String>,
+    /// RTP ports to use, A-B (even ports; one per connection).
+    #[arg(long, default_value = "16384-32767", value_name = "A-B", value_parser = port_range)]
+    rtp_ports: RangeInclusive<u16>,
+    /// Seed for transaction ids, connection ids and RTP SSRCs (default: from the clock).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
+    let (a, b) = s.split_once('-').ok_or("expected A-B")?;
+    let a: u16 = a.trim().parse().map_err(|_| "bad first port")?;
+    let b: u16 = b.trim().parse().map_err(|_| "bad last port")?;
+    if a == 0 || b < a {
+        return Err("expected 1 <= A <= B".into());
+    }
+    Ok(a..=b)
+}
+
+/// Runs `offhook gateway-sim` until `quit` or the end of stdin.
+pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
+    match args.protocol {
+        Protocol::Mgcp => {}
+        Protocol::Megaco | Protocol::Tpncp => {
+            let name = if args.protocol == Protocol::Megaco {
+                "megaco"
+            } else {
+                "tpncp"
+            };
+            return Err(Error::Usage(format!(
+                "gateway-sim: protocol {name} is not built yet (only mgcp)"
+            )));
+        }
+    }
+    let controller = args
+        .controller
+        .to_socket_addrs()
+        .map_err(|e| Error::Usage(format!("--controller {}: {e}", args.controller)))?
+        .next()
+        .ok_or_else(|| Error::Usage(format!("--controller {}: no address", args.controller)))?;
+    let mut config =
+        Config::new(args.lines, controller).map_err(|e| Error::Usage(format!("--lines: {e}")))?;
+    let ip = args.listen.ip();
+    let media_ip = if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    };
+    let domain = args.domain.unwrap_or_else(|| format!("[{media_ip}]"));
+    config
+        .domain(&domain)
+        .map_err(|e| Error::Usage(format!("--domain: {e}")))?;
+    config.media_address(media_ip);
+    config.seed(args.seed.unwrap_or_else(clock_seed));
+    let mut driver = DriverConfig::new(config);
+    driver.listen = args.listen;
+    driver.rtp_ports = args.rtp_ports;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::File {
+            path: "tokio runtime".into(),
+            source,
+        })?;
+    rt.block_on(sim::run(driver)).map_err(|source| Error::File {
+        path: format!("gateway-sim on {}", args.listen),
+        source,
+    })
+}
+
+/// A seed that differs between runs, so a restarted simulator does not reuse the transaction
+/// ids its call agent still remembers.
+#[allow(clippy::disallowed_methods)] // The seed is the only use of the clock here.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

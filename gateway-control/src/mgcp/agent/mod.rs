@@ -1,0 +1,418 @@
+//! The MGCP call agent core; see [`CallAgent`].
+
+mod config;
+mod incoming;
+mod outgoing;
+mod responses;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace};
+
+pub use config::{Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY};
+
+use super::endpoint::Line;
+use super::transaction::{self, Transactions};
+use super::wire::{self, MAX_DATAGRAM, Message, ReturnCode, TransactionId};
+use crate::model::{CallId, Command, DownReason, Event, GatewayId, LineId};
+use crate::{Controller, Transmit};
+use outgoing::{InFlight, Job};
+
+/// What the call agent counts. Every dropped or refused input has a counter; transaction-layer
+/// counters are in [`Stats::transaction`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Datagrams over [`MAX_DATAGRAM`], dropped.
+    pub oversized: u64,
+    /// Datagrams from an address that is no configured gateway, dropped.
+    pub unknown_peer: u64,
+    /// Unparseable commands answered `510`.
+    pub malformed_answered: u64,
+    /// Commands of another protocol version answered `528`.
+    pub version_answered: u64,
+    /// Unparseable datagrams dropped (no transaction id to answer).
+    pub malformed_dropped: u64,
+    /// Commands naming an unknown endpoint, answered `500`.
+    pub unknown_endpoint: u64,
+    /// Commands a call agent does not take (CRCX from a gateway…), answered `504`.
+    pub unsupported_commands: u64,
+    /// Responses to nothing we sent, or duplicates, dropped.
+    pub unmatched_responses: u64,
+    /// Notifications received (new, not duplicates).
+    pub notifications: u64,
+    /// Notifications for a request id that was not current (answered 200 and resynchronised).
+    pub stale_notifications: u64,
+    /// Observed events we never ask for, ignored.
+    pub unrecognised_events: u64,
+    /// Observed hook events that matched the known hook state, not reported again.
+    pub redundant_events: u64,
+    /// RQNTs sent.
+    pub rqnts_sent: u64,
+    /// Re-arms refused by the gateway.
+    pub arm_failures: u64,
+    /// Lines left unarmed after [`Config::max_arm_failures`] failures.
+    pub lines_unarmed: u64,
+    /// Audits sent (start-up, model, resynchronisation, probes).
+    pub audits_sent: u64,
+    /// Probes of unreachable gateways.
+    pub probes_sent: u64,
+    /// RestartInProgress commands received.
+    pub restarts: u64,
+    /// Gateway-initiated deletes received.
+    pub connections_lost: u64,
+    /// Model commands for a line that is not configured.
+    pub unknown_line_commands: u64,
+    /// Model commands refused because the gateway's queue was full.
+    pub queue_full: u64,
+    /// Model commands refused because the gateway was unreachable.
+    pub refused_unreachable: u64,
+    /// Model commands that failed (any cause).
+    pub commands_failed: u64,
+    /// Commands that timed out.
+    pub timeouts: u64,
+    /// Times a gateway was reported down.
+    pub gateway_down: u64,
+    /// Times a gateway was reported up.
+    pub gateway_up: u64,
+    /// Transaction-layer counters.
+    pub transaction: transaction::Stats,
+}
+
+/// A gateway's service state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// Audits queued, no answer yet: the first answer reports `GatewayUp`.
+    Starting,
+    Up,
+    /// It announced it is going (graceful or forced).
+    Announced(DownReason),
+    /// Commands timed out; probing.
+    Unreachable {
+        interval: Duration,
+    },
+}
+
+struct Gateway {
+    id: GatewayId,
+    address: SocketAddr,
+    domain: Arc<str>,
+    /// Lowercase local name → line index.
+    lines: HashMap<Box<str>, usize>,
+    /// Line indices in configured order.
+    order: Vec<usize>,
+    service: Service,
+    queue: VecDeque<Job>,
+    in_flight: usize,
+    /// Earliest next send under the rate limit.
+    next_send: Option<Instant>,
+    /// Connections by the controller's handle.
+    connections: HashMap<CallId, outgoing::Connection>,
+    /// The pending probe or restart timer's instant, to cancel it.
+    probe_at: Option<(Instant, Timer)>,
+}
+
+/// The core's one timer enum (the transaction layer keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// The send-rate limit allows the next command.
+    Pace(usize),
+    /// Probe an unreachable gateway.
+    Probe(usize),
+    /// A restarting gateway's RestartDelay is over: audit and arm it.
+    Restart(usize),
+}
+
+/// The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
+/// gateway audited and armed, and translates between [`crate::model`] and MGCP (RFC 3435).
+///
+/// # Driving it
+/// Like every core (see [`Controller`]): feed [`handle_datagram`](Controller::handle_datagram),
+/// [`handle_command`](Controller::handle_command) and
+/// [`handle_timeout`](Controller::handle_timeout) with the current time, then drain
+/// [`poll_transmit`](Controller::poll_transmit), [`poll_event`](Controller::poll_event), and
+/// sleep until [`poll_timeout`](Controller::poll_timeout). [`CallAgent::new`] already queues the
+/// start-up audits: drain before waiting for input.
+///
+/// # Decisions
+/// - **Pacing**: at most [`Config::max_outstanding`] commands are in flight per gateway; the rest
+///   wait in order (optionally at most [`Config::max_send_rate`] a second), so arming 1,000 lines
+///   never floods a gateway.
+/// - **Unknown peers** (an address that is no configured gateway): dropped and counted, never
+///   answered, so the call agent cannot be used to reflect traffic. A configured gateway naming
+///   an endpoint we do not know gets `500` (RFC 3661: the endpoint is unknown).
+/// - **Unparseable datagrams**: a command whose transaction id could be read is answered `510`
+///   (`528` for a wrong version); anything else is dropped. Both are counted.
+/// - **NTFY for a request id that is not current** (the RQNT that replaced it crossed it, or it
+///   predates a restart): answered `200`, its hook changes applied (deduplicated against the
+///   known hook state), and the line re-armed with a fresh request — the events are facts about
+///   the line, and a `538` would make the gateway drop them and lose a hook change. Counted in
+///   [`Stats::stale_notifications`].
+/// - **Re-arm failures**: `401`/`402` (the hook is not what we thought) trigger an audit, then a
+///   re-arm matching the audited state; other failures the same, at most
+///   [`Config::max_arm_failures`] times in a row. A gateway that cannot audit (`AUEP` refused)
+///   is armed anyway, for the hook state a `401`/`402` revealed or the last known one.
+/// - **Unreachable gateway**: the first command to time out reports
+///   `GatewayDown { reason: Unreachable }` once; commands for it then fail at once (code 0) and
+///   `AUEP` probes follow with doubling intervals until one is answered: `GatewayUp`, then every
+///   line is audited (a `LineStatus` each) and armed again.
+/// - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
+///   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
+pub struct CallAgent {
+    config: Config,
+    tx: Transactions,
+    gateways: Vec<Gateway>,
+    by_address: HashMap<SocketAddr, usize>,
+    by_gateway: HashMap<GatewayId, usize>,
+    lines: Vec<Line>,
+    by_line: HashMap<LineId, usize>,
+    in_flight: HashMap<TransactionId, InFlight>,
+    timers: BTreeSet<(Instant, Timer)>,
+    events: VecDeque<Event>,
+    next_request: u64,
+    stats: Stats,
+}
+
+impl CallAgent {
+    /// A call agent for `config`'s gateways. It starts at once: every line of every gateway is
+    /// audited (`AUEP`) and armed (`RQNT`), paced per gateway.
+    pub fn new(config: Config, now: Instant) -> Result<Self, ConfigError> {
+        let config = config.validate()?;
+        let tx = Transactions::new(config.transaction.clone(), config.rng_seed);
+        let mut agent = Self {
+            tx,
+            gateways: Vec::with_capacity(config.gateways.len()),
+            by_address: HashMap::new(),
+            by_gateway: HashMap::new(),
+            lines: Vec::new(),
+            by_line: HashMap::new(),
+            in_flight: HashMap::new(),
+            timers: BTreeSet::new(),
+            events: VecDeque::new(),
+            next_request: 1,
+            stats: Stats::default(),
+            config,
+        };
+        for (g, gc) in agent.config.gateways.clone().into_iter().enumerate() {
+            let mut gw = Gateway {
+                id: gc.id.clone(),
+                address: gc.address,
+                domain: Arc::from(gc.domain.as_str()),
+                lines: HashMap::with_capacity(gc.lines.len()),
+                order: Vec::with_capacity(gc.lines.len()),
+                service: Service::Starting,
+                queue: VecDeque::new(),
+                in_flight: 0,
+                next_send: None,
+                connections: HashMap::new(),
+                probe_at: None,
+            };
+            for name in &gc.lines {
+                let idx = agent.lines.len();
+                let id = LineId::new(gc.id.clone(), name);
+                agent.lines.push(Line::new(id.clone(), g));
+                agent.by_line.insert(id, idx);
+                gw.lines
+                    .insert(name.to_ascii_lowercase().into_boxed_str(), idx);
+                gw.order.push(idx);
+            }
+            agent.by_address.insert(gc.address, g);
+            agent.by_gateway.insert(gc.id.clone(), g);
+            agent.gateways.push(gw);
+        }
+        for g in 0..agent.gateways.len() {
+            agent.audit_all(now, g);
+            agent.pump(now, g);
+        }
+        Ok(agent)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.transaction = *self.tx.stats();
+        s
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Commands waiting (not yet sent) for the gateway `id`, and in flight.
+    pub fn backlog(&self, id: &GatewayId) -> Option<(usize, usize)> {
+        let g = &self.gateways[*self.by_gateway.get(id)?];
+        Some((g.queue.len(), g.in_flight))
+    }
+
+    /// The first retransmission timer now used for gateway `id` (RFC 3435 §4.3:
+    /// `AAD + N·ADEV`).
+    pub fn retransmit_timeout(&self, id: &GatewayId) -> Option<Duration> {
+        let g = &self.gateways[*self.by_gateway.get(id)?];
+        Some(self.tx.retransmit_timeout(g.address))
+    }
+
+    /// Whether the line is armed as far as the call agent knows: a notification request was
+    /// answered `200` (or is in flight) and no re-arm is waiting.
+    pub fn is_armed(&self, line: &LineId) -> Option<bool> {
+        let l = &self.lines[*self.by_line.get(line)?];
+        Some(l.request.is_some() && !l.arm_queued && !l.resyncing && l.arm_failures == 0)
+    }
+
+    fn emit(&mut self, e: Event) {
+        trace!(event = ?e, "model event");
+        if matches!(e, Event::CommandFailed { .. }) {
+            self.stats.commands_failed += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    fn fail(&mut self, line: LineId, call: Option<CallId>, code: u16, reason: &str) {
+        self.emit(Event::CommandFailed {
+            line,
+            call,
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn set_timer(&mut self, at: Instant, t: Timer) {
+        self.timers.insert((at, t));
+    }
+
+    /// Encodes and sends (through the transaction layer, uncached for unknown transactions) a
+    /// response with no parameters.
+    fn respond(&mut self, now: Instant, peer: SocketAddr, txid: TransactionId, code: ReturnCode) {
+        let r = wire::Response {
+            code,
+            transaction: txid,
+            package: None,
+            comment: code.reason(),
+            params: Vec::new(),
+            sdp: None,
+        };
+        let mut out = Vec::new();
+        r.encode(&mut out);
+        self.tx.send_response(now, peer, txid, out);
+    }
+
+    fn drain_transaction_events(&mut self, now: Instant) {
+        while let Some(e) = self.tx.poll_event() {
+            match e {
+                transaction::Event::TimedOut { transaction, .. } => {
+                    self.timed_out(now, transaction);
+                }
+            }
+        }
+    }
+}
+
+impl Controller for CallAgent {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.stats.datagrams += 1;
+        trace!(%from, len = data.len(), "datagram");
+        if data.len() > MAX_DATAGRAM {
+            self.stats.oversized += 1;
+            debug!(%from, len = data.len(), "oversized datagram dropped");
+            return;
+        }
+        let Some(&g) = self.by_address.get(&from) else {
+            self.stats.unknown_peer += 1;
+            debug!(%from, "datagram from an unknown peer dropped");
+            return;
+        };
+        let messages = match wire::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                match e.answer() {
+                    Some((txid, code)) => {
+                        if code == ReturnCode::INCOMPATIBLE_VERSION {
+                            self.stats.version_answered += 1;
+                        } else {
+                            self.stats.malformed_answered += 1;
+                        }
+                        tracing::warn!(%from, error = %e, code = code.0, "malformed command");
+                        self.respond(now, from, txid, code);
+                    }
+                    None => {
+                        self.stats.malformed_dropped += 1;
+                        debug!(%from, error = %e, "unparseable datagram dropped");
+                    }
+                }
+                return;
+            }
+        };
+        for m in &messages {
+            match m {
+                Message::Command(c) => self.incoming_command(now, g, c),
+                Message::Response(r) => self.incoming_response(now, g, r),
+            }
+        }
+        self.pump(now, g);
+        self.drain_transaction_events(now);
+    }
+
+    fn handle_command(&mut self, now: Instant, command: Command) {
+        let line = self.by_line.get(command.line()).copied();
+        let g = match line {
+            Some(idx) => Some(self.lines[idx].gateway),
+            // A wildcard CreateConnection names no configured line: find its gateway.
+            None => match &command {
+                Command::CreateConnection { line, .. } if line.endpoint.contains(['*', '$']) => {
+                    self.by_gateway.get(&line.gateway).copied()
+                }
+                _ => None,
+            },
+        };
+        let Some(g) = g else {
+            self.stats.unknown_line_commands += 1;
+            debug!(line = %command.line(), "command for an unknown line");
+            let (line, call) = (command.line().clone(), outgoing::call_of(&command));
+            self.fail(line, call, ReturnCode::UNKNOWN_ENDPOINT.0, "unknown line");
+            return;
+        };
+        self.model_command(now, g, line, command);
+        self.pump(now, g);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.drain_transaction_events(now);
+        while let Some(&(at, timer)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            match timer {
+                Timer::Pace(g) => self.pump(now, g),
+                Timer::Probe(g) => self.probe(now, g),
+                Timer::Restart(g) => {
+                    self.audit_all(now, g);
+                    self.pump(now, g);
+                }
+            }
+        }
+        self.drain_transaction_events(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.tx.poll_transmit()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let ours = self.timers.first().map(|(at, _)| *at);
+        match (ours, self.tx.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

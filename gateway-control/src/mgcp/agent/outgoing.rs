@@ -1,0 +1,640 @@
+//! Commands to gateways: model commands become jobs, jobs wait in a per-gateway queue (pacing),
+//! and are encoded only when sent, so that a re-arm reflects the line as it is then and every
+//! command carries the latest `K:` acknowledgements.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace};
+
+use super::{CallAgent, Service};
+use crate::mgcp::endpoint::SignalChange;
+use crate::mgcp::wire::{
+    self, Action, EndpointName, EventName, EventRef, Mode, Pair, Param, RequestedEvent, ReturnCode,
+    Sdp, SdpLine, Verb, Version,
+};
+use crate::model::{CallId, Codec, Command, ConnectionMode, LineId, Media};
+
+/// Deferred commands kept per connection that is still being created.
+const MAX_DEFERRED: usize = 8;
+
+/// Something to send to a gateway.
+#[derive(Debug, Clone)]
+pub(super) enum Job {
+    /// Re-arm a line (coalesced: skipped if another RQNT went first).
+    Arm { line: usize },
+    /// A model command's RQNT; the change is applied when it is sent.
+    Signal { line: usize, change: SignalChange },
+    /// AUEP for a line.
+    Audit { line: usize, why: AuditWhy },
+    /// AUEP to see whether an unreachable gateway answers again.
+    Probe,
+    Crcx {
+        call: CallId,
+        line: LineId,
+        mode: ConnectionMode,
+        codec: Codec,
+        ptime: Duration,
+        remote: Option<Media>,
+    },
+    Mdcx {
+        call: CallId,
+        line: LineId,
+        mode: Option<ConnectionMode>,
+        remote: Option<Media>,
+    },
+    Dlcx {
+        call: CallId,
+        line: LineId,
+        /// Whether the model asked for it (a `ConnectionDeleted` follows).
+        report: bool,
+    },
+}
+
+/// Why a line is audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuditWhy {
+    /// `Command::Audit`: report `LineStatus`.
+    Model,
+    /// Start-up or restart: report `LineStatus`, then arm.
+    Sync,
+    /// A re-arm failed: report the hook change if any, then arm.
+    Resync,
+}
+
+impl Job {
+    /// The model command behind the job, for `CommandFailed`: its line and call.
+    pub(super) fn model(&self, agent: &CallAgent) -> Option<(LineId, Option<CallId>)> {
+        match self {
+            Self::Signal { line, .. }
+            | Self::Audit {
+                line,
+                why: AuditWhy::Model,
+            } => Some((agent.lines[*line].id.clone(), None)),
+            Self::Crcx { call, line, .. } | Self::Mdcx { call, line, .. } => {
+                Some((line.clone(), Some(*call)))
+            }
+            Self::Dlcx {
+                call,
+                line,
+                report: true,
+            } => Some((line.clone(), Some(*call))),
+            _ => None,
+        }
+    }
+}
+
+/// A command in flight.
+#[derive(Debug)]
+pub(super) struct InFlight {
+    pub(super) gateway: usize,
+    pub(super) job: Job,
+    /// The RequestIdentifier of an RQNT.
+    pub(super) request: Option<u64>,
+}
+
+/// A connection, by the controller's call handle.
+#[derive(Debug)]
+pub(super) enum Connection {
+    /// CRCX in flight; model commands about it wait here.
+    Pending { deferred: Vec<Command> },
+    /// Created: the specific endpoint and the gateway's ConnectionId.
+    Open { endpoint: Arc<str>, id: String },
+}
+
+/// The call handle a model command is about.
+pub(super) fn call_of(c: &Command) -> Option<CallId> {
+    match c {
+        Command::CreateConnection { call, .. }
+        | Command::ModifyConnection { call, .. }
+        | Command::DeleteConnection { call, .. } => Some(*call),
+        _ => None,
+    }
+}
+
+impl CallAgent {
+    /// Turns a model command into a job (or fails it at once).
+    pub(super) fn model_command(
+        &mut self,
+        now: Instant,
+        g: usize,
+        line: Option<usize>,
+        command: Command,
+    ) {
+        let _ = now;
+        if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
+            self.stats.refused_unreachable += 1;
+            let call = call_of(&command);
+            self.fail(command.line().clone(), call, 0, "gateway unreachable");
+            return;
+        }
+        let job = match (command, line) {
+            (
+                Command::Ring {
+                    cadence, caller_id, ..
+                },
+                Some(line),
+            ) => Job::Signal {
+                line,
+                change: SignalChange::Ring { cadence, caller_id },
+            },
+            (Command::StopRing { .. }, Some(line)) => Job::Signal {
+                line,
+                change: SignalChange::StopRing,
+            },
+            (Command::PlayTone { tone, .. }, Some(line)) => Job::Signal {
+                line,
+                change: SignalChange::Tone(tone),
+            },
+            (Command::StopTone { .. }, Some(line)) => Job::Signal {
+                line,
+                change: SignalChange::StopTone,
+            },
+            (Command::Audit { .. }, Some(line)) => Job::Audit {
+                line,
+                why: AuditWhy::Model,
+            },
+            (
+                Command::CreateConnection {
+                    line,
+                    call,
+                    mode,
+                    codec,
+                    ptime,
+                    remote,
+                },
+                _,
+            ) => {
+                if self.gateways[g].connections.contains_key(&call) {
+                    self.fail(line, Some(call), 0, "call handle already in use");
+                    return;
+                }
+                self.gateways[g].connections.insert(
+                    call,
+                    Connection::Pending {
+                        deferred: Vec::new(),
+                    },
+                );
+                Job::Crcx {
+                    call,
+                    line,
+                    mode,
+                    codec,
+                    ptime,
+                    remote,
+                }
+            }
+            (c @ (Command::ModifyConnection { .. } | Command::DeleteConnection { .. }), _) => {
+                let Some(call) = call_of(&c) else { return };
+                match self.gateways[g].connections.get_mut(&call) {
+                    None => {
+                        let line = c.line().clone();
+                        self.fail(
+                            line,
+                            Some(call),
+                            ReturnCode::INCORRECT_CONNECTION_ID.0,
+                            "unknown connection",
+                        );
+                        return;
+                    }
+                    Some(Connection::Pending { deferred }) => {
+                        if deferred.len() < MAX_DEFERRED {
+                            deferred.push(c);
+                        } else {
+                            self.stats.queue_full += 1;
+                            self.fail(
+                                c.line().clone(),
+                                Some(call),
+                                0,
+                                "too many deferred commands",
+                            );
+                        }
+                        return;
+                    }
+                    Some(Connection::Open { .. }) => match c {
+                        Command::ModifyConnection {
+                            line, mode, remote, ..
+                        } => Job::Mdcx {
+                            call,
+                            line,
+                            mode,
+                            remote,
+                        },
+                        Command::DeleteConnection { line, .. } => Job::Dlcx {
+                            call,
+                            line,
+                            report: true,
+                        },
+                        _ => return,
+                    },
+                }
+            }
+            (c, _) => {
+                // Only wildcard CRCX reaches here without a line; nothing else can.
+                let call = call_of(&c);
+                self.fail(
+                    c.line().clone(),
+                    call,
+                    ReturnCode::UNKNOWN_ENDPOINT.0,
+                    "unknown line",
+                );
+                return;
+            }
+        };
+        self.enqueue(g, job);
+    }
+
+    /// Queues a job for gateway `g`, failing model jobs when the queue is full.
+    pub(super) fn enqueue(&mut self, g: usize, job: Job) {
+        if self.gateways[g].queue.len() >= self.config.max_queued {
+            self.stats.queue_full += 1;
+            debug!(gateway = %self.gateways[g].id, "queue full");
+            self.job_failed(&job, 0, "call agent queue full");
+            self.job_dropped(&job);
+            return;
+        }
+        self.gateways[g].queue.push_back(job);
+    }
+
+    /// Asks for a re-arm of `line` (coalesced).
+    pub(super) fn request_arm(&mut self, line: usize) {
+        let g = self.lines[line].gateway;
+        if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
+            return;
+        }
+        if !self.lines[line].arm_queued {
+            self.lines[line].arm_queued = true;
+            self.enqueue(g, Job::Arm { line });
+        }
+    }
+
+    /// Asks for an audit then a re-arm of `line`, once at a time.
+    pub(super) fn request_resync(&mut self, line: usize, why: AuditWhy) {
+        let g = self.lines[line].gateway;
+        if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
+            return;
+        }
+        if !self.lines[line].resyncing {
+            self.lines[line].resyncing = true;
+            self.enqueue(g, Job::Audit { line, why });
+        }
+    }
+
+    /// Sends queued jobs while the gateway has room (max outstanding, send rate).
+    pub(super) fn pump(&mut self, now: Instant, g: usize) {
+        let interval = self
+            .config
+            .max_send_rate
+            .map(|r| Duration::from_secs(1) / r.max(1));
+        loop {
+            let gw = &self.gateways[g];
+            if gw.in_flight >= self.config.max_outstanding || gw.queue.is_empty() {
+                return;
+            }
+            if let Some(next) = gw.next_send
+                && next > now
+            {
+                self.set_timer(next, super::Timer::Pace(g));
+                return;
+            }
+            let Some(job) = self.gateways[g].queue.pop_front() else {
+                return;
+            };
+            if self.send(now, g, job) {
+                let gw = &mut self.gateways[g];
+                gw.in_flight += 1;
+                gw.next_send = interval.map(|i| now + i);
+            }
+        }
+    }
+
+    /// Encodes and sends one job. Returns whether a command went out.
+    fn send(&mut self, now: Instant, g: usize, job: Job) -> bool {
+        let mut request = None;
+        let local: Arc<str> = match &job {
+            Job::Arm { line } => {
+                if !self.lines[*line].arm_queued {
+                    trace!(line = %self.lines[*line].id, "re-arm already covered");
+                    return false;
+                }
+                self.lines[*line].local().clone()
+            }
+            Job::Signal { line, change } => {
+                if let Err(code) = self.lines[*line].apply(change) {
+                    let id = self.lines[*line].id.clone();
+                    self.fail(id, None, code.0, "the phone is off hook");
+                    return false;
+                }
+                self.lines[*line].local().clone()
+            }
+            Job::Audit { line, .. } => self.lines[*line].local().clone(),
+            Job::Probe => match self.gateways[g].order.first() {
+                Some(&l) => self.lines[l].local().clone(),
+                None => Arc::from("*"),
+            },
+            Job::Crcx { line, .. } => line.endpoint.clone(),
+            Job::Mdcx { call, line, .. } | Job::Dlcx { call, line, .. } => {
+                match self.gateways[g].connections.get(call) {
+                    Some(Connection::Open { endpoint, .. }) => endpoint.clone(),
+                    _ => line.endpoint.clone(),
+                }
+            }
+        };
+        let addr = self.gateways[g].address;
+        let domain = self.gateways[g].domain.clone();
+        let txid = self.tx.allocate_id();
+        let acks = self.tx.take_response_acks(addr);
+        let mut params: Vec<Param<'_>> = Vec::new();
+        if !acks.is_empty() {
+            params.push(Param::ResponseAck(acks));
+        }
+        let mut out = Vec::new();
+        let endpoint = EndpointName {
+            local: &local,
+            domain: &domain,
+        };
+        let verb;
+        let mut sdp_lines: Vec<(u8, String)> = Vec::new();
+        // Owned values the parameters borrow.
+        let x_hex;
+        let call_hex;
+        let conn_id;
+        let ptime_text;
+        let rqnt;
+        match &job {
+            Job::Arm { line } | Job::Signal { line, .. } => {
+                let l = &mut self.lines[*line];
+                l.arm_queued = false;
+                let x = self.next_request;
+                self.next_request += 1;
+                l.issue_request(x);
+                request = Some(x);
+                rqnt = l.request_now();
+                x_hex = format!("{x:X}");
+                verb = Verb::Rqnt;
+                params.push(Param::NotifiedEntity(&self.config.notified_entity));
+                params.push(Param::RequestIdentifier(&x_hex));
+                params.push(Param::RequestedEvents(
+                    rqnt.events
+                        .iter()
+                        .map(|(p, e)| RequestedEvent {
+                            name: EventName {
+                                package: Some(p),
+                                event: e,
+                                connection: None,
+                            },
+                            actions: vec![Action::Notify],
+                            params: None,
+                        })
+                        .collect(),
+                ));
+                params.push(Param::SignalRequests(
+                    rqnt.signals
+                        .iter()
+                        .map(|(p, s, a)| EventRef {
+                            name: EventName {
+                                package: Some(p),
+                                event: s,
+                                connection: None,
+                            },
+                            params: a.as_deref(),
+                        })
+                        .collect(),
+                ));
+                self.stats.rqnts_sent += 1;
+            }
+            Job::Audit { .. } | Job::Probe => {
+                verb = Verb::Auep;
+                params.push(Param::RequestedInfo(vec!["ES"]));
+                self.stats.audits_sent += 1;
+                if matches!(job, Job::Probe) {
+                    self.stats.probes_sent += 1;
+                }
+            }
+            Job::Crcx {
+                call,
+                mode,
+                codec,
+                ptime,
+                remote,
+                ..
+            } => {
+                verb = Verb::Crcx;
+                call_hex = format!("{:X}", call.0);
+                ptime_text = ptime.as_millis().to_string();
+                params.push(Param::CallId(&call_hex));
+                params.push(Param::NotifiedEntity(&self.config.notified_entity));
+                params.push(Param::LocalConnectionOptions(vec![
+                    Pair {
+                        key: "p",
+                        value: &ptime_text,
+                    },
+                    Pair {
+                        key: "a",
+                        value: codec.name(),
+                    },
+                ]));
+                params.push(Param::ConnectionMode(wire_mode(*mode)));
+                if let Some(m) = remote {
+                    sdp_lines = sdp_for(m, call.0);
+                }
+            }
+            Job::Mdcx {
+                call, mode, remote, ..
+            } => {
+                verb = Verb::Mdcx;
+                call_hex = format!("{:X}", call.0);
+                conn_id = self.connection_id(g, *call);
+                params.push(Param::CallId(&call_hex));
+                params.push(Param::ConnectionId(&conn_id));
+                if let Some(m) = mode {
+                    params.push(Param::ConnectionMode(wire_mode(*m)));
+                }
+                if let Some(m) = remote {
+                    sdp_lines = sdp_for(m, call.0);
+                }
+            }
+            Job::Dlcx { call, .. } => {
+                verb = Verb::Dlcx;
+                call_hex = format!("{:X}", call.0);
+                conn_id = self.connection_id(g, *call);
+                params.push(Param::CallId(&call_hex));
+                if !conn_id.is_empty() {
+                    params.push(Param::ConnectionId(&conn_id));
+                }
+            }
+        }
+        let sdp = (!sdp_lines.is_empty()).then(|| Sdp {
+            lines: sdp_lines
+                .iter()
+                .map(|(kind, value)| SdpLine { kind: *kind, value })
+                .collect(),
+        });
+        wire::Command {
+            verb,
+            transaction: txid,
+            endpoint,
+            version: Version::V1_0,
+            params,
+            sdp,
+        }
+        .encode(&mut out);
+        trace!(gateway = %self.gateways[g].id, verb = verb.as_str(), transaction = %txid, "command");
+        if let Err(e) = self.tx.send_command(now, addr, txid, out) {
+            debug!(error = %e, "command not sent");
+            self.job_failed(&job, 0, "call agent overloaded");
+            self.job_dropped(&job);
+            return false;
+        }
+        self.in_flight.insert(
+            txid,
+            InFlight {
+                gateway: g,
+                job,
+                request,
+            },
+        );
+        true
+    }
+
+    fn connection_id(&self, g: usize, call: CallId) -> String {
+        match self.gateways[g].connections.get(&call) {
+            Some(Connection::Open { id, .. }) => id.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// Reports a model job as failed (internal jobs are not reported).
+    pub(super) fn job_failed(&mut self, job: &Job, code: u16, reason: &str) {
+        if let Some((line, call)) = job.model(self) {
+            self.fail(line, call, code, reason);
+        }
+    }
+
+    /// Undoes the bookkeeping of a job that will never be answered.
+    pub(super) fn job_dropped(&mut self, job: &Job) {
+        match job {
+            Job::Arm { line } => self.lines[*line].arm_queued = false,
+            Job::Audit { line, why } if *why != AuditWhy::Model => {
+                self.lines[*line].resyncing = false;
+            }
+            Job::Crcx { call, line, .. } => {
+                let g = self.gateway_of(line);
+                if let Some(g) = g {
+                    self.drop_connection(g, *call, 0, "connection never created");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn gateway_of(&self, line: &LineId) -> Option<usize> {
+        self.by_gateway.get(&line.gateway).copied()
+    }
+
+    /// Forgets a connection; model commands deferred on it fail with `code`.
+    pub(super) fn drop_connection(&mut self, g: usize, call: CallId, code: u16, reason: &str) {
+        if let Some(Connection::Pending { deferred }) = self.gateways[g].connections.remove(&call) {
+            for c in deferred {
+                self.fail(c.line().clone(), Some(call), code, reason);
+            }
+        }
+    }
+}
+
+fn wire_mode(m: ConnectionMode) -> Mode<'static> {
+    match m {
+        ConnectionMode::SendOnly => Mode::SendOnly,
+        ConnectionMode::RecvOnly => Mode::RecvOnly,
+        ConnectionMode::SendRecv => Mode::SendRecv,
+        ConnectionMode::Inactive => Mode::Inactive,
+    }
+}
+
+/// Offhook's side of the media as a session description (RFC 4566, the RFC 3435 §3.5 subset).
+fn sdp_for(m: &Media, session: u64) -> Vec<(u8, String)> {
+    let (family, ip) = match m.address.ip() {
+        IpAddr::V4(a) => ("IP4", a.to_string()),
+        IpAddr::V6(a) => ("IP6", a.to_string()),
+    };
+    let pt = m.codec.payload_type();
+    let mut formats = pt.to_string();
+    if let Some(te) = m.telephone_event {
+        formats.push_str(&format!(" {te}"));
+    }
+    let mut lines = vec![
+        (b'v', "0".to_owned()),
+        (b'o', format!("- {session} 0 IN {family} {ip}")),
+        (b's', "-".to_owned()),
+        (b'c', format!("IN {family} {ip}")),
+        (b't', "0 0".to_owned()),
+        (
+            b'm',
+            format!("audio {} RTP/AVP {formats}", m.address.port()),
+        ),
+        (b'a', format!("rtpmap:{pt} {}/8000", m.codec.name())),
+    ];
+    if let Some(te) = m.telephone_event {
+        lines.push((b'a', format!("rtpmap:{te} telephone-event/8000")));
+    }
+    lines.push((b'a', format!("ptime:{}", m.ptime.as_millis())));
+    lines
+}
+
+/// The gateway's side of the media from its session description: `c=`, the first G.711 format
+/// of `m=audio`, `a=ptime` (else `default_ptime`), and a `telephone-event` mapping.
+pub(super) fn media_from(sdp: &Sdp<'_>, default_ptime: Duration) -> Option<Media> {
+    let mut ip: Option<IpAddr> = None;
+    let mut port: Option<u16> = None;
+    let mut codec = None;
+    let mut ptime = default_ptime;
+    let mut telephone_event = None;
+    let mut in_audio = false;
+    for l in &sdp.lines {
+        match l.kind {
+            b'c' => {
+                let mut it = l.value.split_whitespace();
+                if let (Some("IN"), Some(_), Some(a)) = (it.next(), it.next(), it.next()) {
+                    ip = a.parse().ok().or(ip);
+                }
+            }
+            b'm' => {
+                let mut it = l.value.split_whitespace();
+                in_audio = it.next() == Some("audio");
+                if in_audio && port.is_none() {
+                    port = it.next().and_then(|p| p.parse().ok());
+                    let _proto = it.next();
+                    codec = it.find_map(|f| match f {
+                        "0" => Some(Codec::Pcmu),
+                        "8" => Some(Codec::Pcma),
+                        _ => None,
+                    });
+                }
+            }
+            b'a' if in_audio => {
+                if let Some(v) = l.value.strip_prefix("ptime:") {
+                    if let Ok(ms) = v.trim().parse::<u64>()
+                        && (1..=1000).contains(&ms)
+                    {
+                        ptime = Duration::from_millis(ms);
+                    }
+                } else if let Some(v) = l.value.strip_prefix("rtpmap:") {
+                    let mut it = v.split_whitespace();
+                    if let (Some(pt), Some(enc)) = (it.next(), it.next())
+                        && enc.to_ascii_lowercase().starts_with("telephone-event/")
+                    {
+                        telephone_event = pt.parse().ok();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(Media {
+        address: SocketAddr::new(ip?, port?),
+        codec: codec?,
+        ptime,
+        telephone_event,
+    })
+}

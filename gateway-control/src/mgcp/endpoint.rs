@@ -1,0 +1,317 @@
+//! One analog line as the call agent sees it (RFC 3435 §2.3.3 notification requests, RFC 3660
+//! line package `L` and DTMF package `D`).
+//!
+//! Every line is kept *armed*: there is always a notification request on it that reports the
+//! next hook change, so that no pick-up or hang-up is ever missed.
+//! - on hook: `R: L/hd(N)`;
+//! - off hook: `R: L/hu(N),L/hf(N),D/[0-9#*](N)`: every key is its own notification, so digits
+//!   arrive one by one, in order, without a digit map (and so without the `T` timer event).
+//!
+//! The gateway answers each request with at most one `NTFY` (quarantine handling is left at its
+//! default, `process,step`, §4.4.1): events seen after the notification are buffered by the
+//! gateway until the next request, and the call agent re-arms the line with a fresh
+//! RequestIdentifier after every notification (lockstep). Buffered events are then processed
+//! against the new request, so nothing is lost between the two.
+//!
+//! Signals: ringing (`L/rg`, distinctive `L/r0`–`L/r7`, with `L/ci` caller id) and the
+//! call-progress tones are time-out signals, stopped by the gateway when a requested event is
+//! detected; the line forgets them on every notification, as the gateway does. The visual
+//! message-waiting indicator `L/vmwi` is an on/off signal: it stays until turned off.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use tracing::debug;
+
+use super::wire::{EventRef, ReturnCode};
+use crate::model::{Cadence, CallerId, Digit, Event, LineId, Tone};
+
+/// Hook state as last known.
+#[allow(clippy::enum_variant_names)] // the telephony terms
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    /// Not audited yet.
+    Unknown,
+    /// Handset down.
+    OnHook,
+    /// Handset up.
+    OffHook,
+}
+
+/// The time-out signal the station manager asked for, still playing as far as we know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Ring {
+        cadence: Cadence,
+        caller_id: Option<CallerId>,
+    },
+    Tone(Tone),
+}
+
+/// A change of signals asked for by a model command, applied when its RQNT is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignalChange {
+    Ring {
+        cadence: Cadence,
+        caller_id: Option<CallerId>,
+    },
+    StopRing,
+    Tone(Tone),
+    StopTone,
+}
+
+/// A model event derived from one observed event, before the line id is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Observed {
+    OffHook,
+    OnHook,
+    HookFlash,
+    Digit(Digit),
+}
+
+/// The content of one notification request, owned (the caller builds the wire message from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Request {
+    /// `R:` entries, `(package, event)`, each with action `N`.
+    pub(crate) events: &'static [(&'static str, &'static str)],
+    /// `S:` entries, `(package, signal, parameters)`. Empty stops every time-out signal.
+    pub(crate) signals: Vec<(&'static str, &'static str, Option<String>)>,
+}
+
+const ON_HOOK_EVENTS: &[(&str, &str)] = &[("L", "hd")];
+const OFF_HOOK_EVENTS: &[(&str, &str)] = &[("L", "hu"), ("L", "hf"), ("D", "[0-9#*]")];
+
+/// One line.
+#[derive(Debug)]
+pub(crate) struct Line {
+    pub(crate) id: LineId,
+    /// The gateway's index in the agent.
+    pub(crate) gateway: usize,
+    pub(crate) hook: Hook,
+    pub(crate) signal: Option<Signal>,
+    /// Whether `L/vmwi(+)` is on.
+    pub(crate) lamp: bool,
+    /// Whether the lamp must be sent (changed since the last request).
+    pub(crate) lamp_dirty: bool,
+    /// The RequestIdentifier of the last RQNT sent, and of the one before.
+    pub(crate) request: Option<u64>,
+    pub(crate) previous_request: Option<u64>,
+    /// An internal re-arm is queued (re-arms coalesce: the RQNT is built when sent).
+    pub(crate) arm_queued: bool,
+    /// A resynchronising audit is queued or in flight.
+    pub(crate) resyncing: bool,
+    /// Consecutive failed re-arms (bounded retries).
+    pub(crate) arm_failures: u32,
+    /// The hook state a `401`/`402` revealed, used if the audit that follows fails.
+    pub(crate) hook_hint: Option<Hook>,
+}
+
+impl Line {
+    pub(crate) fn new(id: LineId, gateway: usize) -> Self {
+        Self {
+            id,
+            gateway,
+            hook: Hook::Unknown,
+            signal: None,
+            lamp: false,
+            lamp_dirty: false,
+            request: None,
+            previous_request: None,
+            arm_queued: false,
+            resyncing: false,
+            arm_failures: 0,
+            hook_hint: None,
+        }
+    }
+
+    pub(crate) fn local(&self) -> &Arc<str> {
+        &self.id.endpoint
+    }
+
+    /// Records a new RequestIdentifier as sent.
+    pub(crate) fn issue_request(&mut self, x: u64) {
+        self.previous_request = self.request;
+        self.request = Some(x);
+    }
+
+    /// Whether `x` (the hex text of an `X:`) names one of the two latest requests: an NTFY for
+    /// the previous one can cross the RQNT that replaced it.
+    pub(crate) fn is_current(&self, x: Option<&str>) -> bool {
+        let Some(x) = x.and_then(|x| u64::from_str_radix(x, 16).ok()) else {
+            return false;
+        };
+        self.request == Some(x) || self.previous_request == Some(x)
+    }
+
+    /// Applies a model command's signal change. Returns the error code to report instead, when
+    /// the change cannot apply (ringing an off-hook phone: 401).
+    pub(crate) fn apply(&mut self, change: &SignalChange) -> Result<(), ReturnCode> {
+        match change {
+            SignalChange::Ring { cadence, caller_id } => {
+                if self.hook == Hook::OffHook {
+                    return Err(ReturnCode::ALREADY_OFF_HOOK);
+                }
+                self.signal = Some(Signal::Ring {
+                    cadence: *cadence,
+                    caller_id: caller_id.clone(),
+                });
+            }
+            SignalChange::StopRing => {
+                if matches!(self.signal, Some(Signal::Ring { .. })) {
+                    self.signal = None;
+                }
+            }
+            SignalChange::Tone(Tone::MessageWaitingLamp) => {
+                self.lamp = true;
+                self.lamp_dirty = true;
+            }
+            SignalChange::Tone(t) => self.signal = Some(Signal::Tone(*t)),
+            SignalChange::StopTone => {
+                if matches!(self.signal, Some(Signal::Tone(_))) {
+                    self.signal = None;
+                }
+                if self.lamp {
+                    self.lamp = false;
+                    self.lamp_dirty = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The notification request that keeps the line armed in its current state, with the
+    /// signals that should be playing. Clears the lamp's dirty flag (the lamp is sent once).
+    pub(crate) fn request_now(&mut self) -> Request {
+        let events = match self.hook {
+            Hook::OffHook => OFF_HOOK_EVENTS,
+            Hook::OnHook | Hook::Unknown => ON_HOOK_EVENTS,
+        };
+        let mut signals = Vec::new();
+        match &self.signal {
+            Some(Signal::Ring { cadence, caller_id }) => {
+                let name = match cadence {
+                    Cadence::Normal => "rg",
+                    Cadence::Distinctive(n) => DISTINCTIVE[usize::from(*n).min(7)],
+                };
+                signals.push(("L", name, None));
+                if let Some(ci) = caller_id {
+                    signals.push(("L", "ci", Some(caller_id_params(ci))));
+                }
+            }
+            Some(Signal::Tone(t)) => {
+                if let Some(name) = tone_name(*t) {
+                    signals.push(("L", name, None));
+                }
+            }
+            None => {}
+        }
+        if self.lamp_dirty {
+            let on = if self.lamp { "+" } else { "-" };
+            signals.push(("L", "vmwi", Some(on.to_owned())));
+            self.lamp_dirty = false;
+        }
+        Request { events, signals }
+    }
+
+    /// Maps one observed event (`O:` item) to a model event, updating the hook state. `None`
+    /// for events that change nothing (a hook state already known) or that we never asked for.
+    pub(crate) fn observe(&mut self, e: &EventRef<'_>) -> Result<Option<Observed>, Unrecognised> {
+        let package = e.name.package.unwrap_or("");
+        let event = e.name.event;
+        let is = |p: &str| package.is_empty() || package.eq_ignore_ascii_case(p);
+        if is("L") && event.eq_ignore_ascii_case("hd") {
+            return Ok(self.set_hook(Hook::OffHook).then_some(Observed::OffHook));
+        }
+        if is("L") && event.eq_ignore_ascii_case("hu") {
+            return Ok(self.set_hook(Hook::OnHook).then_some(Observed::OnHook));
+        }
+        if is("L") && event.eq_ignore_ascii_case("hf") {
+            return Ok(Some(Observed::HookFlash));
+        }
+        if is("D") {
+            let mut chars = event.chars();
+            if let (Some(c), None) = (chars.next(), chars.next())
+                && let Some(d) = Digit::new(c)
+            {
+                return Ok(Some(Observed::Digit(d)));
+            }
+        }
+        Err(Unrecognised)
+    }
+
+    /// Sets the hook state; returns whether it changed (and forgets time-out signals, which the
+    /// gateway stops on the event).
+    pub(crate) fn set_hook(&mut self, hook: Hook) -> bool {
+        if self.hook == hook {
+            return false;
+        }
+        debug!(line = %self.id, from = ?self.hook, to = ?hook, "hook state");
+        self.hook = hook;
+        if hook == Hook::OffHook && matches!(self.signal, Some(Signal::Ring { .. })) {
+            self.signal = None;
+        }
+        true
+    }
+
+    /// A notification arrived: the gateway stopped its time-out signals.
+    pub(crate) fn notified(&mut self) {
+        self.signal = None;
+    }
+
+    pub(crate) fn event(&self, o: Observed) -> Event {
+        let line = self.id.clone();
+        match o {
+            Observed::OffHook => Event::OffHook { line },
+            Observed::OnHook => Event::OnHook { line },
+            Observed::HookFlash => Event::HookFlash { line },
+            Observed::Digit(digit) => Event::Digit { line, digit },
+        }
+    }
+}
+
+/// An observed event the call agent did not ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unrecognised;
+
+const DISTINCTIVE: [&str; 8] = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"];
+
+/// The RFC 3660 line-package signal for a tone; `None` for the lamp (an on/off signal).
+pub(crate) fn tone_name(t: Tone) -> Option<&'static str> {
+    Some(match t {
+        Tone::Dial => "dl",
+        Tone::StutterDial => "sl",
+        Tone::Busy => "bz",
+        Tone::Ringback => "rt",
+        Tone::CallWaiting => "wt",
+        Tone::Confirmation => "cf",
+        Tone::Reorder => "ro",
+        Tone::OperationComplete => "oc",
+        Tone::OperationFailure => "of",
+        Tone::MessageWaitingLamp => return None,
+    })
+}
+
+/// `L/ci(time,number,name)` parameters (RFC 3660): the time is left empty (the core has no
+/// wall clock; the gateway or phone fills it), number and name are quoted and stripped of
+/// anything that would break the parameter syntax.
+fn caller_id_params(ci: &CallerId) -> String {
+    fn clean(s: Option<&str>, max: usize) -> String {
+        s.unwrap_or("")
+            .chars()
+            .filter(|c| !matches!(c, '"' | '(' | ')' | ',' | '\\') && !c.is_control())
+            .take(max)
+            .collect()
+    }
+    let mut out = String::from(",");
+    let _ = write!(
+        out,
+        "\"{}\",\"{}\"",
+        clean(ci.number.as_deref(), 20),
+        clean(ci.name.as_deref(), 15)
+    );
+    out
+}
+
+#[cfg(test)]
+#[path = "tests/endpoint.rs"]
+mod tests;

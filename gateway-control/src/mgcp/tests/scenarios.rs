@@ -1,0 +1,975 @@
+//! RFC 3435-shaped exchanges between the call agent and a scripted gateway.
+
+use std::time::Duration;
+
+use super::*;
+use crate::model::{
+    Cadence, CallId, CallerId, Codec, Command, ConnectionMode, Digit, DownReason, Event, Media,
+    Tone,
+};
+
+fn ok(s: &Sent) -> String {
+    format!("200 {} OK\n", s.txid())
+}
+
+fn off_hook_request(s: &Sent) {
+    assert_eq!(s.verb(), "RQNT");
+    assert_eq!(
+        s.param("R"),
+        Some("L/hu(N),L/hf(N),D/[0-9#*](N)"),
+        "{}",
+        s.text
+    );
+}
+
+fn on_hook_request(s: &Sent) {
+    assert_eq!(s.verb(), "RQNT");
+    assert_eq!(s.param("R"), Some("L/hd(N)"), "{}", s.text);
+}
+
+#[test]
+fn start_up_audits_then_arms_every_line() {
+    let mut h = Harness::new(Harness::config(2));
+    let a1 = h.recv();
+    let a2 = h.recv();
+    assert_eq!(a1.verb(), "AUEP");
+    assert_eq!(a1.endpoint(), "aaln/1@gw1.example.net");
+    assert_eq!(a1.param("F"), Some("ES"));
+    assert_eq!(a2.endpoint(), "aaln/2@gw1.example.net");
+    assert!(h.inbox.is_empty());
+    h.send(&format!("200 {} OK\nES: L/hu\n", a1.txid()));
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    let r1 = h.recv();
+    on_hook_request(&r1);
+    assert_eq!(r1.param("N"), Some("ca@[192.0.2.100]:2727"));
+    assert!(r1.param("X").is_some());
+    h.send(&format!("200 {} OK\nES: L/hd\n", a2.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(2),
+            off_hook: true
+        }
+    );
+    let r2 = h.recv();
+    off_hook_request(&r2);
+    assert_ne!(r1.param("X"), r2.param("X"));
+    h.send(&ok(&r1));
+    h.send(&ok(&r2));
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    assert_eq!(h.agent.is_armed(&line(2)), Some(true));
+    assert!(h.events.is_empty());
+}
+
+#[test]
+fn pacing_keeps_at_most_max_outstanding_in_flight() {
+    let mut c = Harness::config(100);
+    c.max_outstanding(8).unwrap();
+    let mut h = Harness::new(c);
+    assert_eq!(h.inbox.len(), 8);
+    assert_eq!(h.agent.backlog(&GatewayId::new(GW)), Some((92, 8)));
+    let first = h.recv();
+    h.send(&format!("200 {} OK\nES: L/hu\n", first.txid()));
+    // One answered: one more audit, and the first line's RQNT queued behind the audits.
+    assert_eq!(h.inbox.len(), 8);
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    for n in 1..=100 {
+        assert_eq!(h.agent.is_armed(&line(n)), Some(true), "line {n}");
+    }
+    let stats = h.agent.stats();
+    assert_eq!(stats.audits_sent, 100);
+    assert_eq!(stats.rqnts_sent, 100);
+    assert_eq!(stats.transaction.retransmissions, 0);
+}
+
+#[test]
+fn notify_reports_events_in_order_answers_and_re_arms() {
+    let mut h = Harness::armed(1);
+    h.send("NTFY 500 aaln/1@gw1.example.net MGCP 1.0\nN: ca@[192.0.2.100]:2727\nX: 1\nO: L/hd,D/5,D/#\n");
+    let resp = h.recv();
+    assert!(resp.text.starts_with("200 500"), "{}", resp.text);
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    assert_eq!(
+        h.event(),
+        Event::Digit {
+            line: line(1),
+            digit: Digit::new('5').unwrap()
+        }
+    );
+    assert_eq!(
+        h.event(),
+        Event::Digit {
+            line: line(1),
+            digit: Digit::new('#').unwrap()
+        }
+    );
+    let rearm = h.recv();
+    off_hook_request(&rearm);
+    assert_eq!(rearm.param("X"), Some("2"));
+    assert_eq!(h.agent.stats().notifications, 1);
+    assert_eq!(h.agent.stats().stale_notifications, 0);
+    // The gateway retransmits the NTFY (our 200 was lost): the same answer, no new events.
+    h.send("NTFY 500 aaln/1@gw1.example.net MGCP 1.0\nN: ca@[192.0.2.100]:2727\nX: 1\nO: L/hd,D/5,D/#\n");
+    assert!(h.recv().text.starts_with("200 500"));
+    assert!(h.events.is_empty());
+    assert!(h.inbox.is_empty());
+}
+
+#[test]
+fn stale_request_id_is_answered_200_and_resynchronised() {
+    let mut h = Harness::armed(1);
+    h.send("NTFY 501 aaln/1@gw1.example.net MGCP 1.0\nX: 7777\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("200 501"));
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    off_hook_request(&h.recv());
+    assert_eq!(h.agent.stats().stale_notifications, 1);
+    // A redundant hook event is not reported twice.
+    h.send("NTFY 502 aaln/1@gw1.example.net MGCP 1.0\nX: 7777\nO: L/hd,X/zz\n");
+    assert!(h.recv().text.starts_with("200 502"));
+    assert!(h.events.is_empty());
+    assert_eq!(h.agent.stats().redundant_events, 1);
+    assert_eq!(h.agent.stats().unrecognised_events, 1);
+}
+
+#[test]
+fn ring_with_caller_id_then_stop() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Distinctive(2),
+        caller_id: Some(CallerId {
+            number: Some("5551212".into()),
+            name: Some("Alice".into()),
+        }),
+    });
+    let r = h.recv();
+    on_hook_request(&r);
+    assert_eq!(r.param("S"), Some("L/r2,L/ci(,\"5551212\",\"Alice\")"));
+    h.send(&ok(&r));
+    h.command(Command::StopRing { line: line(1) });
+    let s = h.recv();
+    on_hook_request(&s);
+    assert_eq!(s.param("S"), Some(""));
+    h.send(&ok(&s));
+    assert!(h.events.is_empty());
+}
+
+#[test]
+fn tones_and_the_lamp() {
+    let mut h = Harness::armed(1);
+    h.command(Command::PlayTone {
+        line: line(1),
+        tone: Tone::MessageWaitingLamp,
+    });
+    let r = h.recv();
+    assert_eq!(r.param("S"), Some("L/vmwi(+)"));
+    h.send(&ok(&r));
+    h.command(Command::PlayTone {
+        line: line(1),
+        tone: Tone::StutterDial,
+    });
+    let r = h.recv();
+    assert_eq!(r.param("S"), Some("L/sl"));
+    h.send(&ok(&r));
+    h.command(Command::StopTone { line: line(1) });
+    let r = h.recv();
+    assert_eq!(r.param("S"), Some("L/vmwi(-)"));
+    h.send(&ok(&r));
+}
+
+#[test]
+fn ring_refused_401_fails_then_audit_and_re_arm_off_hook() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    let r = h.recv();
+    assert_eq!(r.param("S"), Some("L/rg"));
+    h.send(&format!("401 {} already off hook\n", r.txid()));
+    match h.event() {
+        Event::CommandFailed { line: l, code, .. } => {
+            assert_eq!(l, line(1));
+            assert_eq!(code, 401);
+        }
+        e => panic!("{e:?}"),
+    }
+    let audit = h.recv();
+    assert_eq!(audit.verb(), "AUEP");
+    h.send(&format!("200 {} OK\nES: L/hd\n", audit.txid()));
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    let rearm = h.recv();
+    off_hook_request(&rearm);
+    assert_eq!(rearm.param("S"), Some(""));
+    h.send(&ok(&rearm));
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    // Ringing an off-hook phone now fails locally.
+    h.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 401, .. }));
+    assert!(h.inbox.is_empty());
+}
+
+#[test]
+fn re_arm_failures_are_bounded() {
+    let mut h = Harness::armed(1);
+    h.send("NTFY 9 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    h.recv();
+    h.event();
+    // The gateway refuses every request and every audit.
+    h.answer_until_quiet(|s| format!("518 {} unknown package\n", s.txid()));
+    let st = h.agent.stats();
+    assert_eq!(st.lines_unarmed, 1);
+    assert_eq!(st.arm_failures, 4);
+    assert_eq!(h.agent.is_armed(&line(1)), Some(false));
+}
+
+fn media(port: u16) -> Media {
+    Media {
+        address: format!("192.0.2.100:{port}").parse().unwrap(),
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        telephone_event: Some(101),
+    }
+}
+
+const GW_SDP: &str = "v=0\no=- 1 0 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 16384 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\na=ptime:20\n";
+
+#[test]
+fn connection_create_modify_delete() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(0xA3),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: Some(media(40000)),
+    });
+    // Modify while the create is in flight waits for it.
+    h.command(Command::ModifyConnection {
+        line: line(1),
+        call: CallId(0xA3),
+        mode: Some(ConnectionMode::RecvOnly),
+        remote: None,
+    });
+    let c = h.recv();
+    assert!(h.inbox.is_empty());
+    assert_eq!(c.verb(), "CRCX");
+    assert_eq!(c.param("C"), Some("A3"));
+    assert_eq!(c.param("L"), Some("p:20, a:PCMU"));
+    assert_eq!(c.param("M"), Some("sendrecv"));
+    assert!(c.text.contains("m=audio 40000 RTP/AVP 0 101"), "{}", c.text);
+    assert!(c.text.contains("c=IN IP4 192.0.2.100"));
+    h.send(&format!("200 {} OK\nI: 1F\n\n{GW_SDP}", c.txid()));
+    match h.event() {
+        Event::ConnectionCreated {
+            line: l,
+            call,
+            local,
+        } => {
+            assert_eq!(l, line(1));
+            assert_eq!(call, CallId(0xA3));
+            assert_eq!(local.address, "192.0.2.1:16384".parse().unwrap());
+            assert_eq!(local.codec, Codec::Pcmu);
+            assert_eq!(local.telephone_event, Some(101));
+        }
+        e => panic!("{e:?}"),
+    }
+    let m = h.recv();
+    assert_eq!(m.verb(), "MDCX");
+    assert_eq!(m.param("I"), Some("1F"));
+    assert_eq!(m.param("M"), Some("recvonly"));
+    h.send(&ok(&m));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionModified {
+            line: line(1),
+            call: CallId(0xA3)
+        }
+    );
+    h.command(Command::DeleteConnection {
+        line: line(1),
+        call: CallId(0xA3),
+    });
+    let d = h.recv();
+    assert_eq!(d.verb(), "DLCX");
+    assert_eq!(d.param("C"), Some("A3"));
+    assert_eq!(d.param("I"), Some("1F"));
+    h.send(&format!(
+        "250 {} OK\nP: PS=10, OS=1600, PR=9, OR=1440, PL=1, JI=0, LA=0\n",
+        d.txid()
+    ));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionDeleted {
+            line: line(1),
+            call: CallId(0xA3)
+        }
+    );
+    // Unknown now.
+    h.command(Command::DeleteConnection {
+        line: line(1),
+        call: CallId(0xA3),
+    });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 515, .. }));
+}
+
+#[test]
+fn wildcard_create_names_the_specific_line() {
+    let mut h = Harness::armed(2);
+    h.command(Command::CreateConnection {
+        line: LineId::new(GatewayId::new(GW), "aaln/$"),
+        call: CallId(7),
+        mode: ConnectionMode::SendOnly,
+        codec: Codec::Pcma,
+        ptime: ms(30),
+        remote: None,
+    });
+    let c = h.recv();
+    assert_eq!(c.endpoint(), "aaln/$@gw1.example.net");
+    assert_eq!(c.param("L"), Some("p:30, a:PCMA"));
+    let sdp = GW_SDP.replace("RTP/AVP 0 101", "RTP/AVP 8");
+    h.send(&format!(
+        "200 {} OK\nI: 2\nZ: aaln/2@gw1.example.net\n\n{sdp}",
+        c.txid()
+    ));
+    match h.event() {
+        Event::ConnectionCreated { line: l, local, .. } => {
+            assert_eq!(l, line(2));
+            assert_eq!(local.codec, Codec::Pcma);
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn crcx_refused_reports_the_code() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(1),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("403 {} no resources\n", c.txid()));
+    match h.event() {
+        Event::CommandFailed { call, code, .. } => {
+            assert_eq!(call, Some(CallId(1)));
+            assert_eq!(code, 403);
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn gateway_initiated_delete_is_connection_lost() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(0x10),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("200 {} OK\nI: 5\n\n{GW_SDP}", c.txid()));
+    h.event();
+    h.send("DLCX 77 aaln/1@gw1.example.net MGCP 1.0\nC: 10\nI: 5\nE: 902 loss of connectivity\n");
+    assert!(h.recv().text.starts_with("250 77"));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionLost {
+            line: line(1),
+            call: CallId(0x10),
+            reason: "902 loss of connectivity".into()
+        }
+    );
+}
+
+#[test]
+fn audit_command_reports_line_status() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Audit { line: line(1) });
+    let a = h.recv();
+    assert_eq!(a.verb(), "AUEP");
+    h.send(&format!("200 {} OK\nES: L/hu\n", a.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    assert!(h.inbox.is_empty());
+}
+
+#[test]
+fn restart_wildcard_re_audits_and_re_arms_all_lines() {
+    let mut h = Harness::armed(3);
+    h.send("RSIP 900 *@gw1.example.net MGCP 1.0\nRM: restart\n");
+    assert!(h.recv().text.starts_with("200 900"));
+    assert_eq!(
+        h.event(),
+        Event::GatewayDown {
+            gateway: GatewayId::new(GW),
+            reason: DownReason::Forced
+        }
+    );
+    assert_eq!(h.inbox.len(), 3);
+    assert!(h.inbox.iter().all(|s| s.verb() == "AUEP"));
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            h.event(),
+            Event::LineStatus {
+                line: line(n),
+                off_hook: false
+            }
+        );
+        assert_eq!(h.agent.is_armed(&line(n)), Some(true));
+    }
+}
+
+#[test]
+fn restart_with_delay_waits_restart_delay() {
+    let mut h = Harness::armed(1);
+    h.send("RSIP 901 *@gw1.example.net MGCP 1.0\nRM: restart\nRD: 5\n");
+    h.recv();
+    h.event();
+    assert!(h.inbox.is_empty());
+    h.advance(ms(4999));
+    assert!(h.inbox.is_empty());
+    h.advance(ms(1));
+    assert_eq!(h.recv().verb(), "AUEP");
+}
+
+#[test]
+fn graceful_then_cancel_and_forced() {
+    let mut h = Harness::armed(1);
+    h.send("RSIP 910 *@gw1.example.net MGCP 1.0\nRM: graceful\nRD: 300\n");
+    assert!(h.recv().text.starts_with("200 910"));
+    assert_eq!(
+        h.event(),
+        Event::GatewayDown {
+            gateway: GatewayId::new(GW),
+            reason: DownReason::Graceful(Duration::from_secs(300))
+        }
+    );
+    h.send("RSIP 911 *@gw1.example.net MGCP 1.0\nRM: cancel-graceful\n");
+    h.recv();
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+    h.send("RSIP 912 *@gw1.example.net MGCP 1.0\nRM: forced\n");
+    h.recv();
+    assert_eq!(
+        h.event(),
+        Event::GatewayDown {
+            gateway: GatewayId::new(GW),
+            reason: DownReason::Forced
+        }
+    );
+    assert!(h.inbox.is_empty());
+    // Then it comes back.
+    h.send("RSIP 913 *@gw1.example.net MGCP 1.0\nRM: restart\n");
+    h.recv();
+    assert_eq!(h.recv().verb(), "AUEP");
+}
+
+#[test]
+fn disconnected_re_audits_without_going_down() {
+    let mut h = Harness::armed(2);
+    h.send("RSIP 920 *@gw1.example.net MGCP 1.0\nRM: disconnected\n");
+    h.recv();
+    assert_eq!(h.recv().verb(), "AUEP");
+    assert_eq!(h.recv().verb(), "AUEP");
+    assert!(h.events.is_empty());
+}
+
+#[test]
+fn unknown_endpoint_gets_500_and_unknown_peer_is_dropped() {
+    let mut h = Harness::armed(1);
+    h.send("NTFY 930 aaln/9@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("500 930"));
+    h.send("RSIP 931 aaln/9@gw1.example.net MGCP 1.0\nRM: restart\n");
+    assert!(h.recv().text.starts_with("500 931"));
+    let now = h.now;
+    h.agent.handle_datagram(
+        now,
+        "198.51.100.7:2427".parse().unwrap(),
+        b"RSIP 1 *@x MGCP 1.0\r\nRM: restart\r\n",
+    );
+    h.drain();
+    assert!(h.inbox.is_empty());
+    let st = h.agent.stats();
+    assert_eq!(st.unknown_endpoint, 2);
+    assert_eq!(st.unknown_peer, 1);
+    assert!(h.events.is_empty());
+}
+
+#[test]
+fn malformed_commands_get_510_or_528_and_garbage_is_dropped() {
+    let mut h = Harness::armed(1);
+    h.send("FOOB 940 aaln/1@gw1.example.net MGCP 1.0\n");
+    assert!(h.recv().text.starts_with("510 940"));
+    h.send("NTFY 941 aaln/1@gw1.example.net MGCP 2.0\nX: 1\n");
+    assert!(h.recv().text.starts_with("528 941"));
+    h.send("\u{1}\u{2} garbage");
+    assert!(h.inbox.is_empty());
+    h.send("CRCX 942 aaln/1@gw1.example.net MGCP 1.0\nC: 1\n");
+    assert!(h.recv().text.starts_with("504 942"));
+    let st = h.agent.stats();
+    assert_eq!(st.malformed_answered, 1);
+    assert_eq!(st.version_answered, 1);
+    assert_eq!(st.malformed_dropped, 1);
+    assert_eq!(st.unsupported_commands, 1);
+}
+
+#[test]
+fn final_after_provisional_is_acknowledged_in_the_next_command() {
+    let mut h = Harness::armed(2);
+    h.command(Command::Audit { line: line(1) });
+    let a = h.recv();
+    h.send(&format!("100 {} executing\n", a.txid()));
+    h.advance(ms(2000));
+    assert!(
+        h.inbox.is_empty(),
+        "no retransmission after a provisional response"
+    );
+    h.send(&format!("200 {} OK\nK:\nES: L/hu\n", a.txid()));
+    h.event();
+    h.command(Command::Audit { line: line(2) });
+    let b = h.recv();
+    assert_eq!(b.param("K"), Some(&*a.txid().to_string()));
+    assert_eq!(b.acks(), 1);
+    h.send(&format!("200 {} OK\nES: L/hu\n", b.txid()));
+}
+
+#[test]
+fn unreachable_gateway_is_reported_once_probed_and_re_armed() {
+    let mut h = Harness::armed(2);
+    h.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    let first = h.recv();
+    // The estimate learnt from the start-up exchanges (answered at once): the 200 ms floor.
+    let rto = h.agent.retransmit_timeout(&GatewayId::new(GW)).unwrap();
+    assert_eq!(rto, ms(200));
+    // The gateway is silent: retransmissions per RFC 3435 §4.3, then a timeout one capped
+    // interval after the last (14.2 s + 4 s).
+    h.advance(ms(18_199));
+    assert!(h.events.is_empty());
+    h.advance(ms(1));
+    let times: Vec<Duration> = h.inbox.drain(..).map(|s| s.at - first.at).collect();
+    assert_eq!(times, backoff(rto, Duration::from_secs(4), 7));
+    match h.event() {
+        Event::CommandFailed { code, .. } => assert_eq!(code, 0),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        h.event(),
+        Event::GatewayDown {
+            gateway: GatewayId::new(GW),
+            reason: DownReason::Unreachable
+        }
+    );
+    // Commands now fail at once.
+    h.command(Command::StopRing { line: line(1) });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 0, .. }));
+    // A probe follows after 1 s; it too goes unanswered, and the next one comes 2 s after.
+    h.advance(ms(999));
+    assert!(h.inbox.is_empty());
+    h.advance(ms(1));
+    let probe = h.recv();
+    assert_eq!(probe.verb(), "AUEP");
+    h.advance(Duration::from_secs(30));
+    let later: Vec<Sent> = h.inbox.drain(..).collect();
+    assert!(
+        later
+            .iter()
+            .any(|s| s.verb() == "AUEP" && s.txid() != probe.txid())
+    );
+    assert!(h.events.is_empty(), "down is reported once: {:?}", h.events);
+    // Eventually a probe is answered.
+    let p = later.last().unwrap().clone();
+    h.send(&format!("200 {} OK\nES: L/hu\n", p.txid()));
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    assert_eq!(h.agent.is_armed(&line(2)), Some(true));
+    assert_eq!(h.agent.stats().gateway_down, 1);
+}
+
+#[test]
+fn thousand_lines_are_armed_with_bounded_outstanding() {
+    let mut c = Harness::config(1000);
+    c.max_outstanding(32).unwrap();
+    let mut h = Harness::new(c);
+    let mut max_in_flight = 0;
+    while let Some(s) = h.inbox.pop_front() {
+        max_in_flight = max_in_flight.max(h.agent.backlog(&GatewayId::new(GW)).unwrap().1);
+        let reply = match s.verb() {
+            "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+            _ => ok(&s),
+        };
+        h.send(&reply);
+    }
+    assert_eq!(max_in_flight, 32);
+    for n in [1, 500, 1000] {
+        assert_eq!(h.agent.is_armed(&line(n)), Some(true));
+    }
+    assert_eq!(h.agent.stats().rqnts_sent, 1000);
+}
+
+#[test]
+fn send_rate_limit_spaces_commands() {
+    let mut c = Harness::config(4);
+    c.max_send_rate(Some(10)).unwrap();
+    let mut h = Harness::new(c);
+    assert_eq!(h.inbox.len(), 1);
+    h.advance(ms(350));
+    // First sends only (the unanswered ones are also retransmitted after 200 ms).
+    let mut seen = std::collections::HashSet::new();
+    let at: Vec<Duration> = h
+        .inbox
+        .iter()
+        .filter(|s| seen.insert(s.txid()))
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(at, vec![ms(0), ms(100), ms(200), ms(300)]);
+}
+
+#[test]
+fn line_restart_loses_its_connections_and_re_audits_only_it() {
+    let mut h = Harness::armed(2);
+    h.command(Command::CreateConnection {
+        line: line(2),
+        call: CallId(0x22),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("200 {} OK\nI: 9\n\n{GW_SDP}", c.txid()));
+    h.event();
+    h.send("RSIP 950 aaln/2@gw1.example.net MGCP 1.0\nRM: forced\n");
+    assert!(h.recv().text.starts_with("200 950"));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionLost {
+            line: line(2),
+            call: CallId(0x22),
+            reason: "restart".into()
+        }
+    );
+    let a = h.recv();
+    assert_eq!(a.verb(), "AUEP");
+    assert_eq!(a.endpoint(), "aaln/2@gw1.example.net");
+    assert!(h.inbox.is_empty());
+}
+
+#[test]
+fn gateway_delete_without_call_id_loses_every_connection_of_the_endpoint() {
+    let mut h = Harness::armed(1);
+    for call in [1, 2] {
+        h.command(Command::CreateConnection {
+            line: line(1),
+            call: CallId(call),
+            mode: ConnectionMode::SendRecv,
+            codec: Codec::Pcmu,
+            ptime: ms(20),
+            remote: None,
+        });
+        let c = h.recv();
+        h.send(&format!("200 {} OK\nI: {call}\n\n{GW_SDP}", c.txid()));
+        h.event();
+    }
+    h.send("DLCX 960 aaln/1@gw1.example.net MGCP 1.0\nE: 901 endpoint malfunction\n");
+    assert!(h.recv().text.starts_with("250 960"));
+    let mut lost: Vec<CallId> = h
+        .events
+        .drain(..)
+        .map(|e| match e {
+            Event::ConnectionLost { call, .. } => call,
+            e => panic!("{e:?}"),
+        })
+        .collect();
+    lost.sort();
+    assert_eq!(lost, vec![CallId(1), CallId(2)]);
+    assert_eq!(h.agent.stats().connections_lost, 2);
+}
+
+#[test]
+fn commands_for_unknown_lines_fail_with_500() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Ring {
+        line: line(9),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 500, .. }));
+    h.command(Command::Audit {
+        line: LineId::new(GatewayId::new("nope"), "aaln/1"),
+    });
+    assert!(matches!(h.event(), Event::CommandFailed { code: 500, .. }));
+    assert!(h.inbox.is_empty());
+    assert_eq!(h.agent.stats().unknown_line_commands, 2);
+}
+
+#[test]
+fn delete_during_create_waits_then_deletes() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(5),
+        mode: ConnectionMode::RecvOnly,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    h.command(Command::DeleteConnection {
+        line: line(1),
+        call: CallId(5),
+    });
+    let c = h.recv();
+    assert!(h.inbox.is_empty());
+    h.send(&format!("200 {} OK\nI: 3\n\n{GW_SDP}", c.txid()));
+    assert!(matches!(h.event(), Event::ConnectionCreated { .. }));
+    let d = h.recv();
+    assert_eq!(d.verb(), "DLCX");
+    assert_eq!(d.param("I"), Some("3"));
+    h.send(&format!("250 {} OK\n", d.txid()));
+    assert_eq!(
+        h.event(),
+        Event::ConnectionDeleted {
+            line: line(1),
+            call: CallId(5)
+        }
+    );
+}
+
+#[test]
+fn create_answer_without_sdp_fails_and_cleans_up() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(6),
+        mode: ConnectionMode::RecvOnly,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("200 {} OK\nI: 4\n", c.txid()));
+    assert!(matches!(
+        h.event(),
+        Event::CommandFailed {
+            call: Some(CallId(6)),
+            ..
+        }
+    ));
+    let d = h.recv();
+    assert_eq!(d.verb(), "DLCX");
+    assert_eq!(d.param("I"), Some("4"));
+    h.send(&format!("250 {} OK\n", d.txid()));
+    assert!(
+        h.events.is_empty(),
+        "the clean-up is not reported: {:?}",
+        h.events
+    );
+}
+
+#[test]
+fn notify_crossing_a_ring_loses_no_hook_change() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Normal,
+        caller_id: None,
+    });
+    let ring = h.recv();
+    // The phone was picked up under the previous request; its NTFY crosses the ring.
+    h.send("NTFY 970 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("200 970"));
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    let rearm = h.recv();
+    off_hook_request(&rearm);
+    assert_eq!(rearm.param("S"), Some(""), "ringing stops once off hook");
+    // The gateway refuses the ring (already off hook): reported, the line stays armed.
+    h.send(&format!("401 {} off hook\n", ring.txid()));
+    assert!(matches!(h.event(), Event::CommandFailed { code: 401, .. }));
+    let audit = h.recv();
+    h.send(&ok(&rearm));
+    h.send(&format!("200 {} OK\nES: L/hd\n", audit.txid()));
+    let again = h.recv();
+    off_hook_request(&again);
+    h.send(&ok(&again));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // A hang-up buffered by the gateway (quarantine) comes with the new request id.
+    let x = again.param("X").unwrap().to_owned();
+    h.send(&format!(
+        "NTFY 971 aaln/1@gw1.example.net MGCP 1.0\nX: {x}\nO: L/hu\n"
+    ));
+    assert!(h.recv().text.starts_with("200 971"));
+    assert_eq!(h.event(), Event::OnHook { line: line(1) });
+    on_hook_request(&h.recv());
+    assert_eq!(h.agent.stats().stale_notifications, 0);
+}
+
+#[test]
+fn requested_ack_goes_as_000_when_no_command_follows() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Audit { line: line(1) });
+    let a = h.recv();
+    h.send(&format!("200 {} OK\nK:\nES: L/hu\n", a.txid()));
+    h.event();
+    h.advance(ms(99));
+    assert!(h.inbox.is_empty());
+    h.advance(ms(1));
+    let ack = h.recv();
+    assert!(
+        ack.text.starts_with(&format!("000 {}", a.txid())),
+        "{}",
+        ack.text
+    );
+}
+
+#[test]
+fn config_is_validated() {
+    use super::super::ConfigError;
+    let gw = |name: &str, port: u16, lines: &[&str]| GatewayConfig {
+        id: GatewayId::new(name),
+        address: format!("192.0.2.1:{port}").parse().unwrap(),
+        domain: "gw".into(),
+        lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+    };
+    let mut c = Config::default();
+    c.gateway(gw("a", 1, &["aaln/1"])).unwrap();
+    assert!(matches!(
+        c.gateway(gw("a", 2, &[])),
+        Err(ConfigError::DuplicateGateway(_))
+    ));
+    assert!(matches!(
+        c.gateway(gw("b", 1, &[])),
+        Err(ConfigError::DuplicateGateway(_))
+    ));
+    for bad in ["", "aaln/*", "a b", "x@y"] {
+        assert!(matches!(
+            c.gateway(gw("b", 2, &[bad])),
+            Err(ConfigError::BadLine { .. })
+        ));
+    }
+    assert!(matches!(
+        c.gateway(gw("b", 2, &["aaln/1", "AALN/1"])),
+        Err(ConfigError::BadLine { .. })
+    ));
+    assert_eq!(
+        c.max_outstanding(0).unwrap_err(),
+        ConfigError::Zero("max_outstanding")
+    );
+    assert_eq!(
+        c.notified_entity("a b").unwrap_err(),
+        ConfigError::BadNotifiedEntity
+    );
+    assert_eq!(c.gateways.len(), 1);
+}
+
+#[test]
+fn forced_down_gateway_that_stops_answering_is_not_reported_twice() {
+    let mut h = Harness::armed(1);
+    h.send("RSIP 980 *@gw1.example.net MGCP 1.0\nRM: forced\n");
+    h.recv();
+    assert!(matches!(h.event(), Event::GatewayDown { .. }));
+    h.command(Command::Audit { line: line(1) });
+    h.recv();
+    h.advance(Duration::from_secs(20));
+    assert!(matches!(h.event(), Event::CommandFailed { code: 0, .. }));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // It is probed; when it answers, it is up and re-armed.
+    h.inbox.clear();
+    h.advance(Duration::from_secs(2));
+    let probe = h.inbox.pop_back().unwrap();
+    assert_eq!(probe.verb(), "AUEP");
+    h.send(&format!("200 {} OK\nES: L/hu\n", probe.txid()));
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+}
+
+#[test]
+fn a_gateway_that_cannot_audit_is_still_armed() {
+    let mut h = Harness::new(Harness::config(1));
+    let a = h.recv();
+    h.send(&format!("539 {} unsupported parameter\n", a.txid()));
+    // Armed for the likeliest state; the phone is in fact off hook.
+    let r = h.recv();
+    on_hook_request(&r);
+    h.send(&format!("401 {} already off hook\n", r.txid()));
+    let audit = h.recv();
+    assert_eq!(audit.verb(), "AUEP");
+    h.send(&format!("539 {} unsupported parameter\n", audit.txid()));
+    // The 401 told the hook state: reported and armed for it.
+    assert_eq!(
+        h.event(),
+        Event::GatewayUp {
+            gateway: GatewayId::new(GW)
+        }
+    );
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    let again = h.recv();
+    off_hook_request(&again);
+    h.send(&ok(&again));
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    assert_eq!(h.agent.stats().arm_failures, 3);
+    assert_eq!(h.agent.stats().lines_unarmed, 0);
+}
