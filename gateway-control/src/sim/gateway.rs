@@ -232,6 +232,8 @@ impl Gateway {
             return;
         }
         self.stats.commands += 1;
+        // The command is reported before what it caused.
+        let at = self.outputs.len();
         let reply = self.execute(now, from, c);
         if reply.code.is_error() {
             self.stats.refused += 1;
@@ -242,12 +244,15 @@ impl Gateway {
                 "refused"
             );
         }
-        self.outputs.push_back(Output::Command {
-            line: reply.line,
-            verb: c.verb.as_str(),
-            transaction: c.transaction.0,
-            code: reply.code.0,
-        });
+        self.outputs.insert(
+            at,
+            Output::Command {
+                line: reply.line,
+                verb: c.verb.as_str(),
+                transaction: c.transaction.0,
+                code: reply.code.0,
+            },
+        );
         let ack_wanted = self.txn.provisional_sent(from, c.transaction);
         let mut params: Vec<Param<'_>> = Vec::new();
         if ack_wanted {
