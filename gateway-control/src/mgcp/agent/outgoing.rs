@@ -549,6 +549,7 @@ fn wire_mode(m: ConnectionMode) -> Mode<'static> {
         ConnectionMode::RecvOnly => Mode::RecvOnly,
         ConnectionMode::SendRecv => Mode::SendRecv,
         ConnectionMode::Inactive => Mode::Inactive,
+        ConnectionMode::Loopback => Mode::Loopback,
     }
 }
 
