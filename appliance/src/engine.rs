@@ -38,6 +38,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The gateway-control subsystem could not start.
+    #[error("{0}")]
+    Gateways(#[from] crate::gateways::Error),
     /// Serving failed.
     #[error("server: {0}")]
     Serve(std::io::Error),
@@ -60,7 +63,17 @@ pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let clients = ClientManager::new(server_id, metrics.clone());
-    let app = App::new(db.clone(), clients, metrics, config.clone(), key, clock);
+    let lines = db.read(users::station_lines).await?;
+    let gateways = crate::gateways::start(&config, &lines, metrics.clone(), rand::random()).await?;
+    let app = App::new(
+        db.clone(),
+        clients,
+        metrics,
+        config.clone(),
+        key,
+        clock,
+        gateways,
+    );
 
     crate::transcode::start(&app).await?;
 

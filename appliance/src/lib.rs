@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod engine;
+pub mod gateways;
 pub mod media;
 pub mod messaging;
 pub mod metrics;

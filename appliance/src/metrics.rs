@@ -1,7 +1,10 @@
 //! Counters exported at `/metrics` in the Prometheus text format.
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use gateway_control::mgcp;
 
 /// Each kind of rejected request or frame, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,65 @@ pub struct Metrics {
     pub ws_sessions: AtomicI64,
     /// Successful logins.
     pub logins: AtomicU64,
+    /// The MGCP call agent's counters, as of its last turn.
+    mgcp: Mutex<Option<mgcp::Stats>>,
+}
+
+/// The MGCP call agent's counters by name: `offhook_mgcp_total{kind=…}`.
+fn mgcp_counters(s: &mgcp::Stats) -> [(&'static str, u64); 50] {
+    let t = &s.transaction;
+    [
+        ("datagrams", s.datagrams),
+        ("oversized", s.oversized),
+        ("unknown_peer", s.unknown_peer),
+        ("malformed_answered", s.malformed_answered),
+        ("version_answered", s.version_answered),
+        ("malformed_dropped", s.malformed_dropped),
+        ("unknown_endpoint", s.unknown_endpoint),
+        ("unsupported_commands", s.unsupported_commands),
+        ("unmatched_responses", s.unmatched_responses),
+        ("notifications", s.notifications),
+        ("stale_notifications", s.stale_notifications),
+        ("unrecognised_events", s.unrecognised_events),
+        ("redundant_events", s.redundant_events),
+        ("rqnts_sent", s.rqnts_sent),
+        ("arm_failures", s.arm_failures),
+        ("lines_unarmed", s.lines_unarmed),
+        ("audits_sent", s.audits_sent),
+        ("probes_sent", s.probes_sent),
+        ("restarts", s.restarts),
+        ("connections_lost", s.connections_lost),
+        ("unknown_line_commands", s.unknown_line_commands),
+        ("queue_full", s.queue_full),
+        ("refused_unreachable", s.refused_unreachable),
+        ("commands_failed", s.commands_failed),
+        ("timeouts", s.timeouts),
+        ("gateway_down", s.gateway_down),
+        ("gateway_up", s.gateway_up),
+        ("tx_commands_sent", t.commands_sent),
+        ("tx_retransmissions", t.retransmissions),
+        ("tx_timeouts", t.timeouts),
+        ("tx_send_refused", t.send_refused),
+        ("tx_final_responses", t.final_responses),
+        ("tx_provisional_responses", t.provisional_responses),
+        ("tx_unmatched_responses", t.unmatched_responses),
+        ("tx_responses_from_wrong_peer", t.responses_from_wrong_peer),
+        ("tx_rtt_samples", t.rtt_samples),
+        ("tx_rtt_samples_skipped", t.rtt_samples_skipped),
+        ("tx_commands_received", t.commands_received),
+        ("tx_provisional_sent", t.provisional_sent),
+        ("tx_responses_replayed", t.responses_replayed),
+        ("tx_duplicates_after_ack", t.duplicates_after_ack),
+        ("tx_responses_sent", t.responses_sent),
+        ("tx_response_retransmissions", t.response_retransmissions),
+        ("tx_history_evictions", t.history_evictions),
+        ("tx_history_expired", t.history_expired),
+        ("tx_history_refused", t.history_refused),
+        ("tx_acks_received", t.acks_received),
+        ("tx_response_acks_sent", t.response_acks_sent),
+        ("tx_acks_piggybacked", t.acks_piggybacked),
+        ("tx_acks_dropped", t.acks_dropped),
+    ]
 }
 
 impl Metrics {
@@ -127,6 +189,11 @@ impl Metrics {
     pub fn rejected(&self, kind: Reject) -> u64 {
         let i = Reject::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.rejected[i].load(Ordering::Relaxed)
+    }
+
+    /// Records the MGCP call agent's counters (called by its driver after each turn).
+    pub fn set_mgcp(&self, stats: mgcp::Stats) {
+        *self.mgcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
     /// The Prometheus text exposition.
@@ -180,6 +247,16 @@ impl Metrics {
             "# HELP offhook_ws_sessions Open WebSocket sessions.\n# TYPE offhook_ws_sessions gauge\noffhook_ws_sessions {}",
             self.ws_sessions.load(Ordering::Relaxed)
         );
+        let mgcp = *self.mgcp.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stats) = mgcp {
+            s.push_str(
+                "# HELP offhook_mgcp_total MGCP call agent events, drops and refusals, by kind.\n",
+            );
+            s.push_str("# TYPE offhook_mgcp_total counter\n");
+            for (kind, v) in mgcp_counters(&stats) {
+                let _ = writeln!(s, "offhook_mgcp_total{{kind=\"{kind}\"}} {v}");
+            }
+        }
         s
     }
 }

@@ -52,6 +52,8 @@ pub struct Inner {
     pub shutting_down: AtomicBool,
     /// Messages waiting to be transcoded.
     pub transcoder: crate::transcode::Queue,
+    /// The media gateways and their lines.
+    pub gateways: Arc<crate::gateways::Gateways>,
     sessions: Mutex<HashMap<String, SessionInfo>>,
 }
 
@@ -75,6 +77,7 @@ impl App {
         config: Config,
         key: SealKey,
         clock: Arc<dyn Clock>,
+        gateways: Arc<crate::gateways::Gateways>,
     ) -> Self {
         Self(Arc::new(Inner {
             db,
@@ -85,6 +88,7 @@ impl App {
             clock,
             shutting_down: AtomicBool::new(false),
             transcoder: crate::transcode::Queue::default(),
+            gateways,
             sessions: Mutex::new(HashMap::new()),
         }))
     }
@@ -300,20 +304,14 @@ async fn upload_cap(State(app): State<App>, req: Request, next: Next) -> Respons
     }
 }
 
-async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
-    let gateways = app
-        .db
-        .read(|c| {
-            let mut stmt = c.prepare("SELECT name, protocol FROM gateways ORDER BY name")?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(json!({"name": r.get::<_, String>(0)?, "protocol": r.get::<_, String>(1)?, "up": false}))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await?;
-    Ok(Json(json!({"status": "ok", "gateways": gateways})))
+async fn health(State(app): State<App>) -> Json<serde_json::Value> {
+    let gateways: Vec<_> = app
+        .gateways
+        .health()
+        .into_iter()
+        .map(|g| json!({"name": g.name, "protocol": g.protocol, "up": g.up}))
+        .collect();
+    Json(json!({"status": "ok", "gateways": gateways}))
 }
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {

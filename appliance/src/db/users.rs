@@ -178,6 +178,15 @@ pub fn by_id(conn: &Connection, id: Uuid) -> Result<Option<User>, Error> {
     }
 }
 
+/// Every `(gateway, endpoint)` named by a user's station (`offhook user add --line`).
+pub fn station_lines(conn: &Connection) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn.prepare("SELECT gateway, endpoint FROM stations ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Every user, by login name.
 pub fn list(conn: &Connection) -> Result<Vec<User>, Error> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -424,7 +424,8 @@ impl CallAgent {
                 call_hex = format!("{:X}", call.0);
                 ptime_text = ptime.as_millis().to_string();
                 params.push(Param::CallId(&call_hex));
-                params.push(Param::NotifiedEntity(&self.config.notified_entity));
+                // No `N:` here: the notified entity is sticky and every line's RQNT sets it;
+                // some gateways (osmo-mgw) refuse it on CRCX with 539.
                 params.push(Param::LocalConnectionOptions(vec![
                     Pair {
                         key: "p",

@@ -130,14 +130,9 @@ fn final_response_stops_retransmission_and_samples_delay() {
         ResponseOutcome::Unmatched
     );
     assert_eq!(t.stats().unmatched_responses, 1);
-    // The id is offered for piggy-backing.
-    assert_eq!(
-        t.take_response_acks(peer()),
-        vec![AckRange {
-            first: id,
-            last: id2
-        }]
-    );
+    // Plain final responses are not acknowledged (§3.5.6 asks only after a provisional one
+    // or an empty `K:`), so nothing is piggy-backed.
+    assert_eq!(t.take_response_acks(peer()), vec![]);
     assert!(t.take_response_acks(peer()).is_empty());
 }
 
@@ -243,8 +238,9 @@ fn ack_ranges_fold_consecutive_ids() {
     for id in &ids {
         t.send_command(now, peer(), *id, b"x".to_vec()).unwrap();
     }
+    // Each final response asks to be acknowledged (an empty `K:`).
     for id in [ids[0], ids[1], ids[2], ids[4]] {
-        t.handle_response(now, peer(), id, ReturnCode::OK, false);
+        t.handle_response(now, peer(), id, ReturnCode::OK, true);
     }
     let acks = t.take_response_acks(peer());
     let expect_split = ids[0].0 < ids[4].0; // no wrap inside the run

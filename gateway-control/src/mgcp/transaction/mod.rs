@@ -24,8 +24,8 @@
 //! the id for the next command to the same peer, which the caller sends with the
 //! [`Transactions::take_response_acks`] ranges in its `K:` line (what real call agents do), and
 //! sends a stand-alone `000` only when no command has gone to that peer within
-//! [`Config::ack_delay`]. Every other final response is also offered for piggy-backing, so that
-//! the peer can release its cached response early.
+//! [`Config::ack_delay`]. Other final responses are not acknowledged: the peer keeps them for
+//! T-HIST, and some gateways (osmo-mgw) refuse commands carrying an unrequested `K:`.
 //!
 //! # Incoming commands (§3.5.6, §4.3)
 //! [`Transactions::handle_command`] says whether a command is new. A duplicate of a command
@@ -473,7 +473,12 @@ impl Transactions {
         } else {
             self.stats.rtt_samples_skipped += 1;
         }
-        self.queue_ack(now, peer, transaction, o.provisional || ack_requested);
+        // Only acknowledgements RFC 3435 §3.5.6 requires go out: some gateways (osmo-mgw)
+        // refuse any command carrying `K:` with 539, so acknowledging every response would cost
+        // interoperability for a little cache memory on the gateway (T-HIST bounds it anyway).
+        if o.provisional || ack_requested {
+            self.queue_ack(now, peer, transaction, true);
+        }
         ResponseOutcome::Final
     }
 
