@@ -21,7 +21,6 @@ pub mod pcap;
 
 #[cfg(feature = "driver")]
 pub mod driver;
-#[cfg(feature = "driver")]
 pub mod sim;
 
 /// A datagram a core wants sent.
