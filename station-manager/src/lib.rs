@@ -1,0 +1,321 @@
+//! Offhook's station manager: the promise made to someone with only an analog phone.
+//!
+//! Each configured station (a user's phone on a gateway line) gets one [`station::Station`]
+//! state machine: ring to record, ring to deliver and play, intercom. The stations see the
+//! gateway only through [`gateway_control::model`] commands and events, and the RTP media only
+//! through [`MediaCommand`]s and [`MediaEvent`]s, which the [`media`] engine carries out. The
+//! instant-voice-messaging core (the appliance: users, messages, WebSocket clients) talks to the
+//! stations with [`Input`]s and [`Output`]s. Everything here is sans-IO except
+//! `media::driver` (feature `driver`), which owns the sockets, timers and files.
+//!
+//! ```text
+//!  appliance (IVM core) ──Input──▶ StationManager ──model::Command──▶ gateway-control
+//!                      ◀─Output──                ◀──model::Event───
+//!                                       │ ▲
+//!                            MediaCommand │ │ MediaEvent
+//!                                       ▼ │
+//!                                   media engine (RTP, jitter buffer, recorder, player)
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gateway_control::model::{CallId, Digit, LineId, Media};
+
+pub mod media;
+pub mod station;
+
+/// A user of the IVM core, by GUID (the appliance's user UUID, as bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub [u8; 16]);
+
+/// A stored message, by GUID (the appliance's message UUID, as bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub [u8; 16]);
+
+/// A record request (`POST /api/v1/record`, `offhook record`), chosen by the appliance so that
+/// its outcome can be matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// A live intercom stream: one talk-spurt from one sender to its recipients, as successive
+/// buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub u64);
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}", self.0)
+    }
+}
+
+/// How a recording reaches its recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Stored, then delivered as a message (recipients ring / are pushed when it is complete).
+    Record,
+    /// Sent live in buffers while it is spoken (and also stored as a message).
+    Intercom,
+}
+
+/// Why a capture ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The handset was put down.
+    OnHook,
+    /// The stop key (`#`) was pressed.
+    StopKey,
+    /// The configured silence time passed.
+    Silence,
+    /// The maximum length was reached.
+    MaxLength,
+    /// The gateway went down or dropped the connection; what was captured is kept.
+    GatewayLost,
+    /// The appliance is shutting down; what was captured is kept.
+    Shutdown,
+}
+
+/// What the IVM core tells the station manager.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Input {
+    /// Ring `user`'s phone to record a message for `to`.
+    Record {
+        /// Matches the eventual [`Output::Recorded`] or [`Output::RecordFailed`].
+        request: RequestId,
+        /// The user whose phone rings (the sender).
+        user: UserId,
+        /// The recipients.
+        to: Vec<UserId>,
+        /// Record or intercom (the appliance resolves `auto` from presence).
+        delivery: Delivery,
+    },
+    /// A new stored message for `user`: ring (or signal message waiting) to have it heard.
+    MessageWaiting {
+        /// The recipient.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+        /// Its sender (for `*` reply).
+        from: UserId,
+    },
+    /// A message was removed or already played elsewhere: stop offering it.
+    MessageGone {
+        /// The recipient.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
+    /// An intercom stream to `user` begins: ring and play it live once picked up.
+    LiveStart {
+        /// The recipient.
+        user: UserId,
+        /// The stream.
+        stream: StreamId,
+        /// Its sender.
+        from: UserId,
+    },
+    /// A buffer of an intercom stream (8 kHz 16-bit mono PCM).
+    LiveBuffer {
+        /// The stream.
+        stream: StreamId,
+        /// The audio.
+        pcm: Vec<i16>,
+    },
+    /// The intercom stream ended.
+    LiveEnd {
+        /// The stream.
+        stream: StreamId,
+    },
+}
+
+/// What the station manager tells the IVM core.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// A recording is complete: store it as a message from `user` to `to`.
+    Recorded {
+        /// The request it answers (`None` for a reply recorded with `*` while listening).
+        request: Option<RequestId>,
+        /// The sender.
+        user: UserId,
+        /// The recipients.
+        to: Vec<UserId>,
+        /// The recording: an 8 kHz 16-bit mono WAV file the media engine wrote; the IVM core
+        /// takes it over (stores it, then removes it).
+        file: PathBuf,
+        /// Its length.
+        duration: Duration,
+        /// Why it stopped.
+        reason: StopReason,
+        /// The live stream it was also sent as, in intercom.
+        stream: Option<StreamId>,
+    },
+    /// A record request failed; `reason` says why in words a user understands.
+    RecordFailed {
+        /// The request.
+        request: RequestId,
+        /// Why (no answer, gateway down, line busy…).
+        reason: String,
+    },
+    /// A live buffer spoken on `user`'s phone in intercom (8 kHz 16-bit mono PCM, the configured
+    /// buffer size; the last one may be shorter).
+    LiveBuffer {
+        /// The sender.
+        user: UserId,
+        /// The recipients.
+        to: Vec<UserId>,
+        /// The stream.
+        stream: StreamId,
+        /// Buffer number, from 0.
+        seq: u64,
+        /// The audio.
+        pcm: Vec<i16>,
+    },
+    /// The live stream from `user` ended.
+    LiveEnd {
+        /// The sender.
+        user: UserId,
+        /// The stream.
+        stream: StreamId,
+    },
+    /// `user` heard `message` to its end on their phone.
+    Played {
+        /// The listener.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
+    /// `user` deleted `message` from their phone (key `7`).
+    Deleted {
+        /// The listener.
+        user: UserId,
+        /// The message.
+        message: MessageId,
+    },
+}
+
+/// What a station asks of the media engine for one connection (identified by the same
+/// [`CallId`] as the gateway connection).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MediaCommand {
+    /// Open an RTP socket for the call on `port` (from the port allocator) before the gateway
+    /// connection is created; Offhook's side of the media is `media_address:port`.
+    Open {
+        /// The connection.
+        call: CallId,
+        /// The local RTP port (RTCP on port + 1).
+        port: u16,
+        /// The line, for logs and source checks.
+        line: LineId,
+    },
+    /// The gateway's side of the connection is known: send RTP there, accept RTP only from
+    /// there (symmetric RTP; anything else is dropped and counted).
+    Remote {
+        /// The connection.
+        call: CallId,
+        /// Where the gateway sends from and receives on.
+        remote: Media,
+    },
+    /// Start writing what the line says to a new recording file; detect silence after
+    /// `silence` (if set) and stop at `max_length`.
+    StartCapture {
+        /// The connection.
+        call: CallId,
+        /// Silence time that ends the recording, if any.
+        silence: Option<Duration>,
+        /// Longest recording.
+        max_length: Duration,
+        /// Also emit [`MediaEvent::Buffer`]s of this many samples (intercom), if set.
+        live_buffer: Option<usize>,
+    },
+    /// Stop capturing; answered by [`MediaEvent::Captured`].
+    StopCapture {
+        /// The connection.
+        call: CallId,
+    },
+    /// Play a stored message to the line (paced at the connection's ptime); answered by
+    /// [`MediaEvent::PlayDone`] unless stopped.
+    PlayMessage {
+        /// The connection.
+        call: CallId,
+        /// The message (the engine asks the IVM core's store for its audio).
+        message: MessageId,
+    },
+    /// Play live intercom buffers as they come ([`Input::LiveBuffer`] is forwarded), catching up
+    /// after a wait without unbounded growth.
+    PlayLive {
+        /// The connection.
+        call: CallId,
+        /// The stream.
+        stream: StreamId,
+    },
+    /// Stop any playback on the connection.
+    StopPlay {
+        /// The connection.
+        call: CallId,
+    },
+    /// Close the socket and release the port.
+    Close {
+        /// The connection.
+        call: CallId,
+    },
+}
+
+/// What the media engine reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MediaEvent {
+    /// An RFC 4733 digit arrived in-band.
+    Digit {
+        /// The connection.
+        call: CallId,
+        /// The key.
+        digit: Digit,
+    },
+    /// The silence time passed while capturing.
+    Silence {
+        /// The connection.
+        call: CallId,
+    },
+    /// The maximum length was reached while capturing.
+    MaxLength {
+        /// The connection.
+        call: CallId,
+    },
+    /// A live buffer captured in intercom (see [`MediaCommand::StartCapture`]).
+    Buffer {
+        /// The connection.
+        call: CallId,
+        /// Buffer number from 0.
+        seq: u64,
+        /// The audio.
+        pcm: Vec<i16>,
+    },
+    /// A capture was finalised.
+    Captured {
+        /// The connection.
+        call: CallId,
+        /// The WAV file written.
+        file: PathBuf,
+        /// Its length.
+        duration: Duration,
+    },
+    /// A message or live stream finished playing.
+    PlayDone {
+        /// The connection.
+        call: CallId,
+    },
+    /// The media for the call failed (port, file, or the message could not be opened).
+    Failed {
+        /// The connection.
+        call: CallId,
+        /// Why.
+        reason: String,
+    },
+}
