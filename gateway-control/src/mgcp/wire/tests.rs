@@ -1,4 +1,4 @@
-//! Spec vectors (RFC 3435 Appendix E example encodings, RFC 3660 package examples), checked
+//! Spec vectors (RFC 3435 Appendix F example command encodings, RFC 3660 package examples), checked
 //! field by field and round-tripped; bad input, each a specific error.
 
 use super::*;
@@ -62,9 +62,9 @@ const ENDPOINT: EndpointName<'static> = EndpointName {
     domain: "rgw-2567.whatever.net",
 };
 
-// RFC 3435 Appendix E.1: NotificationRequest that rings the phone and looks for off-hook.
+// RFC 3435 Appendix F.1: NotificationRequest that rings the phone and looks for off-hook.
 #[test]
-fn e1_rqnt_ring() {
+fn f1_rqnt_ring() {
     let bytes = b"RQNT 1201 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\n\
                   N: ca@ca1.whatever.net:5678\r\n\
                   X: 0123456789AC\r\n\
@@ -98,17 +98,18 @@ fn e1_rqnt_ring() {
     round_trip(&Message::Response(ok));
 }
 
-// RFC 3435 Appendix E.1: accumulate off-hook, then dial tone and digits per the digit map,
+// RFC 3435 Appendix F.1: accumulate off-hook, then dial tone and digits per the digit map,
 // with an embedded request; LF line ends and an empty S: (stop all signals).
 #[test]
-fn e1_rqnt_embedded_digit_map() {
+fn f1_rqnt_embedded_digit_map() {
     let bytes = b"RQNT 1202 aaln/1@rgw-2567.whatever.net MGCP 1.0\n\
                   N: ca@ca1.whatever.net:5678\n\
                   X: 0123456789AC\n\
                   R: L/hd(A, E(S(L/dl),R(L/oc,L/hu,D/[0-9#*T](D))))\n\
                   D: (0T|00T|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)\n\
                   S:\n\
-                  Q: process,loop\n";
+                  Q: process\n\
+                  T: G/ft\n";
     let c = command(bytes);
     assert_eq!(
         c.params[2],
@@ -126,7 +127,14 @@ fn e1_rqnt_embedded_digit_map() {
         Param::DigitMap("(0T|00T|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)")
     );
     assert_eq!(c.params[4], Param::SignalRequests(vec![]));
-    assert_eq!(c.params[5], Param::QuarantineHandling("process,loop"));
+    assert_eq!(c.params[5], Param::QuarantineHandling("process"));
+    assert_eq!(
+        c.params[6],
+        Param::DetectEvents(vec![EventRef {
+            name: name("G", "ft"),
+            params: None
+        }])
+    );
     let out = round_trip(&Message::Command(c));
     assert!(
         out.windows(6).any(|w| w == b"S:\r\nQ:"),
@@ -134,9 +142,9 @@ fn e1_rqnt_embedded_digit_map() {
     );
 }
 
-// RFC 3435 Appendix E.2: Notify with the dialled digits.
+// RFC 3435 Appendix F.2: Notify with the dialled digits.
 #[test]
-fn e2_ntfy() {
+fn f2_ntfy() {
     let bytes = b"NTFY 2002 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\n\
                   N: ca@ca1.whatever.net:5678\r\n\
                   X: 0123456789AC\r\n\
@@ -161,9 +169,9 @@ const SDP_1: &[u8] = b"v=0\r\n\
     t=0 0\r\n\
     m=audio 3456 RTP/AVP 0\r\n";
 
-// RFC 3435 Appendix E.3: CreateConnection and its answer with the local descriptor.
+// RFC 3435 Appendix F.3: CreateConnection and its answer with the local descriptor.
 #[test]
-fn e3_crcx_and_200_with_sdp() {
+fn f3_crcx_and_200_with_sdp() {
     let bytes = b"CRCX 1204 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\n\
                   C: A3C47F21456789F0\r\n\
                   L: p:10, a:PCMU\r\n\
@@ -210,10 +218,10 @@ fn e3_crcx_and_200_with_sdp() {
     assert_eq!(round_trip(&Message::Response(r)), bytes);
 }
 
-// RFC 3435 Appendix E.3: CreateConnection with a remote descriptor and an encapsulated
+// RFC 3435 Appendix F.3: CreateConnection with a remote descriptor and an encapsulated
 // notification request.
 #[test]
-fn e3_crcx_with_remote_sdp_and_rqnt() {
+fn f3_crcx_with_remote_sdp_and_rqnt() {
     let mut bytes = b"CRCX 1205 aaln/1@rgw-2569.whatever.net MGCP 1.0\r\n\
                       C: A3C47F21456789F0\r\n\
                       L: p:10, a:PCMU\r\n\
@@ -238,10 +246,10 @@ fn e3_crcx_with_remote_sdp_and_rqnt() {
     assert_eq!(round_trip(&Message::Command(c)), bytes);
 }
 
-// RFC 3435 Appendix E.4 and E.5: ModifyConnection, DeleteConnection and the 250 with stats,
+// RFC 3435 Appendix F.4 and E.5: ModifyConnection, DeleteConnection and the 250 with stats,
 // and a gateway-initiated DeleteConnection with a reason code.
 #[test]
-fn e4_e5_mdcx_dlcx() {
+fn f4_f5_mdcx_dlcx() {
     let bytes = b"MDCX 1209 aaln/1@rgw-2567.whatever.net MGCP 1.0\n\
                   C: A3C47F21456789F0\n\
                   I: FDE234C8\n\
@@ -308,10 +316,10 @@ fn e4_e5_mdcx_dlcx() {
     round_trip(&Message::Command(c));
 }
 
-// RFC 3435 Appendix E.6: AuditEndpoint with F:, and its answer with repeated A: lines, an empty
+// RFC 3435 Appendix F.6: AuditEndpoint with F:, and its answer with repeated A: lines, an empty
 // S:, event states; then a wildcard audit answered with Z: lines and no commentary.
 #[test]
-fn e6_auep() {
+fn f6_auep() {
     let c =
         command(b"AUEP 1201 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\nF: A, R,D,S,X,N,I,T,O,ES\r\n");
     assert_eq!(
@@ -364,10 +372,10 @@ fn e6_auep() {
     round_trip(&Message::Response(r));
 }
 
-// RFC 3435 Appendix E.7: AuditConnection; the answer carries the local descriptor and, after an
+// RFC 3435 Appendix F.7: AuditConnection; the answer carries the local descriptor and, after an
 // empty line, the remote one.
 #[test]
-fn e7_aucx_two_descriptors() {
+fn f7_aucx_two_descriptors() {
     let c = command(
         b"AUCX 2003 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\nI: 32F345E2\r\nF: C,N,L,M,LC,P\r\n",
     );
@@ -400,9 +408,9 @@ fn e7_aucx_two_descriptors() {
     assert_eq!(round_trip(&Message::Response(r)), bytes);
 }
 
-// RFC 3435 Appendix E.8: RestartInProgress.
+// RFC 3435 Appendix F.8: RestartInProgress.
 #[test]
-fn e8_rsip() {
+fn f8_rsip() {
     let bytes = b"RSIP 1200 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\nRM: graceful\r\nRD: 300\r\n";
     let c = command(bytes);
     assert_eq!(c.verb, Verb::Rsip);
