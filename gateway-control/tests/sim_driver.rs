@@ -309,3 +309,54 @@ async fn bad_input_is_reported_and_end_of_input_stops() {
     drop(input);
     sim.await.unwrap().unwrap();
 }
+
+/// At the end of input the driver finishes a `say` in progress before it stops.
+#[tokio::test(start_paused = true)]
+async fn end_of_input_waits_for_say_to_finish() {
+    let ca_sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let ca_addr = ca_sock.local_addr().unwrap();
+    let media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut config = Config::new(1, ca_addr).unwrap();
+    config.seed(11);
+    let mut driver = DriverConfig::new(config);
+    driver.listen = "127.0.0.1:0".parse().unwrap();
+    driver.rtp_ports = 43000..=43098;
+    let (input, rx) = mpsc::channel::<String>(16);
+    let (writer, reader) = tokio::io::duplex(1 << 16);
+    let sim = tokio::spawn(run_with(driver, rx, writer));
+    let mut out = Out(BufReader::new(reader).lines());
+    let mut ca = CallAgent {
+        sock: ca_sock,
+        gateway: None,
+        next_tx: 900,
+    };
+    let rsip = ca.expect("RSIP").await;
+    ca.answer(&rsip, 200).await;
+    let crcx = format!(
+        "CRCX {{tx}} aaln/1@[127.0.0.1] MGCP 1.0\r\nC: 2\r\nM: sendonly\r\n\r\n\
+         v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio {} RTP/AVP 8\r\n",
+        media.local_addr().unwrap().port()
+    );
+    assert!(ca.command(&crcx).await.starts_with("200 "));
+    let wav = temp("eof.wav");
+    write_tone(&wav);
+    input
+        .send(format!("say 1 {}", wav.display()))
+        .await
+        .unwrap();
+    drop(input);
+    let done = out.until("say_done").await;
+    assert!(done.contains("\"packets\":5"), "{done}");
+    let mut buf = [0u8; 512];
+    let mut packets = 0;
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(100), media.recv_from(&mut buf)).await
+    {
+        let r = rtp::Repr::parse_bytes(&buf[..n]).unwrap();
+        assert_eq!(r.payload_type, 8, "the connection's codec, PCMA");
+        packets += 1;
+    }
+    assert_eq!(packets, 5);
+    sim.await.unwrap().unwrap();
+    let _ = std::fs::remove_file(wav);
+}

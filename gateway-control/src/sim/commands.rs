@@ -348,7 +348,8 @@ impl Gateway {
             }
         }
         let rings = req.signals.iter().flatten().any(|s| s.ring.is_ring());
-        if rings && line.off_hook && settled {
+        // A phone that is off-hook cannot ring, whatever is still quarantined.
+        if rings && line.off_hook {
             return Err(refuse(
                 ReturnCode::ALREADY_OFF_HOOK,
                 "cannot ring: off-hook",

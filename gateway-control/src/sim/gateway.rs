@@ -232,6 +232,8 @@ impl Gateway {
             return;
         }
         self.stats.commands += 1;
+        // The command is reported before what it caused.
+        let at = self.outputs.len();
         let reply = self.execute(now, from, c);
         if reply.code.is_error() {
             self.stats.refused += 1;
@@ -242,12 +244,15 @@ impl Gateway {
                 "refused"
             );
         }
-        self.outputs.push_back(Output::Command {
-            line: reply.line,
-            verb: c.verb.as_str(),
-            transaction: c.transaction.0,
-            code: reply.code.0,
-        });
+        self.outputs.insert(
+            at,
+            Output::Command {
+                line: reply.line,
+                verb: c.verb.as_str(),
+                transaction: c.transaction.0,
+                code: reply.code.0,
+            },
+        );
         let ack_wanted = self.txn.provisional_sent(from, c.transaction);
         let mut params: Vec<Param<'_>> = Vec::new();
         if ack_wanted {
@@ -307,10 +312,16 @@ impl Gateway {
                         });
                     }
                 }
-                None => self.stats.unmatched_responses += 1,
+                None => {
+                    self.stats.unmatched_responses += 1;
+                    debug!(%from, transaction = r.transaction.0, "response to nothing we sent");
+                }
             },
             ResponseOutcome::Provisional | ResponseOutcome::Acknowledged => {}
-            ResponseOutcome::Unmatched => self.stats.unmatched_responses += 1,
+            ResponseOutcome::Unmatched => {
+                self.stats.unmatched_responses += 1;
+                debug!(%from, transaction = r.transaction.0, "late or duplicate response dropped");
+            }
         }
     }
 
@@ -318,13 +329,14 @@ impl Gateway {
     pub fn handle_rtp(&mut self, now: Instant, local_port: u16, from: SocketAddr, data: &[u8]) {
         let Some((li, id)) = self.by_port.get(&local_port).cloned() else {
             self.stats.rtp_dropped += 1;
-            trace!(local_port, %from, "RTP for no connection");
+            debug!(local_port, %from, "RTP for no connection dropped");
             return;
         };
         let line = &mut self.lines[li];
         let hearing = line.hearing;
         let Some(c) = line.connections.iter_mut().find(|c| c.id == id) else {
             self.stats.rtp_dropped += 1;
+            debug!(local_port, "RTP for a deleted connection dropped");
             return;
         };
         match c.handle_rtp(now, data) {
@@ -403,6 +415,7 @@ impl Gateway {
 
     fn refuse_line(&mut self, line: Option<u16>, message: String) {
         self.stats.line_commands_refused += 1;
+        debug!(?line, why = %message, "line command refused");
         self.outputs.push_back(Output::Error { line, message });
     }
 

@@ -346,8 +346,11 @@ fn ringing_follows_the_cadence_and_stops_on_offhook() {
     }));
     assert_eq!(h.gw.is_ringing(1), Some(false));
     assert_eq!(h.notified("81"), "L/hd");
-    // Ringing an off-hook phone: 401.
+    // Ringing an off-hook phone: 401, even with the phone's last change still quarantined.
     assert_eq!(h.code(&rqnt(1, "82", "S: L/rg\r\n")), 401);
+    h.line(LineCommand::OnHook(1));
+    h.line(LineCommand::OffHook(1));
+    assert_eq!(h.code(&rqnt(1, "83", "R: L/hu(N)\r\nS: L/rg\r\n")), 401);
 }
 
 #[test]
