@@ -271,7 +271,7 @@ const SEEDS: [u64; 20] = [
     2026, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
 ];
 
-fn scenario(seed: u64) {
+fn scenario(seed: u64) -> World {
     eprintln!("seed {seed}");
     let mut w = World::new(seed);
 
@@ -494,6 +494,75 @@ fn scenario(seed: u64) {
     assert!(retransmitted > 10, "the loss must have been exercised");
     assert!(w.lost > 0 && w.duplicated > 0);
     assert_eq!(st.timeouts, 0);
+    w
+}
+
+/// Everything both sides sent in one lossy run, read back by Wireshark's MGCP dissector: no
+/// frame malformed or flagged, every datagram is MGCP.
+#[test]
+fn the_lossy_exchange_reads_clean_in_tshark() {
+    use std::net::SocketAddrV4;
+    use std::process::Command as Process;
+
+    use gateway_control::pcap::PcapWriter;
+
+    let w = scenario(2026);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loss.pcap");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut pcap = PcapWriter::new(std::io::BufWriter::new(file)).unwrap();
+    let (ca, gw): (SocketAddrV4, SocketAddrV4) = (
+        "10.0.0.1:2727".parse().unwrap(),
+        "10.0.0.2:2427".parse().unwrap(),
+    );
+    for (at, to, bytes) in &w.sent {
+        let (src, dst) = match to {
+            To::Gateway => (ca, gw),
+            To::Agent => (gw, ca),
+        };
+        pcap.write_udp(*at + Duration::from_secs(1_000_000_000), src, dst, bytes)
+            .unwrap();
+    }
+    pcap.flush().unwrap();
+    drop(pcap);
+    let filter = "_ws.malformed || _ws.expert.severity >= 0x00600000 || mgcp.param.invalid \
+                  || mgcp.unknown_parameter || mgcp.rsp.malformed_parameter \
+                  || mgcp.rsp.rspcode.invalid || !mgcp";
+    let out = Process::new("tshark")
+        .args(["-r", &path.display().to_string()])
+        .args(["-d", "udp.port==2727,mgcp", "-d", "udp.port==2427,mgcp"])
+        .args([
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ])
+        .output()
+        .expect("tshark is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let flagged = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        flagged.trim().is_empty(),
+        "tshark flagged frames:\n{flagged}"
+    );
+    let out = Process::new("tshark")
+        .args(["-r", &path.display().to_string()])
+        .args(["-d", "udp.port==2727,mgcp", "-d", "udp.port==2427,mgcp"])
+        .args(["-T", "fields", "-e", "mgcp.req.verb"])
+        .output()
+        .unwrap();
+    let verbs = String::from_utf8_lossy(&out.stdout);
+    for verb in ["RSIP", "AUEP", "RQNT", "NTFY", "CRCX", "DLCX"] {
+        assert!(verbs.contains(verb), "{verb} missing from the capture");
+    }
 }
 
 /// A thousand lines behind one gateway, armed at once through the lossy network: pacing keeps

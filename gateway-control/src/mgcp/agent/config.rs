@@ -49,6 +49,8 @@ pub struct Config {
     pub max_restart_delay: Duration,
     /// A line whose re-arm fails this many times in a row is left alone (and counted). 3.
     pub max_arm_failures: u32,
+    /// ... until this long has passed; then it is audited and armed again. 60 s.
+    pub arm_retry_interval: Duration,
     /// Seeds the transaction ids.
     pub rng_seed: u64,
 }
@@ -66,6 +68,7 @@ impl Default for Config {
             max_probe_interval: Duration::from_secs(64),
             max_restart_delay: Duration::from_secs(300),
             max_arm_failures: 3,
+            arm_retry_interval: Duration::from_secs(60),
             rng_seed: 0,
         }
     }
@@ -104,6 +107,9 @@ impl Config {
     pub(super) fn validate(self) -> Result<Self, ConfigError> {
         if self.max_outstanding == 0 {
             return Err(ConfigError::Zero("max_outstanding"));
+        }
+        if self.arm_retry_interval.is_zero() {
+            return Err(ConfigError::Zero("arm_retry_interval"));
         }
         if self.max_queued == 0 {
             return Err(ConfigError::Zero("max_queued"));
@@ -210,6 +216,11 @@ impl Config {
     /// Sets [`Config::max_arm_failures`].
     pub fn max_arm_failures(&mut self, n: u32) -> Result<&mut Self, ConfigError> {
         self.set(|c| c.max_arm_failures = n)
+    }
+
+    /// Sets [`Config::arm_retry_interval`].
+    pub fn arm_retry_interval(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
+        self.set(|c| c.arm_retry_interval = d)
     }
 
     /// Sets [`Config::rng_seed`].

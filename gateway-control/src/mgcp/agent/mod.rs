@@ -56,7 +56,8 @@ pub struct Stats {
     pub rqnts_sent: u64,
     /// Re-arms refused by the gateway.
     pub arm_failures: u64,
-    /// Lines left unarmed after [`Config::max_arm_failures`] failures.
+    /// Times a line was left unarmed after [`Config::max_arm_failures`] failures (it is tried
+    /// again after [`Config::arm_retry_interval`]).
     pub lines_unarmed: u64,
     /// Audits sent (start-up, model, resynchronisation, probes).
     pub audits_sent: u64,
@@ -126,6 +127,8 @@ enum Timer {
     Probe(usize),
     /// A restarting gateway's RestartDelay is over: audit and arm it.
     Restart(usize),
+    /// A line given up after repeated failures is tried again.
+    Rearm(usize),
 }
 
 /// The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
@@ -393,6 +396,11 @@ impl Controller for CallAgent {
                 Timer::Probe(g) => self.probe(now, g),
                 Timer::Restart(g) => {
                     self.audit_all(now, g);
+                    self.pump(now, g);
+                }
+                Timer::Rearm(line) => {
+                    self.retry_line(line);
+                    let g = self.lines[line].gateway;
                     self.pump(now, g);
                 }
             }

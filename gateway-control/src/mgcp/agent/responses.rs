@@ -99,7 +99,7 @@ impl CallAgent {
                     let hook_mismatch = r.code == ReturnCode::ALREADY_OFF_HOOK
                         || r.code == ReturnCode::ALREADY_ON_HOOK;
                     if latest || hook_mismatch {
-                        self.arm_failed(line, r.code);
+                        self.arm_failed(now, line, r.code);
                     }
                 }
             }
@@ -112,7 +112,7 @@ impl CallAgent {
                         let id = self.lines[line].id.clone();
                         self.fail(id, None, r.code.0, reason);
                     } else {
-                        self.audit_failed(line, r.code);
+                        self.audit_failed(now, line, r.code);
                     }
                     return;
                 }
@@ -234,8 +234,8 @@ impl CallAgent {
 
     /// A re-arm (or the audit before one) failed: audit and try again, a bounded number of
     /// times.
-    fn arm_failed(&mut self, line: usize, code: ReturnCode) {
-        if !self.count_failure(line, code) {
+    fn arm_failed(&mut self, now: Instant, line: usize, code: ReturnCode) {
+        if !self.count_failure(now, line, code) {
             return;
         }
         // 401/402 say what the hook is; kept in case the audit cannot tell.
@@ -251,8 +251,8 @@ impl CallAgent {
     /// A start-up or resynchronising audit failed (some gateways do not audit `ES`): arm with
     /// the best knowledge — the hook a `401`/`402` revealed, else the last known — since a
     /// wrong guess is answered `401`/`402` and corrected.
-    fn audit_failed(&mut self, line: usize, code: ReturnCode) {
-        if !self.count_failure(line, code) {
+    fn audit_failed(&mut self, now: Instant, line: usize, code: ReturnCode) {
+        if !self.count_failure(now, line, code) {
             return;
         }
         if let Some(h) = self.lines[line].hook_hint.take()
@@ -268,17 +268,30 @@ impl CallAgent {
         self.request_arm(line);
     }
 
-    /// Counts a failed re-arm or audit; `false` once the line is given up.
-    fn count_failure(&mut self, line: usize, code: ReturnCode) -> bool {
+    /// Counts a failed re-arm or audit; `false` once the line is given up for
+    /// [`Config::arm_retry_interval`](super::Config::arm_retry_interval).
+    fn count_failure(&mut self, now: Instant, line: usize, code: ReturnCode) -> bool {
         self.stats.arm_failures += 1;
         let l = &mut self.lines[line];
         l.arm_failures += 1;
         if l.arm_failures > self.config.max_arm_failures {
             self.stats.lines_unarmed += 1;
-            warn!(line = %l.id, code = code.0, "line cannot be armed; left alone");
+            warn!(line = %l.id, code = code.0, "line cannot be armed; retried later");
+            let at = now + self.config.arm_retry_interval;
+            self.set_timer(at, Timer::Rearm(line));
             return false;
         }
         true
+    }
+
+    /// A given-up line's retry time has come: audit and arm it again from scratch.
+    pub(super) fn retry_line(&mut self, line: usize) {
+        let g = self.lines[line].gateway;
+        if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
+            return; // it is re-audited when the gateway is back
+        }
+        self.lines[line].arm_failures = 0;
+        self.request_resync(line, AuditWhy::Resync);
     }
 
     /// A command got no final response.

@@ -241,6 +241,15 @@ fn re_arm_failures_are_bounded() {
     assert_eq!(st.lines_unarmed, 1);
     assert_eq!(st.arm_failures, 4);
     assert_eq!(h.agent.is_armed(&line(1)), Some(false));
+    // A minute later it is tried again, and this time the gateway takes it.
+    h.advance(Duration::from_secs(59));
+    assert!(h.inbox.is_empty());
+    h.advance(Duration::from_secs(1));
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hd\n", s.txid()),
+        _ => ok(s),
+    });
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
 }
 
 fn media(port: u16) -> Media {

@@ -358,6 +358,10 @@ fn final_after_provisional_is_retransmitted_until_acknowledged() {
     assert!(run_until(&mut t, now, now + ms(20_000)).is_empty());
     assert_eq!(t.stats().response_retransmissions, 2);
     assert_eq!(t.stats().acks_received, 1);
+    // A duplicate of the 000 releases nothing and is counted.
+    t.handle_response(now + ms(20_001), peer(), id, ReturnCode::ACK, false);
+    assert_eq!(t.stats().acks_received, 1);
+    assert_eq!(t.stats().acks_unmatched, 1);
 }
 
 #[test]

@@ -221,6 +221,8 @@ pub struct Stats {
     pub history_refused: u64,
     /// Cached responses released by `K:` or `000`.
     pub acks_received: u64,
+    /// `000` acknowledgements for no cached response (late, duplicated, or unknown), ignored.
+    pub acks_unmatched: u64,
     /// Acknowledgements sent as `000` messages.
     pub response_acks_sent: u64,
     /// Acknowledgements handed out for `K:` lines.

@@ -411,7 +411,10 @@ impl Transactions {
         ack_requested: bool,
     ) -> ResponseOutcome {
         if code == ReturnCode::ACK {
-            self.release(peer, transaction);
+            if !self.release(peer, transaction) {
+                self.stats.acks_unmatched += 1;
+                debug!(%peer, %transaction, "response acknowledgement for nothing cached");
+            }
             return ResponseOutcome::Acknowledged;
         }
         let matched = match self.outgoing.get(&transaction) {
@@ -700,18 +703,21 @@ impl Transactions {
         }
     }
 
-    fn release(&mut self, peer: SocketAddr, id: TransactionId) {
+    /// Releases the cached response of `id`; returns whether one was cached.
+    fn release(&mut self, peer: SocketAddr, id: TransactionId) -> bool {
         let Some(r) = self.remembered.get_mut(&(peer, id)) else {
-            return;
+            return false;
         };
-        if let Cached::Answered { retransmit, .. } = &r.state {
-            if let Some((at, _, _)) = retransmit {
-                self.timers.remove(&(*at, Timer::Response(peer, id)));
-            }
-            r.state = Cached::Acknowledged;
-            self.stats.acks_received += 1;
-            trace!(%peer, transaction = %id, "cached response released");
+        let Cached::Answered { retransmit, .. } = &r.state else {
+            return false;
+        };
+        if let Some((at, _, _)) = retransmit {
+            self.timers.remove(&(*at, Timer::Response(peer, id)));
         }
+        r.state = Cached::Acknowledged;
+        self.stats.acks_received += 1;
+        trace!(%peer, transaction = %id, "cached response released");
+        true
     }
 
     // ---- time ----
