@@ -116,17 +116,12 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
     let mut driver = DriverConfig::new(config);
     driver.listen = args.listen;
     driver.rtp_ports = args.rtp_ports;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    super::runtime(tokio::runtime::Builder::new_current_thread())?
+        .block_on(sim::run(driver))
         .map_err(|source| Error::File {
-            path: "tokio runtime".into(),
+            path: format!("gateway-sim on {}", args.listen),
             source,
-        })?;
-    rt.block_on(sim::run(driver)).map_err(|source| Error::File {
-        path: format!("gateway-sim on {}", args.listen),
-        source,
-    })
+        })
 }
 
 /// A seed that differs between runs, so a restarted simulator does not reuse the transaction

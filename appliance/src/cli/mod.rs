@@ -70,13 +70,17 @@ pub enum Error {
 /// `offhook serve`.
 pub fn serve(g: &Global) -> Result<(), Error> {
     let config = Config::load(g.config.as_deref())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::File {
-            path: "tokio runtime".into(),
-            source,
-        })?;
-    rt.block_on(crate::engine::serve(&g.data_dir, config))?;
+    runtime(tokio::runtime::Builder::new_multi_thread())?
+        .block_on(crate::engine::serve(&g.data_dir, config))?;
     Ok(())
+}
+
+/// A tokio runtime from `builder`, with I/O and timers.
+pub(crate) fn runtime(
+    mut builder: tokio::runtime::Builder,
+) -> Result<tokio::runtime::Runtime, Error> {
+    builder.enable_all().build().map_err(|source| Error::File {
+        path: "tokio runtime".into(),
+        source,
+    })
 }
