@@ -90,3 +90,95 @@ fn gateway_registers_is_armed_and_notifies() {
     assert_eq!(gateway_up(&server, "gw1"), Some(true));
     sim.quit();
 }
+
+/// Hostile MGCP input at the appliance's call agent: each kind is answered per RFC 3661 or
+/// dropped, counted in `/metrics`, and the call agent keeps working.
+#[test]
+fn bad_mgcp_input_is_answered_or_dropped_and_counted() {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    let (mgcp, gw_port) = (free_udp_port(), free_udp_port());
+    let server = Server::start(&format!(
+        "[mgcp]\nlisten = \"127.0.0.1:{mgcp}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:{gw_port}\"\n\
+         [[station]]\nuser = \"alice\"\ngateway = \"gw1\"\nendpoint = \"aaln/1\"\n"
+    ));
+    // We stand where the configured gateway is, so our datagrams are the gateway's.
+    let gw = UdpSocket::bind(("127.0.0.1", gw_port)).expect("bind the gateway's address");
+    gw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let agent = format!("127.0.0.1:{mgcp}");
+    let metric = |kind: &str| server.metric(&format!("offhook_mgcp_total{{kind=\"{kind}\"}}"));
+    let mut buf = [0u8; 2048];
+    // The response code to a command we send as the gateway, skipping anything else the call
+    // agent sends us meanwhile (its own audits of aaln/1, answers to earlier junk).
+    let mut answer = |sent: &[u8], transaction: u32| -> u16 {
+        gw.send_to(sent, &agent).unwrap();
+        loop {
+            let (n, _) = gw
+                .recv_from(&mut buf)
+                .expect("an answer from the call agent");
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let mut words = text.split_whitespace();
+            let (code, id) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            if id == transaction.to_string()
+                && let Ok(code) = code.parse()
+            {
+                return code;
+            }
+        }
+    };
+    // An unknown verb with a readable transaction id: 510 (RFC 3661 protocol error).
+    assert_eq!(
+        answer(b"FROB 4711 aaln/1@[127.0.0.1] MGCP 1.0\r\n", 4711),
+        510
+    );
+    // A version we do not speak: 528.
+    assert_eq!(
+        answer(
+            b"NTFY 4712 aaln/1@[127.0.0.1] MGCP 9.9\r\nX: 1\r\nO: L/hd\r\n",
+            4712
+        ),
+        528
+    );
+    // A command for an endpoint the gateway does not have: 500.
+    assert_eq!(
+        answer(
+            b"NTFY 4713 aaln/99@[127.0.0.1] MGCP 1.0\r\nX: 1\r\nO: L/hd\r\n",
+            4713
+        ),
+        500
+    );
+    // A truncated command whose transaction id is readable is still answered 510; garbage and
+    // an oversize datagram are dropped. All are counted.
+    for junk in [
+        &b"NTFY 47"[..],
+        b"\x00\xff\xfe garbage",
+        &vec![b'A'; 20_000],
+    ] {
+        gw.send_to(junk, &agent).unwrap();
+    }
+    // RSIP from an address that is no configured gateway: dropped, never answered.
+    stranger
+        .send_to(b"RSIP 1 *@[127.0.0.1] MGCP 1.0\r\nRM: restart\r\n", &agent)
+        .unwrap();
+    wait_for("every bad datagram counted", || {
+        (metric("malformed_answered") >= 2
+            && metric("version_answered") >= 1
+            && metric("unknown_endpoint") >= 1
+            && metric("malformed_dropped") >= 1
+            && metric("oversized") >= 1
+            && metric("unknown_peer") >= 1)
+            .then_some(())
+    });
+    // Still serving: a well-formed NTFY from the gateway is answered 200.
+    assert_eq!(
+        answer(
+            b"NTFY 4714 aaln/1@[127.0.0.1] MGCP 1.0\r\nX: 77\r\nO: L/hd\r\n",
+            4714
+        ),
+        200
+    );
+    assert_eq!(gateway_up(&server, "gw1"), Some(true));
+}
