@@ -28,10 +28,12 @@ fn gateway_up(server: &Server, name: &str) -> Option<bool> {
 fn both_lines_armed(sim: &mut GatewaySim) {
     let mut armed = [false; 2];
     sim.expect("RQNT accepted on lines 1 and 2", |v| {
-        if v["event"] == "command" && v["verb"] == "RQNT" && v["code"] == 200 {
-            if let Some(n @ 1..=2) = v["line"].as_u64() {
-                armed[n as usize - 1] = true;
-            }
+        if v["event"] == "command"
+            && v["verb"] == "RQNT"
+            && v["code"] == 200
+            && let Some(n @ 1..=2) = v["line"].as_u64()
+        {
+            armed[n as usize - 1] = true;
         }
         armed.iter().all(|a| *a).then_some(())
     });
