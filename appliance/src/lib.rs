@@ -2,6 +2,7 @@
 //! API and the command-line client, all behind the `offhook` binary.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod api;
 pub mod cli;
 pub mod clients;

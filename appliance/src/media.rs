@@ -173,12 +173,17 @@ fn wav_header_ms(b: &[u8]) -> Option<u64> {
     None
 }
 
-/// Seals an upload as received (no compression, `id` as associated data) into `out`.
-pub fn seal_raw<W: Write>(input: &[u8], key: &SealKey, id: Uuid, out: W) -> Result<W, Error> {
+/// Seals an upload as received (no compression, `id` as associated data) into `out`, streaming
+/// it from `input`.
+pub fn seal_raw<R: Read, W: Write>(
+    mut input: R,
+    key: &SealKey,
+    id: Uuid,
+    out: W,
+) -> Result<W, Error> {
     let internal = |e: seal::Error| Error::Internal(e.to_string());
     let mut w = SealWriter::new(&key.0, id.as_bytes(), out, Compression::None).map_err(internal)?;
-    w.write_all(input)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    std::io::copy(&mut input, &mut w).map_err(|e| Error::Internal(e.to_string()))?;
     w.finish().map_err(internal)
 }
 

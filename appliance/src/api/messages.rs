@@ -10,14 +10,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::users::json_body;
 use super::{ApiError, App, Auth};
-use crate::db::messages::{
-    self as store, MessageView, NewAttachment, NewMessage, State as Copy, Status,
-};
+use crate::accept::{self, attachment_aad, remove_files};
+use crate::db::messages::{self as store, MessageView, State as Copy, Status};
 use crate::db::{self, users};
 use crate::media;
 use crate::metrics::Reject;
@@ -171,120 +169,31 @@ pub(super) async fn create(
     })?;
     let up = read_upload(&app, mp).await?;
     let recipients = resolve(&app, up.to).await?;
-    let id = Uuid::new_v4();
-    let (key_app, audio, max) = (app.clone(), up.audio, app.config.max_duration);
-    let attachments = up.attachments;
-    // Check, seal and write the files (fsynced) off the async threads.
-    let written = tokio::task::spawn_blocking(move || {
-        let estimate_ms = media::check_upload(&audio, max)?;
-        let dir = key_app.db.paths().media.clone();
-        let raw_file = format!("{id}.raw");
-        let raw_bytes = db::create_file(&dir, &raw_file, |w| {
-            let mut counted = CountingWriter { inner: w, count: 0 };
-            media::seal_raw(&audio, &key_app.key, id, &mut counted)?;
-            Ok::<_, StoreError>(counted.count)
-        })?;
-        let mut atts = Vec::new();
-        for (n, (name, ctype, data)) in attachments.iter().enumerate() {
-            let file = format!("{id}.{n}.att");
-            let sealed = media::seal_attachment(&key_app.key, &attachment_aad(id, n), data)?;
-            db::write_file(&dir, &file, &sealed)?;
-            atts.push(NewAttachment {
-                name: name.clone(),
-                content_type: ctype.clone(),
-                file,
-                bytes: data.len() as u64,
-            });
-        }
-        Ok::<_, StoreError>((estimate_ms, raw_file, raw_bytes, atts))
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let (estimate_ms, raw_file, raw_bytes, atts) = match written {
-        Ok(w) => w,
-        Err(StoreError::Media(e)) => return Err(media_error(&app, &e)),
-        Err(StoreError::Db(e)) => return Err(e.into()),
-    };
-    let created_ms = app.clock.now_ms();
-    let msg = NewMessage {
-        id,
-        sender: auth.user,
-        recipients: recipients.iter().map(|r| r.0).collect(),
-        created_ms,
-        duration_ms: estimate_ms,
-        codec: "upload".to_owned(),
-        status: Status::Processing,
-        audio_file: raw_file,
-        audio_bytes: raw_bytes,
-        attachments: atts.clone(),
-    };
-    let files: Vec<String> = std::iter::once(msg.audio_file.clone())
-        .chain(atts.iter().map(|a| a.file.clone()))
+    let attachments = up
+        .attachments
+        .into_iter()
+        .map(|(name, content_type, data)| accept::Attachment {
+            name,
+            content_type,
+            data,
+        })
         .collect();
-    if let Err(e) = app.db.write(move |c| store::insert(c, &msg)).await {
-        remove_files(&app, files);
-        return Err(e.into());
-    }
-    app.metrics
-        .messages_accepted
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    app.transcoder.push(id);
-    info!(message = %id, from = %auth.username, recipients = recipients.len(), duration_ms = estimate_ms, "message accepted");
+    let to: Vec<Uuid> = recipients.iter().map(|r| r.0).collect();
+    let accepted = accept::accept(
+        &app,
+        auth.user,
+        to,
+        accept::Audio::Bytes(up.audio),
+        attachments,
+    )
+    .await
+    .map_err(|e| match e {
+        accept::Error::Media(e) => media_error(&app, &e),
+        accept::Error::Db(e) => e.into(),
+    })?;
     Ok(Json(
-        json!({"id": id, "duration_ms": estimate_ms, "status": Status::Processing.as_str()}),
+        json!({"id": accepted.id, "duration_ms": accepted.estimate_ms, "status": Status::Processing.as_str()}),
     ))
-}
-
-/// Why an upload's files could not be written.
-enum StoreError {
-    Media(media::Error),
-    Db(db::Error),
-}
-
-impl From<media::Error> for StoreError {
-    fn from(e: media::Error) -> Self {
-        Self::Media(e)
-    }
-}
-
-impl From<std::io::Error> for StoreError {
-    fn from(e: std::io::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-/// Counts the bytes written through it (the sealed upload's size on disk).
-struct CountingWriter<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn attachment_aad(id: Uuid, n: usize) -> Vec<u8> {
-    let mut aad = id.as_bytes().to_vec();
-    aad.extend_from_slice(&(n as u64).to_be_bytes());
-    aad
-}
-
-fn remove_files(app: &App, files: Vec<String>) {
-    let dir = app.db.paths().media.clone();
-    tokio::task::spawn_blocking(move || {
-        for f in files {
-            if let Err(e) = std::fs::remove_file(dir.join(&f)) {
-                warn!(file = %f, error = %e, "cannot remove media file");
-            }
-        }
-    });
 }
 
 pub(super) async fn list(
