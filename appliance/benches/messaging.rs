@@ -114,6 +114,11 @@ impl Server {
         (self.data.clone(), self.config.clone(), self.url.clone())
     }
 
+    /// CPU seconds (user + system) the server has used so far.
+    fn cpu_s(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     fn rss_kb(&self) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -232,6 +237,16 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, to: &str, audio: V
         .send()
         .await
         .is_ok_and(|r| r.status().is_success())
+}
+
+/// utime + stime of a process from its `/proc/…/stat`, in seconds (clock ticks of 1/100 s).
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let s = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
 }
 
 fn percentile(sorted: &[i64], p: f64) -> f64 {
@@ -425,6 +440,7 @@ async fn run() {
     let ready_before = metric(&http, &url, "offhook_messages_ready_total").await;
     let accepted = Arc::new(AtomicU64::new(0));
     let gate = Arc::new(Semaphore::new(concurrency));
+    let (server_cpu0, client_cpu0) = (server.cpu_s(), cpu_seconds("/proc/self/stat"));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..throughput_messages {
@@ -448,10 +464,18 @@ async fn run() {
     }
     let s = t0.elapsed().as_secs_f64();
     let n = accepted.load(Ordering::Relaxed);
+    let server_cpu = server.cpu_s() - server_cpu0;
+    let client_cpu = cpu_seconds("/proc/self/stat") - client_cpu0;
     println!("## durable acceptance");
     println!(
         "{n}/{throughput_messages} messages of 10 s accepted in {s:.1} s with {concurrency} concurrent senders: {:.0} messages/s",
         n as f64 / s
+    );
+    println!(
+        "CPU during acceptance: server {server_cpu:.1} s ({:.2} ms/message, transcoder included), this load generator {client_cpu:.1} s, of {:.1} s available on {} cores",
+        server_cpu * 1000.0 / n.max(1) as f64,
+        s * std::thread::available_parallelism().map_or(1.0, |c| c.get() as f64),
+        std::thread::available_parallelism().map_or(1, usize::from)
     );
     let end = Instant::now() + Duration::from_secs(1800);
     let mut ready = 0;
