@@ -51,6 +51,15 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// Runs the appliance on `data_dir` until SIGINT/SIGTERM.
 pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
+    serve_until(data_dir, config, shutdown_signal()).await
+}
+
+/// Runs the appliance on `data_dir` until `stop` completes (it names why, for the log).
+pub async fn serve_until(
+    data_dir: &Path,
+    config: Config,
+    stop: impl Future<Output = &'static str> + Send + 'static,
+) -> Result<(), Error> {
     let paths = Paths::new(data_dir);
     let key = db::load_or_create_key(&paths)?;
     let (db, _writer) = Db::open(&paths, 4)?;
@@ -93,7 +102,7 @@ pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
     let stopping = {
         let app = app.clone();
         async move {
-            let why = shutdown_signal().await;
+            let why = stop.await;
             info!(signal = why, "shutting down");
             app.shutting_down.store(true, Ordering::SeqCst);
             app.clients.server_down("shutdown");

@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Runs the appliance until SIGINT/SIGTERM.
     Serve,
+    /// The appliance plus a simulated MGCP gateway with 4 lines and the users alice, bob,
+    /// carol and dave on lines 1-4; type the gateway's line commands at the prompt.
+    Demo(cli::demo::DemoArgs),
     /// Manages users (works on the data dir, server running or not).
     User(cli::user::Args),
     /// Sends a recorded message (WAV of any rate, or Ogg Opus).
@@ -47,7 +50,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let default_level = if matches!(args.command, Command::Serve) {
+    let default_level = if matches!(args.command, Command::Serve | Command::Demo(_)) {
         "info"
     } else {
         "warn"
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         .init();
     let result: anyhow::Result<()> = match args.command {
         Command::Serve => cli::serve(&args.global).map_err(Into::into),
+        Command::Demo(a) => cli::demo::run(&args.global, a).map_err(Into::into),
         Command::User(a) => cli::user::run(&args.global, a).map_err(Into::into),
         Command::Send(a) => cli::client::send(a).map_err(Into::into),
         Command::Inbox(a) => cli::client::inbox(a).map_err(Into::into),

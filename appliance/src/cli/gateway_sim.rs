@@ -60,15 +60,17 @@ pub struct GatewaySimArgs {
     /// Endpoint domain: endpoints are `aaln/N@DOMAIN` (default `[<listen ip>]`).
     #[arg(long, value_name = "NAME")]
     domain: Option<String>,
-    /// RTP ports to use, A-B (even ports; one per connection).
-    #[arg(long, default_value = "16384-32767", value_name = "A-B", value_parser = port_range)]
+    /// RTP ports to use, A-B (even ports; one per connection). Kept apart from the appliance's
+    /// own media range (16384-32767) so both can run on one host.
+    #[arg(long, default_value = "40000-44999", value_name = "A-B", value_parser = port_range)]
     rtp_ports: RangeInclusive<u16>,
     /// Seed for transaction ids, connection ids and RTP SSRCs (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
 }
 
-fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
+/// Parses a port range `A-B`.
+pub(super) fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
     let (a, b) = s.split_once('-').ok_or("expected A-B")?;
     let a: u16 = a.trim().parse().map_err(|_| "bad first port")?;
     let b: u16 = b.trim().parse().map_err(|_| "bad last port")?;

@@ -2,6 +2,7 @@
 //! see `main.rs`, as it needs nothing from this library.)
 
 pub mod client;
+pub mod demo;
 pub mod gateway_sim;
 pub mod user;
 

@@ -76,8 +76,10 @@ pub async fn run(config: DriverConfig) -> io::Result<()> {
     run_with(config, rx, Stdout).await
 }
 
-/// Standard output as an [`AsyncWrite`], writing synchronously (a JSON line at a time).
-struct Stdout;
+/// Standard output as an [`AsyncWrite`], writing synchronously (a JSON line at a time), for
+/// [`run_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stdout;
 
 impl AsyncWrite for Stdout {
     fn poll_write(

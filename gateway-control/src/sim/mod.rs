@@ -79,7 +79,7 @@ use std::time::Duration;
 pub use command::{Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE};
 pub use connection::MAX_SAY_SAMPLES;
 #[cfg(feature = "driver")]
-pub use driver::{DriverConfig, run, run_with};
+pub use driver::{DriverConfig, Stdout, run, run_with};
 pub use gateway::{Gateway, Stats, Transmit, Via};
 pub use output::{ConnectionAction, Output, StopReason, error_line, file_done, say_done};
 
