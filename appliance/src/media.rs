@@ -187,6 +187,19 @@ pub fn seal_raw<R: Read, W: Write>(
     w.finish().map_err(internal)
 }
 
+/// Opens a stored message (`sealed`, as [`store_audio`] or [`transcode`] wrote it) for playout
+/// to a phone as `law` frames of `frame_samples` samples.
+pub fn playout(
+    sealed: Vec<u8>,
+    key: &SealKey,
+    id: Uuid,
+    law: codecs::g711::Law,
+    frame_samples: usize,
+) -> Result<pipeline::G711Playout<Cursor<Vec<u8>>>, Error> {
+    pipeline::G711Playout::new(Cursor::new(sealed), &key.0, id.as_bytes(), law, frame_samples)
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
 /// Transcodes a sealed upload (from [`seal_raw`]) into a stored message written to `out`: the
 /// upload is opened into `scratch` (an empty file; the pipeline reads it twice), then cleaned,
 /// encoded and sealed as [`store_audio`] does. Returns the duration and the bytes written.

@@ -316,6 +316,18 @@ pub fn delete_for(conn: &Connection, me: Uuid, id: Uuid) -> Result<Option<Vec<St
     Ok(Some(files))
 }
 
+/// The stored (sealed Ogg Opus) audio file of a ready message, if it still has one.
+pub fn audio_file(conn: &Connection, id: Uuid) -> Result<Option<String>, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT audio_file FROM messages WHERE id = ?1 AND status = 'ready'",
+            [id.to_string()],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// Messages still waiting to be transcoded, oldest first.
 pub fn processing(conn: &Connection) -> Result<Vec<Uuid>, Error> {
     let ids: Vec<String> = conn
