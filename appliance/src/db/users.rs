@@ -187,6 +187,21 @@ pub fn station_lines(conn: &Connection) -> Result<Vec<(String, String)>, Error> 
     Ok(rows)
 }
 
+/// Every station row: `(user, gateway, endpoint)`.
+pub fn station_rows(conn: &Connection) -> Result<Vec<(Uuid, String, String)>, Error> {
+    let mut stmt = conn.prepare("SELECT user_id, gateway, endpoint FROM stations ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| {
+            let id: String = r.get(0)?;
+            Ok((id, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, g, e)| Uuid::parse_str(&id).ok().map(|u| (u, g, e)))
+        .collect())
+}
+
 /// Every user, by login name.
 pub fn list(conn: &Connection) -> Result<Vec<User>, Error> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -1,0 +1,399 @@
+//! The station subsystem: the users' analog phones.
+//!
+//! One task drives the sans-IO [`StationManager`]: it feeds it the gateways' line events, the
+//! media engine's events, the IVM core's inputs (record requests, messages becoming ready, live
+//! intercom buffers) and its timeouts, and carries out what it asks — gateway commands through
+//! [`crate::gateways`], media commands through the [`MediaEngine`], and outputs back into the
+//! IVM core (a recording becomes a message through [`crate::accept`], a message heard on the
+//! phone is marked played, one deleted with `7` is deleted for that user).
+//!
+//! Stations come from `[[station]]` entries in the config and from `offhook user add --line`,
+//! read at start-up; a user added with a line while the server runs gets their phone at the
+//! next start.
+// This is a driver: it reads the clock (tokio's, so paused test time controls it).
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use codecs::g711::Law;
+use gateway_control::model::{GatewayId, LineId};
+use station_manager::manager::{Config as StationConfig, StationManager};
+use station_manager::media::driver::{EngineConfig, MediaEngine, MediaHandle};
+use station_manager::media::{FrameSource, MessageAudio, SourceError};
+use station_manager::{Delivery, Input, MediaCommand, MessageId, Output, RequestId, UserId};
+use tokio::sync::{Notify, mpsc};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::accept::{self, Audio};
+use crate::api::App;
+use crate::config::{Config, StationPlace};
+use crate::db::messages::{self as store, State as Copy};
+use crate::db::{Db, users};
+
+/// What became of a record request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordStatus {
+    /// The phone is ringing, or the user is speaking.
+    Pending,
+    /// The recording is stored as this message.
+    Stored(Uuid),
+    /// It failed, for this reason.
+    Failed(String),
+}
+
+/// Why a record request cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The user has no phone (409).
+    #[error("you have no phone line")]
+    NoPhone,
+    /// The user's phone's gateway is down (503).
+    #[error("your phone's gateway is not reachable")]
+    GatewayDown,
+}
+
+/// The subsystem's handle, held by the application state.
+#[derive(Debug)]
+pub struct Stations {
+    inputs: mpsc::UnboundedSender<Input>,
+    /// Users with at least one station.
+    users: HashSet<Uuid>,
+    /// Stations by user, and whether each one's gateway is up (updated by the task).
+    available: Mutex<HashMap<Uuid, bool>>,
+    requests: Mutex<HashMap<u64, RecordStatus>>,
+    changed: Notify,
+    next_request: AtomicU64,
+}
+
+impl Stations {
+    /// Whether `user` has a phone.
+    pub fn has_phone(&self, user: Uuid) -> bool {
+        self.users.contains(&user)
+    }
+
+    /// Rings `user`'s phone to record a message for `to`; returns the request's id.
+    pub fn record(
+        &self,
+        user: Uuid,
+        to: Vec<Uuid>,
+        delivery: Delivery,
+    ) -> Result<u64, RecordError> {
+        if !self.has_phone(user) {
+            return Err(RecordError::NoPhone);
+        }
+        let up = self
+            .available
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&user)
+            .copied()
+            .unwrap_or(false);
+        if !up {
+            return Err(RecordError::GatewayDown);
+        }
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        self.set_status(id, RecordStatus::Pending);
+        let input = Input::Record {
+            request: RequestId(id),
+            user: user_id(user),
+            to: to.into_iter().map(user_id).collect(),
+            delivery,
+        };
+        if self.inputs.send(input).is_err() {
+            self.set_status(id, RecordStatus::Failed("the station manager stopped".into()));
+        }
+        Ok(id)
+    }
+
+    /// The status of record request `id`, waiting up to `wait` for it to leave `Pending`.
+    pub async fn record_status(&self, id: u64, wait: Duration) -> Option<RecordStatus> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.changed.notified();
+            let status = self
+                .requests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .cloned();
+            match status {
+                Some(RecordStatus::Pending) if tokio::time::Instant::now() < deadline => {
+                    let _ = tokio::time::timeout_at(deadline, notified).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A message became ready for `recipients`: their phones offer it.
+    pub fn message_ready(&self, recipients: &[Uuid], message: Uuid, from: Uuid) {
+        for r in recipients.iter().filter(|r| self.users.contains(r)) {
+            let _ = self.inputs.send(Input::MessageWaiting {
+                user: user_id(*r),
+                message: MessageId(*message.as_bytes()),
+                from: user_id(from),
+            });
+        }
+    }
+
+    fn set_status(&self, id: u64, status: RecordStatus) {
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: the oldest finished requests go first.
+        if map.len() >= 10_000
+            && let Some(old) = map
+                .iter()
+                .filter(|(_, s)| **s != RecordStatus::Pending)
+                .map(|(k, _)| *k)
+                .min()
+        {
+            map.remove(&old);
+        }
+        map.insert(id, status);
+        drop(map);
+        self.changed.notify_waiters();
+    }
+}
+
+fn user_id(u: Uuid) -> UserId {
+    UserId(*u.as_bytes())
+}
+
+fn uuid(u: UserId) -> Uuid {
+    Uuid::from_bytes(u.0)
+}
+
+/// The stored messages, as the media engine plays them.
+struct StoredAudio {
+    app: App,
+    rt: tokio::runtime::Handle,
+}
+
+struct Playout(codecs::pipeline::G711Playout<std::io::Cursor<Vec<u8>>>);
+
+impl FrameSource for Playout {
+    fn next_frame(&mut self, out: &mut [u8]) -> Result<bool, SourceError> {
+        self.0
+            .next_frame(out)
+            .map_err(|e| SourceError(e.to_string()))
+    }
+}
+
+impl MessageAudio for StoredAudio {
+    fn open(
+        &self,
+        message: MessageId,
+        law: Law,
+        frame_samples: usize,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
+        let id = Uuid::from_bytes(message.0);
+        let file = self
+            .rt
+            .block_on(self.app.db.read(move |c| store::audio_file(c, id)))
+            .map_err(|e| SourceError(e.to_string()))?
+            .ok_or_else(|| SourceError("the message has no audio any more".into()))?;
+        let sealed = std::fs::read(self.app.db.paths().media.join(file))
+            .map_err(|e| SourceError(e.to_string()))?;
+        let playout = crate::media::playout(sealed, &self.app.key, id, law, frame_samples)
+            .map_err(|e| SourceError(e.to_string()))?;
+        Ok(Box::new(Playout(playout)))
+    }
+}
+
+/// The stations of the config and the database, as `(line, user)`.
+async fn station_lines(db: &Db, config: &Config) -> Vec<(LineId, Uuid)> {
+    let mut out = Vec::new();
+    for s in &config.stations {
+        let StationPlace::Line { gateway, endpoint } = &s.place else {
+            // Stations behind trunks need analog trunks (FXO), not built yet.
+            warn!(user = %s.user, "a station behind a trunk is not supported yet; skipped");
+            continue;
+        };
+        let name = s.user.clone();
+        match db.read(move |c| users::by_name(c, &name)).await {
+            Ok(Some(u)) => out.push((LineId::new(GatewayId::new(gateway), endpoint), u.id)),
+            Ok(None) => {
+                warn!(user = %s.user, "a [[station]] names a user that does not exist; skipped");
+            }
+            Err(e) => warn!(error = %e, "cannot read users"),
+        }
+    }
+    match db.read(users::station_rows).await {
+        Ok(rows) => {
+            for (user, gateway, endpoint) in rows {
+                let line = LineId::new(GatewayId::new(&gateway), &endpoint);
+                if !out.iter().any(|(l, _)| *l == line) {
+                    out.push((line, user));
+                }
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot read stations"),
+    }
+    out
+}
+
+/// What [`prepare`] hands to [`run`].
+pub struct Pending {
+    inputs: mpsc::UnboundedReceiver<Input>,
+    lines: Vec<(LineId, Uuid)>,
+}
+
+/// Creates the handle (before the application state, which holds it); [`run`] drives it.
+pub async fn prepare(db: &Db, config: &Config) -> (Arc<Stations>, Pending) {
+    let lines = station_lines(db, config).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stations = Arc::new(Stations {
+        inputs: tx,
+        users: lines.iter().map(|(_, u)| *u).collect(),
+        available: Mutex::new(HashMap::new()),
+        requests: Mutex::new(HashMap::new()),
+        changed: Notify::new(),
+        next_request: AtomicU64::new(1),
+    });
+    (stations, Pending { inputs: rx, lines })
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Drives the station manager until the application stops.
+pub async fn run(app: App, pending: Pending) {
+    let Pending { mut inputs, lines } = pending;
+    let mut config = StationConfig::default();
+    config.media_address(app.config.media_address);
+    let mut manager = StationManager::new(config);
+    for (line, user) in &lines {
+        if let Err(e) = manager.add_station(line.clone(), user_id(*user)) {
+            warn!(line = %line, error = %e, "station not added");
+        }
+    }
+    info!(stations = lines.len(), "station manager started");
+    let recordings = app.db.paths().root.join("recordings");
+    if let Err(e) = tokio::fs::create_dir_all(&recordings).await {
+        warn!(error = %e, "cannot create the recordings directory");
+    }
+    let mut engine_config = EngineConfig::new(recordings);
+    engine_config.bind = app.config.media_address;
+    let audio = Arc::new(StoredAudio {
+        app: app.clone(),
+        rt: tokio::runtime::Handle::current(),
+    });
+    let (media, mut media_events) = MediaEngine::spawn(engine_config, audio);
+    let mut gateway_events = app.gateways.subscribe();
+    loop {
+        publish_availability(&app, &manager, &lines);
+        drain(&app, &mut manager, &media).await;
+        let deadline = manager.poll_timeout();
+        tokio::select! {
+            event = gateway_events.recv() => match event {
+                Ok(e) => manager.handle_event(now(), e),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(missed = n, "station manager fell behind the gateway events");
+                }
+                Err(_) => return,
+            },
+            event = media_events.recv() => match event {
+                Some(e) => manager.handle_media(now(), e),
+                None => return,
+            },
+            input = inputs.recv() => match input {
+                Some(i) => manager.handle_input(now(), i),
+                None => return,
+            },
+            () = sleep_until(deadline) => manager.handle_timeout(now()),
+        }
+    }
+}
+
+fn publish_availability(app: &App, manager: &StationManager, lines: &[(LineId, Uuid)]) {
+    let mut map = app
+        .stations
+        .available
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    for (_, user) in lines {
+        map.insert(*user, manager.is_available(user_id(*user)).unwrap_or(false));
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Carries out everything the manager asked for.
+async fn drain(app: &App, manager: &mut StationManager, media: &MediaHandle) {
+    while let Some(command) = manager.poll_command() {
+        if let Err(e) = app.gateways.command(command).await {
+            warn!(error = %e, "gateway command not sent");
+        }
+    }
+    while let Some(command) = manager.poll_media() {
+        if media.command(command).is_err() {
+            warn!("the media engine has stopped");
+        }
+    }
+    while let Some(output) = manager.poll_output() {
+        output_to_core(app, output);
+    }
+}
+
+/// Hands an output to the IVM core (off the station task: storing a recording takes fsyncs).
+fn output_to_core(app: &App, output: Output) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        match output {
+            Output::Recorded {
+                request,
+                user,
+                to,
+                file,
+                reason,
+                ..
+            } => {
+                let to: Vec<Uuid> = to.into_iter().map(uuid).collect();
+                let stored = accept::accept(&app, uuid(user), to, Audio::Recorded(file), vec![]).await;
+                let status = match stored {
+                    Ok(a) => {
+                        info!(message = %a.id, ?reason, "recording stored");
+                        RecordStatus::Stored(a.id)
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "recording not stored");
+                        RecordStatus::Failed(format!("the recording could not be stored: {e}"))
+                    }
+                };
+                if let Some(RequestId(id)) = request {
+                    app.stations.set_status(id, status);
+                }
+            }
+            Output::RecordFailed { request, reason } => {
+                app.stations.set_status(request.0, RecordStatus::Failed(reason));
+            }
+            Output::Played { user, message } => {
+                let (u, m) = (uuid(user), Uuid::from_bytes(message.0));
+                if let Err(e) = app.db.write(move |c| store::advance(c, m, u, Copy::Played)).await {
+                    warn!(error = %e, "cannot mark a message played");
+                }
+            }
+            Output::Deleted { user, message } => {
+                let (u, m) = (uuid(user), Uuid::from_bytes(message.0));
+                match app.db.write(move |c| store::delete_for(c, u, m)).await {
+                    Ok(Some(files)) => accept::remove_files(&app, files),
+                    Ok(None) => {}
+                    Err(e) => warn!(error = %e, "cannot delete a message"),
+                }
+            }
+            other => {
+                // Live intercom from a phone goes to WebSocket clients (crate::intercom).
+                crate::intercom::from_phone(&app, other);
+            }
+        }
+    });
+}
