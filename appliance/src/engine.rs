@@ -74,6 +74,7 @@ pub async fn serve_until(
     let clients = ClientManager::new(server_id, metrics.clone());
     let lines = db.read(users::station_lines).await?;
     let gateways = crate::gateways::start(&config, &lines, metrics.clone(), rand::random()).await?;
+    let (stations, pending_stations) = crate::stations::prepare(&db, &config).await;
     let app = App::new(
         db.clone(),
         clients,
@@ -82,7 +83,9 @@ pub async fn serve_until(
         key,
         clock,
         gateways,
+        stations,
     );
+    tokio::spawn(crate::stations::run(app.clone(), pending_stations));
 
     crate::transcode::start(&app).await?;
 

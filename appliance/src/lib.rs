@@ -14,4 +14,5 @@ pub mod gateways;
 pub mod media;
 pub mod messaging;
 pub mod metrics;
+pub mod stations;
 pub mod transcode;

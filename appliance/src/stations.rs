@@ -64,7 +64,8 @@ pub struct Stations {
     users: HashSet<Uuid>,
     /// Stations by user, and whether each one's gateway is up (updated by the task).
     available: Mutex<HashMap<Uuid, bool>>,
-    requests: Mutex<HashMap<u64, RecordStatus>>,
+    /// Record requests: their owner and status.
+    requests: Mutex<HashMap<u64, (Uuid, RecordStatus)>>,
     changed: Notify,
     next_request: AtomicU64,
 }
@@ -96,7 +97,10 @@ impl Stations {
             return Err(RecordError::GatewayDown);
         }
         let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-        self.set_status(id, RecordStatus::Pending);
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (user, RecordStatus::Pending));
         let input = Input::Record {
             request: RequestId(id),
             user: user_id(user),
@@ -109,8 +113,9 @@ impl Stations {
         Ok(id)
     }
 
-    /// The status of record request `id`, waiting up to `wait` for it to leave `Pending`.
-    pub async fn record_status(&self, id: u64, wait: Duration) -> Option<RecordStatus> {
+    /// The status of `user`'s record request `id`, waiting up to `wait` for it to leave
+    /// `Pending`; `None` if there is no such request of theirs.
+    pub async fn record_status(&self, user: Uuid, id: u64, wait: Duration) -> Option<RecordStatus> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.changed.notified();
@@ -119,7 +124,8 @@ impl Stations {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&id)
-                .cloned();
+                .filter(|(owner, _)| *owner == user)
+                .map(|(_, s)| s.clone());
             match status {
                 Some(RecordStatus::Pending) if tokio::time::Instant::now() < deadline => {
                     let _ = tokio::time::timeout_at(deadline, notified).await;
@@ -142,17 +148,19 @@ impl Stations {
 
     fn set_status(&self, id: u64, status: RecordStatus) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, s)) = map.get_mut(&id) {
+            *s = status;
+        }
         // Bounded: the oldest finished requests go first.
-        if map.len() >= 10_000
+        if map.len() > 10_000
             && let Some(old) = map
                 .iter()
-                .filter(|(_, s)| **s != RecordStatus::Pending)
+                .filter(|(_, (_, s))| *s != RecordStatus::Pending)
                 .map(|(k, _)| *k)
                 .min()
         {
             map.remove(&old);
         }
-        map.insert(id, status);
         drop(map);
         self.changed.notify_waiters();
     }

@@ -184,6 +184,7 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
         view.direction = "in";
         app.clients.deliver(&view, &p.recipients, committed_us);
     }
+    app.stations.message_ready(&p.recipients, id, p.sender);
     debug!(message = %id, duration_ms, "message transcoded");
     Ok(())
 }

@@ -10,11 +10,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use station_manager::Delivery;
+use std::time::Duration;
 use uuid::Uuid;
 
 use super::users::json_body;
 use super::{ApiError, App, Auth};
 use crate::accept::{self, attachment_aad, remove_files};
+use crate::stations::{RecordError, RecordStatus};
 use crate::db::messages::{self as store, MessageView, State as Copy, Status};
 use crate::db::{self, users};
 use crate::media;
@@ -336,27 +339,84 @@ pub(super) async fn remove(
 #[derive(Deserialize)]
 pub(super) struct Record {
     to: Vec<String>,
+    #[serde(default)]
+    mode: RecordMode,
 }
 
-/// `POST /api/v1/record`: ringing the caller's phone needs the station manager, which is not part
-/// of the messaging core; until it is wired in, a caller with a line gets 503.
+/// How `POST /api/v1/record` sends what is said.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum RecordMode {
+    /// Intercom when every recipient is online, else record.
+    #[default]
+    Auto,
+    /// Live to those online (and stored).
+    Intercom,
+    /// Stored, then delivered.
+    Record,
+}
+
+/// `POST /api/v1/record`: rings the caller's own phone; what they say after picking up, until
+/// they hang up or press `#`, goes to the recipients. Answers 202 with the request's id at once
+/// (409 if the caller has no phone, 503 if its gateway is down); `GET /api/v1/record/{id}` tells
+/// how it ended.
 pub(super) async fn record(
     State(app): State<App>,
     auth: Auth,
     body: Result<Json<Record>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let r = json_body(&app, body)?;
-    resolve(&app, r.to).await?;
-    let me = auth.user;
-    let user = app.db.read(move |c| users::by_id(c, me)).await?;
-    if user.is_none_or(|u| u.stations.is_empty()) {
-        return Err(ApiError {
+    let to: Vec<Uuid> = resolve(&app, r.to).await?.into_iter().map(|(id, _)| id).collect();
+    let delivery = match r.mode {
+        RecordMode::Intercom => Delivery::Intercom,
+        RecordMode::Record => Delivery::Record,
+        RecordMode::Auto if to.iter().all(|u| app.clients.is_online(*u)) => Delivery::Intercom,
+        RecordMode::Auto => Delivery::Record,
+    };
+    match app.stations.record(auth.user, to, delivery) {
+        Ok(id) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({
+                "request": id,
+                "status": "pending",
+                "mode": if delivery == Delivery::Intercom { "intercom" } else { "record" },
+            })),
+        )
+            .into_response()),
+        Err(e @ RecordError::NoPhone) => Err(ApiError {
             status: StatusCode::CONFLICT,
-            message: "you have no phone line".into(),
-        });
+            message: e.to_string(),
+        }),
+        Err(e @ RecordError::GatewayDown) => Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: e.to_string(),
+        }),
     }
-    Err(ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        message: "your phone's gateway is not reachable".into(),
-    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatusQuery {
+    /// Seconds to wait for the request to finish (at most 300).
+    #[serde(default)]
+    wait: u64,
+}
+
+/// `GET /api/v1/record/{id}`: `{request, status: pending|stored|failed, message?, reason?}`.
+pub(super) async fn record_status(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<u64>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wait = Duration::from_secs(q.wait.min(300));
+    match app.stations.record_status(auth.user, id, wait).await {
+        None => Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such record request")),
+        Some(RecordStatus::Pending) => Ok(Json(json!({"request": id, "status": "pending"}))),
+        Some(RecordStatus::Stored(m)) => {
+            Ok(Json(json!({"request": id, "status": "stored", "message": m})))
+        }
+        Some(RecordStatus::Failed(reason)) => {
+            Ok(Json(json!({"request": id, "status": "failed", "reason": reason})))
+        }
+    }
 }

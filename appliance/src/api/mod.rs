@@ -54,6 +54,8 @@ pub struct Inner {
     pub transcoder: crate::transcode::Queue,
     /// The media gateways and their lines.
     pub gateways: Arc<crate::gateways::Gateways>,
+    /// The users' phones.
+    pub stations: Arc<crate::stations::Stations>,
     sessions: Mutex<HashMap<String, SessionInfo>>,
 }
 
@@ -78,6 +80,7 @@ impl App {
         key: SealKey,
         clock: Arc<dyn Clock>,
         gateways: Arc<crate::gateways::Gateways>,
+        stations: Arc<crate::stations::Stations>,
     ) -> Self {
         Self(Arc::new(Inner {
             db,
@@ -89,6 +92,7 @@ impl App {
             shutting_down: AtomicBool::new(false),
             transcoder: crate::transcode::Queue::default(),
             gateways,
+            stations,
             sessions: Mutex::new(HashMap::new()),
         }))
     }
@@ -350,6 +354,7 @@ pub fn router(app: App) -> Router {
             get(messages::attachment),
         )
         .route("/api/v1/record", post(messages::record))
+        .route("/api/v1/record/{id}", get(messages::record_status))
         .route("/api/v1/ws", get(ws::upgrade))
         .route("/api/v1/health", get(health))
         .route("/api/v1/openapi.json", get(openapi::serve))
