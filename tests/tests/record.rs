@@ -1,0 +1,179 @@
+//! The analog-phone promise, end to end with separate processes: the real `offhook serve` and
+//! `offhook gateway-sim --protocol mgcp` on loopback.
+//!
+//! - `offhook record --to bob` rings alice's line 1; the simulator picks up, `say`s the speech
+//!   fixture, hangs up; bob's `fetch` returns audio of the same length (within 100 ms) whose
+//!   waveform correlates with what was said.
+//! - The other way round: a message for bob rings line 2; the simulator picks up and `hear`s it;
+//!   what it heard correlates with what was sent.
+
+use std::path::Path;
+
+use offhook_tests::osmo::free_udp_port;
+use offhook_tests::sim::GatewaySim;
+use offhook_tests::{Server, http, speech_8k, wait_for, wav_duration_ms};
+use serde_json::Value;
+
+/// 8 kHz mono samples of a WAV file (any rate is resampled by picking every n-th sample; the
+/// files compared here are all 8 kHz).
+fn samples(path: &Path) -> Vec<f64> {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    assert_eq!(spec.sample_rate, 8000, "{}", path.display());
+    let ch = usize::from(spec.channels);
+    r.samples::<i16>()
+        .map(|s| f64::from(s.expect("sample")))
+        .step_by(ch)
+        .collect()
+}
+
+/// The best normalised cross-correlation of the envelopes of `a` and `b` (20 ms frames, RMS)
+/// over shifts of up to ±2 s. Envelopes, not samples: the message path cleans the audio (gain,
+/// noise reduction) and codes it with Opus, which keeps the speech's shape, not its samples.
+fn envelope_correlation(a: &[f64], b: &[f64]) -> f64 {
+    let env = |x: &[f64]| -> Vec<f64> {
+        x.chunks(160)
+            .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / c.len() as f64).sqrt())
+            .collect()
+    };
+    let (ea, eb) = (env(a), env(b));
+    let norm = |e: &[f64]| {
+        let mean = e.iter().sum::<f64>() / e.len().max(1) as f64;
+        let v: Vec<f64> = e.iter().map(|x| x - mean).collect();
+        let n = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
+        v.into_iter().map(|x| x / n).collect::<Vec<_>>()
+    };
+    let (na, nb) = (norm(&ea), norm(&eb));
+    let mut best = f64::MIN;
+    for shift in -100i64..=100 {
+        let mut s = 0.0;
+        for (i, x) in na.iter().enumerate() {
+            let j = i as i64 + shift;
+            if j >= 0 && (j as usize) < nb.len() {
+                s += x * nb[j as usize];
+            }
+        }
+        best = best.max(s);
+    }
+    best
+}
+
+fn setup() -> (Server, GatewaySim) {
+    let (mgcp, gw) = (free_udp_port(), free_udp_port());
+    let server = Server::start(&format!(
+        "[mgcp]\nlisten = \"127.0.0.1:{mgcp}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:{gw}\"\n"
+    ));
+    for (user, line) in [("alice", "gw1/aaln/1"), ("bob", "gw1/aaln/2")] {
+        let out = server.offhook(
+            &["user", "add", user, "--password-stdin", "--line", line],
+            Some(offhook_tests::PASSWORD),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Stations are read at start-up.
+    let mut server = server;
+    server.terminate();
+    server.restart();
+    let mut sim = GatewaySim::start(
+        format!("127.0.0.1:{mgcp}").parse().unwrap(),
+        format!("127.0.0.1:{gw}").parse().unwrap(),
+        2,
+    );
+    sim.expect("the gateway registered", |v| {
+        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
+    });
+    wait_for("alice's phone available", || {
+        let token = server.login("alice");
+        let r = http()
+            .get(format!("{}/api/v1/health", server.url))
+            .bearer_auth(token)
+            .send()
+            .ok()?;
+        let v: Value = r.json().ok()?;
+        (v["gateways"][0]["up"] == true).then_some(())
+    });
+    (server, sim)
+}
+
+#[test]
+fn record_by_picking_up_and_listen_by_picking_up() {
+    let (server, mut sim) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let speech = speech_8k();
+
+    // alice: `offhook record --to bob` rings her phone (line 1).
+    let record = std::thread::spawn({
+        let url = server.url.clone();
+        move || {
+            std::process::Command::new(offhook_tests::offhook_bin())
+                .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
+                .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
+                .output()
+                .expect("offhook record")
+        }
+    });
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.expect("Offhook's side of the media is known", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["remote"].is_string()).then_some(())
+    });
+    sim.send(&format!("say 1 {}", speech.display()));
+    sim.expect("the speech was sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
+    sim.send("onhook 1");
+    let out = record.join().unwrap();
+    assert!(out.status.success(), "offhook record: {}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(id.len(), 36, "record prints the stored message's id: {id:?}");
+
+    // bob fetches it: same length within 100 ms, and it sounds like what was said.
+    let got = dir.path().join("got.wav");
+    let inbox = wait_for("bob's copy ready", || {
+        let out = server.client("bob", &["inbox", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        list.as_array()?
+            .iter()
+            .find(|m| m["id"] == id.as_str())
+            .cloned()
+    });
+    assert_eq!(inbox["from"], "alice");
+    let out = server.client("bob", &["fetch", &id, "--out", got.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (said, heard) = (wav_duration_ms(&speech), wav_duration_ms(&got));
+    assert!(
+        said.abs_diff(heard) <= 100,
+        "said {said} ms, bob got {heard} ms"
+    );
+    let c = envelope_correlation(&samples(&speech), &samples(&got));
+    assert!(c > 0.8, "what bob got correlates with what alice said: {c:.3}");
+
+    // The other way round: a message for bob rings line 2; picking up plays it.
+    let token = server.login("alice");
+    let r = server.post_message(&token, &["bob"], std::fs::read(&speech).unwrap());
+    assert!(r.status().is_success());
+    sim.expect("line 2 rings", |v| {
+        (v["line"] == 2 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    let heard_file = dir.path().join("heard.wav");
+    sim.send(&format!("hear 2 {}", heard_file.display()));
+    sim.send("offhook 2");
+    // Played to the end: the station hangs up the connection (or we do once it is done).
+    sim.expect("the message played", |v| {
+        (v["line"] == 2 && v["event"] == "connection" && v["action"] == "deleted").then_some(())
+    });
+    sim.expect("the recording of what line 2 heard", |v| {
+        (v["line"] == 2 && v["event"] == "hear_done").then_some(())
+    });
+    sim.send("onhook 2");
+    let c = envelope_correlation(&samples(&speech), &samples(&heard_file));
+    assert!(c > 0.8, "what line 2 heard correlates with what was sent: {c:.3}");
+    let heard_ms = wav_duration_ms(&heard_file);
+    assert!(heard_ms + 200 >= said, "line 2 heard {heard_ms} ms of {said} ms");
+}
