@@ -1,7 +1,7 @@
 //! The station manager: every configured [`Station`], and the routing between them, the gateway
 //! model, the media engine and the IVM core.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
@@ -237,6 +237,7 @@ pub struct StationManager {
     by_call: HashMap<CallId, usize>,
     streams: HashMap<StreamId, Vec<usize>>,
     requests: HashMap<RequestId, Pending>,
+    gateways_up: HashSet<GatewayId>,
     commands: VecDeque<Command>,
     media: VecDeque<MediaCommand>,
     outputs: VecDeque<Output>,
@@ -256,6 +257,7 @@ impl StationManager {
             by_call: HashMap::new(),
             streams: HashMap::new(),
             requests: HashMap::new(),
+            gateways_up: HashSet::new(),
             commands: VecDeque::new(),
             media: VecDeque::new(),
             outputs: VecDeque::new(),
@@ -264,14 +266,20 @@ impl StationManager {
     }
 
     /// Adds `user`'s phone on `line`. It is unavailable until its gateway reports
-    /// [`Event::GatewayUp`] and the line's [`Event::LineStatus`].
+    /// [`Event::GatewayUp`] and the line's [`Event::LineStatus`]; if the gateway is already up,
+    /// the line is audited ([`Command::Audit`]) to learn its hook state.
     pub fn add_station(&mut self, line: LineId, user: UserId) -> Result<(), AddError> {
         if self.by_line.contains_key(&line) {
             return Err(AddError::Duplicate(line));
         }
         let i = self.stations.len();
-        self.stations
-            .push(Station::new(line.clone(), user, self.config.clone()));
+        let mut station = Station::new(line.clone(), user, self.config.clone());
+        if self.gateways_up.contains(&line.gateway) {
+            station.gateway_known_up();
+            self.commands
+                .push_back(Command::Audit { line: line.clone() });
+        }
+        self.stations.push(station);
         self.by_line.insert(line, i);
         self.by_user.entry(user).or_default().push(i);
         Ok(())
@@ -313,6 +321,11 @@ impl StationManager {
     pub fn handle_event(&mut self, now: Instant, event: Event) {
         match &event {
             Event::GatewayUp { gateway } | Event::GatewayDown { gateway, .. } => {
+                if matches!(event, Event::GatewayUp { .. }) {
+                    self.gateways_up.insert(gateway.clone());
+                } else {
+                    self.gateways_up.remove(gateway);
+                }
                 for i in self.on_gateway(gateway) {
                     self.stations[i].handle_event(now, &event, &mut self.calls);
                     self.collect(now, i);

@@ -231,6 +231,13 @@ impl Station {
         }
     }
 
+    /// The gateway is known to be up already (the station was added late): wait for the
+    /// line's audited hook state.
+    pub(crate) fn gateway_known_up(&mut self) {
+        self.core.up = true;
+        self.state = State::AwaitingLineStatus;
+    }
+
     /// Another of the user's phones was picked up for `what`: stop ringing for it.
     pub fn cancel(&mut self, now: Instant, what: &Answered) {
         let state = std::mem::replace(&mut self.state, State::AwaitingGateway);

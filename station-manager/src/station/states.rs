@@ -191,8 +191,13 @@ impl State {
         match self {
             Self::AwaitingOffHook(p) => {
                 core.timer = None;
-                if let Purpose::Record(j) = p {
-                    core.fail(j.request, why);
+                match p {
+                    Purpose::Record(j) => core.fail(j.request, why),
+                    // The ring may never have reached the phone: ring again once back.
+                    Purpose::Listen => core.ring_pending = true,
+                    Purpose::Live(l) => {
+                        core.stats.live_dropped += l.backlog.len() as u64;
+                    }
                 }
                 rest(core, now)
             }
