@@ -1,0 +1,858 @@
+//! The station's states, each named for what it waits for, and the transitions: each consumes
+//! the state and returns the next one.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use gateway_control::model::{Cadence, CallId, Digit, DownReason, Event, Tone};
+use tracing::debug;
+
+use super::{Answered, Calls, Core, Waiting};
+use crate::{
+    Delivery, Input, MediaCommand, MediaEvent, Output, RequestId, StopReason, StreamId, UserId,
+};
+
+/// What happened, for the transitions.
+#[derive(Debug)]
+pub(super) enum Ev<'a> {
+    Gateway(&'a Event),
+    Input(Input),
+    Media(MediaEvent),
+    RingTimeout,
+}
+
+/// A call: the gateway connection's handle and the local RTP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Call {
+    pub(super) id: CallId,
+    pub(super) port: u16,
+}
+
+/// A recording to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RecordJob {
+    request: Option<RequestId>,
+    to: Vec<UserId>,
+    delivery: Delivery,
+}
+
+/// A live stream to play, held (bounded) until the phone is picked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Live {
+    stream: StreamId,
+    backlog: VecDeque<Vec<i16>>,
+    samples: usize,
+    ended: bool,
+}
+
+/// Why the phone rings or is connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Record(RecordJob),
+    Listen,
+    Live(Live),
+}
+
+/// A capture in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Capture {
+    call: Call,
+    job: RecordJob,
+    stream: Option<StreamId>,
+    /// A reply recorded while listening: carry on listening after it.
+    resume: bool,
+    /// The gateway connection still exists.
+    connected: bool,
+}
+
+#[derive(Debug)]
+pub(super) enum State {
+    /// The gateway is down or not yet up: waits for `GatewayUp`.
+    AwaitingGateway,
+    /// The gateway came up: waits for the line's audited hook state.
+    AwaitingLineStatus,
+    /// On hook with nothing to do: waits for a request, a message, a stream or a pick-up.
+    Idle,
+    /// Ringing: waits for the pick-up (or the ring timeout).
+    AwaitingOffHook(Purpose),
+    /// Picked up: waits for the gateway connection.
+    AwaitingConnection { call: Call, purpose: Purpose },
+    /// Capturing: waits for hang-up, `#`, silence or the maximum length.
+    Recording(Capture),
+    /// Capture stopped: waits for the media engine's file.
+    AwaitingCapture(Capture, StopReason),
+    /// Playing a message: waits for its end or a key.
+    Playing { call: Call, current: Waiting },
+    /// Playing a live stream: waits for its end.
+    Intercom { call: Call, live: Live },
+    /// Nothing more to do while off hook: waits for the hang-up.
+    AwaitingOnHook,
+}
+
+impl State {
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Self::AwaitingGateway => "AwaitingGateway",
+            Self::AwaitingLineStatus => "AwaitingLineStatus",
+            Self::Idle => "Idle",
+            Self::AwaitingOffHook(_) => "AwaitingOffHook",
+            Self::AwaitingConnection { .. } => "AwaitingConnection",
+            Self::Recording(_) => "Recording",
+            Self::AwaitingCapture(..) => "AwaitingCapture",
+            Self::Playing { .. } => "Playing",
+            Self::Intercom { .. } => "Intercom",
+            Self::AwaitingOnHook => "AwaitingOnHook",
+        }
+    }
+
+    pub(super) fn can_ring(&self) -> bool {
+        matches!(self, Self::Idle | Self::AwaitingOffHook(Purpose::Listen))
+    }
+
+    /// Another phone of the user answered `what`.
+    pub(super) fn cancel(self, core: &mut Core, now: Instant, what: &Answered) -> Self {
+        let same = match (&self, what) {
+            (Self::AwaitingOffHook(Purpose::Record(j)), Answered::Record(r)) => {
+                j.request == Some(*r)
+            }
+            (Self::AwaitingOffHook(Purpose::Listen), Answered::Listen) => true,
+            (Self::AwaitingOffHook(Purpose::Live(l)), Answered::Live(s)) => l.stream == *s,
+            _ => false,
+        };
+        if !same {
+            return self;
+        }
+        core.stop_ring();
+        core.ring_pending = false;
+        idle(core, now)
+    }
+
+    pub(super) fn next(self, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> Self {
+        // Faults first: they end whatever the state was doing.
+        if let Ev::Gateway(e) = &ev {
+            match e {
+                Event::GatewayDown { reason, .. } if !matches!(reason, DownReason::Graceful(_)) => {
+                    return self.lost(core, now, calls, "the gateway went down");
+                }
+                Event::ConnectionLost { call, reason, .. } if self.call() == Some(*call) => {
+                    debug!(line = %core.line, %call, %reason, "connection lost");
+                    return self.lost(core, now, calls, "the gateway dropped the call");
+                }
+                _ => {}
+            }
+        }
+        match self {
+            Self::AwaitingGateway => match ev {
+                Ev::Gateway(Event::GatewayUp { .. }) => Self::AwaitingLineStatus,
+                ev => common(Self::AwaitingGateway, core, now, ev),
+            },
+            Self::AwaitingLineStatus => match ev {
+                Ev::Gateway(Event::LineStatus { off_hook: true, .. } | Event::OffHook { .. }) => {
+                    Self::AwaitingOnHook
+                }
+                Ev::Gateway(Event::LineStatus {
+                    off_hook: false, ..
+                }) => idle(core, now),
+                ev => common(Self::AwaitingLineStatus, core, now, ev),
+            },
+            Self::Idle => on_idle(core, now, ev, calls),
+            Self::AwaitingOffHook(p) => on_ringing(p, core, now, ev, calls),
+            Self::AwaitingConnection { call, purpose } => {
+                on_connecting(call, purpose, core, now, ev, calls)
+            }
+            Self::Recording(c) => on_recording(c, core, now, ev, calls),
+            Self::AwaitingCapture(c, why) => on_captured(c, why, core, now, ev, calls),
+            Self::Playing { call, current } => on_playing(call, current, core, now, ev, calls),
+            Self::Intercom { call, live } => on_intercom(call, live, core, now, ev, calls),
+            Self::AwaitingOnHook => match ev {
+                Ev::Gateway(
+                    Event::OnHook { .. }
+                    | Event::LineStatus {
+                        off_hook: false, ..
+                    },
+                ) => idle(core, now),
+                ev => common(Self::AwaitingOnHook, core, now, ev),
+            },
+        }
+    }
+
+    fn call(&self) -> Option<CallId> {
+        match self {
+            Self::AwaitingConnection { call, .. }
+            | Self::Playing { call, .. }
+            | Self::Intercom { call, .. } => Some(call.id),
+            Self::Recording(c) | Self::AwaitingCapture(c, _) if c.connected => Some(c.call.id),
+            _ => None,
+        }
+    }
+
+    /// The gateway or the connection is gone.
+    fn lost(self, core: &mut Core, now: Instant, calls: &mut Calls, why: &str) -> Self {
+        match self {
+            Self::AwaitingOffHook(p) => {
+                core.timer = None;
+                match p {
+                    Purpose::Record(j) => core.fail(j.request, why),
+                    // The ring may never have reached the phone: ring again once back.
+                    Purpose::Listen => core.ring_pending = true,
+                    Purpose::Live(l) => {
+                        core.stats.live_dropped += l.backlog.len() as u64;
+                    }
+                }
+                rest(core, now)
+            }
+            Self::AwaitingConnection { call, purpose } => {
+                core.stats.connections_lost += 1;
+                core.end_call(calls, call, false);
+                if let Purpose::Record(j) = purpose {
+                    core.fail(j.request, why);
+                }
+                rest(core, now)
+            }
+            Self::Recording(mut c) => {
+                core.stats.connections_lost += 1;
+                c.connected = false;
+                core.media
+                    .push_back(MediaCommand::StopCapture { call: c.call.id });
+                Self::AwaitingCapture(c, StopReason::GatewayLost)
+            }
+            Self::AwaitingCapture(mut c, _) => {
+                c.connected = false;
+                Self::AwaitingCapture(c, StopReason::GatewayLost)
+            }
+            Self::Playing { call, current } => {
+                core.stats.connections_lost += 1;
+                core.waiting.push_front(current);
+                core.media
+                    .push_back(MediaCommand::StopPlay { call: call.id });
+                core.end_call(calls, call, false);
+                rest(core, now)
+            }
+            Self::Intercom { call, .. } => {
+                core.stats.connections_lost += 1;
+                core.media
+                    .push_back(MediaCommand::StopPlay { call: call.id });
+                core.end_call(calls, call, false);
+                rest(core, now)
+            }
+            Self::Idle
+            | Self::AwaitingOnHook
+            | Self::AwaitingLineStatus
+            | Self::AwaitingGateway => rest(core, now),
+        }
+    }
+}
+
+/// After a call or a fault: where the station goes next.
+fn rest(core: &mut Core, now: Instant) -> State {
+    if !core.up {
+        State::AwaitingGateway
+    } else if core.off_hook {
+        State::AwaitingOnHook
+    } else {
+        idle(core, now)
+    }
+}
+
+/// Idle, unless a message that has not rung yet makes the phone ring.
+fn idle(core: &mut Core, now: Instant) -> State {
+    if core.up && !core.off_hook && core.ring_pending && !core.waiting.is_empty() {
+        core.ring_pending = false;
+        core.ring(now, Cadence::Normal, core.config.message_ring_timeout);
+        return State::AwaitingOffHook(Purpose::Listen);
+    }
+    State::Idle
+}
+
+/// What every state does with inputs it has no use for.
+fn common(state: State, core: &mut Core, now: Instant, ev: Ev<'_>) -> State {
+    match ev {
+        Ev::Input(Input::Record { request, .. }) => {
+            let why = if core.up {
+                "the phone is busy"
+            } else {
+                "the phone's gateway is down"
+            };
+            core.fail(Some(request), why);
+        }
+        Ev::Input(Input::MessageWaiting { message, from, .. }) => {
+            if !core.waiting.iter().any(|w| w.message == message) {
+                core.waiting.push_back(Waiting { message, from });
+                core.ring_pending = true;
+            }
+        }
+        Ev::Input(Input::MessageGone { message, .. }) => {
+            core.waiting.retain(|w| w.message != message);
+        }
+        Ev::Input(Input::LiveStart { stream, .. }) => {
+            core.stats.live_refused += 1;
+            debug!(line = %core.line, %stream, "live stream refused: the phone is busy");
+        }
+        Ev::Gateway(
+            Event::OffHook { .. }
+            | Event::OnHook { .. }
+            | Event::LineStatus { .. }
+            | Event::GatewayUp { .. }
+            | Event::GatewayDown { .. },
+        ) if matches!(state, State::AwaitingGateway) => {}
+        _ => {
+            core.stats.ignored += 1;
+            debug!(line = %core.line, state = state.name(), event = ?ev, "ignored");
+        }
+    }
+    let _ = now;
+    state
+}
+
+fn on_idle(core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> State {
+    match ev {
+        Ev::Input(Input::Record {
+            request,
+            to,
+            delivery,
+            ..
+        }) => {
+            let cadence = Cadence::Distinctive(core.config.record_cadence);
+            core.ring(now, cadence, core.config.record_ring_timeout);
+            State::AwaitingOffHook(Purpose::Record(RecordJob {
+                request: Some(request),
+                to,
+                delivery,
+            }))
+        }
+        Ev::Input(i @ Input::MessageWaiting { .. }) => {
+            let s = common(State::Idle, core, now, Ev::Input(i));
+            match s {
+                State::Idle => idle(core, now),
+                s => s,
+            }
+        }
+        Ev::Input(Input::LiveStart { stream, .. }) => {
+            core.ring(now, Cadence::Normal, core.config.message_ring_timeout);
+            State::AwaitingOffHook(Purpose::Live(Live {
+                stream,
+                backlog: VecDeque::new(),
+                samples: 0,
+                ended: false,
+            }))
+        }
+        Ev::Gateway(Event::OffHook { .. }) => {
+            core.ring_pending = false;
+            connect(Purpose::Listen, core, now, calls)
+        }
+        ev => common(State::Idle, core, now, ev),
+    }
+}
+
+fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> State {
+    match (p, ev) {
+        (p, Ev::Gateway(Event::OffHook { .. })) => {
+            core.timer = None;
+            core.answered = Some(match &p {
+                Purpose::Record(j) => j.request.map_or(Answered::Listen, Answered::Record),
+                Purpose::Listen => Answered::Listen,
+                Purpose::Live(l) => Answered::Live(l.stream),
+            });
+            if matches!(p, Purpose::Listen) {
+                core.ring_pending = false;
+            }
+            connect(p, core, now, calls)
+        }
+        (p, Ev::RingTimeout) => {
+            core.stats.unanswered += 1;
+            core.stop_ring();
+            if let Purpose::Record(j) = p {
+                let secs = core.config.record_ring_timeout.as_secs();
+                core.fail(j.request, format!("no answer after {secs} s"));
+            }
+            idle(core, now)
+        }
+        (
+            p,
+            Ev::Gateway(Event::CommandFailed {
+                call: None, reason, ..
+            }),
+        ) => {
+            core.stop_ring();
+            if let Purpose::Record(j) = p {
+                core.fail(j.request, format!("the phone could not be rung: {reason}"));
+            }
+            idle(core, now)
+        }
+        (
+            Purpose::Listen,
+            Ev::Input(Input::Record {
+                request,
+                to,
+                delivery,
+                ..
+            }),
+        ) => {
+            // A record request outranks a message ring: the messages stay waiting.
+            let cadence = Cadence::Distinctive(core.config.record_cadence);
+            core.ring(now, cadence, core.config.record_ring_timeout);
+            State::AwaitingOffHook(Purpose::Record(RecordJob {
+                request: Some(request),
+                to,
+                delivery,
+            }))
+        }
+        (Purpose::Listen, Ev::Input(Input::LiveStart { stream, .. })) => {
+            core.ring_pending = true;
+            core.timer = Some((
+                now + core.config.message_ring_timeout,
+                super::Timer::RingTimeout,
+            ));
+            State::AwaitingOffHook(Purpose::Live(Live {
+                stream,
+                backlog: VecDeque::new(),
+                samples: 0,
+                ended: false,
+            }))
+        }
+        (Purpose::Listen, Ev::Input(Input::MessageGone { message, .. })) => {
+            core.waiting.retain(|w| w.message != message);
+            if core.waiting.is_empty() {
+                core.stop_ring();
+                return State::Idle;
+            }
+            State::AwaitingOffHook(Purpose::Listen)
+        }
+        (Purpose::Live(mut l), Ev::Input(Input::LiveBuffer { stream, pcm }))
+            if stream == l.stream =>
+        {
+            hold(core, &mut l, pcm);
+            State::AwaitingOffHook(Purpose::Live(l))
+        }
+        (Purpose::Live(mut l), Ev::Input(Input::LiveEnd { stream })) if stream == l.stream => {
+            l.ended = true;
+            State::AwaitingOffHook(Purpose::Live(l))
+        }
+        (Purpose::Listen, Ev::Input(i @ Input::MessageWaiting { .. })) => {
+            common(
+                State::AwaitingOffHook(Purpose::Listen),
+                core,
+                now,
+                Ev::Input(i),
+            );
+            core.ring_pending = false;
+            State::AwaitingOffHook(Purpose::Listen)
+        }
+        (p, ev) => common(State::AwaitingOffHook(p), core, now, ev),
+    }
+}
+
+/// Holds a live buffer for a ringing phone, dropping the oldest beyond the backlog.
+fn hold(core: &mut Core, l: &mut Live, pcm: Vec<i16>) {
+    l.samples += pcm.len();
+    l.backlog.push_back(pcm);
+    let cap = core.config.backlog_samples();
+    while l.samples > cap {
+        let Some(old) = l.backlog.pop_front() else {
+            break;
+        };
+        l.samples -= old.len();
+        core.stats.live_dropped += 1;
+    }
+}
+
+/// Picked up: a connection for `purpose`, or a short tone if there is nothing to do.
+fn connect(purpose: Purpose, core: &mut Core, _now: Instant, calls: &mut Calls) -> State {
+    if matches!(purpose, Purpose::Listen) && core.waiting.is_empty() {
+        core.tone(Tone::OperationComplete);
+        return State::AwaitingOnHook;
+    }
+    let Some(call) = core.create_connection(calls) else {
+        if let Purpose::Record(j) = &purpose {
+            core.fail(j.request, "no media port free");
+        }
+        core.tone(Tone::Reorder);
+        return State::AwaitingOnHook;
+    };
+    State::AwaitingConnection { call, purpose }
+}
+
+fn start_capture(core: &mut Core, call: Call, job: RecordJob, resume: bool) -> State {
+    core.tone(Tone::Confirmation);
+    let live = job.delivery == Delivery::Intercom;
+    core.media.push_back(MediaCommand::StartCapture {
+        call: call.id,
+        silence: core.config.silence,
+        max_length: core.config.max_length,
+        live_buffer: live.then(|| core.config.live_samples()),
+    });
+    State::Recording(Capture {
+        call,
+        stream: live.then(|| Calls::stream_for(call.id)),
+        job,
+        resume,
+        connected: true,
+    })
+}
+
+fn on_connecting(
+    call: Call,
+    purpose: Purpose,
+    core: &mut Core,
+    now: Instant,
+    ev: Ev<'_>,
+    calls: &mut Calls,
+) -> State {
+    match ev {
+        Ev::Gateway(Event::ConnectionCreated { call: c, local, .. }) if *c == call.id => {
+            core.media.push_back(MediaCommand::Remote {
+                call: call.id,
+                remote: *local,
+            });
+            match purpose {
+                Purpose::Record(job) => start_capture(core, call, job, false),
+                Purpose::Listen => play_next(core, now, call, calls),
+                Purpose::Live(mut l) => {
+                    core.media.push_back(MediaCommand::PlayLive {
+                        call: call.id,
+                        stream: l.stream,
+                    });
+                    for pcm in l.backlog.drain(..) {
+                        core.media
+                            .push_back(MediaCommand::LiveBuffer { call: call.id, pcm });
+                    }
+                    l.samples = 0;
+                    if l.ended {
+                        core.media
+                            .push_back(MediaCommand::LiveEnd { call: call.id });
+                    }
+                    State::Intercom { call, live: l }
+                }
+            }
+        }
+        Ev::Gateway(Event::CommandFailed {
+            call: Some(c),
+            reason,
+            ..
+        }) if *c == call.id => {
+            core.end_call(calls, call, false);
+            if let Purpose::Record(j) = purpose {
+                core.fail(j.request, format!("the gateway refused the call: {reason}"));
+            }
+            core.tone(Tone::Reorder);
+            rest(core, now)
+        }
+        Ev::Media(MediaEvent::Failed { call: c, reason }) if c == call.id => {
+            core.end_call(calls, call, true);
+            if let Purpose::Record(j) = purpose {
+                core.fail(j.request, format!("the media failed: {reason}"));
+            }
+            rest(core, now)
+        }
+        Ev::Gateway(Event::OnHook { .. }) => {
+            core.end_call(calls, call, true);
+            if let Purpose::Record(j) = purpose {
+                core.fail(j.request, "hung up before the recording started");
+            }
+            idle(core, now)
+        }
+        Ev::Input(Input::LiveBuffer { stream, pcm }) => match purpose {
+            Purpose::Live(mut l) if l.stream == stream => {
+                hold(core, &mut l, pcm);
+                State::AwaitingConnection {
+                    call,
+                    purpose: Purpose::Live(l),
+                }
+            }
+            p => common(
+                State::AwaitingConnection { call, purpose: p },
+                core,
+                now,
+                Ev::Input(Input::LiveBuffer { stream, pcm }),
+            ),
+        },
+        Ev::Input(Input::LiveEnd { stream }) => match purpose {
+            Purpose::Live(mut l) if l.stream == stream => {
+                l.ended = true;
+                State::AwaitingConnection {
+                    call,
+                    purpose: Purpose::Live(l),
+                }
+            }
+            p => common(
+                State::AwaitingConnection { call, purpose: p },
+                core,
+                now,
+                Ev::Input(Input::LiveEnd { stream }),
+            ),
+        },
+        ev => common(State::AwaitingConnection { call, purpose }, core, now, ev),
+    }
+}
+
+fn is_stop_key(d: Digit) -> bool {
+    d.as_char() == '#'
+}
+
+fn on_recording(c: Capture, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> State {
+    let stop = match &ev {
+        Ev::Gateway(Event::OnHook { .. }) => Some(StopReason::OnHook),
+        Ev::Gateway(Event::Digit { digit, .. }) if is_stop_key(*digit) => Some(StopReason::StopKey),
+        Ev::Media(MediaEvent::Digit { call, digit })
+            if *call == c.call.id && is_stop_key(*digit) =>
+        {
+            Some(StopReason::StopKey)
+        }
+        Ev::Media(MediaEvent::Silence { call }) if *call == c.call.id => Some(StopReason::Silence),
+        Ev::Media(MediaEvent::MaxLength { call }) if *call == c.call.id => {
+            Some(StopReason::MaxLength)
+        }
+        _ => None,
+    };
+    if let Some(why) = stop {
+        core.media
+            .push_back(MediaCommand::StopCapture { call: c.call.id });
+        return State::AwaitingCapture(c, why);
+    }
+    match ev {
+        Ev::Media(MediaEvent::Buffer { call, seq, pcm }) if call == c.call.id => {
+            if let Some(stream) = c.stream {
+                core.outputs.push_back(Output::LiveBuffer {
+                    user: core.user,
+                    to: c.job.to.clone(),
+                    stream,
+                    seq,
+                    pcm,
+                });
+            }
+            State::Recording(c)
+        }
+        // The engine stopped by itself (maximum length reached without a separate event).
+        ev @ Ev::Media(MediaEvent::Captured { .. } | MediaEvent::Failed { .. }) => {
+            on_captured(c, StopReason::MaxLength, core, now, ev, calls)
+        }
+        ev => common(State::Recording(c), core, now, ev),
+    }
+}
+
+fn deliver(
+    core: &mut Core,
+    c: &Capture,
+    why: StopReason,
+    file: std::path::PathBuf,
+    duration: std::time::Duration,
+) {
+    if let Some(stream) = c.stream {
+        core.outputs.push_back(Output::LiveEnd {
+            user: core.user,
+            stream,
+        });
+    }
+    if why == StopReason::GatewayLost && duration.is_zero() {
+        core.fail(
+            c.job.request,
+            "the gateway went down before anything was recorded",
+        );
+        return;
+    }
+    core.stats.recordings += 1;
+    core.outputs.push_back(Output::Recorded {
+        request: c.job.request,
+        user: core.user,
+        to: c.job.to.clone(),
+        file,
+        duration,
+        reason: why,
+        stream: c.stream,
+    });
+}
+
+fn on_captured(
+    c: Capture,
+    why: StopReason,
+    core: &mut Core,
+    now: Instant,
+    ev: Ev<'_>,
+    calls: &mut Calls,
+) -> State {
+    match ev {
+        Ev::Media(MediaEvent::Captured {
+            call,
+            file,
+            duration,
+        }) if call == c.call.id => {
+            deliver(core, &c, why, file, duration);
+            if c.resume && c.connected && core.off_hook && core.up {
+                return play_next(core, now, c.call, calls);
+            }
+            core.end_call(calls, c.call, c.connected);
+            if core.off_hook && core.up {
+                core.tone(Tone::Confirmation);
+            }
+            rest(core, now)
+        }
+        Ev::Media(MediaEvent::Failed { call, reason }) if call == c.call.id => {
+            core.fail(c.job.request, format!("the recording failed: {reason}"));
+            core.end_call(calls, c.call, c.connected);
+            rest(core, now)
+        }
+        Ev::Media(MediaEvent::Buffer { call, seq, pcm }) if call == c.call.id => {
+            // Buffers the engine had before it stopped still go out.
+            if let Some(stream) = c.stream {
+                core.outputs.push_back(Output::LiveBuffer {
+                    user: core.user,
+                    to: c.job.to.clone(),
+                    stream,
+                    seq,
+                    pcm,
+                });
+            }
+            State::AwaitingCapture(c, why)
+        }
+        Ev::Gateway(Event::OnHook { .. }) => State::AwaitingCapture(c, why),
+        Ev::Media(
+            MediaEvent::Silence { .. } | MediaEvent::MaxLength { .. } | MediaEvent::Digit { .. },
+        )
+        | Ev::Gateway(Event::Digit { .. }) => State::AwaitingCapture(c, why),
+        ev => common(State::AwaitingCapture(c, why), core, now, ev),
+    }
+}
+
+/// Plays the next waiting message, or says there is nothing left and ends the call.
+fn play_next(core: &mut Core, now: Instant, call: Call, calls: &mut Calls) -> State {
+    if let Some(current) = core.waiting.pop_front() {
+        core.media.push_back(MediaCommand::PlayMessage {
+            call: call.id,
+            message: current.message,
+        });
+        return State::Playing { call, current };
+    }
+    core.end_call(calls, call, true);
+    core.tone(Tone::OperationComplete);
+    rest(core, now)
+}
+
+fn on_playing(
+    call: Call,
+    current: Waiting,
+    core: &mut Core,
+    now: Instant,
+    ev: Ev<'_>,
+    calls: &mut Calls,
+) -> State {
+    let key = match &ev {
+        Ev::Gateway(Event::Digit { digit, .. }) => Some(digit.as_char()),
+        Ev::Media(MediaEvent::Digit { call: c, digit }) if *c == call.id => Some(digit.as_char()),
+        _ => None,
+    };
+    let played = |core: &mut Core| {
+        core.stats.played += 1;
+        core.outputs.push_back(Output::Played {
+            user: core.user,
+            message: current.message,
+        });
+    };
+    match key {
+        Some('#') => {
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            played(core);
+            return play_next(core, now, call, calls);
+        }
+        Some('7') => {
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            core.stats.deleted += 1;
+            core.outputs.push_back(Output::Deleted {
+                user: core.user,
+                message: current.message,
+            });
+            return play_next(core, now, call, calls);
+        }
+        Some('4') => {
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            core.media.push_back(MediaCommand::PlayMessage {
+                call: call.id,
+                message: current.message,
+            });
+            return State::Playing { call, current };
+        }
+        Some('*') => {
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            played(core);
+            let job = RecordJob {
+                request: None,
+                to: vec![current.from],
+                delivery: Delivery::Record,
+            };
+            return start_capture(core, call, job, true);
+        }
+        Some(_) => {
+            core.stats.ignored += 1;
+            return State::Playing { call, current };
+        }
+        None => {}
+    }
+    match ev {
+        Ev::Media(MediaEvent::PlayDone { call: c }) if c == call.id => {
+            played(core);
+            play_next(core, now, call, calls)
+        }
+        Ev::Media(MediaEvent::Failed { call: c, reason }) if c == call.id => {
+            core.stats.play_failures += 1;
+            debug!(line = %core.line, %reason, "message could not be played");
+            play_next(core, now, call, calls)
+        }
+        Ev::Gateway(Event::OnHook { .. }) => {
+            core.waiting.push_front(current);
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            core.end_call(calls, call, true);
+            core.ring_pending = false;
+            idle(core, now)
+        }
+        Ev::Input(Input::MessageGone { message, .. }) if message == current.message => {
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            play_next(core, now, call, calls)
+        }
+        Ev::Input(i @ Input::MessageWaiting { .. }) => {
+            common(State::Idle, core, now, Ev::Input(i));
+            core.ring_pending = false;
+            State::Playing { call, current }
+        }
+        ev => common(State::Playing { call, current }, core, now, ev),
+    }
+}
+
+fn on_intercom(
+    call: Call,
+    mut live: Live,
+    core: &mut Core,
+    now: Instant,
+    ev: Ev<'_>,
+    calls: &mut Calls,
+) -> State {
+    match ev {
+        Ev::Input(Input::LiveBuffer { stream, pcm }) if stream == live.stream => {
+            core.media
+                .push_back(MediaCommand::LiveBuffer { call: call.id, pcm });
+            State::Intercom { call, live }
+        }
+        Ev::Input(Input::LiveEnd { stream }) if stream == live.stream => {
+            live.ended = true;
+            core.media
+                .push_back(MediaCommand::LiveEnd { call: call.id });
+            State::Intercom { call, live }
+        }
+        Ev::Media(MediaEvent::PlayDone { call: c } | MediaEvent::Failed { call: c, .. })
+            if c == call.id =>
+        {
+            play_next(core, now, call, calls)
+        }
+        Ev::Gateway(Event::OnHook { .. }) => {
+            core.media
+                .push_back(MediaCommand::StopPlay { call: call.id });
+            core.end_call(calls, call, true);
+            idle(core, now)
+        }
+        ev => common(State::Intercom { call, live }, core, now, ev),
+    }
+}

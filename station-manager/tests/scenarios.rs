@@ -1,0 +1,534 @@
+//! Station scenarios in virtual time: the real station manager, MGCP call agent and gateway
+//! simulator, with a scripted stand-in for the media engine only (see `support`).
+
+mod support;
+
+use std::time::Duration;
+
+use gateway_control::model::{Command, Digit, Tone};
+use gateway_control::sim::LineCommand;
+use station_manager::{
+    Delivery, Input, MediaCommand, MediaEvent, MessageId, Output, RequestId, StopReason, StreamId,
+};
+use support::{ALICE, BOB, CAROL, Harness, line};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Alice asks to record for Bob; her phone (line 1) rings distinctively and she picks up.
+fn alice_records(h: &mut Harness, delivery: Delivery) {
+    h.input(Input::Record {
+        request: RequestId(1),
+        user: ALICE,
+        to: vec![BOB],
+        delivery,
+    });
+    h.advance(secs(1));
+    assert_eq!(h.gw.is_ringing(1), Some(true));
+    assert_eq!(h.rings(1), vec!["L/r1".to_owned()], "the distinctive ring");
+    assert_eq!(h.state(1), "AwaitingOffHook");
+    h.phone(LineCommand::OffHook(1));
+    assert_eq!(h.gw.is_ringing(1), Some(false));
+    assert_eq!(h.state(1), "Recording");
+    assert_eq!(
+        h.gw.connections(1).len(),
+        1,
+        "the connection exists on the gateway"
+    );
+    assert!(h.commands.iter().any(|c| matches!(
+        c,
+        Command::PlayTone {
+            tone: Tone::Confirmation,
+            ..
+        }
+    )));
+}
+
+/// The one `Recorded` output, checked for what every recording shares.
+fn one_recording(h: &Harness) -> (Duration, StopReason, Option<StreamId>) {
+    let rec = h.recorded();
+    assert_eq!(rec.len(), 1, "{:#?}", h.outputs);
+    let Output::Recorded {
+        request,
+        user,
+        to,
+        file,
+        duration,
+        reason,
+        stream,
+    } = rec[0].clone()
+    else {
+        unreachable!()
+    };
+    assert_eq!(request, Some(RequestId(1)));
+    assert_eq!((user, to), (ALICE, vec![BOB]));
+    assert_eq!(file, Harness::file_for(h.last_call()));
+    (duration, reason, stream)
+}
+
+/// After a recording the connection is deleted on the gateway and every port is back.
+fn call_cleaned_up(h: &Harness, n: u16) {
+    assert!(h.gw.connections(n).is_empty());
+    assert_eq!(h.mgr.ports_in_use(), 0);
+    assert!(
+        h.media
+            .log
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Close { call } if *call == h.last_call()))
+    );
+}
+
+#[test]
+fn record_ends_on_hang_up() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Record);
+    h.advance(secs(4));
+    h.phone(LineCommand::OnHook(1));
+    let (d, why, stream) = one_recording(&h);
+    assert_eq!(why, StopReason::OnHook);
+    assert_eq!(stream, None);
+    assert!(d >= secs(4) && d < secs(6), "{d:?}");
+    call_cleaned_up(&h, 1);
+    assert_eq!(h.state(1), "Idle");
+}
+
+#[test]
+fn record_ends_on_the_stop_key_from_the_gateway() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Record);
+    h.advance(secs(3));
+    h.phone(LineCommand::Digits(1, "#".into()));
+    let (_, why, _) = one_recording(&h);
+    assert_eq!(why, StopReason::StopKey);
+    call_cleaned_up(&h, 1);
+    assert_eq!(h.state(1), "AwaitingOnHook", "still off hook");
+    h.phone(LineCommand::OnHook(1));
+    assert_eq!(h.state(1), "Idle");
+}
+
+#[test]
+fn record_ends_on_the_in_band_stop_key() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Record);
+    h.advance(secs(2));
+    let call = h.last_call();
+    h.media_event(MediaEvent::Digit {
+        call,
+        digit: Digit::new('#').unwrap(),
+    });
+    assert_eq!(one_recording(&h).1, StopReason::StopKey);
+    call_cleaned_up(&h, 1);
+}
+
+#[test]
+fn record_ends_on_silence() {
+    let mut h = Harness::new(|c| {
+        c.silence(Some(secs(3))).unwrap();
+    });
+    alice_records(&mut h, Delivery::Record);
+    let asked = h.media.log.iter().find_map(|m| match m {
+        MediaCommand::StartCapture { silence, .. } => Some(*silence),
+        _ => None,
+    });
+    assert_eq!(asked, Some(Some(secs(3))));
+    h.advance(secs(5));
+    let call = h.last_call();
+    h.media_event(MediaEvent::Silence { call });
+    assert_eq!(one_recording(&h).1, StopReason::Silence);
+    call_cleaned_up(&h, 1);
+}
+
+#[test]
+fn record_ends_at_the_maximum_length() {
+    let mut h = Harness::new(|c| {
+        c.max_length(secs(10)).unwrap();
+    });
+    alice_records(&mut h, Delivery::Record);
+    h.advance(secs(9));
+    assert!(h.recorded().is_empty());
+    h.advance(secs(2));
+    let (d, why, _) = one_recording(&h);
+    assert_eq!(why, StopReason::MaxLength);
+    assert!(d >= secs(9) && d <= secs(10), "{d:?}");
+    call_cleaned_up(&h, 1);
+}
+
+#[test]
+fn record_request_with_no_answer_fails_and_stops_ringing() {
+    let mut h = Harness::new(|c| {
+        c.record_ring_timeout(secs(20)).unwrap();
+    });
+    h.input(Input::Record {
+        request: RequestId(1),
+        user: ALICE,
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    h.advance(secs(19));
+    assert_eq!(h.gw.is_ringing(1), Some(true));
+    assert!(h.outputs.is_empty());
+    h.advance(secs(2));
+    assert_eq!(h.gw.is_ringing(1), Some(false));
+    assert!(
+        matches!(&h.outputs[..], [Output::RecordFailed { request: RequestId(1), reason }] if reason == "no answer after 20 s"),
+        "{:#?}",
+        h.outputs
+    );
+    assert_eq!(h.state(1), "Idle");
+    assert_eq!(h.mgr.stats().stations.unanswered, 1);
+}
+
+fn message(n: u8) -> MessageId {
+    MessageId([n; 16])
+}
+
+fn played(h: &Harness) -> Vec<MessageId> {
+    h.media
+        .log
+        .iter()
+        .filter_map(|m| match m {
+            MediaCommand::PlayMessage { message, .. } => Some(*message),
+            _ => None,
+        })
+        .collect()
+}
+
+fn key(h: &mut Harness, n: u16, k: &str) {
+    h.phone(LineCommand::Digits(n, k.into()));
+}
+
+#[test]
+fn listen_with_next_delete_replay_and_reply() {
+    let mut h = Harness::new(|_| {});
+    for n in 1..=4 {
+        h.input(Input::MessageWaiting {
+            user: BOB,
+            message: message(n),
+            from: if n == 4 { CAROL } else { ALICE },
+        });
+    }
+    h.advance(secs(1));
+    assert_eq!(h.gw.is_ringing(2), Some(true));
+    assert_eq!(
+        h.rings(2),
+        vec!["L/rg".to_owned()],
+        "one normal ring for all"
+    );
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "Playing");
+    // The first plays to its end.
+    h.advance(secs(3));
+    assert_eq!(
+        h.take_outputs(),
+        vec![Output::Played {
+            user: BOB,
+            message: message(1)
+        }]
+    );
+    // `4` replays the second, `#` moves on (and marks it played).
+    h.advance(secs(1));
+    key(&mut h, 2, "4");
+    key(&mut h, 2, "#");
+    assert_eq!(
+        h.take_outputs(),
+        vec![Output::Played {
+            user: BOB,
+            message: message(2)
+        }]
+    );
+    // `7` deletes the third.
+    key(&mut h, 2, "7");
+    assert_eq!(
+        h.take_outputs(),
+        vec![Output::Deleted {
+            user: BOB,
+            message: message(3)
+        }]
+    );
+    // `*` replies to the fourth's sender; `#` ends the reply.
+    key(&mut h, 2, "*");
+    assert_eq!(h.state(2), "Recording");
+    h.advance(secs(2));
+    key(&mut h, 2, "#");
+    let out = h.take_outputs();
+    assert_eq!(
+        out[0],
+        Output::Played {
+            user: BOB,
+            message: message(4)
+        }
+    );
+    let Output::Recorded {
+        request,
+        user,
+        to,
+        reason,
+        ..
+    } = &out[1]
+    else {
+        panic!("{out:#?}")
+    };
+    assert_eq!(
+        (*request, *user, to.clone(), *reason),
+        (None, BOB, vec![CAROL], StopReason::StopKey)
+    );
+    assert_eq!(
+        played(&h),
+        vec![message(1), message(2), message(2), message(3), message(4)]
+    );
+    // Nothing left: a short tone, the call is gone, waiting for the hang-up.
+    assert_eq!(h.state(2), "AwaitingOnHook");
+    assert!(h.gw.connections(2).is_empty());
+    assert!(h.commands.iter().any(|c| matches!(
+        c,
+        Command::PlayTone {
+            tone: Tone::OperationComplete,
+            ..
+        }
+    )));
+    h.phone(LineCommand::OnHook(2));
+    assert_eq!(h.state(2), "Idle");
+    assert_eq!(h.mgr.ports_in_use(), 0);
+}
+
+#[test]
+fn picking_up_with_nothing_ringing_plays_waiting_messages() {
+    let mut h = Harness::new(|c| {
+        c.message_ring_timeout(secs(10)).unwrap();
+    });
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(9),
+        from: ALICE,
+    });
+    h.advance(secs(15));
+    assert_eq!(h.gw.is_ringing(2), Some(false), "rang, unanswered");
+    assert_eq!(h.state(2), "Idle");
+    h.advance(secs(60));
+    assert_eq!(h.rings(2).len(), 1, "it does not ring again by itself");
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "Playing");
+    h.advance(secs(3));
+    assert_eq!(
+        h.take_outputs(),
+        vec![Output::Played {
+            user: BOB,
+            message: message(9)
+        }]
+    );
+    // Picking up again with nothing waiting: a short tone and no connection.
+    h.phone(LineCommand::OnHook(2));
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "AwaitingOnHook");
+    assert!(h.gw.connections(2).is_empty());
+}
+
+#[test]
+fn intercom_to_a_legacy_phone_rings_holds_a_bounded_backlog_and_plays_on_pick_up() {
+    let mut h = Harness::new(|c| {
+        c.live_backlog(secs(5)).unwrap();
+    });
+    let stream = StreamId(42);
+    h.input(Input::LiveStart {
+        user: BOB,
+        stream,
+        from: ALICE,
+    });
+    assert_eq!(h.gw.is_ringing(2), Some(true));
+    // Eight seconds of speech while it rings: only the last five are kept.
+    for _ in 0..400 {
+        h.mgr.handle_input(
+            h.now,
+            Input::LiveBuffer {
+                stream,
+                pcm: vec![100; 160],
+            },
+        );
+        h.advance(Duration::from_millis(20));
+    }
+    assert_eq!(h.mgr.stats().stations.live_dropped, 150);
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "Intercom");
+    let call = h.last_call();
+    assert!(
+        h.media
+            .log
+            .contains(&MediaCommand::PlayLive { call, stream })
+    );
+    assert_eq!(h.media.live_in(call), 250, "the held backlog");
+    // Live from now on, then the end.
+    for _ in 0..10 {
+        h.input(Input::LiveBuffer {
+            stream,
+            pcm: vec![100; 160],
+        });
+    }
+    assert_eq!(h.media.live_in(call), 260);
+    h.input(Input::LiveEnd { stream });
+    assert_eq!(h.state(2), "AwaitingOnHook");
+    assert!(h.gw.connections(2).is_empty());
+    assert_eq!(h.mgr.ports_in_use(), 0);
+}
+
+#[test]
+fn intercom_from_a_phone_sends_live_buffers_then_the_message() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Intercom);
+    h.advance(secs(1));
+    let live: Vec<u64> = h
+        .outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::LiveBuffer {
+                user, to, seq, pcm, ..
+            } => {
+                assert_eq!((*user, to.clone(), pcm.len()), (ALICE, vec![BOB], 160));
+                Some(*seq)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(live.len() >= 50, "{} buffers", live.len());
+    assert!(live.iter().copied().eq(0..live.len() as u64), "in order");
+    h.phone(LineCommand::OnHook(1));
+    let (_, why, stream) = one_recording(&h);
+    assert_eq!(why, StopReason::OnHook);
+    let stream = stream.expect("sent live");
+    let end = h
+        .outputs
+        .iter()
+        .position(
+            |o| matches!(o, Output::LiveEnd { user, stream: s } if *user == ALICE && *s == stream),
+        )
+        .expect("LiveEnd");
+    let rec = h
+        .outputs
+        .iter()
+        .position(|o| matches!(o, Output::Recorded { .. }))
+        .unwrap();
+    assert!(end < rec);
+    assert!(
+        !h.outputs[end..]
+            .iter()
+            .any(|o| matches!(o, Output::LiveBuffer { .. }))
+    );
+}
+
+#[test]
+fn a_message_arriving_while_recording_waits_and_rings_after() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Record);
+    h.input(Input::MessageWaiting {
+        user: ALICE,
+        message: message(5),
+        from: CAROL,
+    });
+    h.advance(secs(3));
+    assert_eq!(h.state(1), "Recording", "the message waits");
+    assert_eq!(h.rings(1).len(), 1, "no ring while recording");
+    h.phone(LineCommand::OnHook(1));
+    assert_eq!(one_recording(&h).1, StopReason::OnHook);
+    h.advance(secs(1));
+    assert_eq!(h.state(1), "AwaitingOffHook");
+    assert_eq!(h.rings(1), vec!["L/r1".to_owned(), "L/rg".to_owned()]);
+    assert!(h.gw.is_ringing(1).unwrap());
+    h.phone(LineCommand::OffHook(1));
+    assert_eq!(played(&h), vec![message(5)]);
+}
+
+#[test]
+fn a_gateway_restart_mid_recording_keeps_what_was_captured() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Record);
+    h.advance(secs(4));
+    h.restart_gateway();
+    h.advance(secs(1));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, gateway_control::model::Event::GatewayDown { .. }))
+    );
+    let (d, why, _) = one_recording(&h);
+    assert_eq!(why, StopReason::GatewayLost);
+    assert!(d >= secs(4), "{d:?}");
+    assert_eq!(h.mgr.ports_in_use(), 0);
+    // The gateway is back: the station is usable again.
+    h.advance(secs(5));
+    assert_eq!(h.state(1), "Idle");
+    assert_eq!(h.mgr.is_available(ALICE), Some(true));
+}
+
+#[test]
+fn a_record_request_while_the_gateway_is_down_fails_at_once() {
+    let mut h = Harness::new(|_| {});
+    h.cut = true;
+    // A message makes the manager ring Bob; the command times out and the gateway is down.
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(1),
+        from: ALICE,
+    });
+    h.advance(secs(120));
+    assert_eq!(h.mgr.is_available(ALICE), Some(false));
+    assert_eq!(h.state(1), "AwaitingGateway");
+    h.input(Input::Record {
+        request: RequestId(3),
+        user: ALICE,
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    assert!(
+        matches!(&h.outputs[..], [Output::RecordFailed { request: RequestId(3), reason }] if reason.contains("gateway is down")),
+        "{:#?}",
+        h.outputs
+    );
+    // It answers again: available, and Bob's waiting message rings.
+    h.cut = false;
+    h.advance(secs(300));
+    assert_eq!(h.mgr.is_available(ALICE), Some(true));
+    assert_eq!(h.state(1), "Idle");
+    assert_eq!(
+        h.rings(2),
+        vec!["L/rg".to_owned()],
+        "the waiting message rings once the gateway is back"
+    );
+}
+
+#[test]
+fn a_user_with_two_phones_rings_both_and_the_first_pick_up_wins() {
+    let mut h = Harness::new(|c| {
+        c.record_ring_timeout(secs(20)).unwrap();
+    });
+    h.mgr.add_station(line(4), ALICE).unwrap();
+    h.advance(secs(1));
+    assert_eq!(h.state(4), "Idle", "audited after being added late");
+    h.input(Input::Record {
+        request: RequestId(1),
+        user: ALICE,
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    h.advance(secs(1));
+    assert_eq!(h.gw.is_ringing(1), Some(true));
+    assert_eq!(h.gw.is_ringing(4), Some(true));
+    h.phone(LineCommand::OffHook(4));
+    assert_eq!(
+        h.gw.is_ringing(1),
+        Some(false),
+        "the other phone stops ringing"
+    );
+    assert_eq!(h.state(1), "Idle");
+    assert_eq!(h.state(4), "Recording");
+    h.advance(secs(2));
+    h.phone(LineCommand::OnHook(4));
+    h.advance(secs(30));
+    assert_eq!(h.recorded().len(), 1);
+    assert!(
+        !h.outputs
+            .iter()
+            .any(|o| matches!(o, Output::RecordFailed { .. })),
+        "{:#?}",
+        h.outputs
+    );
+}
