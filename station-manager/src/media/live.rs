@@ -23,7 +23,9 @@ pub enum LiveFrame {
     Done,
 }
 
-/// Live 8 kHz PCM for one phone. See the [module documentation](self).
+/// Live 8 kHz PCM for one phone: at most `live_queue_max` of it (the oldest is dropped
+/// beyond, counted); while more than `live_catchup` is queued, one frame in `skip_every` is
+/// skipped (counted), so a backlog from the ringing time shrinks steadily.
 #[derive(Debug, Clone)]
 pub struct LiveQueue {
     queue: VecDeque<i16>,

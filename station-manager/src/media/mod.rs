@@ -10,7 +10,7 @@
 //! - [`LiveQueue`] buffers a live intercom stream for a phone that is still being rung, and
 //!   catches up once it plays, with a bound.
 //! - [`Recorder`] streams captured PCM to a WAV file (`codecs::wav::WavWriter`).
-//! - `driver` (feature `driver`) is the tokio `MediaEngine`: one task
+//! - `driver` (feature `driver`) is the tokio `driver::MediaEngine`: one task
 //!   per call owning its RTP and RTCP sockets.
 //!
 //! The appliance supplies stored messages through [`MessageAudio`], which opens a
@@ -20,6 +20,9 @@ mod live;
 mod ports;
 mod recorder;
 mod stream;
+
+#[cfg(feature = "driver")]
+pub mod driver;
 
 use std::io;
 use std::ops::AddAssign;
