@@ -1,0 +1,490 @@
+//! The tokio media engine: one task per call owning its RTP and RTCP sockets.
+//!
+//! Each call task is the driver loop of one [`Stream`]: receive (draining each ready socket
+//! with `try_recv_from` up to [`BATCH`] datagrams per wake-up), call `handle_*`, drain the
+//! `poll_*` methods, send, then sleep until `poll_timeout`. File creation and finishing
+//! (`Recorder::create`, `CaptureSink::finish`) and `MessageAudio::open` run on tokio's
+//! blocking pool; recordings are written through a 64 KiB buffer to the page cache.
+//!
+//! Batching: with one socket per call, a G.711 call at 20 ms ptime has at most one datagram
+//! queued per wake-up, so `recvmmsg`/GRO (`quinn-udp`) would batch nothing; measured with
+//! `benches/recordings.rs`, a plain draining `try_recv_from` loop per socket reaches the
+//! goal. A single shared socket with `recvmmsg` is the change to make if per-socket wake-ups
+//! ever dominate.
+// The driver reads the clock (tokio's, so `tokio::time::pause` controls it in tests) and the
+// wall clock for RTCP sender reports: it is where time enters the sans-IO cores.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gateway_control::model::{CallId, LineId};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::{Config, LiveQueue, MessageAudio, Recorder, Stats, Stream, law};
+use crate::{MediaCommand, MediaEvent, StreamId};
+
+/// Most datagrams taken from one socket per wake-up before the other inputs get a turn.
+pub const BATCH: usize = 64;
+/// Largest datagram received (anything longer is truncated and then fails to parse).
+const MAX_DATAGRAM: usize = 2048;
+/// Live streams held for phones not yet playing them; beyond, the oldest ended one goes.
+pub const MAX_LIVE_STREAMS: usize = 256;
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn wall() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Engine configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Stream configuration.
+    pub media: Config,
+    /// Address the RTP/RTCP sockets bind to.
+    pub bind: IpAddr,
+    /// Directory recordings are written to.
+    pub recordings: PathBuf,
+}
+
+impl EngineConfig {
+    /// Defaults, binding to 127.0.0.1 and recording into `recordings`.
+    pub fn new(recordings: PathBuf) -> Self {
+        Self {
+            media: Config::default(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            recordings,
+        }
+    }
+}
+
+enum Request {
+    Command(MediaCommand),
+    LiveBuffer(StreamId, Arc<[i16]>),
+    LiveEnd(StreamId),
+    Stats(oneshot::Sender<Stats>),
+}
+
+enum CallMsg {
+    Remote(gateway_control::model::Media),
+    StartCapture {
+        silence: Option<Duration>,
+        max_length: Duration,
+        live_buffer: Option<usize>,
+    },
+    StopCapture,
+    PlayMessage(crate::MessageId),
+    PlayLive(StreamId, LiveQueue),
+    LiveBuffer(StreamId, Arc<[i16]>),
+    LiveEnd(StreamId),
+    StopPlay,
+    Close,
+}
+
+/// The engine has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the media engine has stopped")]
+pub struct EngineGone;
+
+/// Sends commands and live audio to the engine. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaHandle {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl MediaHandle {
+    /// Carries out `command` (answers come as [`MediaEvent`]s).
+    pub fn command(&self, command: MediaCommand) -> Result<(), EngineGone> {
+        self.tx
+            .send(Request::Command(command))
+            .map_err(|_| EngineGone)
+    }
+
+    /// A buffer of live stream `stream` (8 kHz PCM), for the calls that play or will play it.
+    pub fn live_buffer(&self, stream: StreamId, pcm: Vec<i16>) -> Result<(), EngineGone> {
+        self.tx
+            .send(Request::LiveBuffer(stream, pcm.into()))
+            .map_err(|_| EngineGone)
+    }
+
+    /// Live stream `stream` ended.
+    pub fn live_end(&self, stream: StreamId) -> Result<(), EngineGone> {
+        self.tx
+            .send(Request::LiveEnd(stream))
+            .map_err(|_| EngineGone)
+    }
+
+    /// Counters summed over every call, open or closed.
+    pub async fn stats(&self) -> Result<Stats, EngineGone> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Request::Stats(tx)).map_err(|_| EngineGone)?;
+        rx.await.map_err(|_| EngineGone)
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    open: HashMap<CallId, Stats>,
+    closed: Stats,
+}
+
+struct Live {
+    queue: LiveQueue,
+    calls: Vec<CallId>,
+    order: u64,
+}
+
+/// The media engine: spawn it, then drive it through its [`MediaHandle`].
+pub struct MediaEngine {
+    config: Arc<EngineConfig>,
+    audio: Arc<dyn MessageAudio>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    calls: HashMap<CallId, mpsc::UnboundedSender<CallMsg>>,
+    live: HashMap<StreamId, Live>,
+    live_order: u64,
+    totals: Arc<Mutex<Totals>>,
+}
+
+impl MediaEngine {
+    /// Starts the engine on the current tokio runtime. Events come out of the receiver
+    /// (unbounded: a call task never waits for the consumer).
+    pub fn spawn(
+        config: EngineConfig,
+        audio: Arc<dyn MessageAudio>,
+    ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let engine = Self {
+            config: Arc::new(config),
+            audio,
+            events,
+            calls: HashMap::new(),
+            live: HashMap::new(),
+            live_order: 0,
+            totals: Arc::default(),
+        };
+        tokio::spawn(engine.run(rx).instrument(info_span!("media")));
+        (MediaHandle { tx }, events_rx)
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) {
+        info!(recordings = %self.config.recordings.display(), "media engine started");
+        while let Some(r) = rx.recv().await {
+            match r {
+                Request::Command(c) => self.command(c),
+                Request::LiveBuffer(stream, pcm) => self.live_buffer(stream, pcm),
+                Request::LiveEnd(stream) => self.live_end(stream),
+                Request::Stats(tx) => {
+                    let t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut s = t.closed;
+                    for v in t.open.values() {
+                        s += *v;
+                    }
+                    let _ = tx.send(s);
+                }
+            }
+        }
+        info!("media engine stopped");
+    }
+
+    fn send_call(&self, call: CallId, msg: CallMsg) {
+        let sent = self.calls.get(&call).is_some_and(|tx| tx.send(msg).is_ok());
+        if !sent {
+            debug!(%call, "command for a call that is not open");
+            let _ = self.events.send(MediaEvent::Failed {
+                call,
+                reason: "no media open for this call".into(),
+            });
+        }
+    }
+
+    fn command(&mut self, c: MediaCommand) {
+        match c {
+            MediaCommand::Open { call, port, line } => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                if let Some(old) = self.calls.insert(call, tx) {
+                    let _ = old.send(CallMsg::Close);
+                }
+                let task = CallTask {
+                    call,
+                    config: self.config.clone(),
+                    audio: self.audio.clone(),
+                    events: self.events.clone(),
+                    totals: self.totals.clone(),
+                    recordings: 0,
+                };
+                let span = info_span!("call", %call, %line, port);
+                tokio::spawn(task.run(port, line, rx).instrument(span));
+            }
+            MediaCommand::Remote { call, remote } => self.send_call(call, CallMsg::Remote(remote)),
+            MediaCommand::StartCapture {
+                call,
+                silence,
+                max_length,
+                live_buffer,
+            } => self.send_call(
+                call,
+                CallMsg::StartCapture {
+                    silence,
+                    max_length,
+                    live_buffer,
+                },
+            ),
+            MediaCommand::StopCapture { call } => self.send_call(call, CallMsg::StopCapture),
+            MediaCommand::PlayMessage { call, message } => {
+                self.send_call(call, CallMsg::PlayMessage(message));
+            }
+            MediaCommand::PlayLive { call, stream } => {
+                let live = self.live_entry(stream);
+                live.calls.push(call);
+                let queue = live.queue.clone();
+                self.send_call(call, CallMsg::PlayLive(stream, queue));
+            }
+            MediaCommand::StopPlay { call } => self.send_call(call, CallMsg::StopPlay),
+            MediaCommand::Close { call } => {
+                if let Some(tx) = self.calls.remove(&call) {
+                    let _ = tx.send(CallMsg::Close);
+                }
+                for l in self.live.values_mut() {
+                    l.calls.retain(|&c| c != call);
+                }
+            }
+        }
+    }
+
+    fn live_entry(&mut self, stream: StreamId) -> &mut Live {
+        if !self.live.contains_key(&stream) && self.live.len() >= MAX_LIVE_STREAMS {
+            let oldest = self
+                .live
+                .iter()
+                .filter(|(_, l)| l.queue.is_ended() || l.calls.is_empty())
+                .min_by_key(|(_, l)| l.order)
+                .map(|(s, _)| *s);
+            if let Some(s) = oldest {
+                debug!(stream = %s, "live stream forgotten: too many held");
+                self.live.remove(&s);
+            }
+        }
+        self.live_order += 1;
+        let order = self.live_order;
+        let config = &self.config.media;
+        self.live.entry(stream).or_insert_with(|| Live {
+            queue: LiveQueue::new(config),
+            calls: Vec::new(),
+            order,
+        })
+    }
+
+    fn live_buffer(&mut self, stream: StreamId, pcm: Arc<[i16]>) {
+        let live = self.live_entry(stream);
+        live.queue.push(&pcm);
+        for call in live.calls.clone() {
+            if let Some(tx) = self.calls.get(&call) {
+                let _ = tx.send(CallMsg::LiveBuffer(stream, pcm.clone()));
+            }
+        }
+    }
+
+    fn live_end(&mut self, stream: StreamId) {
+        let live = self.live_entry(stream);
+        live.queue.end();
+        for call in live.calls.clone() {
+            if let Some(tx) = self.calls.get(&call) {
+                let _ = tx.send(CallMsg::LiveEnd(stream));
+            }
+        }
+    }
+}
+
+struct CallTask {
+    call: CallId,
+    config: Arc<EngineConfig>,
+    audio: Arc<dyn MessageAudio>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    totals: Arc<Mutex<Totals>>,
+    recordings: u64,
+}
+
+impl CallTask {
+    fn fail(&self, reason: String) {
+        warn!(call = %self.call, %reason, "media failed");
+        let _ = self.events.send(MediaEvent::Failed {
+            call: self.call,
+            reason,
+        });
+    }
+
+    async fn run(mut self, port: u16, line: LineId, mut rx: mpsc::UnboundedReceiver<CallMsg>) {
+        let bind = self.config.bind;
+        let sockets = async {
+            let rtp = UdpSocket::bind(SocketAddr::new(bind, port)).await?;
+            let rtcp = UdpSocket::bind(SocketAddr::new(bind, port.wrapping_add(1))).await?;
+            io::Result::Ok((rtp, rtcp))
+        };
+        let (rtp, rtcp) = match sockets.await {
+            Ok(s) => s,
+            Err(e) => return self.fail(format!("RTP port {port}: {e}")),
+        };
+        debug!(call = %self.call, port, "media open");
+        let mut stream = Stream::new(now(), wall(), self.call, line, port, &self.config.media);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut rtcp_buf = vec![0u8; MAX_DATAGRAM];
+        let mut deadline = stream.poll_timeout();
+        let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+        let mut sleep = pin!(tokio::time::sleep_until(
+            deadline.map_or_else(far, tokio::time::Instant::from_std)
+        ));
+        loop {
+            tokio::select! {
+                biased;
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    if !self.handle(&mut stream, msg).await {
+                        break;
+                    }
+                }
+                r = rtp.recv_from(&mut buf) => {
+                    let mut r = r;
+                    for _ in 0..BATCH {
+                        match r {
+                            Ok((n, from)) => stream.handle_datagram(now(), from, &buf[..n]),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) => debug!(call = %self.call, error = %e, "RTP receive"),
+                        }
+                        r = rtp.try_recv_from(&mut buf);
+                    }
+                }
+                r = rtcp.recv_from(&mut rtcp_buf) => match r {
+                    Ok((n, from)) => stream.handle_rtcp(now(), from, &rtcp_buf[..n]),
+                    Err(e) => debug!(call = %self.call, error = %e, "RTCP receive"),
+                },
+                () = &mut sleep, if deadline.is_some() => {
+                    stream.handle_timeout(now());
+                    self.publish(&stream);
+                }
+            }
+            self.flush(&mut stream, &rtp, &rtcp).await;
+            let next = stream.poll_timeout();
+            if next != deadline {
+                deadline = next;
+                if let Some(t) = next {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(t));
+                }
+            }
+        }
+        stream.handle_stop_capture(now());
+        stream.handle_stop_play();
+        self.flush(&mut stream, &rtp, &rtcp).await;
+        let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        t.open.remove(&self.call);
+        t.closed += stream.stats();
+        debug!(call = %self.call, stats = ?stream.stats(), "media closed");
+    }
+
+    fn publish(&self, stream: &Stream) {
+        let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        t.open.insert(self.call, stream.stats());
+    }
+
+    /// Returns false on `Close`.
+    async fn handle(&mut self, stream: &mut Stream, msg: CallMsg) -> bool {
+        match msg {
+            CallMsg::Remote(remote) => stream.handle_remote(now(), remote),
+            CallMsg::StartCapture {
+                silence,
+                max_length,
+                live_buffer,
+            } => {
+                self.recordings += 1;
+                let (dir, call, n) = (self.config.recordings.clone(), self.call, self.recordings);
+                match tokio::task::spawn_blocking(move || Recorder::create(&dir, call, n)).await {
+                    Ok(Ok(rec)) => stream.handle_start_capture(
+                        now(),
+                        Box::new(rec),
+                        silence,
+                        max_length,
+                        live_buffer,
+                    ),
+                    Ok(Err(e)) => self.fail(format!("recording file: {e}")),
+                    Err(e) => self.fail(format!("recording file: {e}")),
+                }
+            }
+            CallMsg::StopCapture => stream.handle_stop_capture(now()),
+            CallMsg::PlayMessage(message) => {
+                let Some(remote) = stream.remote().copied() else {
+                    self.fail("play before the gateway's media is known".into());
+                    return true;
+                };
+                let frame = (remote.ptime.as_micros() * 8 / 1000) as usize;
+                let audio = self.audio.clone();
+                let law = law(remote.codec);
+                let opened =
+                    tokio::task::spawn_blocking(move || audio.open(message, law, frame)).await;
+                match opened {
+                    Ok(Ok(source)) => stream.handle_play_message(now(), source),
+                    Ok(Err(e)) => self.fail(e.to_string()),
+                    Err(e) => self.fail(format!("message audio: {e}")),
+                }
+            }
+            CallMsg::PlayLive(id, queue) => stream.handle_play_live(now(), id, queue),
+            CallMsg::LiveBuffer(id, pcm) => {
+                stream.handle_live_buffer(id, &pcm);
+            }
+            CallMsg::LiveEnd(id) => {
+                stream.handle_live_end(id);
+            }
+            CallMsg::StopPlay => stream.handle_stop_play(),
+            CallMsg::Close => return false,
+        }
+        self.publish(stream);
+        true
+    }
+
+    async fn flush(&self, stream: &mut Stream, rtp: &UdpSocket, rtcp: &UdpSocket) {
+        while let Some(t) = stream.poll_transmit() {
+            let socket = if t.rtcp { rtcp } else { rtp };
+            if let Err(e) = socket.send_to(&t.payload, t.destination).await {
+                debug!(call = %self.call, error = %e, to = %t.destination, "send failed");
+            }
+        }
+        while let Some(e) = stream.poll_event() {
+            let _ = self.events.send(e);
+        }
+        if let Some(f) = stream.poll_finished() {
+            let (call, duration, events) = (f.call, f.duration, self.events.clone());
+            let sink = f.sink;
+            // Finishing patches the header and syncs: off the async threads, and the call
+            // goes on meanwhile.
+            tokio::spawn(async move {
+                let event = match tokio::task::spawn_blocking(move || sink.finish()).await {
+                    Ok(Ok(file)) => MediaEvent::Captured {
+                        call,
+                        file,
+                        duration,
+                    },
+                    Ok(Err(e)) => MediaEvent::Failed {
+                        call,
+                        reason: format!("recording: {e}"),
+                    },
+                    Err(e) => MediaEvent::Failed {
+                        call,
+                        reason: format!("recording: {e}"),
+                    },
+                };
+                let _ = events.send(event);
+            });
+        }
+    }
+}
