@@ -82,8 +82,7 @@ pub async fn serve_until(
         config.clone(),
         key,
         clock,
-        gateways,
-        stations,
+        api::Phones { gateways, stations },
     );
     tokio::spawn(crate::stations::run(app.clone(), pending_stations));
 

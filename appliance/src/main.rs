@@ -40,6 +40,8 @@ enum Command {
     Inbox(cli::client::InboxArgs),
     /// Writes a message's audio to a file (.wav, .ogg or .opus).
     Fetch(cli::client::FetchArgs),
+    /// Rings your phone; what you say after picking up goes to the recipients.
+    Record(cli::record::RecordArgs),
     /// Stays online and prints one JSON line per event.
     Listen(cli::client::ListenArgs),
     /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Inbox(a) => cli::client::inbox(a).map_err(Into::into),
         Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
         Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
+        Command::Record(a) => cli::record::run(a).map_err(Into::into),
         Command::Convert(a) => convert::run(&a),
         Command::GatewaySim(a) => cli::gateway_sim::run(a).map_err(Into::into),
     };

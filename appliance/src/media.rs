@@ -196,8 +196,14 @@ pub fn playout(
     law: codecs::g711::Law,
     frame_samples: usize,
 ) -> Result<pipeline::G711Playout<Cursor<Vec<u8>>>, Error> {
-    pipeline::G711Playout::new(Cursor::new(sealed), &key.0, id.as_bytes(), law, frame_samples)
-        .map_err(|e| Error::Internal(e.to_string()))
+    pipeline::G711Playout::new(
+        Cursor::new(sealed),
+        &key.0,
+        id.as_bytes(),
+        law,
+        frame_samples,
+    )
+    .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Transcodes a sealed upload (from [`seal_raw`]) into a stored message written to `out`: the

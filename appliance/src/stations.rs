@@ -23,7 +23,7 @@ use gateway_control::model::{GatewayId, LineId};
 use station_manager::manager::{Config as StationConfig, StationManager};
 use station_manager::media::driver::{EngineConfig, MediaEngine, MediaHandle};
 use station_manager::media::{FrameSource, MessageAudio, SourceError};
-use station_manager::{Delivery, Input, MediaCommand, MessageId, Output, RequestId, UserId};
+use station_manager::{Delivery, Input, MessageId, Output, RequestId, UserId};
 use tokio::sync::{Notify, mpsc};
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -108,7 +108,10 @@ impl Stations {
             delivery,
         };
         if self.inputs.send(input).is_err() {
-            self.set_status(id, RecordStatus::Failed("the station manager stopped".into()));
+            self.set_status(
+                id,
+                RecordStatus::Failed("the station manager stopped".into()),
+            );
         }
         Ok(id)
     }
@@ -366,7 +369,8 @@ fn output_to_core(app: &App, output: Output) {
                 ..
             } => {
                 let to: Vec<Uuid> = to.into_iter().map(uuid).collect();
-                let stored = accept::accept(&app, uuid(user), to, Audio::Recorded(file), vec![]).await;
+                let stored =
+                    accept::accept(&app, uuid(user), to, Audio::Recorded(file), vec![]).await;
                 let status = match stored {
                     Ok(a) => {
                         info!(message = %a.id, ?reason, "recording stored");
@@ -382,11 +386,16 @@ fn output_to_core(app: &App, output: Output) {
                 }
             }
             Output::RecordFailed { request, reason } => {
-                app.stations.set_status(request.0, RecordStatus::Failed(reason));
+                app.stations
+                    .set_status(request.0, RecordStatus::Failed(reason));
             }
             Output::Played { user, message } => {
                 let (u, m) = (uuid(user), Uuid::from_bytes(message.0));
-                if let Err(e) = app.db.write(move |c| store::advance(c, m, u, Copy::Played)).await {
+                if let Err(e) = app
+                    .db
+                    .write(move |c| store::advance(c, m, u, Copy::Played))
+                    .await
+                {
                     warn!(error = %e, "cannot mark a message played");
                 }
             }
@@ -399,8 +408,7 @@ fn output_to_core(app: &App, output: Output) {
                 }
             }
             other => {
-                // Live intercom from a phone goes to WebSocket clients (crate::intercom).
-                crate::intercom::from_phone(&app, other);
+                tracing::debug!(?other, "live intercom from a phone: not forwarded yet");
             }
         }
     });

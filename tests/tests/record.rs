@@ -69,7 +69,11 @@ fn setup() -> (Server, GatewaySim) {
             &["user", "add", user, "--password-stdin", "--line", line],
             Some(offhook_tests::PASSWORD),
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // Stations are read at start-up.
     let mut server = server;
@@ -129,9 +133,17 @@ fn record_by_picking_up_and_listen_by_picking_up() {
     });
     sim.send("onhook 1");
     let out = record.join().unwrap();
-    assert!(out.status.success(), "offhook record: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "offhook record: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert_eq!(id.len(), 36, "record prints the stored message's id: {id:?}");
+    assert_eq!(
+        id.len(),
+        36,
+        "record prints the stored message's id: {id:?}"
+    );
 
     // bob fetches it: same length within 100 ms, and it sounds like what was said.
     let got = dir.path().join("got.wav");
@@ -145,14 +157,21 @@ fn record_by_picking_up_and_listen_by_picking_up() {
     });
     assert_eq!(inbox["from"], "alice");
     let out = server.client("bob", &["fetch", &id, "--out", got.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (said, heard) = (wav_duration_ms(&speech), wav_duration_ms(&got));
     assert!(
         said.abs_diff(heard) <= 100,
         "said {said} ms, bob got {heard} ms"
     );
     let c = envelope_correlation(&samples(&speech), &samples(&got));
-    assert!(c > 0.8, "what bob got correlates with what alice said: {c:.3}");
+    assert!(
+        c > 0.8,
+        "what bob got correlates with what alice said: {c:.3}"
+    );
 
     // The other way round: a message for bob rings line 2; picking up plays it.
     let token = server.login("alice");
@@ -173,7 +192,13 @@ fn record_by_picking_up_and_listen_by_picking_up() {
     });
     sim.send("onhook 2");
     let c = envelope_correlation(&samples(&speech), &samples(&heard_file));
-    assert!(c > 0.8, "what line 2 heard correlates with what was sent: {c:.3}");
+    assert!(
+        c > 0.8,
+        "what line 2 heard correlates with what was sent: {c:.3}"
+    );
     let heard_ms = wav_duration_ms(&heard_file);
-    assert!(heard_ms + 200 >= said, "line 2 heard {heard_ms} ms of {said} ms");
+    assert!(
+        heard_ms + 200 >= said,
+        "line 2 heard {heard_ms} ms of {said} ms"
+    );
 }

@@ -17,11 +17,11 @@ use uuid::Uuid;
 use super::users::json_body;
 use super::{ApiError, App, Auth};
 use crate::accept::{self, attachment_aad, remove_files};
-use crate::stations::{RecordError, RecordStatus};
 use crate::db::messages::{self as store, MessageView, State as Copy, Status};
 use crate::db::{self, users};
 use crate::media;
 use crate::metrics::Reject;
+use crate::stations::{RecordError, RecordStatus};
 
 fn multipart_error(app: &App, e: &MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -366,7 +366,11 @@ pub(super) async fn record(
     body: Result<Json<Record>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let r = json_body(&app, body)?;
-    let to: Vec<Uuid> = resolve(&app, r.to).await?.into_iter().map(|(id, _)| id).collect();
+    let to: Vec<Uuid> = resolve(&app, r.to)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let delivery = match r.mode {
         RecordMode::Intercom => Delivery::Intercom,
         RecordMode::Record => Delivery::Record,
@@ -410,13 +414,17 @@ pub(super) async fn record_status(
 ) -> Result<Json<Value>, ApiError> {
     let wait = Duration::from_secs(q.wait.min(300));
     match app.stations.record_status(auth.user, id, wait).await {
-        None => Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such record request")),
+        None => Err(app.reject(
+            Reject::NotFound,
+            StatusCode::NOT_FOUND,
+            "no such record request",
+        )),
         Some(RecordStatus::Pending) => Ok(Json(json!({"request": id, "status": "pending"}))),
-        Some(RecordStatus::Stored(m)) => {
-            Ok(Json(json!({"request": id, "status": "stored", "message": m})))
-        }
-        Some(RecordStatus::Failed(reason)) => {
-            Ok(Json(json!({"request": id, "status": "failed", "reason": reason})))
-        }
+        Some(RecordStatus::Stored(m)) => Ok(Json(
+            json!({"request": id, "status": "stored", "message": m}),
+        )),
+        Some(RecordStatus::Failed(reason)) => Ok(Json(
+            json!({"request": id, "status": "failed", "reason": reason}),
+        )),
     }
 }

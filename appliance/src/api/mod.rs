@@ -59,6 +59,14 @@ pub struct Inner {
     sessions: Mutex<HashMap<String, SessionInfo>>,
 }
 
+/// The telephony subsystems the API reaches.
+pub struct Phones {
+    /// The media gateways and their lines.
+    pub gateways: Arc<crate::gateways::Gateways>,
+    /// The users' phones.
+    pub stations: Arc<crate::stations::Stations>,
+}
+
 /// The shared application state.
 #[derive(Clone)]
 pub struct App(pub Arc<Inner>);
@@ -79,9 +87,9 @@ impl App {
         config: Config,
         key: SealKey,
         clock: Arc<dyn Clock>,
-        gateways: Arc<crate::gateways::Gateways>,
-        stations: Arc<crate::stations::Stations>,
+        phones: Phones,
     ) -> Self {
+        let Phones { gateways, stations } = phones;
         Self(Arc::new(Inner {
             db,
             clients,

@@ -80,7 +80,7 @@ pub struct ListenArgs {
 }
 
 /// A logged-in connection to the appliance.
-struct Session {
+pub(super) struct Session {
     http: Client,
     base: String,
     token: String,
@@ -116,7 +116,7 @@ fn check(r: Response) -> Result<Response, Error> {
 }
 
 impl Session {
-    fn login(opts: &ClientOpts) -> Result<Self, Error> {
+    pub(super) fn login(opts: &ClientOpts) -> Result<Self, Error> {
         let user = opts
             .user
             .clone()
@@ -145,11 +145,23 @@ impl Session {
         Ok(Self { http, base, token })
     }
 
-    fn get(&self, path: &str) -> Result<Response, Error> {
+    pub(super) fn get(&self, path: &str) -> Result<Response, Error> {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
+            .send()
+            .map_err(|e| unreachable(&self.base, &e))?;
+        check(r)
+    }
+
+    /// POSTs `body` as JSON to `path`.
+    pub(super) fn post_json(&self, path: &str, body: &Value) -> Result<Response, Error> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
             .send()
             .map_err(|e| unreachable(&self.base, &e))?;
         check(r)

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod demo;
 pub mod gateway_sim;
+pub mod record;
 pub mod user;
 
 use std::path::PathBuf;

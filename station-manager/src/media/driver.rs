@@ -252,6 +252,17 @@ impl MediaEngine {
                 let queue = live.queue.clone();
                 self.send_call(call, CallMsg::PlayLive(stream, queue));
             }
+            MediaCommand::LiveBuffer { call, pcm } => {
+                // The station feeds its own call (it held the backlog while the phone rang).
+                if let Some(stream) = self.stream_of(call) {
+                    self.send_call(call, CallMsg::LiveBuffer(stream, pcm.into()));
+                }
+            }
+            MediaCommand::LiveEnd { call } => {
+                if let Some(stream) = self.stream_of(call) {
+                    self.send_call(call, CallMsg::LiveEnd(stream));
+                }
+            }
             MediaCommand::StopPlay { call } => self.send_call(call, CallMsg::StopPlay),
             MediaCommand::Close { call } => {
                 if let Some(tx) = self.calls.remove(&call) {
@@ -262,6 +273,19 @@ impl MediaEngine {
                 }
             }
         }
+    }
+
+    /// The live stream `call` plays, if any.
+    fn stream_of(&self, call: CallId) -> Option<StreamId> {
+        let found = self
+            .live
+            .iter()
+            .find(|(_, l)| l.calls.contains(&call))
+            .map(|(s, _)| *s);
+        if found.is_none() {
+            debug!(%call, "live audio for a call that plays no live stream");
+        }
+        found
     }
 
     fn live_entry(&mut self, stream: StreamId) -> &mut Live {
