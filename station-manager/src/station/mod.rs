@@ -19,6 +19,8 @@
 //!   with [`MediaCommand::StopCapture`], like any other stop.
 
 mod calls;
+mod listen;
+mod record;
 mod states;
 
 use std::collections::VecDeque;
