@@ -63,7 +63,11 @@ fn one_recording(h: &Harness) -> (Duration, StopReason, Option<StreamId>) {
     };
     assert_eq!(request, Some(RequestId(1)));
     assert_eq!((user, to), (ALICE, vec![BOB]));
-    assert_eq!(file, Harness::file_for(h.last_call()));
+    let captured = h.media.log.iter().rev().find_map(|m| match m {
+        MediaCommand::StartCapture { call, .. } => Some(*call),
+        _ => None,
+    });
+    assert_eq!(Some(file), captured.map(Harness::file_for));
     (duration, reason, stream)
 }
 
@@ -413,6 +417,42 @@ fn intercom_from_a_phone_sends_live_buffers_then_the_message() {
             .iter()
             .any(|o| matches!(o, Output::LiveBuffer { .. }))
     );
+}
+
+#[test]
+fn intercom_from_one_phone_to_a_legacy_phone_through_the_ivm_core() {
+    let mut h = Harness::new(|c| {
+        c.live_backlog(secs(2)).unwrap();
+    });
+    h.relay_live = true;
+    alice_records(&mut h, Delivery::Intercom);
+    let alice_call = h.last_call();
+    // Bob's phone rings as soon as Alice speaks; four seconds pass before he picks up.
+    h.advance(secs(1));
+    assert!(h.gw.is_ringing(2).unwrap());
+    assert_eq!(h.state(2), "AwaitingOffHook");
+    h.advance(secs(3));
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "Intercom");
+    let bob_call = h.last_call();
+    assert_ne!(bob_call, alice_call);
+    // He got at most the two-second backlog, then everything live.
+    let held = h.media.live_in(bob_call);
+    assert!((100..=130).contains(&held), "{held} buffers on pick-up");
+    assert!(h.mgr.stats().stations.live_dropped >= 75);
+    h.advance(secs(1));
+    let after = h.media.live_in(bob_call);
+    assert!(
+        (after - held).abs_diff(50) <= 2,
+        "live at 50 a second: {after}"
+    );
+    // Alice hangs up: her message is stored, Bob's playout ends, and he hangs up too.
+    h.phone(LineCommand::OnHook(1));
+    assert_eq!(one_recording(&h).1, StopReason::OnHook);
+    assert_eq!(h.state(2), "AwaitingOnHook");
+    h.phone(LineCommand::OnHook(2));
+    assert_eq!(h.state(2), "Idle");
+    assert_eq!(h.mgr.ports_in_use(), 0);
 }
 
 #[test]
