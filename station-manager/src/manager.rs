@@ -46,6 +46,7 @@ pub struct Config {
     pub(crate) ports: RangeInclusive<u16>,
     pub(crate) media_address: IpAddr,
     pub(crate) first_call: u64,
+    pub(crate) message_lamp: bool,
 }
 
 impl Default for Config {
@@ -64,6 +65,7 @@ impl Default for Config {
             ports: 16384..=32767,
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             first_call: 1,
+            message_lamp: false,
         }
     }
 }
@@ -162,6 +164,13 @@ impl Config {
     /// The first gateway call id handed out (1); a restarted appliance may start elsewhere.
     pub fn first_call(&mut self, n: u64) -> &mut Self {
         self.first_call = n;
+        self
+    }
+
+    /// Also light the phone's message-waiting lamp (RFC 3660 `L/vmwi`) while messages wait,
+    /// for phones that have one (off).
+    pub fn message_lamp(&mut self, on: bool) -> &mut Self {
+        self.message_lamp = on;
         self
     }
 

@@ -329,6 +329,43 @@ fn picking_up_with_nothing_ringing_plays_waiting_messages() {
 }
 
 #[test]
+fn the_message_waiting_lamp_is_lit_while_messages_wait() {
+    let mut h = Harness::new(|c| {
+        c.message_lamp(true);
+    });
+    let lamp = |h: &Harness| -> Vec<String> {
+        h.gw_outputs
+            .iter()
+            .filter_map(|o| match o {
+                gateway_control::sim::Output::Signal {
+                    line: 2,
+                    name,
+                    params,
+                } if name == "L/vmwi" => params.clone(),
+                gateway_control::sim::Output::SignalStopped { line: 2, name, .. }
+                    if name == "L/vmwi" =>
+                {
+                    Some("off".to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(1),
+        from: ALICE,
+    });
+    h.advance(secs(1));
+    assert_eq!(lamp(&h), vec!["+".to_owned()]);
+    h.phone(LineCommand::OffHook(2));
+    h.advance(secs(3));
+    assert_eq!(lamp(&h), vec!["+".to_owned()], "still lit while listening");
+    h.phone(LineCommand::OnHook(2));
+    assert_eq!(lamp(&h), vec!["+".to_owned(), "off".to_owned()]);
+}
+
+#[test]
 fn intercom_to_a_legacy_phone_rings_holds_a_bounded_backlog_and_plays_on_pick_up() {
     let mut h = Harness::new(|c| {
         c.live_backlog(secs(5)).unwrap();

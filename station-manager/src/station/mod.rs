@@ -121,6 +121,8 @@ struct Core {
     waiting: VecDeque<Waiting>,
     /// A message arrived that the phone has not rung for yet.
     ring_pending: bool,
+    /// The message-waiting lamp is on, as far as we asked.
+    lamp: bool,
     timer: Option<(Instant, Timer)>,
     answered: Option<Answered>,
     commands: VecDeque<Command>,
@@ -154,6 +156,7 @@ impl Station {
                 off_hook: false,
                 waiting: VecDeque::new(),
                 ring_pending: false,
+                lamp: false,
                 timer: None,
                 answered: None,
                 commands: VecDeque::new(),
@@ -206,7 +209,11 @@ impl Station {
             Event::OnHook { .. } => self.core.off_hook = false,
             Event::LineStatus { off_hook, .. } => self.core.off_hook = *off_hook,
             Event::GatewayUp { .. } => self.core.up = true,
-            Event::GatewayDown { .. } => self.core.up = false,
+            Event::GatewayDown { .. } => {
+                self.core.up = false;
+                // A restarted gateway forgets its signals; the lamp is set again once up.
+                self.core.lamp = false;
+            }
             _ => {}
         }
         self.step(now, states::Ev::Gateway(event), calls);
@@ -278,10 +285,32 @@ impl Station {
         if self.state.name() != from {
             debug!(line = %self.core.line, from, to = self.state.name(), "station transition");
         }
+        if self.state.is_on_hook() {
+            self.core.sync_lamp();
+        }
     }
 }
 
 impl Core {
+    /// Lamp on while messages wait, off once none do (only while on hook, so that turning it
+    /// off never cuts a tone the user is meant to hear).
+    fn sync_lamp(&mut self) {
+        let want = !self.waiting.is_empty();
+        if !self.config.message_lamp || !self.up || want == self.lamp {
+            return;
+        }
+        self.lamp = want;
+        let line = self.line.clone();
+        self.commands.push_back(if want {
+            Command::PlayTone {
+                line,
+                tone: Tone::MessageWaitingLamp,
+            }
+        } else {
+            Command::StopTone { line }
+        });
+    }
+
     fn ring(&mut self, now: Instant, cadence: Cadence, timeout: Duration) {
         self.stats.rings += 1;
         self.commands.push_back(Command::Ring {

@@ -105,6 +105,11 @@ impl State {
         }
     }
 
+    /// Whether the handset is down in this state.
+    pub(super) fn is_on_hook(&self) -> bool {
+        matches!(self, Self::Idle | Self::AwaitingOffHook(_))
+    }
+
     pub(super) fn can_ring(&self) -> bool {
         matches!(self, Self::Idle | Self::AwaitingOffHook(Purpose::Listen))
     }
