@@ -95,6 +95,10 @@ fn record_ends_on_hang_up() {
     assert!(d >= secs(4) && d < secs(6), "{d:?}");
     call_cleaned_up(&h, 1);
     assert_eq!(h.state(1), "Idle");
+    let stats = h.mgr.stats();
+    assert_eq!(stats.stations.ignored, 0, "{stats:?}");
+    assert_eq!(stats.unknown_call, 0);
+    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
 }
 
 #[test]
@@ -284,16 +288,18 @@ fn listen_with_next_delete_replay_and_reply() {
     // Nothing left: a short tone, the call is gone, waiting for the hang-up.
     assert_eq!(h.state(2), "AwaitingOnHook");
     assert!(h.gw.connections(2).is_empty());
-    assert!(h.commands.iter().any(|c| matches!(
-        c,
-        Command::PlayTone {
-            tone: Tone::OperationComplete,
+    assert!(matches!(
+        h.commands.last(),
+        Some(Command::PlayTone {
+            tone: Tone::Confirmation,
             ..
-        }
-    )));
+        })
+    ));
     h.phone(LineCommand::OnHook(2));
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
+    assert_eq!(h.mgr.stats().stations.ignored, 0);
+    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
 }
 
 #[test]
@@ -490,6 +496,8 @@ fn intercom_from_one_phone_to_a_legacy_phone_through_the_ivm_core() {
     h.phone(LineCommand::OnHook(2));
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
+    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(h.mgr.stats().stations.ignored, 0);
 }
 
 #[test]

@@ -20,7 +20,7 @@ pub(super) fn play_next(core: &mut Core, now: Instant, call: Call, calls: &mut C
         return State::Playing { call, current };
     }
     core.end_call(calls, call, true);
-    core.tone(Tone::OperationComplete);
+    core.tone(Tone::Confirmation);
     rest(core, now)
 }
 

@@ -293,13 +293,17 @@ pub(super) fn common(state: State, core: &mut Core, ev: Ev<'_>) -> State {
             core.stats.live_refused += 1;
             debug!(line = %core.line, %stream, "live stream refused: the phone is busy");
         }
+        // Hook changes while the gateway is down are stale; the rest are answers and facts
+        // the station has already taken in (hook and service state, deletes it asked for).
+        Ev::Gateway(Event::OffHook { .. } | Event::OnHook { .. })
+            if matches!(state, State::AwaitingGateway) => {}
         Ev::Gateway(
-            Event::OffHook { .. }
-            | Event::OnHook { .. }
-            | Event::LineStatus { .. }
+            Event::LineStatus { .. }
             | Event::GatewayUp { .. }
-            | Event::GatewayDown { .. },
-        ) if matches!(state, State::AwaitingGateway) => {}
+            | Event::GatewayDown { .. }
+            | Event::ConnectionDeleted { .. }
+            | Event::ConnectionModified { .. },
+        ) => {}
         _ => {
             core.stats.ignored += 1;
             debug!(line = %core.line, state = state.name(), event = ?ev, "ignored");
@@ -365,9 +369,14 @@ fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut
         (p, Ev::RingTimeout) => {
             core.stats.unanswered += 1;
             core.stop_ring();
-            if let Purpose::Record(j) = p {
-                let secs = core.config.record_ring_timeout.as_secs();
-                core.fail(j.request, format!("no answer after {secs} s"));
+            match p {
+                Purpose::Record(j) => {
+                    let secs = core.config.record_ring_timeout.as_secs();
+                    core.fail(j.request, format!("no answer after {secs} s"));
+                }
+                // The stored copy of the stream still arrives as a waiting message.
+                Purpose::Live(l) => core.stats.live_dropped += l.backlog.len() as u64,
+                Purpose::Listen => {}
             }
             idle(core, now)
         }
@@ -458,7 +467,7 @@ fn hold(core: &mut Core, l: &mut Live, pcm: Vec<i16>) {
 /// Picked up: a connection for `purpose`, or a short tone if there is nothing to do.
 fn connect(purpose: Purpose, core: &mut Core, calls: &mut Calls) -> State {
     if matches!(purpose, Purpose::Listen) && core.waiting.is_empty() {
-        core.tone(Tone::OperationComplete);
+        core.tone(Tone::Confirmation);
         return State::AwaitingOnHook;
     }
     let Some(call) = core.create_connection(calls) else {
