@@ -617,3 +617,33 @@ fn a_user_with_two_phones_rings_both_and_the_first_pick_up_wins() {
         h.outputs
     );
 }
+
+#[test]
+fn a_record_request_for_a_phone_in_use_fails_as_busy() {
+    let mut h = Harness::new(|_| {});
+    h.phone(LineCommand::OffHook(1));
+    assert_eq!(h.state(1), "AwaitingOnHook");
+    h.input(Input::Record {
+        request: RequestId(2),
+        user: ALICE,
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    assert!(
+        matches!(&h.outputs[..], [Output::RecordFailed { request: RequestId(2), reason }] if reason == "the phone is busy"),
+        "{:#?}",
+        h.outputs
+    );
+    assert_eq!(h.rings(1).len(), 0);
+    // And a user with no phone at all.
+    h.input(Input::Record {
+        request: RequestId(3),
+        user: station_manager::UserId([0; 16]),
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    assert!(matches!(
+        h.outputs.last(),
+        Some(Output::RecordFailed { request: RequestId(3), reason }) if reason == "the user has no phone"
+    ));
+}
