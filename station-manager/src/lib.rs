@@ -43,7 +43,8 @@ pub struct MessageId(pub [u8; 16]);
 pub struct RequestId(pub u64);
 
 /// A live intercom stream: one talk-spurt from one sender to its recipients, as successive
-/// buffers.
+/// buffers. Streams a station starts (intercom spoken on a phone) have the top bit set
+/// ([`station::STATION_STREAM_BIT`]); the appliance picks its own with it clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId(pub u64);
 

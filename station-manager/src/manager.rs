@@ -46,6 +46,7 @@ pub struct Config {
     pub(crate) ports: RangeInclusive<u16>,
     pub(crate) media_address: IpAddr,
     pub(crate) first_call: u64,
+    pub(crate) message_lamp: bool,
 }
 
 impl Default for Config {
@@ -64,6 +65,7 @@ impl Default for Config {
             ports: 16384..=32767,
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             first_call: 1,
+            message_lamp: false,
         }
     }
 }
@@ -165,6 +167,13 @@ impl Config {
         self
     }
 
+    /// Also light the phone's message-waiting lamp (RFC 3660 `L/vmwi`) while messages wait,
+    /// for phones that have one (off).
+    pub fn message_lamp(&mut self, on: bool) -> &mut Self {
+        self.message_lamp = on;
+        self
+    }
+
     /// Samples in one live buffer at 8 kHz.
     pub(crate) fn live_samples(&self) -> usize {
         usize::try_from(self.live_buffer.as_micros() / 125)
@@ -209,7 +218,8 @@ pub struct Stats {
 #[derive(Debug)]
 struct Pending {
     ringing: Vec<usize>,
-    answered: bool,
+    /// The phone that was picked up; only its outcome counts from then on.
+    winner: Option<usize>,
 }
 
 /// Every station, as one sans-IO core.
@@ -379,7 +389,7 @@ impl StationManager {
                     request,
                     Pending {
                         ringing: targets.clone(),
-                        answered: false,
+                        winner: None,
                     },
                 );
                 self.send_to(now, &targets, &input);
@@ -496,11 +506,12 @@ impl StationManager {
                 Output::RecordFailed { request, .. } => {
                     if let Some(p) = self.requests.get_mut(request) {
                         p.ringing.retain(|&s| s != i);
-                        if p.answered || !p.ringing.is_empty() {
+                        let last = match p.winner {
+                            Some(w) => w == i,
+                            None => p.ringing.is_empty(),
+                        };
+                        if !last {
                             self.stats.failures_merged += 1;
-                            if p.ringing.is_empty() {
-                                self.requests.remove(request);
-                            }
                             continue;
                         }
                         self.requests.remove(request);
@@ -530,8 +541,8 @@ impl StationManager {
             if let Answered::Record(r) = answered
                 && let Some(p) = self.requests.get_mut(&r)
             {
-                p.answered = true;
-                p.ringing.retain(|&s| s == i);
+                p.winner = Some(i);
+                p.ringing.clear();
             }
             for s in others {
                 self.stations[s].cancel(now, &answered);
@@ -599,5 +610,98 @@ mod tests {
         );
         assert_eq!(m.is_available(UserId([1; 16])), Some(false));
         assert_eq!(m.is_available(UserId([9; 16])), None);
+    }
+
+    fn up(m: &mut StationManager, now: Instant) {
+        m.handle_event(
+            now,
+            Event::GatewayUp {
+                gateway: GatewayId::new("gw1"),
+            },
+        );
+        for n in [1, 2] {
+            m.handle_event(
+                now,
+                Event::LineStatus {
+                    line: LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}")),
+                    off_hook: false,
+                },
+            );
+        }
+    }
+
+    /// A base instant for virtual time, never a measurement.
+    #[allow(clippy::disallowed_methods)]
+    fn epoch() -> Instant {
+        Instant::now()
+    }
+
+    fn outputs(m: &mut StationManager) -> Vec<Output> {
+        std::iter::from_fn(|| m.poll_output()).collect()
+    }
+
+    #[test]
+    fn the_phone_picked_up_decides_the_outcome_of_a_request_rung_on_two() {
+        let now = epoch();
+        let me = UserId([1; 16]);
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        m.add_station(l(2), me).unwrap();
+        up(&mut m, now);
+        assert_eq!(m.is_available(me), Some(true));
+        m.handle_input(
+            now,
+            Input::Record {
+                request: RequestId(4),
+                user: me,
+                to: vec![UserId([2; 16])],
+                delivery: crate::Delivery::Record,
+            },
+        );
+        let rings = std::iter::from_fn(|| m.poll_command())
+            .filter(|c| matches!(c, Command::Ring { .. }))
+            .count();
+        assert_eq!(rings, 2);
+        // Line 2 is picked up: line 1 stops ringing, silently.
+        m.handle_event(now, Event::OffHook { line: l(2) });
+        let cmds: Vec<_> = std::iter::from_fn(|| m.poll_command()).collect();
+        assert!(cmds.contains(&Command::StopRing { line: l(1) }));
+        assert!(outputs(&mut m).is_empty());
+        assert_eq!(m.station(&l(1)).unwrap().state_name(), "Idle");
+        // Hung up before the connection exists: that failure is the request's outcome.
+        m.handle_event(now, Event::OnHook { line: l(2) });
+        let out = outputs(&mut m);
+        assert!(
+            matches!(&out[..], [Output::RecordFailed { request: RequestId(4), reason }] if reason.contains("hung up")),
+            "{out:?}"
+        );
+        assert_eq!(m.poll_timeout(), None);
+        assert_eq!(m.ports_in_use(), 0);
+    }
+
+    #[test]
+    fn unanswered_on_every_phone_fails_once() {
+        let now = epoch();
+        let me = UserId([1; 16]);
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        m.add_station(l(2), me).unwrap();
+        up(&mut m, now);
+        m.handle_input(
+            now,
+            Input::Record {
+                request: RequestId(5),
+                user: me,
+                to: vec![],
+                delivery: crate::Delivery::Record,
+            },
+        );
+        let at = m.poll_timeout().unwrap();
+        m.handle_timeout(at);
+        assert_eq!(outputs(&mut m).len(), 1);
+        assert_eq!(m.stats().failures_merged, 1);
+        assert_eq!(m.stats().stations.unanswered, 2);
     }
 }

@@ -63,7 +63,11 @@ fn one_recording(h: &Harness) -> (Duration, StopReason, Option<StreamId>) {
     };
     assert_eq!(request, Some(RequestId(1)));
     assert_eq!((user, to), (ALICE, vec![BOB]));
-    assert_eq!(file, Harness::file_for(h.last_call()));
+    let captured = h.media.log.iter().rev().find_map(|m| match m {
+        MediaCommand::StartCapture { call, .. } => Some(*call),
+        _ => None,
+    });
+    assert_eq!(Some(file), captured.map(Harness::file_for));
     (duration, reason, stream)
 }
 
@@ -91,6 +95,10 @@ fn record_ends_on_hang_up() {
     assert!(d >= secs(4) && d < secs(6), "{d:?}");
     call_cleaned_up(&h, 1);
     assert_eq!(h.state(1), "Idle");
+    let stats = h.mgr.stats();
+    assert_eq!(stats.stations.ignored, 0, "{stats:?}");
+    assert_eq!(stats.unknown_call, 0);
+    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
 }
 
 #[test]
@@ -280,16 +288,18 @@ fn listen_with_next_delete_replay_and_reply() {
     // Nothing left: a short tone, the call is gone, waiting for the hang-up.
     assert_eq!(h.state(2), "AwaitingOnHook");
     assert!(h.gw.connections(2).is_empty());
-    assert!(h.commands.iter().any(|c| matches!(
-        c,
-        Command::PlayTone {
-            tone: Tone::OperationComplete,
+    assert!(matches!(
+        h.commands.last(),
+        Some(Command::PlayTone {
+            tone: Tone::Confirmation,
             ..
-        }
-    )));
+        })
+    ));
     h.phone(LineCommand::OnHook(2));
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
+    assert_eq!(h.mgr.stats().stations.ignored, 0);
+    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
 }
 
 #[test]
@@ -322,6 +332,43 @@ fn picking_up_with_nothing_ringing_plays_waiting_messages() {
     h.phone(LineCommand::OffHook(2));
     assert_eq!(h.state(2), "AwaitingOnHook");
     assert!(h.gw.connections(2).is_empty());
+}
+
+#[test]
+fn the_message_waiting_lamp_is_lit_while_messages_wait() {
+    let mut h = Harness::new(|c| {
+        c.message_lamp(true);
+    });
+    let lamp = |h: &Harness| -> Vec<String> {
+        h.gw_outputs
+            .iter()
+            .filter_map(|o| match o {
+                gateway_control::sim::Output::Signal {
+                    line: 2,
+                    name,
+                    params,
+                } if name == "L/vmwi" => params.clone(),
+                gateway_control::sim::Output::SignalStopped { line: 2, name, .. }
+                    if name == "L/vmwi" =>
+                {
+                    Some("off".to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(1),
+        from: ALICE,
+    });
+    h.advance(secs(1));
+    assert_eq!(lamp(&h), vec!["+".to_owned()]);
+    h.phone(LineCommand::OffHook(2));
+    h.advance(secs(3));
+    assert_eq!(lamp(&h), vec!["+".to_owned()], "still lit while listening");
+    h.phone(LineCommand::OnHook(2));
+    assert_eq!(lamp(&h), vec!["+".to_owned(), "off".to_owned()]);
 }
 
 #[test]
@@ -413,6 +460,44 @@ fn intercom_from_a_phone_sends_live_buffers_then_the_message() {
             .iter()
             .any(|o| matches!(o, Output::LiveBuffer { .. }))
     );
+}
+
+#[test]
+fn intercom_from_one_phone_to_a_legacy_phone_through_the_ivm_core() {
+    let mut h = Harness::new(|c| {
+        c.live_backlog(secs(2)).unwrap();
+    });
+    h.relay_live = true;
+    alice_records(&mut h, Delivery::Intercom);
+    let alice_call = h.last_call();
+    // Bob's phone rings as soon as Alice speaks; four seconds pass before he picks up.
+    h.advance(secs(1));
+    assert!(h.gw.is_ringing(2).unwrap());
+    assert_eq!(h.state(2), "AwaitingOffHook");
+    h.advance(secs(3));
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "Intercom");
+    let bob_call = h.last_call();
+    assert_ne!(bob_call, alice_call);
+    // He got at most the two-second backlog, then everything live.
+    let held = h.media.live_in(bob_call);
+    assert!((100..=130).contains(&held), "{held} buffers on pick-up");
+    assert!(h.mgr.stats().stations.live_dropped >= 75);
+    h.advance(secs(1));
+    let after = h.media.live_in(bob_call);
+    assert!(
+        (after - held).abs_diff(50) <= 2,
+        "live at 50 a second: {after}"
+    );
+    // Alice hangs up: her message is stored, Bob's playout ends, and he hangs up too.
+    h.phone(LineCommand::OnHook(1));
+    assert_eq!(one_recording(&h).1, StopReason::OnHook);
+    assert_eq!(h.state(2), "AwaitingOnHook");
+    h.phone(LineCommand::OnHook(2));
+    assert_eq!(h.state(2), "Idle");
+    assert_eq!(h.mgr.ports_in_use(), 0);
+    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(h.mgr.stats().stations.ignored, 0);
 }
 
 #[test]
@@ -531,4 +616,34 @@ fn a_user_with_two_phones_rings_both_and_the_first_pick_up_wins() {
         "{:#?}",
         h.outputs
     );
+}
+
+#[test]
+fn a_record_request_for_a_phone_in_use_fails_as_busy() {
+    let mut h = Harness::new(|_| {});
+    h.phone(LineCommand::OffHook(1));
+    assert_eq!(h.state(1), "AwaitingOnHook");
+    h.input(Input::Record {
+        request: RequestId(2),
+        user: ALICE,
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    assert!(
+        matches!(&h.outputs[..], [Output::RecordFailed { request: RequestId(2), reason }] if reason == "the phone is busy"),
+        "{:#?}",
+        h.outputs
+    );
+    assert_eq!(h.rings(1).len(), 0);
+    // And a user with no phone at all.
+    h.input(Input::Record {
+        request: RequestId(3),
+        user: station_manager::UserId([0; 16]),
+        to: vec![BOB],
+        delivery: Delivery::Record,
+    });
+    assert!(matches!(
+        h.outputs.last(),
+        Some(Output::RecordFailed { request: RequestId(3), reason }) if reason == "the user has no phone"
+    ));
 }

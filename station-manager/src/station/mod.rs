@@ -16,9 +16,34 @@
 //!   picked up, the held buffers and then every new one go to the media engine
 //!   ([`MediaCommand::LiveBuffer`]), which catches up with its own bounded queue.
 //! - Silence and maximum length are detected by the media engine; the station answers either
-//!   with [`MediaCommand::StopCapture`], like any other stop.
+//!   with [`MediaCommand::StopCapture`], like any other stop (an engine that has already
+//!   stopped by itself ignores it; a [`MediaEvent::Captured`] arriving unasked counts as the
+//!   maximum length).
+//! - The stop key `#` counts from the gateway ([`Event::Digit`]) and in-band
+//!   ([`MediaEvent::Digit`], RFC 4733) alike; so do the listening keys.
+//! - "Nothing (left) to hear" is the confirmation tone (`L/cf`), then the station waits for the
+//!   hang-up; a record request while the phone is off hook or ringing for another request
+//!   fails at once ("the phone is busy"), and while its gateway is down ("the phone's gateway
+//!   is down"). A record request outranks a message ring; messages keep waiting.
+//! - A message arriving while the phone is in use waits in the station's queue and rings once
+//!   the phone is back on hook (glare). A ring lost to a gateway fault is rung again once the
+//!   gateway is back. With [`Config::message_lamp`] the lamp (`L/vmwi`) is lit while messages
+//!   wait, changed only while on hook.
+//! - A forced gateway restart, an unreachable gateway or a gateway-initiated delete during a
+//!   recording stops the capture and still delivers what was captured
+//!   ([`StopReason::GatewayLost`]); if nothing was, the request fails. A graceful restart only
+//!   makes the station unavailable for new requests.
+//!
+//! Known limit: [`MediaEvent::PlayDone`] names no message, so a `PlayDone` the engine sent
+//! just before it received a [`MediaCommand::StopPlay`] (a key pressed as a message ends)
+//! would be taken for the next message's end. The engine should send no `PlayDone` for a
+//! playback it was told to stop, and the race window is one command's latency.
+//!
+//! [`StopReason::GatewayLost`]: crate::StopReason::GatewayLost
 
 mod calls;
+mod listen;
+mod record;
 mod states;
 
 use std::collections::VecDeque;
@@ -119,6 +144,8 @@ struct Core {
     waiting: VecDeque<Waiting>,
     /// A message arrived that the phone has not rung for yet.
     ring_pending: bool,
+    /// The message-waiting lamp is on, as far as we asked.
+    lamp: bool,
     timer: Option<(Instant, Timer)>,
     answered: Option<Answered>,
     commands: VecDeque<Command>,
@@ -152,6 +179,7 @@ impl Station {
                 off_hook: false,
                 waiting: VecDeque::new(),
                 ring_pending: false,
+                lamp: false,
                 timer: None,
                 answered: None,
                 commands: VecDeque::new(),
@@ -204,7 +232,11 @@ impl Station {
             Event::OnHook { .. } => self.core.off_hook = false,
             Event::LineStatus { off_hook, .. } => self.core.off_hook = *off_hook,
             Event::GatewayUp { .. } => self.core.up = true,
-            Event::GatewayDown { .. } => self.core.up = false,
+            Event::GatewayDown { .. } => {
+                self.core.up = false;
+                // A restarted gateway forgets its signals; the lamp is set again once up.
+                self.core.lamp = false;
+            }
             _ => {}
         }
         self.step(now, states::Ev::Gateway(event), calls);
@@ -276,10 +308,32 @@ impl Station {
         if self.state.name() != from {
             debug!(line = %self.core.line, from, to = self.state.name(), "station transition");
         }
+        if self.state.is_on_hook() {
+            self.core.sync_lamp();
+        }
     }
 }
 
 impl Core {
+    /// Lamp on while messages wait, off once none do (only while on hook, so that turning it
+    /// off never cuts a tone the user is meant to hear).
+    fn sync_lamp(&mut self) {
+        let want = !self.waiting.is_empty();
+        if !self.config.message_lamp || !self.up || want == self.lamp {
+            return;
+        }
+        self.lamp = want;
+        let line = self.line.clone();
+        self.commands.push_back(if want {
+            Command::PlayTone {
+                line,
+                tone: Tone::MessageWaitingLamp,
+            }
+        } else {
+            Command::StopTone { line }
+        });
+    }
+
     fn ring(&mut self, now: Instant, cadence: Cadence, timeout: Duration) {
         self.stats.rings += 1;
         self.commands.push_back(Command::Ring {

@@ -4,13 +4,13 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use gateway_control::model::{Cadence, CallId, Digit, DownReason, Event, Tone};
+use gateway_control::model::{Cadence, CallId, DownReason, Event, Tone};
 use tracing::debug;
 
+use super::listen::{on_intercom, on_playing, play_next};
+use super::record::{on_captured, on_recording, start_capture};
 use super::{Answered, Calls, Core, Waiting};
-use crate::{
-    Delivery, Input, MediaCommand, MediaEvent, Output, RequestId, StopReason, StreamId, UserId,
-};
+use crate::{Delivery, Input, MediaCommand, MediaEvent, RequestId, StopReason, StreamId, UserId};
 
 /// What happened, for the transitions.
 #[derive(Debug)]
@@ -31,18 +31,18 @@ pub(super) struct Call {
 /// A recording to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct RecordJob {
-    request: Option<RequestId>,
-    to: Vec<UserId>,
-    delivery: Delivery,
+    pub(super) request: Option<RequestId>,
+    pub(super) to: Vec<UserId>,
+    pub(super) delivery: Delivery,
 }
 
 /// A live stream to play, held (bounded) until the phone is picked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Live {
-    stream: StreamId,
-    backlog: VecDeque<Vec<i16>>,
-    samples: usize,
-    ended: bool,
+    pub(super) stream: StreamId,
+    pub(super) backlog: VecDeque<Vec<i16>>,
+    pub(super) samples: usize,
+    pub(super) ended: bool,
 }
 
 /// Why the phone rings or is connected.
@@ -56,13 +56,13 @@ pub(super) enum Purpose {
 /// A capture in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Capture {
-    call: Call,
-    job: RecordJob,
-    stream: Option<StreamId>,
+    pub(super) call: Call,
+    pub(super) job: RecordJob,
+    pub(super) stream: Option<StreamId>,
     /// A reply recorded while listening: carry on listening after it.
-    resume: bool,
+    pub(super) resume: bool,
     /// The gateway connection still exists.
-    connected: bool,
+    pub(super) connected: bool,
 }
 
 #[derive(Debug)]
@@ -105,6 +105,11 @@ impl State {
         }
     }
 
+    /// Whether the handset is down in this state.
+    pub(super) fn is_on_hook(&self) -> bool {
+        matches!(self, Self::Idle | Self::AwaitingOffHook(_))
+    }
+
     pub(super) fn can_ring(&self) -> bool {
         matches!(self, Self::Idle | Self::AwaitingOffHook(Purpose::Listen))
     }
@@ -144,7 +149,7 @@ impl State {
         match self {
             Self::AwaitingGateway => match ev {
                 Ev::Gateway(Event::GatewayUp { .. }) => Self::AwaitingLineStatus,
-                ev => common(Self::AwaitingGateway, core, now, ev),
+                ev => common(Self::AwaitingGateway, core, ev),
             },
             Self::AwaitingLineStatus => match ev {
                 Ev::Gateway(Event::LineStatus { off_hook: true, .. } | Event::OffHook { .. }) => {
@@ -153,7 +158,7 @@ impl State {
                 Ev::Gateway(Event::LineStatus {
                     off_hook: false, ..
                 }) => idle(core, now),
-                ev => common(Self::AwaitingLineStatus, core, now, ev),
+                ev => common(Self::AwaitingLineStatus, core, ev),
             },
             Self::Idle => on_idle(core, now, ev, calls),
             Self::AwaitingOffHook(p) => on_ringing(p, core, now, ev, calls),
@@ -171,7 +176,7 @@ impl State {
                         off_hook: false, ..
                     },
                 ) => idle(core, now),
-                ev => common(Self::AwaitingOnHook, core, now, ev),
+                ev => common(Self::AwaitingOnHook, core, ev),
             },
         }
     }
@@ -244,7 +249,7 @@ impl State {
 }
 
 /// After a call or a fault: where the station goes next.
-fn rest(core: &mut Core, now: Instant) -> State {
+pub(super) fn rest(core: &mut Core, now: Instant) -> State {
     if !core.up {
         State::AwaitingGateway
     } else if core.off_hook {
@@ -255,7 +260,7 @@ fn rest(core: &mut Core, now: Instant) -> State {
 }
 
 /// Idle, unless a message that has not rung yet makes the phone ring.
-fn idle(core: &mut Core, now: Instant) -> State {
+pub(super) fn idle(core: &mut Core, now: Instant) -> State {
     if core.up && !core.off_hook && core.ring_pending && !core.waiting.is_empty() {
         core.ring_pending = false;
         core.ring(now, Cadence::Normal, core.config.message_ring_timeout);
@@ -265,7 +270,7 @@ fn idle(core: &mut Core, now: Instant) -> State {
 }
 
 /// What every state does with inputs it has no use for.
-fn common(state: State, core: &mut Core, now: Instant, ev: Ev<'_>) -> State {
+pub(super) fn common(state: State, core: &mut Core, ev: Ev<'_>) -> State {
     match ev {
         Ev::Input(Input::Record { request, .. }) => {
             let why = if core.up {
@@ -288,19 +293,22 @@ fn common(state: State, core: &mut Core, now: Instant, ev: Ev<'_>) -> State {
             core.stats.live_refused += 1;
             debug!(line = %core.line, %stream, "live stream refused: the phone is busy");
         }
+        // Hook changes while the gateway is down are stale; the rest are answers and facts
+        // the station has already taken in (hook and service state, deletes it asked for).
+        Ev::Gateway(Event::OffHook { .. } | Event::OnHook { .. })
+            if matches!(state, State::AwaitingGateway) => {}
         Ev::Gateway(
-            Event::OffHook { .. }
-            | Event::OnHook { .. }
-            | Event::LineStatus { .. }
+            Event::LineStatus { .. }
             | Event::GatewayUp { .. }
-            | Event::GatewayDown { .. },
-        ) if matches!(state, State::AwaitingGateway) => {}
+            | Event::GatewayDown { .. }
+            | Event::ConnectionDeleted { .. }
+            | Event::ConnectionModified { .. },
+        ) => {}
         _ => {
             core.stats.ignored += 1;
             debug!(line = %core.line, state = state.name(), event = ?ev, "ignored");
         }
     }
-    let _ = now;
     state
 }
 
@@ -321,7 +329,7 @@ fn on_idle(core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> Stat
             }))
         }
         Ev::Input(i @ Input::MessageWaiting { .. }) => {
-            let s = common(State::Idle, core, now, Ev::Input(i));
+            let s = common(State::Idle, core, Ev::Input(i));
             match s {
                 State::Idle => idle(core, now),
                 s => s,
@@ -338,9 +346,9 @@ fn on_idle(core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> Stat
         }
         Ev::Gateway(Event::OffHook { .. }) => {
             core.ring_pending = false;
-            connect(Purpose::Listen, core, now, calls)
+            connect(Purpose::Listen, core, calls)
         }
-        ev => common(State::Idle, core, now, ev),
+        ev => common(State::Idle, core, ev),
     }
 }
 
@@ -356,14 +364,19 @@ fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut
             if matches!(p, Purpose::Listen) {
                 core.ring_pending = false;
             }
-            connect(p, core, now, calls)
+            connect(p, core, calls)
         }
         (p, Ev::RingTimeout) => {
             core.stats.unanswered += 1;
             core.stop_ring();
-            if let Purpose::Record(j) = p {
-                let secs = core.config.record_ring_timeout.as_secs();
-                core.fail(j.request, format!("no answer after {secs} s"));
+            match p {
+                Purpose::Record(j) => {
+                    let secs = core.config.record_ring_timeout.as_secs();
+                    core.fail(j.request, format!("no answer after {secs} s"));
+                }
+                // The stored copy of the stream still arrives as a waiting message.
+                Purpose::Live(l) => core.stats.live_dropped += l.backlog.len() as u64,
+                Purpose::Listen => {}
             }
             idle(core, now)
         }
@@ -429,16 +442,11 @@ fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut
             State::AwaitingOffHook(Purpose::Live(l))
         }
         (Purpose::Listen, Ev::Input(i @ Input::MessageWaiting { .. })) => {
-            common(
-                State::AwaitingOffHook(Purpose::Listen),
-                core,
-                now,
-                Ev::Input(i),
-            );
+            common(State::AwaitingOffHook(Purpose::Listen), core, Ev::Input(i));
             core.ring_pending = false;
             State::AwaitingOffHook(Purpose::Listen)
         }
-        (p, ev) => common(State::AwaitingOffHook(p), core, now, ev),
+        (p, ev) => common(State::AwaitingOffHook(p), core, ev),
     }
 }
 
@@ -457,9 +465,9 @@ fn hold(core: &mut Core, l: &mut Live, pcm: Vec<i16>) {
 }
 
 /// Picked up: a connection for `purpose`, or a short tone if there is nothing to do.
-fn connect(purpose: Purpose, core: &mut Core, _now: Instant, calls: &mut Calls) -> State {
+fn connect(purpose: Purpose, core: &mut Core, calls: &mut Calls) -> State {
     if matches!(purpose, Purpose::Listen) && core.waiting.is_empty() {
-        core.tone(Tone::OperationComplete);
+        core.tone(Tone::Confirmation);
         return State::AwaitingOnHook;
     }
     let Some(call) = core.create_connection(calls) else {
@@ -470,24 +478,6 @@ fn connect(purpose: Purpose, core: &mut Core, _now: Instant, calls: &mut Calls) 
         return State::AwaitingOnHook;
     };
     State::AwaitingConnection { call, purpose }
-}
-
-fn start_capture(core: &mut Core, call: Call, job: RecordJob, resume: bool) -> State {
-    core.tone(Tone::Confirmation);
-    let live = job.delivery == Delivery::Intercom;
-    core.media.push_back(MediaCommand::StartCapture {
-        call: call.id,
-        silence: core.config.silence,
-        max_length: core.config.max_length,
-        live_buffer: live.then(|| core.config.live_samples()),
-    });
-    State::Recording(Capture {
-        call,
-        stream: live.then(|| Calls::stream_for(call.id)),
-        job,
-        resume,
-        connected: true,
-    })
 }
 
 fn on_connecting(
@@ -562,7 +552,6 @@ fn on_connecting(
             p => common(
                 State::AwaitingConnection { call, purpose: p },
                 core,
-                now,
                 Ev::Input(Input::LiveBuffer { stream, pcm }),
             ),
         },
@@ -577,282 +566,9 @@ fn on_connecting(
             p => common(
                 State::AwaitingConnection { call, purpose: p },
                 core,
-                now,
                 Ev::Input(Input::LiveEnd { stream }),
             ),
         },
-        ev => common(State::AwaitingConnection { call, purpose }, core, now, ev),
-    }
-}
-
-fn is_stop_key(d: Digit) -> bool {
-    d.as_char() == '#'
-}
-
-fn on_recording(c: Capture, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> State {
-    let stop = match &ev {
-        Ev::Gateway(Event::OnHook { .. }) => Some(StopReason::OnHook),
-        Ev::Gateway(Event::Digit { digit, .. }) if is_stop_key(*digit) => Some(StopReason::StopKey),
-        Ev::Media(MediaEvent::Digit { call, digit })
-            if *call == c.call.id && is_stop_key(*digit) =>
-        {
-            Some(StopReason::StopKey)
-        }
-        Ev::Media(MediaEvent::Silence { call }) if *call == c.call.id => Some(StopReason::Silence),
-        Ev::Media(MediaEvent::MaxLength { call }) if *call == c.call.id => {
-            Some(StopReason::MaxLength)
-        }
-        _ => None,
-    };
-    if let Some(why) = stop {
-        core.media
-            .push_back(MediaCommand::StopCapture { call: c.call.id });
-        return State::AwaitingCapture(c, why);
-    }
-    match ev {
-        Ev::Media(MediaEvent::Buffer { call, seq, pcm }) if call == c.call.id => {
-            if let Some(stream) = c.stream {
-                core.outputs.push_back(Output::LiveBuffer {
-                    user: core.user,
-                    to: c.job.to.clone(),
-                    stream,
-                    seq,
-                    pcm,
-                });
-            }
-            State::Recording(c)
-        }
-        // The engine stopped by itself (maximum length reached without a separate event).
-        ev @ Ev::Media(MediaEvent::Captured { .. } | MediaEvent::Failed { .. }) => {
-            on_captured(c, StopReason::MaxLength, core, now, ev, calls)
-        }
-        ev => common(State::Recording(c), core, now, ev),
-    }
-}
-
-fn deliver(
-    core: &mut Core,
-    c: &Capture,
-    why: StopReason,
-    file: std::path::PathBuf,
-    duration: std::time::Duration,
-) {
-    if let Some(stream) = c.stream {
-        core.outputs.push_back(Output::LiveEnd {
-            user: core.user,
-            stream,
-        });
-    }
-    if why == StopReason::GatewayLost && duration.is_zero() {
-        core.fail(
-            c.job.request,
-            "the gateway went down before anything was recorded",
-        );
-        return;
-    }
-    core.stats.recordings += 1;
-    core.outputs.push_back(Output::Recorded {
-        request: c.job.request,
-        user: core.user,
-        to: c.job.to.clone(),
-        file,
-        duration,
-        reason: why,
-        stream: c.stream,
-    });
-}
-
-fn on_captured(
-    c: Capture,
-    why: StopReason,
-    core: &mut Core,
-    now: Instant,
-    ev: Ev<'_>,
-    calls: &mut Calls,
-) -> State {
-    match ev {
-        Ev::Media(MediaEvent::Captured {
-            call,
-            file,
-            duration,
-        }) if call == c.call.id => {
-            deliver(core, &c, why, file, duration);
-            if c.resume && c.connected && core.off_hook && core.up {
-                return play_next(core, now, c.call, calls);
-            }
-            core.end_call(calls, c.call, c.connected);
-            if core.off_hook && core.up {
-                core.tone(Tone::Confirmation);
-            }
-            rest(core, now)
-        }
-        Ev::Media(MediaEvent::Failed { call, reason }) if call == c.call.id => {
-            core.fail(c.job.request, format!("the recording failed: {reason}"));
-            core.end_call(calls, c.call, c.connected);
-            rest(core, now)
-        }
-        Ev::Media(MediaEvent::Buffer { call, seq, pcm }) if call == c.call.id => {
-            // Buffers the engine had before it stopped still go out.
-            if let Some(stream) = c.stream {
-                core.outputs.push_back(Output::LiveBuffer {
-                    user: core.user,
-                    to: c.job.to.clone(),
-                    stream,
-                    seq,
-                    pcm,
-                });
-            }
-            State::AwaitingCapture(c, why)
-        }
-        Ev::Gateway(Event::OnHook { .. }) => State::AwaitingCapture(c, why),
-        Ev::Media(
-            MediaEvent::Silence { .. } | MediaEvent::MaxLength { .. } | MediaEvent::Digit { .. },
-        )
-        | Ev::Gateway(Event::Digit { .. }) => State::AwaitingCapture(c, why),
-        ev => common(State::AwaitingCapture(c, why), core, now, ev),
-    }
-}
-
-/// Plays the next waiting message, or says there is nothing left and ends the call.
-fn play_next(core: &mut Core, now: Instant, call: Call, calls: &mut Calls) -> State {
-    if let Some(current) = core.waiting.pop_front() {
-        core.media.push_back(MediaCommand::PlayMessage {
-            call: call.id,
-            message: current.message,
-        });
-        return State::Playing { call, current };
-    }
-    core.end_call(calls, call, true);
-    core.tone(Tone::OperationComplete);
-    rest(core, now)
-}
-
-fn on_playing(
-    call: Call,
-    current: Waiting,
-    core: &mut Core,
-    now: Instant,
-    ev: Ev<'_>,
-    calls: &mut Calls,
-) -> State {
-    let key = match &ev {
-        Ev::Gateway(Event::Digit { digit, .. }) => Some(digit.as_char()),
-        Ev::Media(MediaEvent::Digit { call: c, digit }) if *c == call.id => Some(digit.as_char()),
-        _ => None,
-    };
-    let played = |core: &mut Core| {
-        core.stats.played += 1;
-        core.outputs.push_back(Output::Played {
-            user: core.user,
-            message: current.message,
-        });
-    };
-    match key {
-        Some('#') => {
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            played(core);
-            return play_next(core, now, call, calls);
-        }
-        Some('7') => {
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            core.stats.deleted += 1;
-            core.outputs.push_back(Output::Deleted {
-                user: core.user,
-                message: current.message,
-            });
-            return play_next(core, now, call, calls);
-        }
-        Some('4') => {
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            core.media.push_back(MediaCommand::PlayMessage {
-                call: call.id,
-                message: current.message,
-            });
-            return State::Playing { call, current };
-        }
-        Some('*') => {
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            played(core);
-            let job = RecordJob {
-                request: None,
-                to: vec![current.from],
-                delivery: Delivery::Record,
-            };
-            return start_capture(core, call, job, true);
-        }
-        Some(_) => {
-            core.stats.ignored += 1;
-            return State::Playing { call, current };
-        }
-        None => {}
-    }
-    match ev {
-        Ev::Media(MediaEvent::PlayDone { call: c }) if c == call.id => {
-            played(core);
-            play_next(core, now, call, calls)
-        }
-        Ev::Media(MediaEvent::Failed { call: c, reason }) if c == call.id => {
-            core.stats.play_failures += 1;
-            debug!(line = %core.line, %reason, "message could not be played");
-            play_next(core, now, call, calls)
-        }
-        Ev::Gateway(Event::OnHook { .. }) => {
-            core.waiting.push_front(current);
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            core.end_call(calls, call, true);
-            core.ring_pending = false;
-            idle(core, now)
-        }
-        Ev::Input(Input::MessageGone { message, .. }) if message == current.message => {
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            play_next(core, now, call, calls)
-        }
-        Ev::Input(i @ Input::MessageWaiting { .. }) => {
-            common(State::Idle, core, now, Ev::Input(i));
-            core.ring_pending = false;
-            State::Playing { call, current }
-        }
-        ev => common(State::Playing { call, current }, core, now, ev),
-    }
-}
-
-fn on_intercom(
-    call: Call,
-    mut live: Live,
-    core: &mut Core,
-    now: Instant,
-    ev: Ev<'_>,
-    calls: &mut Calls,
-) -> State {
-    match ev {
-        Ev::Input(Input::LiveBuffer { stream, pcm }) if stream == live.stream => {
-            core.media
-                .push_back(MediaCommand::LiveBuffer { call: call.id, pcm });
-            State::Intercom { call, live }
-        }
-        Ev::Input(Input::LiveEnd { stream }) if stream == live.stream => {
-            live.ended = true;
-            core.media
-                .push_back(MediaCommand::LiveEnd { call: call.id });
-            State::Intercom { call, live }
-        }
-        Ev::Media(MediaEvent::PlayDone { call: c } | MediaEvent::Failed { call: c, .. })
-            if c == call.id =>
-        {
-            play_next(core, now, call, calls)
-        }
-        Ev::Gateway(Event::OnHook { .. }) => {
-            core.media
-                .push_back(MediaCommand::StopPlay { call: call.id });
-            core.end_call(calls, call, true);
-            idle(core, now)
-        }
-        ev => common(State::Intercom { call, live }, core, now, ev),
+        ev => common(State::AwaitingConnection { call, purpose }, core, ev),
     }
 }

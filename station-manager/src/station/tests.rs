@@ -384,3 +384,98 @@ fn a_live_stream_to_a_ringing_phone_is_held_bounded() {
     assert_eq!(held, 500);
     assert_eq!(t.st.state_name(), "Intercom");
 }
+
+#[test]
+fn hanging_up_or_losing_the_gateway_mid_message_leaves_it_waiting() {
+    let mut t = T::up();
+    t.input(Input::MessageWaiting {
+        user: ME,
+        message: MessageId([1; 16]),
+        from: BOB,
+    });
+    let call = t.pick_up_and_connect();
+    t.ev(Event::OnHook { line: line() });
+    assert_eq!(t.st.state_name(), "Idle", "no ring right after a hang-up");
+    assert_eq!(t.st.waiting(), 1);
+    assert!(t.outputs().is_empty());
+    assert!(t.media_out().contains(&MediaCommand::Close { call }));
+    // Again, and this time the gateway drops the call.
+    let call = t.pick_up_and_connect();
+    t.ev(Event::ConnectionLost {
+        line: line(),
+        call,
+        reason: "gateway-initiated delete".into(),
+    });
+    assert_eq!(t.st.state_name(), "AwaitingOnHook");
+    assert_eq!(t.st.waiting(), 1);
+    assert_eq!(t.st.stats().connections_lost, 1);
+    assert_eq!(t.calls.ports().in_use(), 0);
+}
+
+#[test]
+fn a_message_that_cannot_be_played_is_skipped() {
+    let mut t = T::up();
+    for n in 1..=2 {
+        t.input(Input::MessageWaiting {
+            user: ME,
+            message: MessageId([n; 16]),
+            from: BOB,
+        });
+    }
+    let call = t.pick_up_and_connect();
+    t.media_out();
+    t.media(MediaEvent::Failed {
+        call,
+        reason: "no such message".into(),
+    });
+    assert_eq!(
+        t.media_out(),
+        vec![MediaCommand::PlayMessage {
+            call,
+            message: MessageId([2; 16])
+        }]
+    );
+    assert!(t.outputs().is_empty(), "not marked played");
+    assert_eq!(t.st.stats().play_failures, 1);
+}
+
+#[test]
+fn a_message_withdrawn_elsewhere_stops_the_ring() {
+    let mut t = T::up();
+    t.input(Input::MessageWaiting {
+        user: ME,
+        message: MessageId([1; 16]),
+        from: BOB,
+    });
+    assert_eq!(t.st.state_name(), "AwaitingOffHook");
+    t.commands();
+    t.input(Input::MessageGone {
+        user: ME,
+        message: MessageId([1; 16]),
+    });
+    assert_eq!(t.commands(), vec![Command::StopRing { line: line() }]);
+    assert_eq!(t.st.state_name(), "Idle");
+    assert_eq!(t.st.poll_timeout(), None);
+}
+
+#[test]
+fn a_record_request_outranks_a_message_ring() {
+    let mut t = T::up();
+    t.input(Input::MessageWaiting {
+        user: ME,
+        message: MessageId([1; 16]),
+        from: BOB,
+    });
+    t.commands();
+    t.record(Delivery::Record);
+    assert!(matches!(
+        &t.commands()[..],
+        [Command::Ring {
+            cadence: Cadence::Distinctive(1),
+            ..
+        }]
+    ));
+    t.pick_up_and_connect();
+    assert_eq!(t.st.state_name(), "Recording");
+    assert_eq!(t.st.waiting(), 1, "the message still waits");
+}

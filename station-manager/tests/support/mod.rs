@@ -20,7 +20,7 @@ use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
 use gateway_control::model::{CallId, Command, Event, GatewayId, LineId};
 use gateway_control::sim::{self, Gateway, LineCommand, Via};
 use station_manager::manager::{Config, StationManager};
-use station_manager::{MediaCommand, MediaEvent, Output, UserId};
+use station_manager::{Input, MediaCommand, MediaEvent, Output, UserId};
 
 pub(crate) const ALICE: UserId = UserId([0xA1; 16]);
 pub(crate) const BOB: UserId = UserId([0xB0; 16]);
@@ -199,6 +199,9 @@ pub(crate) struct Harness {
     gw_addr: SocketAddr,
     /// Drop every control datagram (the gateway is unreachable).
     pub(crate) cut: bool,
+    /// Play the IVM core's part for intercom: relay each phone's live buffers to the
+    /// recipients' phones (`LiveStart` before the first, `LiveEnd` after the last).
+    pub(crate) relay_live: bool,
     pub(crate) outputs: Vec<Output>,
     pub(crate) commands: Vec<Command>,
     pub(crate) events: Vec<Event>,
@@ -254,6 +257,7 @@ impl Harness {
             ca,
             gw_addr,
             cut: false,
+            relay_live: false,
             outputs: Vec::new(),
             commands: Vec::new(),
             events: Vec::new(),
@@ -317,12 +321,52 @@ impl Harness {
                 moved = true;
             }
             while let Some(o) = self.mgr.poll_output() {
+                if self.relay_live {
+                    self.relay(&o);
+                }
                 self.outputs.push(o);
                 moved = true;
             }
             if !moved {
                 break;
             }
+        }
+    }
+
+    fn relay(&mut self, o: &Output) {
+        match o {
+            Output::LiveBuffer {
+                user,
+                to,
+                stream,
+                seq,
+                pcm,
+            } => {
+                if *seq == 0 {
+                    for r in to {
+                        self.mgr.handle_input(
+                            self.now,
+                            Input::LiveStart {
+                                user: *r,
+                                stream: *stream,
+                                from: *user,
+                            },
+                        );
+                    }
+                }
+                self.mgr.handle_input(
+                    self.now,
+                    Input::LiveBuffer {
+                        stream: *stream,
+                        pcm: pcm.clone(),
+                    },
+                );
+            }
+            Output::LiveEnd { stream, .. } => {
+                self.mgr
+                    .handle_input(self.now, Input::LiveEnd { stream: *stream });
+            }
+            _ => {}
         }
     }
 
@@ -368,7 +412,7 @@ impl Harness {
         self.advance(Duration::from_millis(500));
     }
 
-    pub(crate) fn input(&mut self, i: station_manager::Input) {
+    pub(crate) fn input(&mut self, i: Input) {
         self.mgr.handle_input(self.now, i);
         self.advance(Duration::from_millis(100));
     }
