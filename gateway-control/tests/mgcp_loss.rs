@@ -229,25 +229,44 @@ fn expected_gaps() -> Vec<Duration> {
         .collect()
 }
 
+/// The messages of a datagram: one, or several piggy-backed (RFC 3435 §3.5.5) between `.` lines.
+fn messages(datagram: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(datagram);
+    let mut out = vec![String::new()];
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "." {
+            out.push(String::new());
+        } else if let Some(last) = out.last_mut() {
+            last.push_str(line);
+        }
+    }
+    out
+}
+
 /// Groups commands by transaction id (first line) and returns the gaps between their sends.
+/// Piggy-backed commands count one by one: each is retransmitted on its own timer.
 fn retransmission_gaps(sent: &[(Duration, To, Vec<u8>)], to: To) -> Vec<(String, Vec<Duration>)> {
     let mut by_tx: HashMap<String, Vec<Duration>> = HashMap::new();
     let mut order = Vec::new();
     for (at, dir, bytes) in sent {
-        if *dir != to || !bytes.first().is_some_and(u8::is_ascii_uppercase) {
-            continue; // responses and acks are not retransmitted by the sender's timer
+        if *dir != to {
+            continue;
         }
-        let text = String::from_utf8_lossy(bytes);
-        let first = text.lines().next().unwrap_or_default().to_owned();
-        let key: String = first
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !by_tx.contains_key(&key) {
-            order.push(key.clone());
+        for text in messages(bytes) {
+            if !text.starts_with(|c: char| c.is_ascii_uppercase()) {
+                continue; // responses and acks are not retransmitted by the sender's timer
+            }
+            let first = text.lines().next().unwrap_or_default().to_owned();
+            let key: String = first
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if !by_tx.contains_key(&key) {
+                order.push(key.clone());
+            }
+            by_tx.entry(key).or_default().push(*at);
         }
-        by_tx.entry(key).or_default().push(*at);
     }
     order
         .into_iter()
@@ -492,6 +511,16 @@ fn scenario(seed: u64) -> World {
         retransmitted,
     );
     assert!(retransmitted > 10, "the loss must have been exercised");
+    // Piggy-backing was exercised too: NTFY answers ride with their re-arms.
+    let packed = w
+        .sent
+        .iter()
+        .filter(|(_, to, d)| *to == To::Gateway && messages(d).len() > 1)
+        .count();
+    assert!(
+        packed > 0 && st.piggybacked > 0,
+        "{packed} packed datagrams"
+    );
     assert!(w.lost > 0 && w.duplicated > 0);
     assert_eq!(st.timeouts, 0);
     w

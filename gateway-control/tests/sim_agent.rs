@@ -108,8 +108,10 @@ impl Pair {
                 match t.via {
                     Via::Control => {
                         assert_eq!(t.destination, self.ca);
-                        self.agent
-                            .handle_datagram(self.now, self.gw_addr, &t.contents);
+                        if !self.lose() {
+                            self.agent
+                                .handle_datagram(self.now, self.gw_addr, &t.contents);
+                        }
                         moved = true;
                     }
                     Via::Rtp(_) => self.rtp += 1,

@@ -17,5 +17,6 @@ pub mod wire;
 mod tests;
 
 pub use agent::{
-    CallAgent, Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY, Stats,
+    CallAgent, Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY,
+    MAX_PIGGYBACKED, PIGGYBACK_BYTES, Stats,
 };

@@ -53,6 +53,12 @@ pub struct Config {
     pub arm_retry_interval: Duration,
     /// Seeds the transaction ids.
     pub rng_seed: u64,
+    /// Piggy-backing (RFC 3435 §3.5.5): a response and the commands the same input produced,
+    /// or several commands released at once, go to a gateway in one datagram (at most
+    /// [`MAX_PIGGYBACKED`](crate::mgcp::MAX_PIGGYBACKED) messages and
+    /// [`PIGGYBACK_BYTES`](crate::mgcp::PIGGYBACK_BYTES)). On by default; turn it off for gateways
+    /// that read only the first message of a datagram (osmo-mgw 1.10 does).
+    pub piggyback: bool,
 }
 
 impl Default for Config {
@@ -70,6 +76,7 @@ impl Default for Config {
             max_arm_failures: 3,
             arm_retry_interval: Duration::from_secs(60),
             rng_seed: 0,
+            piggyback: true,
         }
     }
 }
@@ -221,6 +228,11 @@ impl Config {
     /// Sets [`Config::arm_retry_interval`].
     pub fn arm_retry_interval(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
         self.set(|c| c.arm_retry_interval = d)
+    }
+
+    /// Sets [`Config::piggyback`].
+    pub fn piggyback(&mut self, on: bool) -> Result<&mut Self, ConfigError> {
+        self.set(|c| c.piggyback = on)
     }
 
     /// Sets [`Config::rng_seed`].

@@ -81,9 +81,22 @@ pub struct Stats {
     pub gateway_down: u64,
     /// Times a gateway was reported up.
     pub gateway_up: u64,
+    /// Messages that went out piggy-backed behind another in the same datagram
+    /// ([`Config::piggyback`]).
+    pub piggybacked: u64,
     /// Transaction-layer counters.
     pub transaction: transaction::Stats,
 }
+
+/// At most this many messages are piggy-backed in one datagram: [`wire::MAX_MESSAGES`], the
+/// bound this crate's parser (and so the simulator) accepts.
+pub const MAX_PIGGYBACKED: usize = wire::MAX_MESSAGES;
+
+/// Piggy-backed datagrams stay within this many bytes (a single larger message still goes, up
+/// to [`MAX_DATAGRAM`]): 1,400 fits an Ethernet MTU with IP and UDP headers to spare, so a
+/// packed datagram is never IP-fragmented — losing one fragment would lose every message in
+/// it, and piggy-backing must not make loss worse than sending the messages one by one.
+pub const PIGGYBACK_BYTES: usize = 1400;
 
 /// A gateway's service state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +191,8 @@ pub struct CallAgent {
     timers: BTreeSet<(Instant, Timer)>,
     events: VecDeque<Event>,
     next_request: u64,
+    /// Datagrams ready for [`Controller::poll_transmit`], piggy-backed where allowed.
+    outbox: VecDeque<Transmit>,
     stats: Stats,
 }
 
@@ -198,6 +213,7 @@ impl CallAgent {
             timers: BTreeSet::new(),
             events: VecDeque::new(),
             next_request: 1,
+            outbox: VecDeque::new(),
             stats: Stats::default(),
             config,
         };
@@ -232,6 +248,7 @@ impl CallAgent {
             agent.audit_all(now, g);
             agent.pump(now, g);
         }
+        agent.flush(true);
         Ok(agent)
     }
 
@@ -304,6 +321,24 @@ impl CallAgent {
         self.tx.send_response(now, peer, txid, out);
     }
 
+    /// Moves what the transaction layer has to send into the outbox: piggy-backed (when `pack`
+    /// and [`Config::piggyback`]) for the first sends of one input, one by one for
+    /// retransmissions.
+    fn flush(&mut self, pack: bool) {
+        let messages: Vec<Transmit> = std::iter::from_fn(|| self.tx.poll_transmit()).collect();
+        if !(pack && self.config.piggyback) {
+            self.outbox.extend(messages);
+            return;
+        }
+        for (datagram, n) in transaction::piggyback(messages, MAX_PIGGYBACKED, PIGGYBACK_BYTES) {
+            if n > 1 {
+                self.stats.piggybacked += n as u64 - 1;
+                trace!(to = %datagram.destination, messages = n, len = datagram.contents.len(), "piggy-backed");
+            }
+            self.outbox.push_back(datagram);
+        }
+    }
+
     fn drain_transaction_events(&mut self, now: Instant) {
         while let Some(e) = self.tx.poll_event() {
             match e {
@@ -358,6 +393,7 @@ impl Controller for CallAgent {
         }
         self.pump(now, g);
         self.drain_transaction_events(now);
+        self.flush(true);
     }
 
     fn handle_command(&mut self, now: Instant, command: Command) {
@@ -381,10 +417,13 @@ impl Controller for CallAgent {
         };
         self.model_command(now, g, line, command);
         self.pump(now, g);
+        self.flush(true);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.tx.handle_timeout(now);
+        // Retransmissions and acknowledgements, each alone; what follows is new.
+        self.flush(false);
         self.drain_transaction_events(now);
         while let Some(&(at, timer)) = self.timers.first() {
             if at > now {
@@ -406,10 +445,12 @@ impl Controller for CallAgent {
             }
         }
         self.drain_transaction_events(now);
+        self.flush(true);
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.tx.poll_transmit()
+        // Early returns (a `510` to a malformed command) leave their answer in the layer.
+        self.outbox.pop_front().or_else(|| self.tx.poll_transmit())
     }
 
     fn poll_event(&mut self) -> Option<Event> {

@@ -2,17 +2,16 @@
 //! and are encoded only when sent, so that a re-arm reflects the line as it is then and every
 //! command carries the latest `K:` acknowledgements.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, trace};
+use tracing::{debug, trace, warn};
 
 use super::{CallAgent, Service};
 use crate::mgcp::endpoint::SignalChange;
 use crate::mgcp::wire::{
-    self, Action, EndpointName, EventName, EventRef, Mode, Pair, Param, RequestedEvent, ReturnCode,
-    Sdp, SdpLine, Verb, Version,
+    self, Action, AudioDescription, EndpointName, EventName, EventRef, Mode, Pair, Param,
+    RequestedEvent, ReturnCode, Sdp, Verb, Version,
 };
 use crate::model::{CallId, Codec, Command, ConnectionMode, LineId, Media};
 
@@ -341,6 +340,31 @@ impl CallAgent {
                 }
             }
         };
+        // The session description is written by the codec and read back for the command to
+        // borrow; the codec's own output always parses, but a failure is reported, not sent.
+        let sdp_text = match &job {
+            Job::Crcx {
+                call,
+                remote: Some(m),
+                ..
+            }
+            | Job::Mdcx {
+                call,
+                remote: Some(m),
+                ..
+            } => sdp_for(m, call.0),
+            _ => Vec::new(),
+        };
+        let sdp = match (!sdp_text.is_empty()).then(|| Sdp::parse(&sdp_text)) {
+            None => None,
+            Some(Ok(sdp)) => Some(sdp),
+            Some(Err(e)) => {
+                warn!(error = %e, "session description not encodable");
+                self.job_failed(&job, 0, "session description not encodable");
+                self.job_dropped(&job);
+                return false;
+            }
+        };
         let addr = self.gateways[g].address;
         let domain = self.gateways[g].domain.clone();
         let txid = self.tx.allocate_id();
@@ -355,7 +379,6 @@ impl CallAgent {
             domain: &domain,
         };
         let verb;
-        let mut sdp_lines: Vec<(u8, String)> = Vec::new();
         // Owned values the parameters borrow.
         let x_hex;
         let call_hex;
@@ -417,7 +440,6 @@ impl CallAgent {
                 mode,
                 codec,
                 ptime,
-                remote,
                 ..
             } => {
                 verb = Verb::Crcx;
@@ -437,13 +459,8 @@ impl CallAgent {
                     },
                 ]));
                 params.push(Param::ConnectionMode(wire_mode(*mode)));
-                if let Some(m) = remote {
-                    sdp_lines = sdp_for(m, call.0);
-                }
             }
-            Job::Mdcx {
-                call, mode, remote, ..
-            } => {
+            Job::Mdcx { call, mode, .. } => {
                 verb = Verb::Mdcx;
                 call_hex = format!("{:X}", call.0);
                 conn_id = self.connection_id(g, *call);
@@ -451,9 +468,6 @@ impl CallAgent {
                 params.push(Param::ConnectionId(&conn_id));
                 if let Some(m) = mode {
                     params.push(Param::ConnectionMode(wire_mode(*m)));
-                }
-                if let Some(m) = remote {
-                    sdp_lines = sdp_for(m, call.0);
                 }
             }
             Job::Dlcx { call, .. } => {
@@ -466,12 +480,6 @@ impl CallAgent {
                 }
             }
         }
-        let sdp = (!sdp_lines.is_empty()).then(|| Sdp {
-            lines: sdp_lines
-                .iter()
-                .map(|(kind, value)| SdpLine { kind: *kind, value })
-                .collect(),
-        });
         wire::Command {
             verb,
             transaction: txid,
@@ -554,89 +562,19 @@ fn wire_mode(m: ConnectionMode) -> Mode<'static> {
     }
 }
 
-/// Offhook's side of the media as a session description (RFC 4566, the RFC 3435 §3.5 subset).
-fn sdp_for(m: &Media, session: u64) -> Vec<(u8, String)> {
-    let (family, ip) = match m.address.ip() {
-        IpAddr::V4(a) => ("IP4", a.to_string()),
-        IpAddr::V6(a) => ("IP6", a.to_string()),
-    };
-    let pt = m.codec.payload_type();
-    let mut formats = pt.to_string();
-    if let Some(te) = m.telephone_event {
-        formats.push_str(&format!(" {te}"));
+/// Offhook's side of the media as a session description (RFC 4566, the RFC 3435 §3.5 subset),
+/// written by the codec: the codec's static payload type, then the telephone-event one with
+/// its `a=rtpmap` and `a=fmtp:<pt> 0-15` (RFC 4733), and `a=ptime`.
+fn sdp_for(m: &Media, session: u64) -> Vec<u8> {
+    let mut payload_types = vec![m.codec.payload_type()];
+    payload_types.extend(m.telephone_event);
+    let mut text = Vec::new();
+    AudioDescription {
+        address: m.address,
+        payload_types,
+        ptime: u32::try_from(m.ptime.as_millis()).ok(),
+        telephone_event: m.telephone_event,
     }
-    let mut lines = vec![
-        (b'v', "0".to_owned()),
-        (b'o', format!("- {session} 0 IN {family} {ip}")),
-        (b's', "-".to_owned()),
-        (b'c', format!("IN {family} {ip}")),
-        (b't', "0 0".to_owned()),
-        (
-            b'm',
-            format!("audio {} RTP/AVP {formats}", m.address.port()),
-        ),
-        (b'a', format!("rtpmap:{pt} {}/8000", m.codec.name())),
-    ];
-    if let Some(te) = m.telephone_event {
-        lines.push((b'a', format!("rtpmap:{te} telephone-event/8000")));
-    }
-    lines.push((b'a', format!("ptime:{}", m.ptime.as_millis())));
-    lines
-}
-
-/// The gateway's side of the media from its session description: `c=`, the first G.711 format
-/// of `m=audio`, `a=ptime` (else `default_ptime`), and a `telephone-event` mapping.
-pub(super) fn media_from(sdp: &Sdp<'_>, default_ptime: Duration) -> Option<Media> {
-    let mut ip: Option<IpAddr> = None;
-    let mut port: Option<u16> = None;
-    let mut codec = None;
-    let mut ptime = default_ptime;
-    let mut telephone_event = None;
-    let mut in_audio = false;
-    for l in &sdp.lines {
-        match l.kind {
-            b'c' => {
-                let mut it = l.value.split_whitespace();
-                if let (Some("IN"), Some(_), Some(a)) = (it.next(), it.next(), it.next()) {
-                    ip = a.parse().ok().or(ip);
-                }
-            }
-            b'm' => {
-                let mut it = l.value.split_whitespace();
-                in_audio = it.next() == Some("audio");
-                if in_audio && port.is_none() {
-                    port = it.next().and_then(|p| p.parse().ok());
-                    let _proto = it.next();
-                    codec = it.find_map(|f| match f {
-                        "0" => Some(Codec::Pcmu),
-                        "8" => Some(Codec::Pcma),
-                        _ => None,
-                    });
-                }
-            }
-            b'a' if in_audio => {
-                if let Some(v) = l.value.strip_prefix("ptime:") {
-                    if let Ok(ms) = v.trim().parse::<u64>()
-                        && (1..=1000).contains(&ms)
-                    {
-                        ptime = Duration::from_millis(ms);
-                    }
-                } else if let Some(v) = l.value.strip_prefix("rtpmap:") {
-                    let mut it = v.split_whitespace();
-                    if let (Some(pt), Some(enc)) = (it.next(), it.next())
-                        && enc.to_ascii_lowercase().starts_with("telephone-event/")
-                    {
-                        telephone_event = pt.parse().ok();
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Some(Media {
-        address: SocketAddr::new(ip?, port?),
-        codec: codec?,
-        ptime,
-        telephone_event,
-    })
+    .write(&mut text, session);
+    text
 }

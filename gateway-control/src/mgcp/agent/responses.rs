@@ -1,16 +1,16 @@
 //! Final responses and timeouts of our commands, and the gateway service state they drive
 //! (start-up, unreachable and probing, back up).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
-use super::outgoing::{AuditWhy, Connection, InFlight, Job, media_from};
+use super::outgoing::{AuditWhy, Connection, InFlight, Job};
 use super::{CallAgent, Service, Timer};
 use crate::mgcp::endpoint::Hook;
 use crate::mgcp::transaction::ResponseOutcome;
-use crate::mgcp::wire::{self, Param, ReturnCode};
-use crate::model::{DownReason, Event, LineId};
+use crate::mgcp::wire::{self, AudioDescription, Param, ReturnCode, Sdp};
+use crate::model::{Codec, DownReason, Event, LineId, Media};
 
 impl CallAgent {
     pub(super) fn incoming_response(&mut self, now: Instant, g: usize, r: &wire::Response<'_>) {
@@ -161,7 +161,7 @@ impl CallAgent {
                     _ => None,
                 });
                 let endpoint = specific.unwrap_or(&line.endpoint);
-                let media = r.sdp.as_ref().and_then(|s| media_from(s, ptime));
+                let media = r.sdp.as_ref().and_then(|s| media_of(s, ptime));
                 let (Some(id), Some(local)) = (id, media) else {
                     warn!(%line, "CRCX answer without connection id or usable SDP");
                     self.drop_connection(g, call, r.code.0, "bad CRCX answer");
@@ -385,5 +385,34 @@ fn hook_from(r: &wire::Response<'_>) -> Option<Hook> {
             ev if pkg_ok && ev.eq_ignore_ascii_case("hu") => Some(Hook::OnHook),
             _ => None,
         }
+    })
+}
+
+/// The gateway's side of the media, from its session description as the codec reads it
+/// ([`AudioDescription::from_sdp`]: the first `m=audio` stream, media-level `c=` over
+/// session-level, IPv4 or IPv6): the first G.711 payload type offered, `a=ptime` when it is
+/// 1–1000 ms (else `default_ptime`, what the CRCX asked for), and the telephone-event type.
+fn media_of(sdp: &Sdp<'_>, default_ptime: Duration) -> Option<Media> {
+    let audio = match AudioDescription::from_sdp(sdp) {
+        Ok(a) => a,
+        Err(e) => {
+            debug!(error = %e, "unusable session description");
+            return None;
+        }
+    };
+    let codec = audio.payload_types.iter().find_map(|pt| match pt {
+        0 => Some(Codec::Pcmu),
+        8 => Some(Codec::Pcma),
+        _ => None,
+    })?;
+    let ptime = audio
+        .ptime
+        .filter(|ms| (1..=1000).contains(ms))
+        .map_or(default_ptime, |ms| Duration::from_millis(ms.into()));
+    Some(Media {
+        address: audio.address,
+        codec,
+        ptime,
+        telephone_event: audio.telephone_event,
     })
 }

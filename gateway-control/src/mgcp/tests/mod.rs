@@ -3,6 +3,7 @@
 //! Scenarios read like smoltcp's `send!`/`recv!`: what the gateway sends, at which instant,
 //! and what the call agent answers.
 
+mod piggyback;
 mod scenarios;
 
 use std::collections::VecDeque;
@@ -51,6 +52,19 @@ pub(super) fn backoff(first: Duration, cap: Duration, count: usize) -> Vec<Durat
 /// `text` with CRLF line ends, whichever it had.
 pub(super) fn crlf(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+/// The messages of a datagram, each with its own line ends, split at the `.` lines.
+pub(super) fn split_piggybacked(datagram: &str) -> Vec<String> {
+    let mut messages = vec![String::new()];
+    for line in datagram.split_inclusive('\n') {
+        if line.trim_end() == "." {
+            messages.push(String::new());
+        } else if let Some(last) = messages.last_mut() {
+            last.push_str(line);
+        }
+    }
+    messages
 }
 
 /// A command the call agent sent, parsed into owned pieces for assertions.
@@ -118,6 +132,10 @@ pub(super) struct Harness {
     pub(super) inbox: VecDeque<Sent>,
     /// Model events, not yet looked at.
     pub(super) events: VecDeque<Event>,
+    /// Every datagram the call agent sent: when, and how many messages it held.
+    pub(super) datagrams: Vec<(Duration, usize)>,
+    /// The size of each, in bytes.
+    pub(super) sizes: Vec<usize>,
 }
 
 impl Harness {
@@ -146,6 +164,8 @@ impl Harness {
             now: start,
             inbox: VecDeque::new(),
             events: VecDeque::new(),
+            datagrams: Vec::new(),
+            sizes: Vec::new(),
         };
         h.drain();
         h
@@ -169,10 +189,19 @@ impl Harness {
         }) = self.agent.poll_transmit()
         {
             assert_eq!(destination, gw_addr());
-            self.inbox.push_back(Sent {
-                at: self.now - self.start,
-                text: String::from_utf8(contents).unwrap(),
-            });
+            let at = self.now - self.start;
+            let text = String::from_utf8(contents).unwrap();
+            // Piggy-backed messages (RFC 3435 §3.5.5) are looked at one by one.
+            let messages = split_piggybacked(&text);
+            assert_eq!(
+                wire::parse(text.as_bytes()).map(|m| m.len()),
+                Ok(messages.len()),
+                "{text}"
+            );
+            self.datagrams.push((at, messages.len()));
+            self.sizes.push(text.len());
+            self.inbox
+                .extend(messages.into_iter().map(|text| Sent { at, text }));
         }
         while let Some(e) = self.agent.poll_event() {
             self.events.push_back(e);

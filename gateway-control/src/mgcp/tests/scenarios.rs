@@ -982,3 +982,61 @@ fn a_gateway_that_cannot_audit_is_still_armed() {
     assert_eq!(h.agent.stats().arm_failures, 3);
     assert_eq!(h.agent.stats().lines_unarmed, 0);
 }
+
+/// The gateway's session description is read by the codec's parser
+/// (`wire::AudioDescription`): IPv6, the first G.711 type after others, `a=ptime`, the
+/// telephone-event type; an out-of-range ptime falls back to the one asked for. Ours is written
+/// by the codec too.
+#[test]
+fn session_descriptions_go_through_the_codec() {
+    let mut h = Harness::armed(1);
+    let create = |h: &mut Harness, call: u64, sdp: &str| {
+        h.command(Command::CreateConnection {
+            line: line(1),
+            call: CallId(call),
+            mode: ConnectionMode::SendRecv,
+            codec: Codec::Pcma,
+            ptime: ms(20),
+            remote: Some(media(40000)),
+        });
+        let c = h.recv();
+        assert!(c.text.contains("a=fmtp:101 0-15\r\n"), "{}", c.text);
+        assert!(c.text.contains("a=ptime:20\r\n"), "{}", c.text);
+        h.send(&format!("200 {} OK\nI: {call:X}\n\n{sdp}", c.txid()));
+        match h.event() {
+            Event::ConnectionCreated { local, .. } => local,
+            e => panic!("{e:?}"),
+        }
+    };
+    let v6 = "v=0\no=- 1 1 IN IP6 2001:db8::1\ns=-\nc=IN IP6 2001:db8::1\nt=0 0\n\
+              m=audio 5004 RTP/AVP 18 8 0 101\na=rtpmap:101 telephone-event/8000\na=ptime:30\n";
+    let local = create(&mut h, 1, v6);
+    assert_eq!(local.address, "[2001:db8::1]:5004".parse().unwrap());
+    assert_eq!(local.codec, Codec::Pcma);
+    assert_eq!(local.ptime, ms(30));
+    assert_eq!(local.telephone_event, Some(101));
+    let odd_ptime = GW_SDP.replace("a=ptime:20", "a=ptime:0");
+    let local = create(&mut h, 2, &odd_ptime);
+    assert_eq!(local.ptime, ms(20));
+    assert_eq!(local.codec, Codec::Pcmu);
+    // No G.711 offered: the answer is unusable, reported, and the connection deleted.
+    let no_g711 = GW_SDP.replace("RTP/AVP 0 101", "RTP/AVP 18");
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(3),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let c = h.recv();
+    h.send(&format!("200 {} OK\nI: 3\n\n{no_g711}", c.txid()));
+    assert!(matches!(
+        h.event(),
+        Event::CommandFailed {
+            call: Some(CallId(3)),
+            ..
+        }
+    ));
+    assert_eq!(h.recv().verb(), "DLCX");
+}

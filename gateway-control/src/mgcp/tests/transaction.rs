@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::mgcp::wire;
 
 fn peer() -> SocketAddr {
     "192.0.2.10:2427".parse().unwrap()
@@ -456,4 +457,69 @@ fn config_setters_validate() {
     );
     assert_eq!(c.max_history(10, 5).unwrap_err(), ConfigError::HistoryOrder);
     assert_eq!(c, Config::default());
+}
+
+#[test]
+fn piggyback_packs_per_destination_within_both_bounds() {
+    let msg = |to: SocketAddr, n: usize| Transmit {
+        destination: to,
+        contents: format!("200 {n} OK\r\n").into_bytes(),
+    };
+    // Interleaved destinations: each keeps its own order; the count bound splits.
+    let input = (0..7).map(|n| msg(if n % 2 == 0 { peer() } else { other() }, n));
+    let out = piggyback(input, 3, MAX_DATAGRAM);
+    let texts: Vec<(SocketAddr, usize, String)> = out
+        .into_iter()
+        .map(|(t, n)| (t.destination, n, String::from_utf8(t.contents).unwrap()))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            (
+                peer(),
+                3,
+                "200 0 OK\r\n.\r\n200 2 OK\r\n.\r\n200 4 OK\r\n".into()
+            ),
+            (
+                other(),
+                3,
+                "200 1 OK\r\n.\r\n200 3 OK\r\n.\r\n200 5 OK\r\n".into()
+            ),
+            (peer(), 1, "200 6 OK\r\n".into()),
+        ]
+    );
+    // The byte bound: two 11-byte messages and a separator fit in 25, not three.
+    let out = piggyback((0..3).map(|n| msg(peer(), n + 10)), 16, 25);
+    assert_eq!(out.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [2, 1]);
+    for (t, n) in &out {
+        assert_eq!(wire::parse(&t.contents).unwrap().len(), *n);
+    }
+    // A message larger than the bound still goes, alone.
+    let big = Transmit {
+        destination: peer(),
+        contents: vec![b'x'; 40],
+    };
+    let out = piggyback([msg(peer(), 1), big, msg(peer(), 2)], 16, 25);
+    assert_eq!(out.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1, 1, 1]);
+}
+
+#[test]
+fn many_due_acks_split_into_parseable_datagrams() {
+    let now = t0();
+    let mut t = Transactions::new(Config::default(), 1);
+    let ids: Vec<TransactionId> = (0..40).map(|_| t.allocate_id()).collect();
+    for &id in &ids {
+        t.send_command(now, peer(), id, b"x".to_vec()).unwrap();
+        t.handle_response(now, peer(), id, ReturnCode::EXECUTING, false);
+        t.handle_response(now, peer(), id, ReturnCode::OK, false);
+    }
+    drain(&mut t);
+    let sent = run_until(&mut t, now, now + ms(1000));
+    // 40 acknowledgements: 16 + 16 + 8, each datagram within the parser's message bound.
+    let counts: Vec<usize> = sent
+        .iter()
+        .map(|(_, d)| wire::parse(d).unwrap().len())
+        .collect();
+    assert_eq!(counts, [16, 16, 8]);
+    assert_eq!(t.stats().response_acks_sent, 40);
 }

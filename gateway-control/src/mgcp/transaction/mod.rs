@@ -45,7 +45,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, trace, warn};
 
-use super::wire::{AckRange, MAX_DATAGRAM, MAX_LIST, ReturnCode, TransactionId};
+use super::wire::{AckRange, MAX_DATAGRAM, MAX_LIST, MAX_MESSAGES, ReturnCode, TransactionId};
 
 mod config;
 
@@ -823,27 +823,20 @@ impl Transactions {
         if due.is_empty() {
             return;
         }
-        let mut contents = Vec::new();
-        for (i, id) in due.iter().enumerate() {
+        // Piggy-backed `000`s, one per transaction (§3.5.5), within the datagram bounds every
+        // MGCP parser here accepts.
+        let acks = due.iter().map(|id| {
             p.acks.remove(id);
-            // Piggy-backed `000`s, one per transaction (§3.5.5), split before the size limit.
-            let one = bodiless(ReturnCode::ACK, *id);
-            if contents.len() + one.len() + 3 > MAX_DATAGRAM {
-                self.transmits.push_back(Transmit {
-                    destination: peer,
-                    contents: std::mem::take(&mut contents),
-                });
-            } else if i > 0 && !contents.is_empty() {
-                contents.extend_from_slice(b".\r\n");
+            Transmit {
+                destination: peer,
+                contents: bodiless(ReturnCode::ACK, *id),
             }
-            contents.extend_from_slice(&one);
-        }
+        });
+        let datagrams = piggyback(acks, MAX_MESSAGES, MAX_DATAGRAM);
         self.stats.response_acks_sent += due.len() as u64;
         trace!(%peer, n = due.len(), "response acknowledgements sent");
-        self.transmits.push_back(Transmit {
-            destination: peer,
-            contents,
-        });
+        self.transmits
+            .extend(datagrams.into_iter().map(|(datagram, _)| datagram));
     }
 
     // ---- output ----
@@ -857,6 +850,42 @@ impl Transactions {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
+}
+
+/// Piggy-backs messages (RFC 3435 §3.5.5): each message joins the latest datagram already bound
+/// for its destination, after a `.` line, while that datagram holds fewer than `max_messages`
+/// messages and stays within `max_bytes`; otherwise it starts a new datagram. The order of the
+/// messages to each destination is kept. Returns the datagrams, each with how many messages it
+/// holds.
+///
+/// Each input must be one encoded message ending with a line end (what [`super::wire`] writes);
+/// one larger than `max_bytes` goes alone. Every message in a datagram is processed as if it
+/// had come alone (§3.5.5), so the transaction layer still retransmits each command on its own.
+pub fn piggyback(
+    messages: impl IntoIterator<Item = Transmit>,
+    max_messages: usize,
+    max_bytes: usize,
+) -> Vec<(Transmit, usize)> {
+    const SEPARATOR: &[u8] = b".\r\n";
+    let mut out: Vec<(Transmit, usize)> = Vec::new();
+    // Destination → index in `out` of its open datagram.
+    let mut open: HashMap<SocketAddr, usize> = HashMap::new();
+    for m in messages {
+        if let Some(&i) = open.get(&m.destination)
+            && let Some((datagram, n)) = out.get_mut(i)
+            && *n < max_messages
+            && datagram.contents.ends_with(b"\n")
+            && datagram.contents.len() + SEPARATOR.len() + m.contents.len() <= max_bytes
+        {
+            datagram.contents.extend_from_slice(SEPARATOR);
+            datagram.contents.extend_from_slice(&m.contents);
+            *n += 1;
+            continue;
+        }
+        open.insert(m.destination, out.len());
+        out.push((m, 1));
+    }
+    out
 }
 
 /// A response with no parameters: `100 <id> ...` or `000 <id> ...`.
