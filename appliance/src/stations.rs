@@ -149,6 +149,16 @@ impl Stations {
         }
     }
 
+    /// `user` played or deleted `message` elsewhere (the API): their phones stop offering it.
+    pub fn message_gone(&self, user: Uuid, message: Uuid) {
+        if self.users.contains(&user) {
+            let _ = self.inputs.send(Input::MessageGone {
+                user: user_id(user),
+                message: MessageId(*message.as_bytes()),
+            });
+        }
+    }
+
     fn set_status(&self, id: u64, status: RecordStatus) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, s)) = map.get_mut(&id) {

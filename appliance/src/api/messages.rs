@@ -275,6 +275,7 @@ pub(super) async fn audio(
         app.db
             .write(move |c| store::advance(c, id, me, Copy::Played))
             .await?;
+        app.stations.message_gone(me, id);
     }
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
 }
@@ -331,6 +332,7 @@ pub(super) async fn remove(
         None => Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such message")),
         Some(files) => {
             remove_files(&app, files);
+            app.stations.message_gone(me, id);
             Ok(StatusCode::NO_CONTENT)
         }
     }
