@@ -71,6 +71,15 @@ pub struct Stations {
 }
 
 impl Stations {
+    /// Every station's user and whether it can ring now (its gateway is up), for
+    /// `/api/v1/health`.
+    pub fn availability(&self) -> Vec<(Uuid, bool)> {
+        let map = self.available.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<(Uuid, bool)> = map.iter().map(|(u, a)| (*u, *a)).collect();
+        v.sort();
+        v
+    }
+
     /// Whether `user` has a phone.
     pub fn has_phone(&self, user: Uuid) -> bool {
         self.users.contains(&user)

@@ -323,7 +323,14 @@ async fn health(State(app): State<App>) -> Json<serde_json::Value> {
         .into_iter()
         .map(|g| json!({"name": g.name, "protocol": g.protocol, "up": g.up}))
         .collect();
-    Json(json!({"status": "ok", "gateways": gateways}))
+    // Users' phones: `available` is false while the phone's gateway is down (record → 503).
+    let stations: Vec<_> = app
+        .stations
+        .availability()
+        .into_iter()
+        .map(|(user, available)| json!({"user": user, "available": available}))
+        .collect();
+    Json(json!({"status": "ok", "gateways": gateways, "stations": stations}))
 }
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
