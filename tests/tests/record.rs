@@ -218,3 +218,54 @@ fn record_by_picking_up_and_listen_by_picking_up() {
         "line 2 heard {heard_ms} ms of {said} ms"
     );
 }
+
+/// A record request for a user with no phone is 409; one whose phone's gateway is down is 503,
+/// and `/api/v1/health` shows that station unavailable.
+#[test]
+fn record_refused_without_phone_or_gateway() {
+    let (mgcp, gw) = (free_udp_port(), free_udp_port());
+    let mut server = Server::start(&format!(
+        "[mgcp]\nlisten = \"127.0.0.1:{mgcp}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:{gw}\"\n"
+    ));
+    let out = server.offhook(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+            "--line",
+            "gw1/aaln/1",
+        ],
+        Some(offhook_tests::PASSWORD),
+    );
+    assert!(out.status.success());
+    server.add_user("bob");
+    server.terminate();
+    server.restart();
+    let record = |user: &str| {
+        http()
+            .post(format!("{}/api/v1/record", server.url))
+            .bearer_auth(server.login(user))
+            .json(&serde_json::json!({"to": ["bob"]}))
+            .send()
+            .expect("POST /api/v1/record")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(record("bob"), 409, "bob has no phone");
+    assert_eq!(record("alice"), 503, "alice's gateway never came up");
+    let health: Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["gateways"][0]["up"], false);
+    assert_eq!(health["stations"][0]["available"], false, "{health}");
+    // The CLI says so in one line and exits non-zero.
+    let out = server.client("alice", &["record", "--to", "bob"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gateway"), "{err}");
+}
