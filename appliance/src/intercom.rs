@@ -55,7 +55,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use codecs::wav::WavWriter;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
@@ -261,11 +261,13 @@ pub enum Check {
     Next,
 }
 
-/// One session's open streams (the plain state machine; [`handle`] drives it).
+/// One session's open streams (the plain state machine; [`handle`] drives it), and the ended
+/// ones still being stored.
 #[derive(Debug)]
 pub struct Streams {
     open: HashMap<StreamId, Stream>,
     max_frames: u64,
+    storing: JoinSet<()>,
 }
 
 impl Streams {
@@ -274,6 +276,7 @@ impl Streams {
         Self {
             open: HashMap::new(),
             max_frames: max_ms.saturating_mul(u64::from(SAMPLE_RATE)) / 1000,
+            storing: JoinSet::new(),
         }
     }
 
@@ -436,6 +439,8 @@ pub async fn handle(
     streams: &mut Streams,
     object: &Value,
 ) -> Result<(), (Error, Value)> {
+    // Reap the streams stored since.
+    while streams.storing.try_join_next().is_some() {}
     let p = Portion::parse(object).map_err(|e| {
         let at = json!({"stream": object.get("stream"), "seq": object.get("seq")});
         (e, at)
@@ -465,13 +470,8 @@ pub async fn handle(
         Err(e) => {
             if let Some(s) = streams.open.remove(&p.stream) {
                 cut(app, from, &p.stream, s.next_seq, &s.recipients);
-                tokio::spawn(store(
-                    app.clone(),
-                    from.user,
-                    from.session,
-                    p.stream.clone(),
-                    s,
-                ));
+                let task = store(app.clone(), from.user, from.session, p.stream.clone(), s);
+                streams.storing.spawn(task);
             }
             return Err((e, at()));
         }
@@ -493,18 +493,22 @@ pub async fn handle(
     if p.end
         && let Some(s) = streams.open.remove(&p.stream)
     {
-        tokio::spawn(store(app.clone(), from.user, from.session, p.stream, s));
+        let task = store(app.clone(), from.user, from.session, p.stream, s);
+        streams.storing.spawn(task);
     }
     Ok(())
 }
 
 /// Ends every open stream of a closing session (a hang-up): recipients are told it was cut, and
-/// what came is stored.
-pub fn close(app: &App, from: Sender<'_>, streams: &mut Streams) {
+/// what came is stored. Returns once every stream of the session is stored, so that a server
+/// shutting down (which waits for its sessions to end) keeps them.
+pub async fn close(app: &App, from: Sender<'_>, streams: &mut Streams) {
     for (id, s) in streams.open.drain() {
         cut(app, from, &id, s.next_seq, &s.recipients);
-        tokio::spawn(store(app.clone(), from.user, from.session, id, s));
+        let task = store(app.clone(), from.user, from.session, id, s);
+        streams.storing.spawn(task);
     }
+    while streams.storing.join_next().await.is_some() {}
 }
 
 /// Tells the recipients a stream ended without its `end` buffer.
@@ -571,6 +575,8 @@ async fn store(app: App, sender: Uuid, session: SessionId, id: StreamId, s: Stre
             .await
             {
                 Ok(a) => {
+                    // Tagged before this task yields again: the `post` comes only after the
+                    // transcoder (queued inside accept) has run and committed.
                     app.clients.tag_stream(a.id, id.as_str());
                     info!(message = %a.id, stream = id.as_str(), duration_ms = ms, "intercom stream stored");
                     Ok(a.id)

@@ -141,6 +141,25 @@ fn refused(ws: &mut Ws, object: Value, what: &str) {
     assert!(e.contains(what), "{e:?} does not say {what:?}");
 }
 
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// 30 ms of a loud buzz: the bytes 10 20 30 repeated, 480 in all.
 fn pcm() -> String {
     "ECAw".repeat(160)
@@ -303,4 +322,96 @@ fn server_added_latency_is_measured() {
     wait_for("the stored stream", || {
         (server.metric("offhook_messages_accepted_total") >= 1).then_some(())
     });
+}
+
+#[test]
+fn a_stream_past_max_duration_is_cut_and_stored() {
+    let server = Server::start("[messages]\nmax_duration = \"1s\"\n");
+    for u in ["alice", "bob"] {
+        server.add_user(u);
+    }
+    let mut bob = server.listen("bob", &[]);
+    let mut ws = server.websocket(&server.login("alice"));
+    // 33 buffers of 30 ms fit in 1 s; the 34th does not.
+    for seq in 0..33 {
+        let mut o = json!({"stream": "10", "seq": seq, "pcm": pcm()});
+        if seq == 0 {
+            o["to"] = json!(["bob"]);
+        }
+        send(&mut ws, o);
+    }
+    refused(
+        &mut ws,
+        json!({"stream": "10", "seq": 33, "pcm": pcm()}),
+        "longer than 1000 ms",
+    );
+    let r = next_send(&mut ws);
+    assert_eq!(r["ms"], 990, "{r}");
+    let id = r["stored"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    assert_eq!(
+        server.metric("offhook_rejected_total{kind=\"intercom_too_long\"}"),
+        1
+    );
+    let end = loop {
+        let e = bob.next_non_presence();
+        if e["event"] == "live_end" {
+            break e;
+        }
+        assert_eq!(e["event"], "live", "{e}");
+    };
+    assert_eq!(end["cut"], true, "{end}");
+    assert_eq!(end["ms"], 990);
+    let m = bob.next_non_presence();
+    assert_eq!(m["id"], id.as_str(), "{m}");
+    assert_eq!(m["stream"], "10");
+}
+
+#[test]
+fn a_stream_open_at_shutdown_is_stored() {
+    let mut server = Server::start("");
+    for u in ["alice", "bob"] {
+        server.add_user(u);
+    }
+    let mut ws = server.websocket(&server.login("alice"));
+    // bob is offline; 20 buffers of 30 ms of speech (a steady buzz would be cleaned away as
+    // noise), and no end.
+    assert_eq!(base64(&[0x10, 0x20, 0x30, 0]), "ECAwAA==");
+    let speech = samples(&speech_8k());
+    for seq in 0..20 {
+        let buf = &speech[8000 + seq * 240..8000 + (seq + 1) * 240];
+        let bytes: Vec<u8> = buf.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut o = json!({"stream": "5d", "seq": seq, "pcm": base64(&bytes)});
+        if seq == 0 {
+            o["to"] = json!(["bob"]);
+        }
+        send(&mut ws, o);
+    }
+    // Every buffer is in once a ping sent after them is answered.
+    ws.send(Message::Text(
+        json!({"action": "ping", "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(), "object": {}})
+            .to_string()
+            .into(),
+    ))
+    .unwrap();
+    loop {
+        let m = ws.read().unwrap();
+        if m.to_text().unwrap_or("").contains("\"ping\"") {
+            break;
+        }
+    }
+    // alice's client answers the server's close (tungstenite does so while reading).
+    let reader = std::thread::spawn(move || while ws.read().is_ok() {});
+    assert!(server.terminate().success());
+    reader.join().unwrap();
+    server.restart();
+    let mut bob = server.listen("bob", &[]);
+    let m = bob.next_non_presence();
+    assert_eq!(m["event"], "message", "{m}");
+    assert_eq!(m["from"], "alice");
+    // What came is kept (the message clean-up may trim pauses at its ends).
+    let ms = m["duration_ms"].as_u64().unwrap();
+    assert!(ms > 0 && ms <= 660, "{m}");
 }

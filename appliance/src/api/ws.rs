@@ -156,7 +156,7 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
         .await;
     }
     // A session that ends mid-stream hangs up: what came is stored.
-    intercom::close(&app, sender(&auth, reg.id), &mut streams);
+    intercom::close(&app, sender(&auth, reg.id), &mut streams).await;
     app.metrics.ws_sessions.fetch_sub(1, Ordering::Relaxed);
     if app.clients.unregister(me, reg.id) {
         let db = app.db.clone();
