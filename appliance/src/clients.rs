@@ -364,6 +364,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_stream_is_tagged_and_sent_to_its_session() {
+        let m = ClientManager::new(Uuid::new_v4(), Arc::new(Metrics::default()));
+        let alice = Uuid::new_v4();
+        let (mut a1, mut a2) = (m.register(alice), m.register(alice));
+        let (tagged, plain) = (Uuid::new_v4(), Uuid::new_v4());
+        m.tag_stream(tagged, "9f2c");
+        assert!(
+            m.post_text(&view(tagged), alice, 0)
+                .contains(r#""stream":"9f2c""#)
+        );
+        assert!(!m.post_text(&view(plain), alice, 0).contains("stream"));
+        m.send_to(alice, a2.id, "x".into());
+        assert!(a1.rx.try_recv().is_err());
+        assert!(matches!(a2.rx.try_recv(), Ok(Outbound::Text(t)) if &*t == "x"));
+    }
+
+    #[test]
     fn a_full_queue_closes_the_session() {
         let metrics = Arc::new(Metrics::default());
         let m = ClientManager::new(Uuid::new_v4(), metrics.clone());

@@ -442,7 +442,12 @@ pub async fn handle(
     // Reap the streams stored since.
     while streams.storing.try_join_next().is_some() {}
     let p = Portion::parse(object).map_err(|e| {
-        let at = json!({"stream": object.get("stream"), "seq": object.get("seq")});
+        // Echo what identifies the buffer, but never a large field back.
+        let stream = object
+            .get("stream")
+            .and_then(Value::as_str)
+            .filter(|s| s.len() <= MAX_STREAM_ID);
+        let at = json!({"stream": stream, "seq": object.get("seq").and_then(Value::as_u64)});
         (e, at)
     })?;
     let at = || json!({"stream": p.stream.as_str(), "seq": p.seq});

@@ -1,4 +1,6 @@
-//! `/api/v1/ws`: one task per WebSocket session, carrying message objects.
+//! `/api/v1/ws`: one task per WebSocket session, carrying message objects. `send` objects are
+//! intercom buffers, handed to [`crate::intercom`], which forwards them before anything touches
+//! the disk.
 //!
 //! This is a driver: it reads the monotonic clock (through tokio, so paused test time controls
 //! it) for the frame-rate limit and the ping timeout.
