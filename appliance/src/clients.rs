@@ -220,7 +220,7 @@ impl ClientManager {
 
     /// Remembers that message `id` is the stored copy of intercom stream `stream`, so that its
     /// `post` carries `"stream"` and clients that heard it live can tell. Only the latest
-    /// [`STREAM_TAGS`] are kept (in memory: a post after a restart lacks the tag).
+    /// 1024 are kept (in memory: a post after a restart lacks the tag).
     pub fn tag_stream(&self, id: Uuid, stream: &str) {
         let mut tags = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         if tags.len() >= STREAM_TAGS {
