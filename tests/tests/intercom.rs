@@ -6,7 +6,7 @@
 use std::net::TcpStream;
 use std::time::Instant;
 
-use offhook_tests::{Server, send_ok, speech_8k, wait_for, wav_duration_ms};
+use offhook_tests::{Server, send_ok, speech_8k, wait_for, wait_processed, wav_duration_ms};
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
@@ -414,4 +414,50 @@ fn a_stream_open_at_shutdown_is_stored() {
     // What came is kept (the message clean-up may trim pauses at its ends).
     let ms = m["duration_ms"].as_u64().unwrap();
     assert!(ms > 0 && ms <= 660, "{m}");
+}
+
+#[test]
+fn send_live_resamples_any_rate_and_refuses_unknown_recipients() {
+    let server = Server::start("");
+    for u in ["alice", "bob"] {
+        server.add_user(u);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 1 s of speech at 16 kHz stereo (each sample doubled in time and channel).
+    let wav = dir.path().join("wide.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for s in samples(&speech_8k()).into_iter().skip(8000).take(8000) {
+        for _ in 0..4 {
+            w.write_sample(s).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    let wav = wav.to_str().unwrap();
+    let out = server.client(
+        "alice",
+        &["send", "--live", "--buffer-ms", "40", "--to", "bob", wav],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let m = wait_processed(&server, &server.login("bob"), &id);
+    assert_eq!(m["status"], "ready", "{m}");
+    assert_eq!(m["from"], "alice");
+    // 1 s at 8 kHz, not 2 s (the clean-up may trim pauses at the ends).
+    let ms = m["duration_ms"].as_u64().unwrap();
+    assert!(ms > 0 && ms <= 1060, "{m}");
+
+    let out = server.client("alice", &["send", "--live", "--to", "zed", wav]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown recipient \"zed\""), "{err}");
 }
