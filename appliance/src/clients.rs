@@ -7,7 +7,7 @@
 //! order, then as new ones commit). Pushes never wait on a slow client: a session whose queue is
 //! full is closed, and its copies stay pending for its next connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,9 @@ use crate::metrics::{Metrics, Reject};
 
 /// Depth of each session's outgoing queue.
 pub const QUEUE: usize = 256;
+
+/// Stored intercom messages remembered with their stream id (see [`ClientManager::tag_stream`]).
+const STREAM_TAGS: usize = 1024;
 
 /// What the manager asks a session task to write.
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ pub struct ClientManager {
     server_id: Uuid,
     sessions: Mutex<HashMap<Uuid, Vec<Session>>>,
     status: Mutex<HashMap<Uuid, String>>,
+    /// The latest stored intercom messages and their streams, oldest first.
+    streams: Mutex<VecDeque<(Uuid, Arc<str>)>>,
     next: AtomicU64,
     metrics: Arc<Metrics>,
 }
@@ -88,6 +93,7 @@ impl ClientManager {
             server_id,
             sessions: Mutex::new(HashMap::new()),
             status: Mutex::new(HashMap::new()),
+            streams: Mutex::new(VecDeque::new()),
             next: AtomicU64::new(1),
             metrics,
         }
@@ -200,11 +206,45 @@ impl ClientManager {
         }
     }
 
+    /// Sends a message object to one session of `user` (e.g. the sender of an intercom stream
+    /// told it was stored); nothing if that session has gone.
+    pub fn send_to(&self, user: Uuid, session: SessionId, text: Arc<str>) {
+        let map = self.lock();
+        for s in map.get(&user).into_iter().flatten() {
+            if s.id == session {
+                self.push(s, Outbound::Text(text));
+                return;
+            }
+        }
+    }
+
+    /// Remembers that message `id` is the stored copy of intercom stream `stream`, so that its
+    /// `post` carries `"stream"` and clients that heard it live can tell. Only the latest
+    /// 1024 are kept (in memory: a post after a restart lacks the tag).
+    pub fn tag_stream(&self, id: Uuid, stream: &str) {
+        let mut tags = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if tags.len() >= STREAM_TAGS {
+            tags.pop_front();
+        }
+        tags.push_back((id, stream.into()));
+    }
+
+    fn stream_of(&self, id: Uuid) -> Option<Arc<str>> {
+        let tags = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        tags.iter()
+            .rev()
+            .find(|(m, _)| *m == id)
+            .map(|(_, s)| s.clone())
+    }
+
     /// The `post` object announcing `view` to `recipient`.
     pub fn post_text(&self, view: &MessageView, recipient: Uuid, committed_us: i64) -> Arc<str> {
         let mut object = serde_json::to_value(view).unwrap_or_default();
         if let Some(o) = object.as_object_mut() {
             o.insert("committed_us".into(), json!(committed_us));
+            if let Some(stream) = self.stream_of(view.id) {
+                o.insert("stream".into(), json!(&*stream));
+            }
         }
         MessageObject::new(Action::Post, self.server_id, recipient, object)
             .to_text()
@@ -321,6 +361,23 @@ mod tests {
         assert!(!m.unregister(bob, b1.id));
         assert!(m.unregister(bob, b2.id));
         assert!(!m.is_online(bob));
+    }
+
+    #[test]
+    fn a_stored_stream_is_tagged_and_sent_to_its_session() {
+        let m = ClientManager::new(Uuid::new_v4(), Arc::new(Metrics::default()));
+        let alice = Uuid::new_v4();
+        let (mut a1, mut a2) = (m.register(alice), m.register(alice));
+        let (tagged, plain) = (Uuid::new_v4(), Uuid::new_v4());
+        m.tag_stream(tagged, "9f2c");
+        assert!(
+            m.post_text(&view(tagged), alice, 0)
+                .contains(r#""stream":"9f2c""#)
+        );
+        assert!(!m.post_text(&view(plain), alice, 0).contains("stream"));
+        m.send_to(alice, a2.id, "x".into());
+        assert!(a1.rx.try_recv().is_err());
+        assert!(matches!(a2.rx.try_recv(), Ok(Outbound::Text(t)) if &*t == "x"));
     }
 
     #[test]

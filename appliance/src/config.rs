@@ -34,7 +34,7 @@ listen = "0.0.0.0:2727"    # the call agent; bound only when an MGCP gateway is 
 ping_interval = "20s"      # WebSocket pings to each client
 ping_timeout = "60s"       # a client silent this long is offline
 session_ttl = "12h"        # lifetime of a session token
-frame_rate = 50            # WebSocket frames per second a client may send (sustained)
+frame_rate = 120           # WebSocket frames per second a client may send (sustained; intercom sends 50/s)
 frame_burst = 200          # ... and in a burst
 max_frame = "64KiB"        # largest WebSocket frame accepted
 "#;

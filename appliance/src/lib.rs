@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod gateways;
+pub mod intercom;
 pub mod media;
 pub mod messaging;
 pub mod metrics;

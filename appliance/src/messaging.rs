@@ -14,7 +14,9 @@
 //! | `checkin` | client → server | `{message: ID}`: acknowledges receipt; only then is it delivered |
 //! | `ping` | either | `{}`: echoed back |
 //! | `set_status` | client → server | `{status}`; broadcast as `set_status {user, username, online, status}` |
-//! | `send`, `phone_command`, `control_params` | client → server | intercom portions and phone control |
+//! | `send` | client → server | one intercom buffer `{stream, seq, to?, pcm, end}` (see [`crate::intercom`]) |
+//! | `send` | server → client | a live buffer `{stream, seq, from, pcm, ms, end, cut?}`, or to the sender `{stream, stored, ms}` / `{stream?, seq?, error}` |
+//! | `phone_command`, `control_params` | client → server | phone control (not available yet) |
 //! | `server_down` | server → client | `{reason}`: the appliance is stopping |
 //! | `error` replies | server → client | same action, `{error}` |
 

@@ -48,10 +48,20 @@ pub enum Reject {
     WsPingTimeout,
     /// A WebSocket client too slow to take its pushes.
     WsSlowClient,
+    /// An intercom buffer (`send`) that is malformed: fields, base64, odd byte count.
+    IntercomMalformed,
+    /// An intercom buffer over the size limit.
+    IntercomTooBig,
+    /// An intercom buffer out of sequence.
+    IntercomOutOfOrder,
+    /// An intercom stream opened while the session has too many open.
+    IntercomTooManyStreams,
+    /// An intercom stream past `messages.max_duration`.
+    IntercomTooLong,
 }
 
 impl Reject {
-    const ALL: [Self; 19] = [
+    const ALL: [Self; 24] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -71,6 +81,11 @@ impl Reject {
         Self::WsSpoofed,
         Self::WsPingTimeout,
         Self::WsSlowClient,
+        Self::IntercomMalformed,
+        Self::IntercomTooBig,
+        Self::IntercomOutOfOrder,
+        Self::IntercomTooManyStreams,
+        Self::IntercomTooLong,
     ];
 
     /// The `kind` label.
@@ -95,6 +110,11 @@ impl Reject {
             Self::WsSpoofed => "ws_spoofed",
             Self::WsPingTimeout => "ws_ping_timeout",
             Self::WsSlowClient => "ws_slow_client",
+            Self::IntercomMalformed => "intercom_malformed",
+            Self::IntercomTooBig => "intercom_too_big",
+            Self::IntercomOutOfOrder => "intercom_out_of_order",
+            Self::IntercomTooManyStreams => "intercom_too_many_streams",
+            Self::IntercomTooLong => "intercom_too_long",
         }
     }
 }
@@ -102,7 +122,7 @@ impl Reject {
 /// The appliance's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    rejected: [AtomicU64; 19],
+    rejected: [AtomicU64; Reject::ALL.len()],
     /// Messages durably stored (acknowledged, as received).
     pub messages_accepted: AtomicU64,
     /// Messages transcoded and made ready.

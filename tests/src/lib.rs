@@ -439,3 +439,42 @@ pub fn tone_wav(path: &Path, ms: u32) -> Vec<u8> {
     w.finalize().expect("finalize wav");
     std::fs::read(path).expect("read wav")
 }
+
+impl Server {
+    /// Opens a raw WebSocket as the holder of `token`, reads the server's `connect` greeting, and
+    /// gives the socket a [`DEADLINE`] read timeout.
+    pub fn websocket(
+        &self,
+        token: &str,
+    ) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>> {
+        use tungstenite::client::IntoClientRequest;
+        let url = self.url.replace("http://", "ws://") + "/api/v1/ws";
+        let mut req = url.into_client_request().expect("ws request");
+        req.headers_mut().insert(
+            "Authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (mut s, _) = tungstenite::connect(req).expect("websocket");
+        if let tungstenite::stream::MaybeTlsStream::Plain(t) = s.get_ref() {
+            t.set_read_timeout(Some(DEADLINE)).expect("read timeout");
+        }
+        let hello = s.read().expect("greeting");
+        assert!(
+            hello.to_text().expect("text").contains("\"connect\""),
+            "{hello}"
+        );
+        s
+    }
+}
+
+impl Lines {
+    /// The next event other than presence updates.
+    pub fn next_non_presence(&mut self) -> Value {
+        loop {
+            let e = self.next_event();
+            if e["event"] != "presence" {
+                return e;
+            }
+        }
+    }
+}

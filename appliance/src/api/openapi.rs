@@ -125,6 +125,7 @@ pub fn document() -> Value {
                     "409": {"$ref": "#/components/responses/Error"},
                     "503": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/ws": {"get": op("WebSocket of message objects {action, id, source, destination, object}", true, json!({
+                "description": "Text frames, one message object each: arrivals (post), presence (set_status), acknowledgements (checkin) and intercom audio (send).\n\nIntercom: a client sends one buffer per `send` object: `{stream: hex id it chooses, seq: 0,1,2… consecutive, to: [username…] (first buffer), pcm: base64 of 16-bit little-endian mono PCM at 8 kHz (at most 1 s), end: true on the last}`. Every online session of every recipient gets it at once as `send` `{stream, seq, from: username, pcm, ms, end}` (`cut: true` on a last empty one when the sender hung up or reached messages.max_duration). When the stream ends it is stored as a message to all recipients and the sender is told `{stream, stored: message id, ms}`; the stored message's `post` carries `stream`. A refused buffer is answered `{stream, seq, error}` and counted in /metrics (intercom_malformed, intercom_too_big, intercom_out_of_order, intercom_too_many_streams, intercom_too_long, unknown_recipient); the session carries on.",
                 "responses": {"101": {"description": "switching protocols"}}}))},
             "/api/v1/health": {"get": op("Health", false, json!({
                 "responses": {"200": {"description": "health", "content": {"application/json": {"schema": {

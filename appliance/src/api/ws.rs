@@ -1,4 +1,6 @@
-//! `/api/v1/ws`: one task per WebSocket session, carrying message objects.
+//! `/api/v1/ws`: one task per WebSocket session, carrying message objects. `send` objects are
+//! intercom buffers, handed to [`crate::intercom`], which forwards them before anything touches
+//! the disk.
 //!
 //! This is a driver: it reads the monotonic clock (through tokio, so paused test time controls
 //! it) for the frame-rate limit and the ping timeout.
@@ -19,6 +21,7 @@ use super::{ApiError, App, Auth};
 use crate::clients::Outbound;
 use crate::db::messages::{self as store, State as Copy};
 use crate::db::users;
+use crate::intercom::{self, Streams};
 use crate::messaging::{self, Action, MessageObject};
 use crate::metrics::Reject;
 
@@ -141,9 +144,21 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
             }
         }
     }
+    let mut streams =
+        Streams::new(u64::try_from(app.config.max_duration.as_millis()).unwrap_or(u64::MAX));
     if ok {
-        run(&app, &auth, &mut socket, &mut reg, &mut pushed).await;
+        run(
+            &app,
+            &auth,
+            &mut socket,
+            &mut reg,
+            &mut pushed,
+            &mut streams,
+        )
+        .await;
     }
+    // A session that ends mid-stream hangs up: what came is stored.
+    intercom::close(&app, sender(&auth, reg.id), &mut streams).await;
     app.metrics.ws_sessions.fetch_sub(1, Ordering::Relaxed);
     if app.clients.unregister(me, reg.id) {
         let db = app.db.clone();
@@ -160,6 +175,7 @@ async fn run(
     socket: &mut WebSocket,
     reg: &mut crate::clients::Registration,
     pushed: &mut HashSet<Uuid>,
+    streams: &mut Streams,
 ) {
     let cfg = &app.config;
     let mut bucket = Bucket {
@@ -204,7 +220,7 @@ async fn run(
                     return;
                 }
                 match frame {
-                    Message::Text(t) if !handle_text(app, auth, socket, reg, t.as_str()).await => {
+                    Message::Text(t) if !handle_text(app, auth, socket, reg, streams, t.as_str()).await => {
                         return;
                     }
                     Message::Binary(_) => {
@@ -266,6 +282,14 @@ fn error_object(app: &App, to: Uuid, action: Action, message: &str) -> String {
     .to_text()
 }
 
+fn sender(auth: &Auth, session: crate::clients::SessionId) -> intercom::Sender<'_> {
+    intercom::Sender {
+        user: auth.user,
+        username: &auth.username,
+        session,
+    }
+}
+
 fn id_field(o: &Value, key: &str) -> Option<Uuid> {
     o.get(key)
         .and_then(Value::as_str)
@@ -278,6 +302,7 @@ async fn handle_text(
     auth: &Auth,
     socket: &mut WebSocket,
     reg: &crate::clients::Registration,
+    streams: &mut Streams,
     text: &str,
 ) -> bool {
     let me = auth.user;
@@ -356,9 +381,20 @@ async fn handle_text(
                 ))
             }
         },
-        Action::Send | Action::PhoneCommand | Action::ControlParams => Some(reply(
+        Action::Send => {
+            match intercom::handle(app, sender(auth, reg.id), streams, &m.object).await {
+                Ok(()) => None,
+                Err((e, mut at)) => {
+                    app.metrics.reject(e.reject());
+                    debug!(user = %auth.username, error = %e, "intercom buffer refused");
+                    at["error"] = json!(e.to_string());
+                    Some(reply(Action::Send, at))
+                }
+            }
+        }
+        Action::PhoneCommand | Action::ControlParams => Some(reply(
             m.action,
-            json!({"error": "not available: no phone or intercom subsystem is attached"}),
+            json!({"error": "not available: no phone subsystem is attached"}),
         )),
         // Refused by from_client; listed for exhaustiveness.
         _ => Some(reply(m.action, json!({"error": "reserved to servers"}))),

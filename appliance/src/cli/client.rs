@@ -1,14 +1,20 @@
 //! The client subcommands `send`, `inbox`, `fetch` and `listen`, speaking the REST API and the
 //! WebSocket of shared/CONTRACT.md.
+//!
+//! `send --live` is a driver of real time: it paces intercom buffers with a tokio interval, as
+//! a speaker would fill them (see [`crate::intercom`] for the wire format).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
+use codecs::wav::WavWriter;
 use reqwest::blocking::{Client, Response, multipart};
 use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
@@ -42,6 +48,13 @@ pub struct SendArgs {
     /// Files to attach.
     #[arg(long)]
     attach: Vec<PathBuf>,
+    /// Intercom: stream the file in real time, buffer by buffer, as if spoken now (to online
+    /// recipients live; stored as a message for all).
+    #[arg(long, conflicts_with = "attach")]
+    live: bool,
+    /// With --live: the buffer length in milliseconds (1 to 1000).
+    #[arg(long, value_name = "MS", default_value_t = 20, requires = "live")]
+    buffer_ms: u64,
 }
 
 /// `offhook inbox`.
@@ -74,7 +87,8 @@ pub struct FetchArgs {
 pub struct ListenArgs {
     #[command(flatten)]
     opts: ClientOpts,
-    /// Also write each delivered message's audio here as ID.wav.
+    /// Also write each delivered message's audio here as ID.wav, and each live intercom stream
+    /// as live-STREAM.wav.
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
 }
@@ -248,6 +262,9 @@ const PROGRESS_ABOVE: u64 = 1 << 20;
 
 /// `offhook send`: exits 0 only once the server has durably stored the message; prints its id.
 pub fn send(a: SendArgs) -> Result<(), Error> {
+    if a.live {
+        return send_live(&a);
+    }
     let file_err = |p: &Path| {
         let path = p.display().to_string();
         move |source| Error::File { path, source }
@@ -301,6 +318,150 @@ pub fn send(a: SendArgs) -> Result<(), Error> {
         .ok_or_else(|| Error::Protocol("no id in the answer".into()))?;
     println!("{id}");
     Ok(())
+}
+
+/// Reads an audio file (WAV of any rate, raw G.711, Ogg Opus) as 8 kHz mono PCM.
+fn read_8k_mono(path: &Path) -> Result<Vec<i16>, Error> {
+    use codecs::pipeline::{Format, Source};
+    let bad = |e: &dyn std::fmt::Display| Error::Usage(format!("{}: {e}", path.display()));
+    let f = File::open(path).map_err(|source| Error::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let format = Format::from_path(path).unwrap_or(Format::Wav);
+    let mut src = Source::new(
+        std::io::BufReader::new(f),
+        format,
+        codecs::opus::SampleRate::Hz8000,
+    )
+    .map_err(|e| bad(&e))?;
+    let mut pcm = Vec::new();
+    let mut buf = vec![0i16; 4096];
+    loop {
+        let n = src.read(&mut buf).map_err(|e| bad(&e))?;
+        if n == 0 {
+            break;
+        }
+        pcm.extend_from_slice(&buf[..n]);
+    }
+    let rate = src.sample_rate();
+    codecs::resample::resample(&pcm, rate, crate::intercom::SAMPLE_RATE).map_err(|e| bad(&e))
+}
+
+/// `offhook send --live`: streams the file in real time over the WebSocket, one buffer per
+/// `send` object, then waits for the server to store it; prints the stored message's id.
+fn send_live(a: &SendArgs) -> Result<(), Error> {
+    if !(1..=crate::intercom::MAX_BUFFER_MS).contains(&a.buffer_ms) {
+        return Err(Error::Usage("--buffer-ms must be 1 to 1000".into()));
+    }
+    let pcm = read_8k_mono(&a.file)?;
+    let s = Session::login(&a.opts)?;
+    let mut ws = s.websocket()?;
+    let lost = |e: tungstenite::Error| Error::Protocol(format!("connection lost: {e}"));
+    let stream = Uuid::new_v4().simple().to_string()[..16].to_owned();
+    let per = usize::try_from(a.buffer_ms * u64::from(crate::intercom::SAMPLE_RATE) / 1000)
+        .unwrap_or(usize::MAX);
+    let buffers: Vec<&[i16]> = if pcm.is_empty() {
+        vec![&[]]
+    } else {
+        pcm.chunks(per).collect()
+    };
+    let rt = super::runtime(tokio::runtime::Builder::new_current_thread())?;
+    let mut ticker = {
+        let _in = rt.enter();
+        tokio::time::interval(Duration::from_millis(a.buffer_ms))
+    };
+    // Burst (the default): a late tick is caught up, so the stream keeps real time on average.
+    rt.block_on(ticker.tick());
+    // Reads between buffers only take what has already arrived.
+    set_timeout(&ws, Some(Duration::from_millis(1)));
+    let last = buffers.len() - 1;
+    for (seq, buf) in buffers.iter().enumerate() {
+        // A buffer goes out once it is full: one period after the previous one.
+        rt.block_on(ticker.tick());
+        let bytes: Vec<u8> = buf.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut object = json!({
+            "stream": stream, "seq": seq, "pcm": BASE64.encode(bytes), "end": seq == last,
+        });
+        if seq == 0 {
+            object["to"] = json!(a.to);
+        }
+        let m = json!({
+            "action": "send", "id": Uuid::new_v4(), "source": Uuid::nil(),
+            "destination": Uuid::nil(), "object": object,
+        });
+        ws.send(Message::Text(m.to_string().into())).map_err(lost)?;
+        while let Some(v) = read_object(&mut ws)? {
+            live_answer(&v, &stream)?;
+        }
+    }
+    // Storing waits for the file's seal and a group commit: allow it a generous minute.
+    let mut left = Duration::from_secs(60);
+    let step = Duration::from_millis(250);
+    loop {
+        set_timeout(&ws, Some(step));
+        match read_object(&mut ws)? {
+            Some(v) => {
+                if let Some(id) = live_answer(&v, &stream)? {
+                    println!("{id}");
+                    let _ = ws.close(None);
+                    return Ok(());
+                }
+            }
+            None => {
+                left = left.saturating_sub(step);
+                if left.is_zero() {
+                    return Err(Error::Protocol(
+                        "the server did not confirm storing the stream".into(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The next message object, or None if none arrived within the socket's read timeout.
+fn read_object(ws: &mut WebSocket<MaybeTlsStream<TcpStream>>) -> Result<Option<Value>, Error> {
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                return Ok(Some(
+                    serde_json::from_str(t.as_str()).unwrap_or(Value::Null),
+                ));
+            }
+            Ok(Message::Close(c)) => {
+                return Err(Error::Protocol(format!(
+                    "connection closed{}",
+                    c.map(|c| format!(": {}", c.reason)).unwrap_or_default()
+                )));
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::Protocol(format!("connection lost: {e}"))),
+        }
+    }
+}
+
+/// The server's answer about our stream: the stored id, nothing yet, or its refusal.
+fn live_answer(v: &Value, stream: &str) -> Result<Option<String>, Error> {
+    let o = &v["object"];
+    if v["action"] != "send" || o.get("from").is_some() {
+        return Ok(None);
+    }
+    if !(o["stream"] == stream || o["stream"].is_null()) {
+        return Ok(None);
+    }
+    if let Some(e) = o["error"].as_str() {
+        return Err(Error::Refused(e.to_owned()));
+    }
+    Ok(o["stored"].as_str().map(str::to_owned))
 }
 
 fn has_unplayed(list: &[Value]) -> bool {
@@ -407,6 +568,97 @@ fn emit(v: &Value) {
     let _ = out.flush();
 }
 
+/// A live intercom stream being heard.
+struct Live {
+    ms: u64,
+    file: Option<(PathBuf, WavWriter<BufWriter<File>>)>,
+}
+
+impl Live {
+    fn start(dir: Option<&Path>, stream: &str) -> Result<Self, Error> {
+        let file = match dir {
+            Some(d) => {
+                let path = d.join(format!("live-{stream}.wav"));
+                let f = File::create(&path).map_err(|source| Error::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let w = WavWriter::new(BufWriter::new(f), crate::intercom::SAMPLE_RATE, 1, None)
+                    .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                Some((path, w))
+            }
+            None => None,
+        };
+        Ok(Self { ms: 0, file })
+    }
+
+    fn write(&mut self, pcm: &[i16]) -> Result<(), Error> {
+        if let Some((path, w)) = &mut self.file {
+            w.write_samples(pcm)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the file; returns its path.
+    fn finish(self) -> Result<Option<PathBuf>, Error> {
+        let Some((path, w)) = self.file else {
+            return Ok(None);
+        };
+        let mut f = w
+            .finish_seekable()
+            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        f.flush().map_err(|source| Error::File {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Some(path))
+    }
+}
+
+/// Handles a live intercom buffer: prints `live` (and `live_end`), saves its audio.
+fn hear(live: &mut HashMap<String, Live>, dir: Option<&Path>, o: &Value) -> Result<(), Error> {
+    let Some(stream) = o["stream"].as_str() else {
+        return Ok(());
+    };
+    if !live.contains_key(stream) {
+        live.insert(stream.to_owned(), Live::start(dir, stream)?);
+    }
+    let Some(l) = live.get_mut(stream) else {
+        return Ok(());
+    };
+    let bytes = BASE64
+        .decode(o["pcm"].as_str().unwrap_or("").as_bytes())
+        .map_err(|e| Error::Protocol(format!("bad live audio: {e}")))?;
+    let pcm: Vec<i16> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    l.write(&pcm)?;
+    let ms = o["ms"].as_u64().unwrap_or(0);
+    l.ms += ms;
+    if o["cut"] != true {
+        emit(
+            &json!({"event": "live", "from": o["from"], "stream": stream, "seq": o["seq"], "ms": ms}),
+        );
+    }
+    if o["end"] == true
+        && let Some(l) = live.remove(stream)
+    {
+        let total = l.ms;
+        let mut event =
+            json!({"event": "live_end", "from": o["from"], "stream": stream, "ms": total});
+        if o["cut"] == true {
+            event["cut"] = json!(true);
+        }
+        if let Some(path) = l.finish()? {
+            event["file"] = json!(path.display().to_string());
+        }
+        emit(&event);
+    }
+    Ok(())
+}
+
 /// `offhook listen`: one JSON line per event; acknowledges each message once printed (and saved).
 pub fn listen(a: ListenArgs) -> Result<(), Error> {
     let s = Session::login(&a.opts)?;
@@ -419,6 +671,7 @@ pub fn listen(a: ListenArgs) -> Result<(), Error> {
     let mut ws = s.websocket()?;
     let mut me = Uuid::nil();
     let mut seen: HashSet<String> = HashSet::new();
+    let mut live: HashMap<String, Live> = HashMap::new();
     loop {
         let frame = ws
             .read()
@@ -469,6 +722,9 @@ pub fn listen(a: ListenArgs) -> Result<(), Error> {
                 });
                 ws.send(Message::Text(ack.to_string().into()))
                     .map_err(|e| Error::Protocol(format!("connection lost: {e}")))?;
+            }
+            Some("send") if object.get("from").is_some() => {
+                hear(&mut live, a.save.as_deref(), object)?;
             }
             Some("set_status") => emit(&json!({
                 "event": "presence", "user": object["user"], "username": object["username"],
