@@ -250,6 +250,9 @@ pub struct Stream {
     next_seq: u64,
     frames: u64,
     recorder: Recorder,
+    /// The stream as the recipients' phones play it (rung, buffered, then live), if any of
+    /// them has a phone.
+    phones: Option<station_manager::StreamId>,
 }
 
 /// What [`Streams::check`] found.
@@ -460,6 +463,7 @@ pub async fn handle(
             .join("live")
             .join(format!("{}.wav", Uuid::new_v4()));
         debug!(user = %from.username, stream = p.stream.as_str(), recipients = recipients.len(), "intercom stream open");
+        let phones = app.stations.live_start(from.user, &recipients);
         streams.open.insert(
             p.stream.clone(),
             Stream {
@@ -467,6 +471,7 @@ pub async fn handle(
                 next_seq: 0,
                 frames: 0,
                 recorder: Recorder::start(path),
+                phones,
             },
         );
     }
@@ -474,6 +479,9 @@ pub async fn handle(
         Ok(s) => s,
         Err(e) => {
             if let Some(s) = streams.open.remove(&p.stream) {
+                if let Some(phones) = s.phones {
+                    app.stations.live_buffer(phones, &[], true);
+                }
                 cut(app, from, &p.stream, s.next_seq, &s.recipients);
                 let task = store(app.clone(), from.user, from.session, p.stream.clone(), s);
                 streams.storing.spawn(task);
@@ -492,6 +500,9 @@ pub async fn handle(
             .into();
         app.clients.notify(*r, text);
     }
+    if let Some(phones) = s.phones {
+        app.stations.live_buffer(phones, &p.pcm, p.end);
+    }
     if !p.pcm.is_empty() {
         s.recorder.push(p.pcm).await;
     }
@@ -509,11 +520,39 @@ pub async fn handle(
 /// shutting down (which waits for its sessions to end) keeps them.
 pub async fn close(app: &App, from: Sender<'_>, streams: &mut Streams) {
     for (id, s) in streams.open.drain() {
+        if let Some(phones) = s.phones {
+            app.stations.live_buffer(phones, &[], true);
+        }
         cut(app, from, &id, s.next_seq, &s.recipients);
         let task = store(app.clone(), from.user, from.session, id, s);
         streams.storing.spawn(task);
     }
     while streams.storing.join_next().await.is_some() {}
+}
+
+/// Sends one live buffer spoken on a phone to the online sessions of `to`, in the format of
+/// the module documentation (the stream id is the station's, in hex).
+pub fn forward_from_phone(
+    app: &App,
+    from: (Uuid, &str),
+    to: &[Uuid],
+    stream: u64,
+    seq: u64,
+    pcm: &[i16],
+    end: bool,
+) {
+    let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE);
+    let object = json!({
+        "stream": format!("{stream:x}"), "seq": seq, "from": from.1,
+        "pcm": BASE64.encode(bytes), "ms": ms, "end": end,
+    });
+    for r in to {
+        let text: Arc<str> = MessageObject::new(Action::Send, from.0, *r, object.clone())
+            .to_text()
+            .into();
+        app.clients.notify(*r, text);
+    }
 }
 
 /// Tells the recipients a stream ended without its `end` buffer.
@@ -704,6 +743,7 @@ mod tests {
                 next_seq: 0,
                 frames: 0,
                 recorder: Recorder::start(dir.path().join("a.wav")),
+                phones: None,
             },
         );
         assert!(s.admit(&first).is_ok());
@@ -730,6 +770,7 @@ mod tests {
                     next_seq: 0,
                     frames: 0,
                     recorder: Recorder::start(dir.path().join(format!("{i}.wav"))),
+                    phones: None,
                 },
             );
         }

@@ -68,6 +68,7 @@ pub struct Stations {
     requests: Mutex<HashMap<u64, (Uuid, RecordStatus)>>,
     changed: Notify,
     next_request: AtomicU64,
+    next_stream: AtomicU64,
 }
 
 impl Stations {
@@ -78,6 +79,46 @@ impl Stations {
         let mut v: Vec<(Uuid, bool)> = map.iter().map(|(u, a)| (*u, *a)).collect();
         v.sort();
         v
+    }
+
+    /// An intercom stream from `from` begins: the recipients with phones get it rung and then
+    /// played live. Returns the stream's id for [`Stations::live_buffer`], or `None` if no
+    /// recipient has a phone.
+    pub fn live_start(&self, from: Uuid, recipients: &[Uuid]) -> Option<station_manager::StreamId> {
+        let phones: Vec<Uuid> = recipients
+            .iter()
+            .copied()
+            .filter(|r| self.users.contains(r))
+            .collect();
+        if phones.is_empty() {
+            return None;
+        }
+        // The appliance's stream ids keep the top bit clear (the stations' own have it set).
+        let stream = station_manager::StreamId(
+            self.next_stream.fetch_add(1, Ordering::Relaxed)
+                & !station_manager::station::STATION_STREAM_BIT,
+        );
+        for user in phones {
+            let _ = self.inputs.send(Input::LiveStart {
+                user: user_id(user),
+                stream,
+                from: user_id(from),
+            });
+        }
+        Some(stream)
+    }
+
+    /// A buffer of live stream `stream` (and, with `end`, its end).
+    pub fn live_buffer(&self, stream: station_manager::StreamId, pcm: &[i16], end: bool) {
+        if !pcm.is_empty() {
+            let _ = self.inputs.send(Input::LiveBuffer {
+                stream,
+                pcm: pcm.to_vec(),
+            });
+        }
+        if end {
+            let _ = self.inputs.send(Input::LiveEnd { stream });
+        }
     }
 
     /// Whether `user` has a phone.
@@ -282,6 +323,7 @@ pub async fn prepare(db: &Db, config: &Config) -> (Arc<Stations>, Pending) {
         requests: Mutex::new(HashMap::new()),
         changed: Notify::new(),
         next_request: AtomicU64::new(1),
+        next_stream: AtomicU64::new(1),
     });
     (stations, Pending { inputs: rx, lines })
 }
@@ -314,9 +356,18 @@ pub async fn run(app: App, pending: Pending) {
     });
     let (media, mut media_events) = MediaEngine::spawn(engine_config, audio);
     let mut gateway_events = app.gateways.subscribe();
+    // Station users' names, for live buffers from their phones; open phone streams' recipients.
+    let mut names = HashMap::new();
+    for (_, user) in &lines {
+        let u = *user;
+        if let Ok(Some(found)) = app.db.read(move |c| users::by_id(c, u)).await {
+            names.insert(u, found.username);
+        }
+    }
+    let mut live = HashMap::new();
     loop {
         publish_availability(&app, &manager, &lines);
-        drain(&app, &mut manager, &media).await;
+        drain(&app, &mut manager, &media, &names, &mut live).await;
         let deadline = manager.poll_timeout();
         tokio::select! {
             event = gateway_events.recv() => match event {
@@ -358,7 +409,13 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Carries out everything the manager asked for.
-async fn drain(app: &App, manager: &mut StationManager, media: &MediaHandle) {
+async fn drain(
+    app: &App,
+    manager: &mut StationManager,
+    media: &MediaHandle,
+    names: &HashMap<Uuid, String>,
+    live: &mut HashMap<station_manager::StreamId, (u64, Vec<Uuid>)>,
+) {
     while let Some(command) = manager.poll_command() {
         if let Err(e) = app.gateways.command(command).await {
             warn!(error = %e, "gateway command not sent");
@@ -370,7 +427,44 @@ async fn drain(app: &App, manager: &mut StationManager, media: &MediaHandle) {
         }
     }
     while let Some(output) = manager.poll_output() {
-        output_to_core(app, output);
+        match output {
+            // Live buffers keep their order: forwarded here, on the station task.
+            Output::LiveBuffer {
+                user,
+                to,
+                stream,
+                seq,
+                pcm,
+            } => {
+                let to: Vec<Uuid> = to.into_iter().map(uuid).collect();
+                let name = names.get(&uuid(user)).map_or("", String::as_str);
+                crate::intercom::forward_from_phone(
+                    app,
+                    (uuid(user), name),
+                    &to,
+                    stream.0,
+                    seq,
+                    &pcm,
+                    false,
+                );
+                live.insert(stream, (seq + 1, to));
+            }
+            Output::LiveEnd { user, stream } => {
+                if let Some((seq, to)) = live.remove(&stream) {
+                    let name = names.get(&uuid(user)).map_or("", String::as_str);
+                    crate::intercom::forward_from_phone(
+                        app,
+                        (uuid(user), name),
+                        &to,
+                        stream.0,
+                        seq,
+                        &[],
+                        true,
+                    );
+                }
+            }
+            other => output_to_core(app, other),
+        }
     }
 }
 
@@ -426,9 +520,9 @@ fn output_to_core(app: &App, output: Output) {
                     Err(e) => warn!(error = %e, "cannot delete a message"),
                 }
             }
-            other => {
-                tracing::debug!(?other, "live intercom from a phone: not forwarded yet");
-            }
+            // Live buffers are forwarded in order by `drain`, never here.
+            Output::LiveBuffer { .. } | Output::LiveEnd { .. } => {}
+            other => warn!(?other, "an output the appliance does not handle"),
         }
     });
 }
