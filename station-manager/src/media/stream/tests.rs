@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use codecs::g711::Law;
+use codecs::rtcp;
 use codecs::rtp::Csrcs;
 use gateway_control::model::Codec;
 
