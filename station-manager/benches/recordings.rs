@@ -73,6 +73,7 @@ impl Sender {
     /// in 1 ms slots (gateways' streams are not in phase). Returns (packets sent, late slots,
     /// CPU ticks this thread used).
     fn run(self) -> (u64, u64, u64) {
+        realtime();
         let cpu0 = thread_ticks();
         let mut sent = 0u64;
         let mut late = 0u64;
@@ -126,6 +127,25 @@ impl Sender {
     }
 }
 
+/// With `PRIO=rt`, the calling thread runs `SCHED_FIFO` (as an appliance would run its media
+/// threads, and as the gateway is a separate device in reality); otherwise nothing changes.
+fn realtime() {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    if std::env::var("PRIO").as_deref() != Ok("rt") {
+        return;
+    }
+    let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
+    let prio = ThreadPriorityValue::try_from(10u8).map(ThreadPriority::Crossplatform);
+    if let Ok(prio) = prio
+        && let Err(e) = set_thread_priority_and_policy(thread_native_id(), prio, fifo)
+    {
+        eprintln!("cannot set SCHED_FIFO: {e:?}");
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -143,19 +163,22 @@ fn main() {
     let packets = (secs * 50) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .on_thread_start(realtime)
         .enable_all()
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     println!(
-        "recordings: N={n} streams, T={secs} s, {} pps total, LIVE={live} intercom streams, silence detection {}, {workers} runtime workers",
+        "recordings: N={n} streams, T={secs} s, {} pps total, LIVE={live} intercom streams, silence detection {}, {workers} runtime workers, PRIO={}",
         n * 50,
         if silence_s > 0 {
             format!("{silence_s} s")
         } else {
             "off".into()
         },
+        std::env::var("PRIO").unwrap_or_else(|_| "default".into()),
     );
+    realtime();
     rt.block_on(async move {
         let (engine, mut events) = MediaEngine::spawn(
             EngineConfig::new(dir.path().to_owned()),
