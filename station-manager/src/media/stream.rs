@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use codecs::cleanup::{SampleRate, SilenceTimer, Vad, VadConfig};
+use codecs::cleanup::{FrameLen, SampleRate, SilenceTimer, Vad, VadConfig};
 use codecs::dtmf;
 use codecs::jitter::{FrameKind, JitterBuffer, Push};
 use codecs::rtcp::ReceiverStats;
@@ -456,7 +456,13 @@ impl Stream {
             silence: silence.map(|d| {
                 (
                     d,
-                    Vad::new(VadConfig::default(), rate),
+                    Vad::new(
+                        VadConfig {
+                            frame: FrameLen::Ms20,
+                            ..VadConfig::default()
+                        },
+                        rate,
+                    ),
                     SilenceTimer::new(rate, d),
                 )
             }),
