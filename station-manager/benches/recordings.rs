@@ -239,7 +239,11 @@ fn main() {
         let mut latencies = Vec::with_capacity(live * packets);
         let mut buffers = 0u64;
         let mut other = Vec::new();
-        let end = base + Duration::from_millis(200) + Duration::from_secs(secs) + Duration::from_millis(500);
+        // Until the sender is done (it may run late on a loaded machine), then 700 ms more
+        // for the last packets to be taken in.
+        let mut end =
+            base + Duration::from_millis(200) + Duration::from_secs(secs) + Duration::from_millis(700);
+        let mut sender_done = false;
         loop {
             let until = tokio::time::Instant::from_std(end);
             tokio::select! {
@@ -256,7 +260,17 @@ fn main() {
                     Some(e) => other.push(e),
                     None => break,
                 },
-                () = tokio::time::sleep_until(until) => break,
+                () = tokio::time::sleep_until(until) => {
+                    if sender_done {
+                        break;
+                    }
+                    if handle.is_finished() {
+                        sender_done = true;
+                        end = Instant::now() + Duration::from_millis(700);
+                    } else {
+                        end += Duration::from_millis(100);
+                    }
+                }
             }
         }
         let (sent, late_slots, sender_ticks) = handle.join().expect("sender");
