@@ -255,6 +255,21 @@ pub enum MediaCommand {
         /// The stream.
         stream: StreamId,
     },
+    /// One buffer of the live stream started with [`MediaCommand::PlayLive`] (8 kHz 16-bit mono
+    /// PCM), in order. The station holds at most its configured backlog while the phone rings;
+    /// once playing, buffers are forwarded as they come and the engine catches up (bounded).
+    LiveBuffer {
+        /// The connection.
+        call: CallId,
+        /// The audio.
+        pcm: Vec<i16>,
+    },
+    /// The live stream started with [`MediaCommand::PlayLive`] has no more buffers: play out
+    /// what is queued, then answer [`MediaEvent::PlayDone`].
+    LiveEnd {
+        /// The connection.
+        call: CallId,
+    },
     /// Stop any playback on the connection.
     StopPlay {
         /// The connection.

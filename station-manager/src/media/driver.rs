@@ -89,6 +89,10 @@ enum CallMsg {
     PlayLive(StreamId, LiveQueue),
     LiveBuffer(StreamId, Arc<[i16]>),
     LiveEnd(StreamId),
+    /// A buffer for whatever live stream the call plays (`MediaCommand::LiveBuffer`).
+    PlayingBuffer(Vec<i16>),
+    /// The live stream the call plays ended (`MediaCommand::LiveEnd`).
+    PlayingEnd,
     StopPlay,
     Close,
 }
@@ -224,6 +228,7 @@ impl MediaEngine {
                     events: self.events.clone(),
                     totals: self.totals.clone(),
                     recordings: 0,
+                    live: None,
                 };
                 let span = info_span!("call", %call, %line, port);
                 tokio::spawn(task.run(port, line, rx).instrument(span));
@@ -252,6 +257,10 @@ impl MediaEngine {
                 let queue = live.queue.clone();
                 self.send_call(call, CallMsg::PlayLive(stream, queue));
             }
+            MediaCommand::LiveBuffer { call, pcm } => {
+                self.send_call(call, CallMsg::PlayingBuffer(pcm));
+            }
+            MediaCommand::LiveEnd { call } => self.send_call(call, CallMsg::PlayingEnd),
             MediaCommand::StopPlay { call } => self.send_call(call, CallMsg::StopPlay),
             MediaCommand::Close { call } => {
                 if let Some(tx) = self.calls.remove(&call) {
@@ -315,6 +324,8 @@ struct CallTask {
     events: mpsc::UnboundedSender<MediaEvent>,
     totals: Arc<Mutex<Totals>>,
     recordings: u64,
+    /// The live stream being played, for `MediaCommand::LiveBuffer`/`LiveEnd`.
+    live: Option<StreamId>,
 }
 
 impl CallTask {
@@ -438,7 +449,20 @@ impl CallTask {
                     Err(e) => self.fail(format!("message audio: {e}")),
                 }
             }
-            CallMsg::PlayLive(id, queue) => stream.handle_play_live(now(), id, queue),
+            CallMsg::PlayLive(id, queue) => {
+                self.live = Some(id);
+                stream.handle_play_live(now(), id, queue);
+            }
+            CallMsg::PlayingBuffer(pcm) => {
+                if let Some(id) = self.live {
+                    stream.handle_live_buffer(id, &pcm);
+                }
+            }
+            CallMsg::PlayingEnd => {
+                if let Some(id) = self.live {
+                    stream.handle_live_end(id);
+                }
+            }
             CallMsg::LiveBuffer(id, pcm) => {
                 stream.handle_live_buffer(id, &pcm);
             }

@@ -1,8 +1,8 @@
 //! The RTP media path: port allocation, RTP/RTCP streams with jitter buffers and source
 //! checks, recording to files, playout.
 //!
-//! - [`PortAllocator`] hands out even RTP ports of the configured range (RTCP on port + 1,
-//!   RFC 3550 §11).
+//! - Ports come from the station manager's `PortAllocator` (`station::calls`, even ports,
+//!   RTCP on port + 1, RFC 3550 §11); the engine binds what `MediaCommand::Open` names.
 //! - [`Stream`] is the sans-IO core of one call: symmetric RTP with a source check, RFC 3550
 //!   parsing, payload-type check, RFC 4733 digits, a per-stream jitter buffer with G.711
 //!   concealment, capture (recording sink, silence, maximum length, live intercom buffers),
@@ -17,7 +17,6 @@
 //! [`FrameSource`] of G.711 frames (`codecs::pipeline::G711Playout` behind it).
 
 mod live;
-mod ports;
 mod recorder;
 mod stream;
 
@@ -33,7 +32,6 @@ use codecs::g711::Law;
 use thiserror::Error;
 
 pub use live::{LiveFrame, LiveQueue};
-pub use ports::{MAX_PORTS, PortAllocator, PortError};
 pub use recorder::Recorder;
 pub use stream::{Finished, Stream, Transmit};
 
