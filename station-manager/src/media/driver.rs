@@ -130,7 +130,8 @@ impl MediaHandle {
             .map_err(|_| EngineGone)
     }
 
-    /// Counters summed over every call, open or closed.
+    /// Counters summed over every call, open or closed (an open call's as of its last
+    /// command or timer, not of its last packet: the receive path takes no lock).
     pub async fn stats(&self) -> Result<Stats, EngineGone> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Request::Stats(tx)).map_err(|_| EngineGone)?;
