@@ -237,3 +237,87 @@ async fn a_message_is_played_paced_with_correct_headers() {
         MediaEvent::Failed { .. }
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn live_audio_buffered_while_ringing_plays_once_picked_up() {
+    let port = 41_020;
+    let (_dir, engine, mut events, gateway) = setup(port, 0).await;
+    let call = CallId(1);
+    let stream = station_manager::StreamId(5);
+    // 200 ms spoken while the phone rings, in buffers of 400 samples.
+    for i in 0..4i16 {
+        engine
+            .live_buffer(stream, vec![100 * (i + 1); 400])
+            .unwrap();
+    }
+    engine
+        .command(MediaCommand::PlayLive { call, stream })
+        .unwrap();
+    engine.live_buffer(stream, vec![500; 160]).unwrap();
+    engine.live_end(stream).unwrap();
+    let mut buf = [0u8; 1500];
+    let mut payloads = Vec::new();
+    while payloads.len() < 11 {
+        let (n, from) = gateway.recv_from(&mut buf).await.unwrap();
+        if from.port() != port {
+            continue;
+        }
+        payloads.push(Repr::parse_bytes(&buf[..n]).unwrap().payload.to_vec());
+    }
+    assert_eq!(next_event(&mut events).await, MediaEvent::PlayDone { call });
+    let decoded: Vec<i16> = payloads
+        .concat()
+        .iter()
+        .map(|&c| Law::Ulaw.decode_sample(c))
+        .collect();
+    let mut sent = Vec::new();
+    for i in 0..4i16 {
+        sent.extend(vec![
+            Law::Ulaw.decode_sample(
+                Law::Ulaw.encode_sample(100 * (i + 1))
+            );
+            400
+        ]);
+    }
+    sent.extend(vec![
+        Law::Ulaw.decode_sample(Law::Ulaw.encode_sample(500));
+        160
+    ]);
+    assert_eq!(
+        decoded, sent,
+        "everything, in order, below the catch-up threshold"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn live_buffers_addressed_by_call_play_then_play_done() {
+    let port = 41_030;
+    let (_dir, engine, mut events, gateway) = setup(port, 0).await;
+    let call = CallId(1);
+    let stream = station_manager::StreamId(6);
+    engine
+        .command(MediaCommand::PlayLive { call, stream })
+        .unwrap();
+    for i in 0..3i16 {
+        engine
+            .command(MediaCommand::LiveBuffer {
+                call,
+                pcm: vec![1000 * (i + 1); 160],
+            })
+            .unwrap();
+    }
+    engine.command(MediaCommand::LiveEnd { call }).unwrap();
+    let mut buf = [0u8; 1500];
+    let mut codes = Vec::new();
+    while codes.len() < 3 {
+        let (n, from) = gateway.recv_from(&mut buf).await.unwrap();
+        if from.port() == port {
+            codes.push(Repr::parse_bytes(&buf[..n]).unwrap().payload[0]);
+        }
+    }
+    assert_eq!(
+        codes,
+        [1000, 2000, 3000].map(|s| Law::Ulaw.encode_sample(s))
+    );
+    assert_eq!(next_event(&mut events).await, MediaEvent::PlayDone { call });
+}

@@ -89,6 +89,10 @@ enum CallMsg {
     PlayLive(StreamId, LiveQueue),
     LiveBuffer(StreamId, Arc<[i16]>),
     LiveEnd(StreamId),
+    /// A buffer for whatever live stream the call plays (`MediaCommand::LiveBuffer`).
+    PlayingBuffer(Vec<i16>),
+    /// The live stream the call plays ended (`MediaCommand::LiveEnd`).
+    PlayingEnd,
     StopPlay,
     Close,
 }
@@ -126,7 +130,8 @@ impl MediaHandle {
             .map_err(|_| EngineGone)
     }
 
-    /// Counters summed over every call, open or closed.
+    /// Counters summed over every call, open or closed (an open call's as of its last
+    /// command or timer, not of its last packet: the receive path takes no lock).
     pub async fn stats(&self) -> Result<Stats, EngineGone> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Request::Stats(tx)).map_err(|_| EngineGone)?;
@@ -224,6 +229,7 @@ impl MediaEngine {
                     events: self.events.clone(),
                     totals: self.totals.clone(),
                     recordings: 0,
+                    live: None,
                 };
                 let span = info_span!("call", %call, %line, port);
                 tokio::spawn(task.run(port, line, rx).instrument(span));
@@ -253,16 +259,9 @@ impl MediaEngine {
                 self.send_call(call, CallMsg::PlayLive(stream, queue));
             }
             MediaCommand::LiveBuffer { call, pcm } => {
-                // The station feeds its own call (it held the backlog while the phone rang).
-                if let Some(stream) = self.stream_of(call) {
-                    self.send_call(call, CallMsg::LiveBuffer(stream, pcm.into()));
-                }
+                self.send_call(call, CallMsg::PlayingBuffer(pcm));
             }
-            MediaCommand::LiveEnd { call } => {
-                if let Some(stream) = self.stream_of(call) {
-                    self.send_call(call, CallMsg::LiveEnd(stream));
-                }
-            }
+            MediaCommand::LiveEnd { call } => self.send_call(call, CallMsg::PlayingEnd),
             MediaCommand::StopPlay { call } => self.send_call(call, CallMsg::StopPlay),
             MediaCommand::Close { call } => {
                 if let Some(tx) = self.calls.remove(&call) {
@@ -273,19 +272,6 @@ impl MediaEngine {
                 }
             }
         }
-    }
-
-    /// The live stream `call` plays, if any.
-    fn stream_of(&self, call: CallId) -> Option<StreamId> {
-        let found = self
-            .live
-            .iter()
-            .find(|(_, l)| l.calls.contains(&call))
-            .map(|(s, _)| *s);
-        if found.is_none() {
-            debug!(%call, "live audio for a call that plays no live stream");
-        }
-        found
     }
 
     fn live_entry(&mut self, stream: StreamId) -> &mut Live {
@@ -339,6 +325,8 @@ struct CallTask {
     events: mpsc::UnboundedSender<MediaEvent>,
     totals: Arc<Mutex<Totals>>,
     recordings: u64,
+    /// The live stream being played, for `MediaCommand::LiveBuffer`/`LiveEnd`.
+    live: Option<StreamId>,
 }
 
 impl CallTask {
@@ -462,7 +450,20 @@ impl CallTask {
                     Err(e) => self.fail(format!("message audio: {e}")),
                 }
             }
-            CallMsg::PlayLive(id, queue) => stream.handle_play_live(now(), id, queue),
+            CallMsg::PlayLive(id, queue) => {
+                self.live = Some(id);
+                stream.handle_play_live(now(), id, queue);
+            }
+            CallMsg::PlayingBuffer(pcm) => {
+                if let Some(id) = self.live {
+                    stream.handle_live_buffer(id, &pcm);
+                }
+            }
+            CallMsg::PlayingEnd => {
+                if let Some(id) = self.live {
+                    stream.handle_live_end(id);
+                }
+            }
             CallMsg::LiveBuffer(id, pcm) => {
                 stream.handle_live_buffer(id, &pcm);
             }

@@ -1,8 +1,8 @@
 //! The RTP media path: port allocation, RTP/RTCP streams with jitter buffers and source
 //! checks, recording to files, playout.
 //!
-//! - [`PortAllocator`] hands out even RTP ports of the configured range (RTCP on port + 1,
-//!   RFC 3550 §11).
+//! - Ports come from the station manager's `PortAllocator` (`station::calls`, even ports,
+//!   RTCP on port + 1, RFC 3550 §11); the engine binds what `MediaCommand::Open` names.
 //! - [`Stream`] is the sans-IO core of one call: symmetric RTP with a source check, RFC 3550
 //!   parsing, payload-type check, RFC 4733 digits, a per-stream jitter buffer with G.711
 //!   concealment, capture (recording sink, silence, maximum length, live intercom buffers),
@@ -17,7 +17,6 @@
 //! [`FrameSource`] of G.711 frames (`codecs::pipeline::G711Playout` behind it).
 
 mod live;
-mod ports;
 mod recorder;
 mod stream;
 
@@ -33,7 +32,6 @@ use codecs::g711::Law;
 use thiserror::Error;
 
 pub use live::{LiveFrame, LiveQueue};
-pub use ports::{MAX_PORTS, PortAllocator, PortError};
 pub use recorder::Recorder;
 pub use stream::{Finished, Stream, Transmit};
 
@@ -105,11 +103,17 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// The codecs jitter buffer defaults (20 ms frames, 60 ms initial delay), RTCP every
-    /// 5 s, live queues of at most 20 s that catch up above 200 ms by dropping one frame in 4.
+    /// A jitter buffer that waits 200–500 ms for a missing packet, RTCP every 5 s, live
+    /// queues of at most 20 s that catch up above 200 ms by dropping one frame in 4.
+    ///
+    /// Why 200 ms rather than the 60 ms of a playout buffer: audio in order is taken from the
+    /// jitter buffer as soon as it arrives (see [`Stream`]), so the delay only says how long a
+    /// missing packet is waited for before it is concealed. A recording has no playout clock,
+    /// and a bursty sender (measured: a loaded gateway host or this machine under load holds
+    /// packets back 60–300 ms) would otherwise turn late packets into concealment.
     fn default() -> Self {
         Self {
-            jitter: codecs::jitter::Config::default(),
+            jitter: capture_jitter(),
             rtcp_interval: Duration::from_secs(5),
             live_queue_max: Duration::from_secs(20),
             live_catchup: Duration::from_millis(200),
@@ -118,6 +122,16 @@ impl Default for Config {
             seed: 0x0ff_400c,
         }
     }
+}
+
+fn capture_jitter() -> codecs::jitter::Config {
+    let mut j = codecs::jitter::Config::default();
+    let set = j
+        .max_delay(Duration::from_millis(500))
+        .and_then(|j| j.target_delay(Duration::from_millis(200)))
+        .and_then(|j| j.min_delay(Duration::from_millis(200)))
+        .map(|j| j.clone());
+    set.unwrap_or_default()
 }
 
 /// Largest `live_queue_max` accepted (bounds a live queue to 960 KB).

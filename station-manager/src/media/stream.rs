@@ -7,17 +7,17 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use codecs::cleanup::{SampleRate, SilenceTimer, Vad, VadConfig};
+use codecs::cleanup::{FrameLen, SampleRate, SilenceTimer, Vad, VadConfig};
 use codecs::dtmf;
 use codecs::jitter::{FrameKind, JitterBuffer, Push};
-use codecs::rtcp::{self, NtpTime, ReceiverStats, SdesChunk, SdesItem, SenderInfo};
+use codecs::rtcp::ReceiverStats;
 use codecs::rtp::{self, Packetizer, SequenceNumber, Ssrc, Timestamp};
 use gateway_control::model::{CallId, Digit, LineId, Media};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, trace, warn};
 
-use super::{CaptureSink, Config, FrameSource, LiveFrame, LiveQueue, Stats, law};
+use super::{CaptureSink, Config, FrameSource, LiveQueue, Stats};
 use crate::{MediaEvent, StreamId};
 
 /// Samples per second of G.711.
@@ -456,7 +456,13 @@ impl Stream {
             silence: silence.map(|d| {
                 (
                     d,
-                    Vad::new(VadConfig::default(), rate),
+                    Vad::new(
+                        VadConfig {
+                            frame: FrameLen::Ms20,
+                            ..VadConfig::default()
+                        },
+                        rate,
+                    ),
                     SilenceTimer::new(rate, d),
                 )
             }),
@@ -506,77 +512,6 @@ impl Stream {
         });
     }
 
-    /// Plays a stored message, replacing what was playing (which gets no `PlayDone`).
-    pub fn handle_play_message(&mut self, now: Instant, source: Box<dyn FrameSource>) {
-        self.start_play(now, Source::Message(source));
-    }
-
-    /// Plays a live stream from `queue` (which may already hold what came while ringing).
-    pub fn handle_play_live(&mut self, now: Instant, stream: StreamId, queue: LiveQueue) {
-        self.start_play(now, Source::Live(stream, queue));
-    }
-
-    /// A buffer of the live stream being played. Returns false (and drops it) if `stream` is
-    /// not what plays.
-    pub fn handle_live_buffer(&mut self, stream: StreamId, pcm: &[i16]) -> bool {
-        match &mut self.play {
-            Some(Playout {
-                source: Source::Live(s, q),
-                ..
-            }) if *s == stream => {
-                q.push(pcm);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The live stream being played ended: what is queued still plays, then `PlayDone`.
-    pub fn handle_live_end(&mut self, stream: StreamId) -> bool {
-        match &mut self.play {
-            Some(Playout {
-                source: Source::Live(s, q),
-                ..
-            }) if *s == stream => {
-                q.end();
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Stops playing (no `PlayDone`).
-    pub fn handle_stop_play(&mut self) {
-        if let Some(p) = self.play.take() {
-            self.end_play(p);
-            debug!(call = %self.call, "playout stopped");
-        }
-    }
-
-    fn end_play(&mut self, p: Playout) {
-        if let Source::Live(_, q) = p.source {
-            self.stats.live_dropped += q.dropped;
-            self.stats.live_skipped += q.skipped;
-        }
-    }
-
-    fn start_play(&mut self, now: Instant, source: Source) {
-        self.handle_stop_play();
-        let frame = self
-            .remote
-            .map_or(160, |r| (r.ptime.as_micros() * 8 / 1000) as usize)
-            .clamp(8, 480);
-        let pt = self.remote.map_or(0, |r| r.codec.payload_type());
-        debug!(call = %self.call, frame, "playout starts");
-        self.play = Some(Playout {
-            source,
-            packetizer: Packetizer::new(self.ssrc, pt, self.next_seq, self.next_ts),
-            next: now,
-            pcm: vec![0; frame],
-            codes: vec![0; frame],
-        });
-    }
-
     /// Time passed: due frames, playout packets and reports.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.drain_jitter(now);
@@ -602,182 +537,6 @@ impl Stream {
             debug!(call = %self.call, "no audio for the silence time");
             self.events
                 .push_back(MediaEvent::Silence { call: self.call });
-        }
-    }
-
-    fn play_due(&mut self, now: Instant) {
-        let Some(remote) = self.remote else {
-            return;
-        };
-        let law = law(remote.codec);
-        let mut sent = 0;
-        while let Some(p) = self.play.as_mut()
-            && now >= p.next
-        {
-            if sent == MAX_BURST {
-                debug!(call = %self.call, "playout timer late: re-anchored");
-                p.next = now;
-                break;
-            }
-            let n = p.codes.len();
-            let more = match &mut p.source {
-                Source::Message(src) => match src.next_frame(&mut p.codes) {
-                    Ok(more) => Ok(more.then_some(true)),
-                    Err(e) => Err(e.0),
-                },
-                Source::Live(_, q) => match q.next_frame(&mut p.pcm) {
-                    LiveFrame::Audio => {
-                        let _ = law.encode(&p.pcm, &mut p.codes);
-                        Ok(Some(true))
-                    }
-                    LiveFrame::Starved => Ok(Some(false)),
-                    LiveFrame::Done => Ok(None),
-                },
-            };
-            p.next += remote.ptime;
-            match more {
-                Ok(Some(true)) => {
-                    let repr = p.packetizer.packet(&p.codes, n as u32);
-                    let mut buf = vec![0; repr.buffer_len().min(MAX_TRANSMIT)];
-                    if let Ok(len) = repr.emit(&mut buf) {
-                        buf.truncate(len);
-                        self.next_seq = repr.sequence_number.wrapping_add(1);
-                        self.next_ts = repr.timestamp.wrapping_add(n as u32);
-                        self.sent_octets = self.sent_octets.wrapping_add(n as u32);
-                        self.stats.rtp_sent += 1;
-                        self.transmits.push_back(Transmit {
-                            destination: remote.address,
-                            rtcp: false,
-                            payload: buf,
-                        });
-                    }
-                    sent += 1;
-                }
-                Ok(Some(false)) => {
-                    self.stats.live_starved += 1;
-                    p.packetizer.skip(n as u32);
-                    self.next_ts = self.next_ts.wrapping_add(n as u32);
-                }
-                Ok(None) => {
-                    if let Some(p) = self.play.take() {
-                        self.end_play(p);
-                    }
-                    debug!(call = %self.call, "playout done");
-                    self.events
-                        .push_back(MediaEvent::PlayDone { call: self.call });
-                }
-                Err(reason) => {
-                    if let Some(p) = self.play.take() {
-                        self.end_play(p);
-                    }
-                    warn!(call = %self.call, %reason, "message audio failed");
-                    self.events.push_back(MediaEvent::Failed {
-                        call: self.call,
-                        reason,
-                    });
-                }
-            }
-        }
-    }
-
-    fn ntp(&self, now: Instant) -> NtpTime {
-        let t = self.wall.1 + now.saturating_duration_since(self.wall.0);
-        let secs = t.as_secs() + NTP_UNIX_OFFSET;
-        let frac = (u64::from(t.subsec_nanos()) << 32) / 1_000_000_000;
-        NtpTime((secs << 32) | frac)
-    }
-
-    fn send_report(&mut self, now: Instant) {
-        let Some(remote) = self.remote else {
-            return;
-        };
-        let reports: Vec<_> = self
-            .reception
-            .as_mut()
-            .filter(|r| r.received() > 0)
-            .map(|r| r.report_block(now))
-            .into_iter()
-            .collect();
-        let report = if self.play.is_some() {
-            rtcp::Repr::SenderReport {
-                ssrc: self.ssrc,
-                info: SenderInfo {
-                    ntp_time: self.ntp(now),
-                    rtp_time: self.next_ts.0,
-                    packet_count: self.stats.rtp_sent as u32,
-                    octet_count: self.sent_octets,
-                },
-                reports,
-                extension: &[],
-            }
-        } else {
-            rtcp::Repr::ReceiverReport {
-                ssrc: self.ssrc,
-                reports,
-                extension: &[],
-            }
-        };
-        let cname = self.config.cname.as_bytes();
-        let sdes = rtcp::Repr::SourceDescription(vec![SdesChunk {
-            ssrc: self.ssrc,
-            items: vec![SdesItem {
-                kind: rtcp::SDES_CNAME,
-                value: cname,
-            }],
-        }]);
-        let mut buf = vec![0; MAX_TRANSMIT];
-        match rtcp::emit_compound(&[report, sdes], &mut buf) {
-            Ok(len) => {
-                buf.truncate(len);
-                self.stats.rtcp_sent += 1;
-                let mut to = remote.address;
-                to.set_port(to.port().wrapping_add(1));
-                trace!(call = %self.call, len, "rtcp report");
-                self.transmits.push_back(Transmit {
-                    destination: to,
-                    rtcp: true,
-                    payload: buf,
-                });
-            }
-            Err(error) => debug!(call = %self.call, %error, "RTCP report not emitted"),
-        }
-    }
-
-    /// A datagram arrived on the RTCP port from `from` at `now`.
-    pub fn handle_rtcp(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let expected = self.remote.map(|r| {
-            let mut a = r.address;
-            a.set_port(a.port().wrapping_add(1));
-            a
-        });
-        if expected != Some(from) {
-            self.stats.rtcp_wrong_source += 1;
-            debug!(call = %self.call, %from, "RTCP from the wrong source: dropped");
-            return;
-        }
-        match rtcp::parse_compound(datagram) {
-            Ok(packets) => {
-                self.stats.rtcp_received += 1;
-                for p in packets {
-                    match p {
-                        rtcp::Repr::SenderReport { ssrc, info, .. } => {
-                            if let Some(r) = self.reception.as_mut()
-                                && r.ssrc() == ssrc
-                            {
-                                r.handle_sender_report(now, info.ntp_time);
-                            }
-                        }
-                        rtcp::Repr::Goodbye { .. } => {
-                            debug!(call = %self.call, "RTCP BYE");
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Err(error) => {
-                self.stats.rtcp_malformed += 1;
-                debug!(call = %self.call, %error, "malformed RTCP: dropped");
-            }
         }
     }
 
@@ -880,5 +639,7 @@ fn write(
     }
 }
 
+mod playout;
+mod reports;
 #[cfg(test)]
 mod tests;

@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 use gateway_control::model::{Cadence, Command, ConnectionMode, Event, LineId, Media, Tone};
 use tracing::debug;
 
-pub use calls::{Calls, STATION_STREAM_BIT};
+pub use calls::{Calls, PortAllocator, STATION_STREAM_BIT};
 
 use crate::manager::Config;
 use crate::{Input, MediaCommand, MediaEvent, MessageId, Output, RequestId, StreamId, UserId};

@@ -34,7 +34,7 @@ impl T {
     fn up() -> Self {
         let mut t = Self {
             st: Station::new(line(), ME, Config::default()),
-            calls: Calls::new(20000..=20009, 1).unwrap(),
+            calls: Calls::new(20000..=20009, 1),
             now: epoch(),
         };
         assert!(!t.st.is_available());

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use codecs::g711::Law;
+use codecs::rtcp;
 use codecs::rtp::Csrcs;
 use gateway_control::model::Codec;
 
@@ -529,4 +530,30 @@ fn rtcp_reports_go_to_port_plus_one_rr_then_sr_while_playing() {
     // The gateway's own report is accepted and counted.
     h.s.handle_rtcp(h.at(16_000), to, &reports[0].payload);
     assert_eq!(h.s.stats().rtcp_received, 1);
+}
+
+#[test]
+fn a_missing_packet_is_waited_for_200_ms_then_concealed() {
+    let mut h = Harness::new();
+    h.capture(None, Duration::from_secs(60), None);
+    for n in (0..10u16).filter(|&n| n != 7) {
+        h.recv(u64::from(n) * 20, &audio(n));
+    }
+    // Frame 7 is due 200 ms after its place in the stream (0 + 200 + 7 × 20 ms).
+    h.run_until(339);
+    assert_eq!(h.sink.samples().len(), 7 * 160);
+    h.recv(339, &audio(7));
+    assert_eq!(
+        h.sink.samples(),
+        expected(0..10),
+        "a late packet still in time"
+    );
+    let mut h = Harness::new();
+    h.capture(None, Duration::from_secs(60), None);
+    for n in (0..10u16).filter(|&n| n != 7) {
+        h.recv(u64::from(n) * 20, &audio(n));
+    }
+    h.run_until(340);
+    assert_eq!(h.sink.samples().len(), 10 * 160);
+    assert_eq!(h.s.stats().concealed_frames, 1);
 }
