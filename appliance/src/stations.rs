@@ -45,6 +45,19 @@ pub enum RecordStatus {
     Failed(String),
 }
 
+/// How a recording from a phone reaches its recipients, as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordMode {
+    /// Intercom when every recipient is online, else record.
+    #[default]
+    Auto,
+    /// Live to those online (and stored).
+    Intercom,
+    /// Stored, then delivered.
+    Record,
+}
+
 /// Why a record request cannot start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
@@ -69,6 +82,8 @@ pub struct Stations {
     changed: Notify,
     next_request: AtomicU64,
     next_stream: AtomicU64,
+    /// Each user's default record mode (`control_params`), held in memory.
+    modes: Mutex<HashMap<Uuid, RecordMode>>,
 }
 
 impl Stations {
@@ -118,6 +133,20 @@ impl Stations {
         }
         if end {
             let _ = self.inputs.send(Input::LiveEnd { stream });
+        }
+    }
+
+    /// `user`'s default record mode.
+    pub fn default_mode(&self, user: Uuid) -> RecordMode {
+        let modes = self.modes.lock().unwrap_or_else(|p| p.into_inner());
+        modes.get(&user).copied().unwrap_or_default()
+    }
+
+    /// Sets `user`'s default record mode.
+    pub fn set_default_mode(&self, user: Uuid, mode: RecordMode) {
+        let mut modes = self.modes.lock().unwrap_or_else(|p| p.into_inner());
+        if modes.len() < 100_000 || modes.contains_key(&user) {
+            modes.insert(user, mode);
         }
     }
 
@@ -229,6 +258,25 @@ impl Stations {
     }
 }
 
+/// Rings `user`'s phone to record for `to` in `mode` (`None`: the user's default); `auto` picks
+/// intercom when every recipient is online. Returns the request id and how it will be sent.
+pub fn request_recording(
+    app: &App,
+    user: Uuid,
+    to: Vec<Uuid>,
+    mode: Option<RecordMode>,
+) -> Result<(u64, Delivery), RecordError> {
+    let delivery = match mode.unwrap_or_else(|| app.stations.default_mode(user)) {
+        RecordMode::Intercom => Delivery::Intercom,
+        RecordMode::Record => Delivery::Record,
+        RecordMode::Auto if to.iter().all(|u| app.clients.is_online(*u)) => Delivery::Intercom,
+        RecordMode::Auto => Delivery::Record,
+    };
+    app.stations
+        .record(user, to, delivery)
+        .map(|id| (id, delivery))
+}
+
 fn user_id(u: Uuid) -> UserId {
     UserId(*u.as_bytes())
 }
@@ -324,6 +372,7 @@ pub async fn prepare(db: &Db, config: &Config) -> (Arc<Stations>, Pending) {
         changed: Notify::new(),
         next_request: AtomicU64::new(1),
         next_stream: AtomicU64::new(1),
+        modes: Mutex::new(HashMap::new()),
     });
     (stations, Pending { inputs: rx, lines })
 }

@@ -269,3 +269,126 @@ fn record_refused_without_phone_or_gateway() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gateway"), "{err}");
 }
+
+/// One request/answer over the WebSocket: sends `action` with `object`, returns the answer's
+/// object (skipping presence and other pushes).
+fn ws_call(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    action: &str,
+    object: Value,
+) -> Value {
+    let m = serde_json::json!({"action": action, "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(),
+        "destination": uuid::Uuid::nil(), "object": object});
+    ws.send(tungstenite::Message::Text(m.to_string().into()))
+        .expect("ws send");
+    loop {
+        let frame = ws.read().expect("ws answer");
+        let Ok(text) = frame.to_text() else { continue };
+        let v: Value = serde_json::from_str(text).expect("json");
+        if v["action"] == action {
+            return v["object"].clone();
+        }
+    }
+}
+
+/// The WebSocket's `control_params` and `phone_command` drive a user's phone, and a client's
+/// live intercom to a user with a phone rings it and plays live once picked up.
+#[test]
+fn phone_command_control_params_and_intercom_to_a_phone() {
+    let (server, mut sim) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    // A 2 s clip of the speech fixture, as the caller's voice.
+    let clip = dir.path().join("clip.wav");
+    {
+        let mut r = hound::WavReader::open(speech_8k()).unwrap();
+        let spec = r.spec();
+        let mut w = hound::WavWriter::create(&clip, spec).unwrap();
+        for s in r.samples::<i16>().skip(8000).take(16_000) {
+            w.write_sample(s.unwrap()).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let mut ws = server.websocket(&server.login("alice"));
+    let params = ws_call(
+        &mut ws,
+        "control_params",
+        serde_json::json!({"record_mode": "record"}),
+    );
+    assert_eq!(params["record_mode"], "record", "{params}");
+    assert_eq!(params["has_phone"], true);
+    let bad = ws_call(
+        &mut ws,
+        "control_params",
+        serde_json::json!({"record_mode": "loud"}),
+    );
+    assert!(bad["error"].is_string(), "{bad}");
+
+    // phone_command record: rings line 1 in record mode (alice's default now).
+    let started = ws_call(
+        &mut ws,
+        "phone_command",
+        serde_json::json!({"command": "record", "to": ["bob"]}),
+    );
+    assert_eq!(started["mode"], "record", "{started}");
+    let request = started["request"].as_u64().expect("request id");
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.send(&format!("say 1 {}", clip.display()));
+    sim.expect("the clip was sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
+    sim.send("digits 1 #");
+    let stored = wait_for("the phone_command recording stored", || {
+        let s = ws_call(
+            &mut ws,
+            "phone_command",
+            serde_json::json!({"command": "status", "request": request}),
+        );
+        (s["status"] == "stored").then_some(s)
+    });
+    assert!(stored["message"].is_string(), "{stored}");
+    sim.send("onhook 1");
+
+    // Intercom from a client to carol, whose only device is her phone: it rings; once picked up
+    // the stream plays live (what was said while it rang first).
+    let heard = dir.path().join("live.wav");
+    let send = std::thread::spawn({
+        let url = server.url.clone();
+        let clip = clip.clone();
+        move || {
+            std::process::Command::new(offhook_tests::offhook_bin())
+                .args([
+                    "send", "--live", "--to", "carol", "--server", &url, "--user", "alice",
+                ])
+                .arg(&clip)
+                .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
+                .output()
+                .expect("offhook send --live")
+        }
+    });
+    sim.expect("carol's phone rings for the live stream", |v| {
+        (v["line"] == 2 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send(&format!("hear 2 {}", heard.display()));
+    sim.send("offhook 2");
+    let out = send.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sim.expect("the live stream played on line 2", |v| {
+        (v["line"] == 2 && v["event"] == "connection" && v["action"] == "deleted").then_some(())
+    });
+    sim.expect("what line 2 heard", |v| {
+        (v["line"] == 2 && v["event"] == "hear_done").then_some(())
+    });
+    let c = envelope_correlation(&samples(&clip), &samples(&heard));
+    assert!(c > 0.8, "line 2 heard the live stream: {c:.3}");
+    sim.send("onhook 2");
+}

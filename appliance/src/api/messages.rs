@@ -21,7 +21,7 @@ use crate::db::messages::{self as store, MessageView, State as Copy, Status};
 use crate::db::{self, users};
 use crate::media;
 use crate::metrics::Reject;
-use crate::stations::{RecordError, RecordStatus};
+use crate::stations::{self, RecordError, RecordMode, RecordStatus};
 
 fn multipart_error(app: &App, e: &MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -342,20 +342,7 @@ pub(super) async fn remove(
 pub(super) struct Record {
     to: Vec<String>,
     #[serde(default)]
-    mode: RecordMode,
-}
-
-/// How `POST /api/v1/record` sends what is said.
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum RecordMode {
-    /// Intercom when every recipient is online, else record.
-    #[default]
-    Auto,
-    /// Live to those online (and stored).
-    Intercom,
-    /// Stored, then delivered.
-    Record,
+    mode: Option<RecordMode>,
 }
 
 /// `POST /api/v1/record`: rings the caller's own phone; what they say after picking up, until
@@ -373,14 +360,8 @@ pub(super) async fn record(
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    let delivery = match r.mode {
-        RecordMode::Intercom => Delivery::Intercom,
-        RecordMode::Record => Delivery::Record,
-        RecordMode::Auto if to.iter().all(|u| app.clients.is_online(*u)) => Delivery::Intercom,
-        RecordMode::Auto => Delivery::Record,
-    };
-    match app.stations.record(auth.user, to, delivery) {
-        Ok(id) => Ok((
+    match stations::request_recording(&app, auth.user, to, r.mode) {
+        Ok((id, delivery)) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({
                 "request": id,
@@ -389,14 +370,18 @@ pub(super) async fn record(
             })),
         )
             .into_response()),
-        Err(e @ RecordError::NoPhone) => Err(ApiError {
-            status: StatusCode::CONFLICT,
+        Err(e) => Err(ApiError {
+            status: record_error_status(&e),
             message: e.to_string(),
         }),
-        Err(e @ RecordError::GatewayDown) => Err(ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: e.to_string(),
-        }),
+    }
+}
+
+/// The HTTP status of a refused record request.
+pub(super) fn record_error_status(e: &RecordError) -> StatusCode {
+    match e {
+        RecordError::NoPhone => StatusCode::CONFLICT,
+        RecordError::GatewayDown => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -20,6 +20,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/messages/{id}/audio"),
     ("get", "/api/v1/messages/{id}/attachments/{n}"),
     ("post", "/api/v1/record"),
+    ("get", "/api/v1/record/{id}"),
     ("get", "/api/v1/ws"),
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
@@ -120,18 +121,29 @@ pub fn document() -> Value {
                 "responses": {"200": {"description": "the attachment"}, "404": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/record": {"post": op("Ring the caller's phone to record a message", true, json!({
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["to"], "properties": {"to": {"type": "array", "items": {"type": "string"}}}}}}},
-                "responses": {"202": {"description": "ringing"},
+                    "type": "object", "required": ["to"], "properties": {
+                        "to": {"type": "array", "items": {"type": "string"}},
+                        "mode": {"type": "string", "enum": ["auto", "intercom", "record"],
+                            "description": "auto (the default unless control_params set another): intercom when every recipient is online"}}}}}},
+                "responses": {"202": {"description": "ringing: {request, status: pending, mode}"},
                     "409": {"$ref": "#/components/responses/Error"},
                     "503": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/record/{id}": {"get": op("How a record request ended", true, json!({
+                "parameters": [path_param("id", json!({"type": "integer", "minimum": 1})),
+                    {"name": "wait", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 300},
+                     "description": "seconds to wait while it is pending"}],
+                "responses": {"200": {"description": "{request, status: pending|stored|failed, message?, reason?}"},
+                    "404": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/ws": {"get": op("WebSocket of message objects {action, id, source, destination, object}", true, json!({
-                "description": "Text frames, one message object each: arrivals (post), presence (set_status), acknowledgements (checkin) and intercom audio (send).\n\nIntercom: a client sends one buffer per `send` object: `{stream: hex id it chooses, seq: 0,1,2… consecutive, to: [username…] (first buffer), pcm: base64 of 16-bit little-endian mono PCM at 8 kHz (at most 1 s), end: true on the last}`. Every online session of every recipient gets it at once as `send` `{stream, seq, from: username, pcm, ms, end}` (`cut: true` on a last empty one when the sender hung up or reached messages.max_duration). When the stream ends it is stored as a message to all recipients and the sender is told `{stream, stored: message id, ms}`; the stored message's `post` carries `stream`. A refused buffer is answered `{stream, seq, error}` and counted in /metrics (intercom_malformed, intercom_too_big, intercom_out_of_order, intercom_too_many_streams, intercom_too_long, unknown_recipient); the session carries on.",
+                "description": "Text frames, one message object each: arrivals (post), presence (set_status), acknowledgements (checkin) and intercom audio (send).\n\nIntercom: a client sends one buffer per `send` object: `{stream: hex id it chooses, seq: 0,1,2… consecutive, to: [username…] (first buffer), pcm: base64 of 16-bit little-endian mono PCM at 8 kHz (at most 1 s), end: true on the last}`. Every online session of every recipient gets it at once as `send` `{stream, seq, from: username, pcm, ms, end}` (`cut: true` on a last empty one when the sender hung up or reached messages.max_duration). When the stream ends it is stored as a message to all recipients and the sender is told `{stream, stored: message id, ms}`; the stored message's `post` carries `stream`. A refused buffer is answered `{stream, seq, error}` and counted in /metrics (intercom_malformed, intercom_too_big, intercom_out_of_order, intercom_too_many_streams, intercom_too_long, unknown_recipient); the session carries on.\n\nphone_command: `{command: \"record\", to: [username…], mode?}` rings the caller's phone as POST /api/v1/record does (answer `{request, status, mode}` or `{error, status: 409|503}`); `{command: \"status\", request}` tells how it ended. control_params: `{record_mode?: auto|intercom|record}` sets the caller's default mode; the answer lists `record_mode`, `has_phone`, `intercom_buffer_ms`, `max_recording_ms`. A live stream from a phone reaches clients as `send` objects like a client's.",
                 "responses": {"101": {"description": "switching protocols"}}}))},
             "/api/v1/health": {"get": op("Health", false, json!({
                 "responses": {"200": {"description": "health", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"status": {"type": "string"},
                         "gateways": {"type": "array", "items": {"type": "object", "properties": {
-                            "name": {"type": "string"}, "protocol": {"type": "string"}, "up": {"type": "boolean"}}}}}}}}}}}))},
+                            "name": {"type": "string"}, "protocol": {"type": "string"}, "up": {"type": "boolean"}}}},
+                        "stations": {"type": "array", "items": {"type": "object", "properties": {
+                            "user": uuid.clone(), "available": {"type": "boolean"}}}}}}}}}}}))},
             "/api/v1/openapi.json": {"get": op("This document", false, json!({}))},
             "/metrics": {"get": op("Prometheus metrics", false, json!({
                 "responses": {"200": {"description": "text exposition", "content": {"text/plain": {}}}}}))},

@@ -24,6 +24,8 @@ use crate::db::users;
 use crate::intercom::{self, Streams};
 use crate::messaging::{self, Action, MessageObject};
 use crate::metrics::Reject;
+use crate::stations::{self, RecordMode};
+use station_manager::Delivery;
 
 /// Close codes (RFC 6455 §7.4.1).
 mod close {
@@ -392,9 +394,13 @@ async fn handle_text(
                 }
             }
         }
-        Action::PhoneCommand | Action::ControlParams => Some(reply(
-            m.action,
-            json!({"error": "not available: no phone subsystem is attached"}),
+        Action::PhoneCommand => Some(reply(
+            Action::PhoneCommand,
+            phone_command(app, me, &m.object).await,
+        )),
+        Action::ControlParams => Some(reply(
+            Action::ControlParams,
+            control_params(app, me, &m.object),
         )),
         // Refused by from_client; listed for exhaustiveness.
         _ => Some(reply(m.action, json!({"error": "reserved to servers"}))),
@@ -403,4 +409,104 @@ async fn handle_text(
         Some(a) => socket.send(Message::Text(a.into())).await.is_ok(),
         None => true,
     }
+}
+
+/// `phone_command`: drives the caller's own phone.
+/// - `{"command": "record", "to": ["bob"], "mode"?: "auto"|"intercom"|"record"}` rings it to
+///   record (as `POST /api/v1/record`); answers `{"request", "status": "pending", "mode"}` or
+///   `{"error", "status": 409|503}`.
+/// - `{"command": "status", "request": N}` answers `{"request", "status":
+///   "pending"|"stored"|"failed", "message"?, "reason"?}` at once.
+async fn phone_command(app: &App, me: Uuid, object: &Value) -> Value {
+    match object.get("command").and_then(Value::as_str) {
+        Some("record") => {
+            let names: Option<Vec<String>> = object.get("to").and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .take(64)
+                    .map(str::to_owned)
+                    .collect()
+            });
+            let Some(names) = names.filter(|n| !n.is_empty()) else {
+                app.metrics.reject(Reject::WsBadObject);
+                return json!({"error": "object.to must list recipients"});
+            };
+            let mode = match object.get("mode") {
+                None => None,
+                Some(v) => match serde_json::from_value::<RecordMode>(v.clone()) {
+                    Ok(m) => Some(m),
+                    Err(_) => {
+                        app.metrics.reject(Reject::WsBadObject);
+                        return json!({"error": "object.mode must be auto, intercom or record"});
+                    }
+                },
+            };
+            let mut to = Vec::with_capacity(names.len());
+            for name in names {
+                let n = name.clone();
+                match app.db.read(move |c| users::by_name(c, &n)).await {
+                    Ok(Some(u)) if u.kind == "user" => to.push(u.id),
+                    Ok(_) => {
+                        app.metrics.reject(Reject::UnknownRecipient);
+                        return json!({"error": format!("unknown recipient {name:?}")});
+                    }
+                    Err(e) => return json!({"error": e.to_string()}),
+                }
+            }
+            match stations::request_recording(app, me, to, mode) {
+                Ok((id, delivery)) => json!({
+                    "request": id,
+                    "status": "pending",
+                    "mode": if delivery == Delivery::Intercom { "intercom" } else { "record" },
+                }),
+                Err(e) => json!({
+                    "error": e.to_string(),
+                    "status": super::messages::record_error_status(&e).as_u16(),
+                }),
+            }
+        }
+        Some("status") => match object.get("request").and_then(Value::as_u64) {
+            Some(id) => match app.stations.record_status(me, id, Duration::ZERO).await {
+                None => json!({"error": "no such record request", "request": id}),
+                Some(stations::RecordStatus::Pending) => {
+                    json!({"request": id, "status": "pending"})
+                }
+                Some(stations::RecordStatus::Stored(m)) => {
+                    json!({"request": id, "status": "stored", "message": m})
+                }
+                Some(stations::RecordStatus::Failed(r)) => {
+                    json!({"request": id, "status": "failed", "reason": r})
+                }
+            },
+            None => {
+                app.metrics.reject(Reject::WsBadObject);
+                json!({"error": "object.request must be a record request id"})
+            }
+        },
+        _ => {
+            app.metrics.reject(Reject::WsBadObject);
+            json!({"error": "object.command must be \"record\" or \"status\""})
+        }
+    }
+}
+
+/// `control_params`: reads, and with `{"record_mode": …}` sets, the caller's parameters. The
+/// answer lists them all: `record_mode` (settable; the default mode of their record requests)
+/// and the appliance's fixed ones (`has_phone`, `intercom_buffer_ms`, `max_recording_ms`).
+fn control_params(app: &App, me: Uuid, object: &Value) -> Value {
+    if let Some(v) = object.get("record_mode") {
+        match serde_json::from_value::<RecordMode>(v.clone()) {
+            Ok(m) => app.stations.set_default_mode(me, m),
+            Err(_) => {
+                app.metrics.reject(Reject::WsBadObject);
+                return json!({"error": "record_mode must be auto, intercom or record"});
+            }
+        }
+    }
+    json!({
+        "record_mode": app.stations.default_mode(me),
+        "has_phone": app.stations.has_phone(me),
+        "intercom_buffer_ms": 20,
+        "max_recording_ms": u64::try_from(app.config.max_duration.as_millis()).unwrap_or(u64::MAX),
+    })
 }
