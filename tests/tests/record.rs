@@ -392,3 +392,87 @@ fn phone_command_control_params_and_intercom_to_a_phone() {
     assert!(c > 0.8, "line 2 heard the live stream: {c:.3}");
     sim.send("onhook 2");
 }
+
+/// Intercom from a phone to an online client: alice's `offhook record --to bob` picks intercom
+/// (bob is online), and bob's `listen` prints each buffer as alice speaks, then the end, then
+/// the stored message; `--save` keeps the live stream as a WAV that sounds like what was said.
+#[test]
+fn intercom_from_a_phone_to_an_online_client() {
+    let (server, mut sim) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.wav");
+    {
+        let mut r = hound::WavReader::open(speech_8k()).unwrap();
+        let spec = r.spec();
+        let mut w = hound::WavWriter::create(&clip, spec).unwrap();
+        for s in r.samples::<i16>().skip(8000).take(24_000) {
+            w.write_sample(s.unwrap()).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let mut bob = server.listen("bob", &["--save", saved.to_str().unwrap()]);
+    let record = std::thread::spawn({
+        let url = server.url.clone();
+        move || {
+            std::process::Command::new(offhook_tests::offhook_bin())
+                .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
+                .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
+                .output()
+                .expect("offhook record")
+        }
+    });
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.send(&format!("say 1 {}", clip.display()));
+    // Bob hears it live, buffer by buffer, while alice is still speaking.
+    let first = loop {
+        let e = bob.next_non_presence();
+        if e["event"] == "live" {
+            break e;
+        }
+    };
+    assert_eq!(first["from"], "alice");
+    assert_eq!(first["seq"], 0);
+    sim.expect("the clip was sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
+    sim.send("digits 1 #");
+    let mut next_seq = 1;
+    let end = loop {
+        let e = bob.next_non_presence();
+        match e["event"].as_str() {
+            Some("live") => {
+                assert_eq!(e["seq"], next_seq, "buffers arrive in order: {e}");
+                next_seq += 1;
+            }
+            Some("live_end") => break e,
+            _ => {}
+        }
+    };
+    assert!(
+        next_seq >= 140,
+        "about 3 s of 20 ms buffers arrived live: {next_seq}"
+    );
+    let out = record.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    // The live stream as bob saved it sounds like what alice said.
+    let file = end["file"].as_str().expect("live_end names the saved file");
+    let c = envelope_correlation(&samples(&clip), &samples(Path::new(file)));
+    assert!(c > 0.8, "bob's live copy correlates with the clip: {c:.3}");
+    // And the intercom message is stored too.
+    let stored = bob.messages_until(&id);
+    assert_eq!(stored.last().unwrap()["from"], "alice");
+    sim.send("onhook 1");
+}
