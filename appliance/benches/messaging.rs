@@ -389,7 +389,24 @@ async fn run() {
     }
     let connected = metric(&http, &url, "offhook_ws_sessions").await;
     while lat_rx.try_recv().is_ok() {}
-    let audio = speech(10_000);
+    // BENCH_UPLOAD=opus sends the same 10 s as Ogg Opus (what a browser or a client that
+    // encodes before sending uploads) instead of WAV.
+    let audio = match std::env::var("BENCH_UPLOAD").as_deref() {
+        Ok("opus") => {
+            let mut out = std::io::Cursor::new(Vec::new());
+            codecs::pipeline::convert(
+                std::io::Cursor::new(speech(10_000)),
+                codecs::pipeline::Format::Wav,
+                &mut out,
+                codecs::pipeline::Format::OggOpus,
+                &codecs::pipeline::ConvertOptions::default(),
+            )
+            .expect("encode the upload as Ogg Opus");
+            out.into_inner()
+        }
+        _ => speech(10_000),
+    };
+    println!("upload: {} bytes per 10 s message", audio.len());
     let gate = Arc::new(Semaphore::new(4));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
