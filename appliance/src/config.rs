@@ -26,6 +26,7 @@ sweep_interval = "1m"      # how often retention runs
 
 [media]
 address = "127.0.0.1"      # where gateways send RTP
+rtp_ports = "16384-32767"  # RTP on the even ports, RTCP on the odd one above each
 
 [mgcp]
 listen = "0.0.0.0:2727"    # the call agent; bound only when an MGCP gateway is configured
@@ -118,6 +119,8 @@ pub struct Config {
     pub max_frame: usize,
     /// The address gateways send RTP to.
     pub media_address: IpAddr,
+    /// The RTP port range on that address.
+    pub media_ports: std::ops::RangeInclusive<u16>,
     /// Where the MGCP call agent listens.
     pub mgcp_listen: SocketAddr,
     /// The configured media gateways.
@@ -229,6 +232,7 @@ struct Raw {
 #[derive(Deserialize, Default)]
 struct RawMedia {
     address: Option<String>,
+    rtp_ports: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -376,6 +380,7 @@ impl Config {
                 &pick(u.media.address, d.media.address),
                 "expected an IP address such as \"127.0.0.1\"",
             )?,
+            media_ports: port_range(&pick(u.media.rtp_ports, d.media.rtp_ports))?,
             mgcp_listen: address(
                 "mgcp.listen",
                 &pick(u.mgcp.listen, d.mgcp.listen),
@@ -451,6 +456,19 @@ impl Config {
         }
         Ok(self)
     }
+}
+
+/// `"A-B"`: 1024 <= A < B, room for at least one RTP/RTCP pair.
+fn port_range(v: &str) -> Result<std::ops::RangeInclusive<u16>, Error> {
+    let parsed = v.split_once('-').and_then(|(a, b)| {
+        let (a, b): (u16, u16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (a >= 1024 && b > a.saturating_add(a % 2)).then_some(a..=b)
+    });
+    parsed.ok_or(Error::Value {
+        key: "media.rtp_ports",
+        value: v.to_owned(),
+        message: "expected a port range such as \"16384-32767\" (from 1024 up)",
+    })
 }
 
 fn entry(key: String, message: &str) -> Error {
@@ -746,6 +764,8 @@ dial_in = true
             ),
             ("[mgcp]\nlisten = \"2727\"\n", "mgcp.listen"),
             ("[media]\naddress = \"here\"\n", "media.address"),
+            ("[media]\nrtp_ports = \"30000-20000\"\n", "media.rtp_ports"),
+            ("[media]\nrtp_ports = \"80-90\"\n", "media.rtp_ports"),
         ] {
             let e = Config::parse("t.toml", text).unwrap_err().to_string();
             assert!(e.contains(key), "{key}: {e}");

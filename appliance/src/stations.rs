@@ -386,6 +386,9 @@ pub async fn run(app: App, pending: Pending) {
     let Pending { mut inputs, lines } = pending;
     let mut config = StationConfig::default();
     config.media_address(app.config.media_address);
+    if let Err(e) = config.ports(app.config.media_ports.clone()) {
+        warn!(error = %e, "media.rtp_ports refused by the station manager; using its default");
+    }
     let mut manager = StationManager::new(config);
     for (line, user) in &lines {
         if let Err(e) = manager.add_station(line.clone(), user_id(*user)) {

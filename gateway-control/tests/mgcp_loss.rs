@@ -7,6 +7,8 @@
 //! the wire follow RFC 3435 §4.3 (200 ms, doubling, capped at 4 s).
 #![cfg(feature = "driver")]
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -531,7 +533,6 @@ fn scenario(seed: u64) -> World {
 #[test]
 fn the_lossy_exchange_reads_clean_in_tshark() {
     use std::net::SocketAddrV4;
-    use std::process::Command as Process;
 
     use gateway_control::pcap::PcapWriter;
 
@@ -554,41 +555,8 @@ fn the_lossy_exchange_reads_clean_in_tshark() {
     }
     pcap.flush().unwrap();
     drop(pcap);
-    let filter = "_ws.malformed || _ws.expert.severity >= 0x00600000 || mgcp.param.invalid \
-                  || mgcp.unknown_parameter || mgcp.rsp.malformed_parameter \
-                  || mgcp.rsp.rspcode.invalid || !mgcp";
-    let out = Process::new("tshark")
-        .args(["-r", &path.display().to_string()])
-        .args(["-d", "udp.port==2727,mgcp", "-d", "udp.port==2427,mgcp"])
-        .args([
-            "-Y",
-            filter,
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-        ])
-        .output()
-        .expect("tshark is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let flagged = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        flagged.trim().is_empty(),
-        "tshark flagged frames:\n{flagged}"
-    );
-    let out = Process::new("tshark")
-        .args(["-r", &path.display().to_string()])
-        .args(["-d", "udp.port==2727,mgcp", "-d", "udp.port==2427,mgcp"])
-        .args(["-T", "fields", "-e", "mgcp.req.verb"])
-        .output()
-        .unwrap();
-    let verbs = String::from_utf8_lossy(&out.stdout);
+    support::assert_clean(&path);
+    let verbs = support::tshark(&path, &["-T", "fields", "-e", "mgcp.req.verb"]);
     for verb in ["RSIP", "AUEP", "RQNT", "NTFY", "CRCX", "DLCX"] {
         assert!(verbs.contains(verb), "{verb} missing from the capture");
     }

@@ -5,6 +5,8 @@
 //!
 //! tshark is required: without it the test fails (CI installs it).
 
+mod support;
+
 use std::net::SocketAddrV4;
 use std::process::Command as Process;
 use std::time::Duration;
@@ -636,42 +638,9 @@ fn tshark_reads_back_what_we_encode() {
 
     // Nothing malformed, no warnings or errors from any dissector, no parameter the MGCP
     // dissector could not place.
-    let filter = "_ws.malformed || _ws.expert.severity >= 0x00600000 || mgcp.param.invalid \
-                  || mgcp.unknown_parameter || mgcp.rsp.malformed_parameter \
-                  || mgcp.rsp.rspcode.invalid || !mgcp";
-    let out = Process::new("tshark")
-        .args(["-r", &path.display().to_string()])
-        .args(["-d", "udp.port==2727,mgcp", "-d", "udp.port==2427,mgcp"])
-        .args([
-            "-Y",
-            filter,
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let flagged = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        flagged.trim().is_empty(),
-        "tshark flagged frames:\n{flagged}"
-    );
+    support::assert_clean(&path);
 
-    let out = Process::new("tshark")
-        .args(["-r", &path.display().to_string()])
-        .args(["-d", "udp.port==2727,mgcp", "-d", "udp.port==2427,mgcp"])
-        .args(["-q", "-z", "expert,warn"])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
+    let report = support::tshark(&path, &["-q", "-z", "expert,warn"]);
     assert!(
         !report.contains("Warns") && !report.contains("Errors"),
         "tshark expert report:\n{report}"

@@ -65,6 +65,17 @@ pub fn wav_duration_ms(path: &Path) -> u64 {
     u64::from(r.duration()) * 1000 / u64::from(spec.sample_rate)
 }
 
+/// A range of 200 ports unlikely to be used by another test running in parallel (tests that
+/// run a server and a gateway simulator each give them their own RTP range), as `"A-B"`.
+pub fn rtp_ports() -> String {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread over 20000-59999 by process and by call.
+    let slot = (u32::from(NEXT.fetch_add(1, Ordering::Relaxed)) + std::process::id() * 7) % 200;
+    let base = 20_000 + slot * 200;
+    format!("{base}-{}", base + 199)
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -111,7 +122,10 @@ impl Server {
         let config = tmp.path().join("offhook.toml");
         std::fs::write(
             &config,
-            format!("[http]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n"),
+            format!(
+                "[http]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"{}\"\n{extra}\n",
+                rtp_ports()
+            ),
         )
         .expect("write config");
         let mut s = Self {

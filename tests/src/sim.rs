@@ -31,6 +31,8 @@ impl GatewaySim {
             .arg(lines.to_string())
             .arg("--listen")
             .arg(listen.to_string())
+            .arg("--rtp-ports")
+            .arg(crate::rtp_ports())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

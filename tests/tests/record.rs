@@ -58,6 +58,30 @@ fn envelope_correlation(a: &[f64], b: &[f64]) -> f64 {
     best
 }
 
+/// A clip of the speech fixture: `len` samples from sample `start`, as an 8 kHz WAV in `dir`.
+fn clip(dir: &Path, start: usize, len: usize) -> std::path::PathBuf {
+    let path = dir.join("clip.wav");
+    let mut r = hound::WavReader::open(speech_8k()).unwrap();
+    let mut w = hound::WavWriter::create(&path, r.spec()).unwrap();
+    for s in r.samples::<i16>().skip(start).take(len) {
+        w.write_sample(s.unwrap()).unwrap();
+    }
+    w.finalize().unwrap();
+    path
+}
+
+/// `offhook record --to bob` as alice, on a thread (it returns once the message is stored).
+fn record_to_bob(server: &Server) -> std::thread::JoinHandle<std::process::Output> {
+    let url = server.url.clone();
+    std::thread::spawn(move || {
+        std::process::Command::new(offhook_tests::offhook_bin())
+            .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
+            .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
+            .output()
+            .expect("offhook record")
+    })
+}
+
 fn setup() -> (Server, GatewaySim) {
     let (mgcp, gw) = (free_udp_port(), free_udp_port());
     let server = Server::start(&format!(
@@ -113,16 +137,7 @@ fn record_by_picking_up_and_listen_by_picking_up() {
     let speech = speech_8k();
 
     // alice: `offhook record --to bob` rings her phone (line 1).
-    let record = std::thread::spawn({
-        let url = server.url.clone();
-        move || {
-            std::process::Command::new(offhook_tests::offhook_bin())
-                .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
-                .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
-                .output()
-                .expect("offhook record")
-        }
-    });
+    let record = record_to_bob(&server);
     sim.expect("line 1 rings", |v| {
         (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
     });
@@ -298,16 +313,7 @@ fn phone_command_control_params_and_intercom_to_a_phone() {
     let (server, mut sim) = setup();
     let dir = tempfile::tempdir().unwrap();
     // A 2 s clip of the speech fixture, as the caller's voice.
-    let clip = dir.path().join("clip.wav");
-    {
-        let mut r = hound::WavReader::open(speech_8k()).unwrap();
-        let spec = r.spec();
-        let mut w = hound::WavWriter::create(&clip, spec).unwrap();
-        for s in r.samples::<i16>().skip(8000).take(16_000) {
-            w.write_sample(s.unwrap()).unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    let clip = clip(dir.path(), 8000, 16_000);
     let mut ws = server.websocket(&server.login("alice"));
     let params = ws_call(
         &mut ws,
@@ -400,29 +406,11 @@ fn phone_command_control_params_and_intercom_to_a_phone() {
 fn intercom_from_a_phone_to_an_online_client() {
     let (server, mut sim) = setup();
     let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("clip.wav");
-    {
-        let mut r = hound::WavReader::open(speech_8k()).unwrap();
-        let spec = r.spec();
-        let mut w = hound::WavWriter::create(&clip, spec).unwrap();
-        for s in r.samples::<i16>().skip(8000).take(24_000) {
-            w.write_sample(s.unwrap()).unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    let clip = clip(dir.path(), 8000, 24_000);
     let saved = dir.path().join("saved");
     std::fs::create_dir(&saved).unwrap();
     let mut bob = server.listen("bob", &["--save", saved.to_str().unwrap()]);
-    let record = std::thread::spawn({
-        let url = server.url.clone();
-        move || {
-            std::process::Command::new(offhook_tests::offhook_bin())
-                .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
-                .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
-                .output()
-                .expect("offhook record")
-        }
-    });
+    let record = record_to_bob(&server);
     sim.expect("line 1 rings", |v| {
         (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
     });
