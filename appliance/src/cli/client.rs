@@ -376,6 +376,8 @@ fn send_live(a: &SendArgs) -> Result<(), Error> {
     // Reads between buffers only take what has already arrived.
     set_timeout(&ws, Some(Duration::from_millis(1)));
     let last = buffers.len() - 1;
+    // The confirmation can arrive while the last buffers are still being read back.
+    let mut stored = None;
     for (seq, buf) in buffers.iter().enumerate() {
         // A buffer goes out once it is full: one period after the previous one.
         rt.block_on(ticker.tick());
@@ -392,8 +394,15 @@ fn send_live(a: &SendArgs) -> Result<(), Error> {
         });
         ws.send(Message::Text(m.to_string().into())).map_err(lost)?;
         while let Some(v) = read_object(&mut ws)? {
-            live_answer(&v, &stream)?;
+            if let Some(id) = live_answer(&v, &stream)? {
+                stored = Some(id);
+            }
         }
+    }
+    if let Some(id) = stored {
+        println!("{id}");
+        let _ = ws.close(None);
+        return Ok(());
     }
     // Storing waits for the file's seal and a group commit: allow it a generous minute.
     let mut left = Duration::from_secs(60);
