@@ -394,8 +394,16 @@ fn phone_command_control_params_and_intercom_to_a_phone() {
     sim.expect("what line 2 heard", |v| {
         (v["line"] == 2 && v["event"] == "hear_done").then_some(())
     });
+    // What was said while the phone rang is played catching up (the engine drops one 20 ms
+    // frame in four while more than 200 ms is queued), so the heard envelope is slightly time-
+    // compressed at its start: it still correlates, if less than a straight copy.
     let c = envelope_correlation(&samples(&clip), &samples(&heard));
-    assert!(c > 0.8, "line 2 heard the live stream: {c:.3}");
+    assert!(c > 0.6, "line 2 heard the live stream: {c:.3}");
+    let (said, got) = (wav_duration_ms(&clip), wav_duration_ms(&heard));
+    assert!(
+        got * 4 >= said * 3,
+        "line 2 heard {got} ms of a {said} ms stream"
+    );
     sim.send("onhook 2");
 }
 
