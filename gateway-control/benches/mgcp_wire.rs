@@ -9,12 +9,12 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gateway_control::mgcp::wire::parse;
 
-const NTFY: &[u8] = b"NTFY 2001 aaln/1@[10.0.0.2] MGCP 1.0\r\n\
-    N: ca@[10.0.0.1]:2727\r\n\
+const NTFY: &[u8] = b"NTFY 2001 aaln/1@[192.0.2.2] MGCP 1.0\r\n\
+    N: ca@[192.0.2.1]:2727\r\n\
     X: 1A2B\r\n\
     O: L/hd,D/4,D/2,D/#\r\n";
 
-const CRCX: &[u8] = b"CRCX 1204 aaln/1@[10.0.0.2] MGCP 1.0\r\n\
+const CRCX: &[u8] = b"CRCX 1204 aaln/1@[192.0.2.2] MGCP 1.0\r\n\
     C: A3C47F21456789F0\r\n\
     L: p:20, a:PCMU\r\n\
     M: sendrecv\r\n\
@@ -22,9 +22,9 @@ const CRCX: &[u8] = b"CRCX 1204 aaln/1@[10.0.0.2] MGCP 1.0\r\n\
     R: L/hu(N),D/[0-9#*T](N)\r\n\
     \r\n\
     v=0\r\n\
-    o=- 4242 4242 IN IP4 10.0.0.1\r\n\
+    o=- 4242 4242 IN IP4 192.0.2.1\r\n\
     s=-\r\n\
-    c=IN IP4 10.0.0.1\r\n\
+    c=IN IP4 192.0.2.1\r\n\
     t=0 0\r\n\
     m=audio 16384 RTP/AVP 0 8 101\r\n\
     a=rtpmap:0 PCMU/8000\r\n\
@@ -37,9 +37,9 @@ const CRCX_OK: &[u8] = b"200 1204 OK\r\n\
     I: FDE234C8\r\n\
     \r\n\
     v=0\r\n\
-    o=- 777 777 IN IP4 10.0.0.2\r\n\
+    o=- 777 777 IN IP4 192.0.2.2\r\n\
     s=-\r\n\
-    c=IN IP4 10.0.0.2\r\n\
+    c=IN IP4 192.0.2.2\r\n\
     t=0 0\r\n\
     m=audio 4000 RTP/AVP 0 101\r\n\
     a=rtpmap:0 PCMU/8000\r\n\

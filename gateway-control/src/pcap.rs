@@ -190,8 +190,8 @@ mod tests {
         let mut pcap = PcapWriter::new(Vec::new()).unwrap();
         pcap.write_udp(
             Duration::ZERO,
-            "10.1.2.3:1".parse().unwrap(),
-            "172.16.254.9:65535".parse().unwrap(),
+            "198.51.100.3:1".parse().unwrap(),
+            "203.0.113.9:65535".parse().unwrap(),
             &[0u8; 1000],
         )
         .unwrap();
@@ -219,8 +219,8 @@ mod tests {
         let err = pcap
             .write_udp(
                 Duration::ZERO,
-                "10.0.0.1:1".parse().unwrap(),
-                "10.0.0.2:2".parse().unwrap(),
+                "192.0.2.1:1".parse().unwrap(),
+                "192.0.2.2:2".parse().unwrap(),
                 &vec![0; MAX_UDP_PAYLOAD + 1],
             )
             .unwrap_err();

@@ -542,8 +542,8 @@ fn the_lossy_exchange_reads_clean_in_tshark() {
     let file = std::fs::File::create(&path).unwrap();
     let mut pcap = PcapWriter::new(std::io::BufWriter::new(file)).unwrap();
     let (ca, gw): (SocketAddrV4, SocketAddrV4) = (
-        "10.0.0.1:2727".parse().unwrap(),
-        "10.0.0.2:2427".parse().unwrap(),
+        "192.0.2.1:2727".parse().unwrap(),
+        "192.0.2.2:2427".parse().unwrap(),
     );
     for (at, to, bytes) in &w.sent {
         let (src, dst) = match to {

@@ -51,11 +51,11 @@ impl Pair {
 
     fn build(lines: u16) -> Self {
         let now = epoch();
-        let ca: SocketAddr = "10.0.0.1:2727".parse().unwrap();
-        let gw_addr: SocketAddr = "10.0.0.2:2427".parse().unwrap();
+        let ca: SocketAddr = "192.0.2.1:2727".parse().unwrap();
+        let gw_addr: SocketAddr = "192.0.2.2:2427".parse().unwrap();
         let mut gc = sim::Config::new(lines, ca).unwrap();
-        gc.domain("[10.0.0.2]").unwrap();
-        gc.media_address("10.0.0.2".parse().unwrap());
+        gc.domain("[192.0.2.2]").unwrap();
+        gc.media_address("192.0.2.2".parse().unwrap());
         gc.seed(5);
         let mut gw = Gateway::new(gc, now);
         for i in 0..lines * 2 {
@@ -65,11 +65,11 @@ impl Pair {
         ac.gateway(GatewayConfig {
             id: GatewayId::new("gw1"),
             address: gw_addr,
-            domain: "[10.0.0.2]".into(),
+            domain: "[192.0.2.2]".into(),
             lines: (1..=lines).map(|n| format!("aaln/{n}")).collect(),
         })
         .unwrap()
-        .notified_entity("offhook@[10.0.0.1]:2727")
+        .notified_entity("offhook@[192.0.2.1]:2727")
         .unwrap()
         .rng_seed(9)
         .unwrap();
@@ -208,7 +208,7 @@ fn call_flow(lose_every: Option<u64>, patience: Duration) -> Pair {
         codec: Codec::Pcmu,
         ptime: Duration::from_millis(20),
         remote: Some(Media {
-            address: "10.0.0.1:40000".parse().unwrap(),
+            address: "192.0.2.1:40000".parse().unwrap(),
             codec: Codec::Pcmu,
             ptime: Duration::from_millis(20),
             telephone_event: None,
@@ -228,7 +228,7 @@ fn call_flow(lose_every: Option<u64>, patience: Duration) -> Pair {
     };
     assert_eq!(
         local.address.ip(),
-        "10.0.0.2".parse::<std::net::IpAddr>().unwrap()
+        "192.0.2.2".parse::<std::net::IpAddr>().unwrap()
     );
     assert_eq!(p.gw.connections(1), vec![local.address]);
 

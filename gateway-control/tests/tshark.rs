@@ -18,8 +18,8 @@ use gateway_control::mgcp::wire::{
 };
 use gateway_control::pcap::PcapWriter;
 
-const GATEWAY: &str = "10.0.0.2:2427";
-const AGENT: &str = "10.0.0.1:2727";
+const GATEWAY: &str = "192.0.2.2:2427";
+const AGENT: &str = "192.0.2.1:2727";
 
 fn addr(s: &str) -> SocketAddrV4 {
     s.parse().expect("address")
@@ -28,7 +28,7 @@ fn addr(s: &str) -> SocketAddrV4 {
 fn line(n: &'static str) -> EndpointName<'static> {
     EndpointName {
         local: n,
-        domain: "[10.0.0.2]",
+        domain: "[192.0.2.2]",
     }
 }
 
@@ -250,7 +250,7 @@ fn tshark_reads_back_what_we_encode() {
     // The session descriptions, written into buffers that outlive the messages.
     let mut offer_text = Vec::new();
     AudioDescription {
-        address: "10.0.0.1:16384".parse().unwrap(),
+        address: "192.0.2.1:16384".parse().unwrap(),
         payload_types: vec![0, 8, 101],
         ptime: Some(20),
         telephone_event: Some(101),
@@ -258,7 +258,7 @@ fn tshark_reads_back_what_we_encode() {
     .write(&mut offer_text, 4_242);
     let mut answer_text = Vec::new();
     AudioDescription {
-        address: "10.0.0.2:4000".parse().unwrap(),
+        address: "192.0.2.2:4000".parse().unwrap(),
         payload_types: vec![0, 101],
         ptime: Some(20),
         telephone_event: Some(101),
@@ -332,7 +332,7 @@ fn tshark_reads_back_what_we_encode() {
                 3,
                 aaln1,
                 vec![
-                    Param::NotifiedEntity("ca@[10.0.0.1]:2727"),
+                    Param::NotifiedEntity("ca@[192.0.2.1]:2727"),
                     Param::RequestIdentifier("1A2B"),
                     Param::RequestedEvents(vec![
                         RequestedEvent {
@@ -368,7 +368,7 @@ fn tshark_reads_back_what_we_encode() {
                 2001,
                 aaln1,
                 vec![
-                    Param::NotifiedEntity("ca@[10.0.0.1]:2727"),
+                    Param::NotifiedEntity("ca@[192.0.2.1]:2727"),
                     Param::RequestIdentifier("1A2B"),
                     Param::ObservedEvents(vec![
                         sig("L", "hd", None),

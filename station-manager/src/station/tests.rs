@@ -101,7 +101,7 @@ impl T {
             line: line(),
             call,
             local: Media {
-                address: "10.0.0.2:16384".parse().unwrap(),
+                address: "192.0.2.2:16384".parse().unwrap(),
                 codec: Codec::Pcmu,
                 ptime: Duration::from_millis(20),
                 telephone_event: None,

@@ -210,8 +210,8 @@ pub(crate) struct Harness {
 
 fn sim_gateway(ca: SocketAddr, now: Instant, seed: u64) -> Gateway {
     let mut gc = sim::Config::new(4, ca).unwrap();
-    gc.domain("[10.0.0.2]").unwrap();
-    gc.media_address("10.0.0.2".parse().unwrap());
+    gc.domain("[192.0.2.2]").unwrap();
+    gc.media_address("192.0.2.2".parse().unwrap());
     gc.seed(seed);
     let mut gw = Gateway::new(gc, now);
     for i in 0..8 {
@@ -225,24 +225,24 @@ impl Harness {
     /// gateway registered and every line armed.
     pub(crate) fn new(tweak: impl FnOnce(&mut Config)) -> Self {
         let now = epoch();
-        let ca: SocketAddr = "10.0.0.1:2727".parse().unwrap();
-        let gw_addr: SocketAddr = "10.0.0.2:2427".parse().unwrap();
+        let ca: SocketAddr = "192.0.2.1:2727".parse().unwrap();
+        let gw_addr: SocketAddr = "192.0.2.2:2427".parse().unwrap();
         let gw = sim_gateway(ca, now, 5);
         let mut ac = AgentConfig::default();
         ac.gateway(GatewayConfig {
             id: GatewayId::new("gw1"),
             address: gw_addr,
-            domain: "[10.0.0.2]".into(),
+            domain: "[192.0.2.2]".into(),
             lines: (1..=4).map(|n| format!("aaln/{n}")).collect(),
         })
         .unwrap()
-        .notified_entity("offhook@[10.0.0.1]:2727")
+        .notified_entity("offhook@[192.0.2.1]:2727")
         .unwrap()
         .rng_seed(9)
         .unwrap();
         let agent = CallAgent::new(ac, now).unwrap();
         let mut config = Config::default();
-        config.media_address("10.0.0.1".parse().unwrap());
+        config.media_address("192.0.2.1".parse().unwrap());
         tweak(&mut config);
         let mut mgr = StationManager::new(config);
         mgr.add_station(line(1), ALICE).unwrap();

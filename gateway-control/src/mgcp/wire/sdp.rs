@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn written_text_is_exact() {
         let audio = AudioDescription {
-            address: "10.0.0.1:4000".parse().unwrap(),
+            address: "192.0.2.1:4000".parse().unwrap(),
             payload_types: vec![0, 8, 96],
             ptime: None,
             telephone_event: None,
@@ -348,7 +348,7 @@ mod tests {
         audio.write(&mut text, 7);
         assert_eq!(
             std::str::from_utf8(&text).unwrap(),
-            "v=0\r\no=- 7 7 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=- 7 7 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
              m=audio 4000 RTP/AVP 0 8 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
         );
     }
