@@ -159,26 +159,22 @@ impl Session {
         Ok(Self { http, base, token })
     }
 
-    pub(super) fn get(&self, path: &str) -> Result<Response, Error> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
+    /// Sends `request` with the session's token; a refusal becomes its one-line cause.
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Response, Error> {
+        let r = request
             .bearer_auth(&self.token)
             .send()
             .map_err(|e| unreachable(&self.base, &e))?;
         check(r)
     }
 
+    pub(super) fn get(&self, path: &str) -> Result<Response, Error> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
     /// POSTs `body` as JSON to `path`.
     pub(super) fn post_json(&self, path: &str, body: &Value) -> Result<Response, Error> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .map_err(|e| unreachable(&self.base, &e))?;
-        check(r)
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
     }
 
     fn messages(&self) -> Result<Vec<Value>, Error> {
@@ -302,14 +298,12 @@ pub fn send(a: SendArgs) -> Result<(), Error> {
     for p in &a.attach {
         form = form.file("attachment", p).map_err(file_err(p))?;
     }
-    let r = s
-        .http
-        .post(format!("{}/api/v1/messages", s.base))
-        .bearer_auth(&s.token)
-        .multipart(form)
-        .send()
-        .map_err(|e| unreachable(&s.base, &e))?;
-    let v: Value = check(r)?
+    let v: Value = s
+        .send(
+            s.http
+                .post(format!("{}/api/v1/messages", s.base))
+                .multipart(form),
+        )?
         .json()
         .map_err(|e| Error::Protocol(e.to_string()))?;
     let id = v

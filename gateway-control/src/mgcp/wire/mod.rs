@@ -84,6 +84,19 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// Every verb, in RFC 3435 §2.3 order.
+    pub const ALL: [Self; 9] = [
+        Self::Epcf,
+        Self::Crcx,
+        Self::Mdcx,
+        Self::Dlcx,
+        Self::Rqnt,
+        Self::Ntfy,
+        Self::Auep,
+        Self::Aucx,
+        Self::Rsip,
+    ];
+
     /// The four-letter code.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -357,18 +357,7 @@ pub(super) fn parse_endpoint(s: &str) -> Option<EndpointName<'_>> {
 }
 
 fn parse_verb(s: &str) -> Option<Verb> {
-    const VERBS: [Verb; 9] = [
-        Verb::Epcf,
-        Verb::Crcx,
-        Verb::Mdcx,
-        Verb::Dlcx,
-        Verb::Rqnt,
-        Verb::Ntfy,
-        Verb::Auep,
-        Verb::Aucx,
-        Verb::Rsip,
-    ];
-    VERBS
+    Verb::ALL
         .into_iter()
         .find(|v| v.as_str().eq_ignore_ascii_case(s))
 }

@@ -192,17 +192,7 @@ fn sdp() -> impl Strategy<Value = Option<Sdp<'static>>> {
 }
 
 fn verb() -> impl Strategy<Value = Verb> {
-    proptest::sample::select(vec![
-        Verb::Epcf,
-        Verb::Crcx,
-        Verb::Mdcx,
-        Verb::Dlcx,
-        Verb::Rqnt,
-        Verb::Ntfy,
-        Verb::Auep,
-        Verb::Aucx,
-        Verb::Rsip,
-    ])
+    proptest::sample::select(Verb::ALL.to_vec())
 }
 
 fn message() -> impl Strategy<Value = Message<'static>> {
