@@ -55,6 +55,8 @@ struct State {
 pub struct Gateways {
     states: Mutex<BTreeMap<String, State>>,
     events: broadcast::Sender<Event>,
+    /// The receiver made with the channel, for the first subscriber.
+    first: Mutex<Option<broadcast::Receiver<Event>>>,
     mgcp: Option<Handle>,
 }
 
@@ -89,9 +91,12 @@ impl Gateways {
         states.get(name).map(|s| s.up)
     }
 
-    /// Every line event from now on.
+    /// Line events: the first subscriber (the station manager) gets every event since the
+    /// subsystem started, so none sent before it subscribed is lost (a call agent's audits are
+    /// answered within milliseconds of start); later subscribers get events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+        first.unwrap_or_else(|| self.events.subscribe())
     }
 
     /// Queues a command for the line's gateway.
@@ -158,7 +163,7 @@ pub async fn start(
     metrics: Arc<Metrics>,
     rng_seed: u64,
 ) -> Result<Arc<Gateways>, Error> {
-    let (events, _) = broadcast::channel(EVENT_DEPTH);
+    let (events, first) = broadcast::channel(EVENT_DEPTH);
     let states = config
         .gateways
         .iter()
@@ -233,6 +238,7 @@ pub async fn start(
     let gateways = Arc::new(Gateways {
         states: Mutex::new(states),
         events,
+        first: Mutex::new(Some(first)),
         mgcp: handle,
     });
     if let Some(mut rx) = rx {
@@ -250,7 +256,7 @@ pub async fn start(
                     }
                     _ => {}
                 }
-                // Nobody subscribed yet is fine: the station manager subscribes at start.
+                // Kept for the first subscriber (see `subscribe`) until it takes them.
                 let _ = g.events.send(event);
             }
         });

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use gateway_control::mgcp;
+use station_manager::media;
 
 /// Each kind of rejected request or frame, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +140,39 @@ pub struct Metrics {
     pub logins: AtomicU64,
     /// The MGCP call agent's counters, as of its last turn.
     mgcp: Mutex<Option<mgcp::Stats>>,
+    /// The media engine's counters, as of its last report.
+    media: Mutex<Option<media::Stats>>,
+}
+
+/// The media engine's counters by name: `offhook_rtp_total{kind=…}`.
+fn media_counters(s: &media::Stats) -> [(&'static str, u64); 25] {
+    [
+        ("datagrams", s.datagrams),
+        ("receive_calls", s.receive_calls),
+        ("wrong_source", s.wrong_source),
+        ("before_remote", s.before_remote),
+        ("malformed", s.malformed),
+        ("wrong_payload_type", s.wrong_payload_type),
+        ("audio_packets", s.audio_packets),
+        ("event_packets", s.event_packets),
+        ("digits", s.digits),
+        ("duplicates", s.duplicates),
+        ("late", s.late),
+        ("invalid", s.invalid),
+        ("reordered", s.reordered),
+        ("lost_frames", s.lost_frames),
+        ("concealed_frames", s.concealed_frames),
+        ("gap_samples", s.gap_samples),
+        ("captured_samples", s.captured_samples),
+        ("rtcp_received", s.rtcp_received),
+        ("rtcp_wrong_source", s.rtcp_wrong_source),
+        ("rtcp_malformed", s.rtcp_malformed),
+        ("rtp_sent", s.rtp_sent),
+        ("rtcp_sent", s.rtcp_sent),
+        ("live_dropped", s.live_dropped),
+        ("live_skipped", s.live_skipped),
+        ("live_starved", s.live_starved),
+    ]
 }
 
 /// The MGCP call agent's counters by name: `offhook_mgcp_total{kind=…}`.
@@ -216,6 +250,11 @@ impl Metrics {
         *self.mgcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
+    /// Records the media engine's counters.
+    pub fn set_media(&self, stats: media::Stats) {
+        *self.media.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -275,6 +314,14 @@ impl Metrics {
             s.push_str("# TYPE offhook_mgcp_total counter\n");
             for (kind, v) in mgcp_counters(&stats) {
                 let _ = writeln!(s, "offhook_mgcp_total{{kind=\"{kind}\"}} {v}");
+            }
+        }
+        let media = *self.media.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stats) = media {
+            s.push_str("# HELP offhook_rtp_total Media engine RTP/RTCP traffic, drops and repairs, by kind (calls open and closed).\n");
+            s.push_str("# TYPE offhook_rtp_total counter\n");
+            for (kind, v) in media_counters(&stats) {
+                let _ = writeln!(s, "offhook_rtp_total{{kind=\"{kind}\"}} {v}");
             }
         }
         s

@@ -407,6 +407,18 @@ pub async fn run(app: App, pending: Pending) {
         rt: tokio::runtime::Handle::current(),
     });
     let (media, mut media_events) = MediaEngine::spawn(engine_config, audio);
+    // The engine's RTP counters (drops by cause included) reach /metrics once a second.
+    let (stats_media, stats_app) = (media.clone(), app.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            match stats_media.stats().await {
+                Ok(s) => stats_app.metrics.set_media(s),
+                Err(_) => return,
+            }
+        }
+    });
     let mut gateway_events = app.gateways.subscribe();
     // Station users' names, for live buffers from their phones; open phone streams' recipients.
     let mut names = HashMap::new();

@@ -322,7 +322,7 @@ fn main() {
         missing += expected_samples * (n - files.len()) as u64;
         latencies.sort_unstable();
         let core_pct = engine_ticks as f64 / wall.as_secs_f64();
-        println!("packets sent {sent} (sender slots late >5 ms: {late_slots}), received by the engine {} (datagrams {}), wrong source {}, malformed {}", stats.audio_packets, stats.datagrams, stats.wrong_source, stats.malformed);
+        println!("packets sent {sent} (sender slots late >5 ms: {late_slots}), received by the engine {} (datagrams {} in {} recvmmsg calls), wrong source {}, malformed {}", stats.audio_packets, stats.datagrams, stats.receive_calls, stats.wrong_source, stats.malformed);
         println!("jitter buffer: late {}, duplicates {}, lost frames {}, concealed frames written {}, gap samples {}", stats.late, stats.duplicates, stats.lost_frames, stats.concealed_frames, stats.gap_samples);
         println!(
             "recordings: {} of {n} files, {} samples expected each; samples missing {missing}, frames differing {wrong}, short files {short_files}",

@@ -116,6 +116,11 @@ pub struct Server {
 impl Server {
     /// Starts a server on a fresh data dir; `extra` is appended to its config file.
     pub fn start(extra: &str) -> Self {
+        Self::start_with_ports(&rtp_ports(), extra)
+    }
+
+    /// [`Self::start`] with the media engine on `rtp_ports` (`"A-B"`).
+    pub fn start_with_ports(rtp_ports: &str, extra: &str) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         let port = free_port();
@@ -123,8 +128,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[http]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"{}\"\n{extra}\n",
-                rtp_ports()
+                "[http]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"{rtp_ports}\"\n{extra}\n"
             ),
         )
         .expect("write config");
@@ -171,6 +175,11 @@ impl Server {
                 .ok()
                 .filter(|r| r.status().is_success())
         });
+    }
+
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The server's log so far.

@@ -472,3 +472,79 @@ fn intercom_from_a_phone_to_an_online_client() {
     assert_eq!(stored.last().unwrap()["from"], "alice");
     sim.send("onhook 1");
 }
+
+/// A server killed mid-recording acknowledged nothing: after restart the half-written file is
+/// gone, and the same phone records again (the engine's call numbers start over, so a leftover
+/// file must not stand in the way).
+#[test]
+fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
+    let (mut server, mut sim) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip(dir.path(), 8000, 16_000);
+    let recordings = server.data.join("recordings");
+    let wavs = || {
+        std::fs::read_dir(&recordings)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "wav"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let record = record_to_bob(&server);
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.send(&format!("say 1 {}", clip.display()));
+    wait_for("a recording being written", || (wavs() == 1).then_some(()));
+    server.kill9();
+    let out = record.join().unwrap();
+    assert!(
+        !out.status.success(),
+        "the record request was never completed"
+    );
+    sim.send("onhook 1");
+
+    server.restart();
+    assert_eq!(wavs(), 0, "the unfinished recording was swept at start");
+    assert!(
+        server
+            .log_text()
+            .contains("left unfinished by the previous run"),
+        "the sweep is logged"
+    );
+    wait_for("alice's phone available again", || {
+        let token = server.login("alice");
+        let h: Value = http()
+            .get(format!("{}/api/v1/health", server.url))
+            .bearer_auth(token)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (h["stations"][0]["available"] == true).then_some(())
+    });
+    let record = record_to_bob(&server);
+    sim.expect("line 1 rings again", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.send(&format!("say 1 {}", clip.display()));
+    sim.expect("the clip was sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
+    sim.send("onhook 1");
+    let out = record.join().unwrap();
+    assert!(
+        out.status.success(),
+        "recording after the restart: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,16 +1,14 @@
 //! The tokio media engine: one task per call owning its RTP and RTCP sockets.
 //!
-//! Each call task is the driver loop of one [`Stream`]: receive (draining each ready socket
-//! with `try_recv_from` up to [`BATCH`] datagrams per wake-up), call `handle_*`, drain the
+//! Each call task is the driver loop of one [`Stream`]: receive (each ready socket read with
+//! `recvmmsg`, [`batch::SLOTS`] datagrams a call, up to [`ROUNDS`] calls per wake-up), call `handle_*`, drain the
 //! `poll_*` methods, send, then sleep until `poll_timeout`. File creation and finishing
 //! (`Recorder::create`, `CaptureSink::finish`) and `MessageAudio::open` run on tokio's
 //! blocking pool; recordings are written through a 64 KiB buffer to the page cache.
 //!
-//! Batching: with one socket per call, a G.711 call at 20 ms ptime has at most one datagram
-//! queued per wake-up, so `recvmmsg`/GRO (`quinn-udp`) would batch nothing; measured with
-//! `benches/recordings.rs`, a plain draining `try_recv_from` loop per socket reaches the
-//! goal. A single shared socket with `recvmmsg` is the change to make if per-socket wake-ups
-//! ever dominate.
+//! Batching: a G.711 call at 20 ms ptime usually has one datagram queued per wake-up, but
+//! after a stall (a busy core, a burst from the gateway's jitter) the backlog comes in with
+//! one system call instead of one per datagram; see [`batch`].
 // The driver reads the clock (tokio's, so `tokio::time::pause` controls it in tests) and the
 // wall clock for RTCP sender reports: it is where time enters the sans-IO cores.
 #![allow(clippy::disallowed_methods)]
@@ -24,17 +22,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gateway_control::model::{CallId, LineId};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use super::batch::BatchSocket;
 use super::{Config, LiveQueue, MessageAudio, Recorder, Stats, Stream, law};
 use crate::{MediaCommand, MediaEvent, StreamId};
 
-/// Most datagrams taken from one socket per wake-up before the other inputs get a turn.
-pub const BATCH: usize = 64;
-/// Largest datagram received (anything longer is truncated and then fails to parse).
-const MAX_DATAGRAM: usize = 2048;
+/// Most `recvmmsg` calls on one socket per wake-up before the other inputs get a turn (so at
+/// most `ROUNDS × batch::SLOTS` datagrams).
+pub const ROUNDS: usize = 8;
 /// Live streams held for phones not yet playing them; beyond, the oldest ended one goes.
 pub const MAX_LIVE_STREAMS: usize = 256;
 
@@ -230,6 +227,7 @@ impl MediaEngine {
                     totals: self.totals.clone(),
                     recordings: 0,
                     live: None,
+                    receive_calls: 0,
                 };
                 let span = info_span!("call", %call, %line, port);
                 tokio::spawn(task.run(port, line, rx).instrument(span));
@@ -327,6 +325,8 @@ struct CallTask {
     recordings: u64,
     /// The live stream being played, for `MediaCommand::LiveBuffer`/`LiveEnd`.
     live: Option<StreamId>,
+    /// `recvmmsg` calls on the RTP socket that returned datagrams.
+    receive_calls: u64,
 }
 
 impl CallTask {
@@ -341,8 +341,8 @@ impl CallTask {
     async fn run(mut self, port: u16, line: LineId, mut rx: mpsc::UnboundedReceiver<CallMsg>) {
         let bind = self.config.bind;
         let sockets = async {
-            let rtp = UdpSocket::bind(SocketAddr::new(bind, port)).await?;
-            let rtcp = UdpSocket::bind(SocketAddr::new(bind, port.wrapping_add(1))).await?;
+            let rtp = BatchSocket::bind(SocketAddr::new(bind, port)).await?;
+            let rtcp = BatchSocket::bind(SocketAddr::new(bind, port.wrapping_add(1))).await?;
             io::Result::Ok((rtp, rtcp))
         };
         let (rtp, rtcp) = match sockets.await {
@@ -351,8 +351,6 @@ impl CallTask {
         };
         debug!(call = %self.call, port, "media open");
         let mut stream = Stream::new(now(), wall(), self.call, line, port, &self.config.media);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut rtcp_buf = vec![0u8; MAX_DATAGRAM];
         let mut deadline = stream.poll_timeout();
         let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
         let mut sleep = pin!(tokio::time::sleep_until(
@@ -367,21 +365,23 @@ impl CallTask {
                         break;
                     }
                 }
-                r = rtp.recv_from(&mut buf) => {
-                    let mut r = r;
-                    for _ in 0..BATCH {
-                        match r {
-                            Ok((n, from)) => stream.handle_datagram(now(), from, &buf[..n]),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) => debug!(call = %self.call, error = %e, "RTP receive"),
-                        }
-                        r = rtp.try_recv_from(&mut buf);
+                r = rtp.readable() => {
+                    let r = r.and_then(|()| {
+                        rtp.recv_batch(ROUNDS, |from, d| stream.handle_datagram(now(), from, d))
+                    });
+                    match r {
+                        Ok(got) => self.receive_calls += u64::from(got.calls),
+                        Err(e) => debug!(call = %self.call, error = %e, "RTP receive"),
                     }
                 }
-                r = rtcp.recv_from(&mut rtcp_buf) => match r {
-                    Ok((n, from)) => stream.handle_rtcp(now(), from, &rtcp_buf[..n]),
-                    Err(e) => debug!(call = %self.call, error = %e, "RTCP receive"),
-                },
+                r = rtcp.readable() => {
+                    let r = r.and_then(|()| {
+                        rtcp.recv_batch(1, |from, d| stream.handle_rtcp(now(), from, d))
+                    });
+                    if let Err(e) = r {
+                        debug!(call = %self.call, error = %e, "RTCP receive");
+                    }
+                }
                 () = &mut sleep, if deadline.is_some() => {
                     stream.handle_timeout(now());
                     self.publish(&stream);
@@ -401,13 +401,20 @@ impl CallTask {
         self.flush(&mut stream, &rtp, &rtcp).await;
         let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         t.open.remove(&self.call);
-        t.closed += stream.stats();
-        debug!(call = %self.call, stats = ?stream.stats(), "media closed");
+        t.closed += self.stats(&stream);
+        debug!(call = %self.call, stats = ?self.stats(&stream), "media closed");
+    }
+
+    fn stats(&self, stream: &Stream) -> Stats {
+        Stats {
+            receive_calls: self.receive_calls,
+            ..stream.stats()
+        }
     }
 
     fn publish(&self, stream: &Stream) {
         let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
-        t.open.insert(self.call, stream.stats());
+        t.open.insert(self.call, self.stats(stream));
     }
 
     /// Returns false on `Close`.
@@ -477,9 +484,9 @@ impl CallTask {
         true
     }
 
-    async fn flush(&self, stream: &mut Stream, rtp: &UdpSocket, rtcp: &UdpSocket) {
+    async fn flush(&self, stream: &mut Stream, rtp: &BatchSocket, rtcp: &BatchSocket) {
         while let Some(t) = stream.poll_transmit() {
-            let socket = if t.rtcp { rtcp } else { rtp };
+            let socket = if t.rtcp { rtcp } else { rtp }.socket();
             if let Err(e) = socket.send_to(&t.payload, t.destination).await {
                 debug!(call = %self.call, error = %e, to = %t.destination, "send failed");
             }

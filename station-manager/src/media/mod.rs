@@ -21,6 +21,8 @@ mod recorder;
 mod stream;
 
 #[cfg(feature = "driver")]
+pub mod batch;
+#[cfg(feature = "driver")]
 pub mod driver;
 
 use std::io;
@@ -254,6 +256,9 @@ pub struct Stats {
     pub live_skipped: u64,
     /// Frames the playout clock found with no live audio queued.
     pub live_starved: u64,
+    /// Receive system calls (`recvmmsg`) that returned RTP datagrams; the driver fills it in,
+    /// so `datagrams / receive_calls` is the batching achieved.
+    pub receive_calls: u64,
 }
 
 impl AddAssign for Stats {
@@ -283,6 +288,7 @@ impl AddAssign for Stats {
             live_dropped,
             live_skipped,
             live_starved,
+            receive_calls,
         } = o;
         self.datagrams += datagrams;
         self.wrong_source += wrong_source;
@@ -308,6 +314,7 @@ impl AddAssign for Stats {
         self.live_dropped += live_dropped;
         self.live_skipped += live_skipped;
         self.live_starved += live_starved;
+        self.receive_calls += receive_calls;
     }
 }
 

@@ -1,0 +1,153 @@
+//! Batched UDP receive for the media engine: one `recvmmsg` per readiness (through
+//! `quinn-udp`), into buffers shared by every call a worker thread runs.
+//!
+//! `quinn-udp` turns UDP generic receive offload (GRO) on where the kernel has it, so one
+//! buffer may hold several datagrams of one flow, `stride` bytes apart; each buffer is
+//! therefore [`SLOT`] bytes, the most GRO ever coalesces (64 segments, 64 KiB). The buffers are
+//! per worker thread, not per call: a thousand calls cost no more memory than two.
+
+use std::cell::RefCell;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+
+use quinn_udp::{RecvMeta, UdpSocketState};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Bytes per receive buffer: the largest GRO batch the kernel delivers.
+const SLOT: usize = 64 * 1024;
+/// Datagrams (or GRO batches) one `recvmmsg` takes at most.
+pub const SLOTS: usize = 8;
+
+thread_local! {
+    static BUFFERS: RefCell<Vec<u8>> = RefCell::new(vec![0u8; SLOT * SLOTS]);
+}
+
+/// A UDP socket read with `recvmmsg`.
+#[derive(Debug)]
+pub struct BatchSocket {
+    socket: UdpSocket,
+    state: UdpSocketState,
+}
+
+/// What one [`BatchSocket::recv_batch`] took in.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// `recvmmsg` calls that returned data.
+    pub calls: u32,
+    /// Datagrams handed to the callback.
+    pub datagrams: u32,
+}
+
+impl BatchSocket {
+    /// Binds `addr` and sets the socket up for batched receive.
+    pub async fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let socket = UdpSocket::bind(addr).await?;
+        let state = UdpSocketState::new((&socket).into())?;
+        Ok(Self { socket, state })
+    }
+
+    /// The socket, for sending.
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// Waits until datagrams are queued (cancel-safe).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Takes what is queued, at most `rounds` `recvmmsg` calls of [`SLOTS`] datagrams, and
+    /// calls `f(from, datagram)` for each datagram in order. Never waits.
+    pub fn recv_batch(
+        &self,
+        rounds: usize,
+        mut f: impl FnMut(SocketAddr, &[u8]),
+    ) -> io::Result<Received> {
+        let mut got = Received::default();
+        BUFFERS.with(|cell| {
+            let mut buffers = cell.borrow_mut();
+            for _ in 0..rounds {
+                let mut meta = [RecvMeta::default(); SLOTS];
+                let result = {
+                    let mut chunks = buffers.chunks_mut(SLOT);
+                    let mut slices: [IoSliceMut<'_>; SLOTS] = std::array::from_fn(|_| {
+                        chunks
+                            .next()
+                            .map_or_else(|| IoSliceMut::new(&mut []), IoSliceMut::new)
+                    });
+                    self.socket.try_io(Interest::READABLE, || {
+                        self.state
+                            .recv((&self.socket).into(), &mut slices, &mut meta)
+                    })
+                };
+                let n = match result {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                };
+                got.calls += 1;
+                for (m, slot) in meta.iter().zip(buffers.chunks(SLOT)).take(n) {
+                    let data = &slot[..m.len.min(SLOT)];
+                    if data.is_empty() {
+                        // An empty datagram is still one (and malformed RTP).
+                        got.datagrams += 1;
+                        f(m.addr, data);
+                        continue;
+                    }
+                    for datagram in data.chunks(m.stride.max(1)) {
+                        got.datagrams += 1;
+                        f(m.addr, datagram);
+                    }
+                }
+                if n < SLOTS {
+                    break;
+                }
+            }
+            Ok(got)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn takes_a_burst_in_few_calls_and_in_order() {
+        let rx = BatchSocket::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let to = rx.socket().local_addr().unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..20u8 {
+            tx.send_to(&[i; 172], to).unwrap();
+        }
+        rx.readable().await.unwrap();
+        let mut seen = Vec::new();
+        let mut calls = 0;
+        while seen.len() < 20 {
+            rx.readable().await.unwrap();
+            let got = rx
+                .recv_batch(8, |from, d| {
+                    assert_eq!(from, tx.local_addr().unwrap());
+                    assert_eq!(d.len(), 172);
+                    seen.push(d[0]);
+                })
+                .unwrap();
+            calls += got.calls;
+        }
+        assert_eq!(seen, (0..20).collect::<Vec<_>>());
+        // Twenty datagrams queued before the first read need at most three calls of eight.
+        assert!(calls <= 3, "{calls} recvmmsg calls");
+    }
+
+    #[tokio::test]
+    async fn nothing_queued_is_no_call_and_no_error() {
+        let rx = BatchSocket::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let got = rx.recv_batch(4, |_, _| panic!("no datagram")).unwrap();
+        assert_eq!(got, Received::default());
+    }
+}
