@@ -142,14 +142,20 @@ fn record_by_picking_up_and_listen_by_picking_up() {
         (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
     });
     sim.send("offhook 1");
-    sim.expect("a connection on line 1, towards Offhook's media", |v| {
-        (v["line"] == 1
-            && v["event"] == "connection"
-            && v["action"] == "created"
-            && v["remote"].is_string())
-        .then_some(())
-    });
+    let media: std::net::SocketAddr =
+        sim.expect("a connection on line 1, towards Offhook's media", |v| {
+            (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created")
+                .then(|| v["remote"].as_str()?.parse().ok())
+                .flatten()
+        });
     sim.send(&format!("say 1 {}", speech.display()));
+    // Packets from anywhere but the gateway's media address are dropped and counted (sent
+    // once the gateway's own packets flow, so the engine knows its address).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for junk in [&b"\x80\x00\x00\x01 not from the gateway"[..], b"junk"] {
+        stranger.send_to(junk, media).unwrap();
+    }
     sim.expect("the speech was sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
     });
@@ -166,6 +172,11 @@ fn record_by_picking_up_and_listen_by_picking_up() {
         36,
         "record prints the stored message's id: {id:?}"
     );
+    // The media engine's counters reach /metrics within a second.
+    wait_for("the speech and the stranger's packets counted", || {
+        (server.metric("offhook_rtp_total{kind=\"audio_packets\"}") >= 500).then_some(())
+    });
+    assert_eq!(server.metric("offhook_rtp_total{kind=\"wrong_source\"}"), 2);
 
     // bob fetches it: same length within 100 ms, and it sounds like what was said.
     let got = dir.path().join("got.wav");
