@@ -612,13 +612,18 @@ async fn store(app: App, sender: Uuid, session: SessionId, id: StreamId, s: Stre
             match accept::accept(
                 &app,
                 sender,
-                s.recipients,
+                s.recipients.clone(),
                 Audio::Recorded(path.clone()),
                 vec![],
             )
             .await
             {
                 Ok(a) => {
+                    // Before the transcoder can ring anyone for it: phones that heard the
+                    // stream live will not offer it again.
+                    if let Some(phones) = s.phones {
+                        app.stations.live_stored(phones, &s.recipients, a.id);
+                    }
                     // Tagged before this task yields again: the `post` comes only after the
                     // transcoder (queued inside accept) has run and committed.
                     app.clients.tag_stream(a.id, id.as_str());

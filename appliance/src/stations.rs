@@ -136,6 +136,24 @@ impl Stations {
         }
     }
 
+    /// Live stream `stream` (from [`Self::live_start`]) was stored as `message` for
+    /// `recipients`: a phone that played the stream to its end marks it played instead of
+    /// offering it again.
+    pub fn live_stored(
+        &self,
+        stream: station_manager::StreamId,
+        recipients: &[Uuid],
+        message: Uuid,
+    ) {
+        for r in recipients.iter().filter(|r| self.users.contains(r)) {
+            let _ = self.inputs.send(Input::LiveStored {
+                user: user_id(*r),
+                stream,
+                message: MessageId(*message.as_bytes()),
+            });
+        }
+    }
+
     /// `user`'s default record mode.
     pub fn default_mode(&self, user: Uuid) -> RecordMode {
         let modes = self.modes.lock().unwrap_or_else(|p| p.into_inner());

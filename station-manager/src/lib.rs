@@ -133,6 +133,17 @@ pub enum Input {
         /// The stream.
         stream: StreamId,
     },
+    /// Intercom stream `stream` to `user` was stored as `message`. A phone of theirs that
+    /// played the stream to its end does not offer the stored copy again: it answers
+    /// [`Output::Played`] for it instead (whichever of the two comes first).
+    LiveStored {
+        /// The recipient.
+        user: UserId,
+        /// The stream.
+        stream: StreamId,
+        /// The stored copy.
+        message: MessageId,
+    },
 }
 
 /// What the station manager tells the IVM core.

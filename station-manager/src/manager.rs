@@ -396,6 +396,7 @@ impl StationManager {
             }
             Input::MessageWaiting { user, .. }
             | Input::MessageGone { user, .. }
+            | Input::LiveStored { user, .. }
             | Input::LiveStart { user, .. } => {
                 let targets = self.stations_of(user);
                 if targets.is_empty() {

@@ -647,3 +647,94 @@ fn a_record_request_for_a_phone_in_use_fails_as_busy() {
         Some(Output::RecordFailed { request: RequestId(3), reason }) if reason == "the user has no phone"
     ));
 }
+
+/// Bob's phone plays `stream` live: rung, picked up, a second of audio.
+fn bob_hears_live(h: &mut Harness, stream: StreamId) {
+    h.input(Input::LiveStart {
+        user: BOB,
+        stream,
+        from: ALICE,
+    });
+    assert!(h.gw.is_ringing(2).unwrap());
+    h.phone(LineCommand::OffHook(2));
+    assert_eq!(h.state(2), "Intercom");
+    for _ in 0..50 {
+        h.input(Input::LiveBuffer {
+            stream,
+            pcm: vec![100; 160],
+        });
+    }
+}
+
+fn played_outputs(h: &mut Harness) -> Vec<MessageId> {
+    h.take_outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Played { user, message } if user == BOB => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_stream_heard_live_is_not_offered_again_as_its_stored_copy() {
+    let mut h = Harness::new(|_| {});
+    // The stream ends and plays out; its stored copy is known only afterwards.
+    let first = StreamId(7);
+    bob_hears_live(&mut h, first);
+    h.input(Input::LiveEnd { stream: first });
+    assert_eq!(h.state(2), "AwaitingOnHook");
+    h.phone(LineCommand::OnHook(2));
+    h.take_outputs();
+    h.input(Input::LiveStored {
+        user: BOB,
+        stream: first,
+        message: message(1),
+    });
+    assert_eq!(played_outputs(&mut h), [message(1)], "marked played");
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(1),
+        from: ALICE,
+    });
+    assert!(!h.gw.is_ringing(2).unwrap(), "no ring for what was heard");
+    assert_eq!(h.state(2), "Idle");
+
+    // The stored copy is known, and even waiting, before the stream has played out.
+    let second = StreamId(8);
+    bob_hears_live(&mut h, second);
+    h.input(Input::LiveStored {
+        user: BOB,
+        stream: second,
+        message: message(2),
+    });
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(2),
+        from: ALICE,
+    });
+    h.input(Input::LiveEnd { stream: second });
+    assert_eq!(played_outputs(&mut h), [message(2)]);
+    assert_eq!(h.state(2), "AwaitingOnHook", "nothing else to play");
+    h.phone(LineCommand::OnHook(2));
+    assert!(played(&h).is_empty(), "neither stored copy was played");
+    assert_eq!(h.mgr.stats().stations.heard_live, 2);
+
+    // Hung up before the end: the stored copy is offered as usual.
+    let third = StreamId(9);
+    bob_hears_live(&mut h, third);
+    h.phone(LineCommand::OnHook(2));
+    h.input(Input::LiveEnd { stream: third });
+    h.input(Input::LiveStored {
+        user: BOB,
+        stream: third,
+        message: message(3),
+    });
+    h.input(Input::MessageWaiting {
+        user: BOB,
+        message: message(3),
+        from: ALICE,
+    });
+    assert!(h.gw.is_ringing(2).unwrap(), "the stored copy rings");
+    assert!(played_outputs(&mut h).is_empty());
+}

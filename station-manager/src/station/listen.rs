@@ -139,9 +139,13 @@ pub(super) fn on_intercom(
                 .push_back(MediaCommand::LiveEnd { call: call.id });
             State::Intercom { call, live }
         }
-        Ev::Media(MediaEvent::PlayDone { call: c } | MediaEvent::Failed { call: c, .. })
-            if c == call.id =>
-        {
+        Ev::Media(MediaEvent::PlayDone { call: c }) if c == call.id => {
+            if live.ended {
+                core.stream_heard(live.stream);
+            }
+            play_next(core, now, call, calls)
+        }
+        Ev::Media(MediaEvent::Failed { call: c, .. }) if c == call.id => {
             play_next(core, now, call, calls)
         }
         Ev::Gateway(Event::OnHook { .. }) => {

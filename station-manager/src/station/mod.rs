@@ -82,6 +82,8 @@ pub struct Stats {
     pub live_refused: u64,
     /// Connections lost to the gateway (down, restart, gateway-initiated delete).
     pub connections_lost: u64,
+    /// Stored copies of intercom streams not offered because the phone played them live.
+    pub heard_live: u64,
     /// Inputs and events that meant nothing in the current state, dropped.
     pub ignored: u64,
 }
@@ -100,6 +102,7 @@ impl Stats {
             live_dropped: self.live_dropped + o.live_dropped,
             live_refused: self.live_refused + o.live_refused,
             connections_lost: self.connections_lost + o.connections_lost,
+            heard_live: self.heard_live + o.heard_live,
             ignored: self.ignored + o.ignored,
         }
     }
@@ -152,6 +155,56 @@ struct Core {
     media: VecDeque<MediaCommand>,
     outputs: VecDeque<Output>,
     stats: Stats,
+    /// Live streams this phone played to their end, newest last (bounded).
+    streams_heard: VecDeque<StreamId>,
+    /// Stored copies of live streams sent to this phone (bounded).
+    streams_stored: VecDeque<(StreamId, MessageId)>,
+    /// Stored copies not to offer: heard live (bounded).
+    heard_live: VecDeque<MessageId>,
+}
+
+/// How many live streams and stored copies a station remembers, to match the two up.
+const LIVE_MEMORY: usize = 32;
+
+fn remember<T>(list: &mut VecDeque<T>, item: T) {
+    if list.len() == LIVE_MEMORY {
+        list.pop_front();
+    }
+    list.push_back(item);
+}
+
+impl Core {
+    /// The live stream `stream` was played to its end: its stored copy, if known, counts as
+    /// played. True if there was one.
+    fn stream_heard(&mut self, stream: StreamId) -> bool {
+        remember(&mut self.streams_heard, stream);
+        let stored = self
+            .streams_stored
+            .iter()
+            .find(|(s, _)| *s == stream)
+            .map(|(_, m)| *m);
+        match stored {
+            Some(m) => {
+                self.heard_live(m);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `message` was heard live: never offered, reported played.
+    fn heard_live(&mut self, message: MessageId) {
+        if self.heard_live.contains(&message) {
+            return;
+        }
+        remember(&mut self.heard_live, message);
+        self.waiting.retain(|w| w.message != message);
+        self.stats.heard_live += 1;
+        self.outputs.push_back(Output::Played {
+            user: self.user,
+            message,
+        });
+    }
 }
 
 /// One phone: a line on a gateway and the user it belongs to.
@@ -186,6 +239,9 @@ impl Station {
                 media: VecDeque::new(),
                 outputs: VecDeque::new(),
                 stats: Stats::default(),
+                streams_heard: VecDeque::new(),
+                streams_stored: VecDeque::new(),
+                heard_live: VecDeque::new(),
             },
         }
     }
@@ -244,7 +300,25 @@ impl Station {
 
     /// An IVM-core input for this station's user (or a stream it plays).
     pub fn handle_input(&mut self, now: Instant, input: Input, calls: &mut Calls) {
-        self.step(now, states::Ev::Input(input), calls);
+        match input {
+            Input::MessageWaiting { message, .. } if self.core.heard_live.contains(&message) => {
+                debug!(line = %self.core.line, "stored copy of a stream heard live: not offered");
+            }
+            Input::LiveStored {
+                user,
+                stream,
+                message,
+            } => {
+                remember(&mut self.core.streams_stored, (stream, message));
+                if self.core.streams_heard.contains(&stream) {
+                    self.core.heard_live(message);
+                    // In case it is being offered or played right now.
+                    let gone = Input::MessageGone { user, message };
+                    self.step(now, states::Ev::Input(gone), calls);
+                }
+            }
+            input => self.step(now, states::Ev::Input(input), calls),
+        }
     }
 
     /// A media event for this station's call.
