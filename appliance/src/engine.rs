@@ -130,6 +130,9 @@ pub async fn serve_until(
     });
 
     let router = api::router(app.clone());
+    // Phone recordings still open are finished and stored (CONTRACT: `serve` stores them),
+    // while HTTP drains: a client waiting on its record request gets the stored message.
+    let (stations_tx, stations_done) = tokio::sync::oneshot::channel::<()>();
     let stopping = {
         let app = app.clone();
         async move {
@@ -137,6 +140,11 @@ pub async fn serve_until(
             info!(signal = why, "shutting down");
             app.shutting_down.store(true, Ordering::SeqCst);
             app.clients.server_down("shutdown");
+            let stations = app.clone();
+            tokio::spawn(async move {
+                stations.stations.shutdown(DRAIN).await;
+                let _ = stations_tx.send(());
+            });
         }
     };
     let served = axum::serve(listener, router)
@@ -150,6 +158,10 @@ pub async fn serve_until(
         }
     };
     sweeper.abort();
+    if stations_done.await.is_err() {
+        // Stopped without the signal (the listener failed): shut the stations down now.
+        app.stations.shutdown(DRAIN).await;
+    }
     // WebSocket sessions close after server_down; wait a little for them to flush.
     let mut tick = interval(Duration::from_millis(20));
     for _ in 0..100 {

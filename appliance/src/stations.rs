@@ -73,6 +73,8 @@ pub enum RecordError {
 #[derive(Debug)]
 pub struct Stations {
     inputs: mpsc::UnboundedSender<Input>,
+    /// Asks the task to shut the stations down; answered once every recording is stored.
+    shutdown: mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>,
     /// Users with at least one station.
     users: HashSet<Uuid>,
     /// Stations by user, and whether each one's gateway is up (updated by the task).
@@ -87,6 +89,22 @@ pub struct Stations {
 }
 
 impl Stations {
+    /// The appliance is shutting down: recordings in progress stop and are stored (as
+    /// messages, `StopReason::Shutdown`), rings stop, record requests still ringing fail.
+    /// Returns once that is done, or after `limit`.
+    pub async fn shutdown(&self, limit: Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.shutdown.send(tx).is_err() {
+            return;
+        }
+        if tokio::time::timeout(limit, rx).await.is_err() {
+            warn!(
+                ?limit,
+                "recordings still open at shutdown were not all stored in time"
+            );
+        }
+    }
+
     /// Every station's user and whether it can ring now (its gateway is up), for
     /// `/api/v1/health`.
     pub fn availability(&self) -> Vec<(Uuid, bool)> {
@@ -375,6 +393,7 @@ async fn station_lines(db: &Db, config: &Config) -> Vec<(LineId, Uuid)> {
 /// What [`prepare`] hands to [`run`].
 pub struct Pending {
     inputs: mpsc::UnboundedReceiver<Input>,
+    shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
     lines: Vec<(LineId, Uuid)>,
 }
 
@@ -382,8 +401,10 @@ pub struct Pending {
 pub async fn prepare(db: &Db, config: &Config) -> (Arc<Stations>, Pending) {
     let lines = station_lines(db, config).await;
     let (tx, rx) = mpsc::unbounded_channel();
+    let (shutdown_tx, shutdown_rx) = mpsc::unbounded_channel();
     let stations = Arc::new(Stations {
         inputs: tx,
+        shutdown: shutdown_tx,
         users: lines.iter().map(|(_, u)| *u).collect(),
         available: Mutex::new(HashMap::new()),
         requests: Mutex::new(HashMap::new()),
@@ -392,7 +413,14 @@ pub async fn prepare(db: &Db, config: &Config) -> (Arc<Stations>, Pending) {
         next_stream: AtomicU64::new(1),
         modes: Mutex::new(HashMap::new()),
     });
-    (stations, Pending { inputs: rx, lines })
+    (
+        stations,
+        Pending {
+            inputs: rx,
+            shutdown: shutdown_rx,
+            lines,
+        },
+    )
 }
 
 fn now() -> Instant {
@@ -401,7 +429,13 @@ fn now() -> Instant {
 
 /// Drives the station manager until the application stops.
 pub async fn run(app: App, pending: Pending) {
-    let Pending { mut inputs, lines } = pending;
+    let Pending {
+        mut inputs,
+        mut shutdown,
+        lines,
+    } = pending;
+    // Set once shutdown began: answered when no recording is left to store.
+    let mut closing: Option<tokio::sync::oneshot::Sender<()>> = None;
     let mut config = StationConfig::default();
     config.media_address(app.config.media_address);
     if let Err(e) = config.ports(app.config.media_ports.clone()) {
@@ -420,6 +454,9 @@ pub async fn run(app: App, pending: Pending) {
     }
     let mut engine_config = EngineConfig::new(recordings);
     engine_config.bind = app.config.media_address;
+    // RTP gets threads of its own, one per core (HTTP, WebSockets and the station task keep
+    // the application's runtime; the transcoders run at the lowest priority).
+    engine_config.threads = Some(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let audio = Arc::new(StoredAudio {
         app: app.clone(),
         rt: tokio::runtime::Handle::current(),
@@ -448,10 +485,23 @@ pub async fn run(app: App, pending: Pending) {
     }
     let mut live = HashMap::new();
     loop {
-        publish_availability(&app, &manager, &lines);
+        publish_availability(&app, &mut manager);
         drain(&app, &mut manager, &media, &names, &mut live).await;
+        if closing.is_some() && !manager.is_capturing() {
+            if let Some(done) = closing.take() {
+                let _ = done.send(());
+            }
+            info!("stations shut down; every recording stored");
+        }
         let deadline = manager.poll_timeout();
         tokio::select! {
+            request = shutdown.recv(), if closing.is_none() => {
+                if let Some(done) = request {
+                    info!("stations shutting down");
+                    manager.shutdown(now());
+                    closing = Some(done);
+                }
+            }
             event = gateway_events.recv() => match event {
                 Ok(e) => manager.handle_event(now(), e),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -472,14 +522,20 @@ pub async fn run(app: App, pending: Pending) {
     }
 }
 
-fn publish_availability(app: &App, manager: &StationManager, lines: &[(LineId, Uuid)]) {
+/// Copies the users' availability changes for `/api/v1/health` and the record requests (only
+/// the changes: this runs after every event).
+fn publish_availability(app: &App, manager: &mut StationManager) {
+    let Some(first) = manager.poll_availability() else {
+        return;
+    };
     let mut map = app
         .stations
         .available
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    for (_, user) in lines {
-        map.insert(*user, manager.is_available(user_id(*user)).unwrap_or(false));
+    map.insert(uuid(first.0), first.1);
+    while let Some((user, available)) = manager.poll_availability() {
+        map.insert(uuid(user), available);
     }
 }
 

@@ -252,6 +252,9 @@ pub struct StationManager {
     media: VecDeque<MediaCommand>,
     outputs: VecDeque<Output>,
     stats: Stats,
+    /// Each user's availability as last queued in `availability`.
+    available: HashMap<UserId, bool>,
+    availability: VecDeque<(UserId, bool)>,
 }
 
 impl StationManager {
@@ -269,6 +272,8 @@ impl StationManager {
             requests: HashMap::new(),
             gateways_up: HashSet::new(),
             commands: VecDeque::new(),
+            available: HashMap::new(),
+            availability: VecDeque::new(),
             media: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
@@ -292,7 +297,37 @@ impl StationManager {
         self.stations.push(station);
         self.by_line.insert(line, i);
         self.by_user.entry(user).or_default().push(i);
+        self.note_availability(user);
         Ok(())
+    }
+
+    /// The appliance is shutting down: every recording stops and is still delivered as
+    /// [`Output::Recorded`] with [`crate::StopReason::Shutdown`] once the engine has finished
+    /// its file; rings stop, record requests still ringing fail, playback stops and every
+    /// connection is deleted. Keep driving the manager until [`Self::is_capturing`] is false.
+    pub fn shutdown(&mut self, now: Instant) {
+        for i in 0..self.stations.len() {
+            self.stations[i].shutdown(&mut self.calls);
+            self.collect(now, i);
+        }
+    }
+
+    /// Whether any station is still capturing or finishing a recording.
+    pub fn is_capturing(&self) -> bool {
+        self.stations.iter().any(Station::is_capturing)
+    }
+
+    /// The next change in a user's availability ([`Self::is_available`]), in order; every user
+    /// with a station is reported once when added. Costs nothing per event for the caller.
+    pub fn poll_availability(&mut self) -> Option<(UserId, bool)> {
+        self.availability.pop_front()
+    }
+
+    fn note_availability(&mut self, user: UserId) {
+        let now = self.is_available(user).unwrap_or(false);
+        if self.available.insert(user, now) != Some(now) {
+            self.availability.push_back((user, now));
+        }
     }
 
     /// Whether `user` can be rung to record now: `None` if they have no station (HTTP 409),
@@ -486,6 +521,7 @@ impl StationManager {
     /// Moves station `i`'s outbox to ours, keeping the call map, merging the outcomes of a
     /// request rung on several phones, and stopping the others when one is picked up.
     fn collect(&mut self, now: Instant, i: usize) {
+        self.note_availability(self.stations[i].user());
         while let Some(c) = self.stations[i].poll_command() {
             self.commands.push_back(c);
         }

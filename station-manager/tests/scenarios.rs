@@ -738,3 +738,34 @@ fn a_stream_heard_live_is_not_offered_again_as_its_stored_copy() {
     assert!(h.gw.is_ringing(2).unwrap(), "the stored copy rings");
     assert!(played_outputs(&mut h).is_empty());
 }
+
+#[test]
+fn shutdown_stores_the_recording_in_progress_and_fails_a_ringing_request() {
+    let mut h = Harness::new(|_| {});
+    alice_records(&mut h, Delivery::Record);
+    h.advance(secs(2));
+    // Bob's phone rings for a record request of his own.
+    h.input(Input::Record {
+        request: RequestId(9),
+        user: BOB,
+        to: vec![ALICE],
+        delivery: Delivery::Record,
+    });
+    h.advance(secs(1));
+    assert_eq!(h.gw.is_ringing(2), Some(true));
+    assert!(h.mgr.is_capturing());
+
+    h.mgr.shutdown(h.now);
+    h.advance(secs(1));
+    let (duration, why, _) = one_recording(&h);
+    assert_eq!(why, StopReason::Shutdown);
+    assert!(duration >= secs(2), "what was said is kept: {duration:?}");
+    assert!(h.outputs.iter().any(|o| matches!(
+        o,
+        Output::RecordFailed { request, reason } if *request == RequestId(9) && reason.contains("shutting down")
+    )));
+    assert_eq!(h.gw.is_ringing(2), Some(false));
+    assert!(h.gw.connections(1).is_empty(), "the connection deleted");
+    assert!(!h.mgr.is_capturing());
+    assert_eq!(h.mgr.ports_in_use(), 0);
+}

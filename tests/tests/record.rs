@@ -559,3 +559,47 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SIGTERM while alice speaks: `serve` stops the recording, stores what was said, and bob has
+/// it after the restart (CONTRACT: open recordings are finalised and stored).
+#[test]
+fn a_recording_open_at_shutdown_is_stored() {
+    let (mut server, mut sim) = setup();
+    let speech = speech_8k();
+    let record = record_to_bob(&server);
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.send(&format!("say 1 {}", speech.display()));
+    // Two seconds of the 11.4 s fixture said, then the appliance is stopped.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(server.terminate().success(), "{}", server.log_text());
+    let _ = record.join().unwrap();
+    let log = server.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("recording stored") && l.contains("Shutdown")),
+        "the open recording was stored at shutdown:\n{log}"
+    );
+    sim.expect("the connection deleted", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "deleted").then_some(())
+    });
+    sim.send("onhook 1");
+
+    server.restart();
+    let message = wait_for("bob's copy ready", || {
+        let out = server.client("bob", &["inbox", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        list.as_array()?.first().cloned()
+    });
+    assert_eq!(message["from"], "alice");
+    let ms = message["duration_ms"].as_u64().unwrap();
+    assert!(
+        (1000..6000).contains(&ms),
+        "about two seconds were said before the stop: {message}"
+    );
+}

@@ -35,6 +35,14 @@ pub const ROUNDS: usize = 8;
 /// Live streams held for phones not yet playing them; beyond, the oldest ended one goes.
 pub const MAX_LIVE_STREAMS: usize = 256;
 
+fn own_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("media")
+        .enable_all()
+        .build()
+}
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -54,6 +62,10 @@ pub struct EngineConfig {
     pub bind: IpAddr,
     /// Directory recordings are written to.
     pub recordings: PathBuf,
+    /// Worker threads of a runtime of the engine's own (threads named `media`), so that RTP is
+    /// never queued behind the rest of the application's tasks; `None` runs the engine on the
+    /// caller's runtime.
+    pub threads: Option<usize>,
 }
 
 impl EngineConfig {
@@ -63,6 +75,7 @@ impl EngineConfig {
             media: Config::default(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             recordings,
+            threads: None,
         }
     }
 }
@@ -168,6 +181,7 @@ impl MediaEngine {
     ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
+        let threads = config.threads;
         let engine = Self {
             config: Arc::new(config),
             audio,
@@ -177,7 +191,26 @@ impl MediaEngine {
             live_order: 0,
             totals: Arc::default(),
         };
-        tokio::spawn(engine.run(rx).instrument(info_span!("media")));
+        let run = engine.run(rx).instrument(info_span!("media"));
+        match threads.map(own_runtime) {
+            // The engine's loop runs on a thread of its own blocking on it; its calls' tasks
+            // on the runtime's workers. The runtime ends with the loop (every handle dropped).
+            Some(Ok(rt)) => {
+                let started = std::thread::Builder::new()
+                    .name("media-engine".into())
+                    .spawn(move || rt.block_on(run));
+                if let Err(e) = started {
+                    warn!(error = %e, "cannot start the media engine's thread");
+                }
+            }
+            Some(Err(e)) => {
+                warn!(error = %e, "no runtime of its own for the media engine: it shares the caller's");
+                tokio::spawn(run);
+            }
+            None => {
+                tokio::spawn(run);
+            }
+        }
         (MediaHandle { tx }, events_rx)
     }
 

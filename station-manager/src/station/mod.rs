@@ -344,6 +344,19 @@ impl Station {
         self.state = State::AwaitingLineStatus;
     }
 
+    /// The appliance is shutting down: see [`crate::manager::StationManager::shutdown`].
+    pub fn shutdown(&mut self, calls: &mut Calls) {
+        let state = std::mem::replace(&mut self.state, State::AwaitingGateway);
+        self.state = state.shut(&mut self.core, calls);
+        // No new work: record requests fail as if the gateway were down.
+        self.core.up = false;
+    }
+
+    /// Whether a recording is still being captured or finished.
+    pub fn is_capturing(&self) -> bool {
+        self.state.is_capturing()
+    }
+
     /// Another of the user's phones was picked up for `what`: stop ringing for it.
     pub fn cancel(&mut self, now: Instant, what: &Answered) {
         let state = std::mem::replace(&mut self.state, State::AwaitingGateway);

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use gateway_control::model::{Cadence, CallId, DownReason, Event, Tone};
+use gateway_control::model::{Cadence, CallId, Command, DownReason, Event, Tone};
 use tracing::debug;
 
 use super::listen::{on_intercom, on_playing, play_next};
@@ -130,6 +130,66 @@ impl State {
         core.stop_ring();
         core.ring_pending = false;
         idle(core, now)
+    }
+
+    /// The appliance is shutting down: a recording stops and is still delivered
+    /// ([`StopReason::Shutdown`]), a request still ringing fails, playback stops, and each
+    /// connection is deleted. The station then refuses new work (the gateway counts as down).
+    pub(super) fn shut(self, core: &mut Core, calls: &mut Calls) -> Self {
+        let why = "the appliance is shutting down";
+        match self {
+            Self::AwaitingOffHook(p) => {
+                core.timer = None;
+                core.stop_ring();
+                if let Purpose::Record(j) = p {
+                    core.fail(j.request, why);
+                }
+                Self::Idle
+            }
+            Self::AwaitingConnection { call, purpose } => {
+                core.end_call(calls, call, true);
+                if let Purpose::Record(j) = purpose {
+                    core.fail(j.request, why);
+                }
+                Self::Idle
+            }
+            Self::Recording(mut c) => {
+                core.media
+                    .push_back(MediaCommand::StopCapture { call: c.call.id });
+                // Deleted now: the station refuses gateway work from here on.
+                if c.connected {
+                    core.commands.push_back(Command::DeleteConnection {
+                        line: core.line.clone(),
+                        call: c.call.id,
+                    });
+                    c.connected = false;
+                }
+                Self::AwaitingCapture(c, StopReason::Shutdown)
+            }
+            Self::Playing { call, current } => {
+                core.waiting.push_front(current);
+                core.media
+                    .push_back(MediaCommand::StopPlay { call: call.id });
+                core.end_call(calls, call, true);
+                Self::Idle
+            }
+            Self::Intercom { call, .. } => {
+                core.media
+                    .push_back(MediaCommand::StopPlay { call: call.id });
+                core.end_call(calls, call, true);
+                Self::Idle
+            }
+            other @ (Self::AwaitingCapture(..)
+            | Self::Idle
+            | Self::AwaitingOnHook
+            | Self::AwaitingLineStatus
+            | Self::AwaitingGateway) => other,
+        }
+    }
+
+    /// Whether a capture is still being finished (its recording not yet delivered).
+    pub(super) fn is_capturing(&self) -> bool {
+        matches!(self, Self::Recording(_) | Self::AwaitingCapture(..))
     }
 
     pub(super) fn next(self, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> Self {
