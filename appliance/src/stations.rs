@@ -484,10 +484,13 @@ pub async fn run(app: App, pending: Pending) {
         }
     }
     let mut live = HashMap::new();
+    // The IVM core's side of the outputs (storing, marking played): shutdown waits for them.
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
         publish_availability(&app, &mut manager);
-        drain(&app, &mut manager, &media, &names, &mut live).await;
-        if closing.is_some() && !manager.is_capturing() {
+        drain(&app, &mut manager, &media, &names, &mut live, &mut tasks).await;
+        while tasks.try_join_next().is_some() {}
+        if closing.is_some() && !manager.is_capturing() && tasks.is_empty() {
             if let Some(done) = closing.take() {
                 let _ = done.send(());
             }
@@ -495,6 +498,7 @@ pub async fn run(app: App, pending: Pending) {
         }
         let deadline = manager.poll_timeout();
         tokio::select! {
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             request = shutdown.recv(), if closing.is_none() => {
                 if let Some(done) = request {
                     info!("stations shutting down");
@@ -553,6 +557,7 @@ async fn drain(
     media: &MediaHandle,
     names: &HashMap<Uuid, String>,
     live: &mut HashMap<station_manager::StreamId, (u64, Vec<Uuid>)>,
+    tasks: &mut tokio::task::JoinSet<()>,
 ) {
     while let Some(command) = manager.poll_command() {
         if let Err(e) = app.gateways.command(command).await {
@@ -601,15 +606,16 @@ async fn drain(
                     );
                 }
             }
-            other => output_to_core(app, other),
+            other => output_to_core(app, other, tasks),
         }
     }
 }
 
-/// Hands an output to the IVM core (off the station task: storing a recording takes fsyncs).
-fn output_to_core(app: &App, output: Output) {
+/// Hands an output to the IVM core (off the station task: storing a recording takes fsyncs),
+/// as one of `tasks`, which shutdown waits for.
+fn output_to_core(app: &App, output: Output, tasks: &mut tokio::task::JoinSet<()>) {
     let app = app.clone();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         match output {
             Output::Recorded {
                 request,
