@@ -38,7 +38,8 @@
 //! `{"action": "send", "object": {"stream": "9f2c01ab", "stored": "<message id>", "ms": 2000}}`
 //! (or `{"stream", "error"}`). The stored message then reaches each recipient as a normal `post`
 //! once transcoded; its object carries `"stream": "9f2c01ab"`, so a client that heard the
-//! stream live can treat it as heard.
+//! stream live can treat it as heard. A recipient's phone that played the stream to its end
+//! marks the stored copy played and does not ring for it (`Input::LiveStored`).
 //!
 //! A refused buffer is answered `{"action": "send", "id": <the buffer's id>, "object": {"error",
 //! "stream"?, "seq"?}}` and counted in `/metrics` (`offhook_rejected_total{kind="intercom_…"}`,

@@ -33,6 +33,13 @@
 //!   recording stops the capture and still delivers what was captured
 //!   ([`StopReason::GatewayLost`]); if nothing was, the request fails. A graceful restart only
 //!   makes the station unavailable for new requests.
+//! - A live stream played to its end makes its stored copy count as heard: when
+//!   [`Input::LiveStored`] names the copy (before or after the stream ends), the phone answers
+//!   [`Output::Played`] for it and never offers it. A stream cut short by a hang-up is offered
+//!   as usual.
+//! - At shutdown ([`Station::shutdown`]) a recording stops and is still delivered
+//!   ([`StopReason::Shutdown`]), its connection deleted at once; a request still ringing fails;
+//!   playback stops; the station then refuses new work.
 //!
 //! Known limit: [`MediaEvent::PlayDone`] names no message, so a `PlayDone` the engine sent
 //! just before it received a [`MediaCommand::StopPlay`] (a key pressed as a message ends)
