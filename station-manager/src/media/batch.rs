@@ -3,7 +3,7 @@
 //!
 //! `quinn-udp` turns UDP generic receive offload (GRO) on where the kernel has it, so one
 //! buffer may hold several datagrams of one flow, `stride` bytes apart; each buffer is
-//! therefore [`SLOT`] bytes, the most GRO ever coalesces (64 segments, 64 KiB). The buffers are
+//! therefore 64 KiB, the most GRO ever coalesces (64 segments, 64 KiB). The buffers are
 //! per worker thread, not per call: a thousand calls cost no more memory than two.
 
 use std::cell::RefCell;

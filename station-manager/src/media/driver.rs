@@ -1,14 +1,14 @@
 //! The tokio media engine: one task per call owning its RTP and RTCP sockets.
 //!
 //! Each call task is the driver loop of one [`Stream`]: receive (each ready socket read with
-//! `recvmmsg`, [`batch::SLOTS`] datagrams a call, up to [`ROUNDS`] calls per wake-up), call `handle_*`, drain the
+//! `recvmmsg`, [`super::batch::SLOTS`] datagrams a call, up to [`ROUNDS`] calls per wake-up), call `handle_*`, drain the
 //! `poll_*` methods, send, then sleep until `poll_timeout`. File creation and finishing
 //! (`Recorder::create`, `CaptureSink::finish`) and `MessageAudio::open` run on tokio's
 //! blocking pool; recordings are written through a 64 KiB buffer to the page cache.
 //!
 //! Batching: a G.711 call at 20 ms ptime usually has one datagram queued per wake-up, but
 //! after a stall (a busy core, a burst from the gateway's jitter) the backlog comes in with
-//! one system call instead of one per datagram; see [`batch`].
+//! one system call instead of one per datagram; see [`super::batch`].
 // The driver reads the clock (tokio's, so `tokio::time::pause` controls it in tests) and the
 // wall clock for RTCP sender reports: it is where time enters the sans-IO cores.
 #![allow(clippy::disallowed_methods)]

@@ -47,6 +47,7 @@
 //! playback it was told to stop, and the race window is one command's latency.
 //!
 //! [`StopReason::GatewayLost`]: crate::StopReason::GatewayLost
+//! [`StopReason::Shutdown`]: crate::StopReason::Shutdown
 
 mod calls;
 mod listen;
