@@ -82,6 +82,17 @@ fn record_to_bob(server: &Server) -> std::thread::JoinHandle<std::process::Outpu
     })
 }
 
+/// Line 1 rings; the simulator picks it up and the connection to Offhook's media is made.
+fn answer_line_1(sim: &mut GatewaySim) {
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+}
+
 fn setup() -> (Server, GatewaySim) {
     let (mgcp, gw) = (free_udp_port(), free_udp_port());
     let server = Server::start(&format!(
@@ -348,13 +359,7 @@ fn phone_command_control_params_and_intercom_to_a_phone() {
     );
     assert_eq!(started["mode"], "record", "{started}");
     let request = started["request"].as_u64().expect("request id");
-    sim.expect("line 1 rings", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
+    answer_line_1(&mut sim);
     sim.send(&format!("say 1 {}", clip.display()));
     sim.expect("the clip was sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
@@ -430,13 +435,7 @@ fn intercom_from_a_phone_to_an_online_client() {
     std::fs::create_dir(&saved).unwrap();
     let mut bob = server.listen("bob", &["--save", saved.to_str().unwrap()]);
     let record = record_to_bob(&server);
-    sim.expect("line 1 rings", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
+    answer_line_1(&mut sim);
     sim.send(&format!("say 1 {}", clip.display()));
     // Bob hears it live, buffer by buffer, while alice is still speaking.
     let first = loop {
@@ -503,13 +502,7 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
             .unwrap_or(0)
     };
     let record = record_to_bob(&server);
-    sim.expect("line 1 rings", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
+    answer_line_1(&mut sim);
     sim.send(&format!("say 1 {}", clip.display()));
     wait_for("a recording being written", || (wavs() == 1).then_some(()));
     server.kill9();
@@ -540,13 +533,7 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
         (h["stations"][0]["available"] == true).then_some(())
     });
     let record = record_to_bob(&server);
-    sim.expect("line 1 rings again", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
+    answer_line_1(&mut sim);
     sim.send(&format!("say 1 {}", clip.display()));
     sim.expect("the clip was sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
@@ -567,13 +554,7 @@ fn a_recording_open_at_shutdown_is_stored() {
     let (mut server, mut sim) = setup();
     let speech = speech_8k();
     let record = record_to_bob(&server);
-    sim.expect("line 1 rings", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
+    answer_line_1(&mut sim);
     sim.send(&format!("say 1 {}", speech.display()));
     // Two seconds of the 11.4 s fixture said, then the appliance is stopped.
     std::thread::sleep(std::time::Duration::from_secs(2));
