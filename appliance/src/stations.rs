@@ -490,10 +490,12 @@ pub async fn run(app: App, pending: Pending) {
         publish_availability(&app, &mut manager);
         drain(&app, &mut manager, &media, &names, &mut live, &mut tasks).await;
         while tasks.try_join_next().is_some() {}
-        if closing.is_some() && !manager.is_capturing() && tasks.is_empty() {
-            if let Some(done) = closing.take() {
-                let _ = done.send(());
-            }
+        if closing.is_some()
+            && !manager.is_capturing()
+            && tasks.is_empty()
+            && let Some(done) = closing.take()
+        {
+            let _ = done.send(());
             info!("stations shut down; every recording stored");
         }
         let deadline = manager.poll_timeout();

@@ -30,15 +30,6 @@ pub struct BatchSocket {
     state: UdpSocketState,
 }
 
-/// What one [`BatchSocket::recv_batch`] took in.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Received {
-    /// `recvmmsg` calls that returned data.
-    pub calls: u32,
-    /// Datagrams handed to the callback.
-    pub datagrams: u32,
-}
-
 impl BatchSocket {
     /// Binds `addr` and sets the socket up for batched receive.
     pub async fn bind(addr: SocketAddr) -> io::Result<Self> {
@@ -58,13 +49,14 @@ impl BatchSocket {
     }
 
     /// Takes what is queued, at most `rounds` `recvmmsg` calls of [`SLOTS`] datagrams, and
-    /// calls `f(from, datagram)` for each datagram in order. Never waits.
+    /// calls `f(from, datagram)` for each datagram in order. Never waits. Returns the number of
+    /// `recvmmsg` calls that returned datagrams.
     pub fn recv_batch(
         &self,
         rounds: usize,
         mut f: impl FnMut(SocketAddr, &[u8]),
-    ) -> io::Result<Received> {
-        let mut got = Received::default();
+    ) -> io::Result<u32> {
+        let mut calls = 0;
         BUFFERS.with(|cell| {
             let mut buffers = cell.borrow_mut();
             for _ in 0..rounds {
@@ -86,17 +78,15 @@ impl BatchSocket {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
                 };
-                got.calls += 1;
+                calls += 1;
                 for (m, slot) in meta.iter().zip(buffers.chunks(SLOT)).take(n) {
                     let data = &slot[..m.len.min(SLOT)];
                     if data.is_empty() {
                         // An empty datagram is still one (and malformed RTP).
-                        got.datagrams += 1;
                         f(m.addr, data);
                         continue;
                     }
                     for datagram in data.chunks(m.stride.max(1)) {
-                        got.datagrams += 1;
                         f(m.addr, datagram);
                     }
                 }
@@ -104,7 +94,7 @@ impl BatchSocket {
                     break;
                 }
             }
-            Ok(got)
+            Ok(calls)
         })
     }
 }
@@ -135,7 +125,7 @@ mod tests {
                     seen.push(d[0]);
                 })
                 .unwrap();
-            calls += got.calls;
+            calls += got;
         }
         assert_eq!(seen, (0..20).collect::<Vec<_>>());
         // Twenty datagrams queued before the first read need at most three calls of eight.
@@ -148,6 +138,6 @@ mod tests {
             .await
             .unwrap();
         let got = rx.recv_batch(4, |_, _| panic!("no datagram")).unwrap();
-        assert_eq!(got, Received::default());
+        assert_eq!(got, 0, "no recvmmsg call returned data");
     }
 }

@@ -403,7 +403,7 @@ impl CallTask {
                         rtp.recv_batch(ROUNDS, |from, d| stream.handle_datagram(now(), from, d))
                     });
                     match r {
-                        Ok(got) => self.receive_calls += u64::from(got.calls),
+                        Ok(calls) => self.receive_calls += u64::from(calls),
                         Err(e) => debug!(call = %self.call, error = %e, "RTP receive"),
                     }
                 }

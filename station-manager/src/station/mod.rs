@@ -183,20 +183,12 @@ fn remember<T>(list: &mut VecDeque<T>, item: T) {
 
 impl Core {
     /// The live stream `stream` was played to its end: its stored copy, if known, counts as
-    /// played. True if there was one.
-    fn stream_heard(&mut self, stream: StreamId) -> bool {
+    /// played.
+    fn stream_heard(&mut self, stream: StreamId) {
         remember(&mut self.streams_heard, stream);
-        let stored = self
-            .streams_stored
-            .iter()
-            .find(|(s, _)| *s == stream)
-            .map(|(_, m)| *m);
-        match stored {
-            Some(m) => {
-                self.heard_live(m);
-                true
-            }
-            None => false,
+        let stored = self.streams_stored.iter().find(|(s, _)| *s == stream);
+        if let Some(&(_, m)) = stored {
+            self.heard_live(m);
         }
     }
 
