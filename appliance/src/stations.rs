@@ -531,18 +531,16 @@ pub async fn run(app: App, pending: Pending) {
 /// Copies the users' availability changes for `/api/v1/health` and the record requests (only
 /// the changes: this runs after every event).
 fn publish_availability(app: &App, manager: &mut StationManager) {
-    let Some(first) = manager.poll_availability() else {
+    let mut changes = std::iter::from_fn(|| manager.poll_availability()).peekable();
+    if changes.peek().is_none() {
         return;
-    };
+    }
     let mut map = app
         .stations
         .available
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    map.insert(uuid(first.0), first.1);
-    while let Some((user, available)) = manager.poll_availability() {
-        map.insert(uuid(user), available);
-    }
+    map.extend(changes.map(|(user, available)| (uuid(user), available)));
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

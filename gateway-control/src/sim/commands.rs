@@ -489,6 +489,15 @@ impl Gateway {
         })
     }
 
+    /// The codes of the `F:` (RequestedInfo) line, if any.
+    fn requested_info<'c>(c: &Command<'c>) -> Vec<&'c str> {
+        wire::find(&c.params, |p| match p {
+            Param::RequestedInfo(f) => Some(f.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+    }
+
     fn call_id<'c>(c: &'c Command<'_>) -> Option<&'c str> {
         wire::find(&c.params, |p| match p {
             Param::CallId(x) => Some(*x),
@@ -648,11 +657,7 @@ impl Gateway {
     fn auep(&self, i: usize, c: &Command<'_>) -> Reply {
         let line = &self.lines[i];
         let mut r = Reply::ok(ReturnCode::OK, Some(line.number));
-        let asked: Vec<&str> = wire::find(&c.params, |p| match p {
-            Param::RequestedInfo(f) => Some(f.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+        let asked = Self::requested_info(c);
         for code in asked {
             let value = match code.to_ascii_uppercase().as_str() {
                 "R" => ("R", join(line.requested.iter().map(|q| q.text.clone()))),
@@ -705,11 +710,7 @@ impl Gateway {
             .find(|k| k.id.eq_ignore_ascii_case(id))
             .ok_or_else(|| refuse(ReturnCode::INCORRECT_CONNECTION_ID, "no such connection"))?;
         let mut r = Reply::ok(ReturnCode::OK, Some(line.number));
-        let asked: Vec<&str> = wire::find(&c.params, |p| match p {
-            Param::RequestedInfo(f) => Some(f.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+        let asked = Self::requested_info(c);
         for code in asked {
             match code.to_ascii_uppercase().as_str() {
                 "C" => r.params.push(("C", conn.call.clone())),
