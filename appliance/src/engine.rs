@@ -49,34 +49,6 @@ pub enum Error {
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Removes recordings and live streams a previous run left unfinished (it was killed, or the
-/// machine lost power): nothing in them was acknowledged to anyone, and a call number reused
-/// by this run must not find its file taken. Counted in the log.
-fn sweep_unfinished(paths: &Paths) {
-    for dir in ["recordings", "live"] {
-        let dir = paths.root.join(dir);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let (mut files, mut bytes) = (0u64, 0u64);
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.extension().is_some_and(|x| x == "wav") {
-                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
-                match std::fs::remove_file(&path) {
-                    Ok(()) => files += 1,
-                    Err(err) => {
-                        warn!(file = %path.display(), error = %err, "cannot remove an unfinished recording")
-                    }
-                }
-            }
-        }
-        if files > 0 {
-            warn!(dir = %dir.display(), files, bytes, "removed recordings left unfinished by the previous run (never acknowledged)");
-        }
-    }
-}
-
 /// Runs the appliance on `data_dir` until SIGINT/SIGTERM.
 pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
     serve_until(data_dir, config, shutdown_signal()).await
@@ -97,7 +69,6 @@ pub async fn serve_until(
             users::server_id(c)
         })
         .await?;
-    sweep_unfinished(&paths);
     let metrics = Arc::new(Metrics::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let clients = ClientManager::new(server_id, metrics.clone());

@@ -457,12 +457,7 @@ pub async fn handle(
     let at = || json!({"stream": p.stream.as_str(), "seq": p.seq});
     if let Check::Open(names) = streams.check(&p).map_err(|e| (e, at()))? {
         let recipients = resolve(app, names).await.map_err(|e| (e, at()))?;
-        let path = app
-            .db
-            .paths()
-            .root
-            .join("live")
-            .join(format!("{}.wav", Uuid::new_v4()));
+        let path = app.db.paths().live.join(format!("{}.wav", Uuid::new_v4()));
         debug!(user = %from.username, stream = p.stream.as_str(), recipients = recipients.len(), "intercom stream open");
         let phones = app.stations.live_start(from.user, &recipients);
         streams.open.insert(

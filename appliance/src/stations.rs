@@ -448,7 +448,7 @@ pub async fn run(app: App, pending: Pending) {
         }
     }
     info!(stations = lines.len(), "station manager started");
-    let recordings = app.db.paths().root.join("recordings");
+    let recordings = app.db.paths().recordings.clone();
     if let Err(e) = tokio::fs::create_dir_all(&recordings).await {
         warn!(error = %e, "cannot create the recordings directory");
     }

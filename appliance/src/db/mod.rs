@@ -124,6 +124,10 @@ pub struct Paths {
     pub media: PathBuf,
     /// The master sealing key (0600).
     pub key: PathBuf,
+    /// Phone recordings being captured (WAV, unacknowledged until stored).
+    pub recordings: PathBuf,
+    /// Live intercom streams being written (WAV, unacknowledged until stored).
+    pub live: PathBuf,
 }
 
 impl Paths {
@@ -134,6 +138,8 @@ impl Paths {
             db: root.join("offhook.db"),
             media: root.join("media"),
             key: root.join("master.key"),
+            recordings: root.join("recordings"),
+            live: root.join("live"),
         }
     }
 }
@@ -280,6 +286,7 @@ impl Db {
         let conn = connect(paths)?;
         fs::create_dir_all(&paths.media)?;
         remove_orphans(&conn, &paths.media)?;
+        remove_unfinished(&[&paths.recordings, &paths.live]);
         let mut pool = Vec::new();
         for _ in 0..readers.max(1) {
             pool.push(Mutex::new(connect(paths)?));
@@ -425,6 +432,33 @@ fn remove_orphans(conn: &Connection, media: &Path) -> Result<(), Error> {
         info!(removed, "removed media files of uncommitted writes");
     }
     Ok(())
+}
+
+/// Removes recordings and live streams a previous run left unfinished (it was killed, or the
+/// machine lost power): nothing in them was acknowledged to anyone, and a call number reused
+/// by this run must not find its file taken. Counted in the log.
+fn remove_unfinished(dirs: &[&Path]) {
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "wav") {
+                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                match fs::remove_file(&path) {
+                    Ok(()) => files += 1,
+                    Err(err) => {
+                        warn!(file = %path.display(), error = %err, "cannot remove an unfinished recording")
+                    }
+                }
+            }
+        }
+        if files > 0 {
+            warn!(dir = %dir.display(), files, bytes, "removed recordings left unfinished by the previous run (never acknowledged)");
+        }
+    }
 }
 
 #[cfg(test)]
