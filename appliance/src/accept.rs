@@ -5,7 +5,6 @@
 //! message row commits as `processing` in the next group commit; only then is the message
 //! acknowledged (see docs/DURABILITY.md). The transcoder takes it from there.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -15,7 +14,7 @@ use uuid::Uuid;
 
 use crate::api::App;
 use crate::db::messages::{self as store, NewAttachment, NewMessage, Status};
-use crate::db::{self};
+use crate::db::{self, spool};
 use crate::media;
 
 /// The recording to accept.
@@ -26,6 +25,12 @@ pub enum Audio {
     /// A WAV file the media engine recorded; it is read as a stream, and removed once the
     /// message is stored.
     Recorded(PathBuf),
+}
+
+/// Room for `len` bytes sealed (a preamble, then a tag per 64 KiB chunk), reserved up front so
+/// the sealed copy is not reallocated.
+fn sealed_capacity(len: usize) -> usize {
+    len.saturating_add(len / 1024).saturating_add(256)
 }
 
 /// An attachment to store with the message.
@@ -81,37 +86,38 @@ pub async fn accept(
         Audio::Recorded(path) => Some(path.clone()),
         Audio::Bytes(_) => None,
     };
-    // Check, seal and write the files (fsynced) off the async threads.
+    // Check and seal the upload, append it to the spool and write the attachments (fsynced),
+    // off the async threads.
     let written = tokio::task::spawn_blocking(move || {
         let dir = key_app.db.paths().media.clone();
-        let raw_file = format!("{id}.raw");
-        let (estimate_ms, raw_bytes) = match &audio {
+        let (estimate_ms, sealed) = match &audio {
             Audio::Bytes(bytes) => {
                 let estimate_ms = media::check_upload(bytes, max)?;
-                let raw_bytes = db::create_file(&dir, &raw_file, |w| {
-                    let mut counted = CountingWriter { inner: w, count: 0 };
-                    media::seal_raw(&bytes[..], &key_app.key, id, &mut counted)?;
-                    Ok::<_, Error>(counted.count)
-                })?;
-                (estimate_ms, raw_bytes)
+                let sealed = media::seal_raw(
+                    &bytes[..],
+                    &key_app.key,
+                    id,
+                    Vec::with_capacity(sealed_capacity(bytes.len())),
+                )?;
+                (estimate_ms, sealed)
             }
             Audio::Recorded(path) => {
                 let file = std::fs::File::open(path)?;
+                let len = file.metadata()?.len();
                 // 8 kHz 16-bit mono after the 44-byte header: 16 bytes per millisecond.
-                let estimate_ms = file.metadata()?.len().saturating_sub(44) / 16;
-                let raw_bytes = db::create_file(&dir, &raw_file, |w| {
-                    let mut counted = CountingWriter { inner: w, count: 0 };
-                    media::seal_raw(
-                        std::io::BufReader::new(file),
-                        &key_app.key,
-                        id,
-                        &mut counted,
-                    )?;
-                    Ok::<_, Error>(counted.count)
-                })?;
-                (estimate_ms, raw_bytes)
+                let estimate_ms = len.saturating_sub(44) / 16;
+                let capacity = sealed_capacity(usize::try_from(len).unwrap_or(0));
+                let sealed = media::seal_raw(
+                    std::io::BufReader::new(file),
+                    &key_app.key,
+                    id,
+                    Vec::with_capacity(capacity),
+                )?;
+                (estimate_ms, sealed)
             }
         };
+        // Durable with the group commit that stores the row; pinned until then.
+        let pin = key_app.db.spool().append(&sealed)?;
         let mut atts = Vec::new();
         for (n, a) in attachments.iter().enumerate() {
             let file = format!("{id}.{n}.att");
@@ -124,11 +130,11 @@ pub async fn accept(
                 bytes: a.data.len() as u64,
             });
         }
-        Ok::<_, Error>((estimate_ms, raw_file, raw_bytes, atts))
+        Ok::<_, Error>((estimate_ms, pin, atts))
     })
     .await
     .map_err(|e| Error::Db(std::io::Error::other(e).into()))??;
-    let (estimate_ms, raw_file, raw_bytes, atts) = written;
+    let (estimate_ms, pin, atts) = written;
     let msg = NewMessage {
         id,
         sender,
@@ -137,16 +143,24 @@ pub async fn accept(
         duration_ms: estimate_ms,
         codec: "upload".to_owned(),
         status: Status::Processing,
-        audio_file: raw_file,
-        audio_bytes: raw_bytes,
+        audio_file: pin.stored.file.clone(),
+        raw_offset: Some(pin.stored.offset),
+        audio_bytes: pin.stored.len,
         attachments: atts.clone(),
     };
-    let files: Vec<String> = std::iter::once(msg.audio_file.clone())
-        .chain(atts.iter().map(|a| a.file.clone()))
-        .collect();
-    if let Err(e) = app.db.write(move |c| store::insert(c, &msg)).await {
+    let files: Vec<String> = atts.iter().map(|a| a.file.clone()).collect();
+    let committed = app.db.write(move |c| store::insert(c, &msg)).await;
+    // Committed (the segment is named) or not (its bytes are garbage): either way the segment
+    // no longer waits on this append.
+    let closed_one = pin.closed_one;
+    drop(pin);
+    if let Err(e) = committed {
         remove_files(app, files);
+        collect_spool(app, false);
         return Err(e.into());
+    }
+    if closed_one {
+        collect_spool(app, false);
     }
     if let Some(path) = recorded {
         // Stored (sealed) now; the recording itself is no longer needed.
@@ -169,8 +183,15 @@ pub fn attachment_aad(id: Uuid, n: usize) -> Vec<u8> {
     aad
 }
 
-/// Removes media files in the background (after a failed commit or a delete).
+/// Removes media files in the background (after a failed commit or a delete). A spool segment
+/// named among them is removed only once no other message needs it.
 pub fn remove_files(app: &App, files: Vec<String>) {
+    let (segments, files): (Vec<String>, Vec<String>) = files
+        .into_iter()
+        .partition(|f| spool::segment_of(f).is_some());
+    if !segments.is_empty() {
+        collect_spool(app, true);
+    }
     let dir = app.db.paths().media.clone();
     tokio::task::spawn_blocking(move || {
         for f in files {
@@ -181,19 +202,9 @@ pub fn remove_files(app: &App, files: Vec<String>) {
     });
 }
 
-/// Counts the bytes written through it (the sealed upload's size on disk).
-struct CountingWriter<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W: Write> Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+/// Removes, in the background, the spool segments nothing needs any more (see
+/// [`db::Db::collect_spool`]).
+pub fn collect_spool(app: &App, close_current: bool) {
+    let db = app.db.clone();
+    tokio::spawn(async move { db.collect_spool(close_current).await });
 }

@@ -11,6 +11,7 @@
 //! nothing (see docs/DURABILITY.md).
 
 use std::fs::{self, File};
+use std::io::{Cursor, Read};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::api::App;
-use crate::db::{self, messages as store};
+use crate::db::{self, messages as store, spool};
 use crate::media;
 use crate::messaging::{Action, MessageObject};
 
@@ -129,7 +130,14 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
         return Ok(());
     };
     let dir = app.db.paths().media.clone();
-    let raw = File::open(dir.join(&p.raw_file))?;
+    let raw: Box<dyn Read> = match p.raw_offset {
+        Some(offset) => Box::new(Cursor::new(app.db.spool().read(&spool::Stored {
+            file: p.raw_file.clone(),
+            offset,
+            len: p.raw_bytes,
+        })?)),
+        None => Box::new(std::io::BufReader::new(File::open(dir.join(&p.raw_file))?)),
+    };
     // The opened upload goes to an unlinked scratch file, so a crash leaves nothing behind.
     let scratch_path = dir.join(format!(".{id}.scratch.tmp"));
     let mut scratch = File::options()
@@ -142,15 +150,7 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
     let audio_file = format!("{id}.audio");
     let max = app.config.max_duration;
     let done = db::create_file(&dir, &audio_file, |w| {
-        media::transcode(
-            std::io::BufReader::new(raw),
-            &mut scratch,
-            &app.key,
-            id,
-            max,
-            w,
-        )
-        .map_err(Error::from)
+        media::transcode(raw, &mut scratch, &app.key, id, max, w).map_err(Error::from)
     });
     drop(scratch);
     let (duration_ms, bytes) = match done {
@@ -170,9 +170,7 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
     }
     // The committed row no longer names the upload; if this removal is lost in a crash, the
     // start-up sweep removes it.
-    if let Err(e) = fs::remove_file(dir.join(&p.raw_file)) {
-        warn!(file = %p.raw_file, error = %e, "cannot remove the raw upload");
-    }
+    remove_raw(app, rt, &p);
     let committed_us = app.clock.now_us();
     app.metrics.messages_ready.fetch_add(1, Ordering::Relaxed);
     let first = p.recipients.first().copied();
@@ -189,6 +187,16 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
     Ok(())
 }
 
+/// Removes an upload no row names any more: its file, or its spool segment once no other
+/// message needs it.
+fn remove_raw(app: &App, rt: &tokio::runtime::Handle, p: &store::Pending) {
+    if p.raw_offset.is_some() {
+        rt.block_on(app.db.collect_spool(true));
+    } else if let Err(e) = fs::remove_file(app.db.paths().media.join(&p.raw_file)) {
+        warn!(file = %p.raw_file, error = %e, "cannot remove the raw upload");
+    }
+}
+
 /// Marks a corrupt upload failed, removes it and tells the sender's sessions.
 fn fail(
     app: &App,
@@ -201,8 +209,7 @@ fn fail(
     if !rt.block_on(app.db.write(move |c| store::mark_failed(c, id)))? {
         return Ok(());
     }
-    let dir = app.db.paths().media.clone();
-    let _ = fs::remove_file(dir.join(&p.raw_file));
+    remove_raw(app, rt, p);
     app.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
     let sender = p.sender;
     if let Some((view, _)) = rt.block_on(app.db.read(move |c| store::get_for(c, sender, id)))? {

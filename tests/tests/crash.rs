@@ -101,19 +101,11 @@ fn interrupted_sends(stop: impl FnOnce(&mut Server)) {
     );
 
     // Acknowledgement now precedes transcoding: some acknowledged messages were still stored only
-    // as received (`.raw`) when the server stopped, so the restart has to finish them.
-    let raw_at_stop = std::fs::read_dir(server.data.join("media"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".raw")
-        })
-        .count();
+    // as received (in the upload spool) when the server stopped, so the restart has to finish
+    // them. A spool segment is removed once no message needs it.
+    let spool = server.data.join("media").join("spool");
     assert!(
-        raw_at_stop > 0,
+        !spool_segments(&spool).is_empty(),
         "every message was transcoded before the stop: the restart path was not tested"
     );
 
@@ -178,11 +170,17 @@ fn interrupted_sends(stop: impl FnOnce(&mut Server)) {
             "{id}: {ms} ms"
         );
     }
-    // Nothing half-written is left: one audio file per stored message, no temp files.
+    // Nothing half-written is left: one audio file per stored message, no temp files, and the
+    // spool emptied once every upload is transcoded.
     let files: Vec<String> = std::fs::read_dir(server.data.join("media"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
+    wait_for("the spool to be emptied", || {
+        spool_segments(&spool).is_empty().then_some(())
+    });
     assert!(files.iter().all(|f| !f.ends_with(".tmp")), "{files:?}");
     assert_eq!(
         files.len(),
@@ -194,4 +192,15 @@ fn interrupted_sends(stop: impl FnOnce(&mut Server)) {
         acked.len(),
         list.len()
     );
+}
+
+/// The upload spool's segment files.
+fn spool_segments(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".seg"))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -82,6 +82,8 @@ pub struct NewMessage {
     pub status: Status,
     /// The sealed audio's file name in the media directory.
     pub audio_file: String,
+    /// For an upload in the spool (`audio_file` names its segment): where it starts.
+    pub raw_offset: Option<u64>,
     /// Its size on disk.
     pub audio_bytes: u64,
     /// Attachments, numbered from 0 in this order.
@@ -132,8 +134,8 @@ pub struct MessageView {
 pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
     let id = m.id.to_string();
     conn.prepare_cached(
-        "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes, status, raw_file)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes, status, raw_file, raw_offset)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         id,
@@ -145,6 +147,7 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
         m.audio_bytes,
         m.status.as_str(),
         (m.status == Status::Processing).then_some(&m.audio_file),
+        m.raw_offset.filter(|_| m.status == Status::Processing),
     ])?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO recipients(message_id, user_id) VALUES (?1, ?2)")?;
@@ -342,8 +345,13 @@ pub fn processing(conn: &Connection) -> Result<Vec<Uuid>, Error> {
 /// A message waiting to be transcoded: its sealed upload, sender and recipients.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    /// The upload as received, sealed, in the media directory.
+    /// The upload as received, sealed: a spool segment or (from an earlier version) a file of
+    /// its own, in the media directory.
     pub raw_file: String,
+    /// In a spool segment: where the upload starts.
+    pub raw_offset: Option<u64>,
+    /// The sealed upload's length.
+    pub raw_bytes: u64,
     /// Sender's GUID.
     pub sender: Uuid,
     /// Recipients' GUIDs.
@@ -353,11 +361,19 @@ pub struct Pending {
 /// `id` if it is still processing.
 pub fn pending_transcode(conn: &Connection, id: Uuid) -> Result<Option<Pending>, Error> {
     let s = id.to_string();
-    let Some((raw_file, sender)) = conn
+    let Some((raw_file, sender, raw_offset, raw_bytes)) = conn
         .query_row(
-            "SELECT raw_file, sender FROM messages WHERE id = ?1 AND status = 'processing' AND raw_file IS NOT NULL",
+            "SELECT raw_file, sender, raw_offset, audio_bytes FROM messages
+             WHERE id = ?1 AND status = 'processing' AND raw_file IS NOT NULL",
             [&s],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<u64>>(2)?,
+                    r.get::<_, u64>(3)?,
+                ))
+            },
         )
         .optional()?
     else {
@@ -370,6 +386,8 @@ pub fn pending_transcode(conn: &Connection, id: Uuid) -> Result<Option<Pending>,
         .collect::<Result<_, _>>()?;
     Ok(Some(Pending {
         raw_file,
+        raw_offset,
+        raw_bytes,
         sender: uuid(&sender)?,
         recipients: recipients
             .iter()
@@ -391,7 +409,7 @@ pub fn mark_ready(
     let n = conn
         .prepare_cached(
             "UPDATE messages SET status = 'ready', audio_file = ?2, audio_bytes = ?3, duration_ms = ?4,
-             codec = ?5, raw_file = NULL WHERE id = ?1 AND status = 'processing'",
+             codec = ?5, raw_file = NULL, raw_offset = NULL WHERE id = ?1 AND status = 'processing'",
         )?
         .execute(params![
             id.to_string(),
@@ -407,7 +425,8 @@ pub fn mark_ready(
 pub fn mark_failed(conn: &Connection, id: Uuid) -> Result<bool, Error> {
     let n = conn
         .prepare_cached(
-            "UPDATE messages SET status = 'failed', raw_file = NULL WHERE id = ?1 AND status = 'processing'",
+            "UPDATE messages SET status = 'failed', raw_file = NULL, raw_offset = NULL
+             WHERE id = ?1 AND status = 'processing'",
         )?
         .execute([id.to_string()])?;
     Ok(n > 0)
@@ -517,6 +536,7 @@ mod tests {
                 codec: "wav".into(),
                 status: Status::Ready,
                 audio_file: "f1".into(),
+                raw_offset: None,
                 audio_bytes: 10,
                 attachments: vec![],
             },
@@ -556,6 +576,7 @@ mod tests {
             codec: "upload".into(),
             status: Status::Processing,
             audio_file: format!("{id}.raw"),
+            raw_offset: None,
             audio_bytes: 10,
             attachments: vec![],
         };

@@ -6,6 +6,7 @@
 //! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
 
 pub mod messages;
+pub mod spool;
 pub mod users;
 
 use std::fs::{self, File, OpenOptions};
@@ -110,6 +111,13 @@ CREATE TABLE attachments(
 ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'ready';
 ALTER TABLE messages ADD COLUMN raw_file TEXT;
 CREATE INDEX messages_processing ON messages(status) WHERE status = 'processing';
+",
+    r"
+-- Uploads are appended to shared spool segments: raw_file names the segment (spool/<seq>.seg),
+-- raw_offset the upload's place in it and audio_bytes its length. A raw_file with no offset is a
+-- whole file (written by an earlier version).
+ALTER TABLE messages ADD COLUMN raw_offset INTEGER;
+CREATE INDEX messages_raw_file ON messages(raw_file) WHERE raw_file IS NOT NULL;
 ",
 ];
 
@@ -268,6 +276,7 @@ pub struct Db {
     writer: std_mpsc::Sender<Job>,
     readers: Arc<Vec<Mutex<Connection>>>,
     paths: Arc<Paths>,
+    spool: Arc<spool::Spool>,
 }
 
 impl std::fmt::Debug for Db {
@@ -286,6 +295,10 @@ impl Db {
         let conn = connect(paths)?;
         fs::create_dir_all(&paths.media)?;
         remove_orphans(&conn, &paths.media)?;
+        let (spool, removed) = spool::Spool::open(&paths.media, &named_segments(&conn)?)?;
+        if removed > 0 {
+            info!(removed, "removed spool segments no message names");
+        }
         remove_unfinished(&[&paths.recordings, &paths.live]);
         let mut pool = Vec::new();
         for _ in 0..readers.max(1) {
@@ -293,17 +306,59 @@ impl Db {
         }
         let (tx, rx) = std_mpsc::channel::<Job>();
         let media = paths.media.clone();
+        let writer_spool = spool.clone();
         let handle = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, &media))?;
+            .spawn(move || writer_loop(&conn, &rx, &media, &writer_spool))?;
         Ok((
             Self {
                 writer: tx,
                 readers: Arc::new(pool),
                 paths: Arc::new(paths.clone()),
+                spool,
             },
             handle,
         ))
+    }
+
+    /// The upload spool, synced by every group commit.
+    pub fn spool(&self) -> &Arc<spool::Spool> {
+        &self.spool
+    }
+
+    /// Removes the spool segments no append is waiting on and no row names any more. Called
+    /// after rows stop naming a segment (transcoded, failed, deleted), closing the current
+    /// segment if nothing is being appended to it, and after an append closes a segment.
+    pub async fn collect_spool(&self, close_current: bool) {
+        if close_current {
+            self.spool.close_if_unpinned();
+        }
+        let candidates = self.spool.candidates();
+        if candidates.is_empty() {
+            return;
+        }
+        let unnamed = self
+            .read(move |c| {
+                let mut stmt =
+                    c.prepare_cached("SELECT 1 FROM messages WHERE raw_file = ?1 LIMIT 1")?;
+                let mut out = Vec::new();
+                for seq in candidates {
+                    if !stmt.exists([spool::segment_name(seq)])? {
+                        out.push(seq);
+                    }
+                }
+                Ok(out)
+            })
+            .await;
+        match unnamed {
+            Ok(unnamed) => {
+                for seq in unnamed {
+                    self.spool.remove(seq);
+                    debug!(segment = seq, "spool segment removed");
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot check the spool's segments"),
+        }
     }
 
     /// The data directory's layout.
@@ -349,7 +404,12 @@ impl Db {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>, media: &Path) {
+fn writer_loop(
+    conn: &Connection,
+    rx: &std_mpsc::Receiver<Job>,
+    media: &Path,
+    spool: &spool::Spool,
+) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -359,13 +419,18 @@ fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>, media: &Path) {
             }
         }
         let n = jobs.len();
-        let result = run_batch(conn, jobs, media);
+        let result = run_batch(conn, jobs, media, spool);
         debug!(jobs = n, ok = result.is_ok(), "group commit");
     }
     debug!("db writer stopped");
 }
 
-fn run_batch(conn: &Connection, jobs: Vec<Job>, media: &Path) -> Result<(), ()> {
+fn run_batch(
+    conn: &Connection,
+    jobs: Vec<Job>,
+    media: &Path,
+    spool: &spool::Spool,
+) -> Result<(), ()> {
     let mut completions = Vec::with_capacity(jobs.len());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         warn!(error = %e, "cannot begin a write transaction");
@@ -388,9 +453,12 @@ fn run_batch(conn: &Connection, jobs: Vec<Job>, media: &Path) -> Result<(), ()> 
         }
         completions.push(done);
     }
-    // Audio files were fsynced by their writers; their directory entries become durable here,
-    // before the rows naming them commit.
-    let commit = sync_dir(media)
+    // Spooled uploads become durable here, with one fdatasync per segment written; files were
+    // fsynced by their writers and their directory entries become durable here too, all before
+    // the rows naming them commit.
+    let commit = spool
+        .sync()
+        .and_then(|()| sync_dir(media))
         .map_err(Error::from)
         .and_then(|()| conn.execute_batch("COMMIT").map_err(Error::from));
     let failed = commit.is_err();
@@ -421,6 +489,10 @@ fn remove_orphans(conn: &Connection, media: &Path) -> Result<(), Error> {
     let mut removed = 0u64;
     for entry in fs::read_dir(media)? {
         let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            // The spool, swept by `Spool::open`.
+            continue;
+        }
         let name = entry.file_name().to_string_lossy().into_owned();
         if !named.contains(&name) {
             fs::remove_file(entry.path())?;
@@ -432,6 +504,19 @@ fn remove_orphans(conn: &Connection, media: &Path) -> Result<(), Error> {
         info!(removed, "removed media files of uncommitted writes");
     }
     Ok(())
+}
+
+/// The spool segments committed rows name.
+fn named_segments(conn: &Connection) -> Result<std::collections::BTreeSet<u64>, Error> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT raw_file FROM messages WHERE raw_file IS NOT NULL AND raw_offset IS NOT NULL",
+    )?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut out = std::collections::BTreeSet::new();
+    for n in names {
+        out.extend(spool::segment_of(&n?));
+    }
+    Ok(out)
 }
 
 /// Removes recordings and live streams a previous run left unfinished (it was killed, or the
