@@ -28,6 +28,68 @@ fn sigterm_finishes_or_refuses_in_flight_sends() {
     });
 }
 
+/// A message an earlier version acknowledged and left `processing`, its upload in a file of its
+/// own (`media/<id>.raw`, from before the upload spool), is still transcoded and delivered once
+/// the new version starts on the same data directory, and its file is removed.
+#[test]
+fn a_message_left_processing_by_an_earlier_version_is_finished() {
+    use appliance::db::{self, messages};
+    let mut server = Server::start("");
+    server.add_user("alice");
+    server.add_user("bob");
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "unclean exit {status}: {}",
+        server.log_text()
+    );
+
+    // What the earlier version left: the sealed upload as a file, and its `processing` row.
+    let paths = db::Paths::new(&server.data);
+    let key = db::load_or_create_key(&paths).unwrap();
+    let conn = db::connect(&paths).unwrap();
+    let user = |name: &str| db::users::by_name(&conn, name).unwrap().unwrap().id;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let id = uuid::Uuid::new_v4();
+    let upload = std::fs::read(speech_8k()).unwrap();
+    let sealed = appliance::media::seal_raw(&upload[..], &key, id, Vec::new()).unwrap();
+    let raw = format!("{id}.raw");
+    std::fs::write(paths.media.join(&raw), &sealed).unwrap();
+    messages::insert(
+        &conn,
+        &messages::NewMessage {
+            id,
+            sender: alice,
+            recipients: vec![bob],
+            // Now: retention must not take it for an old message.
+            created_ms: appliance::clock::Clock::now_ms(&appliance::clock::SystemClock),
+            duration_ms: 0,
+            codec: "upload".into(),
+            status: messages::Status::Processing,
+            audio_file: raw.clone(),
+            raw_offset: None,
+            audio_bytes: sealed.len() as u64,
+            attachments: vec![],
+        },
+    )
+    .unwrap();
+    drop(conn);
+
+    server.restart();
+    let bob_token = server.login("bob");
+    let message = offhook_tests::wait_processed(&server, &bob_token, &id.to_string());
+    assert_eq!(message["status"], "ready", "{message}");
+    let source_ms = offhook_tests::wav_duration_ms(&speech_8k());
+    let ms = message["duration_ms"].as_u64().unwrap();
+    assert!(
+        ms * 10 >= source_ms * 8 && ms <= source_ms + 60,
+        "{ms} ms of {source_ms}"
+    );
+    wait_for("the earlier version's upload file to be removed", || {
+        (!paths.media.join(&raw).exists()).then_some(())
+    });
+}
+
 /// Bound on finishing a backlog of transcoding after restart (a debug build on a shared 2-core
 /// machine transcodes a few messages per second).
 const BACKLOG: Duration = Duration::from_secs(600);
