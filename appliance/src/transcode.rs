@@ -2,10 +2,11 @@
 //! came) into stored Opus messages (`ready`), off the request path.
 //!
 //! A bounded pool of blocking worker threads (one per core) takes message ids from one queue. For
-//! each: open the sealed upload into an unlinked scratch file, run the clean-up and Opus encoding
-//! (`codecs::pipeline::ingest`) into a new sealed file (fsynced, renamed into place), commit the
-//! row as `ready` in the next group commit, and only then remove the raw upload and push the
-//! message to its recipients. A corrupt upload (an input error the cheap checks at upload missed)
+//! each: read the sealed upload back from the upload spool (or, for a message an earlier version
+//! left, its own file) and open it into an unlinked scratch file, run the clean-up and Opus
+//! encoding (`codecs::pipeline::ingest`) into a new sealed file (fsynced, renamed into place),
+//! commit the row as `ready` in the next group commit, and only then let the spool drop the
+//! upload's segment if nothing else needs it, and push the message to its recipients. A corrupt upload (an input error the cheap checks at upload missed)
 //! marks the message `failed`, tells the sender, and is never delivered. At start-up every message
 //! still `processing` is queued again, so a crash between acknowledgement and transcoding loses
 //! nothing (see docs/DURABILITY.md).
