@@ -131,14 +131,18 @@ impl Spool {
     pub fn open(media: &Path, named: &BTreeSet<u64>) -> std::io::Result<(Arc<Self>, usize)> {
         let dir = media.join(DIR);
         fs::create_dir_all(&dir)?;
-        let mut state = State::default();
+        // Numbers are never reused while a row names them, even if its segment went missing.
+        let mut state = State {
+            next: named.last().map_or(0, |n| n.saturating_add(1)),
+            ..State::default()
+        };
         let mut removed = 0;
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let seq = segment_of(&format!("{DIR}/{name}"));
             if let Some(seq) = seq {
-                state.next = state.next.max(seq + 1);
+                state.next = state.next.max(seq.saturating_add(1));
                 if named.contains(&seq) {
                     state.on_disk.insert(seq);
                     continue;
