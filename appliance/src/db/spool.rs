@@ -50,6 +50,7 @@ pub struct Stored {
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
+    segment_bytes: u64,
     state: Mutex<State>,
 }
 
@@ -129,6 +130,15 @@ impl Spool {
     /// appends go to it), and those `named` does not hold are removed. Returns the spool and the
     /// segments removed.
     pub fn open(media: &Path, named: &BTreeSet<u64>) -> std::io::Result<(Arc<Self>, usize)> {
+        Self::open_sized(media, named, SEGMENT_BYTES)
+    }
+
+    /// [`open`](Self::open), closing segments at `segment_bytes` instead of [`SEGMENT_BYTES`].
+    pub fn open_sized(
+        media: &Path,
+        named: &BTreeSet<u64>,
+        segment_bytes: u64,
+    ) -> std::io::Result<(Arc<Self>, usize)> {
         let dir = media.join(DIR);
         fs::create_dir_all(&dir)?;
         // Numbers are never reused while a row names them, even if its segment went missing.
@@ -159,6 +169,7 @@ impl Spool {
         Ok((
             Arc::new(Self {
                 dir,
+                segment_bytes,
                 state: Mutex::new(state),
             }),
             removed,
@@ -179,7 +190,7 @@ impl Spool {
             let mut closed_one = false;
             let full = s
                 .current
-                .is_none_or(|(_, used)| used > 0 && used.saturating_add(len) > SEGMENT_BYTES);
+                .is_none_or(|(_, used)| used > 0 && used.saturating_add(len) > self.segment_bytes);
             if full {
                 let seq = s.next;
                 let file = File::options()
@@ -365,8 +376,8 @@ mod tests {
     #[test]
     fn a_full_segment_is_closed_and_removable_once_unpinned() {
         let dir = tempfile::tempdir().unwrap();
-        let (spool, _) = Spool::open(dir.path(), &BTreeSet::new()).unwrap();
-        let big = vec![1u8; usize::try_from(SEGMENT_BYTES).unwrap() - 10];
+        let (spool, _) = Spool::open_sized(dir.path(), &BTreeSet::new(), 1000).unwrap();
+        let big = vec![1u8; 990];
         let a = spool.append(&big).unwrap();
         let b = spool.append(b"does not fit").unwrap();
         assert_ne!(a.stored.file, b.stored.file);
@@ -422,5 +433,99 @@ mod tests {
         assert_eq!(spool.candidates(), vec![seq_b], "closed by the restart");
         let c = spool.append(b"new").unwrap();
         assert_ne!(segment_of(&c.stored.file), Some(seq_b));
+    }
+
+    /// Writers append, "commit" (sync, then name the upload) and later "transcode" (read back,
+    /// then unname) while a collector closes and removes segments, as the server does: no named
+    /// upload is ever lost or altered, and the spool ends with only named segments.
+    #[test]
+    fn concurrent_appends_syncs_and_collection_never_lose_a_named_upload() {
+        use std::collections::HashMap;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        type Named = Mutex<HashMap<u64, Vec<(Stored, Vec<u8>)>>>;
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, _) = Spool::open_sized(dir.path(), &BTreeSet::new(), 8 * 1024).unwrap();
+        let named: Arc<Named> = Arc::default();
+        let done = Arc::new(AtomicBool::new(false));
+        let collector = {
+            let (spool, named, done) = (spool.clone(), named.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut removed = 0;
+                while !done.load(Ordering::Relaxed) {
+                    spool.close_if_unpinned();
+                    for seq in spool.candidates() {
+                        let is_named = named
+                            .lock()
+                            .unwrap()
+                            .get(&seq)
+                            .is_some_and(|v| !v.is_empty());
+                        if !is_named {
+                            spool.remove(seq);
+                            removed += 1;
+                        }
+                    }
+                    std::thread::yield_now();
+                }
+                removed
+            })
+        };
+        let writers: Vec<_> = (0..4u8)
+            .map(|w| {
+                let (spool, named) = (spool.clone(), named.clone());
+                std::thread::spawn(move || {
+                    let mut mine: Vec<(u64, Stored, Vec<u8>)> = Vec::new();
+                    for i in 0..400u32 {
+                        let len = 100 + (i as usize * 37 + w as usize * 11) % 3000;
+                        let data: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8 ^ w).collect();
+                        let pin = spool.append(&data).unwrap();
+                        spool.sync().unwrap();
+                        let seq = segment_of(&pin.stored.file).unwrap();
+                        named
+                            .lock()
+                            .unwrap()
+                            .entry(seq)
+                            .or_default()
+                            .push((pin.stored.clone(), data.clone()));
+                        mine.push((seq, pin.stored.clone(), data));
+                        drop(pin);
+                        if i % 3 == 0 {
+                            let (seq, stored, data) = mine.remove(0);
+                            assert_eq!(spool.read(&stored).unwrap(), data, "named upload altered");
+                            let mut n = named.lock().unwrap();
+                            let list = n.get_mut(&seq).unwrap();
+                            let at = list.iter().position(|(s, _)| *s == stored).unwrap();
+                            list.remove(at);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        let removed = collector.join().unwrap();
+        assert!(
+            removed > 0,
+            "nothing was collected: the test tested nothing"
+        );
+        let named = named.lock().unwrap();
+        for list in named.values() {
+            for (stored, data) in list {
+                assert_eq!(&spool.read(stored).unwrap(), data);
+            }
+        }
+        let still: BTreeSet<u64> = named
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        spool.close_if_unpinned();
+        for seq in spool.candidates() {
+            if !still.contains(&seq) {
+                spool.remove(seq);
+            }
+        }
+        assert_eq!(spool.segments().into_iter().collect::<BTreeSet<_>>(), still);
     }
 }
