@@ -149,11 +149,13 @@ pub async fn accept(
         attachments: atts.clone(),
     };
     let files: Vec<String> = atts.iter().map(|a| a.file.clone()).collect();
-    let committed = app.db.write(move |c| store::insert(c, &msg)).await;
-    // Committed (the segment is named) or not (its bytes are garbage): either way the segment
-    // no longer waits on this append.
+    // The pin is held until the commit is over, committed (the segment is named) or not (its
+    // bytes are garbage), even if this request is dropped meanwhile.
     let closed_one = pin.closed_one;
-    drop(pin);
+    let committed = app
+        .db
+        .write_holding(pin, move |c| store::insert(c, &msg))
+        .await;
     if let Err(e) = committed {
         remove_files(app, files);
         collect_spool(app, false);

@@ -372,11 +372,24 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     {
+        self.write_holding((), f).await
+    }
+
+    /// [`write`](Self::write), keeping `guard` alive until the commit has succeeded or failed,
+    /// even if the caller stops waiting (a spool [`Pin`](spool::Pin) must outlive the commit of
+    /// the row that names its upload).
+    pub async fn write_holding<T, F, G>(&self, guard: G, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+        G: Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let r = f(conn);
             let ok = r.is_ok();
             let done: Completion = Box::new(move |commit| {
+                drop(guard);
                 let _ = tx.send(commit.and(r));
             });
             (ok, done)
@@ -571,6 +584,53 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    /// A request dropped while its row waits for the group commit (a client that hung up) must
+    /// not release its spool pin before that row has committed.
+    #[tokio::test]
+    async fn a_held_guard_outlives_the_commit_even_if_the_caller_stops_waiting() {
+        struct Guard(std_mpsc::Sender<()>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _h) = Db::open(&Paths::new(dir.path()), 1).unwrap();
+        let (tx, dropped) = std_mpsc::channel();
+        let write = db.write_holding(Guard(tx), |c| {
+            c.execute("INSERT INTO meta VALUES ('held', '1')", [])?;
+            Ok(())
+        });
+        // Polled once (the job is queued), then abandoned.
+        let mut write = Box::pin(write);
+        std::future::poll_fn(|cx| {
+            let _ = write.as_mut().poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+        drop(write);
+        let db2 = db.clone();
+        tokio::task::spawn_blocking(move || {
+            dropped
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap();
+            drop(db2);
+        })
+        .await
+        .unwrap();
+        let n: i64 = db
+            .read(|c| {
+                Ok(
+                    c.query_row("SELECT count(*) FROM meta WHERE key = 'held'", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the guard was dropped before its row committed");
     }
 
     #[test]
