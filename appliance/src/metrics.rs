@@ -255,7 +255,8 @@ impl Metrics {
         *self.media.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition of this registry's counters (the API adds the gauges it
+    /// reads elsewhere with [`gauges`]).
     pub fn render(&self) -> String {
         let mut s = String::new();
         s.push_str("# HELP offhook_rejected_total Requests and frames refused, by kind.\n");
@@ -325,5 +326,12 @@ impl Metrics {
             }
         }
         s
+    }
+}
+
+/// Appends gauges, `(name, help, value)`, to a Prometheus text exposition.
+pub fn gauges(out: &mut String, gauges: &[(&str, &str, u64)]) {
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
 }

@@ -13,7 +13,7 @@
 
 use std::fs::{self, File};
 use std::io::{Cursor, Read};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +31,8 @@ use crate::messaging::{Action, MessageObject};
 pub struct Queue {
     tx: Mutex<std_mpsc::Sender<Uuid>>,
     rx: Mutex<Option<std_mpsc::Receiver<Uuid>>>,
+    /// Messages queued and not yet taken by a worker.
+    waiting: AtomicUsize,
 }
 
 impl Default for Queue {
@@ -39,6 +41,7 @@ impl Default for Queue {
         Self {
             tx: Mutex::new(tx),
             rx: Mutex::new(Some(rx)),
+            waiting: AtomicUsize::new(0),
         }
     }
 }
@@ -49,7 +52,15 @@ impl Queue {
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         // The receiver lives as long as the workers; if they are gone the message stays
         // `processing` and is queued again at the next start.
-        let _ = tx.send(id);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if tx.send(id).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Messages acknowledged and waiting for a worker (for `/metrics`).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -91,6 +102,7 @@ fn worker(app: &App, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::
     loop {
         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok(id) = next else { return };
+        app.transcoder.waiting.fetch_sub(1, Ordering::Relaxed);
         if let Err(e) = transcode_one(app, rt, id) {
             // Not the upload's fault (storage, database): it stays `processing` and is retried
             // at the next start.

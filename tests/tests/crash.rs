@@ -243,6 +243,9 @@ fn interrupted_sends(stop: impl FnOnce(&mut Server)) {
     wait_for("the spool to be emptied", || {
         spool_segments(&spool).is_empty().then_some(())
     });
+    assert_eq!(server.metric("offhook_spool_segments"), 0);
+    assert_eq!(server.metric("offhook_spool_bytes"), 0);
+    assert_eq!(server.metric("offhook_transcode_waiting"), 0);
     assert!(files.iter().all(|f| !f.ends_with(".tmp")), "{files:?}");
     assert_eq!(
         files.len(),

@@ -334,10 +334,29 @@ async fn health(State(app): State<App>) -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
+    let mut text = app.metrics.render();
+    let (segments, bytes) = app.db.spool().usage();
+    crate::metrics::gauges(
+        &mut text,
+        &[
+            (
+                "offhook_transcode_waiting",
+                "Messages acknowledged and waiting for a transcoding worker.",
+                app.transcoder.waiting() as u64,
+            ),
+            (
+                "offhook_spool_segments",
+                "Upload spool segments on disk.",
+                segments as u64,
+            ),
+            (
+                "offhook_spool_bytes",
+                "Bytes held in the upload spool's segments.",
+                bytes,
+            ),
+        ],
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn not_found(State(app): State<App>) -> ApiError {

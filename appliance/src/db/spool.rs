@@ -60,8 +60,8 @@ struct State {
     current: Option<(u64, u64)>,
     /// Segments open for writing or with writes not yet synced.
     open: BTreeMap<u64, Open>,
-    /// Every segment on disk.
-    on_disk: BTreeSet<u64>,
+    /// Every segment on disk, with the bytes handed out in it.
+    on_disk: BTreeMap<u64, u64>,
     /// The next segment's number.
     next: u64,
     /// A segment was created since the last sync: the directory needs an fsync.
@@ -154,7 +154,7 @@ impl Spool {
             if let Some(seq) = seq {
                 state.next = state.next.max(seq.saturating_add(1));
                 if named.contains(&seq) {
-                    state.on_disk.insert(seq);
+                    state.on_disk.insert(seq, entry.metadata()?.len());
                     continue;
                 }
             }
@@ -200,7 +200,7 @@ impl Spool {
                     .open(self.dir.join(format!("{seq:016x}.seg")))?;
                 s.next += 1;
                 s.created = true;
-                s.on_disk.insert(seq);
+                s.on_disk.insert(seq, 0);
                 let old = s.current.replace((seq, 0));
                 s.open.insert(
                     seq,
@@ -220,6 +220,9 @@ impl Spool {
             };
             let (seq, offset) = (*seq, *used);
             *used += len;
+            if let Some(bytes) = s.on_disk.get_mut(&seq) {
+                *bytes += len;
+            }
             let open = s
                 .open
                 .get_mut(&seq)
@@ -302,7 +305,7 @@ impl Spool {
     pub fn candidates(&self) -> Vec<u64> {
         let s = self.lock();
         s.on_disk
-            .iter()
+            .keys()
             .copied()
             .filter(|seq| s.current.is_none_or(|(c, _)| c != *seq))
             .filter(|seq| s.open.get(seq).is_none_or(|o| o.pins == 0))
@@ -318,7 +321,7 @@ impl Spool {
             return;
         }
         s.open.remove(&seq);
-        if s.on_disk.remove(&seq) {
+        if s.on_disk.remove(&seq).is_some() {
             let path = self.dir.join(format!("{seq:016x}.seg"));
             if let Err(e) = fs::remove_file(&path) {
                 warn!(file = %path.display(), error = %e, "cannot remove a spool segment");
@@ -336,7 +339,13 @@ impl Spool {
 
     /// Segments on disk, oldest first.
     pub fn segments(&self) -> Vec<u64> {
-        self.lock().on_disk.iter().copied().collect()
+        self.lock().on_disk.keys().copied().collect()
+    }
+
+    /// The segments on disk and the bytes they hold (for `/metrics`).
+    pub fn usage(&self) -> (usize, u64) {
+        let s = self.lock();
+        (s.on_disk.len(), s.on_disk.values().sum())
     }
 }
 
@@ -369,6 +378,7 @@ mod tests {
         assert_eq!(a.stored.file, b.stored.file, "one segment");
         assert_eq!((a.stored.offset, b.stored.offset), (0, 12));
         spool.sync().unwrap();
+        assert_eq!(spool.usage(), (1, 1012));
         assert_eq!(spool.read(&a.stored).unwrap(), b"first upload");
         assert_eq!(spool.read(&b.stored).unwrap(), vec![7u8; 1000]);
     }
@@ -429,6 +439,7 @@ mod tests {
         drop((b, spool));
         let (spool, removed) = Spool::open(dir.path(), &BTreeSet::from([seq_b])).unwrap();
         assert_eq!(removed, 0);
+        assert_eq!(spool.usage(), (1, 5), "sized from the file");
         assert_eq!(spool.read(&stored).unwrap(), b"again");
         assert_eq!(spool.candidates(), vec![seq_b], "closed by the restart");
         let c = spool.append(b"new").unwrap();
