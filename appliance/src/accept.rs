@@ -1,9 +1,10 @@
 //! Accepting a message: the one path by which a recording becomes a message, whether it was
 //! uploaded (`POST /api/v1/messages`) or spoken into a phone (the station manager).
 //!
-//! The audio is sealed as received into a file (fsynced), attachments likewise, then the
-//! message row commits as `processing` in the next group commit; only then is the message
-//! acknowledged (see docs/DURABILITY.md). The transcoder takes it from there.
+//! The audio is sealed as received and appended to the upload spool, attachments are written to
+//! files of their own (fsynced), then the message row commits as `processing` in the next group
+//! commit, which makes the spooled upload durable first; only then is the message acknowledged
+//! (see docs/DURABILITY.md). The transcoder takes it from there.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;

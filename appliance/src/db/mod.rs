@@ -1,8 +1,9 @@
 //! The database manager: SQLite (WAL, `synchronous=FULL`) beside the sealed audio files.
 //!
 //! Writes go through one writer thread that groups whatever jobs are queued into a single
-//! transaction (group commit): each job runs in its own savepoint, the audio directory is fsynced
-//! once, the transaction commits (fsyncing the WAL), and only then is every job's caller answered.
+//! transaction (group commit): each job runs in its own savepoint, the upload spool's segments
+//! written since the last commit are fdatasynced and the audio directory fsynced, once each, the
+//! transaction commits (fsyncing the WAL), and only then is every job's caller answered.
 //! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
 
 pub mod messages;
