@@ -611,8 +611,7 @@ async fn storage_only(messages: usize, concurrency: usize) {
                 audio_bytes: pin.stored.len,
                 attachments: vec![],
             };
-            db.write(move |c| insert(c, &m)).await.unwrap();
-            drop(pin);
+            db.write_holding(pin, move |c| insert(c, &m)).await.unwrap();
         }));
     }
     for t in tasks {

@@ -188,11 +188,10 @@ pub fn attachment_aad(id: Uuid, n: usize) -> Vec<u8> {
 
 /// Removes media files in the background (after a failed commit or a delete). A spool segment
 /// named among them is removed only once no other message needs it.
-pub fn remove_files(app: &App, files: Vec<String>) {
-    let (segments, files): (Vec<String>, Vec<String>) = files
-        .into_iter()
-        .partition(|f| spool::segment_of(f).is_some());
-    if !segments.is_empty() {
+pub fn remove_files(app: &App, mut files: Vec<String>) {
+    let before = files.len();
+    files.retain(|f| spool::segment_of(f).is_none());
+    if files.len() < before {
         collect_spool(app, true);
     }
     let dir = app.db.paths().media.clone();

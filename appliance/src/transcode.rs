@@ -6,13 +6,14 @@
 //! left, its own file) and open it into an unlinked scratch file, run the clean-up and Opus
 //! encoding (`codecs::pipeline::ingest`) into a new sealed file (fsynced, renamed into place),
 //! commit the row as `ready` in the next group commit, and only then let the spool drop the
-//! upload's segment if nothing else needs it, and push the message to its recipients. A corrupt upload (an input error the cheap checks at upload missed)
-//! marks the message `failed`, tells the sender, and is never delivered. At start-up every message
+//! upload's segment if nothing else needs it, and push the message to its recipients. A corrupt
+//! upload (an input error the cheap checks at upload missed) marks the message `failed`, tells
+//! the sender, and is never delivered. At start-up every message
 //! still `processing` is queued again, so a crash between acknowledgement and transcoding loses
 //! nothing (see docs/DURABILITY.md).
 
 use std::fs::{self, File};
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
@@ -144,11 +145,11 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
     };
     let dir = app.db.paths().media.clone();
     let raw: Box<dyn Read> = match p.raw_offset {
-        Some(offset) => Box::new(Cursor::new(app.db.spool().read(&spool::Stored {
+        Some(offset) => Box::new(app.db.spool().open_upload(&spool::Stored {
             file: p.raw_file.clone(),
             offset,
             len: p.raw_bytes,
-        })?)),
+        })?),
         None => Box::new(std::io::BufReader::new(File::open(dir.join(&p.raw_file))?)),
     };
     // The opened upload goes to an unlinked scratch file, so a crash leaves nothing behind.

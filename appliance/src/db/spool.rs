@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,8 +57,8 @@ pub struct Spool {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The segment appends go to, and the bytes handed out in it so far.
-    current: Option<(u64, u64)>,
+    /// The segment appends go to.
+    current: Option<u64>,
     /// Segments open for writing or with writes not yet synced.
     open: BTreeMap<u64, Open>,
     /// Every segment on disk, with the bytes handed out in it.
@@ -98,27 +99,34 @@ impl Drop for Pin {
     }
 }
 
-/// The name of segment `seq` relative to the media directory.
-pub fn segment_name(seq: u64) -> String {
-    format!("{DIR}/{seq:016x}.seg")
+/// The file name of segment `seq` in the spool directory.
+fn file_name(seq: u64) -> String {
+    format!("{seq:016x}.seg")
 }
 
-/// The number of the segment a row names, if it names one.
-pub fn segment_of(file: &str) -> Option<u64> {
-    let hex = file
-        .strip_prefix(DIR)?
-        .strip_prefix('/')?
-        .strip_suffix(".seg")?;
+/// The number of the segment whose file in the spool directory is `name`.
+fn file_seq(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".seg")?;
     if hex.len() != 16 {
         return None;
     }
     u64::from_str_radix(hex, 16).ok()
 }
 
+/// The name of segment `seq` relative to the media directory, as rows keep it.
+pub fn segment_name(seq: u64) -> String {
+    format!("{DIR}/{}", file_name(seq))
+}
+
+/// The number of the segment a row names, if it names one.
+pub fn segment_of(file: &str) -> Option<u64> {
+    file_seq(file.strip_prefix(DIR)?.strip_prefix('/')?)
+}
+
 impl State {
     /// Drops the handle of a segment that is closed, synced and unpinned.
     fn forget_idle(&mut self, seq: u64) {
-        let closed = self.current.is_none_or(|(c, _)| c != seq);
+        let closed = self.current != Some(seq);
         if closed && self.open.get(&seq).is_some_and(|o| !o.dirty && o.pins == 0) {
             self.open.remove(&seq);
         }
@@ -150,8 +158,7 @@ impl Spool {
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let seq = segment_of(&format!("{DIR}/{name}"));
-            if let Some(seq) = seq {
+            if let Some(seq) = file_seq(&name) {
                 state.next = state.next.max(seq.saturating_add(1));
                 if named.contains(&seq) {
                     state.on_disk.insert(seq, entry.metadata()?.len());
@@ -176,6 +183,10 @@ impl Spool {
         ))
     }
 
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(file_name(seq))
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -188,20 +199,20 @@ impl Spool {
         let (seq, offset, file, closed_one) = {
             let mut s = self.lock();
             let mut closed_one = false;
-            let full = s
-                .current
-                .is_none_or(|(_, used)| used > 0 && used.saturating_add(len) > self.segment_bytes);
+            let used = s.current.and_then(|c| s.on_disk.get(&c).copied());
+            let full =
+                used.is_none_or(|used| used > 0 && used.saturating_add(len) > self.segment_bytes);
             if full {
                 let seq = s.next;
                 let file = File::options()
                     .write(true)
                     .read(true)
                     .create_new(true)
-                    .open(self.dir.join(format!("{seq:016x}.seg")))?;
+                    .open(self.path(seq))?;
                 s.next += 1;
                 s.created = true;
                 s.on_disk.insert(seq, 0);
-                let old = s.current.replace((seq, 0));
+                let old = s.current.replace(seq);
                 s.open.insert(
                     seq,
                     Open {
@@ -210,19 +221,20 @@ impl Spool {
                         pins: 0,
                     },
                 );
-                if let Some((old, _)) = old {
+                if let Some(old) = old {
                     s.forget_idle(old);
                     closed_one = true;
                 }
             }
-            let Some((seq, used)) = s.current.as_mut() else {
+            let Some(seq) = s.current else {
                 return Err(std::io::Error::other("no current segment"));
             };
-            let (seq, offset) = (*seq, *used);
+            let used = s
+                .on_disk
+                .get_mut(&seq)
+                .ok_or_else(|| std::io::Error::other("current segment not on disk"))?;
+            let offset = *used;
             *used += len;
-            if let Some(bytes) = s.on_disk.get_mut(&seq) {
-                *bytes += len;
-            }
             let open = s
                 .open
                 .get_mut(&seq)
@@ -291,7 +303,7 @@ impl Spool {
     /// append opens a new one.
     pub fn close_if_unpinned(&self) {
         let mut s = self.lock();
-        if let Some((seq, _)) = s.current
+        if let Some(seq) = s.current
             && s.open.get(&seq).is_none_or(|o| o.pins == 0)
         {
             s.current = None;
@@ -307,7 +319,7 @@ impl Spool {
         s.on_disk
             .keys()
             .copied()
-            .filter(|seq| s.current.is_none_or(|(c, _)| c != *seq))
+            .filter(|seq| s.current != Some(*seq))
             .filter(|seq| s.open.get(seq).is_none_or(|o| o.pins == 0))
             .collect()
     }
@@ -316,25 +328,26 @@ impl Spool {
     /// row names. Losing the removal in a crash is harmless: start-up removes unnamed segments.
     pub fn remove(&self, seq: u64) {
         let mut s = self.lock();
-        if s.current.is_some_and(|(c, _)| c == seq) || s.open.get(&seq).is_some_and(|o| o.pins > 0)
-        {
+        if s.current == Some(seq) || s.open.get(&seq).is_some_and(|o| o.pins > 0) {
             return;
         }
         s.open.remove(&seq);
         if s.on_disk.remove(&seq).is_some() {
-            let path = self.dir.join(format!("{seq:016x}.seg"));
+            let path = self.path(seq);
             if let Err(e) = fs::remove_file(&path) {
                 warn!(file = %path.display(), error = %e, "cannot remove a spool segment");
             }
         }
     }
 
-    /// Reads an upload back.
-    pub fn read(&self, stored: &Stored) -> std::io::Result<Vec<u8>> {
-        read_at(
-            &self.dir.join(stored.file.trim_start_matches("spool/")),
-            stored,
-        )
+    /// Opens an upload for reading, as a stream of its bytes.
+    pub fn open_upload(&self, stored: &Stored) -> std::io::Result<impl Read + use<>> {
+        let seq = segment_of(&stored.file).ok_or_else(|| {
+            std::io::Error::other(format!("{} is not a spool segment", stored.file))
+        })?;
+        let mut file = File::open(self.path(seq))?;
+        file.seek(SeekFrom::Start(stored.offset))?;
+        Ok(BufReader::new(file.take(stored.len)))
     }
 
     /// Segments on disk, oldest first.
@@ -349,16 +362,17 @@ impl Spool {
     }
 }
 
-fn read_at(path: &Path, stored: &Stored) -> std::io::Result<Vec<u8>> {
-    let len = usize::try_from(stored.len).map_err(std::io::Error::other)?;
-    let mut buf = vec![0; len];
-    File::open(path)?.read_exact_at(&mut buf, stored.offset)?;
-    Ok(buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Spool {
+        fn read(&self, stored: &Stored) -> std::io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            self.open_upload(stored)?.read_to_end(&mut out)?;
+            Ok(out)
+        }
+    }
 
     #[test]
     fn names_round_trip_and_foreign_names_are_refused() {
