@@ -294,15 +294,25 @@ impl Server {
 
     /// The value of a `/metrics` sample, e.g. `offhook_rejected_total{kind="too_large"}`.
     pub fn metric(&self, sample: &str) -> u64 {
-        let text = http()
+        self.try_metric(sample)
+            .unwrap_or_else(|| panic!("no sample {sample} in /metrics:\n{}", self.metrics_text()))
+    }
+
+    /// The value of a `/metrics` sample, or `None` while it is not exported yet (the media
+    /// engine's counters appear with its first report).
+    pub fn try_metric(&self, sample: &str) -> Option<u64> {
+        self.metrics_text()
+            .lines()
+            .find_map(|l| l.strip_prefix(sample).map(str::trim))
+            .and_then(|v| v.parse().ok())
+    }
+
+    fn metrics_text(&self) -> String {
+        http()
             .get(format!("{}/metrics", self.url))
             .send()
             .and_then(|r| r.text())
-            .expect("metrics");
-        text.lines()
-            .find_map(|l| l.strip_prefix(sample).map(str::trim))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no sample {sample} in /metrics:\n{text}"))
+            .expect("metrics")
     }
 
     /// Sends the speech fixture from `from` to `to` over HTTP; returns the id on success.

@@ -161,8 +161,10 @@ fn record_by_picking_up_and_listen_by_picking_up() {
         });
     sim.send(&format!("say 1 {}", speech.display()));
     // Packets from anywhere but the gateway's media address are dropped and counted (sent
-    // once the gateway's own packets flow, so the engine knows its address).
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // once the gateway's own packets have arrived, so the engine knows its address).
+    wait_for("the gateway's first audio packets counted", || {
+        (server.try_metric(r#"offhook_rtp_total{kind="audio_packets"}"#)? > 0).then_some(())
+    });
     let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for junk in [&b"\x80\x00\x00\x01 not from the gateway"[..], b"junk"] {
         stranger.send_to(junk, media).unwrap();
@@ -552,12 +554,15 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
 #[test]
 fn a_recording_open_at_shutdown_is_stored() {
     let (mut server, mut sim) = setup();
-    let speech = speech_8k();
+    let dir = tempfile::tempdir().unwrap();
+    let speech = clip(dir.path(), 8000, 16_000);
     let record = record_to_bob(&server);
     answer_line_1(&mut sim);
+    // Two seconds said, the line still off-hook, then the appliance is stopped.
     sim.send(&format!("say 1 {}", speech.display()));
-    // Two seconds of the 11.4 s fixture said, then the appliance is stopped.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    sim.expect("the two seconds were sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
     assert!(server.terminate().success(), "{}", server.log_text());
     let _ = record.join().unwrap();
     let log = server.log_text();
