@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use codecs::wav::{SampleFormat, WavReader, WavWriter};
-use common::{read_wav_mono, run, scratch, sox_available, speech_8k_path};
+use common::{read_wav_mono, require_sox, run, scratch, speech_8k_path};
 
 fn read_interleaved(path: &Path) -> (codecs::wav::WavSpec, Vec<i16>) {
     let mut r = WavReader::new(std::fs::File::open(path).unwrap()).unwrap();
@@ -119,30 +119,25 @@ fn sox_case(name: &str, encode_args: &[&str]) {
 
 #[test]
 fn sox_mulaw() {
-    if sox_available("sox_mulaw") {
-        sox_case("mulaw", &["-e", "mu-law"]);
-    }
+    require_sox();
+    sox_case("mulaw", &["-e", "mu-law"]);
 }
 
 #[test]
 fn sox_alaw() {
-    if sox_available("sox_alaw") {
-        sox_case("alaw", &["-e", "a-law"]);
-    }
+    require_sox();
+    sox_case("alaw", &["-e", "a-law"]);
 }
 
 #[test]
 fn sox_unsigned_8_bit() {
-    if sox_available("sox_u8") {
-        sox_case("u8", &["-e", "unsigned-integer", "-b", "8"]);
-    }
+    require_sox();
+    sox_case("u8", &["-e", "unsigned-integer", "-b", "8"]);
 }
 
 #[test]
 fn sox_stereo_and_other_rates() {
-    if !sox_available("sox_stereo") {
-        return;
-    }
+    require_sox();
     let dir = scratch("sox-stereo");
     let stereo = dir.join("stereo.wav");
     // the same speech on both channels, at 22.05 kHz in a plain PCM header

@@ -364,10 +364,29 @@ fn sdes_padding_past_the_end_is_an_error() {
     let data = hex_bytes(
         "81c8000c11223344e0b2c3d41234feff7b000010c3d41233fffb8000811000050304000000ff7f81cbffff1060d412310200800083ca000c000000000000000501a0c9a000003e80aabbccdd0000a0c90002fdfd0304000000ff7f81cbffff1060d4123102008000a3ca000c0000000000000005012a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2aa0c9a000003e80aabbccdd000c000000000000002000050081bbccdd2000002b290080000000c300d4125678000501a000",
     );
-    for repr in Compound::new(&data) {
-        let _ = repr;
-    }
-    let _ = parse_compound(&data);
+    // A chunk's padding would run past its SDES packet: the parser names the chunk and the
+    // offset where the packet ends, instead of reading beyond it.
+    let e = parse_compound(&data).expect_err("SDES padding runs past the packet");
+    assert!(
+        matches!(
+            e,
+            Error::Truncated {
+                field: "SDES chunk",
+                offset: 116,
+                needed: 4,
+                len: 0
+            }
+        ),
+        "{e:?}"
+    );
+    // Iterating stops at the same error, after the packets before it.
+    let items: Vec<_> = Compound::new(&data).collect();
+    assert!(items.len() >= 2, "{items:?}");
+    assert!(
+        items[..items.len() - 1].iter().all(Result::is_ok),
+        "{items:?}"
+    );
+    assert_eq!(items.last().unwrap().as_ref().unwrap_err(), &e);
 }
 
 fn hex_bytes(s: &str) -> Vec<u8> {

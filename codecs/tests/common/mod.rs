@@ -33,12 +33,11 @@ pub fn require_opus_tool(name: &str) {
 
 /// Panics with an install hint when sox is missing (scripts/deps installs it): a test that
 /// compares with sox must not pass without it.
-pub fn sox_available(_test: &str) -> bool {
+pub fn require_sox() {
     assert!(
         has_tool("sox", "--version"),
         "`sox` not found: install sox (apt-get install sox); scripts/deps installs it"
     );
-    true
 }
 
 /// Runs a command and panics with its stderr if it fails.
