@@ -4,7 +4,6 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::net::TcpStream;
-use std::time::Instant;
 
 use offhook_tests::{Server, send_ok, speech_8k, wait_for, wait_processed, wav_duration_ms};
 use serde_json::{Value, json};
@@ -283,8 +282,11 @@ fn bad_buffers_are_refused_counted_and_the_session_carries_on() {
     uuid::Uuid::parse_str(stored).unwrap();
 }
 
+/// 150 buffers sent back to back, each as soon as the previous one arrived, all reach the
+/// recipient in order with their length, and the stream is stored (the latency itself is the
+/// `intercom_latency` bench's to measure, not a test's).
 #[test]
-fn server_added_latency_is_measured() {
+fn buffers_sent_back_to_back_arrive_in_order_and_are_stored() {
     let server = Server::start("");
     for u in ["alice", "bob"] {
         server.add_user(u);
@@ -295,30 +297,20 @@ fn server_added_latency_is_measured() {
     // allowance covers 150 frames).
     let pcm = pcm();
     let n = 150;
-    let mut took = Vec::with_capacity(n);
     for seq in 0..n {
         let mut o = json!({"stream": "1a7", "seq": seq, "pcm": pcm, "end": seq + 1 == n});
         if seq == 0 {
             o["to"] = json!(["bob"]);
         }
-        let t0 = Instant::now();
         send(&mut alice, o);
         let got = next_send(&mut bob);
-        took.push(t0.elapsed());
         assert_eq!(got["seq"], seq, "{got}");
         assert_eq!(got["ms"], 30, "{got}");
+        assert_eq!(got["pcm"], pcm, "{got}");
     }
     let r = next_send(&mut alice);
     assert!(r["stored"].is_string(), "{r}");
-    took.sort();
-    let pct = |p: usize| took[(took.len() * p / 100).min(took.len() - 1)];
-    eprintln!(
-        "intercom loopback latency over {n} buffers (client send → recipient read, debug build): \
-         p50 {:?}, p99 {:?}, max {:?}",
-        pct(50),
-        pct(99),
-        took[took.len() - 1]
-    );
+    assert_eq!(r["ms"], 30 * n, "{r}");
     wait_for("the stored stream", || {
         (server.metric("offhook_messages_accepted_total") >= 1).then_some(())
     });
@@ -411,9 +403,10 @@ fn a_stream_open_at_shutdown_is_stored() {
     let m = bob.next_non_presence();
     assert_eq!(m["event"], "message", "{m}");
     assert_eq!(m["from"], "alice");
-    // What came is kept (the message clean-up may trim pauses at its ends).
+    // All that came is kept: 600 ms of speech with no pause at its ends to trim (`offhook
+    // convert --clean` keeps all 600 ms of it), give or take a 20 ms codec frame.
     let ms = m["duration_ms"].as_u64().unwrap();
-    assert!(ms > 0 && ms <= 660, "{m}");
+    assert!((580..=620).contains(&ms), "600 ms were sent: {m}");
 }
 
 #[test]
@@ -452,9 +445,10 @@ fn send_live_resamples_any_rate_and_refuses_unknown_recipients() {
     let m = wait_processed(&server, &server.login("bob"), &id);
     assert_eq!(m["status"], "ready", "{m}");
     assert_eq!(m["from"], "alice");
-    // 1 s at 8 kHz, not 2 s (the clean-up may trim pauses at the ends).
+    // 1 s at 8 kHz, not 2 s, and all of it (speech with no pause at its ends to trim), give or
+    // take a 20 ms codec frame.
     let ms = m["duration_ms"].as_u64().unwrap();
-    assert!(ms > 0 && ms <= 1060, "{m}");
+    assert!((980..=1020).contains(&ms), "1 s was sent: {m}");
 
     let out = server.client("alice", &["send", "--live", "--to", "zed", wav]);
     assert!(!out.status.success());
