@@ -64,6 +64,22 @@ async fn next_event(events: &mut UnboundedReceiver<MediaEvent>) -> MediaEvent {
         .expect("engine running")
 }
 
+/// An even port on loopback whose odd neighbour is free too (the engine binds RTP on the one
+/// and RTCP on the other), chosen by the system so that parallel tests never share one.
+fn free_rtp_port() -> u16 {
+    for _ in 0..1000 {
+        let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = rtp.local_addr().unwrap().port();
+        if port % 2 == 0
+            && port < u16::MAX
+            && std::net::UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free RTP/RTCP port pair on loopback");
+}
+
 async fn setup(
     port: u16,
     frames: u16,
@@ -103,7 +119,7 @@ async fn setup(
 
 #[tokio::test(start_paused = true)]
 async fn two_seconds_of_g711_are_recorded_sample_exact() {
-    let port = 41_000;
+    let port = free_rtp_port();
     let (_dir, engine, mut events, gateway) = setup(port, 0).await;
     let call = CallId(1);
     engine
@@ -180,7 +196,7 @@ async fn two_seconds_of_g711_are_recorded_sample_exact() {
 
 #[tokio::test(start_paused = true)]
 async fn a_message_is_played_paced_with_correct_headers() {
-    let port = 41_010;
+    let port = free_rtp_port();
     let (_dir, engine, mut events, gateway) = setup(port, 50).await;
     let call = CallId(1);
     engine
@@ -240,7 +256,7 @@ async fn a_message_is_played_paced_with_correct_headers() {
 
 #[tokio::test(start_paused = true)]
 async fn live_audio_buffered_while_ringing_plays_once_picked_up() {
-    let port = 41_020;
+    let port = free_rtp_port();
     let (_dir, engine, mut events, gateway) = setup(port, 0).await;
     let call = CallId(1);
     let stream = station_manager::StreamId(5);
@@ -291,7 +307,7 @@ async fn live_audio_buffered_while_ringing_plays_once_picked_up() {
 
 #[tokio::test(start_paused = true)]
 async fn live_buffers_addressed_by_call_play_then_play_done() {
-    let port = 41_030;
+    let port = free_rtp_port();
     let (_dir, engine, mut events, gateway) = setup(port, 0).await;
     let call = CallId(1);
     let stream = station_manager::StreamId(6);
