@@ -22,7 +22,7 @@ use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
 use gateway_control::model::{
     CallId, Codec, Command, ConnectionMode, Event, GatewayId, LineId, Media,
 };
-use gateway_control::sim::{self, Gateway, LineCommand, Via};
+use gateway_sim::{self as sim, Gateway, LineCommand, Via};
 
 /// Datagrams sent from one side before the other side's socket is drained, so that a burst
 /// never overflows the default receive buffer.

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use gateway_control::model::{Command, Digit, Tone};
-use gateway_control::sim::LineCommand;
+use gateway_sim::LineCommand;
 use station_manager::{
     Delivery, Input, MediaCommand, MediaEvent, MessageId, Output, RequestId, StopReason, StreamId,
 };
@@ -343,12 +343,12 @@ fn the_message_waiting_lamp_is_lit_while_messages_wait() {
         h.gw_outputs
             .iter()
             .filter_map(|o| match o {
-                gateway_control::sim::Output::Signal {
+                gateway_sim::Output::Signal {
                     line: 2,
                     name,
                     params,
                 } if name == "L/vmwi" => params.clone(),
-                gateway_control::sim::Output::SignalStopped { line: 2, name, .. }
+                gateway_sim::Output::SignalStopped { line: 2, name, .. }
                     if name == "L/vmwi" =>
                 {
                     Some("off".to_owned())

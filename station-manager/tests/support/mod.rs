@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use gateway_control::Controller;
 use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
 use gateway_control::model::{CallId, Command, Event, GatewayId, LineId};
-use gateway_control::sim::{self, Gateway, LineCommand, Via};
+use gateway_sim::{self as sim, Gateway, LineCommand, Via};
 use station_manager::manager::{Config, StationManager};
 use station_manager::{Input, MediaCommand, MediaEvent, Output, UserId};
 
