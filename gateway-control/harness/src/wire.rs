@@ -159,14 +159,18 @@ impl Wire for Lossy {
 
 /// Two non-blocking UDP sockets on loopback, one for each end: datagrams cross the kernel.
 /// Sends are queued and go out at most [`Udp::BATCH`] before the receiving sockets are read,
-/// so that a burst never overflows the default receive buffer. Time is the caller's (a bench
-/// passes the wall clock to [`Pair::advance_to`](crate::Pair::advance_to)).
+/// so that a burst never overflows the default receive buffer, and one turn (one `now`)
+/// receives at most `2 ×` [`Udp::BATCH`], so that the caller regains control (and stamps what
+/// happened) often. Time is the caller's (a bench passes the wall clock to
+/// [`Pair::advance_to`](crate::Pair::advance_to)).
 #[derive(Debug)]
 pub struct Udp {
     controller: UdpSocket,
     gateway: UdpSocket,
     queue: VecDeque<(Side, Vec<u8>)>,
     buf: Vec<u8>,
+    /// The current turn and what it received.
+    turn: Option<(Instant, usize)>,
     /// Datagrams sent on the sockets.
     pub sent: u64,
 }
@@ -186,6 +190,7 @@ impl Udp {
             gateway,
             queue: VecDeque::new(),
             buf: vec![0; 65_536],
+            turn: None,
             sent: 0,
         })
     }
@@ -220,10 +225,18 @@ impl Wire for Udp {
         self.queue.push_back((to, contents));
     }
 
-    fn poll_receive(&mut self, _now: Instant) -> Option<(Side, Vec<u8>)> {
+    fn poll_receive(&mut self, now: Instant) -> Option<(Side, Vec<u8>)> {
+        let received = match self.turn {
+            Some((t, n)) if t == now => n,
+            _ => 0,
+        };
+        if received >= 2 * Self::BATCH {
+            return None;
+        }
         loop {
-            if let Some(received) = self.receive() {
-                return Some(received);
+            if let Some(datagram) = self.receive() {
+                self.turn = Some((now, received + 1));
+                return Some(datagram);
             }
             if self.queue.is_empty() {
                 return None;
