@@ -87,7 +87,10 @@ fn main() {
 
     // Phase 1: the gateway registers, the call agent audits and arms every line.
     let deadline = start + Duration::from_secs(120);
-    while !line_ids.iter().all(|l| rig.controller.is_armed(l) == Some(true)) {
+    while !line_ids
+        .iter()
+        .all(|l| rig.controller.is_armed(l) == Some(true))
+    {
         if !step(&mut rig, &mut events) {
             std::thread::yield_now();
         }

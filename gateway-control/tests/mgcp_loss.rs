@@ -456,7 +456,9 @@ fn a_thousand_lines_are_armed_under_loss() {
     for _ in 0..600 {
         w.run(ms(500));
         most = most.max(w.controller.backlog(&GatewayId::new("gw1")).unwrap().1);
-        if all_armed_at.is_none() && (1..=MANY).all(|n| w.controller.is_armed(&line(n)) == Some(true)) {
+        if all_armed_at.is_none()
+            && (1..=MANY).all(|n| w.controller.is_armed(&line(n)) == Some(true))
+        {
             all_armed_at = Some(w.elapsed());
         }
     }

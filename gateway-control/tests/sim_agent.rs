@@ -95,7 +95,10 @@ fn call_flow(lose_every: Option<u64>, patience: Duration) -> Sim {
     // Off-hook reaches the call agent as a model event.
     p.line(LineCommand::OffHook(1));
     p.run(patience);
-    take(&mut p, |e| matches!(e, Event::OffHook { line } if *line == line_id(1)));
+    take(
+        &mut p,
+        |e| matches!(e, Event::OffHook { line } if *line == line_id(1)),
+    );
 
     // A connection, with the gateway's media address in the answer.
     p.command(Command::CreateConnection {
@@ -149,7 +152,10 @@ fn call_flow(lose_every: Option<u64>, patience: Duration) -> Sim {
     assert_eq!(p.gateway.is_ringing(2), Some(true));
     p.run(patience.max(Duration::from_millis(1500)));
     assert_eq!(p.gateway.is_off_hook(2), Some(true));
-    take(&mut p, |e| matches!(e, Event::OffHook { line } if *line == line_id(2)));
+    take(
+        &mut p,
+        |e| matches!(e, Event::OffHook { line } if *line == line_id(2)),
+    );
 
     // Hang-up and delete.
     p.command(Command::DeleteConnection {
@@ -169,7 +175,10 @@ fn call_flow(lose_every: Option<u64>, patience: Duration) -> Sim {
     p.run(patience);
     p.line(LineCommand::OnHook(1));
     p.run(patience + Duration::from_secs(1));
-    take(&mut p, |e| matches!(e, Event::OnHook { line } if *line == line_id(1)));
+    take(
+        &mut p,
+        |e| matches!(e, Event::OnHook { line } if *line == line_id(1)),
+    );
     assert_eq!(p.gateway.stats().refused, 0, "the gateway refused nothing");
     p
 }

@@ -98,7 +98,11 @@ fn record_ends_on_hang_up() {
     let stats = h.mgr.stats();
     assert_eq!(stats.stations.ignored, 0, "{stats:?}");
     assert_eq!(stats.unknown_call, 0);
-    assert_eq!(h.pair.gateway.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(
+        h.pair.gateway.stats().refused,
+        0,
+        "the gateway refused nothing"
+    );
 }
 
 #[test]
@@ -299,7 +303,11 @@ fn listen_with_next_delete_replay_and_reply() {
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
     assert_eq!(h.mgr.stats().stations.ignored, 0);
-    assert_eq!(h.pair.gateway.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(
+        h.pair.gateway.stats().refused,
+        0,
+        "the gateway refused nothing"
+    );
 }
 
 #[test]
@@ -313,7 +321,11 @@ fn picking_up_with_nothing_ringing_plays_waiting_messages() {
         from: ALICE,
     });
     h.advance(secs(15));
-    assert_eq!(h.pair.gateway.is_ringing(2), Some(false), "rang, unanswered");
+    assert_eq!(
+        h.pair.gateway.is_ringing(2),
+        Some(false),
+        "rang, unanswered"
+    );
     assert_eq!(h.state(2), "Idle");
     h.advance(secs(60));
     assert_eq!(h.rings(2).len(), 1, "it does not ring again by itself");
@@ -340,7 +352,8 @@ fn the_message_waiting_lamp_is_lit_while_messages_wait() {
         c.message_lamp(true);
     });
     let lamp = |h: &Harness| -> Vec<String> {
-        h.pair.outputs
+        h.pair
+            .outputs
             .iter()
             .filter_map(|o| match o {
                 gateway_sim::Output::Signal {
@@ -348,9 +361,7 @@ fn the_message_waiting_lamp_is_lit_while_messages_wait() {
                     name,
                     params,
                 } if name == "L/vmwi" => params.clone(),
-                gateway_sim::Output::SignalStopped { line: 2, name, .. }
-                    if name == "L/vmwi" =>
-                {
+                gateway_sim::Output::SignalStopped { line: 2, name, .. } if name == "L/vmwi" => {
                     Some("off".to_owned())
                 }
                 _ => None,
@@ -496,7 +507,11 @@ fn intercom_from_one_phone_to_a_legacy_phone_through_the_ivm_core() {
     h.phone(LineCommand::OnHook(2));
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
-    assert_eq!(h.pair.gateway.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(
+        h.pair.gateway.stats().refused,
+        0,
+        "the gateway refused nothing"
+    );
     assert_eq!(h.mgr.stats().stations.ignored, 0);
 }
 
@@ -697,7 +712,10 @@ fn a_stream_heard_live_is_not_offered_again_as_its_stored_copy() {
         message: message(1),
         from: ALICE,
     });
-    assert!(!h.pair.gateway.is_ringing(2).unwrap(), "no ring for what was heard");
+    assert!(
+        !h.pair.gateway.is_ringing(2).unwrap(),
+        "no ring for what was heard"
+    );
     assert_eq!(h.state(2), "Idle");
 
     // The stored copy is known, and even waiting, before the stream has played out.
@@ -735,7 +753,10 @@ fn a_stream_heard_live_is_not_offered_again_as_its_stored_copy() {
         message: message(3),
         from: ALICE,
     });
-    assert!(h.pair.gateway.is_ringing(2).unwrap(), "the stored copy rings");
+    assert!(
+        h.pair.gateway.is_ringing(2).unwrap(),
+        "the stored copy rings"
+    );
     assert!(played_outputs(&mut h).is_empty());
 }
 
@@ -765,7 +786,10 @@ fn shutdown_stores_the_recording_in_progress_and_fails_a_ringing_request() {
         Output::RecordFailed { request, reason } if *request == RequestId(9) && reason.contains("shutting down")
     )));
     assert_eq!(h.pair.gateway.is_ringing(2), Some(false));
-    assert!(h.pair.gateway.connections(1).is_empty(), "the connection deleted");
+    assert!(
+        h.pair.gateway.connections(1).is_empty(),
+        "the connection deleted"
+    );
     assert!(!h.mgr.is_capturing());
     assert_eq!(h.mgr.ports_in_use(), 0);
 }

@@ -228,8 +228,12 @@ impl<C: Controller, S: Simulator, W: Wire> Pair<C, S, W> {
                         .handle_datagram(self.now, self.gateway_addr, &contents);
                 }
                 Side::Gateway => {
-                    self.gateway
-                        .handle_datagram(self.now, Via::Control, self.controller_addr, &contents);
+                    self.gateway.handle_datagram(
+                        self.now,
+                        Via::Control,
+                        self.controller_addr,
+                        &contents,
+                    );
                 }
             }
             self.drain();

@@ -52,8 +52,8 @@ pub mod mgcp;
 mod driver;
 
 pub use analog::{
-    ConnectionAction, Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE,
-    MAX_SAY_SAMPLES, Output, StopReason, error_line, file_done, say_done,
+    ConnectionAction, Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE, MAX_SAY_SAMPLES,
+    Output, StopReason, error_line, file_done, say_done,
 };
 #[cfg(feature = "driver")]
 pub use driver::{DriverConfig, Stdout, run, run_with};

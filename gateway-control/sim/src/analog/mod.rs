@@ -12,6 +12,6 @@ mod output;
 pub(crate) use bell::Bell;
 pub(crate) use command::key_index;
 pub use command::{Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE};
-pub(crate) use connection::{Connection, Mode};
 pub use connection::MAX_SAY_SAMPLES;
+pub(crate) use connection::{Connection, Mode};
 pub use output::{ConnectionAction, Output, StopReason, error_line, file_done, say_done};

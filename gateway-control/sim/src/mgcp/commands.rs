@@ -9,8 +9,8 @@ use tracing::debug;
 use super::digitmap::DigitMap;
 use super::gateway::{Gateway, notified_address};
 use super::line::{Effects, Line, NewRequest, Quarantine};
-use crate::analog::{Connection, ConnectionAction, Mode, Output};
 use super::request::{self, EventSpec, Refusal, Requested, Signal};
+use crate::analog::{Connection, ConnectionAction, Mode, Output};
 use gateway_control::mgcp::wire::{self, AudioDescription, Command, Param, ReturnCode, Verb};
 use gateway_control::model::Codec;
 

@@ -10,8 +10,8 @@ use tracing::debug;
 
 use super::Config;
 use super::digitmap::{DigitMap, MatchState};
-use crate::analog::{Bell, Connection, Output, StopReason};
 use super::request::{Embedded, EventSpec, Observed, Requested, RingKind, Signal, SignalType};
+use crate::analog::{Bell, Connection, Output, StopReason};
 use gateway_control::model::Codec;
 
 /// Events quarantined beyond this many are dropped (and counted).

@@ -134,7 +134,13 @@ impl Transactions {
         }
     }
 
-    pub(super) fn remember(&mut self, peer: SocketAddr, id: TransactionId, state: Cached, expires: Instant) {
+    pub(super) fn remember(
+        &mut self,
+        peer: SocketAddr,
+        id: TransactionId,
+        state: Cached,
+        expires: Instant,
+    ) {
         let per_peer = self.config.max_history_per_peer;
         // Make room: per peer, then in total.
         let oldest_of_peer = match self.peer_mut(peer) {

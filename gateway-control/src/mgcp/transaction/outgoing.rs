@@ -207,7 +207,13 @@ impl Transactions {
         ResponseOutcome::Final
     }
 
-    pub(super) fn queue_ack(&mut self, now: Instant, peer: SocketAddr, id: TransactionId, due: bool) {
+    pub(super) fn queue_ack(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        id: TransactionId,
+        due: bool,
+    ) {
         let delay = self.config.ack_delay;
         let Some(p) = self.peer_mut(peer) else {
             self.stats.acks_dropped += 1;
