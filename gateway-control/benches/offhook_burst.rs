@@ -113,7 +113,7 @@ fn main() {
         if !step(&mut rig, &mut events) {
             std::thread::yield_now();
         }
-        let new: Vec<(Instant, Event)> = events.drain(..).collect();
+        let new: Vec<(Instant, Event)> = std::mem::take(&mut events);
         for (at, e) in new {
             match e {
                 Event::OffHook { line } => {
