@@ -1,9 +1,10 @@
 //! 1,000 simulated lines go off-hook at once; the call agent answers every one with a
 //! connection. Prints how long the burst takes, end to end over two real loopback UDP sockets.
 //!
-//! The call agent core ([`CallAgent`]) and the simulated gateway core ([`sim::Gateway`]) run in
-//! one thread, with a small loop of our own moving datagrams between two non-blocking sockets
-//! (no tokio): what is measured is the two cores, the MGCP codec and the kernel's loopback.
+//! The call agent core ([`CallAgent`]) and the simulated gateway core ([`Gateway`]) run in
+//! one thread, paired by [`gateway_harness::Pair`] over its [`Udp`] link (two non-blocking
+//! loopback sockets, no tokio) in wall-clock time: what is measured is the two cores, the MGCP
+//! codec and the kernel's loopback.
 //!
 //! `cargo bench -p gateway-control --bench offhook_burst [-- LINES [MAX_OUTSTANDING]]`
 //!
@@ -13,8 +14,7 @@
 // This bench measures elapsed wall-clock time, which is its whole point.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gateway_control::Controller;
@@ -22,82 +22,24 @@ use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
 use gateway_control::model::{
     CallId, Codec, Command, ConnectionMode, Event, GatewayId, LineId, Media,
 };
-use gateway_control::sim::{self, Gateway, LineCommand, Via};
+use gateway_harness::{Pair, Udp};
+use gateway_sim::{self as sim, Gateway, LineCommand};
 
-/// Datagrams sent from one side before the other side's socket is drained, so that a burst
-/// never overflows the default receive buffer.
-const BATCH: usize = 64;
+type Rig = Pair<CallAgent, Gateway, Udp>;
 
-struct Rig {
-    agent: CallAgent,
-    gw: Gateway,
-    ca_sock: UdpSocket,
-    gw_sock: UdpSocket,
-    ca_addr: SocketAddr,
-    gw_addr: SocketAddr,
-    buf: Vec<u8>,
-    events: Vec<(Instant, Event)>,
-    datagrams: u64,
-}
-
-impl Rig {
-    /// Moves datagrams and timeouts until nothing is pending; returns whether anything moved.
-    fn step(&mut self) -> bool {
-        let now = Instant::now();
-        let mut moved = false;
-        if self.agent.poll_timeout().is_some_and(|t| t <= now) {
-            self.agent.handle_timeout(now);
-        }
-        if self.gw.poll_timeout().is_some_and(|t| t <= now) {
-            self.gw.handle_timeout(now);
-        }
-        for _ in 0..BATCH {
-            let Some(t) = self.agent.poll_transmit() else {
-                break;
-            };
-            self.ca_sock.send_to(&t.contents, t.destination).unwrap();
-            self.datagrams += 1;
-            moved = true;
-        }
-        for _ in 0..BATCH {
-            let Some(t) = self.gw.poll_transmit() else {
-                break;
-            };
-            // RTP is not part of this measurement (no `say`), only control.
-            if t.via == Via::Control {
-                self.gw_sock.send_to(&t.contents, t.destination).unwrap();
-                self.datagrams += 1;
-                moved = true;
-            }
-        }
-        while self.gw.poll_output().is_some() {}
-        loop {
-            match self.gw_sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    self.gw
-                        .handle_datagram(Instant::now(), from, &self.buf[..n]);
-                    moved = true;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => panic!("gateway socket: {e}"),
-            }
-        }
-        loop {
-            match self.ca_sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    self.agent
-                        .handle_datagram(Instant::now(), from, &self.buf[..n]);
-                    moved = true;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => panic!("call agent socket: {e}"),
-            }
-        }
-        while let Some(e) = self.agent.poll_event() {
-            self.events.push((Instant::now(), e));
-        }
-        moved
+/// One turn in wall-clock time: datagrams both ways, timers due; returns whether any datagram
+/// moved (or an event came), so an idle turn can yield.
+fn step(rig: &mut Rig, events: &mut Vec<(Instant, Event)>) -> bool {
+    let before = rig.wire.sent;
+    rig.advance_to(Instant::now());
+    let now = Instant::now();
+    let mut moved = rig.wire.sent != before;
+    for e in rig.take_events() {
+        events.push((now, e));
+        moved = true;
     }
+    rig.outputs.clear();
+    moved
 }
 
 fn main() {
@@ -107,12 +49,9 @@ fn main() {
         .collect();
     let lines = numbers.first().copied().unwrap_or(1000);
     let window = numbers.get(1).copied().map(usize::from);
-    let ca_sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let gw_sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    ca_sock.set_nonblocking(true).unwrap();
-    gw_sock.set_nonblocking(true).unwrap();
-    let ca_addr = ca_sock.local_addr().unwrap();
-    let gw_addr = gw_sock.local_addr().unwrap();
+    let wire = Udp::bind().unwrap();
+    let ca_addr = wire.controller_addr();
+    let gw_addr = wire.gateway_addr();
 
     let start = Instant::now();
     let mut gw_config = sim::Config::new(lines, ca_addr).unwrap();
@@ -139,17 +78,8 @@ fn main() {
         agent_config.max_outstanding(w).unwrap();
     }
     let agent = CallAgent::new(agent_config, start).unwrap();
-    let mut rig = Rig {
-        agent,
-        gw,
-        ca_sock,
-        gw_sock,
-        ca_addr,
-        gw_addr,
-        buf: vec![0u8; 65536],
-        events: Vec::new(),
-        datagrams: 0,
-    };
+    let mut rig: Rig = Pair::new(agent, ca_addr, gw, gw_addr, start, wire);
+    let mut events = Vec::new();
     let line_ids: Vec<LineId> = names
         .iter()
         .map(|n| LineId::new(gateway.clone(), n))
@@ -157,36 +87,39 @@ fn main() {
 
     // Phase 1: the gateway registers, the call agent audits and arms every line.
     let deadline = start + Duration::from_secs(120);
-    while !line_ids.iter().all(|l| rig.agent.is_armed(l) == Some(true)) {
-        if !rig.step() {
+    while !line_ids
+        .iter()
+        .all(|l| rig.controller.is_armed(l) == Some(true))
+    {
+        if !step(&mut rig, &mut events) {
             std::thread::yield_now();
         }
         assert!(Instant::now() < deadline, "lines never all armed");
     }
     let armed = start.elapsed();
-    let setup_datagrams = rig.datagrams;
-    rig.events.clear();
+    let setup_datagrams = rig.wire.sent;
+    events.clear();
 
     // Phase 2: every line off-hook at once; each off-hook is answered with a connection.
     let t0 = Instant::now();
     for n in 1..=lines {
-        rig.gw.handle_line(t0, LineCommand::OffHook(n));
+        rig.gateway.handle_line(t0, LineCommand::OffHook(n));
     }
     let mut created = 0usize;
     let mut requested = 0usize;
     let mut latencies = Vec::with_capacity(usize::from(lines));
     let deadline = t0 + Duration::from_secs(120);
     while created < usize::from(lines) {
-        if !rig.step() {
+        if !step(&mut rig, &mut events) {
             std::thread::yield_now();
         }
-        let new: Vec<(Instant, Event)> = rig.events.drain(..).collect();
+        let new: Vec<(Instant, Event)> = std::mem::take(&mut events);
         for (at, e) in new {
             match e {
                 Event::OffHook { line } => {
                     let i = names.iter().position(|n| **n == *line.endpoint).unwrap();
                     requested += 1;
-                    rig.agent.handle_command(
+                    rig.controller.handle_command(
                         at,
                         Command::CreateConnection {
                             line,
@@ -223,12 +156,12 @@ fn main() {
     let burst = t0.elapsed();
     latencies.sort();
     let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
-    let stats = rig.agent.stats();
+    let stats = rig.controller.stats();
     println!(
         "offhook_burst: {lines} lines, window {}, gateway {} ↔ call agent {}",
-        rig.agent.config().max_outstanding,
-        rig.gw_addr,
-        rig.ca_addr
+        rig.controller.config().max_outstanding,
+        gw_addr,
+        ca_addr
     );
     println!(
         "  setup (RSIP, AUEP + RQNT per line): {:.1} ms, {setup_datagrams} datagrams",
@@ -248,9 +181,9 @@ fn main() {
     );
     println!(
         "  datagrams in total {}; call agent retransmissions {}; gateway retransmissions {}",
-        rig.datagrams,
+        rig.wire.sent,
         stats.transaction.retransmissions,
-        rig.gw.transaction_stats().retransmissions
+        rig.gateway.transaction_stats().retransmissions
     );
     println!(
         "  call agent: {} messages, {} of them piggy-backed",

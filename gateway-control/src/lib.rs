@@ -7,8 +7,11 @@
 //! Each protocol is a sans-IO core (no sockets, clocks, threads or channels): the caller feeds it
 //! datagrams, commands and timeouts with the current time, then drains what it wants sent, the
 //! model events it produced, and when it next wants to be woken. See [`Controller`]. The
-//! [`driver`] module (feature `driver`) runs a core on a tokio UDP socket, and [`sim`] is an
-//! analog-gateway simulator speaking the gateway side of the protocol.
+//! [`driver`] module (feature `driver`) runs a core on a tokio UDP socket.
+//!
+//! The crate holds no audio code: the analog-gateway simulator that plays the gateway side of
+//! each protocol is the `gateway-sim` crate, and the virtual-time harness that pairs a core with
+//! it is `gateway-harness`.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,7 +24,6 @@ pub mod pcap;
 
 #[cfg(feature = "driver")]
 pub mod driver;
-pub mod sim;
 
 /// A datagram a core wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,18 +9,16 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use gateway_control::Controller;
 use gateway_control::mgcp::{CallAgent, Config, GatewayConfig};
 use gateway_control::model::{
     Cadence, CallId, Codec, Command, ConnectionMode, Digit, Event, GatewayId, LineId, Media, Tone,
 };
-use gateway_control::sim::{self, ConnectionAction, Gateway, LineCommand, Output, Via};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use gateway_harness::{Lossy, Pair, Sent, Side};
+use gateway_sim::{self as sim, ConnectionAction, Gateway, LineCommand, Output};
 
 const LINES: u16 = 8;
 const LOSS: f64 = 0.2;
@@ -47,172 +45,46 @@ fn t0() -> Instant {
     Instant::now()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum To {
-    Agent,
-    Gateway,
-}
-
 /// The agent, the simulated gateway, and a lossy network between them.
-struct World {
-    start: Instant,
-    now: Instant,
-    agent: CallAgent,
-    gw: Gateway,
-    rng: StdRng,
-    in_transit: BTreeMap<(Instant, u64), (To, Vec<u8>)>,
-    seq: u64,
-    /// Every datagram each side sent, with when.
-    sent: Vec<(Duration, To, Vec<u8>)>,
-    events: Vec<Event>,
-    outputs: Vec<Output>,
-    lost: u64,
-    duplicated: u64,
+type World = Pair<CallAgent, Gateway>;
+
+fn world(seed: u64) -> World {
+    with_lines(seed, LINES)
 }
 
-impl World {
-    fn new(seed: u64) -> Self {
-        Self::with_lines(seed, LINES)
+/// 20 % of datagrams lost, 20 % duplicated, 1–20 ms of delay, all drawn from `seed`; every
+/// datagram put on the link recorded.
+fn with_lines(seed: u64, lines: u16) -> World {
+    let start = t0();
+    let mut cfg = Config::default();
+    cfg.gateway(GatewayConfig {
+        id: GatewayId::new("gw1"),
+        address: gw_addr(),
+        domain: "[127.0.0.1]".into(),
+        lines: (1..=lines).map(|n| format!("aaln/{n}")).collect(),
+    })
+    .unwrap()
+    .notified_entity("ca@[127.0.0.1]:2727")
+    .unwrap()
+    .max_outstanding(4)
+    .unwrap()
+    .rng_seed(seed)
+    .unwrap();
+    let agent = CallAgent::new(cfg, start).unwrap();
+    let mut gcfg = sim::Config::new(lines, ca_addr()).unwrap();
+    gcfg.seed(seed ^ 0xABCD);
+    let mut gw = Gateway::new(gcfg, start);
+    for p in 0..16 {
+        gw.add_rtp_port(16_384 + 2 * p);
     }
-
-    fn with_lines(seed: u64, lines: u16) -> Self {
-        let start = t0();
-        let mut cfg = Config::default();
-        cfg.gateway(GatewayConfig {
-            id: GatewayId::new("gw1"),
-            address: gw_addr(),
-            domain: "[127.0.0.1]".into(),
-            lines: (1..=lines).map(|n| format!("aaln/{n}")).collect(),
-        })
-        .unwrap()
-        .notified_entity("ca@[127.0.0.1]:2727")
-        .unwrap()
-        .max_outstanding(4)
-        .unwrap()
-        .rng_seed(seed)
-        .unwrap();
-        let agent = CallAgent::new(cfg, start).unwrap();
-        let mut gcfg = sim::Config::new(lines, ca_addr()).unwrap();
-        gcfg.seed(seed ^ 0xABCD);
-        let mut gw = Gateway::new(gcfg, start);
-        for p in 0..16 {
-            gw.add_rtp_port(16_384 + 2 * p);
-        }
-        let mut w = Self {
-            start,
-            now: start,
-            agent,
-            gw,
-            rng: StdRng::seed_from_u64(seed),
-            in_transit: BTreeMap::new(),
-            seq: 0,
-            sent: Vec::new(),
-            events: Vec::new(),
-            outputs: Vec::new(),
-            lost: 0,
-            duplicated: 0,
-        };
-        w.drain();
-        w
-    }
-
-    fn transmit(&mut self, to: To, bytes: Vec<u8>) {
-        self.sent.push((self.now - self.start, to, bytes.clone()));
-        if self.rng.gen_bool(LOSS) {
-            self.lost += 1;
-            return;
-        }
-        let copies = if self.rng.gen_bool(DUPLICATION) {
-            self.duplicated += 1;
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let delay = ms(self.rng.gen_range(1..=20));
-            self.seq += 1;
-            self.in_transit
-                .insert((self.now + delay, self.seq), (to, bytes.clone()));
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(t) = self.agent.poll_transmit() {
-            assert_eq!(t.destination, gw_addr());
-            self.transmit(To::Gateway, t.contents);
-        }
-        while let Some(t) = self.gw.poll_transmit() {
-            if t.via == Via::Control {
-                assert_eq!(t.destination, ca_addr());
-                self.transmit(To::Agent, t.contents);
-            }
-        }
-        while let Some(e) = self.agent.poll_event() {
-            self.events.push(e);
-        }
-        while let Some(o) = self.gw.poll_output() {
-            self.outputs.push(o);
-        }
-    }
-
-    /// Runs everything due up to `now + d`, jumping from one deadline to the next.
-    fn run(&mut self, d: Duration) {
-        let end = self.now + d;
-        loop {
-            let next = [
-                self.agent.poll_timeout(),
-                self.gw.poll_timeout(),
-                self.in_transit.keys().next().map(|(t, _)| *t),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let Some(next) = next.filter(|&t| t <= end) else {
-                break;
-            };
-            self.now = self.now.max(next);
-            let now = self.now;
-            while let Some(entry) = self.in_transit.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                let (to, bytes) = entry.remove();
-                match to {
-                    To::Agent => self.agent.handle_datagram(now, gw_addr(), &bytes),
-                    To::Gateway => self.gw.handle_datagram(now, ca_addr(), &bytes),
-                }
-                self.drain();
-            }
-            if self.agent.poll_timeout().is_some_and(|t| t <= now) {
-                self.agent.handle_timeout(now);
-            }
-            if self.gw.poll_timeout().is_some_and(|t| t <= now) {
-                self.gw.handle_timeout(now);
-            }
-            self.drain();
-        }
-        self.now = end;
-    }
-
-    fn command(&mut self, c: Command) {
-        let now = self.now;
-        self.agent.handle_command(now, c);
-        self.drain();
-    }
-
-    fn line_command(&mut self, c: LineCommand) {
-        let now = self.now;
-        self.gw.handle_line(now, c);
-        self.drain();
-    }
-
-    fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
-    }
-
-    fn take_outputs(&mut self) -> Vec<Output> {
-        std::mem::take(&mut self.outputs)
-    }
+    let link = Lossy::new(seed)
+        .loss(LOSS)
+        .duplication(DUPLICATION)
+        .delay(ms(1), ms(20));
+    let mut w = Pair::new(agent, ca_addr(), gw, gw_addr(), start, link);
+    w.record();
+    w.run(Duration::ZERO);
+    w
 }
 
 fn digit(c: char) -> Digit {
@@ -247,10 +119,15 @@ fn messages(datagram: &[u8]) -> Vec<String> {
 
 /// Groups commands by transaction id (first line) and returns the gaps between their sends.
 /// Piggy-backed commands count one by one: each is retransmitted on its own timer.
-fn retransmission_gaps(sent: &[(Duration, To, Vec<u8>)], to: To) -> Vec<(String, Vec<Duration>)> {
+fn retransmission_gaps(sent: &[Sent], to: Side) -> Vec<(String, Vec<Duration>)> {
     let mut by_tx: HashMap<String, Vec<Duration>> = HashMap::new();
     let mut order = Vec::new();
-    for (at, dir, bytes) in sent {
+    for Sent {
+        at,
+        to: dir,
+        contents: bytes,
+    } in sent
+    {
         if *dir != to {
             continue;
         }
@@ -294,7 +171,7 @@ const SEEDS: [u64; 20] = [
 
 fn scenario(seed: u64) -> World {
     eprintln!("seed {seed}");
-    let mut w = World::new(seed);
+    let mut w = world(seed);
 
     // Start-up: the gateway announces itself, the agent audits and arms every line.
     w.run(Duration::from_secs(30));
@@ -310,23 +187,23 @@ fn scenario(seed: u64) -> World {
         "{events:?}"
     );
     for n in 1..=LINES {
-        assert_eq!(w.agent.is_armed(&line(n)), Some(true), "line {n}");
+        assert_eq!(w.controller.is_armed(&line(n)), Some(true), "line {n}");
         assert!(events.contains(&Event::LineStatus {
             line: line(n),
             off_hook: false
         }));
     }
-    assert!(w.gw.is_registered());
+    assert!(w.gateway.is_registered());
 
     // Line 1: pick up, dial, flash, hang up — each reported exactly once, in order.
     w.take_outputs();
-    w.line_command(LineCommand::OffHook(1));
+    w.line(LineCommand::OffHook(1));
     w.run(Duration::from_secs(10));
-    w.line_command(LineCommand::Digits(1, "123#".into()));
+    w.line(LineCommand::Digits(1, "123#".into()));
     w.run(Duration::from_secs(10));
-    w.line_command(LineCommand::Flash(1));
+    w.line(LineCommand::Flash(1));
     w.run(Duration::from_secs(10));
-    w.line_command(LineCommand::OnHook(1));
+    w.line(LineCommand::OnHook(1));
     w.run(Duration::from_secs(10));
     assert_eq!(
         w.take_events(),
@@ -360,10 +237,10 @@ fn scenario(seed: u64) -> World {
         caller_id: None,
     });
     w.run(Duration::from_secs(10));
-    assert_eq!(w.gw.is_ringing(2), Some(true));
+    assert_eq!(w.gateway.is_ringing(2), Some(true));
     w.command(Command::StopRing { line: line(2) });
     w.run(Duration::from_secs(10));
-    assert_eq!(w.gw.is_ringing(2), Some(false));
+    assert_eq!(w.gateway.is_ringing(2), Some(false));
 
     // Line 3: a connection, created and deleted once each.
     w.command(Command::CreateConnection {
@@ -380,13 +257,13 @@ fn scenario(seed: u64) -> World {
         }),
     });
     w.run(Duration::from_secs(10));
-    assert_eq!(w.gw.connections(3).len(), 1);
+    assert_eq!(w.gateway.connections(3).len(), 1);
     w.command(Command::DeleteConnection {
         line: line(3),
         call: CallId(0xC0FFEE),
     });
     w.run(Duration::from_secs(10));
-    assert!(w.gw.connections(3).is_empty());
+    assert!(w.gateway.connections(3).is_empty());
     let events = w.take_events();
     let created: Vec<_> = events
         .iter()
@@ -408,14 +285,14 @@ fn scenario(seed: u64) -> World {
     );
 
     // Line 4: off hook, dial tone, a digit stops it.
-    w.line_command(LineCommand::OffHook(4));
+    w.line(LineCommand::OffHook(4));
     w.run(Duration::from_secs(10));
     w.command(Command::PlayTone {
         line: line(4),
         tone: Tone::Dial,
     });
     w.run(Duration::from_secs(10));
-    w.line_command(LineCommand::Digits(4, "5".into()));
+    w.line(LineCommand::Digits(4, "5".into()));
     w.run(Duration::from_secs(10));
     assert_eq!(
         w.take_events(),
@@ -471,10 +348,10 @@ fn scenario(seed: u64) -> World {
     // Every line ends armed: the agent says so, and every line's pick-up is reported.
     w.run(Duration::from_secs(30));
     for n in 1..=LINES {
-        assert_eq!(w.agent.is_armed(&line(n)), Some(true), "line {n}");
+        assert_eq!(w.controller.is_armed(&line(n)), Some(true), "line {n}");
     }
     for n in [2, 3, 5, 6, 7, 8] {
-        w.line_command(LineCommand::OffHook(n));
+        w.line(LineCommand::OffHook(n));
     }
     w.run(Duration::from_secs(20));
     let events = w.take_events();
@@ -492,20 +369,20 @@ fn scenario(seed: u64) -> World {
     // Retransmissions on the wire follow §4.3, in both directions.
     let want = expected_gaps();
     let mut retransmitted = 0;
-    for to in [To::Gateway, To::Agent] {
-        for (tx, gaps) in retransmission_gaps(&w.sent, to) {
+    for to in [Side::Gateway, Side::Controller] {
+        for (tx, gaps) in retransmission_gaps(w.sent(), to) {
             assert!(gaps.len() <= want.len(), "{tx}: {gaps:?}");
             assert_eq!(gaps, want[..gaps.len()], "{tx} ({to:?})");
             retransmitted += usize::from(!gaps.is_empty());
         }
     }
-    let st = w.agent.stats();
+    let st = w.controller.stats();
     eprintln!(
         "lost {} duplicated {} of {} datagrams; agent: {} commands, {} retransmissions, \
          {} duplicate commands answered from history, {} timeouts; {} transactions retransmitted",
-        w.lost,
-        w.duplicated,
-        w.sent.len(),
+        w.wire.stats().lost,
+        w.wire.stats().duplicated,
+        w.sent().len(),
         st.transaction.commands_sent,
         st.transaction.retransmissions,
         st.transaction.responses_replayed + st.transaction.duplicates_after_ack,
@@ -515,15 +392,15 @@ fn scenario(seed: u64) -> World {
     assert!(retransmitted > 10, "the loss must have been exercised");
     // Piggy-backing was exercised too: NTFY answers ride with their re-arms.
     let packed = w
-        .sent
+        .sent()
         .iter()
-        .filter(|(_, to, d)| *to == To::Gateway && messages(d).len() > 1)
+        .filter(|s| s.to == Side::Gateway && messages(&s.contents).len() > 1)
         .count();
     assert!(
         packed > 0 && st.piggybacked > 0,
         "{packed} packed datagrams"
     );
-    assert!(w.lost > 0 && w.duplicated > 0);
+    assert!(w.wire.stats().lost > 0 && w.wire.stats().duplicated > 0);
     assert_eq!(st.timeouts, 0);
     w
 }
@@ -545,10 +422,15 @@ fn the_lossy_exchange_reads_clean_in_tshark() {
         "192.0.2.1:2727".parse().unwrap(),
         "192.0.2.2:2427".parse().unwrap(),
     );
-    for (at, to, bytes) in &w.sent {
+    for Sent {
+        at,
+        to,
+        contents: bytes,
+    } in w.sent()
+    {
         let (src, dst) = match to {
-            To::Gateway => (ca, gw),
-            To::Agent => (gw, ca),
+            Side::Gateway => (ca, gw),
+            Side::Controller => (gw, ca),
         };
         pcap.write_udp(*at + Duration::from_secs(1_000_000_000), src, dst, bytes)
             .unwrap();
@@ -568,24 +450,26 @@ fn the_lossy_exchange_reads_clean_in_tshark() {
 #[test]
 fn a_thousand_lines_are_armed_under_loss() {
     const MANY: u16 = 1000;
-    let mut w = World::with_lines(77, MANY);
+    let mut w = with_lines(77, MANY);
     let mut most = 0;
     let mut all_armed_at = None;
     for _ in 0..600 {
         w.run(ms(500));
-        most = most.max(w.agent.backlog(&GatewayId::new("gw1")).unwrap().1);
-        if all_armed_at.is_none() && (1..=MANY).all(|n| w.agent.is_armed(&line(n)) == Some(true)) {
-            all_armed_at = Some(w.now - w.start);
+        most = most.max(w.controller.backlog(&GatewayId::new("gw1")).unwrap().1);
+        if all_armed_at.is_none()
+            && (1..=MANY).all(|n| w.controller.is_armed(&line(n)) == Some(true))
+        {
+            all_armed_at = Some(w.elapsed());
         }
     }
     assert!(most <= 4, "{most}");
     for n in 1..=MANY {
-        assert_eq!(w.agent.is_armed(&line(n)), Some(true), "line {n}");
+        assert_eq!(w.controller.is_armed(&line(n)), Some(true), "line {n}");
     }
-    assert_eq!(w.agent.stats().timeouts, 0);
+    assert_eq!(w.controller.stats().timeouts, 0);
     w.take_events();
     for n in (1..=MANY).step_by(37) {
-        w.line_command(LineCommand::OffHook(n));
+        w.line(LineCommand::OffHook(n));
     }
     w.run(Duration::from_secs(30));
     let events = w.take_events();
@@ -599,7 +483,7 @@ fn a_thousand_lines_are_armed_under_loss() {
             "line {n}"
         );
     }
-    let st = w.agent.stats();
+    let st = w.controller.stats();
     eprintln!(
         "1000 lines: all armed after {all_armed_at:?}; {} commands, {} retransmissions, {} audits, \
          {} RQNTs, in {:?} virtual",
@@ -607,6 +491,6 @@ fn a_thousand_lines_are_armed_under_loss() {
         st.transaction.retransmissions,
         st.audits_sent,
         st.rqnts_sent,
-        w.now - w.start
+        w.elapsed()
     );
 }

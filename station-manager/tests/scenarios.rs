@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use gateway_control::model::{Command, Digit, Tone};
-use gateway_control::sim::LineCommand;
+use gateway_sim::LineCommand;
 use station_manager::{
     Delivery, Input, MediaCommand, MediaEvent, MessageId, Output, RequestId, StopReason, StreamId,
 };
@@ -25,14 +25,14 @@ fn alice_records(h: &mut Harness, delivery: Delivery) {
         delivery,
     });
     h.advance(secs(1));
-    assert_eq!(h.gw.is_ringing(1), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(1), Some(true));
     assert_eq!(h.rings(1), vec!["L/r1".to_owned()], "the distinctive ring");
     assert_eq!(h.state(1), "AwaitingOffHook");
     h.phone(LineCommand::OffHook(1));
-    assert_eq!(h.gw.is_ringing(1), Some(false));
+    assert_eq!(h.pair.gateway.is_ringing(1), Some(false));
     assert_eq!(h.state(1), "Recording");
     assert_eq!(
-        h.gw.connections(1).len(),
+        h.pair.gateway.connections(1).len(),
         1,
         "the connection exists on the gateway"
     );
@@ -73,7 +73,7 @@ fn one_recording(h: &Harness) -> (Duration, StopReason, Option<StreamId>) {
 
 /// After a recording the connection is deleted on the gateway and every port is back.
 fn call_cleaned_up(h: &Harness, n: u16) {
-    assert!(h.gw.connections(n).is_empty());
+    assert!(h.pair.gateway.connections(n).is_empty());
     assert_eq!(h.mgr.ports_in_use(), 0);
     assert!(
         h.media
@@ -98,7 +98,11 @@ fn record_ends_on_hang_up() {
     let stats = h.mgr.stats();
     assert_eq!(stats.stations.ignored, 0, "{stats:?}");
     assert_eq!(stats.unknown_call, 0);
-    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(
+        h.pair.gateway.stats().refused,
+        0,
+        "the gateway refused nothing"
+    );
 }
 
 #[test]
@@ -174,10 +178,10 @@ fn record_request_with_no_answer_fails_and_stops_ringing() {
         delivery: Delivery::Record,
     });
     h.advance(secs(19));
-    assert_eq!(h.gw.is_ringing(1), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(1), Some(true));
     assert!(h.outputs.is_empty());
     h.advance(secs(2));
-    assert_eq!(h.gw.is_ringing(1), Some(false));
+    assert_eq!(h.pair.gateway.is_ringing(1), Some(false));
     assert!(
         matches!(&h.outputs[..], [Output::RecordFailed { request: RequestId(1), reason }] if reason == "no answer after 20 s"),
         "{:#?}",
@@ -217,7 +221,7 @@ fn listen_with_next_delete_replay_and_reply() {
         });
     }
     h.advance(secs(1));
-    assert_eq!(h.gw.is_ringing(2), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(2), Some(true));
     assert_eq!(
         h.rings(2),
         vec!["L/rg".to_owned()],
@@ -287,7 +291,7 @@ fn listen_with_next_delete_replay_and_reply() {
     );
     // Nothing left: a short tone, the call is gone, waiting for the hang-up.
     assert_eq!(h.state(2), "AwaitingOnHook");
-    assert!(h.gw.connections(2).is_empty());
+    assert!(h.pair.gateway.connections(2).is_empty());
     assert!(matches!(
         h.commands.last(),
         Some(Command::PlayTone {
@@ -299,7 +303,11 @@ fn listen_with_next_delete_replay_and_reply() {
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
     assert_eq!(h.mgr.stats().stations.ignored, 0);
-    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(
+        h.pair.gateway.stats().refused,
+        0,
+        "the gateway refused nothing"
+    );
 }
 
 #[test]
@@ -313,7 +321,11 @@ fn picking_up_with_nothing_ringing_plays_waiting_messages() {
         from: ALICE,
     });
     h.advance(secs(15));
-    assert_eq!(h.gw.is_ringing(2), Some(false), "rang, unanswered");
+    assert_eq!(
+        h.pair.gateway.is_ringing(2),
+        Some(false),
+        "rang, unanswered"
+    );
     assert_eq!(h.state(2), "Idle");
     h.advance(secs(60));
     assert_eq!(h.rings(2).len(), 1, "it does not ring again by itself");
@@ -331,7 +343,7 @@ fn picking_up_with_nothing_ringing_plays_waiting_messages() {
     h.phone(LineCommand::OnHook(2));
     h.phone(LineCommand::OffHook(2));
     assert_eq!(h.state(2), "AwaitingOnHook");
-    assert!(h.gw.connections(2).is_empty());
+    assert!(h.pair.gateway.connections(2).is_empty());
 }
 
 #[test]
@@ -340,17 +352,16 @@ fn the_message_waiting_lamp_is_lit_while_messages_wait() {
         c.message_lamp(true);
     });
     let lamp = |h: &Harness| -> Vec<String> {
-        h.gw_outputs
+        h.pair
+            .outputs
             .iter()
             .filter_map(|o| match o {
-                gateway_control::sim::Output::Signal {
+                gateway_sim::Output::Signal {
                     line: 2,
                     name,
                     params,
                 } if name == "L/vmwi" => params.clone(),
-                gateway_control::sim::Output::SignalStopped { line: 2, name, .. }
-                    if name == "L/vmwi" =>
-                {
+                gateway_sim::Output::SignalStopped { line: 2, name, .. } if name == "L/vmwi" => {
                     Some("off".to_owned())
                 }
                 _ => None,
@@ -382,11 +393,11 @@ fn intercom_to_a_legacy_phone_rings_holds_a_bounded_backlog_and_plays_on_pick_up
         stream,
         from: ALICE,
     });
-    assert_eq!(h.gw.is_ringing(2), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(2), Some(true));
     // Eight seconds of speech while it rings: only the last five are kept.
     for _ in 0..400 {
         h.mgr.handle_input(
-            h.now,
+            h.now(),
             Input::LiveBuffer {
                 stream,
                 pcm: vec![100; 160],
@@ -414,7 +425,7 @@ fn intercom_to_a_legacy_phone_rings_holds_a_bounded_backlog_and_plays_on_pick_up
     assert_eq!(h.media.live_in(call), 260);
     h.input(Input::LiveEnd { stream });
     assert_eq!(h.state(2), "AwaitingOnHook");
-    assert!(h.gw.connections(2).is_empty());
+    assert!(h.pair.gateway.connections(2).is_empty());
     assert_eq!(h.mgr.ports_in_use(), 0);
 }
 
@@ -472,7 +483,7 @@ fn intercom_from_one_phone_to_a_legacy_phone_through_the_ivm_core() {
     let alice_call = h.last_call();
     // Bob's phone rings as soon as Alice speaks; four seconds pass before he picks up.
     h.advance(secs(1));
-    assert!(h.gw.is_ringing(2).unwrap());
+    assert!(h.pair.gateway.is_ringing(2).unwrap());
     assert_eq!(h.state(2), "AwaitingOffHook");
     h.advance(secs(3));
     h.phone(LineCommand::OffHook(2));
@@ -496,7 +507,11 @@ fn intercom_from_one_phone_to_a_legacy_phone_through_the_ivm_core() {
     h.phone(LineCommand::OnHook(2));
     assert_eq!(h.state(2), "Idle");
     assert_eq!(h.mgr.ports_in_use(), 0);
-    assert_eq!(h.gw.stats().refused, 0, "the gateway refused nothing");
+    assert_eq!(
+        h.pair.gateway.stats().refused,
+        0,
+        "the gateway refused nothing"
+    );
     assert_eq!(h.mgr.stats().stations.ignored, 0);
 }
 
@@ -517,7 +532,7 @@ fn a_message_arriving_while_recording_waits_and_rings_after() {
     h.advance(secs(1));
     assert_eq!(h.state(1), "AwaitingOffHook");
     assert_eq!(h.rings(1), vec!["L/r1".to_owned(), "L/rg".to_owned()]);
-    assert!(h.gw.is_ringing(1).unwrap());
+    assert!(h.pair.gateway.is_ringing(1).unwrap());
     h.phone(LineCommand::OffHook(1));
     assert_eq!(played(&h), vec![message(5)]);
 }
@@ -547,7 +562,7 @@ fn a_gateway_restart_mid_recording_keeps_what_was_captured() {
 #[test]
 fn a_record_request_while_the_gateway_is_down_fails_at_once() {
     let mut h = Harness::new(|_| {});
-    h.cut = true;
+    h.cut(true);
     // A message makes the manager ring Bob; the command times out and the gateway is down.
     h.input(Input::MessageWaiting {
         user: BOB,
@@ -569,7 +584,7 @@ fn a_record_request_while_the_gateway_is_down_fails_at_once() {
         h.outputs
     );
     // It answers again: available, and Bob's waiting message rings.
-    h.cut = false;
+    h.cut(false);
     h.advance(secs(300));
     assert_eq!(h.mgr.is_available(ALICE), Some(true));
     assert_eq!(h.state(1), "Idle");
@@ -595,11 +610,11 @@ fn a_user_with_two_phones_rings_both_and_the_first_pick_up_wins() {
         delivery: Delivery::Record,
     });
     h.advance(secs(1));
-    assert_eq!(h.gw.is_ringing(1), Some(true));
-    assert_eq!(h.gw.is_ringing(4), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(1), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(4), Some(true));
     h.phone(LineCommand::OffHook(4));
     assert_eq!(
-        h.gw.is_ringing(1),
+        h.pair.gateway.is_ringing(1),
         Some(false),
         "the other phone stops ringing"
     );
@@ -655,7 +670,7 @@ fn bob_hears_live(h: &mut Harness, stream: StreamId) {
         stream,
         from: ALICE,
     });
-    assert!(h.gw.is_ringing(2).unwrap());
+    assert!(h.pair.gateway.is_ringing(2).unwrap());
     h.phone(LineCommand::OffHook(2));
     assert_eq!(h.state(2), "Intercom");
     for _ in 0..50 {
@@ -697,7 +712,10 @@ fn a_stream_heard_live_is_not_offered_again_as_its_stored_copy() {
         message: message(1),
         from: ALICE,
     });
-    assert!(!h.gw.is_ringing(2).unwrap(), "no ring for what was heard");
+    assert!(
+        !h.pair.gateway.is_ringing(2).unwrap(),
+        "no ring for what was heard"
+    );
     assert_eq!(h.state(2), "Idle");
 
     // The stored copy is known, and even waiting, before the stream has played out.
@@ -735,7 +753,10 @@ fn a_stream_heard_live_is_not_offered_again_as_its_stored_copy() {
         message: message(3),
         from: ALICE,
     });
-    assert!(h.gw.is_ringing(2).unwrap(), "the stored copy rings");
+    assert!(
+        h.pair.gateway.is_ringing(2).unwrap(),
+        "the stored copy rings"
+    );
     assert!(played_outputs(&mut h).is_empty());
 }
 
@@ -752,10 +773,10 @@ fn shutdown_stores_the_recording_in_progress_and_fails_a_ringing_request() {
         delivery: Delivery::Record,
     });
     h.advance(secs(1));
-    assert_eq!(h.gw.is_ringing(2), Some(true));
+    assert_eq!(h.pair.gateway.is_ringing(2), Some(true));
     assert!(h.mgr.is_capturing());
 
-    h.mgr.shutdown(h.now);
+    h.mgr.shutdown(h.now());
     h.advance(secs(1));
     let (duration, why, _) = one_recording(&h);
     assert_eq!(why, StopReason::Shutdown);
@@ -764,8 +785,11 @@ fn shutdown_stores_the_recording_in_progress_and_fails_a_ringing_request() {
         o,
         Output::RecordFailed { request, reason } if *request == RequestId(9) && reason.contains("shutting down")
     )));
-    assert_eq!(h.gw.is_ringing(2), Some(false));
-    assert!(h.gw.connections(1).is_empty(), "the connection deleted");
+    assert_eq!(h.pair.gateway.is_ringing(2), Some(false));
+    assert!(
+        h.pair.gateway.connections(1).is_empty(),
+        "the connection deleted"
+    );
     assert!(!h.mgr.is_capturing());
     assert_eq!(h.mgr.ports_in_use(), 0);
 }

@@ -4,7 +4,7 @@
 //!
 //! `LIVE` phones (users `p1`…) each record in intercom mode to their own online listener (`l1`…,
 //! one WebSocket each); `BG` more phones record in record mode at the same time, as load. A
-//! simulated MGCP gateway (the `gateway_control::sim` core, driven here so that this bench owns
+//! simulated MGCP gateway (the `gateway_sim` MGCP core, driven here so that this bench owns
 //! its RTP sockets) answers every ring; one thread then sends every line's G.711 packets on the
 //! 20 ms grid for `T` seconds, each packet's first and last samples coding its index. Each
 //! listener thread decodes the index from every live buffer it reads and takes the time since
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use codecs::g711::Law;
 use codecs::rtp::{Csrcs, Repr, SequenceNumber, Ssrc, Timestamp};
-use gateway_control::sim::{self, ConnectionAction, Gateway, LineCommand, Output, Via};
+use gateway_sim::{self as sim, ConnectionAction, Gateway, LineCommand, Output, Via};
 use offhook_tests::osmo::free_udp_port;
 use offhook_tests::{PASSWORD, Server, http, wait_within};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use clap::Args;
-use gateway_control::sim::{self, DriverConfig};
+use gateway_sim::{self as sim, DriverConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Error, Global, runtime};

@@ -1,10 +1,10 @@
-//! `offhook gateway-sim`: a simulated analog media gateway (see `gateway_control::sim`).
+//! `offhook gateway-sim`: a simulated analog media gateway (see the `gateway-sim` crate).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::ops::RangeInclusive;
 
 use clap::{Args, ValueEnum};
-use gateway_control::sim::{self, Config, DriverConfig};
+use gateway_sim::{self as sim, Config, DriverConfig};
 
 use super::Error;
 

@@ -3,7 +3,7 @@
 //!
 //! - [`wire`]: syntax only — parse and encode messages.
 //! - [`transaction`]: retransmission (§4.3), duplicate suppression and response acknowledgement
-//!   (§3.5.6); shared with the gateway simulator.
+//!   (§3.5.6); shared with the gateway simulator (the `gateway-sim` crate).
 //! - `endpoint`: per line, the notification-request bookkeeping that keeps every line armed,
 //!   and the translation to and from [`crate::model`].
 //! - [`CallAgent`]: the sans-IO core tying them together ([`crate::Controller`]).

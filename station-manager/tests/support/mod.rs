@@ -1,7 +1,8 @@
 //! The scenario harness: the real [`StationManager`], the real MGCP call agent core and the
-//! real analog-gateway simulator core, in virtual time. MGCP datagrams move directly between
-//! the agent and the simulator; model commands and events between the agent and the manager;
-//! time jumps to the earliest `poll_timeout` of any of them. Nothing sleeps.
+//! real analog-gateway simulator core, in virtual time. A [`gateway_harness::Pair`] moves MGCP
+//! datagrams between the agent and the simulator over a perfect link (cut on demand); this
+//! harness moves model commands and events between the agent and the manager; time jumps to
+//! the earliest `poll_timeout` of any of them. Nothing sleeps.
 //!
 //! The media engine is the only stand-in ([`FakeMedia`]): it answers each [`MediaCommand`]
 //! with plausible [`MediaEvent`]s — `Captured` with a made-up temp file path and the virtual
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 use gateway_control::Controller;
 use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
 use gateway_control::model::{CallId, Command, Event, GatewayId, LineId};
-use gateway_control::sim::{self, Gateway, LineCommand, Via};
+use gateway_harness::{Lossy, Pair};
+use gateway_sim::{self as sim, Gateway, LineCommand};
 use station_manager::manager::{Config, StationManager};
 use station_manager::{Input, MediaCommand, MediaEvent, Output, UserId};
 
@@ -191,22 +193,22 @@ impl FakeMedia {
 
 pub(crate) struct Harness {
     pub(crate) mgr: StationManager,
-    pub(crate) agent: CallAgent,
-    pub(crate) gw: Gateway,
+    /// The call agent (`pair.controller`) and the simulated gateway (`pair.gateway`), with
+    /// what the gateway reported (`pair.outputs`).
+    pub(crate) pair: Pair<CallAgent, Gateway>,
     pub(crate) media: FakeMedia,
-    pub(crate) now: Instant,
-    ca: SocketAddr,
-    gw_addr: SocketAddr,
-    /// Drop every control datagram (the gateway is unreachable).
-    pub(crate) cut: bool,
     /// Play the IVM core's part for intercom: relay each phone's live buffers to the
     /// recipients' phones (`LiveStart` before the first, `LiveEnd` after the last).
     pub(crate) relay_live: bool,
     pub(crate) outputs: Vec<Output>,
     pub(crate) commands: Vec<Command>,
     pub(crate) events: Vec<Event>,
-    pub(crate) gw_outputs: Vec<sim::Output>,
 }
+
+/// The call agent's address.
+const CA: &str = "192.0.2.1:2727";
+/// The gateway's address.
+const GW: &str = "192.0.2.2:2427";
 
 fn sim_gateway(ca: SocketAddr, now: Instant, seed: u64) -> Gateway {
     let mut gc = sim::Config::new(4, ca).unwrap();
@@ -225,8 +227,8 @@ impl Harness {
     /// gateway registered and every line armed.
     pub(crate) fn new(tweak: impl FnOnce(&mut Config)) -> Self {
         let now = epoch();
-        let ca: SocketAddr = "192.0.2.1:2727".parse().unwrap();
-        let gw_addr: SocketAddr = "192.0.2.2:2427".parse().unwrap();
+        let ca: SocketAddr = CA.parse().unwrap();
+        let gw_addr: SocketAddr = GW.parse().unwrap();
         let gw = sim_gateway(ca, now, 5);
         let mut ac = AgentConfig::default();
         ac.gateway(GatewayConfig {
@@ -250,21 +252,15 @@ impl Harness {
         mgr.add_station(line(3), CAROL).unwrap();
         let mut h = Self {
             mgr,
-            agent,
-            gw,
+            pair: Pair::new(agent, ca, gw, gw_addr, now, Lossy::default()),
             media: FakeMedia::default(),
-            now,
-            ca,
-            gw_addr,
-            cut: false,
             relay_live: false,
             outputs: Vec::new(),
             commands: Vec::new(),
             events: Vec::new(),
-            gw_outputs: Vec::new(),
         };
         h.advance(Duration::from_secs(2));
-        assert!(h.gw.is_registered());
+        assert!(h.pair.gateway.is_registered());
         for n in 1..=3 {
             assert_eq!(h.mgr.is_available(h.user(n)), Some(true), "line {n}");
             assert_eq!(h.state(n), "Idle");
@@ -281,43 +277,39 @@ impl Harness {
         self.mgr.station(&line(n)).unwrap().state_name()
     }
 
+    /// The current (virtual) time.
+    pub(crate) fn now(&self) -> Instant {
+        self.pair.now()
+    }
+
+    /// Cuts the network between the call agent and the gateway (every datagram is lost), or
+    /// restores it.
+    pub(crate) fn cut(&mut self, cut: bool) {
+        self.pair.wire.set_cut(cut);
+    }
+
     /// Moves everything between the cores until all are quiet (no time passes).
     pub(crate) fn exchange(&mut self) {
         loop {
+            self.pair.deliver();
+            let now = self.pair.now();
             let mut moved = false;
-            while let Some(t) = self.agent.poll_transmit() {
-                assert_eq!(t.destination, self.gw_addr);
-                if !self.cut {
-                    self.gw.handle_datagram(self.now, self.ca, &t.contents);
-                }
-                moved = true;
-            }
-            while let Some(t) = self.gw.poll_transmit() {
-                if t.via == Via::Control && !self.cut {
-                    self.agent
-                        .handle_datagram(self.now, self.gw_addr, &t.contents);
-                    moved = true;
-                }
-            }
-            while let Some(o) = self.gw.poll_output() {
-                self.gw_outputs.push(o);
-            }
-            while let Some(e) = self.agent.poll_event() {
+            for e in self.pair.take_events() {
                 self.events.push(e.clone());
-                self.mgr.handle_event(self.now, e);
+                self.mgr.handle_event(now, e);
                 moved = true;
             }
             while let Some(c) = self.mgr.poll_command() {
                 self.commands.push(c.clone());
-                self.agent.handle_command(self.now, c);
+                self.pair.controller.handle_command(now, c);
                 moved = true;
             }
             while let Some(m) = self.mgr.poll_media() {
-                self.media.handle(self.now, m);
+                self.media.handle(now, m);
                 moved = true;
             }
             while let Some(e) = self.media.events.pop_front() {
-                self.mgr.handle_media(self.now, e);
+                self.mgr.handle_media(now, e);
                 moved = true;
             }
             while let Some(o) = self.mgr.poll_output() {
@@ -334,6 +326,7 @@ impl Harness {
     }
 
     fn relay(&mut self, o: &Output) {
+        let now = self.now();
         match o {
             Output::LiveBuffer {
                 user,
@@ -345,7 +338,7 @@ impl Harness {
                 if *seq == 0 {
                     for r in to {
                         self.mgr.handle_input(
-                            self.now,
+                            now,
                             Input::LiveStart {
                                 user: *r,
                                 stream: *stream,
@@ -355,7 +348,7 @@ impl Harness {
                     }
                 }
                 self.mgr.handle_input(
-                    self.now,
+                    now,
                     Input::LiveBuffer {
                         stream: *stream,
                         pcm: pcm.clone(),
@@ -364,7 +357,7 @@ impl Harness {
             }
             Output::LiveEnd { stream, .. } => {
                 self.mgr
-                    .handle_input(self.now, Input::LiveEnd { stream: *stream });
+                    .handle_input(now, Input::LiveEnd { stream: *stream });
             }
             _ => {}
         }
@@ -372,12 +365,11 @@ impl Harness {
 
     /// Exchanges, then jumps time to each timeout due within `d`, and on to `now + d`.
     pub(crate) fn advance(&mut self, d: Duration) {
-        let end = self.now + d;
+        let end = self.now() + d;
         self.exchange();
         loop {
             let next = [
-                self.agent.poll_timeout(),
-                self.gw.poll_timeout(),
+                self.pair.poll_timeout(),
                 self.mgr.poll_timeout(),
                 self.media.poll_timeout(),
             ]
@@ -387,33 +379,29 @@ impl Harness {
             let Some(t) = next.filter(|&t| t <= end) else {
                 break;
             };
-            self.now = self.now.max(t);
-            if self.agent.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.agent.handle_timeout(self.now);
+            // The agent's and the gateway's timers, and datagrams due.
+            self.pair.advance_to(t);
+            let now = self.now();
+            if self.mgr.poll_timeout().is_some_and(|t| t <= now) {
+                self.mgr.handle_timeout(now);
             }
-            if self.gw.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.gw.handle_timeout(self.now);
-            }
-            if self.mgr.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.mgr.handle_timeout(self.now);
-            }
-            if self.media.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.media.handle_timeout(self.now);
+            if self.media.poll_timeout().is_some_and(|t| t <= now) {
+                self.media.handle_timeout(now);
             }
             self.exchange();
         }
-        self.now = end;
+        self.pair.advance_to(end);
         self.exchange();
     }
 
     /// Something happens on the simulated phone (pick-up, keys, hang-up), then a moment passes.
     pub(crate) fn phone(&mut self, c: LineCommand) {
-        self.gw.handle_line(self.now, c);
+        self.pair.gateway.handle_line(self.now(), c);
         self.advance(Duration::from_millis(500));
     }
 
     pub(crate) fn input(&mut self, i: Input) {
-        self.mgr.handle_input(self.now, i);
+        self.mgr.handle_input(self.now(), i);
         self.advance(Duration::from_millis(100));
     }
 
@@ -424,7 +412,7 @@ impl Harness {
 
     /// The gateway reboots: a new simulator core announces `RSIP restart`; phones on hook.
     pub(crate) fn restart_gateway(&mut self) {
-        self.gw = sim_gateway(self.ca, self.now, 6);
+        self.pair.gateway = sim_gateway(CA.parse().unwrap(), self.now(), 6);
     }
 
     /// Removes and returns the outputs so far.
@@ -447,7 +435,8 @@ impl Harness {
 
     /// The ring signals the simulator applied to line `n`, in order (`L/rg`, `L/r1`…).
     pub(crate) fn rings(&self, n: u16) -> Vec<String> {
-        self.gw_outputs
+        self.pair
+            .outputs
             .iter()
             .filter_map(|o| match o {
                 sim::Output::Signal { line, name, .. }

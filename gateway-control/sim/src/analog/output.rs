@@ -1,5 +1,5 @@
 //! What the simulator reports: one [`Output`] per event or signal, printed by the driver as one
-//! JSON line each (the schema is documented on [`super`]).
+//! JSON line each (the schema is documented on the [crate](crate)).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -184,7 +184,7 @@ pub enum Output {
 }
 
 /// Writes `s` as a JSON string literal.
-pub(super) fn json_str(out: &mut String, s: &str) {
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

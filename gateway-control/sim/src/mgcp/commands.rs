@@ -6,25 +6,24 @@ use std::time::{Duration, Instant};
 
 use tracing::debug;
 
-use super::connection::{Connection, Mode};
 use super::digitmap::DigitMap;
 use super::gateway::{Gateway, notified_address};
 use super::line::{Effects, Line, NewRequest, Quarantine};
-use super::output::{ConnectionAction, Output};
 use super::request::{self, EventSpec, Refusal, Requested, Signal};
-use crate::mgcp::wire::{self, AudioDescription, Command, Param, ReturnCode, Verb};
-use crate::model::Codec;
+use crate::analog::{Connection, ConnectionAction, Mode, Output};
+use gateway_control::mgcp::wire::{self, AudioDescription, Command, Param, ReturnCode, Verb};
+use gateway_control::model::Codec;
 
 /// The answer to one command, owned until encoded.
 #[derive(Debug)]
-pub(super) struct Reply {
-    pub(super) code: ReturnCode,
-    pub(super) why: &'static str,
-    pub(super) line: Option<u16>,
+pub(crate) struct Reply {
+    pub(crate) code: ReturnCode,
+    pub(crate) why: &'static str,
+    pub(crate) line: Option<u16>,
     /// Parameter lines, name and value.
-    pub(super) params: Vec<(&'static str, String)>,
+    pub(crate) params: Vec<(&'static str, String)>,
     /// A session description to attach.
-    pub(super) sdp: Option<Vec<u8>>,
+    pub(crate) sdp: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -49,7 +48,7 @@ impl Reply {
     }
 
     /// The commentary: the reason for a refusal, the standard text otherwise.
-    pub(super) fn comment(&self) -> &'static str {
+    pub(crate) fn comment(&self) -> &'static str {
         if self.why.is_empty() {
             self.code.reason()
         } else {
@@ -205,7 +204,7 @@ impl Gateway {
     }
 
     /// Executes a new command from `from`.
-    pub(super) fn execute(&mut self, now: Instant, from: SocketAddr, c: &Command<'_>) -> Reply {
+    pub(crate) fn execute(&mut self, now: Instant, from: SocketAddr, c: &Command<'_>) -> Reply {
         let target = match self.target(c) {
             Ok(t) => t,
             Err(r) => return Reply::refused(r, None),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use codecs::g711::Law;
 use codecs::rtp::{self, Packetizer, SequenceNumber, Ssrc, Timestamp};
 
-use crate::model::Codec;
+use gateway_control::model::Codec;
 
 /// The largest `say` accepted: 10 minutes of 8 kHz audio.
 pub const MAX_SAY_SAMPLES: usize = 8000 * 600;
@@ -18,7 +18,7 @@ const MAX_RTP: usize = 1500;
 
 /// A connection's mode, as far as an analog line cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+pub(crate) enum Mode {
     SendOnly,
     RecvOnly,
     SendRecv,
@@ -28,7 +28,7 @@ pub(super) enum Mode {
 }
 
 impl Mode {
-    pub(super) fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::SendOnly => "sendonly",
             Self::RecvOnly => "recvonly",
@@ -40,12 +40,12 @@ impl Mode {
     }
 
     /// The gateway sends the line's audio.
-    pub(super) fn sends(self) -> bool {
+    pub(crate) fn sends(self) -> bool {
         matches!(self, Self::SendOnly | Self::SendRecv | Self::Conference)
     }
 
     /// The gateway plays what it receives.
-    pub(super) fn receives(self) -> bool {
+    pub(crate) fn receives(self) -> bool {
         matches!(self, Self::RecvOnly | Self::SendRecv | Self::Conference)
     }
 }
@@ -61,13 +61,13 @@ struct Say {
 
 /// Counters for `P:`.
 #[derive(Debug, Default, Clone, Copy)]
-pub(super) struct RtpStats {
-    pub(super) packets_sent: u64,
-    pub(super) octets_sent: u64,
-    pub(super) packets_received: u64,
-    pub(super) octets_received: u64,
+pub(crate) struct RtpStats {
+    pub(crate) packets_sent: u64,
+    pub(crate) octets_sent: u64,
+    pub(crate) packets_received: u64,
+    pub(crate) octets_received: u64,
     /// Packets received that were not RTP or not for this connection's codec.
-    pub(super) dropped: u64,
+    pub(crate) dropped: u64,
     highest_seq: Option<u16>,
     expected_gaps: u64,
     /// RFC 3550 §6.4.1 interarrival jitter, in timestamp units (8 kHz), and what it needs.
@@ -78,12 +78,12 @@ pub(super) struct RtpStats {
 
 impl RtpStats {
     /// Packets lost, from gaps in the sequence numbers.
-    pub(super) fn lost(&self) -> u64 {
+    pub(crate) fn lost(&self) -> u64 {
         self.expected_gaps
     }
 
     /// Interarrival jitter in milliseconds.
-    pub(super) fn jitter_ms(&self) -> u64 {
+    pub(crate) fn jitter_ms(&self) -> u64 {
         (self.jitter / 8.0).round() as u64
     }
 
@@ -106,25 +106,25 @@ impl RtpStats {
 
 /// One connection.
 #[derive(Debug)]
-pub(super) struct Connection {
-    pub(super) id: String,
-    pub(super) call: String,
+pub(crate) struct Connection {
+    pub(crate) id: String,
+    pub(crate) call: String,
     mode: Mode,
-    pub(super) codec: Codec,
-    pub(super) ptime: Duration,
-    pub(super) local: SocketAddr,
-    pub(super) remote: Option<SocketAddr>,
-    pub(super) stats: RtpStats,
+    pub(crate) codec: Codec,
+    pub(crate) ptime: Duration,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: Option<SocketAddr>,
+    pub(crate) stats: RtpStats,
     packetizer: Packetizer,
     say: Option<Say>,
 }
 
 /// An RTP packet to send from `local`.
 #[derive(Debug)]
-pub(super) struct RtpOut {
-    pub(super) local_port: u16,
-    pub(super) to: SocketAddr,
-    pub(super) bytes: Vec<u8>,
+pub(crate) struct RtpOut {
+    pub(crate) local_port: u16,
+    pub(crate) to: SocketAddr,
+    pub(crate) bytes: Vec<u8>,
 }
 
 fn law(codec: Codec) -> Law {
@@ -136,7 +136,7 @@ fn law(codec: Codec) -> Law {
 
 impl Connection {
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
+    pub(crate) fn new(
         id: String,
         call: String,
         mode: Mode,
@@ -166,16 +166,16 @@ impl Connection {
         }
     }
 
-    pub(super) fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         self.mode
     }
 
-    pub(super) fn set_mode(&mut self, mode: Mode) {
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
     }
 
     /// Changes the codec: later packets use its payload type.
-    pub(super) fn set_codec(&mut self, codec: Codec, random: (u32, u16, u32)) {
+    pub(crate) fn set_codec(&mut self, codec: Codec, random: (u32, u16, u32)) {
         if codec != self.codec {
             self.codec = codec;
             let (ssrc, seq, ts) = random;
@@ -188,16 +188,16 @@ impl Connection {
         }
     }
 
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.say.as_ref().map(|s| s.next)
     }
 
-    pub(super) fn saying(&self) -> bool {
+    pub(crate) fn saying(&self) -> bool {
         self.say.is_some()
     }
 
     /// Starts sending `samples` (8 kHz mono), first packet now.
-    pub(super) fn start_say(&mut self, now: Instant, mut samples: Vec<i16>) {
+    pub(crate) fn start_say(&mut self, now: Instant, mut samples: Vec<i16>) {
         samples.truncate(MAX_SAY_SAMPLES);
         self.say = Some(Say {
             samples,
@@ -208,7 +208,7 @@ impl Connection {
     }
 
     /// Stops a `say`; returns the packets sent, if one was running.
-    pub(super) fn stop_say(&mut self) -> Option<u64> {
+    pub(crate) fn stop_say(&mut self) -> Option<u64> {
         self.say.take().map(|s| s.packets)
     }
 
@@ -218,7 +218,7 @@ impl Connection {
     }
 
     /// Sends the packets due by `now`. Returns `Some(packets)` once the file is done.
-    pub(super) fn poll_say(&mut self, now: Instant, out: &mut Vec<RtpOut>) -> Option<u64> {
+    pub(crate) fn poll_say(&mut self, now: Instant, out: &mut Vec<RtpOut>) -> Option<u64> {
         let frame = self.frame_samples();
         let law = law(self.codec);
         let step = self.ptime;
@@ -265,7 +265,7 @@ impl Connection {
 
     /// An RTP datagram arrived for this connection; returns the decoded audio if the mode lets
     /// the line play it.
-    pub(super) fn handle_rtp(&mut self, now: Instant, data: &[u8]) -> Option<Vec<i16>> {
+    pub(crate) fn handle_rtp(&mut self, now: Instant, data: &[u8]) -> Option<Vec<i16>> {
         if data.len() > MAX_RTP {
             self.stats.dropped += 1;
             return None;
@@ -302,7 +302,7 @@ impl Connection {
 
     /// The `P:` list of a DLCX answer: `PS=…, OS=…, PR=…, OR=…, PL=…, JI=…, LA=0` (latency
     /// would need RTCP, which the simulator does not send).
-    pub(super) fn parameters(&self) -> String {
+    pub(crate) fn parameters(&self) -> String {
         let s = &self.stats;
         format!(
             "PS={}, OS={}, PR={}, OR={}, PL={}, JI={}, LA=0",
@@ -319,7 +319,12 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::tests::epoch;
+
+    /// A base instant for virtual time, never a measurement.
+    #[allow(clippy::disallowed_methods)]
+    fn epoch() -> Instant {
+        Instant::now()
+    }
 
     fn conn(mode: Mode) -> Connection {
         Connection::new(

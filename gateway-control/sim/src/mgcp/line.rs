@@ -4,155 +4,99 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::debug;
 
 use super::Config;
-use super::connection::Connection;
 use super::digitmap::{DigitMap, MatchState};
-use super::output::{Output, StopReason};
 use super::request::{Embedded, EventSpec, Observed, Requested, RingKind, Signal, SignalType};
-use crate::model::Codec;
+use crate::analog::{Bell, Connection, Output, StopReason};
+use gateway_control::model::Codec;
 
 /// Events quarantined beyond this many are dropped (and counted).
-pub(super) const MAX_QUARANTINE: usize = 32;
+pub(crate) const MAX_QUARANTINE: usize = 32;
 /// Events accumulated (action `A`/`D`) beyond this many are dropped.
 const MAX_ACCUMULATED: usize = 64;
 
 /// A notification the line wants sent: its request id and observed events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Notification {
-    pub(super) line: u16,
-    pub(super) request: String,
-    pub(super) observed: Vec<String>,
-    pub(super) to: Option<SocketAddr>,
+pub(crate) struct Notification {
+    pub(crate) line: u16,
+    pub(crate) request: String,
+    pub(crate) observed: Vec<String>,
+    pub(crate) to: Option<SocketAddr>,
 }
 
 /// What a line's handlers produce for the gateway to act on.
 #[derive(Debug, Default)]
-pub(super) struct Effects {
-    pub(super) outputs: VecDeque<Output>,
-    pub(super) notifications: Vec<Notification>,
+pub(crate) struct Effects {
+    pub(crate) outputs: VecDeque<Output>,
+    pub(crate) notifications: Vec<Notification>,
     /// Events dropped because the quarantine or accumulation buffer was full.
-    pub(super) dropped: u64,
+    pub(crate) dropped: u64,
 }
 
 /// `Q:` handling (§3.2.2.12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Quarantine {
+pub(crate) struct Quarantine {
     /// `discard` rather than `process`.
-    pub(super) discard: bool,
+    pub(crate) discard: bool,
     /// `loop` rather than `step`: keep notifying under the same request.
-    pub(super) looping: bool,
+    pub(crate) looping: bool,
 }
 
 /// A validated notification request to install.
 #[derive(Debug)]
-pub(super) struct NewRequest {
-    pub(super) id: String,
-    pub(super) requested: Vec<Requested>,
+pub(crate) struct NewRequest {
+    pub(crate) id: String,
+    pub(crate) requested: Vec<Requested>,
     /// `None` when the command had no `S:` (timeout signals then stop, as with an empty list).
-    pub(super) signals: Option<Vec<Signal>>,
-    pub(super) digit_map: Option<DigitMap>,
-    pub(super) quarantine: Quarantine,
+    pub(crate) signals: Option<Vec<Signal>>,
+    pub(crate) digit_map: Option<DigitMap>,
+    pub(crate) quarantine: Quarantine,
 }
 
 /// A signal being played.
 #[derive(Debug, Clone)]
-pub(super) struct Active {
-    pub(super) signal: Signal,
+pub(crate) struct Active {
+    pub(crate) signal: Signal,
     /// When a timeout signal ends.
-    pub(super) until: Option<Instant>,
-}
-
-/// Distinctive ringing `L/r0`…`L/r7` (RFC 3660 leaves the patterns to local convention):
-/// bursts of (on, off) milliseconds, repeated. `r0` is the standard ring; `r1`–`r3` are the
-/// Telcordia GR-506 distinctive patterns, `r4`–`r7` the further ones analog adapters offer.
-const DISTINCTIVE: [&[(u64, u64)]; 8] = [
-    &[(2000, 4000)],
-    &[(800, 400), (800, 4000)],
-    &[(400, 200), (400, 200), (800, 4000)],
-    &[(300, 200), (1000, 200), (300, 4000)],
-    &[(200, 200), (200, 200), (200, 200), (1000, 4000)],
-    &[(200, 400), (200, 400), (200, 4000)],
-    &[(4500, 4000)],
-    &[(250, 9750)],
-];
-
-/// The bell, while a ring signal is active: which burst of the cadence, and whether it sounds.
-#[derive(Debug, Clone)]
-struct Bell {
-    cadence: Vec<(Duration, Duration)>,
-    burst: usize,
-    on: bool,
-    next: Instant,
-}
-
-impl Bell {
-    fn new(now: Instant, kind: RingKind, config: &Config) -> Self {
-        let cadence: Vec<(Duration, Duration)> = match kind {
-            RingKind::Distinctive(n) => DISTINCTIVE[usize::from(n) % DISTINCTIVE.len()]
-                .iter()
-                .map(|&(on, off)| (Duration::from_millis(on), Duration::from_millis(off)))
-                .collect(),
-            RingKind::Normal | RingKind::None => vec![(config.ring_on, config.ring_off)],
-        };
-        let next = now + cadence[0].0;
-        Self {
-            cadence,
-            burst: 0,
-            on: true,
-            next,
-        }
-    }
-
-    /// Moves to the next half of the cadence at `now`; returns whether the bell now sounds.
-    fn step(&mut self, now: Instant) -> bool {
-        if self.on {
-            self.on = false;
-            self.next = now + self.cadence[self.burst].1;
-        } else {
-            self.burst = (self.burst + 1) % self.cadence.len();
-            self.on = true;
-            self.next = now + self.cadence[self.burst].0;
-        }
-        self.on
-    }
+    pub(crate) until: Option<Instant>,
 }
 
 /// One analog line.
 #[derive(Debug)]
-pub(super) struct Line {
-    pub(super) number: u16,
-    pub(super) name: String,
-    pub(super) off_hook: bool,
-    pub(super) request_id: Option<String>,
-    pub(super) notified: Option<SocketAddr>,
-    pub(super) notified_text: Option<String>,
-    pub(super) requested: Vec<Requested>,
-    pub(super) digit_map: Option<DigitMap>,
-    pub(super) quarantine_mode: Quarantine,
+pub(crate) struct Line {
+    pub(crate) number: u16,
+    pub(crate) name: String,
+    pub(crate) off_hook: bool,
+    pub(crate) request_id: Option<String>,
+    pub(crate) notified: Option<SocketAddr>,
+    pub(crate) notified_text: Option<String>,
+    pub(crate) requested: Vec<Requested>,
+    pub(crate) digit_map: Option<DigitMap>,
+    pub(crate) quarantine_mode: Quarantine,
     dialled: String,
     digit_deadline: Option<Instant>,
     accumulated: Vec<Observed>,
-    pub(super) signals: Vec<Active>,
+    pub(crate) signals: Vec<Active>,
     bell: Option<Bell>,
     quarantine: VecDeque<Observed>,
     /// A notification went out under the current request (step mode): buffer until the next.
     awaiting_request: bool,
-    pub(super) autoanswer: bool,
+    pub(crate) autoanswer: bool,
     autoanswer_at: Option<Instant>,
-    pub(super) hearing: bool,
-    pub(super) connections: Vec<Connection>,
+    pub(crate) hearing: bool,
+    pub(crate) connections: Vec<Connection>,
     /// The digit map as written, for audits.
-    pub(super) digit_map_text: Option<String>,
+    pub(crate) digit_map_text: Option<String>,
     /// The codec for connections that do not name one (EPCF `B: e:mu`/`e:A`).
-    pub(super) bearer: Codec,
+    pub(crate) bearer: Codec,
 }
 
 impl Line {
-    pub(super) fn new(number: u16) -> Self {
+    pub(crate) fn new(number: u16) -> Self {
         Self {
             number,
             name: format!("aaln/{number}"),
@@ -181,19 +125,19 @@ impl Line {
 
     /// Turns autoanswer on or off; switched on while the bell rings, it picks up after the
     /// delay from now.
-    pub(super) fn set_autoanswer(&mut self, now: Instant, config: &Config, on: bool) {
+    pub(crate) fn set_autoanswer(&mut self, now: Instant, config: &Config, on: bool) {
         self.autoanswer = on;
         self.autoanswer_at =
             (on && self.ringing() && !self.off_hook).then(|| now + config.autoanswer_delay);
     }
 
     /// Whether a ring signal is active.
-    pub(super) fn ringing(&self) -> bool {
+    pub(crate) fn ringing(&self) -> bool {
         self.signals.iter().any(|a| a.signal.ring.is_ring())
     }
 
     /// The earliest instant this line needs [`Self::handle_timeout`].
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let signals = self.signals.iter().filter_map(|a| a.until);
         let conns = self.connections.iter().filter_map(Connection::poll_timeout);
         signals
@@ -206,7 +150,7 @@ impl Line {
 
     /// Installs a new notification request (RQNT, or the R:/S: of CRCX/MDCX/DLCX), already
     /// validated by the caller; then replays or discards the quarantine.
-    pub(super) fn install_request(
+    pub(crate) fn install_request(
         &mut self,
         now: Instant,
         config: &Config,
@@ -243,7 +187,7 @@ impl Line {
 
     /// Applies a SignalRequests list: timeout signals not repeated stop, brief ones play once,
     /// on/off ones are switched (RFC 3435 §2.3.3).
-    pub(super) fn apply_signals(
+    pub(crate) fn apply_signals(
         &mut self,
         now: Instant,
         config: &Config,
@@ -321,7 +265,11 @@ impl Line {
 
     fn bell_on(&mut self, now: Instant, kind: RingKind, config: &Config, fx: &mut Effects) {
         if self.bell.is_none() {
-            self.bell = Some(Bell::new(now, kind, config));
+            let distinctive = match kind {
+                RingKind::Distinctive(n) => Some(n),
+                RingKind::Normal | RingKind::None => None,
+            };
+            self.bell = Some(Bell::new(now, distinctive, config.ring_on, config.ring_off));
             fx.outputs.push_back(Output::Ringing {
                 line: self.number,
                 on: true,
@@ -369,7 +317,7 @@ impl Line {
 
     /// Timers: signal timeouts, the bell, the interdigit timer, autoanswer, `say` pacing is the
     /// connection's (handled by the gateway, which owns the transmit queue).
-    pub(super) fn handle_timeout(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
         if let Some(bell) = &mut self.bell
             && bell.next <= now
         {
@@ -407,7 +355,7 @@ impl Line {
     }
 
     /// The handset changes state (a line command, or autoanswer).
-    pub(super) fn hook(
+    pub(crate) fn hook(
         &mut self,
         now: Instant,
         config: &Config,
@@ -444,7 +392,7 @@ impl Line {
     }
 
     /// An event happened on the line: quarantine it, or act on the request (§2.3.3).
-    pub(super) fn observe(
+    pub(crate) fn observe(
         &mut self,
         now: Instant,
         config: &Config,
@@ -560,20 +508,20 @@ impl Line {
     }
 
     /// The hook state as an EventStates entry.
-    pub(super) fn event_state(&self) -> &'static str {
+    pub(crate) fn event_state(&self) -> &'static str {
         if self.off_hook { "L/hd" } else { "L/hu" }
     }
 
     /// Whether an off-hook or on-hook transition is waiting in quarantine (RFC 3435 §2.3.3: the
     /// 401/402 checks consider the line's state as the call agent will learn it).
-    pub(super) fn hook_change_pending(&self) -> bool {
+    pub(crate) fn hook_change_pending(&self) -> bool {
         self.quarantine
             .iter()
             .any(|e| matches!(e, Observed::OffHook | Observed::OnHook))
     }
 
     /// Whether any requested event asks for `spec`.
-    pub(super) fn requests(list: &[Requested], spec: EventSpec) -> bool {
+    pub(crate) fn requests(list: &[Requested], spec: EventSpec) -> bool {
         list.iter().any(|r| r.spec == spec)
     }
 }

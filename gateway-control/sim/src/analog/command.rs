@@ -7,7 +7,7 @@ pub const MAX_INPUT_LINE: usize = 4096;
 /// The most keys one `digits` command may press.
 pub const MAX_DIGITS: usize = 64;
 
-/// A line command for the core, [`super::Gateway::handle_line`].
+/// A line command for the core, [`Simulator::handle_line`](crate::Simulator::handle_line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineCommand {
     /// Take line N off-hook.
@@ -18,16 +18,16 @@ pub enum LineCommand {
     Digits(u16, String),
     /// Flash the hook switch of line N.
     Flash(u16),
-    /// Pick up by itself, after [`super::Config::autoanswer_delay`], whenever line N rings.
+    /// Pick up by itself, after [`Config::autoanswer_delay`](crate::Config::autoanswer_delay), whenever line N rings.
     AutoAnswer(u16, bool),
     /// Send this audio (8 kHz mono PCM) on line N's sending connection, paced in real time.
     Say {
         /// The line.
         line: u16,
-        /// The audio, at most [`super::MAX_SAY_SAMPLES`].
+        /// The audio, at most [`MAX_SAY_SAMPLES`](crate::MAX_SAY_SAMPLES).
         samples: Vec<i16>,
     },
-    /// Start (`on`) or stop delivering the audio line N receives, as [`super::Output::Audio`].
+    /// Start (`on`) or stop delivering the audio line N receives, as [`Output::Audio`](crate::Output::Audio).
     Hear {
         /// The line.
         line: u16,
@@ -133,7 +133,7 @@ impl Input {
                 if keys.is_empty() || keys.len() > MAX_DIGITS {
                     return Err(InputError::Usage("digits N KEYS: 1 to 64 keys"));
                 }
-                if !keys.chars().all(|c| super::request::key_index(c).is_some()) {
+                if !keys.chars().all(|c| key_index(c).is_some()) {
                     return Err(InputError::Usage("keys are 0-9, *, #, A-D"));
                 }
                 Ok(Self::Line(LineCommand::Digits(
@@ -175,6 +175,17 @@ impl Input {
             }
             _ => Err(InputError::Unknown(verb)),
         }
+    }
+}
+
+/// Bit index of a DTMF key: `0`–`9`, `*` 10, `#` 11, `A`–`D` 12–15.
+pub(crate) fn key_index(c: char) -> Option<u32> {
+    match c.to_ascii_uppercase() {
+        d @ '0'..='9' => Some(d as u32 - '0' as u32),
+        '*' => Some(10),
+        '#' => Some(11),
+        l @ 'A'..='D' => Some(12 + (l as u32 - 'A' as u32)),
+        _ => None,
     }
 }
 

@@ -2,14 +2,14 @@
 //! commands, JSON lines on stdout, and the files of `say` and `hear`.
 //!
 //! Lifecycle: the driver binds the control socket and up to `lines ×`
-//! [`Config::max_connections`](super::Config::max_connections) RTP sockets (even ports of the
+//! [`Config::max_connections`](crate::Config::max_connections) RTP sockets (even ports of the
 //! range, skipping ports in use), then runs the [`Gateway`] until `quit` (it stops at once;
 //! files being heard are finished, a `say` is cut short) or the end of stdin (it keeps serving
 //! until every `say` in progress has been sent, then stops, so `echo "say 1 a.wav" | …` works
 //! as long as the connection exists).
 //!
 //! Reading a `say` file happens on the driver task: files are bounded to
-//! [`MAX_SAY_SAMPLES`](super::MAX_SAY_SAMPLES) after resampling.
+//! [`MAX_SAY_SAMPLES`](crate::MAX_SAY_SAMPLES) after resampling.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,7 +30,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::{
+use crate::{
     Config, Gateway, Input, LineCommand, MAX_SAY_SAMPLES, Output, Via, error_line, file_done,
     say_done,
 };

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::mgcp::wire::{self, Message};
+use crate::analog::*;
+use crate::{Transmit, Via};
+use gateway_control::mgcp::wire::{self, Message};
 
 const CA: &str = "127.0.0.1:2727";
 
@@ -22,7 +24,7 @@ struct Harness {
 
 /// A base instant for virtual time, never a measurement.
 #[allow(clippy::disallowed_methods)]
-pub(super) fn epoch() -> Instant {
+fn epoch() -> Instant {
     Instant::now()
 }
 

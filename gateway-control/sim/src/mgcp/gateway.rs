@@ -1,5 +1,5 @@
 //! The simulated gateway's sans-IO core: MGCP on the control socket (through the shared
-//! [`transaction`](crate::mgcp::transaction) layer), the lines, their connections and RTP.
+//! [`transaction`](gateway_control::mgcp::transaction) layer), the lines, their connections and RTP.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -10,35 +10,14 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, trace, warn};
 
 use super::Config;
-use super::command::LineCommand;
 use super::line::{Effects, Line, Notification};
-use super::output::Output;
-use crate::mgcp::transaction::{self, CommandOutcome, ResponseOutcome, Transactions};
-use crate::mgcp::wire::{
+use crate::analog::{LineCommand, Output};
+use crate::{Transmit, Via};
+use gateway_control::mgcp::transaction::{self, CommandOutcome, ResponseOutcome, Transactions};
+use gateway_control::mgcp::wire::{
     self, AckRange, Command, EndpointName, Message, Param, Response, RestartMethod, ReturnCode,
     TransactionId, Verb, Version,
 };
-
-/// Which of the gateway's sockets a datagram leaves from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Via {
-    /// The MGCP control socket.
-    Control,
-    /// The RTP socket bound to this local port (one per connection, from
-    /// [`Gateway::add_rtp_port`]).
-    Rtp(u16),
-}
-
-/// A datagram the gateway wants sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// From which socket.
-    pub via: Via,
-    /// Where to.
-    pub destination: SocketAddr,
-    /// The bytes.
-    pub contents: Vec<u8>,
-}
 
 /// What the gateway counts; every dropped input has a counter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,21 +69,21 @@ enum Sent {
 /// Creating the gateway queues its restart announcement (`RSIP` with `RM: restart` for
 /// `*@domain`), retransmitted until the call agent answers.
 pub struct Gateway {
-    pub(super) config: Config,
-    pub(super) lines: Vec<Line>,
+    pub(crate) config: Config,
+    pub(crate) lines: Vec<Line>,
     txn: Transactions,
-    pub(super) rng: StdRng,
+    pub(crate) rng: StdRng,
     transmits: VecDeque<Transmit>,
-    pub(super) outputs: VecDeque<Output>,
-    pub(super) rtp_ports: VecDeque<u16>,
+    pub(crate) outputs: VecDeque<Output>,
+    pub(crate) rtp_ports: VecDeque<u16>,
     /// Local RTP port → (line index, connection id).
-    pub(super) by_port: HashMap<u16, (usize, String)>,
-    pub(super) next_connection: u64,
+    pub(crate) by_port: HashMap<u16, (usize, String)>,
+    pub(crate) next_connection: u64,
     sent: HashMap<TransactionId, Sent>,
     restart_at: Option<Instant>,
     restarted: bool,
     pending_notifications: Vec<Notification>,
-    pub(super) stats: Stats,
+    pub(crate) stats: Stats,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -192,7 +171,7 @@ impl Gateway {
         self.lines.get(usize::from(n).checked_sub(1)?)
     }
 
-    pub(super) fn media_address(&self, port: u16) -> SocketAddr {
+    pub(crate) fn media_address(&self, port: u16) -> SocketAddr {
         SocketAddr::new(self.config.media_address, port)
     }
 
@@ -423,7 +402,10 @@ impl Gateway {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.txn.handle_timeout(now);
         while let Some(ev) = self.txn.poll_event() {
-            let transaction::Event::TimedOut { transaction, .. } = ev;
+            // The only event the layer has today; a new one is not ours to act on.
+            let transaction::Event::TimedOut { transaction, .. } = ev else {
+                continue;
+            };
             self.stats.timeouts += 1;
             match self.sent.remove(&transaction) {
                 Some(Sent::Restart { line: None }) => {
@@ -526,7 +508,7 @@ impl Gateway {
     // ---- internals ----
 
     /// Moves line effects into the queues and sends the notifications they asked for.
-    pub(super) fn apply(&mut self, fx: Effects) {
+    pub(crate) fn apply(&mut self, fx: Effects) {
         self.stats.events_dropped += fx.dropped;
         self.outputs.extend(fx.outputs);
         for n in fx.notifications {
@@ -651,7 +633,7 @@ impl Gateway {
     }
 
     /// A random triple for a new RTP stream: SSRC, first sequence number, first timestamp.
-    pub(super) fn rtp_random(&mut self) -> (u32, u16, u32) {
+    pub(crate) fn rtp_random(&mut self) -> (u32, u16, u32) {
         (self.rng.r#gen(), self.rng.r#gen(), self.rng.r#gen())
     }
 }
@@ -673,10 +655,39 @@ fn response<'a>(
     }
 }
 
+impl crate::Simulator for Gateway {
+    fn handle_datagram(&mut self, now: Instant, via: Via, from: SocketAddr, data: &[u8]) {
+        match via {
+            Via::Control => Self::handle_datagram(self, now, from, data),
+            Via::Rtp(port) => self.handle_rtp(now, port, from, data),
+        }
+    }
+
+    fn handle_line(&mut self, now: Instant, command: LineCommand) {
+        Self::handle_line(self, now, command);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Self::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Self::poll_transmit(self)
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        Self::poll_output(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Self::poll_timeout(self)
+    }
+}
+
 /// Parses a NotifiedEntity (`ca@[192.0.2.1]:2727`, `ca@192.0.2.1`, `[::1]:2727`) into an
 /// address when its host is an IP literal; names are not resolved (sans-IO), the caller then
 /// notifies the command's source.
-pub(super) fn notified_address(text: &str) -> Option<SocketAddr> {
+pub(crate) fn notified_address(text: &str) -> Option<SocketAddr> {
     let host = text.rsplit_once('@').map_or(text, |(_, h)| h);
     if let Ok(a) = host.parse::<SocketAddr>() {
         return Some(a);

@@ -8,18 +8,19 @@
 
 use std::time::Duration;
 
-use crate::mgcp::wire::{Action, EventName, EventRef, RequestedEvent, ReturnCode};
+use gateway_control::mgcp::wire::{Action, EventName, EventRef, RequestedEvent, ReturnCode};
 
 use super::digitmap::DigitMap;
+use crate::analog::key_index;
 
 /// At most this many requested events or signals in one list (embedded ones included).
-pub(super) const MAX_ITEMS: usize = 32;
+pub(crate) const MAX_ITEMS: usize = 32;
 /// Embedded requests nest at most this deep.
 const MAX_NESTING: usize = 2;
 
 /// An event an analog line can observe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Observed {
+pub(crate) enum Observed {
     /// `L/hd`.
     OffHook,
     /// `L/hu`.
@@ -34,7 +35,7 @@ pub(super) enum Observed {
 
 impl Observed {
     /// The name as reported in `O:`.
-    pub(super) fn render(self) -> String {
+    pub(crate) fn render(self) -> String {
         match self {
             Self::OffHook => "L/hd".into(),
             Self::OnHook => "L/hu".into(),
@@ -47,11 +48,11 @@ impl Observed {
 
 /// Which observed events a requested-event entry covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum EventSpec {
+pub(crate) enum EventSpec {
     OffHook,
     OnHook,
     Flash,
-    /// A set of keys, one bit per key as in [`key_index`]; `timer` when `T` was listed.
+    /// A set of keys, one bit per key as in [`key_index`](crate::analog::key_index); `timer` when `T` was listed.
     Digits {
         keys: u16,
         timer: bool,
@@ -61,7 +62,7 @@ pub(super) enum EventSpec {
 }
 
 impl EventSpec {
-    pub(super) fn covers(self, ev: Observed) -> bool {
+    pub(crate) fn covers(self, ev: Observed) -> bool {
         match (self, ev) {
             (Self::OffHook, Observed::OffHook)
             | (Self::OnHook, Observed::OnHook)
@@ -75,49 +76,38 @@ impl EventSpec {
     }
 }
 
-/// Bit index of a DTMF key: `0`–`9`, `*` 10, `#` 11, `A`–`D` 12–15.
-pub(super) fn key_index(c: char) -> Option<u32> {
-    match c.to_ascii_uppercase() {
-        d @ '0'..='9' => Some(d as u32 - '0' as u32),
-        '*' => Some(10),
-        '#' => Some(11),
-        l @ 'A'..='D' => Some(12 + (l as u32 - 'A' as u32)),
-        _ => None,
-    }
-}
-
 /// The actions of one requested event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Actions {
-    pub(super) notify: bool,
-    pub(super) accumulate: bool,
-    pub(super) digit_map: bool,
-    pub(super) swap: bool,
-    pub(super) ignore: bool,
-    pub(super) keep_signals: bool,
-    pub(super) embedded: Option<Box<Embedded>>,
+pub(crate) struct Actions {
+    pub(crate) notify: bool,
+    pub(crate) accumulate: bool,
+    pub(crate) digit_map: bool,
+    pub(crate) swap: bool,
+    pub(crate) ignore: bool,
+    pub(crate) keep_signals: bool,
+    pub(crate) embedded: Option<Box<Embedded>>,
 }
 
 /// One validated requested event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Requested {
-    pub(super) spec: EventSpec,
-    pub(super) actions: Actions,
+pub(crate) struct Requested {
+    pub(crate) spec: EventSpec,
+    pub(crate) actions: Actions,
     /// As written, for audits.
-    pub(super) text: String,
+    pub(crate) text: String,
 }
 
 /// An embedded notification request: what replaces the line's request when its event occurs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Embedded {
-    pub(super) requested: Option<Vec<Requested>>,
-    pub(super) signals: Option<Vec<Signal>>,
-    pub(super) digit_map: Option<DigitMap>,
+pub(crate) struct Embedded {
+    pub(crate) requested: Option<Vec<Requested>>,
+    pub(crate) signals: Option<Vec<Signal>>,
+    pub(crate) digit_map: Option<DigitMap>,
 }
 
 /// How a signal behaves in time (RFC 3435 §2.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SignalType {
+pub(crate) enum SignalType {
     /// Brief: played once, nothing to stop.
     Brief,
     /// On/off: stays until turned off with `(-)`.
@@ -128,7 +118,7 @@ pub(super) enum SignalType {
 
 /// Ringing, for the cadence logic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RingKind {
+pub(crate) enum RingKind {
     /// Not a ring.
     None,
     /// `L/rg`: the configured cadence.
@@ -138,34 +128,34 @@ pub(super) enum RingKind {
 }
 
 impl RingKind {
-    pub(super) fn is_ring(self) -> bool {
+    pub(crate) fn is_ring(self) -> bool {
         self != Self::None
     }
 }
 
 /// One validated signal request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Signal {
+pub(crate) struct Signal {
     /// Canonical name, `L/rg`, `D/5`.
-    pub(super) name: String,
+    pub(crate) name: String,
     /// Parameters as written, if any.
-    pub(super) params: Option<String>,
-    pub(super) kind: SignalType,
-    pub(super) ring: RingKind,
+    pub(crate) params: Option<String>,
+    pub(crate) kind: SignalType,
+    pub(crate) ring: RingKind,
     /// For on/off signals: `(-)` turns it off.
-    pub(super) off: bool,
+    pub(crate) off: bool,
 }
 
 /// A request that cannot be honoured, with the code to answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {why}")]
-pub(super) struct Refusal {
-    pub(super) code: ReturnCode,
-    pub(super) why: &'static str,
+pub(crate) struct Refusal {
+    pub(crate) code: ReturnCode,
+    pub(crate) why: &'static str,
 }
 
 impl Refusal {
-    pub(super) fn new(code: ReturnCode, why: &'static str) -> Self {
+    pub(crate) fn new(code: ReturnCode, why: &'static str) -> Self {
         Self { code, why }
     }
 }
@@ -242,7 +232,7 @@ fn event_spec(name: &EventName<'_>) -> Result<EventSpec, Refusal> {
 }
 
 /// Validates one requested event from an `R:` line.
-pub(super) fn requested(ev: &RequestedEvent<'_>, depth: usize) -> Result<Requested, Refusal> {
+pub(crate) fn requested(ev: &RequestedEvent<'_>, depth: usize) -> Result<Requested, Refusal> {
     let spec = event_spec(&ev.name)?;
     let mut actions = Actions::default();
     for a in &ev.actions {
@@ -307,7 +297,7 @@ fn render_name(name: &EventName<'_>) -> String {
 }
 
 /// Validates one signal from an `S:` line.
-pub(super) fn signal(sig: &EventRef<'_>) -> Result<Signal, Refusal> {
+pub(crate) fn signal(sig: &EventRef<'_>) -> Result<Signal, Refusal> {
     let name = &sig.name;
     let pkg = package_of(name)?;
     let code = name.event;
@@ -374,7 +364,7 @@ pub(super) fn signal(sig: &EventRef<'_>) -> Result<Signal, Refusal> {
 }
 
 /// Splits `s` at top-level `sep`s (outside parentheses, brackets and quotes).
-pub(super) fn split_top(s: &str, sep: char) -> Vec<&str> {
+pub(crate) fn split_top(s: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut quoted = false;

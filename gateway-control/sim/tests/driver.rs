@@ -9,7 +9,7 @@ use std::time::Duration;
 use codecs::rtp;
 use codecs::wav::{WavReader, WavWriter};
 use gateway_control::mgcp::wire::{self, AudioDescription, Message, Param};
-use gateway_control::sim::{Config, DriverConfig, run_with};
+use gateway_sim::{Config, DriverConfig, run_with};
 use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream, Lines};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

@@ -313,5 +313,4 @@ fn caller_id_params(ci: &CallerId) -> String {
 }
 
 #[cfg(test)]
-#[path = "tests/endpoint.rs"]
 mod tests;
