@@ -8,10 +8,6 @@ use std::process::ExitCode;
 use appliance::cli::{self, Global};
 use clap::{Parser, Subcommand};
 
-/// `offhook convert` (the codecs pipeline on files); it needs nothing from the appliance library.
-#[path = "cli/convert.rs"]
-mod convert;
-
 #[derive(Parser)]
 #[command(
     name = "offhook",
@@ -45,7 +41,7 @@ enum Command {
     /// Stays online and prints one JSON line per event.
     Listen(cli::client::ListenArgs),
     /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
-    Convert(convert::ConvertArgs),
+    Convert(cli::convert::ConvertArgs),
     /// A simulated analog gateway: stdin commands, one JSON line per event and signal.
     GatewaySim(cli::gateway_sim::GatewaySimArgs),
 }
@@ -74,7 +70,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
         Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
         Command::Record(a) => cli::record::run(a).map_err(Into::into),
-        Command::Convert(a) => convert::run(&a),
+        Command::Convert(a) => cli::convert::run(&a).map_err(Into::into),
         Command::GatewaySim(a) => cli::gateway_sim::run(a).map_err(Into::into),
     };
     match result {

@@ -1,7 +1,7 @@
-//! The `offhook` subcommands, one module each. (`convert.rs` is compiled into the binary itself,
-//! see `main.rs`, as it needs nothing from this library.)
+//! The `offhook` subcommands, one module each.
 
 pub mod client;
+pub mod convert;
 pub mod demo;
 pub mod gateway_sim;
 pub mod record;
