@@ -61,7 +61,7 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
         ));
     }
     let config = Config::parse("demo configuration", &text)?;
-    let controller = match config.mgcp_listen {
+    let controller = match config.mgcp.listen {
         a if a.ip().is_unspecified() => SocketAddr::new([127, 0, 0, 1].into(), a.port()),
         a => a,
     };
@@ -145,7 +145,8 @@ async fn signalled() -> &'static str {
 pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
     let (config, controller) = demo_config(g, &args)?;
     demo_users(g)?;
-    eprintln!("{}", banner(config.http_listen, args.gateway));
+    config.warn_not_built();
+    eprintln!("{}", banner(config.http.listen, args.gateway));
 
     let mut gateway = sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
     gateway

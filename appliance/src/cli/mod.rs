@@ -72,6 +72,7 @@ pub enum Error {
 /// `offhook serve`.
 pub fn serve(g: &Global) -> Result<(), Error> {
     let config = Config::load(g.config.as_deref())?;
+    config.warn_not_built();
     runtime(tokio::runtime::Builder::new_multi_thread())?
         .block_on(crate::engine::serve(&g.data_dir, config))?;
     Ok(())
