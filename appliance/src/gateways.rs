@@ -312,3 +312,78 @@ pub async fn start(
     }
     Ok(gateways)
 }
+
+#[cfg(test)]
+mod tests {
+    use gateway_control::model::LineId;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_registry_starts_drivers_by_protocol_and_lists_the_rest_down() {
+        let config = Config::parse(
+            "t.toml",
+            "[mgcp]\nlisten = \"127.0.0.1:0\"\n\
+             [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:9\"\n\
+             [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\nmid = \"mg1\"\n\
+             [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"127.0.0.1\"\n\
+             [[station]]\nuser = \"alice\"\ngateway = \"gw1\"\nendpoint = \"aaln/1\"\n",
+        )
+        .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let g = start(&config, &[], metrics, 1).await.unwrap();
+        assert_eq!(
+            g.drivers.keys().copied().collect::<Vec<_>>(),
+            [Protocol::Mgcp]
+        );
+        let health: Vec<_> = g
+            .health()
+            .into_iter()
+            .map(|h| (h.name, h.protocol, h.up))
+            .collect();
+        assert_eq!(
+            health,
+            [
+                ("gw1".to_owned(), "mgcp", false),
+                ("mg1".to_owned(), "megaco", false),
+                ("tp1".to_owned(), "tpncp", false),
+            ]
+        );
+        let stop = |gateway: &str| Command::StopRing {
+            line: LineId::new(GatewayId::new(gateway), "aaln/1"),
+        };
+        assert!(g.command(stop("gw1")).await.is_ok());
+        assert!(
+            g.command(stop("mg1")).await.is_err(),
+            "no MEGACO driver yet"
+        );
+        assert!(g.command(stop("nowhere")).await.is_err());
+    }
+
+    #[test]
+    fn counters_reach_metrics_as_one_family() {
+        let metrics = Arc::new(Metrics::default());
+        let d = DRIVERS[0];
+        let c = Counters {
+            metrics: metrics.clone(),
+            family: d.family,
+            help: d.help,
+        };
+        c.report(gateway_control::mgcp::Stats::default().counters());
+        let text = metrics.render();
+        assert!(text.contains("# TYPE offhook_mgcp_total counter"), "{text}");
+        assert!(
+            text.contains("offhook_mgcp_total{kind=\"notifications\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("offhook_mgcp_total{kind=\"tx_acks_dropped\"} 0"),
+            "{text}"
+        );
+        let samples = text
+            .lines()
+            .filter(|l| l.starts_with("offhook_mgcp_total{"))
+            .count();
+        assert_eq!(samples, 50);
+    }
+}

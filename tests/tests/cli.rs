@@ -178,3 +178,45 @@ fn client_without_terminal_or_password_says_so() {
     assert!(err.contains("$OFFHOOK_PASSWORD"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_mistyped_key_stops_serve_with_its_line_and_the_nearest_key() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("offhook.toml");
+    std::fs::write(
+        &config,
+        "[http]\n# the web address\nlistne = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let out = Command::new(offhook_bin())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run offhook serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"unknown key "listne" in [http] at line 3; did you mean "listen"?"#),
+        "{err}"
+    );
+}
+
+#[test]
+fn sections_of_parts_not_built_yet_are_warned_about_and_serve_starts() {
+    let mut server = offhook_tests::Server::start(
+        "[sip]\nlisten = \"127.0.0.1:5060\"\n[lcd]\nserver = \"127.0.0.1:13666\"\n",
+    );
+    let log = server.log_text();
+    for section in ["[sip]", "[lcd]"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("WARN") && l.contains(section) && l.contains("not built")),
+            "no warning naming {section}:\n{log}"
+        );
+    }
+    assert!(server.terminate().success());
+}
