@@ -5,7 +5,7 @@
 //!
 //! A gateway's lines are the endpoints named by `[[station]]` and `[[trunk]]` entries in the
 //! config and by `offhook user add --line GATEWAY/ENDPOINT`; the driver keeps each one armed for
-//! off-hook. Adding a protocol is one entry in [`DRIVERS`] and one module beside [`mgcp`]: the
+//! off-hook. Adding a protocol is one entry in [`DRIVERS`] and one module beside `mgcp`: the
 //! driver starts its core on the gateways of its protocol and returns a [`Running`] (the
 //! protocol-generic command handle and event stream of `gateway_control::driver`). Gateways of
 //! a protocol with no driver yet (MEGACO, TPNCP) are listed in `/api/v1/health`, down.

@@ -5,7 +5,7 @@
 //!   [`trunk`].
 //!
 //! A user's file is laid over [`DEFAULTS`] key by key. Every key is checked against its
-//! section's list first ([`check`]): an unknown key or section is an error naming it, its line and
+//! section's list first (`check`): an unknown key or section is an error naming it, its line and
 //! the closest known name. A bad value is an error naming its dotted key (`gateway[1].address`,
 //! `mgcp.max_outstanding`); the protocol sections build their core's `Config` through its
 //! validated setters, so the core's own limits are reported against the key too.
