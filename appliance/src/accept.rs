@@ -82,7 +82,7 @@ pub async fn accept(
     attachments: Vec<Attachment>,
 ) -> Result<Accepted, Error> {
     let id = Uuid::new_v4();
-    let (key_app, max) = (app.clone(), app.config.max_duration);
+    let (key_app, max) = (app.clone(), app.config.messages.max_duration);
     let recorded = match &audio {
         Audio::Recorded(path) => Some(path.clone()),
         Audio::Bytes(_) => None,

@@ -88,7 +88,7 @@ pub async fn serve_until(
 
     crate::transcode::start(&app).await?;
 
-    let addr = config.http_listen;
+    let addr = config.http.listen;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Listen { addr, source })?;
@@ -204,10 +204,10 @@ where
 
 /// The retention sweep: applies the configured policy every `sweep_interval`.
 async fn retention(app: App) {
-    let mut tick = interval(app.config.sweep_interval);
+    let mut tick = interval(app.config.messages.sweep_interval);
     loop {
         tick.tick().await;
-        let (policy, now) = (app.config.retention, app.clock.now_ms());
+        let (policy, now) = (app.config.messages.retention, app.clock.now_ms());
         match app.db.write(move |c| messages::sweep(c, policy, now)).await {
             Ok(files) if !files.is_empty() => {
                 let dir = app.db.paths().media.clone();

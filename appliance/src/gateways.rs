@@ -1,22 +1,28 @@
-//! The gateway-control subsystem: runs the MGCP call agent for the configured MGCP gateways,
-//! keeps each gateway's state for `/api/v1/health` and `/metrics`, and publishes every line event
-//! of the common gateway model to whoever subscribes (the station manager).
+//! The gateway-control subsystem: a registry of protocol drivers, keyed by protocol, each built
+//! from its own config section; it keeps each gateway's state for `/api/v1/health`, hands each
+//! driver's counters to `/metrics`, and publishes every line event of the common gateway model
+//! to whoever subscribes (the station manager).
 //!
 //! A gateway's lines are the endpoints named by `[[station]]` and `[[trunk]]` entries in the
-//! config and by `offhook user add --line GATEWAY/ENDPOINT`. The call agent keeps each one armed
-//! for off-hook. MEGACO and TPNCP gateways are listed (down) until their subsystems exist.
+//! config and by `offhook user add --line GATEWAY/ENDPOINT`; the driver keeps each one armed for
+//! off-hook. Adding a protocol is one entry in [`DRIVERS`] and one module beside `mgcp`: the
+//! driver starts its core on the gateways of its protocol and returns a [`Running`] (the
+//! protocol-generic command handle and event stream of `gateway_control::driver`). Gateways of
+//! a protocol with no driver yet (MEGACO, TPNCP) are listed in `/api/v1/health`, down.
+
+mod mgcp;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use gateway_control::driver::{self, Handle};
-use gateway_control::mgcp;
+use gateway_control::driver::Handle;
 use gateway_control::model::{Command, Event, GatewayId};
-use tokio::net::UdpSocket;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
 
-use crate::config::{Config, Protocol, StationPlace};
+use crate::config::{Config, Gateway, Protocol, StationPlace};
 use crate::metrics::Metrics;
 
 /// Depth of the event broadcast; a subscriber that falls further behind loses the oldest.
@@ -26,17 +32,24 @@ const EVENT_DEPTH: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The call agent's socket could not be bound.
-    #[error("cannot listen for MGCP on {addr}: {source}")]
+    /// A driver's socket could not be bound.
+    #[error("cannot listen for {protocol} on {addr}: {source}")]
     Listen {
+        /// The protocol (`MGCP`).
+        protocol: &'static str,
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.
         source: std::io::Error,
     },
-    /// The gateways' settings are out of the call agent's range.
-    #[error("MGCP settings: {0}")]
-    Config(#[from] mgcp::ConfigError),
+    /// The gateways' settings are out of the core's range.
+    #[error("{protocol} settings: {message}")]
+    Settings {
+        /// The protocol (`MGCP`).
+        protocol: &'static str,
+        /// The core's refusal.
+        message: String,
+    },
 }
 
 /// A command could not be queued: no running subsystem drives that gateway.
@@ -57,7 +70,8 @@ pub struct Gateways {
     events: broadcast::Sender<Event>,
     /// The receiver made with the channel, for the first subscriber.
     first: Mutex<Option<broadcast::Receiver<Event>>>,
-    mgcp: Option<Handle>,
+    /// The running drivers' command handles.
+    drivers: BTreeMap<Protocol, Handle>,
 }
 
 /// One gateway as `/api/v1/health` shows it.
@@ -106,11 +120,9 @@ impl Gateways {
             let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
             states.get(&gateway).map(|s| s.protocol)
         };
-        match (protocol, &self.mgcp) {
-            (Some(Protocol::Mgcp), Some(h)) => {
-                h.send(command).await.map_err(|_| Unavailable(gateway))
-            }
-            _ => Err(Unavailable(gateway)),
+        match protocol.and_then(|p| self.drivers.get(&p)) {
+            Some(h) => h.send(command).await.map_err(|_| Unavailable(gateway)),
+            None => Err(Unavailable(gateway)),
         }
     }
 
@@ -156,7 +168,70 @@ pub fn lines(config: &Config, db_lines: &[(String, String)]) -> BTreeMap<String,
     lines
 }
 
-/// Starts the subsystem: binds the MGCP call agent's socket if any MGCP gateway is configured.
+/// A started driver: the core's command handle and its events (in the common gateway model).
+#[derive(Debug)]
+pub struct Running {
+    /// Where commands for its gateways go.
+    pub handle: Handle,
+    /// Its line and gateway events.
+    pub events: mpsc::Receiver<Event>,
+}
+
+/// What a driver is started with.
+#[derive(Debug)]
+pub struct Start<'a> {
+    /// The whole configuration; a driver reads its own section.
+    pub config: &'a Config,
+    /// The configured gateways of its protocol (at least one).
+    pub gateways: Vec<&'a Gateway>,
+    /// The lines of every gateway ([`lines`]).
+    pub lines: &'a BTreeMap<String, BTreeSet<String>>,
+    /// Where it reports its core's counters.
+    pub counters: Counters,
+    /// Seeds its core's randomness.
+    pub rng_seed: u64,
+}
+
+/// A driver's counters sink: one metrics family, such as `offhook_mgcp_total{kind=…}`.
+#[derive(Debug, Clone)]
+pub struct Counters {
+    metrics: Arc<Metrics>,
+    family: &'static str,
+    help: &'static str,
+}
+
+impl Counters {
+    /// Replaces the family's samples with the core's counters, `(kind, value)`.
+    pub fn report(&self, counters: impl IntoIterator<Item = (&'static str, u64)>) {
+        self.metrics.set_family(self.family, self.help, counters);
+    }
+}
+
+/// A future returned by a driver's start function.
+pub type Starting<'a> = Pin<Box<dyn Future<Output = Result<Running, Error>> + Send + 'a>>;
+
+/// One protocol's entry in the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Driver {
+    /// The protocol whose gateways it drives.
+    pub protocol: Protocol,
+    /// Its `/metrics` counter family and the family's help text.
+    pub family: &'static str,
+    /// The help text.
+    pub help: &'static str,
+    /// Starts the core on the protocol's gateways.
+    pub start: for<'a> fn(Start<'a>) -> Starting<'a>,
+}
+
+/// The registry: one entry per protocol with a driver. MEGACO and TPNCP add theirs here.
+pub const DRIVERS: &[Driver] = &[Driver {
+    protocol: Protocol::Mgcp,
+    family: "offhook_mgcp_total",
+    help: "MGCP call agent events, drops and refusals, by kind.",
+    start: mgcp::start,
+}];
+
+/// Starts the subsystem: each registered driver whose protocol has a configured gateway.
 pub async fn start(
     config: &Config,
     db_lines: &[(String, String)],
@@ -178,70 +253,44 @@ pub async fn start(
         })
         .collect();
     let lines = lines(config, db_lines);
-    let mgcp_gateways: Vec<mgcp::GatewayConfig> = config
-        .gateways
-        .iter()
-        .filter(|g| g.protocol == Protocol::Mgcp)
-        .filter_map(|g| {
-            let address = g.address?;
-            Some(mgcp::GatewayConfig {
-                id: GatewayId::new(&g.name),
-                address,
-                domain: g
-                    .domain
-                    .clone()
-                    .unwrap_or_else(|| format!("[{}]", address.ip())),
-                lines: lines.get(&g.name).into_iter().flatten().cloned().collect(),
-            })
-        })
-        .collect();
-    let mgcp = if mgcp_gateways.is_empty() {
-        None
-    } else {
-        let addr = config.mgcp_listen;
-        let socket = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| Error::Listen { addr, source })?;
-        let local = socket
-            .local_addr()
-            .map_err(|source| Error::Listen { addr, source })?;
-        let notified_ip = if local.ip().is_unspecified() {
-            config.media_address
-        } else {
-            local.ip()
-        };
-        let agent_config = mgcp::Config {
-            gateways: mgcp_gateways,
-            notified_entity: format!("offhook@[{notified_ip}]:{}", local.port()),
+    let mut drivers = BTreeMap::new();
+    let mut streams = Vec::new();
+    for d in DRIVERS {
+        let gateways: Vec<&Gateway> = config
+            .gateways
+            .iter()
+            .filter(|g| g.protocol == d.protocol)
+            .collect();
+        if gateways.is_empty() {
+            continue;
+        }
+        let running = (d.start)(Start {
+            config,
+            gateways,
+            lines: &lines,
+            counters: Counters {
+                metrics: metrics.clone(),
+                family: d.family,
+                help: d.help,
+            },
             rng_seed,
-            ..mgcp::Config::default()
-        };
-        let n = agent_config.gateways.len();
-        let agent = mgcp::CallAgent::new(agent_config, driver::now())?;
-        let (handle, rx, task) = driver::spawn(agent, socket, move |agent: &mgcp::CallAgent| {
-            metrics.set_mgcp(agent.stats());
-        });
-        tokio::spawn(async move {
-            match task.await {
-                Ok(Ok(())) => info!("MGCP call agent stopped"),
-                Ok(Err(e)) => warn!(error = %e, "MGCP call agent failed"),
-                Err(e) => warn!(error = %e, "MGCP call agent task failed"),
-            }
-        });
-        info!(address = %local, gateways = n, "MGCP call agent listening");
-        Some((handle, rx))
-    };
-    let (handle, rx) = match mgcp {
-        Some((h, rx)) => (Some(h), Some(rx)),
-        None => (None, None),
-    };
+        })
+        .await?;
+        drivers.insert(d.protocol, running.handle);
+        streams.push(running.events);
+    }
+    for g in &config.gateways {
+        if !DRIVERS.iter().any(|d| d.protocol == g.protocol) {
+            warn!(gateway = %g.name, protocol = g.protocol.as_str(), "no driver for this protocol yet; the gateway stays down");
+        }
+    }
     let gateways = Arc::new(Gateways {
         states: Mutex::new(states),
         events,
         first: Mutex::new(Some(first)),
-        mgcp: handle,
+        drivers,
     });
-    if let Some(mut rx) = rx {
+    for mut rx in streams {
         let g = gateways.clone();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
@@ -262,4 +311,79 @@ pub async fn start(
         });
     }
     Ok(gateways)
+}
+
+#[cfg(test)]
+mod tests {
+    use gateway_control::model::LineId;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_registry_starts_drivers_by_protocol_and_lists_the_rest_down() {
+        let config = Config::parse(
+            "t.toml",
+            "[mgcp]\nlisten = \"127.0.0.1:0\"\n\
+             [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:9\"\n\
+             [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\nmid = \"mg1\"\n\
+             [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"127.0.0.1\"\n\
+             [[station]]\nuser = \"alice\"\ngateway = \"gw1\"\nendpoint = \"aaln/1\"\n",
+        )
+        .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let g = start(&config, &[], metrics, 1).await.unwrap();
+        assert_eq!(
+            g.drivers.keys().copied().collect::<Vec<_>>(),
+            [Protocol::Mgcp]
+        );
+        let health: Vec<_> = g
+            .health()
+            .into_iter()
+            .map(|h| (h.name, h.protocol, h.up))
+            .collect();
+        assert_eq!(
+            health,
+            [
+                ("gw1".to_owned(), "mgcp", false),
+                ("mg1".to_owned(), "megaco", false),
+                ("tp1".to_owned(), "tpncp", false),
+            ]
+        );
+        let stop = |gateway: &str| Command::StopRing {
+            line: LineId::new(GatewayId::new(gateway), "aaln/1"),
+        };
+        assert!(g.command(stop("gw1")).await.is_ok());
+        assert!(
+            g.command(stop("mg1")).await.is_err(),
+            "no MEGACO driver yet"
+        );
+        assert!(g.command(stop("nowhere")).await.is_err());
+    }
+
+    #[test]
+    fn counters_reach_metrics_as_one_family() {
+        let metrics = Arc::new(Metrics::default());
+        let d = DRIVERS[0];
+        let c = Counters {
+            metrics: metrics.clone(),
+            family: d.family,
+            help: d.help,
+        };
+        c.report(gateway_control::mgcp::Stats::default().counters());
+        let text = metrics.render();
+        assert!(text.contains("# TYPE offhook_mgcp_total counter"), "{text}");
+        assert!(
+            text.contains("offhook_mgcp_total{kind=\"notifications\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("offhook_mgcp_total{kind=\"tx_acks_dropped\"} 0"),
+            "{text}"
+        );
+        let samples = text
+            .lines()
+            .filter(|l| l.starts_with("offhook_mgcp_total{"))
+            .count();
+        assert_eq!(samples, 50);
+    }
 }

@@ -1,54 +1,13 @@
 //! The `offhook` binary: the appliance server and its command-line client.
 //!
-//! Each subcommand lives in its own module under `cli/`; add new ones to [`Command`] and to the
-//! `match` in `main`.
+//! The command line is defined in the library (`appliance::cli::Cli`, so that the docs test
+//! renders `docs/CLI.md` from it); each subcommand lives in its own module under `cli/`. Add new
+//! ones to `cli::Command` and to the `match` here.
 
 use std::process::ExitCode;
 
-use appliance::cli::{self, Global};
-use clap::{Parser, Subcommand};
-
-/// `offhook convert` (the codecs pipeline on files); it needs nothing from the appliance library.
-#[path = "cli/convert.rs"]
-mod convert;
-
-#[derive(Parser)]
-#[command(
-    name = "offhook",
-    version,
-    about = "Offhook: instant voice messaging appliance"
-)]
-struct Cli {
-    #[command(flatten)]
-    global: Global,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Runs the appliance until SIGINT/SIGTERM.
-    Serve,
-    /// The appliance plus a simulated MGCP gateway with 4 lines and the users alice, bob,
-    /// carol and dave on lines 1-4; type the gateway's line commands at the prompt.
-    Demo(cli::demo::DemoArgs),
-    /// Manages users (works on the data dir, server running or not).
-    User(cli::user::Args),
-    /// Sends a recorded message (WAV of any rate, or Ogg Opus).
-    Send(cli::client::SendArgs),
-    /// Lists your messages.
-    Inbox(cli::client::InboxArgs),
-    /// Writes a message's audio to a file (.wav, .ogg or .opus).
-    Fetch(cli::client::FetchArgs),
-    /// Rings your phone; what you say after picking up goes to the recipients.
-    Record(cli::record::RecordArgs),
-    /// Stays online and prints one JSON line per event.
-    Listen(cli::client::ListenArgs),
-    /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
-    Convert(convert::ConvertArgs),
-    /// A simulated analog gateway: stdin commands, one JSON line per event and signal.
-    GatewaySim(cli::gateway_sim::GatewaySimArgs),
-}
+use appliance::cli::{self, Cli, Command};
+use clap::Parser;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
@@ -74,7 +33,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),
         Command::Listen(a) => cli::client::listen(a).map_err(Into::into),
         Command::Record(a) => cli::record::run(a).map_err(Into::into),
-        Command::Convert(a) => convert::run(&a),
+        Command::Convert(a) => cli::convert::run(&a).map_err(Into::into),
         Command::GatewaySim(a) => cli::gateway_sim::run(a).map_err(Into::into),
     };
     match result {

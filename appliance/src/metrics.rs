@@ -1,10 +1,10 @@
 //! Counters exported at `/metrics` in the Prometheus text format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use gateway_control::mgcp;
 use station_manager::media;
 
 /// Each kind of rejected request or frame, counted separately.
@@ -120,6 +120,13 @@ impl Reject {
     }
 }
 
+/// A counter family: its help text and its samples by kind.
+#[derive(Debug, Default)]
+struct Family {
+    help: &'static str,
+    counters: Vec<(&'static str, u64)>,
+}
+
 /// The appliance's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -138,8 +145,9 @@ pub struct Metrics {
     pub ws_sessions: AtomicI64,
     /// Successful logins.
     pub logins: AtomicU64,
-    /// The MGCP call agent's counters, as of its last turn.
-    mgcp: Mutex<Option<mgcp::Stats>>,
+    /// Counter families reported whole by their owners (a protocol driver's core), by name:
+    /// `name{kind="…"} value`, as of the last report.
+    families: Mutex<BTreeMap<&'static str, Family>>,
     /// The media engine's counters, as of its last report.
     media: Mutex<Option<media::Stats>>,
 }
@@ -175,63 +183,6 @@ fn media_counters(s: &media::Stats) -> [(&'static str, u64); 25] {
     ]
 }
 
-/// The MGCP call agent's counters by name: `offhook_mgcp_total{kind=…}`.
-fn mgcp_counters(s: &mgcp::Stats) -> [(&'static str, u64); 50] {
-    let t = &s.transaction;
-    [
-        ("datagrams", s.datagrams),
-        ("oversized", s.oversized),
-        ("unknown_peer", s.unknown_peer),
-        ("malformed_answered", s.malformed_answered),
-        ("version_answered", s.version_answered),
-        ("malformed_dropped", s.malformed_dropped),
-        ("unknown_endpoint", s.unknown_endpoint),
-        ("unsupported_commands", s.unsupported_commands),
-        ("unmatched_responses", s.unmatched_responses),
-        ("notifications", s.notifications),
-        ("stale_notifications", s.stale_notifications),
-        ("unrecognised_events", s.unrecognised_events),
-        ("redundant_events", s.redundant_events),
-        ("rqnts_sent", s.rqnts_sent),
-        ("arm_failures", s.arm_failures),
-        ("lines_unarmed", s.lines_unarmed),
-        ("audits_sent", s.audits_sent),
-        ("probes_sent", s.probes_sent),
-        ("restarts", s.restarts),
-        ("connections_lost", s.connections_lost),
-        ("unknown_line_commands", s.unknown_line_commands),
-        ("queue_full", s.queue_full),
-        ("refused_unreachable", s.refused_unreachable),
-        ("commands_failed", s.commands_failed),
-        ("timeouts", s.timeouts),
-        ("gateway_down", s.gateway_down),
-        ("gateway_up", s.gateway_up),
-        ("tx_commands_sent", t.commands_sent),
-        ("tx_retransmissions", t.retransmissions),
-        ("tx_timeouts", t.timeouts),
-        ("tx_send_refused", t.send_refused),
-        ("tx_final_responses", t.final_responses),
-        ("tx_provisional_responses", t.provisional_responses),
-        ("tx_unmatched_responses", t.unmatched_responses),
-        ("tx_responses_from_wrong_peer", t.responses_from_wrong_peer),
-        ("tx_rtt_samples", t.rtt_samples),
-        ("tx_rtt_samples_skipped", t.rtt_samples_skipped),
-        ("tx_commands_received", t.commands_received),
-        ("tx_provisional_sent", t.provisional_sent),
-        ("tx_responses_replayed", t.responses_replayed),
-        ("tx_duplicates_after_ack", t.duplicates_after_ack),
-        ("tx_responses_sent", t.responses_sent),
-        ("tx_response_retransmissions", t.response_retransmissions),
-        ("tx_history_evictions", t.history_evictions),
-        ("tx_history_expired", t.history_expired),
-        ("tx_history_refused", t.history_refused),
-        ("tx_acks_received", t.acks_received),
-        ("tx_response_acks_sent", t.response_acks_sent),
-        ("tx_acks_piggybacked", t.acks_piggybacked),
-        ("tx_acks_dropped", t.acks_dropped),
-    ]
-}
-
 impl Metrics {
     /// Counts one rejection.
     pub fn reject(&self, kind: Reject) {
@@ -245,9 +196,20 @@ impl Metrics {
         self.rejected[i].load(Ordering::Relaxed)
     }
 
-    /// Records the MGCP call agent's counters (called by its driver after each turn).
-    pub fn set_mgcp(&self, stats: mgcp::Stats) {
-        *self.mgcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    /// Replaces a counter family's samples, rendered `family{kind="name"} value` in the given
+    /// order (a gateway driver calls this with its core's counters after each turn).
+    pub fn set_family(
+        &self,
+        family: &'static str,
+        help: &'static str,
+        counters: impl IntoIterator<Item = (&'static str, u64)>,
+    ) {
+        let mut families = self.families.lock().unwrap_or_else(|p| p.into_inner());
+        let f = families.entry(family).or_default();
+        f.help = help;
+        // Refilled in place: no allocation once the family has been seen.
+        f.counters.clear();
+        f.counters.extend(counters);
     }
 
     /// Records the media engine's counters.
@@ -307,14 +269,15 @@ impl Metrics {
             "# HELP offhook_ws_sessions Open WebSocket sessions.\n# TYPE offhook_ws_sessions gauge\noffhook_ws_sessions {}",
             self.ws_sessions.load(Ordering::Relaxed)
         );
-        let mgcp = *self.mgcp.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(stats) = mgcp {
-            s.push_str(
-                "# HELP offhook_mgcp_total MGCP call agent events, drops and refusals, by kind.\n",
-            );
-            s.push_str("# TYPE offhook_mgcp_total counter\n");
-            for (kind, v) in mgcp_counters(&stats) {
-                let _ = writeln!(s, "offhook_mgcp_total{{kind=\"{kind}\"}} {v}");
+        for (name, f) in self
+            .families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(s, "# HELP {name} {}\n# TYPE {name} counter", f.help);
+            for (kind, v) in &f.counters {
+                let _ = writeln!(s, "{name}{{kind=\"{kind}\"}} {v}");
             }
         }
         let media = *self.media.lock().unwrap_or_else(|p| p.into_inner());

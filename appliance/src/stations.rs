@@ -437,8 +437,8 @@ pub async fn run(app: App, pending: Pending) {
     // Set once shutdown began: answered when no recording is left to store.
     let mut closing: Option<tokio::sync::oneshot::Sender<()>> = None;
     let mut config = StationConfig::default();
-    config.media_address(app.config.media_address);
-    if let Err(e) = config.ports(app.config.media_ports.clone()) {
+    config.media_address(app.config.media.address);
+    if let Err(e) = config.ports(app.config.media.rtp_ports.clone()) {
         warn!(error = %e, "media.rtp_ports refused by the station manager; using its default");
     }
     let mut manager = StationManager::new(config);
@@ -453,7 +453,7 @@ pub async fn run(app: App, pending: Pending) {
         warn!(error = %e, "cannot create the recordings directory");
     }
     let mut engine_config = EngineConfig::new(recordings);
-    engine_config.bind = app.config.media_address;
+    engine_config.bind = app.config.media.address;
     // RTP gets threads of its own, one per core (HTTP, WebSockets and the station task keep
     // the application's runtime; the transcoders run at the lowest priority).
     engine_config.threads = Some(std::thread::available_parallelism().map_or(2, |n| n.get()));

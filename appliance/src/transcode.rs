@@ -162,7 +162,7 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
         .open(&scratch_path)?;
     fs::remove_file(&scratch_path)?;
     let audio_file = format!("{id}.audio");
-    let max = app.config.max_duration;
+    let max = app.config.messages.max_duration;
     let done = db::create_file(&dir, &audio_file, |w| {
         media::transcode(raw, &mut scratch, &app.key, id, max, w).map_err(Error::from)
     });

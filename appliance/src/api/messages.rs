@@ -30,7 +30,7 @@ fn multipart_error(app: &App, e: &MultipartError) -> ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "upload larger than the {} byte limit",
-                app.config.max_upload
+                app.config.messages.max_upload
             ),
         )
     } else {

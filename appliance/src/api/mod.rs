@@ -117,7 +117,7 @@ impl App {
         let mut b = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut b);
         let token: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        let ttl = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+        let ttl = i64::try_from(self.config.clients.session_ttl.as_millis()).unwrap_or(i64::MAX);
         let info = SessionInfo {
             user: user.id,
             username: user.username.clone(),
@@ -290,7 +290,7 @@ const DRAIN_MAX: u64 = 256 << 20;
 /// the 413 instead of a reset connection. Bodies without a declared length are capped by
 /// `DefaultBodyLimit` while they stream.
 async fn upload_cap(State(app): State<App>, req: Request, next: Next) -> Response {
-    let cap = app.config.max_upload as u64;
+    let cap = app.config.messages.max_upload as u64;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -365,7 +365,7 @@ async fn not_found(State(app): State<App>) -> ApiError {
 
 /// The router: every route of CONTRACT.md's REST table (and of [`openapi::document`]).
 pub fn router(app: App) -> Router {
-    let upload_cap = app.config.max_upload;
+    let upload_cap = app.config.messages.max_upload;
     Router::new()
         .route("/api/v1/session", post(users::login).delete(users::logout))
         .route("/api/v1/contacts", get(users::contacts))

@@ -42,7 +42,7 @@ pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let auth = auth?;
-    let max = app.config.max_frame;
+    let max = app.config.clients.max_frame;
     Ok(ws
         .read_buffer_size(4096)
         .write_buffer_size(0)
@@ -146,8 +146,9 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
             }
         }
     }
-    let mut streams =
-        Streams::new(u64::try_from(app.config.max_duration.as_millis()).unwrap_or(u64::MAX));
+    let mut streams = Streams::new(
+        u64::try_from(app.config.messages.max_duration.as_millis()).unwrap_or(u64::MAX),
+    );
     if ok {
         run(
             &app,
@@ -179,7 +180,7 @@ async fn run(
     pushed: &mut HashSet<Uuid>,
     streams: &mut Streams,
 ) {
-    let cfg = &app.config;
+    let cfg = &app.config.clients;
     let mut bucket = Bucket {
         tokens: f64::from(cfg.frame_burst),
         rate: f64::from(cfg.frame_rate),
@@ -507,6 +508,6 @@ fn control_params(app: &App, me: Uuid, object: &Value) -> Value {
         "record_mode": app.stations.default_mode(me),
         "has_phone": app.stations.has_phone(me),
         "intercom_buffer_ms": 20,
-        "max_recording_ms": u64::try_from(app.config.max_duration.as_millis()).unwrap_or(u64::MAX),
+        "max_recording_ms": u64::try_from(app.config.messages.max_duration.as_millis()).unwrap_or(u64::MAX),
     })
 }

@@ -30,7 +30,7 @@ pub struct ClientOpts {
     /// The appliance's URL.
     #[arg(long, default_value = "http://127.0.0.1:8080", env = "OFFHOOK_SERVER")]
     pub server: String,
-    /// Your username (the password comes from $OFFHOOK_PASSWORD).
+    /// Your username (the password comes from $OFFHOOK_PASSWORD, or is asked for on a terminal).
     #[arg(long, env = "OFFHOOK_USER")]
     pub user: Option<String>,
 }
@@ -129,14 +129,34 @@ fn check(r: Response) -> Result<Response, Error> {
     Err(Error::Refused(msg))
 }
 
+/// The password: `$OFFHOOK_PASSWORD`, or else asked for with hidden input when a person is at a
+/// terminal (as ssh and psql do). Without either there is nobody to ask: a clear error.
+fn password(user: &str) -> Result<String, Error> {
+    use std::io::IsTerminal as _;
+    if let Ok(p) = std::env::var("OFFHOOK_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "set $OFFHOOK_PASSWORD to your password (or run on a terminal to be asked for it)"
+                .into(),
+        ));
+    }
+    // rpassword reads from /dev/tty with echo off, so the prompt works even with stdout
+    // redirected (`offhook inbox --json > inbox.json`).
+    rpassword::prompt_password(format!("Password for {user}: ")).map_err(|source| Error::File {
+        path: "the terminal".into(),
+        source,
+    })
+}
+
 impl Session {
     pub(super) fn login(opts: &ClientOpts) -> Result<Self, Error> {
         let user = opts
             .user
             .clone()
             .ok_or_else(|| Error::Usage("--user NAME is required (or set $OFFHOOK_USER)".into()))?;
-        let password = std::env::var("OFFHOOK_PASSWORD")
-            .map_err(|_| Error::Usage("set $OFFHOOK_PASSWORD to your password".into()))?;
+        let password = password(&user)?;
         let base = opts.server.trim_end_matches('/').to_owned();
         let http = Client::builder()
             .timeout(Duration::from_secs(600))

@@ -7,13 +7,14 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use clap::Args;
 use codecs::pipeline::{self, ConvertOptions, Format};
 
+use super::Error;
+
 /// Arguments of `offhook convert`.
 #[derive(Debug, Args)]
-pub(crate) struct ConvertArgs {
+pub struct ConvertArgs {
     /// The input file: .wav, .ulaw, .alaw, .ogg or .opus.
     input: PathBuf,
     /// The output file: .wav, .ulaw, .alaw, .ogg or .opus.
@@ -26,26 +27,30 @@ pub(crate) struct ConvertArgs {
     clean: bool,
 }
 
-fn format_of(path: &Path) -> anyhow::Result<Format> {
-    let Some(format) = Format::from_path(path) else {
-        bail!(
+fn format_of(path: &Path) -> Result<Format, Error> {
+    Format::from_path(path).ok_or_else(|| {
+        Error::Usage(format!(
             "{}: unknown audio format (use .wav, .ulaw, .alaw, .ogg or .opus)",
             path.display()
-        );
-    };
-    Ok(format)
+        ))
+    })
+}
+
+/// A file error naming what was being done to which file.
+fn file_error(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = format!("{what}{}", path.display());
+    move |source| Error::File { path, source }
 }
 
 /// Runs the conversion and prints a one-line summary on stderr.
-pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
+pub fn run(args: &ConvertArgs) -> Result<(), Error> {
     let in_format = format_of(&args.input)?;
     let out_format = format_of(&args.output)?;
     let options = ConvertOptions::default()
         .bitrate(args.bitrate)
-        .with_context(|| format!("--bitrate {}", args.bitrate))?
+        .map_err(|e| Error::Usage(format!("--bitrate {}: {e}", args.bitrate)))?
         .clean(args.clean);
-    let input =
-        File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;
+    let input = File::open(&args.input).map_err(file_error("cannot open ", &args.input))?;
     // Write beside the target and rename, so a failed conversion never leaves half a file.
     let partial = args.output.with_extension(format!(
         "{}.partial",
@@ -54,8 +59,7 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
             .and_then(|e| e.to_str())
             .unwrap_or("")
     ));
-    let output =
-        File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let output = File::create(&partial).map_err(file_error("cannot create ", &partial))?;
     let report = pipeline::convert(
         BufReader::new(input),
         in_format,
@@ -67,11 +71,10 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         Ok(report) => report,
         Err(error) => {
             let _ = std::fs::remove_file(&partial);
-            return Err(error).with_context(|| format!("{}", args.input.display()));
+            return Err(Error::Usage(format!("{}: {error:#}", args.input.display())));
         }
     };
-    std::fs::rename(&partial, &args.output)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    std::fs::rename(&partial, &args.output).map_err(file_error("cannot write ", &args.output))?;
     eprintln!(
         "{} -> {}: {} ms at {} Hz",
         args.input.display(),

@@ -1,8 +1,9 @@
 //! `offhook demo`: the appliance plus a simulated analog gateway (MGCP) with four lines, and the
 //! users alice, bob, carol and dave on lines 1–4, so that a newcomer can try everything with no
 //! hardware. The simulator's line commands (`offhook 1`, `digits 1 12#`, `say 1 FILE.wav`,
-//! `onhook 1`, …) are typed at the demo's own prompt; its events print as JSON lines. `quit` (or
-//! Ctrl-C, or the end of input) stops both.
+//! `onhook 1`, …) are typed at the demo's own prompt; its events print as JSON lines. `quit`,
+//! SIGINT (Ctrl-C) or SIGTERM stops both. The end of input does not: started without a terminal
+//! (under `nohup`, a pipe or a service manager, stdin at end of file) the demo keeps serving.
 
 use std::net::SocketAddr;
 
@@ -60,7 +61,7 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
         ));
     }
     let config = Config::parse("demo configuration", &text)?;
-    let controller = match config.mgcp_listen {
+    let controller = match config.mgcp.listen {
         a if a.ip().is_unspecified() => SocketAddr::new([127, 0, 0, 1].into(), a.port()),
         a => a,
     };
@@ -91,22 +92,61 @@ fn demo_users(g: &Global) -> Result<(), Error> {
     Ok(())
 }
 
-/// Runs `offhook demo` until `quit`, Ctrl-C or the end of input.
+/// What the demo prints on start: where things are, who can sign in, and what to try. There is
+/// no web UI yet (`/` answers 404), so it names the REST API, the WebSocket and the OpenAPI
+/// document instead.
+fn banner(web: SocketAddr, gateway: SocketAddr) -> String {
+    let users = USERS
+        .iter()
+        .map(|(name, _, password)| {
+            let admin = if *name == "alice" { ", admin" } else { "" };
+            format!("{name} ({password}{admin})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "Offhook demo, serving at http://{web} (no web UI yet: `/` answers 404)
+  REST API     http://{web}/api/v1/  (sign in: POST /api/v1/session)
+  WebSocket    ws://{web}/api/v1/ws
+  OpenAPI      http://{web}/api/v1/openapi.json
+  health       http://{web}/api/v1/health    metrics  http://{web}/metrics
+Users (password): {users}
+Their phones are lines 1-4 of a simulated MGCP gateway at {gateway}.
+Try, in another terminal:
+  OFFHOOK_USER=alice OFFHOOK_PASSWORD=alice-demo offhook send --to bob FILE.wav
+  OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook inbox
+  OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook listen
+and here, at the prompt, work bob's phone (line 2):
+  offhook 2 | digits 2 1# | onhook 2    (also: say N FILE.wav, hear N FILE.wav, flash N,
+  autoanswer N on|off)
+quit, Ctrl-C or SIGTERM stops the demo; docs/CLI.md and docs/API.md say more."
+    )
+}
+
+/// Completes on SIGINT or SIGTERM, naming which.
+async fn signalled() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only quit and SIGINT stop the demo");
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// Runs `offhook demo` until `quit`, SIGINT or SIGTERM.
 pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
     let (config, controller) = demo_config(g, &args)?;
     demo_users(g)?;
-    let web = config.http_listen;
-    eprintln!("Offhook demo: the web UI and API are at http://{web}");
-    eprintln!(
-        "Users (password): alice (alice-demo, admin), bob (bob-demo), carol (carol-demo), dave (dave-demo)"
-    );
-    eprintln!(
-        "Their phones are lines 1-4 of a simulated MGCP gateway at {}. Type line commands:",
-        args.gateway
-    );
-    eprintln!(
-        "  offhook N | onhook N | digits N 123# | flash N | say N FILE.wav | hear N FILE.wav | autoanswer N on|off | quit"
-    );
+    config.warn_not_built();
+    eprintln!("{}", banner(config.http.listen, args.gateway));
 
     let mut gateway = sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
     gateway
@@ -119,20 +159,27 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
 
     let rt = runtime(tokio::runtime::Builder::new_multi_thread())?;
     rt.block_on(async move {
-        // The prompt: stdin lines go to the simulator; `quit` or the end of input stops the demo.
+        // The prompt: stdin lines go to the simulator; `quit` stops the demo. At the end of input
+        // the thread ends without a word (dropping `quit_tx`), and the demo serves on until a
+        // signal: that is how it runs under nohup or a service manager.
         let (line_tx, line_rx) = mpsc::channel(64);
+        // The simulator finishes when its input closes; this sender keeps it open, whatever
+        // stdin does, until the appliance has stopped.
+        let _keep_gateway = line_tx.clone();
         let (quit_tx, quit_rx) = oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("demo-prompt".into())
             .spawn(move || {
                 for line in std::io::stdin().lines() {
                     let Ok(line) = line else { break };
-                    let quit = line.trim() == "quit";
-                    if line_tx.blocking_send(line).is_err() || quit {
-                        break;
+                    if line.trim() == "quit" {
+                        let _ = quit_tx.send(());
+                        return;
+                    }
+                    if line_tx.blocking_send(line).is_err() {
+                        return;
                     }
                 }
-                let _ = quit_tx.send(());
             })
             .map_err(|source| Error::File {
                 path: "stdin".into(),
@@ -140,8 +187,9 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
             })?;
         let stop = async move {
             tokio::select! {
-                _ = quit_rx => "quit",
-                _ = tokio::signal::ctrl_c() => "SIGINT",
+                // A dropped sender (end of input) disables this branch instead of stopping.
+                Ok(()) = quit_rx => "quit",
+                why = signalled() => why,
             }
         };
         let data_dir = g.data_dir.clone();

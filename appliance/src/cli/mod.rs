@@ -1,7 +1,7 @@
-//! The `offhook` subcommands, one module each. (`convert.rs` is compiled into the binary itself,
-//! see `main.rs`, as it needs nothing from this library.)
+//! The `offhook` subcommands, one module each.
 
 pub mod client;
+pub mod convert;
 pub mod demo;
 pub mod gateway_sim;
 pub mod record;
@@ -9,9 +9,52 @@ pub mod user;
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
+
+/// `offhook`: the whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "offhook",
+    version,
+    about = "Offhook: instant voice messaging appliance"
+)]
+pub struct Cli {
+    /// The global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the appliance until SIGINT/SIGTERM.
+    Serve,
+    /// The appliance plus a simulated MGCP gateway with 4 lines and the users alice, bob,
+    /// carol and dave on lines 1-4; type the gateway's line commands at the prompt. Serves until
+    /// `quit`, SIGINT or SIGTERM, with or without a terminal.
+    Demo(demo::DemoArgs),
+    /// Manages users (works on the data dir, server running or not).
+    User(user::Args),
+    /// Sends a recorded message (WAV of any rate, or Ogg Opus).
+    Send(client::SendArgs),
+    /// Lists your messages.
+    Inbox(client::InboxArgs),
+    /// Writes a message's audio to a file (.wav, .ogg or .opus).
+    Fetch(client::FetchArgs),
+    /// Rings your phone; what you say after picking up goes to the recipients.
+    Record(record::RecordArgs),
+    /// Stays online and prints one JSON line per event.
+    Listen(client::ListenArgs),
+    /// Converts audio between WAV, raw G.711 (.ulaw, .alaw) and Ogg Opus, by file extension.
+    Convert(convert::ConvertArgs),
+    /// A simulated analog gateway: stdin commands, one JSON line per event and signal.
+    GatewaySim(gateway_sim::GatewaySimArgs),
+}
 
 /// Options accepted before or after any subcommand.
 #[derive(Debug, Clone, Args)]
@@ -72,6 +115,7 @@ pub enum Error {
 /// `offhook serve`.
 pub fn serve(g: &Global) -> Result<(), Error> {
     let config = Config::load(g.config.as_deref())?;
+    config.warn_not_built();
     runtime(tokio::runtime::Builder::new_multi_thread())?
         .block_on(crate::engine::serve(&g.data_dir, config))?;
     Ok(())

@@ -1,0 +1,64 @@
+//! `[[trunk]]`: FXO ports of a gateway towards a PBX or the public network.
+
+use serde::Deserialize;
+
+use super::{Error, entry};
+use crate::config::Gateway;
+
+/// The keys of a `[[trunk]]` entry.
+pub(super) const KEYS: &[&str] = &["name", "gateway", "endpoints", "dial_in"];
+
+/// One `[[trunk]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trunk {
+    /// `name`: which stations refer to.
+    pub name: String,
+    /// `gateway`: the gateway holding the ports.
+    pub gateway: String,
+    /// `endpoints`: the ports' endpoint names, used first-free.
+    pub endpoints: Vec<String>,
+    /// `dial_in`: whether incoming calls on these ports are answered.
+    pub dial_in: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Raw {
+    name: String,
+    gateway: String,
+    endpoints: Vec<String>,
+    #[serde(default)]
+    dial_in: bool,
+}
+
+/// An error unless `name` is a configured gateway.
+pub(super) fn gateway_known(key: String, name: &str, gateways: &[Gateway]) -> Result<(), Error> {
+    if gateways.iter().any(|g| g.name == name) {
+        Ok(())
+    } else {
+        Err(entry(key, &format!("no [[gateway]] is named {name:?}")))
+    }
+}
+
+/// Checks and converts the `[[trunk]]` entries against the gateways.
+pub(super) fn build(raw: Vec<Raw>, gateways: &[Gateway]) -> Result<Vec<Trunk>, Error> {
+    let mut out: Vec<Trunk> = Vec::with_capacity(raw.len());
+    for (i, t) in raw.into_iter().enumerate() {
+        gateway_known(format!("trunk[{i}].gateway"), &t.gateway, gateways)?;
+        if t.endpoints.is_empty() {
+            return Err(entry(
+                format!("trunk[{i}].endpoints"),
+                "needs at least one port",
+            ));
+        }
+        if out.iter().any(|x| x.name == t.name) {
+            return Err(entry(format!("trunk[{i}].name"), "is used twice"));
+        }
+        out.push(Trunk {
+            name: t.name,
+            gateway: t.gateway,
+            endpoints: t.endpoints,
+            dial_in: t.dial_in,
+        });
+    }
+    Ok(out)
+}
