@@ -5,7 +5,6 @@
 //! Checks that every model command takes effect exactly once on the gateway, every line event
 //! is reported exactly once and in order, every line ends armed, and the retransmissions seen on
 //! the wire follow RFC 3435 §4.3 (200 ms, doubling, capped at 4 s).
-#![cfg(feature = "driver")]
 
 mod support;
 

@@ -1,6 +1,5 @@
 //! The call agent core against the simulated gateway core, in virtual time: datagrams move
 //! directly between the two, and time jumps to the earliest `poll_timeout`.
-#![cfg(feature = "driver")]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

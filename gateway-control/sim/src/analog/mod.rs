@@ -1,6 +1,6 @@
 //! The protocol-free analog-line core: what every simulated gateway shares whatever protocol
-//! controls it — the stdin command language ([`Input`], [`LineCommand`]), the bell's ring
-//! cadence, RTP connections that say and hear G.711 audio (RFC 3550/3551), and the JSON lines
+//! controls it — the stdin command language ([`Input`], [`LineCommand`]), the phone (hook,
+//! the bell's ring cadence, autoanswer), RTP connections that say and hear G.711 audio (RFC 3550/3551), and the JSON lines
 //! reported for each [`Output`]. A protocol side (see [`crate::mgcp`]) owns the lines' hook
 //! state and maps its commands and events onto these pieces.
 
@@ -8,6 +8,7 @@ mod bell;
 mod command;
 mod connection;
 mod output;
+mod phone;
 
 pub(crate) use bell::Bell;
 pub(crate) use command::key_index;
@@ -15,3 +16,4 @@ pub use command::{Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE};
 pub use connection::MAX_SAY_SAMPLES;
 pub(crate) use connection::{Connection, Mode};
 pub use output::{ConnectionAction, Output, StopReason, error_line, file_done, say_done};
+pub(crate) use phone::Phone;

@@ -219,7 +219,7 @@ impl Gateway {
             (Verb::Crcx, Target::Any) => match self
                 .lines
                 .iter()
-                .position(|l| !l.off_hook && l.connections.is_empty())
+                .position(|l| !l.phone.is_off_hook() && l.connections.is_empty())
             {
                 Some(i) => self.crcx(now, from, i, c).map(|mut r| {
                     let name = format!("{}@{}", self.lines[i].name, self.config.domain);
@@ -339,16 +339,16 @@ impl Gateway {
         {
             let hd = Line::requests(r, EventSpec::OffHook);
             let hu = Line::requests(r, EventSpec::OnHook);
-            if line.off_hook && hd && !hu {
+            if line.phone.is_off_hook() && hd && !hu {
                 return Err(refuse(ReturnCode::ALREADY_OFF_HOOK, "already off-hook"));
             }
-            if !line.off_hook && hu && !hd {
+            if !line.phone.is_off_hook() && hu && !hd {
                 return Err(refuse(ReturnCode::ALREADY_ON_HOOK, "already on-hook"));
             }
         }
         let rings = req.signals.iter().flatten().any(|s| s.ring.is_ring());
         // A phone that is off-hook cannot ring, whatever is still quarantined.
-        if rings && line.off_hook {
+        if rings && line.phone.is_off_hook() {
             return Err(refuse(
                 ReturnCode::ALREADY_OFF_HOOK,
                 "cannot ring: off-hook",
@@ -646,8 +646,8 @@ impl Gateway {
             remote: conn.remote,
         });
         let line = &mut self.lines[i];
-        if line.connections.is_empty() && line.hearing {
-            line.hearing = false;
+        if line.connections.is_empty() && line.phone.hearing {
+            line.phone.hearing = false;
             self.outputs.push_back(Output::HearEnded { line: number });
         }
         conn.parameters()

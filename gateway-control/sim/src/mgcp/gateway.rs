@@ -146,7 +146,7 @@ impl Gateway {
 
     /// Whether line `n` (from 1) is off-hook; `None` for no such line.
     pub fn is_off_hook(&self, n: u16) -> Option<bool> {
-        self.line(n).map(|l| l.off_hook)
+        self.line(n).map(|l| l.phone.is_off_hook())
     }
 
     /// Whether line `n` is ringing.
@@ -312,7 +312,7 @@ impl Gateway {
             return;
         };
         let line = &mut self.lines[li];
-        let hearing = line.hearing;
+        let hearing = line.phone.hearing;
         let Some(c) = line.connections.iter_mut().find(|c| c.id == id) else {
             self.stats.rtp_dropped += 1;
             debug!(local_port, "RTP for a deleted connection dropped");
@@ -347,14 +347,14 @@ impl Gateway {
                     .then(|| "already off-hook".into()),
                 LineCommand::OnHook(_) => (!line.hook(now, config, false, false, &mut fx))
                     .then(|| "already on-hook".into()),
-                LineCommand::Digits(_, digits) if line.off_hook => {
+                LineCommand::Digits(_, digits) if line.phone.is_off_hook() => {
                     for d in digits.chars() {
                         fx.outputs.push_back(Output::Digit { line: n, digit: d });
                         line.observe(now, config, super::request::Observed::Digit(d), &mut fx);
                     }
                     None
                 }
-                LineCommand::Flash(_) if line.off_hook => {
+                LineCommand::Flash(_) if line.phone.is_off_hook() => {
                     fx.outputs.push_back(Output::Flash { line: n });
                     line.observe(now, config, super::request::Observed::Flash, &mut fx);
                     None
@@ -377,8 +377,8 @@ impl Gateway {
                     None => Some("no connection that sends".into()),
                 },
                 LineCommand::Hear { on, .. } => {
-                    let was = line.hearing;
-                    line.hearing = on;
+                    let was = line.phone.hearing;
+                    line.phone.hearing = on;
                     if was && !on {
                         fx.outputs.push_back(Output::HearEnded { line: n });
                     }

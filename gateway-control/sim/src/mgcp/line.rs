@@ -1,6 +1,7 @@
 //! One analog line: hook state, the current notification request (RFC 3435 §2.3.3), digit
 //! collection against the digit map (§2.1.5), quarantine of events between a notification and
-//! the next request (§4.4.1), signals with the ring cadence, and autoanswer.
+//! the next request (§4.4.1), and signals; the phone itself (hook, bell, autoanswer) is
+//! [`crate::analog::Phone`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use tracing::debug;
 use super::Config;
 use super::digitmap::{DigitMap, MatchState};
 use super::request::{Embedded, EventSpec, Observed, Requested, RingKind, Signal, SignalType};
-use crate::analog::{Bell, Connection, Output, StopReason};
+use crate::analog::{Connection, Output, Phone, StopReason};
 use gateway_control::model::Codec;
 
 /// Events quarantined beyond this many are dropped (and counted).
@@ -70,7 +71,8 @@ pub(crate) struct Active {
 pub(crate) struct Line {
     pub(crate) number: u16,
     pub(crate) name: String,
-    pub(crate) off_hook: bool,
+    /// The handset, the bell, autoanswer, and whether received audio is heard.
+    pub(crate) phone: Phone,
     pub(crate) request_id: Option<String>,
     pub(crate) notified: Option<SocketAddr>,
     pub(crate) notified_text: Option<String>,
@@ -81,13 +83,9 @@ pub(crate) struct Line {
     digit_deadline: Option<Instant>,
     accumulated: Vec<Observed>,
     pub(crate) signals: Vec<Active>,
-    bell: Option<Bell>,
     quarantine: VecDeque<Observed>,
     /// A notification went out under the current request (step mode): buffer until the next.
     awaiting_request: bool,
-    pub(crate) autoanswer: bool,
-    autoanswer_at: Option<Instant>,
-    pub(crate) hearing: bool,
     pub(crate) connections: Vec<Connection>,
     /// The digit map as written, for audits.
     pub(crate) digit_map_text: Option<String>,
@@ -100,7 +98,7 @@ impl Line {
         Self {
             number,
             name: format!("aaln/{number}"),
-            off_hook: false,
+            phone: Phone::new(number),
             request_id: None,
             notified: None,
             notified_text: None,
@@ -111,12 +109,8 @@ impl Line {
             digit_deadline: None,
             accumulated: Vec::new(),
             signals: Vec::new(),
-            bell: None,
             quarantine: VecDeque::new(),
             awaiting_request: false,
-            autoanswer: false,
-            autoanswer_at: None,
-            hearing: false,
             connections: Vec::new(),
             digit_map_text: None,
             bearer: Codec::Pcmu,
@@ -126,9 +120,9 @@ impl Line {
     /// Turns autoanswer on or off; switched on while the bell rings, it picks up after the
     /// delay from now.
     pub(crate) fn set_autoanswer(&mut self, now: Instant, config: &Config, on: bool) {
-        self.autoanswer = on;
-        self.autoanswer_at =
-            (on && self.ringing() && !self.off_hook).then(|| now + config.autoanswer_delay);
+        let ringing = self.ringing();
+        self.phone
+            .set_autoanswer(now, on, ringing, config.autoanswer_delay);
     }
 
     /// Whether a ring signal is active.
@@ -142,9 +136,8 @@ impl Line {
         let conns = self.connections.iter().filter_map(Connection::poll_timeout);
         signals
             .chain(conns)
-            .chain(self.bell.as_ref().map(|b| b.next))
+            .chain(self.phone.poll_timeout())
             .chain(self.digit_deadline)
-            .chain(self.autoanswer_at)
             .min()
     }
 
@@ -264,31 +257,20 @@ impl Line {
     }
 
     fn bell_on(&mut self, now: Instant, kind: RingKind, config: &Config, fx: &mut Effects) {
-        if self.bell.is_none() {
-            let distinctive = match kind {
-                RingKind::Distinctive(n) => Some(n),
-                RingKind::Normal | RingKind::None => None,
-            };
-            self.bell = Some(Bell::new(now, distinctive, config.ring_on, config.ring_off));
-            fx.outputs.push_back(Output::Ringing {
-                line: self.number,
-                on: true,
-            });
-            if self.autoanswer {
-                self.autoanswer_at = Some(now + config.autoanswer_delay);
-            }
-        }
+        let distinctive = match kind {
+            RingKind::Distinctive(n) => Some(n),
+            RingKind::Normal | RingKind::None => None,
+        };
+        let cadence = (config.ring_on, config.ring_off);
+        fx.outputs.extend(
+            self.phone
+                .ring(now, distinctive, cadence, config.autoanswer_delay),
+        );
     }
 
     fn stopped(&mut self, signal: Signal, reason: StopReason, fx: &mut Effects) {
         if signal.ring.is_ring() && !self.ringing() {
-            if self.bell.take().is_some_and(|b| b.on) {
-                fx.outputs.push_back(Output::Ringing {
-                    line: self.number,
-                    on: false,
-                });
-            }
-            self.autoanswer_at = None;
+            fx.outputs.extend(self.phone.silence());
         }
         fx.outputs.push_back(Output::SignalStopped {
             line: self.number,
@@ -318,15 +300,7 @@ impl Line {
     /// Timers: signal timeouts, the bell, the interdigit timer, autoanswer, `say` pacing is the
     /// connection's (handled by the gateway, which owns the transmit queue).
     pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
-        if let Some(bell) = &mut self.bell
-            && bell.next <= now
-        {
-            let on = bell.step(now);
-            fx.outputs.push_back(Output::Ringing {
-                line: self.number,
-                on,
-            });
-        }
+        fx.outputs.extend(self.phone.handle_timeout(now));
         let (expired, active): (Vec<Active>, Vec<Active>) = std::mem::take(&mut self.signals)
             .into_iter()
             .partition(|a| a.until.is_some_and(|u| u <= now));
@@ -346,11 +320,8 @@ impl Line {
                 self.notify(None, fx);
             }
         }
-        if self.autoanswer_at.is_some_and(|t| t <= now) {
-            self.autoanswer_at = None;
-            if !self.off_hook && self.ringing() {
-                self.hook(now, config, true, true, fx);
-            }
+        if self.phone.autoanswer_due(now) && !self.phone.is_off_hook() && self.ringing() {
+            self.hook(now, config, true, true, fx);
         }
     }
 
@@ -363,16 +334,10 @@ impl Line {
         auto: bool,
         fx: &mut Effects,
     ) -> bool {
-        if self.off_hook == off {
+        let Some(changed) = self.phone.hook(off, auto) else {
             return false;
-        }
-        self.off_hook = off;
-        self.autoanswer_at = None;
-        fx.outputs.push_back(Output::Hook {
-            line: self.number,
-            off_hook: off,
-            auto,
-        });
+        };
+        fx.outputs.push_back(changed);
         if off {
             self.stop_signals(StopReason::Hook, fx, |s| s.ring.is_ring());
         } else {
@@ -509,7 +474,11 @@ impl Line {
 
     /// The hook state as an EventStates entry.
     pub(crate) fn event_state(&self) -> &'static str {
-        if self.off_hook { "L/hd" } else { "L/hu" }
+        if self.phone.is_off_hook() {
+            "L/hd"
+        } else {
+            "L/hu"
+        }
     }
 
     /// Whether an off-hook or on-hook transition is waiting in quarantine (RFC 3435 §2.3.3: the
