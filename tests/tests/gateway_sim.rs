@@ -182,5 +182,9 @@ fn bad_mgcp_input_is_answered_or_dropped_and_counted() {
         ),
         200
     );
-    assert_eq!(gateway_up(&server, "gw1"), Some(true));
+    // ... and the gateway, having just spoken, is up (health is updated after the answer, so
+    // wait for it rather than race it).
+    wait_for("gw1 up after its NTFY was answered", || {
+        (gateway_up(&server, "gw1") == Some(true)).then_some(())
+    });
 }
