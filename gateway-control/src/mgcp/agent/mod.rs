@@ -88,6 +88,77 @@ pub struct Stats {
     pub transaction: transaction::Stats,
 }
 
+impl Stats {
+    /// Every exported counter as `(name, value)`, in a fixed order: the agent's own, then the
+    /// transaction layer's with a `tx_` prefix. `/metrics` renders these names.
+    pub fn counters(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        // No `..`: a new field does not compile until it is listed here (or named `_`).
+        let Self {
+            datagrams,
+            oversized,
+            unknown_peer,
+            malformed_answered,
+            version_answered,
+            malformed_dropped,
+            unknown_endpoint,
+            unsupported_commands,
+            unmatched_responses,
+            notifications,
+            stale_notifications,
+            unrecognised_events,
+            redundant_events,
+            rqnts_sent,
+            arm_failures,
+            lines_unarmed,
+            audits_sent,
+            probes_sent,
+            restarts,
+            connections_lost,
+            unknown_line_commands,
+            queue_full,
+            refused_unreachable,
+            commands_failed,
+            timeouts,
+            gateway_down,
+            gateway_up,
+            // Not exported (it was never in `/metrics`).
+            piggybacked: _,
+            transaction,
+        } = *self;
+        [
+            ("datagrams", datagrams),
+            ("oversized", oversized),
+            ("unknown_peer", unknown_peer),
+            ("malformed_answered", malformed_answered),
+            ("version_answered", version_answered),
+            ("malformed_dropped", malformed_dropped),
+            ("unknown_endpoint", unknown_endpoint),
+            ("unsupported_commands", unsupported_commands),
+            ("unmatched_responses", unmatched_responses),
+            ("notifications", notifications),
+            ("stale_notifications", stale_notifications),
+            ("unrecognised_events", unrecognised_events),
+            ("redundant_events", redundant_events),
+            ("rqnts_sent", rqnts_sent),
+            ("arm_failures", arm_failures),
+            ("lines_unarmed", lines_unarmed),
+            ("audits_sent", audits_sent),
+            ("probes_sent", probes_sent),
+            ("restarts", restarts),
+            ("connections_lost", connections_lost),
+            ("unknown_line_commands", unknown_line_commands),
+            ("queue_full", queue_full),
+            ("refused_unreachable", refused_unreachable),
+            ("commands_failed", commands_failed),
+            ("timeouts", timeouts),
+            ("gateway_down", gateway_down),
+            ("gateway_up", gateway_up),
+        ]
+        .into_iter()
+        .chain(transaction.prefixed_counters())
+    }
+}
+
 /// At most this many messages are piggy-backed in one datagram: [`wire::MAX_MESSAGES`], the
 /// bound this crate's parser (and so the simulator) accepts.
 pub const MAX_PIGGYBACKED: usize = wire::MAX_MESSAGES;
@@ -463,5 +534,100 @@ impl Controller for CallAgent {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stats;
+
+    /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
+    const NAMES: [&str; 50] = [
+        "datagrams",
+        "oversized",
+        "unknown_peer",
+        "malformed_answered",
+        "version_answered",
+        "malformed_dropped",
+        "unknown_endpoint",
+        "unsupported_commands",
+        "unmatched_responses",
+        "notifications",
+        "stale_notifications",
+        "unrecognised_events",
+        "redundant_events",
+        "rqnts_sent",
+        "arm_failures",
+        "lines_unarmed",
+        "audits_sent",
+        "probes_sent",
+        "restarts",
+        "connections_lost",
+        "unknown_line_commands",
+        "queue_full",
+        "refused_unreachable",
+        "commands_failed",
+        "timeouts",
+        "gateway_down",
+        "gateway_up",
+        "tx_commands_sent",
+        "tx_retransmissions",
+        "tx_timeouts",
+        "tx_send_refused",
+        "tx_final_responses",
+        "tx_provisional_responses",
+        "tx_unmatched_responses",
+        "tx_responses_from_wrong_peer",
+        "tx_rtt_samples",
+        "tx_rtt_samples_skipped",
+        "tx_commands_received",
+        "tx_provisional_sent",
+        "tx_responses_replayed",
+        "tx_duplicates_after_ack",
+        "tx_responses_sent",
+        "tx_response_retransmissions",
+        "tx_history_evictions",
+        "tx_history_expired",
+        "tx_history_refused",
+        "tx_acks_received",
+        "tx_response_acks_sent",
+        "tx_acks_piggybacked",
+        "tx_acks_dropped",
+    ];
+
+    #[test]
+    fn counters_have_the_metrics_names_in_order() {
+        let names: Vec<_> = Stats::default().counters().map(|(n, _)| n).collect();
+        assert_eq!(names, NAMES);
+    }
+
+    #[test]
+    fn transaction_counters_are_the_tx_names_unprefixed() {
+        let s = Stats::default();
+        let names: Vec<_> = s.transaction.counters().map(|(n, _)| n).collect();
+        let expected: Vec<_> = NAMES.iter().filter_map(|n| n.strip_prefix("tx_")).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn counters_carry_the_field_values() {
+        let mut s = Stats {
+            datagrams: 7,
+            gateway_up: 3,
+            ..Stats::default()
+        };
+        s.transaction.commands_sent = 11;
+        s.transaction.acks_dropped = 5;
+        let got: Vec<_> = s.counters().filter(|(_, v)| *v != 0).collect();
+        assert_eq!(
+            got,
+            [
+                ("datagrams", 7),
+                ("gateway_up", 3),
+                ("tx_commands_sent", 11),
+                ("tx_acks_dropped", 5)
+            ]
+        );
+        assert_eq!(s.transaction.counters().next(), Some(("commands_sent", 11)));
     }
 }

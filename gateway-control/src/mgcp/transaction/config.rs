@@ -230,3 +230,70 @@ pub struct Stats {
     /// Acknowledgements dropped because a peer had too many pending.
     pub acks_dropped: u64,
 }
+
+impl Stats {
+    /// Every exported counter as `(name, value)`, in a fixed order (the names `/metrics` uses
+    /// without their `tx_` prefix).
+    pub fn counters(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.prefixed_counters()
+            .into_iter()
+            .map(|(name, v)| (name.strip_prefix("tx_").unwrap_or(name), v))
+    }
+
+    /// The counters named as the call agent exports them (`tx_` prefix).
+    pub(crate) fn prefixed_counters(&self) -> [(&'static str, u64); 23] {
+        // No `..`: a new field does not compile until it is listed here (or named `_`).
+        let Self {
+            commands_sent,
+            retransmissions,
+            timeouts,
+            send_refused,
+            final_responses,
+            provisional_responses,
+            unmatched_responses,
+            responses_from_wrong_peer,
+            rtt_samples,
+            rtt_samples_skipped,
+            commands_received,
+            provisional_sent,
+            responses_replayed,
+            duplicates_after_ack,
+            responses_sent,
+            response_retransmissions,
+            history_evictions,
+            history_expired,
+            history_refused,
+            acks_received,
+            // Not exported (it was never in `/metrics`); named so a new field cannot be missed.
+            acks_unmatched: _,
+            response_acks_sent,
+            acks_piggybacked,
+            acks_dropped,
+        } = *self;
+        [
+            ("tx_commands_sent", commands_sent),
+            ("tx_retransmissions", retransmissions),
+            ("tx_timeouts", timeouts),
+            ("tx_send_refused", send_refused),
+            ("tx_final_responses", final_responses),
+            ("tx_provisional_responses", provisional_responses),
+            ("tx_unmatched_responses", unmatched_responses),
+            ("tx_responses_from_wrong_peer", responses_from_wrong_peer),
+            ("tx_rtt_samples", rtt_samples),
+            ("tx_rtt_samples_skipped", rtt_samples_skipped),
+            ("tx_commands_received", commands_received),
+            ("tx_provisional_sent", provisional_sent),
+            ("tx_responses_replayed", responses_replayed),
+            ("tx_duplicates_after_ack", duplicates_after_ack),
+            ("tx_responses_sent", responses_sent),
+            ("tx_response_retransmissions", response_retransmissions),
+            ("tx_history_evictions", history_evictions),
+            ("tx_history_expired", history_expired),
+            ("tx_history_refused", history_refused),
+            ("tx_acks_received", acks_received),
+            ("tx_response_acks_sent", response_acks_sent),
+            ("tx_acks_piggybacked", acks_piggybacked),
+            ("tx_acks_dropped", acks_dropped),
+        ]
+    }
+}
