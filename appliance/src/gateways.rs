@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use tracing::{info, warn};
 
 use crate::config::{Config, Protocol, StationPlace};
-use crate::metrics::Metrics;
+use offhook_domain::metrics::Metrics;
 
 /// Depth of the event broadcast; a subscriber that falls further behind loses the oldest.
 const EVENT_DEPTH: usize = 4096;
@@ -219,7 +219,11 @@ pub async fn start(
         let n = agent_config.gateways.len();
         let agent = mgcp::CallAgent::new(agent_config, driver::now())?;
         let (handle, rx, task) = driver::spawn(agent, socket, move |agent: &mgcp::CallAgent| {
-            metrics.set_mgcp(agent.stats());
+            metrics.set_family(
+                "offhook_mgcp_total",
+                "MGCP call agent events, drops and refusals, by kind.",
+                agent.stats().counters(),
+            );
         });
         tokio::spawn(async move {
             match task.await {

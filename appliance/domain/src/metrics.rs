@@ -1,11 +1,9 @@
 //! Counters exported at `/metrics` in the Prometheus text format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
-use gateway_control::mgcp;
-use station_manager::media;
 
 /// Each kind of rejected request or frame, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,98 +136,15 @@ pub struct Metrics {
     pub ws_sessions: AtomicI64,
     /// Successful logins.
     pub logins: AtomicU64,
-    /// The MGCP call agent's counters, as of its last turn.
-    mgcp: Mutex<Option<mgcp::Stats>>,
-    /// The media engine's counters, as of its last report.
-    media: Mutex<Option<media::Stats>>,
+    /// Counter families reported by subsystems (protocol drivers, the media engine): the
+    /// latest snapshot of each, by family name.
+    families: Mutex<BTreeMap<&'static str, Family>>,
 }
 
-/// The media engine's counters by name: `offhook_rtp_total{kind=…}`.
-fn media_counters(s: &media::Stats) -> [(&'static str, u64); 25] {
-    [
-        ("datagrams", s.datagrams),
-        ("receive_calls", s.receive_calls),
-        ("wrong_source", s.wrong_source),
-        ("before_remote", s.before_remote),
-        ("malformed", s.malformed),
-        ("wrong_payload_type", s.wrong_payload_type),
-        ("audio_packets", s.audio_packets),
-        ("event_packets", s.event_packets),
-        ("digits", s.digits),
-        ("duplicates", s.duplicates),
-        ("late", s.late),
-        ("invalid", s.invalid),
-        ("reordered", s.reordered),
-        ("lost_frames", s.lost_frames),
-        ("concealed_frames", s.concealed_frames),
-        ("gap_samples", s.gap_samples),
-        ("captured_samples", s.captured_samples),
-        ("rtcp_received", s.rtcp_received),
-        ("rtcp_wrong_source", s.rtcp_wrong_source),
-        ("rtcp_malformed", s.rtcp_malformed),
-        ("rtp_sent", s.rtp_sent),
-        ("rtcp_sent", s.rtcp_sent),
-        ("live_dropped", s.live_dropped),
-        ("live_skipped", s.live_skipped),
-        ("live_starved", s.live_starved),
-    ]
-}
-
-/// The MGCP call agent's counters by name: `offhook_mgcp_total{kind=…}`.
-fn mgcp_counters(s: &mgcp::Stats) -> [(&'static str, u64); 50] {
-    let t = &s.transaction;
-    [
-        ("datagrams", s.datagrams),
-        ("oversized", s.oversized),
-        ("unknown_peer", s.unknown_peer),
-        ("malformed_answered", s.malformed_answered),
-        ("version_answered", s.version_answered),
-        ("malformed_dropped", s.malformed_dropped),
-        ("unknown_endpoint", s.unknown_endpoint),
-        ("unsupported_commands", s.unsupported_commands),
-        ("unmatched_responses", s.unmatched_responses),
-        ("notifications", s.notifications),
-        ("stale_notifications", s.stale_notifications),
-        ("unrecognised_events", s.unrecognised_events),
-        ("redundant_events", s.redundant_events),
-        ("rqnts_sent", s.rqnts_sent),
-        ("arm_failures", s.arm_failures),
-        ("lines_unarmed", s.lines_unarmed),
-        ("audits_sent", s.audits_sent),
-        ("probes_sent", s.probes_sent),
-        ("restarts", s.restarts),
-        ("connections_lost", s.connections_lost),
-        ("unknown_line_commands", s.unknown_line_commands),
-        ("queue_full", s.queue_full),
-        ("refused_unreachable", s.refused_unreachable),
-        ("commands_failed", s.commands_failed),
-        ("timeouts", s.timeouts),
-        ("gateway_down", s.gateway_down),
-        ("gateway_up", s.gateway_up),
-        ("tx_commands_sent", t.commands_sent),
-        ("tx_retransmissions", t.retransmissions),
-        ("tx_timeouts", t.timeouts),
-        ("tx_send_refused", t.send_refused),
-        ("tx_final_responses", t.final_responses),
-        ("tx_provisional_responses", t.provisional_responses),
-        ("tx_unmatched_responses", t.unmatched_responses),
-        ("tx_responses_from_wrong_peer", t.responses_from_wrong_peer),
-        ("tx_rtt_samples", t.rtt_samples),
-        ("tx_rtt_samples_skipped", t.rtt_samples_skipped),
-        ("tx_commands_received", t.commands_received),
-        ("tx_provisional_sent", t.provisional_sent),
-        ("tx_responses_replayed", t.responses_replayed),
-        ("tx_duplicates_after_ack", t.duplicates_after_ack),
-        ("tx_responses_sent", t.responses_sent),
-        ("tx_response_retransmissions", t.response_retransmissions),
-        ("tx_history_evictions", t.history_evictions),
-        ("tx_history_expired", t.history_expired),
-        ("tx_history_refused", t.history_refused),
-        ("tx_acks_received", t.acks_received),
-        ("tx_response_acks_sent", t.response_acks_sent),
-        ("tx_acks_piggybacked", t.acks_piggybacked),
-        ("tx_acks_dropped", t.acks_dropped),
-    ]
+#[derive(Debug)]
+struct Family {
+    help: &'static str,
+    counters: Vec<(&'static str, u64)>,
 }
 
 impl Metrics {
@@ -245,14 +160,21 @@ impl Metrics {
         self.rejected[i].load(Ordering::Relaxed)
     }
 
-    /// Records the MGCP call agent's counters (called by its driver after each turn).
-    pub fn set_mgcp(&self, stats: mgcp::Stats) {
-        *self.mgcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
-    }
-
-    /// Records the media engine's counters.
-    pub fn set_media(&self, stats: media::Stats) {
-        *self.media.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    /// Records the latest snapshot of a family of counters, rendered as
+    /// `family{kind="name"} value` lines under one `# HELP family help` (e.g. a protocol
+    /// driver's `offhook_mgcp_total`, the media engine's `offhook_rtp_total`). Each call
+    /// replaces the family's previous snapshot.
+    pub fn set_family(
+        &self,
+        family: &'static str,
+        help: &'static str,
+        counters: impl IntoIterator<Item = (&'static str, u64)>,
+    ) {
+        let counters = counters.into_iter().collect();
+        self.families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(family, Family { help, counters });
     }
 
     /// The Prometheus text exposition of this registry's counters (the API adds the gauges it
@@ -307,22 +229,11 @@ impl Metrics {
             "# HELP offhook_ws_sessions Open WebSocket sessions.\n# TYPE offhook_ws_sessions gauge\noffhook_ws_sessions {}",
             self.ws_sessions.load(Ordering::Relaxed)
         );
-        let mgcp = *self.mgcp.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(stats) = mgcp {
-            s.push_str(
-                "# HELP offhook_mgcp_total MGCP call agent events, drops and refusals, by kind.\n",
-            );
-            s.push_str("# TYPE offhook_mgcp_total counter\n");
-            for (kind, v) in mgcp_counters(&stats) {
-                let _ = writeln!(s, "offhook_mgcp_total{{kind=\"{kind}\"}} {v}");
-            }
-        }
-        let media = *self.media.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(stats) = media {
-            s.push_str("# HELP offhook_rtp_total Media engine RTP/RTCP traffic, drops and repairs, by kind (calls open and closed).\n");
-            s.push_str("# TYPE offhook_rtp_total counter\n");
-            for (kind, v) in media_counters(&stats) {
-                let _ = writeln!(s, "offhook_rtp_total{{kind=\"{kind}\"}} {v}");
+        let families = self.families.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, f) in families.iter() {
+            let _ = writeln!(s, "# HELP {name} {}\n# TYPE {name} counter", f.help);
+            for (kind, v) in &f.counters {
+                let _ = writeln!(s, "{name}{{kind=\"{kind}\"}} {v}");
             }
         }
         s
@@ -333,5 +244,27 @@ impl Metrics {
 pub fn gauges(out: &mut String, gauges: &[(&str, &str, u64)]) {
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_their_latest_snapshot_in_name_order() {
+        let m = Metrics::default();
+        m.set_family("offhook_rtp_total", "RTP.", [("datagrams", 1)]);
+        m.set_family(
+            "offhook_mgcp_total",
+            "MGCP.",
+            [("datagrams", 2), ("tx_timeouts", 3)],
+        );
+        m.set_family("offhook_rtp_total", "RTP.", [("datagrams", 4)]);
+        let text = m.render();
+        let mgcp = text.find("# HELP offhook_mgcp_total MGCP.\n# TYPE offhook_mgcp_total counter\noffhook_mgcp_total{kind=\"datagrams\"} 2\noffhook_mgcp_total{kind=\"tx_timeouts\"} 3\n");
+        let rtp = text.find("offhook_rtp_total{kind=\"datagrams\"} 4\n");
+        assert!(mgcp.is_some() && rtp.is_some() && mgcp < rtp, "{text}");
+        assert!(!text.contains("} 1\n"));
     }
 }
