@@ -139,9 +139,10 @@ pub(super) fn on_captured(
             }
             core.end_call(calls, c.call, c.connected);
             if core.off_hook && core.up {
-                // An empty recording is not sent: the caller hears it failed.
+                // An empty recording is not sent: the caller hears the error tone (reorder,
+                // `L/ro`; the line package's `L/of` is an event, not a signal).
                 core.tone(if empty {
-                    Tone::OperationFailure
+                    Tone::Reorder
                 } else {
                     Tone::Confirmation
                 });

@@ -227,7 +227,7 @@ fn an_empty_recording_plays_the_error_tone_and_is_handed_over_as_empty() {
     assert!(commands.iter().any(|c| matches!(
         c,
         Command::PlayTone {
-            tone: Tone::OperationFailure,
+            tone: Tone::Reorder,
             ..
         }
     )));
