@@ -2,7 +2,7 @@
 //! WebSocket of shared/CONTRACT.md.
 //!
 //! `send --live` is a driver of real time: it paces intercom buffers with a tokio interval, as
-//! a speaker would fill them (see [`crate::intercom`] for the wire format).
+//! a speaker would fill them (see [`offhook_domain::intercom`] for the wire format).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

@@ -210,7 +210,7 @@ pub enum Check {
     Next,
 }
 
-/// One session's open streams (the plain state machine; [`handle`] drives it), and the ended
+/// One session's open streams (the plain state machine; [`super::handle`] drives it), and the ended
 /// ones still being stored.
 #[derive(Debug)]
 pub struct Streams {
