@@ -521,8 +521,8 @@ async fn run() {
 /// The durable store path alone, in process, without transcoding: seal-sized blob written and
 /// fsynced, then the message row in the writer's group commit (what `POST` does after the codec).
 async fn storage_only(messages: usize, concurrency: usize) {
-    use appliance::db::messages::{NewMessage, insert};
-    use appliance::db::{Db, Paths, users, write_file};
+    use offhook_domain::db::messages::{NewMessage, insert};
+    use offhook_domain::db::{Db, Paths, users, write_file};
     let tmp = tempfile::tempdir().unwrap();
     let paths = Paths::new(tmp.path());
     let (db, _writer) = Db::open(&paths, 2).unwrap();
@@ -565,7 +565,7 @@ async fn storage_only(messages: usize, concurrency: usize) {
                 created_ms: 0,
                 duration_ms: 10_000,
                 codec: "opus".into(),
-                status: appliance::db::messages::Status::Ready,
+                status: offhook_domain::db::messages::Status::Ready,
                 audio_file: file,
                 raw_offset: None,
                 audio_bytes: 20_000,
@@ -605,7 +605,7 @@ async fn storage_only(messages: usize, concurrency: usize) {
                 created_ms: 0,
                 duration_ms: 10_000,
                 codec: "upload".into(),
-                status: appliance::db::messages::Status::Processing,
+                status: offhook_domain::db::messages::Status::Processing,
                 audio_file: pin.stored.file.clone(),
                 raw_offset: Some(pin.stored.offset),
                 audio_bytes: pin.stored.len,

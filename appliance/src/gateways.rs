@@ -23,7 +23,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
 
 use crate::config::{Config, Gateway, Protocol, StationPlace};
-use crate::metrics::Metrics;
+use offhook_domain::metrics::Metrics;
 
 /// Depth of the event broadcast; a subscriber that falls further behind loses the oldest.
 const EVENT_DEPTH: usize = 4096;

@@ -1,19 +1,13 @@
-//! The Offhook appliance: configuration, server engine, database, client manager, REST/WebSocket
-//! API and the command-line client, all behind the `offhook` binary.
+//! The `offhook` binary's library: the command line, the configuration file, the gateway
+//! drivers, the stations subsystem, and the server that wires them to the voice-messaging core
+//! (`offhook-domain`) and its HTTP front end (`offhook-web`).
+//!
+//! Imports run one way: this crate → `offhook-web` → `offhook-domain` → storage and codecs;
+//! the stations subsystem depends on the core, never the reverse.
 #![forbid(unsafe_code)]
 
-pub mod accept;
-pub mod api;
 pub mod cli;
-pub mod clients;
-pub mod clock;
 pub mod config;
-pub mod db;
-pub mod engine;
 pub mod gateways;
-pub mod intercom;
-pub mod media;
-pub mod messaging;
-pub mod metrics;
+pub mod server;
 pub mod stations;
-pub mod transcode;

@@ -72,7 +72,7 @@ fn cli_md_is_clap_help() {
 
 #[test]
 fn openapi_json_is_the_served_document() {
-    let doc = appliance::api::openapi::document();
+    let doc = offhook_web::openapi::document();
     let text = serde_json::to_string_pretty(&doc).expect("json") + "\n";
     generated("openapi.json", &text);
 }

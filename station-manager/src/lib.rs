@@ -163,6 +163,10 @@ pub enum Output {
         file: PathBuf,
         /// Its length.
         duration: Duration,
+        /// How much of it is speech. Zero means an empty recording (picked up, nothing said,
+        /// the silence timer ended it): the caller heard the error tone, and the IVM core must
+        /// not send it; it still takes the file over, to remove it and report why.
+        speech: Duration,
         /// Why it stopped.
         reason: StopReason,
         /// The live stream it was also sent as, in intercom.
@@ -333,6 +337,9 @@ pub enum MediaEvent {
         file: PathBuf,
         /// Its length.
         duration: Duration,
+        /// How much of it the voice-activity detector (`codecs::cleanup::Vad`) judged speech;
+        /// zero when nothing was said.
+        speech: Duration,
     },
     /// A message or live stream finished playing.
     PlayDone {

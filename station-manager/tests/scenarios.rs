@@ -57,6 +57,7 @@ fn one_recording(h: &Harness) -> (Duration, StopReason, Option<StreamId>) {
         duration,
         reason,
         stream,
+        ..
     } = rec[0].clone()
     else {
         unreachable!()

@@ -33,7 +33,7 @@ fn sigterm_finishes_or_refuses_in_flight_sends() {
 /// the new version starts on the same data directory, and its file is removed.
 #[test]
 fn a_message_left_processing_by_an_earlier_version_is_finished() {
-    use appliance::db::{self, messages};
+    use offhook_domain::db::{self, messages};
     let mut server = Server::start("");
     server.add_user("alice");
     server.add_user("bob");
@@ -52,7 +52,7 @@ fn a_message_left_processing_by_an_earlier_version_is_finished() {
     let (alice, bob) = (user("alice"), user("bob"));
     let id = uuid::Uuid::new_v4();
     let upload = std::fs::read(speech_8k()).unwrap();
-    let sealed = appliance::media::seal_raw(&upload[..], &key, id, Vec::new()).unwrap();
+    let sealed = offhook_domain::audio::seal_raw(&upload[..], &key, id, Vec::new()).unwrap();
     let raw = format!("{id}.raw");
     std::fs::write(paths.media.join(&raw), &sealed).unwrap();
     messages::insert(
@@ -62,7 +62,7 @@ fn a_message_left_processing_by_an_earlier_version_is_finished() {
             sender: alice,
             recipients: vec![bob],
             // Now: retention must not take it for an old message.
-            created_ms: appliance::clock::Clock::now_ms(&appliance::clock::SystemClock),
+            created_ms: offhook_domain::clock::Clock::now_ms(&offhook_domain::clock::SystemClock),
             duration_ms: 0,
             codec: "upload".into(),
             status: messages::Status::Processing,

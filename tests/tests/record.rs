@@ -516,6 +516,11 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
     sim.send("onhook 1");
 
     server.restart();
+    // The clip said into the crashed server's call ends (played out, or cut when the restarted
+    // call agent clears the stale connection) before the next one is said.
+    sim.expect("the first clip ended", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
     assert_eq!(wavs(), 0, "the unfinished recording was swept at start");
     assert!(
         server

@@ -2,7 +2,7 @@
 //! WebSocket of shared/CONTRACT.md.
 //!
 //! `send --live` is a driver of real time: it paces intercom buffers with a tokio interval, as
-//! a speaker would fill them (see [`crate::intercom`] for the wire format).
+//! a speaker would fill them (see [`offhook_domain::intercom`] for the wire format).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -359,13 +359,14 @@ fn read_8k_mono(path: &Path) -> Result<Vec<i16>, Error> {
         pcm.extend_from_slice(&buf[..n]);
     }
     let rate = src.sample_rate();
-    codecs::resample::resample(&pcm, rate, crate::intercom::SAMPLE_RATE).map_err(|e| bad(&e))
+    codecs::resample::resample(&pcm, rate, offhook_domain::intercom::SAMPLE_RATE)
+        .map_err(|e| bad(&e))
 }
 
 /// `offhook send --live`: streams the file in real time over the WebSocket, one buffer per
 /// `send` object, then waits for the server to store it; prints the stored message's id.
 fn send_live(a: &SendArgs) -> Result<(), Error> {
-    if !(1..=crate::intercom::MAX_BUFFER_MS).contains(&a.buffer_ms) {
+    if !(1..=offhook_domain::intercom::MAX_BUFFER_MS).contains(&a.buffer_ms) {
         return Err(Error::Usage("--buffer-ms must be 1 to 1000".into()));
     }
     let pcm = read_8k_mono(&a.file)?;
@@ -373,8 +374,9 @@ fn send_live(a: &SendArgs) -> Result<(), Error> {
     let mut ws = s.websocket()?;
     let lost = |e: tungstenite::Error| Error::Protocol(format!("connection lost: {e}"));
     let stream = Uuid::new_v4().simple().to_string()[..16].to_owned();
-    let per = usize::try_from(a.buffer_ms * u64::from(crate::intercom::SAMPLE_RATE) / 1000)
-        .unwrap_or(usize::MAX);
+    let per =
+        usize::try_from(a.buffer_ms * u64::from(offhook_domain::intercom::SAMPLE_RATE) / 1000)
+            .unwrap_or(usize::MAX);
     let buffers: Vec<&[i16]> = if pcm.is_empty() {
         vec![&[]]
     } else {
@@ -606,8 +608,13 @@ impl Live {
                     path: path.display().to_string(),
                     source,
                 })?;
-                let w = WavWriter::new(BufWriter::new(f), crate::intercom::SAMPLE_RATE, 1, None)
-                    .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                let w = WavWriter::new(
+                    BufWriter::new(f),
+                    offhook_domain::intercom::SAMPLE_RATE,
+                    1,
+                    None,
+                )
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
                 Some((path, w))
             }
             None => None,

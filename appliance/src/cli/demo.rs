@@ -12,9 +12,9 @@ use gateway_sim::{self as sim, DriverConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Error, Global, runtime};
-use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::db::{self, Paths, users};
+use offhook_domain::clock::{Clock, SystemClock};
+use offhook_domain::db::{self, Paths, users};
 
 /// The demo users, their lines and passwords.
 pub const USERS: [(&str, &str, &str); 4] = [
@@ -194,7 +194,7 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
         };
         let data_dir = g.data_dir.clone();
         let server =
-            tokio::spawn(async move { crate::engine::serve_until(&data_dir, config, stop).await });
+            tokio::spawn(async move { crate::server::serve_until(&data_dir, config, stop).await });
         let gateway = tokio::spawn(sim::run_with(driver, line_rx, sim::Stdout));
         let served = server
             .await

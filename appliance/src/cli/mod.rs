@@ -106,10 +106,10 @@ pub enum Error {
     Config(#[from] crate::config::Error),
     /// The database is unusable.
     #[error(transparent)]
-    Db(#[from] crate::db::Error),
+    Db(#[from] offhook_domain::db::Error),
     /// The server failed.
     #[error(transparent)]
-    Engine(#[from] crate::engine::Error),
+    Engine(#[from] crate::server::Error),
 }
 
 /// `offhook serve`.
@@ -117,7 +117,7 @@ pub fn serve(g: &Global) -> Result<(), Error> {
     let config = Config::load(g.config.as_deref())?;
     config.warn_not_built();
     runtime(tokio::runtime::Builder::new_multi_thread())?
-        .block_on(crate::engine::serve(&g.data_dir, config))?;
+        .block_on(crate::server::serve(&g.data_dir, config))?;
     Ok(())
 }
 

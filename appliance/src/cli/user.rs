@@ -7,8 +7,8 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 
 use super::{Error, Global};
-use crate::clock::{Clock, SystemClock};
-use crate::db::{self, Paths, users};
+use offhook_domain::clock::{Clock, SystemClock};
+use offhook_domain::db::{self, Paths, users};
 
 /// `offhook user …`.
 #[derive(Debug, ClapArgs)]

@@ -528,7 +528,8 @@ impl CallTask {
             let _ = self.events.send(e);
         }
         if let Some(f) = stream.poll_finished() {
-            let (call, duration, events) = (f.call, f.duration, self.events.clone());
+            let (call, duration, speech, events) =
+                (f.call, f.duration, f.speech, self.events.clone());
             let sink = f.sink;
             // Finishing patches the header and syncs: off the async threads, and the call
             // goes on meanwhile.
@@ -538,6 +539,7 @@ impl CallTask {
                         call,
                         file,
                         duration,
+                        speech,
                     },
                     Ok(Err(e)) => MediaEvent::Failed {
                         call,

@@ -261,6 +261,68 @@ pub struct Stats {
     pub receive_calls: u64,
 }
 
+impl Stats {
+    /// Every counter by name, for `/metrics` (`offhook_rtp_total{kind=…}`). The destructuring
+    /// makes a new field a compile error here until it is listed.
+    pub fn counters(&self) -> impl Iterator<Item = (&'static str, u64)> + use<> {
+        let Self {
+            datagrams,
+            receive_calls,
+            wrong_source,
+            before_remote,
+            malformed,
+            wrong_payload_type,
+            audio_packets,
+            event_packets,
+            digits,
+            duplicates,
+            late,
+            invalid,
+            reordered,
+            lost_frames,
+            concealed_frames,
+            gap_samples,
+            captured_samples,
+            rtcp_received,
+            rtcp_wrong_source,
+            rtcp_malformed,
+            rtp_sent,
+            rtcp_sent,
+            live_dropped,
+            live_skipped,
+            live_starved,
+        } = *self;
+        [
+            ("datagrams", datagrams),
+            ("receive_calls", receive_calls),
+            ("wrong_source", wrong_source),
+            ("before_remote", before_remote),
+            ("malformed", malformed),
+            ("wrong_payload_type", wrong_payload_type),
+            ("audio_packets", audio_packets),
+            ("event_packets", event_packets),
+            ("digits", digits),
+            ("duplicates", duplicates),
+            ("late", late),
+            ("invalid", invalid),
+            ("reordered", reordered),
+            ("lost_frames", lost_frames),
+            ("concealed_frames", concealed_frames),
+            ("gap_samples", gap_samples),
+            ("captured_samples", captured_samples),
+            ("rtcp_received", rtcp_received),
+            ("rtcp_wrong_source", rtcp_wrong_source),
+            ("rtcp_malformed", rtcp_malformed),
+            ("rtp_sent", rtp_sent),
+            ("rtcp_sent", rtcp_sent),
+            ("live_dropped", live_dropped),
+            ("live_skipped", live_skipped),
+            ("live_starved", live_starved),
+        ]
+        .into_iter()
+    }
+}
+
 impl AddAssign for Stats {
     fn add_assign(&mut self, o: Self) {
         let Self {

@@ -55,6 +55,8 @@ pub struct Finished {
     pub sink: Box<dyn CaptureSink>,
     /// Length of the audio written.
     pub duration: Duration,
+    /// How much of it the voice-activity detector judged speech (zero: nothing was said).
+    pub speech: Duration,
 }
 
 impl std::fmt::Debug for Finished {
@@ -62,6 +64,7 @@ impl std::fmt::Debug for Finished {
         f.debug_struct("Finished")
             .field("call", &self.call)
             .field("duration", &self.duration)
+            .field("speech", &self.speech)
             .finish_non_exhaustive()
     }
 }
@@ -83,7 +86,11 @@ struct Capture {
     sink: Box<dyn CaptureSink>,
     samples: u64,
     max_samples: u64,
-    silence: Option<(Duration, Vad, SilenceTimer)>,
+    /// Voice-activity detection over everything captured: it decides whether anything was
+    /// said (`speech_samples`) and drives the silence timer, if any.
+    vad: Vad,
+    speech_samples: u64,
+    silence: Option<(Duration, SilenceTimer)>,
     decisions: Vec<codecs::cleanup::FrameDecision>,
     live: Option<(usize, Vec<i16>, u64)>,
     /// Timestamp after the last frame written, for gap filling.
@@ -453,19 +460,15 @@ impl Stream {
             sink,
             samples: 0,
             max_samples: (max_length.as_micros() * u128::from(RATE) / 1_000_000) as u64,
-            silence: silence.map(|d| {
-                (
-                    d,
-                    Vad::new(
-                        VadConfig {
-                            frame: FrameLen::Ms20,
-                            ..VadConfig::default()
-                        },
-                        rate,
-                    ),
-                    SilenceTimer::new(rate, d),
-                )
-            }),
+            vad: Vad::new(
+                VadConfig {
+                    frame: FrameLen::Ms20,
+                    ..VadConfig::default()
+                },
+                rate,
+            ),
+            speech_samples: 0,
+            silence: silence.map(|d| (d, SilenceTimer::new(rate, d))),
             decisions: Vec::new(),
             live: live_buffer
                 .filter(|&n| n > 0)
@@ -504,11 +507,13 @@ impl Stream {
             });
         }
         let duration = Duration::from_micros(c.samples * 1_000_000 / u64::from(RATE));
-        debug!(call = %self.call, samples = c.samples, "capture stops");
+        let speech = Duration::from_micros(c.speech_samples * 1_000_000 / u64::from(RATE));
+        debug!(call = %self.call, samples = c.samples, speech_samples = c.speech_samples, "capture stops");
         self.finished = Some(Finished {
             call: self.call,
             sink: c.sink,
             duration,
+            speech,
         });
     }
 
@@ -529,7 +534,7 @@ impl Stream {
 
     fn check_capture_idle(&mut self, now: Instant) {
         if let Some(c) = self.capture.as_mut()
-            && let Some((d, _, _)) = &c.silence
+            && let Some((d, _)) = &c.silence
             && !c.silence_reported
             && now >= c.last_frame + *d
         {
@@ -562,7 +567,7 @@ impl Stream {
 
     fn timers(&self) -> impl Iterator<Item = (Instant, Timer)> + '_ {
         let capture_idle = self.capture.as_ref().and_then(|c| {
-            let (d, _, _) = c.silence.as_ref()?;
+            let (d, _) = c.silence.as_ref()?;
             (!c.silence_reported).then_some(c.last_frame + *d)
         });
         [
@@ -619,9 +624,15 @@ fn write(
             }
         }
     }
-    if let Some((_, vad, timer)) = c.silence.as_mut() {
-        c.decisions.clear();
-        vad.feed(pcm, &mut c.decisions);
+    c.decisions.clear();
+    c.vad.feed(pcm, &mut c.decisions);
+    c.speech_samples += c
+        .decisions
+        .iter()
+        .filter(|d| d.speech)
+        .map(|d| u64::from(d.len))
+        .sum::<u64>();
+    if let Some((_, timer)) = c.silence.as_mut() {
         let mut expired = false;
         for d in &c.decisions {
             expired |= timer.update(d);

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use gateway_control::model::{Digit, Event, Tone};
+use tracing::debug;
 
 use super::listen::play_next;
 use super::states::{Call, Capture, Ev, RecordJob, State, common, rest};
@@ -84,6 +85,7 @@ pub(super) fn deliver(
     why: StopReason,
     file: std::path::PathBuf,
     duration: std::time::Duration,
+    speech: std::time::Duration,
 ) {
     if let Some(stream) = c.stream {
         core.outputs.push_back(Output::LiveEnd {
@@ -98,13 +100,18 @@ pub(super) fn deliver(
         );
         return;
     }
-    core.stats.recordings += 1;
+    if speech.is_zero() {
+        debug!(line = %core.line, ?duration, "nothing was said: the recording is not sent");
+    } else {
+        core.stats.recordings += 1;
+    }
     core.outputs.push_back(Output::Recorded {
         request: c.job.request,
         user: core.user,
         to: c.job.to.clone(),
         file,
         duration,
+        speech,
         reason: why,
         stream: c.stream,
     });
@@ -123,14 +130,22 @@ pub(super) fn on_captured(
             call,
             file,
             duration,
+            speech,
         }) if call == c.call.id => {
-            deliver(core, &c, why, file, duration);
-            if c.resume && c.connected && core.off_hook && core.up {
+            deliver(core, &c, why, file, duration, speech);
+            let empty = speech.is_zero();
+            if c.resume && c.connected && core.off_hook && core.up && !empty {
                 return play_next(core, now, c.call, calls);
             }
             core.end_call(calls, c.call, c.connected);
             if core.off_hook && core.up {
-                core.tone(Tone::Confirmation);
+                // An empty recording is not sent: the caller hears the error tone (reorder,
+                // `L/ro`; the line package's `L/of` is an event, not a signal).
+                core.tone(if empty {
+                    Tone::Reorder
+                } else {
+                    Tone::Confirmation
+                });
             }
             rest(core, now)
         }

@@ -111,10 +111,15 @@ impl T {
     }
 
     fn captured(&mut self, call: CallId, ms: u64) {
+        self.captured_speech(call, ms, ms);
+    }
+
+    fn captured_speech(&mut self, call: CallId, ms: u64, speech_ms: u64) {
         self.media(MediaEvent::Captured {
             call,
             file: PathBuf::from("/tmp/x.wav"),
             duration: Duration::from_millis(ms),
+            speech: Duration::from_millis(speech_ms),
         });
     }
 }
@@ -197,6 +202,42 @@ fn recording_stops_on_the_stop_key_and_hangs_up_after_the_file() {
     assert_eq!(t.st.state_name(), "AwaitingOnHook");
     t.ev(Event::OnHook { line: line() });
     assert_eq!(t.st.state_name(), "Idle");
+}
+
+#[test]
+fn an_empty_recording_plays_the_error_tone_and_is_handed_over_as_empty() {
+    let mut t = T::up();
+    t.record(Delivery::Record);
+    let call = t.pick_up_and_connect();
+    t.commands();
+    t.media_out();
+    t.media(MediaEvent::Silence { call });
+    assert_eq!(t.media_out(), vec![MediaCommand::StopCapture { call }]);
+    // Five seconds of line noise, none of it speech.
+    t.captured_speech(call, 5000, 0);
+    let out = t.outputs();
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Recorded { speech, reason: StopReason::Silence, .. } if speech.is_zero()
+        )),
+        "{out:#?}"
+    );
+    let commands = t.commands();
+    assert!(commands.iter().any(|c| matches!(
+        c,
+        Command::PlayTone {
+            tone: Tone::Reorder,
+            ..
+        }
+    )));
+    assert!(!commands.iter().any(|c| matches!(
+        c,
+        Command::PlayTone {
+            tone: Tone::Confirmation,
+            ..
+        }
+    )));
 }
 
 #[test]

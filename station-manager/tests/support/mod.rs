@@ -117,6 +117,8 @@ impl FakeMedia {
                         call,
                         file: std::env::temp_dir().join(format!("offhook-test-{call}.wav")),
                         duration: now - from,
+                        // The simulated line always speaks.
+                        speech: now - from,
                     });
                 }
                 self.cancel(call, |e| {

@@ -364,9 +364,12 @@ impl Gateway {
                     line.set_autoanswer(now, config, on);
                     None
                 }
+                // The newest connection that sends: one left by a call agent that crashed is
+                // older, and its audio would go where nothing listens for it any more.
                 LineCommand::Say { samples, .. } => match line
                     .connections
                     .iter_mut()
+                    .rev()
                     .find(|c| c.mode().sends() && c.remote.is_some())
                 {
                     Some(c) if c.saying() => Some("already saying something".into()),

@@ -21,7 +21,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
-use crate::media::SealKey;
+use crate::audio::SealKey;
 
 /// A database error, split by who is at fault.
 #[derive(Debug, thiserror::Error)]

@@ -22,14 +22,15 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use crate::api::App;
+use crate::VoiceMessaging;
+use crate::audio as media;
 use crate::db::{self, messages as store, spool};
-use crate::media;
+use crate::events::Event;
 use crate::messaging::{Action, MessageObject};
 
 /// The queue of messages to transcode; held by the application state.
 #[derive(Debug)]
-pub struct Queue {
+pub(crate) struct Queue {
     tx: Mutex<std_mpsc::Sender<Uuid>>,
     rx: Mutex<Option<std_mpsc::Receiver<Uuid>>>,
     /// Messages queued and not yet taken by a worker.
@@ -49,7 +50,7 @@ impl Default for Queue {
 
 impl Queue {
     /// Queues a committed `processing` message.
-    pub fn push(&self, id: Uuid) {
+    pub(crate) fn push(&self, id: Uuid) {
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         // The receiver lives as long as the workers; if they are gone the message stays
         // `processing` and is queued again at the next start.
@@ -60,14 +61,15 @@ impl Queue {
     }
 
     /// Messages acknowledged and waiting for a worker (for `/metrics`).
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }
 }
 
 /// Starts the worker pool (once), then queues every message still `processing` in the database.
-pub async fn start(app: &App) -> Result<(), db::Error> {
+pub(crate) async fn start(app: &VoiceMessaging) -> Result<(), db::Error> {
     let Some(rx) = app
+        .0
         .transcoder
         .rx
         .lock()
@@ -77,7 +79,11 @@ pub async fn start(app: &App) -> Result<(), db::Error> {
         return Ok(());
     };
     let rx = Arc::new(Mutex::new(rx));
-    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let workers = app
+        .0
+        .config
+        .transcode_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let rt = tokio::runtime::Handle::current();
     for n in 0..workers {
         let (app, rx, rt) = (app.clone(), rx.clone(), rt.clone());
@@ -85,7 +91,7 @@ pub async fn start(app: &App) -> Result<(), db::Error> {
             .name(format!("transcode-{n}"))
             .spawn(move || worker(&app, &rx, &rt))?;
     }
-    let backlog = app.db.read(store::processing).await?;
+    let backlog = app.0.db.read(store::processing).await?;
     if !backlog.is_empty() {
         info!(
             messages = backlog.len(),
@@ -93,17 +99,17 @@ pub async fn start(app: &App) -> Result<(), db::Error> {
         );
     }
     for id in backlog {
-        app.transcoder.push(id);
+        app.0.transcoder.push(id);
     }
     Ok(())
 }
 
-fn worker(app: &App, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::Handle) {
+fn worker(app: &VoiceMessaging, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::Handle) {
     background_priority();
     loop {
         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok(id) = next else { return };
-        app.transcoder.waiting.fetch_sub(1, Ordering::Relaxed);
+        app.0.transcoder.waiting.fetch_sub(1, Ordering::Relaxed);
         if let Err(e) = transcode_one(app, rt, id) {
             // Not the upload's fault (storage, database): it stays `processing` and is retried
             // at the next start.
@@ -138,14 +144,14 @@ enum Error {
     Io(#[from] std::io::Error),
 }
 
-fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(), Error> {
-    let Some(p) = rt.block_on(app.db.read(move |c| store::pending_transcode(c, id)))? else {
+fn transcode_one(app: &VoiceMessaging, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(), Error> {
+    let Some(p) = rt.block_on(app.0.db.read(move |c| store::pending_transcode(c, id)))? else {
         debug!(message = %id, "no longer processing");
         return Ok(());
     };
-    let dir = app.db.paths().media.clone();
+    let dir = app.0.db.paths().media.clone();
     let raw: Box<dyn Read> = match p.raw_offset {
-        Some(offset) => Box::new(app.db.spool().open_upload(&spool::Stored {
+        Some(offset) => Box::new(app.0.db.spool().open_upload(&spool::Stored {
             file: p.raw_file.clone(),
             offset,
             len: p.raw_bytes,
@@ -162,9 +168,9 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
         .open(&scratch_path)?;
     fs::remove_file(&scratch_path)?;
     let audio_file = format!("{id}.audio");
-    let max = app.config.messages.max_duration;
+    let max = app.0.config.max_duration;
     let done = db::create_file(&dir, &audio_file, |w| {
-        media::transcode(raw, &mut scratch, &app.key, id, max, w).map_err(Error::from)
+        media::transcode(raw, &mut scratch, &app.0.key, id, max, w).map_err(Error::from)
     });
     drop(scratch);
     let (duration_ms, bytes) = match done {
@@ -174,7 +180,8 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
     };
     let file = audio_file.clone();
     let ready = rt.block_on(
-        app.db
+        app.0
+            .db
             .write(move |c| store::mark_ready(c, id, &file, bytes, duration_ms, "opus")),
     )?;
     if !ready {
@@ -185,55 +192,62 @@ fn transcode_one(app: &App, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(),
     // The committed row no longer names the upload; if this removal is lost in a crash, the
     // start-up sweep removes it.
     remove_raw(app, rt, &p);
-    let committed_us = app.clock.now_us();
-    app.metrics.messages_ready.fetch_add(1, Ordering::Relaxed);
+    let committed_us = app.0.clock.now_us();
+    app.0.metrics.messages_ready.fetch_add(1, Ordering::Relaxed);
     let first = p.recipients.first().copied();
     let view = match first {
-        Some(r) => rt.block_on(app.db.read(move |c| store::get_for(c, r, id)))?,
+        Some(r) => rt.block_on(app.0.db.read(move |c| store::get_for(c, r, id)))?,
         None => None,
     };
     if let Some((mut view, _)) = view {
         view.direction = "in";
-        app.clients.deliver(&view, &p.recipients, committed_us);
+        app.0.clients.deliver(&view, &p.recipients, committed_us);
     }
-    app.stations.message_ready(&p.recipients, id, p.sender);
+    app.publish(Event::MessageReady {
+        message: id,
+        from: p.sender,
+        recipients: p.recipients.clone(),
+    });
     debug!(message = %id, duration_ms, "message transcoded");
     Ok(())
 }
 
 /// Removes an upload no row names any more: its file, or its spool segment once no other
 /// message needs it.
-fn remove_raw(app: &App, rt: &tokio::runtime::Handle, p: &store::Pending) {
+fn remove_raw(app: &VoiceMessaging, rt: &tokio::runtime::Handle, p: &store::Pending) {
     if p.raw_offset.is_some() {
-        rt.block_on(app.db.collect_spool(true));
-    } else if let Err(e) = fs::remove_file(app.db.paths().media.join(&p.raw_file)) {
+        rt.block_on(app.0.db.collect_spool(true));
+    } else if let Err(e) = fs::remove_file(app.0.db.paths().media.join(&p.raw_file)) {
         warn!(file = %p.raw_file, error = %e, "cannot remove the raw upload");
     }
 }
 
 /// Marks a corrupt upload failed, removes it and tells the sender's sessions.
 fn fail(
-    app: &App,
+    app: &VoiceMessaging,
     rt: &tokio::runtime::Handle,
     id: Uuid,
     p: &store::Pending,
     why: &media::Error,
 ) -> Result<(), Error> {
     warn!(message = %id, error = %why, "upload is corrupt; message failed");
-    if !rt.block_on(app.db.write(move |c| store::mark_failed(c, id)))? {
+    if !rt.block_on(app.0.db.write(move |c| store::mark_failed(c, id)))? {
         return Ok(());
     }
     remove_raw(app, rt, p);
-    app.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
+    app.0
+        .metrics
+        .messages_failed
+        .fetch_add(1, Ordering::Relaxed);
     let sender = p.sender;
-    if let Some((view, _)) = rt.block_on(app.db.read(move |c| store::get_for(c, sender, id)))? {
+    if let Some((view, _)) = rt.block_on(app.0.db.read(move |c| store::get_for(c, sender, id)))? {
         let mut object = serde_json::to_value(&view).unwrap_or_default();
         if let Some(o) = object.as_object_mut() {
             o.insert("error".into(), json!(why.to_string()));
         }
         let text =
-            MessageObject::new(Action::Post, app.clients.server_id(), sender, object).to_text();
-        app.clients.notify(sender, text.into());
+            MessageObject::new(Action::Post, app.0.clients.server_id(), sender, object).to_text();
+        app.0.clients.notify(sender, text.into());
     }
     Ok(())
 }

@@ -8,24 +8,49 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::api::App;
+use crate::VoiceMessaging;
+use crate::audio as media;
 use crate::db::messages::{self as store, NewAttachment, NewMessage, Status};
 use crate::db::{self, spool};
-use crate::media;
+use crate::phones::RecordStatus;
 
 /// The recording to accept.
 #[derive(Debug)]
 pub enum Audio {
     /// An upload held in memory (its size is capped by `messages.max_upload`).
     Bytes(Bytes),
-    /// A WAV file the media engine recorded; it is read as a stream, and removed once the
-    /// message is stored.
-    Recorded(PathBuf),
+    /// A WAV file recorded on a phone or from an intercom stream; it is read as a stream, and
+    /// removed once the message is stored (or refused).
+    Recorded(Recording),
+}
+
+/// A recording on disk: 8 kHz 16-bit mono WAV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// The file.
+    pub file: PathBuf,
+    /// How much of it is speech, if that was measured.
+    ///
+    /// A recording is *empty* when this is `Some(ZERO)`: the media engine that captured it ran
+    /// every frame through the codecs voice-activity detector (`codecs::cleanup::Vad`, the one
+    /// that also drives the silence timer) and none was judged speech: the caller picked up,
+    /// said nothing, and the silence timer ended it. Length alone does not decide it (a
+    /// recording of line noise is long and empty). `None` means not measured: an intercom
+    /// stream from a client, which its sender ended on purpose.
+    pub speech: Option<Duration>,
+}
+
+impl Recording {
+    /// Whether nothing was said in it (see [`Recording::speech`]).
+    pub fn is_empty(&self) -> bool {
+        self.speech == Some(Duration::ZERO)
+    }
 }
 
 /// Room for `len` bytes sealed (a preamble, then a tag per 64 KiB chunk), reserved up front so
@@ -64,6 +89,9 @@ pub enum Error {
     /// Storage failed.
     #[error("{0}")]
     Db(#[from] db::Error),
+    /// A recording in which nothing was said: not sent (see [`Recording::speech`]).
+    #[error("nothing was recorded: no speech heard")]
+    Empty,
 }
 
 impl From<std::io::Error> for Error {
@@ -72,45 +100,88 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Stores `audio` and `attachments` as a message from `sender` to `recipients`, durably, and
-/// queues it for transcoding.
-pub async fn accept(
-    app: &App,
+impl VoiceMessaging {
+    /// Accepts a message: stores `audio` and `attachments` from `sender` to `recipients`,
+    /// durably, and queues it for transcoding; the recipients get it once it is ready
+    /// ([`crate::Event::MessageReady`]). An empty recording is refused ([`Error::Empty`]) and
+    /// its file removed.
+    pub async fn accept(
+        &self,
+        sender: Uuid,
+        recipients: Vec<Uuid>,
+        audio: Audio,
+        attachments: Vec<Attachment>,
+    ) -> Result<Accepted, Error> {
+        store(self, sender, recipients, audio, attachments).await
+    }
+
+    /// Accepts a recording made on `sender`'s phone (for record request `request`, if it
+    /// answers one) and records how the request ended for [`Self::record_status`].
+    pub async fn accept_phone_recording(
+        &self,
+        request: Option<u64>,
+        sender: Uuid,
+        to: Vec<Uuid>,
+        recording: Recording,
+    ) -> Result<Accepted, Error> {
+        let stored = self
+            .accept(sender, to, Audio::Recorded(recording), vec![])
+            .await;
+        let status = match &stored {
+            Ok(a) => RecordStatus::Stored(a.id),
+            Err(Error::Empty) => RecordStatus::Failed(Error::Empty.to_string()),
+            Err(e) => RecordStatus::Failed(format!("the recording could not be stored: {e}")),
+        };
+        if let Some(request) = request {
+            self.0.phones.set_status(request, status);
+        }
+        stored
+    }
+}
+
+async fn store(
+    core: &VoiceMessaging,
     sender: Uuid,
     recipients: Vec<Uuid>,
     audio: Audio,
     attachments: Vec<Attachment>,
 ) -> Result<Accepted, Error> {
     let id = Uuid::new_v4();
-    let (key_app, max) = (app.clone(), app.config.messages.max_duration);
+    let (key_core, max) = (core.clone(), core.0.config.max_duration);
     let recorded = match &audio {
-        Audio::Recorded(path) => Some(path.clone()),
+        Audio::Recorded(r) if r.is_empty() => {
+            if let Err(e) = tokio::fs::remove_file(&r.file).await {
+                warn!(file = %r.file.display(), error = %e, "cannot remove an empty recording");
+            }
+            return Err(Error::Empty);
+        }
+        Audio::Recorded(r) => Some(r.file.clone()),
         Audio::Bytes(_) => None,
     };
     // Check and seal the upload, append it to the spool and write the attachments (fsynced),
     // off the async threads.
     let written = tokio::task::spawn_blocking(move || {
-        let dir = key_app.db.paths().media.clone();
+        let dir = key_core.0.db.paths().media.clone();
         let (estimate_ms, sealed) = match &audio {
             Audio::Bytes(bytes) => {
                 let estimate_ms = media::check_upload(bytes, max)?;
                 let sealed = media::seal_raw(
                     &bytes[..],
-                    &key_app.key,
+                    &key_core.0.key,
                     id,
                     Vec::with_capacity(sealed_capacity(bytes.len())),
                 )?;
                 (estimate_ms, sealed)
             }
-            Audio::Recorded(path) => {
-                let file = std::fs::File::open(path)?;
+            Audio::Recorded(r) => {
+                let file = std::fs::File::open(&r.file)?;
                 let len = file.metadata()?.len();
                 // 8 kHz 16-bit mono after the 44-byte header: 16 bytes per millisecond.
                 let estimate_ms = len.saturating_sub(44) / 16;
                 let capacity = sealed_capacity(usize::try_from(len).unwrap_or(0));
                 let sealed = media::seal_raw(
                     std::io::BufReader::new(file),
-                    &key_app.key,
+                    &key_core.0.key,
                     id,
                     Vec::with_capacity(capacity),
                 )?;
@@ -118,11 +189,11 @@ pub async fn accept(
             }
         };
         // Durable with the group commit that stores the row; pinned until then.
-        let pin = key_app.db.spool().append(&sealed)?;
+        let pin = key_core.0.db.spool().append(&sealed)?;
         let mut atts = Vec::new();
         for (n, a) in attachments.iter().enumerate() {
             let file = format!("{id}.{n}.att");
-            let sealed = media::seal_attachment(&key_app.key, &attachment_aad(id, n), &a.data)?;
+            let sealed = media::seal_attachment(&key_core.0.key, &attachment_aad(id, n), &a.data)?;
             db::write_file(&dir, &file, &sealed)?;
             atts.push(NewAttachment {
                 name: a.name.clone(),
@@ -140,7 +211,7 @@ pub async fn accept(
         id,
         sender,
         recipients: recipients.clone(),
-        created_ms: app.clock.now_ms(),
+        created_ms: core.0.clock.now_ms(),
         duration_ms: estimate_ms,
         codec: "upload".to_owned(),
         status: Status::Processing,
@@ -153,17 +224,18 @@ pub async fn accept(
     // The pin is held until the commit is over, committed (the segment is named) or not (its
     // bytes are garbage), even if this request is dropped meanwhile.
     let closed_one = pin.closed_one;
-    let committed = app
+    let committed = core
+        .0
         .db
         .write_holding(pin, move |c| store::insert(c, &msg))
         .await;
     if let Err(e) = committed {
-        remove_files(app, files);
-        collect_spool(app, false);
+        remove_files(core, files);
+        collect_spool(core, false);
         return Err(e.into());
     }
     if closed_one {
-        collect_spool(app, false);
+        collect_spool(core, false);
     }
     if let Some(path) = recorded {
         // Stored (sealed) now; the recording itself is no longer needed.
@@ -171,10 +243,11 @@ pub async fn accept(
             warn!(file = %path.display(), error = %e, "cannot remove a stored recording");
         }
     }
-    app.metrics
+    core.0
+        .metrics
         .messages_accepted
         .fetch_add(1, Ordering::Relaxed);
-    app.transcoder.push(id);
+    core.0.transcoder.push(id);
     info!(message = %id, from = %sender, recipients = recipients.len(), duration_ms = estimate_ms, "message accepted");
     Ok(Accepted { id, estimate_ms })
 }
@@ -188,13 +261,13 @@ pub fn attachment_aad(id: Uuid, n: usize) -> Vec<u8> {
 
 /// Removes media files in the background (after a failed commit or a delete). A spool segment
 /// named among them is removed only once no other message needs it.
-pub fn remove_files(app: &App, mut files: Vec<String>) {
+pub fn remove_files(core: &VoiceMessaging, mut files: Vec<String>) {
     let before = files.len();
     files.retain(|f| spool::segment_of(f).is_none());
     if files.len() < before {
-        collect_spool(app, true);
+        collect_spool(core, true);
     }
-    let dir = app.db.paths().media.clone();
+    let dir = core.0.db.paths().media.clone();
     tokio::task::spawn_blocking(move || {
         for f in files {
             if let Err(e) = std::fs::remove_file(dir.join(&f)) {
@@ -206,7 +279,7 @@ pub fn remove_files(app: &App, mut files: Vec<String>) {
 
 /// Removes, in the background, the spool segments nothing needs any more (see
 /// [`db::Db::collect_spool`]).
-pub fn collect_spool(app: &App, close_current: bool) {
-    let db = app.db.clone();
+pub fn collect_spool(core: &VoiceMessaging, close_current: bool) {
+    let db = core.0.db.clone();
     tokio::spawn(async move { db.collect_spool(close_current).await });
 }

@@ -1,5 +1,10 @@
-//! The server engine: loads everything, starts each subsystem as a supervised task, and shuts
-//! down cleanly on SIGINT/SIGTERM.
+//! The server: opens the voice-messaging core, starts the gateway drivers, the stations
+//! subsystem and the HTTP front end around it, and shuts down cleanly on SIGINT/SIGTERM.
+//!
+//! Start-up is one phase: the core depends on nothing above it, so it opens first; the
+//! gateways, the stations (which subscribe to the core's events) and the web layer are built on
+//! it; only then does the core start transcoding (a message left `processing` by a crash is
+//! announced to subscribers that already listen).
 //!
 //! Shutdown order: stop accepting connections and answer new requests with 503; let in-flight
 //! requests (uploads) finish, so each is either stored and acknowledged or never acknowledged and
@@ -9,27 +14,32 @@
 use std::future::{Future, IntoFuture};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use offhook_domain::clock::SystemClock;
+use offhook_domain::db::{self, users};
+use offhook_domain::{ConfigError, OpenError, Retention, VoiceMessaging};
+use offhook_web::{GatewayHealth, GatewayStatus, Web};
 use tokio::net::TcpListener;
 use tokio::time::{interval, timeout};
 use tracing::{error, info, warn};
 
-use crate::api::{self, App};
-use crate::clients::ClientManager;
-use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
-use crate::db::{self, Db, Paths, messages, users};
-use crate::metrics::Metrics;
+use crate::config::{self, Config};
+use crate::gateways::Gateways;
 
-/// Why the engine could not run.
+/// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The database or data directory is unusable.
     #[error("{0}")]
     Db(#[from] db::Error),
+    /// A setting is out of the core's range.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A setting is out of the web layer's range.
+    #[error("{0}")]
+    WebConfig(#[from] offhook_web::ConfigError),
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -46,8 +56,59 @@ pub enum Error {
     Serve(std::io::Error),
 }
 
+impl From<OpenError> for Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Db(e) => Self::Db(e),
+            e => Self::Db(db::Error::Invalid(e.to_string())),
+        }
+    }
+}
+
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN: Duration = Duration::from_secs(30);
+
+/// The core's settings from the configuration file's.
+pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
+    let mut core = offhook_domain::Config::default();
+    core.retention(match c.messages.retention {
+        config::Retention::Delivered => Retention::Delivered,
+        config::Retention::Played => Retention::Played,
+        config::Retention::Period(d) => Retention::Period(d),
+    })?
+    .max_upload(c.messages.max_upload)?
+    .max_duration(c.messages.max_duration)?
+    .sweep_interval(c.messages.sweep_interval)?;
+    Ok(core)
+}
+
+/// The web layer's settings from the configuration file's.
+pub fn web_config(c: &Config) -> Result<offhook_web::Config, offhook_web::ConfigError> {
+    let mut web = offhook_web::Config::default();
+    web.session_ttl(c.clients.session_ttl)?
+        .ping_interval(c.clients.ping_interval)?
+        .ping_timeout(c.clients.ping_timeout)?
+        .frame_rate(c.clients.frame_rate, c.clients.frame_burst)?
+        .max_frame(c.clients.max_frame)?;
+    Ok(web)
+}
+
+/// `/api/v1/health` reads the gateways here.
+struct Health(Arc<Gateways>);
+
+impl GatewayStatus for Health {
+    fn health(&self) -> Vec<GatewayHealth> {
+        self.0
+            .health()
+            .into_iter()
+            .map(|g| GatewayHealth {
+                name: g.name,
+                protocol: g.protocol,
+                up: g.up,
+            })
+            .collect()
+    }
+}
 
 /// Runs the appliance on `data_dir` until SIGINT/SIGTERM.
 pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
@@ -60,60 +121,41 @@ pub async fn serve_until(
     config: Config,
     stop: impl Future<Output = &'static str> + Send + 'static,
 ) -> Result<(), Error> {
-    let paths = Paths::new(data_dir);
-    let key = db::load_or_create_key(&paths)?;
-    let (db, _writer) = Db::open(&paths, 4)?;
-    let server_id = db
-        .write(|c| {
-            users::reset_online(c)?;
-            users::server_id(c)
-        })
-        .await?;
-    let metrics = Arc::new(Metrics::default());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let clients = ClientManager::new(server_id, metrics.clone());
-    let lines = db.read(users::station_lines).await?;
-    let gateways = crate::gateways::start(&config, &lines, metrics.clone(), rand::random()).await?;
-    let (stations, pending_stations) = crate::stations::prepare(&db, &config).await;
-    let app = App::new(
-        db.clone(),
-        clients,
-        metrics,
-        config.clone(),
-        key,
-        clock,
-        api::Phones { gateways, stations },
-    );
-    tokio::spawn(crate::stations::run(app.clone(), pending_stations));
-
-    crate::transcode::start(&app).await?;
+    let core = VoiceMessaging::open(data_dir, core_config(&config)?, Arc::new(SystemClock)).await?;
+    let web_config = web_config(&config)?;
+    let lines = core.db().read(users::station_lines).await?;
+    let gateways =
+        crate::gateways::start(&config, &lines, core.metrics().clone(), rand::random()).await?;
+    let stations = crate::stations::start(&core, gateways.clone(), &config).await;
+    core.start().await?;
+    let web = Web::new(core.clone(), web_config, Arc::new(Health(gateways)));
 
     let addr = config.http.listen;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Listen { addr, source })?;
     let local = listener.local_addr().map_err(Error::Serve)?;
-    info!(address = %local, data_dir = %data_dir.display(), server = %server_id, "offhook serving");
+    info!(address = %local, data_dir = %data_dir.display(), server = %core.server_id(), "offhook serving");
 
     let sweeper = supervise("retention", {
-        let app = app.clone();
-        move || retention(app.clone())
+        let core = core.clone();
+        move || core.clone().retention()
     });
 
-    let router = api::router(app.clone());
+    let router = offhook_web::router(web.clone());
+    let stations = Arc::new(stations);
     // Phone recordings still open are finished and stored (CONTRACT: `serve` stores them),
     // while HTTP drains: a client waiting on its record request gets the stored message.
     let (stations_tx, stations_done) = tokio::sync::oneshot::channel::<()>();
     let stopping = {
-        let app = app.clone();
+        let (web, stations) = (web.clone(), stations.clone());
         async move {
             let why = stop.await;
             info!(signal = why, "shutting down");
-            app.shutting_down.store(true, Ordering::SeqCst);
-            app.clients.server_down("shutdown");
-            let stations = app.clone();
+            web.begin_shutdown();
+            web.core().clients().server_down("shutdown");
             tokio::spawn(async move {
-                stations.stations.shutdown(DRAIN).await;
+                stations.shutdown(DRAIN).await;
                 let _ = stations_tx.send(());
             });
         }
@@ -121,7 +163,7 @@ pub async fn serve_until(
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(stopping)
         .into_future();
-    let result = match timeout_after_signal(served, &app).await {
+    let result = match timeout_after_signal(served, &web).await {
         Ok(r) => r.map_err(Error::Serve),
         Err(()) => {
             warn!("in-flight requests did not finish in time; stopping anyway");
@@ -131,18 +173,18 @@ pub async fn serve_until(
     sweeper.abort();
     if stations_done.await.is_err() {
         // Stopped without the signal (the listener failed): shut the stations down now.
-        app.stations.shutdown(DRAIN).await;
+        stations.shutdown(DRAIN).await;
     }
     // WebSocket sessions close after server_down; wait a little for them to flush.
     let mut tick = interval(Duration::from_millis(20));
     for _ in 0..100 {
-        if app.clients.session_count() == 0 {
+        if core.clients().session_count() == 0 {
             break;
         }
         tick.tick().await;
     }
     // A barrier: every write queued before it is committed once it returns.
-    db.write(|_| Ok(())).await?;
+    core.db().write(|_| Ok(())).await?;
     info!("stopped");
     result
 }
@@ -150,7 +192,7 @@ pub async fn serve_until(
 /// Serves until shutdown begins, then allows [`DRAIN`] for in-flight requests.
 async fn timeout_after_signal<F: Future<Output = std::io::Result<()>>>(
     served: F,
-    app: &App,
+    web: &Web,
 ) -> Result<std::io::Result<()>, ()> {
     tokio::pin!(served);
     let mut tick = interval(Duration::from_millis(50));
@@ -158,7 +200,7 @@ async fn timeout_after_signal<F: Future<Output = std::io::Result<()>>>(
         tokio::select! {
             r = &mut served => return Ok(r),
             _ = tick.tick() => {
-                if app.shutting_down.load(Ordering::SeqCst) {
+                if web.is_shutting_down() {
                     return timeout(DRAIN, served).await.map_err(|_| ());
                 }
             }
@@ -200,28 +242,4 @@ where
             pause.tick().await;
         }
     })
-}
-
-/// The retention sweep: applies the configured policy every `sweep_interval`.
-async fn retention(app: App) {
-    let mut tick = interval(app.config.messages.sweep_interval);
-    loop {
-        tick.tick().await;
-        let (policy, now) = (app.config.messages.retention, app.clock.now_ms());
-        match app.db.write(move |c| messages::sweep(c, policy, now)).await {
-            Ok(files) if !files.is_empty() => {
-                let dir = app.db.paths().media.clone();
-                let n = files.len();
-                let _ = tokio::task::spawn_blocking(move || {
-                    for f in files {
-                        let _ = std::fs::remove_file(dir.join(f));
-                    }
-                })
-                .await;
-                info!(files = n, "retention removed media");
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "retention sweep failed"),
-        }
-    }
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/ws`: one task per WebSocket session, carrying message objects. `send` objects are
-//! intercom buffers, handed to [`crate::intercom`], which forwards them before anything touches
+//! intercom buffers, handed to [`offhook_domain::intercom`], which forwards them before anything touches
 //! the disk.
 //!
 //! This is a driver: it reads the monotonic clock (through tokio, so paused test time controls
@@ -17,15 +17,16 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 use tracing::{debug, warn};
 use uuid::Uuid;
 
-use super::{ApiError, App, Auth};
-use crate::clients::Outbound;
-use crate::db::messages::{self as store, State as Copy};
-use crate::db::users;
-use crate::intercom::{self, Streams};
-use crate::messaging::{self, Action, MessageObject};
-use crate::metrics::Reject;
-use crate::stations::{self, RecordMode};
-use station_manager::Delivery;
+use offhook_domain::clients::{Outbound, Registration, SessionId};
+use offhook_domain::db::messages as store;
+use offhook_domain::intercom::{self, Streams};
+use offhook_domain::mailbox::ResolveError;
+use offhook_domain::messaging::{self, Action, MessageObject};
+use offhook_domain::metrics::Reject;
+use offhook_domain::{RecordMode, RecordStatus, VoiceMessaging};
+
+use crate::error::record_error_status;
+use crate::{ApiError, Auth, Web};
 
 /// Close codes (RFC 6455 §7.4.1).
 mod close {
@@ -37,12 +38,12 @@ mod close {
 }
 
 pub(super) async fn upgrade(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Result<Auth, ApiError>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let auth = auth?;
-    let max = app.config.clients.max_frame;
+    let max = app.0.config.max_frame;
     Ok(ws
         .read_buffer_size(4096)
         .write_buffer_size(0)
@@ -97,18 +98,13 @@ async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 /// How long a closing session waits for the client's close reply.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-async fn session(app: App, auth: Auth, mut socket: WebSocket) {
+async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     let me = auth.user;
-    let mut reg = app.clients.register(me);
-    app.metrics.ws_sessions.fetch_add(1, Ordering::Relaxed);
-    if reg.first {
-        let db = app.db.clone();
-        tokio::spawn(async move { db.write(move |c| users::set_online(c, me, true)).await });
-        app.clients
-            .broadcast_presence(me, &auth.username, true, None);
-    }
+    let core = app.core().clone();
+    let mut reg = core.connect(me, &auth.username);
+    core.metrics().ws_sessions.fetch_add(1, Ordering::Relaxed);
     debug!(user = %auth.username, session = reg.id, "websocket session open");
-    let server = app.clients.server_id();
+    let server = core.server_id();
     let hello = MessageObject::new(
         Action::Connect,
         server,
@@ -123,10 +119,10 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
     // The backlog: copies stored while the user was offline, in storage order. Registration came
     // first, so anything committed from now on is also queued; `pushed` drops the overlap.
     if ok {
-        match app.db.read(move |c| store::pending_for(c, me)).await {
+        match core.db().read(move |c| store::pending_for(c, me)).await {
             Ok(list) => {
                 for v in list {
-                    let text = app.clients.post_text(&v, me, app.clock.now_us());
+                    let text = core.clients().post_text(&v, me, core.clock().now_us());
                     pushed.insert(v.id);
                     if socket
                         .send(Message::Text(text.to_string().into()))
@@ -136,7 +132,7 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
                         ok = false;
                         break;
                     }
-                    app.metrics.pushes.fetch_add(1, Ordering::Relaxed);
+                    app.core().metrics().pushes.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Err(e) => {
@@ -146,9 +142,7 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
             }
         }
     }
-    let mut streams = Streams::new(
-        u64::try_from(app.config.messages.max_duration.as_millis()).unwrap_or(u64::MAX),
-    );
+    let mut streams = Streams::new(core.config().duration_limit_ms());
     if ok {
         run(
             &app,
@@ -161,26 +155,21 @@ async fn session(app: App, auth: Auth, mut socket: WebSocket) {
         .await;
     }
     // A session that ends mid-stream hangs up: what came is stored.
-    intercom::close(&app, sender(&auth, reg.id), &mut streams).await;
-    app.metrics.ws_sessions.fetch_sub(1, Ordering::Relaxed);
-    if app.clients.unregister(me, reg.id) {
-        let db = app.db.clone();
-        tokio::spawn(async move { db.write(move |c| users::set_online(c, me, false)).await });
-        app.clients
-            .broadcast_presence(me, &auth.username, false, None);
-    }
+    intercom::close(&core, sender(&auth, reg.id), &mut streams).await;
+    core.metrics().ws_sessions.fetch_sub(1, Ordering::Relaxed);
+    core.disconnect(me, &auth.username, reg.id);
     debug!(user = %auth.username, session = reg.id, "websocket session closed");
 }
 
 async fn run(
-    app: &App,
+    app: &Web,
     auth: &Auth,
     socket: &mut WebSocket,
-    reg: &mut crate::clients::Registration,
+    reg: &mut Registration,
     pushed: &mut HashSet<Uuid>,
     streams: &mut Streams,
 ) {
-    let cfg = &app.config.clients;
+    let cfg = &app.0.config;
     let mut bucket = Bucket {
         tokens: f64::from(cfg.frame_burst),
         rate: f64::from(cfg.frame_rate),
@@ -207,7 +196,7 @@ async fn run(
                             inner.downcast_ref::<tungstenite::Error>(),
                             Some(tungstenite::Error::Capacity(_))
                         ) {
-                            app.metrics.reject(Reject::WsTooBig);
+                            app.core().metrics().reject(Reject::WsTooBig);
                             send_close(socket, close::TOO_BIG, "frame too big").await;
                         }
                         debug!(error = %inner, "websocket read failed");
@@ -217,7 +206,7 @@ async fn run(
                 };
                 last_heard = now;
                 if !bucket.take(now) {
-                    app.metrics.reject(Reject::WsFlood);
+                    app.core().metrics().reject(Reject::WsFlood);
                     warn!(user = %auth.username, "websocket frame flood: closing");
                     send_close(socket, close::POLICY, "frame rate limit exceeded").await;
                     return;
@@ -227,7 +216,7 @@ async fn run(
                         return;
                     }
                     Message::Binary(_) => {
-                        app.metrics.reject(Reject::WsBadObject);
+                        app.core().metrics().reject(Reject::WsBadObject);
                         let e = error_object(app, auth.user, Action::Send, "binary frames are not message objects");
                         if socket.send(Message::Text(e.into())).await.is_err() {
                             return;
@@ -248,7 +237,7 @@ async fn run(
                         if !pushed.insert(id) {
                             continue;
                         }
-                        app.metrics.pushes.fetch_add(1, Ordering::Relaxed);
+                        app.core().metrics().pushes.fetch_add(1, Ordering::Relaxed);
                         text
                     }
                 };
@@ -262,7 +251,7 @@ async fn run(
             }
             _ = ticker.tick() => {
                 if Instant::now().saturating_duration_since(last_heard) >= cfg.ping_timeout {
-                    app.metrics.reject(Reject::WsPingTimeout);
+                    app.core().metrics().reject(Reject::WsPingTimeout);
                     debug!(user = %auth.username, "ping timeout");
                     send_close(socket, close::PING_TIMEOUT, "ping timeout").await;
                     return;
@@ -275,17 +264,17 @@ async fn run(
     }
 }
 
-fn error_object(app: &App, to: Uuid, action: Action, message: &str) -> String {
+fn error_object(app: &Web, to: Uuid, action: Action, message: &str) -> String {
     MessageObject::new(
         action,
-        app.clients.server_id(),
+        app.core().server_id(),
         to,
         json!({"error": message}),
     )
     .to_text()
 }
 
-fn sender(auth: &Auth, session: crate::clients::SessionId) -> intercom::Sender<'_> {
+fn sender(auth: &Auth, session: SessionId) -> intercom::Sender<'_> {
     intercom::Sender {
         user: auth.user,
         username: &auth.username,
@@ -301,15 +290,15 @@ fn id_field(o: &Value, key: &str) -> Option<Uuid> {
 
 /// Handles one client frame; false ends the session.
 async fn handle_text(
-    app: &App,
+    app: &Web,
     auth: &Auth,
     socket: &mut WebSocket,
-    reg: &crate::clients::Registration,
+    reg: &Registration,
     streams: &mut Streams,
     text: &str,
 ) -> bool {
     let me = auth.user;
-    let server = app.clients.server_id();
+    let server = app.core().server_id();
     let m = match MessageObject::from_client(text, me, server) {
         Ok(m) => m,
         Err(e) => {
@@ -317,7 +306,7 @@ async fn handle_text(
                 messaging::Error::Malformed(_) => Reject::WsBadObject,
                 _ => Reject::WsSpoofed,
             };
-            app.metrics.reject(kind);
+            app.core().metrics().reject(kind);
             let reply = error_object(app, me, Action::Send, &e.to_string());
             return socket.send(Message::Text(reply.into())).await.is_ok();
         }
@@ -343,26 +332,24 @@ async fn handle_text(
             Some(reply(m.action, json!({"presence": on})))
         }
         Action::Checkin | Action::Post => {
-            let (key, to) = if m.action == Action::Checkin {
-                ("message", Copy::Delivered)
-            } else {
-                ("played", Copy::Played)
-            };
+            let delivered = m.action == Action::Checkin;
+            let key = if delivered { "message" } else { "played" };
             if let Some(id) = id_field(&m.object, key) {
-                let (db, metrics) = (app.db.clone(), app.metrics.clone());
+                let core = app.core().clone();
                 // Acks ride the next group commit; the session does not wait for it.
                 tokio::spawn(async move {
-                    match db.write(move |c| store::advance(c, id, me, to)).await {
-                        Ok(true) if to == Copy::Delivered => {
-                            metrics.messages_delivered.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(_) => {}
-                        Err(e) => warn!(error = %e, "cannot record an acknowledgement"),
+                    let done = if delivered {
+                        core.mark_delivered(me, id).await
+                    } else {
+                        core.mark_played(me, id).await
+                    };
+                    if let Err(e) = done {
+                        warn!(error = %e, "cannot record an acknowledgement");
                     }
                 });
                 None
             } else {
-                app.metrics.reject(Reject::WsBadObject);
+                app.core().metrics().reject(Reject::WsBadObject);
                 Some(reply(
                     m.action,
                     json!({"error": format!("object.{key} must be a message id")}),
@@ -371,13 +358,11 @@ async fn handle_text(
         }
         Action::SetStatus => match m.object.get("status").and_then(Value::as_str) {
             Some(s) if s.len() <= 64 => {
-                app.clients.set_status(me, s);
-                app.clients
-                    .broadcast_presence(me, &auth.username, true, Some(s));
+                app.core().set_status(me, &auth.username, s);
                 None
             }
             _ => {
-                app.metrics.reject(Reject::WsBadObject);
+                app.core().metrics().reject(Reject::WsBadObject);
                 Some(reply(
                     Action::SetStatus,
                     json!({"error": "object.status must be a string of at most 64 bytes"}),
@@ -385,10 +370,10 @@ async fn handle_text(
             }
         },
         Action::Send => {
-            match intercom::handle(app, sender(auth, reg.id), streams, &m.object).await {
+            match intercom::handle(app.core(), sender(auth, reg.id), streams, &m.object).await {
                 Ok(()) => None,
                 Err((e, mut at)) => {
-                    app.metrics.reject(e.reject());
+                    app.core().metrics().reject(e.reject());
                     debug!(user = %auth.username, error = %e, "intercom buffer refused");
                     at["error"] = json!(e.to_string());
                     Some(reply(Action::Send, at))
@@ -418,7 +403,7 @@ async fn handle_text(
 ///   `{"error", "status": 409|503}`.
 /// - `{"command": "status", "request": N}` answers `{"request", "status":
 ///   "pending"|"stored"|"failed", "message"?, "reason"?}` at once.
-async fn phone_command(app: &App, me: Uuid, object: &Value) -> Value {
+async fn phone_command(app: &Web, me: Uuid, object: &Value) -> Value {
     match object.get("command").and_then(Value::as_str) {
         Some("record") => {
             let names: Option<Vec<String>> = object.get("to").and_then(Value::as_array).map(|a| {
@@ -429,7 +414,7 @@ async fn phone_command(app: &App, me: Uuid, object: &Value) -> Value {
                     .collect()
             });
             let Some(names) = names.filter(|n| !n.is_empty()) else {
-                app.metrics.reject(Reject::WsBadObject);
+                app.core().metrics().reject(Reject::WsBadObject);
                 return json!({"error": "object.to must list recipients"});
             };
             let mode = match object.get("mode") {
@@ -437,55 +422,51 @@ async fn phone_command(app: &App, me: Uuid, object: &Value) -> Value {
                 Some(v) => match serde_json::from_value::<RecordMode>(v.clone()) {
                     Ok(m) => Some(m),
                     Err(_) => {
-                        app.metrics.reject(Reject::WsBadObject);
+                        app.core().metrics().reject(Reject::WsBadObject);
                         return json!({"error": "object.mode must be auto, intercom or record"});
                     }
                 },
             };
-            let mut to = Vec::with_capacity(names.len());
-            for name in names {
-                let n = name.clone();
-                match app.db.read(move |c| users::by_name(c, &n)).await {
-                    Ok(Some(u)) if u.kind == "user" => to.push(u.id),
-                    Ok(_) => {
-                        app.metrics.reject(Reject::UnknownRecipient);
-                        return json!({"error": format!("unknown recipient {name:?}")});
-                    }
-                    Err(e) => return json!({"error": e.to_string()}),
+            let core = app.core();
+            let to = match core.resolve(names).await {
+                Ok(to) => to,
+                Err(e @ ResolveError::UnknownRecipient(_)) => {
+                    core.metrics().reject(Reject::UnknownRecipient);
+                    return json!({"error": e.to_string()});
                 }
-            }
-            match stations::request_recording(app, me, to, mode) {
+                Err(e) => return json!({"error": e.to_string()}),
+            };
+            match core.request_recording(me, to, mode) {
                 Ok((id, delivery)) => json!({
                     "request": id,
                     "status": "pending",
-                    "mode": if delivery == Delivery::Intercom { "intercom" } else { "record" },
+                    "mode": delivery.as_str(),
                 }),
                 Err(e) => json!({
                     "error": e.to_string(),
-                    "status": super::messages::record_error_status(&e).as_u16(),
+                    "status": record_error_status(&e).as_u16(),
                 }),
             }
         }
         Some("status") => match object.get("request").and_then(Value::as_u64) {
-            Some(id) => match app.stations.record_status(me, id, Duration::ZERO).await {
+            Some(id) => match app.core().record_status(me, id, Duration::ZERO).await {
                 None => json!({"error": "no such record request", "request": id}),
-                Some(stations::RecordStatus::Pending) => {
-                    json!({"request": id, "status": "pending"})
-                }
-                Some(stations::RecordStatus::Stored(m)) => {
+                Some(RecordStatus::Pending) => json!({"request": id, "status": "pending"}),
+                Some(RecordStatus::Stored(m)) => {
                     json!({"request": id, "status": "stored", "message": m})
                 }
-                Some(stations::RecordStatus::Failed(r)) => {
+                Some(RecordStatus::Failed(r)) => {
                     json!({"request": id, "status": "failed", "reason": r})
                 }
+                Some(_) => json!({"error": "unknown status", "request": id}),
             },
             None => {
-                app.metrics.reject(Reject::WsBadObject);
+                app.core().metrics().reject(Reject::WsBadObject);
                 json!({"error": "object.request must be a record request id"})
             }
         },
         _ => {
-            app.metrics.reject(Reject::WsBadObject);
+            app.core().metrics().reject(Reject::WsBadObject);
             json!({"error": "object.command must be \"record\" or \"status\""})
         }
     }
@@ -494,20 +475,21 @@ async fn phone_command(app: &App, me: Uuid, object: &Value) -> Value {
 /// `control_params`: reads, and with `{"record_mode": …}` sets, the caller's parameters. The
 /// answer lists them all: `record_mode` (settable; the default mode of their record requests)
 /// and the appliance's fixed ones (`has_phone`, `intercom_buffer_ms`, `max_recording_ms`).
-fn control_params(app: &App, me: Uuid, object: &Value) -> Value {
+fn control_params(app: &Web, me: Uuid, object: &Value) -> Value {
+    let core: &VoiceMessaging = app.core();
     if let Some(v) = object.get("record_mode") {
         match serde_json::from_value::<RecordMode>(v.clone()) {
-            Ok(m) => app.stations.set_default_mode(me, m),
+            Ok(m) => core.set_default_mode(me, m),
             Err(_) => {
-                app.metrics.reject(Reject::WsBadObject);
+                app.core().metrics().reject(Reject::WsBadObject);
                 return json!({"error": "record_mode must be auto, intercom or record"});
             }
         }
     }
     json!({
-        "record_mode": app.stations.default_mode(me),
-        "has_phone": app.stations.has_phone(me),
+        "record_mode": core.default_mode(me),
+        "has_phone": core.has_phone(me),
         "intercom_buffer_ms": 20,
-        "max_recording_ms": u64::try_from(app.config.messages.max_duration.as_millis()).unwrap_or(u64::MAX),
+        "max_recording_ms": core.config().duration_limit_ms(),
     })
 }

@@ -10,27 +10,27 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use station_manager::Delivery;
 use std::time::Duration;
 use uuid::Uuid;
 
-use super::users::json_body;
-use super::{ApiError, App, Auth};
-use crate::accept::{self, attachment_aad, remove_files};
-use crate::db::messages::{self as store, MessageView, State as Copy, Status};
-use crate::db::{self, users};
-use crate::media;
-use crate::metrics::Reject;
-use crate::stations::{self, RecordError, RecordMode, RecordStatus};
+use offhook_domain::accept;
+use offhook_domain::audio::Format;
+use offhook_domain::db::messages::{MessageView, Status};
+use offhook_domain::metrics::Reject;
+use offhook_domain::{RecordMode, RecordStatus};
 
-fn multipart_error(app: &App, e: &MultipartError) -> ApiError {
+use crate::error::{accept_error, read_error, record_error_status, resolve_error};
+use crate::users::json_body;
+use crate::{ApiError, Auth, Web};
+
+fn multipart_error(app: &Web, e: &MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         app.reject(
             Reject::TooLarge,
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "upload larger than the {} byte limit",
-                app.config.messages.max_upload
+                app.core().config().upload_limit()
             ),
         )
     } else {
@@ -48,7 +48,7 @@ struct Upload {
     attachments: Vec<(String, String, Bytes)>,
 }
 
-async fn read_upload(app: &App, mut mp: Multipart) -> Result<Upload, ApiError> {
+async fn read_upload(app: &Web, mut mp: Multipart) -> Result<Upload, ApiError> {
     let mut to = Vec::new();
     let mut audio = None;
     let mut attachments = Vec::new();
@@ -111,55 +111,18 @@ async fn read_upload(app: &App, mut mp: Multipart) -> Result<Upload, ApiError> {
     })
 }
 
-/// Looks up recipients by username; refuses the first unknown one.
-async fn resolve(app: &App, names: Vec<String>) -> Result<Vec<(Uuid, String)>, ApiError> {
-    let found = app
-        .db
-        .read(move |c| {
-            names
-                .into_iter()
-                .map(|n| {
-                    Ok((
-                        users::by_name(c, &n)?
-                            .filter(|u| u.kind == "user")
-                            .map(|u| u.id),
-                        n,
-                    ))
-                })
-                .collect::<Result<Vec<_>, db::Error>>()
-        })
-        .await?;
-    found
-        .into_iter()
-        .map(|(id, name)| {
-            id.map(|id| (id, name.clone())).ok_or_else(|| {
-                app.reject(
-                    Reject::UnknownRecipient,
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown recipient {name:?}"),
-                )
-            })
-        })
-        .collect()
-}
-
-fn media_error(app: &App, e: &media::Error) -> ApiError {
-    match e {
-        media::Error::Unsupported(_) => app.reject(
-            Reject::UnsupportedAudio,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            e.to_string(),
-        ),
-        _ if e.is_input() => app.reject(Reject::BadAudio, StatusCode::BAD_REQUEST, e.to_string()),
-        _ => ApiError::internal(e),
-    }
+async fn resolve(app: &Web, names: Vec<String>) -> Result<Vec<Uuid>, ApiError> {
+    app.core()
+        .resolve(names)
+        .await
+        .map_err(|e| resolve_error(app.core().metrics(), e))
 }
 
 /// `POST /api/v1/messages`: runs the cheap checks, stores the upload as received (sealed, fsynced)
 /// and commits the message as `processing`, then answers; the transcoder makes it `ready` and
-/// delivers it afterwards (see crate::transcode and docs/DURABILITY.md).
+/// delivers it afterwards (see docs/DURABILITY.md).
 pub(super) async fn create(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -181,42 +144,32 @@ pub(super) async fn create(
             data,
         })
         .collect();
-    let to: Vec<Uuid> = recipients.iter().map(|r| r.0).collect();
-    let accepted = accept::accept(
-        &app,
-        auth.user,
-        to,
-        accept::Audio::Bytes(up.audio),
-        attachments,
-    )
-    .await
-    .map_err(|e| match e {
-        accept::Error::Media(e) => media_error(&app, &e),
-        accept::Error::Db(e) => e.into(),
-    })?;
+    let accepted = app
+        .core()
+        .accept(
+            auth.user,
+            recipients,
+            accept::Audio::Bytes(up.audio),
+            attachments,
+        )
+        .await
+        .map_err(|e| accept_error(app.core().metrics(), e))?;
     Ok(Json(
         json!({"id": accepted.id, "duration_ms": accepted.estimate_ms, "status": Status::Processing.as_str()}),
     ))
 }
 
 pub(super) async fn list(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
     let me = auth.user;
-    Ok(Json(app.db.read(move |c| store::list_for(c, me)).await?))
+    Ok(Json(app.core().list_for(me).await?))
 }
 
-fn parse_id(app: &App, s: &str) -> Result<Uuid, ApiError> {
+fn parse_id(app: &Web, s: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(s)
         .map_err(|_| app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such message"))
-}
-
-async fn visible(app: &App, me: Uuid, id: Uuid) -> Result<(MessageView, Option<String>), ApiError> {
-    app.db
-        .read(move |c| store::get_for(c, me, id))
-        .await?
-        .ok_or_else(|| app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such message"))
 }
 
 #[derive(Deserialize)]
@@ -225,15 +178,15 @@ pub(super) struct AudioQuery {
 }
 
 pub(super) async fn audio(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     Path(id): Path<String>,
     Query(q): Query<AudioQuery>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&app, &id)?;
     let format = match q.format.as_deref() {
-        None | Some("wav") => media::Format::Wav,
-        Some("ogg" | "opus") => media::Format::OggOpus,
+        None | Some("wav") => Format::Wav,
+        Some("ogg" | "opus") => Format::OggOpus,
         Some(other) => {
             return Err(app.reject(
                 Reject::MalformedJson,
@@ -242,71 +195,25 @@ pub(super) async fn audio(
             ));
         }
     };
-    let (view, file) = visible(&app, auth.user, id).await?;
-    if view.status != Status::Ready.as_str() {
-        // Only the sender can see a message that is not ready; it has no playable audio yet.
-        return Err(ApiError {
-            status: StatusCode::CONFLICT,
-            message: if view.status == Status::Failed.as_str() {
-                "the message failed: its audio could not be decoded".into()
-            } else {
-                "the message is still being processed; try again shortly".into()
-            },
-        });
-    }
-    let Some(file) = file else {
-        return Err(ApiError {
-            status: StatusCode::GONE,
-            message: "the audio was removed by the retention policy".into(),
-        });
-    };
-    let path = app.db.paths().media.join(file);
-    let key_app = app.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let sealed = std::fs::read(path).map_err(|e| media::Error::Internal(e.to_string()))?;
-        media::export_audio(&sealed, &key_app.key, id, format)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let (bytes, mime) = out.map_err(ApiError::internal)?;
-    if view.direction == "in" {
-        let me = auth.user;
-        // Playing it counts as played; awaited so a following listing shows it.
-        app.db
-            .write(move |c| store::advance(c, id, me, Copy::Played))
-            .await?;
-        app.stations.message_gone(me, id);
-    }
+    let (bytes, mime) = app
+        .core()
+        .audio(auth.user, id, format)
+        .await
+        .map_err(|e| read_error(app.core().metrics(), e))?;
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
 }
 
 pub(super) async fn attachment(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     Path((id, n)): Path<(String, u32)>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&app, &id)?;
-    visible(&app, auth.user, id).await?;
-    let Some((file, name, ctype)) = app
-        .db
-        .read(move |c| store::attachment_file(c, id, n))
-        .await?
-    else {
-        return Err(app.reject(
-            Reject::NotFound,
-            StatusCode::NOT_FOUND,
-            "no such attachment",
-        ));
-    };
-    let path = app.db.paths().media.join(file);
-    let key_app = app.clone();
-    let data = tokio::task::spawn_blocking(move || {
-        let sealed = std::fs::read(path).map_err(|e| media::Error::Internal(e.to_string()))?;
-        media::open_attachment(&key_app.key, &attachment_aad(id, n as usize), &sealed)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    let (data, name, ctype) = app
+        .core()
+        .attachment(auth.user, id, n)
+        .await
+        .map_err(|e| read_error(app.core().metrics(), e))?;
     let disposition = format!(
         "attachment; filename=\"{}\"",
         name.replace(['"', '\\', '\r', '\n'], "_")
@@ -322,19 +229,16 @@ pub(super) async fn attachment(
 }
 
 pub(super) async fn remove(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&app, &id)?;
     let me = auth.user;
-    match app.db.write(move |c| store::delete_for(c, me, id)).await? {
-        None => Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such message")),
-        Some(files) => {
-            remove_files(&app, files);
-            app.stations.message_gone(me, id);
-            Ok(StatusCode::NO_CONTENT)
-        }
+    if app.core().delete_for(me, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such message"))
     }
 }
 
@@ -350,38 +254,23 @@ pub(super) struct Record {
 /// (409 if the caller has no phone, 503 if its gateway is down); `GET /api/v1/record/{id}` tells
 /// how it ended.
 pub(super) async fn record(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     body: Result<Json<Record>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let r = json_body(&app, body)?;
-    let to: Vec<Uuid> = resolve(&app, r.to)
-        .await?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    match stations::request_recording(&app, auth.user, to, r.mode) {
+    let to = resolve(&app, r.to).await?;
+    match app.core().request_recording(auth.user, to, r.mode) {
         Ok((id, delivery)) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({
                 "request": id,
                 "status": "pending",
-                "mode": if delivery == Delivery::Intercom { "intercom" } else { "record" },
+                "mode": delivery.as_str(),
             })),
         )
             .into_response()),
-        Err(e) => Err(ApiError {
-            status: record_error_status(&e),
-            message: e.to_string(),
-        }),
-    }
-}
-
-/// The HTTP status of a refused record request.
-pub(super) fn record_error_status(e: &RecordError) -> StatusCode {
-    match e {
-        RecordError::NoPhone => StatusCode::CONFLICT,
-        RecordError::GatewayDown => StatusCode::SERVICE_UNAVAILABLE,
+        Err(e) => Err(ApiError::plain(record_error_status(&e), e.to_string())),
     }
 }
 
@@ -394,13 +283,13 @@ pub(super) struct StatusQuery {
 
 /// `GET /api/v1/record/{id}`: `{request, status: pending|stored|failed, message?, reason?}`.
 pub(super) async fn record_status(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     Path(id): Path<u64>,
     Query(q): Query<StatusQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let wait = Duration::from_secs(q.wait.min(300));
-    match app.stations.record_status(auth.user, id, wait).await {
+    match app.core().record_status(auth.user, id, wait).await {
         None => Err(app.reject(
             Reject::NotFound,
             StatusCode::NOT_FOUND,
@@ -413,5 +302,6 @@ pub(super) async fn record_status(
         Some(RecordStatus::Failed(reason)) => Ok(Json(
             json!({"request": id, "status": "failed", "reason": reason}),
         )),
+        Some(_) => Err(ApiError::internal("a record status this API does not know")),
     }
 }

@@ -302,7 +302,7 @@ mod tests {
     fn speech() -> Vec<u8> {
         std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../codecs/tests/data/speech-8k.wav"
+            "/../../codecs/tests/data/speech-8k.wav"
         ))
         .expect("codecs test fixture")
     }

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, App, Auth, COOKIE};
-use crate::db::{self, users};
-use crate::metrics::Reject;
+use offhook_domain::db::{self, users};
+use offhook_domain::metrics::Reject;
+
+use crate::{ApiError, Auth, COOKIE, Web};
 
 #[derive(Deserialize)]
 pub(super) struct Login {
@@ -19,7 +20,7 @@ pub(super) struct Login {
 }
 
 /// Parses a JSON body, counting a malformed one.
-pub(super) fn json_body<T>(app: &App, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(app: &Web, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(|e| {
         app.reject(
             Reject::MalformedJson,
@@ -30,12 +31,13 @@ pub(super) fn json_body<T>(app: &App, body: Result<Json<T>, JsonRejection>) -> R
 }
 
 pub(super) async fn login(
-    State(app): State<App>,
+    State(app): State<Web>,
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Login { username, password } = json_body(&app, body)?;
     let user = app
-        .db
+        .core()
+        .db()
         .read(move |c| users::verify(c, &username, &password))
         .await?;
     let Some(user) = user else {
@@ -46,7 +48,8 @@ pub(super) async fn login(
         ));
     };
     let token = app.new_session(&user);
-    app.metrics
+    app.core()
+        .metrics()
         .logins
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
@@ -59,17 +62,21 @@ pub(super) async fn login(
         .into_response())
 }
 
-pub(super) async fn logout(State(app): State<App>, auth: Auth) -> StatusCode {
+pub(super) async fn logout(State(app): State<Web>, auth: Auth) -> StatusCode {
     app.end_session(&auth.token);
     StatusCode::NO_CONTENT
 }
 
 pub(super) async fn contacts(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let me = auth.user;
-    let list = app.db.read(move |c| users::contacts(c, me)).await?;
+    let list = app
+        .core()
+        .db()
+        .read(move |c| users::contacts(c, me))
+        .await?;
     Ok(Json(
         list.into_iter()
             .map(|u| {
@@ -77,8 +84,8 @@ pub(super) async fn contacts(
                     "id": u.id,
                     "username": u.username,
                     "display": u.display,
-                    "online": app.clients.is_online(u.id),
-                    "status": app.clients.status(u.id),
+                    "online": app.core().is_online(u.id),
+                    "status": app.core().clients().status(u.id),
                     "kind": u.kind,
                 })
             })
@@ -86,7 +93,7 @@ pub(super) async fn contacts(
     ))
 }
 
-fn require_admin(app: &App, auth: &Auth) -> Result<(), ApiError> {
+fn require_admin(app: &Web, auth: &Auth) -> Result<(), ApiError> {
     if auth.admin {
         Ok(())
     } else {
@@ -94,21 +101,21 @@ fn require_admin(app: &App, auth: &Auth) -> Result<(), ApiError> {
     }
 }
 
-fn public(app: &App, u: &users::User) -> Value {
+fn public(app: &Web, u: &users::User) -> Value {
     json!({
         "id": u.id,
         "username": u.username,
         "display": u.display,
         "admin": u.admin,
         "kind": u.kind,
-        "online": app.clients.is_online(u.id),
+        "online": app.core().is_online(u.id),
         "stations": u.stations,
     })
 }
 
-pub(super) async fn list(State(app): State<App>, auth: Auth) -> Result<Json<Vec<Value>>, ApiError> {
+pub(super) async fn list(State(app): State<Web>, auth: Auth) -> Result<Json<Vec<Value>>, ApiError> {
     require_admin(&app, &auth)?;
-    let all = app.db.read(users::list).await?;
+    let all = app.core().db().read(users::list).await?;
     Ok(Json(all.iter().map(|u| public(&app, u)).collect()))
 }
 
@@ -124,7 +131,7 @@ pub(super) struct Create {
 }
 
 pub(super) async fn create(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     body: Result<Json<Create>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -148,22 +155,23 @@ pub(super) async fn create(
         admin: c.admin,
         line,
     };
-    let now = app.clock.now_ms();
+    let now = app.core().clock().now_ms();
     // argon2 is slow on purpose: hash off the async threads and outside the writer's batch.
     let password = new.password.clone();
     let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
         .await
         .map_err(ApiError::internal)??;
     match app
-        .db
+        .core()
+        .db()
         .write(move |conn| users::add_hashed(conn, &new, &hash, now))
         .await
     {
         Ok(u) => Ok((StatusCode::CREATED, Json(public(&app, &u)))),
-        Err(db::Error::Exists(what)) => Err(ApiError {
-            status: StatusCode::CONFLICT,
-            message: format!("{what} already exists"),
-        }),
+        Err(db::Error::Exists(what)) => Err(ApiError::plain(
+            StatusCode::CONFLICT,
+            format!("{what} already exists"),
+        )),
         Err(db::Error::Invalid(why)) => {
             Err(app.reject(Reject::MalformedJson, StatusCode::BAD_REQUEST, why))
         }
@@ -172,12 +180,17 @@ pub(super) async fn create(
 }
 
 pub(super) async fn remove(
-    State(app): State<App>,
+    State(app): State<Web>,
     auth: Auth,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     require_admin(&app, &auth)?;
-    match app.db.write(move |c| users::delete(c, &name)).await {
+    match app
+        .core()
+        .db()
+        .write(move |c| users::delete(c, &name))
+        .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(db::Error::NotFound(_)) => {
             Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such user"))

@@ -5,8 +5,6 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use station_manager::media;
-
 /// Each kind of rejected request or frame, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -120,13 +118,6 @@ impl Reject {
     }
 }
 
-/// A counter family: its help text and its samples by kind.
-#[derive(Debug, Default)]
-struct Family {
-    help: &'static str,
-    counters: Vec<(&'static str, u64)>,
-}
-
 /// The appliance's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -145,42 +136,15 @@ pub struct Metrics {
     pub ws_sessions: AtomicI64,
     /// Successful logins.
     pub logins: AtomicU64,
-    /// Counter families reported whole by their owners (a protocol driver's core), by name:
-    /// `name{kind="…"} value`, as of the last report.
+    /// Counter families reported by subsystems (protocol drivers, the media engine): the
+    /// latest snapshot of each, by family name.
     families: Mutex<BTreeMap<&'static str, Family>>,
-    /// The media engine's counters, as of its last report.
-    media: Mutex<Option<media::Stats>>,
 }
 
-/// The media engine's counters by name: `offhook_rtp_total{kind=…}`.
-fn media_counters(s: &media::Stats) -> [(&'static str, u64); 25] {
-    [
-        ("datagrams", s.datagrams),
-        ("receive_calls", s.receive_calls),
-        ("wrong_source", s.wrong_source),
-        ("before_remote", s.before_remote),
-        ("malformed", s.malformed),
-        ("wrong_payload_type", s.wrong_payload_type),
-        ("audio_packets", s.audio_packets),
-        ("event_packets", s.event_packets),
-        ("digits", s.digits),
-        ("duplicates", s.duplicates),
-        ("late", s.late),
-        ("invalid", s.invalid),
-        ("reordered", s.reordered),
-        ("lost_frames", s.lost_frames),
-        ("concealed_frames", s.concealed_frames),
-        ("gap_samples", s.gap_samples),
-        ("captured_samples", s.captured_samples),
-        ("rtcp_received", s.rtcp_received),
-        ("rtcp_wrong_source", s.rtcp_wrong_source),
-        ("rtcp_malformed", s.rtcp_malformed),
-        ("rtp_sent", s.rtp_sent),
-        ("rtcp_sent", s.rtcp_sent),
-        ("live_dropped", s.live_dropped),
-        ("live_skipped", s.live_skipped),
-        ("live_starved", s.live_starved),
-    ]
+#[derive(Debug)]
+struct Family {
+    help: &'static str,
+    counters: Vec<(&'static str, u64)>,
 }
 
 impl Metrics {
@@ -196,25 +160,21 @@ impl Metrics {
         self.rejected[i].load(Ordering::Relaxed)
     }
 
-    /// Replaces a counter family's samples, rendered `family{kind="name"} value` in the given
-    /// order (a gateway driver calls this with its core's counters after each turn).
+    /// Records the latest snapshot of a family of counters, rendered as
+    /// `family{kind="name"} value` lines under one `# HELP family help` (e.g. a protocol
+    /// driver's `offhook_mgcp_total`, the media engine's `offhook_rtp_total`). Each call
+    /// replaces the family's previous snapshot.
     pub fn set_family(
         &self,
         family: &'static str,
         help: &'static str,
         counters: impl IntoIterator<Item = (&'static str, u64)>,
     ) {
-        let mut families = self.families.lock().unwrap_or_else(|p| p.into_inner());
-        let f = families.entry(family).or_default();
-        f.help = help;
-        // Refilled in place: no allocation once the family has been seen.
-        f.counters.clear();
-        f.counters.extend(counters);
-    }
-
-    /// Records the media engine's counters.
-    pub fn set_media(&self, stats: media::Stats) {
-        *self.media.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+        let counters = counters.into_iter().collect();
+        self.families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(family, Family { help, counters });
     }
 
     /// The Prometheus text exposition of this registry's counters (the API adds the gauges it
@@ -269,23 +229,11 @@ impl Metrics {
             "# HELP offhook_ws_sessions Open WebSocket sessions.\n# TYPE offhook_ws_sessions gauge\noffhook_ws_sessions {}",
             self.ws_sessions.load(Ordering::Relaxed)
         );
-        for (name, f) in self
-            .families
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        let families = self.families.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, f) in families.iter() {
             let _ = writeln!(s, "# HELP {name} {}\n# TYPE {name} counter", f.help);
             for (kind, v) in &f.counters {
                 let _ = writeln!(s, "{name}{{kind=\"{kind}\"}} {v}");
-            }
-        }
-        let media = *self.media.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(stats) = media {
-            s.push_str("# HELP offhook_rtp_total Media engine RTP/RTCP traffic, drops and repairs, by kind (calls open and closed).\n");
-            s.push_str("# TYPE offhook_rtp_total counter\n");
-            for (kind, v) in media_counters(&stats) {
-                let _ = writeln!(s, "offhook_rtp_total{{kind=\"{kind}\"}} {v}");
             }
         }
         s
@@ -296,5 +244,27 @@ impl Metrics {
 pub fn gauges(out: &mut String, gauges: &[(&str, &str, u64)]) {
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_their_latest_snapshot_in_name_order() {
+        let m = Metrics::default();
+        m.set_family("offhook_rtp_total", "RTP.", [("datagrams", 1)]);
+        m.set_family(
+            "offhook_mgcp_total",
+            "MGCP.",
+            [("datagrams", 2), ("tx_timeouts", 3)],
+        );
+        m.set_family("offhook_rtp_total", "RTP.", [("datagrams", 4)]);
+        let text = m.render();
+        let mgcp = text.find("# HELP offhook_mgcp_total MGCP.\n# TYPE offhook_mgcp_total counter\noffhook_mgcp_total{kind=\"datagrams\"} 2\noffhook_mgcp_total{kind=\"tx_timeouts\"} 3\n");
+        let rtp = text.find("offhook_rtp_total{kind=\"datagrams\"} 4\n");
+        assert!(mgcp.is_some() && rtp.is_some() && mgcp < rtp, "{text}");
+        assert!(!text.contains("} 1\n"));
     }
 }

@@ -30,6 +30,29 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that moves only when told: for tests (a virtual clock) and simulations.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock standing at `us` microseconds since the epoch.
+    pub fn new(us: i64) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(us))
+    }
+
+    /// Moves it forward by `d`.
+    pub fn advance(&self, d: std::time::Duration) {
+        let us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        self.0.fetch_add(us, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_us(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Formats milliseconds since the epoch as RFC 3339 UTC with millisecond precision.
 pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

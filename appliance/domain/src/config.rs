@@ -1,0 +1,152 @@
+//! The voice-messaging core's settings: a plain struct with defaults and validated chained
+//! setters (as `station_manager::manager::Config`). The `offhook` binary reads the config file
+//! and builds this; the core never reads files or the environment.
+
+use std::time::Duration;
+
+/// What happens to a message's audio once it is no longer needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retention {
+    /// Deleted once every recipient has acknowledged it.
+    Delivered,
+    /// Deleted once every recipient has played it.
+    Played,
+    /// Deleted this long after it was sent (or when all its users delete it).
+    Period(Duration),
+}
+
+/// A setting out of range (API misuse).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value outside what the core accepts.
+    #[error("{name} {reason}")]
+    OutOfRange {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// The voice-messaging core's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) retention: Retention,
+    pub(crate) max_upload: usize,
+    pub(crate) max_duration: Duration,
+    pub(crate) sweep_interval: Duration,
+    pub(crate) transcode_workers: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            retention: Retention::Period(Duration::from_secs(30 * 86_400)),
+            max_upload: 16 << 20,
+            max_duration: Duration::from_secs(600),
+            sweep_interval: Duration::from_secs(60),
+            transcode_workers: None,
+        }
+    }
+}
+
+fn positive(d: Duration, name: &'static str) -> Result<(), ConfigError> {
+    if d.is_zero() {
+        return Err(ConfigError::OutOfRange {
+            name,
+            reason: "must be positive",
+        });
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Audio retention (30 days).
+    pub fn retention(&mut self, r: Retention) -> Result<&mut Self, ConfigError> {
+        if let Retention::Period(d) = r {
+            positive(d, "retention period")?;
+        }
+        self.retention = r;
+        Ok(self)
+    }
+
+    /// Largest accepted upload, in bytes (16 MiB).
+    pub fn max_upload(&mut self, bytes: usize) -> Result<&mut Self, ConfigError> {
+        if bytes == 0 {
+            return Err(ConfigError::OutOfRange {
+                name: "max_upload",
+                reason: "must be positive",
+            });
+        }
+        self.max_upload = bytes;
+        Ok(self)
+    }
+
+    /// Longest accepted recording (10 minutes).
+    pub fn max_duration(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
+        positive(d, "max_duration")?;
+        self.max_duration = d;
+        Ok(self)
+    }
+
+    /// Period of the retention sweep (1 minute).
+    pub fn sweep_interval(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
+        positive(d, "sweep_interval")?;
+        self.sweep_interval = d;
+        Ok(self)
+    }
+
+    /// Transcoding worker threads (`None`: one per core).
+    pub fn transcode_workers(&mut self, n: Option<usize>) -> Result<&mut Self, ConfigError> {
+        if n == Some(0) {
+            return Err(ConfigError::OutOfRange {
+                name: "transcode_workers",
+                reason: "must be at least 1",
+            });
+        }
+        self.transcode_workers = n;
+        Ok(self)
+    }
+
+    /// The retention policy.
+    pub fn retention_policy(&self) -> Retention {
+        self.retention
+    }
+
+    /// The upload cap, in bytes.
+    pub fn upload_limit(&self) -> usize {
+        self.max_upload
+    }
+
+    /// The longest recording.
+    pub fn duration_limit(&self) -> Duration {
+        self.max_duration
+    }
+
+    /// The longest recording in milliseconds.
+    pub fn duration_limit_ms(&self) -> u64 {
+        u64::try_from(self.max_duration.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setters_refuse_zero() {
+        let mut c = Config::default();
+        assert!(c.max_duration(Duration::ZERO).is_err());
+        assert!(c.max_upload(0).is_err());
+        assert!(c.retention(Retention::Period(Duration::ZERO)).is_err());
+        assert!(c.transcode_workers(Some(0)).is_err());
+        c.max_duration(Duration::from_secs(5))
+            .unwrap()
+            .retention(Retention::Played)
+            .unwrap();
+        assert_eq!(c.duration_limit_ms(), 5000);
+        assert_eq!(c.retention_policy(), Retention::Played);
+    }
+}

@@ -1,0 +1,164 @@
+//! [`VoiceMessaging`]: the core's state and how it starts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::time::interval;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::audio::SealKey;
+use crate::clients::ClientManager;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{self, Db, Paths, messages, users};
+use crate::events::{Bus, Event};
+use crate::metrics::Metrics;
+use crate::phones::Phones;
+use crate::transcode;
+
+/// Why the core could not open its data directory.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The database or data directory is unusable.
+    #[error("{0}")]
+    Db(#[from] db::Error),
+}
+
+/// The voice-messaging core. A cheap handle: clones share one state.
+#[derive(Clone)]
+pub struct VoiceMessaging(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) clients: ClientManager,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) config: Config,
+    pub(crate) key: SealKey,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) transcoder: transcode::Queue,
+    pub(crate) events: Bus,
+    pub(crate) phones: Phones,
+}
+
+impl std::fmt::Debug for VoiceMessaging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceMessaging")
+            .field("server", &self.0.clients.server_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VoiceMessaging {
+    /// Opens the data directory (creating it, its key and its database on first use) and marks
+    /// every user offline. Call [`Self::start`] once the subscribers have subscribed.
+    pub async fn open(
+        data_dir: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, OpenError> {
+        let paths = Paths::new(data_dir);
+        let key = db::load_or_create_key(&paths)?;
+        let (db, _writer) = Db::open(&paths, 4)?;
+        let server_id = db
+            .write(|c| {
+                users::reset_online(c)?;
+                users::server_id(c)
+            })
+            .await?;
+        let metrics = Arc::new(Metrics::default());
+        let clients = ClientManager::new(server_id, metrics.clone());
+        Ok(Self(Arc::new(Inner {
+            db,
+            clients,
+            metrics,
+            config,
+            key,
+            clock,
+            transcoder: transcode::Queue::default(),
+            events: Bus::default(),
+            phones: Phones::default(),
+        })))
+    }
+
+    /// Starts the transcoding workers and queues every message still `processing` (left by a
+    /// crash between acknowledgement and transcoding).
+    pub async fn start(&self) -> Result<(), db::Error> {
+        transcode::start(self).await
+    }
+
+    /// The events from now on, on a channel of the caller's own (see [`crate::events`]).
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Event> {
+        self.0.events.subscribe()
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        self.0.events.publish(event);
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// Sessions and delivery to online clients.
+    pub fn clients(&self) -> &ClientManager {
+        &self.0.clients
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// Wall-clock time.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.0.clock
+    }
+
+    /// The server's privileged GUID.
+    pub fn server_id(&self) -> Uuid {
+        self.0.clients.server_id()
+    }
+
+    /// Messages acknowledged and waiting for a transcoding worker (for `/metrics`).
+    pub fn transcode_waiting(&self) -> usize {
+        self.0.transcoder.waiting()
+    }
+
+    /// The retention sweep: applies the configured policy every `sweep_interval`, forever.
+    pub async fn retention(self) {
+        let mut tick = interval(self.0.config.sweep_interval);
+        loop {
+            tick.tick().await;
+            let (policy, now) = (self.0.config.retention, self.0.clock.now_ms());
+            match self
+                .0
+                .db
+                .write(move |c| messages::sweep(c, policy, now))
+                .await
+            {
+                Ok(files) if !files.is_empty() => {
+                    let dir = self.0.db.paths().media.clone();
+                    let n = files.len();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        for f in files {
+                            let _ = std::fs::remove_file(dir.join(f));
+                        }
+                    })
+                    .await;
+                    info!(files = n, "retention removed media");
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "retention sweep failed"),
+            }
+        }
+    }
+}

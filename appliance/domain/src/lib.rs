@@ -1,0 +1,35 @@
+//! Offhook's voice-messaging core: the database, the client manager, the transcoder, the clock,
+//! the sealing key and the settings, behind one type, [`VoiceMessaging`], that states each rule
+//! once as a method (accept a message, mark it played, delete it for a user, resolve
+//! recipients, request a recording, presence, live streams) and publishes what happened as
+//! [`Event`]s.
+//!
+//! Front ends (the web crate; later the LCD panel, SIP, federation) and the stations subsystem
+//! depend on this crate; it depends on none of them: imports run front ends and drivers →
+//! domain → storage (`db`) and codecs.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod accept;
+pub mod audio;
+pub mod clients;
+pub mod clock;
+pub mod config;
+mod core;
+pub mod db;
+pub mod events;
+pub mod intercom;
+pub mod mailbox;
+pub mod messaging;
+pub mod metrics;
+mod phones;
+mod presence;
+mod transcode;
+
+pub use crate::config::{Config, ConfigError, Retention};
+pub use crate::core::{OpenError, VoiceMessaging};
+pub use crate::events::{Delivery, Event, LiveStreamId};
+pub use crate::phones::{RecordError, RecordMode, RecordStatus};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! Sessions and the [`Auth`] extractor: a login gets a random token, sent back as a Bearer
+//! token, the session cookie, or `?token=` (browsers' WebSockets).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use offhook_domain::db::users::User;
+use offhook_domain::metrics::Reject;
+use rand::RngCore;
+use uuid::Uuid;
+
+use crate::{ApiError, Web};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "offhook_session";
+
+/// Sessions kept before the expired ones are swept.
+const SWEEP_ABOVE: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub(crate) struct SessionInfo {
+    user: Uuid,
+    username: String,
+    admin: bool,
+    expires_ms: i64,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// Their GUID.
+    pub user: Uuid,
+    /// Their login name.
+    pub username: String,
+    /// May manage users.
+    pub admin: bool,
+    pub(crate) token: String,
+}
+
+impl Web {
+    pub(crate) fn new_session(&self, user: &User) -> String {
+        let mut b = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        let token: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let ttl = i64::try_from(self.0.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+        let now = self.core().clock().now_ms();
+        let info = SessionInfo {
+            user: user.id,
+            username: user.username.clone(),
+            admin: user.admin,
+            expires_ms: now.saturating_add(ttl),
+        };
+        let mut map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, s| s.expires_ms > now);
+        }
+        map.insert(token.clone(), info);
+        token
+    }
+
+    pub(crate) fn end_session(&self, token: &str) {
+        self.0
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+
+    /// Resolves a session token.
+    pub fn authenticate(&self, token: Option<&str>) -> Result<Auth, ApiError> {
+        let Some(token) = token else {
+            return Err(self.reject(
+                Reject::NoSession,
+                StatusCode::UNAUTHORIZED,
+                "log in first: POST /api/v1/session, then send the token as a Bearer token or cookie",
+            ));
+        };
+        let info = self
+            .0
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        match info {
+            None => Err(self.reject(
+                Reject::BadToken,
+                StatusCode::UNAUTHORIZED,
+                "invalid session token",
+            )),
+            Some(s) if s.expires_ms <= self.core().clock().now_ms() => {
+                self.end_session(token);
+                Err(self.reject(
+                    Reject::ExpiredToken,
+                    StatusCode::UNAUTHORIZED,
+                    "session expired: log in again",
+                ))
+            }
+            Some(s) => Ok(Auth {
+                user: s.user,
+                username: s.username,
+                admin: s.admin,
+                token: token.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The session token of a request: `Authorization: Bearer`, the session cookie, or `?token=`
+/// (for browsers' WebSockets).
+pub(crate) fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(t) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(t.trim().to_owned());
+    }
+    for v in parts.headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for kv in v.split(';') {
+            if let Some(t) = kv
+                .trim()
+                .strip_prefix(COOKIE)
+                .and_then(|r| r.strip_prefix('='))
+            {
+                return Some(t.to_owned());
+            }
+        }
+    }
+    parts.uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .map(str::to_owned)
+    })
+}
+
+impl FromRequestParts<Web> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, ApiError> {
+        web.authenticate(token_of(parts).as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(req: Request<()>) -> Parts {
+        req.into_parts().0
+    }
+
+    #[test]
+    fn the_token_comes_from_bearer_cookie_or_query() {
+        let bearer = Request::builder()
+            .header(header::AUTHORIZATION, "Bearer abc ")
+            .body(())
+            .unwrap();
+        assert_eq!(token_of(&parts(bearer)).as_deref(), Some("abc"));
+        let cookie = Request::builder()
+            .header(header::COOKIE, "x=1; offhook_session=def")
+            .body(())
+            .unwrap();
+        assert_eq!(token_of(&parts(cookie)).as_deref(), Some("def"));
+        let query = Request::builder()
+            .uri("/api/v1/ws?a=1&token=ghi")
+            .body(())
+            .unwrap();
+        assert_eq!(token_of(&parts(query)).as_deref(), Some("ghi"));
+        let none = Request::builder().uri("/").body(()).unwrap();
+        assert_eq!(token_of(&parts(none)), None);
+    }
+}

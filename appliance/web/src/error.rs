@@ -1,0 +1,179 @@
+//! Refusals and failures as HTTP responses: a status and `{"error": …}`; every refusal is
+//! counted in `/metrics` by kind. The core's errors map to statuses here, and only here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use offhook_domain::mailbox::{ReadError, ResolveError};
+use offhook_domain::metrics::{Metrics, Reject};
+use offhook_domain::{RecordError, accept, audio, db};
+use serde_json::json;
+use tracing::debug;
+
+/// A refused request: its status and a one-line cause.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The cause, for humans.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A server-side failure (not counted as a rejection: it is not the client's fault).
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "request failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "internal error".into(),
+        }
+    }
+
+    /// A refusal that is not counted (a state the client could not know, e.g. 409).
+    pub fn plain(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Counts a refusal and builds its response.
+pub(crate) fn reject(
+    metrics: &Metrics,
+    kind: Reject,
+    status: StatusCode,
+    message: impl Into<String>,
+) -> ApiError {
+    metrics.reject(kind);
+    let message = message.into();
+    debug!(kind = kind.label(), status = status.as_u16(), %message, "request refused");
+    ApiError { status, message }
+}
+
+impl From<db::Error> for ApiError {
+    fn from(e: db::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": self.message}))).into_response()
+    }
+}
+
+/// An unknown recipient is 400; a database failure 500.
+pub(crate) fn resolve_error(metrics: &Metrics, e: ResolveError) -> ApiError {
+    match e {
+        ResolveError::UnknownRecipient(_) => reject(
+            metrics,
+            Reject::UnknownRecipient,
+            StatusCode::BAD_REQUEST,
+            e.to_string(),
+        ),
+        e => ApiError::internal(e),
+    }
+}
+
+/// Unsupported audio is 415, bad audio 400, anything else 500.
+pub(crate) fn audio_error(metrics: &Metrics, e: &audio::Error) -> ApiError {
+    match e {
+        audio::Error::Unsupported(_) => reject(
+            metrics,
+            Reject::UnsupportedAudio,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            e.to_string(),
+        ),
+        _ if e.is_input() => reject(
+            metrics,
+            Reject::BadAudio,
+            StatusCode::BAD_REQUEST,
+            e.to_string(),
+        ),
+        _ => ApiError::internal(e),
+    }
+}
+
+/// The status of a message not accepted.
+pub(crate) fn accept_error(metrics: &Metrics, e: accept::Error) -> ApiError {
+    match e {
+        accept::Error::Media(e) => audio_error(metrics, &e),
+        accept::Error::Empty => reject(
+            metrics,
+            Reject::BadAudio,
+            StatusCode::BAD_REQUEST,
+            e.to_string(),
+        ),
+        e => ApiError::internal(e),
+    }
+}
+
+/// Not found is 404 (counted), not ready 409, removed by retention 410, else 500.
+pub(crate) fn read_error(metrics: &Metrics, e: ReadError) -> ApiError {
+    match e {
+        ReadError::NotFound | ReadError::NoAttachment => reject(
+            metrics,
+            Reject::NotFound,
+            StatusCode::NOT_FOUND,
+            e.to_string(),
+        ),
+        ReadError::Failed | ReadError::Processing => {
+            ApiError::plain(StatusCode::CONFLICT, e.to_string())
+        }
+        ReadError::Removed => ApiError::plain(StatusCode::GONE, e.to_string()),
+        e => ApiError::internal(e),
+    }
+}
+
+/// The HTTP status of a refused record request: no phone is 409, its gateway down 503.
+pub(crate) fn record_error_status(e: &RecordError) -> StatusCode {
+    match e {
+        RecordError::NoPhone => StatusCode::CONFLICT,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_statuses() {
+        let m = Metrics::default();
+        let unknown = resolve_error(&m, ResolveError::UnknownRecipient("zed".into()));
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        assert_eq!(unknown.message, "unknown recipient \"zed\"");
+        assert_eq!(m.rejected(Reject::UnknownRecipient), 1);
+        let e = audio::Error::Unsupported("x".into());
+        assert_eq!(
+            audio_error(&m, &e).status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let e = audio::Error::BadInput("x".into());
+        assert_eq!(audio_error(&m, &e).status, StatusCode::BAD_REQUEST);
+        let e = audio::Error::Internal("x".into());
+        assert_eq!(
+            audio_error(&m, &e).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            read_error(&m, ReadError::NotFound).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(m.rejected(Reject::NotFound), 1);
+        assert_eq!(
+            read_error(&m, ReadError::Processing).status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(read_error(&m, ReadError::Removed).status, StatusCode::GONE);
+        assert_eq!(
+            record_error_status(&RecordError::NoPhone),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            record_error_status(&RecordError::GatewayDown),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! Offhook's HTTP front end: the REST API and WebSocket endpoint of the reference, on axum,
+//! over the voice-messaging core ([`offhook_domain::VoiceMessaging`]). This crate keeps only
+//! HTTP state (sessions, the shutdown flag, its settings); every rule is the core's.
+//!
+//! Every refusal is a JSON `{"error": …}` with a 4xx status and a count in `/metrics`
+//! (`offhook_rejected_total{kind=…}`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod config;
+mod error;
+mod messages;
+pub mod openapi;
+mod users;
+mod ws;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use offhook_domain::VoiceMessaging;
+use offhook_domain::metrics::Reject;
+use serde_json::json;
+
+use crate::auth::SessionInfo;
+pub use crate::auth::{Auth, COOKIE};
+pub use crate::config::{Config, ConfigError};
+pub use crate::error::ApiError;
+
+/// One media gateway as `/api/v1/health` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayHealth {
+    /// Its configured name.
+    pub name: String,
+    /// Its protocol.
+    pub protocol: &'static str,
+    /// Whether it is in service.
+    pub up: bool,
+}
+
+/// Where `/api/v1/health` reads the gateways' state (the binary's gateway registry).
+pub trait GatewayStatus: Send + Sync + 'static {
+    /// Every configured gateway and whether it is up.
+    fn health(&self) -> Vec<GatewayHealth>;
+}
+
+/// The HTTP layer's state: the core it serves, and its own (sessions, settings, the shutdown
+/// flag). Clones share one state.
+#[derive(Clone)]
+pub struct Web(Arc<Inner>);
+
+struct Inner {
+    core: VoiceMessaging,
+    config: Config,
+    gateways: Arc<dyn GatewayStatus>,
+    shutting_down: AtomicBool,
+    sessions: Mutex<HashMap<String, SessionInfo>>,
+}
+
+impl std::fmt::Debug for Web {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Web")
+            .field("core", &self.0.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Web {
+    /// The HTTP layer over `core`, with `gateways` for `/api/v1/health`.
+    pub fn new(core: VoiceMessaging, config: Config, gateways: Arc<dyn GatewayStatus>) -> Self {
+        Self(Arc::new(Inner {
+            core,
+            config,
+            gateways,
+            shutting_down: AtomicBool::new(false),
+            sessions: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The core.
+    pub fn core(&self) -> &VoiceMessaging {
+        &self.0.core
+    }
+
+    /// Shutdown begins: new requests get 503.
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Counts a refusal and builds its response.
+    pub fn reject(&self, kind: Reject, status: StatusCode, message: impl Into<String>) -> ApiError {
+        error::reject(self.0.core.metrics(), kind, status, message)
+    }
+}
+
+async fn refuse_while_stopping(State(app): State<Web>, req: Request, next: Next) -> Response {
+    if app.is_shutting_down() {
+        return app
+            .reject(
+                Reject::ShuttingDown,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server is shutting down",
+            )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// Bodies declared longer than this are refused without being read.
+const DRAIN_MAX: u64 = 256 << 20;
+
+/// Refuses an upload whose declared length is over the cap before reading it, but reads (and
+/// drops) its body first, up to [`DRAIN_MAX`], so that the client, still sending, gets to read
+/// the 413 instead of a reset connection. Bodies without a declared length are capped by
+/// `DefaultBodyLimit` while they stream.
+async fn upload_cap(State(app): State<Web>, req: Request, next: Next) -> Response {
+    let cap = app.core().config().upload_limit() as u64;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > cap => {
+            if n <= DRAIN_MAX {
+                let mut body = req.into_body().into_data_stream();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                    while let Some(Ok(_)) = futures_util::StreamExt::next(&mut body).await {}
+                })
+                .await;
+            }
+            app.reject(
+                Reject::TooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("upload of {n} bytes is over the {cap} byte limit"),
+            )
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
+async fn health(State(app): State<Web>) -> Json<serde_json::Value> {
+    let gateways: Vec<_> = app
+        .0
+        .gateways
+        .health()
+        .into_iter()
+        .map(|g| json!({"name": g.name, "protocol": g.protocol, "up": g.up}))
+        .collect();
+    // Users' phones: `available` is false while the phone's gateway is down (record → 503).
+    let stations: Vec<_> = app
+        .core()
+        .availability()
+        .into_iter()
+        .map(|(user, available)| json!({"user": user, "available": available}))
+        .collect();
+    Json(json!({"status": "ok", "gateways": gateways, "stations": stations}))
+}
+
+async fn metrics(State(app): State<Web>) -> impl IntoResponse {
+    let core = app.core();
+    let mut text = core.metrics().render();
+    let (segments, bytes) = core.db().spool().usage();
+    offhook_domain::metrics::gauges(
+        &mut text,
+        &[
+            (
+                "offhook_transcode_waiting",
+                "Messages acknowledged and waiting for a transcoding worker.",
+                core.transcode_waiting() as u64,
+            ),
+            (
+                "offhook_spool_segments",
+                "Upload spool segments on disk.",
+                segments as u64,
+            ),
+            (
+                "offhook_spool_bytes",
+                "Bytes held in the upload spool's segments.",
+                bytes,
+            ),
+        ],
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+async fn not_found(State(app): State<Web>) -> ApiError {
+    app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// The router: every route of CONTRACT.md's REST table (and of [`openapi::document`]).
+pub fn router(app: Web) -> Router {
+    let upload_cap = app.core().config().upload_limit();
+    Router::new()
+        .route("/api/v1/session", post(users::login).delete(users::logout))
+        .route("/api/v1/contacts", get(users::contacts))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route("/api/v1/users/{name}", delete(users::remove))
+        .route(
+            "/api/v1/messages",
+            get(messages::list)
+                .post(messages::create)
+                .layer(DefaultBodyLimit::max(upload_cap))
+                .layer(middleware::from_fn_with_state(
+                    app.clone(),
+                    self::upload_cap,
+                )),
+        )
+        .route("/api/v1/messages/{id}", delete(messages::remove))
+        .route("/api/v1/messages/{id}/audio", get(messages::audio))
+        .route(
+            "/api/v1/messages/{id}/attachments/{n}",
+            get(messages::attachment),
+        )
+        .route("/api/v1/record", post(messages::record))
+        .route("/api/v1/record/{id}", get(messages::record_status))
+        .route("/api/v1/ws", get(ws::upgrade))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            refuse_while_stopping,
+        ))
+        .with_state(app)
+}
