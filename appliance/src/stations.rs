@@ -489,3 +489,64 @@ fn output_to_core(core: &VoiceMessaging, output: Output, tasks: &mut tokio::task
 const RTP_FAMILY: &str = "offhook_rtp_total";
 const RTP_HELP: &str =
     "Media engine RTP/RTCP traffic, drops and repairs, by kind (calls open and closed).";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_events_become_inputs_for_the_users_with_phones() {
+        let (alice, bob, carol) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let phones: HashSet<Uuid> = [bob].into();
+        let message = Uuid::new_v4();
+        let ready = Event::MessageReady {
+            message,
+            from: alice,
+            recipients: vec![bob, carol],
+        };
+        assert_eq!(
+            inputs(ready, &phones),
+            vec![Input::MessageWaiting {
+                user: user_id(bob),
+                message: message_id(message),
+                from: user_id(alice),
+            }]
+        );
+        let gone = |user| Event::MessageGone { user, message };
+        assert_eq!(inputs(gone(carol), &phones), vec![]);
+        assert_eq!(inputs(gone(bob), &phones).len(), 1);
+        let live = Event::LiveStart {
+            stream: LiveStreamId(u64::MAX),
+            from: alice,
+            to: vec![bob],
+        };
+        let [Input::LiveStart { stream, .. }] = &inputs(live, &phones)[..] else {
+            panic!("one LiveStart");
+        };
+        assert_eq!(
+            stream.0 & STATION_STREAM_BIT,
+            0,
+            "core streams keep the top bit clear"
+        );
+        let asked = Event::RecordingRequested {
+            request: 7,
+            user: bob,
+            to: vec![alice],
+            delivery: offhook_domain::Delivery::Intercom,
+        };
+        assert!(matches!(
+            &inputs(asked, &phones)[..],
+            [Input::Record {
+                request: RequestId(7),
+                delivery: Delivery::Intercom,
+                ..
+            }]
+        ));
+        let presence = Event::Presence {
+            user: bob,
+            online: true,
+            status: None,
+        };
+        assert_eq!(inputs(presence, &phones), vec![]);
+    }
+}

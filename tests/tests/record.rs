@@ -554,6 +554,31 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
     );
 }
 
+/// alice picks up and says nothing; the silence timer ends the recording. It is not sent:
+/// her phone plays the error tone (reorder), `offhook record` fails saying why, and bob has
+/// nothing.
+#[test]
+fn an_empty_recording_is_not_sent() {
+    let (server, mut sim) = setup();
+    let record = record_to_bob(&server);
+    answer_line_1(&mut sim);
+    sim.expect("the error tone on line 1", |v| {
+        (v["line"] == 1 && v["signal"] == "L/ro" && v["stopped"].is_null()).then_some(())
+    });
+    sim.send("onhook 1");
+    let out = record.join().unwrap();
+    assert!(!out.status.success(), "an empty recording is refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nothing was recorded: no speech heard"),
+        "{stderr}"
+    );
+    let inbox = server.client("bob", &["inbox", "--json"]);
+    assert!(inbox.status.success());
+    let list: Vec<Value> = serde_json::from_slice(&inbox.stdout).unwrap();
+    assert!(list.is_empty(), "bob has nothing: {list:?}");
+}
+
 /// SIGTERM while alice speaks: `serve` stops the recording, stores what was said, and bob has
 /// it after the restart (CONTRACT: open recordings are finalised and stored).
 #[test]

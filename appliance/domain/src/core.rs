@@ -94,8 +94,9 @@ impl VoiceMessaging {
         self.0.events.subscribe()
     }
 
-    pub(crate) fn publish(&self, event: Event) {
-        self.0.events.publish(event);
+    /// Publishes `event`; returns how many subscribers got it.
+    pub(crate) fn publish(&self, event: Event) -> usize {
+        self.0.events.publish(event)
     }
 
     /// The database.

@@ -127,9 +127,11 @@ impl Bus {
         rx
     }
 
-    /// Sends `event` to every subscriber; those that have gone are forgotten.
-    pub(crate) fn publish(&self, event: Event) {
+    /// Sends `event` to every subscriber; those that have gone are forgotten. Returns how many
+    /// got it.
+    pub(crate) fn publish(&self, event: Event) -> usize {
         let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         subs.retain(|s| s.send(event.clone()).is_ok());
+        subs.len()
     }
 }

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 mod core;
 pub mod db;
+mod directory;
 pub mod events;
 pub mod intercom;
 pub mod mailbox;

@@ -191,12 +191,19 @@ impl VoiceMessaging {
         };
         let request = self.0.phones.next_request.fetch_add(1, Ordering::Relaxed);
         lock(&self.0.phones.requests).insert(request, (user, RecordStatus::Pending));
-        self.0.events.publish(Event::RecordingRequested {
+        let heard = self.0.events.publish(Event::RecordingRequested {
             request,
             user,
             to,
             delivery,
         });
+        if heard == 0 {
+            // Nothing drives the phones any more: the request cannot ring.
+            self.0.phones.set_status(
+                request,
+                RecordStatus::Failed("the station manager stopped".into()),
+            );
+        }
         Ok((request, delivery))
     }
 
@@ -241,13 +248,13 @@ impl VoiceMessaging {
     /// A buffer of live stream `stream` (and, with `end`, its end).
     pub fn live_buffer(&self, stream: LiveStreamId, pcm: &[i16], end: bool) {
         if !pcm.is_empty() {
-            self.0.events.publish(Event::LiveBuffer {
+            self.publish(Event::LiveBuffer {
                 stream,
                 pcm: pcm.into(),
             });
         }
         if end {
-            self.0.events.publish(Event::LiveEnd { stream });
+            self.publish(Event::LiveEnd { stream });
         }
     }
 
@@ -255,7 +262,7 @@ impl VoiceMessaging {
     pub fn live_stored(&self, stream: LiveStreamId, recipients: &[Uuid], message: Uuid) {
         let to = self.0.phones.with_phones(recipients);
         if !to.is_empty() {
-            self.0.events.publish(Event::LiveStored {
+            self.publish(Event::LiveStored {
                 stream,
                 to,
                 message,

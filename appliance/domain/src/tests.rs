@@ -382,3 +382,19 @@ async fn a_live_stream_reaches_only_recipients_with_phones() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_request_nothing_hears_fails_at_once() {
+    let f = fixture().await;
+    f.core.set_phones([f.alice]);
+    f.core.set_available(f.alice, true);
+    drop(f.events);
+    let (id, _) = f
+        .core
+        .request_recording(f.alice, vec![f.bob], None)
+        .unwrap();
+    assert_eq!(
+        f.core.record_status(f.alice, id, Duration::ZERO).await,
+        Some(RecordStatus::Failed("the station manager stopped".into()))
+    );
+}

@@ -153,6 +153,58 @@ mod tests {
         req.into_parts().0
     }
 
+    struct NoGateways;
+
+    impl crate::GatewayStatus for NoGateways {
+        fn health(&self) -> Vec<crate::GatewayHealth> {
+            vec![]
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_are_refused_missing_unknown_or_expired() {
+        use offhook_domain::clock::ManualClock;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = std::sync::Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let core = offhook_domain::VoiceMessaging::open(
+            dir.path(),
+            offhook_domain::Config::default(),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        let mut config = crate::Config::default();
+        config.session_ttl(Duration::from_secs(60)).unwrap();
+        let web = Web::new(core, config, std::sync::Arc::new(NoGateways));
+        let refused = |t: Option<&str>| web.authenticate(t).unwrap_err().status;
+        assert_eq!(refused(None), StatusCode::UNAUTHORIZED);
+        assert_eq!(refused(Some("nope")), StatusCode::UNAUTHORIZED);
+        let user = User {
+            id: Uuid::new_v4(),
+            username: "bob".into(),
+            display: "bob".into(),
+            admin: false,
+            kind: "user".into(),
+            online: false,
+            stations: vec![],
+            sip_username: String::new(),
+            sip_secret: String::new(),
+        };
+        let token = web.new_session(&user);
+        let auth = web.authenticate(Some(&token)).unwrap();
+        assert_eq!((auth.user, auth.username.as_str()), (user.id, "bob"));
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(refused(Some(&token)), StatusCode::UNAUTHORIZED);
+        let metrics = web.core().metrics();
+        for kind in [Reject::NoSession, Reject::BadToken, Reject::ExpiredToken] {
+            assert_eq!(metrics.rejected(kind), 1, "{kind:?}");
+        }
+        // An expired session is forgotten: it is then simply unknown.
+        assert_eq!(refused(Some(&token)), StatusCode::UNAUTHORIZED);
+        assert_eq!(metrics.rejected(Reject::BadToken), 2);
+    }
+
     #[test]
     fn the_token_comes_from_bearer_cookie_or_query() {
         let bearer = Request::builder()

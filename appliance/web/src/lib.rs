@@ -173,7 +173,7 @@ async fn health(State(app): State<Web>) -> Json<serde_json::Value> {
 async fn metrics(State(app): State<Web>) -> impl IntoResponse {
     let core = app.core();
     let mut text = core.metrics().render();
-    let (segments, bytes) = core.db().spool().usage();
+    let (segments, bytes) = core.spool_usage();
     offhook_domain::metrics::gauges(
         &mut text,
         &[

@@ -35,11 +35,7 @@ pub(super) async fn login(
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Login { username, password } = json_body(&app, body)?;
-    let user = app
-        .core()
-        .db()
-        .read(move |c| users::verify(c, &username, &password))
-        .await?;
+    let user = app.core().login(username, password).await?;
     let Some(user) = user else {
         return Err(app.reject(
             Reject::BadLogin,
@@ -72,11 +68,7 @@ pub(super) async fn contacts(
     auth: Auth,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let me = auth.user;
-    let list = app
-        .core()
-        .db()
-        .read(move |c| users::contacts(c, me))
-        .await?;
+    let list = app.core().contacts(me).await?;
     Ok(Json(
         list.into_iter()
             .map(|u| {
@@ -115,7 +107,7 @@ fn public(app: &Web, u: &users::User) -> Value {
 
 pub(super) async fn list(State(app): State<Web>, auth: Auth) -> Result<Json<Vec<Value>>, ApiError> {
     require_admin(&app, &auth)?;
-    let all = app.core().db().read(users::list).await?;
+    let all = app.core().users().await?;
     Ok(Json(all.iter().map(|u| public(&app, u)).collect()))
 }
 
@@ -155,18 +147,7 @@ pub(super) async fn create(
         admin: c.admin,
         line,
     };
-    let now = app.core().clock().now_ms();
-    // argon2 is slow on purpose: hash off the async threads and outside the writer's batch.
-    let password = new.password.clone();
-    let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)??;
-    match app
-        .core()
-        .db()
-        .write(move |conn| users::add_hashed(conn, &new, &hash, now))
-        .await
-    {
+    match app.core().add_user(new).await {
         Ok(u) => Ok((StatusCode::CREATED, Json(public(&app, &u)))),
         Err(db::Error::Exists(what)) => Err(ApiError::plain(
             StatusCode::CONFLICT,
@@ -185,12 +166,7 @@ pub(super) async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     require_admin(&app, &auth)?;
-    match app
-        .core()
-        .db()
-        .write(move |c| users::delete(c, &name))
-        .await
-    {
+    match app.core().remove_user(name).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(db::Error::NotFound(_)) => {
             Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such user"))

@@ -18,7 +18,6 @@ use tracing::{debug, warn};
 use uuid::Uuid;
 
 use offhook_domain::clients::{Outbound, Registration, SessionId};
-use offhook_domain::db::messages as store;
 use offhook_domain::intercom::{self, Streams};
 use offhook_domain::mailbox::ResolveError;
 use offhook_domain::messaging::{self, Action, MessageObject};
@@ -119,7 +118,7 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     // The backlog: copies stored while the user was offline, in storage order. Registration came
     // first, so anything committed from now on is also queued; `pushed` drops the overlap.
     if ok {
-        match core.db().read(move |c| store::pending_for(c, me)).await {
+        match core.pending_for(me).await {
             Ok(list) => {
                 for v in list {
                     let text = core.clients().post_text(&v, me, core.clock().now_us());

@@ -1,0 +1,64 @@
+//! The users: logging in, contact lists, and (for admins) adding and removing users. Passwords
+//! are hashed with argon2id off the async threads.
+
+use uuid::Uuid;
+
+use crate::VoiceMessaging;
+use crate::db::messages::{self as store, MessageView};
+use crate::db::users::{self, NewUser, User};
+use crate::db::{self};
+
+impl VoiceMessaging {
+    /// The user `username` if `password` is theirs.
+    pub async fn login(
+        &self,
+        username: String,
+        password: String,
+    ) -> Result<Option<User>, db::Error> {
+        self.0
+            .db
+            .read(move |c| users::verify(c, &username, &password))
+            .await
+    }
+
+    /// `user`'s contacts.
+    pub async fn contacts(&self, user: Uuid) -> Result<Vec<User>, db::Error> {
+        self.0.db.read(move |c| users::contacts(c, user)).await
+    }
+
+    /// Every user.
+    pub async fn users(&self) -> Result<Vec<User>, db::Error> {
+        self.0.db.read(users::list).await
+    }
+
+    /// Adds a user (`Exists` if the name or line is taken, `Invalid` if a field is).
+    pub async fn add_user(&self, new: NewUser) -> Result<User, db::Error> {
+        let now = self.0.clock.now_ms();
+        // argon2 is slow on purpose: hash off the async threads and outside the writer's batch.
+        let password = new.password.clone();
+        let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
+            .await
+            .map_err(|e| db::Error::Io(std::io::Error::other(e)))??;
+        self.0
+            .db
+            .write(move |conn| users::add_hashed(conn, &new, &hash, now))
+            .await
+    }
+
+    /// Removes user `username` (`NotFound` if there is none).
+    pub async fn remove_user(&self, username: String) -> Result<(), db::Error> {
+        self.0.db.write(move |c| users::delete(c, &username)).await
+    }
+
+    /// The copies stored for `user` and not yet acknowledged, in storage order (what a client
+    /// that connects is pushed first).
+    pub async fn pending_for(&self, user: Uuid) -> Result<Vec<MessageView>, db::Error> {
+        self.0.db.read(move |c| store::pending_for(c, user)).await
+    }
+
+    /// The upload spool's segments and bytes on disk (for `/metrics`).
+    pub fn spool_usage(&self) -> (usize, u64) {
+        let (segments, bytes) = self.0.db.spool().usage();
+        (segments, bytes)
+    }
+}
