@@ -4,6 +4,7 @@
 //! and what the call agent answers.
 
 mod piggyback;
+mod restarts;
 mod scenarios;
 
 use std::collections::VecDeque;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::wire::{self, Message, Param};
 use super::{CallAgent, Config, GatewayConfig};
-use crate::model::{Event, GatewayId, LineId};
+use crate::model::{Codec, Event, GatewayId, LineId, Media};
 use crate::{Controller, Transmit};
 
 /// The tests' time origin; only differences matter.
@@ -262,3 +263,36 @@ impl Harness {
         panic!("the call agent never went quiet");
     }
 }
+
+// Helpers the scenario files share.
+
+pub(super) fn ok(s: &Sent) -> String {
+    format!("200 {} OK\n", s.txid())
+}
+
+pub(super) fn off_hook_request(s: &Sent) {
+    assert_eq!(s.verb(), "RQNT");
+    assert_eq!(
+        s.param("R"),
+        Some("L/hu(N),L/hf(N),D/[0-9#*](N)"),
+        "{}",
+        s.text
+    );
+}
+
+pub(super) fn on_hook_request(s: &Sent) {
+    assert_eq!(s.verb(), "RQNT");
+    assert_eq!(s.param("R"), Some("L/hd(N)"), "{}", s.text);
+}
+
+pub(super) fn media(port: u16) -> Media {
+    Media {
+        address: format!("192.0.2.100:{port}").parse().unwrap(),
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        telephone_event: Some(101),
+    }
+}
+
+/// The session description a gateway answers a create with.
+pub(super) const GW_SDP: &str = "v=0\no=- 1 0 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 16384 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\na=ptime:20\n";
