@@ -208,7 +208,8 @@ async fn timeout_after_signal<F: Future<Output = std::io::Result<()>>>(
     }
 }
 
-async fn shutdown_signal() -> &'static str {
+/// Completes on SIGINT or SIGTERM, naming which (`serve` and `demo` stop on either).
+pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -218,7 +219,7 @@ async fn shutdown_signal() -> &'static str {
             }
         }
         Err(e) => {
-            warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
+            warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the appliance");
             let _ = tokio::signal::ctrl_c().await;
             "SIGINT"
         }

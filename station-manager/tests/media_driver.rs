@@ -70,7 +70,7 @@ fn free_rtp_port() -> u16 {
     for _ in 0..1000 {
         let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = rtp.local_addr().unwrap().port();
-        if port % 2 == 0
+        if port.is_multiple_of(2)
             && port < u16::MAX
             && std::net::UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
         {

@@ -94,21 +94,6 @@ fn dep_info_sources(text: &str) -> Vec<PathBuf> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dep_info_lists_each_source_with_spaces_unescaped() {
-        let text = "/t/offhook: /w/a.rs /w/my\\ dir/b.rs  /w/c.rs\n\n/w/a.rs:\n";
-        assert_eq!(
-            dep_info_sources(text),
-            ["/w/a.rs", "/w/my dir/b.rs", "/w/c.rs"].map(PathBuf::from)
-        );
-        assert!(dep_info_sources("").is_empty());
-    }
-}
-
 /// The shared fixtures directory: `shared/fixtures` beside the checkout (`tests/../../shared`),
 /// or in the nearest ancestor that has one (git worktrees live deeper).
 pub fn fixtures() -> PathBuf {
@@ -577,5 +562,20 @@ impl Lines {
                 return e;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dep_info_lists_each_source_with_spaces_unescaped() {
+        let text = "/t/offhook: /w/a.rs /w/my\\ dir/b.rs  /w/c.rs\n\n/w/a.rs:\n";
+        assert_eq!(
+            dep_info_sources(text),
+            ["/w/a.rs", "/w/my dir/b.rs", "/w/c.rs"].map(PathBuf::from)
+        );
+        assert!(dep_info_sources("").is_empty());
     }
 }

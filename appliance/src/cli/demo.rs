@@ -123,24 +123,6 @@ quit, Ctrl-C or SIGTERM stops the demo; docs/CLI.md and docs/API.md say more."
     )
 }
 
-/// Completes on SIGINT or SIGTERM, naming which.
-async fn signalled() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only quit and SIGINT stop the demo");
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
-        }
-    }
-}
-
 /// Runs `offhook demo` until `quit`, SIGINT or SIGTERM.
 pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
     let (config, controller) = demo_config(g, &args)?;
@@ -189,7 +171,7 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
             tokio::select! {
                 // A dropped sender (end of input) disables this branch instead of stopping.
                 Ok(()) = quit_rx => "quit",
-                why = signalled() => why,
+                why = crate::server::shutdown_signal() => why,
             }
         };
         let data_dir = g.data_dir.clone();
