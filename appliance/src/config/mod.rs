@@ -496,6 +496,7 @@ dial_in = true
 
     #[test]
     fn the_contract_example_parses_with_its_unbuilt_sections_listed() {
+        // The reference's example, with documentation addresses (RFC 5737) for the LAN.
         let text = r#"
 [http]
 listen = "127.0.0.1:8080"
@@ -528,14 +529,14 @@ endpoints = ["aaln/3", "aaln/4"]
 dial_in = true
 [dhcp]
 interface = "lan0"
-range = "10.99.0.100-10.99.0.250"
-router = "10.99.0.1"
+range = "192.0.2.100-192.0.2.250"
+router = "192.0.2.1"
 lease = "1h"
 [tftp]
 enabled = true
 [provisioning]
-http_listen = "10.99.0.1:8088"
-registrar = "10.99.0.1"
+http_listen = "192.0.2.1:8088"
+registrar = "192.0.2.1"
 [sip]
 listen = "127.0.0.1:5060"
 [lcd]
