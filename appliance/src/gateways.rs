@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, Gateway, Protocol, StationPlace};
 use offhook_domain::metrics::Metrics;
+use offhook_web::{GatewayHealth, GatewayStatus};
 
 /// Depth of the event broadcast; a subscriber that falls further behind loses the oldest.
 const EVENT_DEPTH: usize = 4096;
@@ -74,24 +75,13 @@ pub struct Gateways {
     drivers: BTreeMap<Protocol, Handle>,
 }
 
-/// One gateway as `/api/v1/health` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Health {
-    /// Its configured name.
-    pub name: String,
-    /// Its protocol.
-    pub protocol: &'static str,
-    /// Whether it is in service.
-    pub up: bool,
-}
-
 impl Gateways {
     /// Every configured gateway and whether it is up.
-    pub fn health(&self) -> Vec<Health> {
+    pub fn health(&self) -> Vec<GatewayHealth> {
         let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
         states
             .iter()
-            .map(|(name, s)| Health {
+            .map(|(name, s)| GatewayHealth {
                 name: name.clone(),
                 protocol: s.protocol.as_str(),
                 up: s.up,
@@ -131,6 +121,13 @@ impl Gateways {
         if let Some(s) = states.get_mut(gateway.as_str()) {
             s.up = up;
         }
+    }
+}
+
+/// `/api/v1/health` reads the gateways here.
+impl GatewayStatus for Gateways {
+    fn health(&self) -> Vec<GatewayHealth> {
+        Self::health(self)
     }
 }
 

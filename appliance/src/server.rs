@@ -19,13 +19,12 @@ use std::time::Duration;
 use offhook_domain::clock::SystemClock;
 use offhook_domain::db::{self, users};
 use offhook_domain::{ConfigError, OpenError, Retention, VoiceMessaging};
-use offhook_web::{GatewayHealth, GatewayStatus, Web};
+use offhook_web::Web;
 use tokio::net::TcpListener;
 use tokio::time::{interval, timeout};
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
-use crate::gateways::Gateways;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -93,23 +92,6 @@ pub fn web_config(c: &Config) -> Result<offhook_web::Config, offhook_web::Config
     Ok(web)
 }
 
-/// `/api/v1/health` reads the gateways here.
-struct Health(Arc<Gateways>);
-
-impl GatewayStatus for Health {
-    fn health(&self) -> Vec<GatewayHealth> {
-        self.0
-            .health()
-            .into_iter()
-            .map(|g| GatewayHealth {
-                name: g.name,
-                protocol: g.protocol,
-                up: g.up,
-            })
-            .collect()
-    }
-}
-
 /// Runs the appliance on `data_dir` until SIGINT/SIGTERM.
 pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
     serve_until(data_dir, config, shutdown_signal()).await
@@ -128,7 +110,7 @@ pub async fn serve_until(
         crate::gateways::start(&config, &lines, core.metrics().clone(), rand::random()).await?;
     let stations = crate::stations::start(&core, gateways.clone(), &config).await;
     core.start().await?;
-    let web = Web::new(core.clone(), web_config, Arc::new(Health(gateways)));
+    let web = Web::new(core.clone(), web_config, gateways);
 
     let addr = config.http.listen;
     let listener = TcpListener::bind(addr)
