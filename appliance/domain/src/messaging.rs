@@ -16,7 +16,8 @@
 //! | `set_status` | client → server | `{status}`; broadcast as `set_status {user, username, online, status}` |
 //! | `send` | client → server | one intercom buffer `{stream, seq, to?, pcm, end}` (see [`crate::intercom`]) |
 //! | `send` | server → client | a live buffer `{stream, seq, from, pcm, ms, end, cut?}`, or to the sender `{stream, stored, ms}` / `{stream?, seq?, error}` |
-//! | `phone_command`, `control_params` | client → server | phone control (not available yet) |
+//! | `phone_command` | client → server | `{command: "record", to, mode?}` rings the caller's phone as `POST /api/v1/record` does; `{command: "status", request}` tells how it ended |
+//! | `control_params` | client → server | `{record_mode?}` sets the caller's default record mode; the answer lists the phone parameters |
 //! | `server_down` | server → client | `{reason}`: the appliance is stopping |
 //! | `error` replies | server → client | same action, `{error}` |
 
