@@ -3,9 +3,12 @@
 //!
 //! osmo-mgw always binds its telnet console to 127.0.0.1:4243, so only one instance can run per
 //! network namespace: [`OsmoMgw::start`] holds a process-wide lock for the instance's lifetime.
+//!
+//! It logs at debug level, which includes every MGCP message it receives, line by line:
+//! [`OsmoMgw::received`] reads them back, so a test can check what osmo-mgw was sent.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -24,6 +27,7 @@ pub struct OsmoMgw {
     pub mgcp: SocketAddr,
     /// Its RTP port range (inclusive).
     pub rtp_ports: (u16, u16),
+    config: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
     _lock: MutexGuard<'static, ()>,
@@ -42,37 +46,57 @@ impl OsmoMgw {
         std::fs::write(
             &config,
             format!(
-                "log stderr\n logging level all info\n logging print category 1\nmgcp\n  domain {DOMAIN}\n  bind ip 127.0.0.1\n  bind port {port}\n  rtp port-range {} {}\n  rtp bind-ip 127.0.0.1\n  number endpoints 16\n",
+                "log stderr\n logging level all debug\n logging color 0\n logging print category 1\nmgcp\n  domain {DOMAIN}\n  bind ip 127.0.0.1\n  bind port {port}\n  rtp port-range {} {}\n  rtp bind-ip 127.0.0.1\n  number endpoints 16\n",
                 rtp_ports.0, rtp_ports.1
             ),
         )
         .expect("write osmo-mgw config");
         let log = dir.path().join("osmo-mgw.log");
-        let child = Command::new("osmo-mgw")
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).expect("log file"))
-            .stderr(Stdio::from(
-                std::fs::File::options()
-                    .append(true)
-                    .open(&log)
-                    .expect("log file"),
-            ))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run osmo-mgw ({e}): install the Debian package `osmo-mgw` (scripts/deps --test does)")
-            });
         let mut mgw = Self {
-            child,
+            child: spawn(&config, &log),
             mgcp: SocketAddr::from(([127, 0, 0, 1], port)),
             rtp_ports,
+            config,
             log,
             _dir: dir,
             _lock: lock,
         };
         mgw.wait_ready();
         mgw
+    }
+
+    /// Kills it (SIGKILL): the gateway vanishes without a word, as a power cut would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again, on the same ports and with the same configuration, after [`Self::kill`].
+    pub fn start_again(&mut self) {
+        self.child = spawn(&self.config, &self.log);
+        self.wait_ready();
+    }
+
+    /// The MGCP messages osmo-mgw has received so far (from its debug log), each as its lines
+    /// joined with `\n`, in order.
+    pub fn received(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for line in self.log_text().lines() {
+            let Some((_, rest)) = line.split_once("Received message: line #") else {
+                continue;
+            };
+            let Some((n, text)) = rest.split_once(": ") else {
+                continue;
+            };
+            match out.last_mut() {
+                Some(last) if n != "00" => {
+                    last.push('\n');
+                    last.push_str(text);
+                }
+                _ => out.push(text.to_owned()),
+            }
+        }
+        out
     }
 
     /// osmo-mgw's log so far.
@@ -105,6 +129,27 @@ impl Drop for OsmoMgw {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs osmo-mgw on `config`, its output appended to `log`.
+fn spawn(config: &Path, log: &Path) -> Child {
+    let out = || {
+        std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file")
+    };
+    Command::new("osmo-mgw")
+        .arg("-c")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run osmo-mgw ({e}): install the Debian package `osmo-mgw` (scripts/deps --test does)")
+        })
 }
 
 /// A UDP port free on loopback right now.
