@@ -46,7 +46,8 @@ impl VoiceMessaging {
     }
 
     /// Removes user `username` (`NotFound` if there is none).
-    pub async fn remove_user(&self, username: String) -> Result<(), db::Error> {
+    /// Returns the GUID they had, so that the front ends can end their sessions.
+    pub async fn remove_user(&self, username: String) -> Result<Uuid, db::Error> {
         self.0.db.write(move |c| users::delete(c, &username)).await
     }
 

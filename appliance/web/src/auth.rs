@@ -1,5 +1,9 @@
 //! Sessions and the [`Auth`] extractor: a login gets a random token, sent back as a Bearer
 //! token, the session cookie, or `?token=` (browsers' WebSockets).
+//!
+//! A session ends at logout, at expiry, or when its user is deleted; its WebSockets end with it.
+//! Each session holds a [`watch::Sender`] that no one sends on: removing the session drops it,
+//! and every WebSocket of the session, watching a receiver, sees the channel close.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -7,6 +11,7 @@ use axum::http::{StatusCode, header};
 use offhook_domain::db::users::User;
 use offhook_domain::metrics::Reject;
 use rand::RngCore;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{ApiError, Web};
@@ -17,12 +22,14 @@ pub const COOKIE: &str = "offhook_session";
 /// Sessions kept before the expired ones are swept.
 const SWEEP_ABOVE: usize = 10_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct SessionInfo {
     user: Uuid,
     username: String,
     admin: bool,
     expires_ms: i64,
+    /// Dropped when the session ends (see the module's doc).
+    alive: watch::Sender<()>,
 }
 
 /// The authenticated caller.
@@ -35,6 +42,10 @@ pub struct Auth {
     /// May manage users.
     pub admin: bool,
     pub(crate) token: String,
+    /// When the session expires (the core's clock, ms since the epoch).
+    pub(crate) expires_ms: i64,
+    /// Closes when the session ends.
+    pub(crate) ended: watch::Receiver<()>,
 }
 
 impl Web {
@@ -49,6 +60,7 @@ impl Web {
             username: user.username.clone(),
             admin: user.admin,
             expires_ms: now.saturating_add(ttl),
+            alive: watch::channel(()).0,
         };
         let mut map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > SWEEP_ABOVE {
@@ -66,6 +78,16 @@ impl Web {
             .remove(token);
     }
 
+    /// Ends every session of `user` (deleted): their tokens are refused from now on and their
+    /// WebSockets close.
+    pub(crate) fn end_sessions_of(&self, user: Uuid) {
+        self.0
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, s| s.user != user);
+    }
+
     /// Resolves a session token.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Auth, ApiError> {
         let Some(token) = token else {
@@ -81,7 +103,14 @@ impl Web {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(token)
-            .cloned();
+            .map(|s| Auth {
+                user: s.user,
+                username: s.username.clone(),
+                admin: s.admin,
+                token: token.to_owned(),
+                expires_ms: s.expires_ms,
+                ended: s.alive.subscribe(),
+            });
         match info {
             None => Err(self.reject(
                 Reject::BadToken,
@@ -96,12 +125,7 @@ impl Web {
                     "session expired: log in again",
                 ))
             }
-            Some(s) => Ok(Auth {
-                user: s.user,
-                username: s.username,
-                admin: s.admin,
-                token: token.to_owned(),
-            }),
+            Some(auth) => Ok(auth),
         }
     }
 }

@@ -167,7 +167,10 @@ pub(super) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     require_admin(&app, &auth)?;
     match app.core().remove_user(name).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(id) => {
+            app.end_sessions_of(id);
+            Ok(StatusCode::NO_CONTENT)
+        }
         Err(db::Error::NotFound(_)) => {
             Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such user"))
         }

@@ -34,6 +34,8 @@ mod close {
     pub(super) const TOO_BIG: u16 = 1009;
     /// Application code: no frame within the ping timeout.
     pub(super) const PING_TIMEOUT: u16 = 4000;
+    /// Application code: the session ended (logout, expiry, the user deleted).
+    pub(super) const SESSION_ENDED: u16 = 4001;
 }
 
 pub(super) async fn upgrade(
@@ -183,8 +185,28 @@ async fn run(
     );
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticker.tick().await;
+    let mut ended = auth.ended.clone();
+    let left = auth
+        .expires_ms
+        .saturating_sub(app.core().clock().now_ms())
+        .max(0);
+    let expiry =
+        tokio::time::sleep_until(Instant::now() + Duration::from_millis(left.unsigned_abs()));
+    tokio::pin!(expiry);
     loop {
         tokio::select! {
+            // Nothing is ever sent on it: it only closes, when the session is removed.
+            Err(_) = ended.changed() => {
+                debug!(user = %auth.username, "session ended: closing its websocket");
+                send_close(socket, close::SESSION_ENDED, "session ended").await;
+                return;
+            }
+            () = &mut expiry => {
+                debug!(user = %auth.username, "session expired: closing its websocket");
+                app.end_session(&auth.token);
+                send_close(socket, close::SESSION_ENDED, "session expired").await;
+                return;
+            }
             frame = socket.recv() => {
                 let now = Instant::now();
                 let frame = match frame {

@@ -240,13 +240,17 @@ pub fn verify(conn: &Connection, username: &str, password: &str) -> Result<Optio
     }
 }
 
-/// Deletes a user and everything that is only theirs.
-pub fn delete(conn: &Connection, username: &str) -> Result<(), Error> {
-    let n = conn.execute("DELETE FROM users WHERE username = ?1", [username])?;
-    if n == 0 {
-        return Err(Error::NotFound(format!("user {username:?}")));
-    }
-    Ok(())
+/// Deletes a user and everything that is only theirs; returns the GUID they had.
+pub fn delete(conn: &Connection, username: &str) -> Result<Uuid, Error> {
+    let id = conn
+        .query_row(
+            "DELETE FROM users WHERE username = ?1 RETURNING id",
+            [username],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("user {username:?}")))?;
+    Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 /// A user's contact list: their explicit contacts if they have any, otherwise every other user of

@@ -1,0 +1,202 @@
+//! Sessions end when they should, against the `offhook` binary, written as the attacks that
+//! showed they did not:
+//!
+//! - a deleted admin's token can no longer create an admin or delete the admin who removed them,
+//!   and a deleted user's token no longer reads `/contacts` (401);
+//! - a WebSocket is closed (code 4001) within a second of its session's logout, its user's
+//!   deletion, or its expiry, so a deleted or logged-out user's open socket cannot keep receiving
+//!   live audio or sending it.
+// Real processes and sockets: deadlines need the real clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use offhook_tests::{PASSWORD, Server, http};
+use reqwest::StatusCode;
+use tungstenite::WebSocket;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::stream::MaybeTlsStream;
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// How long after its session ends a socket may stay open.
+const CLOSE_BOUND: Duration = Duration::from_secs(1);
+
+fn add(server: &Server, name: &str, admin: bool) {
+    let mut args = vec!["user", "add", name, "--password-stdin"];
+    if admin {
+        args.push("--admin");
+    }
+    let out = server.offhook(&args, Some(PASSWORD));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Reads until the server's close frame and returns its code; fails if none comes within
+/// `bound`.
+fn closed_within(ws: &mut Socket, bound: Duration) -> CloseCode {
+    let end = Instant::now() + bound;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the socket is still open {bound:?} after its session ended"
+        );
+        if let MaybeTlsStream::Plain(t) = ws.get_ref() {
+            t.set_read_timeout(Some(left)).expect("read timeout");
+        }
+        match ws.read() {
+            Ok(tungstenite::Message::Close(Some(f))) => return f.code,
+            Ok(tungstenite::Message::Close(None)) => panic!("closed without a code"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("socket failed before a close frame: {e}"),
+        }
+    }
+}
+
+fn delete_user(server: &Server, token: &str, name: &str) -> StatusCode {
+    http()
+        .delete(format!("{}/api/v1/users/{name}", server.url))
+        .bearer_auth(token)
+        .send()
+        .expect("DELETE /api/v1/users")
+        .status()
+}
+
+#[test]
+fn a_deleted_admins_token_is_refused() {
+    let server = Server::start("");
+    add(&server, "root", true);
+    add(&server, "mallory", true);
+    add(&server, "eve", false);
+    let root = server.login("root");
+    let mallory = server.login("mallory");
+    let eve = server.login("eve");
+    assert_eq!(
+        delete_user(&server, &root, "mallory"),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(delete_user(&server, &root, "eve"), StatusCode::NO_CONTENT);
+
+    let made = http()
+        .post(format!("{}/api/v1/users", server.url))
+        .bearer_auth(&mallory)
+        .json(&serde_json::json!({"username": "mallory2", "password": PASSWORD, "admin": true}))
+        .send()
+        .expect("POST /api/v1/users");
+    assert_eq!(
+        made.status(),
+        StatusCode::UNAUTHORIZED,
+        "a deleted admin creates no admin"
+    );
+    assert_eq!(
+        delete_user(&server, &mallory, "root"),
+        StatusCode::UNAUTHORIZED,
+        "a deleted admin deletes no one"
+    );
+    let contacts = http()
+        .get(format!("{}/api/v1/contacts", server.url))
+        .bearer_auth(&eve)
+        .send()
+        .expect("GET /api/v1/contacts");
+    assert_eq!(
+        contacts.status(),
+        StatusCode::UNAUTHORIZED,
+        "a deleted user reads nothing"
+    );
+    // The admin who deleted them is untouched.
+    let users = http()
+        .get(format!("{}/api/v1/users", server.url))
+        .bearer_auth(&root)
+        .send()
+        .expect("GET /api/v1/users");
+    assert_eq!(users.status(), StatusCode::OK);
+    let names: Vec<String> = users
+        .json::<Vec<serde_json::Value>>()
+        .expect("json")
+        .iter()
+        .filter_map(|u| u["username"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["root"]);
+}
+
+#[test]
+fn a_websocket_closes_when_its_session_is_logged_out() {
+    let server = Server::start("");
+    add(&server, "alice", false);
+    let token = server.login("alice");
+    let other = server.login("alice");
+    let mut ws = server.websocket(&token);
+    let mut stays = server.websocket(&other);
+    let out = http()
+        .delete(format!("{}/api/v1/session", server.url))
+        .bearer_auth(&token)
+        .send()
+        .expect("DELETE /api/v1/session");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        closed_within(&mut ws, CLOSE_BOUND),
+        CloseCode::Library(4001)
+    );
+    // Only that session ended: the same user's other session still answers.
+    stays
+        .send(tungstenite::Message::Ping(Vec::new().into()))
+        .expect("ping on the other session");
+    loop {
+        match stays.read().expect("the other session is open") {
+            tungstenite::Message::Pong(_) => break,
+            tungstenite::Message::Close(f) => panic!("the other session closed: {f:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_websocket_closes_when_its_user_is_deleted() {
+    let server = Server::start("");
+    add(&server, "root", true);
+    add(&server, "mallory", false);
+    let root = server.login("root");
+    let mut sockets: Vec<Socket> = (0..2)
+        .map(|_| server.websocket(&server.login("mallory")))
+        .collect();
+    assert_eq!(
+        delete_user(&server, &root, "mallory"),
+        StatusCode::NO_CONTENT
+    );
+    for ws in &mut sockets {
+        assert_eq!(closed_within(ws, CLOSE_BOUND), CloseCode::Library(4001));
+    }
+}
+
+#[test]
+fn a_websocket_closes_when_its_session_expires() {
+    let ttl = Duration::from_secs(2);
+    let server = Server::start("[clients]\nsession_ttl = \"2s\"\n");
+    add(&server, "alice", false);
+    let token = server.login("alice");
+    let mut ws = server.websocket(&token);
+    assert_eq!(
+        closed_within(&mut ws, ttl + CLOSE_BOUND),
+        CloseCode::Library(4001)
+    );
+    let r = http()
+        .get(format!("{}/api/v1/contacts", server.url))
+        .bearer_auth(&token)
+        .send()
+        .expect("GET /api/v1/contacts");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the expired token is refused too"
+    );
+}
