@@ -11,7 +11,7 @@
 //! never half-stored; send `server_down` to every WebSocket session and close it; wait for the
 //! last group commit.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,9 +142,11 @@ pub async fn serve_until(
             });
         }
     };
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(stopping)
-        .into_future();
+    let limits = offhook_web::front::Limits {
+        header_timeout: config.http.header_timeout,
+        max_idle: config.http.max_idle_connections,
+    };
+    let served = offhook_web::front::serve(listener, router, limits, web.front_stats(), stopping);
     let result = match timeout_after_signal(served, &web).await {
         Ok(r) => r.map_err(Error::Serve),
         Err(()) => {

@@ -164,25 +164,44 @@ pub struct Server {
     pub url: String,
     config: PathBuf,
     log: PathBuf,
+    /// The file-descriptor limit it runs under, if not the test's own.
+    nofile: Option<u32>,
 }
 
 impl Server {
-    /// Starts a server on a fresh data dir; `extra` is appended to its config file.
+    /// Starts a server on a fresh data dir; `extra` is appended to its config file (an `[http]`
+    /// table in it is given the server's listen address).
     pub fn start(extra: &str) -> Self {
         Self::start_with_ports(&rtp_ports(), extra)
     }
 
+    /// [`Self::start`] under a file-descriptor limit of `nofile` (soft and hard, as a service
+    /// manager would set it), through util-linux's `prlimit`.
+    pub fn start_with_nofile(nofile: u32, extra: &str) -> Self {
+        Self::start_inner(&rtp_ports(), extra, Some(nofile))
+    }
+
     /// [`Self::start`] with the media engine on `rtp_ports` (`"A-B"`).
     pub fn start_with_ports(rtp_ports: &str, extra: &str) -> Self {
+        Self::start_inner(rtp_ports, extra, None)
+    }
+
+    fn start_inner(rtp_ports: &str, extra: &str, nofile: Option<u32>) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         let port = free_port();
         let config = tmp.path().join("offhook.toml");
         std::fs::write(
             &config,
-            format!(
-                "[http]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"{rtp_ports}\"\n{extra}\n"
-            ),
+            // An `[http]` table in `extra` gets the listen address; otherwise the harness adds one.
+            match extra.split_once("[http]\n") {
+                Some((before, after)) => format!(
+                    "[media]\nrtp_ports = \"{rtp_ports}\"\n{before}[http]\nlisten = \"127.0.0.1:{port}\"\n{after}\n"
+                ),
+                None => format!(
+                    "[http]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"{rtp_ports}\"\n{extra}\n"
+                ),
+            },
         )
         .expect("write config");
         let mut s = Self {
@@ -192,6 +211,7 @@ impl Server {
             _tmp: Some(tmp),
             url: format!("http://127.0.0.1:{port}"),
             config,
+            nofile,
         };
         s.spawn();
         s
@@ -203,7 +223,15 @@ impl Server {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(offhook_bin())
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(offhook_bin());
+                c
+            }
+            None => Command::new(offhook_bin()),
+        };
+        let child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(&self.data)

@@ -46,6 +46,8 @@ pub use values::{parse_duration, parse_size};
 pub const DEFAULTS: &str = r#"
 [http]
 listen = "127.0.0.1:8080"
+header_timeout = "10s"         # a connection sends a request head within this, or is closed
+max_idle_connections = 256     # connections waiting for a request; beyond, the oldest is closed
 
 [messages]
 # "delivered": delete the audio once every recipient has acknowledged it;
@@ -500,6 +502,8 @@ dial_in = true
         let text = r#"
 [http]
 listen = "127.0.0.1:8080"
+header_timeout = "10s"         # a connection sends a request head within this, or is closed
+max_idle_connections = 256     # connections waiting for a request; beyond, the oldest is closed
 [media]
 address = "127.0.0.1"
 [mgcp]

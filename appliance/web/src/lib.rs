@@ -10,6 +10,7 @@
 mod auth;
 mod config;
 mod error;
+pub mod front;
 mod messages;
 pub mod openapi;
 mod users;
@@ -62,6 +63,7 @@ struct Inner {
     gateways: Arc<dyn GatewayStatus>,
     shutting_down: AtomicBool,
     sessions: Mutex<HashMap<String, SessionInfo>>,
+    front: Arc<front::FrontStats>,
 }
 
 impl std::fmt::Debug for Web {
@@ -81,7 +83,13 @@ impl Web {
             gateways,
             shutting_down: AtomicBool::new(false),
             sessions: Mutex::new(HashMap::new()),
+            front: Arc::default(),
         }))
+    }
+
+    /// The counters [`front::serve`] keeps, shown in `/metrics` (`offhook_http_total`).
+    pub fn front_stats(&self) -> Arc<front::FrontStats> {
+        self.0.front.clone()
     }
 
     /// The core.
@@ -172,6 +180,15 @@ async fn health(State(app): State<Web>) -> Json<serde_json::Value> {
 
 async fn metrics(State(app): State<Web>) -> impl IntoResponse {
     let core = app.core();
+    let front = &app.0.front;
+    core.metrics().set_family(
+        "offhook_http_total",
+        "HTTP connections the front closed to make room (idle_evicted), and accepts that failed.",
+        [
+            ("idle_evicted", front.idle_evicted.load(Ordering::Relaxed)),
+            ("accept_errors", front.accept_errors.load(Ordering::Relaxed)),
+        ],
+    );
     let mut text = core.metrics().render();
     let (segments, bytes) = core.spool_usage();
     offhook_domain::metrics::gauges(
