@@ -107,3 +107,21 @@ fn a_request_head_that_never_ends_is_cut_off() {
         "closed, not answered: {text:?}"
     );
 }
+
+#[test]
+fn an_upload_without_a_session_is_refused_unread() {
+    let server = Server::start("");
+    let mut s = TcpStream::connect_timeout(&addr(&server), DEADLINE).expect("connect");
+    // 200 MB announced, none of it sent: the answer must not wait for the body.
+    s.write_all(
+        b"POST /api/v1/messages HTTP/1.1\r\nHost: offhook\r\n\
+          Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 200000000\r\n\r\n",
+    )
+    .expect("send the head");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)
+        .expect("an answer before any of the body is sent");
+    assert_eq!(&head, b"HTTP/1.1 401");
+}

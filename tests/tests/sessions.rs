@@ -200,3 +200,62 @@ fn a_websocket_closes_when_its_session_expires() {
         "the expired token is refused too"
     );
 }
+
+#[test]
+fn a_token_in_the_url_counts_only_on_the_websocket_upgrade() {
+    let server = Server::start("");
+    add(&server, "alice", false);
+    let token = server.login("alice");
+    let r = http()
+        .get(format!("{}/api/v1/contacts?token={token}", server.url))
+        .send()
+        .expect("GET /api/v1/contacts?token=");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The upgrade takes it (browsers cannot set headers there).
+    let url = format!(
+        "{}/api/v1/ws?token={token}",
+        server.url.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tungstenite::connect(url).expect("upgrade with ?token=");
+    let hello = ws.read().expect("greeting");
+    assert!(
+        hello.to_text().expect("text").contains("\"connect\""),
+        "{hello}"
+    );
+}
+
+#[test]
+fn a_cross_site_websocket_riding_the_cookie_is_refused() {
+    use tungstenite::client::IntoClientRequest;
+    let server = Server::start("");
+    add(&server, "alice", false);
+    let token = server.login("alice");
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let open = |origin: &str| {
+        let mut req = format!("ws://{host}/api/v1/ws")
+            .into_client_request()
+            .expect("request");
+        let h = req.headers_mut();
+        h.insert(
+            "Cookie",
+            format!("offhook_session={token}").parse().unwrap(),
+        );
+        h.insert("Origin", origin.parse().unwrap());
+        tungstenite::connect(req)
+    };
+    match open("http://evil.example") {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), StatusCode::FORBIDDEN),
+        other => panic!(
+            "a page of another site opened the socket: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let (mut ws, _) = open(&format!("http://{host}")).expect("the appliance's own page");
+    assert!(
+        ws.read()
+            .expect("greeting")
+            .to_text()
+            .expect("text")
+            .contains("\"connect\"")
+    );
+}

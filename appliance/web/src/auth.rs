@@ -46,6 +46,8 @@ pub struct Auth {
     pub(crate) expires_ms: i64,
     /// Closes when the session ends.
     pub(crate) ended: watch::Receiver<()>,
+    /// Where the request carried its token (`None` when authenticated otherwise).
+    pub(crate) from: Option<TokenFrom>,
 }
 
 impl Web {
@@ -110,6 +112,7 @@ impl Web {
                 token: token.to_owned(),
                 expires_ms: s.expires_ms,
                 ended: s.alive.subscribe(),
+                from: None,
             });
         match info {
             None => Err(self.reject(
@@ -130,16 +133,33 @@ impl Web {
     }
 }
 
+/// Where a request's session token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenFrom {
+    Bearer,
+    Cookie,
+    Query,
+}
+
+/// The path of the WebSocket upgrade, the one request that may carry its token in `?token=`.
+pub(crate) const WS_PATH: &str = "/api/v1/ws";
+
 /// The session token of a request: `Authorization: Bearer`, the session cookie, or `?token=`
-/// (for browsers' WebSockets).
+/// on the WebSocket upgrade only (browsers cannot set headers on it). Anywhere else a token in
+/// the URL is ignored: URLs end up in logs, histories and `Referer` headers.
 pub(crate) fn token_of(parts: &Parts) -> Option<String> {
+    token_and_source(parts).map(|(t, _)| t)
+}
+
+/// [`token_of`], with where the token came from.
+pub(crate) fn token_and_source(parts: &Parts) -> Option<(String, TokenFrom)> {
     if let Some(t) = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        return Some(t.trim().to_owned());
+        return Some((t.trim().to_owned(), TokenFrom::Bearer));
     }
     for v in parts.headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
@@ -149,14 +169,17 @@ pub(crate) fn token_of(parts: &Parts) -> Option<String> {
                 .strip_prefix(COOKIE)
                 .and_then(|r| r.strip_prefix('='))
             {
-                return Some(t.to_owned());
+                return Some((t.to_owned(), TokenFrom::Cookie));
             }
         }
+    }
+    if parts.uri.path() != WS_PATH {
+        return None;
     }
     parts.uri.query().and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("token="))
-            .map(str::to_owned)
+            .map(|t| (t.to_owned(), TokenFrom::Query))
     })
 }
 
@@ -164,7 +187,10 @@ impl FromRequestParts<Web> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, ApiError> {
-        web.authenticate(token_of(parts).as_deref())
+        let found = token_and_source(parts);
+        let mut auth = web.authenticate(found.as_ref().map(|(t, _)| t.as_str()))?;
+        auth.from = found.map(|(_, from)| from);
+        Ok(auth)
     }
 }
 
@@ -246,6 +272,15 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(token_of(&parts(query)).as_deref(), Some("ghi"));
+        let elsewhere = Request::builder()
+            .uri("/api/v1/messages?token=ghi")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            token_of(&parts(elsewhere)),
+            None,
+            "a token in the URL counts on the WebSocket upgrade only"
+        );
         let none = Request::builder().uri("/").body(()).unwrap();
         assert_eq!(token_of(&parts(none)), None);
     }

@@ -129,11 +129,23 @@ async fn refuse_while_stopping(State(app): State<Web>, req: Request, next: Next)
 /// Bodies declared longer than this are refused without being read.
 const DRAIN_MAX: u64 = 256 << 20;
 
-/// Refuses an upload whose declared length is over the cap before reading it, but reads (and
-/// drops) its body first, up to [`DRAIN_MAX`], so that the client, still sending, gets to read
+/// Refuses an upload without a valid session before reading any of it. Refuses an upload whose
+/// declared length is over the cap before reading it, but reads (and drops) its body first, up to [`DRAIN_MAX`], so that the client, still sending, gets to read
 /// the 413 instead of a reset connection. Bodies without a declared length are capped by
 /// `DefaultBodyLimit` while they stream.
 async fn upload_cap(State(app): State<Web>, req: Request, next: Next) -> Response {
+    // The session first, before a byte of the body is read: a stranger's upload is refused
+    // unread, and the connection closed rather than drained.
+    let (parts, body) = req.into_parts();
+    if let Err(e) = app.authenticate(auth::token_of(&parts).as_deref()) {
+        let mut refused = e.into_response();
+        refused.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return refused;
+    }
+    let req = Request::from_parts(parts, body);
     let cap = app.core().config().upload_limit() as u64;
     let declared = req
         .headers()

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::time::{Instant, MissedTickBehavior, interval};
@@ -24,6 +25,7 @@ use offhook_domain::messaging::{self, Action, MessageObject};
 use offhook_domain::metrics::Reject;
 use offhook_domain::{RecordMode, RecordStatus, VoiceMessaging};
 
+use crate::auth::TokenFrom;
 use crate::error::record_error_status;
 use crate::{ApiError, Auth, Web};
 
@@ -41,9 +43,20 @@ mod close {
 pub(super) async fn upgrade(
     State(app): State<Web>,
     auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let auth = auth?;
+    // A cookie goes with every request the browser makes to this origin, whoever's page asks:
+    // a page of another site opening this socket would act as the user. Browsers send the
+    // page's Origin on the upgrade; it must be this server's own.
+    if auth.from == Some(TokenFrom::Cookie) && !same_origin(&headers) {
+        return Err(app.reject(
+            Reject::Forbidden,
+            StatusCode::FORBIDDEN,
+            "cross-site WebSocket refused: the page's Origin is not this server",
+        ));
+    }
     let max = app.0.config.max_frame;
     Ok(ws
         .read_buffer_size(4096)
@@ -51,6 +64,21 @@ pub(super) async fn upgrade(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| session(app, auth, socket)))
+}
+
+/// Whether the request's `Origin`, if it has one, names the host it was sent to (`Host`).
+/// Clients other than browsers send no `Origin`.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
 /// A token bucket over incoming frames.
@@ -513,4 +541,47 @@ fn control_params(app: &Web, me: Uuid, object: &Value) -> Value {
         "intercom_buffer_ms": 20,
         "max_recording_ms": core.config().duration_limit_ms(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_origin_must_name_the_host_the_upgrade_was_sent_to() {
+        let host = ("host", "offhook.lan:8080");
+        assert!(same_origin(&headers(&[host])), "no Origin: not a browser");
+        assert!(same_origin(&headers(&[
+            host,
+            ("origin", "http://offhook.lan:8080")
+        ])));
+        assert!(same_origin(&headers(&[
+            host,
+            ("origin", "https://OFFHOOK.lan:8080")
+        ])));
+        for other in [
+            "http://evil.example",
+            "http://offhook.lan",
+            "http://offhook.lan:8081",
+            "http://offhook.lan:8080.evil.example",
+            "null",
+        ] {
+            assert!(
+                !same_origin(&headers(&[host, ("origin", other)])),
+                "{other} is another origin"
+            );
+        }
+        assert!(
+            !same_origin(&headers(&[("origin", "http://offhook.lan:8080")])),
+            "no Host to compare with"
+        );
+    }
 }
