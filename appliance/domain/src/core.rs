@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     pub(crate) transcoder: transcode::Queue,
     pub(crate) events: Bus,
     pub(crate) phones: Phones,
+    /// Password checks (argon2, a CPU-second each on a small machine) running at once: at most
+    /// one per core, so a login flood queues here instead of starving everything else.
+    pub(crate) password_checks: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for VoiceMessaging {
@@ -80,6 +83,9 @@ impl VoiceMessaging {
             transcoder: transcode::Queue::default(),
             events: Bus::default(),
             phones: Phones::default(),
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
         })))
     }
 

@@ -23,6 +23,8 @@ pub enum Reject {
     UnknownRecipient,
     /// A login with a wrong username or password.
     BadLogin,
+    /// A login refused unchecked: too many failed logins from the client's address.
+    LoginLimited,
     /// A request without a session.
     NoSession,
     /// A session token that is unknown.
@@ -60,7 +62,7 @@ pub enum Reject {
 }
 
 impl Reject {
-    const ALL: [Self; 24] = [
+    const ALL: [Self; 25] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -68,6 +70,7 @@ impl Reject {
         Self::UnsupportedAudio,
         Self::UnknownRecipient,
         Self::BadLogin,
+        Self::LoginLimited,
         Self::NoSession,
         Self::BadToken,
         Self::ExpiredToken,
@@ -97,6 +100,7 @@ impl Reject {
             Self::UnsupportedAudio => "unsupported_audio",
             Self::UnknownRecipient => "unknown_recipient",
             Self::BadLogin => "bad_login",
+            Self::LoginLimited => "login_limited",
             Self::NoSession => "no_session",
             Self::BadToken => "bad_token",
             Self::ExpiredToken => "expired_token",

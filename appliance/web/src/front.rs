@@ -263,8 +263,11 @@ pub async fn serve(
         };
         let service = {
             let (registry, router) = (registry.clone(), router.clone());
-            tower::service_fn(move |req: Request<Incoming>| {
+            tower::service_fn(move |mut req: Request<Incoming>| {
                 lock(&registry).request_started(id);
+                // The client's address, for handlers that need it (the login limit).
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 let guard = RequestGuard {
                     registry: registry.clone(),
                     conn: id,

@@ -11,6 +11,7 @@ mod auth;
 mod config;
 mod error;
 pub mod front;
+pub mod login_limit;
 mod messages;
 pub mod openapi;
 mod users;
@@ -64,6 +65,7 @@ struct Inner {
     shutting_down: AtomicBool,
     sessions: Mutex<HashMap<String, SessionInfo>>,
     front: Arc<front::FrontStats>,
+    login_limit: login_limit::LoginLimit,
 }
 
 impl std::fmt::Debug for Web {
@@ -84,6 +86,7 @@ impl Web {
             shutting_down: AtomicBool::new(false),
             sessions: Mutex::new(HashMap::new()),
             front: Arc::default(),
+            login_limit: login_limit::LoginLimit::default(),
         }))
     }
 

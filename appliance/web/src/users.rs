@@ -1,12 +1,15 @@
 //! Sessions, contact lists and (for admins) user management.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use tracing::{debug, info};
 
 use offhook_domain::db::{self, users};
 use offhook_domain::metrics::Reject;
@@ -32,11 +35,32 @@ pub(super) fn json_body<T>(app: &Web, body: Result<Json<T>, JsonRejection>) -> R
 
 pub(super) async fn login(
     State(app): State<Web>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Login { username, password } = json_body(&app, body)?;
-    let user = app.core().login(username, password).await?;
+    // Requests that did not come through the front (tests of the router alone) have no address.
+    let ip = client.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.0.ip());
+    let limit = &app.0.login_limit;
+    if let Err(wait) = limit.check(ip, app.core().clock().now_ms()) {
+        debug!(client = %ip, user = ?username, "login refused: too many failures from this address");
+        let mut refused = app
+            .reject(
+                Reject::LoginLimited,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins from this address: try again later",
+            )
+            .into_response();
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        return Ok(refused);
+    }
+    let user = app.core().login(username.clone(), password).await?;
     let Some(user) = user else {
+        limit.failed(ip, app.core().clock().now_ms());
+        info!(client = %ip, user = ?username, "failed login");
         return Err(app.reject(
             Reject::BadLogin,
             StatusCode::UNAUTHORIZED,

@@ -215,29 +215,40 @@ pub fn list(conn: &Connection) -> Result<Vec<User>, Error> {
     Ok(out)
 }
 
-/// Checks a login; `None` for an unknown user or a wrong password (indistinguishable on purpose).
-pub fn verify(conn: &Connection, username: &str, password: &str) -> Result<Option<User>, Error> {
-    let hash: Option<String> = conn
+/// The stored password hash of user `username` (`None` if there is no such user who may log
+/// in). Fast: checking it is [`check_password`]'s job, off the database.
+pub fn password_hash(conn: &Connection, username: &str) -> Result<Option<String>, Error> {
+    Ok(conn
         .query_row(
             "SELECT password_hash FROM users WHERE username = ?1 AND kind = 'user'",
             [username],
             |r| r.get(0),
         )
-        .optional()?;
-    let Some(hash) = hash else {
-        // Spend the same effort as a real check, so timing does not reveal which names exist.
-        let _ = hash_password(password);
-        return Ok(None);
+        .optional()?)
+}
+
+/// Whether `password` matches `hash` (argon2id: slow on purpose, call it off the async
+/// threads). With no hash (no such user) the password is checked against a dummy hash with
+/// the same parameters, so that the answer takes as long and says the same: no.
+pub fn check_password(hash: Option<&str>, password: &str) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        let mut random = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut OsRng, &mut random);
+        let never: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        hash_password(&never).unwrap_or_default()
+    });
+    let (hash, real) = match hash {
+        Some(h) => (h, true),
+        None => (dummy.as_str(), false),
     };
-    let parsed = PasswordHash::new(&hash).map_err(|e| Error::Invalid(e.to_string()))?;
-    if Argon2::default()
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let matches = Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-    {
-        by_name(conn, username)
-    } else {
-        Ok(None)
-    }
+        .is_ok();
+    matches && real
 }
 
 /// Deletes a user and everything that is only theirs; returns the GUID they had.
@@ -324,9 +335,14 @@ mod tests {
         assert_eq!(u.stations, vec!["gw1/aaln/1".to_string()]);
         assert_eq!(u.sip_secret.len(), 20);
         assert!(matches!(add(&conn, &new, 1), Err(Error::Exists(_))));
-        assert!(verify(&conn, "alice", "pw").unwrap().is_some());
-        assert!(verify(&conn, "alice", "nope").unwrap().is_none());
-        assert!(verify(&conn, "zed", "pw").unwrap().is_none());
+        let hash = password_hash(&conn, "alice").unwrap();
+        assert!(check_password(hash.as_deref(), "pw"));
+        assert!(!check_password(hash.as_deref(), "nope"));
+        assert_eq!(password_hash(&conn, "zed").unwrap(), None);
+        // No user: checked against the dummy hash, and never a match, whatever the password.
+        assert!(!check_password(None, "pw"));
+        assert!(!check_password(None, ""));
+        assert!(!check_password(Some("not a hash"), "pw"));
         assert!(!valid_username("Bad Name"));
         let s1 = server_id(&conn).unwrap();
         assert_eq!(s1, server_id(&conn).unwrap());
