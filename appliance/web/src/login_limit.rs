@@ -87,7 +87,7 @@ impl LoginLimit {
             if map.len() >= MAX_ADDRESSES {
                 let mut fullest: Vec<(u64, IpAddr)> =
                     map.iter().map(|(k, b)| (b.refilled(now_ms), *k)).collect();
-                fullest.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                fullest.sort_unstable_by_key(|b| std::cmp::Reverse(b.0));
                 for (_, k) in fullest.into_iter().take(MAX_ADDRESSES / 4) {
                     map.remove(&k);
                 }
