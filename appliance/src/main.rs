@@ -24,6 +24,16 @@ fn main() -> ExitCode {
         // Colour only for a person at a terminal; logs to files and journals stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if matches!(
+        args.command,
+        Command::Serve | Command::Demo(_) | Command::User(_)
+    ) {
+        // The data directory holds password hashes, SIP secrets, the master key and people's
+        // voices: whatever the umask we were started with, what we create there is ours alone
+        // (files 0600, directories 0700). The client subcommands keep the user's umask for the
+        // files they are asked to write.
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    }
     let result: anyhow::Result<()> = match args.command {
         Command::Serve => cli::serve(&args.global).map_err(Into::into),
         Command::Demo(a) => cli::demo::run(&args.global, a).map_err(Into::into),

@@ -164,8 +164,8 @@ pub struct Server {
     pub url: String,
     config: PathBuf,
     log: PathBuf,
-    /// The file-descriptor limit it runs under, if not the test's own.
-    nofile: Option<u32>,
+    /// A command that runs the binary (such as `prlimit --nofile=1024:1024`), if any.
+    launcher: Vec<String>,
 }
 
 impl Server {
@@ -178,15 +178,22 @@ impl Server {
     /// [`Self::start`] under a file-descriptor limit of `nofile` (soft and hard, as a service
     /// manager would set it), through util-linux's `prlimit`.
     pub fn start_with_nofile(nofile: u32, extra: &str) -> Self {
-        Self::start_inner(&rtp_ports(), extra, Some(nofile))
+        let limit = format!("--nofile={nofile}:{nofile}");
+        Self::start_inner(&rtp_ports(), extra, vec!["prlimit".into(), limit])
+    }
+
+    /// [`Self::start`] with the process's umask set to `umask` (octal, such as `"022"`) first.
+    pub fn start_with_umask(umask: &str, extra: &str) -> Self {
+        let script = format!("umask {umask} && exec \"$0\" \"$@\"");
+        Self::start_inner(&rtp_ports(), extra, vec!["sh".into(), "-c".into(), script])
     }
 
     /// [`Self::start`] with the media engine on `rtp_ports` (`"A-B"`).
     pub fn start_with_ports(rtp_ports: &str, extra: &str) -> Self {
-        Self::start_inner(rtp_ports, extra, None)
+        Self::start_inner(rtp_ports, extra, Vec::new())
     }
 
-    fn start_inner(rtp_ports: &str, extra: &str, nofile: Option<u32>) -> Self {
+    fn start_inner(rtp_ports: &str, extra: &str, launcher: Vec<String>) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         let port = free_port();
@@ -211,7 +218,7 @@ impl Server {
             _tmp: Some(tmp),
             url: format!("http://127.0.0.1:{port}"),
             config,
-            nofile,
+            launcher,
         };
         s.spawn();
         s
@@ -223,10 +230,10 @@ impl Server {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let mut command = match self.nofile {
-            Some(n) => {
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}")).arg(offhook_bin());
+        let mut command = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(offhook_bin());
                 c
             }
             None => Command::new(offhook_bin()),

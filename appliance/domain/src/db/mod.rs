@@ -153,9 +153,29 @@ impl Paths {
     }
 }
 
-/// Opens a connection with the appliance's pragmas and runs pending migrations.
+/// Creates the data directory if need be, and makes it (and so all it holds) reachable by its
+/// owner only, 0700, whatever the umask and whatever its mode was.
+pub fn private_root(paths: &Paths) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.root)?;
+    fs::set_permissions(&paths.root, fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// Opens a connection with the appliance's pragmas and runs pending migrations. The database
+/// file is 0600 whatever the umask (SQLite gives its WAL and shared-memory files the same mode).
 pub fn connect(paths: &Paths) -> Result<Connection, Error> {
-    fs::create_dir_all(&paths.root)?;
+    use std::os::unix::fs::PermissionsExt;
+    private_root(paths)?;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&paths.db)?;
+    fs::set_permissions(&paths.db, fs::Permissions::from_mode(0o600))?;
     let mut conn = Connection::open(&paths.db)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -184,7 +204,7 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
 
 /// Loads the master sealing key, creating it (0600, fsynced) on first use.
 pub fn load_or_create_key(paths: &Paths) -> Result<SealKey, Error> {
-    fs::create_dir_all(&paths.root)?;
+    private_root(paths)?;
     match fs::read(&paths.key) {
         Ok(bytes) => {
             let b: [u8; 32] = bytes.try_into().map_err(|_| {
