@@ -214,18 +214,65 @@ pub(super) async fn attachment(
         .attachment(auth.user, id, n)
         .await
         .map_err(|e| read_error(app.core().metrics(), e))?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        name.replace(['"', '\\', '\r', '\n'], "_")
-    );
     Ok((
         [
-            (header::CONTENT_TYPE, ctype),
-            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_TYPE, inert_type(&ctype).to_owned()),
+            (header::CONTENT_DISPOSITION, content_disposition(&name)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            // Even opened in a tab, it runs nothing and loads nothing, as no origin at all.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_owned(),
+            ),
         ],
         data,
     )
         .into_response())
+}
+
+/// The Content-Type an attachment is served with: the uploader's, when it is a type browsers
+/// only display (images, audio, video, PDF, plain text); anything else — HTML, SVG, XML,
+/// scripts, unknown types — as `application/octet-stream`, so no browser renders an uploaded
+/// page as a page of this origin.
+fn inert_type(declared: &str) -> &str {
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let inert = matches!(
+        essence.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain"
+    ) || (essence.starts_with("audio/") || essence.starts_with("video/"))
+        && !essence.contains('+');
+    if inert && declared.is_ascii() && !declared.contains(['\r', '\n']) {
+        declared
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// `attachment` with the name as RFC 6266 wants it: an ASCII `filename` for old clients, and
+/// the exact name, UTF-8 and percent-encoded (RFC 8187), as `filename*`.
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        let attr_char = b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b);
+        if attr_char {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 pub(super) async fn remove(
@@ -303,5 +350,46 @@ pub(super) async fn record_status(
             json!({"request": id, "status": "failed", "reason": reason}),
         )),
         Some(_) => Err(ApiError::internal("a record status this API does not know")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_types_browsers_merely_display_keep_their_type() {
+        for kept in ["image/png", "audio/ogg", "text/plain; charset=utf-8", "application/pdf"] {
+            assert_eq!(inert_type(kept), kept);
+        }
+        for page in [
+            "text/html",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/javascript",
+            "TEXT/HTML; charset=utf-8",
+            "multipart/x-mixed-replace",
+            "",
+            "image/png\r\nX-Evil: 1",
+        ] {
+            assert_eq!(inert_type(page), "application/octet-stream", "{page:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_sent_as_rfc_6266_wants() {
+        assert_eq!(
+            content_disposition("notes.txt"),
+            "attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"
+        );
+        assert_eq!(
+            content_disposition("Grüße \"x\".pdf"),
+            "attachment; filename=\"Gr__e _x_.pdf\"; filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%22x%22.pdf"
+        );
+        assert_eq!(
+            content_disposition("a\r\nb"),
+            "attachment; filename=\"a__b\"; filename*=UTF-8''a%0D%0Ab"
+        );
     }
 }

@@ -167,14 +167,28 @@ pub fn private_root(paths: &Paths) -> Result<(), Error> {
 
 /// Opens a connection with the appliance's pragmas and runs pending migrations. The database
 /// file is 0600 whatever the umask (SQLite gives its WAL and shared-memory files the same mode).
+///
+/// The file is created here (0600) only when it does not exist, and its mode is otherwise set
+/// by path: opening and closing a descriptor of a database file that SQLite connections of
+/// this process hold would drop their POSIX locks (all of a process's locks on a file go with
+/// any descriptor of it that closes), and another process could then checkpoint and delete the
+/// WAL under them.
 pub fn connect(paths: &Paths) -> Result<Connection, Error> {
     use std::os::unix::fs::PermissionsExt;
     private_root(paths)?;
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&paths.db)?;
+    if !paths.db.exists() {
+        // No connection of ours can have it open yet.
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&paths.db)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     fs::set_permissions(&paths.db, fs::Permissions::from_mode(0o600))?;
     let mut conn = Connection::open(&paths.db)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
