@@ -89,6 +89,11 @@ pub fn web_config(c: &Config) -> Result<offhook_web::Config, offhook_web::Config
         .ping_timeout(c.clients.ping_timeout)?
         .frame_rate(c.clients.frame_rate, c.clients.frame_burst)?
         .max_frame(c.clients.max_frame)?;
+    web.metrics(match c.http.metrics {
+        config::http::MetricsAccess::Open => offhook_web::MetricsAccess::Open,
+        config::http::MetricsAccess::Admin => offhook_web::MetricsAccess::Admin,
+        config::http::MetricsAccess::Off => offhook_web::MetricsAccess::Off,
+    });
     Ok(web)
 }
 

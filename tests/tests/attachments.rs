@@ -29,13 +29,20 @@ fn an_uploaded_page_is_served_as_an_inert_download() {
         )
         .part(
             "attachment",
-            part(b"<script>steal(document.cookie)</script>", "Grüße.html", "text/html"),
+            part(
+                b"<script>steal(document.cookie)</script>",
+                "Grüße.html",
+                "text/html",
+            ),
         )
         .part(
             "attachment",
             part(b"<svg onload=\"steal()\"/>", "x.svg", "image/svg+xml"),
         )
-        .part("attachment", part(b"\x89PNG\r\n\x1a\n", "photo.png", "image/png"));
+        .part(
+            "attachment",
+            part(b"\x89PNG\r\n\x1a\n", "photo.png", "image/png"),
+        );
     let r = http()
         .post(format!("{}/api/v1/messages", server.url))
         .bearer_auth(&mallory)
@@ -51,7 +58,10 @@ fn an_uploaded_page_is_served_as_an_inert_download() {
     let bob = server.login("bob");
     let get = |n: u32| {
         http()
-            .get(format!("{}/api/v1/messages/{id}/attachments/{n}", server.url))
+            .get(format!(
+                "{}/api/v1/messages/{id}/attachments/{n}",
+                server.url
+            ))
             .bearer_auth(&bob)
             .send()
             .expect("GET attachment")
@@ -79,7 +89,11 @@ fn an_uploaded_page_is_served_as_an_inert_download() {
         let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
         assert_eq!(header("content-type"), want_type, "attachment {n}");
         assert_eq!(header("content-disposition"), disposition, "attachment {n}");
-        assert_eq!(header("x-content-type-options"), "nosniff", "attachment {n}");
+        assert_eq!(
+            header("x-content-type-options"),
+            "nosniff",
+            "attachment {n}"
+        );
         assert!(
             header("content-security-policy").contains("sandbox"),
             "attachment {n}: {}",

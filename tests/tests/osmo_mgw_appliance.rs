@@ -23,10 +23,11 @@ use offhook_tests::osmo::{DOMAIN, OsmoMgw, free_udp_port};
 use offhook_tests::{DEADLINE, PASSWORD, Server, http, offhook_bin, tone_wav, wait_for};
 use serde_json::Value;
 
-/// `/api/v1/health` as JSON.
+/// `/api/v1/health` as JSON, as bob sees it (with a session, it lists the phones).
 fn health(server: &Server) -> Value {
     http()
         .get(format!("{}/api/v1/health", server.url))
+        .bearer_auth(server.login("bob"))
         .send()
         .and_then(|r| r.json())
         .expect("GET /api/v1/health")

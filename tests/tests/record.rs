@@ -294,13 +294,24 @@ fn record_refused_without_phone_or_gateway() {
     };
     assert_eq!(record("bob"), 409, "bob has no phone");
     assert_eq!(record("alice"), 503, "alice's gateway never came up");
-    let health: Value = http()
+    let anyone: Value = http()
         .get(format!("{}/api/v1/health", server.url))
         .send()
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(health["gateways"][0]["up"], false);
+    assert_eq!(anyone["gateways"][0]["up"], false);
+    assert!(
+        anyone.get("stations").is_none(),
+        "phones are not shown to anyone: {anyone}"
+    );
+    let health: Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .bearer_auth(server.login("alice"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(health["stations"][0]["available"], false, "{health}");
     // The CLI says so in one line and exits non-zero.
     let out = server.client("alice", &["record", "--to", "bob"]);

@@ -259,3 +259,40 @@ fn a_cross_site_websocket_riding_the_cookie_is_refused() {
             .contains("\"connect\"")
     );
 }
+
+#[test]
+fn health_tells_strangers_only_what_a_load_balancer_needs_and_metrics_can_be_closed() {
+    let server = Server::start("[http]\nmetrics = \"admin\"\n");
+    add(&server, "root", true);
+    add(&server, "alice", false);
+    let get = |path: &str, token: Option<&str>| {
+        let mut r = http().get(format!("{}{path}", server.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().expect("GET")
+    };
+    let anyone: serde_json::Value = get("/api/v1/health", None).json().expect("json");
+    assert_eq!(anyone["status"], "ok");
+    assert!(
+        anyone.get("stations").is_none(),
+        "no user GUIDs for strangers: {anyone}"
+    );
+    let alice = server.login("alice");
+    let root = server.login("root");
+    assert_eq!(get("/metrics", None).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get("/metrics", Some(&alice)).status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = get("/metrics", Some(&root));
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().expect("text").contains("offhook_rejected_total"));
+
+    let off = Server::start("[http]\nmetrics = \"off\"\n");
+    let r = http()
+        .get(format!("{}/metrics", off.url))
+        .send()
+        .expect("GET /metrics");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

@@ -10,7 +10,23 @@ use super::Error;
 use super::values::{bad, duration, parsed, positive};
 
 /// The keys of `[http]`.
-pub(super) const KEYS: &[&str] = &["listen", "header_timeout", "max_idle_connections"];
+pub(super) const KEYS: &[&str] = &[
+    "listen",
+    "header_timeout",
+    "max_idle_connections",
+    "metrics",
+];
+
+/// `metrics`: who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// `"open"`: anyone who reaches the listen address.
+    Open,
+    /// `"admin"`: admins' sessions only.
+    Admin,
+    /// `"off"`: not served.
+    Off,
+}
 
 /// `[http]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +37,8 @@ pub struct Http {
     pub header_timeout: Duration,
     /// `max_idle_connections`: connections waiting for a request kept at most.
     pub max_idle_connections: usize,
+    /// `metrics`: who may read `/metrics`.
+    pub metrics: MetricsAccess,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -28,6 +46,7 @@ pub(super) struct Raw {
     listen: Option<String>,
     header_timeout: Option<String>,
     max_idle_connections: Option<u32>,
+    metrics: Option<String>,
 }
 
 impl Http {
@@ -38,7 +57,21 @@ impl Http {
             .header_timeout
             .or(defaults.header_timeout)
             .unwrap_or_default();
+        let metrics = user.metrics.or(defaults.metrics).unwrap_or_default();
+        let metrics = match metrics.as_str() {
+            "open" => MetricsAccess::Open,
+            "admin" => MetricsAccess::Admin,
+            "off" => MetricsAccess::Off,
+            _ => {
+                return Err(bad(
+                    "http.metrics",
+                    format!("{metrics:?}"),
+                    "expected \"open\", \"admin\" or \"off\"",
+                ));
+            }
+        };
         Ok(Self {
+            metrics,
             listen: parsed(
                 "http.listen",
                 &listen,

@@ -48,6 +48,7 @@ pub const DEFAULTS: &str = r#"
 listen = "127.0.0.1:8080"
 header_timeout = "10s"         # a connection sends a request head within this, or is closed
 max_idle_connections = 256     # connections waiting for a request; beyond, the oldest is closed
+metrics = "open"               # who reads /metrics: "open" (anyone), "admin" (admins' sessions), "off"
 
 [messages]
 # "delivered": delete the audio once every recipient has acknowledged it;
@@ -504,6 +505,7 @@ dial_in = true
 listen = "127.0.0.1:8080"
 header_timeout = "10s"         # a connection sends a request head within this, or is closed
 max_idle_connections = 256     # connections waiting for a request; beyond, the oldest is closed
+metrics = "open"               # who reads /metrics: "open" (anyone), "admin" (admins' sessions), "off"
 [media]
 address = "127.0.0.1"
 [mgcp]

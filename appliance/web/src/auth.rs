@@ -90,6 +90,24 @@ impl Web {
             .retain(|_, s| s.user != user);
     }
 
+    /// The caller's session if the request carries a valid one, without counting anything
+    /// when it does not (for endpoints that serve everyone and tell a user a little more).
+    pub(crate) fn session_of(&self, parts: &Parts) -> Option<Auth> {
+        let token = token_of(parts)?;
+        let now = self.core().clock().now_ms();
+        let map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let s = map.get(&token).filter(|s| s.expires_ms > now)?;
+        Some(Auth {
+            user: s.user,
+            username: s.username.clone(),
+            admin: s.admin,
+            token,
+            expires_ms: s.expires_ms,
+            ended: s.alive.subscribe(),
+            from: None,
+        })
+    }
+
     /// Resolves a session token.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Auth, ApiError> {
         let Some(token) = token else {

@@ -14,9 +14,22 @@ pub enum ConfigError {
     },
 }
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Anyone who reaches the listen address (a scraper on the LAN).
+    #[default]
+    Open,
+    /// Admins' sessions only.
+    Admin,
+    /// No one: `/metrics` is 404.
+    Off,
+}
+
 /// The HTTP layer's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub(crate) metrics: MetricsAccess,
     pub(crate) session_ttl: Duration,
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
@@ -28,6 +41,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            metrics: MetricsAccess::Open,
             session_ttl: Duration::from_secs(12 * 3600),
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(60),
@@ -47,6 +61,12 @@ fn positive(ok: bool, name: &'static str) -> Result<(), ConfigError> {
 }
 
 impl Config {
+    /// Who may read `/metrics`.
+    pub fn metrics(&mut self, access: MetricsAccess) -> &mut Self {
+        self.metrics = access;
+        self
+    }
+
     /// Session token lifetime.
     pub fn session_ttl(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
         positive(!d.is_zero(), "session_ttl")?;

@@ -33,7 +33,7 @@ use serde_json::json;
 
 use crate::auth::SessionInfo;
 pub use crate::auth::{Auth, COOKIE};
-pub use crate::config::{Config, ConfigError};
+pub use crate::config::{Config, ConfigError, MetricsAccess};
 pub use crate::error::ApiError;
 
 /// One media gateway as `/api/v1/health` shows it.
@@ -175,7 +175,13 @@ async fn upload_cap(State(app): State<Web>, req: Request, next: Next) -> Respons
     }
 }
 
-async fn health(State(app): State<Web>) -> Json<serde_json::Value> {
+/// `/api/v1/health`: what a load balancer needs (up, and the gateways' state) for anyone; the
+/// users' phones and whether each can ring only for a caller with a session (the list names
+/// users by GUID).
+async fn health(
+    State(app): State<Web>,
+    parts: axum::http::request::Parts,
+) -> Json<serde_json::Value> {
     let gateways: Vec<_> = app
         .0
         .gateways
@@ -183,17 +189,34 @@ async fn health(State(app): State<Web>) -> Json<serde_json::Value> {
         .into_iter()
         .map(|g| json!({"name": g.name, "protocol": g.protocol, "up": g.up}))
         .collect();
-    // Users' phones: `available` is false while the phone's gateway is down (record → 503).
-    let stations: Vec<_> = app
-        .core()
-        .availability()
-        .into_iter()
-        .map(|(user, available)| json!({"user": user, "available": available}))
-        .collect();
-    Json(json!({"status": "ok", "gateways": gateways, "stations": stations}))
+    let mut body = json!({"status": "ok", "gateways": gateways});
+    if app.session_of(&parts).is_some() {
+        // Users' phones: `available` is false while the phone's gateway is down (record → 503).
+        let stations: Vec<_> = app
+            .core()
+            .availability()
+            .into_iter()
+            .map(|(user, available)| json!({"user": user, "available": available}))
+            .collect();
+        body["stations"] = json!(stations);
+    }
+    Json(body)
 }
 
-async fn metrics(State(app): State<Web>) -> impl IntoResponse {
+async fn metrics(State(app): State<Web>, parts: axum::http::request::Parts) -> Response {
+    match app.0.config.metrics {
+        MetricsAccess::Open => {}
+        MetricsAccess::Off => return not_found(State(app)).await.into_response(),
+        MetricsAccess::Admin => match app.authenticate(auth::token_of(&parts).as_deref()) {
+            Ok(a) if a.admin => {}
+            Ok(_) => {
+                return app
+                    .reject(Reject::Forbidden, StatusCode::FORBIDDEN, "admins only")
+                    .into_response();
+            }
+            Err(e) => return e.into_response(),
+        },
+    }
     let core = app.core();
     let front = &app.0.front;
     core.metrics().set_family(
@@ -226,7 +249,7 @@ async fn metrics(State(app): State<Web>) -> impl IntoResponse {
             ),
         ],
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn not_found(State(app): State<Web>) -> ApiError {

@@ -359,7 +359,12 @@ mod tests {
 
     #[test]
     fn only_types_browsers_merely_display_keep_their_type() {
-        for kept in ["image/png", "audio/ogg", "text/plain; charset=utf-8", "application/pdf"] {
+        for kept in [
+            "image/png",
+            "audio/ogg",
+            "text/plain; charset=utf-8",
+            "application/pdf",
+        ] {
             assert_eq!(inert_type(kept), kept);
         }
         for page in [
