@@ -9,5 +9,6 @@
 pub mod cli;
 pub mod config;
 pub mod gateways;
+pub mod logging;
 pub mod server;
 pub mod stations;

@@ -124,6 +124,7 @@ pub async fn serve_until(
     let local = listener.local_addr().map_err(Error::Serve)?;
     info!(address = %local, data_dir = %data_dir.display(), server = %core.server_id(), "offhook serving");
 
+    let log_reporter = crate::logging::spawn_reporter();
     let sweeper = supervise("retention", {
         let core = core.clone();
         move || core.clone().retention()
@@ -160,6 +161,9 @@ pub async fn serve_until(
         }
     };
     sweeper.abort();
+    if let Some(r) = log_reporter {
+        r.abort();
+    }
     if stations_done.await.is_err() {
         // Stopped without the signal (the listener failed): shut the stations down now.
         stations.shutdown(DRAIN).await;

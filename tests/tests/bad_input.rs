@@ -270,3 +270,65 @@ fn expired_session_is_refused() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A flood of malformed MGCP from a configured gateway's own address (issue 13, point 16):
+/// every datagram is answered and counted, but the log gets at most a burst of warnings a
+/// second and one line counting the rest, not one line each.
+#[test]
+fn a_flood_of_malformed_mgcp_does_not_flood_the_log() {
+    let gateway = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the gateway's address");
+    let agent_port = offhook_tests::osmo::free_udp_port();
+    let server = Server::start(&format!(
+        "[mgcp]\nlisten = \"127.0.0.1:{agent_port}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{}\"\n",
+        gateway.local_addr().expect("addr")
+    ));
+    const FLOOD: u64 = 20_000;
+    for n in 0..FLOOD {
+        // A command whose parameter line has no colon: answered 400 (RFC 3435 §3.4), warned about.
+        let junk = format!(
+            "NTFY {} aaln/1@[127.0.0.1] MGCP 1.0\r\nbogus line\r\n",
+            10_000 + n
+        );
+        gateway
+            .send_to(junk.as_bytes(), ("127.0.0.1", agent_port))
+            .expect("send");
+    }
+    wait_for("the flood counted", || {
+        let n = server.try_metric("offhook_mgcp_total{kind=\"malformed_answered\"}")?;
+        // Many are lost on the loopback socket's buffer (sent faster than read); enough arrive.
+        (n >= FLOOD / 10).then_some(())
+    });
+    wait_for("the dropped warnings reported", || {
+        server
+            .log_text()
+            .contains("repeated warnings not logged")
+            .then_some(())
+    });
+    let counted = server.metric("offhook_mgcp_total{kind=\"malformed_answered\"}");
+    let log = server.log_text();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("malformed command"))
+        .count() as u64;
+    assert!(
+        warned * 20 < counted,
+        "{warned} warning lines for {counted} malformed commands: the log is throttled"
+    );
+    let dropped: u64 = log
+        .lines()
+        .filter(|l| l.contains("repeated warnings not logged"))
+        .filter_map(|l| {
+            l.split("dropped=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(
+        dropped > 0,
+        "the dropped ones are counted in the log:\n{log}"
+    );
+}
