@@ -145,16 +145,16 @@ pub async fn report_dropped(throttle: Throttle) {
 mod tests {
     use super::*;
 
-    static META: &tracing::Metadata<'static> = {
+    static META: &Metadata<'static> = {
         struct Cs;
         impl tracing::Callsite for Cs {
             fn set_interest(&self, _: tracing::subscriber::Interest) {}
-            fn metadata(&self) -> &tracing::Metadata<'_> {
+            fn metadata(&self) -> &Metadata<'_> {
                 META
             }
         }
         static CS: Cs = Cs;
-        &tracing::Metadata::new(
+        &Metadata::new(
             "event src/x.rs:1",
             "offhook::test",
             Level::WARN,
