@@ -63,6 +63,8 @@ fn run_until(t: &mut Transactions, start: Instant, until: Instant) -> Vec<(Durat
             break;
         }
         t.handle_timeout(at);
+        // Every timer due has run.
+        assert!(t.poll_timeout().is_none_or(|next| next > at));
         for tx in drain(t) {
             sent.push((at - start, tx.contents));
         }
