@@ -129,9 +129,9 @@ struct Peer {
     sampled: bool,
     aad: Duration,
     adev: Duration,
-    /// Ids of final responses received, offered in the next `K:`; the flag says whether an
-    /// acknowledgement is due (must be sent, as `000` if nothing else goes).
-    acks: BTreeMap<TransactionId, bool>,
+    /// Ids of final responses that must be acknowledged: in the next `K:`, or as `000`s at
+    /// `ack_deadline` if no command goes first.
+    acks: BTreeSet<TransactionId>,
     ack_deadline: Option<Instant>,
     /// Remembered incoming transactions, oldest first.
     history: BTreeMap<u64, TransactionId>,
@@ -251,7 +251,7 @@ impl Transactions {
                     sampled: false,
                     aad: self.config.initial_rtt,
                     adev: Duration::ZERO,
-                    acks: BTreeMap::new(),
+                    acks: BTreeSet::new(),
                     ack_deadline: None,
                     history: BTreeMap::new(),
                 },

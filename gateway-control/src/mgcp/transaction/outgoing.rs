@@ -25,10 +25,11 @@ impl Transactions {
         };
         let mut ranges: Vec<AckRange> = Vec::new();
         let mut taken = Vec::new();
-        for &id in p.acks.keys() {
+        // Ids ascend, so a run of consecutive ids never wraps past 999,999,999.
+        for &id in &p.acks {
             let full = ranges.len() == MAX_LIST;
             match ranges.last_mut() {
-                Some(r) if r.last.next() == id && id.0 > r.last.0 => r.last = id,
+                Some(r) if r.last.0 + 1 == id.0 => r.last = id,
                 _ if full => break,
                 _ => ranges.push(AckRange {
                     first: id,
@@ -40,7 +41,7 @@ impl Transactions {
         for id in &taken {
             p.acks.remove(id);
         }
-        if p.acks.values().all(|due| !due)
+        if p.acks.is_empty()
             && let Some(deadline) = p.ack_deadline.take()
         {
             self.timers.remove(&(deadline, Timer::Ack(peer)));
@@ -152,7 +153,7 @@ impl Transactions {
             self.stats.unmatched_responses += 1;
             debug!(%peer, %transaction, code = code.0, "unmatched response dropped");
             if !code.is_provisional() && ack_requested {
-                self.queue_ack(now, peer, transaction, true);
+                self.queue_ack(now, peer, transaction);
             }
             return ResponseOutcome::Unmatched;
         }
@@ -202,45 +203,29 @@ impl Transactions {
         // refuse any command carrying `K:` with 539, so acknowledging every response would cost
         // interoperability for a little cache memory on the gateway (T-HIST bounds it anyway).
         if o.provisional || ack_requested {
-            self.queue_ack(now, peer, transaction, true);
+            self.queue_ack(now, peer, transaction);
         }
         ResponseOutcome::Final
     }
 
-    pub(super) fn queue_ack(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-        id: TransactionId,
-        due: bool,
-    ) {
+    pub(super) fn queue_ack(&mut self, now: Instant, peer: SocketAddr, id: TransactionId) {
         let delay = self.config.ack_delay;
         let Some(p) = self.peer_mut(peer) else {
             self.stats.acks_dropped += 1;
             return;
         };
-        let mut dropped = false;
-        if p.acks.len() >= MAX_PENDING_ACKS && !p.acks.contains_key(&id) {
-            // Forget the oldest optional one if any, else the oldest.
-            let victim = p
-                .acks
-                .iter()
-                .find(|(_, due)| !**due)
-                .or_else(|| p.acks.iter().next())
-                .map(|(id, _)| *id);
-            if let Some(v) = victim {
-                p.acks.remove(&v);
-            }
-            dropped = true;
+        let full = p.acks.len() >= MAX_PENDING_ACKS && !p.acks.contains(&id);
+        if full {
+            // Forget the lowest id (usually the oldest).
+            p.acks.pop_first();
         }
-        let entry = p.acks.entry(id).or_insert(false);
-        *entry |= due;
-        if due && p.ack_deadline.is_none() {
+        p.acks.insert(id);
+        if p.ack_deadline.is_none() {
             let deadline = now + delay;
             p.ack_deadline = Some(deadline);
             self.timers.insert((deadline, Timer::Ack(peer)));
         }
-        if dropped {
+        if full {
             self.stats.acks_dropped += 1;
         }
     }
@@ -284,23 +269,15 @@ impl Transactions {
             return;
         };
         p.ack_deadline = None;
-        let due: Vec<TransactionId> = p
-            .acks
-            .iter()
-            .filter(|(_, due)| **due)
-            .map(|(id, _)| *id)
-            .collect();
+        let due = std::mem::take(&mut p.acks);
         if due.is_empty() {
             return;
         }
         // Piggy-backed `000`s, one per transaction (§3.5.5), within the datagram bounds every
         // MGCP parser here accepts.
-        let acks = due.iter().map(|id| {
-            p.acks.remove(id);
-            Transmit {
-                destination: peer,
-                contents: bodiless(ReturnCode::ACK, *id),
-            }
+        let acks = due.iter().map(|id| Transmit {
+            destination: peer,
+            contents: bodiless(ReturnCode::ACK, *id),
         });
         let datagrams = piggyback(acks, MAX_MESSAGES, MAX_DATAGRAM);
         self.stats.response_acks_sent += due.len() as u64;
