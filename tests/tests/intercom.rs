@@ -293,10 +293,11 @@ fn buffers_sent_back_to_back_arrive_in_order_and_are_stored() {
     }
     let mut alice = server.websocket(&server.login("alice"));
     let mut bob = server.websocket(&server.login("bob"));
-    // 30 ms per buffer, sent as soon as the previous one arrived (no pacing: the burst
-    // allowance covers 150 frames).
+    // 30 ms per buffer, sent as soon as the previous one arrived, without pacing: 60 buffers
+    // (1.8 s) fit in the 2 s that audio may run ahead of real time (the WebSocket's frame burst
+    // allowance covers them too).
     let pcm = pcm();
-    let n = 150;
+    let n = 60;
     for seq in 0..n {
         let mut o = json!({"stream": "1a7", "seq": seq, "pcm": pcm, "end": seq + 1 == n});
         if seq == 0 {
@@ -314,6 +315,58 @@ fn buffers_sent_back_to_back_arrive_in_order_and_are_stored() {
     wait_for("the stored stream", || {
         (server.metric("offhook_messages_accepted_total") >= 1).then_some(())
     });
+}
+
+/// Intercom is paced to real time (issue 13, point 14): audio pushed faster than it plays is
+/// dropped beyond a 2 s lead, so one sender cannot fan out minutes of audio a second; the
+/// stream itself goes on.
+#[test]
+fn audio_sent_faster_than_real_time_is_dropped_beyond_a_short_lead() {
+    let server = Server::start(
+        "[clients]
+frame_rate = 5000
+frame_burst = 5000
+",
+    );
+    for u in ["alice", "bob"] {
+        server.add_user(u);
+    }
+    let mut alice = server.websocket(&server.login("alice"));
+    let mut bob = server.websocket(&server.login("bob"));
+    // 30 s of audio in 1,000 buffers, as fast as the socket takes them.
+    let n = 1000;
+    for seq in 0..n {
+        let mut o = json!({"stream": "fa57", "seq": seq, "pcm": pcm(), "end": seq + 1 == n});
+        if seq == 0 {
+            o["to"] = json!(["bob"]);
+        }
+        send(&mut alice, o);
+    }
+    // The stream ended (its last buffer is within the lead once real time has caught up, or
+    // dropped: either way it is stored when the end arrives or the session closes).
+    wait_for("most buffers refused as too fast", || {
+        let refused = server.try_metric("offhook_rejected_total{kind=\"intercom_too_fast\"}")?;
+        (refused >= 800).then_some(())
+    });
+    // bob got the first ones in order, then only what real time allowed: far less than 30 s.
+    let mut heard_ms = 0;
+    let mut last_seq = -1i64;
+    for _ in 0..10 {
+        let got = next_send(&mut bob);
+        let seq = got["seq"].as_i64().expect("seq");
+        assert!(seq > last_seq, "in order: {seq} after {last_seq}");
+        last_seq = seq;
+        heard_ms += got["ms"].as_u64().expect("ms");
+    }
+    assert_eq!(
+        heard_ms, 300,
+        "the first buffers of the lead are forwarded whole"
+    );
+    let refused = server.metric("offhook_rejected_total{kind=\"intercom_too_fast\"}");
+    assert!(
+        refused <= n as u64 - 66,
+        "the 2 s lead (66 buffers) went through: {refused} refused"
+    );
 }
 
 #[test]

@@ -296,3 +296,37 @@ fn health_tells_strangers_only_what_a_load_balancer_needs_and_metrics_can_be_clo
         .expect("GET /metrics");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn one_user_cannot_open_sessions_without_end() {
+    let server = Server::start("[clients]\nmax_sessions_per_user = 3\n");
+    add(&server, "mallory", false);
+    add(&server, "alice", false);
+    let token = server.login("mallory");
+    let open: Vec<Socket> = (0..3).map(|_| server.websocket(&token)).collect();
+    let url = server.url.replace("http://", "ws://") + "/api/v1/ws";
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(url).expect("request");
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    match tungstenite::connect(req) {
+        Err(tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+        other => panic!("a fourth session opened: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        server.metric("offhook_rejected_total{kind=\"ws_too_many_sessions\"}"),
+        1
+    );
+    // Others are not affected, and closing one makes room.
+    let _alice = server.websocket(&server.login("alice"));
+    drop(open);
+    offhook_tests::wait_for("a session closed and another opened", || {
+        let url = server.url.replace("http://", "ws://") + "/api/v1/ws";
+        let mut req = tungstenite::client::IntoClientRequest::into_client_request(url).ok()?;
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse().ok()?);
+        tungstenite::connect(req).ok().map(|_| ())
+    });
+}

@@ -174,6 +174,11 @@ impl ClientManager {
             .insert(user, status.to_owned());
     }
 
+    /// Number of open sessions of `user`.
+    pub fn sessions_of(&self, user: Uuid) -> usize {
+        self.lock().get(&user).map_or(0, Vec::len)
+    }
+
     /// Number of open sessions.
     pub fn session_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

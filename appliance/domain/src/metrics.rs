@@ -49,6 +49,8 @@ pub enum Reject {
     WsPingTimeout,
     /// A WebSocket client too slow to take its pushes.
     WsSlowClient,
+    /// A WebSocket upgrade of a user who has as many sessions open as allowed.
+    WsTooManySessions,
     /// An intercom buffer (`send`) that is malformed: fields, base64, odd byte count.
     IntercomMalformed,
     /// An intercom buffer over the size limit.
@@ -59,10 +61,12 @@ pub enum Reject {
     IntercomTooManyStreams,
     /// An intercom stream past `messages.max_duration`.
     IntercomTooLong,
+    /// Intercom audio sent faster than real time (beyond a small burst).
+    IntercomTooFast,
 }
 
 impl Reject {
-    const ALL: [Self; 25] = [
+    const ALL: [Self; 27] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -83,11 +87,13 @@ impl Reject {
         Self::WsSpoofed,
         Self::WsPingTimeout,
         Self::WsSlowClient,
+        Self::WsTooManySessions,
         Self::IntercomMalformed,
         Self::IntercomTooBig,
         Self::IntercomOutOfOrder,
         Self::IntercomTooManyStreams,
         Self::IntercomTooLong,
+        Self::IntercomTooFast,
     ];
 
     /// The `kind` label.
@@ -113,11 +119,13 @@ impl Reject {
             Self::WsSpoofed => "ws_spoofed",
             Self::WsPingTimeout => "ws_ping_timeout",
             Self::WsSlowClient => "ws_slow_client",
+            Self::WsTooManySessions => "ws_too_many_sessions",
             Self::IntercomMalformed => "intercom_malformed",
             Self::IntercomTooBig => "intercom_too_big",
             Self::IntercomOutOfOrder => "intercom_out_of_order",
             Self::IntercomTooManyStreams => "intercom_too_many_streams",
             Self::IntercomTooLong => "intercom_too_long",
+            Self::IntercomTooFast => "intercom_too_fast",
         }
     }
 }

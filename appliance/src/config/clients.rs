@@ -15,6 +15,7 @@ pub(super) const KEYS: &[&str] = &[
     "frame_rate",
     "frame_burst",
     "max_frame",
+    "max_sessions_per_user",
 ];
 
 /// `[clients]`.
@@ -32,6 +33,8 @@ pub struct Clients {
     pub frame_burst: u32,
     /// `max_frame`: largest WebSocket frame, in bytes.
     pub max_frame: usize,
+    /// `max_sessions_per_user`: WebSocket sessions one user may have open at once.
+    pub max_sessions_per_user: usize,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -42,6 +45,7 @@ pub(super) struct Raw {
     frame_rate: Option<u32>,
     frame_burst: Option<u32>,
     max_frame: Option<String>,
+    max_sessions_per_user: Option<u32>,
 }
 
 impl Clients {
@@ -67,6 +71,12 @@ impl Clients {
                 u.frame_burst.or(d.frame_burst).unwrap_or(0),
             )?,
             max_frame: size("clients.max_frame", &pick(u.max_frame, d.max_frame))?,
+            max_sessions_per_user: positive(
+                "clients.max_sessions_per_user",
+                u.max_sessions_per_user
+                    .or(d.max_sessions_per_user)
+                    .unwrap_or(0),
+            )? as usize,
         })
     }
 }

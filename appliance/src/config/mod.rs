@@ -86,6 +86,7 @@ session_ttl = "12h"        # lifetime of a session token
 frame_rate = 120           # WebSocket frames per second a client may send (sustained; intercom sends 50/s)
 frame_burst = 200          # ... and in a burst
 max_frame = "64KiB"        # largest WebSocket frame accepted
+max_sessions_per_user = 16 # WebSocket sessions one user may have open at once
 "#;
 
 /// The shape of a section: a table (`[http]`) or an array of tables (`[[gateway]]`), with the

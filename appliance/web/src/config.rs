@@ -36,6 +36,7 @@ pub struct Config {
     pub(crate) frame_rate: u32,
     pub(crate) frame_burst: u32,
     pub(crate) max_frame: usize,
+    pub(crate) max_sessions_per_user: usize,
 }
 
 impl Default for Config {
@@ -48,6 +49,7 @@ impl Default for Config {
             frame_rate: 120,
             frame_burst: 200,
             max_frame: 64 << 10,
+            max_sessions_per_user: 16,
         }
     }
 }
@@ -94,6 +96,13 @@ impl Config {
         positive(burst > 0, "frame_burst")?;
         self.frame_rate = rate;
         self.frame_burst = burst;
+        Ok(self)
+    }
+
+    /// WebSocket sessions one user may have open at once; one more upgrade gets 429.
+    pub fn max_sessions_per_user(&mut self, n: usize) -> Result<&mut Self, ConfigError> {
+        positive(n > 0, "max_sessions_per_user")?;
+        self.max_sessions_per_user = n;
         Ok(self)
     }
 

@@ -57,6 +57,14 @@ pub(super) async fn upgrade(
             "cross-site WebSocket refused: the page's Origin is not this server",
         ));
     }
+    let cap = app.0.config.max_sessions_per_user;
+    if app.core().clients().sessions_of(auth.user) >= cap {
+        return Err(app.reject(
+            Reject::WsTooManySessions,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("at most {cap} WebSocket sessions per user: close one first"),
+        ));
+    }
     let max = app.0.config.max_frame;
     Ok(ws
         .read_buffer_size(4096)

@@ -58,8 +58,8 @@ use uuid::Uuid;
 
 use self::recorder::Recorder;
 pub use self::stream::{
-    Check, Error, MAX_BUFFER_MS, MAX_PCM_BYTES, MAX_RECIPIENTS, MAX_STREAM_ID, MAX_STREAMS,
-    Portion, SAMPLE_RATE, Stream, StreamTag, Streams,
+    BURST_MS, Check, Error, MAX_BUFFER_MS, MAX_PCM_BYTES, MAX_RECIPIENTS, MAX_STREAM_ID,
+    MAX_STREAMS, Portion, SAMPLE_RATE, Stream, StreamTag, Streams,
 };
 use crate::VoiceMessaging;
 use crate::accept::{Audio, Recording};
@@ -117,13 +117,16 @@ pub async fn handle(
                 recipients,
                 next_seq: 0,
                 frames: 0,
+                started_ms: core.clock().now_ms(),
                 recorder: Recorder::start(path),
                 phones,
             },
         );
     }
-    let s = match streams.admit(&p) {
+    let s = match streams.admit(&p, core.clock().now_ms()) {
         Ok(s) => s,
+        // Dropped; the stream goes on.
+        Err(e @ Error::TooFast) => return Err((e, at())),
         Err(e) => {
             if let Some(s) = streams.open.remove(&p.stream) {
                 if let Some(phones) = s.phones {

@@ -173,7 +173,16 @@ pub enum Error {
     /// A recipient that does not exist.
     #[error("unknown recipient {0:?}")]
     UnknownRecipient(String),
+    /// Audio sent faster than real time, beyond [`BURST_MS`] ahead: this buffer is dropped
+    /// (the stream goes on at the next `seq`).
+    #[error("audio sent faster than real time (more than {BURST_MS} ms ahead): buffer dropped")]
+    TooFast,
 }
+
+/// How far ahead of real time a stream's audio may run (a client catching up after a network
+/// stall sends a burst); beyond it buffers are dropped, so that no one can push minutes of
+/// audio a second to the recipients.
+pub const BURST_MS: u64 = 2000;
 
 impl Error {
     /// The `/metrics` kind it counts as.
@@ -185,6 +194,7 @@ impl Error {
             Self::TooManyStreams => Reject::IntercomTooManyStreams,
             Self::TooLong { .. } => Reject::IntercomTooLong,
             Self::UnknownRecipient(_) => Reject::UnknownRecipient,
+            Self::TooFast => Reject::IntercomTooFast,
         }
     }
 }
@@ -195,6 +205,8 @@ pub struct Stream {
     pub(super) recipients: Vec<Uuid>,
     pub(super) next_seq: u64,
     pub(super) frames: u64,
+    /// When the first buffer came (the core's clock, ms).
+    pub(super) started_ms: i64,
     pub(super) recorder: Recorder,
     /// The stream as the recipients' phones play it (rung, buffered, then live), if any of
     /// them has a phone.
@@ -263,7 +275,7 @@ impl Streams {
         Ok(Check::Next)
     }
 
-    pub(super) fn admit(&mut self, p: &Portion) -> Result<&mut Stream, Error> {
+    pub(super) fn admit(&mut self, p: &Portion, now_ms: i64) -> Result<&mut Stream, Error> {
         let max_frames = self.max_frames;
         let Some(s) = self.open.get_mut(&p.stream) else {
             return Err(Error::OutOfOrder {
@@ -275,6 +287,12 @@ impl Streams {
             return Err(Error::TooLong {
                 max_ms: max_frames * 1000 / u64::from(SAMPLE_RATE),
             });
+        }
+        let elapsed = u64::try_from(now_ms.saturating_sub(s.started_ms)).unwrap_or(0);
+        let allowed = elapsed.saturating_add(BURST_MS) * u64::from(SAMPLE_RATE) / 1000;
+        if s.frames + p.pcm.len() as u64 > allowed {
+            s.next_seq += 1;
+            return Err(Error::TooFast);
         }
         s.next_seq += 1;
         s.frames += p.pcm.len() as u64;
@@ -390,11 +408,12 @@ mod tests {
                 recipients: vec![],
                 next_seq: 0,
                 frames: 0,
+                started_ms: 0,
                 recorder: Recorder::start(dir.path().join("a.wav")),
                 phones: None,
             },
         );
-        assert!(s.admit(&first).is_ok());
+        assert!(s.admit(&first, 0).is_ok());
         let again = Portion::parse(&portion("a", 0, None, 160)).unwrap();
         assert_eq!(
             s.check(&again),
@@ -405,10 +424,13 @@ mod tests {
         );
         let next = Portion::parse(&portion("a", 1, None, 160)).unwrap();
         assert_eq!(s.check(&next), Ok(Check::Next));
-        assert!(s.admit(&next).is_ok());
+        assert!(s.admit(&next, 0).is_ok());
         // 40 ms of a 50 ms limit are in: 20 more is too long.
         let over = Portion::parse(&portion("a", 2, None, 160)).unwrap();
-        assert_eq!(s.admit(&over).unwrap_err(), Error::TooLong { max_ms: 50 });
+        assert_eq!(
+            s.admit(&over, 0).unwrap_err(),
+            Error::TooLong { max_ms: 50 }
+        );
         for i in 1..MAX_STREAMS {
             let id = StreamTag::parse(&format!("{i:x}0")).unwrap();
             s.open.insert(
@@ -417,6 +439,7 @@ mod tests {
                     recipients: vec![],
                     next_seq: 0,
                     frames: 0,
+                    started_ms: 0,
                     recorder: Recorder::start(dir.path().join(format!("{i}.wav"))),
                     phones: None,
                 },
@@ -425,5 +448,42 @@ mod tests {
         let fifth = Portion::parse(&portion("ff", 0, Some(&["bob"]), 0)).unwrap();
         assert_eq!(s.check(&fifth), Err(Error::TooManyStreams));
         assert_eq!(s.len(), MAX_STREAMS);
+    }
+
+    #[tokio::test]
+    async fn audio_runs_at_most_a_burst_ahead_of_real_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Streams::new(600_000);
+        let tag = StreamTag::parse("a").unwrap();
+        s.open.insert(
+            tag,
+            Stream {
+                recipients: vec![],
+                next_seq: 0,
+                frames: 0,
+                started_ms: 1_000,
+                recorder: Recorder::start(dir.path().join("a.wav")),
+                phones: None,
+            },
+        );
+        // 20 ms buffers (160 samples): a burst of BURST_MS goes at once ...
+        let buffer = |seq| Portion::parse(&portion("a", seq, None, 160)).unwrap();
+        let burst = BURST_MS / 20;
+        for seq in 0..burst {
+            assert!(
+                s.admit(&buffer(seq), 1_000).is_ok(),
+                "buffer {seq} of the burst"
+            );
+        }
+        // ... the next is dropped, and the stream goes on at the next seq ...
+        assert_eq!(s.admit(&buffer(burst), 1_000).unwrap_err(), Error::TooFast);
+        assert_eq!(s.check(&buffer(burst + 1)), Ok(Check::Next));
+        // ... which real time lets in: 20 ms later, 20 ms more.
+        assert_eq!(
+            s.admit(&buffer(burst + 1), 1_019).unwrap_err(),
+            Error::TooFast
+        );
+        assert!(s.admit(&buffer(burst + 2), 1_020).is_ok());
+        assert_eq!(Error::TooFast.reject(), Reject::IntercomTooFast);
     }
 }
