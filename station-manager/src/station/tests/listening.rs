@@ -357,3 +357,36 @@ fn a_live_stream_ends_on_its_own_calls_events_only() {
         );
     }
 }
+
+#[test]
+fn a_stream_played_to_its_end_makes_its_stored_copy_heard_once() {
+    let mut t = T::up();
+    let stream = live_ringing(&mut t);
+    let call = t.pick_up_and_connect();
+    t.input(Input::LiveEnd { stream });
+    t.media(MediaEvent::PlayDone { call });
+    assert_eq!(t.st.state_name(), "AwaitingOnHook");
+    t.outputs();
+    for _ in 0..2 {
+        t.input(Input::LiveStored {
+            user: ME,
+            stream,
+            message: msg(9),
+        });
+    }
+    assert_eq!(
+        t.outputs(),
+        vec![Output::Played {
+            user: ME,
+            message: msg(9)
+        }]
+    );
+    assert_eq!(t.st.stats().heard_live, 1);
+    assert_eq!(t.st.stats().played, 0, "not played as a message");
+    t.input(Input::MessageWaiting {
+        user: ME,
+        message: msg(9),
+        from: BOB,
+    });
+    assert_eq!(t.st.waiting(), 0, "never offered");
+}
