@@ -390,3 +390,30 @@ fn a_stream_played_to_its_end_makes_its_stored_copy_heard_once() {
     });
     assert_eq!(t.st.waiting(), 0, "never offered");
 }
+
+#[test]
+fn a_stream_that_ends_while_the_connection_is_made_still_ends_once_played() {
+    let mut t = T::up();
+    let stream = live_ringing(&mut t);
+    t.ev(Event::OffHook { line: line() });
+    t.input(Input::LiveBuffer {
+        stream,
+        pcm: vec![1; 160],
+    });
+    t.input(Input::LiveEnd { stream });
+    assert_eq!(t.st.stats().ignored, 0);
+    let call = connected(&mut t);
+    let media = t.media_out();
+    assert_eq!(
+        media[media.len() - 2..],
+        [
+            MediaCommand::LiveBuffer {
+                call,
+                pcm: vec![1; 160]
+            },
+            MediaCommand::LiveEnd { call },
+        ]
+    );
+    t.media(MediaEvent::PlayDone { call });
+    assert_eq!(t.st.state_name(), "AwaitingOnHook");
+}
