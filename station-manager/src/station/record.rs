@@ -72,7 +72,9 @@ pub(super) fn on_recording(
             State::Recording(c)
         }
         // The engine stopped by itself (maximum length reached without a separate event).
-        ev @ Ev::Media(MediaEvent::Captured { .. } | MediaEvent::Failed { .. }) => {
+        ev @ Ev::Media(MediaEvent::Captured { call, .. } | MediaEvent::Failed { call, .. })
+            if call == c.call.id =>
+        {
             on_captured(c, StopReason::MaxLength, core, now, ev, calls)
         }
         ev => common(State::Recording(c), core, ev),

@@ -520,3 +520,61 @@ fn a_record_request_outranks_a_message_ring() {
     assert_eq!(t.st.state_name(), "Recording");
     assert_eq!(t.st.waiting(), 1, "the message still waits");
 }
+
+const OTHER_CALL: CallId = CallId(999);
+
+fn msg(n: u8) -> MessageId {
+    MessageId([n; 16])
+}
+
+impl T {
+    /// A key pressed on the phone, as the gateway reports it.
+    fn key(&mut self, k: char) {
+        self.ev(Event::Digit {
+            line: line(),
+            digit: Digit::new(k).unwrap(),
+        });
+    }
+
+    /// A key arriving in-band (RFC 4733) on `call`, as the media engine reports it.
+    fn in_band(&mut self, call: CallId, k: char) {
+        self.media(MediaEvent::Digit {
+            call,
+            digit: Digit::new(k).unwrap(),
+        });
+    }
+
+    /// Message `n` from Bob waits for me.
+    fn message(&mut self, n: u8) {
+        self.input(Input::MessageWaiting {
+            user: ME,
+            message: msg(n),
+            from: BOB,
+        });
+    }
+
+    fn gone(&mut self, n: u8) {
+        self.input(Input::MessageGone {
+            user: ME,
+            message: msg(n),
+        });
+    }
+
+    fn gateway_down(&mut self, reason: DownReason) {
+        self.ev(Event::GatewayDown {
+            gateway: GatewayId::new("gw1"),
+            reason,
+        });
+    }
+
+    /// Drains every outbox.
+    fn drain(&mut self) {
+        self.commands();
+        self.media_out();
+        self.outputs();
+    }
+}
+
+mod faults;
+mod listening;
+mod recording;

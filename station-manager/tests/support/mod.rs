@@ -7,9 +7,12 @@
 //! The media engine is the only stand-in ([`FakeMedia`]): it answers each [`MediaCommand`]
 //! with plausible [`MediaEvent`]s — `Captured` with a made-up temp file path and the virtual
 //! time captured, `MaxLength` at the asked maximum, a live `Buffer` every 20 ms in intercom,
-//! `PlayDone` after a message's length — and records every command it was given. The real
-//! engine (RTP, jitter buffer, WAV files) is tested by its owner in `src/media/`.
+//! `PlayDone` after a message's length — and records every command it was given. Where the
+//! behaviour depends on media, `station_media.rs` drives the real engine core instead
+//! ([`engine`]: one `media::Stream` per call, real RTP in and out).
 #![allow(dead_code)] // each scenario file uses its own part of the harness
+
+pub(crate) mod engine;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
