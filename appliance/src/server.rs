@@ -76,6 +76,7 @@ pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
         config::Retention::Period(d) => Retention::Period(d),
     })?
     .max_upload(c.messages.max_upload)?
+    .max_attachments(c.messages.max_attachments)?
     .max_duration(c.messages.max_duration)?
     .sweep_interval(c.messages.sweep_interval)?;
     Ok(core)

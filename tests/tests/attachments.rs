@@ -101,3 +101,49 @@ fn an_uploaded_page_is_served_as_an_inert_download() {
         );
     }
 }
+
+/// One request cannot make thousands of files (issue 13, point 10): a message carries at most
+/// `[messages] max_attachments` (16) attachments; a message with more is refused with 413, its
+/// extra parts never kept, and nothing of the message is stored.
+#[test]
+fn a_message_carries_a_bounded_number_of_attachments() {
+    let server = Server::start("");
+    server.add_user("mallory");
+    server.add_user("bob");
+    let mallory = server.login("mallory");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audio = tone_wav(&dir.path().join("t.wav"), 200);
+    let post = |n: usize| {
+        let mut form = reqwest::blocking::multipart::Form::new()
+            .text("to", "bob")
+            .part(
+                "audio",
+                reqwest::blocking::multipart::Part::bytes(audio.clone())
+                    .file_name("t.wav")
+                    .mime_str("audio/wav")
+                    .expect("mime"),
+            );
+        for i in 0..n {
+            form = form.part(
+                "attachment",
+                reqwest::blocking::multipart::Part::bytes(b"x".to_vec())
+                    .file_name(format!("{i}.txt")),
+            );
+        }
+        http()
+            .post(format!("{}/api/v1/messages", server.url))
+            .bearer_auth(&mallory)
+            .multipart(form)
+            .send()
+            .expect("POST /api/v1/messages")
+            .status()
+    };
+    assert_eq!(post(2_000), 413);
+    assert_eq!(post(17), 413);
+    assert_eq!(
+        server.metric("offhook_messages_accepted_total"),
+        0,
+        "nothing stored"
+    );
+    assert!(post(16).is_success(), "16 attachments are fine");
+}

@@ -35,6 +35,7 @@ pub enum ConfigError {
 pub struct Config {
     pub(crate) retention: Retention,
     pub(crate) max_upload: usize,
+    pub(crate) max_attachments: usize,
     pub(crate) max_duration: Duration,
     pub(crate) sweep_interval: Duration,
     pub(crate) transcode_workers: Option<usize>,
@@ -45,6 +46,7 @@ impl Default for Config {
         Self {
             retention: Retention::Period(Duration::from_secs(30 * 86_400)),
             max_upload: 16 << 20,
+            max_attachments: 16,
             max_duration: Duration::from_secs(600),
             sweep_interval: Duration::from_secs(60),
             transcode_workers: None,
@@ -84,6 +86,12 @@ impl Config {
         Ok(self)
     }
 
+    /// Most attachments one message may carry (16).
+    pub fn max_attachments(&mut self, n: usize) -> Result<&mut Self, ConfigError> {
+        self.max_attachments = n;
+        Ok(self)
+    }
+
     /// Longest accepted recording (10 minutes).
     pub fn max_duration(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
         positive(d, "max_duration")?;
@@ -113,6 +121,11 @@ impl Config {
     /// The retention policy.
     pub fn retention_policy(&self) -> Retention {
         self.retention
+    }
+
+    /// The most attachments a message may carry.
+    pub fn attachment_limit(&self) -> usize {
+        self.max_attachments
     }
 
     /// The upload cap, in bytes.

@@ -8,7 +8,13 @@ use super::Error;
 use super::values::{bad, duration, parse_duration, size};
 
 /// The keys of `[messages]`.
-pub(super) const KEYS: &[&str] = &["retention", "max_upload", "max_duration", "sweep_interval"];
+pub(super) const KEYS: &[&str] = &[
+    "retention",
+    "max_upload",
+    "max_attachments",
+    "max_duration",
+    "sweep_interval",
+];
 
 /// What happens to a message's audio once it is no longer needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +34,8 @@ pub struct Messages {
     pub retention: Retention,
     /// `max_upload`: largest accepted upload body, in bytes.
     pub max_upload: usize,
+    /// `max_attachments`: most attachments one message may carry.
+    pub max_attachments: usize,
     /// `max_duration`: longest accepted recording.
     pub max_duration: Duration,
     /// `sweep_interval`: period of the retention sweep.
@@ -38,6 +46,7 @@ pub struct Messages {
 pub(super) struct Raw {
     retention: Option<String>,
     max_upload: Option<String>,
+    max_attachments: Option<u32>,
     max_duration: Option<String>,
     sweep_interval: Option<String>,
 }
@@ -49,6 +58,7 @@ impl Messages {
         Ok(Self {
             retention: retention(&pick(u.retention, d.retention))?,
             max_upload: size("messages.max_upload", &pick(u.max_upload, d.max_upload))?,
+            max_attachments: u.max_attachments.or(d.max_attachments).unwrap_or(0) as usize,
             max_duration: duration(
                 "messages.max_duration",
                 &pick(u.max_duration, d.max_duration),

@@ -55,6 +55,7 @@ metrics = "open"               # who reads /metrics: "open" (anyone), "admin" (a
 # "played": once every recipient has played it; or a period such as "30d", "12h", "90m".
 retention = "30d"
 max_upload = "16MiB"       # cap on one POST /api/v1/messages body
+max_attachments = 16       # attachments one message may carry (0: none)
 max_duration = "10m"       # longest accepted recording
 sweep_interval = "1m"      # how often retention runs
 

@@ -52,6 +52,7 @@ async fn read_upload(app: &Web, mut mp: Multipart) -> Result<Upload, ApiError> {
     let mut to = Vec::new();
     let mut audio = None;
     let mut attachments = Vec::new();
+    let mut too_many = false;
     while let Some(field) = mp
         .next_field()
         .await
@@ -69,6 +70,12 @@ async fn read_upload(app: &Web, mut mp: Multipart) -> Result<Upload, ApiError> {
             }
             "audio" => audio = Some(field.bytes().await.map_err(|e| multipart_error(app, &e))?),
             "attachment" => {
+                if attachments.len() >= app.core().config().attachment_limit() {
+                    // Not kept; the rest of the body (bounded by the upload cap) is read and
+                    // dropped so that the client, still sending, reads the 413.
+                    too_many = true;
+                    continue;
+                }
                 let name = field.file_name().unwrap_or("attachment").to_owned();
                 let ctype = field
                     .content_type()
@@ -87,6 +94,14 @@ async fn read_upload(app: &Web, mut mp: Multipart) -> Result<Upload, ApiError> {
                 ));
             }
         }
+    }
+    if too_many {
+        let limit = app.core().config().attachment_limit();
+        return Err(app.reject(
+            Reject::TooLarge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {limit} attachments per message"),
+        ));
     }
     let Some(audio) = audio else {
         return Err(app.reject(
