@@ -166,6 +166,11 @@ impl VoiceMessaging {
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "retention sweep failed"),
             }
+            match transcode::requeue(&self).await {
+                Ok(0) => {}
+                Ok(n) => info!(messages = n, "transcoding retried"),
+                Err(e) => warn!(error = %e, "cannot list the messages left processing"),
+            }
         }
     }
 }

@@ -398,3 +398,40 @@ async fn a_request_nothing_hears_fails_at_once() {
         Some(RecordStatus::Failed("the station manager stopped".into()))
     );
 }
+
+/// A message whose transcoding failed for the appliance's reason (a full disk) stays
+/// `processing`; the retention sweep's [`crate::transcode::requeue`] queues it again, once, and
+/// it becomes ready, without waiting for a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_left_processing_is_retried_by_the_sweep_once() {
+    let mut f = fixture().await;
+    // Accepted before the workers run: queued, not yet transcoded.
+    let a = f
+        .core
+        .accept(
+            f.alice,
+            vec![f.bob],
+            Audio::Bytes(speech_wav().into()),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.core.transcode_waiting(), 1);
+    assert_eq!(
+        crate::transcode::requeue(&f.core).await.unwrap(),
+        0,
+        "already queued: not queued twice"
+    );
+    // As a worker whose transcoding failed would: no longer queued, still `processing`.
+    f.core.0.transcoder.take_for_test(a.id);
+    assert_eq!(f.core.transcode_waiting(), 0);
+    assert_eq!(crate::transcode::requeue(&f.core).await.unwrap(), 1);
+    assert_eq!(crate::transcode::requeue(&f.core).await.unwrap(), 0);
+    f.core.start().await.unwrap();
+    let ev = f.wait_event().await;
+    assert!(
+        matches!(ev, Event::MessageReady { message, .. } if message == a.id),
+        "{ev:?}"
+    );
+    assert!(f.next_event().is_none(), "transcoded once");
+}

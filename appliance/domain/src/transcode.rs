@@ -35,6 +35,8 @@ pub(crate) struct Queue {
     rx: Mutex<Option<std_mpsc::Receiver<Uuid>>>,
     /// Messages queued and not yet taken by a worker.
     waiting: AtomicUsize,
+    /// Messages queued or being transcoded (a message is queued once at a time).
+    queued: Mutex<std::collections::HashSet<Uuid>>,
 }
 
 impl Default for Queue {
@@ -44,6 +46,7 @@ impl Default for Queue {
             tx: Mutex::new(tx),
             rx: Mutex::new(Some(rx)),
             waiting: AtomicUsize::new(0),
+            queued: Mutex::new(std::collections::HashSet::new()),
         }
     }
 }
@@ -51,13 +54,40 @@ impl Default for Queue {
 impl Queue {
     /// Queues a committed `processing` message.
     pub(crate) fn push(&self, id: Uuid) {
+        if !self
+            .queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+        {
+            return;
+        }
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         // The receiver lives as long as the workers; if they are gone the message stays
         // `processing` and is queued again at the next start.
         self.waiting.fetch_add(1, Ordering::Relaxed);
         if tx.send(id).is_err() {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.done(id);
         }
+    }
+
+    /// Takes `id` off the queue as a worker would, and forgets it (a test's failed worker).
+    #[cfg(test)]
+    pub(crate) fn take_for_test(&self, id: Uuid) {
+        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = rx.as_ref().and_then(|r| r.try_recv().ok());
+        assert_eq!(taken, Some(id), "the only message queued");
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.done(id);
+    }
+
+    /// `id` is no longer queued or in progress.
+    fn done(&self, id: Uuid) {
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     }
 
     /// Messages acknowledged and waiting for a worker (for `/metrics`).
@@ -104,16 +134,30 @@ pub(crate) async fn start(app: &VoiceMessaging) -> Result<(), db::Error> {
     Ok(())
 }
 
+/// Queues again every message still `processing` that is not queued or being transcoded: those
+/// whose transcoding failed for a reason of the appliance's (a full disk), once the reason may
+/// have passed. Run by the retention sweep.
+pub(crate) async fn requeue(app: &VoiceMessaging) -> Result<usize, db::Error> {
+    let stuck = app.0.db.read(store::processing).await?;
+    let before = app.0.transcoder.waiting();
+    for id in stuck {
+        app.0.transcoder.push(id);
+    }
+    Ok(app.0.transcoder.waiting().saturating_sub(before))
+}
+
 fn worker(app: &VoiceMessaging, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::Handle) {
     background_priority();
     loop {
         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok(id) = next else { return };
         app.0.transcoder.waiting.fetch_sub(1, Ordering::Relaxed);
-        if let Err(e) = transcode_one(app, rt, id) {
-            // Not the upload's fault (storage, database): it stays `processing` and is retried
-            // at the next start.
-            warn!(message = %id, error = %e, "transcoding failed; left processing");
+        let result = transcode_one(app, rt, id);
+        app.0.transcoder.done(id);
+        if let Err(e) = result {
+            // Not the upload's fault (storage full, database): it stays `processing` and is
+            // queued again by the next sweep ([`requeue`]) or start.
+            warn!(message = %id, error = %e, "transcoding failed; left processing, retried later");
         }
     }
 }

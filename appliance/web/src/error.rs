@@ -105,7 +105,28 @@ pub(crate) fn accept_error(metrics: &Metrics, e: accept::Error) -> ApiError {
             StatusCode::BAD_REQUEST,
             e.to_string(),
         ),
+        accept::Error::Db(ref d) if storage_full(d) => {
+            tracing::warn!(error = %e, "upload refused: the appliance's storage is full");
+            ApiError::plain(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the appliance's storage is full: nothing was kept; try again later",
+            )
+        }
         e => ApiError::internal(e),
+    }
+}
+
+/// Whether a storage error means the disk (or the user's disk quota) is full.
+fn storage_full(e: &db::Error) -> bool {
+    match e {
+        db::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ),
+        db::Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::DiskFull
+        }
+        _ => false,
     }
 }
 
@@ -175,5 +196,33 @@ mod tests {
             record_error_status(&RecordError::GatewayDown),
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_other_storage_failures_500() {
+        let m = Metrics::default();
+        let full = |e: db::Error| accept_error(&m, accept::Error::Db(e)).status;
+        let io = |k: std::io::ErrorKind| db::Error::Io(std::io::Error::from(k));
+        assert_eq!(
+            full(io(std::io::ErrorKind::StorageFull)),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert_eq!(
+            full(io(std::io::ErrorKind::QuotaExceeded)),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        let sqlite_full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        assert_eq!(
+            full(db::Error::Sqlite(sqlite_full)),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert_eq!(
+            full(io(std::io::ErrorKind::PermissionDenied)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(full(db::Error::Closed), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
