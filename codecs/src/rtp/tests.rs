@@ -216,6 +216,25 @@ fn sequence_numbers_order_the_short_way_round() {
 }
 
 #[test]
+fn a_mixer_lists_up_to_fifteen_contributing_sources() {
+    let ids: Vec<Ssrc> = (1..=16).map(Ssrc).collect();
+    assert_eq!(Csrcs::from_slice(&ids), None);
+    let csrcs = Csrcs::from_slice(&ids[..15]).unwrap();
+    assert_eq!(csrcs.as_slice(), &ids[..15]);
+    let two = Repr {
+        csrcs: Csrcs::from_slice(&ids[..2]).unwrap(),
+        ..Repr::parse_bytes(&SIMPLE).unwrap()
+    };
+    let mut out = [0u8; 24];
+    assert_eq!(two.emit(&mut out), Ok(24));
+    assert_eq!(
+        out,
+        hex!("82 80 1234 deadbeef 01020304 00000001 00000002 fffefdfc")
+    );
+    assert_eq!(Csrcs::from_slice(&[]), Some(Csrcs::default()));
+}
+
+#[test]
 fn ssrc_displays_as_eight_hex_digits() {
     assert_eq!(Ssrc(0x00ab_cdef).to_string(), "00abcdef");
     assert_eq!(Ssrc(0xdead_beef).to_string(), "deadbeef");
