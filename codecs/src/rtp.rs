@@ -556,7 +556,8 @@ impl<'a> Repr<'a> {
         buf[at..at + self.payload.len()].copy_from_slice(self.payload);
         at += self.payload.len();
         if self.padding > 0 {
-            buf[at..needed - 1].fill(0);
+            // Zeros, the last of which is replaced by the count (RFC 3550 §5.1).
+            buf[at..].fill(0);
             buf[needed - 1] = self.padding;
         }
         Ok(needed)

@@ -3,6 +3,8 @@ use proptest::prelude::*;
 
 use super::*;
 
+mod extension;
+
 // A PCMU packet: seq 0x1234, ts 0xdeadbeef, ssrc 0x01020304, marker, 4 payload bytes.
 const SIMPLE: [u8; 16] = hex!("80 80 1234 deadbeef 01020304 fffefdfc");
 
@@ -191,6 +193,166 @@ fn sequence_numbers_wrap() {
     assert_eq!(a.wrapping_cmp(b), Ordering::Less);
     assert!(Timestamp(5).is_after(Timestamp(u32::MAX - 5)));
     assert_eq!(Timestamp(5).distance(Timestamp(u32::MAX)), 6);
+}
+
+#[test]
+fn sequence_numbers_order_the_short_way_round() {
+    let a = SequenceNumber(10);
+    assert_eq!(a.wrapping_cmp(a), Ordering::Equal);
+    assert!(!a.is_after(a));
+    assert_eq!(SequenceNumber(0).wrapping_cmp(a), Ordering::Less);
+    assert_eq!(a.wrapping_cmp(SequenceNumber(65530)), Ordering::Greater);
+    assert_eq!(SequenceNumber(65530).wrapping_cmp(a), Ordering::Less);
+    // Half the circle away is "before" (the distance is i16::MIN).
+    assert_eq!(SequenceNumber(0x8000).distance(SequenceNumber(0)), i16::MIN);
+    assert!(!SequenceNumber(0x8000).is_after(SequenceNumber(0)));
+    assert!(SequenceNumber(0x7fff).is_after(SequenceNumber(0)));
+    let t = Timestamp(160);
+    assert!(!t.is_after(t));
+    assert_eq!(t.distance(t), 0);
+    assert!(!Timestamp(0).is_after(t));
+    assert_eq!(Timestamp(0).distance(t), -160);
+    assert_eq!(t.wrapping_add(u32::MAX), Timestamp(159));
+}
+
+#[test]
+fn a_mixer_lists_up_to_fifteen_contributing_sources() {
+    let ids: Vec<Ssrc> = (1..=16).map(Ssrc).collect();
+    assert_eq!(Csrcs::from_slice(&ids), None);
+    let csrcs = Csrcs::from_slice(&ids[..15]).unwrap();
+    assert_eq!(csrcs.as_slice(), &ids[..15]);
+    let two = Repr {
+        csrcs: Csrcs::from_slice(&ids[..2]).unwrap(),
+        ..Repr::parse_bytes(&SIMPLE).unwrap()
+    };
+    let mut out = [0u8; 24];
+    assert_eq!(two.emit(&mut out), Ok(24));
+    assert_eq!(
+        out,
+        hex!("82 80 1234 deadbeef 01020304 00000001 00000002 fffefdfc")
+    );
+    assert_eq!(Csrcs::from_slice(&[]), Some(Csrcs::default()));
+}
+
+#[test]
+fn ssrc_displays_as_eight_hex_digits() {
+    assert_eq!(Ssrc(0x00ab_cdef).to_string(), "00abcdef");
+    assert_eq!(Ssrc(0xdead_beef).to_string(), "deadbeef");
+}
+
+#[test]
+fn the_smallest_packets_end_exactly_where_their_header_does() {
+    // The fixed header alone (a comfort-noise-less keepalive): no payload.
+    let header_only = &SIMPLE[..12];
+    let r = Repr::parse_bytes(header_only).unwrap();
+    assert!(r.payload.is_empty());
+    assert_eq!(r.buffer_len(), 12);
+    // A CSRC list that ends the packet.
+    let one_csrc = hex!("81 00 0001 00000000 0a0b0c0d 11111111");
+    let r = Repr::parse_bytes(&one_csrc).unwrap();
+    assert_eq!(r.csrcs.as_slice(), &[Ssrc(0x1111_1111)]);
+    assert!(r.payload.is_empty());
+    assert_eq!(
+        Packet::new_checked(&one_csrc[..15]).unwrap_err(),
+        Error::Truncated {
+            field: "CSRC list",
+            offset: 12,
+            needed: 16,
+            len: 15
+        }
+    );
+    // Padding that fills everything after the header: an empty payload.
+    let all_padding = hex!("a0 00 0001 00000000 0a0b0c0d 00 00 00 04");
+    let p = Packet::new_checked(&all_padding[..]).unwrap();
+    assert_eq!(p.padding_len(), 4);
+    assert!(p.payload().is_empty());
+    let r = Repr::parse(&p).unwrap();
+    assert_eq!((r.padding, r.payload.len()), (4, 0));
+    // A padding count of 1 is the count byte alone.
+    let one = hex!("a0 00 0001 00000000 0a0b0c0d d5 01");
+    let p = Packet::new_checked(&one[..]).unwrap();
+    assert_eq!((p.padding_len(), p.payload()), (1, &[0xd5][..]));
+}
+
+#[test]
+fn padding_is_counted_after_csrcs_and_extension() {
+    // FULL has 32 bytes of header and 8 after it: a count of 8 is all of them, 9 is too many.
+    let mut all = FULL;
+    all[39] = 8;
+    let p = Packet::new_checked(&all[..]).unwrap();
+    assert!(p.payload().is_empty());
+    all[39] = 9;
+    assert_eq!(
+        Packet::new_checked(&all[..]).unwrap_err(),
+        Error::Padding {
+            offset: 39,
+            count: 9,
+            available: 8
+        }
+    );
+}
+
+#[test]
+fn a_packet_is_built_in_place_with_the_setters() {
+    // Header and padding flag first, then the fields, then the payload between them.
+    let mut buf = [0u8; 20];
+    buf[0] = 0xa0;
+    buf[19] = 4;
+    let mut p = Packet::new_checked(&mut buf[..]).unwrap();
+    p.set_marker_payload_type(true, 8);
+    p.set_sequence_number(SequenceNumber(0x1234));
+    p.set_timestamp(Timestamp(0xdead_beef));
+    p.set_ssrc(Ssrc(0x0102_0304));
+    assert_eq!(p.payload_mut().len(), 4);
+    p.payload_mut().copy_from_slice(&hex!("d5d4d7d6"));
+    let buf = p.into_inner();
+    assert_eq!(buf, &hex!("a0 88 1234 deadbeef 01020304 d5d4d7d6 00000004"));
+    let r = Repr::parse_bytes(buf).unwrap();
+    assert_eq!((r.marker, r.payload_type, r.padding), (true, 8, 4));
+}
+
+#[test]
+fn emit_writes_only_the_front_of_a_larger_buffer() {
+    let r = Repr::parse_bytes(&FULL).unwrap();
+    let mut out = [0xEEu8; 64];
+    assert_eq!(r.emit(&mut out), Ok(40));
+    assert_eq!(out[..40], FULL);
+    assert!(out[40..].iter().all(|&b| b == 0xEE));
+    // One byte short of buffer_len is refused, and nothing is written.
+    let mut short = [0xEEu8; 39];
+    assert_eq!(
+        r.emit(&mut short),
+        Err(Error::BufferTooShort {
+            needed: 40,
+            got: 39
+        })
+    );
+    assert!(short.iter().all(|&b| b == 0xEE));
+}
+
+#[test]
+fn emit_zeroes_the_padding_before_its_count() {
+    let r = Repr {
+        padding: 7,
+        ..Repr::parse_bytes(&SIMPLE).unwrap()
+    };
+    let mut out = [0xEEu8; 23];
+    assert_eq!(r.emit(&mut out), Ok(23));
+    assert_eq!(
+        out,
+        hex!("a0 80 1234 deadbeef 01020304 fffefdfc 00 00 00 00 00 00 07")
+    );
+    // The padding flag, and the payload type masked to 7 bits, whatever the Repr holds.
+    let odd = Repr {
+        payload_type: 0xff,
+        marker: false,
+        padding: 1,
+        ..r
+    };
+    let mut out = [0u8; 17];
+    assert_eq!(odd.emit(&mut out), Ok(17));
+    assert_eq!(out[..2], [0xa0, 0x7f]);
+    assert_eq!(out[16], 1);
 }
 
 prop_compose! {

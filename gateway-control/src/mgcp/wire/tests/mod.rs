@@ -666,3 +666,4 @@ fn rtpbridge_wildcard_exchange() {
 }
 
 mod bad_input;
+mod boundaries;
