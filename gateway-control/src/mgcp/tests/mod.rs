@@ -5,6 +5,7 @@
 
 mod config;
 mod piggyback;
+mod reachability;
 mod restarts;
 mod scenarios;
 
