@@ -4,6 +4,7 @@
 //! and what the call agent answers.
 
 mod config;
+mod input;
 mod piggyback;
 mod reachability;
 mod restarts;
