@@ -8,6 +8,7 @@ mod input;
 mod piggyback;
 mod reachability;
 mod restarts;
+mod rsip;
 mod scenarios;
 
 use std::collections::VecDeque;
