@@ -5,6 +5,7 @@
 
 mod config;
 mod input;
+mod lines;
 mod piggyback;
 mod reachability;
 mod restarts;
