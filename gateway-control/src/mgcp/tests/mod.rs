@@ -4,6 +4,7 @@
 //! and what the call agent answers.
 
 mod config;
+mod connections;
 mod input;
 mod lines;
 mod piggyback;
