@@ -161,3 +161,23 @@ fn a_failure_without_a_comment_gives_the_codes_reason() {
         e => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn a_response_the_gateway_acknowledged_is_not_replayed() {
+    let mut h = Harness::armed(1);
+    let ntfy = "NTFY 300 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n";
+    h.send(ntfy);
+    assert!(h.recv().text.starts_with("200 300"));
+    h.inbox.clear();
+    // A duplicate before the acknowledgement gets the same answer again.
+    h.send(ntfy);
+    assert!(h.recv().text.starts_with("200 300"));
+    // The next command acknowledges it (RFC 3435 §3.5.6, `K:`): a late duplicate is dropped.
+    h.send("NTFY 301 aaln/1@gw1.example.net MGCP 1.0\nK: 300\nX: 2\nO: L/hu\n");
+    assert!(h.recv().text.starts_with("200 301"));
+    h.inbox.clear();
+    h.send(ntfy);
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+    assert_eq!(h.agent.stats().transaction.duplicates_after_ack, 1);
+    assert_eq!(h.agent.stats().notifications, 2);
+}

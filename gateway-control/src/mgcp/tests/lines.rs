@@ -272,3 +272,29 @@ fn re_arm_failures_are_given_up_after_max_arm_failures_and_counted() {
     assert_eq!((st.arm_failures, st.lines_unarmed), (2, 1));
     assert_eq!((st.rqnts_sent, st.audits_sent), (2, 2));
 }
+
+#[test]
+fn a_line_is_armed_only_while_no_audit_or_re_arm_waits() {
+    let mut c = Harness::config(1);
+    c.max_outstanding(1).unwrap();
+    let mut h = Harness::new(c);
+    assert_eq!(h.agent.is_armed(&line(1)), Some(false), "audit in flight");
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    h.command(Command::Audit { line: line(5) });
+    assert_eq!(h.agent.is_armed(&line(5)), None, "not a configured line");
+    // An audit holds the only slot; the notification's re-arm waits behind it.
+    h.command(Command::Audit { line: line(1) });
+    let audit = h.recv();
+    h.send("NTFY 6 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("200 6"));
+    assert!(h.inbox.is_empty());
+    assert_eq!(h.agent.is_armed(&line(1)), Some(false), "re-arm waiting");
+    h.send(&format!("200 {} OK\nES: L/hd\n", audit.txid()));
+    let arm = h.recv();
+    off_hook_request(&arm);
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true), "re-arm in flight");
+}

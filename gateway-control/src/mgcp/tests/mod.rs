@@ -5,6 +5,7 @@
 
 mod config;
 mod connections;
+mod gateways;
 mod input;
 mod lines;
 mod piggyback;
