@@ -181,3 +181,22 @@ fn a_response_the_gateway_acknowledged_is_not_replayed() {
     assert_eq!(h.agent.stats().transaction.duplicates_after_ack, 1);
     assert_eq!(h.agent.stats().notifications, 2);
 }
+
+#[test]
+fn every_version_but_1_0_is_answered_528() {
+    let mut h = Harness::armed(1);
+    let before = h.agent.stats();
+    for (n, version) in ["1.1", "0.1", "2.0"].iter().enumerate() {
+        h.send(&format!(
+            "NTFY {} aaln/1@gw1.example.net MGCP {version}\nX: 1\nO: L/hd\n",
+            310 + n
+        ));
+        let answer = h.recv();
+        assert!(answer.text.starts_with(&format!("528 {}", 310 + n)), "{}", answer.text);
+    }
+    assert!(h.events.is_empty() && h.inbox.is_empty());
+    assert_eq!(
+        moved(&before, &h.agent.stats()),
+        [("datagrams", 3), ("version_answered", 3)]
+    );
+}
