@@ -76,7 +76,10 @@ fn a_refused_setting_leaves_the_config_as_it_was() {
     let mut c = Config::default();
     c.max_outstanding(4).unwrap();
     let before = c.clone();
-    assert_eq!(c.max_outstanding(0), Err(ConfigError::Zero("max_outstanding")));
+    assert_eq!(
+        c.max_outstanding(0),
+        Err(ConfigError::Zero("max_outstanding"))
+    );
     assert_eq!(c, before);
 }
 
@@ -87,12 +90,18 @@ fn zero_counts_and_durations_are_refused() {
         c.arm_retry_interval(Duration::ZERO).unwrap_err(),
         ConfigError::Zero("arm_retry_interval")
     );
-    assert_eq!(c.max_queued(0).unwrap_err(), ConfigError::Zero("max_queued"));
+    assert_eq!(
+        c.max_queued(0).unwrap_err(),
+        ConfigError::Zero("max_queued")
+    );
     assert_eq!(
         c.max_send_rate(Some(0)).unwrap_err(),
         ConfigError::Zero("max_send_rate")
     );
-    c.max_send_rate(None).unwrap().max_send_rate(Some(1)).unwrap();
+    c.max_send_rate(None)
+        .unwrap()
+        .max_send_rate(Some(1))
+        .unwrap();
     assert_eq!(
         c.probe_interval(Duration::ZERO, Duration::from_secs(1))
             .unwrap_err(),

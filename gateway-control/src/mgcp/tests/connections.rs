@@ -92,8 +92,15 @@ fn a_modify_with_remote_media_carries_our_session_description() {
     let m = h.recv();
     assert_eq!(m.param("C"), Some("31"));
     assert!(m.text.contains("\r\n\r\nv=0\r\n"), "{}", m.text);
-    assert!(m.text.contains("m=audio 41000 RTP/AVP 0 101\r\n"), "{}", m.text);
-    h.send(&format!("527 {} missing remote connection descriptor\n", m.txid()));
+    assert!(
+        m.text.contains("m=audio 41000 RTP/AVP 0 101\r\n"),
+        "{}",
+        m.text
+    );
+    h.send(&format!(
+        "527 {} missing remote connection descriptor\n",
+        m.txid()
+    ));
     assert_eq!(
         failure(h.event()),
         (

@@ -86,9 +86,16 @@ fn commands_a_call_agent_does_not_take_are_answered_504() {
         .iter()
         .enumerate()
     {
-        h.send(&format!("{verb} {} aaln/1@gw1.example.net MGCP 1.0\n", 80 + n));
+        h.send(&format!(
+            "{verb} {} aaln/1@gw1.example.net MGCP 1.0\n",
+            80 + n
+        ));
         let answer = h.recv();
-        assert!(answer.text.starts_with(&format!("504 {}", 80 + n)), "{}", answer.text);
+        assert!(
+            answer.text.starts_with(&format!("504 {}", 80 + n)),
+            "{}",
+            answer.text
+        );
     }
     assert!(h.events.is_empty() && h.inbox.is_empty());
     assert_eq!(
@@ -192,7 +199,11 @@ fn every_version_but_1_0_is_answered_528() {
             310 + n
         ));
         let answer = h.recv();
-        assert!(answer.text.starts_with(&format!("528 {}", 310 + n)), "{}", answer.text);
+        assert!(
+            answer.text.starts_with(&format!("528 {}", 310 + n)),
+            "{}",
+            answer.text
+        );
     }
     assert!(h.events.is_empty() && h.inbox.is_empty());
     assert_eq!(

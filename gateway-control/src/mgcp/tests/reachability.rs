@@ -223,7 +223,12 @@ fn commands_refused_while_unreachable_are_counted() {
         h.events.drain(..).map(failed).collect::<Vec<_>>(),
         [
             (line(1), None, 0, "gateway unreachable".to_owned()),
-            (line(1), Some(CallId(9)), 0, "gateway unreachable".to_owned()),
+            (
+                line(1),
+                Some(CallId(9)),
+                0,
+                "gateway unreachable".to_owned()
+            ),
         ]
     );
     assert_eq!(h.agent.stats().refused_unreachable, 2);

@@ -67,7 +67,10 @@ fn a_graceful_shutdown_is_announced_once_and_is_not_a_lost_gateway() {
     audit_and_arm_all(&mut h);
     h.events.clear();
     rsip(&mut h, 10, "*", "RM: graceful\nRD: 60\n");
-    assert_eq!(h.event(), down(DownReason::Graceful(Duration::from_secs(60))));
+    assert_eq!(
+        h.event(),
+        down(DownReason::Graceful(Duration::from_secs(60)))
+    );
     // Announced again: not reported again.
     rsip(&mut h, 11, "*", "RM: graceful\nRD: 30\n");
     assert!(h.events.is_empty(), "{:?}", h.events);
@@ -151,7 +154,10 @@ fn a_graceful_shutdown_while_starting_is_reported() {
     let mut h = Harness::new(Harness::config(1));
     assert_eq!(h.recv().verb(), "AUEP");
     rsip(&mut h, 41, "*", "RM: graceful\nRD: 5\n");
-    assert_eq!(h.event(), down(DownReason::Graceful(Duration::from_secs(5))));
+    assert_eq!(
+        h.event(),
+        down(DownReason::Graceful(Duration::from_secs(5)))
+    );
     rsip(&mut h, 42, "*", "RM: cancel-graceful\n");
     assert_eq!(h.event(), up());
 }
