@@ -126,6 +126,7 @@ fn restart_after_graceful_is_a_forced_down_and_restart_after_forced_is_not_repor
     h.event();
     rsip(&mut h, 31, "*", "RM: restart\n");
     assert_eq!(h.event(), down(DownReason::Forced));
+    assert_eq!(h.agent.stats().gateway_down, 2);
     audit_and_arm_all(&mut h);
     assert_eq!(h.event(), up());
     h.events.clear();
@@ -134,6 +135,7 @@ fn restart_after_graceful_is_a_forced_down_and_restart_after_forced_is_not_repor
     // No method: a restart.
     rsip(&mut h, 33, "*", "");
     assert!(h.events.is_empty(), "{:?}", h.events);
+    assert_eq!(h.agent.stats().gateway_down, 3);
     assert_eq!(h.recv().verb(), "AUEP");
 }
 
@@ -160,6 +162,8 @@ fn a_graceful_shutdown_while_starting_is_reported() {
     );
     rsip(&mut h, 42, "*", "RM: cancel-graceful\n");
     assert_eq!(h.event(), up());
+    let st = h.agent.stats();
+    assert_eq!((st.gateway_down, st.gateway_up), (1, 1));
 }
 
 #[test]
