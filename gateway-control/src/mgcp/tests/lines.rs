@@ -298,3 +298,39 @@ fn a_line_is_armed_only_while_no_audit_or_re_arm_waits() {
     off_hook_request(&arm);
     assert_eq!(h.agent.is_armed(&line(1)), Some(true), "re-arm in flight");
 }
+
+#[test]
+fn a_refused_model_audit_leaves_a_restarting_line_unarmed_until_its_own_audit_answers() {
+    let mut c = Harness::config(1);
+    let mut tx = crate::mgcp::transaction::Config::default();
+    tx.max_in_flight(1).unwrap();
+    c.transaction(tx).unwrap();
+    let mut h = Harness::new(c);
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    h.events.clear();
+    h.send("RSIP 7 aaln/1@gw1.example.net MGCP 1.0\nRM: restart\n");
+    assert!(h.recv().text.starts_with("200 7"));
+    let audit = h.recv();
+    assert_eq!(audit.verb(), "AUEP");
+    assert_eq!(h.agent.is_armed(&line(1)), Some(false));
+    // The transaction layer has no room for the model's audit: refused, and the line is still
+    // waiting for the restart's audit.
+    h.command(Command::Audit { line: line(1) });
+    assert_eq!(failed_code(h.event()), 0);
+    assert_eq!(h.agent.is_armed(&line(1)), Some(false));
+    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    let arm = h.recv();
+    on_hook_request(&arm);
+    h.send(&ok(&arm));
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+}
