@@ -3,8 +3,15 @@
 //! Scenarios read like smoltcp's `send!`/`recv!`: what the gateway sends, at which instant,
 //! and what the call agent answers.
 
+mod config;
+mod connections;
+mod gateways;
+mod input;
+mod lines;
 mod piggyback;
+mod reachability;
 mod restarts;
+mod rsip;
 mod scenarios;
 
 use std::collections::VecDeque;
