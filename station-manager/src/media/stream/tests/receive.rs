@@ -290,6 +290,30 @@ fn silence_after_the_idle_report_is_not_reported_again() {
 }
 
 #[test]
+fn a_line_that_keeps_sending_speech_is_not_idle_even_when_a_packet_is_lost() {
+    let mut h = Harness::new();
+    h.capture(Some(Duration::from_secs(2)), Duration::from_secs(60), None);
+    // Half a second of line silence, then a second of voice; the lost packet makes the jitter
+    // buffer's timer fire in between.
+    for n in (0..75u16).filter(|&n| n != 40) {
+        let p = if n < 25 {
+            silent(n)
+        } else {
+            rtp(n, 0, false, &tone_frame(n))
+        };
+        h.recv(u64::from(n) * 20, &p);
+    }
+    h.run_until(1500);
+    assert_eq!(h.s.stats().concealed_frames, 1);
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // Then the gateway goes quiet: two seconds after the last packet the line is idle.
+    h.run_until(3479);
+    assert!(h.events.is_empty());
+    h.run_until(3480);
+    assert_eq!(h.events, [MediaEvent::Silence { call: CallId(7) }]);
+}
+
+#[test]
 fn a_recording_that_cannot_be_written_fails_once_and_ends() {
     struct Full(usize);
     impl CaptureSink for Full {
