@@ -52,18 +52,31 @@ fn media() -> Media {
 fn frame_pcm(n: u16) -> Vec<i16> {
     (0..160)
         .map(|i| {
-            Law::Ulaw.decode_sample(Law::Ulaw.encode_sample((i as i16 - 80) * 64 + n as i16 * 8))
+            Law::Ulaw
+                .decode_sample(Law::Ulaw.encode_sample((i as i16 - 80) * 64 + (n % 256) as i16 * 8))
         })
         .collect()
 }
 
 fn rtp(n: u16, pt: u8, marker: bool, payload: &[u8]) -> Vec<u8> {
+    rtp_from(
+        Ssrc(0x1234),
+        1000u16.wrapping_add(n),
+        5000 + u32::from(n) * 160,
+        pt,
+        marker,
+        payload,
+    )
+}
+
+/// An RTP packet with every header field given.
+fn rtp_from(ssrc: Ssrc, seq: u16, ts: u32, pt: u8, marker: bool, payload: &[u8]) -> Vec<u8> {
     let repr = rtp::Repr {
         marker,
         payload_type: pt,
-        sequence_number: SequenceNumber(1000u16.wrapping_add(n)),
-        timestamp: Timestamp(5000 + u32::from(n) * 160),
-        ssrc: Ssrc(0x1234),
+        sequence_number: SequenceNumber(seq),
+        timestamp: Timestamp(ts),
+        ssrc,
         csrcs: Csrcs::default(),
         extension: None,
         payload,
@@ -82,6 +95,11 @@ fn audio(n: u16) -> Vec<u8> {
 
 impl Harness {
     fn new() -> Self {
+        Self::with(media(), &Config::default())
+    }
+
+    /// A stream of call 7 on port 20000 whose remote is `media`, at wall-clock time 1.7e9 s.
+    fn with(media: Media, config: &Config) -> Self {
         let t0 = Instant::now_for_tests();
         let mut s = Stream::new(
             t0,
@@ -89,9 +107,9 @@ impl Harness {
             CallId(7),
             LineId::new(gateway_control::model::GatewayId::new("gw"), "aaln/1"),
             20_000,
-            &Config::default(),
+            config,
         );
-        s.handle_remote(t0, media());
+        s.handle_remote(t0, media);
         Self {
             t0,
             s,
@@ -557,3 +575,7 @@ fn a_missing_packet_is_waited_for_200_ms_then_concealed() {
     assert_eq!(h.sink.samples().len(), 10 * 160);
     assert_eq!(h.s.stats().concealed_frames, 1);
 }
+
+mod playout;
+mod receive;
+mod reports;
