@@ -6,7 +6,7 @@
 //! in while their name is being guessed.
 //!
 //! Addresses are IPv4 addresses, or the /64 prefix of an IPv6 address (one host's share of a
-//! subnet). The table is bounded: when it grows past [`MAX_ADDRESSES`], the addresses whose
+//! subnet). The table is bounded (65,536 addresses): when it grows past that, the addresses whose
 //! bucket has refilled are forgotten, then, if that is not enough, the fullest ones.
 //!
 //! Behind a reverse proxy every client has the proxy's address: the limit then applies to all of
