@@ -6,6 +6,7 @@
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
+use bytes::Bytes;
 use codecs::pipeline::{self, IngestConfig};
 use codecs::seal::{self, Compression, Key, OpenReader, SealWriter};
 use codecs::xz;
@@ -44,7 +45,8 @@ fn classify(e: &pipeline::Error) -> Error {
     }
 }
 
-/// The appliance's master sealing key.
+/// The appliance's master sealing key. A clone is zeroized on drop like the original.
+#[derive(Clone)]
 pub struct SealKey(Key);
 
 impl SealKey {
@@ -70,7 +72,7 @@ impl std::fmt::Debug for SealKey {
     }
 }
 
-/// Output format of [`export_audio`].
+/// Output format of [`export_stream`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// 16-bit PCM WAV.
@@ -265,21 +267,97 @@ fn check_wav_length(b: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Opens a stored recording and writes it out in `format`; returns the bytes and their MIME type.
-pub fn export_audio(
-    sealed: &[u8],
-    key: &SealKey,
+/// Bytes per chunk of a streamed export.
+pub const EXPORT_CHUNK: usize = 64 << 10;
+
+/// A message's audio being exported: its MIME type, the first chunk (the file checked whole),
+/// and the rest as they come. A failure after the first chunk arrives as an `Err` item: the
+/// response is cut short.
+#[derive(Debug)]
+pub struct Export {
+    /// `audio/wav` or `audio/ogg`.
+    pub mime: &'static str,
+    /// The first chunk.
+    pub first: Bytes,
+    /// The following chunks.
+    pub rest: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+}
+
+/// Writes into chunks sent on a bounded channel (the exporting thread waits while two are
+/// unread; a receiver gone ends the export with `BrokenPipe`).
+struct ChunkWriter {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(EXPORT_CHUNK),
+        ));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away")
+        })
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = EXPORT_CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == EXPORT_CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Exports the sealed file at `path` as `format`, streamed (see [`Export`]); returns once the
+/// first chunk is ready, or the error that stopped the export before it.
+pub async fn export_stream(
+    path: std::path::PathBuf,
+    key: SealKey,
     id: Uuid,
     format: Format,
-) -> Result<(Vec<u8>, &'static str), Error> {
+) -> Result<Export, Error> {
     let (f, mime) = match format {
         Format::Wav => (pipeline::Format::Wav, "audio/wav"),
         Format::OggOpus => (pipeline::Format::OggOpus, "audio/ogg"),
     };
-    let mut out = Vec::new();
-    pipeline::export(Cursor::new(sealed), &mut out, &key.0, id.as_bytes(), f)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok((out, mime))
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChunkWriter {
+            buf: Vec::with_capacity(EXPORT_CHUNK),
+            tx: tx.clone(),
+        };
+        let result = std::fs::File::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|file| {
+                pipeline::export(file, &mut w, &key.0, id.as_bytes(), f).map_err(|e| e.to_string())
+            })
+            .and_then(|_| w.send().map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+        }
+    });
+    match rx.recv().await {
+        Some(Ok(first)) => Ok(Export {
+            mime,
+            first,
+            rest: rx,
+        }),
+        Some(Err(e)) => Err(Error::Internal(e.to_string())),
+        None => Err(Error::Internal("the export stopped without a word".into())),
+    }
 }
 
 /// Seals an attachment, xz-compressed first at a fast preset (attachments are often already
@@ -307,8 +385,26 @@ mod tests {
         .expect("codecs test fixture")
     }
 
-    #[test]
-    fn store_and_export_round_trip() {
+    /// Exports `sealed` (written to a file) with [`export_stream`]; the chunks, or the error.
+    async fn export_chunks(
+        sealed: &[u8],
+        key: &SealKey,
+        id: Uuid,
+        format: Format,
+    ) -> Result<(Vec<Bytes>, &'static str), Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sealed");
+        std::fs::write(&path, sealed).unwrap();
+        let mut e = export_stream(path, key.clone(), id, format).await?;
+        let mut chunks = vec![e.first];
+        while let Some(c) = e.rest.recv().await {
+            chunks.push(c.map_err(|e| Error::Internal(e.to_string()))?);
+        }
+        Ok((chunks, e.mime))
+    }
+
+    #[tokio::test]
+    async fn store_and_export_round_trip() {
         let key = SealKey::generate();
         let id = Uuid::new_v4();
         let input = speech();
@@ -324,13 +420,30 @@ mod tests {
             "not Opus: {} bytes",
             s.sealed.len()
         );
-        let (out, mime) = export_audio(&s.sealed, &key, id, Format::Wav).unwrap();
+        let (chunks, mime) = export_chunks(&s.sealed, &key, id, Format::Wav)
+            .await
+            .unwrap();
         assert_eq!(mime, "audio/wav");
+        // Streamed: whole chunks but the last, and the WAV as long as its header says.
+        assert!(chunks.len() > 2, "{} chunks", chunks.len());
+        let (last, whole) = chunks.split_last().unwrap();
+        assert!(whole.iter().all(|c| c.len() == EXPORT_CHUNK));
+        assert!(!last.is_empty() && last.len() <= EXPORT_CHUNK);
+        let out: Vec<u8> = chunks.concat();
         assert_eq!(&out[0..4], b"RIFF");
-        let (ogg, _) = export_audio(&s.sealed, &key, id, Format::OggOpus).unwrap();
-        assert_eq!(&ogg[0..4], b"OggS");
-        // Another message id (AAD) does not open it.
-        assert!(export_audio(&s.sealed, &key, Uuid::new_v4(), Format::Wav).is_err());
+        let riff = u32::from_le_bytes(out[4..8].try_into().unwrap()) as usize;
+        assert_eq!(riff + 8, out.len());
+        let (ogg, mime) = export_chunks(&s.sealed, &key, id, Format::OggOpus)
+            .await
+            .unwrap();
+        assert_eq!(mime, "audio/ogg");
+        assert_eq!(&ogg[0][0..4], b"OggS");
+        // Another message id (AAD) does not open it: an error before any chunk.
+        assert!(
+            export_chunks(&s.sealed, &key, Uuid::new_v4(), Format::Wav)
+                .await
+                .is_err()
+        );
     }
 
     #[test]

@@ -144,14 +144,18 @@ impl VoiceMessaging {
             .map(|(v, _)| v))
     }
 
-    /// The audio of `message` in `format`, with its MIME type. Fetching a received message's
-    /// audio counts as playing it ([`Self::mark_played`]).
+    /// The audio of `message` in `format`, as it is exported: streamed in chunks of
+    /// [`audio::EXPORT_CHUNK`] bytes, at most two waiting, so that an export holds a few hundred
+    /// kilobytes whatever the message's length and however many run at once. The sealed file is
+    /// checked whole before the first chunk (a tampered message fails here, with an error, not
+    /// halfway through a response). Fetching a received message's audio counts as playing it
+    /// ([`Self::mark_played`]), once the export is under way.
     pub async fn audio(
         &self,
         user: Uuid,
         message: Uuid,
         format: Format,
-    ) -> Result<(Vec<u8>, &'static str), ReadError> {
+    ) -> Result<audio::Export, ReadError> {
         let (view, file) = self
             .0
             .db
@@ -168,14 +172,9 @@ impl VoiceMessaging {
         }
         let file = file.ok_or(ReadError::Removed)?;
         let path = self.0.db.paths().media.join(file);
-        let core = self.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let sealed = std::fs::read(path).map_err(|e| audio::Error::Internal(e.to_string()))?;
-            audio::export_audio(&sealed, &core.0.key, message, format)
-        })
-        .await
-        .map_err(|e| ReadError::Internal(e.to_string()))?
-        .map_err(|e| ReadError::Internal(e.to_string()))?;
+        let export = audio::export_stream(path, self.0.key.clone(), message, format)
+            .await
+            .map_err(|e| ReadError::Internal(e.to_string()))?;
         if view.direction == "in" {
             // Awaited, so that a following listing shows it played.
             if let Err(e) = self.mark_played(user, message).await {
@@ -183,7 +182,7 @@ impl VoiceMessaging {
                 return Err(e.into());
             }
         }
-        Ok(out)
+        Ok(export)
     }
 
     /// Attachment `n` of `message`: its bytes, file name and MIME type.

@@ -210,12 +210,24 @@ pub(super) async fn audio(
             ));
         }
     };
-    let (bytes, mime) = app
+    let export = app
         .core()
         .audio(auth.user, id, format)
         .await
         .map_err(|e| read_error(app.core().metrics(), e))?;
-    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+    // Streamed as it is exported: the first chunk, then the rest as the exporter makes them.
+    let rest = futures_util::stream::unfold(export.rest, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(export.first))),
+        rest,
+    );
+    Ok((
+        [(header::CONTENT_TYPE, export.mime)],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 pub(super) async fn attachment(
