@@ -138,3 +138,39 @@ fn a_login_flood_does_not_hold_up_other_users() {
         .sum();
     assert!(tries >= 8, "the flood ran: {tries} tries");
 }
+
+#[test]
+fn guesses_sent_all_at_once_are_held_like_guesses_in_a_row() {
+    let server = Server::start("");
+    server.add_user("alice");
+    let url = server.url.clone();
+    let guessers: Vec<_> = (0..50)
+        .map(|n| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                client_from(3)
+                    .post(format!("{url}/api/v1/session"))
+                    .json(&serde_json::json!({"username": "alice", "password": format!("g{n}")}))
+                    .send()
+                    .expect("POST /api/v1/session")
+                    .status()
+            })
+        })
+        .collect();
+    let statuses: Vec<StatusCode> = guessers.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        checked <= 10,
+        "at most the burst of 10 checked, however many arrive at once: {checked} of 50"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        50 - checked
+    );
+}

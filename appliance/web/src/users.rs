@@ -42,7 +42,7 @@ pub(super) async fn login(
     // Requests that did not come through the front (tests of the router alone) have no address.
     let ip = client.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.0.ip());
     let limit = &app.0.login_limit;
-    if let Err(wait) = limit.check(ip, app.core().clock().now_ms()) {
+    if let Err(wait) = limit.take(ip, app.core().clock().now_ms()) {
         debug!(client = %ip, user = ?username, "login refused: too many failures from this address");
         let mut refused = app
             .reject(
@@ -59,7 +59,6 @@ pub(super) async fn login(
     }
     let user = app.core().login(username.clone(), password).await?;
     let Some(user) = user else {
-        limit.failed(ip, app.core().clock().now_ms());
         info!(client = %ip, user = ?username, "failed login");
         return Err(app.reject(
             Reject::BadLogin,
@@ -67,6 +66,7 @@ pub(super) async fn login(
             "wrong username or password",
         ));
     };
+    limit.succeeded(ip, app.core().clock().now_ms());
     let token = app.new_session(&user);
     app.core()
         .metrics()
