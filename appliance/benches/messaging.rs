@@ -289,7 +289,11 @@ async fn run() {
     let config = tmp.path().join("offhook.toml");
     std::fs::write(
         &config,
-        format!("[http]\nlisten = \"127.0.0.1:{port}\"\n[clients]\nping_interval = \"30s\"\nping_timeout = \"120s\"\n"),
+        // 10,000 clients over 200 users: 50 sessions each, above the default cap of 16.
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\n[clients]\nping_interval = \"30s\"\nping_timeout = \"120s\"\nmax_sessions_per_user = {}\n",
+            per_user.max(16)
+        ),
     )
     .unwrap();
     user_add(&data, "admin", true);
