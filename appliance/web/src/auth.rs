@@ -32,6 +32,21 @@ pub(crate) struct SessionInfo {
     alive: watch::Sender<()>,
 }
 
+impl SessionInfo {
+    /// The caller this session authenticates, holding `token`.
+    fn auth(&self, token: String) -> Auth {
+        Auth {
+            user: self.user,
+            username: self.username.clone(),
+            admin: self.admin,
+            token,
+            expires_ms: self.expires_ms,
+            ended: self.alive.subscribe(),
+            from: None,
+        }
+    }
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -97,15 +112,7 @@ impl Web {
         let now = self.core().clock().now_ms();
         let map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let s = map.get(&token).filter(|s| s.expires_ms > now)?;
-        Some(Auth {
-            user: s.user,
-            username: s.username.clone(),
-            admin: s.admin,
-            token,
-            expires_ms: s.expires_ms,
-            ended: s.alive.subscribe(),
-            from: None,
-        })
+        Some(s.auth(token))
     }
 
     /// Resolves a session token.
@@ -123,15 +130,7 @@ impl Web {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(token)
-            .map(|s| Auth {
-                user: s.user,
-                username: s.username.clone(),
-                admin: s.admin,
-                token: token.to_owned(),
-                expires_ms: s.expires_ms,
-                ended: s.alive.subscribe(),
-                from: None,
-            });
+            .map(|s| s.auth(token.to_owned()));
         match info {
             None => Err(self.reject(
                 Reject::BadToken,
