@@ -64,13 +64,10 @@ impl Throttle {
     pub fn take_dropped(&self) -> Vec<(&'static str, &'static str, u64)> {
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
-        map.retain(|_, w| {
-            if w.dropped > 0 {
-                out.push((w.target, w.name, std::mem::take(&mut w.dropped)));
-            }
-            // Quiet callsites are forgotten; the map holds only the recently noisy.
-            w.logged > 0 || w.started.elapsed() < Duration::from_secs(10)
-        });
+        // One entry per callsite that ever warned: a fixed, finite set, so nothing is forgotten.
+        for w in map.values_mut().filter(|w| w.dropped > 0) {
+            out.push((w.target, w.name, std::mem::take(&mut w.dropped)));
+        }
         out
     }
 }

@@ -91,11 +91,7 @@ pub fn web_config(c: &Config) -> Result<offhook_web::Config, offhook_web::Config
         .frame_rate(c.clients.frame_rate, c.clients.frame_burst)?
         .max_frame(c.clients.max_frame)?
         .max_sessions_per_user(c.clients.max_sessions_per_user)?;
-    web.metrics(match c.http.metrics {
-        config::http::MetricsAccess::Open => offhook_web::MetricsAccess::Open,
-        config::http::MetricsAccess::Admin => offhook_web::MetricsAccess::Admin,
-        config::http::MetricsAccess::Off => offhook_web::MetricsAccess::Off,
-    });
+    web.metrics(c.http.metrics);
     Ok(web)
 }
 

@@ -52,15 +52,16 @@ impl Default for Queue {
 }
 
 impl Queue {
-    /// Queues a committed `processing` message.
-    pub(crate) fn push(&self, id: Uuid) {
+    /// Queues a committed `processing` message; false if it was queued already (or being
+    /// transcoded).
+    pub(crate) fn push(&self, id: Uuid) -> bool {
         if !self
             .queued
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id)
         {
-            return;
+            return false;
         }
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         // The receiver lives as long as the workers; if they are gone the message stays
@@ -69,7 +70,9 @@ impl Queue {
         if tx.send(id).is_err() {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             self.done(id);
+            return false;
         }
+        true
     }
 
     /// Takes `id` off the queue as a worker would, and forgets it (a test's failed worker).
@@ -139,11 +142,10 @@ pub(crate) async fn start(app: &VoiceMessaging) -> Result<(), db::Error> {
 /// have passed. Run by the retention sweep.
 pub(crate) async fn requeue(app: &VoiceMessaging) -> Result<usize, db::Error> {
     let stuck = app.0.db.read(store::processing).await?;
-    let before = app.0.transcoder.waiting();
-    for id in stuck {
-        app.0.transcoder.push(id);
-    }
-    Ok(app.0.transcoder.waiting().saturating_sub(before))
+    Ok(stuck
+        .into_iter()
+        .filter(|id| app.0.transcoder.push(*id))
+        .count())
 }
 
 fn worker(app: &VoiceMessaging, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio::runtime::Handle) {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use offhook_web::MetricsAccess;
 use serde::Deserialize;
 
 use super::Error;
@@ -16,17 +17,6 @@ pub(super) const KEYS: &[&str] = &[
     "max_idle_connections",
     "metrics",
 ];
-
-/// `metrics`: who may read `/metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsAccess {
-    /// `"open"`: anyone who reaches the listen address.
-    Open,
-    /// `"admin"`: admins' sessions only.
-    Admin,
-    /// `"off"`: not served.
-    Off,
-}
 
 /// `[http]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
