@@ -6,6 +6,9 @@
 //!   waveform correlates with what was said.
 //! - The other way round: a message for carol rings her line 2; the simulator picks up and
 //!   `hear`s it; what it heard correlates with what was sent, and the message is marked played.
+//! - A forger on the same host sends RTP from the gateway's own address and port (a raw
+//!   socket, as root) while alice records: every forged packet is counted and dropped, and bob
+//!   gets what alice said.
 
 use std::path::Path;
 
@@ -260,6 +263,104 @@ fn record_by_picking_up_and_listen_by_picking_up() {
 
 /// A record request for a user with no phone is 409; one whose phone's gateway is down is 503,
 /// and `/api/v1/health` shows that station unavailable.
+/// UDP datagrams from `from` (any address and port of this host) to `to`, written through a
+/// raw socket so the source port can be one that another process holds: what a sender on the
+/// gateway's LAN that forges the gateway's address can do. Needs root (CAP_NET_RAW).
+fn forge_udp(from: std::net::SocketAddr, to: std::net::SocketAddr, payloads: &[Vec<u8>]) {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
+        .expect("a raw socket (the end-to-end tests run as root)");
+    assert!(from.ip().is_loopback() && to.ip().is_loopback());
+    for p in payloads {
+        let len = u16::try_from(8 + p.len()).unwrap();
+        let mut d = Vec::with_capacity(usize::from(len));
+        d.extend_from_slice(&from.port().to_be_bytes());
+        d.extend_from_slice(&to.port().to_be_bytes());
+        d.extend_from_slice(&len.to_be_bytes());
+        d.extend_from_slice(&[0, 0]); // no checksum (IPv4 allows it)
+        d.extend_from_slice(p);
+        raw.send_to(&d, &SockAddr::from(std::net::SocketAddr::new(to.ip(), 0)))
+            .expect("raw send");
+    }
+}
+
+#[test]
+fn a_forger_at_the_gateways_rtp_address_stays_out_of_the_recording() {
+    let (server, mut sim) = setup();
+    let speech = speech_8k();
+    let record = record_to_bob(&server);
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    let (gateway, media): (std::net::SocketAddr, std::net::SocketAddr) =
+        sim.expect("a connection on line 1 with both ends known", |v| {
+            (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created")
+                .then(|| {
+                    Some((
+                        v["local"].as_str()?.parse().ok()?,
+                        v["remote"].as_str()?.parse().ok()?,
+                    ))
+                })
+                .flatten()
+        });
+    sim.send(&format!("say 1 {}", speech.display()));
+    wait_for("the gateway's first audio packets counted", || {
+        (server.try_metric(r#"offhook_rtp_total{kind="audio_packets"}"#)? > 0).then_some(())
+    });
+    // 100 packets of a full-scale tone from the gateway's own address and port, in sequence,
+    // under another SSRC (a forger cannot know the gateway's).
+    let forged: Vec<Vec<u8>> = (0..100u16)
+        .map(|n| {
+            let mut p = vec![0x80, 0x00];
+            p.extend_from_slice(&n.wrapping_mul(7).to_be_bytes());
+            p.extend_from_slice(&(u32::from(n) * 160).to_be_bytes());
+            p.extend_from_slice(&0x0bad_0badu32.to_be_bytes());
+            p.extend_from_slice(&[0x80; 160]);
+            p
+        })
+        .collect();
+    forge_udp(gateway, media, &forged);
+    sim.expect("the speech was sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
+    sim.send("onhook 1");
+    let out = record.join().unwrap();
+    assert!(
+        out.status.success(),
+        "offhook record: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    wait_for("the forged packets counted", || {
+        (server.metric(r#"offhook_rtp_total{kind="wrong_ssrc"}"#) >= 100).then_some(())
+    });
+    assert_eq!(
+        server.metric(r#"offhook_rtp_total{kind="wrong_ssrc"}"#),
+        100
+    );
+    assert_eq!(
+        server.metric(r#"offhook_rtp_total{kind="wrong_source"}"#),
+        0
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("got.wav");
+    wait_for("bob's copy ready", || {
+        server
+            .client("bob", &["fetch", &id, "--out", got.to_str().unwrap()])
+            .status
+            .success()
+            .then_some(())
+    });
+    let (said, heard) = (wav_duration_ms(&speech), wav_duration_ms(&got));
+    assert!(
+        said.abs_diff(heard) <= 100,
+        "said {said} ms, bob got {heard} ms"
+    );
+    let c = envelope_correlation(&samples(&speech), &samples(&got));
+    assert!(c > 0.8, "bob got what alice said: {c:.3}");
+}
+
 #[test]
 fn record_refused_without_phone_or_gateway() {
     let (mgcp, gw) = (free_udp_port(), free_udp_port());

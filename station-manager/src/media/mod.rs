@@ -212,6 +212,9 @@ pub struct Stats {
     pub datagrams: u64,
     /// Dropped: from an address other than the gateway's (symmetric RTP).
     pub wrong_source: u64,
+    /// Dropped: from the gateway's address but another SSRC than the one the stream pinned
+    /// (forged, or a second source behind the same address).
+    pub wrong_ssrc: u64,
     /// Dropped: arrived before the gateway's address was known.
     pub before_remote: u64,
     /// Dropped: not RTP (too short, bad version, bad lengths).
@@ -269,6 +272,7 @@ impl Stats {
             datagrams,
             receive_calls,
             wrong_source,
+            wrong_ssrc,
             before_remote,
             malformed,
             wrong_payload_type,
@@ -296,6 +300,7 @@ impl Stats {
             ("datagrams", datagrams),
             ("receive_calls", receive_calls),
             ("wrong_source", wrong_source),
+            ("wrong_ssrc", wrong_ssrc),
             ("before_remote", before_remote),
             ("malformed", malformed),
             ("wrong_payload_type", wrong_payload_type),
@@ -328,6 +333,7 @@ impl AddAssign for Stats {
         let Self {
             datagrams,
             wrong_source,
+            wrong_ssrc,
             before_remote,
             malformed,
             wrong_payload_type,
@@ -354,6 +360,7 @@ impl AddAssign for Stats {
         } = o;
         self.datagrams += datagrams;
         self.wrong_source += wrong_source;
+        self.wrong_ssrc += wrong_ssrc;
         self.before_remote += before_remote;
         self.malformed += malformed;
         self.wrong_payload_type += wrong_payload_type;

@@ -129,6 +129,17 @@ struct Playout {
 /// and the call agent learns the gateway's address from the CRCX answer before any audio
 /// matters). Latching the first source would let a stray sender own the call.
 ///
+/// Within the gateway's address, the stream is pinned to the first synchronisation source
+/// (SSRC) whose audio or telephone event it accepts; packets of any other SSRC are dropped and
+/// counted in `Stats::wrong_ssrc`. MGCP has no authentication, so a sender on the LAN that
+/// forges the gateway's address could otherwise mix its audio into a recording (as Asterisk's
+/// `strictrtp` pins a stream to its first source). The pin is released only when the gateway's
+/// address changes ([`Self::handle_remote`] with a new address): a gateway that restarts its
+/// stream under a new SSRC in the middle of a connection is not followed (its packets are
+/// counted, so an operator sees it), because following it would hand the call to whichever
+/// forger speaks first after a pause in the real audio (silence suppression makes pauses
+/// common).
+///
 /// Received audio is popped from the jitter buffer as soon as the frame at its head is
 /// present, not at its scheduled playout time: a recording and a live buffer have no playout
 /// clock to wait for, and this keeps the latency of in-order audio to the processing time. The
@@ -287,6 +298,10 @@ impl Stream {
                 self.next_ts,
             );
         }
+        if self.remote.is_some_and(|r| r.address != remote.address) {
+            // Another source: pin again on its first packet.
+            self.reception = None;
+        }
         self.remote = Some(remote);
         let _ = now;
     }
@@ -312,6 +327,13 @@ impl Stream {
                 return;
             }
         };
+        if let Some(r) = &self.reception
+            && r.ssrc() != repr.ssrc
+        {
+            self.stats.wrong_ssrc += 1;
+            debug!(call = %self.call, ssrc = repr.ssrc.0, pinned = r.ssrc().0, "RTP from another SSRC than the stream's: dropped");
+            return;
+        }
         trace!(call = %self.call, seq = repr.sequence_number.0, ts = repr.timestamp.0, pt = repr.payload_type, "rtp");
         if repr.payload_type == remote.codec.payload_type() {
             self.stats.audio_packets += 1;
@@ -339,12 +361,11 @@ impl Stream {
         }
     }
 
+    /// Counts an accepted packet; the first one pins the stream to its SSRC.
     fn count_reception(&mut self, now: Instant, repr: &rtp::Repr<'_>) {
-        let r = match &mut self.reception {
-            Some(r) if r.ssrc() == repr.ssrc => r,
-            _ => self.reception.insert(ReceiverStats::new(repr.ssrc, RATE)),
-        };
-        r.handle_rtp(now, repr.sequence_number, repr.timestamp);
+        self.reception
+            .get_or_insert_with(|| ReceiverStats::new(repr.ssrc, RATE))
+            .handle_rtp(now, repr.sequence_number, repr.timestamp);
     }
 
     fn handle_audio(&mut self, now: Instant, repr: &rtp::Repr<'_>) {

@@ -392,3 +392,88 @@ fn the_state_a_driver_reads() {
     );
     assert_eq!(s.stats().datagrams, 0);
 }
+
+/// The forger's packet `n`: the gateway's address, its own SSRC and a full-scale square wave,
+/// with sequence numbers and timestamps that fit the real stream's (the best a forger can do).
+fn forged(n: u16) -> Vec<u8> {
+    rtp_from(
+        Ssrc(0x0bad_0bad),
+        1000u16.wrapping_add(n),
+        5000 + u32::from(n) * 160,
+        0,
+        false,
+        &[0x80; 160],
+    )
+}
+
+#[test]
+fn a_forger_at_the_gateways_address_stays_out_of_the_recording() {
+    let mut h = Harness::new();
+    h.capture(None, Duration::from_secs(60), None);
+    // Packets of another SSRC from the gateway's own address, interleaved with the real
+    // stream and ahead of it in sequence, are all dropped and counted.
+    for n in 0..50u16 {
+        h.recv(u64::from(n) * 20, &audio(n));
+        h.recv(u64::from(n) * 20 + 5, &forged(n + 1));
+    }
+    let f = h.stop(1100);
+    assert_eq!(f.duration, Duration::from_secs(1));
+    assert_eq!(h.sink.samples(), expected(0..50));
+    let st = h.s.stats();
+    assert_eq!((st.audio_packets, st.wrong_ssrc), (50, 50));
+    assert_eq!((st.duplicates, st.late, st.reordered), (0, 0, 0));
+}
+
+#[test]
+fn the_first_accepted_packet_pins_the_stream_even_after_the_real_source_pauses() {
+    let mut h = Harness::new();
+    h.capture(None, Duration::from_secs(60), None);
+    // A packet the stream refuses (another payload type) does not pin it.
+    h.recv(0, &rtp_from(Ssrc(0x0bad_0bad), 1, 1, 96, false, &[0; 4]));
+    for n in 0..10u16 {
+        h.recv(20 + u64::from(n) * 20, &audio(n));
+    }
+    // Two seconds of silence from the gateway (silence suppression), then the forger: it
+    // does not take the stream over however long it talks.
+    for n in 10..60u16 {
+        h.recv(2_000 + u64::from(n) * 20, &forged(n));
+    }
+    for n in 60..70u16 {
+        h.recv(2_000 + u64::from(n) * 20, &audio(n));
+    }
+    let st = h.s.stats();
+    assert_eq!(
+        (st.wrong_payload_type, st.audio_packets, st.wrong_ssrc),
+        (1, 20, 50)
+    );
+    let f = h.stop(3_500);
+    // The gateway's 20 frames and the pause its timestamps span; none of the forger's
+    // full-scale square wave (the gateway's ramp stays under 6,000).
+    assert_eq!(f.duration, Duration::from_millis(70 * 20));
+    assert!(h.sink.samples().iter().all(|s| s.abs() < 6_000));
+}
+
+#[test]
+fn a_new_gateway_address_releases_the_pin() {
+    let mut h = Harness::new();
+    for n in 0..5u16 {
+        h.recv(u64::from(n) * 20, &audio(n));
+    }
+    // The same address again (a codec change, say) keeps the pin...
+    h.s.handle_remote(h.at(100), media());
+    h.recv(100, &forged(5));
+    assert_eq!(h.s.stats().wrong_ssrc, 1);
+    // ...a new address (the gateway moved the connection) takes the first SSRC from there.
+    let moved: SocketAddr = "127.0.0.1:4010".parse().unwrap();
+    h.s.handle_remote(
+        h.at(120),
+        Media {
+            address: moved,
+            ..media()
+        },
+    );
+    h.s.handle_datagram(h.at(120), moved, &forged(6));
+    h.s.handle_datagram(h.at(140), moved, &audio(7));
+    let st = h.s.stats();
+    assert_eq!((st.audio_packets, st.wrong_ssrc), (6, 2));
+}

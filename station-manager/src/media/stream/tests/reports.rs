@@ -98,12 +98,20 @@ fn losses_show_in_the_reception_report() {
 }
 
 #[test]
-fn a_new_ssrc_starts_a_new_reception_report() {
+fn a_new_ssrc_from_a_new_address_starts_a_new_reception_report() {
     let mut h = Harness::new();
     for n in 0..10u16 {
         h.recv(u64::from(n) * 20, &audio(n));
     }
-    // The gateway restarted its stream: a new SSRC, sequence and timestamp.
+    // The gateway moved the connection: a new address, SSRC, sequence and timestamp.
+    let moved: SocketAddr = "127.0.0.1:4010".parse().unwrap();
+    h.s.handle_remote(
+        h.at(200),
+        Media {
+            address: moved,
+            ..media()
+        },
+    );
     for k in 0..10u16 {
         let p = rtp_from(
             Ssrc(0x5678),
@@ -113,7 +121,9 @@ fn a_new_ssrc_starts_a_new_reception_report() {
             k == 0,
             &[0xff; 160],
         );
-        h.recv(200 + u64::from(k) * 20, &p);
+        h.run_until(200 + u64::from(k) * 20);
+        h.s.handle_datagram(h.at(200 + u64::from(k) * 20), moved, &p);
+        h.drain();
     }
     let (_, payload) = next_report(&mut h);
     let block = first_block(&payload).unwrap();
