@@ -537,11 +537,12 @@ async fn storage_only(messages: usize, concurrency: usize) {
         admin: false,
         line: None,
     };
+    let key = offhook_domain::audio::SealKey::generate();
     let (a, b) = db
         .write(move |c| {
             Ok((
-                users::add(c, &new("alice"), 0)?.id,
-                users::add(c, &new("bob"), 0)?.id,
+                users::add(c, &key, &new("alice"), 0)?.id,
+                users::add(c, &key, &new("bob"), 0)?.id,
             ))
         })
         .await

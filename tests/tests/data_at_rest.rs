@@ -2,6 +2,8 @@
 //! 13, point 8): the directory is 0700 and every file the server and `offhook user add` create
 //! in it — the database and its WAL, the master key, sealed audio, recordings — is 0600, so no
 //! other account on the machine reads password hashes, secrets or anyone's voice.
+//! - The SIP secrets `offhook user show` gives out are sealed with the master key in the
+//!   database: no file of the data dir but the key holds them in clear.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -57,6 +59,51 @@ fn the_data_directory_is_private_whatever_the_umask() {
         let dir = Path::new(path).is_dir();
         let want = if dir { 0o700 } else { 0o600 };
         assert_eq!(*mode, want, "{path} is {mode:o}, not {want:o}");
+    }
+}
+
+#[test]
+fn sip_secrets_are_sealed_in_the_database() {
+    let mut server = Server::start("");
+    let mut secrets = Vec::new();
+    for name in ["alice", "bob"] {
+        let out = server.offhook(
+            &["user", "add", name, "--password-stdin"],
+            Some(offhook_tests::PASSWORD),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = server.offhook(&["user", "show", name, "--json"], None);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("user show --json");
+        let secret = v["sip_secret"].as_str().expect("sip_secret").to_owned();
+        assert_eq!(secret.len(), 20, "{v}");
+        secrets.push(secret);
+    }
+    assert_ne!(secrets[0], secrets[1]);
+    // The server reads them too (it seals any left in clear at start-up).
+    server.terminate();
+    server.restart();
+    let out = server.offhook(&["user", "list", "--json"], None);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        secrets.iter().all(|s| listed.contains(s.as_str())),
+        "{listed}"
+    );
+    server.terminate();
+    for (path, _) in modes(&server.data) {
+        if Path::new(&path).is_dir() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{path} holds a SIP secret in clear"
+            );
+        }
     }
 }
 

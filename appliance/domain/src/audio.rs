@@ -64,6 +64,11 @@ impl SealKey {
     pub fn to_bytes(&self) -> [u8; 32] {
         *self.0.as_bytes()
     }
+
+    /// The key itself, for sealing with [`codecs::seal`].
+    pub(crate) fn key(&self) -> &Key {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for SealKey {

@@ -65,9 +65,15 @@ impl VoiceMessaging {
         let paths = Paths::new(data_dir);
         let key = db::load_or_create_key(&paths)?;
         let (db, _writer) = Db::open(&paths, 4)?;
+        let sealing = key.clone();
         let server_id = db
-            .write(|c| {
+            .write(move |c| {
                 users::reset_online(c)?;
+                // SIP secrets written in clear by an older version are sealed now.
+                let sealed = db::secrets::seal_clear(c, &sealing)?;
+                if sealed > 0 {
+                    tracing::info!(users = sealed, "SIP secrets sealed with the master key");
+                }
                 users::server_id(c)
             })
             .await?;

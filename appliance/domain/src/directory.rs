@@ -59,9 +59,19 @@ impl VoiceMessaging {
         let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
             .await
             .map_err(|e| db::Error::Io(std::io::Error::other(e)))??;
+        let key = self.0.key.clone();
         self.0
             .db
-            .write(move |conn| users::add_hashed(conn, &new, &hash, now))
+            .write(move |conn| users::add_hashed(conn, &key, &new, &hash, now))
+            .await
+    }
+
+    /// The SIP digest secret of user `id`, in clear (`None` if there is no such user).
+    pub async fn sip_secret(&self, id: Uuid) -> Result<Option<String>, db::Error> {
+        let key = self.0.key.clone();
+        self.0
+            .db
+            .read(move |c| users::sip_secret(c, &key, id))
             .await
     }
 

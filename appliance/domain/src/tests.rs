@@ -44,9 +44,10 @@ async fn fixture() -> Fixture {
             admin: false,
             line: None,
         };
+        let key = core.0.key.clone();
         let u = core
             .db()
-            .write(move |c| users::add(c, &new, T0_US / 1000))
+            .write(move |c| users::add(c, &key, &new, T0_US / 1000))
             .await
             .unwrap();
         ids.push(u.id);

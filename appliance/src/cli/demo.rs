@@ -76,6 +76,7 @@ fn demo_users(g: &Global) -> Result<(), Error> {
         source,
     })?;
     let conn = db::connect(&paths)?;
+    let key = db::load_or_create_key(&paths)?;
     for (name, endpoint, password) in USERS {
         if users::by_name(&conn, name)?.is_some() {
             continue;
@@ -87,7 +88,7 @@ fn demo_users(g: &Global) -> Result<(), Error> {
             admin: name == "alice",
             line: Some((GATEWAY.to_owned(), endpoint.to_owned())),
         };
-        users::add(&conn, &new, SystemClock.now_ms())?;
+        users::add(&conn, &key, &new, SystemClock.now_ms())?;
     }
     Ok(())
 }

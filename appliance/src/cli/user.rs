@@ -53,7 +53,7 @@ enum Command {
     },
 }
 
-fn user_json(u: &users::User) -> serde_json::Value {
+fn user_json(u: &users::User, sip_secret: &str) -> serde_json::Value {
     json!({
         "id": u.id,
         "username": u.username,
@@ -62,7 +62,7 @@ fn user_json(u: &users::User) -> serde_json::Value {
         "online": u.online,
         "stations": u.stations,
         "sip_username": u.sip_username,
-        "sip_secret": u.sip_secret,
+        "sip_secret": sip_secret,
     })
 }
 
@@ -70,7 +70,15 @@ fn user_json(u: &users::User) -> serde_json::Value {
 pub fn run(g: &Global, args: Args) -> Result<(), Error> {
     // The config is read so that a bad one is reported here as well.
     crate::config::Config::load(g.config.as_deref())?;
-    let conn = db::connect(&Paths::new(&g.data_dir))?;
+    let paths = Paths::new(&g.data_dir);
+    let conn = db::connect(&paths)?;
+    // SIP secrets are sealed with the master key (and any left in clear by an older version
+    // are sealed now).
+    let key = db::load_or_create_key(&paths)?;
+    db::secrets::seal_clear(&conn, &key)?;
+    let secret = |u: &users::User| -> Result<String, Error> {
+        Ok(users::sip_secret(&conn, &key, u.id)?.unwrap_or_default())
+    };
     match args.command {
         Command::Add {
             name,
@@ -113,7 +121,7 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
                 admin,
                 line,
             };
-            let u = users::add(&conn, &new, SystemClock.now_ms())?;
+            let u = users::add(&conn, &key, &new, SystemClock.now_ms())?;
             println!("{}", u.id);
             if generated {
                 println!("password: {password}");
@@ -122,7 +130,10 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
         Command::List { json } => {
             let all = users::list(&conn)?;
             if json {
-                let v: Vec<_> = all.iter().map(user_json).collect();
+                let v = all
+                    .iter()
+                    .map(|u| Ok(user_json(u, &secret(u)?)))
+                    .collect::<Result<Vec<_>, Error>>()?;
                 println!("{}", serde_json::Value::Array(v));
             } else {
                 for u in all {
@@ -145,7 +156,7 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
             let u = users::by_name(&conn, &name)?
                 .ok_or_else(|| Error::Usage(format!("no such user {name:?}")))?;
             if json {
-                println!("{}", user_json(&u));
+                println!("{}", user_json(&u, &secret(&u)?));
             } else {
                 println!("id:           {}", u.id);
                 println!("username:     {}", u.username);
@@ -154,7 +165,7 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
                 println!("online:       {}", u.online);
                 println!("stations:     {}", u.stations.join(","));
                 println!("sip_username: {}", u.sip_username);
-                println!("sip_secret:   {}", u.sip_secret);
+                println!("sip_secret:   {}", secret(&u)?);
             }
         }
     }

@@ -256,7 +256,6 @@ mod tests {
             online: false,
             stations: vec![],
             sip_username: String::new(),
-            sip_secret: String::new(),
         };
         let token = web.new_session(&user);
         let auth = web.authenticate(Some(&token)).unwrap();

@@ -512,7 +512,9 @@ mod tests {
             admin: false,
             line: None,
         };
-        users::add(conn, &n, 0).unwrap().id
+        users::add(conn, &crate::audio::SealKey::generate(), &n, 0)
+            .unwrap()
+            .id
     }
 
     #[test]

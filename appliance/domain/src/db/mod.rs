@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
 
 pub mod messages;
+pub mod secrets;
 pub mod spool;
 pub mod users;
 

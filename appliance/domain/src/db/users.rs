@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::Error;
+use super::{Error, secrets};
+use crate::audio::SealKey;
 
 /// A user as the API and CLI show it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -27,10 +28,8 @@ pub struct User {
     pub online: bool,
     /// Lines, as "GATEWAY/ENDPOINT".
     pub stations: Vec<String>,
-    /// SIP digest user name.
+    /// SIP digest user name (its secret is sealed: [`sip_secret`]).
     pub sip_username: String,
-    /// SIP digest secret.
-    pub sip_secret: String,
 }
 
 /// What `user add` supplies.
@@ -68,11 +67,12 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
 }
 
 /// Adds a user, hashing the password here (slow on purpose: call it off the writer thread, or use
-/// [`add_hashed`] with a hash made beforehand).
-pub fn add(conn: &Connection, new: &NewUser, now_ms: i64) -> Result<User, Error> {
+/// [`add_hashed`] with a hash made beforehand). Their SIP secret is generated and sealed with
+/// `key`.
+pub fn add(conn: &Connection, key: &SealKey, new: &NewUser, now_ms: i64) -> Result<User, Error> {
     check(new)?;
     let hash = hash_password(&new.password)?;
-    add_hashed(conn, new, &hash, now_ms)
+    add_hashed(conn, key, new, &hash, now_ms)
 }
 
 fn check(new: &NewUser) -> Result<(), Error> {
@@ -92,13 +92,14 @@ fn check(new: &NewUser) -> Result<(), Error> {
 /// Runs in a savepoint, so it is atomic both on its own and inside the writer's transaction.
 pub fn add_hashed(
     conn: &Connection,
+    key: &SealKey,
     new: &NewUser,
     hash: &str,
     now_ms: i64,
 ) -> Result<User, Error> {
     check(new)?;
     conn.execute_batch("SAVEPOINT user_add")?;
-    match insert_user(conn, new, hash, now_ms) {
+    match insert_user(conn, key, new, hash, now_ms) {
         Ok(()) => {
             conn.execute_batch("RELEASE user_add")?;
             by_name(conn, &new.username)?.ok_or_else(|| Error::NotFound("user".into()))
@@ -110,9 +111,15 @@ pub fn add_hashed(
     }
 }
 
-fn insert_user(conn: &Connection, new: &NewUser, hash: &str, now_ms: i64) -> Result<(), Error> {
+fn insert_user(
+    conn: &Connection,
+    key: &SealKey,
+    new: &NewUser,
+    hash: &str,
+    now_ms: i64,
+) -> Result<(), Error> {
     let id = Uuid::new_v4();
-    let secret = Alphanumeric.sample_string(&mut OsRng, 20);
+    let secret = secrets::seal_sip_secret(key, id, &Alphanumeric.sample_string(&mut OsRng, 20))?;
     let display = new.display.clone().unwrap_or_else(|| new.username.clone());
     let inserted = conn.execute(
         "INSERT INTO users(id, username, display, password_hash, admin, kind, sip_username, sip_secret, created)
@@ -134,7 +141,7 @@ fn insert_user(conn: &Connection, new: &NewUser, hash: &str, now_ms: i64) -> Res
     Ok(())
 }
 
-const COLUMNS: &str = "id, username, display, admin, kind, online, sip_username, sip_secret";
+const COLUMNS: &str = "id, username, display, admin, kind, online, sip_username";
 
 fn row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<User, Error> {
     let id: String = r.get(0)?;
@@ -153,8 +160,21 @@ fn row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<User, Error> {
         online: r.get(5)?,
         stations,
         sip_username: r.get(6)?,
-        sip_secret: r.get(7)?,
     })
+}
+
+/// The SIP digest secret of user `id`, in clear (`None` if there is no such user).
+pub fn sip_secret(conn: &Connection, key: &SealKey, id: Uuid) -> Result<Option<String>, Error> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT sip_secret FROM users WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    stored
+        .map(|s| secrets::open_sip_secret(key, id, &s))
+        .transpose()
 }
 
 /// One user by login name.
@@ -331,10 +351,18 @@ mod tests {
             admin: true,
             line: Some(("gw1".into(), "aaln/1".into())),
         };
-        let u = add(&conn, &new, 1).unwrap();
+        let key = SealKey::generate();
+        let u = add(&conn, &key, &new, 1).unwrap();
         assert_eq!(u.stations, vec!["gw1/aaln/1".to_string()]);
-        assert_eq!(u.sip_secret.len(), 20);
-        assert!(matches!(add(&conn, &new, 1), Err(Error::Exists(_))));
+        // The SIP secret reads back in clear with the key, and is stored sealed.
+        let secret = sip_secret(&conn, &key, u.id).unwrap().unwrap();
+        assert_eq!(secret.len(), 20);
+        let stored: String = conn
+            .query_row("SELECT sip_secret FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert!(stored.starts_with("sealed:") && !stored.contains(&secret));
+        assert_eq!(sip_secret(&conn, &key, Uuid::new_v4()).unwrap(), None);
+        assert!(matches!(add(&conn, &key, &new, 1), Err(Error::Exists(_))));
         let hash = password_hash(&conn, "alice").unwrap();
         assert!(check_password(hash.as_deref(), "pw"));
         assert!(!check_password(hash.as_deref(), "nope"));
