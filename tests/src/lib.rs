@@ -166,6 +166,8 @@ pub struct Server {
     log: PathBuf,
     /// A command that runs the binary (such as `prlimit --nofile=1024:1024`), if any.
     launcher: Vec<String>,
+    /// The data dir is a tmpfs this harness mounted (unmounted on drop).
+    small_disk: bool,
 }
 
 impl Server {
@@ -179,23 +181,70 @@ impl Server {
     /// manager would set it), through util-linux's `prlimit`.
     pub fn start_with_nofile(nofile: u32, extra: &str) -> Self {
         let limit = format!("--nofile={nofile}:{nofile}");
-        Self::start_inner(&rtp_ports(), extra, vec!["prlimit".into(), limit])
+        Self::start_inner(&rtp_ports(), extra, vec!["prlimit".into(), limit], None)
     }
 
     /// [`Self::start`] with the process's umask set to `umask` (octal, such as `"022"`) first.
     pub fn start_with_umask(umask: &str, extra: &str) -> Self {
         let script = format!("umask {umask} && exec \"$0\" \"$@\"");
-        Self::start_inner(&rtp_ports(), extra, vec!["sh".into(), "-c".into(), script])
+        Self::start_inner(
+            &rtp_ports(),
+            extra,
+            vec!["sh".into(), "-c".into(), script],
+            None,
+        )
     }
 
     /// [`Self::start`] with the media engine on `rtp_ports` (`"A-B"`).
     pub fn start_with_ports(rtp_ports: &str, extra: &str) -> Self {
-        Self::start_inner(rtp_ports, extra, Vec::new())
+        Self::start_inner(rtp_ports, extra, Vec::new(), None)
     }
 
-    fn start_inner(rtp_ports: &str, extra: &str, launcher: Vec<String>) -> Self {
+    /// [`Self::start`] with the data dir on a file system of `bytes` of its own (a tmpfs this
+    /// harness mounts, as root, and unmounts when the server is dropped): a disk to fill.
+    /// [`Self::resize_disk`] makes room again.
+    pub fn start_on_small_disk(bytes: u64, extra: &str) -> Self {
+        Self::start_inner(&rtp_ports(), extra, Vec::new(), Some(bytes))
+    }
+
+    /// Grows (or shrinks) the data dir's file system of [`Self::start_on_small_disk`].
+    pub fn resize_disk(&self, bytes: u64) {
+        assert!(self.small_disk, "not started on a small disk");
+        let opts = format!("remount,size={bytes}");
+        let out = Command::new("mount")
+            .args(["-o", &opts])
+            .arg(&self.data)
+            .output()
+            .expect("mount -o remount");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start_inner(
+        rtp_ports: &str,
+        extra: &str,
+        launcher: Vec<String>,
+        small_disk: Option<u64>,
+    ) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
+        if let Some(bytes) = small_disk {
+            std::fs::create_dir(&data).expect("mkdir data");
+            let opts = format!("size={bytes},mode=0700");
+            let out = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &opts, "offhook-test"])
+                .arg(&data)
+                .output()
+                .expect("mount -t tmpfs (the end-to-end tests run as root)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let port = free_port();
         let config = tmp.path().join("offhook.toml");
         std::fs::write(
@@ -219,6 +268,7 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             config,
             launcher,
+            small_disk: small_disk.is_some(),
         };
         s.spawn();
         s
@@ -433,6 +483,9 @@ impl Drop for Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if self.small_disk {
+            let _ = Command::new("umount").arg(&self.data).status();
         }
     }
 }
