@@ -91,14 +91,19 @@ fn demo_without_a_terminal_serves_until_sigterm() {
     // The simulator has registered, so stdin's end of file was read long ago: still serving.
     assert!(demo.health().is_some(), "{}", demo.log_text());
     let banner = demo.log_text();
-    for what in [
-        "/api/v1/openapi.json",
-        "ws://",
-        "alice-demo",
-        "no web UI yet",
-    ] {
+    for what in ["/api/v1/openapi.json", "ws://", "alice-demo", "web UI"] {
         assert!(banner.contains(what), "banner lacks {what:?}:\n{banner}");
     }
+    // The web UI is at `/`.
+    let page = http().get(format!("{}/", demo.url)).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().unwrap().contains("<title>Offhook</title>"));
 
     // A password typed at a terminal (a pty made by script(1)) signs alice in.
     let typed = password_prompt(&demo.url, "alice", "alice-demo");

@@ -93,9 +93,7 @@ fn demo_users(g: &Global) -> Result<(), Error> {
     Ok(())
 }
 
-/// What the demo prints on start: where things are, who can sign in, and what to try. There is
-/// no web UI yet (`/` answers 404), so it names the REST API, the WebSocket and the OpenAPI
-/// document instead.
+/// What the demo prints on start: where things are, who can sign in, and what to try.
 fn banner(web: SocketAddr, gateway: SocketAddr) -> String {
     let users = USERS
         .iter()
@@ -106,7 +104,8 @@ fn banner(web: SocketAddr, gateway: SocketAddr) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "Offhook demo, serving at http://{web} (no web UI yet: `/` answers 404)
+        "Offhook demo, serving at http://{web}
+  web UI       http://{web}/  (sign in as a user below)
   REST API     http://{web}/api/v1/  (sign in: POST /api/v1/session)
   WebSocket    ws://{web}/api/v1/ws
   OpenAPI      http://{web}/api/v1/openapi.json

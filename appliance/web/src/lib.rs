@@ -14,6 +14,7 @@ pub mod front;
 pub mod login_limit;
 mod messages;
 pub mod openapi;
+pub mod ui;
 mod users;
 mod ws;
 
@@ -259,8 +260,15 @@ async fn not_found(State(app): State<Web>) -> ApiError {
 /// The router: every route of CONTRACT.md's REST table (and of [`openapi::document`]).
 pub fn router(app: Web) -> Router {
     let upload_cap = app.core().config().upload_limit();
-    Router::new()
-        .route("/api/v1/session", post(users::login).delete(users::logout))
+    let mut router = Router::new();
+    for path in ui::paths() {
+        router = router.route(path, get(move || async move { ui::serve(path) }));
+    }
+    router
+        .route(
+            "/api/v1/session",
+            post(users::login).delete(users::logout).get(users::whoami),
+        )
         .route("/api/v1/contacts", get(users::contacts))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{name}", delete(users::remove))

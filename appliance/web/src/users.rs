@@ -87,6 +87,11 @@ pub(super) async fn logout(State(app): State<Web>, auth: Auth) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// Who the session is: what a page needs to show its user and menus.
+pub(super) async fn whoami(auth: Auth) -> Json<Value> {
+    Json(json!({"id": auth.user, "username": auth.username, "admin": auth.admin}))
+}
+
 pub(super) async fn contacts(
     State(app): State<Web>,
     auth: Auth,

@@ -1,0 +1,141 @@
+// Offhook's web UI as people use it, in Debian's Chromium (headless), driven by playwright-core.
+//
+//   OFFHOOK_URL=http://127.0.0.1:PORT SPEECH=speech.wav ARTIFACTS=dir ATTACHMENT=file \
+//     node tests/browser/messaging.mjs
+//
+// alice and bob sign in (two browser contexts); alice sees bob online, records a message from
+// the fake microphone (the speech file), reviews it, attaches a file and sends it; bob's page
+// shows it arrive and plays it to its end. Then intercom: alice speaks live to bob, and bob's page
+// plays the audio while alice is still talking. Then the admin console: alice (an admin) adds a
+// user with a phone line, and a display name that is markup shows as text. Screenshots of the
+// main pages go to ARTIFACTS. Exits non-zero with the reason on the first failure.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const url = process.env.OFFHOOK_URL;
+const speech = process.env.SPEECH;
+const artifacts = process.env.ARTIFACTS;
+const attachment = process.env.ATTACHMENT;
+const password = process.env.OFFHOOK_PASSWORD;
+if (!url || !speech || !artifacts || !attachment || !password) {
+  console.error('set OFFHOOK_URL, SPEECH, ARTIFACTS, ATTACHMENT and OFFHOOK_PASSWORD');
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${speech}`,
+    '--autoplay-policy=no-user-gesture-required',
+  ],
+});
+
+const step = (what) => console.log(`- ${what}`);
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+
+async function signIn(name) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.on('dialog', (d) => {
+    // Only the delete confirmation is expected; an alert means markup ran as script.
+    if (d.type() === 'alert') {
+      console.error(`an alert was shown: ${d.message()}`);
+      process.exit(1);
+    }
+    d.accept();
+  });
+  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
+  await page.goto(url);
+  await page.locator('#signin').getByLabel('User name').fill(name);
+  await page.locator('#signin').getByLabel('Password').fill(password);
+  if (name === 'alice') await shot(page, 'sign-in');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText(`Signed in as`).waitFor();
+  return page;
+}
+
+try {
+  step('bob and alice sign in');
+  const bob = await signIn('bob');
+  const alice = await signIn('alice');
+
+  step('alice sees bob online');
+  await alice.locator('#contacts li[data-username="bob"][data-online="true"]').waitFor();
+
+  step('alice records a message from the microphone, reviews it, attaches a file, sends');
+  await alice.getByLabel('bob', { exact: true }).check();
+  // bob is online, so intercom is on by default; this one is a recorded message.
+  if (!(await alice.locator('#intercom').isChecked())) throw new Error('intercom is not on by default for an online recipient');
+  await alice.locator('#intercom').uncheck();
+  await alice.locator('#silence').selectOption('0');
+  await alice.getByRole('button', { name: 'Record', exact: true }).click();
+  await alice.locator('#elapsed', { hasText: '0:03' }).waitFor({ timeout: 15000 });
+  const level = await alice.locator('#level').evaluate((m) => m.value);
+  await alice.getByRole('button', { name: 'Stop' }).click();
+  await alice.locator('#review').waitFor();
+  const review = await alice.locator('#review-audio').evaluate(async (a) => {
+    await new Promise((r) => (a.readyState >= 1 ? r() : a.addEventListener('loadedmetadata', r, { once: true })));
+    return a.duration;
+  });
+  if (!(review > 2.5 && review < 6)) throw new Error(`the review plays ${review} s, not about 3 s`);
+  console.log(`  recorded ${review.toFixed(2)} s, level while speaking ${level}`);
+  await alice.locator('#files').setInputFiles(attachment);
+  await alice.locator('#attached li').waitFor();
+  await shot(alice, 'compose');
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await alice.locator('#send-state', { hasText: 'Sent.' }).waitFor();
+
+  step("bob's page shows it arrive, and plays it to its end");
+  const item = bob.locator('#inbox li[data-from="alice"]').first();
+  await item.waitFor({ timeout: 30000 });
+  await bob.locator('#unread', { hasText: '1 new' }).waitFor();
+  await item.getByRole('link', { name: attachment.split('/').pop() }).waitFor();
+  await shot(bob, 'inbox');
+  await item.getByRole('button', { name: 'Play' }).click();
+  await bob.locator('#inbox li[data-from="alice"][data-played="true"]').waitFor({ timeout: 30000 });
+  await shot(bob, 'played');
+
+  step('intercom: alice speaks live to bob; bob hears it while she is still talking');
+  await alice.locator('#intercom').check();
+  await alice.getByRole('button', { name: 'Record', exact: true }).click();
+  await alice.locator('#record-state', { hasText: 'Speaking live' }).waitFor();
+  await bob.waitForFunction(() => Number(document.body.dataset.liveMs || 0) >= 1000, null, { timeout: 15000 });
+  const stillTalking = await alice.locator('#record-state').textContent();
+  if (!stillTalking.includes('Speaking live')) throw new Error(`alice stopped before bob heard: ${stillTalking}`);
+  await shot(bob, 'live');
+  await alice.getByRole('button', { name: 'Stop' }).click();
+  await bob.locator('#live-state', { hasText: 'spoke live' }).waitFor({ timeout: 15000 });
+  await alice.locator('#record-state', { hasText: 'Sent live' }).waitFor({ timeout: 15000 });
+
+  step('admin: alice adds a user with a phone line; markup in a name shows as text');
+  await alice.goto(`${url}/#admin`);
+  await alice.locator('#users tr[data-username="bob"]').waitFor();
+  await alice.locator('#new-username').fill('dave');
+  await alice.locator('#new-display').fill('<script>alert(1)</script>');
+  await alice.locator('#new-password').fill('dave-password');
+  await alice.locator('#new-line').fill('gw1/aaln/4');
+  await alice.getByRole('button', { name: 'Add user' }).click();
+  const row = alice.locator('#users tr[data-username="dave"]');
+  await row.waitFor();
+  const cells = await row.locator('td').allTextContents();
+  if (cells[1] !== '<script>alert(1)</script>' || cells[2] !== 'gw1/aaln/4') throw new Error(`dave's row: ${JSON.stringify(cells)}`);
+  // A name that is taken is refused by the server, and the error is shown by the field.
+  await alice.locator('#new-username').fill('bob');
+  await alice.locator('#new-password').fill('x');
+  await alice.getByRole('button', { name: 'Add user' }).click();
+  await alice.locator('#err-username:not(:empty), #err-form:not(:empty)').first().waitFor();
+  await shot(alice, 'admin');
+  console.log('ok');
+  await browser.close();
+} catch (e) {
+  console.error(`failed: ${e.stack || e}`);
+  await browser.close();
+  process.exit(1);
+}
