@@ -133,7 +133,13 @@ function route() {
 }
 window.addEventListener('hashchange', route);
 
+$('notify').addEventListener('click', async () => {
+  await Notification.requestPermission();
+  $('notify').hidden = Notification.permission !== 'default';
+});
+
 async function start() {
+  $('notify').hidden = !('Notification' in window) || Notification.permission !== 'default';
   $('signin').hidden = true;
   $('nav').hidden = false;
   $('who').hidden = false;
@@ -768,8 +774,16 @@ function drawCursor(canvas, frac) {
 // ---------------------------------------------------------------------------------------------
 // The admin console
 
+let healthTimer = null;
+
 async function loadAdmin() {
   await Promise.all([loadHealth(), loadUsers()]);
+  // Gateways and phones go up and down: kept current while the console is shown.
+  clearInterval(healthTimer);
+  healthTimer = setInterval(() => {
+    if ($('admin').hidden) { clearInterval(healthTimer); return; }
+    loadHealth().catch(() => {});
+  }, 5000);
 }
 
 async function loadHealth() {
