@@ -79,7 +79,9 @@ impl VoiceMessaging {
             .await?;
         // The dummy hash a login of a missing user is checked against is made now, not on the
         // first such login (which would then take twice as long as a wrong password).
-        drop(tokio::task::spawn_blocking(|| users::check_password(None, "")));
+        drop(tokio::task::spawn_blocking(|| {
+            users::check_password(None, "")
+        }));
         let metrics = Arc::new(Metrics::default());
         let clients = ClientManager::new(server_id, metrics.clone());
         Ok(Self(Arc::new(Inner {

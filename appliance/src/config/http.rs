@@ -291,8 +291,16 @@ mod tests {
     fn tls_settings_that_make_no_sense_are_refused_by_name() {
         for (toml, key, says) in [
             ("tls = \"yes\"", "http.tls", "expected \"auto\""),
-            ("listen = \"0.0.0.0:80\"\ntls = \"off\"", "http.tls", "loopback"),
-            ("tls = \"off\"\ntls_cert = \"c\"\ntls_key = \"k\"", "http.tls", "remove them"),
+            (
+                "listen = \"0.0.0.0:80\"\ntls = \"off\"",
+                "http.tls",
+                "loopback",
+            ),
+            (
+                "tls = \"off\"\ntls_cert = \"c\"\ntls_key = \"k\"",
+                "http.tls",
+                "remove them",
+            ),
             ("tls_cert = \"c\"", "http.tls_cert", "set both"),
             ("tls_key = \"k\"", "http.tls_cert", "set both"),
             (
@@ -300,7 +308,11 @@ mod tests {
                 "http.loopback_listen",
                 "loopback address",
             ),
-            ("loopback_listen = \"x\"", "http.loopback_listen", "or \"off\""),
+            (
+                "loopback_listen = \"x\"",
+                "http.loopback_listen",
+                "or \"off\"",
+            ),
             (
                 "tls = \"on\"\nloopback_listen = \"127.0.0.1:8080\"",
                 "http.loopback_listen",

@@ -210,10 +210,7 @@ pub(crate) fn token_and_source(parts: &Parts) -> Option<(String, TokenFrom)> {
     token_and_source_of(&parts.headers, &parts.uri)
 }
 
-fn token_and_source_of(
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-) -> Option<(String, TokenFrom)> {
+fn token_and_source_of(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<(String, TokenFrom)> {
     if let Some(t) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

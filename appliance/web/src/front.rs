@@ -37,7 +37,7 @@ use axum::extract::Request;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -413,9 +413,15 @@ async fn handshake(
         Ok(Ok(Err(mut plain))) => {
             stats.plain_http_on_tls.fetch_add(1, Ordering::Relaxed);
             debug!(?peer, "plain HTTP on the TLS port");
+            // Read what the client sent before answering, and until it closes after: closing
+            // a socket with unread data resets the connection, which could destroy the answer.
             let _ = tokio::time::timeout(limit, async {
+                let mut sink = [0u8; 4096];
+                let _ = plain.read(&mut sink).await?;
                 plain.write_all(USE_HTTPS).await?;
-                plain.shutdown().await
+                plain.shutdown().await?;
+                while plain.read(&mut sink).await? > 0 {}
+                Ok::<_, std::io::Error>(())
             })
             .await;
             None
@@ -427,7 +433,10 @@ async fn handshake(
         }
         Err(_) => {
             stats.tls_handshake_timeout.fetch_add(1, Ordering::Relaxed);
-            debug!(?peer, "TLS handshake not finished within the header timeout");
+            debug!(
+                ?peer,
+                "TLS handshake not finished within the header timeout"
+            );
             None
         }
     }

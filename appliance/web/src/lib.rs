@@ -302,9 +302,7 @@ pub fn router(app: Web) -> Router {
     Router::new()
         .route(
             "/api/v1/session",
-            post(users::login)
-                .get(users::session)
-                .delete(users::logout),
+            post(users::login).get(users::session).delete(users::logout),
         )
         .route("/api/v1/tls", get(tls_info))
         .route("/api/v1/contacts", get(users::contacts))
@@ -334,7 +332,10 @@ pub fn router(app: Web) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         // Before any route's own layers (the upload's): a forged upload is refused unread.
-        .layer(middleware::from_fn_with_state(app.clone(), auth::csrf_guard))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::csrf_guard,
+        ))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             refuse_while_stopping,

@@ -194,11 +194,7 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 /// SHA-256 of `der`, as browsers show it: `AB:CD:…` (32 pairs).
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let hex: Vec<String> = digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
     hex.join(":")
 }
 
@@ -371,7 +367,11 @@ mod tests {
         let v = [utc("200101000000Z"), utc("49123123595xZ")].concat();
         assert_eq!(not_after(&cert(&v)), None);
         let v = [utc("200101000000Z"), gen_("491231235959Z")].concat();
-        assert_eq!(not_after(&cert(&v)), None, "a generalized time needs four-digit years");
+        assert_eq!(
+            not_after(&cert(&v)),
+            None,
+            "a generalized time needs four-digit years"
+        );
         // Truncated anywhere: no panic, no answer.
         let whole = cert(&[utc("200101000000Z"), utc("491231235959Z")].concat());
         for n in 0..whole.len() {
