@@ -254,6 +254,19 @@ fn same_token(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
+/// A CSRF refusal: 403, counted as `csrf`, and the connection closed (the request's body, an
+/// upload perhaps, is left unread).
+fn csrf_refusal(app: &Web, message: &'static str) -> Response {
+    let mut refused = app
+        .reject(Reject::Csrf, StatusCode::FORBIDDEN, message)
+        .into_response();
+    refused.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    refused
+}
+
 /// Refuses cross-site requests and cookie-authenticated ones without the session's CSRF token
 /// (see the module's doc), with 403, counted as `csrf`.
 pub(crate) async fn csrf_guard(State(app): State<Web>, req: Request, next: Next) -> Response {
@@ -266,13 +279,10 @@ pub(crate) async fn csrf_guard(State(app): State<Web>, req: Request, next: Next)
         _ => None,
     };
     if (login || cookie.is_some()) && cross_site(req.headers()) {
-        return app
-            .reject(
-                Reject::Csrf,
-                StatusCode::FORBIDDEN,
-                "cross-site request refused (CSRF): the page's Origin is not this server",
-            )
-            .into_response();
+        return csrf_refusal(
+            &app,
+            "cross-site request refused (CSRF): the page's Origin is not this server",
+        );
     }
     if let Some(token) = cookie.filter(|_| !login) {
         let expected = app
@@ -286,15 +296,12 @@ pub(crate) async fn csrf_guard(State(app): State<Web>, req: Request, next: Next)
         if let Some(expected) = expected {
             let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes());
             if !sent.is_some_and(|s| same_token(s, expected.as_bytes())) {
-                return app
-                    .reject(
-                        Reject::Csrf,
-                        StatusCode::FORBIDDEN,
-                        "missing or wrong X-CSRF-Token (CSRF protection): a request authenticated \
-                         by the session cookie must send the csrf value of the login answer or \
-                         of GET /api/v1/session",
-                    )
-                    .into_response();
+                return csrf_refusal(
+                    &app,
+                    "missing or wrong X-CSRF-Token (CSRF protection): a request authenticated \
+                     by the session cookie must send the csrf value of the login answer or of \
+                     GET /api/v1/session",
+                );
             }
         }
     }
