@@ -380,6 +380,43 @@ mod tests {
     }
 
     #[test]
+    fn another_sites_page_is_told_by_origin_or_fetch_metadata() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, header::HeaderValue::from_static(v));
+            }
+            h
+        };
+        let host = ("host", "offhook.lan:8443");
+        assert!(
+            !cross_site(&headers(&[host])),
+            "no Origin: not a browser's page"
+        );
+        assert!(!cross_site(&headers(&[
+            host,
+            ("origin", "https://offhook.lan:8443")
+        ])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("origin", "https://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[host, ("origin", "null")])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "Cross-Site")
+        ])));
+        assert!(!cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(same_token(b"abc", b"abc"));
+        assert!(!same_token(b"abc", b"abd"));
+        assert!(!same_token(b"abc", b"abcd"));
+        assert!(!same_token(b"", b"a"));
+    }
+
+    #[test]
     fn the_token_comes_from_bearer_cookie_or_query() {
         let bearer = Request::builder()
             .header(header::AUTHORIZATION, "Bearer abc ")
