@@ -487,6 +487,58 @@ mod tests {
         assert!(woke.as_mut().enable(), "the permit is there");
     }
 
+    /// Serves a one-route router with a fresh certificate on a loopback listener, and returns
+    /// what a plain `GET /` gets there.
+    async fn plain_get_on_a_tls_listener(plain_on_loopback: bool) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let cert = crate::tls::Certificate::self_signed(dir.path(), &["localhost".into()]).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/", axum::routing::get(|| async { "served" }));
+        let tls = Tls {
+            config: cert.server_config(),
+            plain_on_loopback,
+        };
+        let stats = Arc::new(FrontStats::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            Limits::default(),
+            Some(tls),
+            stats.clone(),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).await.unwrap();
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
+        let plain_counted = stats.plain_http_on_tls.load(Ordering::Relaxed);
+        assert_eq!(plain_counted, u64::from(!plain_on_loopback));
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn loopback_connections_stay_plain_only_when_asked() {
+        let answer = plain_get_on_a_tls_listener(true).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("served"),
+            "{answer}"
+        );
+        let answer = plain_get_on_a_tls_listener(false).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400") && answer.ends_with("use https:// URLs"),
+            "{answer}"
+        );
+    }
+
     #[test]
     fn keep_alive_toggling_does_not_grow_the_queue_without_bound() {
         let mut r = Registry::default();
