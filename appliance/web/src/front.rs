@@ -512,7 +512,7 @@ mod tests {
                 let _ = stop_rx.await;
             },
         ));
-        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut c = TcpStream::connect(addr).await.unwrap();
         c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await
             .unwrap();
