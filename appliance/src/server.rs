@@ -53,6 +53,9 @@ pub enum Error {
     /// Serving failed.
     #[error("server: {0}")]
     Serve(std::io::Error),
+    /// The HTTPS certificate could not be loaded or made.
+    #[error("https: {0}")]
+    Tls(#[from] offhook_web::tls::Error),
 }
 
 impl From<OpenError> for Error {
@@ -115,12 +118,42 @@ pub async fn serve_until(
     core.start().await?;
     let web = Web::new(core.clone(), web_config, gateways);
 
+    let (tls, plain) = match &config.http.tls {
+        config::Tls::Off => (None, None),
+        config::Tls::On { files, plain } => {
+            let certificate = certificate(data_dir, config.http.listen, files.as_ref())?;
+            let info = certificate.info();
+            info!(
+                fingerprint_sha256 = %info.fingerprint_sha256,
+                self_signed = info.self_signed,
+                not_after = info.not_after.as_deref().unwrap_or("?"),
+                "HTTPS certificate"
+            );
+            web.set_tls(info.clone());
+            let tls = offhook_web::front::Tls {
+                config: certificate.server_config(),
+                plain_on_loopback: *plain == Some(config::Plain::Listen),
+            };
+            let plain = match plain {
+                Some(config::Plain::Listener(addr)) => Some(*addr),
+                _ => None,
+            };
+            (Some(tls), plain)
+        }
+    };
     let addr = config.http.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Listen { addr, source })?;
+    let listener = bind(addr).await?;
     let local = listener.local_addr().map_err(Error::Serve)?;
-    info!(address = %local, data_dir = %data_dir.display(), server = %core.server_id(), "offhook serving");
+    let plain = match plain {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(address = %local, scheme, data_dir = %data_dir.display(), server = %core.server_id(), "offhook serving");
+    if let Some(p) = &plain {
+        let address = p.local_addr().map_err(Error::Serve)?;
+        info!(%address, "plain HTTP for local clients");
+    }
 
     let log_reporter = crate::logging::spawn_reporter();
     let sweeper = supervise("retention", {
@@ -133,6 +166,7 @@ pub async fn serve_until(
     // Phone recordings still open are finished and stored (CONTRACT: `serve` stores them),
     // while HTTP drains: a client waiting on its record request gets the stored message.
     let (stations_tx, stations_done) = tokio::sync::oneshot::channel::<()>();
+    let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
     let stopping = {
         let (web, stations) = (web.clone(), stations.clone());
         async move {
@@ -144,13 +178,33 @@ pub async fn serve_until(
                 stations.shutdown(DRAIN).await;
                 let _ = stations_tx.send(());
             });
+            let _ = stopped_tx.send(true);
         }
     };
     let limits = offhook_web::front::Limits {
         header_timeout: config.http.header_timeout,
         max_idle: config.http.max_idle_connections,
     };
-    let served = offhook_web::front::serve(listener, router, limits, web.front_stats(), stopping);
+    let stats = web.front_stats();
+    let served = async {
+        let main = offhook_web::front::serve(
+            listener,
+            router.clone(),
+            limits,
+            tls,
+            stats.clone(),
+            stopping,
+        );
+        let local = async {
+            let Some(plain) = plain else { return Ok(()) };
+            let stop = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            offhook_web::front::serve(plain, router, limits, None, stats, stop).await
+        };
+        let (a, b) = tokio::join!(main, local);
+        a.and(b)
+    };
     let result = match timeout_after_signal(served, &web).await {
         Ok(r) => r.map_err(Error::Serve),
         Err(()) => {
@@ -178,6 +232,42 @@ pub async fn serve_until(
     core.db().write(|_| Ok(())).await?;
     info!("stopped");
     result
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })
+}
+
+/// The owner's certificate, or the self-signed one kept in `DATA/tls` (made at first start for
+/// this machine's host name, `localhost`, the loopback addresses and `listen`'s address).
+fn certificate(
+    data_dir: &Path,
+    listen: std::net::SocketAddr,
+    files: Option<&(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<offhook_web::tls::Certificate, Error> {
+    use offhook_web::tls::Certificate;
+    if let Some((cert, key)) = files {
+        return Ok(Certificate::load(cert, key)?);
+    }
+    let mut names = Vec::new();
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let host = host.trim();
+        if !host.is_empty() {
+            names.push(host.to_owned());
+        }
+    }
+    names.push("localhost".to_owned());
+    if !listen.ip().is_unspecified() {
+        names.push(listen.ip().to_string());
+    }
+    for ip in ["127.0.0.1", "::1"] {
+        if !names.iter().any(|n| n == ip) {
+            names.push(ip.to_owned());
+        }
+    }
+    Ok(Certificate::self_signed(&data_dir.join("tls"), &names)?)
 }
 
 /// Serves until shutdown begins, then allows [`DRAIN`] for in-flight requests.

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 pub mod osmo;
 pub mod sim;
+pub mod tls;
 
 /// How long any single wait in a test may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -162,6 +163,8 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// `https://127.0.0.1:PORT` for a server started with [`Self::start_tls`].
+    pub https: Option<String>,
     config: PathBuf,
     log: PathBuf,
     /// A command that runs the binary (such as `prlimit --nofile=1024:1024`), if any.
@@ -229,6 +232,23 @@ impl Server {
         launcher: Vec<String>,
         small_disk: Option<u64>,
     ) -> Self {
+        let port = free_port();
+        let listen = format!("listen = \"127.0.0.1:{port}\"\n");
+        Self::launch(rtp_ports, &listen, extra, launcher, port, None, small_disk)
+    }
+
+    /// Writes the config (`http` is put at the head of the `[http]` table) and starts it; the
+    /// harness reaches it over plain HTTP on `port`. With `small_disk`, the data dir is a tmpfs
+    /// of that many bytes.
+    fn launch(
+        rtp_ports: &str,
+        http: &str,
+        extra: &str,
+        launcher: Vec<String>,
+        port: u16,
+        https: Option<String>,
+        small_disk: Option<u64>,
+    ) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         if let Some(bytes) = small_disk {
@@ -245,18 +265,15 @@ impl Server {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let port = free_port();
         let config = tmp.path().join("offhook.toml");
         std::fs::write(
             &config,
             // An `[http]` table in `extra` gets the listen address; otherwise the harness adds one.
             match extra.split_once("[http]\n") {
-                Some((before, after)) => format!(
-                    "[media]\nrtp_ports = \"{rtp_ports}\"\n{before}[http]\nlisten = \"127.0.0.1:{port}\"\n{after}\n"
-                ),
-                None => format!(
-                    "[http]\nlisten = \"127.0.0.1:{port}\"\n[media]\nrtp_ports = \"{rtp_ports}\"\n{extra}\n"
-                ),
+                Some((before, after)) => {
+                    format!("[media]\nrtp_ports = \"{rtp_ports}\"\n{before}[http]\n{http}{after}\n")
+                }
+                None => format!("[http]\n{http}[media]\nrtp_ports = \"{rtp_ports}\"\n{extra}\n"),
             },
         )
         .expect("write config");
@@ -266,6 +283,7 @@ impl Server {
             log: tmp.path().join("server.log"),
             _tmp: Some(tmp),
             url: format!("http://127.0.0.1:{port}"),
+            https,
             config,
             launcher,
             small_disk: small_disk.is_some(),

@@ -63,10 +63,13 @@ pub enum Reject {
     IntercomTooLong,
     /// Intercom audio sent faster than real time (beyond a small burst).
     IntercomTooFast,
+    /// A state-changing request authenticated by the session cookie without the session's
+    /// CSRF token, or sent from another site's page.
+    Csrf,
 }
 
 impl Reject {
-    const ALL: [Self; 27] = [
+    const ALL: [Self; 28] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -94,6 +97,7 @@ impl Reject {
         Self::IntercomTooManyStreams,
         Self::IntercomTooLong,
         Self::IntercomTooFast,
+        Self::Csrf,
     ];
 
     /// The `kind` label.
@@ -126,6 +130,7 @@ impl Reject {
             Self::IntercomTooManyStreams => "intercom_too_many_streams",
             Self::IntercomTooLong => "intercom_too_long",
             Self::IntercomTooFast => "intercom_too_fast",
+            Self::Csrf => "csrf",
         }
     }
 }

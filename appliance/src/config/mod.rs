@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 pub use clients::Clients;
 pub use gateway::{Gateway, Protocol};
-pub use http::Http;
+pub use http::{Http, Plain, Tls};
 pub use media::Media;
 pub use messages::{Messages, Retention};
 pub use mgcp::Mgcp;
@@ -49,6 +49,10 @@ listen = "127.0.0.1:8080"
 header_timeout = "10s"         # a connection sends a request head within this, or is closed
 max_idle_connections = 256     # connections waiting for a request; beyond, the oldest is closed
 metrics = "open"               # who reads /metrics: "open" (anyone), "admin" (admins' sessions), "off"
+tls = "auto"                   # HTTPS on listen: "auto" (when listen is not loopback), "on", "off"
+# tls_cert = "/etc/offhook/tls/cert.pem"   # the owner's certificate chain and key (PEM);
+# tls_key = "/etc/offhook/tls/key.pem"     # unset: a self-signed one made in DATA/tls
+loopback_listen = "127.0.0.1:8080"         # plain HTTP for local clients while listen is HTTPS
 
 [messages]
 # "delivered": delete the audio once every recipient has acknowledged it;

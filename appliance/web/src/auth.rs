@@ -1,13 +1,26 @@
 //! Sessions and the [`Auth`] extractor: a login gets a random token, sent back as a Bearer
 //! token, the session cookie, or `?token=` (browsers' WebSockets).
 //!
+//! **Cross-site request forgery.** A browser adds the cookie to every request to this origin,
+//! whichever site's page makes it. So a state-changing request (any method but GET, HEAD,
+//! OPTIONS, TRACE) authenticated by the cookie must also carry the session's CSRF token in
+//! `X-CSRF-Token` (a page of this origin read it from the login answer or `GET
+//! /api/v1/session`; another site's page cannot), and must not come from another site's page
+//! (`Origin` not this server, or `Sec-Fetch-Site: cross-site`). [`csrf_guard`] checks both
+//! before the request reaches its handler, so before any of an upload's body is read. Requests
+//! authenticated by `Authorization: Bearer` are exempt: browsers never add that header on
+//! their own. A login is refused from another site's page too (login CSRF: signing the victim
+//! in as the attacker).
+//!
 //! A session ends at logout, at expiry, or when its user is deleted; its WebSockets end with it.
 //! Each session holds a [`watch::Sender`] that no one sends on: removing the session drops it,
 //! and every WebSocket of the session, watching a receiver, sees the channel close.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use offhook_domain::db::users::User;
 use offhook_domain::metrics::Reject;
 use rand::RngCore;
@@ -19,6 +32,12 @@ use crate::{ApiError, Web};
 /// The session cookie's name.
 pub const COOKIE: &str = "offhook_session";
 
+/// The header a cookie-authenticated state-changing request carries its CSRF token in.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The login's path: not cookie-authenticated, but refused from another site's page.
+const LOGIN_PATH: &str = "/api/v1/session";
+
 /// Sessions kept before the expired ones are swept.
 const SWEEP_ABOVE: usize = 10_000;
 
@@ -28,6 +47,8 @@ pub(crate) struct SessionInfo {
     username: String,
     admin: bool,
     expires_ms: i64,
+    /// The session's CSRF token (see the module's doc).
+    csrf: String,
     /// Dropped when the session ends (see the module's doc).
     alive: watch::Sender<()>,
 }
@@ -40,6 +61,7 @@ impl SessionInfo {
             username: self.username.clone(),
             admin: self.admin,
             token,
+            csrf: self.csrf.clone(),
             expires_ms: self.expires_ms,
             ended: self.alive.subscribe(),
             from: None,
@@ -57,6 +79,8 @@ pub struct Auth {
     /// May manage users.
     pub admin: bool,
     pub(crate) token: String,
+    /// The session's CSRF token.
+    pub(crate) csrf: String,
     /// When the session expires (the core's clock, ms since the epoch).
     pub(crate) expires_ms: i64,
     /// Closes when the session ends.
@@ -65,11 +89,23 @@ pub struct Auth {
     pub(crate) from: Option<TokenFrom>,
 }
 
+/// 256 random bits, in hex.
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A new session's token and CSRF token.
+pub(crate) struct NewSession {
+    pub(crate) token: String,
+    pub(crate) csrf: String,
+}
+
 impl Web {
-    pub(crate) fn new_session(&self, user: &User) -> String {
-        let mut b = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut b);
-        let token: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    pub(crate) fn new_session(&self, user: &User) -> NewSession {
+        let token = random_token();
+        let csrf = random_token();
         let ttl = i64::try_from(self.0.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
         let now = self.core().clock().now_ms();
         let info = SessionInfo {
@@ -77,6 +113,7 @@ impl Web {
             username: user.username.clone(),
             admin: user.admin,
             expires_ms: now.saturating_add(ttl),
+            csrf: csrf.clone(),
             alive: watch::channel(()).0,
         };
         let mut map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -84,7 +121,7 @@ impl Web {
             map.retain(|_, s| s.expires_ms > now);
         }
         map.insert(token.clone(), info);
-        token
+        NewSession { token, csrf }
     }
 
     pub(crate) fn end_session(&self, token: &str) {
@@ -170,15 +207,18 @@ pub(crate) fn token_of(parts: &Parts) -> Option<String> {
 
 /// [`token_of`], with where the token came from.
 pub(crate) fn token_and_source(parts: &Parts) -> Option<(String, TokenFrom)> {
-    if let Some(t) = parts
-        .headers
+    token_and_source_of(&parts.headers, &parts.uri)
+}
+
+fn token_and_source_of(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<(String, TokenFrom)> {
+    if let Some(t) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
         return Some((t.trim().to_owned(), TokenFrom::Bearer));
     }
-    for v in parts.headers.get_all(header::COOKIE) {
+    for v in headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for kv in v.split(';') {
             if let Some(t) = kv
@@ -190,14 +230,82 @@ pub(crate) fn token_and_source(parts: &Parts) -> Option<(String, TokenFrom)> {
             }
         }
     }
-    if parts.uri.path() != WS_PATH {
+    if uri.path() != WS_PATH {
         return None;
     }
-    parts.uri.query().and_then(|q| {
+    uri.query().and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("token="))
             .map(|t| (t.to_owned(), TokenFrom::Query))
     })
+}
+
+/// Whether a request comes from another site's page: its `Origin` is not this server, or the
+/// browser says `Sec-Fetch-Site: cross-site`. Clients other than browsers send neither.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    fetch_site || !crate::ws::same_origin(headers)
+}
+
+/// Compares two tokens in time that depends only on their lengths.
+fn same_token(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// A CSRF refusal: 403, counted as `csrf`, and the connection closed (the request's body, an
+/// upload perhaps, is left unread).
+fn csrf_refusal(app: &Web, message: &'static str) -> Response {
+    let mut refused = app
+        .reject(Reject::Csrf, StatusCode::FORBIDDEN, message)
+        .into_response();
+    refused.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    refused
+}
+
+/// Refuses cross-site requests and cookie-authenticated ones without the session's CSRF token
+/// (see the module's doc), with 403, counted as `csrf`.
+pub(crate) async fn csrf_guard(State(app): State<Web>, req: Request, next: Next) -> Response {
+    if req.method().is_safe() {
+        return next.run(req).await;
+    }
+    let login = req.uri().path() == LOGIN_PATH && req.method() == axum::http::Method::POST;
+    let cookie = match token_and_source_of(req.headers(), req.uri()) {
+        Some((token, TokenFrom::Cookie)) => Some(token),
+        _ => None,
+    };
+    if (login || cookie.is_some()) && cross_site(req.headers()) {
+        return csrf_refusal(
+            &app,
+            "cross-site request refused (CSRF): the page's Origin is not this server",
+        );
+    }
+    if let Some(token) = cookie.filter(|_| !login) {
+        let expected = app
+            .0
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&token)
+            .map(|s| s.csrf.clone());
+        // An unknown session is left to the handler's authentication (401).
+        if let Some(expected) = expected {
+            let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes());
+            if !sent.is_some_and(|s| same_token(s, expected.as_bytes())) {
+                return csrf_refusal(
+                    &app,
+                    "missing or wrong X-CSRF-Token (CSRF protection): a request authenticated \
+                     by the session cookie must send the csrf value of the login answer or of \
+                     GET /api/v1/session",
+                );
+            }
+        }
+    }
+    next.run(req).await
 }
 
 impl FromRequestParts<Web> for Auth {
@@ -257,7 +365,7 @@ mod tests {
             stations: vec![],
             sip_username: String::new(),
         };
-        let token = web.new_session(&user);
+        let token = web.new_session(&user).token;
         let auth = web.authenticate(Some(&token)).unwrap();
         assert_eq!((auth.user, auth.username.as_str()), (user.id, "bob"));
         clock.advance(Duration::from_secs(61));
@@ -269,6 +377,43 @@ mod tests {
         // An expired session is forgotten: it is then simply unknown.
         assert_eq!(refused(Some(&token)), StatusCode::UNAUTHORIZED);
         assert_eq!(metrics.rejected(Reject::BadToken), 2);
+    }
+
+    #[test]
+    fn another_sites_page_is_told_by_origin_or_fetch_metadata() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, header::HeaderValue::from_static(v));
+            }
+            h
+        };
+        let host = ("host", "offhook.lan:8443");
+        assert!(
+            !cross_site(&headers(&[host])),
+            "no Origin: not a browser's page"
+        );
+        assert!(!cross_site(&headers(&[
+            host,
+            ("origin", "https://offhook.lan:8443")
+        ])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("origin", "https://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[host, ("origin", "null")])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "Cross-Site")
+        ])));
+        assert!(!cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(same_token(b"abc", b"abc"));
+        assert!(!same_token(b"abc", b"abd"));
+        assert!(!same_token(b"abc", b"abcd"));
+        assert!(!same_token(b"", b"a"));
     }
 
     #[test]

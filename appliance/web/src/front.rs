@@ -12,6 +12,14 @@
 //! - **Out of descriptors**: an accept that fails for lack of file descriptors closes the oldest
 //!   idle connection and tries again, instead of stopping the listener; the failures are counted
 //!   and logged once a second at most.
+//! - **TLS** (when the listener has a certificate): the handshake happens on the connection's
+//!   task, within `header_timeout`, while the connection counts as idle (a flood of handshakes
+//!   that never finish is evicted like one of request heads that never finish). A failed or
+//!   timed-out handshake is counted and logged (warnings are throttled per callsite); a client
+//!   that speaks plain HTTP to the TLS port gets a plain `400` naming `https://` and is counted.
+//!   Requests that came over TLS carry the [`Secure`] extension (the session cookie gets
+//!   `Secure`). A listener on all addresses may serve connections made to a loopback address in
+//!   plain HTTP ([`Tls::plain_on_loopback`]): they never leave the machine.
 //!
 //! This is a driver: it reads tokio's clock for the back-off after a failed accept.
 
@@ -29,7 +37,8 @@ use axum::extract::Request;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -54,6 +63,20 @@ impl Default for Limits {
     }
 }
 
+/// A listener's TLS: its certificate, and whether loopback connections stay plain.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The rustls configuration (certificate, ALPN).
+    pub config: Arc<rustls::ServerConfig>,
+    /// Serve connections made to a loopback address in plain HTTP (a listener on all
+    /// addresses whose port is also where local clients expect plain HTTP).
+    pub plain_on_loopback: bool,
+}
+
+/// The request came over TLS (a request extension the front adds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secure;
+
 /// What the front has done, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct FrontStats {
@@ -61,7 +84,20 @@ pub struct FrontStats {
     pub idle_evicted: AtomicU64,
     /// Accepts that failed (most often: out of file descriptors).
     pub accept_errors: AtomicU64,
+    /// TLS handshakes that failed (a client that does not trust the certificate, garbage).
+    pub tls_handshake_failed: AtomicU64,
+    /// TLS handshakes not finished within the header timeout.
+    pub tls_handshake_timeout: AtomicU64,
+    /// Plain HTTP requests sent to a TLS port (answered `400`, then closed).
+    pub plain_http_on_tls: AtomicU64,
 }
+
+/// A connection's byte stream, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// What a client that speaks plain HTTP to the TLS port is told.
+const USE_HTTPS: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use https:// URLs";
 
 /// One connection's bookkeeping.
 struct Conn {
@@ -216,10 +252,12 @@ impl hyper::body::Body for Guarded {
 
 /// Serves `router` on `listener` until `stop` completes; then stops accepting, lets each
 /// connection finish its request in progress, and returns once all have closed.
+/// With `tls`, connections are TLS (see the module's doc).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Tls>,
     stats: Arc<FrontStats>,
     stop: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
@@ -261,6 +299,14 @@ pub async fn serve(
             }
             r.open()
         };
+        let local_loopback = stream
+            .local_addr()
+            .is_ok_and(|a| a.ip().to_canonical().is_loopback());
+        let tls = tls
+            .as_ref()
+            .filter(|t| !(t.plain_on_loopback && local_loopback))
+            .map(|t| t.config.clone());
+        let secure = tls.is_some();
         let service = {
             let (registry, router) = (registry.clone(), router.clone());
             tower::service_fn(move |mut req: Request<Incoming>| {
@@ -268,6 +314,9 @@ pub async fn serve(
                 // The client's address, for handlers that need it (the login limit).
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
+                if secure {
+                    req.extensions_mut().insert(Secure);
+                }
                 let guard = RequestGuard {
                     registry: registry.clone(),
                     conn: id,
@@ -286,11 +335,29 @@ pub async fn serve(
         };
         let mut stopping = stopping.clone();
         let registry = registry.clone();
+        let stats = stats.clone();
         tasks.spawn(async move {
+            let io: Box<dyn Io> = match tls {
+                None => Box::new(stream),
+                Some(config) => {
+                    let handshake = tokio::select! {
+                        h = handshake(stream, config, limits.header_timeout, &stats) => h,
+                        () = kill.notified() => None,
+                        Ok(()) = stopping.changed() => None,
+                    };
+                    match handshake {
+                        Some(s) => Box::new(s),
+                        None => {
+                            lock(&registry).close(id);
+                            return;
+                        }
+                    }
+                }
+            };
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
                 .with_upgrades();
             tokio::pin!(conn);
             let mut graceful = false;
@@ -319,6 +386,60 @@ pub async fn serve(
     let _ = stopping_tx.send(true);
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// The server side of a TLS handshake on `stream`, within `limit`. A client whose first byte
+/// is not a TLS record (22, a handshake) but a letter is speaking plain HTTP: it is told to use
+/// `https://`. Failures are counted in `stats` and logged.
+async fn handshake(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    limit: Duration,
+    stats: &FrontStats,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let peer = stream.peer_addr().ok();
+    let attempt = async {
+        let mut first = [0u8; 1];
+        if stream.peek(&mut first).await? == 1 && first[0].is_ascii_alphabetic() {
+            return Ok(Err(stream));
+        }
+        tokio_rustls::TlsAcceptor::from(config)
+            .accept(stream)
+            .await
+            .map(Ok)
+    };
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(Ok(Ok(tls))) => Some(tls),
+        Ok(Ok(Err(mut plain))) => {
+            stats.plain_http_on_tls.fetch_add(1, Ordering::Relaxed);
+            debug!(?peer, "plain HTTP on the TLS port");
+            // Read what the client sent before answering, and until it closes after: closing
+            // a socket with unread data resets the connection, which could destroy the answer.
+            let _ = tokio::time::timeout(limit, async {
+                let mut sink = [0u8; 4096];
+                let _ = plain.read(&mut sink).await?;
+                plain.write_all(USE_HTTPS).await?;
+                plain.shutdown().await?;
+                while plain.read(&mut sink).await? > 0 {}
+                Ok::<_, std::io::Error>(())
+            })
+            .await;
+            None
+        }
+        Ok(Err(e)) => {
+            stats.tls_handshake_failed.fetch_add(1, Ordering::Relaxed);
+            warn!(?peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            stats.tls_handshake_timeout.fetch_add(1, Ordering::Relaxed);
+            debug!(
+                ?peer,
+                "TLS handshake not finished within the header timeout"
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +485,58 @@ mod tests {
         let woke = kill.notified();
         tokio::pin!(woke);
         assert!(woke.as_mut().enable(), "the permit is there");
+    }
+
+    /// Serves a one-route router with a fresh certificate on a loopback listener, and returns
+    /// what a plain `GET /` gets there.
+    async fn plain_get_on_a_tls_listener(plain_on_loopback: bool) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let cert = crate::tls::Certificate::self_signed(dir.path(), &["localhost".into()]).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/", axum::routing::get(|| async { "served" }));
+        let tls = Tls {
+            config: cert.server_config(),
+            plain_on_loopback,
+        };
+        let stats = Arc::new(FrontStats::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            Limits::default(),
+            Some(tls),
+            stats.clone(),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).await.unwrap();
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
+        let plain_counted = stats.plain_http_on_tls.load(Ordering::Relaxed);
+        assert_eq!(plain_counted, u64::from(!plain_on_loopback));
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn loopback_connections_stay_plain_only_when_asked() {
+        let answer = plain_get_on_a_tls_listener(true).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("served"),
+            "{answer}"
+        );
+        let answer = plain_get_on_a_tls_listener(false).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400") && answer.ends_with("use https:// URLs"),
+            "{answer}"
+        );
     }
 
     #[test]

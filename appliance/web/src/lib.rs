@@ -14,6 +14,7 @@ pub mod front;
 pub mod login_limit;
 mod messages;
 pub mod openapi;
+pub mod tls;
 pub mod ui;
 mod users;
 mod ws;
@@ -67,6 +68,8 @@ struct Inner {
     sessions: Mutex<HashMap<String, SessionInfo>>,
     front: Arc<front::FrontStats>,
     login_limit: login_limit::LoginLimit,
+    /// The HTTPS certificate, when one is served (`GET /api/v1/tls`).
+    tls: std::sync::OnceLock<tls::Info>,
 }
 
 impl std::fmt::Debug for Web {
@@ -88,7 +91,14 @@ impl Web {
             sessions: Mutex::new(HashMap::new()),
             front: Arc::default(),
             login_limit: login_limit::LoginLimit::default(),
+            tls: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Tells the web layer which certificate the front serves (for `GET /api/v1/tls`). The
+    /// first call counts.
+    pub fn set_tls(&self, info: tls::Info) {
+        let _ = self.0.tls.set(info);
     }
 
     /// The counters [`front::serve`] keeps, shown in `/metrics` (`offhook_http_total`).
@@ -222,10 +232,23 @@ async fn metrics(State(app): State<Web>, parts: axum::http::request::Parts) -> R
     let front = &app.0.front;
     core.metrics().set_family(
         "offhook_http_total",
-        "HTTP connections the front closed to make room (idle_evicted), and accepts that failed.",
+        "HTTP connections the front closed to make room (idle_evicted), accepts that failed, \
+         TLS handshakes that failed or timed out, and plain HTTP sent to a TLS port.",
         [
             ("idle_evicted", front.idle_evicted.load(Ordering::Relaxed)),
             ("accept_errors", front.accept_errors.load(Ordering::Relaxed)),
+            (
+                "tls_handshake_failed",
+                front.tls_handshake_failed.load(Ordering::Relaxed),
+            ),
+            (
+                "tls_handshake_timeout",
+                front.tls_handshake_timeout.load(Ordering::Relaxed),
+            ),
+            (
+                "plain_http_on_tls",
+                front.plain_http_on_tls.load(Ordering::Relaxed),
+            ),
         ],
     );
     let mut text = core.metrics().render();
@@ -253,6 +276,23 @@ async fn metrics(State(app): State<Web>, parts: axum::http::request::Parts) -> R
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// `GET /api/v1/tls` (admins): the certificate served over HTTPS, to compare its fingerprint
+/// with the one a browser shows; `{"enabled": false}` when the server serves none.
+async fn tls_info(State(app): State<Web>, auth: Auth) -> Result<Json<serde_json::Value>, ApiError> {
+    if !auth.admin {
+        return Err(app.reject(Reject::Forbidden, StatusCode::FORBIDDEN, "admins only"));
+    }
+    Ok(Json(match app.0.tls.get() {
+        Some(info) => json!({
+            "enabled": true,
+            "fingerprint_sha256": info.fingerprint_sha256,
+            "self_signed": info.self_signed,
+            "not_after": info.not_after,
+        }),
+        None => json!({"enabled": false}),
+    }))
+}
+
 async fn not_found(State(app): State<Web>) -> ApiError {
     app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such endpoint")
 }
@@ -267,8 +307,9 @@ pub fn router(app: Web) -> Router {
     router
         .route(
             "/api/v1/session",
-            post(users::login).delete(users::logout).get(users::whoami),
+            post(users::login).get(users::session).delete(users::logout),
         )
+        .route("/api/v1/tls", get(tls_info))
         .route("/api/v1/contacts", get(users::contacts))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{name}", delete(users::remove))
@@ -295,6 +336,11 @@ pub fn router(app: Web) -> Router {
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        // Before any route's own layers (the upload's): a forged upload is refused unread.
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::csrf_guard,
+        ))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             refuse_while_stopping,

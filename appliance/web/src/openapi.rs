@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 /// Every (method, path) the router serves, in OpenAPI path syntax.
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/session"),
+    ("get", "/api/v1/session"),
     ("delete", "/api/v1/session"),
+    ("get", "/api/v1/tls"),
     ("get", "/api/v1/contacts"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
@@ -60,16 +62,33 @@ pub fn document() -> Value {
         "security": [{"bearer": []}, {"cookie": []}],
         "paths": {
             "/api/v1/session": {
-                "post": op("Log in: returns {token} and sets the session cookie", false, json!({
+                "post": op("Log in: returns {token, csrf} and sets the session cookie (Secure over HTTPS)", false, json!({
+                    "description": "Refused with 403 from another site's page (an Origin that is not this server, or Sec-Fetch-Site: cross-site).",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
                         "type": "object", "required": ["username", "password"],
                         "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
                     "responses": {"200": {"description": "session", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"token": {"type": "string"}, "id": uuid}}}}},
-                        "401": {"$ref": "#/components/responses/Error"}}
+                        "type": "object", "properties": {"token": {"type": "string"},
+                            "csrf": {"type": "string", "description": "send it in X-CSRF-Token on every state-changing request authenticated by the cookie"},
+                            "id": uuid, "username": {"type": "string"}, "admin": {"type": "boolean"}}}}}},
+                        "401": {"$ref": "#/components/responses/Error"},
+                        "403": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/Error"}}
                 })),
+                "get": op("Who is signed in, and the session's CSRF token", true, json!({
+                    "responses": {"200": {"description": "session", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"id": uuid, "username": {"type": "string"},
+                            "admin": {"type": "boolean"}, "csrf": {"type": "string"},
+                            "expires_ms": {"type": "integer", "description": "ms since the Unix epoch"}}}}}}}})),
                 "delete": op("Log out", true, json!({"responses": {"204": {"description": "logged out"}}})),
             },
+            "/api/v1/tls": {"get": op("The HTTPS certificate served (admins only)", true, json!({
+                "responses": {"200": {"description": "{enabled: false} when the server serves plain HTTP only", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"enabled": {"type": "boolean"},
+                        "fingerprint_sha256": {"type": "string", "description": "SHA-256 of the certificate's DER, colon-separated hex pairs as browsers show it"},
+                        "self_signed": {"type": "boolean", "description": "made by the appliance rather than the owner's"},
+                        "not_after": {"type": ["string", "null"], "format": "date-time"}}}}}},
+                    "403": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/contacts": {"get": op("The caller's contact list", true, json!({
                 "responses": {"200": {"description": "contacts", "content": {"application/json": {"schema": {
                     "type": "array", "items": {"$ref": "#/components/schemas/Contact"}}}}}}}))},
@@ -151,7 +170,8 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": super::COOKIE},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": super::COOKIE,
+                    "description": "A request authenticated by the cookie whose method changes state (POST, PUT, PATCH, DELETE) must carry the session's CSRF token (the csrf of the login answer or of GET /api/v1/session) in X-CSRF-Token, and must not come from another site's page (Origin, Sec-Fetch-Site); else 403, counted as csrf. Bearer requests are exempt."},
             },
             "responses": {"Error": {"description": "refused", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"error": {"type": "string"}}}}}}},

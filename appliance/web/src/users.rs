@@ -14,6 +14,8 @@ use tracing::{debug, info};
 use offhook_domain::db::{self, users};
 use offhook_domain::metrics::Reject;
 
+use crate::auth::NewSession;
+use crate::front::Secure;
 use crate::{ApiError, Auth, COOKIE, Web};
 
 #[derive(Deserialize)]
@@ -36,6 +38,7 @@ pub(super) fn json_body<T>(app: &Web, body: Result<Json<T>, JsonRejection>) -> R
 pub(super) async fn login(
     State(app): State<Web>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    secure: Option<Extension<Secure>>,
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Login { username, password } = json_body(&app, body)?;
@@ -67,29 +70,42 @@ pub(super) async fn login(
         ));
     };
     limit.succeeded(ip, app.core().clock().now_ms());
-    let token = app.new_session(&user);
+    let NewSession { token, csrf } = app.new_session(&user);
     app.core()
         .metrics()
         .logins
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    // Over TLS the cookie is `Secure`: a browser then never sends it over plain HTTP.
+    let secure = if secure.is_some() { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
     Ok((
         [(header::SET_COOKIE, cookie)],
-        Json(
-            json!({"token": token, "id": user.id, "username": user.username, "admin": user.admin}),
-        ),
+        Json(json!({
+            "token": token,
+            "csrf": csrf,
+            "id": user.id,
+            "username": user.username,
+            "admin": user.admin,
+        })),
     )
         .into_response())
+}
+
+/// `GET /api/v1/session`: who is signed in, and the session's CSRF token (a page loaded with
+/// the cookie alone learns it here).
+pub(super) async fn session(auth: Auth) -> Json<Value> {
+    Json(json!({
+        "id": auth.user,
+        "username": auth.username,
+        "admin": auth.admin,
+        "csrf": auth.csrf,
+        "expires_ms": auth.expires_ms,
+    }))
 }
 
 pub(super) async fn logout(State(app): State<Web>, auth: Auth) -> StatusCode {
     app.end_session(&auth.token);
     StatusCode::NO_CONTENT
-}
-
-/// Who the session is: what a page needs to show its user and menus.
-pub(super) async fn whoami(auth: Auth) -> Json<Value> {
-    Json(json!({"id": auth.user, "username": auth.username, "admin": auth.admin}))
 }
 
 pub(super) async fn contacts(

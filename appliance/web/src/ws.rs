@@ -76,7 +76,7 @@ pub(super) async fn upgrade(
 
 /// Whether the request's `Origin`, if it has one, names the host it was sent to (`Host`).
 /// Clients other than browsers send no `Origin`.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
