@@ -209,12 +209,12 @@ pub(super) async fn remove(
     State(app): State<Web>,
     auth: Auth,
     Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<users::Removed>, ApiError> {
     require_admin(&app, &auth)?;
     match app.core().remove_user(name).await {
-        Ok(id) => {
-            app.end_sessions_of(id);
-            Ok(StatusCode::NO_CONTENT)
+        Ok(removed) => {
+            app.end_sessions_of(removed.id);
+            Ok(Json(removed))
         }
         Err(db::Error::NotFound(_)) => {
             Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such user"))
