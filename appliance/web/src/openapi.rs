@@ -104,9 +104,11 @@ pub fn document() -> Value {
                 })),
             },
             "/api/v1/users/{name}": {"delete": op("Delete a user (admins only)", true, json!({
-                "parameters": [path_param("name", json!({"type": "string"}))],
+                "parameters": [path_param("name", json!({"type": "string"})),
+                    {"name": "Prefer", "in": "header", "required": false, "schema": {"type": "string", "enum": ["return=representation"]},
+                     "description": "RFC 7240: answer 200 with what was done instead of 204"}],
                 "description": "Their sessions end (tokens 401, WebSockets closed) and their name is free again. What they sent stays for the recipients who still hold it, listed with `from_deleted: true`; their copies of what they received go, and every message nobody holds any more goes with its files, removed from disk before the answer.",
-                "responses": {"200": {"description": "deleted", "content": {"application/json": {"schema": {
+                "responses": {"204": {"description": "deleted"}, "200": {"description": "deleted (with Prefer: return=representation): what was done", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"id": uuid, "username": {"type": "string"},
                         "sent_kept": {"type": "integer", "description": "messages they sent, kept for the recipients who hold them"},
                         "sent_removed": {"type": "integer", "description": "messages they sent that no recipient held any more, removed"},
