@@ -51,9 +51,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Deletes a user: what they sent stays for the recipients who hold it (shown from a
-    /// deleted user), the rest goes, files included; their name is free again. While the server
-    /// runs, prefer `DELETE /api/v1/users/NAME`, which also ends their sessions at once.
+    /// Deletes a user; what they sent stays for the recipients who hold it.
+    ///
+    /// Their messages are shown to those recipients as from a deleted user; everything else of
+    /// theirs goes, files included, and their name is free again. Prints what was done. While
+    /// the server runs, prefer `DELETE /api/v1/users/NAME`: it also ends their sessions at once
+    /// (this leaves them open until they expire, though they can no longer send or see
+    /// anything).
     Delete {
         /// Login name.
         name: String,
