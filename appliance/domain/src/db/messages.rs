@@ -692,4 +692,62 @@ mod tests {
         assert_eq!((v.status, v.audio), ("failed", false));
         assert!(get_for(&conn, b, bad).unwrap().is_none());
     }
+
+    #[test]
+    fn played_audio_and_attachments_as_each_side_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let (a, b, c) = (
+            user(&conn, "alice"),
+            user(&conn, "bob"),
+            user(&conn, "carol"),
+        );
+        let id = Uuid::new_v4();
+        insert(
+            &conn,
+            &NewMessage {
+                id,
+                sender: a,
+                recipients: vec![b, c],
+                created_ms: 1000,
+                duration_ms: 1500,
+                codec: "opus".into(),
+                status: Status::Ready,
+                audio_file: "m.audio".into(),
+                raw_offset: None,
+                audio_bytes: 10,
+                attachments: vec![NewAttachment {
+                    name: "plan.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    file: "m.0.att".into(),
+                    bytes: 7,
+                }],
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            attachment_file(&conn, id, 0).unwrap(),
+            Some((
+                "m.0.att".to_owned(),
+                "plan.pdf".to_owned(),
+                "application/pdf".to_owned()
+            ))
+        );
+        assert_eq!(attachment_file(&conn, id, 1).unwrap(), None);
+        assert_eq!(audio_file(&conn, id).unwrap().as_deref(), Some("m.audio"));
+        assert_eq!(audio_file(&conn, Uuid::new_v4()).unwrap(), None);
+        let played = |who| get_for(&conn, who, id).unwrap().unwrap().0.played;
+        assert!(!played(a) && !played(b) && !played(c));
+        advance(&conn, id, b, State::Played).unwrap();
+        // Bob played his copy; the sender sees it played only once every recipient has.
+        assert!(played(b) && !played(c) && !played(a));
+        advance(&conn, id, c, State::Played).unwrap();
+        assert!(played(a) && played(c));
+        assert!(
+            !mark_failed(&conn, id).unwrap(),
+            "a ready message is not failed"
+        );
+        assert_eq!(sweep(&conn, Retention::Played, 0).unwrap(), vec!["m.audio"]);
+        assert_eq!(audio_file(&conn, id).unwrap(), None);
+    }
 }

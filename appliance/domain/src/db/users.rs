@@ -437,4 +437,76 @@ mod tests {
         let s1 = server_id(&conn).unwrap();
         assert_eq!(s1, server_id(&conn).unwrap());
     }
+
+    #[test]
+    fn names_and_passwords_are_checked_and_lines_listed() {
+        for ok in ["a", "0", "alice", "a1.b_c-d", &"x".repeat(32)] {
+            assert!(valid_username(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "-a",
+            ".a",
+            "_a",
+            "Alice",
+            "al ice",
+            "al~",
+            &"x".repeat(33),
+        ] {
+            assert!(!valid_username(bad), "{bad:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let key = SealKey::generate();
+        let new = |name: &str, password: &str| NewUser {
+            username: name.into(),
+            display: None,
+            password: password.into(),
+            admin: false,
+            line: Some(("gw1".into(), format!("aaln/{name}"))),
+        };
+        assert!(matches!(
+            add_hashed(&conn, &key, &new("Bad", "pw"), "h", 0),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            add_hashed(&conn, &key, &new("empty", ""), "h", 0),
+            Err(Error::Invalid(_))
+        ));
+        let bob = add_hashed(&conn, &key, &new("bob", "pw"), "h", 0).unwrap();
+        assert_eq!(
+            station_lines(&conn).unwrap(),
+            vec![("gw1".to_owned(), "aaln/bob".to_owned())]
+        );
+        assert_eq!(
+            station_rows(&conn).unwrap(),
+            vec![(bob.id, "gw1".to_owned(), "aaln/bob".to_owned())]
+        );
+        // Presence as `user list` shows it; no session survives a restart.
+        set_online(&conn, bob.id, true).unwrap();
+        assert!(by_id(&conn, bob.id).unwrap().unwrap().online);
+        reset_online(&conn).unwrap();
+        assert!(!by_id(&conn, bob.id).unwrap().unwrap().online);
+        // Explicit contacts replace the everyone-else default.
+        let (carol, dave) = (
+            add_hashed(&conn, &key, &new("carol", "pw"), "h", 0).unwrap(),
+            add_hashed(&conn, &key, &new("dave", "pw"), "h", 0).unwrap(),
+        );
+        let names = |owner| -> Vec<String> {
+            contacts(&conn, owner)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.username)
+                .collect()
+        };
+        assert_eq!(names(bob.id), ["carol", "dave"]);
+        conn.execute(
+            "INSERT INTO contacts(owner, contact) VALUES (?1, ?2)",
+            [bob.id.to_string(), dave.id.to_string()],
+        )
+        .unwrap();
+        assert_eq!(names(bob.id), ["dave"]);
+        assert_eq!(names(carol.id), ["bob", "dave"]);
+        assert_ne!(server_id(&conn).unwrap(), Uuid::nil());
+    }
 }
