@@ -334,6 +334,7 @@ mod tests {
             id,
             from: "alice".into(),
             from_id: Uuid::nil(),
+            from_deleted: false,
             to: vec!["bob".into()],
             created: "x".into(),
             duration_ms: 1,

@@ -1,11 +1,12 @@
 //! The users: logging in, contact lists, and (for admins) adding and removing users. Passwords
 //! are hashed with argon2id off the async threads.
 
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
 use crate::db::messages::{self as store, MessageView};
-use crate::db::users::{self, NewUser, User};
+use crate::db::users::{self, NewUser, Removed, User};
 use crate::db::{self};
 
 impl VoiceMessaging {
@@ -75,10 +76,45 @@ impl VoiceMessaging {
             .await
     }
 
-    /// Removes user `username` (`NotFound` if there is none).
-    /// Returns the GUID they had, so that the front ends can end their sessions.
-    pub async fn remove_user(&self, username: String) -> Result<Uuid, db::Error> {
-        self.0.db.write(move |c| users::delete(c, &username)).await
+    /// Removes user `username` (`NotFound` if there is none; see [`users::delete`]): what they
+    /// sent stays for the recipients who hold it, the rest goes, and the files of the messages
+    /// removed are deleted from disk before this returns (a spool segment once nothing in it
+    /// is needed). Returns what was done, with the GUID they had, so that the front ends can
+    /// end their sessions.
+    pub async fn remove_user(&self, username: String) -> Result<Removed, db::Error> {
+        let mut removed = self
+            .0
+            .db
+            .write(move |c| users::delete(c, &username))
+            .await?;
+        let files = std::mem::take(&mut removed.messages.files);
+        let (spooled, files): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|f| db::spool::segment_of(f).is_some());
+        let dir = self.0.db.paths().media.clone();
+        removed.files_removed = tokio::task::spawn_blocking(move || {
+            let mut n = 0;
+            for f in files {
+                match std::fs::remove_file(dir.join(&f)) {
+                    Ok(()) => n += 1,
+                    Err(e) => warn!(file = %f, error = %e, "cannot remove media file"),
+                }
+            }
+            db::sync_dir(&dir).map(|()| n)
+        })
+        .await
+        .map_err(|e| db::Error::Io(std::io::Error::other(e)))??;
+        if !spooled.is_empty() {
+            self.0.db.collect_spool(true).await;
+        }
+        info!(
+            user = %removed.id,
+            kept = removed.messages.sent_kept,
+            messages_removed = removed.messages.messages_removed,
+            files = removed.files_removed,
+            "user removed"
+        );
+        Ok(removed)
     }
 
     /// The copies stored for `user` and not yet acknowledged, in storage order (what a client

@@ -1,4 +1,4 @@
-//! `offhook user add|list|show`: user management on the data dir, server running or not.
+//! `offhook user add|list|show|delete`: user management on the data dir, server running or not.
 
 use std::io::BufRead;
 
@@ -45,6 +45,20 @@ enum Command {
     },
     /// Shows one user.
     Show {
+        /// Login name.
+        name: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deletes a user; what they sent stays for the recipients who hold it.
+    ///
+    /// Their messages are shown to those recipients as from a deleted user; everything else of
+    /// theirs goes, files included, and their name is free again. Prints what was done. While
+    /// the server runs, prefer `DELETE /api/v1/users/NAME`: it also ends their sessions at once
+    /// (this leaves them open until they expire, though they can no longer send or see
+    /// anything).
+    Delete {
         /// Login name.
         name: String,
         /// JSON output.
@@ -152,6 +166,26 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
                 }
             }
         }
+        Command::Delete { name, json } => {
+            // Immediate: the server may be writing too; its busy timeout covers the wait.
+            conn.execute_batch("BEGIN IMMEDIATE")
+                .map_err(db::Error::from)?;
+            let removed = users::delete(&conn, &name).and_then(|r| {
+                conn.execute_batch("COMMIT")?;
+                Ok(r)
+            });
+            let removed = match removed {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(match e {
+                        db::Error::NotFound(_) => Error::Usage(format!("no such user {name:?}")),
+                        e => e.into(),
+                    });
+                }
+            };
+            deleted(&paths, removed, json)?;
+        }
         Command::Show { name, json } => {
             let u = users::by_name(&conn, &name)?
                 .ok_or_else(|| Error::Usage(format!("no such user {name:?}")))?;
@@ -168,6 +202,39 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
                 println!("sip_secret:   {}", secret(&u)?);
             }
         }
+    }
+    Ok(())
+}
+
+/// `offhook user delete`, once the rows are gone: removes the files of the messages removed and
+/// says what was done. Spool segments are left to the server (it may be appending to one): it
+/// removes those nothing names when it next collects them, at the latest when it starts.
+fn deleted(paths: &Paths, mut removed: users::Removed, json: bool) -> Result<(), Error> {
+    for f in std::mem::take(&mut removed.messages.files) {
+        if db::spool::segment_of(&f).is_some() {
+            continue;
+        }
+        match std::fs::remove_file(paths.media.join(&f)) {
+            Ok(()) => removed.files_removed += 1,
+            Err(e) => eprintln!("warning: cannot remove {f}: {e}"),
+        }
+    }
+    if removed.files_removed > 0 {
+        db::sync_dir(&paths.media).map_err(db::Error::from)?;
+    }
+    let m = &removed.messages;
+    if json {
+        println!("{}", serde_json::to_value(&removed).unwrap_or_default());
+    } else {
+        println!("deleted {} ({})", removed.username, removed.id);
+        println!(
+            "sent: {} kept for their recipients, {} removed",
+            m.sent_kept, m.sent_removed
+        );
+        println!(
+            "received: {} copies removed; {} messages removed in all, {} files",
+            m.received_removed, m.messages_removed, removed.files_removed
+        );
     }
     Ok(())
 }

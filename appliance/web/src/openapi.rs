@@ -104,8 +104,18 @@ pub fn document() -> Value {
                 })),
             },
             "/api/v1/users/{name}": {"delete": op("Delete a user (admins only)", true, json!({
-                "parameters": [path_param("name", json!({"type": "string"}))],
-                "responses": {"204": {"description": "deleted"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+                "parameters": [path_param("name", json!({"type": "string"})),
+                    {"name": "Prefer", "in": "header", "required": false, "schema": {"type": "string", "enum": ["return=representation"]},
+                     "description": "RFC 7240: answer 200 with what was done instead of 204"}],
+                "description": "Their sessions end (tokens 401, WebSockets closed) and their name is free again. What they sent stays for the recipients who still hold it, listed with `from_deleted: true`; their copies of what they received go, and every message nobody holds any more goes with its files, removed from disk before the answer.",
+                "responses": {"204": {"description": "deleted"}, "200": {"description": "deleted (with Prefer: return=representation): what was done", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"id": uuid, "username": {"type": "string"},
+                        "sent_kept": {"type": "integer", "description": "messages they sent, kept for the recipients who hold them"},
+                        "sent_removed": {"type": "integer", "description": "messages they sent that no recipient held any more, removed"},
+                        "received_removed": {"type": "integer", "description": "their copies of messages sent to them, removed"},
+                        "messages_removed": {"type": "integer", "description": "messages removed altogether with their files (nobody held them any more)"},
+                        "files_removed": {"type": "integer", "description": "media files (audio, attachments) removed from disk"}}}}}},
+                    "404": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/messages": {
                 "get": op("The caller's messages, oldest first", true, json!({
                     "responses": {"200": {"description": "messages", "content": {"application/json": {"schema": {
@@ -180,7 +190,9 @@ pub fn document() -> Value {
                     "id": uuid, "username": {"type": "string"}, "display": {"type": "string"},
                     "online": {"type": "boolean"}, "kind": {"type": "string"}}},
                 "Message": {"type": "object", "properties": {
-                    "id": uuid, "from": {"type": "string"}, "to": {"type": "array", "items": {"type": "string"}},
+                    "id": uuid, "from": {"type": "string"}, "from_id": uuid,
+                    "from_deleted": {"type": "boolean", "description": "the sender was deleted since; from is the name they had (it may be someone else's now: from_id tells them apart)"},
+                    "to": {"type": "array", "items": {"type": "string"}},
                     "created": {"type": "string", "format": "date-time"}, "duration_ms": {"type": "integer"},
                     "attachments": {"type": "array", "items": {"type": "object", "properties": {
                         "n": {"type": "integer"}, "name": {"type": "string"},

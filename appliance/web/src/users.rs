@@ -4,7 +4,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -209,16 +209,69 @@ pub(super) async fn remove(
     State(app): State<Web>,
     auth: Auth,
     Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require_admin(&app, &auth)?;
     match app.core().remove_user(name).await {
-        Ok(id) => {
-            app.end_sessions_of(id);
-            Ok(StatusCode::NO_CONTENT)
+        Ok(removed) => {
+            app.end_sessions_of(removed.id);
+            if wants_representation(&headers) {
+                Ok((
+                    [(PREFERENCE_APPLIED, "return=representation")],
+                    Json(removed),
+                )
+                    .into_response())
+            } else {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            }
         }
         Err(db::Error::NotFound(_)) => {
             Err(app.reject(Reject::NotFound, StatusCode::NOT_FOUND, "no such user"))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// RFC 7240's answer header, for [`wants_representation`].
+const PREFERENCE_APPLIED: &str = "preference-applied";
+
+/// Whether the request says `Prefer: return=representation` (RFC 7240 §4.2): then a deletion
+/// answers 200 with what it did instead of an empty 204.
+fn wants_representation(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| p.split(';').next())
+        .filter_map(|p| p.split_once('='))
+        .any(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("return")
+                && v.trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("representation")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deletion_answers_what_it_did_only_when_asked() {
+        let asks = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("prefer", v.parse().unwrap());
+            }
+            wants_representation(&h)
+        };
+        assert!(!asks(&[]));
+        assert!(asks(&["return=representation"]));
+        assert!(asks(&["respond-async, Return = \"Representation\"; x=1"]));
+        assert!(asks(&["wait=5", "return=representation"]));
+        assert!(!asks(&["return=minimal"]));
+        assert!(!asks(&["representation"]));
+        assert!(!asks(&["handling=representation"]));
     }
 }

@@ -108,10 +108,13 @@ pub struct AttachmentView {
 pub struct MessageView {
     /// GUID.
     pub id: Uuid,
-    /// Sender's username.
+    /// Sender's username (the name they had, if they were deleted since).
     pub from: String,
     /// Sender's GUID.
     pub from_id: Uuid,
+    /// The sender was deleted since: the recipients keep what they sent, shown from a deleted
+    /// user (their username may now belong to someone else, with another `from_id`).
+    pub from_deleted: bool,
     /// Recipients' usernames.
     pub to: Vec<String>,
     /// RFC 3339 UTC.
@@ -130,14 +133,17 @@ pub struct MessageView {
     pub status: &'static str,
 }
 
-/// Stores a message and its recipients' pending copies.
+/// Stores a message and its recipients' pending copies. A sender deleted meanwhile (a request
+/// that was under way when an admin deleted them) is refused, `NotFound`.
 pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
     let id = m.id.to_string();
-    conn.prepare_cached(
-        "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes, status, raw_file, raw_offset)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
+    let stored = conn
+        .prepare_cached(
+            "INSERT INTO messages(id, sender, created, duration_ms, codec, audio_file, audio_bytes, status, raw_file, raw_offset)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+             WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND kind != 'deleted')",
+        )?
+        .execute(params![
         id,
         m.sender.to_string(),
         m.created_ms,
@@ -148,7 +154,10 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
         m.status.as_str(),
         (m.status == Status::Processing).then_some(&m.audio_file),
         m.raw_offset.filter(|_| m.status == Status::Processing),
-    ])?;
+        ])?;
+    if stored == 0 {
+        return Err(Error::NotFound(format!("sender {}", m.sender)));
+    }
     let mut stmt =
         conn.prepare_cached("INSERT INTO recipients(message_id, user_id) VALUES (?1, ?2)")?;
     for r in &m.recipients {
@@ -164,12 +173,12 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
 }
 
 const VIEW: &str = "
-SELECT m.id, u.username, m.sender, m.created, m.duration_ms, m.audio_file,
+SELECT m.id, coalesce(u.former_username, u.username), m.sender, m.created, m.duration_ms, m.audio_file,
        (SELECT group_concat(ru.username, ',' ORDER BY r2.seq) FROM recipients r2
           JOIN users ru ON ru.id = r2.user_id WHERE r2.message_id = m.id),
        r.state,
        (SELECT min(state) FROM recipients r3 WHERE r3.message_id = m.id),
-       m.status
+       m.status, u.kind = 'deleted'
 FROM messages m JOIN users u ON u.id = m.sender
 LEFT JOIN recipients r ON r.message_id = m.id AND r.user_id = ?1";
 
@@ -201,6 +210,7 @@ fn view(conn: &Connection, row: &rusqlite::Row<'_>) -> Result<MessageView, Error
         id: uuid(&id)?,
         from: row.get(1)?,
         from_id,
+        from_deleted: row.get(10)?,
         to: tos
             .map(|s| s.split(',').map(str::to_owned).collect())
             .unwrap_or_default(),
@@ -305,18 +315,91 @@ pub fn delete_for(conn: &Connection, me: Uuid, id: Uuid) -> Result<Option<Vec<St
     if a + b == 0 {
         return Ok(None);
     }
-    let gone: bool = conn.query_row(
-        "SELECT sender_deleted = 1 AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ?1 AND deleted = 0)
-         FROM messages WHERE id = ?1",
-        [&s],
-        |r| r.get(0),
-    )?;
-    if !gone {
+    if held(conn, &s)? {
         return Ok(Some(Vec::new()));
     }
-    let files = files_of(conn, &s)?;
-    conn.execute("DELETE FROM messages WHERE id = ?1", [&s])?;
-    Ok(Some(files))
+    Ok(Some(remove(conn, &s)?))
+}
+
+/// Whether anyone still holds message `id`: its sender (until they delete it), or a recipient
+/// who has not deleted their copy of a message they can see (a failed one never reaches them).
+fn held(conn: &Connection, id: &str) -> Result<bool, Error> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT sender_deleted = 0 OR (status != 'failed' AND EXISTS
+                (SELECT 1 FROM recipients WHERE message_id = ?1 AND deleted = 0))
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Deletes message `id` (its recipients' rows and attachments with it) and, if its sender was
+/// deleted and named by no other message, their tombstone; returns the files to remove once
+/// this commits.
+fn remove(conn: &Connection, id: &str) -> Result<Vec<String>, Error> {
+    let files = files_of(conn, id)?;
+    let sender: String = conn
+        .prepare_cached("DELETE FROM messages WHERE id = ?1 RETURNING sender")?
+        .query_row([id], |r| r.get(0))?;
+    conn.prepare_cached(
+        "DELETE FROM users WHERE id = ?1 AND kind = 'deleted'
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE sender = ?1)",
+    )?
+    .execute([&sender])?;
+    Ok(files)
+}
+
+/// What deleting a user did to the messages: see [`forget_user`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Forgotten {
+    /// Messages they sent that their recipients still hold: kept, shown from a deleted user.
+    pub sent_kept: u64,
+    /// Messages they sent that no recipient held any more: removed.
+    pub sent_removed: u64,
+    /// Their copies of messages sent to them (removed; the message stays for its other holders).
+    pub received_removed: u64,
+    /// Messages removed altogether, their files with them (they were the last holder).
+    pub messages_removed: u64,
+    /// The files of the messages removed, to remove once this commits.
+    #[serde(skip)]
+    pub files: Vec<String>,
+}
+
+/// Takes `user` (being deleted) out of every message: their copies of messages sent to them go,
+/// and the messages they sent are deleted for them (as [`delete_for`] would) but stay for the
+/// recipients who still hold them. A message nobody holds any more goes with its files.
+pub fn forget_user(conn: &Connection, user: Uuid) -> Result<Forgotten, Error> {
+    let u = user.to_string();
+    let mut out = Forgotten::default();
+    let received: Vec<(String, bool)> = conn
+        .prepare_cached("DELETE FROM recipients WHERE user_id = ?1 RETURNING message_id, deleted")?
+        .query_map([&u], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    out.received_removed = received.iter().filter(|(_, deleted)| !deleted).count() as u64;
+    let sent: Vec<String> = conn
+        .prepare_cached("UPDATE messages SET sender_deleted = 1 WHERE sender = ?1 RETURNING id")?
+        .query_map([&u], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &sent {
+        if held(conn, id)? {
+            out.sent_kept += 1;
+        } else {
+            out.sent_removed += 1;
+            out.messages_removed += 1;
+            out.files.extend(remove(conn, id)?);
+        }
+    }
+    for (id, _) in &received {
+        // A message they sent to themselves is gone already.
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?
+            .exists([id])?;
+        if exists && !held(conn, id)? {
+            out.messages_removed += 1;
+            out.files.extend(remove(conn, id)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The stored (sealed Ogg Opus) audio file of a ready message, if it still has one.
@@ -491,8 +574,7 @@ pub fn sweep(conn: &Connection, policy: Retention, now_ms: i64) -> Result<Vec<St
                 .query_map([cutoff], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for id in ids {
-                files.extend(files_of(conn, &id)?);
-                conn.execute("DELETE FROM messages WHERE id = ?1", [&id])?;
+                files.extend(remove(conn, &id)?);
             }
         }
     }
@@ -609,5 +691,63 @@ mod tests {
         let (v, _) = get_for(&conn, a, bad).unwrap().unwrap();
         assert_eq!((v.status, v.audio), ("failed", false));
         assert!(get_for(&conn, b, bad).unwrap().is_none());
+    }
+
+    #[test]
+    fn played_audio_and_attachments_as_each_side_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let (a, b, c) = (
+            user(&conn, "alice"),
+            user(&conn, "bob"),
+            user(&conn, "carol"),
+        );
+        let id = Uuid::new_v4();
+        insert(
+            &conn,
+            &NewMessage {
+                id,
+                sender: a,
+                recipients: vec![b, c],
+                created_ms: 1000,
+                duration_ms: 1500,
+                codec: "opus".into(),
+                status: Status::Ready,
+                audio_file: "m.audio".into(),
+                raw_offset: None,
+                audio_bytes: 10,
+                attachments: vec![NewAttachment {
+                    name: "plan.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    file: "m.0.att".into(),
+                    bytes: 7,
+                }],
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            attachment_file(&conn, id, 0).unwrap(),
+            Some((
+                "m.0.att".to_owned(),
+                "plan.pdf".to_owned(),
+                "application/pdf".to_owned()
+            ))
+        );
+        assert_eq!(attachment_file(&conn, id, 1).unwrap(), None);
+        assert_eq!(audio_file(&conn, id).unwrap().as_deref(), Some("m.audio"));
+        assert_eq!(audio_file(&conn, Uuid::new_v4()).unwrap(), None);
+        let played = |who| get_for(&conn, who, id).unwrap().unwrap().0.played;
+        assert!(!played(a) && !played(b) && !played(c));
+        advance(&conn, id, b, State::Played).unwrap();
+        // Bob played his copy; the sender sees it played only once every recipient has.
+        assert!(played(b) && !played(c) && !played(a));
+        advance(&conn, id, c, State::Played).unwrap();
+        assert!(played(a) && played(c));
+        assert!(
+            !mark_failed(&conn, id).unwrap(),
+            "a ready message is not failed"
+        );
+        assert_eq!(sweep(&conn, Retention::Played, 0).unwrap(), vec!["m.audio"]);
+        assert_eq!(audio_file(&conn, id).unwrap(), None);
     }
 }

@@ -121,6 +121,39 @@ CREATE INDEX messages_processing ON messages(status) WHERE status = 'processing'
 ALTER TABLE messages ADD COLUMN raw_offset INTEGER;
 CREATE INDEX messages_raw_file ON messages(raw_file) WHERE raw_file IS NOT NULL;
 ",
+    r"
+-- Deleting a user keeps the messages they sent for their recipients: the user becomes a
+-- tombstone (kind 'deleted', its login and SIP names freed, the name it had kept in
+-- former_username for the recipients to see), removed once no message names it. A sender is
+-- never deleted under its messages: messages.sender was ON DELETE CASCADE (deleting a user
+-- silently emptied their recipients' inboxes) and is now ON DELETE RESTRICT. SQLite cannot
+-- alter a foreign key in place: the table is rebuilt as its documentation says (new table,
+-- copy with the rowids, drop, rename, indexes again), foreign keys off meanwhile (see
+-- `migrate`).
+ALTER TABLE users ADD COLUMN former_username TEXT;
+CREATE TABLE new_messages(
+    id TEXT PRIMARY KEY,
+    sender TEXT NOT NULL REFERENCES users(id) ON DELETE RESTRICT,
+    created INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    codec TEXT NOT NULL,
+    audio_file TEXT,
+    audio_bytes INTEGER NOT NULL,
+    sender_deleted INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'ready',
+    raw_file TEXT,
+    raw_offset INTEGER
+);
+INSERT INTO new_messages(rowid, id, sender, created, duration_ms, codec, audio_file, audio_bytes,
+                         sender_deleted, status, raw_file, raw_offset)
+    SELECT rowid, id, sender, created, duration_ms, codec, audio_file, audio_bytes,
+           sender_deleted, status, raw_file, raw_offset FROM messages;
+DROP TABLE messages;
+ALTER TABLE new_messages RENAME TO messages;
+CREATE INDEX messages_sender ON messages(sender);
+CREATE INDEX messages_processing ON messages(status) WHERE status = 'processing';
+CREATE INDEX messages_raw_file ON messages(raw_file) WHERE raw_file IS NOT NULL;
+",
 ];
 
 /// The files of a data directory.
@@ -200,8 +233,26 @@ pub fn connect(paths: &Paths) -> Result<Connection, Error> {
     Ok(conn)
 }
 
+/// Runs the pending migrations, each in its own transaction, with foreign keys off: a migration
+/// may rebuild a table (SQLite cannot alter a constraint in place), and dropping the old table
+/// with foreign keys on would delete, or cascade to, the rows that reference it. `PRAGMA
+/// foreign_keys` cannot change inside a transaction, so it is turned off before and back on
+/// after; every migration is checked with `PRAGMA foreign_key_check` before it commits.
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let enforced: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = run_migrations(conn, version);
+    if enforced {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    result
+}
+
+fn run_migrations(conn: &mut Connection, version: usize) -> Result<(), Error> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
@@ -210,6 +261,18 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
             continue;
         }
         tx.execute_batch(sql)?;
+        let broken = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(table) = broken.first() {
+            // Dropping the transaction rolls the migration back.
+            return Err(Error::Invalid(format!(
+                "migration {} would leave {} rows of {table} naming nothing: not applied",
+                i + 1,
+                broken.len()
+            )));
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
         info!(version = i + 1, "database migrated");
@@ -594,6 +657,9 @@ fn remove_unfinished(dirs: &[&Path]) {
         }
     }
 }
+
+#[cfg(test)]
+mod deletion_tests;
 
 #[cfg(test)]
 mod tests {

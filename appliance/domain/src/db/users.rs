@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Error, secrets};
+use super::{Error, messages, secrets};
 use crate::audio::SealKey;
 
 /// A user as the API and CLI show it.
@@ -271,17 +271,74 @@ pub fn check_password(hash: Option<&str>, password: &str) -> bool {
     matches && real
 }
 
-/// Deletes a user and everything that is only theirs; returns the GUID they had.
-pub fn delete(conn: &Connection, username: &str) -> Result<Uuid, Error> {
-    let id = conn
+/// What deleting a user did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// The GUID they had (the front ends end its sessions).
+    pub id: Uuid,
+    /// The name they had, free for a new user from now on.
+    pub username: String,
+    /// What became of the messages they sent and received.
+    #[serde(flatten)]
+    pub messages: messages::Forgotten,
+    /// Media files removed from disk: counted by whoever removes them, once this committed
+    /// (spool segments, which several messages share, are not counted).
+    pub files_removed: u64,
+}
+
+/// Deletes user `username`: they can no longer log in, register a phone or be reached, and
+/// their name is free again. Their copies of messages sent to them go, and so do the messages
+/// they sent that nobody else holds; what they sent and their recipients still hold stays, from
+/// a tombstone (kind `deleted`, no password, no SIP credentials, no lines, no contacts) that
+/// goes with the last of those messages. Atomic (a savepoint); the files to remove are in the
+/// answer, for the caller to remove once this commits.
+pub fn delete(conn: &Connection, username: &str) -> Result<Removed, Error> {
+    conn.execute_batch("SAVEPOINT user_delete")?;
+    match delete_in(conn, username) {
+        Ok(removed) => {
+            conn.execute_batch("RELEASE user_delete")?;
+            Ok(removed)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO user_delete; RELEASE user_delete")?;
+            Err(e)
+        }
+    }
+}
+
+fn delete_in(conn: &Connection, username: &str) -> Result<Removed, Error> {
+    let id: String = conn
         .query_row(
-            "DELETE FROM users WHERE username = ?1 RETURNING id",
+            "SELECT id FROM users WHERE username = ?1 AND kind != 'deleted'",
             [username],
-            |r| r.get::<_, String>(0),
+            |r| r.get(0),
         )
         .optional()?
         .ok_or_else(|| Error::NotFound(format!("user {username:?}")))?;
-    Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))
+    let uuid = Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))?;
+    let forgotten = messages::forget_user(conn, uuid)?;
+    conn.execute(
+        "DELETE FROM contacts WHERE owner = ?1 OR contact = ?1",
+        [&id],
+    )?;
+    conn.execute("DELETE FROM stations WHERE user_id = ?1", [&id])?;
+    if forgotten.sent_kept > 0 {
+        // '~' is in no login or SIP name: the tombstone's names clash with none.
+        conn.execute(
+            "UPDATE users SET kind = 'deleted', former_username = username, username = '~' || id,
+             sip_username = '~' || id, sip_secret = '', password_hash = '', admin = 0, online = 0
+             WHERE id = ?1",
+            [&id],
+        )?;
+    } else {
+        conn.execute("DELETE FROM users WHERE id = ?1", [&id])?;
+    }
+    Ok(Removed {
+        id: uuid,
+        username: username.to_owned(),
+        messages: forgotten,
+        files_removed: 0,
+    })
 }
 
 /// A user's contact list: their explicit contacts if they have any, otherwise every other user of
@@ -297,7 +354,12 @@ pub fn contacts(conn: &Connection, owner: Uuid) -> Result<Vec<User>, Error> {
             "SELECT {COLUMNS} FROM users WHERE id IN (SELECT contact FROM contacts WHERE owner = ?1) ORDER BY username"
         )
     } else {
-        format!("SELECT {COLUMNS} FROM users WHERE kind = 'user' AND id != ?1 ORDER BY username")
+        // A deleted user's session that outlived them (deleted on the data dir while the server
+        // ran) sees nobody.
+        format!(
+            "SELECT {COLUMNS} FROM users WHERE kind = 'user' AND id != ?1
+             AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND kind != 'deleted') ORDER BY username"
+        )
     };
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([owner.to_string()])?;
@@ -374,5 +436,77 @@ mod tests {
         assert!(!valid_username("Bad Name"));
         let s1 = server_id(&conn).unwrap();
         assert_eq!(s1, server_id(&conn).unwrap());
+    }
+
+    #[test]
+    fn names_and_passwords_are_checked_and_lines_listed() {
+        for ok in ["a", "0", "alice", "a1.b_c-d", &"x".repeat(32)] {
+            assert!(valid_username(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "-a",
+            ".a",
+            "_a",
+            "Alice",
+            "al ice",
+            "al~",
+            &"x".repeat(33),
+        ] {
+            assert!(!valid_username(bad), "{bad:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
+        let key = SealKey::generate();
+        let new = |name: &str, password: &str| NewUser {
+            username: name.into(),
+            display: None,
+            password: password.into(),
+            admin: false,
+            line: Some(("gw1".into(), format!("aaln/{name}"))),
+        };
+        assert!(matches!(
+            add_hashed(&conn, &key, &new("Bad", "pw"), "h", 0),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            add_hashed(&conn, &key, &new("empty", ""), "h", 0),
+            Err(Error::Invalid(_))
+        ));
+        let bob = add_hashed(&conn, &key, &new("bob", "pw"), "h", 0).unwrap();
+        assert_eq!(
+            station_lines(&conn).unwrap(),
+            vec![("gw1".to_owned(), "aaln/bob".to_owned())]
+        );
+        assert_eq!(
+            station_rows(&conn).unwrap(),
+            vec![(bob.id, "gw1".to_owned(), "aaln/bob".to_owned())]
+        );
+        // Presence as `user list` shows it; no session survives a restart.
+        set_online(&conn, bob.id, true).unwrap();
+        assert!(by_id(&conn, bob.id).unwrap().unwrap().online);
+        reset_online(&conn).unwrap();
+        assert!(!by_id(&conn, bob.id).unwrap().unwrap().online);
+        // Explicit contacts replace the everyone-else default.
+        let (carol, dave) = (
+            add_hashed(&conn, &key, &new("carol", "pw"), "h", 0).unwrap(),
+            add_hashed(&conn, &key, &new("dave", "pw"), "h", 0).unwrap(),
+        );
+        let names = |owner| -> Vec<String> {
+            contacts(&conn, owner)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.username)
+                .collect()
+        };
+        assert_eq!(names(bob.id), ["carol", "dave"]);
+        conn.execute(
+            "INSERT INTO contacts(owner, contact) VALUES (?1, ?2)",
+            [bob.id.to_string(), dave.id.to_string()],
+        )
+        .unwrap();
+        assert_eq!(names(bob.id), ["dave"]);
+        assert_eq!(names(carol.id), ["bob", "dave"]);
+        assert_ne!(server_id(&conn).unwrap(), Uuid::nil());
     }
 }
