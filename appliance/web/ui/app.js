@@ -656,7 +656,8 @@ function renderInbox() {
 
 function messageItem(m) {
   const mine = m.from === session.username;
-  const who = mine ? `To ${(m.to || []).join(', ')}` : `From ${m.from}`;
+  const who = mine ? `To ${(m.to || []).join(', ')}`
+    : m.from_deleted ? `From ${m.from} (deleted user)` : `From ${m.from}`;
   const when = new Date(m.created).toLocaleString();
   const li = el('li', { class: m.fresh ? 'new' : '', 'data-id': m.id, 'data-from': m.from, 'data-status': m.status || 'ready' });
   const meta = el('span', { class: 'meta' });
@@ -712,7 +713,7 @@ function messageItem(m) {
     if (Number.isFinite(audio.duration)) seek(); else audio.addEventListener('loadedmetadata', seek, { once: true });
   });
   const actions = el('div', { class: 'row' }, play, speed, time);
-  if (!mine) {
+  if (!mine && !m.from_deleted) {
     actions.append(el('button', {
       type: 'button',
       onclick: () => {
