@@ -31,8 +31,10 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::VoiceMessaging;
+use tracing::warn;
+
 use crate::db::Error;
+use crate::{Delivery, RecordError, RecordMode, VoiceMessaging};
 
 /// Users whose bucket is remembered before the full ones are forgotten.
 const MAX_BUCKETS: usize = 4096;
@@ -256,6 +258,26 @@ impl VoiceMessaging {
             quota: (quota > 0).then_some(quota),
             upload_available: self.0.upload_rate.available(user, self.0.clock.now_ms()),
         })
+    }
+
+    /// [`Self::request_recording`], refused ([`RecordError::OverQuota`]) if `user` has a phone
+    /// and their messages already hold their whole quota: a recording is stored even if it
+    /// passes the quota, so it may not start over it.
+    pub async fn start_recording(
+        &self,
+        user: Uuid,
+        to: Vec<Uuid>,
+        mode: Option<RecordMode>,
+    ) -> Result<(u64, Delivery), RecordError> {
+        if self.has_phone(user) {
+            match self.may_record(user).await {
+                Ok(Ok(())) => {}
+                Ok(Err(over)) => return Err(RecordError::OverQuota(over)),
+                // The recording would not be stored either; the request says why then.
+                Err(e) => warn!(error = %e, "cannot read a user's storage figure"),
+            }
+        }
+        self.request_recording(user, to, mode)
     }
 
     /// `Err` if `user` has used their whole quota: a recording (which is stored even if it

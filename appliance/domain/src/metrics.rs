@@ -63,10 +63,14 @@ pub enum Reject {
     IntercomTooLong,
     /// Intercom audio sent faster than real time (beyond a small burst).
     IntercomTooFast,
+    /// An upload, or the start of a recording, that would pass the user's storage quota.
+    OverQuota,
+    /// An upload faster than the user's upload rate.
+    UploadTooFast,
 }
 
 impl Reject {
-    const ALL: [Self; 27] = [
+    const ALL: [Self; 29] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -94,6 +98,8 @@ impl Reject {
         Self::IntercomTooManyStreams,
         Self::IntercomTooLong,
         Self::IntercomTooFast,
+        Self::OverQuota,
+        Self::UploadTooFast,
     ];
 
     /// The `kind` label.
@@ -126,6 +132,8 @@ impl Reject {
             Self::IntercomTooManyStreams => "intercom_too_many_streams",
             Self::IntercomTooLong => "intercom_too_long",
             Self::IntercomTooFast => "intercom_too_fast",
+            Self::OverQuota => "over_quota",
+            Self::UploadTooFast => "upload_too_fast",
         }
     }
 }

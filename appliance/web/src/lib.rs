@@ -280,6 +280,7 @@ pub fn router(app: Web) -> Router {
             "/api/v1/messages/{id}/attachments/{n}",
             get(messages::attachment),
         )
+        .route("/api/v1/usage", get(messages::usage))
         .route("/api/v1/record", post(messages::record))
         .route("/api/v1/record/{id}", get(messages::record_status))
         .route("/api/v1/ws", get(ws::upgrade))
