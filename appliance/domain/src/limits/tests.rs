@@ -355,6 +355,10 @@ async fn an_upload_over_quota_is_refused_before_anything_is_written() {
     assert!(e.to_string().contains("quota"), "{e}");
     assert_eq!(f.on_disk(), before, "nothing of it was written");
     assert_eq!(f.used(f.alice).await, used);
+    // Its attachment counts too: refused before either is written.
+    let e = f.upload(100, 40_000 - used as usize).await.unwrap_err();
+    assert!(matches!(e, accept::Error::OverQuota(_)), "{e}");
+    assert_eq!(f.on_disk(), before, "nothing of it was written");
     // A small one still fits, and bob is not held to alice's figure.
     f.upload(100, 0).await.unwrap();
     let bob = f
@@ -401,7 +405,7 @@ async fn uploads_racing_for_the_last_room_are_checked_again_when_stored() {
         .await
     });
     holding.await.unwrap();
-    let (one, two) = (f.upload(1000, 0), f.upload(1000, 0));
+    let (one, two) = (f.upload(1000, 100), f.upload(1000, 100));
     let (mut one, mut two) = (Box::pin(one), Box::pin(two));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     // Poll both until both are appended to the spool (past the check before writing).
@@ -420,6 +424,12 @@ async fn uploads_racing_for_the_last_room_are_checked_again_when_stored() {
     assert_eq!(refused, 1, "{one:?} {two:?}");
     assert!(f.used(f.alice).await <= 30_000);
     assert_eq!(f.core.list_for(f.alice).await.unwrap().len(), 1);
+    // The refused one's attachment, written before the check, is removed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while f.on_disk().0 > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", f.on_disk());
+        tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -488,10 +498,12 @@ async fn a_recording_is_stored_over_quota_and_the_next_may_not_start() {
         }
     };
     for _ in 0..2 {
-        f.core
+        let a = f
+            .core
             .accept(f.alice, vec![f.bob], Audio::Recorded(rec(1000)), vec![])
             .await
             .expect("recordings pay no rate and pass the quota");
+        assert_eq!(a.estimate_ms, 1000);
     }
     let used = f.used(f.alice).await;
     assert!(used > 20_000, "{used}");
@@ -508,4 +520,54 @@ async fn a_recording_is_stored_over_quota_and_the_next_may_not_start() {
         Err(accept::Error::OverQuota(_))
     ));
     assert_eq!(f.core.may_record(f.bob).await.unwrap(), Ok(()));
+}
+
+/// The check before writing allows for the sealing's overhead exactly: an upload that fits
+/// the bound is taken, and what it then holds stays within the quota.
+#[tokio::test]
+async fn an_upload_exactly_within_the_bound_is_taken() {
+    let audio = wav(1000);
+    let bound = (audio.len() + audio.len() / 1024 + 256) as u64;
+    let f = fixture(bound + 500, None).await;
+    f.core
+        .accept(
+            f.alice,
+            vec![f.bob],
+            Audio::Bytes(audio.into()),
+            vec![Attachment {
+                name: "a".into(),
+                content_type: "text/plain".into(),
+                data: vec![1; 500].into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let used = f.used(f.alice).await;
+    assert!(used <= bound + 500 && used > bound - 300, "{used} {bound}");
+}
+
+/// Deleted by every holder while still processing: the upload's room and its spool bytes are
+/// given back at once, not at the next start.
+#[tokio::test]
+async fn a_processing_upload_deleted_by_every_holder_frees_its_spool_bytes() {
+    let f = fixture(0, None).await;
+    let a = f.upload(1000, 0).await.unwrap();
+    let (_, spooled) = f.on_disk();
+    assert!(spooled > 16_000, "{spooled}");
+    assert!(f.core.delete_for(f.alice, a.id).await.unwrap());
+    assert!(f.core.delete_for(f.bob, a.id).await.unwrap());
+    assert_eq!(f.used(f.alice).await, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while f.on_disk().1 > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "spool never freed");
+        tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn an_attachments_associated_data_is_its_message_and_index() {
+    let id = Uuid::new_v4();
+    let aad = accept::attachment_aad(id, 258);
+    assert_eq!(&aad[..16], id.as_bytes());
+    assert_eq!(&aad[16..], &[0, 0, 0, 0, 0, 0, 1, 2]);
 }
