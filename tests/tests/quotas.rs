@@ -2,7 +2,8 @@
 //! a user gone bad uploads until their storage quota refuses them with 507 (nothing of the
 //! refused upload is kept, another user still sends, deleting by every holder makes room
 //! again); uploads faster than the upload rate get 429 with `Retry-After` while another user is
-//! unaffected; an owner who lowers the quota stops that user's uploads and recordings.
+//! unaffected; an owner who lowers the quota stops that user's uploads, recordings and intercom
+//! streams.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use offhook_tests::{Server, http, tone_wav, wait_processed};
 use reqwest::blocking::Response;
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
+use tungstenite::Message;
 
 /// Every file under `dir` with its size.
 fn files(dir: &Path) -> BTreeMap<String, u64> {
@@ -256,9 +258,31 @@ fn a_lowered_quota_stops_uploads_and_recordings_until_room_is_made() {
     assert_eq!(body["quota"], 20_480, "{body}");
     assert!(body["used"].as_u64().unwrap() > 20_480, "{body}");
     assert_eq!(send(&server, &mallory, "bob", &audio, 10).status(), 507);
+    // Nor does an intercom stream open (it would be stored whole once spoken).
+    let mut ws = server.websocket(&mallory);
+    let buffer = serde_json::json!({
+        "action": "send", "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(),
+        "destination": uuid::Uuid::nil(),
+        "object": {"stream": "a1", "seq": 0, "to": ["bob"], "pcm": "ECAw".repeat(160)},
+    });
+    ws.send(Message::Text(buffer.to_string().into()))
+        .expect("send a buffer");
+    let answer = loop {
+        let Message::Text(t) = ws.read().expect("an answer within the deadline") else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(t.as_str()).expect("json");
+        if v["action"] == "send" {
+            break v["object"].clone();
+        }
+    };
+    assert!(
+        answer["error"].as_str().unwrap_or("").contains("quota"),
+        "{answer}"
+    );
     assert_eq!(
         server.metric("offhook_rejected_total{kind=\"over_quota\"}"),
-        2
+        3
     );
     // Her messages are still there for both.
     assert_eq!(usage(&server, &mallory)["quota"], 20_480);

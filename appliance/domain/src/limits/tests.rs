@@ -571,3 +571,58 @@ fn an_attachments_associated_data_is_its_message_and_index() {
     assert_eq!(&aad[..16], id.as_bytes());
     assert_eq!(&aad[16..], &[0, 0, 0, 0, 0, 0, 1, 2]);
 }
+
+/// A record request may not start over quota (the recording would be stored whatever its
+/// size); a user without a phone is told that first, and one under quota goes on to the phone.
+#[tokio::test]
+async fn a_record_request_over_quota_is_refused_before_the_phone_rings() {
+    let f = fixture(10_000, None).await;
+    f.core.set_phones([f.alice]);
+    assert_eq!(
+        f.core.start_recording(f.alice, vec![f.bob], None).await,
+        Err(crate::RecordError::GatewayDown),
+        "under quota: on to the phone"
+    );
+    f.upload(1000, 0).await.unwrap_err();
+    let file = f.dir.path().join("r.wav");
+    std::fs::write(&file, wav(1000)).unwrap();
+    let rec = Recording {
+        file,
+        speech: Some(Duration::from_secs(1)),
+    };
+    f.core
+        .accept(f.alice, vec![f.bob], Audio::Recorded(rec), vec![])
+        .await
+        .unwrap();
+    let used = f.used(f.alice).await;
+    assert_eq!(
+        f.core.start_recording(f.alice, vec![f.bob], None).await,
+        Err(crate::RecordError::OverQuota(OverQuota {
+            quota: 10_000,
+            used,
+            size: 0
+        }))
+    );
+    assert_eq!(
+        f.core.start_recording(f.bob, vec![f.alice], None).await,
+        Err(crate::RecordError::NoPhone)
+    );
+    // Exactly used up is used up.
+    let g = fixture(used, None).await;
+    g.core.set_phones([g.alice]);
+    let file = g.dir.path().join("r.wav");
+    std::fs::write(&file, wav(1000)).unwrap();
+    let rec = Recording {
+        file,
+        speech: Some(Duration::from_secs(1)),
+    };
+    g.core
+        .accept(g.alice, vec![g.bob], Audio::Recorded(rec), vec![])
+        .await
+        .unwrap();
+    assert_eq!(g.used(g.alice).await, used);
+    assert!(matches!(
+        g.core.start_recording(g.alice, vec![g.bob], None).await,
+        Err(crate::RecordError::OverQuota(_))
+    ));
+}
