@@ -20,7 +20,7 @@
 //! (`messages.max_upload`) and refills at the configured rate. An upload takes its size from it
 //! before anything is stored; one the bucket cannot cover is refused with how long until it
 //! can. An upload refused afterwards (bad audio, over quota, a storage failure) gives back what
-//! it took ([`Taken`]). Recordings are not charged: a phone or an intercom stream produces
+//! it took (`Taken`). Recordings are not charged: a phone or an intercom stream produces
 //! audio no faster than real time.
 
 use std::collections::HashMap;
