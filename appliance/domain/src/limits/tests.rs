@@ -437,10 +437,9 @@ async fn uploads_faster_than_the_rate_wait_and_what_a_refused_one_took_comes_bac
     // 20 kB a second; the burst is one largest upload (1 MiB here).
     let f = fixture(0, rate(20_000, 1)).await;
     let burst = 1u64 << 20;
-    assert_eq!(
-        f.core.usage(f.alice).await.unwrap().upload_available,
-        Some(burst)
-    );
+    let usage = f.core.usage(f.alice).await.unwrap();
+    assert_eq!(usage.upload_available, Some(burst));
+    assert_eq!(usage.quota, None, "quota 0: none");
     // Refused for its audio: what it took is given back.
     let bad = f
         .core
