@@ -579,7 +579,7 @@ async fn a_record_request_over_quota_is_refused_before_the_phone_rings() {
     f.core.set_phones([f.alice]);
     assert_eq!(
         f.core.start_recording(f.alice, vec![f.bob], None).await,
-        Err(crate::RecordError::GatewayDown),
+        Err(RecordError::GatewayDown),
         "under quota: on to the phone"
     );
     f.upload(1000, 0).await.unwrap_err();
@@ -596,7 +596,7 @@ async fn a_record_request_over_quota_is_refused_before_the_phone_rings() {
     let used = f.used(f.alice).await;
     assert_eq!(
         f.core.start_recording(f.alice, vec![f.bob], None).await,
-        Err(crate::RecordError::OverQuota(OverQuota {
+        Err(RecordError::OverQuota(OverQuota {
             quota: 10_000,
             used,
             size: 0
@@ -604,7 +604,7 @@ async fn a_record_request_over_quota_is_refused_before_the_phone_rings() {
     );
     assert_eq!(
         f.core.start_recording(f.bob, vec![f.alice], None).await,
-        Err(crate::RecordError::NoPhone)
+        Err(RecordError::NoPhone)
     );
     // Exactly used up is used up.
     let g = fixture(used, None).await;
@@ -622,6 +622,6 @@ async fn a_record_request_over_quota_is_refused_before_the_phone_rings() {
     assert_eq!(g.used(g.alice).await, used);
     assert!(matches!(
         g.core.start_recording(g.alice, vec![g.bob], None).await,
-        Err(crate::RecordError::OverQuota(_))
+        Err(RecordError::OverQuota(_))
     ));
 }
