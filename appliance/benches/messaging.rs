@@ -289,9 +289,10 @@ async fn run() {
     let config = tmp.path().join("offhook.toml");
     std::fs::write(
         &config,
-        // 10,000 clients over 200 users: 50 sessions each, above the default cap of 16.
+        // 10,000 clients over 200 users: 50 sessions each, above the default cap of 16. One
+        // sender (alice) uploads every message, far beyond a user's quota and upload rate.
         format!(
-            "[http]\nlisten = \"127.0.0.1:{port}\"\n[clients]\nping_interval = \"30s\"\nping_timeout = \"120s\"\nmax_sessions_per_user = {}\n",
+            "[http]\nlisten = \"127.0.0.1:{port}\"\n[clients]\nping_interval = \"30s\"\nping_timeout = \"120s\"\nmax_sessions_per_user = {}\n[messages]\nquota_per_user = \"0\"\nupload_rate = \"off\"\n",
             per_user.max(16)
         ),
     )

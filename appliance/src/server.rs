@@ -81,7 +81,16 @@ pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
     .max_upload(c.messages.max_upload)?
     .max_attachments(c.messages.max_attachments)?
     .max_duration(c.messages.max_duration)?
-    .sweep_interval(c.messages.sweep_interval)?;
+    .sweep_interval(c.messages.sweep_interval)?
+    .quota_per_user(c.messages.quota_per_user)?
+    .upload_rate(
+        c.messages
+            .upload_rate
+            .map(|r| offhook_domain::limits::Rate {
+                bytes: r.bytes,
+                per: r.per,
+            }),
+    )?;
     Ok(core)
 }
 

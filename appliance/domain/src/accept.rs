@@ -18,6 +18,7 @@ use crate::VoiceMessaging;
 use crate::audio as media;
 use crate::db::messages::{self as store, NewAttachment, NewMessage, Status};
 use crate::db::{self, spool};
+use crate::limits::{self, OverQuota, QuotaCheck, Taken};
 use crate::phones::RecordStatus;
 
 /// The recording to accept.
@@ -92,6 +93,24 @@ pub enum Error {
     /// A recording in which nothing was said: not sent (see [`Recording::speech`]).
     #[error("nothing was recorded: no speech heard")]
     Empty,
+    /// The upload would pass its sender's storage quota: nothing of it is kept.
+    #[error("{0}")]
+    OverQuota(OverQuota),
+    /// The sender uploads faster than `messages.upload_rate`: nothing of it is kept.
+    #[error("uploading too fast: try again in {} s", retry_after.as_secs_f64().ceil())]
+    TooFast {
+        /// How long until the upload would be taken.
+        retry_after: Duration,
+    },
+}
+
+impl From<QuotaCheck> for Error {
+    fn from(e: QuotaCheck) -> Self {
+        match e {
+            QuotaCheck::Over(o) => Self::OverQuota(o),
+            QuotaCheck::Db(d) => Self::Db(d),
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {
@@ -158,10 +177,34 @@ async fn store(
         Audio::Recorded(r) => Some(r.file.clone()),
         Audio::Bytes(_) => None,
     };
+    // An upload pays the sender's upload rate and is held to their quota before anything of
+    // it is written; a recording is neither (see `crate::limits`).
+    let quota = core.0.config.quota_per_user;
+    let upload = match &audio {
+        Audio::Bytes(bytes) => {
+            let size = attachments.iter().fold(bytes.len() as u64, |n, a| {
+                n.saturating_add(a.data.len() as u64)
+            });
+            let taken = Taken::take(core, sender, size)
+                .map_err(|retry_after| Error::TooFast { retry_after })?;
+            // What it will hold on disk at most: the audio sealed, and the attachments.
+            let stored =
+                (sealed_capacity(bytes.len()) as u64).saturating_add(size - bytes.len() as u64);
+            Some((taken, stored))
+        }
+        Audio::Recorded(_) => None,
+    };
+    let precheck = upload.as_ref().map(|(_, stored)| *stored);
     // Check and seal the upload, append it to the spool and write the attachments (fsynced),
     // off the async threads.
     let written = tokio::task::spawn_blocking(move || {
         let dir = key_core.0.db.paths().media.clone();
+        if let Some(stored) = precheck {
+            key_core
+                .0
+                .db
+                .read_blocking(|c| Ok(limits::check(c, sender, stored, quota)))??;
+        }
         let (estimate_ms, sealed) = match &audio {
             Audio::Bytes(bytes) => {
                 let estimate_ms = media::check_upload(bytes, max)?;
@@ -224,15 +267,39 @@ async fn store(
     // The pin is held until the commit is over, committed (the segment is named) or not (its
     // bytes are garbage), even if this request is dropped meanwhile.
     let closed_one = pin.closed_one;
+    // Uploads racing each other passed the check above together: the quota is checked again
+    // in the transaction that stores the message, against what it really holds.
+    let charge = upload.is_some().then(|| {
+        msg.attachments
+            .iter()
+            .fold(msg.audio_bytes, |n, a| n.saturating_add(a.bytes))
+    });
     let committed = core
         .0
         .db
-        .write_holding(pin, move |c| store::insert(c, &msg))
+        .write_holding(pin, move |c| {
+            if let Some(size) = charge {
+                match limits::check(c, sender, size, quota) {
+                    Ok(()) => {}
+                    Err(QuotaCheck::Over(o)) => return Ok(Err(o)),
+                    Err(QuotaCheck::Db(e)) => return Err(e),
+                }
+            }
+            store::insert(c, &msg).map(Ok)
+        })
         .await;
-    if let Err(e) = committed {
+    let refused = match committed {
+        Ok(Ok(())) => None,
+        Ok(Err(over)) => Some(Error::OverQuota(over)),
+        Err(e) => Some(e.into()),
+    };
+    if let Some(e) = refused {
         remove_files(core, files);
         collect_spool(core, false);
-        return Err(e.into());
+        return Err(e);
+    }
+    if let Some((taken, _)) = upload {
+        taken.keep();
     }
     if closed_one {
         collect_spool(core, false);

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub use crate::limits::Rate;
+
 /// What happens to a message's audio once it is no longer needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,6 +41,8 @@ pub struct Config {
     pub(crate) max_duration: Duration,
     pub(crate) sweep_interval: Duration,
     pub(crate) transcode_workers: Option<usize>,
+    pub(crate) quota_per_user: u64,
+    pub(crate) upload_rate: Option<Rate>,
 }
 
 impl Default for Config {
@@ -50,6 +54,11 @@ impl Default for Config {
             max_duration: Duration::from_secs(600),
             sweep_interval: Duration::from_secs(60),
             transcode_workers: None,
+            quota_per_user: 1 << 30,
+            upload_rate: Some(Rate {
+                bytes: 64 << 20,
+                per: Duration::from_secs(60),
+            }),
         }
     }
 }
@@ -118,6 +127,39 @@ impl Config {
         Ok(self)
     }
 
+    /// Bytes each user's sent messages may hold on disk (1 GiB; 0: no quota). See
+    /// [`crate::limits`].
+    pub fn quota_per_user(&mut self, bytes: u64) -> Result<&mut Self, ConfigError> {
+        self.quota_per_user = bytes;
+        Ok(self)
+    }
+
+    /// How fast each user may upload (64 MiB a minute, in bursts of one largest upload;
+    /// `None`: no limit). See [`crate::limits`].
+    pub fn upload_rate(&mut self, rate: Option<Rate>) -> Result<&mut Self, ConfigError> {
+        if let Some(r) = rate {
+            if r.bytes == 0 {
+                return Err(ConfigError::OutOfRange {
+                    name: "upload_rate",
+                    reason: "must be positive (no rate limit is None)",
+                });
+            }
+            positive(r.per, "upload_rate period")?;
+        }
+        self.upload_rate = rate;
+        Ok(self)
+    }
+
+    /// The per-user quota in bytes (0: none).
+    pub fn quota_limit(&self) -> u64 {
+        self.quota_per_user
+    }
+
+    /// The per-user upload rate.
+    pub fn upload_rate_limit(&self) -> Option<Rate> {
+        self.upload_rate
+    }
+
     /// The retention policy.
     pub fn retention_policy(&self) -> Retention {
         self.retention
@@ -155,6 +197,23 @@ mod tests {
         assert!(c.max_upload(0).is_err());
         assert!(c.retention(Retention::Period(Duration::ZERO)).is_err());
         assert!(c.transcode_workers(Some(0)).is_err());
+        let rate = |bytes, secs| {
+            Some(Rate {
+                bytes,
+                per: Duration::from_secs(secs),
+            })
+        };
+        assert!(c.upload_rate(rate(0, 60)).is_err());
+        assert!(c.upload_rate(rate(1, 0)).is_err());
+        assert_eq!(c.upload_rate_limit(), rate(64 << 20, 60), "unchanged");
+        c.upload_rate(rate(5, 1))
+            .unwrap()
+            .upload_rate(None)
+            .unwrap();
+        assert_eq!(c.upload_rate_limit(), None);
+        assert_eq!(c.quota_limit(), 1 << 30);
+        c.quota_per_user(0).unwrap();
+        assert_eq!(c.quota_limit(), 0);
         c.max_duration(Duration::from_secs(5))
             .unwrap()
             .retention(Retention::Played)

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     /// Password checks (argon2, a CPU-second each on a small machine) running at once: at most
     /// one per core, so a login flood queues here instead of starving everything else.
     pub(crate) password_checks: tokio::sync::Semaphore,
+    /// Each user's upload bucket ([`crate::limits`]).
+    pub(crate) upload_rate: crate::limits::UploadRate,
 }
 
 impl std::fmt::Debug for VoiceMessaging {
@@ -88,6 +90,10 @@ impl VoiceMessaging {
             db,
             clients,
             metrics,
+            upload_rate: crate::limits::UploadRate::new(
+                config.upload_rate,
+                config.max_upload as u64,
+            ),
             config,
             key,
             clock,

@@ -20,6 +20,7 @@ pub mod db;
 mod directory;
 pub mod events;
 pub mod intercom;
+pub mod limits;
 pub mod mailbox;
 pub mod messaging;
 pub mod metrics;

@@ -66,10 +66,14 @@ pub enum Reject {
     /// A state-changing request authenticated by the session cookie without the session's
     /// CSRF token, or sent from another site's page.
     Csrf,
+    /// An upload, or the start of a recording, that would pass the user's storage quota.
+    OverQuota,
+    /// An upload faster than the user's upload rate.
+    UploadTooFast,
 }
 
 impl Reject {
-    const ALL: [Self; 28] = [
+    const ALL: [Self; 30] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -98,6 +102,8 @@ impl Reject {
         Self::IntercomTooLong,
         Self::IntercomTooFast,
         Self::Csrf,
+        Self::OverQuota,
+        Self::UploadTooFast,
     ];
 
     /// The `kind` label.
@@ -131,6 +137,8 @@ impl Reject {
             Self::IntercomTooLong => "intercom_too_long",
             Self::IntercomTooFast => "intercom_too_fast",
             Self::Csrf => "csrf",
+            Self::OverQuota => "over_quota",
+            Self::UploadTooFast => "upload_too_fast",
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum RecordError {
     /// The user's phone's gateway is down (503).
     #[error("your phone's gateway is not reachable")]
     GatewayDown,
+    /// The user's messages already hold their whole storage quota (507).
+    #[error("{0}")]
+    OverQuota(crate::limits::OverQuota),
 }
 
 /// Finished requests kept for `record_status` before the oldest are forgotten.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Error;
-use super::values::{bad, duration, parse_duration, size};
+use super::values::{bad, duration, parse_duration, parse_size, size};
 
 /// The keys of `[messages]`.
 pub(super) const KEYS: &[&str] = &[
@@ -14,6 +14,8 @@ pub(super) const KEYS: &[&str] = &[
     "max_attachments",
     "max_duration",
     "sweep_interval",
+    "quota_per_user",
+    "upload_rate",
 ];
 
 /// What happens to a message's audio once it is no longer needed.
@@ -40,6 +42,19 @@ pub struct Messages {
     pub max_duration: Duration,
     /// `sweep_interval`: period of the retention sweep.
     pub sweep_interval: Duration,
+    /// `quota_per_user`: bytes each user's sent messages may hold on disk (0: no quota).
+    pub quota_per_user: u64,
+    /// `upload_rate`: bytes each user may upload per period (`None`: no limit).
+    pub upload_rate: Option<UploadRate>,
+}
+
+/// `upload_rate`: `bytes` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRate {
+    /// Bytes per period.
+    pub bytes: u64,
+    /// The period.
+    pub per: Duration,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -49,6 +64,8 @@ pub(super) struct Raw {
     max_attachments: Option<u32>,
     max_duration: Option<String>,
     sweep_interval: Option<String>,
+    quota_per_user: Option<String>,
+    upload_rate: Option<String>,
 }
 
 impl Messages {
@@ -67,7 +84,43 @@ impl Messages {
                 "messages.sweep_interval",
                 &pick(u.sweep_interval, d.sweep_interval),
             )?,
+            quota_per_user: size(
+                "messages.quota_per_user",
+                &pick(u.quota_per_user, d.quota_per_user),
+            )? as u64,
+            upload_rate: upload_rate(&pick(u.upload_rate, d.upload_rate))?,
         })
+    }
+}
+
+/// `"64MiB/min"`: a size per second (`s`), minute (`min` or `m`) or hour (`h`); `"0"` or
+/// `"off"`: no limit.
+fn upload_rate(v: &str) -> Result<Option<UploadRate>, Error> {
+    let err = || {
+        bad(
+            "messages.upload_rate",
+            format!("{v:?}"),
+            "expected a size per period such as \"64MiB/min\", \"1MB/s\" or \"1GiB/h\", or \"off\"",
+        )
+    };
+    let t = v.trim();
+    if t == "off" || t == "0" {
+        return Ok(None);
+    }
+    let (amount, period) = t.split_once('/').ok_or_else(err)?;
+    let per = match period.trim() {
+        "s" => Duration::from_secs(1),
+        "m" | "min" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        _ => return Err(err()),
+    };
+    match parse_size(amount) {
+        Some(0) => Ok(None),
+        Some(n) => Ok(Some(UploadRate {
+            bytes: n as u64,
+            per,
+        })),
+        None => Err(err()),
     }
 }
 
@@ -82,5 +135,32 @@ fn retention(v: &str) -> Result<Retention, Error> {
                 "expected \"delivered\", \"played\" or a period such as \"30d\"",
             )
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_rates() {
+        let r = |bytes, secs| {
+            Some(UploadRate {
+                bytes,
+                per: Duration::from_secs(secs),
+            })
+        };
+        let ok = |v| upload_rate(v).unwrap();
+        assert_eq!(ok("64MiB/min"), r(64 << 20, 60));
+        assert_eq!(ok(" 1MB / s "), r(1_000_000, 1));
+        assert_eq!(ok("1GiB/h"), r(1 << 30, 3600));
+        assert_eq!(ok("500/m"), r(500, 60));
+        assert_eq!(ok("off"), None);
+        assert_eq!(ok("0"), None);
+        assert_eq!(ok("0MiB/s"), None);
+        for bad in ["64MiB", "64MiB/day", "fast/s", "/s", ""] {
+            let e = upload_rate(bad).unwrap_err().to_string();
+            assert!(e.contains("messages.upload_rate"), "{bad:?}: {e}");
+        }
     }
 }

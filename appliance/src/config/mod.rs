@@ -36,7 +36,7 @@ pub use clients::Clients;
 pub use gateway::{Gateway, Protocol};
 pub use http::{Http, Plain, Tls};
 pub use media::Media;
-pub use messages::{Messages, Retention};
+pub use messages::{Messages, Retention, UploadRate};
 pub use mgcp::Mgcp;
 pub use station::{Station, StationPlace};
 pub use trunk::Trunk;
@@ -62,6 +62,8 @@ max_upload = "16MiB"       # cap on one POST /api/v1/messages body
 max_attachments = 16       # attachments one message may carry (0: none)
 max_duration = "10m"       # longest accepted recording
 sweep_interval = "1m"      # how often retention runs
+quota_per_user = "1GiB"    # bytes each user's sent messages may hold on disk ("0": no quota)
+upload_rate = "64MiB/min"  # bytes each user may upload per s, min or h, in bursts of max_upload ("off": no limit)
 
 [media]
 address = "127.0.0.1"      # where gateways send RTP
@@ -338,6 +340,14 @@ mod tests {
             Retention::Period(Duration::from_secs(30 * 86_400))
         );
         assert_eq!(c.messages.max_upload, 16 << 20);
+        assert_eq!(c.messages.quota_per_user, 1 << 30);
+        assert_eq!(
+            c.messages.upload_rate,
+            Some(UploadRate {
+                bytes: 64 << 20,
+                per: Duration::from_secs(60)
+            })
+        );
     }
 
     #[test]
@@ -378,6 +388,8 @@ max_upload = "1MiB"
         assert!(e.to_string().contains("http.listen"), "{e}");
         let e = Config::parse("t.toml", "[clients]\nping_timeout = 5\n").unwrap_err();
         assert!(e.to_string().contains("ping_timeout"), "{e}");
+        let e = Config::parse("t.toml", "[messages]\nquota_per_user = \"lots\"\n").unwrap_err();
+        assert!(e.to_string().contains("messages.quota_per_user"), "{e}");
         let e = Config::parse("t.toml", "[clients]\nframe_rate = 0\n").unwrap_err();
         assert!(e.to_string().contains("clients.frame_rate"), "{e}");
     }

@@ -2,8 +2,11 @@
 //! counted in `/metrics` by kind. The core's errors map to statuses here, and only here.
 
 use axum::Json;
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use offhook_domain::limits::OverQuota;
 use offhook_domain::mailbox::{ReadError, ResolveError};
 use offhook_domain::metrics::{Metrics, Reject};
 use offhook_domain::{RecordError, accept, audio, db};
@@ -17,16 +20,17 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The cause, for humans.
     pub message: String,
+    /// Figures a client can act on, added to the JSON beside `error` (e.g. `quota`, `used`).
+    pub detail: serde_json::Map<String, serde_json::Value>,
+    /// When to try again, sent as `Retry-After` (whole seconds, rounded up).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
     /// A server-side failure (not counted as a rejection: it is not the client's fault).
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "request failed");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "internal error".into(),
-        }
+        Self::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
     /// A refusal that is not counted (a state the client could not know, e.g. 409).
@@ -34,7 +38,21 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            detail: serde_json::Map::new(),
+            retry_after: None,
         }
+    }
+
+    /// The same, with `Retry-After`.
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// The same, with `key: value` beside `error` in the JSON.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.detail.insert(key.to_owned(), value.into());
+        self
     }
 }
 
@@ -48,7 +66,7 @@ pub(crate) fn reject(
     metrics.reject(kind);
     let message = message.into();
     debug!(kind = kind.label(), status = status.as_u16(), %message, "request refused");
-    ApiError { status, message }
+    ApiError::plain(status, message)
 }
 
 impl From<db::Error> for ApiError {
@@ -59,7 +77,16 @@ impl From<db::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.message}))).into_response()
+        let mut body = self.detail;
+        body.insert("error".to_owned(), json!(self.message));
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -105,6 +132,14 @@ pub(crate) fn accept_error(metrics: &Metrics, e: accept::Error) -> ApiError {
             StatusCode::BAD_REQUEST,
             e.to_string(),
         ),
+        accept::Error::OverQuota(o) => over_quota(metrics, &o),
+        accept::Error::TooFast { retry_after } => reject(
+            metrics,
+            Reject::UploadTooFast,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{e}: you are uploading faster than this appliance allows"),
+        )
+        .retry_after(retry_after),
         accept::Error::Db(ref d) if storage_full(d) => {
             tracing::warn!(error = %e, "upload refused: the appliance's storage is full");
             ApiError::plain(
@@ -114,6 +149,20 @@ pub(crate) fn accept_error(metrics: &Metrics, e: accept::Error) -> ApiError {
         }
         e => ApiError::internal(e),
     }
+}
+
+/// 507 Insufficient Storage (RFC 4918 §11.5: the server cannot store what the request needs
+/// stored), naming the quota, what is used and what the request needed, counted.
+pub(crate) fn over_quota(metrics: &Metrics, o: &OverQuota) -> ApiError {
+    reject(
+        metrics,
+        Reject::OverQuota,
+        StatusCode::INSUFFICIENT_STORAGE,
+        o.to_string(),
+    )
+    .with("quota", o.quota)
+    .with("used", o.used)
+    .with("size", o.size)
 }
 
 /// Whether a storage error means the disk (or the user's disk quota) is full.
@@ -147,11 +196,22 @@ pub(crate) fn read_error(metrics: &Metrics, e: ReadError) -> ApiError {
     }
 }
 
-/// The HTTP status of a refused record request: no phone is 409, its gateway down 503.
+/// The HTTP status of a refused record request: no phone is 409, over quota 507, its gateway
+/// down 503.
 pub(crate) fn record_error_status(e: &RecordError) -> StatusCode {
     match e {
         RecordError::NoPhone => StatusCode::CONFLICT,
+        RecordError::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// A refused record request: over quota as an upload over quota is (507 with the figures,
+/// counted), the others plain.
+pub(crate) fn record_error(metrics: &Metrics, e: &RecordError) -> ApiError {
+    match e {
+        RecordError::OverQuota(o) => over_quota(metrics, o),
+        e => ApiError::plain(record_error_status(e), e.to_string()),
     }
 }
 
@@ -224,5 +284,37 @@ mod tests {
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(full(db::Error::Closed), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn over_quota_is_507_with_the_figures_and_too_fast_429_with_retry_after() {
+        let m = Metrics::default();
+        let over = OverQuota {
+            quota: 1000,
+            used: 900,
+            size: 200,
+        };
+        let e = accept_error(&m, accept::Error::OverQuota(over));
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(m.rejected(Reject::OverQuota), 1);
+        assert_eq!(
+            (&e.detail["quota"], &e.detail["used"], &e.detail["size"]),
+            (&json!(1000), &json!(900), &json!(200))
+        );
+        assert!(e.message.contains("quota"), "{}", e.message);
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+
+        let e = accept_error(
+            &m,
+            accept::Error::TooFast {
+                retry_after: Duration::from_millis(2001),
+            },
+        );
+        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(m.rejected(Reject::UploadTooFast), 1);
+        let r = e.into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "3");
     }
 }

@@ -6,6 +6,8 @@
 //! (`offhook_rejected_total{kind=…}`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// The OpenAPI document is one `json!` literal, deeper than the default limit allows.
+#![recursion_limit = "256"]
 
 mod auth;
 mod config;
@@ -329,6 +331,7 @@ pub fn router(app: Web) -> Router {
             "/api/v1/messages/{id}/attachments/{n}",
             get(messages::attachment),
         )
+        .route("/api/v1/usage", get(messages::usage))
         .route("/api/v1/record", post(messages::record))
         .route("/api/v1/record/{id}", get(messages::record_status))
         .route("/api/v1/ws", get(ws::upgrade))

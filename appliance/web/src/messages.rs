@@ -16,10 +16,11 @@ use uuid::Uuid;
 use offhook_domain::accept;
 use offhook_domain::audio::Format;
 use offhook_domain::db::messages::{MessageView, Status};
+use offhook_domain::limits::Usage;
 use offhook_domain::metrics::Reject;
 use offhook_domain::{RecordMode, RecordStatus};
 
-use crate::error::{accept_error, read_error, record_error_status, resolve_error};
+use crate::error::{accept_error, read_error, record_error, resolve_error};
 use crate::users::json_body;
 use crate::{ApiError, Auth, Web};
 
@@ -172,6 +173,12 @@ pub(super) async fn create(
     Ok(Json(
         json!({"id": accepted.id, "duration_ms": accepted.estimate_ms, "status": Status::Processing.as_str()}),
     ))
+}
+
+/// `GET /api/v1/usage`: the bytes the caller's messages hold on disk, their quota and what
+/// they may upload now.
+pub(super) async fn usage(State(app): State<Web>, auth: Auth) -> Result<Json<Usage>, ApiError> {
+    Ok(Json(app.core().usage(auth.user).await?))
 }
 
 pub(super) async fn list(
@@ -334,7 +341,7 @@ pub(super) async fn record(
 ) -> Result<Response, ApiError> {
     let r = json_body(&app, body)?;
     let to = resolve(&app, r.to).await?;
-    match app.core().request_recording(auth.user, to, r.mode) {
+    match app.core().start_recording(auth.user, to, r.mode).await {
         Ok((id, delivery)) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({
@@ -344,7 +351,7 @@ pub(super) async fn record(
             })),
         )
             .into_response()),
-        Err(e) => Err(ApiError::plain(record_error_status(&e), e.to_string())),
+        Err(e) => Err(record_error(app.core().metrics(), &e)),
     }
 }
 

@@ -21,6 +21,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/messages/{id}"),
     ("get", "/api/v1/messages/{id}/audio"),
     ("get", "/api/v1/messages/{id}/attachments/{n}"),
+    ("get", "/api/v1/usage"),
     ("post", "/api/v1/record"),
     ("get", "/api/v1/record/{id}"),
     ("get", "/api/v1/ws"),
@@ -132,7 +133,9 @@ pub fn document() -> Value {
                             "status": {"type": "string", "enum": ["processing"]}}}}}},
                         "400": {"$ref": "#/components/responses/Error"},
                         "413": {"$ref": "#/components/responses/Error"},
-                        "415": {"$ref": "#/components/responses/Error"}}
+                        "415": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/TooFast"},
+                        "507": {"$ref": "#/components/responses/OverQuota"}}
                 })),
             },
             "/api/v1/messages/{id}": {"delete": op("Delete a message for the caller", true, json!({
@@ -148,6 +151,12 @@ pub fn document() -> Value {
             "/api/v1/messages/{id}/attachments/{n}": {"get": op("An attachment", true, json!({
                 "parameters": [path_param("id", uuid.clone()), path_param("n", json!({"type": "integer", "minimum": 0}))],
                 "responses": {"200": {"description": "the attachment"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/usage": {"get": op("What the caller's messages hold on disk, their quota and what they may upload now", true, json!({
+                "responses": {"200": {"description": "usage", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["used", "quota", "upload_available"], "properties": {
+                        "used": {"type": "integer", "description": "bytes the caller's sent messages hold on disk (sealed audio, attachments) while any of their holders keeps them"},
+                        "quota": {"type": ["integer", "null"], "description": "messages.quota_per_user in bytes; null: no quota"},
+                        "upload_available": {"type": ["integer", "null"], "description": "bytes the caller may upload now under messages.upload_rate; null: no rate"}}}}}}}}))},
             "/api/v1/record": {"post": op("Ring the caller's phone to record a message", true, json!({
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["to"], "properties": {
@@ -156,6 +165,7 @@ pub fn document() -> Value {
                             "description": "auto (the default unless control_params set another): intercom when every recipient is online"}}}}}},
                 "responses": {"202": {"description": "ringing: {request, status: pending, mode}"},
                     "409": {"$ref": "#/components/responses/Error"},
+                    "507": {"$ref": "#/components/responses/OverQuota"},
                     "503": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/record/{id}": {"get": op("How a record request ended", true, json!({
                 "parameters": [path_param("id", json!({"type": "integer", "minimum": 1})),
@@ -164,7 +174,7 @@ pub fn document() -> Value {
                 "responses": {"200": {"description": "{request, status: pending|stored|failed, message?, reason?}"},
                     "404": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/ws": {"get": op("WebSocket of message objects {action, id, source, destination, object}", true, json!({
-                "description": "Text frames, one message object each: arrivals (post), presence (set_status), acknowledgements (checkin) and intercom audio (send).\n\nIntercom: a client sends one buffer per `send` object: `{stream: hex id it chooses, seq: 0,1,2… consecutive, to: [username…] (first buffer), pcm: base64 of 16-bit little-endian mono PCM at 8 kHz (at most 1 s), end: true on the last}`. Every online session of every recipient gets it at once as `send` `{stream, seq, from: username, pcm, ms, end}` (`cut: true` on a last empty one when the sender hung up or reached messages.max_duration). When the stream ends it is stored as a message to all recipients and the sender is told `{stream, stored: message id, ms}`; the stored message's `post` carries `stream`. A refused buffer is answered `{stream, seq, error}` and counted in /metrics (intercom_malformed, intercom_too_big, intercom_out_of_order, intercom_too_many_streams, intercom_too_long, intercom_too_fast, unknown_recipient); the session carries on. Audio may run at most 2 s ahead of real time: a buffer beyond is dropped (intercom_too_fast) and the stream goes on at the next seq.\n\nphone_command: `{command: \"record\", to: [username…], mode?}` rings the caller's phone as POST /api/v1/record does (answer `{request, status, mode}` or `{error, status: 409|503}`); `{command: \"status\", request}` tells how it ended. control_params: `{record_mode?: auto|intercom|record}` sets the caller's default mode; the answer lists `record_mode`, `has_phone`, `intercom_buffer_ms`, `max_recording_ms`. A live stream from a phone reaches clients as `send` objects like a client's.",
+                "description": "Text frames, one message object each: arrivals (post), presence (set_status), acknowledgements (checkin) and intercom audio (send).\n\nIntercom: a client sends one buffer per `send` object: `{stream: hex id it chooses, seq: 0,1,2… consecutive, to: [username…] (first buffer), pcm: base64 of 16-bit little-endian mono PCM at 8 kHz (at most 1 s), end: true on the last}`. Every online session of every recipient gets it at once as `send` `{stream, seq, from: username, pcm, ms, end}` (`cut: true` on a last empty one when the sender hung up or reached messages.max_duration). When the stream ends it is stored as a message to all recipients and the sender is told `{stream, stored: message id, ms}`; the stored message's `post` carries `stream`. A refused buffer is answered `{stream, seq, error}` and counted in /metrics (intercom_malformed, intercom_too_big, intercom_out_of_order, intercom_too_many_streams, intercom_too_long, intercom_too_fast, unknown_recipient, over_quota: a first buffer while the sender's messages hold their whole messages.quota_per_user); the session carries on. Audio may run at most 2 s ahead of real time: a buffer beyond is dropped (intercom_too_fast) and the stream goes on at the next seq.\n\nphone_command: `{command: \"record\", to: [username…], mode?}` rings the caller's phone as POST /api/v1/record does (answer `{request, status, mode}` or `{error, status: 409|503|507}`); `{command: \"status\", request}` tells how it ended. control_params: `{record_mode?: auto|intercom|record}` sets the caller's default mode; the answer lists `record_mode`, `has_phone`, `intercom_buffer_ms`, `max_recording_ms`. A live stream from a phone reaches clients as `send` objects like a client's.",
                 "responses": {"101": {"description": "switching protocols"}}}))},
             "/api/v1/health": {"get": op("Health", false, json!({
                 "responses": {"200": {"description": "health", "content": {"application/json": {"schema": {
@@ -183,8 +193,19 @@ pub fn document() -> Value {
                 "cookie": {"type": "apiKey", "in": "cookie", "name": super::COOKIE,
                     "description": "A request authenticated by the cookie whose method changes state (POST, PUT, PATCH, DELETE) must carry the session's CSRF token (the csrf of the login answer or of GET /api/v1/session) in X-CSRF-Token, and must not come from another site's page (Origin, Sec-Fetch-Site); else 403, counted as csrf. Bearer requests are exempt."},
             },
-            "responses": {"Error": {"description": "refused", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"error": {"type": "string"}}}}}}},
+            "responses": {
+                "Error": {"description": "refused", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"error": {"type": "string"}}}}}},
+                "OverQuota": {"description": "the caller's messages would hold more than messages.quota_per_user: nothing was kept; delete messages to make room", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"error": {"type": "string"},
+                        "quota": {"type": "integer", "description": "bytes"},
+                        "used": {"type": "integer", "description": "bytes the caller's messages hold now"},
+                        "size": {"type": "integer", "description": "bytes the request needed (0 for a recording, refused when the quota is used up)"}}}}}},
+                "TooFast": {"description": "uploading faster than messages.upload_rate: nothing was kept; try again after Retry-After seconds",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"error": {"type": "string"}}}}}},
+            },
             "schemas": {
                 "Contact": {"type": "object", "properties": {
                     "id": uuid, "username": {"type": "string"}, "display": {"type": "string"},

@@ -457,7 +457,7 @@ async fn handle_text(
 /// `phone_command`: drives the caller's own phone.
 /// - `{"command": "record", "to": ["bob"], "mode"?: "auto"|"intercom"|"record"}` rings it to
 ///   record (as `POST /api/v1/record`); answers `{"request", "status": "pending", "mode"}` or
-///   `{"error", "status": 409|503}`.
+///   `{"error", "status": 409|503|507}`.
 /// - `{"command": "status", "request": N}` answers `{"request", "status":
 ///   "pending"|"stored"|"failed", "message"?, "reason"?}` at once.
 async fn phone_command(app: &Web, me: Uuid, object: &Value) -> Value {
@@ -493,7 +493,7 @@ async fn phone_command(app: &Web, me: Uuid, object: &Value) -> Value {
                 }
                 Err(e) => return json!({"error": e.to_string()}),
             };
-            match core.request_recording(me, to, mode) {
+            match core.start_recording(me, to, mode).await {
                 Ok((id, delivery)) => json!({
                     "request": id,
                     "status": "pending",

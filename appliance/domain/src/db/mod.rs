@@ -154,6 +154,51 @@ CREATE INDEX messages_sender ON messages(sender);
 CREATE INDEX messages_processing ON messages(status) WHERE status = 'processing';
 CREATE INDEX messages_raw_file ON messages(raw_file) WHERE raw_file IS NOT NULL;
 ",
+    // Must stay after any migration that rebuilds `messages` (a dropped table takes its
+    // triggers with it).
+    r"
+-- Per-user storage quota (issue 13): `usage` keeps, per sender, the bytes their messages hold
+-- on disk while any holder still has them: the sealed audio (the upload while processing, the
+-- Opus file once ready; nothing once retention or a failure removed it) and the attachments.
+-- The triggers keep it in the same transaction as every insert, update and delete of a
+-- message, whichever path makes it (accept, transcoding, deletes, retention, user removal).
+CREATE TABLE usage(user_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+INSERT INTO usage(user_id) SELECT id FROM users;
+UPDATE usage SET bytes =
+    (SELECT coalesce(sum(CASE WHEN m.audio_file IS NOT NULL OR m.raw_file IS NOT NULL
+                         THEN m.audio_bytes ELSE 0 END), 0)
+     FROM messages m WHERE m.sender = usage.user_id)
+  + (SELECT coalesce(sum(a.bytes), 0) FROM attachments a JOIN messages m ON m.id = a.message_id
+     WHERE m.sender = usage.user_id);
+CREATE TRIGGER usage_user_insert AFTER INSERT ON users BEGIN
+    INSERT OR IGNORE INTO usage(user_id) VALUES (NEW.id);
+END;
+CREATE TRIGGER usage_user_delete AFTER DELETE ON users BEGIN
+    DELETE FROM usage WHERE user_id = OLD.id;
+END;
+CREATE TRIGGER usage_message_insert AFTER INSERT ON messages BEGIN
+    UPDATE usage SET bytes = bytes
+        + CASE WHEN NEW.audio_file IS NOT NULL OR NEW.raw_file IS NOT NULL THEN NEW.audio_bytes ELSE 0 END
+    WHERE user_id = NEW.sender;
+END;
+CREATE TRIGGER usage_message_update AFTER UPDATE OF audio_file, raw_file, audio_bytes ON messages BEGIN
+    UPDATE usage SET bytes = bytes
+        - CASE WHEN OLD.audio_file IS NOT NULL OR OLD.raw_file IS NOT NULL THEN OLD.audio_bytes ELSE 0 END
+        + CASE WHEN NEW.audio_file IS NOT NULL OR NEW.raw_file IS NOT NULL THEN NEW.audio_bytes ELSE 0 END
+    WHERE user_id = NEW.sender;
+END;
+-- BEFORE: the message's attachments (deleted with it by the cascade) are still there to count.
+CREATE TRIGGER usage_message_delete BEFORE DELETE ON messages BEGIN
+    UPDATE usage SET bytes = bytes
+        - CASE WHEN OLD.audio_file IS NOT NULL OR OLD.raw_file IS NOT NULL THEN OLD.audio_bytes ELSE 0 END
+        - (SELECT coalesce(sum(bytes), 0) FROM attachments WHERE message_id = OLD.id)
+    WHERE user_id = OLD.sender;
+END;
+CREATE TRIGGER usage_attachment_insert AFTER INSERT ON attachments BEGIN
+    UPDATE usage SET bytes = bytes + NEW.bytes
+    WHERE user_id = (SELECT sender FROM messages WHERE id = NEW.message_id);
+END;
+",
 ];
 
 /// The files of a data directory.
@@ -504,16 +549,30 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = readers
-                .iter()
-                .find_map(|m| m.try_lock().ok())
-                .unwrap_or_else(|| readers[0].lock().unwrap_or_else(|p| p.into_inner()));
-            f(&guard)
-        })
-        .await
-        .map_err(|_| Error::Closed)?
+        tokio::task::spawn_blocking(move || read_on(&readers, f))
+            .await
+            .map_err(|_| Error::Closed)?
     }
+
+    /// Runs `f` on a read connection on this thread, for code already off the async threads.
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        read_on(&self.readers, f)
+    }
+}
+
+/// Runs `f` on the first free reader, or waits for the first one.
+fn read_on<T>(
+    readers: &[Mutex<Connection>],
+    f: impl FnOnce(&Connection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let guard = readers
+        .iter()
+        .find_map(|m| m.try_lock().ok())
+        .unwrap_or_else(|| readers[0].lock().unwrap_or_else(|p| p.into_inner()));
+    f(&guard)
 }
 
 fn writer_loop(

@@ -104,6 +104,10 @@ pub async fn handle(
             .resolve(names)
             .await
             .map_err(|e| (resolve_error(e), at()))?;
+        // Stored even if it passes the quota once spoken: it may not start over it.
+        if let Ok(Err(over)) = core.may_record(from.user).await {
+            return Err((Error::OverQuota(over), at()));
+        }
         let path = core
             .db()
             .paths()

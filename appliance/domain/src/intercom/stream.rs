@@ -177,6 +177,9 @@ pub enum Error {
     /// (the stream goes on at the next `seq`).
     #[error("audio sent faster than real time (more than {BURST_MS} ms ahead): buffer dropped")]
     TooFast,
+    /// A new stream while the sender's messages hold their whole storage quota.
+    #[error("{0}")]
+    OverQuota(crate::limits::OverQuota),
 }
 
 /// How far ahead of real time a stream's audio may run (a client catching up after a network
@@ -195,6 +198,7 @@ impl Error {
             Self::TooLong { .. } => Reject::IntercomTooLong,
             Self::UnknownRecipient(_) => Reject::UnknownRecipient,
             Self::TooFast => Reject::IntercomTooFast,
+            Self::OverQuota(_) => Reject::OverQuota,
         }
     }
 }
