@@ -1,5 +1,6 @@
 //! The MGCP call agent core; see [`CallAgent`].
 
+mod claims;
 mod config;
 mod incoming;
 mod outgoing;
@@ -65,6 +66,11 @@ pub struct Stats {
     pub probes_sent: u64,
     /// RestartInProgress commands received.
     pub restarts: u64,
+    /// Restart claims (`RM: forced` for the gateway or a line, or a graceful delay over) that
+    /// the audit refuted: the gateway answered in service. Forged, or a gateway that lies.
+    pub restart_claims_refuted: u64,
+    /// Restart claims the audit confirmed (out of service, or no answer in time).
+    pub restart_claims_confirmed: u64,
     /// Gateway-initiated deletes received.
     pub connections_lost: u64,
     /// Model commands for a line that is not configured.
@@ -113,6 +119,8 @@ impl Stats {
             audits_sent,
             probes_sent,
             restarts,
+            restart_claims_refuted,
+            restart_claims_confirmed,
             connections_lost,
             unknown_line_commands,
             queue_full,
@@ -145,6 +153,8 @@ impl Stats {
             ("audits_sent", audits_sent),
             ("probes_sent", probes_sent),
             ("restarts", restarts),
+            ("restart_claims_refuted", restart_claims_refuted),
+            ("restart_claims_confirmed", restart_claims_confirmed),
             ("connections_lost", connections_lost),
             ("unknown_line_commands", unknown_line_commands),
             ("queue_full", queue_full),
@@ -177,6 +187,11 @@ enum Service {
     Up,
     /// It announced it is going (graceful or forced).
     Announced(DownReason),
+    /// It claimed a forced restart; every line is being audited before the claim is believed
+    /// (see [`CallAgent`]'s decisions). `reported`: it was already reported down (graceful).
+    Checking {
+        reported: bool,
+    },
     /// Commands timed out; probing.
     Unreachable {
         interval: Duration,
@@ -198,8 +213,13 @@ struct Gateway {
     next_send: Option<Instant>,
     /// Connections by the controller's handle.
     connections: HashMap<CallId, outgoing::Connection>,
-    /// The pending probe or restart timer's instant, to cancel it.
+    /// The pending probe, restart or check timer's instant, to cancel it.
     probe_at: Option<(Instant, Timer)>,
+    /// Lines whose check audit has not been answered in service yet
+    /// ([`Service::Checking`]).
+    unchecked: BTreeSet<usize>,
+    /// Whether a refuted restart claim was logged at `warn` (once per gateway).
+    claim_warned: bool,
 }
 
 /// The core's one timer enum (the transaction layer keeps its own).
@@ -213,6 +233,10 @@ enum Timer {
     Restart(usize),
     /// A line given up after repeated failures is tried again.
     Rearm(usize),
+    /// A restart claim's audits were not all answered in service in time: believe it.
+    CheckDeadline(usize),
+    /// A graceful restart's delay is over: check that the gateway went.
+    GracefulOver(usize),
 }
 
 /// The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
@@ -301,6 +325,8 @@ impl CallAgent {
                 next_send: None,
                 connections: HashMap::new(),
                 probe_at: None,
+                unchecked: BTreeSet::new(),
+                claim_warned: false,
             };
             for name in &gc.lines {
                 let idx = agent.lines.len();
@@ -513,6 +539,14 @@ impl Controller for CallAgent {
                     let g = self.lines[line].gateway;
                     self.pump(now, g);
                 }
+                Timer::CheckDeadline(g) => {
+                    self.check_deadline(now, g);
+                    self.pump(now, g);
+                }
+                Timer::GracefulOver(g) => {
+                    self.graceful_over(now, g);
+                    self.pump(now, g);
+                }
             }
         }
         self.drain_transaction_events(now);
@@ -542,7 +576,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 50] = [
+    const NAMES: [&str; 52] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -562,6 +596,8 @@ mod tests {
         "audits_sent",
         "probes_sent",
         "restarts",
+        "restart_claims_refuted",
+        "restart_claims_confirmed",
         "connections_lost",
         "unknown_line_commands",
         "queue_full",
