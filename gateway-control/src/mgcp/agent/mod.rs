@@ -272,6 +272,32 @@ enum Timer {
 ///   `GatewayDown { reason: Unreachable }` once; commands for it then fail at once (code 0) and
 ///   `AUEP` probes follow with doubling intervals until one is answered: `GatewayUp`, then every
 ///   line is audited (a `LineStatus` each) and armed again.
+/// - **Restart claims are checked, not trusted** (issue 13; `claims.rs`). MGCP has no
+///   authentication (RFC 3435 §5 leaves it to IPsec), so an `RSIP … RM: forced` may be forged
+///   by anyone who can send from the gateway's address. For a gateway in service (or one that
+///   only announced a graceful restart) the claim is not reported: every line is audited
+///   (`AUEP` with `F: ES,I`) first. If every line answers `200`, the claim is refuted: the
+///   gateway stays up (or is reported up again after a graceful announcement), each line is
+///   re-armed, the connections the gateway still lists in `I:` are kept (a recording in
+///   progress goes on) and only those it no longer has are reported `ConnectionLost`; counted
+///   in [`Stats::restart_claims_refuted`], logged at `warn` once per gateway. If any line
+///   answers an error (`501` out of service, `500`, or a gateway that cannot audit `I`), the
+///   claim is believed at once (`GatewayDown { Forced }`, every connection gone, wait for
+///   `RM: restart`, as before). If the lines have not all answered within
+///   [`Config::restart_check_timeout`] (4 s), it is believed too, and the silent gateway is
+///   probed like an unreachable one, so a claim believed only because the audits were lost
+///   heals when a probe is answered. A per-line `forced` is checked the same way for that
+///   line. A claim while starting, unreachable or already forced down is believed as before.
+/// - **A real forced restart** is therefore reported up to `restart_check_timeout` late when
+///   the gateway goes silent (at once when it answers `501`); calls on it were lost either
+///   way. Its `RM: restart` when back is taken as before (audit, arm, `GatewayUp`): it is
+///   not checked, since it claims the gateway is in service, which the audit that follows
+///   proves, and a forged one costs the calls in progress but cannot keep the gateway down.
+/// - **Graceful restarts** (`RM: graceful`) are reported as before (calls finish, no new
+///   work), and checked when their delay is over (no delay: after
+///   [`Config::max_restart_delay`]; repeating the claim does not extend it): a gateway still
+///   answering in service did not go and is reported up again; one that answers out of
+///   service or not at all is believed down by force.
 /// - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
 ///   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
 pub struct CallAgent {

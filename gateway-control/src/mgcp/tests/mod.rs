@@ -3,6 +3,7 @@
 //! Scenarios read like smoltcp's `send!`/`recv!`: what the gateway sends, at which instant,
 //! and what the call agent answers.
 
+mod claims;
 mod config;
 mod connections;
 mod gateways;
