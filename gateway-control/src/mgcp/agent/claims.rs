@@ -194,7 +194,7 @@ impl CallAgent {
     /// The check's time is up with lines unanswered: the claim is believed, and the gateway,
     /// silent, is probed until it answers.
     pub(super) fn check_deadline(&mut self, now: Instant, g: usize) {
-        self.gateways[g].probe_at = None;
+        self.cancel_probe(g);
         if !matches!(self.gateways[g].service, Service::Checking { .. }) {
             return;
         }

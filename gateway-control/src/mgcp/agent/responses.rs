@@ -320,6 +320,29 @@ impl CallAgent {
                     self.schedule_probe(now + next, g);
                 }
             }
+            // A probe or a check that outlived its question (the gateway came back by
+            // itself, or the claim was settled) says nothing new; a check still waited for
+            // settles its claim as the deadline would.
+            Service::Checking { .. }
+                if matches!(
+                    inf.job,
+                    Job::Probe
+                        | Job::Audit {
+                            why: AuditWhy::Check,
+                            ..
+                        }
+                ) =>
+            {
+                self.check_deadline(now, g);
+            }
+            _ if matches!(
+                inf.job,
+                Job::Probe
+                    | Job::Audit {
+                        why: AuditWhy::Check,
+                        ..
+                    }
+            ) => {}
             _ => self.unreachable(now, g),
         }
         self.pump(now, g);

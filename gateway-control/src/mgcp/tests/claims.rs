@@ -406,3 +406,73 @@ fn a_forced_claim_while_starting_or_unreachable_is_believed_as_before() {
     h.send(&format!("200 {} OK\nES: L/hu\n", first.txid()));
     assert_eq!(h.agent.stats().restart_claims_refuted, 0);
 }
+
+/// Commands time out after one try here (200 ms), well before the 4 s check deadline.
+fn impatient(lines: usize) -> Harness {
+    let mut c = Harness::config(lines);
+    let mut tx = crate::mgcp::transaction::Config::default();
+    tx.max_retransmissions(0).unwrap();
+    c.transaction(tx).unwrap();
+    let mut h = Harness::new(c);
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    h.events.clear();
+    h
+}
+
+#[test]
+fn a_check_that_times_out_before_the_deadline_settles_the_claim_as_forced() {
+    let mut h = impatient(1);
+    rsip(&mut h, 600, "*", "RM: forced\n");
+    checks(&mut h);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.events.drain(..).collect::<Vec<_>>(),
+        [Event::GatewayDown {
+            gateway: gw(),
+            reason: DownReason::Forced
+        }]
+    );
+    assert_eq!(h.agent.stats().restart_claims_confirmed, 1);
+}
+
+#[test]
+fn a_probe_that_times_out_after_the_gateway_restarted_is_no_new_outage() {
+    let mut h = impatient(1);
+    rsip(&mut h, 610, "*", "RM: forced\n");
+    checks(&mut h);
+    h.advance(Duration::from_secs(1));
+    h.events.clear();
+    // Probed while silent (1 s after); the probe is in flight when the gateway's restart
+    // comes, and is never answered.
+    h.inbox.clear();
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.recv().verb(), "AUEP");
+    rsip(&mut h, 611, "*", "RM: restart\n");
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\nES: L/hu\n", s.txid()),
+        _ => ok(s),
+    });
+    assert_eq!(h.event(), Event::GatewayUp { gateway: gw() });
+    h.events.clear();
+    h.advance(Duration::from_secs(5));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+}
+
+#[test]
+fn a_check_that_times_out_after_the_claim_was_settled_is_no_new_outage() {
+    let mut h = impatient(2);
+    rsip(&mut h, 620, "*", "RM: forced\n");
+    let audits = checks(&mut h);
+    // Line 1 says out of service (believed at once); line 2's check is never answered.
+    h.send(&format!("501 {} out of service\n", audits[0].txid()));
+    assert!(matches!(h.event(), Event::GatewayDown { .. }));
+    h.inbox.clear();
+    h.advance(Duration::from_secs(5));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // It waits for the gateway's restart: not taken for unreachable, not probed.
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+}
