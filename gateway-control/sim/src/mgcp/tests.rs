@@ -625,7 +625,7 @@ fn audits_list_connection_ids_and_omit_an_empty_list() {
     assert!(r.starts_with("200 ") && r.contains("ES: L/hu"), "{r}");
     assert!(!r.contains("\nI:"), "{r}");
     assert!(
-        gateway_control::mgcp::wire::parse(r.as_bytes()).is_ok(),
+        wire::parse(r.as_bytes()).is_ok(),
         "{r}"
     );
     h.gw.add_rtp_port(30000);
@@ -640,7 +640,7 @@ fn audits_list_connection_ids_and_omit_an_empty_list() {
         .unwrap_or_else(|| panic!("{r}"));
     assert_eq!(ids.split(',').count(), 2, "{r}");
     assert!(
-        gateway_control::mgcp::wire::parse(r.as_bytes()).is_ok(),
+        wire::parse(r.as_bytes()).is_ok(),
         "{r}"
     );
 }
