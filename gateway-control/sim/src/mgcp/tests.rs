@@ -624,10 +624,7 @@ fn audits_list_connection_ids_and_omit_an_empty_list() {
     let r = h.send("AUEP {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nF: ES,I\r\n");
     assert!(r.starts_with("200 ") && r.contains("ES: L/hu"), "{r}");
     assert!(!r.contains("\nI:"), "{r}");
-    assert!(
-        wire::parse(r.as_bytes()).is_ok(),
-        "{r}"
-    );
+    assert!(wire::parse(r.as_bytes()).is_ok(), "{r}");
     h.gw.add_rtp_port(30000);
     h.gw.add_rtp_port(30002);
     for _ in 0..2 {
@@ -639,10 +636,7 @@ fn audits_list_connection_ids_and_omit_an_empty_list() {
         .find_map(|l| l.strip_prefix("I: "))
         .unwrap_or_else(|| panic!("{r}"));
     assert_eq!(ids.split(',').count(), 2, "{r}");
-    assert!(
-        wire::parse(r.as_bytes()).is_ok(),
-        "{r}"
-    );
+    assert!(wire::parse(r.as_bytes()).is_ok(), "{r}");
 }
 
 #[test]
