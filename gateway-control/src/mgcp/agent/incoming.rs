@@ -162,9 +162,9 @@ impl CallAgent {
         match method {
             RestartMethod::Graceful => {
                 if matches!(self.gateways[g].service, Service::Up | Service::Starting) {
-                    if self.gateways[g].service == Service::Up {
-                        // Checked when the delay is over (no delay: wait for the calls to end,
-                        // at most `max_restart_delay`).
+                    // Checked when the delay is over (no delay: wait for the calls to end, at
+                    // most `max_restart_delay`); a restart delay still running keeps its timer.
+                    if self.gateways[g].probe_at.is_none() {
                         let max = self.config.max_restart_delay;
                         let after = if delay.is_zero() { max } else { delay.min(max) };
                         let at = now + after;

@@ -133,6 +133,7 @@ fn a_forged_forced_restart_is_refuted_in_one_round_trip_and_the_calls_survive() 
     still_open(&mut h, 1, 1, "A1");
     still_open(&mut h, 2, 2, "B2");
     let st = h.agent.stats();
+    assert_eq!(st.connections_lost, 1);
     assert_eq!(
         (
             st.restart_claims_refuted,
@@ -282,6 +283,7 @@ fn a_forced_claim_after_a_graceful_one_is_checked_and_refuted_brings_the_gateway
     in_service(&mut h, &audits[0], "1");
     assert_eq!(h.event(), Event::GatewayUp { gateway: gw() });
     assert!(h.events.is_empty(), "{:?}", h.events);
+    assert_eq!(h.agent.stats().gateway_up, 2);
     still_open(&mut h, 1, 1, "1");
     h.answer_until_quiet(ok);
     // The graceful delay's check was replaced.
@@ -475,4 +477,145 @@ fn a_check_that_times_out_after_the_claim_was_settled_is_no_new_outage() {
     assert!(h.events.is_empty(), "{:?}", h.events);
     // It waits for the gateway's restart: not taken for unreachable, not probed.
     assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+}
+
+#[test]
+fn a_graceful_claim_while_starting_is_checked_too() {
+    let mut c = Harness::config(1);
+    c.max_restart_delay(Duration::from_secs(30)).unwrap();
+    let mut h = Harness::new(c);
+    let first = h.recv();
+    rsip(&mut h, 630, "*", "RM: graceful\n");
+    assert!(matches!(h.event(), Event::GatewayDown { .. }));
+    h.send(&format!("200 {} OK\nES: L/hu\n", first.txid()));
+    h.answer_until_quiet(ok);
+    h.events.clear();
+    h.advance(Duration::from_secs(30));
+    let audits = checks(&mut h);
+    in_service(&mut h, &audits[0], "");
+    assert_eq!(h.event(), Event::GatewayUp { gateway: gw() });
+    let st = h.agent.stats();
+    assert_eq!((st.gateway_up, st.restart_claims_refuted), (1, 1));
+}
+
+#[test]
+fn a_graceful_claim_during_a_restart_delay_keeps_the_restart_timer() {
+    let mut h = Harness::armed(1);
+    rsip(&mut h, 640, "*", "RM: restart\nRD: 5\n");
+    h.events.clear();
+    rsip(&mut h, 641, "*", "RM: graceful\nRD: 1\n");
+    h.advance(ms(4999));
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+    h.advance(ms(1));
+    // The restart's audit, not a check.
+    let a = h.recv();
+    assert_eq!((a.verb(), a.param("F")), ("AUEP", Some("ES")));
+}
+
+#[test]
+fn a_graceful_timer_replaced_by_a_refuted_claim_does_not_fire_later() {
+    let mut h = Harness::armed(1);
+    rsip(&mut h, 650, "*", "RM: graceful\nRD: 10\n");
+    rsip(&mut h, 651, "*", "RM: forced\n");
+    let audits = checks(&mut h);
+    in_service(&mut h, &audits[0], "");
+    h.answer_until_quiet(ok);
+    // Announced again, for longer: the first delay's timer is gone.
+    rsip(&mut h, 652, "*", "RM: graceful\nRD: 100\n");
+    h.advance(Duration::from_secs(20));
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+    h.advance(Duration::from_secs(80));
+    checks(&mut h);
+}
+
+#[test]
+fn a_gateway_with_no_lines_cannot_be_checked_and_is_believed() {
+    let mut c = Config::default();
+    c.gateway(GatewayConfig {
+        id: gw(),
+        address: gw_addr(),
+        domain: "gw1.example.net".to_owned(),
+        lines: Vec::new(),
+    })
+    .unwrap();
+    let mut h = Harness::new(c);
+    // Nothing to audit at start: it is up when it first speaks.
+    h.send("RSIP 660 *@gw1.example.net MGCP 1.0\nRM: restart\n");
+    h.inbox.clear();
+    h.events.clear();
+    h.send("NTFY 661 *@gw1.example.net MGCP 1.0\n");
+    h.inbox.clear();
+    h.send("RSIP 662 *@gw1.example.net MGCP 1.0\nRM: forced\n");
+    assert!(h.recv().text.starts_with("200 662"));
+    assert_eq!(
+        h.event(),
+        Event::GatewayDown {
+            gateway: gw(),
+            reason: DownReason::Forced
+        }
+    );
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+}
+
+#[test]
+fn a_forced_claim_for_one_line_while_the_gateway_is_not_in_service_is_believed() {
+    let mut h = Harness::armed(1);
+    connect(&mut h, 1, 1, "1");
+    rsip(&mut h, 670, "*", "RM: graceful\nRD: 60\n");
+    h.events.clear();
+    rsip(&mut h, 671, "aaln/1", "RM: forced\n");
+    assert_eq!(
+        h.event(),
+        Event::ConnectionLost {
+            line: line(1),
+            call: CallId(1),
+            reason: "restart".into()
+        }
+    );
+    let a = h.recv();
+    assert_eq!((a.verb(), a.param("F")), ("AUEP", Some("ES")));
+}
+
+#[test]
+fn a_connection_being_created_during_a_check_is_not_lost() {
+    let mut h = Harness::armed(1);
+    h.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(9),
+        mode: ConnectionMode::RecvOnly,
+        codec: Codec::Pcmu,
+        ptime: ms(20),
+        remote: None,
+    });
+    let crcx = h.recv();
+    rsip(&mut h, 680, "*", "RM: forced\n");
+    let audits = checks(&mut h);
+    // Answered before the create: the gateway lists nothing yet.
+    in_service(&mut h, &audits[0], "");
+    h.send(&format!("200 {} OK\nI: 9\n\n{GW_SDP}", crcx.txid()));
+    assert!(matches!(
+        h.events.pop_back(),
+        Some(Event::ConnectionCreated { .. })
+    ));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    assert_eq!(h.agent.stats().connections_lost, 0);
+}
+
+#[test]
+fn a_command_that_times_out_during_a_check_is_an_unreachable_gateway() {
+    let mut h = impatient(1);
+    h.command(Command::Audit { line: line(1) });
+    h.recv();
+    rsip(&mut h, 690, "*", "RM: forced\n");
+    checks(&mut h);
+    h.advance(Duration::from_secs(1));
+    assert!(matches!(h.event(), Event::CommandFailed { code: 0, .. }));
+    assert_eq!(
+        h.event(),
+        Event::GatewayDown {
+            gateway: gw(),
+            reason: DownReason::Unreachable
+        }
+    );
+    assert!(h.events.is_empty(), "{:?}", h.events);
 }
