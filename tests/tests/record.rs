@@ -263,27 +263,6 @@ fn record_by_picking_up_and_listen_by_picking_up() {
 
 /// A record request for a user with no phone is 409; one whose phone's gateway is down is 503,
 /// and `/api/v1/health` shows that station unavailable.
-/// UDP datagrams from `from` (any address and port of this host) to `to`, written through a
-/// raw socket so the source port can be one that another process holds: what a sender on the
-/// gateway's LAN that forges the gateway's address can do. Needs root (CAP_NET_RAW).
-fn forge_udp(from: std::net::SocketAddr, to: std::net::SocketAddr, payloads: &[Vec<u8>]) {
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
-        .expect("a raw socket (the end-to-end tests run as root)");
-    assert!(from.ip().is_loopback() && to.ip().is_loopback());
-    for p in payloads {
-        let len = u16::try_from(8 + p.len()).unwrap();
-        let mut d = Vec::with_capacity(usize::from(len));
-        d.extend_from_slice(&from.port().to_be_bytes());
-        d.extend_from_slice(&to.port().to_be_bytes());
-        d.extend_from_slice(&len.to_be_bytes());
-        d.extend_from_slice(&[0, 0]); // no checksum (IPv4 allows it)
-        d.extend_from_slice(p);
-        raw.send_to(&d, &SockAddr::from(std::net::SocketAddr::new(to.ip(), 0)))
-            .expect("raw send");
-    }
-}
-
 #[test]
 fn a_forger_at_the_gateways_rtp_address_stays_out_of_the_recording() {
     let (server, mut sim) = setup();
@@ -320,7 +299,9 @@ fn a_forger_at_the_gateways_rtp_address_stays_out_of_the_recording() {
             p
         })
         .collect();
-    forge_udp(gateway, media, &forged);
+    for p in &forged {
+        offhook_tests::spoof_udp(gateway, media, p);
+    }
     sim.expect("the speech was sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
     });

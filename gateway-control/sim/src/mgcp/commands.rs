@@ -667,6 +667,9 @@ impl Gateway {
                 "X" => ("X", line.request_id.clone().unwrap_or_default()),
                 "N" => ("N", line.notified_text.clone().unwrap_or_default()),
                 "D" => ("D", line.digit_map_text.clone().unwrap_or_default()),
+                // No connection, no `I:` line: the grammar's ConnectionId is 1 to 32 hex
+                // digits, and an empty list does not parse.
+                "I" if line.connections.is_empty() => continue,
                 "I" => ("I", join(line.connections.iter().map(|k| k.id.clone()))),
                 "ES" => ("ES", line.event_state().to_owned()),
                 "Q" => (

@@ -616,6 +616,29 @@ fn hear_delivers_received_audio_until_the_connection_goes() {
     assert!(h.took_output(&Output::HearEnded { line: 1 }));
 }
 
+/// `F: I` lists the connection ids an endpoint has (what the call agent checks a restart
+/// claim against), and leaves the line out when there is none: an empty `I:` does not parse.
+#[test]
+fn audits_list_connection_ids_and_omit_an_empty_list() {
+    let mut h = Harness::new(2);
+    let r = h.send("AUEP {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nF: ES,I\r\n");
+    assert!(r.starts_with("200 ") && r.contains("ES: L/hu"), "{r}");
+    assert!(!r.contains("\nI:"), "{r}");
+    assert!(wire::parse(r.as_bytes()).is_ok(), "{r}");
+    h.gw.add_rtp_port(30000);
+    h.gw.add_rtp_port(30002);
+    for _ in 0..2 {
+        assert_eq!(h.code(&crcx(1, "recvonly", false)), 200);
+    }
+    let r = h.send("AUEP {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nF: ES,I\r\n");
+    let ids = r
+        .lines()
+        .find_map(|l| l.strip_prefix("I: "))
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(ids.split(',').count(), 2, "{r}");
+    assert!(wire::parse(r.as_bytes()).is_ok(), "{r}");
+}
+
 #[test]
 fn audits_report_state() {
     let mut h = Harness::new(3);

@@ -47,6 +47,10 @@ pub struct Config {
     pub max_probe_interval: Duration,
     /// The longest RestartDelay honoured before re-auditing a restarting gateway. 300 s.
     pub max_restart_delay: Duration,
+    /// How long the audits that check a restart claim (`RM: forced`, or a graceful delay over)
+    /// may take: a gateway whose lines have not all answered in service by then is believed
+    /// down. 4 s (the first transmission and four retransmissions at the 200 ms floor).
+    pub restart_check_timeout: Duration,
     /// A line whose re-arm fails this many times in a row is left alone (and counted). 3.
     pub max_arm_failures: u32,
     /// ... until this long has passed; then it is audited and armed again. 60 s.
@@ -73,6 +77,7 @@ impl Default for Config {
             probe_interval: Duration::from_secs(1),
             max_probe_interval: Duration::from_secs(64),
             max_restart_delay: Duration::from_secs(300),
+            restart_check_timeout: Duration::from_secs(4),
             max_arm_failures: 3,
             arm_retry_interval: Duration::from_secs(60),
             rng_seed: 0,
@@ -117,6 +122,9 @@ impl Config {
         }
         if self.arm_retry_interval.is_zero() {
             return Err(ConfigError::Zero("arm_retry_interval"));
+        }
+        if self.restart_check_timeout.is_zero() {
+            return Err(ConfigError::Zero("restart_check_timeout"));
         }
         if self.max_queued == 0 {
             return Err(ConfigError::Zero("max_queued"));
@@ -218,6 +226,11 @@ impl Config {
     /// Sets [`Config::max_restart_delay`].
     pub fn max_restart_delay(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
         self.set(|c| c.max_restart_delay = d)
+    }
+
+    /// Sets [`Config::restart_check_timeout`].
+    pub fn restart_check_timeout(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
+        self.set(|c| c.restart_check_timeout = d)
     }
 
     /// Sets [`Config::max_arm_failures`].

@@ -9,7 +9,7 @@ use super::outgoing::{AuditWhy, Connection};
 use super::{CallAgent, Service, Timer};
 use crate::mgcp::transaction::CommandOutcome;
 use crate::mgcp::wire::{self, AckRange, Param, RestartMethod, ReturnCode, Verb};
-use crate::model::{CallId, DownReason, Event, LineId};
+use crate::model::{CallId, DownReason, Event};
 
 impl CallAgent {
     pub(super) fn incoming_command(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) {
@@ -162,6 +162,15 @@ impl CallAgent {
         match method {
             RestartMethod::Graceful => {
                 if matches!(self.gateways[g].service, Service::Up | Service::Starting) {
+                    // Checked when the delay is over (no delay: wait for the calls to end, at
+                    // most `max_restart_delay`); a restart delay still running keeps its timer.
+                    if self.gateways[g].probe_at.is_none() {
+                        let max = self.config.max_restart_delay;
+                        let after = if delay.is_zero() { max } else { delay.min(max) };
+                        let at = now + after;
+                        self.gateways[g].probe_at = Some((at, Timer::GracefulOver(g)));
+                        self.set_timer(at, Timer::GracefulOver(g));
+                    }
                     self.gateways[g].service = Service::Announced(DownReason::Graceful(delay));
                     self.stats.gateway_down += 1;
                     self.emit(Event::GatewayDown {
@@ -170,18 +179,7 @@ impl CallAgent {
                     });
                 }
             }
-            RestartMethod::Forced => {
-                if self.gateways[g].service != Service::Announced(DownReason::Forced) {
-                    self.cancel_probe(g);
-                    self.gateways[g].service = Service::Announced(DownReason::Forced);
-                    self.stats.gateway_down += 1;
-                    self.emit(Event::GatewayDown {
-                        gateway,
-                        reason: DownReason::Forced,
-                    });
-                }
-                self.clear_connections(g, 0, "gateway restarted");
-            }
+            RestartMethod::Forced => self.forced_claim(now, g),
             RestartMethod::Restart => {
                 if matches!(
                     self.gateways[g].service,
@@ -217,6 +215,7 @@ impl CallAgent {
                     self.gateways[g].service,
                     Service::Announced(DownReason::Graceful(_))
                 ) {
+                    self.cancel_probe(g);
                     self.gateways[g].service = Service::Up;
                     self.stats.gateway_up += 1;
                     self.emit(Event::GatewayUp { gateway });
@@ -228,27 +227,15 @@ impl CallAgent {
         }
     }
 
-    /// RSIP for one line: its connections are gone after a forced restart or restart; it is
-    /// audited and armed again.
+    /// RSIP for one line: its connections are gone after a restart, or a forced restart that
+    /// its check confirmed (or that comes while the gateway is not in service); it is audited
+    /// and armed again.
     fn line_restart(&mut self, g: usize, line: usize, method: RestartMethod<'_>) {
+        if method == RestartMethod::Forced && self.line_forced_claim(g, line) {
+            return;
+        }
         if matches!(method, RestartMethod::Forced | RestartMethod::Restart) {
-            let endpoint = self.lines[line].local().clone();
-            let calls: Vec<CallId> = self.gateways[g]
-                .connections
-                .iter()
-                .filter(|(_, c)| matches!(c, Connection::Open { endpoint: e, .. } if e.eq_ignore_ascii_case(&endpoint)))
-                .map(|(call, _)| *call)
-                .collect();
-            for call in calls {
-                self.gateways[g].connections.remove(&call);
-                self.stats.connections_lost += 1;
-                let id: LineId = self.lines[line].id.clone();
-                self.emit(Event::ConnectionLost {
-                    line: id,
-                    call,
-                    reason: "restart".to_owned(),
-                });
-            }
+            self.lose_connections(g, line, "");
         }
         if matches!(
             method,

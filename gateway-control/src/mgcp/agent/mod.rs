@@ -1,5 +1,6 @@
 //! The MGCP call agent core; see [`CallAgent`].
 
+mod claims;
 mod config;
 mod incoming;
 mod outgoing;
@@ -65,6 +66,11 @@ pub struct Stats {
     pub probes_sent: u64,
     /// RestartInProgress commands received.
     pub restarts: u64,
+    /// Restart claims (`RM: forced` for the gateway or a line, or a graceful delay over) that
+    /// the audit refuted: the gateway answered in service. Forged, or a gateway that lies.
+    pub restart_claims_refuted: u64,
+    /// Restart claims the audit confirmed (out of service, or no answer in time).
+    pub restart_claims_confirmed: u64,
     /// Gateway-initiated deletes received.
     pub connections_lost: u64,
     /// Model commands for a line that is not configured.
@@ -113,6 +119,8 @@ impl Stats {
             audits_sent,
             probes_sent,
             restarts,
+            restart_claims_refuted,
+            restart_claims_confirmed,
             connections_lost,
             unknown_line_commands,
             queue_full,
@@ -145,6 +153,8 @@ impl Stats {
             ("audits_sent", audits_sent),
             ("probes_sent", probes_sent),
             ("restarts", restarts),
+            ("restart_claims_refuted", restart_claims_refuted),
+            ("restart_claims_confirmed", restart_claims_confirmed),
             ("connections_lost", connections_lost),
             ("unknown_line_commands", unknown_line_commands),
             ("queue_full", queue_full),
@@ -177,6 +187,11 @@ enum Service {
     Up,
     /// It announced it is going (graceful or forced).
     Announced(DownReason),
+    /// It claimed a forced restart; every line is being audited before the claim is believed
+    /// (see [`CallAgent`]'s decisions). `reported`: it was already reported down (graceful).
+    Checking {
+        reported: bool,
+    },
     /// Commands timed out; probing.
     Unreachable {
         interval: Duration,
@@ -198,8 +213,13 @@ struct Gateway {
     next_send: Option<Instant>,
     /// Connections by the controller's handle.
     connections: HashMap<CallId, outgoing::Connection>,
-    /// The pending probe or restart timer's instant, to cancel it.
+    /// The pending probe, restart or check timer's instant, to cancel it.
     probe_at: Option<(Instant, Timer)>,
+    /// Lines whose check audit has not been answered in service yet
+    /// ([`Service::Checking`]).
+    unchecked: BTreeSet<usize>,
+    /// Whether a refuted restart claim was logged at `warn` (once per gateway).
+    claim_warned: bool,
 }
 
 /// The core's one timer enum (the transaction layer keeps its own).
@@ -213,6 +233,10 @@ enum Timer {
     Restart(usize),
     /// A line given up after repeated failures is tried again.
     Rearm(usize),
+    /// A restart claim's audits were not all answered in service in time: believe it.
+    CheckDeadline(usize),
+    /// A graceful restart's delay is over: check that the gateway went.
+    GracefulOver(usize),
 }
 
 /// The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
@@ -248,6 +272,32 @@ enum Timer {
 ///   `GatewayDown { reason: Unreachable }` once; commands for it then fail at once (code 0) and
 ///   `AUEP` probes follow with doubling intervals until one is answered: `GatewayUp`, then every
 ///   line is audited (a `LineStatus` each) and armed again.
+/// - **Restart claims are checked, not trusted** (issue 13; `claims.rs`). MGCP has no
+///   authentication (RFC 3435 §5 leaves it to IPsec), so an `RSIP … RM: forced` may be forged
+///   by anyone who can send from the gateway's address. For a gateway in service (or one that
+///   only announced a graceful restart) the claim is not reported: every line is audited
+///   (`AUEP` with `F: ES,I`) first. If every line answers `200`, the claim is refuted: the
+///   gateway stays up (or is reported up again after a graceful announcement), each line is
+///   re-armed, the connections the gateway still lists in `I:` are kept (a recording in
+///   progress goes on) and only those it no longer has are reported `ConnectionLost`; counted
+///   in [`Stats::restart_claims_refuted`], logged at `warn` once per gateway. If any line
+///   answers an error (`501` out of service, `500`, or a gateway that cannot audit `I`), the
+///   claim is believed at once (`GatewayDown { Forced }`, every connection gone, wait for
+///   `RM: restart`, as before). If the lines have not all answered within
+///   [`Config::restart_check_timeout`] (4 s), it is believed too, and the silent gateway is
+///   probed like an unreachable one, so a claim believed only because the audits were lost
+///   heals when a probe is answered. A per-line `forced` is checked the same way for that
+///   line. A claim while starting, unreachable or already forced down is believed as before.
+/// - **A real forced restart** is therefore reported up to `restart_check_timeout` late when
+///   the gateway goes silent (at once when it answers `501`); calls on it were lost either
+///   way. Its `RM: restart` when back is taken as before (audit, arm, `GatewayUp`): it is
+///   not checked, since it claims the gateway is in service, which the audit that follows
+///   proves, and a forged one costs the calls in progress but cannot keep the gateway down.
+/// - **Graceful restarts** (`RM: graceful`) are reported as before (calls finish, no new
+///   work), and checked when their delay is over (no delay: after
+///   [`Config::max_restart_delay`]; repeating the claim does not extend it): a gateway still
+///   answering in service did not go and is reported up again; one that answers out of
+///   service or not at all is believed down by force.
 /// - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
 ///   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
 pub struct CallAgent {
@@ -301,6 +351,8 @@ impl CallAgent {
                 next_send: None,
                 connections: HashMap::new(),
                 probe_at: None,
+                unchecked: BTreeSet::new(),
+                claim_warned: false,
             };
             for name in &gc.lines {
                 let idx = agent.lines.len();
@@ -513,6 +565,14 @@ impl Controller for CallAgent {
                     let g = self.lines[line].gateway;
                     self.pump(now, g);
                 }
+                Timer::CheckDeadline(g) => {
+                    self.check_deadline(now, g);
+                    self.pump(now, g);
+                }
+                Timer::GracefulOver(g) => {
+                    self.graceful_over(now, g);
+                    self.pump(now, g);
+                }
             }
         }
         self.drain_transaction_events(now);
@@ -542,7 +602,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 50] = [
+    const NAMES: [&str; 52] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -562,6 +622,8 @@ mod tests {
         "audits_sent",
         "probes_sent",
         "restarts",
+        "restart_claims_refuted",
+        "restart_claims_confirmed",
         "connections_lost",
         "unknown_line_commands",
         "queue_full",

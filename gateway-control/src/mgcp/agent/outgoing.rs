@@ -60,6 +60,9 @@ pub(super) enum AuditWhy {
     Sync,
     /// A re-arm failed: report the hook change if any, then arm.
     Resync,
+    /// A restart claim is checked: the hook and the connections the gateway still has
+    /// (`F: ES,I`).
+    Check,
 }
 
 impl Job {
@@ -429,7 +432,18 @@ impl CallAgent {
             }
             Job::Audit { .. } | Job::Probe => {
                 verb = Verb::Auep;
-                params.push(Param::RequestedInfo(vec!["ES"]));
+                let check = matches!(
+                    job,
+                    Job::Audit {
+                        why: AuditWhy::Check,
+                        ..
+                    }
+                );
+                params.push(Param::RequestedInfo(if check {
+                    vec!["ES", "I"]
+                } else {
+                    vec!["ES"]
+                }));
                 self.stats.audits_sent += 1;
                 if matches!(job, Job::Probe) {
                     self.stats.probes_sent += 1;
@@ -525,7 +539,7 @@ impl CallAgent {
     pub(super) fn job_dropped(&mut self, job: &Job) {
         match job {
             Job::Arm { line } => self.lines[*line].arm_queued = false,
-            Job::Audit { line, why } if *why != AuditWhy::Model => {
+            Job::Audit { line, why } if !matches!(why, AuditWhy::Model | AuditWhy::Check) => {
                 self.lines[*line].resyncing = false;
             }
             Job::Crcx { call, line, .. } => {

@@ -58,7 +58,7 @@ impl CallAgent {
                 self.emit(Event::GatewayUp { gateway });
                 self.audit_all(now, g);
             }
-            Service::Up | Service::Announced(_) => {}
+            Service::Up | Service::Announced(_) | Service::Checking { .. } => {}
         }
     }
 
@@ -103,6 +103,10 @@ impl CallAgent {
                     }
                 }
             }
+            Job::Audit {
+                line,
+                why: AuditWhy::Check,
+            } => self.check_answered(g, line, r),
             Job::Audit { line, why } => {
                 if why != AuditWhy::Model {
                     self.lines[line].resyncing = false;
@@ -137,7 +141,7 @@ impl CallAgent {
                         };
                         self.emit(e);
                     }
-                    AuditWhy::Resync => {}
+                    AuditWhy::Resync | AuditWhy::Check => {}
                 }
                 if why != AuditWhy::Model || (changed && before != Hook::Unknown) {
                     self.request_arm(line);
@@ -316,6 +320,29 @@ impl CallAgent {
                     self.schedule_probe(now + next, g);
                 }
             }
+            // A probe or a check that outlived its question (the gateway came back by
+            // itself, or the claim was settled) says nothing new; a check still waited for
+            // settles its claim as the deadline would.
+            Service::Checking { .. }
+                if matches!(
+                    inf.job,
+                    Job::Probe
+                        | Job::Audit {
+                            why: AuditWhy::Check,
+                            ..
+                        }
+                ) =>
+            {
+                self.check_deadline(now, g);
+            }
+            _ if matches!(
+                inf.job,
+                Job::Probe
+                    | Job::Audit {
+                        why: AuditWhy::Check,
+                        ..
+                    }
+            ) => {}
             _ => self.unreachable(now, g),
         }
         self.pump(now, g);
@@ -329,7 +356,7 @@ impl CallAgent {
 
     /// The gateway stopped answering: report it once (not again if it announced its going),
     /// fail what waits, start probing.
-    fn unreachable(&mut self, now: Instant, g: usize) {
+    pub(super) fn unreachable(&mut self, now: Instant, g: usize) {
         let interval = self.config.probe_interval;
         let announced = matches!(self.gateways[g].service, Service::Announced(_));
         self.gateways[g].service = Service::Unreachable { interval };
@@ -373,7 +400,7 @@ impl CallAgent {
 }
 
 /// The hook state from an AUEP answer's `ES:` (EventStates).
-fn hook_from(r: &wire::Response<'_>) -> Option<Hook> {
+pub(super) fn hook_from(r: &wire::Response<'_>) -> Option<Hook> {
     let states = wire::find(&r.params, |p| match p {
         Param::EventStates(v) => Some(v),
         _ => None,

@@ -42,6 +42,8 @@ fn every_setter_takes_effect() {
         .unwrap()
         .max_restart_delay(Duration::from_secs(12))
         .unwrap()
+        .restart_check_timeout(ms(700))
+        .unwrap()
         .max_arm_failures(6)
         .unwrap()
         .arm_retry_interval(Duration::from_secs(8))
@@ -60,6 +62,7 @@ fn every_setter_takes_effect() {
         probe_interval: ms(300),
         max_probe_interval: Duration::from_secs(9),
         max_restart_delay: Duration::from_secs(12),
+        restart_check_timeout: ms(700),
         max_arm_failures: 6,
         arm_retry_interval: Duration::from_secs(8),
         rng_seed: 99,
@@ -89,6 +92,10 @@ fn zero_counts_and_durations_are_refused() {
     assert_eq!(
         c.arm_retry_interval(Duration::ZERO).unwrap_err(),
         ConfigError::Zero("arm_retry_interval")
+    );
+    assert_eq!(
+        c.restart_check_timeout(Duration::ZERO).unwrap_err(),
+        ConfigError::Zero("restart_check_timeout")
     );
     assert_eq!(
         c.max_queued(0).unwrap_err(),

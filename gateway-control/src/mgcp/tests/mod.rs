@@ -3,6 +3,7 @@
 //! Scenarios read like smoltcp's `send!`/`recv!`: what the gateway sends, at which instant,
 //! and what the call agent answers.
 
+mod claims;
 mod config;
 mod connections;
 mod gateways;
@@ -303,3 +304,19 @@ pub(super) fn media(port: u16) -> Media {
 
 /// The session description a gateway answers a create with.
 pub(super) const GW_SDP: &str = "v=0\no=- 1 0 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 16384 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\na=ptime:20\n";
+
+/// The gateway answers every check audit (`AUEP` asking `F: ES,I`) waiting in the inbox that
+/// its endpoint is out of service (`501`), confirming a restart claim.
+pub(super) fn out_of_service(h: &mut Harness) {
+    let checks: Vec<Sent> = h.inbox.drain(..).collect();
+    assert!(!checks.is_empty(), "no check audit");
+    for s in checks {
+        assert_eq!(
+            (s.verb(), s.param("F")),
+            ("AUEP", Some("ES,I")),
+            "{}",
+            s.text
+        );
+        h.send(&format!("501 {} endpoint out of service\n", s.txid()));
+    }
+}

@@ -77,6 +77,7 @@ fn graceful_then_cancel_and_forced() {
     );
     h.send("RSIP 912 *@gw1.example.net MGCP 1.0\nRM: forced\n");
     h.recv();
+    out_of_service(&mut h);
     assert_eq!(
         h.event(),
         Event::GatewayDown {
@@ -280,6 +281,7 @@ fn line_restart_loses_its_connections_and_re_audits_only_it() {
     h.event();
     h.send("RSIP 950 aaln/2@gw1.example.net MGCP 1.0\nRM: forced\n");
     assert!(h.recv().text.starts_with("200 950"));
+    out_of_service(&mut h);
     assert_eq!(
         h.event(),
         Event::ConnectionLost {
@@ -505,6 +507,7 @@ fn forced_down_gateway_that_stops_answering_is_not_reported_twice() {
     let mut h = Harness::armed(1);
     h.send("RSIP 980 *@gw1.example.net MGCP 1.0\nRM: forced\n");
     h.recv();
+    out_of_service(&mut h);
     assert!(matches!(h.event(), Event::GatewayDown { .. }));
     h.command(Command::Audit { line: line(1) });
     h.recv();

@@ -104,6 +104,7 @@ fn forced_after_graceful_is_reported_and_forced_twice_once() {
     rsip(&mut h, 20, "*", "RM: graceful\n");
     assert_eq!(h.event(), down(DownReason::Graceful(Duration::ZERO)));
     rsip(&mut h, 21, "*", "RM: forced\n");
+    out_of_service(&mut h);
     assert_eq!(h.event(), down(DownReason::Forced));
     rsip(&mut h, 22, "*", "RM: forced\n");
     assert!(h.events.is_empty() && h.inbox.is_empty());
@@ -131,6 +132,7 @@ fn restart_after_graceful_is_a_forced_down_and_restart_after_forced_is_not_repor
     assert_eq!(h.event(), up());
     h.events.clear();
     rsip(&mut h, 32, "*", "RM: forced\n");
+    out_of_service(&mut h);
     assert_eq!(h.event(), down(DownReason::Forced));
     // No method: a restart.
     rsip(&mut h, 33, "*", "");

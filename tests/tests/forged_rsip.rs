@@ -1,0 +1,180 @@
+//! Issue 13, point 18, end to end: a forged `RSIP … RM: forced` against the real
+//! `offhook serve`, while `offhook gateway-sim --protocol mgcp` records a message on line 1.
+//!
+//! The call agent tells gateways apart by their full source address, IP and port: a datagram
+//! from the gateway's IP but another port is dropped and counted (`unknown_peer`). What an
+//! attacker on the gateway's LAN can really send is a datagram whose source is the gateway's
+//! IP *and* port: here a raw socket (the test runs as root, as CAP_NET_RAW allows) writes the
+//! UDP header itself with the gateway's port, as a spoofing host would. The agent audits the
+//! gateway, which answers in service with the recording's connection still listed: the claim
+//! is refuted (counted, one `warn` line), `/api/v1/health` shows the gateway up, and the
+//! recording is stored whole.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use offhook_tests::osmo::free_udp_port;
+use offhook_tests::sim::GatewaySim;
+use offhook_tests::{Server, http, speech_8k, spoof_udp, wait_for, wait_within, wav_duration_ms};
+use serde_json::Value;
+
+fn gateway_up(server: &Server) -> Option<bool> {
+    let v: Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .send()
+        .ok()?
+        .json()
+        .ok()?;
+    v["gateways"][0]["up"].as_bool()
+}
+
+fn setup() -> (Server, GatewaySim, SocketAddr, SocketAddr) {
+    let (mgcp, gw) = (free_udp_port(), free_udp_port());
+    let agent: SocketAddr = format!("127.0.0.1:{mgcp}").parse().unwrap();
+    let gateway: SocketAddr = format!("127.0.0.1:{gw}").parse().unwrap();
+    let mut server = Server::start(&format!(
+        "[mgcp]\nlisten = \"{agent}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{gateway}\"\n"
+    ));
+    for (user, line) in [("alice", Some("gw1/aaln/1")), ("bob", None)] {
+        let mut args = vec!["user", "add", user, "--password-stdin"];
+        if let Some(line) = line {
+            args.extend(["--line", line]);
+        }
+        let out = server.offhook(&args, Some(offhook_tests::PASSWORD));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Stations are read at start-up.
+    server.terminate();
+    server.restart();
+    let mut sim = GatewaySim::start(agent, gateway, 2);
+    sim.expect("the gateway registered", |v| {
+        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
+    });
+    wait_for("the gateway up", || gateway_up(&server)?.then_some(()));
+    (server, sim, agent, gateway)
+}
+
+#[test]
+fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
+    let (server, mut sim, agent, gateway) = setup();
+    let speech = speech_8k();
+
+    // alice records a message for bob on her phone (line 1).
+    let url = server.url.clone();
+    let record = std::thread::spawn(move || {
+        std::process::Command::new(offhook_tests::offhook_bin())
+            .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
+            .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
+            .output()
+            .expect("offhook record")
+    });
+    sim.expect("line 1 rings", |v| {
+        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send("offhook 1");
+    sim.expect("a connection on line 1", |v| {
+        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
+    });
+    sim.send(&format!("say 1 {}", speech.display()));
+    wait_for("the recording's first audio", || {
+        (server.try_metric(r#"offhook_rtp_total{kind="audio_packets"}"#)? > 50).then_some(())
+    });
+
+    let forged = b"RSIP 31337 *@[127.0.0.1] MGCP 1.0\r\nRM: forced\r\n";
+    // From the gateway's IP but another port: not the gateway, dropped and counted.
+    let unknown = server.metric(r#"offhook_mgcp_total{kind="unknown_peer"}"#);
+    // (The gateway's own start-up announcement was one.)
+    let restarts = server.metric(r#"offhook_mgcp_total{kind="restarts"}"#);
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(forged, agent)
+        .unwrap();
+    wait_for("the stranger counted", || {
+        (server.metric(r#"offhook_mgcp_total{kind="unknown_peer"}"#) > unknown).then_some(())
+    });
+    assert_eq!(
+        server.metric(r#"offhook_mgcp_total{kind="restarts"}"#),
+        restarts,
+        "taken from a stranger"
+    );
+
+    // From the gateway's own address and port, as a spoofing host on its LAN sends it.
+    spoof_udp(gateway, agent, forged);
+    wait_within("the claim refuted", Duration::from_secs(5), || {
+        (server.metric(r#"offhook_mgcp_total{kind="restart_claims_refuted"}"#) == 1).then_some(())
+    });
+    assert_eq!(
+        server.metric(r#"offhook_mgcp_total{kind="restarts"}"#),
+        restarts + 1
+    );
+    assert_eq!(
+        server.metric(r#"offhook_mgcp_total{kind="restart_claims_confirmed"}"#),
+        0
+    );
+    assert_eq!(gateway_up(&server), Some(true), "health shows it up");
+    // A second forged claim: refuted too, and logged at warn only once.
+    spoof_udp(
+        gateway,
+        agent,
+        b"RSIP 31338 *@[127.0.0.1] MGCP 1.0\r\nRM: forced\r\n",
+    );
+    wait_within("the second claim refuted", Duration::from_secs(5), || {
+        (server.metric(r#"offhook_mgcp_total{kind="restart_claims_refuted"}"#) == 2).then_some(())
+    });
+
+    // The recording goes on to its end and is stored whole.
+    sim.expect("the speech was sent", |v| {
+        (v["line"] == 1 && v["event"] == "say_done").then_some(())
+    });
+    sim.send("onhook 1");
+    let out = record.join().unwrap();
+    assert!(
+        out.status.success(),
+        "offhook record: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let got = tempfile::tempdir().unwrap();
+    let got = got.path().join("got.wav");
+    wait_for("bob's copy ready", || {
+        let out = server.client("bob", &["inbox", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        list.as_array()?
+            .iter()
+            .find(|m| m["id"] == id.as_str())
+            .map(|_| ())
+    });
+    let out = server.client("bob", &["fetch", &id, "--out", got.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (said, stored) = (wav_duration_ms(&speech), wav_duration_ms(&got));
+    assert!(
+        said.abs_diff(stored) <= 100,
+        "said {said} ms, stored {stored} ms"
+    );
+    // The connection was never torn down under the recording.
+    let deleted_early = sim
+        .seen
+        .iter()
+        .take_while(|v| v["event"] != "say_done")
+        .any(|v| v["event"] == "connection" && v["action"] == "deleted");
+    assert!(!deleted_early, "{:#?}", sim.seen);
+    assert_eq!(
+        server.metric(r#"offhook_mgcp_total{kind="gateway_down"}"#),
+        0
+    );
+    let log = server.log_text();
+    assert_eq!(
+        log.matches("restart claim refuted").count(),
+        1,
+        "one warn line: {log}"
+    );
+}
