@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::{DEADLINE, offhook_bin};
+use crate::osmo::free_udp_port;
+use crate::{DEADLINE, PASSWORD, Server, http, offhook_bin, wait_for};
 
 /// A simulated MGCP gateway process.
 pub struct GatewaySim {
@@ -98,4 +99,83 @@ impl Drop for GatewaySim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A server with one MGCP gateway `gw1` on loopback, driven by the simulator (2 lines), and
+/// `users`: each `(name, line)` with an optional `GATEWAY/ENDPOINT`. Returns once the gateway is
+/// registered and shown up, with the call agent's and the gateway's addresses.
+pub fn server_with_phones(
+    users: &[(&str, Option<&str>)],
+) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
+    let agent: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let gateway: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let mut server = Server::start(&format!(
+        "[mgcp]\nlisten = \"{agent}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{gateway}\"\n"
+    ));
+    for (user, line) in users {
+        let mut args = vec!["user", "add", user, "--password-stdin"];
+        if let Some(line) = line {
+            args.extend(["--line", line]);
+        }
+        let out = server.offhook(&args, Some(PASSWORD));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Stations are read at start-up.
+    server.terminate();
+    server.restart();
+    let mut sim = GatewaySim::start(agent, gateway, 2);
+    sim.expect("the gateway registered", |v| {
+        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
+    });
+    wait_for("the gateway up", || {
+        let v: Value = http()
+            .get(format!("{}/api/v1/health", server.url))
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (v["gateways"][0]["up"] == true).then_some(())
+    });
+    (server, sim, agent, gateway)
+}
+
+/// `offhook record --to TO` as `user`, on a thread (it returns once the message is stored).
+pub fn record_in_background(
+    server: &Server,
+    user: &str,
+    to: &str,
+) -> std::thread::JoinHandle<std::process::Output> {
+    let (url, user, to) = (server.url.clone(), user.to_owned(), to.to_owned());
+    std::thread::spawn(move || {
+        Command::new(offhook_bin())
+            .args(["record", "--to", &to, "--server", &url, "--user", &user])
+            .env("OFFHOOK_PASSWORD", PASSWORD)
+            .output()
+            .expect("offhook record")
+    })
+}
+
+/// Once line `line` has said its file: hangs it up and returns the id `offhook record`
+/// printed for the stored message.
+pub fn finish_recording(
+    sim: &mut GatewaySim,
+    line: u16,
+    record: std::thread::JoinHandle<std::process::Output>,
+) -> String {
+    sim.expect("the speech was sent", |v| {
+        (v["line"] == line && v["event"] == "say_done").then_some(())
+    });
+    sim.send(&format!("onhook {line}"));
+    let out = record.join().unwrap();
+    assert!(
+        out.status.success(),
+        "offhook record: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

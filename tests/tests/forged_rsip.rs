@@ -10,11 +10,10 @@
 //! is refuted (counted, one `warn` line), `/api/v1/health` shows the gateway up, and the
 //! recording is stored whole.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::Duration;
 
-use offhook_tests::osmo::free_udp_port;
-use offhook_tests::sim::GatewaySim;
+use offhook_tests::sim::{finish_recording, record_in_background, server_with_phones};
 use offhook_tests::{Server, http, speech_8k, spoof_udp, wait_for, wait_within, wav_duration_ms};
 use serde_json::Value;
 
@@ -28,51 +27,14 @@ fn gateway_up(server: &Server) -> Option<bool> {
     v["gateways"][0]["up"].as_bool()
 }
 
-fn setup() -> (Server, GatewaySim, SocketAddr, SocketAddr) {
-    let (mgcp, gw) = (free_udp_port(), free_udp_port());
-    let agent: SocketAddr = format!("127.0.0.1:{mgcp}").parse().unwrap();
-    let gateway: SocketAddr = format!("127.0.0.1:{gw}").parse().unwrap();
-    let mut server = Server::start(&format!(
-        "[mgcp]\nlisten = \"{agent}\"\n\
-         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{gateway}\"\n"
-    ));
-    for (user, line) in [("alice", Some("gw1/aaln/1")), ("bob", None)] {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        if let Some(line) = line {
-            args.extend(["--line", line]);
-        }
-        let out = server.offhook(&args, Some(offhook_tests::PASSWORD));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Stations are read at start-up.
-    server.terminate();
-    server.restart();
-    let mut sim = GatewaySim::start(agent, gateway, 2);
-    sim.expect("the gateway registered", |v| {
-        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
-    });
-    wait_for("the gateway up", || gateway_up(&server)?.then_some(()));
-    (server, sim, agent, gateway)
-}
-
 #[test]
 fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
-    let (server, mut sim, agent, gateway) = setup();
+    let (server, mut sim, agent, gateway) =
+        server_with_phones(&[("alice", Some("gw1/aaln/1")), ("bob", None)]);
     let speech = speech_8k();
 
     // alice records a message for bob on her phone (line 1).
-    let url = server.url.clone();
-    let record = std::thread::spawn(move || {
-        std::process::Command::new(offhook_tests::offhook_bin())
-            .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
-            .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
-            .output()
-            .expect("offhook record")
-    });
+    let record = record_in_background(&server, "alice", "bob");
     sim.expect("line 1 rings", |v| {
         (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
     });
@@ -128,17 +90,7 @@ fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
     });
 
     // The recording goes on to its end and is stored whole.
-    sim.expect("the speech was sent", |v| {
-        (v["line"] == 1 && v["event"] == "say_done").then_some(())
-    });
-    sim.send("onhook 1");
-    let out = record.join().unwrap();
-    assert!(
-        out.status.success(),
-        "offhook record: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let id = finish_recording(&mut sim, 1, record);
     let got = tempfile::tempdir().unwrap();
     let got = got.path().join("got.wav");
     wait_for("bob's copy ready", || {

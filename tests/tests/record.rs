@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use offhook_tests::osmo::free_udp_port;
-use offhook_tests::sim::GatewaySim;
+use offhook_tests::sim::{GatewaySim, finish_recording, record_in_background, server_with_phones};
 use offhook_tests::{Server, http, speech_8k, wait_for, wav_duration_ms};
 use serde_json::Value;
 
@@ -75,14 +75,7 @@ fn clip(dir: &Path, start: usize, len: usize) -> std::path::PathBuf {
 
 /// `offhook record --to bob` as alice, on a thread (it returns once the message is stored).
 fn record_to_bob(server: &Server) -> std::thread::JoinHandle<std::process::Output> {
-    let url = server.url.clone();
-    std::thread::spawn(move || {
-        std::process::Command::new(offhook_tests::offhook_bin())
-            .args(["record", "--to", "bob", "--server", &url, "--user", "alice"])
-            .env("OFFHOOK_PASSWORD", offhook_tests::PASSWORD)
-            .output()
-            .expect("offhook record")
-    })
+    record_in_background(server, "alice", "bob")
 }
 
 /// Line 1 rings; the simulator picks it up and the connection to Offhook's media is made.
@@ -97,50 +90,12 @@ fn answer_line_1(sim: &mut GatewaySim) {
 }
 
 fn setup() -> (Server, GatewaySim) {
-    let (mgcp, gw) = (free_udp_port(), free_udp_port());
-    let server = Server::start(&format!(
-        "[mgcp]\nlisten = \"127.0.0.1:{mgcp}\"\n\
-         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:{gw}\"\n"
-    ));
     // alice and carol have phones (lines 1 and 2); bob listens with the CLI.
-    for (user, line) in [
+    let (server, sim, _, _) = server_with_phones(&[
         ("alice", Some("gw1/aaln/1")),
         ("bob", None),
         ("carol", Some("gw1/aaln/2")),
-    ] {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        if let Some(line) = line {
-            args.extend(["--line", line]);
-        }
-        let out = server.offhook(&args, Some(offhook_tests::PASSWORD));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Stations are read at start-up.
-    let mut server = server;
-    server.terminate();
-    server.restart();
-    let mut sim = GatewaySim::start(
-        format!("127.0.0.1:{mgcp}").parse().unwrap(),
-        format!("127.0.0.1:{gw}").parse().unwrap(),
-        2,
-    );
-    sim.expect("the gateway registered", |v| {
-        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
-    });
-    wait_for("alice's phone available", || {
-        let token = server.login("alice");
-        let r = http()
-            .get(format!("{}/api/v1/health", server.url))
-            .bearer_auth(token)
-            .send()
-            .ok()?;
-        let v: Value = r.json().ok()?;
-        (v["gateways"][0]["up"] == true).then_some(())
-    });
+    ]);
     (server, sim)
 }
 
@@ -172,17 +127,7 @@ fn record_by_picking_up_and_listen_by_picking_up() {
     for junk in [&b"\x80\x00\x00\x01 not from the gateway"[..], b"junk"] {
         stranger.send_to(junk, media).unwrap();
     }
-    sim.expect("the speech was sent", |v| {
-        (v["line"] == 1 && v["event"] == "say_done").then_some(())
-    });
-    sim.send("onhook 1");
-    let out = record.join().unwrap();
-    assert!(
-        out.status.success(),
-        "offhook record: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let id = finish_recording(&mut sim, 1, record);
     assert_eq!(
         id.len(),
         36,
@@ -302,17 +247,7 @@ fn a_forger_at_the_gateways_rtp_address_stays_out_of_the_recording() {
     for p in &forged {
         offhook_tests::spoof_udp(gateway, media, p);
     }
-    sim.expect("the speech was sent", |v| {
-        (v["line"] == 1 && v["event"] == "say_done").then_some(())
-    });
-    sim.send("onhook 1");
-    let out = record.join().unwrap();
-    assert!(
-        out.status.success(),
-        "offhook record: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let id = finish_recording(&mut sim, 1, record);
     wait_for("the forged packets counted", || {
         (server.metric(r#"offhook_rtp_total{kind="wrong_ssrc"}"#) >= 100).then_some(())
     });
