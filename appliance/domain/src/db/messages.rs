@@ -583,30 +583,17 @@ pub fn sweep(conn: &Connection, policy: Retention, now_ms: i64) -> Result<Vec<St
 
 #[cfg(test)]
 mod tests {
-    use super::super::users::{self, NewUser};
+    use super::super::users;
     use super::*;
-
-    fn user(conn: &Connection, name: &str) -> Uuid {
-        let n = NewUser {
-            username: name.into(),
-            display: None,
-            password: "pw".into(),
-            admin: false,
-            line: None,
-        };
-        users::add(conn, &crate::audio::SealKey::generate(), &n, 0)
-            .unwrap()
-            .id
-    }
 
     #[test]
     fn visibility_states_and_retention() {
         let dir = tempfile::tempdir().unwrap();
         let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
         let (a, b, c) = (
-            user(&conn, "alice"),
-            user(&conn, "bob"),
-            user(&conn, "carol"),
+            users::test_user(&conn, "alice"),
+            users::test_user(&conn, "bob"),
+            users::test_user(&conn, "carol"),
         );
         let id = Uuid::new_v4();
         insert(
@@ -650,7 +637,10 @@ mod tests {
     fn processing_messages_are_hidden_from_recipients_until_ready() {
         let dir = tempfile::tempdir().unwrap();
         let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
-        let (a, b) = (user(&conn, "alice"), user(&conn, "bob"));
+        let (a, b) = (
+            users::test_user(&conn, "alice"),
+            users::test_user(&conn, "bob"),
+        );
         let new = |id| NewMessage {
             id,
             sender: a,
@@ -698,9 +688,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = super::super::connect(&super::super::Paths::new(dir.path())).unwrap();
         let (a, b, c) = (
-            user(&conn, "alice"),
-            user(&conn, "bob"),
-            user(&conn, "carol"),
+            users::test_user(&conn, "alice"),
+            users::test_user(&conn, "bob"),
+            users::test_user(&conn, "carol"),
         );
         let id = Uuid::new_v4();
         insert(

@@ -398,6 +398,19 @@ pub fn server_id(conn: &Connection) -> Result<Uuid, Error> {
     Uuid::parse_str(&v).map_err(|e| Error::Invalid(e.to_string()))
 }
 
+/// Adds user `name` (password "pw", no line) for a test; returns their id.
+#[cfg(test)]
+pub(crate) fn test_user(conn: &Connection, name: &str) -> Uuid {
+    let new = NewUser {
+        username: name.into(),
+        display: None,
+        password: "pw".into(),
+        admin: false,
+        line: None,
+    };
+    add(conn, &SealKey::generate(), &new, 0).unwrap().id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::Connection;
 use uuid::Uuid;
 
 use super::*;
@@ -12,24 +11,11 @@ use crate::accept::{self, Attachment, Audio, Recording};
 use crate::clock::ManualClock;
 use crate::config::Retention;
 use crate::db::messages::{self as store, NewAttachment, NewMessage, State, Status};
-use crate::db::users::{self, NewUser};
+use crate::db::users;
 use crate::db::{self, Paths};
 use crate::{Config, VoiceMessaging};
 
 const T0_US: i64 = 1_795_000_000_000_000;
-
-fn user(conn: &Connection, name: &str) -> Uuid {
-    let n = NewUser {
-        username: name.into(),
-        display: None,
-        password: "pw".into(),
-        admin: false,
-        line: None,
-    };
-    users::add(conn, &crate::audio::SealKey::generate(), &n, 0)
-        .unwrap()
-        .id
-}
 
 fn message(sender: Uuid, to: &[Uuid], status: Status, audio: u64, atts: &[u64]) -> NewMessage {
     let id = Uuid::new_v4();
@@ -62,9 +48,9 @@ fn usage_follows_a_message_through_transcoding_retention_and_every_delete() {
     let dir = tempfile::tempdir().unwrap();
     let conn = db::connect(&Paths::new(dir.path())).unwrap();
     let (a, b, c) = (
-        user(&conn, "alice"),
-        user(&conn, "bob"),
-        user(&conn, "carol"),
+        users::test_user(&conn, "alice"),
+        users::test_user(&conn, "bob"),
+        users::test_user(&conn, "carol"),
     );
     assert_eq!(used(&conn, a).unwrap(), 0);
     assert_eq!(used(&conn, Uuid::new_v4()).unwrap(), 0, "unknown user");
@@ -116,7 +102,10 @@ fn usage_follows_a_message_through_transcoding_retention_and_every_delete() {
 fn the_check_refuses_what_would_pass_the_quota_and_names_both_figures() {
     let dir = tempfile::tempdir().unwrap();
     let conn = db::connect(&Paths::new(dir.path())).unwrap();
-    let (a, b) = (user(&conn, "alice"), user(&conn, "bob"));
+    let (a, b) = (
+        users::test_user(&conn, "alice"),
+        users::test_user(&conn, "bob"),
+    );
     store::insert(&conn, &message(a, &[b], Status::Ready, 600, &[])).unwrap();
     assert!(check(&conn, a, 400, 1000).is_ok(), "exactly full is fine");
     match check(&conn, a, 401, 1000) {
@@ -140,7 +129,10 @@ fn the_migration_counts_what_earlier_versions_stored() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths::new(dir.path());
     let conn = db::connect(&paths).unwrap();
-    let (a, b) = (user(&conn, "alice"), user(&conn, "bob"));
+    let (a, b) = (
+        users::test_user(&conn, "alice"),
+        users::test_user(&conn, "bob"),
+    );
     store::insert(&conn, &message(a, &[b], Status::Ready, 600, &[7, 3])).unwrap();
     let failed = message(a, &[b], Status::Processing, 50, &[]);
     store::insert(&conn, &failed).unwrap();
@@ -163,7 +155,7 @@ fn the_migration_counts_what_earlier_versions_stored() {
     let conn = db::connect(&paths).unwrap();
     assert_eq!(used(&conn, a).unwrap(), 610);
     assert_eq!(used(&conn, b).unwrap(), 99);
-    let c = user(&conn, "carol");
+    let c = users::test_user(&conn, "carol");
     store::insert(&conn, &message(c, &[a], Status::Ready, 5, &[])).unwrap();
     assert_eq!(used(&conn, c).unwrap(), 5, "users added later are counted");
 }
@@ -268,7 +260,7 @@ async fn fixture(quota: u64, upload_rate: Option<Rate>) -> Fixture {
         .unwrap();
     let (alice, bob) = core
         .db()
-        .write(|c| Ok((user(c, "alice"), user(c, "bob"))))
+        .write(|c| Ok((users::test_user(c, "alice"), users::test_user(c, "bob"))))
         .await
         .unwrap();
     Fixture {
