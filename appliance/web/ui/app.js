@@ -127,9 +127,10 @@ function route() {
   const admin = location.hash === '#admin' && session.admin;
   $('messages').hidden = admin;
   $('admin').hidden = !admin;
-  $('nav-messages').toggleAttribute('aria-current', !admin);
-  $('nav-admin').toggleAttribute('aria-current', admin);
-  if (admin) { $('nav-admin').setAttribute('aria-current', 'page'); loadAdmin(); } else { $('nav-messages').setAttribute('aria-current', 'page'); }
+  for (const [id, current] of [['nav-messages', !admin], ['nav-admin', admin]]) {
+    if (current) $(id).setAttribute('aria-current', 'page'); else $(id).removeAttribute('aria-current');
+  }
+  if (admin) loadAdmin();
 }
 window.addEventListener('hashchange', route);
 
@@ -492,13 +493,12 @@ $('send').addEventListener('click', async () => {
   $('send-state').textContent = 'Sending…';
   $('compose-error').textContent = '';
   try {
-    const r = await upload('/api/v1/messages', form, (p) => { progress.value = p; });
+    await upload('/api/v1/messages', form, (p) => { progress.value = p; });
     $('send-state').textContent = 'Sent.';
     attachments.length = 0;
     renderAttachments();
     discard();
     loadInbox();
-    return r;
   } catch (e) {
     $('send-state').textContent = '';
     $('compose-error').textContent = `Not sent: ${e.message}`;
@@ -506,7 +506,6 @@ $('send').addEventListener('click', async () => {
     progress.hidden = true;
     updateComposeButtons();
   }
-  return null;
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -746,9 +745,7 @@ function drawWave(canvas, wavBytes) {
   const v = new DataView(wavBytes);
   // The appliance's WAV export: a 44-byte header, 16-bit mono PCM.
   const n = Math.max(0, (wavBytes.byteLength - 44) >> 1);
-  const ctx = canvas.getContext('2d');
   const w = canvas.width;
-  const h = canvas.height;
   const peaks = new Float32Array(w);
   const per = Math.max(1, Math.floor(n / w));
   for (let x = 0; x < w; x++) {
