@@ -380,6 +380,42 @@ fn admins_manage_users_over_the_api() {
     assert_eq!(create(&alice, "eve"), 403);
     assert_eq!(create(&root, "dave"), 201);
     assert_eq!(create(&root, "dave"), 409);
+    // Each refusal names the field at fault, for a form to show the error there.
+    let field = |body: Value| {
+        let r = client
+            .post(format!("{}/api/v1/users", server.url))
+            .bearer_auth(&root)
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap()["field"].clone())
+    };
+    let pw = "pw";
+    for (body, want) in [
+        (
+            serde_json::json!({"username": "Bad Name", "password": pw}),
+            (400, "username"),
+        ),
+        (
+            serde_json::json!({"username": "erin", "password": ""}),
+            (400, "password"),
+        ),
+        (
+            serde_json::json!({"username": "erin", "password": pw, "line": "nope"}),
+            (400, "line"),
+        ),
+        (
+            serde_json::json!({"username": "dave", "password": pw}),
+            (409, "username"),
+        ),
+        (
+            serde_json::json!({"username": "erin", "password": pw, "line": "gw1/aaln/3"}),
+            (409, "line"),
+        ),
+    ] {
+        assert_eq!(field(body.clone()), (want.0, Value::from(want.1)), "{body}");
+    }
     let list: Vec<Value> = client
         .get(format!("{}/api/v1/users", server.url))
         .bearer_auth(&root)

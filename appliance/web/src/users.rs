@@ -174,15 +174,28 @@ pub(super) async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_admin(&app, &auth)?;
     let c = json_body(&app, body)?;
+    // Each refusal names the field at fault (`field`), for a form to show it there.
+    let invalid = |field: &str, why: String| {
+        app.reject(Reject::MalformedJson, StatusCode::BAD_REQUEST, why)
+            .with("field", field)
+    };
+    if !users::valid_username(&c.username) {
+        return Err(invalid(
+            "username",
+            format!(
+                "invalid username {:?}: use 1-32 of a-z 0-9 . _ - starting with a letter or digit",
+                c.username
+            ),
+        ));
+    }
+    if c.password.is_empty() {
+        return Err(invalid("password", "empty password".to_owned()));
+    }
     let line = match c.line.as_deref().map(|l| l.split_once('/')) {
         None => None,
         Some(Some((g, e))) if !g.is_empty() && !e.is_empty() => Some((g.to_owned(), e.to_owned())),
         Some(_) => {
-            return Err(app.reject(
-                Reject::MalformedJson,
-                StatusCode::BAD_REQUEST,
-                "line must be GATEWAY/ENDPOINT",
-            ));
+            return Err(invalid("line", "line must be GATEWAY/ENDPOINT".to_owned()));
         }
     };
     let new = users::NewUser {
@@ -194,13 +207,19 @@ pub(super) async fn create(
     };
     match app.core().add_user(new).await {
         Ok(u) => Ok((StatusCode::CREATED, Json(public(&app, &u)))),
-        Err(db::Error::Exists(what)) => Err(ApiError::plain(
-            StatusCode::CONFLICT,
-            format!("{what} already exists"),
-        )),
-        Err(db::Error::Invalid(why)) => {
-            Err(app.reject(Reject::MalformedJson, StatusCode::BAD_REQUEST, why))
+        Err(db::Error::Exists(what)) => {
+            // `users::add` names what is taken: "user …" or "line …".
+            let field = if what.starts_with("line ") {
+                "line"
+            } else {
+                "username"
+            };
+            Err(
+                ApiError::plain(StatusCode::CONFLICT, format!("{what} already exists"))
+                    .with("field", field),
+            )
         }
+        Err(db::Error::Invalid(why)) => Err(invalid("form", why)),
         Err(e) => Err(e.into()),
     }
 }

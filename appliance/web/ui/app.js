@@ -834,20 +834,11 @@ $('user-form').addEventListener('submit', async (ev) => {
     $('err-form').textContent = `Added ${body.username}.`;
     loadUsers();
   } catch (e) {
-    // The server names the field at fault where it can; the message goes next to it.
-    const field = (e.body && e.body.field) || guessField(e.message);
-    $(field ? `err-${field}` : 'err-form').textContent = e.message;
+    // The server names the field at fault (`field`); the message goes next to it.
+    const field = e.body && e.body.field;
+    ($(`err-${field}`) || $('err-form')).textContent = e.message;
   }
 });
-
-function guessField(message) {
-  const m = message.toLowerCase();
-  if (m.includes('line')) return 'line';
-  if (m.includes('password')) return 'password';
-  if (m.includes('display')) return 'display';
-  if (m.includes('user')) return 'username';
-  return null;
-}
 
 // ---------------------------------------------------------------------------------------------
 
