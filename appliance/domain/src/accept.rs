@@ -194,7 +194,11 @@ async fn store(
         }
         Audio::Recorded(_) => None,
     };
-    let precheck = upload.as_ref().map(|(_, stored)| *stored);
+    // (No quota: no reader connection taken for the check.)
+    let precheck = upload
+        .as_ref()
+        .map(|(_, stored)| *stored)
+        .filter(|_| quota != 0);
     // Check and seal the upload, append it to the spool and write the attachments (fsynced),
     // off the async threads.
     let written = tokio::task::spawn_blocking(move || {
