@@ -169,6 +169,10 @@ pub async fn serve_until(
         let core = core.clone();
         move || core.clone().retention()
     });
+    let expiry = supervise("session expiry", {
+        let web = web.clone();
+        move || web.clone().expire_sessions()
+    });
 
     let router = offhook_web::router(web.clone());
     let stations = Arc::new(stations);
@@ -222,6 +226,7 @@ pub async fn serve_until(
         }
     };
     sweeper.abort();
+    expiry.abort();
     if let Some(r) = log_reporter {
         r.abort();
     }

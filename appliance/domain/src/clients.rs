@@ -152,6 +152,19 @@ impl ClientManager {
         }
     }
 
+    /// Closes the sessions `ids` of `user` with `code` and `reason` (after what their queues
+    /// already hold); one whose queue is full is closed at once, with 1008, as on overflow.
+    /// Ids no longer registered are skipped.
+    pub fn close(&self, user: Uuid, ids: &[SessionId], code: u16, reason: &'static str) {
+        let map = self.lock();
+        let Some(list) = map.get(&user) else { return };
+        for s in list.iter().filter(|s| ids.contains(&s.id)) {
+            if s.tx.try_send(Outbound::Close(code, reason)).is_err() {
+                s.kill.notify_one();
+            }
+        }
+    }
+
     /// Whether `user` has a live session.
     pub fn is_online(&self, user: Uuid) -> bool {
         self.lock().contains_key(&user)

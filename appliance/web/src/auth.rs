@@ -13,18 +13,23 @@
 //! in as the attacker).
 //!
 //! A session ends at logout, at expiry, or when its user is deleted; its WebSockets end with it.
-//! Each session holds a [`watch::Sender`] that no one sends on: removing the session drops it,
-//! and every WebSocket of the session, watching a receiver, sees the channel close.
+//! Each session lists the client manager's ids of its WebSockets (a WebSocket adds its own once
+//! registered, or closes at once if its session ended meanwhile); whatever removes a session
+//! asks the client manager to close those, through the queue each WebSocket already reads.
+//! Expiry is swept by [`Web::expire_sessions`], which the server runs. Nothing per session
+//! waits on a channel or a timer of its own: 10,000 idle clients cost their sockets only.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use offhook_domain::clients::SessionId;
 use offhook_domain::db::users::User;
 use offhook_domain::metrics::Reject;
 use rand::RngCore;
-use tokio::sync::watch;
+use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{ApiError, Web};
@@ -48,9 +53,9 @@ pub(crate) struct SessionInfo {
     admin: bool,
     expires_ms: i64,
     /// The session's CSRF token (see the module's doc).
-    csrf: String,
-    /// Dropped when the session ends (see the module's doc).
-    alive: watch::Sender<()>,
+    csrf: Arc<str>,
+    /// The client manager's ids of its open WebSockets (see the module's doc).
+    sockets: Vec<SessionId>,
 }
 
 impl SessionInfo {
@@ -63,7 +68,6 @@ impl SessionInfo {
             token,
             csrf: self.csrf.clone(),
             expires_ms: self.expires_ms,
-            ended: self.alive.subscribe(),
             from: None,
         }
     }
@@ -80,11 +84,9 @@ pub struct Auth {
     pub admin: bool,
     pub(crate) token: String,
     /// The session's CSRF token.
-    pub(crate) csrf: String,
+    pub(crate) csrf: Arc<str>,
     /// When the session expires (the core's clock, ms since the epoch).
     pub(crate) expires_ms: i64,
-    /// Closes when the session ends.
-    pub(crate) ended: watch::Receiver<()>,
     /// Where the request carried its token (`None` when authenticated otherwise).
     pub(crate) from: Option<TokenFrom>,
 }
@@ -96,13 +98,42 @@ fn random_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Removes the sessions `pred` holds for, adding them to `ended`.
+fn remove_where(
+    map: &mut std::collections::HashMap<String, SessionInfo>,
+    ended: &mut Ended,
+    pred: impl Fn(&SessionInfo) -> bool,
+) {
+    map.retain(|_, s| {
+        if pred(s) {
+            ended.push((s.user, std::mem::take(&mut s.sockets)));
+            false
+        } else {
+            true
+        }
+    });
+}
+
 /// A new session's token and CSRF token.
 pub(crate) struct NewSession {
     pub(crate) token: String,
     pub(crate) csrf: String,
 }
 
+/// How often [`Web::expire_sessions`] looks for expired sessions: a WebSocket closes at most
+/// this long after its session expired.
+const EXPIRY_TICK: Duration = Duration::from_millis(250);
+
+/// The sessions removed from the map: their users and WebSockets, to close.
+type Ended = Vec<(Uuid, Vec<SessionId>)>;
+
 impl Web {
+    fn sessions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, SessionInfo>> {
+        self.0.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn new_session(&self, user: &User) -> NewSession {
         let token = random_token();
         let csrf = random_token();
@@ -113,33 +144,82 @@ impl Web {
             username: user.username.clone(),
             admin: user.admin,
             expires_ms: now.saturating_add(ttl),
-            csrf: csrf.clone(),
-            alive: watch::channel(()).0,
+            csrf: csrf.as_str().into(),
+            sockets: Vec::new(),
         };
-        let mut map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > SWEEP_ABOVE {
-            map.retain(|_, s| s.expires_ms > now);
+        let mut ended = Ended::new();
+        {
+            let mut map = self.sessions();
+            if map.len() > SWEEP_ABOVE {
+                remove_where(&mut map, &mut ended, |s| s.expires_ms <= now);
+            }
+            map.insert(token.clone(), info);
         }
-        map.insert(token.clone(), info);
+        self.close_sockets(ended);
         NewSession { token, csrf }
     }
 
     pub(crate) fn end_session(&self, token: &str) {
-        self.0
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(token);
+        let ended = self.sessions().remove(token);
+        if let Some(s) = ended {
+            self.close_sockets(vec![(s.user, s.sockets)]);
+        }
     }
 
     /// Ends every session of `user` (deleted): their tokens are refused from now on and their
     /// WebSockets close.
     pub(crate) fn end_sessions_of(&self, user: Uuid) {
-        self.0
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, s| s.user != user);
+        let mut ended = Ended::new();
+        remove_where(&mut self.sessions(), &mut ended, |s| s.user == user);
+        self.close_sockets(ended);
+    }
+
+    /// Ends the sessions expired by the core's clock, and closes their WebSockets; runs until
+    /// the server stops (see the module's doc).
+    pub async fn expire_sessions(self) {
+        let mut tick = tokio::time::interval(EXPIRY_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = self.core().clock().now_ms();
+            let mut ended = Ended::new();
+            remove_where(&mut self.sessions(), &mut ended, |s| s.expires_ms <= now);
+            self.close_sockets(ended);
+        }
+    }
+
+    /// Records WebSocket `socket` as one of the session `token`'s; false if that session has
+    /// ended (or expired) meanwhile, and the WebSocket must close.
+    pub(crate) fn attach_socket(&self, token: &str, socket: SessionId) -> bool {
+        let now = self.core().clock().now_ms();
+        match self.sessions().get_mut(token) {
+            Some(s) if s.expires_ms > now => {
+                s.sockets.push(socket);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// WebSocket `socket` of session `token` closed.
+    pub(crate) fn detach_socket(&self, token: &str, socket: SessionId) {
+        if let Some(s) = self.sessions().get_mut(token) {
+            s.sockets.retain(|&id| id != socket);
+        }
+    }
+
+    fn close_sockets(&self, ended: Ended) {
+        let clients = self.core().clients();
+        for (user, sockets) in ended {
+            if !sockets.is_empty() {
+                clients.close(
+                    user,
+                    &sockets,
+                    crate::ws::close::SESSION_ENDED,
+                    "session ended",
+                );
+            }
+        }
     }
 
     /// The caller's session if the request carries a valid one, without counting anything
@@ -147,7 +227,7 @@ impl Web {
     pub(crate) fn session_of(&self, parts: &Parts) -> Option<Auth> {
         let token = token_of(parts)?;
         let now = self.core().clock().now_ms();
-        let map = self.0.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self.sessions();
         let s = map.get(&token).filter(|s| s.expires_ms > now)?;
         Some(s.auth(token))
     }
@@ -161,13 +241,7 @@ impl Web {
                 "log in first: POST /api/v1/session, then send the token as a Bearer token or cookie",
             ));
         };
-        let info = self
-            .0
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .map(|s| s.auth(token.to_owned()));
+        let info = self.sessions().get(token).map(|s| s.auth(token.to_owned()));
         match info {
             None => Err(self.reject(
                 Reject::BadToken,
@@ -285,13 +359,7 @@ pub(crate) async fn csrf_guard(State(app): State<Web>, req: Request, next: Next)
         );
     }
     if let Some(token) = cookie.filter(|_| !login) {
-        let expected = app
-            .0
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&token)
-            .map(|s| s.csrf.clone());
+        let expected = app.sessions().get(&token).map(|s| s.csrf.clone());
         // An unknown session is left to the handler's authentication (401).
         if let Some(expected) = expected {
             let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes());
@@ -336,25 +404,22 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn sessions_are_refused_missing_unknown_or_expired() {
-        use offhook_domain::clock::ManualClock;
-        use std::time::Duration;
+    /// A server whose sessions last 60 s on `clock`, and a user (not in its database: sessions
+    /// take it as given), with the directory to keep.
+    async fn web_on(
+        clock: Arc<offhook_domain::clock::ManualClock>,
+    ) -> (tempfile::TempDir, Web, User) {
         let dir = tempfile::tempdir().unwrap();
-        let clock = std::sync::Arc::new(ManualClock::new(1_795_000_000_000_000));
         let core = offhook_domain::VoiceMessaging::open(
             dir.path(),
             offhook_domain::Config::default(),
-            clock.clone(),
+            clock,
         )
         .await
         .unwrap();
         let mut config = crate::Config::default();
         config.session_ttl(Duration::from_secs(60)).unwrap();
-        let web = Web::new(core, config, std::sync::Arc::new(NoGateways));
-        let refused = |t: Option<&str>| web.authenticate(t).unwrap_err().status;
-        assert_eq!(refused(None), StatusCode::UNAUTHORIZED);
-        assert_eq!(refused(Some("nope")), StatusCode::UNAUTHORIZED);
+        let web = Web::new(core, config, Arc::new(NoGateways));
         let user = User {
             id: Uuid::new_v4(),
             username: "bob".into(),
@@ -365,6 +430,17 @@ mod tests {
             stations: vec![],
             sip_username: String::new(),
         };
+        (dir, web, user)
+    }
+
+    #[tokio::test]
+    async fn sessions_are_refused_missing_unknown_or_expired() {
+        use offhook_domain::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let (_dir, web, user) = web_on(clock.clone()).await;
+        let refused = |t: Option<&str>| web.authenticate(t).unwrap_err().status;
+        assert_eq!(refused(None), StatusCode::UNAUTHORIZED);
+        assert_eq!(refused(Some("nope")), StatusCode::UNAUTHORIZED);
         let token = web.new_session(&user).token;
         let auth = web.authenticate(Some(&token)).unwrap();
         assert_eq!((auth.user, auth.username.as_str()), (user.id, "bob"));
@@ -377,6 +453,70 @@ mod tests {
         // An expired session is forgotten: it is then simply unknown.
         assert_eq!(refused(Some(&token)), StatusCode::UNAUTHORIZED);
         assert_eq!(metrics.rejected(Reject::BadToken), 2);
+    }
+
+    /// What the next item of a socket's queue is: `Some(code)` for a close, `None` for nothing.
+    fn closed(reg: &mut offhook_domain::clients::Registration) -> Option<u16> {
+        use offhook_domain::clients::Outbound;
+        match reg.rx.try_recv() {
+            Ok(Outbound::Close(code, _)) => Some(code),
+            Ok(other) => panic!("not a close: {other:?}"),
+            Err(_) => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn ending_a_session_closes_its_sockets_and_no_others() {
+        use offhook_domain::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let (_dir, web, bob) = web_on(clock.clone()).await;
+        let clients = web.core().clients();
+        let (one, two) = (web.new_session(&bob).token, web.new_session(&bob).token);
+        let mut sockets: Vec<_> = (0..3).map(|_| clients.register(bob.id)).collect();
+        assert!(web.attach_socket(&one, sockets[0].id));
+        assert!(web.attach_socket(&one, sockets[1].id));
+        assert!(web.attach_socket(&two, sockets[2].id));
+        // A socket that closed on its own is forgotten: ending its session leaves it alone.
+        web.detach_socket(&one, sockets[1].id);
+        web.end_session(&one);
+        assert_eq!(
+            closed(&mut sockets[0]),
+            Some(crate::ws::close::SESSION_ENDED)
+        );
+        assert_eq!(closed(&mut sockets[1]), None, "detached");
+        assert_eq!(closed(&mut sockets[2]), None, "another session's");
+        // A socket registered after its session ended must close: it is refused.
+        let late = clients.register(bob.id);
+        assert!(!web.attach_socket(&one, late.id));
+
+        // Deleting the user ends the rest of their sessions, and closes what they hold.
+        web.end_sessions_of(bob.id);
+        assert_eq!(
+            closed(&mut sockets[2]),
+            Some(crate::ws::close::SESSION_ENDED)
+        );
+        assert!(web.authenticate(Some(&two)).is_err());
+
+        // Expiry, by the core's clock: the sweeper ends the session and closes its socket.
+        let three = web.new_session(&bob).token;
+        let mut socket = clients.register(bob.id);
+        assert!(web.attach_socket(&three, socket.id));
+        let sweeper = tokio::spawn(web.clone().expire_sessions());
+        tokio::time::sleep(EXPIRY_TICK * 2).await;
+        assert_eq!(closed(&mut socket), None, "not expired yet");
+        clock.advance(Duration::from_secs(61));
+        assert!(!web.attach_socket(&three, socket.id), "expired: refused");
+        let code = tokio::time::timeout(Duration::from_secs(10), socket.rx.recv())
+            .await
+            .expect("the sweeper closes it");
+        assert!(
+            matches!(
+                code,
+                Some(offhook_domain::clients::Outbound::Close(4001, _))
+            ),
+            "{code:?}"
+        );
+        sweeper.abort();
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub(super) async fn session(auth: Auth) -> Json<Value> {
         "id": auth.user,
         "username": auth.username,
         "admin": auth.admin,
-        "csrf": auth.csrf,
+        "csrf": &*auth.csrf,
         "expires_ms": auth.expires_ms,
     }))
 }

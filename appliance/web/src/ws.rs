@@ -30,14 +30,14 @@ use crate::error::record_error_status;
 use crate::{ApiError, Auth, Web};
 
 /// Close codes (RFC 6455 §7.4.1).
-mod close {
+pub(crate) mod close {
     pub(super) const NORMAL: u16 = 1000;
     pub(super) const POLICY: u16 = 1008;
     pub(super) const TOO_BIG: u16 = 1009;
     /// Application code: no frame within the ping timeout.
     pub(super) const PING_TIMEOUT: u16 = 4000;
     /// Application code: the session ended (logout, expiry, the user deleted).
-    pub(super) const SESSION_ENDED: u16 = 4001;
+    pub(crate) const SESSION_ENDED: u16 = 4001;
 }
 
 pub(super) async fn upgrade(
@@ -179,6 +179,12 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
             }
         }
     }
+    // The session may have ended since the upgrade was authenticated; from now on ending it
+    // closes this socket through `reg` (see `auth`).
+    if ok && !app.attach_socket(&auth.token, reg.id) {
+        send_close(&mut socket, close::SESSION_ENDED, "session ended").await;
+        ok = false;
+    }
     let mut streams = Streams::new(core.config().duration_limit_ms());
     if ok {
         run(
@@ -194,6 +200,7 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     // A session that ends mid-stream hangs up: what came is stored.
     intercom::close(&core, sender(&auth, reg.id), &mut streams).await;
     core.metrics().ws_sessions.fetch_sub(1, Ordering::Relaxed);
+    app.detach_socket(&auth.token, reg.id);
     core.disconnect(me, &auth.username, reg.id);
     debug!(user = %auth.username, session = reg.id, "websocket session closed");
 }
@@ -221,28 +228,8 @@ async fn run(
     );
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticker.tick().await;
-    let mut ended = auth.ended.clone();
-    let left = auth
-        .expires_ms
-        .saturating_sub(app.core().clock().now_ms())
-        .max(0);
-    let expiry =
-        tokio::time::sleep_until(Instant::now() + Duration::from_millis(left.unsigned_abs()));
-    tokio::pin!(expiry);
     loop {
         tokio::select! {
-            // Nothing is ever sent on it: it only closes, when the session is removed.
-            Err(_) = ended.changed() => {
-                debug!(user = %auth.username, "session ended: closing its websocket");
-                send_close(socket, close::SESSION_ENDED, "session ended").await;
-                return;
-            }
-            () = &mut expiry => {
-                debug!(user = %auth.username, "session expired: closing its websocket");
-                app.end_session(&auth.token);
-                send_close(socket, close::SESSION_ENDED, "session expired").await;
-                return;
-            }
             frame = socket.recv() => {
                 let now = Instant::now();
                 let frame = match frame {
