@@ -45,8 +45,13 @@ pub enum Outbound {
 /// A session's identity within the manager.
 pub type SessionId = u64;
 
+/// The login (a front end's session: a web session token) a session was opened under, so that
+/// ending the login closes its sessions ([`ClientManager::close`]); 0 for none.
+pub type Login = u64;
+
 struct Session {
     id: SessionId,
+    login: Login,
     tx: mpsc::Sender<Outbound>,
     presence: Arc<AtomicBool>,
     kill: Arc<Notify>,
@@ -108,8 +113,8 @@ impl ClientManager {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a new session of `user`.
-    pub fn register(&self, user: Uuid) -> Registration {
+    /// Registers a new session of `user`, opened under `login`.
+    pub fn register(&self, user: Uuid, login: Login) -> Registration {
         let (tx, rx) = mpsc::channel(QUEUE);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let presence = Arc::new(AtomicBool::new(true));
@@ -119,6 +124,7 @@ impl ClientManager {
         let first = list.is_empty();
         list.push(Session {
             id,
+            login,
             tx,
             presence: presence.clone(),
             kill: kill.clone(),
@@ -152,13 +158,13 @@ impl ClientManager {
         }
     }
 
-    /// Closes the sessions `ids` of `user` with `code` and `reason` (after what their queues
-    /// already hold); one whose queue is full is closed at once, with 1008, as on overflow.
-    /// Ids no longer registered are skipped.
-    pub fn close(&self, user: Uuid, ids: &[SessionId], code: u16, reason: &'static str) {
+    /// Closes the sessions of `user` opened under `login` with `code` and `reason` (after what
+    /// their queues already hold); one whose queue is full is closed at once, with 1008, as on
+    /// overflow.
+    pub fn close(&self, user: Uuid, login: Login, code: u16, reason: &'static str) {
         let map = self.lock();
         let Some(list) = map.get(&user) else { return };
-        for s in list.iter().filter(|s| ids.contains(&s.id)) {
+        for s in list.iter().filter(|s| s.login == login) {
             if s.tx.try_send(Outbound::Close(code, reason)).is_err() {
                 s.kill.notify_one();
             }
@@ -363,11 +369,11 @@ mod tests {
     fn presence_and_delivery() {
         let m = ClientManager::new(Uuid::new_v4(), Arc::new(Metrics::default()));
         let (bob, carol) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut b1 = m.register(bob);
+        let mut b1 = m.register(bob, 0);
         assert!(b1.first);
-        let b2 = m.register(bob);
+        let b2 = m.register(bob, 0);
         assert!(!b2.first);
-        let mut c = m.register(carol);
+        let mut c = m.register(carol, 0);
         assert!(m.is_online(bob));
         m.broadcast_presence(carol, "carol", true, None);
         assert!(matches!(b1.rx.try_recv(), Ok(Outbound::Text(t)) if t.contains("set_status")));
@@ -386,7 +392,7 @@ mod tests {
     fn a_stored_stream_is_tagged_and_sent_to_its_session() {
         let m = ClientManager::new(Uuid::new_v4(), Arc::new(Metrics::default()));
         let alice = Uuid::new_v4();
-        let (mut a1, mut a2) = (m.register(alice), m.register(alice));
+        let (mut a1, mut a2) = (m.register(alice, 0), m.register(alice, 0));
         let (tagged, plain) = (Uuid::new_v4(), Uuid::new_v4());
         m.tag_stream(tagged, "9f2c");
         assert!(
@@ -404,7 +410,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let m = ClientManager::new(Uuid::new_v4(), metrics.clone());
         let bob = Uuid::new_v4();
-        let r = m.register(bob);
+        let r = m.register(bob, 0);
         for _ in 0..=QUEUE {
             m.deliver(&view(Uuid::new_v4()), &[bob], 0);
         }

@@ -4,15 +4,16 @@
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
-use crate::clients::{Registration, SessionId};
+use crate::clients::{Login, Registration, SessionId};
 use crate::db::users;
 use crate::events::Event;
 
 impl VoiceMessaging {
-    /// A session of `user` opens. On their first, they come online: the database records it
-    /// (in the background), subscribed sessions are told, and [`Event::Presence`] is published.
-    pub fn connect(&self, user: Uuid, username: &str) -> Registration {
-        let reg = self.0.clients.register(user);
+    /// A session of `user` opens, under `login` (see [`Login`]). On their first, they come
+    /// online: the database records it (in the background), subscribed sessions are told, and
+    /// [`Event::Presence`] is published.
+    pub fn connect(&self, user: Uuid, username: &str, login: Login) -> Registration {
+        let reg = self.0.clients.register(user, login);
         if reg.first {
             self.went(user, username, true);
         }

@@ -233,8 +233,8 @@ async fn recipients_resolve_without_duplicates_and_unknown_names_refuse_the_list
 #[tokio::test]
 async fn presence_follows_the_first_and_last_session() {
     let mut f = fixture().await;
-    let s1 = f.core.connect(f.bob, "bob");
-    let s2 = f.core.connect(f.bob, "bob");
+    let s1 = f.core.connect(f.bob, "bob", 0);
+    let s2 = f.core.connect(f.bob, "bob", 0);
     assert!(f.core.is_online(f.bob));
     let online = Event::Presence {
         user: f.bob,
@@ -285,7 +285,7 @@ async fn a_recording_is_requested_only_from_a_phone_that_can_ring() {
         })
     );
     // Auto with bob online, and an explicit mode.
-    let _session = f.core.connect(f.bob, "bob");
+    let _session = f.core.connect(f.bob, "bob", 0);
     let _ = f.next_event();
     let (_, delivery) = f
         .core

@@ -12,23 +12,26 @@
 //! their own. A login is refused from another site's page too (login CSRF: signing the victim
 //! in as the attacker).
 //!
+//! The CSRF token is not stored: it is an HMAC of the session token under a key the server
+//! draws at start (so it dies with the session, and another session's token tells nothing).
+//!
 //! A session ends at logout, at expiry, or when its user is deleted; its WebSockets end with it.
-//! Each session lists the client manager's ids of its WebSockets (a WebSocket adds its own once
-//! registered, or closes at once if its session ended meanwhile); whatever removes a session
-//! asks the client manager to close those, through the queue each WebSocket already reads.
-//! Expiry is swept by [`Web::expire_sessions`], which the server runs. Nothing per session
-//! waits on a channel or a timer of its own: 10,000 idle clients cost their sockets only.
+//! Each session has a number, and each of its WebSockets is registered with the client manager
+//! under that number (and closes at once if its session ended meanwhile); whatever removes a
+//! session asks the client manager to close its number's WebSockets, through the queue each
+//! already reads. Expiry is swept by [`Web::expire_sessions`], which the server runs. Nothing
+//! per session waits on a channel or a timer of its own, so 10,000 idle clients cost little
+//! more than their sockets (docs/PERFORMANCE.md).
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use offhook_domain::clients::SessionId;
+use offhook_domain::clients::Login;
 use offhook_domain::db::users::User;
 use offhook_domain::metrics::Reject;
 use rand::RngCore;
-use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -52,10 +55,8 @@ pub(crate) struct SessionInfo {
     username: String,
     admin: bool,
     expires_ms: i64,
-    /// The session's CSRF token (see the module's doc).
-    csrf: Arc<str>,
-    /// The client manager's ids of its open WebSockets (see the module's doc).
-    sockets: Vec<SessionId>,
+    /// The number its WebSockets are registered under (see the module's doc).
+    login: Login,
 }
 
 impl SessionInfo {
@@ -66,7 +67,7 @@ impl SessionInfo {
             username: self.username.clone(),
             admin: self.admin,
             token,
-            csrf: self.csrf.clone(),
+            login: self.login,
             expires_ms: self.expires_ms,
             from: None,
         }
@@ -83,8 +84,8 @@ pub struct Auth {
     /// May manage users.
     pub admin: bool,
     pub(crate) token: String,
-    /// The session's CSRF token.
-    pub(crate) csrf: Arc<str>,
+    /// The session's number (see the module's doc).
+    pub(crate) login: Login,
     /// When the session expires (the core's clock, ms since the epoch).
     pub(crate) expires_ms: i64,
     /// Where the request carried its token (`None` when authenticated otherwise).
@@ -106,7 +107,7 @@ fn remove_where(
 ) {
     map.retain(|_, s| {
         if pred(s) {
-            ended.push((s.user, std::mem::take(&mut s.sockets)));
+            ended.push((s.user, s.login));
             false
         } else {
             true
@@ -124,8 +125,15 @@ pub(crate) struct NewSession {
 /// this long after its session expired.
 const EXPIRY_TICK: Duration = Duration::from_millis(250);
 
-/// The sessions removed from the map: their users and WebSockets, to close.
-type Ended = Vec<(Uuid, Vec<SessionId>)>;
+/// The sessions removed from the map: their users and numbers, whose WebSockets to close.
+type Ended = Vec<(Uuid, Login)>;
+
+/// The key CSRF tokens are derived under (see the module's doc).
+pub(crate) fn csrf_key() -> ring::hmac::Key {
+    let mut k = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut k);
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)
+}
 
 impl Web {
     fn sessions(
@@ -136,7 +144,7 @@ impl Web {
 
     pub(crate) fn new_session(&self, user: &User) -> NewSession {
         let token = random_token();
-        let csrf = random_token();
+        let csrf = self.csrf_of(&token);
         let ttl = i64::try_from(self.0.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
         let now = self.core().clock().now_ms();
         let info = SessionInfo {
@@ -144,8 +152,10 @@ impl Web {
             username: user.username.clone(),
             admin: user.admin,
             expires_ms: now.saturating_add(ttl),
-            csrf: csrf.as_str().into(),
-            sockets: Vec::new(),
+            login: self
+                .0
+                .next_login
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         let mut ended = Ended::new();
         {
@@ -162,7 +172,7 @@ impl Web {
     pub(crate) fn end_session(&self, token: &str) {
         let ended = self.sessions().remove(token);
         if let Some(s) = ended {
-            self.close_sockets(vec![(s.user, s.sockets)]);
+            self.close_sockets(vec![(s.user, s.login)]);
         }
     }
 
@@ -188,37 +198,30 @@ impl Web {
         }
     }
 
-    /// Records WebSocket `socket` as one of the session `token`'s; false if that session has
-    /// ended (or expired) meanwhile, and the WebSocket must close.
-    pub(crate) fn attach_socket(&self, token: &str, socket: SessionId) -> bool {
-        let now = self.core().clock().now_ms();
-        match self.sessions().get_mut(token) {
-            Some(s) if s.expires_ms > now => {
-                s.sockets.push(socket);
-                true
-            }
-            _ => false,
-        }
+    /// The CSRF token of session `token` (see the module's doc): 64 hex digits.
+    pub(crate) fn csrf_of(&self, token: &str) -> String {
+        let tag = ring::hmac::sign(&self.0.csrf_key, token.as_bytes());
+        tag.as_ref().iter().map(|x| format!("{x:02x}")).collect()
     }
 
-    /// WebSocket `socket` of session `token` closed.
-    pub(crate) fn detach_socket(&self, token: &str, socket: SessionId) {
-        if let Some(s) = self.sessions().get_mut(token) {
-            s.sockets.retain(|&id| id != socket);
-        }
+    /// Whether session `token` still holds: a WebSocket registered under its number checks,
+    /// and closes if not (the session ended before its registration, and so did not close it).
+    pub(crate) fn session_holds(&self, token: &str) -> bool {
+        let now = self.core().clock().now_ms();
+        self.sessions()
+            .get(token)
+            .is_some_and(|s| s.expires_ms > now)
     }
 
     fn close_sockets(&self, ended: Ended) {
         let clients = self.core().clients();
-        for (user, sockets) in ended {
-            if !sockets.is_empty() {
-                clients.close(
-                    user,
-                    &sockets,
-                    crate::ws::close::SESSION_ENDED,
-                    "session ended",
-                );
-            }
+        for (user, login) in ended {
+            clients.close(
+                user,
+                login,
+                crate::ws::close::SESSION_ENDED,
+                "session ended",
+            );
         }
     }
 
@@ -359,7 +362,10 @@ pub(crate) async fn csrf_guard(State(app): State<Web>, req: Request, next: Next)
         );
     }
     if let Some(token) = cookie.filter(|_| !login) {
-        let expected = app.sessions().get(&token).map(|s| s.csrf.clone());
+        let expected = app
+            .sessions()
+            .contains_key(&token)
+            .then(|| app.csrf_of(&token));
         // An unknown session is left to the handler's authentication (401).
         if let Some(expected) = expected {
             let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes());
@@ -391,6 +397,7 @@ impl FromRequestParts<Web> for Auth {
 mod tests {
     use super::*;
     use axum::http::Request;
+    use std::sync::Arc;
 
     fn parts(req: Request<()>) -> Parts {
         req.into_parts().0
@@ -472,40 +479,36 @@ mod tests {
         let (_dir, web, bob) = web_on(clock.clone()).await;
         let clients = web.core().clients();
         let (one, two) = (web.new_session(&bob).token, web.new_session(&bob).token);
-        let mut sockets: Vec<_> = (0..3).map(|_| clients.register(bob.id)).collect();
-        assert!(web.attach_socket(&one, sockets[0].id));
-        assert!(web.attach_socket(&one, sockets[1].id));
-        assert!(web.attach_socket(&two, sockets[2].id));
-        // A socket that closed on its own is forgotten: ending its session leaves it alone.
-        web.detach_socket(&one, sockets[1].id);
+        let login = |t: &str| web.authenticate(Some(t)).unwrap().login;
+        let (l1, l2) = (login(&one), login(&two));
+        assert_ne!(l1, l2);
+        let mut sockets = [
+            clients.register(bob.id, l1),
+            clients.register(bob.id, l1),
+            clients.register(bob.id, l2),
+        ];
         web.end_session(&one);
-        assert_eq!(
-            closed(&mut sockets[0]),
-            Some(crate::ws::close::SESSION_ENDED)
-        );
-        assert_eq!(closed(&mut sockets[1]), None, "detached");
+        let ended = Some(crate::ws::close::SESSION_ENDED);
+        assert_eq!(closed(&mut sockets[0]), ended);
+        assert_eq!(closed(&mut sockets[1]), ended);
         assert_eq!(closed(&mut sockets[2]), None, "another session's");
-        // A socket registered after its session ended must close: it is refused.
-        let late = clients.register(bob.id);
-        assert!(!web.attach_socket(&one, late.id));
+        // A socket registered after its session ended must close by itself: this tells it.
+        assert!(!web.session_holds(&one));
+        assert!(web.session_holds(&two));
 
         // Deleting the user ends the rest of their sessions, and closes what they hold.
         web.end_sessions_of(bob.id);
-        assert_eq!(
-            closed(&mut sockets[2]),
-            Some(crate::ws::close::SESSION_ENDED)
-        );
+        assert_eq!(closed(&mut sockets[2]), ended);
         assert!(web.authenticate(Some(&two)).is_err());
 
         // Expiry, by the core's clock: the sweeper ends the session and closes its socket.
         let three = web.new_session(&bob).token;
-        let mut socket = clients.register(bob.id);
-        assert!(web.attach_socket(&three, socket.id));
+        let mut socket = clients.register(bob.id, login(&three));
         let sweeper = tokio::spawn(web.clone().expire_sessions());
         tokio::time::sleep(EXPIRY_TICK * 2).await;
         assert_eq!(closed(&mut socket), None, "not expired yet");
         clock.advance(Duration::from_secs(61));
-        assert!(!web.attach_socket(&three, socket.id), "expired: refused");
+        assert!(!web.session_holds(&three), "expired");
         let code = tokio::time::timeout(Duration::from_secs(10), socket.rx.recv())
             .await
             .expect("the sweeper closes it");
@@ -517,6 +520,24 @@ mod tests {
             "{code:?}"
         );
         sweeper.abort();
+    }
+
+    #[tokio::test]
+    async fn the_csrf_token_is_the_sessions_own() {
+        use offhook_domain::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let (_dir, web, bob) = web_on(clock.clone()).await;
+        let (_other_dir, other_server, _) = web_on(clock).await;
+        let (a, b) = (web.new_session(&bob), web.new_session(&bob));
+        assert_eq!(a.csrf.len(), 64);
+        assert_eq!(web.csrf_of(&a.token), a.csrf, "the same on every request");
+        assert_ne!(a.csrf, b.csrf, "each session its own");
+        assert_ne!(a.csrf, a.token);
+        assert_ne!(
+            other_server.csrf_of(&a.token),
+            a.csrf,
+            "each server its own key"
+        );
     }
 
     #[test]

@@ -68,6 +68,10 @@ struct Inner {
     gateways: Arc<dyn GatewayStatus>,
     shutting_down: AtomicBool,
     sessions: Mutex<HashMap<String, SessionInfo>>,
+    /// The next session's number (see `auth`).
+    next_login: std::sync::atomic::AtomicU64,
+    /// The key CSRF tokens are derived under (see `auth`).
+    csrf_key: ring::hmac::Key,
     front: Arc<front::FrontStats>,
     login_limit: login_limit::LoginLimit,
     /// The HTTPS certificate, when one is served (`GET /api/v1/tls`).
@@ -91,6 +95,8 @@ impl Web {
             gateways,
             shutting_down: AtomicBool::new(false),
             sessions: Mutex::new(HashMap::new()),
+            next_login: std::sync::atomic::AtomicU64::new(1),
+            csrf_key: auth::csrf_key(),
             front: Arc::default(),
             login_limit: login_limit::LoginLimit::default(),
             tls: std::sync::OnceLock::new(),

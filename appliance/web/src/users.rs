@@ -93,12 +93,12 @@ pub(super) async fn login(
 
 /// `GET /api/v1/session`: who is signed in, and the session's CSRF token (a page loaded with
 /// the cookie alone learns it here).
-pub(super) async fn session(auth: Auth) -> Json<Value> {
+pub(super) async fn session(State(app): State<Web>, auth: Auth) -> Json<Value> {
     Json(json!({
         "id": auth.user,
         "username": auth.username,
         "admin": auth.admin,
-        "csrf": &*auth.csrf,
+        "csrf": app.csrf_of(&auth.token),
         "expires_ms": auth.expires_ms,
     }))
 }

@@ -138,7 +138,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     let me = auth.user;
     let core = app.core().clone();
-    let mut reg = core.connect(me, &auth.username);
+    let mut reg = core.connect(me, &auth.username, auth.login);
     core.metrics().ws_sessions.fetch_add(1, Ordering::Relaxed);
     debug!(user = %auth.username, session = reg.id, "websocket session open");
     let server = core.server_id();
@@ -181,7 +181,7 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     }
     // The session may have ended since the upgrade was authenticated; from now on ending it
     // closes this socket through `reg` (see `auth`).
-    if ok && !app.attach_socket(&auth.token, reg.id) {
+    if ok && !app.session_holds(&auth.token) {
         send_close(&mut socket, close::SESSION_ENDED, "session ended").await;
         ok = false;
     }
@@ -200,7 +200,6 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     // A session that ends mid-stream hangs up: what came is stored.
     intercom::close(&core, sender(&auth, reg.id), &mut streams).await;
     core.metrics().ws_sessions.fetch_sub(1, Ordering::Relaxed);
-    app.detach_socket(&auth.token, reg.id);
     core.disconnect(me, &auth.username, reg.id);
     debug!(user = %auth.username, session = reg.id, "websocket session closed");
 }
