@@ -505,8 +505,8 @@ mod tests {
         let three = web.new_session(&bob).token;
         let mut socket = clients.register(bob.id, login(&three));
         let sweeper = tokio::spawn(web.clone().expire_sessions());
-        tokio::time::sleep(EXPIRY_TICK * 2).await;
-        assert_eq!(closed(&mut socket), None, "not expired yet");
+        let early = tokio::time::timeout(EXPIRY_TICK * 2, socket.rx.recv()).await;
+        assert!(early.is_err(), "not expired yet: {early:?}");
         clock.advance(Duration::from_secs(61));
         assert!(!web.session_holds(&three), "expired");
         let code = tokio::time::timeout(Duration::from_secs(10), socket.rx.recv())
