@@ -113,23 +113,30 @@ impl Bucket {
 
 /// Sends a close frame, then reads (and drops) what the client still sends until its close reply
 /// or [`CLOSE_WAIT`]: closing a socket with unread data would reset the connection and could
-/// destroy the close frame before the client reads it.
-async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    if socket.send(frame).await.is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(CLOSE_WAIT, async {
-        while let Some(Ok(m)) = socket.recv().await {
-            if matches!(m, Message::Close(_)) {
-                break;
-            }
+/// destroy the close frame before the client reads it. Boxed: each session's idle future would
+/// otherwise hold room for its timer (see `session`).
+fn send_close<'a>(
+    socket: &'a mut WebSocket,
+    code: u16,
+    reason: &'static str,
+) -> futures_util::future::BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        if socket.send(frame).await.is_err() {
+            return;
         }
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            while let Some(Ok(m)) = socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     })
-    .await;
 }
 
 /// How long a closing session waits for the client's close reply.
@@ -141,6 +148,40 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
     let mut reg = core.connect(me, &auth.username, auth.login);
     core.metrics().ws_sessions.fetch_add(1, Ordering::Relaxed);
     debug!(user = %auth.username, session = reg.id, "websocket session open");
+    let mut pushed: HashSet<Uuid> = HashSet::new();
+    // Boxed, as every await that is not the idle loop's: a task's future is as big as its
+    // biggest state, and 10,000 idle sessions would each hold room for it
+    // (docs/PERFORMANCE.md).
+    let mut ok = Box::pin(greet(&app, &auth, &mut socket, &mut pushed)).await;
+    // The session may have ended since the upgrade was authenticated; from now on ending it
+    // closes this socket through `reg` (see `auth`).
+    if ok && !app.session_holds(&auth.token) {
+        send_close(&mut socket, close::SESSION_ENDED, "session ended").await;
+        ok = false;
+    }
+    let mut streams = Streams::new(core.config().duration_limit_ms());
+    if ok {
+        run(
+            &app,
+            &auth,
+            &mut socket,
+            &mut reg,
+            &mut pushed,
+            &mut streams,
+        )
+        .await;
+    }
+    // A session that ends mid-stream hangs up: what came is stored.
+    Box::pin(intercom::close(&core, sender(&auth, reg.id), &mut streams)).await;
+    core.metrics().ws_sessions.fetch_sub(1, Ordering::Relaxed);
+    core.disconnect(me, &auth.username, reg.id);
+    debug!(user = %auth.username, session = reg.id, "websocket session closed");
+}
+
+/// Sends the `connect` object and the backlog; false if the socket failed (or was closed).
+async fn greet(app: &Web, auth: &Auth, socket: &mut WebSocket, pushed: &mut HashSet<Uuid>) -> bool {
+    let core = app.core();
+    let me = auth.user;
     let server = core.server_id();
     let hello = MessageObject::new(
         Action::Connect,
@@ -148,7 +189,6 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
         me,
         json!({"user": me, "username": auth.username, "server": server}),
     );
-    let mut pushed: HashSet<Uuid> = HashSet::new();
     let mut ok = socket
         .send(Message::Text(hello.to_text().into()))
         .await
@@ -174,34 +214,12 @@ async fn session(app: Web, auth: Auth, mut socket: WebSocket) {
             }
             Err(e) => {
                 warn!(error = %e, "cannot read the backlog");
-                send_close(&mut socket, 1011, "internal error").await;
+                send_close(socket, 1011, "internal error").await;
                 ok = false;
             }
         }
     }
-    // The session may have ended since the upgrade was authenticated; from now on ending it
-    // closes this socket through `reg` (see `auth`).
-    if ok && !app.session_holds(&auth.token) {
-        send_close(&mut socket, close::SESSION_ENDED, "session ended").await;
-        ok = false;
-    }
-    let mut streams = Streams::new(core.config().duration_limit_ms());
-    if ok {
-        run(
-            &app,
-            &auth,
-            &mut socket,
-            &mut reg,
-            &mut pushed,
-            &mut streams,
-        )
-        .await;
-    }
-    // A session that ends mid-stream hangs up: what came is stored.
-    intercom::close(&core, sender(&auth, reg.id), &mut streams).await;
-    core.metrics().ws_sessions.fetch_sub(1, Ordering::Relaxed);
-    core.disconnect(me, &auth.username, reg.id);
-    debug!(user = %auth.username, session = reg.id, "websocket session closed");
+    ok
 }
 
 async fn run(
@@ -255,7 +273,7 @@ async fn run(
                     return;
                 }
                 match frame {
-                    Message::Text(t) if !handle_text(app, auth, socket, reg, streams, t.as_str()).await => {
+                    Message::Text(t) if !Box::pin(handle_text(app, auth, socket, reg, streams, t.as_str())).await => {
                         return;
                     }
                     Message::Binary(_) => {
