@@ -299,6 +299,11 @@ pub async fn serve(
             }
             r.open()
         };
+        // Small writes (a JSON answer, a WebSocket push) go out at once: Nagle's algorithm
+        // would hold one back until the previous is acknowledged, which the peer may delay.
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+        }
         let local_loopback = stream
             .local_addr()
             .is_ok_and(|a| a.ip().to_canonical().is_loopback());
