@@ -7,7 +7,8 @@
 // the fake microphone (the speech file), reviews it, attaches a file and sends it; bob's page
 // shows it arrive and plays it to its end. Then intercom: alice speaks live to bob, and bob's page
 // plays the audio while alice is still talking. Then the admin console: alice (an admin) adds a
-// user with a phone line, and a display name that is markup shows as text. Screenshots of the
+// user with a phone line, and a display name that is markup shows as text; she edits that user's
+// display name (a bad one is refused next to its field) and contact list. Screenshots of the
 // main pages go to ARTIFACTS. Exits non-zero with the reason on the first failure.
 
 import { chromium } from 'playwright-core';
@@ -132,6 +133,25 @@ try {
   await alice.getByRole('button', { name: 'Add user' }).click();
   await alice.locator('#err-username', { hasText: 'already exists' }).waitFor();
   await shot(alice, 'admin');
+
+  step('admin: alice edits dave (display name, contacts); a bad name is refused by the field');
+  await alice.getByRole('button', { name: 'Edit dave' }).click();
+  await alice.locator('#edit-display').fill('Dave\u0007');
+  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.locator('#err-edit-display', { hasText: 'control character' }).waitFor();
+  await alice.locator('#edit-display').fill('Dave D.');
+  await alice.locator('#edit-contact-list input[data-contact="bob"]').check();
+  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.locator('#admin-status', { hasText: 'Saved dave' }).waitFor();
+  await alice.locator('#users tr[data-username="dave"] td', { hasText: 'Dave D.' }).waitFor();
+  const daveContacts = await alice.evaluate(async () =>
+    (await fetch('/api/v1/users/dave/contacts', { credentials: 'same-origin' })).json());
+  if (daveContacts.explicit !== true || JSON.stringify(daveContacts.contacts) !== '["bob"]') {
+    throw new Error(`dave's contacts: ${JSON.stringify(daveContacts)}`);
+  }
+  await alice.getByRole('button', { name: 'Edit dave' }).click();
+  await alice.locator('#edit-contact-list input[data-contact="bob"]:checked').waitFor();
+  await shot(alice, 'admin-edit');
   console.log('ok');
   await browser.close();
 } catch (e) {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::VoiceMessaging;
 use crate::db::messages::{self as store, MessageView};
-use crate::db::users::{self, NewUser, Removed, User};
+use crate::db::users::{self, Change, ContactList, NewUser, Removed, User};
 use crate::db::{self};
 
 impl VoiceMessaging {
@@ -64,6 +64,61 @@ impl VoiceMessaging {
         self.0
             .db
             .write(move |conn| users::add_hashed(conn, &key, &new, &hash, now))
+            .await
+    }
+
+    /// Changes user `username` (see [`users::update`]): `password`, if given, is hashed here,
+    /// off the async threads; an empty one is refused (`Invalid`).
+    pub async fn update_user(
+        &self,
+        username: String,
+        display: Option<String>,
+        password: Option<String>,
+        admin: Option<bool>,
+    ) -> Result<User, db::Error> {
+        if let Some(d) = &display {
+            users::check_display(d)?;
+        }
+        let password_hash = match password {
+            None => None,
+            Some(p) if p.is_empty() => return Err(db::Error::Invalid("empty password".into())),
+            Some(p) => Some(
+                tokio::task::spawn_blocking(move || users::hash_password(&p))
+                    .await
+                    .map_err(|e| db::Error::Io(std::io::Error::other(e)))??,
+            ),
+        };
+        let change = Change {
+            display,
+            password_hash,
+            admin,
+        };
+        let user = self
+            .0
+            .db
+            .write(move |c| users::update(c, &username, &change))
+            .await?;
+        info!(user = %user.username, "user changed");
+        Ok(user)
+    }
+
+    /// User `owner`'s contact list, as an admin sees it.
+    pub async fn contact_list(&self, owner: String) -> Result<ContactList, db::Error> {
+        self.0
+            .db
+            .read(move |c| users::contact_list(c, &owner))
+            .await
+    }
+
+    /// Sets user `owner`'s contacts (see [`users::set_contacts`]).
+    pub async fn set_contacts(
+        &self,
+        owner: String,
+        names: Vec<String>,
+    ) -> Result<ContactList, db::Error> {
+        self.0
+            .db
+            .write(move |c| users::set_contacts(c, &owner, &names))
             .await
     }
 

@@ -103,10 +103,10 @@ fn random_token() -> String {
 fn remove_where(
     map: &mut std::collections::HashMap<String, SessionInfo>,
     ended: &mut Ended,
-    pred: impl Fn(&SessionInfo) -> bool,
+    pred: impl Fn(&str, &SessionInfo) -> bool,
 ) {
-    map.retain(|_, s| {
-        if pred(s) {
+    map.retain(|token, s| {
+        if pred(token, s) {
             ended.push((s.user, s.login));
             false
         } else {
@@ -161,7 +161,7 @@ impl Web {
         {
             let mut map = self.sessions();
             if map.len() > SWEEP_ABOVE {
-                remove_where(&mut map, &mut ended, |s| s.expires_ms <= now);
+                remove_where(&mut map, &mut ended, |_, s| s.expires_ms <= now);
             }
             map.insert(token.clone(), info);
         }
@@ -179,9 +179,24 @@ impl Web {
     /// Ends every session of `user` (deleted): their tokens are refused from now on and their
     /// WebSockets close.
     pub(crate) fn end_sessions_of(&self, user: Uuid) {
+        self.end_sessions_of_except(user, None);
+    }
+
+    /// Ends every session of `user` but `keep` (a token), and closes their WebSockets: their
+    /// password changed.
+    pub(crate) fn end_sessions_of_except(&self, user: Uuid, keep: Option<&str>) {
         let mut ended = Ended::new();
-        remove_where(&mut self.sessions(), &mut ended, |s| s.user == user);
+        remove_where(&mut self.sessions(), &mut ended, |token, s| {
+            s.user == user && Some(token) != keep
+        });
         self.close_sockets(ended);
+    }
+
+    /// `user`'s admin flag changed: their open sessions hold the new one from now on.
+    pub(crate) fn set_admin_of(&self, user: Uuid, admin: bool) {
+        for s in self.sessions().values_mut().filter(|s| s.user == user) {
+            s.admin = admin;
+        }
     }
 
     /// Ends the sessions expired by the core's clock, and closes their WebSockets; runs until
@@ -193,7 +208,7 @@ impl Web {
             tick.tick().await;
             let now = self.core().clock().now_ms();
             let mut ended = Ended::new();
-            remove_where(&mut self.sessions(), &mut ended, |s| s.expires_ms <= now);
+            remove_where(&mut self.sessions(), &mut ended, |_, s| s.expires_ms <= now);
             self.close_sockets(ended);
         }
     }

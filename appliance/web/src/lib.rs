@@ -18,6 +18,7 @@ mod messages;
 pub mod openapi;
 pub mod tls;
 pub mod ui;
+mod user_edit;
 mod users;
 mod ws;
 
@@ -320,7 +321,14 @@ pub fn router(app: Web) -> Router {
         .route("/api/v1/tls", get(tls_info))
         .route("/api/v1/contacts", get(users::contacts))
         .route("/api/v1/users", get(users::list).post(users::create))
-        .route("/api/v1/users/{name}", delete(users::remove))
+        .route(
+            "/api/v1/users/{name}",
+            delete(users::remove).patch(user_edit::edit),
+        )
+        .route(
+            "/api/v1/users/{name}/contacts",
+            get(user_edit::contacts).put(user_edit::set_contacts),
+        )
         .route(
             "/api/v1/messages",
             get(messages::list)

@@ -16,6 +16,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
     ("delete", "/api/v1/users/{name}"),
+    ("patch", "/api/v1/users/{name}"),
+    ("get", "/api/v1/users/{name}/contacts"),
+    ("put", "/api/v1/users/{name}/contacts"),
     ("get", "/api/v1/messages"),
     ("post", "/api/v1/messages"),
     ("delete", "/api/v1/messages/{id}"),
@@ -116,7 +119,29 @@ pub fn document() -> Value {
                         "received_removed": {"type": "integer", "description": "their copies of messages sent to them, removed"},
                         "messages_removed": {"type": "integer", "description": "messages removed altogether with their files (nobody held them any more)"},
                         "files_removed": {"type": "integer", "description": "media files (audio, attachments) removed from disk"}}}}}},
-                    "404": {"$ref": "#/components/responses/Error"}}}))},
+                    "404": {"$ref": "#/components/responses/Error"}}})),
+                "patch": op("Change a user: admins anyone, a user their own display name and password", true, json!({
+                    "parameters": [path_param("name", json!({"type": "string"}))],
+                    "description": "Fields left out stay as they are. A new password ends the user's other sessions (the caller's own stays). A user who is not an admin gives `current_password` to change their own; failures count against the address's login limit. The last admin cannot lose the flag.",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": false,
+                        "properties": {"display": {"type": "string", "maxLength": 64}, "password": {"type": "string"},
+                            "current_password": {"type": "string"}, "admin": {"type": "boolean"}}}}}},
+                    "responses": {"200": {"description": "the user as they now are"},
+                        "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                        "404": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/users/{name}/contacts": {
+                "get": op("A user's contact list (admins only)", true, json!({
+                    "parameters": [path_param("name", json!({"type": "string"}))],
+                    "responses": {"200": {"description": "the list", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactList"}}}},
+                        "404": {"$ref": "#/components/responses/Error"}}})),
+                "put": op("Set a user's contact list (admins only); an empty list: every other user", true, json!({
+                    "parameters": [path_param("name", json!({"type": "string"}))],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["contacts"], "additionalProperties": false,
+                        "properties": {"contacts": {"type": "array", "items": {"type": "string"}, "maxItems": 10000}}}}}},
+                    "responses": {"200": {"description": "the list as set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactList"}}}},
+                        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/messages": {
                 "get": op("The caller's messages, oldest first", true, json!({
                     "responses": {"200": {"description": "messages", "content": {"application/json": {"schema": {
@@ -207,6 +232,9 @@ pub fn document() -> Value {
                         "type": "object", "properties": {"error": {"type": "string"}}}}}},
             },
             "schemas": {
+                "ContactList": {"type": "object", "properties": {
+                    "explicit": {"type": "boolean", "description": "set by an admin; false: every other user"},
+                    "contacts": {"type": "array", "items": {"type": "string"}}}},
                 "Contact": {"type": "object", "properties": {
                     "id": uuid, "username": {"type": "string"}, "display": {"type": "string"},
                     "online": {"type": "boolean"}, "kind": {"type": "string"}}},

@@ -130,7 +130,7 @@ pub(super) async fn contacts(
     ))
 }
 
-fn require_admin(app: &Web, auth: &Auth) -> Result<(), ApiError> {
+pub(crate) fn require_admin(app: &Web, auth: &Auth) -> Result<(), ApiError> {
     if auth.admin {
         Ok(())
     } else {
@@ -138,7 +138,7 @@ fn require_admin(app: &Web, auth: &Auth) -> Result<(), ApiError> {
     }
 }
 
-fn public(app: &Web, u: &users::User) -> Value {
+pub(crate) fn public(app: &Web, u: &users::User) -> Value {
     json!({
         "id": u.id,
         "username": u.username,

@@ -812,15 +812,81 @@ async function loadUsers() {
       if (!confirm(`Delete ${u.username}? Their messages to others stay with the recipients.`)) return;
       try { await api('DELETE', `/api/v1/users/${encodeURIComponent(u.username)}`); loadUsers(); } catch (e) { $('err-form').textContent = e.message; }
     });
+    const edit = el('button', { type: 'button', 'aria-label': `Edit ${u.username}` }, 'Edit');
+    edit.addEventListener('click', () => editUser(u, list).catch((e) => { $('err-form').textContent = e.message; }));
     body.append(el('tr', { 'data-username': u.username },
       el('td', {}, u.username), el('td', {}, u.display), el('td', {}, (u.stations || []).join(', ')),
-      el('td', {}, u.admin ? 'yes' : ''), el('td', {}, u.id === session.id ? '' : remove)));
+      el('td', {}, u.admin ? 'yes' : ''), el('td', {}, edit, ' ', u.id === session.id ? '' : remove)));
   }
 }
 
+// The user being edited, and their contact list as loaded.
+let editing = null;
+
+const EDIT_ERRORS = ['err-edit-display', 'err-edit-password', 'err-edit-admin', 'err-edit-contacts', 'err-edit-form'];
+
+async function editUser(u, everyone) {
+  const list = await api('GET', `/api/v1/users/${encodeURIComponent(u.username)}/contacts`);
+  editing = { user: u, contacts: list };
+  for (const id of EDIT_ERRORS) $(id).textContent = '';
+  $('edit-title').textContent = `Edit ${u.username}`;
+  $('edit-display').value = u.display;
+  $('edit-password').value = '';
+  $('edit-admin').checked = u.admin;
+  $('edit-everyone').checked = !list.explicit;
+  const chosen = new Set(list.contacts);
+  const ul = $('edit-contact-list');
+  ul.replaceChildren();
+  for (const other of everyone) {
+    if (other.id === u.id) continue;
+    const box = el('input', { type: 'checkbox', value: other.username, 'data-contact': other.username });
+    box.checked = list.explicit && chosen.has(other.username);
+    box.addEventListener('change', () => { if (box.checked) $('edit-everyone').checked = false; });
+    ul.append(el('li', {}, el('label', { class: 'inline' }, box, ` ${other.display} (${other.username})`)));
+  }
+  $('edit-form').hidden = false;
+  $('edit-display').focus();
+}
+
+$('edit-everyone').addEventListener('change', () => {
+  if ($('edit-everyone').checked) {
+    for (const box of $('edit-contact-list').querySelectorAll('input')) box.checked = false;
+  }
+});
+
+$('edit-cancel').addEventListener('click', () => { $('edit-form').hidden = true; editing = null; });
+
+$('edit-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  if (!editing) return;
+  for (const id of [...EDIT_ERRORS, 'admin-status']) $(id).textContent = '';
+  const u = editing.user;
+  const path = `/api/v1/users/${encodeURIComponent(u.username)}`;
+  // Only what changed is sent: the server checks each field and names the one at fault.
+  const change = {};
+  if ($('edit-display').value !== u.display) change.display = $('edit-display').value;
+  if ($('edit-password').value) change.password = $('edit-password').value;
+  if ($('edit-admin').checked !== u.admin) change.admin = $('edit-admin').checked;
+  const picked = $('edit-everyone').checked ? []
+    : [...$('edit-contact-list').querySelectorAll('input:checked')].map((b) => b.value);
+  const before = editing.contacts.explicit ? editing.contacts.contacts : [];
+  const contactsChanged = picked.length !== before.length || picked.some((n) => !before.includes(n));
+  try {
+    if (Object.keys(change).length) await api('PATCH', path, change);
+    if (contactsChanged) await api('PUT', `${path}/contacts`, { contacts: picked });
+    $('edit-form').hidden = true;
+    editing = null;
+    $('admin-status').textContent = `Saved ${u.username}.`;
+    loadUsers();
+  } catch (e) {
+    const field = e.body && e.body.field;
+    ($(`err-edit-${field}`) || $('err-edit-form')).textContent = e.message;
+  }
+});
+
 $('user-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  for (const id of ['err-username', 'err-display', 'err-password', 'err-line', 'err-form']) $(id).textContent = '';
+  for (const id of ['err-username', 'err-display', 'err-password', 'err-line', 'err-form', 'admin-status']) $(id).textContent = '';
   const body = {
     username: $('new-username').value.trim(),
     password: $('new-password').value,
@@ -831,7 +897,7 @@ $('user-form').addEventListener('submit', async (ev) => {
   try {
     await api('POST', '/api/v1/users', body);
     ev.target.reset();
-    $('err-form').textContent = `Added ${body.username}.`;
+    $('admin-status').textContent = `Added ${body.username}.`;
     loadUsers();
   } catch (e) {
     // The server names the field at fault (`field`); the message goes next to it.

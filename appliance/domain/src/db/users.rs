@@ -11,6 +11,11 @@ use uuid::Uuid;
 use super::{Error, messages, secrets};
 use crate::audio::SealKey;
 
+mod edit;
+pub use edit::{
+    Change, ContactList, DISPLAY_MAX, check_display, contact_list, set_contacts, update,
+};
+
 /// A user as the API and CLI show it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct User {
@@ -84,6 +89,9 @@ fn check(new: &NewUser) -> Result<(), Error> {
     }
     if new.password.is_empty() {
         return Err(Error::Invalid("empty password".into()));
+    }
+    if let Some(d) = &new.display {
+        check_display(d)?;
     }
     Ok(())
 }
