@@ -4,7 +4,8 @@
 //! - a deleted admin's token can no longer create an admin or delete the admin who removed them,
 //!   and a deleted user's token no longer reads `/contacts` (401);
 //! - a WebSocket is closed (code 4001) within a second of its session's logout, its user's
-//!   deletion, or its expiry, so a deleted or logged-out user's open socket cannot keep receiving
+//!   deletion (through the API, or by `offhook user delete` on the data dir while the server
+//!   runs: then within two seconds), or its expiry, so a deleted or logged-out user's open socket cannot keep receiving
 //!   live audio or sending it.
 // Real processes and sockets: deadlines need the real clock.
 #![allow(clippy::disallowed_methods)]
@@ -329,4 +330,37 @@ fn one_user_cannot_open_sessions_without_end() {
             .insert("Authorization", format!("Bearer {token}").parse().ok()?);
         tungstenite::connect(req).ok().map(|_| ())
     });
+}
+
+#[test]
+fn a_user_deleted_on_the_data_dir_loses_the_running_servers_sessions() {
+    let server = Server::start("");
+    add(&server, "root", true);
+    add(&server, "mallory", true);
+    let mallory = server.login("mallory");
+    let root = server.login("root");
+    let mut ws = server.websocket(&mallory);
+    let out = server.offhook(&["user", "delete", "mallory"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server learns it from the database: within its check's period (1 s) and a margin.
+    assert_eq!(
+        closed_within(&mut ws, CLOSE_BOUND * 2),
+        CloseCode::Library(4001)
+    );
+    assert_eq!(
+        delete_user(&server, &mallory, "root"),
+        StatusCode::UNAUTHORIZED,
+        "a deleted admin deletes no one"
+    );
+    // Others keep theirs.
+    let users = http()
+        .get(format!("{}/api/v1/users", server.url))
+        .bearer_auth(&root)
+        .send()
+        .expect("GET /api/v1/users");
+    assert_eq!(users.status(), StatusCode::OK);
 }

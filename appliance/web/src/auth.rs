@@ -19,7 +19,9 @@
 //! Each session has a number, and each of its WebSockets is registered with the client manager
 //! under that number (and closes at once if its session ended meanwhile); whatever removes a
 //! session asks the client manager to close its number's WebSockets, through the queue each
-//! already reads. Expiry is swept by [`Web::expire_sessions`], which the server runs. Nothing
+//! already reads. Expiry is swept by [`Web::expire_sessions`], which the server runs; it also
+//! checks the sessions against the users in the database every second, so a user deleted (or
+//! demoted) by another process on the data dir (`offhook user delete`) loses them too. Nothing
 //! per session waits on a channel or a timer of its own, so 10,000 idle clients cost little
 //! more than their sockets (docs/PERFORMANCE.md).
 
@@ -125,6 +127,9 @@ pub(crate) struct NewSession {
 /// this long after its session expired.
 const EXPIRY_TICK: Duration = Duration::from_millis(250);
 
+/// Every how many [`EXPIRY_TICK`]s the sessions are checked against the users in the database.
+const USERS_EVERY: u32 = 4;
+
 /// The sessions removed from the map: their users and numbers, whose WebSockets to close.
 type Ended = Vec<(Uuid, Login)>;
 
@@ -192,8 +197,56 @@ impl Web {
         self.close_sockets(ended);
     }
 
+    /// Ends the sessions of users no longer in the database, and gives the others their admin
+    /// flag as stored: the users may have been changed by another process on the data dir.
+    /// Sessions opened (and flags set here) while the database was being read are left for the
+    /// next check: the read may predate them.
+    async fn check_users(&self) {
+        use std::sync::atomic::Ordering;
+        let (newest, flags) = (
+            self.0.next_login.load(Ordering::SeqCst),
+            self.0.flags_set.load(Ordering::SeqCst),
+        );
+        let live = match self
+            .core()
+            .db()
+            .read(offhook_domain::db::users::live_flags)
+            .await
+        {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the sessions against the users");
+                return;
+            }
+        };
+        let mut ended = Ended::new();
+        {
+            let mut map = self.sessions();
+            remove_where(&mut map, &mut ended, |_, s| {
+                s.login < newest && !live.contains_key(&s.user)
+            });
+            if self.0.flags_set.load(Ordering::SeqCst) == flags {
+                for s in map.values_mut().filter(|s| s.login < newest) {
+                    if let Some(&admin) = live.get(&s.user) {
+                        s.admin = admin;
+                    }
+                }
+            }
+        }
+        if !ended.is_empty() {
+            tracing::info!(
+                sessions = ended.len(),
+                "sessions of users removed outside this server ended"
+            );
+        }
+        self.close_sockets(ended);
+    }
+
     /// `user`'s admin flag changed: their open sessions hold the new one from now on.
     pub(crate) fn set_admin_of(&self, user: Uuid, admin: bool) {
+        self.0
+            .flags_set
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         for s in self.sessions().values_mut().filter(|s| s.user == user) {
             s.admin = admin;
         }
@@ -204,8 +257,13 @@ impl Web {
     pub async fn expire_sessions(self) {
         let mut tick = tokio::time::interval(EXPIRY_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u32;
         loop {
             tick.tick().await;
+            ticks = ticks.wrapping_add(1);
+            if ticks % USERS_EVERY == 0 {
+                self.check_users().await;
+            }
             let now = self.core().clock().now_ms();
             let mut ended = Ended::new();
             remove_where(&mut self.sessions(), &mut ended, |_, s| s.expires_ms <= now);
@@ -535,6 +593,44 @@ mod tests {
             "{code:?}"
         );
         sweeper.abort();
+    }
+
+    #[tokio::test]
+    async fn sessions_follow_the_users_in_the_database() {
+        use offhook_domain::clock::ManualClock;
+        use offhook_domain::db::users::NewUser;
+        let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let (_dir, web, _) = web_on(clock).await;
+        let new = |name: &str, admin| NewUser {
+            username: name.into(),
+            display: None,
+            password: "pw".into(),
+            admin,
+            line: None,
+        };
+        let carol = web.core().add_user(new("carol", true)).await.unwrap();
+        let dave = web.core().add_user(new("dave", false)).await.unwrap();
+        let carols = web.new_session(&carol).token;
+        let mut socket = web
+            .core()
+            .clients()
+            .register(carol.id, web.authenticate(Some(&carols)).unwrap().login);
+        // dave's session says admin; the database says not.
+        let daves = web
+            .new_session(&User {
+                admin: true,
+                ..dave.clone()
+            })
+            .token;
+        // Removed behind the server's back (as `offhook user delete` on the data dir would).
+        web.core().remove_user("carol".into()).await.unwrap();
+        assert!(web.authenticate(Some(&carols)).is_ok(), "not checked yet");
+        web.check_users().await;
+        assert!(web.authenticate(Some(&carols)).is_err());
+        assert_eq!(closed(&mut socket), Some(crate::ws::close::SESSION_ENDED));
+        let d = web.authenticate(Some(&daves)).unwrap();
+        assert!(!d.admin, "the stored flag");
+        assert_eq!(d.user, dave.id);
     }
 
     #[tokio::test]

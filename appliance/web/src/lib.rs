@@ -71,6 +71,8 @@ struct Inner {
     sessions: Mutex<HashMap<String, SessionInfo>>,
     /// The next session's number (see `auth`).
     next_login: std::sync::atomic::AtomicU64,
+    /// How many times an admin flag was set on open sessions (see `auth`).
+    flags_set: std::sync::atomic::AtomicU64,
     /// The key CSRF tokens are derived under (see `auth`).
     csrf_key: ring::hmac::Key,
     front: Arc<front::FrontStats>,
@@ -97,6 +99,7 @@ impl Web {
             shutting_down: AtomicBool::new(false),
             sessions: Mutex::new(HashMap::new()),
             next_login: std::sync::atomic::AtomicU64::new(1),
+            flags_set: std::sync::atomic::AtomicU64::new(0),
             csrf_key: auth::csrf_key(),
             front: Arc::default(),
             login_limit: login_limit::LoginLimit::default(),

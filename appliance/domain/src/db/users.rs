@@ -243,6 +243,20 @@ pub fn list(conn: &Connection) -> Result<Vec<User>, Error> {
     Ok(out)
 }
 
+/// Every user who may log in, with their admin flag: what a front end holding sessions checks
+/// them against ([`list`] without the rest).
+pub fn live_flags(conn: &Connection) -> Result<std::collections::HashMap<Uuid, bool>, Error> {
+    let mut stmt = conn.prepare_cached("SELECT id, admin FROM users WHERE kind = 'user'")?;
+    let mut rows = stmt.query([])?;
+    let mut out = std::collections::HashMap::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let id = Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))?;
+        out.insert(id, r.get(1)?);
+    }
+    Ok(out)
+}
+
 /// The stored password hash of user `username` (`None` if there is no such user who may log
 /// in). Fast: checking it is [`check_password`]'s job, off the database.
 pub fn password_hash(conn: &Connection, username: &str) -> Result<Option<String>, Error> {
