@@ -261,7 +261,7 @@ impl Web {
         loop {
             tick.tick().await;
             ticks = ticks.wrapping_add(1);
-            if ticks % USERS_EVERY == 0 {
+            if ticks.is_multiple_of(USERS_EVERY) {
                 self.check_users().await;
             }
             let now = self.core().clock().now_ms();
