@@ -118,6 +118,7 @@ try {
   step('admin: alice adds a user with a phone line; markup in a name shows as text');
   await alice.goto(`${url}/#admin`);
   await alice.locator('#users tr[data-username="bob"]').waitFor();
+  await alice.locator('#subsystems tr[data-part="database"] td', { hasText: 'ok' }).waitFor();
   await alice.locator('#new-username').fill('dave');
   await alice.locator('#new-display').fill('<script>alert(1)</script>');
   await alice.locator('#new-password').fill('dave-password');

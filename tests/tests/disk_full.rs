@@ -7,7 +7,7 @@
 //!   owner would free space), the retention sweep transcodes what was left `processing`, without
 //!   a restart, and every acknowledged message becomes `ready`.
 
-use offhook_tests::{Server, http, speech_8k, wait_for, wait_processed};
+use offhook_tests::{PASSWORD, Server, http, speech_8k, wait_for, wait_processed};
 use reqwest::StatusCode;
 
 #[test]
@@ -15,6 +15,12 @@ fn a_full_disk_refuses_with_507_and_loses_nothing_acknowledged() {
     let server = Server::start_on_small_disk(3 << 20, "[messages]\nsweep_interval = \"1s\"\n");
     server.add_user("alice");
     server.add_user("bob");
+    let out = server.offhook(
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        Some(PASSWORD),
+    );
+    assert!(out.status.success());
+    let root = server.login("root");
     let token = server.login("alice");
     let audio = std::fs::read(speech_8k()).unwrap();
     let (mut acknowledged, mut refused) = (Vec::new(), 0);
@@ -48,6 +54,9 @@ fn a_full_disk_refuses_with_507_and_loses_nothing_acknowledged() {
         .send()
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // And tells an admin why: the storage is degraded, the database still answers.
+    assert_eq!(part(&server, &root, "storage")["state"], "degraded");
+    assert_eq!(part(&server, &root, "database")["state"], "ok");
 
     // Room is made: every acknowledged upload is transcoded, without a restart.
     server.resize_disk(64 << 20);
@@ -57,6 +66,7 @@ fn a_full_disk_refuses_with_507_and_loses_nothing_acknowledged() {
         assert_eq!(m["status"], "ready", "{m}");
         assert!(m["duration_ms"].as_u64().unwrap() > 10_000, "{m}");
     }
+    assert_eq!(part(&server, &root, "storage")["state"], "ok");
     // And new uploads are taken again.
     let r = server.post_message(&token, &["bob"], audio);
     assert!(r.status().is_success(), "{:?}", r.status());
@@ -66,4 +76,20 @@ fn a_full_disk_refuses_with_507_and_loses_nothing_acknowledged() {
             .contains("upload refused: the appliance's storage is full")
             .then_some(())
     });
+}
+
+/// Part `name` of `/api/v1/health`'s `subsystems`, as an admin sees it.
+fn part(server: &Server, admin: &str, name: &str) -> serde_json::Value {
+    let health: serde_json::Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .bearer_auth(admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    health["subsystems"]
+        .as_array()
+        .and_then(|parts| parts.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no part {name}: {health}"))
+        .clone()
 }

@@ -281,6 +281,31 @@ fn health_tells_strangers_only_what_a_load_balancer_needs_and_metrics_can_be_clo
     );
     let alice = server.login("alice");
     let root = server.login("root");
+    // The core's parts are for admins.
+    let user: serde_json::Value = get("/api/v1/health", Some(&alice)).json().expect("json");
+    assert!(user.get("subsystems").is_none(), "{user}");
+    let admin: serde_json::Value = get("/api/v1/health", Some(&root)).json().expect("json");
+    let parts: Vec<(&str, &str)> = admin["subsystems"]
+        .as_array()
+        .expect("subsystems")
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("database", "ok"),
+            ("storage", "ok"),
+            ("transcoder", "ok"),
+            ("retention", "ok"),
+            ("clients", "ok")
+        ],
+        "{admin}"
+    );
+    assert_eq!(
+        admin["subsystems"][0]["detail"], "answers; 2 user(s)",
+        "{admin}"
+    );
     assert_eq!(get("/metrics", None).status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         get("/metrics", Some(&alice)).status(),

@@ -198,6 +198,11 @@ impl ClientManager {
         self.lock().get(&user).map_or(0, Vec::len)
     }
 
+    /// Number of users with an open session.
+    pub fn online_count(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Number of open sessions.
     pub fn session_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) password_checks: tokio::sync::Semaphore,
     /// Each user's upload bucket ([`crate::limits`]).
     pub(crate) upload_rate: crate::limits::UploadRate,
+    /// What the last retention sweep did ([`crate::health`]).
+    pub(crate) last_sweep: crate::health::LastSweep,
 }
 
 impl std::fmt::Debug for VoiceMessaging {
@@ -100,6 +102,7 @@ impl VoiceMessaging {
             transcoder: transcode::Queue::default(),
             events: Bus::default(),
             phones: Phones::default(),
+            last_sweep: crate::health::LastSweep::default(),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),
@@ -170,6 +173,7 @@ impl VoiceMessaging {
                 .await
             {
                 Ok(files) if !files.is_empty() => {
+                    self.0.last_sweep.record(now, Ok(files.len()));
                     let dir = self.0.db.paths().media.clone();
                     let n = files.len();
                     let _ = tokio::task::spawn_blocking(move || {
@@ -180,8 +184,11 @@ impl VoiceMessaging {
                     .await;
                     info!(files = n, "retention removed media");
                 }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "retention sweep failed"),
+                Ok(_) => self.0.last_sweep.record(now, Ok(0)),
+                Err(e) => {
+                    self.0.last_sweep.record(now, Err(e.to_string()));
+                    warn!(error = %e, "retention sweep failed");
+                }
             }
             match transcode::requeue(&self).await {
                 Ok(0) => {}

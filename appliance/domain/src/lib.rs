@@ -19,6 +19,7 @@ mod core;
 pub mod db;
 mod directory;
 pub mod events;
+pub mod health;
 pub mod intercom;
 pub mod limits;
 pub mod mailbox;

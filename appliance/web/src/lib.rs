@@ -213,7 +213,12 @@ async fn health(
         .map(|g| json!({"name": g.name, "protocol": g.protocol, "up": g.up}))
         .collect();
     let mut body = json!({"status": "ok", "gateways": gateways});
-    if app.session_of(&parts).is_some() {
+    let session = app.session_of(&parts);
+    if session.as_ref().is_some_and(|s| s.admin) {
+        // The core's parts, for the admin console (see `offhook_domain::health`).
+        body["subsystems"] = json!(app.core().health().await);
+    }
+    if session.is_some() {
         // Users' phones: `available` is false while the phone's gateway is down (record → 503).
         let stations: Vec<_> = app
             .core()

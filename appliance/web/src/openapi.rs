@@ -207,7 +207,12 @@ pub fn document() -> Value {
                         "gateways": {"type": "array", "items": {"type": "object", "properties": {
                             "name": {"type": "string"}, "protocol": {"type": "string"}, "up": {"type": "boolean"}}}},
                         "stations": {"type": "array", "items": {"type": "object", "properties": {
-                            "user": uuid.clone(), "available": {"type": "boolean"}}}}}}}}}}}))},
+                            "user": uuid.clone(), "available": {"type": "boolean"}}}},
+                        "subsystems": {"type": "array", "description": "admins only: the core's parts",
+                            "items": {"type": "object", "properties": {
+                            "name": {"type": "string", "enum": ["database", "storage", "transcoder", "retention", "clients"]},
+                            "state": {"type": "string", "enum": ["ok", "degraded", "down"]},
+                            "detail": {"type": "string"}}}}}}}}}}}))},
             "/api/v1/openapi.json": {"get": op("This document", false, json!({}))},
             "/metrics": {"get": op("Prometheus metrics", false, json!({
                 "responses": {"200": {"description": "text exposition", "content": {"text/plain": {}}}}}))},

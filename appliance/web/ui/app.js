@@ -786,6 +786,12 @@ async function loadAdmin() {
 
 async function loadHealth() {
   const h = await api('GET', '/api/v1/health');
+  const parts = $('subsystems').tBodies[0];
+  parts.replaceChildren();
+  for (const p of h.subsystems || []) {
+    parts.append(el('tr', { 'data-part': p.name },
+      el('td', {}, p.name), el('td', { class: p.state === 'ok' ? 'up' : 'down' }, p.state), el('td', {}, p.detail)));
+  }
   const gw = $('gateways').tBodies[0];
   gw.replaceChildren();
   for (const g of h.gateways || []) {
