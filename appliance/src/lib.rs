@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod gateways;
+pub mod log_ring;
 pub mod logging;
 pub mod server;
 pub mod stations;

@@ -98,8 +98,16 @@ impl<S> Filter<S> for Throttle {
 /// The throttle of the process's log, once [`init`] has run.
 static THROTTLE: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
 
+static RING: std::sync::OnceLock<Arc<crate::log_ring::Ring>> = std::sync::OnceLock::new();
+
+/// The last lines of the log ([`crate::log_ring`]), once [`init`] has run.
+pub fn ring() -> Option<Arc<crate::log_ring::Ring>> {
+    RING.get().cloned()
+}
+
 /// Sets up the process's log on stderr: `OFFHOOK_LOG` (an `EnvFilter` directive) or
-/// `default_level`, colour only for a person at a terminal, warnings throttled per callsite.
+/// `default_level`, colour only for a person at a terminal, warnings throttled per callsite;
+/// the same lines are kept in memory for the admin console ([`ring`]).
 pub fn init(default_level: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -107,10 +115,12 @@ pub fn init(default_level: &str) {
     let filter =
         EnvFilter::try_from_env("OFFHOOK_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let throttle = THROTTLE.get_or_init(Throttle::default).clone();
+    let ring = RING.get_or_init(Arc::default).clone();
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colour only for a person at a terminal; logs to files and journals stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .and_then(crate::log_ring::RingLayer(ring))
         .with_filter(throttle);
     tracing_subscriber::registry().with(filter).with(fmt).init();
 }

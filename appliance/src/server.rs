@@ -126,6 +126,9 @@ pub async fn serve_until(
     let stations = crate::stations::start(&core, gateways.clone(), &config).await;
     core.start().await?;
     let web = Web::new(core.clone(), web_config, gateways);
+    if let Some(ring) = crate::logging::ring() {
+        web.set_log(ring);
+    }
 
     let (tls, plain) = match &config.http.tls {
         config::Tls::Off => (None, None),

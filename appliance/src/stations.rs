@@ -461,7 +461,7 @@ fn output_to_core(core: &VoiceMessaging, output: Output, tasks: &mut tokio::task
                     .accept_phone_recording(request, uuid(user), to, recording)
                     .await
                 {
-                    Ok(a) => info!(message = %a.id, ?reason, "recording stored"),
+                    Ok(a) => info!(message_id = %a.id, ?reason, "recording stored"),
                     Err(e) => warn!(error = %e, "recording not stored"),
                 }
             }

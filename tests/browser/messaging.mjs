@@ -119,6 +119,7 @@ try {
   await alice.goto(`${url}/#admin`);
   await alice.locator('#users tr[data-username="bob"]').waitFor();
   await alice.locator('#subsystems tr[data-part="database"] td', { hasText: 'ok' }).waitFor();
+  await alice.locator('#log li', { hasText: 'offhook serving' }).waitFor();
   await alice.locator('#new-username').fill('dave');
   await alice.locator('#new-display').fill('<script>alert(1)</script>');
   await alice.locator('#new-password').fill('dave-password');
@@ -152,6 +153,8 @@ try {
   }
   await alice.getByRole('button', { name: 'Edit dave' }).click();
   await alice.locator('#edit-contact-list input[data-contact="bob"]:checked').waitFor();
+  // The live log shows the change within its polling period.
+  await alice.locator('#log li', { hasText: 'user changed' }).waitFor({ timeout: 10000 });
   await shot(alice, 'admin-edit');
   console.log('ok');
   await browser.close();

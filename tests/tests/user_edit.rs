@@ -300,3 +300,56 @@ fn an_admin_sets_a_contact_list_whole_or_not_at_all() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[test]
+fn an_admin_follows_the_log_and_no_one_else_reads_it() {
+    let server = Server::start("");
+    add(&server, "root", true);
+    add(&server, "bob", false);
+    let root = server.login("root");
+    let bob = server.login("bob");
+    let (status, first) = get(&server, &root, "/api/v1/log");
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let messages = |page: &Value| -> Vec<String> {
+        page["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| l["message"].as_str().expect("message").to_owned())
+            .collect()
+    };
+    assert!(
+        messages(&first)
+            .iter()
+            .any(|m| m.starts_with("offhook serving")),
+        "{first}"
+    );
+    let next = first["next"].as_u64().expect("next");
+    // What happens next comes next, and only that.
+    assert_eq!(
+        patch(&server, &root, "bob", json!({"display": "Bob"})).0,
+        StatusCode::OK
+    );
+    let (_, page) = get(&server, &root, &format!("/api/v1/log?after={next}"));
+    let lines = messages(&page);
+    assert!(
+        lines
+            .iter()
+            .any(|m| m.starts_with("user changed") && m.contains("bob")),
+        "{page}"
+    );
+    assert!(
+        !lines.iter().any(|m| m.starts_with("offhook serving")),
+        "{page}"
+    );
+    assert!(page["lines"][0]["seq"].as_u64().unwrap() > next, "{page}");
+    assert_eq!(get(&server, &bob, "/api/v1/log").0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        http()
+            .get(format!("{}/api/v1/log", server.url))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

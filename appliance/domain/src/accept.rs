@@ -319,7 +319,7 @@ async fn store(
         .messages_accepted
         .fetch_add(1, Ordering::Relaxed);
     core.0.transcoder.push(id);
-    info!(message = %id, from = %sender, recipients = recipients.len(), duration_ms = estimate_ms, "message accepted");
+    info!(message_id = %id, from = %sender, recipients = recipients.len(), duration_ms = estimate_ms, "message accepted");
     Ok(Accepted { id, estimate_ms })
 }
 

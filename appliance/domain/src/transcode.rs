@@ -159,7 +159,7 @@ fn worker(app: &VoiceMessaging, rx: &Mutex<std_mpsc::Receiver<Uuid>>, rt: &tokio
         if let Err(e) = result {
             // Not the upload's fault (storage full, database): it stays `processing` and is
             // queued again by the next sweep ([`requeue`]) or start.
-            warn!(message = %id, error = %e, "transcoding failed; left processing, retried later");
+            warn!(message_id = %id, error = %e, "transcoding failed; left processing, retried later");
         }
     }
 }
@@ -192,7 +192,7 @@ enum Error {
 
 fn transcode_one(app: &VoiceMessaging, rt: &tokio::runtime::Handle, id: Uuid) -> Result<(), Error> {
     let Some(p) = rt.block_on(app.0.db.read(move |c| store::pending_transcode(c, id)))? else {
-        debug!(message = %id, "no longer processing");
+        debug!(message_id = %id, "no longer processing");
         return Ok(());
     };
     let dir = app.0.db.paths().media.clone();
@@ -254,7 +254,7 @@ fn transcode_one(app: &VoiceMessaging, rt: &tokio::runtime::Handle, id: Uuid) ->
         from: p.sender,
         recipients: p.recipients.clone(),
     });
-    debug!(message = %id, duration_ms, "message transcoded");
+    debug!(message_id = %id, duration_ms, "message transcoded");
     Ok(())
 }
 
@@ -276,7 +276,7 @@ fn fail(
     p: &store::Pending,
     why: &media::Error,
 ) -> Result<(), Error> {
-    warn!(message = %id, error = %why, "upload is corrupt; message failed");
+    warn!(message_id = %id, error = %why, "upload is corrupt; message failed");
     if !rt.block_on(app.0.db.write(move |c| store::mark_failed(c, id)))? {
         return Ok(());
     }

@@ -13,6 +13,7 @@ mod auth;
 mod config;
 mod error;
 pub mod front;
+pub mod log_view;
 pub mod login_limit;
 mod messages;
 pub mod openapi;
@@ -79,6 +80,8 @@ struct Inner {
     login_limit: login_limit::LoginLimit,
     /// The HTTPS certificate, when one is served (`GET /api/v1/tls`).
     tls: std::sync::OnceLock<tls::Info>,
+    /// The process's log, for admins (`GET /api/v1/log`).
+    log: std::sync::OnceLock<Arc<dyn log_view::LogSource>>,
 }
 
 impl std::fmt::Debug for Web {
@@ -104,6 +107,7 @@ impl Web {
             front: Arc::default(),
             login_limit: login_limit::LoginLimit::default(),
             tls: std::sync::OnceLock::new(),
+            log: std::sync::OnceLock::new(),
         }))
     }
 
@@ -111,6 +115,11 @@ impl Web {
     /// first call counts.
     pub fn set_tls(&self, info: tls::Info) {
         let _ = self.0.tls.set(info);
+    }
+
+    /// Gives admins the process's log (`GET /api/v1/log`); without it the log is empty.
+    pub fn set_log(&self, source: Arc<dyn log_view::LogSource>) {
+        let _ = self.0.log.set(source);
     }
 
     /// The counters [`front::serve`] keeps, shown in `/metrics` (`offhook_http_total`).
@@ -358,6 +367,7 @@ pub fn router(app: Web) -> Router {
         .route("/api/v1/record/{id}", get(messages::record_status))
         .route("/api/v1/ws", get(ws::upgrade))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/log", get(log_view::log))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics))
         .fallback(not_found)

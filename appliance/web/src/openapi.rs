@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/record/{id}"),
     ("get", "/api/v1/ws"),
     ("get", "/api/v1/health"),
+    ("get", "/api/v1/log"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/metrics"),
 ];
@@ -213,6 +214,18 @@ pub fn document() -> Value {
                             "name": {"type": "string", "enum": ["database", "storage", "transcoder", "retention", "clients"]},
                             "state": {"type": "string", "enum": ["ok", "degraded", "down"]},
                             "detail": {"type": "string"}}}}}}}}}}}))},
+            "/api/v1/log": {"get": op("The process's log since a line (admins only)", true, json!({
+                "parameters": [{"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0},
+                    "description": "the last line seen (`next` of the previous answer); 0 for every line kept"}],
+                "description": "The lines logged (at the configured level, info by default) after `after`, at most 200, oldest first. The server keeps the last 1,000 lines, each at most 1 KiB; `missed` counts those logged after `after` that are no longer kept.",
+                "responses": {"200": {"description": "the lines", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "lines": {"type": "array", "items": {"type": "object", "properties": {
+                            "seq": {"type": "integer"}, "time_ms": {"type": "integer"},
+                            "level": {"type": "string", "enum": ["ERROR", "WARN", "INFO"]},
+                            "target": {"type": "string"}, "message": {"type": "string"}}}},
+                        "missed": {"type": "integer"}, "next": {"type": "integer"}}}}}},
+                    "403": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/openapi.json": {"get": op("This document", false, json!({}))},
             "/metrics": {"get": op("Prometheus metrics", false, json!({
                 "responses": {"200": {"description": "text exposition", "content": {"text/plain": {}}}}}))},

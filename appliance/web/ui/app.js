@@ -774,14 +774,39 @@ function drawCursor(canvas, frac) {
 
 let healthTimer = null;
 
+// The last log line shown.
+let logAfter = 0;
+let logTimer = null;
+const LOG_SHOWN = 500;
+
 async function loadAdmin() {
-  await Promise.all([loadHealth(), loadUsers()]);
+  await Promise.all([loadHealth(), loadUsers(), loadLog()]);
   // Gateways and phones go up and down: kept current while the console is shown.
   clearInterval(healthTimer);
   healthTimer = setInterval(() => {
     if ($('admin').hidden) { clearInterval(healthTimer); return; }
     loadHealth().catch(() => {});
   }, 5000);
+  clearInterval(logTimer);
+  logTimer = setInterval(() => {
+    if ($('admin').hidden) { clearInterval(logTimer); return; }
+    loadLog().catch(() => {});
+  }, 2000);
+}
+
+async function loadLog() {
+  const page = await api('GET', `/api/v1/log?after=${logAfter}`);
+  const list = $('log');
+  const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  if (page.missed) list.append(el('li', { class: 'WARN' }, `… ${page.missed} line(s) no longer kept`));
+  for (const l of page.lines) {
+    const time = new Date(l.time_ms).toLocaleTimeString();
+    list.append(el('li', { class: l.level, 'data-seq': String(l.seq) }, `${time} ${l.level} ${l.target}: ${l.message}`));
+  }
+  while (list.children.length > LOG_SHOWN) list.firstElementChild.remove();
+  logAfter = page.next;
+  // Follow the end unless the reader scrolled up to read.
+  if (atEnd) list.scrollTop = list.scrollHeight;
 }
 
 async function loadHealth() {

@@ -267,7 +267,7 @@ async fn store(core: VoiceMessaging, sender: Uuid, session: SessionId, id: Strea
                     // Tagged before this task yields again: the `post` comes only after the
                     // transcoder (queued inside accept) has run and committed.
                     core.clients().tag_stream(a.id, id.as_str());
-                    info!(message = %a.id, stream = id.as_str(), duration_ms = ms, "intercom stream stored");
+                    info!(message_id = %a.id, stream = id.as_str(), duration_ms = ms, "intercom stream stored");
                     Ok(a.id)
                 }
                 Err(e) => {
