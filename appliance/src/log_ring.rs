@@ -198,6 +198,8 @@ mod tests {
             tracing::warn!(error = %"disk full", "retention sweep failed");
             tracing::info!(big = %"x".repeat(5000), "long");
             tracing::info!(message = %"a-guid", "stored");
+            tracing::error!(message = "also-a-guid", "failed");
+            tracing::info!(big = %"y".repeat(LINE_MAX + 10), after = 1, "capped");
         });
         let page = ring.since(0, 10);
         let lines: Vec<(&str, &str)> = page
@@ -216,5 +218,15 @@ mod tests {
         assert!(page.lines[2].message.len() <= LINE_MAX);
         assert!(page.lines[2].message.starts_with("long big=xxx"));
         assert_eq!(page.lines[3].message, "stored message=a-guid");
+        assert_eq!(
+            (page.lines[4].level, page.lines[4].message.as_str()),
+            ("ERROR", "failed message=\"also-a-guid\"")
+        );
+        // Fields stop being written once the line is full.
+        assert!(
+            !page.lines[5].message.contains("after="),
+            "{}",
+            page.lines[5].message
+        );
     }
 }

@@ -426,4 +426,35 @@ mod tests {
             .unwrap();
         rt.block_on(r.kill.notified());
     }
+
+    #[tokio::test]
+    async fn closing_a_login_closes_its_sessions_and_no_others() {
+        let m = ClientManager::new(Uuid::nil(), Arc::new(Metrics::default()));
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut a1 = m.register(alice, 1);
+        let mut a2 = m.register(alice, 1);
+        let mut a3 = m.register(alice, 2);
+        let mut b = m.register(bob, 1);
+        assert_eq!((m.online_count(), m.session_count()), (2, 4));
+        m.close(alice, 1, 4001, "session ended");
+        for s in [&mut a1, &mut a2] {
+            assert!(matches!(
+                s.rx.try_recv(),
+                Ok(Outbound::Close(4001, "session ended"))
+            ));
+        }
+        assert!(a3.rx.try_recv().is_err(), "another login's");
+        assert!(b.rx.try_recv().is_err(), "another user's, same number");
+        m.close(Uuid::new_v4(), 1, 4001, "nobody");
+        // A full queue is closed at once (kill), as on overflow.
+        for _ in 0..QUEUE {
+            m.deliver(&view(Uuid::new_v4()), &[alice], 0);
+        }
+        m.close(alice, 2, 4001, "session ended");
+        tokio::time::timeout(std::time::Duration::from_secs(5), a3.kill.notified())
+            .await
+            .expect("a full queue's session is killed");
+        assert!(m.unregister(bob, b.id));
+        assert_eq!(m.online_count(), 1);
+    }
 }

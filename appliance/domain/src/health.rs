@@ -238,6 +238,8 @@ mod tests {
         );
         assert_eq!(size(1023), "1023 B");
         assert_eq!(size(1024), "1.0 KiB");
+        assert_eq!(size(1 << 50), "1024.0 TiB", "no unit beyond TiB");
+        assert_eq!(size((1 << 40) - (1 << 29)), "1023.5 GiB");
     }
 
     #[test]
@@ -264,6 +266,45 @@ mod tests {
         assert_eq!(
             retention(Some((0, Ok(0))), 180_001, every).state,
             State::Degraded
+        );
+    }
+
+    #[tokio::test]
+    async fn the_core_reports_its_parts_and_its_last_sweep() {
+        use crate::clock::Clock as _;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(1_795_000_000_000_000));
+        let core = VoiceMessaging::open(dir.path(), crate::Config::default(), clock.clone())
+            .await
+            .unwrap();
+        let parts = core.health().await;
+        let names: Vec<_> = parts.iter().map(|p| (p.name, p.state)).collect();
+        assert_eq!(
+            names,
+            [
+                ("database", State::Ok),
+                ("storage", State::Ok),
+                ("transcoder", State::Ok),
+                ("retention", State::Ok),
+                ("clients", State::Ok)
+            ]
+        );
+        assert_eq!(parts[0].detail, "answers; 0 user(s)");
+        assert_eq!(parts[3].detail, "no sweep yet");
+        assert_eq!(parts[4].detail, "0 WebSocket session(s) of 0 user(s)");
+        let now = clock.now_ms();
+        core.0.last_sweep.record(now, Ok(4));
+        clock.advance(Duration::from_secs(3));
+        assert_eq!(
+            core.health().await[3].detail,
+            "last sweep 3 s ago removed 4 file(s)"
+        );
+        core.0.last_sweep.record(now, Err("disk I/O error".into()));
+        assert_eq!(core.health().await[3].state, State::Degraded);
+        let _session = core.0.clients.register(uuid::Uuid::new_v4(), 0);
+        assert_eq!(
+            core.health().await[4].detail,
+            "1 WebSocket session(s) of 1 user(s)"
         );
     }
 }

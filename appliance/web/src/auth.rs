@@ -634,6 +634,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_password_change_keeps_the_callers_session_and_flags_follow_at_once() {
+        use offhook_domain::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let (_dir, web, bob) = web_on(clock.clone()).await;
+        let (_, _, carol) = web_on(clock.clone()).await;
+        let (mine, other) = (web.new_session(&bob).token, web.new_session(&bob).token);
+        let hers = web.new_session(&carol).token;
+        web.end_sessions_of_except(bob.id, Some(&mine));
+        assert!(web.authenticate(Some(&mine)).is_ok(), "the caller's stays");
+        assert!(web.authenticate(Some(&other)).is_err());
+        assert!(
+            web.authenticate(Some(&hers)).is_ok(),
+            "another user's stays"
+        );
+        web.set_admin_of(bob.id, true);
+        assert!(web.authenticate(Some(&mine)).unwrap().admin);
+        assert!(!web.authenticate(Some(&hers)).unwrap().admin, "only his");
+
+        // A session expires at its expiry time exactly, not a millisecond later.
+        let ttl = Duration::from_secs(60);
+        clock.advance(ttl - Duration::from_millis(1));
+        assert!(web.session_holds(&mine));
+        clock.advance(Duration::from_millis(1));
+        assert!(!web.session_holds(&mine));
+    }
+
+    #[tokio::test]
+    async fn past_the_sweep_size_a_new_session_sweeps_the_expired_ones() {
+        use offhook_domain::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
+        let (_dir, web, bob) = web_on(clock.clone()).await;
+        let old = web.new_session(&bob).token;
+        let mut socket = web
+            .core()
+            .clients()
+            .register(bob.id, web.authenticate(Some(&old)).unwrap().login);
+        for _ in 0..SWEEP_ABOVE - 1 {
+            web.new_session(&bob);
+        }
+        clock.advance(Duration::from_secs(61));
+        // SWEEP_ABOVE sessions: not yet more than it.
+        web.new_session(&bob);
+        assert_eq!(web.sessions().len(), SWEEP_ABOVE + 1);
+        assert_eq!(closed(&mut socket), None);
+        // One more than it: every expired one goes, and its sockets close.
+        web.new_session(&bob);
+        assert_eq!(web.sessions().len(), 2);
+        assert_eq!(closed(&mut socket), Some(crate::ws::close::SESSION_ENDED));
+    }
+
+    #[tokio::test]
     async fn the_csrf_token_is_the_sessions_own() {
         use offhook_domain::clock::ManualClock;
         let clock = Arc::new(ManualClock::new(1_795_000_000_000_000));
