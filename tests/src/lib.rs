@@ -370,7 +370,20 @@ impl Server {
 
     /// Runs `offhook user add NAME` on the data dir with [`PASSWORD`].
     pub fn add_user(&self, name: &str) {
-        let out = self.offhook(&["user", "add", name, "--password-stdin"], Some(PASSWORD));
+        self.add(name, false);
+    }
+
+    /// Adds admin `name` (password [`PASSWORD`]) with `offhook user add --admin`.
+    pub fn add_admin(&self, name: &str) {
+        self.add(name, true);
+    }
+
+    fn add(&self, name: &str, admin: bool) {
+        let mut args = vec!["user", "add", name, "--password-stdin"];
+        if admin {
+            args.push("--admin");
+        }
+        let out = self.offhook(&args, Some(PASSWORD));
         assert!(
             out.status.success(),
             "user add {name}: {}",
@@ -694,6 +707,36 @@ pub fn spoof_udp(from: std::net::SocketAddr, to: std::net::SocketAddr, payload: 
         .send_to(&datagram, &SockAddr::from(to))
         .expect("send the spoofed datagram");
     assert_eq!(sent, datagram.len());
+}
+
+/// Reads until the server's close frame and returns its code; fails if none comes within
+/// `bound`.
+pub fn closed_within(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    bound: Duration,
+) -> tungstenite::protocol::frame::coding::CloseCode {
+    let end = Instant::now() + bound;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the socket is still open {bound:?} after its session ended"
+        );
+        if let tungstenite::stream::MaybeTlsStream::Plain(t) = ws.get_ref() {
+            t.set_read_timeout(Some(left)).expect("read timeout");
+        }
+        match ws.read() {
+            Ok(tungstenite::Message::Close(Some(f))) => return f.code,
+            Ok(tungstenite::Message::Close(None)) => panic!("closed without a code"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("socket failed before a close frame: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,15 +16,6 @@ use reqwest::StatusCode;
 use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 
-fn add(server: &Server, name: &str) {
-    let out = server.offhook(&["user", "add", name, "--password-stdin"], Some(PASSWORD));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A browser's session: the token is only ever sent as the cookie.
 struct Browser {
     token: String,
@@ -74,8 +65,8 @@ fn refused_as_csrf(r: reqwest::blocking::Response) {
 #[test]
 fn a_forged_delete_or_upload_riding_the_cookie_changes_nothing() {
     let server = Server::start("");
-    add(&server, "alice");
-    add(&server, "bob");
+    server.add_user("alice");
+    server.add_user("bob");
     let bob_token = server.login("bob");
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 300);
@@ -178,8 +169,8 @@ fn a_forged_delete_or_upload_riding_the_cookie_changes_nothing() {
 #[test]
 fn requests_and_logins_from_another_sites_page_are_refused() {
     let server = Server::start("");
-    add(&server, "alice");
-    add(&server, "bob");
+    server.add_user("alice");
+    server.add_user("bob");
     let bob_token = server.login("bob");
     let dir = tempfile::tempdir().unwrap();
     let wav = tone_wav(&dir.path().join("t.wav"), 300);

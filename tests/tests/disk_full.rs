@@ -39,7 +39,11 @@ fn a_full_disk_refuses_with_507_and_loses_nothing_acknowledged() {
                     break;
                 }
             }
-            other => panic!("upload answered {other}: {}", r.text().unwrap_or_default()),
+            other => panic!(
+                "upload answered {other}: {}\nserver log:\n{}",
+                r.text().unwrap_or_default(),
+                server.log_text()
+            ),
         }
     }
     assert!(

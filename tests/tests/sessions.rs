@@ -11,9 +11,9 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use offhook_tests::{PASSWORD, Server, http};
+use offhook_tests::{PASSWORD, Server, closed_within, http};
 use reqwest::StatusCode;
 use tungstenite::WebSocket;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -23,46 +23,6 @@ type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
 /// How long after its session ends a socket may stay open.
 const CLOSE_BOUND: Duration = Duration::from_secs(1);
-
-fn add(server: &Server, name: &str, admin: bool) {
-    let mut args = vec!["user", "add", name, "--password-stdin"];
-    if admin {
-        args.push("--admin");
-    }
-    let out = server.offhook(&args, Some(PASSWORD));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Reads until the server's close frame and returns its code; fails if none comes within
-/// `bound`.
-fn closed_within(ws: &mut Socket, bound: Duration) -> CloseCode {
-    let end = Instant::now() + bound;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "the socket is still open {bound:?} after its session ended"
-        );
-        if let MaybeTlsStream::Plain(t) = ws.get_ref() {
-            t.set_read_timeout(Some(left)).expect("read timeout");
-        }
-        match ws.read() {
-            Ok(tungstenite::Message::Close(Some(f))) => return f.code,
-            Ok(tungstenite::Message::Close(None)) => panic!("closed without a code"),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("socket failed before a close frame: {e}"),
-        }
-    }
-}
 
 fn delete_user(server: &Server, token: &str, name: &str) -> StatusCode {
     http()
@@ -76,9 +36,9 @@ fn delete_user(server: &Server, token: &str, name: &str) -> StatusCode {
 #[test]
 fn a_deleted_admins_token_is_refused() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "mallory", true);
-    add(&server, "eve", false);
+    server.add_admin("root");
+    server.add_admin("mallory");
+    server.add_user("eve");
     let root = server.login("root");
     let mallory = server.login("mallory");
     let eve = server.login("eve");
@@ -133,7 +93,7 @@ fn a_deleted_admins_token_is_refused() {
 #[test]
 fn a_websocket_closes_when_its_session_is_logged_out() {
     let server = Server::start("");
-    add(&server, "alice", false);
+    server.add_user("alice");
     let token = server.login("alice");
     let other = server.login("alice");
     let mut ws = server.websocket(&token);
@@ -164,8 +124,8 @@ fn a_websocket_closes_when_its_session_is_logged_out() {
 #[test]
 fn a_websocket_closes_when_its_user_is_deleted() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "mallory", false);
+    server.add_admin("root");
+    server.add_user("mallory");
     let root = server.login("root");
     let mut sockets: Vec<Socket> = (0..2)
         .map(|_| server.websocket(&server.login("mallory")))
@@ -183,7 +143,7 @@ fn a_websocket_closes_when_its_user_is_deleted() {
 fn a_websocket_closes_when_its_session_expires() {
     let ttl = Duration::from_secs(2);
     let server = Server::start("[clients]\nsession_ttl = \"2s\"\n");
-    add(&server, "alice", false);
+    server.add_user("alice");
     let token = server.login("alice");
     let mut ws = server.websocket(&token);
     assert_eq!(
@@ -205,7 +165,7 @@ fn a_websocket_closes_when_its_session_expires() {
 #[test]
 fn a_token_in_the_url_counts_only_on_the_websocket_upgrade() {
     let server = Server::start("");
-    add(&server, "alice", false);
+    server.add_user("alice");
     let token = server.login("alice");
     let r = http()
         .get(format!("{}/api/v1/contacts?token={token}", server.url))
@@ -229,7 +189,7 @@ fn a_token_in_the_url_counts_only_on_the_websocket_upgrade() {
 fn a_cross_site_websocket_riding_the_cookie_is_refused() {
     use tungstenite::client::IntoClientRequest;
     let server = Server::start("");
-    add(&server, "alice", false);
+    server.add_user("alice");
     let token = server.login("alice");
     let host = server.url.trim_start_matches("http://").to_owned();
     let open = |origin: &str| {
@@ -264,8 +224,8 @@ fn a_cross_site_websocket_riding_the_cookie_is_refused() {
 #[test]
 fn health_tells_strangers_only_what_a_load_balancer_needs_and_metrics_can_be_closed() {
     let server = Server::start("[http]\nmetrics = \"admin\"\n");
-    add(&server, "root", true);
-    add(&server, "alice", false);
+    server.add_admin("root");
+    server.add_user("alice");
     let get = |path: &str, token: Option<&str>| {
         let mut r = http().get(format!("{}{path}", server.url));
         if let Some(t) = token {
@@ -326,8 +286,8 @@ fn health_tells_strangers_only_what_a_load_balancer_needs_and_metrics_can_be_clo
 #[test]
 fn one_user_cannot_open_sessions_without_end() {
     let server = Server::start("[clients]\nmax_sessions_per_user = 3\n");
-    add(&server, "mallory", false);
-    add(&server, "alice", false);
+    server.add_user("mallory");
+    server.add_user("alice");
     let token = server.login("mallory");
     let open: Vec<Socket> = (0..3).map(|_| server.websocket(&token)).collect();
     let url = server.url.replace("http://", "ws://") + "/api/v1/ws";
@@ -360,8 +320,8 @@ fn one_user_cannot_open_sessions_without_end() {
 #[test]
 fn a_user_deleted_on_the_data_dir_loses_the_running_servers_sessions() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "mallory", true);
+    server.add_admin("root");
+    server.add_admin("mallory");
     let mallory = server.login("mallory");
     let root = server.login("root");
     let mut ws = server.websocket(&mallory);

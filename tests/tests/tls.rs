@@ -20,19 +20,6 @@ use offhook_tests::{DEADLINE, PASSWORD, Server, http, tone_wav, wait_for};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn add(server: &Server, name: &str, admin: bool) {
-    let mut args = vec!["user", "add", name, "--password-stdin"];
-    if admin {
-        args.push("--admin");
-    }
-    let out = server.offhook(&args, Some(PASSWORD));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn login(
     client: &reqwest::blocking::Client,
     base: &str,
@@ -59,9 +46,9 @@ fn logged_fingerprints(server: &Server) -> Vec<String> {
 #[test]
 fn a_client_trusting_the_generated_certificate_uses_the_api_and_wss_and_it_survives_a_restart() {
     let mut server = Server::start_tls("", "");
-    add(&server, "root", true);
-    add(&server, "alice", false);
-    add(&server, "bob", false);
+    server.add_admin("root");
+    server.add_user("alice");
+    server.add_user("bob");
     let cert = server.generated_cert();
     let https = https_client(&cert);
     let base = server.https_url().to_owned();
@@ -277,7 +264,7 @@ fn the_owners_certificate_from_the_config_is_served() {
         ),
         "",
     );
-    add(&server, "root", true);
+    server.add_admin("root");
     assert_eq!(
         tls::served_fingerprint(&server.https_addr(), &cert_path),
         owner
@@ -304,7 +291,7 @@ fn the_owners_certificate_from_the_config_is_served() {
     assert_eq!(info["self_signed"], false);
     // The plain server says it serves no certificate.
     let plain = Server::start("");
-    add(&plain, "root", true);
+    plain.add_admin("root");
     let t = plain.login("root");
     let info: Value = http()
         .get(format!("{}/api/v1/tls", plain.url))

@@ -12,22 +12,9 @@
 // Real processes and sockets: deadlines need the real clock.
 #![allow(clippy::disallowed_methods)]
 
-use offhook_tests::{PASSWORD, Server, http};
+use offhook_tests::{DEADLINE, PASSWORD, Server, closed_within, http};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn add(server: &Server, name: &str, admin: bool) {
-    let mut args = vec!["user", "add", name, "--password-stdin"];
-    if admin {
-        args.push("--admin");
-    }
-    let out = server.offhook(&args, Some(PASSWORD));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn patch(server: &Server, token: &str, name: &str, body: Value) -> (StatusCode, Value) {
     let r = http()
@@ -59,24 +46,11 @@ fn get(server: &Server, token: &str, path: &str) -> (StatusCode, Value) {
     (status, r.json().unwrap_or(Value::Null))
 }
 
-/// Reads until the server's close frame; its code.
-fn close_code(
-    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
-) -> u16 {
-    loop {
-        match ws.read().expect("the socket closes with a frame") {
-            tungstenite::Message::Close(Some(f)) => return f.code.into(),
-            tungstenite::Message::Close(None) => panic!("closed without a code"),
-            _ => {}
-        }
-    }
-}
-
 #[test]
 fn an_admin_resets_a_password_and_the_old_sessions_end() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "bob", false);
+    server.add_admin("root");
+    server.add_user("bob");
     let root = server.login("root");
     let bob = server.login("bob");
     let mut socket = server.websocket(&bob);
@@ -90,7 +64,7 @@ fn an_admin_resets_a_password_and_the_old_sessions_end() {
         get(&server, &bob, "/api/v1/contacts").0,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(close_code(&mut socket), 4001);
+    assert_eq!(u16::from(closed_within(&mut socket, DEADLINE)), 4001);
     assert_eq!(
         get(&server, &root, "/api/v1/users").0,
         StatusCode::OK,
@@ -114,9 +88,9 @@ fn an_admin_resets_a_password_and_the_old_sessions_end() {
 #[test]
 fn a_user_changes_only_their_own_name_and_password_and_only_knowing_it() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "alice", false);
-    add(&server, "bob", false);
+    server.add_admin("root");
+    server.add_user("alice");
+    server.add_user("bob");
     let alice = server.login("alice");
     let other = server.login("alice");
 
@@ -191,8 +165,8 @@ fn a_user_changes_only_their_own_name_and_password_and_only_knowing_it() {
 #[test]
 fn the_admin_flag_holds_at_once_and_the_last_admin_keeps_it() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "carol", false);
+    server.add_admin("root");
+    server.add_user("carol");
     let root = server.login("root");
     let (status, e) = patch(&server, &root, "root", json!({"admin": false}));
     assert_eq!(
@@ -237,9 +211,9 @@ fn usernames(list: &Value) -> Vec<String> {
 #[test]
 fn an_admin_sets_a_contact_list_whole_or_not_at_all() {
     let server = Server::start("");
-    add(&server, "root", true);
+    server.add_admin("root");
     for n in ["alice", "bob", "carol"] {
-        add(&server, n, false);
+        server.add_user(n);
     }
     let root = server.login("root");
     let alice = server.login("alice");
@@ -304,8 +278,8 @@ fn an_admin_sets_a_contact_list_whole_or_not_at_all() {
 #[test]
 fn an_admin_follows_the_log_and_no_one_else_reads_it() {
     let server = Server::start("");
-    add(&server, "root", true);
-    add(&server, "bob", false);
+    server.add_admin("root");
+    server.add_user("bob");
     let root = server.login("root");
     let bob = server.login("bob");
     let (status, first) = get(&server, &root, "/api/v1/log");

@@ -140,7 +140,7 @@ pub(crate) fn accept_error(metrics: &Metrics, e: accept::Error) -> ApiError {
             format!("{e}: you are uploading faster than this appliance allows"),
         )
         .retry_after(retry_after),
-        accept::Error::Db(ref d) if storage_full(d) => {
+        accept::Error::Db(ref d) if d.is_storage_full() => {
             tracing::warn!(error = %e, "upload refused: the appliance's storage is full");
             ApiError::plain(
                 StatusCode::INSUFFICIENT_STORAGE,
@@ -163,20 +163,6 @@ pub(crate) fn over_quota(metrics: &Metrics, o: &OverQuota) -> ApiError {
     .with("quota", o.quota)
     .with("used", o.used)
     .with("size", o.size)
-}
-
-/// Whether a storage error means the disk (or the user's disk quota) is full.
-fn storage_full(e: &db::Error) -> bool {
-    match e {
-        db::Error::Io(io) => matches!(
-            io.kind(),
-            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-        ),
-        db::Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
-            f.code == rusqlite::ErrorCode::DiskFull
-        }
-        _ => false,
-    }
 }
 
 /// Not found is 404 (counted), not ready 409, removed by retention 410, else 500.

@@ -50,6 +50,23 @@ pub enum Error {
     Closed,
 }
 
+impl Error {
+    /// Whether this means the disk (or the disk quota) is full: nothing could be stored, and
+    /// an upload refused for it is 507.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::Io(io) => matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The files of a data directory.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -488,10 +505,25 @@ fn run_batch(
     for done in completions {
         done(match &commit {
             Ok(()) => Ok(()),
-            Err(e) => Err(Error::Invalid(format!("commit failed: {e}"))),
+            Err(e) => Err(commit_failed(e)),
         });
     }
     if failed { Err(()) } else { Ok(()) }
+}
+
+/// What each job of a batch whose commit failed is told: a full disk stays a full disk (an
+/// upload refused for it is 507, not 500), whichever write found it (the spool's, the
+/// directory's or the database's own).
+fn commit_failed(e: &Error) -> Error {
+    let message = format!("commit failed: {e}");
+    if e.is_storage_full() {
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            message,
+        ))
+    } else {
+        Error::Invalid(message)
+    }
 }
 
 /// Deletes media files no committed row names: temp files of interrupted writes, and files written
@@ -572,6 +604,22 @@ mod deletion_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commit_that_found_the_disk_full_says_so() {
+        let io = |kind| Error::Io(std::io::Error::from(kind));
+        let full =
+            |e: &Error| matches!(e, Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull);
+        assert!(full(&commit_failed(&io(std::io::ErrorKind::StorageFull))));
+        assert!(full(&commit_failed(&io(std::io::ErrorKind::QuotaExceeded))));
+        let sqlite_full = Error::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        ));
+        assert!(full(&commit_failed(&sqlite_full)));
+        let other = commit_failed(&io(std::io::ErrorKind::PermissionDenied));
+        assert!(matches!(other, Error::Invalid(m) if m.starts_with("commit failed: ")));
+    }
 
     #[tokio::test]
     async fn group_commit_isolates_failing_jobs() {
