@@ -12,7 +12,7 @@ use gateway_sim::{self as sim, DriverConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Error, Global, runtime};
-use crate::config::Config;
+use crate::config::{Config, Plain, Tls};
 use offhook_domain::clock::{Clock, SystemClock};
 use offhook_domain::db::{self, Paths, users};
 
@@ -93,8 +93,9 @@ fn demo_users(g: &Global) -> Result<(), Error> {
     Ok(())
 }
 
-/// What the demo prints on start: where things are, who can sign in, and what to try.
-fn banner(web: SocketAddr, gateway: SocketAddr) -> String {
+/// What the demo prints on start: where things are (over HTTPS when `tls` says so), who can sign
+/// in, and what to try.
+fn banner(web: SocketAddr, tls: &Tls, gateway: SocketAddr) -> String {
     let users = USERS
         .iter()
         .map(|(name, _, password)| {
@@ -103,19 +104,53 @@ fn banner(web: SocketAddr, gateway: SocketAddr) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let (http, ws) = match tls {
+        Tls::Off => ("http", "ws"),
+        Tls::On { .. } => ("https", "wss"),
+    };
+    // Where the CLI reaches the server in plain HTTP, when `listen` speaks HTTPS.
+    let (https_note, cli_server) = match tls {
+        Tls::Off => (String::new(), String::new()),
+        Tls::On { files, plain } => {
+            let certificate = if files.is_some() {
+                "the owner's certificate (http.tls_cert)"
+            } else {
+                "a self-signed certificate: check its SHA-256 fingerprint (logged at start, and in \
+                 the admin console) before you accept it in the browser"
+            };
+            let local = match plain {
+                Some(Plain::Listener(a)) => {
+                    format!("  plain HTTP for the CLI on this machine: http://{a}\n")
+                }
+                Some(Plain::Listen) => {
+                    format!(
+                        "  plain HTTP for the CLI on this machine: http://127.0.0.1:{}\n",
+                        web.port()
+                    )
+                }
+                None => String::new(),
+            };
+            let server = match plain {
+                Some(Plain::Listener(a)) => format!("OFFHOOK_SERVER=http://{a} "),
+                Some(Plain::Listen) => format!("OFFHOOK_SERVER=http://127.0.0.1:{} ", web.port()),
+                None => String::new(),
+            };
+            (format!("  HTTPS with {certificate}\n{local}"), server)
+        }
+    };
     format!(
-        "Offhook demo, serving at http://{web}
-  web UI       http://{web}/  (sign in as a user below)
-  REST API     http://{web}/api/v1/  (sign in: POST /api/v1/session)
-  WebSocket    ws://{web}/api/v1/ws
-  OpenAPI      http://{web}/api/v1/openapi.json
-  health       http://{web}/api/v1/health    metrics  http://{web}/metrics
-Users (password): {users}
+        "Offhook demo, serving at {http}://{web}
+  web UI       {http}://{web}/  (sign in as a user below)
+  REST API     {http}://{web}/api/v1/  (sign in: POST /api/v1/session)
+  WebSocket    {ws}://{web}/api/v1/ws
+  OpenAPI      {http}://{web}/api/v1/openapi.json
+  health       {http}://{web}/api/v1/health    metrics  {http}://{web}/metrics
+{https_note}Users (password): {users}
 Their phones are lines 1-4 of a simulated MGCP gateway at {gateway}.
 Try, in another terminal:
-  OFFHOOK_USER=alice OFFHOOK_PASSWORD=alice-demo offhook send --to bob FILE.wav
-  OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook inbox
-  OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook listen
+  {cli_server}OFFHOOK_USER=alice OFFHOOK_PASSWORD=alice-demo offhook send --to bob FILE.wav
+  {cli_server}OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook inbox
+  {cli_server}OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook listen
 and here, at the prompt, work bob's phone (line 2):
   offhook 2 | digits 2 1# | onhook 2    (also: say N FILE.wav, hear N FILE.wav, flash N,
   autoanswer N on|off)
@@ -128,7 +163,10 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
     let (config, controller) = demo_config(g, &args)?;
     demo_users(g)?;
     config.warn_not_built();
-    eprintln!("{}", banner(config.http.listen, args.gateway));
+    eprintln!(
+        "{}",
+        banner(config.http.listen, &config.http.tls, args.gateway)
+    );
 
     let mut gateway = sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
     gateway
@@ -184,4 +222,52 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
         gateway.abort();
         served.map_err(Error::from)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_names_the_scheme_the_server_speaks() {
+        let (web, gw) = (
+            "127.0.0.1:8080".parse().unwrap(),
+            "127.0.0.1:2427".parse().unwrap(),
+        );
+        let plain = banner(web, &Tls::Off, gw);
+        assert!(
+            plain.starts_with("Offhook demo, serving at http://127.0.0.1:8080\n"),
+            "{plain}"
+        );
+        assert!(plain.contains("ws://127.0.0.1:8080/api/v1/ws"));
+        assert!(
+            !plain.contains("https") && !plain.contains("OFFHOOK_SERVER"),
+            "{plain}"
+        );
+
+        let all: SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        let tls = Tls::On {
+            files: None,
+            plain: Some(Plain::Listener("127.0.0.1:8080".parse().unwrap())),
+        };
+        let secure = banner(all, &tls, gw);
+        assert!(
+            secure.starts_with("Offhook demo, serving at https://0.0.0.0:8443\n"),
+            "{secure}"
+        );
+        assert!(secure.contains("wss://0.0.0.0:8443/api/v1/ws"));
+        assert!(secure.contains("self-signed certificate"), "{secure}");
+        assert!(secure.contains("plain HTTP for the CLI on this machine: http://127.0.0.1:8080"));
+        assert!(secure.contains("OFFHOOK_SERVER=http://127.0.0.1:8080 OFFHOOK_USER=bob"));
+        let same_port = Tls::On {
+            files: Some(("c.pem".into(), "k.pem".into())),
+            plain: Some(Plain::Listen),
+        };
+        let owner = banner(all, &same_port, gw);
+        assert!(owner.contains("the owner's certificate"), "{owner}");
+        assert!(
+            owner.contains("OFFHOOK_SERVER=http://127.0.0.1:8443 "),
+            "{owner}"
+        );
+    }
 }
