@@ -156,6 +156,34 @@ try {
   // The live log shows the change within its polling period.
   await alice.locator('#log li', { hasText: 'user changed' }).waitFor({ timeout: 10000 });
   await shot(alice, 'admin-edit');
+
+  step('bob changes his own password on his Account page; a wrong current one is refused by the field');
+  await bob.goto(`${url}/#account`);
+  await bob.locator('#account-display').fill('Bob B.');
+  await bob.locator('#account-current').fill('not it');
+  await bob.locator('#account-password').fill('bob-new-password');
+  await bob.locator('#account-repeat').fill('bob-new-password');
+  await bob.getByRole('button', { name: 'Save' }).click();
+  await bob.locator('#err-account-current_password', { hasText: 'wrong' }).waitFor();
+  await bob.locator('#account-current').fill(password);
+  await bob.locator('#account-password').fill('bob-new-password');
+  await bob.locator('#account-repeat').fill('bob-new-password');
+  await bob.getByRole('button', { name: 'Save' }).click();
+  await bob.locator('#account-status', { hasText: 'password is changed' }).waitFor();
+  await bob.locator('#who-name', { hasText: 'Bob B.' }).waitFor();
+  // (Without credentials: the page's own session cookie stays.)
+  const relogin = await bob.evaluate(async (pw) => (await fetch('/api/v1/session', {
+    method: 'POST', credentials: 'omit', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'bob', password: pw }),
+  })).status, 'bob-new-password');
+  if (relogin !== 200) throw new Error(`bob's new password: ${relogin}`);
+  await shot(bob, 'account');
+  // And back, through the page again (the checks after this scenario sign bob in).
+  await bob.locator('#account-current').fill('bob-new-password');
+  await bob.locator('#account-password').fill(password);
+  await bob.locator('#account-repeat').fill(password);
+  await bob.getByRole('button', { name: 'Save' }).click();
+  await bob.locator('#account-status', { hasText: 'password is changed' }).waitFor();
   console.log('ok');
   await browser.close();
 } catch (e) {

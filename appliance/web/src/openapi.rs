@@ -83,6 +83,7 @@ pub fn document() -> Value {
                 "get": op("Who is signed in, and the session's CSRF token", true, json!({
                     "responses": {"200": {"description": "session", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"id": uuid, "username": {"type": "string"},
+                            "display": {"type": "string"},
                             "admin": {"type": "boolean"}, "csrf": {"type": "string"},
                             "expires_ms": {"type": "integer", "description": "ms since the Unix epoch"}}}}}}}})),
                 "delete": op("Log out", true, json!({"responses": {"204": {"description": "logged out"}}})),

@@ -93,14 +93,22 @@ pub(super) async fn login(
 
 /// `GET /api/v1/session`: who is signed in, and the session's CSRF token (a page loaded with
 /// the cookie alone learns it here).
-pub(super) async fn session(State(app): State<Web>, auth: Auth) -> Json<Value> {
-    Json(json!({
+pub(super) async fn session(State(app): State<Web>, auth: Auth) -> Result<Json<Value>, ApiError> {
+    let id = auth.user;
+    let display = app
+        .core()
+        .db()
+        .read(move |c| users::by_id(c, id))
+        .await?
+        .map_or_else(|| auth.username.clone(), |u| u.display);
+    Ok(Json(json!({
         "id": auth.user,
         "username": auth.username,
+        "display": display,
         "admin": auth.admin,
         "csrf": app.csrf_of(&auth.token),
         "expires_ms": auth.expires_ms,
-    }))
+    })))
 }
 
 pub(super) async fn logout(State(app): State<Web>, auth: Auth) -> StatusCode {

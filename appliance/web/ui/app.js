@@ -114,7 +114,7 @@ $('signout').addEventListener('click', async () => {
 });
 
 function showSignIn() {
-  for (const id of ['messages', 'admin', 'nav', 'who']) $(id).hidden = true;
+  for (const id of ['messages', 'account', 'admin', 'nav', 'who']) $(id).hidden = true;
   $('signin').hidden = false;
   $('signin-user').focus();
 }
@@ -124,14 +124,51 @@ function showSignIn() {
 
 function route() {
   if (!session.id) return;
-  const admin = location.hash === '#admin' && session.admin;
-  $('messages').hidden = admin;
-  $('admin').hidden = !admin;
-  for (const [id, current] of [['nav-messages', !admin], ['nav-admin', admin]]) {
-    if (current) $(id).setAttribute('aria-current', 'page'); else $(id).removeAttribute('aria-current');
+  const shown = location.hash === '#admin' && session.admin ? 'admin'
+    : location.hash === '#account' ? 'account' : 'messages';
+  for (const section of ['messages', 'account', 'admin']) {
+    $(section).hidden = section !== shown;
+    const link = $(`nav-${section}`);
+    if (section === shown) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
   }
-  if (admin) loadAdmin();
+  if (shown === 'admin') loadAdmin();
+  if (shown === 'account') showAccount();
 }
+
+const ACCOUNT_FIELDS = ['display', 'current_password', 'password', 'repeat', 'form'];
+
+function showAccount() {
+  $('account-display').value = session.display || session.username;
+  for (const f of ACCOUNT_FIELDS) $(`err-account-${f}`).textContent = '';
+}
+
+$('account-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  for (const f of ACCOUNT_FIELDS) $(`err-account-${f}`).textContent = '';
+  $('account-status').textContent = '';
+  const change = {};
+  const display = $('account-display').value;
+  if (display !== (session.display || session.username)) change.display = display;
+  if ($('account-password').value || $('account-current').value) {
+    if ($('account-password').value !== $('account-repeat').value) {
+      $('err-account-repeat').textContent = 'The two new passwords differ.';
+      return;
+    }
+    change.password = $('account-password').value;
+    change.current_password = $('account-current').value;
+  }
+  if (!Object.keys(change).length) { $('account-status').textContent = 'Nothing to change.'; return; }
+  try {
+    const me = await api('PATCH', `/api/v1/users/${encodeURIComponent(session.username)}`, change);
+    session.display = me.display;
+    $('who-name').textContent = `Signed in as ${session.display || session.username}`;
+    for (const id of ['account-current', 'account-password', 'account-repeat']) $(id).value = '';
+    $('account-status').textContent = change.password ? 'Saved; your password is changed.' : 'Saved.';
+  } catch (e) {
+    const field = e.body && e.body.field;
+    ($(`err-account-${field}`) || $('err-account-form')).textContent = e.message;
+  }
+});
 window.addEventListener('hashchange', route);
 
 $('notify').addEventListener('click', async () => {
