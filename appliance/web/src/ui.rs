@@ -28,6 +28,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../ui/app.js"),
     ),
     (
+        "/ui/common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/common.js"),
+    ),
+    (
+        "/ui/admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/admin.js"),
+    ),
+    (
         "/ui/capture-worklet.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/capture-worklet.js"),

@@ -1,0 +1,174 @@
+// The admin console of Offhook's web client: the appliance's health, its live log, and the
+// users (add, edit, delete, contact lists). Every form shows the server's error by its field.
+
+import { $, el, api, session } from './common.js';
+
+let healthTimer = null;
+
+// The last log line shown.
+let logAfter = 0;
+let logTimer = null;
+const LOG_SHOWN = 500;
+
+export async function loadAdmin() {
+  await loadUsers();
+  await Promise.all([loadHealth(), loadLog()]);
+  // Gateways and phones go up and down: kept current while the console is shown.
+  clearInterval(healthTimer);
+  healthTimer = setInterval(() => {
+    if ($('admin').hidden) { clearInterval(healthTimer); return; }
+    loadHealth().catch(() => {});
+  }, 5000);
+  clearInterval(logTimer);
+  logTimer = setInterval(() => {
+    if ($('admin').hidden) { clearInterval(logTimer); return; }
+    loadLog().catch(() => {});
+  }, 2000);
+}
+
+async function loadLog() {
+  const page = await api('GET', `/api/v1/log?after=${logAfter}`);
+  const list = $('log');
+  const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  if (page.missed) list.append(el('li', { class: 'WARN' }, `… ${page.missed} line(s) no longer kept`));
+  for (const l of page.lines) {
+    const time = new Date(l.time_ms).toLocaleTimeString();
+    list.append(el('li', { class: l.level, 'data-seq': String(l.seq) }, `${time} ${l.level} ${l.target}: ${l.message}`));
+  }
+  while (list.children.length > LOG_SHOWN) list.firstElementChild.remove();
+  logAfter = page.next;
+  // Follow the end unless the reader scrolled up to read.
+  if (atEnd) list.scrollTop = list.scrollHeight;
+}
+
+async function loadHealth() {
+  const h = await api('GET', '/api/v1/health');
+  const parts = $('subsystems').tBodies[0];
+  parts.replaceChildren();
+  for (const p of h.subsystems || []) {
+    parts.append(el('tr', { 'data-part': p.name },
+      el('td', {}, p.name), el('td', { class: p.state === 'ok' ? 'up' : 'down' }, p.state), el('td', {}, p.detail)));
+  }
+  const gw = $('gateways').tBodies[0];
+  gw.replaceChildren();
+  for (const g of h.gateways || []) {
+    gw.append(el('tr', { 'data-gateway': g.name },
+      el('td', {}, g.name), el('td', {}, g.protocol), el('td', { class: g.up ? 'up' : 'down' }, g.up ? 'up' : 'down')));
+  }
+  const st = $('stations').tBodies[0];
+  st.replaceChildren();
+  const names = new Map(users.map((u) => [u.id, u.username]));
+  for (const s of h.stations || []) {
+    st.append(el('tr', {},
+      el('td', {}, names.get(s.user) || (s.user === session.id ? session.username : s.user)),
+      el('td', { class: s.available ? 'up' : 'down' }, s.available ? 'available' : 'unavailable')));
+  }
+}
+
+// The users as last loaded (for the phones' owners' names).
+let users = [];
+
+async function loadUsers() {
+  const list = await api('GET', '/api/v1/users');
+  users = list;
+  const body = $('users').tBodies[0];
+  body.replaceChildren();
+  for (const u of list) {
+    const remove = el('button', { type: 'button', 'aria-label': `Delete ${u.username}` }, 'Delete');
+    remove.addEventListener('click', async () => {
+      if (!confirm(`Delete ${u.username}? Their messages to others stay with the recipients.`)) return;
+      try { await api('DELETE', `/api/v1/users/${encodeURIComponent(u.username)}`); loadUsers(); } catch (e) { $('err-form').textContent = e.message; }
+    });
+    const edit = el('button', { type: 'button', 'aria-label': `Edit ${u.username}` }, 'Edit');
+    edit.addEventListener('click', () => editUser(u, list).catch((e) => { $('err-form').textContent = e.message; }));
+    body.append(el('tr', { 'data-username': u.username },
+      el('td', {}, u.username), el('td', {}, u.display), el('td', {}, (u.stations || []).join(', ')),
+      el('td', {}, u.admin ? 'yes' : ''), el('td', {}, edit, ' ', u.id === session.id ? '' : remove)));
+  }
+}
+
+// The user being edited, and their contact list as loaded.
+let editing = null;
+
+const EDIT_ERRORS = ['err-edit-display', 'err-edit-password', 'err-edit-admin', 'err-edit-contacts', 'err-edit-form'];
+
+async function editUser(u, everyone) {
+  const list = await api('GET', `/api/v1/users/${encodeURIComponent(u.username)}/contacts`);
+  editing = { user: u, contacts: list };
+  for (const id of EDIT_ERRORS) $(id).textContent = '';
+  $('edit-title').textContent = `Edit ${u.username}`;
+  $('edit-display').value = u.display;
+  $('edit-password').value = '';
+  $('edit-admin').checked = u.admin;
+  $('edit-everyone').checked = !list.explicit;
+  const chosen = new Set(list.contacts);
+  const ul = $('edit-contact-list');
+  ul.replaceChildren();
+  for (const other of everyone) {
+    if (other.id === u.id) continue;
+    const box = el('input', { type: 'checkbox', value: other.username, 'data-contact': other.username });
+    box.checked = list.explicit && chosen.has(other.username);
+    box.addEventListener('change', () => { if (box.checked) $('edit-everyone').checked = false; });
+    ul.append(el('li', {}, el('label', { class: 'inline' }, box, ` ${other.display} (${other.username})`)));
+  }
+  $('edit-form').hidden = false;
+  $('edit-display').focus();
+}
+
+$('edit-everyone').addEventListener('change', () => {
+  if ($('edit-everyone').checked) {
+    for (const box of $('edit-contact-list').querySelectorAll('input')) box.checked = false;
+  }
+});
+
+$('edit-cancel').addEventListener('click', () => { $('edit-form').hidden = true; editing = null; });
+
+$('edit-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  if (!editing) return;
+  for (const id of [...EDIT_ERRORS, 'admin-status']) $(id).textContent = '';
+  const u = editing.user;
+  const path = `/api/v1/users/${encodeURIComponent(u.username)}`;
+  // Only what changed is sent: the server checks each field and names the one at fault.
+  const change = {};
+  if ($('edit-display').value !== u.display) change.display = $('edit-display').value;
+  if ($('edit-password').value) change.password = $('edit-password').value;
+  if ($('edit-admin').checked !== u.admin) change.admin = $('edit-admin').checked;
+  const picked = $('edit-everyone').checked ? []
+    : [...$('edit-contact-list').querySelectorAll('input:checked')].map((b) => b.value);
+  const before = editing.contacts.explicit ? editing.contacts.contacts : [];
+  const contactsChanged = picked.length !== before.length || picked.some((n) => !before.includes(n));
+  try {
+    if (Object.keys(change).length) await api('PATCH', path, change);
+    if (contactsChanged) await api('PUT', `${path}/contacts`, { contacts: picked });
+    $('edit-form').hidden = true;
+    editing = null;
+    $('admin-status').textContent = `Saved ${u.username}.`;
+    loadUsers();
+  } catch (e) {
+    const field = e.body && e.body.field;
+    ($(`err-edit-${field}`) || $('err-edit-form')).textContent = e.message;
+  }
+});
+
+$('user-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  for (const id of ['err-username', 'err-display', 'err-password', 'err-line', 'err-form', 'admin-status']) $(id).textContent = '';
+  const body = {
+    username: $('new-username').value.trim(),
+    password: $('new-password').value,
+    admin: $('new-admin').checked,
+  };
+  if ($('new-display').value.trim()) body.display = $('new-display').value.trim();
+  if ($('new-line').value.trim()) body.line = $('new-line').value.trim();
+  try {
+    await api('POST', '/api/v1/users', body);
+    ev.target.reset();
+    $('admin-status').textContent = `Added ${body.username}.`;
+    loadUsers();
+  } catch (e) {
+    // The server names the field at fault (`field`); the message goes next to it.
+    const field = e.body && e.body.field;
+    ($(`err-${field}`) || $('err-form')).textContent = e.message;
+  }
+});
