@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::VoiceMessaging;
-use crate::db;
 
 /// How long the database may take to answer the health check before it counts as down.
 const DB_ANSWER: Duration = Duration::from_secs(2);
@@ -172,23 +171,21 @@ impl VoiceMessaging {
             },
         };
         let root = self.0.db.paths().root.clone();
-        let disk = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&root)).await;
-        let spool = self.0.db.spool().usage();
+        let disk = tokio::task::spawn_blocking(move || {
+            rustix::fs::statvfs(&root).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
         let storage = match disk {
-            Ok(Ok(s)) => storage(
+            Ok(s) => storage(
                 s.f_bavail.saturating_mul(s.f_frsize),
                 s.f_blocks.saturating_mul(s.f_frsize),
-                spool,
+                self.0.db.spool().usage(),
             ),
-            Ok(Err(e)) => Part {
-                name: "storage",
-                state: State::Down,
-                detail: format!("cannot read the data directory's disk: {e}"),
-            },
             Err(e) => Part {
                 name: "storage",
                 state: State::Down,
-                detail: db::Error::Io(std::io::Error::other(e)).to_string(),
+                detail: format!("cannot read the data directory's disk: {e}"),
             },
         };
         let clients = &self.0.clients;

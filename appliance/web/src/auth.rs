@@ -280,10 +280,16 @@ impl Web {
     /// Whether session `token` still holds: a WebSocket registered under its number checks,
     /// and closes if not (the session ended before its registration, and so did not close it).
     pub(crate) fn session_holds(&self, token: &str) -> bool {
+        self.live(token, |_| ()).is_some()
+    }
+
+    /// `f` of session `token`, if it exists and has not expired by the core's clock.
+    fn live<T>(&self, token: &str, f: impl FnOnce(&SessionInfo) -> T) -> Option<T> {
         let now = self.core().clock().now_ms();
         self.sessions()
             .get(token)
-            .is_some_and(|s| s.expires_ms > now)
+            .filter(|s| s.expires_ms > now)
+            .map(f)
     }
 
     fn close_sockets(&self, ended: Ended) {
@@ -302,10 +308,7 @@ impl Web {
     /// when it does not (for endpoints that serve everyone and tell a user a little more).
     pub(crate) fn session_of(&self, parts: &Parts) -> Option<Auth> {
         let token = token_of(parts)?;
-        let now = self.core().clock().now_ms();
-        let map = self.sessions();
-        let s = map.get(&token).filter(|s| s.expires_ms > now)?;
-        Some(s.auth(token))
+        self.live(&token, |s| s.auth(token.clone()))
     }
 
     /// Resolves a session token.

@@ -13,13 +13,13 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use tracing::info;
 
 use offhook_domain::db;
 use offhook_domain::metrics::Reject;
 
-use crate::users::{json_body, public, require_admin};
+use crate::users::{client_ip, json_body, public, require_admin};
 use crate::{ApiError, Auth, Web};
 
 #[derive(Deserialize)]
@@ -118,7 +118,7 @@ async fn check_current(
     auth: &Auth,
     current: Option<String>,
 ) -> Result<(), ApiError> {
-    let ip = client.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.0.ip());
+    let ip = client_ip(client);
     let limit = &app.0.login_limit;
     let now = app.core().clock().now_ms();
     if let Err(wait) = limit.take(ip, now) {

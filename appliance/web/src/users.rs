@@ -35,6 +35,12 @@ pub(super) fn json_body<T>(app: &Web, body: Result<Json<T>, JsonRejection>) -> R
     })
 }
 
+/// The client's address, for the login limit. Requests that did not come through the front
+/// (tests of the router alone) have none: they count as one unspecified address.
+pub(crate) fn client_ip(client: Option<Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
+    client.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.0.ip())
+}
+
 pub(super) async fn login(
     State(app): State<Web>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -42,23 +48,17 @@ pub(super) async fn login(
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Login { username, password } = json_body(&app, body)?;
-    // Requests that did not come through the front (tests of the router alone) have no address.
-    let ip = client.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.0.ip());
+    let ip = client_ip(client);
     let limit = &app.0.login_limit;
     if let Err(wait) = limit.take(ip, app.core().clock().now_ms()) {
         debug!(client = %ip, user = ?username, "login refused: too many failures from this address");
-        let mut refused = app
+        return Err(app
             .reject(
                 Reject::LoginLimited,
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many failed logins from this address: try again later",
             )
-            .into_response();
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        refused
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-        return Ok(refused);
+            .retry_after(wait));
     }
     let user = app.core().login(username.clone(), password).await?;
     let Some(user) = user else {
