@@ -373,6 +373,22 @@ impl Server {
         self.add(name, false);
     }
 
+    /// Whether gateway `name` is up, as `/api/v1/health` tells anyone; `None` if it is not
+    /// listed (or the server does not answer).
+    pub fn gateway_up(&self, name: &str) -> Option<bool> {
+        let health: Value = http()
+            .get(format!("{}/api/v1/health", self.url))
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        health["gateways"]
+            .as_array()?
+            .iter()
+            .find(|g| g["name"] == name)
+            .map(|g| g["up"] == true)
+    }
+
     /// Adds admin `name` (password [`PASSWORD`]) with `offhook user add --admin`.
     pub fn add_admin(&self, name: &str) {
         self.add(name, true);

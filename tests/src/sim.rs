@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::osmo::free_udp_port;
-use crate::{DEADLINE, PASSWORD, Server, http, offhook_bin, wait_for};
+use crate::{DEADLINE, PASSWORD, Server, offhook_bin, wait_for};
 
 /// A simulated MGCP gateway process.
 pub struct GatewaySim {
@@ -133,13 +133,7 @@ pub fn server_with_phones(
         (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
     });
     wait_for("the gateway up", || {
-        let v: Value = http()
-            .get(format!("{}/api/v1/health", server.url))
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        (v["gateways"][0]["up"] == true).then_some(())
+        server.gateway_up("gw1").filter(|up| *up)
     });
     (server, sim, agent, gateway)
 }

@@ -14,18 +14,8 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use offhook_tests::sim::{finish_recording, record_in_background, server_with_phones};
-use offhook_tests::{Server, http, speech_8k, spoof_udp, wait_for, wait_within, wav_duration_ms};
+use offhook_tests::{speech_8k, spoof_udp, wait_for, wait_within, wav_duration_ms};
 use serde_json::Value;
-
-fn gateway_up(server: &Server) -> Option<bool> {
-    let v: Value = http()
-        .get(format!("{}/api/v1/health", server.url))
-        .send()
-        .ok()?
-        .json()
-        .ok()?;
-    v["gateways"][0]["up"].as_bool()
-}
 
 #[test]
 fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
@@ -78,7 +68,7 @@ fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
         server.metric(r#"offhook_mgcp_total{kind="restart_claims_confirmed"}"#),
         0
     );
-    assert_eq!(gateway_up(&server), Some(true), "health shows it up");
+    assert_eq!(server.gateway_up("gw1"), Some(true), "health shows it up");
     // A second forged claim: refuted too, and logged at warn only once.
     spoof_udp(
         gateway,

@@ -7,23 +7,6 @@ use offhook_tests::sim::GatewaySim;
 use offhook_tests::{Server, http, wait_for};
 use serde_json::Value;
 
-fn gateway_up(server: &Server, name: &str) -> Option<bool> {
-    let health: Value = http()
-        .get(format!("{}/api/v1/health", server.url))
-        .send()
-        .ok()?
-        .json()
-        .ok()?;
-    health["gateways"]
-        .as_array()?
-        .iter()
-        .find(|g| g["name"] == name)
-        .map(|g| {
-            assert_eq!(g["protocol"], "mgcp");
-            g["up"] == true
-        })
-}
-
 /// Waits until both lines have been armed by a notification request the gateway accepted.
 fn both_lines_armed(sim: &mut GatewaySim) {
     let mut armed = [false; 2];
@@ -50,7 +33,14 @@ fn gateway_registers_is_armed_and_notifies() {
     ));
     let controller = format!("127.0.0.1:{mgcp}").parse().unwrap();
     let listen = format!("127.0.0.1:{sim_addr}").parse().unwrap();
-    assert_eq!(gateway_up(&server, "gw1"), Some(false), "no gateway yet");
+    assert_eq!(server.gateway_up("gw1"), Some(false), "no gateway yet");
+    let health: Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .send()
+        .expect("health")
+        .json()
+        .expect("json");
+    assert_eq!(health["gateways"][0]["protocol"], "mgcp");
 
     // The gateway boots: it announces a restart, the call agent answers, audits and arms.
     let mut sim = GatewaySim::start(controller, listen, 2);
@@ -59,7 +49,7 @@ fn gateway_registers_is_armed_and_notifies() {
     });
     both_lines_armed(&mut sim);
     wait_for("gw1 up in /api/v1/health", || {
-        gateway_up(&server, "gw1").filter(|up| *up)
+        server.gateway_up("gw1").filter(|up| *up)
     });
 
     // Picking up line 1 is notified (NTFY with L/hd), answered, and the line re-armed.
@@ -89,7 +79,7 @@ fn gateway_registers_is_armed_and_notifies() {
     });
     both_lines_armed(&mut sim);
     assert!(server.metric("offhook_mgcp_total{kind=\"restarts\"}") > restarts);
-    assert_eq!(gateway_up(&server, "gw1"), Some(true));
+    assert_eq!(server.gateway_up("gw1"), Some(true));
     sim.quit();
 }
 
@@ -185,6 +175,6 @@ fn bad_mgcp_input_is_answered_or_dropped_and_counted() {
     // ... and the gateway, having just spoken, is up (health is updated after the answer, so
     // wait for it rather than race it).
     wait_for("gw1 up after its NTFY was answered", || {
-        (gateway_up(&server, "gw1") == Some(true)).then_some(())
+        (server.gateway_up("gw1") == Some(true)).then_some(())
     });
 }
