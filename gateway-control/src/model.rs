@@ -274,6 +274,23 @@ pub enum Command {
         /// Which line.
         line: LineId,
     },
+    /// Start watching a line the controller did not know at start (a phone added while the
+    /// appliance runs): from now on it is kept armed like the configured ones. If its gateway
+    /// is in service it is audited and armed at once, answered by [`Event::LineStatus`];
+    /// otherwise with the gateway's other lines when it comes up. A line already watched is
+    /// audited again. A gateway the controller does not drive answers
+    /// [`Event::CommandFailed`].
+    AddLine {
+        /// Which line.
+        line: LineId,
+    },
+    /// Stop watching a line (its phone was removed): the gateway is told to report nothing
+    /// more from it and to stop its signals, and later events from it are refused as from an
+    /// unknown endpoint. Delete the line's connections first; nothing answers this command.
+    RemoveLine {
+        /// Which line.
+        line: LineId,
+    },
 }
 
 impl Command {
@@ -287,7 +304,9 @@ impl Command {
             | Self::CreateConnection { line, .. }
             | Self::ModifyConnection { line, .. }
             | Self::DeleteConnection { line, .. }
-            | Self::Audit { line } => line,
+            | Self::Audit { line }
+            | Self::AddLine { line }
+            | Self::RemoveLine { line } => line,
         }
     }
 }

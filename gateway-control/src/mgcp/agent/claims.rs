@@ -91,6 +91,9 @@ impl CallAgent {
 
     /// A check audit of `line` was answered.
     pub(super) fn check_answered(&mut self, g: usize, line: usize, r: &wire::Response<'_>) {
+        if self.lines[line].retired {
+            return; // removed during the check, which no longer waits for it
+        }
         let whole = match self.gateways[g].service {
             Service::Checking { .. } => true,
             Service::Up => false,
@@ -134,17 +137,23 @@ impl CallAgent {
             self.claim_refuted(g);
             return;
         }
-        self.gateways[g].unchecked.remove(&line);
-        if self.gateways[g].unchecked.is_empty() {
-            self.cancel_probe(g);
-            let reported = self.gateways[g].service == Service::Checking { reported: true };
-            self.gateways[g].service = Service::Up;
-            self.claim_refuted(g);
-            if reported {
-                self.stats.gateway_up += 1;
-                let gateway = self.gateways[g].id.clone();
-                self.emit(Event::GatewayUp { gateway });
-            }
+        self.unchecked_answered(g, line);
+    }
+
+    /// `line` no longer waits for its check audit (answered in service, or removed): once no
+    /// line of the check waits, the claim is refuted.
+    pub(super) fn unchecked_answered(&mut self, g: usize, line: usize) {
+        if !self.gateways[g].unchecked.remove(&line) || !self.gateways[g].unchecked.is_empty() {
+            return;
+        }
+        self.cancel_probe(g);
+        let reported = self.gateways[g].service == Service::Checking { reported: true };
+        self.gateways[g].service = Service::Up;
+        self.claim_refuted(g);
+        if reported {
+            self.stats.gateway_up += 1;
+            let gateway = self.gateways[g].id.clone();
+            self.emit(Event::GatewayUp { gateway });
         }
     }
 

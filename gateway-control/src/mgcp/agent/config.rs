@@ -20,6 +20,14 @@ pub struct GatewayConfig {
     pub lines: Vec<String>,
 }
 
+/// Whether `name` can name one line of a gateway: a local endpoint name of 1–255 characters
+/// without spaces, `@` or the wildcards `*` and `$`.
+pub fn valid_line_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '@' | '*' | '$'))
+}
+
 /// The most lines one gateway may have.
 pub const MAX_LINES_PER_GATEWAY: usize = 4096;
 /// The most gateways.
@@ -159,10 +167,7 @@ impl Config {
             }
             let mut seen = HashSet::new();
             for l in &g.lines {
-                let bad = l.is_empty()
-                    || l.len() > 255
-                    || l.contains(|c: char| c.is_whitespace() || c == '@' || c == '*' || c == '$')
-                    || !seen.insert(l.to_ascii_lowercase());
+                let bad = !valid_line_name(l) || !seen.insert(l.to_ascii_lowercase());
                 if bad {
                     return Err(ConfigError::BadLine {
                         gateway: g.id.clone(),

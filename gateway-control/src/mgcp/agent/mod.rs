@@ -5,6 +5,7 @@ mod config;
 mod incoming;
 mod outgoing;
 mod responses;
+mod watch;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -13,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
-pub use config::{Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY};
+pub use config::{
+    Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY, valid_line_name,
+};
 
 use super::endpoint::Line;
 use super::transaction::{self, Transactions};
@@ -60,6 +63,10 @@ pub struct Stats {
     /// Times a line was left unarmed after [`Config::max_arm_failures`] failures (it is tried
     /// again after [`Config::arm_retry_interval`]).
     pub lines_unarmed: u64,
+    /// Lines added while running ([`Command::AddLine`] for a line not yet watched).
+    pub lines_added: u64,
+    /// Lines removed ([`Command::RemoveLine`]).
+    pub lines_removed: u64,
     /// Audits sent (start-up, model, resynchronisation, probes).
     pub audits_sent: u64,
     /// Probes of unreachable gateways.
@@ -116,6 +123,8 @@ impl Stats {
             rqnts_sent,
             arm_failures,
             lines_unarmed,
+            lines_added,
+            lines_removed,
             audits_sent,
             probes_sent,
             restarts,
@@ -150,6 +159,8 @@ impl Stats {
             ("rqnts_sent", rqnts_sent),
             ("arm_failures", arm_failures),
             ("lines_unarmed", lines_unarmed),
+            ("lines_added", lines_added),
+            ("lines_removed", lines_removed),
             ("audits_sent", audits_sent),
             ("probes_sent", probes_sent),
             ("restarts", restarts),
@@ -298,6 +309,13 @@ enum Timer {
 ///   [`Config::max_restart_delay`]; repeating the claim does not extend it): a gateway still
 ///   answering in service did not go and is reported up again; one that answers out of
 ///   service or not at all is believed down by force.
+/// - **Lines added and removed while running** ([`Command::AddLine`], `watch.rs`): an added
+///   line is audited and armed at once if its gateway is up or starting, otherwise with the
+///   gateway's other lines when it comes back. A removed line gets one last `RQNT` with an
+///   empty `R:` and `S:` (nothing more is reported, its signals and lamp stop) and is then
+///   unknown: a `NTFY` from it is answered `500`. It keeps its slot (in-flight answers still
+///   find it) and takes it back if added again; a gateway holds at most
+///   [`MAX_LINES_PER_GATEWAY`] lines, removed ones included.
 /// - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
 ///   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
 pub struct CallAgent {
@@ -520,6 +538,11 @@ impl Controller for CallAgent {
     }
 
     fn handle_command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::AddLine { line } => return self.add_line(now, line),
+            Command::RemoveLine { line } => return self.remove_line(now, &line),
+            _ => {}
+        }
         let line = self.by_line.get(command.line()).copied();
         let g = match line {
             Some(idx) => Some(self.lines[idx].gateway),
@@ -602,7 +625,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 52] = [
+    const NAMES: [&str; 54] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -619,6 +642,8 @@ mod tests {
         "rqnts_sent",
         "arm_failures",
         "lines_unarmed",
+        "lines_added",
+        "lines_removed",
         "audits_sent",
         "probes_sent",
         "restarts",

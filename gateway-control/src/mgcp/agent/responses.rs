@@ -111,6 +111,10 @@ impl CallAgent {
                 if why != AuditWhy::Model {
                     self.lines[line].resyncing = false;
                 }
+                if self.lines[line].retired {
+                    // Removed while the audit was out: nothing to report or arm.
+                    return;
+                }
                 if !ok {
                     if why == AuditWhy::Model {
                         let id = self.lines[line].id.clone();
@@ -239,7 +243,7 @@ impl CallAgent {
     /// A re-arm (or the audit before one) failed: audit and try again, a bounded number of
     /// times.
     fn arm_failed(&mut self, now: Instant, line: usize, code: ReturnCode) {
-        if !self.count_failure(now, line, code) {
+        if self.lines[line].retired || !self.count_failure(now, line, code) {
             return;
         }
         // 401/402 say what the hook is; kept in case the audit cannot tell.
@@ -256,7 +260,7 @@ impl CallAgent {
     /// the best knowledge — the hook a `401`/`402` revealed, else the last known — since a
     /// wrong guess is answered `401`/`402` and corrected.
     fn audit_failed(&mut self, now: Instant, line: usize, code: ReturnCode) {
-        if !self.count_failure(now, line, code) {
+        if self.lines[line].retired || !self.count_failure(now, line, code) {
             return;
         }
         if let Some(h) = self.lines[line].hook_hint.take()

@@ -104,6 +104,9 @@ pub(crate) struct Line {
     pub(crate) arm_failures: u32,
     /// The hook state a `401`/`402` revealed, used if the audit that follows fails.
     pub(crate) hook_hint: Option<Hook>,
+    /// The line was removed ([`crate::model::Command::RemoveLine`]): its requests ask for no
+    /// events and stop its signals, and it is never re-armed or retried.
+    pub(crate) retired: bool,
 }
 
 impl Line {
@@ -121,6 +124,7 @@ impl Line {
             resyncing: false,
             arm_failures: 0,
             hook_hint: None,
+            retired: false,
         }
     }
 
@@ -182,6 +186,19 @@ impl Line {
     /// The notification request that keeps the line armed in its current state, with the
     /// signals that should be playing. Clears the lamp's dirty flag (the lamp is sent once).
     pub(crate) fn request_now(&mut self) -> Request {
+        if self.retired {
+            // An empty `R:` and `S:`: nothing more is reported and every signal stops (RFC
+            // 3435 §2.3.3); a lit lamp is put out.
+            let mut signals = Vec::new();
+            if self.lamp_dirty {
+                signals.push(("L", "vmwi", Some("-".to_owned())));
+                self.lamp_dirty = false;
+            }
+            return Request {
+                events: &[],
+                signals,
+            };
+        }
         let events = match self.hook {
             Hook::OffHook => OFF_HOOK_EVENTS,
             Hook::OnHook | Hook::Unknown => ON_HOOK_EVENTS,

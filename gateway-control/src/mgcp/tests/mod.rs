@@ -14,6 +14,7 @@ mod reachability;
 mod restarts;
 mod rsip;
 mod scenarios;
+mod watch;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

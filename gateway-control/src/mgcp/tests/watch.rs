@@ -1,0 +1,229 @@
+//! Lines added and removed while the call agent runs (a phone given to a user, or taken away,
+//! from the web console): an added line is audited, reported and armed like a configured one;
+//! a removed one is told to report nothing and is unknown from then on.
+
+use super::*;
+use crate::model::{Command, Event, Tone};
+
+fn add(h: &mut Harness, n: usize) {
+    h.command(Command::AddLine { line: line(n) });
+}
+
+fn remove(h: &mut Harness, n: usize) {
+    h.command(Command::RemoveLine { line: line(n) });
+}
+
+fn failure(e: Event) -> (LineId, u16, String) {
+    match e {
+        Event::CommandFailed {
+            line, code, reason, ..
+        } => (line, code, reason),
+        e => panic!("not a failure: {e:?}"),
+    }
+}
+
+/// The removal's request: no events, and the signals given.
+fn disarm(s: &Sent, signals: &str) {
+    assert_eq!(s.verb(), "RQNT", "{}", s.text);
+    assert_eq!((s.param("R"), s.param("S")), (Some(""), Some(signals)), "{}", s.text);
+}
+
+#[test]
+fn a_line_added_while_the_gateway_is_up_is_audited_reported_and_armed() {
+    let mut h = Harness::armed(1);
+    add(&mut h, 2);
+    let audit = h.recv();
+    assert_eq!(
+        (audit.verb(), audit.endpoint()),
+        ("AUEP", "aaln/2@gw1.example.net")
+    );
+    assert_eq!(h.agent.is_armed(&line(2)), Some(false));
+    h.send(&format!("200 {} OK\nES: L/hd\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(2),
+            off_hook: true
+        }
+    );
+    let arm = h.recv();
+    assert_eq!(arm.endpoint(), "aaln/2@gw1.example.net");
+    off_hook_request(&arm);
+    h.send(&ok(&arm));
+    assert_eq!(h.agent.is_armed(&line(2)), Some(true));
+    // It reports like the others.
+    let x = arm.param("X").unwrap().to_owned();
+    h.send(&format!(
+        "NTFY 90 aaln/2@gw1.example.net MGCP 1.0\nX: {x}\nO: L/hu\n"
+    ));
+    assert!(h.recv().text.starts_with("200 90"));
+    assert_eq!(h.event(), Event::OnHook { line: line(2) });
+    let st = h.agent.stats();
+    assert_eq!((st.lines_added, st.unknown_endpoint), (1, 0));
+}
+
+#[test]
+fn a_line_added_while_the_gateway_starts_is_audited_with_the_others() {
+    let mut h = Harness::new(Harness::config(1));
+    add(&mut h, 2);
+    let audits: Vec<String> = h.inbox.iter().map(|s| s.endpoint().to_owned()).collect();
+    assert_eq!(audits, ["aaln/1@gw1.example.net", "aaln/2@gw1.example.net"]);
+    h.answer_until_quiet(|s| match s.verb() {
+        "AUEP" => format!("200 {} OK\r\nES: L/hu\r\n", s.txid()),
+        _ => format!("200 {} OK\r\n", s.txid()),
+    });
+    assert_eq!(h.agent.is_armed(&line(2)), Some(true));
+    assert!(h.events.contains(&Event::LineStatus {
+        line: line(2),
+        off_hook: false
+    }));
+}
+
+#[test]
+fn a_removed_line_is_told_to_report_nothing_its_lamp_goes_out_and_it_is_unknown() {
+    let mut h = Harness::armed(2);
+    h.command(Command::PlayTone {
+        line: line(2),
+        tone: Tone::MessageWaitingLamp,
+    });
+    let lamp = h.recv();
+    h.send(&ok(&lamp));
+    remove(&mut h, 2);
+    let last = h.recv();
+    assert_eq!(last.endpoint(), "aaln/2@gw1.example.net");
+    disarm(&last, "L/vmwi(-)");
+    h.send(&ok(&last));
+    assert!(h.inbox.is_empty() && h.events.is_empty());
+    assert_eq!(h.agent.is_armed(&line(2)), None);
+    // The gateway reports from it anyway: refused as an unknown endpoint.
+    h.send("NTFY 91 aaln/2@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("500 91"));
+    assert!(h.events.is_empty());
+    // Commands for it are refused like any unknown line's; line 1 is untouched.
+    h.command(Command::StopTone { line: line(2) });
+    assert_eq!(failure(h.event()).1, 500);
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    let st = h.agent.stats();
+    assert_eq!((st.lines_removed, st.unknown_endpoint), (1, 1));
+    // A line lit off: its removal stops nothing it did not start.
+    remove(&mut h, 1);
+    disarm(&h.recv(), "");
+}
+
+#[test]
+fn a_removed_line_refused_by_the_gateway_is_not_retried_or_audited() {
+    let mut h = Harness::armed(1);
+    remove(&mut h, 1);
+    let last = h.recv();
+    h.send(&format!("400 {} transient error\n", last.txid()));
+    h.advance(Duration::from_secs(600));
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+    assert!(h.events.is_empty(), "{:?}", h.events);
+}
+
+#[test]
+fn an_audit_out_when_the_line_is_removed_reports_and_arms_nothing() {
+    let mut h = Harness::armed(1);
+    h.command(Command::Audit { line: line(1) });
+    let audit = h.recv();
+    remove(&mut h, 1);
+    let last = h.recv();
+    h.send(&format!("200 {} OK\nES: L/hd\n", audit.txid()));
+    h.send(&ok(&last));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+}
+
+#[test]
+fn a_line_added_again_is_audited_and_armed_afresh() {
+    let mut h = Harness::armed(1);
+    remove(&mut h, 1);
+    let last = h.recv();
+    h.send(&ok(&last));
+    add(&mut h, 1);
+    let audit = h.recv();
+    assert_eq!(audit.verb(), "AUEP");
+    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    let arm = h.recv();
+    on_hook_request(&arm);
+    h.send(&ok(&arm));
+    assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    let st = h.agent.stats();
+    assert_eq!((st.lines_added, st.lines_removed), (1, 1));
+}
+
+#[test]
+fn adding_a_watched_line_audits_it_again_without_rearming() {
+    let mut h = Harness::armed(1);
+    add(&mut h, 1);
+    let audit = h.recv();
+    assert_eq!(audit.verb(), "AUEP");
+    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    assert!(h.inbox.is_empty(), "{:?}", h.inbox);
+    assert_eq!(h.agent.stats().lines_added, 0);
+}
+
+#[test]
+fn lines_on_unknown_gateways_bad_names_and_other_spellings_are_refused() {
+    let mut h = Harness::armed(1);
+    let elsewhere = LineId::new(GatewayId::new("gw9"), "aaln/1");
+    h.command(Command::AddLine {
+        line: elsewhere.clone(),
+    });
+    assert_eq!(failure(h.event()), (elsewhere, 500, "unknown gateway".into()));
+    for bad in ["aaln/*", "aaln/$", "a b", "x@y", ""] {
+        let l = LineId::new(GatewayId::new(GW), bad);
+        h.command(Command::AddLine { line: l.clone() });
+        let (at, code, _) = failure(h.event());
+        assert_eq!((at, code), (l, 500), "{bad:?}");
+    }
+    let upper = LineId::new(GatewayId::new(GW), "AALN/1");
+    h.command(Command::AddLine { line: upper });
+    assert_eq!(failure(h.event()).1, 0);
+    // Removing a line never watched answers nothing; both are counted.
+    remove(&mut h, 7);
+    assert!(h.events.is_empty() && h.inbox.is_empty());
+    let st = h.agent.stats();
+    assert_eq!((st.lines_added, st.unknown_line_commands), (0, 7));
+}
+
+#[test]
+fn a_line_removed_during_a_restart_check_no_longer_holds_the_check_up() {
+    let mut h = Harness::armed(2);
+    h.send("RSIP 500 *@gw1.example.net MGCP 1.0\nRM: forced\n");
+    assert!(h.recv().text.starts_with("200 500"));
+    let checks: Vec<Sent> = h.inbox.drain(..).collect();
+    assert_eq!(checks.len(), 2);
+    h.send(&format!("200 {} OK\nES: L/hu\n", checks[0].txid()));
+    assert_eq!(h.agent.stats().restart_claims_refuted, 0);
+    remove(&mut h, 2);
+    assert_eq!(
+        h.agent.stats().restart_claims_refuted,
+        1,
+        "the only line left answered in service"
+    );
+    // The late answer for the removed line changes nothing.
+    h.send(&format!("200 {} OK\nES: L/hd\n", checks[1].txid()));
+    assert!(
+        !h.events.iter().any(|e| matches!(
+            e,
+            Event::GatewayDown { .. } | Event::OffHook { .. }
+        )),
+        "{:?}",
+        h.events
+    );
+}
