@@ -79,6 +79,9 @@ pub enum StopReason {
     GatewayLost,
     /// The appliance is shutting down; what was captured is kept.
     Shutdown,
+    /// The phone was taken from its user ([`crate::manager::StationManager::remove_station`]);
+    /// what was captured is kept.
+    Removed,
 }
 
 /// What the IVM core tells the station manager.
@@ -171,6 +174,14 @@ pub enum Output {
         reason: StopReason,
         /// The live stream it was also sent as, in intercom.
         stream: Option<StreamId>,
+    },
+    /// The phone was picked up for a record request (or a reply) and capture began: the
+    /// user is speaking. [`Output::Recorded`] or [`Output::RecordFailed`] follows.
+    Capturing {
+        /// The request (`None` for a reply recorded with `*` while listening).
+        request: Option<RequestId>,
+        /// The speaker.
+        user: UserId,
     },
     /// A record request failed; `reason` says why in words a user understands.
     RecordFailed {

@@ -194,6 +194,10 @@ pub enum AddError {
     /// The line already has a station.
     #[error("line {0} already has a station")]
     Duplicate(LineId),
+    /// The line's removed station is still storing what it recorded: add it again once
+    /// [`StationManager::is_capturing`] says it is done.
+    #[error("line {0} is still storing the recording of the phone removed from it")]
+    Retiring(LineId),
 }
 
 /// What the manager counts (the stations' own counters are summed in [`Stats::stations`]).
@@ -247,6 +251,8 @@ pub struct StationManager {
     by_call: HashMap<CallId, usize>,
     streams: HashMap<StreamId, Vec<usize>>,
     requests: HashMap<RequestId, Pending>,
+    /// Stations whose phone was removed: they only finish what they were doing.
+    retired: HashSet<usize>,
     gateways_up: HashSet<GatewayId>,
     commands: VecDeque<Command>,
     media: VecDeque<MediaCommand>,
@@ -270,6 +276,7 @@ impl StationManager {
             by_call: HashMap::new(),
             streams: HashMap::new(),
             requests: HashMap::new(),
+            retired: HashSet::new(),
             gateways_up: HashSet::new(),
             commands: VecDeque::new(),
             available: HashMap::new(),
@@ -280,25 +287,73 @@ impl StationManager {
         }
     }
 
-    /// Adds `user`'s phone on `line`. It is unavailable until its gateway reports
-    /// [`Event::GatewayUp`] and the line's [`Event::LineStatus`]; if the gateway is already up,
-    /// the line is audited ([`Command::Audit`]) to learn its hook state.
+    /// Adds `user`'s phone on `line`, at start or while running. The gateway controller is
+    /// told to watch the line ([`Command::AddLine`]; at start it already does, and the line is
+    /// not audited twice). The phone is unavailable until its gateway reports
+    /// [`Event::GatewayUp`], and rings only once the line's [`Event::LineStatus`] came, which
+    /// the controller sends at once for a gateway already up.
+    ///
+    /// A line whose station was removed takes the new one once the old one has stored what
+    /// it recorded ([`AddError::Retiring`] until then).
     pub fn add_station(&mut self, line: LineId, user: UserId) -> Result<(), AddError> {
-        if self.by_line.contains_key(&line) {
-            return Err(AddError::Duplicate(line));
-        }
-        let i = self.stations.len();
+        let slot = match self.by_line.get(&line) {
+            Some(&i) if !self.retired.contains(&i) => return Err(AddError::Duplicate(line)),
+            Some(&i) if self.stations[i].is_capturing() => return Err(AddError::Retiring(line)),
+            Some(&i) => Some(i),
+            None => None,
+        };
         let mut station = Station::new(line.clone(), user, self.config.clone());
         if self.gateways_up.contains(&line.gateway) {
             station.gateway_known_up();
-            self.commands
-                .push_back(Command::Audit { line: line.clone() });
         }
-        self.stations.push(station);
+        self.commands
+            .push_back(Command::AddLine { line: line.clone() });
+        let i = match slot {
+            Some(i) => {
+                // The removed station's calls are over; late events for them are dropped.
+                self.retired.remove(&i);
+                self.by_call.retain(|_, s| *s != i);
+                self.stations[i] = station;
+                i
+            }
+            None => {
+                self.stations.push(station);
+                self.stations.len() - 1
+            }
+        };
         self.by_line.insert(line, i);
         self.by_user.entry(user).or_default().push(i);
         self.note_availability(user);
         Ok(())
+    }
+
+    /// Takes the phone on `line` from its user, while running. What it was doing ends as at
+    /// shutdown: a recording stops and is still stored ([`Output::Recorded`] with
+    /// [`crate::StopReason::Removed`]), a record request ringing only there fails, playback
+    /// stops and its connections are deleted; then the gateway controller is told to stop
+    /// watching the line ([`Command::RemoveLine`]). From then on the line's events only finish
+    /// that work, and inputs for the user no longer reach it. Returns the user it had, or
+    /// `None` if the line has no station.
+    pub fn remove_station(&mut self, now: Instant, line: &LineId) -> Option<UserId> {
+        let i = *self.by_line.get(line)?;
+        if !self.retired.insert(i) {
+            return None;
+        }
+        let user = self.stations[i].user();
+        if let Some(list) = self.by_user.get_mut(&user) {
+            list.retain(|&s| s != i);
+            if list.is_empty() {
+                self.by_user.remove(&user);
+            }
+        }
+        for targets in self.streams.values_mut() {
+            targets.retain(|&s| s != i);
+        }
+        self.stations[i].stop(&mut self.calls, crate::StopReason::Removed);
+        self.collect(now, i);
+        self.commands
+            .push_back(Command::RemoveLine { line: line.clone() });
+        Some(user)
     }
 
     /// The appliance is shutting down: every recording stops and is still delivered as
@@ -386,10 +441,13 @@ impl StationManager {
             | Event::ConnectionDeleted { line, .. }
             | Event::ConnectionLost { line, .. }
             | Event::CommandFailed { line, .. } => {
-                let Some(&i) = self.by_line.get(line) else {
-                    self.stats.unknown_line += 1;
-                    debug!(%line, "event for a line with no station dropped");
-                    return;
+                let i = match self.by_line.get(line) {
+                    Some(&i) if !self.retired.contains(&i) || is_about_a_call(&event) => i,
+                    _ => {
+                        self.stats.unknown_line += 1;
+                        debug!(%line, "event for a line with no station dropped");
+                        return;
+                    }
                 };
                 self.stations[i].handle_event(now, &event, &mut self.calls);
                 self.collect(now, i);
@@ -507,7 +565,7 @@ impl StationManager {
 
     fn on_gateway(&self, gateway: &GatewayId) -> Vec<usize> {
         (0..self.stations.len())
-            .filter(|&i| &self.stations[i].line().gateway == gateway)
+            .filter(|&i| &self.stations[i].line().gateway == gateway && !self.retired.contains(&i))
             .collect()
     }
 
@@ -595,6 +653,19 @@ impl StationManager {
             self.send_to(now, &others, &input);
         }
     }
+}
+
+/// Whether a line event answers a connection command: the only events a removed station
+/// still takes, to finish its calls.
+fn is_about_a_call(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::ConnectionCreated { .. }
+            | Event::ConnectionModified { .. }
+            | Event::ConnectionDeleted { .. }
+            | Event::ConnectionLost { .. }
+            | Event::CommandFailed { call: Some(_), .. }
+    )
 }
 
 fn media_call(e: &MediaEvent) -> CallId {
@@ -715,6 +786,182 @@ mod tests {
         );
         assert_eq!(m.poll_timeout(), None);
         assert_eq!(m.ports_in_use(), 0);
+    }
+
+    fn commands(m: &mut StationManager) -> Vec<Command> {
+        std::iter::from_fn(|| m.poll_command()).collect()
+    }
+
+    #[test]
+    fn a_phone_added_while_running_is_watched_and_available_once_its_line_reports() {
+        let now = epoch();
+        let (me, bob) = (UserId([1; 16]), UserId([2; 16]));
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        up(&mut m, now);
+        commands(&mut m);
+        while m.poll_availability().is_some() {}
+        m.add_station(l(2), bob).unwrap();
+        assert_eq!(commands(&mut m), [Command::AddLine { line: l(2) }]);
+        assert_eq!(m.is_available(bob), Some(true), "its gateway is up");
+        assert_eq!(
+            std::iter::from_fn(|| m.poll_availability()).collect::<Vec<_>>(),
+            [(bob, true)]
+        );
+        assert_eq!(m.station(&l(2)).unwrap().state_name(), "AwaitingLineStatus");
+        m.handle_event(
+            now,
+            Event::LineStatus {
+                line: l(2),
+                off_hook: false,
+            },
+        );
+        assert_eq!(m.station(&l(2)).unwrap().state_name(), "Idle");
+    }
+
+    #[test]
+    fn a_phone_removed_while_recording_stores_it_then_lets_the_line_go() {
+        let now = epoch();
+        let (me, bob) = (UserId([1; 16]), UserId([2; 16]));
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        up(&mut m, now);
+        m.handle_input(
+            now,
+            Input::Record {
+                request: RequestId(4),
+                user: me,
+                to: vec![bob],
+                delivery: crate::Delivery::Record,
+            },
+        );
+        m.handle_event(now, Event::OffHook { line: l(1) });
+        let call = commands(&mut m)
+            .into_iter()
+            .find_map(|c| match c {
+                Command::CreateConnection { call, .. } => Some(call),
+                _ => None,
+            })
+            .expect("a connection asked for");
+        m.handle_event(
+            now,
+            Event::ConnectionCreated {
+                line: l(1),
+                call,
+                local: gateway_control::model::Media {
+                    address: "192.0.2.2:16384".parse().unwrap(),
+                    codec: gateway_control::model::Codec::Pcmu,
+                    ptime: Duration::from_millis(20),
+                    telephone_event: None,
+                },
+            },
+        );
+        assert_eq!(
+            outputs(&mut m),
+            [Output::Capturing {
+                request: Some(RequestId(4)),
+                user: me
+            }]
+        );
+        commands(&mut m);
+        assert_eq!(m.remove_station(now, &l(1)), Some(me));
+        assert_eq!(m.remove_station(now, &l(1)), None, "once");
+        let cmds = commands(&mut m);
+        assert_eq!(
+            cmds.last(),
+            Some(&Command::RemoveLine { line: l(1) }),
+            "the line goes after its connection: {cmds:?}"
+        );
+        assert!(cmds.contains(&Command::DeleteConnection { line: l(1), call }));
+        assert!(
+            std::iter::from_fn(|| m.poll_media()).any(|c| c == MediaCommand::StopCapture { call })
+        );
+        assert_eq!(m.is_available(me), None, "no phone any more");
+        assert!(m.is_capturing());
+        // The line's hook no longer matters; its connection's answers still arrive.
+        let unknown = m.stats().unknown_line;
+        m.handle_event(now, Event::OnHook { line: l(1) });
+        assert_eq!(m.stats().unknown_line, unknown + 1);
+        m.handle_event(now, Event::ConnectionDeleted { line: l(1), call });
+        assert_eq!(m.stats().unknown_line, unknown + 1);
+        assert_eq!(
+            m.add_station(l(1), bob),
+            Err(AddError::Retiring(l(1))),
+            "not while its recording is being stored"
+        );
+        m.handle_media(
+            now,
+            MediaEvent::Captured {
+                call,
+                file: "/tmp/x.wav".into(),
+                duration: Duration::from_secs(3),
+                speech: Duration::from_secs(2),
+            },
+        );
+        assert!(matches!(
+            &outputs(&mut m)[..],
+            [Output::Recorded {
+                request: Some(RequestId(4)),
+                reason: crate::StopReason::Removed,
+                ..
+            }]
+        ));
+        assert!(!m.is_capturing());
+        // Now the line takes bob's phone.
+        m.add_station(l(1), bob).unwrap();
+        assert_eq!(commands(&mut m), [Command::AddLine { line: l(1) }]);
+        m.handle_event(
+            now,
+            Event::LineStatus {
+                line: l(1),
+                off_hook: false,
+            },
+        );
+        assert_eq!(m.is_available(bob), Some(true));
+        assert_eq!(m.station(&l(1)).unwrap().user(), bob);
+    }
+
+    #[test]
+    fn a_request_ringing_on_a_removed_phone_fails_only_when_no_other_rings() {
+        let now = epoch();
+        let me = UserId([1; 16]);
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        m.add_station(l(2), me).unwrap();
+        up(&mut m, now);
+        m.handle_input(
+            now,
+            Input::Record {
+                request: RequestId(5),
+                user: me,
+                to: vec![UserId([2; 16])],
+                delivery: crate::Delivery::Record,
+            },
+        );
+        commands(&mut m);
+        m.remove_station(now, &l(1));
+        assert!(commands(&mut m).contains(&Command::StopRing { line: l(1) }));
+        assert!(outputs(&mut m).is_empty(), "line 2 still rings");
+        assert_eq!(m.is_available(me), Some(true));
+        m.remove_station(now, &l(2));
+        let out = outputs(&mut m);
+        assert!(
+            matches!(&out[..], [Output::RecordFailed { request: RequestId(5), reason }] if reason.contains("removed")),
+            "{out:?}"
+        );
+        assert_eq!(m.is_available(me), None);
+        commands(&mut m);
+        // A gateway coming back does not wake the removed phones.
+        m.handle_event(
+            now,
+            Event::GatewayUp {
+                gateway: GatewayId::new("gw1"),
+            },
+        );
+        assert!(commands(&mut m).is_empty());
     }
 
     #[test]

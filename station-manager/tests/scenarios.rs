@@ -266,11 +266,17 @@ fn listen_with_next_delete_replay_and_reply() {
     key(&mut h, 2, "#");
     let out = h.take_outputs();
     assert_eq!(
-        out[0],
-        Output::Played {
-            user: BOB,
-            message: message(4)
-        }
+        out[..2],
+        [
+            Output::Played {
+                user: BOB,
+                message: message(4)
+            },
+            Output::Capturing {
+                request: None,
+                user: BOB
+            }
+        ]
     );
     let Output::Recorded {
         request,
@@ -278,7 +284,7 @@ fn listen_with_next_delete_replay_and_reply() {
         to,
         reason,
         ..
-    } = &out[1]
+    } = &out[2]
     else {
         panic!("{out:#?}")
     };

@@ -384,6 +384,7 @@ fn intercom_buffers_the_engine_held_at_the_stop_still_go_out_before_the_end() {
                 live.extend_from_slice(pcm);
             }
             Output::LiveEnd { .. } => ends += 1,
+            Output::Capturing { .. } => assert!(seqs.is_empty(), "capture began first"),
             Output::Recorded { stream, .. } => {
                 assert_eq!(ends, 1, "the stream ends before the message is handed over");
                 assert!(stream.is_some());

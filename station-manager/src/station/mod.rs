@@ -346,8 +346,14 @@ impl Station {
 
     /// The appliance is shutting down: see [`crate::manager::StationManager::shutdown`].
     pub fn shutdown(&mut self, calls: &mut Calls) {
+        self.stop(calls, crate::StopReason::Shutdown);
+    }
+
+    /// Ends what the station does, as [`Self::shutdown`] does, for `stop` (the appliance
+    /// shutting down, or the phone removed).
+    pub(crate) fn stop(&mut self, calls: &mut Calls, stop: crate::StopReason) {
         let state = std::mem::replace(&mut self.state, State::AwaitingGateway);
-        self.state = state.shut(&mut self.core, calls);
+        self.state = state.shut(&mut self.core, calls, stop);
         // No new work: record requests fail as if the gateway were down.
         self.core.up = false;
     }

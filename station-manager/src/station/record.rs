@@ -12,6 +12,10 @@ use crate::{Delivery, MediaCommand, MediaEvent, Output, StopReason};
 
 pub(super) fn start_capture(core: &mut Core, call: Call, job: RecordJob, resume: bool) -> State {
     core.tone(Tone::Confirmation);
+    core.outputs.push_back(Output::Capturing {
+        request: job.request,
+        user: core.user,
+    });
     let live = job.delivery == Delivery::Intercom;
     core.media.push_back(MediaCommand::StartCapture {
         call: call.id,

@@ -135,8 +135,12 @@ impl State {
     /// The appliance is shutting down: a recording stops and is still delivered
     /// ([`StopReason::Shutdown`]), a request still ringing fails, playback stops, and each
     /// connection is deleted. The station then refuses new work (the gateway counts as down).
-    pub(super) fn shut(self, core: &mut Core, calls: &mut Calls) -> Self {
-        let why = "the appliance is shutting down";
+    pub(super) fn shut(self, core: &mut Core, calls: &mut Calls, stop: StopReason) -> Self {
+        let why = if stop == StopReason::Removed {
+            "the phone was removed"
+        } else {
+            "the appliance is shutting down"
+        };
         match self {
             Self::AwaitingOffHook(p) => {
                 core.timer = None;
@@ -164,7 +168,7 @@ impl State {
                     });
                     c.connected = false;
                 }
-                Self::AwaitingCapture(c, StopReason::Shutdown)
+                Self::AwaitingCapture(c, stop)
             }
             Self::Playing { call, current } => {
                 core.waiting.push_front(current);

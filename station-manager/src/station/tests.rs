@@ -299,7 +299,16 @@ fn nothing_captured_before_the_gateway_went_down_is_a_failure() {
         reason: "restart".into(),
     });
     t.captured(call, 0);
-    assert!(matches!(&t.outputs()[..], [Output::RecordFailed { .. }]));
+    assert!(matches!(
+        &t.outputs()[..],
+        [
+            Output::Capturing {
+                request: Some(RequestId(7)),
+                user: ME
+            },
+            Output::RecordFailed { .. }
+        ]
+    ));
 }
 
 #[test]
@@ -341,15 +350,16 @@ fn intercom_capture_sends_live_buffers_then_the_message() {
     t.ev(Event::OnHook { line: line() });
     t.captured(call, 60);
     let out = t.outputs();
+    assert!(matches!(out[0], Output::Capturing { .. }), "{out:?}");
     assert_eq!(
         out.iter()
             .filter(|o| matches!(o, Output::LiveBuffer { .. }))
             .count(),
         3
     );
-    assert!(matches!(out[3], Output::LiveEnd { .. }));
+    assert!(matches!(out[4], Output::LiveEnd { .. }));
     assert!(matches!(
-        out[4],
+        out[5],
         Output::Recorded {
             stream: Some(_),
             ..

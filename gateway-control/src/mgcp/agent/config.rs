@@ -25,7 +25,8 @@ pub struct GatewayConfig {
 pub fn valid_line_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
-        && !name.contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '@' | '*' | '$'))
+        && !name
+            .contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '@' | '*' | '$'))
 }
 
 /// The most lines one gateway may have.

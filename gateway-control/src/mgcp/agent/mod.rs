@@ -311,7 +311,8 @@ enum Timer {
 ///   service or not at all is believed down by force.
 /// - **Lines added and removed while running** ([`Command::AddLine`], `watch.rs`): an added
 ///   line is audited and armed at once if its gateway is up or starting, otherwise with the
-///   gateway's other lines when it comes back. A removed line gets one last `RQNT` with an
+///   gateway's other lines when it comes back. Adding a line already watched audits it again
+///   (a `LineStatus` answers), unless its audit is already on its way, as at start. A removed line gets one last `RQNT` with an
 ///   empty `R:` and `S:` (nothing more is reported, its signals and lamp stop) and is then
 ///   unknown: a `NTFY` from it is answered `500`. It keeps its slot (in-flight answers still
 ///   find it) and takes it back if added again; a gateway holds at most

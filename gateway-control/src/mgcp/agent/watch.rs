@@ -16,12 +16,14 @@ use crate::model::{DownReason, LineId};
 
 impl CallAgent {
     /// Starts watching `line`: audited and armed now unless its gateway is down (then with the
-    /// gateway's other lines when it is back); a line already watched is audited again.
+    /// gateway's other lines when it is back); a line already watched is audited again unless
+    /// an audit of it is on its way.
     pub(super) fn add_line(&mut self, now: Instant, line: LineId) {
         if let Some(&idx) = self.by_line.get(&line) {
-            // Already watched: the caller learns its hook state again.
+            // Already watched: the caller learns its hook state again, from the audit on its
+            // way if there is one (at start, every line's).
             let g = self.lines[idx].gateway;
-            if self.can_audit(g) {
+            if self.can_audit(g) && !self.lines[idx].resyncing {
                 self.enqueue(
                     g,
                     super::Job::Audit {
@@ -35,7 +37,12 @@ impl CallAgent {
         let Some(&g) = self.by_gateway.get(&line.gateway) else {
             self.stats.unknown_line_commands += 1;
             debug!(%line, "line added on a gateway this agent does not drive");
-            return self.fail(line, None, ReturnCode::UNKNOWN_ENDPOINT.0, "unknown gateway");
+            return self.fail(
+                line,
+                None,
+                ReturnCode::UNKNOWN_ENDPOINT.0,
+                "unknown gateway",
+            );
         };
         if !valid_line_name(&line.endpoint) {
             self.stats.unknown_line_commands += 1;

@@ -25,7 +25,12 @@ fn failure(e: Event) -> (LineId, u16, String) {
 /// The removal's request: no events, and the signals given.
 fn disarm(s: &Sent, signals: &str) {
     assert_eq!(s.verb(), "RQNT", "{}", s.text);
-    assert_eq!((s.param("R"), s.param("S")), (Some(""), Some(signals)), "{}", s.text);
+    assert_eq!(
+        (s.param("R"), s.param("S")),
+        (Some(""), Some(signals)),
+        "{}",
+        s.text
+    );
 }
 
 #[test]
@@ -178,13 +183,25 @@ fn adding_a_watched_line_audits_it_again_without_rearming() {
 }
 
 #[test]
+fn adding_the_configured_lines_at_start_adds_no_audit() {
+    let mut h = Harness::new(Harness::config(2));
+    add(&mut h, 1);
+    add(&mut h, 2);
+    assert_eq!(h.inbox.len(), 2, "{:?}", h.inbox);
+    assert!(h.inbox.iter().all(|s| s.verb() == "AUEP"));
+}
+
+#[test]
 fn lines_on_unknown_gateways_bad_names_and_other_spellings_are_refused() {
     let mut h = Harness::armed(1);
     let elsewhere = LineId::new(GatewayId::new("gw9"), "aaln/1");
     h.command(Command::AddLine {
         line: elsewhere.clone(),
     });
-    assert_eq!(failure(h.event()), (elsewhere, 500, "unknown gateway".into()));
+    assert_eq!(
+        failure(h.event()),
+        (elsewhere, 500, "unknown gateway".into())
+    );
     for bad in ["aaln/*", "aaln/$", "a b", "x@y", ""] {
         let l = LineId::new(GatewayId::new(GW), bad);
         h.command(Command::AddLine { line: l.clone() });
@@ -219,10 +236,9 @@ fn a_line_removed_during_a_restart_check_no_longer_holds_the_check_up() {
     // The late answer for the removed line changes nothing.
     h.send(&format!("200 {} OK\nES: L/hd\n", checks[1].txid()));
     assert!(
-        !h.events.iter().any(|e| matches!(
-            e,
-            Event::GatewayDown { .. } | Event::OffHook { .. }
-        )),
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::GatewayDown { .. } | Event::OffHook { .. })),
         "{:?}",
         h.events
     );
