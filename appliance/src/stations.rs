@@ -10,9 +10,11 @@
 //! It depends on the core, never the reverse: the core knows phones only as the users it was
 //! told have one ([`VoiceMessaging::set_phones`]) and their availability.
 //!
-//! Stations come from `[[station]]` entries in the config and from `offhook user add --line`,
-//! read at start-up; a user added with a line while the server runs gets their phone at the
-//! next start.
+//! Stations come from `[[station]]` entries in the config and from the database (`offhook user
+//! add --line`, `PUT /api/v1/users/{name}/stations`). They are read at start-up and again
+//! whenever the core says they changed ([`Event::StationsChanged`]) and every
+//! [`RESYNC`] (for the CLI, which writes the database directly): a new line is watched and
+//! rings at once, a removed one stores what it was recording and is let go, with no restart.
 // This is a driver: it reads the clock (tokio's, so paused test time controls it).
 #![allow(clippy::disallowed_methods)]
 
@@ -26,7 +28,7 @@ use offhook_domain::accept::Recording;
 use offhook_domain::db::messages as store;
 use offhook_domain::db::{Db, users};
 use offhook_domain::{Event, LiveStreamId, VoiceMessaging, intercom};
-use station_manager::manager::{Config as StationConfig, StationManager};
+use station_manager::manager::{AddError, Config as StationConfig, StationManager};
 use station_manager::media::driver::{EngineConfig, MediaEngine, MediaHandle};
 use station_manager::media::{FrameSource, MessageAudio, SourceError};
 use station_manager::station::STATION_STREAM_BIT;
@@ -186,8 +188,11 @@ impl MessageAudio for StoredAudio {
     }
 }
 
-/// The stations of the config and the database, as `(line, user)`.
-async fn station_lines(db: &Db, config: &Config) -> Vec<(LineId, Uuid)> {
+/// How often the stations are read again without being told of a change.
+const RESYNC: Duration = Duration::from_secs(5);
+
+/// The `[[station]]` entries of the config, as `(line, username)`.
+fn config_stations(config: &Config) -> Vec<(LineId, String)> {
     let mut out = Vec::new();
     for s in &config.stations {
         let StationPlace::Line { gateway, endpoint } = &s.place else {
@@ -195,13 +200,32 @@ async fn station_lines(db: &Db, config: &Config) -> Vec<(LineId, Uuid)> {
             warn!(user = %s.user, "a station behind a trunk is not supported yet; skipped");
             continue;
         };
-        let name = s.user.clone();
+        out.push((LineId::new(GatewayId::new(gateway), endpoint), s.user.clone()));
+    }
+    out
+}
+
+/// The stations of the config and the database, as `(line, user)`; `None` if the database
+/// could not be read (nothing is changed then). `quiet`: a config station naming no user is
+/// not logged again.
+async fn station_lines(
+    db: &Db,
+    configured: &[(LineId, String)],
+    quiet: bool,
+) -> Option<Vec<(LineId, Uuid)>> {
+    let mut out = Vec::new();
+    for (line, user) in configured {
+        let name = user.clone();
         match db.read(move |c| users::by_name(c, &name)).await {
-            Ok(Some(u)) => out.push((LineId::new(GatewayId::new(gateway), endpoint), u.id)),
+            Ok(Some(u)) => out.push((line.clone(), u.id)),
+            Ok(None) if quiet => {}
             Ok(None) => {
-                warn!(user = %s.user, "a [[station]] names a user that does not exist; skipped");
+                warn!(user = %user, "a [[station]] names a user that does not exist; skipped until they do");
             }
-            Err(e) => warn!(error = %e, "cannot read users"),
+            Err(e) => {
+                warn!(error = %e, "cannot read users");
+                return None;
+            }
         }
     }
     match db.read(users::station_rows).await {
@@ -213,16 +237,22 @@ async fn station_lines(db: &Db, config: &Config) -> Vec<(LineId, Uuid)> {
                 }
             }
         }
-        Err(e) => warn!(error = %e, "cannot read stations"),
+        Err(e) => {
+            warn!(error = %e, "cannot read stations");
+            return None;
+        }
     }
-    out
+    Some(out)
 }
 
 /// Starts the subsystem: reads the stations of the config and the database, tells the core
 /// which users have phones, subscribes to its events, and drives the station manager on a task
 /// of its own.
 pub async fn start(core: &VoiceMessaging, gateways: Arc<Gateways>, config: &Config) -> Stations {
-    let lines = station_lines(core.db(), config).await;
+    let configured = config_stations(config);
+    let lines = station_lines(core.db(), &configured, false)
+        .await
+        .unwrap_or_default();
     core.set_phones(lines.iter().map(|(_, u)| *u));
     let events = core.subscribe();
     let (shutdown, shutdown_rx) = mpsc::unbounded_channel();
@@ -231,11 +261,71 @@ pub async fn start(core: &VoiceMessaging, gateways: Arc<Gateways>, config: &Conf
         core.clone(),
         gateways,
         media,
-        lines,
+        (configured, lines),
         events,
         shutdown_rx,
     ));
     Stations { shutdown }
+}
+
+/// The phones the station manager has, by line, with their users' names (for live buffers
+/// from them).
+#[derive(Debug, Default)]
+struct Phones {
+    lines: HashMap<LineId, Uuid>,
+    users: HashSet<Uuid>,
+    names: HashMap<Uuid, String>,
+}
+
+impl Phones {
+    /// Applies the stations as they now are (`want`) to the manager: lines gone or given to
+    /// someone else are removed first, then new ones added. Returns whether a line must wait
+    /// for its removed phone to store its recording (try again soon).
+    async fn apply(
+        &mut self,
+        core: &VoiceMessaging,
+        manager: &mut StationManager,
+        want: Vec<(LineId, Uuid)>,
+    ) -> bool {
+        let want: HashMap<LineId, Uuid> = want.into_iter().collect();
+        let gone: Vec<LineId> = self
+            .lines
+            .iter()
+            .filter(|(line, user)| want.get(*line) != Some(*user))
+            .map(|(line, _)| line.clone())
+            .collect();
+        for line in gone {
+            self.lines.remove(&line);
+            if let Some(user) = manager.remove_station(now(), &line) {
+                info!(line = %line, user = %uuid(user), "phone removed");
+            }
+        }
+        let mut waiting = false;
+        for (line, user) in want {
+            if self.lines.contains_key(&line) {
+                continue;
+            }
+            match manager.add_station(line.clone(), user_id(user)) {
+                Ok(()) => {
+                    info!(line = %line, user = %user, "phone added");
+                    self.lines.insert(line, user);
+                }
+                Err(AddError::Retiring(_)) => waiting = true,
+                Err(e) => warn!(line = %line, error = %e, "station not added"),
+            }
+        }
+        self.users = self.lines.values().copied().collect();
+        core.set_phones(self.users.iter().copied());
+        self.names.retain(|u, _| self.users.contains(u));
+        for &u in &self.users {
+            if !self.names.contains_key(&u)
+                && let Ok(Some(found)) = core.db().read(move |c| users::by_id(c, u)).await
+            {
+                self.names.insert(u, found.username);
+            }
+        }
+        waiting
+    }
 }
 
 fn now() -> Instant {
@@ -247,11 +337,10 @@ async fn run(
     core: VoiceMessaging,
     gateways: Arc<Gateways>,
     (media_address, media_ports): (std::net::IpAddr, std::ops::RangeInclusive<u16>),
-    lines: Vec<(LineId, Uuid)>,
+    (configured, lines): (Vec<(LineId, String)>, Vec<(LineId, Uuid)>),
     mut events: mpsc::UnboundedReceiver<Event>,
     mut shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
 ) {
-    let phones: HashSet<Uuid> = lines.iter().map(|(_, u)| *u).collect();
     // Set once shutdown began: answered when no recording is left to store.
     let mut closing: Option<tokio::sync::oneshot::Sender<()>> = None;
     let mut config = StationConfig::default();
@@ -260,12 +349,13 @@ async fn run(
         warn!(error = %e, "media.rtp_ports refused by the station manager; using its default");
     }
     let mut manager = StationManager::new(config);
-    for (line, user) in &lines {
-        if let Err(e) = manager.add_station(line.clone(), user_id(*user)) {
-            warn!(line = %line, error = %e, "station not added");
-        }
-    }
-    info!(stations = lines.len(), "station manager started");
+    let mut phones = Phones::default();
+    let count = lines.len();
+    phones.apply(&core, &mut manager, lines).await;
+    info!(stations = count, "station manager started");
+    // When the stations are next read again, and whether a change asked for it.
+    let mut next_sync = tokio::time::Instant::now() + RESYNC;
+    let mut changed = false;
     let recordings = core.db().paths().recordings.clone();
     if let Err(e) = tokio::fs::create_dir_all(&recordings).await {
         warn!(error = %e, "cannot create the recordings directory");
@@ -293,25 +383,29 @@ async fn run(
         }
     });
     let mut gateway_events = gateways.subscribe();
-    // Station users' names, for live buffers from their phones; open phone streams' recipients.
-    let mut names = HashMap::new();
-    for (_, user) in &lines {
-        let u = *user;
-        if let Ok(Some(found)) = core.db().read(move |c| users::by_id(c, u)).await {
-            names.insert(u, found.username);
-        }
-    }
+    // Open phone streams' recipients.
     let mut live = HashMap::new();
     // The IVM core's side of the outputs (storing, marking played): shutdown waits for them.
     let mut tasks = tokio::task::JoinSet::new();
     loop {
+        if closing.is_none() && (changed || tokio::time::Instant::now() >= next_sync) {
+            if let Some(want) = station_lines(core.db(), &configured, !changed).await {
+                let waiting = phones.apply(&core, &mut manager, want).await;
+                // A line whose removed phone is still storing its recording is tried soon.
+                let after = if waiting { Duration::from_millis(250) } else { RESYNC };
+                next_sync = tokio::time::Instant::now() + after;
+            } else {
+                next_sync = tokio::time::Instant::now() + RESYNC;
+            }
+            changed = false;
+        }
         publish_availability(&core, &mut manager);
         drain(
             &core,
             &gateways,
             &mut manager,
             &media,
-            &names,
+            &phones.names,
             &mut live,
             &mut tasks,
         )
@@ -347,13 +441,15 @@ async fn run(
                 None => return,
             },
             event = events.recv() => match event {
+                Some(Event::StationsChanged) => changed = true,
                 Some(e) => {
-                    for input in inputs(e, &phones) {
+                    for input in inputs(e, &phones.users) {
                         manager.handle_input(now(), input);
                     }
                 }
                 None => return,
             },
+            () = tokio::time::sleep_until(next_sync), if closing.is_none() => {}
             () = sleep_until(deadline) => manager.handle_timeout(now()),
         }
     }
@@ -431,6 +527,12 @@ async fn drain(
                     );
                 }
             }
+            Output::Capturing { request, user } => {
+                if let Some(RequestId(id)) = request {
+                    core.recording_started(id);
+                }
+                info!(user = %uuid(user), "recording from a phone");
+            }
             other => output_to_core(core, other, tasks),
         }
     }
@@ -466,6 +568,7 @@ fn output_to_core(core: &VoiceMessaging, output: Output, tasks: &mut tokio::task
                 }
             }
             Output::RecordFailed { request, reason } => core.recording_failed(request.0, reason),
+
             Output::Played { user, message } => {
                 let (u, m) = (uuid(user), Uuid::from_bytes(message.0));
                 if let Err(e) = core.mark_played(u, m).await {
@@ -478,8 +581,8 @@ fn output_to_core(core: &VoiceMessaging, output: Output, tasks: &mut tokio::task
                     warn!(error = %e, "cannot delete a message");
                 }
             }
-            // Live buffers are forwarded in order by `drain`, never here.
-            Output::LiveBuffer { .. } | Output::LiveEnd { .. } => {}
+            // Handled in order by `drain`, never here.
+            Output::LiveBuffer { .. } | Output::LiveEnd { .. } | Output::Capturing { .. } => {}
             other => warn!(?other, "an output the appliance does not handle"),
         }
     });

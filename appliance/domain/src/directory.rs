@@ -5,6 +5,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
+use crate::events::Event;
 use crate::db::messages::{self as store, MessageView};
 use crate::db::users::{self, Change, ContactList, NewUser, Removed, User};
 use crate::db::{self};
@@ -61,10 +62,44 @@ impl VoiceMessaging {
             .await
             .map_err(|e| db::Error::Io(std::io::Error::other(e)))??;
         let key = self.0.key.clone();
-        self.0
+        let has_line = new.line.is_some();
+        let user = self
+            .0
             .db
             .write(move |conn| users::add_hashed(conn, &key, &new, &hash, now))
-            .await
+            .await?;
+        if has_line {
+            self.0.events.publish(Event::StationsChanged);
+        }
+        Ok(user)
+    }
+
+    /// User `username`'s phone lines (`GATEWAY/ENDPOINT`).
+    pub async fn stations_of(&self, username: String) -> Result<Vec<String>, db::Error> {
+        let user = self
+            .0
+            .db
+            .read(move |c| users::by_name(c, &username))
+            .await?;
+        user.map(|u| u.stations)
+            .ok_or_else(|| db::Error::NotFound("no such user".into()))
+    }
+
+    /// Sets user `username`'s phone lines (see [`users::set_stations`]); the stations
+    /// subsystem takes the change at once: a new line is watched and rings, a removed one
+    /// stores what it was recording and is let go.
+    pub async fn set_stations(
+        &self,
+        username: String,
+        lines: Vec<(String, String)>,
+    ) -> Result<Vec<String>, db::Error> {
+        let set = self
+            .0
+            .db
+            .write(move |c| users::set_stations(c, &username, &lines))
+            .await?;
+        self.0.events.publish(Event::StationsChanged);
+        Ok(set)
     }
 
     /// Changes user `username` (see [`users::update`]): `password`, if given, is hashed here,
@@ -162,6 +197,8 @@ impl VoiceMessaging {
         if !spooled.is_empty() {
             self.0.db.collect_spool(true).await;
         }
+        // Their phones go (the rows went with the user).
+        self.0.events.publish(Event::StationsChanged);
         info!(
             user = %removed.id,
             kept = removed.messages.sent_kept,

@@ -100,6 +100,9 @@ pub enum Event {
         /// The stored message.
         message: Uuid,
     },
+    /// Users' phone lines changed in the database (a user added with a line or removed, or
+    /// their lines set): the stations subsystem reads them again.
+    StationsChanged,
     /// `user` came online, went offline, or set a status.
     Presence {
         /// The user.

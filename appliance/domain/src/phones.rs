@@ -18,12 +18,21 @@ use crate::events::{Delivery, Event, LiveStreamId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecordStatus {
-    /// The phone is ringing, or the user is speaking.
+    /// The phone is ringing.
     Pending,
+    /// The phone was picked up: the user is speaking.
+    Recording,
     /// The recording is stored as this message.
     Stored(Uuid),
     /// It failed, for this reason (in words a user understands).
     Failed(String),
+}
+
+impl RecordStatus {
+    /// Whether the request is still under way (ringing, or the user speaking).
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Pending | Self::Recording)
+    }
 }
 
 /// How a recording from a phone reaches its recipients, as asked.
@@ -114,7 +123,7 @@ impl Phones {
         if map.len() > KEEP_REQUESTS
             && let Some(old) = map
                 .iter()
-                .filter(|(_, (_, s))| *s != RecordStatus::Pending)
+                .filter(|(_, (_, s))| !s.is_open())
                 .map(|(k, _)| *k)
                 .min()
         {
@@ -126,14 +135,24 @@ impl Phones {
 }
 
 impl VoiceMessaging {
-    /// The users who have a phone (the stations subsystem calls this once it knows them).
+    /// The users who have a phone (the stations subsystem calls this once it knows them, and
+    /// whenever phones are added or removed); a user left without one is no longer listed as
+    /// available or not.
     pub fn set_phones(&self, users: impl IntoIterator<Item = Uuid>) {
-        *lock(&self.0.phones.users) = users.into_iter().collect();
+        let users: HashSet<Uuid> = users.into_iter().collect();
+        lock(&self.0.phones.available).retain(|u, _| users.contains(u));
+        *lock(&self.0.phones.users) = users;
     }
 
-    /// Whether `user`'s phone can ring now (its gateway is up).
+    /// Whether `user`'s phone can ring now (its gateway is up). Ignored for a user with no
+    /// phone ([`Self::set_phones`]).
     pub fn set_available(&self, user: Uuid, available: bool) {
-        lock(&self.0.phones.available).insert(user, available);
+        let mut map = lock(&self.0.phones.available);
+        if self.has_phone(user) {
+            map.insert(user, available);
+        } else {
+            map.remove(&user);
+        }
     }
 
     /// Every phone's user and whether it can ring now, for `/api/v1/health`.
@@ -210,9 +229,22 @@ impl VoiceMessaging {
         Ok((request, delivery))
     }
 
-    /// The status of `user`'s record request `id`, waiting up to `wait` for it to leave
-    /// `Pending`; `None` if there is no such request of theirs.
+    /// The status of `user`'s record request `id`, waiting up to `wait` for it to finish
+    /// (stored or failed); `None` if there is no such request of theirs.
     pub async fn record_status(&self, user: Uuid, id: u64, wait: Duration) -> Option<RecordStatus> {
+        self.record_progress(user, id, wait, |s| !s.is_open()).await
+    }
+
+    /// The status of `user`'s record request `id`, waiting up to `wait` for one that `done`
+    /// accepts (to follow its progress: ringing, then recording, then stored or failed);
+    /// `None` if there is no such request of theirs.
+    pub async fn record_progress(
+        &self,
+        user: Uuid,
+        id: u64,
+        wait: Duration,
+        done: impl Fn(&RecordStatus) -> bool,
+    ) -> Option<RecordStatus> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.0.phones.changed.notified();
@@ -221,11 +253,28 @@ impl VoiceMessaging {
                 .filter(|(owner, _)| *owner == user)
                 .map(|(_, s)| s.clone());
             match status {
-                Some(RecordStatus::Pending) if tokio::time::Instant::now() < deadline => {
+                Some(s) if !done(&s) && tokio::time::Instant::now() < deadline => {
                     let _ = tokio::time::timeout_at(deadline, notified).await;
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// The phone rung for record request `request` was picked up: the user is speaking.
+    pub fn recording_started(&self, request: u64) {
+        let started = {
+            let mut map = lock(&self.0.phones.requests);
+            match map.get_mut(&request) {
+                Some((_, s)) if *s == RecordStatus::Pending => {
+                    *s = RecordStatus::Recording;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if started {
+            self.0.phones.changed.notify_waiters();
         }
     }
 

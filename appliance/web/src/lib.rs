@@ -347,6 +347,10 @@ pub fn router(app: Web) -> Router {
             get(user_edit::contacts).put(user_edit::set_contacts),
         )
         .route(
+            "/api/v1/users/{name}/stations",
+            get(user_edit::stations).put(user_edit::set_stations),
+        )
+        .route(
             "/api/v1/messages",
             get(messages::list)
                 .post(messages::create)

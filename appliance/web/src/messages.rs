@@ -357,12 +357,32 @@ pub(super) async fn record(
 
 #[derive(Deserialize)]
 pub(super) struct StatusQuery {
-    /// Seconds to wait for the request to finish (at most 300).
+    /// Seconds to wait (at most 300): for the request to finish, or with `stage`, to leave
+    /// that stage.
     #[serde(default)]
     wait: u64,
+    /// `ringing` or `recording`: wait only until the request is past this stage.
+    stage: Option<String>,
 }
 
-/// `GET /api/v1/record/{id}`: `{request, status: pending|stored|failed, message?, reason?}`.
+/// A record request's status as the API and the WebSocket tell it: `status` is `pending`
+/// until it ends (`stored` with `message`, or `failed` with `reason`); while pending, `stage`
+/// says whether the phone rings or the user speaks.
+pub(super) fn record_status_json(id: u64, status: &RecordStatus) -> Value {
+    match status {
+        RecordStatus::Pending => json!({"request": id, "status": "pending", "stage": "ringing"}),
+        RecordStatus::Recording => {
+            json!({"request": id, "status": "pending", "stage": "recording"})
+        }
+        RecordStatus::Stored(m) => json!({"request": id, "status": "stored", "message": m}),
+        RecordStatus::Failed(reason) => {
+            json!({"request": id, "status": "failed", "reason": reason})
+        }
+        _ => json!({"request": id, "status": "pending"}),
+    }
+}
+
+/// `GET /api/v1/record/{id}[?wait=S[&stage=ringing|recording]]`: see [`record_status_json`].
 pub(super) async fn record_status(
     State(app): State<Web>,
     auth: Auth,
@@ -370,20 +390,32 @@ pub(super) async fn record_status(
     Query(q): Query<StatusQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let wait = Duration::from_secs(q.wait.min(300));
-    match app.core().record_status(auth.user, id, wait).await {
+    let seen = match q.stage.as_deref() {
+        None => None,
+        Some("ringing") => Some(RecordStatus::Pending),
+        Some("recording") => Some(RecordStatus::Recording),
+        Some(other) => {
+            return Err(app
+                .reject(
+                    Reject::MalformedJson,
+                    StatusCode::BAD_REQUEST,
+                    format!("stage {other:?}: use ringing or recording"),
+                )
+                .with("field", "stage"));
+        }
+    };
+    let core = app.core();
+    let status = match seen {
+        None => core.record_status(auth.user, id, wait).await,
+        Some(seen) => core.record_progress(auth.user, id, wait, |s| *s != seen).await,
+    };
+    match status {
         None => Err(app.reject(
             Reject::NotFound,
             StatusCode::NOT_FOUND,
             "no such record request",
         )),
-        Some(RecordStatus::Pending) => Ok(Json(json!({"request": id, "status": "pending"}))),
-        Some(RecordStatus::Stored(m)) => Ok(Json(
-            json!({"request": id, "status": "stored", "message": m}),
-        )),
-        Some(RecordStatus::Failed(reason)) => Ok(Json(
-            json!({"request": id, "status": "failed", "reason": reason}),
-        )),
-        Some(_) => Err(ApiError::internal("a record status this API does not know")),
+        Some(s) => Ok(Json(record_status_json(id, &s))),
     }
 }
 

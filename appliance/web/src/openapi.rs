@@ -19,6 +19,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/users/{name}"),
     ("get", "/api/v1/users/{name}/contacts"),
     ("put", "/api/v1/users/{name}/contacts"),
+    ("get", "/api/v1/users/{name}/stations"),
+    ("put", "/api/v1/users/{name}/stations"),
     ("get", "/api/v1/messages"),
     ("post", "/api/v1/messages"),
     ("delete", "/api/v1/messages/{id}"),
@@ -144,6 +146,17 @@ pub fn document() -> Value {
                         "properties": {"contacts": {"type": "array", "items": {"type": "string"}, "maxItems": 10000}}}}}},
                     "responses": {"200": {"description": "the list as set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactList"}}}},
                         "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/users/{name}/stations": {
+                "get": op("A user's phone lines (admins only)", true, json!({
+                    "parameters": [path_param("name", json!({"type": "string"}))],
+                    "responses": {"200": {"description": "the lines", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stations"}}}},
+                        "404": {"$ref": "#/components/responses/Error"}}})),
+                "put": op("Set a user's phone lines (admins only); an empty list: no phone. Takes effect at once: a new line is watched and rings, a removed one stores what it was recording and is let go", true, json!({
+                    "parameters": [path_param("name", json!({"type": "string"}))],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stations"}}}},
+                    "responses": {"200": {"description": "the lines as set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stations"}}}},
+                        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                        "409": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/messages": {
                 "get": op("The caller's messages, oldest first", true, json!({
                     "responses": {"200": {"description": "messages", "content": {"application/json": {"schema": {
@@ -197,8 +210,10 @@ pub fn document() -> Value {
             "/api/v1/record/{id}": {"get": op("How a record request ended", true, json!({
                 "parameters": [path_param("id", json!({"type": "integer", "minimum": 1})),
                     {"name": "wait", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 300},
-                     "description": "seconds to wait while it is pending"}],
-                "responses": {"200": {"description": "{request, status: pending|stored|failed, message?, reason?}"},
+                     "description": "seconds to wait while it is pending (with stage: while it is at that stage)"},
+                    {"name": "stage", "in": "query", "required": false, "schema": {"type": "string", "enum": ["ringing", "recording"]},
+                     "description": "wait only until the request is past this stage, to follow its progress"}],
+                "responses": {"200": {"description": "{request, status: pending|stored|failed, stage?: ringing|recording (while pending), message?, reason?}"},
                     "404": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/ws": {"get": op("WebSocket of message objects {action, id, source, destination, object}", true, json!({
                 "description": "Text frames, one message object each: arrivals (post), presence (set_status), acknowledgements (checkin) and intercom audio (send).\n\nIntercom: a client sends one buffer per `send` object: `{stream: hex id it chooses, seq: 0,1,2… consecutive, to: [username…] (first buffer), pcm: base64 of 16-bit little-endian mono PCM at 8 kHz (at most 1 s), end: true on the last}`. Every online session of every recipient gets it at once as `send` `{stream, seq, from: username, pcm, ms, end}` (`cut: true` on a last empty one when the sender hung up or reached messages.max_duration). When the stream ends it is stored as a message to all recipients and the sender is told `{stream, stored: message id, ms}`; the stored message's `post` carries `stream`. A refused buffer is answered `{stream, seq, error}` and counted in /metrics (intercom_malformed, intercom_too_big, intercom_out_of_order, intercom_too_many_streams, intercom_too_long, intercom_too_fast, unknown_recipient, over_quota: a first buffer while the sender's messages hold their whole messages.quota_per_user); the session carries on. Audio may run at most 2 s ahead of real time: a buffer beyond is dropped (intercom_too_fast) and the stream goes on at the next seq.\n\nphone_command: `{command: \"record\", to: [username…], mode?}` rings the caller's phone as POST /api/v1/record does (answer `{request, status, mode}` or `{error, status: 409|503|507}`); `{command: \"status\", request}` tells how it ended. control_params: `{record_mode?: auto|intercom|record}` sets the caller's default mode; the answer lists `record_mode`, `has_phone`, `intercom_buffer_ms`, `max_recording_ms`. A live stream from a phone reaches clients as `send` objects like a client's.",
@@ -254,6 +269,9 @@ pub fn document() -> Value {
                 "ContactList": {"type": "object", "properties": {
                     "explicit": {"type": "boolean", "description": "set by an admin; false: every other user"},
                     "contacts": {"type": "array", "items": {"type": "string"}}}},
+                "Stations": {"type": "object", "required": ["stations"], "additionalProperties": false, "properties": {
+                    "stations": {"type": "array", "maxItems": 16, "items": {"type": "string", "pattern": "^[^/\\s]+/[^\\s@*$]+$",
+                        "description": "GATEWAY/ENDPOINT: a configured gateway's name, then its name for the port (gw1/aaln/1)"}}}},
                 "Contact": {"type": "object", "properties": {
                     "id": uuid, "username": {"type": "string"}, "display": {"type": "string"},
                     "online": {"type": "boolean"}, "kind": {"type": "string"}}},

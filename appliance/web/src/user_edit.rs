@@ -1,6 +1,7 @@
 //! Changing users: `PATCH /api/v1/users/{name}` (an admin changes anyone; a user their own
-//! display name and, giving the current one, password), and contact lists (`GET`/`PUT
-//! /api/v1/users/{name}/contacts`, admins).
+//! display name and, giving the current one, password), contact lists and phone lines (`GET`/
+//! `PUT /api/v1/users/{name}/contacts` and `…/stations`, admins). A phone line set here rings
+//! at once: the stations subsystem takes the change without a restart.
 //!
 //! A new password ends the user's other sessions (a reset locks out whoever had the old one;
 //! the session that changed its own password stays). A changed admin flag takes effect on their
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tracing::info;
 
-use offhook_domain::db;
+use offhook_domain::db::{self, users};
 use offhook_domain::metrics::Reject;
 
 use crate::users::{client_ip, json_body, public, require_admin};
@@ -76,7 +77,7 @@ pub(super) async fn edit(
         return Err(invalid(&app, "password", "empty password"));
     }
     if let Some(d) = &e.display
-        && let Err(db::Error::Invalid(why)) = db::users::check_display(d)
+        && let Err(db::Error::Invalid(why)) = users::check_display(d)
     {
         return Err(invalid(&app, "display", why));
     }
@@ -199,6 +200,78 @@ pub(super) async fn set_contacts(
         }
         Err(db::Error::NotFound(_)) => Err(no_such_user(&app)),
         Err(db::Error::Invalid(why)) => Err(invalid(&app, "contacts", why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/v1/users/{name}/stations`: `{stations: ["GATEWAY/ENDPOINT", …]}`.
+pub(super) async fn stations(
+    State(app): State<Web>,
+    auth: Auth,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &auth)?;
+    match app.core().stations_of(name).await {
+        Ok(list) => Ok(Json(json!({ "stations": list }))),
+        Err(db::Error::NotFound(_)) => Err(no_such_user(&app)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Stations {
+    stations: Vec<String>,
+}
+
+/// Reads a phone line for user `field` and checks that its gateway is configured.
+pub(super) fn checked_line(app: &Web, field: &str, text: &str) -> Result<(String, String), ApiError> {
+    let (gateway, endpoint) = users::parse_line(text).map_err(|why| invalid(app, field, why))?;
+    if !app.0.gateways.health().iter().any(|g| g.name == gateway) {
+        return Err(invalid(
+            app,
+            field,
+            format!("line {text:?}: no gateway named {gateway:?} is configured"),
+        ));
+    }
+    Ok((gateway, endpoint))
+}
+
+/// `PUT /api/v1/users/{name}/stations` `{stations: [...]}`: sets the user's phone lines
+/// whole (an empty list: no phone). Each is checked (`field: stations`); a line another user
+/// has is `409`.
+pub(super) async fn set_stations(
+    State(app): State<Web>,
+    auth: Auth,
+    Path(name): Path<String>,
+    body: Result<Json<Stations>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &auth)?;
+    let s = json_body(&app, body)?;
+    if s.stations.len() > users::MAX_STATIONS {
+        return Err(invalid(
+            &app,
+            "stations",
+            format!("a user has at most {} phone lines", users::MAX_STATIONS),
+        ));
+    }
+    let lines = s
+        .stations
+        .iter()
+        .map(|l| checked_line(&app, "stations", l))
+        .collect::<Result<Vec<_>, _>>()?;
+    match app.core().set_stations(name.clone(), lines).await {
+        Ok(list) => {
+            info!(user = %name, by = %auth.username, stations = ?list, "phone lines set");
+            Ok(Json(json!({ "stations": list })))
+        }
+        Err(db::Error::Exists(what)) => Err(ApiError::plain(
+            StatusCode::CONFLICT,
+            format!("{what} belongs to another user"),
+        )
+        .with("field", "stations")),
+        Err(db::Error::NotFound(_)) => Err(no_such_user(&app)),
+        Err(db::Error::Invalid(why)) => Err(invalid(&app, "stations", why)),
         Err(e) => Err(e.into()),
     }
 }

@@ -199,12 +199,9 @@ pub(super) async fn create(
     if c.password.is_empty() {
         return Err(invalid("password", "empty password".to_owned()));
     }
-    let line = match c.line.as_deref().map(|l| l.split_once('/')) {
+    let line = match c.line.as_deref().filter(|l| !l.is_empty()) {
         None => None,
-        Some(Some((g, e))) if !g.is_empty() && !e.is_empty() => Some((g.to_owned(), e.to_owned())),
-        Some(_) => {
-            return Err(invalid("line", "line must be GATEWAY/ENDPOINT".to_owned()));
-        }
+        Some(l) => Some(crate::user_edit::checked_line(&app, "line", l)?),
     };
     let new = users::NewUser {
         username: c.username,

@@ -23,7 +23,7 @@ use offhook_domain::intercom::{self, Streams};
 use offhook_domain::mailbox::ResolveError;
 use offhook_domain::messaging::{self, Action, MessageObject};
 use offhook_domain::metrics::Reject;
-use offhook_domain::{RecordMode, RecordStatus, VoiceMessaging};
+use offhook_domain::{RecordMode, VoiceMessaging};
 
 use crate::auth::TokenFrom;
 use crate::error::record_error_status;
@@ -512,14 +512,7 @@ async fn phone_command(app: &Web, me: Uuid, object: &Value) -> Value {
         Some("status") => match object.get("request").and_then(Value::as_u64) {
             Some(id) => match app.core().record_status(me, id, Duration::ZERO).await {
                 None => json!({"error": "no such record request", "request": id}),
-                Some(RecordStatus::Pending) => json!({"request": id, "status": "pending"}),
-                Some(RecordStatus::Stored(m)) => {
-                    json!({"request": id, "status": "stored", "message": m})
-                }
-                Some(RecordStatus::Failed(r)) => {
-                    json!({"request": id, "status": "failed", "reason": r})
-                }
-                Some(_) => json!({"error": "unknown status", "request": id}),
+                Some(s) => crate::messages::record_status_json(id, &s),
             },
             None => {
                 app.core().metrics().reject(Reject::WsBadObject);

@@ -13,7 +13,8 @@ use crate::audio::SealKey;
 
 mod edit;
 pub use edit::{
-    Change, ContactList, DISPLAY_MAX, check_display, contact_list, set_contacts, update,
+    Change, ContactList, DISPLAY_MAX, MAX_STATIONS, check_display, contact_list, parse_line,
+    set_contacts, set_stations, update,
 };
 
 /// A user as the API and CLI show it.

@@ -141,6 +141,90 @@ fn set_contacts_in(conn: &Connection, owner: &str, names: &[String]) -> Result<C
     contact_list(conn, owner)
 }
 
+/// Reads a phone line written `GATEWAY/ENDPOINT` (`gw1/aaln/1`: the gateway's configured name,
+/// then its own name for the port, which may hold `/`). The endpoint is 1–255 characters
+/// without spaces, control characters, `@`, or the wildcards `*` and `$`; the gateway 1–64
+/// characters without spaces or control characters. The error says what is wrong.
+pub fn parse_line(text: &str) -> Result<(String, String), String> {
+    let Some((gateway, endpoint)) = text.split_once('/') else {
+        return Err(format!("line {text:?}: write it GATEWAY/ENDPOINT, as gw1/aaln/1"));
+    };
+    let bad_char = |c: char| c.is_whitespace() || c.is_control();
+    if gateway.is_empty() || gateway.chars().count() > 64 || gateway.contains(bad_char) {
+        return Err(format!("line {text:?}: the gateway name is empty, too long or holds spaces"));
+    }
+    if endpoint.is_empty()
+        || endpoint.len() > 255
+        || endpoint.contains(|c: char| bad_char(c) || matches!(c, '@' | '*' | '$'))
+    {
+        return Err(format!(
+            "line {text:?}: the endpoint must be 1-255 characters without spaces, @, * or $"
+        ));
+    }
+    Ok((gateway.to_owned(), endpoint.to_owned()))
+}
+
+/// The most phone lines one user may have.
+pub const MAX_STATIONS: usize = 16;
+
+/// Sets user `owner`'s phone lines to `lines` (`(gateway, endpoint)` pairs; an empty list: no
+/// phone) and returns them as `GATEWAY/ENDPOINT`, in the order given. Atomic: a line another
+/// user has is refused whole with `Exists("line …")` and nothing changes; more than
+/// [`MAX_STATIONS`] is `Invalid`. A line given twice counts once. Checking that each names a
+/// configured gateway and a valid endpoint is the caller's (the web layer knows the gateways).
+pub fn set_stations(
+    conn: &Connection,
+    owner: &str,
+    lines: &[(String, String)],
+) -> Result<Vec<String>, Error> {
+    if lines.len() > MAX_STATIONS {
+        return Err(Error::Invalid(format!(
+            "a user has at most {MAX_STATIONS} phone lines"
+        )));
+    }
+    conn.execute_batch("SAVEPOINT set_stations")?;
+    let result = set_stations_in(conn, owner, lines);
+    if result.is_ok() {
+        conn.execute_batch("RELEASE set_stations")?;
+    } else {
+        conn.execute_batch("ROLLBACK TO set_stations; RELEASE set_stations")?;
+    }
+    result
+}
+
+fn set_stations_in(
+    conn: &Connection,
+    owner: &str,
+    lines: &[(String, String)],
+) -> Result<Vec<String>, Error> {
+    let id = live_id(conn, owner)?;
+    conn.execute("DELETE FROM stations WHERE user_id = ?1", [&id])?;
+    for (gateway, endpoint) in lines {
+        conn.execute(
+            "INSERT OR IGNORE INTO stations(user_id, gateway, endpoint) VALUES (?1, ?2, ?3)",
+            params![id, gateway, endpoint],
+        )?;
+        let holder: String = conn.query_row(
+            "SELECT user_id FROM stations WHERE gateway = ?1 AND endpoint = ?2",
+            params![gateway, endpoint],
+            |r| r.get(0),
+        )?;
+        if holder != id {
+            return Err(Error::Exists(format!("line {gateway}/{endpoint}")));
+        }
+    }
+    stations_of(conn, &id)
+}
+
+/// User `id`'s phone lines as `GATEWAY/ENDPOINT`, oldest first.
+fn stations_of(conn: &Connection, id: &str) -> Result<Vec<String>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT gateway || '/' || endpoint FROM stations WHERE user_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{NewUser, add, by_name, check_password, password_hash, test_user};
@@ -163,6 +247,45 @@ mod tests {
             line: None,
         };
         add(conn, &SealKey::generate(), &new, 0).unwrap();
+    }
+
+    #[test]
+    fn lines_are_read_as_gateway_then_endpoint() {
+        assert_eq!(parse_line("gw1/aaln/1"), Ok(("gw1".into(), "aaln/1".into())));
+        assert_eq!(parse_line("g/1"), Ok(("g".into(), "1".into())));
+        for bad in [
+            "", "gw1", "/aaln/1", "gw1/", "gw 1/aaln/1", "gw1/aaln 1", "gw1/aaln/*", "gw1/a$",
+            "gw1/a@b", "gw1/a\u{7}",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_line(&format!("gw1/{}", "e".repeat(255))).is_ok());
+        assert!(parse_line(&format!("gw1/{}", "e".repeat(256))).is_err());
+        assert!(parse_line(&format!("{}/e", "g".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn stations_are_set_whole_and_a_line_held_by_another_refuses_all() {
+        let (_d, conn) = db();
+        test_user(&conn, "bob");
+        test_user(&conn, "carol");
+        let line = |e: &str| ("gw1".to_owned(), e.to_owned());
+        let set = set_stations(&conn, "bob", &[line("aaln/2"), line("aaln/1"), line("aaln/2")]);
+        assert_eq!(set.unwrap(), ["gw1/aaln/2", "gw1/aaln/1"]);
+        assert_eq!(by_name(&conn, "bob").unwrap().unwrap().stations, ["gw1/aaln/2", "gw1/aaln/1"]);
+        // carol asks for bob's line 1: refused, and her own list is untouched.
+        set_stations(&conn, "carol", &[line("aaln/3")]).unwrap();
+        let taken = set_stations(&conn, "carol", &[line("aaln/4"), line("aaln/1")]);
+        assert!(matches!(taken, Err(Error::Exists(ref w)) if w == "line gw1/aaln/1"), "{taken:?}");
+        assert_eq!(by_name(&conn, "carol").unwrap().unwrap().stations, ["gw1/aaln/3"]);
+        // Bob gives up line 1; carol can then take it.
+        assert_eq!(set_stations(&conn, "bob", &[line("aaln/2")]).unwrap(), ["gw1/aaln/2"]);
+        set_stations(&conn, "carol", &[line("aaln/1")]).unwrap();
+        assert_eq!(set_stations(&conn, "bob", &[]).unwrap(), Vec::<String>::new());
+        assert_eq!(super::super::station_lines(&conn).unwrap(), [line("aaln/1")]);
+        let many: Vec<_> = (0..=MAX_STATIONS).map(|n| line(&format!("x/{n}"))).collect();
+        assert!(matches!(set_stations(&conn, "bob", &many), Err(Error::Invalid(_))));
+        assert!(matches!(set_stations(&conn, "nobody", &[]), Err(Error::NotFound(_))));
     }
 
     #[test]
