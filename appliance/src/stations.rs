@@ -200,7 +200,10 @@ fn config_stations(config: &Config) -> Vec<(LineId, String)> {
             warn!(user = %s.user, "a station behind a trunk is not supported yet; skipped");
             continue;
         };
-        out.push((LineId::new(GatewayId::new(gateway), endpoint), s.user.clone()));
+        out.push((
+            LineId::new(GatewayId::new(gateway), endpoint),
+            s.user.clone(),
+        ));
     }
     out
 }
@@ -392,7 +395,11 @@ async fn run(
             if let Some(want) = station_lines(core.db(), &configured, !changed).await {
                 let waiting = phones.apply(&core, &mut manager, want).await;
                 // A line whose removed phone is still storing its recording is tried soon.
-                let after = if waiting { Duration::from_millis(250) } else { RESYNC };
+                let after = if waiting {
+                    Duration::from_millis(250)
+                } else {
+                    RESYNC
+                };
                 next_sync = tokio::time::Instant::now() + after;
             } else {
                 next_sync = tokio::time::Instant::now() + RESYNC;

@@ -8,8 +8,11 @@
 // shows it arrive and plays it to its end. Then intercom: alice speaks live to bob, and bob's page
 // plays the audio while alice is still talking. Then the admin console: alice (an admin) adds a
 // user with a phone line, and a display name that is markup shows as text; she edits that user's
-// display name (a bad one is refused next to its field) and contact list. Screenshots of the
-// main pages go to ARTIFACTS. Exits non-zero with the reason on the first failure.
+// display name (a bad one is refused next to its field) and contact list, and gives bob a phone
+// line, which is up at once. bob rings his phone to record from his page and follows it: ringing,
+// recording, sent. The gateway is `offhook gateway-sim`, driven by the Rust test that runs this
+// script: it acts on the line when this script prints `- bob's phone rings: pick it up`. Screenshots of
+// the main pages go to ARTIFACTS. Exits non-zero with the reason on the first failure.
 
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -123,12 +126,18 @@ try {
   await alice.locator('#new-username').fill('dave');
   await alice.locator('#new-display').fill('<script>alert(1)</script>');
   await alice.locator('#new-password').fill('dave-password');
-  await alice.locator('#new-line').fill('gw1/aaln/4');
+  // A line on a gateway that is not configured is refused by its field.
+  await alice.locator('#new-line').fill('gw9/aaln/1');
+  await alice.getByRole('button', { name: 'Add user' }).click();
+  await alice.locator('#err-line', { hasText: 'no gateway named "gw9"' }).waitFor();
+  await alice.locator('#new-line').fill('gw1/aaln/2');
   await alice.getByRole('button', { name: 'Add user' }).click();
   const row = alice.locator('#users tr[data-username="dave"]');
   await row.waitFor();
   const cells = await row.locator('td').allTextContents();
-  if (cells[1] !== '<script>alert(1)</script>' || cells[2] !== 'gw1/aaln/4') throw new Error(`dave's row: ${JSON.stringify(cells)}`);
+  if (cells[1] !== '<script>alert(1)</script>' || cells[2] !== 'gw1/aaln/2') throw new Error(`dave's row: ${JSON.stringify(cells)}`);
+  // His phone is up at once, with no restart.
+  await alice.locator('#stations tr[data-phone="dave"] td.up', { hasText: 'available' }).waitFor({ timeout: 15000 });
   // A name that is taken is refused by the server, and the error is shown by the field.
   await alice.locator('#new-username').fill('bob');
   await alice.locator('#new-password').fill('x');
@@ -156,6 +165,33 @@ try {
   // The live log shows the change within its polling period.
   await alice.locator('#log li', { hasText: 'user changed' }).waitFor({ timeout: 10000 });
   await shot(alice, 'admin-edit');
+  await alice.getByRole('button', { name: 'Cancel' }).click();
+
+  step("admin: alice gives bob a phone line (dave's is refused by the field), up at once");
+  await alice.getByRole('button', { name: 'Edit bob' }).click();
+  await alice.locator('#edit-stations').fill('gw1/aaln/2');
+  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.locator('#err-edit-stations', { hasText: 'belongs to another user' }).waitFor();
+  await alice.locator('#edit-stations').fill('gw1/aaln/1');
+  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.locator('#admin-status', { hasText: 'Saved bob' }).waitFor();
+  await alice.locator('#users tr[data-username="bob"] td', { hasText: 'gw1/aaln/1' }).waitFor();
+  await alice.locator('#stations tr[data-phone="bob"] td.up', { hasText: 'available' }).waitFor({ timeout: 15000 });
+  await alice.locator('#log li', { hasText: 'phone lines set' }).waitFor({ timeout: 10000 });
+  await shot(alice, 'admin-phones');
+
+  step('bob rings his phone');
+  // His page learns he has a phone when it connects.
+  await bob.goto(url);
+  await bob.locator('#phone:not([hidden])').waitFor();
+  await bob.getByLabel('alice', { exact: true }).check();
+  await bob.getByRole('button', { name: 'Ring my phone to record' }).click();
+  await bob.locator('#ring-state', { hasText: 'Ringing your phone' }).waitFor();
+  // The Rust test picks the phone up, speaks and hangs up once it reads this line.
+  step("bob's phone rings: pick it up");
+  await bob.locator('#ring-state', { hasText: 'Recording from your phone' }).waitFor({ timeout: 30000 });
+  await shot(bob, 'ring-recording');
+  await bob.locator('#ring-state', { hasText: 'Sent from your phone' }).waitFor({ timeout: 30000 });
 
   step('bob changes his own password on his Account page; a wrong current one is refused by the field');
   await bob.goto(`${url}/#account`);

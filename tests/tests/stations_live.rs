@@ -96,8 +96,7 @@ fn picked_up(sim: &mut GatewaySim, line: u16) {
     });
     sim.send(&format!("offhook {line}"));
     sim.expect("a connection", |v| {
-        (v["line"] == line && v["event"] == "connection" && v["action"] == "created")
-            .then_some(())
+        (v["line"] == line && v["event"] == "connection" && v["action"] == "created").then_some(())
     });
 }
 
@@ -126,7 +125,10 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
         .bearer_auth(&root)
         .send()
         .unwrap();
-    assert_eq!(r.json::<Value>().unwrap()["stations"], json!(["gw1/aaln/1"]));
+    assert_eq!(
+        r.json::<Value>().unwrap()["stations"],
+        json!(["gw1/aaln/1"])
+    );
 
     // It rings like any phone; the request's progress follows the line.
     let request = ring_to_record(&server, &alice).expect("her phone rings");
@@ -160,7 +162,10 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
     // She speaks again and the line is taken from her meanwhile: what she said is kept.
     let request = ring_to_record(&server, &alice).expect("rings again");
     picked_up(&mut sim, 1);
-    assert_eq!(past(&server, &alice, request, "ringing")["stage"], "recording");
+    assert_eq!(
+        past(&server, &alice, request, "ringing")["stage"],
+        "recording"
+    );
     sim.send(&format!("say 1 {}", speech_8k().display()));
     sim.expect("speech sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
@@ -197,7 +202,10 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
         server.metric(r#"offhook_mgcp_total{kind="lines_removed"}"#),
         1
     );
-    assert_eq!(server.metric(r#"offhook_mgcp_total{kind="unknown_endpoint"}"#), 0);
+    assert_eq!(
+        server.metric(r#"offhook_mgcp_total{kind="unknown_endpoint"}"#),
+        0
+    );
     sim.send("onhook 1");
     sim.send("onhook 2");
 
@@ -228,7 +236,10 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
         (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
     });
     sim.send("offhook 1");
-    assert_eq!(past(&server, &carol, request, "ringing")["stage"], "recording");
+    assert_eq!(
+        past(&server, &carol, request, "ringing")["stage"],
+        "recording"
+    );
     sim.send("onhook 1");
     assert_eq!(
         server.metric(r#"offhook_mgcp_total{kind="lines_added"}"#),
@@ -248,18 +259,33 @@ fn stations_are_refused_by_their_field() {
         (&["gw1/aaln/*"][..], "endpoint"),
     ] {
         let (status, body) = put_stations(&server, &root, "bob", lines);
-        assert_eq!((status, &body["field"]), (400, &json!("stations")), "{lines:?}: {body}");
+        assert_eq!(
+            (status, &body["field"]),
+            (400, &json!("stations")),
+            "{lines:?}: {body}"
+        );
         assert!(body["error"].as_str().unwrap().contains(why), "{body}");
     }
     let (status, body) = put_stations(&server, &root, "bob", &["gw1/aaln/2", "gw1/aaln/1"]);
-    assert_eq!((status, &body["field"]), (409, &json!("stations")), "{body}");
-    assert!(body["error"].as_str().unwrap().contains("gw1/aaln/1"), "{body}");
+    assert_eq!(
+        (status, &body["field"]),
+        (409, &json!("stations")),
+        "{body}"
+    );
+    assert!(
+        body["error"].as_str().unwrap().contains("gw1/aaln/1"),
+        "{body}"
+    );
     let r = http()
         .get(format!("{}/api/v1/users/bob/stations", server.url))
         .bearer_auth(&root)
         .send()
         .unwrap();
-    assert_eq!(r.json::<Value>().unwrap()["stations"], json!([]), "nothing changed");
+    assert_eq!(
+        r.json::<Value>().unwrap()["stations"],
+        json!([]),
+        "nothing changed"
+    );
     let (status, _) = put_stations(&server, &root, "nobody", &[]);
     assert_eq!(status, 404);
     let alice = server.login("alice");

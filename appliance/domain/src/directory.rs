@@ -5,10 +5,10 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
-use crate::events::Event;
 use crate::db::messages::{self as store, MessageView};
 use crate::db::users::{self, Change, ContactList, NewUser, Removed, User};
 use crate::db::{self};
+use crate::events::Event;
 
 impl VoiceMessaging {
     /// The user `username` if `password` is theirs. The hash is read from the database, then

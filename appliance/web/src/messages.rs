@@ -407,7 +407,10 @@ pub(super) async fn record_status(
     let core = app.core();
     let status = match seen {
         None => core.record_status(auth.user, id, wait).await,
-        Some(seen) => core.record_progress(auth.user, id, wait, |s| *s != seen).await,
+        Some(seen) => {
+            core.record_progress(auth.user, id, wait, |s| *s != seen)
+                .await
+        }
     };
     match status {
         None => Err(app.reject(

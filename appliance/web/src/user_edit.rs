@@ -225,7 +225,11 @@ pub(super) struct Stations {
 }
 
 /// Reads a phone line for user `field` and checks that its gateway is configured.
-pub(super) fn checked_line(app: &Web, field: &str, text: &str) -> Result<(String, String), ApiError> {
+pub(super) fn checked_line(
+    app: &Web,
+    field: &str,
+    text: &str,
+) -> Result<(String, String), ApiError> {
     let (gateway, endpoint) = users::parse_line(text).map_err(|why| invalid(app, field, why))?;
     if !app.0.gateways.health().iter().any(|g| g.name == gateway) {
         return Err(invalid(

@@ -1,5 +1,5 @@
 // The admin console of Offhook's web client: the appliance's health, its live log, and the
-// users (add, edit, delete, contact lists). Every form shows the server's error by its field.
+// users (add, edit, delete, contact lists, phone lines). Every form shows the server's error by its field.
 
 import { $, el, api, session } from './common.js';
 
@@ -57,10 +57,12 @@ async function loadHealth() {
   }
   const st = $('stations').tBodies[0];
   st.replaceChildren();
-  const names = new Map(users.map((u) => [u.id, u.username]));
+  const byId = new Map(users.map((u) => [u.id, u]));
   for (const s of h.stations || []) {
-    st.append(el('tr', {},
-      el('td', {}, names.get(s.user) || (s.user === session.id ? session.username : s.user)),
+    const u = byId.get(s.user);
+    st.append(el('tr', { 'data-phone': u ? u.username : s.user },
+      el('td', {}, u ? u.username : (s.user === session.id ? session.username : s.user)),
+      el('td', {}, u ? (u.stations || []).join(', ') : ''),
       el('td', { class: s.available ? 'up' : 'down' }, s.available ? 'available' : 'unavailable')));
   }
 }
@@ -90,7 +92,12 @@ async function loadUsers() {
 // The user being edited, and their contact list as loaded.
 let editing = null;
 
-const EDIT_ERRORS = ['err-edit-display', 'err-edit-password', 'err-edit-admin', 'err-edit-contacts', 'err-edit-form'];
+const EDIT_ERRORS = ['err-edit-display', 'err-edit-password', 'err-edit-admin', 'err-edit-contacts', 'err-edit-stations', 'err-edit-form'];
+
+// The phone lines typed in the edit form: one per line, or separated by commas.
+function typedLines() {
+  return $('edit-stations').value.split(/[\n,]/).map((l) => l.trim()).filter((l) => l);
+}
 
 async function editUser(u, everyone) {
   const list = await api('GET', `/api/v1/users/${encodeURIComponent(u.username)}/contacts`);
@@ -100,6 +107,7 @@ async function editUser(u, everyone) {
   $('edit-display').value = u.display;
   $('edit-password').value = '';
   $('edit-admin').checked = u.admin;
+  $('edit-stations').value = (u.stations || []).join('\n');
   $('edit-everyone').checked = !list.explicit;
   const chosen = new Set(list.contacts);
   const ul = $('edit-contact-list');
@@ -138,13 +146,18 @@ $('edit-form').addEventListener('submit', async (ev) => {
     : [...$('edit-contact-list').querySelectorAll('input:checked')].map((b) => b.value);
   const before = editing.contacts.explicit ? editing.contacts.contacts : [];
   const contactsChanged = picked.length !== before.length || picked.some((n) => !before.includes(n));
+  const lines = typedLines();
+  const hadLines = u.stations || [];
+  const linesChanged = lines.length !== hadLines.length || lines.some((l, i) => l !== hadLines[i]);
   try {
     if (Object.keys(change).length) await api('PATCH', path, change);
     if (contactsChanged) await api('PUT', `${path}/contacts`, { contacts: picked });
+    if (linesChanged) await api('PUT', `${path}/stations`, { stations: lines });
     $('edit-form').hidden = true;
     editing = null;
     $('admin-status').textContent = `Saved ${u.username}.`;
-    loadUsers();
+    await loadUsers();
+    loadHealth().catch(() => {});
   } catch (e) {
     const field = e.body && e.body.field;
     ($(`err-edit-${field}`) || $('err-edit-form')).textContent = e.message;
@@ -165,7 +178,8 @@ $('user-form').addEventListener('submit', async (ev) => {
     await api('POST', '/api/v1/users', body);
     ev.target.reset();
     $('admin-status').textContent = `Added ${body.username}.`;
-    loadUsers();
+    await loadUsers();
+    loadHealth().catch(() => {});
   } catch (e) {
     // The server names the field at fault (`field`); the message goes next to it.
     const field = e.body && e.body.field;

@@ -496,12 +496,18 @@ async function onPhoneAnswer(o) {
   if (o.error) { $('ring-state').textContent = `Cannot ring your phone: ${o.error}`; return; }
   if (o.request === undefined || o.status !== 'pending' || ringRequest === o.request) return;
   ringRequest = o.request;
+  // Each wait returns once the request is past the stage shown: ringing, recording, then sent.
+  let stage = 'ringing';
   $('ring-state').textContent = 'Ringing your phone: pick up and speak, then hang up or press #.';
   while (ringRequest === o.request) {
     let s;
-    try { s = await api('GET', `/api/v1/record/${o.request}?wait=30`); } catch (e) { $('ring-state').textContent = e.message; break; }
+    try { s = await api('GET', `/api/v1/record/${o.request}?wait=30&stage=${stage}`); } catch (e) { $('ring-state').textContent = e.message; break; }
     if (s.status === 'stored') { $('ring-state').textContent = 'Sent from your phone.'; loadInbox(); break; }
     if (s.status === 'failed') { $('ring-state').textContent = `Not sent: ${s.reason}`; break; }
+    if (s.stage === 'recording' && stage !== 'recording') {
+      stage = 'recording';
+      $('ring-state').textContent = 'Recording from your phone: hang up or press # to send.';
+    }
   }
   ringRequest = null;
 }

@@ -68,9 +68,14 @@ impl CallAgent {
         }
     }
 
-    /// Audits (then arms) every line of gateway `g`.
+    /// Audits (then arms) every line of gateway `g`. A starting gateway with no line yet (its
+    /// phones are given out later, from the console) is probed instead (`AUEP *`), so that it
+    /// is reported up once it answers.
     pub(super) fn audit_all(&mut self, now: Instant, g: usize) {
         let _ = now;
+        if self.gateways[g].order.is_empty() && self.gateways[g].service == Service::Starting {
+            self.enqueue(g, Job::Probe);
+        }
         for i in 0..self.gateways[g].order.len() {
             let line = self.gateways[g].order[i];
             self.lines[line].arm_failures = 0;

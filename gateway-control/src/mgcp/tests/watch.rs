@@ -183,6 +183,30 @@ fn adding_a_watched_line_audits_it_again_without_rearming() {
 }
 
 #[test]
+fn a_gateway_with_no_line_yet_is_probed_reported_up_and_given_lines_later() {
+    let mut h = Harness::new(Harness::config(0));
+    let probe = h.recv();
+    assert_eq!(
+        (probe.verb(), probe.endpoint()),
+        ("AUEP", "*@gw1.example.net")
+    );
+    h.send(&ok(&probe));
+    assert!(matches!(h.event(), Event::GatewayUp { .. }));
+    add(&mut h, 1);
+    let audit = h.recv();
+    assert_eq!(audit.endpoint(), "aaln/1@gw1.example.net");
+    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    on_hook_request(&h.recv());
+}
+
+#[test]
 fn adding_the_configured_lines_at_start_adds_no_audit() {
     let mut h = Harness::new(Harness::config(2));
     add(&mut h, 1);

@@ -147,11 +147,15 @@ fn set_contacts_in(conn: &Connection, owner: &str, names: &[String]) -> Result<C
 /// characters without spaces or control characters. The error says what is wrong.
 pub fn parse_line(text: &str) -> Result<(String, String), String> {
     let Some((gateway, endpoint)) = text.split_once('/') else {
-        return Err(format!("line {text:?}: write it GATEWAY/ENDPOINT, as gw1/aaln/1"));
+        return Err(format!(
+            "line {text:?}: write it GATEWAY/ENDPOINT, as gw1/aaln/1"
+        ));
     };
     let bad_char = |c: char| c.is_whitespace() || c.is_control();
     if gateway.is_empty() || gateway.chars().count() > 64 || gateway.contains(bad_char) {
-        return Err(format!("line {text:?}: the gateway name is empty, too long or holds spaces"));
+        return Err(format!(
+            "line {text:?}: the gateway name is empty, too long or holds spaces"
+        ));
     }
     if endpoint.is_empty()
         || endpoint.len() > 255
@@ -251,11 +255,22 @@ mod tests {
 
     #[test]
     fn lines_are_read_as_gateway_then_endpoint() {
-        assert_eq!(parse_line("gw1/aaln/1"), Ok(("gw1".into(), "aaln/1".into())));
+        assert_eq!(
+            parse_line("gw1/aaln/1"),
+            Ok(("gw1".into(), "aaln/1".into()))
+        );
         assert_eq!(parse_line("g/1"), Ok(("g".into(), "1".into())));
         for bad in [
-            "", "gw1", "/aaln/1", "gw1/", "gw 1/aaln/1", "gw1/aaln 1", "gw1/aaln/*", "gw1/a$",
-            "gw1/a@b", "gw1/a\u{7}",
+            "",
+            "gw1",
+            "/aaln/1",
+            "gw1/",
+            "gw 1/aaln/1",
+            "gw1/aaln 1",
+            "gw1/aaln/*",
+            "gw1/a$",
+            "gw1/a@b",
+            "gw1/a\u{7}",
         ] {
             assert!(parse_line(bad).is_err(), "{bad:?}");
         }
@@ -270,22 +285,52 @@ mod tests {
         test_user(&conn, "bob");
         test_user(&conn, "carol");
         let line = |e: &str| ("gw1".to_owned(), e.to_owned());
-        let set = set_stations(&conn, "bob", &[line("aaln/2"), line("aaln/1"), line("aaln/2")]);
+        let set = set_stations(
+            &conn,
+            "bob",
+            &[line("aaln/2"), line("aaln/1"), line("aaln/2")],
+        );
         assert_eq!(set.unwrap(), ["gw1/aaln/2", "gw1/aaln/1"]);
-        assert_eq!(by_name(&conn, "bob").unwrap().unwrap().stations, ["gw1/aaln/2", "gw1/aaln/1"]);
+        assert_eq!(
+            by_name(&conn, "bob").unwrap().unwrap().stations,
+            ["gw1/aaln/2", "gw1/aaln/1"]
+        );
         // carol asks for bob's line 1: refused, and her own list is untouched.
         set_stations(&conn, "carol", &[line("aaln/3")]).unwrap();
         let taken = set_stations(&conn, "carol", &[line("aaln/4"), line("aaln/1")]);
-        assert!(matches!(taken, Err(Error::Exists(ref w)) if w == "line gw1/aaln/1"), "{taken:?}");
-        assert_eq!(by_name(&conn, "carol").unwrap().unwrap().stations, ["gw1/aaln/3"]);
+        assert!(
+            matches!(taken, Err(Error::Exists(ref w)) if w == "line gw1/aaln/1"),
+            "{taken:?}"
+        );
+        assert_eq!(
+            by_name(&conn, "carol").unwrap().unwrap().stations,
+            ["gw1/aaln/3"]
+        );
         // Bob gives up line 1; carol can then take it.
-        assert_eq!(set_stations(&conn, "bob", &[line("aaln/2")]).unwrap(), ["gw1/aaln/2"]);
+        assert_eq!(
+            set_stations(&conn, "bob", &[line("aaln/2")]).unwrap(),
+            ["gw1/aaln/2"]
+        );
         set_stations(&conn, "carol", &[line("aaln/1")]).unwrap();
-        assert_eq!(set_stations(&conn, "bob", &[]).unwrap(), Vec::<String>::new());
-        assert_eq!(super::super::station_lines(&conn).unwrap(), [line("aaln/1")]);
-        let many: Vec<_> = (0..=MAX_STATIONS).map(|n| line(&format!("x/{n}"))).collect();
-        assert!(matches!(set_stations(&conn, "bob", &many), Err(Error::Invalid(_))));
-        assert!(matches!(set_stations(&conn, "nobody", &[]), Err(Error::NotFound(_))));
+        assert_eq!(
+            set_stations(&conn, "bob", &[]).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            super::super::station_lines(&conn).unwrap(),
+            [line("aaln/1")]
+        );
+        let many: Vec<_> = (0..=MAX_STATIONS)
+            .map(|n| line(&format!("x/{n}")))
+            .collect();
+        assert!(matches!(
+            set_stations(&conn, "bob", &many),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            set_stations(&conn, "nobody", &[]),
+            Err(Error::NotFound(_))
+        ));
     }
 
     #[test]
