@@ -33,7 +33,8 @@ enum Command {
         /// generated one, printed).
         #[arg(long)]
         password_stdin: bool,
-        /// The user's phone line, as GATEWAY/ENDPOINT.
+        /// The user's phone line, as GATEWAY/ENDPOINT; a running server rings it within
+        /// seconds.
         #[arg(long, value_name = "GATEWAY/ENDPOINT")]
         line: Option<String>,
     },
@@ -101,12 +102,9 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
             password_stdin,
             line,
         } => {
-            let line = match line.as_deref().map(|l| l.split_once('/')) {
+            let line = match line.as_deref() {
                 None => None,
-                Some(Some((gw, ep))) if !gw.is_empty() && !ep.is_empty() => {
-                    Some((gw.to_owned(), ep.to_owned()))
-                }
-                Some(_) => return Err(Error::Usage("--line must be GATEWAY/ENDPOINT".into())),
+                Some(l) => Some(users::parse_line(l).map_err(Error::Usage)?),
             };
             let mut generated = false;
             let password = if password_stdin {
