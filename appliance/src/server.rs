@@ -112,6 +112,27 @@ pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
     serve_until(data_dir, config, shutdown_signal()).await
 }
 
+/// The config file's network settings, as the admin console shows them (read-only).
+fn network_settings(config: &Config) -> Vec<offhook_web::settings::NetworkSetting> {
+    let ports = &config.media.rtp_ports;
+    vec![
+        ("http.listen", config.http.listen.to_string()),
+        (
+            "http.tls",
+            match config.http.tls {
+                config::Tls::Off => "off".into(),
+                config::Tls::On { .. } => "on".into(),
+            },
+        ),
+        ("media.address", config.media.address.to_string()),
+        (
+            "media.rtp_ports",
+            format!("{}-{}", ports.start(), ports.end()),
+        ),
+        ("mgcp.listen", config.mgcp.listen.to_string()),
+    ]
+}
+
 /// Runs the appliance on `data_dir` until `stop` completes (it names why, for the log).
 pub async fn serve_until(
     data_dir: &Path,
@@ -129,6 +150,7 @@ pub async fn serve_until(
     if let Some(ring) = crate::logging::ring() {
         web.set_log(ring);
     }
+    web.set_network(network_settings(&config));
 
     let (tls, plain) = match &config.http.tls {
         config::Tls::Off => (None, None),

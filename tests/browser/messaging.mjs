@@ -9,7 +9,7 @@
 // plays the audio while alice is still talking. Then the admin console: alice (an admin) adds a
 // user with a phone line, and a display name that is markup shows as text; she edits that user's
 // display name (a bad one is refused next to its field) and contact list, and gives bob a phone
-// line, which is up at once. bob rings his phone to record from his page and follows it: ringing,
+// line, which is up at once; she sets message retention from the console. bob rings his phone to record from his page and follows it: ringing,
 // recording, sent. The gateway is `offhook gateway-sim`, driven by the Rust test that runs this
 // script: it acts on the line when this script prints `- bob's phone rings: pick it up`. Screenshots of
 // the main pages go to ARTIFACTS. Exits non-zero with the reason on the first failure.
@@ -148,11 +148,11 @@ try {
   step('admin: alice edits dave (display name, contacts); a bad name is refused by the field');
   await alice.getByRole('button', { name: 'Edit dave' }).click();
   await alice.locator('#edit-display').fill('Dave\u0007');
-  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.locator('#err-edit-display', { hasText: 'control character' }).waitFor();
   await alice.locator('#edit-display').fill('Dave D.');
   await alice.locator('#edit-contact-list input[data-contact="bob"]').check();
-  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.locator('#admin-status', { hasText: 'Saved dave' }).waitFor();
   await alice.locator('#users tr[data-username="dave"] td', { hasText: 'Dave D.' }).waitFor();
   const daveContacts = await alice.evaluate(async () =>
@@ -170,15 +170,27 @@ try {
   step("admin: alice gives bob a phone line (dave's is refused by the field), up at once");
   await alice.getByRole('button', { name: 'Edit bob' }).click();
   await alice.locator('#edit-stations').fill('gw1/aaln/2');
-  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.locator('#err-edit-stations', { hasText: 'belongs to another user' }).waitFor();
   await alice.locator('#edit-stations').fill('gw1/aaln/1');
-  await alice.getByRole('button', { name: 'Save' }).click();
+  await alice.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.locator('#admin-status', { hasText: 'Saved bob' }).waitFor();
   await alice.locator('#users tr[data-username="bob"] td', { hasText: 'gw1/aaln/1' }).waitFor();
   await alice.locator('#stations tr[data-phone="bob"] td.up', { hasText: 'available' }).waitFor({ timeout: 15000 });
   await alice.locator('#log li', { hasText: 'phone lines set' }).waitFor({ timeout: 10000 });
   await shot(alice, 'admin-phones');
+
+  step('admin: alice keeps message audio 7 days (a bad value is refused by its field)');
+  await alice.locator('#set-retention').fill('forever');
+  await alice.getByRole('button', { name: 'Save settings' }).click();
+  await alice.locator('#err-set-retention', { hasText: 'expected' }).waitFor();
+  await alice.locator('#set-retention').fill('7d');
+  await alice.getByRole('button', { name: 'Save settings' }).click();
+  await alice.locator('#settings-status', { hasText: 'Settings saved' }).waitFor();
+  await alice.locator('#hint-set-retention', { hasText: 'the config file says 30d' }).waitFor();
+  await alice.locator('#network td', { hasText: 'mgcp.listen' }).waitFor();
+  await alice.locator('#tls-info', { hasText: 'HTTPS is off' }).waitFor();
+  await alice.locator('#settings-form').screenshot({ path: join(artifacts, 'admin-settings.png') });
 
   step('bob rings his phone');
   // His page learns he has a phone when it connects.

@@ -108,6 +108,17 @@ fn record_send_play_intercom_and_admin_in_a_browser() {
     assert_eq!(recorded["attachments"][0]["name"], "agenda.txt");
     let ms = recorded["duration_ms"].as_u64().unwrap();
     assert!((2_000..6_000).contains(&ms), "{recorded}");
+    // The console's retention holds.
+    let root = server.login("alice");
+    let settings: serde_json::Value = offhook_tests::http()
+        .get(format!("{}/api/v1/settings", server.url))
+        .bearer_auth(&root)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(settings["settings"][0]["key"], "messages.retention");
+    assert_eq!(settings["settings"][0]["value"], "7d", "{settings}");
     let from = |who: &str| list.iter().filter(|m| m["from"] == who).collect::<Vec<_>>();
     assert_eq!(
         from("alice").len(),
@@ -130,6 +141,7 @@ fn record_send_play_intercom_and_admin_in_a_browser() {
         "live",
         "admin",
         "admin-phones",
+        "admin-settings",
         "ring-recording",
     ] {
         assert!(artifacts.join(format!("{page}.png")).exists(), "{page}.png");

@@ -179,7 +179,7 @@ async fn store(
     };
     // An upload pays the sender's upload rate and is held to their quota before anything of
     // it is written; a recording is neither (see `crate::limits`).
-    let quota = core.0.config.quota_per_user;
+    let quota = core.0.settings.quota_per_user();
     let upload = match &audio {
         Audio::Bytes(bytes) => {
             let size = attachments.iter().fold(bytes.len() as u64, |n, a| {

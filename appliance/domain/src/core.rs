@@ -48,6 +48,9 @@ pub(crate) struct Inner {
     pub(crate) upload_rate: crate::limits::UploadRate,
     /// What the last retention sweep did ([`crate::health`]).
     pub(crate) last_sweep: crate::health::LastSweep,
+    /// Retention and quota as now in force ([`crate::settings`]): the config's, or the
+    /// console's.
+    pub(crate) settings: crate::settings::LiveSettings,
 }
 
 impl std::fmt::Debug for VoiceMessaging {
@@ -78,9 +81,10 @@ impl VoiceMessaging {
                 if sealed > 0 {
                     tracing::info!(users = sealed, "SIP secrets sealed with the master key");
                 }
-                users::server_id(c)
+                Ok((users::server_id(c)?, crate::settings::stored(c)?))
             })
             .await?;
+        let (server_id, stored) = server_id;
         // The dummy hash a login of a missing user is checked against is made now, not on the
         // first such login (which would then take twice as long as a wrong password).
         drop(tokio::task::spawn_blocking(|| {
@@ -88,10 +92,11 @@ impl VoiceMessaging {
         }));
         let metrics = Arc::new(Metrics::default());
         let clients = ClientManager::new(server_id, metrics.clone());
-        Ok(Self(Arc::new(Inner {
+        let core = Self(Arc::new(Inner {
             db,
             clients,
             metrics,
+            settings: crate::settings::LiveSettings::new(&config),
             upload_rate: crate::limits::UploadRate::new(
                 config.upload_rate,
                 config.max_upload as u64,
@@ -106,7 +111,9 @@ impl VoiceMessaging {
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),
-        })))
+        }));
+        core.apply_stored_settings(stored);
+        Ok(core)
     }
 
     /// Starts the transcoding workers and queues every message still `processing` (left by a
@@ -165,7 +172,7 @@ impl VoiceMessaging {
         let mut tick = interval(self.0.config.sweep_interval);
         loop {
             tick.tick().await;
-            let (policy, now) = (self.0.config.retention, self.0.clock.now_ms());
+            let (policy, now) = (self.0.settings.retention(), self.0.clock.now_ms());
             match self
                 .0
                 .db

@@ -27,6 +27,7 @@ pub mod messaging;
 pub mod metrics;
 mod phones;
 mod presence;
+pub mod settings;
 mod transcode;
 
 pub use crate::config::{Config, ConfigError, Retention};

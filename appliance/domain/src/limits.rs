@@ -252,7 +252,7 @@ impl VoiceMessaging {
     /// What `user` stores, their quota, and what they may upload now.
     pub async fn usage(&self, user: Uuid) -> Result<Usage, Error> {
         let used = self.0.db.read(move |c| used(c, user)).await?;
-        let quota = self.0.config.quota_per_user;
+        let quota = self.0.settings.quota_per_user();
         Ok(Usage {
             used,
             quota: (quota > 0).then_some(quota),
@@ -283,7 +283,7 @@ impl VoiceMessaging {
     /// `Err` if `user` has used their whole quota: a recording (which is stored even if it
     /// passes the quota, see [`crate::limits`]) may not start.
     pub async fn may_record(&self, user: Uuid) -> Result<Result<(), OverQuota>, Error> {
-        let quota = self.0.config.quota_per_user;
+        let quota = self.0.settings.quota_per_user();
         if quota == 0 {
             return Ok(Ok(()));
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Error;
-use super::values::{bad, duration, parse_duration, parse_size, size};
+use super::values::{bad, duration, parse_size, size};
 
 /// The keys of `[messages]`.
 pub(super) const KEYS: &[&str] = &[
@@ -125,16 +125,16 @@ fn upload_rate(v: &str) -> Result<Option<UploadRate>, Error> {
 }
 
 fn retention(v: &str) -> Result<Retention, Error> {
-    match v {
-        "delivered" => Ok(Retention::Delivered),
-        "played" => Ok(Retention::Played),
-        _ => parse_duration(v).map(Retention::Period).ok_or_else(|| {
-            bad(
-                "messages.retention",
-                format!("{v:?}"),
-                "expected \"delivered\", \"played\" or a period such as \"30d\"",
-            )
-        }),
+    // The console's parser (offhook_domain::settings), so both read the same values.
+    match offhook_domain::settings::parse_retention(v) {
+        Ok(offhook_domain::config::Retention::Delivered) => Ok(Retention::Delivered),
+        Ok(offhook_domain::config::Retention::Played) => Ok(Retention::Played),
+        Ok(offhook_domain::config::Retention::Period(d)) => Ok(Retention::Period(d)),
+        Ok(_) | Err(_) => Err(bad(
+            "messages.retention",
+            format!("{v:?}"),
+            "expected \"delivered\", \"played\" or a period such as \"30d\"",
+        )),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod log_view;
 pub mod login_limit;
 mod messages;
 pub mod openapi;
+pub mod settings;
 pub mod tls;
 pub mod ui;
 mod user_edit;
@@ -82,6 +83,8 @@ struct Inner {
     tls: std::sync::OnceLock<tls::Info>,
     /// The process's log, for admins (`GET /api/v1/log`).
     log: std::sync::OnceLock<Arc<dyn log_view::LogSource>>,
+    /// The config file's network settings, shown read-only (`GET /api/v1/settings`).
+    network: std::sync::OnceLock<Vec<settings::NetworkSetting>>,
 }
 
 impl std::fmt::Debug for Web {
@@ -108,6 +111,7 @@ impl Web {
             login_limit: login_limit::LoginLimit::default(),
             tls: std::sync::OnceLock::new(),
             log: std::sync::OnceLock::new(),
+            network: std::sync::OnceLock::new(),
         }))
     }
 
@@ -115,6 +119,12 @@ impl Web {
     /// first call counts.
     pub fn set_tls(&self, info: tls::Info) {
         let _ = self.0.tls.set(info);
+    }
+
+    /// The config file's network settings, shown to admins read-only in `GET /api/v1/settings`
+    /// (they apply at restart). The first call counts.
+    pub fn set_network(&self, network: Vec<settings::NetworkSetting>) {
+        let _ = self.0.network.set(network);
     }
 
     /// Gives admins the process's log (`GET /api/v1/log`); without it the log is empty.
@@ -336,6 +346,10 @@ pub fn router(app: Web) -> Router {
             post(users::login).get(users::session).delete(users::logout),
         )
         .route("/api/v1/tls", get(tls_info))
+        .route(
+            "/api/v1/settings",
+            get(settings::get).patch(settings::patch),
+        )
         .route("/api/v1/contacts", get(users::contacts))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route(

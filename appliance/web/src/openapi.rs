@@ -12,6 +12,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/session"),
     ("delete", "/api/v1/session"),
     ("get", "/api/v1/tls"),
+    ("get", "/api/v1/settings"),
+    ("patch", "/api/v1/settings"),
     ("get", "/api/v1/contacts"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
@@ -146,6 +148,17 @@ pub fn document() -> Value {
                         "properties": {"contacts": {"type": "array", "items": {"type": "string"}, "maxItems": 10000}}}}}},
                     "responses": {"200": {"description": "the list as set", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactList"}}}},
                         "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/settings": {
+                "get": op("The settings an admin changes while the appliance runs, and the network settings of the config file, read-only (admins only)", true, json!({
+                    "responses": {"200": {"description": "settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settings"}}}},
+                        "403": {"$ref": "#/components/responses/Error"}}})),
+                "patch": op("Change settings (admins only): {KEY: value, or null for the config file's}; all or nothing, at once, kept over restarts", true, json!({
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": false, "properties": {
+                            "messages.retention": {"type": ["string", "null"], "description": "delivered, played, or a period such as 30d"},
+                            "messages.quota_per_user": {"type": ["string", "integer", "null"], "description": "a size such as 1GiB; 0: no quota"}}}}}},
+                    "responses": {"200": {"description": "settings as they now are", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settings"}}}},
+                        "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/users/{name}/stations": {
                 "get": op("A user's phone lines (admins only)", true, json!({
                     "parameters": [path_param("name", json!({"type": "string"}))],
@@ -269,6 +282,12 @@ pub fn document() -> Value {
                 "ContactList": {"type": "object", "properties": {
                     "explicit": {"type": "boolean", "description": "set by an admin; false: every other user"},
                     "contacts": {"type": "array", "items": {"type": "string"}}}},
+                "Settings": {"type": "object", "properties": {
+                    "settings": {"type": "array", "items": {"type": "object", "properties": {
+                        "key": {"type": "string"}, "value": {"type": "string"}, "file": {"type": "string", "description": "the config file's value"},
+                        "source": {"type": "string", "enum": ["file", "console"]}}}},
+                    "network": {"type": "array", "description": "set in the config file; applies at restart", "items": {"type": "object", "properties": {
+                        "key": {"type": "string"}, "value": {"type": "string"}}}}}},
                 "Stations": {"type": "object", "required": ["stations"], "additionalProperties": false, "properties": {
                     "stations": {"type": "array", "maxItems": 16, "items": {"type": "string", "pattern": "^[^/\\s]+/[^\\s@*$]+$",
                         "description": "GATEWAY/ENDPOINT: a configured gateway's name, then its name for the port (gw1/aaln/1)"}}}},

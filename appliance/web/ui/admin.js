@@ -1,5 +1,6 @@
 // The admin console of Offhook's web client: the appliance's health, its live log, and the
-// users (add, edit, delete, contact lists, phone lines). Every form shows the server's error by its field.
+// users (add, edit, delete, contact lists, phone lines), the settings that change while it runs
+// (retention, quota) and, to read, its network settings and HTTPS certificate. Every form shows the server's error by its field.
 
 import { $, el, api, session } from './common.js';
 
@@ -12,7 +13,7 @@ const LOG_SHOWN = 500;
 
 export async function loadAdmin() {
   await loadUsers();
-  await Promise.all([loadHealth(), loadLog()]);
+  await Promise.all([loadHealth(), loadLog(), loadSettings()]);
   // Gateways and phones go up and down: kept current while the console is shown.
   clearInterval(healthTimer);
   healthTimer = setInterval(() => {
@@ -185,4 +186,60 @@ $('user-form').addEventListener('submit', async (ev) => {
     const field = e.body && e.body.field;
     ($(`err-${field}`) || $('err-form')).textContent = e.message;
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Settings: each field by its key, with the config file's value and where the value comes from.
+
+const SETTINGS = { 'messages.retention': 'retention', 'messages.quota_per_user': 'quota' };
+let settingsShown = [];
+
+function showSettings(body) {
+  settingsShown = body.settings;
+  for (const s of body.settings) {
+    const id = SETTINGS[s.key];
+    if (!id) continue;
+    $(`set-${id}`).value = s.value;
+    $(`hint-set-${id}`).textContent = s.source === 'console'
+      ? `Set here (the config file says ${s.file}).` : 'From the config file.';
+  }
+  const net = $('network').tBodies[0];
+  net.replaceChildren();
+  for (const n of body.network) net.append(el('tr', {}, el('td', {}, el('code', {}, n.key)), el('td', {}, n.value)));
+}
+
+async function loadSettings() {
+  showSettings(await api('GET', '/api/v1/settings'));
+  const tls = await api('GET', '/api/v1/tls');
+  $('tls-info').textContent = tls.enabled
+    ? `HTTPS certificate${tls.self_signed ? ' (self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint_sha256}${tls.not_after ? `, valid until ${tls.not_after}` : ''}.`
+    : 'HTTPS is off: [http] tls in the config file turns it on.';
+}
+
+async function saveSettings(change) {
+  for (const id of ['err-set-retention', 'err-set-quota', 'err-set-form', 'settings-status']) $(id).textContent = '';
+  try {
+    showSettings(await api('PATCH', '/api/v1/settings', change));
+    $('settings-status').textContent = 'Settings saved.';
+  } catch (e) {
+    const id = e.body && SETTINGS[e.body.field];
+    $(id ? `err-set-${id}` : 'err-set-form').textContent = e.message;
+  }
+}
+
+$('settings-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  // Only what changed is sent.
+  const change = {};
+  for (const s of settingsShown) {
+    const id = SETTINGS[s.key];
+    if (id && $(`set-${id}`).value.trim() !== s.value) change[s.key] = $(`set-${id}`).value.trim();
+  }
+  saveSettings(change);
+});
+
+$('settings-reset').addEventListener('click', () => {
+  const change = {};
+  for (const s of settingsShown) if (s.source === 'console') change[s.key] = null;
+  saveSettings(change);
 });

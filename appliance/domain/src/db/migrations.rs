@@ -151,4 +151,8 @@ CREATE TRIGGER usage_attachment_insert AFTER INSERT ON attachments BEGIN
     WHERE user_id = (SELECT sender FROM messages WHERE id = NEW.message_id);
 END;
 ",
+    // Settings set from the console (`crate::settings`), over the config file's.
+    r"
+CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+",
 ];

@@ -1,0 +1,368 @@
+//! Settings an admin changes while the appliance runs (the web console's Settings): how long
+//! message audio is kept (`messages.retention`) and how much each user's sent messages may hold
+//! (`messages.quota_per_user`).
+//!
+//! The config file gives each its value at start. A value set here is kept in the database
+//! (`settings` table) and wins over the file's from then on, restarts included, until it is
+//! cleared: then the file's value holds again. Each takes effect at once: the next retention
+//! sweep applies the new policy, the next upload is checked against the new quota.
+//!
+//! The values are written as in the config file (`"30d"`, `"delivered"`, `"1GiB"`), and read
+//! by the same parsers ([`parse_duration`], [`parse_size`]), which the binary's config reader
+//! uses too.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use tracing::info;
+
+use crate::VoiceMessaging;
+use crate::config::{Config, Retention};
+use crate::db;
+
+/// The keys a console may set, as in the config file.
+pub const KEYS: &[&str] = &[RETENTION, QUOTA];
+const RETENTION: &str = "messages.retention";
+const QUOTA: &str = "messages.quota_per_user";
+
+/// Parses `"<n><unit>"` with unit `ms`, `s`, `m` (or `min`), `h` or `d`.
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = v.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(ms).map(Duration::from_millis)
+}
+
+/// Parses a byte count with an optional unit (`B`, `kB`, `KiB`, `MB`, `MiB`, `GB`, `GiB`).
+pub fn parse_size(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(split);
+    let n: usize = n.parse().ok()?;
+    let mult: usize = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1000,
+        "KiB" => 1024,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// `messages.retention`: `"delivered"`, `"played"` or a positive period such as `"30d"`.
+pub fn parse_retention(v: &str) -> Result<Retention, String> {
+    match v.trim() {
+        "delivered" => Ok(Retention::Delivered),
+        "played" => Ok(Retention::Played),
+        t => match parse_duration(t) {
+            Some(d) if !d.is_zero() => Ok(Retention::Period(d)),
+            _ => Err(format!(
+                "{v:?}: expected \"delivered\", \"played\" or a period such as \"30d\""
+            )),
+        },
+    }
+}
+
+/// `messages.quota_per_user`: a size such as `"1GiB"`; `"0"`: no quota.
+fn parse_quota(v: &str) -> Result<u64, String> {
+    parse_size(v).map(|n| n as u64).ok_or_else(|| {
+        format!("{v:?}: expected a size such as \"1GiB\" or \"500MB\", or 0 for none")
+    })
+}
+
+/// A retention policy as the config file writes it (the largest whole unit).
+pub fn retention_text(r: Retention) -> String {
+    match r {
+        Retention::Delivered => "delivered".into(),
+        Retention::Played => "played".into(),
+        Retention::Period(d) => {
+            let ms = d.as_millis();
+            [
+                ("d", 86_400_000),
+                ("h", 3_600_000),
+                ("m", 60_000),
+                ("s", 1000),
+            ]
+            .into_iter()
+            .find(|(_, unit)| ms % unit == 0)
+            .map_or_else(
+                || format!("{ms}ms"),
+                |(name, unit)| format!("{}{name}", ms / unit),
+            )
+        }
+    }
+}
+
+/// A byte count as the config file writes it (the largest binary unit that divides it).
+fn size_text(bytes: u64) -> String {
+    [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        .into_iter()
+        .find(|(_, unit)| bytes != 0 && bytes % unit == 0)
+        .map_or_else(
+            || bytes.to_string(),
+            |(name, unit)| format!("{}{name}", bytes / unit),
+        )
+}
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The config file (or its default).
+    File,
+    /// Set from the console; kept in the database.
+    Console,
+}
+
+/// One setting as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// Its key, as in the config file.
+    pub key: &'static str,
+    /// Its value now, as the config file writes it.
+    pub value: String,
+    /// The config file's value (what clearing the console's brings back).
+    pub file: String,
+    /// Where `value` comes from.
+    pub source: Source,
+}
+
+/// A change refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChangeError {
+    /// A key that cannot be set, or a value out of range: nothing changed.
+    #[error("{key}: {why}")]
+    Invalid {
+        /// The setting at fault.
+        key: String,
+        /// Why.
+        why: String,
+    },
+    /// The database could not keep it: nothing changed.
+    #[error(transparent)]
+    Db(#[from] db::Error),
+}
+
+/// The values in force and where they came from.
+#[derive(Debug)]
+pub(crate) struct Live {
+    retention: Retention,
+    quota_per_user: u64,
+    /// The console's values, by key.
+    console: BTreeMap<&'static str, String>,
+}
+
+/// The settings now in force, under a lock read on every upload and sweep.
+#[derive(Debug)]
+pub(crate) struct LiveSettings(RwLock<Live>);
+
+impl LiveSettings {
+    /// The config's values, before the database's are read.
+    pub(crate) fn new(config: &Config) -> Self {
+        Self(RwLock::new(Live {
+            retention: config.retention,
+            quota_per_user: config.quota_per_user,
+            console: BTreeMap::new(),
+        }))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn retention(&self) -> Retention {
+        self.read().retention
+    }
+
+    pub(crate) fn quota_per_user(&self) -> u64 {
+        self.read().quota_per_user
+    }
+
+    /// Applies a checked value (`None`: the config's) of `key`.
+    fn apply(&self, config: &Config, key: &'static str, value: Option<&str>) -> Result<(), String> {
+        let mut live = self.write();
+        match key {
+            RETENTION => {
+                live.retention = match value {
+                    Some(v) => parse_retention(v)?,
+                    None => config.retention,
+                };
+            }
+            QUOTA => {
+                live.quota_per_user = match value {
+                    Some(v) => parse_quota(v)?,
+                    None => config.quota_per_user,
+                };
+            }
+            _ => return Err("not a setting the console can change".into()),
+        }
+        match value {
+            Some(v) => live.console.insert(key, v.trim().to_owned()),
+            None => live.console.remove(key),
+        };
+        Ok(())
+    }
+}
+
+fn key_of(name: &str) -> Option<&'static str> {
+    KEYS.iter().copied().find(|k| *k == name)
+}
+
+/// The console's values kept in the database.
+pub(crate) fn stored(conn: &Connection) -> Result<Vec<(String, String)>, db::Error> {
+    let mut stmt = conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+impl VoiceMessaging {
+    /// Applies the console's values kept in the database over the config's (at open). A value
+    /// no longer valid (written by another version) is logged and left out.
+    pub(crate) fn apply_stored_settings(&self, rows: Vec<(String, String)>) {
+        for (key, value) in rows {
+            let applied = match key_of(&key) {
+                Some(k) => self.0.settings.apply(&self.0.config, k, Some(&value)),
+                None => Err("unknown key".into()),
+            };
+            match applied {
+                Ok(()) => info!(setting = %key, value = %value, "setting from the console"),
+                Err(why) => tracing::warn!(setting = %key, %why, "stored setting ignored"),
+            }
+        }
+    }
+
+    /// The settings a console may change: each one's value, the config file's, and which holds.
+    pub fn settings(&self) -> Vec<Setting> {
+        let live = self.0.settings.read();
+        let config = &self.0.config;
+        let source = |k| {
+            if live.console.contains_key(k) {
+                Source::Console
+            } else {
+                Source::File
+            }
+        };
+        vec![
+            Setting {
+                key: RETENTION,
+                value: retention_text(live.retention),
+                file: retention_text(config.retention),
+                source: source(RETENTION),
+            },
+            Setting {
+                key: QUOTA,
+                value: size_text(live.quota_per_user),
+                file: size_text(config.quota_per_user),
+                source: source(QUOTA),
+            },
+        ]
+    }
+
+    /// Sets settings from the console: each `(key, value)`; a `None` value clears the
+    /// console's, bringing the config file's back. All or nothing: every value is checked
+    /// before any is kept, and kept in the database before any takes effect.
+    pub async fn change_settings(
+        &self,
+        changes: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Setting>, ChangeError> {
+        let mut checked = Vec::with_capacity(changes.len());
+        for (key, value) in changes {
+            let invalid = |why: String| ChangeError::Invalid {
+                key: key.clone(),
+                why,
+            };
+            let k = key_of(&key)
+                .ok_or_else(|| invalid("not a setting the console can change".into()))?;
+            if let Some(v) = &value {
+                let ok = match k {
+                    RETENTION => parse_retention(v).map(drop),
+                    _ => parse_quota(v).map(drop),
+                };
+                ok.map_err(invalid)?;
+            }
+            checked.push((k, value.map(|v| v.trim().to_owned())));
+        }
+        let rows = checked.clone();
+        self.0
+            .db
+            .write(move |c| {
+                for (k, v) in &rows {
+                    match v {
+                        Some(v) => c.execute(
+                            "INSERT INTO settings(key, value) VALUES (?1, ?2)
+                             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            params![k, v],
+                        )?,
+                        None => c.execute("DELETE FROM settings WHERE key = ?1", [k])?,
+                    };
+                }
+                Ok(())
+            })
+            .await?;
+        for (k, v) in &checked {
+            // Checked above: cannot fail.
+            if let Err(why) = self.0.settings.apply(&self.0.config, k, v.as_deref()) {
+                tracing::warn!(setting = k, %why, "setting not applied");
+            }
+            info!(setting = k, value = ?v, "setting changed");
+        }
+        Ok(self.settings())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_and_write_as_in_the_config_file() {
+        assert_eq!(parse_duration("1500ms"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_size("64KiB"), Some(65536));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("1TB"), None);
+        for (text, r) in [
+            ("delivered", Retention::Delivered),
+            ("played", Retention::Played),
+            ("30d", Retention::Period(Duration::from_secs(30 * 86_400))),
+            ("36h", Retention::Period(Duration::from_secs(36 * 3600))),
+            ("90m", Retention::Period(Duration::from_secs(90 * 60))),
+            ("45s", Retention::Period(Duration::from_secs(45))),
+            ("1500ms", Retention::Period(Duration::from_millis(1500))),
+        ] {
+            assert_eq!(parse_retention(text), Ok(r), "{text}");
+            assert_eq!(retention_text(r), text);
+        }
+        for bad in ["0d", "forever", "", "30 days"] {
+            assert!(parse_retention(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(size_text(1 << 30), "1GiB");
+        assert_eq!(size_text(3 << 20), "3MiB");
+        assert_eq!(size_text(1536), "1536");
+        assert_eq!(size_text(0), "0");
+        assert_eq!(size_text(1000), "1000");
+        assert_eq!(parse_quota("0"), Ok(0));
+        assert!(parse_quota("lots").is_err());
+    }
+}
