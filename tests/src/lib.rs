@@ -431,7 +431,12 @@ impl Server {
 
     /// Runs a client subcommand as `user` against this server.
     pub fn client(&self, user: &str, args: &[&str]) -> Output {
-        client_command(&self.url, user, args)
+        self.client_at(&self.url, user, args)
+    }
+
+    /// Runs a client subcommand as `user` against this server at `url` (its HTTPS address).
+    pub fn client_at(&self, url: &str, user: &str, args: &[&str]) -> Output {
+        client_command(url, user, args)
             .stdin(Stdio::null())
             .output()
             .expect("run offhook client")
@@ -439,9 +444,14 @@ impl Server {
 
     /// Starts `offhook listen` as `user`, after it reports it is connected.
     pub fn listen(&self, user: &str, extra: &[&str]) -> Lines {
+        self.listen_at(&self.url, user, extra)
+    }
+
+    /// [`Self::listen`] at `url` (its HTTPS address).
+    pub fn listen_at(&self, url: &str, user: &str, extra: &[&str]) -> Lines {
         let mut args = vec!["listen"];
         args.extend_from_slice(extra);
-        let mut child = client_command(&self.url, user, &args)
+        let mut child = client_command(url, user, &args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -8,7 +8,9 @@
 //! - plain HTTP to the HTTPS port, and a client that does not trust the certificate, are refused
 //!   and counted; connections that start a handshake and never finish it are cut by the header
 //!   timeout while `/api/v1/health` still answers;
-//! - the owner's certificate and key, from the config, are served instead.
+//! - the owner's certificate and key, from the config, are served instead;
+//! - the CLI sends over `https://` and listens over `wss://` when told to trust the appliance's
+//!   certificate (`--cacert`), and without it refuses, saying why.
 // Real processes and sockets: deadlines need the real clock.
 #![allow(clippy::disallowed_methods)]
 
@@ -301,4 +303,56 @@ fn the_owners_certificate_from_the_config_is_served() {
         .json()
         .unwrap();
     assert_eq!(info, json!({"enabled": false}));
+}
+
+#[test]
+fn the_cli_sends_and_listens_over_https_with_cacert_and_refuses_without() {
+    let server = Server::start_tls("", "");
+    server.add_user("alice");
+    server.add_user("bob");
+    let (https, cert) = (server.https_url().to_owned(), server.generated_cert());
+    let cert = cert.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("t.wav");
+    tone_wav(&wav, 1500);
+    let wav = wav.to_str().unwrap();
+
+    // The appliance's own certificate is no public root: not trusted unless named.
+    let out = server.client_at(&https, "bob", &["inbox"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&https) && err.contains("TLS handshake failed") && err.contains("--cacert"),
+        "{err}"
+    );
+    let out = server.client_at(&https, "bob", &["inbox", "--cacert", wav]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--cacert"), "{err}");
+
+    // bob listens over wss://, alice sends over https://; bob is pushed her message.
+    let mut bob = server.listen_at(&https, "bob", &["--cacert", cert]);
+    let out = server.client_at(
+        &https,
+        "alice",
+        &["send", "--to", "bob", wav, "--cacert", cert],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let got = bob.messages_until(&id);
+    assert!(got.iter().any(|m| m["id"] == id.as_str()), "{got:?}");
+    // Live, too: intercom buffers over wss://.
+    let out = server.client_at(
+        &https,
+        "alice",
+        &["send", "--live", "--to", "bob", wav, "--cacert", cert],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

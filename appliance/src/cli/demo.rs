@@ -6,6 +6,7 @@
 //! (under `nohup`, a pipe or a service manager, stdin at end of file) the demo keeps serving.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use clap::Args;
 use gateway_sim::{self as sim, DriverConfig};
@@ -95,7 +96,7 @@ fn demo_users(g: &Global) -> Result<(), Error> {
 
 /// What the demo prints on start: where things are (over HTTPS when `tls` says so), who can sign
 /// in, and what to try.
-fn banner(web: SocketAddr, tls: &Tls, gateway: SocketAddr) -> String {
+fn banner(web: SocketAddr, tls: &Tls, gateway: SocketAddr, data_dir: &Path) -> String {
     let users = USERS
         .iter()
         .map(|(name, _, password)| {
@@ -135,7 +136,17 @@ fn banner(web: SocketAddr, tls: &Tls, gateway: SocketAddr) -> String {
                 Some(Plain::Listen) => format!("OFFHOOK_SERVER=http://127.0.0.1:{} ", web.port()),
                 None => String::new(),
             };
-            (format!("  HTTPS with {certificate}\n{local}"), server)
+            // From another machine, the CLI speaks HTTPS and must trust the certificate.
+            let trust = match files {
+                None => data_dir.join("tls/cert.pem").display().to_string(),
+                Some((cert, _)) => format!("{} (or the authority that signed it)", cert.display()),
+            };
+            let remote =
+                format!("  the CLI from elsewhere: --server https://{web} --cacert {trust}\n");
+            (
+                format!("  HTTPS with {certificate}\n{local}{remote}"),
+                server,
+            )
         }
     };
     format!(
@@ -165,7 +176,12 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
     config.warn_not_built();
     eprintln!(
         "{}",
-        banner(config.http.listen, &config.http.tls, args.gateway)
+        banner(
+            config.http.listen,
+            &config.http.tls,
+            args.gateway,
+            &g.data_dir
+        )
     );
 
     let mut gateway = sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
@@ -234,7 +250,8 @@ mod tests {
             "127.0.0.1:8080".parse().unwrap(),
             "127.0.0.1:2427".parse().unwrap(),
         );
-        let plain = banner(web, &Tls::Off, gw);
+        let data = Path::new("/var/lib/offhook");
+        let plain = banner(web, &Tls::Off, gw, data);
         assert!(
             plain.starts_with("Offhook demo, serving at http://127.0.0.1:8080\n"),
             "{plain}"
@@ -250,7 +267,7 @@ mod tests {
             files: None,
             plain: Some(Plain::Listener("127.0.0.1:8080".parse().unwrap())),
         };
-        let secure = banner(all, &tls, gw);
+        let secure = banner(all, &tls, gw, data);
         assert!(
             secure.starts_with("Offhook demo, serving at https://0.0.0.0:8443\n"),
             "{secure}"
@@ -259,12 +276,21 @@ mod tests {
         assert!(secure.contains("self-signed certificate"), "{secure}");
         assert!(secure.contains("plain HTTP for the CLI on this machine: http://127.0.0.1:8080"));
         assert!(secure.contains("OFFHOOK_SERVER=http://127.0.0.1:8080 OFFHOOK_USER=bob"));
+        assert!(
+            secure.contains("--server https://0.0.0.0:8443 --cacert /var/lib/offhook/tls/cert.pem"),
+            "{secure}"
+        );
+        assert!(!plain.contains("--cacert"), "{plain}");
         let same_port = Tls::On {
             files: Some(("c.pem".into(), "k.pem".into())),
             plain: Some(Plain::Listen),
         };
-        let owner = banner(all, &same_port, gw);
+        let owner = banner(all, &same_port, gw, data);
         assert!(owner.contains("the owner's certificate"), "{owner}");
+        assert!(
+            owner.contains("--cacert c.pem (or the authority"),
+            "{owner}"
+        );
         assert!(
             owner.contains("OFFHOOK_SERVER=http://127.0.0.1:8443 "),
             "{owner}"

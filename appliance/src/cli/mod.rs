@@ -87,6 +87,19 @@ pub enum Error {
         /// Why.
         cause: String,
     },
+    /// The server's certificate is not trusted (or the TLS handshake failed otherwise).
+    #[error(
+        "{url}: the TLS handshake failed: {cause} (a server whose certificate no public \
+         authority signed, such as the one the appliance makes for itself, needs --cacert with \
+         that certificate: DATA/tls/cert.pem; its SHA-256 fingerprint is in the log and the \
+         admin console)"
+    )]
+    Tls {
+        /// Its URL.
+        url: String,
+        /// Why.
+        cause: String,
+    },
     /// The server refused the request.
     #[error("{0}")]
     Refused(String),
