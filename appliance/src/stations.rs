@@ -27,7 +27,7 @@ use gateway_control::model::{GatewayId, LineId};
 use offhook_domain::accept::Recording;
 use offhook_domain::db::messages as store;
 use offhook_domain::db::{Db, users};
-use offhook_domain::{Event, LiveStreamId, VoiceMessaging, intercom};
+use offhook_domain::{Event, LineView, LiveStreamId, VoiceMessaging, intercom};
 use station_manager::manager::{AddError, Config as StationConfig, StationManager};
 use station_manager::media::driver::{EngineConfig, MediaEngine, MediaHandle};
 use station_manager::media::{FrameSource, MessageAudio, SourceError};
@@ -359,6 +359,9 @@ async fn run(
     // When the stations are next read again, and whether a change asked for it.
     let mut next_sync = tokio::time::Instant::now() + RESYNC;
     let mut changed = false;
+    // The lines' states reach the admin console about once a second.
+    let mut lines_tick = tokio::time::interval(Duration::from_secs(1));
+    lines_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let recordings = core.db().paths().recordings.clone();
     if let Err(e) = tokio::fs::create_dir_all(&recordings).await {
         warn!(error = %e, "cannot create the recordings directory");
@@ -457,9 +460,35 @@ async fn run(
                 None => return,
             },
             () = tokio::time::sleep_until(next_sync), if closing.is_none() => {}
+            _ = lines_tick.tick() => core.set_lines(line_views(&manager)),
             () = sleep_until(deadline) => manager.handle_timeout(now()),
         }
     }
+}
+
+/// Every phone line and what it does, in words for the admin console.
+fn line_views(manager: &StationManager) -> Vec<LineView> {
+    manager
+        .stations()
+        .map(|s| LineView {
+            line: s.line().to_string(),
+            user: uuid(s.user()),
+            state: match s.state_name() {
+                "AwaitingGateway" => "gateway down",
+                "AwaitingLineStatus" => "checking",
+                "Idle" => "idle",
+                "AwaitingOffHook" => "ringing",
+                "AwaitingConnection" => "connecting",
+                "Recording" => "recording",
+                "AwaitingCapture" => "storing",
+                "Playing" => "playing",
+                "Intercom" => "live",
+                "AwaitingOnHook" => "off hook",
+                _ => "busy",
+            },
+            waiting: s.waiting(),
+        })
+        .collect()
 }
 
 /// Copies the users' availability changes for `/api/v1/health` and the record requests (only

@@ -392,6 +392,15 @@ impl StationManager {
         Some(list.iter().any(|&i| self.stations[i].is_available()))
     }
 
+    /// Every phone (not those removed), in the order added.
+    pub fn stations(&self) -> impl Iterator<Item = &Station> + '_ {
+        self.stations
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.retired.contains(i))
+            .map(|(_, s)| s)
+    }
+
     /// The station on `line`.
     pub fn station(&self, line: &LineId) -> Option<&Station> {
         self.by_line.get(line).map(|&i| &self.stations[i])
@@ -879,6 +888,7 @@ mod tests {
             std::iter::from_fn(|| m.poll_media()).any(|c| c == MediaCommand::StopCapture { call })
         );
         assert_eq!(m.is_available(me), None, "no phone any more");
+        assert_eq!(m.stations().count(), 0, "a removed phone is not listed");
         assert!(m.is_capturing());
         // The line's hook no longer matters; its connection's answers still arrive.
         let unknown = m.stats().unknown_line;
@@ -921,6 +931,8 @@ mod tests {
         );
         assert_eq!(m.is_available(bob), Some(true));
         assert_eq!(m.station(&l(1)).unwrap().user(), bob);
+        let listed: Vec<_> = m.stations().map(|s| (s.line().clone(), s.user())).collect();
+        assert_eq!(listed, [(l(1), bob)]);
     }
 
     #[test]

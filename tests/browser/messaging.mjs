@@ -137,7 +137,7 @@ try {
   const cells = await row.locator('td').allTextContents();
   if (cells[1] !== '<script>alert(1)</script>' || cells[2] !== 'gw1/aaln/2') throw new Error(`dave's row: ${JSON.stringify(cells)}`);
   // His phone is up at once, with no restart.
-  await alice.locator('#stations tr[data-phone="dave"] td.up', { hasText: 'available' }).waitFor({ timeout: 15000 });
+  await alice.locator('#stations tr[data-line="gw1/aaln/2"][data-user="dave"] td.up', { hasText: 'idle' }).waitFor({ timeout: 15000 });
   // A name that is taken is refused by the server, and the error is shown by the field.
   await alice.locator('#new-username').fill('bob');
   await alice.locator('#new-password').fill('x');
@@ -176,7 +176,7 @@ try {
   await alice.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.locator('#admin-status', { hasText: 'Saved bob' }).waitFor();
   await alice.locator('#users tr[data-username="bob"] td', { hasText: 'gw1/aaln/1' }).waitFor();
-  await alice.locator('#stations tr[data-phone="bob"] td.up', { hasText: 'available' }).waitFor({ timeout: 15000 });
+  await alice.locator('#stations tr[data-line="gw1/aaln/1"][data-user="bob"] td.up', { hasText: 'idle' }).waitFor({ timeout: 15000 });
   await alice.locator('#log li', { hasText: 'phone lines set' }).waitFor({ timeout: 10000 });
   await shot(alice, 'admin-phones');
 
@@ -203,6 +203,8 @@ try {
   step("bob's phone rings: pick it up");
   await bob.locator('#ring-state', { hasText: 'Recording from your phone' }).waitFor({ timeout: 30000 });
   await shot(bob, 'ring-recording');
+  // The admin console shows his line recording while he speaks.
+  await alice.locator('#stations tr[data-line="gw1/aaln/1"] td', { hasText: 'recording' }).waitFor({ timeout: 10000 });
   await bob.locator('#ring-state', { hasText: 'Sent from your phone' }).waitFor({ timeout: 30000 });
 
   step('bob changes his own password on his Account page; a wrong current one is refused by the field');

@@ -41,6 +41,27 @@ fn phone_available(server: &Server, token: &str, user_id: &str) -> Option<bool> 
         .map(|s| s["available"] == true)
 }
 
+/// Line `line` as an admin's `/api/v1/health` lists it: `(user id, state)`.
+fn line_state(server: &Server, admin: &str, line: &str) -> Option<(String, String)> {
+    let health: Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .bearer_auth(admin)
+        .send()
+        .ok()?
+        .json()
+        .ok()?;
+    health["lines"]
+        .as_array()?
+        .iter()
+        .find(|l| l["line"] == line)
+        .map(|l| {
+            (
+                l["user"].as_str().unwrap_or("").to_owned(),
+                l["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+}
+
 fn user_id(server: &Server, token: &str) -> String {
     let me: Value = http()
         .get(format!("{}/api/v1/session", server.url))
@@ -143,8 +164,15 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
         (&ringing["status"], &ringing["stage"]),
         (&json!("pending"), &json!("ringing"))
     );
+    wait_for("the console lists her line ringing", || {
+        (line_state(&server, &root, "gw1/aaln/1")? == (alice_id.clone(), "ringing".into()))
+            .then_some(())
+    });
     picked_up(&mut sim, 1);
     let speaking = past(&server, &alice, request, "ringing");
+    wait_for("the console lists her line recording", || {
+        (line_state(&server, &root, "gw1/aaln/1")?.1 == "recording").then_some(())
+    });
     assert_eq!(
         (&speaking["status"], &speaking["stage"]),
         (&json!("pending"), &json!("recording")),
@@ -181,6 +209,11 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
             .then_some(())
     });
     assert_eq!(ring_to_record(&server, &alice), Err(409));
+    wait_for("her line no longer listed", || {
+        line_state(&server, &root, "gw1/aaln/1")
+            .is_none()
+            .then_some(())
+    });
     // The line was told to report nothing more: a pick-up there is not notified, while
     // carol's line still is (the simulator handles its commands in order).
     sim.expect("the recording's connection deleted", |v| {

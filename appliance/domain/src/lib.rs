@@ -33,7 +33,7 @@ mod transcode;
 pub use crate::config::{Config, ConfigError, Retention};
 pub use crate::core::{OpenError, VoiceMessaging};
 pub use crate::events::{Delivery, Event, LiveStreamId};
-pub use crate::phones::{RecordError, RecordMode, RecordStatus};
+pub use crate::phones::{LineView, RecordError, RecordMode, RecordStatus};
 
 #[cfg(test)]
 mod tests;

@@ -63,6 +63,20 @@ pub enum RecordError {
     OverQuota(crate::limits::OverQuota),
 }
 
+/// One phone line as the admin console shows it (`GET /api/v1/health`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LineView {
+    /// `GATEWAY/ENDPOINT`.
+    pub line: String,
+    /// Its user.
+    pub user: Uuid,
+    /// What it does: `gateway down`, `checking`, `idle`, `ringing`, `connecting`, `recording`,
+    /// `storing`, `playing`, `live` or `off hook`.
+    pub state: &'static str,
+    /// Messages waiting to be heard on it.
+    pub waiting: usize,
+}
+
 /// Finished requests kept for `record_status` before the oldest are forgotten.
 const KEEP_REQUESTS: usize = 10_000;
 /// Users whose default record mode is remembered.
@@ -72,6 +86,8 @@ const KEEP_MODES: usize = 100_000;
 pub(crate) struct Phones {
     /// Users with at least one station.
     users: Mutex<HashSet<Uuid>>,
+    /// Every line and what it does, as last told (about once a second).
+    lines: Mutex<Vec<LineView>>,
     /// Whether each one's phone can ring (its gateway is up).
     available: Mutex<HashMap<Uuid, bool>>,
     /// Record requests: their owner and status.
@@ -86,6 +102,7 @@ impl Default for Phones {
     fn default() -> Self {
         Self {
             users: Mutex::default(),
+            lines: Mutex::default(),
             available: Mutex::default(),
             requests: Mutex::default(),
             changed: Notify::new(),
@@ -153,6 +170,17 @@ impl VoiceMessaging {
         } else {
             map.remove(&user);
         }
+    }
+
+    /// Every phone line and what it does now (the stations subsystem tells it about once a
+    /// second).
+    pub fn set_lines(&self, lines: Vec<LineView>) {
+        *lock(&self.0.phones.lines) = lines;
+    }
+
+    /// Every phone line and what it does, as last told, for the admin console.
+    pub fn lines(&self) -> Vec<LineView> {
+        lock(&self.0.phones.lines).clone()
     }
 
     /// Every phone's user and whether it can ring now, for `/api/v1/health`.

@@ -236,6 +236,8 @@ async fn health(
     if session.as_ref().is_some_and(|s| s.admin) {
         // The core's parts, for the admin console (see `offhook_domain::health`).
         body["subsystems"] = json!(app.core().health().await);
+        // Each phone line and what it does (about a second old).
+        body["lines"] = json!(app.core().lines());
     }
     if session.is_some() {
         // Users' phones: `available` is false while the phone's gateway is down (record → 503).

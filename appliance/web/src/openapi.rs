@@ -242,7 +242,12 @@ pub fn document() -> Value {
                             "items": {"type": "object", "properties": {
                             "name": {"type": "string", "enum": ["database", "storage", "transcoder", "retention", "clients"]},
                             "state": {"type": "string", "enum": ["ok", "degraded", "down"]},
-                            "detail": {"type": "string"}}}}}}}}}}}))},
+                            "detail": {"type": "string"}}}},
+                        "lines": {"type": "array", "description": "admins only: every phone line and what it does (about a second old)",
+                            "items": {"type": "object", "properties": {
+                            "line": {"type": "string"}, "user": uuid.clone(),
+                            "state": {"type": "string", "enum": ["gateway down", "checking", "idle", "ringing", "connecting", "recording", "storing", "playing", "live", "off hook"]},
+                            "waiting": {"type": "integer", "minimum": 0}}}}}}}}}}}))},
             "/api/v1/log": {"get": op("The process's log since a line (admins only)", true, json!({
                 "parameters": [{"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0},
                     "description": "the last line seen (`next` of the previous answer); 0 for every line kept"}],

@@ -19,7 +19,7 @@ export async function loadAdmin() {
   healthTimer = setInterval(() => {
     if ($('admin').hidden) { clearInterval(healthTimer); return; }
     loadHealth().catch(() => {});
-  }, 5000);
+  }, 2000);
   clearInterval(logTimer);
   logTimer = setInterval(() => {
     if ($('admin').hidden) { clearInterval(logTimer); return; }
@@ -58,13 +58,15 @@ async function loadHealth() {
   }
   const st = $('stations').tBodies[0];
   st.replaceChildren();
+  // Each line: whose it is and what it does now (idle, ringing, recording…; "gateway down").
   const byId = new Map(users.map((u) => [u.id, u]));
-  for (const s of h.stations || []) {
-    const u = byId.get(s.user);
-    st.append(el('tr', { 'data-phone': u ? u.username : s.user },
-      el('td', {}, u ? u.username : (s.user === session.id ? session.username : s.user)),
-      el('td', {}, u ? (u.stations || []).join(', ') : ''),
-      el('td', { class: s.available ? 'up' : 'down' }, s.available ? 'available' : 'unavailable')));
+  for (const l of h.lines || []) {
+    const u = byId.get(l.user);
+    const name = u ? u.username : (l.user === session.id ? session.username : l.user);
+    st.append(el('tr', { 'data-line': l.line, 'data-user': name },
+      el('td', {}, l.line), el('td', {}, name),
+      el('td', { class: l.state === 'gateway down' ? 'down' : 'up' }, l.state),
+      el('td', {}, l.waiting ? String(l.waiting) : '')));
   }
 }
 
