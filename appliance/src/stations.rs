@@ -188,6 +188,9 @@ impl MessageAudio for StoredAudio {
     }
 }
 
+/// A phone: its line and its user.
+type Line = (LineId, Uuid);
+
 /// How often the stations are read again without being told of a change.
 const RESYNC: Duration = Duration::from_secs(5);
 
@@ -211,11 +214,7 @@ fn config_stations(config: &Config) -> Vec<(LineId, String)> {
 /// The stations of the config and the database, as `(line, user)`; `None` if the database
 /// could not be read (nothing is changed then). `quiet`: a config station naming no user is
 /// not logged again.
-async fn station_lines(
-    db: &Db,
-    configured: &[(LineId, String)],
-    quiet: bool,
-) -> Option<Vec<(LineId, Uuid)>> {
+async fn station_lines(db: &Db, configured: &[(LineId, String)], quiet: bool) -> Option<Vec<Line>> {
     let mut out = Vec::new();
     for (line, user) in configured {
         let name = user.clone();
@@ -288,7 +287,7 @@ impl Phones {
         &mut self,
         core: &VoiceMessaging,
         manager: &mut StationManager,
-        want: Vec<(LineId, Uuid)>,
+        want: Vec<Line>,
     ) -> bool {
         let want: HashMap<LineId, Uuid> = want.into_iter().collect();
         let gone: Vec<LineId> = self
@@ -340,7 +339,7 @@ async fn run(
     core: VoiceMessaging,
     gateways: Arc<Gateways>,
     (media_address, media_ports): (std::net::IpAddr, std::ops::RangeInclusive<u16>),
-    (configured, lines): (Vec<(LineId, String)>, Vec<(LineId, Uuid)>),
+    (configured, lines): (Vec<(LineId, String)>, Vec<Line>),
     mut events: mpsc::UnboundedReceiver<Event>,
     mut shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
 ) {

@@ -861,7 +861,7 @@ mod tests {
                 call,
                 local: gateway_control::model::Media {
                     address: "192.0.2.2:16384".parse().unwrap(),
-                    codec: gateway_control::model::Codec::Pcmu,
+                    codec: Codec::Pcmu,
                     ptime: Duration::from_millis(20),
                     telephone_event: None,
                 },

@@ -99,7 +99,7 @@ pub fn retention_text(r: Retention) -> String {
                 ("s", 1000),
             ]
             .into_iter()
-            .find(|(_, unit)| ms % unit == 0)
+            .find(|(_, unit)| ms.is_multiple_of(*unit))
             .map_or_else(
                 || format!("{ms}ms"),
                 |(name, unit)| format!("{}{name}", ms / unit),
@@ -112,7 +112,7 @@ pub fn retention_text(r: Retention) -> String {
 fn size_text(bytes: u64) -> String {
     [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
         .into_iter()
-        .find(|(_, unit)| bytes != 0 && bytes % unit == 0)
+        .find(|(_, unit)| bytes != 0 && bytes.is_multiple_of(*unit))
         .map_or_else(
             || bytes.to_string(),
             |(name, unit)| format!("{}{name}", bytes / unit),
