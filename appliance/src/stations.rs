@@ -13,7 +13,7 @@
 //! Stations come from `[[station]]` entries in the config and from the database (`offhook user
 //! add --line`, `PUT /api/v1/users/{name}/stations`). They are read at start-up and again
 //! whenever the core says they changed ([`Event::StationsChanged`]) and every
-//! [`RESYNC`] (for the CLI, which writes the database directly): a new line is watched and
+//! 5 s (for the CLI, which writes the database directly): a new line is watched and
 //! rings at once, a removed one stores what it was recording and is let go, with no restart.
 // This is a driver: it reads the clock (tokio's, so paused test time controls it).
 #![allow(clippy::disallowed_methods)]
