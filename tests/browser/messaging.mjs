@@ -101,6 +101,11 @@ try {
   await item.waitFor({ timeout: 30000 });
   await bob.locator('#unread', { hasText: '1 new' }).waitFor();
   await item.getByRole('link', { name: attachment.split('/').pop() }).waitFor();
+  // Its waveform is drawn before it is played (and fetching it does not mark it played).
+  await item.locator('canvas[data-drawn="true"]').waitFor();
+  const loudest = await item.locator('canvas').evaluate((c) => Math.max(...c.peaks));
+  if (!(loudest > 0.2)) throw new Error(`a flat waveform: ${loudest}`);
+  if (!(await item.locator('.meta', { hasText: 'not played' }).count())) throw new Error('the waveform marked it played');
   await shot(bob, 'inbox');
   await item.getByRole('button', { name: 'Play' }).click();
   await bob.locator('#inbox li[data-from="alice"][data-played="true"]').waitFor({ timeout: 30000 });

@@ -554,3 +554,87 @@ fn corrupt_upload_is_acknowledged_then_failed_and_never_delivered() {
     assert_eq!(got.last().unwrap()["status"], "ready");
     assert!(server.metric("offhook_messages_failed_total") >= 1);
 }
+
+/// The waveform the web page draws before playing (`GET /api/v1/messages/{id}/waveform`): the
+/// loudest sample of each span of the message as it plays (the same decode as its WAV export);
+/// asking for it does not mark the message played; bounds and other users' messages are refused.
+#[test]
+fn a_waveform_shows_the_message_without_playing_it() {
+    let server = Server::start("");
+    server.add_user("alice");
+    server.add_user("bob");
+    server.add_user("carol");
+    let (alice, bob, carol) = (
+        server.login("alice"),
+        server.login("bob"),
+        server.login("carol"),
+    );
+    let sent: Value = server
+        .post_message(&alice, &["bob"], std::fs::read(speech_8k()).unwrap())
+        .json()
+        .unwrap();
+    let id = sent["id"].as_str().unwrap().to_owned();
+    wait_processed(&server, &alice, &id);
+    let get = |token: &str, query: &str| {
+        http()
+            .get(format!(
+                "{}/api/v1/messages/{id}/waveform{query}",
+                server.url
+            ))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    let r = get(&bob, "?points=40");
+    assert_eq!(r.status(), 200);
+    let wave: Value = r.json().unwrap();
+    let peaks: Vec<i64> = wave["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert_eq!(peaks.len(), 40);
+    // Still not played for bob.
+    let list: Vec<Value> = http()
+        .get(format!("{}/api/v1/messages", server.url))
+        .bearer_auth(&bob)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(list[0]["played"], false, "{list:?}");
+    assert_eq!(wave["duration_ms"], list[0]["duration_ms"]);
+
+    // The same peaks as the WAV export (fetched by the sender, which plays nothing for bob).
+    let wav = http()
+        .get(format!(
+            "{}/api/v1/messages/{id}/audio?format=wav",
+            server.url
+        ))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let mut expected = vec![0i64; 40];
+    for (i, s) in samples.iter().enumerate() {
+        let span = i * 40 / samples.len();
+        let p = i64::from(s.unsigned_abs()) * 255 / 32768;
+        expected[span] = expected[span].max(p);
+    }
+    assert_eq!(peaks, expected);
+    // Speech: loud words and quiet gaps.
+    let (loudest, quietest) = (peaks.iter().max().unwrap(), peaks.iter().min().unwrap());
+    assert!(*loudest > 60 && *quietest * 4 < *loudest, "{peaks:?}");
+
+    // Its default is one point per pixel of the page's canvas.
+    let wave: Value = get(&bob, "").json().unwrap();
+    assert_eq!(wave["peaks"].as_array().unwrap().len(), 576);
+    for bad in ["?points=0", "?points=2001", "?points=many"] {
+        assert_eq!(get(&bob, bad).status(), 400, "{bad}");
+    }
+    assert_eq!(get(&carol, "").status(), 404, "not hers to see");
+}

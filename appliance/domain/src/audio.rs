@@ -326,6 +326,20 @@ impl Write for ChunkWriter {
     }
 }
 
+/// Decodes the sealed message at `path` into `out` as a WAV stream, on the calling thread (a
+/// blocking one): for sinks that keep only what they need, such as [`crate::waveform`]'s.
+pub(crate) fn export_wav_into(
+    path: &std::path::Path,
+    key: &SealKey,
+    id: Uuid,
+    out: impl Write,
+) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    pipeline::export(file, out, &key.0, id.as_bytes(), pipeline::Format::Wav)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// Exports the sealed file at `path` as `format`, streamed (see [`Export`]); returns once the
 /// first chunk is ready, or the error that stopped the export before it.
 pub async fn export_stream(

@@ -29,6 +29,7 @@ mod phones;
 mod presence;
 pub mod settings;
 mod transcode;
+pub mod waveform;
 
 pub use crate::config::{Config, ConfigError, Retention};
 pub use crate::core::{OpenError, VoiceMessaging};

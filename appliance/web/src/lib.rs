@@ -378,6 +378,7 @@ pub fn router(app: Web) -> Router {
         )
         .route("/api/v1/messages/{id}", delete(messages::remove))
         .route("/api/v1/messages/{id}/audio", get(messages::audio))
+        .route("/api/v1/messages/{id}/waveform", get(messages::waveform))
         .route(
             "/api/v1/messages/{id}/attachments/{n}",
             get(messages::attachment),

@@ -237,6 +237,43 @@ pub(super) async fn audio(
         .into_response())
 }
 
+#[derive(Deserialize)]
+pub(super) struct WaveformQuery {
+    /// Spans (1–2000; 576 by default).
+    points: Option<usize>,
+}
+
+/// `GET /api/v1/messages/{id}/waveform?points=N`: `{duration_ms, peaks: [0–255…]}`, the
+/// loudest sample of each of N equal spans, to draw before playing; it does not mark the
+/// message played.
+pub(super) async fn waveform(
+    State(app): State<Web>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<WaveformQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&app, &id)?;
+    let points = q.points.unwrap_or(576);
+    if !(1..=offhook_domain::waveform::MAX_POINTS).contains(&points) {
+        return Err(app
+            .reject(
+                Reject::MalformedJson,
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "points must be 1 to {}",
+                    offhook_domain::waveform::MAX_POINTS
+                ),
+            )
+            .with("field", "points"));
+    }
+    let w = app
+        .core()
+        .waveform(auth.user, id, points)
+        .await
+        .map_err(|e| read_error(app.core().metrics(), e))?;
+    Ok(Json(json!(w)))
+}
+
 pub(super) async fn attachment(
     State(app): State<Web>,
     auth: Auth,

@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/messages"),
     ("delete", "/api/v1/messages/{id}"),
     ("get", "/api/v1/messages/{id}/audio"),
+    ("get", "/api/v1/messages/{id}/waveform"),
     ("get", "/api/v1/messages/{id}/attachments/{n}"),
     ("get", "/api/v1/usage"),
     ("post", "/api/v1/record"),
@@ -194,6 +195,14 @@ pub fn document() -> Value {
             "/api/v1/messages/{id}": {"delete": op("Delete a message for the caller", true, json!({
                 "parameters": [path_param("id", uuid.clone())],
                 "responses": {"204": {"description": "deleted"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/messages/{id}/waveform": {"get": op("A message's waveform, to draw before playing it (does not mark it played)", true, json!({
+                "parameters": [path_param("id", uuid.clone()),
+                    {"name": "points", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 576}}],
+                "responses": {"200": {"description": "the loudest sample of each span, 0-255", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"duration_ms": {"type": "integer"},
+                        "peaks": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}}}}}}},
+                    "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+                    "410": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/messages/{id}/audio": {"get": op("A message's audio", true, json!({
                 "parameters": [path_param("id", uuid.clone()),
                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["wav", "ogg"]}}],

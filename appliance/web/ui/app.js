@@ -443,7 +443,7 @@ function renderAttachments() {
   const ul = $('attached');
   ul.replaceChildren();
   attachments.forEach((f, i) => {
-    ul.append(el('li', {}, `${f.name} (${Math.ceil(f.size / 1024)} kB) `,
+    ul.append(el('li', {}, `${f.name} (${bytes(f.size)}) `,
       el('button', { type: 'button', 'aria-label': `Remove ${f.name}`, onclick: () => { attachments.splice(i, 1); renderAttachments(); } }, 'Remove')));
   });
 }
@@ -661,7 +661,6 @@ function messageItem(m) {
         if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
         const bytes = await r.arrayBuffer();
         audio.src = URL.createObjectURL(new Blob([bytes], { type: 'audio/wav' }));
-        drawWave(canvas, bytes);
       })();
     }
     return loaded;
@@ -710,31 +709,41 @@ function messageItem(m) {
     },
   }, 'Delete'));
   li.append(canvas, audio, actions);
+  showWave(m.id, canvas);
   if (m.attachments && m.attachments.length) {
     const files = el('ul', { class: 'files' });
     for (const a of m.attachments) {
       files.append(el('li', {}, el('a', { href: `/api/v1/messages/${m.id}/attachments/${a.n}`, download: a.name }, a.name),
-        ` (${Math.ceil((a.size || 0) / 1024)} kB)`));
+        ` (${bytes(a.size || 0)})`));
     }
     li.append(files);
   }
   return li;
 }
 
-function drawWave(canvas, wavBytes) {
-  const v = new DataView(wavBytes);
-  // The appliance's WAV export: a 44-byte header, 16-bit mono PCM.
-  const n = Math.max(0, (wavBytes.byteLength - 44) >> 1);
-  const w = canvas.width;
-  const peaks = new Float32Array(w);
-  const per = Math.max(1, Math.floor(n / w));
-  for (let x = 0; x < w; x++) {
-    let peak = 0;
-    for (let i = x * per; i < Math.min(n, (x + 1) * per); i++) peak = Math.max(peak, Math.abs(v.getInt16(44 + i * 2, true)));
-    peaks[x] = peak / 32768;
+/** A size for people: 27 B, 3 kB, 1.2 MB. */
+function bytes(n) {
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${Math.round(n / 1e3)} kB`;
+  return `${(n / 1e6).toFixed(1)} MB`;
+}
+
+// Each message's waveform, fetched once (the appliance decodes it; fetching it does not count as
+// playing the message): message id → a promise of its peaks.
+const waves = new Map();
+
+async function showWave(id, canvas) {
+  if (!waves.has(id)) {
+    waves.set(id, api('GET', `/api/v1/messages/${id}/waveform?points=${canvas.width}`)
+      .then((w) => Float32Array.from(w.peaks, (p) => p / 255)));
   }
-  canvas.peaks = peaks;
-  drawCursor(canvas, 0);
+  try {
+    canvas.peaks = await waves.get(id);
+    canvas.dataset.drawn = 'true';
+    drawCursor(canvas, 0);
+  } catch {
+    waves.delete(id); // a nicety: playing still works; tried again on the next render
+  }
 }
 
 function drawCursor(canvas, frac) {
