@@ -137,6 +137,31 @@ fn playout_frames_cover_the_message() {
 }
 
 #[test]
+fn a_waveform_is_the_peaks_of_the_wav_export_and_needs_the_key() {
+    let (sealed, _) = stored(&IngestConfig::default());
+    let mut wav = Vec::new();
+    export(Cursor::new(&sealed), &mut wav, &key(), ID, Format::Wav).expect("export");
+    let (rate, pcm) = decode_wav(&wav);
+    let w = pipeline::peaks(Cursor::new(&sealed), &key(), ID, 300).expect("peaks");
+    let mut spans = pipeline::Spans::new(pcm.len() as u64, 300);
+    spans.push(&pcm);
+    assert_eq!(w.peaks, spans.finish());
+    assert_eq!(w.duration_ms, pcm.len() as u64 * 1000 / u64::from(rate));
+    // Speech: loud words and quiet gaps.
+    let (loud, quiet) = (w.peaks.iter().max().unwrap(), w.peaks.iter().min().unwrap());
+    assert!(*loud > 100 && *quiet < loud / 4, "{:?}", w.peaks);
+    let wrong = Key::from_bytes([8; 32]);
+    assert!(matches!(
+        pipeline::peaks(Cursor::new(&sealed), &wrong, ID, 300),
+        Err(Error::Seal(_))
+    ));
+    let mut tampered = sealed.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x20;
+    assert!(pipeline::peaks(Cursor::new(&tampered), &key(), ID, 300).is_err());
+}
+
+#[test]
 fn wrong_key_id_or_tampering_is_refused_before_any_output() {
     let (sealed, _) = stored(&IngestConfig::default());
     let wrong = Key::from_bytes([8; 32]);

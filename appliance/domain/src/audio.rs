@@ -326,17 +326,16 @@ impl Write for ChunkWriter {
     }
 }
 
-/// Decodes the sealed message at `path` into `out` as a WAV stream, on the calling thread (a
-/// blocking one): for sinks that keep only what they need, such as [`crate::waveform`]'s.
-pub(crate) fn export_wav_into(
+/// The waveform of the sealed message at `path` in `points` spans, on the calling thread (a
+/// blocking one): see [`crate::waveform`].
+pub(crate) fn waveform_of(
     path: &std::path::Path,
     key: &SealKey,
     id: Uuid,
-    out: impl Write,
-) -> Result<(), String> {
+    points: usize,
+) -> Result<pipeline::Waveform, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    pipeline::export(file, out, &key.0, id.as_bytes(), pipeline::Format::Wav)
-        .map(drop)
+    pipeline::peaks(std::io::BufReader::new(file), &key.0, id.as_bytes(), points)
         .map_err(|e| e.to_string())
 }
 

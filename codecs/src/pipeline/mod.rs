@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+mod peaks;
 mod playout;
+pub use peaks::{MAX_POINTS, Spans, Waveform, peaks};
 pub use playout::G711Playout;
 
 use crate::cleanup::{self, Analyzer, Processor};
