@@ -1,7 +1,7 @@
 //! The database's schema, as the migrations that build it.
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
-pub(super) const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE users(

@@ -7,7 +7,7 @@
 //! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
 
 pub mod messages;
-mod migrations;
+pub(crate) mod migrations;
 pub mod secrets;
 pub mod spool;
 pub mod users;

@@ -138,19 +138,20 @@ fn the_migration_counts_what_earlier_versions_stored() {
     store::insert(&conn, &failed).unwrap();
     store::mark_failed(&conn, failed.id).unwrap();
     store::insert(&conn, &message(b, &[a], Status::Processing, 99, &[])).unwrap();
-    // As before the migration: no table, no triggers, and the version one lower.
-    let version: usize = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
+    // As before the migration: no table, no triggers, the version of the one before it, and
+    // the migrations that came after it undone too (the console's settings).
+    let usage = db::migrations::MIGRATIONS
+        .iter()
+        .position(|m| m.contains("CREATE TABLE usage"))
         .unwrap();
     conn.execute_batch(
         "DROP TRIGGER usage_user_insert; DROP TRIGGER usage_user_delete;
          DROP TRIGGER usage_message_insert; DROP TRIGGER usage_message_update;
          DROP TRIGGER usage_message_delete; DROP TRIGGER usage_attachment_insert;
-         DROP TABLE usage;",
+         DROP TABLE usage; DROP TABLE settings;",
     )
     .unwrap();
-    conn.pragma_update(None, "user_version", version - 1)
-        .unwrap();
+    conn.pragma_update(None, "user_version", usage).unwrap();
     drop(conn);
     let conn = db::connect(&paths).unwrap();
     assert_eq!(used(&conn, a).unwrap(), 610);
