@@ -357,7 +357,11 @@ fn attachments_round_trip_and_retention_removes_delivered_audio() {
 
 #[test]
 fn admins_manage_users_over_the_api() {
-    let server = Server::start("");
+    // A gateway for the users' lines (a line must name a configured one); nothing answers it.
+    let server = Server::start(
+        "[mgcp]\nlisten = \"127.0.0.1:0\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:9\"\n",
+    );
     let out = server.offhook(
         &["user", "add", "root", "--admin", "--password-stdin"],
         Some(offhook_tests::PASSWORD),
@@ -403,6 +407,10 @@ fn admins_manage_users_over_the_api() {
         ),
         (
             serde_json::json!({"username": "erin", "password": pw, "line": "nope"}),
+            (400, "line"),
+        ),
+        (
+            serde_json::json!({"username": "erin", "password": pw, "line": "gw2/aaln/1"}),
             (400, "line"),
         ),
         (

@@ -332,7 +332,111 @@ impl VoiceMessaging {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::clock::ManualClock;
+
+    async fn open(dir: &std::path::Path) -> VoiceMessaging {
+        let mut config = Config::default();
+        config
+            .retention(Retention::Period(Duration::from_secs(30 * 86_400)))
+            .unwrap()
+            .quota_per_user(1 << 30)
+            .unwrap();
+        VoiceMessaging::open(dir, config, Arc::new(ManualClock::new(0)))
+            .await
+            .unwrap()
+    }
+
+    fn of<'a>(all: &'a [Setting], key: &str) -> &'a Setting {
+        all.iter().find(|s| s.key == key).unwrap()
+    }
+
+    #[tokio::test]
+    async fn console_values_win_over_the_files_hold_after_a_restart_and_clear_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path()).await;
+        assert_eq!(
+            core.0.settings.retention(),
+            Retention::Period(Duration::from_secs(2_592_000))
+        );
+        let all = core
+            .change_settings(vec![
+                (RETENTION.into(), Some(" played ".into())),
+                (QUOTA.into(), Some("2MiB".into())),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            of(&all, RETENTION),
+            &Setting {
+                key: RETENTION,
+                value: "played".into(),
+                file: "30d".into(),
+                source: Source::Console,
+            }
+        );
+        assert_eq!(
+            (
+                core.0.settings.quota_per_user(),
+                of(&all, QUOTA).value.as_str()
+            ),
+            (2 << 20, "2MiB")
+        );
+        assert_eq!(core.0.settings.retention(), Retention::Played);
+        drop(core);
+        // A restart reads them back.
+        let core = open(dir.path()).await;
+        assert_eq!(core.0.settings.retention(), Retention::Played);
+        assert_eq!(core.0.settings.quota_per_user(), 2 << 20);
+        // Cleared: the file's again, and no longer from the console after a restart either.
+        core.change_settings(vec![(QUOTA.into(), None)])
+            .await
+            .unwrap();
+        assert_eq!(core.0.settings.quota_per_user(), 1 << 30);
+        drop(core);
+        let core = open(dir.path()).await;
+        let all = core.settings();
+        assert_eq!(of(&all, QUOTA).source, Source::File);
+        assert_eq!(of(&all, RETENTION).source, Source::Console);
+    }
+
+    #[tokio::test]
+    async fn a_bad_value_or_key_changes_nothing_and_a_stale_stored_one_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path()).await;
+        let before = core.settings();
+        let pair = |k: &str, v: &str| (k.to_owned(), Some(v.to_owned()));
+        for change in [
+            vec![pair(QUOTA, "3GiB"), pair(RETENTION, "0s")],
+            vec![pair(QUOTA, "3GiB"), pair("http.listen", "x")],
+        ] {
+            let bad_key = change[1].0.clone();
+            match core.change_settings(change).await {
+                Err(ChangeError::Invalid { key, .. }) => assert_eq!(key, bad_key),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(core.settings(), before, "nothing kept");
+        }
+        // A value another version stored that this one cannot read is left out at open.
+        core.db()
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO settings(key, value) VALUES ('messages.retention', 'forever'),
+                     ('messages.colour', 'blue'), ('messages.quota_per_user', '5MiB')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        drop(core);
+        let core = open(dir.path()).await;
+        let all = core.settings();
+        assert_eq!(of(&all, RETENTION).source, Source::File);
+        assert_eq!(of(&all, QUOTA).value, "5MiB");
+    }
 
     #[test]
     fn values_read_and_write_as_in_the_config_file() {
