@@ -28,8 +28,10 @@ pub use sdp::{AudioDescription, Sdp, SdpError, SdpLine};
 pub const MAX_DATAGRAM: usize = 8192;
 /// At most this many piggy-backed messages in one datagram.
 pub const MAX_MESSAGES: usize = 16;
-/// At most this many parameter lines in one message.
-pub const MAX_PARAMS: usize = 64;
+/// At most this many parameter lines in one message. A wildcard audit's answer lists every
+/// endpoint of the gateway on a `Z:` line of its own (RFC 3435 §2.3.10): 512 holds the largest
+/// analog gateways (288 ports) within [`MAX_DATAGRAM`].
+pub const MAX_PARAMS: usize = 512;
 /// At most this many items in one list-valued parameter (events, signals, acks, options…).
 pub const MAX_LIST: usize = 64;
 /// At most this many lines in one embedded session description.

@@ -174,6 +174,17 @@ fn limits_are_enforced() {
     assert_eq!(e.kind, ParseErrorKind::TooLarge("parameters"));
     assert_eq!(e.offset, 21 + MAX_PARAMS * 8);
 
+    // A wildcard audit's answer from a 288-port gateway: one `Z:` line per endpoint.
+    let mut audit = String::from("200 7 OK\r\n");
+    for n in 1..=288 {
+        audit.push_str(&format!("Z: aaln/{n}@[192.0.2.1]\r\n"));
+    }
+    assert!(audit.len() < MAX_DATAGRAM);
+    match &parse(audit.as_bytes()).expect("a long Z: list parses")[..] {
+        [Message::Response(r)] => assert_eq!(r.params.len(), 288),
+        other => panic!("{other:?}"),
+    }
+
     let list = vec!["D/1"; MAX_LIST + 1].join(",");
     let e = error(format!("NTFY 5 a@b MGCP 1.0\r\nO: {list}\r\n").as_bytes());
     assert_eq!(e.kind, ParseErrorKind::TooLarge("list items"));
