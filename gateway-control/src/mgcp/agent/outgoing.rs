@@ -274,9 +274,7 @@ impl CallAgent {
     /// Asks for an audit then a re-arm of `line`, once at a time.
     pub(super) fn request_resync(&mut self, line: usize, why: AuditWhy) {
         let g = self.lines[line].gateway;
-        if self.lines[line].retired
-            || matches!(self.gateways[g].service, Service::Unreachable { .. })
-        {
+        if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
             return;
         }
         if !self.lines[line].resyncing {

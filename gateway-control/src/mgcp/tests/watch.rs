@@ -2,7 +2,10 @@
 //! from the web console): an added line is audited, reported and armed like a configured one;
 //! a removed one is told to report nothing and is unknown from then on.
 
+use std::time::Duration;
+
 use super::*;
+use crate::Controller;
 use crate::model::{Command, Event, Tone};
 
 fn add(h: &mut Harness, n: usize) {
@@ -104,13 +107,17 @@ fn a_removed_line_is_told_to_report_nothing_its_lamp_goes_out_and_it_is_unknown(
     h.send("NTFY 91 aaln/2@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
     assert!(h.recv().text.starts_with("500 91"));
     assert!(h.events.is_empty());
-    // Commands for it are refused like any unknown line's; line 1 is untouched.
+    // Commands for it are refused like any unknown line's; line 1 is untouched and reports.
     h.command(Command::StopTone { line: line(2) });
     assert_eq!(failure(h.event()).1, 500);
     assert_eq!(h.agent.is_armed(&line(1)), Some(true));
+    h.send("NTFY 92 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("200 92"));
+    assert_eq!(h.event(), Event::OffHook { line: line(1) });
+    off_hook_request(&h.recv());
     let st = h.agent.stats();
     assert_eq!((st.lines_removed, st.unknown_endpoint), (1, 1));
-    // A line lit off: its removal stops nothing it did not start.
+    // A line with no lamp on: its removal stops nothing it did not start.
     remove(&mut h, 1);
     disarm(&h.recv(), "");
 }
@@ -265,5 +272,117 @@ fn a_line_removed_during_a_restart_check_no_longer_holds_the_check_up() {
             .any(|e| matches!(e, Event::GatewayDown { .. } | Event::OffHook { .. })),
         "{:?}",
         h.events
+    );
+}
+
+#[test]
+fn a_new_line_never_takes_another_removed_line_s_place() {
+    let mut h = Harness::armed(1);
+    remove(&mut h, 1);
+    let last = h.recv();
+    h.send(&ok(&last));
+    add(&mut h, 2);
+    let audit = h.recv();
+    assert_eq!(audit.endpoint(), "aaln/2@gw1.example.net");
+    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(2),
+            off_hook: false
+        }
+    );
+    on_hook_request(&h.recv());
+    assert_eq!(h.agent.is_armed(&line(1)), None, "line 1 stays removed");
+    // Line 1 back: its own name again.
+    add(&mut h, 1);
+    assert_eq!(h.recv().endpoint(), "aaln/1@gw1.example.net");
+}
+
+#[test]
+fn a_gateway_holds_at_most_its_lines_removed_ones_included() {
+    let n = super::super::MAX_LINES_PER_GATEWAY;
+    let mut h = Harness::new(Harness::config(n));
+    h.inbox.clear();
+    add(&mut h, n + 1);
+    assert_eq!(
+        failure(h.event()),
+        (line(n + 1), 0, "the gateway has too many lines".into())
+    );
+    // A removed line keeps its slot: still full.
+    remove(&mut h, 1);
+    add(&mut h, n + 2);
+    assert_eq!(failure(h.event()).1, 0);
+    // Another gateway's lines do not count against this one's.
+    let mut c = Harness::config(1);
+    c.gateway(GatewayConfig {
+        id: GatewayId::new("gw2"),
+        address: "192.0.2.2:2427".parse().unwrap(),
+        domain: "gw2.example.net".into(),
+        lines: (1..=n).map(|k| format!("aaln/{k}")).collect(),
+    })
+    .unwrap();
+    // (Driven by hand: the harness plays gateway 1 only.)
+    let mut agent = CallAgent::new(c, t0()).unwrap();
+    agent.handle_command(t0(), Command::AddLine { line: line(2) });
+    let events: Vec<Event> = std::iter::from_fn(|| agent.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::CommandFailed { .. })),
+        "{events:?}"
+    );
+    assert_eq!(agent.stats().lines_added, 1);
+}
+
+#[test]
+fn removing_a_line_leaves_the_other_lines_retries_alone() {
+    let mut c = Harness::config(2);
+    c.max_arm_failures(1).unwrap();
+    let mut h = Harness::new(c);
+    // Line 1's arms are refused until it is given up; line 2 arms.
+    h.answer_until_quiet(|s| match (s.verb(), s.endpoint()) {
+        ("AUEP", _) => format!("200 {} OK\r\nES: L/hu\r\n", s.txid()),
+        ("RQNT", "aaln/1@gw1.example.net") => format!("518 {} unsupported package\r\n", s.txid()),
+        _ => format!("200 {} OK\r\n", s.txid()),
+    });
+    assert_eq!(h.agent.stats().lines_unarmed, 1);
+    remove(&mut h, 2);
+    h.answer_until_quiet(|s| format!("200 {} OK\r\n", s.txid()));
+    // Line 1's retry still comes.
+    h.advance(Duration::from_secs(600));
+    let retry = h.recv();
+    assert_eq!(
+        (retry.verb(), retry.endpoint()),
+        ("AUEP", "aaln/1@gw1.example.net")
+    );
+}
+
+#[test]
+fn a_line_added_while_the_gateway_is_down_waits_for_its_restart() {
+    let mut h = Harness::armed(1);
+    // A forced restart claim the gateway confirms: down.
+    h.send("RSIP 500 *@gw1.example.net MGCP 1.0\nRM: forced\n");
+    assert!(h.recv().text.starts_with("200 500"));
+    out_of_service(&mut h);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::GatewayDown { .. }))
+    );
+    add(&mut h, 2);
+    assert!(h.inbox.is_empty(), "not audited while down: {:?}", h.inbox);
+    // Back: both lines audited.
+    h.send("RSIP 501 *@gw1.example.net MGCP 1.0\nRM: restart\n");
+    assert!(h.recv().text.starts_with("200 501"));
+    let audited: Vec<String> = h
+        .inbox
+        .iter()
+        .filter(|s| s.verb() == "AUEP")
+        .map(|s| s.endpoint().to_owned())
+        .collect();
+    assert_eq!(
+        audited,
+        ["aaln/1@gw1.example.net", "aaln/2@gw1.example.net"]
     );
 }
