@@ -123,6 +123,26 @@ fn a_removed_line_is_told_to_report_nothing_its_lamp_goes_out_and_it_is_unknown(
 }
 
 #[test]
+fn a_restart_audits_the_lines_left_and_not_the_removed_one() {
+    let mut h = Harness::armed(3);
+    remove(&mut h, 2);
+    let last = h.recv();
+    h.send(&ok(&last));
+    h.send("RSIP 501 *@gw1.example.net MGCP 1.0\nRM: restart\n");
+    assert!(h.recv().text.starts_with("200 501"));
+    let audited: Vec<String> = h
+        .inbox
+        .iter()
+        .filter(|s| s.verb() == "AUEP")
+        .map(|s| s.endpoint().to_owned())
+        .collect();
+    assert_eq!(
+        audited,
+        ["aaln/1@gw1.example.net", "aaln/3@gw1.example.net"]
+    );
+}
+
+#[test]
 fn a_removed_line_refused_by_the_gateway_is_not_retried_or_audited() {
     let mut h = Harness::armed(1);
     remove(&mut h, 1);
