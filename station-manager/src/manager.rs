@@ -935,6 +935,141 @@ mod tests {
         assert_eq!(listed, [(l(1), bob)]);
     }
 
+    /// The gateway's side of a connection, for `ConnectionCreated`.
+    fn gateway_media() -> gateway_control::model::Media {
+        gateway_control::model::Media {
+            address: "192.0.2.2:16384".parse().unwrap(),
+            codec: Codec::Pcmu,
+            ptime: Duration::from_millis(20),
+            telephone_event: None,
+        }
+    }
+
+    /// Line `line` is picked up and its connection made: the call's handle.
+    fn picked_up(m: &mut StationManager, now: Instant, line: &LineId) -> CallId {
+        m.handle_event(now, Event::OffHook { line: line.clone() });
+        let call = commands(m)
+            .into_iter()
+            .find_map(|c| match c {
+                Command::CreateConnection { call, line: l, .. } if &l == line => Some(call),
+                _ => None,
+            })
+            .expect("a connection asked for");
+        m.handle_event(
+            now,
+            Event::ConnectionCreated {
+                line: line.clone(),
+                call,
+                local: gateway_media(),
+            },
+        );
+        call
+    }
+
+    #[test]
+    fn a_live_stream_goes_on_to_the_users_other_phone_when_one_is_removed() {
+        let now = epoch();
+        let me = UserId([1; 16]);
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        m.add_station(l(2), me).unwrap();
+        up(&mut m, now);
+        let stream = StreamId(9);
+        m.handle_input(
+            now,
+            Input::LiveStart {
+                user: me,
+                stream,
+                from: UserId([2; 16]),
+            },
+        );
+        m.remove_station(now, &l(1));
+        let call = picked_up(&mut m, now, &l(2));
+        std::iter::from_fn(|| m.poll_media()).for_each(drop);
+        m.handle_input(
+            now,
+            Input::LiveBuffer {
+                stream,
+                pcm: vec![7; 160],
+            },
+        );
+        let media: Vec<_> = std::iter::from_fn(|| m.poll_media()).collect();
+        assert!(
+            media
+                .iter()
+                .any(|c| matches!(c, MediaCommand::LiveBuffer { call: c, .. } if *c == call)),
+            "{media:?}"
+        );
+    }
+
+    #[test]
+    fn a_phone_given_a_removed_ones_line_leaves_the_other_phones_calls_alone() {
+        let now = epoch();
+        let (me, carol, bob) = (UserId([1; 16]), UserId([3; 16]), UserId([2; 16]));
+        let l = |n| LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(l(1), me).unwrap();
+        m.add_station(l(2), carol).unwrap();
+        up(&mut m, now);
+        // carol records on line 2.
+        m.handle_input(
+            now,
+            Input::Record {
+                request: RequestId(6),
+                user: carol,
+                to: vec![me],
+                delivery: crate::Delivery::Record,
+            },
+        );
+        let call = picked_up(&mut m, now, &l(2));
+        outputs(&mut m);
+        // Line 1 changes hands meanwhile.
+        m.remove_station(now, &l(1));
+        m.add_station(l(1), bob).unwrap();
+        // carol's recording still ends as hers.
+        m.handle_event(now, Event::OnHook { line: l(2) });
+        m.handle_media(
+            now,
+            MediaEvent::Captured {
+                call,
+                file: "/tmp/c.wav".into(),
+                duration: Duration::from_secs(2),
+                speech: Duration::from_secs(1),
+            },
+        );
+        assert!(matches!(
+            &outputs(&mut m)[..],
+            [Output::Recorded {
+                request: Some(RequestId(6)),
+                user,
+                ..
+            }] if *user == carol
+        ));
+        assert_eq!(m.stats().unknown_call, 0);
+    }
+
+    #[test]
+    fn a_gateway_coming_up_wakes_only_its_own_phones() {
+        let now = epoch();
+        let (me, bob) = (UserId([1; 16]), UserId([2; 16]));
+        let mut m = StationManager::new(Config::default());
+        m.add_station(LineId::new(GatewayId::new("gw1"), "aaln/1"), me)
+            .unwrap();
+        m.add_station(LineId::new(GatewayId::new("gw2"), "aaln/1"), bob)
+            .unwrap();
+        m.handle_event(
+            now,
+            Event::GatewayUp {
+                gateway: GatewayId::new("gw1"),
+            },
+        );
+        assert_eq!(
+            (m.is_available(me), m.is_available(bob)),
+            (Some(true), Some(false))
+        );
+    }
+
     #[test]
     fn a_request_ringing_on_a_removed_phone_fails_only_when_no_other_rings() {
         let now = epoch();
