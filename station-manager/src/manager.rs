@@ -767,15 +767,7 @@ mod tests {
         m.add_station(l(2), me).unwrap();
         up(&mut m, now);
         assert_eq!(m.is_available(me), Some(true));
-        m.handle_input(
-            now,
-            Input::Record {
-                request: RequestId(4),
-                user: me,
-                to: vec![UserId([2; 16])],
-                delivery: crate::Delivery::Record,
-            },
-        );
+        record(&mut m, now, RequestId(4), me, UserId([2; 16]));
         let rings = std::iter::from_fn(|| m.poll_command())
             .filter(|c| matches!(c, Command::Ring { .. }))
             .count();
@@ -795,6 +787,19 @@ mod tests {
         );
         assert_eq!(m.poll_timeout(), None);
         assert_eq!(m.ports_in_use(), 0);
+    }
+
+    /// `user`'s phones are asked to record for `to` (request `request`).
+    fn record(m: &mut StationManager, now: Instant, request: RequestId, user: UserId, to: UserId) {
+        m.handle_input(
+            now,
+            Input::Record {
+                request,
+                user,
+                to: vec![to],
+                delivery: crate::Delivery::Record,
+            },
+        );
     }
 
     fn commands(m: &mut StationManager) -> Vec<Command> {
@@ -837,15 +842,7 @@ mod tests {
         let mut m = StationManager::new(Config::default());
         m.add_station(l(1), me).unwrap();
         up(&mut m, now);
-        m.handle_input(
-            now,
-            Input::Record {
-                request: RequestId(4),
-                user: me,
-                to: vec![bob],
-                delivery: crate::Delivery::Record,
-            },
-        );
+        record(&mut m, now, RequestId(4), me, bob);
         m.handle_event(now, Event::OffHook { line: l(1) });
         let call = commands(&mut m)
             .into_iter()
@@ -1013,15 +1010,7 @@ mod tests {
         m.add_station(l(2), carol).unwrap();
         up(&mut m, now);
         // carol records on line 2.
-        m.handle_input(
-            now,
-            Input::Record {
-                request: RequestId(6),
-                user: carol,
-                to: vec![me],
-                delivery: crate::Delivery::Record,
-            },
-        );
+        record(&mut m, now, RequestId(6), carol, me);
         let call = picked_up(&mut m, now, &l(2));
         outputs(&mut m);
         // Line 1 changes hands meanwhile.
@@ -1079,15 +1068,7 @@ mod tests {
         m.add_station(l(1), me).unwrap();
         m.add_station(l(2), me).unwrap();
         up(&mut m, now);
-        m.handle_input(
-            now,
-            Input::Record {
-                request: RequestId(5),
-                user: me,
-                to: vec![UserId([2; 16])],
-                delivery: crate::Delivery::Record,
-            },
-        );
+        record(&mut m, now, RequestId(5), me, UserId([2; 16]));
         commands(&mut m);
         m.remove_station(now, &l(1));
         assert!(commands(&mut m).contains(&Command::StopRing { line: l(1) }));

@@ -55,6 +55,32 @@ impl From<db::Error> for ReadError {
 }
 
 impl VoiceMessaging {
+    /// `message` as `user` sees it, and where its sealed audio is: `NotFound` if it is not
+    /// theirs to see, `Processing` or `Failed` if it has no audio yet or never will, `Removed`
+    /// once retention took the audio.
+    pub(crate) async fn stored_audio(
+        &self,
+        user: Uuid,
+        message: Uuid,
+    ) -> Result<(MessageView, std::path::PathBuf), ReadError> {
+        let (view, file) = self
+            .0
+            .db
+            .read(move |c| store::get_for(c, user, message))
+            .await?
+            .ok_or(ReadError::NotFound)?;
+        if view.status != Status::Ready.as_str() {
+            // Only the sender can see a message that is not ready; it has no audio yet.
+            return Err(if view.status == Status::Failed.as_str() {
+                ReadError::Failed
+            } else {
+                ReadError::Processing
+            });
+        }
+        let file = file.ok_or(ReadError::Removed)?;
+        Ok((view, self.0.db.paths().media.join(file)))
+    }
+
     /// Looks up recipients by username: duplicates are dropped (the list comes back sorted by
     /// name, then as ids), and the first unknown name (or a name that is not a person) refuses
     /// the whole list.
@@ -156,22 +182,7 @@ impl VoiceMessaging {
         message: Uuid,
         format: Format,
     ) -> Result<audio::Export, ReadError> {
-        let (view, file) = self
-            .0
-            .db
-            .read(move |c| store::get_for(c, user, message))
-            .await?
-            .ok_or(ReadError::NotFound)?;
-        if view.status != Status::Ready.as_str() {
-            // Only the sender can see a message that is not ready; it has no audio yet.
-            return Err(if view.status == Status::Failed.as_str() {
-                ReadError::Failed
-            } else {
-                ReadError::Processing
-            });
-        }
-        let file = file.ok_or(ReadError::Removed)?;
-        let path = self.0.db.paths().media.join(file);
+        let (view, path) = self.stored_audio(user, message).await?;
         let export = audio::export_stream(path, self.0.key.clone(), message, format)
             .await
             .map_err(|e| ReadError::Internal(e.to_string()))?;

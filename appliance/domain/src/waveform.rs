@@ -6,7 +6,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
-use crate::db::messages::{self as store, Status};
 use crate::mailbox::ReadError;
 
 pub use codecs::pipeline::MAX_POINTS;
@@ -30,25 +29,7 @@ impl VoiceMessaging {
         message: Uuid,
         points: usize,
     ) -> Result<Waveform, ReadError> {
-        let (view, file) = self
-            .0
-            .db
-            .read(move |c| store::get_for(c, user, message))
-            .await?
-            .ok_or(ReadError::NotFound)?;
-        if view.status != Status::Ready.as_str() {
-            return Err(if view.status == Status::Failed.as_str() {
-                ReadError::Failed
-            } else {
-                ReadError::Processing
-            });
-        }
-        let path = self
-            .0
-            .db
-            .paths()
-            .media
-            .join(file.ok_or(ReadError::Removed)?);
+        let (_, path) = self.stored_audio(user, message).await?;
         let key = self.0.key.clone();
         let w = tokio::task::spawn_blocking(move || {
             crate::audio::waveform_of(&path, &key, message, points)

@@ -552,22 +552,10 @@ pub fn export<R: Read + Seek, W: Write>(
     id: &[u8],
     format: Format,
 ) -> Result<Report, Error> {
-    let start = sealed.stream_position()?;
-    let rate = {
-        let head = OggOpusReader::new(open_sealed(key, id, &mut sealed)?, SampleRate::Hz48000)?;
-        opus_rate_for(head.head().input_sample_rate)
-    };
-    rewind(&mut sealed, start)?;
-    // A first decode counts the samples (and checks every tag) before anything is written: a
-    // tampered message fails here, not halfway through the output.
-    let mut counter = Source::new(open_sealed(key, id, &mut sealed)?, Format::OggOpus, rate)?;
-    let out_rate = match format {
+    let (rate, out_rate, samples) = counted(&mut sealed, key, id, |rate| match format {
         Format::Ulaw | Format::Alaw => 8000,
         Format::Wav | Format::OggOpus => rate.hz(),
-    };
-    let samples = pump(&mut counter, out_rate, None, |_| Ok(()))?;
-    drop(counter);
-    rewind(&mut sealed, start)?;
+    })?;
     let report = Report {
         duration_ms: samples * 1000 / u64::from(out_rate),
         sample_rate: out_rate,
@@ -596,6 +584,30 @@ pub fn export<R: Read + Seek, W: Write>(
         }
     }
     Ok(report)
+}
+
+/// Before a decode of a sealed message: its stored rate, the rate `out_rate` picks for the
+/// output, and its length in samples at that rate. The length comes from a first decode, which
+/// also checks every tag: a tampered message fails here, before anything is written. The stream
+/// is left where it was.
+fn counted<R: Read + Seek>(
+    sealed: &mut R,
+    key: &Key,
+    id: &[u8],
+    out_rate: impl FnOnce(SampleRate) -> u32,
+) -> Result<(SampleRate, u32, u64), Error> {
+    let start = sealed.stream_position()?;
+    let rate = {
+        let head = OggOpusReader::new(open_sealed(key, id, &mut *sealed)?, SampleRate::Hz48000)?;
+        opus_rate_for(head.head().input_sample_rate)
+    };
+    rewind(sealed, start)?;
+    let out = out_rate(rate);
+    let mut counter = Source::new(open_sealed(key, id, &mut *sealed)?, Format::OggOpus, rate)?;
+    let samples = pump(&mut counter, out, None, |_| Ok(()))?;
+    drop(counter);
+    rewind(sealed, start)?;
+    Ok((rate, out, samples))
 }
 
 fn open_sealed<'a, R: Read>(

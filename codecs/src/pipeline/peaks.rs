@@ -5,9 +5,7 @@
 
 use std::io::{Read, Seek};
 
-use super::{Error, Format, Key, Source, open_sealed, opus_rate_for, pump, rewind};
-use crate::oggopus::OggOpusReader;
-use crate::opus::SampleRate;
+use super::{Error, Format, Key, Source, counted, open_sealed, pump};
 
 /// Most spans a waveform has.
 pub const MAX_POINTS: usize = 2000;
@@ -68,24 +66,15 @@ pub fn peaks<R: Read + Seek>(
     id: &[u8],
     points: usize,
 ) -> Result<Waveform, Error> {
-    let start = sealed.stream_position()?;
-    let rate = {
-        let head = OggOpusReader::new(open_sealed(key, id, &mut sealed)?, SampleRate::Hz48000)?;
-        opus_rate_for(head.head().input_sample_rate)
-    };
-    rewind(&mut sealed, start)?;
-    let mut counter = Source::new(open_sealed(key, id, &mut sealed)?, Format::OggOpus, rate)?;
-    let total = pump(&mut counter, rate.hz(), None, |_| Ok(()))?;
-    drop(counter);
-    rewind(&mut sealed, start)?;
+    let (rate, hz, total) = counted(&mut sealed, key, id, |rate| rate.hz())?;
     let mut source = Source::new(open_sealed(key, id, &mut sealed)?, Format::OggOpus, rate)?;
     let mut spans = Spans::new(total, points);
-    pump(&mut source, rate.hz(), None, |pcm| {
+    pump(&mut source, hz, None, |pcm| {
         spans.push(pcm);
         Ok(())
     })?;
     Ok(Waveform {
-        duration_ms: total * 1000 / u64::from(rate.hz()),
+        duration_ms: total * 1000 / u64::from(hz),
         peaks: spans.finish(),
     })
 }

@@ -16,6 +16,15 @@ fn remove(h: &mut Harness, n: usize) {
     h.command(Command::RemoveLine { line: line(n) });
 }
 
+/// The endpoints audited by what waits in the inbox, in order.
+fn audited(h: &Harness) -> Vec<String> {
+    h.inbox
+        .iter()
+        .filter(|s| s.verb() == "AUEP")
+        .map(|s| s.endpoint().to_owned())
+        .collect()
+}
+
 fn failure(e: Event) -> (LineId, u16, String) {
     match e {
         Event::CommandFailed {
@@ -130,12 +139,7 @@ fn a_restart_audits_the_lines_left_and_not_the_removed_one() {
     h.send(&ok(&last));
     h.send("RSIP 501 *@gw1.example.net MGCP 1.0\nRM: restart\n");
     assert!(h.recv().text.starts_with("200 501"));
-    let audited: Vec<String> = h
-        .inbox
-        .iter()
-        .filter(|s| s.verb() == "AUEP")
-        .map(|s| s.endpoint().to_owned())
-        .collect();
+    let audited = audited(&h);
     assert_eq!(
         audited,
         ["aaln/1@gw1.example.net", "aaln/3@gw1.example.net"]
@@ -395,12 +399,7 @@ fn a_line_added_while_the_gateway_is_down_waits_for_its_restart() {
     // Back: both lines audited.
     h.send("RSIP 501 *@gw1.example.net MGCP 1.0\nRM: restart\n");
     assert!(h.recv().text.starts_with("200 501"));
-    let audited: Vec<String> = h
-        .inbox
-        .iter()
-        .filter(|s| s.verb() == "AUEP")
-        .map(|s| s.endpoint().to_owned())
-        .collect();
+    let audited = audited(&h);
     assert_eq!(
         audited,
         ["aaln/1@gw1.example.net", "aaln/2@gw1.example.net"]
