@@ -446,6 +446,19 @@ mod tests {
         assert_eq!(parse_size("64KiB"), Some(65536));
         assert_eq!(parse_size("12"), Some(12));
         assert_eq!(parse_size("1TB"), None);
+        for (text, bytes) in [
+            ("7B", 7),
+            ("2kB", 2000),
+            ("2KB", 2000),
+            ("3MB", 3_000_000),
+            ("3MiB", 3 << 20),
+            ("4GB", 4_000_000_000),
+            ("4GiB", 4 << 30),
+            (" 5 KiB ", 5 << 10),
+        ] {
+            assert_eq!(parse_size(text), Some(bytes), "{text}");
+        }
+        assert_eq!(parse_size(&format!("{}GiB", usize::MAX)), None, "overflow");
         for (text, r) in [
             ("delivered", Retention::Delivered),
             ("played", Retention::Played),
@@ -463,6 +476,7 @@ mod tests {
         }
         assert_eq!(size_text(1 << 30), "1GiB");
         assert_eq!(size_text(3 << 20), "3MiB");
+        assert_eq!(size_text(5 << 10), "5KiB");
         assert_eq!(size_text(1536), "1536");
         assert_eq!(size_text(0), "0");
         assert_eq!(size_text(1000), "1000");

@@ -311,6 +311,149 @@ async fn a_recording_is_requested_only_from_a_phone_that_can_ring() {
     );
 }
 
+/// A record request's progress: ringing (`Pending`), then `Recording` once the phone is picked
+/// up, then its end; `record_status` waits for the end, `record_progress` for any change.
+#[tokio::test(start_paused = true)]
+async fn a_record_request_is_followed_ringing_recording_and_stored() {
+    let f = fixture().await;
+    f.core.set_phones([f.alice]);
+    f.core.set_available(f.alice, true);
+    let (id, _) = f
+        .core
+        .request_recording(f.alice, vec![f.bob], Some(RecordMode::Record))
+        .unwrap();
+    assert!(RecordStatus::Pending.is_open() && RecordStatus::Recording.is_open());
+    assert!(!RecordStatus::Stored(id_of(1)).is_open());
+    assert!(!RecordStatus::Failed("x".into()).is_open());
+    // Picked up while someone waits past "ringing": they are woken with "recording".
+    let waiter = {
+        let core = f.core.clone();
+        let alice = f.alice;
+        tokio::spawn(async move {
+            core.record_progress(alice, id, Duration::from_secs(30), |s| {
+                *s != RecordStatus::Pending
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(!waiter.is_finished(), "nothing happened yet");
+    f.core.recording_started(id);
+    assert_eq!(waiter.await.unwrap(), Some(RecordStatus::Recording));
+    // Only a ringing request becomes "recording"; an unknown one is ignored.
+    f.core.recording_started(id);
+    f.core.recording_started(id + 1000);
+    // `record_status` waits through "recording" for the end.
+    let waiter = {
+        let core = f.core.clone();
+        let alice = f.alice;
+        tokio::spawn(async move { core.record_status(alice, id, Duration::from_secs(30)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(!waiter.is_finished(), "recording is not the end");
+    f.core.recording_failed(id, "nothing was said");
+    assert_eq!(
+        waiter.await.unwrap(),
+        Some(RecordStatus::Failed("nothing was said".into()))
+    );
+    // A failed request does not become "recording" again.
+    f.core.recording_started(id);
+    assert_eq!(
+        f.core.record_status(f.alice, id, Duration::ZERO).await,
+        Some(RecordStatus::Failed("nothing was said".into()))
+    );
+    // Waiting runs out at its deadline, with the status then.
+    let (other, _) = f
+        .core
+        .request_recording(f.alice, vec![f.bob], Some(RecordMode::Record))
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        f.core
+            .record_status(f.alice, other, Duration::from_secs(5))
+            .await,
+        Some(RecordStatus::Pending)
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+fn id_of(n: u8) -> Uuid {
+    Uuid::from_bytes([n; 16])
+}
+
+#[tokio::test]
+async fn the_lines_listed_are_the_last_told() {
+    let f = fixture().await;
+    assert!(f.core.lines().is_empty());
+    let line = crate::LineView {
+        line: "gw1/aaln/1".into(),
+        user: f.alice,
+        state: "idle",
+        waiting: 2,
+    };
+    f.core.set_lines(vec![line.clone()]);
+    assert_eq!(f.core.lines(), vec![line]);
+    f.core.set_lines(vec![]);
+    assert!(f.core.lines().is_empty());
+}
+
+/// A message with no audio yet, or none ever, answers why; so does one whose audio retention
+/// took; and another user's is not found.
+#[tokio::test]
+async fn audio_not_there_says_why() {
+    let f = fixture().await;
+    let insert = |status: Status, audio: bool| {
+        let id = Uuid::new_v4();
+        let msg = NewMessage {
+            id,
+            sender: f.alice,
+            recipients: vec![f.bob],
+            created_ms: 0,
+            duration_ms: 1000,
+            codec: "opus".into(),
+            status,
+            audio_file: if audio {
+                format!("{id}.audio")
+            } else {
+                String::new()
+            },
+            raw_offset: None,
+            audio_bytes: 0,
+            attachments: vec![],
+        };
+        (id, msg)
+    };
+    for (status, want) in [
+        (Status::Processing, crate::mailbox::ReadError::Processing),
+        (Status::Failed, crate::mailbox::ReadError::Failed),
+    ] {
+        let (id, msg) = insert(status, true);
+        f.core
+            .db()
+            .write(move |c| store::insert(c, &msg))
+            .await
+            .unwrap();
+        let e = f.core.waveform(f.alice, id, 10).await.unwrap_err();
+        assert_eq!(e.to_string(), want.to_string());
+    }
+    let id = f.ready_message().await;
+    f.core
+        .db()
+        .write(move |c| {
+            c.execute(
+                "UPDATE messages SET audio_file = NULL WHERE id = ?1",
+                [id.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let e = f.core.waveform(f.bob, id, 10).await.unwrap_err();
+    assert!(matches!(e, crate::mailbox::ReadError::Removed), "{e}");
+    let stranger = f.core.waveform(Uuid::new_v4(), id, 10).await.unwrap_err();
+    assert!(matches!(stranger, crate::mailbox::ReadError::NotFound));
+}
+
 #[tokio::test]
 async fn an_empty_recording_is_not_sent() {
     let mut f = fixture().await;

@@ -276,6 +276,7 @@ mod tests {
         }
         assert!(parse_line(&format!("gw1/{}", "e".repeat(255))).is_ok());
         assert!(parse_line(&format!("gw1/{}", "e".repeat(256))).is_err());
+        assert!(parse_line(&format!("{}/e", "g".repeat(64))).is_ok());
         assert!(parse_line(&format!("{}/e", "g".repeat(65))).is_err());
     }
 
@@ -320,9 +321,12 @@ mod tests {
             super::super::station_lines(&conn).unwrap(),
             [line("aaln/1")]
         );
-        let many: Vec<_> = (0..=MAX_STATIONS)
-            .map(|n| line(&format!("x/{n}")))
-            .collect();
+        let mut many: Vec<_> = (0..MAX_STATIONS).map(|n| line(&format!("x/{n}"))).collect();
+        assert_eq!(
+            set_stations(&conn, "bob", &many).unwrap().len(),
+            MAX_STATIONS
+        );
+        many.push(line("x/one-more"));
         assert!(matches!(
             set_stations(&conn, "bob", &many),
             Err(Error::Invalid(_))
