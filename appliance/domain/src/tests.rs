@@ -336,7 +336,7 @@ async fn a_record_request_is_followed_ringing_recording_and_stored() {
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    settle().await;
     assert!(!waiter.is_finished(), "nothing happened yet");
     f.core.recording_started(id);
     assert_eq!(waiter.await.unwrap(), Some(RecordStatus::Recording));
@@ -349,7 +349,7 @@ async fn a_record_request_is_followed_ringing_recording_and_stored() {
         let alice = f.alice;
         tokio::spawn(async move { core.record_status(alice, id, Duration::from_secs(30)).await })
     };
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    settle().await;
     assert!(!waiter.is_finished(), "recording is not the end");
     f.core.recording_failed(id, "nothing was said");
     assert_eq!(
@@ -375,6 +375,13 @@ async fn a_record_request_is_followed_ringing_recording_and_stored() {
         Some(RecordStatus::Pending)
     );
     assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+/// Lets the spawned waiters run until they wait.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
 }
 
 fn id_of(n: u8) -> Uuid {
