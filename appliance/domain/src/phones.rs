@@ -78,7 +78,7 @@ pub struct LineView {
 }
 
 /// Finished requests kept for `record_status` before the oldest are forgotten.
-const KEEP_REQUESTS: usize = 10_000;
+pub(crate) const KEEP_REQUESTS: usize = 10_000;
 /// Users whose default record mode is remembered.
 const KEEP_MODES: usize = 100_000;
 

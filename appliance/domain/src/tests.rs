@@ -384,6 +384,40 @@ async fn settle() {
     }
 }
 
+/// Finished record requests are forgotten, oldest first, past the bound; one still under way
+/// never is.
+#[tokio::test]
+async fn past_the_bound_the_oldest_finished_request_is_forgotten_not_an_open_one() {
+    let f = fixture().await;
+    f.core.set_phones([f.alice]);
+    f.core.set_available(f.alice, true);
+    let ask = || {
+        f.core
+            .request_recording(f.alice, vec![f.bob], Some(RecordMode::Record))
+            .unwrap()
+            .0
+    };
+    let open = ask();
+    let first_finished = ask();
+    f.core.recording_failed(first_finished, "no answer");
+    for _ in 0..crate::phones::KEEP_REQUESTS {
+        let id = ask();
+        f.core.recording_failed(id, "no answer");
+    }
+    assert_eq!(
+        f.core.record_status(f.alice, open, Duration::ZERO).await,
+        Some(RecordStatus::Pending),
+        "still under way: kept"
+    );
+    assert_eq!(
+        f.core
+            .record_status(f.alice, first_finished, Duration::ZERO)
+            .await,
+        None,
+        "the oldest finished: forgotten"
+    );
+}
+
 fn id_of(n: u8) -> Uuid {
     Uuid::from_bytes([n; 16])
 }
