@@ -73,6 +73,8 @@ pub struct Gateways {
     first: Mutex<Option<broadcast::Receiver<Event>>>,
     /// The running drivers' command handles.
     drivers: BTreeMap<Protocol, Handle>,
+    /// The lines the drivers were started with, by gateway ([`lines`]).
+    started_with: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Gateways {
@@ -114,6 +116,14 @@ impl Gateways {
             Some(h) => h.send(command).await.map_err(|_| Unavailable(gateway)),
             None => Err(Unavailable(gateway)),
         }
+    }
+
+    /// Whether the drivers were started watching `line` (so that a [`Command::AddLine`] for it
+    /// at start-up would only audit it twice).
+    pub fn watched_from_start(&self, line: &gateway_control::model::LineId) -> bool {
+        self.started_with
+            .get(line.gateway.as_str())
+            .is_some_and(|set| set.contains(&*line.endpoint))
     }
 
     fn set_up(&self, gateway: &GatewayId, up: bool) {
@@ -286,6 +296,7 @@ pub async fn start(
         events,
         first: Mutex::new(Some(first)),
         drivers,
+        started_with: lines,
     });
     for mut rx in streams {
         let g = gateways.clone();
@@ -355,6 +366,11 @@ mod tests {
             "no MEGACO driver yet"
         );
         assert!(g.command(stop("nowhere")).await.is_err());
+        // The lines the drivers started with: the config's station, and the database's.
+        let line = |gateway: &str, endpoint: &str| LineId::new(GatewayId::new(gateway), endpoint);
+        assert!(g.watched_from_start(&line("gw1", "aaln/1")));
+        assert!(!g.watched_from_start(&line("gw1", "aaln/2")));
+        assert!(!g.watched_from_start(&line("nowhere", "aaln/1")));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codecs::g711::Law;
-use gateway_control::model::{GatewayId, LineId};
+use gateway_control::model::{Command, GatewayId, LineId};
 use offhook_domain::accept::Recording;
 use offhook_domain::db::messages as store;
 use offhook_domain::db::{Db, users};
@@ -354,6 +354,16 @@ async fn run(
     let mut phones = Phones::default();
     let count = lines.len();
     phones.apply(&core, &mut manager, lines).await;
+    // The drivers were started watching these lines, and audit them as they start: telling
+    // them again would audit a line twice if its gateway had already answered.
+    let fresh: Vec<_> = std::iter::from_fn(|| manager.poll_command())
+        .filter(|c| !matches!(c, Command::AddLine { line } if gateways.watched_from_start(line)))
+        .collect();
+    for command in fresh {
+        if let Err(e) = gateways.command(command).await {
+            warn!(error = %e, "gateway command not sent");
+        }
+    }
     info!(stations = count, "station manager started");
     // When the stations are next read again, and whether a change asked for it.
     let mut next_sync = tokio::time::Instant::now() + RESYNC;
