@@ -23,6 +23,7 @@ use tungstenite::{Message, WebSocket};
 use uuid::Uuid;
 
 use super::Error;
+use super::trust::{tls_config, unreachable};
 
 /// Options of every client subcommand.
 #[derive(Debug, Clone, Args)]
@@ -38,35 +39,6 @@ pub struct ClientOpts {
     /// admin console).
     #[arg(long, value_name = "PEM", env = "OFFHOOK_CACERT")]
     pub cacert: Option<PathBuf>,
-}
-
-/// The TLS client settings for an https:// server: the public web's roots (webpki-roots) and
-/// the certificates of `cacert`.
-fn tls_config(cacert: Option<&Path>) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots =
-        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = cacert {
-        let bad = |why: String| Error::Usage(format!("--cacert {}: {why}", path.display()));
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let mut n = 0;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| bad(e.to_string()))?;
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
-            n += 1;
-        }
-        if n == 0 {
-            return Err(bad("no CERTIFICATE block".into()));
-        }
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Protocol(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(std::sync::Arc::new(config))
 }
 
 /// `offhook send`.
@@ -134,51 +106,6 @@ pub(super) struct Session {
     token: String,
     /// The TLS settings for an https:// server (shared by HTTP and the WebSocket).
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
-}
-
-/// The innermost cause of an error (what a TLS or socket layer said).
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
-}
-
-/// Whether a connection failure is the TLS layer's (a certificate not trusted, a handshake
-/// refused) rather than the network's. The rustls error sits inside nested `io::Error`s, whose
-/// `source` skips it: those are opened with `get_ref`.
-fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.is::<rustls::Error>() {
-        return true;
-    }
-    if let Some(io) = e.downcast_ref::<std::io::Error>()
-        && let Some(inner) = io.get_ref()
-    {
-        return is_tls_failure(inner);
-    }
-    e.source().is_some_and(is_tls_failure)
-}
-
-fn unreachable(base: &str, e: &reqwest::Error) -> Error {
-    if base.starts_with("https://") && is_tls_failure(e) {
-        return Error::Tls {
-            url: base.to_owned(),
-            cause: root_cause(e),
-        };
-    }
-    if e.is_connect() || e.is_timeout() {
-        Error::Unreachable {
-            url: base.to_owned(),
-            cause: if e.is_timeout() {
-                "timed out".into()
-            } else {
-                root_cause(e)
-            },
-        }
-    } else {
-        Error::Protocol(e.to_string())
-    }
 }
 
 /// Turns a refusal into its one-line cause.
@@ -301,31 +228,7 @@ impl Session {
             .parse()
             .map_err(|_| Error::Protocol("bad token".into()))?;
         req.headers_mut().insert("Authorization", auth);
-        let unreachable = |cause: String| Error::Unreachable {
-            url: self.base.clone(),
-            cause,
-        };
-        let host = req.uri().host().unwrap_or_default().to_owned();
-        let port = req
-            .uri()
-            .port_u16()
-            .unwrap_or(if self.tls.is_some() { 443 } else { 80 });
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = TcpStream::connect((host, port)).map_err(|e| unreachable(e.to_string()))?;
-        let connector = self
-            .tls
-            .clone()
-            .map(tungstenite::Connector::Rustls)
-            .unwrap_or(tungstenite::Connector::Plain);
-        let (ws, _) = tungstenite::client_tls_with_config(req, tcp, None, Some(connector))
-            .map_err(|e| match &e {
-                tungstenite::HandshakeError::Failure(tungstenite::Error::Tls(t)) => Error::Tls {
-                    url: self.base.clone(),
-                    cause: t.to_string(),
-                },
-                _ => unreachable(e.to_string()),
-            })?;
-        Ok(ws)
+        super::trust::websocket(&self.base, req, self.tls.clone())
     }
 
     fn save_audio(&self, id: &str, out: &Path) -> Result<(), Error> {

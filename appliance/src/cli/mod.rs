@@ -5,6 +5,7 @@ pub mod convert;
 pub mod demo;
 pub mod gateway_sim;
 pub mod record;
+mod trust;
 pub mod user;
 
 use std::path::PathBuf;

@@ -16,6 +16,33 @@ fn remove(h: &mut Harness, n: usize) {
     h.command(Command::RemoveLine { line: line(n) });
 }
 
+/// Line `n` removed, and its last request answered.
+fn removed(h: &mut Harness, n: usize) {
+    remove(h, n);
+    let last = h.recv();
+    h.send(&ok(&last));
+}
+
+/// Line `n`'s audit, next in the inbox, is answered on hook: reported, then armed on hook.
+fn audited_on_hook(h: &mut Harness, n: usize) -> Sent {
+    let audit = h.recv();
+    assert_eq!(
+        (audit.verb(), audit.endpoint()),
+        ("AUEP", format!("aaln/{n}@gw1.example.net").as_str())
+    );
+    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(n),
+            off_hook: false
+        }
+    );
+    let arm = h.recv();
+    on_hook_request(&arm);
+    arm
+}
+
 /// The endpoints audited by what waits in the inbox, in order.
 fn audited(h: &Harness) -> Vec<String> {
     h.inbox
@@ -134,9 +161,7 @@ fn a_removed_line_is_told_to_report_nothing_its_lamp_goes_out_and_it_is_unknown(
 #[test]
 fn a_restart_audits_the_lines_left_and_not_the_removed_one() {
     let mut h = Harness::armed(3);
-    remove(&mut h, 2);
-    let last = h.recv();
-    h.send(&ok(&last));
+    removed(&mut h, 2);
     h.send("RSIP 501 *@gw1.example.net MGCP 1.0\nRM: restart\n");
     assert!(h.recv().text.starts_with("200 501"));
     let audited = audited(&h);
@@ -173,22 +198,9 @@ fn an_audit_out_when_the_line_is_removed_reports_and_arms_nothing() {
 #[test]
 fn a_line_added_again_is_audited_and_armed_afresh() {
     let mut h = Harness::armed(1);
-    remove(&mut h, 1);
-    let last = h.recv();
-    h.send(&ok(&last));
+    removed(&mut h, 1);
     add(&mut h, 1);
-    let audit = h.recv();
-    assert_eq!(audit.verb(), "AUEP");
-    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
-    assert_eq!(
-        h.event(),
-        Event::LineStatus {
-            line: line(1),
-            off_hook: false
-        }
-    );
-    let arm = h.recv();
-    on_hook_request(&arm);
+    let arm = audited_on_hook(&mut h, 1);
     h.send(&ok(&arm));
     assert_eq!(h.agent.is_armed(&line(1)), Some(true));
     let st = h.agent.stats();
@@ -302,21 +314,9 @@ fn a_line_removed_during_a_restart_check_no_longer_holds_the_check_up() {
 #[test]
 fn a_new_line_never_takes_another_removed_line_s_place() {
     let mut h = Harness::armed(1);
-    remove(&mut h, 1);
-    let last = h.recv();
-    h.send(&ok(&last));
+    removed(&mut h, 1);
     add(&mut h, 2);
-    let audit = h.recv();
-    assert_eq!(audit.endpoint(), "aaln/2@gw1.example.net");
-    h.send(&format!("200 {} OK\nES: L/hu\n", audit.txid()));
-    assert_eq!(
-        h.event(),
-        Event::LineStatus {
-            line: line(2),
-            off_hook: false
-        }
-    );
-    on_hook_request(&h.recv());
+    audited_on_hook(&mut h, 2);
     assert_eq!(h.agent.is_armed(&line(1)), None, "line 1 stays removed");
     // Line 1 back: its own name again.
     add(&mut h, 1);
