@@ -10,10 +10,10 @@
 //!   embedded `E(R(…),S(…),D(…))`, `S:`, `D:` digit maps with the timer `T` (§2.1.5, see
 //!   [`digitmap`]), `Q:` `process`/`discard` and `step`/`loop`; `T:` is accepted and ignored.
 //!   It answers `200`, or: `401`/`402` when asked to detect (or ring for) a hook state the line
-//!   already has, `500` unknown endpoint, `510` bad syntax or missing `X:`, `512`/`513` events
-//!   or signals of the line package it cannot detect or generate, `518` unknown package,
-//!   `519` `D` action without a digit map, `522` no such event or signal, `523` illegal
-//!   actions, `538` bad signal parameter, `539` bad `Q:`.
+//!   already has, `500` unknown endpoint, `504` a verb it does not know or take, `510` bad
+//!   syntax or missing `X:`, `512`/`513` events or signals of the line package it cannot detect
+//!   or generate, `518` unknown package, `519` `D` action without a digit map, `522` no such
+//!   event or signal, `523` illegal actions, `538` bad signal parameter, `539` bad `Q:`.
 //! - Observed events are sent in `NTFY` to the notified entity with the current `X:`,
 //!   retransmitted until answered. After a notification, events are quarantined until the next
 //!   request (§4.4.1, "step"); the request then processes (`Q: process`, the default) or drops

@@ -471,7 +471,8 @@ fn refusals_use_the_rfc_3661_codes() {
     assert_eq!(h.code(&rqnt(1, "F", "R: L/hu(N)\r\n")), 402);
     assert_eq!(h.code(&rqnt(1, "F", "Q: sometimes\r\n")), 539);
     assert_eq!(h.code("RQNT {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\n"), 510);
-    assert_eq!(h.code("FROB {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\n"), 510);
+    // RFC 3435 §2.4: an unknown verb is "504 Unknown or unsupported command".
+    assert_eq!(h.code("FROB {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\n"), 504);
     assert_eq!(
         h.code("NTFY {tx} aaln/1@[127.0.0.1] MGCP 1.0\r\nX: 1\r\nO: L/hd\r\n"),
         504

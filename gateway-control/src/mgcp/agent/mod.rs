@@ -513,6 +513,8 @@ impl Controller for CallAgent {
                     Some((txid, code)) => {
                         if code == ReturnCode::INCOMPATIBLE_VERSION {
                             self.stats.version_answered += 1;
+                        } else if code == ReturnCode::UNSUPPORTED_COMMAND {
+                            self.stats.unsupported_commands += 1;
                         } else {
                             self.stats.malformed_answered += 1;
                         }

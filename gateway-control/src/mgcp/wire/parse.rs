@@ -34,7 +34,8 @@ pub struct ParseError {
 impl ParseError {
     /// How a receiver answers the failed message, if it can: only a command whose transaction id
     /// was read gets an answer — 528 (incompatible protocol version) for
-    /// [`ParseErrorKind::Version`], 510 (protocol error) for anything else. Responses and
+    /// [`ParseErrorKind::Version`], 504 (unknown or unsupported command, RFC 3435 §2.4) for
+    /// [`ParseErrorKind::UnknownVerb`], 510 (protocol error) for anything else. Responses and
     /// unreadable first lines are dropped.
     pub fn answer(&self) -> Option<(TransactionId, ReturnCode)> {
         if self.is_command != Some(true) {
@@ -42,6 +43,7 @@ impl ParseError {
         }
         let code = match self.kind {
             ParseErrorKind::Version => ReturnCode::INCOMPATIBLE_VERSION,
+            ParseErrorKind::UnknownVerb => ReturnCode::UNSUPPORTED_COMMAND,
             _ => ReturnCode::PROTOCOL_ERROR,
         };
         self.transaction.map(|t| (t, code))
@@ -169,8 +171,8 @@ impl<'a> Lines<'a> {
 ///
 /// Errors name what is wrong and the byte offset where; when the failing message's first line
 /// was readable as far as its transaction id, [`ParseError::transaction`] carries it so that the
-/// command can be answered (510 for [`ParseErrorKind::UnknownVerb`] and malformed parameters,
-/// 528 for [`ParseErrorKind::Version`]).
+/// command can be answered (504 for [`ParseErrorKind::UnknownVerb`], 510 for malformed
+/// parameters, 528 for [`ParseErrorKind::Version`]).
 pub fn parse(datagram: &[u8]) -> Result<Vec<Message<'_>>, ParseError> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(ParseError {

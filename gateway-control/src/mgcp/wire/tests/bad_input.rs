@@ -16,9 +16,16 @@ fn unknown_verb_and_version_keep_the_transaction() {
     assert_eq!(e.transaction, Some(TransactionId(1234)));
     assert_eq!(e.is_command, Some(true));
     assert_eq!(e.offset, 0);
+    // RFC 3435 §2.4: "504 Unknown or unsupported command".
     assert_eq!(
         e.answer(),
-        Some((TransactionId(1234), ReturnCode::PROTOCOL_ERROR))
+        Some((TransactionId(1234), ReturnCode::UNSUPPORTED_COMMAND))
+    );
+    // A bad parameter of a known command is a protocol error.
+    let e = error(b"NTFY 77 aaln/1@gw MGCP 1.0\r\nX: \r\nO: L/hd(\r\n");
+    assert_eq!(
+        e.answer(),
+        Some((TransactionId(77), ReturnCode::PROTOCOL_ERROR))
     );
     // Without a readable transaction id, or for a response, there is nobody to answer.
     assert_eq!(error(b"XYZW x a@b MGCP 1.0\r\n").answer(), None);
