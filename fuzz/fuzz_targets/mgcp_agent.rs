@@ -42,7 +42,7 @@ fn command(selector: u8, arg: u8) -> Command {
     };
     let line = LineId::new(gw, endpoint);
     let call = CallId(u64::from(arg % 4));
-    match selector % 9 {
+    match selector % 11 {
         0 => Command::Ring {
             line,
             cadence: Cadence::Distinctive(arg % 10),
@@ -69,6 +69,9 @@ fn command(selector: u8, arg: u8) -> Command {
             remote: None,
         },
         6 => Command::DeleteConnection { line, call },
+        // Lines given and taken while running, configured or not, wildcards included.
+        7 => Command::AddLine { line },
+        8 => Command::RemoveLine { line },
         _ => Command::Audit { line },
     }
 }
