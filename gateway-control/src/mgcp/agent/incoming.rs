@@ -53,6 +53,19 @@ impl CallAgent {
     }
 
     fn notify(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) {
+        let observed_nothing = wire::find(&c.params, |p| match p {
+            Param::ObservedEvents(v) => Some(v.is_empty()),
+            _ => None,
+        })
+        .unwrap_or(true);
+        if c.endpoint.local == "*" && observed_nothing {
+            // A keep-alive (Cisco IOS): the gateway is there; nothing happened on a line.
+            self.stats.keepalives += 1;
+            let addr = self.gateways[g].address;
+            self.respond(now, addr, c.transaction, ReturnCode::OK);
+            self.gateway_heard(now, g);
+            return;
+        }
         let Some(line) = self.line_named(now, g, c) else {
             return;
         };

@@ -50,6 +50,8 @@ pub struct Stats {
     pub unmatched_responses: u64,
     /// Notifications received (new, not duplicates).
     pub notifications: u64,
+    /// Keep-alives answered: `NTFY` for `*@gateway` with nothing observed (Cisco IOS).
+    pub keepalives: u64,
     /// Notifications for a request id that was not current (answered 200 and resynchronised).
     pub stale_notifications: u64,
     /// Observed events we never ask for, ignored.
@@ -117,6 +119,7 @@ impl Stats {
             unsupported_commands,
             unmatched_responses,
             notifications,
+            keepalives,
             stale_notifications,
             unrecognised_events,
             redundant_events,
@@ -153,6 +156,7 @@ impl Stats {
             ("unsupported_commands", unsupported_commands),
             ("unmatched_responses", unmatched_responses),
             ("notifications", notifications),
+            ("keepalives", keepalives),
             ("stale_notifications", stale_notifications),
             ("unrecognised_events", unrecognised_events),
             ("redundant_events", redundant_events),
@@ -317,6 +321,10 @@ enum Timer {
 ///   unknown: a `NTFY` from it is answered `500`. It keeps its slot (in-flight answers still
 ///   find it) and takes it back if added again; a gateway holds at most
 ///   [`MAX_LINES_PER_GATEWAY`] lines, removed ones included.
+/// - **Keep-alives**: a `NTFY` for the whole gateway (`*@…`) that observed nothing, as Cisco
+///   IOS sends to show it is alive, is answered `200` and counts as hearing from the gateway
+///   ([`Stats::keepalives`]). One for `*` that does name events is refused `500` like any
+///   endpoint we do not know.
 /// - **Local refusals** (unknown line, queue full, gateway unreachable) are reported as
 ///   `CommandFailed` with code `500` for an unknown line and `0` otherwise.
 pub struct CallAgent {
@@ -628,7 +636,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 54] = [
+    const NAMES: [&str; 55] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -639,6 +647,7 @@ mod tests {
         "unsupported_commands",
         "unmatched_responses",
         "notifications",
+        "keepalives",
         "stale_notifications",
         "unrecognised_events",
         "redundant_events",

@@ -539,12 +539,15 @@ fn a_gateway_with_no_lines_cannot_be_checked_and_is_believed() {
     })
     .unwrap();
     let mut h = Harness::new(c);
-    // Nothing to audit at start: it is up when it first speaks.
+    // Nothing to audit at start: it is up when it first speaks (here, a keep-alive).
     h.send("RSIP 660 *@gw1.example.net MGCP 1.0\nRM: restart\n");
     h.inbox.clear();
     h.events.clear();
     h.send("NTFY 661 *@gw1.example.net MGCP 1.0\n");
+    assert!(h.recv().text.starts_with("200 661"));
+    assert_eq!(h.event(), Event::GatewayUp { gateway: gw() });
     h.inbox.clear();
+    // In service, with no line to audit, a forced restart claim is believed.
     h.send("RSIP 662 *@gw1.example.net MGCP 1.0\nRM: forced\n");
     assert!(h.recv().text.starts_with("200 662"));
     assert_eq!(

@@ -304,3 +304,39 @@ fn a_line_given_up_is_not_retried_while_its_gateway_is_unreachable() {
     });
     assert_eq!(h.agent.is_armed(&line(1)), Some(true));
 }
+
+/// Cisco IOS gateways send `NTFY` for the whole gateway (`*@…`) with an empty `O:` as a
+/// keep-alive (seen in their traffic, issue 15); RFC 3435 §2.1.2 lets the "all of" wildcard `*`
+/// name every endpoint of a gateway. It is answered `200`, changes no line, and brings an
+/// unreachable gateway back like any answer.
+#[test]
+fn a_keep_alive_for_the_whole_gateway_is_answered_and_is_a_sign_of_life() {
+    let mut h = impatient(1, 32);
+    h.send("NTFY 300 *@gw1.example.net MGCP 1.0\nX: 0\nO:\n");
+    assert!(h.recv().text.starts_with("200 300"));
+    h.send("NTFY 301 *@gw1.example.net MGCP 1.0\n");
+    assert!(h.recv().text.starts_with("200 301"), "no O: at all");
+    assert!(h.inbox.is_empty() && h.events.is_empty(), "no line touched");
+    // One for `*` that does report events names no line we know.
+    h.send("NTFY 302 *@gw1.example.net MGCP 1.0\nX: 0\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("500 302"));
+    let st = h.agent.stats();
+    assert_eq!(
+        (st.keepalives, st.notifications, st.unknown_endpoint),
+        (2, 0, 1)
+    );
+    // Unreachable, then a keep-alive: up again, and the lines audited.
+    h.command(Command::Audit { line: line(1) });
+    h.recv();
+    h.advance(ms(200));
+    assert_eq!(failed(h.event()).3, "timeout");
+    assert_eq!(h.event(), down());
+    h.send("NTFY 303 *@gw1.example.net MGCP 1.0\nO:\n");
+    assert!(h.recv().text.starts_with("200 303"));
+    assert_eq!(h.event(), up());
+    let audit = h.recv();
+    assert_eq!(
+        (audit.verb(), audit.endpoint()),
+        ("AUEP", "aaln/1@gw1.example.net")
+    );
+}
