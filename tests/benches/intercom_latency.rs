@@ -26,15 +26,8 @@ use codecs::g711::Law;
 use codecs::rtp::{Csrcs, Repr, SequenceNumber, Ssrc, Timestamp};
 use gateway_sim::{self as sim, ConnectionAction, Gateway, LineCommand, Output, Via};
 use offhook_tests::osmo::free_udp_port;
-use offhook_tests::{PASSWORD, Server, http, wait_within};
+use offhook_tests::{PASSWORD, Server, env_or, http, wait_within};
 use serde_json::{Value, json};
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// µ-law codes 0x00–0x7E decode to distinct samples; two of them code a packet index.
 const DIGITS: u16 = 127;
@@ -144,9 +137,9 @@ fn run_gateway(
 }
 
 fn main() {
-    let live: u16 = env("LIVE", 100);
-    let bg: u16 = env("BG", 0);
-    let secs: u64 = env("T", 10);
+    let live: u16 = env_or("LIVE", 100);
+    let bg: u16 = env_or("BG", 0);
+    let secs: u64 = env_or("T", 10);
     let n = live + bg;
     assert!(live > 0 && n <= 4000, "1 ≤ LIVE, LIVE + BG ≤ 4000");
     let packets = (secs * 50) as usize;

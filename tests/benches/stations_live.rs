@@ -23,15 +23,8 @@ use std::time::{Duration, Instant};
 
 use offhook_tests::osmo::free_udp_port;
 use offhook_tests::sim::GatewaySim;
-use offhook_tests::{PASSWORD, Server, http, wait_within};
+use offhook_tests::{PASSWORD, Server, env_or, http, wait_within};
 use serde_json::{Value, json};
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -46,12 +39,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 
 /// The lines an admin's health document lists, with their states.
 fn lines(url: &str, token: &str) -> Vec<(String, String)> {
-    let h: Value = http()
-        .get(format!("{url}/api/v1/health"))
-        .bearer_auth(token)
-        .send()
-        .and_then(reqwest::blocking::Response::json)
-        .unwrap_or(Value::Null);
+    let h = offhook_tests::health_at(url, Some(token)).unwrap_or(Value::Null);
     h["lines"]
         .as_array()
         .map(|a| {
@@ -89,8 +77,8 @@ fn usage(pid: u32) -> (Duration, u64) {
 }
 
 fn main() {
-    let n: usize = env("LINES", 200);
-    let idle: u64 = env("IDLE", 10);
+    let n: usize = env_or("LINES", 200);
+    let idle: u64 = env_or("IDLE", 10);
     let agent: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let gateway: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let server = Server::start(&format!(

@@ -376,17 +376,17 @@ impl Server {
     /// Whether gateway `name` is up, as `/api/v1/health` tells anyone; `None` if it is not
     /// listed (or the server does not answer).
     pub fn gateway_up(&self, name: &str) -> Option<bool> {
-        let health: Value = http()
-            .get(format!("{}/api/v1/health", self.url))
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        health["gateways"]
+        self.health(None)?["gateways"]
             .as_array()?
             .iter()
             .find(|g| g["name"] == name)
             .map(|g| g["up"] == true)
+    }
+
+    /// `/api/v1/health` as the holder of `token` sees it (or anyone, without one); `None` if
+    /// the server does not answer.
+    pub fn health(&self, token: Option<&str>) -> Option<Value> {
+        health_at(&self.url, token)
     }
 
     /// Adds admin `name` (password [`PASSWORD`]) with `offhook user add --admin`.
@@ -545,6 +545,23 @@ impl Drop for Server {
             let _ = Command::new("umount").arg(&self.data).status();
         }
     }
+}
+
+/// `/api/v1/health` of the server at `url` as the holder of `token` sees it (or anyone).
+pub fn health_at(url: &str, token: Option<&str>) -> Option<Value> {
+    let mut request = http().get(format!("{url}/api/v1/health"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().ok()?.json().ok()
+}
+
+/// A benchmark's setting: environment variable `name` parsed, or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// An HTTP client with a bounded timeout.

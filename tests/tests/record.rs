@@ -558,13 +558,7 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
     );
     wait_for("alice's phone available again", || {
         let token = server.login("alice");
-        let h: Value = http()
-            .get(format!("{}/api/v1/health", server.url))
-            .bearer_auth(token)
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
+        let h = server.health(Some(&token))?;
         (h["stations"][0]["available"] == true).then_some(())
     });
     let record = record_to_bob(&server);

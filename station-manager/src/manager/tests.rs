@@ -111,6 +111,19 @@ fn record(m: &mut StationManager, now: Instant, request: RequestId, user: UserId
     );
 }
 
+/// The media engine has finished the capture of `call`: `secs` long, `speech` of them speech.
+fn captured(m: &mut StationManager, now: Instant, call: CallId, secs: u64, speech: u64) {
+    m.handle_media(
+        now,
+        MediaEvent::Captured {
+            call,
+            file: "/tmp/captured.wav".into(),
+            duration: Duration::from_secs(secs),
+            speech: Duration::from_secs(speech),
+        },
+    );
+}
+
 fn commands(m: &mut StationManager) -> Vec<Command> {
     std::iter::from_fn(|| m.poll_command()).collect()
 }
@@ -205,15 +218,7 @@ fn a_phone_removed_while_recording_stores_it_then_lets_the_line_go() {
         Err(AddError::Retiring(l(1))),
         "not while its recording is being stored"
     );
-    m.handle_media(
-        now,
-        MediaEvent::Captured {
-            call,
-            file: "/tmp/x.wav".into(),
-            duration: Duration::from_secs(3),
-            speech: Duration::from_secs(2),
-        },
-    );
+    captured(&mut m, now, call, 3, 2);
     assert!(matches!(
         &outputs(&mut m)[..],
         [Output::Recorded {
@@ -325,15 +330,7 @@ fn a_phone_given_a_removed_ones_line_leaves_the_other_phones_calls_alone() {
     m.add_station(l(1), bob).unwrap();
     // carol's recording still ends as hers.
     m.handle_event(now, Event::OnHook { line: l(2) });
-    m.handle_media(
-        now,
-        MediaEvent::Captured {
-            call,
-            file: "/tmp/c.wav".into(),
-            duration: Duration::from_secs(2),
-            speech: Duration::from_secs(1),
-        },
-    );
+    captured(&mut m, now, call, 2, 1);
     assert!(matches!(
         &outputs(&mut m)[..],
         [Output::Recorded {
