@@ -27,14 +27,7 @@ fn put_stations(server: &Server, token: &str, user: &str, lines: &[&str]) -> (u1
 
 /// `user`'s phone as `/api/v1/health` lists it: `Some(available)`, `None` if not listed.
 fn phone_available(server: &Server, token: &str, user_id: &str) -> Option<bool> {
-    let health: Value = http()
-        .get(format!("{}/api/v1/health", server.url))
-        .bearer_auth(token)
-        .send()
-        .ok()?
-        .json()
-        .ok()?;
-    health["stations"]
+    server.health(Some(token))?["stations"]
         .as_array()?
         .iter()
         .find(|s| s["user"] == user_id)
@@ -43,14 +36,7 @@ fn phone_available(server: &Server, token: &str, user_id: &str) -> Option<bool> 
 
 /// Line `line` as an admin's `/api/v1/health` lists it: `(user id, state)`.
 fn line_state(server: &Server, admin: &str, line: &str) -> Option<(String, String)> {
-    let health: Value = http()
-        .get(format!("{}/api/v1/health", server.url))
-        .bearer_auth(admin)
-        .send()
-        .ok()?
-        .json()
-        .ok()?;
-    health["lines"]
+    server.health(Some(admin))?["lines"]
         .as_array()?
         .iter()
         .find(|l| l["line"] == line)
@@ -60,6 +46,13 @@ fn line_state(server: &Server, admin: &str, line: &str) -> Option<(String, Strin
                 l["state"].as_str().unwrap_or("").to_owned(),
             )
         })
+}
+
+/// Waits until the console lists `line` idle: its phone heard its hook state and can ring.
+fn idle(server: &Server, admin: &str, line: &str) {
+    wait_for(&format!("{line} listed idle"), || {
+        (line_state(server, admin, line)?.1 == "idle").then_some(())
+    });
 }
 
 fn user_id(server: &Server, token: &str) -> String {
@@ -151,7 +144,9 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
         json!(["gw1/aaln/1"])
     );
 
-    // It rings like any phone; the request's progress follows the line.
+    // It rings like any phone once its hook state is known (listed idle); the request's
+    // progress follows the line.
+    idle(&server, &root, "gw1/aaln/1");
     let request = ring_to_record(&server, &alice).expect("her phone rings");
     let ringing: Value = http()
         .get(format!("{}/api/v1/record/{request}", server.url))
@@ -186,6 +181,8 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
     let stored = past(&server, &alice, request, "recording");
     assert_eq!(stored["status"], "stored", "{stored}");
     sim.send("onhook 1");
+    // (A request before the hang-up is heard would find the phone busy.)
+    idle(&server, &root, "gw1/aaln/1");
 
     // She speaks again and the line is taken from her meanwhile: what she said is kept.
     let request = ring_to_record(&server, &alice).expect("rings again");
@@ -263,6 +260,7 @@ fn a_line_given_while_running_rings_and_one_taken_stores_what_was_said() {
     let (status, _) = put_stations(&server, &root, "carol", &["gw1/aaln/2", "gw1/aaln/1"]);
     assert_eq!(status, 200);
     rqnt_accepted(&mut sim, 1);
+    idle(&server, &root, "gw1/aaln/1");
     let carol = server.login("carol");
     let request = ring_to_record(&server, &carol).expect("carol's phones ring");
     sim.expect("line 1 rings for carol", |v| {
