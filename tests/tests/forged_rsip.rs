@@ -1,11 +1,12 @@
 //! Issue 13, point 18, end to end: a forged `RSIP … RM: forced` against the real
 //! `offhook serve`, while `offhook gateway-sim --protocol mgcp` records a message on line 1.
 //!
-//! The call agent tells gateways apart by their full source address, IP and port: a datagram
-//! from the gateway's IP but another port is dropped and counted (`unknown_peer`). What an
-//! attacker on the gateway's LAN can really send is a datagram whose source is the gateway's
-//! IP *and* port: here a raw socket (the test runs as root, as CAP_NET_RAW allows) writes the
-//! UDP header itself with the gateway's port, as a spoofing host would. The agent audits the
+//! The call agent takes a gateway's messages from its IP address on any port (issue 15:
+//! gateways behind NAT or sending from an ephemeral port), counted as `unexpected_source`, and
+//! refuses them from any other address (`wrong_address`). An attacker on the gateway's LAN can
+//! send a datagram whose source is the gateway's IP *and* port anyway: here a raw socket (the
+//! test runs as root, as CAP_NET_RAW allows) writes the UDP header itself with the gateway's
+//! port, as a spoofing host would. The agent audits the
 //! gateway, which answers in service with the recording's connection still listed: the claim
 //! is refuted (counted, one `warn` line), `/api/v1/health` shows the gateway up, and the
 //! recording is stored whole.
@@ -38,45 +39,50 @@ fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
     });
 
     let forged = b"RSIP 31337 *@[127.0.0.1] MGCP 1.0\r\nRM: forced\r\n";
-    // From the gateway's IP but another port: not the gateway, dropped and counted.
-    let unknown = server.metric(r#"offhook_mgcp_total{kind="unknown_peer"}"#);
+    let metric = |kind: &str| server.metric(&format!(r#"offhook_mgcp_total{{kind="{kind}"}}"#));
     // (The gateway's own start-up announcement was one.)
-    let restarts = server.metric(r#"offhook_mgcp_total{kind="restarts"}"#);
+    let restarts = metric("restarts");
+    // From the gateway's IP but another port (issue 15: gateways behind NAT, or sending from
+    // an ephemeral port, are heard there): taken, counted, and checked like any claim.
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .send_to(forged, agent)
         .unwrap();
-    wait_for("the stranger counted", || {
-        (server.metric(r#"offhook_mgcp_total{kind="unknown_peer"}"#) > unknown).then_some(())
-    });
-    assert_eq!(
-        server.metric(r#"offhook_mgcp_total{kind="restarts"}"#),
-        restarts,
-        "taken from a stranger"
+    wait_within(
+        "the claim from another port refuted",
+        Duration::from_secs(5),
+        || (metric("restart_claims_refuted") == 1).then_some(()),
     );
+    assert_eq!(metric("unexpected_source"), 1);
+    // From another address: not taken, counted.
+    UdpSocket::bind("127.0.0.2:0")
+        .unwrap()
+        .send_to(
+            b"RSIP 31339 *@[127.0.0.1] MGCP 1.0\r\nRM: forced\r\n",
+            agent,
+        )
+        .unwrap();
+    wait_for("the stranger counted", || {
+        (metric("wrong_address") == 1).then_some(())
+    });
+    assert_eq!(metric("restarts"), restarts + 1, "taken from a stranger");
 
     // From the gateway's own address and port, as a spoofing host on its LAN sends it.
     spoof_udp(gateway, agent, forged);
     wait_within("the claim refuted", Duration::from_secs(5), || {
-        (server.metric(r#"offhook_mgcp_total{kind="restart_claims_refuted"}"#) == 1).then_some(())
+        (metric("restart_claims_refuted") == 2).then_some(())
     });
-    assert_eq!(
-        server.metric(r#"offhook_mgcp_total{kind="restarts"}"#),
-        restarts + 1
-    );
-    assert_eq!(
-        server.metric(r#"offhook_mgcp_total{kind="restart_claims_confirmed"}"#),
-        0
-    );
+    assert_eq!(metric("restarts"), restarts + 2);
+    assert_eq!(metric("restart_claims_confirmed"), 0);
     assert_eq!(server.gateway_up("gw1"), Some(true), "health shows it up");
-    // A second forged claim: refuted too, and logged at warn only once.
+    // A third forged claim: refuted too, and logged at warn only once.
     spoof_udp(
         gateway,
         agent,
         b"RSIP 31338 *@[127.0.0.1] MGCP 1.0\r\nRM: forced\r\n",
     );
-    wait_within("the second claim refuted", Duration::from_secs(5), || {
-        (server.metric(r#"offhook_mgcp_total{kind="restart_claims_refuted"}"#) == 2).then_some(())
+    wait_within("the third claim refuted", Duration::from_secs(5), || {
+        (metric("restart_claims_refuted") == 3).then_some(())
     });
 
     // The recording goes on to its end and is stored whole.

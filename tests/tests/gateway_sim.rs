@@ -99,7 +99,7 @@ fn bad_mgcp_input_is_answered_or_dropped_and_counted() {
     // We stand where the configured gateway is, so our datagrams are the gateway's.
     let gw = UdpSocket::bind(("127.0.0.1", gw_port)).expect("bind the gateway's address");
     gw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stranger = UdpSocket::bind("127.0.0.2:0").unwrap();
     let agent = format!("127.0.0.1:{mgcp}");
     let metric = |kind: &str| server.metric(&format!("offhook_mgcp_total{{kind=\"{kind}\"}}"));
     let mut buf = [0u8; 2048];
@@ -152,7 +152,8 @@ fn bad_mgcp_input_is_answered_or_dropped_and_counted() {
     ] {
         gw.send_to(junk, &agent).unwrap();
     }
-    // RSIP from an address that is no configured gateway: dropped, never answered.
+    // RSIP from an address that is no configured gateway (another IP: one on the gateway's IP
+    // but another port would be taken as the gateway's, issue 15): dropped, never answered.
     stranger
         .send_to(b"RSIP 1 *@[127.0.0.1] MGCP 1.0\r\nRM: restart\r\n", &agent)
         .unwrap();
@@ -163,7 +164,8 @@ fn bad_mgcp_input_is_answered_or_dropped_and_counted() {
             && metric("unknown_endpoint") >= 1
             && metric("malformed_dropped") >= 1
             && metric("oversized") >= 1
-            && metric("unknown_peer") >= 1)
+            && metric("unknown_peer") >= 1
+            && metric("wrong_address") >= 1)
             .then_some(())
     });
     // Still serving: a well-formed NTFY from the gateway is answered 200.

@@ -1,58 +1,72 @@
 //! Commands from gateways: `NTFY` (RFC 3435 §2.3.4), gateway-initiated `DLCX` (§2.3.8) and
 //! `RSIP` (§2.3.12, §4.4.6). Everything else is answered `504`.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
 use super::outgoing::{AuditWhy, Connection};
-use super::{CallAgent, Service, Timer};
+use super::{CallAgent, Dialect, Service, Timer};
 use crate::mgcp::transaction::CommandOutcome;
 use crate::mgcp::wire::{self, AckRange, Param, RestartMethod, ReturnCode, Verb};
 use crate::model::{CallId, DownReason, Event};
 
 impl CallAgent {
-    pub(super) fn incoming_command(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) {
-        let addr = self.gateways[g].address;
+    /// A command from gateway `g`, received from `peer`: its configured address, or another
+    /// port of its IP (answered there, RFC 3435 §3.5: a response goes to the command's source).
+    pub(super) fn incoming_command(
+        &mut self,
+        now: Instant,
+        g: usize,
+        peer: SocketAddr,
+        c: &wire::Command<'_>,
+    ) {
         let acks: &[AckRange] = wire::find(&c.params, |p| match p {
             Param::ResponseAck(v) => Some(v.as_slice()),
             _ => None,
         })
         .unwrap_or(&[]);
-        if self.tx.handle_command(now, addr, c.transaction, acks) == CommandOutcome::Duplicate {
+        if self.tx.handle_command(now, peer, c.transaction, acks) == CommandOutcome::Duplicate {
             return;
         }
-        if c.version.major != 1 || c.version.minor != 0 {
+        let Some(dialect) = Dialect::of(c.version) else {
             self.stats.version_answered += 1;
-            self.respond(now, addr, c.transaction, ReturnCode::INCOMPATIBLE_VERSION);
+            self.respond(now, peer, c.transaction, ReturnCode::INCOMPATIBLE_VERSION);
             return;
-        }
+        };
+        self.learn_dialect(g, dialect);
         match c.verb {
-            Verb::Ntfy => self.notify(now, g, c),
-            Verb::Dlcx => self.gateway_delete(now, g, c),
-            Verb::Rsip => self.restart(now, g, c),
+            Verb::Ntfy => self.notify(now, g, peer, c),
+            Verb::Dlcx => self.gateway_delete(now, g, peer, c),
+            Verb::Rsip => self.restart(now, g, peer, c),
             _ => {
                 self.stats.unsupported_commands += 1;
                 warn!(gateway = %self.gateways[g].id, verb = c.verb.as_str(), "unsupported command");
-                self.respond(now, addr, c.transaction, ReturnCode::UNSUPPORTED_COMMAND);
+                self.respond(now, peer, c.transaction, ReturnCode::UNSUPPORTED_COMMAND);
             }
         }
     }
 
     /// The line a gateway command names, or `None` after answering `500`.
-    fn line_named(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) -> Option<usize> {
+    fn line_named(
+        &mut self,
+        now: Instant,
+        g: usize,
+        peer: SocketAddr,
+        c: &wire::Command<'_>,
+    ) -> Option<usize> {
         let key = c.endpoint.local.to_ascii_lowercase();
         let found = self.gateways[g].lines.get(key.as_str()).copied();
         if found.is_none() {
             self.stats.unknown_endpoint += 1;
-            let addr = self.gateways[g].address;
             warn!(gateway = %self.gateways[g].id, endpoint = %c.endpoint, "unknown endpoint");
-            self.respond(now, addr, c.transaction, ReturnCode::UNKNOWN_ENDPOINT);
+            self.respond(now, peer, c.transaction, ReturnCode::UNKNOWN_ENDPOINT);
         }
         found
     }
 
-    fn notify(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) {
+    fn notify(&mut self, now: Instant, g: usize, peer: SocketAddr, c: &wire::Command<'_>) {
         let observed_nothing = wire::find(&c.params, |p| match p {
             Param::ObservedEvents(v) => Some(v.is_empty()),
             _ => None,
@@ -61,17 +75,15 @@ impl CallAgent {
         if c.endpoint.local == "*" && observed_nothing {
             // A keep-alive (Cisco IOS): the gateway is there; nothing happened on a line.
             self.stats.keepalives += 1;
-            let addr = self.gateways[g].address;
-            self.respond(now, addr, c.transaction, ReturnCode::OK);
+            self.respond(now, peer, c.transaction, ReturnCode::OK);
             self.gateway_heard(now, g);
             return;
         }
-        let Some(line) = self.line_named(now, g, c) else {
+        let Some(line) = self.line_named(now, g, peer, c) else {
             return;
         };
         self.stats.notifications += 1;
-        let addr = self.gateways[g].address;
-        self.respond(now, addr, c.transaction, ReturnCode::OK);
+        self.respond(now, peer, c.transaction, ReturnCode::OK);
         self.gateway_heard(now, g);
         let x = wire::find(&c.params, |p| match p {
             Param::RequestIdentifier(x) => Some(*x),
@@ -103,11 +115,10 @@ impl CallAgent {
         self.request_arm(line);
     }
 
-    fn gateway_delete(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) {
-        let Some(line) = self.line_named(now, g, c) else {
+    fn gateway_delete(&mut self, now: Instant, g: usize, peer: SocketAddr, c: &wire::Command<'_>) {
+        let Some(line) = self.line_named(now, g, peer, c) else {
             return;
         };
-        let addr = self.gateways[g].address;
         let call = wire::find(&c.params, |p| match p {
             Param::CallId(x) => Some(*x),
             _ => None,
@@ -144,12 +155,11 @@ impl CallAgent {
                 debug!(line = %self.lines[line].id, %call, "gateway deleted an unknown connection");
             }
         }
-        self.respond(now, addr, c.transaction, ReturnCode::DELETED);
+        self.respond(now, peer, c.transaction, ReturnCode::DELETED);
     }
 
-    fn restart(&mut self, now: Instant, g: usize, c: &wire::Command<'_>) {
+    fn restart(&mut self, now: Instant, g: usize, peer: SocketAddr, c: &wire::Command<'_>) {
         self.stats.restarts += 1;
-        let addr = self.gateways[g].address;
         let method = wire::find(&c.params, |p| match p {
             Param::RestartMethod(m) => Some(*m),
             _ => None,
@@ -163,14 +173,14 @@ impl CallAgent {
         let whole = c.endpoint.is_wildcard() || c.endpoint.local.eq_ignore_ascii_case("all");
         debug!(gateway = %self.gateways[g].id, endpoint = %c.endpoint, ?method, ?delay, "restart in progress");
         if !whole {
-            let Some(line) = self.line_named(now, g, c) else {
+            let Some(line) = self.line_named(now, g, peer, c) else {
                 return;
             };
-            self.respond(now, addr, c.transaction, ReturnCode::OK);
+            self.respond(now, peer, c.transaction, ReturnCode::OK);
             self.line_restart(g, line, method);
             return;
         }
-        self.respond(now, addr, c.transaction, ReturnCode::OK);
+        self.respond(now, peer, c.transaction, ReturnCode::OK);
         let gateway = self.gateways[g].id.clone();
         match method {
             RestartMethod::Graceful => {
@@ -256,6 +266,111 @@ impl CallAgent {
         ) {
             self.lines[line].arm_failures = 0;
             self.request_resync(line, AuditWhy::Sync);
+        }
+    }
+}
+
+/// Messages from where no gateway was configured to be, and how gateways speak.
+impl CallAgent {
+    /// A message of a datagram from a configured gateway that could not be parsed: a command
+    /// whose transaction id was read is answered (`528`, `504` or `510`, [`wire::ParseError::answer`]),
+    /// anything else dropped. Counted either way.
+    pub(super) fn malformed(&mut self, now: Instant, from: SocketAddr, e: &wire::ParseError) {
+        match e.answer() {
+            Some((txid, code)) => {
+                if code == ReturnCode::INCOMPATIBLE_VERSION {
+                    self.stats.version_answered += 1;
+                } else if code == ReturnCode::UNSUPPORTED_COMMAND {
+                    self.stats.unsupported_commands += 1;
+                } else {
+                    self.stats.malformed_answered += 1;
+                }
+                warn!(%from, error = %e, code = code.0, "malformed command");
+                self.respond(now, from, txid, code);
+            }
+            None => {
+                self.stats.malformed_dropped += 1;
+                debug!(%from, error = %e, "unparseable message dropped");
+            }
+        }
+    }
+
+    /// The gateway a command from an unexpected source is for: the one whose endpoint domain
+    /// it names (case-insensitively, RFC 3435 §3.2.1.3: domain names are not case-sensitive)
+    /// and whose IP address it came from, on another port. A command naming a gateway's domain
+    /// from another IP address is not taken (a gateway that moved, or a forgery) but logged,
+    /// naming where the gateway is configured.
+    pub(super) fn stray_command(
+        &mut self,
+        from: SocketAddr,
+        c: &wire::Command<'_>,
+    ) -> Option<usize> {
+        let domain = c.endpoint.domain;
+        let mut named = None;
+        for (g, gw) in self.gateways.iter().enumerate() {
+            if !gw.domain.eq_ignore_ascii_case(domain) {
+                continue;
+            }
+            if gw.address.ip() == from.ip() {
+                self.heard_on_another_port(g, from);
+                return Some(g);
+            }
+            named.get_or_insert(g);
+        }
+        if let Some(g) = named {
+            self.stats.wrong_address += 1;
+            let gw = &self.gateways[g];
+            warn!(
+                gateway = %gw.id,
+                configured = %gw.address,
+                %from,
+                verb = c.verb.as_str(),
+                "a command names this gateway's endpoints from another address: not taken (did the gateway move?)"
+            );
+        }
+        None
+    }
+
+    /// The gateway a response from an unexpected source answers: the one the command in
+    /// flight with its transaction id went to, if the response comes from that gateway's IP
+    /// address.
+    pub(super) fn stray_response(
+        &mut self,
+        from: SocketAddr,
+        r: &wire::Response<'_>,
+    ) -> Option<usize> {
+        let g = self.in_flight.get(&r.transaction)?.gateway;
+        if self.gateways[g].address.ip() == from.ip() {
+            self.heard_on_another_port(g, from);
+            return Some(g);
+        }
+        self.stats.wrong_address += 1;
+        let gw = &self.gateways[g];
+        warn!(gateway = %gw.id, configured = %gw.address, %from, "a response for this gateway came from another address: not taken");
+        None
+    }
+
+    fn heard_on_another_port(&mut self, g: usize, from: SocketAddr) {
+        self.stats.unexpected_source += 1;
+        let gw = &mut self.gateways[g];
+        if gw.stray_source != Some(from) {
+            gw.stray_source = Some(from);
+            warn!(
+                gateway = %gw.id,
+                configured = %gw.address,
+                %from,
+                "gateway heard from another port than configured; answering there"
+            );
+        }
+    }
+
+    /// Notes the version and profile gateway `g` used on a command; commands to it follow.
+    pub(super) fn learn_dialect(&mut self, g: usize, dialect: Dialect) {
+        let gw = &mut self.gateways[g];
+        if gw.dialect != dialect {
+            self.stats.dialect_changes += 1;
+            debug!(gateway = %gw.id, from = gw.dialect.as_str(), to = dialect.as_str(), "gateway dialect");
+            gw.dialect = dialect;
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod claims;
 mod config;
+mod dialect;
 mod incoming;
 mod outgoing;
 mod responses;
@@ -23,6 +24,7 @@ use super::transaction::{self, Transactions};
 use super::wire::{self, MAX_DATAGRAM, Message, ReturnCode, TransactionId};
 use crate::model::{CallId, Command, DownReason, Event, GatewayId, LineId};
 use crate::{Controller, Transmit};
+use dialect::Dialect;
 use outgoing::{InFlight, Job};
 
 /// What the call agent counts. Every dropped or refused input has a counter; transaction-layer
@@ -99,6 +101,19 @@ pub struct Stats {
     /// Messages that went out piggy-backed behind another in the same datagram
     /// ([`Config::piggyback`]).
     pub piggybacked: u64,
+    /// Messages taken from a gateway's IP address but another port than the configured one
+    /// (a command is answered to where it came from; a response must answer a command in
+    /// flight to that gateway). Each new source is logged at `warn` once.
+    pub unexpected_source: u64,
+    /// Messages from another address that name a configured gateway's endpoints (a gateway
+    /// that moved, or a forgery): not taken, logged at `warn` naming the configured address.
+    pub wrong_address: u64,
+    /// Lines of responses that were not understood (outside the grammar, or unknown
+    /// parameters such as `X-…`), skipped while the rest of the response was used.
+    pub response_lines_skipped: u64,
+    /// Times a gateway was found speaking another version or profile than before (MGCP 0.1,
+    /// NCS 1.0); commands to it follow.
+    pub dialect_changes: u64,
     /// Transaction-layer counters.
     pub transaction: transaction::Stats,
 }
@@ -143,6 +158,10 @@ impl Stats {
             gateway_up,
             // Not exported (it was never in `/metrics`).
             piggybacked: _,
+            unexpected_source,
+            wrong_address,
+            response_lines_skipped,
+            dialect_changes,
             transaction,
         } = *self;
         [
@@ -178,6 +197,10 @@ impl Stats {
             ("timeouts", timeouts),
             ("gateway_down", gateway_down),
             ("gateway_up", gateway_up),
+            ("unexpected_source", unexpected_source),
+            ("wrong_address", wrong_address),
+            ("response_lines_skipped", response_lines_skipped),
+            ("dialect_changes", dialect_changes),
         ]
         .into_iter()
         .chain(transaction.prefixed_counters())
@@ -235,6 +258,10 @@ struct Gateway {
     unchecked: BTreeSet<usize>,
     /// Whether a refuted restart claim was logged at `warn` (once per gateway).
     claim_warned: bool,
+    /// How it speaks, as its last command showed.
+    dialect: Dialect,
+    /// The last unexpected source it was heard from (logged once per new source).
+    stray_source: Option<SocketAddr>,
 }
 
 /// The core's one timer enum (the transaction layer keeps its own).
@@ -272,8 +299,18 @@ enum Timer {
 /// - **Unknown peers** (an address that is no configured gateway): dropped and counted, never
 ///   answered, so the call agent cannot be used to reflect traffic. A configured gateway naming
 ///   an endpoint we do not know gets `500` (RFC 3661: the endpoint is unknown).
-/// - **Unparseable datagrams**: a command whose transaction id could be read is answered `510`
-///   (`528` for a wrong version); anything else is dropped. Both are counted.
+/// - **Another port of a gateway's address** (NAT, a gateway sending from an ephemeral port): a
+///   command naming the gateway's domain (case-insensitively) is taken and answered to its
+///   source (RFC 3435 §3.5), a response matching a command in flight to it is taken; counted in
+///   [`Stats::unexpected_source`], each new source logged at `warn` with the configured
+///   address. From another IP address such messages are not taken ([`Stats::wrong_address`]).
+/// - **Unparseable messages**: each message of a piggy-backed datagram stands alone (RFC 3435
+///   §3.5.5). A command whose transaction id could be read is answered `510` (`528` for a wrong
+///   version, `504` for an unknown verb); anything else is dropped. Both are counted. In a
+///   response, lines outside the grammar (an empty `I:`, an `M:` listing modes) and unknown
+///   parameters are skipped and counted ([`Stats::response_lines_skipped`]); the rest counts.
+/// - **Versions**: `MGCP 1.0`, RFC 2705's `MGCP 0.1` (Cisco IOS) and the NCS 1.0 profile are
+///   answered; commands to a gateway are written in the version it last used (`dialect.rs`).
 /// - **NTFY for a request id that is not current** (the RQNT that replaced it crossed it, or it
 ///   predates a restart): answered `200`, its hook changes applied (deduplicated against the
 ///   known hook state), and the line re-armed with a fresh request — the events are facts about
@@ -380,6 +417,8 @@ impl CallAgent {
                 probe_at: None,
                 unchecked: BTreeSet::new(),
                 claim_warned: false,
+                dialect: Dialect::default(),
+                stray_source: None,
             };
             for name in &gc.lines {
                 let idx = agent.lines.len();
@@ -509,41 +548,50 @@ impl Controller for CallAgent {
             debug!(%from, len = data.len(), "oversized datagram dropped");
             return;
         }
-        let Some(&g) = self.by_address.get(&from) else {
-            self.stats.unknown_peer += 1;
-            debug!(%from, "datagram from an unknown peer dropped");
-            return;
-        };
-        let messages = match wire::parse(data) {
+        let messages = match wire::parse_each(data) {
             Ok(m) => m,
             Err(e) => {
-                match e.answer() {
-                    Some((txid, code)) => {
-                        if code == ReturnCode::INCOMPATIBLE_VERSION {
-                            self.stats.version_answered += 1;
-                        } else if code == ReturnCode::UNSUPPORTED_COMMAND {
-                            self.stats.unsupported_commands += 1;
-                        } else {
-                            self.stats.malformed_answered += 1;
-                        }
-                        tracing::warn!(%from, error = %e, code = code.0, "malformed command");
-                        self.respond(now, from, txid, code);
-                    }
-                    None => {
-                        self.stats.malformed_dropped += 1;
-                        debug!(%from, error = %e, "unparseable datagram dropped");
-                    }
+                if self.by_address.contains_key(&from) {
+                    self.stats.malformed_dropped += 1;
+                    debug!(%from, error = %e, "unparseable datagram dropped");
+                } else {
+                    self.stats.unknown_peer += 1;
+                    debug!(%from, "datagram from an unknown peer dropped");
                 }
                 return;
             }
         };
+        let known = self.by_address.get(&from).copied();
+        let mut heard = BTreeSet::new();
         for m in &messages {
+            // RFC 3435 §3.5.5: each message of a piggy-backed datagram stands alone.
+            let g = match m {
+                Err(e) => {
+                    if known.is_some() {
+                        self.malformed(now, from, e);
+                    } else {
+                        self.stats.unknown_peer += 1;
+                    }
+                    continue;
+                }
+                Ok(Message::Command(c)) => known.or_else(|| self.stray_command(from, c)),
+                Ok(Message::Response(r)) => known.or_else(|| self.stray_response(from, r)),
+            };
+            let Some(g) = g else {
+                self.stats.unknown_peer += 1;
+                debug!(%from, "message from an unknown peer dropped");
+                continue;
+            };
             match m {
-                Message::Command(c) => self.incoming_command(now, g, c),
-                Message::Response(r) => self.incoming_response(now, g, r),
+                Ok(Message::Command(c)) => self.incoming_command(now, g, from, c),
+                Ok(Message::Response(r)) => self.incoming_response(now, g, r),
+                Err(_) => {}
             }
+            heard.insert(g);
         }
-        self.pump(now, g);
+        for g in heard {
+            self.pump(now, g);
+        }
         self.drain_transaction_events(now);
         self.flush(true);
     }
@@ -636,7 +684,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 55] = [
+    const NAMES: [&str; 59] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -669,6 +717,10 @@ mod tests {
         "timeouts",
         "gateway_down",
         "gateway_up",
+        "unexpected_source",
+        "wrong_address",
+        "response_lines_skipped",
+        "dialect_changes",
         "tx_commands_sent",
         "tx_retransmissions",
         "tx_timeouts",

@@ -11,7 +11,7 @@ use super::{CallAgent, Service};
 use crate::mgcp::endpoint::SignalChange;
 use crate::mgcp::wire::{
     self, Action, AudioDescription, EndpointName, EventName, EventRef, Mode, Pair, Param,
-    RequestedEvent, ReturnCode, Sdp, Verb, Version,
+    RequestedEvent, ReturnCode, Sdp, Verb,
 };
 use crate::model::{CallId, Codec, Command, ConnectionMode, LineId, Media};
 
@@ -370,6 +370,7 @@ impl CallAgent {
         };
         let addr = self.gateways[g].address;
         let domain = self.gateways[g].domain.clone();
+        let dialect = self.gateways[g].dialect;
         let txid = self.tx.allocate_id();
         let acks = self.tx.take_response_acks(addr);
         let mut params: Vec<Param<'_>> = Vec::new();
@@ -406,7 +407,7 @@ impl CallAgent {
                         .iter()
                         .map(|(p, e)| RequestedEvent {
                             name: EventName {
-                                package: Some(p),
+                                package: Some(dialect.package(p)),
                                 event: e,
                                 connection: None,
                             },
@@ -420,7 +421,7 @@ impl CallAgent {
                         .iter()
                         .map(|(p, s, a)| EventRef {
                             name: EventName {
-                                package: Some(p),
+                                package: Some(dialect.package(p)),
                                 event: s,
                                 connection: None,
                             },
@@ -498,7 +499,7 @@ impl CallAgent {
             verb,
             transaction: txid,
             endpoint,
-            version: Version::V1_0,
+            version: dialect.version(),
             params,
             sdp,
         }

@@ -15,6 +15,16 @@ use crate::model::{Codec, DownReason, Event, LineId, Media};
 impl CallAgent {
     pub(super) fn incoming_response(&mut self, now: Instant, g: usize, r: &wire::Response<'_>) {
         let addr = self.gateways[g].address;
+        // What is not understood is skipped; the rest of the response counts (issue 15).
+        let skipped = r
+            .params
+            .iter()
+            .filter(|p| matches!(p, Param::Unread(_) | Param::Other(..)))
+            .count();
+        if skipped > 0 {
+            self.stats.response_lines_skipped += skipped as u64;
+            debug!(gateway = %self.gateways[g].id, lines = skipped, "response lines not understood, skipped");
+        }
         let ack_requested = r
             .params
             .iter()

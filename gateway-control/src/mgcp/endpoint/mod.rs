@@ -245,7 +245,8 @@ impl Line {
         if is("L") && event.eq_ignore_ascii_case("hf") {
             return Ok(Some(Observed::HookFlash));
         }
-        if is("D") {
+        // Digits: RFC 3660's `D` package, or NCS's line package (`L/5`, J.162 Annex A.1).
+        if is("D") || is("L") {
             let mut chars = event.chars();
             if let (Some(c), None) = (chars.next(), chars.next())
                 && let Some(d) = Digit::new(c)

@@ -6,6 +6,7 @@
 mod claims;
 mod config;
 mod connections;
+mod field;
 mod gateways;
 mod input;
 mod lines;

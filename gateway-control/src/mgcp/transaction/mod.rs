@@ -137,8 +137,13 @@ struct Peer {
     history: BTreeMap<u64, TransactionId>,
 }
 
+/// At most this many ranges go in one `K:` line: what gateways have always been sent, well
+/// within what they accept (the parser reads up to [`MAX_LIST`] items).
+pub(crate) const MAX_ACK_RANGES: usize = 64;
+const _: () = assert!(MAX_ACK_RANGES <= MAX_LIST);
+
 /// Pending acknowledgements kept per peer (ids, before they are folded into ranges).
-const MAX_PENDING_ACKS: usize = 4 * MAX_LIST;
+const MAX_PENDING_ACKS: usize = 4 * MAX_ACK_RANGES;
 
 /// The transaction layer of one MGCP entity. See the [module docs](self).
 ///

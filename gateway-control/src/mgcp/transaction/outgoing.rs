@@ -17,7 +17,7 @@ pub(super) struct Outgoing {
 
 impl Transactions {
     /// Acknowledgements to put in the `K:` line of a command about to be sent to `peer`, as
-    /// ranges (at most [`MAX_LIST`]); they are then considered sent. Call it just before
+    /// ranges (at most 64); they are then considered sent. Call it just before
     /// encoding each new command.
     pub fn take_response_acks(&mut self, peer: SocketAddr) -> Vec<AckRange> {
         let Some(p) = self.peers.get_mut(&peer) else {
@@ -27,7 +27,7 @@ impl Transactions {
         let mut taken = Vec::new();
         // Ids ascend, so a run of consecutive ids never wraps past 999,999,999.
         for &id in &p.acks {
-            let full = ranges.len() == MAX_LIST;
+            let full = ranges.len() == MAX_ACK_RANGES;
             match ranges.last_mut() {
                 Some(r) if r.last.0 + 1 == id.0 => r.last = id,
                 _ if full => break,

@@ -4,9 +4,10 @@
 //! For every message [`super::parse`] can return, `parse(encode(m)) == [m]`. Values built by
 //! hand must keep to the grammar the parser accepts (hex ids, no line ends, balanced
 //! parentheses in raw event parameters, an [`Other`](super::Param::Other) name that is not one of
-//! RFC 3435's); the encoder writes them as given and does not check. Nor does it enforce
-//! [`MAX_DATAGRAM`](super::MAX_DATAGRAM): a caller that builds large messages (many
-//! piggy-backed ones, a long SDP) checks the length of what it sends.
+//! RFC 3435's); the encoder writes them as given and does not check. An
+//! [`Unread`](super::Param::Unread) line of a response is written back as it was read. Nor
+//! does the encoder enforce [`MAX_DATAGRAM`](super::MAX_DATAGRAM): a caller that builds large
+//! messages (many piggy-backed ones, a long SDP) checks the length of what it sends.
 
 use std::fmt;
 
@@ -280,12 +281,18 @@ impl Param<'_> {
             Self::MaxDatagram(_) => "MD",
             Self::PackageList(_) => "PL",
             Self::Other(name, _) => name,
+            Self::Unread(line) => line.split(':').next().map_or("", super::parse::trim_wsp),
         }
     }
 
     /// Appends the parameter line `Name: value` with its CRLF (`Name:` alone when the value is
     /// empty).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if let Self::Unread(line) = self {
+            push_str(out, line);
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
         push_str(out, self.name());
         out.push(b':');
         let start = out.len();
@@ -331,6 +338,8 @@ impl Param<'_> {
             Self::RequestedInfo(codes) => push_list(out, codes, b",", |out, c| push_str(out, c)),
             Self::RestartMethod(m) => push_str(out, m.as_str()),
             Self::RestartDelay(n) | Self::MaxDatagram(n) => push_u32(out, *n),
+            // Written whole above.
+            Self::Unread(_) => {}
         }
         if out.len() == start + 1 {
             out.truncate(start);

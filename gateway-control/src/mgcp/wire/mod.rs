@@ -20,7 +20,7 @@ mod sdp;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{ParseError, ParseErrorKind, parse};
+pub use parse::{ParseError, ParseErrorKind, parse, parse_each};
 pub use sdp::{AudioDescription, Sdp, SdpError, SdpLine};
 
 /// The largest datagram accepted or produced (RFC 3435 §3.5.5 lets gateways announce more with
@@ -32,8 +32,10 @@ pub const MAX_MESSAGES: usize = 16;
 /// endpoint of the gateway on a `Z:` line of its own (RFC 3435 §2.3.10): 512 holds the largest
 /// analog gateways (288 ports) within [`MAX_DATAGRAM`].
 pub const MAX_PARAMS: usize = 512;
-/// At most this many items in one list-valued parameter (events, signals, acks, options…).
-pub const MAX_LIST: usize = 64;
+/// At most this many items in one list-valued parameter (events, signals, acks, options…): a
+/// dial string collected under a digit map comes as one `O:` item per digit (RFC 3435
+/// §2.1.5), and an international number with prefixes and a PIN is far below this.
+pub const MAX_LIST: usize = 256;
 /// At most this many lines in one embedded session description.
 pub const MAX_SDP_LINES: usize = 64;
 
@@ -138,8 +140,8 @@ impl fmt::Display for EndpointName<'_> {
     }
 }
 
-/// The protocol version on a command line: `MGCP 1.0`, optionally followed by a profile such as
-/// `NCS 1.0` (RFC 3435 §3.2.1.4).
+/// The protocol version on a command line: `MGCP 1.0` (or RFC 2705's `MGCP 0.1`), optionally
+/// followed by a profile such as `NCS 1.0` (RFC 3435 §3.2.1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Version<'a> {
     /// Major version (1).
@@ -157,6 +159,31 @@ impl Version<'_> {
         minor: 0,
         profile: None,
     };
+
+    /// `MGCP 0.1`: RFC 2705, RFC 3435's predecessor, still spoken by Cisco IOS gateways set to
+    /// `mgcp version 0.1` (on their RSIP, NTFY and the responses to them).
+    pub const V0_1: Version<'static> = Version {
+        major: 0,
+        minor: 1,
+        profile: None,
+    };
+
+    /// `MGCP 1.0 NCS 1.0`: the PacketCable NCS 1.0 profile (ITU-T J.162), spoken by cable
+    /// modems' embedded MTAs.
+    pub const NCS_1_0: Version<'static> = Version {
+        major: 1,
+        minor: 0,
+        profile: Some("NCS 1.0"),
+    };
+
+    /// Whether the profile named is PacketCable NCS (any version; case-insensitive).
+    pub fn is_ncs(&self) -> bool {
+        self.profile.is_some_and(|p| {
+            p.split(parse::is_wsp)
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case("NCS"))
+        })
+    }
 }
 
 /// A response code (RFC 3435 §2.4, RFC 3661).
@@ -532,6 +559,10 @@ pub enum Param<'a> {
     PackageList(&'a str),
     /// Any other line (`X-…` extensions, vendor parameters), name and raw value.
     Other(&'a str, &'a str),
+    /// A line of a response that does not follow the grammar (an empty `I:`, an `M:` listing
+    /// several modes, a line without `:`), raw, without its line end. Only responses keep
+    /// such lines (see [`parse_each`]); in a command they are an error.
+    Unread(&'a str),
 }
 
 /// Looks up the first parameter matching `f` — the pattern every consumer uses.

@@ -11,7 +11,7 @@ use tracing::trace;
 
 use super::params::parse_param;
 use super::{
-    Command, EndpointName, MAX_DATAGRAM, MAX_MESSAGES, MAX_PARAMS, MAX_SDP_LINES, Message,
+    Command, EndpointName, MAX_DATAGRAM, MAX_MESSAGES, MAX_PARAMS, MAX_SDP_LINES, Message, Param,
     Response, ReturnCode, Sdp, SdpLine, TransactionId, Verb, Version,
 };
 
@@ -57,16 +57,20 @@ pub enum ParseErrorKind {
     /// Longer than [`super::MAX_DATAGRAM`], or a count limit exceeded.
     #[error("too large: {0}")]
     TooLarge(&'static str),
-    /// Not UTF-8 / not text where text is required.
-    #[error("not text")]
+    /// Not UTF-8.
+    #[error("not UTF-8 text")]
     NotText,
+    /// A control character other than tab inside a line; a carriage return not followed by a
+    /// line feed is one (RFC 3435 Appendix A: lines end with CRLF or LF).
+    #[error("{}", control_text(*.0))]
+    ControlCharacter(u8),
     /// The first line is missing or malformed.
     #[error("bad first line: {0}")]
     FirstLine(&'static str),
     /// The verb is not one of RFC 3435's (answer 510 if a transaction id was read).
     #[error("unknown verb")]
     UnknownVerb,
-    /// The version is not `MGCP 1.0` (answer 528).
+    /// The version is neither `MGCP 1.0` nor RFC 2705's `MGCP 0.1` (answer 528).
     #[error("unsupported protocol version")]
     Version,
     /// A parameter line is malformed; names the parameter.
@@ -78,6 +82,14 @@ pub enum ParseErrorKind {
     /// The datagram holds nothing.
     #[error("empty")]
     Empty,
+}
+
+fn control_text(byte: u8) -> String {
+    if byte == b'\r' {
+        "a carriage return without a line feed (lines end with CRLF or LF)".to_owned()
+    } else {
+        format!("control character 0x{byte:02X} inside a line")
+    }
 }
 
 /// Whitespace inside a line (RFC 3435 Appendix A `WSP`).
@@ -157,7 +169,7 @@ impl<'a> Lines<'a> {
             .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
         {
             return Err(ParseError {
-                kind: ParseErrorKind::NotText,
+                kind: ParseErrorKind::ControlCharacter(text.as_bytes()[bad]),
                 offset: offset_in(self.base, text) + bad,
                 transaction: None,
                 is_command: None,
@@ -167,13 +179,32 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// Parses one datagram into its messages (one, or several piggy-backed).
+/// Parses one datagram into its messages (one, or several piggy-backed), all or nothing: the
+/// first message that fails fails the datagram. A receiver uses [`parse_each`] instead, which
+/// lets each piggy-backed message stand alone.
 ///
 /// Errors name what is wrong and the byte offset where; when the failing message's first line
 /// was readable as far as its transaction id, [`ParseError::transaction`] carries it so that the
 /// command can be answered (504 for [`ParseErrorKind::UnknownVerb`], 510 for malformed
 /// parameters, 528 for [`ParseErrorKind::Version`]).
 pub fn parse(datagram: &[u8]) -> Result<Vec<Message<'_>>, ParseError> {
+    parse_each(datagram)?.into_iter().collect()
+}
+
+/// Parses one datagram into its messages, each on its own (RFC 3435 §3.5.5: the messages of a
+/// piggy-backed datagram are processed as if received one by one): a message that fails is an
+/// `Err` in its place — answered on its own if it is a command ([`ParseError::answer`]) — and
+/// the messages after it are still read, from the next `.` separator on.
+///
+/// The outer error is for the datagram as a whole: larger than [`MAX_DATAGRAM`], not UTF-8, or
+/// more than [`MAX_MESSAGES`] messages.
+///
+/// In a response, a parameter line that does not follow the grammar (an empty `I:`, an `M:`
+/// listing several modes) does not fail the message: it is kept raw as [`Param::Unread`], so
+/// that what is understood of the response still counts.
+///
+/// [`Param::Unread`]: super::Param::Unread
+pub fn parse_each(datagram: &[u8]) -> Result<Vec<Result<Message<'_>, ParseError>>, ParseError> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(ParseError {
             kind: ParseErrorKind::TooLarge("datagram"),
@@ -199,15 +230,33 @@ pub fn parse(datagram: &[u8]) -> Result<Vec<Message<'_>>, ParseError> {
                 is_command: None,
             });
         }
-        let (message, more) = parse_message(&mut lines)?;
-        trace!(
-            transaction = message.transaction().0,
-            command = matches!(message, Message::Command(_)),
-            "mgcp message parsed"
-        );
+        let (message, more) = match parse_message(&mut lines) {
+            Ok((message, more)) => {
+                trace!(
+                    transaction = message.transaction().0,
+                    command = matches!(message, Message::Command(_)),
+                    "mgcp message parsed"
+                );
+                (Ok(message), more)
+            }
+            Err(e) => (Err(e), skip_message(&mut lines)),
+        };
         messages.push(message);
         if !more {
             return Ok(messages);
+        }
+    }
+}
+
+/// Skips what is left of a message that failed; returns whether a `.` separator announced
+/// another one.
+fn skip_message(lines: &mut Lines<'_>) -> bool {
+    loop {
+        match lines.next_line() {
+            Ok(Some(line)) if line.text == "." => return true,
+            Ok(None) => return false,
+            // A line with a control character is skipped like any other.
+            Ok(Some(_)) | Err(_) => {}
         }
     }
 }
@@ -291,7 +340,14 @@ fn parse_message<'a>(lines: &mut Lines<'a>) -> Result<(Message<'a>, bool), Parse
                     offset_in(base, text),
                 ));
             }
-            let param = parse_param(text).map_err(|f| fail(f.kind, offset_in(base, f.at)))?;
+            let param = match parse_param(text) {
+                Ok(param) => param,
+                // RFC 3435 §3.5.x gives no licence for this, but real gateways answer with
+                // an empty `I:`, an `M:` listing their modes, and the like: a response is
+                // read for what it says, so a line outside the grammar is kept raw.
+                Err(_) if !is_command => Param::Unread(text),
+                Err(f) => return Err(fail(f.kind, offset_in(base, f.at))),
+            };
             params.push(param);
         }
     }
@@ -447,16 +503,20 @@ fn parse_head<'a>(base: &'a str, line: &'a str) -> Result<Head<'a>, ParseError> 
     else {
         return Err(fail(ParseErrorKind::FirstLine("version"), number, tx));
     };
-    let (Ok(1), Ok(0)) = (major.parse::<u8>(), minor.parse::<u8>()) else {
-        return Err(fail(ParseErrorKind::Version, number, tx));
+    // 1.0 is RFC 3435's; 0.1 is RFC 2705's, which Cisco IOS gateways still send when
+    // configured `mgcp version 0.1`: its commands and parameters are a subset of 1.0's.
+    let (major, minor) = match (major.parse::<u8>(), minor.parse::<u8>()) {
+        (Ok(1), Ok(0)) => (1, 0),
+        (Ok(0), Ok(1)) => (0, 1),
+        _ => return Err(fail(ParseErrorKind::Version, number, tx)),
     };
     Ok(Head::Command {
         verb,
         transaction,
         endpoint,
         version: Version {
-            major: 1,
-            minor: 0,
+            major,
+            minor,
             profile: (!profile.is_empty()).then_some(profile),
         },
     })

@@ -95,7 +95,10 @@ impl<'a> Sdp<'a> {
                 .bytes()
                 .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
             {
-                return Err(fail(ParseErrorKind::NotText, offset_in(text, line) + bad));
+                return Err(fail(
+                    ParseErrorKind::ControlCharacter(line.as_bytes()[bad]),
+                    offset_in(text, line) + bad,
+                ));
             }
             if line.is_empty() {
                 continue;

@@ -208,7 +208,7 @@ fn pending_acks_per_peer_are_bounded() {
     let ids: Vec<TransactionId> = (0..300)
         .map(|_| answered_asking_ack(&mut t, now, peer()))
         .collect();
-    // 256 kept (4·MAX_LIST); the lowest 44 forgotten and counted.
+    // 256 kept (4·MAX_ACK_RANGES); the lowest 44 forgotten and counted.
     assert_eq!(t.stats().acks_dropped, 44);
     // Asking again for one still pending changes nothing.
     t.handle_response(now, peer(), ids[299], ReturnCode::OK, true);

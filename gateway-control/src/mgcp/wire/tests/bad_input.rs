@@ -29,7 +29,7 @@ fn unknown_verb_and_version_keep_the_transaction() {
     );
     // Without a readable transaction id, or for a response, there is nobody to answer.
     assert_eq!(error(b"XYZW x a@b MGCP 1.0\r\n").answer(), None);
-    assert_eq!(error(b"200 1 OK\r\nX: zz\r\n").answer(), None);
+    assert_eq!(error(b"200 1 OK\r\n\r\nnot sdp\r\n").answer(), None);
 
     let e = error(b"CRCX 99 aaln/1@gw MGCP 2.0\r\n");
     assert_eq!(e.kind, ParseErrorKind::Version);
@@ -216,11 +216,34 @@ fn limits_are_enforced() {
 
 #[test]
 fn not_text() {
-    assert_eq!(error(b"200 1 OK\xff\r\n").kind, ParseErrorKind::NotText);
+    let e = error(b"200 1 OK\xff\r\n");
+    assert_eq!(e.kind, ParseErrorKind::NotText);
+    assert_eq!(e.to_string(), "MGCP not UTF-8 text at byte 8");
     let e = error(b"200 1 OK\r\nX: 1\x00\r\n");
-    assert_eq!((e.kind, e.offset), (ParseErrorKind::NotText, 14));
+    assert_eq!(
+        (e.kind.clone(), e.offset),
+        (ParseErrorKind::ControlCharacter(0), 14)
+    );
+    assert_eq!(
+        e.to_string(),
+        "MGCP control character 0x00 inside a line at byte 14"
+    );
+    // Issue 15 point 7: a datagram whose lines end with CR alone was reported as "not text".
+    // RFC 3435 Appendix A: `EOL = CRLF / LF`; the error says so.
+    let e = error(b"NTFY 7 aaln/1@gw MGCP 1.0\rX: 1\rO: L/hd\r");
+    assert_eq!(
+        (e.kind.clone(), e.offset),
+        (ParseErrorKind::ControlCharacter(b'\r'), 25)
+    );
+    assert_eq!(
+        e.to_string(),
+        "MGCP a carriage return without a line feed (lines end with CRLF or LF) at byte 25"
+    );
     let e = error(b"200 1 O\rK\r\n");
-    assert_eq!((e.kind, e.offset), (ParseErrorKind::NotText, 7));
+    assert_eq!(
+        (e.kind, e.offset),
+        (ParseErrorKind::ControlCharacter(b'\r'), 7)
+    );
     let e = error(b"200 1 OK\r\n\r\nv=0\r\nnot sdp\r\n");
     assert_eq!(
         (e.kind, e.offset),

@@ -71,8 +71,11 @@ fn endpoint_names_hold_no_comma_and_one_at() {
             "{what}"
         );
     }
-    let e = error(b"200 12 OK\r\nZ: aaln/1,aaln/2@gw\r\n");
+    let e = error(b"AUEP 12 aaln/1@gw MGCP 1.0\r\nZ: aaln/1,aaln/2@gw\r\n");
     assert_eq!(e.kind, ParseErrorKind::Param("Z"));
+    // A response keeps the line raw instead (issue 15 point 3).
+    let r = response(b"200 12 OK\r\nZ: aaln/1,aaln/2@gw\r\n");
+    assert_eq!(r.params, [Param::Unread("Z: aaln/1,aaln/2@gw")]);
     // Wildcards and bracketed addresses are ordinary characters here (RFC 3435 §2.1.2).
     for (text, local, domain) in [
         ("aaln/*@gw", "aaln/*", "gw"),
@@ -109,10 +112,11 @@ fn an_unreadable_version_is_a_protocol_error_and_another_version_is_incompatible
             "{version}"
         );
     }
-    // A well-formed version other than MGCP 1.0: answered 528.
+    // A well-formed version other than MGCP 1.0 and RFC 2705's 0.1: answered 528.
     for version in [
         "MGCP 1.1",
-        "MGCP 0.1",
+        "MGCP 0.2",
+        "MGCP 1.01",
         "MGCP 2.0",
         "MGCP 256.0",
         "SGCP 1.1",
@@ -132,6 +136,17 @@ fn an_unreadable_version_is_a_protocol_error_and_another_version_is_incompatible
     assert_eq!(c.version.profile, Some("NCS 1.0"));
     let c = command(b"CRCX 77 aaln/1@gw MGCP 1.0\r\n");
     assert_eq!(c.version.profile, None);
+    assert!(!c.version.is_ncs());
+    let c = command(b"RSIP 77 aaln/1@gw MGCP 1.0 ncs 1.0\r\n");
+    assert!(c.version.is_ncs());
+    // Issue 15 point 1: Cisco IOS with `mgcp version 0.1` sends RFC 2705's version, "MGCP 0.1"
+    // (RFC 2705 §3.2.1: the version is "MGCP 0.1"); it is read as such.
+    let c = command(b"RSIP 1 *@vg224.example.net MGCP 0.1\r\nRM: restart\r\n");
+    assert_eq!(c.version, Version::V0_1);
+    assert_eq!(
+        command(b"NTFY 2 aaln/1@gw MGCP 00.01\r\n").version,
+        Version::V0_1
+    );
 }
 
 #[test]
@@ -193,7 +208,10 @@ fn tabs_are_text_and_other_control_characters_are_not() {
         (&b"200 1 OK\r\n\r\nv=0\x01\r\n"[..], 15),
     ] {
         let e = error(bytes);
-        assert_eq!((e.kind, e.offset), (ParseErrorKind::NotText, offset));
+        assert_eq!(
+            (e.kind, e.offset),
+            (ParseErrorKind::ControlCharacter(bytes[offset]), offset)
+        );
     }
 }
 

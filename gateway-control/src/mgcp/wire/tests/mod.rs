@@ -667,3 +667,4 @@ fn rtpbridge_wildcard_exchange() {
 
 mod bad_input;
 mod boundaries;
+mod field;
