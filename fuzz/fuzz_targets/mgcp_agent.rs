@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gateway_control::Controller;
 use gateway_control::mgcp::{CallAgent, Config, GatewayConfig};
 use gateway_control::model::{
-    Cadence, CallId, Codec, Command, ConnectionMode, GatewayId, LineId, Tone,
+    Cadence, CallId, Codec, Command, ConnectionMode, DigitMap, GatewayId, LineId, Tone,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -42,7 +42,7 @@ fn command(selector: u8, arg: u8) -> Command {
     };
     let line = LineId::new(gw, endpoint);
     let call = CallId(u64::from(arg % 4));
-    match selector % 11 {
+    match selector % 12 {
         0 => Command::Ring {
             line,
             cadence: Cadence::Distinctive(arg % 10),
@@ -72,6 +72,12 @@ fn command(selector: u8, arg: u8) -> Command {
         // Lines given and taken while running, configured or not, wildcards included.
         7 => Command::AddLine { line },
         8 => Command::RemoveLine { line },
+        // Digit maps, sent and collected (issue 15).
+        9 => Command::CollectDigits {
+            line,
+            map: DigitMap::parse(if arg & 2 == 0 { "(xxxx|*xx|0T)" } else { "x.#" })
+                .expect("valid map"),
+        },
         _ => Command::Audit { line },
     }
 }

@@ -18,6 +18,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+pub mod digitmap;
 pub mod mgcp;
 pub mod model;
 pub mod pcap;

@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::digitmap::DigitMap;
+
 /// A gateway, by its configured name (`[[gateway]] name`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GatewayId(Arc<str>);
@@ -291,6 +293,18 @@ pub enum Command {
         /// Which line.
         line: LineId,
     },
+    /// Collect a dial string on an off-hook line against a digit map (RFC 3435 §2.1.5): the
+    /// gateway gathers the keys itself and reports them at once when the string matches the
+    /// map (or can no longer match, or the inter-digit timer runs out), answered by one
+    /// [`Event::Dialled`]; single keys ([`Event::Digit`]) are not reported meanwhile. Collecting
+    /// ends with that report or with the hang-up; an on-hook line answers
+    /// [`Event::CommandFailed`] (`402`), as does a gateway that cannot (`519`, `522`…).
+    CollectDigits {
+        /// Which line.
+        line: LineId,
+        /// The dial plan, such as `(xxxx|*xx|0T|9011x.T)`.
+        map: DigitMap,
+    },
 }
 
 impl Command {
@@ -306,7 +320,8 @@ impl Command {
             | Self::DeleteConnection { line, .. }
             | Self::Audit { line }
             | Self::AddLine { line }
-            | Self::RemoveLine { line } => line,
+            | Self::RemoveLine { line }
+            | Self::CollectDigits { line, .. } => line,
         }
     }
 }
@@ -369,6 +384,15 @@ pub enum Event {
         line: LineId,
         /// Which key.
         digit: Digit,
+    },
+    /// A dial string collected under [`Command::CollectDigits`], reported in one piece.
+    Dialled {
+        /// Which line.
+        line: LineId,
+        /// The keys, in order (a timer event `T` some gateways add is not one). Whether the
+        /// string matched the map is the consumer's to check (`DigitMap::check`): a gateway
+        /// also reports a string that can no longer match.
+        digits: Vec<Digit>,
     },
     /// A connection asked for with [`Command::CreateConnection`] exists.
     ConnectionCreated {

@@ -181,3 +181,58 @@ fn call_flow(lose_every: Option<u64>, patience: Duration) -> Sim {
     assert_eq!(p.gateway.stats().refused, 0, "the gateway refused nothing");
     p
 }
+
+/// Issue 15, digit maps against the simulated gateway's own matcher: a four-digit extension is
+/// reported in one `Dialled` as soon as the fourth key completes the map; `0` alone waits for
+/// the inter-digit timer (`0T`) and is then reported; then single keys come one by one.
+#[test]
+fn a_dial_string_is_collected_by_the_gateway_and_reported_once() {
+    let patience = Duration::from_millis(100);
+    let mut p = new_lossy(1, None, patience);
+    p.line(LineCommand::OffHook(1));
+    p.run(patience);
+    p.events.clear();
+    let map = gateway_control::model::DigitMap::parse("(0T|[1-7]xxx|*xx)").unwrap();
+    p.command(Command::CollectDigits {
+        line: line_id(1),
+        map: map.clone(),
+    });
+    p.run(patience);
+    p.line(LineCommand::Digits(1, "2041".into()));
+    p.run(patience + Duration::from_secs(1));
+    let keys = |s: &str| {
+        s.chars()
+            .map(|c| Digit::new(c).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        p.events.drain(..).collect::<Vec<_>>(),
+        [Event::Dialled {
+            line: line_id(1),
+            digits: keys("2041")
+        }]
+    );
+    p.command(Command::CollectDigits {
+        line: line_id(1),
+        map,
+    });
+    p.run(patience);
+    p.line(LineCommand::Digits(1, "0".into()));
+    // The gateway's short inter-digit timer, then the notification.
+    p.run(Duration::from_secs(30));
+    let got = take(&mut p, |e| matches!(e, Event::Dialled { .. }));
+    assert_eq!(
+        got,
+        Event::Dialled {
+            line: line_id(1),
+            digits: keys("0")
+        }
+    );
+    p.line(LineCommand::Digits(1, "7".into()));
+    p.run(Duration::from_secs(1));
+    take(
+        &mut p,
+        |e| matches!(e, Event::Digit { digit, .. } if *digit == Digit::new('7').unwrap()),
+    );
+    assert_eq!(p.gateway.stats().refused, 0);
+}

@@ -10,7 +10,8 @@ use super::outgoing::{AuditWhy, Connection};
 use super::{CallAgent, Dialect, Service, Timer};
 use crate::mgcp::transaction::CommandOutcome;
 use crate::mgcp::wire::{self, AckRange, Param, RestartMethod, ReturnCode, Verb};
-use crate::model::{CallId, DownReason, Event};
+use crate::mgcp::endpoint::dial_keys;
+use crate::model::{CallId, Digit, DownReason, Event};
 
 impl CallAgent {
     /// A command from gateway `g`, received from `peer`: its configured address, or another
@@ -98,7 +99,15 @@ impl CallAgent {
             Param::ObservedEvents(v) => Some(v),
             _ => None,
         });
+        let mut dialled: Option<Vec<Digit>> = None;
         for e in observed.into_iter().flatten() {
+            if self.lines[line].collect.is_some()
+                && let Some(keys) = dial_keys(e)
+            {
+                // A dial string collected under the digit map: reported in one piece.
+                dialled.get_or_insert_with(Vec::new).extend(keys);
+                continue;
+            }
             match self.lines[line].observe(e) {
                 Ok(Some(o)) => {
                     let ev = self.lines[line].event(o);
@@ -110,6 +119,14 @@ impl CallAgent {
                     debug!(line = %self.lines[line].id, event = e.name.event, "unrecognised event ignored");
                 }
             }
+        }
+        // Hanging up in the same notification ended the collection: nothing is reported.
+        if let Some(digits) = dialled
+            && self.lines[line].collect.take().is_some()
+        {
+            self.stats.dial_strings += 1;
+            let line = self.lines[line].id.clone();
+            self.emit(Event::Dialled { line, digits });
         }
         // Lockstep (§4.4.1 "step"): every notification is followed by a fresh request.
         self.request_arm(line);

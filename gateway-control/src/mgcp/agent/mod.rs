@@ -54,6 +54,8 @@ pub struct Stats {
     pub notifications: u64,
     /// Keep-alives answered: `NTFY` for `*@gateway` with nothing observed (Cisco IOS).
     pub keepalives: u64,
+    /// Dial strings collected under a digit map and reported ([`Event::Dialled`]).
+    pub dial_strings: u64,
     /// Notifications for a request id that was not current (answered 200 and resynchronised).
     pub stale_notifications: u64,
     /// Observed events we never ask for, ignored.
@@ -162,6 +164,7 @@ impl Stats {
             wrong_address,
             response_lines_skipped,
             dialect_changes,
+            dial_strings,
             transaction,
         } = *self;
         [
@@ -201,6 +204,7 @@ impl Stats {
             ("wrong_address", wrong_address),
             ("response_lines_skipped", response_lines_skipped),
             ("dialect_changes", dialect_changes),
+            ("dial_strings", dial_strings),
         ]
         .into_iter()
         .chain(transaction.prefixed_counters())
@@ -684,7 +688,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 59] = [
+    const NAMES: [&str; 60] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -721,6 +725,7 @@ mod tests {
         "wrong_address",
         "response_lines_skipped",
         "dialect_changes",
+        "dial_strings",
         "tx_commands_sent",
         "tx_retransmissions",
         "tx_timeouts",

@@ -153,6 +153,10 @@ impl CallAgent {
                 line,
                 change: SignalChange::StopTone,
             },
+            (Command::CollectDigits { map, .. }, Some(line)) => Job::Signal {
+                line,
+                change: SignalChange::Collect(map),
+            },
             (Command::Audit { .. }, Some(line)) => Job::Audit {
                 line,
                 why: AuditWhy::Model,
@@ -325,7 +329,7 @@ impl CallAgent {
             Job::Signal { line, change } => {
                 if let Err(code) = self.lines[*line].apply(change) {
                     let id = self.lines[*line].id.clone();
-                    self.fail(id, None, code.0, "the phone is off hook");
+                    self.fail(id, None, code.0, code.reason());
                     return false;
                 }
                 self.lines[*line].local().clone()
@@ -402,6 +406,7 @@ impl CallAgent {
                 verb = Verb::Rqnt;
                 params.push(Param::NotifiedEntity(&self.config.notified_entity));
                 params.push(Param::RequestIdentifier(&x_hex));
+                let collecting = rqnt.digit_map.is_some();
                 params.push(Param::RequestedEvents(
                     rqnt.events
                         .iter()
@@ -411,11 +416,18 @@ impl CallAgent {
                                 event: e,
                                 connection: None,
                             },
-                            actions: vec![Action::Notify],
+                            actions: vec![if collecting && *p == "D" {
+                                Action::AccumulateDigitMap
+                            } else {
+                                Action::Notify
+                            }],
                             params: None,
                         })
                         .collect(),
                 ));
+                if let Some(map) = &rqnt.digit_map {
+                    params.push(Param::DigitMap(map.as_str()));
+                }
                 params.push(Param::SignalRequests(
                     rqnt.signals
                         .iter()

@@ -106,7 +106,10 @@ impl CallAgent {
                 if ok {
                     self.lines[line].arm_failures = 0;
                 } else {
-                    if matches!(inf.job, Job::Signal { .. }) {
+                    // A refused request ends a dial string being collected (a gateway without
+                    // digit maps answers `519` or `522`): reported once, not sent again.
+                    let collecting = self.lines[line].collect.take().is_some();
+                    if matches!(inf.job, Job::Signal { .. }) || collecting {
                         let id = self.lines[line].id.clone();
                         self.fail(id, None, r.code.0, reason);
                     }

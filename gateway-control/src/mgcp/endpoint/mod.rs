@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tracing::debug;
 
 use super::wire::{EventRef, ReturnCode};
-use crate::model::{Cadence, CallerId, Digit, Event, LineId, Tone};
+use crate::model::{Cadence, CallerId, Digit, DigitMap, Event, LineId, Tone};
 
 /// Hook state as last known.
 #[allow(clippy::enum_variant_names)] // the telephony terms
@@ -58,6 +58,8 @@ pub(crate) enum SignalChange {
     StopRing,
     Tone(Tone),
     StopTone,
+    /// Collect a dial string against a digit map ([`crate::model::Command::CollectDigits`]).
+    Collect(DigitMap),
 }
 
 /// A model event derived from one observed event, before the line id is attached.
@@ -76,10 +78,16 @@ pub(crate) struct Request {
     pub(crate) events: &'static [(&'static str, &'static str)],
     /// `S:` entries, `(package, signal, parameters)`. Empty stops every time-out signal.
     pub(crate) signals: Vec<(&'static str, &'static str, Option<String>)>,
+    /// A digit map to collect against (`D:`); the `D` package entry then has action `D`
+    /// instead of `N`.
+    pub(crate) digit_map: Option<DigitMap>,
 }
 
 const ON_HOOK_EVENTS: &[(&str, &str)] = &[("L", "hd")];
 const OFF_HOOK_EVENTS: &[(&str, &str)] = &[("L", "hu"), ("L", "hf"), ("D", "[0-9#*]")];
+/// Collecting a dial string: the keys and the inter-digit timer `T` go to the digit map
+/// (RFC 3435 §2.1.5's own example asks `D/[0-9#*T](D)`).
+const COLLECT_EVENTS: &[(&str, &str)] = &[("L", "hu"), ("L", "hf"), ("D", "[0-9#*T]")];
 
 /// One line.
 #[derive(Debug)]
@@ -107,6 +115,8 @@ pub(crate) struct Line {
     /// The line was removed ([`crate::model::Command::RemoveLine`]): its requests ask for no
     /// events and stop its signals, and it is never re-armed or retried.
     pub(crate) retired: bool,
+    /// The dial string being collected, while off hook ([`SignalChange::Collect`]).
+    pub(crate) collect: Option<DigitMap>,
 }
 
 impl Line {
@@ -125,6 +135,7 @@ impl Line {
             arm_failures: 0,
             hook_hint: None,
             retired: false,
+            collect: None,
         }
     }
 
@@ -148,9 +159,16 @@ impl Line {
     }
 
     /// Applies a model command's signal change. Returns the error code to report instead, when
-    /// the change cannot apply (ringing an off-hook phone: 401).
+    /// the change cannot apply (ringing an off-hook phone: 401; collecting digits on an on-hook
+    /// one: 402).
     pub(crate) fn apply(&mut self, change: &SignalChange) -> Result<(), ReturnCode> {
         match change {
+            SignalChange::Collect(map) => {
+                if self.hook != Hook::OffHook {
+                    return Err(ReturnCode::ALREADY_ON_HOOK);
+                }
+                self.collect = Some(map.clone());
+            }
             SignalChange::Ring { cadence, caller_id } => {
                 if self.hook == Hook::OffHook {
                     return Err(ReturnCode::ALREADY_OFF_HOOK);
@@ -197,11 +215,13 @@ impl Line {
             return Request {
                 events: &[],
                 signals,
+                digit_map: None,
             };
         }
-        let events = match self.hook {
-            Hook::OffHook => OFF_HOOK_EVENTS,
-            Hook::OnHook | Hook::Unknown => ON_HOOK_EVENTS,
+        let (events, digit_map) = match (self.hook, &self.collect) {
+            (Hook::OffHook, Some(map)) => (COLLECT_EVENTS, Some(map.clone())),
+            (Hook::OffHook, None) => (OFF_HOOK_EVENTS, None),
+            (Hook::OnHook | Hook::Unknown, _) => (ON_HOOK_EVENTS, None),
         };
         let mut signals = Vec::new();
         match &self.signal {
@@ -227,7 +247,11 @@ impl Line {
             signals.push(("L", "vmwi", Some(on.to_owned())));
             self.lamp_dirty = false;
         }
-        Request { events, signals }
+        Request {
+            events,
+            signals,
+            digit_map,
+        }
     }
 
     /// Maps one observed event (`O:` item) to a model event, updating the hook state. `None`
@@ -265,6 +289,10 @@ impl Line {
         }
         debug!(line = %self.id, from = ?self.hook, to = ?hook, "hook state");
         self.hook = hook;
+        if hook != Hook::OffHook {
+            // Hanging up ends a dial string being collected.
+            self.collect = None;
+        }
         if hook == Hook::OffHook && matches!(self.signal, Some(Signal::Ring { .. })) {
             self.signal = None;
         }
@@ -285,6 +313,25 @@ impl Line {
             Observed::Digit(digit) => Event::Digit { line, digit },
         }
     }
+}
+
+/// The keys of an observed event that is part of a dial string collected under a digit map:
+/// one key (`D/5`), or several in one event as some gateways write them (`D/5551212`), in the
+/// `D` package, NCS's `L`, or none; a timer event `T` is skipped. `None` for anything else.
+pub(crate) fn dial_keys(e: &EventRef<'_>) -> Option<Vec<Digit>> {
+    let package_ok = e.name.package.is_none_or(|p| {
+        p.eq_ignore_ascii_case("D") || p.eq_ignore_ascii_case("L")
+    });
+    if !package_ok || e.params.is_some() || e.name.connection.is_some() {
+        return None;
+    }
+    let mut keys = Vec::new();
+    for c in e.name.event.chars() {
+        if !c.eq_ignore_ascii_case(&'T') {
+            keys.push(Digit::new(c)?);
+        }
+    }
+    Some(keys)
 }
 
 /// An observed event the call agent did not ask for.

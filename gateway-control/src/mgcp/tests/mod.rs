@@ -6,6 +6,7 @@
 mod claims;
 mod config;
 mod connections;
+mod digitmaps;
 mod field;
 mod gateways;
 mod input;
