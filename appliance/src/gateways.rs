@@ -11,6 +11,7 @@
 //! a protocol with no driver yet (MEGACO, TPNCP) are listed in `/api/v1/health`, down.
 
 mod mgcp;
+mod resolve;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -107,7 +108,7 @@ impl Gateways {
 
     /// Queues a command for the line's gateway.
     pub async fn command(&self, command: Command) -> Result<(), Unavailable> {
-        let gateway = command.line().gateway.as_str().to_owned();
+        let gateway = command.gateway().as_str().to_owned();
         let protocol = {
             let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
             states.get(&gateway).map(|s| s.protocol)

@@ -27,7 +27,10 @@ fn config() -> Config {
         })
         .expect("valid gateway");
     }
-    c.max_outstanding(2).expect("valid").max_queued(16).expect("valid");
+    c.max_outstanding(2)
+        .expect("valid")
+        .max_queued(16)
+        .expect("valid");
     c
 }
 
@@ -42,7 +45,7 @@ fn command(selector: u8, arg: u8) -> Command {
     };
     let line = LineId::new(gw, endpoint);
     let call = CallId(u64::from(arg % 4));
-    match selector % 12 {
+    match selector % 13 {
         0 => Command::Ring {
             line,
             cadence: Cadence::Distinctive(arg % 10),
@@ -51,7 +54,11 @@ fn command(selector: u8, arg: u8) -> Command {
         1 => Command::StopRing { line },
         2 => Command::PlayTone {
             line,
-            tone: if arg & 2 == 0 { Tone::Dial } else { Tone::MessageWaitingLamp },
+            tone: if arg & 2 == 0 {
+                Tone::Dial
+            } else {
+                Tone::MessageWaitingLamp
+            },
         },
         3 => Command::StopTone { line },
         4 => Command::CreateConnection {
@@ -72,6 +79,16 @@ fn command(selector: u8, arg: u8) -> Command {
         // Lines given and taken while running, configured or not, wildcards included.
         7 => Command::AddLine { line },
         8 => Command::RemoveLine { line },
+        // A gateway's DNS name resolved again: moved, to the other's address, or to none.
+        10 => Command::GatewayAddress {
+            gateway: line.gateway.clone(),
+            address: SocketAddr::from(match arg % 4 {
+                0 => ([127, 0, 0, 1], 2427),
+                1 => ([127, 0, 0, 1], 2428),
+                2 => ([127, 0, 0, 2], 2427),
+                _ => ([0, 0, 0, 0], 2427),
+            }),
+        },
         // Digit maps, sent and collected (issue 15).
         9 => Command::CollectDigits {
             line,

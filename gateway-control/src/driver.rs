@@ -40,6 +40,27 @@ impl Handle {
     pub async fn send(&self, command: Command) -> Result<(), Stopped> {
         self.commands.send(command).await.map_err(|_| Stopped)
     }
+
+    /// A handle that does not keep the driver running: for a helper task (a resolver, say)
+    /// that should end with the driver rather than hold it up.
+    pub fn downgrade(&self) -> WeakHandle {
+        WeakHandle {
+            commands: self.commands.downgrade(),
+        }
+    }
+}
+
+/// A [`Handle`] that does not keep the driver running ([`Handle::downgrade`]).
+#[derive(Debug, Clone)]
+pub struct WeakHandle {
+    commands: mpsc::WeakSender<Command>,
+}
+
+impl WeakHandle {
+    /// The handle, while some [`Handle`] still keeps the driver running.
+    pub fn upgrade(&self) -> Option<Handle> {
+        self.commands.upgrade().map(|commands| Handle { commands })
+    }
 }
 
 /// The driver has stopped.

@@ -305,11 +305,38 @@ pub enum Command {
         /// The dial plan, such as `(xxxx|*xx|0T|9011x.T)`.
         map: DigitMap,
     },
+    /// The gateway is now at this address: its DNS name was resolved again and gave another
+    /// one (or a first one). Commands go there from now on and its lines are audited again.
+    /// Cores whose gateways find them by themselves (MEGACO) ignore it; nothing answers it.
+    GatewayAddress {
+        /// Which gateway.
+        gateway: GatewayId,
+        /// Where it listens now.
+        address: SocketAddr,
+    },
 }
 
 impl Command {
-    /// The line the command is for.
-    pub fn line(&self) -> &LineId {
+    /// The gateway the command is for.
+    pub fn gateway(&self) -> &GatewayId {
+        match self {
+            Self::GatewayAddress { gateway, .. } => gateway,
+            Self::Ring { line, .. }
+            | Self::StopRing { line }
+            | Self::PlayTone { line, .. }
+            | Self::StopTone { line }
+            | Self::CreateConnection { line, .. }
+            | Self::ModifyConnection { line, .. }
+            | Self::DeleteConnection { line, .. }
+            | Self::Audit { line }
+            | Self::AddLine { line }
+            | Self::RemoveLine { line }
+            | Self::CollectDigits { line, .. } => &line.gateway,
+        }
+    }
+
+    /// The line the command is for; `None` for a command about a whole gateway.
+    pub fn line(&self) -> Option<&LineId> {
         match self {
             Self::Ring { line, .. }
             | Self::StopRing { line }
@@ -321,7 +348,8 @@ impl Command {
             | Self::Audit { line }
             | Self::AddLine { line }
             | Self::RemoveLine { line }
-            | Self::CollectDigits { line, .. } => line,
+            | Self::CollectDigits { line, .. } => Some(line),
+            Self::GatewayAddress { .. } => None,
         }
     }
 }

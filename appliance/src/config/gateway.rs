@@ -50,13 +50,49 @@ pub struct Gateway {
     pub name: String,
     /// `protocol`.
     pub protocol: Protocol,
-    /// `address`: where it listens (MGCP: its port, 2427 by default; TPNCP: 2424).
-    pub address: Option<SocketAddr>,
+    /// `address`: where it listens (MGCP: its port, 2427 by default; TPNCP: 2424), by IP
+    /// address or DNS name.
+    pub address: Option<GatewayAddress>,
     /// `domain`: the MGCP domain of its endpoint names (`local@domain`); by default `[ip]` of
-    /// its address.
+    /// its address, or its DNS name.
     pub domain: Option<String>,
     /// `mid`: the MEGACO mId it registers with.
     pub mid: Option<String>,
+}
+
+/// Where a gateway listens: an IP address, or a DNS name that the appliance resolves when it
+/// starts and again whenever the gateway restarts, goes unreachable or is heard from
+/// elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayAddress {
+    /// An IP address and port.
+    Ip(SocketAddr),
+    /// A DNS name and port.
+    Name {
+        /// The name, as written.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl GatewayAddress {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        match self {
+            Self::Ip(a) => a.port(),
+            Self::Name { port, .. } => *port,
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ip(a) => write!(f, "{a}"),
+            Self::Name { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +124,9 @@ pub(super) fn build(raw: Vec<Raw>) -> Result<Vec<Gateway>, Error> {
             Some(a) => Some(parse_address(&a, protocol).ok_or_else(|| {
                 entry(
                     format!("gateway[{i}].address"),
-                    &format!("expected an address such as \"192.0.2.10:2427\" (got {a:?})"),
+                    &format!(
+                        "expected an address such as \"192.0.2.10:2427\" or \"vg224.example.net\" (got {a:?})"
+                    ),
                 )
             })?),
             None if protocol == Protocol::Megaco => None,
@@ -114,11 +152,40 @@ pub(super) fn build(raw: Vec<Raw>) -> Result<Vec<Gateway>, Error> {
     Ok(out)
 }
 
-/// An address with a port, or a bare IP that gets the protocol's default port.
-fn parse_address(v: &str, protocol: Protocol) -> Option<SocketAddr> {
+/// An address with a port, or a bare IP that gets the protocol's default port; or a DNS name
+/// (RFC 1123 host name), with a port or the protocol's.
+fn parse_address(v: &str, protocol: Protocol) -> Option<GatewayAddress> {
     if let Ok(a) = v.parse() {
-        return Some(a);
+        return Some(GatewayAddress::Ip(a));
     }
-    let ip: IpAddr = v.parse().ok()?;
-    Some(SocketAddr::new(ip, protocol.default_port()))
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        return Some(GatewayAddress::Ip(SocketAddr::new(
+            ip,
+            protocol.default_port(),
+        )));
+    }
+    let (host, port) = match v.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok().filter(|p| *p != 0)?),
+        None => (v, protocol.default_port()),
+    };
+    is_host_name(host).then(|| GatewayAddress::Name {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// An RFC 1123 host name: dot-separated labels of 1–63 letters, digits and hyphens, not
+/// starting or ending with a hyphen, at most 253 characters, and not all digits and dots (a
+/// mistyped IPv4 address such as `192.0.2` is not a name).
+fn is_host_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    (1..=253).contains(&host.len())
+        && host.split('.').all(label_ok)
+        && !host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }

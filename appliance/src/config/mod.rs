@@ -33,7 +33,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use clients::Clients;
-pub use gateway::{Gateway, Protocol};
+pub use gateway::{Gateway, GatewayAddress, Protocol};
 pub use http::{Http, Plain, Tls};
 pub use media::Media;
 pub use messages::{Messages, Retention, UploadRate};
@@ -427,7 +427,10 @@ dial_in = true
         .unwrap();
         assert_eq!(c.mgcp.listen.to_string(), "127.0.0.1:2727");
         assert_eq!(c.gateways.len(), 2);
-        assert_eq!(c.gateways[0].address.unwrap().to_string(), "127.0.0.1:2427");
+        assert_eq!(
+            c.gateways[0].address.as_ref().unwrap().to_string(),
+            "127.0.0.1:2427"
+        );
         assert_eq!(c.gateways[1].protocol, Protocol::Megaco);
         assert_eq!(
             c.stations[0].place,
@@ -447,6 +450,32 @@ dial_in = true
         assert_eq!(Config::defaults().mgcp.listen.to_string(), "0.0.0.0:2727");
     }
 
+    /// Issue 15: a gateway named by DNS name, with or without a port.
+    #[test]
+    fn gateways_by_dns_name() {
+        let c = Config::parse(
+            "t.toml",
+            "[[gateway]]\nname = \"vg\"\nprotocol = \"mgcp\"\naddress = \"VG224.example.net\"\n\
+             [[gateway]]\nname = \"mta\"\nprotocol = \"mgcp\"\naddress = \"mta-7.cable.example:2728\"\n\
+             [[gateway]]\nname = \"lan\"\nprotocol = \"mgcp\"\naddress = \"localhost.\"\n",
+        )
+        .unwrap();
+        let name = |host: &str, port| GatewayAddress::Name {
+            host: host.into(),
+            port,
+        };
+        assert_eq!(c.gateways[0].address, Some(name("VG224.example.net", 2427)));
+        assert_eq!(
+            c.gateways[1].address,
+            Some(name("mta-7.cable.example", 2728))
+        );
+        assert_eq!(c.gateways[2].address, Some(name("localhost.", 2427)));
+        assert_eq!(
+            c.gateways[1].address.as_ref().unwrap().to_string(),
+            "mta-7.cable.example:2728"
+        );
+    }
+
     #[test]
     fn bad_gateway_entries_name_their_key() {
         let gw = "[[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:2427\"\n";
@@ -460,7 +489,19 @@ dial_in = true
                 "gateway[0].address",
             ),
             (
-                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\naddress = \"x\"\n",
+                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\naddress = \"gw 1\"\n",
+                "gateway[0].address",
+            ),
+            (
+                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\naddress = \"192.0.2\"\n",
+                "gateway[0].address",
+            ),
+            (
+                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\naddress = \"vg.example.net:0\"\n",
+                "gateway[0].address",
+            ),
+            (
+                "[[gateway]]\nname = \"g\"\nprotocol = \"mgcp\"\naddress = \"-vg.example.net\"\n",
                 "gateway[0].address",
             ),
             (&format!("{gw}{gw}"), "gateway[1].name"),

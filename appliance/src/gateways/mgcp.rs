@@ -1,14 +1,19 @@
 //! The MGCP driver: one call agent (RFC 3435) for every MGCP gateway, built from `[mgcp]`
 //! (`config.mgcp.agent`, already validated) plus the gateways and the notified entity, added
-//! through the agent config's setters.
+//! through the agent config's setters. Gateways named by DNS name are looked up here, and
+//! again by the resolver task (`resolve.rs`).
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use gateway_control::driver;
 use gateway_control::mgcp;
 use gateway_control::model::GatewayId;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::{Error, Running, Start, Starting};
+use super::{Error, Running, Start, Starting, resolve};
+use crate::config::GatewayAddress;
 
 fn settings(e: &mgcp::ConfigError) -> Error {
     Error::Settings {
@@ -38,17 +43,41 @@ pub(super) fn start(s: Start<'_>) -> Starting<'_> {
             .notified_entity(&format!("offhook@[{notified_ip}]:{}", local.port()))
             .and_then(|c| c.rng_seed(s.rng_seed))
             .map_err(|e| settings(&e))?;
+        let v6 = local.is_ipv6();
+        let mut named = Vec::new();
         for g in &s.gateways {
             // Without an address an MGCP gateway is refused by the config parser.
-            let Some(address) = g.address else { continue };
+            let Some(configured) = &g.address else {
+                continue;
+            };
+            let id = GatewayId::new(&g.name);
+            let (address, default_domain) = match configured {
+                GatewayAddress::Ip(a) => (*a, format!("[{}]", a.ip())),
+                GatewayAddress::Name { host, port } => {
+                    let found = resolve::lookup(host.clone(), *port, v6).await;
+                    if found.is_none() {
+                        warn!(gateway = %g.name, %host, "gateway name gives no address yet: nothing is sent to it until it does");
+                    }
+                    named.push(resolve::Named {
+                        gateway: id.clone(),
+                        host: host.clone(),
+                        port: *port,
+                        current: found,
+                    });
+                    // Unspecified: the call agent sends nothing until an address comes.
+                    let none = if v6 {
+                        SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), *port)
+                    } else {
+                        SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), *port)
+                    };
+                    (found.unwrap_or(none), host.clone())
+                }
+            };
             agent_config
                 .gateway(mgcp::GatewayConfig {
-                    id: GatewayId::new(&g.name),
+                    id,
                     address,
-                    domain: g
-                        .domain
-                        .clone()
-                        .unwrap_or_else(|| format!("[{}]", address.ip())),
+                    domain: g.domain.clone().unwrap_or(default_domain),
                     lines: s
                         .lines
                         .get(&g.name)
@@ -62,10 +91,23 @@ pub(super) fn start(s: Start<'_>) -> Starting<'_> {
         let n = agent_config.gateways.len();
         let agent = mgcp::CallAgent::new(agent_config, driver::now()).map_err(|e| settings(&e))?;
         let counters = s.counters;
+        // The resolver looks names up again when the agent hears of a restart, loses a gateway
+        // or hears a gateway's endpoints from elsewhere.
+        let (poke, pokes) = mpsc::channel(1);
+        let mut seen = 0;
         let (handle, events, task) =
             driver::spawn(agent, socket, move |agent: &mgcp::CallAgent| {
-                counters.report(agent.stats().counters());
+                let stats = agent.stats();
+                counters.report(stats.counters());
+                let moved = stats.restarts + stats.gateway_down + stats.wrong_address;
+                if moved != seen {
+                    seen = moved;
+                    let _ = poke.try_send(());
+                }
             });
+        if !named.is_empty() {
+            tokio::spawn(resolve::run(named, handle.downgrade(), pokes, v6));
+        }
         tokio::spawn(async move {
             match task.await {
                 Ok(Ok(())) => info!("MGCP call agent stopped"),

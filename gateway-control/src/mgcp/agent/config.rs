@@ -12,7 +12,9 @@ use crate::model::GatewayId;
 pub struct GatewayConfig {
     /// Its name (`[[gateway]] name`).
     pub id: GatewayId,
-    /// Where it listens (port 2427 by default).
+    /// Where it listens (port 2427 by default). An unspecified IP address (`0.0.0.0`, `::`)
+    /// means not known yet (a DNS name that did not resolve): nothing is sent to the gateway
+    /// until [`crate::model::Command::GatewayAddress`] gives one.
     pub address: SocketAddr,
     /// The domain part of its endpoint names (`[192.0.2.1]`, `gw1.example.net`).
     pub domain: String,
@@ -156,7 +158,8 @@ impl Config {
         let mut names = HashSet::new();
         let mut addresses = HashSet::new();
         for g in &self.gateways {
-            if !names.insert(g.id.clone()) || !addresses.insert(g.address) {
+            let unaddressed = g.address.ip().is_unspecified();
+            if !names.insert(g.id.clone()) || (!unaddressed && !addresses.insert(g.address)) {
                 return Err(ConfigError::DuplicateGateway(g.id.clone()));
             }
             if g.domain.is_empty() || g.domain.len() > 255 || g.domain.contains(char::is_whitespace)

@@ -8,10 +8,10 @@ use tracing::{debug, warn};
 
 use super::outgoing::{AuditWhy, Connection};
 use super::{CallAgent, Dialect, Service, Timer};
+use crate::mgcp::endpoint::dial_keys;
 use crate::mgcp::transaction::CommandOutcome;
 use crate::mgcp::wire::{self, AckRange, Param, RestartMethod, ReturnCode, Verb};
-use crate::mgcp::endpoint::dial_keys;
-use crate::model::{CallId, Digit, DownReason, Event};
+use crate::model::{CallId, Digit, DownReason, Event, GatewayId};
 
 impl CallAgent {
     /// A command from gateway `g`, received from `peer`: its configured address, or another
@@ -389,5 +389,46 @@ impl CallAgent {
             debug!(gateway = %gw.id, from = gw.dialect.as_str(), to = dialect.as_str(), "gateway dialect");
             gw.dialect = dialect;
         }
+    }
+}
+
+impl CallAgent {
+    /// [`crate::model::Command::GatewayAddress`]: the gateway is now at `address`. Commands
+    /// waiting go there; a gateway that had an address is audited again there (its lines may
+    /// have changed while it moved). Commands in flight to the old address are left to their
+    /// retransmissions and time-outs. An unknown gateway, an unspecified address, or one that
+    /// another gateway has, changes nothing.
+    pub(super) fn gateway_address(&mut self, now: Instant, id: &GatewayId, address: SocketAddr) {
+        let Some(&g) = self.by_gateway.get(id) else {
+            debug!(gateway = %id, "address for an unknown gateway");
+            return;
+        };
+        let old = self.gateways[g].address;
+        if old == address || address.ip().is_unspecified() {
+            return;
+        }
+        if let Some(&other) = self.by_address.get(&address) {
+            warn!(
+                gateway = %id,
+                other = %self.gateways[other].id,
+                %address,
+                "another gateway is configured at this address: not moved"
+            );
+            return;
+        }
+        if self.by_address.get(&old) == Some(&g) {
+            self.by_address.remove(&old);
+        }
+        self.by_address.insert(address, g);
+        let gw = &mut self.gateways[g];
+        gw.address = address;
+        gw.stray_source = None;
+        self.stats.address_changes += 1;
+        warn!(gateway = %id, from = %old, to = %address, "gateway address changed");
+        if !old.ip().is_unspecified() {
+            self.audit_all(now, g);
+        }
+        self.pump(now, g);
+        self.flush(true);
     }
 }

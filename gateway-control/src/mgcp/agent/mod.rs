@@ -56,6 +56,8 @@ pub struct Stats {
     pub keepalives: u64,
     /// Dial strings collected under a digit map and reported ([`Event::Dialled`]).
     pub dial_strings: u64,
+    /// Gateways given a new address ([`Command::GatewayAddress`]: a DNS name resolved again).
+    pub address_changes: u64,
     /// Notifications for a request id that was not current (answered 200 and resynchronised).
     pub stale_notifications: u64,
     /// Observed events we never ask for, ignored.
@@ -165,6 +167,7 @@ impl Stats {
             response_lines_skipped,
             dialect_changes,
             dial_strings,
+            address_changes,
             transaction,
         } = *self;
         [
@@ -205,6 +208,7 @@ impl Stats {
             ("response_lines_skipped", response_lines_skipped),
             ("dialect_changes", dialect_changes),
             ("dial_strings", dial_strings),
+            ("address_changes", address_changes),
         ]
         .into_iter()
         .chain(transaction.prefixed_counters())
@@ -433,7 +437,9 @@ impl CallAgent {
                     .insert(name.to_ascii_lowercase().into_boxed_str(), idx);
                 gw.order.push(idx);
             }
-            agent.by_address.insert(gc.address, g);
+            if !gc.address.ip().is_unspecified() {
+                agent.by_address.insert(gc.address, g);
+            }
             agent.by_gateway.insert(gc.id.clone(), g);
             agent.gateways.push(gw);
         }
@@ -604,9 +610,12 @@ impl Controller for CallAgent {
         match command {
             Command::AddLine { line } => return self.add_line(now, line),
             Command::RemoveLine { line } => return self.remove_line(now, &line),
+            Command::GatewayAddress { gateway, address } => {
+                return self.gateway_address(now, &gateway, address);
+            }
             _ => {}
         }
-        let line = self.by_line.get(command.line()).copied();
+        let line = command.line().and_then(|l| self.by_line.get(l)).copied();
         let g = match line {
             Some(idx) => Some(self.lines[idx].gateway),
             // A wildcard CreateConnection names no configured line: find its gateway.
@@ -619,8 +628,8 @@ impl Controller for CallAgent {
         };
         let Some(g) = g else {
             self.stats.unknown_line_commands += 1;
-            debug!(line = %command.line(), "command for an unknown line");
-            let (line, call) = (command.line().clone(), outgoing::call_of(&command));
+            let (line, call) = (outgoing::line_id(&command), outgoing::call_of(&command));
+            debug!(%line, "command for an unknown line");
             self.fail(line, call, ReturnCode::UNKNOWN_ENDPOINT.0, "unknown line");
             return;
         };
@@ -688,7 +697,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 60] = [
+    const NAMES: [&str; 61] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -726,6 +735,7 @@ mod tests {
         "response_lines_skipped",
         "dialect_changes",
         "dial_strings",
+        "address_changes",
         "tx_commands_sent",
         "tx_retransmissions",
         "tx_timeouts",

@@ -105,6 +105,14 @@ pub(super) enum Connection {
     Open { endpoint: Arc<str>, id: String },
 }
 
+/// The line a model command is about, for `CommandFailed`; `*` of the gateway for a command
+/// about a whole gateway.
+pub(super) fn line_id(c: &Command) -> LineId {
+    c.line()
+        .cloned()
+        .unwrap_or_else(|| LineId::new(c.gateway().clone(), "*"))
+}
+
 /// The call handle a model command is about.
 pub(super) fn call_of(c: &Command) -> Option<CallId> {
     match c {
@@ -128,7 +136,7 @@ impl CallAgent {
         if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
             self.stats.refused_unreachable += 1;
             let call = call_of(&command);
-            self.fail(command.line().clone(), call, 0, "gateway unreachable");
+            self.fail(line_id(&command), call, 0, "gateway unreachable");
             return;
         }
         let job = match (command, line) {
@@ -195,7 +203,7 @@ impl CallAgent {
                 let Some(call) = call_of(&c) else { return };
                 match self.gateways[g].connections.get_mut(&call) {
                     None => {
-                        let line = c.line().clone();
+                        let line = line_id(&c);
                         self.fail(
                             line,
                             Some(call),
@@ -209,12 +217,7 @@ impl CallAgent {
                             deferred.push(c);
                         } else {
                             self.stats.queue_full += 1;
-                            self.fail(
-                                c.line().clone(),
-                                Some(call),
-                                0,
-                                "too many deferred commands",
-                            );
+                            self.fail(line_id(&c), Some(call), 0, "too many deferred commands");
                         }
                         return;
                     }
@@ -240,7 +243,7 @@ impl CallAgent {
                 // Only wildcard CRCX reaches here without a line; nothing else can.
                 let call = call_of(&c);
                 self.fail(
-                    c.line().clone(),
+                    line_id(&c),
                     call,
                     ReturnCode::UNKNOWN_ENDPOINT.0,
                     "unknown line",
@@ -296,6 +299,10 @@ impl CallAgent {
         loop {
             let gw = &self.gateways[g];
             if gw.in_flight >= self.config.max_outstanding || gw.queue.is_empty() {
+                return;
+            }
+            if gw.address.ip().is_unspecified() {
+                // No address yet (a DNS name not resolved): the jobs wait for one.
                 return;
             }
             if let Some(next) = gw.next_send
@@ -573,7 +580,7 @@ impl CallAgent {
     pub(super) fn drop_connection(&mut self, g: usize, call: CallId, code: u16, reason: &str) {
         if let Some(Connection::Pending { deferred }) = self.gateways[g].connections.remove(&call) {
             for c in deferred {
-                self.fail(c.line().clone(), Some(call), code, reason);
+                self.fail(line_id(&c), Some(call), code, reason);
             }
         }
     }

@@ -234,7 +234,8 @@ impl CallAgent {
                     local,
                 });
                 for c in deferred {
-                    self.model_command(now, g, self.by_line.get(c.line()).copied(), c);
+                    let line = c.line().and_then(|l| self.by_line.get(l)).copied();
+                    self.model_command(now, g, line, c);
                 }
             }
             Job::Mdcx { call, line, .. } => {

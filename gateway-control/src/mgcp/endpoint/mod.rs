@@ -319,9 +319,10 @@ impl Line {
 /// one key (`D/5`), or several in one event as some gateways write them (`D/5551212`), in the
 /// `D` package, NCS's `L`, or none; a timer event `T` is skipped. `None` for anything else.
 pub(crate) fn dial_keys(e: &EventRef<'_>) -> Option<Vec<Digit>> {
-    let package_ok = e.name.package.is_none_or(|p| {
-        p.eq_ignore_ascii_case("D") || p.eq_ignore_ascii_case("L")
-    });
+    let package_ok = e
+        .name
+        .package
+        .is_none_or(|p| p.eq_ignore_ascii_case("D") || p.eq_ignore_ascii_case("L"));
     if !package_ok || e.params.is_some() || e.name.connection.is_some() {
         return None;
     }

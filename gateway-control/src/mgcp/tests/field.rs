@@ -247,3 +247,122 @@ fn another_port_is_answered_there_and_another_address_is_refused() {
     assert_eq!(h.agent.stats().wrong_address, 2);
     assert!(h.events.is_empty());
 }
+
+/// Drains what the call agent sent, with where to.
+fn sent(h: &mut Harness) -> Vec<(SocketAddr, String)> {
+    let mut out = Vec::new();
+    while let Some(t) = h.agent.poll_transmit() {
+        out.push((t.destination, String::from_utf8(t.contents).unwrap()));
+    }
+    while let Some(e) = h.agent.poll_event() {
+        h.events.push_back(e);
+    }
+    out
+}
+
+/// A gateway named by a DNS name that did not resolve at start has no address (unspecified):
+/// nothing is sent until `GatewayAddress` gives one; then its start-up audits go there.
+#[test]
+fn a_gateway_without_an_address_waits_for_one() {
+    let mut config = Harness::config(1);
+    config.gateways[0].address = "0.0.0.0:2427".parse().unwrap();
+    let start = t0();
+    let mut agent = CallAgent::new(config, start).unwrap();
+    assert!(agent.poll_transmit().is_none());
+    assert_eq!(agent.poll_timeout(), None, "no timer either");
+    // A datagram from 0.0.0.0 is nobody's.
+    agent.handle_datagram(start, "0.0.0.0:2427".parse().unwrap(), b"200 1 OK\r\n");
+    assert_eq!(agent.stats().unknown_peer, 1);
+    agent.handle_command(
+        start,
+        Command::GatewayAddress {
+            gateway: GatewayId::new(GW),
+            address: gw_addr(),
+        },
+    );
+    let t = agent.poll_transmit().expect("the audit goes out");
+    assert_eq!(t.destination, gw_addr());
+    assert!(t.contents.starts_with(b"AUEP "));
+    assert_eq!(agent.stats().address_changes, 1);
+}
+
+/// A gateway that moved (its name resolves to another address): commands go to the new
+/// address, its lines are audited there, and its messages are taken from there only.
+#[test]
+fn a_gateway_that_moved_is_audited_at_its_new_address() {
+    let mut h = Harness::armed(1);
+    let moved: SocketAddr = "192.0.2.9:2427".parse().unwrap();
+    let now = h.now;
+    h.agent.handle_command(
+        now,
+        Command::GatewayAddress {
+            gateway: GatewayId::new(GW),
+            address: moved,
+        },
+    );
+    let out = sent(&mut h);
+    assert!(!out.is_empty());
+    for (to, text) in &out {
+        assert_eq!(*to, moved, "{text}");
+        assert!(text.starts_with("AUEP "), "{text}");
+    }
+    // The same address again, an unspecified one, an unknown gateway: nothing.
+    for (gateway, address) in [
+        (GW, moved),
+        (GW, "0.0.0.0:2427".parse().unwrap()),
+        ("gw9", "192.0.2.10:2427".parse().unwrap()),
+    ] {
+        h.agent.handle_command(
+            now,
+            Command::GatewayAddress {
+                gateway: GatewayId::new(gateway),
+                address,
+            },
+        );
+    }
+    assert!(sent(&mut h).is_empty());
+    assert_eq!(h.agent.stats().address_changes, 1);
+    // The old address is now another address, the new one the gateway's.
+    let out = send_from(
+        &mut h,
+        &gw_addr().to_string(),
+        "NTFY 9100 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n",
+    );
+    assert!(out.is_empty());
+    assert_eq!(h.agent.stats().wrong_address, 1);
+    let out = send_from(
+        &mut h,
+        &moved.to_string(),
+        "NTFY 9101 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n",
+    );
+    assert!(
+        out.iter()
+            .any(|(to, t)| *to == moved && t.starts_with("200 9101"))
+    );
+}
+
+/// Two gateways cannot share an address: a move onto another's is refused.
+#[test]
+fn a_move_onto_another_gateways_address_is_refused() {
+    let mut config = Harness::config(1);
+    let other: SocketAddr = "192.0.2.2:2427".parse().unwrap();
+    config
+        .gateway(GatewayConfig {
+            id: GatewayId::new("gw2"),
+            address: other,
+            domain: "gw2.example.net".to_owned(),
+            lines: vec!["aaln/1".to_owned()],
+        })
+        .unwrap();
+    let mut agent = CallAgent::new(config, t0()).unwrap();
+    while agent.poll_transmit().is_some() {}
+    agent.handle_command(
+        t0(),
+        Command::GatewayAddress {
+            gateway: GatewayId::new(GW),
+            address: other,
+        },
+    );
+    assert!(agent.poll_transmit().is_none());
+    assert_eq!(agent.stats().address_changes, 0);
+}
