@@ -27,6 +27,18 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
+    /// Every dialect, in the order a gateway that refuses the version (`528`) is tried.
+    pub(crate) const ALL: [Self; 3] = [Self::Mgcp1, Self::Ncs, Self::Mgcp01];
+
+    /// The dialect tried after this one was refused.
+    pub(crate) fn next(self) -> Self {
+        match self {
+            Self::Mgcp1 => Self::Ncs,
+            Self::Ncs => Self::Mgcp01,
+            Self::Mgcp01 => Self::Mgcp1,
+        }
+    }
+
     /// The dialect of a command's version line; `None` for a version the agent does not speak
     /// (answered `528`). A profile other than NCS (`TGCP 1.0`…) is spoken to as plain 1.0.
     pub(crate) fn of(v: Version<'_>) -> Option<Self> {
@@ -92,5 +104,11 @@ mod tests {
         assert_eq!(Dialect::Ncs.package("L"), "L");
         assert_eq!(Dialect::Mgcp01.package("D"), "D");
         assert_eq!(Dialect::Mgcp1.package("D"), "D");
+        // `next` visits every dialect once, in `ALL`'s order.
+        let mut d = Dialect::ALL[0];
+        for want in Dialect::ALL.iter().cycle().skip(1).take(3) {
+            d = d.next();
+            assert_eq!(d, *want);
+        }
     }
 }

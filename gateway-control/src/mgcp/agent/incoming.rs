@@ -384,6 +384,7 @@ impl CallAgent {
     /// Notes the version and profile gateway `g` used on a command; commands to it follow.
     pub(super) fn learn_dialect(&mut self, g: usize, dialect: Dialect) {
         let gw = &mut self.gateways[g];
+        gw.version_refusals = 0;
         if gw.dialect != dialect {
             self.stats.dialect_changes += 1;
             debug!(gateway = %gw.id, from = gw.dialect.as_str(), to = dialect.as_str(), "gateway dialect");

@@ -266,8 +266,10 @@ struct Gateway {
     unchecked: BTreeSet<usize>,
     /// Whether a refuted restart claim was logged at `warn` (once per gateway).
     claim_warned: bool,
-    /// How it speaks, as its last command showed.
+    /// How it speaks, as its last command showed (or as tried after a `528`).
     dialect: Dialect,
+    /// Versions it refused (`528`) in a row; reset by a success.
+    version_refusals: u8,
     /// The last unexpected source it was heard from (logged once per new source).
     stray_source: Option<SocketAddr>,
 }
@@ -426,6 +428,7 @@ impl CallAgent {
                 unchecked: BTreeSet::new(),
                 claim_warned: false,
                 dialect: Dialect::default(),
+                version_refusals: 0,
                 stray_source: None,
             };
             for name in &gc.lines {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
 
-use super::{CallAgent, Service};
+use super::{CallAgent, Dialect, Service};
 use crate::mgcp::endpoint::SignalChange;
 use crate::mgcp::wire::{
     self, Action, AudioDescription, EndpointName, EventName, EventRef, Mode, Pair, Param,
@@ -94,6 +94,8 @@ pub(super) struct InFlight {
     pub(super) job: Job,
     /// The RequestIdentifier of an RQNT.
     pub(super) request: Option<u64>,
+    /// The version it was written in.
+    pub(super) dialect: Dialect,
 }
 
 /// A connection, by the controller's call handle.
@@ -536,6 +538,7 @@ impl CallAgent {
                 gateway: g,
                 job,
                 request,
+                dialect,
             },
         );
         true

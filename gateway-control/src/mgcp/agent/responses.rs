@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 use super::outgoing::{AuditWhy, Connection, InFlight, Job};
-use super::{CallAgent, Service, Timer};
+use super::{CallAgent, Dialect, Service, Timer};
 use crate::mgcp::endpoint::Hook;
 use crate::mgcp::transaction::ResponseOutcome;
 use crate::mgcp::wire::{self, AudioDescription, Param, ReturnCode, Sdp};
@@ -46,7 +46,39 @@ impl CallAgent {
         };
         self.gateways[inf.gateway].in_flight -= 1;
         self.gateway_heard(now, g);
+        if r.code == ReturnCode::INCOMPATIBLE_VERSION && self.try_next_dialect(g, inf.dialect) {
+            // Sent again in the next version; not a failure of the command.
+            match inf.job {
+                Job::Arm { line } => self.request_arm(line),
+                job => self.gateways[g].queue.push_front(job),
+            }
+            return;
+        }
+        if r.code.is_success() {
+            self.gateways[g].version_refusals = 0;
+        }
         self.on_final(now, inf, r);
+    }
+
+    /// A command sent in `sent` was refused `528` (incompatible version): a gateway that was
+    /// never heard from (it restarted before the call agent did, and speaks NCS or 0.1) is
+    /// spoken to in the next dialect, MGCP 1.0 → NCS 1.0 → MGCP 0.1, until each was refused
+    /// once. Returns whether to send the command again.
+    fn try_next_dialect(&mut self, g: usize, sent: Dialect) -> bool {
+        let gw = &mut self.gateways[g];
+        if gw.dialect != sent {
+            // Already moved on by an earlier refusal: send it again in the new one.
+            return true;
+        }
+        if usize::from(gw.version_refusals) + 1 >= Dialect::ALL.len() {
+            return false;
+        }
+        gw.version_refusals += 1;
+        let next = sent.next();
+        warn!(gateway = %gw.id, from = sent.as_str(), to = next.as_str(), "gateway refused the version (528): trying the next");
+        gw.dialect = next;
+        self.stats.dialect_changes += 1;
+        true
     }
 
     /// Anything answered by the gateway: it is reachable.

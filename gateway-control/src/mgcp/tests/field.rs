@@ -366,3 +366,71 @@ fn a_move_onto_another_gateways_address_is_refused() {
     assert!(agent.poll_transmit().is_none());
     assert_eq!(agent.stats().address_changes, 0);
 }
+
+/// An NCS MTA that registered before the call agent started never says how it speaks; it
+/// refuses plain MGCP 1.0 with `528` (J.162 §6.5: incompatible protocol version). The call agent
+/// tries NCS next, without counting a failure, and the line comes up.
+#[test]
+fn a_528_makes_the_agent_try_the_next_version() {
+    let mut h = Harness::new(Harness::config(1));
+    let audit = h.recv();
+    assert!(first_line(&audit).ends_with(" MGCP 1.0"), "{}", audit.text);
+    h.send(&format!(
+        "528 {} Incompatible protocol version\n",
+        audit.txid()
+    ));
+    let again = h.recv();
+    assert_eq!(again.verb(), "AUEP");
+    assert!(
+        first_line(&again).ends_with(" MGCP 1.0 NCS 1.0"),
+        "{}",
+        again.text
+    );
+    h.send(&format!("200 {} OK\nES: L/hu\n", again.txid()));
+    h.events.retain(|e| !matches!(e, Event::GatewayUp { .. }));
+    assert_eq!(
+        h.event(),
+        Event::LineStatus {
+            line: line(1),
+            off_hook: false
+        }
+    );
+    let arm = h.recv();
+    assert!(
+        first_line(&arm).ends_with(" MGCP 1.0 NCS 1.0"),
+        "{}",
+        arm.text
+    );
+    let st = h.agent.stats();
+    assert_eq!((st.dialect_changes, st.arm_failures), (1, 0));
+}
+
+/// A gateway that refuses every version: each is tried once, then the command fails as any
+/// refused command does (the audit is retried later, bounded).
+#[test]
+fn a_gateway_refusing_every_version_is_tried_once_in_each() {
+    let mut h = Harness::new(Harness::config(1));
+    let mut versions = Vec::new();
+    for _ in 0..3 {
+        let audit = h.recv();
+        assert_eq!(audit.verb(), "AUEP");
+        versions.push(
+            first_line(&audit)
+                .split(" MGCP ")
+                .nth(1)
+                .unwrap()
+                .to_owned(),
+        );
+        h.send(&format!(
+            "528 {} Incompatible protocol version\n",
+            audit.txid()
+        ));
+    }
+    assert_eq!(versions, ["1.0", "1.0 NCS 1.0", "0.1"]);
+    let st = h.agent.stats();
+    assert_eq!((st.dialect_changes, st.arm_failures), (2, 1));
+    // What follows is the ordinary failure path (an RQNT for the last known state), still in
+    // the last version tried.
+    let next = h.recv();
+    assert!(first_line(&next).ends_with(" MGCP 0.1"), "{}", next.text);
+}
