@@ -1,5 +1,6 @@
 //! How a gateway speaks, learnt from the commands it sends (issue 15): RFC 3435's MGCP 1.0,
-//! RFC 2705's MGCP 0.1 (Cisco IOS set to `mgcp version 0.1`), or the PacketCable NCS 1.0
+//! RFC 2705's MGCP 0.1 (Cisco IOS: `mgcp call-agent … service-type mgcp version 0.1`, its
+//! default), or the PacketCable NCS 1.0
 //! profile (ITU-T J.162) of cable modems' embedded MTAs.
 //!
 //! The call agent answers any of them and writes its own commands to a gateway in the version

@@ -27,7 +27,7 @@ fn first_line(s: &Sent) -> &str {
     s.text.lines().next().unwrap()
 }
 
-/// RFC 2705 §3.2.1 (and Cisco IOS with `mgcp version 0.1`): the version is `MGCP 0.1`. The
+/// RFC 2705 §3.2.1 (and Cisco IOS on its default `service-type mgcp version 0.1`): the version is `MGCP 0.1`. The
 /// gateway restarts in 0.1; the call agent answers, and its audits and requests to it are then
 /// written in 0.1 too. A notification in 0.1 is taken as any other.
 #[test]

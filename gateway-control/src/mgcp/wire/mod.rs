@@ -160,8 +160,8 @@ impl Version<'_> {
         profile: None,
     };
 
-    /// `MGCP 0.1`: RFC 2705, RFC 3435's predecessor, still spoken by Cisco IOS gateways set to
-    /// `mgcp version 0.1` (on their RSIP, NTFY and the responses to them).
+    /// `MGCP 0.1`: RFC 2705, RFC 3435's predecessor, still spoken by Cisco IOS gateways on
+    /// their default `service-type mgcp version 0.1` (on their RSIP and NTFY).
     pub const V0_1: Version<'static> = Version {
         major: 0,
         minor: 1,

@@ -503,8 +503,9 @@ fn parse_head<'a>(base: &'a str, line: &'a str) -> Result<Head<'a>, ParseError> 
     else {
         return Err(fail(ParseErrorKind::FirstLine("version"), number, tx));
     };
-    // 1.0 is RFC 3435's; 0.1 is RFC 2705's, which Cisco IOS gateways still send when
-    // configured `mgcp version 0.1`: its commands and parameters are a subset of 1.0's.
+    // 1.0 is RFC 3435's; 0.1 is RFC 2705's, which Cisco IOS gateways still send on their
+    // default `service-type mgcp version 0.1`: its commands and parameters are a subset of
+    // 1.0's.
     let (major, minor) = match (major.parse::<u8>(), minor.parse::<u8>()) {
         (Ok(1), Ok(0)) => (1, 0),
         (Ok(0), Ok(1)) => (0, 1),

@@ -139,7 +139,7 @@ fn an_unreadable_version_is_a_protocol_error_and_another_version_is_incompatible
     assert!(!c.version.is_ncs());
     let c = command(b"RSIP 77 aaln/1@gw MGCP 1.0 ncs 1.0\r\n");
     assert!(c.version.is_ncs());
-    // Issue 15 point 1: Cisco IOS with `mgcp version 0.1` sends RFC 2705's version, "MGCP 0.1"
+    // Issue 15 point 1: Cisco IOS on its default `service-type mgcp version 0.1` sends RFC 2705's version, "MGCP 0.1"
     // (RFC 2705 §3.2.1: the version is "MGCP 0.1"); it is read as such.
     let c = command(b"RSIP 1 *@vg224.example.net MGCP 0.1\r\nRM: restart\r\n");
     assert_eq!(c.version, Version::V0_1);
