@@ -25,6 +25,16 @@ impl GatewaySim {
     /// Starts `offhook gateway-sim --protocol mgcp` with `lines` lines on `listen`, talking to
     /// the call agent at `controller`.
     pub fn start(controller: SocketAddr, listen: SocketAddr, lines: u16) -> Self {
+        Self::start_with(controller, listen, lines, &[])
+    }
+
+    /// [`Self::start`] with more arguments (`--profile cisco`, `--keepalive 1`).
+    pub fn start_with(
+        controller: SocketAddr,
+        listen: SocketAddr,
+        lines: u16,
+        extra: &[&str],
+    ) -> Self {
         let mut child = Command::new(offhook_bin())
             .args(["gateway-sim", "--protocol", "mgcp", "--controller"])
             .arg(controller.to_string())
@@ -34,6 +44,7 @@ impl GatewaySim {
             .arg(listen.to_string())
             .arg("--rtp-ports")
             .arg(crate::rtp_ports())
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -107,6 +118,14 @@ impl Drop for GatewaySim {
 pub fn server_with_phones(
     users: &[(&str, Option<&str>)],
 ) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
+    server_with_phones_and_sim_args(users, &[])
+}
+
+/// [`server_with_phones`] with more arguments for the simulator (`--profile ncs`).
+pub fn server_with_phones_and_sim_args(
+    users: &[(&str, Option<&str>)],
+    sim_args: &[&str],
+) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
     let agent: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let gateway: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let mut server = Server::start(&format!(
@@ -128,7 +147,7 @@ pub fn server_with_phones(
     // Stations are read at start-up.
     server.terminate();
     server.restart();
-    let mut sim = GatewaySim::start(agent, gateway, 2);
+    let mut sim = GatewaySim::start_with(agent, gateway, 2, sim_args);
     sim.expect("the gateway registered", |v| {
         (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
     });

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use gateway_sim::{self as sim, Config, DriverConfig};
@@ -19,6 +20,30 @@ pub enum Protocol {
     Tpncp,
 }
 
+/// Which real gateway the MGCP side behaves like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// RFC 3435 to the letter: `MGCP 1.0`, packages L, D and G.
+    Rfc3435,
+    /// Cisco IOS (VG2xx, ISR) on its default `service-type mgcp version 0.1`: sends `MGCP 0.1`,
+    /// takes 0.1 and 1.0, answers audits with an empty `I:` and a vendor `X-` line, and sends
+    /// a keep-alive `NTFY *@DOMAIN` with an empty `O:` after `--keepalive` seconds of silence.
+    Cisco,
+    /// PacketCable NCS 1.0 MTA (ITU-T J.162): `MGCP 1.0 NCS 1.0` both ways (other versions are
+    /// answered 528), the line package L only (D and G are answered 518), digits as `L/5`.
+    Ncs,
+}
+
+impl From<Profile> for sim::Profile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::Rfc3435 => Self::Rfc3435,
+            Profile::Cisco => Self::Cisco,
+            Profile::Ncs => Self::Ncs,
+        }
+    }
+}
+
 const AFTER_HELP: &str = "\
 Commands on stdin, one a line:
   offhook N | onhook N | flash N | digits N 123#
@@ -27,8 +52,15 @@ Commands on stdin, one a line:
   autoanswer N on|off pick up 1 s after ringing starts
   quit                stop now (end of input: stop once every `say` has finished)
 
+Vendor profiles (--profile), as the call agent sees them:
+  rfc3435  RSIP 1 *@[127.0.0.1] MGCP 1.0         audit F: I with no connection: no I: line
+  cisco    RSIP 1 *@[127.0.0.1] MGCP 0.1         F: I gets an empty I:, F: A adds X-ServiceType:
+           NTFY 2 *@[127.0.0.1] MGCP 0.1 + O:    (keep-alive: empty O:, no X:, answered 200)
+  ncs      RSIP 1 *@[127.0.0.1] MGCP 1.0 NCS 1.0 digits requested L/[0-9#*T], notified L/5
+
 Output on stdout, one JSON object a line, for example:
   {\"event\":\"rsip\",\"method\":\"restart\",\"acknowledged\":true,\"code\":200}
+  {\"event\":\"keepalive\",\"code\":200}       (\"timeout\":true when unanswered; --profile cisco)
   {\"line\":1,\"event\":\"offhook\"}              (\"auto\":true when autoanswer picked up)
   {\"line\":1,\"event\":\"digit\",\"digit\":\"5\"}     {\"line\":1,\"event\":\"flash\"}
   {\"line\":1,\"event\":\"command\",\"verb\":\"RQNT\",\"transaction\":12,\"code\":200}
@@ -48,6 +80,13 @@ pub struct GatewaySimArgs {
     /// The control protocol.
     #[arg(long, value_enum, default_value = "mgcp")]
     protocol: Protocol,
+    /// The vendor whose quirks the MGCP gateway has.
+    #[arg(long, value_enum, default_value = "rfc3435")]
+    profile: Profile,
+    /// Seconds of silence towards the call agent after which a keep-alive `NTFY *@DOMAIN` is
+    /// sent; 0 for none (default: 10 with `--profile cisco`, none otherwise).
+    #[arg(long, value_name = "SECS")]
+    keepalive: Option<u64>,
     /// The call agent / controller, HOST:PORT (the appliance's MGCP call agent is on 2727).
     #[arg(long, value_name = "HOST:PORT")]
     controller: String,
@@ -115,6 +154,10 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
         .map_err(|e| Error::Usage(format!("--domain: {e}")))?;
     config.media_address(media_ip);
     config.seed(args.seed.unwrap_or_else(clock_seed));
+    config.profile(args.profile.into());
+    if let Some(secs) = args.keepalive {
+        config.keepalive(Duration::from_secs(secs));
+    }
     let mut driver = DriverConfig::new(config);
     driver.listen = args.listen;
     driver.rtp_ports = args.rtp_ports;

@@ -5,7 +5,8 @@
 //! It is split like the gateways it imitates:
 //! - [`analog`], the protocol-free analog-line core: the stdin command language, the ring
 //!   cadence, RTP connections that say and hear G.711 audio, and the JSON output lines;
-//! - one module per protocol side: [`mgcp`] (RFC 3435) today; MEGACO and TPNCP add theirs;
+//! - one module per protocol side: [`mgcp`] (RFC 3435, with vendor profiles for Cisco IOS and
+//!   PacketCable NCS, [`mgcp::Profile`]) today; MEGACO and TPNCP add theirs;
 //! - the [`Simulator`] trait, which each protocol side implements: the same sans-IO loop as
 //!   [`gateway_control::Controller`], seen from the gateway;
 //! - [`run`] and [`run_with`] (feature `driver`), the tokio driver on sockets, stdin and stdout.
@@ -23,6 +24,7 @@
 //! | --- | --- |
 //! | `{"event":"rsip","method":"restart","acknowledged":true,"code":200}` | the restart was answered (`false` and no `code` when it timed out) |
 //! | `{"line":1,"event":"rsip","method":"disconnected","acknowledged":true,"code":200}` | a line whose NTFY went unanswered announced itself again (§4.4.7) |
+//! | `{"event":"keepalive","code":200}` (`"timeout":true` when unanswered) | a keep-alive `NTFY *@…` was answered ([`mgcp::Profile::Cisco`], [`Config::keepalive`]) |
 //! | `{"line":1,"event":"offhook"}` / `"onhook"` (+ `"auto":true` for autoanswer) | hook change |
 //! | `{"line":1,"event":"flash"}`, `{"line":1,"event":"digit","digit":"5"}` | key presses |
 //! | `{"line":1,"event":"command","verb":"RQNT","transaction":12,"code":200}` | a call-agent command and our answer (`line` absent for the whole gateway) |
@@ -57,7 +59,7 @@ pub use analog::{
 };
 #[cfg(feature = "driver")]
 pub use driver::{DriverConfig, Stdout, run, run_with};
-pub use mgcp::{Config, ConfigError, Gateway, MAX_LINES, Stats};
+pub use mgcp::{Config, ConfigError, Gateway, MAX_LINES, Profile, Stats};
 
 /// Which of the gateway's sockets a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

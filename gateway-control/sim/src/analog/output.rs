@@ -67,6 +67,11 @@ pub enum Output {
         /// The return code, or `None` when it timed out.
         code: Option<u16>,
     },
+    /// A keep-alive was answered with `code`, or (`None`) never answered.
+    KeepAlive {
+        /// The return code, or `None` when it timed out.
+        code: Option<u16>,
+    },
     /// The handset of `line` went off-hook (`true`) or on-hook.
     Hook {
         /// Line number, from 1.
@@ -318,6 +323,14 @@ impl Output {
                 }
                 .done()
             }
+            Self::KeepAlive { code } => {
+                let o = o.str("event", "keepalive");
+                match code {
+                    Some(c) => o.num("code", u64::from(*c)),
+                    None => o.bool("timeout", true),
+                }
+                .done()
+            }
             Self::Hook {
                 line,
                 off_hook,
@@ -433,6 +446,14 @@ mod tests {
                     code: Some(200),
                 },
                 r#"{"event":"rsip","method":"restart","acknowledged":true,"code":200}"#,
+            ),
+            (
+                Output::KeepAlive { code: Some(200) },
+                r#"{"event":"keepalive","code":200}"#,
+            ),
+            (
+                Output::KeepAlive { code: None },
+                r#"{"event":"keepalive","timeout":true}"#,
             ),
             (
                 Output::Error {

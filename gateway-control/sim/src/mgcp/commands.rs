@@ -205,6 +205,14 @@ impl Gateway {
 
     /// Executes a new command from `from`.
     pub(crate) fn execute(&mut self, now: Instant, from: SocketAddr, c: &Command<'_>) -> Reply {
+        // RFC 3435 §2.4 (and J.162 §6.5 for NCS): a version the endpoint does not speak.
+        if !self.config.profile.accepts(&c.version) {
+            let r = refuse(
+                ReturnCode::INCOMPATIBLE_VERSION,
+                "incompatible protocol version",
+            );
+            return Reply::refused(r, None);
+        }
         let target = match self.target(c) {
             Ok(t) => t,
             Err(r) => return Reply::refused(r, None),
@@ -288,7 +296,7 @@ impl Gateway {
                     }
                     let mut out = Vec::with_capacity(list.len());
                     for ev in list {
-                        out.push(request::requested(ev, 0)?);
+                        out.push(request::requested(ev, 0, self.config.profile)?);
                     }
                     req.requested = Some(out);
                 }
@@ -298,7 +306,7 @@ impl Gateway {
                     }
                     let mut out = Vec::with_capacity(list.len());
                     for s in list {
-                        out.push(request::signal(s)?);
+                        out.push(request::signal(s, self.config.profile)?);
                     }
                     req.signals = Some(out);
                 }
@@ -668,7 +676,12 @@ impl Gateway {
                 "N" => ("N", line.notified_text.clone().unwrap_or_default()),
                 "D" => ("D", line.digit_map_text.clone().unwrap_or_default()),
                 // No connection, no `I:` line: the grammar's ConnectionId is 1 to 32 hex
-                // digits, and an empty list does not parse.
+                // digits, and an empty list does not parse. Cisco IOS writes an empty one.
+                "I" if line.connections.is_empty()
+                    && self.config.profile.empty_connection_list() =>
+                {
+                    ("I", String::new())
+                }
                 "I" if line.connections.is_empty() => continue,
                 "I" => ("I", join(line.connections.iter().map(|k| k.id.clone()))),
                 "ES" => ("ES", line.event_state().to_owned()),
@@ -688,12 +701,14 @@ impl Gateway {
                         }
                     ),
                 ),
-                "A" => (
-                    "A",
-                    "a:PCMU;PCMA, p:10-60, e:off, s:off, v:L;D;G, \
-                     m:sendonly;recvonly;sendrecv;inactive;confrnce;loopback"
-                        .to_owned(),
-                ),
+                "A" => {
+                    let profile = self.config.profile;
+                    r.params.push(("A", profile.capabilities().to_owned()));
+                    if let Some((name, value)) = profile.vendor_capability() {
+                        r.params.push((name, value.to_owned()));
+                    }
+                    continue;
+                }
                 "RM" => ("RM", "restart".to_owned()),
                 _ => continue,
             };

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use gateway_control::mgcp::transaction;
 
+use super::Profile;
+
 /// The most lines one simulated gateway has.
 pub const MAX_LINES: u16 = 4096;
 
@@ -40,6 +42,9 @@ pub struct Config {
     pub(crate) restart_retry: Duration,
     pub(crate) max_connections: usize,
     pub(crate) transactions: transaction::Config,
+    pub(crate) profile: Profile,
+    /// `None`: the profile's default; `Some(ZERO)`: off.
+    keepalive: Option<Duration>,
 }
 
 impl Config {
@@ -60,6 +65,8 @@ impl Config {
             restart_retry: Duration::from_secs(5),
             max_connections: 2,
             transactions: transaction::Config::default(),
+            profile: Profile::default(),
+            keepalive: None,
         };
         c.lines(lines)?;
         Ok(c)
@@ -157,5 +164,29 @@ impl Config {
     pub fn transactions(&mut self, t: transaction::Config) -> &mut Self {
         self.transactions = t;
         self
+    }
+
+    /// Which real gateway to behave like ([`Profile::Rfc3435`]).
+    pub fn profile(&mut self, p: Profile) -> &mut Self {
+        self.profile = p;
+        self
+    }
+
+    /// The keep-alive interval: once the restart is acknowledged, a `NTFY` for `*@domain` with
+    /// an empty `O:` goes to the call agent whenever nothing else was sent for this long.
+    /// Zero turns it off. Unset, the profile decides (10 s for [`Profile::Cisco`], off
+    /// otherwise).
+    pub fn keepalive(&mut self, d: Duration) -> &mut Self {
+        self.keepalive = Some(d);
+        self
+    }
+
+    /// The keep-alive interval in effect, `None` when off.
+    pub(crate) fn keepalive_interval(&self) -> Option<Duration> {
+        match self.keepalive {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None => self.profile.default_keepalive(),
+        }
     }
 }

@@ -9,14 +9,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, trace, warn};
 
-use super::Config;
 use super::line::{Effects, Line, Notification};
+use super::{Config, Profile};
 use crate::analog::{LineCommand, Output};
 use crate::{Transmit, Via};
 use gateway_control::mgcp::transaction::{self, CommandOutcome, ResponseOutcome, Transactions};
 use gateway_control::mgcp::wire::{
     self, AckRange, Command, EndpointName, Message, Param, Response, RestartMethod, ReturnCode,
-    TransactionId, Verb, Version,
+    TransactionId, Verb,
 };
 
 /// What the gateway counts; every dropped input has a counter.
@@ -41,6 +41,8 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Line commands refused (bad line, wrong hook state, no connection).
     pub line_commands_refused: u64,
+    /// Keep-alive NTFYs sent ([`Config::keepalive`]).
+    pub keepalives: u64,
 }
 
 /// What an outgoing command was for.
@@ -53,6 +55,8 @@ enum Sent {
     Notify {
         line: u16,
     },
+    /// `NTFY *@domain` with nothing observed ([`Config::keepalive`]).
+    KeepAlive,
 }
 
 /// The simulated analog gateway.
@@ -82,6 +86,10 @@ pub struct Gateway {
     sent: HashMap<TransactionId, Sent>,
     restart_at: Option<Instant>,
     restarted: bool,
+    /// When the next keep-alive is due, while they are on and the restart was answered.
+    keepalive_at: Option<Instant>,
+    /// A keep-alive awaits its answer.
+    keepalive_pending: bool,
     pending_notifications: Vec<Notification>,
     pub(crate) stats: Stats,
 }
@@ -116,6 +124,8 @@ impl Gateway {
             sent: HashMap::new(),
             restart_at: None,
             restarted: false,
+            keepalive_at: None,
+            keepalive_pending: false,
             pending_notifications: Vec::new(),
             stats: Stats::default(),
         };
@@ -188,10 +198,29 @@ impl Gateway {
                     let mut out = Vec::new();
                     response(code, t, Vec::new(), None).encode(&mut out);
                     self.txn.send_response(now, from, t, out);
+                    self.sent_something(now);
                 }
                 return;
             }
         };
+        if self.config.profile == Profile::Rfc3435
+            && let Some(t) = messages.iter().find_map(|m| match m {
+                Message::Command(c) if !self.config.profile.accepts(&c.version) => {
+                    Some(c.transaction)
+                }
+                _ => None,
+            })
+        {
+            // What this profile did before the parser accepted RFC 2705's `MGCP 0.1`: the
+            // datagram is malformed, and the command is answered 528 without being executed.
+            self.stats.malformed += 1;
+            debug!(%from, transaction = t.0, "unsupported protocol version");
+            let mut out = Vec::new();
+            response(ReturnCode::INCOMPATIBLE_VERSION, t, Vec::new(), None).encode(&mut out);
+            self.txn.send_response(now, from, t, out);
+            self.sent_something(now);
+            return;
+        }
         for m in messages {
             match m {
                 Message::Command(c) => self.handle_command(now, from, &c),
@@ -247,6 +276,7 @@ impl Gateway {
         r.comment = reply.comment();
         r.encode(&mut out);
         self.txn.send_response(now, from, c.transaction, out);
+        self.sent_something(now);
     }
 
     fn handle_response(&mut self, now: Instant, from: SocketAddr, r: &Response<'_>) {
@@ -277,6 +307,7 @@ impl Gateway {
                         }
                     } else if ok {
                         self.restarted = true;
+                        self.sent_something(now);
                     } else {
                         warn!(code = r.code.0, "restart refused; retrying later");
                         self.restart_at = Some(now + self.config.restart_retry);
@@ -290,6 +321,15 @@ impl Gateway {
                             message: format!("NTFY answered {}", r.code.0),
                         });
                     }
+                }
+                Some(Sent::KeepAlive) => {
+                    self.keepalive_pending = false;
+                    if r.code.is_error() {
+                        warn!(code = r.code.0, "keep-alive refused");
+                    }
+                    self.outputs.push_back(Output::KeepAlive {
+                        code: Some(r.code.0),
+                    });
                 }
                 None => {
                     self.stats.unmatched_responses += 1;
@@ -439,12 +479,22 @@ impl Gateway {
                     });
                     self.send_rsip(now, Some(line));
                 }
+                Some(Sent::KeepAlive) => {
+                    // The call agent is gone; a Cisco gateway would try the next one. Keep
+                    // sending, so that it is seen to come back.
+                    self.keepalive_pending = false;
+                    warn!("keep-alive unanswered");
+                    self.outputs.push_back(Output::KeepAlive { code: None });
+                }
                 None => {}
             }
         }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             self.send_rsip(now, None);
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.send_keepalive(now);
         }
         let mut fx = Effects::default();
         for li in 0..self.lines.len() {
@@ -502,10 +552,15 @@ impl Gateway {
     /// When [`handle_timeout`](Self::handle_timeout) is next needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let lines = self.lines.iter().filter_map(Line::poll_timeout).min();
-        [self.txn.poll_timeout(), self.restart_at, lines]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.txn.poll_timeout(),
+            self.restart_at,
+            self.keepalive_at,
+            lines,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- internals ----
@@ -572,7 +627,7 @@ impl Gateway {
                 local: &local,
                 domain: &self.config.domain,
             },
-            version: Version::V1_0,
+            version: self.config.profile.version(),
             params,
             sdp: None,
         };
@@ -581,6 +636,7 @@ impl Gateway {
         match self.txn.send_command(now, to, t, out) {
             Ok(()) => {
                 self.sent.insert(t, Sent::Restart { line });
+                self.sent_something(now);
             }
             Err(e) => {
                 warn!(error = %e, "restart not sent");
@@ -614,7 +670,7 @@ impl Gateway {
                 local: &self.lines[li].name,
                 domain: &self.config.domain,
             },
-            version: Version::V1_0,
+            version: self.config.profile.version(),
             params,
             sdp: None,
         };
@@ -624,6 +680,7 @@ impl Gateway {
             Ok(()) => {
                 self.stats.notifications += 1;
                 self.sent.insert(t, Sent::Notify { line: n.line });
+                self.sent_something(now);
             }
             Err(e) => {
                 warn!(line = n.line, error = %e, "notification not sent");
@@ -633,6 +690,52 @@ impl Gateway {
                 });
             }
         }
+    }
+
+    /// Something went to the call agent: the next keep-alive is due one interval from now
+    /// (once the restart is answered, while keep-alives are on).
+    fn sent_something(&mut self, now: Instant) {
+        if let Some(every) = self.config.keepalive_interval()
+            && self.restarted
+        {
+            self.keepalive_at = Some(now + every);
+        }
+    }
+
+    /// Sends the keep-alive Cisco IOS gateways send their call agent when nothing else was
+    /// sent for a while: `NTFY` for the whole gateway with an empty `O:` and no `X:` (see
+    /// [`Profile::Cisco`]). One at a time: while one awaits its answer, the next waits too.
+    fn send_keepalive(&mut self, now: Instant) {
+        self.keepalive_at = None;
+        if self.keepalive_pending {
+            self.sent_something(now);
+            return;
+        }
+        let to = self.config.call_agent;
+        let t = self.txn.allocate_id();
+        let cmd = Command {
+            verb: Verb::Ntfy,
+            transaction: t,
+            endpoint: EndpointName {
+                local: "*",
+                domain: &self.config.domain,
+            },
+            version: self.config.profile.version(),
+            params: vec![Param::ObservedEvents(Vec::new())],
+            sdp: None,
+        };
+        let mut out = Vec::new();
+        cmd.encode(&mut out);
+        match self.txn.send_command(now, to, t, out) {
+            Ok(()) => {
+                self.stats.keepalives += 1;
+                self.keepalive_pending = true;
+                self.sent.insert(t, Sent::KeepAlive);
+                trace!(transaction = t.0, "keep-alive sent");
+            }
+            Err(e) => warn!(error = %e, "keep-alive not sent"),
+        }
+        self.sent_something(now);
     }
 
     /// A random triple for a new RTP stream: SSRC, first sequence number, first timestamp.

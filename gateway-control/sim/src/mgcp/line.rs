@@ -317,7 +317,7 @@ impl Line {
                 .map(|m| m.check(&self.dialled, true));
             debug!(line = self.number, ?matched, "interdigit timer expired");
             if !self.dialled.is_empty() {
-                self.notify(None, fx);
+                self.notify(config, None, fx);
             }
         }
         if self.phone.autoanswer_due(now) && !self.phone.is_off_hook() && self.ringing() {
@@ -369,13 +369,13 @@ impl Line {
                 fx.dropped += 1;
                 debug!(line = self.number, "quarantine full, event dropped");
             } else {
-                debug!(line = self.number, event = %ev.render(), "quarantined");
+                debug!(line = self.number, event = %ev.render(config.profile), "quarantined");
                 self.quarantine.push_back(ev);
             }
             return;
         }
         let Some(req) = self.requested.iter().find(|r| r.spec.covers(ev)).cloned() else {
-            debug!(line = self.number, event = %ev.render(), "not requested");
+            debug!(line = self.number, event = %ev.render(config.profile), "not requested");
             return;
         };
         if !req.actions.keep_signals {
@@ -432,9 +432,9 @@ impl Line {
         }
         if a.notify {
             self.accumulated.push(ev);
-            self.notify(None, fx);
+            self.notify(config, None, fx);
         } else if digit_complete {
-            self.notify(None, fx);
+            self.notify(config, None, fx);
         }
     }
 
@@ -451,8 +451,12 @@ impl Line {
         }
     }
 
-    fn notify(&mut self, to: Option<SocketAddr>, fx: &mut Effects) {
-        let observed: Vec<String> = self.accumulated.drain(..).map(Observed::render).collect();
+    fn notify(&mut self, config: &Config, to: Option<SocketAddr>, fx: &mut Effects) {
+        let observed: Vec<String> = self
+            .accumulated
+            .drain(..)
+            .map(|ev| ev.render(config.profile))
+            .collect();
         self.dialled.clear();
         self.digit_deadline = None;
         if !self.quarantine_mode.looping {

@@ -30,6 +30,9 @@
 //!   [`Config::max_connections`] per line, `505` for an unusable remote description, `515`
 //!   unknown connection, `516` wrong call id, `517` bad mode, `532` unsupported codec or ptime.
 //! - Retransmission and duplicate suppression are [`gateway_control::mgcp::transaction`]'s.
+//! - A [`Profile`] makes it behave like a real gateway rather than RFC 3435 to the letter: a
+//!   Cisco IOS gateway (`MGCP 0.1`, lenient audit answers, keep-alive `NTFY *@…`) or a
+//!   PacketCable NCS 1.0 MTA (`MGCP 1.0 NCS 1.0`, the line package only).
 //!
 //!
 //! [`Gateway`] is the sans-IO core; it implements [`Simulator`](crate::Simulator).
@@ -39,6 +42,7 @@ mod config;
 pub mod digitmap;
 mod gateway;
 mod line;
+mod profile;
 mod request;
 
 #[cfg(test)]
@@ -46,3 +50,4 @@ mod tests;
 
 pub use config::{Config, ConfigError, MAX_LINES};
 pub use gateway::{Gateway, Stats};
+pub use profile::{Profile, UnknownProfile};

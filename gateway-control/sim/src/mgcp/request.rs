@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use gateway_control::mgcp::wire::{Action, EventName, EventRef, RequestedEvent, ReturnCode};
 
+use super::Profile;
 use super::digitmap::DigitMap;
 use crate::analog::key_index;
 
@@ -34,13 +35,13 @@ pub(crate) enum Observed {
 }
 
 impl Observed {
-    /// The name as reported in `O:`.
-    pub(crate) fn render(self) -> String {
+    /// The name as reported in `O:`: digits in the profile's digit package (`D/5`, NCS `L/5`).
+    pub(crate) fn render(self, profile: Profile) -> String {
         match self {
             Self::OffHook => "L/hd".into(),
             Self::OnHook => "L/hu".into(),
             Self::Flash => "L/hf".into(),
-            Self::Digit(d) => format!("D/{d}"),
+            Self::Digit(d) => format!("{}/{d}", profile.digit_package()),
             Self::OperationComplete => "L/oc".into(),
         }
     }
@@ -160,12 +161,22 @@ impl Refusal {
     }
 }
 
-fn package_of(name: &EventName<'_>) -> Result<char, Refusal> {
-    match name.package.map(str::to_ascii_uppercase).as_deref() {
-        None | Some("L") => Ok('L'),
-        Some("D") => Ok('D'),
-        Some("G") => Ok('G'),
-        Some(_) => Err(Refusal::new(ReturnCode::UNKNOWN_PACKAGE, "unknown package")),
+/// The package an event or signal names (the line package `L` when none is given), if the
+/// profile has it; otherwise 518 (RFC 3435 §2.4, RFC 3661; NCS has only `L`).
+fn package_of(name: &EventName<'_>, profile: Profile) -> Result<char, Refusal> {
+    let pkg = match name.package.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("L") => 'L',
+        Some("D") => 'D',
+        Some("G") => 'G',
+        Some(_) => return Err(Refusal::new(ReturnCode::UNKNOWN_PACKAGE, "unknown package")),
+    };
+    if profile.has_package(pkg) {
+        Ok(pkg)
+    } else {
+        Err(Refusal::new(
+            ReturnCode::UNKNOWN_PACKAGE,
+            "package not supported by this profile",
+        ))
     }
 }
 
@@ -202,14 +213,14 @@ fn digit_spec(code: &str) -> Option<EventSpec> {
     (keys != 0 || timer).then_some(EventSpec::Digits { keys, timer })
 }
 
-fn event_spec(name: &EventName<'_>) -> Result<EventSpec, Refusal> {
+fn event_spec(name: &EventName<'_>, profile: Profile) -> Result<EventSpec, Refusal> {
     if name.connection.is_some() {
         return Err(Refusal::new(
             ReturnCode::CANNOT_DETECT,
             "connection events are not detected",
         ));
     }
-    let pkg = package_of(name)?;
+    let pkg = package_of(name, profile)?;
     let code = name.event;
     let spec = match (pkg, code.to_ascii_lowercase().as_str()) {
         ('L', "hd") => Some(EventSpec::OffHook),
@@ -232,8 +243,12 @@ fn event_spec(name: &EventName<'_>) -> Result<EventSpec, Refusal> {
 }
 
 /// Validates one requested event from an `R:` line.
-pub(crate) fn requested(ev: &RequestedEvent<'_>, depth: usize) -> Result<Requested, Refusal> {
-    let spec = event_spec(&ev.name)?;
+pub(crate) fn requested(
+    ev: &RequestedEvent<'_>,
+    depth: usize,
+    profile: Profile,
+) -> Result<Requested, Refusal> {
+    let spec = event_spec(&ev.name, profile)?;
     let mut actions = Actions::default();
     for a in &ev.actions {
         match a {
@@ -250,7 +265,7 @@ pub(crate) fn requested(ev: &RequestedEvent<'_>, depth: usize) -> Result<Request
                         "embedded request nested too deep",
                     ));
                 }
-                actions.embedded = Some(Box::new(embedded(text, depth + 1)?));
+                actions.embedded = Some(Box::new(embedded(text, depth + 1, profile)?));
             }
             Action::Other(_) => {
                 return Err(Refusal::new(ReturnCode::UNKNOWN_ACTION, "unknown action"));
@@ -297,9 +312,9 @@ fn render_name(name: &EventName<'_>) -> String {
 }
 
 /// Validates one signal from an `S:` line.
-pub(crate) fn signal(sig: &EventRef<'_>) -> Result<Signal, Refusal> {
+pub(crate) fn signal(sig: &EventRef<'_>, profile: Profile) -> Result<Signal, Refusal> {
     let name = &sig.name;
-    let pkg = package_of(name)?;
+    let pkg = package_of(name, profile)?;
     let code = name.event;
     let lower = code.to_ascii_lowercase();
     let secs = |s: u64| SignalType::Timeout(Duration::from_secs(s));
@@ -456,7 +471,7 @@ fn action_of(text: &str) -> Action<'_> {
 }
 
 /// Parses the inside of an `E(…)` action: `R(…)`, `S(…)` and `D(…)` groups, comma-separated.
-fn embedded(text: &str, depth: usize) -> Result<Embedded, Refusal> {
+fn embedded(text: &str, depth: usize, profile: Profile) -> Result<Embedded, Refusal> {
     let mut out = Embedded::default();
     for part in split_top(text, ',') {
         let (key, groups) = split_groups(part)?;
@@ -486,7 +501,7 @@ fn embedded(text: &str, depth: usize) -> Result<Embedded, Refusal> {
                         actions,
                         params: groups.get(1).copied(),
                     };
-                    list.push(requested(&ev, depth)?);
+                    list.push(requested(&ev, depth, profile)?);
                 }
                 out.requested = Some(list);
             }
@@ -503,10 +518,13 @@ fn embedded(text: &str, depth: usize) -> Result<Embedded, Refusal> {
                         ));
                     }
                     let (name, groups) = split_groups(item)?;
-                    list.push(signal(&EventRef {
-                        name: event_name(name.trim()),
-                        params: groups.first().copied(),
-                    })?);
+                    list.push(signal(
+                        &EventRef {
+                            name: event_name(name.trim()),
+                            params: groups.first().copied(),
+                        },
+                        profile,
+                    )?);
                 }
                 out.signals = Some(list);
             }
@@ -531,6 +549,10 @@ mod tests {
     use super::*;
 
     fn req(text: &str, actions: &[Action<'_>]) -> Result<Requested, Refusal> {
+        req_in(Profile::Rfc3435, text, actions)
+    }
+
+    fn req_in(profile: Profile, text: &str, actions: &[Action<'_>]) -> Result<Requested, Refusal> {
         requested(
             &RequestedEvent {
                 name: event_name(text),
@@ -538,7 +560,63 @@ mod tests {
                 params: None,
             },
             0,
+            profile,
         )
+    }
+
+    fn sig_in(profile: Profile, text: &str) -> Result<Signal, Refusal> {
+        signal(
+            &EventRef {
+                name: event_name(text),
+                params: None,
+            },
+            profile,
+        )
+    }
+
+    /// NCS has one event package for a line, `L` (ITU-T J.162 Annex A.1): digits are `L/5` or
+    /// `[0-9#*T]` with no package, tones `L/dl`; RFC 3660's `D` and `G` packages are unknown,
+    /// 518 (RFC 3435 §2.4, J.162 §6.5).
+    #[test]
+    fn ncs_knows_only_the_line_package() {
+        let ncs = Profile::Ncs;
+        for text in ["L/[0-9#*T]", "[0-9#*T]", "l/x"] {
+            let d = req_in(ncs, text, &[Action::AccumulateDigitMap]).unwrap();
+            assert!(d.spec.covers(Observed::Digit('7')), "{text}");
+        }
+        assert_eq!(req_in(ncs, "L/hd", &[]).unwrap().spec, EventSpec::OffHook);
+        assert_eq!(
+            req_in(ncs, "L/oc", &[]).unwrap().spec,
+            EventSpec::OperationComplete
+        );
+        for text in ["D/[0-9#*T]", "D/5", "G/oc", "X/hd"] {
+            assert_eq!(
+                req_in(ncs, text, &[]).unwrap_err().code,
+                ReturnCode::UNKNOWN_PACKAGE,
+                "{text}"
+            );
+        }
+        assert!(
+            req_in(ncs, "L/hd", &[Action::Embedded("R(D/[0-9](D))")]).is_err(),
+            "an embedded request is held to the profile too"
+        );
+        assert_eq!(sig_in(ncs, "L/dl").unwrap().name, "L/dl");
+        assert_eq!(sig_in(ncs, "L/5").unwrap().name, "L/5");
+        for text in ["G/rt", "D/5"] {
+            assert_eq!(
+                sig_in(ncs, text).unwrap_err().code,
+                ReturnCode::UNKNOWN_PACKAGE,
+                "{text}"
+            );
+        }
+        // The other profiles keep RFC 3660's packages.
+        for p in [Profile::Rfc3435, Profile::Cisco] {
+            assert!(req_in(p, "D/[0-9#*T]", &[]).is_ok());
+            assert!(sig_in(p, "G/rt").is_ok());
+        }
+        assert_eq!(Observed::Digit('5').render(Profile::Ncs), "L/5");
+        assert_eq!(Observed::Digit('#').render(Profile::Rfc3435), "D/#");
+        assert_eq!(Observed::OffHook.render(Profile::Ncs), "L/hd");
     }
 
     #[test]
@@ -598,10 +676,13 @@ mod tests {
     #[test]
     fn signals_validate_with_types_and_params() {
         let s = |n: &str, p: Option<&str>| {
-            signal(&EventRef {
-                name: event_name(n),
-                params: p,
-            })
+            signal(
+                &EventRef {
+                    name: event_name(n),
+                    params: p,
+                },
+                Profile::Rfc3435,
+            )
         };
         let rg = s("L/rg", None).unwrap();
         assert_eq!(rg.ring, RingKind::Normal);

@@ -9,6 +9,8 @@ use crate::analog::*;
 use crate::{Transmit, Via};
 use gateway_control::mgcp::wire::{self, Message};
 
+mod profiles;
+
 const CA: &str = "127.0.0.1:2727";
 
 struct Harness {
@@ -718,18 +720,30 @@ mod props {
     ];
 
     proptest! {
-        /// Mangled commands, line commands and time jumps never panic the core.
+        /// Mangled commands, line commands and time jumps never panic the core, whatever its
+        /// profile.
         #[test]
         fn arbitrary_input_never_panics(
+            profile in prop::sample::select(&[Profile::Rfc3435, Profile::Cisco, Profile::Ncs][..]),
             steps in prop::collection::vec(
                 (0usize..6, prop::collection::vec(any::<(u16, u8)>(), 0..4), 0u8..8, 0u64..10_000),
                 1..24,
             )
         ) {
-            let mut h = Harness::new(2);
+            let mut config = Config::new(2, CA.parse().unwrap()).unwrap();
+            config.profile(profile).keepalive(Duration::from_secs(1));
+            let mut h = Harness::with(config);
             h.gw.add_rtp_port(30000);
             for (which, edits, line_cmd, wait) in steps {
-                let mut bytes = COMMANDS[which].as_bytes().to_vec();
+                // In the version the profile takes, so that the commands are executed.
+                let version = match profile {
+                    Profile::Cisco => " MGCP 0.1\r\n",
+                    Profile::Ncs => " MGCP 1.0 NCS 1.0\r\n",
+                    _ => " MGCP 1.0\r\n",
+                };
+                let mut bytes = COMMANDS[which]
+                    .replacen(" MGCP 1.0\r\n", version, 1)
+                    .into_bytes();
                 for (at, b) in edits {
                     let i = usize::from(at) % bytes.len();
                     bytes[i] = b;
