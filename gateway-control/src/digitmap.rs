@@ -342,6 +342,78 @@ mod tests {
         );
     }
 
+    /// Spaces inside a pattern or a range are skipped; `x` inside a range is any digit; a
+    /// repeated position may be skipped altogether (`x.#` matches `#`).
+    #[test]
+    fn spaces_ranges_and_repetition() {
+        let complete = MatchState::Complete { matched: true };
+        assert_eq!(check("1 2\t3", "123"), complete);
+        assert_eq!(check("[1 3]", "3"), complete);
+        assert_eq!(check("[x#]", "7"), complete);
+        assert_eq!(check("[x#]", "#"), complete);
+        assert_eq!(check("[x#]", "*"), MatchState::Complete { matched: false });
+        assert_eq!(check("x.#", "#"), complete);
+        assert_eq!(check("1x.", "1"), MatchState::Partial { short: true });
+        // A position repeats once: `..` is an error at the second dot.
+        assert_eq!(
+            DigitMap::parse("(0|1..)"),
+            Err(DigitMapError::Unexpected(5))
+        );
+    }
+
+    /// Bad ranges, each with the offset of what is wrong in the whole map.
+    #[test]
+    fn bad_ranges_name_their_offset() {
+        for (map, at) in [
+            ("(1|[9-3])", 5),
+            ("(1|[3-])", 5),
+            ("(1|[-3])", 4),
+            ("(1|[a-3])", 5),
+            ("(1|[3q])", 5),
+            ("(1|[3-#])", 5),
+        ] {
+            assert_eq!(DigitMap::parse(map), Err(DigitMapError::Range(at)), "{map}");
+        }
+        // Unclosed and empty ranges: at their `[`.
+        assert_eq!(DigitMap::parse("(1|2[3"), Err(DigitMapError::Unexpected(6)));
+        assert_eq!(DigitMap::parse("12[3"), Err(DigitMapError::Range(2)));
+        assert_eq!(DigitMap::parse("(1|[])"), Err(DigitMapError::Range(3)));
+        assert_eq!(check("[3-5]", "4"), MatchState::Complete { matched: true });
+        assert_eq!(check("[3-3]", "3"), MatchState::Complete { matched: true });
+        assert_eq!(check("[3-5]", "6"), MatchState::Complete { matched: false });
+    }
+
+    /// The DTMF letters `A`–`D` are keys of their own (RFC 3435 §2.1.5's `DigitMapLetter`),
+    /// case-insensitive, distinct from each other and from the digits.
+    #[test]
+    fn letters_are_keys_of_their_own() {
+        let complete = MatchState::Complete { matched: true };
+        let dead = MatchState::Complete { matched: false };
+        for (i, l) in ['A', 'B', 'C', 'D'].into_iter().enumerate() {
+            assert_eq!(
+                check(&l.to_string(), &l.to_ascii_lowercase().to_string()),
+                complete
+            );
+            for (j, other) in ['A', 'B', 'C', 'D', '0', '9', '*', '#']
+                .into_iter()
+                .enumerate()
+            {
+                if i != j {
+                    assert_eq!(
+                        check(&l.to_string(), &other.to_string()),
+                        dead,
+                        "{l} {other}"
+                    );
+                }
+            }
+        }
+        assert!(
+            matches!(DigitMap::parse("[A-D]"), Err(DigitMapError::Range(_))),
+            "a range is of digits only"
+        );
+        assert_eq!(check("[AD]", "D"), complete);
+    }
+
     #[test]
     fn malformed_maps_are_errors_with_offsets() {
         assert_eq!(
@@ -361,6 +433,12 @@ mod tests {
         assert_eq!(
             DigitMap::parse(&"1".repeat(MAX_TEXT + 1)),
             Err(DigitMapError::Size(MAX_TEXT))
+        );
+        // Exactly MAX_TEXT bytes (spaces inside a pattern are skipped) is a map.
+        let longest = format!("1{}2", " ".repeat(MAX_TEXT - 2));
+        assert_eq!(
+            DigitMap::parse(&longest).unwrap().check("12", false),
+            MatchState::Complete { matched: true }
         );
         assert_eq!(DigitMap::parse(" (1|2) ").unwrap().as_str(), "(1|2)");
         let huge = format!("({})", vec!["1"; MAX_PATTERNS + 1].join("|"));

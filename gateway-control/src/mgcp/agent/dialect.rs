@@ -101,6 +101,15 @@ mod tests {
             };
             assert_eq!(Dialect::of(v), None, "{major}.{minor}");
         }
+        // The name logged is the version line written.
+        for d in Dialect::ALL {
+            let v = d.version();
+            let mut line = format!("MGCP {}.{}", v.major, v.minor);
+            if let Some(p) = v.profile {
+                line = format!("{line} {p}");
+            }
+            assert_eq!(d.as_str(), line);
+        }
         assert_eq!(Dialect::Ncs.package("D"), "L");
         assert_eq!(Dialect::Ncs.package("L"), "L");
         assert_eq!(Dialect::Mgcp01.package("D"), "D");

@@ -183,3 +183,24 @@ fn ncs_collects_in_the_line_package() {
     h.recv();
     assert_eq!(h.event(), dialled("*69"));
 }
+
+/// Only plain key events are part of the dial string: one with parameters or a connection is
+/// reported as any other event would be.
+#[test]
+fn keys_with_parameters_or_a_connection_are_not_dialled() {
+    let mut h = off_hook();
+    let x = collecting_request(&mut h, "D");
+    h.send(&format!(
+        "NTFY 120 aaln/1@gw1.example.net MGCP 1.0\nX: {x}\nO: D/1,D/2(x),D/3@1F,G/4\n"
+    ));
+    h.recv();
+    let digit = |c| Event::Digit {
+        line: line(1),
+        digit: Digit::new(c).unwrap(),
+    };
+    assert_eq!(h.event(), digit('2'));
+    assert_eq!(h.event(), digit('3'));
+    assert_eq!(h.event(), dialled("1"));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    assert_eq!(h.agent.stats().unrecognised_events, 1, "G/4");
+}

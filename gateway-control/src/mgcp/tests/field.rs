@@ -434,3 +434,26 @@ fn a_gateway_refusing_every_version_is_tried_once_in_each() {
     let next = h.recv();
     assert!(first_line(&next).ends_with(" MGCP 0.1"), "{}", next.text);
 }
+
+/// Datagrams that do not parse at all (not UTF-8, too many messages): from the gateway they
+/// are dropped as malformed, from anyone else as strangers'; a stranger's malformed message
+/// inside a readable datagram is a stranger's too. Each is counted once.
+#[test]
+fn unparseable_datagrams_are_counted_by_who_sent_them() {
+    let mut h = Harness::armed(1);
+    let before = h.agent.stats();
+    assert!(send_from(&mut h, &gw_addr().to_string(), "200 1 OK\u{7f}\n").is_empty());
+    let now = h.now;
+    h.agent.handle_datagram(now, gw_addr(), b"200 1 OK\xff\r\n");
+    h.agent.handle_datagram(
+        now,
+        "198.51.100.9:2427".parse().unwrap(),
+        b"200 1 OK\xff\r\n",
+    );
+    assert!(send_from(&mut h, "198.51.100.9:2427", "20 1 OK\n").is_empty());
+    assert!(h.agent.poll_transmit().is_none());
+    let st = h.agent.stats();
+    assert_eq!(st.malformed_dropped - before.malformed_dropped, 2);
+    assert_eq!(st.unknown_peer - before.unknown_peer, 2);
+    assert_eq!(st.malformed_answered, before.malformed_answered);
+}
