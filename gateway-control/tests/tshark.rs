@@ -68,6 +68,14 @@ fn cmd<'a>(
     })
 }
 
+/// `m`, a command, written in `version` instead.
+fn in_version<'a>(mut m: Message<'a>, version: Version<'a>) -> Message<'a> {
+    if let Message::Command(c) = &mut m {
+        c.version = version;
+    }
+    m
+}
+
 fn rsp<'a>(code: ReturnCode, tx: u32, params: Vec<Param<'a>>, sdp: Option<Sdp<'a>>) -> Message<'a> {
     Message::Response(Response {
         code,
@@ -173,7 +181,12 @@ fn expected(messages: &[Message<'_>]) -> Vec<String> {
                 put("mgcp.req.verb", c.verb.as_str().to_owned());
                 put("mgcp.transid", c.transaction.to_string());
                 put("mgcp.req.endpoint", c.endpoint.to_string());
-                put("mgcp.version", "MGCP 1.0".to_owned());
+                let v = c.version;
+                let profile = v.profile.map(|p| format!(" {p}")).unwrap_or_default();
+                put(
+                    "mgcp.version",
+                    format!("MGCP {}.{}{profile}", v.major, v.minor),
+                );
                 (&c.params, &c.sdp)
             }
             Message::Response(r) => {
@@ -566,6 +579,58 @@ fn tshark_reads_back_what_we_encode() {
                 ])],
                 sdp: None,
             })],
+        ),
+        // Issue 15: a Cisco IOS gateway's RSIP in RFC 2705's version, an NCS MTA's
+        // notification in its profile, and the call agent's request back in NCS.
+        (
+            Dir::ToAgent,
+            vec![in_version(
+                cmd(
+                    Verb::Rsip,
+                    3001,
+                    line("*"),
+                    vec![Param::RestartMethod(RestartMethod::Restart)],
+                    None,
+                ),
+                Version::V0_1,
+            )],
+        ),
+        (
+            Dir::ToAgent,
+            vec![in_version(
+                cmd(
+                    Verb::Ntfy,
+                    3002,
+                    aaln1,
+                    vec![
+                        Param::RequestIdentifier("1A2D"),
+                        Param::ObservedEvents(vec![sig("L", "5", None)]),
+                    ],
+                    None,
+                ),
+                Version::NCS_1_0,
+            )],
+        ),
+        (
+            Dir::ToGateway,
+            vec![in_version(
+                cmd(
+                    Verb::Rqnt,
+                    11,
+                    aaln1,
+                    vec![
+                        Param::RequestIdentifier("1A2E"),
+                        Param::RequestedEvents(vec![RequestedEvent {
+                            name: ev("L", "[0-9#*T]"),
+                            actions: vec![Action::AccumulateDigitMap],
+                            params: None,
+                        }]),
+                        Param::DigitMap("(0T|[1-7]xxx)"),
+                    ],
+                    None,
+                ),
+                Version::NCS_1_0,
+            )],
         ),
     ];
 
