@@ -216,6 +216,7 @@ mod tests {
     fn names_round_trip() {
         for p in [Profile::Rfc3435, Profile::Cisco, Profile::Ncs] {
             assert_eq!(p.name().parse::<Profile>(), Ok(p));
+            assert_eq!(p.to_string(), p.name());
         }
         assert_eq!("CISCO".parse::<Profile>(), Ok(Profile::Cisco));
         assert!("tgcp".parse::<Profile>().is_err());

@@ -469,6 +469,19 @@ fn refusals_use_the_rfc_3661_codes() {
     assert_eq!(h.code(&rqnt(1, "F", "S: L/zz\r\n")), 522);
     assert_eq!(h.code(&rqnt(1, "F", "R: L/ft\r\n")), 512);
     assert_eq!(h.code(&rqnt(1, "F", "R: L/hd(N,A)\r\n")), 523);
+    // Embedded requests nest two deep, not three (a bound of the simulator's own).
+    assert_eq!(
+        h.code(&rqnt(1, "F", "R: L/hd(E(R(L/hu(E(R(L/hf))))))\r\n")),
+        200
+    );
+    assert_eq!(
+        h.code(&rqnt(
+            1,
+            "F",
+            "R: L/hd(E(R(L/hu(E(R(L/hf(E(R(L/hu)))))))))\r\n"
+        )),
+        523
+    );
     assert_eq!(h.code(&rqnt(1, "F", "R: D/[0-9](D)\r\n")), 519);
     assert_eq!(h.code(&rqnt(1, "F", "R: L/hu(N)\r\n")), 402);
     assert_eq!(h.code(&rqnt(1, "F", "Q: sometimes\r\n")), 539);
@@ -484,7 +497,7 @@ fn refusals_use_the_rfc_3661_codes() {
     assert_eq!(h.code(&rqnt(1, "BAD", "R: L/hd(N)\r\nS: L/zz\r\n")), 522);
     h.line(LineCommand::OffHook(1));
     assert_eq!(h.notified("0C"), "L/hd");
-    assert_eq!(h.gw.stats().refused, 13);
+    assert_eq!(h.gw.stats().refused, 14);
 }
 
 #[test]
@@ -620,7 +633,9 @@ fn hear_delivers_received_audio_until_the_connection_goes() {
 }
 
 /// `F: I` lists the connection ids an endpoint has (what the call agent checks a restart
-/// claim against), and leaves the line out when there is none: an empty `I:` does not parse.
+/// claim against), and leaves the line out when there is none: an empty `I:` is outside the
+/// grammar (Cisco IOS writes one anyway: the `cisco` profile does, and the call agent reads
+/// around it).
 #[test]
 fn audits_list_connection_ids_and_omit_an_empty_list() {
     let mut h = Harness::new(2);
@@ -653,6 +668,9 @@ fn audits_report_state() {
     assert!(r.contains("X: 99"), "{r}");
     assert!(r.contains("R: L/hu"), "{r}");
     assert!(r.contains("D: (xx)"), "{r}");
+    // RFC 3435 §2.3.10: `F: Q` gives the quarantine handling, by default `process,step`.
+    let r = h.send("AUEP {tx} aaln/2@[127.0.0.1] MGCP 1.0\r\nF: Q\r\n");
+    assert!(r.contains("Q: process,step"), "{r}");
     let r = h.send("AUEP {tx} aaln/*@[127.0.0.1] MGCP 1.0\r\n");
     assert_eq!(r.matches("Z: aaln/").count(), 3, "{r}");
     assert_eq!(
