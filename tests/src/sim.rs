@@ -126,11 +126,22 @@ pub fn server_with_phones_and_sim_args(
     users: &[(&str, Option<&str>)],
     sim_args: &[&str],
 ) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
+    server_with_phones_at(users, &|gateway| gateway.to_string(), sim_args)
+}
+
+/// [`server_with_phones_and_sim_args`], the gateway's `address` written in the config as
+/// `configured` gives it from where the simulator listens (a DNS name, say).
+pub fn server_with_phones_at(
+    users: &[(&str, Option<&str>)],
+    configured: &dyn Fn(SocketAddr) -> String,
+    sim_args: &[&str],
+) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
     let agent: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let gateway: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let address = configured(gateway);
     let mut server = Server::start(&format!(
         "[mgcp]\nlisten = \"{agent}\"\n\
-         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{gateway}\"\n"
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{address}\"\n"
     ));
     for (user, line) in users {
         let mut args = vec!["user", "add", user, "--password-stdin"];
@@ -191,4 +202,33 @@ pub fn finish_recording(
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The stored message `id` rings `user`'s phone on `line`: picked up, it plays to its end (the
+/// server marks it played) into `heard` (8 kHz WAV), then the phone hangs up.
+pub fn hear_on_phone(
+    server: &Server,
+    sim: &mut GatewaySim,
+    line: u16,
+    user: &str,
+    id: &str,
+    heard: &std::path::Path,
+) {
+    sim.expect(&format!("line {line} rings for the message"), |v| {
+        (v["line"] == line && v["event"] == "ringing" && v["on"] == true).then_some(())
+    });
+    sim.send(&format!("hear {line} {}", heard.display()));
+    sim.send(&format!("offhook {line}"));
+    wait_for(&format!("the message played on {user}'s phone"), || {
+        let out = server.client(user, &["inbox", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        list.as_array()?
+            .iter()
+            .find(|m| m["id"] == id && m["played"] == true)
+            .map(|_| ())
+    });
+    sim.send(&format!("onhook {line}"));
+    sim.expect(&format!("the recording of what line {line} heard"), |v| {
+        (v["line"] == line && v["event"] == "hear_done").then_some(())
+    });
 }

@@ -3,48 +3,17 @@
 //! the hosts file, so no packet leaves the machine. The simulator names its endpoints
 //! `aaln/N@localhost`, and the configured name's case does not matter.
 
-use std::net::SocketAddr;
-
-use offhook_tests::osmo::free_udp_port;
-use offhook_tests::sim::GatewaySim;
-use offhook_tests::{PASSWORD, Server, wait_for};
+use offhook_tests::sim::server_with_phones_at;
+use offhook_tests::wait_for;
 
 #[test]
 fn a_gateway_named_by_dns_name_comes_up_and_its_line_works() {
-    let agent: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
-    let port = free_udp_port();
-    let mut server = Server::start(&format!(
-        "[mgcp]\nlisten = \"{agent}\"\n\
-         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"LocalHost:{port}\"\n"
-    ));
-    let out = server.offhook(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--password-stdin",
-            "--line",
-            "gw1/aaln/1",
-        ],
-        Some(PASSWORD),
+    let (server, mut sim, _, _) = server_with_phones_at(
+        &[("alice", Some("gw1/aaln/1"))],
+        &|gateway| format!("LocalHost:{}", gateway.port()),
+        &["--domain", "localhost"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    server.terminate();
-    server.restart();
     let metric = |kind: &str| server.metric(&format!(r#"offhook_mgcp_total{{kind="{kind}"}}"#));
-
-    let gateway: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut sim = GatewaySim::start_with(agent, gateway, 1, &["--domain", "localhost"]);
-    sim.expect("the gateway registered", |v| {
-        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
-    });
-    wait_for("the gateway up", || {
-        server.gateway_up("gw1").filter(|up| *up)
-    });
     // The line is watched: a pick-up is notified and answered.
     let before = metric("notifications");
     sim.send("offhook 1");

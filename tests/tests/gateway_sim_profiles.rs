@@ -14,10 +14,10 @@
 use std::path::Path;
 
 use offhook_tests::sim::{
-    GatewaySim, finish_recording, record_in_background, server_with_phones_and_sim_args,
+    GatewaySim, finish_recording, hear_on_phone, record_in_background,
+    server_with_phones_and_sim_args,
 };
 use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
-use serde_json::Value;
 
 /// The RMS of a WAV file's samples (16-bit).
 fn rms(path: &Path) -> f64 {
@@ -80,24 +80,8 @@ fn demo_flow(sim_args: &[&str]) -> (Server, GatewaySim) {
     );
 
     // The stored message rings carol's line 2; picked up, it plays to its end.
-    sim.expect("line 2 rings for the message", |v| {
-        (v["line"] == 2 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
     let heard = dir.path().join("heard.wav");
-    sim.send(&format!("hear 2 {}", heard.display()));
-    sim.send("offhook 2");
-    wait_for("the message played on carol's phone", || {
-        let out = server.client("carol", &["inbox", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-        list.as_array()?
-            .iter()
-            .find(|m| m["id"] == id.as_str() && m["played"] == true)
-            .map(|_| ())
-    });
-    sim.send("onhook 2");
-    sim.expect("the recording of what line 2 heard", |v| {
-        (v["line"] == 2 && v["event"] == "hear_done").then_some(())
-    });
+    hear_on_phone(&server, &mut sim, 2, "carol", &id, &heard);
     let (said, got) = (wav_duration_ms(&speech), wav_duration_ms(&heard));
     assert!(got + 200 >= said, "line 2 heard {got} ms of {said} ms");
     assert!(rms(&heard) > 100.0, "line 2 heard speech, not silence");

@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use offhook_tests::osmo::free_udp_port;
-use offhook_tests::sim::{GatewaySim, finish_recording, record_in_background, server_with_phones};
+use offhook_tests::sim::{
+    GatewaySim, finish_recording, hear_on_phone, record_in_background, server_with_phones,
+};
 use offhook_tests::{Server, http, speech_8k, wait_for, wav_duration_ms};
 use serde_json::Value;
 
@@ -175,25 +177,9 @@ fn record_by_picking_up_and_listen_by_picking_up() {
         .as_str()
         .unwrap()
         .to_owned();
-    sim.expect("line 2 rings", |v| {
-        (v["line"] == 2 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    let heard_file = dir.path().join("heard.wav");
-    sim.send(&format!("hear 2 {}", heard_file.display()));
-    sim.send("offhook 2");
     // Played to its end on the phone: the message is marked played.
-    wait_for("the message played on carol's phone", || {
-        let out = server.client("carol", &["inbox", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-        list.as_array()?
-            .iter()
-            .find(|m| m["id"] == id2.as_str() && m["played"] == true)
-            .map(|_| ())
-    });
-    sim.send("onhook 2");
-    sim.expect("the recording of what line 2 heard", |v| {
-        (v["line"] == 2 && v["event"] == "hear_done").then_some(())
-    });
+    let heard_file = dir.path().join("heard.wav");
+    hear_on_phone(&server, &mut sim, 2, "carol", &id2, &heard_file);
     let c = envelope_correlation(&samples(&speech), &samples(&heard_file));
     assert!(
         c > 0.8,

@@ -13,14 +13,7 @@ fn send_from(h: &mut Harness, from: &str, text: &str) -> Vec<(SocketAddr, String
     let from: SocketAddr = from.parse().unwrap();
     let now = h.now;
     h.agent.handle_datagram(now, from, crlf(text).as_bytes());
-    let mut out = Vec::new();
-    while let Some(t) = h.agent.poll_transmit() {
-        out.push((t.destination, String::from_utf8(t.contents).unwrap()));
-    }
-    while let Some(e) = h.agent.poll_event() {
-        h.events.push_back(e);
-    }
-    out
+    sent(h)
 }
 
 fn first_line(s: &Sent) -> &str {
