@@ -97,6 +97,19 @@ impl GatewaySim {
         }
     }
 
+    /// Line `line` rings; the simulator picks it up and the connection to Offhook's media is
+    /// made.
+    pub fn answer_ring(&mut self, line: u16) {
+        self.expect(&format!("line {line} rings"), |v| {
+            (v["line"] == line && v["event"] == "ringing" && v["on"] == true).then_some(())
+        });
+        self.send(&format!("offhook {line}"));
+        self.expect(&format!("a connection on line {line}"), |v| {
+            (v["line"] == line && v["event"] == "connection" && v["action"] == "created")
+                .then_some(())
+        });
+    }
+
     /// Closes stdin and waits for the process to end.
     pub fn quit(mut self) {
         self.send("quit");

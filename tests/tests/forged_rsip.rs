@@ -26,13 +26,7 @@ fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
 
     // alice records a message for bob on her phone (line 1).
     let record = record_in_background(&server, "alice", "bob");
-    sim.expect("line 1 rings", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
+    sim.answer_ring(1);
     sim.send(&format!("say 1 {}", speech.display()));
     wait_for("the recording's first audio", || {
         (server.try_metric(r#"offhook_rtp_total{kind="audio_packets"}"#)? > 50).then_some(())

@@ -80,17 +80,6 @@ fn record_to_bob(server: &Server) -> std::thread::JoinHandle<std::process::Outpu
     record_in_background(server, "alice", "bob")
 }
 
-/// Line 1 rings; the simulator picks it up and the connection to Offhook's media is made.
-fn answer_line_1(sim: &mut GatewaySim) {
-    sim.expect("line 1 rings", |v| {
-        (v["line"] == 1 && v["event"] == "ringing" && v["on"] == true).then_some(())
-    });
-    sim.send("offhook 1");
-    sim.expect("a connection on line 1", |v| {
-        (v["line"] == 1 && v["event"] == "connection" && v["action"] == "created").then_some(())
-    });
-}
-
 fn setup() -> (Server, GatewaySim) {
     // alice and carol have phones (lines 1 and 2); bob listens with the CLI.
     let (server, sim, _, _) = server_with_phones(&[
@@ -375,7 +364,7 @@ fn phone_command_control_params_and_intercom_to_a_phone() {
     );
     assert_eq!(started["mode"], "record", "{started}");
     let request = started["request"].as_u64().expect("request id");
-    answer_line_1(&mut sim);
+    sim.answer_ring(1);
     sim.send(&format!("say 1 {}", clip.display()));
     sim.expect("the clip was sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
@@ -451,7 +440,7 @@ fn intercom_from_a_phone_to_an_online_client() {
     std::fs::create_dir(&saved).unwrap();
     let mut bob = server.listen("bob", &["--save", saved.to_str().unwrap()]);
     let record = record_to_bob(&server);
-    answer_line_1(&mut sim);
+    sim.answer_ring(1);
     sim.send(&format!("say 1 {}", clip.display()));
     // Bob hears it live, buffer by buffer, while alice is still speaking.
     let first = loop {
@@ -518,7 +507,7 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
             .unwrap_or(0)
     };
     let record = record_to_bob(&server);
-    answer_line_1(&mut sim);
+    sim.answer_ring(1);
     sim.send(&format!("say 1 {}", clip.display()));
     wait_for("a recording being written", || (wavs() == 1).then_some(()));
     server.kill9();
@@ -548,7 +537,7 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
         (h["stations"][0]["available"] == true).then_some(())
     });
     let record = record_to_bob(&server);
-    answer_line_1(&mut sim);
+    sim.answer_ring(1);
     sim.send(&format!("say 1 {}", clip.display()));
     sim.expect("the clip was sent", |v| {
         (v["line"] == 1 && v["event"] == "say_done").then_some(())
@@ -569,7 +558,7 @@ fn a_recording_cut_by_a_server_crash_leaves_nothing_behind() {
 fn an_empty_recording_is_not_sent() {
     let (server, mut sim) = setup();
     let record = record_to_bob(&server);
-    answer_line_1(&mut sim);
+    sim.answer_ring(1);
     sim.expect("the error tone on line 1", |v| {
         (v["line"] == 1 && v["signal"] == "L/ro" && v["stopped"].is_null()).then_some(())
     });
@@ -595,7 +584,7 @@ fn a_recording_open_at_shutdown_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let speech = clip(dir.path(), 8000, 16_000);
     let record = record_to_bob(&server);
-    answer_line_1(&mut sim);
+    sim.answer_ring(1);
     // Two seconds said, the line still off-hook, then the appliance is stopped.
     sim.send(&format!("say 1 {}", speech.display()));
     sim.expect("the two seconds were sent", |v| {
