@@ -314,9 +314,10 @@ impl CallAgent {
 
     /// The gateway a command from an unexpected source is for: the one whose endpoint domain
     /// it names (case-insensitively, RFC 3435 §3.2.1.3: domain names are not case-sensitive)
-    /// and whose IP address it came from, on another port. A command naming a gateway's domain
-    /// from another IP address is not taken (a gateway that moved, or a forgery) but logged,
-    /// naming where the gateway is configured.
+    /// and whose IP address it came from, on another port (if two gateways there share the
+    /// domain, neither). A command naming a gateway's domain from another IP address is not
+    /// taken (a gateway that moved, or a forgery) but logged, naming where the gateway is
+    /// configured.
     pub(super) fn stray_command(
         &mut self,
         from: SocketAddr,
@@ -324,15 +325,23 @@ impl CallAgent {
     ) -> Option<usize> {
         let domain = c.endpoint.domain;
         let mut named = None;
+        let mut same_ip = None;
         for (g, gw) in self.gateways.iter().enumerate() {
             if !gw.domain.eq_ignore_ascii_case(domain) {
                 continue;
             }
-            if gw.address.ip() == from.ip() {
-                self.heard_on_another_port(g, from);
-                return Some(g);
+            if gw.address.ip() != from.ip() {
+                named.get_or_insert(g);
+            } else if same_ip.replace(g).is_some() {
+                // Two gateways on this IP with this domain (`[ip]` by default): which one
+                // spoke cannot be told, so neither is taken.
+                debug!(%from, %domain, "command from another port, for either of two gateways");
+                return None;
             }
-            named.get_or_insert(g);
+        }
+        if let Some(g) = same_ip {
+            self.heard_on_another_port(g, from);
+            return Some(g);
         }
         if let Some(g) = named {
             self.stats.wrong_address += 1;

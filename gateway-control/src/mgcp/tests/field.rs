@@ -450,3 +450,29 @@ fn unparseable_datagrams_are_counted_by_who_sent_them() {
     assert_eq!(st.unknown_peer - before.unknown_peer, 2);
     assert_eq!(st.malformed_answered, before.malformed_answered);
 }
+
+/// Two gateways on one IP address with the same domain (`[IP]`, the default): a command from a
+/// third port of that address could be either's, so it is not taken.
+#[test]
+fn another_port_shared_by_two_gateways_is_not_taken() {
+    let mut config = Harness::config(1);
+    config
+        .gateway(GatewayConfig {
+            id: GatewayId::new("gw2"),
+            address: "192.0.2.1:2428".parse().unwrap(),
+            domain: "gw1.example.net".to_owned(),
+            lines: vec!["aaln/1".to_owned()],
+        })
+        .unwrap();
+    let mut agent = CallAgent::new(config, t0()).unwrap();
+    while agent.poll_transmit().is_some() {}
+    agent.handle_datagram(
+        t0(),
+        "192.0.2.1:5555".parse().unwrap(),
+        b"NTFY 9300 aaln/1@gw1.example.net MGCP 1.0\r\nX: 1\r\nO: L/hd\r\n",
+    );
+    assert!(agent.poll_transmit().is_none());
+    assert!(agent.poll_event().is_none());
+    let st = agent.stats();
+    assert_eq!((st.unexpected_source, st.unknown_peer), (0, 1));
+}
