@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 pub mod digitmap;
+pub mod megaco;
 pub mod mgcp;
 pub mod model;
 pub mod pcap;
