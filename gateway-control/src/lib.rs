@@ -23,6 +23,8 @@ pub mod megaco;
 pub mod mgcp;
 pub mod model;
 pub mod pcap;
+#[cfg(test)]
+mod proptest_text;
 
 #[cfg(feature = "driver")]
 pub mod driver;

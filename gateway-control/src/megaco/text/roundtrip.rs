@@ -9,18 +9,10 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
+use crate::proptest_text::text;
+
 use super::{Form, encode, parse};
 use crate::megaco::*;
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
-fn text(re: &'static str) -> impl Strategy<Value = &'static str> {
-    proptest::string::string_regex(re)
-        .expect("valid regex")
-        .prop_map(leak)
-}
 
 fn mid() -> impl Strategy<Value = MessageId<'static>> {
     prop_oneof![

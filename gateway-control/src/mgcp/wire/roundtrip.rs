@@ -8,17 +8,9 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
+use crate::proptest_text::{leak, text};
+
 use super::*;
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
-fn text(re: &'static str) -> impl Strategy<Value = &'static str> {
-    proptest::string::string_regex(re)
-        .expect("valid regex")
-        .prop_map(leak)
-}
 
 fn hex_id() -> impl Strategy<Value = &'static str> {
     text("[0-9A-Fa-f]{1,32}")
