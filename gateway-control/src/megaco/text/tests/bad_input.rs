@@ -189,3 +189,45 @@ fn limits() {
     );
     assert_eq!(error(deep.as_bytes()).kind, TooDeep);
 }
+
+/// Bounds at their exact value, and the word shapes of Annex B (from the parser's mutation run).
+#[test]
+fn exact_bounds_and_word_shapes() {
+    use super::super::parse::{is_extension, is_timestamp};
+    // A message of exactly MAX_MESSAGE bytes (padded with a comment) is read; one byte more is
+    // refused before anything else.
+    let head = "!/1 [1.2.3.4] T=1{C=-{N=al/1{OE=2{al/of}}}}\n;";
+    let exact = format!("{head}{}", "x".repeat(MAX_MESSAGE - head.len()));
+    assert_eq!(exact.len(), MAX_MESSAGE);
+    assert!(
+        parse(exact.as_bytes()).is_ok(),
+        "{:?}",
+        parse(exact.as_bytes()).err()
+    );
+    let over = format!("{exact}x");
+    assert_eq!(
+        error(over.as_bytes()).kind,
+        ParseErrorKind::TooLarge("message")
+    );
+    // A value running to the end of the input: the error is there, not past it.
+    let cut = b"!/1 [1.2.3.4] T=12";
+    assert_eq!(error(cut).offset, cut.len());
+    // TimeStamp: `yyyymmddThhmmsshh`, the `T` in either case, digits elsewhere.
+    assert!(is_timestamp("20260105T12000000"));
+    assert!(is_timestamp("20260105t12000000"));
+    for bad in [
+        "20260105X12000000",
+        "2026010T512000000",
+        "20260105T1200000",
+        "2026a105T12000000",
+    ] {
+        assert!(!is_timestamp(bad), "{bad}");
+    }
+    // Extensions: `X-` or `X+` and at least one more character.
+    for good in ["X-a", "x+b", "X-Vendor"] {
+        assert!(is_extension(good), "{good}");
+    }
+    for bad in ["X-", "X+", "Xa-", "Y-a", "-Xa"] {
+        assert!(!is_extension(bad), "{bad}");
+    }
+}
