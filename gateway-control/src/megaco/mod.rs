@@ -20,6 +20,8 @@
 //! reply. Embedded events and signals (`Embed {…}`) are kept as text, not modelled.
 
 pub mod text;
+pub mod tpkt;
+pub mod transaction;
 
 mod message;
 
