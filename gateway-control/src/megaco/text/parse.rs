@@ -473,7 +473,10 @@ impl<'a> Cursor<'a> {
             _ => {
                 let (w, at) = self.name("mId")?;
                 if t::MTP.is(w) && self.at_open() {
-                    let hex = self.raw("MTP address", false)?;
+                    // LBRKT and RBRKT take white space on both sides; OTP writes `MTP { 0A1B }`.
+                    let hex = self
+                        .raw("MTP address", false)?
+                        .trim_matches([' ', '\t', '\r', '\n']);
                     let ok =
                         (4..=8).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit());
                     if !ok {

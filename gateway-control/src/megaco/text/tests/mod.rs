@@ -656,6 +656,8 @@ fn every_transaction_kind_and_mid() {
         ),
         ("MEGACO/1 mg1/line", MessageId::Device("mg1/line")),
         ("MEGACO/1 MTP{0A1B2C}", MessageId::Mtp("0A1B2C")),
+        // As Erlang/OTP writes it: LBRKT and RBRKT take white space.
+        ("MEGACO/1 MTP { 0A1B }", MessageId::Mtp("0A1B")),
         ("!/2 <mg>", MessageId::Domain("mg", None)),
     ] {
         let bytes = format!("{text} Error=400{{\"Syntax error in message\"}}");
