@@ -19,6 +19,8 @@
 //! terminations of a context (`AuditValue = Context {…}`), and bare audit items in an audit
 //! reply. Embedded events and signals (`Embed {…}`) are kept as text, not modelled.
 
+pub mod controller;
+pub mod encoding;
 pub mod text;
 pub mod tpkt;
 pub mod transaction;

@@ -1,0 +1,699 @@
+//! The controller against a scripted media gateway, in virtual time: every message it sends is
+//! parsed back, and the gateway's side is written as H.248 text.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::megaco::text;
+use crate::megaco::{Command as MCommand, ContextId, Descriptor, TransactionRequest, Verb};
+use crate::model::{CallId, Codec, ConnectionMode, DigitMap, Media, Tone};
+
+const MG: &str = "127.0.0.1:2944";
+const LINES: [&str; 2] = ["aaln/1", "aaln/2"];
+
+struct Mgc {
+    core: MediaGatewayController,
+    now: Instant,
+    mg: SocketAddr,
+    next_tid: u32,
+}
+
+/// One request the controller sent: its id, context and commands as pretty text.
+#[derive(Debug)]
+struct Sent {
+    id: u32,
+    context: String,
+    text: String,
+}
+
+fn config(address: bool) -> Config {
+    Config {
+        mid: "[127.0.0.1]:2940".into(),
+        gateways: vec![GatewayConfig {
+            id: GatewayId::new("mg1"),
+            mid: "mg1".into(),
+            address: address.then(|| "127.0.0.1".parse().unwrap()),
+            lines: LINES.iter().map(|s| s.to_string()).collect(),
+        }],
+        ..Config::default()
+    }
+}
+
+impl Mgc {
+    fn new() -> Self {
+        Self::with(config(false))
+    }
+
+    fn with(config: Config) -> Self {
+        let now = Instant::now();
+        Self {
+            core: MediaGatewayController::new(config, now).unwrap(),
+            now,
+            mg: MG.parse().unwrap(),
+            next_tid: 100,
+        }
+    }
+
+    fn line(n: usize) -> LineId {
+        LineId::new(GatewayId::new("mg1"), LINES[n - 1])
+    }
+
+    /// A message from the MG (`body` after the header).
+    fn from_mg(&mut self, body: &str) {
+        let data = format!("MEGACO/1 mg1\n{body}");
+        self.core
+            .handle_datagram(self.now, self.mg, data.as_bytes());
+    }
+
+    /// A request from the MG; returns its transaction id.
+    fn request(&mut self, actions: &str) -> u32 {
+        self.next_tid += 1;
+        let tid = self.next_tid;
+        self.from_mg(&format!("Transaction = {tid} {{ {actions} }}"));
+        tid
+    }
+
+    fn register(&mut self) {
+        self.request(
+            "Context = - { ServiceChange = ROOT { Services { Method = Restart, Reason = \"901 Cold Boot\" } } }",
+        );
+    }
+
+    /// Everything sent, as text.
+    fn sent(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.core.poll_transmit())
+            .map(|t| {
+                assert_eq!(t.destination, self.mg);
+                String::from_utf8(t.contents).unwrap()
+            })
+            .collect()
+    }
+
+    /// The requests among what was sent.
+    fn requests(&mut self) -> Vec<Sent> {
+        let mut out = Vec::new();
+        for m in self.sent() {
+            let parsed = text::parse(m.as_bytes()).unwrap_or_else(|e| panic!("{e}: {m}"));
+            let Body::Transactions(ts) = parsed.body else {
+                continue;
+            };
+            for t in ts {
+                if let Transaction::Request(TransactionRequest { id, actions }) = t {
+                    let context = match actions[0].context {
+                        ContextId::Null => "-".to_string(),
+                        ContextId::Choose => "$".to_string(),
+                        ContextId::All => "*".to_string(),
+                        ContextId::Number(n) => n.to_string(),
+                    };
+                    out.push(Sent {
+                        id: id.0,
+                        context,
+                        text: m.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.core.poll_event()).collect()
+    }
+
+    /// Answers a request with a plain success for each of its commands.
+    fn ok(&mut self, sent: &Sent) {
+        let parsed = text::parse(sent.text.as_bytes()).unwrap();
+        let Body::Transactions(ts) = parsed.body else {
+            unreachable!()
+        };
+        let Transaction::Request(r) = &ts[0] else {
+            unreachable!()
+        };
+        let commands: Vec<String> = r.actions[0]
+            .commands
+            .iter()
+            .map(|c| format!("{} = {}", verb(&c.command), c.command.termination.0))
+            .collect();
+        self.from_mg(&format!(
+            "Reply = {} {{ Context = {} {{ {} }} }}",
+            sent.id,
+            sent.context,
+            commands.join(", ")
+        ));
+    }
+
+    fn fail(&mut self, sent: &Sent, code: u16) {
+        self.from_mg(&format!(
+            "Reply = {} {{ Context = {} {{ Error = {code} {{ \"no\" }} }} }}",
+            sent.id, sent.context
+        ));
+    }
+
+    /// Registers and answers every audit and arming until quiet.
+    fn up(&mut self) {
+        self.register();
+        self.settle();
+        let events = self.events();
+        assert!(events.contains(&Event::GatewayUp {
+            gateway: GatewayId::new("mg1")
+        }));
+    }
+
+    /// Answers every request with success until none is left.
+    fn settle(&mut self) {
+        loop {
+            let requests = self.requests();
+            if requests.is_empty() {
+                return;
+            }
+            for r in &requests {
+                self.ok(r);
+            }
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        while let Some(at) = self.core.poll_timeout().filter(|&at| at <= until) {
+            self.now = self.now.max(at);
+            self.core.handle_timeout(self.now);
+        }
+        self.now = until;
+    }
+}
+
+fn verb(c: &MCommand<'_>) -> &'static str {
+    match c.verb {
+        Verb::Add => "Add",
+        Verb::Modify => "Modify",
+        Verb::Subtract => "Subtract",
+        Verb::Move => "Move",
+        Verb::AuditValue => "AuditValue",
+        Verb::AuditCapabilities => "AuditCapabilities",
+        Verb::Notify => "Notify",
+        Verb::ServiceChange => "ServiceChange",
+    }
+}
+
+fn compact(s: &str) -> String {
+    s.split_whitespace().collect()
+}
+
+#[test]
+fn registration_is_answered_then_root_and_each_line_audited_and_armed() {
+    let mut t = Mgc::new();
+    t.register();
+    let sent = t.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let reply = compact(&sent[0]);
+    assert!(reply.starts_with("MEGACO/1[127.0.0.1]:2940"), "{reply}");
+    assert!(
+        reply.contains("Reply=101{Context=-{ServiceChange=ROOT}}"),
+        "{reply}"
+    );
+    let audit = compact(&sent[1]);
+    assert!(
+        audit.contains("Context=-{AuditValue=ROOT{Audit{}}}"),
+        "{audit}"
+    );
+    assert!(t.events().is_empty(), "not up before its audit is answered");
+    let root = &t.requests_of(&sent[1..]);
+    t.ok(&root[0]);
+    assert_eq!(
+        t.events(),
+        vec![Event::GatewayUp {
+            gateway: GatewayId::new("mg1")
+        }]
+    );
+    // One request per line at a time: both lines' audits go now.
+    let audits = t.requests();
+    assert_eq!(audits.len(), 2);
+    assert!(compact(&audits[0].text).contains("AuditValue=aaln/1{Audit{}}"));
+    assert!(compact(&audits[1].text).contains("AuditValue=aaln/2{Audit{}}"));
+    t.ok(&audits[0]);
+    assert_eq!(
+        t.events(),
+        vec![Event::LineStatus {
+            line: Mgc::line(1),
+            off_hook: false
+        }]
+    );
+    let arm = t.requests();
+    assert_eq!(arm.len(), 1);
+    assert!(
+        compact(&arm[0].text).contains("Modify=aaln/1{Events=1{al/of{strict=state}}}"),
+        "{}",
+        arm[0].text
+    );
+    assert_eq!(t.core.stats().registrations, 1);
+}
+
+impl Mgc {
+    fn requests_of(&self, sent: &[String]) -> Vec<Sent> {
+        sent.iter()
+            .filter_map(|m| {
+                let parsed = text::parse(m.as_bytes()).ok()?;
+                let Body::Transactions(ts) = parsed.body else {
+                    return None;
+                };
+                ts.into_iter().find_map(|t| match t {
+                    Transaction::Request(r) => Some(Sent {
+                        id: r.id.0,
+                        context: "-".into(),
+                        text: m.clone(),
+                    }),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn hook_events_are_reported_answered_and_the_line_rearmed() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    let tid = t.request(
+        "Context = - { Notify = aaln/1 { ObservedEvents = 1 { 20261205T10000000:al/of } } }",
+    );
+    let sent = t.sent();
+    assert!(
+        compact(&sent[0]).contains(&format!("Reply={tid}{{Context=-{{Notify=aaln/1}}}}")),
+        "{}",
+        sent[0]
+    );
+    assert_eq!(t.events(), vec![Event::OffHook { line: Mgc::line(1) }]);
+    let arm = t.requests_of(&sent[1..]);
+    let text = compact(&arm[0].text);
+    assert!(
+        text.contains("Events=2{al/on{strict=state},al/fl,dd/d0,"),
+        "{text}"
+    );
+    assert!(text.contains("dd/ds,dd/do}"), "{text}");
+    t.ok(&arm[0]);
+    // Keys and flash while off-hook.
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 2 { dd/do, al/fl, dd/d7 } } }");
+    assert_eq!(
+        t.events(),
+        vec![
+            Event::Digit {
+                line: Mgc::line(1),
+                digit: crate::model::Digit::new('#').unwrap()
+            },
+            Event::HookFlash { line: Mgc::line(1) },
+            Event::Digit {
+                line: Mgc::line(1),
+                digit: crate::model::Digit::new('7').unwrap()
+            },
+        ]
+    );
+    // A repeated off-hook is not news.
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 2 { al/of } } }");
+    assert!(t.events().is_empty());
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 2 { al/on } } }");
+    assert_eq!(t.events(), vec![Event::OnHook { line: Mgc::line(1) }]);
+    t.sent();
+    // Events of a request id never sent, or long replaced, are dropped.
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 99 { al/of } } }");
+    assert!(t.events().is_empty());
+    assert!(t.core.stats().events_ignored >= 2);
+}
+
+#[test]
+fn a_duplicate_notify_is_executed_once_and_answered_again() {
+    let mut t = Mgc::new();
+    t.up();
+    let body =
+        "Transaction = 7 { Context = - { Notify = aaln/2 { ObservedEvents = 1 { al/of } } } }";
+    t.from_mg(body);
+    let first = t.sent();
+    t.from_mg(body);
+    let second = t.sent();
+    assert_eq!(t.events(), vec![Event::OffHook { line: Mgc::line(2) }]);
+    assert_eq!(second.len(), 1);
+    assert_eq!(first[0], second[0], "the cached reply is sent again");
+}
+
+#[test]
+fn ring_and_its_stop_go_in_order_one_at_a_time() {
+    let mut t = Mgc::new();
+    t.up();
+    let line = Mgc::line(1);
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: line.clone(),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    t.core
+        .handle_command(t.now, Command::StopRing { line: line.clone() });
+    let ring = t.requests();
+    assert_eq!(ring.len(), 1, "the stop waits for the ring's reply");
+    assert!(
+        compact(&ring[0].text).contains("Modify=aaln/1{Signals{al/ri}}"),
+        "{}",
+        ring[0].text
+    );
+    t.ok(&ring[0]);
+    let stop = t.requests();
+    assert!(
+        compact(&stop[0].text).contains("Modify=aaln/1{Signals}"),
+        "{}",
+        stop[0].text
+    );
+    t.core.handle_command(
+        t.now,
+        Command::PlayTone {
+            line: line.clone(),
+            tone: Tone::Busy,
+        },
+    );
+    t.ok(&stop[0]);
+    let tone = t.requests();
+    assert!(compact(&tone[0].text).contains("Signals{cg/bt}"));
+    t.core.handle_command(
+        t.now,
+        Command::PlayTone {
+            line: line.clone(),
+            tone: Tone::MessageWaitingLamp,
+        },
+    );
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed { code: 501, .. }]
+    ));
+}
+
+fn media(port: u16) -> Media {
+    Media {
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+        codec: Codec::Pcmu,
+        ptime: Duration::from_millis(20),
+        telephone_event: None,
+    }
+}
+
+#[test]
+fn a_connection_is_an_add_into_a_new_context_and_a_subtract_of_both() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    let line = Mgc::line(2);
+    let call = CallId(9);
+    t.core.handle_command(
+        t.now,
+        Command::CreateConnection {
+            line: line.clone(),
+            call,
+            mode: ConnectionMode::SendOnly,
+            codec: Codec::Pcmu,
+            ptime: Duration::from_millis(20),
+            remote: Some(media(16400)),
+        },
+    );
+    let add = t.requests();
+    assert_eq!(add[0].context, "$");
+    let text = compact(&add[0].text);
+    assert!(text.contains("Add=aaln/2{Events="), "{text}");
+    assert!(
+        text.contains(
+            "Add=${Media{Stream=1{LocalControl{Mode=SendOnly},Local{v=0c=INIP4$m=audio$RTP/AVP0"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Remote{v=0"), "{text}");
+    assert!(
+        text.contains("c=INIP4127.0.0.1t=00m=audio16400RTP/AVP0"),
+        "{text}"
+    );
+    t.from_mg(&format!(
+        "Reply = {} {{ Context = 42 {{ Add = aaln/2, Add = rtp/7 {{ Media {{ Stream = 1 {{ Local {{\nv=0\nc=IN IP4 127.0.0.1\nm=audio 20000 RTP/AVP 0\n}} }} }} }} }} }}",
+        add[0].id
+    ));
+    assert_eq!(
+        t.events(),
+        vec![Event::ConnectionCreated {
+            line: line.clone(),
+            call,
+            local: media(20000)
+        }]
+    );
+    // A tone now goes to the line in its context.
+    t.core.handle_command(
+        t.now,
+        Command::PlayTone {
+            line: line.clone(),
+            tone: Tone::Confirmation,
+        },
+    );
+    let tone = t.requests();
+    assert_eq!(tone[0].context, "42");
+    assert!(compact(&tone[0].text).contains("Context=42{Modify=aaln/2{Signals{cg/wt}}}"));
+    t.ok(&tone[0]);
+    t.core.handle_command(
+        t.now,
+        Command::ModifyConnection {
+            line: line.clone(),
+            call,
+            mode: Some(ConnectionMode::SendRecv),
+            remote: None,
+        },
+    );
+    let modify = t.requests();
+    assert!(
+        compact(&modify[0].text)
+            .contains("Context=42{Modify=rtp/7{Media{Stream=1{LocalControl{Mode=SendReceive}}}}}"),
+        "{}",
+        modify[0].text
+    );
+    t.ok(&modify[0]);
+    assert_eq!(
+        t.events(),
+        vec![Event::ConnectionModified {
+            line: line.clone(),
+            call
+        }]
+    );
+    t.core.handle_command(
+        t.now,
+        Command::DeleteConnection {
+            line: line.clone(),
+            call,
+        },
+    );
+    let sub = t.requests();
+    assert!(
+        compact(&sub[0].text).contains("Context=42{Subtract=rtp/7,Subtract=aaln/2}"),
+        "{}",
+        sub[0].text
+    );
+    t.ok(&sub[0]);
+    assert_eq!(
+        t.events(),
+        vec![Event::ConnectionDeleted {
+            line: line.clone(),
+            call
+        }]
+    );
+    // Back in the null context, armed again.
+    let arm = t.requests();
+    assert_eq!(arm[0].context, "-");
+    assert!(compact(&arm[0].text).contains("Modify=aaln/2{Events="));
+}
+
+#[test]
+fn digits_are_collected_with_a_digit_map() {
+    let mut t = Mgc::new();
+    t.up();
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/of } } }");
+    t.settle();
+    t.events();
+    let map = DigitMap::parse("(xxxx|#)").unwrap();
+    t.core.handle_command(
+        t.now,
+        Command::CollectDigits {
+            line: Mgc::line(1),
+            map,
+        },
+    );
+    let collect = t.requests();
+    let text = compact(&collect[0].text);
+    assert!(
+        text.contains(
+            "Events=3{al/on{strict=state},al/fl,dd/ce{DigitMap=dmap3}},DigitMap=dmap3{(xxxx|#)}"
+        ),
+        "{text}"
+    );
+    t.ok(&collect[0]);
+    // A single key while collecting is not reported on its own.
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 3 { dd/d1 } } }");
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 3 { dd/ce { ds = \"2041\", Meth = FM } } } }");
+    let digits = "2041"
+        .chars()
+        .map(|c| crate::model::Digit::new(c).unwrap())
+        .collect();
+    assert_eq!(
+        t.events(),
+        vec![Event::Dialled {
+            line: Mgc::line(1),
+            digits
+        }]
+    );
+}
+
+#[test]
+fn strangers_are_dropped_and_bad_messages_from_gateways_answered_with_errors() {
+    let mut t = Mgc::with(config(true));
+    // A ROOT audit goes at once to a gateway with a known address.
+    let probe = t.requests();
+    assert!(compact(&probe[0].text).contains("AuditValue=ROOT"));
+    let other: SocketAddr = "127.0.0.9:2944".parse().unwrap();
+    t.core.handle_datagram(t.now, other, b"MEGACO/1 mg1\nTransaction = 1 { Context = - { ServiceChange = ROOT { Services { Method = Restart } } } }");
+    t.core.handle_datagram(t.now, other, b"MEGACO/1 mg9\nTransaction = 1 { Context = - { ServiceChange = ROOT { Services { Method = Restart } } } }");
+    assert!(t.sent().is_empty());
+    assert_eq!(
+        (t.core.stats().wrong_address, t.core.stats().unknown_mid),
+        (1, 1)
+    );
+    t.core.handle_datagram(
+        t.now,
+        t.mg,
+        b"MEGACO/1 mg1\nTransaction = 5 { Context = - { Frobnicate } }",
+    );
+    let sent = t.sent();
+    assert!(compact(&sent[0]).contains("Reply=5{Error=4"), "{}", sent[0]);
+    t.core.handle_datagram(t.now, t.mg, b"hello");
+    let sent = t.sent();
+    assert!(compact(&sent[0]).contains("Error=400"), "{}", sent[0]);
+    assert_eq!(t.core.stats().malformed, 2);
+    // Commands the controller does not take from a gateway.
+    t.request("Context = - { Add = aaln/1 }");
+    let sent = t.sent();
+    assert!(compact(&sent[0]).contains("Error=501"), "{}", sent[0]);
+}
+
+#[test]
+fn an_unanswered_request_reports_the_gateway_unreachable_until_it_answers_a_probe() {
+    let mut t = Mgc::new();
+    t.up();
+    t.advance(Duration::from_secs(61));
+    let keepalive = t.requests();
+    assert!(compact(&keepalive[0].text).contains("AuditValue=ROOT"));
+    t.advance(Duration::from_secs(120));
+    t.sent();
+    let events = t.events();
+    assert_eq!(
+        events,
+        vec![Event::GatewayDown {
+            gateway: GatewayId::new("mg1"),
+            reason: DownReason::Unreachable
+        }]
+    );
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: Mgc::line(1),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed { code: 502, .. }]
+    ));
+    // Probes go every 10 s; the next one is answered.
+    let probe = loop {
+        t.advance(Duration::from_millis(100));
+        if let Some(p) = t.requests().pop() {
+            break p;
+        }
+    };
+    assert!(
+        compact(&probe.text).contains("AuditValue=ROOT"),
+        "{probe:?}"
+    );
+    t.ok(&probe);
+    assert_eq!(
+        t.events(),
+        vec![Event::GatewayUp {
+            gateway: GatewayId::new("mg1")
+        }]
+    );
+}
+
+#[test]
+fn graceful_and_forced_service_changes_take_the_gateway_down_and_a_restart_brings_it_back() {
+    let mut t = Mgc::new();
+    t.up();
+    t.request(
+        "Context = - { ServiceChange = ROOT { Services { Method = Graceful, Delay = 30 } } }",
+    );
+    assert_eq!(
+        t.events(),
+        vec![Event::GatewayDown {
+            gateway: GatewayId::new("mg1"),
+            reason: DownReason::Graceful(Duration::from_secs(30))
+        }]
+    );
+    t.register();
+    t.settle();
+    assert!(t.events().contains(&Event::GatewayUp {
+        gateway: GatewayId::new("mg1")
+    }));
+    // One line out of service, then back.
+    t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Forced } } }");
+    t.sent();
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: Mgc::line(2),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed { code: 430, .. }]
+    ));
+    t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Restart } } }");
+    t.settle();
+    assert!(t.events().contains(&Event::LineStatus {
+        line: Mgc::line(2),
+        off_hook: false
+    }));
+}
+
+#[test]
+fn a_missing_line_is_reported_and_left_alone() {
+    let mut t = Mgc::new();
+    t.register();
+    let root = t.requests();
+    t.ok(&root[root.len() - 1]);
+    t.events();
+    let audits = t.requests();
+    t.fail(&audits[1], 430);
+    assert!(
+        matches!(&t.events()[..], [Event::CommandFailed { code: 430, line, .. }] if *line == Mgc::line(2))
+    );
+    assert!(
+        t.requests().iter().all(|r| !r.text.contains("aaln/2")),
+        "its arming is not sent"
+    );
+}
+
+#[test]
+fn pretty_and_compact_gateways_are_answered_in_kind() {
+    let mut t = Mgc::new();
+    t.core.handle_datagram(
+        t.now,
+        t.mg,
+        b"!/1 mg1\nT=3{C=-{SC=ROOT{SV{MT=RS,RE=\"901\"}}}}",
+    );
+    let sent = t.sent();
+    assert!(sent.iter().all(|m| m.starts_with("!/1 ")), "{sent:?}");
+    let _ = Descriptor::Audit(Vec::new());
+}
