@@ -212,7 +212,7 @@ mod tests {
         let mut d = Deframer::new();
         let mut got = Vec::new();
         for b in &stream {
-            assert_eq!(d.buffered() < HEADER + 5, true);
+            assert!(d.buffered() < HEADER + 5);
             d.push(std::slice::from_ref(b));
             got.extend(drain(&mut d));
         }

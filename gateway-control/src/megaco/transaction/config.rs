@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The longest duration a setting takes: a day.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 /// Retransmission, pending and history settings. Names of H.248.1 Annex D.1 and of the root
 /// package (Annex E.1) in brackets; "peer" is the MG for a controller's layer and the MGC for a
 /// gateway's.
@@ -95,6 +98,9 @@ pub enum ConfigError {
     /// A per-peer bound exceeds its total.
     #[error("{0} per peer exceeds the total")]
     PerPeerOrder(&'static str),
+    /// A duration longer than a day (the layer adds them to instants).
+    #[error("{0} must be at most a day")]
+    TooLong(&'static str),
     /// [`Config::request_timeout`] is not shorter than [`Config::long_timer`]: a
     /// retransmission could reach a peer that has forgotten the transaction and run it twice.
     #[error("request_timeout must be shorter than long_timer")]
@@ -102,17 +108,30 @@ pub enum ConfigError {
 }
 
 impl Config {
-    fn validate(self) -> Result<Self, ConfigError> {
-        for (name, d) in [
-            ("initial_rtt", self.initial_rtt),
-            ("min_retransmit_interval", self.min_retransmit_interval),
-            ("request_timeout", self.request_timeout),
-            ("long_timer", self.long_timer),
-            ("pending_timeout", self.pending_timeout),
-            ("provisional_timer", self.provisional_timer),
+    pub(super) fn validate(self) -> Result<Self, ConfigError> {
+        for (name, d, positive) in [
+            ("initial_rtt", self.initial_rtt, true),
+            (
+                "min_retransmit_interval",
+                self.min_retransmit_interval,
+                true,
+            ),
+            (
+                "max_retransmit_interval",
+                self.max_retransmit_interval,
+                true,
+            ),
+            ("request_timeout", self.request_timeout, true),
+            ("long_timer", self.long_timer, true),
+            ("pending_timeout", self.pending_timeout, true),
+            ("provisional_timer", self.provisional_timer, true),
+            ("ack_delay", self.ack_delay, false),
         ] {
-            if d.is_zero() {
+            if positive && d.is_zero() {
                 return Err(ConfigError::Zero(name));
+            }
+            if d > MAX_DURATION {
+                return Err(ConfigError::TooLong(name));
             }
         }
         for (name, n) in [

@@ -83,10 +83,10 @@ impl Transactions {
         trace!(%peer, transaction = %id, reliable, "request");
         let next_pending = (limit > 0).then(|| now + self.config.provisional_timer);
         let expires = now + self.config.long_timer;
-        if self.remember(peer, id, next_pending, expires) {
-            if let Some(at) = next_pending {
-                self.timers.insert((at, Timer::Provisional(peer, id)));
-            }
+        if self.remember(peer, id, next_pending, expires)
+            && let Some(at) = next_pending
+        {
+            self.timers.insert((at, Timer::Provisional(peer, id)));
         }
         RequestOutcome::New
     }
