@@ -143,6 +143,35 @@ impl Transactions {
         }
     }
 
+    /// Whether a Pending was asked for request `id` from `peer`, still executing: its reply
+    /// should then carry `ImmAckRequired` (D.1.4: a reply after Pendings is confirmed at once),
+    /// so that it is retransmitted until acknowledged.
+    pub fn pending_sent(&self, peer: SocketAddr, id: TransactionId) -> bool {
+        matches!(
+            self.remembered.get(&(peer, id)),
+            Some(Remembered {
+                state: Cached::Executing { pendings: 1.., .. },
+                ..
+            })
+        )
+    }
+
+    /// Replies being retransmitted until acknowledged (`ImmAckRequired` over UDP), all peers.
+    pub fn awaiting_ack(&self) -> usize {
+        self.remembered
+            .values()
+            .filter(|r| {
+                matches!(
+                    r.state,
+                    Cached::Replied {
+                        retransmit: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
     /// A TransactionResponseAck from `peer` (stand-alone or riding on another message):
     /// releases the cached replies it names.
     pub fn handle_response_ack(&mut self, now: Instant, peer: SocketAddr, ranges: &[AckRange]) {

@@ -419,3 +419,22 @@ fn peers_are_bounded() {
     answer(&mut t, start + secs(31), third(), 1);
     assert_eq!(t.peers(), 1);
 }
+
+#[test]
+fn pending_sent_and_awaiting_ack() {
+    let start = t0();
+    let mut t = layer();
+    t.handle_request(start, peer(), false, id(1));
+    assert!(!t.pending_sent(peer(), id(1)));
+    t.handle_request(start, peer(), false, id(1));
+    assert!(t.pending_sent(peer(), id(1)));
+    assert!(!t.pending_sent(other(), id(1)));
+    assert_eq!(t.awaiting_ack(), 0);
+    t.send_reply(start, peer(), false, id(1), b"r".to_vec(), true);
+    assert!(!t.pending_sent(peer(), id(1)));
+    assert_eq!(t.awaiting_ack(), 1);
+    answer(&mut t, start, peer(), 2);
+    assert_eq!(t.awaiting_ack(), 1);
+    t.handle_response_ack(start, peer(), &[range(1, 2)]);
+    assert_eq!(t.awaiting_ack(), 0);
+}
