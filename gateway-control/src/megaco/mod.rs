@@ -19,8 +19,10 @@
 //! terminations of a context (`AuditValue = Context {…}`), and bare audit items in an audit
 //! reply. Embedded events and signals (`Embed {…}`) are kept as text, not modelled.
 
+pub mod ber;
 pub mod controller;
 pub mod encoding;
+pub mod packages;
 pub mod text;
 pub mod tpkt;
 pub mod transaction;
