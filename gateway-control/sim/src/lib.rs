@@ -6,7 +6,8 @@
 //! - [`analog`], the protocol-free analog-line core: the stdin command language, the ring
 //!   cadence, RTP connections that say and hear G.711 audio, and the JSON output lines;
 //! - one module per protocol side: [`mgcp`] (RFC 3435, with vendor profiles for Cisco IOS and
-//!   PacketCable NCS, [`mgcp::Profile`]) today; MEGACO and TPNCP add theirs;
+//!   PacketCable NCS, [`mgcp::Profile`]) and [`megaco`] (H.248.1, [`megaco::Mg`]); TPNCP adds
+//!   its own;
 //! - the [`Simulator`] trait, which each protocol side implements: the same sans-IO loop as
 //!   [`gateway_control::Controller`], seen from the gateway;
 //! - [`run`] and [`run_with`] (feature `driver`), the tokio driver on sockets, stdin and stdout.
@@ -48,6 +49,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 pub mod analog;
+pub mod megaco;
 pub mod mgcp;
 
 #[cfg(feature = "driver")]
