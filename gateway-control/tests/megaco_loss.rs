@@ -152,7 +152,8 @@ impl Entity {
     }
 
     fn reply(&mut self, now: Instant, id: TransactionId, verb: Verb) {
-        let imm_ack_required = self.tx.pending_sent(self.peer, id) || id.0 % IMM_ACK_EVERY == 0;
+        let imm_ack_required =
+            self.tx.pending_sent(self.peer, id) || id.0.is_multiple_of(IMM_ACK_EVERY);
         let reply = Transaction::Reply(TransactionReply {
             id,
             imm_ack_required,
@@ -189,7 +190,7 @@ impl Entity {
                         RequestOutcome::New => {
                             *self.executed.entry(r.id).or_insert(0) += 1;
                             let verb = r.actions[0].commands[0].command.verb;
-                            if r.id.0 % SLOW_EVERY == 0 {
+                            if r.id.0.is_multiple_of(SLOW_EVERY) {
                                 self.deferred.insert((now + SLOW, r.id), ());
                             } else {
                                 self.reply(now, r.id, verb);

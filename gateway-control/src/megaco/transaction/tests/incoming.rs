@@ -431,6 +431,7 @@ fn pending_sent_and_awaiting_ack() {
     assert!(!t.pending_sent(other(), id(1)));
     assert_eq!(t.awaiting_ack(), 0);
     t.send_reply(start, peer(), false, id(1), b"r".to_vec(), true);
+    drain(&mut t);
     assert!(!t.pending_sent(peer(), id(1)));
     assert_eq!(t.awaiting_ack(), 1);
     answer(&mut t, start, peer(), 2);
