@@ -8,8 +8,9 @@
 //! off-hook. Adding a protocol is one entry in [`DRIVERS`] and one module beside `mgcp`: the
 //! driver starts its core on the gateways of its protocol and returns a [`Running`] (the
 //! protocol-generic command handle and event stream of `gateway_control::driver`). Gateways of
-//! a protocol with no driver yet (MEGACO, TPNCP) are listed in `/api/v1/health`, down.
+//! a protocol with no driver yet (TPNCP) are listed in `/api/v1/health`, down.
 
+mod megaco;
 mod mgcp;
 mod resolve;
 
@@ -231,13 +232,21 @@ pub struct Driver {
     pub start: for<'a> fn(Start<'a>) -> Starting<'a>,
 }
 
-/// The registry: one entry per protocol with a driver. MEGACO and TPNCP add theirs here.
-pub const DRIVERS: &[Driver] = &[Driver {
-    protocol: Protocol::Mgcp,
-    family: "offhook_mgcp_total",
-    help: "MGCP call agent events, drops and refusals, by kind.",
-    start: mgcp::start,
-}];
+/// The registry: one entry per protocol with a driver. TPNCP adds its own here.
+pub const DRIVERS: &[Driver] = &[
+    Driver {
+        protocol: Protocol::Mgcp,
+        family: "offhook_mgcp_total",
+        help: "MGCP call agent events, drops and refusals, by kind.",
+        start: mgcp::start,
+    },
+    Driver {
+        protocol: Protocol::Megaco,
+        family: "offhook_megaco_total",
+        help: "MEGACO controller and transaction events, drops and refusals, by kind.",
+        start: megaco::start,
+    },
+];
 
 /// Starts the subsystem: each registered driver whose protocol has a configured gateway.
 pub async fn start(

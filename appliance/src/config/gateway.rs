@@ -129,9 +129,25 @@ pub(super) fn build(raw: Vec<Raw>) -> Result<Vec<Gateway>, Error> {
                     ),
                 )
             })?),
-            None if protocol == Protocol::Megaco => None,
+            None if protocol == Protocol::Megaco && g.mid.is_some() => None,
+            None if protocol == Protocol::Megaco => {
+                return Err(entry(
+                    format!("gateway[{i}].mid"),
+                    "is required for a MEGACO gateway without an address",
+                ));
+            }
             None => return Err(entry(format!("gateway[{i}].address"), "is required")),
         };
+        if let Some(mid) = &g.mid
+            && !gateway_control::megaco::controller::valid_mid(mid)
+        {
+            return Err(entry(
+                format!("gateway[{i}].mid"),
+                &format!(
+                    "expected an mId such as \"mg1\", \"[192.0.2.7]:2944\" or \"<mg1.example.net>:2944\" (got {mid:?})"
+                ),
+            ));
+        }
         if g.name.is_empty() || g.name.contains('/') {
             return Err(entry(
                 format!("gateway[{i}].name"),

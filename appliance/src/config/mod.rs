@@ -1,7 +1,7 @@
 //! The appliance's TOML configuration, with embedded defaults: one module per section.
 //!
 //! - the messaging core's: [`http`] (`[http]`), [`messages`], [`clients`];
-//! - gateway control's: [`media`], [`mgcp`], [`gateway`] (`[[gateway]]`), [`station`],
+//! - gateway control's: [`media`], [`mgcp`], [`megaco`], [`gateway`] (`[[gateway]]`), [`station`],
 //!   [`trunk`].
 //!
 //! A user's file is laid over [`DEFAULTS`] key by key. Every key is checked against its
@@ -10,7 +10,7 @@
 //! `mgcp.max_outstanding`); the protocol sections build their core's `Config` through its
 //! validated setters, so the core's own limits are reported against the key too.
 //!
-//! The sections of parts not built yet ([`NOT_BUILT`]: `[megaco]`, `[sip]`, `[dhcp]`, `[tftp]`,
+//! The sections of parts not built yet ([`NOT_BUILT`]: `[sip]`, `[dhcp]`, `[tftp]`,
 //! `[provisioning]`, `[lcd]`, `[federation]`) are *not* errors: CONTRACT.md's example config
 //! holds them and `offhook serve` must start with it, and an owner who writes them ahead of the
 //! part should not have to delete them again when it ships. They are listed in
@@ -22,6 +22,7 @@ pub mod clients;
 pub mod gateway;
 pub mod http;
 pub mod media;
+pub mod megaco;
 pub mod messages;
 pub mod mgcp;
 pub mod station;
@@ -36,6 +37,7 @@ pub use clients::Clients;
 pub use gateway::{Gateway, GatewayAddress, Protocol};
 pub use http::{Http, Plain, Tls};
 pub use media::Media;
+pub use megaco::Megaco;
 pub use messages::{Messages, Retention, UploadRate};
 pub use mgcp::Mgcp;
 pub use station::{Station, StationPlace};
@@ -86,6 +88,13 @@ max_retransmissions = 7
 t_max = "20s"              # a command unanswered this long has failed
 t_hist = "30s"             # responses kept this long to answer duplicates
 
+[megaco]
+listen = "0.0.0.0:2944"    # the MGC, UDP and TCP, every encoding; bound only when a MEGACO gateway is configured
+# listen_binary = "0.0.0.0:2945"  # an extra UDP and TCP address for the binary encoding only
+# mid = "[192.0.2.1]:2944" # the controller's mId (default: [IP]:port of listen, the media address for 0.0.0.0)
+keepalive = "60s"          # a registered gateway is audited this often
+probe_interval = "10s"     # an unreachable gateway is probed this often
+
 [clients]
 ping_interval = "20s"      # WebSocket pings to each client
 ping_timeout = "60s"       # a client silent this long is offline
@@ -113,6 +122,7 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("clients", Shape::Table(clients::KEYS)),
     ("media", Shape::Table(media::KEYS)),
     ("mgcp", Shape::Table(mgcp::KEYS)),
+    ("megaco", Shape::Table(megaco::KEYS)),
     ("gateway", Shape::Array(gateway::KEYS)),
     ("station", Shape::Array(station::KEYS)),
     ("trunk", Shape::Array(trunk::KEYS)),
@@ -120,15 +130,7 @@ pub const SECTIONS: &[(&str, Shape)] = &[
 
 /// Sections of parts not built yet: accepted, and warned about at start-up (see the module
 /// docs for why they are not errors).
-pub const NOT_BUILT: &[&str] = &[
-    "megaco",
-    "sip",
-    "dhcp",
-    "tftp",
-    "provisioning",
-    "lcd",
-    "federation",
-];
+pub const NOT_BUILT: &[&str] = &["sip", "dhcp", "tftp", "provisioning", "lcd", "federation"];
 
 /// A configuration error, naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +229,8 @@ pub struct Config {
     pub media: Media,
     /// `[mgcp]`.
     pub mgcp: Mgcp,
+    /// `[megaco]`.
+    pub megaco: Megaco,
     /// The `[[gateway]]` entries.
     pub gateways: Vec<Gateway>,
     /// The `[[station]]` entries (a user's phone on a gateway line or behind a trunk).
@@ -249,6 +253,8 @@ struct Raw {
     media: media::Raw,
     #[serde(default)]
     mgcp: mgcp::Raw,
+    #[serde(default)]
+    megaco: megaco::Raw,
     #[serde(default)]
     gateway: Vec<gateway::Raw>,
     #[serde(default)]
@@ -317,6 +323,7 @@ impl Config {
             clients: Clients::build(u.clients, d.clients)?,
             media: Media::build(u.media, d.media)?,
             mgcp: Mgcp::build(u.mgcp, d.mgcp)?,
+            megaco: Megaco::build(u.megaco, d.megaco)?,
             gateways,
             stations,
             trunks,
@@ -611,18 +618,43 @@ site = "hq"
 servers = ["nats://127.0.0.1:4222"]
 "#;
         let c = Config::parse("contract.toml", text).unwrap();
+        assert_eq!(c.megaco.listen.to_string(), "127.0.0.1:2944");
+        assert_eq!(c.gateways[1].mid.as_deref(), Some("mg1"));
         assert_eq!(
             c.not_built,
-            [
-                "dhcp",
-                "federation",
-                "lcd",
-                "megaco",
-                "provisioning",
-                "sip",
-                "tftp"
-            ]
+            ["dhcp", "federation", "lcd", "provisioning", "sip", "tftp"]
         );
+    }
+
+    #[test]
+    fn megaco_settings_and_gateways_are_checked() {
+        let d = Config::defaults().megaco;
+        assert_eq!(d.listen.to_string(), "0.0.0.0:2944");
+        assert_eq!((d.listen_binary, d.mid), (None, None));
+        assert_eq!(d.keepalive, Duration::from_secs(60));
+        let c = Config::parse(
+            "t.toml",
+            "[megaco]\nlisten_binary = \"127.0.0.1:2945\"\nmid = \"<mgc.example.net>:2944\"\nkeepalive = \"5s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.megaco.listen_binary.unwrap().port(), 2945);
+        assert_eq!(c.megaco.keepalive, Duration::from_secs(5));
+        for (text, key) in [
+            ("[megaco]\nlisten = \"2944\"\n", "megaco.listen"),
+            ("[megaco]\nmid = \"not an mid\"\n", "megaco.mid"),
+            ("[megaco]\nkeepalive = \"0s\"\n", "megaco.keepalive"),
+            (
+                "[[gateway]]\nname = \"mg\"\nprotocol = \"megaco\"\n",
+                "gateway[0].mid",
+            ),
+            (
+                "[[gateway]]\nname = \"mg\"\nprotocol = \"megaco\"\nmid = \"[1.2.3]\"\n",
+                "gateway[0].mid",
+            ),
+        ] {
+            let e = Config::parse("t.toml", text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -108,6 +108,12 @@ pub fn valid_line_name(name: &str) -> bool {
         && !name.eq_ignore_ascii_case("root")
 }
 
+/// Whether `text` is an mId: `[IP]:port` or `[IP]`, `<domain>:port` or `<domain>`, or a device
+/// name (a letter, then letters, digits, `_`, `/`, `.`, `-`).
+pub fn valid_mid(text: &str) -> bool {
+    MidKey::parse(text).is_some()
+}
+
 /// An mId as the controller compares them: its lowercase text without the port, and the port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct MidKey {

@@ -750,7 +750,7 @@ impl MediaGatewayController {
                 call, codec, ptime, ..
             } => match connected(actions, &self.gateways[g].lines[l].name) {
                 Ok((context, termination, local)) => {
-                    let media = media_of(&local, codec, ptime);
+                    let media = media_of(local, codec, ptime);
                     self.gateways[g].lines[l].context = Some(context);
                     match media {
                         Ok(local) => {
@@ -937,10 +937,10 @@ fn connected<'a>(
             continue;
         }
         for d in &command.descriptors {
-            if let Descriptor::Media(parms) = d {
-                if let Some(local) = find_local(parms) {
-                    return Ok((context, command.termination.0, local));
-                }
+            if let Descriptor::Media(parms) = d
+                && let Some(local) = find_local(parms)
+            {
+                return Ok((context, command.termination.0, local));
             }
         }
         return Err(format!(

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 pub use config::{
     Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY, MAX_QUEUED_PER_LINE,
-    valid_line_name,
+    valid_line_name, valid_mid,
 };
 pub use stats::Stats;
 
