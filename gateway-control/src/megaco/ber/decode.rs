@@ -1194,7 +1194,8 @@ impl<'a> Decoder<'a> {
         let short = timer(&mut r, ctx(1), "shortTimer")?;
         let long = timer(&mut r, ctx(2), "longTimer")?;
         let b = r.expect(ctx(3), "digitMapBody")?;
-        let body = b.ia5("digitMapBody")?;
+        // White space around the body is not part of it (the encoder drops it).
+        let body = b.ia5("digitMapBody")?.trim();
         // Nothing that would read back as a timer or end the braces of the text form.
         let control = |c: u8| c.is_ascii_control() && !matches!(c, b'\n' | b'\r' | b'\t');
         if body.contains([':', '}', '{']) || body.bytes().any(control) {

@@ -200,7 +200,8 @@ pub(super) struct DigitMapValue<'t> {
     pub(super) body: &'t str,
 }
 
-/// Splits a digit map's text into timers and body; `None` if a timer is malformed.
+/// Splits a digit map's text into timers and body (without the white space around it);
+/// `None` if a timer is malformed.
 pub(super) fn digit_map(text: &str) -> Option<DigitMapValue<'_>> {
     let mut v = DigitMapValue {
         body: text,
@@ -213,10 +214,10 @@ pub(super) fn digit_map(text: &str) -> Option<DigitMapValue<'_>> {
             Some(b'T') => &mut v.start,
             Some(b'S') => &mut v.short,
             Some(b'L') => &mut v.long,
-            _ => return Some(v),
+            _ => break,
         };
         let Some(after) = rest[1..].trim_start().strip_prefix(':') else {
-            return Some(v);
+            break;
         };
         let after = after.trim_start();
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
@@ -226,6 +227,9 @@ pub(super) fn digit_map(text: &str) -> Option<DigitMapValue<'_>> {
         *slot = after[..digits].parse().ok();
         v.body = after[digits..].trim_start().strip_prefix(',')?;
     }
+    // White space around the body is not part of it (OTP drops it too).
+    v.body = v.body.trim();
+    Some(v)
 }
 
 /// Writes a digit map's text: its timers, then its body.
@@ -333,7 +337,7 @@ mod tests {
         let mut s = String::new();
         digit_map_text(&v, &mut s);
         assert_eq!(s, "T:4,S:2,L:15,(0|1x.)");
-        assert_eq!(digit_map("(Sx|Lx)").unwrap().body, "(Sx|Lx)");
+        assert_eq!(digit_map(" (Sx|Lx)\n").unwrap().body, "(Sx|Lx)");
         assert_eq!(digit_map("T:100,x"), None);
         assert_eq!(digit_map("T:1,T:2,x"), None);
         assert_eq!(digit_map("T:1 x"), None);
