@@ -6,6 +6,7 @@
 //! header (`MEGACO/` pretty, `!/` compact, in any case, after optional white space and `;`
 //! comments); binary is an ASN.1 BER `MegacoMessage`, a SEQUENCE, so its first byte is `0x30`.
 
+use super::ber;
 use super::text::{self, Form};
 use super::{ErrorCode, Message, TransactionId};
 
@@ -88,11 +89,17 @@ pub fn encode(
 pub struct Decoded<'a> {
     data: &'a [u8],
     encoding: Encoding,
+    /// Where the binary decoder writes the text the tree borrows.
+    arena: ber::Arena,
 }
 
 /// Reads `data`, whose encoding [`detect`] found.
 pub fn decode(data: &[u8], encoding: Encoding) -> Decoded<'_> {
-    Decoded { data, encoding }
+    Decoded {
+        data,
+        encoding,
+        arena: ber::Arena::new(),
+    }
 }
 
 impl Decoded<'_> {
@@ -107,10 +114,13 @@ impl Decoded<'_> {
                     text: e.to_string(),
                 }
             }),
-            Encoding::Binary => Err(DecodeError {
-                code: ErrorCode::NOT_IMPLEMENTED,
-                transaction: None,
-                text: "the binary encoding is not built yet".into(),
+            Encoding::Binary => ber::decode(self.data, &self.arena).map_err(|e| {
+                let answer = e.answer();
+                DecodeError {
+                    code: answer.map_or(e.code(), |(_, code)| code),
+                    transaction: answer.map(|(id, _)| id),
+                    text: e.to_string(),
+                }
             }),
         }
     }
@@ -132,8 +142,8 @@ pub struct DecodeError {
 #[error("cannot encode in binary: {0}")]
 pub struct EncodeError(pub String);
 
-fn encode_binary(_message: &Message<'_>, _out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    Err(EncodeError("the BER encoding is not built yet".into()))
+fn encode_binary(message: &Message<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    ber::encode(message, out).map_err(|e| EncodeError(e.to_string()))
 }
 
 #[cfg(test)]

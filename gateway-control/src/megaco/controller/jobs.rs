@@ -149,7 +149,7 @@ fn remote_sdp(media: &Media) -> String {
 }
 
 /// A line's Events descriptor for `arming` under RequestID `rid`; a digit map is named
-/// `dmap<rid>` and sent beside it.
+/// `dialplanNN` (the RequestID's last two digits) and sent beside it.
 fn events<'a>(arming: &Arming, rid: u32, map_name: &'a str) -> EventsDescriptor<'a> {
     let strict = || {
         vec![EventParm::Other(Property {
@@ -485,7 +485,8 @@ impl MediaGatewayController {
             (_, true) => Arming::OffHook,
             (_, false) => Arming::OnHook,
         });
-        let map_name = format!("dmap{rid}");
+        // `dialplanNN`: a name both encodings carry (Annex A names a digit map by two octets).
+        let map_name = format!("dialplan{:02}", rid % 100);
         let map_text = match &arming {
             Some(Arming::Collecting(map)) => Some(map.as_str().to_owned()),
             _ => None,

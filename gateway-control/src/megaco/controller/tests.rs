@@ -524,7 +524,7 @@ fn digits_are_collected_with_a_digit_map() {
     let text = compact(&collect[0].text);
     assert!(
         text.contains(
-            "Events=3{al/on{strict=state},al/fl,dd/ce{DigitMap=dmap3}},DigitMap=dmap3{(xxxx|#)}"
+            "Events=3{al/on{strict=state},al/fl,dd/ce{DigitMap=dialplan03}},DigitMap=dialplan03{(xxxx|#)}"
         ),
         "{text}"
     );
@@ -696,4 +696,72 @@ fn pretty_and_compact_gateways_are_answered_in_kind() {
     let sent = t.sent();
     assert!(sent.iter().all(|m| m.starts_with("!/1 ")), "{sent:?}");
     let _ = Descriptor::Audit(Vec::new());
+}
+
+#[test]
+fn a_binary_gateway_is_answered_and_driven_in_binary() {
+    use crate::megaco::{ActionRequest, ServiceChangeMethod, ServiceChangeParm, ber};
+    let line = "00000000/00000000/00000001";
+    let mut c = config(false);
+    c.gateways[0].lines = vec![line.into()];
+    let mut t = Mgc::with(c);
+    let register = Message {
+        version: 1,
+        mid: MessageId::Device("mg1"),
+        body: Body::Transactions(vec![Transaction::Request(TransactionRequest {
+            id: TransactionId(77),
+            actions: vec![ActionRequest {
+                context: ContextId::Null,
+                properties: Vec::new(),
+                commands: vec![crate::megaco::CommandRequest {
+                    optional: false,
+                    wildcard_reply: false,
+                    command: MCommand {
+                        verb: Verb::ServiceChange,
+                        termination: crate::megaco::TerminationId("ROOT"),
+                        descriptors: vec![Descriptor::ServiceChange(vec![
+                            ServiceChangeParm::Method(ServiceChangeMethod::Restart),
+                            ServiceChangeParm::Reason("\"901\""),
+                        ])],
+                    },
+                }],
+            }],
+        })]),
+    };
+    let mut bytes = Vec::new();
+    ber::encode(&register, &mut bytes).unwrap();
+    t.core.handle_datagram(t.now, t.mg, &bytes);
+    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| t.core.poll_transmit())
+        .map(|x| x.contents)
+        .collect();
+    assert_eq!(sent.len(), 2);
+    let arena = ber::Arena::new();
+    let reply = ber::decode(&sent[0], &arena).expect("the reply is BER");
+    let Body::Transactions(ts) = &reply.body else {
+        panic!("{reply:?}")
+    };
+    assert!(matches!(&ts[0], Transaction::Reply(r) if r.id == TransactionId(77)));
+    let arena = ber::Arena::new();
+    let audit = ber::decode(&sent[1], &arena).expect("the audit is BER");
+    let Body::Transactions(ts) = &audit.body else {
+        panic!()
+    };
+    let Transaction::Request(r) = &ts[0] else {
+        panic!()
+    };
+    assert_eq!(r.actions[0].commands[0].command.verb, Verb::AuditValue);
+    assert_eq!(t.core.stats().binary_received, 1);
+    // Unreadable binary from the gateway gets a (binary) error.
+    t.core
+        .handle_datagram(t.now, t.mg, &[0x30, 0x03, 0x01, 0x01]);
+    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| t.core.poll_transmit())
+        .map(|x| x.contents)
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let arena = ber::Arena::new();
+    let error = ber::decode(&sent[0], &arena).expect("the error is BER");
+    assert!(
+        matches!(error.body, Body::Error(e) if e.code.0 == 400),
+        "{error:?}"
+    );
 }
