@@ -490,13 +490,13 @@ fn round_trip(otp: &mut Otp, ours: &[u8]) -> Result<usize, String> {
     Ok(checked)
 }
 
-/// Where OTP and the Annex B grammar part: what we read (as a receiver should) and OTP
-/// refuses, with the reason OTP gives. Our agent and simulator never send these.
+/// What we read (as a receiver should) and OTP refuses, with the reason OTP gives. Our
+/// controller and simulator send none of these.
 const OTP_REFUSES: &[(&str, &str, &str)] = &[
     (
-        // RFC 3525 Appendix A.1.1's own registration has no Reason; the ABNF allows that, but
-        // the ASN.1 of H.248.1 (Annex A) makes serviceChangeReason mandatory, and OTP keeps to
-        // it in text as well. Our MG side always sends one.
+        // RFC 3525 Appendix I's own registration (A.1.1 step 1) has no Reason, but the ABNF
+        // says "serviceChangeMethod and serviceChangeReason are REQUIRED" (and the ASN.1 of
+        // Annex A has no OPTIONAL on it): OTP is right.
         "Transaction = 9998 { Context = - { ServiceChange = ROOT { Services {
             Method = Restart, ServiceChangeAddress = 55555, Profile = ResGW/1 } } } }",
         "missing_required_serviceChangeParm",
@@ -504,11 +504,29 @@ const OTP_REFUSES: &[(&str, &str, &str)] = &[
     ),
     (
         // The ABNF allows an extension method (`extensionParameter`); the ASN.1 enumeration
-        // of ServiceChangeMethod has no room for one.
-        "Transaction = 1 { Context = - { ServiceChange = ROOT { Services {
-            Method = X-mine, Reason = 900 } } } }",
+        // of ServiceChangeMethod has no room for one, and OTP refuses it in text too.
+        r#"Transaction = 1 { Context = - { ServiceChange = ROOT { Services {
+            Method = X-mine, Reason = "900" } } } }"#,
         "bad_serviceChangeMethod",
         "ServiceChange with an extension method",
+    ),
+    (
+        // "at most one of either serviceChangeAddress or serviceChangeMgcId but not both":
+        // OTP is right. Its own example MGC (megaco_simple_mgc) answers a registration that
+        // carries a ServiceChangeAddress this way, and its MG then refuses the answer.
+        "Reply = 1 { Context = - { ServiceChange = ROOT { Services {
+            ServiceChangeAddress = 2945, MgcIdToTry = controller } } } }",
+        "not_both_address_mgcid_servChgReplyParm",
+        "ServiceChange reply with both an address and an MGC to try",
+    ),
+    (
+        // RFC 3525's ABNF is `SignalsToken LBRKT [ signalParm *(COMMA signalParm)] RBRKT`:
+        // empty braces are version 1's way to stop all signals (Appendix I step 17 writes
+        // `Signals { }`). OTP's version 1 parser refuses them and takes the bare `Signals` of
+        // later versions, which is what our encoder writes.
+        "Transaction = 1 { Context = - { Modify = aaln/1 { Signals { } } } }",
+        "syntax error before",
+        "empty Signals braces",
     ),
     (
         // A reply holds an error descriptor or at least one action reply: OTP is right.
@@ -525,7 +543,7 @@ const OTP_REFUSES: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
-fn otp_refuses_what_its_asn1_cannot_hold_and_replies_without_content() {
+fn what_otp_refuses() {
     let mut otp = Otp::start();
     for &(body, reason, name) in OTP_REFUSES {
         let source = format!("{MG}{body}\n");

@@ -5,12 +5,15 @@
 %%
 %%   escript gateway-control/tests/otp/mg/mg.escript --mgc 127.0.0.1:2944 \
 %%       [--transport udp|tcp] [--encoding pretty|compact|ber] [--lines 2] \
-%%       [--line-ids aaln/1,aaln/2] [--ip 127.0.0.1] [--port 0] [--mid '[127.0.0.1]:2945']
+%%       [--line-ids aaln/1,aaln/2] [--ip 127.0.0.1] [--port 0] [--mid '[127.0.0.1]:2945'] \
+%%       [--no-sc-address]
 %%
 %% Defaults: udp, pretty, 2 lines named aaln/1 and aaln/2 (with ber, OTP's binary term ids
 %% 00000000/00000000/0000000N, as OTP's megaco_ber_encoder cannot carry aaln/N), a free port
 %% on --ip, and the mId [ip]:port. It registers with a ServiceChange Restart on ROOT
-%% (Reason "901 Cold Boot", Profile ResGW/1, ServiceChangeAddress = its port over UDP),
+%% (Reason "901 Cold Boot", Profile ResGW/1, ServiceChangeAddress = its port over UDP unless
+%% --no-sc-address: OTP's example megaco_simple_mgc echoes the address and adds MgcIdToTry,
+%% a reply OTP's own decoder refuses, as the ABNF allows only one of the two),
 %% retrying every second until the MGC accepts; answers AuditValue of ROOT and of its lines
 %% (Error 430 for others); takes Modify of a line (Events, Signals, DigitMap) and of an RTP
 %% termination (its mode); answers Add of a line and of $ into a new context (context $),
@@ -111,7 +114,7 @@ usage(Why) ->
     io:format(standard_error,
               "~s~nusage: mg.escript --mgc HOST:PORT [--transport udp|tcp] "
               "[--encoding pretty|compact|ber] [--lines N] [--line-ids ID,ID…] [--ip IP] "
-              "[--port PORT] [--mid MID]~n", [Why]),
+              "[--port PORT] [--mid MID] [--no-sc-address]~n", [Why]),
     halt(2).
 
 parse_args([], Opts) ->
@@ -132,6 +135,8 @@ parse_args(["--ip", Ip | Rest], Opts) ->
     parse_args(Rest, Opts#{ip => Addr});
 parse_args(["--port", P | Rest], Opts) ->
     parse_args(Rest, Opts#{port => list_to_integer(P)});
+parse_args(["--no-sc-address" | Rest], Opts) ->
+    parse_args(Rest, Opts#{sc_address => false});
 parse_args(["--mid", M | Rest], Opts) ->
     parse_args(Rest, Opts#{mid => M});
 parse_args([Other | _], _) ->
@@ -211,9 +216,9 @@ connect(tcp, _Ip, _Port, {MgcIp, MgcPort}, RecHandle) ->
 
 %% ServiceChange Restart on ROOT until the MGC accepts it.
 registration(Conn, Port, Opts, MidText) ->
-    Address = case maps:get(transport, Opts) of
-                  udp -> {portNumber, Port};
-                  tcp -> asn1_NOVALUE
+    Address = case {maps:get(transport, Opts), maps:get(sc_address, Opts, true)} of
+                  {udp, true} -> {portNumber, Port};
+                  _ -> asn1_NOVALUE
               end,
     Parm = #'ServiceChangeParm'{serviceChangeMethod = restart,
                                 serviceChangeAddress = Address,
