@@ -14,7 +14,7 @@ use super::Error;
 pub enum Protocol {
     /// MGCP (RFC 3435) residential gateway, lines `aaln/1`…`aaln/N`.
     Mgcp,
-    /// MEGACO/H.248 (not built yet).
+    /// MEGACO/H.248.1 media gateway, terminations `aaln/1`…`aaln/N` and `rtp/N`.
     Megaco,
     /// AudioCodes TPNCP (not built yet).
     Tpncp,
@@ -32,6 +32,26 @@ pub enum Profile {
     /// PacketCable NCS 1.0 MTA (ITU-T J.162): `MGCP 1.0 NCS 1.0` both ways (other versions are
     /// answered 528), the line package L only (D and G are answered 518), digits as `L/5`.
     Ncs,
+}
+
+/// How the MEGACO gateway reaches its controller (H.248.1 Annex D).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// Datagrams, retransmitted until answered.
+    Udp,
+    /// One TCP connection to the controller, each message in a TPKT.
+    Tcp,
+}
+
+/// The encoding of the messages the MEGACO gateway sends (replies take the request's form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Encoding {
+    /// Annex B text, long tokens, one item per line.
+    Pretty,
+    /// Annex B text, short tokens.
+    Compact,
+    /// Annex A ASN.1 BER (not built into the simulator yet).
+    Binary,
 }
 
 impl From<Profile> for sim::Profile {
@@ -57,6 +77,15 @@ Vendor profiles (--profile), as the call agent sees them:
   cisco    RSIP 1 *@[127.0.0.1] MGCP 0.1         F: I gets an empty I:, F: A adds X-ServiceType:
            NTFY 2 *@[127.0.0.1] MGCP 0.1 + O:    (keep-alive: empty O:, no X:, answered 200)
   ncs      RSIP 1 *@[127.0.0.1] MGCP 1.0 NCS 1.0 digits requested L/[0-9#*T], notified L/5
+
+MEGACO (--protocol megaco): registers with ServiceChange on ROOT (Method=Restart) to
+--controller (the appliance's MGC is on 2944), over --transport udp|tcp, in --encoding
+pretty|compact; its mId is --mid (default [IP]:port of --listen, 127.0.0.1:2946). The same
+commands and output lines: \"rsip\" is the ServiceChange (method restart|disconnected|handoff),
+\"command\" has verb Add|Modify|Subtract|AuditValue… and code 200 or the H.248.8 error,
+\"notify\" has the RequestID and events such as al/of or dd/ce{ds=\"123F\",Meth=UM}, signals
+are al/ri and cg/dt|rt|bt|ct|wt…, a connection's id is its termination (rtp/1), its call the
+context.
 
 Output on stdout, one JSON object a line, for example:
   {\"event\":\"rsip\",\"method\":\"restart\",\"acknowledged\":true,\"code\":200}
@@ -93,9 +122,20 @@ pub struct GatewaySimArgs {
     /// Number of analog lines.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=i64::from(sim::MAX_LINES)))]
     lines: u16,
-    /// The gateway's control socket.
-    #[arg(long, default_value = "127.0.0.1:2427", value_name = "ADDR")]
-    listen: SocketAddr,
+    /// The gateway's control socket (default 127.0.0.1:2427 for MGCP, 127.0.0.1:2946 for
+    /// MEGACO; over TCP the local end of the connection).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// MEGACO: the mId in every message header (`mg1`, `[192.0.2.1]:2944`,
+    /// `<mg1.example.net>:2944`; default `[IP]:port` of --listen).
+    #[arg(long, value_name = "NAME")]
+    mid: Option<String>,
+    /// MEGACO: the transport to the controller.
+    #[arg(long, value_enum, default_value = "udp")]
+    transport: Transport,
+    /// MEGACO: the encoding of the messages the gateway starts.
+    #[arg(long, value_enum, default_value = "pretty")]
+    encoding: Encoding,
     /// Endpoint domain: endpoints are `aaln/N@DOMAIN` (default `[<listen ip>]`).
     #[arg(long, value_name = "NAME")]
     domain: Option<String>,
@@ -123,31 +163,20 @@ pub(super) fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
 pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
     match args.protocol {
         Protocol::Mgcp => {}
-        Protocol::Megaco | Protocol::Tpncp => {
-            let name = if args.protocol == Protocol::Megaco {
-                "megaco"
-            } else {
-                "tpncp"
-            };
-            return Err(Error::Usage(format!(
-                "gateway-sim: protocol {name} is not built yet (only mgcp)"
-            )));
+        Protocol::Megaco => return run_megaco(args),
+        Protocol::Tpncp => {
+            return Err(Error::Usage(
+                "gateway-sim: protocol tpncp is not built yet (only mgcp and megaco)".into(),
+            ));
         }
     }
-    let controller = args
-        .controller
-        .to_socket_addrs()
-        .map_err(|e| Error::Usage(format!("--controller {}: {e}", args.controller)))?
-        .next()
-        .ok_or_else(|| Error::Usage(format!("--controller {}: no address", args.controller)))?;
+    let controller = controller(&args.controller)?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 2427)));
     let mut config =
         Config::new(args.lines, controller).map_err(|e| Error::Usage(format!("--lines: {e}")))?;
-    let ip = args.listen.ip();
-    let media_ip = if ip.is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        ip
-    };
+    let media_ip = media_ip(listen);
     let domain = args.domain.unwrap_or_else(|| format!("[{media_ip}]"));
     config
         .domain(&domain)
@@ -159,14 +188,73 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
         config.keepalive(Duration::from_secs(secs));
     }
     let mut driver = DriverConfig::new(config);
-    driver.listen = args.listen;
+    driver.listen = listen;
     driver.rtp_ports = args.rtp_ports;
     super::runtime(tokio::runtime::Builder::new_current_thread())?
         .block_on(sim::run(driver))
         .map_err(|source| Error::File {
-            path: format!("gateway-sim on {}", args.listen),
+            path: format!("gateway-sim on {listen}"),
             source,
         })
+}
+
+/// `--protocol megaco`: the H.248.1 media gateway.
+fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
+    use sim::megaco;
+    let controller = controller(&args.controller)?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 2946)));
+    let mut config = megaco::Config::new(args.lines, controller)
+        .map_err(|e| Error::Usage(format!("--lines: {e}")))?;
+    if let Some(mid) = &args.mid {
+        config
+            .mid(mid)
+            .map_err(|e| Error::Usage(format!("--mid: {e}")))?;
+    }
+    config.transport(match args.transport {
+        Transport::Udp => megaco::Transport::Udp,
+        Transport::Tcp => megaco::Transport::Tcp,
+    });
+    config.encoding(match args.encoding {
+        Encoding::Pretty => megaco::Encoding::Pretty,
+        Encoding::Compact => megaco::Encoding::Compact,
+        Encoding::Binary => {
+            return Err(Error::Usage(
+                "gateway-sim: --encoding binary is not built into the MEGACO simulator yet \
+                 (pretty or compact)"
+                    .into(),
+            ));
+        }
+    });
+    config.media_address(media_ip(listen));
+    config.seed(args.seed.unwrap_or_else(clock_seed));
+    let mut driver = megaco::DriverConfig::new(config);
+    driver.listen = listen;
+    driver.rtp_ports = args.rtp_ports;
+    super::runtime(tokio::runtime::Builder::new_current_thread())?
+        .block_on(megaco::run(driver))
+        .map_err(|source| Error::File {
+            path: format!("gateway-sim on {listen}"),
+            source,
+        })
+}
+
+fn controller(text: &str) -> Result<SocketAddr, Error> {
+    text.to_socket_addrs()
+        .map_err(|e| Error::Usage(format!("--controller {text}: {e}")))?
+        .next()
+        .ok_or_else(|| Error::Usage(format!("--controller {text}: no address")))
+}
+
+/// Where RTP is announced: the listening IP, or loopback when it is unspecified.
+fn media_ip(listen: SocketAddr) -> IpAddr {
+    let ip = listen.ip();
+    if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    }
 }
 
 /// A seed that differs between runs, so a restarted simulator does not reuse the transaction

@@ -1,9 +1,12 @@
-//! The simulator's tokio driver: one UDP control socket, one UDP socket per RTP port, stdin
-//! commands, JSON lines on stdout, and the files of `say` and `hear`.
+//! The simulator's tokio driver: the control channel (one UDP socket, or for MEGACO over TCP one
+//! connection in TPKT framing), one UDP socket per RTP port, stdin commands, JSON lines on
+//! stdout, and the files of `say` and `hear`. One loop serves every protocol side
+//! ([`Driven`]); [`run`] and [`run_with`] start the MGCP one, [`crate::megaco::run`] the
+//! MEGACO one.
 //!
 //! Lifecycle: the driver binds the control socket and up to `lines ×`
 //! [`Config::max_connections`](crate::Config::max_connections) RTP sockets (even ports of the
-//! range, skipping ports in use), then runs the [`Gateway`] until `quit` (it stops at once;
+//! range, skipping ports in use), then runs the gateway until `quit` (it stops at once;
 //! files being heard are finished, a `say` is cut short) or the end of stdin (it keeps serving
 //! until every `say` in progress has been sent, then stops, so `echo "say 1 a.wav" | …` works
 //! as long as the connection exists).
@@ -20,20 +23,45 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use codecs::opus::SampleRate;
 use codecs::pipeline::{Format, Source};
 use codecs::resample::Resampler;
 use codecs::wav::WavWriter;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::UdpSocket;
+use gateway_control::megaco::tpkt::{self, Deframer};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::{
-    Config, Gateway, Input, LineCommand, MAX_SAY_SAMPLES, Output, Via, error_line, file_done,
-    say_done,
+    Config, Gateway, Input, LineCommand, MAX_SAY_SAMPLES, Output, Simulator, Via, error_line,
+    file_done, say_done,
 };
+
+/// What the driver needs of a gateway core besides [`Simulator`].
+pub(crate) trait Driven: Simulator {
+    /// An RTP port the driver bound, for connections.
+    fn add_rtp_port(&mut self, port: u16);
+    /// How many line commands the core refused so far (a `say` or `hear` it refused leaves no
+    /// file open).
+    fn line_commands_refused(&self) -> u64;
+    /// The control connection (TCP) was lost and is back.
+    fn reconnected(&mut self, now: std::time::Instant) {
+        let _ = now;
+    }
+}
+
+impl Driven for Gateway {
+    fn add_rtp_port(&mut self, port: u16) {
+        Gateway::add_rtp_port(self, port);
+    }
+
+    fn line_commands_refused(&self) -> u64 {
+        self.stats().line_commands_refused
+    }
+}
 
 /// Where the driver listens, on top of the gateway's [`Config`].
 #[derive(Debug, Clone)]
@@ -62,6 +90,11 @@ impl DriverConfig {
 /// Stdin is read line by line on a thread of its own (blocking reads), and the JSON lines are
 /// written to stdout directly: both are small and the workspace's tokio has no `io-std`.
 pub async fn run(config: DriverConfig) -> io::Result<()> {
+    run_with(config, stdin_lines()?, Stdout).await
+}
+
+/// Stdin's lines on a channel, read by a thread of their own.
+pub(crate) fn stdin_lines() -> io::Result<mpsc::Receiver<String>> {
     let (tx, rx) = mpsc::channel(64);
     std::thread::Builder::new()
         .name("gateway-sim-stdin".into())
@@ -73,7 +106,7 @@ pub async fn run(config: DriverConfig) -> io::Result<()> {
                 }
             }
         })?;
-    run_with(config, rx, Stdout).await
+    Ok(rx)
 }
 
 /// Standard output as an [`AsyncWrite`], writing synchronously (a JSON line at a time), for
@@ -105,9 +138,144 @@ struct Hearing {
     writer: WavWriter<BufWriter<File>>,
 }
 
-struct Driver<W> {
-    gw: Gateway,
-    control: Arc<UdpSocket>,
+/// Where messages on the control channel go.
+#[derive(Clone)]
+pub(crate) enum ControlTx {
+    /// A UDP socket.
+    Udp(Arc<UdpSocket>),
+    /// The TCP link task, which frames each message (and keeps them while reconnecting).
+    Tcp(mpsc::Sender<Vec<u8>>),
+}
+
+/// Where messages on the control channel come from.
+pub(crate) enum ControlRx {
+    Udp(Arc<UdpSocket>),
+    Tcp(mpsc::Receiver<TcpIn>),
+}
+
+/// What the TCP link task reports.
+pub(crate) enum TcpIn {
+    /// One message (a TPKT's payload) from the peer.
+    Message(SocketAddr, Vec<u8>),
+    /// The connection was lost and is made again.
+    Reconnected,
+}
+
+enum ControlIn {
+    Message(SocketAddr, Vec<u8>),
+    Reconnected,
+    Nothing,
+}
+
+async fn control_recv(rx: &mut ControlRx, buf: &mut [u8]) -> ControlIn {
+    match rx {
+        ControlRx::Udp(sock) => match sock.recv_from(buf).await {
+            Ok((n, from)) => ControlIn::Message(from, buf[..n].to_vec()),
+            Err(e) => {
+                debug!(error = %e, "control socket receive failed");
+                ControlIn::Nothing
+            }
+        },
+        ControlRx::Tcp(rx) => match rx.recv().await {
+            Some(TcpIn::Message(from, m)) => ControlIn::Message(from, m),
+            Some(TcpIn::Reconnected) => ControlIn::Reconnected,
+            None => std::future::pending().await,
+        },
+    }
+}
+
+/// Connects from `local` to `peer` (H.248.1 Annex D.2: the MG opens the connection) and keeps
+/// the connection: messages from `out` are framed and written, messages read are deframed and
+/// reported on `tx`; a lost connection is made again after a second and reported.
+pub(crate) fn tcp_link(local: SocketAddr, peer: SocketAddr) -> (ControlTx, ControlRx) {
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+    let (in_tx, in_rx) = mpsc::channel::<TcpIn>(256);
+    tokio::spawn(async move {
+        let mut connected_before = false;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let socket = if local.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            };
+            let stream = match socket.and_then(|s| {
+                s.set_reuseaddr(true)?;
+                s.bind(local)?;
+                Ok(s)
+            }) {
+                Ok(s) => s.connect(peer).await,
+                Err(e) => Err(e),
+            };
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    debug!(%peer, error = %e, "TCP connect failed; retrying");
+                    tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_secs(1))
+                        .await;
+                    if in_tx.is_closed() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            info!(%peer, "control connection up");
+            if connected_before && in_tx.send(TcpIn::Reconnected).await.is_err() {
+                return;
+            }
+            connected_before = true;
+            let (mut r, mut w) = stream.into_split();
+            let mut deframer = Deframer::new();
+            'connection: loop {
+                tokio::select! {
+                    n = r.read(&mut buf) => {
+                        let n = match n {
+                            Ok(0) => break 'connection,
+                            Ok(n) => n,
+                            Err(e) => {
+                                debug!(error = %e, "TCP read failed");
+                                break 'connection;
+                            }
+                        };
+                        deframer.push(&buf[..n]);
+                        while let Some(m) = deframer.next() {
+                            match m {
+                                Ok(m) => {
+                                    if in_tx.send(TcpIn::Message(peer, m)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) => {
+                                    warn!(error = %e, "bad TPKT framing; closing");
+                                    break 'connection;
+                                }
+                            }
+                        }
+                    }
+                    m = out_rx.recv() => {
+                        let Some(m) = m else { return };
+                        let mut framed = Vec::with_capacity(m.len() + tpkt::HEADER);
+                        if let Err(e) = tpkt::frame(&m, &mut framed) {
+                            warn!(error = %e, "message not sent");
+                            continue;
+                        }
+                        if let Err(e) = w.write_all(&framed).await {
+                            debug!(error = %e, "TCP write failed");
+                            break 'connection;
+                        }
+                    }
+                }
+            }
+            warn!(%peer, "control connection lost");
+            tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_secs(1)).await;
+        }
+    });
+    (ControlTx::Tcp(out_tx), ControlRx::Tcp(in_rx))
+}
+
+struct Driver<G, W> {
+    gw: G,
+    control: ControlTx,
     rtp: HashMap<u16, Arc<UdpSocket>>,
     out: W,
     hearing: HashMap<u16, Hearing>,
@@ -122,7 +290,7 @@ fn now() -> std::time::Instant {
 /// JSON lines to `output`; tests use a channel and an in-memory pipe.
 pub async fn run_with<W>(
     config: DriverConfig,
-    mut input: mpsc::Receiver<String>,
+    input: mpsc::Receiver<String>,
     output: W,
 ) -> io::Result<()>
 where
@@ -131,87 +299,112 @@ where
     let control = Arc::new(UdpSocket::bind(config.listen).await?);
     let local = control.local_addr()?;
     let span = info_span!("gateway_sim", listen = %local, call_agent = %config.gateway.call_agent);
-    async move {
-        let (rtp_tx, mut rtp_rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(1024);
-        let wanted = usize::from(config.gateway.lines) * config.gateway.max_connections;
-        let mut gw = Gateway::new(config.gateway.clone(), now());
-        let mut rtp = HashMap::new();
-        let mut receivers = Vec::new();
-        for port in config.rtp_ports.clone().filter(|p| p % 2 == 0) {
-            if rtp.len() == wanted {
-                break;
+    let wanted = usize::from(config.gateway.lines) * config.gateway.max_connections;
+    let gw = Gateway::new(config.gateway, now());
+    serve(
+        gw,
+        local,
+        (
+            ControlTx::Udp(Arc::clone(&control)),
+            ControlRx::Udp(control),
+        ),
+        config.rtp_ports,
+        wanted,
+        input,
+        output,
+    )
+    .instrument(span)
+    .await
+}
+
+/// The driver's loop for any gateway core: binds up to `wanted` RTP sockets on `local`'s
+/// address, then serves until `quit` or the end of input.
+pub(crate) async fn serve<G, W>(
+    mut gw: G,
+    local: SocketAddr,
+    (control_tx, mut control_rx): (ControlTx, ControlRx),
+    rtp_ports: RangeInclusive<u16>,
+    wanted: usize,
+    mut input: mpsc::Receiver<String>,
+    output: W,
+) -> io::Result<()>
+where
+    G: Driven,
+    W: AsyncWrite + Unpin,
+{
+    let (rtp_tx, mut rtp_rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(1024);
+    let mut rtp = HashMap::new();
+    let mut receivers = Vec::new();
+    for port in rtp_ports.filter(|p| p % 2 == 0) {
+        if rtp.len() == wanted {
+            break;
+        }
+        let Ok(sock) = UdpSocket::bind(SocketAddr::new(local.ip(), port)).await else {
+            continue;
+        };
+        let sock = Arc::new(sock);
+        let rx_sock = Arc::clone(&sock);
+        let tx = rtp_tx.clone();
+        receivers.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            while let Ok((n, from)) = rx_sock.recv_from(&mut buf).await {
+                if tx.send((port, from, buf[..n].to_vec())).await.is_err() {
+                    break;
+                }
             }
-            let Ok(sock) = UdpSocket::bind(SocketAddr::new(local.ip(), port)).await else {
-                continue;
-            };
-            let sock = Arc::new(sock);
-            let rx_sock = Arc::clone(&sock);
-            let tx = rtp_tx.clone();
-            receivers.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 2048];
-                while let Ok((n, from)) = rx_sock.recv_from(&mut buf).await {
-                    if tx.send((port, from, buf[..n].to_vec())).await.is_err() {
+        }));
+        gw.add_rtp_port(port);
+        rtp.insert(port, sock);
+    }
+    drop(rtp_tx);
+    info!(rtp_sockets = rtp.len(), "gateway simulator up");
+    let mut d = Driver {
+        gw,
+        control: control_tx,
+        rtp,
+        out: output,
+        hearing: HashMap::new(),
+        saying: HashMap::new(),
+    };
+    d.flush().await?;
+    let mut stdin_open = true;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        if !stdin_open && d.saying.is_empty() {
+            break;
+        }
+        let deadline = d.gw.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            c = control_recv(&mut control_rx, &mut buf) => match c {
+                ControlIn::Message(from, data) => {
+                    d.gw.handle_datagram(now(), Via::Control, from, &data);
+                }
+                ControlIn::Reconnected => d.gw.reconnected(now()),
+                ControlIn::Nothing => {}
+            },
+            Some((port, from, data)) = rtp_rx.recv() => {
+                d.gw.handle_datagram(now(), Via::Rtp(port), from, &data);
+            }
+            line = input.recv(), if stdin_open => match line {
+                Some(text) => {
+                    if d.input(&text).await? {
                         break;
                     }
                 }
-            }));
-            gw.add_rtp_port(port);
-            rtp.insert(port, sock);
-        }
-        drop(rtp_tx);
-        info!(
-            lines = config.gateway.lines,
-            rtp_sockets = rtp.len(),
-            "gateway simulator up"
-        );
-        let mut d = Driver {
-            gw,
-            control,
-            rtp,
-            out: output,
-            hearing: HashMap::new(),
-            saying: HashMap::new(),
-        };
-        d.flush().await?;
-        let mut stdin_open = true;
-        let mut buf = vec![0u8; 65536];
-        loop {
-            if !stdin_open && d.saying.is_empty() {
-                break;
-            }
-            let deadline = d.gw.poll_timeout().map(tokio::time::Instant::from_std);
-            let control = Arc::clone(&d.control);
-            tokio::select! {
-                r = control.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => d.gw.handle_datagram(now(), from, &buf[..n]),
-                    Err(e) => debug!(error = %e, "control socket receive failed"),
-                },
-                Some((port, from, data)) = rtp_rx.recv() => {
-                    d.gw.handle_rtp(now(), port, from, &data);
+                None => {
+                    stdin_open = false;
+                    debug!("stdin closed; finishing");
                 }
-                line = input.recv(), if stdin_open => match line {
-                    Some(text) => {
-                        if d.input(&text).await? {
-                            break;
-                        }
-                    }
-                    None => {
-                        stdin_open = false;
-                        debug!("stdin closed; finishing");
-                    }
-                },
-                () = sleep_until(deadline) => d.gw.handle_timeout(now()),
-            }
-            d.flush().await?;
+            },
+            () = sleep_until(deadline) => d.gw.handle_timeout(now()),
         }
-        for r in receivers {
-            r.abort();
-        }
-        info!("gateway simulator stopped");
-        d.finish_all().await
+        d.flush().await?;
     }
-    .instrument(span)
-    .await
+    for r in receivers {
+        r.abort();
+    }
+    info!("gateway simulator stopped");
+    d.finish_all().await
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -253,7 +446,7 @@ fn read_audio(path: &Path) -> Result<Vec<i16>, String> {
     Ok(out)
 }
 
-impl<W: AsyncWrite + Unpin> Driver<W> {
+impl<G: Driven, W: AsyncWrite + Unpin> Driver<G, W> {
     /// Handles one stdin line; true for `quit`.
     async fn input(&mut self, text: &str) -> io::Result<bool> {
         let input = match Input::parse(text) {
@@ -269,10 +462,10 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
             Input::Line(cmd) => self.gw.handle_line(now(), cmd),
             Input::Say { line, file } => match read_audio(&file) {
                 Ok(samples) => {
-                    let saying_before = self.gw.stats().line_commands_refused;
+                    let saying_before = self.gw.line_commands_refused();
                     self.gw
                         .handle_line(now(), LineCommand::Say { line, samples });
-                    if self.gw.stats().line_commands_refused == saying_before {
+                    if self.gw.line_commands_refused() == saying_before {
                         self.saying.insert(line, file);
                     }
                 }
@@ -296,10 +489,10 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
                     });
                 match opened {
                     Ok(writer) => {
-                        let before = self.gw.stats().line_commands_refused;
+                        let before = self.gw.line_commands_refused();
                         self.gw
                             .handle_line(now(), LineCommand::Hear { line, on: true });
-                        if self.gw.stats().line_commands_refused == before {
+                        if self.gw.line_commands_refused() == before {
                             self.hearing.insert(line, Hearing { file, writer });
                         }
                     }
@@ -317,7 +510,15 @@ impl<W: AsyncWrite + Unpin> Driver<W> {
     async fn flush(&mut self) -> io::Result<()> {
         while let Some(t) = self.gw.poll_transmit() {
             let sock = match t.via {
-                Via::Control => &self.control,
+                Via::Control => match &self.control {
+                    ControlTx::Udp(s) => s,
+                    ControlTx::Tcp(link) => {
+                        if link.send(t.contents).await.is_err() {
+                            debug!("control connection gone; message dropped");
+                        }
+                        continue;
+                    }
+                },
                 Via::Rtp(port) => match self.rtp.get(&port) {
                     Some(s) => s,
                     None => continue,

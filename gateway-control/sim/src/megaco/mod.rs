@@ -43,11 +43,14 @@
 //! digit), EventBuffer/lockstep, `g/sc` signal completion, timestamps in ObservedEvents,
 //! TopologyDescriptors, and more than one line per context.
 //!
-//! [`Mg`] is the sans-IO core; it implements [`Simulator`](crate::Simulator).
+//! [`Mg`] is the sans-IO core; it implements [`Simulator`](crate::Simulator). [`run`]
+//! (feature `driver`) puts it on a UDP socket or a TCP connection (TPKT), stdin and stdout.
 
 mod config;
 mod context;
 mod digits;
+#[cfg(feature = "driver")]
+mod driver;
 mod execute;
 mod line;
 mod mg;
@@ -58,4 +61,6 @@ mod sdp;
 mod tests;
 
 pub use config::{Config, ConfigError, Encoding, MAX_LINES, Transport};
+#[cfg(feature = "driver")]
+pub use driver::{DriverConfig, run, run_with};
 pub use mg::{Mg, Stats};
