@@ -224,6 +224,22 @@ mod tests {
     }
 
     #[test]
+    fn the_bounds() {
+        assert_eq!(MAX_PAYLOAD, 65_531);
+        assert_eq!(Deframer::CAPACITY, 131_070);
+        assert_eq!(Deframer::default().max_message, MAX_PAYLOAD);
+    }
+
+    #[test]
+    fn an_empty_message_alone_is_read() {
+        let mut d = Deframer::new();
+        d.push(&[3, 0, 0, 4]);
+        assert_eq!(d.next(), Some(Ok(Vec::new())));
+        assert_eq!(d.next(), None);
+        assert_eq!(d.buffered(), 0);
+    }
+
+    #[test]
     fn an_incomplete_header_or_body_waits() {
         let mut d = Deframer::new();
         d.push(&[3, 0, 0]);

@@ -143,3 +143,9 @@ fn acks_owed_to_one_peer_are_bounded() {
     t.handle_reply(start, peer(), id(10_000));
     assert_eq!(t.stats().acks_dropped, 3);
 }
+
+#[test]
+fn the_bounds_on_acks() {
+    assert_eq!(MAX_ACK_RANGES, 64);
+    assert_eq!(MAX_PENDING_ACKS, 256);
+}

@@ -384,7 +384,26 @@ fn an_evicted_imm_ack_reply_stops_being_retransmitted() {
     t.send_reply(start, peer(), false, id(1), b"r".to_vec(), true);
     drain(&mut t);
     answer(&mut t, start, peer(), 2);
+    // Its retransmission timer went with it: only the new one's history timer is left.
+    assert_eq!(t.timers.len(), 1);
     assert!(run_until(&mut t, start, start + secs(29)).is_empty());
+}
+
+#[test]
+fn an_evicted_executing_request_gets_no_more_pendings() {
+    let start = t0();
+    let c = config(|c| c.max_history(1, 1));
+    let mut t = Transactions::new(c, 1);
+    t.handle_request(start, peer(), false, id(1));
+    assert_eq!(t.timers.len(), 2);
+    t.handle_request(start + ms(10), peer(), false, id(2));
+    // Its provisional and history timers went with it.
+    assert_eq!(t.timers.len(), 2);
+    let due = events_until(&mut t, start, start + secs(3));
+    assert_eq!(due, [(ms(2010), pending_due(peer(), 2))]);
+    // Its reply goes out uncached.
+    t.send_reply(start + secs(3), peer(), false, id(1), b"r".to_vec(), false);
+    assert_eq!(t.stats().replies_uncached, 1);
 }
 
 #[test]
@@ -438,4 +457,31 @@ fn pending_sent_and_awaiting_ack() {
     assert_eq!(t.awaiting_ack(), 1);
     t.handle_response_ack(start, peer(), &[range(1, 2)]);
     assert_eq!(t.awaiting_ack(), 0);
+}
+
+/// Only peers holding nothing (no request in flight, no acknowledgement owed, no history)
+/// make room for a new one.
+#[test]
+fn busy_peers_are_not_pruned() {
+    let start = t0();
+    let c = config(|c| c.max_peers(2));
+    let mut t = Transactions::new(c, 1);
+    // One peer with a request in flight, one owed an acknowledgement.
+    send(&mut t, start, peer(), 1);
+    t.handle_reply(start, other(), id(7));
+    assert_eq!(t.peers(), 2);
+    assert_eq!(
+        t.handle_request(start, third(), false, id(1)),
+        RequestOutcome::New
+    );
+    assert_eq!(t.stats().history_refused, 1);
+    assert_eq!(t.peers(), 2);
+    assert_eq!(t.take_response_acks(other()), [range(7, 7)]);
+    // Now the other peer holds nothing and gives way.
+    answer(&mut t, start, third(), 2);
+    assert_eq!(t.peers(), 2);
+    assert_eq!(t.stats().history_refused, 1);
+    assert!(t.take_response_acks(other()).is_empty());
+    // The first still has its request in flight.
+    assert_eq!(t.in_flight(peer()), 1);
 }
