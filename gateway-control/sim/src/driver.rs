@@ -55,7 +55,7 @@ pub(crate) trait Driven: Simulator {
 
 impl Driven for Gateway {
     fn add_rtp_port(&mut self, port: u16) {
-        Gateway::add_rtp_port(self, port);
+        Self::add_rtp_port(self, port);
     }
 
     fn line_commands_refused(&self) -> u64 {

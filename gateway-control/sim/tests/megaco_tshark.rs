@@ -122,7 +122,7 @@ impl Session {
         while self.mg.poll_output().is_some() {}
     }
 
-    fn to_mg(&mut self, text: &str) {
+    fn deliver(&mut self, text: &str) {
         self.pcap
             .write_udp(self.now - self.start, v4(MGC), v4(MG), text.as_bytes())
             .unwrap();
@@ -144,7 +144,7 @@ impl Session {
                 self.next_tx
             )
         };
-        self.to_mg(&text);
+        self.deliver(&text);
         let i = self
             .from_mg
             .iter()
@@ -189,7 +189,7 @@ impl Session {
             "MEGACO/1 [192.0.2.1]:2944\nReply = {} {{ Context = {ctx} {{ {verb} = {} }} }}\n",
             r.id.0, c.termination.0
         );
-        self.to_mg(&text);
+        self.deliver(&text);
         request
     }
 

@@ -40,7 +40,7 @@ impl DriverConfig {
 
 impl Driven for Mg {
     fn add_rtp_port(&mut self, port: u16) {
-        Mg::add_rtp_port(self, port);
+        Self::add_rtp_port(self, port);
     }
 
     fn line_commands_refused(&self) -> u64 {

@@ -558,6 +558,18 @@ impl Mg {
     /// The control connection (TCP) was lost and made again: the controller may have lost us,
     /// so the gateway announces itself again.
     pub fn handle_reconnect(&mut self, now: Instant) {
+        // What was in flight went down with the connection: no point waiting for it.
+        let lost: Vec<TransactionId> = self
+            .sent
+            .iter()
+            .filter(|(_, s)| matches!(s, Sent::Notify { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lost {
+            self.txn.cancel(id);
+            self.sent.remove(&id);
+            debug!(transaction = id.0, "notify lost with the connection");
+        }
         self.lost_controller(now);
         self.after(now);
     }
