@@ -50,7 +50,8 @@ pub enum Encoding {
     Pretty,
     /// Annex B text, short tokens.
     Compact,
-    /// Annex A ASN.1 BER (not built into the simulator yet).
+    /// Annex A ASN.1 BER; terminations then have OTP's bit-string ids: lines
+    /// `00000000/00000000/0000000N`, RTP terminations `00000001/…`.
     Binary,
 }
 
@@ -80,7 +81,7 @@ Vendor profiles (--profile), as the call agent sees them:
 
 MEGACO (--protocol megaco): registers with ServiceChange on ROOT (Method=Restart) to
 --controller (the appliance's MGC is on 2944), over --transport udp|tcp, in --encoding
-pretty|compact; its mId is --mid (default [IP]:port of --listen, 127.0.0.1:2946). The same
+pretty|compact|binary; its mId is --mid (default [IP]:port of --listen, 127.0.0.1:2946). The same
 commands and output lines: \"rsip\" is the ServiceChange (method restart|disconnected|handoff),
 \"command\" has verb Add|Modify|Subtract|AuditValue… and code 200 or the H.248.8 error,
 \"notify\" has the RequestID and events such as al/of or dd/ce{ds=\"123F\",Meth=UM}, signals
@@ -116,7 +117,8 @@ pub struct GatewaySimArgs {
     /// sent; 0 for none (default: 10 with `--profile cisco`, none otherwise).
     #[arg(long, value_name = "SECS")]
     keepalive: Option<u64>,
-    /// The call agent / controller, HOST:PORT (the appliance's MGCP call agent is on 2727).
+    /// The call agent / controller, HOST:PORT (the appliance's MGCP call agent is on 2727, its
+    /// MEGACO controller on 2944).
     #[arg(long, value_name = "HOST:PORT")]
     controller: String,
     /// Number of analog lines.
@@ -219,13 +221,7 @@ fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
     config.encoding(match args.encoding {
         Encoding::Pretty => megaco::Encoding::Pretty,
         Encoding::Compact => megaco::Encoding::Compact,
-        Encoding::Binary => {
-            return Err(Error::Usage(
-                "gateway-sim: --encoding binary is not built into the MEGACO simulator yet \
-                 (pretty or compact)"
-                    .into(),
-            ));
-        }
+        Encoding::Binary => megaco::Encoding::Binary,
     });
     config.media_address(media_ip(listen));
     config.seed(args.seed.unwrap_or_else(clock_seed));

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use gateway_control::megaco::text::{self, Form};
+use gateway_control::megaco::text;
 use gateway_control::megaco::transaction;
 use gateway_control::megaco::{Body, Message, MessageId};
 
@@ -45,32 +45,9 @@ impl Transport {
     }
 }
 
-/// The encoding of the messages the gateway starts (replies take the request's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Encoding {
-    /// Annex B text, long tokens, one item per line.
-    #[default]
-    Pretty,
-    /// Annex B text, short tokens, no spaces.
-    Compact,
-}
-
-impl Encoding {
-    /// `pretty` or `compact`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pretty => "pretty",
-            Self::Compact => "compact",
-        }
-    }
-
-    pub(crate) fn form(self) -> Form {
-        match self {
-            Self::Pretty => Form::Pretty,
-            Self::Compact => Form::Compact,
-        }
-    }
-}
+/// The encoding of the messages the gateway starts (replies take the request's): pretty or
+/// compact text, or binary (BER), in which terminations get bit-string ids.
+pub use gateway_control::megaco::encoding::Encoding;
 
 /// The simulated MEGACO gateway's settings.
 #[derive(Debug, Clone)]
@@ -158,7 +135,10 @@ impl Config {
         self
     }
 
-    /// The form of the messages the gateway starts (ServiceChange, Notify).
+    /// The encoding of the messages the gateway starts (ServiceChange, Notify). With
+    /// [`Encoding::Binary`] the terminations have the bit-string ids Annex A can carry, as
+    /// Erlang/OTP's binary term ids: lines `00000000/HHHHHHHH/LLLLLLLL` and RTP terminations
+    /// `00000001/HHHHHHHH/LLLLLLLL` (the number's high and low octets).
     pub fn encoding(&mut self, e: Encoding) -> &mut Self {
         self.encoding = e;
         self

@@ -268,12 +268,11 @@ impl Mg {
             let cmd = &c.command;
             let at = self.outputs.len();
             let result = self.command(now, &mut ctx, cmd, &mut touched);
-            let line = cmd
-                .termination
-                .0
-                .get(..5)
-                .filter(|p| p.eq_ignore_ascii_case("aaln/"))
-                .and_then(|_| cmd.termination.0[5..].parse::<u16>().ok());
+            let line = self
+                .lines
+                .iter()
+                .find(|l| l.name.eq_ignore_ascii_case(cmd.termination.0))
+                .map(|l| l.number);
             let code = match &result {
                 Ok(_) => 200,
                 Err(r) => r.code.0,
@@ -414,7 +413,14 @@ impl Mg {
             return Err(no_context(cmd.verb));
         }
         let tid = cmd.termination.0;
-        if tid == "$" || tid.eq_ignore_ascii_case("rtp/$") {
+        // `$`, or a choose-wildcard under the RTP terminations' prefix (`rtp/$`, or in binary
+        // `00000001/$`).
+        let rtp_prefix = super::mg::rtp_name(self.config.encoding, 0);
+        let rtp_prefix = &rtp_prefix[..rtp_prefix.find('/').map_or(0, |i| i + 1)];
+        let under_rtp = tid
+            .get(..rtp_prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(rtp_prefix));
+        if tid == "$" || (tid.ends_with('$') && under_rtp) {
             return self.add_rtp(ctx, cmd, touched);
         }
         if tid.contains(['*', '$']) || tid.eq_ignore_ascii_case("ROOT") {
@@ -498,7 +504,7 @@ impl Mg {
             _ => self.new_context(),
         };
         *ctx = ContextId::Number(id);
-        let name = format!("rtp/{}", self.next_rtp);
+        let name = super::mg::rtp_name(self.config.encoding, self.next_rtp);
         self.next_rtp = self.next_rtp.wrapping_add(1).max(1);
         let mode = plan.mode.unwrap_or(StreamMode::Inactive);
         let ptime = ptime(&plan);

@@ -132,10 +132,10 @@ pub(crate) struct Line {
 }
 
 impl Line {
-    pub(crate) fn new(number: u16) -> Self {
+    pub(crate) fn new(number: u16, name: String) -> Self {
         Self {
             number,
-            name: format!("aaln/{number}"),
+            name,
             phone: Phone::new(number),
             context: None,
             request_id: None,

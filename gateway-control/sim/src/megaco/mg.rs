@@ -17,13 +17,14 @@ use super::execute::{ActionOut, build_reply};
 use super::line::{Effects, Line, Observation};
 use crate::analog::{LineCommand, Output};
 use crate::{Transmit, Via};
-use gateway_control::megaco::text::{self, Form};
+use gateway_control::megaco::encoding::{self, DecodeError, Encoding};
 use gateway_control::megaco::transaction::{self, ReplyOutcome, RequestOutcome, Transactions};
 use gateway_control::megaco::{
-    AckRange, ActionRequest, Body, Command, CommandRequest, ContextId, Descriptor, ErrorDescriptor,
-    EventSpecParm, Message, MessageId, ObservedEvent, ObservedEventsDescriptor, ParmValue,
-    Property, ReplyResult, RequestId, ServiceChangeAddress, ServiceChangeMethod, ServiceChangeParm,
-    TerminationId, Transaction, TransactionId, TransactionReply, TransactionRequest, Verb,
+    AckRange, ActionRequest, Body, Command, CommandRequest, ContextId, Descriptor, ErrorCode,
+    ErrorDescriptor, EventSpecParm, Message, MessageId, ObservedEvent, ObservedEventsDescriptor,
+    ParmValue, Property, ReplyResult, RequestId, ServiceChangeAddress, ServiceChangeMethod,
+    ServiceChangeParm, TerminationId, Transaction, TransactionId, TransactionReply,
+    TransactionRequest, Verb,
 };
 
 /// What the gateway counts; every dropped input has a counter.
@@ -103,7 +104,7 @@ pub struct Mg {
     pub(crate) lines: Vec<Line>,
     pub(crate) contexts: BTreeMap<u32, Context>,
     pub(crate) next_context: u32,
-    pub(crate) next_rtp: u32,
+    pub(crate) next_rtp: u16,
     pub(crate) rtp_ports: VecDeque<u16>,
     /// Local RTP port → (context, RTP termination name).
     pub(crate) by_port: HashMap<u16, (u32, String)>,
@@ -135,26 +136,14 @@ impl std::fmt::Debug for Mg {
     }
 }
 
-/// The form a text message came in: compact if its header is `!/`.
-fn form_of(data: &[u8]) -> Form {
-    let start = data
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(0);
-    if data[start..].starts_with(b"!/") {
-        Form::Compact
-    } else {
-        Form::Pretty
-    }
-}
-
-/// Encodes a message of `mid` holding `transactions`, then the acknowledgements `acks`.
+/// Encodes a message of `mid` holding `transactions`, then the acknowledgements `acks`;
+/// `None` (logged) when the binary encoding cannot carry it.
 fn encode(
     mid: &str,
-    form: Form,
+    encoding: Encoding,
     mut transactions: Vec<Transaction<'_>>,
     acks: Vec<AckRange>,
-) -> Vec<u8> {
+) -> Option<Vec<u8>> {
     if !acks.is_empty() {
         transactions.push(Transaction::ResponseAck(acks));
     }
@@ -164,14 +153,37 @@ fn encode(
         body: Body::Transactions(transactions),
     };
     let mut out = Vec::new();
-    text::encode(&m, form, &mut out);
-    out
+    match encoding::encode(&m, encoding, &mut out) {
+        Ok(()) => Some(out),
+        Err(e) => {
+            warn!(error = %e.0, %encoding, "message not encodable");
+            None
+        }
+    }
+}
+
+/// The id of line `n` (`aaln/N`, or in binary `00000000/HHHHHHHH/LLLLLLLL`).
+pub(crate) fn line_name(encoding: Encoding, n: u16) -> String {
+    match encoding {
+        Encoding::Binary => format!("00000000/{:08b}/{:08b}", n >> 8, n & 0xff),
+        _ => format!("aaln/{n}"),
+    }
+}
+
+/// The id of RTP termination `n` (`rtp/N`, or in binary `00000001/HHHHHHHH/LLLLLLLL`).
+pub(crate) fn rtp_name(encoding: Encoding, n: u16) -> String {
+    match encoding {
+        Encoding::Binary => format!("00000001/{:08b}/{:08b}", n >> 8, n & 0xff),
+        _ => format!("rtp/{n}"),
+    }
 }
 
 impl Mg {
     /// A gateway with `config.lines` idle lines, registering with the controller at `now`.
     pub fn new(config: Config, now: Instant) -> Self {
-        let lines = (1..=config.lines).map(Line::new).collect();
+        let lines = (1..=config.lines)
+            .map(|n| Line::new(n, line_name(config.encoding, n)))
+            .collect();
         let txn = Transactions::new(config.transactions.clone(), config.seed);
         let mut rng = StdRng::seed_from_u64(config.seed ^ 0x4d45_4741_434f);
         let next_context = rng.gen_range(1..=9999);
@@ -249,15 +261,21 @@ impl Mg {
 
     // ---- inputs ----
 
-    /// A message from the controller: a UDP datagram, or one TPKT's payload over TCP.
+    /// A message from the controller: a UDP datagram, or one TPKT's payload over TCP, in any
+    /// encoding (told apart by its first bytes; replies go in the request's).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let form = form_of(data);
-        let message = match text::parse(data) {
+        let Some(enc) = encoding::detect(data) else {
+            self.stats.malformed += 1;
+            debug!(%from, len = data.len(), "not a MEGACO message; dropped");
+            return;
+        };
+        let decoded = encoding::decode(data, enc);
+        let message = match decoded.message() {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed += 1;
-                debug!(%from, error = %e, "malformed MEGACO message");
-                self.answer_malformed(now, from, form, looks_like_text(data), &e);
+                debug!(%from, error = %e.text, "malformed MEGACO message");
+                self.answer_malformed(now, from, enc, &e);
                 return;
             }
         };
@@ -274,7 +292,7 @@ impl Mg {
         };
         for t in &transactions {
             match t {
-                Transaction::Request(r) => self.handle_request(now, from, form, r),
+                Transaction::Request(r) => self.handle_request(now, from, enc, r),
                 Transaction::Reply(r) => self.handle_reply(now, from, r),
                 Transaction::Pending(id) => {
                     if !self.txn.handle_pending(now, from, *id) {
@@ -287,18 +305,15 @@ impl Mg {
         self.after(now);
     }
 
-    /// An unparseable message: a request whose id was read gets an error reply; other text
-    /// from the controller a message-level `Error = 400`; anything else is only counted.
-    fn answer_malformed(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        form: Form,
-        text_like: bool,
-        e: &text::ParseError,
-    ) {
-        let reason = e.kind.to_string();
-        if let Some((id, code)) = e.answer() {
+    /// An undecodable message: a request whose id was read gets an error reply, anything else
+    /// a message-level error (H.248.1 §8.2.2, 400 and the decoder's codes).
+    fn answer_malformed(&mut self, now: Instant, from: SocketAddr, enc: Encoding, e: &DecodeError) {
+        let reason: String = e.text.chars().filter(|&c| c != '"').take(80).collect();
+        let error = ErrorDescriptor {
+            code: e.code,
+            text: Some(&reason),
+        };
+        if let Some(id) = e.transaction {
             if self.txn.handle_request(now, from, self.reliable(), id) == RequestOutcome::Duplicate
             {
                 return;
@@ -306,38 +321,31 @@ impl Mg {
             let reply = Transaction::Reply(TransactionReply {
                 id,
                 imm_ack_required: false,
-                result: ReplyResult::Error(ErrorDescriptor {
-                    code,
-                    text: Some(&reason),
-                }),
+                result: ReplyResult::Error(error),
             });
             let acks = self.txn.take_response_acks(from);
-            let bytes = encode(&self.mid, form, vec![reply], acks);
-            self.txn
-                .send_reply(now, from, self.reliable(), id, bytes, false);
-            return;
-        }
-        if !text_like {
+            if let Some(bytes) = encode(&self.mid, enc, vec![reply], acks) {
+                self.txn
+                    .send_reply(now, from, self.reliable(), id, bytes, false);
+            }
             return;
         }
         let m = Message {
             version: 1,
             mid: message_id(&self.mid),
-            body: Body::Error(ErrorDescriptor {
-                code: e.code(),
-                text: Some(&reason),
-            }),
+            body: Body::Error(error),
         };
         let mut out = Vec::new();
-        text::encode(&m, form, &mut out);
-        self.txn.send_raw(from, out);
+        if encoding::encode(&m, enc, &mut out).is_ok() {
+            self.txn.send_raw(from, out);
+        }
     }
 
     fn handle_request(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        form: Form,
+        enc: Encoding,
         r: &TransactionRequest<'_>,
     ) {
         if self.txn.handle_request(now, from, self.reliable(), r.id) == RequestOutcome::Duplicate {
@@ -349,9 +357,22 @@ impl Mg {
         let actions: Vec<ActionOut> = self.execute(now, r);
         let reply = build_reply(r.id, &actions);
         let acks = self.txn.take_response_acks(from);
-        let bytes = encode(&self.mid, form, vec![reply], acks);
-        self.txn
-            .send_reply(now, from, self.reliable(), r.id, bytes, false);
+        let bytes = encode(&self.mid, enc, vec![reply], acks).or_else(|| {
+            // What the request asked for cannot be written back in its encoding: say so.
+            let failed = Transaction::Reply(TransactionReply {
+                id: r.id,
+                imm_ack_required: false,
+                result: ReplyResult::Error(ErrorDescriptor {
+                    code: ErrorCode::INTERNAL_FAILURE,
+                    text: Some("reply not encodable"),
+                }),
+            });
+            encode(&self.mid, enc, vec![failed], Vec::new())
+        });
+        if let Some(bytes) = bytes {
+            self.txn
+                .send_reply(now, from, self.reliable(), r.id, bytes, false);
+        }
     }
 
     fn handle_reply(&mut self, now: Instant, from: SocketAddr, r: &TransactionReply<'_>) {
@@ -629,18 +650,21 @@ impl Mg {
                     }
                 }
                 transaction::Event::AcksDue { peer, ranges } => {
-                    let bytes = encode(&self.mid, self.config.encoding.form(), Vec::new(), ranges);
-                    self.txn.send_raw(peer, bytes);
+                    if let Some(bytes) = encode(&self.mid, self.config.encoding, Vec::new(), ranges)
+                    {
+                        self.txn.send_raw(peer, bytes);
+                    }
                 }
                 transaction::Event::PendingDue { peer, transaction } => {
                     let acks = self.txn.take_response_acks(peer);
-                    let bytes = encode(
+                    if let Some(bytes) = encode(
                         &self.mid,
-                        self.config.encoding.form(),
+                        self.config.encoding,
                         vec![Transaction::Pending(transaction)],
                         acks,
-                    );
-                    self.txn.send_raw(peer, bytes);
+                    ) {
+                        self.txn.send_raw(peer, bytes);
+                    }
                 }
                 _ => {}
             }
@@ -758,7 +782,7 @@ impl Mg {
         now: Instant,
         action: ActionRequest<'_>,
         sent: Sent,
-    ) -> Result<(), transaction::SendError> {
+    ) -> Result<(), String> {
         let to = self.controller;
         let id = self.txn.allocate_id();
         let request = Transaction::Request(TransactionRequest {
@@ -766,9 +790,13 @@ impl Mg {
             actions: vec![action],
         });
         let acks = self.txn.take_response_acks(to);
-        let bytes = encode(&self.mid, self.config.encoding.form(), vec![request], acks);
+        let Some(bytes) = encode(&self.mid, self.config.encoding, vec![request], acks) else {
+            return Err(format!("not encodable in {}", self.config.encoding));
+        };
         let reliable = self.reliable();
-        self.txn.send_request(now, to, reliable, id, bytes)?;
+        self.txn
+            .send_request(now, to, reliable, id, bytes)
+            .map_err(|e| e.to_string())?;
         self.sent.insert(id, sent);
         Ok(())
     }
@@ -886,20 +914,6 @@ impl Mg {
     pub(crate) fn rtp_random(&mut self) -> (u32, u16, u32) {
         (self.rng.r#gen(), self.rng.r#gen(), self.rng.r#gen())
     }
-}
-
-/// Whether a message begins as MEGACO text does (`MEGACO/` or `!/`): worth a message-level
-/// error when it does not parse, where noise is only counted.
-fn looks_like_text(data: &[u8]) -> bool {
-    let start = data
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(data.len());
-    let rest = &data[start..];
-    rest.starts_with(b"!/")
-        || rest
-            .get(..7)
-            .is_some_and(|h| h.eq_ignore_ascii_case(b"MEGACO/"))
 }
 
 impl crate::Simulator for Mg {

@@ -35,8 +35,10 @@
 //!   termination in another context, 447, 449, 451/452 no such event/signal in `al`, `dd`,
 //!   `cg`, 501 not implemented (Move, signal lists, embedded events), 510 no RTP port, 512/513
 //!   other packages, 515 codec, 520 undefined digit map, 540 ringing an off-hook line.
-//! - Replies go in the form (pretty or compact) of the request; what it starts is in
-//!   [`Config::encoding`]. Retransmission, duplicates, Pending and acks are the shared
+//! - Every encoding is read (pretty and compact text, Annex A BER), told apart per message;
+//!   replies go in the request's, what it starts in [`Config::encoding`]. In binary the
+//!   terminations have Erlang/OTP's bit-string ids (lines `00000000/00000000/0000000N`, RTP
+//!   terminations `00000001/…`), since Annex A cannot carry `aaln/N`. Retransmission, duplicates, Pending and acks are the shared
 //!   [`transaction`](gateway_control::megaco::transaction) layer's.
 //!
 //! Not simulated: the digit map's start timer (no `dd/ce` is reported before the first

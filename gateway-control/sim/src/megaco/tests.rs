@@ -753,3 +753,95 @@ fn mid_and_transport_settings() {
         "a device name says where: {sc}"
     );
 }
+
+/// Text → BER, as a controller speaking binary would send it.
+fn to_ber(text_message: &str) -> Vec<u8> {
+    let m = text::parse(text_message.as_bytes()).expect("test message parses");
+    let mut out = Vec::new();
+    gateway_control::megaco::encoding::encode(&m, Encoding::Binary, &mut out).expect("BER");
+    out
+}
+
+/// BER → pretty text, squashed, for assertions.
+fn from_ber(data: &[u8]) -> String {
+    use gateway_control::megaco::encoding;
+    assert_eq!(encoding::detect(data), Some(Encoding::Binary));
+    let decoded = encoding::decode(data, Encoding::Binary);
+    let m = decoded.message().expect("our BER decodes");
+    let mut out = Vec::new();
+    text::encode(&m, text::Form::Pretty, &mut out);
+    squash(&String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn binary_speaks_ber_with_bit_string_termination_ids() {
+    let now = epoch();
+    let mgc: SocketAddr = MGC.parse().unwrap();
+    let mut c = config(2);
+    c.mid("mg1").unwrap().encoding(Encoding::Binary);
+    let mut mg = Mg::new(c, now);
+    mg.add_rtp_port(RTP_BASE);
+    let mut sent = |mg: &mut Mg| -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(t) = mg.poll_transmit() {
+            if t.via == Via::Control {
+                v.push(from_ber(&t.contents));
+            }
+        }
+        v
+    };
+    let out = sent(&mut mg);
+    let sc = &out[0];
+    assert!(sc.starts_with("MEGACO/1mg1Transaction="), "{sc}");
+    assert!(
+        sc.contains("ServiceChange=ROOT{Services{Method=Restart"),
+        "{sc}"
+    );
+    let id: u32 = sc["MEGACO/1mg1Transaction=".len()..]
+        .split('{')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let reply = format!(
+        "MEGACO/1 [127.0.0.1]:2944\nReply = {id} {{ Context = - {{ ServiceChange = ROOT }} }}\n"
+    );
+    mg.handle_datagram(now, mgc, &to_ber(&reply));
+    assert!(mg.is_registered());
+    let line1 = "00000000/00000000/00000001";
+    let arm = format!(
+        "MEGACO/1 [127.0.0.1]:2944\nTransaction = 7 {{ Context = - {{ Modify = {line1} {{ Events = 1 {{ al/of }} }} }} }}\n"
+    );
+    mg.handle_datagram(now, mgc, &to_ber(&arm));
+    let out = sent(&mut mg);
+    assert!(
+        out.iter()
+            .any(|m| m.contains(&format!("Reply=7{{Context=-{{Modify={line1}}}}}"))),
+        "{out:?}"
+    );
+    mg.handle_line(now, LineCommand::OffHook(1));
+    let out = sent(&mut mg);
+    assert!(
+        out.iter()
+            .any(|m| m.contains(&format!("Notify={line1}{{ObservedEvents=1{{al/of}}}}"))),
+        "{out:?}"
+    );
+    let add = format!(
+        "MEGACO/1 [127.0.0.1]:2944\nTransaction = 8 {{ Context = $ {{ Add = {line1}, Add = $ {{ Media {{ Stream = 1 {{ LocalControl {{ Mode = SendReceive }}, Local {{\nv=0\nc=IN IP4 $\nm=audio $ RTP/AVP 0\n}}, Remote {{\nv=0\nc=IN IP4 127.0.0.1\nm=audio 16400 RTP/AVP 0\n}} }} }} }} }} }}\n"
+    );
+    mg.handle_datagram(now, mgc, &to_ber(&add));
+    let out = sent(&mut mg);
+    let r = out
+        .iter()
+        .find(|m| m.contains("Reply=8{"))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert!(
+        r.contains(&format!("Add={line1},Add=00000001/00000000/00000001{{Media{{Stream=1{{Local{{v=0c=INIP4127.0.0.1m=audio40000RTP/AVP0}}")),
+        "{r}"
+    );
+    // Text still gets text.
+    let audit = "MEGACO/1 [127.0.0.1]:2944\nTransaction = 9 { Context = - { AuditValue = ROOT { Audit { } } } }\n";
+    mg.handle_datagram(now, mgc, audit.as_bytes());
+    let t = mg.poll_transmit().unwrap();
+    assert!(t.contents.starts_with(b"MEGACO/1 mg1\nReply = 9"));
+}
