@@ -35,7 +35,8 @@ impl GatewaySim {
         lines: u16,
         extra: &[&str],
     ) -> Self {
-        let mut child = Command::new(offhook_bin())
+        let mut command = Command::new(offhook_bin());
+        command
             .args(["gateway-sim", "--protocol", "mgcp", "--controller"])
             .arg(controller.to_string())
             .arg("--lines")
@@ -44,19 +45,26 @@ impl GatewaySim {
             .arg(listen.to_string())
             .arg("--rtp-ports")
             .arg(crate::rtp_ports())
-            .args(extra)
+            .args(extra);
+        Self::spawn(command)
+    }
+
+    /// Any gateway process that takes line commands on stdin and prints one JSON object a
+    /// line on stdout (the MEGACO simulator, the Erlang/OTP test MG).
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawn offhook gateway-sim");
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let v = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("gateway-sim printed a non-JSON line {line:?}: {e}")
+                    panic!("the gateway printed a non-JSON line {line:?}: {e}")
                 });
                 if tx.send(v).is_err() {
                     break;

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
-use super::jobs::{Job, key_of_event};
+use super::jobs::{Job, key_of_digit, key_of_event};
 use super::{MediaGatewayController, Peer, REQUEST_ID_WINDOW, Service};
 use crate::megaco::encoding;
 use crate::megaco::transaction::RequestOutcome;
@@ -324,12 +324,29 @@ impl MediaGatewayController {
                 }
                 _ => None,
             });
-            match (line.off_hook, digits) {
-                (true, Some(ds)) => {
-                    line.collect = None;
-                    Some(Event::Dialled {
+            let keys: Vec<Digit> = digits
+                .unwrap_or("")
+                .chars()
+                .filter_map(key_of_digit)
+                .collect();
+            match (line.off_hook, line.collect.take()) {
+                (true, Some(_)) => Some(Event::Dialled {
+                    line: line_id,
+                    digits: keys,
+                }),
+                // Keys one by one, through the map each key completes.
+                (true, None) if !keys.is_empty() => {
+                    let last = keys.len() - 1;
+                    for &digit in &keys[..last] {
+                        self.stats.events_reported += 1;
+                        self.events.push_back(Event::Digit {
+                            line: line_id.clone(),
+                            digit,
+                        });
+                    }
+                    Some(Event::Digit {
                         line: line_id,
-                        digits: ds.chars().filter_map(Digit::new).collect(),
+                        digit: keys[last],
                     })
                 }
                 _ => None,
@@ -351,10 +368,11 @@ impl MediaGatewayController {
             return;
         };
         self.stats.events_reported += 1;
+        // A completed digit map is armed again (an MG may stop matching once it completes).
         let rearm = matches!(
             reported,
             Event::OffHook { .. } | Event::OnHook { .. } | Event::Dialled { .. }
-        );
+        ) || name.eq_ignore_ascii_case("dd/ce");
         self.events.push_back(reported);
         if rearm {
             self.enqueue(now, g, l, Job::Arm);

@@ -94,6 +94,36 @@ const KEYS: [(&str, char); 16] = [
     ("dd/do", '#'),
 ];
 
+/// The digit map an off-hook line is armed with when no number is being collected: every key
+/// completes it, so each is reported at once as `dd/ce` (H.248.1 §7.1.14 spells `*` and `#` as
+/// `E` and `F`). Annex E.6's events of single keys (`dd/d0`…) would do the same in text, but
+/// Erlang/OTP's binary encoder knows only `dd/ce` of the package, and the digit map form is
+/// the one every MG implements.
+pub(super) const KEY_MAP: &str = "(x|E|F|A|B|C|D)";
+
+/// A model digit map (MGCP's syntax, RFC 3435 §2.1.5) in H.248.1's (§7.1.14): `*` and `#` are
+/// `E` and `F`, MGCP's timer `T` is the long inter-event timer `L`.
+pub(super) fn h248_digit_map(mgcp: &str) -> String {
+    mgcp.chars()
+        .map(|c| match c {
+            '*' => 'E',
+            '#' => 'F',
+            'T' | 't' => 'L',
+            'X' => 'x',
+            c => c,
+        })
+        .collect()
+}
+
+/// A key of an H.248 digit string (`ds` of `dd/ce`): `E` and `F` are `*` and `#`.
+pub(super) fn key_of_digit(c: char) -> Option<crate::model::Digit> {
+    match c {
+        'E' | 'e' => crate::model::Digit::new('*'),
+        'F' | 'f' => crate::model::Digit::new('#'),
+        c => crate::model::Digit::new(c),
+    }
+}
+
 /// The key an observed `dd` event stands for.
 pub(super) fn key_of_event(name: &str) -> Option<char> {
     KEYS.iter()
@@ -148,8 +178,9 @@ fn remote_sdp(media: &Media) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// A line's Events descriptor for `arming` under RequestID `rid`; a digit map is named
-/// `dialplanNN` (the RequestID's last two digits) and sent beside it.
+/// A line's Events descriptor for `arming` under RequestID `rid`. Off-hook, `dd/ce` names a
+/// digit map `dialplanNN` (the RequestID's last two digits), sent beside it: [`KEY_MAP`], or the
+/// number being collected.
 fn events<'a>(arming: &Arming, rid: u32, map_name: &'a str) -> EventsDescriptor<'a> {
     let strict = || {
         vec![EventParm::Other(Property {
@@ -166,17 +197,7 @@ fn events<'a>(arming: &Arming, rid: u32, map_name: &'a str) -> EventsDescriptor<
             name: "al/of",
             params: strict(),
         }],
-        Arming::OffHook => [
-            RequestedEvent {
-                name: "al/on",
-                params: strict(),
-            },
-            plain("al/fl"),
-        ]
-        .into_iter()
-        .chain(KEYS.iter().map(|(n, _)| plain(n)))
-        .collect(),
-        Arming::Collecting(_) => vec![
+        Arming::OffHook | Arming::Collecting(_) => vec![
             RequestedEvent {
                 name: "al/on",
                 params: strict(),
@@ -488,7 +509,8 @@ impl MediaGatewayController {
         // `dialplanNN`: a name both encodings carry (Annex A names a digit map by two octets).
         let map_name = format!("dialplan{:02}", rid % 100);
         let map_text = match &arming {
-            Some(Arming::Collecting(map)) => Some(map.as_str().to_owned()),
+            Some(Arming::Collecting(map)) => Some(h248_digit_map(map.as_str())),
+            Some(Arming::OffHook) => Some(KEY_MAP.to_owned()),
             _ => None,
         };
         let arm_descriptors = || {

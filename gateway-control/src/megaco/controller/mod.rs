@@ -64,7 +64,7 @@ enum Service {
 enum Arming {
     /// Off-hook (`al/of`).
     OnHook,
-    /// On-hook, flash and each key (`al/on`, `al/fl`, `dd/d0`…).
+    /// On-hook, flash and each key (`al/on`, `al/fl`, `dd/ce` with a map every key completes).
     OffHook,
     /// On-hook, flash and a dialled number (`dd/ce` with this digit map).
     Collecting(crate::model::DigitMap),
@@ -123,8 +123,8 @@ struct Gateway {
 ///   configured mId (and from its configured address, if one is given); the reply is immediate.
 ///   The controller then audits ROOT; the answer makes it `GatewayUp`, and each line is audited
 ///   (an Error 430 marks it missing) and armed: `al/of{strict=state}` on-hook, so that a line
-///   already off-hook reports at once; `al/on`, `al/fl` and the sixteen keys of `dd` off-hook;
-///   `dd/ce` with a DigitMap while digits are collected. Each line's RequestID grows with each
+///   already off-hook reports at once; `al/on`, `al/fl` and `dd/ce` off-hook, with a digit map
+///   that each key completes, or the map of the number being collected. Each line's RequestID grows with each
 ///   arming, and a Notify is taken for the last [`REQUEST_ID_WINDOW`] of them.
 /// - Ring is `al/ri`, tones are `cg/*` (dial `dt`, ringback `rt`, busy `bt`, congestion `ct`
 ///   for reorder and failure, call waiting `cw`, warning `wt` for confirmation: cg has no
