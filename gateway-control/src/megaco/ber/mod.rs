@@ -59,8 +59,13 @@
 //!
 //! Versions 2 and 3 of the module only append to version 1 (new components after the
 //! extension markers, new choices), so a message of any version is written with version 1's
-//! tags and its own `version` field, and read likewise; unknown extension components of a
-//! SEQUENCE are skipped (X.680 §52.7), an unknown CHOICE alternative is an error.
+//! tags and its own `version` field, and read likewise. Extension additions of a SEQUENCE
+//! that do not change what the message asks are skipped (X.680 §52.7: version 2's
+//! `durationTimer` of a digit map and `serviceChangeInfo`, version 3's
+//! `serviceChangeIncompleteFlag`…); those that do are refused as unsupported (501): version
+//! 2's `auditPropertyToken` (individual property audits) and version 3's segmented replies
+//! (`segmentNumber`, the `segmentReply` transaction). An unknown CHOICE alternative is an
+//! error. The text form of a digit map has no place for `durationTimer` (`Z:`): it is lost.
 //!
 //! # Bounds
 //!

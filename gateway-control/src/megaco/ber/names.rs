@@ -282,7 +282,7 @@ pub(super) fn dialplan_name(id: [u8; 2], out: &mut String) {
 /// The octets of an mtpAddress written in hex (an even number of digits, 2 to 4 octets).
 pub(super) fn mtp_octets(hex: &str, out: &mut [u8; 4]) -> Option<usize> {
     let b = hex.as_bytes();
-    if b.len() % 2 != 0 || !(4..=8).contains(&b.len()) {
+    if !b.len().is_multiple_of(2) || !(4..=8).contains(&b.len()) {
         return None;
     }
     for (i, pair) in b.chunks(2).enumerate() {

@@ -481,3 +481,23 @@ fn one_arena_serves_many_messages() {
         arena.reset();
     }
 }
+
+#[test]
+fn later_extensions_that_change_the_meaning_are_refused() {
+    let root = [
+        0xa0, 14, 0x30, 12, 0xa0, 0, 0x81, 8, 255, 255, 255, 255, 255, 255, 255, 255,
+    ];
+    // An AuditValue with version 2's auditPropertyToken [1].
+    let id = [
+        0xa0, 12, 0xa0, 0, 0x81, 8, 255, 255, 255, 255, 255, 255, 255, 255,
+    ];
+    let descriptor = [0xa1, 6, 0x80, 2, 7, 0x80, 0xa1, 0];
+    let audit = [&[0xa5, 22][..], &id, &descriptor].concat();
+    let arena = Arena::new();
+    let e = decode(&request_v(2, &audit), &arena).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::Unsupported("auditPropertyToken"));
+    assert_eq!(
+        e.answer(),
+        Some((TransactionId(12345), ErrorCode::NOT_IMPLEMENTED))
+    );
+}
