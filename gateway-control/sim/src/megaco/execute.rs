@@ -8,151 +8,23 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gateway_control::megaco::{
-    ActionReply, ActionRequest, AuditItem, Command, ContextId, Descriptor, DigitMapDescriptor,
-    ErrorCode, ErrorDescriptor, EventsDescriptor, LocalControlParm, MediaParm, MessageId,
-    ReplyResult, RequestId, RequestedEvent, ServiceChangeMethod, ServiceChangeParm, Signal,
-    SignalParm, Statistic, StreamMode, Transaction, TransactionId, TransactionReply,
-    TransactionRequest, Verb,
+    ActionRequest, AuditItem, Command, ContextId, Descriptor, ErrorCode, MediaParm, StreamMode,
+    TransactionId, TransactionRequest, Verb,
 };
 use gateway_control::model::Codec;
 use tracing::debug;
 
 use super::context::{self, Context, RtpTerm};
 use super::line::Effects;
-use super::mg::{Method, Mg};
+use super::mg::Mg;
 use super::plan::{self, MediaPlan, Refusal, code, refuse};
+use super::reply::{ActionOut, CommandOut, DescOut};
 use super::sdp::{self, Description};
 use crate::analog::{Connection, ConnectionAction, Output};
 
-/// The answer to one action, owned until it is encoded.
-#[derive(Debug)]
-pub(crate) struct ActionOut {
-    pub(crate) context: ContextId,
-    pub(crate) commands: Vec<CommandOut>,
-    pub(crate) error: Option<Refusal>,
-}
-
-/// The answer to one command for one termination.
-#[derive(Debug)]
-pub(crate) struct CommandOut {
-    pub(crate) verb: Verb,
-    pub(crate) termination: String,
-    pub(crate) descriptors: Vec<DescOut>,
-}
-
-/// A descriptor of a command reply.
-#[derive(Debug)]
-pub(crate) enum DescOut {
-    /// `Media { [Stream = id {] [LocalControl { Mode }] [Local {…}] [Remote {…}] [}] }`.
-    Media {
-        stream: Option<u16>,
-        mode: Option<StreamMode>,
-        local: Option<String>,
-        remote: Option<String>,
-    },
-    Statistics(Vec<(&'static str, String)>),
-    Events(Option<u32>, Vec<String>),
-    Signals(Vec<String>),
-    DigitMap(String, String),
-    Error(Refusal),
-}
-
-/// The reply transaction for the answers of a request.
-pub(crate) fn build_reply(id: TransactionId, actions: &[ActionOut]) -> Transaction<'_> {
-    Transaction::Reply(TransactionReply {
-        id,
-        imm_ack_required: false,
-        result: ReplyResult::Actions(actions.iter().map(action_reply).collect()),
-    })
-}
-
-fn error(r: &Refusal) -> ErrorDescriptor<'_> {
-    ErrorDescriptor {
-        code: r.code,
-        text: Some(&r.text),
-    }
-}
-
-fn action_reply(a: &ActionOut) -> ActionReply<'_> {
-    ActionReply {
-        context: a.context,
-        properties: Vec::new(),
-        commands: a.commands.iter().map(command_reply).collect(),
-        error: a.error.as_ref().map(error),
-    }
-}
-
-fn command_reply(c: &CommandOut) -> Command<'_> {
-    Command {
-        verb: c.verb,
-        termination: gateway_control::megaco::TerminationId(&c.termination),
-        descriptors: c.descriptors.iter().map(descriptor).collect(),
-    }
-}
-
-fn descriptor(d: &DescOut) -> Descriptor<'_> {
-    match d {
-        DescOut::Media {
-            stream,
-            mode,
-            local,
-            remote,
-        } => {
-            let mut inner = Vec::new();
-            if let Some(m) = mode {
-                inner.push(MediaParm::LocalControl(vec![LocalControlParm::Mode(*m)]));
-            }
-            if let Some(l) = local {
-                inner.push(MediaParm::Local(l));
-            }
-            if let Some(r) = remote {
-                inner.push(MediaParm::Remote(r));
-            }
-            match stream {
-                Some(id) => Descriptor::Media(vec![MediaParm::Stream(*id, inner)]),
-                None => Descriptor::Media(inner),
-            }
-        }
-        DescOut::Statistics(list) => Descriptor::Statistics(
-            list.iter()
-                .map(|(name, value)| Statistic {
-                    name,
-                    value: Some(value),
-                })
-                .collect(),
-        ),
-        DescOut::Events(id, names) => Descriptor::Events(EventsDescriptor {
-            request_id: id.map(RequestId::Number),
-            events: names
-                .iter()
-                .map(|name| RequestedEvent {
-                    name,
-                    params: Vec::new(),
-                })
-                .collect(),
-        }),
-        DescOut::Signals(names) => Descriptor::Signals(
-            names
-                .iter()
-                .map(|name| {
-                    SignalParm::Signal(Signal {
-                        name,
-                        params: Vec::new(),
-                    })
-                })
-                .collect(),
-        ),
-        DescOut::DigitMap(name, value) => Descriptor::DigitMap(DigitMapDescriptor {
-            name: (!name.is_empty()).then_some(name.as_str()),
-            value: Some(value),
-        }),
-        DescOut::Error(r) => Descriptor::Error(error(r)),
-    }
-}
-
 /// A termination a command names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     Root,
     Line(usize),
     Rtp(u32, String),
@@ -194,7 +66,7 @@ fn verb_name(v: Verb) -> &'static str {
     }
 }
 
-fn no_context(verb: Verb) -> Refusal {
+pub(super) fn no_context(verb: Verb) -> Refusal {
     refuse(
         ErrorCode::UNKNOWN_ACTION.0,
         format!("{} is not done in this context", verb_name(verb)),
@@ -334,7 +206,7 @@ impl Mg {
 
     /// The terminations `tid` names in context `ctx`: 430 for no such termination, 431 for a
     /// wildcard matching none, 435 for one in another context.
-    fn targets(&self, ctx: ContextId, tid: &str) -> Result<Vec<Target>, Refusal> {
+    pub(super) fn targets(&self, ctx: ContextId, tid: &str) -> Result<Vec<Target>, Refusal> {
         if tid.eq_ignore_ascii_case("ROOT") {
             return Ok(vec![Target::Root]);
         }
@@ -415,7 +287,7 @@ impl Mg {
         let tid = cmd.termination.0;
         // `$`, or a choose-wildcard under the RTP terminations' prefix (`rtp/$`, or in binary
         // `00000001/$`).
-        let rtp_prefix = super::mg::rtp_name(self.config.encoding, 0);
+        let rtp_prefix = super::announce::rtp_name(self.config.encoding, 0);
         let rtp_prefix = &rtp_prefix[..rtp_prefix.find('/').map_or(0, |i| i + 1)];
         let under_rtp = tid
             .get(..rtp_prefix.len())
@@ -504,7 +376,7 @@ impl Mg {
             _ => self.new_context(),
         };
         *ctx = ContextId::Number(id);
-        let name = super::mg::rtp_name(self.config.encoding, self.next_rtp);
+        let name = super::announce::rtp_name(self.config.encoding, self.next_rtp);
         self.next_rtp = self.next_rtp.wrapping_add(1).max(1);
         let mode = plan.mode.unwrap_or(StreamMode::Inactive);
         let ptime = ptime(&plan);
@@ -793,136 +665,6 @@ impl Mg {
         }
     }
 
-    fn audit(&mut self, ctx: ContextId, cmd: &Command<'_>) -> Result<Vec<CommandOut>, Refusal> {
-        if ctx == ContextId::Choose {
-            return Err(no_context(cmd.verb));
-        }
-        let targets = self.targets(ctx, cmd.termination.0)?;
-        let items: &[AuditItem] = cmd
-            .descriptors
-            .iter()
-            .find_map(|d| match d {
-                Descriptor::Audit(items) => Some(items.as_slice()),
-                _ => None,
-            })
-            .unwrap_or(&[]);
-        let values = cmd.verb == Verb::AuditValue;
-        let mut out = Vec::new();
-        for t in targets {
-            let mut descriptors = Vec::new();
-            let termination = match &t {
-                Target::Root => "ROOT".to_owned(),
-                Target::Line(li) => self.lines[*li].name.clone(),
-                Target::Rtp(_, name) => name.clone(),
-            };
-            for item in items.iter().filter(|_| values) {
-                match (&t, item) {
-                    (Target::Line(li), AuditItem::Events) => {
-                        let l = &self.lines[*li];
-                        descriptors.push(DescOut::Events(
-                            l.request_id,
-                            l.events.iter().map(|a| a.name.clone()).collect(),
-                        ));
-                    }
-                    (Target::Line(li), AuditItem::Signals) => {
-                        let l = &self.lines[*li];
-                        descriptors.push(DescOut::Signals(
-                            l.signals.iter().map(|a| a.name.clone()).collect(),
-                        ));
-                    }
-                    (Target::Line(li), AuditItem::DigitMap) => {
-                        for (name, _, text) in &self.lines[*li].maps {
-                            descriptors.push(DescOut::DigitMap(name.clone(), text.clone()));
-                        }
-                    }
-                    (Target::Rtp(c, name), AuditItem::Media | AuditItem::Statistics) => {
-                        let Some(term) = self
-                            .contexts
-                            .get(c)
-                            .and_then(|x| x.rtp.iter().find(|t| t.name == *name))
-                        else {
-                            continue;
-                        };
-                        descriptors.push(if *item == AuditItem::Media {
-                            DescOut::Media {
-                                stream: Some(1),
-                                mode: Some(term.mode),
-                                local: Some(sdp::local(
-                                    term.conn.local,
-                                    term.conn.codec,
-                                    term.ptime,
-                                )),
-                                remote: term.remote.clone(),
-                            }
-                        } else {
-                            DescOut::Statistics(stats(&term.conn))
-                        });
-                    }
-                    _ => {}
-                }
-            }
-            out.push(CommandOut {
-                verb: cmd.verb,
-                termination,
-                descriptors,
-            });
-        }
-        Ok(out)
-    }
-
-    /// A ServiceChange from the controller (§7.2.8): answered; a HandOff or Failover on ROOT
-    /// naming another controller (`MgcIdToTry`) makes the gateway register there.
-    fn controller_service_change(
-        &mut self,
-        now: Instant,
-        cmd: &Command<'_>,
-    ) -> Result<CommandOut, Refusal> {
-        if !cmd.termination.is_root() {
-            self.targets(ContextId::Null, cmd.termination.0)?;
-        }
-        let params = cmd
-            .descriptors
-            .iter()
-            .find_map(|d| match d {
-                Descriptor::ServiceChange(p) => Some(p.as_slice()),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                refuse(
-                    ErrorCode::SYNTAX_ERROR_IN_COMMAND.0,
-                    "ServiceChange without Services",
-                )
-            })?;
-        let handoff = params.iter().any(|p| {
-            matches!(
-                p,
-                ServiceChangeParm::Method(
-                    ServiceChangeMethod::HandOff | ServiceChangeMethod::Failover
-                )
-            )
-        });
-        let to = params.iter().find_map(|p| match p {
-            ServiceChangeParm::MgcIdToTry(MessageId::Ip4(a, port)) => {
-                Some(SocketAddr::new((*a).into(), port.unwrap_or(2944)))
-            }
-            ServiceChangeParm::MgcIdToTry(MessageId::Ip6(a, port)) => {
-                Some(SocketAddr::new((*a).into(), port.unwrap_or(2944)))
-            }
-            _ => None,
-        });
-        if cmd.termination.is_root()
-            && handoff
-            && let Some(to) = to
-        {
-            self.hand_off(now, to);
-        }
-        Ok(CommandOut {
-            verb: Verb::ServiceChange,
-            termination: cmd.termination.0.to_owned(),
-            descriptors: Vec::new(),
-        })
-    }
-
     /// The Created/Modified output of an RTP termination, once its action is done (the line
     /// may be added after it).
     fn connection_output(&mut self, ctx: u32, name: &str, action: ConnectionAction) {
@@ -935,12 +677,6 @@ impl Mg {
         let number = c.line.map_or(c.last_line, |li| self.lines[li].number);
         let out = connection(number, action, &t.conn);
         self.outputs.push_back(out);
-    }
-
-    fn hand_off(&mut self, now: Instant, to: SocketAddr) {
-        debug!(%to, "handed off to another controller");
-        self.move_to(to);
-        self.restart_later(now, Method::HandOff);
     }
 }
 
@@ -959,7 +695,7 @@ fn connection(line: u16, action: ConnectionAction, c: &Connection) -> Output {
 
 /// The Statistics of a Subtract (Annex E.11 `nt`, E.12 `rtp`): octets and packets each way,
 /// packets lost and jitter in milliseconds.
-fn stats(c: &Connection) -> Vec<(&'static str, String)> {
+pub(super) fn stats(c: &Connection) -> Vec<(&'static str, String)> {
     let s = &c.stats;
     vec![
         ("nt/os", s.octets_sent.to_string()),

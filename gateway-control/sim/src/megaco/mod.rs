@@ -48,6 +48,8 @@
 //! [`Mg`] is the sans-IO core; it implements [`Simulator`](crate::Simulator). [`run`]
 //! (feature `driver`) puts it on a UDP socket or a TCP connection (TPKT), stdin and stdout.
 
+mod announce;
+mod audit;
 mod config;
 mod context;
 mod digits;
@@ -57,6 +59,7 @@ mod execute;
 mod line;
 mod mg;
 mod plan;
+mod reply;
 mod sdp;
 
 #[cfg(test)]

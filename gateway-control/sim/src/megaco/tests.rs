@@ -781,7 +781,7 @@ fn binary_speaks_ber_with_bit_string_termination_ids() {
     c.mid("mg1").unwrap().encoding(Encoding::Binary);
     let mut mg = Mg::new(c, now);
     mg.add_rtp_port(RTP_BASE);
-    let mut sent = |mg: &mut Mg| -> Vec<String> {
+    let sent = |mg: &mut Mg| -> Vec<String> {
         let mut v = Vec::new();
         while let Some(t) = mg.poll_transmit() {
             if t.via == Via::Control {
