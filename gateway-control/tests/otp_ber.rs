@@ -22,7 +22,6 @@ use std::process::Command;
 
 use gateway_control::megaco::ber::{self, Arena};
 use gateway_control::megaco::text;
-use gateway_control::megaco::*;
 
 use otp::{Codec, Otp};
 
@@ -359,7 +358,7 @@ fn hex_of(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -484,9 +484,6 @@ fn one_arena_serves_many_messages() {
 
 #[test]
 fn later_extensions_that_change_the_meaning_are_refused() {
-    let root = [
-        0xa0, 14, 0x30, 12, 0xa0, 0, 0x81, 8, 255, 255, 255, 255, 255, 255, 255, 255,
-    ];
     // An AuditValue with version 2's auditPropertyToken [1].
     let id = [
         0xa0, 12, 0xa0, 0, 0x81, 8, 255, 255, 255, 255, 255, 255, 255, 255,
@@ -500,4 +497,22 @@ fn later_extensions_that_change_the_meaning_are_refused() {
         e.answer(),
         Some((TransactionId(12345), ErrorCode::NOT_IMPLEMENTED))
     );
+
+    // A reply with version 3's segmentNumber [3].
+    let error = tlv(0xa2, &tlv(0xa0, &[0x80, 2, 0x01, 0xf4]));
+    let reply = tlv(0xa2, &[&[0x80, 1, 5][..], &error, &[0x83, 1, 1]].concat());
+    let mess = [
+        &[0x80, 1, 3][..],
+        &tlv(0xa1, &tlv(0xa0, &[0x80, 4, 127, 0, 0, 1])),
+        &tlv(0xa2, &tlv(0xa1, &reply)),
+    ]
+    .concat();
+    let bytes = tlv(0x30, &tlv(0xa1, &mess));
+    let e = decode(&bytes, &arena).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::Unsupported("segmentNumber"));
+    assert_eq!(
+        (e.within, e.transaction),
+        (Within::Reply, Some(TransactionId(5)))
+    );
+    assert_eq!(e.answer(), None);
 }
