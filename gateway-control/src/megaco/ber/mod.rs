@@ -94,8 +94,8 @@ use super::Message;
 pub use super::text::{MAX_LIST, MAX_MESSAGE, MAX_TRANSACTIONS};
 
 /// Nesting deeper than this many constructed values is refused. Annex A's module is not
-/// recursive in what the codec models; its deepest path (a PropertyParm of a Local descriptor
-/// of a stream of an Add) is 17 levels.
+/// recursive in what the codec models; its deepest paths (the value of a property of a Local
+/// descriptor of one of several streams, in an Add or in an audit reply) are 22 levels.
 pub const MAX_DEPTH: usize = 24;
 
 /// Where [`decode`] keeps the text it makes (names of ids, termination ids, SDP, quoted
