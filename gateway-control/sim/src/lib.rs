@@ -39,9 +39,14 @@
 //! | `{"error":"…"}` (+ `"line":N`) | a command failed |
 //!
 //! # Driving it
-//! [`mgcp::Gateway`] is the sans-IO core (no tokio, usable in virtual time; the
-//! `gateway-harness` crate pairs it with a call agent over a seeded lossy link); [`run`]
-//! (feature `driver`) puts it on sockets, stdin and stdout.
+//! [`mgcp::Gateway`] and [`megaco::Mg`] are the sans-IO cores (no tokio, usable in virtual
+//! time; the `gateway-harness` crate pairs either with its controller over a seeded lossy
+//! link); [`run`] and [`megaco::run`] (feature `driver`) put them on sockets, stdin and stdout.
+//! The MEGACO side prints the same lines: `rsip` is its ServiceChange (`method` `restart`,
+//! `disconnected` or `handoff`, `code` 200 or the H.248.8 error), `command` verbs are H.248's
+//! (`Add`, `Modify`…, `code` 200 or the error), `notify` has the RequestID and the observed
+//! events (`al/of`, `dd/ce{ds="12F",Meth=UM}`), signals are `al/ri`, `cg/dt`…, and a
+//! connection's `id` is its RTP termination (`rtp/1`), its `call` the context.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -845,3 +845,79 @@ fn binary_speaks_ber_with_bit_string_termination_ids() {
     let t = mg.poll_transmit().unwrap();
     assert!(t.contents.starts_with(b"MEGACO/1 mg1\nReply = 9"));
 }
+
+#[test]
+fn audits_return_what_is_in_force() {
+    let mut h = Harness::new(2);
+    h.send(
+        "Context = - { Modify = aaln/1 { Signals { cg/dt }, Events = 4 { al/on, dd/ce { DigitMap = dialplan01 } }, \
+         DigitMap = dialplan01 { (xx) } } }",
+    );
+    let r = h.send("Context = - { AuditValue = aaln/1 { Audit { Events, Signals, DigitMap } } }");
+    assert!(
+        r.contains(
+            "AuditValue=aaln/1{Events=4{al/on,dd/ce},Signals{cg/dt},DigitMap=dialplan01{(xx)}}"
+        ),
+        "{r}"
+    );
+    // A wildcard answers one reply per termination.
+    let r = h.send("Context = - { AuditValue = aaln/* { Audit { } } }");
+    assert!(r.contains("AuditValue=aaln/1,AuditValue=aaln/2"), "{r}");
+    let r = h.send("Context = - { AuditCapability = aaln/2 { Audit { Events } } }");
+    assert!(r.contains("AuditCapability=aaln/2}"), "{r}");
+    h.line(LineCommand::OffHook(2));
+    let ctx = Harness::context_of(&h.send(&ADD.replace("aaln/1", "aaln/2")));
+    let r = h.send(&format!(
+        "Context = {ctx} {{ AuditValue = rtp/* {{ Audit {{ Media, Statistics }} }} }}"
+    ));
+    assert!(r.contains("AuditValue=rtp/1{Media{Stream=1{LocalControl{Mode=SendReceive},Local{v=0c=INIP4127.0.0.1m=audio40000RTP/AVP0},Remote{v=0c=INIP4127.0.0.1m=audio16400RTP/AVP0}}},Statistics{nt/os=0"), "{r}");
+    // The context holds at most two RTP terminations.
+    let more = format!(
+        "Context = {ctx} {{ Add = $ {{ Media {{ LocalControl {{ Mode = Inactive }} }} }} }}"
+    );
+    assert!(h.send(&more).contains("Add=rtp/2{Media{Local{"));
+    assert!(h.send(&more).contains("Error=434"));
+    // ROOT takes a Modify (nothing to change) and an audit of it in any context is refused
+    // only for `$`.
+    assert!(
+        h.send("Context = - { Modify = ROOT }")
+            .contains("Modify=ROOT")
+    );
+    assert!(
+        h.send("Context = $ { AuditValue = ROOT }")
+            .contains("Error=421")
+    );
+}
+
+#[test]
+fn keep_active_keeps_the_tone_and_a_hand_off_moves_the_gateway() {
+    let mut h = Harness::new(1);
+    h.line(LineCommand::OffHook(1));
+    h.send("Context = - { Modify = aaln/1 { Signals { cg/dt }, Events = 5 { al/fl { KeepActive }, dd/d1 } } }");
+    h.line(LineCommand::Flash(1));
+    assert!(h.notified("aaln/1").contains("al/fl"));
+    assert!(
+        !h.outputs
+            .iter()
+            .any(|o| matches!(o, Output::SignalStopped { .. })),
+        "KeepActive: the tone plays on"
+    );
+    h.line(LineCommand::Digits(1, "1".into()));
+    assert!(h.notified("aaln/1").contains("dd/d1"));
+    assert!(h.took_output(&Output::SignalStopped {
+        line: 1,
+        name: "cg/dt".into(),
+        reason: StopReason::Event
+    }));
+    // The controller hands the gateway to another one, which it then registers with.
+    let r = h.send(
+        "Context = - { ServiceChange = ROOT { Services { Method = HandOff, MgcIdToTry = [127.0.0.1]:2960, Reason = \"903\" } } }",
+    );
+    assert!(r.contains("ServiceChange=ROOT}"), "{r}");
+    h.mgc = "127.0.0.1:2960".parse().unwrap();
+    h.advance(ms(1));
+    let sc = h.take("Method=HandOff");
+    h.reply(&sc, "Context = - { ServiceChange = ROOT }");
+    assert!(h.mg.is_registered());
+    assert_eq!(h.mg.controller(), h.mgc);
+}
