@@ -189,6 +189,53 @@ pub fn server_with_phones_at(
     (server, sim, agent, gateway)
 }
 
+/// A server with one MEGACO media gateway `mg1` (`offhook gateway-sim --protocol megaco`, 2
+/// lines, `sim_args` added: `--transport tcp`, `--encoding compact`…) and `users`, each with an
+/// optional line `mg1/TERMINATION`. Returns once the gateway has registered and is shown up,
+/// with the controller's and the gateway's addresses.
+pub fn server_with_megaco_phones(
+    users: &[(&str, Option<&str>)],
+    sim_args: &[&str],
+) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
+    let mgc: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let mg: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    // The MG's mId is `[IP]:port` of where it listens: the configured address gives it.
+    let mut server = Server::start(&format!(
+        "[megaco]\nlisten = \"{mgc}\"\n\
+         [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\naddress = \"{mg}\"\n"
+    ));
+    for (user, line) in users {
+        let mut args = vec!["user", "add", user, "--password-stdin"];
+        if let Some(line) = line {
+            args.extend(["--line", line]);
+        }
+        let out = server.offhook(&args, Some(PASSWORD));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Stations are read at start-up.
+    server.terminate();
+    server.restart();
+    let mut command = Command::new(offhook_bin());
+    command
+        .args(["gateway-sim", "--protocol", "megaco", "--controller"])
+        .arg(mgc.to_string())
+        .args(["--lines", "2", "--listen"])
+        .arg(mg.to_string())
+        .arg("--rtp-ports")
+        .arg(crate::rtp_ports())
+        .args(sim_args);
+    let mut sim = GatewaySim::spawn(command);
+    sim.expect("the MG registered", |v| {
+        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
+    });
+    wait_for("the MG up", || server.gateway_up("mg1").filter(|up| *up));
+    (server, sim, mgc, mg)
+}
+
 /// `offhook record --to TO` as `user`, on a thread (it returns once the message is stored).
 pub fn record_in_background(
     server: &Server,

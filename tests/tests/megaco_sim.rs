@@ -1,0 +1,94 @@
+//! The station manager's record flow over MEGACO (issue 16): the real `offhook serve` and
+//! `offhook gateway-sim --protocol megaco` as separate processes on loopback, in pretty text
+//! over UDP, compact text over TCP (TPKT), and binary (BER) over UDP.
+//!
+//! The MG registers and shows up in `/api/v1/health` as `protocol: "megaco"`; alice's
+//! `offhook record --to carol` rings her line 1 (`al/ri`), the simulator picks up, says the
+//! speech fixture into the connection (an Add of the line and `$` into a new context) and hangs
+//! up; the stored message rings carol's line 2, which picks up and hears it to its end.
+
+use offhook_tests::sim::{
+    GatewaySim, finish_recording, hear_on_phone, record_in_background, server_with_megaco_phones,
+};
+use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
+
+fn flow(sim_args: &[&str], lines: [&str; 2]) -> (Server, GatewaySim) {
+    let (alice, carol) = (format!("mg1/{}", lines[0]), format!("mg1/{}", lines[1]));
+    let (server, mut sim, _, _) = server_with_megaco_phones(
+        &[
+            ("alice", Some(alice.as_str())),
+            ("carol", Some(carol.as_str())),
+        ],
+        sim_args,
+    );
+    let h = server.health(None).expect("health");
+    assert!(
+        h["gateways"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "mg1" && g["protocol"] == "megaco" && g["up"] == true),
+        "{h}"
+    );
+    for user in ["alice", "carol"] {
+        let token = server.login(user);
+        wait_for(&format!("{user}'s phone available"), || {
+            let h = server.health(Some(&token))?;
+            (h["stations"][0]["available"] == true).then_some(())
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let speech = speech_8k();
+
+    let record = record_in_background(&server, "alice", "carol");
+    sim.answer_ring(1);
+    sim.send(&format!("say 1 {}", speech.display()));
+    let id = finish_recording(&mut sim, 1, record);
+    assert_eq!(
+        id.len(),
+        36,
+        "record prints the stored message's id: {id:?}"
+    );
+
+    let heard = dir.path().join("heard.wav");
+    hear_on_phone(&server, &mut sim, 2, "carol", &id, &heard);
+    let (said, got) = (wav_duration_ms(&speech), wav_duration_ms(&heard));
+    assert!(got + 200 >= said, "line 2 heard {got} ms of {said} ms");
+    // Nothing the MG refused, and the controller counted what it did.
+    let refused: Vec<_> = sim
+        .seen
+        .iter()
+        .filter(|v| v["event"] == "command" && v["code"].as_u64().is_some_and(|c| c >= 400))
+        .collect();
+    assert!(refused.is_empty(), "the MG refused: {refused:#?}");
+    assert!(server.metric("offhook_megaco_total{kind=\"registrations\"}") >= 1);
+    // Off- and on-hook of both lines (the last may still be on its way).
+    wait_for("four notifies counted", || {
+        (server.metric("offhook_megaco_total{kind=\"notifies\"}") >= 4).then_some(())
+    });
+    (server, sim)
+}
+
+#[test]
+fn pretty_text_over_udp() {
+    let (_server, sim) = flow(&[], ["aaln/1", "aaln/2"]);
+    sim.quit();
+}
+
+#[test]
+fn compact_text_over_tcp() {
+    let (_server, sim) = flow(
+        &["--transport", "tcp", "--encoding", "compact"],
+        ["aaln/1", "aaln/2"],
+    );
+    sim.quit();
+}
+
+#[test]
+fn binary_over_udp() {
+    let (_server, sim) = flow(
+        &["--encoding", "binary"],
+        ["00000000/00000000/00000001", "00000000/00000000/00000010"],
+    );
+    sim.quit();
+}
