@@ -26,14 +26,19 @@ impl Drop for Demo {
 impl Demo {
     /// Starts `offhook demo` with stdin at end of file (`/dev/null`), as under `nohup`.
     fn start() -> Self {
+        Self::start_speaking("mgcp")
+    }
+
+    /// [`Self::start`] with `--protocol PROTOCOL`.
+    fn start_speaking(protocol: &str) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let (web, mgcp, gateway) = (free_port(), free_udp_port(), free_udp_port());
+        let (web, controller, gateway) = (free_port(), free_udp_port(), free_udp_port());
         let config = tmp.path().join("offhook.toml");
         std::fs::write(
             &config,
             format!(
                 "[http]\nlisten = \"127.0.0.1:{web}\"\n[media]\nrtp_ports = \"{}\"\n\
-                 [mgcp]\nlisten = \"127.0.0.1:{mgcp}\"\n",
+                 [{protocol}]\nlisten = \"127.0.0.1:{controller}\"\n",
                 rtp_ports()
             ),
         )
@@ -41,6 +46,7 @@ impl Demo {
         let log = tmp.path().join("demo.log");
         let child = Command::new(offhook_bin())
             .arg("demo")
+            .args(["--protocol", protocol])
             .arg("--data-dir")
             .arg(tmp.path().join("data"))
             .arg("--config")
@@ -120,6 +126,32 @@ fn demo_without_a_terminal_serves_until_sigterm() {
     });
     assert!(status.success(), "{status}:\n{}", demo.log_text());
     assert!(demo.log_text().contains("SIGTERM"), "{}", demo.log_text());
+}
+
+/// `offhook demo --protocol megaco`: the same demo over a simulated MEGACO gateway, which
+/// registers and shows up as `protocol: "megaco"`.
+#[test]
+fn demo_over_megaco() {
+    let mut demo = Demo::start_speaking("megaco");
+    wait_for("the demo's MEGACO gateway to register", || {
+        demo.gateway_up()
+    });
+    let h = demo.health().expect("health");
+    assert_eq!(h["gateways"][0]["protocol"], "megaco", "{h}");
+    assert!(
+        demo.log_text().contains("simulated MEGACO gateway"),
+        "{}",
+        demo.log_text()
+    );
+    let ok = Command::new("kill")
+        .args(["-TERM", &demo.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(ok.success());
+    let status = wait_for("the demo to exit", || {
+        demo.child.try_wait().expect("try_wait")
+    });
+    assert!(status.success(), "{status}:\n{}", demo.log_text());
 }
 
 /// Runs `offhook inbox` as `user` on a pty made by `script`, typing `password` once it asks;

@@ -1,4 +1,5 @@
-//! `offhook demo`: the appliance plus a simulated analog gateway (MGCP) with four lines, and the
+//! `offhook demo`: the appliance plus a simulated analog gateway (MGCP, or MEGACO with
+//! `--protocol megaco`) with four lines, and the
 //! users alice, bob, carol and dave on lines 1–4, so that a newcomer can try everything with no
 //! hardware. The simulator's line commands (`offhook 1`, `digits 1 12#`, `say 1 FILE.wav`,
 //! `onhook 1`, …) are typed at the demo's own prompt; its events print as JSON lines. `quit`,
@@ -28,19 +29,43 @@ pub const USERS: [(&str, &str, &str); 4] = [
 /// The simulated gateway's name in the demo configuration.
 pub const GATEWAY: &str = "gw1";
 
+/// The protocols the demo's simulated gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoProtocol {
+    /// MGCP (RFC 3435).
+    Mgcp,
+    /// MEGACO / H.248.1 (text over UDP).
+    Megaco,
+    /// AudioCodes TPNCP (not built yet).
+    Tpncp,
+}
+
 /// `offhook demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Where the simulated gateway listens for MGCP.
-    #[arg(long, default_value = "127.0.0.1:2427")]
-    gateway: SocketAddr,
+    /// The protocol between the appliance and the simulated gateway.
+    #[arg(long, value_enum, default_value = "mgcp")]
+    protocol: DemoProtocol,
+    /// Where the simulated gateway listens (default 127.0.0.1:2427 for MGCP, 127.0.0.1:2946
+    /// for MEGACO).
+    #[arg(long)]
+    gateway: Option<SocketAddr>,
     /// The simulated gateway's RTP ports (kept apart from the appliance's media range).
     #[arg(long, default_value = "40000-40999", value_parser = super::gateway_sim::port_range)]
     gateway_rtp_ports: std::ops::RangeInclusive<u16>,
 }
 
+impl DemoArgs {
+    fn gateway(&self) -> SocketAddr {
+        self.gateway.unwrap_or_else(|| match self.protocol {
+            DemoProtocol::Megaco => SocketAddr::from(([127, 0, 0, 1], 2946)),
+            _ => SocketAddr::from(([127, 0, 0, 1], 2427)),
+        })
+    }
+}
+
 /// The demo's configuration: the given `--config` (or the embedded defaults) plus the gateway,
-/// its four stations, and the call agent on loopback.
+/// its four stations, and the controller (call agent or MGC) on loopback.
 fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Error> {
     let mut text = match &g.config {
         Some(path) => std::fs::read_to_string(path).map_err(|source| Error::File {
@@ -49,12 +74,29 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
         })?,
         None => String::new(),
     };
-    if !text.contains("[mgcp]") {
-        text.push_str("\n[mgcp]\nlisten = \"127.0.0.1:2727\"\n");
-    }
+    let protocol = match args.protocol {
+        DemoProtocol::Mgcp => {
+            if !text.contains("[mgcp]") {
+                text.push_str("\n[mgcp]\nlisten = \"127.0.0.1:2727\"\n");
+            }
+            "mgcp"
+        }
+        DemoProtocol::Megaco => {
+            if !text.contains("[megaco]") {
+                text.push_str("\n[megaco]\nlisten = \"127.0.0.1:2944\"\n");
+            }
+            "megaco"
+        }
+        DemoProtocol::Tpncp => {
+            return Err(Error::Usage(
+                "demo: protocol tpncp is not built yet (mgcp and megaco are)".into(),
+            ));
+        }
+    };
+    // A MEGACO gateway's mId is `[IP]:port` of its address, as the simulator registers.
     text.push_str(&format!(
-        "\n[[gateway]]\nname = \"{GATEWAY}\"\nprotocol = \"mgcp\"\naddress = \"{}\"\n",
-        args.gateway
+        "\n[[gateway]]\nname = \"{GATEWAY}\"\nprotocol = \"{protocol}\"\naddress = \"{}\"\n",
+        args.gateway()
     ));
     for (user, endpoint, _) in USERS {
         text.push_str(&format!(
@@ -62,7 +104,11 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
         ));
     }
     let config = Config::parse("demo configuration", &text)?;
-    let controller = match config.mgcp.listen {
+    let listen = match args.protocol {
+        DemoProtocol::Megaco => config.megaco.listen,
+        _ => config.mgcp.listen,
+    };
+    let controller = match listen {
         a if a.ip().is_unspecified() => SocketAddr::new([127, 0, 0, 1].into(), a.port()),
         a => a,
     };
@@ -96,7 +142,13 @@ fn demo_users(g: &Global) -> Result<(), Error> {
 
 /// What the demo prints on start: where things are (over HTTPS when `tls` says so), who can sign
 /// in, and what to try.
-fn banner(web: SocketAddr, tls: &Tls, gateway: SocketAddr, data_dir: &Path) -> String {
+fn banner(
+    web: SocketAddr,
+    tls: &Tls,
+    gateway: SocketAddr,
+    protocol: &str,
+    data_dir: &Path,
+) -> String {
     let users = USERS
         .iter()
         .map(|(name, _, password)| {
@@ -157,7 +209,7 @@ fn banner(web: SocketAddr, tls: &Tls, gateway: SocketAddr, data_dir: &Path) -> S
   OpenAPI      {http}://{web}/api/v1/openapi.json
   health       {http}://{web}/api/v1/health    metrics  {http}://{web}/metrics
 {https_note}Users (password): {users}
-Their phones are lines 1-4 of a simulated MGCP gateway at {gateway}.
+Their phones are lines 1-4 of a simulated {protocol} gateway at {gateway}.
 Try, in another terminal:
   {cli_server}OFFHOOK_USER=alice OFFHOOK_PASSWORD=alice-demo offhook send --to bob FILE.wav
   {cli_server}OFFHOOK_USER=bob OFFHOOK_PASSWORD=bob-demo offhook inbox
@@ -167,6 +219,12 @@ and here, at the prompt, work bob's phone (line 2):
   autoanswer N on|off)
 quit, Ctrl-C or SIGTERM stops the demo; docs/CLI.md and docs/API.md say more."
     )
+}
+
+/// The demo's simulated gateway, ready to run.
+enum Simulator {
+    Mgcp(DriverConfig),
+    Megaco(sim::megaco::DriverConfig),
 }
 
 /// Runs `offhook demo` until `quit`, SIGINT or SIGTERM.
@@ -179,19 +237,40 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
         banner(
             config.http.listen,
             &config.http.tls,
-            args.gateway,
+            args.gateway(),
+            if args.protocol == DemoProtocol::Megaco {
+                "MEGACO"
+            } else {
+                "MGCP"
+            },
             &g.data_dir
         )
     );
 
-    let mut gateway = sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
-    gateway
-        .domain(&format!("[{}]", args.gateway.ip()))
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    gateway.media_address(args.gateway.ip());
-    let mut driver = DriverConfig::new(gateway);
-    driver.listen = args.gateway;
-    driver.rtp_ports = args.gateway_rtp_ports;
+    let gateway_addr = args.gateway();
+    let simulator = match args.protocol {
+        DemoProtocol::Megaco => {
+            let mut mg =
+                sim::megaco::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
+            mg.media_address(gateway_addr.ip());
+            let mut driver = sim::megaco::DriverConfig::new(mg);
+            driver.listen = gateway_addr;
+            driver.rtp_ports = args.gateway_rtp_ports.clone();
+            Simulator::Megaco(driver)
+        }
+        _ => {
+            let mut gateway =
+                sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
+            gateway
+                .domain(&format!("[{}]", gateway_addr.ip()))
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            gateway.media_address(gateway_addr.ip());
+            let mut driver = DriverConfig::new(gateway);
+            driver.listen = gateway_addr;
+            driver.rtp_ports = args.gateway_rtp_ports.clone();
+            Simulator::Mgcp(driver)
+        }
+    };
 
     let rt = runtime(tokio::runtime::Builder::new_multi_thread())?;
     rt.block_on(async move {
@@ -231,7 +310,12 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
         let data_dir = g.data_dir.clone();
         let server =
             tokio::spawn(async move { crate::server::serve_until(&data_dir, config, stop).await });
-        let gateway = tokio::spawn(sim::run_with(driver, line_rx, sim::Stdout));
+        let gateway = match simulator {
+            Simulator::Mgcp(driver) => tokio::spawn(sim::run_with(driver, line_rx, sim::Stdout)),
+            Simulator::Megaco(driver) => {
+                tokio::spawn(sim::megaco::run_with(driver, line_rx, sim::Stdout))
+            }
+        };
         let served = server
             .await
             .map_err(|e| Error::Usage(format!("the appliance task failed: {e}")))?;
@@ -251,7 +335,7 @@ mod tests {
             "127.0.0.1:2427".parse().unwrap(),
         );
         let data = Path::new("/var/lib/offhook");
-        let plain = banner(web, &Tls::Off, gw, data);
+        let plain = banner(web, &Tls::Off, gw, "MGCP", data);
         assert!(
             plain.starts_with("Offhook demo, serving at http://127.0.0.1:8080\n"),
             "{plain}"
@@ -267,7 +351,7 @@ mod tests {
             files: None,
             plain: Some(Plain::Listener("127.0.0.1:8080".parse().unwrap())),
         };
-        let secure = banner(all, &tls, gw, data);
+        let secure = banner(all, &tls, gw, "MGCP", data);
         assert!(
             secure.starts_with("Offhook demo, serving at https://0.0.0.0:8443\n"),
             "{secure}"
@@ -285,7 +369,7 @@ mod tests {
             files: Some(("c.pem".into(), "k.pem".into())),
             plain: Some(Plain::Listen),
         };
-        let owner = banner(all, &same_port, gw, data);
+        let owner = banner(all, &same_port, gw, "MGCP", data);
         assert!(owner.contains("the owner's certificate"), "{owner}");
         assert!(
             owner.contains("--cacert c.pem (or the authority"),

@@ -73,14 +73,14 @@ impl Megaco {
             u.probe_interval.or(d.probe_interval),
         )?;
         let mid = u.mid.or(d.mid);
-        if let Some(m) = &mid {
-            if !gateway_control::megaco::controller::valid_mid(m) {
-                return Err(bad(
-                    "megaco.mid",
-                    m,
-                    "expected an mId such as \"[192.0.2.1]:2944\", \"<mgc.example.net>:2944\" or \"mgc1\"",
-                ));
-            }
+        if let Some(m) = &mid
+            && !gateway_control::megaco::controller::valid_mid(m)
+        {
+            return Err(bad(
+                "megaco.mid",
+                m,
+                "expected an mId such as \"[192.0.2.1]:2944\", \"<mgc.example.net>:2944\" or \"mgc1\"",
+            ));
         }
         Ok(Self {
             listen,
