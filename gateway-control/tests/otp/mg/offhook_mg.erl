@@ -73,6 +73,10 @@
 -include_lib("megaco/include/megaco_message_v1.hrl").
 
 -define(TABLE, offhook_mg).
+%% The most G.711 payload a line keeps while it hears: 60 s at 8 kHz.
+-define(HEAR_LIMIT, 480000).
+%% The largest file `say` reads: 5 minutes of 8 kHz 16-bit PCM.
+-define(SAY_LIMIT, 4800100).
 
 %%----------------------------------------------------------------------
 %% Start, registration and the stdin loop
@@ -269,6 +273,12 @@ stdin_loop() ->
                     notify(N, "dd/ce",
                            [#'EventParameter'{eventParameterName = "ds", value = [Digits]},
                             #'EventParameter'{eventParameterName = "Meth", value = ["FM"]}]);
+                ["say", N, File] -> say(N, File);
+                ["hear", N, "off"] -> hear_off(N);
+                ["hear", N, "on"] -> hear_on(N, memory);
+                ["hear", N, File] -> hear_on(N, File);
+                ["autoanswer", N, "on"] -> autoanswer(N, true);
+                ["autoanswer", N, "off"] -> autoanswer(N, false);
                 ["quit"] -> quit();
                 [] -> ok;
                 Other -> print([{event, "error"}, {command, string:join(Other, " ")},
@@ -280,6 +290,86 @@ stdin_loop() ->
 quit() ->
     print([{event, "quit"}]),
     halt(0).
+
+%% Line N (text, 1-based), or error after saying so.
+line_index(Command, NText) ->
+    Lines = ets:lookup_element(?TABLE, lines, 2),
+    case string:to_integer(NText) of
+        {N, []} when N >= 1, N =< length(Lines) ->
+            N;
+        _ ->
+            print([{event, "error"}, {command, Command}, {reason, "no such line"}]),
+            error
+    end.
+
+%% The process of line N's RTP termination (the newest), or none.
+rtp_of_line(N) ->
+    Owners = [{Id, Sink} || {{rtp, Id}, #{line := L, sink := Sink}}
+                                <- ets:match_object(?TABLE, {{rtp, '_'}, '_'}), L =:= N],
+    case lists:reverse(lists:sort(Owners)) of
+        [{_, Sink} | _] -> Sink;
+        [] -> none
+    end.
+
+say(NText, File) ->
+    case line_index("say", NText) of
+        error ->
+            ok;
+        N ->
+            case {rtp_of_line(N), read_audio(File)} of
+                {none, _} ->
+                    print([{event, "error"}, {command, "say"}, {line, N},
+                           {reason, "no RTP termination"}]);
+                {_, {error, Why}} ->
+                    print([{event, "error"}, {command, "say"}, {line, N},
+                           {reason, File ++ ": " ++ Why}]);
+                {Sink, {ok, Pcm}} ->
+                    Sink ! {say, Pcm}
+            end
+    end.
+
+%% From now on line N keeps what its RTP terminations receive, until `hear N off` or their
+%% Subtract; Where is memory or the WAV file to write then.
+hear_on(NText, Where) ->
+    case line_index("hear", NText) of
+        error -> ok;
+        N -> ets:insert(?TABLE, {{hear, N}, Where})
+    end.
+
+hear_off(NText) ->
+    case line_index("hear", NText) of
+        error ->
+            ok;
+        N ->
+            case {ets:take(?TABLE, {hear, N}), rtp_of_line(N)} of
+                {[], _} ->
+                    print([{event, "error"}, {command, "hear"}, {line, N},
+                           {reason, "not hearing"}]);
+                {[{_, Where}], none} ->
+                    heard(Where, #{line => N, heard => no_heard()});
+                {[{_, Where}], Sink} ->
+                    Sink ! {hear_off, Where}
+            end
+    end.
+
+%% With autoanswer on, line N goes off-hook shortly after it is rung (al/ri).
+autoanswer(NText, On) ->
+    case line_index("autoanswer", NText) of
+        error -> ok;
+        N -> ets:insert(?TABLE, {{autoanswer, N}, On})
+    end.
+
+maybe_autoanswer(N, Line) ->
+    Rung = lists:any(fun(S) -> string:lowercase(S) =:= "al/ri" end, maps:get(signals, Line, [])),
+    case Rung andalso ets:lookup(?TABLE, {autoanswer, N}) =:= [{{autoanswer, N}, true}] of
+        true ->
+            spawn(fun() ->
+                          timer:sleep(200),
+                          notify(integer_to_list(N), "al/of", [])
+                  end);
+        false ->
+            ok
+    end.
 
 %% Notify Name on line N, if its Events descriptor armed it.
 notify(NText, Name, Params) ->
@@ -387,6 +477,8 @@ command(Ctx, {modReq, #'AmmRequest'{terminationID = [Tid], descriptors = Ds}}) -
             ets:insert(?TABLE, {{line, Id}, Line1}),
             print([{event, "modify"}, {termination, Id}, {line, maps:get(index, Line)},
                    {context, maps:get(context, Line)}] ++ described(Ds, Line1)),
+            [maybe_autoanswer(maps:get(index, Line), Line1)
+             || lists:keymember(signalsDescriptor, 1, Ds)],
             [{modReply, #'AmmsReply'{terminationID = [Tid]}}];
         {[], [{_, Rtp}]} ->
             Rtp1 = media(Rtp, Ds),
@@ -454,7 +546,7 @@ add_line(Ctx, Tid, Ds) ->
                          terminationAudit = [{errorDescriptor, unknown_termination()}]}
     end.
 
-%% A new RTP termination with a UDP port of its own, which counts what it receives.
+%% A new RTP termination with a UDP port of its own (see rtp_termination/3).
 add_rtp(Ctx, Ds) ->
     K = ets:update_counter(?TABLE, next_rtp, 1) - 1,
     Id = case ets:lookup_element(?TABLE, encoding, 2) of
@@ -462,11 +554,17 @@ add_rtp(Ctx, Ds) ->
              _ -> "rtp/" ++ integer_to_list(K)
          end,
     Ip = ets:lookup_element(?TABLE, ip, 2),
-    Owner = spawn(fun() -> rtp_sink(Ip, Id) end),
+    %% The line it carries: the line already in the context (Add of the line, then of $).
+    LineIndex = case [maps:get(index, line(M)) || M <- members(Ctx),
+                                                 ets:member(?TABLE, {line, M})] of
+                    [N | _] -> N;
+                    [] -> none
+                end,
+    Owner = spawn(fun() -> rtp_termination(Ip, Id, LineIndex) end),
     Owner ! {port, self()},
     Port = receive {rtp_port, Owner, P} -> P end,
     Rtp = media(#{context => Ctx, port => Port, sink => Owner, mode => "Inactive",
-                  remote => null, payload => "0"}, Ds),
+                  remote => null, payload => "0", line => LineIndex}, Ds),
     ets:insert(?TABLE, {{rtp, Id}, Rtp}),
     join_context(Ctx, Id),
     Local = fmt_addr(Ip, Port),
@@ -487,16 +585,10 @@ add_rtp(Ctx, Ds) ->
                  terminationAudit = [{mediaDescriptor,
                                       #'MediaDescriptor'{streams = {multiStream, [Stream]}}}]}.
 
-rtp_sink(Ip, Id) ->
-    {ok, S} = gen_udp:open(0, [binary, {ip, Ip}, {active, true}]),
-    {ok, Port} = inet:port(S),
-    receive {port, From} -> From ! {rtp_port, self(), Port} end,
-    rtp_sink(S, Id, 0).
-
-rtp_sink(S, Id, N) ->
-    receive
-        {udp, S, _, _, _} -> rtp_sink(S, Id, N + 1);
-        {count, From} -> From ! {rtp_count, self(), N}, gen_udp:close(S)
+members(Ctx) ->
+    case ets:lookup(?TABLE, {context, Ctx}) of
+        [{_, M}] -> M;
+        [] -> []
     end.
 
 subtract(Ctx, Id) ->
@@ -515,16 +607,291 @@ subtract(Ctx, Id) ->
         [] ->
             [{_, #{sink := Sink}}] = ets:lookup(?TABLE, {rtp, Id}),
             ets:delete(?TABLE, {rtp, Id}),
-            Sink ! {count, self()},
-            Received = receive {rtp_count, Sink, N} -> N after 1000 -> 0 end,
+            Sink ! {stop, self()},
+            {Received, Sent} = receive {rtp_stopped, Sink, R, S} -> {R, S}
+                               after 5000 -> {0, 0}
+                               end,
             print([{event, "subtract"}, {termination, Id}, {context, Ctx},
-                   {rtp_received, Received}, {context_deleted, Deleted}]),
-            Stats = [#'StatisticsParameter'{statName = "rtp/ps", statValue = ["0"]},
+                   {rtp_received, Received}, {rtp_sent, Sent}, {context_deleted, Deleted}]),
+            Stats = [#'StatisticsParameter'{statName = "rtp/ps",
+                                            statValue = [integer_to_list(Sent)]},
                      #'StatisticsParameter'{statName = "rtp/pr",
                                             statValue = [integer_to_list(Received)]}],
             #'AmmsReply'{terminationID = [term_id(Id)],
                          terminationAudit = [{statisticsDescriptor, Stats}]}
     end.
+
+%%----------------------------------------------------------------------
+%% RTP: what a line says and hears
+%%----------------------------------------------------------------------
+
+%% An RTP termination's process, owner of its UDP port. It counts what arrives and, while its
+%% line hears (`hear N ...`, the {hear, N} entry), keeps the G.711 payload, up to ?HEAR_LIMIT
+%% bytes. It says PCM (`say N FILE`) as G.711 RTP to the Remote SDP address, 160 samples a
+%% packet every 20 ms from the start, sending a packet only while the termination's mode is
+%% SendOnly or SendReceive (the others are dropped, as a muted line would). On {stop, From}
+%% (Subtract) it ends what it says and hears and reports its counts.
+rtp_termination(Ip, Id, Line) ->
+    {ok, S} = gen_udp:open(0, [binary, {ip, Ip}, {active, true}]),
+    {ok, Port} = inet:port(S),
+    receive {port, From} -> From ! {rtp_port, self(), Port} end,
+    rtp_loop(#{socket => S, id => Id, line => Line, received => 0, sent => 0,
+               heard => no_heard(), say => none}).
+
+rtp_loop(#{socket := S} = St) ->
+    receive
+        {udp, S, _, _, Packet} ->
+            rtp_loop(received(Packet, St));
+        {say, Pcm} when map_get(say, St) =:= none ->
+            self() ! {tick, 0},
+            rtp_loop(St#{say => #{pcm => Pcm, k => 0, packets => 0,
+                                  start => erlang:monotonic_time(millisecond),
+                                  seq => rand:uniform(1 bsl 16) - 1,
+                                  ts => rand:uniform(1 bsl 32) - 1,
+                                  ssrc => rand:uniform(1 bsl 32) - 1}});
+        {say, _} ->
+            print([{event, "error"}, {command, "say"}, {line, maps:get(line, St)},
+                   {reason, "already saying"}]),
+            rtp_loop(St);
+        {tick, K} ->
+            rtp_loop(tick(K, St));
+        {hear_off, Where} ->
+            rtp_loop(heard(Where, St));
+        {stop, From} ->
+            St1 = say_done(St),
+            St2 = case ets:take(?TABLE, {hear, maps:get(line, St)}) of
+                      [{_, Where}] -> heard(Where, St1);
+                      [] -> St1
+                  end,
+            ok = gen_udp:close(S),
+            From ! {rtp_stopped, self(), maps:get(received, St2), maps:get(sent, St2)}
+    end.
+
+no_heard() ->
+    #{packets => 0, bytes => 0, kept => 0, chunks => []}.
+
+%% A datagram: counted; its G.711 payload kept while the line hears.
+received(Packet, #{received := N, line := Line, heard := H} = St) ->
+    St1 = St#{received => N + 1},
+    case ets:member(?TABLE, {hear, Line}) andalso rtp_payload(Packet) of
+        {ok, PT, Payload} when PT =:= 0; PT =:= 8 ->
+            #{packets := P, bytes := B, kept := Kept, chunks := Cs} = H,
+            Size = byte_size(Payload),
+            H1 = case Kept + Size =< ?HEAR_LIMIT of
+                     true -> H#{kept => Kept + Size, chunks => [{PT, Payload} | Cs]};
+                     false -> H
+                 end,
+            St1#{heard => H1#{packets => P + 1, bytes => B + Size}};
+        _ ->
+            St1
+    end.
+
+%% The payload type and payload of an RTP packet (RFC 3550 §5.1), past CSRCs, a header
+%% extension and padding.
+rtp_payload(<<2:2, Pad:1, X:1, CC:4, _M:1, PT:7, _Seq:16, _Ts:32, _Ssrc:32, Rest/binary>>) ->
+    case Rest of
+        <<_:CC/binary-unit:32, Ext/binary>> ->
+            case {X, Ext} of
+                {0, Body} -> unpad(Pad, PT, Body);
+                {1, <<_:16, Len:16, _:Len/binary-unit:32, Body/binary>>} -> unpad(Pad, PT, Body);
+                _ -> error
+            end;
+        _ ->
+            error
+    end;
+rtp_payload(_) ->
+    error.
+
+unpad(0, PT, Body) ->
+    {ok, PT, Body};
+unpad(1, PT, Body) when byte_size(Body) > 0 ->
+    Count = binary:last(Body),
+    case Count =< byte_size(Body) of
+        true -> {ok, PT, binary:part(Body, 0, byte_size(Body) - Count)};
+        false -> error
+    end;
+unpad(_, _, _) ->
+    error.
+
+%% What the line heard: printed, and written as a WAV file when Where names one.
+heard(Where, #{line := Line, heard := H} = St) ->
+    #{packets := P, bytes := B, chunks := Cs} = H,
+    Pcm = << <<(g711_decode(PT, Payload))/binary>> || {PT, Payload} <- lists:reverse(Cs) >>,
+    File = case Where of
+               memory -> [];
+               Path ->
+                   case file:write_file(Path, wav(Pcm)) of
+                       ok -> [{file, Path}];
+                       {error, Why} ->
+                           print([{event, "error"}, {command, "hear"}, {line, Line},
+                                  {reason, fmt(Why)}]),
+                           []
+                   end
+           end,
+    print([{event, "heard"}, {line, Line}, {packets, P}, {bytes, B},
+           {ms, byte_size(Pcm) div 16}] ++ File),
+    St#{heard => no_heard()}.
+
+%% One 20 ms packet of what the line says, then the next tick at its time from the start.
+tick(K, #{say := #{k := K, pcm := <<>>}} = St) ->
+    say_done(St);
+tick(K, #{say := #{k := K, pcm := Pcm, start := Start} = Say, socket := S, id := Id,
+          sent := Sent} = St) ->
+    {Frame, Rest} = case Pcm of
+                        <<F:320/binary, R/binary>> -> {F, R};
+                        Short -> {<<Short/binary, 0:((320 - byte_size(Short)) * 8)>>, <<>>}
+                    end,
+    #{seq := Seq, ts := Ts, ssrc := Ssrc, packets := Packets} = Say,
+    Say1 = case sending(Id) of
+               {ok, Addr, Port, PT} ->
+                   Marker = case Packets of 0 -> 1; _ -> 0 end,
+                   Header = <<2:2, 0:1, 0:1, 0:4, Marker:1, PT:7, Seq:16, Ts:32, Ssrc:32>>,
+                   ok = gen_udp:send(S, Addr, Port, [Header, g711_encode(PT, Frame)]),
+                   Say#{seq => (Seq + 1) band 16#ffff, packets => Packets + 1};
+               no ->
+                   Say
+           end,
+    Sent1 = Sent + maps:get(packets, Say1) - Packets,
+    erlang:send_after(Start + (K + 1) * 20, self(), {tick, K + 1}, [{abs, true}]),
+    St#{sent => Sent1,
+        say => Say1#{k => K + 1, pcm => Rest, ts => (Ts + 160) band 16#ffffffff}};
+tick(_, St) ->
+    St.
+
+say_done(#{say := none} = St) ->
+    St;
+say_done(#{say := #{packets := Packets}, line := Line} = St) ->
+    print([{event, "say_done"}, {line, Line}, {packets, Packets}]),
+    St#{say => none}.
+
+%% Where to send, if the termination's mode allows it: its Remote address and payload type.
+sending(Id) ->
+    case ets:lookup(?TABLE, {rtp, Id}) of
+        [{_, #{mode := Mode, remote := Remote, payload := Payload}}]
+          when (Mode =:= "SendOnly" orelse Mode =:= "SendReceive"), is_list(Remote) ->
+            [Host, Port] = string:split(Remote, ":", trailing),
+            case inet:parse_address(Host) of
+                {ok, Addr} ->
+                    PT = case Payload of "8" -> 8; _ -> 0 end,
+                    {ok, Addr, list_to_integer(Port), PT};
+                _ ->
+                    no
+            end;
+        _ ->
+            no
+    end.
+
+%% 16-bit PCM (little-endian) from a WAV file of 8 kHz mono 16-bit PCM, or from raw G.711
+%% µ-law (.ulaw) or A-law (.alaw).
+read_audio(Path) ->
+    case file:read_file(Path) of
+        {ok, Bin} when byte_size(Bin) > ?SAY_LIMIT ->
+            {error, "longer than the limit"};
+        {ok, Bin} ->
+            case string:lowercase(filename:extension(Path)) of
+                ".ulaw" -> {ok, g711_decode(0, Bin)};
+                ".alaw" -> {ok, g711_decode(8, Bin)};
+                _ -> wav_pcm(Bin)
+            end;
+        {error, Why} ->
+            {error, fmt(Why)}
+    end.
+
+wav_pcm(<<"RIFF", _:32, "WAVE", Chunks/binary>>) ->
+    wav_chunks(Chunks, no_format);
+wav_pcm(_) ->
+    {error, "not a RIFF WAVE file"}.
+
+wav_chunks(<<"fmt ", Size:32/little, Body:Size/binary, Rest/binary>>, _) ->
+    Format = case Body of
+                 <<1:16/little, 1:16/little, 8000:32/little, _:48, 16:16/little, _/binary>> ->
+                     ok;
+                 _ ->
+                     {error, "not 8 kHz mono 16-bit PCM"}
+             end,
+    wav_chunks(skip_pad(Size, Rest), Format);
+wav_chunks(<<"data", Size:32/little, Rest/binary>>, ok) ->
+    Data = binary:part(Rest, 0, min(Size, byte_size(Rest))),
+    {ok, binary:part(Data, 0, byte_size(Data) band (bnot 1))};
+wav_chunks(<<"data", _/binary>>, no_format) ->
+    {error, "data before fmt"};
+wav_chunks(<<_:4/binary, Size:32/little, Body/binary>>, ok = Format)
+  when byte_size(Body) >= Size ->
+    wav_chunks(skip_pad(Size, binary:part(Body, Size, byte_size(Body) - Size)), Format);
+wav_chunks(<<_:4/binary, Size:32/little, Body/binary>>, no_format = Format)
+  when byte_size(Body) >= Size ->
+    wav_chunks(skip_pad(Size, binary:part(Body, Size, byte_size(Body) - Size)), Format);
+wav_chunks(_, {error, _} = E) ->
+    E;
+wav_chunks(_, _) ->
+    {error, "no data chunk"}.
+
+%% Chunks are padded to an even size.
+skip_pad(Size, <<_, Rest/binary>>) when Size rem 2 =:= 1 -> Rest;
+skip_pad(_, Rest) -> Rest.
+
+%% A WAV file of 8 kHz mono 16-bit PCM.
+wav(Pcm) ->
+    Size = byte_size(Pcm),
+    <<"RIFF", (36 + Size):32/little, "WAVE",
+      "fmt ", 16:32/little, 1:16/little, 1:16/little, 8000:32/little, 16000:32/little,
+      2:16/little, 16:16/little,
+      "data", Size:32/little, Pcm/binary>>.
+
+%% G.711 (ITU-T G.711): payload type 0 is µ-law, 8 is A-law.
+g711_encode(0, Pcm) -> << <<(ulaw(X))>> || <<X:16/little-signed>> <= Pcm >>;
+g711_encode(8, Pcm) -> << <<(alaw(X))>> || <<X:16/little-signed>> <= Pcm >>.
+
+g711_decode(0, Codes) -> << <<(ulaw_linear(C)):16/little-signed>> || <<C>> <= Codes >>;
+g711_decode(8, Codes) -> << <<(alaw_linear(C)):16/little-signed>> || <<C>> <= Codes >>.
+
+%% µ-law: the magnitude, clipped and biased by 132, as a 3-bit segment (the position of its
+%% highest bit above bit 7) and the 4 bits below that bit; all bits inverted.
+ulaw(X) ->
+    Sign = case X < 0 of true -> 16#80; false -> 0 end,
+    Biased = min(abs(X), 32635) + 132,
+    Seg = highest_bit(Biased) - 7,
+    Mantissa = (Biased bsr (Seg + 3)) band 16#0f,
+    bnot (Sign bor (Seg bsl 4) bor Mantissa) band 16#ff.
+
+ulaw_linear(Code) ->
+    C = bnot Code band 16#ff,
+    Seg = (C bsr 4) band 7,
+    Magnitude = ((((C band 16#0f) bsl 3) + 132) bsl Seg) - 132,
+    case C band 16#80 of 0 -> Magnitude; _ -> -Magnitude end.
+
+%% A-law: on 13 bits, segment 0 and 1 linear, each other doubling; even bits inverted (0x55).
+alaw(X) ->
+    V = X bsr 3,
+    {Mask, M} = case V >= 0 of
+                    true -> {16#d5, V};
+                    false -> {16#55, -V - 1}
+                end,
+    Code = case M < 32 of
+               true -> M bsr 1;
+               false ->
+                   Seg = highest_bit(M) - 4,
+                   case Seg > 7 of
+                       true -> 16#7f;
+                       false -> (Seg bsl 4) bor ((M bsr Seg) band 16#0f)
+                   end
+           end,
+    Code bxor Mask.
+
+alaw_linear(Code) ->
+    C = Code bxor 16#55,
+    Seg = (C band 16#70) bsr 4,
+    T = ((C band 16#0f) bsl 4) + 8,
+    Magnitude = case Seg of
+                    0 -> T;
+                    _ -> (T + 16#100) bsl (Seg - 1)
+                end,
+    case C band 16#80 of 0 -> -Magnitude; _ -> Magnitude end.
+
+%% The index of the highest set bit of a positive integer.
+highest_bit(N) -> highest_bit(N, -1).
+highest_bit(0, I) -> I;
+highest_bit(N, I) -> highest_bit(N bsr 1, I + 1).
 
 join_context(0, _) ->
     ok;
