@@ -18,12 +18,25 @@
 %% (Error 430 for others); takes Modify of a line (Events, Signals, DigitMap) and of an RTP
 %% termination (its mode); answers Add of a line and of $ into a new context (context $),
 %% giving the RTP termination rtp/N (with ber 00000001/00000000/N in 8 binary digits) a Local
-%% SDP of its own: a UDP port on --ip that counts what arrives; and Subtract (of a termination
-%% or *), deleting the context once empty.
+%% SDP of its own: a UDP port on --ip that counts what arrives, and speaks and hears for the
+%% line in its context (below); and Subtract (of a termination or *), deleting the context
+%% once empty, with statistics rtp/ps and rtp/pr.
 %%
 %% Commands on stdin, one a line; end of input is quit:
 %%   offhook N | onhook N | flash N   Notify al/of, al/on or al/fl on line N (1-based)
 %%   digits N 123#                    Notify dd/ce {ds="123#", Meth=FM}
+%%   say N FILE                       line N says FILE (WAV of 8 kHz mono 16-bit PCM, or raw
+%%                                    G.711 .ulaw or .alaw) on its RTP termination: G.711 RTP
+%%                                    (PCMU, or PCMA when the SDP's payload type is 8), 160
+%%                                    samples every 20 ms in real time, to the Remote SDP
+%%                                    address; a packet is sent only while the mode is
+%%                                    SendOnly or SendReceive (else it is skipped, as muted)
+%%   hear N on | hear N FILE          line N keeps the G.711 payload its RTP terminations
+%%                                    receive (60 s at most); on `hear N off` or on their
+%%                                    Subtract it prints "heard" and, given FILE, writes what
+%%                                    it heard there as a WAV of 8 kHz 16-bit PCM
+%%   hear N off
+%%   autoanswer N on|off              line N goes off-hook 200 ms after it is rung (al/ri)
 %%   quit
 %% A Notify is sent only for an event the line's last Events descriptor armed, with its
 %% RequestID, in the context the line is in.
@@ -39,7 +52,11 @@
 %%    "events":["al/on","al/fl"]}
 %%   {"event":"add","termination":"rtp/1","context":1,"local":"127.0.0.1:40124",
 %%    "remote":"127.0.0.1:16384","mode":"SendReceive"}
-%%   {"event":"subtract","termination":"rtp/1","context":1,"rtp_received":0}
+%%   {"event":"subtract","termination":"rtp/1","context":1,"rtp_received":0,"rtp_sent":570,
+%%    "context_deleted":false}
+%%   {"event":"say_done","line":1,"packets":570}        (packets sent; also when cut short)
+%%   {"event":"heard","line":2,"packets":570,"bytes":91200,"ms":11400,
+%%    "file":"/tmp/heard.wav"}                          (ms: what was kept; file if given)
 %%   {"event":"subtract","termination":"aaln/1","line":1,"context":1,"context_deleted":true}
 %%   {"event":"notify","termination":"aaln/1","line":1,"name":"al/of","request_id":1,
 %%    "context":0}
@@ -746,8 +763,10 @@ tick(K, #{say := #{k := K, pcm := Pcm, start := Start} = Say, socket := S, id :=
                {ok, Addr, Port, PT} ->
                    Marker = case Packets of 0 -> 1; _ -> 0 end,
                    Header = <<2:2, 0:1, 0:1, 0:4, Marker:1, PT:7, Seq:16, Ts:32, Ssrc:32>>,
-                   ok = gen_udp:send(S, Addr, Port, [Header, g711_encode(PT, Frame)]),
-                   Say#{seq => (Seq + 1) band 16#ffff, packets => Packets + 1};
+                   case gen_udp:send(S, Addr, Port, [Header, g711_encode(PT, Frame)]) of
+                       ok -> Say#{seq => (Seq + 1) band 16#ffff, packets => Packets + 1};
+                       {error, _} -> Say
+                   end;
                no ->
                    Say
            end,
