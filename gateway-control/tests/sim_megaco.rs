@@ -44,7 +44,7 @@ fn new_pair(lines: u16, lose_every: Option<u64>, patience: Duration) -> Sim {
         mg.add_rtp_port(16384 + 2 * i);
     }
     let config = Config {
-        mid: format!("[192.0.2.1]:2944"),
+        mid: "[192.0.2.1]:2944".into(),
         gateways: vec![GatewayConfig {
             id: GatewayId::new("mg1"),
             mid: "mg1".into(),

@@ -1,12 +1,12 @@
-//! The MEGACO driver: a [`MediaGatewayController`] on UDP sockets and TCP listeners
+//! The MEGACO driver: a [`MediaGatewayController`](crate::megaco::controller::MediaGatewayController) on UDP sockets and TCP listeners
 //! (H.248.1 Annex D.1 and D.2).
 //!
 //! Every socket feeds one loop through a channel, so the core stays single-threaded: a task per
 //! UDP socket reads datagrams; a task per TCP listener accepts connections, and a task per
-//! connection reads TPKT frames ([`tpkt::Deframer`]) and writes the frames the core sends to
+//! connection reads TPKT frames ([`Deframer`](crate::megaco::tpkt::Deframer)) and writes the frames the core sends to
 //! that peer. A transmit goes over the TCP connection of its destination when there is one,
 //! otherwise over the UDP socket the destination was last heard on (the first socket before
-//! that). A binary-only socket ([`Listener::binary_only`]) drops text messages.
+//! that). A binary-only socket ([`Listener::binary_only`](crate::driver::megaco::Listener::binary_only)) drops text messages.
 
 use std::collections::HashMap;
 use std::io;

@@ -182,7 +182,9 @@ impl MediaGatewayController {
                             reason: DownReason::Forced,
                         });
                     }
-                    self.gateways[g].auditing = false;
+                    // What is in flight to it was sent before it registered: it may never be
+                    // answered, and its timeout must not report the new registration down.
+                    self.cancel_in_flight(g);
                     self.set_timer(g, None);
                     self.audit_root(now, g);
                 }

@@ -856,6 +856,39 @@ impl MediaGatewayController {
         }
     }
 
+    /// Forgets every request in flight to a gateway (the transaction layer stops retransmitting
+    /// them); model jobs among them are reported failed.
+    pub(super) fn cancel_in_flight(&mut self, g: usize) {
+        let mut ids: Vec<TransactionId> = self
+            .jobs
+            .iter()
+            .filter(|(_, (owner, _))| *owner == g)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        for id in ids {
+            self.transactions.cancel(id);
+            let Some((_, job)) = self.jobs.remove(&id) else {
+                continue;
+            };
+            if let Some(l) = self.gateways[g]
+                .lines
+                .iter()
+                .position(|x| x.busy == Some(id))
+            {
+                self.gateways[g].lines[l].busy = None;
+                self.job_failed(
+                    g,
+                    l,
+                    &job,
+                    ErrorCode::NOT_READY.0,
+                    "the media gateway registered again",
+                );
+            }
+        }
+        self.gateways[g].auditing = false;
+    }
+
     /// Reports a job that will not be done (model jobs only; internal ones are logged).
     pub(super) fn job_failed(&mut self, g: usize, l: usize, job: &Job, code: u16, why: &str) {
         let line = self.line_id(g, l);

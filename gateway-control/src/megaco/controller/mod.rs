@@ -125,7 +125,7 @@ struct Gateway {
 ///   (an Error 430 marks it missing) and armed: `al/of{strict=state}` on-hook, so that a line
 ///   already off-hook reports at once; `al/on`, `al/fl` and `dd/ce` off-hook, with a digit map
 ///   that each key completes, or the map of the number being collected. Each line's RequestID grows with each
-///   arming, and a Notify is taken for the last [`REQUEST_ID_WINDOW`] of them.
+///   arming, and a Notify is taken for the last eight of them.
 /// - Ring is `al/ri`, tones are `cg/*` (dial `dt`, ringback `rt`, busy `bt`, congestion `ct`
 ///   for reorder and failure, call waiting `cw`, warning `wt` for confirmation: cg has no
 ///   confirmation tone), all as Signals on the line in whatever context it is in; an empty
@@ -279,6 +279,16 @@ impl MediaGatewayController {
         self.gateways
             .iter()
             .any(|g| &g.id == gateway && g.service == Service::Up)
+    }
+
+    /// A gateway's jobs waiting on its lines, and its requests in flight (`None` if it is not
+    /// configured). At most [`MAX_QUEUED_PER_LINE`] wait per line, one is in flight per line and
+    /// one more for ROOT.
+    pub fn backlog(&self, gateway: &GatewayId) -> Option<(usize, usize)> {
+        let g = self.gateways.iter().position(|g| &g.id == gateway)?;
+        let queued = self.gateways[g].lines.iter().map(|l| l.queue.len()).sum();
+        let in_flight = self.jobs.values().filter(|(owner, _)| *owner == g).count();
+        Some((queued, in_flight))
     }
 
     /// A message read from a TCP connection with `from` (TPKT-framed, Annex D.2): handled as a

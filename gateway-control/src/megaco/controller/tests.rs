@@ -766,3 +766,52 @@ fn a_binary_gateway_is_answered_and_driven_in_binary() {
         "{error:?}"
     );
 }
+
+/// Found by fuzzing: a gateway registering again and again while its audits are unanswered
+/// piled up ROOT audits. What was in flight is dropped at each registration, and its timeout
+/// does not report the new registration down.
+#[test]
+fn registering_again_drops_what_was_in_flight() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: Mgc::line(1),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    assert_eq!(t.core.backlog(&GatewayId::new("mg1")), Some((0, 1)));
+    for _ in 0..5 {
+        t.register();
+    }
+    assert_eq!(
+        t.core.backlog(&GatewayId::new("mg1")),
+        Some((0, 1)),
+        "one ROOT audit"
+    );
+    let events = t.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::GatewayDown {
+                    reason: DownReason::Forced,
+                    ..
+                },
+                Event::CommandFailed { code: 502, .. }
+            ]
+        ),
+        "{events:?}"
+    );
+    t.settle();
+    t.advance(Duration::from_secs(30));
+    assert!(
+        !t.events()
+            .iter()
+            .any(|e| matches!(e, Event::GatewayDown { .. })),
+        "no old request timed out"
+    );
+}
