@@ -3,30 +3,37 @@
 //! (`gateway-control/tests/otp/mg/`), as separate processes on loopback, in each of UDP pretty
 //! text, UDP compact text, TCP pretty text and UDP binary (BER).
 //!
-//! In each, the MG registers (ServiceChange Restart) and shows up in `/api/v1/health`; its
-//! line is audited and armed for off-hook; alice's `offhook record` rings it (`al/ri`); the
-//! MG's off-hook Notify makes the controller connect the line (Add of the line and of `$` into
-//! a new context, with Remote SDP at Offhook's media); the on-hook Notify ends the recording
-//! and the connection goes (Subtract of both, the context deleted).
+//! In each, the MG registers (ServiceChange Restart) and shows up in `/api/v1/health`; its two
+//! lines are audited and armed for off-hook. Alice records a message for carol: `offhook
+//! record` rings her line 1 (`al/ri`); the MG's off-hook Notify makes the controller connect
+//! the line (Add of the line and of `$` into a new context, with Remote SDP at Offhook's
+//! media); the MG says the speech fixture as G.711 RTP (every 20 ms packet sent); the on-hook
+//! Notify ends the recording, the connection goes (Subtract of both, the context deleted) and
+//! the message is stored. Its delivery rings carol's line 2; picked up, the message plays to
+//! it over RTP to its end (carol's inbox shows it played), the call ends, and what the line
+//! heard is speech lasting as long as what alice said, within 200 ms.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde_json::Value;
+
 use offhook_tests::osmo::free_udp_port;
-use offhook_tests::sim::{GatewaySim, record_in_background};
-use offhook_tests::{PASSWORD, Server, wait_for};
+use offhook_tests::sim::{GatewaySim, finish_recording, record_in_background};
+use offhook_tests::{PASSWORD, Server, speech_8k, wait_for, wav_duration_ms};
 
 fn mg_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../gateway-control/tests/otp/mg/mg.escript")
 }
 
-/// OTP's binary term ids: the text ids of MGCP's kind cannot be carried by its BER encoder.
-fn line_of(encoding: &str) -> &'static str {
+/// Line `n`'s termination id. OTP's binary term ids in BER: the text ids of MGCP's kind cannot
+/// be carried by its BER encoder.
+fn line_of(encoding: &str, n: u16) -> String {
     if encoding == "ber" {
-        "00000000/00000000/00000001"
+        format!("00000000/00000000/{n:08b}")
     } else {
-        "aaln/1"
+        format!("aaln/{n}")
     }
 }
 
@@ -37,17 +44,16 @@ fn flow(transport: &str, encoding: &str) {
     );
     let mgc: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let mg_port = free_udp_port();
-    let line = line_of(encoding);
     let mut server = Server::start(&format!(
         "[megaco]\nlisten = \"{mgc}\"\nkeepalive = \"2s\"\n\
          [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\naddress = \"127.0.0.1:{mg_port}\"\n"
     ));
-    for (user, line) in [("alice", Some(format!("mg1/{line}"))), ("carol", None)] {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        if let Some(line) = &line {
-            args.extend(["--line", line]);
-        }
-        let out = server.offhook(&args, Some(PASSWORD));
+    for (user, n) in [("alice", 1), ("carol", 2)] {
+        let line = format!("mg1/{}", line_of(encoding, n));
+        let out = server.offhook(
+            &["user", "add", user, "--password-stdin", "--line", &line],
+            Some(PASSWORD),
+        );
         assert!(
             out.status.success(),
             "{}",
@@ -67,7 +73,7 @@ fn flow(transport: &str, encoding: &str) {
     command
         .arg(mg_script())
         .args(["--mgc", &mgc.to_string(), "--transport", transport])
-        .args(["--encoding", encoding, "--lines", "1"])
+        .args(["--encoding", encoding, "--lines", "2"])
         .args(["--ip", "127.0.0.1", "--port", &mg_port.to_string()]);
     let mut mg = GatewaySim::spawn(command);
     mg.expect("the MG registered", |v| {
@@ -86,41 +92,34 @@ fn flow(transport: &str, encoding: &str) {
         "{h}"
     );
     // The MG prints what it answers in its own order: these may precede "registered".
-    seen_or_expect(&mut mg, "line 1 audited", |v| {
-        (v["event"] == "audit" && v["found"] == true && v["termination"] != "root").then_some(())
-    });
-    seen_or_expect(&mut mg, "line 1 armed for off-hook", |v| {
-        let armed = v["event"] == "modify"
-            && v["line"] == 1
-            && v["events"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|e| e == "al/of"));
-        armed.then_some(())
-    });
-    let token = server.login("alice");
-    wait_for("alice's phone available", || {
-        let h = server.health(Some(&token))?;
-        (h["stations"][0]["available"] == true).then_some(())
-    });
+    for n in [1, 2] {
+        seen_or_expect(&mut mg, &format!("line {n} audited"), |v| {
+            (v["event"] == "audit"
+                && v["found"] == true
+                && v["termination"] == line_of(encoding, n))
+            .then_some(())
+        });
+        seen_or_expect(&mut mg, &format!("line {n} armed for off-hook"), |v| {
+            let armed = v["event"] == "modify"
+                && v["line"] == n
+                && v["events"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e == "al/of"));
+            armed.then_some(())
+        });
+    }
+    for user in ["alice", "carol"] {
+        let token = server.login(user);
+        wait_for(&format!("{user}'s phone available"), || {
+            let h = server.health(Some(&token))?;
+            (h["stations"][0]["available"] == true).then_some(())
+        });
+    }
 
-    // `offhook record` rings her line.
+    // `offhook record` rings alice's line; she picks up and says the speech fixture.
+    let speech = speech_8k();
     let record = record_in_background(&server, "alice", "carol");
-    mg.expect("al/ri on line 1", |v| {
-        let rings = v["event"] == "modify"
-            && v["line"] == 1
-            && v["signals"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|s| s == "al/ri"));
-        rings.then_some(())
-    });
-    mg.send("offhook 1");
-    mg.expect("the off-hook Notify answered", |v| {
-        (v["event"] == "notify_reply" && v["name"] == "al/of" && v["ok"] == true).then_some(())
-    });
-    let context = mg.expect("the RTP termination added with Offhook's media", |v| {
-        let rtp = v["event"] == "add" && v["remote"].is_string() && v["local"].is_string();
-        rtp.then(|| v["context"].clone())
-    });
+    let context = answer_ring(&mut mg, 1);
     assert!(
         mg.seen
             .iter()
@@ -128,30 +127,76 @@ fn flow(transport: &str, encoding: &str) {
         "the line joined the same context: {:#?}",
         mg.seen
     );
+    mg.send(&format!("say 1 {}", speech.display()));
+    // Hanging up ends the recording: the message is stored, and the connection goes.
+    let id = finish_recording(&mut mg, 1, record);
+    assert_eq!(
+        id.len(),
+        36,
+        "record prints the stored message's id: {id:?}"
+    );
+    let said = mg
+        .seen
+        .iter()
+        .find_map(|v| (v["event"] == "say_done" && v["line"] == 1).then(|| v["packets"].clone()))
+        .and_then(|p| p.as_u64())
+        .expect("say_done counts its packets");
+    // 20 ms a packet, the last one padded.
+    let samples = hound::WavReader::open(&speech).unwrap().duration();
+    assert_eq!(said, u64::from(samples.div_ceil(160)), "every packet sent");
+    hung_up(&mut mg, &line_of(encoding, 1));
+    disconnected(&mut mg, &context);
+    let sent = mg
+        .seen
+        .iter()
+        .find_map(|v| {
+            (v["event"] == "subtract" && v["context"] == context).then(|| v["rtp_sent"].clone())
+        })
+        .and_then(|p| p.as_u64());
+    assert_eq!(
+        sent,
+        Some(said),
+        "the RTP termination's statistics: {:#?}",
+        mg.seen
+    );
 
-    // Hanging up ends the recording; both terminations are subtracted.
-    mg.send("onhook 1");
-    mg.expect("the on-hook Notify answered", |v| {
-        (v["event"] == "notify_reply" && v["name"] == "al/on" && v["ok"] == true).then_some(())
-    });
-    mg.expect("the context deleted", |v| {
-        (v["event"] == "subtract" && v["context_deleted"] == true && v["context"] == context)
-            .then_some(())
-    });
-    assert!(
-        mg.seen
+    // The message rings carol's line 2; picked up, it plays to its end over RTP.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("heard.wav");
+    mg.expect("al/ri on line 2", rung(2));
+    mg.send(&format!("hear 2 {}", heard.display()));
+    mg.send("offhook 2");
+    let delivery = connected(&mut mg, 2);
+    assert_ne!(delivery, context, "a new context for the delivery");
+    wait_for("the message played on carol's phone", || {
+        let out = server.client("carol", &["inbox", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        list.as_array()?
             .iter()
-            .any(|v| v["event"] == "subtract" && v["context"] == context && v["line"].is_null()),
-        "the RTP termination was subtracted: {:#?}",
+            .find(|m| m["id"] == id && m["played"] == true)
+            .map(|_| ())
+    });
+    // Played to its end, the call ends (the connection goes, a confirmation tone); then
+    // carol hangs up.
+    let (packets, bytes) = mg.expect("what line 2 heard", |v| {
+        (v["event"] == "heard" && v["line"] == 2)
+            .then(|| (v["packets"].as_u64(), v["bytes"].as_u64()))
+    });
+    disconnected(&mut mg, &delivery);
+    mg.send("onhook 2");
+    hung_up(&mut mg, &line_of(encoding, 2));
+    assert!(
+        packets.is_some_and(|p| p > 0) && bytes.is_some_and(|b| b > 0),
+        "RTP arrived on line 2: {:#?}",
         mg.seen
     );
-    // Nothing was said: the recording ends without a message, but it ends.
-    let out = record.join().expect("record thread");
+    let (spoken, got) = (wav_duration_ms(&speech), wav_duration_ms(&heard));
     assert!(
-        !out.status.success(),
-        "nothing was said, so nothing is stored: {}",
-        String::from_utf8_lossy(&out.stdout)
+        got + 200 >= spoken && got <= spoken + 200,
+        "line 2 heard {got} ms of {spoken} ms"
     );
+    assert!(rms(&heard) > 100.0, "line 2 heard speech, not silence");
+
     assert!(
         mg.seen.iter().all(|v| v["event"] != "error"),
         "the MG refused something: {:#?}",
@@ -161,12 +206,86 @@ fn flow(transport: &str, encoding: &str) {
     mg.quit();
 }
 
+/// Rings line `n` (`al/ri` in a Modify of it).
+fn rung(n: u16) -> impl Fn(&Value) -> Option<()> {
+    move |v| {
+        let rings = v["event"] == "modify"
+            && v["line"] == n
+            && v["signals"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s == "al/ri"));
+        rings.then_some(())
+    }
+}
+
+/// Line `n` rings and is picked up: returns the context of the connection made to it.
+fn answer_ring(mg: &mut GatewaySim, n: u16) -> Value {
+    mg.expect(&format!("al/ri on line {n}"), rung(n));
+    mg.send(&format!("offhook {n}"));
+    connected(mg, n)
+}
+
+/// After line `n`'s off-hook: the Notify answered, and an RTP termination added with
+/// Offhook's media as its Remote. Returns its context.
+fn connected(mg: &mut GatewaySim, n: u16) -> Value {
+    mg.expect(&format!("the off-hook Notify of line {n} answered"), |v| {
+        (v["event"] == "notify_reply" && v["name"] == "al/of" && v["ok"] == true).then_some(())
+    });
+    mg.expect(
+        &format!("an RTP termination for line {n} with Offhook's media"),
+        |v| {
+            let rtp = v["event"] == "add"
+                && v["remote"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("127.0.0.1:"))
+                && v["local"].is_string();
+            rtp.then(|| v["context"].clone())
+        },
+    )
+}
+
+/// After the on-hook of the line `termination`: the Notify answered.
+fn hung_up(mg: &mut GatewaySim, termination: &str) {
+    seen_or_expect(
+        mg,
+        &format!("the on-hook Notify of {termination} answered"),
+        |v| {
+            let answered = v["event"] == "notify_reply"
+                && v["name"] == "al/on"
+                && v["termination"] == termination
+                && v["ok"] == true;
+            answered.then_some(())
+        },
+    );
+}
+
+/// The connection in `context` gone: both terminations subtracted, the context deleted.
+fn disconnected(mg: &mut GatewaySim, context: &Value) {
+    seen_or_expect(mg, "the context deleted", |v| {
+        (v["event"] == "subtract" && v["context_deleted"] == true && v["context"] == *context)
+            .then_some(())
+    });
+    assert!(
+        mg.seen
+            .iter()
+            .any(|v| v["event"] == "subtract" && v["context"] == *context && v["line"].is_null()),
+        "the RTP termination was subtracted: {:#?}",
+        mg.seen
+    );
+}
+
+/// The root mean square of a WAV file's 16-bit samples.
+fn rms(path: &Path) -> f64 {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (sum, n) = r
+        .samples::<i16>()
+        .map(|s| f64::from(s.expect("sample")))
+        .fold((0.0, 0u64), |(sum, n), v| (sum + v * v, n + 1));
+    (sum / n.max(1) as f64).sqrt()
+}
+
 /// The first line already seen for which `f` gives `Some`, or the next one.
-fn seen_or_expect<T>(
-    mg: &mut GatewaySim,
-    what: &str,
-    f: impl Fn(&serde_json::Value) -> Option<T>,
-) -> T {
+fn seen_or_expect<T>(mg: &mut GatewaySim, what: &str, f: impl Fn(&Value) -> Option<T>) -> T {
     match mg.seen.iter().find_map(&f) {
         Some(t) => t,
         None => mg.expect(what, f),
