@@ -32,6 +32,18 @@ fn line_id(n: u16) -> LineId {
 /// `lines` lines; the controller and the MG over a link that loses every `lose_every`-th
 /// datagram (both ways) if set; runs for `patience` (registration, audits, arming).
 fn new_pair(lines: u16, lose_every: Option<u64>, patience: Duration) -> Sim {
+    new_pair_with(lines, lose_every, patience, sim::Encoding::Pretty, false)
+}
+
+/// [`new_pair`] with the MG writing `encoding` (the controller answers in kind), every
+/// datagram kept from the start if `record`.
+fn new_pair_with(
+    lines: u16,
+    lose_every: Option<u64>,
+    patience: Duration,
+    encoding: sim::Encoding,
+    record: bool,
+) -> Sim {
     let now = epoch();
     let mgc: SocketAddr = MGC.parse().unwrap();
     let mg_addr: SocketAddr = MG.parse().unwrap();
@@ -39,6 +51,7 @@ fn new_pair(lines: u16, lose_every: Option<u64>, patience: Duration) -> Sim {
     mc.mid("mg1").unwrap();
     mc.media_address("192.0.2.2".parse().unwrap());
     mc.seed(5);
+    mc.encoding(encoding);
     let mut mg = Mg::new(mc, now);
     for i in 0..lines * 2 {
         mg.add_rtp_port(16384 + 2 * i);
@@ -60,6 +73,9 @@ fn new_pair(lines: u16, lose_every: Option<u64>, patience: Duration) -> Sim {
         None => Lossy::default(),
     };
     let mut p = Pair::new(mgc_core, mgc, mg, mg_addr, now, link);
+    if record {
+        p.record();
+    }
     p.run(patience);
     p
 }
@@ -93,7 +109,10 @@ fn a_call_goes_through_with_a_fifth_of_the_datagrams_lost() {
 }
 
 fn call_flow(lose_every: Option<u64>, patience: Duration) -> Sim {
-    let mut p = new_pair(3, lose_every, patience);
+    call_flow_on(new_pair(3, lose_every, patience), patience)
+}
+
+fn call_flow_on(mut p: Sim, patience: Duration) -> Sim {
     assert!(p.gateway.is_registered());
     assert!(p.controller.is_up(&GatewayId::new("mg1")));
     take(&mut p, |e| matches!(e, Event::GatewayUp { .. }));
@@ -268,4 +287,99 @@ fn a_restarted_mg_registers_again_and_connections_are_lost() {
         &mut p,
         |e| matches!(e, Event::LineStatus { line, .. } if *line == line_id(2)),
     );
+}
+
+/// The controller's messages (and the MG's) through an independent decoder: the whole call
+/// flow, in pretty and in compact text, written to a pcap and read by Wireshark's MEGACO
+/// dissector: every frame is MEGACO, none malformed or flagged. (The binary form is checked
+/// against Erlang/OTP's decoder instead, `tests/otp_ber.rs`: tshark 4.0 flags some valid
+/// BER strings.) tshark is required: scripts/deps --test installs it.
+#[test]
+fn tshark_reads_the_dialogue_without_fault() {
+    use gateway_control::pcap::PcapWriter;
+    for encoding in [sim::Encoding::Pretty, sim::Encoding::Compact] {
+        let p = call_flow_on(
+            new_pair_with(3, None, Duration::from_millis(200), encoding, true),
+            Duration::from_millis(200),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("megaco.pcap");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut pcap = PcapWriter::new(std::io::BufWriter::new(file)).unwrap();
+        let (mgc, mg) = (MGC.parse().unwrap(), MG.parse().unwrap());
+        for sent in p.sent() {
+            let (src, dst) = match sent.to {
+                gateway_harness::Side::Gateway => (mgc, mg),
+                gateway_harness::Side::Controller => (mg, mgc),
+            };
+            pcap.write_udp(sent.at, src, dst, &sent.contents).unwrap();
+        }
+        pcap.flush().unwrap();
+        drop(pcap);
+        assert!(p.sent().len() > 20, "{} messages", p.sent().len());
+        let tshark = |args: &[&str]| {
+            let out = std::process::Command::new("tshark")
+                .args([
+                    "-r",
+                    &path.display().to_string(),
+                    "-d",
+                    "udp.port==2944,megaco",
+                ])
+                .args(args)
+                .output()
+                .expect("tshark is installed (scripts/deps --test installs it)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let flagged = tshark(&[
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 0x00600000 || !megaco",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ]);
+        assert!(
+            flagged.trim().is_empty(),
+            "tshark flagged ({encoding:?}):\n{flagged}"
+        );
+        let frames = tshark(&["-Y", "megaco", "-T", "fields", "-e", "frame.number"]);
+        assert_eq!(frames.lines().count(), p.sent().len(), "{encoding:?}");
+        // The controller's own commands are there, as tshark names them.
+        let commands = tshark(&["-Y", "megaco", "-T", "fields", "-e", "megaco.command"]);
+        for verb in [
+            "AuditValue",
+            "Modify",
+            "Add",
+            "Subtract",
+            "Notify",
+            "ServiceChange",
+        ] {
+            assert!(
+                commands
+                    .to_ascii_lowercase()
+                    .contains(&verb.to_ascii_lowercase())
+                    || commands.contains(short(verb)),
+                "{encoding:?}: tshark saw no {verb}:\n{commands}"
+            );
+        }
+    }
+}
+
+/// The compact token of a command.
+fn short(verb: &str) -> &'static str {
+    match verb {
+        "AuditValue" => "AV",
+        "Modify" => "MF",
+        "Add" => "A",
+        "Subtract" => "S",
+        "Notify" => "N",
+        _ => "SC",
+    }
 }
