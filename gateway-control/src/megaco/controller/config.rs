@@ -263,8 +263,10 @@ mod tests {
             address: None,
             lines: vec!["aaln/1".into()],
         };
-        let mut c = Config::default();
-        c.gateways = vec![gw("a", "mg1"), gw("b", "MG1")];
+        let mut c = Config {
+            gateways: vec![gw("a", "mg1"), gw("b", "MG1")],
+            ..Config::default()
+        };
         assert_eq!(
             c.validate(),
             Err(ConfigError::Duplicate(GatewayId::new("b")))

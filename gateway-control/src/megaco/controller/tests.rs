@@ -27,6 +27,12 @@ struct Sent {
     text: String,
 }
 
+/// A base instant for virtual time, never a measurement.
+#[allow(clippy::disallowed_methods)]
+fn epoch() -> Instant {
+    Instant::now()
+}
+
 fn config(address: bool) -> Config {
     Config {
         mid: "[127.0.0.1]:2940".into(),
@@ -46,7 +52,7 @@ impl Mgc {
     }
 
     fn with(config: Config) -> Self {
-        let now = Instant::now();
+        let now = epoch();
         Self {
             core: MediaGatewayController::new(config, now).unwrap(),
             now,
@@ -60,7 +66,7 @@ impl Mgc {
     }
 
     /// A message from the MG (`body` after the header).
-    fn from_mg(&mut self, body: &str) {
+    fn mg_sends(&mut self, body: &str) {
         let data = format!("MEGACO/1 mg1\n{body}");
         self.core
             .handle_datagram(self.now, self.mg, data.as_bytes());
@@ -70,7 +76,7 @@ impl Mgc {
     fn request(&mut self, actions: &str) -> u32 {
         self.next_tid += 1;
         let tid = self.next_tid;
-        self.from_mg(&format!("Transaction = {tid} {{ {actions} }}"));
+        self.mg_sends(&format!("Transaction = {tid} {{ {actions} }}"));
         tid
     }
 
@@ -135,7 +141,7 @@ impl Mgc {
             .iter()
             .map(|c| format!("{} = {}", verb(&c.command), c.command.termination.0))
             .collect();
-        self.from_mg(&format!(
+        self.mg_sends(&format!(
             "Reply = {} {{ Context = {} {{ {} }} }}",
             sent.id,
             sent.context,
@@ -144,7 +150,7 @@ impl Mgc {
     }
 
     fn fail(&mut self, sent: &Sent, code: u16) {
-        self.from_mg(&format!(
+        self.mg_sends(&format!(
             "Reply = {} {{ Context = {} {{ Error = {code} {{ \"no\" }} }} }}",
             sent.id, sent.context
         ));
@@ -328,9 +334,9 @@ fn a_duplicate_notify_is_executed_once_and_answered_again() {
     t.up();
     let body =
         "Transaction = 7 { Context = - { Notify = aaln/2 { ObservedEvents = 1 { al/of } } } }";
-    t.from_mg(body);
+    t.mg_sends(body);
     let first = t.sent();
-    t.from_mg(body);
+    t.mg_sends(body);
     let second = t.sent();
     assert_eq!(t.events(), vec![Event::OffHook { line: Mgc::line(2) }]);
     assert_eq!(second.len(), 1);
@@ -431,7 +437,7 @@ fn a_connection_is_an_add_into_a_new_context_and_a_subtract_of_both() {
         text.contains("c=INIP4127.0.0.1t=00m=audio16400RTP/AVP0"),
         "{text}"
     );
-    t.from_mg(&format!(
+    t.mg_sends(&format!(
         "Reply = {} {{ Context = 42 {{ Add = aaln/2, Add = rtp/7 {{ Media {{ Stream = 1 {{ Local {{\nv=0\nc=IN IP4 127.0.0.1\nm=audio 20000 RTP/AVP 0\n}} }} }} }} }} }}",
         add[0].id
     ));
