@@ -13,13 +13,12 @@
 //! it over RTP to its end (carol's inbox shows it played), the call ends, and what the line
 //! heard is speech lasting as long as what alice said, within 200 ms.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-use offhook_tests::osmo::free_udp_port;
 use offhook_tests::sim::{GatewaySim, finish_recording, record_in_background};
 use offhook_tests::{PASSWORD, Server, speech_8k, wait_for, wav_duration_ms};
 
@@ -42,8 +41,8 @@ fn flow(transport: &str, encoding: &str) {
         Command::new("escript").arg("-h").output().is_ok() || which_escript(),
         "escript (erlang-base) is not installed: scripts/deps --test installs it"
     );
-    let mgc: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
-    let mg_port = free_udp_port();
+    let mgc: SocketAddr = format!("127.0.0.1:{}", quiet_port()).parse().unwrap();
+    let mg_port = quiet_port();
     let mut server = Server::start(&format!(
         "[megaco]\nlisten = \"{mgc}\"\nkeepalive = \"2s\"\n\
          [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\naddress = \"127.0.0.1:{mg_port}\"\n"
@@ -272,6 +271,27 @@ fn disconnected(mg: &mut GatewaySim, context: &Value) {
         "the RTP termination was subtracted: {:#?}",
         mg.seen
     );
+}
+
+/// A port free on loopback for UDP and TCP, in 61000-65535: outside Linux's ephemeral range
+/// (32768-60999), from which the port-0 sockets of tests running in parallel are drawn (the
+/// MGs' RTP terminations, say), and outside [`offhook_tests::rtp_ports`], so that nothing takes
+/// it between now and the server's start, nor while the server restarts.
+fn quiet_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const BASE: u32 = 61_000;
+    const SPAN: u32 = 4_536;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(BASE + (n * 5 + std::process::id() * 13) % SPAN).unwrap();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in {BASE}-{}", BASE + SPAN - 1);
 }
 
 /// The root mean square of a WAV file's 16-bit samples.
