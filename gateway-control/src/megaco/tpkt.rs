@@ -51,7 +51,6 @@ pub fn frame(message: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
     let Ok(length) = u16::try_from(message.len() + HEADER) else {
         return Err(FrameError::TooLarge(message.len()));
     };
-    out.reserve(message.len() + HEADER);
     out.extend_from_slice(&[VERSION, 0]);
     out.extend_from_slice(&length.to_be_bytes());
     out.extend_from_slice(message);

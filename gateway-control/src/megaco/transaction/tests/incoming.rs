@@ -71,6 +71,9 @@ fn a_long_execution_gets_pendings_every_provisional_interval() {
         ]
     );
     assert_eq!(t.stats().pendings_due, 3);
+    // No timer after the last: only the history's is left.
+    assert_eq!(t.poll_timeout(), Some(start + secs(30)));
+    assert_eq!(t.timers.len(), 1);
     // The reply still finds the request.
     t.send_reply(
         start + secs(7),

@@ -24,6 +24,8 @@ fn defaults() {
     assert_eq!(c.max_peers, 4096);
     assert_eq!(Config::default().validate(), Ok(Config::default()));
     assert_eq!(layer().config(), &Config::default());
+    let c = config(|c| c.max_peers(3));
+    assert_eq!(Transactions::new(c.clone(), 1).config(), &c);
 }
 
 #[test]
