@@ -197,11 +197,26 @@ pub fn server_with_megaco_phones(
     users: &[(&str, Option<&str>)],
     sim_args: &[&str],
 ) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
-    let mgc: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    server_with_megaco_phones_at(users, sim_args, None)
+}
+
+/// [`server_with_megaco_phones`]; with `binary_only`, the MGC also has that binary-only
+/// address (`[megaco] listen_binary`) and the simulator is sent there. Returns the main
+/// address (`[megaco] listen`) and the simulator's.
+pub fn server_with_megaco_phones_at(
+    users: &[(&str, Option<&str>)],
+    sim_args: &[&str],
+    binary_only: Option<SocketAddr>,
+) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let mg: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let (mgc, binary) = match binary_only {
+        Some(b) => (b, format!("listen_binary = \"{b}\"\n")),
+        None => (listen, String::new()),
+    };
     // The MG's mId is `[IP]:port` of where it listens: the configured address gives it.
     let mut server = Server::start(&format!(
-        "[megaco]\nlisten = \"{mgc}\"\n\
+        "[megaco]\nlisten = \"{listen}\"\n{binary}\
          [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\naddress = \"{mg}\"\n"
     ));
     for (user, line) in users {
@@ -233,7 +248,7 @@ pub fn server_with_megaco_phones(
         (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
     });
     wait_for("the MG up", || server.gateway_up("mg1").filter(|up| *up));
-    (server, sim, mgc, mg)
+    (server, sim, listen, mg)
 }
 
 /// `offhook record --to TO` as `user`, on a thread (it returns once the message is stored).

@@ -7,8 +7,10 @@
 //! speech fixture into the connection (an Add of the line and `$` into a new context) and hangs
 //! up; the stored message rings carol's line 2, which picks up and hears it to its end.
 
+use offhook_tests::osmo::free_udp_port;
 use offhook_tests::sim::{
     GatewaySim, finish_recording, hear_on_phone, record_in_background, server_with_megaco_phones,
+    server_with_megaco_phones_at,
 };
 use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
 
@@ -90,5 +92,56 @@ fn binary_over_udp() {
         &["--encoding", "binary"],
         ["00000000/00000000/00000001", "00000000/00000000/00000010"],
     );
+    sim.quit();
+}
+
+/// `[megaco] listen_binary`: a gateway speaking binary registers there and its line rings and
+/// answers; a text message there is dropped unread, while the main address reads it.
+#[test]
+fn the_binary_only_address_takes_binary_and_drops_text() {
+    let line = "mg1/00000000/00000000/00000001";
+    let binary: std::net::SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let (server, mut sim, main, _) = server_with_megaco_phones_at(
+        &[("alice", Some(line)), ("carol", None)],
+        &["--encoding", "binary"],
+        Some(binary),
+    );
+    let token = server.login("alice");
+    wait_for("alice's phone available", || {
+        let h = server.health(Some(&token))?;
+        (h["stations"][0]["available"] == true).then_some(())
+    });
+    let record = record_in_background(&server, "alice", "carol");
+    sim.answer_ring(1);
+    sim.send("onhook 1");
+    let _ = record.join();
+
+    let metric =
+        |s: &Server, kind: &str| s.metric(&format!("offhook_megaco_total{{kind=\"{kind}\"}}"));
+    let (text_before, binary_before) = (
+        metric(&server, "text_received"),
+        metric(&server, "binary_received"),
+    );
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let text = b"MEGACO/1 [127.0.0.1]:9\nTransaction = 1 { Context = - { ServiceChange = ROOT { Services { Method = Restart } } } }";
+    // Text, then a (broken) binary message, to the binary-only address: one socket, read in
+    // order, so once the binary one is counted the text one has been dropped unread.
+    socket.send_to(text, binary).unwrap();
+    socket
+        .send_to(&[0x30, 0x03, 0x01, 0x01, 0x00], binary)
+        .unwrap();
+    wait_for("the binary message read", || {
+        (metric(&server, "binary_received") > binary_before).then_some(())
+    });
+    assert_eq!(
+        metric(&server, "text_received"),
+        text_before,
+        "the binary-only address read text"
+    );
+    // The main address reads text.
+    socket.send_to(text, main).unwrap();
+    wait_for("the main address's text read", || {
+        (metric(&server, "text_received") > text_before).then_some(())
+    });
     sim.quit();
 }
