@@ -73,6 +73,19 @@
 -behaviour(megaco_user).
 
 -export([main/1]).
+%% megaco_encoder, around OTP's own (see "Encoding" below).
+-export([
+    version_of/2,
+    encode_message/2,
+    encode_message/3,
+    encode_transaction/3,
+    encode_action_requests/3,
+    encode_action_request/3,
+    encode_action_reply/3,
+    decode_message/2,
+    decode_message/3,
+    decode_mini_message/3
+]).
 -export([
     handle_connect/2,
     handle_disconnect/3,
@@ -122,7 +135,8 @@ main(Args) ->
     Mid = mid(Opts, Port),
     UserConfig = [{user_mod, ?MODULE}, {user_args, []},
                   {send_mod, send_mod(maps:get(transport, Opts))},
-                  {encoding_mod, encoding_mod(Encoding)}, {encoding_config, []}],
+                  {encoding_mod, ?MODULE},
+                  {encoding_config, [{?MODULE, encoding_mod(Encoding)}]}],
     ok = megaco:start_user(Mid, UserConfig),
     RecHandle = megaco:user_info(Mid, receive_handle),
     Conn = connect(maps:get(transport, Opts), maps:get(ip, Opts), Port, maps:get(mgc, Opts),
@@ -1043,6 +1057,30 @@ unknown_termination() ->
 
 error_descriptor(Code, Text) ->
     #'ErrorDescriptor'{errorCode = Code, errorText = Text}.
+
+%%----------------------------------------------------------------------
+%% Encoding: OTP's encoder for --encoding, named in the encoding config; a message it cannot
+%% decode is printed (an error event with its bytes in hex) before megaco answers it.
+%%----------------------------------------------------------------------
+
+version_of([{?MODULE, Mod} | C], Bin) -> refused(Bin, Mod:version_of(C, Bin)).
+encode_message([{?MODULE, Mod} | C], M) -> Mod:encode_message(C, M).
+encode_message([{?MODULE, Mod} | C], V, M) -> Mod:encode_message(C, V, M).
+encode_transaction([{?MODULE, Mod} | C], V, T) -> Mod:encode_transaction(C, V, T).
+encode_action_requests([{?MODULE, Mod} | C], V, A) -> Mod:encode_action_requests(C, V, A).
+encode_action_request([{?MODULE, Mod} | C], V, A) -> Mod:encode_action_request(C, V, A).
+encode_action_reply([{?MODULE, Mod} | C], V, A) -> Mod:encode_action_reply(C, V, A).
+decode_mini_message([{?MODULE, Mod} | C], V, Bin) -> Mod:decode_mini_message(C, V, Bin).
+
+decode_message([{?MODULE, Mod} | C], Bin) -> refused(Bin, Mod:decode_message(C, Bin)).
+decode_message([{?MODULE, Mod} | C], V, Bin) -> refused(Bin, Mod:decode_message(C, V, Bin)).
+
+refused(_Bin, {ok, _} = Ok) ->
+    Ok;
+refused(Bin, Error) ->
+    print([{event, "error"}, {command, "decode"}, {reason, fmt(Error)},
+           {bytes, binary:encode_hex(Bin)}]),
+    Error.
 
 %%----------------------------------------------------------------------
 %% The rest of megaco_user
