@@ -488,3 +488,18 @@ fn busy_peers_are_not_pruned() {
     // The first still has its request in flight.
     assert_eq!(t.in_flight(peer()), 1);
 }
+
+#[test]
+fn ranges_at_the_top_of_the_id_space() {
+    let start = t0();
+    let mut t = layer();
+    for n in [u32::MAX - 1, u32::MAX, 1] {
+        answer(&mut t, start, peer(), n);
+    }
+    t.handle_response_ack(start, peer(), &[range(u32::MAX - 1, u32::MAX)]);
+    assert_eq!(t.stats().acks_received, 2);
+    t.handle_request(start, peer(), false, id(1));
+    assert_eq!(drain(&mut t).len(), 1);
+    t.handle_request(start, peer(), false, id(u32::MAX));
+    assert!(drain(&mut t).is_empty());
+}
