@@ -118,14 +118,7 @@ fn flow(transport: &str, encoding: &str) {
     // `offhook record` rings alice's line; she picks up and says the speech fixture.
     let speech = speech_8k();
     let record = record_in_background(&server, "alice", "carol");
-    let context = answer_ring(&mut mg, 1);
-    assert!(
-        mg.seen
-            .iter()
-            .any(|v| v["event"] == "add" && v["line"] == 1 && v["context"] == context),
-        "the line joined the same context: {:#?}",
-        mg.seen
-    );
+    let context = answer_ring(&mut mg, encoding, 1);
     mg.send(&format!("say 1 {}", speech.display()));
     // Hanging up ends the recording: the message is stored, and the connection goes.
     let id = finish_recording(&mut mg, 1, record);
@@ -165,7 +158,7 @@ fn flow(transport: &str, encoding: &str) {
     mg.expect("al/ri on line 2", rung(2));
     mg.send(&format!("hear 2 {}", heard.display()));
     mg.send("offhook 2");
-    let delivery = connected(&mut mg, 2);
+    let delivery = connected(&mut mg, encoding, 2);
     assert_ne!(delivery, context, "a new context for the delivery");
     wait_for("the message played on carol's phone", || {
         let out = server.client("carol", &["inbox", "--json"]);
@@ -218,19 +211,24 @@ fn rung(n: u16) -> impl Fn(&Value) -> Option<()> {
 }
 
 /// Line `n` rings and is picked up: returns the context of the connection made to it.
-fn answer_ring(mg: &mut GatewaySim, n: u16) -> Value {
+fn answer_ring(mg: &mut GatewaySim, encoding: &str, n: u16) -> Value {
     mg.expect(&format!("al/ri on line {n}"), rung(n));
     mg.send(&format!("offhook {n}"));
-    connected(mg, n)
+    connected(mg, encoding, n)
 }
 
-/// After line `n`'s off-hook: the Notify answered, and an RTP termination added with
-/// Offhook's media as its Remote. Returns its context.
-fn connected(mg: &mut GatewaySim, n: u16) -> Value {
+/// After line `n`'s off-hook: the Notify answered, the line and an RTP termination with
+/// Offhook's media as its Remote added into a new context. Returns the context.
+fn connected(mg: &mut GatewaySim, encoding: &str, n: u16) -> Value {
+    let line = line_of(encoding, n);
     mg.expect(&format!("the off-hook Notify of line {n} answered"), |v| {
-        (v["event"] == "notify_reply" && v["name"] == "al/of" && v["ok"] == true).then_some(())
+        let answered = v["event"] == "notify_reply"
+            && v["name"] == "al/of"
+            && v["termination"] == line
+            && v["ok"] == true;
+        answered.then_some(())
     });
-    mg.expect(
+    let context = mg.expect(
         &format!("an RTP termination for line {n} with Offhook's media"),
         |v| {
             let rtp = v["event"] == "add"
@@ -240,7 +238,15 @@ fn connected(mg: &mut GatewaySim, n: u16) -> Value {
                 && v["local"].is_string();
             rtp.then(|| v["context"].clone())
         },
-    )
+    );
+    assert!(
+        mg.seen
+            .iter()
+            .any(|v| v["event"] == "add" && v["line"] == n && v["context"] == context),
+        "line {n} joined the same context: {:#?}",
+        mg.seen
+    );
+    context
 }
 
 /// After the on-hook of the line `termination`: the Notify answered.
