@@ -401,22 +401,16 @@ impl MediaGatewayController {
             mid: self.own.message_id(),
             body,
         };
+        // In the sender's encoding; in text if that cannot carry it (an error text the BER
+        // encoder refuses).
         let mut out = Vec::new();
-        // A binary message we could not read is answered in text: its error may be that the
-        // BER itself is broken.
-        let encoding = if encoding == Encoding::Binary
-            && encoding::encode(&message, encoding, &mut out).is_ok()
-        {
-            return self.send_raw(to, reliable, out);
-        } else if encoding == Encoding::Binary {
-            Encoding::Pretty
-        } else {
-            encoding
-        };
-        out.clear();
-        if encoding::encode(&message, encoding, &mut out).is_ok() {
-            self.send_raw(to, reliable, out);
+        if encoding::encode(&message, encoding, &mut out).is_err() {
+            out.clear();
+            if encoding::encode(&message, Encoding::Pretty, &mut out).is_err() {
+                return;
+            }
         }
+        self.send_raw(to, reliable, out);
     }
 
     fn send_raw(&mut self, to: SocketAddr, _reliable: bool, bytes: Vec<u8>) {

@@ -821,3 +821,177 @@ fn registering_again_drops_what_was_in_flight() {
         "no old request timed out"
     );
 }
+
+#[test]
+fn up_backlog_and_counters_are_reported_exactly() {
+    let mut t = Mgc::new();
+    let mg1 = GatewayId::new("mg1");
+    assert!(!t.core.is_up(&mg1));
+    assert_eq!(t.core.backlog(&GatewayId::new("other")), None);
+    t.up();
+    assert!(t.core.is_up(&mg1));
+    assert!(
+        !t.core.is_up(&GatewayId::new("other")),
+        "only mg1 is configured"
+    );
+    // One in flight per line, the rest queued in order.
+    for _ in 0..3 {
+        t.core
+            .handle_command(t.now, Command::StopTone { line: Mgc::line(2) });
+    }
+    assert_eq!(t.core.backlog(&mg1), Some((2, 1)));
+    let s = t.core.stats().clone();
+    // The registration and the answers to ROOT, two line audits and two armings.
+    assert_eq!(
+        (s.messages_received, s.text_received, s.binary_received),
+        (6, 6, 0)
+    );
+    assert_eq!((s.requests_sent, s.registrations), (6, 1));
+    t.mg_sends("Error = 400 { \"cannot read it\" }");
+    assert_eq!(t.core.stats().error_replies, 1);
+    assert!(t.core.transaction_stats().replies >= 5);
+    // A stream (TCP) message is read like a datagram, and answered there.
+    let register = b"MEGACO/1 mg1\nTransaction = 9 { Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/of } } } }";
+    t.core.handle_stream_message(t.now, t.mg, register);
+    assert_eq!(t.events(), vec![Event::OffHook { line: Mgc::line(1) }]);
+    assert_eq!(t.core.stats().messages_received, 8);
+}
+
+#[test]
+fn errors_go_only_to_known_addresses_with_a_readable_text() {
+    let mut t = Mgc::new();
+    let stranger: SocketAddr = "127.0.0.9:2944".parse().unwrap();
+    t.core
+        .handle_datagram(t.now, stranger, b"MEGACO/1 mg1 Transaction = 1 { Bad");
+    assert!(
+        std::iter::from_fn(|| t.core.poll_transmit())
+            .next()
+            .is_none(),
+        "no reply to a stranger"
+    );
+    t.up();
+    t.core.handle_datagram(
+        t.now,
+        t.mg,
+        b"MEGACO/1 mg1 Transaction = 1 { Context = - { \"quoted\" } }",
+    );
+    t.core.handle_datagram(t.now, t.mg, b"not megaco");
+    let sent = t.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(t.core.stats().errors_sent, 2);
+    for reply in &sent {
+        let parsed = text::parse(reply.as_bytes()).unwrap_or_else(|e| panic!("{e}: {reply}"));
+        let text = match parsed.body {
+            Body::Error(e) => e.text,
+            Body::Transactions(ts) => match &ts[0] {
+                Transaction::Reply(r) => match &r.result {
+                    crate::megaco::ReplyResult::Error(e) => e.text,
+                    _ => panic!("{reply}"),
+                },
+                _ => panic!("{reply}"),
+            },
+        }
+        .unwrap_or_else(|| panic!("an error text: {reply}"));
+        assert!(text.len() > 8 && text.len() <= 80, "{text:?}");
+        assert!(!text.contains('"') && text.chars().all(|c| c == ' ' || c.is_ascii_graphic()));
+    }
+    assert!(sent[1].contains("not a MEGACO message"), "{}", sent[1]);
+}
+
+#[test]
+fn a_gateway_down_by_force_is_not_probed_and_an_unreachable_one_after_the_interval() {
+    let mut t = Mgc::new();
+    t.up();
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
+    t.sent();
+    t.advance(Duration::from_secs(120));
+    assert!(
+        t.requests().is_empty(),
+        "no probe of a gateway that said it went"
+    );
+    // Back, then silent: probed only after the probe interval.
+    t.register();
+    t.settle();
+    t.events();
+    t.advance(Duration::from_secs(61));
+    let keepalive = t.requests();
+    assert!(!keepalive.is_empty());
+    assert!(
+        keepalive
+            .iter()
+            .all(|r| compact(&r.text).contains("AuditValue=ROOT"))
+    );
+    let down = loop {
+        t.advance(Duration::from_millis(100));
+        t.sent();
+        if t.events()
+            .iter()
+            .any(|e| matches!(e, Event::GatewayDown { .. }))
+        {
+            break t.now;
+        }
+    };
+    t.advance(Duration::from_millis(9_900));
+    assert!(t.requests().is_empty(), "no probe before 10 s");
+    t.advance(Duration::from_millis(200));
+    assert_eq!(t.requests().len(), 1, "the probe");
+    let _ = down;
+}
+
+#[test]
+fn a_restart_loses_the_connections_and_a_line_added_while_up_is_audited() {
+    let mut t = Mgc::new();
+    t.up();
+    t.core.handle_command(
+        t.now,
+        Command::CreateConnection {
+            line: Mgc::line(1),
+            call: CallId(3),
+            mode: ConnectionMode::RecvOnly,
+            codec: Codec::Pcma,
+            ptime: Duration::from_millis(20),
+            remote: None,
+        },
+    );
+    let add = t.requests();
+    t.mg_sends(&format!(
+        "Reply = {} {{ Context = 7 {{ Add = aaln/1, Add = rtp/1 {{ Media {{ Local {{\nv=0\nc=IN IP4 127.0.0.1\nm=audio 30000 RTP/AVP 8\n}} }} }} }} }}",
+        add[0].id
+    ));
+    assert!(matches!(
+        t.events()[..],
+        [Event::ConnectionCreated {
+            call: CallId(3),
+            ..
+        }]
+    ));
+    t.register();
+    let events = t.events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::ConnectionLost {
+                call: CallId(3),
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    t.settle();
+    t.events();
+    let new = LineId::new(GatewayId::new("mg1"), "aaln/3");
+    t.core
+        .handle_command(t.now, Command::AddLine { line: new.clone() });
+    let audit = t.requests();
+    assert!(
+        compact(&audit[0].text).contains("AuditValue=aaln/3"),
+        "{}",
+        audit[0].text
+    );
+    t.ok(&audit[0]);
+    t.settle();
+    assert!(t.events().contains(&Event::LineStatus {
+        line: new,
+        off_hook: false
+    }));
+}
