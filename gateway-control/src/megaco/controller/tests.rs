@@ -995,3 +995,150 @@ fn a_restart_loses_the_connections_and_a_line_added_while_up_is_audited() {
         off_hook: false
     }));
 }
+
+#[test]
+fn encodings_and_mids_are_named_and_checked() {
+    use crate::megaco::encoding::Encoding;
+    let names: Vec<String> = [Encoding::Pretty, Encoding::Compact, Encoding::Binary]
+        .iter()
+        .map(|e| format!("{e}/{}/{}", e.as_str(), e.is_text()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pretty/pretty/true",
+            "compact/compact/true",
+            "binary/binary/false"
+        ]
+    );
+    for ok in [
+        "mg1",
+        "[::1]",
+        "[::1]:2944",
+        "[192.0.2.7]",
+        "<mg.example.net>:2944",
+    ] {
+        assert!(valid_mid(ok), "{ok}");
+    }
+    for bad in ["", "[::1]x", "<mg>x:5", "1mg", "[mg]:5"] {
+        assert!(!valid_mid(bad), "{bad}");
+    }
+}
+
+#[test]
+fn configs_at_their_bounds() {
+    let gateways = |n: usize, lines: usize| Config {
+        gateways: (0..n)
+            .map(|i| GatewayConfig {
+                id: GatewayId::new(&format!("g{i}")),
+                mid: format!("mg{i}"),
+                address: None,
+                lines: (0..lines).map(|l| format!("aaln/{l}")).collect(),
+            })
+            .collect(),
+        ..Config::default()
+    };
+    assert!(gateways(MAX_GATEWAYS, 1).validate().is_ok());
+    assert_eq!(
+        gateways(MAX_GATEWAYS + 1, 1).validate(),
+        Err(ConfigError::TooMany("gateways"))
+    );
+    assert!(gateways(1, MAX_LINES_PER_GATEWAY).validate().is_ok());
+    assert_eq!(
+        gateways(1, MAX_LINES_PER_GATEWAY + 1).validate(),
+        Err(ConfigError::TooMany("lines"))
+    );
+}
+
+#[test]
+fn service_changes_and_notifies_are_counted_and_a_failover_keeps_the_calls() {
+    let mut t = Mgc::new();
+    t.up();
+    t.core.handle_command(
+        t.now,
+        Command::CreateConnection {
+            line: Mgc::line(2),
+            call: CallId(5),
+            mode: ConnectionMode::SendRecv,
+            codec: Codec::Pcmu,
+            ptime: Duration::from_millis(20),
+            remote: None,
+        },
+    );
+    let add = t.requests();
+    t.mg_sends(&format!(
+        "Reply = {} {{ Context = 9 {{ Add = aaln/2, Add = rtp/2 {{ Media {{ Local {{\nv=0\nc=IN IP4 127.0.0.1\nm=audio 30002 RTP/AVP 0\n}} }} }} }} }}",
+        add[0].id
+    ));
+    t.settle();
+    t.events();
+    // A failover (the MG moved to us with its state) keeps the connection.
+    t.request(
+        "Context = - { ServiceChange = ROOT { Services { Method = Failover, Reason = \"904\" } } }",
+    );
+    t.settle();
+    let events = t.events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ConnectionLost { .. })),
+        "{events:?}"
+    );
+    // Counted exactly.
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/of, x/y, al/of } } }");
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/on } } }");
+    t.request("Context = - { Move = aaln/1 }");
+    t.request("Context = - { Subtract = aaln/1 }");
+    t.request("Context = - { ServiceChange = aaln/1 { Services { Method = Forced } } }");
+    t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Graceful } } }");
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Graceful } } }");
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
+    let s = t.core.stats();
+    assert_eq!(
+        (s.notifies, s.events_reported, s.events_ignored),
+        (2, 2, 2),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.commands_refused, s.service_losses, s.registrations),
+        (2, 4, 2),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_line_restart_forgets_its_hook_state_and_waits_for_the_gateway() {
+    let mut t = Mgc::new();
+    t.up();
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/of } } }");
+    t.settle();
+    t.events();
+    // Restarted: on-hook again, audited and armed for off-hook.
+    t.request("Context = - { ServiceChange = aaln/1 { Services { Method = Restart } } }");
+    t.settle();
+    assert_eq!(
+        t.events(),
+        vec![Event::LineStatus {
+            line: Mgc::line(1),
+            off_hook: false
+        }]
+    );
+    // A failover of a line keeps its state.
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 3 { al/of } } }");
+    t.settle();
+    t.events();
+    t.request("Context = - { ServiceChange = aaln/1 { Services { Method = Failover } } }");
+    t.settle();
+    assert_eq!(
+        t.events(),
+        vec![Event::LineStatus {
+            line: Mgc::line(1),
+            off_hook: true
+        }]
+    );
+    // While the gateway is down, a line's restart is not acted on.
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
+    t.sent();
+    t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Restart } } }");
+    assert_eq!(t.requests().len(), 0);
+}
