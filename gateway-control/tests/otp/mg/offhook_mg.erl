@@ -63,6 +63,8 @@
 %%   {"event":"notify_reply","termination":"aaln/1","name":"al/of","ok":true}
 %%   {"event":"not_armed","line":1,"name":"al/of"}
 %%   {"event":"error","command":"...","reason":"..."}
+%%   {"event":"error","command":"decode","reason":"...","bytes":"4D45..."}  (a message OTP's
+%%    decoder refused, in hex; megaco's "syntax" error follows)
 %%   {"event":"disconnected"}   (TCP; the MG then exits with status 1)
 %%   {"event":"quit"}
 %% Contexts are numbered from 1, RTP terminations too. Termination ids are printed as OTP
