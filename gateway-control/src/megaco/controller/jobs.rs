@@ -913,8 +913,14 @@ impl MediaGatewayController {
         while let Some(event) = self.transactions.poll_event() {
             match event {
                 TxEvent::TimedOut { transaction, .. } => self.timed_out(now, transaction),
-                TxEvent::AcksDue { peer, ranges } => self.send_acks(peer, ranges),
-                _ => {}
+                TxEvent::AcksDue { peer, ranges } => {
+                    self.send_raw_transaction(peer, Transaction::ResponseAck(ranges));
+                }
+                // The controller answers each request as it reads it, so a request of a
+                // gateway is never still executing; should one be, the gateway hears so.
+                TxEvent::PendingDue { peer, transaction } => {
+                    self.send_raw_transaction(peer, Transaction::Pending(transaction));
+                }
             }
         }
     }
@@ -946,7 +952,9 @@ impl MediaGatewayController {
         }
     }
 
-    fn send_acks(&mut self, to: SocketAddr, ranges: Vec<crate::megaco::AckRange>) {
+    /// A stand-alone message of one transaction (a ResponseAck or a Pending) to a peer, in the
+    /// encoding of the gateway there.
+    fn send_raw_transaction(&mut self, to: SocketAddr, transaction: Transaction<'_>) {
         let encoding = self
             .gateways
             .iter()
@@ -955,7 +963,7 @@ impl MediaGatewayController {
         let message = Message {
             version: 1,
             mid: self.own.message_id(),
-            body: Body::Transactions(vec![Transaction::ResponseAck(ranges)]),
+            body: Body::Transactions(vec![transaction]),
         };
         let mut out = Vec::new();
         if encoding::encode(&message, encoding, &mut out).is_ok() {

@@ -1142,3 +1142,22 @@ fn a_line_restart_forgets_its_hook_state_and_waits_for_the_gateway() {
     t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Restart } } }");
     assert_eq!(t.requests().len(), 0);
 }
+
+#[test]
+fn replies_are_acknowledged_on_their_own_when_nothing_else_goes() {
+    let mut t = Mgc::new();
+    t.up();
+    t.sent();
+    t.advance(Duration::from_secs(2));
+    let acks: Vec<String> = t
+        .sent()
+        .into_iter()
+        .filter(|m| m.contains("TransactionResponseAck"))
+        .collect();
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    let parsed = text::parse(acks[0].as_bytes()).unwrap();
+    let Body::Transactions(ts) = parsed.body else {
+        panic!()
+    };
+    assert!(matches!(&ts[..], [Transaction::ResponseAck(ranges)] if !ranges.is_empty()));
+}
