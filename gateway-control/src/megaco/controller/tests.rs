@@ -1161,3 +1161,393 @@ fn replies_are_acknowledged_on_their_own_when_nothing_else_goes() {
     };
     assert!(matches!(&ts[..], [Transaction::ResponseAck(ranges)] if !ranges.is_empty()));
 }
+
+impl Mgc {
+    /// Connects `call` on line `n`: the gateway answers with context `context`, termination
+    /// `rtp` and Local SDP `local` (`c=` and `m=` lines).
+    fn connect(&mut self, n: usize, call: u64, context: u32, rtp: &str, local: &str) -> Vec<Event> {
+        self.core.handle_command(
+            self.now,
+            Command::CreateConnection {
+                line: Mgc::line(n),
+                call: CallId(call),
+                mode: ConnectionMode::SendRecv,
+                codec: Codec::Pcmu,
+                ptime: Duration::from_millis(20),
+                remote: None,
+            },
+        );
+        let add = self.requests();
+        let add = add.last().expect("an Add");
+        self.mg_sends(&format!(
+            "Reply = {} {{ Context = {context} {{ Add = {rtp} {{ Media {{ Local {{\nv=0\n{local}\n}} }} }} }} }}",
+            add.id
+        ));
+        self.events()
+    }
+}
+
+#[test]
+fn calls_are_named_in_failures_and_the_last_connection_of_a_line_takes_the_line_out() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    // Refused at once for an unknown line, by the gateway for a known one: both name the call.
+    t.core.handle_command(
+        t.now,
+        Command::DeleteConnection {
+            line: LineId::new(GatewayId::new("mg1"), "aaln/9"),
+            call: CallId(4),
+        },
+    );
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed {
+            call: Some(CallId(4)),
+            code: 430,
+            ..
+        }]
+    ));
+    assert_eq!(t.core.stats().commands_failed, 1);
+    t.core.handle_command(
+        t.now,
+        Command::CreateConnection {
+            line: Mgc::line(1),
+            call: CallId(6),
+            mode: ConnectionMode::SendRecv,
+            codec: Codec::Pcmu,
+            ptime: Duration::from_millis(20),
+            remote: None,
+        },
+    );
+    let add = t.requests();
+    t.fail(&add[0], 510);
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed {
+            call: Some(CallId(6)),
+            code: 510,
+            ..
+        }]
+    ));
+    assert_eq!(t.core.stats().error_replies, 1);
+    // Two calls on line 1 and one on line 2; PCMA chosen by the gateway is reported.
+    let e = t.connect(
+        1,
+        1,
+        5,
+        "rtp/1",
+        "c=IN IP4 127.0.0.1\nm=audio 30000 RTP/AVP 8",
+    );
+    assert!(
+        matches!(&e[..], [Event::ConnectionCreated { local, .. }] if local.codec == Codec::Pcma),
+        "{e:?}"
+    );
+    t.settle();
+    let e = t.connect(
+        1,
+        2,
+        5,
+        "rtp/2",
+        "c=IN IP4 127.0.0.1\nm=audio 30002 RTP/AVP 0",
+    );
+    assert!(
+        matches!(&e[..], [Event::ConnectionCreated { local, .. }] if local.codec == Codec::Pcmu),
+        "{e:?}"
+    );
+    t.settle();
+    let e = t.connect(
+        2,
+        3,
+        6,
+        "rtp/3",
+        "c=IN IP4 127.0.0.1\nm=audio 30004 RTP/AVP 0",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    t.settle();
+    t.events();
+    // The first of line 1's calls: only its RTP termination goes.
+    t.core.handle_command(
+        t.now,
+        Command::DeleteConnection {
+            line: Mgc::line(1),
+            call: CallId(1),
+        },
+    );
+    let sub = t.requests();
+    assert!(
+        compact(&sub[0].text).contains("Context=5{Subtract=rtp/1}"),
+        "{}",
+        sub[0].text
+    );
+    t.ok(&sub[0]);
+    assert!(t.requests().is_empty(), "line 1 stays in its context");
+    // The last: the line goes too, and is armed again in the null context.
+    t.core.handle_command(
+        t.now,
+        Command::DeleteConnection {
+            line: Mgc::line(1),
+            call: CallId(2),
+        },
+    );
+    let sub = t.requests();
+    assert!(
+        compact(&sub[0].text).contains("Context=5{Subtract=rtp/2,Subtract=aaln/1}"),
+        "{}",
+        sub[0].text
+    );
+    t.ok(&sub[0]);
+    let arm = t.requests();
+    assert_eq!((arm.len(), arm[0].context.as_str()), (1, "-"));
+    // A refused Subtract still ends the call (it is gone either way).
+    t.core.handle_command(
+        t.now,
+        Command::DeleteConnection {
+            line: Mgc::line(2),
+            call: CallId(3),
+        },
+    );
+    let sub = t.requests();
+    t.fail(&sub[0], 411);
+    assert!(t.events().iter().any(|e| matches!(
+        e,
+        Event::ConnectionDeleted {
+            call: CallId(3),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_local_description_without_an_address_is_refused_and_undone() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    let e = t.connect(
+        1,
+        8,
+        3,
+        "rtp/8",
+        "c=IN IP4 0.0.0.0\nm=audio 30000 RTP/AVP 0",
+    );
+    assert!(
+        matches!(
+            &e[..],
+            [Event::CommandFailed {
+                call: Some(CallId(8)),
+                code: 500,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+    let undo = t.requests();
+    assert!(
+        compact(&undo[0].text).contains("Context=3{Subtract=rtp/8,Subtract=aaln/1}"),
+        "{}",
+        undo[0].text
+    );
+}
+
+#[test]
+fn lines_are_added_removed_and_audited_on_command() {
+    let mut t = Mgc::new();
+    // Before the gateway is up, an added line waits for it.
+    let new = LineId::new(GatewayId::new("mg1"), "aaln/3");
+    t.core
+        .handle_command(t.now, Command::AddLine { line: new.clone() });
+    assert!(t.requests().is_empty());
+    t.core.handle_command(
+        t.now,
+        Command::AddLine {
+            line: LineId::new(GatewayId::new("mg1"), "aaln/*"),
+        },
+    );
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed { code: 430, .. }]
+    ));
+    t.register();
+    t.settle();
+    assert!(t.events().contains(&Event::LineStatus {
+        line: new.clone(),
+        off_hook: false
+    }));
+    // Removed: its commands are refused; audited on command: LineStatus.
+    t.core
+        .handle_command(t.now, Command::RemoveLine { line: new.clone() });
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: new.clone(),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed { code: 430, .. }]
+    ));
+    t.core
+        .handle_command(t.now, Command::Audit { line: Mgc::line(2) });
+    let audit = t.requests();
+    assert!(compact(&audit[0].text).contains("AuditValue=aaln/2"));
+    t.ok(&audit[0]);
+    assert_eq!(
+        t.events(),
+        vec![Event::LineStatus {
+            line: Mgc::line(2),
+            off_hook: false
+        }]
+    );
+    // An audit error other than "unknown termination" leaves the line in use.
+    t.settle();
+    t.core
+        .handle_command(t.now, Command::Audit { line: Mgc::line(2) });
+    let audit = t.requests();
+    t.fail(&audit[0], 500);
+    t.settle();
+    t.events();
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: Mgc::line(2),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    assert!(
+        t.requests()
+            .iter()
+            .any(|r| compact(&r.text).contains("Signals{al/ri}"))
+    );
+}
+
+#[test]
+fn a_full_line_queue_refuses_and_a_delete_on_a_down_gateway_ends_the_call() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    for _ in 0..(MAX_QUEUED_PER_LINE + 2) {
+        t.core
+            .handle_command(t.now, Command::StopTone { line: Mgc::line(1) });
+    }
+    let events = t.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(events[0], Event::CommandFailed { code: 510, .. }));
+    assert_eq!(t.core.stats().commands_failed, 1);
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
+    t.events();
+    t.core.handle_command(
+        t.now,
+        Command::DeleteConnection {
+            line: Mgc::line(2),
+            call: CallId(9),
+        },
+    );
+    assert_eq!(
+        t.events(),
+        vec![Event::ConnectionDeleted {
+            line: Mgc::line(2),
+            call: CallId(9)
+        }]
+    );
+}
+
+#[test]
+fn a_gateway_gone_stays_down_whatever_its_old_requests_do() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: Mgc::line(1),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    let ring = t.requests();
+    t.advance(Duration::from_secs(61));
+    let keepalive = t.requests();
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
+    t.events();
+    // The keep-alive answered late, the ring never: still down, no other report.
+    t.ok(&keepalive[0]);
+    t.advance(Duration::from_secs(60));
+    assert!(!t.core.is_up(&GatewayId::new("mg1")));
+    assert!(
+        t.events()
+            .iter()
+            .all(|e| !matches!(e, Event::GatewayUp { .. } | Event::GatewayDown { .. })),
+    );
+    let _ = ring;
+}
+
+#[test]
+fn a_line_request_unanswered_fails_itself_and_takes_the_gateway_down() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    t.core.handle_command(
+        t.now,
+        Command::Ring {
+            line: Mgc::line(1),
+            cadence: Default::default(),
+            caller_id: None,
+        },
+    );
+    t.advance(Duration::from_secs(30));
+    let events = t.events();
+    assert!(
+        matches!(&events[0], Event::CommandFailed { line, code: 502, .. } if *line == Mgc::line(1)),
+        "{events:?}"
+    );
+    assert!(events.contains(&Event::GatewayDown {
+        gateway: GatewayId::new("mg1"),
+        reason: DownReason::Unreachable
+    }));
+    assert!(t.core.stats().timeouts >= 1);
+}
+
+#[test]
+fn notify_windows_digit_strings_and_refused_collection() {
+    let mut t = Mgc::new();
+    t.up();
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/of } } }");
+    t.settle();
+    t.events();
+    // RequestIDs 2 (current) back to 2 - 7 count; 8 back does not.
+    let key = |c| Event::Digit {
+        line: Mgc::line(1),
+        digit: crate::model::Digit::new(c).unwrap(),
+    };
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 2 { dd/ce { Meth = FM, ds = \"12\" }, dd/ce { ds = \"\" } } } }");
+    assert_eq!(t.events(), vec![key('1'), key('2')]);
+    assert_eq!(t.core.stats().events_reported, 3);
+    // Each key arms the line again (the RequestID grows): the ones reported under RequestID 2
+    // stop once it is 8 behind, after seven.
+    for _ in 0..10 {
+        t.settle();
+        t.request(
+            "Context = - { Notify = aaln/1 { ObservedEvents = 2 { dd/ce { ds = \"1\" } } } }",
+        );
+    }
+    assert_eq!(t.events(), vec![key('1'); 7]);
+    // A refused digit collection: keys are keys again.
+    t.settle();
+    t.core.handle_command(
+        t.now,
+        Command::CollectDigits {
+            line: Mgc::line(1),
+            map: DigitMap::parse("xx").unwrap(),
+        },
+    );
+    let collect = t.requests();
+    t.fail(&collect[0], 520);
+    t.events();
+    t.settle();
+    let rid = t.core.gateways[0].lines[0].request_id;
+    t.request(&format!("Context = - {{ Notify = aaln/1 {{ ObservedEvents = {rid} {{ dd/ce {{ ds = \"5\" }} }} }} }}"));
+    assert_eq!(t.events(), vec![key('5')]);
+}
