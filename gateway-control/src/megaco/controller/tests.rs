@@ -1169,7 +1169,7 @@ impl Mgc {
         self.core.handle_command(
             self.now,
             Command::CreateConnection {
-                line: Mgc::line(n),
+                line: Self::line(n),
                 call: CallId(call),
                 mode: ConnectionMode::SendRecv,
                 codec: Codec::Pcmu,
