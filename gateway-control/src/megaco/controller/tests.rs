@@ -202,6 +202,31 @@ fn verb(c: &MCommand<'_>) -> &'static str {
     }
 }
 
+fn ring(line: LineId) -> Command {
+    Command::Ring {
+        line,
+        cadence: Default::default(),
+        caller_id: None,
+    }
+}
+
+fn create(
+    line: LineId,
+    call: CallId,
+    mode: ConnectionMode,
+    codec: Codec,
+    remote: Option<Media>,
+) -> Command {
+    Command::CreateConnection {
+        line,
+        call,
+        mode,
+        codec,
+        ptime: Duration::from_millis(20),
+        remote,
+    }
+}
+
 fn compact(s: &str) -> String {
     s.split_whitespace().collect()
 }
@@ -348,14 +373,7 @@ fn ring_and_its_stop_go_in_order_one_at_a_time() {
     let mut t = Mgc::new();
     t.up();
     let line = Mgc::line(1);
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: line.clone(),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(line.clone()));
     t.core
         .handle_command(t.now, Command::StopRing { line: line.clone() });
     let ring = t.requests();
@@ -600,14 +618,7 @@ fn an_unanswered_request_reports_the_gateway_unreachable_until_it_answers_a_prob
             reason: DownReason::Unreachable
         }]
     );
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: Mgc::line(1),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(Mgc::line(1)));
     assert!(matches!(
         t.events()[..],
         [Event::CommandFailed { code: 502, .. }]
@@ -654,14 +665,7 @@ fn graceful_and_forced_service_changes_take_the_gateway_down_and_a_restart_bring
     // One line out of service, then back.
     t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Forced } } }");
     t.sent();
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: Mgc::line(2),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(Mgc::line(2)));
     assert!(matches!(
         t.events()[..],
         [Event::CommandFailed { code: 430, .. }]
@@ -781,14 +785,7 @@ fn registering_again_drops_what_was_in_flight() {
     let mut t = Mgc::new();
     t.up();
     t.events();
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: Mgc::line(1),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(Mgc::line(1)));
     assert_eq!(t.core.backlog(&GatewayId::new("mg1")), Some((0, 1)));
     for _ in 0..5 {
         t.register();
@@ -944,14 +941,13 @@ fn a_restart_loses_the_connections_and_a_line_added_while_up_is_audited() {
     t.up();
     t.core.handle_command(
         t.now,
-        Command::CreateConnection {
-            line: Mgc::line(1),
-            call: CallId(3),
-            mode: ConnectionMode::RecvOnly,
-            codec: Codec::Pcma,
-            ptime: Duration::from_millis(20),
-            remote: None,
-        },
+        create(
+            Mgc::line(1),
+            CallId(3),
+            ConnectionMode::RecvOnly,
+            Codec::Pcma,
+            None,
+        ),
     );
     let add = t.requests();
     t.mg_sends(&format!(
@@ -1056,14 +1052,13 @@ fn service_changes_and_notifies_are_counted_and_a_failover_keeps_the_calls() {
     t.up();
     t.core.handle_command(
         t.now,
-        Command::CreateConnection {
-            line: Mgc::line(2),
-            call: CallId(5),
-            mode: ConnectionMode::SendRecv,
-            codec: Codec::Pcmu,
-            ptime: Duration::from_millis(20),
-            remote: None,
-        },
+        create(
+            Mgc::line(2),
+            CallId(5),
+            ConnectionMode::SendRecv,
+            Codec::Pcmu,
+            None,
+        ),
     );
     let add = t.requests();
     t.mg_sends(&format!(
@@ -1168,14 +1163,13 @@ impl Mgc {
     fn connect(&mut self, n: usize, call: u64, context: u32, rtp: &str, local: &str) -> Vec<Event> {
         self.core.handle_command(
             self.now,
-            Command::CreateConnection {
-                line: Self::line(n),
-                call: CallId(call),
-                mode: ConnectionMode::SendRecv,
-                codec: Codec::Pcmu,
-                ptime: Duration::from_millis(20),
-                remote: None,
-            },
+            create(
+                Self::line(n),
+                CallId(call),
+                ConnectionMode::SendRecv,
+                Codec::Pcmu,
+                None,
+            ),
         );
         let add = self.requests();
         let add = add.last().expect("an Add");
@@ -1211,14 +1205,13 @@ fn calls_are_named_in_failures_and_the_last_connection_of_a_line_takes_the_line_
     assert_eq!(t.core.stats().commands_failed, 1);
     t.core.handle_command(
         t.now,
-        Command::CreateConnection {
-            line: Mgc::line(1),
-            call: CallId(6),
-            mode: ConnectionMode::SendRecv,
-            codec: Codec::Pcmu,
-            ptime: Duration::from_millis(20),
-            remote: None,
-        },
+        create(
+            Mgc::line(1),
+            CallId(6),
+            ConnectionMode::SendRecv,
+            Codec::Pcmu,
+            None,
+        ),
     );
     let add = t.requests();
     t.fail(&add[0], 510);
@@ -1376,14 +1369,7 @@ fn lines_are_added_removed_and_audited_on_command() {
     // Removed: its commands are refused; audited on command: LineStatus.
     t.core
         .handle_command(t.now, Command::RemoveLine { line: new.clone() });
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: new.clone(),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(new.clone()));
     assert!(matches!(
         t.events()[..],
         [Event::CommandFailed { code: 430, .. }]
@@ -1408,14 +1394,7 @@ fn lines_are_added_removed_and_audited_on_command() {
     t.fail(&audit[0], 500);
     t.settle();
     t.events();
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: Mgc::line(2),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(Mgc::line(2)));
     assert!(
         t.requests()
             .iter()
@@ -1459,14 +1438,7 @@ fn a_gateway_gone_stays_down_whatever_its_old_requests_do() {
     let mut t = Mgc::new();
     t.up();
     t.events();
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: Mgc::line(1),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(Mgc::line(1)));
     let ring = t.requests();
     t.advance(Duration::from_secs(61));
     let keepalive = t.requests();
@@ -1489,14 +1461,7 @@ fn a_line_request_unanswered_fails_itself_and_takes_the_gateway_down() {
     let mut t = Mgc::new();
     t.up();
     t.events();
-    t.core.handle_command(
-        t.now,
-        Command::Ring {
-            line: Mgc::line(1),
-            cadence: Default::default(),
-            caller_id: None,
-        },
-    );
+    t.core.handle_command(t.now, ring(Mgc::line(1)));
     t.advance(Duration::from_secs(30));
     let events = t.events();
     assert!(
