@@ -341,7 +341,7 @@ mod tests {
     async fn the_registry_starts_drivers_by_protocol_and_lists_the_rest_down() {
         let config = Config::parse(
             "t.toml",
-            "[mgcp]\nlisten = \"127.0.0.1:0\"\n\
+            "[mgcp]\nlisten = \"127.0.0.1:0\"\n[megaco]\nlisten = \"127.0.0.1:0\"\n\
              [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:9\"\n\
              [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\nmid = \"mg1\"\n\
              [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"127.0.0.1\"\n\
@@ -352,7 +352,7 @@ mod tests {
         let g = start(&config, &[], metrics, 1).await.unwrap();
         assert_eq!(
             g.drivers.keys().copied().collect::<Vec<_>>(),
-            [Protocol::Mgcp]
+            [Protocol::Mgcp, Protocol::Megaco]
         );
         let health: Vec<_> = g
             .health()
@@ -371,9 +371,10 @@ mod tests {
             line: LineId::new(GatewayId::new(gateway), "aaln/1"),
         };
         assert!(g.command(stop("gw1")).await.is_ok());
+        assert!(g.command(stop("mg1")).await.is_ok());
         assert!(
-            g.command(stop("mg1")).await.is_err(),
-            "no MEGACO driver yet"
+            g.command(stop("tp1")).await.is_err(),
+            "no TPNCP driver yet"
         );
         assert!(g.command(stop("nowhere")).await.is_err());
         // The lines the drivers started with: the config's station, and the database's.
