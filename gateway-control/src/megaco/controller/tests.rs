@@ -1516,3 +1516,79 @@ fn notify_windows_digit_strings_and_refused_collection() {
     t.request(&format!("Context = - {{ Notify = aaln/1 {{ ObservedEvents = {rid} {{ dd/ce {{ ds = \"5\" }} }} }} }}"));
     assert_eq!(t.events(), vec![key('5')]);
 }
+
+#[test]
+fn error_texts_keep_printable_ascii_without_quotes() {
+    assert_eq!(sanitize("a\"b\nc\td é "), "abcd  ");
+    assert_eq!(sanitize(&"x".repeat(100)).len(), 80);
+}
+
+#[test]
+fn refusals_are_counted_exactly() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    t.core
+        .handle_command(t.now, ring(LineId::new(GatewayId::new("nope"), "aaln/1")));
+    t.core.handle_command(
+        t.now,
+        Command::PlayTone {
+            line: Mgc::line(1),
+            tone: Tone::MessageWaitingLamp,
+        },
+    );
+    assert_eq!(t.core.stats().commands_failed, 2);
+    t.request("Context = - { Notify = aaln/7 { ObservedEvents = 1 { al/of } } }");
+    assert_eq!(t.core.stats().events_ignored, 1);
+    // A line restarting while its gateway is down is left for the gateway's return.
+    t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
+    t.events();
+    t.request("Context = - { ServiceChange = aaln/2 { Services { Method = Restart } } }");
+    assert_eq!(t.events(), vec![]);
+}
+
+/// Annex A cannot carry a text termination id such as `aaln/1` (OTP's term-id config): a
+/// gateway that speaks binary gets no request for such a line, and the line's station hears
+/// why.
+#[test]
+fn a_text_line_id_on_a_binary_gateway_fails_clearly() {
+    use crate::megaco::ber;
+    let mut t = Mgc::new();
+    let register = text::parse(
+        b"MEGACO/1 mg1\nTransaction = 1 { Context = - { ServiceChange = ROOT { Services { Method = Restart, Reason = \"901\" } } } }",
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    ber::encode(&register, &mut bytes).unwrap();
+    t.core.handle_datagram(t.now, t.mg, &bytes);
+    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| t.core.poll_transmit())
+        .map(|x| x.contents)
+        .collect();
+    let arena = ber::Arena::new();
+    let audit = ber::decode(&sent[1], &arena).unwrap();
+    let Body::Transactions(ts) = &audit.body else {
+        panic!()
+    };
+    let Transaction::Request(r) = &ts[0] else {
+        panic!()
+    };
+    let reply = format!(
+        "MEGACO/1 mg1\nReply = {} {{ Context = - {{ AuditValue = ROOT }} }}",
+        r.id.0
+    );
+    let reply = text::parse(reply.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    ber::encode(&reply, &mut bytes).unwrap();
+    t.core.handle_datagram(t.now, t.mg, &bytes);
+    let events = t.events();
+    assert!(events.contains(&Event::GatewayUp {
+        gateway: GatewayId::new("mg1")
+    }));
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::CommandFailed { code: 500, .. }))
+        .collect();
+    assert_eq!(failed.len(), 2, "one per line: {events:?}");
+    // Each line's audit and its arming could not be written.
+    assert_eq!(t.core.stats().encode_failures, 4);
+}
