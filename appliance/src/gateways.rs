@@ -372,10 +372,7 @@ mod tests {
         };
         assert!(g.command(stop("gw1")).await.is_ok());
         assert!(g.command(stop("mg1")).await.is_ok());
-        assert!(
-            g.command(stop("tp1")).await.is_err(),
-            "no TPNCP driver yet"
-        );
+        assert!(g.command(stop("tp1")).await.is_err(), "no TPNCP driver yet");
         assert!(g.command(stop("nowhere")).await.is_err());
         // The lines the drivers started with: the config's station, and the database's.
         let line = |gateway: &str, endpoint: &str| LineId::new(GatewayId::new(gateway), endpoint);
