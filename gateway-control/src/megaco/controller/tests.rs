@@ -804,8 +804,8 @@ fn registering_again_drops_what_was_in_flight() {
                     reason: DownReason::Forced,
                     ..
                 },
-                Event::CommandFailed { code: 502, .. }
-            ]
+                Event::CommandFailed { code: 502, line, .. }
+            ] if *line == Mgc::line(1)
         ),
         "{events:?}"
     );
@@ -1438,22 +1438,124 @@ fn a_gateway_gone_stays_down_whatever_its_old_requests_do() {
     let mut t = Mgc::new();
     t.up();
     t.events();
-    t.core.handle_command(t.now, ring(Mgc::line(1)));
-    let ring = t.requests();
-    t.advance(Duration::from_secs(61));
+    t.advance(Duration::from_millis(60_001));
     let keepalive = t.requests();
+    assert!(compact(&keepalive[0].text).contains("AuditValue=ROOT"));
+    t.core.handle_command(t.now, ring(Mgc::line(1)));
+    t.requests();
     t.request("Context = - { ServiceChange = ROOT { Services { Method = Forced } } }");
     t.events();
-    // The keep-alive answered late, the ring never: still down, no other report.
+    // The keep-alive answered late, the ring never (it times out while the gateway is gone):
+    // still down, not probed, no other report.
     t.ok(&keepalive[0]);
-    t.advance(Duration::from_secs(60));
+    t.advance(Duration::from_secs(120));
     assert!(!t.core.is_up(&GatewayId::new("mg1")));
     assert!(
         t.events()
             .iter()
             .all(|e| !matches!(e, Event::GatewayUp { .. } | Event::GatewayDown { .. })),
     );
-    let _ = ring;
+    assert!(
+        t.requests().iter().all(|r| !r.text.contains("AuditValue")),
+        "a gateway gone by force is not probed"
+    );
+}
+
+#[test]
+fn a_connect_reply_without_a_context_and_a_codec_chosen_by_the_gateway() {
+    let mut t = Mgc::new();
+    t.up();
+    t.events();
+    t.core.handle_command(
+        t.now,
+        create(
+            Mgc::line(1),
+            CallId(1),
+            ConnectionMode::SendRecv,
+            Codec::Pcma,
+            None,
+        ),
+    );
+    let add = t.requests();
+    t.mg_sends(&format!(
+        "Reply = {} {{ Context = - {{ Add = aaln/1 }} }}",
+        add[0].id
+    ));
+    assert!(matches!(
+        t.events()[..],
+        [Event::CommandFailed {
+            call: Some(CallId(1)),
+            code: 500,
+            ..
+        }]
+    ));
+    assert_eq!(t.core.stats().replies_unmatched, 1);
+    t.settle();
+    // Asked for PCMA, the gateway chose PCMU: PCMU is what it sends.
+    t.core.handle_command(
+        t.now,
+        create(
+            Mgc::line(2),
+            CallId(2),
+            ConnectionMode::SendRecv,
+            Codec::Pcma,
+            None,
+        ),
+    );
+    let add = t.requests();
+    t.mg_sends(&format!(
+        "Reply = {} {{ Context = 4 {{ Add = rtp/4 {{ Media {{ Local {{\nv=0\nc=IN IP4 127.0.0.1\nm=audio 30000 RTP/AVP 0\n}} }} }} }} }}",
+        add[0].id
+    ));
+    assert!(
+        matches!(&t.events()[..], [Event::ConnectionCreated { local, .. }] if local.codec == Codec::Pcmu)
+    );
+}
+
+#[test]
+fn a_compact_gateway_gets_its_acknowledgements_in_compact() {
+    let mut t = Mgc::new();
+    t.core.handle_datagram(
+        t.now,
+        t.mg,
+        b"!/1 mg1\nT=3{C=-{SC=ROOT{SV{MT=RS,RE=\"901\"}}}}",
+    );
+    let sent = t.sent();
+    let audit = t.requests_of(&sent[1..]);
+    // Everything answered in compact, until quiet; then the acknowledgement goes on its own.
+    let mut pending = audit;
+    while !pending.is_empty() {
+        for r in &pending {
+            let parsed = text::parse(r.text.as_bytes()).unwrap();
+            let Body::Transactions(ts) = parsed.body else {
+                unreachable!()
+            };
+            let Transaction::Request(req) = &ts[0] else {
+                unreachable!()
+            };
+            let c = &req.actions[0].commands[0].command;
+            let reply = format!(
+                "!/1 mg1\nP={}{{C={}{{{}={}}}}}",
+                r.id,
+                r.context,
+                match c.verb {
+                    Verb::AuditValue => "AV",
+                    _ => "MF",
+                },
+                c.termination.0
+            );
+            t.core.handle_datagram(t.now, t.mg, reply.as_bytes());
+        }
+        pending = t.requests();
+    }
+    t.advance(Duration::from_secs(2));
+    let acks: Vec<String> = t
+        .sent()
+        .into_iter()
+        .filter(|m| m.contains("TransactionResponseAck") || m.contains("K{"))
+        .collect();
+    assert!(!acks.is_empty());
+    assert!(acks.iter().all(|m| m.starts_with("!/1 ")), "{acks:?}");
 }
 
 #[test]
