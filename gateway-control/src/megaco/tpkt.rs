@@ -180,9 +180,9 @@ mod tests {
     #[test]
     fn frames_with_the_rfc_1006_header() {
         let mut out = vec![0xAA];
-        frame(b"MEGACO/1 [10.0.0.1]:2944\n", &mut out).unwrap();
+        frame(b"MEGACO/1 [192.0.2.1]:2944\n", &mut out).unwrap();
         assert_eq!(&out[..5], &[0xAA, 3, 0, 0, 29]);
-        assert_eq!(&out[5..], b"MEGACO/1 [10.0.0.1]:2944\n");
+        assert_eq!(&out[5..], b"MEGACO/1 [192.0.2.1]:2944\n");
         let mut empty = Vec::new();
         frame(b"", &mut empty).unwrap();
         assert_eq!(empty, [3, 0, 0, 4]);

@@ -271,12 +271,12 @@ mod tests {
             c.validate(),
             Err(ConfigError::Duplicate(GatewayId::new("b")))
         );
-        c.gateways = vec![gw("a", "[10.0.0.1]"), gw("b", "[10.0.0.1]:2944")];
+        c.gateways = vec![gw("a", "[192.0.2.1]"), gw("b", "[192.0.2.1]:2944")];
         assert_eq!(
             c.validate(),
             Err(ConfigError::Duplicate(GatewayId::new("b")))
         );
-        c.gateways = vec![gw("a", "[10.0.0.1]:2945"), gw("b", "[10.0.0.1]:2944")];
+        c.gateways = vec![gw("a", "[192.0.2.1]:2945"), gw("b", "[192.0.2.1]:2944")];
         assert!(c.validate().is_ok());
         c.gateways[1].lines.push("*".into());
         assert!(matches!(c.validate(), Err(ConfigError::Line { .. })));

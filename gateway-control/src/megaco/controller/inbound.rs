@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
-use super::jobs::{Job, key_of_digit, key_of_event};
+use super::build::{key_of_digit, key_of_event};
+use super::jobs::Job;
 use super::{MediaGatewayController, Peer, REQUEST_ID_WINDOW, Service};
 use crate::megaco::encoding;
 use crate::megaco::transaction::RequestOutcome;

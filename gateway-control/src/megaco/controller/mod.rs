@@ -1,8 +1,10 @@
 //! The MEGACO media gateway controller core; see [`MediaGatewayController`].
 
+mod build;
 mod config;
 mod inbound;
 mod jobs;
+mod replies;
 mod stats;
 #[cfg(test)]
 mod tests;
