@@ -181,7 +181,7 @@ mod tests {
     fn frames_with_the_rfc_1006_header() {
         let mut out = vec![0xAA];
         frame(b"MEGACO/1 [192.0.2.1]:2944\n", &mut out).unwrap();
-        assert_eq!(&out[..5], &[0xAA, 3, 0, 0, 29]);
+        assert_eq!(&out[..5], &[0xAA, 3, 0, 0, 30]);
         assert_eq!(&out[5..], b"MEGACO/1 [192.0.2.1]:2944\n");
         let mut empty = Vec::new();
         frame(b"", &mut empty).unwrap();
