@@ -169,8 +169,10 @@ impl MidKey {
 
 impl Config {
     /// Checks everything a controller needs; the keys of each gateway's mId.
-    pub(crate) fn validate(&self) -> Result<(MidKey, Vec<MidKey>), ConfigError> {
-        let own = MidKey::parse(&self.mid).ok_or_else(|| ConfigError::OwnMid(self.mid.clone()))?;
+    pub(crate) fn validate(&self) -> Result<Vec<MidKey>, ConfigError> {
+        if MidKey::parse(&self.mid).is_none() {
+            return Err(ConfigError::OwnMid(self.mid.clone()));
+        }
         if self.keepalive.is_zero() {
             return Err(ConfigError::Zero("keepalive"));
         }
@@ -206,7 +208,7 @@ impl Config {
             }
             keys.push(key);
         }
-        Ok((own, keys))
+        Ok(keys)
     }
 }
 

@@ -215,7 +215,7 @@ impl MediaGatewayController {
     /// A controller for `config`'s gateways. Those configured with an address are audited on
     /// ROOT at once (they may have registered with a controller that restarted since).
     pub fn new(config: Config, now: Instant) -> Result<Self, ConfigError> {
-        let (_, keys) = config.validate()?;
+        let keys = config.validate()?;
         let own =
             OwnMid::parse(&config.mid).ok_or_else(|| ConfigError::OwnMid(config.mid.clone()))?;
         let gateways = config
@@ -306,7 +306,6 @@ impl MediaGatewayController {
             debug!(%from, len = data.len(), "not a MEGACO message");
             self.answer_malformed(
                 from,
-                reliable,
                 Encoding::Pretty,
                 None,
                 ErrorCode::SYNTAX_ERROR_IN_MESSAGE,
@@ -325,7 +324,7 @@ impl MediaGatewayController {
             Err(e) => {
                 self.stats.malformed += 1;
                 debug!(%from, error = %e.text, "unreadable MEGACO message");
-                self.answer_malformed(from, reliable, encoding, e.transaction, e.code, &e.text);
+                self.answer_malformed(from, encoding, e.transaction, e.code, &e.text);
                 return;
             }
         };
@@ -372,7 +371,6 @@ impl MediaGatewayController {
     fn answer_malformed(
         &mut self,
         to: SocketAddr,
-        reliable: bool,
         encoding: Encoding,
         transaction: Option<TransactionId>,
         code: ErrorCode,
@@ -412,12 +410,8 @@ impl MediaGatewayController {
                 return;
             }
         }
-        self.send_raw(to, reliable, out);
-    }
-
-    fn send_raw(&mut self, to: SocketAddr, _reliable: bool, bytes: Vec<u8>) {
         self.stats.errors_sent += 1;
-        self.transactions.send_raw(to, bytes);
+        self.transactions.send_raw(to, out);
     }
 
     fn set_timer(&mut self, g: usize, at: Option<Instant>) {

@@ -71,11 +71,11 @@ impl MediaGatewayController {
             return;
         };
         self.gateways[g].lines[l].busy = None;
-        self.job_done(now, g, l, job, outcome);
+        self.job_done(g, l, job, outcome);
         self.next_job(now, g, l);
     }
 
-    fn job_done(&mut self, now: Instant, g: usize, l: usize, job: Job, outcome: Outcome<'_, '_>) {
+    fn job_done(&mut self, g: usize, l: usize, job: Job, outcome: Outcome<'_, '_>) {
         let line_id = self.line_id(g, l);
         let actions = match outcome {
             Outcome::Failed(e) => {
@@ -88,7 +88,7 @@ impl MediaGatewayController {
                     }
                     Job::Disconnect { call } => {
                         // It is gone either way.
-                        self.forget_connection(now, g, *call);
+                        self.forget_connection(g, *call);
                         self.events.push_back(Event::ConnectionDeleted {
                             line: line_id.clone(),
                             call: *call,
@@ -185,7 +185,7 @@ impl MediaGatewayController {
                 });
             }
             Job::Disconnect { call } => {
-                self.forget_connection(now, g, call);
+                self.forget_connection(g, call);
                 self.events.push_back(Event::ConnectionDeleted {
                     line: line_id,
                     call,
@@ -196,7 +196,7 @@ impl MediaGatewayController {
 
     /// Drops a connection; a line left in no connection is back in the null context, armed
     /// again there.
-    fn forget_connection(&mut self, now: Instant, g: usize, call: CallId) {
+    fn forget_connection(&mut self, g: usize, call: CallId) {
         let Some(conn) = self.gateways[g].connections.remove(&call) else {
             return;
         };
@@ -207,7 +207,6 @@ impl MediaGatewayController {
         if !still {
             self.gateways[g].lines[conn.line].context = None;
             self.gateways[g].lines[conn.line].queue.push_front(Job::Arm);
-            let _ = now;
         }
     }
 }
