@@ -1,7 +1,7 @@
 //! Offhook's media-gateway control.
 //!
 //! Analog phones reach Offhook through media gateways. Every protocol that drives a gateway
-//! (MGCP today; MEGACO/H.248 and AudioCodes TPNCP later) is translated to one common
+//! (MGCP, MEGACO/H.248 and AudioCodes TPNCP) is translated to one common
 //! [`model`] of gateways, lines, commands and events; the station manager sees only that model.
 //!
 //! Each protocol is a sans-IO core (no sockets, clocks, threads or channels): the caller feeds it
@@ -23,6 +23,7 @@ pub mod megaco;
 pub mod mgcp;
 pub mod model;
 pub mod pcap;
+pub mod tpncp;
 #[cfg(test)]
 mod proptest_text;
 
