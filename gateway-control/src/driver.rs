@@ -24,6 +24,7 @@ use crate::model::{Command, Event};
 /// The largest datagram the driver receives; longer ones are truncated by the kernel and then
 /// rejected by the core's parser.
 pub mod megaco;
+pub mod tpncp;
 
 const RECV_BUFFER: usize = 16 * 1024;
 /// Datagrams taken from the socket per wake-up before the core's output is drained.

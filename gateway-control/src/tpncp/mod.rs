@@ -8,5 +8,7 @@
 //! [`wire::structs`] are checked against.
 //!
 //! - [`wire`]: the messages and their encoding, syntax only.
+//! - [`controller`]: the host: sessions with boards, translated to the common model.
 
+pub mod controller;
 pub mod wire;

@@ -1,0 +1,1 @@
+//! The host against a scripted board, in virtual time.
