@@ -1,5 +1,6 @@
 //! The simulator's tokio driver: the control channel (one UDP socket, or for MEGACO over TCP one
-//! connection in TPKT framing), one UDP socket per RTP port, stdin commands, JSON lines on
+//! connection in TPKT framing, or for TPNCP a TCP listener and a UDP socket, [`LinkEvent`]s
+//! telling the core of connections), one UDP socket per RTP port, stdin commands, JSON lines on
 //! stdout, and the files of `say` and `hear`. One loop serves every protocol side
 //! ([`Driven`]); [`run`] and [`run_with`] start the MGCP one, [`crate::megaco::run`] the
 //! MEGACO one.
@@ -51,6 +52,32 @@ pub(crate) trait Driven: Simulator {
     fn reconnected(&mut self, now: std::time::Instant) {
         let _ = now;
     }
+    /// A connection to our listener came, went or was turned away (TPNCP).
+    fn link(&mut self, now: std::time::Instant, event: LinkEvent) {
+        let _ = (now, event);
+    }
+}
+
+/// What happened to a connection the gateway accepted (TPNCP: the board listens for its host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LinkEvent {
+    /// A peer connected.
+    Accepted(SocketAddr),
+    /// A peer was turned away (not the configured controller).
+    Refused(SocketAddr),
+    /// The connection ended: closed by the peer (`None`) or by us, and why.
+    Closed(SocketAddr, Option<Closed>),
+}
+
+/// Why we closed an accepted connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// A new connection took its place.
+    Replaced,
+    /// Its framing was broken (the stream cannot be resynchronised).
+    Framing(String),
+    /// Reading or writing failed.
+    Io(String),
 }
 
 impl Driven for Gateway {
@@ -145,6 +172,9 @@ pub(crate) enum ControlTx {
     Udp(Arc<UdpSocket>),
     /// The TCP link task, which frames each message (and keeps them while reconnecting).
     Tcp(mpsc::Sender<Vec<u8>>),
+    /// A link task that sends each message to its destination: on the accepted connection
+    /// when the destination is its peer, else by UDP (TPNCP).
+    Routed(mpsc::Sender<(SocketAddr, Vec<u8>)>),
 }
 
 /// Where messages on the control channel come from.
@@ -159,11 +189,14 @@ pub(crate) enum TcpIn {
     Message(SocketAddr, Vec<u8>),
     /// The connection was lost and is made again.
     Reconnected,
+    /// An accepted connection came or went.
+    Link(LinkEvent),
 }
 
 enum ControlIn {
     Message(SocketAddr, Vec<u8>),
     Reconnected,
+    Link(LinkEvent),
     Nothing,
 }
 
@@ -179,6 +212,7 @@ async fn control_recv(rx: &mut ControlRx, buf: &mut [u8]) -> ControlIn {
         ControlRx::Tcp(rx) => match rx.recv().await {
             Some(TcpIn::Message(from, m)) => ControlIn::Message(from, m),
             Some(TcpIn::Reconnected) => ControlIn::Reconnected,
+            Some(TcpIn::Link(e)) => ControlIn::Link(e),
             None => std::future::pending().await,
         },
     }
@@ -323,7 +357,7 @@ pub(crate) async fn serve<G, W>(
     mut gw: G,
     local: SocketAddr,
     (control_tx, mut control_rx): (ControlTx, ControlRx),
-    rtp_ports: RangeInclusive<u16>,
+    rtp_ports: impl IntoIterator<Item = u16>,
     wanted: usize,
     mut input: mpsc::Receiver<String>,
     output: W,
@@ -335,7 +369,7 @@ where
     let (rtp_tx, mut rtp_rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(1024);
     let mut rtp = HashMap::new();
     let mut receivers = Vec::new();
-    for port in rtp_ports.filter(|p| p % 2 == 0) {
+    for port in rtp_ports.into_iter().filter(|p| p % 2 == 0) {
         if rtp.len() == wanted {
             break;
         }
@@ -380,6 +414,7 @@ where
                     d.gw.handle_datagram(now(), Via::Control, from, &data);
                 }
                 ControlIn::Reconnected => d.gw.reconnected(now()),
+                ControlIn::Link(e) => d.gw.link(now(), e),
                 ControlIn::Nothing => {}
             },
             Some((port, from, data)) = rtp_rx.recv() => {
@@ -515,6 +550,12 @@ impl<G: Driven, W: AsyncWrite + Unpin> Driver<G, W> {
                     ControlTx::Tcp(link) => {
                         if link.send(t.contents).await.is_err() {
                             debug!("control connection gone; message dropped");
+                        }
+                        continue;
+                    }
+                    ControlTx::Routed(link) => {
+                        if link.send((t.destination, t.contents)).await.is_err() {
+                            debug!("control link gone; message dropped");
                         }
                         continue;
                     }

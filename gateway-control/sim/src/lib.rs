@@ -56,6 +56,7 @@ use std::time::Instant;
 pub mod analog;
 pub mod megaco;
 pub mod mgcp;
+pub mod tpncp;
 
 #[cfg(feature = "driver")]
 mod driver;

@@ -179,6 +179,27 @@ pub enum Output {
         /// Whether the whole file was sent.
         complete: bool,
     },
+    /// A TPNCP host command and the board's answer: its sequence number, and the
+    /// `acEV_ERROR` code it was refused with (0 when acknowledged).
+    HostCommand {
+        /// Line number (channel + 1), if the command named an existing line.
+        line: Option<u16>,
+        /// `acCMD_OPEN_CHANNEL`… (`unknown` for an id the board does not know).
+        verb: &'static str,
+        /// The command's sequence number.
+        seq: u16,
+        /// 0, or the error code answered.
+        code: i32,
+    },
+    /// The controlling host (TPNCP) connected, went away or was refused.
+    Host {
+        /// `connected`, `disconnected` or `refused`.
+        event: &'static str,
+        /// The host's address.
+        peer: SocketAddr,
+        /// Why it went or was refused, when known.
+        reason: Option<String>,
+    },
     /// A line command could not be done.
     Error {
         /// Line number, if the command named one.
@@ -230,6 +251,11 @@ impl Obj {
         self
     }
     fn num(mut self, k: &str, v: u64) -> Self {
+        self.key(k);
+        let _ = write!(self.s, "{v}");
+        self
+    }
+    fn int(mut self, k: &str, v: i64) -> Self {
         self.key(k);
         let _ = write!(self.s, "{v}");
         self
@@ -405,6 +431,27 @@ impl Output {
                 .str("local", &local.to_string())
                 .opt_str("remote", remote.map(|r| r.to_string()).as_deref())
                 .done(),
+            Self::HostCommand {
+                line,
+                verb,
+                seq,
+                code,
+            } => o
+                .line(*line)
+                .str("event", "command")
+                .str("verb", verb)
+                .num("seq", u64::from(*seq))
+                .int("code", i64::from(*code))
+                .done(),
+            Self::Host {
+                event,
+                peer,
+                reason,
+            } => o
+                .str("event", event)
+                .str("peer", &peer.to_string())
+                .opt_str("reason", reason.as_deref())
+                .done(),
             Self::Error { line, message } => return Some(error_line(*line, message)),
             Self::Audio { .. } | Self::HearEnded { .. } | Self::SayDone { .. } => return None,
         })
@@ -454,6 +501,23 @@ mod tests {
             (
                 Output::KeepAlive { code: None },
                 r#"{"event":"keepalive","timeout":true}"#,
+            ),
+            (
+                Output::HostCommand {
+                    line: Some(1),
+                    verb: "acCMD_OPEN_CHANNEL",
+                    seq: 12,
+                    code: 0,
+                },
+                r#"{"line":1,"event":"command","verb":"acCMD_OPEN_CHANNEL","seq":12,"code":0}"#,
+            ),
+            (
+                Output::Host {
+                    event: "connected",
+                    peer: "127.0.0.1:40512".parse().unwrap(),
+                    reason: None,
+                },
+                r#"{"event":"connected","peer":"127.0.0.1:40512"}"#,
             ),
             (
                 Output::Error {
