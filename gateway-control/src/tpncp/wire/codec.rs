@@ -85,7 +85,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn bytes(&mut self, f: Field, n: usize) -> &mut [u8] {
-        debug_assert_eq!(f.len(), n, "{}", f.name);
+        debug_assert_eq!(f.bytes(), n, "{}", f.name);
         &mut self.buf[f.offset()..f.offset() + n]
     }
 
@@ -151,14 +151,25 @@ impl Writer<'_> {
         end
     }
 
-    /// An `AddressFamily` field and the 16-byte address after it: IPv4 in its first 4 bytes.
+    /// An IPv4 address as a 32-bit number in the message's order (as Wireshark reads the
+    /// table's IP fields: a little-endian board keeps them in host order).
+    fn ipv4(&mut self, at: usize, v4: Ipv4Addr) {
+        let b = match self.order {
+            ByteOrder::Big => v4.octets(),
+            ByteOrder::Little => u32::from(v4).to_le_bytes(),
+        };
+        self.buf[at..at + 4].copy_from_slice(&b);
+    }
+
+    /// An `AddressFamily` field and the 16-byte address after it: IPv4 in its first 4 bytes
+    /// (in the message's order, as [`Self::ipv4`]), IPv6 as its 16 bytes.
     fn addr(&mut self, family: Field, addr_field: Field, ip: IpAddr) {
         debug_assert!(matches!(addr_field.kind, Kind::Addr), "{}", addr_field.name);
         let at = addr_field.offset();
         match ip {
             IpAddr::V4(v4) => {
                 self.i32(family, AF_INET);
-                self.buf[at..at + 4].copy_from_slice(&v4.octets());
+                self.ipv4(at, v4);
             }
             IpAddr::V6(v6) => {
                 self.i32(family, AF_INET6);
@@ -207,7 +218,7 @@ impl Reader<'_> {
 
     /// Text up to its NUL; `terminated` requires one within the field.
     fn text(&self, f: Field, terminated: bool) -> Result<String, (DecodeErrorKind, usize)> {
-        let bytes = self.bytes(f, f.len());
+        let bytes = self.bytes(f, f.bytes());
         let end = match bytes.iter().position(|&b| b == 0) {
             Some(end) => end,
             None if terminated => return Err(self.bad(f)),
@@ -218,10 +229,15 @@ impl Reader<'_> {
             .map_err(|_| self.bad(f))
     }
 
+    /// An IPv4 address held as a 32-bit number in the message's order.
+    fn ipv4(&self, at: usize) -> Ipv4Addr {
+        Ipv4Addr::from(read_u32(&self.buf[at..at + 4], self.order))
+    }
+
     fn addr(&self, family: Field, addr_field: Field) -> Result<IpAddr, (DecodeErrorKind, usize)> {
         let b = self.bytes(addr_field, 16);
         match self.i32(family) {
-            AF_INET => Ok(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
+            AF_INET => Ok(IpAddr::V4(self.ipv4(addr_field.offset()))),
             AF_INET6 => {
                 let mut octets = [0; 16];
                 octets.copy_from_slice(b);
@@ -321,10 +337,8 @@ pub fn encode_command(header: &Header, command: &Command, out: &mut Vec<u8>) {
         } => {
             use structs::activate_rtp_rtcp as s;
             if let IpAddr::V4(v4) = remote.ip() {
-                w.u32(
-                    s::reserved_remote_rtpip_add,
-                    u32::from_be_bytes(v4.octets()),
-                );
+                debug_assert_eq!(s::reserved_remote_rtpip_add.kind, Kind::Ip);
+                w.ipv4(s::reserved_remote_rtpip_add.offset(), v4);
             }
             w.u16(s::local_rtp_port, *local_rtp_port);
             w.u16(s::remote_rtp_port, remote.port());
@@ -339,7 +353,7 @@ pub fn encode_command(header: &Header, command: &Command, out: &mut Vec<u8>) {
             // Where the RTP state (`ssrc` …) starts, counted from just after `channel_id`.
             w.i32(
                 s::rtp_state_offset,
-                (s::ssrc.offset() - s::channel_id.len()) as i32,
+                (s::ssrc.offset() - s::channel_id.bytes()) as i32,
             );
         }
         Command::PlayTone {
@@ -376,11 +390,11 @@ pub fn encode_command(header: &Header, command: &Command, out: &mut Vec<u8>) {
             if let Some(cid) = caller_id {
                 w.i32(s::cid_available, 1);
                 if let Some(number) = &cid.number {
-                    w.text(s::number, number, s::number.len() - 1);
+                    w.text(s::number, number, s::number.bytes() - 1);
                     w.u8(s::number_availability, 1);
                 }
                 if let Some(name) = &cid.name {
-                    w.text(s::name, name, s::name.len() - 1);
+                    w.text(s::name, name, s::name.bytes() - 1);
                     w.u8(s::name_availability, 1);
                 }
             }
@@ -410,7 +424,7 @@ pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut 
         Event::Error { code, text } => {
             use structs::error as s;
             w.i32(s::error_code, *code);
-            let written = w.text(s::error_string, text, s::error_string.len());
+            let written = w.text(s::error_string, text, s::error_string.bytes());
             w.u8(s::length, written as u8);
         }
         Event::Digits(entries) => {
@@ -568,7 +582,7 @@ fn open(
 fn truncated_in(fields: &[Field], base: usize, len: usize) -> (&'static str, usize) {
     fields
         .iter()
-        .find(|f| base + f.offset() + f.len() > len)
+        .find(|f| base + f.offset() + f.bytes() > len)
         .map_or(("", len), |f| (f.name, base + f.offset()))
 }
 
@@ -640,9 +654,7 @@ pub fn decode_command(data: &[u8]) -> Result<(Header, Command), DecodeError> {
             // A board that predates the 16-byte address leaves its family 0 and sets only
             // the IPv4 field.
             let ip = if r.i32(s::remote_rtpip_add_address_family) == 0 {
-                IpAddr::V4(Ipv4Addr::from(
-                    r.u32(s::reserved_remote_rtpip_add).to_be_bytes(),
-                ))
+                IpAddr::V4(r.ipv4(s::reserved_remote_rtpip_add.offset()))
             } else {
                 r.addr(
                     s::remote_rtpip_add_address_family,

@@ -88,7 +88,7 @@ impl Field {
     pub const fn new(name: &'static str, kind: Kind, bit_offset: usize) -> Self {
         match kind {
             Bits(n) => assert!(n >= 1 && n <= 7 && bit_offset % 8 + n as usize <= 8),
-            _ => assert!(bit_offset % 8 == 0),
+            _ => assert!(bit_offset.is_multiple_of(8)),
         }
         Self {
             name,
@@ -108,7 +108,7 @@ impl Field {
     }
 
     /// The size in bytes (rounded up for a bit field).
-    pub const fn len(&self) -> usize {
+    pub const fn bytes(&self) -> usize {
         self.kind.bits().div_ceil(8)
     }
 }
@@ -132,7 +132,7 @@ macro_rules! layout {
             layout!(@row 0usize; []; $($rows)*);
             /// The structure's size in bytes.
             pub const SIZE: usize = {
-                assert!(super::end_bits(FIELDS) % 8 == 0);
+                assert!(super::end_bits(FIELDS).is_multiple_of(8));
                 super::end_bits(FIELDS) / 8
             };
         }
@@ -204,7 +204,7 @@ layout! {
         rx_rtp_payload_type: I32,
         rtcp_interval ..= reserved_remote_rtcpip_add: skip(276),
         remote_rtcp_port: U16,
-        alignment2 ..= i_pvx_addr32_addr_3: skip(190),
+        alignment2 ..= i_pvx_addr32_addr: skip(190),
         remote_rtpip_add_address_family: I32,
         remote_rtpip_add_i_pvx_addr32_addr: Addr,
         remote_t38ip_add_address_family ..= rtp_state_event_user_data: skip(104),

@@ -1,0 +1,6 @@
+mod errors;
+mod framing;
+mod layouts;
+mod roundtrip;
+mod strategies;
+mod vectors;
