@@ -31,16 +31,20 @@ struct Case {
     last: Option<&'static str>,
 }
 
+/// A message, its name in the table, the fields and values tshark must show, and the last
+/// field of its structure.
+type Expected<M> = (
+    M,
+    &'static str,
+    Vec<(&'static str, String)>,
+    Option<&'static str>,
+);
+
 fn fields(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     pairs.iter().map(|&(k, v)| (k, v.to_owned())).collect()
 }
 
-fn commands() -> Vec<(
-    Command,
-    &'static str,
-    Vec<(&'static str, String)>,
-    Option<&'static str>,
-)> {
+fn commands() -> Vec<Expected<Command>> {
     let cid = CallerIdText {
         number: Some("5551234".into()),
         name: Some("Alice Smith".into()),
@@ -216,12 +220,7 @@ fn commands() -> Vec<(
     ]
 }
 
-fn events() -> Vec<(
-    Event,
-    &'static str,
-    Vec<(&'static str, String)>,
-    Option<&'static str>,
-)> {
+fn events() -> Vec<Expected<Event>> {
     let digit = |digit, on_time_ms, inter_digit_ms| DigitEntry {
         digit,
         on_time_ms,
