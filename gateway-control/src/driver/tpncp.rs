@@ -245,3 +245,198 @@ async fn connection(
     info!(%address, "TPNCP connection ended");
     let _ = inputs.send(Input::Closed { link }).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::model::{Cadence, DownReason, GatewayId, LineId};
+    use crate::tpncp::controller::{Config, GatewayConfig};
+    use crate::tpncp::wire::{self, Channel, Deframer, Header, Seq};
+
+    /// A hand-written board on one accepted connection: reads commands, writes events.
+    struct Board {
+        stream: TcpStream,
+        deframer: Deframer,
+        seq: Seq,
+    }
+
+    impl Board {
+        async fn accept(listener: &TcpListener) -> Self {
+            let (stream, _) = listener.accept().await.unwrap();
+            Self {
+                stream,
+                deframer: Deframer::new(),
+                seq: Seq(500),
+            }
+        }
+
+        async fn command(&mut self) -> (Header, wire::Command) {
+            let mut buf = [0u8; 4096];
+            loop {
+                if let Some(frame) = self.deframer.next() {
+                    return wire::decode_command(&frame.unwrap()).unwrap();
+                }
+                let n = self.stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the host closed the connection");
+                self.deframer.push(&buf[..n]);
+            }
+        }
+
+        async fn send(&mut self, channel: Channel, event: &wire::Event) {
+            self.seq = self.seq.next();
+            let header = Header {
+                order: wire::ByteOrder::Big,
+                version: wire::VERSION,
+                seq: self.seq,
+            };
+            let mut out = Vec::new();
+            wire::encode_event(&header, channel, event, &mut out);
+            self.stream.write_all(&out).await.unwrap();
+        }
+
+        /// Acknowledges the next command (a query answered on-hook); returns it.
+        async fn answer(&mut self) -> wire::Command {
+            let (header, command) = self.command().await;
+            let channel = command.channel();
+            let ack = wire::Event::CommandAck {
+                seq: header.seq,
+                command_id: wire::command_id(&command),
+            };
+            self.send(channel, &ack).await;
+            if matches!(command, wire::Command::QueryStatus { .. }) {
+                let status = wire::Event::FxsStatus {
+                    off_hook: false,
+                    ringing: false,
+                    message_waiting: false,
+                };
+                self.send(channel, &status).await;
+            }
+            command
+        }
+    }
+
+    /// Time runs while bytes cross the loopback: a paused clock jumps to the next timer as soon
+    /// as every task waits, and a TCP segment can still be in the kernel then, so the host's
+    /// acknowledgement timer would fire before the board's answer is read. It is paused only
+    /// for the back-off, which is all timers.
+    #[tokio::test]
+    async fn connects_resyncs_takes_a_command_and_reconnects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let config = Config {
+            gateways: vec![GatewayConfig::new(
+                GatewayId::new("b1"),
+                Some(address),
+                &["0"],
+            )],
+            keepalive: Duration::from_secs(3600),
+            ..Config::default()
+        };
+        let core = Host::new(config, now()).unwrap();
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let (handle, mut events, task) = spawn(core, None, move |h| {
+            let _ = seen_tx.send(h.stats().acks);
+        });
+        let mut board = Board::accept(&listener).await;
+        for _ in 0..4 {
+            board.answer().await;
+        }
+        assert_eq!(
+            events.recv().await,
+            Some(Event::GatewayUp {
+                gateway: GatewayId::new("b1")
+            })
+        );
+        let line = LineId::new(GatewayId::new("b1"), "0");
+        assert_eq!(
+            events.recv().await,
+            Some(Event::LineStatus {
+                line: line.clone(),
+                off_hook: false
+            })
+        );
+        handle
+            .send(Command::Ring {
+                line: line.clone(),
+                cadence: Cadence::Normal,
+                caller_id: None,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            board.answer().await,
+            wire::Command::Ring {
+                on: true,
+                channel: Channel(0),
+                ..
+            }
+        ));
+        // The board's events reach the station manager.
+        board.send(Channel(0), &wire::Event::OffHook).await;
+        assert_eq!(events.recv().await, Some(Event::OffHook { line }));
+        assert!(std::iter::from_fn(|| seen.try_recv().ok()).any(|acks| acks >= 4));
+        // The board goes away: reported, and the host connects again after its back-off.
+        tokio::time::pause();
+        drop(board);
+        assert_eq!(
+            events.recv().await,
+            Some(Event::GatewayDown {
+                gateway: GatewayId::new("b1"),
+                reason: DownReason::Unreachable
+            })
+        );
+        let before = tokio::time::Instant::now();
+        let mut board = Board::accept(&listener).await;
+        assert!(before.elapsed() >= Duration::from_millis(750));
+        tokio::time::resume();
+        for _ in 0..4 {
+            board.answer().await;
+        }
+        assert!(matches!(events.recv().await, Some(Event::GatewayUp { .. })));
+        drop(handle);
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn udp_boards_are_answered_on_the_socket() {
+        let board = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut gw = GatewayConfig::new(
+            GatewayId::new("u1"),
+            Some(board.local_addr().unwrap()),
+            &["3"],
+        );
+        gw.transport = crate::tpncp::controller::Transport::Udp;
+        let config = Config {
+            gateways: vec![gw],
+            ..Config::default()
+        };
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let host = socket.local_addr().unwrap();
+        let (handle, mut events, task) =
+            spawn(Host::new(config, now()).unwrap(), Some(socket), |_| {});
+        let mut buf = [0u8; 2048];
+        let (n, from) = board.recv_from(&mut buf).await.unwrap();
+        assert_eq!(from, host);
+        let (header, command) = wire::decode_command(&buf[..n]).unwrap();
+        assert_eq!(command.channel(), Channel(3));
+        let ack = wire::Event::CommandAck {
+            seq: header.seq,
+            command_id: wire::command_id(&command),
+        };
+        let mut out = Vec::new();
+        wire::encode_event(&header, Channel(3), &ack, &mut out);
+        board.send_to(&out, host).await.unwrap();
+        assert_eq!(
+            events.recv().await,
+            Some(Event::GatewayUp {
+                gateway: GatewayId::new("u1")
+            })
+        );
+        drop(handle);
+        task.await.unwrap().unwrap();
+    }
+}
