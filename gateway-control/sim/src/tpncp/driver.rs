@@ -148,6 +148,10 @@ fn link(
                                 )));
                             }
                             info!(%peer, "host connected");
+                            // Small messages, answered at once: no Nagle delay.
+                            if let Err(e) = stream.set_nodelay(true) {
+                                debug!(error = %e, "TCP_NODELAY not set");
+                            }
                             let (read, write) = stream.into_split();
                             conn = Some(Connection {
                                 peer,
