@@ -6,8 +6,8 @@
 //! - [`analog`], the protocol-free analog-line core: the stdin command language, the ring
 //!   cadence, RTP connections that say and hear G.711 audio, and the JSON output lines;
 //! - one module per protocol side: [`mgcp`] (RFC 3435, with vendor profiles for Cisco IOS and
-//!   PacketCable NCS, [`mgcp::Profile`]) and [`megaco`] (H.248.1, [`megaco::Mg`]); TPNCP adds
-//!   its own;
+//!   PacketCable NCS, [`mgcp::Profile`]), [`megaco`] (H.248.1, [`megaco::Mg`]) and [`tpncp`]
+//!   (an AudioCodes FXS board driven by a host, [`tpncp::Board`]);
 //! - the [`Simulator`] trait, which each protocol side implements: the same sans-IO loop as
 //!   [`gateway_control::Controller`], seen from the gateway;
 //! - [`run`] and [`run_with`] (feature `driver`), the tokio driver on sockets, stdin and stdout.
@@ -29,6 +29,10 @@
 //! | `{"line":1,"event":"offhook"}` / `"onhook"` (+ `"auto":true` for autoanswer) | hook change |
 //! | `{"line":1,"event":"flash"}`, `{"line":1,"event":"digit","digit":"5"}` | key presses |
 //! | `{"line":1,"event":"command","verb":"RQNT","transaction":12,"code":200}` | a call-agent command and our answer (`line` absent for the whole gateway) |
+//! | `{"line":1,"event":"command","verb":"acCMD_OPEN_CHANNEL","seq":12,"code":0}` | TPNCP: a host command, its sequence number, 0 or the `acEV_ERROR` code ([`tpncp::ErrorCode`]) |
+//! | `{"event":"connected","peer":"127.0.0.1:40512"}` | TPNCP: the host connected (TCP), or a UDP sender became the host |
+//! | `{"event":"disconnected","peer":"…"}` (+ `"reason":"replaced"`, `"framing: …"`, `"i/o: …"`) | TPNCP: the host's connection ended (no reason: the host closed it) |
+//! | `{"event":"refused","peer":"…","reason":"not the controller"}` | TPNCP: a connection from another address |
 //! | `{"line":1,"event":"notify","request":"A1","observed":["L/hd"]}` | a NTFY sent |
 //! | `{"line":1,"signal":"L/rg"}` (+ `"params":"to=6000"`) | a signal applied |
 //! | `{"line":1,"signal":"L/rg","stopped":true,"reason":"hook"}` | reasons `timeout`, `hook`, `event`, `replaced` |
@@ -47,6 +51,16 @@
 //! (`Add`, `Modify`…, `code` 200 or the error), `notify` has the RequestID and the observed
 //! events (`al/of`, `dd/ce{ds="12F",Meth=UM}`), signals are `al/ri`, `cg/dt`…, and a
 //! connection's `id` is its RTP termination (`rtp/1`), its `call` the context.
+//!
+//! The TPNCP side ([`tpncp::Board`], [`tpncp::run`]) listens for its host on TCP and UDP
+//! (2424) instead of registering, and prints `connected`/`disconnected` for the host, `command`
+//! lines with the host's `seq` and `code` 0 or the error sent, signals `ring` (`params`: the
+//! distinctive `pattern=N`, caller id `number=…` `name=…`), the tones `dial`, `ringback`,
+//! `busy`, `reorder`, `confirmation`, `call_waiting`, `stutter_dial` (`params`
+//! `duration=MS` when timed), `lamp`, and `hookflash`/`offhook`/`onhook` for analog signals;
+//! no `notify` lines (events go to the host as they happen). A connection is the channel's
+//! RTP from `acCMD_ACTIVATE_RTP_RTCP` to its deactivation or the channel's close: its `id` is
+//! the channel (`0` for line 1), its `call` `-`.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
