@@ -174,7 +174,7 @@ fn flow(order: ByteOrder) {
         }),
     });
     let created = p.events.iter().find_map(|e| match e {
-        Event::ConnectionCreated { local, .. } => Some(local.clone()),
+        Event::ConnectionCreated { local, .. } => Some(*local),
         _ => None,
     });
     let local = created.unwrap_or_else(|| panic!("no connection: {:?}", p.events));
