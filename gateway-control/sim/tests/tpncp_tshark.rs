@@ -71,7 +71,7 @@ impl Pair {
         }
     }
 
-    fn to_board(&mut self, bytes: Vec<u8>) {
+    fn send_to_board(&mut self, bytes: Vec<u8>) {
         self.board.handle_datagram(self.now, self.host_addr, &bytes);
         self.frames.push(Frame {
             at: self.now - self.start,
@@ -84,7 +84,7 @@ impl Pair {
         loop {
             let mut moved = false;
             while let Some(t) = self.host.poll_transmit() {
-                self.to_board(t.contents);
+                self.send_to_board(t.contents);
                 moved = true;
             }
             while let Some(t) = self.board.poll_transmit() {
@@ -202,7 +202,7 @@ fn session(order: ByteOrder) -> Vec<Frame> {
         },
         &mut m,
     );
-    p.to_board(m);
+    p.send_to_board(m);
     let mut m = Vec::new();
     wire::encode_command(
         &header,
@@ -211,12 +211,12 @@ fn session(order: ByteOrder) -> Vec<Frame> {
         },
         &mut m,
     );
-    p.to_board(m.clone());
+    p.send_to_board(m.clone());
     match order {
         ByteOrder::Big => m[8..12].copy_from_slice(&5u32.to_be_bytes()),
         ByteOrder::Little => m[8..12].copy_from_slice(&5u32.to_le_bytes()),
     }
-    p.to_board(m);
+    p.send_to_board(m);
     p.run(Duration::from_secs(15));
     assert_eq!(p.board.stats().refused, 2);
     assert_eq!(p.board.stats().unknown_commands, 1);
