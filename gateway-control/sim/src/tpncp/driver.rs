@@ -7,7 +7,9 @@
 //! the controller's), cuts the stream into messages with a
 //! [`Deframer`](gateway_control::tpncp::wire::Deframer) (broken framing closes the
 //! connection), and sends each message of the board on the connection when it is for its peer,
-//! by UDP otherwise.
+//! by UDP otherwise (a UDP sender at the very address and port of the TCP peer would get its
+//! answers on the connection: TCP and UDP ports are distinct spaces, but the board routes by
+//! address alone).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
