@@ -761,7 +761,19 @@ fn only_the_controller_is_heard() {
     );
     h.board
         .handle_disconnected(h.now, h.host, Disconnect::Framing("length 3".into()));
+    h.board
+        .handle_disconnected(h.now, h.host, Disconnect::Io("reset".into()));
+    h.drain();
     assert_eq!(h.board.stats().frame_errors, 1);
+    let reasons: Vec<_> = h
+        .take_outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Host { reason, .. } => reason,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, ["framing: length 3", "i/o: reset"]);
 }
 
 #[test]
@@ -836,8 +848,9 @@ fn encoded(c: &Command, order: ByteOrder) -> Vec<u8> {
 #[test]
 fn bad_input_is_counted_and_answered_when_the_header_was_read() {
     for order in [ByteOrder::Big, ByteOrder::Little] {
-        let mut h = Harness::lines(1);
-        let whole = encoded(&activate(0, 6000, 0), order);
+        // Channel 1: its id reads differently in the wrong order.
+        let mut h = Harness::lines(2);
+        let whole = encoded(&activate(1, 6010, 0), order);
         // Truncated at every length: too short for a header, nothing to answer; else an
         // error on the channel once bytes 12–15 are there.
         for n in 0..whole.len() {
@@ -853,7 +866,7 @@ fn bad_input_is_counted_and_answered_when_the_header_was_read() {
             };
             assert_eq!(code, ErrorCode::Malformed.code());
             assert_eq!(sent[0].order, order);
-            let channel = if n >= wire::MIN_LEN + 4 { 0 } else { -1 };
+            let channel = if n >= wire::MIN_LEN + 4 { 1 } else { -1 };
             assert_eq!(sent[0].channel, Channel(channel));
         }
         assert_eq!(h.board.stats().malformed, whole.len() as u64);
@@ -865,7 +878,7 @@ fn bad_input_is_counted_and_answered_when_the_header_was_read() {
         // An unknown id: answered with its code, printed as `unknown`.
         let mut unknown = encoded(
             &Command::QueryStatus {
-                channel: Channel(0),
+                channel: Channel(1),
             },
             order,
         );
@@ -882,7 +895,7 @@ fn bad_input_is_counted_and_answered_when_the_header_was_read() {
                 &sent[..],
                 [Sent {
                     event: Event::Error { code: 1, .. },
-                    channel: Channel(0),
+                    channel: Channel(1),
                     ..
                 }]
             ),
@@ -891,7 +904,7 @@ fn bad_input_is_counted_and_answered_when_the_header_was_read() {
         assert_eq!(
             h.take_outputs(),
             [Output::HostCommand {
-                line: Some(1),
+                line: Some(2),
                 verb: "unknown",
                 seq: 9,
                 code: 1
