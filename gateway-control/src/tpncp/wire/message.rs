@@ -81,6 +81,55 @@ pub enum ToneType {
     Other(u32),
 }
 
+impl Coder {
+    /// The `Coders` value.
+    pub fn code(self) -> i32 {
+        match self {
+            Self::Alaw => 0,
+            Self::Mulaw => 1,
+        }
+    }
+
+    /// The coder of a `Coders` value, if it is one of these.
+    pub fn from_code(code: i32) -> Option<Self> {
+        match code {
+            0 => Some(Self::Alaw),
+            1 => Some(Self::Mulaw),
+            _ => None,
+        }
+    }
+}
+
+impl ToneType {
+    /// The `ToneType` value.
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Dial => 1,
+            Self::Ringing => 2,
+            Self::Busy => 3,
+            Self::Reorder => 7,
+            Self::Confirmation => 8,
+            Self::Waiting => 9,
+            Self::StutterDial => 15,
+            Self::Other(v) => v,
+        }
+    }
+
+    /// The tone of a `ToneType` value (named when it has a name here).
+    pub fn from_code(code: u32) -> Self {
+        match code {
+            1 => Self::Dial,
+            2 => Self::Ringing,
+            3 => Self::Busy,
+            7 => Self::Reorder,
+            8 => Self::Confirmation,
+            9 => Self::Waiting,
+            15 => Self::StutterDial,
+            v => Self::Other(v),
+        }
+    }
+}
+
 /// `signal_code` of `acCMD_SEND_ANALOG_SIGNAL` (the `AnalogSignalCode` enum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AnalogSignal {
@@ -92,6 +141,28 @@ pub enum AnalogSignal {
     OnHook,
     /// Any other value, kept as read.
     Other(i32),
+}
+
+impl AnalogSignal {
+    /// The `AnalogSignalCode` value.
+    pub fn code(self) -> i32 {
+        match self {
+            Self::HookFlash => 16,
+            Self::OffHook => 64,
+            Self::OnHook => 65,
+            Self::Other(v) => v,
+        }
+    }
+
+    /// The signal of an `AnalogSignalCode` value (named when it has a name here).
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            16 => Self::HookFlash,
+            64 => Self::OffHook,
+            65 => Self::OnHook,
+            v => Self::Other(v),
+        }
+    }
 }
 
 /// Caller-id text sent with a ring (`acCMD_ANALOG_IF_DISTINCTIVE_RING`): at most 20 bytes of

@@ -25,15 +25,17 @@
 //! [`decode_event`] read exactly one message. Over TCP, a [`Deframer`] cuts the stream into
 //! messages.
 
-mod codec;
+mod decode;
 mod deframer;
+mod encode;
 mod message;
 pub mod structs;
 #[cfg(test)]
 mod tests;
 
-pub use codec::{command_id, decode_command, decode_event, encode_command, encode_event, event_id};
+pub use decode::{decode_command, decode_event};
 pub use deframer::{Deframer, FrameError};
+pub use encode::{command_id, encode_command, encode_event, event_id};
 pub use message::*;
 
 /// The header's size: version, length, sequence number, length extension, reserved.

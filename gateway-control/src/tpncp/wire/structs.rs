@@ -121,6 +121,48 @@ pub const fn end_bits(fields: &[Field]) -> usize {
     }
 }
 
+/// The size in bytes of a layout.
+pub const fn size(fields: &[Field]) -> usize {
+    end_bits(fields) / 8
+}
+
+/// `AddressFamily`: IPv4 (`IP_VERSION4_ADDR`).
+pub const AF_INET: i32 = 2;
+/// `AddressFamily`: IPv6 (`IP_VERSION6_ADDR`).
+pub const AF_INET6: i32 = 10;
+
+/// The layout of command `id`, if Offhook knows the command.
+pub fn command(id: u32) -> Option<&'static [Field]> {
+    Some(match id {
+        id::OPEN_CHANNEL => open_channel::FIELDS,
+        id::CLOSE_CHANNEL => close_channel::FIELDS,
+        id::ACTIVATE_RTP_RTCP => activate_rtp_rtcp::FIELDS,
+        id::DEACTIVATE_RTP_RTCP => deactivate_rtp_rtcp::FIELDS,
+        id::PLAY_TONE => play_tone::FIELDS,
+        id::STOP_PLAY_TONE => stop_play_tone::FIELDS,
+        id::SEND_ANALOG_SIGNAL => send_analog_signal::FIELDS,
+        id::ANALOG_IF_GENERATE_MESSAGE_WAITING_INDICATION => message_waiting_indication::FIELDS,
+        id::ANALOG_IF_QUERY_STATUS => query_status::FIELDS,
+        id::ANALOG_IF_DISTINCTIVE_RING => distinctive_ring::FIELDS,
+        _ => return None,
+    })
+}
+
+/// The layout of event `id` after its channel id (empty for an event without a structure),
+/// if Offhook knows the event.
+pub fn event(id: u32) -> Option<&'static [Field]> {
+    Some(match id {
+        id::ERROR => error::FIELDS,
+        id::DIGIT => digit::FIELDS,
+        id::ON_HOOK | id::OFF_HOOK | id::FLASH_HOOK => &[],
+        id::KEEP_ALIVE => keep_alive::FIELDS,
+        id::COMMAND_ACK => command_ack::FIELDS,
+        id::ANALOG_IF_FXS_STATUS => fxs_status::FIELDS,
+        id::ANALOG_IF_RING_START | id::ANALOG_IF_RING_END => ring_trigger::FIELDS,
+        _ => return None,
+    })
+}
+
 /// Builds one layout module: a `const` [`Field`] per row, `FIELDS` in order and `SIZE` in
 /// bytes (the table's bits must fill whole bytes).
 macro_rules! layout {
@@ -133,7 +175,7 @@ macro_rules! layout {
             /// The structure's size in bytes.
             pub const SIZE: usize = {
                 assert!(super::end_bits(FIELDS).is_multiple_of(8));
-                super::end_bits(FIELDS) / 8
+                super::size(FIELDS)
             };
         }
     };
@@ -158,6 +200,8 @@ macro_rules! layout {
 }
 
 use Kind::{Addr, Bits, Chars, I16, I32, Ip, U8, U16, U32};
+
+use super::id;
 
 // ----- Commands (host → board); each starts with `channel_id`. -----
 
