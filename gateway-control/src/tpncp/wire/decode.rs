@@ -172,7 +172,11 @@ fn truncated_in(fields: &[Field], base: usize, len: usize) -> (&'static str, usi
         .map_or(("", len), |f| (f.name, base + f.offset()))
 }
 
-/// Decodes exactly one command message.
+/// Decodes exactly one command message: `data` must be as long as its `length` field says
+/// and as its id's structure, in the byte order bytes 8–9 show. Fields Offhook does not read
+/// are ignored; a value it cannot represent (a coder other than G.711, an address family
+/// other than 0, 2 and 10, caller-id text without its NUL or not UTF-8) is
+/// [`DecodeErrorKind::BadValue`].
 pub fn decode_command(data: &[u8]) -> Result<(Header, Command), DecodeError> {
     let (header, id, layout) = open(data, structs::command, 0)?;
     let fail = |(kind, offset)| DecodeError {
@@ -277,7 +281,9 @@ pub fn decode_command(data: &[u8]) -> Result<(Header, Command), DecodeError> {
     Ok((header, command))
 }
 
-/// Decodes exactly one event message.
+/// Decodes exactly one event message, as [`decode_command`] does a command; the channel is
+/// the one after the id. `num_digits` above 40 or below 0 and an `error_string` that is not
+/// UTF-8 are [`DecodeErrorKind::BadValue`].
 pub fn decode_event(data: &[u8]) -> Result<(Header, Channel, Event), DecodeError> {
     let (header, id, layout) = open(data, structs::event, 4)?;
     let fail = |(kind, offset)| DecodeError {

@@ -169,7 +169,12 @@ fn begin(header: &Header, id: u32, body: usize, out: &mut Vec<u8>) -> usize {
     start + MIN_LEN
 }
 
-/// Appends one command message to `out`.
+/// Appends one command message to `out`: the header (`length` computed), the id, and the
+/// command's whole structure with the fields [`Command`] names set and every other byte zero,
+/// except the offsets Wireshark (and the board) jump by: `security_cmd_offset` of
+/// `acCMD_OPEN_CHANNEL` and `rtp_state_offset` of `acCMD_ACTIVATE_RTP_RTCP` hold their true
+/// values, from the tables. Texts are cut at a NUL and to their fields (caller-id number 20
+/// bytes, name 50, on a character boundary), and IPv6 flow labels and scopes are not carried.
 pub fn encode_command(header: &Header, command: &Command, out: &mut Vec<u8>) {
     let id = command_id(command);
     let size = structs::command(id).map_or(0, structs::size);
@@ -276,7 +281,9 @@ pub fn encode_command(header: &Header, command: &Command, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends one event message for `channel` to `out`.
+/// Appends one event message for `channel` to `out`: header, id, channel id, and the event's
+/// structure (if it has one) with the fields [`Event`] names set and every other byte zero.
+/// Digits beyond the array's 40 are left out; `error_string` is cut to its 255 bytes.
 pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut Vec<u8>) {
     let id = event_id(event);
     let size = structs::event(id).map_or(0, structs::size);

@@ -1,7 +1,7 @@
 //! The layouts of the TPNCP structures Offhook uses, described once, field by field, in the
 //! order of Wireshark's `tpncp.dat` (release L7.40.016.001; see [`super::VERSION`]).
 //!
-//! Each structure is one [`layout!`] table. A row names a field and its [`Kind`]; the offset
+//! Each structure is one `layout!` table. A row names a field and its [`Kind`]; the offset
 //! of every field and the size of the structure are computed by the macro (each field starts
 //! where the previous one ends, in bits, so that bit fields pack into bytes as the table packs
 //! them), never written by hand. Runs of fields Offhook never sets are one
