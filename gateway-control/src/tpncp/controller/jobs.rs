@@ -151,7 +151,7 @@ impl Host {
         match command {
             Command::GatewayAddress { address, .. } => self.move_gateway(now, g, address),
             Command::AddLine { line } => self.add_line(now, g, line),
-            Command::RemoveLine { line } => self.remove_line(g, &line),
+            Command::RemoveLine { line } => self.remove_line(now, g, &line),
             other => self.line_command(now, g, other),
         }
     }
@@ -317,17 +317,31 @@ impl Host {
     }
 
     /// [`Command::RemoveLine`]: the channel's events are dropped from now on, its queued jobs
-    /// forgotten.
-    fn remove_line(&mut self, g: usize, line: &LineId) {
+    /// forgotten, and (if the board is in session) its ring and tone stopped.
+    fn remove_line(&mut self, now: Instant, g: usize, line: &LineId) {
         let Some(channel) = channel_of(&line.endpoint) else {
             return;
         };
-        if let Some(l) = self.gateways[g].lines.get_mut(&channel) {
-            l.watched = false;
-            l.queue.clear();
-            l.collect = None;
-            l.pending = None;
-            self.timers.stop(Timer::Digits(g, channel));
+        let Some(l) = self.gateways[g].lines.get_mut(&channel) else {
+            return;
+        };
+        l.watched = false;
+        l.queue.clear();
+        l.collect = None;
+        l.pending = None;
+        self.timers.stop(Timer::Digits(g, channel));
+        if matches!(self.gateways[g].state, State::Syncing | State::Up) {
+            for command in [
+                wire::Command::Ring {
+                    channel,
+                    on: false,
+                    pattern: 0,
+                    caller_id: None,
+                },
+                wire::Command::StopTone { channel },
+            ] {
+                self.enqueue(now, g, channel, Job::Sync(command));
+            }
         }
     }
 

@@ -1830,6 +1830,21 @@ fn lines_added_and_removed() {
     assert_eq!(b.answer_all(true).len(), 1);
     b.events();
     b.command(Command::RemoveLine { line: line("5") });
+    // Its signals stopped, then nothing more taken from it.
+    assert_eq!(
+        commands(&b.answer_all(true)),
+        vec![
+            WCommand::Ring {
+                channel: Channel(5),
+                on: false,
+                pattern: 0,
+                caller_id: None
+            },
+            WCommand::StopTone {
+                channel: Channel(5)
+            },
+        ]
+    );
     b.event(5, WEvent::OnHook);
     b.command(Command::StopRing { line: line("5") });
     assert_eq!(
