@@ -7,12 +7,14 @@
 //! config and by `offhook user add --line GATEWAY/ENDPOINT`; the driver keeps each one armed for
 //! off-hook. Adding a protocol is one entry in [`DRIVERS`] and one module beside `mgcp`: the
 //! driver starts its core on the gateways of its protocol and returns a [`Running`] (the
-//! protocol-generic command handle and event stream of `gateway_control::driver`). Gateways of
-//! a protocol with no driver yet (TPNCP) are listed in `/api/v1/health`, down.
+//! protocol-generic command handle and event stream of `gateway_control::driver`). MGCP,
+//! MEGACO and TPNCP have theirs; a gateway of a protocol without one would be listed in
+//! `/api/v1/health`, down.
 
 mod megaco;
 mod mgcp;
 mod resolve;
+mod tpncp;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -232,7 +234,7 @@ pub struct Driver {
     pub start: for<'a> fn(Start<'a>) -> Starting<'a>,
 }
 
-/// The registry: one entry per protocol with a driver. TPNCP adds its own here.
+/// The registry: one entry per protocol with a driver.
 pub const DRIVERS: &[Driver] = &[
     Driver {
         protocol: Protocol::Mgcp,
@@ -245,6 +247,12 @@ pub const DRIVERS: &[Driver] = &[
         family: "offhook_megaco_total",
         help: "MEGACO controller and transaction events, drops and refusals, by kind.",
         start: megaco::start,
+    },
+    Driver {
+        protocol: Protocol::Tpncp,
+        family: "offhook_tpncp_total",
+        help: "TPNCP host sessions, commands, acknowledgements and drops, by kind.",
+        start: tpncp::start,
     },
 ];
 
@@ -338,13 +346,13 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_registry_starts_drivers_by_protocol_and_lists_the_rest_down() {
+    async fn the_registry_starts_a_driver_per_configured_protocol() {
         let config = Config::parse(
             "t.toml",
             "[mgcp]\nlisten = \"127.0.0.1:0\"\n[megaco]\nlisten = \"127.0.0.1:0\"\n\
              [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:9\"\n\
              [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\nmid = \"mg1\"\n\
-             [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"127.0.0.1\"\n\
+             [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"127.0.0.1:9\"\n\
              [[station]]\nuser = \"alice\"\ngateway = \"gw1\"\nendpoint = \"aaln/1\"\n",
         )
         .unwrap();
@@ -352,7 +360,7 @@ mod tests {
         let g = start(&config, &[], metrics, 1).await.unwrap();
         assert_eq!(
             g.drivers.keys().copied().collect::<Vec<_>>(),
-            [Protocol::Mgcp, Protocol::Megaco]
+            [Protocol::Mgcp, Protocol::Megaco, Protocol::Tpncp]
         );
         let health: Vec<_> = g
             .health()
@@ -372,7 +380,7 @@ mod tests {
         };
         assert!(g.command(stop("gw1")).await.is_ok());
         assert!(g.command(stop("mg1")).await.is_ok());
-        assert!(g.command(stop("tp1")).await.is_err(), "no TPNCP driver yet");
+        assert!(g.command(stop("tp1")).await.is_ok());
         assert!(g.command(stop("nowhere")).await.is_err());
         // The lines the drivers started with: the config's station, and the database's.
         let line = |gateway: &str, endpoint: &str| LineId::new(GatewayId::new(gateway), endpoint);

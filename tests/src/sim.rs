@@ -315,3 +315,73 @@ pub fn hear_on_phone(
         (v["line"] == line && v["event"] == "hear_done").then_some(())
     });
 }
+
+/// A loopback port free for both TCP and UDP right now (a TPNCP board listens on both).
+pub fn free_tcp_and_udp_port() -> u16 {
+    loop {
+        let udp = free_udp_port();
+        if std::net::TcpListener::bind(("127.0.0.1", udp)).is_ok() {
+            return udp;
+        }
+    }
+}
+
+/// A server with one AudioCodes TPNCP board `tp1` (`offhook gateway-sim --protocol tpncp`, 2
+/// lines = channels 0 and 1, `sim_args` added: `--byte-order little`…) and `users`, each with
+/// an optional line `tp1/CHANNEL`; `gateway_keys` are added to the board's `[[gateway]]`
+/// (`transport = "udp"`). Returns once the host has connected and the board shows up, with
+/// the board's address and its RTP ports (to start it again: [`start_tpncp_board`]).
+pub fn server_with_tpncp_phones(
+    users: &[(&str, Option<&str>)],
+    gateway_keys: &str,
+    sim_args: &[&str],
+) -> (Server, GatewaySim, SocketAddr, String) {
+    let board: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
+        .parse()
+        .unwrap();
+    let rtp = crate::rtp_ports();
+    let rtp_port: u16 = rtp.split('-').next().unwrap().parse().unwrap();
+    let mut server = Server::start(&format!(
+        "[tpncp]\nreconnect_min = \"200ms\"\nreconnect_max = \"1s\"\n\
+         [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"{board}\"\n\
+         rtp_port = {rtp_port}\n{gateway_keys}\n"
+    ));
+    for (user, line) in users {
+        let mut args = vec!["user", "add", user, "--password-stdin"];
+        if let Some(line) = line {
+            args.extend(["--line", line]);
+        }
+        let out = server.offhook(&args, Some(PASSWORD));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Stations are read at start-up.
+    server.terminate();
+    server.restart();
+    let sim = start_tpncp_board(board, &rtp, sim_args);
+    wait_for("the board up", || server.gateway_up("tp1").filter(|up| *up));
+    (server, sim, board, rtp)
+}
+
+/// `offhook gateway-sim --protocol tpncp` with 2 lines listening on `board`, its channels' RTP
+/// from the first port of `rtp`.
+pub fn start_tpncp_board(board: SocketAddr, rtp: &str, sim_args: &[&str]) -> GatewaySim {
+    let mut command = Command::new(offhook_bin());
+    command
+        .args([
+            "gateway-sim",
+            "--protocol",
+            "tpncp",
+            "--controller",
+            "127.0.0.1:0",
+        ])
+        .args(["--lines", "2", "--listen"])
+        .arg(board.to_string())
+        .arg("--rtp-ports")
+        .arg(rtp)
+        .args(sim_args);
+    GatewaySim::spawn(command)
+}

@@ -34,11 +34,16 @@ impl Demo {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (web, controller, gateway) = (free_port(), free_udp_port(), free_udp_port());
         let config = tmp.path().join("offhook.toml");
+        // A TPNCP host listens nowhere: it connects to the board.
+        let section = if protocol == "tpncp" {
+            "[tpncp]\nreconnect_min = \"200ms\"\n".to_owned()
+        } else {
+            format!("[{protocol}]\nlisten = \"127.0.0.1:{controller}\"\n")
+        };
         std::fs::write(
             &config,
             format!(
-                "[http]\nlisten = \"127.0.0.1:{web}\"\n[media]\nrtp_ports = \"{}\"\n\
-                 [{protocol}]\nlisten = \"127.0.0.1:{controller}\"\n",
+                "[http]\nlisten = \"127.0.0.1:{web}\"\n[media]\nrtp_ports = \"{}\"\n{section}",
                 rtp_ports()
             ),
         )
@@ -128,18 +133,29 @@ fn demo_without_a_terminal_serves_until_sigterm() {
     assert!(demo.log_text().contains("SIGTERM"), "{}", demo.log_text());
 }
 
-/// `offhook demo --protocol megaco`: the same demo over a simulated MEGACO gateway, which
-/// registers and shows up as `protocol: "megaco"`.
+/// `offhook demo --protocol megaco` and `--protocol tpncp`: the same demo over a simulated
+/// MEGACO gateway (which registers) or an AudioCodes board (which the appliance connects to),
+/// shown up as `protocol: "megaco"` / `"tpncp"`.
 #[test]
 fn demo_over_megaco() {
-    let mut demo = Demo::start_speaking("megaco");
-    wait_for("the demo's MEGACO gateway to register", || {
+    demo_over("megaco", "MEGACO");
+}
+
+#[test]
+fn demo_over_tpncp() {
+    demo_over("tpncp", "TPNCP");
+}
+
+fn demo_over(protocol: &str, name: &str) {
+    let mut demo = Demo::start_speaking(protocol);
+    wait_for(&format!("the demo's {name} gateway up"), || {
         demo.gateway_up()
     });
     let h = demo.health().expect("health");
-    assert_eq!(h["gateways"][0]["protocol"], "megaco", "{h}");
+    assert_eq!(h["gateways"][0]["protocol"], protocol, "{h}");
     assert!(
-        demo.log_text().contains("simulated MEGACO gateway"),
+        demo.log_text()
+            .contains(&format!("simulated {name} gateway")),
         "{}",
         demo.log_text()
     );

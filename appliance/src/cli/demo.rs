@@ -1,5 +1,6 @@
 //! `offhook demo`: the appliance plus a simulated analog gateway (MGCP, or MEGACO with
-//! `--protocol megaco`) with four lines, and the
+//! `--protocol megaco`, or an AudioCodes TPNCP board with `--protocol tpncp`) with four lines,
+//! and the
 //! users alice, bob, carol and dave on lines 1–4, so that a newcomer can try everything with no
 //! hardware. The simulator's line commands (`offhook 1`, `digits 1 12#`, `say 1 FILE.wav`,
 //! `onhook 1`, …) are typed at the demo's own prompt; its events print as JSON lines. `quit`,
@@ -18,7 +19,8 @@ use crate::config::{Config, Plain, Tls};
 use offhook_domain::clock::{Clock, SystemClock};
 use offhook_domain::db::{self, Paths, users};
 
-/// The demo users, their lines and passwords.
+/// The demo users, their lines (MGCP endpoint names and MEGACO terminations; a TPNCP board's
+/// are its channels, [`endpoint`]) and passwords.
 pub const USERS: [(&str, &str, &str); 4] = [
     ("alice", "aaln/1", "alice-demo"),
     ("bob", "aaln/2", "bob-demo"),
@@ -36,8 +38,17 @@ pub enum DemoProtocol {
     Mgcp,
     /// MEGACO / H.248.1 (text over UDP).
     Megaco,
-    /// AudioCodes TPNCP (not built yet).
+    /// AudioCodes TPNCP (the appliance connects to the board, over TCP).
     Tpncp,
+}
+
+/// User `i`'s (0–3) line on the demo gateway: `aaln/N`, or channel `N−1` of a TPNCP board
+/// (its port N).
+fn endpoint(protocol: DemoProtocol, i: usize) -> String {
+    match protocol {
+        DemoProtocol::Tpncp => i.to_string(),
+        _ => USERS[i].1.to_owned(),
+    }
 }
 
 /// `offhook demo`.
@@ -47,7 +58,7 @@ pub struct DemoArgs {
     #[arg(long, value_enum, default_value = "mgcp")]
     protocol: DemoProtocol,
     /// Where the simulated gateway listens (default 127.0.0.1:2427 for MGCP, 127.0.0.1:2946
-    /// for MEGACO).
+    /// for MEGACO, 127.0.0.1:2424 for TPNCP).
     #[arg(long)]
     gateway: Option<SocketAddr>,
     /// The simulated gateway's RTP ports (kept apart from the appliance's media range).
@@ -59,7 +70,8 @@ impl DemoArgs {
     fn gateway(&self) -> SocketAddr {
         self.gateway.unwrap_or_else(|| match self.protocol {
             DemoProtocol::Megaco => SocketAddr::from(([127, 0, 0, 1], 2946)),
-            _ => SocketAddr::from(([127, 0, 0, 1], 2427)),
+            DemoProtocol::Tpncp => SocketAddr::from(([127, 0, 0, 1], 2424)),
+            DemoProtocol::Mgcp => SocketAddr::from(([127, 0, 0, 1], 2427)),
         })
     }
 }
@@ -87,18 +99,22 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
             }
             "megaco"
         }
-        DemoProtocol::Tpncp => {
-            return Err(Error::Usage(
-                "demo: protocol tpncp is not built yet (mgcp and megaco are)".into(),
-            ));
-        }
+        // The host connects out to the board: nothing to listen on.
+        DemoProtocol::Tpncp => "tpncp",
     };
     // A MEGACO gateway's mId is `[IP]:port` of its address, as the simulator registers.
     text.push_str(&format!(
         "\n[[gateway]]\nname = \"{GATEWAY}\"\nprotocol = \"{protocol}\"\naddress = \"{}\"\n",
         args.gateway()
     ));
-    for (user, endpoint, _) in USERS {
+    if args.protocol == DemoProtocol::Tpncp {
+        text.push_str(&format!(
+            "rtp_port = {}\n",
+            tpncp_rtp_port(&args.gateway_rtp_ports)
+        ));
+    }
+    for (i, (user, _, _)) in USERS.iter().enumerate() {
+        let endpoint = endpoint(args.protocol, i);
         text.push_str(&format!(
             "\n[[station]]\nuser = \"{user}\"\ngateway = \"{GATEWAY}\"\nendpoint = \"{endpoint}\"\n"
         ));
@@ -106,7 +122,9 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
     let config = Config::parse("demo configuration", &text)?;
     let listen = match args.protocol {
         DemoProtocol::Megaco => config.megaco.listen,
-        _ => config.mgcp.listen,
+        // The board takes the host's connection from loopback.
+        DemoProtocol::Tpncp => SocketAddr::from(([127, 0, 0, 1], 0)),
+        DemoProtocol::Mgcp => config.mgcp.listen,
     };
     let controller = match listen {
         a if a.ip().is_unspecified() => SocketAddr::new([127, 0, 0, 1].into(), a.port()),
@@ -115,8 +133,14 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
     Ok((config, controller))
 }
 
-/// Creates the demo users that do not exist yet.
-fn demo_users(g: &Global) -> Result<(), Error> {
+/// The TPNCP board's first RTP port: the first even port of `--gateway-rtp-ports`.
+fn tpncp_rtp_port(range: &std::ops::RangeInclusive<u16>) -> u16 {
+    range.start().next_multiple_of(2)
+}
+
+/// Creates the demo users that do not exist yet, and gives each their line on this demo's
+/// gateway (a TPNCP board names its lines by channel, the others `aaln/N`).
+fn demo_users(g: &Global, protocol: DemoProtocol) -> Result<(), Error> {
     let paths = Paths::new(&g.data_dir);
     std::fs::create_dir_all(&g.data_dir).map_err(|source| Error::File {
         path: g.data_dir.display().to_string(),
@@ -124,8 +148,13 @@ fn demo_users(g: &Global) -> Result<(), Error> {
     })?;
     let conn = db::connect(&paths)?;
     let key = db::load_or_create_key(&paths)?;
-    for (name, endpoint, password) in USERS {
-        if users::by_name(&conn, name)?.is_some() {
+    for (i, (name, _, password)) in USERS.into_iter().enumerate() {
+        let endpoint = endpoint(protocol, i);
+        if let Some(user) = users::by_name(&conn, name)? {
+            let line = format!("{GATEWAY}/{endpoint}");
+            if user.stations != [line] {
+                users::set_stations(&conn, name, &[(GATEWAY.to_owned(), endpoint)])?;
+            }
             continue;
         }
         let new = users::NewUser {
@@ -133,7 +162,7 @@ fn demo_users(g: &Global) -> Result<(), Error> {
             display: None,
             password: password.to_owned(),
             admin: name == "alice",
-            line: Some((GATEWAY.to_owned(), endpoint.to_owned())),
+            line: Some((GATEWAY.to_owned(), endpoint)),
         };
         users::add(&conn, &key, &new, SystemClock.now_ms())?;
     }
@@ -225,12 +254,13 @@ quit, Ctrl-C or SIGTERM stops the demo; docs/CLI.md and docs/API.md say more."
 enum Simulator {
     Mgcp(DriverConfig),
     Megaco(sim::megaco::DriverConfig),
+    Tpncp(sim::tpncp::DriverConfig),
 }
 
 /// Runs `offhook demo` until `quit`, SIGINT or SIGTERM.
 pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
     let (config, controller) = demo_config(g, &args)?;
-    demo_users(g)?;
+    demo_users(g, args.protocol)?;
     config.warn_not_built();
     eprintln!(
         "{}",
@@ -238,10 +268,10 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
             config.http.listen,
             &config.http.tls,
             args.gateway(),
-            if args.protocol == DemoProtocol::Megaco {
-                "MEGACO"
-            } else {
-                "MGCP"
+            match args.protocol {
+                DemoProtocol::Mgcp => "MGCP",
+                DemoProtocol::Megaco => "MEGACO",
+                DemoProtocol::Tpncp => "TPNCP",
             },
             &g.data_dir
         )
@@ -258,7 +288,20 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
             driver.rtp_ports = args.gateway_rtp_ports.clone();
             Simulator::Megaco(driver)
         }
-        _ => {
+        DemoProtocol::Tpncp => {
+            let mut board =
+                sim::tpncp::Config::new(USERS.len()).map_err(|e| Error::Usage(e.to_string()))?;
+            board
+                .rtp_port(tpncp_rtp_port(&args.gateway_rtp_ports))
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            board.controller = Some(controller.ip());
+            board.media_address = gateway_addr.ip();
+            Simulator::Tpncp(sim::tpncp::DriverConfig {
+                board,
+                listen: gateway_addr,
+            })
+        }
+        DemoProtocol::Mgcp => {
             let mut gateway =
                 sim::Config::new(4, controller).map_err(|e| Error::Usage(e.to_string()))?;
             gateway
@@ -314,6 +357,9 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
             Simulator::Mgcp(driver) => tokio::spawn(sim::run_with(driver, line_rx, sim::Stdout)),
             Simulator::Megaco(driver) => {
                 tokio::spawn(sim::megaco::run_with(driver, line_rx, sim::Stdout))
+            }
+            Simulator::Tpncp(driver) => {
+                tokio::spawn(sim::tpncp::run_with(driver, line_rx, sim::Stdout))
             }
         };
         let served = server

@@ -16,8 +16,17 @@ pub enum Protocol {
     Mgcp,
     /// MEGACO/H.248.1 media gateway, terminations `aaln/1`…`aaln/N` and `rtp/N`.
     Megaco,
-    /// AudioCodes TPNCP (not built yet).
+    /// AudioCodes TPNCP board (MediaPack FXS): listens on 2424; line N is channel N-1.
     Tpncp,
+}
+
+/// The byte order of a TPNCP board's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByteOrder {
+    /// Network order.
+    Big,
+    /// Little-endian.
+    Little,
 }
 
 /// Which real gateway the MGCP side behaves like.
@@ -88,6 +97,13 @@ commands and output lines: \"rsip\" is the ServiceChange (method restart|disconn
 are al/ri and cg/dt|rt|bt|ct|wt…, a connection's id is its termination (rtp/1), its call the
 context.
 
+TPNCP (--protocol tpncp): plays an AudioCodes FXS board: listens for the host on --listen
+(default 127.0.0.1:2424, TCP and UDP), from --controller's address only; line N is channel N-1,
+whose RTP port is the first of --rtp-ports (default 6000, AudioCodes' BaseUDPPort) + 10 x (N-1).
+Every command is acknowledged (acEV_COMMAND_ACK) or refused (acEV_ERROR); \"command\" lines have
+verb acCMD_OPEN_CHANNEL|acCMD_ACTIVATE_RTP_RTCP|acCMD_ANALOG_IF_DISTINCTIVE_RING… and code 0 or
+the error; --keepalive SECS sends acEV_KEEP_ALIVE that often; --byte-order big|little.
+
 Output on stdout, one JSON object a line, for example:
   {\"event\":\"rsip\",\"method\":\"restart\",\"acknowledged\":true,\"code\":200}
   {\"event\":\"keepalive\",\"code\":200}       (\"timeout\":true when unanswered; --profile cisco)
@@ -118,14 +134,15 @@ pub struct GatewaySimArgs {
     #[arg(long, value_name = "SECS")]
     keepalive: Option<u64>,
     /// The call agent / controller, HOST:PORT (the appliance's MGCP call agent is on 2727, its
-    /// MEGACO controller on 2944).
+    /// MEGACO controller on 2944; a TPNCP board takes its host's connection only from HOST).
     #[arg(long, value_name = "HOST:PORT")]
     controller: String,
     /// Number of analog lines.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=i64::from(sim::MAX_LINES)))]
     lines: u16,
     /// The gateway's control socket (default 127.0.0.1:2427 for MGCP, 127.0.0.1:2946 for
-    /// MEGACO; over TCP the local end of the connection).
+    /// MEGACO, over TCP the local end of the connection; 127.0.0.1:2424 for TPNCP, where the
+    /// board listens).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
     /// MEGACO: the mId in every message header (`mg1`, `[192.0.2.1]:2944`,
@@ -141,10 +158,14 @@ pub struct GatewaySimArgs {
     /// Endpoint domain: endpoints are `aaln/N@DOMAIN` (default `[<listen ip>]`).
     #[arg(long, value_name = "NAME")]
     domain: Option<String>,
-    /// RTP ports to use, A-B (even ports; one per connection). Kept apart from the appliance's
-    /// own media range (16384-32767) so both can run on one host.
-    #[arg(long, default_value = "40000-44999", value_name = "A-B", value_parser = port_range)]
-    rtp_ports: RangeInclusive<u16>,
+    /// TPNCP: the byte order of the board's messages (it answers in the host's).
+    #[arg(long, value_enum, default_value = "big")]
+    byte_order: ByteOrder,
+    /// RTP ports to use, A-B (even ports; one per connection; default 40000-44999). Kept apart
+    /// from the appliance's own media range (16384-32767) so both can run on one host. TPNCP:
+    /// channel N uses A + 10 x N (default A = 6000, the boards' default).
+    #[arg(long, value_name = "A-B", value_parser = port_range)]
+    rtp_ports: Option<RangeInclusive<u16>>,
     /// Seed for transaction ids, connection ids and RTP SSRCs (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
@@ -166,11 +187,7 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
     match args.protocol {
         Protocol::Mgcp => {}
         Protocol::Megaco => return run_megaco(args),
-        Protocol::Tpncp => {
-            return Err(Error::Usage(
-                "gateway-sim: protocol tpncp is not built yet (only mgcp and megaco)".into(),
-            ));
-        }
+        Protocol::Tpncp => return run_tpncp(args),
     }
     let controller = controller(&args.controller)?;
     let listen = args
@@ -191,7 +208,7 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
     }
     let mut driver = DriverConfig::new(config);
     driver.listen = listen;
-    driver.rtp_ports = args.rtp_ports;
+    driver.rtp_ports = args.rtp_ports.unwrap_or(DEFAULT_RTP_PORTS);
     super::runtime(tokio::runtime::Builder::new_current_thread())?
         .block_on(sim::run(driver))
         .map_err(|source| Error::File {
@@ -227,7 +244,7 @@ fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
     config.seed(args.seed.unwrap_or_else(clock_seed));
     let mut driver = megaco::DriverConfig::new(config);
     driver.listen = listen;
-    driver.rtp_ports = args.rtp_ports;
+    driver.rtp_ports = args.rtp_ports.unwrap_or(DEFAULT_RTP_PORTS);
     super::runtime(tokio::runtime::Builder::new_current_thread())?
         .block_on(megaco::run(driver))
         .map_err(|source| Error::File {
@@ -235,6 +252,42 @@ fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
             source,
         })
 }
+
+/// `--protocol tpncp`: the AudioCodes board.
+fn run_tpncp(args: GatewaySimArgs) -> Result<(), Error> {
+    use gateway_control::tpncp::wire;
+    use sim::tpncp;
+    let controller = controller(&args.controller)?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 2424)));
+    let rtp_port = args.rtp_ports.map_or(6000, |r| *r.start());
+    let mut config = tpncp::Config::new(usize::from(args.lines))
+        .map_err(|e| Error::Usage(format!("--lines: {e}")))?;
+    config
+        .rtp_port(rtp_port)
+        .map_err(|e| Error::Usage(format!("--rtp-ports: {e}")))?;
+    config.byte_order = match args.byte_order {
+        ByteOrder::Big => wire::ByteOrder::Big,
+        ByteOrder::Little => wire::ByteOrder::Little,
+    };
+    config.keepalive = args.keepalive.filter(|s| *s > 0).map(Duration::from_secs);
+    config.controller = (!controller.ip().is_unspecified()).then_some(controller.ip());
+    config.media_address = media_ip(listen);
+    let driver = tpncp::DriverConfig {
+        board: config,
+        listen,
+    };
+    super::runtime(tokio::runtime::Builder::new_current_thread())?
+        .block_on(tpncp::run(driver))
+        .map_err(|source| Error::File {
+            path: format!("gateway-sim on {listen}"),
+            source,
+        })
+}
+
+/// RTP ports of the MGCP and MEGACO sides when `--rtp-ports` is not given.
+const DEFAULT_RTP_PORTS: RangeInclusive<u16> = 40000..=44999;
 
 fn controller(text: &str) -> Result<SocketAddr, Error> {
     text.to_socket_addrs()

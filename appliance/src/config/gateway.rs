@@ -7,7 +7,16 @@ use serde::Deserialize;
 use super::{Error, entry};
 
 /// The keys of a `[[gateway]]` entry.
-pub(super) const KEYS: &[&str] = &["name", "protocol", "address", "domain", "mid"];
+pub(super) const KEYS: &[&str] = &[
+    "name",
+    "protocol",
+    "address",
+    "domain",
+    "mid",
+    "transport",
+    "rtp_port",
+    "byte_order",
+];
 
 /// The protocol a gateway speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,6 +67,31 @@ pub struct Gateway {
     pub domain: Option<String>,
     /// `mid`: the MEGACO mId it registers with.
     pub mid: Option<String>,
+    /// `transport`, `rtp_port`, `byte_order`: how a TPNCP board is reached (the defaults for
+    /// the other protocols, which refuse these keys).
+    pub board: Board,
+}
+
+/// How the appliance talks to a TPNCP board (`[[gateway]]` keys of `protocol = "tpncp"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Board {
+    /// `transport`: `"tcp"` (the default: one connection to the board's port) or `"udp"`.
+    pub udp: bool,
+    /// `rtp_port`: the board's first RTP port (AudioCodes' `BaseUDPPort`, 6000 by default);
+    /// channel N sends and receives RTP on `rtp_port + 10 × N`.
+    pub rtp_port: u16,
+    /// `byte_order`: `"big"` (the default, network order) or `"little"`.
+    pub little_endian: bool,
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Self {
+            udp: false,
+            rtp_port: 6000,
+            little_endian: false,
+        }
+    }
 }
 
 /// Where a gateway listens: an IP address, or a DNS name that the appliance resolves when it
@@ -102,6 +136,63 @@ pub(super) struct Raw {
     address: Option<String>,
     domain: Option<String>,
     mid: Option<String>,
+    transport: Option<String>,
+    rtp_port: Option<u32>,
+    byte_order: Option<String>,
+}
+
+/// Reads the TPNCP keys of gateway `i`, refusing them on other protocols.
+fn board(i: usize, g: &Raw, protocol: Protocol) -> Result<Board, Error> {
+    let mut b = Board::default();
+    for (key, set) in [
+        ("transport", g.transport.is_some()),
+        ("rtp_port", g.rtp_port.is_some()),
+        ("byte_order", g.byte_order.is_some()),
+    ] {
+        if set && protocol != Protocol::Tpncp {
+            return Err(entry(
+                format!("gateway[{i}].{key}"),
+                "is only for a TPNCP gateway (protocol = \"tpncp\")",
+            ));
+        }
+    }
+    if let Some(t) = &g.transport {
+        b.udp = match t.as_str() {
+            "tcp" => false,
+            "udp" => true,
+            _ => {
+                return Err(entry(
+                    format!("gateway[{i}].transport"),
+                    &format!("expected \"tcp\" or \"udp\" (got {t:?})"),
+                ));
+            }
+        };
+    }
+    if let Some(o) = &g.byte_order {
+        b.little_endian = match o.as_str() {
+            "big" => false,
+            "little" => true,
+            _ => {
+                return Err(entry(
+                    format!("gateway[{i}].byte_order"),
+                    &format!("expected \"big\" or \"little\" (got {o:?})"),
+                ));
+            }
+        };
+    }
+    if let Some(p) = g.rtp_port {
+        // Channels use rtp_port + 10 × N and the port above for RTCP: leave room for some.
+        b.rtp_port = u16::try_from(p)
+            .ok()
+            .filter(|p| (1024..=65000).contains(p) && p % 2 == 0)
+            .ok_or_else(|| {
+                entry(
+                    format!("gateway[{i}].rtp_port"),
+                    &format!("expected an even port from 1024 to 65000 (got {p})"),
+                )
+            })?;
+    }
+    Ok(b)
 }
 
 /// Checks and converts the `[[gateway]]` entries.
@@ -120,6 +211,7 @@ pub(super) fn build(raw: Vec<Raw>) -> Result<Vec<Gateway>, Error> {
                     ),
                 )
             })?;
+        let board = board(i, &g, protocol)?;
         let address = match g.address {
             Some(a) => Some(parse_address(&a, protocol).ok_or_else(|| {
                 entry(
@@ -163,6 +255,7 @@ pub(super) fn build(raw: Vec<Raw>) -> Result<Vec<Gateway>, Error> {
             address,
             domain: g.domain,
             mid: g.mid,
+            board,
         });
     }
     Ok(out)

@@ -1,7 +1,7 @@
 //! The appliance's TOML configuration, with embedded defaults: one module per section.
 //!
 //! - the messaging core's: [`http`] (`[http]`), [`messages`], [`clients`];
-//! - gateway control's: [`media`], [`mgcp`], [`megaco`], [`gateway`] (`[[gateway]]`), [`station`],
+//! - gateway control's: [`media`], [`mgcp`], [`megaco`], [`tpncp`], [`gateway`] (`[[gateway]]`), [`station`],
 //!   [`trunk`].
 //!
 //! A user's file is laid over [`DEFAULTS`] key by key. Every key is checked against its
@@ -26,6 +26,7 @@ pub mod megaco;
 pub mod messages;
 pub mod mgcp;
 pub mod station;
+pub mod tpncp;
 pub mod trunk;
 mod values;
 
@@ -41,6 +42,7 @@ pub use megaco::Megaco;
 pub use messages::{Messages, Retention, UploadRate};
 pub use mgcp::Mgcp;
 pub use station::{Station, StationPlace};
+pub use tpncp::Tpncp;
 pub use trunk::Trunk;
 pub use values::{parse_duration, parse_size};
 
@@ -95,6 +97,12 @@ listen = "0.0.0.0:2944"    # the MGC, UDP and TCP, every encoding; bound only wh
 keepalive = "60s"          # a registered gateway is audited this often
 probe_interval = "10s"     # an unreachable gateway is probed this often
 
+[tpncp]
+keepalive = "10s"          # a board silent this long is probed (the host connects to each board's port 2424)
+ack_timeout = "2s"         # a command unacknowledged this long fails (TCP: the connection is closed)
+reconnect_min = "1s"       # first wait before connecting again to a board that went away; then doubling ...
+reconnect_max = "60s"      # ... up to this
+
 [clients]
 ping_interval = "20s"      # WebSocket pings to each client
 ping_timeout = "60s"       # a client silent this long is offline
@@ -123,6 +131,7 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("media", Shape::Table(media::KEYS)),
     ("mgcp", Shape::Table(mgcp::KEYS)),
     ("megaco", Shape::Table(megaco::KEYS)),
+    ("tpncp", Shape::Table(tpncp::KEYS)),
     ("gateway", Shape::Array(gateway::KEYS)),
     ("station", Shape::Array(station::KEYS)),
     ("trunk", Shape::Array(trunk::KEYS)),
@@ -231,6 +240,8 @@ pub struct Config {
     pub mgcp: Mgcp,
     /// `[megaco]`.
     pub megaco: Megaco,
+    /// `[tpncp]`.
+    pub tpncp: Tpncp,
     /// The `[[gateway]]` entries.
     pub gateways: Vec<Gateway>,
     /// The `[[station]]` entries (a user's phone on a gateway line or behind a trunk).
@@ -255,6 +266,8 @@ struct Raw {
     mgcp: mgcp::Raw,
     #[serde(default)]
     megaco: megaco::Raw,
+    #[serde(default)]
+    tpncp: tpncp::Raw,
     #[serde(default)]
     gateway: Vec<gateway::Raw>,
     #[serde(default)]
@@ -324,6 +337,7 @@ impl Config {
             media: Media::build(u.media, d.media)?,
             mgcp: Mgcp::build(u.mgcp, d.mgcp)?,
             megaco: Megaco::build(u.megaco, d.megaco)?,
+            tpncp: Tpncp::build(u.tpncp, d.tpncp)?,
             gateways,
             stations,
             trunks,
@@ -650,6 +664,77 @@ servers = ["nats://127.0.0.1:4222"]
             (
                 "[[gateway]]\nname = \"mg\"\nprotocol = \"megaco\"\nmid = \"[1.2.3]\"\n",
                 "gateway[0].mid",
+            ),
+        ] {
+            let e = Config::parse("t.toml", text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn tpncp_settings_and_board_keys_are_checked() {
+        let d = Config::defaults().tpncp;
+        assert_eq!(
+            (d.keepalive, d.ack_timeout, d.reconnect_min, d.reconnect_max),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(2),
+                Duration::from_secs(1),
+                Duration::from_secs(60)
+            )
+        );
+        let c = Config::parse(
+            "t.toml",
+            "[tpncp]\nkeepalive = \"3s\"\nreconnect_max = \"5s\"\n\
+             [[gateway]]\nname = \"tp\"\nprotocol = \"tpncp\"\naddress = \"192.0.2.9\"\n\
+             transport = \"udp\"\nrtp_port = 4000\nbyte_order = \"little\"\n\
+             [[gateway]]\nname = \"tp2\"\nprotocol = \"tpncp\"\naddress = \"192.0.2.10\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.tpncp.keepalive, Duration::from_secs(3));
+        assert_eq!(c.tpncp.reconnect_max, Duration::from_secs(5));
+        let (tp, tp2) = (&c.gateways[0], &c.gateways[1]);
+        assert_eq!(tp.address.as_ref().unwrap().port(), 2424);
+        assert_eq!(
+            tp.board,
+            gateway::Board {
+                udp: true,
+                rtp_port: 4000,
+                little_endian: true
+            }
+        );
+        assert_eq!(tp2.board, gateway::Board::default());
+        assert_eq!(tp2.board.rtp_port, 6000);
+        for (text, key) in [
+            ("[tpncp]\nkeepalive = \"0s\"\n", "tpncp.keepalive"),
+            ("[tpncp]\nack_timeout = \"soon\"\n", "tpncp.ack_timeout"),
+            (
+                "[tpncp]\nreconnect_min = \"10s\"\nreconnect_max = \"5s\"\n",
+                "tpncp.reconnect_max",
+            ),
+            (
+                "[[gateway]]\nname = \"tp\"\nprotocol = \"tpncp\"\n",
+                "gateway[0].address",
+            ),
+            (
+                "[[gateway]]\nname = \"tp\"\nprotocol = \"tpncp\"\naddress = \"192.0.2.9\"\ntransport = \"sctp\"\n",
+                "gateway[0].transport",
+            ),
+            (
+                "[[gateway]]\nname = \"tp\"\nprotocol = \"tpncp\"\naddress = \"192.0.2.9\"\nrtp_port = 6001\n",
+                "gateway[0].rtp_port",
+            ),
+            (
+                "[[gateway]]\nname = \"tp\"\nprotocol = \"tpncp\"\naddress = \"192.0.2.9\"\nrtp_port = 70000\n",
+                "gateway[0].rtp_port",
+            ),
+            (
+                "[[gateway]]\nname = \"tp\"\nprotocol = \"tpncp\"\naddress = \"192.0.2.9\"\nbyte_order = \"middle\"\n",
+                "gateway[0].byte_order",
+            ),
+            (
+                "[[gateway]]\nname = \"gw\"\nprotocol = \"mgcp\"\naddress = \"192.0.2.9\"\nrtp_port = 6000\n",
+                "gateway[0].rtp_port",
             ),
         ] {
             let e = Config::parse("t.toml", text).unwrap_err().to_string();
