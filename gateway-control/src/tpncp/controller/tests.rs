@@ -356,6 +356,23 @@ fn validation_names_the_fault() {
         Some(ConfigError::Backoff)
     );
     assert_eq!(
+        check(&|c| c.reconnect_max = c.reconnect_min),
+        None,
+        "no back-off growth is allowed"
+    );
+    let many = |n: usize| {
+        move |c: &mut Config| {
+            c.gateways = (0..n)
+                .map(|i| GatewayConfig::new(GatewayId::new(&format!("g{i}")), None, &["0"]))
+                .collect();
+        }
+    };
+    assert_eq!(check(&many(MAX_GATEWAYS)), None);
+    assert_eq!(
+        check(&many(MAX_GATEWAYS + 1)),
+        Some(ConfigError::TooMany("gateways"))
+    );
+    assert_eq!(
         check(&|c| c.gateways[0].lines = (0..=256).map(|n| n.to_string()).collect()),
         Some(ConfigError::TooMany("lines"))
     );
@@ -1393,6 +1410,7 @@ fn a_silent_board_is_probed_and_a_heard_one_is_not() {
 #[test]
 fn reconnection_scenario_in_virtual_time() {
     let mut b = Board::up();
+    let first = b.link.unwrap();
     b.command(create("0", 1, None));
     b.answer_all(false);
     b.events();
@@ -1451,6 +1469,12 @@ fn reconnection_scenario_in_virtual_time() {
     let next = b.host.poll_timeout().unwrap();
     b.advance(next - b.now);
     b.accept();
+    // A new connection has a handle of its own: the old one's bytes are not taken.
+    assert_ne!(b.link, Some(first));
+    let stale = b.host.stats().stale_link;
+    let off = b.event_bytes(0, &WEvent::OffHook);
+    b.host.handle_stream(b.now, first, &off);
+    assert_eq!(b.host.stats().stale_link, stale + 1);
     let sent = b.answer_all(true);
     assert_eq!(sent.len(), 8);
     assert_eq!(
