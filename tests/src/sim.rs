@@ -385,3 +385,52 @@ pub fn start_tpncp_board(board: SocketAddr, rtp: &str, sim_args: &[&str]) -> Gat
         .args(sim_args);
     GatewaySim::spawn(command)
 }
+
+/// The record flow between alice's line 1 and carol's line 2 on gateway `gateway` (shown up in
+/// `/api/v1/health` with `protocol`): alice's `offhook record --to carol` rings line 1, which
+/// picks up, says the speech fixture and hangs up; the stored message rings line 2, which picks
+/// up and hears it to its end. Returns the message's id.
+pub fn record_then_hear(
+    server: &Server,
+    sim: &mut GatewaySim,
+    gateway: &str,
+    protocol: &str,
+) -> String {
+    let h = server.health(None).expect("health");
+    assert!(
+        h["gateways"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == gateway && g["protocol"] == protocol && g["up"] == true),
+        "{h}"
+    );
+    for user in ["alice", "carol"] {
+        let token = server.login(user);
+        wait_for(&format!("{user}'s phone available"), || {
+            let h = server.health(Some(&token))?;
+            (h["stations"][0]["available"] == true).then_some(())
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let speech = crate::speech_8k();
+
+    let record = record_in_background(server, "alice", "carol");
+    sim.answer_ring(1);
+    sim.send(&format!("say 1 {}", speech.display()));
+    let id = finish_recording(sim, 1, record);
+    assert_eq!(
+        id.len(),
+        36,
+        "record prints the stored message's id: {id:?}"
+    );
+
+    let heard = dir.path().join("heard.wav");
+    hear_on_phone(server, sim, 2, "carol", &id, &heard);
+    let (said, got) = (
+        crate::wav_duration_ms(&speech),
+        crate::wav_duration_ms(&heard),
+    );
+    assert!(got + 200 >= said, "line 2 heard {got} ms of {said} ms");
+    id
+}

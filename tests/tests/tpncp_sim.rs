@@ -10,10 +10,9 @@
 //! and comes back: the board is shown down, the host reconnects and re-syncs both channels.
 
 use offhook_tests::sim::{
-    GatewaySim, finish_recording, hear_on_phone, record_in_background, server_with_tpncp_phones,
-    start_tpncp_board,
+    GatewaySim, record_then_hear, server_with_tpncp_phones, start_tpncp_board,
 };
-use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
+use offhook_tests::{Server, wait_for};
 
 fn flow(
     gateway_keys: &str,
@@ -24,39 +23,7 @@ fn flow(
         gateway_keys,
         sim_args,
     );
-    let h = server.health(None).expect("health");
-    assert!(
-        h["gateways"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|g| g["name"] == "tp1" && g["protocol"] == "tpncp" && g["up"] == true),
-        "{h}"
-    );
-    for user in ["alice", "carol"] {
-        let token = server.login(user);
-        wait_for(&format!("{user}'s phone available"), || {
-            let h = server.health(Some(&token))?;
-            (h["stations"][0]["available"] == true).then_some(())
-        });
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let speech = speech_8k();
-
-    let record = record_in_background(&server, "alice", "carol");
-    sim.answer_ring(1);
-    sim.send(&format!("say 1 {}", speech.display()));
-    let id = finish_recording(&mut sim, 1, record);
-    assert_eq!(
-        id.len(),
-        36,
-        "record prints the stored message's id: {id:?}"
-    );
-
-    let heard = dir.path().join("heard.wav");
-    hear_on_phone(&server, &mut sim, 2, "carol", &id, &heard);
-    let (said, got) = (wav_duration_ms(&speech), wav_duration_ms(&heard));
-    assert!(got + 200 >= said, "line 2 heard {got} ms of {said} ms");
+    record_then_hear(&server, &mut sim, "tp1", "tpncp");
     // Nothing the board refused; the ring carried the distinctive-ring command.
     let refused: Vec<_> = sim
         .seen
