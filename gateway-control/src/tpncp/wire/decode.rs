@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::deframer::announced_len;
 use super::structs::{self, AF_INET, AF_INET6, Field};
 use super::{
     AnalogSignal, ByteOrder, CallerIdText, Channel, Coder, Command, DecodeError, DecodeErrorKind,
@@ -138,7 +139,7 @@ fn open(
         header: Some(header),
         id: Some(id),
     };
-    let says = (usize::from(data[6]) << 16 | usize::from(read_u16(&data[2..4], order))) + 4;
+    let says = announced_len(data[6], read_u16(&data[2..4], order));
     if says != data.len() {
         return Err(fail(
             DecodeErrorKind::Length {

@@ -7,6 +7,12 @@
 
 use super::{ByteOrder, MAX_LEN, MIN_LEN};
 
+/// The total length a header announces: its `length` (the total − 4) with the length
+/// extension as its high byte.
+pub(super) fn announced_len(extension: u8, length: u16) -> usize {
+    (usize::from(extension) << 16) + usize::from(length) + 4
+}
+
 /// Why a stream could not be read further.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -98,7 +104,7 @@ impl Deframer {
             ByteOrder::Big => u16::from_be_bytes([rest[2], rest[3]]),
             ByteOrder::Little => u16::from_le_bytes([rest[2], rest[3]]),
         };
-        let total = (usize::from(rest[6]) << 16 | usize::from(length)) + 4;
+        let total = announced_len(rest[6], length);
         let error = if total < MIN_LEN {
             Some(FrameError::TooShort(total))
         } else if total > MAX_LEN {

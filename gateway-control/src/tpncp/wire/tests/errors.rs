@@ -75,6 +75,16 @@ fn a_lying_length_is_an_error_with_the_header() {
         }
     );
     assert_eq!((e.offset, e.header, e.id), (2, Some(header()), Some(229)));
+    // The length extension is the length's high byte.
+    let mut extended = m.clone();
+    extended[6] = 1;
+    assert_eq!(
+        decode_command(&extended).unwrap_err().kind,
+        DecodeErrorKind::Length {
+            says: 65_536 + 252,
+            have: 252
+        }
+    );
     let mut longer = m.clone();
     longer.push(0);
     assert!(matches!(
