@@ -11,8 +11,9 @@ use crate::digitmap::MatchState;
 use crate::model::{Digit, Event};
 use crate::tpncp::wire::{self, Channel, DigitEntry, Seq};
 
-/// The most keys collected for one dial string: it is reported when it gets that long.
-pub(super) const MAX_DIALLED: usize = 64;
+/// The most keys collected for one dial string: [`crate::digitmap::DigitMap::check`] calls a
+/// string this long complete, so it is reported then.
+pub(super) const MAX_DIALLED: usize = crate::digitmap::MAX_DIGITS;
 /// The most characters of a board's error text carried in a failure reason.
 const MAX_ERROR_TEXT: usize = 80;
 
@@ -197,7 +198,7 @@ impl Host {
             };
             collect.dialled.push(digit.as_char());
             match collect.map.check(&collect.dialled, false) {
-                MatchState::Partial { short: s } if collect.dialled.len() < MAX_DIALLED => {
+                MatchState::Partial { short: s } => {
                     self.timers.set(
                         Timer::Digits(g, channel),
                         now + if s { short } else { long },

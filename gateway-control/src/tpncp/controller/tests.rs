@@ -657,7 +657,7 @@ fn ring_with_caller_id_pattern_and_stop() {
         cadence: Cadence::Distinctive(3),
         caller_id: Some(CallerId {
             number: Some("5551234".into()),
-            name: Some("Ålice Ü. Example, the name that goes on and on and on".into()),
+            name: Some(format!("A{}", "é".repeat(30))),
         }),
     });
     let s = b.answer_all(false);
@@ -672,8 +672,11 @@ fn ring_with_caller_id_pattern_and_stop() {
     };
     assert_eq!((*channel, *on, *pattern), (Channel(1), true, 3));
     assert_eq!(cid.number.as_deref(), Some("5551234"));
-    let name = cid.name.as_deref().unwrap();
-    assert!(name.len() <= 50 && name.starts_with("Ålice Ü."), "{name}");
+    // Cut to 50 bytes, at a character boundary (byte 50 is inside the 25th "é").
+    assert_eq!(
+        cid.name.as_deref(),
+        Some(format!("A{}", "é".repeat(24)).as_str())
+    );
     b.command(Command::Ring {
         line: line("1"),
         cadence: Cadence::Normal,
@@ -1124,6 +1127,29 @@ fn unknown_lines_and_boards_and_a_board_not_connected() {
         ]
     );
     assert_eq!(b.host.stats().commands_failed, 4);
+    // Connection commands name their call.
+    b.command(create("0", 1, None));
+    b.command(create("5", 2, None));
+    b.command(Command::DeleteConnection {
+        line: LineId::new(GatewayId::new("b9"), "0"),
+        call: CallId(3),
+    });
+    b.command(Command::ModifyConnection {
+        line: line("x"),
+        call: CallId(4),
+        mode: None,
+        remote: None,
+    });
+    let calls: Vec<Option<CallId>> = failed(&b.events()).iter().map(|f| f.1).collect();
+    assert_eq!(
+        calls,
+        vec![
+            Some(CallId(1)),
+            Some(CallId(2)),
+            Some(CallId(3)),
+            Some(CallId(4))
+        ]
+    );
     assert!(b.sent().is_empty());
 }
 
