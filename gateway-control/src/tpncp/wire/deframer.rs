@@ -66,13 +66,13 @@ impl Deframer {
         if self.failed {
             return;
         }
-        if self.buffered() + bytes.len() > Self::CAPACITY {
-            self.fail(FrameError::Overflow(Self::CAPACITY));
-            return;
-        }
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
+        }
+        if self.buf.len() + bytes.len() > Self::CAPACITY {
+            self.fail(FrameError::Overflow(Self::CAPACITY));
+            return;
         }
         self.buf.extend_from_slice(bytes);
     }

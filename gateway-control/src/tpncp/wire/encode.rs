@@ -340,3 +340,29 @@ pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut 
         Event::RingStart | Event::RingEnd | Event::OnHook | Event::OffHook | Event::FlashHook => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bit fields beyond the one Offhook sets (`active`): `open_channel_spare2`, 7 bits after
+    /// it in the same byte.
+    #[test]
+    fn bit_fields_pack_from_either_end() {
+        use structs::open_channel as s;
+        for (order, want) in [
+            (ByteOrder::Big, 0b1010_1011),
+            (ByteOrder::Little, 0b1101_0101),
+        ] {
+            let mut buf = vec![0; structs::size(s::FIELDS)];
+            let mut w = Writer {
+                buf: &mut buf,
+                order,
+            };
+            w.bits(s::active, 1);
+            // Only the field's 7 bits are written.
+            w.bits(s::open_channel_spare2, 0b1101_0101);
+            assert_eq!(buf[7], want, "{order:?}");
+        }
+    }
+}

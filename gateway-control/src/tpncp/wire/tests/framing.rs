@@ -141,3 +141,45 @@ fn a_reader_that_does_not_drain_overflows() {
     );
     assert_eq!(d.next(), None);
 }
+
+#[test]
+fn what_is_held_is_what_is_unread() {
+    let messages = some_messages();
+    let stream = messages.concat();
+    let mut d = Deframer::new();
+    d.push(&stream[..stream.len() - 3]);
+    assert_eq!(d.buffered(), stream.len() - 3);
+    assert_eq!(d.next(), Some(Ok(messages[0].clone())));
+    assert_eq!(d.buffered(), stream.len() - 3 - messages[0].len());
+    // Bytes returned are let go: a full capacity more fits after them.
+    let mut d = Deframer::new();
+    d.push(&[&messages[0][..], &messages[1][..5]].concat());
+    assert_eq!(d.next(), Some(Ok(messages[0].clone())));
+    assert_eq!(d.next(), None);
+    d.push(&vec![0; Deframer::CAPACITY - 5]);
+    assert!(!d.is_failed());
+    assert_eq!(d.buffered(), Deframer::CAPACITY);
+}
+
+#[test]
+fn two_largest_messages_fit_in_one_push() {
+    let mut largest = some_messages().remove(0);
+    largest[2..4].copy_from_slice(&[0xFF, 0xFF]);
+    largest.resize(MAX_LEN, 0);
+    let mut d = Deframer::new();
+    d.push(&[largest.clone(), largest.clone()].concat());
+    assert_eq!(drain(&mut d), [Ok(largest.clone()), Ok(largest)]);
+}
+
+#[test]
+fn a_header_and_an_id_alone_are_a_message() {
+    // The smallest message: length 8, no channel, no structure (decoding it is another
+    // matter: no known id has so little).
+    let bare = [
+        0x1C, 0xE9, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0F,
+    ];
+    let mut d = Deframer::new();
+    d.push(&bare);
+    d.push(&bare);
+    assert_eq!(drain(&mut d), [Ok(bare.to_vec()), Ok(bare.to_vec())]);
+}

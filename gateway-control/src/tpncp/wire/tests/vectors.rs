@@ -236,7 +236,7 @@ fn ring_with_caller_id() {
         pattern: 2,
         caller_id: Some(CallerIdText {
             number: Some("0123456789".repeat(3)),
-            name: Some("é".repeat(30)),
+            name: Some(format!("a{}", "é".repeat(30))),
         }),
     };
     let mut out = Vec::new();
@@ -246,7 +246,8 @@ fn ring_with_caller_id() {
     };
     let caller_id = caller_id.unwrap();
     assert_eq!(caller_id.number.unwrap(), "01234567890123456789");
-    assert_eq!(caller_id.name.unwrap(), "é".repeat(25));
+    // 50 bytes would end inside the 25th "é".
+    assert_eq!(caller_id.name.unwrap(), format!("a{}", "é".repeat(24)));
     // Stop ringing: no caller id, nothing but the channel set.
     let stop = Command::Ring {
         channel: Channel(1),
