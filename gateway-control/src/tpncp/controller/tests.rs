@@ -2048,3 +2048,141 @@ fn counters_are_named_for_metrics() {
         Some(b.now + Duration::from_secs(10))
     );
 }
+
+#[test]
+fn a_refused_open_sends_no_close() {
+    let mut b = Board::up();
+    // A first call opens and closes the channel.
+    b.command(create("0", 1, None));
+    b.answer_all(false);
+    b.command(Command::DeleteConnection {
+        line: line("0"),
+        call: CallId(1),
+    });
+    b.answer_all(false);
+    b.events();
+    // The next one is refused at its open: nothing was opened, nothing to close.
+    b.command(create("0", 2, Some(media(4000))));
+    let open = b.sent();
+    assert!(matches!(open[0].command, WCommand::OpenChannel { .. }));
+    b.event(
+        0,
+        WEvent::Error {
+            code: 9,
+            text: "busy".into(),
+        },
+    );
+    assert_eq!(failed(&b.events()), vec![(line("0"), Some(CallId(2)), 9)]);
+    assert!(b.sent().is_empty());
+}
+
+#[test]
+fn deleted_connections_are_not_lost_later() {
+    let mut b = Board::up();
+    b.command(create("0", 1, Some(media(4000))));
+    b.command(create("1", 2, None));
+    b.answer_all(false);
+    b.command(Command::DeleteConnection {
+        line: line("0"),
+        call: CallId(1),
+    });
+    b.answer_all(false);
+    // A delete the board refuses: gone all the same.
+    b.command(Command::DeleteConnection {
+        line: line("1"),
+        call: CallId(2),
+    });
+    b.sent();
+    b.event(
+        1,
+        WEvent::Error {
+            code: 3,
+            text: String::new(),
+        },
+    );
+    b.events();
+    let link = b.link.unwrap();
+    b.host.handle_closed(b.now, link);
+    assert_eq!(
+        b.events(),
+        vec![Event::GatewayDown {
+            gateway: GatewayId::new("b1"),
+            reason: DownReason::Unreachable
+        }]
+    );
+}
+
+#[test]
+fn a_modified_remote_is_kept() {
+    let mut b = Board::up();
+    b.command(create("0", 1, Some(media(4000))));
+    b.answer_all(false);
+    for (mode, remote) in [
+        (None, Some(media(5000))),
+        (Some(ConnectionMode::Inactive), None),
+        (Some(ConnectionMode::SendRecv), None),
+    ] {
+        b.command(Command::ModifyConnection {
+            line: line("0"),
+            call: CallId(1),
+            mode,
+            remote,
+        });
+    }
+    let sent = commands(&b.answer_all(false));
+    let remotes: Vec<SocketAddr> = sent
+        .iter()
+        .filter_map(|c| match c {
+            WCommand::ActivateRtp { remote, .. } => Some(*remote),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(remotes, vec![media(5000).address, media(5000).address]);
+    // Inactive, then a new remote while inactive: nothing sent until active again.
+    b.command(Command::ModifyConnection {
+        line: line("0"),
+        call: CallId(1),
+        mode: Some(ConnectionMode::Inactive),
+        remote: Some(media(6000)),
+    });
+    assert_eq!(
+        commands(&b.answer_all(false)),
+        vec![WCommand::DeactivateRtp {
+            channel: Channel(0)
+        }]
+    );
+    b.command(Command::ModifyConnection {
+        line: line("0"),
+        call: CallId(1),
+        mode: Some(ConnectionMode::SendOnly),
+        remote: None,
+    });
+    assert!(matches!(
+        commands(&b.answer_all(false))[..],
+        [WCommand::ActivateRtp { remote, .. }] if remote == media(6000).address
+    ));
+}
+
+#[test]
+fn inputs_out_of_turn_on_a_connection() {
+    let mut b = Board::new();
+    b.sent();
+    let Some(Link::Connect { link, .. }) = b.links.pop() else {
+        panic!()
+    };
+    // Bytes before the connection is reported open: not taken.
+    let off = b.event_bytes(0, &WEvent::OffHook);
+    b.host.handle_stream(b.now, link, &off);
+    assert_eq!(b.host.stats().stale_link, 1);
+    assert_eq!(b.host.stats().messages_received, 0);
+    b.link = Some(link);
+    b.host.handle_connected(b.now, link);
+    let first = b.sent();
+    // Reported open twice: the second is ignored.
+    b.host.handle_connected(b.now, link);
+    assert_eq!(b.host.stats().stale_link, 2);
+    assert!(b.sent().is_empty());
+    b.ack(&first[0]);
+    assert_eq!(b.host.stats().messages_received, 1);
+    assert!(b.host.is_up(&GatewayId::new("b1")));
+}
