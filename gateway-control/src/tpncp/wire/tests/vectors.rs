@@ -352,3 +352,9 @@ fn events_with_a_status_and_texts() {
         assert_eq!(out.len(), 20, "event_trigger");
     }
 }
+
+#[test]
+fn sequence_numbers_wrap() {
+    assert_eq!(Seq(1).next(), Seq(2));
+    assert_eq!(Seq(u16::MAX).next(), Seq(0));
+}
