@@ -2186,3 +2186,81 @@ fn inputs_out_of_turn_on_a_connection() {
     assert_eq!(b.host.stats().messages_received, 1);
     assert!(b.host.is_up(&GatewayId::new("b1")));
 }
+
+#[test]
+fn udp_retransmissions_end_at_the_timeout_even_below_their_number() {
+    // 3 s then 6 s: the second would come after the 4 s timeout, so there is one.
+    let mut c = config(Transport::Udp);
+    c.retransmit_interval = Duration::from_secs(3);
+    let mut b = Board::with(c);
+    assert_eq!(b.sent().len(), 2);
+    assert_eq!(b.host.stats().commands_sent, 2);
+    b.advance(Duration::from_secs(3));
+    assert_eq!(b.sent().len(), 2);
+    b.advance(Duration::from_secs(1));
+    assert!(b.sent().is_empty());
+    assert_eq!(b.host.stats().retransmits, 2);
+    assert_eq!(b.host.stats().ack_timeouts, 1);
+    assert_eq!(b.host.stats().commands_sent, 2);
+}
+
+#[test]
+fn one_board_lost_leaves_the_others_timers_alone() {
+    let mut c = config(Transport::Udp);
+    let mut other = c.gateways[0].clone();
+    other.id = GatewayId::new("b2");
+    let b2: SocketAddr = "127.0.0.1:2500".parse().unwrap();
+    other.address = Some(b2);
+    c.gateways.push(other);
+    let now = epoch();
+    let mut host = Host::new(c, now).unwrap();
+    let mut t = now;
+    let mut to_b2_after_down = 0;
+    let mut down = false;
+    let mut seq = Seq(0);
+    // b1 answers nothing; b2 everything, for a minute.
+    while t < now + Duration::from_secs(60) {
+        while let Some(x) = host.poll_transmit() {
+            if x.destination != b2 {
+                continue;
+            }
+            to_b2_after_down += usize::from(down);
+            let s = decode(&x.contents);
+            let mut reply = |e: WEvent| {
+                seq = seq.next();
+                let mut out = Vec::new();
+                let h = Header {
+                    order: ByteOrder::Big,
+                    version: wire::VERSION,
+                    seq,
+                };
+                wire::encode_event(&h, s.channel(), &e, &mut out);
+                host.handle_datagram(t, b2, &out);
+            };
+            reply(WEvent::CommandAck {
+                seq: s.header.seq,
+                command_id: wire::command_id(&s.command),
+            });
+            if matches!(s.command, WCommand::QueryStatus { .. }) {
+                reply(WEvent::FxsStatus {
+                    off_hook: false,
+                    ringing: false,
+                    message_waiting: false,
+                });
+            }
+        }
+        while let Some(e) = host.poll_event() {
+            assert!(!matches!(e, Event::GatewayDown { .. }), "{e:?}");
+        }
+        // b1 never came up: its session is lost (and retried) without a GatewayDown.
+        down |= host.stats().ack_timeouts > 0;
+        t += ms(100);
+        if host.poll_timeout().is_some_and(|d| d <= t) {
+            host.handle_timeout(t);
+        }
+    }
+    assert!(host.is_up(&GatewayId::new("b2")));
+    assert!(!host.is_up(&GatewayId::new("b1")));
+    // b2's keep-alive probes went on after b1's losses.
+    assert!(to_b2_after_down >= 4, "{to_b2_after_down}");
+}
