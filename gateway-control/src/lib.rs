@@ -23,9 +23,9 @@ pub mod megaco;
 pub mod mgcp;
 pub mod model;
 pub mod pcap;
-pub mod tpncp;
 #[cfg(test)]
 mod proptest_text;
+pub mod tpncp;
 
 #[cfg(feature = "driver")]
 pub mod driver;
