@@ -11,9 +11,6 @@ use crate::digitmap::MatchState;
 use crate::model::{Digit, Event};
 use crate::tpncp::wire::{self, Channel, DigitEntry, Seq};
 
-/// The most keys collected for one dial string: [`crate::digitmap::DigitMap::check`] calls a
-/// string this long complete, so it is reported then.
-pub(super) const MAX_DIALLED: usize = crate::digitmap::MAX_DIGITS;
 /// The most characters of a board's error text carried in a failure reason.
 const MAX_ERROR_TEXT: usize = 80;
 
@@ -196,6 +193,7 @@ impl Host {
                 });
                 continue;
             };
+            // The map completes a string of `digitmap::MAX_DIGITS` keys: that bounds it.
             collect.dialled.push(digit.as_char());
             match collect.map.check(&collect.dialled, false) {
                 MatchState::Partial { short: s } => {

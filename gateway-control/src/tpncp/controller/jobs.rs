@@ -14,11 +14,6 @@ use crate::model::{
 };
 use crate::tpncp::wire::{self, CallerIdText, Channel, Coder, ToneType};
 
-/// The longest caller-id number and name a ring carries (`tpncp.dat`: 21 and 51 bytes with
-/// their NUL).
-const MAX_CID_NUMBER: usize = 20;
-const MAX_CID_NAME: usize = 50;
-
 /// One thing to do on a channel.
 #[derive(Debug, Clone)]
 pub(super) enum Job {
@@ -105,19 +100,12 @@ fn tone_type(tone: Tone) -> Option<ToneType> {
     })
 }
 
-/// At most `max` bytes of `text`, cut at a character boundary.
-fn truncated(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
+/// Caller id as a ring carries it: the encoder cuts the number to 20 bytes and the name to
+/// 50, at a character boundary (`tpncp.dat`: 21 and 51 bytes with their NUL).
 fn caller_id_text(cid: CallerId) -> CallerIdText {
     CallerIdText {
-        number: cid.number.map(|n| truncated(&n, MAX_CID_NUMBER)),
-        name: cid.name.map(|n| truncated(&n, MAX_CID_NAME)),
+        number: cid.number,
+        name: cid.name,
     }
 }
 

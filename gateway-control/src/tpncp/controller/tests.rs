@@ -1390,8 +1390,8 @@ fn a_long_dial_string_is_reported_at_its_bound() {
     let Event::Dialled { digits, .. } = &events[0] else {
         panic!("{events:?}")
     };
-    assert_eq!(digits.len(), inbound::MAX_DIALLED);
-    assert_eq!(events.len(), 1 + 70 - inbound::MAX_DIALLED);
+    assert_eq!(digits.len(), crate::digitmap::MAX_DIGITS);
+    assert_eq!(events.len(), 1 + 70 - crate::digitmap::MAX_DIGITS);
 }
 
 // ---------------------------------------------------------------------------------------------
