@@ -51,6 +51,9 @@ pub struct Stats {
     pub rtp_dropped: u64,
     /// Line commands refused (bad line, wrong hook state, no connection).
     pub line_commands_refused: u64,
+    /// Commands received again (same sender, sequence number and id as one recently carried
+    /// out or refused: a UDP retransmission or duplicate), answered again, not executed.
+    pub duplicates: u64,
 }
 
 /// Why the host's TCP connection ended.
@@ -119,10 +122,19 @@ pub struct Board {
     /// channel's port is taken as usable.
     bound: Vec<u16>,
     rng: StdRng,
-    transmits: VecDeque<Transmit>,
+    pub(super) transmits: VecDeque<Transmit>,
+    /// The answers to the last [`RECENT_ANSWERS`] commands, by sender, sequence number and id,
+    /// sent again (and nothing executed) when the same command comes again.
+    pub(super) recent: VecDeque<(Recent, Vec<Transmit>)>,
     pub(super) outputs: VecDeque<Output>,
     pub(super) stats: Stats,
 }
+
+/// How many commands' answers the board keeps for a repeated command.
+pub(super) const RECENT_ANSWERS: usize = 64;
+
+/// What identifies a command for its repetition: the sender, its sequence number and its id.
+pub(super) type Recent = (SocketAddr, Seq, u32);
 
 impl std::fmt::Debug for Board {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,6 +163,7 @@ impl Board {
             bound: Vec::new(),
             rng,
             transmits: VecDeque::new(),
+            recent: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
         })

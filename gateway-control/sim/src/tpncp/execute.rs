@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use gateway_control::model::Codec;
 use gateway_control::tpncp::wire::{self, AnalogSignal, Coder, Command, Event, Header, id};
 
+use tracing::debug;
+
 use super::Board;
 use super::line::{Effects, Open};
 use crate::analog::{Connection, ConnectionAction, Mode, Output, StopReason};
@@ -110,7 +112,11 @@ fn connection(line: u16, action: ConnectionAction, c: &Connection) -> Output {
 }
 
 impl Board {
-    /// Carries out one decoded command from `from` and answers it.
+    /// Carries out one decoded command from `from` and answers it; a command seen again
+    /// (same sender, sequence number and id as one of the last
+    /// [`RECENT_ANSWERS`](super::board::RECENT_ANSWERS)) is answered again as it was the first
+    /// time and not carried out twice, since over UDP the host sends a command again when its
+    /// acknowledgement is lost.
     pub(super) fn execute(
         &mut self,
         now: Instant,
@@ -118,6 +124,36 @@ impl Board {
         header: Header,
         cmd: &Command,
     ) {
+        let key = (from, header.seq, wire::command_id(cmd));
+        if let Some((_, answers)) = self.recent.iter().find(|(k, _)| *k == key) {
+            let answers = answers.clone();
+            self.stats.duplicates += 1;
+            debug!(%from, seq = header.seq.0, "command repeated; answered again");
+            self.stats.events += answers.len() as u64;
+            self.transmits.extend(answers);
+            return;
+        }
+        let start = self.transmits.len();
+        let fx = self.answer(now, from, header, cmd);
+        let answers = self.transmits.range(start..).cloned().collect();
+        if self.recent.len() == super::board::RECENT_ANSWERS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((key, answers));
+        if let Some(fx) = fx {
+            self.apply(fx);
+        }
+    }
+
+    /// Carries out a command and sends its answer (the ack, and the status a query asks for,
+    /// or the refusal); returns what it does to the line after that.
+    fn answer(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: Header,
+        cmd: &Command,
+    ) -> Option<Effects> {
         let command_id = wire::command_id(cmd);
         let channel = cmd.channel();
         let Some(li) = self.line_of(channel) else {
@@ -131,14 +167,14 @@ impl Board {
                 ),
             );
             self.refuse(from, header, command_id, None, channel, refusal);
-            return;
+            return None;
         };
         let number = self.lines[li].number;
         let mut fx = Effects::default();
         if let Err(refusal) = self.carry_out(now, li, cmd, &mut fx) {
             self.stats.refused += 1;
             self.refuse(from, header, command_id, Some(number), channel, refusal);
-            return;
+            return None;
         }
         self.stats.commands += 1;
         self.outputs.push_back(Output::HostCommand {
@@ -156,7 +192,7 @@ impl Board {
             let status = self.lines[li].status();
             self.send_event(from, header.order, channel, &status);
         }
-        self.apply(fx);
+        Some(fx)
     }
 
     fn carry_out(

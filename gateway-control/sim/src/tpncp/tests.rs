@@ -988,3 +988,99 @@ mod proptests {
         }
     }
 }
+
+/// Over UDP the host sends a command again when its acknowledgement is lost: the board answers
+/// it again, byte for byte, and does not carry it out twice (an open channel is not refused as
+/// already open, a ring is not started again). A new sequence number is a new command.
+#[test]
+fn a_repeated_command_is_answered_again_not_carried_out_again() {
+    let mut h = Harness::lines(2);
+    let open = Command::OpenChannel {
+        channel: Channel(0),
+        coder: Coder::Mulaw,
+        frames_per_packet: 2,
+        dtmf_payload_type: 101,
+    };
+    let mut bytes = Vec::new();
+    let header = Header {
+        order: ByteOrder::Big,
+        version: VERSION,
+        seq: Seq(40),
+    };
+    wire::encode_command(&header, &open, &mut bytes);
+    h.raw(&bytes);
+    let first = h.take_sent();
+    assert!(
+        matches!(
+            first[..],
+            [Sent {
+                event: Event::CommandAck { seq: Seq(40), .. },
+                ..
+            }]
+        ),
+        "{first:?}"
+    );
+    let printed = |outputs: Vec<Output>| {
+        outputs
+            .iter()
+            .filter(|o| matches!(o, Output::HostCommand { .. }))
+            .count()
+    };
+    assert_eq!(printed(h.take_outputs()), 1, "the command printed once");
+    h.raw(&bytes);
+    assert_eq!(
+        h.take_sent(),
+        first,
+        "the same answer, with the board's same numbering"
+    );
+    assert_eq!(printed(h.take_outputs()), 0, "not carried out again");
+    assert_eq!(
+        (h.board.stats().duplicates, h.board.stats().refused),
+        (1, 0)
+    );
+
+    // A refusal is repeated too.
+    let mut bad = Vec::new();
+    let stray = Command::CloseChannel {
+        channel: Channel(9),
+    };
+    wire::encode_command(
+        &Header {
+            seq: Seq(41),
+            ..header
+        },
+        &stray,
+        &mut bad,
+    );
+    h.raw(&bad);
+    let refusal = h.take_sent();
+    h.raw(&bad);
+    assert_eq!(h.take_sent(), refusal);
+    assert_eq!(
+        (h.board.stats().duplicates, h.board.stats().refused),
+        (2, 1)
+    );
+
+    // The same command with a new number is carried out: the channel is open already.
+    h.next_seq = 42;
+    h.refused(&open, ErrorCode::ChannelOpen);
+
+    // A ring repeated rings once: one ring start.
+    h.next_seq = 50;
+    let seq = h.send(&ring(1, true));
+    let events = h.take_events();
+    let mut again = Vec::new();
+    wire::encode_command(
+        &Header {
+            seq: Seq(seq),
+            ..header
+        },
+        &ring(1, true),
+        &mut again,
+    );
+    h.raw(&again);
+    let repeated = h.take_events();
+    assert_eq!(repeated.len(), 1, "only the ack again: {repeated:?}");
+    assert_eq!(repeated[0], events[0]);
+    assert_eq!(h.board.stats().duplicates, 3);
+}
