@@ -272,9 +272,9 @@ fn udp_commands_duplicated_by_the_network_are_carried_out_once() {
     for n in 0..LINES {
         p.command(Command::CreateConnection {
             line: line(n),
-            call: gateway_control::model::CallId(n as u64 + 1),
-            mode: gateway_control::model::ConnectionMode::SendRecv,
-            codec: gateway_control::model::Codec::Pcmu,
+            call: CallId(n as u64 + 1),
+            mode: ConnectionMode::SendRecv,
+            codec: Codec::Pcmu,
             ptime: Duration::from_millis(20),
             remote: Some(remote()),
         });
