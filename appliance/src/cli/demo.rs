@@ -20,7 +20,7 @@ use offhook_domain::clock::{Clock, SystemClock};
 use offhook_domain::db::{self, Paths, users};
 
 /// The demo users, their lines (MGCP endpoint names and MEGACO terminations; a TPNCP board's
-/// are its channels, [`endpoint`]) and passwords.
+/// are its channels: `0`–`3`) and passwords.
 pub const USERS: [(&str, &str, &str); 4] = [
     ("alice", "aaln/1", "alice-demo"),
     ("bob", "aaln/2", "bob-demo"),
