@@ -1,6 +1,7 @@
 //! The TPNCP host against the simulated board (`gateway_sim::tpncp::Board`), both sans-IO, in
-//! virtual time: over UDP through the harness's lossy link, and over a simulated TCP
-//! connection that cuts the byte stream in random pieces, closes, refuses and reopens.
+//! virtual time: over UDP through the harness's lossy link (in both byte orders), and over a
+//! simulated TCP connection that cuts the byte stream in random pieces, closes, refuses and
+//! reopens.
 //!
 //! What the board did is read from its outputs (the commands it executed, its signals and
 //! connections); what the host reported from its model events.
@@ -15,10 +16,10 @@ use gateway_control::model::{
     GatewayId, LineId, Media,
 };
 use gateway_control::tpncp::controller::{Config, GatewayConfig, Host, Link, LinkId, Transport};
-use gateway_control::tpncp::wire::Deframer;
+use gateway_control::tpncp::wire::{ByteOrder, Deframer};
 use gateway_harness::{Lossy, Pair};
 use gateway_sim::tpncp::{self, Board, Disconnect};
-use gateway_sim::{LineCommand, Output, Simulator, Via};
+use gateway_sim::{ConnectionAction, LineCommand, Output, Simulator, Via};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -45,11 +46,12 @@ fn line(n: usize) -> LineId {
     LineId::new(gw(), &n.to_string())
 }
 
-fn host(transport: Transport, now: Instant) -> Host {
+fn host(transport: Transport, order: ByteOrder, now: Instant) -> Host {
     let channels: Vec<String> = (0..LINES).map(|c| c.to_string()).collect();
     let names: Vec<&str> = channels.iter().map(String::as_str).collect();
     let mut g = GatewayConfig::new(gw(), Some(board_addr()), &names);
     g.transport = transport;
+    g.byte_order = order;
     Host::new(
         Config {
             gateways: vec![g],
@@ -61,8 +63,10 @@ fn host(transport: Transport, now: Instant) -> Host {
     .unwrap()
 }
 
-fn board() -> Board {
-    Board::new(tpncp::Config::new(LINES).unwrap()).unwrap()
+fn board(order: ByteOrder) -> Board {
+    let mut c = tpncp::Config::new(LINES).unwrap();
+    c.byte_order = order;
+    Board::new(c).unwrap()
 }
 
 fn remote() -> Media {
@@ -189,11 +193,15 @@ fn a_call<
 // UDP, through the harness
 
 fn pair(link: Lossy) -> Pair<Host, Board> {
+    pair_in(ByteOrder::Big, link)
+}
+
+fn pair_in(order: ByteOrder, link: Lossy) -> Pair<Host, Board> {
     let now = t0();
     Pair::new(
-        host(Transport::Udp, now),
+        host(Transport::Udp, order, now),
         host_addr(),
-        board(),
+        board(order),
         board_addr(),
         now,
         link,
@@ -335,6 +343,129 @@ fn a_board_cut_off_goes_down_and_comes_back_resynced() {
     assert!(p.controller.is_up(&gw()));
 }
 
+/// In `order` on a perfect link: the host's re-sync, a ring with caller id answered by an
+/// off-hook, a connection that carries a `say`, digits, the connection deleted and the phone
+/// hung up — with nothing refused by the board and nothing failed at the host.
+fn flow_in(order: ByteOrder) {
+    let mut p = pair_in(order, Lossy::default());
+    // Each step is followed by 100 ms for its answers.
+    let step = Duration::from_millis(100);
+    p.run(Duration::from_secs(2));
+    assert!(
+        p.events
+            .iter()
+            .any(|e| matches!(e, Event::GatewayUp { .. })),
+        "{:?}",
+        p.events
+    );
+    assert!(p.controller.is_up(&gw()));
+    p.command(Command::Ring {
+        line: line(1),
+        cadence: Cadence::Distinctive(2),
+        caller_id: Some(CallerId {
+            number: Some("2041".into()),
+            name: Some("Alice".into()),
+        }),
+    });
+    p.run(step);
+    assert!(
+        p.outputs.contains(&Output::Signal {
+            line: 2,
+            name: "ring".into(),
+            params: Some("pattern=2 number=2041 name=Alice".into()),
+        }),
+        "{:?}",
+        p.outputs
+    );
+    p.run(Duration::from_secs(3));
+    p.line(LineCommand::OffHook(2));
+    p.run(step);
+    assert!(
+        p.events
+            .iter()
+            .any(|e| matches!(e, Event::OffHook { line: l } if *l == line(1))),
+        "{:?}",
+        p.events
+    );
+    p.command(Command::StopRing { line: line(1) });
+    p.run(step);
+    p.command(Command::CreateConnection {
+        line: line(1),
+        call: CallId(7),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcma,
+        ptime: Duration::from_millis(20),
+        remote: Some(Media {
+            address: "127.0.0.1:16400".parse().unwrap(),
+            codec: Codec::Pcma,
+            ptime: Duration::from_millis(20),
+            telephone_event: Some(101),
+        }),
+    });
+    p.run(step);
+    let created = p.events.iter().find_map(|e| match e {
+        Event::ConnectionCreated { local, .. } => Some(*local),
+        _ => None,
+    });
+    let local = created.unwrap_or_else(|| panic!("no connection: {:?}", p.events));
+    assert_eq!(local.address.port(), 6010);
+    assert!(p.outputs.iter().any(|o| matches!(
+        o,
+        Output::Connection { line: 2, action: ConnectionAction::Created, codec: "PCMA", local, .. }
+            if local.port() == 6010
+    )));
+    p.line(LineCommand::Say {
+        line: 2,
+        samples: vec![500; 1600],
+    });
+    p.run(step);
+    p.run(Duration::from_millis(300));
+    assert_eq!(p.rtp, 10);
+    p.line(LineCommand::Digits(2, "12#".into()));
+    p.run(step);
+    p.command(Command::DeleteConnection {
+        line: line(1),
+        call: CallId(7),
+    });
+    p.run(step);
+    assert!(
+        p.events
+            .iter()
+            .any(|e| matches!(e, Event::ConnectionDeleted { .. })),
+        "{:?}",
+        p.events
+    );
+    p.line(LineCommand::OnHook(2));
+    p.run(step);
+    p.run(Duration::from_secs(30));
+    let refused: Vec<_> = p
+        .outputs
+        .iter()
+        .filter(|o| matches!(o, Output::HostCommand { code, .. } if *code != 0))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    let b = p.gateway.stats();
+    assert_eq!(b.refused, 0, "{b:?}");
+    assert_eq!(b.malformed + b.unknown_commands, 0, "{b:?}");
+    let failed: Vec<_> = p
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::CommandFailed { .. } | Event::GatewayDown { .. }))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(p.events.iter().any(|e| matches!(e, Event::OnHook { .. })));
+}
+
+#[test]
+fn host_and_board_big_endian() {
+    flow_in(ByteOrder::Big);
+}
+
+#[test]
+fn host_and_board_little_endian() {
+    flow_in(ByteOrder::Little);
+}
+
 // ---------------------------------------------------------------------------------------------
 // TCP, through a simulated connection
 
@@ -359,8 +490,8 @@ impl Tcp {
     fn new(seed: u64) -> Self {
         let now = t0();
         let mut t = Self {
-            host: host(Transport::Tcp, now),
-            board: board(),
+            host: host(Transport::Tcp, ByteOrder::Big, now),
+            board: board(ByteOrder::Big),
             now,
             link: None,
             accepting: true,

@@ -1,24 +1,24 @@
 //! Wire check of the simulated TPNCP board against Wireshark's dissector (`tshark -o
-//! tpncp.load_db:TRUE`): Offhook's host drives the board in virtual time over UDP, in both
-//! byte orders — re-sync, a distinctive ring with caller id and its cadence, off-hook, a
-//! connection, digits, flash, tones, the lamp, refusals (`acEV_ERROR` with its text),
-//! keep-alives — and every datagram either way is written to a pcap. tshark must show each
-//! frame as TPNCP with the id and channel we sent, and nothing malformed or flagged.
-//! Skipped, with a note, when tshark is not installed (CI installs it).
+//! tpncp.load_db:TRUE`): Offhook's host drives the board through the harness's
+//! [`Pair`] in virtual time over UDP, in both byte orders — re-sync, a distinctive ring with
+//! caller id and its cadence, off-hook, a connection, digits, flash, tones, the lamp, refusals
+//! (`acEV_ERROR` with its text), keep-alives — and every datagram either way is written to a
+//! pcap. tshark must show each frame as TPNCP with the id and channel we sent, and nothing
+//! malformed or flagged. Skipped, with a note, when tshark is not installed (CI installs it).
 
 use std::net::{SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gateway_control::Controller;
 use gateway_control::model::{
     Cadence, CallId, CallerId, Codec, Command, ConnectionMode, GatewayId, LineId, Media, Tone,
 };
 use gateway_control::pcap::PcapWriter;
 use gateway_control::tpncp::controller::{self as host, GatewayConfig, Host, Transport};
 use gateway_control::tpncp::wire::{self, ByteOrder, Channel, Header, Seq, VERSION};
+use gateway_harness::{Lossy, Pair, Sent, Side, Wire};
+use gateway_sim::LineCommand;
 use gateway_sim::tpncp::{Board, Config};
-use gateway_sim::{LineCommand, Via};
 
 const HOST: &str = "192.0.2.10:40000";
 const BOARD: &str = "192.0.2.20:2424";
@@ -29,24 +29,15 @@ fn epoch() -> Instant {
     Instant::now()
 }
 
-/// One control datagram: when, whether from the host, the bytes.
-struct Frame {
-    at: Duration,
-    from_host: bool,
-    bytes: Vec<u8>,
+/// The host and the board over a perfect link, recording every datagram from the start, and
+/// the datagrams put straight on the link from the host's address (not recorded by the pair):
+/// each with how many recorded ones came before it.
+struct Session {
+    pair: Pair<Host, Board>,
+    injected: Vec<(usize, Sent)>,
 }
 
-struct Pair {
-    host: Host,
-    board: Board,
-    start: Instant,
-    now: Instant,
-    host_addr: SocketAddr,
-    board_addr: SocketAddr,
-    frames: Vec<Frame>,
-}
-
-impl Pair {
+impl Session {
     fn new(order: ByteOrder) -> Self {
         let now = epoch();
         let board_addr: SocketAddr = BOARD.parse().unwrap();
@@ -60,88 +51,65 @@ impl Pair {
         let mut board = Config::new(2).unwrap();
         board.byte_order = order;
         board.keepalive(Some(Duration::from_secs(7))).unwrap();
-        Self {
-            host: Host::new(config, now).unwrap(),
-            board: Board::new(board).unwrap(),
-            start: now,
-            now,
-            host_addr: HOST.parse().unwrap(),
+        let mut pair = Pair::new(
+            Host::new(config, now).unwrap(),
+            HOST.parse().unwrap(),
+            Board::new(board).unwrap(),
             board_addr,
-            frames: Vec::new(),
+            now,
+            Lossy::default(),
+        );
+        pair.record();
+        Self {
+            pair,
+            injected: Vec::new(),
         }
     }
 
-    fn send_to_board(&mut self, bytes: Vec<u8>) {
-        self.board.handle_datagram(self.now, self.host_addr, &bytes);
-        self.frames.push(Frame {
-            at: self.now - self.start,
-            from_host: true,
-            bytes,
-        });
-    }
-
-    fn pump(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(t) = self.host.poll_transmit() {
-                self.send_to_board(t.contents);
-                moved = true;
-            }
-            while let Some(t) = self.board.poll_transmit() {
-                if t.via == Via::Control {
-                    self.host
-                        .handle_datagram(self.now, self.board_addr, &t.contents);
-                    self.frames.push(Frame {
-                        at: self.now - self.start,
-                        from_host: false,
-                        bytes: t.contents,
-                    });
-                    moved = true;
-                }
-            }
-            while self.host.poll_event().is_some() {}
-            while self.board.poll_output().is_some() {}
-            if !moved {
-                break;
-            }
-        }
-    }
-
-    fn run(&mut self, d: Duration) {
-        let end = self.now + d;
-        loop {
-            self.pump();
-            let next = [self.host.poll_timeout(), self.board.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    self.host.handle_timeout(self.now);
-                    self.board.handle_timeout(self.now);
-                }
-                _ => break,
-            }
-        }
-        self.now = end;
-    }
-
+    /// Each step is followed by 200 ms for its answers.
     fn command(&mut self, c: Command) {
-        self.host.handle_command(self.now, c);
-        self.run(Duration::from_millis(200));
+        self.pair.command(c);
+        self.pair.run(Duration::from_millis(200));
     }
 
     fn line(&mut self, c: LineCommand) {
-        self.board.handle_line(self.now, c);
-        self.run(Duration::from_millis(200));
+        self.pair.line(c);
+        self.pair.run(Duration::from_millis(200));
+    }
+
+    /// `bytes` put on the link to the board as if from the host, and delivered now.
+    fn send_to_board(&mut self, bytes: Vec<u8>) {
+        let p = &mut self.pair;
+        let sent = Sent {
+            at: p.elapsed(),
+            to: Side::Gateway,
+            contents: bytes.clone(),
+        };
+        self.injected.push((p.sent().len(), sent));
+        let now = p.now();
+        p.wire.send(now, Side::Gateway, bytes);
+        p.deliver();
+    }
+
+    /// Every datagram either way, oldest first.
+    fn frames(self) -> Vec<Sent> {
+        let mut frames = Vec::new();
+        let mut injected = self.injected.into_iter().peekable();
+        for (i, s) in self.pair.sent().iter().enumerate() {
+            while let Some((_, f)) = injected.next_if(|(before, _)| *before == i) {
+                frames.push(f);
+            }
+            frames.push(s.clone());
+        }
+        frames.extend(injected.map(|(_, f)| f));
+        frames
     }
 }
 
 /// A scripted session in `order`.
-fn session(order: ByteOrder) -> Vec<Frame> {
-    let mut p = Pair::new(order);
-    p.run(Duration::from_secs(1));
+fn session(order: ByteOrder) -> Vec<Sent> {
+    let mut p = Session::new(order);
+    p.pair.run(Duration::from_secs(1));
     let line = LineId::new(GatewayId::new("tp1"), "0");
     p.command(Command::Ring {
         line: line.clone(),
@@ -151,7 +119,7 @@ fn session(order: ByteOrder) -> Vec<Frame> {
             name: Some("Alice Smith".into()),
         }),
     });
-    p.run(Duration::from_secs(3));
+    p.pair.run(Duration::from_secs(3));
     p.line(LineCommand::OffHook(1));
     p.command(Command::StopRing { line: line.clone() });
     p.command(Command::PlayTone {
@@ -217,10 +185,10 @@ fn session(order: ByteOrder) -> Vec<Frame> {
         ByteOrder::Little => m[8..12].copy_from_slice(&5u32.to_le_bytes()),
     }
     p.send_to_board(m);
-    p.run(Duration::from_secs(15));
-    assert_eq!(p.board.stats().refused, 2);
-    assert_eq!(p.board.stats().unknown_commands, 1);
-    p.frames
+    p.pair.run(Duration::from_secs(15));
+    assert_eq!(p.pair.gateway.stats().refused, 2);
+    assert_eq!(p.pair.gateway.stats().unknown_commands, 1);
+    p.frames()
 }
 
 fn tshark_installed() -> bool {
@@ -246,15 +214,15 @@ fn tshark(path: &Path, args: &[&str]) -> String {
 }
 
 /// The id and channel of a frame we sent, as tshark prints them.
-fn expected(f: &Frame) -> (String, String) {
-    if f.from_host {
+fn expected(f: &Sent) -> (String, String) {
+    if f.to == Side::Gateway {
         // The unknown id is not decodable: read it raw.
-        match wire::decode_command(&f.bytes) {
+        match wire::decode_command(&f.contents) {
             Ok((_, c)) => (wire::command_id(&c).to_string(), c.channel().0.to_string()),
             Err(e) => (e.id.unwrap().to_string(), String::new()),
         }
     } else {
-        let (_, channel, event) = wire::decode_event(&f.bytes).unwrap();
+        let (_, channel, event) = wire::decode_event(&f.contents).unwrap();
         (wire::event_id(&event).to_string(), channel.0.to_string())
     }
 }
@@ -277,12 +245,12 @@ fn tshark_reads_every_board_message_in_both_orders() {
         f
     }));
     for f in &frames {
-        let (src, dst) = if f.from_host {
+        let (src, dst) = if f.to == Side::Gateway {
             (host, board)
         } else {
             (board, host)
         };
-        pcap.write_udp(f.at, src, dst, &f.bytes).unwrap();
+        pcap.write_udp(f.at, src, dst, &f.contents).unwrap();
     }
     pcap.flush().unwrap();
     drop(pcap);
@@ -310,12 +278,16 @@ fn tshark_reads_every_board_message_in_both_orders() {
     for (i, (row, f)) in rows.iter().zip(&frames).enumerate() {
         assert!(row[0].ends_with(":tpncp"), "frame {}: {row:?}", i + 1);
         let (id, channel) = expected(f);
-        let shown_id = if f.from_host { row[1] } else { row[2] };
+        let shown_id = if f.to == Side::Gateway {
+            row[1]
+        } else {
+            row[2]
+        };
         assert_eq!(shown_id, id, "frame {}: {row:?}", i + 1);
         if !channel.is_empty() {
             assert_eq!(row[3], channel, "frame {}: {row:?}", i + 1);
         }
-        if !f.from_host {
+        if f.to == Side::Controller {
             events.insert(id);
         }
     }
