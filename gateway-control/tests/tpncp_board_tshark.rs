@@ -4,10 +4,10 @@
 //! caller id and its cadence, off-hook, a connection, digits, flash, tones, the lamp, refusals
 //! (`acEV_ERROR` with its text), keep-alives — and every datagram either way is written to a
 //! pcap. tshark must show each frame as TPNCP with the id and channel we sent, and nothing
-//! malformed or flagged. Skipped, with a note, when tshark is not installed (CI installs it).
+//! malformed or flagged. tshark is a real peer: without it the test fails (`scripts/deps --test`
+//! installs it).
 
 use std::net::{SocketAddr, SocketAddrV4};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gateway_control::model::{
@@ -19,6 +19,9 @@ use gateway_control::tpncp::wire::{self, ByteOrder, Channel, Header, Seq, VERSIO
 use gateway_harness::{Lossy, Pair, Sent, Side, Wire};
 use gateway_sim::LineCommand;
 use gateway_sim::tpncp::{Board, Config};
+
+mod tpncp_support;
+use tpncp_support::tshark;
 
 const HOST: &str = "192.0.2.10:40000";
 const BOARD: &str = "192.0.2.20:2424";
@@ -191,28 +194,6 @@ fn session(order: ByteOrder) -> Vec<Sent> {
     p.frames()
 }
 
-fn tshark_installed() -> bool {
-    std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn tshark(path: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("tshark")
-        .args(["-o", "tpncp.load_db:TRUE", "-r"])
-        .arg(path)
-        .args(args)
-        .output()
-        .expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The id and channel of a frame we sent, as tshark prints them.
 fn expected(f: &Sent) -> (String, String) {
     if f.to == Side::Gateway {
@@ -229,10 +210,6 @@ fn expected(f: &Sent) -> (String, String) {
 
 #[test]
 fn tshark_reads_every_board_message_in_both_orders() {
-    if !tshark_installed() {
-        println!("note: tshark is not installed; the board's messages are not checked");
-        return;
-    }
     let (host, board): (SocketAddrV4, SocketAddrV4) =
         (HOST.parse().unwrap(), BOARD.parse().unwrap());
     let dir = tempfile::tempdir().unwrap();

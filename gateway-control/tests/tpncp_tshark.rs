@@ -3,8 +3,8 @@
 //! (big-endian: tshark's TCP reassembly reads the length big-endian) with several messages
 //! per segment and one split across two. For each message: the id tshark names, every field
 //! Offhook sets shown with Offhook's value, the structure read to its end, and nothing
-//! malformed or flagged anywhere. Skipped, with a note, when tshark is not installed (CI
-//! installs it).
+//! malformed or flagged anywhere. tshark is a real peer: without it the test fails
+//! (`scripts/deps --test` installs it).
 
 use std::io::Write;
 use std::net::SocketAddrV4;
@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use gateway_control::pcap::PcapWriter;
 use gateway_control::tpncp::wire::*;
+
+mod tpncp_support;
+use tpncp_support::tshark;
 
 const HOST: &str = "192.0.2.10:40000";
 const BOARD: &str = "192.0.2.20:2424";
@@ -351,28 +354,6 @@ fn cases(order: ByteOrder, seq: &mut u16) -> Vec<Case> {
     all
 }
 
-fn tshark_installed() -> bool {
-    std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn tshark(path: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("tshark")
-        .args(["-o", "tpncp.load_db:TRUE", "-r"])
-        .arg(path)
-        .args(args)
-        .output()
-        .expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// An XML attribute of one PDML line.
 fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     let start = line.find(&format!(" {name}=\""))? + name.len() + 3;
@@ -497,10 +478,6 @@ fn assert_clean(path: &Path, pdml: &str, filter: &str) {
 
 #[test]
 fn tshark_reads_every_message_over_udp_in_both_orders() {
-    if !tshark_installed() {
-        println!("note: tshark is not installed; the TPNCP encodings are not checked");
-        return;
-    }
     let (host, board): (SocketAddrV4, SocketAddrV4) =
         (HOST.parse().unwrap(), BOARD.parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -619,10 +596,6 @@ impl TcpPcap {
 
 #[test]
 fn tshark_reads_several_messages_per_tcp_segment() {
-    if !tshark_installed() {
-        println!("note: tshark is not installed; the TPNCP encodings are not checked");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tpncp-tcp.pcap");
     let mut pcap = TcpPcap::new(&path, HOST.parse().unwrap(), BOARD.parse().unwrap());
