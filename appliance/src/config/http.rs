@@ -9,7 +9,7 @@ use offhook_web::MetricsAccess;
 use serde::Deserialize;
 
 use super::Error;
-use super::values::{bad, duration, parsed, positive};
+use super::values::{bad, parsed, positive, positive_duration};
 
 /// The keys of `[http]`.
 pub(super) const KEYS: &[&str] = &[
@@ -113,16 +113,7 @@ impl Http {
             metrics,
             tls,
             listen,
-            header_timeout: match duration("http.header_timeout", &header_timeout)? {
-                d if d.is_zero() => {
-                    return Err(bad(
-                        "http.header_timeout",
-                        &header_timeout,
-                        "must be positive",
-                    ));
-                }
-                d => d,
-            },
+            header_timeout: positive_duration("http.header_timeout", &header_timeout)?,
             max_idle_connections: positive(
                 "http.max_idle_connections",
                 user.max_idle_connections

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Error;
-use super::values::{bad, duration, parsed};
+use super::values::{bad, parsed, positive_duration};
 
 /// The keys of `[megaco]`.
 pub(super) const KEYS: &[&str] = &[
@@ -59,14 +59,8 @@ impl Megaco {
             .or(d.listen_binary)
             .map(|v| parsed("megaco.listen_binary", &v, address))
             .transpose()?;
-        let positive = |key: &str, v: Option<String>| -> Result<Duration, Error> {
-            let v = v.unwrap_or_default();
-            let d = duration(key, &v)?;
-            if d.is_zero() {
-                return Err(bad(key, &v, "must be positive"));
-            }
-            Ok(d)
-        };
+        let positive =
+            |key: &str, v: Option<String>| positive_duration(key, &v.unwrap_or_default());
         let keepalive = positive("megaco.keepalive", u.keepalive.or(d.keepalive))?;
         let probe_interval = positive(
             "megaco.probe_interval",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Error;
-use super::values::{bad, duration};
+use super::values::{bad, positive_duration};
 
 /// The keys of `[tpncp]`.
 pub(super) const KEYS: &[&str] = &["keepalive", "ack_timeout", "reconnect_min", "reconnect_max"];
@@ -38,14 +38,8 @@ pub(super) struct Raw {
 impl Tpncp {
     /// Builds the section from the user's keys over the defaults'.
     pub(super) fn build(u: Raw, d: Raw) -> Result<Self, Error> {
-        let positive = |key: &str, v: Option<String>| -> Result<Duration, Error> {
-            let v = v.unwrap_or_default();
-            let d = duration(key, &v)?;
-            if d.is_zero() {
-                return Err(bad(key, &v, "must be positive"));
-            }
-            Ok(d)
-        };
+        let positive =
+            |key: &str, v: Option<String>| positive_duration(key, &v.unwrap_or_default());
         let keepalive = positive("tpncp.keepalive", u.keepalive.or(d.keepalive))?;
         let ack_timeout = positive("tpncp.ack_timeout", u.ack_timeout.or(d.ack_timeout))?;
         let reconnect_min = positive("tpncp.reconnect_min", u.reconnect_min.or(d.reconnect_min))?;

@@ -30,6 +30,15 @@ pub(super) fn duration(key: &str, v: &str) -> Result<Duration, Error> {
     })
 }
 
+/// A duration above zero.
+pub(super) fn positive_duration(key: &str, v: &str) -> Result<Duration, Error> {
+    let d = duration(key, v)?;
+    if d.is_zero() {
+        return Err(bad(key, v, "must be positive"));
+    }
+    Ok(d)
+}
+
 /// A size such as `"64KiB"`.
 pub(super) fn size(key: &str, v: &str) -> Result<usize, Error> {
     parse_size(v).ok_or_else(|| {
