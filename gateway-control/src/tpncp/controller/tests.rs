@@ -277,6 +277,22 @@ fn create(l: &str, call: u64, remote: Option<Media>) -> Command {
     }
 }
 
+fn modify(l: &str, call: u64, mode: Option<ConnectionMode>, remote: Option<Media>) -> Command {
+    Command::ModifyConnection {
+        line: line(l),
+        call: CallId(call),
+        mode,
+        remote,
+    }
+}
+
+fn delete(l: &str, call: u64) -> Command {
+    Command::DeleteConnection {
+        line: line(l),
+        call: CallId(call),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
@@ -837,12 +853,7 @@ fn a_connection_is_opened_activated_modified_and_deleted() {
         vec![(line("1"), Some(CallId(8)), code::INSUFFICIENT_RESOURCES)]
     );
     // A new remote: activated again there.
-    b.command(Command::ModifyConnection {
-        line: line("1"),
-        call: CallId(7),
-        mode: None,
-        remote: Some(media(5000)),
-    });
+    b.command(modify("1", 7, None, Some(media(5000))));
     let s = b.answer_all(false);
     assert!(
         matches!(s[..], [Sent { command: WCommand::ActivateRtp { remote, .. }, .. }] if remote == media(5000).address)
@@ -855,33 +866,18 @@ fn a_connection_is_opened_activated_modified_and_deleted() {
         }]
     );
     // Nothing new: nothing sent, still answered.
-    b.command(Command::ModifyConnection {
-        line: line("1"),
-        call: CallId(7),
-        mode: Some(ConnectionMode::SendOnly),
-        remote: None,
-    });
+    b.command(modify("1", 7, Some(ConnectionMode::SendOnly), None));
     assert!(b.answer_all(false).is_empty());
     assert_eq!(b.events().len(), 1);
     // Inactive: RTP stops; active again with the known remote.
-    b.command(Command::ModifyConnection {
-        line: line("1"),
-        call: CallId(7),
-        mode: Some(ConnectionMode::Inactive),
-        remote: None,
-    });
+    b.command(modify("1", 7, Some(ConnectionMode::Inactive), None));
     assert_eq!(
         commands(&b.answer_all(false)),
         vec![WCommand::DeactivateRtp {
             channel: Channel(1)
         }]
     );
-    b.command(Command::ModifyConnection {
-        line: line("1"),
-        call: CallId(7),
-        mode: Some(ConnectionMode::RecvOnly),
-        remote: None,
-    });
+    b.command(modify("1", 7, Some(ConnectionMode::RecvOnly), None));
     assert!(matches!(
         commands(&b.answer_all(false))[..],
         [WCommand::ActivateRtp {
@@ -891,16 +887,8 @@ fn a_connection_is_opened_activated_modified_and_deleted() {
     ));
     b.events();
     // Unknown calls.
-    b.command(Command::ModifyConnection {
-        line: line("1"),
-        call: CallId(9),
-        mode: None,
-        remote: None,
-    });
-    b.command(Command::DeleteConnection {
-        line: line("1"),
-        call: CallId(9),
-    });
+    b.command(modify("1", 9, None, None));
+    b.command(delete("1", 9));
     assert_eq!(
         failed(&b.events()),
         vec![
@@ -908,10 +896,7 @@ fn a_connection_is_opened_activated_modified_and_deleted() {
             (line("1"), Some(CallId(9)), code::UNKNOWN_CALL),
         ]
     );
-    b.command(Command::DeleteConnection {
-        line: line("1"),
-        call: CallId(7),
-    });
+    b.command(delete("1", 7));
     assert_eq!(
         commands(&b.answer_all(false)),
         vec![
@@ -932,10 +917,7 @@ fn a_connection_is_opened_activated_modified_and_deleted() {
     );
     // The channel is free again, even while the delete is still in flight.
     b.command(create("1", 10, None));
-    b.command(Command::DeleteConnection {
-        line: line("1"),
-        call: CallId(10),
-    });
+    b.command(delete("1", 10));
     b.command(create("1", 11, None));
     assert!(failed(&b.events()).is_empty());
 }
@@ -970,12 +952,7 @@ fn connection_modes_and_packetisation() {
         if local.address.port() == 6000 && local.codec == Codec::Pcma && local.telephone_event.is_none())
     );
     // Becoming active with its remote: RTP in A-law's payload type.
-    b.command(Command::ModifyConnection {
-        line: line("0"),
-        call: CallId(1),
-        mode: Some(ConnectionMode::SendRecv),
-        remote: None,
-    });
+    b.command(modify("0", 1, Some(ConnectionMode::SendRecv), None));
     assert!(matches!(
         commands(&b.answer_all(false))[..],
         [WCommand::ActivateRtp {
@@ -987,10 +964,7 @@ fn connection_modes_and_packetisation() {
     // A delete of a channel whose RTP never ran: just closed.
     b.command(create("1", 2, None));
     b.answer_all(false);
-    b.command(Command::DeleteConnection {
-        line: line("1"),
-        call: CallId(2),
-    });
+    b.command(delete("1", 2));
     assert_eq!(
         commands(&b.answer_all(false)),
         vec![WCommand::CloseChannel {
@@ -1006,12 +980,7 @@ fn connection_modes_and_packetisation() {
         ptime: ms(20),
         remote: None,
     });
-    b.command(Command::ModifyConnection {
-        line: line("0"),
-        call: CallId(1),
-        mode: Some(ConnectionMode::Loopback),
-        remote: None,
-    });
+    b.command(modify("0", 1, Some(ConnectionMode::Loopback), None));
     let events = b.events();
     assert_eq!(
         failed(&events),
@@ -1078,10 +1047,7 @@ fn a_refused_delete_still_reports_the_connection_deleted() {
     b.command(create("0", 1, None));
     b.answer_all(false);
     b.events();
-    b.command(Command::DeleteConnection {
-        line: line("0"),
-        call: CallId(1),
-    });
+    b.command(delete("0", 1));
     b.sent();
     b.event(
         0,
@@ -1134,12 +1100,7 @@ fn unknown_lines_and_boards_and_a_board_not_connected() {
         line: LineId::new(GatewayId::new("b9"), "0"),
         call: CallId(3),
     });
-    b.command(Command::ModifyConnection {
-        line: line("x"),
-        call: CallId(4),
-        mode: None,
-        remote: None,
-    });
+    b.command(modify("x", 4, None, None));
     let calls: Vec<Option<CallId>> = failed(&b.events()).iter().map(|f| f.1).collect();
     assert_eq!(
         calls,
@@ -1580,10 +1541,7 @@ fn a_tcp_close_mid_command_fails_it_and_loses_the_connections() {
     let mut b = Board::up();
     b.command(create("0", 1, None));
     b.answer_all(false);
-    b.command(Command::DeleteConnection {
-        line: line("0"),
-        call: CallId(1),
-    });
+    b.command(delete("0", 1));
     b.command(create("1", 2, Some(media(4000))));
     b.command(Command::StopRing { line: line("1") });
     b.command(Command::Audit { line: line("1") });
@@ -2055,10 +2013,7 @@ fn a_refused_open_sends_no_close() {
     // A first call opens and closes the channel.
     b.command(create("0", 1, None));
     b.answer_all(false);
-    b.command(Command::DeleteConnection {
-        line: line("0"),
-        call: CallId(1),
-    });
+    b.command(delete("0", 1));
     b.answer_all(false);
     b.events();
     // The next one is refused at its open: nothing was opened, nothing to close.
@@ -2082,16 +2037,10 @@ fn deleted_connections_are_not_lost_later() {
     b.command(create("0", 1, Some(media(4000))));
     b.command(create("1", 2, None));
     b.answer_all(false);
-    b.command(Command::DeleteConnection {
-        line: line("0"),
-        call: CallId(1),
-    });
+    b.command(delete("0", 1));
     b.answer_all(false);
     // A delete the board refuses: gone all the same.
-    b.command(Command::DeleteConnection {
-        line: line("1"),
-        call: CallId(2),
-    });
+    b.command(delete("1", 2));
     b.sent();
     b.event(
         1,
@@ -2122,12 +2071,7 @@ fn a_modified_remote_is_kept() {
         (Some(ConnectionMode::Inactive), None),
         (Some(ConnectionMode::SendRecv), None),
     ] {
-        b.command(Command::ModifyConnection {
-            line: line("0"),
-            call: CallId(1),
-            mode,
-            remote,
-        });
+        b.command(modify("0", 1, mode, remote));
     }
     let sent = commands(&b.answer_all(false));
     let remotes: Vec<SocketAddr> = sent
@@ -2139,24 +2083,19 @@ fn a_modified_remote_is_kept() {
         .collect();
     assert_eq!(remotes, vec![media(5000).address, media(5000).address]);
     // Inactive, then a new remote while inactive: nothing sent until active again.
-    b.command(Command::ModifyConnection {
-        line: line("0"),
-        call: CallId(1),
-        mode: Some(ConnectionMode::Inactive),
-        remote: Some(media(6000)),
-    });
+    b.command(modify(
+        "0",
+        1,
+        Some(ConnectionMode::Inactive),
+        Some(media(6000)),
+    ));
     assert_eq!(
         commands(&b.answer_all(false)),
         vec![WCommand::DeactivateRtp {
             channel: Channel(0)
         }]
     );
-    b.command(Command::ModifyConnection {
-        line: line("0"),
-        call: CallId(1),
-        mode: Some(ConnectionMode::SendOnly),
-        remote: None,
-    });
+    b.command(modify("0", 1, Some(ConnectionMode::SendOnly), None));
     assert!(matches!(
         commands(&b.answer_all(false))[..],
         [WCommand::ActivateRtp { remote, .. }] if remote == media(6000).address
