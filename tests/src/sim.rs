@@ -164,21 +164,7 @@ pub fn server_with_phones_at(
         "[mgcp]\nlisten = \"{agent}\"\n\
          [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{address}\"\n"
     ));
-    for (user, line) in users {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        if let Some(line) = line {
-            args.extend(["--line", line]);
-        }
-        let out = server.offhook(&args, Some(PASSWORD));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Stations are read at start-up.
-    server.terminate();
-    server.restart();
+    add_users_and_restart(&mut server, users);
     let mut sim = GatewaySim::start_with(agent, gateway, 2, sim_args);
     sim.expect("the gateway registered", |v| {
         (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
@@ -219,21 +205,7 @@ pub fn server_with_megaco_phones_at(
         "[megaco]\nlisten = \"{listen}\"\n{binary}\
          [[gateway]]\nname = \"mg1\"\nprotocol = \"megaco\"\naddress = \"{mg}\"\n"
     ));
-    for (user, line) in users {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        if let Some(line) = line {
-            args.extend(["--line", line]);
-        }
-        let out = server.offhook(&args, Some(PASSWORD));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Stations are read at start-up.
-    server.terminate();
-    server.restart();
+    add_users_and_restart(&mut server, users);
     let mut command = Command::new(offhook_bin());
     command
         .args(["gateway-sim", "--protocol", "megaco", "--controller"])
@@ -346,21 +318,7 @@ pub fn server_with_tpncp_phones(
          [[gateway]]\nname = \"tp1\"\nprotocol = \"tpncp\"\naddress = \"{board}\"\n\
          rtp_port = {rtp_port}\n{gateway_keys}\n"
     ));
-    for (user, line) in users {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        if let Some(line) = line {
-            args.extend(["--line", line]);
-        }
-        let out = server.offhook(&args, Some(PASSWORD));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Stations are read at start-up.
-    server.terminate();
-    server.restart();
+    add_users_and_restart(&mut server, users);
     let sim = start_tpncp_board(board, &rtp, sim_args);
     wait_for("the board up", || server.gateway_up("tp1").filter(|up| *up));
     (server, sim, board, rtp)
@@ -433,4 +391,23 @@ pub fn record_then_hear(
     );
     assert!(got + 200 >= said, "line 2 heard {got} ms of {said} ms");
     id
+}
+
+/// Adds `users`, each `(name, line)` with an optional `GATEWAY/ENDPOINT`, then restarts the
+/// server: stations are read at start-up.
+fn add_users_and_restart(server: &mut Server, users: &[(&str, Option<&str>)]) {
+    for (user, line) in users {
+        let mut args = vec!["user", "add", user, "--password-stdin"];
+        if let Some(line) = line {
+            args.extend(["--line", line]);
+        }
+        let out = server.offhook(&args, Some(PASSWORD));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    server.terminate();
+    server.restart();
 }
