@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use super::config::{MAX_LINES_PER_GATEWAY, MAX_QUEUED_PER_LINE, channel_of, rtp_port_of};
-use super::{Collect, Connection, Host, Line, State, Timer, code};
+use super::{Collect, Connection, Host, Line, Timer, code};
 use crate::model::{
     Cadence, CallId, CallerId, Codec, Command, ConnectionMode, Event, LineId, Media, Tone,
 };
@@ -67,6 +67,21 @@ impl Job {
             _ => None,
         }
     }
+}
+
+/// The ring of a channel stopped.
+fn stop_ring(channel: Channel) -> wire::Command {
+    wire::Command::Ring {
+        channel,
+        on: false,
+        pattern: 0,
+        caller_id: None,
+    }
+}
+
+/// A channel's ring and tone stopped (by the re-sync, and for a removed line).
+pub(super) fn silence(channel: Channel) -> [wire::Command; 2] {
+    [stop_ring(channel), wire::Command::StopTone { channel }]
 }
 
 /// The `acCMD_…` name of a command, for logs and failure reasons.
@@ -155,7 +170,7 @@ impl Host {
         else {
             return self.refuse(line, call, code::UNKNOWN_LINE, "the line is not configured");
         };
-        if !matches!(self.gateways[g].state, State::Syncing | State::Up) {
+        if !self.gateways[g].state.in_session() {
             return self.refuse(line, call, code::NOT_READY, "the board is not connected");
         }
         let Some(l) = self.gateways[g].lines.get_mut(&channel) else {
@@ -299,7 +314,7 @@ impl Host {
                 gw.lines.insert(channel, Line::new(line));
             }
         }
-        if matches!(self.gateways[g].state, State::Syncing | State::Up) {
+        if self.gateways[g].state.in_session() {
             self.enqueue(now, g, channel, Job::Status { model: true });
         }
     }
@@ -318,16 +333,8 @@ impl Host {
         l.collect = None;
         l.pending = None;
         self.timers.stop(Timer::Digits(g, channel));
-        if matches!(self.gateways[g].state, State::Syncing | State::Up) {
-            for command in [
-                wire::Command::Ring {
-                    channel,
-                    on: false,
-                    pattern: 0,
-                    caller_id: None,
-                },
-                wire::Command::StopTone { channel },
-            ] {
+        if self.gateways[g].state.in_session() {
+            for command in silence(channel) {
                 self.enqueue(now, g, channel, Job::Sync(command));
             }
         }
@@ -423,12 +430,7 @@ impl Host {
                     pattern: *pattern,
                     caller_id: caller_id.clone(),
                 }),
-                Signal::StopRing => steps.push_back(wire::Command::Ring {
-                    channel,
-                    on: false,
-                    pattern: 0,
-                    caller_id: None,
-                }),
+                Signal::StopRing => steps.push_back(stop_ring(channel)),
                 Signal::Tone(tone) => steps.push_back(wire::Command::PlayTone {
                     channel,
                     tone: *tone,
@@ -622,7 +624,7 @@ impl Host {
         code: u16,
         reason: &str,
     ) {
-        let in_session = matches!(self.gateways[g].state, State::Syncing | State::Up);
+        let in_session = self.gateways[g].state.in_session();
         let Some(line) = self.gateways[g].lines.get_mut(&channel) else {
             debug!(channel = channel.0, reason, "job for no line dropped");
             return;

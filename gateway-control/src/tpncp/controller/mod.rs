@@ -101,6 +101,13 @@ enum State {
     Waiting,
 }
 
+impl State {
+    /// Connected (or, over UDP, started) and not lost since: commands go to the board.
+    fn in_session(self) -> bool {
+        matches!(self, Self::Syncing | Self::Up)
+    }
+}
+
 /// A connection on a line, as the station manager asked for it.
 #[derive(Debug, Clone)]
 struct Connection {
@@ -353,7 +360,7 @@ impl Controller for Host {
             tracing::debug!(%from, len = data.len(), "datagram from no configured board");
             return;
         };
-        if !matches!(self.gateways[g].state, State::Syncing | State::Up) {
+        if !self.gateways[g].state.in_session() {
             self.stats.stale_link += 1;
             tracing::debug!(%from, "datagram from a board between sessions");
             return;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tracing::{debug, trace, warn};
 
-use super::jobs::Job;
+use super::jobs::{Job, silence};
 use super::{Host, InFlight, Link, LinkId, State, Timer, Transport, code};
 use crate::Transmit;
 use crate::model::{DownReason, Event};
@@ -70,7 +70,7 @@ impl Host {
         let Some(g) = self.gateway_of_link(link) else {
             return;
         };
-        if !matches!(self.gateways[g].state, State::Syncing | State::Up) {
+        if !self.gateways[g].state.in_session() {
             self.stats.stale_link += 1;
             debug!(link = link.0, "bytes from a connection not reported open");
             return;
@@ -128,14 +128,10 @@ impl Host {
             return;
         }
         for channel in channels {
+            let [ring, tone] = silence(channel);
             for job in [
-                Job::Sync(wire::Command::Ring {
-                    channel,
-                    on: false,
-                    pattern: 0,
-                    caller_id: None,
-                }),
-                Job::Sync(wire::Command::StopTone { channel }),
+                Job::Sync(ring),
+                Job::Sync(tone),
                 Job::Sync(wire::Command::CloseChannel { channel }),
                 Job::Status { model: false },
             ] {
@@ -366,7 +362,7 @@ impl Host {
                 });
             }
         }
-        if matches!(was, State::Syncing | State::Up) {
+        if was.in_session() {
             self.stats.sessions_lost += 1;
         }
         if was == State::Up {
