@@ -32,15 +32,11 @@ impl Reader<'_> {
     }
 
     fn u16(&self, f: Field) -> u16 {
-        let b = [self.bytes(f, 2)[0], self.bytes(f, 2)[1]];
-        match self.order {
-            ByteOrder::Big => u16::from_be_bytes(b),
-            ByteOrder::Little => u16::from_le_bytes(b),
-        }
+        self.order.u16(self.bytes(f, 2))
     }
 
     fn u32(&self, f: Field) -> u32 {
-        read_u32(self.bytes(f, 4), self.order)
+        self.order.u32(self.bytes(f, 4))
     }
 
     fn i32(&self, f: Field) -> i32 {
@@ -62,7 +58,7 @@ impl Reader<'_> {
 
     /// An IPv4 address held as a 32-bit number in the message's order.
     fn ipv4(&self, at: usize) -> Ipv4Addr {
-        Ipv4Addr::from(read_u32(&self.buf[at..at + 4], self.order))
+        Ipv4Addr::from(self.order.u32(&self.buf[at..at + 4]))
     }
 
     fn addr(&self, family: Field, addr_field: Field) -> Result<IpAddr, (DecodeErrorKind, usize)> {
@@ -76,22 +72,6 @@ impl Reader<'_> {
             }
             _ => Err(self.bad(family)),
         }
-    }
-}
-
-fn read_u32(b: &[u8], order: ByteOrder) -> u32 {
-    let b = [b[0], b[1], b[2], b[3]];
-    match order {
-        ByteOrder::Big => u32::from_be_bytes(b),
-        ByteOrder::Little => u32::from_le_bytes(b),
-    }
-}
-
-fn read_u16(b: &[u8], order: ByteOrder) -> u16 {
-    let b = [b[0], b[1]];
-    match order {
-        ByteOrder::Big => u16::from_be_bytes(b),
-        ByteOrder::Little => u16::from_le_bytes(b),
     }
 }
 
@@ -121,25 +101,20 @@ fn open(
             id: None,
         });
     }
-    // Wireshark's test: the id's upper half, read big-endian, is zero in big-endian messages.
-    let order = if data[8] == 0 && data[9] == 0 {
-        ByteOrder::Big
-    } else {
-        ByteOrder::Little
-    };
+    let order = ByteOrder::of(data);
     let header = Header {
         order,
-        version: read_u16(&data[0..2], order),
-        seq: Seq(read_u16(&data[4..6], order)),
+        version: order.u16(&data[0..2]),
+        seq: Seq(order.u16(&data[4..6])),
     };
-    let id = read_u32(&data[8..12], order);
+    let id = order.u32(&data[8..12]);
     let fail = |kind, offset| DecodeError {
         kind,
         offset,
         header: Some(header),
         id: Some(id),
     };
-    let says = announced_len(data[6], read_u16(&data[2..4], order));
+    let says = announced_len(data, order);
     if says != data.len() {
         return Err(fail(
             DecodeErrorKind::Length {
@@ -301,7 +276,7 @@ pub fn decode_event(data: &[u8]) -> Result<(Header, Channel, Event), DecodeError
         let (field, offset) = truncated_in(layout, base, data.len());
         return Err(fail((DecodeErrorKind::Truncated(field), offset)));
     }
-    let channel = Channel(read_u32(&data[MIN_LEN..base], header.order) as i32);
+    let channel = Channel(header.order.u32(&data[MIN_LEN..base]) as i32);
     let r = Reader {
         buf: &data[base..],
         order: header.order,
@@ -323,14 +298,11 @@ pub fn decode_event(data: &[u8]) -> Result<(Header, Channel, Event), DecodeError
             };
             let entries = (0..n)
                 .map(|i| {
-                    let shift = |f: Field| Field {
-                        bit_offset: f.bit_offset + s::entries.bit_offset + i * 8 * e::SIZE,
-                        ..f
-                    };
+                    let at = |f: Field| f.in_entry(s::entries, i);
                     DigitEntry {
-                        digit: r.i32(shift(e::digit)),
-                        on_time_ms: r.i32(shift(e::digit_on_time)),
-                        inter_digit_ms: r.i32(shift(e::inter_digit_time)),
+                        digit: r.i32(at(e::digit)),
+                        on_time_ms: r.i32(at(e::digit_on_time)),
+                        inter_digit_ms: r.i32(at(e::inter_digit_time)),
                     }
                 })
                 .collect();

@@ -7,10 +7,10 @@
 
 use super::{ByteOrder, MAX_LEN, MIN_LEN};
 
-/// The total length a header announces: its `length` (the total − 4) with the length
-/// extension as its high byte.
-pub(super) fn announced_len(extension: u8, length: u16) -> usize {
-    (usize::from(extension) << 16) + usize::from(length) + 4
+/// The total length the header at the start of `head` (in `order`) announces: its `length`
+/// (the total − 4) with the length extension as its high byte.
+pub(super) fn announced_len(head: &[u8], order: ByteOrder) -> usize {
+    (usize::from(head[6]) << 16) + usize::from(order.u16(&head[2..4])) + 4
 }
 
 /// Why a stream could not be read further.
@@ -95,16 +95,7 @@ impl Deframer {
         if rest.len() < MIN_LEN {
             return None;
         }
-        let order = if rest[8] == 0 && rest[9] == 0 {
-            ByteOrder::Big
-        } else {
-            ByteOrder::Little
-        };
-        let length = match order {
-            ByteOrder::Big => u16::from_be_bytes([rest[2], rest[3]]),
-            ByteOrder::Little => u16::from_le_bytes([rest[2], rest[3]]),
-        };
-        let total = announced_len(rest[6], length);
+        let total = announced_len(rest, ByteOrder::of(rest));
         let error = if total < MIN_LEN {
             Some(FrameError::TooShort(total))
         } else if total > MAX_LEN {

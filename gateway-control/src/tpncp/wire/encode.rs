@@ -57,10 +57,7 @@ impl Writer<'_> {
 
     fn u16(&mut self, f: Field, v: u16) {
         debug_assert!(matches!(f.kind, Kind::U16 | Kind::I16), "{}", f.name);
-        let b = match self.order {
-            ByteOrder::Big => v.to_be_bytes(),
-            ByteOrder::Little => v.to_le_bytes(),
-        };
+        let b = self.order.u16_bytes(v);
         self.bytes(f, 2).copy_from_slice(&b);
     }
 
@@ -70,10 +67,7 @@ impl Writer<'_> {
             "{}",
             f.name
         );
-        let b = match self.order {
-            ByteOrder::Big => v.to_be_bytes(),
-            ByteOrder::Little => v.to_le_bytes(),
-        };
+        let b = self.order.u32_bytes(v);
         self.bytes(f, 4).copy_from_slice(&b);
     }
 
@@ -115,10 +109,7 @@ impl Writer<'_> {
     /// An IPv4 address as a 32-bit number in the message's order (as Wireshark reads the
     /// table's IP fields: a little-endian board keeps them in host order).
     fn ipv4(&mut self, at: usize, v4: Ipv4Addr) {
-        let b = match self.order {
-            ByteOrder::Big => v4.octets(),
-            ByteOrder::Little => u32::from(v4).to_le_bytes(),
-        };
+        let b = self.order.u32_bytes(u32::from(v4));
         self.buf[at..at + 4].copy_from_slice(&b);
     }
 
@@ -148,24 +139,11 @@ fn begin(header: &Header, id: u32, body: usize, out: &mut Vec<u8>) -> usize {
     debug_assert!(total <= super::MAX_LEN);
     out.resize(start + total, 0);
     let h = &mut out[start..start + MIN_LEN];
-    let (version, length, seq, id) = match header.order {
-        ByteOrder::Big => (
-            header.version.to_be_bytes(),
-            ((total - 4) as u16).to_be_bytes(),
-            header.seq.0.to_be_bytes(),
-            id.to_be_bytes(),
-        ),
-        ByteOrder::Little => (
-            header.version.to_le_bytes(),
-            ((total - 4) as u16).to_le_bytes(),
-            header.seq.0.to_le_bytes(),
-            id.to_le_bytes(),
-        ),
-    };
-    h[0..2].copy_from_slice(&version);
-    h[2..4].copy_from_slice(&length);
-    h[4..6].copy_from_slice(&seq);
-    h[8..12].copy_from_slice(&id);
+    let order = header.order;
+    h[0..2].copy_from_slice(&order.u16_bytes(header.version));
+    h[2..4].copy_from_slice(&order.u16_bytes((total - 4) as u16));
+    h[4..6].copy_from_slice(&order.u16_bytes(header.seq.0));
+    h[8..12].copy_from_slice(&order.u32_bytes(id));
     start + MIN_LEN
 }
 
@@ -288,11 +266,7 @@ pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut 
     let id = event_id(event);
     let size = structs::event(id).map_or(0, structs::size);
     let at = begin(header, id, 4 + size, out);
-    let channel_bytes = match header.order {
-        ByteOrder::Big => channel.0.to_be_bytes(),
-        ByteOrder::Little => channel.0.to_le_bytes(),
-    };
-    out[at..at + 4].copy_from_slice(&channel_bytes);
+    out[at..at + 4].copy_from_slice(&header.order.u32_bytes(channel.0 as u32));
     let mut w = Writer {
         buf: &mut out[at + 4..],
         order: header.order,
@@ -309,13 +283,10 @@ pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut 
             let n = entries.len().min(structs::DIGITS);
             w.i32(s::num_digits, n as i32);
             for (i, entry) in entries.iter().take(n).enumerate() {
-                let shift = |f: Field| Field {
-                    bit_offset: f.bit_offset + s::entries.bit_offset + i * 8 * e::SIZE,
-                    ..f
-                };
-                w.i32(shift(e::digit_on_time), entry.on_time_ms);
-                w.i32(shift(e::inter_digit_time), entry.inter_digit_ms);
-                w.i32(shift(e::digit), entry.digit);
+                let at = |f: Field| f.in_entry(s::entries, i);
+                w.i32(at(e::digit_on_time), entry.on_time_ms);
+                w.i32(at(e::inter_digit_time), entry.inter_digit_ms);
+                w.i32(at(e::digit), entry.digit);
             }
         }
         Event::KeepAlive { commands_processed } => {

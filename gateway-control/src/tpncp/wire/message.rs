@@ -18,6 +18,53 @@ pub enum ByteOrder {
     Little,
 }
 
+impl ByteOrder {
+    /// The order of a message from its first [`MIN_LEN`](super::MIN_LEN) bytes, as Wireshark
+    /// tells it: the id's upper 16 bits, read big-endian, are zero in a big-endian message
+    /// (every id is below 65536).
+    pub(super) fn of(head: &[u8]) -> Self {
+        if head[8] == 0 && head[9] == 0 {
+            Self::Big
+        } else {
+            Self::Little
+        }
+    }
+
+    /// The first two bytes of `b` as a number in this order.
+    pub(super) fn u16(self, b: &[u8]) -> u16 {
+        let b = [b[0], b[1]];
+        match self {
+            Self::Big => u16::from_be_bytes(b),
+            Self::Little => u16::from_le_bytes(b),
+        }
+    }
+
+    /// The first four bytes of `b` as a number in this order.
+    pub(super) fn u32(self, b: &[u8]) -> u32 {
+        let b = [b[0], b[1], b[2], b[3]];
+        match self {
+            Self::Big => u32::from_be_bytes(b),
+            Self::Little => u32::from_le_bytes(b),
+        }
+    }
+
+    /// `v` as bytes in this order.
+    pub(super) fn u16_bytes(self, v: u16) -> [u8; 2] {
+        match self {
+            Self::Big => v.to_be_bytes(),
+            Self::Little => v.to_le_bytes(),
+        }
+    }
+
+    /// `v` as bytes in this order.
+    pub(super) fn u32_bytes(self, v: u32) -> [u8; 4] {
+        match self {
+            Self::Big => v.to_be_bytes(),
+            Self::Little => v.to_le_bytes(),
+        }
+    }
+}
+
 /// A sequence number (header bytes 4–5): the host numbers its commands, the board its events;
 /// `acEV_COMMAND_ACK` echoes the command's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

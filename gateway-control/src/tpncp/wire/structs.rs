@@ -111,6 +111,18 @@ impl Field {
     pub const fn bytes(&self) -> usize {
         self.kind.bits().div_ceil(8)
     }
+
+    /// This field (of a repeated group's layout) in entry `i` of `group`, the
+    /// [`Kind::Repeat`] row.
+    pub const fn in_entry(self, group: Self, i: usize) -> Self {
+        let Kind::Repeat { fields, .. } = group.kind else {
+            panic!("not a repeated group")
+        };
+        Self {
+            bit_offset: group.bit_offset + i * end_bits(fields) + self.bit_offset,
+            ..self
+        }
+    }
 }
 
 /// The size in bits of a layout: where its last field ends.
