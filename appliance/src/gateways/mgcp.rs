@@ -54,16 +54,7 @@ pub(super) fn start(s: Start<'_>) -> Starting<'_> {
             let (address, default_domain) = match configured {
                 GatewayAddress::Ip(a) => (*a, format!("[{}]", a.ip())),
                 GatewayAddress::Name { host, port } => {
-                    let found = resolve::lookup(host.clone(), *port, v6).await;
-                    if found.is_none() {
-                        warn!(gateway = %g.name, %host, "gateway name gives no address yet: nothing is sent to it until it does");
-                    }
-                    named.push(resolve::Named {
-                        gateway: id.clone(),
-                        host: host.clone(),
-                        port: *port,
-                        current: found,
-                    });
+                    let found = resolve::first(&mut named, id.clone(), host, *port, v6).await;
                     // Unspecified: the call agent sends nothing until an address comes.
                     let none = if v6 {
                         SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), *port)

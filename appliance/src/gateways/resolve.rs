@@ -48,6 +48,28 @@ pub(super) async fn lookup(host: String, port: u16, v6: bool) -> Option<SocketAd
     }
 }
 
+/// A gateway's name looked up for the driver's start: remembered in `named` for the resolver
+/// task, whatever it gives; its first address, if any.
+pub(super) async fn first(
+    named: &mut Vec<Named>,
+    gateway: GatewayId,
+    host: &str,
+    port: u16,
+    v6: bool,
+) -> Option<SocketAddr> {
+    let found = lookup(host.to_owned(), port, v6).await;
+    if found.is_none() {
+        warn!(%gateway, %host, "gateway name gives no address yet: nothing is sent to it until it does");
+    }
+    named.push(Named {
+        gateway,
+        host: host.to_owned(),
+        port,
+        current: found,
+    });
+    found
+}
+
 /// Looks every name up once; the commands that tell the core what changed.
 pub(super) async fn round<F, Fut>(named: &mut [Named], mut look: F) -> Vec<Command>
 where

@@ -46,17 +46,7 @@ pub(super) fn start(s: Start<'_>) -> Starting<'_> {
             let address = match configured {
                 GatewayAddress::Ip(a) => Some(*a),
                 GatewayAddress::Name { host, port } => {
-                    let found = resolve::lookup(host.clone(), *port, false).await;
-                    if found.is_none() {
-                        warn!(gateway = %g.name, %host, "board name gives no address yet: not connected until it does");
-                    }
-                    named.push(resolve::Named {
-                        gateway: id.clone(),
-                        host: host.clone(),
-                        port: *port,
-                        current: found,
-                    });
-                    found
+                    resolve::first(&mut named, id.clone(), host, *port, false).await
                 }
             };
             config.gateways.push(controller::GatewayConfig {
