@@ -80,7 +80,8 @@ impl Host {
 
     /// `acEV_COMMAND_ACK`: the command in flight with that sequence number and id was carried out.
     fn on_ack(&mut self, now: Instant, g: usize, seq: Seq, command_id: u32) {
-        let found = self.gateways[g]
+        let gw = &mut self.gateways[g];
+        let found = gw
             .in_flight
             .iter_mut()
             .find(|(_, f)| f.seq == seq && wire::command_id(&f.command) == command_id);
@@ -96,9 +97,10 @@ impl Host {
         }
         f.acked = true;
         let waits = matches!(f.command, wire::Command::QueryStatus { .. }) && f.status.is_none();
-        let command = f.command.clone();
+        if let Some(line) = gw.lines.get_mut(&channel) {
+            line.acked(&f.command);
+        }
         self.answered(now, g);
-        self.step_acked(g, channel, &command);
         if !waits {
             self.advance(now, g, channel);
         }

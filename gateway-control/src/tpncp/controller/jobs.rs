@@ -133,6 +133,23 @@ fn call_of(command: &Command) -> Option<CallId> {
     }
 }
 
+impl Line {
+    /// A command in flight on the line's channel was carried out: its effect on the state.
+    pub(super) fn acked(&mut self, command: &wire::Command) {
+        match command {
+            wire::Command::OpenChannel { .. } => self.open = true,
+            wire::Command::CloseChannel { .. } => {
+                self.open = false;
+                self.active = false;
+            }
+            wire::Command::ActivateRtp { .. } => self.active = true,
+            wire::Command::DeactivateRtp { .. } => self.active = false,
+            wire::Command::MessageWaiting { on, .. } => self.lamp = *on,
+            _ => {}
+        }
+    }
+}
+
 impl Host {
     /// A model command: checked, then queued as a job on its line's channel.
     pub(super) fn command(&mut self, now: Instant, command: Command) {
@@ -515,24 +532,6 @@ impl Host {
             (_, None) => return Err((code::UNKNOWN_LINE, "the line is not configured")),
         }
         Ok(steps)
-    }
-
-    /// A command in flight was carried out: its effect on the channel's state.
-    pub(super) fn step_acked(&mut self, g: usize, channel: Channel, command: &wire::Command) {
-        let Some(line) = self.gateways[g].lines.get_mut(&channel) else {
-            return;
-        };
-        match command {
-            wire::Command::OpenChannel { .. } => line.open = true,
-            wire::Command::CloseChannel { .. } => {
-                line.open = false;
-                line.active = false;
-            }
-            wire::Command::ActivateRtp { .. } => line.active = true,
-            wire::Command::DeactivateRtp { .. } => line.active = false,
-            wire::Command::MessageWaiting { on, .. } => line.lamp = *on,
-            _ => {}
-        }
     }
 
     /// The channel's command in flight is answered: its job goes on with its next command,

@@ -170,7 +170,7 @@ impl Line {
 struct InFlight {
     seq: Seq,
     command: wire::Command,
-    /// The encoded message (for UDP retransmission).
+    /// The encoded message, for UDP retransmission (empty when never retransmitted).
     bytes: Vec<u8>,
     sent: Instant,
     retransmits: u32,

@@ -173,20 +173,22 @@ impl Host {
         let mut bytes = Vec::new();
         wire::encode_command(&header, &command, &mut bytes);
         trace!(gateway = %gw.id, seq = header.seq.0, ?command, "command");
-        self.output(g, bytes.clone());
-        self.stats.commands_sent += 1;
-        let wait = match self.gateways[g].transport {
-            Transport::Udp if self.config.max_retransmits > 0 => {
-                self.config.retransmit_interval.min(self.config.ack_timeout)
-            }
-            _ => self.config.ack_timeout,
+        // A command never sent again (over TCP) keeps no copy.
+        let retransmit = gw.transport == Transport::Udp && self.config.max_retransmits > 0;
+        let (kept, wait) = if retransmit {
+            let first = self.config.retransmit_interval.min(self.config.ack_timeout);
+            (bytes.clone(), first)
+        } else {
+            (Vec::new(), self.config.ack_timeout)
         };
+        self.output(g, bytes);
+        self.stats.commands_sent += 1;
         self.gateways[g].in_flight.insert(
             channel,
             InFlight {
                 seq: header.seq,
                 command,
-                bytes,
+                bytes: kept,
                 sent: now,
                 retransmits: 0,
                 acked: false,
