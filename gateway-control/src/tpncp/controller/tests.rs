@@ -123,6 +123,12 @@ impl Board {
         self.host.handle_connected(self.now, link);
     }
 
+    /// The driver reports the current connection closed.
+    fn close(&mut self) {
+        let link = self.link.expect("no connection open");
+        self.host.handle_closed(self.now, link);
+    }
+
     fn events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.host.poll_event()).collect()
     }
@@ -1483,8 +1489,7 @@ fn reconnection_scenario_in_virtual_time() {
     let s = b.host.stats();
     assert_eq!((s.sessions_up, s.sessions_lost, s.connects), (2, 1, 11));
     // The back-off starts again from the minimum after a session came up.
-    let link = b.link.unwrap();
-    b.host.handle_closed(b.now, link);
+    b.close();
     let wait = b.host.poll_timeout().unwrap() - b.now;
     assert!(
         wait <= Duration::from_secs(1) && wait >= ms(750),
@@ -1550,8 +1555,7 @@ fn a_tcp_close_mid_command_fails_it_and_loses_the_connections() {
     b.ack(&sent[1]); // the open of channel 1: its activation in flight
     b.sent();
     b.events();
-    let link = b.link.unwrap();
-    b.host.handle_closed(b.now, link);
+    b.close();
     assert_eq!(
         b.events(),
         vec![
@@ -2050,8 +2054,7 @@ fn deleted_connections_are_not_lost_later() {
         },
     );
     b.events();
-    let link = b.link.unwrap();
-    b.host.handle_closed(b.now, link);
+    b.close();
     assert_eq!(
         b.events(),
         vec![Event::GatewayDown {
