@@ -1555,7 +1555,8 @@ fn a_tcp_close_mid_command_fails_it_and_loses_the_connections() {
     b.ack(&sent[1]); // the open of channel 1: its activation in flight
     b.sent();
     b.events();
-    b.close();
+    let link = b.link.unwrap();
+    b.host.handle_closed(b.now, link);
     assert_eq!(
         b.events(),
         vec![
