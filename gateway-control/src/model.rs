@@ -352,6 +352,16 @@ impl Command {
             Self::GatewayAddress { .. } => None,
         }
     }
+
+    /// The connection the command is about, for the three connection commands.
+    pub fn call(&self) -> Option<CallId> {
+        match self {
+            Self::CreateConnection { call, .. }
+            | Self::ModifyConnection { call, .. }
+            | Self::DeleteConnection { call, .. } => Some(*call),
+            _ => None,
+        }
+    }
 }
 
 /// Why a gateway is down.

@@ -77,7 +77,7 @@ impl MediaGatewayController {
             if let Some(line) = command.line() {
                 self.events.push_back(Event::CommandFailed {
                     line: line.clone(),
-                    call: call_of(&command),
+                    call: command.call(),
                     code: ErrorCode::UNKNOWN_TERMINATION.0,
                     reason: "no such media gateway is configured".into(),
                 });
@@ -102,11 +102,7 @@ impl MediaGatewayController {
             _ => match self.find_line(g, &line.endpoint) {
                 Some(l) if self.gateways[g].lines[l].watched => l,
                 _ => {
-                    return self.refuse(
-                        line.clone(),
-                        call_of(&command),
-                        "the line is not configured",
-                    );
+                    return self.refuse(line.clone(), command.call(), "the line is not configured");
                 }
             },
         };
@@ -411,14 +407,5 @@ impl MediaGatewayController {
         if encoding::encode(&message, encoding, &mut out).is_ok() {
             self.transactions.send_raw(to, out);
         }
-    }
-}
-
-fn call_of(command: &Command) -> Option<CallId> {
-    match command {
-        Command::CreateConnection { call, .. }
-        | Command::ModifyConnection { call, .. }
-        | Command::DeleteConnection { call, .. } => Some(*call),
-        _ => None,
     }
 }

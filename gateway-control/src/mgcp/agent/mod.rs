@@ -445,7 +445,7 @@ impl Controller for CallAgent {
         };
         let Some(g) = g else {
             self.stats.unknown_line_commands += 1;
-            let (line, call) = (outgoing::line_id(&command), outgoing::call_of(&command));
+            let (line, call) = (outgoing::line_id(&command), command.call());
             debug!(%line, "command for an unknown line");
             self.fail(line, call, ReturnCode::UNKNOWN_ENDPOINT.0, "unknown line");
             return;

@@ -115,16 +115,6 @@ pub(super) fn line_id(c: &Command) -> LineId {
         .unwrap_or_else(|| LineId::new(c.gateway().clone(), "*"))
 }
 
-/// The call handle a model command is about.
-pub(super) fn call_of(c: &Command) -> Option<CallId> {
-    match c {
-        Command::CreateConnection { call, .. }
-        | Command::ModifyConnection { call, .. }
-        | Command::DeleteConnection { call, .. } => Some(*call),
-        _ => None,
-    }
-}
-
 impl CallAgent {
     /// Turns a model command into a job (or fails it at once).
     pub(super) fn model_command(
@@ -137,7 +127,7 @@ impl CallAgent {
         let _ = now;
         if matches!(self.gateways[g].service, Service::Unreachable { .. }) {
             self.stats.refused_unreachable += 1;
-            let call = call_of(&command);
+            let call = command.call();
             self.fail(line_id(&command), call, 0, "gateway unreachable");
             return;
         }
@@ -202,7 +192,7 @@ impl CallAgent {
                 }
             }
             (c @ (Command::ModifyConnection { .. } | Command::DeleteConnection { .. }), _) => {
-                let Some(call) = call_of(&c) else { return };
+                let Some(call) = c.call() else { return };
                 match self.gateways[g].connections.get_mut(&call) {
                     None => {
                         let line = line_id(&c);
@@ -243,7 +233,7 @@ impl CallAgent {
             }
             (c, _) => {
                 // Only wildcard CRCX reaches here without a line; nothing else can.
-                let call = call_of(&c);
+                let call = c.call();
                 self.fail(
                     line_id(&c),
                     call,

@@ -124,15 +124,6 @@ fn caller_id_text(cid: CallerId) -> CallerIdText {
     }
 }
 
-fn call_of(command: &Command) -> Option<CallId> {
-    match command {
-        Command::CreateConnection { call, .. }
-        | Command::ModifyConnection { call, .. }
-        | Command::DeleteConnection { call, .. } => Some(*call),
-        _ => None,
-    }
-}
-
 impl Line {
     /// A command in flight on the line's channel was carried out: its effect on the state.
     pub(super) fn acked(&mut self, command: &wire::Command) {
@@ -161,7 +152,7 @@ impl Host {
             if let Some(line) = command.line() {
                 self.refuse(
                     line.clone(),
-                    call_of(&command),
+                    command.call(),
                     code::UNKNOWN_LINE,
                     "no such TPNCP gateway is configured",
                 );
@@ -178,7 +169,7 @@ impl Host {
 
     /// A command about one line's signals, connection, status or digits.
     fn line_command(&mut self, now: Instant, g: usize, command: Command) {
-        let call = call_of(&command);
+        let call = command.call();
         let Some(line) = command.line().cloned() else {
             return;
         };
