@@ -46,8 +46,8 @@ impl Protocol {
     pub fn default_port(self) -> u16 {
         match self {
             Self::Mgcp => 2427,
-            Self::Megaco => 2944,
-            Self::Tpncp => 2424,
+            Self::Megaco => gateway_control::megaco::controller::DEFAULT_PORT,
+            Self::Tpncp => gateway_control::tpncp::controller::DEFAULT_PORT,
         }
     }
 }
