@@ -78,7 +78,7 @@ impl FromStr for Mac {
                 .and_then(hex_value)
                 .ok_or(ParseError::Character(c, offset))?;
             if n < 12 {
-                out[n / 2] |= if n % 2 == 0 { v << 4 } else { v };
+                out[n / 2] |= if n.is_multiple_of(2) { v << 4 } else { v };
             }
             n += 1;
         }
