@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dhcp;
+pub mod files;
 #[cfg(feature = "driver")]
 pub mod http;
 pub mod mac;
