@@ -8,5 +8,8 @@
 //!   refusals, the transfer limit and the counters.
 //! - `driver` (feature `driver`): the tokio loop, one UDP socket and task per transfer.
 
+#[cfg(feature = "driver")]
+pub mod driver;
+pub mod server;
 pub mod transfer;
 pub mod wire;

@@ -194,6 +194,8 @@ pub enum Outcome {
     PeerError(ErrorCode),
     /// The client stopped answering; ERROR 0 was sent.
     TimedOut,
+    /// The server gave up ([`Transfer::abort`]), with an ERROR to the client.
+    Aborted,
 }
 
 /// What one transfer counted.
@@ -522,8 +524,17 @@ impl Transfer {
         self.outcome.is_none().then_some(self.deadline)
     }
 
+    /// Ends the transfer with an ERROR to the client: the content could not be read.
+    pub fn abort(&mut self, code: ErrorCode, message: &str) {
+        if self.outcome.is_none() {
+            warn!(peer = %self.peer, %code, message, "transfer aborted");
+            self.queue_error(self.peer, code, message);
+            self.outcome = Some(Outcome::Aborted);
+        }
+    }
+
     fn queue_error(&mut self, to: SocketAddr, code: ErrorCode, message: &str) {
-        if self.pending.len() >= MAX_PENDING {
+        if to != self.peer && self.pending.len() >= MAX_PENDING {
             debug!(%to, "control queue full: ERROR not sent");
             return;
         }

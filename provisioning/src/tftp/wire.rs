@@ -340,7 +340,7 @@ impl<'a> Repr<'a> {
     /// Parses a datagram.
     ///
     /// # Errors
-    /// What is wrong with it and where (see [`Error`]).
+    /// What is wrong with it and where (see [`enum@Error`]).
     pub fn parse(datagram: &'a [u8]) -> Result<Self, Error> {
         let op = opcode(datagram)?;
         let mut strings = Strings {
