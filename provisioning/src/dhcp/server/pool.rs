@@ -321,10 +321,10 @@ impl Addresses {
 
     /// Takes `ip` out of its pool's freed set.
     fn untake(&mut self, ip: Ipv4Addr) {
-        if let Some(at) = self.freed_at.remove(&ip) {
-            if let Some(s) = self.subnet_of(ip) {
-                self.pools[s].freed.remove(&(at, ip));
-            }
+        if let Some(at) = self.freed_at.remove(&ip)
+            && let Some(s) = self.subnet_of(ip)
+        {
+            self.pools[s].freed.remove(&(at, ip));
         }
     }
 
