@@ -618,6 +618,11 @@ impl Provisioner {
         Ok(())
     }
 
+    /// The device with this MAC, from the directory.
+    pub fn device(&self, mac: Mac) -> Option<Device> {
+        self.directory.device(mac)
+    }
+
     /// The counters so far (shared by clones).
     pub fn stats(&self) -> Stats {
         let c = &self.counters;

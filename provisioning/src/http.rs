@@ -1,1 +1,0 @@
-//! placeholder: being built (issue 18).
