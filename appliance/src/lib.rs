@@ -11,5 +11,6 @@ pub mod config;
 pub mod gateways;
 pub mod log_ring;
 pub mod logging;
+pub mod provisioning;
 pub mod server;
 pub mod stations;

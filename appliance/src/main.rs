@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     appliance::logging::init(default_level);
     if matches!(
         args.command,
-        Command::Serve | Command::Demo(_) | Command::User(_)
+        Command::Serve | Command::Demo(_) | Command::User(_) | Command::Device(_)
     ) {
         // The data directory holds password hashes, SIP secrets, the master key and people's
         // voices: whatever the umask we were started with, what we create there is ours alone
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Serve => cli::serve(&args.global).map_err(Into::into),
         Command::Demo(a) => cli::demo::run(&args.global, a).map_err(Into::into),
         Command::User(a) => cli::user::run(&args.global, a).map_err(Into::into),
+        Command::Device(a) => cli::device::run(&args.global, a).map_err(Into::into),
         Command::Send(a) => cli::client::send(a).map_err(Into::into),
         Command::Inbox(a) => cli::client::inbox(a).map_err(Into::into),
         Command::Fetch(a) => cli::client::fetch(a).map_err(Into::into),

@@ -53,6 +53,9 @@ pub enum Error {
     /// Serving failed.
     #[error("server: {0}")]
     Serve(std::io::Error),
+    /// LAN provisioning could not start.
+    #[error("provisioning: {0}")]
+    Provisioning(#[from] crate::provisioning::Error),
     /// The HTTPS certificate could not be loaded or made.
     #[error("https: {0}")]
     Tls(#[from] offhook_web::tls::Error),
@@ -151,6 +154,9 @@ pub async fn serve_until(
         web.set_log(ring);
     }
     web.set_network(network_settings(&config));
+    if let Some(files) = crate::provisioning::start(&core, &config, data_dir).await? {
+        web.set_provisioning(Box::new(crate::provisioning::Api::new(files, &config)));
+    }
 
     let (tls, plain) = match &config.http.tls {
         config::Tls::Off => (None, None),

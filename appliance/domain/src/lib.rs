@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 mod core;
 pub mod db;
+pub mod devices;
 mod directory;
 pub mod events;
 pub mod health;

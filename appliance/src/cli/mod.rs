@@ -3,6 +3,7 @@
 pub mod client;
 pub mod convert;
 pub mod demo;
+pub mod device;
 pub mod gateway_sim;
 pub mod record;
 mod trust;
@@ -41,6 +42,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Manages users (works on the data dir, server running or not).
     User(user::Args),
+    /// Manages the IP phones provisioned on the LAN (works on the data dir, server running or
+    /// not).
+    Device(device::Args),
     /// Sends a recorded message (WAV of any rate, or Ogg Opus).
     Send(client::SendArgs),
     /// Lists your messages.

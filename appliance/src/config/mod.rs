@@ -10,8 +10,8 @@
 //! `mgcp.max_outstanding`); the protocol sections build their core's `Config` through its
 //! validated setters, so the core's own limits are reported against the key too.
 //!
-//! The sections of parts not built yet ([`NOT_BUILT`]: `[sip]`, `[dhcp]`, `[tftp]`,
-//! `[provisioning]`, `[lcd]`, `[federation]`) are *not* errors: CONTRACT.md's example config
+//! The sections of parts not built yet ([`NOT_BUILT`]: `[sip]`,
+//! `[lcd]`, `[federation]`) are *not* errors: CONTRACT.md's example config
 //! holds them and `offhook serve` must start with it, and an owner who writes them ahead of the
 //! part should not have to delete them again when it ships. They are listed in
 //! [`Config::not_built`] and [`Config::warn_not_built`] logs a warning naming each at start-up,
@@ -19,12 +19,14 @@
 
 mod check;
 pub mod clients;
+pub mod dhcp;
 pub mod gateway;
 pub mod http;
 pub mod media;
 pub mod megaco;
 pub mod messages;
 pub mod mgcp;
+pub mod provisioning;
 pub mod station;
 pub mod tpncp;
 pub mod trunk;
@@ -35,6 +37,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use clients::Clients;
+pub use dhcp::Dhcp;
+pub use provisioning::{Provisioning, Tftp};
 pub use gateway::{Gateway, GatewayAddress, Protocol};
 pub use http::{Http, Plain, Tls};
 pub use media::Media;
@@ -135,11 +139,14 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("gateway", Shape::Array(gateway::KEYS)),
     ("station", Shape::Array(station::KEYS)),
     ("trunk", Shape::Array(trunk::KEYS)),
+    ("dhcp", Shape::Table(dhcp::KEYS)),
+    ("tftp", Shape::Table(provisioning::TFTP_KEYS)),
+    ("provisioning", Shape::Table(provisioning::KEYS)),
 ];
 
 /// Sections of parts not built yet: accepted, and warned about at start-up (see the module
 /// docs for why they are not errors).
-pub const NOT_BUILT: &[&str] = &["sip", "dhcp", "tftp", "provisioning", "lcd", "federation"];
+pub const NOT_BUILT: &[&str] = &["sip", "lcd", "federation"];
 
 /// A configuration error, naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +255,12 @@ pub struct Config {
     pub stations: Vec<Station>,
     /// The `[[trunk]]` entries (FXO ports).
     pub trunks: Vec<Trunk>,
+    /// `[dhcp]`, when it names an interface.
+    pub dhcp: Option<Dhcp>,
+    /// `[tftp]`.
+    pub tftp: Tftp,
+    /// `[provisioning]`.
+    pub provisioning: Provisioning,
     /// Sections of parts not built yet that the file holds ([`NOT_BUILT`]).
     pub not_built: Vec<&'static str>,
 }
@@ -274,6 +287,11 @@ struct Raw {
     station: Vec<station::Raw>,
     #[serde(default)]
     trunk: Vec<trunk::Raw>,
+    dhcp: Option<dhcp::Raw>,
+    #[serde(default)]
+    tftp: provisioning::TftpRaw,
+    #[serde(default)]
+    provisioning: provisioning::Raw,
 }
 
 /// Checks a file's keys, then reads its values.
@@ -341,6 +359,9 @@ impl Config {
             gateways,
             stations,
             trunks,
+            dhcp: Dhcp::build(u.dhcp)?,
+            tftp: Tftp::build(u.tftp)?,
+            provisioning: Provisioning::build(u.provisioning)?,
             not_built,
         })
     }
@@ -634,9 +655,13 @@ servers = ["nats://127.0.0.1:4222"]
         let c = Config::parse("contract.toml", text).unwrap();
         assert_eq!(c.megaco.listen.to_string(), "127.0.0.1:2944");
         assert_eq!(c.gateways[1].mid.as_deref(), Some("mg1"));
+        assert_eq!(c.not_built, ["federation", "lcd", "sip"]);
+        let dhcp = c.dhcp.expect("[dhcp] names an interface");
+        assert_eq!(dhcp.interface, "lan0");
+        assert!(c.tftp.enabled);
         assert_eq!(
-            c.not_built,
-            ["dhcp", "federation", "lcd", "provisioning", "sip", "tftp"]
+            c.provisioning.http_listen.map(|a| a.to_string()).as_deref(),
+            Some("192.0.2.1:8088")
         );
     }
 

@@ -11,6 +11,7 @@
 
 mod auth;
 mod config;
+pub mod devices;
 mod error;
 pub mod front;
 pub mod log_view;
@@ -85,6 +86,8 @@ struct Inner {
     log: std::sync::OnceLock<Arc<dyn log_view::LogSource>>,
     /// The config file's network settings, shown read-only (`GET /api/v1/settings`).
     network: std::sync::OnceLock<Vec<settings::NetworkSetting>>,
+    /// The LAN provisioning servers, when on (`/api/v1/devices/…/files`, templates, DHCP).
+    provisioning: std::sync::OnceLock<Box<dyn devices::Provisioning>>,
 }
 
 impl std::fmt::Debug for Web {
@@ -112,6 +115,7 @@ impl Web {
             tls: std::sync::OnceLock::new(),
             log: std::sync::OnceLock::new(),
             network: std::sync::OnceLock::new(),
+            provisioning: std::sync::OnceLock::new(),
         }))
     }
 
@@ -125,6 +129,12 @@ impl Web {
     /// (they apply at restart). The first call counts.
     pub fn set_network(&self, network: Vec<settings::NetworkSetting>) {
         let _ = self.0.network.set(network);
+    }
+
+    /// Gives admins the provisioning servers' side of the API (rendered files, templates,
+    /// DHCP); without it those answer 404. The first call counts.
+    pub fn set_provisioning(&self, p: Box<dyn devices::Provisioning>) {
+        let _ = self.0.provisioning.set(p);
     }
 
     /// Gives admins the process's log (`GET /api/v1/log`); without it the log is empty.
@@ -384,6 +394,21 @@ pub fn router(app: Web) -> Router {
             get(messages::attachment),
         )
         .route("/api/v1/usage", get(messages::usage))
+        .route("/api/v1/devices", get(devices::list).post(devices::create))
+        .route(
+            "/api/v1/devices/{mac}",
+            get(devices::get).patch(devices::patch).delete(devices::remove),
+        )
+        .route("/api/v1/devices/{mac}/files/{name}", get(devices::file))
+        .route("/api/v1/dhcp", get(devices::dhcp))
+        .route("/api/v1/dhcp/leases", get(devices::leases))
+        .route("/api/v1/provisioning/templates", get(devices::templates))
+        .route(
+            "/api/v1/provisioning/templates/{vendor}/{kind}",
+            get(devices::template)
+                .put(devices::put_template)
+                .delete(devices::delete_template),
+        )
         .route("/api/v1/record", post(messages::record))
         .route("/api/v1/record/{id}", get(messages::record_status))
         .route("/api/v1/ws", get(ws::upgrade))

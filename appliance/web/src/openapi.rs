@@ -30,6 +30,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/messages/{id}/waveform"),
     ("get", "/api/v1/messages/{id}/attachments/{n}"),
     ("get", "/api/v1/usage"),
+    ("get", "/api/v1/devices"),
+    ("post", "/api/v1/devices"),
+    ("get", "/api/v1/devices/{mac}"),
+    ("patch", "/api/v1/devices/{mac}"),
+    ("delete", "/api/v1/devices/{mac}"),
+    ("get", "/api/v1/devices/{mac}/files/{name}"),
+    ("get", "/api/v1/dhcp"),
+    ("get", "/api/v1/dhcp/leases"),
+    ("get", "/api/v1/provisioning/templates"),
+    ("get", "/api/v1/provisioning/templates/{vendor}/{kind}"),
+    ("put", "/api/v1/provisioning/templates/{vendor}/{kind}"),
+    ("delete", "/api/v1/provisioning/templates/{vendor}/{kind}"),
     ("post", "/api/v1/record"),
     ("get", "/api/v1/record/{id}"),
     ("get", "/api/v1/ws"),
@@ -219,6 +231,60 @@ pub fn document() -> Value {
                         "used": {"type": "integer", "description": "bytes the caller's sent messages hold on disk (sealed audio, attachments) while any of their holders keeps them"},
                         "quota": {"type": ["integer", "null"], "description": "messages.quota_per_user in bytes; null: no quota"},
                         "upload_available": {"type": ["integer", "null"], "description": "bytes the caller may upload now under messages.upload_rate; null: no rate"}}}}}}}}))},
+            "/api/v1/devices": {
+                "get": op("The IP phones on the LAN: added by an admin or first seen by DHCP (admins only)", true, json!({
+                    "responses": {"200": {"description": "devices", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Device"}}}}},
+                        "403": {"$ref": "#/components/responses/Error"}}})),
+                "post": op("Add a phone (admins only)", true, json!({
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeviceFields"}}}},
+                    "responses": {"201": {"description": "added", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}},
+                        "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                        "409": {"$ref": "#/components/responses/Error"}}})),
+            },
+            "/api/v1/devices/{mac}": {
+                "get": op("One phone (admins only)", true, json!({
+                    "parameters": [path_param("mac", json!({"type": "string", "description": "any case, with or without separators"}))],
+                    "responses": {"200": {"description": "the device", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}},
+                        "404": {"$ref": "#/components/responses/Error"}}})),
+                "patch": op("Change a phone (admins only): fields left out stay, null clears", true, json!({
+                    "parameters": [path_param("mac", json!({"type": "string"}))],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeviceFields"}}}},
+                    "responses": {"200": {"description": "the device as it now is", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}},
+                        "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}})),
+                "delete": op("Remove a phone (admins only)", true, json!({
+                    "parameters": [path_param("mac", json!({"type": "string"}))],
+                    "responses": {"204": {"description": "removed"}, "404": {"$ref": "#/components/responses/Error"}}})),
+            },
+            "/api/v1/devices/{mac}/files/{name}": {"get": op("A configuration file as the phone would fetch it now (admins only; it holds the user's SIP secret)", true, json!({
+                "parameters": [path_param("mac", json!({"type": "string"})), path_param("name", json!({"type": "string", "description": "such as SEP0004F2ABCDEF.cnf.xml"}))],
+                "responses": {"200": {"description": "the file"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/dhcp": {"get": op("The DHCP pools, options and counters in force, from the config file (admins only; 404 when provisioning is off)", true, json!({
+                "responses": {"200": {"description": "pools"}, "404": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/dhcp/leases": {"get": op("The DHCP leases (admins only)", true, json!({
+                "responses": {"200": {"description": "leases", "content": {"application/json": {"schema": {
+                    "type": "array", "items": {"type": "object", "properties": {
+                        "ip": {"type": "string"}, "mac": {"type": "string"},
+                        "expires": {"type": "integer", "description": "s since the Unix epoch"},
+                        "state": {"type": "string", "enum": ["bound", "released", "declined"]},
+                        "hostname": {"type": ["string", "null"]}, "vendor_class": {"type": ["string", "null"]}}}}}}}}}))},
+            "/api/v1/provisioning/templates": {"get": op("The configuration templates, per vendor and kind, and whether the owner replaced each (admins only)", true, json!({
+                "responses": {"200": {"description": "templates", "content": {"application/json": {"schema": {
+                    "type": "array", "items": {"type": "object", "properties": {
+                        "vendor": {"type": "string"}, "kind": {"type": "string"}, "overridden": {"type": "boolean"}}}}}}}}}))},
+            "/api/v1/provisioning/templates/{vendor}/{kind}": {
+                "get": op("A template's source (minijinja), the owner's or the default (admins only)", true, json!({
+                    "parameters": [path_param("vendor", json!({"type": "string"})), path_param("kind", json!({"type": "string"}))],
+                    "responses": {"200": {"description": "text/plain source"}, "404": {"$ref": "#/components/responses/Error"}}})),
+                "put": op("Replace a template (admins only): the body is its minijinja source; one that does not compile is refused with 400", true, json!({
+                    "parameters": [path_param("vendor", json!({"type": "string"})), path_param("kind", json!({"type": "string"}))],
+                    "requestBody": {"required": true, "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "responses": {"204": {"description": "in force from the next fetch"}, "404": {"$ref": "#/components/responses/Error"},
+                        "413": {"$ref": "#/components/responses/Error"}}})),
+                "delete": op("Go back to the default template (admins only)", true, json!({
+                    "parameters": [path_param("vendor", json!({"type": "string"})), path_param("kind", json!({"type": "string"}))],
+                    "responses": {"204": {"description": "the default is in force"}, "404": {"$ref": "#/components/responses/Error"}}})),
+            },
             "/api/v1/record": {"post": op("Ring the caller's phone to record a message", true, json!({
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["to"], "properties": {
@@ -293,6 +359,17 @@ pub fn document() -> Value {
                         "type": "object", "properties": {"error": {"type": "string"}}}}}},
             },
             "schemas": {
+                "Device": {"type": "object", "properties": {
+                    "mac": {"type": "string", "description": "lower-case, colon-separated"},
+                    "vendor": {"type": ["string", "null"], "enum": ["cisco", "polycom", "yealink", "grandstream", "snom", null]},
+                    "model": {"type": ["string", "null"]}, "user": {"type": ["string", "null"]},
+                    "ip": {"type": ["string", "null"], "description": "its DHCP reservation"},
+                    "vendor_class": {"type": ["string", "null"], "description": "DHCP option 60 as last seen"},
+                    "last_ip": {"type": ["string", "null"]}, "last_seen": {"type": ["integer", "null"], "description": "ms since the Unix epoch"}}},
+                "DeviceFields": {"type": "object", "additionalProperties": false, "properties": {
+                    "mac": {"type": "string", "description": "POST only; any case, with or without separators"},
+                    "vendor": {"type": ["string", "null"]}, "model": {"type": ["string", "null"]},
+                    "user": {"type": ["string", "null"]}, "ip": {"type": ["string", "null"]}}},
                 "ContactList": {"type": "object", "properties": {
                     "explicit": {"type": "boolean", "description": "set by an admin; false: every other user"},
                     "contacts": {"type": "array", "items": {"type": "string"}}}},

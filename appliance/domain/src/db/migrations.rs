@@ -155,4 +155,41 @@ END;
     r"
 CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ",
+    // LAN provisioning (issue 18).
+    r"
+-- IP phones: added by `offhook device add` or the API, or first seen by the DHCP server (then
+-- with no user, and a vendor guessed from option 60 or the MAC's OUI, or none). `ip` is a
+-- DHCP reservation; `http_secret` (sealed) is the password the phone fetches its files with
+-- when HTTP provisioning asks for per-device credentials.
+CREATE TABLE devices(
+    mac TEXT PRIMARY KEY,
+    vendor TEXT,
+    model TEXT,
+    user_id TEXT REFERENCES users(id) ON DELETE SET NULL,
+    ip TEXT UNIQUE,
+    http_secret TEXT NOT NULL,
+    vendor_class TEXT,
+    last_ip TEXT,
+    last_seen INTEGER,
+    created INTEGER NOT NULL
+);
+CREATE INDEX devices_user ON devices(user_id);
+-- DHCP leases, one row per address, written before the ACK that grants them goes out.
+CREATE TABLE leases(
+    ip TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    hostname TEXT,
+    vendor_class TEXT
+) WITHOUT ROWID;
+CREATE INDEX leases_mac ON leases(mac);
+-- Configuration templates edited by the owner, over the embedded defaults.
+CREATE TABLE templates(
+    vendor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY(vendor, kind)
+) WITHOUT ROWID;
+",
 ];

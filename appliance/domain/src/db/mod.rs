@@ -6,6 +6,7 @@
 //! transaction commits (fsyncing the WAL), and only then is every job's caller answered.
 //! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
 
+pub mod devices;
 pub mod messages;
 pub(crate) mod migrations;
 pub mod secrets;

@@ -46,6 +46,37 @@ pub fn open_sip_secret(key: &SealKey, user: Uuid, stored: &str) -> Result<String
     String::from_utf8(clear).map_err(|e| broken(e.to_string()))
 }
 
+/// The associated data of a device's HTTP provisioning secret (the device's MAC, as stored).
+fn device_aad(mac: &str) -> Vec<u8> {
+    let mut a = b"offhook device_secret ".to_vec();
+    a.extend_from_slice(mac.as_bytes());
+    a
+}
+
+/// A device's HTTP provisioning `secret` sealed for the row of `mac`.
+pub fn seal_device_secret(key: &SealKey, mac: &str, secret: &str) -> Result<String, Error> {
+    let envelope = seal::seal(
+        key.key(),
+        &device_aad(mac),
+        secret.as_bytes(),
+        Compression::None,
+    )
+    .map_err(|e| Error::Invalid(format!("cannot seal a device secret: {e}")))?;
+    Ok(format!("{PREFIX}{}", STANDARD.encode(envelope)))
+}
+
+/// The clear HTTP provisioning secret of device `mac` from its sealed form.
+pub fn open_device_secret(key: &SealKey, mac: &str, stored: &str) -> Result<String, Error> {
+    let broken = |why: String| Error::Invalid(format!("the secret of device {mac}: {why}"));
+    let b64 = stored
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| broken("not sealed".into()))?;
+    let envelope = STANDARD.decode(b64).map_err(|e| broken(e.to_string()))?;
+    let clear = seal::open(key.key(), &device_aad(mac), &envelope, MAX_SECRET)
+        .map_err(|e| broken(e.to_string()))?;
+    String::from_utf8(clear).map_err(|e| broken(e.to_string()))
+}
+
 /// Seals every SIP secret still in clear (written before secrets were sealed); returns how
 /// many. In a savepoint, so atomic on its own and inside the writer's transaction: a crash
 /// leaves all or none sealed, and a sealed one is never sealed twice.

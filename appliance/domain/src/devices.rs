@@ -1,0 +1,105 @@
+//! The IP phones on the LAN, as the provisioning servers need them: who a phone belongs to and
+//! the credentials its configuration file carries, the phones DHCP sees, and the leases it
+//! grants (durable before the ACK that grants them goes out).
+//!
+//! The rules live in [`crate::db::devices`]; these are the core's entry points for the drivers
+//! and front ends, holding the master key that opens the sealed secrets.
+
+use std::net::Ipv4Addr;
+
+use provisioning::Mac;
+
+use crate::VoiceMessaging;
+use crate::db::{self, devices, users};
+
+/// Everything a phone's configuration file is made from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The device.
+    pub device: devices::Device,
+    /// Its user and their SIP secret, if it has a user.
+    pub owner: Option<(devices::Owner, String)>,
+    /// The password it fetches its files with (HTTP, `auth = "device"`).
+    pub http_secret: String,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("device", &self.device)
+            .field("owner", &self.owner.as_ref().map(|(o, _)| o))
+            .finish_non_exhaustive()
+    }
+}
+
+impl VoiceMessaging {
+    /// The profile of device `mac`, read on this thread (a point query: the TFTP and HTTP
+    /// servers call it for each file a phone asks for).
+    pub fn device_profile_blocking(&self, mac: Mac) -> Result<Option<Profile>, db::Error> {
+        let key = &self.0.key;
+        self.db().read_blocking(|conn| {
+            let Some(device) = devices::get(conn, mac)? else {
+                return Ok(None);
+            };
+            let owner = match devices::owner(conn, mac)? {
+                Some(o) => {
+                    let secret = users::sip_secret(conn, key, o.id)?.unwrap_or_default();
+                    Some((o, secret))
+                }
+                None => None,
+            };
+            let http_secret = devices::http_secret(conn, key, mac)?.unwrap_or_default();
+            Ok(Some(Profile {
+                device,
+                owner,
+                http_secret,
+            }))
+        })
+    }
+
+    /// Records that DHCP saw device `mac`, adding it (with no user) the first time; returns
+    /// whether it was new.
+    pub async fn device_seen(
+        &self,
+        mac: Mac,
+        vendor: Option<String>,
+        vendor_class: Option<String>,
+        ip: Option<Ipv4Addr>,
+    ) -> Result<bool, db::Error> {
+        let key = self.0.key.clone();
+        let now = self.clock().now_ms();
+        self.db()
+            .write(move |c| {
+                devices::seen(
+                    c,
+                    &key,
+                    mac,
+                    vendor.as_deref(),
+                    vendor_class.as_deref(),
+                    ip,
+                    now,
+                )
+            })
+            .await
+    }
+
+    /// Adds device `mac`.
+    pub async fn add_device(
+        &self,
+        mac: Mac,
+        change: devices::Change,
+    ) -> Result<devices::Device, db::Error> {
+        let key = self.0.key.clone();
+        let now = self.clock().now_ms();
+        self.db()
+            .write(move |c| devices::add(c, &key, mac, &change, now))
+            .await
+    }
+
+    /// Makes `leases` durable; resolves once they are.
+    pub async fn save_leases(&self, leases: Vec<devices::LeaseRow>) -> Result<(), db::Error> {
+        self.db()
+            .write(move |c| devices::save_leases(c, &leases))
+            .await
+    }
+}
