@@ -56,7 +56,12 @@ fn render(c: &mut Criterion) {
             b.iter(|| black_box(p.render(black_box(&name)).unwrap().unwrap()))
         });
     }
-    for name in ["y000000000028.cfg", "000000000000.cfg", "snomD785.htm"] {
+    for name in [
+        "020000000001-phone.cfg",
+        "y000000000028.cfg",
+        "000000000000.cfg",
+        "snomD785.htm",
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| black_box(p.render(black_box(name)).unwrap().unwrap()))
         });

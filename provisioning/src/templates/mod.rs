@@ -860,7 +860,10 @@ fn format_value(
     }
     for c in s.chars() {
         match (format, c) {
-            (_, c) if c.is_control() => out.write_char(' ')?,
+            // Control characters, and the two non-characters XML 1.0 excludes (§2.2).
+            (_, c) if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
+                out.write_char(' ')?
+            }
             ("xml", '&') => out.write_str("&amp;")?,
             ("xml", '<') => out.write_str("&lt;")?,
             ("xml", '>') => out.write_str("&gt;")?,

@@ -559,3 +559,58 @@ fn every_kind_has_a_default() {
     }
     assert_eq!(default_source(Vendor::Cisco, "common"), None);
 }
+
+/// What the escaping makes of a value: control characters and XML's non-characters become
+/// spaces, nothing else changes.
+fn sanitised(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_user_values_stay_well_formed(display in "\\PC{0,40}|[&<>\"'\\n\\r\\t\\x00-\\x1f]{0,12}",
+                                        secret in "\\PC{0,24}|[&<>\"';=#\\n]{0,12}") {
+        let mut dir = directory();
+        let account = Account { display: display.clone(), sip_secret: secret.clone(), ..alice() };
+        for mac in ALICE_MAC {
+            dir.0.get_mut(&mac).unwrap().user = Some(account.clone());
+        }
+        let p = Provisioner::new(site(), Arc::new(dir), Overrides::new()).unwrap();
+        let cases = [
+            (0, format!("SEP{}.cnf.xml", ALICE_MAC[0].hex_upper()), "displayName", "authPassword"),
+            (1, format!("{}-phone.cfg", ALICE_MAC[1].hex()), "reg.1.displayName", "reg.1.auth.password"),
+            (3, format!("cfg{}.xml", ALICE_MAC[3].hex()), "P3", "P34"),
+            (4, format!("{}.xml", ALICE_MAC[4].hex()), "user_realname", "user_pass"),
+        ];
+        for (_, name, d, s) in cases {
+            let r = p.render(&name).unwrap().unwrap();
+            let values = parse_xml(text(&r));
+            // Attribute values are normalised by XML parsers (whitespace), element text is not.
+            let got_d = value(&values, d).unwrap().to_owned();
+            let got_s = value(&values, s).unwrap().to_owned();
+            proptest::prop_assert_eq!(got_d, sanitised(&display));
+            proptest::prop_assert_eq!(got_s, sanitised(&secret));
+        }
+        let r = p.render(&format!("{}.cfg", ALICE_MAC[2].hex())).unwrap().unwrap();
+        let lines: Vec<&str> = text(&r).lines().collect();
+        let want = format!("account.1.display_name = {}", sanitised(&display));
+        proptest::prop_assert!(lines.contains(&want.as_str()));
+        proptest::prop_assert_eq!(lines.iter().filter(|l| l.starts_with("account.")).count(), 9);
+    }
+
+    #[test]
+    fn rendering_any_name_never_panics(name in "/?[-a-zA-Z0-9._/%\\\\]{0,40}|\\PC{0,70}") {
+        let p = provisioner();
+        let _ = p.render(&name);
+    }
+}
