@@ -84,16 +84,13 @@ fn fetch(sock: &UdpSocket, server: SocketAddr, name: &str, buf: &mut [u8]) -> Op
     let mut silences = 0;
     sock.send_to(&last, to).ok()?;
     loop {
-        let (n, from) = match sock.recv_from(buf) {
-            Ok(x) => x,
-            Err(_) => {
-                silences += 1;
-                if silences > 5 {
-                    return None;
-                }
-                sock.send_to(&last, to).ok()?;
-                continue;
+        let Ok((n, from)) = sock.recv_from(buf) else {
+            silences += 1;
+            if silences > 5 {
+                return None;
             }
+            sock.send_to(&last, to).ok()?;
+            continue;
         };
         if peer.is_some_and(|p| p != from) || n < 4 {
             continue;
