@@ -6,7 +6,6 @@
 //! the appliance starts (a cable, a late network service): the servers wait for its address,
 //! trying again every few seconds, and the rest of the appliance runs meanwhile.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -18,6 +17,8 @@ use offhook_domain::VoiceMessaging;
 use offhook_domain::db::{self, devices};
 use provisioning::Mac;
 use provisioning::dhcp::{self, driver as dhcp_driver};
+use provisioning::files::Refusal;
+use provisioning::{http, tftp};
 use provisioning::templates::{self, Device, Directory, Overrides, Provisioner, Site, Vendor};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -441,12 +442,186 @@ pub async fn start(
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(p);
         }
+        if config.tftp.enabled {
+            let (core, config, files, lan) =
+                (core.clone(), config.clone(), started.clone(), lan.clone());
+            tokio::spawn(async move {
+                if let Err(e) = run_tftp(&core, &config, files, &lan, &tftp_root).await {
+                    warn!(error = %e, "the TFTP server stopped");
+                }
+            });
+        }
+        if let Some(listen) = config.provisioning.http_listen {
+            let (config, files) = (config.clone(), started.clone());
+            tokio::spawn(async move {
+                if let Err(e) = run_http(&config, files, listen).await {
+                    warn!(error = %e, "the HTTP provisioning server stopped");
+                }
+            });
+        }
         if let Err(e) = run_dhcp(&core, &config, &d, &lan).await {
             warn!(error = %e, "the DHCP server stopped");
         }
     });
-    let _ = tftp_root;
     Ok(Some(files))
+}
+
+/// What TFTP serves: the phones' generated files by name, then the TFTP root's files, then
+/// firmware.
+struct TftpFiles {
+    files: Files,
+    root: provisioning::files::Root,
+    firmware: Option<provisioning::files::Root>,
+}
+
+impl tftp::server::Files for TftpFiles {
+    fn open(&self, name: &str, peer: SocketAddr) -> Result<tftp::server::Content, Refusal> {
+        match self.files.provisioner().render(name) {
+            Ok(Some(r)) => {
+                info!(%peer, file = name, mac = ?r.device, bytes = r.body.len(), "TFTP: a phone's file");
+                return Ok(tftp::server::Content::Memory(r.body.into()));
+            }
+            // A provisioning name for a phone we do not know: not found, whatever the root holds.
+            Err(templates::RenderError::NotFound { .. }) => return Err(Refusal::NotFound),
+            Err(e) => {
+                warn!(%peer, file = name, error = %e, "TFTP: a phone's file failed");
+                return Err(Refusal::NotFound);
+            }
+            Ok(None) => {}
+        }
+        match tftp::server::Files::open(&self.root, name, peer) {
+            Err(Refusal::NotFound) if self.firmware.is_some() => {
+                let firmware = self.firmware.as_ref().ok_or(Refusal::NotFound)?;
+                tftp::server::Files::open(firmware, name, peer)
+            }
+            other => other,
+        }
+    }
+}
+
+fn firmware_root(config: &Config) -> Option<provisioning::files::Root> {
+    let dir = config.provisioning.firmware.as_ref()?;
+    match provisioning::files::Root::new(dir.clone()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            warn!(dir = %dir.display(), error = %e, "the firmware directory cannot be served");
+            None
+        }
+    }
+}
+
+/// Runs the TFTP server on the LAN until the process ends.
+async fn run_tftp(
+    core: &VoiceMessaging,
+    config: &Config,
+    files: Files,
+    lan: &Lan,
+    root: &Path,
+) -> Result<(), Error> {
+    let io = |source| Error::Dir {
+        path: root.to_owned(),
+        source,
+    };
+    let t = &config.tftp;
+    let mut transfer = tftp::transfer::Config::default();
+    transfer
+        .max_blksize(t.max_blksize)
+        .and_then(|c| c.max_windowsize(t.max_window))
+        .and_then(|c| c.timeout(t.timeout))
+        .map_err(|e| Error::Config(format!("[tftp]: {e}")))?
+        .retries(t.retries);
+    let driver = tftp::driver::DriverConfig {
+        listen: lan.tftp_listen(config),
+        interface: config.dhcp.as_ref().map(|d| d.interface.clone()),
+        max_transfers: t.max_transfers,
+        transfer,
+    };
+    let served = TftpFiles {
+        files,
+        root: provisioning::files::Root::new(root.to_owned()).map_err(io)?,
+        firmware: firmware_root(config),
+    };
+    let server = tftp::driver::Tftpd::bind(driver, Arc::new(served)).map_err(io)?;
+    let handle = server.handle();
+    let metrics = core.metrics().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_INTERVAL);
+        loop {
+            tick.tick().await;
+            metrics.set_family(
+                "offhook_tftp_total",
+                "TFTP requests, transfers and drops, by kind.",
+                tftp_counters(&handle.stats()),
+            );
+        }
+    });
+    server.run(std::future::pending()).await.map_err(io)
+}
+
+fn tftp_counters(s: &tftp::server::Stats) -> Vec<(&'static str, u64)> {
+    vec![
+        ("requests", s.requests),
+        ("started", s.started),
+        ("completed", s.completed),
+        ("failed", s.failed),
+        ("timed_out", s.timed_out),
+        ("refused_not_found", s.refused.not_found),
+        ("refused_forbidden", s.refused.forbidden),
+        ("refused_write", s.refused.write),
+        ("refused_mode", s.refused.mode),
+        ("refused_busy", s.refused.busy),
+        ("refused_io", s.refused.io),
+        ("malformed", s.malformed),
+        ("timeouts", s.timeouts),
+        ("retransmits", s.retransmits),
+        ("bytes", s.bytes),
+        ("wrong_tid", s.wrong_tid),
+        ("transfer_malformed", s.transfer_malformed),
+    ]
+}
+
+/// Runs the HTTP provisioning server until the process ends.
+async fn run_http(config: &Config, files: Files, listen: SocketAddr) -> Result<(), Error> {
+    let io = |source| Error::Dir {
+        path: PathBuf::from(format!("http provisioning on {listen}")),
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(io)?;
+    let source = files.clone();
+    let mut state = http::HttpState::new(Arc::new(move || source.provisioner()));
+    state.firmware = firmware_root(config);
+    state.auth = match &config.provisioning.auth {
+        config::provisioning::HttpAuth::None => None,
+        config::provisioning::HttpAuth::Device => Some(http::HttpAuth::PerDevice),
+        config::provisioning::HttpAuth::Shared { user, password } => Some(http::HttpAuth::Shared {
+            user: user.clone(),
+            password: password.clone(),
+        }),
+    };
+    let state = Arc::new(state);
+    info!(%listen, "HTTP provisioning listening");
+    let metrics = files.core.metrics().clone();
+    let counted = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_INTERVAL);
+        loop {
+            tick.tick().await;
+            let c = counted.stats.counts();
+            metrics.set_family(
+                "offhook_provisioning_http_total",
+                "HTTP provisioning requests, by outcome.",
+                [
+                    ("served", c.served),
+                    ("not_found", c.not_found),
+                    ("forbidden", c.forbidden),
+                    ("unauthorized", c.unauthorized),
+                    ("bad_request", c.bad_request),
+                    ("failed", c.failed),
+                ],
+            );
+        }
+    });
+    http::serve(listener, state, std::future::pending()).await.map_err(io)
 }
 
 /// Runs the DHCP server on the LAN until the process ends.
@@ -514,14 +689,15 @@ async fn run_dhcp(
         loop {
             tick.tick().await;
             let core_counters = metrics_handle.with_server(|s| s.stats().counters());
-            let mut all: Vec<(&'static str, u64)> = core_counters.into_iter().collect();
-            all.extend(metrics_handle.driver_stats().counters());
-            let unique: BTreeSet<&str> = all.iter().map(|(k, _)| *k).collect();
-            debug_assert_eq!(unique.len(), all.len(), "DHCP counter names are unique");
             metrics.set_family(
                 "offhook_dhcp_total",
-                "DHCP server packets, leases and drops, by kind.",
-                all,
+                "DHCP server messages, leases and drops, by kind.",
+                core_counters,
+            );
+            metrics.set_family(
+                "offhook_dhcp_driver_total",
+                "DHCP socket and lease-store events, by kind.",
+                metrics_handle.driver_stats().counters(),
             );
         }
     });
