@@ -367,7 +367,9 @@ fn site(c: &Config, lan: &Lan) -> Site {
 /// the interface's own prefix.
 async fn wait_for_lan(d: &config::Dhcp) -> Lan {
     let mut warned = false;
+    let mut retry = tokio::time::interval(INTERFACE_RETRY);
     loop {
+        retry.tick().await;
         match dhcp_driver::interface_ipv4_net(&d.interface) {
             Ok((address, prefix)) => {
                 let network = d.subnet.unwrap_or_else(|| {
@@ -381,7 +383,6 @@ async fn wait_for_lan(d: &config::Dhcp) -> Lan {
                     warn!(interface = %d.interface, error = %e, "the LAN interface has no IPv4 address yet; provisioning waits for it");
                     warned = true;
                 }
-                tokio::time::sleep(INTERFACE_RETRY).await;
             }
         }
     }

@@ -292,7 +292,7 @@ fn hex(key: &str, v: &str) -> Result<Vec<u8>, Error> {
         .chars()
         .filter(|c| !matches!(c, ':' | ' ' | '-'))
         .collect();
-    let ok = digits.len() % 2 == 0 && digits.len() <= 510 && !digits.is_empty();
+    let ok = digits.len().is_multiple_of(2) && digits.len() <= 510 && !digits.is_empty();
     let bytes = (0..digits.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(digits.get(i..i + 2).unwrap_or("zz"), 16).ok())
