@@ -339,7 +339,7 @@ fn ips(list: &str) -> Result<Vec<Ipv4Addr>, Error> {
 }
 
 fn hex(s: &str) -> Result<Vec<u8>, Error> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("odd hex".into());
     }
     (0..s.len())

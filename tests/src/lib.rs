@@ -44,7 +44,7 @@ pub fn offhook_bin() -> PathBuf {
 /// offhook-tests` alone does not rebuild it, and a stale binary would test old code). The
 /// sources are those cargo lists in the binary's dep-info file (`offhook.d` beside it), so the
 /// check says "stale" exactly when `cargo build --bins` would rebuild.
-fn check_fresh(bin: &Path) {
+pub fn check_fresh(bin: &Path) {
     let built = std::fs::metadata(bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| {

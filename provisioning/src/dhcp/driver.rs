@@ -500,10 +500,22 @@ async fn sleep_until(deadline: Option<UnixTime>) {
 /// The IPv4 address of interface `name` (for [`Server::new`]'s `server_ip`): the first one
 /// the system lists. `NotFound` when it has none (or does not exist).
 pub fn interface_ipv4(name: &str) -> io::Result<Ipv4Addr> {
+    interface_ipv4_net(name).map(|(address, _)| address)
+}
+
+/// The first IPv4 address of interface `name` with its prefix length (the link's subnet when
+/// the configuration names none). `NotFound` when it has none (or does not exist).
+pub fn interface_ipv4_net(name: &str) -> io::Result<(Ipv4Addr, u8)> {
     nix::ifaddrs::getifaddrs()
         .map_err(io::Error::from)?
         .filter(|i| i.interface_name == name)
-        .find_map(|i| i.address?.as_sockaddr_in().map(|a| a.ip()))
+        .find_map(|i| {
+            let address = i.address?.as_sockaddr_in()?.ip();
+            let mask = i.netmask.and_then(|m| m.as_sockaddr_in().map(|m| m.ip()));
+            // Prefix length: the count of leading ones (a /32 when the system gives no mask).
+            let prefix = mask.map_or(32, |m| u32::from(m).leading_ones());
+            Some((address, u8::try_from(prefix).unwrap_or(32)))
+        })
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
