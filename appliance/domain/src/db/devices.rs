@@ -187,6 +187,12 @@ pub fn add(
     change: &Change,
     now_ms: i64,
 ) -> Result<Device, Error> {
+    // The all-zero address is Polycom's default file name, and a group address is no phone's.
+    if mac == Mac::default() || mac.0[0] & 1 == 1 {
+        return Err(Error::Invalid(format!(
+            "{mac} is not a phone's address (all zero, or a multicast address)"
+        )));
+    }
     if get(conn, mac)?.is_some() {
         return Err(Error::Exists(format!("device {mac}")));
     }
@@ -478,6 +484,15 @@ mod tests {
         remove(&conn, MAC).unwrap();
         assert!(matches!(remove(&conn, MAC), Err(Error::NotFound(_))));
         assert!(get(&conn, MAC).unwrap().is_none());
+    }
+
+    #[test]
+    fn no_phone_has_the_zero_or_a_group_address() {
+        let (_dir, conn, key) = setup();
+        for mac in [Mac::default(), Mac([0x01, 0, 0x5e, 0, 0, 1])] {
+            let r = add(&conn, &key, mac, &Change::default(), 0);
+            assert!(matches!(r, Err(Error::Invalid(_))), "{mac}");
+        }
     }
 
     #[test]
