@@ -255,7 +255,8 @@ impl Lan {
             IpAddr::V4(a) => a,
             IpAddr::V6(_) => self.address,
         };
-        Some(format!("http://{host}:{}", listen.port()))
+        let scheme = if c.provisioning.tls { "https" } else { "http" };
+        Some(format!("{scheme}://{host}:{}", listen.port()))
     }
 }
 
@@ -429,6 +430,7 @@ pub async fn start(
         })?;
     }
     let (core, config, started) = (core.clone(), config.clone(), files.clone());
+    let data_dir = data_dir.to_owned();
     tokio::spawn(async move {
         let lan = wait_for_lan(&d).await;
         info!(interface = %d.interface, address = %lan.address, network = %format_args!("{}/{}", lan.network.0, lan.network.1), "LAN provisioning");
@@ -453,9 +455,9 @@ pub async fn start(
             });
         }
         if let Some(listen) = config.provisioning.http_listen {
-            let (config, files) = (config.clone(), started.clone());
+            let (config, files, data_dir) = (config.clone(), started.clone(), data_dir.clone());
             tokio::spawn(async move {
-                if let Err(e) = run_http(&config, files, listen).await {
+                if let Err(e) = run_http(&config, files, listen, &data_dir).await {
                     warn!(error = %e, "the HTTP provisioning server stopped");
                 }
             });
@@ -581,11 +583,33 @@ fn tftp_counters(s: &tftp::server::Stats) -> Vec<(&'static str, u64)> {
     ]
 }
 
-/// Runs the HTTP provisioning server until the process ends.
-async fn run_http(config: &Config, files: Files, listen: SocketAddr) -> Result<(), Error> {
+/// Runs the HTTP provisioning server until the process ends, behind the same front as the API
+/// (request-head timeout, idle-connection limit, and HTTPS with the appliance's certificate when
+/// `provisioning.tls` is on).
+async fn run_http(
+    config: &Config,
+    files: Files,
+    listen: SocketAddr,
+    data_dir: &Path,
+) -> Result<(), Error> {
     let io = |source| Error::Dir {
         path: PathBuf::from(format!("http provisioning on {listen}")),
         source,
+    };
+    let tls = if config.provisioning.tls {
+        // The owner's certificate when the API has one, else the self-signed one of DATA/tls.
+        let owners = match &config.http.tls {
+            config::Tls::On { files, .. } => files.clone(),
+            config::Tls::Off => None,
+        };
+        let certificate = crate::server::certificate(data_dir, listen, owners.as_ref())
+            .map_err(|e| Error::Config(format!("provisioning.tls: {e}")))?;
+        Some(offhook_web::front::Tls {
+            config: certificate.server_config(),
+            plain_on_loopback: false,
+        })
+    } else {
+        None
     };
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(io)?;
     let source = files.clone();
@@ -600,7 +624,7 @@ async fn run_http(config: &Config, files: Files, listen: SocketAddr) -> Result<(
         }),
     };
     let state = Arc::new(state);
-    info!(%listen, "HTTP provisioning listening");
+    info!(%listen, https = tls.is_some(), "HTTP provisioning listening");
     let metrics = files.core.metrics().clone();
     let counted = state.clone();
     tokio::spawn(async move {
@@ -622,7 +646,17 @@ async fn run_http(config: &Config, files: Files, listen: SocketAddr) -> Result<(
             );
         }
     });
-    http::serve(listener, state, std::future::pending()).await.map_err(io)
+    let front = Arc::new(offhook_web::front::FrontStats::default());
+    offhook_web::front::serve(
+        listener,
+        http::router(state),
+        offhook_web::front::Limits::default(),
+        tls,
+        front,
+        std::future::pending(),
+    )
+    .await
+    .map_err(io)
 }
 
 /// Runs the DHCP server on the LAN until the process ends.

@@ -287,7 +287,7 @@ async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, Error> {
 
 /// The owner's certificate, or the self-signed one kept in `DATA/tls` (made at first start for
 /// this machine's host name, `localhost`, the loopback addresses and `listen`'s address).
-fn certificate(
+pub(crate) fn certificate(
     data_dir: &Path,
     listen: std::net::SocketAddr,
     files: Option<&(std::path::PathBuf, std::path::PathBuf)>,

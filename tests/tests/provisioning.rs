@@ -26,6 +26,7 @@ const FILE: &str = "SEP001BD4AABB01.cnf.xml";
 const OTHER: &str = "02:00:5e:00:00:02";
 
 struct Lan {
+    scheme: &'static str,
     srv: Netns,
     cli: Netns,
     dir: tempfile::TempDir,
@@ -34,6 +35,11 @@ struct Lan {
 
 impl Lan {
     fn new(tag: &str) -> Self {
+        Self::with(tag, "")
+    }
+
+    /// A LAN whose server has `extra` at the end of its `[provisioning]` table.
+    fn with(tag: &str, extra: &str) -> Self {
         let srv = Netns::new(&format!("{tag}s"));
         let cli = Netns::new(&format!("{tag}c"));
         veth_pair(&srv, "s0", &cli, "c0");
@@ -42,7 +48,8 @@ impl Lan {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("offhook.toml"),
-            r#"
+            format!(
+                r#"
 [http]
 listen = "127.0.0.1:8080"
 [dhcp]
@@ -56,12 +63,19 @@ enabled = true
 [provisioning]
 http_listen = "10.99.0.1:8088"
 timezone = "Europe/Paris"
-"#,
+{extra}
+"#
+            ),
         )
         .expect("config");
         std::fs::create_dir(dir.path().join("outside")).expect("mkdir");
         std::fs::write(dir.path().join("outside/secret.txt"), "not for phones").expect("write");
         Self {
+            scheme: if extra.contains("tls = true") {
+                "https"
+            } else {
+                "http"
+            },
             srv,
             cli,
             dir,
@@ -122,7 +136,8 @@ timezone = "Europe/Paris"
             .expect("spawn offhook serve in the namespace");
         self.server = Some(child);
         // Up once the HTTP provisioning server answers (it starts last, with the LAN).
-        wait_for("the provisioning server", || {
+        let deadline = std::time::Instant::now() + offhook_tests::DEADLINE;
+        loop {
             if let Some(Ok(Some(status))) = self.server.as_mut().map(Child::try_wait) {
                 panic!("server exited early ({status}): {}", self.log());
             }
@@ -131,6 +146,7 @@ timezone = "Europe/Paris"
                 .exec("curl")
                 .args([
                     "-s",
+                    "-k",
                     "-o",
                     "/dev/null",
                     "-w",
@@ -138,11 +154,19 @@ timezone = "Europe/Paris"
                     "--max-time",
                     "2",
                 ])
-                .arg("http://10.99.0.1:8088/nothing")
+                .arg(format!("{}://10.99.0.1:8088/nothing", self.scheme))
                 .output()
                 .expect("curl is installed");
-            (String::from_utf8_lossy(&out.stdout) == "404").then_some(())
-        });
+            if String::from_utf8_lossy(&out.stdout) == "404" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the provisioning server did not answer: {}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     fn stop(&mut self) {
@@ -222,15 +246,16 @@ timezone = "Europe/Paris"
         let out = self
             .cli
             .exec("curl")
-            .args(["-s", "--max-time", "10", "-w", "%{http_code}", "-o"])
+            .args(["-sS", "--max-time", "10", "-w", "%{http_code}", "-o"])
             .arg(&body)
             .args(args)
             .output()
             .expect("curl is installed");
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            std::fs::read(&body).unwrap_or_default(),
-        )
+        let status = String::from_utf8_lossy(&out.stdout).into_owned();
+        if status == "000" {
+            eprintln!("curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        (status, std::fs::read(&body).unwrap_or_default())
     }
 }
 
@@ -367,4 +392,41 @@ fn a_phone_gets_its_address_and_its_users_configuration_and_keeps_them() {
 
     // Nothing the server logged is a panic.
     assert!(!lan.log().contains("panicked"), "{}", lan.log());
+}
+
+#[test]
+fn over_https_each_phone_fetches_its_own_file_with_its_own_password() {
+    let mut lan = Lan::with("provtls", "tls = true\nauth = \"device\"");
+    lan.offhook_ok(&["user", "add", "bob"]);
+    let bob: Value =
+        serde_json::from_str(&lan.offhook_ok(&["user", "show", "bob", "--json"])).expect("json");
+    let sip_secret = bob["sip_secret"].as_str().expect("sip_secret").to_owned();
+    lan.offhook_ok(&["device", "add", PHONE, "--vendor", "cisco", "--user", "bob"]);
+    lan.offhook_ok(&["device", "add", OTHER, "--vendor", "polycom"]);
+    let show = |mac: &str| -> String {
+        let v: Value = serde_json::from_str(&lan.offhook_ok(&["device", "show", mac, "--json"]))
+            .expect("json");
+        v["http_secret"].as_str().expect("http_secret").to_owned()
+    };
+    let (mine, other) = (show(PHONE), show(OTHER));
+    lan.start();
+    // The phone needs an address to reach the server.
+    lan.lease();
+    let url = format!("https://10.99.0.1:8088/{FILE}");
+    let (status, _) = lan.curl(&["-k", &url]);
+    assert_eq!(status, "401", "no credentials");
+    let (status, _) = lan.curl(&["-k", "-u", &format!("001bd4aabb01:{other}"), &url]);
+    assert_eq!(status, "401", "another phone's password");
+    let (status, _) = lan.curl(&["-k", "-u", &format!("0200-5e00-0002:{other}"), &url]);
+    assert_ne!(
+        status, "200",
+        "another phone's own credentials do not open this phone's file"
+    );
+    let (status, body) = lan.curl(&["-k", "-u", &format!("001bd4aabb01:{mine}"), &url]);
+    assert_eq!(status, "200");
+    assert!(String::from_utf8_lossy(&body).contains(&sip_secret));
+    // Plain HTTP is not spoken there.
+    let (status, _) = lan.curl(&[&format!("http://10.99.0.1:8088/{FILE}")]);
+    assert_ne!(status, "200");
+    lan.stop();
 }

@@ -26,6 +26,7 @@ pub(super) const TFTP_KEYS: &[&str] = &[
 /// The keys of `[provisioning]`.
 pub(super) const KEYS: &[&str] = &[
     "http_listen",
+    "tls",
     "registrar",
     "sip_port",
     "ntp",
@@ -92,6 +93,8 @@ pub enum HttpAuth {
 pub struct Provisioning {
     /// `http_listen`: the HTTP provisioning server; `None`: none.
     pub http_listen: Option<SocketAddr>,
+    /// `tls`: HTTPS there, with the appliance's certificate.
+    pub tls: bool,
     /// `registrar`: the SIP registrar phones are told of; `None`: the DHCP interface's address.
     pub registrar: Option<String>,
     /// `sip_port`.
@@ -126,6 +129,7 @@ pub(super) struct TftpRaw {
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct Raw {
     http_listen: Option<String>,
+    tls: Option<bool>,
     registrar: Option<String>,
     sip_port: Option<u16>,
     ntp: Option<Vec<String>>,
@@ -262,6 +266,7 @@ impl Provisioning {
         }
         Ok(Self {
             http_listen,
+            tls: u.tls.unwrap_or(false),
             registrar,
             sip_port: match u.sip_port {
                 Some(0) => return Err(bad("provisioning.sip_port", 0, "expected 1 to 65535")),
