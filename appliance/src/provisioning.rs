@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use offhook_domain::VoiceMessaging;
+use offhook_domain::devices::Seen;
 use offhook_domain::db::{self, devices};
 use provisioning::Mac;
 use provisioning::dhcp::{self, driver as dhcp_driver};
@@ -30,6 +31,8 @@ const INTERFACE_RETRY: Duration = Duration::from_secs(5);
 /// How often reservations are read again from the devices' table (edited by `offhook device`
 /// while the server runs).
 const RESERVATIONS_REFRESH: Duration = Duration::from_secs(5);
+/// The most devices DHCP saw recorded in one commit.
+const SEEN_BATCH: usize = 1024;
 /// How often the counters reach /metrics.
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -681,22 +684,38 @@ async fn run_dhcp(
         .map_err(|e| Error::Config(e.to_string()))?;
     let handle = dhcp_driver::Handle::new(server);
     let (events_tx, mut events) = mpsc::channel(1024);
-    // Devices DHCP sees are added (with no user) for the owner to assign.
+    // Devices DHCP sees are added (with no user) for the owner to assign, as many as are
+    // waiting in one commit.
     let seen_core = core.clone();
     tokio::spawn(async move {
-        while let Some(e) = events.recv().await {
-            if let dhcp::Event::DeviceSeen {
-                mac,
-                vendor_class,
-                ip,
-            } = e
-            {
-                let vendor = Vendor::guess(vendor_class.as_deref(), mac).map(|v| v.to_string());
-                match seen_core.device_seen(mac, vendor, vendor_class, ip).await {
-                    Ok(true) => info!(%mac, "a new device on the LAN"),
-                    Ok(false) => {}
-                    Err(e) => warn!(%mac, error = %e, "cannot record a device"),
+        let mut batch = Vec::new();
+        while events.recv_many(&mut batch, SEEN_BATCH).await > 0 {
+            let seen: Vec<Seen> = batch
+                .drain(..)
+                .filter_map(|e| match e {
+                    dhcp::Event::DeviceSeen {
+                        mac,
+                        vendor_class,
+                        ip,
+                    } => Some(Seen {
+                        vendor: Vendor::guess(vendor_class.as_deref(), mac).map(|v| v.to_string()),
+                        mac,
+                        vendor_class,
+                        ip,
+                    }),
+                    dhcp::Event::LeaseChanged(_) => None,
+                })
+                .collect();
+            if seen.is_empty() {
+                continue;
+            }
+            match seen_core.devices_seen(seen).await {
+                Ok(new) => {
+                    for mac in new {
+                        info!(%mac, "a new device on the LAN");
+                    }
                 }
+                Err(e) => warn!(error = %e, "cannot record the devices DHCP saw"),
             }
         }
     });

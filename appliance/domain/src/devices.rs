@@ -32,6 +32,19 @@ impl std::fmt::Debug for Profile {
     }
 }
 
+/// A device DHCP saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Its MAC.
+    pub mac: Mac,
+    /// Its vendor, as guessed.
+    pub vendor: Option<String>,
+    /// DHCP option 60.
+    pub vendor_class: Option<String>,
+    /// The address offered or given.
+    pub ip: Option<Ipv4Addr>,
+}
+
 impl VoiceMessaging {
     /// The profile of device `mac`, read on this thread (a point query: the TFTP and HTTP
     /// servers call it for each file a phone asks for).
@@ -57,28 +70,30 @@ impl VoiceMessaging {
         })
     }
 
-    /// Records that DHCP saw device `mac`, adding it (with no user) the first time; returns
-    /// whether it was new.
-    pub async fn device_seen(
-        &self,
-        mac: Mac,
-        vendor: Option<String>,
-        vendor_class: Option<String>,
-        ip: Option<Ipv4Addr>,
-    ) -> Result<bool, db::Error> {
+    /// Records the devices DHCP saw, adding each (with no user) the first time, in one
+    /// transaction; returns the MACs that were new. A boot storm brings thousands at once: one
+    /// commit for all of them, not one each.
+    pub async fn devices_seen(&self, seen: Vec<Seen>) -> Result<Vec<Mac>, db::Error> {
         let key = self.0.key.clone();
         let now = self.clock().now_ms();
         self.db()
             .write(move |c| {
-                devices::seen(
-                    c,
-                    &key,
-                    mac,
-                    vendor.as_deref(),
-                    vendor_class.as_deref(),
-                    ip,
-                    now,
-                )
+                let mut new = Vec::new();
+                for s in &seen {
+                    let added = devices::seen(
+                        c,
+                        &key,
+                        s.mac,
+                        s.vendor.as_deref(),
+                        s.vendor_class.as_deref(),
+                        s.ip,
+                        now,
+                    )?;
+                    if added {
+                        new.push(s.mac);
+                    }
+                }
+                Ok(new)
             })
             .await
     }
