@@ -19,8 +19,16 @@
 //! of the window (the client saw a gap) costs one round, and a lost ACK or a lost last block costs
 //! one timeout, never a stall. An ACK that acknowledges nothing new (a duplicate or an old one) is
 //! ignored, so a delayed packet cannot double the traffic (the Sorcerer's Apprentice syndrome,
-//! RFC 1123 §4.2.3.1). After [`Config::retries`] timeouts in a row the transfer gives up and
-//! sends ERROR 0. Block numbers wrap from 65535 to 0 (as tftp-hpa and curl expect), so a file of
+//! RFC 1123 §4.2.3.1). When [`Config::retries`] full timeouts have passed without progress the
+//! transfer gives up and sends ERROR 0.
+//!
+//! The timeout adapts to the client as TCP's does (RFC 6298: smoothed round trip plus four times
+//! its variation, doubled on each timeout, Karn's rule for samples), between
+//! [`Config::min_timeout`] and the full timeout (the `timeout` option, or [`Config::timeout`]):
+//! a lost block on a LAN then costs milliseconds, not a second. A client that asks for a
+//! `timeout` gets exactly that one (RFC 2349). And so that a window fits in a client's default
+//! socket buffer, the window granted holds at most [`Config::max_window_bytes`] (a window that
+//! overflows it loses its tail every time). Block numbers wrap from 65535 to 0 (as tftp-hpa and curl expect), so a file of
 //! any size can be sent; the transfer ends when the final short (possibly empty) block is
 //! acknowledged. A datagram from another port (transfer ID) gets ERROR 5 and changes nothing
 //! (RFC 1350 §4).
@@ -65,6 +73,8 @@ pub struct Config {
     max_windowsize: u16,
     retries: u32,
     timeout: Duration,
+    min_timeout: Duration,
+    max_window_bytes: u32,
     mtu: Option<u16>,
 }
 
@@ -75,6 +85,8 @@ impl Default for Config {
             max_windowsize: 64,
             retries: 5,
             timeout: Duration::from_secs(1),
+            min_timeout: Duration::from_millis(10),
+            max_window_bytes: 64 * 1024,
             mtu: None,
         }
     }
@@ -105,7 +117,7 @@ impl Config {
         Ok(self)
     }
 
-    /// Timeouts in a row before giving up (default 5).
+    /// Full timeouts without progress before giving up (default 5).
     pub fn retries(&mut self, v: u32) -> &mut Self {
         self.retries = v;
         self
@@ -121,6 +133,25 @@ impl Config {
         }
         self.timeout = v;
         Ok(self)
+    }
+
+    /// The shortest adaptive retransmission timeout (default 10 ms).
+    ///
+    /// # Errors
+    /// When zero.
+    pub fn min_timeout(&mut self, v: Duration) -> Result<&mut Self, ConfigError> {
+        if v.is_zero() {
+            return Err(ConfigError::OutOfRange("min_timeout"));
+        }
+        self.min_timeout = v;
+        Ok(self)
+    }
+
+    /// The most bytes a window may hold (default 64 KiB): the window granted is clamped to
+    /// this over the block size, and is at least one block.
+    pub fn max_window_bytes(&mut self, v: u32) -> &mut Self {
+        self.max_window_bytes = v;
+        self
     }
 
     /// The path MTU towards the clients, when the driver knows it (the LAN interface's MTU):
@@ -155,8 +186,10 @@ pub struct Negotiated {
     pub blksize: u16,
     /// Blocks sent before waiting for an ACK.
     pub windowsize: u16,
-    /// The retransmission timeout.
+    /// The full retransmission timeout (the client's `timeout` option, or the configured one).
     pub timeout: Duration,
+    /// Whether the timeout adapts to the round trip (the client did not ask for one).
+    pub adaptive: bool,
     /// Whether an OACK opens the transfer (the client asked for at least one option we took).
     pub oack: bool,
 }
@@ -239,7 +272,12 @@ pub struct Transfer {
     /// The highest block sent.
     sent_max: u64,
     deadline: Instant,
-    retries: u32,
+    /// The last time an ACK acknowledged something new (or the start).
+    last_progress: Instant,
+    /// When the packets in flight were sent, and whether any was sent again since (Karn).
+    window_sent: Instant,
+    resent: bool,
+    rtt: Rtt,
     outcome: Option<Outcome>,
     pending: VecDeque<Transmit>,
     stats: Stats,
@@ -263,6 +301,7 @@ impl Transfer {
             blksize: DEFAULT_BLKSIZE,
             windowsize: 1,
             timeout: config.timeout,
+            adaptive: true,
             oack: false,
         };
         let mut blksize = None;
@@ -301,12 +340,15 @@ impl Transfer {
         }
         if let Some(t) = timeout {
             negotiated.timeout = Duration::from_secs(t);
+            negotiated.adaptive = false;
             accepted.push(("timeout", t.to_string()));
         }
         if tsize {
             accepted.push(("tsize", len.to_string()));
         }
         if let Some(w) = windowsize {
+            let fit = config.max_window_bytes / u32::from(negotiated.blksize);
+            let w = w.min(u16::try_from(fit.max(1)).unwrap_or(u16::MAX));
             negotiated.windowsize = w;
             accepted.push(("windowsize", w.to_string()));
         }
@@ -333,7 +375,10 @@ impl Transfer {
             next: 1,
             sent_max: 0,
             deadline: now + negotiated.timeout,
-            retries: 0,
+            last_progress: now,
+            window_sent: now,
+            resent: false,
+            rtt: Rtt::new(negotiated.timeout, config.min_timeout),
             outcome: None,
             pending: VecDeque::new(),
             stats: Stats::default(),
@@ -449,8 +494,28 @@ impl Transfer {
     }
 
     fn progress(&mut self, now: Instant) {
-        self.retries = 0;
-        self.deadline = now + self.negotiated.timeout;
+        if self.negotiated.adaptive && !self.resent {
+            self.rtt
+                .sample(now.saturating_duration_since(self.window_sent));
+        }
+        self.last_progress = now;
+        self.window_sent = now;
+        self.resent = false;
+        self.deadline = now + self.rto();
+    }
+
+    /// The current retransmission timeout.
+    fn rto(&self) -> Duration {
+        if self.negotiated.adaptive {
+            self.rtt.rto
+        } else {
+            self.negotiated.timeout
+        }
+    }
+
+    /// When the transfer gives up without progress.
+    fn give_up_at(&self) -> Instant {
+        self.last_progress + self.negotiated.timeout * (self.retries_max + 1)
     }
 
     /// Call when [`Self::poll_timeout`] has passed: retransmits, or gives up.
@@ -459,20 +524,22 @@ impl Transfer {
             return;
         }
         self.stats.timeouts += 1;
-        self.retries += 1;
-        if self.retries > self.retries_max {
+        if now >= self.give_up_at() {
             warn!(peer = %self.peer, acked = self.acked, "client stopped answering: giving up");
             self.queue_error(self.peer, ErrorCode::UNDEFINED, "Timed out");
             self.outcome = Some(Outcome::TimedOut);
             return;
         }
-        debug!(peer = %self.peer, acked = self.acked, retry = self.retries, "timeout: resending");
+        debug!(peer = %self.peer, acked = self.acked, rto = ?self.rto(), "timeout: resending");
         if self.oack.is_some() {
             self.oack_due = true;
         } else {
             self.next = self.acked + 1;
         }
-        self.deadline = now + self.negotiated.timeout;
+        self.rtt.back_off();
+        self.window_sent = now;
+        self.resent = true;
+        self.deadline = (now + self.rto()).min(self.give_up_at());
     }
 
     /// The next packet to send, if any.
@@ -542,6 +609,49 @@ impl Transfer {
             .to_vec()
             .expect("a short message");
         self.pending.push_back(Transmit::Packet { to, bytes });
+    }
+}
+
+/// The adaptive retransmission timeout (RFC 6298 §2).
+#[derive(Debug, Clone, Copy)]
+struct Rtt {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl Rtt {
+    /// Before any sample, the full timeout.
+    fn new(max: Duration, min: Duration) -> Self {
+        Self {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: max,
+            min: min.min(max),
+            max,
+        }
+    }
+
+    fn sample(&mut self, r: Duration) {
+        let srtt = match self.srtt {
+            None => {
+                self.rttvar = r / 2;
+                r
+            }
+            Some(srtt) => {
+                let diff = srtt.abs_diff(r);
+                self.rttvar = (self.rttvar * 3 + diff) / 4;
+                (srtt * 7 + r) / 8
+            }
+        };
+        self.srtt = Some(srtt);
+        self.rto = (srtt + self.rttvar * 4).clamp(self.min, self.max);
+    }
+
+    fn back_off(&mut self) {
+        self.rto = (self.rto * 2).min(self.max);
     }
 }
 

@@ -158,6 +158,36 @@ fn sizes_are_clamped_to_config_and_path_mtu() {
     let big = opts(&[("blksize", "70000"), ("windowsize", "65535")]);
     let t = Transfer::new(now, CLIENT, &big, 0, &Config::default());
     assert_eq!(t.negotiated().blksize, 65464);
+    assert_eq!(
+        t.negotiated().windowsize,
+        1,
+        "a window holds at most 64 KiB"
+    );
+    let t = Transfer::new(
+        now,
+        CLIENT,
+        &opts(&[("blksize", "8192"), ("windowsize", "64")]),
+        0,
+        &Config::default(),
+    );
+    assert_eq!(t.negotiated().windowsize, 8);
+    let t = Transfer::new(
+        now,
+        CLIENT,
+        &opts(&[("blksize", "512"), ("windowsize", "65535")]),
+        0,
+        &Config::default(),
+    );
+    assert_eq!(t.negotiated().windowsize, 64, "the configured maximum");
+    let mut roomy = Config::default();
+    roomy.max_window_bytes(1 << 20);
+    let t = Transfer::new(
+        now,
+        CLIENT,
+        &opts(&[("blksize", "8192"), ("windowsize", "64")]),
+        0,
+        &roomy,
+    );
     assert_eq!(t.negotiated().windowsize, 64);
     let mut config = Config::default();
     config.path_mtu(1500).unwrap().max_windowsize(16).unwrap();
@@ -294,6 +324,79 @@ fn windows_resume_after_the_block_acknowledged() {
     assert_eq!(blocks(drain(&mut t)), [7, 8, 9, 10]);
     t.handle_datagram(now + secs(1), CLIENT, &ack(10));
     assert!(t.is_done(), "5000 bytes are blocks 1..=10, the last of 392");
+}
+
+#[test]
+fn the_timeout_adapts_to_the_round_trip() {
+    let now = t0();
+    let ms = Duration::from_millis;
+    let mut t = Transfer::new(now, CLIENT, &[], 5000, &Config::default());
+    assert_eq!(drain(&mut t), [Sent::Data(1, 512)]);
+    assert_eq!(
+        t.poll_timeout(),
+        Some(now + secs(1)),
+        "no sample yet: the full timeout"
+    );
+    // Round trips of 2 ms: the timeout falls to 2 + 4 × 1 = 6 ms, floored at 10 ms.
+    t.handle_datagram(now + ms(2), CLIENT, &ack(1));
+    assert_eq!(drain(&mut t), [Sent::Data(2, 512)]);
+    assert_eq!(t.poll_timeout(), Some(now + ms(12)));
+    // A lost block costs 10 ms, then 20, 40: doubled on each timeout.
+    t.handle_timeout(now + ms(12));
+    assert_eq!(drain(&mut t), [Sent::Data(2, 512)]);
+    assert_eq!(t.poll_timeout(), Some(now + ms(32)));
+    t.handle_timeout(now + ms(32));
+    assert_eq!(t.poll_timeout(), Some(now + ms(72)));
+    drain(&mut t);
+    // Karn: the ACK of a resent block is no sample; the timeout stays backed off.
+    t.handle_datagram(now + ms(80), CLIENT, &ack(2));
+    assert_eq!(t.poll_timeout(), Some(now + ms(80 + 40)));
+    // A fresh block's ACK is a sample again: 30 ms → srtt 5.5, rttvar 7.3 → 34.75 ms.
+    drain(&mut t);
+    t.handle_datagram(now + ms(110), CLIENT, &ack(3));
+    let rto = t.poll_timeout().unwrap() - (now + ms(110));
+    assert!(rto > ms(20) && rto < ms(60), "{rto:?}");
+}
+
+#[test]
+fn a_client_timeout_is_kept_and_silence_is_given_up_after_the_full_timeouts() {
+    let now = t0();
+    let ms = Duration::from_millis;
+    let mut t = Transfer::new(
+        now,
+        CLIENT,
+        &opts(&[("timeout", "2")]),
+        5000,
+        &Config::default(),
+    );
+    drain(&mut t);
+    t.handle_datagram(now + ms(1), CLIENT, &ack(0));
+    drain(&mut t);
+    assert_eq!(
+        t.poll_timeout(),
+        Some(now + ms(1) + secs(2)),
+        "exactly what it asked"
+    );
+    // Adaptive: quick round trips, then silence. Resends back off from 10 ms; the transfer
+    // gives up 6 full timeouts (retries 5 + 1) after the last progress.
+    let mut t = Transfer::new(now, CLIENT, &[], 5000, &Config::default());
+    drain(&mut t);
+    t.handle_datagram(now, CLIENT, &ack(1));
+    drain(&mut t);
+    let mut resends = 0;
+    while let Some(at) = t.poll_timeout() {
+        t.handle_timeout(at);
+        resends += drain(&mut t)
+            .iter()
+            .filter(|s| matches!(s, Sent::Data(2, _)))
+            .count();
+        if t.is_done() {
+            assert_eq!(at, now + secs(6));
+        }
+    }
+    assert_eq!(t.outcome(), Some(Outcome::TimedOut));
+    // At 10, 30, 70, 150, 310, 630 and 1270 ms (backing off), then each second until 6 s.
+    assert_eq!(resends, 11);
 }
 
 #[test]
