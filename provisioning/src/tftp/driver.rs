@@ -21,7 +21,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use quinn_udp::UdpSocketState;
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, debug_span, info, warn};
@@ -228,6 +230,107 @@ fn udp_socket(addr: SocketAddr, interface: Option<&str>) -> io::Result<UdpSocket
     UdpSocket::from_std(socket.into())
 }
 
+async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.send_to(bytes, to).await {
+        // Lost like a dropped datagram: the timer resends it.
+        debug!(%to, error = %e, "send failed");
+    }
+}
+
+/// DATA packets to one client gathered to go out in one system call with UDP segmentation
+/// offload (GSO, where the kernel has it): equal segments, the last one possibly shorter.
+/// Without GSO it holds one packet at a time.
+struct Batch {
+    state: Option<UdpSocketState>,
+    buf: Vec<u8>,
+    segment: usize,
+    segments: usize,
+    max_segments: usize,
+    to: Option<SocketAddr>,
+    /// A segment shorter than the others was added: it must be the last.
+    closed: bool,
+}
+
+/// The most bytes one GSO send carries (a UDP datagram's limit, with room for headers).
+const MAX_BATCH_BYTES: usize = 65_000;
+
+impl Batch {
+    fn new(socket: &UdpSocket, segment: usize) -> Self {
+        let state = UdpSocketState::new(socket.into()).ok();
+        let gso = state.as_ref().map_or(1, UdpSocketState::max_gso_segments);
+        let max_segments = gso.min(MAX_BATCH_BYTES / segment).max(1);
+        Self {
+            state,
+            buf: Vec::with_capacity(segment * max_segments),
+            segment,
+            segments: 0,
+            max_segments,
+            to: None,
+            closed: false,
+        }
+    }
+
+    /// Whether a packet of `len` bytes to `to` can join the batch.
+    fn fits(&self, to: SocketAddr, len: usize) -> bool {
+        self.segments == 0
+            || (self.to == Some(to)
+                && !self.closed
+                && self.segments < self.max_segments
+                && len <= self.segment)
+    }
+
+    /// Room for a packet of `len` bytes at the end (after [`Self::fits`] said yes).
+    fn push(&mut self, to: SocketAddr, len: usize) -> &mut [u8] {
+        self.to = Some(to);
+        self.closed = len < self.segment;
+        self.segments += 1;
+        let start = self.buf.len();
+        self.buf.resize(start + len, 0);
+        &mut self.buf[start..]
+    }
+
+    /// Takes back the last packet pushed.
+    fn pop(&mut self) {
+        self.segments -= 1;
+        self.buf.truncate(self.segments * self.segment);
+        self.closed = false;
+    }
+
+    async fn flush(&mut self, socket: &UdpSocket) {
+        let Some(to) = self.to.take() else {
+            return;
+        };
+        if self.segments > 1
+            && let Some(state) = &self.state
+        {
+            let transmit = quinn_udp::Transmit {
+                destination: to,
+                ecn: None,
+                contents: &self.buf,
+                segment_size: Some(self.segment),
+                src_ip: None,
+            };
+            let sent = socket
+                .async_io(Interest::WRITABLE, || {
+                    state.try_send(socket.into(), &transmit)
+                })
+                .await;
+            if let Err(e) = sent {
+                // Send them one by one instead.
+                debug!(%to, error = %e, "GSO send failed");
+                for packet in self.buf.chunks(self.segment) {
+                    send(socket, packet, to).await;
+                }
+            }
+        } else if self.segments > 0 {
+            send(socket, &self.buf, to).await;
+        }
+        self.buf.clear();
+        self.segments = 0;
+        self.closed = false;
+    }
+}
+
 /// One transfer's loop, on its own socket.
 async fn serve(
     socket: UdpSocket,
@@ -236,33 +339,35 @@ async fn serve(
     server: Arc<Mutex<Server>>,
 ) {
     let blksize = usize::from(transfer.negotiated().blksize);
-    let mut out = vec![0u8; DATA_HEADER_LEN + blksize];
+    let mut batch = Batch::new(&socket, DATA_HEADER_LEN + blksize);
     let mut inbuf = [0u8; RECV_BUFFER];
     loop {
         while let Some(t) = transfer.poll_transmit() {
-            let (to, bytes) = match &t {
+            match t {
                 Transmit::Data {
                     to,
                     block,
                     offset,
                     len,
                 } => {
-                    let packet = &mut out[..DATA_HEADER_LEN + len];
-                    packet[..DATA_HEADER_LEN].copy_from_slice(&wire::data_header(*block));
-                    if let Err(e) = content.read_at(&mut packet[DATA_HEADER_LEN..], *offset) {
-                        debug!(error = %e, offset, "cannot read the content");
-                        transfer.abort(ErrorCode::UNDEFINED, "Cannot read the file");
-                        continue;
+                    if !batch.fits(to, DATA_HEADER_LEN + len) {
+                        batch.flush(&socket).await;
                     }
-                    (*to, &*packet)
+                    let packet = batch.push(to, DATA_HEADER_LEN + len);
+                    packet[..DATA_HEADER_LEN].copy_from_slice(&wire::data_header(block));
+                    if let Err(e) = content.read_at(&mut packet[DATA_HEADER_LEN..], offset) {
+                        debug!(error = %e, offset, "cannot read the content");
+                        batch.pop();
+                        transfer.abort(ErrorCode::UNDEFINED, "Cannot read the file");
+                    }
                 }
-                Transmit::Packet { to, bytes } => (*to, &bytes[..]),
-            };
-            if let Err(e) = socket.send_to(bytes, to).await {
-                // Lost like a dropped datagram: the timer resends it.
-                debug!(%to, error = %e, "send failed");
+                Transmit::Packet { to, bytes } => {
+                    batch.flush(&socket).await;
+                    send(&socket, &bytes, to).await;
+                }
             }
         }
+        batch.flush(&socket).await;
         if transfer.is_done() {
             break;
         }
