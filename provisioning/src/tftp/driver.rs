@@ -255,13 +255,17 @@ struct Batch {
 const MAX_BATCH_BYTES: usize = 65_000;
 
 impl Batch {
-    fn new(socket: &UdpSocket, segment: usize) -> Self {
-        let state = UdpSocketState::new(socket.into()).ok();
+    /// A batch for `window` packets of at most `segment` bytes: lockstep transfers (a window of
+    /// one) skip the GSO setup, which costs a few system calls.
+    fn new(socket: &UdpSocket, segment: usize, window: u16) -> Self {
+        let state = (window > 1)
+            .then(|| UdpSocketState::new(socket.into()).ok())
+            .flatten();
         let gso = state.as_ref().map_or(1, UdpSocketState::max_gso_segments);
         let max_segments = gso.min(MAX_BATCH_BYTES / segment).max(1);
         Self {
             state,
-            buf: Vec::with_capacity(segment * max_segments),
+            buf: Vec::with_capacity(segment * max_segments.min(usize::from(window))),
             segment,
             segments: 0,
             max_segments,
@@ -339,7 +343,8 @@ async fn serve(
     server: Arc<Mutex<Server>>,
 ) {
     let blksize = usize::from(transfer.negotiated().blksize);
-    let mut batch = Batch::new(&socket, DATA_HEADER_LEN + blksize);
+    let window = transfer.negotiated().windowsize;
+    let mut batch = Batch::new(&socket, DATA_HEADER_LEN + blksize, window);
     let mut inbuf = [0u8; RECV_BUFFER];
     loop {
         while let Some(t) = transfer.poll_transmit() {
