@@ -5,13 +5,16 @@
 //! phone_storm --server 10.97.0.1 --relay 10.97.0.2 --pool 10.97.1.0-10.97.255.254
 //!             [--phones 1000] [--window 10] [--seed 1] [--http] [--blksize N]
 //!             [--dhcp-tries 4] [--tftp-timeout-ms 1000] [--tftp-retries 5] [--first-mac N]
+//!             [--settle-ms 0]
 //! ```
 //!
 //! Each phone starts at a time drawn uniformly over `--window` seconds (seeded), then:
 //! - DISCOVER → OFFER → REQUEST → ACK (RFC 2131 §3.1), retransmitting each message after 4 s,
 //!   8 s, 16 s … (at most 64 s), each wait randomized by ±1 s (RFC 2131 §4.1), `--dhcp-tries`
 //!   sends in all before the phone gives up;
-//! - fetches `SEP<MAC>.cnf.xml` by TFTP (RFC 1350, lockstep, octet; `--blksize` asks for RFC
+//! - waits `--settle-ms` (default 0: a real phone spends a moment checking its address, RFC
+//!   5227, before it asks for its file; 0 asks at once, the hardest case for the server), then
+//!   fetches `SEP<MAC>.cnf.xml` by TFTP (RFC 1350, lockstep, octet; `--blksize` asks for RFC
 //!   2348's option) from the address in option 66, re-sending its last packet after
 //!   `--tftp-timeout-ms` of silence, `--tftp-retries` times at most;
 //! - with `--http`, fetches the same file from option 160's URL with an HTTP/1.1 GET, and checks
@@ -80,6 +83,7 @@ struct Args {
     tftp_timeout: Duration,
     tftp_retries: u32,
     first_mac: u32,
+    settle: Duration,
 }
 
 impl Args {
@@ -97,6 +101,7 @@ impl Args {
             tftp_timeout: Duration::from_secs(1),
             tftp_retries: 5,
             first_mac: 1,
+            settle: Duration::ZERO,
         };
         while let Some(flag) = it.next() {
             if flag == "--http" {
@@ -119,6 +124,7 @@ impl Args {
                 "--tftp-timeout-ms" => a.tftp_timeout = Duration::from_millis(v.parse()?),
                 "--tftp-retries" => a.tftp_retries = v.parse()?,
                 "--first-mac" => a.first_mac = v.parse()?,
+                "--settle-ms" => a.settle = Duration::from_millis(v.parse()?),
                 other => return Err(format!("unknown flag {other}").into()),
             }
         }
@@ -336,6 +342,9 @@ impl Phone<'_> {
                 self.check_ack(r, offered, server_id)
             })
             .await??;
+        if !args.settle.is_zero() {
+            sleep_until(Instant::now() + args.settle).await;
+        }
         let name = format!("SEP{}.cnf.xml", self.mac.hex_upper());
         let by_tftp = self
             .tftp(SocketAddrV4::new(ack.tftp, TFTP_PORT), &name)
