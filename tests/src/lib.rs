@@ -49,7 +49,7 @@ pub fn check_fresh(bin: &Path) {
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| {
             panic!(
-                "{} does not exist: run `cargo build --bins` before `cargo test`",
+                "{} does not exist: run `cargo build --workspace --bins --examples` before `cargo test`",
                 bin.display()
             )
         });
@@ -60,7 +60,7 @@ pub fn check_fresh(bin: &Path) {
         let changed = std::fs::metadata(&source).and_then(|m| m.modified());
         if changed.is_ok_and(|t| t > built) {
             panic!(
-                "{} is older than {}: run `cargo build --bins` before `cargo test`",
+                "{} is older than {}: run `cargo build --workspace --bins --examples` before `cargo test`",
                 bin.display(),
                 source.display()
             );

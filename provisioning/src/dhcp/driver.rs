@@ -9,8 +9,8 @@
 //!
 //! # Durability before the ACK
 //! A [`Transmit`] that carries a lease (an ACK) is held until [`LeaseStore::save`] of that lease
-//! has resolved `Ok`: the client must never be told about a lease a crash would forget (RFC 2131
-//! §4.3.2: "the server MUST NOT ... until it has committed the binding"). Saves are grouped:
+//! has resolved `Ok`: no client is told of a lease that a crash would forget, and a restarted
+//! server never hands a held address to another MAC. Saves are grouped:
 //! while one is in flight, the next batch accumulates, and when it resolves all of its replies
 //! go out at once, so a store that fsyncs once per call (a few milliseconds) still serves
 //! thousands of clients a second. A failed save sends none of its batch's replies (the clients
