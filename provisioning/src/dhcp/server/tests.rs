@@ -875,3 +875,88 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_pool_size_counts_ranges_less_exclusions() {
+    assert_eq!(server().addresses.pool_size(), 9 + 11);
+    let mut c = Config::default();
+    c.subnet(
+        Subnet::new(ip("10.1.0.0"), 16)
+            .unwrap()
+            .range(ip("10.1.0.10"), ip("10.1.0.20"))
+            .unwrap()
+            .range(ip("10.1.0.15"), ip("10.1.0.30"))
+            .unwrap()
+            .exclude(ip("10.1.0.1"), ip("10.1.0.12"))
+            .unwrap()
+            .exclude(ip("10.1.0.30"), ip("10.1.0.40"))
+            .unwrap(),
+    )
+    .unwrap();
+    let s = Server::new(c, ip("10.1.0.1"), []).unwrap();
+    assert_eq!(s.addresses.pool_size(), 17);
+}
+
+#[test]
+fn loading_keeps_the_latest_record_per_address_and_mac() {
+    let lease = |m: u8, a: &str, expires: u64, state: LeaseState| Lease {
+        mac: mac(m),
+        ip: ip(a),
+        expires: UnixTime(T0.0 + expires),
+        state,
+        hostname: None,
+        vendor_class: None,
+    };
+    let kept = vec![
+        // Two records for .100: the later one (mac 2) wins, in either order.
+        lease(1, "10.0.0.100", 10, LeaseState::Bound),
+        lease(2, "10.0.0.100", 500, LeaseState::Bound),
+        lease(3, "10.0.0.101", 500, LeaseState::Bound),
+        lease(3, "10.0.0.101", 10, LeaseState::Bound),
+        // mac 4 has two addresses: its affinity goes to the later record.
+        lease(4, "10.0.0.102", 20, LeaseState::Released),
+        lease(4, "10.0.0.104", 30, LeaseState::Released),
+        lease(5, "10.0.0.106", 40, LeaseState::Released),
+        lease(5, "10.0.0.107", 35, LeaseState::Released),
+        // Outside every subnet: ignored.
+        lease(6, "192.168.0.1", 500, LeaseState::Bound),
+    ];
+    let mut s = Server::new(config(), ip(SERVER), kept).unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(s.leases().count(), 6);
+    let now = T0.plus_secs(100);
+    assert_eq!(dora(&mut s, now, mac(2)), ip("10.0.0.100"));
+    assert_eq!(dora(&mut s, now, mac(3)), ip("10.0.0.101"));
+    assert_eq!(dora(&mut s, now, mac(4)), ip("10.0.0.104"));
+    assert_eq!(dora(&mut s, now, mac(5)), ip("10.0.0.106"));
+    assert_eq!(dora(&mut s, now, mac(1)), ip("10.0.0.103"));
+}
+
+#[test]
+fn an_address_unreserved_goes_back_to_the_pool() {
+    let mut s = server();
+    let reserve = |m: u8, a: &str| Reservation {
+        mac: mac(m),
+        ip: ip(a),
+        hostname: None,
+    };
+    s.set_reservations(vec![reserve(100, "10.0.0.100"), reserve(101, "10.0.0.101")]);
+    // Reserved in the pool: the pool gives the seven others, then runs dry.
+    for n in 1..=7 {
+        assert!(
+            !["10.0.0.100", "10.0.0.101"].contains(&dora(&mut s, T0, mac(n)).to_string().as_str())
+        );
+    }
+    assert!(exchange(&mut s, T0, &Msg::new(MessageType::Discover, mac(8))).is_none());
+    // Repeated or outside every subnet: skipped; .101 is no longer reserved.
+    s.set_reservations(vec![
+        reserve(100, "10.0.0.100"),
+        reserve(100, "10.0.0.60"),
+        reserve(102, "10.0.0.100"),
+        reserve(103, "172.16.0.1"),
+    ]);
+    assert_eq!(s.config.reservations.len(), 1);
+    assert_eq!(dora(&mut s, T0, mac(8)), ip("10.0.0.101"));
+    assert!(exchange(&mut s, T0, &Msg::new(MessageType::Discover, mac(9))).is_none());
+    assert_eq!(dora(&mut s, T0, mac(100)), ip("10.0.0.100"));
+}
