@@ -59,6 +59,8 @@ const DHCP_PORT: u16 = 67;
 const TFTP_PORT: u16 = 69;
 /// Largest configuration file accepted, by TFTP or HTTP.
 const MAX_FILE: usize = 1 << 20;
+/// The relay socket's receive buffer asked for.
+const RELAY_RCVBUF: usize = 16 << 20;
 /// Replies queued for one phone before more are dropped.
 const PHONE_QUEUE: usize = 8;
 /// The first retransmission wait and the longest (RFC 2131 §4.1).
@@ -206,7 +208,7 @@ fn main() -> Result<(), Error> {
 }
 
 async fn storm(args: Args) -> Result<bool, Error> {
-    let relay = UdpSocket::bind(SocketAddrV4::new(args.relay, DHCP_PORT)).await?;
+    let relay = relay_socket(args.relay)?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let window = args.window;
     let phones: Vec<(Mac, Duration, u64)> = (0..args.phones)
@@ -235,6 +237,21 @@ async fn storm(args: Args) -> Result<bool, Error> {
     }
     receiver.abort();
     Ok(report(&shared, &outcomes))
+}
+
+/// The relay agent's socket, `relay`:67, with a receive buffer for a storm's replies (the
+/// default one drops some once thousands of phones are booting in the same second).
+fn relay_socket(relay: Ipv4Addr) -> Result<UdpSocket, Error> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Capped by net.core.rmem_max; what the kernel grants is enough for the usual storms.
+    socket.set_recv_buffer_size(RELAY_RCVBUF)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddrV4::new(relay, DHCP_PORT).into())?;
+    Ok(UdpSocket::from_std(socket.into())?)
 }
 
 /// Hands each datagram on the relay socket to the phone whose xid it carries.
