@@ -794,3 +794,46 @@ fn report(shared: &Shared, outcomes: &[Outcome]) -> bool {
     }
     failed > 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_joined_and_cut_ones_refused() {
+        assert_eq!(
+            dechunk(b"4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n").unwrap(),
+            b"abcdefg"
+        );
+        assert!(dechunk(b"10\r\nabcd").is_err());
+        assert!(dechunk(b"zz\r\n").is_err());
+        assert!(dechunk(b"4\r\nabcd").is_err());
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&d, 50.0), Duration::from_millis(50));
+        assert_eq!(percentile(&d, 99.0), Duration::from_millis(99));
+        assert_eq!(percentile(&d, 100.0), Duration::from_millis(100));
+        assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_a_whole_device_file_passes() {
+        assert!(check_file(b"<?xml version=\"1.0\"?>\n<device>\n</device>\n").is_ok());
+        assert!(check_file(b"<?xml version=\"1.0\"?>\n<device>").is_err());
+        assert!(check_file(b"\xff").is_err());
+    }
+
+    #[test]
+    fn arguments_need_the_server_and_the_relay() {
+        let parse = |s: &str| Args::parse(s.split_whitespace().map(String::from));
+        assert!(parse("--phones 10").is_err());
+        let a = parse("--server 10.97.0.1 --relay 10.97.0.2 --pool 10.97.1.0-10.97.1.9 --http")
+            .unwrap();
+        assert_eq!(a.pool.1, Ipv4Addr::new(10, 97, 1, 9));
+        assert!(a.http);
+        assert!(parse("--server 10.97.0.1 --relay 10.97.0.2 --phones 16777216").is_err());
+    }
+}
