@@ -14,13 +14,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use offhook_domain::VoiceMessaging;
-use offhook_domain::devices::Seen;
 use offhook_domain::db::{self, devices};
+use offhook_domain::devices::Seen;
 use provisioning::Mac;
 use provisioning::dhcp::{self, driver as dhcp_driver};
 use provisioning::files::Refusal;
-use provisioning::{http, tftp};
 use provisioning::templates::{self, Device, Directory, Overrides, Provisioner, Site, Vendor};
+use provisioning::{http, tftp};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -31,8 +31,10 @@ const INTERFACE_RETRY: Duration = Duration::from_secs(5);
 /// How often reservations are read again from the devices' table (edited by `offhook device`
 /// while the server runs).
 const RESERVATIONS_REFRESH: Duration = Duration::from_secs(5);
-/// The most devices DHCP saw recorded in one commit.
-const SEEN_BATCH: usize = 1024;
+/// Connections the HTTP provisioning server keeps waiting for a request head: a boot storm opens
+/// one per phone at once, and the front counts a connection idle until its head is read (the
+/// API's 256 would close phones whose request is already on its way).
+const PROVISIONING_MAX_IDLE: usize = 4096;
 /// How often the counters reach /metrics.
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -182,7 +184,11 @@ fn lease(r: devices::LeaseRow) -> Option<dhcp::Lease> {
     })
 }
 
-/// Leases go to the database's group commit: the ACKs of one batch wait for one fsync.
+/// Leases go to the database's group commit: the ACKs of one batch wait for one fsync. The
+/// devices holding bound leases are recorded in the same commit (added, with no user and a
+/// vendor guessed from option 60 or the OUI, the first time; their last address and time
+/// otherwise), so that a phone is listed before it has its address and can fetch its file at
+/// once.
 struct DbLeases(VoiceMessaging);
 
 impl dhcp_driver::LeaseStore for DbLeases {
@@ -191,11 +197,26 @@ impl dhcp_driver::LeaseStore for DbLeases {
         leases: Vec<dhcp::Lease>,
     ) -> Pin<Box<dyn Future<Output = Result<(), dhcp_driver::StoreError>> + Send + '_>> {
         let rows = leases.iter().map(row).collect();
+        let seen = leases
+            .iter()
+            .filter(|l| l.state == dhcp::LeaseState::Bound)
+            .map(|l| Seen {
+                mac: l.mac,
+                vendor: Vendor::guess(l.vendor_class.as_deref(), l.mac).map(|v| v.to_string()),
+                vendor_class: l.vendor_class.clone(),
+                ip: Some(l.ip),
+            })
+            .collect();
         Box::pin(async move {
-            self.0
-                .save_leases(rows)
+            let new = self
+                .0
+                .save_leases(rows, seen)
                 .await
-                .map_err(|e| dhcp_driver::StoreError::Store(e.to_string()))
+                .map_err(|e| dhcp_driver::StoreError::Store(e.to_string()))?;
+            for mac in new {
+                info!(%mac, "a new device on the LAN");
+            }
+            Ok(())
         })
     }
 }
@@ -650,10 +671,26 @@ async fn run_http(
         }
     });
     let front = Arc::new(offhook_web::front::FrontStats::default());
+    let (front_metrics, front_counted) = (files.core.metrics().clone(), front.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_INTERVAL);
+        loop {
+            tick.tick().await;
+            front_metrics.set_family(
+                "offhook_provisioning_front_total",
+                "HTTP provisioning connections closed to make room, failed accepts and TLS handshakes.",
+                front_counted.counters(),
+            );
+        }
+    });
+    let limits = offhook_web::front::Limits {
+        max_idle: PROVISIONING_MAX_IDLE,
+        ..offhook_web::front::Limits::default()
+    };
     offhook_web::front::serve(
         listener,
         http::router(state),
-        offhook_web::front::Limits::default(),
+        limits,
         tls,
         front,
         std::future::pending(),
@@ -684,41 +721,9 @@ async fn run_dhcp(
         .map_err(|e| Error::Config(e.to_string()))?;
     let handle = dhcp_driver::Handle::new(server);
     let (events_tx, mut events) = mpsc::channel(1024);
-    // Devices DHCP sees are added (with no user) for the owner to assign, as many as are
-    // waiting in one commit.
-    let seen_core = core.clone();
-    tokio::spawn(async move {
-        let mut batch = Vec::new();
-        while events.recv_many(&mut batch, SEEN_BATCH).await > 0 {
-            let seen: Vec<Seen> = batch
-                .drain(..)
-                .filter_map(|e| match e {
-                    dhcp::Event::DeviceSeen {
-                        mac,
-                        vendor_class,
-                        ip,
-                    } => Some(Seen {
-                        vendor: Vendor::guess(vendor_class.as_deref(), mac).map(|v| v.to_string()),
-                        mac,
-                        vendor_class,
-                        ip,
-                    }),
-                    dhcp::Event::LeaseChanged(_) => None,
-                })
-                .collect();
-            if seen.is_empty() {
-                continue;
-            }
-            match seen_core.devices_seen(seen).await {
-                Ok(new) => {
-                    for mac in new {
-                        info!(%mac, "a new device on the LAN");
-                    }
-                }
-                Err(e) => warn!(error = %e, "cannot record the devices DHCP saw"),
-            }
-        }
-    });
+    // Devices are recorded with their leases (`DbLeases`); the core's events say nothing more
+    // the appliance keeps, and are only drained so that none counts as dropped.
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
     // Reservations edited while serving.
     let (refresh, refresh_core, refresh_d, mut last) =
         (handle.clone(), core.clone(), d.clone(), reserved);

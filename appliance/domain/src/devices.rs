@@ -70,14 +70,33 @@ impl VoiceMessaging {
         })
     }
 
-    /// Records the devices DHCP saw, adding each (with no user) the first time, in one
-    /// transaction; returns the MACs that were new. A boot storm brings thousands at once: one
-    /// commit for all of them, not one each.
-    pub async fn devices_seen(&self, seen: Vec<Seen>) -> Result<Vec<Mac>, db::Error> {
+    /// Adds device `mac`.
+    pub async fn add_device(
+        &self,
+        mac: Mac,
+        change: devices::Change,
+    ) -> Result<devices::Device, db::Error> {
+        let key = self.0.key.clone();
+        let now = self.clock().now_ms();
+        self.db()
+            .write(move |c| devices::add(c, &key, mac, &change, now))
+            .await
+    }
+
+    /// Makes `leases` durable, and records the devices that hold them (`seen`: adding each,
+    /// with no user, the first time), in one commit; resolves once it is durable. The DHCP
+    /// server sends the ACKs of these leases only then, so a phone that asks for its
+    /// configuration file the moment it has its address is already listed.
+    pub async fn save_leases(
+        &self,
+        leases: Vec<devices::LeaseRow>,
+        seen: Vec<Seen>,
+    ) -> Result<Vec<Mac>, db::Error> {
         let key = self.0.key.clone();
         let now = self.clock().now_ms();
         self.db()
             .write(move |c| {
+                devices::save_leases(c, &leases)?;
                 let mut new = Vec::new();
                 for s in &seen {
                     let added = devices::seen(
@@ -95,26 +114,6 @@ impl VoiceMessaging {
                 }
                 Ok(new)
             })
-            .await
-    }
-
-    /// Adds device `mac`.
-    pub async fn add_device(
-        &self,
-        mac: Mac,
-        change: devices::Change,
-    ) -> Result<devices::Device, db::Error> {
-        let key = self.0.key.clone();
-        let now = self.clock().now_ms();
-        self.db()
-            .write(move |c| devices::add(c, &key, mac, &change, now))
-            .await
-    }
-
-    /// Makes `leases` durable; resolves once they are.
-    pub async fn save_leases(&self, leases: Vec<devices::LeaseRow>) -> Result<(), db::Error> {
-        self.db()
-            .write(move |c| devices::save_leases(c, &leases))
             .await
     }
 }

@@ -92,6 +92,20 @@ pub struct FrontStats {
     pub plain_http_on_tls: AtomicU64,
 }
 
+impl FrontStats {
+    /// Every counter with its name, for `/metrics`.
+    pub fn counters(&self) -> [(&'static str, u64); 5] {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("idle_evicted", get(&self.idle_evicted)),
+            ("accept_errors", get(&self.accept_errors)),
+            ("tls_handshake_failed", get(&self.tls_handshake_failed)),
+            ("tls_handshake_timeout", get(&self.tls_handshake_timeout)),
+            ("plain_http_on_tls", get(&self.plain_http_on_tls)),
+        ]
+    }
+}
+
 /// A connection's byte stream, plain or TLS.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}

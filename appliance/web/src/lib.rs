@@ -282,22 +282,7 @@ async fn metrics(State(app): State<Web>, parts: axum::http::request::Parts) -> R
         "offhook_http_total",
         "HTTP connections the front closed to make room (idle_evicted), accepts that failed, \
          TLS handshakes that failed or timed out, and plain HTTP sent to a TLS port.",
-        [
-            ("idle_evicted", front.idle_evicted.load(Ordering::Relaxed)),
-            ("accept_errors", front.accept_errors.load(Ordering::Relaxed)),
-            (
-                "tls_handshake_failed",
-                front.tls_handshake_failed.load(Ordering::Relaxed),
-            ),
-            (
-                "tls_handshake_timeout",
-                front.tls_handshake_timeout.load(Ordering::Relaxed),
-            ),
-            (
-                "plain_http_on_tls",
-                front.plain_http_on_tls.load(Ordering::Relaxed),
-            ),
-        ],
+        front.counters(),
     );
     let mut text = core.metrics().render();
     let (segments, bytes) = core.spool_usage();
@@ -397,7 +382,9 @@ pub fn router(app: Web) -> Router {
         .route("/api/v1/devices", get(devices::list).post(devices::create))
         .route(
             "/api/v1/devices/{mac}",
-            get(devices::get).patch(devices::patch).delete(devices::remove),
+            get(devices::get)
+                .patch(devices::patch)
+                .delete(devices::remove),
         )
         .route("/api/v1/devices/{mac}/files/{name}", get(devices::file))
         .route("/api/v1/dhcp", get(devices::dhcp))
