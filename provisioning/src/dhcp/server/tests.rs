@@ -709,6 +709,14 @@ fn hostile_datagrams_are_counted_drops() {
         ),
     ];
     cases.push((Vec::new(), "dropped_truncated"));
+    let patched = |at: usize, bytes: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        b
+    };
+    // op neither request nor reply; a message type of length 2.
+    cases.push((patched(0, &[3]), "dropped_not_request"));
+    cases.push((patched(241, &[2, 1, 1]), "dropped_no_message_type"));
     for (bytes, counter) in &cases {
         let before = s.stats().counters();
         s.handle_datagram(T0, from, bytes);
@@ -959,4 +967,27 @@ fn an_address_unreserved_goes_back_to_the_pool() {
     assert_eq!(dora(&mut s, T0, mac(8)), ip("10.0.0.101"));
     assert!(exchange(&mut s, T0, &Msg::new(MessageType::Discover, mac(9))).is_none());
     assert_eq!(dora(&mut s, T0, mac(100)), ip("10.0.0.100"));
+}
+
+#[test]
+fn a_relayed_client_renewing_directly_is_served_from_its_subnet() {
+    let mut s = server();
+    let d = Msg::new(MessageType::Discover, mac(1)).giaddr(ip("10.9.0.1"));
+    let (offer, _) = exchange(&mut s, T0, &d).unwrap();
+    let r = Msg::new(MessageType::Request, mac(1))
+        .giaddr(ip("10.9.0.1"))
+        .requested(offer.yiaddr)
+        .server_id(ip(SERVER));
+    let (ack, _) = exchange(&mut s, T0, &r).unwrap();
+    assert_eq!(ack.yiaddr, ip("10.9.0.10"));
+    // Renewing: unicast straight to us, no relay; the subnet is found from ciaddr.
+    let renew = Msg::new(MessageType::Request, mac(1)).ciaddr(ip("10.9.0.10"));
+    let (ack, t) = exchange(&mut s, T0.plus_secs(500), &renew).unwrap();
+    assert_eq!(ack.message_type, MessageType::Ack);
+    assert_eq!(
+        ack.option(code::ROUTERS),
+        None,
+        "the relayed subnet has no routers"
+    );
+    assert_eq!(t.destination, SocketAddrV4::new(ip("10.9.0.10"), 68));
 }
