@@ -437,17 +437,17 @@ impl Transfer {
         }
         match wire::opcode(datagram) {
             Ok(Opcode::Error) => {
-                let code = match Repr::parse(datagram) {
-                    Ok(Repr::Error { code, message }) => {
-                        debug!(%code, message, "client ended the transfer");
-                        code
-                    }
-                    _ => ErrorCode(
-                        datagram
-                            .get(2..4)
-                            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]])),
-                    ),
+                // The code even from an ERROR too short or garbled to parse: it ends the transfer.
+                let code = ErrorCode(
+                    datagram
+                        .get(2..4)
+                        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]])),
+                );
+                let message = match Repr::parse(datagram) {
+                    Ok(Repr::Error { message, .. }) => message,
+                    _ => "(malformed)",
                 };
+                debug!(%code, message, "client ended the transfer");
                 self.outcome = Some(Outcome::PeerError(code));
             }
             other => {

@@ -82,6 +82,7 @@ fn no_options_means_data_1_straight_away() {
     let now = t0();
     let mut t = Transfer::new(now, CLIENT, &[], 1000, &Config::default());
     assert!(!t.negotiated().oack);
+    assert_eq!((t.len(), t.is_empty(), t.peer()), (1000, false, CLIENT));
     assert_eq!(drain(&mut t), [Sent::Data(1, 512)]);
     assert_eq!(t.poll_timeout(), Some(now + secs(1)));
     t.handle_datagram(now, CLIENT, &ack(1));
@@ -115,7 +116,9 @@ fn options_are_acknowledged_then_data_follows_ack_0() {
     );
     assert_eq!(t.poll_timeout(), Some(now + secs(3)));
     t.handle_datagram(now, CLIENT, &ack(1)); // not the OACK's ACK
+    t.handle_datagram(now, CLIENT, &ack(2));
     assert_eq!(drain(&mut t), []);
+    assert_eq!(t.stats().future_acks, 2);
     t.handle_datagram(now, CLIENT, &ack(0));
     let sent = drain(&mut t);
     assert_eq!(
@@ -211,6 +214,8 @@ fn sizes_are_clamped_to_config_and_path_mtu() {
     assert!(Config::default().max_blksize(7).is_err());
     assert!(Config::default().max_windowsize(0).is_err());
     assert!(Config::default().path_mtu(575).is_err());
+    assert!(Config::default().path_mtu(576).is_ok());
+    assert!(Config::default().min_timeout(Duration::ZERO).is_err());
     assert!(Config::default().timeout(Duration::ZERO).is_err());
 }
 
@@ -356,6 +361,17 @@ fn the_timeout_adapts_to_the_round_trip() {
     t.handle_datagram(now + ms(110), CLIENT, &ack(3));
     let rto = t.poll_timeout().unwrap() - (now + ms(110));
     assert!(rto > ms(20) && rto < ms(60), "{rto:?}");
+}
+
+#[test]
+fn the_adaptive_timeout_has_a_configured_floor() {
+    let now = t0();
+    let mut config = Config::default();
+    config.min_timeout(Duration::from_millis(50)).unwrap();
+    let mut t = Transfer::new(now, CLIENT, &[], 5000, &config);
+    drain(&mut t);
+    t.handle_datagram(now, CLIENT, &ack(1));
+    assert_eq!(t.poll_timeout(), Some(now + Duration::from_millis(50)));
 }
 
 #[test]
