@@ -991,3 +991,50 @@ fn a_relayed_client_renewing_directly_is_served_from_its_subnet() {
     );
     assert_eq!(t.destination, SocketAddrV4::new(ip("10.9.0.10"), 68));
 }
+
+#[test]
+fn releases_and_informs_without_a_lease_or_an_address_are_dropped() {
+    let mut s = server();
+    let a = dora(&mut s, T0, mac(1));
+    let rel = Msg::new(MessageType::Release, mac(2))
+        .ciaddr(a)
+        .server_id(ip(SERVER));
+    assert!(exchange(&mut s, T0, &rel).is_none());
+    assert_eq!((s.stats().dropped_no_lease, s.stats().releases), (1, 0));
+    // An INFORM with neither ciaddr nor a source address: nowhere to answer.
+    let inform = Msg::new(MessageType::Inform, mac(2));
+    assert!(exchange(&mut s, T0, &inform).is_none());
+    assert_eq!((s.stats().dropped_no_address, s.stats().informs), (1, 0));
+    // With no ciaddr but a source address, the answer goes to the source.
+    let from = SocketAddrV4::new(ip("10.0.0.66"), 68);
+    s.handle_datagram(T0, from, &inform.bytes());
+    let t = s.poll_transmit().unwrap();
+    assert_eq!((t.destination, t.broadcast), (from, false));
+    assert_eq!(s.stats().informs, 1);
+}
+
+#[test]
+fn queues_are_bounded() {
+    let mut c = config();
+    c.new_clients(RateLimit {
+        per_second: 0,
+        burst: 0,
+    });
+    let mut s = Server::new(c, ip(SERVER), []).unwrap();
+    let inform = Msg::new(MessageType::Inform, mac(1)).ciaddr(ip("10.0.0.66"));
+    let bytes = inform.bytes();
+    for _ in 0..MAX_QUEUED + 5 {
+        s.handle_datagram(T0, SocketAddrV4::new(ip("10.0.0.66"), 68), &bytes);
+    }
+    assert_eq!(std::iter::from_fn(|| s.poll_transmit()).count(), MAX_QUEUED);
+    assert_eq!(s.stats().informs, MAX_QUEUED as u64 + 5);
+}
+
+#[test]
+fn broken_bookkeeping_is_reported() {
+    let mut s = server();
+    dora(&mut s, T0, mac(1));
+    assert!(s.check_invariants().is_ok());
+    s.addresses.by_mac.insert(mac(9), ip("10.0.0.100"));
+    assert!(s.check_invariants().is_err());
+}

@@ -478,3 +478,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn length_boundaries_and_flags() {
+    let mut b = request(&[]);
+    assert_eq!(b.len(), MIN_LEN);
+    // Header and cookie only: it parses as far as the missing message type.
+    assert_eq!(Repr::parse_bytes(&b), Err(Error::MissingMessageType));
+    assert!(matches!(
+        Repr::parse_bytes(&b[..HEADER_LEN]),
+        Err(Error::Truncated {
+            field: "magic cookie",
+            ..
+        })
+    ));
+    b[10] = 0x80;
+    let p = Packet::new_checked(&b[..]).unwrap();
+    assert_eq!(p.flags(), 0x8000);
+    b[10] = 0x00;
+    b[11] = 0x01;
+    b[9] = 0x55;
+    let p = Packet::new_checked(&b[..]).unwrap();
+    assert_eq!((p.flags(), p.secs()), (0x0001, 0x0055));
+}
