@@ -416,6 +416,22 @@ fn a_client_timeout_is_kept_and_silence_is_given_up_after_the_full_timeouts() {
 }
 
 #[test]
+fn abort_sends_error_0_and_blocks_are_counted() {
+    let now = t0();
+    let mut t = Transfer::new(now, CLIENT, &[], 1000, &Config::default());
+    drain(&mut t);
+    t.handle_datagram(now, CLIENT, &ack(1));
+    drain(&mut t);
+    assert_eq!((t.stats().blocks_sent, t.stats().bytes_sent), (2, 1000));
+    t.abort(ErrorCode::UNDEFINED, "Cannot read the file");
+    assert_eq!(t.outcome(), Some(Outcome::Aborted));
+    assert_eq!(drain(&mut t), [Sent::Error(CLIENT, 0)]);
+    assert!(t.is_done());
+    t.abort(ErrorCode::UNDEFINED, "again");
+    assert_eq!(drain(&mut t), [], "once only");
+}
+
+#[test]
 fn the_final_block_may_be_empty() {
     let now = t0();
     let mut t = Transfer::new(now, CLIENT, &[], 1024, &Config::default());
