@@ -1038,3 +1038,26 @@ fn broken_bookkeeping_is_reported() {
     s.addresses.by_mac.insert(mac(9), ip("10.0.0.100"));
     assert!(s.check_invariants().is_err());
 }
+
+#[test]
+fn moving_to_another_address_releases_the_old_one() {
+    let mut s = server();
+    let a = dora(&mut s, T0, mac(1));
+    while s.poll_event().is_some() {}
+    let r = Msg::new(MessageType::Request, mac(1))
+        .requested(ip("10.0.0.107"))
+        .server_id(ip(SERVER));
+    let (ack, _) = exchange(&mut s, T0.plus_secs(3), &r).unwrap();
+    assert_eq!(ack.yiaddr, ip("10.0.0.107"));
+    match s.poll_event() {
+        Some(Event::LeaseChanged(l)) => {
+            assert_eq!((l.mac, l.ip), (mac(1), a));
+            assert_eq!(
+                (l.state, l.expires),
+                (LeaseState::Released, T0.plus_secs(3))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.leases().count(), 1);
+}
