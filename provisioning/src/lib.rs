@@ -4,7 +4,8 @@
 //! - [`tftp`]: a read-only TFTP server (RFC 1350 with the option extensions of RFC 2347/2348/2349
 //!   and RFC 7440's windowsize).
 //! - [`templates`]: the phones' configuration files, generated per vendor and per device.
-//! - [`http`] (feature `driver`): the same files, and firmware, over HTTP.
+//! - `http` (feature `driver`): the same files, and firmware, over HTTP.
+//! - [`files`]: a served directory that no request can leave (TFTP, firmware over HTTP).
 //!
 //! The protocol cores are sans-IO, as the gateway cores are: plain structs fed datagrams and the
 //! time, drained for what to send. The tokio drivers (feature `driver`) are thin loops around
