@@ -38,13 +38,13 @@ use serde::Deserialize;
 
 pub use clients::Clients;
 pub use dhcp::Dhcp;
-pub use provisioning::{Provisioning, Tftp};
 pub use gateway::{Gateway, GatewayAddress, Protocol};
 pub use http::{Http, Plain, Tls};
 pub use media::Media;
 pub use megaco::Megaco;
 pub use messages::{Messages, Retention, UploadRate};
 pub use mgcp::Mgcp;
+pub use provisioning::{Provisioning, Tftp};
 pub use station::{Station, StationPlace};
 pub use tpncp::Tpncp;
 pub use trunk::Trunk;

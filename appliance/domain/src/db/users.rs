@@ -346,7 +346,10 @@ fn delete_in(conn: &Connection, username: &str) -> Result<Removed, Error> {
     )?;
     conn.execute("DELETE FROM stations WHERE user_id = ?1", [&id])?;
     // Their phones stay listed, assigned to nobody (their configuration files lose the line).
-    conn.execute("UPDATE devices SET user_id = NULL WHERE user_id = ?1", [&id])?;
+    conn.execute(
+        "UPDATE devices SET user_id = NULL WHERE user_id = ?1",
+        [&id],
+    )?;
     if forgotten.sent_kept > 0 {
         // '~' is in no login or SIP name: the tombstone's names clash with none.
         conn.execute(
