@@ -139,7 +139,8 @@ fn the_migration_counts_what_earlier_versions_stored() {
     store::mark_failed(&conn, failed.id).unwrap();
     store::insert(&conn, &message(b, &[a], Status::Processing, 99, &[])).unwrap();
     // As before the migration: no table, no triggers, the version of the one before it, and
-    // the migrations that came after it undone too (the console's settings).
+    // the migrations that came after it undone too (the console's settings, the LAN's devices,
+    // leases and templates).
     let usage = db::migrations::MIGRATIONS
         .iter()
         .position(|m| m.contains("CREATE TABLE usage"))
@@ -148,7 +149,8 @@ fn the_migration_counts_what_earlier_versions_stored() {
         "DROP TRIGGER usage_user_insert; DROP TRIGGER usage_user_delete;
          DROP TRIGGER usage_message_insert; DROP TRIGGER usage_message_update;
          DROP TRIGGER usage_message_delete; DROP TRIGGER usage_attachment_insert;
-         DROP TABLE usage; DROP TABLE settings;",
+         DROP TABLE usage; DROP TABLE settings;
+         DROP TABLE devices; DROP TABLE leases; DROP TABLE templates;",
     )
     .unwrap();
     conn.pragma_update(None, "user_version", usage).unwrap();
