@@ -126,12 +126,17 @@ fn a_forged_delete_or_upload_riding_the_cookie_changes_nothing() {
                 .mime_str("audio/wav")
                 .unwrap(),
         );
-    let r = alice
+    let sent = alice
         .cookie(http().post(format!("{}/api/v1/messages", server.url)))
         .multipart(form)
-        .send()
-        .unwrap();
-    refused_as_csrf(r);
+        .send();
+    match sent {
+        Ok(r) => refused_as_csrf(r),
+        // Refused unread: the server answered and closed the connection while the body was
+        // still going out, and the client saw the close before the answer (under load). The
+        // inbox below shows nothing was stored either way.
+        Err(e) => assert!(e.is_body() || e.is_request(), "{e}"),
+    }
     assert!(
         inbox(&server, &bob_token).len() == 1,
         "bob has only what he sent"
