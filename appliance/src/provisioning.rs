@@ -149,6 +149,24 @@ impl Directory for PhoneDirectory {
     }
 }
 
+/// Publishes a family of counters to /metrics every [`METRICS_INTERVAL`], for as long as the
+/// process runs.
+fn publish(
+    metrics: &Arc<offhook_domain::metrics::Metrics>,
+    family: &'static str,
+    help: &'static str,
+    counters: impl Fn() -> Vec<(&'static str, u64)> + Send + 'static,
+) {
+    let metrics = metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_INTERVAL);
+        loop {
+            tick.tick().await;
+            metrics.set_family(family, help, counters());
+        }
+    });
+}
+
 /// The DHCP core's lease, as stored.
 fn row(l: &dhcp::Lease) -> devices::LeaseRow {
     devices::LeaseRow {
@@ -570,18 +588,12 @@ async fn run_tftp(
     };
     let server = tftp::driver::Tftpd::bind(driver, Arc::new(served)).map_err(io)?;
     let handle = server.handle();
-    let metrics = core.metrics().clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(METRICS_INTERVAL);
-        loop {
-            tick.tick().await;
-            metrics.set_family(
-                "offhook_tftp_total",
-                "TFTP requests, transfers and drops, by kind.",
-                tftp_counters(&handle.stats()),
-            );
-        }
-    });
+    publish(
+        core.metrics(),
+        "offhook_tftp_total",
+        "TFTP requests, transfers and drops, by kind.",
+        move || tftp_counters(&handle.stats()),
+    );
     server.run(std::future::pending()).await.map_err(io)
 }
 
@@ -649,40 +661,31 @@ async fn run_http(
     };
     let state = Arc::new(state);
     info!(%listen, https = tls.is_some(), "HTTP provisioning listening");
-    let metrics = files.core.metrics().clone();
     let counted = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(METRICS_INTERVAL);
-        loop {
-            tick.tick().await;
+    publish(
+        files.core.metrics(),
+        "offhook_provisioning_http_total",
+        "HTTP provisioning requests, by outcome.",
+        move || {
             let c = counted.stats.counts();
-            metrics.set_family(
-                "offhook_provisioning_http_total",
-                "HTTP provisioning requests, by outcome.",
-                [
-                    ("served", c.served),
-                    ("not_found", c.not_found),
-                    ("forbidden", c.forbidden),
-                    ("unauthorized", c.unauthorized),
-                    ("bad_request", c.bad_request),
-                    ("failed", c.failed),
-                ],
-            );
-        }
-    });
+            vec![
+                ("served", c.served),
+                ("not_found", c.not_found),
+                ("forbidden", c.forbidden),
+                ("unauthorized", c.unauthorized),
+                ("bad_request", c.bad_request),
+                ("failed", c.failed),
+            ]
+        },
+    );
     let front = Arc::new(offhook_web::front::FrontStats::default());
-    let (front_metrics, front_counted) = (files.core.metrics().clone(), front.clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(METRICS_INTERVAL);
-        loop {
-            tick.tick().await;
-            front_metrics.set_family(
-                "offhook_provisioning_front_total",
-                "HTTP provisioning connections closed to make room, failed accepts and TLS handshakes.",
-                front_counted.counters(),
-            );
-        }
-    });
+    let counted = front.clone();
+    publish(
+        files.core.metrics(),
+        "offhook_provisioning_front_total",
+        "HTTP provisioning connections closed to make room, failed accepts and TLS handshakes.",
+        move || counted.counters().to_vec(),
+    );
     let limits = offhook_web::front::Limits {
         max_idle: PROVISIONING_MAX_IDLE,
         ..offhook_web::front::Limits::default()
@@ -742,24 +745,20 @@ async fn run_dhcp(
             }
         }
     });
-    let (metrics_handle, metrics) = (handle.clone(), core.metrics().clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(METRICS_INTERVAL);
-        loop {
-            tick.tick().await;
-            let core_counters = metrics_handle.with_server(|s| s.stats().counters());
-            metrics.set_family(
-                "offhook_dhcp_total",
-                "DHCP server messages, leases and drops, by kind.",
-                core_counters,
-            );
-            metrics.set_family(
-                "offhook_dhcp_driver_total",
-                "DHCP socket and lease-store events, by kind.",
-                metrics_handle.driver_stats().counters(),
-            );
-        }
-    });
+    let counted = handle.clone();
+    publish(
+        core.metrics(),
+        "offhook_dhcp_total",
+        "DHCP server messages, leases and drops, by kind.",
+        move || counted.with_server(|s| s.stats().counters()).to_vec(),
+    );
+    let counted = handle.clone();
+    publish(
+        core.metrics(),
+        "offhook_dhcp_driver_total",
+        "DHCP socket and lease-store events, by kind.",
+        move || counted.driver_stats().counters().to_vec(),
+    );
     let driver_config = dhcp_driver::DriverConfig {
         interface: Some(d.interface.clone()),
         listen: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 67),
