@@ -194,7 +194,11 @@ pub fn server_with_megaco_phones_at(
     sim_args: &[&str],
     binary_only: Option<SocketAddr>,
 ) -> (Server, GatewaySim, SocketAddr, SocketAddr) {
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    // The MGC listens on UDP and TCP at one port: free for both (a UDP-free port could be a
+    // TCP port in use, and the server then fails to start).
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
+        .parse()
+        .unwrap();
     let mg: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let (mgc, binary) = match binary_only {
         Some(b) => (b, format!("listen_binary = \"{b}\"\n")),
@@ -288,7 +292,8 @@ pub fn hear_on_phone(
     });
 }
 
-/// A loopback port free for both TCP and UDP right now (a TPNCP board listens on both).
+/// A loopback port free for both TCP and UDP right now (a TPNCP board and a MEGACO MGC listen
+/// on both).
 pub fn free_tcp_and_udp_port() -> u16 {
     loop {
         let udp = free_udp_port();

@@ -7,7 +7,7 @@
 //! speech fixture into the connection (an Add of the line and `$` into a new context) and hangs
 //! up; the stored message rings carol's line 2, which picks up and hears it to its end.
 
-use offhook_tests::osmo::free_udp_port;
+use offhook_tests::sim::free_tcp_and_udp_port;
 use offhook_tests::sim::{
     GatewaySim, record_in_background, record_then_hear, server_with_megaco_phones,
     server_with_megaco_phones_at,
@@ -68,7 +68,9 @@ fn binary_over_udp() {
 #[test]
 fn the_binary_only_address_takes_binary_and_drops_text() {
     let line = "mg1/00000000/00000000/00000001";
-    let binary: std::net::SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let binary: std::net::SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
+        .parse()
+        .unwrap();
     let (server, mut sim, main, _) = server_with_megaco_phones_at(
         &[("alice", Some(line)), ("carol", None)],
         &["--encoding", "binary"],
