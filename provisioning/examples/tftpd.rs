@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p provisioning --example tftpd -- --listen 127.0.0.1:6969 --root DIR \
-//!     [--max-blksize N] [--max-windowsize N] [--threads N]
+//!     [--max-blksize N] [--max-windowsize N] [--threads N] [--lockstep-threads N]
 //! ```
 //!
 //! Prints the bound address on stdout, serves until SIGINT or SIGTERM, then prints its counters
@@ -16,7 +16,8 @@ use provisioning::tftp::driver::{DriverConfig, Tftpd};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: tftpd --root DIR [--listen ADDR] [--max-blksize N] [--max-windowsize N] [--threads N]"
+        "usage: tftpd --root DIR [--listen ADDR] [--max-blksize N] [--max-windowsize N] [--threads N] \
+         [--lockstep-threads N]"
     );
     std::process::exit(2)
 }
@@ -45,6 +46,9 @@ fn main() -> std::io::Result<()> {
                     .transfer
                     .max_windowsize(n)
                     .unwrap_or_else(|_| usage());
+            }
+            "--lockstep-threads" => {
+                config.lockstep_threads = usize::try_from(number()).unwrap_or_else(|_| usage());
             }
             "--threads" => threads = usize::try_from(number()).unwrap_or_else(|_| usage()),
             _ => usage(),

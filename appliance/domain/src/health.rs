@@ -275,16 +275,27 @@ mod tests {
             .await
             .unwrap();
         let parts = core.health().await;
-        let names: Vec<_> = parts.iter().map(|p| (p.name, p.state)).collect();
+        // The storage part reads the machine's real disk, which may be nearly full where the
+        // tests run: its state is what the rule says for that disk, checked by its own test.
+        let names: Vec<_> = parts
+            .iter()
+            .map(|p| (p.name, (p.name != "storage").then_some(p.state)))
+            .collect();
         assert_eq!(
             names,
             [
-                ("database", State::Ok),
-                ("storage", State::Ok),
-                ("transcoder", State::Ok),
-                ("retention", State::Ok),
-                ("clients", State::Ok)
+                ("database", Some(State::Ok)),
+                ("storage", None),
+                ("transcoder", Some(State::Ok)),
+                ("retention", Some(State::Ok)),
+                ("clients", Some(State::Ok))
             ]
+        );
+        assert_ne!(parts[1].state, State::Down, "{}", parts[1].detail);
+        assert!(
+            parts[1].detail.contains(" free of ") && parts[1].detail.contains("upload spool 0 B"),
+            "{}",
+            parts[1].detail
         );
         assert_eq!(parts[0].detail, "answers; 0 user(s)");
         assert_eq!(parts[3].detail, "no sweep yet");
