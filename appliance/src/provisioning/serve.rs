@@ -68,10 +68,11 @@ pub(super) async fn run_tftp(
         .map_err(|e| Error::Config(format!("[tftp]: {e}")))?
         .retries(t.retries);
     let driver = tftp::driver::DriverConfig {
+        transfer,
         listen: lan.tftp_listen(config),
         interface: config.dhcp.as_ref().map(|d| d.interface.clone()),
         max_transfers: t.max_transfers,
-        transfer,
+        ..tftp::driver::DriverConfig::default()
     };
     let served = TftpFiles {
         files,
