@@ -6,7 +6,8 @@
 //! [`Session::encode`] writes it back. [`offer`], [`answer`] and [`accept_answer`] apply
 //! RFC 3264 §5–§7 to what Offhook can do ([`Capabilities`]).
 
-use std::net::{IpAddr, SocketAddr};
+use std::fmt::{self, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use gateway_control::model::{Codec, Media};
@@ -132,16 +133,439 @@ pub enum SdpError {
     },
 }
 
-impl Session {
-    /// Parses a session description.
-    pub fn parse(text: &[u8]) -> Result<Self, SdpError> {
-        let _ = text;
-        todo!()
+/// Which section of the description a line belongs to.
+enum Section {
+    Session,
+    Media,
+}
+
+fn malformed(line: usize, field: &'static str) -> SdpError {
+    SdpError::Malformed { line, field }
+}
+
+/// Reads `IN IP4 <addr>` / `IN IP6 <addr>` (a multicast `/ttl` suffix is dropped).
+fn parse_connection(value: &str, line: usize) -> Result<IpAddr, SdpError> {
+    let mut fields = value.split_ascii_whitespace();
+    if fields.next() != Some("IN") {
+        return Err(malformed(line, "c= nettype"));
+    }
+    let v6 = match fields.next() {
+        Some("IP4") => false,
+        Some("IP6") => true,
+        _ => return Err(malformed(line, "c= addrtype")),
+    };
+    let addr = fields.next().ok_or(malformed(line, "c= address"))?;
+    let addr = addr.split('/').next().unwrap_or(addr);
+    let ip: IpAddr = addr.parse().map_err(|_| malformed(line, "c= address"))?;
+    if ip.is_ipv6() != v6 || fields.next().is_some() {
+        return Err(malformed(line, "c= address"));
+    }
+    Ok(ip)
+}
+
+/// Reads `o=<username> <sess-id> <sess-version> IN IP4|IP6 <address>`. An address that is a
+/// host name (RFC 8866 allows one) becomes the unspecified address of its type: nothing
+/// reads the origin's address.
+fn parse_origin(value: &str, line: usize) -> Result<Origin, SdpError> {
+    let mut fields = value.split_ascii_whitespace();
+    let username = fields
+        .next()
+        .ok_or(malformed(line, "o= username"))?
+        .to_owned();
+    let session_id = fields
+        .next()
+        .and_then(|f| f.parse().ok())
+        .ok_or(malformed(line, "o= sess-id"))?;
+    let version = fields
+        .next()
+        .and_then(|f| f.parse().ok())
+        .ok_or(malformed(line, "o= sess-version"))?;
+    if fields.next() != Some("IN") {
+        return Err(malformed(line, "o= nettype"));
+    }
+    let unspecified: IpAddr = match fields.next() {
+        Some("IP4") => Ipv4Addr::UNSPECIFIED.into(),
+        Some("IP6") => Ipv6Addr::UNSPECIFIED.into(),
+        _ => return Err(malformed(line, "o= addrtype")),
+    };
+    let addr = fields.next().ok_or(malformed(line, "o= address"))?;
+    if fields.next().is_some() {
+        return Err(malformed(line, "o= address"));
+    }
+    let address = match addr.parse::<IpAddr>() {
+        Ok(ip) if ip.is_ipv6() == unspecified.is_ipv6() => ip,
+        _ => unspecified,
+    };
+    Ok(Origin {
+        username,
+        session_id,
+        version,
+        address,
+    })
+}
+
+/// Whether a transport protocol carries RTP, whose formats are payload type numbers.
+fn is_rtp(protocol: &str) -> bool {
+    protocol.split('/').any(|p| p == "RTP")
+}
+
+fn parse_media(value: &str, line: usize) -> Result<MediaDescription, SdpError> {
+    let mut fields = value.split_ascii_whitespace();
+    let kind = fields.next().ok_or(malformed(line, "m= media"))?.to_owned();
+    let port = fields.next().ok_or(malformed(line, "m= port"))?;
+    let port = port.split_once('/').map_or(port, |(p, _count)| p);
+    let port = port.parse().map_err(|_| malformed(line, "m= port"))?;
+    let protocol = fields.next().ok_or(malformed(line, "m= proto"))?.to_owned();
+    let mut formats = Vec::new();
+    if is_rtp(&protocol) {
+        for fmt in fields {
+            if formats.len() == MAX_FORMATS {
+                return Err(SdpError::TooMany {
+                    line,
+                    field: "formats",
+                });
+            }
+            formats.push(parse_payload_type(fmt).ok_or(malformed(line, "m= fmt"))?);
+        }
+        if formats.is_empty() {
+            return Err(malformed(line, "m= fmt"));
+        }
+    } else if fields.next().is_none() {
+        // Non-RTP formats (`t38`, `*`) are not kept; there must still be one.
+        return Err(malformed(line, "m= fmt"));
+    }
+    Ok(MediaDescription {
+        kind,
+        port,
+        protocol,
+        formats,
+        rtpmap: Vec::new(),
+        fmtp: Vec::new(),
+        connection: None,
+        direction: Direction::SendRecv,
+        ptime: None,
+    })
+}
+
+/// An RTP payload type, 0–127 (RFC 3550 §5.1: 7 bits).
+fn parse_payload_type(s: &str) -> Option<u8> {
+    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok().filter(|pt| *pt < 128)
+}
+
+/// Reads `<pt> <encoding>/<clock rate>[/<channels>]`.
+fn parse_rtpmap(value: &str, line: usize) -> Result<RtpMap, SdpError> {
+    let (pt, rest) = value.split_once(' ').ok_or(malformed(line, "a=rtpmap"))?;
+    let payload_type = parse_payload_type(pt).ok_or(malformed(line, "a=rtpmap payload type"))?;
+    let rest = rest.trim_matches(|c| c == ' ' || c == '\t');
+    let mut parts = rest.split('/');
+    let encoding = parts.next().unwrap_or_default();
+    if encoding.is_empty() || encoding.contains([' ', '\t']) {
+        return Err(malformed(line, "a=rtpmap encoding"));
+    }
+    let clock_rate = parts
+        .next()
+        .and_then(|r| r.parse().ok())
+        .ok_or(malformed(line, "a=rtpmap clock rate"))?;
+    let channels = match parts.next() {
+        None => None,
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| malformed(line, "a=rtpmap channels"))?,
+        ),
+    };
+    if parts.next().is_some() {
+        return Err(malformed(line, "a=rtpmap"));
+    }
+    Ok(RtpMap {
+        payload_type,
+        encoding: encoding.to_owned(),
+        clock_rate,
+        channels,
+    })
+}
+
+fn parse_direction(attr: &str) -> Option<Direction> {
+    match attr {
+        "sendrecv" => Some(Direction::SendRecv),
+        "sendonly" => Some(Direction::SendOnly),
+        "recvonly" => Some(Direction::RecvOnly),
+        "inactive" => Some(Direction::Inactive),
+        _ => None,
+    }
+}
+
+impl Direction {
+    /// The attribute name (`sendrecv`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SendRecv => "sendrecv",
+            Self::SendOnly => "sendonly",
+            Self::RecvOnly => "recvonly",
+            Self::Inactive => "inactive",
+        }
     }
 
-    /// Writes the description, CRLF line endings.
+    /// The direction an answer takes to an offer of `self` (RFC 3264 §6.1): `sendonly` ↔
+    /// `recvonly`, the others unchanged.
+    pub fn mirrored(self) -> Self {
+        match self {
+            Self::SendOnly => Self::RecvOnly,
+            Self::RecvOnly => Self::SendOnly,
+            other => other,
+        }
+    }
+}
+
+mod negotiate;
+pub use negotiate::{DEFAULT_PTIME, accept_answer, answer, offer};
+
+#[cfg(test)]
+mod tests;
+
+impl Session {
+    /// Parses a session description.
+    ///
+    /// Lines end in CRLF or LF. `v=`, `o=` and `s=` are required; `c=`, `m=` and the
+    /// attributes `rtpmap`, `fmtp`, `ptime` and the direction are read; other lines and
+    /// attributes are skipped (they still count toward [`MAX_ATTRIBUTES`]). A medium without
+    /// its own direction takes the session's, else `sendrecv`.
+    pub fn parse(text: &[u8]) -> Result<Self, SdpError> {
+        if text.len() > MAX_SDP {
+            return Err(SdpError::TooLong { len: text.len() });
+        }
+        let mut version_seen = false;
+        let mut origin = None;
+        let mut name = None;
+        let mut connection = None;
+        let mut direction = None;
+        let mut media: Vec<MediaDescription> = Vec::new();
+        // Which media had an explicit direction attribute.
+        let mut explicit = [false; MAX_MEDIA];
+        let mut attributes = 0;
+        let mut section = Section::Session;
+        for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let line = index + 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if raw.is_empty() {
+                continue;
+            }
+            if raw.iter().any(|&b| b == 0 || b == b'\r') {
+                return Err(malformed(line, "character"));
+            }
+            let text = std::str::from_utf8(raw).map_err(|_| malformed(line, "UTF-8"))?;
+            let (kind, value) = match text.as_bytes() {
+                [k, b'=', ..] if k.is_ascii_lowercase() => (*k, &text[2..]),
+                _ => return Err(malformed(line, "type=value")),
+            };
+            if !version_seen {
+                if kind != b'v' || value != "0" {
+                    return Err(malformed(line, "v="));
+                }
+                version_seen = true;
+                continue;
+            }
+            match (kind, &section) {
+                (b'v', _) => return Err(malformed(line, "v= (repeated)")),
+                (b'o', Section::Session) => {
+                    if origin.is_some() {
+                        return Err(malformed(line, "o= (repeated)"));
+                    }
+                    origin = Some(parse_origin(value, line)?);
+                }
+                (b's', Section::Session) => {
+                    if name.is_some() {
+                        return Err(malformed(line, "s= (repeated)"));
+                    }
+                    name = Some(value.to_owned());
+                }
+                (b'c', Section::Session) => connection = Some(parse_connection(value, line)?),
+                (b'c', Section::Media) => {
+                    if let Some(m) = media.last_mut() {
+                        m.connection = Some(parse_connection(value, line)?);
+                    }
+                }
+                (b'm', _) => {
+                    if media.len() == MAX_MEDIA {
+                        return Err(SdpError::TooMany {
+                            line,
+                            field: "m= lines",
+                        });
+                    }
+                    media.push(parse_media(value, line)?);
+                    section = Section::Media;
+                }
+                (b'a', _) => {
+                    attributes += 1;
+                    if attributes > MAX_ATTRIBUTES {
+                        return Err(SdpError::TooMany {
+                            line,
+                            field: "attributes",
+                        });
+                    }
+                    let (attr, attr_value) = value.split_once(':').unwrap_or((value, ""));
+                    let current = media.len().checked_sub(1);
+                    match (current, parse_direction(attr)) {
+                        (None, Some(d)) => direction = Some(d),
+                        (Some(i), Some(d)) => {
+                            media[i].direction = d;
+                            explicit[i] = true;
+                        }
+                        (Some(i), None) => {
+                            parse_media_attribute(&mut media[i], attr, attr_value, line)?
+                        }
+                        (None, None) => {}
+                    }
+                }
+                (b'o' | b's', Section::Media) => return Err(malformed(line, "line order")),
+                _ => {}
+            }
+        }
+        if !version_seen {
+            return Err(SdpError::Missing { field: "v=" });
+        }
+        let origin = origin.ok_or(SdpError::Missing { field: "o=" })?;
+        let name = name.ok_or(SdpError::Missing { field: "s=" })?;
+        if let Some(d) = direction {
+            for (m, explicit) in media.iter_mut().zip(explicit) {
+                if !explicit {
+                    m.direction = d;
+                }
+            }
+        }
+        Ok(Self {
+            origin,
+            name,
+            connection,
+            direction,
+            media,
+        })
+    }
+
+    /// Writes the description, CRLF line endings. Every medium's direction is written
+    /// explicitly. Text fields have CR, LF and NUL replaced by spaces, so that a field cannot
+    /// start a line of its own.
     pub fn encode(&self) -> String {
-        todo!()
+        let mut out = String::with_capacity(256);
+        let o = &self.origin;
+        let _ = write!(
+            out,
+            "v=0\r\no={} {} {} {}\r\ns={}\r\n",
+            Clean(&o.username),
+            o.session_id,
+            o.version,
+            Addr(o.address),
+            Clean(&self.name)
+        );
+        if let Some(c) = self.connection {
+            let _ = write!(out, "c={}\r\n", Addr(c));
+        }
+        out.push_str("t=0 0\r\n");
+        if let Some(d) = self.direction {
+            let _ = write!(out, "a={}\r\n", d.name());
+        }
+        for m in &self.media {
+            let _ = write!(
+                out,
+                "m={} {} {}",
+                Clean(&m.kind),
+                m.port,
+                Clean(&m.protocol)
+            );
+            for f in &m.formats {
+                let _ = write!(out, " {f}");
+            }
+            if m.formats.is_empty() {
+                out.push_str(" *");
+            }
+            out.push_str("\r\n");
+            if let Some(c) = m.connection {
+                let _ = write!(out, "c={}\r\n", Addr(c));
+            }
+            for r in &m.rtpmap {
+                let _ = write!(
+                    out,
+                    "a=rtpmap:{} {}/{}",
+                    r.payload_type,
+                    Clean(&r.encoding),
+                    r.clock_rate
+                );
+                if let Some(ch) = r.channels {
+                    let _ = write!(out, "/{ch}");
+                }
+                out.push_str("\r\n");
+            }
+            for (pt, params) in &m.fmtp {
+                let _ = write!(out, "a=fmtp:{pt} {}\r\n", Clean(params));
+            }
+            if let Some(p) = m.ptime {
+                let _ = write!(out, "a=ptime:{p}\r\n");
+            }
+            let _ = write!(out, "a={}\r\n", m.direction.name());
+        }
+        out
+    }
+}
+
+/// Reads the media-level attributes Offhook uses; others are skipped.
+fn parse_media_attribute(
+    m: &mut MediaDescription,
+    attr: &str,
+    value: &str,
+    line: usize,
+) -> Result<(), SdpError> {
+    match attr {
+        "rtpmap" => m.rtpmap.push(parse_rtpmap(value, line)?),
+        "fmtp" => {
+            let (pt, params) = value.split_once(' ').unwrap_or((value, ""));
+            let pt = parse_payload_type(pt).ok_or(malformed(line, "a=fmtp payload type"))?;
+            m.fmtp.push((
+                pt,
+                params.trim_matches(|c| c == ' ' || c == '\t').to_owned(),
+            ));
+        }
+        "ptime" => {
+            // Some phones write `20.0`; the fraction is dropped.
+            let whole = value.split_once('.').map_or(value, |(w, _)| w);
+            m.ptime = Some(
+                whole
+                    .trim()
+                    .parse()
+                    .map_err(|_| malformed(line, "a=ptime"))?,
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Displays `IN IP4 <addr>` or `IN IP6 <addr>`.
+struct Addr(IpAddr);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "IN IP4 {a}"),
+            IpAddr::V6(a) => write!(f, "IN IP6 {a}"),
+        }
+    }
+}
+
+/// Displays text with CR, LF and NUL replaced by spaces.
+struct Clean<'a>(&'a str);
+
+impl fmt::Display for Clean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            f.write_char(if matches!(c, '\r' | '\n' | '\0') {
+                ' '
+            } else {
+                c
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -177,27 +601,3 @@ pub struct Negotiated {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no audio stream with a codec in common")]
 pub struct NoCommonCodec;
-
-/// An offer from us (for INVITE with SDP or re-INVITE): our codecs, telephone-event 0-15.
-pub fn offer(caps: &Capabilities, session_id: u64, version: u64, direction: Direction) -> Session {
-    let _ = (caps, session_id, version, direction);
-    todo!()
-}
-
-/// Our answer to the phone's offer, and the phone's side as the station manager's
-/// [`Media`], or why not (→ 488).
-pub fn answer(
-    offer: &Session,
-    caps: &Capabilities,
-    session_id: u64,
-    version: u64,
-) -> Result<(Session, Negotiated), NoCommonCodec> {
-    let _ = (offer, caps, session_id, version);
-    todo!()
-}
-
-/// The phone's answer to our offer: what was agreed.
-pub fn accept_answer(our_offer: &Session, answer: &Session) -> Result<Negotiated, NoCommonCodec> {
-    let _ = (our_offer, answer);
-    todo!()
-}
