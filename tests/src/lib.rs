@@ -18,6 +18,7 @@ use serde_json::Value;
 pub mod netns;
 pub mod osmo;
 pub mod sim;
+pub mod sip_peers;
 pub mod tls;
 
 /// How long any single wait in a test may take before it fails.
@@ -267,6 +268,16 @@ impl Server {
             );
         }
         let config = tmp.path().join("offhook.toml");
+        // SIP is on by default on 0.0.0.0:5060: each test server gets a loopback port of its
+        // own unless the test sets `[sip]` itself.
+        let extra = &if extra.contains("[sip]") {
+            extra.to_owned()
+        } else {
+            format!(
+                "{extra}\n[sip]\nlisten = \"127.0.0.1:{}\"\n",
+                sim::free_tcp_and_udp_port()
+            )
+        };
         std::fs::write(
             &config,
             // An `[http]` table in `extra` gets the listen address; otherwise the harness adds one.
