@@ -11,13 +11,28 @@
 use std::fmt;
 use std::str::FromStr;
 
+mod addr;
+mod framer;
+mod header;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use parse::{error_response, parse};
+
 /// The largest message accepted, in bytes: a UDP datagram's payload can be no larger, and TCP
 /// messages are held to the same bound (a longer one closes the connection).
 pub const MAX_MESSAGE: usize = 65_535;
 /// The most header lines in one message (after unfolding); more is an error (Answer 400).
 pub const MAX_HEADERS: usize = 128;
 /// The most Via values in one message (counting comma-separated values); more is an error.
-pub const MAX_VIA: usize = 32;
+/// Each hop adds one and Max-Forwards starts at 70 (RFC 3261 §8.1.1.6), so no legitimate
+/// request carries more; RFC 4475's `longreq` carries 34.
+pub const MAX_VIA: usize = 70;
+/// The longest URI, in bytes (longer: 414 Request-URI Too Long for a Request-URI).
+pub const MAX_URI: usize = 8_192;
+/// The most parameters in one URI, one URI's headers, or one header value.
+pub const MAX_PARAMS: usize = 64;
 
 /// A SIP message: a request or a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,8 +185,9 @@ pub enum Contact {
     Addr(NameAddr),
 }
 
-/// A header name. Names are case-insensitive and compact forms are read as the full name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A header name. Names are case-insensitive (an `Other` name compares so too) and compact
+/// forms are read as the full name.
+#[derive(Debug, Clone, Eq)]
 pub enum HeaderName {
     /// Via (`v`).
     Via,
@@ -255,8 +271,10 @@ pub struct ParseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    /// The message is longer than [`MAX_MESSAGE`] (answer 413 if answerable).
+    /// The message is longer than [`MAX_MESSAGE`] (answer 513 if answerable).
     TooLarge,
+    /// Content-Length announces a body larger than [`MAX_MESSAGE`] (answer 413).
+    BodyTooLarge,
     /// A count limit was exceeded ([`MAX_HEADERS`], [`MAX_VIA`]).
     TooMany,
     /// The Request-URI is too long (answer 414).
@@ -271,6 +289,10 @@ pub enum ParseErrorKind {
     NotUtf8,
     /// A header line or value is malformed.
     Header,
+    /// A Via names a transport other than UDP, TCP or TLS.
+    UnsupportedTransport,
+    /// The CSeq method differs from the request method (RFC 4475 §3.1.2.17).
+    MethodMismatch,
     /// A mandatory header is missing.
     Missing,
     /// Content-Length is malformed, negative or too large.
@@ -302,7 +324,44 @@ pub struct StreamFramer {
 impl Method {
     /// The method's token.
     pub fn as_str(&self) -> &str {
-        todo!()
+        match self {
+            Self::Invite => "INVITE",
+            Self::Ack => "ACK",
+            Self::Bye => "BYE",
+            Self::Cancel => "CANCEL",
+            Self::Register => "REGISTER",
+            Self::Options => "OPTIONS",
+            Self::Info => "INFO",
+            Self::Subscribe => "SUBSCRIBE",
+            Self::Notify => "NOTIFY",
+            Self::Message => "MESSAGE",
+            Self::Update => "UPDATE",
+            Self::Prack => "PRACK",
+            Self::Refer => "REFER",
+            Self::Publish => "PUBLISH",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// The method for a token already checked to be one (case-sensitive, §7.1).
+    fn from_token(s: &str) -> Self {
+        match s {
+            "INVITE" => Self::Invite,
+            "ACK" => Self::Ack,
+            "BYE" => Self::Bye,
+            "CANCEL" => Self::Cancel,
+            "REGISTER" => Self::Register,
+            "OPTIONS" => Self::Options,
+            "INFO" => Self::Info,
+            "SUBSCRIBE" => Self::Subscribe,
+            "NOTIFY" => Self::Notify,
+            "MESSAGE" => Self::Message,
+            "UPDATE" => Self::Update,
+            "PRACK" => Self::Prack,
+            "REFER" => Self::Refer,
+            "PUBLISH" => Self::Publish,
+            other => Self::Other(other.to_string()),
+        }
     }
 }
 
@@ -314,8 +373,14 @@ impl fmt::Display for Method {
 
 impl FromStr for Method {
     type Err = ParseError;
-    fn from_str(_s: &str) -> Result<Self, ParseError> {
-        todo!()
+    /// Reads a method token (RFC 3261 §25.1 `token`); methods are case-sensitive, so
+    /// `invite` is `Other("invite")`.
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        if addr::is_token(s) {
+            Ok(Self::from_token(s))
+        } else {
+            Err(addr::err(ParseErrorKind::StartLine, "Method", 0))
+        }
     }
 }
 
@@ -329,205 +394,43 @@ impl fmt::Display for Transport {
     }
 }
 
-impl Uri {
-    /// The value of URI parameter `name` (case-insensitive); `Some("")` for a flag parameter.
-    pub fn param(&self, _name: &str) -> Option<&str> {
-        todo!()
+/// Reads `delta-seconds` (`1*DIGIT`); values past `u32::MAX` saturate (RFC 3261 §20.19 caps
+/// Expires at 2^32-1).
+fn delta_seconds(s: &str) -> Option<u32> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
     }
+    Some(s.parse::<u32>().unwrap_or(u32::MAX))
 }
 
-impl fmt::Display for Uri {
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
+/// Writes the headers (canonical names; CR and LF in values, which would forge header lines,
+/// become spaces), a `Content-Length` for `body` at the place of the first one (or last), the
+/// empty line and the body.
+fn encode_rest(out: &mut Vec<u8>, headers: &Headers, body: &[u8]) {
+    let mut wrote_length = false;
+    for (name, value) in headers.iter() {
+        if *name == HeaderName::ContentLength {
+            if !wrote_length {
+                out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+                wrote_length = true;
+            }
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend(
+            value
+                .bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
+        out.extend_from_slice(b"\r\n");
     }
-}
-
-impl FromStr for Uri {
-    type Err = ParseError;
-    fn from_str(_s: &str) -> Result<Self, ParseError> {
-        todo!()
+    if !wrote_length {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
     }
-}
-
-impl NameAddr {
-    /// The `tag` parameter.
-    pub fn tag(&self) -> Option<&str> {
-        self.param("tag")
-    }
-    /// The value of header parameter `name` (case-insensitive); `Some("")` for a flag.
-    pub fn param(&self, _name: &str) -> Option<&str> {
-        todo!()
-    }
-}
-
-impl fmt::Display for NameAddr {
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
-    }
-}
-
-impl FromStr for NameAddr {
-    type Err = ParseError;
-    fn from_str(_s: &str) -> Result<Self, ParseError> {
-        todo!()
-    }
-}
-
-impl Via {
-    /// The `branch` parameter.
-    pub fn branch(&self) -> Option<&str> {
-        todo!()
-    }
-    /// The `received` parameter.
-    pub fn received(&self) -> Option<&str> {
-        todo!()
-    }
-    /// The `rport` parameter (RFC 3581): `None` if absent, `Some(None)` if present without a
-    /// value, `Some(Some(port))` if filled in.
-    pub fn rport(&self) -> Option<Option<u16>> {
-        todo!()
-    }
-}
-
-impl fmt::Display for Via {
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
-    }
-}
-
-impl FromStr for Via {
-    type Err = ParseError;
-    fn from_str(_s: &str) -> Result<Self, ParseError> {
-        todo!()
-    }
-}
-
-impl fmt::Display for CSeq {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.seq, self.method)
-    }
-}
-
-impl FromStr for CSeq {
-    type Err = ParseError;
-    fn from_str(_s: &str) -> Result<Self, ParseError> {
-        todo!()
-    }
-}
-
-impl Contact {
-    /// The `expires` parameter, if present and numeric.
-    pub fn expires(&self) -> Option<u32> {
-        todo!()
-    }
-    /// The `q` parameter, if present (as written, e.g. `"0.7"`).
-    pub fn q(&self) -> Option<&str> {
-        todo!()
-    }
-}
-
-impl fmt::Display for Contact {
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
-    }
-}
-
-impl HeaderName {
-    /// The canonical spelling (`"Call-ID"`, `"CSeq"`, `"WWW-Authenticate"`).
-    pub fn as_str(&self) -> &str {
-        todo!()
-    }
-    /// Reads a header name: case-insensitive, compact forms map to the full name.
-    pub fn parse(_name: &str) -> Self {
-        todo!()
-    }
-}
-
-impl fmt::Display for HeaderName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Headers {
-    /// No headers.
-    pub fn new() -> Self {
-        Self(Vec::new())
-    }
-    /// The first value of `name`.
-    pub fn get(&self, _name: &HeaderName) -> Option<&str> {
-        todo!()
-    }
-    /// Every value of `name`, in order; comma-separated lists are split for Via, Contact,
-    /// Route, Record-Route, Allow and Supported.
-    pub fn get_all<'a>(&'a self, _name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
-        std::iter::empty()
-    }
-    /// Appends a header.
-    pub fn push(&mut self, name: HeaderName, value: impl Into<String>) {
-        self.0.push((name, value.into()));
-    }
-    /// Replaces every `name` header with this one value (at the first one's place, else at
-    /// the end).
-    pub fn set(&mut self, _name: HeaderName, _value: impl Into<String>) {
-        todo!()
-    }
-    /// Removes every `name` header.
-    pub fn remove(&mut self, name: &HeaderName) {
-        self.0.retain(|(n, _)| n != name);
-    }
-    /// Every header, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &str)> {
-        self.0.iter().map(|(n, v)| (n, v.as_str()))
-    }
-    /// The number of header lines.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    /// Whether there are no headers.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// Every Via value, top first.
-    pub fn via(&self) -> Result<Vec<Via>, ParseError> {
-        todo!()
-    }
-    /// The topmost Via.
-    pub fn top_via(&self) -> Result<Via, ParseError> {
-        todo!()
-    }
-    /// The From header.
-    pub fn from(&self) -> Result<NameAddr, ParseError> {
-        todo!()
-    }
-    /// The To header.
-    pub fn to(&self) -> Result<NameAddr, ParseError> {
-        todo!()
-    }
-    /// The Call-ID.
-    pub fn call_id(&self) -> Option<&str> {
-        todo!()
-    }
-    /// The CSeq header.
-    pub fn cseq(&self) -> Result<CSeq, ParseError> {
-        todo!()
-    }
-    /// Every Contact value.
-    pub fn contacts(&self) -> Result<Vec<Contact>, ParseError> {
-        todo!()
-    }
-    /// The Expires header, if present and numeric.
-    pub fn expires(&self) -> Option<u32> {
-        todo!()
-    }
-    /// The Max-Forwards header, if present and numeric.
-    pub fn max_forwards(&self) -> Option<u32> {
-        todo!()
-    }
-    /// The Content-Length header, if present and numeric.
-    pub fn content_length(&self) -> Option<usize> {
-        todo!()
-    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
 }
 
 impl Request {
@@ -542,7 +445,10 @@ impl Request {
     }
     /// The request's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        out.extend_from_slice(format!("{} {} SIP/2.0\r\n", self.method, self.uri).as_bytes());
+        encode_rest(&mut out, &self.headers, &self.body);
+        out
     }
 }
 
@@ -558,12 +464,42 @@ impl Response {
     }
     /// The response's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        let reason: String = self
+            .reason
+            .chars()
+            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+            .collect();
+        out.extend_from_slice(format!("SIP/2.0 {:03} {reason}\r\n", self.status).as_bytes());
+        encode_rest(&mut out, &self.headers, &self.body);
+        out
     }
     /// A response to `req` per RFC 3261 §8.2.6: Via(s), From, To (a to-tag added when given
     /// and absent), Call-ID, CSeq copied; Content-Length 0.
-    pub fn to_request(_req: &Request, _status: u16, _reason: &str, _to_tag: Option<&str>) -> Self {
-        todo!()
+    pub fn to_request(req: &Request, status: u16, reason: &str, to_tag: Option<&str>) -> Self {
+        let mut response = Self::new(status, reason);
+        for (name, value) in req.headers.iter() {
+            match name {
+                HeaderName::To => {
+                    let mut value = value.to_string();
+                    if let Some(tag) = to_tag {
+                        let has_tag = addr::parse_name_addr(&value, "To", 0)
+                            .map(|a| a.tag().is_some())
+                            .unwrap_or(false);
+                        if !has_tag {
+                            value = format!("{value};tag={tag}");
+                        }
+                    }
+                    response.headers.push(HeaderName::To, value);
+                }
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                    response.headers.push(name.clone(), value);
+                }
+                _ => {}
+            }
+        }
+        response.headers.push(HeaderName::ContentLength, "0");
+        response
     }
 }
 
@@ -598,57 +534,71 @@ impl Message {
     }
 }
 
-/// The RFC 3261 §21 reason phrase for `status` (a class phrase for unknown codes).
-pub fn reason_phrase(_status: u16) -> &'static str {
-    todo!()
-}
-
-/// Parses one whole message: a UDP datagram or a message framed by [`StreamFramer`].
-pub fn parse(_bytes: &[u8]) -> Result<Message, ParseError> {
-    todo!()
-}
-
-/// The response to a request that failed to parse with `Answer::Respond(status)`: Via(s),
-/// From, To, Call-ID and CSeq copied leniently from the raw bytes, a To tag added if absent,
-/// `reason` as the reason phrase. `None` when those headers cannot be read (then drop).
-pub fn error_response(_bytes: &[u8], _status: u16, _reason: &str) -> Option<Response> {
-    todo!()
-}
-
-impl ParseError {
-    /// How to answer the message that failed: `Respond(code)` for a request whose Via, From,
-    /// To, Call-ID and CSeq could be read (505 bad version, 413 too large, 414 URI too long,
-    /// 416 unsupported scheme, else 400); `Drop` for responses and unreadable requests.
-    pub fn answer(&self) -> Answer {
-        todo!()
-    }
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        todo!()
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl StreamFramer {
-    /// An empty framer.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Appends bytes read from the stream.
-    pub fn push(&mut self, _bytes: &[u8]) {
-        todo!()
-    }
-    /// The next whole message, if one is buffered. After an `Err` the stream cannot be
-    /// resynchronised: the caller closes the connection.
-    pub fn pop(&mut self) -> Option<Result<Message, ParseError>> {
-        todo!()
-    }
-    /// How many CRLF keep-alive pings were skipped since the last call (each is answered
-    /// with a single CRLF, RFC 5626 §3.5.1); resets the count.
-    pub fn pop_keepalives(&mut self) -> usize {
-        std::mem::take(&mut self.keepalives)
+/// The RFC 3261 §21 reason phrase for `status` (with RFC 3265's 489, RFC 3329's 494 and
+/// RFC 6665's 204); a class phrase for other codes.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        204 => "No Notification",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        305 => "Use Proxy",
+        380 => "Alternative Service",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        485 => "Ambiguous",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        489 => "Bad Event",
+        491 => "Request Pending",
+        493 => "Undecipherable",
+        494 => "Security Agreement Required",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => match status / 100 {
+            1 => "Provisional",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Global Failure",
+        },
     }
 }
