@@ -127,6 +127,38 @@ fn sip_register_sha256() {
     assert_eq!(Credentials::parse(&creds.header_value()).unwrap(), creds);
 }
 
+/// What SIPp 3.6.1 (Debian `sip-tester`) sent on loopback to answer
+/// `Digest realm="offhook", nonce="AAAAAAAAA-g_sipp-nonce", opaque="op1", algorithm=MD5, qop="auth"`
+/// for alice / s3cret (scenario `[authentication username=alice password=s3cret]`). No spaces
+/// after the commas.
+const SIPP_AUTHORIZATION: &str = r#"Digest username="alice",realm="offhook",cnonce="6b8b4567",nc=00000001,qop=auth,uri="sip:127.0.0.1:15099",nonce="AAAAAAAAA-g_sipp-nonce",response="bc01d9256858b75f25f422b2422a123a",algorithm=MD5,opaque="op1""#;
+
+#[test]
+fn sipp_register_md5() {
+    let creds = Credentials::parse(SIPP_AUTHORIZATION).unwrap();
+    assert_eq!(creds.uri, "sip:127.0.0.1:15099");
+    assert_eq!(creds.cnonce.as_deref(), Some("6b8b4567"));
+    assert_eq!(creds.opaque.as_deref(), Some("op1"));
+    assert!(verify(&creds, "REGISTER", "s3cret"));
+    assert!(!verify(&creds, "REGISTER", "s3cret "));
+    assert!(!verify(&creds, "INVITE", "s3cret"));
+    // The same answer from our client side.
+    let challenge = Challenge::parse(
+        r#"Digest realm="offhook", nonce="AAAAAAAAA-g_sipp-nonce", opaque="op1", algorithm=MD5, qop="auth""#,
+    )
+    .unwrap();
+    let ours = authorize(
+        &challenge,
+        "alice",
+        "s3cret",
+        "REGISTER",
+        "sip:127.0.0.1:15099",
+        "6b8b4567",
+        1,
+    );
+    assert_eq!(ours, creds);
+}
+
 #[test]
 fn challenge_header_value() {
     let c = Challenge {

@@ -57,6 +57,29 @@ a=maxptime:60
 a=sendrecv
 ";
 
+/// The offer baresip 1.0.0 (Debian) sent in an INVITE on loopback (g711, opus and aufile
+/// modules loaded), as is.
+const BARESIP_OFFER: &str = "v=0\r
+o=- 4251657560 1630805677 IN IP4 192.0.2.2\r
+s=-\r
+c=IN IP4 192.0.2.2\r
+t=0 0\r
+a=tool:baresip 1.0.0\r
+m=audio 31058 RTP/AVP 0 8 96 101\r
+a=rtpmap:0 PCMU/8000\r
+a=rtpmap:8 PCMA/8000\r
+a=rtpmap:96 opus/48000/2\r
+a=fmtp:96 stereo=1;sprop-stereo=1\r
+a=rtpmap:101 telephone-event/8000\r
+a=fmtp:101 0-15\r
+a=sendrecv\r
+a=label:1\r
+a=rtcp-rsize\r
+a=ssrc:15856229 cname:sip:bob@127.0.0.1\r
+a=minptime:20\r
+a=ptime:20\r
+";
+
 fn caps() -> Capabilities {
     Capabilities {
         address: SocketAddr::new(Ipv4Addr::new(192, 0, 2, 1).into(), 40000),
@@ -173,6 +196,24 @@ fn answer_keeps_offerers_preference_and_payload_types() {
     assert_eq!(got.remote.codec, Codec::Pcmu);
     assert_eq!(got.remote.telephone_event, None);
     assert_eq!(answer.media[0].formats, [0]);
+}
+
+#[test]
+fn answer_baresip() {
+    let offer = parse(BARESIP_OFFER);
+    assert_eq!(offer.origin.session_id, 4251657560);
+    assert_eq!(offer.media[0].formats, [0, 8, 96, 101]);
+    assert_eq!(offer.media[0].ptime, Some(20));
+    assert_eq!(
+        offer.media[0].fmtp[0],
+        (96, "stereo=1;sprop-stereo=1".to_owned())
+    );
+    let (answer, got) = answer(&offer, &caps(), 7, 1).unwrap();
+    assert_eq!(got.remote.address, "192.0.2.2:31058".parse().unwrap());
+    assert_eq!(got.remote.codec, Codec::Pcmu);
+    assert_eq!(got.remote.telephone_event, Some(101));
+    assert_eq!(answer.media[0].formats, [0, 101]);
+    assert_eq!(Session::parse(answer.encode().as_bytes()).unwrap(), answer);
 }
 
 #[test]
