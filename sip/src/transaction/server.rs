@@ -28,7 +28,7 @@ pub(crate) enum State {
 #[derive(Debug)]
 pub(crate) struct Server {
     pub(crate) state: State,
-    invite: bool,
+    pub(crate) invite: bool,
     /// Where responses go.
     to: SocketAddr,
     transport: Transport,
@@ -43,6 +43,9 @@ pub(crate) struct Server {
     dialog: Option<(String, u32)>,
     /// Whether the ACK to the 2xx came.
     acked: bool,
+    /// Whether [`Event::Cancelled`] was reported (once, even if CANCEL comes again on a new
+    /// transaction, as it may over TCP where Timer J is zero).
+    cancelled: bool,
 }
 
 /// Where responses to a request with top Via `via` from `from` go (§18.2.2, RFC 3581 §4):
@@ -149,6 +152,7 @@ impl Transactions {
                 to_tag: None,
                 dialog: None,
                 acked: false,
+                cancelled: false,
             },
         );
         match request.method {
@@ -282,11 +286,11 @@ impl Transactions {
         let response = Response::to_request(request, status, reason, Some(&tag));
         self.respond(now, tx, response);
         if let Some(id) = invite
-            && self
-                .servers
-                .get(&id)
-                .is_some_and(|s| s.state == State::Proceeding)
+            && let Some(s) = self.servers.get_mut(&id)
+            && s.state == State::Proceeding
+            && !s.cancelled
         {
+            s.cancelled = true;
             debug!(invite = %ServerTx(id), "INVITE cancelled");
             self.events.push_back(Event::Cancelled {
                 invite: ServerTx(id),
