@@ -1,0 +1,359 @@
+//! CANCEL (§9), the cap, the addresses, malformed input and the settings.
+
+use super::*;
+
+// ------------------------------------------------------------------------ CANCEL (§9)
+
+#[test]
+fn cancel_matching_an_invite_is_answered_200_and_reported_once() {
+    let mut b = Bench::new();
+    let tx = invite_in(&mut b);
+    reply(&mut b, tx, 180);
+    b.sent();
+    let cancel = incoming(Method::Cancel, "z9hG4bKinv1", 1);
+    b.receive(req(cancel.clone()));
+    assert_eq!(b.events(), [Event::Cancelled { invite: tx }]);
+    let sent = b.sent();
+    assert_eq!(sent.len(), 1);
+    let Message::Response(ok) = &sent[0].1 else {
+        panic!()
+    };
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.headers.cseq().unwrap().method, Method::Cancel);
+    assert_eq!(
+        ok.headers.to().unwrap().tag(),
+        Some("s1"),
+        "§9.2: the same To tag"
+    );
+    // A retransmitted CANCEL gets the 200 again, and no second event.
+    b.receive(req(cancel));
+    assert_eq!(status_of(&b.sent()[0].1), Some(200));
+    assert!(b.events().is_empty());
+    reply(&mut b, tx, 487);
+    assert_eq!(status_of(&b.sent()[0].1), Some(487));
+    assert_eq!(b.tx.stats().cancels_matched, 1);
+}
+
+#[test]
+fn cancel_again_over_tcp_is_reported_once() {
+    let mut b = Bench::new();
+    b.receive_over(
+        Transport::Tcp,
+        req(incoming(Method::Invite, "z9hG4bKinv1", 1)),
+    );
+    let tx = match b.events().as_slice() {
+        [Event::Request { tx: Some(tx), .. }] => *tx,
+        e => panic!("{e:?}"),
+    };
+    // Over TCP the CANCEL's transaction ends with its 200 (Timer J is zero), so a second
+    // CANCEL is a new transaction: answered 200 again, but the TU hears of it once.
+    for _ in 0..2 {
+        b.receive_over(
+            Transport::Tcp,
+            req(incoming(Method::Cancel, "z9hG4bKinv1", 1)),
+        );
+    }
+    assert_eq!(b.events(), [Event::Cancelled { invite: tx }]);
+    let statuses: Vec<_> = b.sent().iter().map(|(_, m)| status_of(m)).collect();
+    assert_eq!(statuses, [Some(100), Some(200), Some(200)]);
+}
+
+#[test]
+fn cancel_after_the_final_response_is_answered_200_without_event() {
+    let mut b = Bench::new();
+    let tx = invite_in(&mut b);
+    reply(&mut b, tx, 200);
+    b.sent();
+    b.receive(req(incoming(Method::Cancel, "z9hG4bKinv1", 1)));
+    assert!(b.events().is_empty());
+    assert_eq!(status_of(&b.sent()[0].1), Some(200));
+}
+
+#[test]
+fn cancel_matching_nothing_is_answered_481() {
+    let mut b = Bench::new();
+    b.receive(req(incoming(Method::Cancel, "z9hG4bKnothing", 1)));
+    assert!(b.events().is_empty());
+    assert_eq!(status_of(&b.sent()[0].1), Some(481));
+    assert_eq!(b.tx.stats().cancels_unmatched, 1);
+}
+
+#[test]
+fn cancel_waits_for_a_provisional_then_goes_with_the_invite_branch() {
+    let mut b = Bench::new();
+    let invite_tx = b.send(Method::Invite, Transport::Udp);
+    let invite = b.sent().remove(0).1;
+    let now = b.now;
+    let cancel_tx = b.tx.cancel(now, invite_tx).unwrap();
+    assert!(
+        b.sent().is_empty(),
+        "§9.1: not before a provisional response"
+    );
+    assert_eq!(b.tx.cancel(now, invite_tx), None, "only once");
+    b.at(ms(100));
+    b.receive(resp(b_answer(&invite, 180)));
+    b.events();
+    let sent = b.sent();
+    assert_eq!(sent.len(), 1);
+    let Message::Request(cancel) = &sent[0].1 else {
+        panic!()
+    };
+    let Message::Request(inv) = &invite else {
+        panic!()
+    };
+    assert_eq!(cancel.method, Method::Cancel);
+    assert_eq!(cancel.uri, inv.uri);
+    assert_eq!(
+        cancel.headers.via().unwrap(),
+        vec![inv.headers.top_via().unwrap()]
+    );
+    assert_eq!(cancel.headers.to(), inv.headers.to());
+    assert_eq!(cancel.headers.cseq().unwrap().seq, 1);
+    assert_eq!(cancel.headers.cseq().unwrap().method, Method::Cancel);
+    // The CANCEL's 200 and the INVITE's 487 each reach their own transaction.
+    let ok = b_answer(&sent[0].1, 200);
+    b.receive(resp(ok.clone()));
+    let terminated = b_answer(&invite, 487);
+    b.receive(resp(terminated.clone()));
+    assert_eq!(
+        b.events(),
+        [
+            Event::Response {
+                tx: cancel_tx,
+                response: ok
+            },
+            Event::Response {
+                tx: invite_tx,
+                response: terminated
+            }
+        ]
+    );
+    assert_eq!(method_of(&b.sent()[0].1), Some(Method::Ack));
+}
+
+#[test]
+fn cancelled_invite_without_final_response_times_out_64_t1_after_the_cancel() {
+    let mut b = Bench::new();
+    let invite_tx = b.send(Method::Invite, Transport::Udp);
+    let invite = b.sent().remove(0).1;
+    b.receive(resp(b_answer(&invite, 180)));
+    b.at(secs(10));
+    let now = b.now;
+    let cancel_tx = b.tx.cancel(now, invite_tx).unwrap();
+    let cancel = b.sent().remove(0).1;
+    b.receive(resp(b_answer(&cancel, 200)));
+    b.events();
+    b.run_to(ms(41_999));
+    assert!(b.events().is_empty());
+    b.run_to(secs(42));
+    assert_eq!(b.events(), [Event::Timeout { tx: invite_tx }]);
+    assert_ne!(cancel_tx, invite_tx);
+}
+
+#[test]
+fn cancel_of_an_answered_invite_is_refused() {
+    let mut b = Bench::new();
+    let invite_tx = b.send(Method::Invite, Transport::Udp);
+    let invite = b.sent().remove(0).1;
+    b.receive(resp(b_answer(&invite, 200)));
+    let now = b.now;
+    assert_eq!(b.tx.cancel(now, invite_tx), None);
+    let options = b.send(Method::Options, Transport::Udp);
+    assert_eq!(
+        b.tx.cancel(now, options),
+        None,
+        "only an INVITE is cancelled"
+    );
+}
+
+// -------------------------------------------------------------------- bounds and addresses
+
+#[test]
+fn past_max_transactions_a_request_gets_503_with_retry_after() {
+    let mut config = Config::default();
+    config.max_transactions(2).unwrap();
+    let mut b = Bench::with(config);
+    b.receive(req(incoming(Method::Options, "z9hG4bK1", 1)));
+    b.receive(req(incoming(Method::Options, "z9hG4bK2", 2)));
+    assert_eq!(b.events().len(), 2);
+    b.receive(req(incoming(Method::Options, "z9hG4bK3", 3)));
+    assert!(b.events().is_empty());
+    let sent = b.sent();
+    let Message::Response(busy) = &sent[0].1 else {
+        panic!()
+    };
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.headers.get(&HeaderName::RetryAfter), Some("5"));
+    assert_eq!(b.tx.len(), 2, "not kept");
+    assert_eq!(b.tx.stats().refused_busy, 1);
+    // An ACK is never refused (nor answered), and our own request past the cap times out.
+    b.receive(req(incoming(Method::Ack, "z9hG4bK4", 1)));
+    assert_eq!(b.events().len(), 1);
+    let tx = b.send(Method::Options, Transport::Udp);
+    assert!(b.sent().is_empty());
+    assert_eq!(b.events(), [Event::Timeout { tx }]);
+    assert_eq!(b.tx.stats().refused_local, 1);
+}
+
+#[test]
+fn received_and_rport_are_added_and_responses_follow_them() {
+    let mut b = Bench::new();
+    let from: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    let mut r = request(Method::Options, 1);
+    r.headers = with_top_via(
+        &r.headers,
+        &"SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKnat;rport"
+            .parse()
+            .unwrap(),
+        true,
+    );
+    let now = b.now;
+    b.tx.handle_message(now, from, Transport::Udp, req(r.clone()));
+    let events = b.events();
+    let [
+        Event::Request {
+            tx: Some(tx),
+            request,
+            ..
+        },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    let via = request.headers.top_via().unwrap();
+    assert_eq!(via.received(), Some("203.0.113.9"));
+    assert_eq!(via.rport(), Some(Some(40000)));
+    let ok = Response::to_request(request, 200, "OK", Some("t"));
+    b.tx.respond(now, *tx, ok);
+    assert_eq!(b.sent()[0].0.to, from, "RFC 3581: the source port");
+    // Without rport: the source address at sent-by's port.
+    let mut r = request_without_rport();
+    r.headers = with_top_via(
+        &r.headers,
+        &"SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKnat2"
+            .parse()
+            .unwrap(),
+        true,
+    );
+    b.tx.handle_message(now, from, Transport::Udp, req(r));
+    let events = b.events();
+    let [
+        Event::Request {
+            tx: Some(tx),
+            request,
+            ..
+        },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        request.headers.top_via().unwrap().received(),
+        Some("203.0.113.9")
+    );
+    b.tx.respond(
+        now,
+        *tx,
+        Response::to_request(request, 200, "OK", Some("t")),
+    );
+    assert_eq!(
+        b.sent()[0].0.to,
+        "203.0.113.9:5062".parse::<SocketAddr>().unwrap()
+    );
+}
+
+fn request_without_rport() -> Request {
+    request(Method::Options, 2)
+}
+
+#[test]
+fn sent_by_matching_the_source_gets_no_received() {
+    let mut b = Bench::new();
+    b.receive(req({
+        let mut r = request(Method::Options, 1);
+        r.headers = with_top_via(
+            &r.headers,
+            &"SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bKx".parse().unwrap(),
+            true,
+        );
+        r
+    }));
+    let events = b.events();
+    let [Event::Request { request, .. }] = events.as_slice() else {
+        panic!()
+    };
+    assert_eq!(request.headers.top_via().unwrap().received(), None);
+}
+
+#[test]
+fn malformed_requests_get_400_and_malformed_responses_are_dropped() {
+    let mut b = Bench::new();
+    let mut r = incoming(Method::Options, "z9hG4bKbad", 1);
+    r.headers.remove(&HeaderName::CallId);
+    b.receive(req(r));
+    let out = b.tx.poll_transmit().unwrap();
+    assert!(
+        out.bytes.starts_with(b"SIP/2.0 400 "),
+        "answered without a Call-ID to copy"
+    );
+    // CSeq method not the request's.
+    let mut r = incoming(Method::Options, "z9hG4bKbad2", 1);
+    r.headers.set(HeaderName::CSeq, "1 INVITE".to_string());
+    b.receive(req(r));
+    assert_eq!(status_of(&b.sent()[0].1), Some(400));
+    // No branch.
+    let mut r = request(Method::Options, 1);
+    r.headers = with_top_via(&r.headers, &"SIP/2.0/UDP 10.0.0.2".parse().unwrap(), true);
+    b.receive(req(r));
+    assert_eq!(status_of(&b.sent()[0].1), Some(400));
+    // No Via: nowhere to answer.
+    b.receive(req(request(Method::Options, 1)));
+    assert!(b.sent().is_empty());
+    assert!(b.events().is_empty());
+    let mut r = Response::new(200, "OK");
+    r.headers.push(HeaderName::CSeq, "1 OPTIONS");
+    b.receive(resp(r));
+    assert_eq!(b.tx.stats().malformed, 5);
+    assert!(b.tx.is_empty());
+}
+
+#[test]
+fn config_setters_validate() {
+    let mut c = Config::default();
+    assert_eq!(c.t1(Duration::ZERO).unwrap_err(), ConfigError::Zero("T1"));
+    assert_eq!(c.t2(ms(100)).unwrap_err(), ConfigError::T2BelowT1);
+    assert_eq!(c.t1(secs(5)).unwrap_err(), ConfigError::T1TooLarge);
+    assert_eq!(
+        c.max_transactions(0).unwrap_err(),
+        ConfigError::Zero("max_transactions")
+    );
+    assert_eq!(c, Config::default(), "a refused value changes nothing");
+    c.t1(ms(100)).unwrap().t2(ms(100)).unwrap();
+    assert_eq!((c.t1, c.t2), (ms(100), ms(100)));
+}
+
+#[test]
+fn a_shorter_t1_scales_every_timer() {
+    let mut config = Config::default();
+    config.t1(ms(100)).unwrap();
+    let mut b = Bench::with(config);
+    let tx = b.send(Method::Invite, Transport::Udp);
+    b.sent();
+    let log = b.run_to(secs(7));
+    assert_eq!(times(&log), [100, 300, 700, 1500, 3100, 6300].map(ms));
+    assert_eq!(b.events(), [Event::Timeout { tx }], "Timer B at 6.4 s");
+}
+
+#[test]
+fn timers_of_ended_transactions_are_removed() {
+    let mut b = Bench::new();
+    let tx = b.send(Method::Options, Transport::Udp);
+    let sent = b.sent().remove(0).1;
+    assert_eq!(b.tx.timers.len(), 2, "E and F");
+    b.receive(resp(b_answer(&sent, 200)));
+    assert_eq!(b.tx.timers.len(), 1, "K only");
+    b.run_to(secs(10));
+    assert_eq!(b.tx.timers.len(), 0);
+    assert_eq!(b.tx.poll_timeout(), None);
+    let _ = tx;
+}
