@@ -335,7 +335,7 @@ impl Registrar {
     }
 
     /// The live bindings of `user`, best `q` first (a binding without `q` ranks as `q=1`;
-    /// equal ones in the order they were made).
+    /// among equals, the least recently registered or refreshed first).
     pub fn bindings(&self, user: &str) -> &[Binding] {
         self.users.get(user).map_or(&[], |u| &u.bindings)
     }
@@ -375,7 +375,9 @@ impl Registrar {
         self.timers.keys().next().map(|&(when, _)| when)
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Events wait here until drained: each `handle_*` call adds at
+    /// most one per user it touches, so a caller that drains after every call holds at most
+    /// [`Config::max_users`] of them.
     pub fn poll_event(&mut self) -> Option<RegistrarEvent> {
         self.events.pop_front()
     }

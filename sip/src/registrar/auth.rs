@@ -167,6 +167,8 @@ pub(super) fn check(
         return Verdict::Malformed("Digest URI Does Not Match The Request-URI");
     }
     let Some(secret) = accounts.secret(&creds.username) else {
+        // Hash as for a known user, so that the answer's timing does not tell which users exist.
+        let _ = digest::verify(&creds, request.method.as_str(), "");
         return Verdict::Failed;
     };
     if !digest::verify(&creds, request.method.as_str(), &secret) {

@@ -283,14 +283,14 @@ fn refresh_keeps_one_binding_and_moves_its_expiry() {
     let mut phone = Phone::new(ALICE, ALICE_PW);
     assert_eq!(phone.register(&mut reg, t0, 0, CONTACT, "").status, 200);
     let t1 = t0 + Duration::from_secs(1800);
-    let r = phone.register(&mut reg, t1, 1_800_000, CONTACT, "Expires: 600\r\n");
+    let r = phone.register(&mut reg, t1, 1_800_000, CONTACT, "Expires: 3000\r\n");
     assert_eq!(r.status, 200);
     assert_eq!(reg.bindings(ALICE).len(), 1);
     assert_eq!(
         reg.bindings(ALICE)[0].expires,
-        t1 + Duration::from_secs(600)
+        t1 + Duration::from_secs(3000)
     );
-    assert_eq!(reg.poll_timeout(), Some(t1 + Duration::from_secs(600)));
+    assert_eq!(reg.poll_timeout(), Some(t1 + Duration::from_secs(3000)));
     assert_eq!(reg.stats().refreshed, 1);
     assert_eq!(reg.stats().registered, 1);
     assert!(matches!(
@@ -789,7 +789,10 @@ fn unreadable_headers_are_400() {
     let now = t0();
     let base = Phone::new(ALICE, ALICE_PW).text(CONTACT, "");
     for (from, to) in [
-        ("CSeq: 1 REGISTER", "CSeq: 1 INVITE"),
+        (
+            "REGISTER sip:offhook.local SIP/2.0",
+            "OPTIONS sip:offhook.local SIP/2.0",
+        ),
         ("To: <sip:alice@offhook.local>", "To: <tel:+1555>"),
         (
             "Call-ID: alice-8f3c2a1b@192.0.2.10",
@@ -800,8 +803,12 @@ fn unreadable_headers_are_400() {
             "Authorization: Digest bogus\r\nContact: <sip",
         ),
     ] {
-        let text = base.replace(from, to);
+        let mut text = base.replace(from, to);
         assert_ne!(text, base);
+        if from.starts_with("REGISTER") {
+            // Not a REGISTER at all (a caller's mistake): CSeq and request line agree.
+            text = text.replace("1 REGISTER", "1 OPTIONS");
+        }
         let r = response(reg.handle_register(
             now,
             0,
