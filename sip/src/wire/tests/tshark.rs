@@ -9,7 +9,7 @@ use gateway_control::pcap::PcapWriter;
 
 use super::super::*;
 use super::rfc4475::{REGAUT01, WSINV};
-use super::{BARESIP_REGISTER, baresip_invite, crlf};
+use super::{BARESIP_INVITE, BARESIP_REGISTER, crlf};
 
 #[test]
 fn tshark_decodes_our_messages_as_sip_without_errors() {
@@ -17,8 +17,8 @@ fn tshark_decodes_our_messages_as_sip_without_errors() {
         eprintln!("note: tshark is not installed; the tshark check is skipped");
         return;
     }
-    let register = parse(&crlf(BARESIP_REGISTER)).unwrap();
-    let Message::Request(invite) = parse(&baresip_invite()).unwrap() else {
+    let register = parse(BARESIP_REGISTER).unwrap();
+    let Message::Request(invite) = parse(BARESIP_INVITE).unwrap() else {
         panic!()
     };
     let mut ok = Response::to_request(&invite, 200, reason_phrase(200), Some("as83kd9"));
@@ -34,7 +34,10 @@ fn tshark_decodes_our_messages_as_sip_without_errors() {
         HeaderName::WwwAuthenticate,
         "Digest realm=\"offhook\", nonce=\"abc123\", algorithm=SHA-256, qop=\"auth\"",
     );
-    let mut bye = Request::new(Method::Bye, "sip:alice@127.0.0.1:41634".parse().unwrap());
+    let mut bye = Request::new(
+        Method::Bye,
+        "sip:alice-0x55d10b0c4a70@127.0.0.1:5071".parse().unwrap(),
+    );
     bye.headers = ok.headers.clone();
     bye.headers.set(HeaderName::CSeq, "2 BYE");
     bye.headers.set(HeaderName::ContentLength, "0");
