@@ -15,7 +15,7 @@ pub const NONCE_LEN: usize = 54;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 /// The hash algorithm (RFC 7616 §3.3 `algorithm`). The `-sess` variants are parsed and refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -34,7 +34,7 @@ pub enum Algorithm {
 /// [`NONCE_LEN`] characters. Replays within `max_age_ms` are not detected (that would need
 /// state, e.g. remembering the last `nc` per nonce); a registrar keeps `max_age_ms` short.
 pub struct Nonces {
-    key: [u8; 32],
+    key: hmac::Key,
 }
 
 /// What [`Nonces::check`] found.
@@ -146,11 +146,13 @@ impl fmt::Debug for Nonces {
 impl Nonces {
     /// A nonce source under `key` (random, per boot).
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+        }
     }
 
     fn tag(&self, time: [u8; 8]) -> hmac::Tag {
-        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.key), &time)
+        hmac::sign(&self.key, &time)
     }
 
     /// A nonce issued at `now_ms`.
@@ -177,8 +179,7 @@ impl Nonces {
         }
         let mut time = [0u8; 8];
         time.copy_from_slice(&raw[..8]);
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.key);
-        if hmac::verify(&key, &time, &raw[8..]).is_err() {
+        if hmac::verify(&self.key, &time, &raw[8..]).is_err() {
             return NonceState::Invalid;
         }
         let issued = u64::from_be_bytes(time);
@@ -223,9 +224,7 @@ impl Algorithm {
                     }
                     h.update(part.as_bytes());
                 }
-                for b in h.finalize() {
-                    let _ = write!(out, "{b:02x}");
-                }
+                push_hex(&mut out, &h.finalize());
             }
             Self::Sha256 => {
                 let mut h = ring::digest::Context::new(&ring::digest::SHA256);
@@ -235,12 +234,19 @@ impl Algorithm {
                     }
                     h.update(part.as_bytes());
                 }
-                for b in h.finish().as_ref() {
-                    let _ = write!(out, "{b:02x}");
-                }
+                push_hex(&mut out, h.finish().as_ref());
             }
         }
         out
+    }
+}
+
+/// Appends `bytes` as lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
 
