@@ -10,10 +10,6 @@ use super::{MAX_MESSAGE, Message, ParseError, ParseErrorKind, StreamFramer, addr
 /// start of the next; past it the stream is in error.
 const MAX_BUFFERED: usize = 2 * MAX_MESSAGE;
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// The Content-Length of a header block, read leniently (the full parse checks it again).
 fn content_length(head: &[u8]) -> Result<usize, ParseError> {
     const F: &str = "Content-Length";
@@ -67,20 +63,19 @@ impl StreamFramer {
         if self.failed {
             return None;
         }
-        loop {
-            if self.buf.starts_with(b"\r\n\r\n") {
+        while self.want.is_none() && self.scan == 0 {
+            if self.buf.len() < 4 && b"\r\n\r\n".starts_with(&self.buf) {
+                return None; // empty, or a CRLF or keep-alive still arriving
+            } else if self.buf.starts_with(b"\r\n\r\n") {
                 self.buf.drain(..4);
                 self.keepalives += 1;
-            } else if self.buf.starts_with(b"\r\n") && self.buf.len() >= 4 {
-                self.buf.drain(..2); // a pong or a stray CRLF before a start line
+            } else if self.buf.starts_with(b"\r\n") {
+                self.buf.drain(..2); // a pong or a stray CRLF before a start line (§7.5)
             } else if self.buf.starts_with(b"\n") {
                 self.buf.drain(..1);
             } else {
                 break;
             }
-        }
-        if self.buf.starts_with(b"\r") {
-            return None; // a CRLF or keep-alive still arriving
         }
         let result = self.frame()?;
         if result.is_err() {
@@ -96,29 +91,49 @@ impl StreamFramer {
         std::mem::take(&mut self.keepalives)
     }
 
-    fn frame(&mut self) -> Option<Result<Message, ParseError>> {
-        let window = &self.buf[..self.buf.len().min(MAX_MESSAGE)];
-        let head_end = match (find(window, b"\r\n\r\n"), find(window, b"\n\n")) {
-            (Some(a), Some(b)) if b + 2 < a + 4 => b + 2,
-            (Some(a), _) => a + 4,
-            (None, Some(b)) => b + 2,
-            (None, None) if self.buf.len() >= MAX_MESSAGE => {
-                return Some(Err(err(ParseErrorKind::TooLarge, "message", MAX_MESSAGE)));
+    /// The end of the header block (just past its empty line), scanning only new lines.
+    fn head_end(&mut self) -> Option<usize> {
+        loop {
+            let rest = &self.buf[self.scan..];
+            let i = rest.iter().position(|&b| b == b'\n')?;
+            let line = &rest[..i];
+            let empty = line.is_empty() || line == b"\r";
+            let start = self.scan;
+            self.scan += i + 1;
+            if empty && start > 0 {
+                return Some(self.scan);
             }
-            (None, None) => return None,
-        };
-        let length = match content_length(&self.buf[..head_end]) {
-            Ok(n) => n,
-            Err(e) => return Some(Err(e)),
-        };
-        let total = head_end + length;
-        if total > MAX_MESSAGE {
-            return Some(Err(err(ParseErrorKind::TooLarge, "message", MAX_MESSAGE)));
         }
+    }
+
+    fn frame(&mut self) -> Option<Result<Message, ParseError>> {
+        let total = match self.want {
+            Some(total) => total,
+            None => {
+                let Some(head_end) = self.head_end() else {
+                    if self.buf.len() >= MAX_MESSAGE {
+                        let e = err(ParseErrorKind::TooLarge, "message", MAX_MESSAGE);
+                        return Some(Err(e));
+                    }
+                    return None;
+                };
+                let length = match content_length(&self.buf[..head_end]) {
+                    Ok(n) => n,
+                    Err(e) => return Some(Err(e)),
+                };
+                let total = head_end + length;
+                if total > MAX_MESSAGE {
+                    return Some(Err(err(ParseErrorKind::TooLarge, "message", MAX_MESSAGE)));
+                }
+                self.want = Some(total);
+                total
+            }
+        };
         if self.buf.len() < total {
             return None;
         }
         let message: Vec<u8> = self.buf.drain(..total).collect();
+        (self.scan, self.want) = (0, None);
         Some(parse(&message))
     }
 }

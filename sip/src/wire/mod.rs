@@ -317,6 +317,11 @@ pub enum Answer {
 #[derive(Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// Where the search for the empty line resumes: the start of the first line of `buf`
+    /// not yet seen whole, so that no byte is scanned twice however the stream is cut.
+    scan: usize,
+    /// The length of the message at the front of `buf`, once its header block is whole.
+    want: Option<usize>,
     keepalives: usize,
     failed: bool,
 }

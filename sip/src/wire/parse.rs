@@ -233,6 +233,10 @@ fn body(
         }
         length = Some(n);
     }
+    if length.is_none() && headers.len() >= MAX_HEADERS {
+        // No room for the Content-Length every parsed message carries.
+        return Err(err(ParseErrorKind::TooMany, "header", body_start));
+    }
     let n = length.unwrap_or(available);
     if n > available {
         let at = headers
