@@ -77,6 +77,10 @@ pub struct Gateways {
     first: Mutex<Option<broadcast::Receiver<Event>>>,
     /// The running drivers' command handles.
     drivers: BTreeMap<Protocol, Handle>,
+    /// The SIP agent's, for the lines of gateway [`crate::sip::GATEWAY`].
+    sip: Option<Handle>,
+    /// The SIP registrar's contacts, for `/api/v1/health`.
+    sip_lines: Option<Arc<crate::sip::SipLines>>,
     /// The lines the drivers were started with, by gateway ([`lines`]).
     started_with: BTreeMap<String, BTreeSet<String>>,
 }
@@ -112,6 +116,11 @@ impl Gateways {
     /// Queues a command for the line's gateway.
     pub async fn command(&self, command: Command) -> Result<(), Unavailable> {
         let gateway = command.gateway().as_str().to_owned();
+        if gateway == crate::sip::GATEWAY
+            && let Some(h) = &self.sip
+        {
+            return h.send(command).await.map_err(|_| Unavailable(gateway));
+        }
         let protocol = {
             let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
             states.get(&gateway).map(|s| s.protocol)
@@ -142,6 +151,10 @@ impl Gateways {
 impl GatewayStatus for Gateways {
     fn health(&self) -> Vec<GatewayHealth> {
         Self::health(self)
+    }
+
+    fn sip(&self) -> Option<offhook_web::SipHealth> {
+        self.sip_lines.as_ref().map(|l| l.health())
     }
 }
 
@@ -256,12 +269,14 @@ pub const DRIVERS: &[Driver] = &[
     },
 ];
 
-/// Starts the subsystem: each registered driver whose protocol has a configured gateway.
+/// Starts the subsystem: each registered driver whose protocol has a configured gateway, and
+/// the SIP agent's lines when `sip` (its command handle and events) is given.
 pub async fn start(
     config: &Config,
     db_lines: &[(String, String)],
     metrics: Arc<Metrics>,
     rng_seed: u64,
+    sip: Option<(Handle, mpsc::Receiver<Event>, Arc<crate::sip::SipLines>)>,
 ) -> Result<Arc<Gateways>, Error> {
     let (events, first) = broadcast::channel(EVENT_DEPTH);
     let states = config
@@ -309,11 +324,20 @@ pub async fn start(
             warn!(gateway = %g.name, protocol = g.protocol.as_str(), "no driver for this protocol yet; the gateway stays down");
         }
     }
+    let (sip, sip_lines) = match sip {
+        Some((handle, events, lines)) => {
+            streams.push(events);
+            (Some(handle), Some(lines))
+        }
+        None => (None, None),
+    };
     let gateways = Arc::new(Gateways {
         states: Mutex::new(states),
         events,
         first: Mutex::new(Some(first)),
         drivers,
+        sip,
+        sip_lines,
         started_with: lines,
     });
     for mut rx in streams {
@@ -357,7 +381,7 @@ mod tests {
         )
         .unwrap();
         let metrics = Arc::new(Metrics::default());
-        let g = start(&config, &[], metrics, 1).await.unwrap();
+        let g = start(&config, &[], metrics, 1, None).await.unwrap();
         assert_eq!(
             g.drivers.keys().copied().collect::<Vec<_>>(),
             [Protocol::Mgcp, Protocol::Megaco, Protocol::Tpncp]

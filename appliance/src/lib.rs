@@ -13,4 +13,5 @@ pub mod log_ring;
 pub mod logging;
 pub mod provisioning;
 pub mod server;
+pub mod sip;
 pub mod stations;

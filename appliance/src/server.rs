@@ -53,6 +53,9 @@ pub enum Error {
     /// Serving failed.
     #[error("server: {0}")]
     Serve(std::io::Error),
+    /// The SIP subsystem could not start.
+    #[error("{0}")]
+    Sip(#[from] crate::sip::Error),
     /// LAN provisioning could not start.
     #[error("provisioning: {0}")]
     Provisioning(#[from] crate::provisioning::Error),
@@ -133,6 +136,7 @@ fn network_settings(config: &Config) -> Vec<offhook_web::settings::NetworkSettin
             format!("{}-{}", ports.start(), ports.end()),
         ),
         ("mgcp.listen", config.mgcp.listen.to_string()),
+        ("sip.listen", config.sip.listen.to_string()),
     ]
 }
 
@@ -145,9 +149,20 @@ pub async fn serve_until(
     let core = VoiceMessaging::open(data_dir, core_config(&config)?, Arc::new(SystemClock)).await?;
     let web_config = web_config(&config)?;
     let lines = core.db().read(users::station_lines).await?;
-    let gateways =
-        crate::gateways::start(&config, &lines, core.metrics().clone(), rand::random()).await?;
-    let stations = crate::stations::start(&core, gateways.clone(), &config).await;
+    let sip = crate::sip::start(&config, &core, core.metrics().clone()).await?;
+    let (sip_driver, sip_lines) = match sip {
+        Some(s) => (Some((s.handle, s.events, s.lines.clone())), Some(s.lines)),
+        None => (None, None),
+    };
+    let gateways = crate::gateways::start(
+        &config,
+        &lines,
+        core.metrics().clone(),
+        rand::random(),
+        sip_driver,
+    )
+    .await?;
+    let stations = crate::stations::start(&core, gateways.clone(), &config, sip_lines).await;
     core.start().await?;
     let web = Web::new(core.clone(), web_config, gateways);
     if let Some(ring) = crate::logging::ring() {

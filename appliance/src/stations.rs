@@ -39,6 +39,7 @@ use uuid::Uuid;
 
 use crate::config::{Config, StationPlace};
 use crate::gateways::Gateways;
+use crate::sip::SipLines;
 
 /// The subsystem's handle, held by the server.
 #[derive(Debug)]
@@ -214,8 +215,20 @@ fn config_stations(config: &Config) -> Vec<(LineId, String)> {
 /// The stations of the config and the database, as `(line, user)`; `None` if the database
 /// could not be read (nothing is changed then). `quiet`: a config station naming no user is
 /// not logged again.
-async fn station_lines(db: &Db, configured: &[(LineId, String)], quiet: bool) -> Option<Vec<Line>> {
+async fn station_lines(
+    db: &Db,
+    configured: &[(LineId, String)],
+    quiet: bool,
+    sip: Option<&SipLines>,
+) -> Option<Vec<Line>> {
     let mut out = Vec::new();
+    // The SIP phones registered: a station each, on line `sip/<sip_username>`.
+    for (sip_user, user) in sip.map(SipLines::registered).unwrap_or_default() {
+        out.push((
+            LineId::new(GatewayId::new(crate::sip::GATEWAY), &sip_user),
+            user,
+        ));
+    }
     for (line, user) in configured {
         let name = user.clone();
         match db.read(move |c| users::by_name(c, &name)).await {
@@ -247,12 +260,17 @@ async fn station_lines(db: &Db, configured: &[(LineId, String)], quiet: bool) ->
     Some(out)
 }
 
-/// Starts the subsystem: reads the stations of the config and the database, tells the core
-/// which users have phones, subscribes to its events, and drives the station manager on a task
-/// of its own.
-pub async fn start(core: &VoiceMessaging, gateways: Arc<Gateways>, config: &Config) -> Stations {
+/// Starts the subsystem: reads the stations of the config and the database (and the SIP
+/// phones registered, from `sip`), tells the core which users have phones, subscribes to its
+/// events, and drives the station manager on a task of its own.
+pub async fn start(
+    core: &VoiceMessaging,
+    gateways: Arc<Gateways>,
+    config: &Config,
+    sip: Option<Arc<SipLines>>,
+) -> Stations {
     let configured = config_stations(config);
-    let lines = station_lines(core.db(), &configured, false)
+    let lines = station_lines(core.db(), &configured, false, sip.as_deref())
         .await
         .unwrap_or_default();
     core.set_phones(lines.iter().map(|(_, u)| *u));
@@ -263,7 +281,7 @@ pub async fn start(core: &VoiceMessaging, gateways: Arc<Gateways>, config: &Conf
         core.clone(),
         gateways,
         media,
-        (configured, lines),
+        (configured, lines, sip),
         events,
         shutdown_rx,
     ));
@@ -334,12 +352,15 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// Where the stations come from: the config's, the lines at start, and the SIP phones.
+type Sources = (Vec<(LineId, String)>, Vec<Line>, Option<Arc<SipLines>>);
+
 /// Drives the station manager until the application stops.
 async fn run(
     core: VoiceMessaging,
     gateways: Arc<Gateways>,
     (media_address, media_ports): (std::net::IpAddr, std::ops::RangeInclusive<u16>),
-    (configured, lines): (Vec<(LineId, String)>, Vec<Line>),
+    (configured, lines, sip): Sources,
     mut events: mpsc::UnboundedReceiver<Event>,
     mut shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
 ) {
@@ -404,7 +425,9 @@ async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         if closing.is_none() && (changed || tokio::time::Instant::now() >= next_sync) {
-            if let Some(want) = station_lines(core.db(), &configured, !changed).await {
+            if let Some(want) =
+                station_lines(core.db(), &configured, !changed, sip.as_deref()).await
+            {
                 let waiting = phones.apply(&core, &mut manager, want).await;
                 // A line whose removed phone is still storing its recording is tried soon.
                 let after = if waiting {
@@ -469,6 +492,7 @@ async fn run(
                 None => return,
             },
             () = tokio::time::sleep_until(next_sync), if closing.is_none() => {}
+            () = sip_changed(sip.as_deref()), if closing.is_none() => changed = true,
             _ = lines_tick.tick() => core.set_lines(line_views(&manager)),
             () = sleep_until(deadline) => manager.handle_timeout(now()),
         }
@@ -505,6 +529,14 @@ fn line_views(manager: &StationManager) -> Vec<LineView> {
 fn publish_availability(core: &VoiceMessaging, manager: &mut StationManager) {
     while let Some((user, available)) = manager.poll_availability() {
         core.set_available(uuid(user), available);
+    }
+}
+
+/// Resolves when a SIP phone registered or went (never without SIP).
+async fn sip_changed(sip: Option<&SipLines>) {
+    match sip {
+        Some(s) => s.changed.notified().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -39,6 +39,13 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// A handle and the receiver of its commands, for a driver of its own (one that is not
+    /// [`spawn`]'s loop: SIP's, which also speaks TCP).
+    pub fn channel() -> (Self, mpsc::Receiver<Command>) {
+        let (commands, rx) = mpsc::channel(CHANNEL_DEPTH);
+        (Self { commands }, rx)
+    }
+
     /// Queues a command for the core. Fails only if the driver has stopped.
     pub async fn send(&self, command: Command) -> Result<(), Stopped> {
         self.commands.send(command).await.map_err(|_| Stopped)

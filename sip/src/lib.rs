@@ -16,6 +16,8 @@
 
 pub mod agent;
 pub mod digest;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod registrar;
 pub mod sdp;
 pub mod transaction;

@@ -10,6 +10,19 @@ use crate::db::users::{self, Change, ContactList, NewUser, Removed, User};
 use crate::db::{self};
 use crate::events::Event;
 
+/// A user's SIP digest account ([`VoiceMessaging::sip_accounts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipAccount {
+    /// The user.
+    pub id: Uuid,
+    /// Their login name.
+    pub username: String,
+    /// The user name their phones register with.
+    pub sip_username: String,
+    /// The digest secret, in clear.
+    pub secret: String,
+}
+
 impl VoiceMessaging {
     /// The user `username` if `password` is theirs. The hash is read from the database, then
     /// checked off the async threads and outside any database connection, at most one check
@@ -154,6 +167,28 @@ impl VoiceMessaging {
         self.0
             .db
             .write(move |c| users::set_contacts(c, &owner, &names))
+            .await
+    }
+
+    /// Every user's SIP digest account, secrets in clear (for the SIP registrar's table).
+    pub async fn sip_accounts(&self) -> Result<Vec<SipAccount>, db::Error> {
+        let key = self.0.key.clone();
+        self.0
+            .db
+            .read(move |c| {
+                let mut out = Vec::new();
+                for u in users::list(c)? {
+                    if let Some(secret) = users::sip_secret(c, &key, u.id)? {
+                        out.push(SipAccount {
+                            id: u.id,
+                            username: u.username,
+                            sip_username: u.sip_username,
+                            secret,
+                        });
+                    }
+                }
+                Ok(out)
+            })
             .await
     }
 

@@ -102,6 +102,10 @@ fn demo_config(g: &Global, args: &DemoArgs) -> Result<(Config, SocketAddr), Erro
         // The host connects out to the board: nothing to listen on.
         DemoProtocol::Tpncp => "tpncp",
     };
+    // Softphones on this machine may register as the demo users.
+    if !text.contains("[sip]") {
+        text.push_str("\n[sip]\nlisten = \"127.0.0.1:5060\"\n");
+    }
     // A MEGACO gateway's mId is `[IP]:port` of its address, as the simulator registers.
     text.push_str(&format!(
         "\n[[gateway]]\nname = \"{GATEWAY}\"\nprotocol = \"{protocol}\"\naddress = \"{}\"\n",

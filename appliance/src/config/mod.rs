@@ -10,7 +10,7 @@
 //! `mgcp.max_outstanding`); the protocol sections build their core's `Config` through its
 //! validated setters, so the core's own limits are reported against the key too.
 //!
-//! The sections of parts not built yet ([`NOT_BUILT`]: `[sip]`,
+//! The sections of parts not built yet ([`NOT_BUILT`]:
 //! `[lcd]`, `[federation]`) are *not* errors: CONTRACT.md's example config
 //! holds them and `offhook serve` must start with it, and an owner who writes them ahead of the
 //! part should not have to delete them again when it ships. They are listed in
@@ -27,6 +27,7 @@ pub mod megaco;
 pub mod messages;
 pub mod mgcp;
 pub mod provisioning;
+pub mod sip;
 pub mod station;
 pub mod tpncp;
 pub mod trunk;
@@ -45,6 +46,7 @@ pub use megaco::Megaco;
 pub use messages::{Messages, Retention, UploadRate};
 pub use mgcp::Mgcp;
 pub use provisioning::{Provisioning, Tftp};
+pub use sip::Sip;
 pub use station::{Station, StationPlace};
 pub use tpncp::Tpncp;
 pub use trunk::Trunk;
@@ -107,6 +109,17 @@ ack_timeout = "2s"         # a command unacknowledged this long fails (TCP: the 
 reconnect_min = "1s"       # first wait before connecting again to a board that went away; then doubling ...
 reconnect_max = "60s"      # ... up to this
 
+[sip]
+enabled = true             # the SIP registrar and user agent: IP handsets as stations
+listen = "0.0.0.0:5060"    # UDP and TCP
+listen_code = "*97"        # what a phone dials to listen to its user's messages
+realm = "offhook"          # the digest realm phones authenticate in
+keepalive = "30s"          # each registered phone is sent an OPTIONS this often ("0s": never)
+min_expires = "60s"        # shorter registrations are answered 423 Interval Too Brief
+max_expires = "1h"         # longer ones are granted this
+auth_failures_per_minute = 10  # wrong credentials from one address before it is refused for the minute
+max_transactions = 10000   # SIP transactions at once; past it new requests are answered 503
+
 [clients]
 ping_interval = "20s"      # WebSocket pings to each client
 ping_timeout = "60s"       # a client silent this long is offline
@@ -142,11 +155,12 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("dhcp", Shape::Table(dhcp::KEYS)),
     ("tftp", Shape::Table(provisioning::TFTP_KEYS)),
     ("provisioning", Shape::Table(provisioning::KEYS)),
+    ("sip", Shape::Table(sip::KEYS)),
 ];
 
 /// Sections of parts not built yet: accepted, and warned about at start-up (see the module
 /// docs for why they are not errors).
-pub const NOT_BUILT: &[&str] = &["sip", "lcd", "federation"];
+pub const NOT_BUILT: &[&str] = &["lcd", "federation"];
 
 /// A configuration error, naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +275,8 @@ pub struct Config {
     pub tftp: Tftp,
     /// `[provisioning]`.
     pub provisioning: Provisioning,
+    /// `[sip]`.
+    pub sip: Sip,
     /// Sections of parts not built yet that the file holds ([`NOT_BUILT`]).
     pub not_built: Vec<&'static str>,
 }
@@ -292,6 +308,8 @@ struct Raw {
     tftp: provisioning::TftpRaw,
     #[serde(default)]
     provisioning: provisioning::Raw,
+    #[serde(default)]
+    sip: sip::Raw,
 }
 
 /// Checks a file's keys, then reads its values.
@@ -362,6 +380,7 @@ impl Config {
             dhcp: Dhcp::build(u.dhcp)?,
             tftp: Tftp::build(u.tftp)?,
             provisioning: Provisioning::build(u.provisioning)?,
+            sip: Sip::build(u.sip, d.sip)?,
             not_built,
         })
     }
@@ -655,7 +674,7 @@ servers = ["nats://127.0.0.1:4222"]
         let c = Config::parse("contract.toml", text).unwrap();
         assert_eq!(c.megaco.listen.to_string(), "127.0.0.1:2944");
         assert_eq!(c.gateways[1].mid.as_deref(), Some("mg1"));
-        assert_eq!(c.not_built, ["federation", "lcd", "sip"]);
+        assert_eq!(c.not_built, ["federation", "lcd"]);
         let dhcp = c.dhcp.expect("[dhcp] names an interface");
         assert_eq!(dhcp.interface, "lan0");
         assert!(c.tftp.enabled);

@@ -55,10 +55,41 @@ pub struct GatewayHealth {
     pub up: bool,
 }
 
+/// One registered SIP contact as `/api/v1/health` shows it to admins.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SipContact {
+    /// The SIP user name it registered as.
+    pub user: String,
+    /// Its Contact URI.
+    pub contact: String,
+    /// Where its requests come from.
+    pub source: String,
+    /// `udp`, `tcp` or `tls`.
+    pub transport: &'static str,
+    /// Seconds until the registration lapses.
+    pub expires_in: u64,
+    /// Its `User-Agent`, if it sent one.
+    pub user_agent: Option<String>,
+}
+
+/// The SIP registrar as `/api/v1/health` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SipHealth {
+    /// Where it listens.
+    pub listen: String,
+    /// Every registered contact (about a second old).
+    pub contacts: Vec<SipContact>,
+}
+
 /// Where `/api/v1/health` reads the gateways' state (the binary's gateway registry).
 pub trait GatewayStatus: Send + Sync + 'static {
     /// Every configured gateway and whether it is up.
     fn health(&self) -> Vec<GatewayHealth>;
+
+    /// The SIP registrar, when it runs.
+    fn sip(&self) -> Option<SipHealth> {
+        None
+    }
 }
 
 /// The HTTP layer's state: the core it serves, and its own (sessions, settings, the shutdown
@@ -243,6 +274,19 @@ async fn health(
         .collect();
     let mut body = json!({"status": "ok", "gateways": gateways});
     let session = app.session_of(&parts);
+    if let Some(sip) = app.0.gateways.sip() {
+        let mut users: Vec<&str> = sip.contacts.iter().map(|c| c.user.as_str()).collect();
+        users.sort_unstable();
+        users.dedup();
+        body["sip"] = json!({
+            "listen": sip.listen,
+            "registered_users": users.len(),
+            "registered_contacts": sip.contacts.len(),
+        });
+        if session.as_ref().is_some_and(|s| s.admin) {
+            body["sip"]["contacts"] = json!(sip.contacts);
+        }
+    }
     if session.as_ref().is_some_and(|s| s.admin) {
         // The core's parts, for the admin console (see `offhook_domain::health`).
         body["subsystems"] = json!(app.core().health().await);
