@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod audio;
 pub mod netns;
 pub mod osmo;
 pub mod sim;
