@@ -45,6 +45,8 @@
 //! branch as if it had one, and one with no branch at all is answered `400`. An ACK to a 2xx
 //! has a branch of its own: it matches the Accepted INVITE server transaction by Call-ID and
 //! CSeq number, stops the 2xx retransmissions, and is passed to the TU once with `tx: None`.
+//! Responses are not checked against our sent-by (§18.1.2): the branches are ours, 64 random
+//! bits each, and a response with a branch we did not send matches nothing.
 //! A CANCEL matches the INVITE server transaction with its branch and sent-by: the layer
 //! answers it `200` (or `481` when nothing matches, §9.2) and reports [`Event::Cancelled`].
 //!
@@ -61,7 +63,8 @@
 //! which end when the TU acts: an INVITE server transaction in Proceeding (the TU answers it)
 //! and an INVITE client transaction in Proceeding (the TU cancels it; once cancelled, it ends
 //! 64·T1 after the CANCEL if no final response came, §9.1). Retransmissions are bounded by
-//! the timers (at most 7 of an INVITE, 10 of a non-INVITE request at the defaults).
+//! the timers (at the defaults, at most 6 retransmissions of an INVITE, 10 of a non-INVITE
+//! request, 10 of a final response).
 //! Reliable provisional responses (RFC 3262, PRACK) are not supported.
 
 use std::collections::{HashMap, VecDeque};

@@ -186,6 +186,7 @@ fn past_max_transactions_a_request_gets_503_with_retry_after() {
     assert_eq!(busy.headers.get(&HeaderName::RetryAfter), Some("5"));
     assert_eq!(b.tx.len(), 2, "not kept");
     assert_eq!(b.tx.stats().refused_busy, 1);
+    assert_eq!(b.tx.stats().responses_sent, 1);
     // An ACK is never refused (nor answered), and our own request past the cap times out.
     b.receive(req(incoming(Method::Ack, "z9hG4bK4", 1)));
     assert_eq!(b.events().len(), 1);
@@ -356,4 +357,163 @@ fn timers_of_ended_transactions_are_removed() {
     assert_eq!(b.tx.timers.len(), 0);
     assert_eq!(b.tx.poll_timeout(), None);
     let _ = tx;
+}
+
+#[test]
+fn ids_display_their_side_and_number() {
+    assert_eq!(ClientTx(7).to_string(), "c7");
+    assert_eq!(ServerTx(8).to_string(), "s8");
+}
+
+#[test]
+fn counters_name_every_stat_in_order() {
+    let mut b = Bench::new();
+    b.send(Method::Options, Transport::Udp);
+    b.receive(req(incoming(Method::Cancel, "z9hG4bKnothing", 1)));
+    let counters: Vec<_> = b.tx.stats().counters().into_iter().collect();
+    assert_eq!(counters.len(), 19);
+    let get = |name: &str| counters.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    assert_eq!(get("requests_sent"), Some(1));
+    assert_eq!(get("requests_received"), Some(1));
+    assert_eq!(get("responses_sent"), Some(1));
+    assert_eq!(get("cancels_unmatched"), Some(1));
+    assert_eq!(get("timeouts"), Some(0));
+}
+
+#[test]
+fn with_top_via_replaces_or_inserts_and_keeps_the_others_in_order() {
+    let v = |s: &str| -> Via { s.parse().unwrap() };
+    let mut h = Headers::new();
+    h.push(HeaderName::CallId, "x");
+    h.push(HeaderName::Via, "SIP/2.0/UDP a.example;branch=z9hG4bK1");
+    h.push(HeaderName::Via, "SIP/2.0/UDP b.example;branch=z9hG4bK2");
+    h.push(HeaderName::CSeq, "1 OPTIONS");
+    let top = v("SIP/2.0/UDP new.example;branch=z9hG4bK0");
+    let hosts =
+        |h: &Headers| -> Vec<String> { h.via().unwrap().into_iter().map(|via| via.host).collect() };
+    assert_eq!(
+        hosts(&with_top_via(&h, &top, false)),
+        ["new.example", "b.example"]
+    );
+    assert_eq!(
+        hosts(&with_top_via(&h, &top, true)),
+        ["new.example", "a.example", "b.example"]
+    );
+    let replaced = with_top_via(&h, &top, false);
+    let names: Vec<_> = replaced.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            HeaderName::CallId,
+            HeaderName::Via,
+            HeaderName::Via,
+            HeaderName::CSeq
+        ],
+        "the Vias stay where the first one was"
+    );
+    let mut bare = Headers::new();
+    bare.push(HeaderName::CallId, "x");
+    let added = with_top_via(&bare, &top, true);
+    assert_eq!(hosts(&added), ["new.example"]);
+    assert_eq!(
+        added.iter().next().map(|(n, _)| n.clone()),
+        Some(HeaderName::Via)
+    );
+    assert_eq!(added.get(&HeaderName::CallId), Some("x"));
+}
+
+#[test]
+fn a_via_without_port_answers_at_5060_and_matches_its_default_port() {
+    let mut b = Bench::new();
+    let from: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+    let mut r = request(Method::Options, 1);
+    r.headers = with_top_via(
+        &r.headers,
+        &"SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKnoport".parse().unwrap(),
+        true,
+    );
+    let now = b.now;
+    b.tx.handle_message(now, from, Transport::Udp, req(r.clone()));
+    let tx = match b.events().as_slice() {
+        [Event::Request { tx: Some(tx), .. }] => *tx,
+        e => panic!("{e:?}"),
+    };
+    b.tx.respond(now, tx, Response::to_request(&r, 200, "OK", Some("t")));
+    assert_eq!(
+        b.sent()[0].0.to,
+        "10.0.0.2:5060".parse::<SocketAddr>().unwrap(),
+        "§18.2.2: sent-by's port, 5060 when absent"
+    );
+    // The same request with the default port written is the same transaction.
+    let mut again = request(Method::Options, 1);
+    again.headers = with_top_via(
+        &again.headers,
+        &"SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKnoport"
+            .parse()
+            .unwrap(),
+        true,
+    );
+    b.tx.handle_message(now, from, Transport::Udp, req(again));
+    assert!(b.events().is_empty());
+    assert_eq!(b.sent().len(), 1, "the 200 again");
+    // TLS: 5061 is the default.
+    for port in ["", ":5061"] {
+        let mut r = request(Method::Options, 3);
+        r.headers = with_top_via(
+            &r.headers,
+            &format!("SIP/2.0/TLS 10.0.0.2{port};branch=z9hG4bKtls")
+                .parse()
+                .unwrap(),
+            true,
+        );
+        b.tx.handle_message(now, from, Transport::Tls, req(r));
+    }
+    assert_eq!(b.events().len(), 1, "one transaction for both spellings");
+}
+
+#[test]
+fn send_stateless_sends_once_and_counts() {
+    let mut b = Bench::new();
+    let ack = incoming(Method::Ack, "z9hG4bKack", 1);
+    b.tx.send_stateless(peer(), Transport::Tcp, &req(ack.clone()));
+    let out = b.tx.poll_transmit().unwrap();
+    assert_eq!((out.to, out.transport), (peer(), Transport::Tcp));
+    assert_eq!(out.bytes, ack.encode());
+    assert_eq!(b.tx.poll_transmit(), None);
+    assert_eq!(b.tx.stats().stateless_sent, 1);
+    assert_eq!(b.tx.poll_timeout(), None, "no transaction");
+    assert_eq!(b.tx.config(), &Config::default());
+}
+
+#[test]
+fn a_foreign_or_cookieless_top_via_gets_ours_above_it() {
+    let mut b = Bench::new();
+    for foreign in [
+        "SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKother-port",
+        "SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKother-host",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=no-cookie",
+    ] {
+        let mut r = request(Method::Options, 1);
+        r.headers = with_top_via(&r.headers, &foreign.parse().unwrap(), true);
+        let now = b.now;
+        b.tx.send_request(now, peer(), Transport::Udp, local(), r);
+        assert!(!b.tx.is_empty());
+        let vias = b.sent().remove(0).1.headers().via().unwrap();
+        assert_eq!(vias.len(), 2, "{foreign}");
+        assert_eq!(vias[0].host, "10.0.0.1");
+        assert_eq!(vias[0].port, Some(5060));
+        assert!(vias[0].branch().unwrap().starts_with(MAGIC_COOKIE));
+        assert_eq!(vias[1], foreign.parse().unwrap());
+    }
+}
+
+#[test]
+fn an_ack_given_to_send_request_is_sent_once_and_kept_nowhere() {
+    let mut b = Bench::new();
+    b.send(Method::Ack, Transport::Udp);
+    assert_eq!(b.sent().len(), 1);
+    assert!(b.tx.is_empty());
+    assert_eq!(b.tx.poll_timeout(), None);
+    assert_eq!(b.tx.stats().stateless_sent, 1);
+    assert_eq!(b.tx.stats().requests_sent, 0);
 }
