@@ -517,3 +517,37 @@ fn an_ack_given_to_send_request_is_sent_once_and_kept_nowhere() {
     assert_eq!(b.tx.stats().stateless_sent, 1);
     assert_eq!(b.tx.stats().requests_sent, 0);
 }
+
+#[test]
+fn a_cancel_past_max_transactions_times_out_at_once() {
+    let mut config = Config::default();
+    config.max_transactions(1).unwrap();
+    let mut b = Bench::with(config);
+    let invite_tx = b.send(Method::Invite, Transport::Udp);
+    let invite = b.sent().remove(0).1;
+    b.receive(resp(b_answer(&invite, 180)));
+    b.events();
+    let now = b.now;
+    let cancel = b.tx.cancel(now, invite_tx).unwrap();
+    assert!(b.sent().is_empty());
+    assert_eq!(b.events(), [Event::Timeout { tx: cancel }]);
+    assert_eq!(b.tx.stats().refused_local, 1);
+    // The INVITE still ends 64·T1 after the CANCEL was asked for (§9.1).
+    b.run_to(secs(32));
+    assert_eq!(b.events(), [Event::Timeout { tx: invite_tx }]);
+}
+
+#[test]
+fn a_response_with_a_status_out_of_range_is_dropped() {
+    let mut b = Bench::new();
+    b.send(Method::Options, Transport::Udp);
+    let sent = b.sent().remove(0).1;
+    for status in [99, 700] {
+        let mut r = b_answer(&sent, 200);
+        r.status = status;
+        b.receive(resp(r));
+    }
+    assert!(b.events().is_empty());
+    assert_eq!(b.tx.stats().malformed, 2);
+    assert_eq!(b.tx.stats().unmatched_responses, 0);
+}
