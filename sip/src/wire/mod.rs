@@ -7,6 +7,17 @@
 //! [`ParseError`] names the field and the byte offset, and says how to [`answer`](ParseError::answer).
 //!
 //! Encoding always writes `Content-Length` (from the body), canonical header names and CRLF.
+//! Header values are kept as text (unfolded, trimmed); the typed accessors on [`Headers`]
+//! read them on demand. [`parse`] checks the headers every transaction needs (the top Via,
+//! From, To, Call-ID, CSeq) and every Contact, so a message that parses can be answered.
+//!
+//! - `addr`: URIs, name-addrs, Via, CSeq, Contact (parse and Display);
+//! - `header`: header names and [`Headers`];
+//! - `parse`: [`parse`], [`ParseError`] and [`error_response`];
+//! - `framer`: [`StreamFramer`] for TCP.
+//!
+//! Test vectors are RFC 4475's torture messages and baresip's own REGISTER and INVITE; the
+//! `sip_wire` fuzz target checks that what parses encodes and re-parses to the same message.
 
 use std::fmt;
 use std::str::FromStr;

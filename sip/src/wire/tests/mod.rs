@@ -365,3 +365,18 @@ fn framer_errors_close_the_stream() {
     assert_eq!(result.unwrap().unwrap_err().kind, ParseErrorKind::TooLarge);
     assert!(f.buf.len() <= 2 * MAX_MESSAGE + 1);
 }
+
+#[test]
+fn framer_and_parser_agree_on_bare_lf_and_mixed_line_ends() {
+    let text = "OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\nTo: <sip:a@b>\n\
+                From: <sip:c@d>;tag=1\nCall-ID: x\nCSeq: 1 OPTIONS\nl: 2\n\r\nhi";
+    let mut stream = text.as_bytes().to_vec();
+    stream.extend_from_slice(BARESIP_REGISTER);
+    let mut f = StreamFramer::new();
+    f.push(&stream);
+    let first = f.pop().unwrap().unwrap();
+    assert_eq!(first.body(), b"hi");
+    assert_eq!(first, parse(text.as_bytes()).unwrap());
+    assert_eq!(f.pop().unwrap().unwrap(), parse(BARESIP_REGISTER).unwrap());
+    assert!(f.pop().is_none());
+}
