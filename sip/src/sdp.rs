@@ -590,6 +590,7 @@ pub struct Capabilities {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     /// The phone's side: where it receives RTP, the codec, ptime and telephone-event type.
+    /// On an RFC 2543 hold (`c=0.0.0.0`) the address is unspecified: send nothing there.
     pub remote: Media,
     /// The stream's direction as seen from the phone.
     pub direction: Direction,
