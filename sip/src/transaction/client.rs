@@ -268,7 +268,6 @@ impl Transactions {
         let invite = c.invite();
         match (invite, c.state, status) {
             (_, State::Calling | State::Trying | State::Proceeding, 100..=199) => {
-                let first = c.state != State::Proceeding;
                 c.state = State::Proceeding;
                 let pending = match c.cancel {
                     Cancel::Pending(cancel) => Some(cancel),
@@ -279,9 +278,7 @@ impl Transactions {
                     self.timers.cancel(owner, Timer::A);
                     self.timers.cancel(owner, Timer::B);
                 }
-                if first {
-                    debug!(%tx, status, "client transaction proceeding");
-                }
+                trace!(%tx, status, "provisional response");
                 self.pass_response(tx, response);
                 if let Some(cancel) = pending {
                     self.send_cancel(now, id, cancel);

@@ -551,3 +551,90 @@ fn a_response_with_a_status_out_of_range_is_dropped() {
     assert_eq!(b.tx.stats().malformed, 2);
     assert_eq!(b.tx.stats().unmatched_responses, 0);
 }
+
+#[test]
+fn every_counter_of_a_client_exchange() {
+    let mut b = Bench::new();
+    b.send(Method::Invite, Transport::Udp);
+    let invite = b.sent().remove(0).1;
+    b.run_to(ms(600)); // Timer A once
+    b.receive(resp(b_answer(&invite, 180)));
+    let busy = b_answer(&invite, 486);
+    b.receive(resp(busy.clone()));
+    b.receive(resp(busy.clone())); // the ACK again
+    b.receive(resp(b_answer(&invite, 180))); // absorbed
+    b.send(Method::Options, Transport::Udp);
+    let options = b.sent().pop().unwrap().1;
+    b.receive(resp(b_answer(&options, 200)));
+    b.receive(resp(b_answer(&options, 200))); // absorbed
+    b.run_to(secs(60));
+    b.receive(resp(busy)); // unmatched now
+    assert_eq!(
+        b.tx.stats(),
+        Stats {
+            requests_sent: 3, // INVITE, ACK, OPTIONS
+            responses_received: 3,
+            request_retransmissions: 2, // Timer A, the ACK again
+            absorbed: 3,
+            unmatched_responses: 1,
+            ..Stats::default()
+        }
+    );
+}
+
+#[test]
+fn every_counter_of_a_server_exchange() {
+    let mut b = Bench::new();
+    let tx = invite_in(&mut b);
+    b.receive(req(incoming(Method::Invite, "z9hG4bKinv1", 1))); // the 100 again
+    reply(&mut b, tx, 486);
+    let ack = incoming(Method::Ack, "z9hG4bKinv1", 1);
+    b.receive(req(ack.clone())); // confirms
+    b.receive(req(ack.clone())); // absorbed
+    b.receive(req(incoming(Method::Invite, "z9hG4bKinv1", 1))); // the 486 again
+    b.receive(req(incoming(Method::Invite, "z9hG4bKinv2", 2)));
+    let tx2 = match b.events().pop() {
+        Some(Event::Request { tx: Some(tx), .. }) => tx,
+        e => panic!("{e:?}"),
+    };
+    b.receive(req(incoming(Method::Ack, "z9hG4bKinv2", 2))); // before a final: absorbed
+    b.tx.respond(
+        b.now,
+        tx2,
+        Response::to_request(&incoming(Method::Invite, "z9hG4bKinv2", 2), 200, "OK", None),
+    );
+    b.receive(req(incoming(Method::Ack, "z9hG4bKack2", 2))); // to the 2xx: passed
+    b.receive(req(incoming(Method::Ack, "z9hG4bKack2", 2))); // again: absorbed
+    b.receive(req(incoming(Method::Ack, "z9hG4bKstray", 9))); // stray: passed
+    b.run_to(secs(60));
+    assert_eq!(
+        b.tx.stats(),
+        Stats {
+            requests_received: 2,
+            responses_sent: 4, // 100, 486, 100, 200
+            response_retransmissions: 2,
+            absorbed: 6, // INVITE, ACK, ACK, INVITE, early ACK, ACK to the 2xx again
+            acks_passed: 2,
+            ..Stats::default()
+        }
+    );
+}
+
+#[test]
+fn config_setters_set() {
+    let mut c = Config::default();
+    c.t4(secs(1))
+        .unwrap()
+        .retry_after(secs(9))
+        .unwrap()
+        .rng_seed(42)
+        .unwrap()
+        .t2(secs(5))
+        .unwrap()
+        .t1(MAX_T1)
+        .unwrap();
+    assert_eq!(
+        (c.t4, c.retry_after, c.rng_seed, c.t1),
+        (secs(1), secs(9), 42, MAX_T1)
+    );
+}
