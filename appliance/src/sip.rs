@@ -48,24 +48,37 @@ pub const ACCOUNTS_EVERY: Duration = Duration::from_secs(2);
 const FAMILY: &str = "offhook_sip_total";
 const HELP: &str = "SIP registrar, user agent and transaction events, refusals and drops, by kind.";
 
-/// The users' digest accounts, by SIP user name: the secret and who they are.
+/// The users' digest accounts, by SIP user name: the secret and who they are. A name not in
+/// the table has it read again soon ([`MISS_RELOAD`]): a user just added by the CLI can
+/// register at the phone's next try.
 #[derive(Debug, Default)]
-pub struct AccountTable(RwLock<HashMap<String, (String, Uuid, String)>>);
+pub struct AccountTable {
+    map: RwLock<HashMap<String, (String, Uuid, String)>>,
+    missed: Notify,
+}
+
+/// The shortest time between two reads of the accounts for names not found.
+pub const MISS_RELOAD: Duration = Duration::from_millis(250);
 
 impl Accounts for AccountTable {
     fn secret(&self, sip_username: &str) -> Option<String> {
-        self.0
+        let found = self
+            .map
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(sip_username)
-            .map(|(s, _, _)| s.clone())
+            .map(|(s, _, _)| s.clone());
+        if found.is_none() {
+            self.missed.notify_one();
+        }
+        found
     }
 }
 
 impl AccountTable {
     /// The user behind a SIP user name: their id and login name.
     pub fn user(&self, sip_username: &str) -> Option<(Uuid, String)> {
-        self.0
+        self.map
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(sip_username)
@@ -74,7 +87,7 @@ impl AccountTable {
 
     /// The SIP user name of the user with login `name` or SIP user name `name`.
     fn resolve(&self, name: &str) -> Option<Uuid> {
-        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(name).map(|(_, id, _)| *id).or_else(|| {
             map.values()
                 .find(|(_, _, n)| n == name)
@@ -85,11 +98,12 @@ impl AccountTable {
     async fn reload(&self, core: &VoiceMessaging) {
         match core.sip_accounts().await {
             Ok(accounts) => {
+                tracing::debug!(accounts = accounts.len(), "SIP accounts read");
                 let map = accounts
                     .into_iter()
                     .map(|a| (a.sip_username, (a.secret, a.id, a.username)))
                     .collect();
-                *self.0.write().unwrap_or_else(|p| p.into_inner()) = map;
+                *self.map.write().unwrap_or_else(|p| p.into_inner()) = map;
             }
             Err(e) => warn!(error = %e, "cannot read the SIP accounts"),
         }
@@ -196,6 +210,10 @@ fn agent_config(
         .expires(s.min_expires, s.max_expires, s.max_expires)
         .map_err(|e| bad(&e))?
         .auth_failures_per_minute(s.auth_failures_per_minute)
+        .map_err(|e| bad(&e))?
+        // MD5 first: phones take the first challenge they know, and older ones (baresip 1.0,
+        // many handsets) fail the registration on a SHA-256 challenge listed before it.
+        .algorithms(&[sip::digest::Algorithm::Md5])
         .map_err(|e| bad(&e))?;
     let mut transactions = transaction::Config::default();
     transactions
@@ -296,8 +314,14 @@ async fn watch(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Presence sessions of the users with a phone registered.
     let mut sessions: HashMap<String, (Uuid, String, SessionId)> = HashMap::new();
+    let mut next_miss = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            () = accounts.missed.notified() => {
+                tokio::time::sleep_until(next_miss).await;
+                accounts.reload(&core).await;
+                next_miss = tokio::time::Instant::now() + MISS_RELOAD;
+            }
             _ = tick.tick() => {
                 accounts.reload(&core).await;
                 metrics.set_family(
