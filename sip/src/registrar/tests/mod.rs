@@ -484,6 +484,7 @@ fn wrong_password_is_403_and_rate_limited_per_source() {
         reg.authenticate(10_000, addr("192.0.2.10:5060"), &invite, &table()),
         Err(Outcome::Drop)
     );
+    assert_eq!(reg.stats().rate_limited, 2);
     // A minute after the first failure, the source may try again.
     owner.source = addr("192.0.2.10:5060");
     assert_eq!(
@@ -823,3 +824,28 @@ fn unreadable_headers_are_400() {
 }
 
 mod invariants;
+
+#[test]
+fn request_line_and_cseq_must_both_say_register() {
+    let mut reg = registrar();
+    let mut req = request(&Phone::new(ALICE, ALICE_PW).text(CONTACT, ""));
+    req.method = Method::Options; // CSeq still says REGISTER
+    let r = response(reg.handle_register(
+        t0(),
+        0,
+        addr("192.0.2.10:5060"),
+        Transport::Udp,
+        &req,
+        &table(),
+    ));
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn a_call_id_of_the_longest_length_is_kept() {
+    let mut reg = registrar();
+    let mut phone = Phone::new(ALICE, ALICE_PW);
+    phone.call_id = "c".repeat(MAX_CALL_ID);
+    assert_eq!(phone.register(&mut reg, t0(), 0, CONTACT, "").status, 200);
+    assert_eq!(reg.bindings(ALICE)[0].call_id.len(), MAX_CALL_ID);
+}
