@@ -356,9 +356,7 @@ impl Transactions {
                 return;
             }
         };
-        if next != s.state {
-            debug!(%tx, status, from = ?s.state, to = ?next, "server transaction");
-        }
+        trace!(%tx, status, from = ?s.state, to = ?next, "response sent");
         s.state = next;
         if next == State::Accepted
             && let Some(dialog) = s.dialog.clone()
@@ -383,9 +381,6 @@ impl Transactions {
         let tx = ServerTx(id);
         match timer {
             Timer::G | Timer::Resend2xx => {
-                if timer == Timer::Resend2xx && (s.acked || s.state != State::Accepted) {
-                    return;
-                }
                 s.interval = (s.interval * 2).min(t2);
                 let next = now + s.interval;
                 let Some(s) = self.servers.get(&id) else {

@@ -55,6 +55,11 @@ fn invite_server_timer_g_doubles_to_t2_until_timer_h() {
     assert_eq!(b.events(), [Event::AckLost { tx }]);
     assert_eq!(b.tx.stats().acks_lost, 1);
     assert!(b.tx.is_empty());
+    assert_eq!(
+        b.tx.poll_timeout(),
+        None,
+        "Timer G went with the transaction"
+    );
 }
 
 #[test]
@@ -121,6 +126,9 @@ fn invite_server_2xx_is_retransmitted_until_its_ack() {
     assert_eq!(status_of(&b.sent()[0].1), Some(200));
     let log = b.run_to(ms(4000));
     assert_eq!(times(&log), [500, 1500, 3500].map(ms));
+    // The TU may send the 2xx again in Accepted.
+    reply(&mut b, tx, 200);
+    assert_eq!(status_of(&b.sent()[0].1), Some(200));
     // The INVITE retransmitted in Accepted is absorbed, not answered, not passed on.
     b.receive(req(incoming(Method::Invite, "z9hG4bKinv1", 1)));
     assert!(b.sent().is_empty());
@@ -160,6 +168,12 @@ fn invite_server_2xx_without_ack_ends_at_timer_l() {
         10,
         "bounded by Timer L"
     );
+    // After Timer L an ACK for that 2xx is stray: the TU hears it.
+    b.receive(req(incoming(Method::Ack, "z9hG4bKack1", 1)));
+    assert!(matches!(
+        b.events().as_slice(),
+        [Event::Request { tx: None, .. }]
+    ));
 }
 
 #[test]
