@@ -211,9 +211,7 @@ fn agent_config(
         .map_err(|e| bad(&e))?
         .auth_failures_per_minute(s.auth_failures_per_minute)
         .map_err(|e| bad(&e))?
-        // MD5 first: phones take the first challenge they know, and older ones (baresip 1.0,
-        // many handsets) fail the registration on a SHA-256 challenge listed before it.
-        .algorithms(&[sip::digest::Algorithm::Md5])
+        .algorithms(&s.digest_algorithms)
         .map_err(|e| bad(&e))?;
     let mut transactions = transaction::Config::default();
     transactions

@@ -114,6 +114,7 @@ enabled = true             # the SIP registrar and user agent: IP handsets as st
 listen = "0.0.0.0:5060"    # UDP and TCP
 listen_code = "*97"        # what a phone dials to listen to its user's messages
 realm = "offhook"          # the digest realm phones authenticate in
+digest_algorithms = ["MD5"] # challenges offered, in order; add "SHA-256" (RFC 8760) for phones that take it
 keepalive = "30s"          # each registered phone is sent an OPTIONS this often ("0s": never)
 min_expires = "60s"        # shorter registrations are answered 423 Interval Too Brief
 max_expires = "1h"         # longer ones are granted this

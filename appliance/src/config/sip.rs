@@ -15,6 +15,7 @@ pub(super) const KEYS: &[&str] = &[
     "listen",
     "listen_code",
     "realm",
+    "digest_algorithms",
     "keepalive",
     "min_expires",
     "max_expires",
@@ -33,6 +34,8 @@ pub struct Sip {
     pub listen_code: String,
     /// `realm`: the digest realm phones authenticate in.
     pub realm: String,
+    /// `digest_algorithms`: the challenges offered, in order (RFC 8760).
+    pub digest_algorithms: Vec<sip::digest::Algorithm>,
     /// `keepalive`: how often each registered phone is sent an OPTIONS (`0s`: never).
     pub keepalive: Option<Duration>,
     /// `min_expires`: the shortest registration taken (shorter ones are answered 423).
@@ -52,6 +55,7 @@ pub(super) struct Raw {
     listen: Option<String>,
     listen_code: Option<String>,
     realm: Option<String>,
+    digest_algorithms: Option<Vec<String>>,
     keepalive: Option<String>,
     min_expires: Option<String>,
     max_expires: Option<String>,
@@ -93,6 +97,31 @@ impl Sip {
                 "expected 1 to 64 printable characters without quotes or backslashes",
             ));
         }
+        let names = u
+            .digest_algorithms
+            .or(d.digest_algorithms)
+            .unwrap_or_default();
+        let mut digest_algorithms = Vec::new();
+        for n in &names {
+            let a = sip::digest::Algorithm::from_name(n).map_err(|_| {
+                bad(
+                    "sip.digest_algorithms",
+                    n,
+                    "expected \"MD5\" or \"SHA-256\"",
+                )
+            })?;
+            if digest_algorithms.contains(&a) {
+                return Err(bad("sip.digest_algorithms", n, "named twice"));
+            }
+            digest_algorithms.push(a);
+        }
+        if digest_algorithms.is_empty() {
+            return Err(bad(
+                "sip.digest_algorithms",
+                "[]",
+                "expected at least one algorithm",
+            ));
+        }
         let keepalive_text = u.keepalive.or(d.keepalive).unwrap_or_default();
         let keepalive = if keepalive_text.trim() == "0s" || keepalive_text.trim() == "0" {
             None
@@ -131,6 +160,7 @@ impl Sip {
             listen,
             listen_code,
             realm,
+            digest_algorithms,
             keepalive,
             min_expires,
             max_expires,
@@ -151,6 +181,7 @@ mod tests {
         assert_eq!(d.listen.to_string(), "0.0.0.0:5060");
         assert_eq!(d.listen_code, "*97");
         assert_eq!(d.realm, "offhook");
+        assert_eq!(d.digest_algorithms, [sip::digest::Algorithm::Md5]);
         assert_eq!(d.keepalive, Some(std::time::Duration::from_secs(30)));
         let c = Config::parse(
             "t.toml",
@@ -180,6 +211,15 @@ mod tests {
                 "sip.auth_failures_per_minute",
             ),
             ("[sip]\nkeepalive = \"soon\"\n", "sip.keepalive"),
+            (
+                "[sip]\ndigest_algorithms = [\"SHA-1\"]\n",
+                "sip.digest_algorithms",
+            ),
+            ("[sip]\ndigest_algorithms = []\n", "sip.digest_algorithms"),
+            (
+                "[sip]\ndigest_algorithms = [\"MD5\", \"md5\"]\n",
+                "sip.digest_algorithms",
+            ),
         ] {
             let e = Config::parse("t.toml", text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
