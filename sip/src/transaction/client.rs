@@ -37,8 +37,8 @@ pub(crate) enum Cancel {
 #[derive(Debug)]
 pub(crate) struct Client {
     pub(crate) state: State,
-    to: SocketAddr,
-    transport: Transport,
+    pub(crate) to: SocketAddr,
+    pub(crate) transport: Transport,
     key: (String, Method),
     /// The request as sent (for the ACK and the CANCEL).
     request: Request,

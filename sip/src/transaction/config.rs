@@ -168,11 +168,14 @@ pub struct Stats {
     pub responses_refused: u64,
     /// Messages sent with [`Transactions::send_stateless`](super::Transactions::send_stateless).
     pub stateless_sent: u64,
+    /// Transactions ended by
+    /// [`Transactions::transport_failed`](super::Transactions::transport_failed).
+    pub transport_failures: u64,
 }
 
 impl Stats {
     /// Every counter as `(name, value)`, in a fixed order (the names `/metrics` uses).
-    pub fn counters(&self) -> [(&'static str, u64); 19] {
+    pub fn counters(&self) -> [(&'static str, u64); 20] {
         // No `..`: a new field does not compile until it is listed here.
         let Self {
             requests_received,
@@ -194,6 +197,7 @@ impl Stats {
             malformed,
             responses_refused,
             stateless_sent,
+            transport_failures,
         } = *self;
         [
             ("requests_received", requests_received),
@@ -215,6 +219,7 @@ impl Stats {
             ("malformed", malformed),
             ("responses_refused", responses_refused),
             ("stateless_sent", stateless_sent),
+            ("transport_failures", transport_failures),
         ]
     }
 }

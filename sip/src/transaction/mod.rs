@@ -152,8 +152,9 @@ pub enum Event {
         /// The response.
         response: Response,
     },
-    /// The client transaction timed out (Timer B or F, CANCEL's 64·T1 guard, or the table was
-    /// full when it was started): treat as 408.
+    /// The client transaction timed out (Timer B or F, CANCEL's 64·T1 guard), its transport
+    /// failed ([`Transactions::transport_failed`]), or the table was full when it was started:
+    /// treat as 408.
     Timeout {
         /// The client transaction.
         tx: ClientTx,
@@ -306,6 +307,37 @@ impl Transactions {
         self.stats.stateless_sent += 1;
         trace!(%to, %transport, "stateless send");
         self.transmit(to, transport, message.encode());
+    }
+
+    /// Sending to `to` over `transport` failed (a TCP connection refused or lost, an ICMP
+    /// unreachable): every client transaction to it ends with [`Event::Timeout`] (§17.1.1.2,
+    /// §17.1.2.2: a transport error is reported as a timeout) and every server transaction
+    /// answering it ends (§17.2.4), counted in [`Stats::transport_failures`].
+    pub fn transport_failed(&mut self, to: SocketAddr, transport: Transport) {
+        let mut clients: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.to == to && c.transport == transport)
+            .map(|(&id, _)| id)
+            .collect();
+        clients.sort_unstable();
+        for id in clients {
+            debug!(tx = %ClientTx(id), %to, "transport failed");
+            self.stats.transport_failures += 1;
+            self.events.push_back(Event::Timeout { tx: ClientTx(id) });
+            self.end_client(id);
+        }
+        let servers: Vec<u64> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| s.to == to && s.transport == transport)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in servers {
+            debug!(tx = %ServerTx(id), %to, "transport failed");
+            self.stats.transport_failures += 1;
+            self.end_server(id);
+        }
     }
 
     /// Fires every timer due at `now`.

@@ -30,8 +30,8 @@ pub(crate) struct Server {
     pub(crate) state: State,
     pub(crate) invite: bool,
     /// Where responses go.
-    to: SocketAddr,
-    transport: Transport,
+    pub(crate) to: SocketAddr,
+    pub(crate) transport: Transport,
     key: ServerKey,
     /// The last response sent, resent for a retransmitted request.
     last: Option<Vec<u8>>,

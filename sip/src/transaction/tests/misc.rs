@@ -371,7 +371,7 @@ fn counters_name_every_stat_in_order() {
     b.send(Method::Options, Transport::Udp);
     b.receive(req(incoming(Method::Cancel, "z9hG4bKnothing", 1)));
     let counters: Vec<_> = b.tx.stats().counters().into_iter().collect();
-    assert_eq!(counters.len(), 19);
+    assert_eq!(counters.len(), 20);
     let get = |name: &str| counters.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     assert_eq!(get("requests_sent"), Some(1));
     assert_eq!(get("requests_received"), Some(1));
@@ -482,7 +482,9 @@ fn send_stateless_sends_once_and_counts() {
     assert_eq!(b.tx.poll_transmit(), None);
     assert_eq!(b.tx.stats().stateless_sent, 1);
     assert_eq!(b.tx.poll_timeout(), None, "no transaction");
-    assert_eq!(b.tx.config(), &Config::default());
+    let mut config = Config::default();
+    config.t4(secs(1)).unwrap();
+    assert_eq!(Transactions::new(config.clone()).config(), &config);
 }
 
 #[test]
@@ -637,4 +639,29 @@ fn config_setters_set() {
         (c.t4, c.retry_after, c.rng_seed, c.t1),
         (secs(1), secs(9), 42, MAX_T1)
     );
+}
+
+#[test]
+fn a_transport_failure_times_out_the_client_transactions_to_that_peer() {
+    let mut b = Bench::new();
+    let invite = b.send(Method::Invite, Transport::Tcp);
+    let options = b.send(Method::Options, Transport::Tcp);
+    b.send(Method::Options, Transport::Udp); // another transport: untouched
+    b.receive_over(
+        Transport::Tcp,
+        req(incoming(Method::Options, "z9hG4bKsrv", 1)),
+    );
+    b.events();
+    b.sent();
+    b.tx.transport_failed(peer(), Transport::Tcp);
+    assert_eq!(
+        b.events(),
+        [
+            Event::Timeout { tx: invite },
+            Event::Timeout { tx: options }
+        ]
+    );
+    assert_eq!(b.tx.len(), 1);
+    assert_eq!(b.tx.stats().transport_failures, 3);
+    assert!(b.sent().is_empty());
 }
