@@ -322,7 +322,18 @@ pub fn document() -> Value {
                             "items": {"type": "object", "properties": {
                             "line": {"type": "string"}, "user": uuid.clone(),
                             "state": {"type": "string", "enum": ["gateway down", "checking", "idle", "ringing", "connecting", "recording", "storing", "playing", "live", "off hook"]},
-                            "waiting": {"type": "integer", "minimum": 0}}}}}}}}}}}))},
+                            "waiting": {"type": "integer", "minimum": 0}}}},
+                        "sip": {"type": "object", "description": "the SIP registrar, when it runs (about a second old)",
+                            "properties": {
+                            "listen": {"type": "string"},
+                            "registered_users": {"type": "integer", "minimum": 0},
+                            "registered_contacts": {"type": "integer", "minimum": 0},
+                            "contacts": {"type": "array", "description": "admins only: every registered contact",
+                                "items": {"type": "object", "properties": {
+                                "user": {"type": "string"}, "contact": {"type": "string"}, "source": {"type": "string"},
+                                "transport": {"type": "string", "enum": ["udp", "tcp", "tls"]},
+                                "expires_in": {"type": "integer", "minimum": 0},
+                                "user_agent": {"type": ["string", "null"]}}}}}}}}}}}}}))},
             "/api/v1/log": {"get": op("The process's log since a line (admins only)", true, json!({
                 "parameters": [{"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0},
                     "description": "the last line seen (`next` of the previous answer); 0 for every line kept"}],
