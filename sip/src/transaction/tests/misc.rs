@@ -664,4 +664,9 @@ fn a_transport_failure_times_out_the_client_transactions_to_that_peer() {
     assert_eq!(b.tx.len(), 1);
     assert_eq!(b.tx.stats().transport_failures, 3);
     assert!(b.sent().is_empty());
+    assert_eq!(
+        b.tx.timers.len(),
+        2,
+        "only the UDP request's E and F are left"
+    );
 }
