@@ -1,4 +1,4 @@
-//! The user agent: SIP phones as stations of the gateway [`model`].
+//! The user agent: SIP phones as stations of the gateway [`model`](gateway_control::model).
 //!
 //! The station manager drives a SIP phone exactly as it drives an analog line behind a media
 //! gateway. The agent is one gateway (named in [`Config::gateway`], `sip` in the appliance) whose
