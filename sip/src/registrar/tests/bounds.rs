@@ -207,3 +207,47 @@ fn a_full_failure_table_forgets_the_oldest_source() {
     assert_eq!(s.auth_failed, MAX_FAILURE_SOURCES as u64 + 1);
     assert_eq!(s.sources_evicted, 1);
 }
+
+#[test]
+fn listed_contacts_round_up_and_keep_their_parameters() {
+    let mut reg = registrar();
+    let now = t0();
+    let mut phone = Phone::new(ALICE, ALICE_PW);
+    let c = "Contact: <sip:alice@192.0.2.10>;+sip.instance=\"<urn:x>\";expires=120\r\n";
+    phone.register(&mut reg, now, 0, c, "");
+    let later = now + Duration::from_millis(10_500);
+    let r = phone.register(&mut reg, later, 10_500, "", "");
+    let listed: NameAddr = header(&r, &HeaderName::Contact)[0].parse().unwrap();
+    let expires: Vec<_> = listed
+        .params
+        .iter()
+        .filter(|(n, _)| n == "expires")
+        .collect();
+    assert_eq!(expires.len(), 1);
+    assert_eq!(param(&listed, "expires"), Some("110"), "109.5 s rounds up");
+    assert_eq!(param(&listed, "+sip.instance"), Some("\"<urn:x>\""));
+}
+
+#[test]
+fn a_transport_parameter_makes_another_contact() {
+    let mut reg = registrar();
+    let mut phone = Phone::new(ALICE, ALICE_PW);
+    let c = "Contact: <sip:alice@192.0.2.10>, <sip:alice@192.0.2.10;transport=tcp>\r\n";
+    phone.register(&mut reg, t0(), 0, c, "");
+    assert_eq!(reg.bindings(ALICE).len(), 2);
+    let c = "Contact: <sip:alice@192.0.2.10;transport=TCP>\r\n";
+    phone.register(&mut reg, t0(), 0, c, "");
+    assert_eq!(
+        reg.bindings(ALICE).len(),
+        2,
+        "transport compared case-insensitively"
+    );
+}
+
+#[test]
+fn user_agents_are_cut_on_a_character_boundary() {
+    let ua = format!("a{}", "é".repeat(200));
+    let cut = cut_user_agent(&ua);
+    assert_eq!(cut.len(), MAX_USER_AGENT - 1);
+    assert!(ua.starts_with(&cut));
+}
