@@ -9,8 +9,6 @@
 //! - a message for alice rings it; baresip answers and records what it hears, which follows
 //!   the message; the message is marked played;
 //! - with a message waiting, baresip dials `*97` and hears it.
-//!
-//! Skipped, with a note, where baresip is not installed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,12 +19,13 @@ use offhook_tests::sip_peers::{Baresip, BaresipConfig, Event, installed};
 use offhook_tests::{Server, speech_8k, wait_for, wait_within, wav_duration_ms};
 use serde_json::Value;
 
+/// A real peer missing fails the test, as every real-peer test here (docs/TESTING.md).
 fn missing() -> bool {
-    if installed("baresip") {
-        return false;
-    }
-    eprintln!("note: baresip is not installed (Debian: baresip); the SIP phone tests are skipped");
-    true
+    assert!(
+        installed("baresip"),
+        "baresip is not installed (scripts/deps --test installs it)"
+    );
+    false
 }
 
 /// A server with SIP on a loopback port of its own, and users alice and bob.
