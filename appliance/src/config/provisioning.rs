@@ -97,8 +97,8 @@ pub struct Provisioning {
     pub tls: bool,
     /// `registrar`: the SIP registrar phones are told of; `None`: the DHCP interface's address.
     pub registrar: Option<String>,
-    /// `sip_port`.
-    pub sip_port: u16,
+    /// `sip_port`: the registrar's port phones are told of; `None`: `[sip] listen`'s.
+    pub sip_port: Option<u16>,
     /// `ntp`: time servers phones are told of; empty: `[dhcp] ntp`, else the registrar.
     pub ntp: Vec<String>,
     /// `timezone`: an IANA zone name.
@@ -270,7 +270,7 @@ impl Provisioning {
             registrar,
             sip_port: match u.sip_port {
                 Some(0) => return Err(bad("provisioning.sip_port", 0, "expected 1 to 65535")),
-                p => p.unwrap_or(5060),
+                p => p,
             },
             ntp,
             timezone,
@@ -297,7 +297,7 @@ mod tests {
         let p = Provisioning::build(Raw::default()).unwrap();
         assert_eq!(
             (p.sip_port, p.timezone.as_str(), p.auth),
-            (5060, "UTC", HttpAuth::None)
+            (None, "UTC", HttpAuth::None)
         );
     }
 

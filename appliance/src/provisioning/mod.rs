@@ -225,7 +225,7 @@ fn site(c: &Config, lan: &Lan) -> Site {
     };
     Site {
         registrar,
-        sip_port: p.sip_port,
+        sip_port: p.sip_port.unwrap_or(c.sip.listen.port()),
         ntp,
         timezone: p.timezone.clone(),
         provisioning_url: lan.http_base(c),
