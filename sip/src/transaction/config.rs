@@ -171,11 +171,14 @@ pub struct Stats {
     /// Transactions ended by
     /// [`Transactions::transport_failed`](super::Transactions::transport_failed).
     pub transport_failures: u64,
+    /// Completed non-INVITE server transactions (only absorbing retransmissions, Timer J
+    /// running) ended early to make room for a new request when the table was full.
+    pub evicted_completed: u64,
 }
 
 impl Stats {
     /// Every counter as `(name, value)`, in a fixed order (the names `/metrics` uses).
-    pub fn counters(&self) -> [(&'static str, u64); 20] {
+    pub fn counters(&self) -> [(&'static str, u64); 21] {
         // No `..`: a new field does not compile until it is listed here.
         let Self {
             requests_received,
@@ -198,6 +201,7 @@ impl Stats {
             responses_refused,
             stateless_sent,
             transport_failures,
+            evicted_completed,
         } = *self;
         [
             ("requests_received", requests_received),
@@ -220,6 +224,7 @@ impl Stats {
             ("responses_refused", responses_refused),
             ("stateless_sent", stateless_sent),
             ("transport_failures", transport_failures),
+            ("evicted_completed", evicted_completed),
         ]
     }
 }

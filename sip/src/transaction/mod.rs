@@ -177,6 +177,8 @@ pub struct Transactions {
     clients: HashMap<u64, Client>,
     client_keys: HashMap<(String, Method), u64>,
     servers: HashMap<u64, Server>,
+    /// Completed non-INVITE server transactions over UDP, oldest first ([`Self::linger`]).
+    lingering: VecDeque<u64>,
     server_keys: HashMap<ServerKey, u64>,
     /// INVITE server transactions in Accepted by (Call-ID, CSeq number), for the ACK to a 2xx.
     accepted: HashMap<(String, u32), u64>,
@@ -272,6 +274,7 @@ impl Transactions {
             clients: HashMap::new(),
             client_keys: HashMap::new(),
             servers: HashMap::new(),
+            lingering: VecDeque::new(),
             server_keys: HashMap::new(),
             accepted: HashMap::new(),
             timers: Timers::default(),
@@ -382,6 +385,42 @@ impl Transactions {
 
     fn full(&self) -> bool {
         self.len() >= self.config.max_transactions
+    }
+
+    /// Whether the table is full once the oldest completed non-INVITE server transaction, if
+    /// any, has made room. Such a transaction only absorbs retransmissions for Timer J (32 s
+    /// over UDP): at 800 registrations a second they alone would hold 51,200 slots. Ending one
+    /// early costs at most a late retransmission of its request being taken as new.
+    fn full_after_eviction(&mut self) -> bool {
+        if !self.full() {
+            return false;
+        }
+        while let Some(id) = self.lingering.pop_front() {
+            if self
+                .servers
+                .get(&id)
+                .is_some_and(|s| !s.invite && s.state == server::State::Completed)
+            {
+                self.end_server(id);
+                self.stats.evicted_completed += 1;
+                return self.full();
+            }
+        }
+        true
+    }
+
+    /// A non-INVITE server transaction entered Completed over UDP: the oldest of those are
+    /// the first to go when the table is full. Ids already ended are dropped from the front
+    /// (they end in the order they came: Timer J is the same for all).
+    fn linger(&mut self, id: u64) {
+        while self
+            .lingering
+            .front()
+            .is_some_and(|f| !self.servers.contains_key(f))
+        {
+            self.lingering.pop_front();
+        }
+        self.lingering.push_back(id);
     }
 
     fn id(&mut self) -> u64 {

@@ -114,7 +114,7 @@ impl Transactions {
             self.retransmitted_request(id);
             return;
         }
-        if self.full() {
+        if self.full_after_eviction() {
             debug!(%from, method = %request.method, "transaction table full: 503");
             self.stats.refused_busy += 1;
             let retry = self.config.retry_after.as_secs().to_string();
@@ -313,6 +313,7 @@ impl Transactions {
         };
         let status = response.status;
         let owner = Owner::Server(id);
+        let mut lingers = false;
         let next = match (s.invite, s.state, status) {
             (_, State::Trying | State::Proceeding, 100..=199) => {
                 if let Some(tag) = response
@@ -347,6 +348,7 @@ impl Transactions {
                 self.timers.cancel(owner, Timer::Abandon);
                 if !reliable(s.transport) {
                     self.timers.set(owner, Timer::J, now + t64);
+                    lingers = true;
                 }
                 State::Completed
             }
@@ -370,6 +372,9 @@ impl Transactions {
         self.transmit(to, transport, bytes);
         if !invite && next == State::Completed && reliable(transport) {
             self.end_server(id); // Timer J is zero
+        }
+        if lingers {
+            self.linger(id);
         }
     }
 

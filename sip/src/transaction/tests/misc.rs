@@ -197,6 +197,45 @@ fn past_max_transactions_a_request_gets_503_with_retry_after() {
 }
 
 #[test]
+fn a_full_table_makes_room_by_ending_the_oldest_answered_non_invite() {
+    let mut config = Config::default();
+    config.max_transactions(2).unwrap();
+    let mut b = Bench::with(config);
+    let answer = |b: &mut Bench, branch: &str, seq: u32| {
+        let r = incoming(Method::Register, branch, seq);
+        b.receive(req(r.clone()));
+        let events = b.events();
+        let [Event::Request { tx: Some(tx), .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        let now = b.now;
+        b.tx.respond(now, *tx, Response::to_request(&r, 200, "OK", Some("t")));
+        b.sent();
+    };
+    answer(&mut b, "z9hG4bKr1", 1);
+    answer(&mut b, "z9hG4bKr2", 2);
+    assert_eq!(b.tx.len(), 2, "both completed, absorbing for Timer J");
+    // A third request: the oldest completed one goes, the new one is taken.
+    b.receive(req(incoming(Method::Register, "z9hG4bKr3", 3)));
+    assert_eq!(b.events().len(), 1);
+    assert!(b.sent().is_empty(), "no 503");
+    assert_eq!(b.tx.stats().evicted_completed, 1);
+    assert_eq!(b.tx.stats().refused_busy, 0);
+    // The second is still absorbed; the first, ended, is taken as new (and the table, now
+    // holding one completed and one unanswered, makes room again).
+    b.receive(req(incoming(Method::Register, "z9hG4bKr2", 2)));
+    assert!(b.events().is_empty());
+    assert_eq!(status_of(&b.sent()[0].1), Some(200));
+    b.receive(req(incoming(Method::Register, "z9hG4bKr1", 1)));
+    assert_eq!(b.events().len(), 1);
+    assert_eq!(b.tx.stats().evicted_completed, 2);
+    // Now both are unanswered: nothing may go, the next is refused.
+    b.receive(req(incoming(Method::Register, "z9hG4bKr4", 4)));
+    assert!(b.events().is_empty());
+    assert_eq!(status_of(&b.sent()[0].1), Some(503));
+}
+
+#[test]
 fn received_and_rport_are_added_and_responses_follow_them() {
     let mut b = Bench::new();
     let from: SocketAddr = "203.0.113.9:40000".parse().unwrap();
@@ -371,7 +410,7 @@ fn counters_name_every_stat_in_order() {
     b.send(Method::Options, Transport::Udp);
     b.receive(req(incoming(Method::Cancel, "z9hG4bKnothing", 1)));
     let counters: Vec<_> = b.tx.stats().counters().into_iter().collect();
-    assert_eq!(counters.len(), 20);
+    assert_eq!(counters.len(), 21);
     let get = |name: &str| counters.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     assert_eq!(get("requests_sent"), Some(1));
     assert_eq!(get("requests_received"), Some(1));
