@@ -82,8 +82,7 @@ impl Agent {
             let r = self.simple(&invite, 404, None);
             return self.transactions.respond(now, tx, r);
         };
-        let trying = self.simple(&invite, 100, None);
-        self.transactions.respond(now, tx, trying);
+        // The transaction layer has answered `100 Trying` already.
         if target == self.config.listen_code {
             self.calls.stats.dial_in += 1;
             info!(user = %user, "a phone dialled in to listen");
