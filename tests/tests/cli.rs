@@ -261,10 +261,10 @@ fn a_mistyped_key_stops_serve_with_its_line_and_the_nearest_key() {
 #[test]
 fn sections_of_parts_not_built_yet_are_warned_about_and_serve_starts() {
     let mut server = offhook_tests::Server::start(
-        "[sip]\nlisten = \"127.0.0.1:5060\"\n[lcd]\nserver = \"127.0.0.1:13666\"\n",
+        "[federation]\nsite = \"hq\"\n[lcd]\nserver = \"127.0.0.1:13666\"\n",
     );
     let log = server.log_text();
-    for section in ["[sip]", "[lcd]"] {
+    for section in ["[federation]", "[lcd]"] {
         assert!(
             log.lines()
                 .any(|l| l.contains("WARN") && l.contains(section) && l.contains("not built")),
