@@ -212,8 +212,24 @@ pub struct Baresip {
 
 impl Baresip {
     /// Writes the config dir, starts baresip and connects to its control socket. Registration
-    /// starts at once; [`Self::registered`] waits for it.
+    /// starts at once; [`Self::registered`] waits for it. A port taken between choosing it and
+    /// baresip binding it (other tests run at once; baresip also binds the next port for TLS)
+    /// is tried again with new ports, up to 5 times.
     pub fn start(config: BaresipConfig) -> Result<Self, PeerError> {
+        let mut tries = 0;
+        loop {
+            match Self::start_once(config.clone()) {
+                Err(PeerError::Exited { log, .. })
+                    if log.contains("Address already in use") && tries < 4 =>
+                {
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(config: BaresipConfig) -> Result<Self, PeerError> {
         let dir = tempfile::tempdir().map_err(|e| PeerError::Io("tempdir".into(), e))?;
         let io = |what: &str| {
             let what = what.to_owned();

@@ -457,30 +457,17 @@ impl Agent {
         self.calls.stats.answered += 1;
         let remote = ok.headers.to().ok();
         let local = fork.request.headers.from().ok();
-        let target = ok
-            .headers
-            .contacts()
-            .ok()
-            .and_then(|c| {
-                c.into_iter().find_map(|c| match c {
-                    crate::wire::Contact::Addr(a) => Some(a.uri),
-                    crate::wire::Contact::Star => None,
-                })
-            })
-            .unwrap_or_else(|| fork.request.uri.clone());
-        let (Some(mut remote), Some(mut local), Some(call_id)) =
+        let target =
+            crate::agent::contact_uri(&ok.headers).unwrap_or_else(|| fork.request.uri.clone());
+        let (Some(remote), Some(local), Some(call_id)) =
             (remote, local, ok.headers.call_id().map(str::to_owned))
         else {
             // An answer we cannot make a dialog of: acknowledge and end it.
             self.ack_and_bye(now, &fork.request, &ok);
             return;
         };
-        let remote_tag = remote.tag().unwrap_or_default().to_owned();
-        let local_tag = local.tag().unwrap_or_default().to_owned();
-        remote
-            .params
-            .retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-        local.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
+        let (remote, remote_tag) = crate::agent::without_tag(remote);
+        let (local, local_tag) = crate::agent::without_tag(local);
         info!(user = %user, "the phone answered");
         self.calls.dialogs.insert(
             user.clone(),
@@ -556,27 +543,12 @@ impl Agent {
         else {
             return;
         };
-        let target = ok
-            .headers
-            .contacts()
-            .ok()
-            .and_then(|c| {
-                c.into_iter().find_map(|c| match c {
-                    crate::wire::Contact::Addr(a) => Some(a.uri),
-                    crate::wire::Contact::Star => None,
-                })
-            })
-            .unwrap_or_else(|| invite.uri.clone());
+        let target = crate::agent::contact_uri(&ok.headers).unwrap_or_else(|| invite.uri.clone());
         let Some((to_addr, transport)) = self.destination_of(invite) else {
             return;
         };
-        let strip = |mut a: NameAddr| {
-            let tag = a.tag().unwrap_or_default().to_owned();
-            a.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-            (a, tag)
-        };
-        let (local, local_tag) = strip(from);
-        let (remote, remote_tag) = strip(to);
+        let (local, local_tag) = crate::agent::without_tag(from);
+        let (remote, remote_tag) = crate::agent::without_tag(to);
         let mut d = Dialog {
             call_id: call_id.to_owned(),
             local_tag,

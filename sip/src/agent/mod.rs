@@ -575,6 +575,21 @@ impl Agent {
     }
 }
 
+/// The first Contact's URI (a `Contact: *` or an unreadable one gives `None`).
+fn contact_uri(headers: &wire::Headers) -> Option<wire::Uri> {
+    headers.contacts().ok()?.into_iter().find_map(|c| match c {
+        wire::Contact::Addr(a) => Some(a.uri),
+        wire::Contact::Star => None,
+    })
+}
+
+/// A From or To without its tag, and the tag (empty when there is none).
+fn without_tag(mut a: wire::NameAddr) -> (wire::NameAddr, String) {
+    let tag = a.tag().unwrap_or_default().to_owned();
+    a.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
+    (a, tag)
+}
+
 /// The methods we take, for `Allow`.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, SUBSCRIBE, NOTIFY, REGISTER";
 

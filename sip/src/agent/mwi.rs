@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use gateway_control::model::LineId;
 
-use super::Agent;
+use super::{Agent, without_tag};
 use crate::transaction::{ClientTx, ServerTx};
 use crate::wire::{HeaderName, Method, NameAddr, Request, Response, Transport, Uri};
 
@@ -61,12 +61,6 @@ impl Mwi {
             self.dirty.insert(user.to_owned());
         }
     }
-}
-
-fn without_tag(mut a: NameAddr) -> (NameAddr, String) {
-    let tag = a.tag().unwrap_or_default().to_owned();
-    a.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-    (a, tag)
 }
 
 /// The `application/simple-message-summary` body (RFC 3842 §5).
@@ -243,16 +237,7 @@ impl Agent {
                 }
                 let (remote, remote_tag) = without_tag(remote);
                 let (local, _) = without_tag(local);
-                let target = request
-                    .headers
-                    .contacts()
-                    .ok()
-                    .and_then(|c| {
-                        c.into_iter().find_map(|c| match c {
-                            crate::wire::Contact::Addr(a) => Some(a.uri),
-                            crate::wire::Contact::Star => None,
-                        })
-                    })
+                let target = crate::agent::contact_uri(&request.headers)
                     .unwrap_or_else(|| remote.uri.clone());
                 let local_tag = self.token();
                 self.mwi.subs.insert(

@@ -12,7 +12,7 @@ use super::{Dialog, Phase, Waiting, name_addr};
 use crate::agent::{Agent, DIAL_WAIT, Notice};
 use crate::sdp::{self, Direction, Session};
 use crate::transaction::ServerTx;
-use crate::wire::{HeaderName, NameAddr, Request, Response, Transport, Uri};
+use crate::wire::{HeaderName, Request, Response, Transport, Uri};
 
 /// The user part of a Request-URI as dialled: `%2A97` is `*97`.
 fn dialled(uri: &Uri) -> Option<String> {
@@ -130,11 +130,7 @@ impl Agent {
         transport: Transport,
     ) {
         let local_tag = self.token();
-        let strip = |mut a: NameAddr| {
-            let tag = a.tag().unwrap_or_default().to_owned();
-            a.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-            (a, tag)
-        };
+        let strip = crate::agent::without_tag;
         let (remote, remote_tag) = invite
             .headers
             .from()
@@ -145,17 +141,8 @@ impl Agent {
             .to()
             .map(strip)
             .unwrap_or_else(|_| (name_addr(invite.uri.clone()), String::new()));
-        let target = invite
-            .headers
-            .contacts()
-            .ok()
-            .and_then(|c| {
-                c.into_iter().find_map(|c| match c {
-                    crate::wire::Contact::Addr(a) => Some(a.uri),
-                    crate::wire::Contact::Star => None,
-                })
-            })
-            .unwrap_or_else(|| remote.uri.clone());
+        let target =
+            crate::agent::contact_uri(&invite.headers).unwrap_or_else(|| remote.uri.clone());
         let call_id = invite.headers.call_id().unwrap_or_default().to_owned();
         self.calls.dialogs.insert(
             user.clone(),
