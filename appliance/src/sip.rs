@@ -232,6 +232,7 @@ fn agent_config(
         registrar,
         transactions,
         keepalive: s.keepalive,
+        max_calls_setting_up: s.max_calls_setting_up,
         nonce_key: rand::random(),
         rng_seed: rand::random(),
     })

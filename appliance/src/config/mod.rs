@@ -120,6 +120,7 @@ min_expires = "60s"        # shorter registrations are answered 423 Interval Too
 max_expires = "1h"         # longer ones are granted this
 auth_failures_per_minute = 10  # wrong credentials from one address before it is refused for the minute
 max_transactions = 10000   # SIP transactions at once; past it new requests are answered 503
+max_calls_setting_up = 64  # phones' calls being set up at once; past it a new one is answered 503
 
 [clients]
 ping_interval = "20s"      # WebSocket pings to each client

@@ -21,6 +21,7 @@ pub(super) const KEYS: &[&str] = &[
     "max_expires",
     "auth_failures_per_minute",
     "max_transactions",
+    "max_calls_setting_up",
 ];
 
 /// `[sip]`.
@@ -47,6 +48,8 @@ pub struct Sip {
     pub auth_failures_per_minute: u32,
     /// `max_transactions`: SIP transactions at once; past it new requests are answered 503.
     pub max_transactions: usize,
+    /// `max_calls_setting_up`: phones' calls being set up at once; past it 503.
+    pub max_calls_setting_up: usize,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -61,6 +64,7 @@ pub(super) struct Raw {
     max_expires: Option<String>,
     auth_failures_per_minute: Option<u32>,
     max_transactions: Option<u32>,
+    max_calls_setting_up: Option<u32>,
 }
 
 impl Sip {
@@ -155,6 +159,12 @@ impl Sip {
                 .or(d.max_transactions)
                 .unwrap_or_default(),
         )?;
+        let max_calls_setting_up = positive(
+            "sip.max_calls_setting_up",
+            u.max_calls_setting_up
+                .or(d.max_calls_setting_up)
+                .unwrap_or_default(),
+        )?;
         Ok(Self {
             enabled: u.enabled.or(d.enabled).unwrap_or(true),
             listen,
@@ -166,6 +176,7 @@ impl Sip {
             max_expires,
             auth_failures_per_minute,
             max_transactions: max_transactions as usize,
+            max_calls_setting_up: max_calls_setting_up as usize,
         })
     }
 }

@@ -49,6 +49,10 @@ pub struct CallStats {
     pub no_common_codec: u64,
     /// Keys received as SIP INFO.
     pub info_digits: u64,
+    /// Phones' calls answered 503 because [`Config::max_calls_setting_up`] were being set up.
+    ///
+    /// [`Config::max_calls_setting_up`]: crate::agent::Config::max_calls_setting_up
+    pub shed: u64,
 }
 
 /// One INVITE of a ring, to one registered contact.
@@ -150,6 +154,16 @@ pub(super) struct Calls {
 }
 
 impl Calls {
+    /// Phones' calls waiting for the station: a ring to answer them, or its connection.
+    fn setting_up(&self) -> usize {
+        self.waiting.len()
+            + self
+                .dialogs
+                .values()
+                .filter(|d| matches!(d.phase, Phase::AwaitingConnectionForAnswer { .. }))
+                .count()
+    }
+
     pub(super) fn by_line(&self, user: &str) -> Option<()> {
         self.dialogs.get(user).map(|_| ())
     }

@@ -91,6 +91,10 @@ pub struct Config {
     pub transactions: transaction::Config,
     /// How often each registered contact is sent an OPTIONS keep-alive (`None`: never).
     pub keepalive: Option<Duration>,
+    /// Phones' calls being set up at once (waiting for the station's connection or for the
+    /// ring of a record request); past it a new one is answered 503 with `Retry-After` at
+    /// once, so that an overload sheds calls instead of letting every one time out.
+    pub max_calls_setting_up: usize,
     /// The key the registrar's nonces are signed with (random at each start).
     pub nonce_key: [u8; 32],
     /// Seeds tags, Call-IDs and branches (tests give a fixed one).
@@ -261,6 +265,7 @@ impl Agent {
             ("hangups_by_us", s.calls.hangups_by_us),
             ("no_common_codec", s.calls.no_common_codec),
             ("info_digits", s.calls.info_digits),
+            ("calls_shed", s.calls.shed),
             ("notifies", s.notifies),
             ("subscriptions", s.subscriptions),
             ("keepalives_sent", s.keepalives_sent),

@@ -65,6 +65,12 @@ impl Agent {
         let Some(user) = self.authenticate(now, Some(tx), from, &invite) else {
             return;
         };
+        if self.calls.setting_up() >= self.config.max_calls_setting_up {
+            self.calls.stats.shed += 1;
+            let mut r = self.simple(&invite, 503, None);
+            r.headers.push(HeaderName::RetryAfter, "1");
+            return self.transactions.respond(now, tx, r);
+        }
         let user: Arc<str> = Arc::from(user.as_str());
         let watched = self.lines.get(&user).is_some_and(|l| l.watched);
         if !watched {

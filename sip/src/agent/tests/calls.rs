@@ -347,3 +347,35 @@ fn wrong_credentials_are_refused_and_nothing_reaches_the_station() {
         "the challenge and the refusal"
     );
 }
+
+#[test]
+fn past_the_calls_being_set_up_a_new_call_is_answered_503_at_once() {
+    let now = Instant::now();
+    let (mut a, mut p) = with_alice(now);
+    a.config.max_calls_setting_up = 1;
+    let mut bob = Phone::new("bob", "secret-b", 5066);
+    bob.register(&mut a, now);
+    a.handle_command(now, Command::AddLine { line: line("bob") });
+    notices(&mut a);
+    events(&mut a);
+    dial(&mut a, &mut p, now, "*97", &phone_offer(41000));
+    assert_eq!(
+        events(&mut a),
+        [Event::OffHook {
+            line: line("alice")
+        }]
+    );
+    let (_, out) = dial(&mut a, &mut bob, now, "*97", &phone_offer(41002));
+    let r = only_response(out);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.headers.get(&HeaderName::RetryAfter), Some("1"));
+    assert!(events(&mut a).is_empty());
+    assert_eq!(a.stats().calls.shed, 1);
+    // Once alice's call has its connection, bob's next call is taken.
+    a.handle_command(now, create("alice", 9, 30002));
+    sent(&mut a);
+    events(&mut a);
+    let r = bob.request(Method::Invite, "*97", "dial-3", &phone_offer(41004));
+    bob.send_authenticated(&mut a, now, r);
+    assert_eq!(events(&mut a), [Event::OffHook { line: line("bob") }]);
+}

@@ -45,6 +45,7 @@ fn new_agent(now: Instant) -> Agent {
             registrar: registrar::Config::default(),
             transactions: transaction::Config::default(),
             keepalive: None,
+            max_calls_setting_up: 8,
             nonce_key: [7; 32],
             rng_seed: 1,
         },
