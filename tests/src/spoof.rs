@@ -24,4 +24,3 @@ pub fn spoof_udp(from: std::net::SocketAddr, to: std::net::SocketAddr, payload: 
         .expect("send the spoofed datagram");
     assert_eq!(sent, datagram.len());
 }
-
