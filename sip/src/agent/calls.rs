@@ -164,8 +164,9 @@ impl Calls {
                 .count()
     }
 
-    pub(super) fn by_line(&self, user: &str) -> Option<()> {
-        self.dialogs.get(user).map(|_| ())
+    /// Whether the line has a call.
+    pub(super) fn has_call(&self, user: &str) -> bool {
+        self.dialogs.contains_key(user)
     }
 
     fn by_call_id(&self, call_id: &str) -> Option<Arc<str>> {

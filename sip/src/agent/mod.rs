@@ -318,13 +318,10 @@ impl Agent {
                 self.stats.malformed += 1;
                 debug!(%from, error = %e, "malformed SIP message");
                 if let Answer::Respond(status) = e.answer()
-                    && let Some(bytes) = stateless_error(bytes, status, &e.to_string())
+                    && let Some(response) = wire::error_response(bytes, status, &e.to_string())
                 {
-                    self.out.push_back(Outgoing {
-                        to: from,
-                        transport,
-                        bytes,
-                    });
+                    self.transactions
+                        .send_stateless(from, transport, &Message::Response(response));
                 }
             }
         }
@@ -576,7 +573,7 @@ impl Agent {
     }
 
     fn is_off_hook(&self, user: &str) -> bool {
-        self.calls.by_line(user).is_some()
+        self.calls.has_call(user)
     }
 }
 
@@ -597,56 +594,3 @@ fn without_tag(mut a: wire::NameAddr) -> (wire::NameAddr, String) {
 
 /// The methods we take, for `Allow`.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, SUBSCRIBE, NOTIFY, REGISTER";
-
-/// The answer to a request that could not be parsed but whose Via, From, To, Call-ID and CSeq
-/// lines can be read (RFC 3261 §8.2.6 copies them): those lines as they came, status and reason.
-/// `None` when one is missing (the request is then dropped).
-fn stateless_error(bytes: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> {
-    let head_end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(bytes.len());
-    let head = std::str::from_utf8(&bytes[..head_end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let first = lines.next()?;
-    if first.starts_with("SIP/") {
-        return None;
-    }
-    let mut copied = Vec::new();
-    let mut seen = [false; 5];
-    for l in lines {
-        let Some((name, _)) = l.split_once(':') else {
-            continue;
-        };
-        let i = match name.trim().to_ascii_lowercase().as_str() {
-            "via" | "v" => 0,
-            "from" | "f" => 1,
-            "to" | "t" => 2,
-            "call-id" | "i" => 3,
-            "cseq" => 4,
-            _ => continue,
-        };
-        seen[i] = true;
-        copied.push(l);
-    }
-    if !seen.iter().all(|s| *s) {
-        return None;
-    }
-    let reason: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(120)
-        .collect();
-    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
-    for l in copied {
-        out.push_str(l);
-        out.push_str("\r\n");
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    Some(out.into_bytes())
-}
-
-/// The model's line for a SIP user, as the appliance names it.
-pub fn line(gateway: &GatewayId, user: &str) -> LineId {
-    LineId::new(gateway.clone(), user)
-}
