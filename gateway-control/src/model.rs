@@ -107,30 +107,54 @@ impl fmt::Display for Digit {
     }
 }
 
-/// Audio codecs a line's connection may use (8 kHz G.711, RFC 3551 static payload types).
+/// Audio codecs a connection may use: 8 kHz G.711 (RFC 3551 static payload types), and Opus
+/// (RFC 7587) on SIP calls whose phone offers it. Media gateways (MGCP, MEGACO, TPNCP) are
+/// G.711 only; their cores refuse or never negotiate Opus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
     /// G.711 µ-law, payload type 0.
     Pcmu,
     /// G.711 A-law, payload type 8.
     Pcma,
+    /// Opus (RFC 7587), always `opus/48000/2` in SDP, on the dynamic payload type the offer
+    /// chose.
+    Opus {
+        /// The dynamic RTP payload type (96–127 in practice).
+        payload_type: u8,
+    },
 }
 
 impl Codec {
-    /// The RFC 3551 static payload type.
+    /// The RTP payload type: RFC 3551's static one for G.711, the negotiated one for Opus.
     pub fn payload_type(self) -> u8 {
         match self {
             Self::Pcmu => 0,
             Self::Pcma => 8,
+            Self::Opus { payload_type } => payload_type,
         }
     }
 
-    /// The RFC 3551 encoding name (`PCMU`, `PCMA`).
+    /// The encoding name (`PCMU`, `PCMA`, `opus`), as in an SDP `rtpmap`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Pcmu => "PCMU",
             Self::Pcma => "PCMA",
+            Self::Opus { .. } => "opus",
         }
+    }
+
+    /// The RTP clock rate in Hz: 8000 for G.711, 48000 for Opus (RFC 7587 §4.1, whatever
+    /// the audio bandwidth).
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Self::Pcmu | Self::Pcma => 8000,
+            Self::Opus { .. } => 48_000,
+        }
+    }
+
+    /// Whether this is G.711 (either law).
+    pub fn is_g711(self) -> bool {
+        matches!(self, Self::Pcmu | Self::Pcma)
     }
 }
 

@@ -481,7 +481,9 @@ impl CallTask {
                 };
                 let frame = (remote.ptime.as_micros() * 8 / 1000) as usize;
                 let audio = self.audio.clone();
-                let law = law(remote.codec);
+                // An Opus call reads the message as PCM (`FrameSource::next_pcm`): the law
+                // is then unused.
+                let law = law(remote.codec).unwrap_or(codecs::g711::Law::Ulaw);
                 let opened =
                     tokio::task::spawn_blocking(move || audio.open(message, law, frame)).await;
                 match opened {

@@ -387,10 +387,11 @@ impl AddAssign for Stats {
     }
 }
 
-/// The G.711 law of a negotiated codec.
-pub(crate) fn law(codec: gateway_control::model::Codec) -> Law {
+/// The G.711 law of a negotiated codec, or `None` for Opus (which plays PCM).
+pub(crate) fn law(codec: gateway_control::model::Codec) -> Option<Law> {
     match codec {
-        gateway_control::model::Codec::Pcmu => Law::Ulaw,
-        gateway_control::model::Codec::Pcma => Law::Alaw,
+        gateway_control::model::Codec::Pcmu => Some(Law::Ulaw),
+        gateway_control::model::Codec::Pcma => Some(Law::Alaw),
+        gateway_control::model::Codec::Opus { .. } => None,
     }
 }

@@ -131,6 +131,9 @@ fn law(codec: Codec) -> Law {
     match codec {
         Codec::Pcmu => Law::Ulaw,
         Codec::Pcma => Law::Alaw,
+        // The simulated gateways are G.711 only: their parsers yield only payload types 0
+        // and 8, so no connection here is ever Opus.
+        Codec::Opus { .. } => Law::Ulaw,
     }
 }
 

@@ -465,12 +465,18 @@ impl Host {
                 Some(line),
             ) => {
                 let telephone_event = remote.and_then(|m| m.telephone_event);
+                let coder = match codec {
+                    Codec::Pcmu => Coder::Mulaw,
+                    Codec::Pcma => Coder::Alaw,
+                    // TPNCP boards are G.711 only here: Opus (SIP calls) is refused like
+                    // any other connection the board cannot make.
+                    Codec::Opus { .. } => {
+                        return Err((code::NOT_IMPLEMENTED, "the board is G.711 only (no Opus)"));
+                    }
+                };
                 steps.push_back(wire::Command::OpenChannel {
                     channel,
-                    coder: match codec {
-                        Codec::Pcmu => Coder::Mulaw,
-                        Codec::Pcma => Coder::Alaw,
-                    },
+                    coder,
                     frames_per_packet: frames_per_packet(*ptime),
                     dtmf_payload_type: telephone_event.unwrap_or(0),
                 });

@@ -86,7 +86,7 @@ impl Stream {
         let Some(remote) = self.remote else {
             return;
         };
-        let law = law(remote.codec);
+        let law = law(remote.codec).unwrap_or(codecs::g711::Law::Ulaw);
         let mut sent = 0;
         while let Some(p) = self.play.as_mut()
             && now >= p.next
