@@ -1,5 +1,7 @@
-//! A jitter buffer for one G.711 RTP stream, with packet-loss concealment after
-//! ITU-T G.711 Appendix I (pitch-period repetition with overlap-add, attenuated over 60 ms).
+//! A jitter buffer for one G.711 or Opus RTP stream. G.711 is concealed after ITU-T G.711
+//! Appendix I (pitch-period repetition with overlap-add, attenuated over 60 ms); Opus (RFC 7587)
+//! is decoded by one stateful libopus decoder, which rebuilds a lost frame from the in-band FEC
+//! of the next packet when that is held, and otherwise conceals it with Opus PLC.
 //!
 //! The buffer is sans-IO and clock-free: every call takes `now`. Feed each RTP packet of the
 //! stream with [`JitterBuffer::push`]; then call [`JitterBuffer::pop`] until it returns `None`,
@@ -14,9 +16,15 @@
 //! new talkspurt; an SSRC change resets the buffer. When the buffer stays empty for
 //! `max_conceal` the stream goes idle and `pop` returns `None` until the next packet.
 //!
-//! Memory is fixed at construction: at most `max_packets` frames are held, in a ring.
+//! Timestamps are RTP timestamps: in `clock_rate` units for G.711, in 48 kHz units for Opus
+//! (RFC 7587 §4.1), whatever PCM rate Opus is decoded to. Placement, jump detection and the
+//! interarrival jitter all use the stream's RTP clock.
+//!
+//! Memory is fixed at construction: at most `max_packets` frames are held, in a ring (an Opus
+//! buffer also keeps up to [`MAX_OPUS_PAYLOAD`] bytes per frame slot, G.711 buffers none).
 //! Every dropped input is counted in [`Stats`] and logged at `debug`.
 
+mod opus_play;
 mod plc;
 
 use std::time::{Duration, Instant};
@@ -26,6 +34,23 @@ use tracing::{debug, trace};
 
 use crate::g711::Law;
 use crate::rtp::{self, SequenceNumber, Ssrc, Timestamp};
+
+pub use opus_play::MAX_OPUS_PAYLOAD;
+use opus_play::{OPUS_RTP_RATE, OpusPlay, Played};
+
+/// What the buffered stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Payload {
+    /// G.711 (payload types 0 and 8), as today.
+    G711,
+    /// Opus (RFC 7587) on this dynamic payload type: RTP clock 48 kHz, decoded to the config's
+    /// PCM rate (`clock_rate`, 8000 by default).
+    Opus {
+        /// The payload type negotiated for Opus.
+        payload_type: u8,
+    },
+}
 
 /// Invalid configuration values (API misuse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -56,6 +81,20 @@ pub enum ConfigError {
         max_packets: usize,
         /// Frames needed.
         needed: usize,
+    },
+    /// Opus cannot play this stream: `clock_rate` is not an Opus rate (8, 12, 16, 24 or
+    /// 48 kHz), the frame is not a multiple of 2.5 ms or is over 120 ms, the payload type is
+    /// over 127, or libopus could not create the decoder.
+    #[error(
+        "Opus cannot play {frame_samples}-sample frames at {clock_rate} Hz on payload type {payload_type}"
+    )]
+    Opus {
+        /// The configured payload type.
+        payload_type: u8,
+        /// The configured PCM rate.
+        clock_rate: u32,
+        /// The configured frame.
+        frame_samples: usize,
     },
 }
 
@@ -190,12 +229,18 @@ pub struct Stats {
     pub duplicates: u64,
     /// Packets that arrived after their playout time (dropped).
     pub late: u64,
-    /// Packets with a payload type other than 0/8 or a payload not a whole number of frames.
+    /// Packets with a payload type other than the stream's (0/8 for G.711) or a payload not a
+    /// whole number of frames; for Opus also empty, unparsable or over-long payloads, and
+    /// packets that passed `push` but fail to decode at playout (their frames are concealed).
     pub invalid: u64,
     /// Packets arriving with a sequence number below the highest seen (kept if in time).
     pub reordered: u64,
     /// Frames missing at playout while later frames were buffered.
     pub lost: u64,
+    /// Opus: of the `lost` frames, those decoded from the in-band FEC of the next packet, held
+    /// at their playout time (also counted in `concealed`, and popped as
+    /// [`FrameKind::Concealed`]). libopus conceals instead when that packet carries no FEC.
+    pub fec_recovered: u64,
     /// Frames missing at playout with nothing buffered (end of talkspurt or burst loss).
     pub underruns: u64,
     /// Frames produced by concealment.
@@ -222,7 +267,7 @@ pub enum Push {
     Duplicate,
     /// Its playout time has passed.
     Late,
-    /// Not a G.711 payload of whole frames.
+    /// Not a payload of the stream's codec and payload type, of whole frames.
     Invalid,
 }
 
@@ -231,7 +276,8 @@ pub enum Push {
 pub enum FrameKind {
     /// Decoded from a received packet.
     Audio,
-    /// Synthesised by loss concealment (fading to silence after 60 ms).
+    /// Synthesised by loss concealment (G.711 fades to silence after 60 ms), or for Opus
+    /// rebuilt from in-band FEC.
     Concealed,
 }
 
@@ -240,7 +286,7 @@ pub enum FrameKind {
 pub struct Frame<'a> {
     /// Audio or concealment.
     pub kind: FrameKind,
-    /// RTP timestamp of the frame's first sample.
+    /// RTP timestamp of the frame's first sample (48 kHz units for Opus).
     pub timestamp: Timestamp,
     /// `frame_samples` samples of linear PCM.
     pub pcm: &'a [i16],
@@ -251,6 +297,8 @@ struct Slot {
     occupied: bool,
     timestamp: u32,
     law_alaw: bool,
+    /// Opus: index of this frame in its packet.
+    frame: u16,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -267,22 +315,30 @@ struct Stream {
     seen: u64,
     /// Consecutive frames concealed with nothing buffered.
     empty_run: usize,
-    // Interarrival jitter (RFC 3550 A.8) in timestamp units, scaled by 16.
+    // Interarrival jitter (RFC 3550 A.8) in RTP timestamp units, scaled by 16.
     epoch: Instant,
     epoch_ts: Timestamp,
     transit: Option<i64>,
     jitter_q4: u64,
 }
 
-/// Jitter buffer for one G.711 stream. See the [module documentation](self).
-#[derive(Debug, Clone)]
+/// Jitter buffer for one G.711 or Opus stream. See the [module documentation](self).
+///
+/// Not `Clone`: an Opus buffer owns a libopus decoder, whose state cannot be copied.
+#[derive(Debug)]
 pub struct JitterBuffer {
     config: Config,
+    payload: Payload,
     frame_duration: Duration,
+    /// RTP clock rate: `clock_rate` for G.711, 48000 for Opus.
+    rtp_rate: u32,
+    /// RTP timestamp units per frame.
+    frame_ticks: u32,
     delay: Duration,
     slots: Vec<Slot>,
-    /// `slots.len() * frame_samples` bytes of G.711.
+    /// `slots.len() * frame_samples` bytes of G.711 (empty for Opus).
     pool: Vec<u8>,
+    opus: Option<Box<OpusPlay>>,
     /// Ring index of `next_ts`.
     head: usize,
     held: usize,
@@ -293,14 +349,23 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
-    /// A buffer with `config`; allocates all its memory now.
+    /// A G.711 buffer with `config`; allocates all its memory now. Same as
+    /// [`Self::with_payload`] with [`Payload::G711`], which cannot fail.
     pub fn new(config: Config) -> Self {
+        Self::build(config, true)
+    }
+
+    fn build(config: Config, g711: bool) -> Self {
         let cap = config.max_packets;
         Self {
+            payload: Payload::G711,
             frame_duration: config.frame_duration(),
+            rtp_rate: config.clock_rate,
+            frame_ticks: config.frame_samples as u32,
             delay: config.target_delay,
             slots: vec![Slot::default(); cap],
-            pool: vec![0; cap * config.frame_samples],
+            pool: vec![0; if g711 { cap * config.frame_samples } else { 0 }],
+            opus: None,
             out: vec![0; config.frame_samples],
             head: 0,
             held: 0,
@@ -309,6 +374,36 @@ impl JitterBuffer {
             stats: Stats::default(),
             config,
         }
+    }
+
+    /// A buffer for a stream carrying `payload`; allocates all its memory now. For Opus,
+    /// `config`'s `frame_samples` and `clock_rate` describe the decoded PCM (an Opus rate, a
+    /// frame of a multiple of 2.5 ms up to 120 ms), and a pool of [`MAX_OPUS_PAYLOAD`] bytes per
+    /// slot is allocated.
+    pub fn with_payload(config: Config, payload: Payload) -> Result<Self, ConfigError> {
+        let Payload::Opus { payload_type } = payload else {
+            return Ok(Self::new(config));
+        };
+        let opus = OpusPlay::new(
+            payload_type,
+            config.max_packets,
+            config.frame_samples,
+            config.clock_rate,
+        )?;
+        // Exact: the frame is a multiple of 2.5 ms at an Opus rate, which divides 48 kHz.
+        let frame_ticks = (config.frame_samples as u64 * u64::from(OPUS_RTP_RATE)
+            / u64::from(config.clock_rate)) as u32;
+        let mut jb = Self::build(config, false);
+        jb.payload = payload;
+        jb.rtp_rate = OPUS_RTP_RATE;
+        jb.frame_ticks = frame_ticks;
+        jb.opus = Some(Box::new(opus));
+        Ok(jb)
+    }
+
+    /// The payload this buffer plays.
+    pub const fn payload(&self) -> Payload {
+        self.payload
     }
 
     /// Counters.
@@ -336,7 +431,8 @@ impl JitterBuffer {
         self.delay
     }
 
-    /// Interarrival jitter estimate in timestamp units (RFC 3550 A.8).
+    /// Interarrival jitter estimate in RTP timestamp units (RFC 3550 A.8): 48 kHz units for
+    /// Opus.
     pub fn jitter(&self) -> u32 {
         self.stream.map_or(0, |s| (s.jitter_q4 >> 4) as u32)
     }
@@ -349,6 +445,9 @@ impl JitterBuffer {
     fn clear(&mut self) {
         self.slots.fill(Slot::default());
         self.held = 0;
+        if let Some(o) = self.opus.as_mut() {
+            o.clear();
+        }
     }
 
     /// Starts a talkspurt at `ts`: playout of `ts` is due `delay` after `now`. The first
@@ -360,9 +459,8 @@ impl JitterBuffer {
         if first {
             self.delay = self.config.target_delay;
         } else if self.config.adaptive {
-            let jitter = Duration::from_nanos(
-                (s.jitter_q4 >> 4) * 1_000_000_000 / u64::from(self.config.clock_rate),
-            );
+            let jitter =
+                Duration::from_nanos((s.jitter_q4 >> 4) * 1_000_000_000 / u64::from(self.rtp_rate));
             self.delay = (2 * self.frame_duration + 3 * jitter)
                 .clamp(self.config.min_delay, self.config.max_delay);
         }
@@ -378,20 +476,40 @@ impl JitterBuffer {
     pub fn push(&mut self, now: Instant, packet: &rtp::Repr<'_>) -> Push {
         self.stats.received += 1;
         let spf = self.config.frame_samples;
-        let Some(law) = Law::from_payload_type(packet.payload_type) else {
-            self.stats.invalid += 1;
-            debug!(pt = packet.payload_type, "dropping packet: not G.711");
-            return Push::Invalid;
+        let tpf = self.frame_ticks;
+        let max_frames = self.config.frames_in(self.config.max_delay).max(1);
+        let (law, frames) = if let Some(o) = self.opus.as_ref() {
+            // A packet longer than the buffer's reach would overrun the skip-forward below.
+            match o.frames(packet.payload_type, packet.payload) {
+                Ok(frames) if frames <= max_frames + 1 => (Law::Ulaw, frames),
+                result => {
+                    self.stats.invalid += 1;
+                    debug!(
+                        pt = packet.payload_type,
+                        len = packet.payload.len(),
+                        ?result,
+                        "dropping packet: not Opus of whole frames"
+                    );
+                    return Push::Invalid;
+                }
+            }
+        } else {
+            let Some(law) = Law::from_payload_type(packet.payload_type) else {
+                self.stats.invalid += 1;
+                debug!(pt = packet.payload_type, "dropping packet: not G.711");
+                return Push::Invalid;
+            };
+            let frames = packet.payload.len() / spf;
+            if frames == 0 || !packet.payload.len().is_multiple_of(spf) {
+                self.stats.invalid += 1;
+                debug!(
+                    len = packet.payload.len(),
+                    "dropping packet: not whole frames"
+                );
+                return Push::Invalid;
+            }
+            (law, frames)
         };
-        let frames = packet.payload.len() / spf;
-        if frames == 0 || !packet.payload.len().is_multiple_of(spf) {
-            self.stats.invalid += 1;
-            debug!(
-                len = packet.payload.len(),
-                "dropping packet: not whole frames"
-            );
-            return Push::Invalid;
-        }
         let (seq, ts) = (packet.sequence_number, packet.timestamp);
         if let Some(s) = self.stream
             && s.ssrc != packet.ssrc
@@ -401,6 +519,8 @@ impl JitterBuffer {
             self.stream = None;
             self.clear();
             self.plc.reset();
+            // The Opus decoder keeps its state: libopus adapts to the new stream within a
+            // frame, and re-creating it would allocate.
             self.delay = self.config.target_delay;
         }
         let new_stream = self.stream.is_none();
@@ -439,10 +559,10 @@ impl JitterBuffer {
         }
 
         let cap = self.slots.len();
-        let span = (cap * spf) as i64;
+        let span = cap as i64 * i64::from(tpf);
         let dist = i64::from(ts.distance(s.next_ts));
         let playing = s.playing;
-        let jump = dist >= span || dist <= -span || dist % spf as i64 != 0;
+        let jump = dist >= span || dist <= -span || dist % i64::from(tpf) != 0;
         // A.8 jitter, in timestamp units; a jump restarts the transit baseline.
         let restart = !playing && newest && dist < 0 && self.held == 0;
         if jump || restart {
@@ -451,13 +571,13 @@ impl JitterBuffer {
             s.transit = None;
         }
         let arrival = (now.saturating_duration_since(s.epoch).as_nanos()
-            * u128::from(self.config.clock_rate)
+            * u128::from(self.rtp_rate)
             / 1_000_000_000) as i64;
         let transit = arrival - i64::from(ts.distance(s.epoch_ts));
         if let Some(last) = s.transit {
             // A packet later than max_delay cannot be saved by waiting: cap its weight there.
             let cap_ticks =
-                self.config.max_delay.as_millis() as u64 * u64::from(self.config.clock_rate) / 1000;
+                self.config.max_delay.as_millis() as u64 * u64::from(self.rtp_rate) / 1000;
             let dj = (transit - last).unsigned_abs().min(cap_ticks);
             s.jitter_q4 = s.jitter_q4 + dj - ((s.jitter_q4 + 8) >> 4);
         }
@@ -484,10 +604,9 @@ impl JitterBuffer {
         let Some(s) = self.stream.as_mut() else {
             return Push::Invalid; // unreachable: the stream was set above
         };
-        let mut k = (ts.distance(s.next_ts) as i64 / spf as i64) as usize;
+        let mut k = (i64::from(ts.distance(s.next_ts)) / i64::from(tpf)) as usize;
 
         // Keep within max_delay: skip forward over the oldest frames.
-        let max_frames = self.config.frames_in(self.config.max_delay).max(1);
         let last = k + frames - 1;
         if last > max_frames {
             let skip = last - max_frames;
@@ -499,7 +618,7 @@ impl JitterBuffer {
                 }
             }
             self.head = (self.head + skip) % cap;
-            s.next_ts = s.next_ts.wrapping_add((skip * spf) as u32);
+            s.next_ts = s.next_ts.wrapping_add((skip as u32).wrapping_mul(tpf));
             self.stats.overflow += skip as u64;
             debug!(skip, "buffer over max_delay: skipping forward");
             k -= skip.min(k);
@@ -513,11 +632,17 @@ impl JitterBuffer {
             }
             *slot = Slot {
                 occupied: true,
-                timestamp: ts.0.wrapping_add((f * spf) as u32),
+                timestamp: ts.0.wrapping_add((f as u32).wrapping_mul(tpf)),
                 law_alaw: law == Law::Alaw,
+                frame: f as u16,
             };
-            self.pool[idx * spf..(idx + 1) * spf]
-                .copy_from_slice(&packet.payload[f * spf..(f + 1) * spf]);
+            if self.opus.is_none() {
+                self.pool[idx * spf..(idx + 1) * spf]
+                    .copy_from_slice(&packet.payload[f * spf..(f + 1) * spf]);
+            }
+        }
+        if let Some(o) = self.opus.as_mut() {
+            o.store((self.head + k) % cap, ts.0, frames, packet.payload);
         }
         trace!(seq = seq.0, ts = ts.0, held = self.held, "buffered");
         Push::Accepted
@@ -539,15 +664,36 @@ impl JitterBuffer {
             self.held -= 1;
         }
         let kind = if slot.occupied && slot.timestamp == timestamp.0 {
-            let law = if slot.law_alaw { Law::Alaw } else { Law::Ulaw };
-            let codes = &self.pool[self.head * spf..(self.head + 1) * spf];
-            let _ = law.decode(codes, &mut self.out);
-            self.plc.good_frame(&mut self.out);
             self.slots[self.head].occupied = false;
             self.held -= 1;
             s.empty_run = 0;
-            self.stats.played += 1;
-            FrameKind::Audio
+            let played = if let Some(o) = self.opus.as_mut() {
+                let f = usize::from(slot.frame);
+                let start = (self.head + cap - f % cap) % cap;
+                let first = timestamp
+                    .0
+                    .wrapping_sub((f as u32).wrapping_mul(self.frame_ticks));
+                o.play(start, first, f, &mut self.out)
+            } else {
+                let law = if slot.law_alaw { Law::Alaw } else { Law::Ulaw };
+                let codes = &self.pool[self.head * spf..(self.head + 1) * spf];
+                let _ = law.decode(codes, &mut self.out);
+                self.plc.good_frame(&mut self.out);
+                Played::Audio
+            };
+            match played {
+                Played::Audio => {
+                    self.stats.played += 1;
+                    FrameKind::Audio
+                }
+                Played::Corrupt | Played::Unavailable => {
+                    if played == Played::Corrupt {
+                        self.stats.invalid += 1;
+                    }
+                    self.stats.concealed += 1;
+                    FrameKind::Concealed
+                }
+            }
         } else {
             if self.held == 0 {
                 if s.empty_run >= self.config.frames_in(self.config.max_conceal) {
@@ -561,12 +707,30 @@ impl JitterBuffer {
                 self.stats.lost += 1;
                 debug!(ts = timestamp.0, "frame lost");
             }
-            self.plc.conceal(&mut self.out);
+            if let Some(o) = self.opus.as_mut() {
+                // In-band FEC for this frame travels in the next packet (RFC 6716 §2.1.7).
+                let next = (self.head + 1) % cap;
+                let next_slot = self.slots[next];
+                let next_ts = timestamp.0.wrapping_add(self.frame_ticks);
+                if self.held > 0
+                    && next_slot.occupied
+                    && next_slot.frame == 0
+                    && next_slot.timestamp == next_ts
+                    && o.recover(next, next_ts, &mut self.out)
+                {
+                    self.stats.fec_recovered += 1;
+                    debug!(ts = timestamp.0, "frame rebuilt from FEC");
+                } else {
+                    o.conceal(&mut self.out);
+                }
+            } else {
+                self.plc.conceal(&mut self.out);
+            }
             self.stats.concealed += 1;
             FrameKind::Concealed
         };
         self.head = (self.head + 1) % cap;
-        s.next_ts = timestamp.wrapping_add(spf as u32);
+        s.next_ts = timestamp.wrapping_add(self.frame_ticks);
         s.next_due += self.frame_duration;
         Some(Frame {
             kind,
@@ -576,5 +740,7 @@ impl JitterBuffer {
     }
 }
 
+#[cfg(test)]
+mod opus_tests;
 #[cfg(test)]
 mod tests;
