@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use gateway_control::driver::Handle;
 use gateway_control::model::{Command, Event};
@@ -32,6 +32,12 @@ use crate::wire::{Message, StreamFramer, Transport};
 const RECV_BUFFER: usize = 65_536;
 /// Datagrams taken per wake-up before the agent's output is drained.
 const RECV_BATCH: usize = 64;
+/// How long the UDP socket may stay non-empty, batch after batch, before the agent is told to
+/// shed new requests ([`Agent::set_shedding`]) until it is emptied again. The kernel's queue
+/// holds a few hundred datagrams (tens of milliseconds of work); a socket that never empties
+/// for this long is being filled faster than it is read, and past the queue the kernel drops
+/// what comes, uncounted by us, and the phones' retransmissions add to the load.
+pub const SHED_AFTER: Duration = Duration::from_millis(100);
 /// TCP connections at once; more are closed as they come, counted.
 pub const MAX_CONNECTIONS: usize = 4096;
 /// Messages queued for one connection's writer; past it the connection is too slow and more
@@ -51,17 +57,23 @@ pub struct DriverStats {
     pub tcp_framing_errors: AtomicU64,
     /// Messages for a TCP peer with no open connection, or a full one, dropped.
     pub tcp_dropped: AtomicU64,
+    /// Times the UDP socket stayed backlogged for [`SHED_AFTER`] and new requests began to be
+    /// shed (the agent counts each one shed in its transaction layer's `shed`).
+    pub shed_spells: AtomicU64,
+    /// Whether new requests are being shed now.
+    pub shedding: AtomicBool,
 }
 
 impl DriverStats {
     /// `(kind, value)` pairs for `/metrics`.
-    pub fn counters(&self) -> [(&'static str, u64); 4] {
+    pub fn counters(&self) -> [(&'static str, u64); 5] {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         [
             ("tcp_accepted", l(&self.tcp_accepted)),
             ("tcp_refused", l(&self.tcp_refused)),
             ("tcp_framing_errors", l(&self.tcp_framing_errors)),
             ("tcp_dropped", l(&self.tcp_dropped)),
+            ("shed_spells", l(&self.shed_spells)),
         ]
     }
 }
@@ -145,6 +157,8 @@ async fn run(
     let mut buf = vec![0u8; RECV_BUFFER];
     let (stream_tx, mut streams) = mpsc::channel::<FromStream>(CHANNEL_DEPTH);
     let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    // Since when every batch has left datagrams in the socket.
+    let mut backlogged: Option<Instant> = None;
     loop {
         while let Some(o) = agent.poll_transmit() {
             send(&udp, &writers, &stats, o).await;
@@ -166,12 +180,30 @@ async fn run(
                     Ok((n, from)) => agent.handle_message(now(), from, Transport::Udp, &buf[..n]),
                     Err(e) => debug!(error = %e, "UDP receive error"),
                 }
+                let mut emptied = false;
                 for _ in 0..RECV_BATCH {
                     match udp.try_recv_from(&mut buf) {
                         Ok((n, from)) => agent.handle_message(now(), from, Transport::Udp, &buf[..n]),
-                        Err(_) => break,
+                        Err(_) => {
+                            emptied = true;
+                            break;
+                        }
                     }
                 }
+                let at = now();
+                backlogged = if emptied { None } else { Some(backlogged.unwrap_or(at)) };
+                let shed = backlogged.is_some_and(|since| at.duration_since(since) >= SHED_AFTER);
+                if shed != stats.shedding.load(Ordering::Relaxed) {
+                    stats.shedding.store(shed, Ordering::Relaxed);
+                    if shed {
+                        let spells = stats.shed_spells.fetch_add(1, Ordering::Relaxed) + 1;
+                        // Under a steady flood this turns on and off every few hundred ms.
+                        if spells.is_power_of_two() {
+                            warn!(spells, "the SIP socket stays backlogged: new requests are answered 503 until it empties");
+                        }
+                    }
+                }
+                agent.set_shedding(shed);
             }
             accepted = tcp.accept() => {
                 match accepted {

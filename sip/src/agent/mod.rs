@@ -341,6 +341,14 @@ impl Agent {
         self.drain(now);
     }
 
+    /// Whether the driver's socket is backlogged: while it is, new requests that start work
+    /// (a phone's new call, a REGISTER, a SUBSCRIBE) are answered `503` with `Retry-After` before
+    /// any authentication or call set-up, and requests within dialogs still get through. See
+    /// [`Transactions::set_shedding`](crate::transaction::Transactions::set_shedding).
+    pub fn set_shedding(&mut self, on: bool) {
+        self.transactions.set_shedding(on);
+    }
+
     /// A model command from the station manager.
     pub fn handle_command(&mut self, now: Instant, command: Command) {
         let Some(line) = command.line().cloned() else {

@@ -146,8 +146,13 @@ pub struct Stats {
     pub timeouts: u64,
     /// Responses that match no client transaction, dropped.
     pub unmatched_responses: u64,
-    /// New requests answered `503` because [`Config::max_transactions`] were kept.
+    /// New requests answered `503` because the table was full: [`Config::max_transactions`]
+    /// kept, or seven eighths of it for a request that starts work
+    /// ([`IN_DIALOG_RESERVE`](super::IN_DIALOG_RESERVE)).
     pub refused_busy: u64,
+    /// New requests that start work answered `503` while the driver reported its socket
+    /// backlogged ([`Transactions::set_shedding`](super::Transactions::set_shedding)).
+    pub shed: u64,
     /// Requests from the TU not sent because [`Config::max_transactions`] were kept.
     pub refused_local: u64,
     /// CANCELs that matched an INVITE server transaction (answered `200`).
@@ -171,14 +176,14 @@ pub struct Stats {
     /// Transactions ended by
     /// [`Transactions::transport_failed`](super::Transactions::transport_failed).
     pub transport_failures: u64,
-    /// Completed non-INVITE server transactions (only absorbing retransmissions, Timer J
-    /// running) ended early to make room for a new request when the table was full.
+    /// Server transactions that only absorbed retransmissions (a completed non-INVITE, an
+    /// INVITE confirmed or whose 2xx was ACKed) ended early to make room for a new request.
     pub evicted_completed: u64,
 }
 
 impl Stats {
     /// Every counter as `(name, value)`, in a fixed order (the names `/metrics` uses).
-    pub fn counters(&self) -> [(&'static str, u64); 21] {
+    pub fn counters(&self) -> [(&'static str, u64); 22] {
         // No `..`: a new field does not compile until it is listed here.
         let Self {
             requests_received,
@@ -191,6 +196,7 @@ impl Stats {
             timeouts,
             unmatched_responses,
             refused_busy,
+            shed,
             refused_local,
             cancels_matched,
             cancels_unmatched,
@@ -214,6 +220,7 @@ impl Stats {
             ("timeouts", timeouts),
             ("unmatched_responses", unmatched_responses),
             ("refused_busy", refused_busy),
+            ("shed", shed),
             ("refused_local", refused_local),
             ("cancels_matched", cancels_matched),
             ("cancels_unmatched", cancels_unmatched),

@@ -59,7 +59,11 @@
 //!
 //! # Bounds
 //! At most [`Config::max_transactions`] transactions are kept; a new request past it is
-//! answered `503` with `Retry-After` and forgotten. Every transaction ends by a timer but two,
+//! answered `503` with `Retry-After` and forgotten. A request that starts work (no To tag, not
+//! a CANCEL) finds only seven eighths of the table ([`IN_DIALOG_RESERVE`]), and none while the
+//! driver reports its socket backlogged ([`Transactions::set_shedding`]): under a flood of new
+//! calls, the BYEs and ACKs of the calls already taken on still get through. Before refusing,
+//! the oldest transactions that only absorb retransmissions are ended early. Every transaction ends by a timer but two,
 //! which end when the TU acts: an INVITE server transaction in Proceeding (the TU answers it)
 //! and an INVITE client transaction in Proceeding (the TU cancels it; once cancelled, it ends
 //! 64·T1 after the CANCEL if no final response came, §9.1). Retransmissions are bounded by
@@ -87,6 +91,10 @@ use client::Client;
 pub use config::{Config, ConfigError, MAX_T1, Stats, TIMER_D};
 use server::Server;
 use timer::{Owner, Timers};
+
+/// One in this many of [`Config::max_transactions`] is kept for requests within a dialog and
+/// CANCELs: a flood of new requests fills the table only to the rest, and a BYE still finds room.
+pub const IN_DIALOG_RESERVE: usize = 8;
 
 /// The branch prefix of RFC 3261 §8.1.1.7 (the "magic cookie").
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -177,8 +185,10 @@ pub struct Transactions {
     clients: HashMap<u64, Client>,
     client_keys: HashMap<(String, Method), u64>,
     servers: HashMap<u64, Server>,
-    /// Completed non-INVITE server transactions over UDP, oldest first ([`Self::linger`]).
+    /// Server transactions that only absorb retransmissions, oldest first ([`Self::linger`]).
     lingering: VecDeque<u64>,
+    /// Whether new requests that start work are answered `503` ([`Self::set_shedding`]).
+    shedding: bool,
     server_keys: HashMap<ServerKey, u64>,
     /// INVITE server transactions in Accepted by (Call-ID, CSeq number), for the ACK to a 2xx.
     accepted: HashMap<(String, u32), u64>,
@@ -275,6 +285,7 @@ impl Transactions {
             client_keys: HashMap::new(),
             servers: HashMap::new(),
             lingering: VecDeque::new(),
+            shedding: false,
             server_keys: HashMap::new(),
             accepted: HashMap::new(),
             timers: Timers::default(),
@@ -387,31 +398,53 @@ impl Transactions {
         self.len() >= self.config.max_transactions
     }
 
-    /// Whether the table is full once the oldest completed non-INVITE server transaction, if
-    /// any, has made room. Such a transaction only absorbs retransmissions for Timer J (32 s
-    /// over UDP): at 800 registrations a second they alone would hold 51,200 slots. Ending one
-    /// early costs at most a late retransmission of its request being taken as new.
-    fn full_after_eviction(&mut self) -> bool {
-        if !self.full() {
-            return false;
+    /// The most transactions a new request may find before it is refused: all of
+    /// [`Config::max_transactions`] for a request within a dialog (a To tag) or a CANCEL, which
+    /// end work already taken on; [`IN_DIALOG_RESERVE`] less for the rest, which start new work.
+    fn limit_for(&self, starts_work: bool) -> usize {
+        let max = self.config.max_transactions;
+        if starts_work {
+            max - max / IN_DIALOG_RESERVE
+        } else {
+            max
         }
-        while let Some(id) = self.lingering.pop_front() {
-            if self
-                .servers
-                .get(&id)
-                .is_some_and(|s| !s.invite && s.state == server::State::Completed)
-            {
+    }
+
+    /// Whether fewer than `limit` transactions are kept once the oldest of those that only
+    /// absorb retransmissions have made room ([`server::Server::absorbing`]: a completed
+    /// non-INVITE over UDP, Timer J, 32 s; an INVITE confirmed by its ACK, Timer I; an INVITE
+    /// whose 2xx was ACKed, Timer L, 32 s). At 800 registrations a second the first kind alone
+    /// would hold 51,200 slots. Ending one early costs at most a late retransmission of its
+    /// request being taken as new.
+    fn room_after_eviction(&mut self, limit: usize) -> bool {
+        while self.len() >= limit {
+            let Some(id) = self.lingering.pop_front() else {
+                return false;
+            };
+            if self.servers.get(&id).is_some_and(Server::absorbing) {
                 self.end_server(id);
                 self.stats.evicted_completed += 1;
-                return self.full();
             }
         }
         true
     }
 
-    /// A non-INVITE server transaction entered Completed over UDP: the oldest of those are
-    /// the first to go when the table is full. Ids already ended are dropped from the front
-    /// (they end in the order they came: Timer J is the same for all).
+    /// Tells the layer whether its socket is backlogged (the driver could not empty it for a
+    /// while): while it is, new requests that would start work (no To tag, not a CANCEL) are
+    /// answered `503` with `Retry-After` at once, counted in [`Stats::shed`], so that what is
+    /// left of the time goes to the dialogs and transactions already taken on.
+    pub fn set_shedding(&mut self, on: bool) {
+        if on != self.shedding {
+            debug!(on, "shedding new requests");
+        }
+        self.shedding = on;
+    }
+
+    /// A server transaction now only absorbs retransmissions ([`server::Server::absorbing`]):
+    /// the oldest of those are the first to go when the table is full. Ids already ended are
+    /// dropped from the front; past twice the table's size the queue is compacted, so it stays
+    /// bounded even when a long-lived id (Timer L) holds the front while shorter ones (Timer I)
+    /// end behind it.
     fn linger(&mut self, id: u64) {
         while self
             .lingering
@@ -421,6 +454,10 @@ impl Transactions {
             self.lingering.pop_front();
         }
         self.lingering.push_back(id);
+        if self.lingering.len() > 2 * self.config.max_transactions {
+            let servers = &self.servers;
+            self.lingering.retain(|l| servers.contains_key(l));
+        }
     }
 
     fn id(&mut self) -> u64 {

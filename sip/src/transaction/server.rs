@@ -48,6 +48,20 @@ pub(crate) struct Server {
     cancelled: bool,
 }
 
+impl Server {
+    /// Whether the transaction only absorbs retransmissions until its timer ends it: a
+    /// non-INVITE in Completed (Timer J), an INVITE in Confirmed (Timer I) or an INVITE whose
+    /// 2xx was ACKed (Timer L). Ending one early loses nothing but that absorption.
+    pub(crate) fn absorbing(&self) -> bool {
+        match self.state {
+            State::Completed => !self.invite,
+            State::Confirmed => true,
+            State::Accepted => self.acked,
+            State::Trying | State::Proceeding => false,
+        }
+    }
+}
+
 /// Where responses to a request with top Via `via` from `from` go (§18.2.2, RFC 3581 §4):
 /// the connection over a reliable transport; else the source address (it is `received` or
 /// sent-by itself) at the source port when `rport` was asked for, at sent-by's port otherwise.
@@ -114,9 +128,19 @@ impl Transactions {
             self.retransmitted_request(id);
             return;
         }
-        if self.full_after_eviction() {
-            debug!(%from, method = %request.method, "transaction table full: 503");
+        let starts_work = request.method != Method::Cancel
+            && request.headers.to().ok().is_none_or(|t| t.tag().is_none());
+        let refused = if starts_work && self.shedding {
+            self.stats.shed += 1;
+            Some("socket backlogged")
+        } else if !self.room_after_eviction(self.limit_for(starts_work)) {
             self.stats.refused_busy += 1;
+            Some("transaction table full")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            debug!(%from, method = %request.method, why, "503");
             let retry = self.config.retry_after.as_secs().to_string();
             self.answer_stateless(
                 from,
@@ -236,6 +260,7 @@ impl Transactions {
                         self.end_server(id);
                     } else {
                         self.timers.set(owner, Timer::I, now + t4);
+                        self.linger(id);
                     }
                     return;
                 }
@@ -243,6 +268,7 @@ impl Transactions {
                     s.acked = true;
                     debug!(tx = %ServerTx(id), "2xx acknowledged");
                     self.timers.cancel(owner, Timer::Resend2xx);
+                    self.linger(id);
                 }
                 State::Accepted | State::Confirmed => {
                     self.stats.absorbed += 1;

@@ -410,7 +410,7 @@ fn counters_name_every_stat_in_order() {
     b.send(Method::Options, Transport::Udp);
     b.receive(req(incoming(Method::Cancel, "z9hG4bKnothing", 1)));
     let counters: Vec<_> = b.tx.stats().counters().into_iter().collect();
-    assert_eq!(counters.len(), 21);
+    assert_eq!(counters.len(), 22);
     let get = |name: &str| counters.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     assert_eq!(get("requests_sent"), Some(1));
     assert_eq!(get("requests_received"), Some(1));

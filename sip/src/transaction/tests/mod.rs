@@ -199,6 +199,7 @@ fn b_answer(sent: &Message, status: u16) -> Response {
     Response::to_request(r, status, wire::reason_phrase(status), Some("b1"))
 }
 
+mod admission;
 mod client;
 mod misc;
 mod props;
