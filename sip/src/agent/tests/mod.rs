@@ -17,6 +17,9 @@ use crate::digest::{self, Challenge};
 use crate::wire::{self, Message, Method, Request, Response};
 
 mod calls;
+mod dialogs;
+mod lamp;
+mod requests;
 
 struct Table(HashMap<String, String>);
 
