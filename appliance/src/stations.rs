@@ -166,6 +166,11 @@ impl FrameSource for Playout {
             .next_frame(out)
             .map_err(|e| SourceError(e.to_string()))
     }
+
+    /// An Opus call encodes the message's PCM itself.
+    fn next_pcm(&mut self, out: &mut [i16]) -> Result<bool, SourceError> {
+        self.0.next_pcm(out).map_err(|e| SourceError(e.to_string()))
+    }
 }
 
 impl MessageAudio for StoredAudio {

@@ -1,5 +1,5 @@
 //! Session descriptions (RFC 8866, which obsoletes RFC 4566) and the offer/answer model
-//! (RFC 3264), with RFC 4733 telephone-event.
+//! (RFC 3264), with RFC 4733 telephone-event and Opus (RFC 7587: `opus/48000/2`).
 //!
 //! [`Session::parse`] reads the subset of SDP a SIP phone sends (`v o s c t m a`, other lines
 //! skipped), bounded by [`MAX_SDP`], [`MAX_MEDIA`], [`MAX_FORMATS`] and [`MAX_ATTRIBUTES`];
@@ -320,7 +320,9 @@ impl Direction {
 }
 
 mod negotiate;
-pub use negotiate::{DEFAULT_PTIME, accept_answer, answer, offer};
+pub use negotiate::{
+    DEFAULT_PTIME, OPUS_FMTP, OPUS_PAYLOAD_TYPE, accept_answer, answer, offer, same_encoding,
+};
 
 #[cfg(test)]
 mod tests;
@@ -572,8 +574,9 @@ impl fmt::Display for Clean<'_> {
 /// What Offhook can do on a call: our RTP address, the codecs in preference order,
 /// telephone-event.
 ///
-/// The media engine speaks G.711 only for now, so `codecs` holds [`Codec`]s (PCMU, PCMA);
-/// Opus offered by a phone is parsed and kept in [`MediaDescription::rtpmap`] but never chosen.
+/// `codecs` holds PCMU, PCMA and Opus (RFC 7587). In our offers Opus is written with the
+/// payload type given here (`opus/48000/2` and [`OPUS_FMTP`]); in answers an offered Opus is
+/// matched whatever its payload type, which the answer keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
     /// Our RTP address and port.

@@ -186,15 +186,28 @@ impl Calls {
     }
 }
 
-/// Our Capabilities from the station's side of the media.
+/// Our Capabilities from the station's side of the media: the station's codec first (so a
+/// re-offer keeps the call's codec), then Opus (RFC 7587), then the other G.711 law. A phone
+/// that prefers Opus in its offer, or takes only Opus from ours, gets an Opus call. Opus
+/// takes payload type 96, or 97 should telephone-event be 96.
 fn capabilities(media: &Media) -> Capabilities {
-    let other = match media.codec {
-        Codec::Pcmu => Codec::Pcma,
-        Codec::Pcma => Codec::Pcmu,
+    let opus = match media.codec {
+        Codec::Opus { .. } => media.codec,
+        _ if media.telephone_event == Some(crate::sdp::OPUS_PAYLOAD_TYPE) => Codec::Opus {
+            payload_type: crate::sdp::OPUS_PAYLOAD_TYPE + 1,
+        },
+        _ => Codec::Opus {
+            payload_type: crate::sdp::OPUS_PAYLOAD_TYPE,
+        },
+    };
+    let codecs = match media.codec {
+        Codec::Pcmu => vec![Codec::Pcmu, opus, Codec::Pcma],
+        Codec::Pcma => vec![Codec::Pcma, opus, Codec::Pcmu],
+        Codec::Opus { .. } => vec![opus, Codec::Pcmu, Codec::Pcma],
     };
     Capabilities {
         address: media.address,
-        codecs: vec![media.codec, other],
+        codecs,
         telephone_event: media.telephone_event,
         ptime: media.ptime,
     }

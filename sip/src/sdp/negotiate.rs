@@ -16,16 +16,47 @@ pub const DEFAULT_PTIME: Duration = Duration::from_millis(20);
 /// The `a=fmtp` we write for telephone-event: the 16 DTMF events (RFC 4733 §3.2).
 const TELEPHONE_EVENTS: &str = "0-15";
 
+/// The dynamic payload type Offhook gives Opus in its offers (telephone-event is 101).
+pub const OPUS_PAYLOAD_TYPE: u8 = 96;
+
+/// The `a=fmtp` we write for Opus (RFC 7587 §6.1): Offhook decodes to and encodes from 8 kHz
+/// PCM, so it asks for nothing above narrowband (`maxplaybackrate`) and says it captures
+/// nothing above it (`sprop-maxcapturerate`); mono both ways; in-band FEC asked for, since
+/// the jitter buffer recovers a lost packet from the next one's FEC.
+pub const OPUS_FMTP: &str =
+    "maxplaybackrate=8000; sprop-maxcapturerate=8000; stereo=0; sprop-stereo=0; useinbandfec=1";
+
 /// The name Offhook writes in `o=` and `s=`.
 const NAME: &str = "Offhook";
 
+/// The `a=rtpmap` of a codec: `PCMU/8000`, `PCMA/8000`, and Opus always as `opus/48000/2`
+/// (RFC 7587 §7: the RTP clock is 48 kHz and two channels are declared whatever is sent).
 fn codec_rtpmap(codec: Codec) -> RtpMap {
     RtpMap {
         payload_type: codec.payload_type(),
         encoding: codec.name().to_owned(),
-        clock_rate: 8000,
-        channels: None,
+        clock_rate: codec.clock_rate(),
+        channels: matches!(codec, Codec::Opus { .. }).then_some(2),
     }
+}
+
+/// Whether two codecs are the same encoding, whatever dynamic payload type each side gave
+/// Opus.
+pub fn same_encoding(a: Codec, b: Codec) -> bool {
+    match (a, b) {
+        (Codec::Opus { .. }, Codec::Opus { .. }) => true,
+        _ => a == b,
+    }
+}
+
+/// Whether `caps` lists `codec`'s encoding.
+fn supported(caps: &[Codec], codec: Codec) -> bool {
+    caps.iter().any(|&c| same_encoding(c, codec))
+}
+
+/// The `a=fmtp` we write for `codec`, if any.
+fn codec_fmtp(codec: Codec) -> Option<(u8, String)> {
+    matches!(codec, Codec::Opus { .. }).then(|| (codec.payload_type(), OPUS_FMTP.to_owned()))
 }
 
 impl MediaDescription {
@@ -34,11 +65,17 @@ impl MediaDescription {
         self.rtpmap.iter().find(|r| r.payload_type == pt)
     }
 
-    /// The G.711 codec payload type `pt` stands for: its `a=rtpmap` when there is one (8 kHz,
-    /// mono), else the RFC 3551 static assignment (0 PCMU, 8 PCMA). Opus and the rest are
-    /// `None`: the media engine speaks G.711 only for now.
+    /// The codec payload type `pt` stands for: its `a=rtpmap` when there is one (G.711 at
+    /// 8 kHz mono; Opus as `opus/48000/2` on a dynamic payload type, RFC 7587 §7, where a
+    /// missing channel count is tolerated), else the RFC 3551 static assignment (0 PCMU,
+    /// 8 PCMA). Anything else is `None`.
     pub fn codec(&self, pt: u8) -> Option<Codec> {
         match self.rtpmap_for(pt) {
+            Some(r) if r.encoding.eq_ignore_ascii_case("opus") => {
+                let dynamic = (96..=127).contains(&pt);
+                (dynamic && r.clock_rate == 48_000 && r.channels.is_none_or(|c| c == 2))
+                    .then_some(Codec::Opus { payload_type: pt })
+            }
             Some(r) => {
                 if r.clock_rate != 8000 || r.channels.is_some_and(|c| c != 1) {
                     None
@@ -135,7 +172,7 @@ fn our_session(
 pub fn offer(caps: &Capabilities, session_id: u64, version: u64, direction: Direction) -> Session {
     let mut formats: Vec<u8> = caps.codecs.iter().map(|c| c.payload_type()).collect();
     let mut rtpmap: Vec<RtpMap> = caps.codecs.iter().map(|&c| codec_rtpmap(c)).collect();
-    let mut fmtp = Vec::new();
+    let mut fmtp: Vec<(u8, String)> = caps.codecs.iter().filter_map(|&c| codec_fmtp(c)).collect();
     if let Some(pt) = caps.telephone_event {
         formats.push(pt);
         rtpmap.push(RtpMap {
@@ -166,7 +203,8 @@ pub fn offer(caps: &Capabilities, session_id: u64, version: u64, direction: Dire
 /// RFC 3264 §6: the answer has the offer's m-lines in order; the first usable audio stream
 /// (`audio`, `RTP/AVP`, port not 0, an address) with a codec in common is accepted, every other
 /// stream is declined with port 0. The codec is the first of the offer's formats that we
-/// support (the offerer's preference); telephone-event keeps the offer's payload type. Our
+/// support (the offerer's preference), Opus keeping the offer's payload type, as does
+/// telephone-event. Our
 /// direction mirrors the phone's (`sendonly` ↔ `recvonly`).
 pub fn answer(
     offer: &Session,
@@ -183,7 +221,7 @@ pub fn answer(
         }
         let chosen = m.formats.iter().find_map(|&pt| {
             m.codec(pt)
-                .filter(|c| caps.codecs.contains(c))
+                .filter(|&c| supported(&caps.codecs, c))
                 .map(|c| (pt, c))
         });
         let (Some((pt, codec)), Some((address, null_address))) = (chosen, remote_address(offer, m))
@@ -197,7 +235,7 @@ pub fn answer(
             payload_type: pt,
             ..codec_rtpmap(codec)
         }];
-        let mut fmtp = Vec::new();
+        let mut fmtp: Vec<(u8, String)> = codec_fmtp(codec).into_iter().collect();
         if let Some(te) = telephone_event {
             formats.push(te);
             rtpmap.push(RtpMap {
@@ -255,7 +293,7 @@ pub fn accept_answer(our_offer: &Session, answer: &Session) -> Result<Negotiated
         let Some(codec) = theirs
             .formats
             .iter()
-            .find_map(|&pt| theirs.codec(pt).filter(|c| offered.contains(c)))
+            .find_map(|&pt| theirs.codec(pt).filter(|&c| supported(&offered, c)))
         else {
             continue;
         };

@@ -89,6 +89,18 @@ fn caps() -> Capabilities {
     }
 }
 
+/// What the agent offers and accepts: PCMU, Opus on 96, PCMA (`agent::calls::capabilities`).
+fn opus_caps() -> Capabilities {
+    Capabilities {
+        codecs: vec![Codec::Pcmu, OPUS, Codec::Pcma],
+        ..caps()
+    }
+}
+
+const OPUS: Codec = Codec::Opus {
+    payload_type: OPUS_PAYLOAD_TYPE,
+};
+
 fn parse(s: &str) -> Session {
     Session::parse(s.as_bytes()).unwrap()
 }
@@ -169,8 +181,8 @@ fn answer_keeps_offerers_preference_and_payload_types() {
     );
     assert_eq!(offer.media[0].rtpmap[0].channels, Some(2));
     let (answer, got) = answer(&offer, &caps(), 7, 1).unwrap();
-    // Opus is not chosen (G.711 only); PCMA comes before PCMU in the offer, so PCMA wins
-    // even though we prefer PCMU.
+    // Opus is not chosen (these capabilities have none); PCMA comes before PCMU in the
+    // offer, so PCMA wins even though we prefer PCMU.
     assert_eq!(got.remote.codec, Codec::Pcma);
     assert_eq!(
         got.remote.telephone_event,
@@ -214,6 +226,104 @@ fn answer_baresip() {
     assert_eq!(got.remote.telephone_event, Some(101));
     assert_eq!(answer.media[0].formats, [0, 101]);
     assert_eq!(Session::parse(answer.encode().as_bytes()).unwrap(), answer);
+}
+
+#[test]
+fn opus_offered_first_is_answered_with_opus_on_the_offers_payload_type() {
+    let offer = parse(PHONE_OFFER_V6);
+    let (answer, got) = answer(&offer, &opus_caps(), 7, 1).unwrap();
+    assert_eq!(got.remote.codec, Codec::Opus { payload_type: 96 });
+    assert_eq!(got.remote.codec.clock_rate(), 48_000);
+    assert_eq!(got.remote.telephone_event, Some(97));
+    assert_eq!(answer.media[0].formats, [96, 97]);
+    let text = answer.encode();
+    assert!(text.contains("a=rtpmap:96 opus/48000/2\r\n"), "{text}");
+    assert!(
+        text.contains(
+            "a=fmtp:96 maxplaybackrate=8000; sprop-maxcapturerate=8000; stereo=0; \
+             sprop-stereo=0; useinbandfec=1\r\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(Session::parse(text.as_bytes()).unwrap(), answer);
+    // The same Opus on another dynamic number: the offer's number is kept.
+    let renumbered = PHONE_OFFER_V6
+        .replace("RTP/AVP 96 8 0 97", "RTP/AVP 111 8 0 97")
+        .replace(":96 ", ":111 ");
+    let (answer, got) = super::answer(&parse(&renumbered), &opus_caps(), 7, 1).unwrap();
+    assert_eq!(got.remote.codec, Codec::Opus { payload_type: 111 });
+    assert_eq!(answer.media[0].formats, [111, 97]);
+    assert_eq!(answer.media[0].fmtp[0].0, 111);
+    // baresip lists PCMU before Opus: its order wins, PCMU it is.
+    let (answer, got) = super::answer(&parse(BARESIP_OFFER), &opus_caps(), 7, 1).unwrap();
+    assert_eq!(got.remote.codec, Codec::Pcmu);
+    assert_eq!(answer.media[0].formats, [0, 101]);
+    assert!(answer.media[0].fmtp.iter().all(|(pt, _)| *pt == 101));
+    // Opus after PCMA in the offer: PCMA.
+    let later = PHONE_OFFER_V6.replace("RTP/AVP 96 8 0 97", "RTP/AVP 8 96 0 97");
+    let (_, got) = super::answer(&parse(&later), &opus_caps(), 7, 1).unwrap();
+    assert_eq!(got.remote.codec, Codec::Pcma);
+}
+
+#[test]
+fn an_opus_only_offer_gets_an_opus_call() {
+    let opus_only = PHONE_OFFER_V6.replace("96 8 0 97", "96 97");
+    let (answer, got) = answer(&parse(&opus_only), &opus_caps(), 1, 1).unwrap();
+    assert_eq!(got.remote.codec, OPUS);
+    assert_eq!(answer.media[0].port, 40000);
+    assert_eq!(answer.media[0].formats, [96, 97]);
+    // Without telephone-event either, and with the channel count left out.
+    let bare = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+                m=audio 5004 RTP/AVP 120\r\na=rtpmap:120 OPUS/48000\r\n";
+    let (answer, got) = super::answer(&parse(bare), &opus_caps(), 1, 1).unwrap();
+    assert_eq!(got.remote.codec, Codec::Opus { payload_type: 120 });
+    assert_eq!(answer.media[0].formats, [120]);
+    // RFC 7587 §7: only opus/48000/2 on a dynamic type is Opus.
+    for bad in [
+        "a=rtpmap:120 opus/48000/1",
+        "a=rtpmap:120 opus/16000/2",
+        "a=rtpmap:120 opus/8000",
+    ] {
+        let text = bare.replace("a=rtpmap:120 OPUS/48000", bad);
+        assert_eq!(
+            super::answer(&parse(&text), &opus_caps(), 1, 1).unwrap_err(),
+            NoCommonCodec,
+            "{bad}"
+        );
+    }
+    let static_pt = bare.replace("120", "3");
+    assert_eq!(
+        super::answer(&parse(&static_pt), &opus_caps(), 1, 1).unwrap_err(),
+        NoCommonCodec,
+        "a static payload type"
+    );
+}
+
+#[test]
+fn the_offer_we_write_has_opus_and_reads_the_phones_opus_answer() {
+    let ours = offer(&opus_caps(), 9, 1, Direction::SendRecv);
+    assert_eq!(
+        ours.encode(),
+        "v=0\r\no=- 9 1 IN IP4 192.0.2.1\r\ns=Offhook\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+         m=audio 40000 RTP/AVP 0 96 8 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:96 opus/48000/2\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:96 maxplaybackrate=8000; sprop-maxcapturerate=8000; stereo=0; sprop-stereo=0; \
+         useinbandfec=1\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+    );
+    // A phone that has Opus only takes it.
+    let phone = "v=0\r\no=phone 5 5 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\n\
+                 m=audio 7078 RTP/AVP 96 101\r\na=rtpmap:96 opus/48000/2\r\n\
+                 a=fmtp:96 useinbandfec=1\r\na=rtpmap:101 telephone-event/8000\r\n";
+    let got = accept_answer(&ours, &parse(phone)).unwrap();
+    assert_eq!(got.remote.codec, OPUS);
+    assert_eq!(got.remote.telephone_event, Some(101));
+    // Opus where we offered none is not accepted.
+    let g711 = offer(&caps(), 9, 1, Direction::SendRecv);
+    assert_eq!(
+        accept_answer(&g711, &parse(phone)).unwrap_err(),
+        NoCommonCodec
+    );
 }
 
 #[test]
@@ -484,8 +594,11 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 prop_compose! {
-    fn rtpmap()(payload_type in 0u8..128, encoding in "[A-Za-z0-9._-]{1,15}",
-                clock_rate: u32, channels: Option<u8>) -> RtpMap {
+    fn rtpmap()(payload_type in 0u8..128,
+                (encoding, clock_rate, channels) in prop_oneof![
+                    ("[A-Za-z0-9._-]{1,15}", any::<u32>(), any::<Option<u8>>()),
+                    (Just("opus".to_owned()), Just(48_000u32), Just(Some(2u8))),
+                ]) -> RtpMap {
         RtpMap { payload_type, encoding, clock_rate, channels }
     }
 }
@@ -511,9 +624,10 @@ prop_compose! {
 }
 
 fn offered_codec(m: &MediaDescription, caps: &Capabilities) -> Option<Codec> {
-    m.formats
-        .iter()
-        .find_map(|&pt| m.codec(pt).filter(|c| caps.codecs.contains(c)))
+    m.formats.iter().find_map(|&pt| {
+        m.codec(pt)
+            .filter(|&c| caps.codecs.iter().any(|&o| same_encoding(o, c)))
+    })
 }
 
 proptest! {
@@ -540,13 +654,13 @@ proptest! {
     /// RFC 3264 §6 on any offer: as many m-lines in order, at most one accepted, and it has
     /// the first of the offer's codecs we support; the answer reads back as what was agreed.
     #[test]
-    fn answer_follows_rfc3264(mut offer in session(), pcma_first: bool) {
+    fn answer_follows_rfc3264(mut offer in session(), pcma_first: bool, with_opus: bool) {
         // Give some streams a chance to be usable audio.
         for m in offer.media.iter_mut().step_by(2) {
             m.kind = "audio".to_owned();
             m.protocol = "RTP/AVP".to_owned();
         }
-        let mut caps = caps();
+        let mut caps = if with_opus { opus_caps() } else { caps() };
         if pcma_first {
             caps.codecs.reverse();
         }
@@ -585,10 +699,11 @@ proptest! {
 
     /// Two Offhooks agree: A's offer, B's answer, A's reading of it.
     #[test]
-    fn offer_answer_accept_agree(a_first_pcma: bool, b_codecs in proptest::sample::subsequence(vec![Codec::Pcmu, Codec::Pcma], 0..=2),
+    fn offer_answer_accept_agree(a_first_pcma: bool, b_codecs in proptest::sample::subsequence(vec![Codec::Pcmu, Codec::Opus { payload_type: 110 }, Codec::Pcma], 0..=3),
                                  te_a: Option<u8>, te_b: bool, dir in direction()) {
-        let te_a = te_a.map(|pt| 96 + pt % 32);
-        let mut a = Capabilities { telephone_event: te_a, ..caps() };
+        // telephone-event on any dynamic type but Opus's.
+        let te_a = te_a.map(|pt| 97 + pt % 31);
+        let mut a = Capabilities { telephone_event: te_a, ..opus_caps() };
         if a_first_pcma { a.codecs.reverse(); }
         let b = Capabilities {
             address: "[2001:db8::2]:50000".parse().unwrap(),
@@ -601,7 +716,8 @@ proptest! {
         match answer(&o, &b, 2, 1) {
             Err(NoCommonCodec) => prop_assert!(b_codecs.is_empty()),
             Ok((ans, at_b)) => {
-                prop_assert_eq!(at_b.remote.codec, a.codecs.iter().copied().find(|c| b_codecs.contains(c)).unwrap());
+                // A's preference, on A's payload type (B's 110 for Opus is not used).
+                prop_assert_eq!(at_b.remote.codec, a.codecs.iter().copied().find(|&c| b_codecs.iter().any(|&b| same_encoding(b, c))).unwrap());
                 prop_assert_eq!(at_b.remote.address, a.address);
                 let ans = Session::parse(ans.encode().as_bytes())?;
                 let at_a = accept_answer(&o, &ans)?;

@@ -14,7 +14,8 @@
 //!   per call owning its RTP and RTCP sockets.
 //!
 //! The appliance supplies stored messages through [`MessageAudio`], which opens a
-//! [`FrameSource`] of G.711 frames (`codecs::pipeline::G711Playout` behind it).
+//! [`FrameSource`] of G.711 frames, or of 8 kHz PCM frames for an Opus call
+//! (`codecs::pipeline::G711Playout` behind it).
 
 mod live;
 mod recorder;
@@ -39,22 +40,36 @@ pub use stream::{Finished, Stream, Transmit};
 
 use crate::MessageId;
 
-/// A stored message's audio, as G.711 frames for RTP.
+/// A stored message's audio, as G.711 frames for RTP, or as 8 kHz PCM for a codec the stream
+/// encodes itself (Opus).
 ///
-/// Implemented by the appliance over `codecs::pipeline::G711Playout`, whose `next_frame` has
-/// this signature. `next_frame` is called on the media engine's async threads once per
-/// ptime, so it must not block on I/O: [`MessageAudio::open`] (run on a blocking thread)
-/// should read what it needs.
+/// Implemented by the appliance over `codecs::pipeline::G711Playout`, whose `next_frame` and
+/// `next_pcm` have these signatures. One stream calls only one of the two (G.711 calls
+/// `next_frame`, Opus calls `next_pcm`), on the media engine's async threads once per frame,
+/// so they must not block on I/O: [`MessageAudio::open`] (run on a blocking thread) should
+/// read what it needs.
 pub trait FrameSource: Send {
     /// Writes the next frame into `out` (one code per sample, `out.len()` samples; the last
     /// frame padded with silence) and returns true, or returns false at the end.
     fn next_frame(&mut self, out: &mut [u8]) -> Result<bool, SourceError>;
+
+    /// Writes the next `out.len()` samples of 8 kHz PCM into `out` (the last frame padded
+    /// with silence) and returns true, or returns false at the end. The law the source was
+    /// opened with does not apply. By default a source has no PCM: an Opus call playing it
+    /// fails with this error.
+    fn next_pcm(&mut self, out: &mut [i16]) -> Result<bool, SourceError> {
+        let _ = out;
+        Err(SourceError(
+            "this message source gives G.711 only, not PCM for Opus".into(),
+        ))
+    }
 }
 
 /// The message store, as the media engine sees it.
 pub trait MessageAudio: Send + Sync {
     /// Opens `message` for playout as `law` frames of `frame_samples` samples. May block (the
-    /// engine calls it on a blocking thread).
+    /// engine calls it on a blocking thread). For an Opus call the engine passes `Law::Ulaw`
+    /// and reads the source with [`FrameSource::next_pcm`] only.
     fn open(
         &self,
         message: MessageId,
@@ -231,7 +246,7 @@ pub struct Stats {
     pub duplicates: u64,
     /// Dropped by the jitter buffer: after their playout time.
     pub late: u64,
-    /// Dropped by the jitter buffer: not whole G.711 frames.
+    /// Dropped by the jitter buffer: not whole G.711 frames, or not a valid Opus packet.
     pub invalid: u64,
     /// Packets that arrived out of order (kept if in time).
     pub reordered: u64,

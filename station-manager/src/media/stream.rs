@@ -1,7 +1,8 @@
 //! The sans-IO core of one call's media.
 //!
-//! RTP (RFC 3550, RFC 3551 PCMU/PCMA), RFC 4733 telephone events, RTCP reports (RFC 3550 §6.4)
-//! and paced playout for one [`CallId`]. See [`Stream`] for the driving loop.
+//! RTP (RFC 3550, RFC 3551 PCMU/PCMA, RFC 7587 Opus), RFC 4733 telephone events, RTCP
+//! reports (RFC 3550 §6.4) and paced playout for one [`CallId`]. See [`Stream`] for the
+//! driving loop.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,7 +21,8 @@ use tracing::{debug, trace, warn};
 use super::{CaptureSink, Config, FrameSource, LiveQueue, Stats};
 use crate::{MediaEvent, StreamId};
 
-/// Samples per second of G.711.
+/// Samples per second of the PCM the stream records and plays (G.711's rate; Opus is
+/// decoded to and encoded from it).
 const RATE: u32 = 8000;
 /// Samples per jitter-buffer frame (20 ms; [`Config::jitter`] enforces it).
 pub(crate) const FRAME: usize = 160;
@@ -112,8 +114,12 @@ struct Playout {
     source: Source,
     packetizer: Packetizer,
     next: Instant,
+    /// One frame of PCM: the G.711 frame, or 20 ms for Opus, whichever is longer.
     pcm: Vec<i16>,
+    /// One G.711 frame (ptime at start).
     codes: Vec<u8>,
+    /// The Opus encoder and its output, made at the first Opus frame.
+    opus: Option<codec::OpusOut>,
 }
 
 /// The media of one call. Inputs: [`Self::handle_remote`] and the other `handle_*` methods,
@@ -151,7 +157,10 @@ pub struct Stream {
     port: u16,
     remote: Option<Media>,
     jitter: JitterBuffer,
+    /// PCM samples per received frame (20 ms at 8 kHz).
     frame: usize,
+    /// RTP clock ticks per PCM sample of the remote codec: 1 for G.711, 6 for Opus (48 kHz).
+    ticks: u32,
     /// Timestamp of the jitter buffer's head frame, and which of the next frames are held.
     expected: Option<Timestamp>,
     window: VecDeque<bool>,
@@ -211,6 +220,7 @@ impl Stream {
             port,
             remote: None,
             frame,
+            ticks: 1,
             jitter,
             expected: None,
             window: VecDeque::new(),
@@ -268,11 +278,12 @@ impl Stream {
     pub fn stats(&self) -> Stats {
         let j = self.jitter.stats();
         let mut s = self.stats;
-        s.duplicates = j.duplicates;
-        s.late = j.late;
-        s.invalid = j.invalid;
-        s.reordered = j.reordered;
-        s.lost_frames = j.lost;
+        // `self.stats` holds the counts of jitter buffers replaced on a codec change.
+        s.duplicates += j.duplicates;
+        s.late += j.late;
+        s.invalid += j.invalid;
+        s.reordered += j.reordered;
+        s.lost_frames += j.lost;
         if let Some(Playout {
             source: Source::Live(_, q),
             ..
@@ -302,8 +313,11 @@ impl Stream {
             // Another source: pin again on its first packet.
             self.reception = None;
         }
+        let before = self.remote.map(|r| r.codec);
         self.remote = Some(remote);
-        let _ = now;
+        if before.is_none_or(|c| codec::payload(c) != codec::payload(remote.codec)) {
+            self.change_codec(now, remote.codec);
+        }
     }
 
     /// A datagram arrived on the RTP port from `from` at `now`.
@@ -363,28 +377,34 @@ impl Stream {
 
     /// Counts an accepted packet; the first one pins the stream to its SSRC.
     fn count_reception(&mut self, now: Instant, repr: &rtp::Repr<'_>) {
+        let clock = self.remote.map_or(RATE, |r| r.codec.clock_rate());
         self.reception
-            .get_or_insert_with(|| ReceiverStats::new(repr.ssrc, RATE))
+            .get_or_insert_with(|| ReceiverStats::new(repr.ssrc, clock))
             .handle_rtp(now, repr.sequence_number, repr.timestamp);
     }
 
     fn handle_audio(&mut self, now: Instant, repr: &rtp::Repr<'_>) {
         let idle = self.jitter.poll_timeout().is_none();
         if self.jitter.push(now, repr) == Push::Accepted {
-            let frames = repr.payload.len() / self.frame;
+            let step = self.frame_ticks() as usize;
+            let frames = if self.ticks == 1 {
+                repr.payload.len() / self.frame
+            } else {
+                codec::opus_ticks(repr.payload) as usize / step
+            };
             if idle || self.expected.is_none() {
                 self.expected = Some(repr.timestamp);
                 self.window.clear();
             }
             let cap = WINDOW;
             for f in 0..frames {
-                let ts = repr.timestamp.wrapping_add((f * self.frame) as u32);
+                let ts = repr.timestamp.wrapping_add((f * step) as u32);
                 let Some(expected) = self.expected else { break };
                 let d = ts.distance(expected);
-                if d < 0 || !(d as usize).is_multiple_of(self.frame) {
+                if d < 0 || !(d as usize).is_multiple_of(step) {
                     continue;
                 }
-                let i = d as usize / self.frame;
+                let i = d as usize / step;
                 if i >= cap {
                     continue;
                 }
@@ -416,7 +436,7 @@ impl Stream {
             } else {
                 self.window.clear();
             }
-            self.expected = Some(ts.wrapping_add(self.frame as u32));
+            self.expected = Some(ts.wrapping_add(self.frame_ticks()));
             let underrun = kind == FrameKind::Concealed && self.jitter.is_empty();
             self.capture_frame(now, ts, kind, underrun);
         }
@@ -435,9 +455,11 @@ impl Stream {
             return;
         }
         c.last_frame = now;
+        let ticks = self.ticks as i32;
         if let Some(next) = c.next_ts {
             let held = c.held.len() as i32;
-            let gap = ts.distance(next);
+            // In samples: RTP ticks over ticks per sample (a partial sample is dropped).
+            let gap = ts.distance(next) / ticks;
             if held > 0 && gap == held {
                 // Audio resumed right after the held-back concealment: it was a real loss.
                 let held = std::mem::take(&mut c.held);
@@ -460,7 +482,7 @@ impl Stream {
         if kind == FrameKind::Concealed {
             self.stats.concealed_frames += 1;
         }
-        c.next_ts = Some(ts.wrapping_add(n as u32));
+        c.next_ts = Some(ts.wrapping_add(n as u32 * self.ticks));
         let (call, stats, events) = (self.call, &mut self.stats, &mut self.events);
         write(call, c, &self.scratch, stats, events);
     }
@@ -508,13 +530,7 @@ impl Stream {
         if self.capture.is_none() {
             return;
         }
-        // Everything still buffered is written, as if its time had come.
-        while !self.jitter.is_empty() {
-            let Some(due) = self.jitter.poll_timeout() else {
-                break;
-            };
-            self.drain_jitter(due.max(now));
-        }
+        self.flush_jitter(now);
         let Some(mut c) = self.capture.take() else {
             return;
         };
@@ -536,6 +552,21 @@ impl Stream {
             duration,
             speech,
         });
+    }
+
+    /// Everything still in the jitter buffer is written, as if its time had come.
+    fn flush_jitter(&mut self, now: Instant) {
+        while !self.jitter.is_empty() {
+            let Some(due) = self.jitter.poll_timeout() else {
+                break;
+            };
+            self.drain_jitter(due.max(now));
+        }
+    }
+
+    /// RTP clock ticks per received frame.
+    fn frame_ticks(&self) -> u32 {
+        self.frame as u32 * self.ticks
     }
 
     /// Time passed: due frames, playout packets and reports.
@@ -671,6 +702,7 @@ fn write(
     }
 }
 
+mod codec;
 mod playout;
 mod reports;
 #[cfg(test)]

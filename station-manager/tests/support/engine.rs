@@ -69,6 +69,20 @@ impl FrameSource for StoredMessage {
         self.at = end;
         Ok(true)
     }
+
+    fn next_pcm(&mut self, out: &mut [i16]) -> Result<bool, SourceError> {
+        if self.at >= self.codes.len() {
+            return Ok(false);
+        }
+        let end = (self.at + out.len()).min(self.codes.len());
+        let n = end - self.at;
+        for (o, &c) in out.iter_mut().zip(&self.codes[self.at..end]) {
+            *o = Law::Ulaw.decode_sample(c);
+        }
+        out[n..].fill(0);
+        self.at = end;
+        Ok(true)
+    }
 }
 
 /// A datagram the engine sent, and when.

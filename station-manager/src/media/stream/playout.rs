@@ -1,14 +1,19 @@
 //! Paced playout (RFC 3550 §5.1 sequence numbers and timestamps, RFC 3551 §4.1 marker bit)
-//! of a stored message or a live stream.
+//! of a stored message or a live stream, as G.711 frames of the remote's ptime or as 20 ms
+//! Opus frames (RFC 7587 §4.2: timestamps step 960 on the 48 kHz clock).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use codecs::rtp::Packetizer;
 use tracing::{debug, warn};
 
-use super::{MAX_BURST, MAX_TRANSMIT, Playout, Source, Stream, Transmit};
+use super::codec::OpusOut;
+use super::{FRAME, MAX_BURST, MAX_TRANSMIT, Playout, Source, Stream, Transmit};
 use crate::media::{FrameSource, LiveFrame, LiveQueue, law};
 use crate::{MediaEvent, StreamId};
+
+/// The Opus frame Offhook sends (`codecs::opus` encodes 20 ms frames).
+const OPUS_FRAME: Duration = Duration::from_millis(20);
 
 impl Stream {
     /// Plays a stored message, replacing what was playing (which gets no `PlayDone`).
@@ -77,8 +82,9 @@ impl Stream {
             source,
             packetizer: Packetizer::new(self.ssrc, pt, self.next_seq, self.next_ts),
             next: now,
-            pcm: vec![0; frame],
+            pcm: vec![0; frame.max(FRAME)],
             codes: vec![0; frame],
+            opus: None,
         });
     }
 
@@ -86,7 +92,9 @@ impl Stream {
         let Some(remote) = self.remote else {
             return;
         };
-        let law = law(remote.codec).unwrap_or(codecs::g711::Law::Ulaw);
+        // G.711: frames of the remote's ptime (as at the start); Opus: 20 ms of 8 kHz PCM.
+        let law = law(remote.codec);
+        let ticks = remote.codec.clock_rate() / 8000;
         let mut sent = 0;
         while let Some(p) = self.play.as_mut()
             && now >= p.next
@@ -96,31 +104,71 @@ impl Stream {
                 p.next = now;
                 break;
             }
-            let n = p.codes.len();
+            let (n, step) = match law {
+                Some(_) => (p.codes.len(), remote.ptime),
+                None => (FRAME, OPUS_FRAME),
+            };
             let more = match &mut p.source {
-                Source::Message(src) => match src.next_frame(&mut p.codes) {
-                    Ok(more) => Ok(more.then_some(true)),
-                    Err(e) => Err(e.0),
-                },
-                Source::Live(_, q) => match q.next_frame(&mut p.pcm) {
+                Source::Message(src) => {
+                    let read = match law {
+                        Some(_) => src.next_frame(&mut p.codes),
+                        None => src.next_pcm(&mut p.pcm[..n]),
+                    };
+                    read.map(|more| more.then_some(true)).map_err(|e| e.0)
+                }
+                Source::Live(_, q) => match q.next_frame(&mut p.pcm[..n]) {
                     LiveFrame::Audio => {
-                        let _ = law.encode(&p.pcm, &mut p.codes);
+                        if let Some(law) = law {
+                            let _ = law.encode(&p.pcm[..n], &mut p.codes);
+                        }
                         Ok(Some(true))
                     }
                     LiveFrame::Starved => Ok(Some(false)),
                     LiveFrame::Done => Ok(None),
                 },
             };
-            p.next += remote.ptime;
+            p.next += step;
+            let span = n as u32 * ticks;
+            let more = match (more, law) {
+                (Ok(Some(true)), None) => {
+                    let opus = match p.opus.take() {
+                        Some(o) => Ok(o),
+                        None => OpusOut::new(),
+                    };
+                    match opus {
+                        Ok(mut o) => {
+                            let r = o.encode(&p.pcm[..n]).map(|b| b.to_vec());
+                            p.opus = Some(o);
+                            r.map(Payload::Opus)
+                                .map(Some)
+                                .map_err(|e| format!("Opus: {e}"))
+                        }
+                        Err(e) => Err(format!("Opus encoder: {e}")),
+                    }
+                }
+                (Ok(Some(true)), Some(_)) => Ok(Some(Payload::G711)),
+                (Ok(Some(false)), _) => Ok(Some(Payload::Starved)),
+                (Ok(None), _) => Ok(None),
+                (Err(e), _) => Err(e),
+            };
             match more {
-                Ok(Some(true)) => {
-                    let repr = p.packetizer.packet(&p.codes, n as u32);
+                Ok(Some(Payload::Starved)) => {
+                    self.stats.live_starved += 1;
+                    p.packetizer.skip(span);
+                    self.next_ts = self.next_ts.wrapping_add(span);
+                }
+                Ok(Some(payload)) => {
+                    let bytes = match &payload {
+                        Payload::Opus(b) => b.as_slice(),
+                        _ => p.codes.as_slice(),
+                    };
+                    let repr = p.packetizer.packet(bytes, span);
                     let mut buf = vec![0; repr.buffer_len().min(MAX_TRANSMIT)];
                     if let Ok(len) = repr.emit(&mut buf) {
                         buf.truncate(len);
                         self.next_seq = repr.sequence_number.wrapping_add(1);
-                        self.next_ts = repr.timestamp.wrapping_add(n as u32);
-                        self.sent_octets = self.sent_octets.wrapping_add(n as u32);
+                        self.next_ts = repr.timestamp.wrapping_add(span);
+                        self.sent_octets = self.sent_octets.wrapping_add(bytes.len() as u32);
                         self.stats.rtp_sent += 1;
                         self.transmits.push_back(Transmit {
                             destination: remote.address,
@@ -129,11 +177,6 @@ impl Stream {
                         });
                     }
                     sent += 1;
-                }
-                Ok(Some(false)) => {
-                    self.stats.live_starved += 1;
-                    p.packetizer.skip(n as u32);
-                    self.next_ts = self.next_ts.wrapping_add(n as u32);
                 }
                 Ok(None) => {
                     if let Some(p) = self.play.take() {
@@ -156,4 +199,14 @@ impl Stream {
             }
         }
     }
+}
+
+/// What one playout tick sends.
+enum Payload {
+    /// The G.711 codes in `Playout::codes`.
+    G711,
+    /// An Opus packet.
+    Opus(Vec<u8>),
+    /// Nothing: the live stream had no audio (the timestamp moves on).
+    Starved,
 }

@@ -576,6 +576,7 @@ fn a_missing_packet_is_waited_for_200_ms_then_concealed() {
     assert_eq!(h.s.stats().concealed_frames, 1);
 }
 
+mod opus;
 mod playout;
 mod receive;
 mod reports;
