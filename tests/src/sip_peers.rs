@@ -137,6 +137,13 @@ pub struct BaresipConfig {
     /// Where to copy what the phone heard in its last call (mono 16-bit 8 kHz), once
     /// [`Baresip::wait_call_closed`] returns.
     pub sink_wav: Option<PathBuf>,
+    /// Codec modules loaded beside `g711.so`, e.g. `opus.so` (none by default). With any, the
+    /// source is declared 8 kHz mono (`ausrc_srate`, `ausrc_channels`) for baresip to resample.
+    pub codec_modules: Vec<String>,
+    /// The account's `audio_codecs` (baresip's `name/rate/channels` list, e.g.
+    /// `opus/48000/2`); `None` (the default) offers every codec loaded. With Opus the phone
+    /// hears at the codec's rate: the `sink_wav` is then 48 kHz.
+    pub audio_codecs: Option<String>,
 }
 
 impl BaresipConfig {
@@ -151,6 +158,8 @@ impl BaresipConfig {
             auto_answer: false,
             source_wav: None,
             sink_wav: None,
+            codec_modules: Vec::new(),
+            audio_codecs: None,
         }
     }
 }
@@ -251,6 +260,16 @@ impl Baresip {
             .split_once('-')
             .map(|(a, b)| (a.to_owned(), b.to_owned()))
             .expect("A-B");
+        let mut modules: String = config
+            .codec_modules
+            .iter()
+            .map(|m| format!("module {m}\n"))
+            .collect();
+        if !modules.is_empty() {
+            // The source WAV is 8 kHz mono: baresip resamples it for a codec at another rate
+            // (its `aufile` refuses a file whose rate is not the source's).
+            modules.push_str("ausrc_srate 8000\nausrc_channels 1\n");
+        }
         let text = format!(
             "poll_method epoll\n\
              sip_listen 127.0.0.1:{sip_port}\n\
@@ -261,6 +280,7 @@ impl Baresip {
              audio_alert alsa,null\n\
              module_path /usr/lib/baresip/modules\n\
              module g711.so\n\
+             {modules}\
              module aufile.so\n\
              module alsa.so\n\
              module sndfile.so\n\
@@ -274,8 +294,13 @@ impl Baresip {
         );
         std::fs::write(dir.path().join("config"), text).map_err(io("write config"))?;
         let aor = format!("sip:{}@{}", config.user, config.registrar);
+        let codecs = config
+            .audio_codecs
+            .as_ref()
+            .map(|c| format!(";audio_codecs={c}"))
+            .unwrap_or_default();
         let account = format!(
-            "<{aor};transport={}>;auth_user={};auth_pass={};answermode={};regint=600\n",
+            "<{aor};transport={}>;auth_user={};auth_pass={};answermode={};regint=600{codecs}\n",
             config.transport.param(),
             config.user,
             config.password,
