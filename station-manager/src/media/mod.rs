@@ -252,6 +252,9 @@ pub struct Stats {
     pub reordered: u64,
     /// Frames missing at playout (lost in the network, or late).
     pub lost_frames: u64,
+    /// Of `lost_frames`, Opus frames rebuilt from the next packet's in-band FEC (RFC 7587
+    /// §3.1.2) rather than concealed.
+    pub fec_recovered: u64,
     /// Frames produced by concealment and written to a recording.
     pub concealed_frames: u64,
     /// Samples of silence written for a gap in the sender's timestamps (silence suppression).
@@ -299,6 +302,7 @@ impl Stats {
             invalid,
             reordered,
             lost_frames,
+            fec_recovered,
             concealed_frames,
             gap_samples,
             captured_samples,
@@ -327,6 +331,7 @@ impl Stats {
             ("invalid", invalid),
             ("reordered", reordered),
             ("lost_frames", lost_frames),
+            ("fec_recovered", fec_recovered),
             ("concealed_frames", concealed_frames),
             ("gap_samples", gap_samples),
             ("captured_samples", captured_samples),
@@ -360,6 +365,7 @@ impl AddAssign for Stats {
             invalid,
             reordered,
             lost_frames,
+            fec_recovered,
             concealed_frames,
             gap_samples,
             captured_samples,
@@ -387,6 +393,7 @@ impl AddAssign for Stats {
         self.invalid += invalid;
         self.reordered += reordered;
         self.lost_frames += lost_frames;
+        self.fec_recovered += fec_recovered;
         self.concealed_frames += concealed_frames;
         self.gap_samples += gap_samples;
         self.captured_samples += captured_samples;

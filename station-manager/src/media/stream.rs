@@ -284,6 +284,7 @@ impl Stream {
         s.invalid += j.invalid;
         s.reordered += j.reordered;
         s.lost_frames += j.lost;
+        s.fec_recovered += j.fec_recovered;
         if let Some(Playout {
             source: Source::Live(_, q),
             ..

@@ -95,6 +95,7 @@ impl Stream {
                 self.stats.invalid += old.invalid;
                 self.stats.reordered += old.reordered;
                 self.stats.lost_frames += old.lost;
+                self.stats.fec_recovered += old.fec_recovered;
             }
             Err(error) => {
                 warn!(call = %self.call, %error, codec = codec.name(), "no jitter buffer for the codec");
