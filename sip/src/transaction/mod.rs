@@ -185,7 +185,7 @@ pub struct Transactions {
     clients: HashMap<u64, Client>,
     client_keys: HashMap<(String, Method), u64>,
     servers: HashMap<u64, Server>,
-    /// Server transactions that only absorb retransmissions, oldest first ([`Self::linger`]).
+    /// Server transactions whose work is done, oldest first ([`Self::linger`]).
     lingering: VecDeque<u64>,
     /// Whether new requests that start work are answered `503` ([`Self::set_shedding`]).
     shedding: bool,
@@ -410,18 +410,18 @@ impl Transactions {
         }
     }
 
-    /// Whether fewer than `limit` transactions are kept once the oldest of those that only
-    /// absorb retransmissions have made room ([`server::Server::absorbing`]: a completed
-    /// non-INVITE over UDP, Timer J, 32 s; an INVITE confirmed by its ACK, Timer I; an INVITE
-    /// whose 2xx was ACKed, Timer L, 32 s). At 800 registrations a second the first kind alone
-    /// would hold 51,200 slots. Ending one early costs at most a late retransmission of its
-    /// request being taken as new.
+    /// Whether fewer than `limit` transactions are kept once the oldest of those whose work is
+    /// done have made room ([`Server::evictable`]: a completed non-INVITE over UDP, Timer J,
+    /// 32 s; an INVITE confirmed by its ACK, Timer I; an INVITE whose 2xx was ACKed, Timer L,
+    /// 32 s; an INVITE refused and waiting for its ACK, Timer H, 32 s). At 800 registrations a
+    /// second the first kind alone would hold 51,200 slots, and a flood of INVITEs refused
+    /// `503` by a load generator that never ACKs them would fill the table with the last.
     fn room_after_eviction(&mut self, limit: usize) -> bool {
         while self.len() >= limit {
             let Some(id) = self.lingering.pop_front() else {
                 return false;
             };
-            if self.servers.get(&id).is_some_and(Server::absorbing) {
+            if self.servers.get(&id).is_some_and(Server::evictable) {
                 self.end_server(id);
                 self.stats.evicted_completed += 1;
             }
@@ -440,7 +440,7 @@ impl Transactions {
         self.shedding = on;
     }
 
-    /// A server transaction now only absorbs retransmissions ([`server::Server::absorbing`]):
+    /// A server transaction's work is done ([`Server::evictable`]):
     /// the oldest of those are the first to go when the table is full. Ids already ended are
     /// dropped from the front; past twice the table's size the queue is compacted, so it stays
     /// bounded even when a long-lived id (Timer L) holds the front while shorter ones (Timer I)

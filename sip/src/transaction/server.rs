@@ -49,12 +49,16 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Whether the transaction only absorbs retransmissions until its timer ends it: a
-    /// non-INVITE in Completed (Timer J), an INVITE in Confirmed (Timer I) or an INVITE whose
-    /// 2xx was ACKed (Timer L). Ending one early loses nothing but that absorption.
-    pub(crate) fn absorbing(&self) -> bool {
+    /// Whether the transaction's work is done and it only waits on a timer, so that it may be
+    /// ended early to make room: a non-INVITE in Completed (absorbing retransmissions, Timer
+    /// J), an INVITE in Confirmed (Timer I) or whose 2xx was ACKed (Timer L), and an INVITE
+    /// refused with a 300–699 that waits for its ACK (Timer H), resending the refusal on Timer
+    /// G. Ending one early costs a late retransmission of its request being taken as new, or
+    /// for the last kind, a refusal not resent: the phone's own retransmission of the INVITE,
+    /// if the refusal was lost, is answered again.
+    pub(crate) fn evictable(&self) -> bool {
         match self.state {
-            State::Completed => !self.invite,
+            State::Completed => true,
             State::Confirmed => true,
             State::Accepted => self.acked,
             State::Trying | State::Proceeding => false,
@@ -368,6 +372,7 @@ impl Transactions {
                     self.timers.set(owner, Timer::G, now + t1);
                 }
                 self.timers.set(owner, Timer::H, now + t64);
+                lingers = true;
                 State::Completed
             }
             (false, State::Trying | State::Proceeding, 200..=699) => {

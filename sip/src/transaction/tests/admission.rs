@@ -107,9 +107,9 @@ fn shedding_refuses_new_work_only_and_ends_when_told() {
 }
 
 #[test]
-fn invites_that_only_absorb_retransmissions_make_room() {
+fn invites_whose_work_is_done_make_room_oldest_first() {
     let mut config = Config::default();
-    config.max_transactions(3).unwrap();
+    config.max_transactions(4).unwrap();
     let mut b = Bench::with(config);
     let answer = |b: &mut Bench, branch: &str, seq: u32, status: u16| {
         let invite = in_dialog(Method::Invite, branch, seq);
@@ -133,18 +133,19 @@ fn invites_that_only_absorb_retransmissions_make_room() {
     answer(&mut b, "z9hG4bKi3", 3, 200);
     b.receive(req(in_dialog(Method::Ack, "z9hG4bKa3", 3)));
     assert_eq!(b.events().len(), 1, "the ACK to the 2xx reaches the TU");
-    assert_eq!(b.tx.len(), 3);
-    // Two new requests: the confirmed one goes first, then the acknowledged one.
-    b.receive(req(in_dialog(Method::Bye, "z9hG4bKb1", 4)));
-    assert!(taken(&mut b));
-    assert_eq!(b.tx.stats().evicted_completed, 1);
-    b.receive(req(in_dialog(Method::Info, "z9hG4bKb2", 5)));
-    assert!(taken(&mut b));
-    assert_eq!(b.tx.stats().evicted_completed, 2);
-    // Left: the unacknowledged 2xx and two unanswered requests; nothing may go.
-    b.receive(req(in_dialog(Method::Info, "z9hG4bKb3", 6)));
+    // A 503 never ACKed (a load generator): Completed, resending it on Timer G.
+    answer(&mut b, "z9hG4bKi4", 4, 503);
+    assert_eq!(b.tx.len(), 4);
+    // New requests: the confirmed one goes first, then the acknowledged one, then the refusal.
+    for (evicted, branch) in [(1u32, "z9hG4bKb1"), (2, "z9hG4bKb2"), (3, "z9hG4bKb3")] {
+        b.receive(req(in_dialog(Method::Info, branch, 4 + evicted)));
+        assert!(taken(&mut b), "{branch}");
+        assert_eq!(b.tx.stats().evicted_completed, u64::from(evicted));
+    }
+    // Left: the unacknowledged 2xx and three unanswered requests; nothing may go.
+    b.receive(req(in_dialog(Method::Info, "z9hG4bKb4", 8)));
     assert!(refused(&mut b));
-    // The unacknowledged 2xx is still retransmitted.
+    // The unacknowledged 2xx is still retransmitted; the evicted 503 is not.
     let log = b.run_to(ms(600));
     assert_eq!(
         log.iter()
