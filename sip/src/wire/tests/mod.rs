@@ -4,8 +4,10 @@
 
 use super::*;
 
+mod edges;
 mod proptests;
 mod rfc4475;
+mod tables;
 mod tshark;
 
 /// The text with every `\n` made CRLF (RFC 4475 shows its messages with bare line ends).
