@@ -501,3 +501,29 @@ pub enum Event {
         reason: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codecs_name_their_payload_type_and_rtp_clock() {
+        let opus = Codec::Opus { payload_type: 111 };
+        let table = [
+            (Codec::Pcmu, 0, "PCMU", 8000, true),
+            (Codec::Pcma, 8, "PCMA", 8000, true),
+            (opus, 111, "opus", 48_000, false),
+        ];
+        for (codec, pt, name, clock, g711) in table {
+            assert_eq!(codec.payload_type(), pt);
+            assert_eq!(codec.name(), name);
+            assert_eq!(codec.clock_rate(), clock);
+            assert_eq!(codec.is_g711(), g711);
+        }
+        assert_ne!(
+            opus,
+            Codec::Opus { payload_type: 96 },
+            "the payload type is part of it"
+        );
+    }
+}

@@ -5,8 +5,10 @@
 //!   RTCP on port + 1, RFC 3550 §11); the engine binds what `MediaCommand::Open` names.
 //! - [`Stream`] is the sans-IO core of one call: symmetric RTP with a source check, RFC 3550
 //!   parsing, payload-type check, RFC 4733 digits, a per-stream jitter buffer with G.711
-//!   concealment, capture (recording sink, silence, maximum length, live intercom buffers),
-//!   paced playout of a stored message or of live buffers, and RTCP reports (RFC 3550 §6).
+//!   concealment or Opus decoding (RFC 7587: FEC, Opus concealment), capture (recording sink,
+//!   silence, maximum length, live intercom buffers), paced playout of a stored message or of
+//!   live buffers (G.711, or 20 ms Opus packets), and RTCP reports (RFC 3550 §6) on the
+//!   codec's RTP clock.
 //! - [`LiveQueue`] buffers a live intercom stream for a phone that is still being rung, and
 //!   catches up once it plays, with a bound.
 //! - [`Recorder`] streams captured PCM to a WAV file (`codecs::wav::WavWriter`).

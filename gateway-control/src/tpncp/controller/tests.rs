@@ -996,6 +996,20 @@ fn connection_modes_and_packetisation() {
         ]
     );
     assert!(b.answer_all(false).is_empty());
+    // Opus (SIP calls only): the boards are G.711 only, nothing is sent.
+    b.command(Command::CreateConnection {
+        line: line("1"),
+        call: CallId(4),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Opus { payload_type: 96 },
+        ptime: ms(20),
+        remote: Some(media(4000)),
+    });
+    assert_eq!(
+        failed(&b.events()),
+        vec![(line("1"), Some(CallId(4)), code::NOT_IMPLEMENTED)]
+    );
+    assert!(b.answer_all(false).is_empty());
     // Packetisation bounds: 5 ms is one frame, 200 ms twelve.
     assert_eq!(jobs_fpp(ms(5)), 1);
     assert_eq!(jobs_fpp(ms(200)), 12);
