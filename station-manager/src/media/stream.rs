@@ -314,9 +314,8 @@ impl Stream {
             // Another source: pin again on its first packet.
             self.reception = None;
         }
-        let before = self.remote.map(|r| r.codec);
         self.remote = Some(remote);
-        if before.is_none_or(|c| codec::payload(c) != codec::payload(remote.codec)) {
+        if self.jitter.payload() != codec::payload(remote.codec) {
             self.change_codec(now, remote.codec);
         }
     }
