@@ -5,7 +5,9 @@
 //!   speech fixture in Opus and hangs up when the file ends; bob gets audio of about the same
 //!   length whose loudness follows what was said;
 //! - a message for alice rings her Opus phone; it answers and records what it hears (baresip
-//!   decodes Opus at 48 kHz), which follows the message.
+//!   decodes Opus at 48 kHz), which follows the message;
+//! - with a message waiting, the Opus phone dials `*97` (its own INVITE offers Opus only) and
+//!   hears it.
 //!
 //! The comparison is the one `sip_phones.rs` uses (loudness envelopes in 20 ms frames), with
 //! the same 0.7: the stored message is Opus already, so a G.711 call and an Opus call differ
@@ -16,7 +18,7 @@ use std::path::Path;
 
 use offhook_tests::audio::{envelope_correlation, samples};
 use offhook_tests::sim::{free_tcp_and_udp_port, record_in_background};
-use offhook_tests::sip_peers::{Baresip, BaresipConfig, installed};
+use offhook_tests::sip_peers::{Baresip, BaresipConfig, Event, installed};
 use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
 use serde_json::Value;
 
@@ -191,5 +193,51 @@ fn an_opus_phone_records_a_message_and_hears_one() {
     assert!(
         c > 0.7,
         "what the Opus phone heard follows the message: {c:.3}"
+    );
+}
+
+#[test]
+fn an_opus_phone_dials_the_listen_code_and_hears_what_waits() {
+    if missing() {
+        return;
+    }
+    let (server, sip) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let speech = speech_8k();
+    let heard = dir.path().join("heard.wav");
+    let mut phone = opus_phone(&server, sip, |c| {
+        c.auto_answer = false;
+        c.sink_wav = Some(heard.clone());
+    });
+    // A message rings the phone; it declines, and the message waits.
+    let token = server.login("bob");
+    let r = server.post_message(&token, &["alice"], std::fs::read(&speech).unwrap());
+    assert!(r.status().is_success(), "{:?}", r.text());
+    phone.wait_incoming().expect("the message rings the phone");
+    phone.hangup().expect("decline");
+    phone
+        .wait_event("the ring ends", |e| matches!(e, Event::Closed(_)))
+        .expect("the ring ends");
+    // Dial *97: the phone's INVITE offers Opus only, and the waiting message plays in Opus.
+    phone.dial(&format!("sip:*97@{sip}")).expect("dial");
+    phone.wait_established().expect("*97 answers");
+    let why = phone
+        .wait_call_closed()
+        .expect("the call ends after the message");
+    assert!(used_opus(&phone), "{}", phone.log_text());
+    let heard_8k = samples_8k(&heard);
+    let c = envelope_correlation(&samples(&speech), &heard_8k);
+    eprintln!(
+        "*97 over Opus: heard {} ms, envelope correlation {c:.3}",
+        heard_8k.len() / 8
+    );
+    assert!(
+        c > 0.7,
+        "what the phone heard follows the message: {c:.3} ({why})"
+    );
+    assert!(
+        heard_8k.len() as u64 / 8 + 500 >= wav_duration_ms(&speech),
+        "heard {} ms",
+        heard_8k.len() / 8
     );
 }
