@@ -302,3 +302,49 @@ fn a_change_from_g711_to_opus_keeps_recording_and_the_counters() {
     let s = h.s.stats();
     assert_eq!((s.duplicates, s.audio_packets, s.wrong_ssrc), (1, 16, 0));
 }
+
+#[test]
+fn intercom_from_an_opus_phone_to_a_g711_one_is_live_pcm_between_them() {
+    // The Opus phone talks: its audio comes out as live buffers of 8 kHz PCM...
+    let mut opus = Harness::with(opus_media(), &Config::default());
+    opus.capture(None, Duration::from_secs(60), Some(800));
+    let said = source(20);
+    for (n, p) in phone_packets(&said).iter().enumerate() {
+        opus.recv(n as u64 * 20, &opus_rtp(n as u16, p));
+    }
+    opus.stop(600);
+    let buffers: Vec<Vec<i16>> = opus
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Buffer { pcm, .. } => Some(pcm.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(buffers.len(), 4, "20 × 160 samples in buffers of 800");
+    // ...which a G.711 phone's stream plays as µ-law, unchanged but for the law's rounding.
+    let mut g711 = Harness::new();
+    let mut config = Config::default();
+    config.live_catchup(Duration::from_secs(10), 4).unwrap();
+    let mut q = LiveQueue::new(&config);
+    for b in &buffers {
+        q.push(b);
+    }
+    q.end();
+    g711.s.handle_play_live(g711.at(0), StreamId(5), q);
+    g711.run_until(1000);
+    let played: Vec<i16> = g711
+        .sent
+        .iter()
+        .filter(|t| !t.rtcp)
+        .flat_map(|t| parse_sent(t).4)
+        .map(|c| Law::Ulaw.decode_sample(c))
+        .collect();
+    let pcm: Vec<i16> = buffers.concat();
+    assert_eq!(played.len(), pcm.len());
+    for (p, s) in played.iter().zip(&pcm) {
+        assert_eq!(*p, Law::Ulaw.decode_sample(Law::Ulaw.encode_sample(*s)));
+    }
+    let (corr, lag) = correlation(&said, &pcm, 80);
+    assert!(corr > 0.9, "correlation {corr:.3} at lag {lag}");
+}
