@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let caps = Capabilities {
         address: SocketAddr::from(([192, 0, 2, 1], 40000)),
-        codecs: vec![Codec::Pcmu, Codec::Pcma],
+        codecs: vec![Codec::Pcmu, Codec::Opus { payload_type: 96 }, Codec::Pcma],
         telephone_event: Some(101),
         ptime: Duration::from_millis(20),
     };
