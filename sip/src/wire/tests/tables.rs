@@ -193,7 +193,16 @@ fn header_names_compare_and_hash_without_case() {
         HeaderName::Other("AB".into()),
     ]
     .into();
-    assert_eq!(set.len(), 3, "different names hash apart");
+    assert_eq!(set.len(), 3, "different names stay apart");
+    // Equal names hash alike whatever their case, different ones (almost always) apart.
+    let hash = |n: &HeaderName| {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(n)
+    };
+    let x_thing = HeaderName::Other("X-Thing".into());
+    assert_eq!(hash(&x_thing), hash(&HeaderName::Other("x-thing".into())));
+    assert_ne!(hash(&x_thing), hash(&HeaderName::Other("X-Other".into())));
+    assert_ne!(hash(&HeaderName::Via), hash(&HeaderName::Route));
 }
 
 #[test]
