@@ -105,12 +105,24 @@ impl Harness {
     }
 
     fn push_pt(&mut self, at: u64, pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Push {
+        self.push_from(at, Ssrc(7), pt, seq, ts, payload)
+    }
+
+    fn push_from(
+        &mut self,
+        at: u64,
+        ssrc: Ssrc,
+        pt: u8,
+        seq: u16,
+        ts: u32,
+        payload: &[u8],
+    ) -> Push {
         let repr = rtp::Repr {
             marker: seq == 0,
             payload_type: pt,
             sequence_number: SequenceNumber(seq),
             timestamp: Timestamp(ts),
-            ssrc: Ssrc(7),
+            ssrc,
             csrcs: Csrcs::default(),
             extension: None,
             payload,
@@ -471,4 +483,154 @@ proptest! {
         prop_assert!(s.concealed >= s.lost + s.underruns + (s.invalid - refused));
         prop_assert!(s.fec_recovered <= s.lost);
     }
+}
+
+#[test]
+fn an_ssrc_change_forgets_the_old_streams_frames() {
+    // The old sender's packets 0..4 are held (playout is due at 60 ms) when a new sender
+    // starts on the same timestamps and loses its packet 1: the old stream's frame at 960 must
+    // not stand in for it.
+    let old = encode(&speech(800), false);
+    let new = encode(&speech(1600)[800..], false);
+    let mut h = Harness::new();
+    for (n, p) in old.iter().enumerate().take(4) {
+        assert_eq!(h.push(0, n as u16, p), Push::Accepted);
+    }
+    assert_eq!(h.jb.len(), 4);
+    let s8 = Ssrc(8);
+    assert_eq!(h.push_from(10, s8, PT, 0, 0, &new[0]), Push::Accepted);
+    assert_eq!(h.jb.len(), 1, "only the new stream's frame is held");
+    assert_eq!(
+        h.push_from(10, s8, PT, 2, 2 * TICKS, &new[2]),
+        Push::Accepted
+    );
+    assert_eq!(h.jb.len(), 2);
+    let frames = h.pop(200);
+    let kinds: Vec<(FrameKind, u32)> = frames.iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(
+        &kinds[..3],
+        [
+            (FrameKind::Audio, 0),
+            (FrameKind::Concealed, TICKS),
+            (FrameKind::Audio, 2 * TICKS)
+        ]
+    );
+    let s = h.jb.stats();
+    assert_eq!((s.ssrc_changes, s.lost, s.played), (1, 1, 2));
+}
+
+#[test]
+fn a_timestamp_jump_forgets_the_frames_held() {
+    let packets = encode(&speech(1600), false);
+    let mut h = Harness::new();
+    for (n, p) in packets.iter().enumerate().take(4) {
+        assert_eq!(h.push(0, n as u16, p), Push::Accepted);
+    }
+    // Same SSRC, timestamp 10 s ahead: the held frames can never play.
+    let far = 480_000;
+    assert_eq!(h.push_pt(10, PT, 4, far, &packets[4]), Push::Accepted);
+    assert_eq!(h.jb.len(), 1);
+    assert_eq!(h.jb.stats().timestamp_jumps, 1);
+    let frames = h.pop(200);
+    assert_eq!((frames[0].0, frames[0].1), (FrameKind::Audio, far));
+}
+
+#[test]
+fn the_payload_bound_is_three_longest_frames_and_their_framing() {
+    // RFC 6716 §3.2.5: 1275-byte frames, and code 3 framing of at most 7 bytes here.
+    assert_eq!(MAX_OPUS_PAYLOAD, 3 * 1275 + 7);
+    // The bound is what `push` checks: a packet (code 0, SILK NB 20 ms) of exactly that many
+    // bytes parses and is held (it fails only at decoding), one byte more is refused.
+    let mut h = Harness::new();
+    let mut p = vec![0u8; 3832];
+    p[0] = 1 << 3;
+    assert_eq!(h.push(0, 0, &p), Push::Accepted);
+    p.push(0);
+    assert_eq!(h.push(20, 1, &p), Push::Invalid);
+    assert_eq!(h.jb.stats().invalid, 1);
+}
+
+#[test]
+fn debug_names_the_opus_payload_type() {
+    let h = Harness::new();
+    let dbg = format!("{:?}", h.jb);
+    assert!(dbg.contains("OpusPlay { payload_type: 111"), "{dbg}");
+}
+
+#[test]
+fn a_timestamp_jump_backwards_resynchronises() {
+    // A sender restarting its clock 10 s back while frames are still held: a jump (RFC 3550
+    // §5.1 lets the timestamp start anywhere), not a run of late packets.
+    let packets = encode(&speech(1600), false);
+    let base = 1_000_000;
+    let mut h = Harness::new();
+    for (n, p) in packets.iter().enumerate().take(5) {
+        h.pop(20 * n as u64);
+        let ts = base + n as u32 * TICKS;
+        assert_eq!(
+            h.push_pt(20 * n as u64, PT, n as u16, ts, p),
+            Push::Accepted
+        );
+    }
+    assert!(!h.jb.is_empty());
+    let back = base - 480_000;
+    for n in 5..8u16 {
+        let ts = back + u32::from(n - 5) * TICKS;
+        let p = &packets[usize::from(n)];
+        assert_eq!(h.push_pt(100, PT, n, ts, p), Push::Accepted, "packet {n}");
+    }
+    let s = h.jb.stats();
+    assert_eq!((s.timestamp_jumps, s.late), (1, 0));
+    let frames = h.pop(400);
+    assert_eq!(frames[0].1, back);
+    assert_eq!(frames.iter().filter(|f| f.0 == FrameKind::Audio).count(), 3);
+}
+
+#[test]
+fn opus_concealment_continues_the_voice() {
+    // The talker stops sending (nothing held): libopus' PLC extrapolates the last frames
+    // rather than leaving silence or repeating the last frame as it was.
+    let packets = encode(&speech(8000), false);
+    let mut h = Harness::new();
+    let mut frames = Vec::new();
+    for (n, p) in packets.iter().enumerate().take(16) {
+        frames.extend(h.pop(20 * n as u64));
+        h.push(20 * n as u64, n as u16, p);
+    }
+    frames.extend(h.pop(20 * 16 + 60));
+    assert_eq!(frames.len(), 17);
+    let (last, plc) = (&frames[15], &frames[16]);
+    assert_eq!((last.0, plc.0), (FrameKind::Audio, FrameKind::Concealed));
+    assert!(plc.2.iter().any(|&x| x.unsigned_abs() > 300), "not silence");
+    assert_ne!(plc.2, last.2, "not the last frame again");
+    assert_eq!(h.jb.stats().underruns, 1);
+}
+
+/// A G.711 packet of `payload` (PT 0), number `n` of a 20 ms stream.
+fn g711_repr(n: u16, payload: &[u8]) -> rtp::Repr<'_> {
+    rtp::Repr {
+        marker: n == 0,
+        payload_type: 0,
+        sequence_number: SequenceNumber(n),
+        timestamp: Timestamp(u32::from(n) * 160),
+        ssrc: Ssrc(7),
+        csrcs: Csrcs::default(),
+        extension: None,
+        payload,
+        padding: 0,
+    }
+}
+
+#[test]
+fn g711_payloads_must_be_whole_frames() {
+    // push's payload check, G.711 side: empty, or one frame and a part, is invalid.
+    let mut jb = JitterBuffer::new(Config::default());
+    let t = origin();
+    assert_eq!(jb.push(t, &g711_repr(0, &[])), Push::Invalid);
+    assert_eq!(jb.push(t, &g711_repr(0, &[0xff; 200])), Push::Invalid);
+    assert_eq!(jb.push(t, &g711_repr(0, &[0xff; 100])), Push::Invalid);
+    assert_eq!(jb.stats().invalid, 3);
+    assert!(jb.is_empty());
+    assert_eq!(jb.push(t, &g711_repr(0, &[0xff; 320])), Push::Accepted);
+    assert_eq!(jb.len(), 2);
 }
