@@ -348,3 +348,105 @@ fn intercom_from_an_opus_phone_to_a_g711_one_is_live_pcm_between_them() {
     let (corr, lag) = correlation(&said, &pcm, 80);
     assert!(corr > 0.9, "correlation {corr:.3} at lag {lag}");
 }
+
+/// The jitter buffer's counters as the stream reports them.
+fn jitter_counters(s: &Stats) -> [u64; 6] {
+    [
+        s.duplicates,
+        s.late,
+        s.invalid,
+        s.reordered,
+        s.lost_frames,
+        s.fec_recovered,
+    ]
+}
+
+#[test]
+fn a_codec_change_keeps_every_jitter_counter() {
+    let mut h = Harness::with(opus_media(), &Config::default());
+    h.capture(None, Duration::from_secs(60), None);
+    let packets = phone_packets(&source(13));
+    let send = |h: &mut Harness, at: u64, n: usize| h.recv(at, &opus_rtp(n as u16, &packets[n]));
+    for n in 0..3 {
+        send(&mut h, n as u64 * 20, n);
+    }
+    // 3 lost (rebuilt from 4's FEC); 6 overtakes 5; 7 twice; a 10 ms packet (not whole
+    // frames); 9 after its playout time (rebuilt from 10's FEC first).
+    send(&mut h, 80, 4);
+    send(&mut h, 120, 6);
+    send(&mut h, 125, 5);
+    send(&mut h, 140, 7);
+    send(&mut h, 145, 7);
+    send(&mut h, 160, 8);
+    h.recv(165, &opus_rtp(8, &[0x00, 0x55, 0x55]));
+    for n in 10..13 {
+        send(&mut h, n as u64 * 20, n);
+    }
+    // Frame 9 is due at 200 + 9 × 20 ms (the stream's 200 ms target delay).
+    send(&mut h, 400, 9);
+    h.run_until(1000);
+    let before = jitter_counters(&h.s.stats());
+    // 5 and 9 both came after a higher sequence number: reordered twice.
+    assert_eq!(before, [1, 1, 1, 2, 2, 2]);
+    // Opus to G.711 and back: the replaced buffers' counts stay in the stream's.
+    h.s.handle_remote(h.at(1000), media());
+    assert_eq!(jitter_counters(&h.s.stats()), before);
+    h.s.handle_remote(h.at(1000), opus_media());
+    assert_eq!(jitter_counters(&h.s.stats()), before);
+}
+
+#[test]
+fn opus_frames_are_recorded_as_soon_as_their_packet_is_in() {
+    let mut h = Harness::with(opus_media(), &Config::default());
+    h.capture(None, Duration::from_secs(60), None);
+    for (n, p) in phone_packets(&source(20)).iter().enumerate() {
+        h.recv(n as u64 * 20, &opus_rtp(n as u16, p));
+        assert_eq!(h.sink.samples().len(), (n + 1) * 160, "packet {n}");
+    }
+}
+
+/// A message store that has only G.711 (the trait's default `next_pcm`).
+struct CodesOnly;
+
+impl FrameSource for CodesOnly {
+    fn next_frame(&mut self, out: &mut [u8]) -> Result<bool, SourceError> {
+        out.fill(0xff);
+        Ok(true)
+    }
+}
+
+#[test]
+fn a_g711_only_message_fails_on_an_opus_call() {
+    let mut h = Harness::with(opus_media(), &Config::default());
+    h.s.handle_play_message(h.at(0), Box::new(CodesOnly));
+    h.run_until(200);
+    let failed: Vec<&str> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Failed { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", h.events);
+    assert!(failed[0].contains("G.711 only"), "{}", failed[0]);
+    assert!(h.sent.iter().all(|t| t.rtcp), "nothing played");
+}
+
+#[test]
+fn fec_recovered_is_summed_and_listed_for_metrics() {
+    let mut total = Stats {
+        lost_frames: 4,
+        fec_recovered: 2,
+        ..Stats::default()
+    };
+    total += Stats {
+        lost_frames: 1,
+        fec_recovered: 3,
+        ..Stats::default()
+    };
+    assert_eq!((total.lost_frames, total.fec_recovered), (5, 5));
+    let counters: Vec<(&str, u64)> = total.counters().collect();
+    assert!(counters.contains(&("fec_recovered", 5)), "{counters:?}");
+    assert!(counters.contains(&("lost_frames", 5)), "{counters:?}");
+}
