@@ -450,3 +450,29 @@ fn fec_recovered_is_summed_and_listed_for_metrics() {
     assert!(counters.contains(&("fec_recovered", 5)), "{counters:?}");
     assert!(counters.contains(&("lost_frames", 5)), "{counters:?}");
 }
+
+#[test]
+fn an_opus_pause_is_recorded_as_silence_counted_in_8_khz_samples() {
+    // A phone stops sending for 2 s (Opus DTX, or silence suppression): its clock runs on
+    // 96,000 ticks at 48 kHz, which are 16,000 samples of silence in the 8 kHz recording.
+    let mut h = Harness::with(opus_media(), &Config::default());
+    h.capture(None, Duration::from_secs(60), None);
+    let packets = phone_packets(&source(8));
+    for n in 0..5u16 {
+        h.recv(u64::from(n) * 20, &opus_rtp(n, &packets[usize::from(n)]));
+    }
+    let base = 7000 + 5 * 960 + 96_000;
+    for k in 0..3u16 {
+        let ts = base + u32::from(k) * 960;
+        let p = &packets[5 + usize::from(k)];
+        h.recv(
+            2100 + u64::from(k) * 20,
+            &rtp_from(Ssrc(0x1234), 1005 + k, ts, PT, k == 0, p),
+        );
+        let tail = &h.sink.samples()[5 * 160 + 16_000..];
+        assert_eq!(tail.len(), (usize::from(k) + 1) * 160, "frame {k} at once");
+    }
+    let got = h.sink.samples();
+    assert!(got[800..800 + 16_000].iter().all(|&s| s == 0));
+    assert_eq!(h.s.stats().gap_samples, 16_000);
+}
