@@ -47,12 +47,17 @@ impl StreamFramer {
     }
 
     /// Appends bytes read from the stream; call [`pop`](Self::pop) until `None` after each.
-    /// Bytes past twice [`MAX_MESSAGE`] waiting in the framer make the next `pop` an error.
+    /// Bytes past twice [`MAX_MESSAGE`] waiting in the framer are dropped: the whole messages
+    /// before them still pop, and then `pop` is an error instead of framing what follows the
+    /// gap.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.failed {
+        if self.failed || self.overflowed {
             return;
         }
         let room = (MAX_BUFFERED + 1).saturating_sub(self.buf.len());
+        if bytes.len() > room {
+            self.overflowed = true;
+        }
         self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
@@ -63,6 +68,19 @@ impl StreamFramer {
         if self.failed {
             return None;
         }
+        match self.pop_whole() {
+            None if self.overflowed => {
+                self.failed = true;
+                self.buf = Vec::new();
+                let e = err(ParseErrorKind::TooLarge, "stream buffer", MAX_BUFFERED);
+                Some(Err(e))
+            }
+            popped => popped,
+        }
+    }
+
+    /// The next message whole in the buffer, if any; `pop` without the overflow check.
+    fn pop_whole(&mut self) -> Option<Result<Message, ParseError>> {
         while self.want.is_none() && self.scan == 0 {
             if self.buf.len() < 4 && b"\r\n\r\n".starts_with(&self.buf) {
                 return None; // empty, or a CRLF or keep-alive still arriving

@@ -335,6 +335,9 @@ pub struct StreamFramer {
     want: Option<usize>,
     keepalives: usize,
     failed: bool,
+    /// Bytes were pushed past the buffer's bound and dropped: once the whole messages before
+    /// them are popped, the stream is in error.
+    overflowed: bool,
 }
 
 impl Method {

@@ -293,6 +293,32 @@ fn the_framer_holds_two_large_messages_pushed_at_once() {
 }
 
 #[test]
+fn bytes_pushed_past_the_bound_end_the_stream_after_the_whole_messages() {
+    // Three 50 kB messages at once: 100 kB fit whole, the third is cut at the bound.
+    let one = message_of_len(50_000);
+    let three = [one.clone(), one.clone(), one.clone()].concat();
+    let mut f = StreamFramer::new();
+    f.push(&three);
+    assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
+    assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
+    // The rest of the third would be framed after a gap: an error instead, and nothing after.
+    let e = f.pop().unwrap().unwrap_err();
+    assert_eq!(
+        (e.kind, e.field),
+        (ParseErrorKind::TooLarge, "stream buffer")
+    );
+    f.push(&one);
+    assert!(f.pop().is_none());
+    // Pushed one at a time and popped in between, the same stream is whole.
+    let mut f = StreamFramer::new();
+    for _ in 0..3 {
+        f.push(&one);
+        assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
+    }
+    assert!(f.pop().is_none());
+}
+
+#[test]
 fn the_framers_content_length_is_digits_and_its_error_names_its_line() {
     let start = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n";
     for value in ["", "abc", "1a", "-1"] {
