@@ -112,7 +112,9 @@ struct Dialog {
     connection: Option<CallId>,
     /// Our side of the media (from the station's connection).
     caps: Option<Capabilities>,
-    /// The SDP we last sent and its version.
+    /// The `o=` session id of every SDP we send in the dialog (RFC 3264 §8: only the
+    /// version changes), and the version we last sent.
+    sdp_session: u64,
     sdp_version: u64,
     /// The ACK we sent to the phone's 200, sent again for each retransmitted 200.
     ack: Option<Vec<u8>>,
@@ -497,6 +499,7 @@ impl Agent {
         let (remote, remote_tag) = crate::agent::without_tag(remote);
         let (local, local_tag) = crate::agent::without_tag(local);
         info!(user = %user, "the phone answered");
+        let sdp_session = self.rng_session();
         self.calls.dialogs.insert(
             user.clone(),
             Dialog {
@@ -515,6 +518,7 @@ impl Agent {
                 },
                 connection: None,
                 caps: None,
+                sdp_session,
                 sdp_version: 1,
                 ack: None,
                 invite_tx: Some(fork.tx),
@@ -590,6 +594,7 @@ impl Agent {
             phase: Phase::Confirmed,
             connection: None,
             caps: None,
+            sdp_session: self.rng_session(),
             sdp_version: 1,
             ack: None,
             invite_tx: None,

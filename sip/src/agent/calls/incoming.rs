@@ -150,6 +150,7 @@ impl Agent {
         let target =
             crate::agent::contact_uri(&invite.headers).unwrap_or_else(|| remote.uri.clone());
         let call_id = invite.headers.call_id().unwrap_or_default().to_owned();
+        let sdp_session = self.rng_session();
         self.calls.dialogs.insert(
             user.clone(),
             Dialog {
@@ -165,6 +166,7 @@ impl Agent {
                 phase: Phase::AwaitingConnectionForAnswer { tx, invite },
                 connection: None,
                 caps: None,
+                sdp_session,
                 sdp_version: 1,
                 ack: None,
                 invite_tx: None,
@@ -182,14 +184,13 @@ impl Agent {
             let r = self.simple(invite, 481, None);
             return self.transactions.respond(now, tx, r);
         };
-        let session_id = self.rng_session();
         let d = self.calls.dialogs.get_mut(&user).expect("found by call id");
         let (Some(caps), Phase::Confirmed) = (d.caps.clone(), &d.phase) else {
             let r = Response::to_request(invite, 491, "Request Pending", None);
             return self.transactions.respond(now, tx, r);
         };
         d.sdp_version += 1;
-        let version = d.sdp_version;
+        let (session_id, version) = (d.sdp_session, d.sdp_version);
         let transport = d.transport;
         let local = self.contact_value(transport);
         let offer = Session::parse(&invite.body).ok();
@@ -230,7 +231,7 @@ impl Agent {
         let (Some(caps), Some(call)) = (d.caps.clone(), d.connection) else {
             return;
         };
-        let ours = sdp::offer(&caps, 0, d.sdp_version, Direction::SendRecv);
+        let ours = sdp::offer(&caps, d.sdp_session, d.sdp_version, Direction::SendRecv);
         match Session::parse(&ack.body)
             .ok()
             .map(|a| sdp::accept_answer(&ours, &a))

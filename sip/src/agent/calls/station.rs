@@ -42,7 +42,7 @@ impl Agent {
                 let offer = Session::parse(&ok.body).ok();
                 let answer = offer
                     .as_ref()
-                    .map(|o| sdp::answer(o, &caps, self.rng_session(), d.sdp_version));
+                    .map(|o| sdp::answer(o, &caps, d.sdp_session, d.sdp_version));
                 let mut ack = self.in_dialog(&mut d, Method::Ack);
                 match answer {
                     Some(Ok((session, negotiated))) => {
@@ -83,12 +83,8 @@ impl Agent {
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
                 if invite.body.is_empty() {
                     // The phone wants our offer; its answer comes in the ACK.
-                    let offer = sdp::offer(
-                        &caps,
-                        self.rng_session(),
-                        d.sdp_version,
-                        Direction::SendRecv,
-                    );
+                    let offer =
+                        sdp::offer(&caps, d.sdp_session, d.sdp_version, Direction::SendRecv);
                     ok.body = offer.encode().into_bytes();
                     d.phase = Phase::AwaitingAck;
                     d.connection = Some(call);
@@ -99,7 +95,7 @@ impl Agent {
                 }
                 let answer = Session::parse(&invite.body)
                     .ok()
-                    .map(|o| sdp::answer(&o, &caps, self.rng_session(), d.sdp_version));
+                    .map(|o| sdp::answer(&o, &caps, d.sdp_session, d.sdp_version));
                 match answer {
                     Some(Ok((session, negotiated))) => {
                         ok.body = session.encode().into_bytes();

@@ -56,7 +56,13 @@ fn g729_offer(port: u16) -> String {
 #[test]
 fn a_reinvite_for_hold_is_answered_from_the_calls_media_with_the_next_version() {
     let now = Instant::now();
-    let (mut a, mut p, invite) = call_up(now);
+    let (mut a, mut p) = with_alice(now);
+    let invite = answered_ring(&mut a, &p, now);
+    a.handle_command(now, create("alice", 7, 30000));
+    let acks = requests(&sent(&mut a), Method::Ack);
+    let first = Session::parse(&acks[0].1.body).unwrap().origin;
+    assert_eq!(first.version, 1);
+    events(&mut a);
     let hold = phone_offer(40000).replace("a=sendrecv", "a=sendonly");
     let r = in_dialog(&mut p, &invite, Method::Invite, &hold);
     p.send(&mut a, now, &Message::Request(r));
@@ -65,6 +71,10 @@ fn a_reinvite_for_hold_is_answered_from_the_calls_media_with_the_next_version() 
     assert!(ok.headers.get(&HeaderName::Contact).is_some());
     let answer = sdp_of(&ok);
     assert_eq!(answer.origin.version, 2, "one more than the ACK's answer");
+    assert_eq!(
+        answer.origin.session_id, first.session_id,
+        "RFC 3264 §8: the same session, only the version changes"
+    );
     assert_eq!(answer.media[0].port, 30000);
     let dir = answer.media[0].direction;
     assert!(
@@ -79,6 +89,7 @@ fn a_reinvite_for_hold_is_answered_from_the_calls_media_with_the_next_version() 
     assert_eq!(ok.status, 200);
     let offer = sdp_of(&ok);
     assert_eq!(offer.origin.version, 3);
+    assert_eq!(offer.origin.session_id, first.session_id);
     assert_eq!(offer.media[0].port, 30000);
     assert_eq!(offer.media[0].formats[0], 0, "the station's codec first");
     assert!(events(&mut a).is_empty(), "a re-INVITE is not a new call");
