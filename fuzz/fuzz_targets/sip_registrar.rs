@@ -142,6 +142,9 @@ fuzz_target!(|data: &[u8]| {
                 RegistrarEvent::Unregistered { user } => {
                     assert_eq!(online.insert(user, false), Some(true));
                 }
+                RegistrarEvent::ContactAdded { user } => {
+                    assert_eq!(online.get(&user).copied(), Some(true));
+                }
             }
         }
         let mut total = 0;

@@ -111,6 +111,12 @@ pub enum RegistrarEvent {
         /// The user.
         user: String,
     },
+    /// A user already registered got another binding (a second phone, or one that came back
+    /// with a new contact): the user agent tells it the message-waiting lamp.
+    ContactAdded {
+        /// The user.
+        user: String,
+    },
 }
 
 /// The registrar's counters.
@@ -668,6 +674,10 @@ impl Registrar {
         if before == 0 {
             tracing::debug!(user, "registered");
             self.events.push_back(RegistrarEvent::Registered {
+                user: user.to_owned(),
+            });
+        } else if registered > 0 {
+            self.events.push_back(RegistrarEvent::ContactAdded {
                 user: user.to_owned(),
             });
         }

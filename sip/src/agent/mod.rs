@@ -480,6 +480,7 @@ impl Agent {
                 RegistrarEvent::Unregistered { user } => {
                     self.notices.push_back(Notice::Unregistered { user });
                 }
+                RegistrarEvent::ContactAdded { user } => self.mwi.registered(&user),
             }
         }
         self.mwi_flush(now);

@@ -141,6 +141,35 @@ fn a_phone_registering_while_the_lamp_is_on_is_told() {
     assert!(sent(&mut a).is_empty());
 }
 
+#[test]
+fn a_second_phone_of_a_registered_user_is_told_the_lamp_and_a_refresh_is_not() {
+    let now = Instant::now();
+    let (mut a, mut first) = with_alice(now);
+    lamp(&mut a, now, true);
+    let out = sent(&mut a);
+    assert_eq!(
+        requests(&out, Method::Notify).len(),
+        1,
+        "the first phone hears it"
+    );
+    // The first phone refreshing its binding is not told again.
+    first.register(&mut a, now);
+    assert!(requests(&sent(&mut a), Method::Notify).is_empty());
+    assert!(notices(&mut a).is_empty(), "alice was online already");
+    // A second phone of alice registers: it hears the lamp (the first may hear it again).
+    let mut second = Phone::new("alice", "secret-a", 5070);
+    let call_id = "reg-alice-second";
+    let r = second.request(Method::Register, "alice", call_id, "");
+    let out = second.send_authenticated(&mut a, now, r);
+    let notifies = requests(&out, Method::Notify);
+    assert!(
+        notifies.iter().any(|(to, n)| *to == second.addr
+            && String::from_utf8_lossy(&n.body).starts_with("Messages-Waiting: yes")),
+        "{out:?}"
+    );
+    assert!(notices(&mut a).is_empty(), "no second Registered");
+}
+
 fn keepalive_agent(now: Instant, every: Duration) -> (Agent, Phone) {
     let mut config = new_agent(now).config().clone();
     config.keepalive = Some(every);

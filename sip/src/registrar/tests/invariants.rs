@@ -139,6 +139,10 @@ proptest! {
                         let was = online.insert(user, false);
                         prop_assert_eq!(was, Some(true), "Unregistered while not registered");
                     }
+                    RegistrarEvent::ContactAdded { user } => {
+                        let was = online.get(&user).copied();
+                        prop_assert_eq!(was, Some(true), "a contact added to a user not registered");
+                    }
                 }
             }
             let mut total = 0;
