@@ -631,6 +631,48 @@ fn g711_payloads_must_be_whole_frames() {
     assert_eq!(jb.push(t, &g711_repr(0, &[0xff; 100])), Push::Invalid);
     assert_eq!(jb.stats().invalid, 3);
     assert!(jb.is_empty());
-    assert_eq!(jb.push(t, &g711_repr(0, &[0xff; 320])), Push::Accepted);
+    // Two frames in one packet: each keeps its own codes.
+    let mut two = [0xffu8; 320];
+    two[160..].fill(0x80);
+    assert_eq!(jb.push(t, &g711_repr(0, &two)), Push::Accepted);
     assert_eq!(jb.len(), 2);
+    let due = t + ms(60);
+    let first = jb.pop(due).map(|f| (f.kind, f.pcm.to_vec()));
+    assert_eq!(first, Some((FrameKind::Audio, vec![0; 160])));
+    let second = jb
+        .pop(due + ms(20))
+        .map(|f| (f.kind, f.timestamp, f.pcm.to_vec()));
+    let loud = Law::Ulaw.decode_sample(0x80);
+    assert_eq!(
+        second,
+        Some((FrameKind::Audio, Timestamp(160), vec![loud; 160]))
+    );
+}
+
+#[test]
+fn frames_beyond_max_delay_push_out_exactly_the_oldest() {
+    // Default max_delay 200 ms: ten 20 ms frames ahead of the head may wait.
+    let packets = encode(&speech(2400), false);
+    let mut h = Harness::new();
+    for (n, p) in packets.iter().enumerate().take(11) {
+        assert_eq!(h.push(0, n as u16, p), Push::Accepted);
+    }
+    assert_eq!(
+        (h.jb.stats().overflow, h.jb.len()),
+        (0, 11),
+        "frame 10 at the edge"
+    );
+    // Frame 11 is one over: frame 0 alone goes, and playout moves on to frame 1.
+    assert_eq!(h.push(0, 11, &packets[11]), Push::Accepted);
+    assert_eq!((h.jb.stats().overflow, h.jb.len()), (1, 11));
+    // Frames 12 and 13 at once: two more go.
+    let both = join(&packets[12], &packets[13]);
+    assert_eq!(h.push_pt(0, PT, 12, 12 * TICKS, &both), Push::Accepted);
+    assert_eq!((h.jb.stats().overflow, h.jb.len()), (3, 11));
+    let frames = h.pop(60 + 20 * 10);
+    assert_eq!(frames.len(), 11);
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!((f.0, f.1), (FrameKind::Audio, (i as u32 + 3) * TICKS));
+    }
+    assert_eq!(pcm_of(&frames).len(), 11 * 160);
 }
