@@ -676,3 +676,74 @@ fn frames_beyond_max_delay_push_out_exactly_the_oldest() {
     }
     assert_eq!(pcm_of(&frames).len(), 11 * 160);
 }
+
+#[test]
+fn forty_ms_packets_across_the_rings_end_and_cut_by_max_delay() {
+    // A 13-slot ring (an odd count, just over max_delay's 10 frames plus two): two-frame
+    // packets straddle its end.
+    let mut c = Config::default();
+    c.max_packets(13).unwrap();
+    let packets = encode(&speech(8000), false);
+    let joined: Vec<Vec<u8>> = packets
+        .chunks_exact(2)
+        .map(|c| join(&c[0], &c[1]))
+        .collect();
+    let mut h = Harness::with(c.clone());
+    let mut frames = Vec::new();
+    for (n, p) in joined.iter().enumerate() {
+        let at = 40 * n as u64;
+        assert_eq!(
+            h.push_pt(at, PT, n as u16, n as u32 * 2 * TICKS, p),
+            Push::Accepted
+        );
+        frames.extend(h.pop(at));
+    }
+    // Playout starts at 60 ms: frame 49 is due at 1040 ms.
+    frames.extend(h.pop(1040));
+    assert_eq!(frames.len(), 50);
+    assert!(frames.iter().all(|f| f.0 == FrameKind::Audio));
+    assert_eq!(pcm_of(&frames), reference(&joined));
+
+    // Six packets at once reach 40 ms past max_delay: the first packet's first frame goes,
+    // and its second frame still plays, decoded from the bytes kept with the first.
+    let mut h = Harness::with(c);
+    for (n, p) in joined.iter().enumerate().take(6) {
+        let ts = n as u32 * 2 * TICKS;
+        assert_eq!(h.push_pt(0, PT, n as u16, ts, p), Push::Accepted);
+    }
+    assert_eq!(h.jb.stats().overflow, 1);
+    let frames = h.pop(60 + 20 * 10);
+    assert_eq!(frames.len(), 11);
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!((f.0, f.1), (FrameKind::Audio, (i as u32 + 1) * TICKS));
+    }
+}
+
+#[test]
+fn a_frame_lost_where_the_timestamp_wraps_to_zero_is_lost() {
+    // RFC 3550 §5.1: the timestamp starts anywhere and wraps. The frame at 0 is missing.
+    let packets = encode(&speech(1600), false);
+    let start = 0u32.wrapping_sub(2 * TICKS);
+    let mut h = Harness::new();
+    for n in [0u16, 1, 3, 4] {
+        let ts = start.wrapping_add(u32::from(n) * TICKS);
+        let p = &packets[usize::from(n)];
+        assert_eq!(h.push_pt(0, PT, n, ts, p), Push::Accepted);
+    }
+    assert_eq!(h.jb.len(), 4);
+    let frames = h.pop(140);
+    let kinds: Vec<(FrameKind, u32)> = frames.iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (FrameKind::Audio, start),
+            (FrameKind::Audio, start.wrapping_add(TICKS)),
+            (FrameKind::Concealed, 0),
+            (FrameKind::Audio, TICKS),
+            (FrameKind::Audio, 2 * TICKS),
+        ]
+    );
+    let s = h.jb.stats();
+    assert_eq!((s.lost, s.played, s.concealed), (1, 4, 1));
+    assert!(h.jb.is_empty());
+}
