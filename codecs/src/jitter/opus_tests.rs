@@ -362,6 +362,8 @@ fn packet_that_fails_to_decode_is_concealed_and_counted() {
     );
     let s = h.jb.stats();
     assert_eq!((s.invalid, s.played, s.lost), (1, 2, 0));
+    // Its frame was concealed (and after the stream ended, the three frames of max_conceal).
+    assert_eq!((s.concealed, s.underruns), (1 + 3, 3));
 }
 
 #[test]
