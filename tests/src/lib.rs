@@ -449,6 +449,24 @@ impl Server {
         self.client_at(&self.url, user, args)
     }
 
+    /// Waits until message `id` is in `user`'s inbox (`offhook inbox --json`: a recording is
+    /// listed once it is stored), fetches its audio to `out` (`offhook fetch`), and returns its
+    /// inbox entry.
+    pub fn wait_and_fetch(&self, user: &str, id: &str, out: &Path) -> Value {
+        let entry = wait_for(&format!("message {id} in {user}'s inbox"), || {
+            let listed = self.client(user, &["inbox", "--json"]);
+            let list: Value = serde_json::from_slice(&listed.stdout).ok()?;
+            list.as_array()?.iter().find(|m| m["id"] == id).cloned()
+        });
+        let fetched = self.client(user, &["fetch", id, "--out", &out.display().to_string()]);
+        assert!(
+            fetched.status.success(),
+            "offhook fetch {id}: {}",
+            String::from_utf8_lossy(&fetched.stderr)
+        );
+        entry
+    }
+
     /// Runs a client subcommand as `user` against this server at `url` (its HTTPS address).
     pub fn client_at(&self, url: &str, user: &str, args: &[&str]) -> Output {
         client_command(url, user, args)

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use offhook_tests::sim::{finish_recording, record_in_background, server_with_phones};
 use offhook_tests::{speech_8k, spoof_udp, wait_for, wait_within, wav_duration_ms};
-use serde_json::Value;
 
 #[test]
 fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
@@ -83,20 +82,7 @@ fn a_forged_forced_restart_leaves_the_gateway_up_and_the_recording_whole() {
     let id = finish_recording(&mut sim, 1, record);
     let got = tempfile::tempdir().unwrap();
     let got = got.path().join("got.wav");
-    wait_for("bob's copy ready", || {
-        let out = server.client("bob", &["inbox", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-        list.as_array()?
-            .iter()
-            .find(|m| m["id"] == id.as_str())
-            .map(|_| ())
-    });
-    let out = server.client("bob", &["fetch", &id, "--out", got.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.wait_and_fetch("bob", &id, &got);
     let (said, stored) = (wav_duration_ms(&speech), wav_duration_ms(&got));
     assert!(
         said.abs_diff(stored) <= 100,

@@ -89,21 +89,8 @@ fn record_by_picking_up_and_listen_by_picking_up() {
 
     // bob fetches it: same length within 100 ms, and it sounds like what was said.
     let got = dir.path().join("got.wav");
-    let inbox = wait_for("bob's copy ready", || {
-        let out = server.client("bob", &["inbox", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-        list.as_array()?
-            .iter()
-            .find(|m| m["id"] == id.as_str())
-            .cloned()
-    });
+    let inbox = server.wait_and_fetch("bob", &id, &got);
     assert_eq!(inbox["from"], "alice");
-    let out = server.client("bob", &["fetch", &id, "--out", got.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let (said, heard) = (wav_duration_ms(&speech), wav_duration_ms(&got));
     assert!(
         said.abs_diff(heard) <= 100,

@@ -145,20 +145,7 @@ fn an_opus_phone_records_a_message_and_hears_one() {
     assert!(used_opus(&phone), "{}", phone.log_text());
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let got = dir.path().join("got.wav");
-    wait_for("bob's copy ready", || {
-        let out = server.client("bob", &["inbox", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-        list.as_array()?
-            .iter()
-            .find(|m| m["id"] == id.as_str())
-            .cloned()
-    });
-    let out = server.client("bob", &["fetch", &id, "--out", got.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.wait_and_fetch("bob", &id, &got);
     let (said, stored) = (wav_duration_ms(&speech), wav_duration_ms(&got));
     assert!(
         said.abs_diff(stored) <= 1000,
