@@ -317,3 +317,35 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_driver_counters_name_each_field() {
+        let s = DriverStats::default();
+        for (i, a) in [
+            &s.tcp_accepted,
+            &s.tcp_refused,
+            &s.tcp_framing_errors,
+            &s.tcp_dropped,
+            &s.shed_spells,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            a.store(i as u64 + 1, Ordering::Relaxed);
+        }
+        assert_eq!(
+            s.counters(),
+            [
+                ("tcp_accepted", 1),
+                ("tcp_refused", 2),
+                ("tcp_framing_errors", 3),
+                ("tcp_dropped", 4),
+                ("shed_spells", 5),
+            ]
+        );
+    }
+}

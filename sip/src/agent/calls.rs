@@ -4,6 +4,8 @@
 
 mod incoming;
 mod station;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -455,3 +455,30 @@ fn each_call_describes_its_own_session() {
         "RFC 4566 §5.2: sess-id identifies the session"
     );
 }
+
+#[test]
+fn while_the_driver_sheds_a_phones_new_call_is_503_before_any_challenge() {
+    let now = Instant::now();
+    let (mut a, mut p) = with_alice(now);
+    a.set_shedding(true);
+    let invite = p.request(Method::Invite, "*97", "shed-1", &phone_offer(41000));
+    p.send(&mut a, now, &Message::Request(invite));
+    let r = only_response(sent(&mut a));
+    assert_eq!(r.status, 503, "no 401 challenge first");
+    assert!(r.headers.get(&HeaderName::RetryAfter).is_some());
+    assert!(events(&mut a).is_empty());
+    a.set_shedding(false);
+    let invite = p.request(Method::Invite, "*97", "shed-2", &phone_offer(41000));
+    p.send(&mut a, now, &Message::Request(invite));
+    let statuses: Vec<u16> = sent(&mut a)
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Message::Response(r) => Some(r.status),
+            Message::Request(_) => None,
+        })
+        .collect();
+    assert!(
+        statuses.contains(&401),
+        "challenged again once the socket is emptied: {statuses:?}"
+    );
+}

@@ -154,3 +154,40 @@ fn invites_whose_work_is_done_make_room_oldest_first() {
         [200]
     );
 }
+
+#[test]
+fn the_queue_of_finished_transactions_stays_within_twice_the_table() {
+    let mut config = Config::default();
+    config.max_transactions(4).unwrap();
+    let mut b = Bench::with(config);
+    let invite = |b: &mut Bench, branch: &str, seq: u32, status: u16| {
+        let r = in_dialog(Method::Invite, branch, seq);
+        b.receive(req(r.clone()));
+        let events = b.events();
+        let [Event::Request { tx: Some(tx), .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        let now = b.now;
+        let answer = Response::to_request(&r, status, wire::reason_phrase(status), None);
+        b.tx.respond(now, *tx, answer);
+        b.sent();
+    };
+    // A 2xx ACKed: at the queue's front for Timer L (32 s).
+    invite(&mut b, "z9hG4bKlong", 1, 200);
+    b.receive(req(in_dialog(Method::Ack, "z9hG4bKacklong", 1)));
+    b.events();
+    // Behind it, refusals ACKed and ended by Timer I (5 s), two at a time.
+    let mut most = 0;
+    for round in 0..6u32 {
+        for k in 0..2 {
+            let branch = format!("z9hG4bKr{round}x{k}");
+            let seq = 2 + round * 2 + k;
+            invite(&mut b, &branch, seq, 486);
+            b.receive(req(in_dialog(Method::Ack, &branch, seq)));
+        }
+        b.run_to(secs(5 * u64::from(round + 1)) + ms(100));
+        most = most.max(b.tx.lingering.len());
+    }
+    assert_eq!(b.tx.len(), 1, "only the long one is left");
+    assert!(most <= 2 * 4 + 1, "the queue held {most} ids");
+}

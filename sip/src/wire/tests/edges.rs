@@ -301,7 +301,9 @@ fn bytes_pushed_past_the_bound_end_the_stream_after_the_whole_messages() {
     f.push(&three);
     assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
     assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
-    // The rest of the third would be framed after a gap: an error instead, and nothing after.
+    // More bytes now would complete the cut third with the start of what follows: they are
+    // not taken, and the rest is an error, with nothing after.
+    f.push(&one);
     let e = f.pop().unwrap().unwrap_err();
     assert_eq!(
         (e.kind, e.field),
@@ -316,6 +318,22 @@ fn bytes_pushed_past_the_bound_end_the_stream_after_the_whole_messages() {
         assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
     }
     assert!(f.pop().is_none());
+}
+
+#[test]
+fn bytes_that_just_fit_the_bound_are_no_overflow() {
+    // Two messages of MAX_MESSAGE bytes and a CR: exactly the bound plus one byte, all kept.
+    let one = message_of_len(MAX_MESSAGE);
+    let mut stream = [one.clone(), one.clone()].concat();
+    stream.push(b'\r');
+    let mut f = StreamFramer::new();
+    f.push(&stream);
+    assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
+    assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
+    assert!(f.pop().is_none(), "a CR waiting for its LF");
+    f.push(b"\n");
+    f.push(&one);
+    assert_eq!(f.pop().unwrap().unwrap(), parse(&one).unwrap());
 }
 
 #[test]
