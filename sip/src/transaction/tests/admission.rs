@@ -6,7 +6,8 @@ use super::*;
 /// A request within a dialog (its To has a tag), as received from `peer()`.
 fn in_dialog(method: Method, branch: &str, seq: u32) -> Request {
     let mut r = incoming(method, branch, seq);
-    r.headers.set(HeaderName::To, "<sip:bob@10.0.0.2>;tag=s1");
+    let to = format!("{};tag=s1", r.headers.get(&HeaderName::To).unwrap());
+    r.headers.set(HeaderName::To, to);
     r
 }
 
