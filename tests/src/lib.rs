@@ -383,6 +383,36 @@ impl Server {
         self.client_at(&self.url, user, args)
     }
 
+    /// A server with SIP on a loopback port of its own (UDP and TCP), knowing `users`; restarted
+    /// once, since the SIP accounts are read at start (and every 2 s after) and a phone
+    /// registering sooner than that after `user add` would be refused once.
+    pub fn with_sip(users: &[&str]) -> (Self, std::net::SocketAddr) {
+        let port = sim::free_tcp_and_udp_port();
+        let sip = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut server = Self::start(&format!("[sip]\nlisten = \"{sip}\"\n"));
+        for user in users {
+            server.add_user(user);
+        }
+        server.terminate();
+        server.restart();
+        (server, sip)
+    }
+
+    /// `(sip_username, sip_secret)` as `offhook user show NAME --json` prints them.
+    pub fn sip_credentials(&self, user: &str) -> (String, String) {
+        let out = self.offhook(&["user", "show", user, "--json"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            v["sip_username"].as_str().unwrap().to_owned(),
+            v["sip_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Waits until message `id` is in `user`'s inbox (`offhook inbox --json`: a recording is
     /// listed once it is stored), fetches its audio to `out` (`offhook fetch`), and returns its
     /// inbox entry.

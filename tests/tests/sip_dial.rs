@@ -3,10 +3,7 @@
 //! the speech fixture and hangs up when it ends; bob's inbox then holds a message from alice of
 //! about that length whose loudness follows what was said.
 
-use std::net::SocketAddr;
-
 use offhook_tests::audio::{envelope_correlation, samples};
-use offhook_tests::sim::free_tcp_and_udp_port;
 use offhook_tests::sip_peers::{Baresip, BaresipConfig, installed};
 use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
 use serde_json::Value;
@@ -17,23 +14,10 @@ fn a_sip_phone_dialling_a_user_records_a_message_for_them() {
         installed("baresip"),
         "baresip is not installed (scripts/deps --test installs it)"
     );
-    let sip: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
-        .parse()
-        .unwrap();
-    let mut server = Server::start(&format!("[sip]\nlisten = \"{sip}\"\n"));
-    server.add_user("alice");
-    server.add_user("bob");
-    server.terminate();
-    server.restart();
-    let out = server.offhook(&["user", "show", "alice", "--json"], None);
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (server, sip) = Server::with_sip(&["alice", "bob"]);
     let speech = speech_8k();
-    let mut config = BaresipConfig::new(
-        v["sip_username"].as_str().unwrap(),
-        v["sip_secret"].as_str().unwrap(),
-        sip,
-    );
+    let (user, secret) = server.sip_credentials("alice");
+    let mut config = BaresipConfig::new(&user, &secret, sip);
     config.source_wav = Some(speech.clone());
     let mut phone = Baresip::start(config).expect("baresip starts");
     phone.registered().expect("baresip registers");

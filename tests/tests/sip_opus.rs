@@ -17,10 +17,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use offhook_tests::audio::{envelope_correlation, samples};
-use offhook_tests::sim::{free_tcp_and_udp_port, record_in_background};
+use offhook_tests::sim::record_in_background;
 use offhook_tests::sip_peers::{Baresip, BaresipConfig, Event, installed};
 use offhook_tests::{Server, speech_8k, wait_for, wav_duration_ms};
-use serde_json::Value;
 
 /// A real peer missing fails the test, as every real-peer test here (docs/TESTING.md).
 fn missing() -> bool {
@@ -35,38 +34,14 @@ fn missing() -> bool {
     false
 }
 
-/// A server with SIP on a loopback port of its own, and users alice and bob.
-fn setup() -> (Server, SocketAddr) {
-    let sip: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
-        .parse()
-        .unwrap();
-    let mut server = Server::start(&format!("[sip]\nlisten = \"{sip}\"\n"));
-    server.add_user("alice");
-    server.add_user("bob");
-    // The accounts are read at start (and every 2 s).
-    server.terminate();
-    server.restart();
-    (server, sip)
-}
-
 /// alice's phone with Opus only, auto-answering.
 fn opus_phone(
     server: &Server,
     sip: SocketAddr,
     configure: impl FnOnce(&mut BaresipConfig),
 ) -> Baresip {
-    let out = server.offhook(&["user", "show", "alice", "--json"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut config = BaresipConfig::new(
-        v["sip_username"].as_str().unwrap(),
-        v["sip_secret"].as_str().unwrap(),
-        sip,
-    );
+    let (user, secret) = server.sip_credentials("alice");
+    let mut config = BaresipConfig::new(&user, &secret, sip);
     config.auto_answer = true;
     config.codec_modules = vec!["opus.so".into()];
     config.audio_codecs = Some("opus/48000/2".into());
@@ -124,7 +99,7 @@ fn an_opus_phone_records_a_message_and_hears_one() {
     if missing() {
         return;
     }
-    let (server, sip) = setup();
+    let (server, sip) = Server::with_sip(&["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let speech = speech_8k();
 
@@ -188,7 +163,7 @@ fn an_opus_phone_dials_the_listen_code_and_hears_what_waits() {
     if missing() {
         return;
     }
-    let (server, sip) = setup();
+    let (server, sip) = Server::with_sip(&["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let speech = speech_8k();
     let heard = dir.path().join("heard.wav");

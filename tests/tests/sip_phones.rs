@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use offhook_tests::audio::{envelope_correlation, samples};
-use offhook_tests::sim::{free_tcp_and_udp_port, record_in_background};
+use offhook_tests::sim::record_in_background;
 use offhook_tests::sip_peers::{Baresip, BaresipConfig, Event, installed};
 use offhook_tests::{Server, speech_8k, wait_for, wait_within, wav_duration_ms};
 use serde_json::Value;
@@ -28,43 +28,13 @@ fn missing() -> bool {
     false
 }
 
-/// A server with SIP on a loopback port of its own, and users alice and bob.
-fn setup() -> (Server, SocketAddr) {
-    let sip: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
-        .parse()
-        .unwrap();
-    let mut server = Server::start(&format!("[sip]\nlisten = \"{sip}\"\n"));
-    server.add_user("alice");
-    server.add_user("bob");
-    // The accounts are read at start (and every 2 s): a phone registering sooner than that
-    // after `user add` is refused once.
-    server.terminate();
-    server.restart();
-    (server, sip)
-}
-
-/// `(sip_username, sip_secret)` as `offhook user show NAME --json` prints them.
-fn credentials(server: &Server, user: &str) -> (String, String) {
-    let out = server.offhook(&["user", "show", user, "--json"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (
-        v["sip_username"].as_str().unwrap().to_owned(),
-        v["sip_secret"].as_str().unwrap().to_owned(),
-    )
-}
-
 /// alice's baresip, registered, once the server has her station and shows her online.
 fn alice_phone(
     server: &Server,
     sip: SocketAddr,
     configure: impl FnOnce(&mut BaresipConfig),
 ) -> Baresip {
-    let (user, secret) = credentials(server, "alice");
+    let (user, secret) = server.sip_credentials("alice");
     let mut config = BaresipConfig::new(&user, &secret, sip);
     configure(&mut config);
     let mut phone = Baresip::start(config).expect("baresip starts");
@@ -89,7 +59,7 @@ fn a_sip_phone_records_by_answering_its_ring_and_hears_a_message_by_answering_ag
     if missing() {
         return;
     }
-    let (server, sip) = setup();
+    let (server, sip) = Server::with_sip(&["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let speech = speech_8k();
     let heard = dir.path().join("heard.wav");
@@ -126,7 +96,7 @@ fn a_sip_phone_records_by_answering_its_ring_and_hears_a_message_by_answering_ag
     // end. The first is killed without unregistering: its ring goes unanswered, as a phone
     // that lost power would leave it.
     drop(phone);
-    let (user, secret) = credentials(&server, "alice");
+    let (user, secret) = server.sip_credentials("alice");
     let mut config = BaresipConfig::new(&user, &secret, sip);
     config.auto_answer = true;
     config.sink_wav = Some(heard.clone());
@@ -166,7 +136,7 @@ fn a_sip_phone_dials_the_listen_code_and_hears_what_waits() {
     if missing() {
         return;
     }
-    let (server, sip) = setup();
+    let (server, sip) = Server::with_sip(&["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let speech = speech_8k();
     let heard = dir.path().join("heard.wav");

@@ -11,15 +11,13 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use offhook_tests::sim::{free_tcp_and_udp_port, record_in_background};
+use offhook_tests::sim::record_in_background;
 use offhook_tests::sip_peers::{Baresip, BaresipConfig, Event, installed};
 use offhook_tests::{Server, speech_8k, wait_for};
-use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -79,16 +77,6 @@ fn tshark(pcap: &Path, port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn credentials(server: &Server, user: &str) -> (String, String) {
-    let out = server.offhook(&["user", "show", user, "--json"], None);
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (
-        v["sip_username"].as_str().unwrap().to_owned(),
-        v["sip_secret"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[test]
 fn tshark_reads_offhooks_side_of_live_baresip_calls_without_a_flaw() {
     for program in ["baresip", "tshark", "dumpcap"] {
@@ -97,20 +85,13 @@ fn tshark_reads_offhooks_side_of_live_baresip_calls_without_a_flaw() {
             "{program} is not installed (scripts/deps --test installs it)"
         );
     }
-    let sip: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
-        .parse()
-        .unwrap();
-    let mut server = Server::start(&format!("[sip]\nlisten = \"{sip}\"\n"));
-    server.add_user("alice");
-    server.add_user("bob");
-    server.terminate();
-    server.restart();
+    let (server, sip) = Server::with_sip(&["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("sip.pcapng");
     let capture = Capture::start(sip.port(), &pcap);
 
     let speech = speech_8k();
-    let (user, secret) = credentials(&server, "alice");
+    let (user, secret) = server.sip_credentials("alice");
     let mut config = BaresipConfig::new(&user, &secret, sip);
     config.source_wav = Some(speech.clone());
     let mut phone = Baresip::start(config).expect("baresip starts");
