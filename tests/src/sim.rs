@@ -199,7 +199,11 @@ pub fn server_with_megaco_phones_at(
     let listen: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
         .parse()
         .unwrap();
-    let mg: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    // Free for TCP too: over TCP the simulator connects from this port, and a port held by
+    // another test's TCP connection would keep it from ever connecting.
+    let mg: SocketAddr = format!("127.0.0.1:{}", free_tcp_and_udp_port())
+        .parse()
+        .unwrap();
     let (mgc, binary) = match binary_only {
         Some(b) => (b, format!("listen_binary = \"{b}\"\n")),
         None => (listen, String::new()),

@@ -244,7 +244,8 @@ pub(crate) fn tcp_link(local: SocketAddr, peer: SocketAddr) -> (ControlTx, Contr
             let stream = match stream {
                 Ok(s) => s,
                 Err(e) => {
-                    debug!(%peer, error = %e, "TCP connect failed; retrying");
+                    // A warning: a local port taken by another socket keeps this failing.
+                    warn!(%local, %peer, error = %e, "TCP connect failed; retrying in 1 s");
                     tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_secs(1))
                         .await;
                     if in_tx.is_closed() {
