@@ -8,6 +8,16 @@
 //! gateway's point of view, as MGCP and H.248 do: a connection in [`ConnectionMode::SendOnly`]
 //! sends audio from the line towards Offhook.
 //!
+//! A line is either a *station line* (an FXS port: a phone plugged into the gateway, which the
+//! gateway rings and whose hook it watches) or a *trunk* (an FXO port: the gateway is the phone,
+//! on a line from a PBX or the public network). Trunks take their own commands —
+//! [`Command::Seize`], [`Command::Dial`], [`Command::Answer`], [`Command::Release`] — and report
+//! [`Event::IncomingCall`], [`Event::DialComplete`], [`Event::FarEndAnswer`] and
+//! [`Event::FarEndDisconnect`]; connections, digits and tones work on both kinds. Which ports
+//! are trunks is the configuration's to say (`[[trunk]] endpoints`); a core told of them with
+//! [`Command::AddTrunk`] arms them for incoming calls and line-side supervision instead of
+//! off-hook.
+//!
 //! Commands are fire-and-forget: their outcome comes back as an event naming the same line and,
 //! for connections, the same [`CallId`] (which the controller picks, so it can correlate without
 //! waiting). Protocol details — transaction ids, retransmission, re-arming lines for off-hook,
@@ -231,6 +241,34 @@ pub enum Tone {
     MessageWaitingLamp,
 }
 
+/// How a trunk sends the number it dials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DialMethod {
+    /// DTMF tones (Q.23/Q.24), what every PBX and exchange accepts today.
+    #[default]
+    Dtmf,
+    /// Loop-disconnect (pulse) dialling, for old exchanges; a gateway that cannot answers
+    /// [`Event::CommandFailed`].
+    Pulse,
+}
+
+/// Why the far end of a trunk call is gone, or never came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Disconnect {
+    /// The exchange dropped loop current for a moment (calling party control, CPC): the far
+    /// end hung up.
+    LoopCurrentDrop,
+    /// Busy tone: the number is busy, or (after an answer) the far end hung up and the PBX
+    /// plays busy.
+    Busy,
+    /// Reorder (fast busy, congestion): the call cannot be completed, or the far end is long
+    /// gone.
+    Reorder,
+    /// An incoming call stopped ringing before it was answered (the caller gave up).
+    RingingStopped,
+}
+
 /// What the station manager asks of a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -329,6 +367,44 @@ pub enum Command {
         /// The dial plan, such as `(xxxx|*xx|0T|9011x.T)`.
         map: DigitMap,
     },
+    /// Start watching a line as a trunk (FXO port): like [`Command::AddLine`], but the core arms
+    /// it for incoming calls ([`Event::IncomingCall`]) and far-end supervision rather than for
+    /// off-hook, and never rings it. Answered by [`Event::LineStatus`] (`off_hook`: the port is
+    /// seized) when its gateway is in service. Send it for every trunk port, configured or not,
+    /// before any other trunk command.
+    AddTrunk {
+        /// Which port.
+        line: LineId,
+    },
+    /// Take the trunk off hook towards the PBX or exchange (loop start) to place a call. The
+    /// gateway waits for dial tone itself before dialling what [`Command::Dial`] gives it. A
+    /// port that is ringing for an incoming call (glare) or already in use answers
+    /// [`Event::CommandFailed`].
+    Seize {
+        /// Which port.
+        line: LineId,
+    },
+    /// Dial a number on a seized trunk. Answered by [`Event::DialComplete`] once the last
+    /// digit is out (or [`Event::CommandFailed`]).
+    Dial {
+        /// Which port.
+        line: LineId,
+        /// The number, in order.
+        number: Vec<Digit>,
+        /// DTMF or pulse.
+        method: DialMethod,
+    },
+    /// Answer an incoming call on a trunk (take it off hook while it rings).
+    Answer {
+        /// Which port.
+        line: LineId,
+    },
+    /// Put the trunk back on hook: the call, outgoing or incoming, is over and the port free.
+    /// Delete its connections first or after; nothing answers this command.
+    Release {
+        /// Which port.
+        line: LineId,
+    },
     /// The gateway is now at this address: its DNS name was resolved again and gave another
     /// one (or a first one). Commands go there from now on and its lines are audited again.
     /// Cores whose gateways find them by themselves (MEGACO) ignore it; nothing answers it.
@@ -355,7 +431,12 @@ impl Command {
             | Self::Audit { line }
             | Self::AddLine { line }
             | Self::RemoveLine { line }
-            | Self::CollectDigits { line, .. } => &line.gateway,
+            | Self::CollectDigits { line, .. }
+            | Self::AddTrunk { line }
+            | Self::Seize { line }
+            | Self::Dial { line, .. }
+            | Self::Answer { line }
+            | Self::Release { line } => &line.gateway,
         }
     }
 
@@ -372,7 +453,12 @@ impl Command {
             | Self::Audit { line }
             | Self::AddLine { line }
             | Self::RemoveLine { line }
-            | Self::CollectDigits { line, .. } => Some(line),
+            | Self::CollectDigits { line, .. }
+            | Self::AddTrunk { line }
+            | Self::Seize { line }
+            | Self::Dial { line, .. }
+            | Self::Answer { line }
+            | Self::Release { line } => Some(line),
             Self::GatewayAddress { .. } => None,
         }
     }
@@ -455,6 +541,34 @@ pub enum Event {
         /// string matched the map is the consumer's to check (`DigitMap::check`): a gateway
         /// also reports a string that can no longer match.
         digits: Vec<Digit>,
+    },
+    /// A call from the PBX or exchange rings a trunk (once per call, at the first ring or
+    /// once the caller id between the first two rings is decoded, as the gateway reports it).
+    IncomingCall {
+        /// Which port.
+        line: LineId,
+        /// The caller, when the line sends caller id.
+        caller_id: Option<CallerId>,
+    },
+    /// The number given with [`Command::Dial`] has been sent out.
+    DialComplete {
+        /// Which port.
+        line: LineId,
+    },
+    /// The far end answered a call placed on a trunk, as the line signals it (polarity
+    /// reversal, or the gateway's own answer detection). Lines that give no answer signal
+    /// never send this: answer is then told from the media (voice after dialling).
+    FarEndAnswer {
+        /// Which port.
+        line: LineId,
+    },
+    /// The far end of a trunk call is gone (or an incoming call stopped ringing), as the
+    /// gateway detected it.
+    FarEndDisconnect {
+        /// Which port.
+        line: LineId,
+        /// How it showed.
+        why: Disconnect,
     },
     /// A connection asked for with [`Command::CreateConnection`] exists.
     ConnectionCreated {

@@ -136,6 +136,24 @@ pub enum Input {
         /// The stream.
         stream: StreamId,
     },
+    /// The answer to [`Output::Identify`]: who called in on `line` (`None`: the number and
+    /// PIN do not match), and that user's messages waiting to be heard, oldest first, as
+    /// `(message, sender)`.
+    Identified {
+        /// The trunk port.
+        line: LineId,
+        /// The caller, if the number and PIN matched.
+        user: Option<UserId>,
+        /// Their waiting messages.
+        waiting: Vec<(MessageId, UserId)>,
+    },
+    /// The answer to [`Output::LookUp`]: who has that number, if anyone.
+    Recipient {
+        /// The trunk port.
+        line: LineId,
+        /// The user.
+        user: Option<UserId>,
+    },
     /// Intercom stream `stream` to `user` was stored as `message`. A phone of theirs that
     /// played the stream to its end does not offer the stored copy again: it answers
     /// [`Output::Played`] for it instead (whichever of the two comes first).
@@ -147,6 +165,104 @@ pub enum Input {
         /// The stored copy.
         message: MessageId,
     },
+}
+
+/// A recorded prompt played to someone who called in over a trunk (dial-in). The appliance
+/// ships one 8 kHz WAV file per prompt, named [`Prompt::name`]`.wav`, spoken from
+/// [`Prompt::text`]; an owner may replace any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Prompt {
+    /// Greets the caller and asks for their number.
+    EnterNumber,
+    /// Asks for the PIN.
+    EnterPin,
+    /// The number and PIN did not match.
+    Wrong,
+    /// Too many wrong tries, or nothing more to do: the call ends.
+    Goodbye,
+    /// What the keys do once identified.
+    Menu,
+    /// Nothing new to hear.
+    NoMessages,
+    /// Asks for the number of the person to leave a message for.
+    EnterRecipient,
+    /// No one has the number keyed.
+    UnknownRecipient,
+    /// Speak after the tone; `#` ends the message.
+    SpeakAfterTone,
+}
+
+impl Prompt {
+    /// Every prompt.
+    pub const ALL: [Self; 9] = [
+        Self::EnterNumber,
+        Self::EnterPin,
+        Self::Wrong,
+        Self::Goodbye,
+        Self::Menu,
+        Self::NoMessages,
+        Self::EnterRecipient,
+        Self::UnknownRecipient,
+        Self::SpeakAfterTone,
+    ];
+
+    /// The file's name, without `.wav`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EnterNumber => "enter-number",
+            Self::EnterPin => "enter-pin",
+            Self::Wrong => "wrong",
+            Self::Goodbye => "goodbye",
+            Self::Menu => "menu",
+            Self::NoMessages => "no-messages",
+            Self::EnterRecipient => "enter-recipient",
+            Self::UnknownRecipient => "unknown-recipient",
+            Self::SpeakAfterTone => "speak-after-tone",
+        }
+    }
+
+    /// What the shipped recording says.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::EnterNumber => {
+                "Welcome to Offhook. Please enter your number, then the pound key."
+            }
+            Self::EnterPin => "Please enter your PIN, then the pound key.",
+            Self::Wrong => "That number and PIN do not match.",
+            Self::Goodbye => "Goodbye.",
+            Self::Menu => {
+                "Press 1 to hear your new messages. Press 2 to leave a message for someone."
+            }
+            Self::NoMessages => "You have no new messages.",
+            Self::EnterRecipient => {
+                "Enter the number of the person you want to leave a message for, then the pound key."
+            }
+            Self::UnknownRecipient => "There is no one at that number.",
+            Self::SpeakAfterTone => {
+                "Speak after the tone. Press the pound key or hang up when you are done."
+            }
+        }
+    }
+}
+
+/// What a trunk's media says while a call is placed or held, as the media engine hears it
+/// (see [`MediaCommand::WatchProgress`]). Call-progress tones follow ITU-T E.180 and the
+/// national plans (350+440 Hz dial tone, 480+620 Hz busy and reorder in North America; 425 Hz
+/// in most of Europe), told apart by their cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Progress {
+    /// Continuous dial tone.
+    DialTone,
+    /// Ringback (audible ringing): the far phone rings.
+    Ringback,
+    /// Busy tone (slow cadence).
+    Busy,
+    /// Reorder / congestion (fast cadence).
+    Reorder,
+    /// Speech, or anything that is not a call-progress tone: someone answered.
+    Voice,
 }
 
 /// What the station manager tells the IVM core.
@@ -225,6 +341,25 @@ pub enum Output {
         /// The message.
         message: MessageId,
     },
+    /// Someone who called in on trunk port `line` keyed a number and PIN (the number may
+    /// come from caller id): answer with [`Input::Identified`]. The IVM core checks the PIN
+    /// and counts wrong ones.
+    Identify {
+        /// The trunk port the call is on (one call per port).
+        line: LineId,
+        /// The number (digits only).
+        number: String,
+        /// The PIN (digits only).
+        pin: String,
+    },
+    /// The identified caller on `line` keyed the number of someone to leave a message for:
+    /// answer with [`Input::Recipient`].
+    LookUp {
+        /// The trunk port.
+        line: LineId,
+        /// The number keyed.
+        number: String,
+    },
 }
 
 /// What a station asks of the media engine for one connection (identified by the same
@@ -298,6 +433,21 @@ pub enum MediaCommand {
         /// The connection.
         call: CallId,
     },
+    /// Play a recorded prompt (see [`Prompt`]) to the line; answered by
+    /// [`MediaEvent::PlayDone`] unless stopped, like a message.
+    PlayPrompt {
+        /// The connection.
+        call: CallId,
+        /// Which prompt (the engine asks [`media::MessageAudio::open_prompt`] for it).
+        prompt: Prompt,
+    },
+    /// Listen to what the line plays (trunk supervision): report call-progress tones and
+    /// voice as [`MediaEvent::Progress`] each time what is heard changes, until the
+    /// connection closes. Works alongside capture and playback.
+    WatchProgress {
+        /// The connection.
+        call: CallId,
+    },
     /// Stop any playback on the connection.
     StopPlay {
         /// The connection.
@@ -351,6 +501,14 @@ pub enum MediaEvent {
         /// How much of it the voice-activity detector (`codecs::cleanup::Vad`) judged speech;
         /// zero when nothing was said.
         speech: Duration,
+    },
+    /// What the line plays changed (after [`MediaCommand::WatchProgress`]): a call-progress
+    /// tone was recognised by its frequencies and cadence, or voice was heard.
+    Progress {
+        /// The connection.
+        call: CallId,
+        /// What is heard now.
+        heard: Progress,
     },
     /// A message or live stream finished playing.
     PlayDone {

@@ -468,6 +468,9 @@ impl StationManager {
     /// An input from the IVM core.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
+            Input::Identified { .. } | Input::Recipient { .. } => {
+                self.stats.unknown_user += 1;
+            }
             Input::Record { request, user, .. } => {
                 let targets: Vec<usize> = self
                     .stations_of(user)
@@ -685,6 +688,7 @@ fn media_call(e: &MediaEvent) -> CallId {
         | MediaEvent::Buffer { call, .. }
         | MediaEvent::Captured { call, .. }
         | MediaEvent::PlayDone { call }
+        | MediaEvent::Progress { call, .. }
         | MediaEvent::Failed { call, .. } => *call,
     }
 }

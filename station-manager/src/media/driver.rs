@@ -293,6 +293,12 @@ impl MediaEngine {
                 self.send_call(call, CallMsg::PlayingBuffer(pcm));
             }
             MediaCommand::LiveEnd { call } => self.send_call(call, CallMsg::PlayingEnd),
+            MediaCommand::PlayPrompt { call, .. } | MediaCommand::WatchProgress { call } => {
+                let _ = self.events.send(MediaEvent::Failed {
+                    call,
+                    reason: "prompts and call progress are not built yet".into(),
+                });
+            }
             MediaCommand::StopPlay { call } => self.send_call(call, CallMsg::StopPlay),
             MediaCommand::Close { call } => {
                 if let Some(tx) = self.calls.remove(&call) {

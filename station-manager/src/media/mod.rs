@@ -78,6 +78,21 @@ pub trait MessageAudio: Send + Sync {
         law: Law,
         frame_samples: usize,
     ) -> Result<Box<dyn FrameSource>, SourceError>;
+
+    /// Opens a dial-in prompt for playout, as [`MessageAudio::open`] does a message. By
+    /// default there are no prompts: playing one fails with this error.
+    fn open_prompt(
+        &self,
+        prompt: crate::Prompt,
+        law: Law,
+        frame_samples: usize,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
+        let _ = (law, frame_samples);
+        Err(SourceError(format!(
+            "no recording of the {} prompt",
+            prompt.name()
+        )))
+    }
 }
 
 /// A message could not be opened or decoded (reported as [`crate::MediaEvent::Failed`]).

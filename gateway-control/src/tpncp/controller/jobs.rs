@@ -283,6 +283,18 @@ impl Host {
             | Command::RemoveLine { .. } => {
                 return;
             }
+            Command::AddTrunk { .. }
+            | Command::Seize { .. }
+            | Command::Dial { .. }
+            | Command::Answer { .. }
+            | Command::Release { .. } => {
+                return self.refuse(
+                    line,
+                    None,
+                    code::NOT_IMPLEMENTED,
+                    "trunks (FXO) are not driven over TPNCP yet",
+                );
+            }
         };
         self.enqueue(now, g, channel, job);
     }
