@@ -1,14 +1,39 @@
-//! The users: logging in, contact lists, and (for admins) adding and removing users. Passwords
-//! are hashed with argon2id off the async threads.
+//! The users: logging in, contact lists, dial-in identification over a trunk, and (for admins)
+//! adding and removing users. Passwords and PINs are hashed and checked with argon2id off the
+//! async threads.
 
-use tracing::{info, warn};
+use tracing::{debug, info, trace, warn};
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
 use crate::db::messages::{self as store, MessageView};
-use crate::db::users::{self, Change, ContactList, NewUser, Removed, User};
+use crate::db::users::{self, Change, ContactList, DialIn, NewUser, Removed, User};
 use crate::db::{self};
 use crate::events::Event;
+
+/// Checks a [`DialIn`]'s number and PIN and hashes the PIN (off the async threads) into a
+/// [`Change`].
+async fn dial_in_change(dial_in: DialIn) -> Result<Change, db::Error> {
+    if let Some(Some(n)) = &dial_in.number {
+        users::check_number(n)?;
+    }
+    let pin_hash = match dial_in.pin {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(pin)) => {
+            users::check_pin(&pin)?;
+            let hash = tokio::task::spawn_blocking(move || users::hash_password(&pin))
+                .await
+                .map_err(|e| db::Error::Io(std::io::Error::other(e)))??;
+            Some(Some(hash))
+        }
+    };
+    Ok(Change {
+        number: dial_in.number,
+        pin_hash,
+        ..Change::default()
+    })
+}
 
 /// A user's SIP digest account ([`VoiceMessaging::sip_accounts`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +93,14 @@ impl VoiceMessaging {
 
     /// Adds a user (`Exists` if the name or line is taken, `Invalid` if a field is).
     pub async fn add_user(&self, new: NewUser) -> Result<User, db::Error> {
+        self.add_user_with(new, DialIn::default()).await
+    }
+
+    /// Adds a user with a dial-in number and PIN, atomically (`Exists` if the name, line or
+    /// number is taken — then nothing is added —, `Invalid` if a field is).
+    pub async fn add_user_with(&self, new: NewUser, dial_in: DialIn) -> Result<User, db::Error> {
         let now = self.0.clock.now_ms();
+        let change = dial_in_change(dial_in).await?;
         // argon2 is slow on purpose: hash off the async threads and outside the writer's batch.
         let password = new.password.clone();
         let hash = tokio::task::spawn_blocking(move || users::hash_password(&password))
@@ -79,7 +111,15 @@ impl VoiceMessaging {
         let user = self
             .0
             .db
-            .write(move |conn| users::add_hashed(conn, &key, &new, &hash, now))
+            .write(move |conn| {
+                // The writer runs each job in a savepoint: a refused number undoes the add.
+                let user = users::add_hashed(conn, &key, &new, &hash, now)?;
+                if change.number.is_some() || change.pin_hash.is_some() {
+                    users::update(conn, &user.username, &change)
+                } else {
+                    Ok(user)
+                }
+            })
             .await?;
         if has_line {
             self.0.events.publish(Event::StationsChanged);
@@ -140,6 +180,7 @@ impl VoiceMessaging {
             display,
             password_hash,
             admin,
+            ..Change::default()
         };
         let user = self
             .0
@@ -148,6 +189,95 @@ impl VoiceMessaging {
             .await?;
         info!(user = %user.username, "user changed");
         Ok(user)
+    }
+
+    /// Sets (`Some(Some(…))`) or removes (`Some(None)`) user `username`'s dial-in number and
+    /// PIN; `None` leaves one as it is. The PIN is hashed here, off the async threads; a new
+    /// PIN clears the count of wrong ones (and so unlocks the number). `Invalid` for a number
+    /// or PIN [`users::check_number`] or [`users::check_pin`] refuses, `Exists` for a number
+    /// another user has, `NotFound` for no such user.
+    pub async fn set_dial_in(&self, username: String, dial_in: DialIn) -> Result<User, db::Error> {
+        let change = dial_in_change(dial_in).await?;
+        let user = self
+            .0
+            .db
+            .write(move |c| users::update(c, &username, &change))
+            .await?;
+        info!(user = %user.username, "dial-in number or PIN changed");
+        Ok(user)
+    }
+
+    /// Who called in over a trunk, from the `number` and `pin` they keyed (digits): the user,
+    /// or `None` if the two do not match, the number is malformed or nobody's, or it is locked
+    /// for too many wrong PINs (see [`users::lookup`]: a locked number answers `None` at once,
+    /// without checking the PIN). Each wrong PIN for a user's number is counted; the PIN is
+    /// checked off the async threads, one check per core at a time as passwords are.
+    pub async fn identify(&self, number: String, pin: String) -> Result<Option<Uuid>, db::Error> {
+        let now = self.0.clock.now_ms();
+        if users::check_number(&number).is_err() || users::check_pin(&pin).is_err() {
+            debug!("dial-in refused: malformed number or PIN");
+            return Ok(None);
+        }
+        let lookup = {
+            let number = number.clone();
+            self.0
+                .db
+                .read(move |c| users::lookup(c, &number, now))
+                .await?
+        };
+        let (user, hash) = match lookup {
+            users::Lookup::Locked => {
+                debug!("dial-in refused: the number is locked");
+                trace!(number = %number, "dial-in number locked");
+                return Ok(None);
+            }
+            users::Lookup::Nobody => (None, None),
+            users::Lookup::Check { user, pin_hash } => (Some(user), pin_hash),
+        };
+        let right = {
+            let _permit = self
+                .0
+                .password_checks
+                .acquire()
+                .await
+                .map_err(|_| db::Error::Closed)?;
+            // No hash (nobody's number, or no PIN set): checked against the dummy, never right.
+            tokio::task::spawn_blocking(move || users::check_password(hash.as_deref(), &pin))
+                .await
+                .map_err(|e| db::Error::Io(std::io::Error::other(e)))?
+        };
+        let Some(user) = user else {
+            debug!("dial-in refused: nobody has the number");
+            return Ok(None);
+        };
+        let locked = self
+            .0
+            .db
+            .write(move |c| users::record(c, user, right, now))
+            .await?;
+        if right {
+            debug!(user = %user, "dial-in identified");
+            Ok(Some(user))
+        } else {
+            if locked {
+                warn!(user = %user, "dial-in number locked after too many wrong PINs");
+            } else {
+                debug!(user = %user, "dial-in refused: wrong PIN");
+            }
+            Ok(None)
+        }
+    }
+
+    /// The user who has dial-in `number` (a caller's caller id, or the recipient a caller
+    /// keyed), if anyone.
+    pub async fn user_by_number(&self, number: String) -> Result<Option<Uuid>, db::Error> {
+        self.0.db.read(move |c| users::by_number(c, &number)).await
+    }
+
+    /// User `user`'s messages not yet played, oldest first, as `(message, sender)` (at most
+    /// [`users::MAX_WAITING`]): what they hear when they dial in.
+    pub async fn waiting_for(&self, user: Uuid) -> Result<Vec<(Uuid, Uuid)>, db::Error> {
+        self.0.db.read(move |c| users::waiting_for(c, user)).await
     }
 
     /// User `owner`'s contact list, as an admin sees it.
@@ -256,3 +386,6 @@ impl VoiceMessaging {
         (segments, bytes)
     }
 }
+
+#[cfg(test)]
+mod tests;

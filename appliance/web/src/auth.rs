@@ -512,6 +512,7 @@ mod tests {
             online: false,
             stations: vec![],
             sip_username: String::new(),
+            number: None,
         };
         (dir, web, user)
     }

@@ -192,4 +192,21 @@ CREATE TABLE templates(
     PRIMARY KEY(vendor, kind)
 ) WITHOUT ROWID;
 ",
+    // Dial-in over a trunk (issue 20).
+    r"
+-- A user's dial-in number (digits, unique when set) and PIN (argon2id, as passwords are), with
+-- which they identify when they call the appliance over a trunk. dial_in_failures counts
+-- wrong PINs per user (so per number, numbers being unique): failures within the window that
+-- began at first_ms, and the lock they led to (locked_until, 0 for none); see
+-- `users::dial_in`. A user's row goes with them.
+ALTER TABLE users ADD COLUMN number TEXT;
+ALTER TABLE users ADD COLUMN pin_hash TEXT;
+CREATE UNIQUE INDEX users_number ON users(number) WHERE number IS NOT NULL;
+CREATE TABLE dial_in_failures(
+    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    failures INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+",
 ];

@@ -11,7 +11,12 @@ use uuid::Uuid;
 use super::{Error, messages, secrets};
 use crate::audio::SealKey;
 
+mod dial_in;
 mod edit;
+pub use dial_in::{
+    DialIn, LOCK_TIME, Lookup, MAX_WAITING, MAX_WRONG_PINS, NUMBER_MAX, NUMBER_MIN, PIN_MAX,
+    PIN_MIN, WRONG_PIN_WINDOW, by_number, check_number, check_pin, lookup, record, waiting_for,
+};
 pub use edit::{
     Change, ContactList, DISPLAY_MAX, MAX_STATIONS, check_display, contact_list, parse_line,
     set_contacts, set_stations, update,
@@ -36,6 +41,9 @@ pub struct User {
     pub stations: Vec<String>,
     /// SIP digest user name (its secret is sealed: [`sip_secret`]).
     pub sip_username: String,
+    /// The number they identify with when they dial in over a trunk (their PIN is never
+    /// shown: it is stored hashed).
+    pub number: Option<String>,
 }
 
 /// What `user add` supplies.
@@ -150,7 +158,7 @@ fn insert_user(
     Ok(())
 }
 
-const COLUMNS: &str = "id, username, display, admin, kind, online, sip_username";
+const COLUMNS: &str = "id, username, display, admin, kind, online, sip_username, number";
 
 fn row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<User, Error> {
     let id: String = r.get(0)?;
@@ -169,6 +177,7 @@ fn row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<User, Error> {
         online: r.get(5)?,
         stations,
         sip_username: r.get(6)?,
+        number: r.get(7)?,
     })
 }
 
@@ -345,6 +354,7 @@ fn delete_in(conn: &Connection, username: &str) -> Result<Removed, Error> {
         [&id],
     )?;
     conn.execute("DELETE FROM stations WHERE user_id = ?1", [&id])?;
+    conn.execute("DELETE FROM dial_in_failures WHERE user_id = ?1", [&id])?;
     // Their phones stay listed, assigned to nobody (their configuration files lose the line).
     conn.execute(
         "UPDATE devices SET user_id = NULL WHERE user_id = ?1",
@@ -354,7 +364,8 @@ fn delete_in(conn: &Connection, username: &str) -> Result<Removed, Error> {
         // '~' is in no login or SIP name: the tombstone's names clash with none.
         conn.execute(
             "UPDATE users SET kind = 'deleted', former_username = username, username = '~' || id,
-             sip_username = '~' || id, sip_secret = '', password_hash = '', admin = 0, online = 0
+             sip_username = '~' || id, sip_secret = '', password_hash = '', admin = 0, online = 0,
+             number = NULL, pin_hash = NULL
              WHERE id = ?1",
             [&id],
         )?;
@@ -367,6 +378,26 @@ fn delete_in(conn: &Connection, username: &str) -> Result<Removed, Error> {
         messages: forgotten,
         files_removed: 0,
     })
+}
+
+/// Runs `f` in one immediate transaction on `conn` (a connection of its own, as the CLI's: the
+/// server may be writing too, and its busy timeout covers the wait): all of what `f` writes is
+/// stored, or none of it.
+pub fn immediate<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match f(conn).and_then(|t| {
+        conn.execute_batch("COMMIT")?;
+        Ok(t)
+    }) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// A user's contact list: their explicit contacts if they have any, otherwise every other user of

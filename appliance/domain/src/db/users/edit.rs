@@ -1,4 +1,5 @@
-//! Changing a user: display name, password, admin flag, and contact list.
+//! Changing a user: display name, password, admin flag, dial-in number and PIN, and contact
+//! list.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -18,6 +19,12 @@ pub struct Change {
     pub password_hash: Option<String>,
     /// Whether they may manage users.
     pub admin: Option<bool>,
+    /// A new dial-in number (checked by [`super::check_number`]; unique), or `Some(None)` to
+    /// remove theirs.
+    pub number: Option<Option<String>>,
+    /// A new PIN's argon2id hash (made by [`super::hash_password`] from a PIN
+    /// [`super::check_pin`] takes), or `Some(None)` to remove theirs.
+    pub pin_hash: Option<Option<String>>,
 }
 
 /// Checks a display name: 1 to [`DISPLAY_MAX`] characters, no control characters, not blank.
@@ -47,13 +54,25 @@ fn live_id(conn: &Connection, username: &str) -> Result<String, Error> {
 }
 
 /// Applies `change` to user `username` and returns them as they now are. `NotFound` if there is
-/// no such user; `Invalid` for a display name [`check_display`] refuses, or for taking the
-/// admin flag from the last admin (nobody could manage users any more).
+/// no such user; `Invalid` for a display name [`check_display`] refuses, a number
+/// [`super::check_number`] refuses, or for taking the admin flag from the last admin (nobody
+/// could manage users any more); `Exists("number …")` for a number another user has.
 pub fn update(conn: &Connection, username: &str, change: &Change) -> Result<User, Error> {
     if let Some(d) = &change.display {
         check_display(d)?;
     }
+    if let Some(Some(n)) = &change.number {
+        super::check_number(n)?;
+    }
     let id = live_id(conn, username)?;
+    if let Some(Some(n)) = &change.number {
+        let taken = conn
+            .prepare_cached("SELECT 1 FROM users WHERE number = ?1 AND id != ?2")?
+            .exists(params![n, id])?;
+        if taken {
+            return Err(Error::Exists(format!("number {n}")));
+        }
+    }
     if change.admin == Some(false) {
         let others: i64 = conn.query_row(
             "SELECT count(*) FROM users WHERE admin = 1 AND kind = 'user' AND id != ?1",
@@ -75,6 +94,20 @@ pub fn update(conn: &Connection, username: &str, change: &Change) -> Result<User
          WHERE id = ?1",
         params![id, change.display, change.password_hash, change.admin],
     )?;
+    if let Some(number) = &change.number {
+        conn.execute(
+            "UPDATE users SET number = ?2 WHERE id = ?1",
+            params![id, number],
+        )?;
+    }
+    if let Some(pin_hash) = &change.pin_hash {
+        conn.execute(
+            "UPDATE users SET pin_hash = ?2 WHERE id = ?1",
+            params![id, pin_hash],
+        )?;
+        // A new PIN starts with a clean count (an admin's reset unlocks the number).
+        conn.execute("DELETE FROM dial_in_failures WHERE user_id = ?1", [&id])?;
+    }
     let uuid = Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))?;
     by_id(conn, uuid)?.ok_or_else(|| Error::NotFound(format!("user {username:?}")))
 }
@@ -345,7 +378,7 @@ mod tests {
         let change = Change {
             display: Some("Bob Builder".into()),
             password_hash: Some(hash),
-            admin: None,
+            ..Change::default()
         };
         let u = update(&conn, "bob", &change).unwrap();
         assert_eq!((u.display.as_str(), u.admin), ("Bob Builder", false));
