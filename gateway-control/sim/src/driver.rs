@@ -496,6 +496,13 @@ impl<G: Driven, W: AsyncWrite + Unpin> Driver<G, W> {
             Input::Nothing => {}
             Input::Quit => return Ok(true),
             Input::Line(cmd) => self.gw.handle_line(now(), cmd),
+            Input::Trunk(cmd) => {
+                let line = cmd.line();
+                if !self.gw.handle_trunk(now(), cmd) {
+                    let msg = "not an FXO port (this protocol side has none)";
+                    self.print(&error_line(Some(line), msg)).await?;
+                }
+            }
             Input::Say { line, file } => match read_audio(&file) {
                 Ok(samples) => {
                     let saying_before = self.gw.line_commands_refused();

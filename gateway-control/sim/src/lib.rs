@@ -20,6 +20,15 @@
 //! [`Config::autoanswer_delay`] after ringing starts), `quit`. Empty lines and `#` comments are
 //! ignored.
 //!
+//! # FXO ports
+//! Lines named in an [`FxoConfig`] (`--fxo 3-4`) face a simulated PBX ([`analog::fxo`]):
+//! there `offhook N` is the far phone answering the call the controller dialled, `onhook N`
+//! the far end (or an incoming caller) hanging up, `digits N …` the far party's keys,
+//! `autoanswer N on` the far phone answering by itself, and two commands of their own,
+//! `busy N` (the number dialled is busy: busy tone on the connection) and `ring N [NUMBER]`
+//! (an incoming call with that caller id). [`Supervision`] says whether the PBX signals
+//! answer and disconnect (polarity reversal, loop-current drop) or only plays reorder.
+//!
 //! # Output (stdout, one JSON object a line)
 //! | line | when |
 //! | --- | --- |
@@ -40,6 +49,8 @@
 //! | `{"line":1,"event":"connection","action":"created","id":"1F","call":"A3","mode":"sendrecv","codec":"PCMU","local":"127.0.0.1:16384","remote":"127.0.0.1:16400"}` | `created`, `modified`, `deleted`; `remote` absent until known |
 //! | `{"line":1,"event":"say_done","file":"a.wav","packets":50}` (+ `"complete":false`) | a `say` ended |
 //! | `{"line":1,"event":"hear_done","file":"b.wav","ms":1000}` | a `hear` ended |
+//! | `{"line":3,"event":"dialed","number":"2041"}` | FXO port: the controller dialled this number (the far phone now rings) |
+//! | `{"line":3,"event":"answered"}` | FXO port: the controller answered the incoming call (`ring`) |
 //! | `{"error":"…"}` (+ `"line":N`) | a command failed |
 //!
 //! # Driving it
@@ -76,8 +87,9 @@ pub mod tpncp;
 mod driver;
 
 pub use analog::{
-    ConnectionAction, Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE, MAX_SAY_SAMPLES,
-    Output, StopReason, error_line, file_done, say_done,
+    ConnectionAction, FxoConfig, Input, InputError, LineCommand, MAX_DIGITS, MAX_INPUT_LINE,
+    MAX_SAY_SAMPLES, Output, StopReason, Supervision, TrunkCommand, error_line, file_done,
+    say_done,
 };
 #[cfg(feature = "driver")]
 pub use driver::{DriverConfig, Stdout, run, run_with};
@@ -123,6 +135,14 @@ pub trait Simulator {
     fn handle_datagram(&mut self, now: Instant, via: Via, from: SocketAddr, data: &[u8]);
     /// The operator (or a test) acts on a line.
     fn handle_line(&mut self, now: Instant, command: LineCommand);
+    /// The operator (or a test) plays the PBX on an FXO port (`busy N`, `ring N [NUMBER]`).
+    /// Returns false when this side has no FXO ports at all (the default), and the driver
+    /// then prints the error; a side with FXO ports reports its own errors (a line that is
+    /// not FXO, a port in the wrong state) as [`Output::Error`] and returns true.
+    fn handle_trunk(&mut self, now: Instant, command: TrunkCommand) -> bool {
+        let _ = (now, command);
+        false
+    }
     /// The instant returned by [`poll_timeout`](Self::poll_timeout) has been reached.
     fn handle_timeout(&mut self, now: Instant);
     /// The next datagram to send, if any.

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::fxo::{MAX_CALLER_ID, TrunkCommand};
+
 /// The longest stdin line accepted.
 pub const MAX_INPUT_LINE: usize = 4096;
 /// The most keys one `digits` command may press.
@@ -71,6 +73,9 @@ pub enum Input {
         /// Where to save, or `None` to stop.
         file: Option<PathBuf>,
     },
+    /// `busy N` or `ring N [NUMBER]`: the simulated PBX's side of an FXO port
+    /// ([`Simulator::handle_trunk`](crate::Simulator::handle_trunk)).
+    Trunk(TrunkCommand),
     /// `quit`.
     Quit,
     /// An empty line or a `#` comment.
@@ -86,7 +91,7 @@ pub enum InputError {
     TooLong,
     /// Not one of the commands.
     #[error(
-        "unknown command {0:?}; expected offhook, onhook, digits, flash, say, hear, autoanswer or quit"
+        "unknown command {0:?}; expected offhook, onhook, digits, flash, say, hear, autoanswer, busy, ring or quit"
     )]
     Unknown(String),
     /// Missing or bad argument.
@@ -126,6 +131,31 @@ impl Input {
         match verb.as_str() {
             "offhook" => only_line(LineCommand::OffHook),
             "onhook" => only_line(LineCommand::OnHook),
+            "busy" => {
+                if !rest.is_empty() {
+                    return Err(InputError::Usage("busy N"));
+                }
+                Ok(Self::Trunk(TrunkCommand::Busy(n?)))
+            }
+            "ring" => {
+                let line = n?;
+                let caller_id = match rest[..] {
+                    [] => None,
+                    [number]
+                        if !number.is_empty()
+                            && number.len() <= MAX_CALLER_ID
+                            && number.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        Some(number.to_owned())
+                    }
+                    _ => {
+                        return Err(InputError::Usage(
+                            "ring N [NUMBER]: a caller id of 1 to 20 digits",
+                        ));
+                    }
+                };
+                Ok(Self::Trunk(TrunkCommand::Ring { line, caller_id }))
+            }
             "flash" => only_line(LineCommand::Flash),
             "digits" => {
                 let n = n?;
@@ -221,6 +251,21 @@ mod tests {
                 file: None
             }
         );
+        assert_eq!(p("busy 3"), Input::Trunk(TrunkCommand::Busy(3)));
+        assert_eq!(
+            p("ring 4 2041"),
+            Input::Trunk(TrunkCommand::Ring {
+                line: 4,
+                caller_id: Some("2041".into())
+            })
+        );
+        assert_eq!(
+            p("ring 4"),
+            Input::Trunk(TrunkCommand::Ring {
+                line: 4,
+                caller_id: None
+            })
+        );
         assert_eq!(p("quit"), Input::Quit);
         assert_eq!(p("# comment"), Input::Nothing);
     }
@@ -236,6 +281,11 @@ mod tests {
         assert!(Input::parse("offhook 1 2").is_err());
         assert!(Input::parse("digits 1 12x").is_err());
         assert!(Input::parse("autoanswer 1 maybe").is_err());
+        assert!(Input::parse("busy 3 now").is_err());
+        assert!(Input::parse("ring 3 20x1").is_err());
+        assert!(Input::parse("ring 3 1 2").is_err());
+        assert!(Input::parse(&format!("ring 3 {}", "1".repeat(MAX_CALLER_ID + 1))).is_err());
+        assert!(Input::parse(&format!("ring 3 {}", "1".repeat(MAX_CALLER_ID))).is_ok());
         assert_eq!(
             Input::parse(&"x".repeat(MAX_INPUT_LINE + 1)),
             Err(InputError::TooLong)

@@ -200,6 +200,18 @@ pub enum Output {
         /// Why it went or was refused, when known.
         reason: Option<String>,
     },
+    /// The controller dialled `number` on FXO port `line` and the PBX took it as complete.
+    Dialed {
+        /// Line number.
+        line: u16,
+        /// The digits, as dialled.
+        number: String,
+    },
+    /// The controller answered the incoming call ringing FXO port `line`.
+    Answered {
+        /// Line number.
+        line: u16,
+    },
     /// A line command could not be done.
     Error {
         /// Line number, if the command named one.
@@ -452,6 +464,15 @@ impl Output {
                 .str("peer", &peer.to_string())
                 .opt_str("reason", reason.as_deref())
                 .done(),
+            Self::Dialed { line, number } => o
+                .num("line", u64::from(*line))
+                .str("event", "dialed")
+                .str("number", number)
+                .done(),
+            Self::Answered { line } => o
+                .num("line", u64::from(*line))
+                .str("event", "answered")
+                .done(),
             Self::Error { line, message } => return Some(error_line(*line, message)),
             Self::Audio { .. } | Self::HearEnded { .. } | Self::SayDone { .. } => return None,
         })
@@ -518,6 +539,17 @@ mod tests {
                     reason: None,
                 },
                 r#"{"event":"connected","peer":"127.0.0.1:40512"}"#,
+            ),
+            (
+                Output::Dialed {
+                    line: 3,
+                    number: "2041".into(),
+                },
+                r#"{"line":3,"event":"dialed","number":"2041"}"#,
+            ),
+            (
+                Output::Answered { line: 3 },
+                r#"{"line":3,"event":"answered"}"#,
             ),
             (
                 Output::Error {
