@@ -17,6 +17,7 @@ pub mod ogg;
 pub mod oggopus;
 pub mod opus;
 pub mod pipeline;
+pub mod progress;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
