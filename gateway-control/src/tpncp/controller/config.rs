@@ -92,6 +92,10 @@ pub struct Config {
     pub interdigit_short: Duration,
     /// Digit collection: the wait after any other key (the long interdigit timer). 16 s.
     pub interdigit_long: Duration,
+    /// Trunks: an incoming call whose ring has been silent this long (no
+    /// `acEV_ANALOG_IF_RING_START`) was given up by the caller. Longer than the longest
+    /// silence of a ring cadence (4 s in North America, GR-506; 5 s in some countries). 8 s.
+    pub ring_gap: Duration,
     /// Seeds the reconnection jitter.
     pub rng_seed: u64,
 }
@@ -109,6 +113,7 @@ impl Default for Config {
             reconnect_max: Duration::from_secs(60),
             interdigit_short: Duration::from_secs(4),
             interdigit_long: Duration::from_secs(16),
+            ring_gap: Duration::from_secs(8),
             rng_seed: 0,
         }
     }
@@ -190,6 +195,7 @@ impl Config {
             ("reconnect_min", self.reconnect_min),
             ("interdigit_short", self.interdigit_short),
             ("interdigit_long", self.interdigit_long),
+            ("ring_gap", self.ring_gap),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Zero(name));

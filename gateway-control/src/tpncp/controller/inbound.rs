@@ -36,6 +36,22 @@ impl Host {
         event: wire::Event,
     ) {
         match event {
+            // A trunk's line events, and FXO events anywhere: see `trunk`.
+            wire::Event::RingStart
+            | wire::Event::RingEnd
+            | wire::Event::OffHook
+            | wire::Event::OnHook
+            | wire::Event::FlashHook
+            | wire::Event::Digits(_)
+                if self.is_trunk(g, channel) =>
+            {
+                self.trunk_event(now, g, channel, event);
+            }
+            wire::Event::DialEnded
+            | wire::Event::CallerId(_)
+            | wire::Event::PolarityReversal { .. }
+            | wire::Event::CurrentDisconnect => self.trunk_event(now, g, channel, event),
+            wire::Event::FxoStatus { seized } => self.on_status(now, g, channel, seized, false),
             wire::Event::CommandAck { seq, command_id } => self.on_ack(now, g, seq, command_id),
             wire::Event::Error { code, text } => self.on_error(now, g, channel, code, &text),
             wire::Event::FxsStatus {
@@ -158,6 +174,10 @@ impl Host {
         let Some(line) = self.gateways[g].lines.get_mut(&channel) else {
             return;
         };
+        // A trunk's hook is the host's to set (`trunk`): a board's view of it reports nothing.
+        if line.trunk.is_some() {
+            return;
+        }
         if line.off_hook == off_hook {
             self.stats.redundant_hook += 1;
             return;
@@ -176,7 +196,13 @@ impl Host {
     }
 
     /// `acEV_DIGIT`'s entries: each key reported, or collected against the line's map.
-    fn digits(&mut self, now: Instant, g: usize, channel: Channel, entries: &[DigitEntry]) {
+    pub(super) fn digits(
+        &mut self,
+        now: Instant,
+        g: usize,
+        channel: Channel,
+        entries: &[DigitEntry],
+    ) {
         let (short, long) = (self.config.interdigit_short, self.config.interdigit_long);
         for entry in entries {
             let Some(digit) = digit_of(entry.digit) else {

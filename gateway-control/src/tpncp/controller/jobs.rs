@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use super::config::{MAX_LINES_PER_GATEWAY, MAX_QUEUED_PER_LINE, channel_of, rtp_port_of};
+use super::trunk::{Trunk, TrunkJob};
 use super::{Collect, Connection, Host, Line, Timer, code};
 use crate::model::{
     Cadence, CallId, CallerId, Codec, Command, ConnectionMode, Event, LineId, Media, Tone,
@@ -42,6 +43,8 @@ pub(super) enum Job {
     },
     /// The end of a connection.
     Delete { call: CallId },
+    /// A trunk's hook or a number to dial (see [`super::trunk`]).
+    Trunk(TrunkJob),
 }
 
 /// The signals a line is asked for.
@@ -90,6 +93,7 @@ pub(super) fn verb(command: &wire::Command) -> &'static str {
         wire::Command::OpenChannel { .. } => "acCMD_OPEN_CHANNEL",
         wire::Command::CloseChannel { .. } => "acCMD_CLOSE_CHANNEL",
         wire::Command::ActivateRtp { .. } => "acCMD_ACTIVATE_RTP_RTCP",
+        wire::Command::Dial { .. } => "acCMD_DIAL",
         wire::Command::DeactivateRtp { .. } => "acCMD_DEACTIVATE_RTP_RTCP",
         wire::Command::PlayTone { .. } => "acCMD_PLAY_TONE",
         wire::Command::StopTone { .. } => "acCMD_STOP_PLAY_TONE",
@@ -161,7 +165,8 @@ impl Host {
         };
         match command {
             Command::GatewayAddress { address, .. } => self.move_gateway(now, g, address),
-            Command::AddLine { line } => self.add_line(now, g, line),
+            Command::AddLine { line } => self.add_line(now, g, line, false),
+            Command::AddTrunk { line } => self.add_line(now, g, line, true),
             Command::RemoveLine { line } => self.remove_line(now, g, &line),
             other => self.line_command(now, g, other),
         }
@@ -278,30 +283,23 @@ impl Host {
                 self.timers.stop(Timer::Digits(g, channel));
                 return;
             }
-            Command::GatewayAddress { .. }
-            | Command::AddLine { .. }
-            | Command::RemoveLine { .. } => {
-                return;
-            }
-            Command::AddTrunk { .. }
-            | Command::Seize { .. }
+            Command::Seize { .. }
             | Command::Dial { .. }
             | Command::Answer { .. }
-            | Command::Release { .. } => {
-                return self.refuse(
-                    line,
-                    None,
-                    code::NOT_IMPLEMENTED,
-                    "trunks (FXO) are not driven over TPNCP yet",
-                );
-            }
+            | Command::Release { .. } => match self.trunk_job(g, channel, command) {
+                Ok(Some(job)) => job,
+                Ok(None) => return,
+                Err((code, reason)) => return self.refuse(line, None, code, reason),
+            },
+            _ => return,
         };
         self.enqueue(now, g, channel, job);
     }
 
-    /// [`Command::AddLine`]: a channel watched from now on, queried at once if the board is
-    /// in session (otherwise with the others when it comes up).
-    fn add_line(&mut self, now: Instant, g: usize, line: LineId) {
+    /// [`Command::AddLine`] (and [`Command::AddTrunk`], `trunk`): a channel watched from now
+    /// on, queried at once if the board is in session (otherwise with the others when it
+    /// comes up).
+    fn add_line(&mut self, now: Instant, g: usize, line: LineId, trunk: bool) {
         let Some(channel) = channel_of(&line.endpoint) else {
             return self.refuse(
                 line,
@@ -321,7 +319,12 @@ impl Host {
         }
         let full = gw.lines.len() >= MAX_LINES_PER_GATEWAY;
         match gw.lines.get_mut(&channel) {
-            Some(l) => l.watched = true,
+            Some(l) => {
+                l.watched = true;
+                if trunk && l.trunk.is_none() {
+                    l.trunk = Some(Trunk::Idle);
+                }
+            }
             None if full => {
                 return self.refuse(
                     line,
@@ -331,7 +334,9 @@ impl Host {
                 );
             }
             None => {
-                gw.lines.insert(channel, Line::new(line));
+                let mut l = Line::new(line);
+                l.trunk = trunk.then_some(Trunk::Idle);
+                gw.lines.insert(channel, l);
             }
         }
         if self.gateways[g].state.in_session() {
@@ -530,6 +535,14 @@ impl Host {
                     );
                 }
             }
+            (Job::Trunk(t), Some(line)) => {
+                // A dial queued behind a seize the board refused: the port is not off hook.
+                if matches!(t, TrunkJob::Dial(_)) && !matches!(line.trunk, Some(Trunk::OffHook(_)))
+                {
+                    return Err((code::ON_HOOK, "the trunk is not seized"));
+                }
+                steps.push_back(t.command(channel));
+            }
             (Job::Delete { .. }, Some(line)) => {
                 if line.active {
                     steps.push_back(wire::Command::DeactivateRtp { channel });
@@ -569,7 +582,7 @@ impl Host {
         };
         let id = line.id.clone();
         match job {
-            Job::Sync(_) | Job::Signal(_) => {}
+            Job::Sync(_) | Job::Signal(_) | Job::Trunk(_) => {}
             Job::Status { .. } => {
                 if let Some((off_hook, lamp)) = status {
                     line.off_hook = off_hook;
@@ -633,6 +646,9 @@ impl Host {
         reason: &str,
     ) {
         let in_session = self.gateways[g].state.in_session();
+        if let Job::Trunk(t) = &job {
+            self.trunk_job_failed(g, channel, t);
+        }
         let Some(line) = self.gateways[g].lines.get_mut(&channel) else {
             debug!(channel = channel.0, reason, "job for no line dropped");
             return;
@@ -667,7 +683,7 @@ impl Host {
                 });
                 return;
             }
-            Job::Status { model: true } | Job::Signal(_) | Job::Modify { .. } => {}
+            Job::Status { model: true } | Job::Signal(_) | Job::Modify { .. } | Job::Trunk(_) => {}
         }
         self.stats.jobs_failed += 1;
         self.events.push_back(Event::CommandFailed {

@@ -1,4 +1,5 @@
-//! The TPNCP host: Offhook drives AudioCodes analog boards' FXS channels; see [`Host`].
+//! The TPNCP host: Offhook drives AudioCodes analog boards' FXS channels (station lines) and
+//! FXO channels (trunks); see [`Host`].
 
 mod config;
 mod inbound;
@@ -8,6 +9,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 mod timer;
+mod trunk;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ pub use config::{
     MAX_LINES_PER_GATEWAY, MAX_QUEUED_PER_LINE, RTP_PORT_SPACING, Transport, channel_of,
 };
 pub use stats::Stats;
+pub use trunk::MAX_DIAL_DIGITS;
 
 use super::wire::{self, ByteOrder, Channel, Deframer, Seq};
 use crate::model::{
@@ -35,17 +38,21 @@ use timer::{Timer, Timers};
 pub mod code {
     /// The board never acknowledged the command.
     pub const TIMEOUT: u16 = 0;
-    /// The phone is on-hook (digit collection asked of an idle line).
+    /// The phone is on-hook (digit collection asked of an idle line), or the trunk is not
+    /// seized (dialling) or has no call ringing (answering).
     pub const ON_HOOK: u16 = 402;
+    /// The trunk is in use (seized, answered), or ringing for an incoming call (glare).
+    pub const IN_USE: u16 = 401;
     /// The line is not a configured channel (or no such board).
     pub const UNKNOWN_LINE: u16 = 430;
     /// A board refused the command with an error code of 0 or beyond 65535.
     pub const REFUSED: u16 = 500;
-    /// What TPNCP cannot do: a loopback connection.
+    /// What TPNCP cannot do: a loopback connection, pulse dialling.
     pub const NOT_IMPLEMENTED: u16 = 501;
     /// The board is not connected, or its session was lost meanwhile.
     pub const NOT_READY: u16 = 502;
-    /// The line's queue is full, or the channel already has a connection.
+    /// The line's queue is full, the channel already has a connection, or a number is
+    /// longer than one `acCMD_DIAL` holds.
     pub const INSUFFICIENT_RESOURCES: u16 = 510;
     /// The call is not the line's connection.
     pub const UNKNOWN_CALL: u16 = 516;
@@ -145,6 +152,8 @@ struct Line {
     /// checked against).
     pending: Option<CallId>,
     collect: Option<Collect>,
+    /// A trunk (FXO port, [`Command::AddTrunk`]): its call; `None` for a station line.
+    trunk: Option<trunk::Trunk>,
     /// Jobs waiting for the channel's command in flight.
     queue: VecDeque<Job>,
 }
@@ -161,6 +170,7 @@ impl Line {
             connection: None,
             pending: None,
             collect: None,
+            trunk: None,
             queue: VecDeque::new(),
         }
     }
@@ -239,6 +249,11 @@ struct Gateway {
 /// `acCMD_ACTIVATE_RTP_RTCP`; the board's side is its address at `rtp_port + 10 × channel`.
 /// Digits are collected by the host against the digit map, with the interdigit timers of
 /// [`Config`].
+///
+/// A trunk ([`Command::AddTrunk`]) is an FXO channel: seized and answered with
+/// `acCMD_SEND_ANALOG_SIGNAL` off-hook, released on-hook, dialled with `acCMD_DIAL`; ring
+/// detection, caller id, polarity reversal and current disconnect become the model's trunk
+/// events (the table is in the `trunk` module's docs), and the re-sync puts it on hook.
 pub struct Host {
     gateways: Vec<Gateway>,
     /// UDP boards by address.

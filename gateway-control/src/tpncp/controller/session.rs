@@ -129,8 +129,19 @@ impl Host {
         }
         for channel in channels {
             let [ring, tone] = silence(channel);
+            // A trunk is never rung: it is put back on hook instead (its call did not
+            // survive the session).
+            let first = if self.is_trunk(g, channel) {
+                wire::Command::SendAnalogSignal {
+                    channel,
+                    signal: wire::AnalogSignal::OnHook,
+                    duration_ms: 0,
+                }
+            } else {
+                ring
+            };
             for job in [
-                Job::Sync(ring),
+                Job::Sync(first),
                 Job::Sync(tone),
                 Job::Sync(wire::Command::CloseChannel { channel }),
                 Job::Status { model: false },
@@ -239,6 +250,7 @@ impl Host {
         match timer {
             Timer::Ack(g, channel) => self.ack_timer(now, g, channel),
             Timer::Digits(g, channel) => self.digits_timer(g, channel),
+            Timer::Ring(g, channel) => self.ring_timer(g, channel),
             Timer::Keepalive(g) => {
                 if self.gateways[g].state != State::Up {
                     return;
@@ -354,6 +366,9 @@ impl Host {
             line.active = false;
             line.collect = None;
             line.pending = None;
+            if line.trunk.is_some() {
+                line.trunk = Some(super::trunk::Trunk::Idle);
+            }
             if let Some(c) = line.connection.take()
                 && c.created
             {

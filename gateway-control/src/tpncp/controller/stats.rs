@@ -56,6 +56,11 @@ pub struct Stats {
     pub dialled: u64,
     /// Ring start and end events (not reported: the model has none).
     pub ring_events: u64,
+    /// Trunk events reported: incoming calls, dialling done, far-end answer and disconnect.
+    pub trunk_events: u64,
+    /// FXO events dropped: for an idle trunk or a station line, or out of place (a digit
+    /// before the port is off hook, a dial end with no dialling, a second answer).
+    pub trunk_dropped: u64,
     /// Model commands refused at once (unknown line, board not connected, a second connection…).
     pub commands_failed: u64,
     /// Model commands that failed once accepted: refused by the board, never acknowledged,
@@ -93,6 +98,8 @@ impl Stats {
             ("bad_digits", self.bad_digits),
             ("dialled", self.dialled),
             ("ring_events", self.ring_events),
+            ("trunk_events", self.trunk_events),
+            ("trunk_dropped", self.trunk_dropped),
             ("commands_failed", self.commands_failed),
             ("jobs_failed", self.jobs_failed),
         ]

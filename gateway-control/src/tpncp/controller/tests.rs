@@ -2221,3 +2221,5 @@ fn one_board_lost_leaves_the_others_timers_alone() {
     // b2's keep-alive probes went on after b1's losses.
     assert!(to_b2_after_down >= 4, "{to_b2_after_down}");
 }
+
+mod trunk;

@@ -13,6 +13,8 @@ pub(super) enum Timer {
     Ack(usize, Channel),
     /// The interdigit timer of a line collecting digits.
     Digits(usize, Channel),
+    /// A trunk's incoming call rang last this long ago: the caller gave up.
+    Ring(usize, Channel),
     /// Time to see whether the board was heard from lately, and probe it if not.
     Keepalive(usize),
     /// A TCP connection attempt that has not opened yet.
@@ -27,6 +29,7 @@ impl Timer {
         match self {
             Self::Ack(g, _)
             | Self::Digits(g, _)
+            | Self::Ring(g, _)
             | Self::Keepalive(g)
             | Self::Connect(g)
             | Self::Reconnect(g) => g,

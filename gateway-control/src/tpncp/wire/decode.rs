@@ -206,6 +206,24 @@ pub fn decode_command(data: &[u8]) -> Result<(Header, Command), DecodeError> {
                 rx_payload_type: r.i32(s::rx_rtp_payload_type),
             }
         }
+        id::DIAL => {
+            use structs::{dial as s, digit_entry as e};
+            let n = r.u16(s::num_digits) as i16;
+            let Some(n) = usize::try_from(n).ok().filter(|&n| n <= structs::DIGITS) else {
+                return Err(fail(r.bad(s::num_digits)));
+            };
+            let digits = (0..n)
+                .map(|i| {
+                    let at = |f: Field| f.in_entry(s::entries, i);
+                    DigitEntry {
+                        digit: r.i32(at(e::digit)),
+                        on_time_ms: r.i32(at(e::digit_on_time)),
+                        inter_digit_ms: r.i32(at(e::inter_digit_time)),
+                    }
+                })
+                .collect();
+            Command::Dial { channel, digits }
+        }
         id::DEACTIVATE_RTP_RTCP => Command::DeactivateRtp { channel },
         id::PLAY_TONE => {
             use structs::play_tone as s;
@@ -229,6 +247,7 @@ pub fn decode_command(data: &[u8]) -> Result<(Header, Command), DecodeError> {
             on: r.i32(structs::message_waiting_indication::analog_if_polarity_state) != 0,
         },
         id::ANALOG_IF_QUERY_STATUS => Command::QueryStatus { channel },
+        // The last id [`structs::command`] knows.
         _ => {
             use structs::distinctive_ring as s;
             let caller_id = if r.i32(s::cid_available) != 0 {
@@ -329,7 +348,30 @@ pub fn decode_event(data: &[u8]) -> Result<(Header, Channel, Event), DecodeError
                 message_waiting: r.i32(s::message_waiting_indication) != 0,
             }
         }
+        id::DIAL_ENDED => Event::DialEnded,
+        id::DETECT_CALLER_ID => {
+            use structs::detect_caller_id as s;
+            let number = if r.u8(s::number_availability) != 0 {
+                Some(r.text(s::number, true).map_err(fail)?)
+            } else {
+                None
+            };
+            let name = if r.u8(s::name_availability) != 0 {
+                Some(r.text(s::name, true).map_err(fail)?)
+            } else {
+                None
+            };
+            Event::CallerId(CallerIdText { number, name })
+        }
+        id::ANALOG_IF_FXO_STATUS => Event::FxoStatus {
+            seized: r.i32(structs::fxo_status::seized_line) != 0,
+        },
+        id::ANALOG_IF_REVERSAL_POLARITY_DETECTED => Event::PolarityReversal {
+            reversed: r.i32(structs::reversal_polarity::line_polarity_state) != 0,
+        },
+        id::ANALOG_IF_CURRENT_DISCONNECT_DETECTED => Event::CurrentDisconnect,
         id::ANALOG_IF_RING_START => Event::RingStart,
+        // The last id [`structs::event`] knows.
         _ => Event::RingEnd,
     };
     Ok((header, channel, event))

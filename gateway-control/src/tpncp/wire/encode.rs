@@ -12,6 +12,7 @@ pub fn command_id(c: &Command) -> u32 {
         Command::OpenChannel { .. } => id::OPEN_CHANNEL,
         Command::CloseChannel { .. } => id::CLOSE_CHANNEL,
         Command::ActivateRtp { .. } => id::ACTIVATE_RTP_RTCP,
+        Command::Dial { .. } => id::DIAL,
         Command::DeactivateRtp { .. } => id::DEACTIVATE_RTP_RTCP,
         Command::PlayTone { .. } => id::PLAY_TONE,
         Command::StopTone { .. } => id::STOP_PLAY_TONE,
@@ -33,6 +34,11 @@ pub fn event_id(e: &Event) -> u32 {
         Event::FlashHook => id::FLASH_HOOK,
         Event::CommandAck { .. } => id::COMMAND_ACK,
         Event::FxsStatus { .. } => id::ANALOG_IF_FXS_STATUS,
+        Event::DialEnded => id::DIAL_ENDED,
+        Event::CallerId(_) => id::DETECT_CALLER_ID,
+        Event::FxoStatus { .. } => id::ANALOG_IF_FXO_STATUS,
+        Event::PolarityReversal { .. } => id::ANALOG_IF_REVERSAL_POLARITY_DETECTED,
+        Event::CurrentDisconnect => id::ANALOG_IF_CURRENT_DISCONNECT_DETECTED,
         Event::RingStart => id::ANALOG_IF_RING_START,
         Event::RingEnd => id::ANALOG_IF_RING_END,
     }
@@ -252,6 +258,17 @@ pub fn encode_command(header: &Header, command: &Command, out: &mut Vec<u8>) {
                 }
             }
         }
+        Command::Dial { digits, .. } => {
+            use structs::{dial as s, digit_entry as e};
+            let n = digits.len().min(structs::DIGITS);
+            w.u16(s::num_digits, n as u16);
+            for (i, entry) in digits.iter().take(n).enumerate() {
+                let at = |f: Field| f.in_entry(s::entries, i);
+                w.i32(at(e::digit_on_time), entry.on_time_ms);
+                w.i32(at(e::inter_digit_time), entry.inter_digit_ms);
+                w.i32(at(e::digit), entry.digit);
+            }
+        }
         Command::CloseChannel { .. }
         | Command::DeactivateRtp { .. }
         | Command::StopTone { .. }
@@ -297,6 +314,26 @@ pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut 
             w.u16(s::seq_number, seq.0);
             w.u32(s::cmd_id, *command_id);
         }
+        Event::CallerId(cid) => {
+            use structs::detect_caller_id as s;
+            if let Some(number) = &cid.number {
+                w.text(s::number, number, s::number.bytes() - 1);
+                w.u8(s::number_availability, 1);
+            }
+            if let Some(name) = &cid.name {
+                w.text(s::name, name, s::name.bytes() - 1);
+                w.u8(s::name_availability, 1);
+            }
+        }
+        Event::FxoStatus { seized } => {
+            w.i32(structs::fxo_status::seized_line, i32::from(*seized));
+        }
+        Event::PolarityReversal { reversed } => {
+            w.i32(
+                structs::reversal_polarity::line_polarity_state,
+                i32::from(*reversed),
+            );
+        }
         Event::FxsStatus {
             off_hook,
             ringing,
@@ -308,7 +345,13 @@ pub fn encode_event(header: &Header, channel: Channel, event: &Event, out: &mut 
             w.i32(s::message_waiting_indication, i32::from(*message_waiting));
         }
         // `event_trigger` 0 is `EVENT_TRIGGER_RING_DETECTION`.
-        Event::RingStart | Event::RingEnd | Event::OnHook | Event::OffHook | Event::FlashHook => {}
+        Event::RingStart
+        | Event::RingEnd
+        | Event::OnHook
+        | Event::OffHook
+        | Event::FlashHook
+        | Event::DialEnded
+        | Event::CurrentDisconnect => {}
     }
 }
 

@@ -256,6 +256,15 @@ pub enum Command {
         /// `rx_rtp_payload_type`.
         rx_payload_type: i32,
     },
+    /// `acCMD_DIAL` (5): digits played on the channel as DTMF (`signaling_system` 0), answered
+    /// by `acEV_DIAL_ENDED` once the last is out. An FXO port dials its number so.
+    Dial {
+        /// Which channel.
+        channel: Channel,
+        /// `num_digits` entries of the array (at most [`DIGITS`](super::structs::DIGITS):
+        /// more are left out when encoded), coded as in `acEV_DIGIT`.
+        digits: Vec<DigitEntry>,
+    },
     /// `acCMD_DEACTIVATE_RTP_RTCP` (35).
     DeactivateRtp {
         /// Which channel.
@@ -316,6 +325,7 @@ impl Command {
             Self::OpenChannel { channel, .. }
             | Self::CloseChannel { channel }
             | Self::ActivateRtp { channel, .. }
+            | Self::Dial { channel, .. }
             | Self::DeactivateRtp { channel }
             | Self::PlayTone { channel, .. }
             | Self::StopTone { channel }
@@ -371,6 +381,25 @@ pub enum Event {
         /// `message_waiting_indication`: the lamp.
         message_waiting: bool,
     },
+    /// `acEV_DIAL_ENDED` (4): the digits of `acCMD_DIAL` are out.
+    DialEnded,
+    /// `acEV_DETECT_CALLER_ID` (34): caller id an FXO port decoded (`number` and `name` with
+    /// their availability flags, as `acCMD_ANALOG_IF_DISTINCTIVE_RING` carries them).
+    CallerId(CallerIdText),
+    /// `acEV_ANALOG_IF_FXO_STATUS` (229), an FXO port's answer to
+    /// `acCMD_ANALOG_IF_QUERY_STATUS`.
+    FxoStatus {
+        /// `seized_line`: the port is off hook towards the line.
+        seized: bool,
+    },
+    /// `acEV_ANALOG_IF_REVERSAL_POLARITY_DETECTED` (237): the line's polarity changed.
+    PolarityReversal {
+        /// `line_polarity_state`: 1 reversed (from the polarity at seizure), 0 normal again.
+        reversed: bool,
+    },
+    /// `acEV_ANALOG_IF_CURRENT_DISCONNECT_DETECTED` (264): an off-hook FXO port lost loop
+    /// current for a moment.
+    CurrentDisconnect,
     /// `acEV_ANALOG_IF_RING_START` (245).
     RingStart,
     /// `acEV_ANALOG_IF_RING_END` (246).

@@ -54,6 +54,8 @@ pub mod id {
     pub const CLOSE_CHANNEL: u32 = 3;
     /// `acCMD_ACTIVATE_RTP_RTCP`.
     pub const ACTIVATE_RTP_RTCP: u32 = 4;
+    /// `acCMD_DIAL`: in-band digits generated on the channel (an FXO port dials with it).
+    pub const DIAL: u32 = 5;
     /// `acCMD_DEACTIVATE_RTP_RTCP`.
     pub const DEACTIVATE_RTP_RTCP: u32 = 35;
     /// `acCMD_PLAY_TONE`.
@@ -73,22 +75,34 @@ pub mod id {
     pub const ERROR: u32 = 1;
     /// `acEV_DIGIT`.
     pub const DIGIT: u32 = 2;
+    /// `acEV_DIAL_ENDED`: the digits of `acCMD_DIAL` are out.
+    pub const DIAL_ENDED: u32 = 4;
     /// `acEV_ON_HOOK`.
     pub const ON_HOOK: u32 = 14;
     /// `acEV_OFF_HOOK`.
     pub const OFF_HOOK: u32 = 15;
     /// `acEV_KEEP_ALIVE`.
     pub const KEEP_ALIVE: u32 = 33;
+    /// `acEV_DETECT_CALLER_ID`: caller id decoded on an FXO port (between the first rings).
+    pub const DETECT_CALLER_ID: u32 = 34;
     /// `acEV_FLASH_HOOK`.
     pub const FLASH_HOOK: u32 = 35;
     /// `acEV_COMMAND_ACK`.
     pub const COMMAND_ACK: u32 = 45;
+    /// `acEV_ANALOG_IF_FXO_STATUS`: an FXO port's answer to `acCMD_ANALOG_IF_QUERY_STATUS`.
+    pub const ANALOG_IF_FXO_STATUS: u32 = 229;
     /// `acEV_ANALOG_IF_FXS_STATUS`.
     pub const ANALOG_IF_FXS_STATUS: u32 = 230;
+    /// `acEV_ANALOG_IF_REVERSAL_POLARITY_DETECTED`: an FXO port's line reversed its polarity
+    /// (answer supervision).
+    pub const ANALOG_IF_REVERSAL_POLARITY_DETECTED: u32 = 237;
     /// `acEV_ANALOG_IF_RING_START`.
     pub const ANALOG_IF_RING_START: u32 = 245;
     /// `acEV_ANALOG_IF_RING_END`.
     pub const ANALOG_IF_RING_END: u32 = 246;
+    /// `acEV_ANALOG_IF_CURRENT_DISCONNECT_DETECTED`: an off-hook FXO port lost loop current
+    /// for a moment (the exchange's calling party control: the far end hung up).
+    pub const ANALOG_IF_CURRENT_DISCONNECT_DETECTED: u32 = 264;
 }
 
 /// Why one message could not be decoded, where, and what of its header was read.

@@ -149,6 +149,7 @@ pub fn command(id: u32) -> Option<&'static [Field]> {
         id::OPEN_CHANNEL => open_channel::FIELDS,
         id::CLOSE_CHANNEL => close_channel::FIELDS,
         id::ACTIVATE_RTP_RTCP => activate_rtp_rtcp::FIELDS,
+        id::DIAL => dial::FIELDS,
         id::DEACTIVATE_RTP_RTCP => deactivate_rtp_rtcp::FIELDS,
         id::PLAY_TONE => play_tone::FIELDS,
         id::STOP_PLAY_TONE => stop_play_tone::FIELDS,
@@ -166,7 +167,14 @@ pub fn event(id: u32) -> Option<&'static [Field]> {
     Some(match id {
         id::ERROR => error::FIELDS,
         id::DIGIT => digit::FIELDS,
-        id::ON_HOOK | id::OFF_HOOK | id::FLASH_HOOK => &[],
+        id::ON_HOOK
+        | id::OFF_HOOK
+        | id::FLASH_HOOK
+        | id::DIAL_ENDED
+        | id::ANALOG_IF_CURRENT_DISCONNECT_DETECTED => &[],
+        id::DETECT_CALLER_ID => detect_caller_id::FIELDS,
+        id::ANALOG_IF_FXO_STATUS => fxo_status::FIELDS,
+        id::ANALOG_IF_REVERSAL_POLARITY_DETECTED => reversal_polarity::FIELDS,
         id::KEEP_ALIVE => keep_alive::FIELDS,
         id::COMMAND_ACK => command_ack::FIELDS,
         id::ANALOG_IF_FXS_STATUS => fxs_status::FIELDS,
@@ -268,6 +276,19 @@ layout! {
         local_interface_id ..= secure_param_b: skip(36),
         ssrc: U32,
         srtp_rtcp_index ..= state_update_time_stamp: skip(52),
+    }
+}
+
+layout! {
+    /// `acCMD_DIAL` (5): `num_digits` entries of the 40 (each the layout of
+    /// [`digit_entry`]), played on the channel.
+    dial {
+        channel_id: I32,
+        dial_timing: U8,
+        ibs_tone_generation_interface: U8,
+        num_digits: I16,
+        entries: Kind::Repeat { fields: digit_entry::FIELDS, count: DIGITS },
+        is_repeat_dial_string ..= ibs_transport_type: skip(12),
     }
 }
 
@@ -409,6 +430,36 @@ layout! {
         message_waiting_indication: I32,
         ring: I32,
         reversal_polarity ..= board_analog_voltages: skip(32),
+    }
+}
+
+layout! {
+    /// `acEV_DETECT_CALLER_ID` (34): the caller id an FXO port decoded.
+    detect_caller_id {
+        date ..= time: skip(10),
+        number: Chars(21),
+        name: Chars(51),
+        status: U8,
+        number_availability: U8,
+        name_availability: U8,
+        caller_id_type ..= caller_id_detection_result: skip(126),
+    }
+}
+
+layout! {
+    /// `acEV_ANALOG_IF_FXO_STATUS` (229).
+    fxo_status {
+        out_of_service ..= polarity_status: skip(20),
+        seized_line: I32,
+        remote_disconnect ..= registration_state: skip(20),
+    }
+}
+
+layout! {
+    /// `acEV_ANALOG_IF_REVERSAL_POLARITY_DETECTED` (237).
+    reversal_polarity {
+        line_polarity: I32,
+        line_polarity_state: I32,
     }
 }
 

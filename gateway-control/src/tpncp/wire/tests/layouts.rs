@@ -135,6 +135,7 @@ fn ours() -> Vec<Ours> {
             id::ACTIVATE_RTP_RTCP,
             Some((activate_rtp_rtcp::FIELDS, activate_rtp_rtcp::SIZE)),
         ),
+        (4, id::DIAL, Some((dial::FIELDS, dial::SIZE))),
         (
             4,
             id::DEACTIVATE_RTP_RTCP,
@@ -199,6 +200,23 @@ fn ours() -> Vec<Ours> {
             id::ANALOG_IF_RING_END,
             Some((ring_trigger::FIELDS, ring_trigger::SIZE)),
         ),
+        (3, id::DIAL_ENDED, None),
+        (
+            3,
+            id::DETECT_CALLER_ID,
+            Some((detect_caller_id::FIELDS, detect_caller_id::SIZE)),
+        ),
+        (
+            3,
+            id::ANALOG_IF_FXO_STATUS,
+            Some((fxo_status::FIELDS, fxo_status::SIZE)),
+        ),
+        (
+            3,
+            id::ANALOG_IF_REVERSAL_POLARITY_DETECTED,
+            Some((reversal_polarity::FIELDS, reversal_polarity::SIZE)),
+        ),
+        (3, id::ANALOG_IF_CURRENT_DISCONNECT_DETECTED, None),
     ]
 }
 
@@ -281,4 +299,13 @@ fn sizes_and_special_offsets() {
     assert_eq!(keep_alive::SIZE, 44);
     assert_eq!(command_ack::SIZE, 12);
     assert_eq!(play_tone::SIZE, 17);
+    // The FXO structures: `acCMD_DIAL`'s array after two bytes and a 16-bit count.
+    assert_eq!(dial::SIZE, 8 + 40 * 20 + 12);
+    assert_eq!(dial::entries.offset(), 8);
+    assert_eq!(detect_caller_id::number.offset(), 10);
+    assert_eq!(detect_caller_id::name_availability.offset(), 84);
+    assert_eq!(detect_caller_id::SIZE, 211);
+    assert_eq!(fxo_status::seized_line.offset(), 20);
+    assert_eq!(fxo_status::SIZE, 44);
+    assert_eq!(reversal_polarity::SIZE, 8);
 }

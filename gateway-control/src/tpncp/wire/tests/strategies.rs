@@ -61,8 +61,23 @@ fn caller_id() -> impl Strategy<Value = Option<CallerIdText>> {
     )
 }
 
+fn digit_entries() -> impl Strategy<Value = Vec<DigitEntry>> {
+    proptest::collection::vec(
+        (any::<i32>(), any::<i32>(), any::<i32>()).prop_map(
+            |(digit, on_time_ms, inter_digit_ms)| DigitEntry {
+                digit,
+                on_time_ms,
+                inter_digit_ms,
+            },
+        ),
+        0..=40,
+    )
+}
+
 pub(super) fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
+        (channel(), digit_entries())
+            .prop_map(|(channel, digits)| Command::Dial { channel, digits }),
         (
             channel(),
             prop_oneof![Just(Coder::Alaw), Just(Coder::Mulaw)],
@@ -127,17 +142,14 @@ pub(super) fn command() -> impl Strategy<Value = Command> {
 
 pub(super) fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        proptest::collection::vec(
-            (any::<i32>(), any::<i32>(), any::<i32>()).prop_map(
-                |(digit, on_time_ms, inter_digit_ms)| DigitEntry {
-                    digit,
-                    on_time_ms,
-                    inter_digit_ms,
-                }
-            ),
-            0..=40
-        )
-        .prop_map(Event::Digits),
+        digit_entries().prop_map(Event::Digits),
+        Just(Event::DialEnded),
+        caller_id()
+            .prop_map(Option::unwrap_or_default)
+            .prop_map(Event::CallerId),
+        any::<bool>().prop_map(|seized| Event::FxoStatus { seized }),
+        any::<bool>().prop_map(|reversed| Event::PolarityReversal { reversed }),
+        Just(Event::CurrentDisconnect),
         Just(Event::OnHook),
         Just(Event::OffHook),
         any::<i32>().prop_map(|commands_processed| Event::KeepAlive { commands_processed }),
