@@ -58,6 +58,9 @@ impl ErrorCode {
     pub const NOT_READY: Self = Self(502);
     /// 510: insufficient resources.
     pub const INSUFFICIENT_RESOURCES: Self = Self(510);
+    /// 540, unexpected initial hook state: what an MG answers a seize of a trunk that rings
+    /// for an incoming call (glare).
+    pub const UNEXPECTED_INITIAL_HOOK_STATE: Self = Self(540);
 }
 
 impl fmt::Display for ErrorCode {

@@ -136,6 +136,7 @@ fn events<'a>(arming: &Arming, rid: u32, map_name: &'a str) -> EventsDescriptor<
         params: Vec::new(),
     };
     let events = match arming {
+        Arming::Trunk(phase) => super::trunk::events(*phase, map_name),
         Arming::OnHook => vec![RequestedEvent {
             name: "al/of",
             params: strict(),
@@ -200,22 +201,39 @@ impl MediaGatewayController {
                 }
                 line.request_id
             }
+            (Some(l), Job::Trunk(op)) if op.target().is_some() => {
+                let line = &mut self.gateways[g].lines[l];
+                line.request_id = line.request_id.wrapping_add(1).max(1);
+                line.request_id
+            }
             _ => 0,
         };
         let gw = &self.gateways[g];
         let line = l.map(|l| &gw.lines[l]);
         let name = line.map_or("ROOT", |line| &line.name);
         let context = line.and_then(|line| line.context);
-        let arming = line.map(|line| match (&line.collect, line.off_hook) {
-            (Some(map), true) => Arming::Collecting(map.clone()),
-            (_, true) => Arming::OffHook,
-            (_, false) => Arming::OnHook,
+        // A trunk job arms the port for the phase it leads to.
+        let target = match job {
+            Job::Trunk(op) => op.target(),
+            _ => None,
+        };
+        let arming = line.map(|line| match (line.trunk, &line.collect, line.off_hook) {
+            (Some(trunk), ..) => Arming::Trunk(target.unwrap_or(trunk.phase)),
+            (None, Some(map), true) => Arming::Collecting(map.clone()),
+            (None, _, true) => Arming::OffHook,
+            (None, _, false) => Arming::OnHook,
         });
         // `dialplanNN`: a name both encodings carry (Annex A names a digit map by two octets).
         let map_name = format!("dialplan{:02}", rid % 100);
         let map_text = match &arming {
             Some(Arming::Collecting(map)) => Some(h248_digit_map(map.as_str())),
             Some(Arming::OffHook) => Some(KEY_MAP.to_owned()),
+            Some(Arming::Trunk(phase)) if phase.off_hook() => {
+                Some(match line.and_then(|l| l.collect.as_ref()) {
+                    Some(map) => h248_digit_map(map.as_str()),
+                    None => KEY_MAP.to_owned(),
+                })
+            }
             _ => None,
         };
         let arm_descriptors = || {
@@ -331,6 +349,17 @@ impl MediaGatewayController {
                         rtp_name,
                         vec![Descriptor::Media(vec![MediaParm::Stream(1, stream)])],
                     )],
+                )
+            }
+            Job::Trunk(op) => {
+                let mut descriptors = Vec::new();
+                if op.target().is_some() {
+                    descriptors = arm_descriptors();
+                }
+                descriptors.push(Descriptor::Signals(super::trunk::signals(op)));
+                (
+                    context_of(context),
+                    vec![plain_command(Verb::Modify, name, descriptors)],
                 )
             }
             Job::Disconnect { call } => {

@@ -301,6 +301,9 @@ impl MediaGatewayController {
     }
 
     fn observed(&mut self, now: Instant, g: usize, l: usize, event: &ObservedEvent<'_>) {
+        if self.trunk_observed(now, g, l, event) {
+            return;
+        }
         let line_id = self.line_id(g, l);
         let line = &mut self.gateways[g].lines[l];
         let name = event.name;

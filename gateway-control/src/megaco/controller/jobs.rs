@@ -52,6 +52,8 @@ pub(super) enum Job {
     },
     /// The end of a connection.
     Disconnect { call: CallId },
+    /// A trunk's seize, dial, answer or release ([`super::trunk`]).
+    Trunk(super::trunk::TrunkOp),
 }
 
 impl Job {
@@ -89,16 +91,18 @@ impl MediaGatewayController {
             return;
         };
         let l = match &command {
-            Command::AddLine { line } => match self.gateways[g].add_line(&line.endpoint) {
-                Some(l) if super::valid_line_name(&line.endpoint) => l,
-                _ => {
-                    return self.refuse(
-                        line.clone(),
-                        None,
-                        "too many lines or a bad termination id",
-                    );
+            Command::AddLine { line } | Command::AddTrunk { line } => {
+                match self.gateways[g].add_line(&line.endpoint) {
+                    Some(l) if super::valid_line_name(&line.endpoint) => l,
+                    _ => {
+                        return self.refuse(
+                            line.clone(),
+                            None,
+                            "too many lines or a bad termination id",
+                        );
+                    }
                 }
-            },
+            }
             _ => match self.find_line(g, &line.endpoint) {
                 Some(l) if self.gateways[g].lines[l].watched => l,
                 _ => {
@@ -106,7 +110,18 @@ impl MediaGatewayController {
                 }
             },
         };
+        let trunk = self.gateways[g].lines[l].trunk.is_some();
         let job = match command {
+            Command::Ring { line, .. } if trunk => {
+                return self.refuse(line, None, "a trunk is never rung");
+            }
+            Command::Seize { .. }
+            | Command::Dial { .. }
+            | Command::Answer { .. }
+            | Command::Release { .. } => match self.trunk_job(g, l, command) {
+                Some(job) => job,
+                None => return,
+            },
             Command::Ring { .. } => Job::Signal {
                 signal: Some("al/ri"),
             },
@@ -148,7 +163,14 @@ impl MediaGatewayController {
                 self.enqueue(now, g, l, Job::AuditLine { report: true });
                 Job::Arm
             }
-            Command::AddLine { .. } => {
+            Command::AddLine { .. } | Command::AddTrunk { .. } => {
+                let line = &mut self.gateways[g].lines[l];
+                let wanted = matches!(command, Command::AddTrunk { .. });
+                if wanted != line.trunk.is_some() {
+                    line.trunk = wanted.then_some(super::trunk::Trunk::IDLE);
+                    line.off_hook = false;
+                    line.collect = None;
+                }
                 if self.gateways[g].service != Service::Up {
                     return; // audited and armed when it comes up
                 }
@@ -158,6 +180,7 @@ impl MediaGatewayController {
             Command::RemoveLine { .. } => {
                 let line = &mut self.gateways[g].lines[l];
                 line.watched = false;
+                line.trunk = None;
                 line.queue.clear();
                 return;
             }

@@ -8,6 +8,7 @@ mod replies;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod trunk;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +21,7 @@ pub use config::{
     valid_line_name, valid_mid,
 };
 pub use stats::Stats;
+pub use trunk::{MAX_CALLER_ID_LEN, MAX_DIAL_DIGITS};
 
 use super::encoding::{self, Encoding};
 use super::transaction::{self, Transactions};
@@ -70,6 +72,8 @@ enum Arming {
     OffHook,
     /// On-hook, flash and a dialled number (`dd/ce` with this digit map).
     Collecting(crate::model::DigitMap),
+    /// A trunk's line signalling for its phase ([`trunk`]).
+    Trunk(trunk::Phase),
 }
 
 struct Line {
@@ -89,6 +93,8 @@ struct Line {
     queue: VecDeque<Job>,
     /// The transaction of its job in flight.
     busy: Option<TransactionId>,
+    /// Watched as a trunk (FXO port), and where its call is.
+    trunk: Option<trunk::Trunk>,
 }
 
 struct Gateway {
@@ -479,6 +485,9 @@ impl MediaGatewayController {
             line.context = None;
             line.off_hook = false;
             line.collect = None;
+            if line.trunk.is_some() {
+                line.trunk = Some(trunk::Trunk::IDLE);
+            }
             let queued: Vec<Job> = line.queue.drain(..).collect();
             for job in queued {
                 self.job_failed(g, l, &job, ErrorCode::NOT_READY.0, why);
@@ -519,6 +528,7 @@ impl Gateway {
             context: None,
             queue: VecDeque::new(),
             busy: None,
+            trunk: None,
         });
         Some(self.lines.len() - 1)
     }

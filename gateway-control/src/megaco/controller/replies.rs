@@ -96,6 +96,7 @@ impl MediaGatewayController {
                         return;
                     }
                     Job::Collect { .. } => self.gateways[g].lines[l].collect = None,
+                    Job::Trunk(op) => self.trunk_done(g, l, op, false),
                     _ => {}
                 }
                 self.events.push_back(Event::CommandFailed {
@@ -124,6 +125,7 @@ impl MediaGatewayController {
                 }
             }
             Job::Arm | Job::Signal { .. } | Job::Collect { .. } => {}
+            Job::Trunk(op) => self.trunk_done(g, l, &op, true),
             Job::Connect {
                 call, codec, ptime, ..
             } => match connected(actions, &self.gateways[g].lines[l].name) {

@@ -42,6 +42,9 @@ pub struct Stats {
     pub commands_failed: u64,
     /// Messages that could not be encoded in the gateway's encoding.
     pub encode_failures: u64,
+    /// Trunk inputs dropped: events out of place for the trunk's call (also counted in
+    /// `events_ignored`) and caller ids out of bounds.
+    pub trunk_inputs_dropped: u64,
 }
 
 impl Stats {
@@ -67,6 +70,7 @@ impl Stats {
             ("timeouts", self.timeouts),
             ("commands_failed", self.commands_failed),
             ("encode_failures", self.encode_failures),
+            ("trunk_inputs_dropped", self.trunk_inputs_dropped),
         ]
         .into_iter()
     }

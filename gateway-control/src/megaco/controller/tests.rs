@@ -1694,3 +1694,5 @@ fn a_text_line_id_on_a_binary_gateway_fails_clearly() {
     // Each line's audit and its arming could not be written.
     assert_eq!(t.core.stats().encode_failures, 4);
 }
+
+mod trunk;
