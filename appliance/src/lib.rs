@@ -11,6 +11,7 @@ pub mod config;
 pub mod gateways;
 pub mod log_ring;
 pub mod logging;
+pub mod prompts;
 pub mod provisioning;
 pub mod server;
 pub mod sip;
