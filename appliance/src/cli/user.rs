@@ -1,4 +1,5 @@
-//! `offhook user add|list|show|delete`: user management on the data dir, server running or not.
+//! `offhook user add|set|list|show|delete`: user management on the data dir, server running or
+//! not.
 
 use std::io::BufRead;
 
@@ -37,6 +38,34 @@ enum Command {
         /// seconds.
         #[arg(long, value_name = "GATEWAY/ENDPOINT")]
         line: Option<String>,
+        #[command(flatten)]
+        dial_in: DialInArgs,
+    },
+    /// Changes a user: what is given changes, the rest stays.
+    Set {
+        /// Login name.
+        name: String,
+        /// Display name.
+        #[arg(long)]
+        display: Option<String>,
+        /// Read a new password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The user's phone line, as GATEWAY/ENDPOINT, in place of the ones they have; a
+        /// running server rings it within seconds.
+        #[arg(long, value_name = "GATEWAY/ENDPOINT", conflicts_with = "no_line")]
+        line: Option<String>,
+        /// Takes their phone lines away.
+        #[arg(long)]
+        no_line: bool,
+        #[command(flatten)]
+        dial_in: DialInArgs,
+        /// Removes their dial-in number.
+        #[arg(long, conflicts_with = "number")]
+        no_number: bool,
+        /// Removes their dial-in PIN (they can no longer dial in).
+        #[arg(long, conflicts_with = "pin")]
+        no_pin: bool,
     },
     /// Lists users, their lines and whether each is online.
     List {
@@ -68,6 +97,73 @@ enum Command {
     },
 }
 
+/// How a user identifies when they call the appliance over a trunk.
+#[derive(Debug, ClapArgs)]
+struct DialInArgs {
+    /// The number they key (or their caller id gives) when they dial in over a trunk: 2-15
+    /// digits, unique.
+    #[arg(long, value_name = "DIGITS")]
+    number: Option<String>,
+    /// The PIN they key after their number: 4-12 digits (stored hashed, never shown).
+    #[arg(long, value_name = "DIGITS")]
+    pin: Option<String>,
+}
+
+impl DialInArgs {
+    /// Checks both (a clear message for each refusal) and hashes the PIN into a change;
+    /// `no_number`/`no_pin` remove them.
+    fn change(self, no_number: bool, no_pin: bool) -> Result<users::Change, Error> {
+        let usage = |e: db::Error| Error::Usage(format!("{e}"));
+        if let Some(n) = &self.number {
+            users::check_number(n).map_err(|e| Error::Usage(format!("--number: {e}")))?;
+        }
+        let pin_hash = match self.pin {
+            Some(pin) => {
+                users::check_pin(&pin).map_err(|e| Error::Usage(format!("--pin: {e}")))?;
+                Some(Some(users::hash_password(&pin).map_err(usage)?))
+            }
+            None if no_pin => Some(None),
+            None => None,
+        };
+        let number = match self.number {
+            Some(n) => Some(Some(n)),
+            None if no_number => Some(None),
+            None => None,
+        };
+        Ok(users::Change {
+            number,
+            pin_hash,
+            ..users::Change::default()
+        })
+    }
+}
+
+/// A database refusal as the one line the user reads.
+fn refusal(e: db::Error) -> Error {
+    match e {
+        db::Error::Exists(what) if what.starts_with("number ") => Error::Usage(format!(
+            "{what} already exists: another user has that dial-in number"
+        )),
+        db::Error::Exists(what) => Error::Usage(format!("{what} already exists")),
+        db::Error::NotFound(what) => Error::Usage(format!("no such {what}")),
+        db::Error::Invalid(why) => Error::Usage(why),
+        e => e.into(),
+    }
+}
+
+/// Reads a password from the first line of stdin.
+fn password_from_stdin() -> Result<String, Error> {
+    let mut s = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut s)
+        .map_err(|source| Error::File {
+            path: "stdin".into(),
+            source,
+        })?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 fn user_json(u: &users::User, sip_secret: &str) -> serde_json::Value {
     json!({
         "id": u.id,
@@ -76,6 +172,7 @@ fn user_json(u: &users::User, sip_secret: &str) -> serde_json::Value {
         "admin": u.admin,
         "online": u.online,
         "stations": u.stations,
+        "number": u.number,
         "sip_username": u.sip_username,
         "sip_secret": sip_secret,
     })
@@ -101,22 +198,16 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
             admin,
             password_stdin,
             line,
+            dial_in,
         } => {
             let line = match line.as_deref() {
                 None => None,
                 Some(l) => Some(users::parse_line(l).map_err(Error::Usage)?),
             };
+            let change = dial_in.change(false, false)?;
             let mut generated = false;
             let password = if password_stdin {
-                let mut s = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut s)
-                    .map_err(|source| Error::File {
-                        path: "stdin".into(),
-                        source,
-                    })?;
-                s.trim_end_matches(['\r', '\n']).to_owned()
+                password_from_stdin()?
             } else if let Ok(p) = std::env::var("OFFHOOK_PASSWORD") {
                 p
             } else {
@@ -133,11 +224,59 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
                 admin,
                 line,
             };
-            let u = users::add(&conn, &key, &new, SystemClock.now_ms())?;
+            let now = SystemClock.now_ms();
+            // Hashed before the transaction: argon2 is slow on purpose, and the server may be
+            // waiting to write.
+            let hash = users::hash_password(&password).map_err(refusal)?;
+            let u = users::immediate(&conn, |c| {
+                let u = users::add_hashed(c, &key, &new, &hash, now)?;
+                users::update(c, &u.username, &change)
+            })
+            .map_err(refusal)?;
             println!("{}", u.id);
             if generated {
                 println!("password: {password}");
             }
+        }
+        Command::Set {
+            name,
+            display,
+            password_stdin,
+            line,
+            no_line,
+            dial_in,
+            no_number,
+            no_pin,
+        } => {
+            let line = match line.as_deref() {
+                None => None,
+                Some(l) => Some(users::parse_line(l).map_err(Error::Usage)?),
+            };
+            if let Some(d) = &display {
+                users::check_display(d).map_err(refusal)?;
+            }
+            let mut change = dial_in.change(no_number, no_pin)?;
+            change.display = display;
+            if password_stdin {
+                let password = password_from_stdin()?;
+                if password.is_empty() {
+                    return Err(Error::Usage("empty password".into()));
+                }
+                change.password_hash = Some(users::hash_password(&password).map_err(refusal)?);
+            }
+            let lines = match (line, no_line) {
+                (Some(l), _) => Some(vec![l]),
+                (None, true) => Some(vec![]),
+                (None, false) => None,
+            };
+            let u = users::immediate(&conn, |c| {
+                if let Some(lines) = &lines {
+                    users::set_stations(c, &name, lines)?;
+                }
+                users::update(c, &name, &change)
+            })
+            .map_err(refusal)?;
+            println!("{}", u.id);
         }
         Command::List { json } => {
             let all = users::list(&conn)?;
@@ -165,23 +304,7 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
             }
         }
         Command::Delete { name, json } => {
-            // Immediate: the server may be writing too; its busy timeout covers the wait.
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(db::Error::from)?;
-            let removed = users::delete(&conn, &name).and_then(|r| {
-                conn.execute_batch("COMMIT")?;
-                Ok(r)
-            });
-            let removed = match removed {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    return Err(match e {
-                        db::Error::NotFound(_) => Error::Usage(format!("no such user {name:?}")),
-                        e => e.into(),
-                    });
-                }
-            };
+            let removed = users::immediate(&conn, |c| users::delete(c, &name)).map_err(refusal)?;
             deleted(&paths, removed, json)?;
         }
         Command::Show { name, json } => {
@@ -196,6 +319,7 @@ pub fn run(g: &Global, args: Args) -> Result<(), Error> {
                 println!("admin:        {}", u.admin);
                 println!("online:       {}", u.online);
                 println!("stations:     {}", u.stations.join(","));
+                println!("number:       {}", u.number.as_deref().unwrap_or("-"));
                 println!("sip_username: {}", u.sip_username);
                 println!("sip_secret:   {}", secret(&u)?);
             }
@@ -236,3 +360,6 @@ fn deleted(paths: &Paths, mut removed: users::Removed, json: bool) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
