@@ -122,8 +122,10 @@ pub fn document() -> Value {
                         "type": "object", "required": ["username", "password"],
                         "properties": {"username": {"type": "string"}, "password": {"type": "string"},
                             "display": {"type": "string"}, "admin": {"type": "boolean"},
-                            "line": {"type": "string", "description": "GATEWAY/ENDPOINT"}}}}}},
-                    "responses": {"201": {"description": "created"}, "409": {"$ref": "#/components/responses/Error"}}
+                            "line": {"type": "string", "description": "GATEWAY/ENDPOINT"},
+                            "number": {"type": "string", "pattern": "^[0-9]{2,15}$", "description": "the number they identify with when they dial in over a trunk; unique"},
+                            "pin": {"type": "string", "pattern": "^[0-9]{4,12}$", "description": "the PIN they key after it; stored hashed, never shown"}}}}}},
+                    "responses": {"201": {"description": "created"}, "400": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}
                 })),
             },
             "/api/v1/users/{name}": {"delete": op("Delete a user (admins only)", true, json!({
@@ -145,9 +147,12 @@ pub fn document() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
                         "type": "object", "additionalProperties": false,
                         "properties": {"display": {"type": "string", "maxLength": 64}, "password": {"type": "string"},
-                            "current_password": {"type": "string"}, "admin": {"type": "boolean"}}}}}},
+                            "current_password": {"type": "string"}, "admin": {"type": "boolean"},
+                            "number": {"type": ["string", "null"], "pattern": "^[0-9]{2,15}$", "description": "admins only: the dial-in number (unique), or null to remove it"},
+                            "pin": {"type": ["string", "null"], "pattern": "^[0-9]{4,12}$", "description": "admins only: the dial-in PIN (stored hashed, never shown; a new one unlocks a number locked by wrong PINs), or null to remove it"}}}}}},
                     "responses": {"200": {"description": "the user as they now are"},
                         "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                        "409": {"$ref": "#/components/responses/Error"},
                         "404": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/users/{name}/contacts": {
                 "get": op("A user's contact list (admins only)", true, json!({

@@ -1,5 +1,5 @@
-//! Changing users: `PATCH /api/v1/users/{name}` (an admin changes anyone; a user their own
-//! display name and, giving the current one, password), contact lists and phone lines (`GET`/
+//! Changing users: `PATCH /api/v1/users/{name}` (an admin changes anyone, dial-in number and
+//! PIN included; a user their own display name and, giving the current one, password), contact lists and phone lines (`GET`/
 //! `PUT /api/v1/users/{name}/contacts` and `…/stations`, admins). A phone line set here rings
 //! at once: the stations subsystem takes the change without a restart.
 //!
@@ -31,6 +31,38 @@ pub(super) struct Edit {
     /// Required when a user who is not an admin changes their own password.
     current_password: Option<String>,
     admin: Option<bool>,
+    /// The dial-in number (admins): digits, or `null` to remove it.
+    #[serde(default, deserialize_with = "present")]
+    number: Option<Option<String>>,
+    /// The dial-in PIN (admins): digits, or `null` to remove it. Never shown back.
+    #[serde(default, deserialize_with = "present")]
+    pin: Option<Option<String>>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`, and `None` (the default)
+/// only when it is absent.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A dial-in refusal from the core, naming its field.
+pub(crate) fn dial_in_refusal(app: &Web, e: db::Error) -> ApiError {
+    match e {
+        db::Error::Exists(what) => {
+            ApiError::plain(StatusCode::CONFLICT, format!("{what} already exists"))
+                .with("field", "number")
+        }
+        db::Error::Invalid(why) => {
+            let field = if why.contains("PIN") { "pin" } else { "number" };
+            invalid(app, field, why)
+        }
+        db::Error::NotFound(_) => no_such_user(app),
+        other => other.into(),
+    }
 }
 
 /// A refusal naming the field at fault, for a form to show it there.
@@ -69,6 +101,16 @@ pub(super) async fn edit(
                 )
                 .with("field", "admin"));
         }
+        if e.number.is_some() || e.pin.is_some() {
+            let field = if e.number.is_some() { "number" } else { "pin" };
+            return Err(app
+                .reject(
+                    Reject::Forbidden,
+                    StatusCode::FORBIDDEN,
+                    "only an admin sets a dial-in number or PIN",
+                )
+                .with("field", field));
+        }
         if e.password.is_some() {
             check_current(&app, client, &auth, e.current_password.clone()).await?;
         }
@@ -80,6 +122,27 @@ pub(super) async fn edit(
         && let Err(db::Error::Invalid(why)) = users::check_display(d)
     {
         return Err(invalid(&app, "display", why));
+    }
+    if let Some(Some(n)) = &e.number
+        && let Err(db::Error::Invalid(why)) = users::check_number(n)
+    {
+        return Err(invalid(&app, "number", why));
+    }
+    if let Some(Some(p)) = &e.pin
+        && let Err(db::Error::Invalid(why)) = users::check_pin(p)
+    {
+        return Err(invalid(&app, "pin", why));
+    }
+    if e.number.is_some() || e.pin.is_some() {
+        // First: a number another user has is the likeliest refusal, and then nothing changed.
+        let dial_in = users::DialIn {
+            number: e.number,
+            pin: e.pin,
+        };
+        app.core()
+            .set_dial_in(name.clone(), dial_in)
+            .await
+            .map_err(|err| dial_in_refusal(&app, err))?;
     }
     let new_password = e.password.is_some();
     let user = match app
@@ -277,5 +340,24 @@ pub(super) async fn set_stations(
         Err(db::Error::NotFound(_)) => Err(no_such_user(&app)),
         Err(db::Error::Invalid(why)) => Err(invalid(&app, "stations", why)),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Edit;
+
+    #[test]
+    fn dial_in_fields_tell_null_from_absent() {
+        let e: Edit = serde_json::from_str(r#"{"display": "Bob"}"#).unwrap();
+        assert_eq!((e.number, e.pin), (None, None), "absent: left as they are");
+        let e: Edit = serde_json::from_str(r#"{"number": null, "pin": null}"#).unwrap();
+        assert_eq!((e.number, e.pin), (Some(None), Some(None)), "null: removed");
+        let e: Edit = serde_json::from_str(r#"{"number": "2041", "pin": "4321"}"#).unwrap();
+        assert_eq!(
+            (e.number, e.pin),
+            (Some(Some("2041".into())), Some(Some("4321".into())))
+        );
+        assert!(serde_json::from_str::<Edit>(r#"{"number": 2041}"#).is_err());
     }
 }

@@ -155,6 +155,7 @@ pub(crate) fn public(app: &Web, u: &users::User) -> Value {
         "kind": u.kind,
         "online": app.core().is_online(u.id),
         "stations": u.stations,
+        "number": u.number,
     })
 }
 
@@ -173,6 +174,10 @@ pub(super) struct Create {
     admin: bool,
     /// "GATEWAY/ENDPOINT".
     line: Option<String>,
+    /// The dial-in number (digits).
+    number: Option<String>,
+    /// The dial-in PIN (digits); stored hashed, never shown.
+    pin: Option<String>,
 }
 
 pub(super) async fn create(
@@ -203,6 +208,18 @@ pub(super) async fn create(
         None => None,
         Some(l) => Some(crate::user_edit::checked_line(&app, "line", l)?),
     };
+    let number = c.number.filter(|n| !n.is_empty());
+    if let Some(n) = &number
+        && let Err(db::Error::Invalid(why)) = users::check_number(n)
+    {
+        return Err(invalid("number", why));
+    }
+    let pin = c.pin.filter(|p| !p.is_empty());
+    if let Some(p) = &pin
+        && let Err(db::Error::Invalid(why)) = users::check_pin(p)
+    {
+        return Err(invalid("pin", why));
+    }
     let new = users::NewUser {
         username: c.username,
         display: c.display,
@@ -210,12 +227,18 @@ pub(super) async fn create(
         admin: c.admin,
         line,
     };
-    match app.core().add_user(new).await {
+    let dial_in = users::DialIn {
+        number: number.map(Some),
+        pin: pin.map(Some),
+    };
+    match app.core().add_user_with(new, dial_in).await {
         Ok(u) => Ok((StatusCode::CREATED, Json(public(&app, &u)))),
         Err(db::Error::Exists(what)) => {
-            // `users::add` names what is taken: "user …" or "line …".
+            // `users::add` names what is taken: "user …", "line …" or "number …".
             let field = if what.starts_with("line ") {
                 "line"
+            } else if what.starts_with("number ") {
+                "number"
             } else {
                 "username"
             };
