@@ -354,6 +354,10 @@ impl Gateway {
                 return Err(refuse(ReturnCode::ALREADY_ON_HOOK, "already on-hook"));
             }
         }
+        line.check_trunk_signals(
+            req.signals.as_deref().unwrap_or_default(),
+            req.requested.as_deref(),
+        )?;
         let rings = req.signals.iter().flatten().any(|s| s.ring.is_ring());
         // A phone that is off-hook cannot ring, whatever is still quarantined.
         if rings && line.phone.is_off_hook() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use gateway_control::mgcp::transaction;
 
 use super::Profile;
+use crate::analog::FxoConfig;
 
 /// The most lines one simulated gateway has.
 pub const MAX_LINES: u16 = 4096;
@@ -23,6 +24,9 @@ pub enum ConfigError {
     /// The domain is empty or holds a space or `@`.
     #[error("bad domain name")]
     Domain,
+    /// An FXO port beyond the gateway's lines.
+    #[error("FXO line {0} is beyond the gateway's lines")]
+    FxoLine(u16),
 }
 
 /// The simulated gateway's settings.
@@ -45,6 +49,7 @@ pub struct Config {
     pub(crate) profile: Profile,
     /// `None`: the profile's default; `Some(ZERO)`: off.
     keepalive: Option<Duration>,
+    pub(crate) fxo: FxoConfig,
 }
 
 impl Config {
@@ -67,6 +72,7 @@ impl Config {
             transactions: transaction::Config::default(),
             profile: Profile::default(),
             keepalive: None,
+            fxo: FxoConfig::new(),
         };
         c.lines(lines)?;
         Ok(c)
@@ -179,6 +185,16 @@ impl Config {
     pub fn keepalive(&mut self, d: Duration) -> &mut Self {
         self.keepalive = Some(d);
         self
+    }
+
+    /// Which lines are FXO ports facing a simulated PBX, and its supervision (none: every line
+    /// is an FXS line). Set the line count first: an FXO line beyond it is refused.
+    pub fn fxo(&mut self, fxo: FxoConfig) -> Result<&mut Self, ConfigError> {
+        if let Some(n) = fxo.highest().filter(|&n| n > self.lines) {
+            return Err(ConfigError::FxoLine(n));
+        }
+        self.fxo = fxo;
+        Ok(self)
     }
 
     /// The keep-alive interval in effect, `None` when off.

@@ -110,7 +110,15 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// A gateway with `config.lines` idle lines, announcing itself to the call agent at `now`.
     pub fn new(config: Config, now: Instant) -> Self {
-        let lines = (1..=config.lines).map(Line::new).collect();
+        let lines = (1..=config.lines)
+            .map(|n| {
+                let mut line = Line::new(n);
+                if config.fxo.is_fxo(n) {
+                    line.fxo = Some(super::trunk::Trunk::new(n, &config));
+                }
+                line
+            })
+            .collect();
         let txn = Transactions::new(config.transactions.clone(), config.seed);
         let rng = StdRng::seed_from_u64(config.seed ^ 0x5157_4741_5445);
         let mut gw = Self {
@@ -383,6 +391,15 @@ impl Gateway {
         let mut fx = Effects::default();
         let config = &self.config;
         let line = &mut self.lines[li];
+        if let Some(refused) = line.trunk_line_command(now, config, &cmd, &mut fx) {
+            line.trunk_tone(now);
+            if let Some(why) = refused {
+                self.refuse_line(Some(n), why);
+            }
+            self.apply(fx);
+            self.after(now);
+            return;
+        }
         let refused =
             match cmd {
                 LineCommand::OffHook(_) => (!line.hook(now, config, true, false, &mut fx))
@@ -505,6 +522,7 @@ impl Gateway {
                 continue;
             }
             self.lines[li].handle_timeout(now, &self.config, &mut fx);
+            self.lines[li].drain_trunk(now, &self.config, &mut fx);
             self.poll_media(now, li, &mut fx);
         }
         self.apply(fx);
@@ -514,14 +532,24 @@ impl Gateway {
     fn poll_media(&mut self, now: Instant, li: usize, fx: &mut Effects) {
         let line = &mut self.lines[li];
         let mut out = Vec::new();
+        let tone = line.tone_say();
+        let mut tone_done = false;
         for c in &mut line.connections {
             if let Some(packets) = c.poll_say(now, &mut out) {
+                if tone {
+                    tone_done = true;
+                    continue;
+                }
                 fx.outputs.push_back(Output::SayDone {
                     line: line.number,
                     packets,
                     complete: true,
                 });
             }
+        }
+        if tone_done || tone {
+            // The PBX's tone goes on until the port is released.
+            line.trunk_tone(now);
         }
         for p in out {
             self.transmits.push_back(Transmit {
@@ -577,7 +605,7 @@ impl Gateway {
     }
 
     /// Sends what the handlers queued (notifications need `now`).
-    fn after(&mut self, now: Instant) {
+    pub(crate) fn after(&mut self, now: Instant) {
         let pending = std::mem::take(&mut self.pending_notifications);
         for n in pending {
             self.send_notify(now, n);
@@ -630,6 +658,11 @@ impl crate::Simulator for Gateway {
 
     fn handle_line(&mut self, now: Instant, command: LineCommand) {
         Self::handle_line(self, now, command);
+    }
+
+    fn handle_trunk(&mut self, now: Instant, command: crate::TrunkCommand) -> bool {
+        Self::handle_trunk(self, now, command);
+        true
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -91,6 +91,8 @@ pub(crate) struct Line {
     pub(crate) digit_map_text: Option<String>,
     /// The codec for connections that do not name one (EPCF `B: e:mu`/`e:A`).
     pub(crate) bearer: Codec,
+    /// The FXO port, when this line faces a PBX ([`super::trunk`]).
+    pub(crate) fxo: Option<super::trunk::Trunk>,
 }
 
 impl Line {
@@ -114,6 +116,7 @@ impl Line {
             connections: Vec::new(),
             digit_map_text: None,
             bearer: Codec::Pcmu,
+            fxo: None,
         }
     }
 
@@ -137,6 +140,7 @@ impl Line {
         signals
             .chain(conns)
             .chain(self.phone.poll_timeout())
+            .chain(self.fxo.as_ref().and_then(|t| t.port.poll_timeout()))
             .chain(self.digit_deadline)
             .min()
     }
@@ -167,7 +171,8 @@ impl Line {
         self.digit_deadline = None;
         self.accumulated.clear();
         self.awaiting_request = false;
-        self.apply_signals(now, config, signals.unwrap_or_default(), fx);
+        let signals = self.trunk_signals(now, signals.unwrap_or_default());
+        self.apply_signals(now, config, signals, fx);
         if quarantine.discard {
             self.quarantine.clear();
         } else {
@@ -176,6 +181,7 @@ impl Line {
                 self.observe(now, config, ev, fx);
             }
         }
+        self.trunk_installed(now, config, fx);
     }
 
     /// Applies a SignalRequests list: timeout signals not repeated stop, brief ones play once,
@@ -301,6 +307,9 @@ impl Line {
     /// connection's (handled by the gateway, which owns the transmit queue).
     pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
         fx.outputs.extend(self.phone.handle_timeout(now));
+        if let Some(t) = &mut self.fxo {
+            t.port.handle_timeout(now);
+        }
         let (expired, active): (Vec<Active>, Vec<Active>) = std::mem::take(&mut self.signals)
             .into_iter()
             .partition(|a| a.until.is_some_and(|u| u <= now));
@@ -452,11 +461,12 @@ impl Line {
     }
 
     fn notify(&mut self, config: &Config, to: Option<SocketAddr>, fx: &mut Effects) {
-        let observed: Vec<String> = self
+        let mut observed: Vec<String> = self
             .accumulated
             .drain(..)
             .map(|ev| ev.render(config.profile))
             .collect();
+        self.trunk_notified(&mut observed);
         self.dialled.clear();
         self.digit_deadline = None;
         if !self.quarantine_mode.looping {

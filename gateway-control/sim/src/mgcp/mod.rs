@@ -44,6 +44,7 @@ mod gateway;
 mod line;
 mod profile;
 mod request;
+mod trunk;
 
 #[cfg(test)]
 mod tests;

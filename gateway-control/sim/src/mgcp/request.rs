@@ -30,8 +30,14 @@ pub(crate) enum Observed {
     Flash,
     /// `D/0`…`D/#`.
     Digit(char),
-    /// `L/oc`: a timeout signal completed.
+    /// `L/oc`: a timeout signal completed (or, on an FXO port, the number was dialled).
     OperationComplete,
+    /// `L/rg` on an FXO port: ringing voltage from the PBX, one event per ring burst.
+    Ringing,
+    /// `L/lsa` on an FXO port: line-side answer supervision, the polarity reversal.
+    Reversal,
+    /// `L/osi` on an FXO port: the open switch interval, a loop-current drop (CPC).
+    LoopDrop,
 }
 
 impl Observed {
@@ -43,6 +49,9 @@ impl Observed {
             Self::Flash => "L/hf".into(),
             Self::Digit(d) => format!("{}/{d}", profile.digit_package()),
             Self::OperationComplete => "L/oc".into(),
+            Self::Ringing => "L/rg".into(),
+            Self::Reversal => "L/lsa".into(),
+            Self::LoopDrop => "L/osi".into(),
         }
     }
 }
@@ -60,6 +69,10 @@ pub(crate) enum EventSpec {
     },
     OperationComplete,
     OperationFailure,
+    /// FXO ports: `L/rg`, `L/lsa`, `L/osi` detected.
+    Ringing,
+    Reversal,
+    LoopDrop,
 }
 
 impl EventSpec {
@@ -68,7 +81,10 @@ impl EventSpec {
             (Self::OffHook, Observed::OffHook)
             | (Self::OnHook, Observed::OnHook)
             | (Self::Flash, Observed::Flash)
-            | (Self::OperationComplete, Observed::OperationComplete) => true,
+            | (Self::OperationComplete, Observed::OperationComplete)
+            | (Self::Ringing, Observed::Ringing)
+            | (Self::Reversal, Observed::Reversal)
+            | (Self::LoopDrop, Observed::LoopDrop) => true,
             (Self::Digits { keys, .. }, Observed::Digit(d)) => {
                 key_index(d).is_some_and(|i| keys & (1 << i) != 0)
             }
@@ -228,6 +244,10 @@ fn event_spec(name: &EventName<'_>, profile: Profile) -> Result<EventSpec, Refus
         ('L', "hf") => Some(EventSpec::Flash),
         ('L' | 'G', "oc") => Some(EventSpec::OperationComplete),
         ('L' | 'G', "of") => Some(EventSpec::OperationFailure),
+        // Detected only on FXO ports; an FXS line accepts the request and never sees them.
+        ('L', "rg") => Some(EventSpec::Ringing),
+        ('L', "lsa") => Some(EventSpec::Reversal),
+        ('L', "osi") => Some(EventSpec::LoopDrop),
         ('L' | 'D', _) => digit_spec(code),
         _ => None,
     };
@@ -335,7 +355,9 @@ pub(crate) fn signal(sig: &EventRef<'_>, profile: Profile) -> Result<Signal, Ref
         ('L' | 'D', k) if k.len() == 1 && key_index(k.chars().next().unwrap_or(' ')).is_some() => {
             (SignalType::Brief, RingKind::None)
         }
-        ('L', "hd" | "hu" | "hf" | "oc" | "of") => {
+        // The FXO port's hook switch (seize or answer, release); an FXS line refuses them.
+        ('L', "hd" | "hu") => (SignalType::Brief, RingKind::None),
+        ('L', "hf" | "oc" | "of") => {
             return Err(Refusal::new(ReturnCode::NO_SUCH_EVENT, "not a signal"));
         }
         ('L', "mwi" | "s0" | "s1" | "s2" | "s3" | "s4" | "s5" | "s6" | "s7") => {
@@ -692,7 +714,9 @@ mod tests {
         let short = s("rg", Some("to=6000")).unwrap();
         assert_eq!(short.kind, SignalType::Timeout(Duration::from_secs(6)));
         assert!(s("L/vmwi", Some("-")).unwrap().off);
-        assert_eq!(s("L/hd", None).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
+        assert_eq!(s("L/hf", None).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
+        // The hook switch of an FXO port; an FXS line refuses it (`Line::check_trunk_signals`).
+        assert_eq!(s("L/hd", None).unwrap().kind, SignalType::Brief);
         assert_eq!(s("L/zz", None).unwrap_err().code, ReturnCode::NO_SUCH_EVENT);
         assert_eq!(
             s("Q/rg", None).unwrap_err().code,
