@@ -28,6 +28,7 @@ use gateway_control::model::{CallId, Digit, LineId, Media};
 pub mod manager;
 pub mod media;
 pub mod station;
+pub mod trunk;
 
 /// A user of the IVM core, by GUID (the appliance's user UUID, as bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

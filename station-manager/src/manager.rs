@@ -10,6 +10,7 @@ use gateway_control::model::{CallId, Codec, Command, Event, GatewayId, LineId};
 use tracing::debug;
 
 use crate::station::{Answered, Calls, Station, Stats as StationStats};
+use crate::trunk::{self, Spawn, Then, TrunkError, TrunkGroup, Trunks};
 use crate::{Input, MediaCommand, MediaEvent, Output, RequestId, StreamId, UserId};
 
 /// A [`Config`] value out of range.
@@ -216,6 +217,8 @@ pub struct Stats {
     pub failures_merged: u64,
     /// The stations' counters, summed.
     pub stations: StationStats,
+    /// The trunks' counters.
+    pub trunks: trunk::Stats,
 }
 
 /// A record request rung on several phones: which still ring, and whether one answered.
@@ -241,6 +244,11 @@ struct Pending {
 /// A user may have several stations: a record request or a message rings all that can ring,
 /// the first to pick up wins and the others stop ringing; a message heard or deleted on one is
 /// withdrawn from the others.
+///
+/// Phones behind trunks ([`Self::add_trunk`], [`trunk::station_line`]) are stations on virtual
+/// lines: the [`trunk`] layer carries their commands to the trunk ports and the ports' events
+/// back. Dial-in callers get a short-lived station of their own, which rings no other phone
+/// and takes no requests.
 #[derive(Debug)]
 pub struct StationManager {
     config: Config,
@@ -261,6 +269,9 @@ pub struct StationManager {
     /// Each user's availability as last queued in `availability`.
     available: HashMap<UserId, bool>,
     availability: VecDeque<(UserId, bool)>,
+    trunks: Trunks,
+    /// Dial-in callers' stations: not in `by_user`, removed when their call ends.
+    transient: HashSet<usize>,
 }
 
 impl StationManager {
@@ -268,6 +279,8 @@ impl StationManager {
     pub fn new(config: Config) -> Self {
         let calls = Calls::new(config.ports.clone(), config.first_call);
         Self {
+            trunks: Trunks::new(config.clone()),
+            transient: HashSet::new(),
             config,
             calls,
             stations: Vec::new(),
@@ -306,12 +319,27 @@ impl StationManager {
         if self.gateways_up.contains(&line.gateway) {
             station.gateway_known_up();
         }
-        self.commands
-            .push_back(Command::AddLine { line: line.clone() });
-        let i = match slot {
+        if self.trunks.is_virtual(&line) {
+            // Its line status comes with the next event handled.
+            self.trunks.line_added(&line);
+        } else {
+            self.commands
+                .push_back(Command::AddLine { line: line.clone() });
+        }
+        let i = self.place_station(slot, station);
+        self.by_line.insert(line, i);
+        self.by_user.entry(user).or_default().push(i);
+        self.note_availability(user);
+        Ok(())
+    }
+
+    /// Puts `station` in `slot` (a removed station's) or a new one; returns its index.
+    fn place_station(&mut self, slot: Option<usize>, station: Station) -> usize {
+        match slot {
             Some(i) => {
                 // The removed station's calls are over; late events for them are dropped.
                 self.retired.remove(&i);
+                self.transient.remove(&i);
                 self.by_call.retain(|_, s| *s != i);
                 self.stations[i] = station;
                 i
@@ -320,11 +348,25 @@ impl StationManager {
                 self.stations.push(station);
                 self.stations.len() - 1
             }
-        };
-        self.by_line.insert(line, i);
-        self.by_user.entry(user).or_default().push(i);
-        self.note_availability(user);
+        }
+    }
+
+    /// Adds a trunk group: its ports are watched as trunks ([`Command::AddTrunk`]), phones
+    /// behind it can be added on [`Self::trunk_station_line`], and with dial-in its incoming
+    /// calls are answered.
+    pub fn add_trunk(&mut self, group: TrunkGroup) -> Result<(), TrunkError> {
+        let up = group_gateway_up(&self.gateways_up, &group);
+        self.trunks.add_group(group, up)?;
+        while let Some(c) = self.trunks.poll_command() {
+            self.commands.push_back(c);
+        }
         Ok(())
+    }
+
+    /// The line to add with [`Self::add_station`] for a phone behind trunk `trunk` reached
+    /// by dialling `number`.
+    pub fn trunk_station_line(&self, trunk: &str, number: &str) -> Result<LineId, TrunkError> {
+        self.trunks.station_line(trunk, number)
     }
 
     /// Takes the phone on `line` from its user, while running. What it was doing ends as at
@@ -351,8 +393,9 @@ impl StationManager {
         }
         self.stations[i].stop(&mut self.calls, crate::StopReason::Removed);
         self.collect(now, i);
-        self.commands
-            .push_back(Command::RemoveLine { line: line.clone() });
+        self.route(now, Command::RemoveLine { line: line.clone() });
+        self.transient.remove(&i);
+        self.pump(now);
         Some(user)
     }
 
@@ -365,6 +408,7 @@ impl StationManager {
             self.stations[i].shutdown(&mut self.calls);
             self.collect(now, i);
         }
+        self.pump(now);
     }
 
     /// Whether any station is still capturing or finishing a recording.
@@ -388,6 +432,7 @@ impl StationManager {
     /// Whether `user` can be rung to record now: `None` if they have no station (HTTP 409),
     /// `Some(false)` if every station's gateway is down (HTTP 503).
     pub fn is_available(&self, user: UserId) -> Option<bool> {
+        // (Dial-in callers' stations are not in `by_user`.)
         let list = self.by_user.get(&user)?;
         Some(list.iter().any(|&i| self.stations[i].is_available()))
     }
@@ -419,6 +464,7 @@ impl StationManager {
     /// The counters.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
+        s.trunks = self.trunks.stats();
         s.stations = self
             .stations
             .iter()
@@ -428,6 +474,21 @@ impl StationManager {
 
     /// A gateway model event.
     pub fn handle_event(&mut self, now: Instant, event: Event) {
+        let for_trunks = match &event {
+            Event::GatewayUp { .. } | Event::GatewayDown { .. } => true,
+            e => trunk::event_line(e).is_some_and(|l| self.trunks.is_port(l)),
+        };
+        if for_trunks {
+            self.trunks.handle_event(now, &event, &mut self.calls);
+        }
+        if !for_trunks || matches!(event, Event::GatewayUp { .. } | Event::GatewayDown { .. }) {
+            self.deliver(now, event);
+        }
+        self.pump(now);
+    }
+
+    /// A gateway event (or one the trunks made for a virtual line) to the stations.
+    fn deliver(&mut self, now: Instant, event: Event) {
         match &event {
             Event::GatewayUp { gateway } | Event::GatewayDown { gateway, .. } => {
                 if matches!(event, Event::GatewayUp { .. }) {
@@ -468,8 +529,21 @@ impl StationManager {
     /// An input from the IVM core.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Identified { .. } | Input::Recipient { .. } => {
-                self.stats.unknown_user += 1;
+            Input::Identified {
+                line,
+                user,
+                waiting,
+            } => {
+                let answer = trunk::Answer::Identified(user, waiting);
+                self.trunks
+                    .handle_answer(now, &line, answer, &mut self.calls);
+                self.pump(now);
+            }
+            Input::Recipient { line, user } => {
+                let answer = trunk::Answer::Recipient(user);
+                self.trunks
+                    .handle_answer(now, &line, answer, &mut self.calls);
+                self.pump(now);
             }
             Input::Record { request, user, .. } => {
                 let targets: Vec<usize> = self
@@ -527,11 +601,17 @@ impl StationManager {
                 self.send_to(now, &targets, &input);
             }
         }
+        self.pump(now);
     }
 
     /// An event from the media engine.
     pub fn handle_media(&mut self, now: Instant, event: MediaEvent) {
         let call = media_call(&event);
+        if self.trunks.wants_media(&event, call) {
+            self.trunks.handle_media(now, event, &mut self.calls);
+            self.pump(now);
+            return;
+        }
         let Some(&i) = self.by_call.get(&call) else {
             self.stats.unknown_call += 1;
             debug!(%call, "media event for no station's call dropped");
@@ -539,6 +619,7 @@ impl StationManager {
         };
         self.stations[i].handle_media(now, event, &mut self.calls);
         self.collect(now, i);
+        self.pump(now);
     }
 
     /// The instant from [`poll_timeout`](Self::poll_timeout) has passed.
@@ -549,6 +630,87 @@ impl StationManager {
                 self.collect(now, i);
             }
         }
+        if self.trunks.poll_timeout().is_some_and(|t| t <= now) {
+            self.trunks.handle_timeout(now, &mut self.calls);
+        }
+        self.pump(now);
+    }
+
+    /// A station's command: to the trunks for a virtual line, else to the gateway.
+    fn route(&mut self, now: Instant, c: Command) {
+        if c.line().is_some_and(|l| self.trunks.is_virtual(l)) {
+            self.trunks.handle_station_command(now, c, &mut self.calls);
+        } else {
+            self.commands.push_back(c);
+        }
+    }
+
+    /// Moves what the trunks have for others to them, until nothing more comes of it.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut more = false;
+            while let Some(c) = self.trunks.poll_command() {
+                self.commands.push_back(c);
+            }
+            while let Some(m) = self.trunks.poll_media() {
+                self.media.push_back(m);
+            }
+            while let Some(o) = self.trunks.poll_output() {
+                self.outputs.push_back(o);
+            }
+            while let Some(e) = self.trunks.poll_event() {
+                more = true;
+                self.deliver(now, e);
+            }
+            if let Some(s) = self.trunks.poll_spawn() {
+                more = true;
+                self.spawn(now, s);
+            }
+            if let Some(line) = self.trunks.poll_retire() {
+                more = true;
+                self.remove_station(now, &line);
+            }
+            if !more {
+                break;
+            }
+        }
+    }
+
+    /// Adds a dial-in caller's station and sets it going: it rings (answered at once by the
+    /// trunk) to play their messages or to record one.
+    fn spawn(&mut self, now: Instant, s: Spawn) {
+        let slot = match self.by_line.get(&s.line) {
+            Some(&i) if self.retired.contains(&i) && !self.stations[i].is_capturing() => Some(i),
+            Some(_) => {
+                debug!(line = %s.line, "dial-in station not added: the line is still in use");
+                return;
+            }
+            None => None,
+        };
+        let mut station = Station::new(s.line.clone(), s.user, self.config.clone());
+        station.gateway_known_up();
+        let i = self.place_station(slot, station);
+        self.transient.insert(i);
+        self.by_line.insert(s.line.clone(), i);
+        let status = Event::LineStatus {
+            line: s.line.clone(),
+            off_hook: false,
+        };
+        self.stations[i].handle_event(now, &status, &mut self.calls);
+        match s.then {
+            Then::Listen(waiting) => {
+                for (message, from) in waiting {
+                    let input = Input::MessageWaiting {
+                        user: s.user,
+                        message,
+                        from,
+                    };
+                    self.stations[i].handle_input(now, input, &mut self.calls);
+                }
+            }
+            Then::Record(to) => self.stations[i].record_for(now, to),
+        }
+        self.collect(now, i);
     }
 
     /// The next command for the gateway controller.
@@ -568,7 +730,11 @@ impl StationManager {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.stations.iter().filter_map(Station::poll_timeout).min()
+        let stations = self.stations.iter().filter_map(Station::poll_timeout).min();
+        match (stations, self.trunks.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn stations_of(&self, user: UserId) -> Vec<usize> {
@@ -591,10 +757,12 @@ impl StationManager {
     /// Moves station `i`'s outbox to ours, keeping the call map, merging the outcomes of a
     /// request rung on several phones, and stopping the others when one is picked up.
     fn collect(&mut self, now: Instant, i: usize) {
-        self.note_availability(self.stations[i].user());
-        while let Some(c) = self.stations[i].poll_command() {
-            self.commands.push_back(c);
+        let transient = self.transient.contains(&i);
+        if !transient {
+            self.note_availability(self.stations[i].user());
         }
+        // Media first: a trunk watches a station's call once its connection is asked for,
+        // which must reach the engine after the call is opened.
         while let Some(m) = self.stations[i].poll_media() {
             match &m {
                 MediaCommand::Open { call, .. } => {
@@ -606,6 +774,9 @@ impl StationManager {
                 _ => {}
             }
             self.media.push_back(m);
+        }
+        while let Some(c) = self.stations[i].poll_command() {
+            self.route(now, c);
         }
         let mut withdrawn = Vec::new();
         while let Some(o) = self.stations[i].poll_output() {
@@ -639,7 +810,8 @@ impl StationManager {
             }
             self.outputs.push_back(o);
         }
-        if let Some(answered) = self.stations[i].take_answered() {
+        let answered = self.stations[i].take_answered();
+        if let Some(answered) = answered.filter(|_| !transient) {
             let others: Vec<usize> = self
                 .stations_of(self.stations[i].user())
                 .into_iter()
@@ -680,7 +852,8 @@ fn is_about_a_call(e: &Event) -> bool {
     )
 }
 
-fn media_call(e: &MediaEvent) -> CallId {
+/// The call a media event is about.
+pub(crate) fn media_call(e: &MediaEvent) -> CallId {
     match e {
         MediaEvent::Digit { call, .. }
         | MediaEvent::Silence { call }
@@ -691,6 +864,10 @@ fn media_call(e: &MediaEvent) -> CallId {
         | MediaEvent::Progress { call, .. }
         | MediaEvent::Failed { call, .. } => *call,
     }
+}
+
+fn group_gateway_up(up: &HashSet<GatewayId>, group: &TrunkGroup) -> bool {
+    group.gateway().is_some_and(|g| up.contains(g))
 }
 
 #[cfg(test)]

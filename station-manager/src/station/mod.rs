@@ -339,6 +339,23 @@ impl Station {
 
     /// The gateway is known to be up already (the station was added late): wait for the
     /// line's audited hook state.
+    /// Rings to record a message for `to` that answers no request: a dial-in caller
+    /// leaving one (their station's ring is answered at once). Only from `Idle`.
+    pub(crate) fn record_for(&mut self, now: Instant, to: Vec<UserId>) {
+        if !matches!(self.state, State::Idle) {
+            self.core.stats.ignored += 1;
+            return;
+        }
+        let cadence = Cadence::Distinctive(self.core.config.record_cadence);
+        self.core
+            .ring(now, cadence, self.core.config.record_ring_timeout);
+        self.state = State::AwaitingOffHook(states::Purpose::Record(states::RecordJob {
+            request: None,
+            to,
+            delivery: crate::Delivery::Record,
+        }));
+    }
+
     pub(crate) fn gateway_known_up(&mut self) {
         self.core.up = true;
         self.state = State::AwaitingLineStatus;

@@ -1,0 +1,706 @@
+//! The trunk layer through the manager, with the gateway's events written by hand: what the
+//! station behind a trunk and the dial-in caller cause on the ports, and what the ports'
+//! events cause for them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gateway_control::model::{
+    CallId, CallerId, Codec, Command, Digit, Disconnect, Event, GatewayId, LineId, Media,
+};
+
+use super::{Selection, TrunkGroup, station_line};
+use crate::manager::{Config, StationManager};
+use crate::{
+    Input, MediaCommand, MediaEvent, MessageId, Output, Progress, Prompt, RequestId, StopReason,
+    UserId,
+};
+
+const ALICE: UserId = UserId([0xA1; 16]);
+const CAROL: UserId = UserId([0xCA; 16]);
+const DAVE: UserId = UserId([0xDA; 16]);
+const ERIN: UserId = UserId([0xE1; 16]);
+
+/// A base instant for virtual time, never a measurement.
+#[allow(clippy::disallowed_methods)]
+fn epoch() -> Instant {
+    Instant::now()
+}
+
+fn port(n: u16) -> LineId {
+    LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"))
+}
+
+/// The manager, its virtual clock, and everything it has said, drained as it goes.
+struct T {
+    m: StationManager,
+    now: Instant,
+    commands: Vec<Command>,
+    media: Vec<MediaCommand>,
+    outputs: Vec<Output>,
+}
+
+impl T {
+    /// Trunk `pbx` on ports 3 and 4 (dial-in), carol behind it at 2041, dave at 2042, erin
+    /// at 2043; the gateway is up.
+    fn new(selection: Selection) -> Self {
+        let mut m = StationManager::new(Config::default());
+        let group = TrunkGroup::new("pbx", vec![port(3), port(4)])
+            .unwrap()
+            .selection(selection)
+            .dial_in(true);
+        m.add_trunk(group).unwrap();
+        for (user, number) in [(CAROL, "2041"), (DAVE, "2042"), (ERIN, "2043")] {
+            let line = m.trunk_station_line("pbx", number).unwrap();
+            m.add_station(line, user).unwrap();
+        }
+        let mut t = Self {
+            m,
+            now: epoch(),
+            commands: Vec::new(),
+            media: Vec::new(),
+            outputs: Vec::new(),
+        };
+        t.ev(Event::GatewayUp {
+            gateway: GatewayId::new("gw1"),
+        });
+        assert!(
+            t.take_commands()
+                .iter()
+                .filter(|c| matches!(c, Command::AddTrunk { .. }))
+                .count()
+                == 2
+        );
+        t.media.clear();
+        for n in ["2041", "2042", "2043"] {
+            assert_eq!(t.state(&station_line("pbx", n)), "Idle");
+        }
+        t
+    }
+
+    fn drain(&mut self) {
+        while let Some(c) = self.m.poll_command() {
+            self.commands.push(c);
+        }
+        while let Some(c) = self.m.poll_media() {
+            self.media.push(c);
+        }
+        while let Some(o) = self.m.poll_output() {
+            self.outputs.push(o);
+        }
+    }
+
+    fn ev(&mut self, e: Event) {
+        self.m.handle_event(self.now, e);
+        self.drain();
+    }
+
+    fn media_ev(&mut self, e: MediaEvent) {
+        self.m.handle_media(self.now, e);
+        self.drain();
+    }
+
+    fn input(&mut self, i: Input) {
+        self.m.handle_input(self.now, i);
+        self.drain();
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        while let Some(t) = self.m.poll_timeout().filter(|t| *t <= self.now) {
+            let _ = t;
+            self.m.handle_timeout(self.now);
+            self.drain();
+        }
+    }
+
+    fn take_commands(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+
+    fn take_media(&mut self) -> Vec<MediaCommand> {
+        std::mem::take(&mut self.media)
+    }
+
+    fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outputs)
+    }
+
+    fn state(&self, line: &LineId) -> &'static str {
+        self.m.station(line).map_or("none", |s| s.state_name())
+    }
+
+    /// The gateway made the connection `call` on `line` (answering a `CreateConnection`).
+    fn created(&mut self, line: &LineId, call: CallId) {
+        self.ev(Event::ConnectionCreated {
+            line: line.clone(),
+            call,
+            local: media(),
+        });
+    }
+
+    fn key(&mut self, line: &LineId, keys: &str) {
+        for k in keys.chars() {
+            self.ev(Event::Digit {
+                line: line.clone(),
+                digit: Digit::new(k).unwrap(),
+            });
+        }
+    }
+
+    /// Rings carol to record for alice; returns the port seized and our watching call.
+    fn ring_carol(&mut self, request: u64) -> (LineId, CallId) {
+        self.input(Input::Record {
+            request: RequestId(request),
+            user: CAROL,
+            to: vec![ALICE],
+            delivery: crate::Delivery::Record,
+        });
+        let commands = self.take_commands();
+        let (port, call) = seized(&commands).expect("a port seized");
+        assert!(
+            commands.contains(&Command::Dial {
+                line: port.clone(),
+                number: digits("2041"),
+                method: gateway_control::model::DialMethod::Dtmf,
+            }),
+            "{commands:#?}"
+        );
+        self.created(&port, call);
+        assert!(
+            self.take_media()
+                .contains(&MediaCommand::WatchProgress { call }),
+            "the line is heard for call progress"
+        );
+        (port, call)
+    }
+
+    /// The station's connection on `port` after an answer: its call id.
+    fn station_call(&mut self, port: &LineId) -> CallId {
+        let commands = self.take_commands();
+        let call = commands
+            .iter()
+            .find_map(|c| match c {
+                Command::CreateConnection { line, call, .. } if line == port => Some(*call),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no connection on {port}: {commands:#?}"));
+        self.created(port, call);
+        call
+    }
+}
+
+fn media() -> Media {
+    Media {
+        address: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        codec: Codec::Pcmu,
+        ptime: Duration::from_millis(20),
+        telephone_event: None,
+    }
+}
+
+fn digits(s: &str) -> Vec<Digit> {
+    s.chars().map(|c| Digit::new(c).unwrap()).collect()
+}
+
+/// The port a `Seize` named and the connection made on it.
+fn seized(commands: &[Command]) -> Option<(LineId, CallId)> {
+    let port = commands.iter().find_map(|c| match c {
+        Command::Seize { line } => Some(line.clone()),
+        _ => None,
+    })?;
+    let call = commands.iter().find_map(|c| match c {
+        Command::CreateConnection { line, call, .. } if *line == port => Some(*call),
+        _ => None,
+    })?;
+    Some((port, call))
+}
+
+fn released(commands: &[Command], port: &LineId) -> bool {
+    commands.contains(&Command::Release { line: port.clone() })
+}
+
+fn failure(outputs: &[Output]) -> Option<String> {
+    outputs.iter().find_map(|o| match o {
+        Output::RecordFailed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_station_behind_a_trunk_is_seized_dialled_answered_recorded_and_hung_up() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, watch) = t.ring_carol(1);
+    assert_eq!(p, port(3), "first free");
+    t.ev(Event::DialComplete { line: p.clone() });
+    t.ev(Event::FarEndAnswer { line: p.clone() });
+    // Our watching call goes before the station's connection is made.
+    let commands = t.commands.clone();
+    let del = commands
+        .iter()
+        .position(|c| matches!(c, Command::DeleteConnection { call, .. } if *call == watch));
+    let create = commands
+        .iter()
+        .position(|c| matches!(c, Command::CreateConnection { line, .. } if *line == p));
+    assert!(del.unwrap() < create.unwrap(), "{commands:#?}");
+    let c = t.station_call(&p);
+    assert!(t.media.contains(&MediaCommand::WatchProgress { call: c }));
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Recording");
+    assert!(
+        t.take_outputs()
+            .iter()
+            .any(|o| matches!(o, Output::Capturing { user, .. } if *user == CAROL))
+    );
+    // The far end hangs up: loop-current drop.
+    t.ev(Event::FarEndDisconnect {
+        line: p.clone(),
+        why: Disconnect::LoopCurrentDrop,
+    });
+    assert!(released(&t.take_commands(), &p), "released at once");
+    t.media_ev(MediaEvent::Captured {
+        call: c,
+        file: PathBuf::from("/tmp/x.wav"),
+        duration: Duration::from_secs(4),
+        speech: Duration::from_secs(3),
+    });
+    let commands = t.take_commands();
+    assert!(
+        commands.contains(&Command::DeleteConnection {
+            line: p.clone(),
+            call: c
+        }),
+        "{commands:#?}"
+    );
+    assert!(!released(&commands, &p), "released once");
+    let recorded = t.take_outputs();
+    assert!(recorded.iter().any(|o| matches!(
+        o,
+        Output::Recorded { request: Some(RequestId(1)), user, to, reason: StopReason::OnHook, .. }
+            if *user == CAROL && to == &vec![ALICE]
+    )), "{recorded:#?}");
+    assert_eq!(t.m.stats().trunks.answered_by_line, 1);
+    assert_eq!(t.m.stats().trunks.far_end_gone, 1);
+    // The port is free again: the next call takes it.
+    let (again, _) = t.ring_carol(2);
+    assert_eq!(again, port(3));
+}
+
+#[test]
+fn without_an_answer_signal_voice_after_dialling_answers() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, watch) = t.ring_carol(1);
+    // Voice before the number is out (our DTMF echoed) is not an answer.
+    t.media_ev(MediaEvent::Progress {
+        call: watch,
+        heard: Progress::Voice,
+    });
+    assert_eq!(t.state(&station_line("pbx", "2041")), "AwaitingOffHook");
+    t.ev(Event::DialComplete { line: p.clone() });
+    t.media_ev(MediaEvent::Progress {
+        call: watch,
+        heard: Progress::Ringback,
+    });
+    assert_eq!(t.state(&station_line("pbx", "2041")), "AwaitingOffHook");
+    t.media_ev(MediaEvent::Progress {
+        call: watch,
+        heard: Progress::Voice,
+    });
+    let c = t.station_call(&p);
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Recording");
+    assert_eq!(t.m.stats().trunks.answered_by_voice, 1);
+    // The far end hangs up on a line without CPC: the PBX plays reorder on the call.
+    t.media_ev(MediaEvent::Progress {
+        call: c,
+        heard: Progress::Reorder,
+    });
+    assert!(released(&t.take_commands(), &p));
+    assert_eq!(t.state(&station_line("pbx", "2041")), "AwaitingCapture");
+}
+
+#[test]
+fn busy_tone_fails_the_ring_and_frees_the_port() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, watch) = t.ring_carol(1);
+    t.ev(Event::DialComplete { line: p.clone() });
+    t.media_ev(MediaEvent::Progress {
+        call: watch,
+        heard: Progress::Busy,
+    });
+    let commands = t.take_commands();
+    assert!(released(&commands, &p));
+    assert!(commands.contains(&Command::DeleteConnection {
+        line: p.clone(),
+        call: watch
+    }));
+    assert!(t.media.contains(&MediaCommand::Close { call: watch }));
+    let why = failure(&t.take_outputs()).unwrap();
+    assert!(why.contains("busy"), "{why}");
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
+    assert_eq!(t.m.stats().trunks.busy, 1);
+    // The gateway's own busy detection does the same.
+    let (p, _) = t.ring_carol(2);
+    t.ev(Event::FarEndDisconnect {
+        line: p.clone(),
+        why: Disconnect::Busy,
+    });
+    assert!(released(&t.take_commands(), &p));
+    assert!(failure(&t.take_outputs()).unwrap().contains("busy"));
+}
+
+#[test]
+fn no_answer_releases_the_trunk_when_the_ring_times_out() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, _) = t.ring_carol(1);
+    t.ev(Event::DialComplete { line: p.clone() });
+    t.advance(Duration::from_secs(31));
+    assert!(released(&t.take_commands(), &p));
+    assert_eq!(
+        failure(&t.take_outputs()).as_deref(),
+        Some("no answer after 30 s")
+    );
+    assert_eq!(t.m.stats().trunks.unanswered, 1);
+}
+
+#[test]
+fn when_every_trunk_is_busy_the_ring_fails_saying_so() {
+    let mut t = T::new(Selection::FirstFree);
+    let (a, _) = t.ring_carol(1);
+    t.input(Input::Record {
+        request: RequestId(2),
+        user: DAVE,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    });
+    let (b, _) = seized(&t.take_commands()).unwrap();
+    assert_eq!((a, b), (port(3), port(4)));
+    t.input(Input::Record {
+        request: RequestId(3),
+        user: ERIN,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    });
+    assert!(seized(&t.take_commands()).is_none());
+    let why = failure(&t.take_outputs()).unwrap();
+    assert_eq!(
+        why,
+        "the phone could not be rung: all 2 lines of trunk pbx are busy"
+    );
+    assert_eq!(t.m.stats().trunks.all_busy, 1);
+}
+
+#[test]
+fn round_robin_moves_on_and_glare_moves_the_call_to_another_port() {
+    let mut t = T::new(Selection::RoundRobin);
+    let (a, _) = t.ring_carol(1);
+    t.advance(Duration::from_secs(31));
+    t.take_commands();
+    t.take_outputs();
+    let (b, _) = t.ring_carol(2);
+    assert_eq!((a.clone(), b.clone()), (port(3), port(4)), "round robin");
+    t.advance(Duration::from_secs(31));
+    t.take_commands();
+    t.take_outputs();
+    // Glare: port 3 is seized by us as a call comes in on it.
+    let (c, _) = t.ring_carol(3);
+    assert_eq!(c, port(3));
+    t.ev(Event::IncomingCall {
+        line: c.clone(),
+        caller_id: None,
+    });
+    let commands = t.take_commands();
+    assert!(released(&commands, &c));
+    assert_eq!(seized(&commands).map(|(p, _)| p), Some(port(4)));
+    assert_eq!(t.m.stats().trunks.glare, 1);
+    // A seize the gateway refuses goes to the next port, and with none left the ring fails.
+    t.ev(Event::CommandFailed {
+        line: port(4),
+        call: None,
+        code: 401,
+        reason: "off hook".into(),
+    });
+    assert!(released(&t.take_commands(), &port(4)));
+    let why = failure(&t.take_outputs()).unwrap();
+    assert!(
+        why.contains("no line of trunk pbx could be seized"),
+        "{why}"
+    );
+}
+
+/// A caller dials in on port 4 with no caller id; returns our call there.
+fn dial_in(t: &mut T, caller: Option<&str>) -> CallId {
+    t.ev(Event::IncomingCall {
+        line: port(4),
+        caller_id: caller.map(|n| CallerId {
+            number: Some(n.into()),
+            name: None,
+        }),
+    });
+    let commands = t.take_commands();
+    assert!(commands.contains(&Command::Answer { line: port(4) }));
+    let call = commands
+        .iter()
+        .find_map(|c| match c {
+            Command::CreateConnection { line, call, .. } if *line == port(4) => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    t.created(&port(4), call);
+    call
+}
+
+fn prompts(media: &[MediaCommand]) -> Vec<Prompt> {
+    media
+        .iter()
+        .filter_map(|m| match m {
+            MediaCommand::PlayPrompt { prompt, .. } => Some(*prompt),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Plays prompts to their ends until none is started.
+fn hear_out(t: &mut T, call: CallId) -> Vec<Prompt> {
+    let mut heard = Vec::new();
+    loop {
+        let started = prompts(&t.take_media());
+        if started.is_empty() {
+            return heard;
+        }
+        heard.extend(started);
+        t.media_ev(MediaEvent::PlayDone { call });
+    }
+}
+
+#[test]
+fn a_caller_dials_in_identifies_and_hears_their_messages() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in(&mut t, None);
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterNumber]);
+    // Keys barge in on the prompt.
+    t.key(&port(4), "2041#");
+    assert!(t.media.contains(&MediaCommand::StopPlay { call }));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    t.key(&port(4), "4321#");
+    assert_eq!(
+        t.take_outputs(),
+        vec![Output::Identify {
+            line: port(4),
+            number: "2041".into(),
+            pin: "4321".into()
+        }]
+    );
+    let message = MessageId([7; 16]);
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![(message, ALICE)],
+    });
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::Menu]);
+    t.key(&port(4), "1");
+    // Our call ends; the caller's station takes the port and plays the message.
+    let caller_line = LineId::new(GatewayId::new("dial-in:pbx"), "aaln/4");
+    assert!(t.commands.contains(&Command::DeleteConnection {
+        line: port(4),
+        call
+    }));
+    let c = t.station_call(&port(4));
+    assert_eq!(t.state(&caller_line), "Playing");
+    assert!(
+        t.take_media()
+            .contains(&MediaCommand::PlayMessage { call: c, message })
+    );
+    t.media_ev(MediaEvent::PlayDone { call: c });
+    assert!(t.take_outputs().contains(&Output::Played {
+        user: CAROL,
+        message
+    }));
+    // Nothing left: the station ends its call, the port is released, the station removed.
+    let commands = t.take_commands();
+    assert!(commands.contains(&Command::DeleteConnection {
+        line: port(4),
+        call: c
+    }));
+    assert!(released(&commands, &port(4)));
+    assert!(t.m.stations().all(|s| s.line() != &caller_line));
+    assert_eq!(t.m.stats().trunks.identified, 1);
+    // Carol's station behind the trunk did not ring.
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
+}
+
+#[test]
+fn three_wrong_pins_end_the_call() {
+    let mut t = T::new(Selection::FirstFree);
+    // Caller id gives the number: only the PIN is asked for.
+    let call = dial_in(&mut t, Some("2041"));
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterPin]);
+    for n in 0..3 {
+        if n == 0 {
+            t.key(&port(4), "0000#");
+        } else {
+            t.key(&port(4), "2041#");
+            assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterPin]);
+            t.key(&port(4), "9999#");
+        }
+        let asked = t.take_outputs();
+        assert!(
+            matches!(&asked[..], [Output::Identify { .. }]),
+            "{asked:#?}"
+        );
+        t.input(Input::Identified {
+            line: port(4),
+            user: None,
+            waiting: vec![],
+        });
+        let heard = hear_out(&mut t, call);
+        if n < 2 {
+            assert_eq!(heard, vec![Prompt::Wrong, Prompt::EnterNumber]);
+        } else {
+            assert_eq!(heard, vec![Prompt::Wrong, Prompt::Goodbye]);
+        }
+    }
+    let commands = t.take_commands();
+    assert!(released(&commands, &port(4)));
+    assert!(commands.contains(&Command::DeleteConnection {
+        line: port(4),
+        call
+    }));
+    assert_eq!(t.m.stats().trunks.wrong_pins, 3);
+    // A late answer is dropped and counted, never a panic.
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![],
+    });
+    assert!(t.m.stats().trunks.dropped >= 1);
+}
+
+#[test]
+fn a_caller_leaves_a_message_for_a_user_by_number() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in(&mut t, Some("2041"));
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterPin]);
+    t.key(&port(4), "4321#");
+    t.take_outputs();
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![],
+    });
+    assert_eq!(
+        hear_out(&mut t, call)[..],
+        [Prompt::NoMessages, Prompt::Menu]
+    );
+    t.key(&port(4), "2");
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterRecipient]);
+    t.key(&port(4), "7000#");
+    assert_eq!(
+        t.take_outputs(),
+        vec![Output::LookUp {
+            line: port(4),
+            number: "7000".into()
+        }]
+    );
+    t.input(Input::Recipient {
+        line: port(4),
+        user: Some(ALICE),
+    });
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::SpeakAfterTone]);
+    let c = t.station_call(&port(4));
+    let caller_line = LineId::new(GatewayId::new("dial-in:pbx"), "aaln/4");
+    assert_eq!(t.state(&caller_line), "Recording");
+    // `#` from the caller ends the recording.
+    t.key(&port(4), "#");
+    t.media_ev(MediaEvent::Captured {
+        call: c,
+        file: PathBuf::from("/tmp/y.wav"),
+        duration: Duration::from_secs(5),
+        speech: Duration::from_secs(4),
+    });
+    let out = t.take_outputs();
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Recorded { request: None, user, to, reason: StopReason::StopKey, .. }
+                if *user == CAROL && to == &vec![ALICE]
+        )),
+        "{out:#?}"
+    );
+    // The caller hangs up; the port is free.
+    t.ev(Event::FarEndDisconnect {
+        line: port(4),
+        why: Disconnect::LoopCurrentDrop,
+    });
+    let _ = t.take_commands();
+    assert!(t.m.stations().all(|s| s.line() != &caller_line));
+}
+
+#[test]
+fn events_for_idle_trunks_and_keys_out_of_place_are_counted_drops() {
+    let mut t = T::new(Selection::FirstFree);
+    t.ev(Event::Digit {
+        line: port(3),
+        digit: Digit::new('5').unwrap(),
+    });
+    t.ev(Event::FarEndAnswer { line: port(3) });
+    t.ev(Event::FarEndDisconnect {
+        line: port(4),
+        why: Disconnect::Busy,
+    });
+    t.ev(Event::OffHook { line: port(3) });
+    assert_eq!(t.m.stats().trunks.dropped, 4);
+    assert!(t.take_commands().is_empty());
+    // An incoming call on a trunk without dial-in is left ringing.
+    let mut m = StationManager::new(Config::default());
+    m.add_trunk(TrunkGroup::new("out", vec![port(5)]).unwrap())
+        .unwrap();
+    m.handle_event(
+        epoch(),
+        Event::GatewayUp {
+            gateway: GatewayId::new("gw1"),
+        },
+    );
+    while m.poll_command().is_some() {}
+    m.handle_event(
+        epoch(),
+        Event::IncomingCall {
+            line: port(5),
+            caller_id: None,
+        },
+    );
+    assert_eq!(m.poll_command(), None);
+    assert_eq!(m.stats().trunks.incoming_ignored, 1);
+}
+
+#[test]
+fn trunk_groups_and_numbers_are_checked() {
+    use super::TrunkError;
+    assert_eq!(
+        TrunkGroup::new("x", vec![]),
+        Err(TrunkError::Ports("x".into()))
+    );
+    let other = LineId::new(GatewayId::new("gw2"), "aaln/1");
+    assert_eq!(
+        TrunkGroup::new("x", vec![port(1), other]),
+        Err(TrunkError::Gateways("x".into()))
+    );
+    let mut m = StationManager::new(Config::default());
+    m.add_trunk(TrunkGroup::new("pbx", vec![port(3)]).unwrap())
+        .unwrap();
+    assert_eq!(
+        m.add_trunk(TrunkGroup::new("pbx2", vec![port(3)]).unwrap()),
+        Err(TrunkError::PortTwice(port(3)))
+    );
+    assert_eq!(
+        m.trunk_station_line("pbx", "20a1"),
+        Err(TrunkError::Number("20a1".into()))
+    );
+    assert_eq!(
+        m.trunk_station_line("nope", "2041"),
+        Err(TrunkError::Unknown("nope".into()))
+    );
+    assert_eq!(
+        m.trunk_station_line("pbx", "2041").unwrap(),
+        station_line("pbx", "2041")
+    );
+}
