@@ -41,6 +41,8 @@ use crate::config::{Config, StationPlace};
 use crate::gateways::Gateways;
 use crate::sip::SipLines;
 
+mod dial_in;
+
 /// The subsystem's handle, held by the server.
 #[derive(Debug)]
 pub struct Stations {
@@ -204,15 +206,16 @@ const RESYNC: Duration = Duration::from_secs(5);
 fn config_stations(config: &Config) -> Vec<(LineId, String)> {
     let mut out = Vec::new();
     for s in &config.stations {
-        let StationPlace::Line { gateway, endpoint } = &s.place else {
-            // Stations behind trunks need analog trunks (FXO), not built yet.
-            warn!(user = %s.user, "a station behind a trunk is not supported yet; skipped");
-            continue;
+        let line = match &s.place {
+            StationPlace::Line { gateway, endpoint } => {
+                LineId::new(GatewayId::new(gateway), endpoint)
+            }
+            // A phone behind a trunk: the station manager's virtual line for it.
+            StationPlace::Trunk { trunk, dial } => {
+                station_manager::trunk::station_line(trunk, dial)
+            }
         };
-        out.push((
-            LineId::new(GatewayId::new(gateway), endpoint),
-            s.user.clone(),
-        ));
+        out.push((line, s.user.clone()));
     }
     out
 }
@@ -286,7 +289,7 @@ pub async fn start(
         core.clone(),
         gateways,
         media,
-        (configured, lines, sip),
+        (configured, lines, sip, dial_in::groups(config)),
         events,
         shutdown_rx,
     ));
@@ -358,14 +361,19 @@ fn now() -> Instant {
 }
 
 /// Where the stations come from: the config's, the lines at start, and the SIP phones.
-type Sources = (Vec<(LineId, String)>, Vec<Line>, Option<Arc<SipLines>>);
+type Sources = (
+    Vec<(LineId, String)>,
+    Vec<Line>,
+    Option<Arc<SipLines>>,
+    Vec<station_manager::trunk::TrunkGroup>,
+);
 
 /// Drives the station manager until the application stops.
 async fn run(
     core: VoiceMessaging,
     gateways: Arc<Gateways>,
     (media_address, media_ports): (std::net::IpAddr, std::ops::RangeInclusive<u16>),
-    (configured, lines, sip): Sources,
+    (configured, lines, sip, trunks): Sources,
     mut events: mpsc::UnboundedReceiver<Event>,
     mut shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
 ) {
@@ -377,6 +385,14 @@ async fn run(
         warn!(error = %e, "media.rtp_ports refused by the station manager; using its default");
     }
     let mut manager = StationManager::new(config);
+    for group in trunks {
+        let name = group.name().to_owned();
+        if let Err(e) = manager.add_trunk(group) {
+            warn!(trunk = %name, error = %e, "trunk left out");
+        }
+    }
+    // The core's answers for dial-in callers, looked up off this task.
+    let (answers, mut answers_rx) = mpsc::unbounded_channel();
     let mut phones = Phones::default();
     let count = lines.len();
     phones.apply(&core, &mut manager, lines).await;
@@ -452,7 +468,7 @@ async fn run(
             &gateways,
             &mut manager,
             &media,
-            &phones.names,
+            (&phones.names, &answers),
             &mut live,
             &mut tasks,
         )
@@ -483,6 +499,7 @@ async fn run(
                 }
                 Err(_) => return,
             },
+            Some(input) = answers_rx.recv() => manager.handle_input(now(), input),
             event = media_events.recv() => match event {
                 Some(e) => manager.handle_media(now(), e),
                 None => return,
@@ -558,7 +575,7 @@ async fn drain(
     gateways: &Gateways,
     manager: &mut StationManager,
     media: &MediaHandle,
-    names: &HashMap<Uuid, String>,
+    (names, answers): (&HashMap<Uuid, String>, &mpsc::UnboundedSender<Input>),
     live: &mut HashMap<StreamId, (u64, Vec<Uuid>)>,
     tasks: &mut tokio::task::JoinSet<()>,
 ) {
@@ -615,7 +632,11 @@ async fn drain(
                 }
                 info!(user = %uuid(user), "recording from a phone");
             }
-            other => output_to_core(core, other, tasks),
+            other => {
+                if let Some(other) = dial_in::answer(core, other, answers, tasks) {
+                    output_to_core(core, other, tasks);
+                }
+            }
         }
     }
 }

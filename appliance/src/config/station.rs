@@ -66,6 +66,18 @@ pub(super) fn build(
                         &format!("no [[trunk]] is named {trunk:?}"),
                     ));
                 }
+                let max = station_manager::trunk::MAX_NUMBER;
+                if dial.is_empty()
+                    || dial.len() > max
+                    || !dial
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+                {
+                    return Err(entry(
+                        format!("station[{i}].dial"),
+                        &format!("must be 1 to {max} of 0-9, * and #"),
+                    ));
+                }
                 StationPlace::Trunk { trunk, dial }
             }
             _ => {

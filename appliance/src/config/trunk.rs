@@ -53,6 +53,27 @@ pub(super) fn build(raw: Vec<Raw>, gateways: &[Gateway]) -> Result<Vec<Trunk>, E
         if out.iter().any(|x| x.name == t.name) {
             return Err(entry(format!("trunk[{i}].name"), "is used twice"));
         }
+        if t.endpoints.len() > station_manager::trunk::MAX_PORTS {
+            return Err(entry(
+                format!("trunk[{i}].endpoints"),
+                &format!("at most {} ports", station_manager::trunk::MAX_PORTS),
+            ));
+        }
+        let taken = |e: &String| {
+            out.iter()
+                .any(|x| x.gateway == t.gateway && x.endpoints.contains(e))
+        };
+        if let Some((_, e)) = t
+            .endpoints
+            .iter()
+            .enumerate()
+            .find(|(k, e)| taken(e) || t.endpoints[..*k].contains(e))
+        {
+            return Err(entry(
+                format!("trunk[{i}].endpoints"),
+                &format!("port {e:?} is in another trunk or listed twice"),
+            ));
+        }
         out.push(Trunk {
             name: t.name,
             gateway: t.gateway,
