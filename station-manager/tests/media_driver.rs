@@ -11,7 +11,7 @@ use codecs::wav::WavReader;
 use gateway_control::model::{CallId, Codec, GatewayId, LineId, Media};
 use station_manager::media::driver::{EngineConfig, MediaEngine, MediaHandle};
 use station_manager::media::{FrameSource, MessageAudio, SourceError};
-use station_manager::{MediaCommand, MediaEvent, MessageId};
+use station_manager::{MediaCommand, MediaEvent, MessageId, Progress, Prompt};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -45,6 +45,22 @@ impl MessageAudio for Store {
             return Err(SourceError("no such message".into()));
         }
         Ok(Box::new(Counting(0, self.frames)))
+    }
+
+    /// Two prompts are recorded: "goodbye" (25 frames) and "enter-number" (1000 frames);
+    /// every other prompt has no recording (the trait's default answer).
+    fn open_prompt(
+        &self,
+        prompt: Prompt,
+        law: Law,
+        frame_samples: usize,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
+        assert_eq!((law, frame_samples), (Law::Ulaw, 160));
+        match prompt {
+            Prompt::Goodbye => Ok(Box::new(Counting(100, 125))),
+            Prompt::EnterNumber => Ok(Box::new(Counting(0, 1000))),
+            _ => Err(SourceError(format!("no recording of {}", prompt.name()))),
+        }
     }
 }
 
@@ -336,4 +352,137 @@ async fn live_buffers_addressed_by_call_play_then_play_done() {
         [1000, 2000, 3000].map(|s| Law::Ulaw.encode_sample(s))
     );
     assert_eq!(next_event(&mut events).await, MediaEvent::PlayDone { call });
+}
+
+/// RTP audio packets (not RTCP) that reach the gateway within `window` of virtual time.
+async fn received(gateway: &UdpSocket, port: u16, window: Duration) -> Vec<Vec<u8>> {
+    let mut buf = [0u8; 1500];
+    let mut got = Vec::new();
+    let end = tokio::time::Instant::now() + window;
+    while let Ok(r) = tokio::time::timeout_at(end, gateway.recv_from(&mut buf)).await {
+        let (n, from) = r.unwrap();
+        if from.port() == port {
+            got.push(Repr::parse_bytes(&buf[..n]).unwrap().payload.to_vec());
+        }
+    }
+    got
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prompt_plays_as_rtp_of_its_length_then_play_done() {
+    let port = free_rtp_port();
+    let (_dir, engine, mut events, gateway) = setup(port, 0).await;
+    let call = CallId(1);
+    engine
+        .command(MediaCommand::PlayPrompt {
+            call,
+            prompt: Prompt::Goodbye,
+        })
+        .unwrap();
+    let got = received(&gateway, port, Duration::from_secs(2)).await;
+    let want: Vec<Vec<u8>> = (100..125u8).map(|c| vec![c; 160]).collect();
+    assert_eq!(got, want, "the prompt's 25 frames, in order, once");
+    assert_eq!(next_event(&mut events).await, MediaEvent::PlayDone { call });
+
+    // A prompt with no recording fails cleanly.
+    engine
+        .command(MediaCommand::PlayPrompt {
+            call,
+            prompt: Prompt::Menu,
+        })
+        .unwrap();
+    match next_event(&mut events).await {
+        MediaEvent::Failed { call: c, reason } => {
+            assert_eq!(c, call);
+            assert!(reason.contains("menu"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // StopPlay stops a long prompt, with no PlayDone.
+    engine
+        .command(MediaCommand::PlayPrompt {
+            call,
+            prompt: Prompt::EnterNumber,
+        })
+        .unwrap();
+    let first = received(&gateway, port, Duration::from_millis(205)).await;
+    assert!((9..=12).contains(&first.len()), "{}", first.len());
+    engine.command(MediaCommand::StopPlay { call }).unwrap();
+    let after = received(&gateway, port, Duration::from_secs(1)).await;
+    assert!(after.len() <= 1, "{} packets after StopPlay", after.len());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .is_err(),
+        "no PlayDone after StopPlay"
+    );
+}
+
+/// 480+620 Hz, 0.5 s on / 0.5 s off (busy, ANSI T1.401), frame `n` of it, at about −20 dBm0.
+fn busy(n: usize) -> [u8; 160] {
+    let mut codes = [0u8; 160];
+    let pcm: Vec<i16> = (0..160)
+        .map(|i| {
+            let k = n * 160 + i;
+            if k % 8000 >= 4000 {
+                return 0;
+            }
+            let t = k as f64 / 8000.0;
+            let s = (t * std::f64::consts::TAU * 480.0).sin()
+                + (t * std::f64::consts::TAU * 620.0).sin();
+            (s * 1600.0) as i16
+        })
+        .collect();
+    Law::Ulaw.encode(&pcm, &mut codes).unwrap();
+    codes
+}
+
+#[tokio::test(start_paused = true)]
+async fn busy_tone_on_the_line_is_reported_as_progress() {
+    let port = free_rtp_port();
+    let (_dir, engine, mut events, gateway) = setup(port, 0).await;
+    let call = CallId(1);
+    engine
+        .command(MediaCommand::WatchProgress { call })
+        .unwrap();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.tick().await;
+    let to = format!("127.0.0.1:{port}");
+    for n in 0..150usize {
+        tick.tick().await;
+        let codes = busy(n);
+        let repr = Repr {
+            marker: n == 0,
+            payload_type: 0,
+            sequence_number: SequenceNumber(n as u16),
+            timestamp: Timestamp(n as u32 * 160),
+            ssrc: Ssrc(9),
+            csrcs: Csrcs::default(),
+            extension: None,
+            payload: &codes,
+            padding: 0,
+        };
+        let mut b = vec![0; repr.buffer_len()];
+        repr.emit(&mut b).unwrap();
+        gateway.send_to(&b, &to).await.unwrap();
+    }
+    assert_eq!(
+        next_event(&mut events).await,
+        MediaEvent::Progress {
+            call,
+            heard: Progress::Busy
+        }
+    );
+    // Watching a call that is not open fails.
+    engine
+        .command(MediaCommand::WatchProgress { call: CallId(99) })
+        .unwrap();
+    assert!(matches!(
+        next_event(&mut events).await,
+        MediaEvent::Failed {
+            call: CallId(99),
+            ..
+        }
+    ));
 }

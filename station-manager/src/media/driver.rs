@@ -3,7 +3,7 @@
 //! Each call task is the driver loop of one [`Stream`]: receive (each ready socket read with
 //! `recvmmsg`, [`super::batch::SLOTS`] datagrams a call, up to [`ROUNDS`] calls per wake-up), call `handle_*`, drain the
 //! `poll_*` methods, send, then sleep until `poll_timeout`. File creation and finishing
-//! (`Recorder::create`, `CaptureSink::finish`) and `MessageAudio::open` run on tokio's
+//! (`Recorder::create`, `CaptureSink::finish`), `MessageAudio::open` and `open_prompt` run on tokio's
 //! blocking pool; recordings are written through a 64 KiB buffer to the page cache.
 //!
 //! Batching: a G.711 call at 20 ms ptime usually has one datagram queued per wake-up, but
@@ -26,7 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::batch::BatchSocket;
-use super::{Config, LiveQueue, MessageAudio, Recorder, Stats, Stream, law};
+use super::{
+    Config, FrameSource, LiveQueue, MessageAudio, Recorder, SourceError, Stats, Stream, law,
+};
 use crate::{MediaCommand, MediaEvent, StreamId};
 
 /// Most `recvmmsg` calls on one socket per wake-up before the other inputs get a turn (so at
@@ -96,6 +98,8 @@ enum CallMsg {
     },
     StopCapture,
     PlayMessage(crate::MessageId),
+    PlayPrompt(crate::Prompt),
+    WatchProgress,
     PlayLive(StreamId, LiveQueue),
     LiveBuffer(StreamId, Arc<[i16]>),
     LiveEnd(StreamId),
@@ -293,12 +297,10 @@ impl MediaEngine {
                 self.send_call(call, CallMsg::PlayingBuffer(pcm));
             }
             MediaCommand::LiveEnd { call } => self.send_call(call, CallMsg::PlayingEnd),
-            MediaCommand::PlayPrompt { call, .. } | MediaCommand::WatchProgress { call } => {
-                let _ = self.events.send(MediaEvent::Failed {
-                    call,
-                    reason: "prompts and call progress are not built yet".into(),
-                });
+            MediaCommand::PlayPrompt { call, prompt } => {
+                self.send_call(call, CallMsg::PlayPrompt(prompt));
             }
+            MediaCommand::WatchProgress { call } => self.send_call(call, CallMsg::WatchProgress),
             MediaCommand::StopPlay { call } => self.send_call(call, CallMsg::StopPlay),
             MediaCommand::Close { call } => {
                 if let Some(tx) = self.calls.remove(&call) {
@@ -481,23 +483,18 @@ impl CallTask {
             }
             CallMsg::StopCapture => stream.handle_stop_capture(now()),
             CallMsg::PlayMessage(message) => {
-                let Some(remote) = stream.remote().copied() else {
-                    self.fail("play before the gateway's media is known".into());
-                    return true;
-                };
-                let frame = (remote.ptime.as_micros() * 8 / 1000) as usize;
-                let audio = self.audio.clone();
-                // An Opus call reads the message as PCM (`FrameSource::next_pcm`): the law
-                // is then unused.
-                let law = law(remote.codec).unwrap_or(codecs::g711::Law::Ulaw);
-                let opened =
-                    tokio::task::spawn_blocking(move || audio.open(message, law, frame)).await;
-                match opened {
-                    Ok(Ok(source)) => stream.handle_play_message(now(), source),
-                    Ok(Err(e)) => self.fail(e.to_string()),
-                    Err(e) => self.fail(format!("message audio: {e}")),
-                }
+                self.play(stream, move |audio, law, frame| {
+                    audio.open(message, law, frame)
+                })
+                .await;
             }
+            CallMsg::PlayPrompt(prompt) => {
+                self.play(stream, move |audio, law, frame| {
+                    audio.open_prompt(prompt, law, frame)
+                })
+                .await;
+            }
+            CallMsg::WatchProgress => stream.handle_watch_progress(),
             CallMsg::PlayLive(id, queue) => {
                 self.live = Some(id);
                 stream.handle_play_live(now(), id, queue);
@@ -523,6 +520,36 @@ impl CallTask {
         }
         self.publish(stream);
         true
+    }
+
+    /// Plays what `open` opens (on a blocking thread): a message or a prompt, as G.711
+    /// frames of the remote's ptime or, for an Opus call, as PCM.
+    async fn play(
+        &self,
+        stream: &mut Stream,
+        open: impl FnOnce(
+            &dyn MessageAudio,
+            codecs::g711::Law,
+            usize,
+        ) -> Result<Box<dyn FrameSource>, SourceError>
+        + Send
+        + 'static,
+    ) {
+        let Some(remote) = stream.remote().copied() else {
+            self.fail("play before the gateway's media is known".into());
+            return;
+        };
+        let frame = (remote.ptime.as_micros() * 8 / 1000) as usize;
+        let audio = self.audio.clone();
+        // An Opus call reads the audio as PCM (`FrameSource::next_pcm`): the law is then
+        // unused.
+        let law = law(remote.codec).unwrap_or(codecs::g711::Law::Ulaw);
+        let opened = tokio::task::spawn_blocking(move || open(&*audio, law, frame)).await;
+        match opened {
+            Ok(Ok(source)) => stream.handle_play_message(now(), source),
+            Ok(Err(e)) => self.fail(e.to_string()),
+            Err(e) => self.fail(format!("message audio: {e}")),
+        }
     }
 
     async fn flush(&self, stream: &mut Stream, rtp: &BatchSocket, rtcp: &BatchSocket) {

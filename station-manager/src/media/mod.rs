@@ -8,15 +8,16 @@
 //!   concealment or Opus decoding (RFC 7587: FEC, Opus concealment), capture (recording sink,
 //!   silence, maximum length, live intercom buffers), paced playout of a stored message or of
 //!   live buffers (G.711, or 20 ms Opus packets), and RTCP reports (RFC 3550 §6) on the
-//!   codec's RTP clock.
+//!   codec's RTP clock. Asked to, it also watches what the line plays for call-progress tones
+//!   and voice (`codecs::progress`; ITU-T E.180, ETSI TR 101 041-2) for trunk supervision.
 //! - [`LiveQueue`] buffers a live intercom stream for a phone that is still being rung, and
 //!   catches up once it plays, with a bound.
 //! - [`Recorder`] streams captured PCM to a WAV file (`codecs::wav::WavWriter`).
 //! - `driver` (feature `driver`) is the tokio `driver::MediaEngine`: one task
 //!   per call owning its RTP and RTCP sockets.
 //!
-//! The appliance supplies stored messages through [`MessageAudio`], which opens a
-//! [`FrameSource`] of G.711 frames, or of 8 kHz PCM frames for an Opus call
+//! The appliance supplies stored messages and dial-in prompts through [`MessageAudio`], which
+//! opens a [`FrameSource`] of G.711 frames, or of 8 kHz PCM frames for an Opus call
 //! (`codecs::pipeline::G711Playout` behind it).
 
 mod live;

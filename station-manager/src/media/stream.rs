@@ -169,6 +169,8 @@ pub struct Stream {
     reception: Option<ReceiverStats>,
     capture: Option<Capture>,
     play: Option<Playout>,
+    /// Call-progress detection, once asked for.
+    watch: Option<progress::Watch>,
     events: VecDeque<MediaEvent>,
     transmits: VecDeque<Transmit>,
     finished: Option<Finished>,
@@ -229,6 +231,7 @@ impl Stream {
             reception: None,
             capture: None,
             play: None,
+            watch: None,
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             finished: None,
@@ -438,6 +441,7 @@ impl Stream {
             }
             self.expected = Some(ts.wrapping_add(self.frame_ticks()));
             let underrun = kind == FrameKind::Concealed && self.jitter.is_empty();
+            self.watch_frame(ts, underrun);
             self.capture_frame(now, ts, kind, underrun);
         }
     }
@@ -704,6 +708,7 @@ fn write(
 
 mod codec;
 mod playout;
+mod progress;
 mod reports;
 #[cfg(test)]
 mod tests;

@@ -578,5 +578,6 @@ fn a_missing_packet_is_waited_for_200_ms_then_concealed() {
 
 mod opus;
 mod playout;
+mod progress;
 mod receive;
 mod reports;
