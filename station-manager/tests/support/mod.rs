@@ -1,206 +1,106 @@
-//! The scenario harness: the real [`StationManager`], the real MGCP call agent core and the
-//! real analog-gateway simulator core, in virtual time. A [`gateway_harness::Pair`] moves MGCP
-//! datagrams between the agent and the simulator over a perfect link (cut on demand); this
-//! harness moves model commands and events between the agent and the manager; time jumps to
-//! the earliest `poll_timeout` of any of them. Nothing sleeps.
+//! The scenario harness: the real [`StationManager`], the real gateway controller core and the
+//! real analog-gateway simulator core of one protocol ([`Protocol`]: MGCP, MEGACO or TPNCP;
+//! see [`peer`]), in virtual time. A [`gateway_harness::Pair`] moves the protocol's messages
+//! between the controller and the simulator over a perfect link (cut on demand); this harness
+//! moves model commands and events between the controller and the manager; time jumps to the
+//! earliest `poll_timeout` of any of them. Nothing sleeps.
 //!
-//! The media engine is the only stand-in ([`FakeMedia`]): it answers each [`MediaCommand`]
-//! with plausible [`MediaEvent`]s — `Captured` with a made-up temp file path and the virtual
-//! time captured, `MaxLength` at the asked maximum, a live `Buffer` every 20 ms in intercom,
-//! `PlayDone` after a message's length — and records every command it was given. Where the
+//! The media engine is the only stand-in ([`FakeMedia`], see [`fake_media`]). Where the
 //! behaviour depends on media, `station_media.rs` drives the real engine core instead
 //! ([`engine`]: one `media::Stream` per call, real RTP in and out).
+//!
+//! [`Harness::new`] is MGCP with Alice, Bob and Carol on lines 1–3 of four; [`Harness::on`]
+//! is the same on any protocol, and [`Harness::with`] takes a [`Spec`] (protocol, line count,
+//! which lines are stations, which are FXO trunk ports).
 #![allow(dead_code)] // each scenario file uses its own part of the harness
 
 pub(crate) mod engine;
+pub(crate) mod fake_media;
+pub(crate) mod peer;
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gateway_control::Controller;
-use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
-use gateway_control::model::{CallId, Command, Event, GatewayId, LineId};
+use gateway_control::model::{CallId, Command, Event, LineId};
 use gateway_harness::{Lossy, Pair};
-use gateway_sim::{self as sim, Gateway, LineCommand};
+use gateway_sim::{self as sim, LineCommand, Simulator as _, TrunkCommand};
 use station_manager::manager::{Config, StationManager};
-use station_manager::{Input, MediaCommand, MediaEvent, Output, UserId};
+use station_manager::{Input, MediaCommand, MediaEvent, Output, Progress, UserId};
+
+pub(crate) use fake_media::FakeMedia;
+pub(crate) use peer::{Ctl, Protocol, Sim};
 
 pub(crate) const ALICE: UserId = UserId([0xA1; 16]);
 pub(crate) const BOB: UserId = UserId([0xB0; 16]);
 pub(crate) const CAROL: UserId = UserId([0xCA; 16]);
 
-/// How long each stored message plays in the stand-in.
-pub(crate) const MESSAGE_LENGTH: Duration = Duration::from_secs(3);
-/// The stand-in's live buffer interval.
-const BUFFER_EVERY: Duration = Duration::from_millis(20);
+/// How long a new harness waits for the gateway to come up and its lines to be armed.
+const BOOT: Duration = Duration::from_secs(2);
+/// The longest a new harness waits for that (TPNCP connects, then re-syncs every channel).
+const BOOT_LIMIT: Duration = Duration::from_secs(30);
 
-/// A base instant for virtual time, never a measurement.
+/// A virtual-time base, never a measurement.
 #[allow(clippy::disallowed_methods)]
 fn epoch() -> Instant {
     Instant::now()
 }
 
+/// MGCP line `n` (`aaln/n` on `gw1`), the line of [`Harness::new`]; see [`Protocol::line`]
+/// for the others.
 pub(crate) fn line(n: u16) -> LineId {
-    LineId::new(GatewayId::new("gw1"), &format!("aaln/{n}"))
+    Protocol::Mgcp.line(n)
 }
 
-/// One open call in the stand-in.
-#[derive(Debug, Default)]
-struct FakeCall {
-    capture_from: Option<Instant>,
-    live_buffer: Option<usize>,
-    next_seq: u64,
-    live_in: usize,
+/// What a [`Harness`] is built with.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    /// The protocol between controller and gateway.
+    pub(crate) protocol: Protocol,
+    /// The gateway's analog lines (1 to `lines`).
+    pub(crate) lines: u16,
+    /// The stations: a line and its user.
+    pub(crate) stations: Vec<(u16, UserId)>,
+    /// Lines that are FXO (trunk) ports facing the simulated PBX.
+    pub(crate) fxo: Vec<u16>,
 }
 
-/// The media-engine stand-in.
-#[derive(Debug, Default)]
-pub(crate) struct FakeMedia {
-    calls: HashMap<CallId, FakeCall>,
-    scheduled: Vec<(Instant, MediaEvent)>,
-    events: VecDeque<MediaEvent>,
-    /// Every command received, in order.
-    pub(crate) log: Vec<MediaCommand>,
-}
-
-fn call_of(e: &MediaEvent) -> CallId {
-    match e {
-        MediaEvent::Digit { call, .. }
-        | MediaEvent::Silence { call }
-        | MediaEvent::MaxLength { call }
-        | MediaEvent::Buffer { call, .. }
-        | MediaEvent::Captured { call, .. }
-        | MediaEvent::PlayDone { call }
-        | MediaEvent::Failed { call, .. } => *call,
-        _ => unreachable!("the stand-in makes no other event"),
-    }
-}
-
-impl FakeMedia {
-    fn cancel(&mut self, call: CallId, what: fn(&MediaEvent) -> bool) {
-        self.scheduled
-            .retain(|(_, e)| !(call_of(e) == call && what(e)));
-    }
-
-    pub(crate) fn handle(&mut self, now: Instant, cmd: MediaCommand) {
-        self.log.push(cmd.clone());
-        match cmd {
-            MediaCommand::Open { call, .. } => {
-                assert!(self.calls.insert(call, FakeCall::default()).is_none());
-            }
-            MediaCommand::Remote { call, .. } => assert!(self.calls.contains_key(&call)),
-            MediaCommand::StartCapture {
-                call,
-                max_length,
-                live_buffer,
-                ..
-            } => {
-                let c = self.calls.get_mut(&call).expect("capture on an open call");
-                c.capture_from = Some(now);
-                c.live_buffer = live_buffer;
-                self.scheduled
-                    .push((now + max_length, MediaEvent::MaxLength { call }));
-                if let Some(n) = live_buffer {
-                    self.scheduled.push((
-                        now + BUFFER_EVERY,
-                        MediaEvent::Buffer {
-                            call,
-                            seq: 0,
-                            pcm: vec![0; n],
-                        },
-                    ));
-                }
-            }
-            MediaCommand::StopCapture { call } => {
-                let c = self.calls.get_mut(&call).expect("stop on an open call");
-                if let Some(from) = c.capture_from.take() {
-                    self.events.push_back(MediaEvent::Captured {
-                        call,
-                        file: std::env::temp_dir().join(format!("offhook-test-{call}.wav")),
-                        duration: now - from,
-                        // The simulated line always speaks.
-                        speech: now - from,
-                    });
-                }
-                self.cancel(call, |e| {
-                    matches!(e, MediaEvent::MaxLength { .. } | MediaEvent::Buffer { .. })
-                });
-            }
-            MediaCommand::PlayMessage { call, .. } => {
-                self.scheduled
-                    .push((now + MESSAGE_LENGTH, MediaEvent::PlayDone { call }));
-            }
-            MediaCommand::PlayLive { call, .. } => assert!(self.calls.contains_key(&call)),
-            MediaCommand::LiveBuffer { call, .. } => {
-                self.calls
-                    .get_mut(&call)
-                    .expect("live on an open call")
-                    .live_in += 1;
-            }
-            MediaCommand::LiveEnd { call } => {
-                // Plays out what it holds (bounded by what the station sent), 20 ms a buffer.
-                self.scheduled
-                    .push((now + BUFFER_EVERY, MediaEvent::PlayDone { call }));
-            }
-            MediaCommand::StopPlay { call } => {
-                self.cancel(call, |e| matches!(e, MediaEvent::PlayDone { .. }));
-            }
-            MediaCommand::Close { call } => {
-                assert!(self.calls.remove(&call).is_some(), "close of an open call");
-                self.cancel(call, |_| true);
-            }
-            other => panic!("unexpected media command {other:?}"),
+impl Spec {
+    /// Four lines on `protocol`, Alice, Bob and Carol on lines 1–3, no FXO port.
+    pub(crate) fn new(protocol: Protocol) -> Self {
+        Self {
+            protocol,
+            lines: 4,
+            stations: vec![(1, ALICE), (2, BOB), (3, CAROL)],
+            fxo: Vec::new(),
         }
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        let mut due: Vec<(Instant, MediaEvent)> = Vec::new();
-        self.scheduled.retain(|(at, e)| {
-            if *at <= now {
-                due.push((*at, e.clone()));
-                false
-            } else {
-                true
-            }
-        });
-        due.sort_by_key(|(at, _)| *at);
-        for (at, e) in due {
-            if let MediaEvent::Buffer { call, seq, pcm } = &e {
-                self.scheduled.push((
-                    at + BUFFER_EVERY,
-                    MediaEvent::Buffer {
-                        call: *call,
-                        seq: seq + 1,
-                        pcm: pcm.clone(),
-                    },
-                ));
-            }
-            self.events.push_back(e);
-        }
+    /// The gateway has `n` lines.
+    pub(crate) fn lines(mut self, n: u16) -> Self {
+        self.lines = n;
+        self
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.scheduled.iter().map(|(at, _)| *at).min()
+    /// These stations instead of Alice, Bob and Carol.
+    pub(crate) fn stations(mut self, stations: &[(u16, UserId)]) -> Self {
+        self.stations = stations.to_vec();
+        self
     }
 
-    /// Live buffers the call was given to play.
-    pub(crate) fn live_in(&self, call: CallId) -> usize {
-        self.calls.get(&call).map_or(0, |c| c.live_in)
-    }
-
-    /// Makes the engine report `e` now (an in-band digit, silence).
-    pub(crate) fn inject(&mut self, e: MediaEvent) {
-        self.events.push_back(e);
+    /// These lines are FXO ports (no station may be on them).
+    pub(crate) fn fxo(mut self, lines: &[u16]) -> Self {
+        self.fxo = lines.to_vec();
+        self.stations.retain(|(n, _)| !lines.contains(n));
+        self
     }
 }
 
 pub(crate) struct Harness {
     pub(crate) mgr: StationManager,
-    /// The call agent (`pair.controller`) and the simulated gateway (`pair.gateway`), with
+    /// The controller (`pair.controller`) and the simulated gateway (`pair.gateway`), with
     /// what the gateway reported (`pair.outputs`).
-    pub(crate) pair: Pair<CallAgent, Gateway>,
+    pub(crate) pair: Pair<Ctl, Sim>,
     pub(crate) media: FakeMedia,
     /// Play the IVM core's part for intercom: relay each phone's live buffers to the
     /// recipients' phones (`LiveStart` before the first, `LiveEnd` after the last).
@@ -208,78 +108,88 @@ pub(crate) struct Harness {
     pub(crate) outputs: Vec<Output>,
     pub(crate) commands: Vec<Command>,
     pub(crate) events: Vec<Event>,
-}
-
-/// The call agent's address.
-const CA: &str = "192.0.2.1:2727";
-/// The gateway's address.
-const GW: &str = "192.0.2.2:2427";
-
-fn sim_gateway(ca: SocketAddr, now: Instant, seed: u64) -> Gateway {
-    let mut gc = sim::Config::new(4, ca).unwrap();
-    gc.domain("[192.0.2.2]").unwrap();
-    gc.media_address("192.0.2.2".parse().unwrap());
-    gc.seed(seed);
-    let mut gw = Gateway::new(gc, now);
-    for i in 0..8 {
-        gw.add_rtp_port(16384 + 2 * i);
-    }
-    gw
+    /// What it was built with.
+    pub(crate) spec: Spec,
+    notes: peer::Notes,
 }
 
 impl Harness {
-    /// Alice on line 1, Bob on line 2, Carol on line 3, the stations' config from `tweak`; the
-    /// gateway registered and every line armed.
+    /// MGCP: Alice on line 1, Bob on line 2, Carol on line 3, the stations' config from
+    /// `tweak`; the gateway registered and every line armed.
     pub(crate) fn new(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::on(Protocol::Mgcp, tweak)
+    }
+
+    /// [`Harness::new`] over `protocol`.
+    pub(crate) fn on(protocol: Protocol, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::with(Spec::new(protocol), tweak)
+    }
+
+    /// The harness `spec` describes, the stations' config from `tweak`; the gateway up and
+    /// every station idle and available.
+    pub(crate) fn with(spec: Spec, tweak: impl FnOnce(&mut Config)) -> Self {
         let now = epoch();
-        let ca: SocketAddr = CA.parse().unwrap();
-        let gw_addr: SocketAddr = GW.parse().unwrap();
-        let gw = sim_gateway(ca, now, 5);
-        let mut ac = AgentConfig::default();
-        ac.gateway(GatewayConfig {
-            id: GatewayId::new("gw1"),
-            address: gw_addr,
-            domain: "[192.0.2.2]".into(),
-            lines: (1..=4).map(|n| format!("aaln/{n}")).collect(),
-        })
-        .unwrap()
-        .notified_entity("offhook@[192.0.2.1]:2727")
-        .unwrap()
-        .rng_seed(9)
-        .unwrap();
-        let agent = CallAgent::new(ac, now).unwrap();
+        let p = spec.protocol;
+        let (ctl_addr, gw_addr) = p.addresses();
+        let notes = peer::notes();
+        let gw = peer::gateway(p, spec.lines, &spec.fxo, now, 5, &notes);
+        let ctl = peer::controller(p, spec.lines, now, &notes);
         let mut config = Config::default();
         config.media_address("192.0.2.1".parse().unwrap());
         tweak(&mut config);
         let mut mgr = StationManager::new(config);
-        mgr.add_station(line(1), ALICE).unwrap();
-        mgr.add_station(line(2), BOB).unwrap();
-        mgr.add_station(line(3), CAROL).unwrap();
+        for (n, user) in &spec.stations {
+            mgr.add_station(p.line(*n), *user).unwrap();
+        }
         let mut h = Self {
             mgr,
-            pair: Pair::new(agent, ca, gw, gw_addr, now, Lossy::default()),
+            pair: Pair::new(ctl, ctl_addr, gw, gw_addr, now, Lossy::default()),
             media: FakeMedia::default(),
             relay_live: false,
             outputs: Vec::new(),
             commands: Vec::new(),
             events: Vec::new(),
+            spec,
+            notes,
         };
-        h.advance(Duration::from_secs(2));
-        assert!(h.pair.gateway.is_registered());
-        for n in 1..=3 {
-            assert_eq!(h.mgr.is_available(h.user(n)), Some(true), "line {n}");
-            assert_eq!(h.state(n), "Idle");
-        }
+        h.advance(BOOT);
+        let ready = |h: &Self| {
+            h.pair.gateway.is_registered()
+                && h.spec.stations.iter().all(|(n, user)| {
+                    h.mgr.is_available(*user) == Some(true) && h.state(*n) == "Idle"
+                })
+        };
+        assert!(
+            h.run_until(BOOT_LIMIT - BOOT, ready),
+            "{p:?}: the gateway did not come up with every station idle: {:#?}",
+            h.events
+        );
         h.outputs.clear();
         h
     }
 
+    /// The protocol in use.
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.spec.protocol
+    }
+
+    /// Line `n` as this harness's protocol names it.
+    pub(crate) fn line(&self, n: u16) -> LineId {
+        self.spec.protocol.line(n)
+    }
+
+    /// The user of the station on line `n`.
     pub(crate) fn user(&self, n: u16) -> UserId {
-        [ALICE, BOB, CAROL][usize::from(n) - 1]
+        self.spec
+            .stations
+            .iter()
+            .find(|(l, _)| *l == n)
+            .map(|(_, u)| *u)
+            .unwrap_or_else(|| panic!("no station on line {n}"))
     }
 
     pub(crate) fn state(&self, n: u16) -> &'static str {
-        self.mgr.station(&line(n)).unwrap().state_name()
+        self.mgr.station(&self.line(n)).unwrap().state_name()
     }
 
     /// The current (virtual) time.
@@ -368,35 +278,65 @@ impl Harness {
         }
     }
 
+    /// The earliest instant anything is due: a core's timer, a datagram, a media event.
+    fn next_timeout(&self) -> Option<Instant> {
+        [
+            self.pair.poll_timeout(),
+            self.mgr.poll_timeout(),
+            self.media.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Moves time to `t`: the controller's and the gateway's timers and datagrams due, then
+    /// the manager's and the media's timers, then everything they caused.
+    fn step_to(&mut self, t: Instant) {
+        self.pair.advance_to(t);
+        let now = self.now();
+        if self.mgr.poll_timeout().is_some_and(|t| t <= now) {
+            self.mgr.handle_timeout(now);
+        }
+        if self.media.poll_timeout().is_some_and(|t| t <= now) {
+            self.media.handle_timeout(now);
+        }
+        self.exchange();
+    }
+
     /// Exchanges, then jumps time to each timeout due within `d`, and on to `now + d`.
     pub(crate) fn advance(&mut self, d: Duration) {
         let end = self.now() + d;
         self.exchange();
-        loop {
-            let next = [
-                self.pair.poll_timeout(),
-                self.mgr.poll_timeout(),
-                self.media.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let Some(t) = next.filter(|&t| t <= end) else {
-                break;
-            };
-            // The agent's and the gateway's timers, and datagrams due.
-            self.pair.advance_to(t);
-            let now = self.now();
-            if self.mgr.poll_timeout().is_some_and(|t| t <= now) {
-                self.mgr.handle_timeout(now);
-            }
-            if self.media.poll_timeout().is_some_and(|t| t <= now) {
-                self.media.handle_timeout(now);
-            }
-            self.exchange();
+        while let Some(t) = self.next_timeout().filter(|&t| t <= end) {
+            self.step_to(t);
         }
         self.pair.advance_to(end);
         self.exchange();
+    }
+
+    /// Runs from deadline to deadline until `done` holds (checked before the first step and
+    /// after each) or `limit` has passed; returns whether it held. Time stops where it held.
+    pub(crate) fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> bool {
+        let end = self.now() + limit;
+        self.exchange();
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.next_timeout().filter(|&t| t <= end) {
+                Some(t) => self.step_to(t),
+                None => {
+                    self.pair.advance_to(end);
+                    self.exchange();
+                    return done(self);
+                }
+            }
+        }
     }
 
     /// Something happens on the simulated phone (pick-up, keys, hang-up), then a moment passes.
@@ -415,9 +355,13 @@ impl Harness {
         self.advance(Duration::from_millis(100));
     }
 
-    /// The gateway reboots: a new simulator core announces `RSIP restart`; phones on hook.
+    /// The gateway reboots: a new simulator core announces its restart (MGCP `RSIP`, MEGACO
+    /// `ServiceChange`; TPNCP: the host's connection closes); phones on hook.
     pub(crate) fn restart_gateway(&mut self) {
-        self.pair.gateway = sim_gateway(CA.parse().unwrap(), self.now(), 6);
+        let now = self.now();
+        let s = &self.spec;
+        self.pair.gateway = peer::gateway(s.protocol, s.lines, &s.fxo, now, 6, &self.notes);
+        self.pair.controller.gateway_rebooted(now);
     }
 
     /// Removes and returns the outputs so far.
@@ -464,5 +408,75 @@ impl Harness {
 
     pub(crate) fn file_for(call: CallId) -> PathBuf {
         std::env::temp_dir().join(format!("offhook-test-{call}.wav"))
+    }
+
+    // ---- trunk scenarios ----
+
+    /// The open call (media) on line `n`, if any.
+    pub(crate) fn call_on(&self, n: u16) -> Option<CallId> {
+        self.media.call_on(&self.line(n))
+    }
+
+    /// Keys pressed on line `n` (the simulator's `digits`: on an FXO port, the far caller's
+    /// keys), then a moment passes.
+    pub(crate) fn keys(&mut self, n: u16, keys: &str) {
+        self.phone(LineCommand::Digits(n, keys.into()));
+    }
+
+    /// The media engine hears `heard` on line `n`'s open call from now on (reported if the
+    /// call is watched), then a moment passes.
+    pub(crate) fn progress(&mut self, n: u16, heard: Progress) {
+        let call = self
+            .call_on(n)
+            .unwrap_or_else(|| panic!("no call open on line {n}"));
+        self.media.progress_at(self.now(), call, heard);
+        self.advance(Duration::from_millis(100));
+    }
+
+    /// The media engine will hear `heard` on `call` at `at` (reported then if the call is open
+    /// and watched); nothing moves now.
+    pub(crate) fn progress_at(&mut self, at: Instant, call: CallId, heard: Progress) {
+        self.media.progress_at(at, call, heard);
+    }
+
+    /// What the simulator reported about line `n` so far, oldest first.
+    pub(crate) fn sim_outputs(&self, n: u16) -> Vec<&sim::Output> {
+        self.pair
+            .outputs
+            .iter()
+            .filter(|o| peer::line_of(o) == Some(n))
+            .collect()
+    }
+
+    /// The simulated PBX acts on FXO port `c.line()` (`busy N`, `ring N [NUMBER]`), then a
+    /// moment passes. Panics if the gateway has no FXO ports.
+    pub(crate) fn pbx(&mut self, c: TrunkCommand) {
+        let now = self.now();
+        assert!(
+            self.pair.gateway.handle_trunk(now, c),
+            "the gateway has no FXO ports"
+        );
+        self.advance(Duration::from_millis(500));
+    }
+
+    /// The numbers the simulated PBX took as dialled on FXO port `n`, oldest first.
+    pub(crate) fn dialed(&self, n: u16) -> Vec<String> {
+        self.pair
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                sim::Output::Dialed { line, number } if *line == n => Some(number.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many times the controller answered an incoming call on FXO port `n`.
+    pub(crate) fn answered(&self, n: u16) -> usize {
+        self.pair
+            .outputs
+            .iter()
+            .filter(|o| matches!(o, sim::Output::Answered { line } if *line == n))
+            .count()
     }
 }
