@@ -303,6 +303,156 @@ fn wants_representation(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+
+    struct NoGateways;
+
+    impl crate::GatewayStatus for NoGateways {
+        fn health(&self) -> Vec<crate::GatewayHealth> {
+            vec![]
+        }
+    }
+
+    /// Sends `body` to `path` as `token`'s session; the status and the JSON answer.
+    async fn call(
+        web: &Web,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = crate::router(web.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn admins_set_dial_in_numbers_and_pins_and_the_json_never_shows_a_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(offhook_domain::clock::ManualClock::new(
+            1_795_000_000_000_000,
+        ));
+        let core = offhook_domain::VoiceMessaging::open(
+            dir.path(),
+            offhook_domain::Config::default(),
+            clock,
+        )
+        .await
+        .unwrap();
+        let web = Web::new(core.clone(), crate::Config::default(), Arc::new(NoGateways));
+        let new = |name: &str, admin| users::NewUser {
+            username: name.into(),
+            display: None,
+            password: "pw".into(),
+            admin,
+            line: None,
+        };
+        let root = core.add_user(new("root", true)).await.unwrap();
+        let root = web.new_session(&root).token;
+        let post = |body: Value| call(&web, &root, Method::POST, "/api/v1/users", body);
+        let (status, bob) = post(json!({"username": "bob", "password": "pw",
+            "number": "2041", "pin": "4321"}))
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{bob}");
+        assert_eq!(bob["number"], "2041");
+        assert!(
+            bob.get("pin").is_none() && !bob.to_string().contains("4321"),
+            "{bob}"
+        );
+        assert!(
+            core.identify("2041".into(), "4321".into())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Refused, naming the field, and nobody added.
+        for (body, want, field) in [
+            (json!({"number": "2041"}), StatusCode::CONFLICT, "number"),
+            (json!({"number": "20x1"}), StatusCode::BAD_REQUEST, "number"),
+            (json!({"pin": "12"}), StatusCode::BAD_REQUEST, "pin"),
+        ] {
+            let mut body = body;
+            body["username"] = json!("carol");
+            body["password"] = json!("pw");
+            let (status, err) = post(body.clone()).await;
+            assert_eq!(
+                (status, err["field"].as_str()),
+                (want, Some(field)),
+                "{body}: {err}"
+            );
+        }
+        let listed = core.users().await.unwrap();
+        assert!(listed.iter().all(|u| u.username != "carol"));
+        // PATCH: an admin changes and removes them; the list shows the number.
+        let patch = |token: String, body: Value| {
+            let web = web.clone();
+            async move { call(&web, &token, Method::PATCH, "/api/v1/users/bob", body).await }
+        };
+        let (status, bob) = patch(root.clone(), json!({"number": "2050", "pin": "9999"})).await;
+        assert_eq!(
+            (status, bob["number"].as_str()),
+            (StatusCode::OK, Some("2050"))
+        );
+        assert!(
+            core.identify("2050".into(), "9999".into())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let (_, all) = call(&web, &root, Method::GET, "/api/v1/users", Value::Null).await;
+        assert!(
+            all.as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["number"] == "2050"),
+            "{all}"
+        );
+        let (status, bob) = patch(root.clone(), json!({"number": null})).await;
+        assert_eq!(
+            (status, bob["number"].clone()),
+            (StatusCode::OK, Value::Null)
+        );
+        // Bob himself may not set them.
+        let bobs = web
+            .new_session(
+                &core
+                    .users()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|u| u.username == "bob")
+                    .unwrap(),
+            )
+            .token;
+        let (status, err) = patch(bobs, json!({"pin": "1111"})).await;
+        assert_eq!(
+            (status, err["field"].as_str()),
+            (StatusCode::FORBIDDEN, Some("pin"))
+        );
+        assert!(
+            core.identify("2050".into(), "1111".into())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn a_deletion_answers_what_it_did_only_when_asked() {
