@@ -184,8 +184,8 @@ fn session(order: ByteOrder) -> Vec<Sent> {
     );
     p.send_to_board(m.clone());
     match order {
-        ByteOrder::Big => m[8..12].copy_from_slice(&5u32.to_be_bytes()),
-        ByteOrder::Little => m[8..12].copy_from_slice(&5u32.to_le_bytes()),
+        ByteOrder::Big => m[8..12].copy_from_slice(&6u32.to_be_bytes()),
+        ByteOrder::Little => m[8..12].copy_from_slice(&6u32.to_le_bytes()),
     }
     p.send_to_board(m);
     p.pair.run(Duration::from_secs(15));

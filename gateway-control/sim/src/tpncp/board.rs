@@ -15,6 +15,7 @@ use gateway_control::tpncp::wire::{
 };
 
 use super::execute::{ErrorCode, Refusal, verb};
+use super::fxo::Fxo;
 use super::line::{Effects, Line};
 use super::{Config, ConfigError};
 use crate::analog::{LineCommand, Output};
@@ -151,7 +152,15 @@ impl Board {
     /// A board with `config.lines` idle lines (on hook, channels closed) and no host.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        let lines = (0..config.lines).map(Line::new).collect();
+        let lines = (0..config.lines)
+            .map(|i| {
+                let mut line = Line::new(i);
+                if config.fxo.is_fxo(line.number) {
+                    line.fxo = Some(Fxo::new(line.number, &config));
+                }
+                line
+            })
+            .collect();
         let rng = StdRng::seed_from_u64(config.seed ^ 0x0054_504e_4350);
         Ok(Self {
             config,
@@ -365,6 +374,14 @@ impl Board {
         let mut fx = Effects::default();
         let delay = self.config.autoanswer_delay;
         let line = &mut self.lines[li];
+        if let Some(refused) = line.fxo_line(now, &cmd, delay, &mut fx) {
+            if let Some(why) = refused {
+                self.refuse_line(n, why.into());
+            }
+            self.apply(fx);
+            self.poll_media(now);
+            return;
+        }
         let refused: Option<&str> = match cmd {
             LineCommand::OffHook(_) => {
                 (!line.hook(true, false, &mut fx)).then_some("already off-hook")
@@ -459,8 +476,8 @@ impl Board {
         );
     }
 
-    /// Sends the RTP that became due.
-    fn poll_media(&mut self, now: Instant) {
+    /// Sends the RTP that became due (an FXO port's tone going on once a chunk is out).
+    pub(super) fn poll_media(&mut self, now: Instant) {
         let mut out = Vec::new();
         for line in &mut self.lines {
             let Some(conn) = line.conn.as_mut() else {
@@ -469,11 +486,19 @@ impl Board {
             if conn.poll_timeout().is_some_and(|at| at <= now)
                 && let Some(packets) = conn.poll_say(now, &mut out)
             {
-                self.outputs.push_back(Output::SayDone {
-                    line: line.number,
-                    packets,
-                    complete: true,
-                });
+                // The PBX's tone is no `say` of the operator's.
+                let tone = line
+                    .fxo
+                    .as_mut()
+                    .is_some_and(|f| std::mem::take(&mut f.tone_playing));
+                if !tone {
+                    self.outputs.push_back(Output::SayDone {
+                        line: line.number,
+                        packets,
+                        complete: true,
+                    });
+                }
+                line.fxo_tone(now);
             }
         }
         for p in out {
@@ -611,6 +636,14 @@ impl crate::Simulator for Board {
 
     fn handle_line(&mut self, now: Instant, command: LineCommand) {
         Self::handle_line(self, now, command);
+    }
+
+    fn handle_trunk(&mut self, now: Instant, command: crate::TrunkCommand) -> bool {
+        if self.config.fxo.highest().is_none() {
+            return false;
+        }
+        Self::handle_trunk(self, now, command);
+        true
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use gateway_control::tpncp::wire::ByteOrder;
 
+use crate::analog::FxoConfig;
+
 /// The most lines (channels) one simulated board has: a MediaPack has up to 24 FXS ports;
 /// the bound keeps every channel's RTP port (`rtp_port + 10 × channel`) well inside 16 bits.
 pub const MAX_LINES: usize = 256;
@@ -25,6 +27,9 @@ pub enum ConfigError {
     /// A duration that must be positive is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
+    /// An FXO port beyond the board's lines.
+    #[error("FXO line {0} is beyond the board's lines")]
+    FxoLine(u16),
 }
 
 /// The simulated board's settings. Fields are public (the driver's flags fill them); the
@@ -53,6 +58,8 @@ pub struct Config {
     pub ring_off: Duration,
     /// Seeds the RTP streams' SSRCs, sequence numbers and timestamps.
     pub seed: u64,
+    /// The lines that are FXO ports facing a simulated PBX (`--fxo`), and its supervision.
+    pub fxo: FxoConfig,
 }
 
 impl Default for Config {
@@ -70,6 +77,7 @@ impl Default for Config {
             ring_on: Duration::from_secs(2),
             ring_off: Duration::from_secs(4),
             seed: 0,
+            fxo: FxoConfig::new(),
         }
     }
 }
@@ -118,6 +126,13 @@ impl Config {
         Ok(self)
     }
 
+    /// The FXO ports (`--fxo`): every one a line of the board.
+    pub fn fxo(&mut self, fxo: FxoConfig) -> Result<&mut Self, ConfigError> {
+        check_fxo(&fxo, self.lines)?;
+        self.fxo = fxo;
+        Ok(self)
+    }
+
     /// Checks every field (they are public).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=MAX_LINES).contains(&self.lines) {
@@ -130,13 +145,20 @@ impl Config {
         if self.ring_on.is_zero() || self.ring_off.is_zero() {
             return Err(ConfigError::Zero("ring cadence"));
         }
-        Ok(())
+        check_fxo(&self.fxo, self.lines)
     }
 
     /// Channel `channel`'s RTP port (no check: `channel` is below [`lines`](Self::lines)).
     pub fn channel_port(&self, channel: usize) -> u16 {
         // validate() guarantees the sum fits for every channel below `lines`.
         (usize::from(self.rtp_port) + 10 * channel) as u16
+    }
+}
+
+fn check_fxo(fxo: &FxoConfig, lines: usize) -> Result<(), ConfigError> {
+    match fxo.highest() {
+        Some(n) if usize::from(n) > lines => Err(ConfigError::FxoLine(n)),
+        _ => Ok(()),
     }
 }
 

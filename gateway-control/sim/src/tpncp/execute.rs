@@ -38,6 +38,14 @@ pub enum ErrorCode {
     OffHook,
     /// 9: the channel's RTP port could not be bound.
     NoRtpPort,
+    /// 10: an FXO port seized while it rings for a call not yet reported (glare).
+    Glare,
+    /// 11: an FXO port seized or answered while already off hook.
+    PortInUse,
+    /// 12: `acCMD_DIAL` on an FXO port that is not seized (or still dialling).
+    NotSeized,
+    /// 13: a station command on an FXO port (`acCMD_ANALOG_IF_DISTINCTIVE_RING`).
+    FxoPort,
 }
 
 impl ErrorCode {
@@ -53,6 +61,10 @@ impl ErrorCode {
             Self::BadParameter => 7,
             Self::OffHook => 8,
             Self::NoRtpPort => 9,
+            Self::Glare => 10,
+            Self::PortInUse => 11,
+            Self::NotSeized => 12,
+            Self::FxoPort => 13,
         }
     }
 }
@@ -76,6 +88,7 @@ pub(super) fn verb(command: u32) -> &'static str {
         id::OPEN_CHANNEL => "acCMD_OPEN_CHANNEL",
         id::CLOSE_CHANNEL => "acCMD_CLOSE_CHANNEL",
         id::ACTIVATE_RTP_RTCP => "acCMD_ACTIVATE_RTP_RTCP",
+        id::DIAL => "acCMD_DIAL",
         id::DEACTIVATE_RTP_RTCP => "acCMD_DEACTIVATE_RTP_RTCP",
         id::PLAY_TONE => "acCMD_PLAY_TONE",
         id::STOP_PLAY_TONE => "acCMD_STOP_PLAY_TONE",
@@ -143,6 +156,10 @@ impl Board {
         if let Some(fx) = fx {
             self.apply(fx);
         }
+        // An FXO port's tone starts on a connection activated after it.
+        if let Some(li) = self.line_of(cmd.channel()) {
+            self.lines[li].fxo_tone(now);
+        }
     }
 
     /// Carries out a command and sends its answer (the ack, and the status a query asks for,
@@ -202,6 +219,9 @@ impl Board {
         cmd: &Command,
         fx: &mut Effects,
     ) -> Result<(), Refusal> {
+        if let Some(r) = self.lines[li].fxo_command(now, cmd, fx) {
+            return r;
+        }
         match cmd {
             Command::OpenChannel {
                 coder,

@@ -11,6 +11,7 @@ use gateway_control::tpncp::wire::{CallerIdText, DigitEntry, Event, ToneType};
 use crate::analog::{Connection, Output, Phone, StopReason, key_index};
 
 use super::Config;
+use super::fxo::Fxo;
 
 /// How long each key of `digits` is reported pressed, and the pause after it
 /// (`digit_on_time`, `inter_digit_time` of `acEV_DIGIT`).
@@ -53,6 +54,8 @@ pub(super) struct Line {
     pub(super) ringing: bool,
     pub(super) tone: Option<Tone>,
     pub(super) lamp: bool,
+    /// An FXO port ([`Config::fxo`]): the PBX's side of it.
+    pub(super) fxo: Option<Fxo>,
 }
 
 impl Line {
@@ -68,6 +71,7 @@ impl Line {
             ringing: false,
             tone: None,
             lamp: false,
+            fxo: None,
         }
     }
 
@@ -235,6 +239,7 @@ impl Line {
             self.phone.poll_timeout(),
             self.tone.as_ref().and_then(|t| t.until),
             self.conn.as_ref().and_then(Connection::poll_timeout),
+            self.fxo.as_ref().and_then(Fxo::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -244,6 +249,9 @@ impl Line {
     /// The bell's cadence, autoanswer and the tone's end (the connection's `say` is the
     /// board's, which sends the packets).
     pub(super) fn handle_timeout(&mut self, now: Instant, fx: &mut Effects) {
+        if self.fxo.is_some() {
+            return self.fxo_timeout(now, fx);
+        }
         if let Some(o) = self.phone.handle_timeout(now) {
             let on = matches!(o, Output::Ringing { on: true, .. });
             fx.outputs.push(o);
@@ -262,8 +270,12 @@ impl Line {
         }
     }
 
-    /// `acEV_ANALOG_IF_FXS_STATUS` for this line.
+    /// `acEV_ANALOG_IF_FXS_STATUS` for this line (`acEV_ANALOG_IF_FXO_STATUS` for an FXO
+    /// port).
     pub(super) fn status(&self) -> Event {
+        if let Some(status) = self.fxo_status() {
+            return status;
+        }
         Event::FxsStatus {
             off_hook: self.phone.is_off_hook(),
             ringing: self.ringing,

@@ -33,6 +33,11 @@
 //!   `digits` sends one `acEV_DIGIT` per key (one entry of the 40, 100 ms on, 100 ms after).
 //!   Events while no host is connected are lost (counted), as on a board; its channels keep
 //!   their state across connections, so a host's re-sync after reconnecting is visible.
+//! - Lines named in [`Config::fxo`] are FXO ports facing a simulated PBX: seized and answered
+//!   with `acCMD_SEND_ANALOG_SIGNAL` off-hook, dialled with `acCMD_DIAL` (`acEV_DIAL_ENDED`
+//!   once played), rung by the PBX (`ring N [NUMBER]`: `acEV_ANALOG_IF_RING_START`/`_END`,
+//!   `acEV_DETECT_CALLER_ID`), answer and disconnect supervision as polarity reversal and
+//!   current disconnect; the table and the glare rule are in the `fxo` module.
 //! - With [`Config::keepalive`], `acEV_KEEP_ALIVE` (channel -1, with the commands processed)
 //!   goes to the host at that interval.
 //!
@@ -46,6 +51,7 @@ mod config;
 #[cfg(feature = "driver")]
 mod driver;
 mod execute;
+mod fxo;
 mod line;
 
 #[cfg(test)]

@@ -883,8 +883,8 @@ fn bad_input_is_counted_and_answered_when_the_header_was_read() {
             order,
         );
         match order {
-            ByteOrder::Big => unknown[8..12].copy_from_slice(&5u32.to_be_bytes()),
-            ByteOrder::Little => unknown[8..12].copy_from_slice(&5u32.to_le_bytes()),
+            ByteOrder::Big => unknown[8..12].copy_from_slice(&6u32.to_be_bytes()),
+            ByteOrder::Little => unknown[8..12].copy_from_slice(&6u32.to_le_bytes()),
         }
         h.take_sent();
         h.take_outputs();
@@ -1084,3 +1084,5 @@ fn a_repeated_command_is_answered_again_not_carried_out_again() {
     assert_eq!(repeated[0], events[0]);
     assert_eq!(h.board.stats().duplicates, 3);
 }
+
+mod fxo;
