@@ -248,3 +248,31 @@ fn the_migration_keeps_existing_users() {
     assert_eq!(by_number(&conn, "2041").unwrap(), Some(alice.id));
     assert!(set_number(&conn, "bob", Some("2041")).is_err());
 }
+
+#[test]
+fn the_window_and_the_lock_end_exactly_on_time() {
+    let (_d, conn) = db();
+    let bob = test_user(&conn, "bob");
+    set_number(&conn, "bob", Some("2041")).unwrap();
+    // Four wrong at 0, then the fifth one just inside the window locks.
+    for _ in 0..MAX_WRONG_PINS - 1 {
+        assert!(!record(&conn, bob, false, 0).unwrap());
+    }
+    assert!(record(&conn, bob, false, WRONG_PIN_WINDOW - 1).unwrap());
+    let until = WRONG_PIN_WINDOW - 1 + LOCK_TIME;
+    assert_eq!(lookup(&conn, "2041", until - 1).unwrap(), Lookup::Locked);
+    assert!(matches!(
+        lookup(&conn, "2041", until).unwrap(),
+        Lookup::Check { .. }
+    ));
+    // Four wrong at `until`; the fifth exactly a window later starts a new count instead.
+    let t = until;
+    for _ in 0..MAX_WRONG_PINS - 1 {
+        assert!(!record(&conn, bob, false, t).unwrap());
+    }
+    assert!(!record(&conn, bob, false, t + WRONG_PIN_WINDOW).unwrap());
+    for _ in 0..MAX_WRONG_PINS - 2 {
+        assert!(!record(&conn, bob, false, t + WRONG_PIN_WINDOW).unwrap());
+    }
+    assert!(record(&conn, bob, false, t + WRONG_PIN_WINDOW).unwrap());
+}
