@@ -100,6 +100,11 @@ impl CallAgent {
             _ => None,
         });
         let mut dialled: Option<Vec<Digit>> = None;
+        if self.lines[line].trunk.is_some() {
+            self.trunk_notified(line, observed.map(Vec::as_slice).unwrap_or_default());
+            self.request_arm(line);
+            return;
+        }
         for e in observed.into_iter().flatten() {
             if self.lines[line].collect.is_some()
                 && let Some(keys) = dial_keys(e)

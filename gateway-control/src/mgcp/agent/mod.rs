@@ -7,6 +7,7 @@ mod incoming;
 mod outgoing;
 mod responses;
 mod stats;
+mod trunks;
 mod watch;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -426,6 +427,7 @@ impl Controller for CallAgent {
     fn handle_command(&mut self, now: Instant, command: Command) {
         match command {
             Command::AddLine { line } => return self.add_line(now, line),
+            Command::AddTrunk { line } => return self.add_trunk(now, line),
             Command::RemoveLine { line } => return self.remove_line(now, &line),
             Command::GatewayAddress { gateway, address } => {
                 return self.gateway_address(now, &gateway, address);

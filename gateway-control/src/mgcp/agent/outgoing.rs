@@ -157,6 +157,16 @@ impl CallAgent {
                 line,
                 change: SignalChange::Collect(map),
             },
+            (
+                c @ (Command::Seize { .. }
+                | Command::Dial { .. }
+                | Command::Answer { .. }
+                | Command::Release { .. }),
+                Some(line),
+            ) => match self.trunk_job(line, c) {
+                Some(job) => job,
+                None => return,
+            },
             (Command::Audit { .. }, Some(line)) => Job::Audit {
                 line,
                 why: AuditWhy::Model,

@@ -7,7 +7,7 @@ use tracing::{debug, warn};
 
 use super::outgoing::{AuditWhy, Connection, InFlight, Job};
 use super::{CallAgent, Dialect, Service, Timer};
-use crate::mgcp::endpoint::Hook;
+use crate::mgcp::endpoint::{Hook, SignalChange};
 use crate::mgcp::transaction::ResponseOutcome;
 use crate::mgcp::wire::{self, AudioDescription, Param, ReturnCode, Sdp};
 use crate::model::{Codec, DownReason, Event, LineId, Media};
@@ -140,6 +140,13 @@ impl CallAgent {
                 } else {
                     // A refused request ends a dial string being collected (a gateway without
                     // digit maps answers `519` or `522`): reported once, not sent again.
+                    if let Job::Signal {
+                        change: SignalChange::Trunk(_),
+                        ..
+                    } = &inf.job
+                    {
+                        self.trunk_refused(line);
+                    }
                     let collecting = self.lines[line].collect.take().is_some();
                     if matches!(inf.job, Job::Signal { .. }) || collecting {
                         let id = self.lines[line].id.clone();

@@ -41,6 +41,9 @@ pub struct Stats {
     pub stale_notifications: u64,
     /// Observed events we never ask for, ignored.
     pub unrecognised_events: u64,
+    /// Trunk commands for a line that is not a trunk, and trunk events out of place (an event
+    /// for an idle trunk, digits with no call up), dropped.
+    pub trunk_out_of_place: u64,
     /// Observed hook events that matched the known hook state, not reported again.
     pub redundant_events: u64,
     /// RQNTs sent.
@@ -147,6 +150,7 @@ impl Stats {
             dialect_changes,
             dial_strings,
             address_changes,
+            trunk_out_of_place,
             transaction,
         } = *self;
         [
@@ -188,6 +192,7 @@ impl Stats {
             ("dialect_changes", dialect_changes),
             ("dial_strings", dial_strings),
             ("address_changes", address_changes),
+            ("trunk_out_of_place", trunk_out_of_place),
         ]
         .into_iter()
         .chain(transaction.prefixed_counters())
@@ -199,7 +204,7 @@ mod tests {
     use super::Stats;
 
     /// The names and order `/metrics` has always rendered (`offhook_mgcp_total{kind=…}`).
-    const NAMES: [&str; 61] = [
+    const NAMES: [&str; 62] = [
         "datagrams",
         "oversized",
         "unknown_peer",
@@ -238,6 +243,7 @@ mod tests {
         "dialect_changes",
         "dial_strings",
         "address_changes",
+        "trunk_out_of_place",
         "tx_commands_sent",
         "tx_retransmissions",
         "tx_timeouts",

@@ -23,6 +23,10 @@ use std::sync::Arc;
 
 use tracing::debug;
 
+mod trunk;
+
+pub(crate) use trunk::{Trunk, TrunkChange, TrunkObserved, caller_id};
+
 use super::wire::{EventRef, ReturnCode};
 use crate::model::{Cadence, CallerId, Digit, DigitMap, Event, LineId, Tone};
 
@@ -60,6 +64,8 @@ pub(crate) enum SignalChange {
     StopTone,
     /// Collect a dial string against a digit map ([`crate::model::Command::CollectDigits`]).
     Collect(DigitMap),
+    /// A trunk command (seize, dial, answer, release; [`trunk`]).
+    Trunk(TrunkChange),
 }
 
 /// A model event derived from one observed event, before the line id is attached.
@@ -117,6 +123,8 @@ pub(crate) struct Line {
     pub(crate) retired: bool,
     /// The dial string being collected, while off hook ([`SignalChange::Collect`]).
     pub(crate) collect: Option<DigitMap>,
+    /// Set when the line is a trunk (FXO port, [`crate::model::Command::AddTrunk`]).
+    pub(crate) trunk: Option<Trunk>,
 }
 
 impl Line {
@@ -136,6 +144,7 @@ impl Line {
             hook_hint: None,
             retired: false,
             collect: None,
+            trunk: None,
         }
     }
 
@@ -163,6 +172,10 @@ impl Line {
     /// one: 402).
     pub(crate) fn apply(&mut self, change: &SignalChange) -> Result<(), ReturnCode> {
         match change {
+            SignalChange::Trunk(c) => match &mut self.trunk {
+                Some(t) => t.apply(c)?,
+                None => return Err(ReturnCode::NO_SUCH_EVENT),
+            },
             SignalChange::Collect(map) => {
                 if self.hook != Hook::OffHook {
                     return Err(ReturnCode::ALREADY_ON_HOOK);
@@ -215,6 +228,13 @@ impl Line {
             return Request {
                 events: &[],
                 signals,
+                digit_map: None,
+            };
+        }
+        if let Some(t) = &mut self.trunk {
+            return Request {
+                events: t.events(),
+                signals: t.take_signals(),
                 digit_map: None,
             };
         }

@@ -1,0 +1,114 @@
+//! Trunks (FXO ports) in the call agent: [`Command::AddTrunk`] and the trunk commands become
+//! notification requests, notifications on a trunk become trunk events (the mapping is
+//! [`crate::mgcp::endpoint`]'s `trunk` module, RFC 3660 line and DTMF packages).
+//!
+//! [`Command::AddTrunk`]: crate::model::Command::AddTrunk
+
+use std::time::Instant;
+
+use tracing::debug;
+
+use super::CallAgent;
+use super::outgoing::Job;
+use crate::mgcp::endpoint::{SignalChange, Trunk, TrunkChange, TrunkObserved, caller_id};
+use crate::mgcp::wire::{EventRef, ReturnCode};
+use crate::model::{Command, DialMethod, Event, LineId};
+
+impl CallAgent {
+    /// [`Command::AddTrunk`]: watched as [`Command::AddLine`] does, armed for incoming calls.
+    pub(super) fn add_trunk(&mut self, now: Instant, line: LineId) {
+        let known = self.by_line.get(&line).copied();
+        self.add_line(now, line.clone());
+        let Some(&idx) = self.by_line.get(&line) else {
+            return;
+        };
+        if self.lines[idx].trunk.is_none() {
+            self.lines[idx].trunk = Some(Trunk::default());
+            if known.is_some() {
+                // Armed as a station line until now.
+                self.request_arm(idx);
+                let g = self.lines[idx].gateway;
+                self.pump(now, g);
+                self.flush(true);
+            }
+        }
+    }
+
+    /// The job for a trunk command on `line`, or `None` when it failed at once.
+    pub(super) fn trunk_job(&mut self, line: usize, command: Command) -> Option<Job> {
+        let id = self.lines[line].id.clone();
+        if self.lines[line].trunk.is_none() {
+            self.stats.trunk_out_of_place += 1;
+            debug!(line = %id, "trunk command for a line that is not a trunk");
+            self.fail(id, None, ReturnCode::NO_SUCH_EVENT.0, "not a trunk");
+            return None;
+        }
+        let change = match command {
+            Command::Seize { .. } => TrunkChange::Seize,
+            Command::Answer { .. } => TrunkChange::Answer,
+            Command::Release { .. } => TrunkChange::Release,
+            Command::Dial {
+                method: DialMethod::Pulse,
+                ..
+            } => {
+                self.fail(
+                    id,
+                    None,
+                    ReturnCode::CANNOT_SIGNAL.0,
+                    "pulse dialling has no MGCP signal",
+                );
+                return None;
+            }
+            Command::Dial { number, .. } => TrunkChange::Dial(number),
+            _ => return None,
+        };
+        Some(Job::Signal {
+            line,
+            change: SignalChange::Trunk(change),
+        })
+    }
+
+    /// The gateway refused a trunk change: the port is as it was (or rings: glare, the call
+    /// that rang meanwhile is reported now, without the caller id it came with).
+    pub(super) fn trunk_refused(&mut self, line: usize) {
+        let Some(t) = &mut self.lines[line].trunk else {
+            return;
+        };
+        if t.refused() {
+            let line = self.lines[line].id.clone();
+            self.emit(Event::IncomingCall {
+                line,
+                caller_id: None,
+            });
+        }
+    }
+
+    /// The events of a notification on a trunk.
+    pub(super) fn trunk_notified(&mut self, line: usize, observed: &[EventRef<'_>]) {
+        let caller = observed.iter().find_map(caller_id);
+        for e in observed {
+            let id = self.lines[line].id.clone();
+            let Some(trunk) = &mut self.lines[line].trunk else {
+                return;
+            };
+            match trunk.observe(&id, e) {
+                TrunkObserved::Event(Event::IncomingCall { line, .. }) => {
+                    self.emit(Event::IncomingCall {
+                        line,
+                        caller_id: caller.clone(),
+                    });
+                }
+                TrunkObserved::Event(ev) => self.emit(ev),
+                TrunkObserved::Nothing => {}
+                TrunkObserved::Dropped => {
+                    self.stats.trunk_out_of_place += 1;
+                    debug!(line = %id, event = e.name.event, "trunk event out of place dropped");
+                }
+                TrunkObserved::Unrecognised => {
+                    self.stats.unrecognised_events += 1;
+                    debug!(line = %id, event = e.name.event, "unrecognised event ignored");
+                }
+            }
+        }
+    }
+}
