@@ -23,7 +23,11 @@
 //! need not be, as they are one family ("a single tone").
 //!
 //! Each block is then one of:
-//! - *silent*: mean power below [`SILENCE_DBM0`];
+//! - *silent*: mean power below [`SILENCE_DBM0`], or within [`FLOOR_MARGIN_DB`] of the line's
+//!   noise floor (minimum statistics over the last 2.56 s of blocks that were silent or
+//!   *other*, as in
+//!   the VADs of ITU-T G.729 Annex B), so that a noisy line's hiss in a tone's off periods is
+//!   silence and not voice;
 //! - a *tone* of a family (350+440, 440+480, 480+620, or a single 425/440 Hz tone) when that
 //!   family explains at least [`TONE_PURITY`] of the energy, each tone of a pair at least
 //!   [`MIN_COMPONENT`] (so twist up to about 9 dB);
@@ -50,8 +54,9 @@
 //! is recognised (a station times out a silent line itself).
 //!
 //! Not recognised (by design, for now): the UK's 400+450 Hz double ringback, Italy's cadenced
-//! dial tone, special information tones; they are *other*, hence voice if long enough. Levels
-//! are absolute: a line noise floor above [`SILENCE_DBM0`] would be heard as voice.
+//! dial tone, special information tones; they are *other*, hence voice if long enough. Noise
+//! that rises suddenly by more than [`FLOOR_MARGIN_DB`] is *other* until the floor follows it
+//! (at most 2.56 s), so it may be heard as voice.
 //!
 //! State is a fixed set of numbers: no allocation after [`Detector::new`], none per block.
 
@@ -177,6 +182,55 @@ const DTMF_HIGH: core::ops::Range<usize> = 9..13;
 /// decodes to peaks of about 22,700).
 const DBM0_AMPLITUDE: f32 = 22_700.0;
 
+/// Blocks within this many dB of the noise floor are silent.
+pub const FLOOR_MARGIN_DB: f32 = 6.0;
+/// [`FLOOR_MARGIN_DB`] as an energy ratio.
+const FLOOR_MARGIN: f32 = 3.981;
+/// Blocks per segment of the noise-floor window.
+const FLOOR_SEGMENT_BLOCKS: u32 = 8;
+/// Segments of the noise-floor window (8 × 8 blocks: 2.56 s).
+const FLOOR_SEGMENTS: usize = 8;
+
+/// The line's noise floor by minimum statistics: the least energy of a block that is no tone,
+/// key press or tone's edge over the last [`FLOOR_SEGMENTS`] segments (and the current one). Tones' off
+/// periods and pauses between words keep it at the line's noise; a continuous tone does not
+/// raise it (its blocks are not taken), it only lets it expire.
+#[derive(Debug, Clone)]
+struct Floor {
+    mins: [f32; FLOOR_SEGMENTS],
+    current: f32,
+    blocks: u32,
+    next: usize,
+}
+
+impl Floor {
+    fn new() -> Self {
+        Self {
+            mins: [f32::INFINITY; FLOOR_SEGMENTS],
+            current: f32::INFINITY,
+            blocks: 0,
+            next: 0,
+        }
+    }
+
+    /// Takes one block's energy (into the floor if `eligible`) and returns the floor,
+    /// this block included (infinite: none known).
+    fn update(&mut self, energy: f32, eligible: bool) -> f32 {
+        if eligible {
+            self.current = self.current.min(energy);
+        }
+        let floor = self.mins.iter().copied().fold(self.current, f32::min);
+        self.blocks += 1;
+        if self.blocks >= FLOOR_SEGMENT_BLOCKS {
+            self.mins[self.next] = self.current;
+            self.next = (self.next + 1) % FLOOR_SEGMENTS;
+            self.current = f32::INFINITY;
+            self.blocks = 0;
+        }
+        floor
+    }
+}
+
 /// A run of equal blocks.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -196,6 +250,7 @@ pub struct Detector {
     energy: f32,
     filled: usize,
     silence_energy: f32,
+    floor: Floor,
     /// The current run, and the one before it.
     run: Option<Run>,
     prev: Option<Run>,
@@ -227,6 +282,7 @@ impl Detector {
             energy: 0.0,
             filled: 0,
             silence_energy: level * 10f32.powf(SILENCE_DBM0 / 10.0) * BLOCK as f32,
+            floor: Floor::new(),
             run: None,
             prev: None,
             pending: None,
@@ -304,10 +360,26 @@ impl Detector {
         })
     }
 
-    fn classify(&self) -> Block {
-        if self.energy < self.silence_energy {
-            return Block::Silent;
+    /// The block's kind: silent below the absolute level or near the noise floor, otherwise
+    /// by its spectrum.
+    fn classify(&mut self) -> Block {
+        let kind = if self.energy < self.silence_energy {
+            Block::Silent
+        } else {
+            self.spectral()
+        };
+        // A tone, a key or a tone's edge is no measure of the line's noise.
+        let noise = matches!(kind, Block::Silent | Block::Other);
+        let floor = self.floor.update(self.energy, noise);
+        if floor.is_finite() && self.energy < floor * FLOOR_MARGIN {
+            Block::Silent
+        } else {
+            kind
         }
+    }
+
+    /// The block's kind by its spectrum (it is above the absolute silence level).
+    fn spectral(&self) -> Block {
         let r = self.fractions();
         let pair = |a: f32, b: f32| {
             if a >= MIN_COMPONENT && b >= MIN_COMPONENT {

@@ -320,3 +320,40 @@ proptest! {
         prop_assert!(d.changed_at() <= d.samples());
     }
 }
+
+/// A noisy line (hiss 18–20 dB under the tone, above the absolute silence level): the off
+/// periods are silence by the noise floor, not voice.
+#[test]
+fn tones_on_a_noisy_line() {
+    for (level, noise) in [(-20.0, -38.0), (-10.0, -30.0), (-5.0, -25.0)] {
+        for (on, off, want) in [
+            (500, 500, Heard::Busy),
+            (250, 250, Heard::Reorder),
+            (2000, 4000, Heard::Ringback),
+        ] {
+            let t = Tone {
+                noise: Some(noise),
+                ..tone(NA_BUSY, level, on, off, 0)
+            };
+            let t = if want == Heard::Ringback {
+                Tone {
+                    freqs: NA_RING,
+                    ..t
+                }
+            } else {
+                t
+            };
+            assert_eq!(
+                heard(&t.render(13_000, 3)),
+                [want],
+                "{on}/{off} at {level} dBm0, noise {noise} dBm0"
+            );
+        }
+        let hiss = Tone {
+            freqs: &[],
+            noise: Some(noise),
+            ..tone(NA_BUSY, level, 1, 0, 0)
+        };
+        assert_eq!(heard(&hiss.render(10_000, 4)), [], "hiss at {noise} dBm0");
+    }
+}
