@@ -120,7 +120,70 @@ dial_in = true
         }
     );
     assert_eq!(c.trunks[0].endpoints, ["aaln/3", "aaln/4"]);
+    assert_eq!(
+        c.trunks[0].select,
+        station_manager::trunk::Selection::FirstFree
+    );
+    assert_eq!(
+        c.trunks[0].dialing,
+        gateway_control::model::DialMethod::Dtmf
+    );
+    assert_eq!(c.trunks[0].answer_timeout, Duration::from_secs(30));
     assert_eq!(Config::defaults().mgcp.listen.to_string(), "0.0.0.0:2727");
+}
+
+/// Issue 20: a trunk's own keys, and what is refused in trunks and stations behind them.
+#[test]
+fn trunk_keys_and_refusals() {
+    let base = "[[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1\"\n";
+    let trunk = |extra: &str| {
+        format!(
+            "{base}[[trunk]]\nname = \"pbx\"\ngateway = \"gw1\"\nendpoints = [\"aaln/3\", \"aaln/4\"]\n{extra}"
+        )
+    };
+    let c = Config::parse(
+        "t.toml",
+        &trunk("select = \"round-robin\"\ndialing = \"pulse\"\nanswer_timeout = \"45s\"\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.trunks[0].select,
+        station_manager::trunk::Selection::RoundRobin
+    );
+    assert_eq!(
+        c.trunks[0].dialing,
+        gateway_control::model::DialMethod::Pulse
+    );
+    assert_eq!(c.trunks[0].answer_timeout, Duration::from_secs(45));
+    for (extra, key) in [
+        ("select = \"random\"\n", "trunk[0].select"),
+        ("dialing = \"mf\"\n", "trunk[0].dialing"),
+        ("answer_timeout = \"0s\"\n", "trunk[0].answer_timeout"),
+        ("answer_timeout = \"1h\"\n", "trunk[0].answer_timeout"),
+    ] {
+        let e = Config::parse("t.toml", &trunk(extra)).unwrap_err();
+        assert!(e.to_string().contains(key), "{extra}: {e}");
+    }
+    let twice = format!(
+        "{}[[trunk]]\nname = \"other\"\ngateway = \"gw1\"\nendpoints = [\"aaln/4\"]\n",
+        trunk("")
+    );
+    let e = Config::parse("t.toml", &twice).unwrap_err();
+    assert!(e.to_string().contains("trunk[1].endpoints"), "{e}");
+    let e = Config::parse(
+        "t.toml",
+        &format!("{base}[[trunk]]\nname = \"pbx\"\ngateway = \"gw1\"\nendpoints = [\"aaln/3\", \"aaln/3\"]\n"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("listed twice"), "{e}");
+    for dial in ["", "20a1", "123456789012345678901234567890123"] {
+        let text = format!(
+            "{}[[station]]\nuser = \"carol\"\ntrunk = \"pbx\"\ndial = \"{dial}\"\n",
+            trunk("")
+        );
+        let e = Config::parse("t.toml", &text).unwrap_err();
+        assert!(e.to_string().contains("station[0].dial"), "{dial:?}: {e}");
+    }
 }
 
 /// Issue 15: a gateway named by DNS name, with or without a port.

@@ -24,8 +24,14 @@ pub(super) fn groups(config: &Config) -> Vec<TrunkGroup> {
             .iter()
             .map(|e| LineId::new(gateway.clone(), e))
             .collect();
-        match TrunkGroup::new(&t.name, ports) {
-            Ok(g) => out.push(g.dial_in(t.dial_in)),
+        let group = TrunkGroup::new(&t.name, ports).and_then(|g| {
+            g.dial_in(t.dial_in)
+                .selection(t.select)
+                .method(t.dialing)
+                .answer_timeout(t.answer_timeout)
+        });
+        match group {
+            Ok(g) => out.push(g),
             Err(e) => warn!(trunk = %t.name, error = %e, "trunk left out"),
         }
     }

@@ -102,7 +102,11 @@ pub struct TrunkGroup {
     selection: Selection,
     dial_in: bool,
     method: DialMethod,
+    answer_timeout: Duration,
 }
+
+/// How long a call placed waits for an answer by default.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A trunk group that cannot be used (API misuse).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +130,9 @@ pub enum TrunkError {
     /// A number to dial holds something other than `0`–`9`, `*`, `#`, or is too long.
     #[error("{0:?} is not a number to dial (0-9, * and #, at most {MAX_NUMBER})")]
     Number(String),
+    /// The answer timeout must be positive.
+    #[error("a trunk's answer timeout must be positive")]
+    AnswerTimeout,
     /// A station names a trunk that does not exist.
     #[error("no trunk is named {0:?}")]
     Unknown(String),
@@ -154,7 +161,18 @@ impl TrunkGroup {
             selection: Selection::FirstFree,
             dial_in: false,
             method: DialMethod::Dtmf,
+            answer_timeout: ANSWER_TIMEOUT,
         })
+    }
+
+    /// How long a call placed waits for an answer (from the seize) before it is given up as
+    /// unanswered; the station's own ring timeout may end it sooner. Zero is refused.
+    pub fn answer_timeout(mut self, d: Duration) -> Result<Self, TrunkError> {
+        if d.is_zero() {
+            return Err(TrunkError::AnswerTimeout);
+        }
+        self.answer_timeout = d;
+        Ok(self)
     }
 
     /// How ports are picked.
@@ -245,7 +263,7 @@ struct Port {
     line: LineId,
     group: usize,
     state: PortState,
-    /// When a dial-in caller's time to key runs out.
+    /// When a call placed is given up unanswered, or a dial-in caller's time to key runs out.
     timer: Option<Instant>,
 }
 
@@ -563,7 +581,11 @@ impl Trunks {
         for p in 0..self.ports.len() {
             if self.ports[p].timer.is_some_and(|t| t <= now) {
                 self.ports[p].timer = None;
-                self.on_dial_in(now, p, dialin::In::Timeout, calls);
+                match self.ports[p].state {
+                    PortState::Out(_) => self.not_answered(p, calls),
+                    PortState::In(_) => self.on_dial_in(now, p, dialin::In::Timeout, calls),
+                    _ => {}
+                }
             }
         }
     }

@@ -53,7 +53,7 @@ impl Trunks {
 
     fn place_avoiding(
         &mut self,
-        _now: Instant,
+        now: Instant,
         vline: LineId,
         g: usize,
         number: Vec<Digit>,
@@ -96,6 +96,17 @@ impl Trunks {
             dialled: false,
             tried,
         });
+        self.ports[p].timer = Some(now + self.groups[g].spec.answer_timeout);
+    }
+
+    /// The answer timeout ran out on the call placed on `p`.
+    pub(super) fn not_answered(&mut self, p: usize, calls: &mut Calls) {
+        let secs = self.groups[self.ports[p].group]
+            .spec
+            .answer_timeout
+            .as_secs();
+        self.stats.unanswered += 1;
+        self.give_up(p, UNAVAILABLE, format!("no answer after {secs} s"), calls);
     }
 
     /// A free port of group `g` not in `tried`, by the group's selection.

@@ -45,11 +45,17 @@ impl T {
     /// Trunk `pbx` on ports 3 and 4 (dial-in), carol behind it at 2041, dave at 2042, erin
     /// at 2043; the gateway is up.
     fn new(selection: Selection) -> Self {
+        Self::with(selection, super::ANSWER_TIMEOUT)
+    }
+
+    fn with(selection: Selection, answer: Duration) -> Self {
         let mut m = StationManager::new(Config::default());
         let group = TrunkGroup::new("pbx", vec![port(3), port(4)])
             .unwrap()
             .selection(selection)
-            .dial_in(true);
+            .dial_in(true)
+            .answer_timeout(answer)
+            .unwrap();
         m.add_trunk(group).unwrap();
         for (user, number) in [(CAROL, "2041"), (DAVE, "2042"), (ERIN, "2043")] {
             let line = m.trunk_station_line("pbx", number).unwrap();
@@ -360,6 +366,33 @@ fn no_answer_releases_the_trunk_when_the_ring_times_out() {
         Some("no answer after 30 s")
     );
     assert_eq!(t.m.stats().trunks.unanswered, 1);
+}
+
+#[test]
+fn the_trunks_answer_timeout_gives_up_sooner_than_the_ring() {
+    let mut t = T::with(Selection::FirstFree, Duration::from_secs(12));
+    let (p, watch) = t.ring_carol(1);
+    t.advance(Duration::from_secs(11));
+    assert!(t.take_outputs().is_empty());
+    t.advance(Duration::from_secs(1));
+    let commands = t.take_commands();
+    assert!(released(&commands, &p));
+    assert!(commands.contains(&Command::DeleteConnection {
+        line: p.clone(),
+        call: watch
+    }));
+    assert_eq!(
+        failure(&t.take_outputs()).as_deref(),
+        Some("the phone could not be rung: no answer after 12 s")
+    );
+    assert_eq!(t.m.stats().trunks.unanswered, 1);
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
+    assert_eq!(
+        TrunkGroup::new("x", vec![port(1)])
+            .unwrap()
+            .answer_timeout(Duration::ZERO),
+        Err(super::TrunkError::AnswerTimeout)
+    );
 }
 
 #[test]
