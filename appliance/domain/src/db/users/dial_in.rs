@@ -11,8 +11,8 @@
 //! survives a restart and a caller cannot reset it by making the appliance restart. Since
 //! numbers are unique this is per number. [`MAX_WRONG_PINS`] wrong PINs within
 //! [`WRONG_PIN_WINDOW`] of the first lock the number for [`LOCK_TIME`]: while locked,
-//! [`check`] answers "no" at once without looking at the PIN (nor spending an argon2 check on
-//! it), so guessing stops for everyone calling as that number, the owner included. A right
+//! `VoiceMessaging::identify` answers "no" at once without looking at the PIN (nor spending
+//! an argon2 check on it), so guessing stops for everyone calling as that number, the owner included. A right
 //! PIN clears the count. A number that nobody has is not counted (there is nothing to protect,
 //! and counting it would let a caller grow the table without bound); the PIN is then checked
 //! against a dummy hash, taking as long as a real check. The limits follow NIST SP 800-63B
@@ -95,7 +95,8 @@ pub fn by_number(conn: &Connection, number: &str) -> Result<Option<Uuid>, Error>
         .transpose()
 }
 
-/// What [`check`] must do for `number`, as the database says at `now_ms`.
+/// What checking a PIN for `number` (`VoiceMessaging::identify`) must do, as the database
+/// says at `now_ms`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     /// Nobody has the number: check against the dummy hash, count nothing.
