@@ -73,6 +73,7 @@ pub struct Config {
     pub(crate) controller_silence: Option<Duration>,
     pub(crate) max_connections: usize,
     pub(crate) transactions: transaction::Config,
+    pub(crate) fxo: crate::FxoConfig,
 }
 
 impl Config {
@@ -98,6 +99,7 @@ impl Config {
             controller_silence: Some(Duration::from_secs(200)),
             max_connections: 2,
             transactions: transaction::Config::default(),
+            fxo: crate::FxoConfig::new(),
         };
         c.lines(lines)?;
         Ok(c)
@@ -147,6 +149,13 @@ impl Config {
     /// The address put in local session descriptions (where the controller sends RTP).
     pub fn media_address(&mut self, ip: IpAddr) -> &mut Self {
         self.media_address = ip;
+        self
+    }
+
+    /// The lines that are FXO ports facing the simulated PBX (`--fxo 3-4`), and the PBX's
+    /// supervision; the rest stay station lines. Lines beyond [`Config::lines`] are ignored.
+    pub fn fxo(&mut self, fxo: crate::FxoConfig) -> &mut Self {
+        self.fxo = fxo;
         self
     }
 

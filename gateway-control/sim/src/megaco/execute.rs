@@ -455,6 +455,9 @@ impl Mg {
             line.apply_signals(now, &self.config, signals, &mut fx);
         }
         self.apply(fx);
+        if let Some(action) = plan.trunk {
+            self.trunk_act(now, li, action);
+        }
     }
 
     fn modify(

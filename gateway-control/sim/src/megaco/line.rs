@@ -35,6 +35,8 @@ pub(crate) enum Watch {
     AnyKey,
     /// `dd/ce`: a dial string completed against this map.
     Completion(Box<Map>),
+    /// An FXO line's event by name (`bcas/sz`, `g/sc`…, [`super::trunk`]).
+    Named(String),
 }
 
 /// One event of the Events descriptor in force.
@@ -129,6 +131,8 @@ pub(crate) struct Line {
     pub(crate) maps: Vec<(String, Map, String)>,
     dialled: String,
     digit_deadline: Option<Instant>,
+    /// The port of an FXO line (`--fxo`).
+    pub(crate) fxo: Option<super::trunk::Fxo>,
 }
 
 impl Line {
@@ -144,6 +148,7 @@ impl Line {
             maps: Vec::new(),
             dialled: String::new(),
             digit_deadline: None,
+            fxo: None,
         }
     }
 
@@ -159,6 +164,7 @@ impl Line {
             .filter_map(|a| a.until)
             .chain(self.phone.poll_timeout())
             .chain(self.digit_deadline)
+            .chain(self.fxo.as_ref().and_then(|f| f.port.poll_timeout()))
             .min()
     }
 
@@ -267,6 +273,9 @@ impl Line {
 
     /// Signal timeouts, the bell's cadence, the digit-map timer and autoanswer.
     pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config, fx: &mut Effects) {
+        if let Some(f) = &mut self.fxo {
+            f.port.handle_timeout(now);
+        }
         fx.outputs.extend(self.phone.handle_timeout(now));
         self.stop_signals(StopReason::Timeout, fx, |a| {
             a.until.is_some_and(|u| u <= now)
@@ -387,7 +396,7 @@ impl Line {
     }
 
     /// An event happened: if armed, it is notified and stops the signals (unless KeepActive).
-    fn detect(
+    pub(crate) fn detect(
         &mut self,
         fx: &mut Effects,
         which: impl Fn(&Watch) -> bool,

@@ -139,7 +139,14 @@ impl Mg {
     /// A gateway with `config.lines` idle lines, registering with the controller at `now`.
     pub fn new(config: Config, now: Instant) -> Self {
         let lines = (1..=config.lines)
-            .map(|n| Line::new(n, line_name(config.encoding, n)))
+            .map(|n| {
+                let mut line = Line::new(n, line_name(config.encoding, n));
+                line.fxo = config
+                    .fxo
+                    .is_fxo(n)
+                    .then(|| super::trunk::Fxo::new(n, &config));
+                line
+            })
             .collect();
         let txn = Transactions::new(config.transactions.clone(), config.seed);
         let mut rng = StdRng::seed_from_u64(config.seed ^ 0x4d45_4741_434f);
@@ -467,6 +474,13 @@ impl Mg {
             self.refuse_line(Some(n), format!("no line {n}"));
             return;
         };
+        if let Some(done) = self.trunk_line(now, li, &cmd) {
+            if let Err(why) = done {
+                self.refuse_line(Some(n), why);
+            }
+            self.after(now);
+            return;
+        }
         let mut fx = Effects::default();
         let config = &self.config;
         let line = &mut self.lines[li];
@@ -719,6 +733,7 @@ impl Mg {
 
     /// Sends the notifications the handlers queued, and media that became due.
     fn after(&mut self, now: Instant) {
+        self.poll_ports(now);
         for o in std::mem::take(&mut self.observations) {
             self.send_notify(now, o);
         }
@@ -745,6 +760,12 @@ impl crate::Simulator for Mg {
             Via::Control => Self::handle_datagram(self, now, from, data),
             Via::Rtp(port) => self.handle_rtp(now, port, from, data),
         }
+    }
+
+    fn handle_trunk(&mut self, now: Instant, command: crate::TrunkCommand) -> bool {
+        self.trunk_command(now, command);
+        self.after(now);
+        true
     }
 
     fn handle_line(&mut self, now: Instant, command: LineCommand) {

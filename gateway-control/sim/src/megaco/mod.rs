@@ -33,7 +33,7 @@
 //!   context, 421 a command in a context it cannot be in, 430 unknown termination, 431
 //!   wildcard matching none, 433 line already in a context, 434 context full, 435
 //!   termination in another context, 447, 449, 451/452 no such event/signal in `al`, `dd`,
-//!   `cg`, 501 not implemented (Move, signal lists, embedded events), 510 no RTP port, 512/513
+//!   `cg`, 501 not implemented (Move, signal lists on station lines, embedded events), 510 no RTP port, 512/513
 //!   other packages, 515 codec, 520 undefined digit map, 540 ringing an off-hook line.
 //! - Every encoding is read (pretty and compact text, Annex A BER), told apart per message;
 //!   replies go in the request's, what it starts in [`Config::encoding`]. In binary the
@@ -41,8 +41,15 @@
 //!   terminations `00000001/…`), since Annex A cannot carry `aaln/N`. Retransmission, duplicates, Pending and acks are the shared
 //!   [`transaction`](gateway_control::megaco::transaction) layer's.
 //!
+//! - Lines named in [`Config::fxo`] are FXO ports facing the simulated PBX
+//!   ([`crate::analog::fxo`]): they take the Basic CAS signals `bcas/sz`, `bcas/ans` and
+//!   `bcas/cl` (ITU-T H.248.25), a signal list of `dg` keys as the number dialled (`g/sc` when
+//!   its last key asked for completion), and report `bcas/sz` (with the caller id as `cid`),
+//!   `bcas/ans`, `bcas/cl`, `cd/bt` and `cd/ct` (module `trunk`); glare and the other seizures out
+//!   of place are refused with 540.
+//!
 //! Not simulated: the digit map's start timer (no `dd/ce` is reported before the first
-//! digit), EventBuffer/lockstep, `g/sc` signal completion, timestamps in ObservedEvents,
+//! digit), EventBuffer/lockstep, `g/sc` signal completion on station lines, timestamps in ObservedEvents,
 //! TopologyDescriptors, and more than one line per context.
 //!
 //! [`Mg`] is the sans-IO core; it implements [`Simulator`](crate::Simulator). [`run`]
@@ -61,6 +68,7 @@ mod mg;
 mod plan;
 mod reply;
 mod sdp;
+mod trunk;
 
 #[cfg(test)]
 mod tests;

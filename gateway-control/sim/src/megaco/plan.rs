@@ -52,6 +52,8 @@ pub(crate) struct LinePlan {
     pub(crate) signals: Option<Vec<NewSignal>>,
     /// Digit maps defined: name (`""` unnamed), map, text.
     pub(crate) maps: Vec<(String, Map, String)>,
+    /// What an FXO line's port is to do (seize, answer, release, dial).
+    pub(crate) trunk: Option<super::trunk::Action>,
 }
 
 /// What a command does to an RTP termination's stream.
@@ -122,7 +124,10 @@ fn media_parms(parms: &[MediaParm<'_>], plan: &mut MediaPlan) -> Result<(), Refu
 
 /// Reads one signal: `al/ri` and the tones of `cg` (Annex E.7); TimeOut ones last the
 /// configured time unless `Duration` says otherwise.
-fn signal(s: &gateway_control::megaco::Signal<'_>, config: &Config) -> Result<NewSignal, Refusal> {
+pub(crate) fn signal(
+    s: &gateway_control::megaco::Signal<'_>,
+    config: &Config,
+) -> Result<NewSignal, Refusal> {
     let name = s.name.to_ascii_lowercase();
     let (package, item) = name.split_once('/').unwrap_or((name.as_str(), ""));
     let mut kind = match (package, item) {
@@ -235,7 +240,14 @@ pub(crate) fn line(
     for d in descriptors {
         match d {
             Descriptor::Events(e) => plan.events = Some(events(line, e, &plan.maps)?),
-            Descriptor::Signals(list) => plan.signals = Some(signals(list, config)?),
+            Descriptor::Signals(list) => match &line.fxo {
+                Some(fxo) => {
+                    let (action, others) = super::trunk::signals(list, &fxo.port, config)?;
+                    plan.trunk = action;
+                    plan.signals = Some(others);
+                }
+                None => plan.signals = Some(signals(list, config)?),
+            },
             Descriptor::ServiceChange(_) | Descriptor::ObservedEvents(_) => {
                 return Err(refuse(447, "descriptor not legal in this command"));
             }
@@ -331,6 +343,9 @@ fn events(
                     ));
                 }
             },
+            (package, item) if line.fxo.is_some() && super::trunk::is_event(package, item) => {
+                Watch::Named(name.clone())
+            }
             ("al", _) => {
                 return Err(refuse(
                     code::NO_SUCH_EVENT,
