@@ -8,14 +8,14 @@ mod support;
 use std::time::Duration;
 
 use gateway_control::model::Event;
-use gateway_sim::{LineCommand, Output as SimOutput};
+use gateway_sim::{LineCommand, Output as SimOutput, TrunkCommand};
 use station_manager::{
     Delivery, Input, MediaCommand, MediaEvent, MessageId, Output, Progress, Prompt, RequestId,
     StopReason,
 };
 use support::FakeMedia;
 use support::fake_media::PROMPT_LENGTH;
-use support::{ALICE, BOB, Harness, Protocol};
+use support::{ALICE, BOB, CAROL, Harness, Protocol, Spec};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -199,4 +199,162 @@ fn the_media_stand_in_plays_prompts_and_reports_watched_progress() {
         vec![MediaEvent::PlayDone { call: watched }]
     );
     assert_eq!(m.prompts, vec![(watched, Prompt::ALL[0])]);
+}
+
+/// Carol's phone is behind trunk `pbx` (FXO lines 3 and 4, full supervision) at 2041; Alice
+/// asks to record for her: a port is seized and dialled, the far phone answers (polarity
+/// reversal), Carol speaks 4 s and hangs up (loop-current drop), and the port is free again.
+fn record_behind_a_trunk(p: Protocol) {
+    let spec = Spec::new(p)
+        .stations(&[(1, ALICE)])
+        .trunk("pbx", &[3, 4], false, |g| g)
+        .behind("pbx", "2041", CAROL);
+    let mut h = Harness::with(spec, |_| {});
+    let carol = h.behind_line("pbx", "2041");
+    assert_eq!(h.state_of(&carol), "Idle", "{p:?}");
+    h.input(Input::Record {
+        request: RequestId(1),
+        user: CAROL,
+        to: vec![ALICE],
+        delivery: Delivery::Record,
+    });
+    assert!(
+        h.run_until(secs(5), |h| h.dialed(3) == ["2041"]),
+        "{p:?}: first free port dialled: {:#?}",
+        h.pair.outputs
+    );
+    let watch = h.call_on(3).expect("a call on the port while dialling");
+    assert!(h.media.is_watching(watch), "{p:?}: the port is heard");
+    h.phone(LineCommand::OffHook(3));
+    assert!(
+        h.run_until(secs(2), |h| h.state_of(&carol) == "Recording"),
+        "{p:?}: {}",
+        h.state_of(&carol)
+    );
+    h.advance(secs(4));
+    h.phone(LineCommand::OnHook(3));
+    assert!(
+        h.run_until(secs(2), |h| !h.recorded().is_empty()),
+        "{p:?}: {:#?}",
+        h.outputs
+    );
+    let Output::Recorded {
+        user,
+        to,
+        reason,
+        duration,
+        ..
+    } = h.recorded()[0].clone()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (user, to, reason),
+        (CAROL, vec![ALICE], StopReason::OnHook),
+        "{p:?}"
+    );
+    assert!(
+        duration >= secs(4) && duration < secs(6),
+        "{p:?}: {duration:?}"
+    );
+    h.advance(secs(1));
+    assert_eq!(h.call_on(3), None, "{p:?}");
+    assert!(h.pair.gateway.connections(3).is_empty(), "{p:?}");
+    assert_eq!(h.mgr.ports_in_use(), 0, "{p:?}");
+    let t = h.mgr.stats().trunks;
+    assert_eq!(
+        (t.seized, t.answered_by_line, t.far_end_gone, t.dropped),
+        (1, 1, 1, 0),
+        "{p:?}"
+    );
+    let refused: Vec<_> = h
+        .pair
+        .outputs
+        .iter()
+        .filter(|o| match o {
+            SimOutput::Command { code, .. } => *code >= 400,
+            SimOutput::HostCommand { code, .. } => *code != 0,
+            _ => false,
+        })
+        .collect();
+    assert!(refused.is_empty(), "{p:?}: {refused:#?}");
+    assert_eq!(h.pair.gateway.stats().refused, 0, "{p:?}");
+}
+
+#[test]
+fn record_behind_a_trunk_over_mgcp() {
+    record_behind_a_trunk(Protocol::Mgcp);
+}
+
+/// The prompts played so far, oldest first.
+fn prompts(h: &Harness) -> Vec<Prompt> {
+    h.media.prompts.iter().map(|(_, p)| *p).collect()
+}
+
+/// A caller on the PBX rings trunk port 4 (dial-in), keys their number and PIN, is
+/// identified, and hears the menu; the caller's hang-up frees the port.
+fn dial_in(p: Protocol) {
+    let spec = Spec::new(p)
+        .stations(&[(1, ALICE)])
+        .trunk("pbx", &[3, 4], true, |g| g);
+    let mut h = Harness::with(spec, |_| {});
+    h.pbx(TrunkCommand::Ring {
+        line: 4,
+        caller_id: None,
+    });
+    assert!(
+        h.run_until(secs(10), |h| h.answered(4) == 1),
+        "{p:?}: the call is answered: {:#?}",
+        h.pair.outputs
+    );
+    assert!(
+        h.run_until(secs(1), |h| prompts(h) == [Prompt::EnterNumber]),
+        "{p:?}: {:?}",
+        prompts(&h)
+    );
+    h.advance(PROMPT_LENGTH);
+    h.keys(4, "2041#");
+    assert!(
+        h.run_until(secs(3), |h| prompts(h).last() == Some(&Prompt::EnterPin)),
+        "{p:?}: {:?}",
+        prompts(&h)
+    );
+    h.advance(PROMPT_LENGTH);
+    h.keys(4, "4321#");
+    assert!(
+        h.run_until(secs(2), |h| !h.outputs.is_empty()),
+        "{p:?}: no identify"
+    );
+    assert_eq!(
+        h.take_outputs(),
+        vec![Output::Identify {
+            line: h.line(4),
+            number: "2041".into(),
+            pin: "4321".into()
+        }],
+        "{p:?}"
+    );
+    h.input(Input::Identified {
+        line: h.line(4),
+        user: Some(BOB),
+        waiting: Vec::new(),
+    });
+    assert!(
+        h.run_until(secs(3), |h| prompts(h).contains(&Prompt::Menu)),
+        "{p:?}: {:?}",
+        prompts(&h)
+    );
+    h.phone(LineCommand::OnHook(4));
+    assert!(
+        h.run_until(secs(5), |h| h.call_on(4).is_none()),
+        "{p:?}: the port's call ends"
+    );
+    let t = h.mgr.stats().trunks;
+    assert_eq!((t.dial_ins, t.identified, t.dropped), (1, 1, 0), "{p:?}");
+    assert_eq!(h.pair.gateway.stats().refused, 0, "{p:?}");
+}
+
+#[test]
+fn dial_in_over_mgcp() {
+    dial_in(Protocol::Mgcp);
 }

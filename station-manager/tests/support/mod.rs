@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 use gateway_control::Controller;
 use gateway_control::model::{CallId, Command, Event, LineId};
 use gateway_harness::{Lossy, Pair};
-use gateway_sim::{self as sim, LineCommand, Simulator as _, TrunkCommand};
+use gateway_sim::{self as sim, FxoConfig, LineCommand, Simulator as _, Supervision, TrunkCommand};
 use station_manager::manager::{Config, StationManager};
+use station_manager::trunk::TrunkGroup;
 use station_manager::{Input, MediaCommand, MediaEvent, Output, Progress, UserId};
 
 pub(crate) use fake_media::FakeMedia;
@@ -63,6 +64,12 @@ pub(crate) struct Spec {
     pub(crate) stations: Vec<(u16, UserId)>,
     /// Lines that are FXO (trunk) ports facing the simulated PBX.
     pub(crate) fxo: Vec<u16>,
+    /// The supervision the simulated PBX gives on its trunks.
+    pub(crate) supervision: Supervision,
+    /// Trunk groups given to the manager (their ports are FXO lines).
+    pub(crate) trunks: Vec<TrunkGroup>,
+    /// Phones behind a trunk: the trunk's name, the number dialled, the user.
+    pub(crate) behind: Vec<(String, String, UserId)>,
 }
 
 impl Spec {
@@ -73,6 +80,9 @@ impl Spec {
             lines: 4,
             stations: vec![(1, ALICE), (2, BOB), (3, CAROL)],
             fxo: Vec::new(),
+            supervision: Supervision::Full,
+            trunks: Vec::new(),
+            behind: Vec::new(),
         }
     }
 
@@ -88,10 +98,52 @@ impl Spec {
         self
     }
 
-    /// These lines are FXO ports (no station may be on them).
+    /// These lines are FXO ports too (a station on one is dropped).
     pub(crate) fn fxo(mut self, lines: &[u16]) -> Self {
-        self.fxo = lines.to_vec();
+        for n in lines {
+            if !self.fxo.contains(n) {
+                self.fxo.push(*n);
+            }
+        }
         self.stations.retain(|(n, _)| !lines.contains(n));
+        self
+    }
+
+    /// The simulated PBX gives this supervision (`--fxo-supervision`).
+    pub(crate) fn supervision(mut self, s: Supervision) -> Self {
+        self.supervision = s;
+        self
+    }
+
+    /// A trunk group `name` on FXO lines `ports` (made FXO ports), first free, DTMF, taking
+    /// dial-in calls if `dial_in`; `group` may change the rest.
+    pub(crate) fn trunk(
+        self,
+        name: &str,
+        ports: &[u16],
+        dial_in: bool,
+        group: impl FnOnce(TrunkGroup) -> TrunkGroup,
+    ) -> Self {
+        let lines = ports.iter().map(|n| self.protocol.line(*n)).collect();
+        let g = TrunkGroup::new(name, lines).unwrap().dial_in(dial_in);
+        let mut s = self.fxo(ports);
+        s.trunks.push(group(g));
+        s
+    }
+
+    /// The simulator's FXO ports and supervision.
+    fn fxo_config(&self) -> FxoConfig {
+        let mut c = FxoConfig::new();
+        for n in &self.fxo {
+            c.lines(&n.to_string()).unwrap();
+        }
+        c.supervision(self.supervision);
+        c
+    }
+
+    /// `user`'s phone is behind trunk `trunk`, reached by dialling `number`.
+    pub(crate) fn behind(mut self, trunk: &str, number: &str, user: UserId) -> Self {
+        self.behind.push((trunk.into(), number.into(), user));
         self
     }
 }
@@ -132,7 +184,7 @@ impl Harness {
         let p = spec.protocol;
         let (ctl_addr, gw_addr) = p.addresses();
         let notes = peer::notes();
-        let gw = peer::gateway(p, spec.lines, &spec.fxo, now, 5, &notes);
+        let gw = peer::gateway(p, spec.lines, &spec.fxo_config(), now, 5, &notes);
         let ctl = peer::controller(p, spec.lines, now, &notes);
         let mut config = Config::default();
         config.media_address("192.0.2.1".parse().unwrap());
@@ -140,6 +192,13 @@ impl Harness {
         let mut mgr = StationManager::new(config);
         for (n, user) in &spec.stations {
             mgr.add_station(p.line(*n), *user).unwrap();
+        }
+        for g in &spec.trunks {
+            mgr.add_trunk(g.clone()).unwrap();
+        }
+        for (trunk, number, user) in &spec.behind {
+            let line = mgr.trunk_station_line(trunk, number).unwrap();
+            mgr.add_station(line, *user).unwrap();
         }
         let mut h = Self {
             mgr,
@@ -176,6 +235,16 @@ impl Harness {
     /// Line `n` as this harness's protocol names it.
     pub(crate) fn line(&self, n: u16) -> LineId {
         self.spec.protocol.line(n)
+    }
+
+    /// The virtual line of the phone behind trunk `trunk` at `number`.
+    pub(crate) fn behind_line(&self, trunk: &str, number: &str) -> LineId {
+        self.mgr.trunk_station_line(trunk, number).unwrap()
+    }
+
+    /// The state of the station on `line` (any line: FXS or behind a trunk).
+    pub(crate) fn state_of(&self, line: &LineId) -> &'static str {
+        self.mgr.station(line).unwrap().state_name()
     }
 
     /// The user of the station on line `n`.
@@ -360,7 +429,8 @@ impl Harness {
     pub(crate) fn restart_gateway(&mut self) {
         let now = self.now();
         let s = &self.spec;
-        self.pair.gateway = peer::gateway(s.protocol, s.lines, &s.fxo, now, 6, &self.notes);
+        self.pair.gateway =
+            peer::gateway(s.protocol, s.lines, &s.fxo_config(), now, 6, &self.notes);
         self.pair.controller.gateway_rebooted(now);
     }
 

@@ -37,7 +37,8 @@ use gateway_control::{Controller, Transmit};
 use gateway_sim::megaco::Mg;
 use gateway_sim::tpncp::{Board, Disconnect};
 use gateway_sim::{
-    self as sim, ConnectionAction, Gateway, LineCommand, Output, Simulator, TrunkCommand, Via,
+    self as sim, ConnectionAction, FxoConfig, Gateway, LineCommand, Output, Simulator,
+    TrunkCommand, Via,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -498,20 +499,17 @@ pub(crate) fn controller(protocol: Protocol, lines: u16, now: Instant, notes: &N
     }
 }
 
-/// A new simulated gateway for `protocol` with `lines` lines (those in `fxo` FXO ports),
+/// A new simulated gateway for `protocol` with `lines` lines (FXO ports and their
+/// supervision from `fxo`),
 /// booted at `now`, its random choices from `seed`.
 pub(crate) fn gateway(
     protocol: Protocol,
     lines: u16,
-    fxo: &[u16],
+    fxo: &FxoConfig,
     now: Instant,
     seed: u64,
     notes: &Notes,
 ) -> Sim {
-    assert!(
-        fxo.is_empty(),
-        "FXO ports: not yet in the simulator's config"
-    );
     let (ca, _) = protocol.addresses();
     let media = "192.0.2.2".parse().unwrap();
     let core = match protocol {
@@ -520,6 +518,7 @@ pub(crate) fn gateway(
             gc.domain("[192.0.2.2]").unwrap();
             gc.media_address(media);
             gc.seed(seed);
+            gc.fxo(fxo.clone()).unwrap();
             let mut gw = Gateway::new(gc, now);
             for i in 0..2 * lines {
                 gw.add_rtp_port(16384 + 2 * i);
@@ -531,6 +530,8 @@ pub(crate) fn gateway(
             mc.mid("mg1").unwrap();
             mc.media_address(media);
             mc.seed(seed);
+            // The MEGACO simulator's FXO terminations are not in yet.
+            assert!(fxo.fxo_lines().next().is_none(), "no MEGACO FXO ports yet");
             let mut mg = Mg::new(mc, now);
             for i in 0..2 * lines {
                 mg.add_rtp_port(16384 + 2 * i);
@@ -541,6 +542,7 @@ pub(crate) fn gateway(
             let mut bc = sim::tpncp::Config::new(usize::from(lines)).unwrap();
             bc.media_address = media;
             bc.seed = seed;
+            bc.fxo = fxo.clone();
             Core::Tpncp(Board::new(bc).unwrap())
         }
     };
