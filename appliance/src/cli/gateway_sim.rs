@@ -82,6 +82,16 @@ Commands on stdin, one a line:
   autoanswer N on|off pick up 1 s after ringing starts
   quit                stop now (end of input: stop once every `say` has finished)
 
+FXO ports (--fxo 3-4), lines facing a simulated PBX:
+  after the call agent seizes port N and dials, {\"line\":N,\"event\":\"dialed\",\"number\":\"2041\"}
+  offhook N           the far phone answers (polarity reversal with --fxo-supervision full)
+  onhook N            the far end (or an incoming caller) hangs up (loop-current drop; with
+                      --fxo-supervision none the PBX plays reorder tone on the connection)
+  busy N              the number dialled is busy: busy tone on the connection
+  ring N [NUMBER]     an incoming call with that caller id; {\"line\":N,\"event\":\"answered\"}
+                      when the call agent answers it
+  digits N 1234#      the far party's keys; autoanswer N on: the far phone answers by itself
+
 Vendor profiles (--profile), as the call agent sees them:
   rfc3435  RSIP 1 *@[127.0.0.1] MGCP 1.0         audit F: I with no connection: no I: line
   cisco    RSIP 1 *@[127.0.0.1] MGCP 0.1         F: I gets an empty I:, F: A adds X-ServiceType:
@@ -169,6 +179,29 @@ pub struct GatewaySimArgs {
     /// Seed for transaction ids, connection ids and RTP SSRCs (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+    /// Lines that are FXO ports facing a simulated PBX instead of phones: `3-4`, `3`, `3-4,7`.
+    #[arg(long, value_name = "RANGE")]
+    fxo: Option<String>,
+    /// What the simulated PBX signals on the FXO ports: `full` (answer by polarity reversal,
+    /// far-end hang-up by a loop-current drop) or `none` (answer only heard; reorder tone
+    /// after the far end hangs up).
+    #[arg(long, value_name = "full|none", default_value = "full")]
+    fxo_supervision: String,
+}
+
+/// The `--fxo` and `--fxo-supervision` options as the simulator's [`sim::FxoConfig`].
+fn fxo_config(args: &GatewaySimArgs) -> Result<sim::FxoConfig, Error> {
+    let mut fxo = sim::FxoConfig::new();
+    if let Some(ranges) = &args.fxo {
+        fxo.lines(ranges)
+            .map_err(|e| Error::Usage(format!("--fxo: {e}")))?;
+    }
+    let supervision = args
+        .fxo_supervision
+        .parse()
+        .map_err(|e| Error::Usage(format!("--fxo-supervision: {e}")))?;
+    fxo.supervision(supervision);
+    Ok(fxo)
 }
 
 /// Parses a port range `A-B`.
@@ -184,10 +217,17 @@ pub(super) fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
 
 /// Runs `offhook gateway-sim` until `quit` or the end of stdin.
 pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
+    let fxo = fxo_config(&args)?;
+    if fxo.highest().is_some() && args.protocol == Protocol::Megaco {
+        return Err(Error::Usage(format!(
+            "--fxo: the {:?} simulator has no FXO ports yet",
+            args.protocol
+        )));
+    }
     match args.protocol {
         Protocol::Mgcp => {}
         Protocol::Megaco => return run_megaco(args),
-        Protocol::Tpncp => return run_tpncp(args),
+        Protocol::Tpncp => return run_tpncp(args, fxo),
     }
     let controller = controller(&args.controller)?;
     let listen = args
@@ -203,6 +243,9 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
     config.media_address(media_ip);
     config.seed(args.seed.unwrap_or_else(clock_seed));
     config.profile(args.profile.into());
+    config
+        .fxo(fxo)
+        .map_err(|e| Error::Usage(format!("--fxo: {e}")))?;
     if let Some(secs) = args.keepalive {
         config.keepalive(Duration::from_secs(secs));
     }
@@ -254,7 +297,7 @@ fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
 }
 
 /// `--protocol tpncp`: the AudioCodes board.
-fn run_tpncp(args: GatewaySimArgs) -> Result<(), Error> {
+fn run_tpncp(args: GatewaySimArgs, fxo: sim::FxoConfig) -> Result<(), Error> {
     use gateway_control::tpncp::wire;
     use sim::tpncp;
     let controller = controller(&args.controller)?;
@@ -267,6 +310,9 @@ fn run_tpncp(args: GatewaySimArgs) -> Result<(), Error> {
     config
         .rtp_port(rtp_port)
         .map_err(|e| Error::Usage(format!("--rtp-ports: {e}")))?;
+    config
+        .fxo(fxo)
+        .map_err(|e| Error::Usage(format!("--fxo: {e}")))?;
     config.byte_order = match args.byte_order {
         ByteOrder::Big => wire::ByteOrder::Big,
         ByteOrder::Little => wire::ByteOrder::Little,
