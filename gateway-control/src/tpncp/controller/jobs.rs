@@ -574,6 +574,9 @@ impl Host {
 
     /// A job carried out: what it reports. `status`: a query's answer (off-hook, lamp).
     fn job_done(&mut self, g: usize, channel: Channel, job: Job, status: Option<(bool, bool)>) {
+        if let Job::Trunk(t) = &job {
+            self.trunk_job_done(g, channel, t);
+        }
         let gw = &mut self.gateways[g];
         let board = gw.address;
         let rtp_port = gw.rtp_port;

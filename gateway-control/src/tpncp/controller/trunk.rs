@@ -75,6 +75,11 @@ pub(super) struct Call {
     answered: bool,
     /// [`Event::FarEndDisconnect`] was reported.
     gone: bool,
+    /// The board acknowledged the off-hook.
+    confirmed: bool,
+    /// A ring came while the seize was on its way (glare): if the board refuses the seize,
+    /// the port rings for that call.
+    rang: bool,
 }
 
 /// A trunk command as a job: the hook or a number.
@@ -207,6 +212,19 @@ impl Host {
         Ok(Some(Job::Trunk(job)))
     }
 
+    /// A trunk job the board carried out: an off-hook is confirmed.
+    pub(super) fn trunk_job_done(&mut self, g: usize, channel: Channel, job: &TrunkJob) {
+        if let (TrunkJob::OffHook, Some(Some(Trunk::OffHook(call)))) = (
+            job,
+            self.gateways[g]
+                .lines
+                .get_mut(&channel)
+                .map(|l| &mut l.trunk),
+        ) {
+            call.confirmed = true;
+        }
+    }
+
     /// A trunk job that failed: the state it assumed is undone.
     pub(super) fn trunk_job_failed(&mut self, g: usize, channel: Channel, job: &TrunkJob) {
         let Some(line) = self.gateways[g].lines.get_mut(&channel) else {
@@ -217,9 +235,15 @@ impl Host {
         };
         match (job, &mut *trunk) {
             (TrunkJob::OffHook, Trunk::OffHook(call)) => {
-                // A refused answer leaves the call ringing; a refused seize leaves the port idle.
-                *trunk = if call.outgoing {
+                // A refused answer leaves the call ringing; a refused seize leaves the port idle,
+                // or ringing if a ring crossed it (glare).
+                *trunk = if call.outgoing && !call.rang {
                     Trunk::Idle
+                } else if call.outgoing {
+                    Trunk::Ringing {
+                        bursts: 1,
+                        reported: false,
+                    }
                 } else {
                     Trunk::Ringing {
                         bursts: 1,
@@ -281,6 +305,22 @@ impl Host {
                     line: id,
                     caller_id: None,
                 })
+            }
+            // Glare: the ring crossed the seize, which the board will refuse.
+            (
+                wire::Event::RingStart,
+                Trunk::OffHook(
+                    call @ Call {
+                        outgoing: true,
+                        confirmed: false,
+                        rang: false,
+                        ..
+                    },
+                ),
+            ) => {
+                call.rang = true;
+                self.timers.set(Timer::Ring(g, channel), now + gap);
+                None
             }
             (wire::Event::RingEnd, Trunk::Ringing { .. }) => {
                 self.timers.set(Timer::Ring(g, channel), now + gap);

@@ -347,3 +347,31 @@ fn a_reconnection_puts_trunks_on_hook_rather_than_stopping_a_ring() {
     b.command(Command::Seize { line: line("2") });
     assert_eq!(one(&mut b), hook(true));
 }
+
+#[test]
+fn a_ring_crossing_a_seize_the_board_refuses_is_an_incoming_call() {
+    let mut b = with_trunk();
+    b.command(Command::Seize { line: line("2") });
+    assert_eq!(commands(&b.sent()), [hook(true)]);
+    // The ring's event overtakes the refusal.
+    b.event(2, WEvent::RingStart);
+    assert_eq!(b.events(), []);
+    b.event(
+        2,
+        WEvent::Error {
+            code: 10,
+            text: "glare".into(),
+        },
+    );
+    assert_eq!(failed(&b.events()), [(line("2"), None, 10)]);
+    b.event(2, WEvent::RingEnd);
+    b.event(
+        2,
+        WEvent::CallerId(CallerIdText {
+            number: Some("2041".into()),
+            name: None,
+        }),
+    );
+    assert!(matches!(b.events()[..], [Event::IncomingCall { .. }]));
+    assert_eq!(b.host.stats().trunk_dropped, 0);
+}
