@@ -194,6 +194,16 @@ impl MessageAudio for StoredAudio {
             .map_err(|e| SourceError(e.to_string()))?;
         Ok(Box::new(Playout(playout)))
     }
+
+    /// The owner's recording in `<data dir>/prompts/`, else the one shipped in the binary.
+    fn open_prompt(
+        &self,
+        prompt: station_manager::Prompt,
+        law: Law,
+        frame_samples: usize,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
+        crate::prompts::open(&self.core.db().paths().root, prompt, law, frame_samples)
+    }
 }
 
 /// A phone: its line and its user.
@@ -515,7 +525,14 @@ async fn run(
             },
             () = tokio::time::sleep_until(next_sync), if closing.is_none() => {}
             () = sip_changed(sip.as_deref()), if closing.is_none() => changed = true,
-            _ = lines_tick.tick() => core.set_lines(line_views(&manager)),
+            _ = lines_tick.tick() => {
+                core.set_lines(line_views(&manager));
+                core.metrics().set_family(
+                    TRUNK_FAMILY,
+                    TRUNK_HELP,
+                    dial_in::counters(&manager.stats().trunks),
+                );
+            }
             () = sleep_until(deadline) => manager.handle_timeout(now()),
         }
     }
@@ -690,6 +707,11 @@ fn output_to_core(core: &VoiceMessaging, output: Output, tasks: &mut tokio::task
         }
     });
 }
+
+/// The trunks' counter family at `/metrics`.
+const TRUNK_FAMILY: &str = "offhook_trunk_total";
+const TRUNK_HELP: &str = "Trunks (FXO ports): calls placed and how they ended, dial-in callers, \
+     and events out of place dropped, by kind.";
 
 /// The media engine's counter family at `/metrics`.
 const RTP_FAMILY: &str = "offhook_rtp_total";

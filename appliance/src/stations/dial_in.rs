@@ -92,6 +92,25 @@ pub(super) fn answer(
     }
 }
 
+/// The trunks' counters as `/metrics` shows them (`offhook_trunk_total{kind=…}`).
+pub(super) fn counters(s: &station_manager::trunk::Stats) -> Vec<(&'static str, u64)> {
+    vec![
+        ("seized", s.seized),
+        ("all_busy", s.all_busy),
+        ("glare", s.glare),
+        ("busy", s.busy),
+        ("answered_by_line", s.answered_by_line),
+        ("answered_by_voice", s.answered_by_voice),
+        ("unanswered", s.unanswered),
+        ("far_end_gone", s.far_end_gone),
+        ("dial_ins", s.dial_ins),
+        ("incoming_ignored", s.incoming_ignored),
+        ("identified", s.identified),
+        ("wrong_pins", s.wrong_pins),
+        ("dropped", s.dropped),
+    ]
+}
+
 fn user_id(u: Uuid) -> UserId {
     UserId(u.into_bytes())
 }

@@ -64,6 +64,9 @@ pub(super) struct Session {
     pub(super) call: Option<OwnCall>,
     stage: Stage,
     keys: String,
+    /// Keys typed ahead while the core answers or the call is being set up, replayed when
+    /// keys are next collected (at most [`MAX_KEYS`]).
+    ahead: String,
     /// The number caller id gave, tried first.
     caller: Option<String>,
     tries: u8,
@@ -108,6 +111,7 @@ impl Trunks {
             call: Some(call),
             stage: Stage::Connecting,
             keys: String::new(),
+            ahead: String::new(),
             caller,
             tries: 0,
             silences: 0,
@@ -205,6 +209,7 @@ impl Trunks {
                             self.say(now, p, &[Prompt::EnterNumber]);
                         }
                     }
+                    self.replay(now, p, calls);
                 }
             }
             Event::ConnectionLost { .. } | Event::CommandFailed { .. } => {
@@ -260,8 +265,16 @@ impl Trunks {
             Stage::Number | Stage::Pin { .. } | Stage::Menu | Stage::Recipient
         );
         if !collecting {
-            self.stats.dropped += 1;
-            debug!(port = %self.ports[p].line, "key out of place dropped");
+            let waiting = matches!(
+                s.stage,
+                Stage::Connecting | Stage::Checking | Stage::LookingUp
+            );
+            if waiting && s.ahead.len() < MAX_KEYS {
+                s.ahead.push(key);
+            } else {
+                self.stats.dropped += 1;
+                debug!(port = %self.ports[p].line, "key out of place dropped");
+            }
             return;
         }
         // Barge-in: a key stops the prompt.
@@ -333,7 +346,16 @@ impl Trunks {
         }
     }
 
-    fn dial_in_answer(&mut self, now: Instant, p: usize, answer: Answer, _calls: &mut Calls) {
+    /// Keys typed ahead are taken now that keys are collected again.
+    fn replay(&mut self, now: Instant, p: usize, calls: &mut Calls) {
+        let Some(s) = self.session(p) else { return };
+        let ahead = std::mem::take(&mut s.ahead);
+        for k in ahead.chars() {
+            self.key(now, p, k, calls);
+        }
+    }
+
+    fn dial_in_answer(&mut self, now: Instant, p: usize, answer: Answer, calls: &mut Calls) {
         let stats = &mut self.stats;
         let PortState::In(s) = &mut self.ports[p].state else {
             return;
@@ -381,6 +403,7 @@ impl Trunks {
                 debug!(port = %self.ports[p].line, "answer out of place dropped");
             }
         }
+        self.replay(now, p, calls);
     }
 
     /// Nothing keyed for [`DIGIT_TIMEOUT`]: what was keyed counts as ended with `#`, or the
