@@ -118,6 +118,7 @@ impl Stream {
             c.next_ts = None;
             c.held.clear();
         }
+        self.watch_new_clock();
         if let Some(p) = self.play.as_mut() {
             p.opus = None;
         }

@@ -48,6 +48,13 @@ impl Stream {
         self.watch.is_some()
     }
 
+    /// The sender's timestamps restart (a codec change): no gap to the old ones is silence.
+    pub(super) fn watch_new_clock(&mut self) {
+        if let Some(w) = self.watch.as_mut() {
+            w.next_ts = None;
+        }
+    }
+
     /// Feeds the frame in `scratch` (timestamp `ts`; `underrun`: concealed with nothing
     /// received) to the detector.
     pub(super) fn watch_frame(&mut self, ts: Timestamp, underrun: bool) {

@@ -105,3 +105,54 @@ fn tone_in_opus_is_heard_after_decoding() {
     }
     assert_eq!(progress(&h.events), [Progress::Reorder]);
 }
+
+/// 440+480 Hz (ringback, ANSI T1.401), continuous, samples `from..from + n`.
+fn ringback(from: usize, n: usize) -> Vec<i16> {
+    (from..from + n)
+        .map(|i| {
+            let t = i as f64 / 8000.0;
+            let s = (t * std::f64::consts::TAU * 440.0).sin()
+                + (t * std::f64::consts::TAU * 480.0).sin();
+            (s * 1600.0) as i16
+        })
+        .collect()
+}
+
+#[test]
+fn a_codec_change_is_no_gap_in_what_is_heard() {
+    // 0.6 s of ringback in G.711, then the call turns to Opus and the same tone goes on for
+    // 0.6 s: 1.2 s of one burst, ringback. The Opus timestamps are 5 s of the new clock past
+    // where the G.711 ones would continue; heard as a gap, the burst would be two short ones.
+    let mut h = Harness::new();
+    h.s.handle_watch_progress();
+    let g711 = ringback(0, 4800);
+    for (n, f) in g711.chunks(160).enumerate() {
+        let mut codes = [0u8; 160];
+        Law::Ulaw.encode(f, &mut codes).unwrap();
+        h.recv(n as u64 * 20, &rtp(n as u16, 0, n == 0, &codes));
+    }
+    assert_eq!(progress(&h.events), []);
+    h.s.handle_remote(
+        h.at(600),
+        Media {
+            codec: Codec::Opus { payload_type: 111 },
+            ..media()
+        },
+    );
+    let mut enc = Encoder::new(EncoderConfig::default()).unwrap();
+    let mut out = vec![0; codecs::opus::MAX_PACKET_LEN];
+    let next_g711_ts = 5000 + 30 * 160;
+    for (n, f) in ringback(4800, 4800).chunks(160).enumerate() {
+        let len = enc.encode(f, &mut out).unwrap();
+        let p = rtp_from(
+            Ssrc(0x1234),
+            30 + n as u16,
+            next_g711_ts + 6 * 40_000 + n as u32 * 960,
+            111,
+            false,
+            &out[..len],
+        );
+        h.recv(600 + n as u64 * 20, &p);
+    }
+    assert_eq!(progress(&h.events), [Progress::Ringback]);
+}
