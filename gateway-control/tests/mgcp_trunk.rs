@@ -1,5 +1,8 @@
 //! MGCP trunks (FXO ports) end to end in virtual time: the call agent core against the
-//! simulated gateway's FXO ports (`--fxo 3-4`), over the harness's link.
+//! simulated gateway's FXO ports (`--fxo 3-4`), over the harness's link; and the trunk
+//! exchange read back by Wireshark's MGCP dissector.
+
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,7 +13,7 @@ use gateway_control::model::{
     CallId, Codec, Command, ConnectionMode, DialMethod, Digit, Disconnect, Event, GatewayId,
     LineId, Media,
 };
-use gateway_harness::{Lossy, Pair};
+use gateway_harness::{Lossy, Pair, Sent, Side};
 use gateway_sim::{
     self as sim, FxoConfig, Gateway, LineCommand, Output, Supervision, TrunkCommand,
 };
@@ -340,4 +343,79 @@ fn out_of_place_input_is_counted_and_dropped() {
         .filter(|o| matches!(o, Output::Error { .. }))
         .count();
     assert_eq!(errors, 2, "{:#?}", p.outputs);
+}
+
+/// An outgoing call (seize, dial, answer, far-end hang-up, release) and an incoming one (ring
+/// with caller id, answer, keys, caller hang-up), written to a pcap: tshark reads every
+/// datagram as MGCP, flags nothing, and sees the trunk signals and events as we wrote them.
+#[test]
+fn the_trunk_exchange_reads_clean_in_tshark() {
+    use std::net::SocketAddrV4;
+
+    use gateway_control::pcap::PcapWriter;
+
+    let mut p = new(Supervision::Full);
+    p.record();
+    seize_and_dial(&mut p, 3, "2041");
+    p.line(LineCommand::OffHook(3));
+    p.line(LineCommand::OnHook(3));
+    p.command(Command::Release { line: line(3) });
+    trunk(
+        &mut p,
+        TrunkCommand::Ring {
+            line: 4,
+            caller_id: Some("2041".into()),
+        },
+    );
+    p.run(STEP);
+    p.command(Command::Answer { line: line(4) });
+    p.run(STEP);
+    p.line(LineCommand::Digits(4, "5".into()));
+    p.line(LineCommand::OnHook(4));
+    p.command(Command::Release { line: line(4) });
+    p.run(STEP);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trunk.pcap");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut pcap = PcapWriter::new(std::io::BufWriter::new(file)).unwrap();
+    let (ca, gw): (SocketAddrV4, SocketAddrV4) = (CA.parse().unwrap(), GW.parse().unwrap());
+    for Sent { at, to, contents } in p.sent() {
+        let (src, dst) = match to {
+            Side::Gateway => (ca, gw),
+            Side::Controller => (gw, ca),
+        };
+        pcap.write_udp(*at + Duration::from_secs(1_000_000_000), src, dst, contents)
+            .unwrap();
+    }
+    pcap.flush().unwrap();
+    drop(pcap);
+    support::assert_clean(&path);
+    let fields = support::tshark(
+        &path,
+        &[
+            "-T",
+            "fields",
+            "-e",
+            "mgcp.param.signalreq",
+            "-e",
+            "mgcp.param.reqevents",
+            "-e",
+            "mgcp.param.observedevents",
+        ],
+    );
+    for want in [
+        "L/hd",
+        "D/2,D/0,D/4,D/1",
+        "L/hu",
+        "L/rg(N)",
+        "L/lsa(N),L/osi(N),L/oc(N),D/[0-9#*](N)",
+        "L/oc",
+        "L/lsa",
+        "L/osi",
+        "L/rg,L/ci(,\"2041\",)",
+        "D/5",
+    ] {
+        assert!(fields.contains(want), "{want} missing from:\n{fields}");
+    }
 }
