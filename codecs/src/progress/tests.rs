@@ -222,6 +222,11 @@ fn tone_then_speech_then_tone() {
         [Heard::Busy, Heard::Voice]
     );
     assert!(got[1].0 > at);
+    eprintln!(
+        "voice after busy: {} samples into the speech",
+        got[1].0 - at
+    );
+    assert!(got[1].0 - at <= 8000, "voice within 1 s of the speech");
 }
 
 /// DTMF key presses (ITU-T Q.23 pairs), as a caller keys a number: not busy, not voice.
