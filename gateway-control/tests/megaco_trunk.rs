@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use gateway_control::Controller;
 use gateway_control::megaco::controller::{Config, GatewayConfig, MediaGatewayController};
 use gateway_control::model::{
-    CallerId, Command, DialMethod, Digit, Disconnect, Event, GatewayId, LineId,
+    CallId, CallerId, Codec, Command, ConnectionMode, DialMethod, Digit, Disconnect, Event,
+    GatewayId, LineId, Media,
 };
 use gateway_control::pcap::PcapWriter;
 use gateway_harness::{Lossy, Pair, Side};
@@ -172,14 +173,48 @@ fn a_call_out_is_dialled_answered_and_hung_up_by_the_far_end() {
     assert_eq!(p.controller.stats().trunk_inputs_dropped, 0);
 }
 
+/// Busy: the gateway's tone detector reports it, and the tone goes on as audio on the
+/// port's connection towards Offhook (for a controller that listens for it) until released.
 #[test]
-fn a_busy_number_is_heard_by_the_gateway() {
+fn a_busy_number_is_heard_by_the_gateway_and_sent_as_audio() {
     let mut p = pair(Supervision::Full);
     dial(&mut p, 4, "2041");
-    trunk(&mut p, TrunkCommand::Busy(4));
+    p.command(Command::CreateConnection {
+        line: line_id(4),
+        call: CallId(7),
+        mode: ConnectionMode::SendRecv,
+        codec: Codec::Pcmu,
+        ptime: Duration::from_millis(20),
+        remote: Some(Media {
+            address: "192.0.2.1:40000".parse().unwrap(),
+            codec: Codec::Pcmu,
+            ptime: Duration::from_millis(20),
+            telephone_event: None,
+        }),
+    });
     p.run(STEP);
+    take(&mut p, |e| matches!(e, Event::ConnectionCreated { .. }));
+    assert_eq!(p.rtp, 0);
+    trunk(&mut p, TrunkCommand::Busy(4));
+    p.run(Duration::from_secs(3));
     assert_eq!(events(&mut p), vec![gone(4, Disconnect::Busy)]);
+    // 20 ms packets for three seconds, chunk after chunk, none reported as a `say`.
+    assert!((140..=151).contains(&p.rtp), "{} RTP packets", p.rtp);
+    assert!(
+        !p.take_outputs()
+            .iter()
+            .any(|o| matches!(o, Output::SayDone { .. })),
+    );
+    p.command(Command::DeleteConnection {
+        line: line_id(4),
+        call: CallId(7),
+    });
+    p.run(STEP);
+    take(&mut p, |e| matches!(e, Event::ConnectionDeleted { .. }));
     release(&mut p, 4);
+    let sent = p.rtp;
+    p.run(Duration::from_secs(2));
+    assert_eq!(p.rtp, sent, "the tone ends with the call");
 }
 
 #[test]

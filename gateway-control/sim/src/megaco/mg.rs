@@ -662,9 +662,15 @@ impl Mg {
         let mut out = Vec::new();
         for c in self.contexts.values_mut() {
             let line = c.line.map_or(c.last_line, |li| self.lines[li].number);
+            // The end of a chunk of an FXO port's tone is not a `say` done.
+            let tone = c
+                .line
+                .and_then(|li| self.lines[li].fxo.as_ref())
+                .is_some_and(|f| f.tone_playing);
             for t in &mut c.rtp {
                 if t.conn.poll_timeout().is_some_and(|at| at <= now)
                     && let Some(packets) = t.conn.poll_say(now, &mut out)
+                    && !tone
                 {
                     self.outputs.push_back(Output::SayDone {
                         line,
@@ -681,6 +687,7 @@ impl Mg {
                 contents: p.bytes,
             });
         }
+        self.trunk_tones(now);
     }
 
     // ---- outputs ----
@@ -734,6 +741,7 @@ impl Mg {
     /// Sends the notifications the handlers queued, and media that became due.
     fn after(&mut self, now: Instant) {
         self.poll_ports(now);
+        self.trunk_tones(now);
         for o in std::mem::take(&mut self.observations) {
             self.send_notify(now, o);
         }

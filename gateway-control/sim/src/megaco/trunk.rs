@@ -29,6 +29,9 @@ pub(crate) struct Fxo {
     pub(crate) port: Port,
     /// The PBX's tone last seen, to report `cd/bt` or `cd/ct` once when it starts.
     tone: Option<Tone>,
+    /// A chunk of that tone is what the line's connection is sending (its end is not a
+    /// `say_done`).
+    pub(crate) tone_playing: bool,
 }
 
 impl Fxo {
@@ -40,6 +43,7 @@ impl Fxo {
                 (config.ring_on, config.ring_off),
             ),
             tone: None,
+            tone_playing: false,
         }
     }
 }
@@ -214,6 +218,34 @@ impl Mg {
             }
         }
         self.apply(fx);
+    }
+
+    /// Keeps the PBX's tone (busy, reorder) going as audio on each FXO line's newest sending
+    /// RTP connection, a chunk at a time, while nothing else is sent there.
+    pub(crate) fn trunk_tones(&mut self, now: Instant) {
+        for line in &mut self.lines {
+            let (Some(fxo), Some(context)) = (&mut line.fxo, line.context) else {
+                continue;
+            };
+            let Some(term) = self.contexts.get_mut(&context).and_then(|c| {
+                c.rtp
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.conn.mode().sends() && t.conn.remote.is_some())
+            }) else {
+                continue;
+            };
+            if term.conn.saying() {
+                continue;
+            }
+            match fxo.port.tone_chunk() {
+                Some(chunk) => {
+                    fxo.tone_playing = true;
+                    term.conn.start_say(now, chunk);
+                }
+                None => fxo.tone_playing = false,
+            }
+        }
     }
 
     /// A stdin command on an FXO line: the far phone or the PBX's caller. `None` if the line
