@@ -29,6 +29,11 @@
 //!   supplied ([`Gateway::add_rtp_port`]); `403` with no port free, `540` beyond
 //!   [`Config::max_connections`] per line, `505` for an unusable remote description, `515`
 //!   unknown connection, `516` wrong call id, `517` bad mode, `532` unsupported codec or ptime.
+//! - FXO ports ([`Config::fxo`], `--fxo 3-4`) face a simulated PBX ([`crate::analog::fxo`]):
+//!   `S: L/hd` seizes (or answers a ringing port), `D/` signals dial (`L/oc` once out), `L/hu`
+//!   releases; the port reports `L/rg` (with `L/ci` caller id) per ring burst, `L/lsa` on the
+//!   far end's answer and `L/osi` on its hang-up, and plays busy and reorder tone on its
+//!   connection (the mapping and its sources are in the `trunk` module).
 //! - Retransmission and duplicate suppression are [`gateway_control::mgcp::transaction`]'s.
 //! - A [`Profile`] makes it behave like a real gateway rather than RFC 3435 to the letter: a
 //!   Cisco IOS gateway (`MGCP 0.1`, lenient audit answers, keep-alive `NTFY *@…`) or a

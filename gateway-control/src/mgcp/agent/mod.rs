@@ -183,6 +183,14 @@ enum Timer {
 ///   unknown: a `NTFY` from it is answered `500`. It keeps its slot (in-flight answers still
 ///   find it) and takes it back if added again; a gateway holds at most
 ///   [`MAX_LINES_PER_GATEWAY`] lines, removed ones included.
+/// - **Trunks** ([`Command::AddTrunk`], `trunks.rs`; the mapping onto RFC 3660's line and DTMF
+///   packages is in the endpoint's `trunk` module): a trunk is added as a line is, then armed
+///   for `L/rg` instead of off-hook; seize and answer are `S: L/hd`, dial the `D/` keys,
+///   release `S: L/hu`; `L/oc`, `L/lsa`, `L/osi` and `D/x` become `DialComplete`,
+///   `FarEndAnswer`, `FarEndDisconnect` and `Digit`. Glare is refused `501`, by the agent when
+///   it knows the port rings, by the gateway when the ring crosses the seize (the call then
+///   rings as if the seize had never been). Trunk input out of place is counted in
+///   [`Stats::trunk_out_of_place`] and dropped.
 /// - **Keep-alives**: a `NTFY` for the whole gateway (`*@…`) that observed nothing, as Cisco
 ///   IOS sends to show it is alive, is answered `200` and counts as hearing from the gateway
 ///   ([`Stats::keepalives`]). One for `*` that does name events is refused `500` like any

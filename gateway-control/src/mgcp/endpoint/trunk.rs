@@ -291,3 +291,7 @@ pub(crate) fn caller_id(e: &EventRef<'_>) -> Option<CallerId> {
     let name = clean(parts.next(), 15);
     (number.is_some() || name.is_some()).then_some(CallerId { number, name })
 }
+
+#[cfg(test)]
+#[path = "trunk_tests.rs"]
+mod tests;
