@@ -358,3 +358,78 @@ fn sequence_numbers_wrap() {
     assert_eq!(Seq(1).next(), Seq(2));
     assert_eq!(Seq(u16::MAX).next(), Seq(0));
 }
+
+#[test]
+fn dial_puts_its_digits_in_the_array_after_a_16_bit_count() {
+    let dial = Command::Dial {
+        channel: Channel(2),
+        digits: vec![DigitEntry {
+            digit: 5,
+            on_time_ms: 100,
+            inter_digit_ms: 100,
+        }],
+    };
+    let out = command(ByteOrder::Big, &dial);
+    // 12 + 820 bytes: `dial_timing`, `ibs_tone_generation_interface`, `num_digits` (16 bits),
+    // 40 entries of 20 bytes, then three 32-bit fields.
+    assert_eq!(out.len(), 832);
+    #[rustfmt::skip]
+    let head = [
+        0x1C, 0xE9, 0x03, 0x3C, 0x01, 0x02, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x05,
+        0x00, 0x00, 0x00, 0x02,
+        0x00, 0x00, 0x00, 0x01,
+        // digit_on_time_0, inter_digit_time_0, digit_0, signaling_system_0 (DTMF),
+        // detection_direction_0.
+        0x00, 0x00, 0x00, 0x64,
+        0x00, 0x00, 0x00, 0x64,
+        0x00, 0x00, 0x00, 0x05,
+        0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00,
+    ];
+    assert_eq!(out[..head.len()], head);
+    assert!(out[head.len()..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn caller_id_detected_on_an_fxo_port() {
+    let cid = Event::CallerId(CallerIdText {
+        number: Some("2041".into()),
+        name: None,
+    });
+    let out = event(ByteOrder::Little, 1, &cid);
+    // 12 + channel + 211 bytes; `number` after `date` and `time` (5 bytes each),
+    // `number_availability` after `name` (51) and `status`.
+    assert_eq!(out.len(), 227);
+    assert_eq!(
+        out[..16],
+        [
+            0xE9, 0x1C, 0xDF, 0x00, 0x02, 0x01, 0x00, 0x00, 0x22, 0x00, 0x00, 0x00, 0x01, 0x00,
+            0x00, 0x00
+        ]
+    );
+    assert_eq!(&out[26..31], b"2041\0");
+    assert_eq!((out[99], out[100]), (1, 0));
+    let nonzero: Vec<usize> = (0..out.len()).filter(|&i| out[i] != 0).collect();
+    assert_eq!(nonzero, [0, 1, 2, 4, 5, 8, 12, 26, 27, 28, 29, 99]);
+}
+
+#[test]
+fn fxo_status_and_polarity_reversal() {
+    let status = event(ByteOrder::Big, 0, &Event::FxoStatus { seized: true });
+    // `seized_line` is the sixth 32-bit field of 11.
+    assert_eq!(status.len(), 16 + 44);
+    assert_eq!(status[16 + 20..16 + 24], [0, 0, 0, 1]);
+    let reversal = event(
+        ByteOrder::Big,
+        0,
+        &Event::PolarityReversal { reversed: true },
+    );
+    assert_eq!(reversal.len(), 16 + 8);
+    assert_eq!(reversal[8..12], [0, 0, 0, 237]);
+    assert_eq!(reversal[16..], [0, 0, 0, 0, 0, 0, 0, 1]);
+    let ended = event(ByteOrder::Big, 0, &Event::DialEnded);
+    assert_eq!((ended.len(), ended[11]), (16, 4));
+    let cd = event(ByteOrder::Big, 0, &Event::CurrentDisconnect);
+    assert_eq!((cd.len(), cd[10], cd[11]), (16, 1, 8));
+}
