@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use gateway_control::model::Event;
-use gateway_sim::{LineCommand, Output as SimOutput, TrunkCommand};
+use gateway_sim::{LineCommand, Output as SimOutput, Supervision, TrunkCommand};
 use station_manager::{
     Delivery, Input, MediaCommand, MediaEvent, MessageId, Output, Progress, Prompt, RequestId,
     StopReason,
@@ -357,4 +357,91 @@ fn dial_in(p: Protocol) {
 #[test]
 fn dial_in_over_mgcp() {
     dial_in(Protocol::Mgcp);
+}
+
+/// Asks for Carol (behind trunk `pbx` at 2041) to record for Alice and runs until the PBX
+/// took the number on port 3.
+fn ring_carol(h: &mut Harness) {
+    h.input(Input::Record {
+        request: RequestId(1),
+        user: CAROL,
+        to: vec![ALICE],
+        delivery: Delivery::Record,
+    });
+    let p = h.protocol();
+    assert!(
+        h.run_until(secs(5), |h| h.dialed(3) == ["2041"]),
+        "{p:?}: {:#?}",
+        h.pair.outputs
+    );
+}
+
+fn behind_spec(p: Protocol, supervision: Supervision) -> Spec {
+    Spec::new(p)
+        .stations(&[(1, ALICE)])
+        .trunk("pbx", &[3, 4], false, |g| g)
+        .behind("pbx", "2041", CAROL)
+        .supervision(supervision)
+}
+
+/// The PBX says busy (tone on the media, heard by the engine): the request fails saying so
+/// and the port is free again.
+fn busy_behind_a_trunk(p: Protocol) {
+    let mut h = Harness::with(behind_spec(p, Supervision::Full), |_| {});
+    ring_carol(&mut h);
+    h.pbx(TrunkCommand::Busy(3));
+    h.progress(3, Progress::Busy);
+    let why = h.outputs.iter().find_map(|o| match o {
+        Output::RecordFailed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        why.as_deref().is_some_and(|w| w.contains("busy")),
+        "{p:?}: {why:?}"
+    );
+    assert!(
+        h.run_until(secs(2), |h| h.call_on(3).is_none()),
+        "{p:?}: the port's call ends"
+    );
+    assert_eq!(h.state_of(&h.behind_line("pbx", "2041")), "Idle", "{p:?}");
+    assert_eq!(h.mgr.stats().trunks.busy, 1, "{p:?}");
+    assert_eq!(h.pair.gateway.stats().refused, 0, "{p:?}");
+}
+
+/// Without supervision the answer is the far phone's voice and the hang-up is the PBX's
+/// reorder tone, both heard on the media.
+fn voice_answers_without_supervision(p: Protocol) {
+    let mut h = Harness::with(behind_spec(p, Supervision::None), |_| {});
+    let carol = h.behind_line("pbx", "2041");
+    ring_carol(&mut h);
+    h.phone(LineCommand::OffHook(3));
+    h.advance(secs(1));
+    assert_eq!(h.state_of(&carol), "AwaitingOffHook", "{p:?}: no reversal");
+    h.progress(3, Progress::Voice);
+    assert!(
+        h.run_until(secs(2), |h| h.state_of(&carol) == "Recording"),
+        "{p:?}: {}",
+        h.state_of(&carol)
+    );
+    h.advance(secs(3));
+    h.phone(LineCommand::OnHook(3));
+    h.progress(3, Progress::Reorder);
+    assert!(
+        h.run_until(secs(3), |h| !h.recorded().is_empty()),
+        "{p:?}: {:#?}",
+        h.outputs
+    );
+    let t = h.mgr.stats().trunks;
+    assert_eq!((t.answered_by_voice, t.answered_by_line), (1, 0), "{p:?}");
+    assert_eq!(h.pair.gateway.stats().refused, 0, "{p:?}");
+}
+
+#[test]
+fn busy_behind_a_trunk_over_mgcp() {
+    busy_behind_a_trunk(Protocol::Mgcp);
+}
+
+#[test]
+fn voice_answers_without_supervision_over_mgcp() {
+    voice_answers_without_supervision(Protocol::Mgcp);
 }

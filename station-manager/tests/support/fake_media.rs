@@ -222,12 +222,17 @@ impl FakeMedia {
         self.calls.get(&call).is_some_and(|c| c.watching)
     }
 
+    /// Whether `call` is open.
+    pub(crate) fn is_open(&self, call: CallId) -> bool {
+        self.calls.contains_key(&call)
+    }
+
     /// Whether `call` was ever watched for call progress.
     pub(crate) fn was_watched(&self, call: CallId) -> bool {
         self.watched.contains(&call)
     }
 
-    /// The open call on `line`, if any (a trunk port or a line has one at a time).
+    /// The open call whose media was opened for `line`, if any.
     pub(crate) fn call_on(&self, line: &LineId) -> Option<CallId> {
         self.calls
             .iter()

@@ -482,9 +482,23 @@ impl Harness {
 
     // ---- trunk scenarios ----
 
-    /// The open call (media) on line `n`, if any.
+    /// The open call on line `n`, if any: the last connection the manager asked for on that
+    /// line whose media is still open (a station behind a trunk opens its media under its
+    /// own virtual line, its connection on the port).
     pub(crate) fn call_on(&self, n: u16) -> Option<CallId> {
-        self.media.call_on(&self.line(n))
+        let line = self.line(n);
+        self.commands
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                Command::CreateConnection { line: l, call, .. }
+                    if *l == line && self.media.is_open(*call) =>
+                {
+                    Some(*call)
+                }
+                _ => None,
+            })
+            .or_else(|| self.media.call_on(&line))
     }
 
     /// Keys pressed on line `n` (the simulator's `digits`: on an FXO port, the far caller's
