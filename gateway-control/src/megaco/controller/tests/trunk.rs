@@ -315,3 +315,45 @@ fn bad_trunk_input_is_counted_and_bad_commands_refused() {
     assert_eq!(failed(&mut t, Command::Seize { line: Mgc::line(1) }), 430);
     assert_eq!(t.core.stats().commands_failed, 7);
 }
+
+/// Whatever the gateway reports on a trunk, in whatever order and with whatever caller id,
+/// each observed event is either reported or counted as ignored, and nothing panics.
+mod any_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 9] = [
+        "bcas/sz", "bcas/ans", "bcas/cl", "g/sc", "cd/bt", "cd/ct", "dd/ce", "al/of", "xx/yy",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn each_event_is_reported_or_counted(
+            seq in prop::collection::vec((0..NAMES.len(), "[A-Za-z0-9 +*#]{0,40}", 0..4u8), 1..16)
+        ) {
+            let mut t = trunk();
+            for (i, text, command) in seq {
+                // Now and then the station acts too.
+                let command = match command {
+                    0 => Some(Command::Seize { line: Mgc::line(2) }),
+                    1 => Some(Command::Answer { line: Mgc::line(2) }),
+                    2 => Some(Command::Release { line: Mgc::line(2) }),
+                    _ => None,
+                };
+                if let Some(c) = command {
+                    t.core.handle_command(t.now, c);
+                    t.settle();
+                }
+                let stats = t.core.stats().clone();
+                let before = stats.events_reported + stats.events_ignored;
+                let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                t.notify(2, &format!("{} {{ cid = \"{text}\", ds = \"{digits}\" }}", NAMES[i]));
+                let stats = t.core.stats();
+                // A digit string reports each key.
+                prop_assert!(stats.events_reported + stats.events_ignored > before);
+                t.events();
+            }
+        }
+    }
+}
