@@ -463,16 +463,16 @@ impl Detector {
             self.pending = None;
         } else if b == Block::Ambiguous {
             match &mut self.pending {
-                Some((_, n)) => *n += 1,
+                Some((_, n)) => *n = n.saturating_add(1),
                 None => run.blocks = run.blocks.saturating_add(1),
             }
         } else {
             match self.pending {
                 Some((k, n)) if k == b => {
-                    if n + 1 >= CONFIRM {
+                    if n.saturating_add(1) >= CONFIRM {
                         let next = Run {
                             kind: b,
-                            blocks: n + 1,
+                            blocks: n.saturating_add(1),
                             clean: true,
                         };
                         heard = self.run_ended(run, next.kind);
@@ -481,7 +481,7 @@ impl Detector {
                         self.run = Some(next);
                         return heard.or_else(|| self.ongoing(next));
                     }
-                    self.pending = Some((k, n + 1));
+                    self.pending = Some((k, n.saturating_add(1)));
                 }
                 Some((_, n)) => {
                     run.blocks = run.blocks.saturating_add(n);

@@ -61,15 +61,21 @@ impl Stream {
         let Some(w) = self.watch.as_mut() else {
             return;
         };
+        let (call, events) = (self.call, &mut self.events);
+        let mut report = |heard: Option<Heard>| {
+            if let Some(heard) = heard.and_then(progress) {
+                debug!(%call, ?heard, "call progress");
+                events.push_back(MediaEvent::Progress { call, heard });
+            }
+        };
         let ticks = self.ticks.max(1) as i32;
-        let mut changes = [None; 2];
         if let Some(next) = w.next_ts {
             let gap = ts.distance(next) / ticks;
             if gap > 0 && gap as u32 <= MAX_GAP {
                 let mut left = gap as usize;
                 while left > 0 {
                     let n = left.min(FRAME);
-                    changes[0] = w.detector.feed(&ZEROS[..n]).or(changes[0]);
+                    report(w.detector.feed(&ZEROS[..n]));
                     left -= n;
                 }
             }
@@ -79,15 +85,8 @@ impl Stream {
         } else {
             &self.scratch[..]
         };
-        changes[1] = w.detector.feed(pcm);
+        report(w.detector.feed(pcm));
         w.next_ts = Some(ts.wrapping_add(pcm.len() as u32 * self.ticks));
-        for heard in changes.into_iter().flatten().filter_map(progress) {
-            debug!(call = %self.call, ?heard, "call progress");
-            self.events.push_back(MediaEvent::Progress {
-                call: self.call,
-                heard,
-            });
-        }
     }
 }
 
