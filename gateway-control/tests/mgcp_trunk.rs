@@ -215,8 +215,8 @@ fn incoming_call_with_caller_id_answered_keyed_and_hung_up() {
         unreachable!()
     };
     assert_eq!(caller_id.and_then(|c| c.number).as_deref(), Some("2041"));
-    // Later ring bursts are the same call.
-    p.run(Duration::from_secs(7));
+    // Later ring bursts are the same call, and keep it ringing.
+    p.run(Duration::from_secs(13));
     assert!(p.events.is_empty(), "{:#?}", p.events);
     p.command(Command::Answer { line: line(4) });
     p.run(STEP);
@@ -240,6 +240,36 @@ fn incoming_call_with_caller_id_answered_keyed_and_hung_up() {
         |e| matches!(e, Event::FarEndDisconnect { line: l, why: Disconnect::LoopCurrentDrop } if *l == line(4)),
     );
     assert!(p.events.is_empty(), "{:#?}", p.events);
+}
+
+#[test]
+fn a_caller_giving_up_is_ringing_stopped() {
+    let mut p = new(Supervision::Full);
+    trunk(
+        &mut p,
+        TrunkCommand::Ring {
+            line: 4,
+            caller_id: None,
+        },
+    );
+    p.run(Duration::from_secs(3));
+    take(&mut p, |e| matches!(e, Event::IncomingCall { .. }));
+    p.line(LineCommand::OnHook(4));
+    let gone = p.now();
+    p.run_until(Duration::from_secs(20), |p| !p.events.is_empty());
+    take(
+        &mut p,
+        |e| matches!(e, Event::FarEndDisconnect { line: l, why: Disconnect::RingingStopped } if *l == line(4)),
+    );
+    // The last burst began at 0 s: reported RING_GONE after it, within the burst's 2 s.
+    let waited = p.now() - gone;
+    assert!(waited <= gateway_control::mgcp::RING_GONE, "{waited:?}");
+    // Answering it now is too late.
+    p.command(Command::Answer { line: line(4) });
+    take(
+        &mut p,
+        |e| matches!(e, Event::CommandFailed { line: l, .. } if *l == line(4)),
+    );
 }
 
 #[test]

@@ -18,5 +18,5 @@ mod tests;
 
 pub use agent::{
     CallAgent, Config, ConfigError, GatewayConfig, MAX_GATEWAYS, MAX_LINES_PER_GATEWAY,
-    MAX_PIGGYBACKED, PIGGYBACK_BYTES, Stats, valid_line_name,
+    MAX_PIGGYBACKED, PIGGYBACK_BYTES, RING_GONE, Stats, valid_line_name,
 };

@@ -101,7 +101,7 @@ impl CallAgent {
         });
         let mut dialled: Option<Vec<Digit>> = None;
         if self.lines[line].trunk.is_some() {
-            self.trunk_notified(line, observed.map(Vec::as_slice).unwrap_or_default());
+            self.trunk_notified(now, line, observed.map(Vec::as_slice).unwrap_or_default());
             self.request_arm(line);
             return;
         }

@@ -29,6 +29,7 @@ use crate::{Controller, Transmit};
 use dialect::Dialect;
 use outgoing::{InFlight, Job};
 pub use stats::Stats;
+pub use trunks::RING_GONE;
 
 /// At most this many messages are piggy-backed in one datagram: [`wire::MAX_MESSAGES`], the
 /// bound this crate's parser (and so the simulator) accepts.
@@ -104,6 +105,8 @@ enum Timer {
     CheckDeadline(usize),
     /// A graceful restart's delay is over: check that the gateway went.
     GracefulOver(usize),
+    /// No ring burst on a ringing trunk for [`trunks::RING_GONE`]: the caller gave up.
+    RingGone(usize),
 }
 
 /// The MGCP call agent: a sans-IO [`Controller`] that keeps every configured line of every
@@ -495,6 +498,7 @@ impl Controller for CallAgent {
                     self.graceful_over(now, g);
                     self.pump(now, g);
                 }
+                Timer::RingGone(line) => self.ring_gone(line),
             }
         }
         self.drain_transaction_events(now);

@@ -145,7 +145,7 @@ impl CallAgent {
                         ..
                     } = &inf.job
                     {
-                        self.trunk_refused(line);
+                        self.trunk_refused(now, line);
                     }
                     let collecting = self.lines[line].collect.take().is_some();
                     if matches!(inf.job, Job::Signal { .. }) || collecting {

@@ -4,15 +4,21 @@
 //!
 //! [`Command::AddTrunk`]: crate::model::Command::AddTrunk
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::debug;
 
-use super::CallAgent;
 use super::outgoing::Job;
+use super::{CallAgent, Timer};
+use crate::mgcp::endpoint::Call;
 use crate::mgcp::endpoint::{SignalChange, Trunk, TrunkChange, TrunkObserved, caller_id};
 use crate::mgcp::wire::{EventRef, ReturnCode};
-use crate::model::{Command, DialMethod, Event, LineId};
+use crate::model::{Command, DialMethod, Disconnect, Event, LineId};
+
+/// How long a ringing trunk may go without a ring burst (`L/rg`) before the caller is taken to
+/// have given up ([`Disconnect::RingingStopped`]): longer than the 6 s period of the North
+/// American cadence (2 s on, 4 s off; GR-506) and the shorter European ones.
+pub const RING_GONE: Duration = Duration::from_secs(8);
 
 impl CallAgent {
     /// [`Command::AddTrunk`]: watched as [`Command::AddLine`] does, armed for incoming calls.
@@ -70,11 +76,12 @@ impl CallAgent {
 
     /// The gateway refused a trunk change: the port is as it was (or rings: glare, the call
     /// that rang meanwhile is reported now, without the caller id it came with).
-    pub(super) fn trunk_refused(&mut self, line: usize) {
+    pub(super) fn trunk_refused(&mut self, now: Instant, line: usize) {
         let Some(t) = &mut self.lines[line].trunk else {
             return;
         };
         if t.refused() {
+            self.ringing(now, line);
             let line = self.lines[line].id.clone();
             self.emit(Event::IncomingCall {
                 line,
@@ -83,8 +90,30 @@ impl CallAgent {
         }
     }
 
+    /// A ring burst on `line`: the caller is there for [`RING_GONE`] more.
+    fn ringing(&mut self, now: Instant, line: usize) {
+        self.timers.retain(|(_, t)| *t != Timer::RingGone(line));
+        self.set_timer(now + RING_GONE, Timer::RingGone(line));
+    }
+
+    /// [`RING_GONE`] without a ring burst: if the call still rings, the caller gave up.
+    pub(super) fn ring_gone(&mut self, line: usize) {
+        let Some(t) = &mut self.lines[line].trunk else {
+            return;
+        };
+        if t.call == Call::Ringing {
+            t.call = Call::Idle;
+            let line = self.lines[line].id.clone();
+            debug!(%line, "ringing stopped");
+            self.emit(Event::FarEndDisconnect {
+                line,
+                why: Disconnect::RingingStopped,
+            });
+        }
+    }
+
     /// The events of a notification on a trunk.
-    pub(super) fn trunk_notified(&mut self, line: usize, observed: &[EventRef<'_>]) {
+    pub(super) fn trunk_notified(&mut self, now: Instant, line: usize, observed: &[EventRef<'_>]) {
         let caller = observed.iter().find_map(caller_id);
         for e in observed {
             let id = self.lines[line].id.clone();
@@ -109,6 +138,17 @@ impl CallAgent {
                     debug!(line = %id, event = e.name.event, "unrecognised event ignored");
                 }
             }
+        }
+        let rang = observed
+            .iter()
+            .any(|e| e.name.event.eq_ignore_ascii_case("rg"));
+        if rang
+            && self.lines[line]
+                .trunk
+                .as_ref()
+                .is_some_and(|t| t.call == Call::Ringing)
+        {
+            self.ringing(now, line);
         }
     }
 }

@@ -25,7 +25,7 @@ use tracing::debug;
 
 mod trunk;
 
-pub(crate) use trunk::{Trunk, TrunkChange, TrunkObserved, caller_id};
+pub(crate) use trunk::{Call, Trunk, TrunkChange, TrunkObserved, caller_id};
 
 use super::wire::{EventRef, ReturnCode};
 use crate::model::{Cadence, CallerId, Digit, DigitMap, Event, LineId, Tone};

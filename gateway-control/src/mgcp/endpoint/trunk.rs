@@ -21,8 +21,9 @@
 //! A seize asks for answer supervision (`L/lsa`), an answer does not: that is how a gateway
 //! tells the two apart when a call rings the port at the moment it is seized (glare), which it
 //! refuses `501`. Pulse dialling has no signal in RFC 3660's packages: [`Command::Dial`] with
-//! [`DialMethod::Pulse`] fails at once. An `L/rg` that ends ringing cannot be seen in MGCP:
-//! [`Disconnect::RingingStopped`] is not reported by this core.
+//! [`DialMethod::Pulse`] fails at once. MGCP has no event for ringing that stops: the
+//! gateway reports each ring burst (`L/rg`), and a ringing trunk with no burst for the agent's
+//! `RING_GONE` (8 s) is reported [`Disconnect::RingingStopped`].
 //!
 //! [`Command::AddTrunk`]: crate::model::Command::AddTrunk
 //! [`Command::Seize`]: crate::model::Command::Seize
