@@ -352,6 +352,9 @@ impl MediaGatewayController {
 
     /// Reports a job that will not be done (model jobs only; internal ones are logged).
     pub(super) fn job_failed(&mut self, g: usize, l: usize, job: &Job, code: u16, why: &str) {
+        if let Job::Trunk(op) = job {
+            self.trunk_done(g, l, op, false);
+        }
         let line = self.line_id(g, l);
         match job {
             Job::AuditRoot | Job::Arm => debug!(%line, why, "internal request dropped"),
