@@ -445,3 +445,8 @@ fn busy_behind_a_trunk_over_mgcp() {
 fn voice_answers_without_supervision_over_mgcp() {
     voice_answers_without_supervision(Protocol::Mgcp);
 }
+
+#[test]
+fn dial_in_over_megaco() {
+    dial_in(Protocol::Megaco);
+}

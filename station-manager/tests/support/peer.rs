@@ -530,8 +530,7 @@ pub(crate) fn gateway(
             mc.mid("mg1").unwrap();
             mc.media_address(media);
             mc.seed(seed);
-            // The MEGACO simulator's FXO terminations are not in yet.
-            assert!(fxo.fxo_lines().next().is_none(), "no MEGACO FXO ports yet");
+            mc.fxo(fxo.clone());
             let mut mg = Mg::new(mc, now);
             for i in 0..2 * lines {
                 mg.add_rtp_port(16384 + 2 * i);
