@@ -375,3 +375,93 @@ fn a_ring_crossing_a_seize_the_board_refuses_is_an_incoming_call() {
     assert!(matches!(b.events()[..], [Event::IncomingCall { .. }]));
     assert_eq!(b.host.stats().trunk_dropped, 0);
 }
+
+mod any_order {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// An FXO-only event (dial end, caller id, polarity, current disconnect) on a channel.
+        Fxo(i32, u8),
+        /// A ring burst's start or end on a channel.
+        Ring(i32, bool),
+        /// A key on a channel.
+        Key(i32),
+        /// A trunk command on the trunk.
+        Do(u8),
+        /// The board acknowledges what the host sent.
+        Ack,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0..4i32, 0..4u8).prop_map(|(c, k)| Step::Fxo(c, k)),
+            (0..4i32, any::<bool>()).prop_map(|(c, on)| Step::Ring(c, on)),
+            (0..4i32).prop_map(Step::Key),
+            (0..5u8).prop_map(Step::Do),
+            Just(Step::Ack),
+        ]
+    }
+
+    proptest! {
+        /// Every FXO-only event, in any state and on any channel, is reported once or counted
+        /// as dropped; nothing panics, and every trunk event reported is counted.
+        #[test]
+        fn fxo_events_are_reported_or_counted(steps in proptest::collection::vec(step(), 0..60)) {
+            let mut b = with_trunk();
+            for s in steps {
+                let before = b.host.stats().clone();
+                match s {
+                    Step::Fxo(c, k) => {
+                        b.event(c, match k {
+                            0 => WEvent::DialEnded,
+                            1 => WEvent::CallerId(CallerIdText::default()),
+                            2 => WEvent::PolarityReversal { reversed: true },
+                            _ => WEvent::CurrentDisconnect,
+                        });
+                        let after = b.host.stats();
+                        prop_assert_eq!(
+                            after.trunk_events + after.trunk_dropped,
+                            before.trunk_events + before.trunk_dropped + 1
+                        );
+                    }
+                    Step::Ring(c, on) => {
+                        b.event(c, if on { WEvent::RingStart } else { WEvent::RingEnd });
+                    }
+                    Step::Key(c) => b.event(c, WEvent::Digits(vec![DigitEntry {
+                        digit: 3,
+                        on_time_ms: 100,
+                        inter_digit_ms: 100,
+                    }])),
+                    Step::Do(k) => b.command(match k {
+                        0 => Command::Seize { line: line("2") },
+                        1 => Command::Answer { line: line("2") },
+                        2 => Command::Release { line: line("2") },
+                        _ => dial("12", DialMethod::Dtmf),
+                    }),
+                    Step::Ack => {
+                        for s in b.sent() {
+                            b.ack(&s);
+                        }
+                    }
+                }
+                let reported = b
+                    .events()
+                    .iter()
+                    .filter(|e| matches!(
+                        e,
+                        Event::IncomingCall { .. }
+                            | Event::DialComplete { .. }
+                            | Event::FarEndAnswer { .. }
+                            | Event::FarEndDisconnect { .. }
+                    ))
+                    .count() as u64;
+                let after = b.host.stats();
+                // An empty Dial is the only trunk event reported without a board event; none
+                // is made here.
+                prop_assert_eq!(after.trunk_events - before.trunk_events, reported);
+            }
+        }
+    }
+}
