@@ -1,7 +1,14 @@
-//! The same station scenario over each gateway protocol (MGCP, MEGACO, TPNCP over TCP): the
-//! real station manager, controller core and simulated gateway core in virtual time (see
-//! `support`). Alice records a message for Bob on line 1, Bob hears it on line 2; on each
-//! protocol the gateway must carry the calls out with nothing refused or failed.
+//! Station scenarios over each gateway protocol (MGCP, MEGACO, TPNCP over TCP): the real
+//! station manager, controller core and simulated gateway core in virtual time (see
+//! `support`).
+//!
+//! - On every protocol: Alice records a message for Bob on line 1, Bob hears it on line 2,
+//!   with nothing refused or failed.
+//! - Trunks (FXO ports 3 and 4 facing the simulated PBX): a phone behind a trunk recorded
+//!   (seize, dial, polarity-reversal answer, loop-current drop), busy tone, voice answer and
+//!   reorder without supervision, and a dial-in caller identified. Each scenario is a function
+//!   of the protocol; a `#[test]` runs it where the protocol's controller and simulator carry
+//!   it through today.
 
 mod support;
 
