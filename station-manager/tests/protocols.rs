@@ -397,7 +397,11 @@ fn busy_behind_a_trunk(p: Protocol) {
     let mut h = Harness::with(behind_spec(p, Supervision::Full), |_| {});
     ring_carol(&mut h);
     h.pbx(TrunkCommand::Busy(3));
-    h.progress(3, Progress::Busy);
+    // The engine hears the tone, unless the gateway reported it first (MEGACO's `cd/bt`)
+    // and the call is already given up.
+    if h.call_on(3).is_some() {
+        h.progress(3, Progress::Busy);
+    }
     let why = h.outputs.iter().find_map(|o| match o {
         Output::RecordFailed { reason, .. } => Some(reason.clone()),
         _ => None,
@@ -432,7 +436,10 @@ fn voice_answers_without_supervision(p: Protocol) {
     );
     h.advance(secs(3));
     h.phone(LineCommand::OnHook(3));
-    h.progress(3, Progress::Reorder);
+    // The engine hears reorder, unless the gateway reported it first (MEGACO's `cd/ct`).
+    if h.call_on(3).is_some() {
+        h.progress(3, Progress::Reorder);
+    }
     assert!(
         h.run_until(secs(3), |h| !h.recorded().is_empty()),
         "{p:?}: {:#?}",
@@ -456,4 +463,39 @@ fn voice_answers_without_supervision_over_mgcp() {
 #[test]
 fn dial_in_over_megaco() {
     dial_in(Protocol::Megaco);
+}
+
+#[test]
+fn record_behind_a_trunk_over_megaco() {
+    record_behind_a_trunk(Protocol::Megaco);
+}
+
+#[test]
+fn busy_behind_a_trunk_over_megaco() {
+    busy_behind_a_trunk(Protocol::Megaco);
+}
+
+#[test]
+fn voice_answers_without_supervision_over_megaco() {
+    voice_answers_without_supervision(Protocol::Megaco);
+}
+
+#[test]
+fn record_behind_a_trunk_over_tpncp() {
+    record_behind_a_trunk(Protocol::Tpncp);
+}
+
+#[test]
+fn busy_behind_a_trunk_over_tpncp() {
+    busy_behind_a_trunk(Protocol::Tpncp);
+}
+
+#[test]
+fn voice_answers_without_supervision_over_tpncp() {
+    voice_answers_without_supervision(Protocol::Tpncp);
+}
+
+#[test]
+fn dial_in_over_tpncp() {
+    dial_in(Protocol::Tpncp);
 }

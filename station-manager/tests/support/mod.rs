@@ -185,7 +185,7 @@ impl Harness {
         let (ctl_addr, gw_addr) = p.addresses();
         let notes = peer::notes();
         let gw = peer::gateway(p, spec.lines, &spec.fxo_config(), now, 5, &notes);
-        let ctl = peer::controller(p, spec.lines, now, &notes);
+        let ctl = peer::controller(p, spec.lines, &spec.fxo, now, &notes);
         let mut config = Config::default();
         config.media_address("192.0.2.1".parse().unwrap());
         tweak(&mut config);

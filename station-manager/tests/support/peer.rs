@@ -443,10 +443,21 @@ impl Simulator for Sim {
     }
 }
 
-/// A new controller core for `protocol` with `lines` analog lines, created at `now`.
-pub(crate) fn controller(protocol: Protocol, lines: u16, now: Instant, notes: &Notes) -> Ctl {
+/// A new controller core for `protocol` with `lines` analog lines, created at `now`. The FXO
+/// ports (`fxo`) are not among the lines it is configured with, as in the appliance, whose
+/// drivers start watching only station lines: the manager adds the trunks (`AddTrunk`).
+pub(crate) fn controller(
+    protocol: Protocol,
+    lines: u16,
+    fxo: &[u16],
+    now: Instant,
+    notes: &Notes,
+) -> Ctl {
     let (_, gw) = protocol.addresses();
-    let names: Vec<String> = (1..=lines).map(|n| protocol.local_name(n)).collect();
+    let names: Vec<String> = (1..=lines)
+        .filter(|n| !fxo.contains(n))
+        .map(|n| protocol.local_name(n))
+        .collect();
     match protocol {
         Protocol::Mgcp => {
             let mut ac = AgentConfig::default();
