@@ -106,12 +106,16 @@ pub(super) struct Trunk {
     pub(super) phase: Phase,
     /// A dial list is playing: its `g/sc` is [`Event::DialComplete`].
     pub(super) dialling: bool,
+    /// A seize is queued or in flight: a dial may follow it at once (the line's jobs go one
+    /// after the other, so the MG sees the dial after the seize it acknowledged).
+    pub(super) seizing: bool,
 }
 
 impl Trunk {
     pub(super) const IDLE: Self = Self {
         phase: Phase::Idle,
         dialling: false,
+        seizing: false,
     };
 }
 
@@ -266,9 +270,12 @@ impl MediaGatewayController {
         };
         let op = match command {
             Command::Seize { .. } => {
-                if trunk.phase.off_hook() {
+                if trunk.phase.off_hook() || trunk.seizing {
                     self.trunk_refused(line_id, ErrorCode::NOT_READY, "the trunk is in use");
                     return None;
+                }
+                if let Some(t) = &mut self.gateways[g].lines[l].trunk {
+                    t.seizing = true;
                 }
                 TrunkOp::Seize
             }
@@ -297,7 +304,9 @@ impl MediaGatewayController {
                     );
                     return None;
                 }
-                if !matches!(trunk.phase, Phase::Outgoing { .. } | Phase::Incoming) {
+                if !trunk.seizing
+                    && !matches!(trunk.phase, Phase::Outgoing { .. } | Phase::Incoming)
+                {
                     self.trunk_refused(line_id, ErrorCode::NOT_READY, "the trunk is not seized");
                     return None;
                 }
@@ -331,12 +340,18 @@ impl MediaGatewayController {
         if matches!(op, TrunkOp::Dial(_)) && !ok {
             trunk.dialling = false;
         }
+        if matches!(op, TrunkOp::Seize) {
+            trunk.seizing = false;
+        }
         if !ok {
             return;
         }
         if let Some(phase) = op.target() {
             trunk.phase = phase;
-            trunk.dialling = false;
+            // A dial queued right behind the seize is already under way.
+            if !matches!(op, TrunkOp::Seize) {
+                trunk.dialling = false;
+            }
             line.off_hook = phase.off_hook();
             if phase == Phase::Idle {
                 line.collect = None;
