@@ -218,15 +218,9 @@ pub(super) fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
 /// Runs `offhook gateway-sim` until `quit` or the end of stdin.
 pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
     let fxo = fxo_config(&args)?;
-    if fxo.highest().is_some() && args.protocol == Protocol::Megaco {
-        return Err(Error::Usage(format!(
-            "--fxo: the {:?} simulator has no FXO ports yet",
-            args.protocol
-        )));
-    }
     match args.protocol {
         Protocol::Mgcp => {}
-        Protocol::Megaco => return run_megaco(args),
+        Protocol::Megaco => return run_megaco(args, fxo),
         Protocol::Tpncp => return run_tpncp(args, fxo),
     }
     let controller = controller(&args.controller)?;
@@ -261,7 +255,7 @@ pub fn run(args: GatewaySimArgs) -> Result<(), Error> {
 }
 
 /// `--protocol megaco`: the H.248.1 media gateway.
-fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
+fn run_megaco(args: GatewaySimArgs, fxo: sim::FxoConfig) -> Result<(), Error> {
     use sim::megaco;
     let controller = controller(&args.controller)?;
     let listen = args
@@ -285,6 +279,7 @@ fn run_megaco(args: GatewaySimArgs) -> Result<(), Error> {
     });
     config.media_address(media_ip(listen));
     config.seed(args.seed.unwrap_or_else(clock_seed));
+    config.fxo(fxo);
     let mut driver = megaco::DriverConfig::new(config);
     driver.listen = listen;
     driver.rtp_ports = args.rtp_ports.unwrap_or(DEFAULT_RTP_PORTS);
