@@ -356,7 +356,15 @@ impl StationManager {
     /// calls are answered.
     pub fn add_trunk(&mut self, group: TrunkGroup) -> Result<(), TrunkError> {
         let up = group_gateway_up(&self.gateways_up, &group);
+        let name = group.name().to_owned();
         self.trunks.add_group(group, up)?;
+        if up {
+            // Phones added behind it from now on start in service, as on an up gateway.
+            for prefix in [trunk::STATION_PREFIX, trunk::DIAL_IN_PREFIX] {
+                self.gateways_up
+                    .insert(GatewayId::new(&format!("{prefix}{name}")));
+            }
+        }
         while let Some(c) = self.trunks.poll_command() {
             self.commands.push_back(c);
         }
@@ -474,6 +482,8 @@ impl StationManager {
 
     /// A gateway model event.
     pub fn handle_event(&mut self, now: Instant, event: Event) {
+        // What the trunks queued meanwhile (a phone added behind one) comes first.
+        self.pump(now);
         let for_trunks = match &event {
             Event::GatewayUp { .. } | Event::GatewayDown { .. } => true,
             e => trunk::event_line(e).is_some_and(|l| self.trunks.is_port(l)),
@@ -528,6 +538,7 @@ impl StationManager {
 
     /// An input from the IVM core.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
+        self.pump(now);
         match input {
             Input::Identified {
                 line,
@@ -606,6 +617,7 @@ impl StationManager {
 
     /// An event from the media engine.
     pub fn handle_media(&mut self, now: Instant, event: MediaEvent) {
+        self.pump(now);
         let call = media_call(&event);
         if self.trunks.wants_media(&event, call) {
             self.trunks.handle_media(now, event, &mut self.calls);
@@ -624,6 +636,7 @@ impl StationManager {
 
     /// The instant from [`poll_timeout`](Self::poll_timeout) has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.pump(now);
         for i in 0..self.stations.len() {
             if self.stations[i].poll_timeout().is_some_and(|t| t <= now) {
                 self.stations[i].handle_timeout(now, &mut self.calls);

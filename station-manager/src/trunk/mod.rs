@@ -473,6 +473,8 @@ impl Trunks {
         };
         let up = self.groups[v.group].up;
         match command {
+            // (Stations never audit their line and are added through `line_added`; a
+            // caller asking anyway hears the same.)
             Command::AddLine { .. } | Command::Audit { .. } => {
                 if up {
                     self.events.push_back(Event::LineStatus {

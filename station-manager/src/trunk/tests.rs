@@ -737,3 +737,148 @@ fn trunk_groups_and_numbers_are_checked() {
         station_line("pbx", "2041")
     );
 }
+
+#[test]
+fn a_group_names_its_gateway_and_may_be_added_once_the_gateway_is_up() {
+    let group = TrunkGroup::new("pbx", vec![port(3)]).unwrap();
+    assert_eq!(group.name(), "pbx");
+    assert_eq!(group.gateway(), Some(&GatewayId::new("gw1")));
+    // The gateway is up before the trunk is added: phones behind it ring at once.
+    let mut m = StationManager::new(Config::default());
+    m.handle_event(
+        epoch(),
+        Event::GatewayUp {
+            gateway: GatewayId::new("gw1"),
+        },
+    );
+    m.add_trunk(group).unwrap();
+    let line = m.trunk_station_line("pbx", "2041").unwrap();
+    m.add_station(line.clone(), CAROL).unwrap();
+    m.handle_input(
+        epoch(),
+        Input::Record {
+            request: RequestId(1),
+            user: CAROL,
+            to: vec![ALICE],
+            delivery: crate::Delivery::Record,
+        },
+    );
+    let commands: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
+    assert!(
+        commands.contains(&Command::Seize { line: port(3) }),
+        "{commands:#?}"
+    );
+}
+
+#[test]
+fn each_station_dials_on_its_own_trunk() {
+    let mut m = StationManager::new(Config::default());
+    m.add_trunk(TrunkGroup::new("a", vec![port(3)]).unwrap())
+        .unwrap();
+    m.add_trunk(TrunkGroup::new("b", vec![port(4)]).unwrap())
+        .unwrap();
+    m.add_station(m.trunk_station_line("b", "77").unwrap(), CAROL)
+        .unwrap();
+    m.handle_event(
+        epoch(),
+        Event::GatewayUp {
+            gateway: GatewayId::new("gw1"),
+        },
+    );
+    while m.poll_command().is_some() {}
+    m.handle_input(
+        epoch(),
+        Input::Record {
+            request: RequestId(1),
+            user: CAROL,
+            to: vec![ALICE],
+            delivery: crate::Delivery::Record,
+        },
+    );
+    let commands: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
+    assert!(
+        commands.contains(&Command::Seize { line: port(4) }),
+        "trunk b's port: {commands:#?}"
+    );
+}
+
+#[test]
+fn a_station_removed_while_its_call_is_placed_releases_the_port() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, watch) = t.ring_carol(1);
+    let now = t.now;
+    t.m.remove_station(now, &station_line("pbx", "2041"));
+    t.drain();
+    let commands = t.take_commands();
+    assert!(released(&commands, &p), "{commands:#?}");
+    assert!(t.media.contains(&MediaCommand::Close { call: watch }));
+    // The port is free for the next phone.
+    t.input(Input::Record {
+        request: RequestId(2),
+        user: DAVE,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    });
+    assert_eq!(seized(&t.take_commands()).map(|(p, _)| p), Some(port(3)));
+}
+
+#[test]
+fn the_stations_own_ring_timeout_releases_the_trunk_too() {
+    let mut config = Config::default();
+    config.record_ring_timeout(Duration::from_secs(10)).unwrap();
+    let mut m = StationManager::new(config);
+    m.add_trunk(TrunkGroup::new("pbx", vec![port(3)]).unwrap())
+        .unwrap();
+    m.add_station(station_line("pbx", "2041"), CAROL).unwrap();
+    let now = epoch();
+    m.handle_event(
+        now,
+        Event::GatewayUp {
+            gateway: GatewayId::new("gw1"),
+        },
+    );
+    while m.poll_command().is_some() {}
+    m.handle_input(
+        now,
+        Input::Record {
+            request: RequestId(1),
+            user: CAROL,
+            to: vec![ALICE],
+            delivery: crate::Delivery::Record,
+        },
+    );
+    while m.poll_command().is_some() {}
+    m.handle_timeout(now + Duration::from_secs(10));
+    let commands: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
+    assert!(released(&commands, &port(3)), "{commands:#?}");
+    assert_eq!(m.stats().trunks.unanswered, 1);
+}
+
+#[test]
+fn an_answered_call_with_nothing_left_to_hear_is_hung_up() {
+    let mut t = T::new(Selection::FirstFree);
+    let message = MessageId([3; 16]);
+    // A message rings carol's phone; it is heard elsewhere before she answers.
+    t.input(Input::MessageWaiting {
+        user: CAROL,
+        message,
+        from: ALICE,
+    });
+    let commands = t.take_commands();
+    let (p, _) = seized(&commands).expect("rung for the message");
+    t.input(Input::MessageGone {
+        user: CAROL,
+        message,
+    });
+    t.ev(Event::FarEndAnswer { line: p.clone() });
+    // Nothing to hear: no connection, the trunk is released and the station is idle again.
+    let commands = t.take_commands();
+    assert!(released(&commands, &p), "{commands:#?}");
+    assert!(
+        !commands
+            .iter()
+            .any(|c| matches!(c, Command::CreateConnection { line, .. } if *line == p)),
+        "{commands:#?}"
+    );
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
+}
