@@ -882,3 +882,23 @@ fn an_answered_call_with_nothing_left_to_hear_is_hung_up() {
     );
     assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
 }
+
+#[test]
+fn a_gateway_going_down_frees_its_ports_and_its_phones_wait_for_it() {
+    let mut t = T::new(Selection::FirstFree);
+    let (_, watch) = t.ring_carol(1);
+    t.ev(Event::GatewayDown {
+        gateway: GatewayId::new("gw1"),
+        reason: gateway_control::model::DownReason::Forced,
+    });
+    assert!(t.media.contains(&MediaCommand::Close { call: watch }));
+    assert_eq!(t.state(&station_line("pbx", "2041")), "AwaitingGateway");
+    assert!(!t.m.is_available(CAROL).unwrap());
+    t.take_commands();
+    t.ev(Event::GatewayUp {
+        gateway: GatewayId::new("gw1"),
+    });
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
+    let (p, _) = t.ring_carol(2);
+    assert_eq!(p, port(3), "the port was freed");
+}
