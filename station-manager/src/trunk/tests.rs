@@ -902,3 +902,193 @@ fn a_gateway_going_down_frees_its_ports_and_its_phones_wait_for_it() {
     let (p, _) = t.ring_carol(2);
     assert_eq!(p, port(3), "the port was freed");
 }
+
+/// A dial-in caller's call, answered on port 4 and identified as carol with no messages.
+fn identified(t: &mut T) -> CallId {
+    let call = dial_in(t, Some("2041"));
+    t.key(&port(4), "4321#");
+    t.take_outputs();
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![],
+    });
+    hear_out(t, call);
+    call
+}
+
+#[test]
+fn dial_in_keys_in_band_bounded_typed_ahead_and_timed_out() {
+    let mut t = T::new(Selection::FirstFree);
+    // Caller id with no digits in it asks for the number.
+    let call = dial_in(&mut t, Some("anonymous"));
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterNumber]);
+    assert_eq!(t.m.stats().trunks.dial_ins, 1);
+    // In-band (RFC 4733) keys on our call count; an empty number asks again.
+    let key = |t: &mut T, k: char| {
+        t.media_ev(MediaEvent::Digit {
+            call,
+            digit: Digit::new(k).unwrap(),
+        });
+    };
+    key(&mut t, '#');
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterNumber]);
+    // At most MAX_KEYS keys are kept.
+    for _ in 0..20 {
+        key(&mut t, '5');
+    }
+    key(&mut t, '#');
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::EnterPin]);
+    // Keys then silence: the timeout takes them as if `#` ended them.
+    key(&mut t, '4');
+    t.advance(super::DIGIT_TIMEOUT - Duration::from_millis(1));
+    assert!(t.take_outputs().is_empty());
+    t.advance(Duration::from_millis(1));
+    assert_eq!(
+        t.take_outputs(),
+        vec![Output::Identify {
+            line: port(4),
+            number: "5".repeat(super::MAX_KEYS),
+            pin: "4".into()
+        }]
+    );
+    // Keys typed while the core checks wait for the next prompt (at most MAX_KEYS).
+    for _ in 0..20 {
+        key(&mut t, '2');
+    }
+    let dropped = t.m.stats().trunks.dropped;
+    assert_eq!(dropped, 20 - super::MAX_KEYS as u64);
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![],
+    });
+    // The typed-ahead `2` chose "leave a message"; the rest are the recipient's number.
+    assert!(
+        prompts(&t.take_media()).contains(&Prompt::EnterRecipient),
+        "typed ahead"
+    );
+    // A LineStatus is no fault.
+    t.ev(Event::LineStatus {
+        line: port(4),
+        off_hook: true,
+    });
+    assert_eq!(t.m.stats().trunks.dropped, dropped);
+}
+
+#[test]
+fn silence_replays_the_prompt_then_says_goodbye() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in(&mut t, None);
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterNumber]);
+    t.advance(super::DIGIT_TIMEOUT);
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterNumber]);
+    t.advance(super::DIGIT_TIMEOUT);
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterNumber]);
+    t.advance(super::DIGIT_TIMEOUT);
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::Goodbye]);
+    t.media_ev(MediaEvent::PlayDone { call });
+    assert!(released(&t.take_commands(), &port(4)));
+}
+
+#[test]
+fn an_empty_recipient_asks_again_and_an_unknown_one_is_said() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = identified(&mut t);
+    t.key(&port(4), "2");
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterRecipient]);
+    t.key(&port(4), "#");
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterRecipient]);
+    assert!(t.take_outputs().is_empty());
+    for n in 0..3 {
+        t.key(&port(4), "9999#");
+        assert_eq!(
+            t.take_outputs(),
+            vec![Output::LookUp {
+                line: port(4),
+                number: "9999".into()
+            }]
+        );
+        t.input(Input::Recipient {
+            line: port(4),
+            user: None,
+        });
+        let last = if n < 2 {
+            Prompt::EnterRecipient
+        } else {
+            Prompt::Goodbye
+        };
+        assert_eq!(hear_out(&mut t, call), vec![Prompt::UnknownRecipient, last]);
+    }
+    assert!(released(&t.take_commands(), &port(4)));
+}
+
+#[test]
+fn the_caller_hanging_up_or_the_line_failing_ends_a_dial_in_call() {
+    // Loop-current drop.
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in(&mut t, None);
+    t.ev(Event::FarEndDisconnect {
+        line: port(4),
+        why: Disconnect::LoopCurrentDrop,
+    });
+    let commands = t.take_commands();
+    assert!(released(&commands, &port(4)));
+    assert!(commands.contains(&Command::DeleteConnection {
+        line: port(4),
+        call
+    }));
+    assert_eq!(t.m.stats().trunks.dropped, 0);
+    // Reorder heard on a line without CPC.
+    let call = dial_in(&mut t, None);
+    t.media_ev(MediaEvent::Progress {
+        call,
+        heard: Progress::Reorder,
+    });
+    assert!(released(&t.take_commands(), &port(4)));
+    // The gateway dropping our connection.
+    let call = dial_in(&mut t, None);
+    t.ev(Event::ConnectionLost {
+        line: port(4),
+        call,
+        reason: "gone".into(),
+    });
+    assert!(released(&t.take_commands(), &port(4)));
+    assert!(t.media.contains(&MediaCommand::Close { call }));
+    // Media events of other calls mean nothing to the session.
+    let call = dial_in(&mut t, None);
+    t.take_media();
+    t.media_ev(MediaEvent::PlayDone {
+        call: CallId(call.0 + 1000),
+    });
+    t.media_ev(MediaEvent::Digit {
+        call: CallId(call.0 + 1000),
+        digit: Digit::new('#').unwrap(),
+    });
+    assert!(prompts(&t.take_media()).is_empty());
+}
+
+#[test]
+fn idle_trunks_take_status_and_late_connection_news_quietly() {
+    let mut t = T::new(Selection::FirstFree);
+    t.ev(Event::LineStatus {
+        line: port(3),
+        off_hook: false,
+    });
+    t.ev(Event::ConnectionDeleted {
+        line: port(3),
+        call: CallId(999),
+    });
+    assert_eq!(t.m.stats().trunks.dropped, 0);
+}
+
+#[test]
+fn numbers_to_dial_are_bounded() {
+    use super::{MAX_NUMBER, parse_number};
+    assert!(parse_number(&"1".repeat(MAX_NUMBER)).is_ok());
+    assert!(parse_number(&"1".repeat(MAX_NUMBER + 1)).is_err());
+    assert!(parse_number("").is_err());
+    assert_eq!(parse_number("*9#").unwrap().len(), 3);
+    assert_eq!(Selection::FirstFree.to_string(), "first-free");
+    assert_eq!(Selection::RoundRobin.to_string(), "round-robin");
+}
