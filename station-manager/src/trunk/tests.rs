@@ -1092,3 +1092,151 @@ fn numbers_to_dial_are_bounded() {
     assert_eq!(Selection::FirstFree.to_string(), "first-free");
     assert_eq!(Selection::RoundRobin.to_string(), "round-robin");
 }
+
+#[test]
+fn events_for_the_other_phase_of_a_placed_call_are_counted_drops() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, _) = t.ring_carol(1);
+    assert_eq!(t.m.stats().trunks.seized, 1);
+    // Placing: keys and status are no answer; a status is no fault either.
+    t.ev(Event::LineStatus {
+        line: p.clone(),
+        off_hook: true,
+    });
+    assert_eq!(t.m.stats().trunks.dropped, 0);
+    t.ev(Event::Digit {
+        line: p.clone(),
+        digit: Digit::new('5').unwrap(),
+    });
+    assert_eq!(t.m.stats().trunks.dropped, 1);
+    t.ev(Event::DialComplete { line: p.clone() });
+    // A ring after the number is out is no glare: dropped.
+    t.ev(Event::IncomingCall {
+        line: p.clone(),
+        caller_id: None,
+    });
+    assert_eq!(t.m.stats().trunks.dropped, 2);
+    assert_eq!(t.m.stats().trunks.glare, 0);
+    t.ev(Event::FarEndAnswer { line: p.clone() });
+    let c = t.station_call(&p);
+    // Talking: a second answer, a dial completion, a refusal or a ring are dropped…
+    for e in [
+        Event::FarEndAnswer { line: p.clone() },
+        Event::DialComplete { line: p.clone() },
+        Event::CommandFailed {
+            line: p.clone(),
+            call: None,
+            code: 401,
+            reason: "x".into(),
+        },
+        Event::IncomingCall {
+            line: p.clone(),
+            caller_id: None,
+        },
+    ] {
+        t.ev(e);
+    }
+    assert_eq!(t.m.stats().trunks.dropped, 6);
+    assert_eq!(t.m.stats().trunks.answered_by_line, 1);
+    assert_eq!(t.m.stats().trunks.glare, 0);
+    assert!(!released(&t.take_commands(), &p));
+    // …and the far end's `#` reaches the station: the recording stops.
+    t.ev(Event::Digit {
+        line: p.clone(),
+        digit: Digit::new('#').unwrap(),
+    });
+    assert!(
+        t.media.contains(&MediaCommand::StopCapture { call: c }),
+        "{:#?}",
+        t.media
+    );
+    // A far-end disconnect now is the hang-up, not a failed ring.
+    t.ev(Event::FarEndDisconnect {
+        line: p.clone(),
+        why: Disconnect::Busy,
+    });
+    assert_eq!(t.m.stats().trunks.busy, 0);
+    assert_eq!(t.m.stats().trunks.far_end_gone, 1);
+}
+
+#[test]
+fn busy_is_counted_and_reorder_is_not_busy() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, _) = t.ring_carol(1);
+    t.ev(Event::FarEndDisconnect {
+        line: p.clone(),
+        why: Disconnect::Reorder,
+    });
+    assert_eq!(t.m.stats().trunks.busy, 0);
+    let why = failure(&t.take_outputs()).unwrap();
+    assert!(why.contains("reorder"), "{why}");
+    let (p, _) = t.ring_carol(2);
+    t.ev(Event::FarEndDisconnect {
+        line: p,
+        why: Disconnect::Busy,
+    });
+    assert_eq!(t.m.stats().trunks.busy, 1);
+    // A refused seize counts as glare, tried elsewhere.
+    let (p, _) = t.ring_carol(3);
+    t.ev(Event::CommandFailed {
+        line: p,
+        call: None,
+        code: 501,
+        reason: "glare".into(),
+    });
+    assert_eq!(t.m.stats().trunks.glare, 1);
+    assert_eq!(seized(&t.take_commands()).map(|(p, _)| p), Some(port(4)));
+}
+
+#[test]
+fn round_robin_wraps_forward_past_a_busy_port() {
+    let mut m = StationManager::new(Config::default());
+    let group = TrunkGroup::new("pbx", vec![port(3), port(4), port(5)])
+        .unwrap()
+        .selection(Selection::RoundRobin)
+        .dial_in(true);
+    m.add_trunk(group).unwrap();
+    for (user, number) in [(CAROL, "2041"), (DAVE, "2042"), (ERIN, "2043")] {
+        m.add_station(station_line("pbx", number), user).unwrap();
+    }
+    let mut t = T {
+        m,
+        now: epoch(),
+        commands: Vec::new(),
+        media: Vec::new(),
+        outputs: Vec::new(),
+    };
+    t.ev(Event::GatewayUp {
+        gateway: GatewayId::new("gw1"),
+    });
+    t.take_commands();
+    let (a, _) = t.ring_carol(1);
+    t.input(Input::Record {
+        request: RequestId(2),
+        user: DAVE,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    });
+    let (b, _) = seized(&t.take_commands()).unwrap();
+    assert_eq!((a.clone(), b.clone()), (port(3), port(4)));
+    // Port 5 takes an incoming call; both calls placed end busy.
+    t.ev(Event::IncomingCall {
+        line: port(5),
+        caller_id: None,
+    });
+    for p in [a, b] {
+        t.ev(Event::FarEndDisconnect {
+            line: p,
+            why: Disconnect::Busy,
+        });
+    }
+    t.take_commands();
+    // The last used was port 4; port 5 is busy: round robin wraps forward to port 3.
+    t.input(Input::Record {
+        request: RequestId(3),
+        user: ERIN,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    });
+    assert_eq!(seized(&t.take_commands()).map(|(p, _)| p), Some(port(3)));
+}
