@@ -854,8 +854,10 @@ fn the_stations_own_ring_timeout_releases_the_trunk_too() {
     assert_eq!(m.stats().trunks.unanswered, 1);
 }
 
+/// The message a phone behind a trunk is rung for is heard elsewhere first: the ring stops and
+/// the trunk is released; the far end's late answer finds the port idle.
 #[test]
-fn an_answered_call_with_nothing_left_to_hear_is_hung_up() {
+fn a_message_withdrawn_while_ringing_releases_the_trunk() {
     let mut t = T::new(Selection::FirstFree);
     let message = MessageId([3; 16]);
     // A message rings carol's phone; it is heard elsewhere before she answers.
@@ -871,7 +873,7 @@ fn an_answered_call_with_nothing_left_to_hear_is_hung_up() {
         message,
     });
     t.ev(Event::FarEndAnswer { line: p.clone() });
-    // Nothing to hear: no connection, the trunk is released and the station is idle again.
+    // No connection is made, the trunk is released and the station is idle again.
     let commands = t.take_commands();
     assert!(released(&commands, &p), "{commands:#?}");
     assert!(
