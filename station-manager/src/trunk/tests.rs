@@ -1242,3 +1242,151 @@ fn round_robin_wraps_forward_past_a_busy_port() {
     });
     assert_eq!(seized(&t.take_commands()).map(|(p, _)| p), Some(port(3)));
 }
+
+/// Trunk `pbx` (ports 3 and 4, dial-in) with carol and dave behind it, and media ports for one
+/// call only.
+fn one_media_port() -> T {
+    let mut config = Config::default();
+    config.ports(20000..=20001).unwrap();
+    let mut m = StationManager::new(config);
+    m.add_trunk(
+        TrunkGroup::new("pbx", vec![port(3), port(4)])
+            .unwrap()
+            .dial_in(true),
+    )
+    .unwrap();
+    m.add_station(station_line("pbx", "2041"), CAROL).unwrap();
+    m.add_station(station_line("pbx", "2042"), DAVE).unwrap();
+    let mut t = T {
+        m,
+        now: epoch(),
+        commands: Vec::new(),
+        media: Vec::new(),
+        outputs: Vec::new(),
+    };
+    t.ev(Event::GatewayUp {
+        gateway: GatewayId::new("gw1"),
+    });
+    t.take_commands();
+    t
+}
+
+#[test]
+fn with_no_media_port_left_a_call_in_is_not_answered_and_a_call_out_is_hung_up() {
+    let mut t = one_media_port();
+    // Carol's call takes the only media port (ours while placing, hers once answered).
+    let (p, _) = t.ring_carol(1);
+    t.ev(Event::FarEndAnswer { line: p.clone() });
+    let _ = t.station_call(&p);
+    // An incoming call finds no port: not answered, counted.
+    t.ev(Event::IncomingCall {
+        line: port(4),
+        caller_id: None,
+    });
+    assert!(
+        !t.take_commands()
+            .contains(&Command::Answer { line: port(4) })
+    );
+    assert_eq!(t.m.stats().trunks.incoming_ignored, 1);
+    t.ev(Event::FarEndDisconnect {
+        line: port(4),
+        why: Disconnect::RingingStopped,
+    });
+    // Dave's call is placed without hearing the line; answered, his phone has no media port:
+    // the request fails and the trunk is hung up rather than held open.
+    t.input(Input::Record {
+        request: RequestId(2),
+        user: DAVE,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    });
+    assert!(
+        t.take_commands()
+            .contains(&Command::Seize { line: port(4) })
+    );
+    t.ev(Event::FarEndAnswer { line: port(4) });
+    assert!(released(&t.take_commands(), &port(4)));
+    let why = failure(&t.take_outputs()).unwrap();
+    assert!(why.contains("no media port free"), "{why}");
+    assert_eq!(t.state(&station_line("pbx", "2042")), "Idle");
+}
+
+#[test]
+fn the_far_end_cut_off_before_an_answer_fails_the_ring_saying_so() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, _) = t.ring_carol(1);
+    t.ev(Event::FarEndDisconnect {
+        line: p.clone(),
+        why: Disconnect::LoopCurrentDrop,
+    });
+    let why = failure(&t.take_outputs()).unwrap();
+    assert!(why.contains("cut off before an answer"), "{why}");
+    assert!(released(&t.take_commands(), &p));
+}
+
+#[test]
+fn losing_the_connection_that_hears_the_line_leaves_the_answer_to_the_line() {
+    let mut t = T::new(Selection::FirstFree);
+    let (p, watch) = t.ring_carol(1);
+    t.ev(Event::ConnectionLost {
+        line: p.clone(),
+        call: watch,
+        reason: "gone".into(),
+    });
+    assert!(t.media.contains(&MediaCommand::Close { call: watch }));
+    assert!(
+        !t.commands.contains(&Command::DeleteConnection {
+            line: p.clone(),
+            call: watch
+        }),
+        "a lost connection is not deleted again"
+    );
+    t.ev(Event::FarEndAnswer { line: p.clone() });
+    let _ = t.station_call(&p);
+    assert_eq!(t.state(&station_line("pbx", "2041")), "Recording");
+}
+
+#[test]
+fn dial_in_silences_replay_each_stage_prompt_only_once_the_time_is_up() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in(&mut t, Some("2041"));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    t.advance(super::DIGIT_TIMEOUT - Duration::from_millis(1));
+    assert!(prompts(&t.take_media()).is_empty(), "not yet");
+    t.advance(Duration::from_millis(1));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    t.key(&port(4), "4321#");
+    t.take_outputs();
+    // An answer the session is not waiting for is dropped and counted.
+    let dropped = t.m.stats().trunks.dropped;
+    t.input(Input::Recipient {
+        line: port(4),
+        user: Some(ALICE),
+    });
+    assert_eq!(t.m.stats().trunks.dropped, dropped + 1);
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![],
+    });
+    assert_eq!(
+        hear_out(&mut t, call),
+        vec![Prompt::NoMessages, Prompt::Menu]
+    );
+    // `1` with nothing to hear says so and offers the menu again.
+    t.key(&port(4), "1");
+    assert_eq!(
+        hear_out(&mut t, call),
+        vec![Prompt::NoMessages, Prompt::Menu]
+    );
+    t.advance(super::DIGIT_TIMEOUT);
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::Menu]);
+    t.key(&port(4), "2");
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterRecipient]);
+    t.advance(super::DIGIT_TIMEOUT);
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterRecipient]);
+    // A far-end answer on a dial-in call means nothing: dropped and counted.
+    let dropped = t.m.stats().trunks.dropped;
+    t.ev(Event::FarEndAnswer { line: port(4) });
+    assert_eq!(t.m.stats().trunks.dropped, dropped + 1);
+}

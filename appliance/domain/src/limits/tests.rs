@@ -140,7 +140,7 @@ fn the_migration_counts_what_earlier_versions_stored() {
     store::insert(&conn, &message(b, &[a], Status::Processing, 99, &[])).unwrap();
     // As before the migration: no table, no triggers, the version of the one before it, and
     // the migrations that came after it undone too (the console's settings, the LAN's devices,
-    // leases and templates).
+    // leases and templates, the users' dial-in numbers and PINs).
     let usage = db::migrations::MIGRATIONS
         .iter()
         .position(|m| m.contains("CREATE TABLE usage"))
@@ -150,7 +150,9 @@ fn the_migration_counts_what_earlier_versions_stored() {
          DROP TRIGGER usage_message_insert; DROP TRIGGER usage_message_update;
          DROP TRIGGER usage_message_delete; DROP TRIGGER usage_attachment_insert;
          DROP TABLE usage; DROP TABLE settings;
-         DROP TABLE devices; DROP TABLE leases; DROP TABLE templates;",
+         DROP TABLE devices; DROP TABLE leases; DROP TABLE templates;
+         DROP TABLE dial_in_failures; DROP INDEX users_number;
+         ALTER TABLE users DROP COLUMN number; ALTER TABLE users DROP COLUMN pin_hash;",
     )
     .unwrap();
     conn.pragma_update(None, "user_version", usage).unwrap();
