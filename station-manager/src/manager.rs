@@ -10,7 +10,7 @@ use gateway_control::model::{CallId, Codec, Command, Event, GatewayId, LineId};
 use tracing::debug;
 
 use crate::station::{Answered, Calls, Station, Stats as StationStats};
-use crate::trunk::{self, Spawn, Then, TrunkError, TrunkGroup, Trunks};
+use crate::trunk::{self, Trunks};
 use crate::{Input, MediaCommand, MediaEvent, Output, RequestId, StreamId, UserId};
 
 /// A [`Config`] value out of range.
@@ -351,32 +351,6 @@ impl StationManager {
         }
     }
 
-    /// Adds a trunk group: its ports are watched as trunks ([`Command::AddTrunk`]), phones
-    /// behind it can be added on [`Self::trunk_station_line`], and with dial-in its incoming
-    /// calls are answered.
-    pub fn add_trunk(&mut self, group: TrunkGroup) -> Result<(), TrunkError> {
-        let up = group_gateway_up(&self.gateways_up, &group);
-        let name = group.name().to_owned();
-        self.trunks.add_group(group, up)?;
-        if up {
-            // Phones added behind it from now on start in service, as on an up gateway.
-            for prefix in [trunk::STATION_PREFIX, trunk::DIAL_IN_PREFIX] {
-                self.gateways_up
-                    .insert(GatewayId::new(&format!("{prefix}{name}")));
-            }
-        }
-        while let Some(c) = self.trunks.poll_command() {
-            self.commands.push_back(c);
-        }
-        Ok(())
-    }
-
-    /// The line to add with [`Self::add_station`] for a phone behind trunk `trunk` reached
-    /// by dialling `number`.
-    pub fn trunk_station_line(&self, trunk: &str, number: &str) -> Result<LineId, TrunkError> {
-        self.trunks.station_line(trunk, number)
-    }
-
     /// Takes the phone on `line` from its user, while running. What it was doing ends as at
     /// shutdown: a recording stops and is still stored ([`Output::Recorded`] with
     /// [`crate::StopReason::Removed`]), a record request ringing only there fails, playback
@@ -649,83 +623,6 @@ impl StationManager {
         self.pump(now);
     }
 
-    /// A station's command: to the trunks for a virtual line, else to the gateway.
-    fn route(&mut self, now: Instant, c: Command) {
-        if c.line().is_some_and(|l| self.trunks.is_virtual(l)) {
-            self.trunks.handle_station_command(now, c, &mut self.calls);
-        } else {
-            self.commands.push_back(c);
-        }
-    }
-
-    /// Moves what the trunks have for others to them, until nothing more comes of it.
-    fn pump(&mut self, now: Instant) {
-        loop {
-            let mut more = false;
-            while let Some(c) = self.trunks.poll_command() {
-                self.commands.push_back(c);
-            }
-            while let Some(m) = self.trunks.poll_media() {
-                self.media.push_back(m);
-            }
-            while let Some(o) = self.trunks.poll_output() {
-                self.outputs.push_back(o);
-            }
-            while let Some(e) = self.trunks.poll_event() {
-                more = true;
-                self.deliver(now, e);
-            }
-            if let Some(s) = self.trunks.poll_spawn() {
-                more = true;
-                self.spawn(now, s);
-            }
-            if let Some(line) = self.trunks.poll_retire() {
-                more = true;
-                self.remove_station(now, &line);
-            }
-            if !more {
-                break;
-            }
-        }
-    }
-
-    /// Adds a dial-in caller's station and sets it going: it rings (answered at once by the
-    /// trunk) to play their messages or to record one.
-    fn spawn(&mut self, now: Instant, s: Spawn) {
-        let slot = match self.by_line.get(&s.line) {
-            Some(&i) if self.retired.contains(&i) && !self.stations[i].is_capturing() => Some(i),
-            Some(_) => {
-                debug!(line = %s.line, "dial-in station not added: the line is still in use");
-                return;
-            }
-            None => None,
-        };
-        let mut station = Station::new(s.line.clone(), s.user, self.config.clone());
-        station.gateway_known_up();
-        let i = self.place_station(slot, station);
-        self.transient.insert(i);
-        self.by_line.insert(s.line.clone(), i);
-        let status = Event::LineStatus {
-            line: s.line.clone(),
-            off_hook: false,
-        };
-        self.stations[i].handle_event(now, &status, &mut self.calls);
-        match s.then {
-            Then::Listen(waiting) => {
-                for (message, from) in waiting {
-                    let input = Input::MessageWaiting {
-                        user: s.user,
-                        message,
-                        from,
-                    };
-                    self.stations[i].handle_input(now, input, &mut self.calls);
-                }
-            }
-            Then::Record(to) => self.stations[i].record_for(now, to),
-        }
-        self.collect(now, i);
-    }
-
     /// The next command for the gateway controller.
     pub fn poll_command(&mut self) -> Option<Command> {
         self.commands.pop_front()
@@ -879,9 +776,7 @@ pub(crate) fn media_call(e: &MediaEvent) -> CallId {
     }
 }
 
-fn group_gateway_up(up: &HashSet<GatewayId>, group: &TrunkGroup) -> bool {
-    group.gateway().is_some_and(|g| up.contains(g))
-}
+mod trunks;
 
 #[cfg(test)]
 mod tests;
