@@ -68,9 +68,7 @@ impl T {
             media: Vec::new(),
             outputs: Vec::new(),
         };
-        t.ev(Event::GatewayUp {
-            gateway: GatewayId::new("gw1"),
-        });
+        t.ev(gw1_up());
         assert!(
             t.take_commands()
                 .iter()
@@ -194,6 +192,22 @@ impl T {
             .unwrap_or_else(|| panic!("no connection on {port}: {commands:#?}"));
         self.created(port, call);
         call
+    }
+}
+
+/// `user` is asked to record a message for alice.
+fn record(request: u64, user: UserId) -> Input {
+    Input::Record {
+        request: RequestId(request),
+        user,
+        to: vec![ALICE],
+        delivery: crate::Delivery::Record,
+    }
+}
+
+fn gw1_up() -> Event {
+    Event::GatewayUp {
+        gateway: GatewayId::new("gw1"),
     }
 }
 
@@ -399,20 +413,10 @@ fn the_trunks_answer_timeout_gives_up_sooner_than_the_ring() {
 fn when_every_trunk_is_busy_the_ring_fails_saying_so() {
     let mut t = T::new(Selection::FirstFree);
     let (a, _) = t.ring_carol(1);
-    t.input(Input::Record {
-        request: RequestId(2),
-        user: DAVE,
-        to: vec![ALICE],
-        delivery: crate::Delivery::Record,
-    });
+    t.input(record(2, DAVE));
     let (b, _) = seized(&t.take_commands()).unwrap();
     assert_eq!((a, b), (port(3), port(4)));
-    t.input(Input::Record {
-        request: RequestId(3),
-        user: ERIN,
-        to: vec![ALICE],
-        delivery: crate::Delivery::Record,
-    });
+    t.input(record(3, ERIN));
     assert!(seized(&t.take_commands()).is_none());
     let why = failure(&t.take_outputs()).unwrap();
     assert_eq!(
@@ -687,12 +691,7 @@ fn events_for_idle_trunks_and_keys_out_of_place_are_counted_drops() {
     let mut m = StationManager::new(Config::default());
     m.add_trunk(TrunkGroup::new("out", vec![port(5)]).unwrap())
         .unwrap();
-    m.handle_event(
-        epoch(),
-        Event::GatewayUp {
-            gateway: GatewayId::new("gw1"),
-        },
-    );
+    m.handle_event(epoch(), gw1_up());
     while m.poll_command().is_some() {}
     m.handle_event(
         epoch(),
@@ -745,24 +744,11 @@ fn a_group_names_its_gateway_and_may_be_added_once_the_gateway_is_up() {
     assert_eq!(group.gateway(), Some(&GatewayId::new("gw1")));
     // The gateway is up before the trunk is added: phones behind it ring at once.
     let mut m = StationManager::new(Config::default());
-    m.handle_event(
-        epoch(),
-        Event::GatewayUp {
-            gateway: GatewayId::new("gw1"),
-        },
-    );
+    m.handle_event(epoch(), gw1_up());
     m.add_trunk(group).unwrap();
     let line = m.trunk_station_line("pbx", "2041").unwrap();
     m.add_station(line.clone(), CAROL).unwrap();
-    m.handle_input(
-        epoch(),
-        Input::Record {
-            request: RequestId(1),
-            user: CAROL,
-            to: vec![ALICE],
-            delivery: crate::Delivery::Record,
-        },
-    );
+    m.handle_input(epoch(), record(1, CAROL));
     let commands: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
     assert!(
         commands.contains(&Command::Seize { line: port(3) }),
@@ -779,22 +765,9 @@ fn each_station_dials_on_its_own_trunk() {
         .unwrap();
     m.add_station(m.trunk_station_line("b", "77").unwrap(), CAROL)
         .unwrap();
-    m.handle_event(
-        epoch(),
-        Event::GatewayUp {
-            gateway: GatewayId::new("gw1"),
-        },
-    );
+    m.handle_event(epoch(), gw1_up());
     while m.poll_command().is_some() {}
-    m.handle_input(
-        epoch(),
-        Input::Record {
-            request: RequestId(1),
-            user: CAROL,
-            to: vec![ALICE],
-            delivery: crate::Delivery::Record,
-        },
-    );
+    m.handle_input(epoch(), record(1, CAROL));
     let commands: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
     assert!(
         commands.contains(&Command::Seize { line: port(4) }),
@@ -813,12 +786,7 @@ fn a_station_removed_while_its_call_is_placed_releases_the_port() {
     assert!(released(&commands, &p), "{commands:#?}");
     assert!(t.media.contains(&MediaCommand::Close { call: watch }));
     // The port is free for the next phone.
-    t.input(Input::Record {
-        request: RequestId(2),
-        user: DAVE,
-        to: vec![ALICE],
-        delivery: crate::Delivery::Record,
-    });
+    t.input(record(2, DAVE));
     assert_eq!(seized(&t.take_commands()).map(|(p, _)| p), Some(port(3)));
 }
 
@@ -831,22 +799,9 @@ fn the_stations_own_ring_timeout_releases_the_trunk_too() {
         .unwrap();
     m.add_station(station_line("pbx", "2041"), CAROL).unwrap();
     let now = epoch();
-    m.handle_event(
-        now,
-        Event::GatewayUp {
-            gateway: GatewayId::new("gw1"),
-        },
-    );
+    m.handle_event(now, gw1_up());
     while m.poll_command().is_some() {}
-    m.handle_input(
-        now,
-        Input::Record {
-            request: RequestId(1),
-            user: CAROL,
-            to: vec![ALICE],
-            delivery: crate::Delivery::Record,
-        },
-    );
+    m.handle_input(now, record(1, CAROL));
     while m.poll_command().is_some() {}
     m.handle_timeout(now + Duration::from_secs(10));
     let commands: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
@@ -897,9 +852,7 @@ fn a_gateway_going_down_frees_its_ports_and_its_phones_wait_for_it() {
     assert_eq!(t.state(&station_line("pbx", "2041")), "AwaitingGateway");
     assert!(!t.m.is_available(CAROL).unwrap());
     t.take_commands();
-    t.ev(Event::GatewayUp {
-        gateway: GatewayId::new("gw1"),
-    });
+    t.ev(gw1_up());
     assert_eq!(t.state(&station_line("pbx", "2041")), "Idle");
     let (p, _) = t.ring_carol(2);
     assert_eq!(p, port(3), "the port was freed");
@@ -1208,17 +1161,10 @@ fn round_robin_wraps_forward_past_a_busy_port() {
         media: Vec::new(),
         outputs: Vec::new(),
     };
-    t.ev(Event::GatewayUp {
-        gateway: GatewayId::new("gw1"),
-    });
+    t.ev(gw1_up());
     t.take_commands();
     let (a, _) = t.ring_carol(1);
-    t.input(Input::Record {
-        request: RequestId(2),
-        user: DAVE,
-        to: vec![ALICE],
-        delivery: crate::Delivery::Record,
-    });
+    t.input(record(2, DAVE));
     let (b, _) = seized(&t.take_commands()).unwrap();
     assert_eq!((a.clone(), b.clone()), (port(3), port(4)));
     // Port 5 takes an incoming call; both calls placed end busy.
@@ -1234,12 +1180,7 @@ fn round_robin_wraps_forward_past_a_busy_port() {
     }
     t.take_commands();
     // The last used was port 4; port 5 is busy: round robin wraps forward to port 3.
-    t.input(Input::Record {
-        request: RequestId(3),
-        user: ERIN,
-        to: vec![ALICE],
-        delivery: crate::Delivery::Record,
-    });
+    t.input(record(3, ERIN));
     assert_eq!(seized(&t.take_commands()).map(|(p, _)| p), Some(port(3)));
 }
 
@@ -1264,9 +1205,7 @@ fn one_media_port() -> T {
         media: Vec::new(),
         outputs: Vec::new(),
     };
-    t.ev(Event::GatewayUp {
-        gateway: GatewayId::new("gw1"),
-    });
+    t.ev(gw1_up());
     t.take_commands();
     t
 }
@@ -1294,12 +1233,7 @@ fn with_no_media_port_left_a_call_in_is_not_answered_and_a_call_out_is_hung_up()
     });
     // Dave's call is placed without hearing the line; answered, his phone has no media port:
     // the request fails and the trunk is hung up rather than held open.
-    t.input(Input::Record {
-        request: RequestId(2),
-        user: DAVE,
-        to: vec![ALICE],
-        delivery: crate::Delivery::Record,
-    });
+    t.input(record(2, DAVE));
     assert!(
         t.take_commands()
             .contains(&Command::Seize { line: port(4) })
