@@ -616,9 +616,74 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The line the event is about; `None` for an event about a whole gateway.
+    pub fn line(&self) -> Option<&LineId> {
+        match self {
+            Self::GatewayUp { .. } | Self::GatewayDown { .. } => None,
+            Self::LineStatus { line, .. }
+            | Self::OffHook { line }
+            | Self::OnHook { line }
+            | Self::HookFlash { line }
+            | Self::Digit { line, .. }
+            | Self::Dialled { line, .. }
+            | Self::IncomingCall { line, .. }
+            | Self::DialComplete { line }
+            | Self::FarEndAnswer { line }
+            | Self::FarEndDisconnect { line, .. }
+            | Self::ConnectionCreated { line, .. }
+            | Self::ConnectionModified { line, .. }
+            | Self::ConnectionDeleted { line, .. }
+            | Self::ConnectionLost { line, .. }
+            | Self::CommandFailed { line, .. } => Some(line),
+        }
+    }
+
+    /// The connection the event is about: the four connection events, and a failed command
+    /// that was about one.
+    pub fn call(&self) -> Option<CallId> {
+        match self {
+            Self::ConnectionCreated { call, .. }
+            | Self::ConnectionModified { call, .. }
+            | Self::ConnectionDeleted { call, .. }
+            | Self::ConnectionLost { call, .. } => Some(*call),
+            Self::CommandFailed { call, .. } => *call,
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_name_their_line_and_connection() {
+        let line = LineId::new(GatewayId::new("gw1"), "aaln/3");
+        let up = Event::GatewayUp {
+            gateway: GatewayId::new("gw1"),
+        };
+        assert_eq!((up.line(), up.call()), (None, None));
+        let ring = Event::IncomingCall {
+            line: line.clone(),
+            caller_id: None,
+        };
+        assert_eq!((ring.line(), ring.call()), (Some(&line), None));
+        let lost = Event::ConnectionLost {
+            line: line.clone(),
+            call: CallId(7),
+            reason: String::new(),
+        };
+        assert_eq!((lost.line(), lost.call()), (Some(&line), Some(CallId(7))));
+        let failed = |call| Event::CommandFailed {
+            line: line.clone(),
+            call,
+            code: 501,
+            reason: String::new(),
+        };
+        assert_eq!(failed(None).call(), None);
+        assert_eq!(failed(Some(CallId(9))).call(), Some(CallId(9)));
+    }
 
     #[test]
     fn codecs_name_their_payload_type_and_rtp_clock() {

@@ -460,7 +460,7 @@ impl StationManager {
         self.pump(now);
         let for_trunks = match &event {
             Event::GatewayUp { .. } | Event::GatewayDown { .. } => true,
-            e => trunk::event_line(e).is_some_and(|l| self.trunks.is_port(l)),
+            e => e.line().is_some_and(|l| self.trunks.is_port(l)),
         };
         if for_trunks {
             self.trunks.handle_event(now, &event, &mut self.calls);

@@ -6,11 +6,11 @@
 use gateway_control::model::{GatewayId, LineId};
 use offhook_domain::VoiceMessaging;
 use station_manager::trunk::TrunkGroup;
-use station_manager::{Input, MessageId, Output, UserId};
+use station_manager::{Input, MessageId, Output};
 use tokio::sync::mpsc;
 use tracing::warn;
-use uuid::Uuid;
 
+use super::user_id;
 use crate::config::Config;
 
 /// The station manager's trunk groups for the `[[trunk]]` entries (checked when the config
@@ -109,8 +109,4 @@ pub(super) fn counters(s: &station_manager::trunk::Stats) -> Vec<(&'static str, 
         ("wrong_pins", s.wrong_pins),
         ("dropped", s.dropped),
     ]
-}
-
-fn user_id(u: Uuid) -> UserId {
-    UserId(u.into_bytes())
 }

@@ -7,7 +7,6 @@ use std::time::Instant;
 use gateway_control::model::{CallId, Event, GatewayId, LineId};
 use tracing::debug;
 
-use super::outbound::connection_call;
 use super::{
     DIAL_IN_PREFIX, DIGIT_TIMEOUT, MAX_KEYS, MAX_TRIES, OwnCall, PortState, Spawn, Then, Trunks,
 };
@@ -146,7 +145,7 @@ impl Trunks {
     }
 
     fn dial_in_event(&mut self, now: Instant, p: usize, event: &Event, calls: &mut Calls) {
-        if let Some(call) = connection_call(event) {
+        if let Some(call) = event.call() {
             let ours = self
                 .session(p)
                 .and_then(|s| s.call)

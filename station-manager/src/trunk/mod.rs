@@ -400,7 +400,7 @@ impl Trunks {
             Event::GatewayUp { gateway } => self.gateway_up(gateway),
             Event::GatewayDown { gateway, reason } => self.gateway_down(gateway, *reason, calls),
             _ => {
-                let Some(line) = event_line(event) else {
+                let Some(line) = event.line() else {
                     return;
                 };
                 let Some(&p) = self.by_port.get(line) else {
@@ -687,27 +687,5 @@ impl Trunks {
                 debug!(port = %self.ports[p].line, ?event, "event for an idle trunk dropped");
             }
         }
-    }
-}
-
-/// The line an event names, if any.
-pub(crate) fn event_line(e: &Event) -> Option<&LineId> {
-    match e {
-        Event::LineStatus { line, .. }
-        | Event::OffHook { line }
-        | Event::OnHook { line }
-        | Event::HookFlash { line }
-        | Event::Digit { line, .. }
-        | Event::Dialled { line, .. }
-        | Event::IncomingCall { line, .. }
-        | Event::DialComplete { line }
-        | Event::FarEndAnswer { line }
-        | Event::FarEndDisconnect { line, .. }
-        | Event::ConnectionCreated { line, .. }
-        | Event::ConnectionModified { line, .. }
-        | Event::ConnectionDeleted { line, .. }
-        | Event::ConnectionLost { line, .. }
-        | Event::CommandFailed { line, .. } => Some(line),
-        _ => None,
     }
 }

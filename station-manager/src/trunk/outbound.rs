@@ -142,7 +142,7 @@ impl Trunks {
     /// A gateway event on a port placing or carrying a call.
     pub(super) fn on_outbound(&mut self, now: Instant, p: usize, event: &Event, calls: &mut Calls) {
         // Connections: ours, or a station's carried here.
-        if let Some(call) = connection_call(event) {
+        if let Some(call) = event.call() {
             return self.on_connection_event(now, p, call, event, calls);
         }
         let placing = matches!(self.ports[p].state, PortState::Out(_));
@@ -478,20 +478,6 @@ fn refusal(why: Disconnect) -> (u16, String) {
             (UNAVAILABLE, "the line was cut off before an answer".into())
         }
         _ => (UNAVAILABLE, "the line was cut off before an answer".into()),
-    }
-}
-
-/// The connection an event is about.
-pub(super) fn connection_call(e: &Event) -> Option<CallId> {
-    match e {
-        Event::ConnectionCreated { call, .. }
-        | Event::ConnectionModified { call, .. }
-        | Event::ConnectionDeleted { call, .. }
-        | Event::ConnectionLost { call, .. }
-        | Event::CommandFailed {
-            call: Some(call), ..
-        } => Some(*call),
-        _ => None,
     }
 }
 
