@@ -1,6 +1,7 @@
 #![no_main]
 //! Parses arbitrary bytes as a DHCP datagram. A message that parses must emit and re-parse to
-//! the same message, and emit to the same bytes again; squeezed into the smallest size every
+//! the same message (with its options regrouped by area when they had to overload `file` and
+//! `sname`), and emit to the same bytes again; squeezed into the smallest size every
 //! client takes, it must either refuse (too large) or re-parse with the same options, however
 //! they were spread over `file` and `sname` by the overload.
 use libfuzzer_sys::fuzz_target;
@@ -19,7 +20,16 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(out.len() <= MAX_DATAGRAM);
     let again = Repr::parse_bytes(&out).expect("an emitted message parses");
-    assert_eq!(again, repr);
+    if repr.buffer_len() <= MAX_DATAGRAM {
+        assert_eq!(again, repr);
+    } else {
+        // Overloaded: each option went to the first area with room, so they read back grouped
+        // by area (RFC 2131 fixes no order between codes); nothing is lost or changed.
+        let (mut back, mut want) = (again.clone(), repr.clone());
+        back.options.sort_by_key(|o| o.code);
+        want.options.sort_by_key(|o| o.code);
+        assert_eq!(back, want);
+    }
     assert_eq!(again.to_vec(MAX_DATAGRAM).expect("emits twice"), out);
 
     match repr.to_vec(MIN_MAX_MESSAGE) {

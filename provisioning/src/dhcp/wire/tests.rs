@@ -363,6 +363,24 @@ fn too_big_replies_overload_into_file_and_sname() {
     assert_eq!(back.options.len(), 4);
 }
 
+/// Found by CI's fuzzing: a small option after one that spilled into `file` takes the room left
+/// in the options field, so the options read back grouped by area, not in their first order.
+/// Nothing is lost, and the regrouped message emits to the same bytes (first fit is stable).
+#[test]
+fn overload_regroups_options_by_area_and_is_stable() {
+    let options = vec![
+        DhcpOption::new(200, vec![0; 250]),
+        DhcpOption::new(201, vec![1; 100]),
+        DhcpOption::new(202, vec![2; 4]),
+    ];
+    let r = reply_with(options, b"");
+    let bytes = r.to_vec(MIN_MAX_MESSAGE).unwrap();
+    let back = Repr::parse_bytes(&bytes).unwrap();
+    let codes: Vec<u8> = back.options.iter().map(|o| o.code).collect();
+    assert_eq!(codes, [200, 202, 201]);
+    assert_eq!(back.to_vec(MIN_MAX_MESSAGE).unwrap(), bytes);
+}
+
 #[test]
 fn emit_refuses_what_it_cannot_encode() {
     let mut r = reply_with(vec![DhcpOption::new(code::OVERLOAD, vec![1])], b"");
