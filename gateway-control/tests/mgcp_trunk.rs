@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use gateway_control::Controller;
 use gateway_control::mgcp::{CallAgent, Config as AgentConfig, GatewayConfig};
 use gateway_control::model::{
-    CallId, Codec, Command, ConnectionMode, DialMethod, Digit, Disconnect, Event, GatewayId,
-    LineId, Media,
+    CallId, Codec, Command, ConnectionMode, DialMethod, Digit, DigitMap, Disconnect, Event,
+    GatewayId, LineId, Media,
 };
 use gateway_harness::{Lossy, Pair, Sent, Side};
 use gateway_sim::{
@@ -242,6 +242,76 @@ fn incoming_call_with_caller_id_answered_keyed_and_hung_up() {
     assert!(p.events.is_empty(), "{:#?}", p.events);
 }
 
+/// The dial-in's number and PIN are collected by the gateway against a digit map (RFC 3435
+/// §2.1.5) and reported in one piece; a key typed after the report is a single key again, and
+/// a collection on an idle port is refused.
+#[test]
+fn an_answered_call_collects_dial_strings_with_the_digit_map() {
+    let mut p = new(Supervision::Full);
+    let map = DigitMap::parse("(x.#|x.T)").unwrap();
+    p.command(Command::CollectDigits {
+        line: line(4),
+        map: map.clone(),
+    });
+    p.run(STEP);
+    take(
+        &mut p,
+        |e| matches!(e, Event::CommandFailed { line: l, code: 402, .. } if *l == line(4)),
+    );
+    trunk(
+        &mut p,
+        TrunkCommand::Ring {
+            line: 4,
+            caller_id: None,
+        },
+    );
+    p.run(STEP);
+    take(&mut p, |e| matches!(e, Event::IncomingCall { .. }));
+    p.command(Command::Answer { line: line(4) });
+    p.run(STEP);
+    p.command(Command::CollectDigits {
+        line: line(4),
+        map: map.clone(),
+    });
+    p.run(STEP);
+    p.line(LineCommand::Digits(4, "2041#".into()));
+    p.run(STEP);
+    let Event::Dialled { digits: got, .. } = take(
+        &mut p,
+        |e| matches!(e, Event::Dialled { line: l, .. } if *l == line(4)),
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(got, digits("2041#"));
+    assert!(p.events.is_empty(), "{:#?}", p.events);
+    // Keys stopped short of `#`: the gateway's timer ends the string.
+    p.command(Command::CollectDigits {
+        line: line(4),
+        map: map.clone(),
+    });
+    p.run(STEP);
+    p.line(LineCommand::Digits(4, "43".into()));
+    p.run(Duration::from_secs(20));
+    let Event::Dialled { digits: got, .. } = take(&mut p, |e| matches!(e, Event::Dialled { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(got, digits("43"));
+    // No collection: single keys.
+    p.line(LineCommand::Digits(4, "1".into()));
+    p.run(STEP);
+    take(&mut p, |e| matches!(e, Event::Digit { .. }));
+    // Hanging up while keys are being collected reports the hang-up, not the keys.
+    p.command(Command::CollectDigits { line: line(4), map });
+    p.run(STEP);
+    p.line(LineCommand::Digits(4, "9".into()));
+    p.line(LineCommand::OnHook(4));
+    p.run(STEP);
+    take(&mut p, |e| matches!(e, Event::FarEndDisconnect { .. }));
+    assert!(p.events.is_empty(), "{:#?}", p.events);
+    assert_eq!(p.controller.stats().dial_strings, 2);
+}
+
 #[test]
 fn a_caller_giving_up_is_ringing_stopped() {
     let mut p = new(Supervision::Full);
@@ -401,6 +471,14 @@ fn the_trunk_exchange_reads_clean_in_tshark() {
     p.command(Command::Answer { line: line(4) });
     p.run(STEP);
     p.line(LineCommand::Digits(4, "5".into()));
+    p.run(STEP);
+    p.command(Command::CollectDigits {
+        line: line(4),
+        map: DigitMap::parse("(x.#|x.T)").unwrap(),
+    });
+    p.run(STEP);
+    p.line(LineCommand::Digits(4, "12#".into()));
+    p.run(STEP);
     p.line(LineCommand::OnHook(4));
     p.command(Command::Release { line: line(4) });
     p.run(STEP);
@@ -432,6 +510,8 @@ fn the_trunk_exchange_reads_clean_in_tshark() {
             "mgcp.param.reqevents",
             "-e",
             "mgcp.param.observedevents",
+            "-e",
+            "mgcp.param.digitmap",
         ],
     );
     for want in [
@@ -445,7 +525,16 @@ fn the_trunk_exchange_reads_clean_in_tshark() {
         "L/osi",
         "L/rg,L/ci(,\"2041\",)",
         "D/5",
+        "L/osi(N),D/[0-9#*T](D)",
     ] {
         assert!(fields.contains(want), "{want} missing from:\n{fields}");
     }
+    assert!(
+        fields.contains("(x.#|x.T)"),
+        "digit map missing from:\n{fields}"
+    );
+    assert!(
+        fields.contains("D/1,D/2,D/#") || fields.contains("D/12#"),
+        "collected string missing from:\n{fields}"
+    );
 }

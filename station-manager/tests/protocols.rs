@@ -358,6 +358,8 @@ fn dial_in(p: Protocol) {
     );
     let t = h.mgr.stats().trunks;
     assert_eq!((t.dial_ins, t.identified, t.dropped), (1, 1, 0), "{p:?}");
+    // Every protocol's gateway collected the number and the PIN against the digit map.
+    assert_eq!((t.dial_strings, t.collect_refused), (2, 0), "{p:?}");
     assert_eq!(h.pair.gateway.stats().refused, 0, "{p:?}");
 }
 

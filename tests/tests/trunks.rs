@@ -297,6 +297,10 @@ fn flow(mut site: Site) {
     wait_for("the third wrong PIN counted", || {
         (trunk_metric(server, "wrong_pins") >= wrong + 3).then_some(())
     });
+    // The gateway collected numbers and PINs against the dial-in digit map (keys typed before
+    // the collecting request reached it came one by one, which works as well).
+    assert!(trunk_metric(server, "dial_strings") >= 1);
+    assert_eq!(trunk_metric(server, "collect_refused"), 0);
     // "Goodbye": the port is released.
     connection(sim, 4, "deleted");
     site.sim.quit();

@@ -107,6 +107,8 @@ pub(super) fn counters(s: &station_manager::trunk::Stats) -> Vec<(&'static str, 
         ("incoming_ignored", s.incoming_ignored),
         ("identified", s.identified),
         ("wrong_pins", s.wrong_pins),
+        ("dial_strings", s.dial_strings),
+        ("collect_refused", s.collect_refused),
         ("dropped", s.dropped),
     ]
 }

@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use gateway_control::model::{CallId, Event, GatewayId, LineId};
+use gateway_control::model::{CallId, Command, DigitMap, Event, GatewayId, LineId};
 use tracing::debug;
 
 use super::{
-    DIAL_IN_PREFIX, DIGIT_TIMEOUT, MAX_KEYS, MAX_TRIES, OwnCall, PortState, Spawn, Then, Trunks,
+    COLLECT_TIMEOUT, DIAL_IN_MAP, DIAL_IN_PREFIX, DIGIT_TIMEOUT, MAX_KEYS, MAX_TRIES, OwnCall,
+    PortState, Spawn, Then, Trunks,
 };
 use crate::station::Calls;
 use crate::{MediaCommand, MediaEvent, MessageId, Output, Progress, Prompt, UserId};
@@ -68,6 +69,9 @@ pub(super) struct Session {
     ahead: String,
     /// The number caller id gave, tried first.
     caller: Option<String>,
+    /// The gateway is collecting a dial string for us ([`Command::CollectDigits`] sent, not
+    /// yet reported or refused).
+    collecting: bool,
     tries: u8,
     silences: u8,
     user: Option<UserId>,
@@ -101,8 +105,7 @@ impl Trunks {
         };
         self.stats.dial_ins += 1;
         debug!(port = %line, "answering an incoming call");
-        self.commands
-            .push_back(gateway_control::model::Command::Answer { line });
+        self.commands.push_back(Command::Answer { line });
         let caller = caller
             .map(|c| c.chars().filter(char::is_ascii_digit).collect::<String>())
             .filter(|c| !c.is_empty() && c.len() <= MAX_KEYS);
@@ -112,6 +115,7 @@ impl Trunks {
             keys: String::new(),
             ahead: String::new(),
             caller,
+            collecting: false,
             tries: 0,
             silences: 0,
             user: None,
@@ -174,6 +178,30 @@ impl Trunks {
                 }
                 self.key(now, p, digit.as_char(), calls);
             }
+            Event::Dialled { digits, .. } => {
+                let Some(s) = self.session(p) else { return };
+                if !std::mem::take(&mut s.collecting) {
+                    self.stats.dropped += 1;
+                    debug!(port = %self.ports[p].line, "dial string not asked for dropped");
+                    return;
+                }
+                self.stats.dial_strings += 1;
+                self.dialled(now, p, digits, calls);
+            }
+            Event::CommandFailed { code, reason, .. }
+                if self.session(p).is_some_and(|s| s.collecting) =>
+            {
+                // The gateway cannot collect: the keys come one by one from now on.
+                debug!(port = %self.ports[p].line, code, %reason, "dial string collection refused");
+                self.stats.collect_refused += 1;
+                self.ports[p].no_collect = true;
+                if let Some(s) = self.session(p) {
+                    s.collecting = false;
+                }
+                if self.ports[p].timer.is_some() {
+                    self.ports[p].timer = Some(now + DIGIT_TIMEOUT);
+                }
+            }
             Event::FarEndDisconnect { .. } => self.caller_gone(p, calls),
             Event::LineStatus { .. } => {}
             _ => {
@@ -235,6 +263,8 @@ impl Trunks {
         let Some(s) = self.session(p) else { return };
         let ours = s.call.is_some_and(|c| c.id == call);
         match event {
+            // The gateway collecting the string has this key too.
+            MediaEvent::Digit { .. } if ours && s.collecting => {}
             MediaEvent::Digit { digit, .. } if ours => self.key(now, p, digit.as_char(), calls),
             MediaEvent::PlayDone { .. } if ours => {
                 s.playing = false;
@@ -299,6 +329,33 @@ impl Trunks {
         let keys = std::mem::take(&mut s.keys);
         self.ports[p].timer = None;
         self.keyed(now, p, keys, calls);
+    }
+
+    /// A dial string the gateway collected: its keys, in order; one that the gateway's timer
+    /// ended counts as ended with `#`, an empty one (nothing keyed) as a silence.
+    fn dialled(
+        &mut self,
+        now: Instant,
+        p: usize,
+        digits: &[gateway_control::model::Digit],
+        calls: &mut Calls,
+    ) {
+        if digits.is_empty() {
+            return self.dial_in_timeout(now, p, calls);
+        }
+        for d in digits {
+            self.key(now, p, d.as_char(), calls);
+        }
+        let Some(s) = self.session(p) else { return };
+        let string = matches!(
+            s.stage,
+            Stage::Number | Stage::Pin { .. } | Stage::Recipient
+        );
+        if string && !s.keys.is_empty() && digits.last().is_some_and(|d| d.as_char() != '#') {
+            let keys = std::mem::take(&mut s.keys);
+            self.ports[p].timer = None;
+            self.keyed(now, p, keys, calls);
+        }
     }
 
     /// The caller ended a number with `#`.
@@ -428,9 +485,24 @@ impl Trunks {
         self.say(now, p, &[again]);
     }
 
-    /// Queues prompts and starts the first if nothing plays.
+    /// Queues prompts and starts the first if nothing plays; a stage that takes a number or
+    /// PIN has the gateway collect it meanwhile.
     fn say(&mut self, now: Instant, p: usize, prompts: &[Prompt]) {
         self.ports[p].timer = None;
+        let no_collect = self.ports[p].no_collect;
+        let line = self.ports[p].line.clone();
+        let Some(s) = self.session(p) else { return };
+        let string = matches!(
+            s.stage,
+            Stage::Number | Stage::Pin { .. } | Stage::Recipient
+        );
+        if string && !no_collect && s.call.is_some_and(|c| c.created) {
+            // Each prompt starts the string again (a new request replaces the last).
+            s.collecting = true;
+            let map = DigitMap::parse(DIAL_IN_MAP).expect("the dial-in map parses");
+            self.commands
+                .push_back(Command::CollectDigits { line, map });
+        }
         let Some(s) = self.session(p) else { return };
         s.prompts.extend(prompts.iter().copied());
         if !s.playing {
@@ -453,7 +525,12 @@ impl Trunks {
             s.stage,
             Stage::Number | Stage::Pin { .. } | Stage::Menu | Stage::Recipient
         ) {
-            self.ports[p].timer = Some(now + DIGIT_TIMEOUT);
+            let wait = if s.collecting {
+                COLLECT_TIMEOUT
+            } else {
+                DIGIT_TIMEOUT
+            };
+            self.ports[p].timer = Some(now + wait);
         }
     }
 

@@ -39,6 +39,12 @@
 //!   disconnect.
 //! - A dial-in caller who keys nothing for [`DIGIT_TIMEOUT`] hears the prompt again; after
 //!   [`MAX_TRIES`] silences, wrong PINs or unknown recipients the call ends with goodbye.
+//! - **Dial strings**: the number, PIN and recipient are collected by the gateway against
+//!   [`DIAL_IN_MAP`] ([`Command::CollectDigits`]; MGCP's digit maps, H.248's, or the TPNCP
+//!   core's own matching) and reported in one piece, so no key is lost between two
+//!   notifications. While it collects, the prompt is not cut by the first key (the gateway
+//!   reports no single key) and RFC 4733 keys on our connection are ignored (the gateway has
+//!   them). A port whose gateway refuses to collect gets its keys one by one from then on.
 //!
 //! [`Event::DialComplete`]: gateway_control::model::Event::DialComplete
 //! [`Output::Identify`]: crate::Output::Identify
@@ -76,6 +82,13 @@ pub const MAX_NUMBER: usize = 32;
 pub const MAX_KEYS: usize = 16;
 /// How long a dial-in caller has to key something before the prompt is played again.
 pub const DIGIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dial-in caller has to key a number or PIN while the gateway collects it: the
+/// gateway's own timers end the string (RFC 3435's long timer is 16 s), this one only covers a
+/// gateway that never reports.
+pub const COLLECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The dial plan a dial-in number or PIN is collected with: keys ended by `#`, or by the
+/// gateway's timer (RFC 3435 §2.1.5).
+pub const DIAL_IN_MAP: &str = "([0-9*].#|[0-9*].T)";
 /// Wrong PINs, unknown recipients or silences before a dial-in call ends.
 pub const MAX_TRIES: u8 = 3;
 /// The most ports one trunk group may have.
@@ -109,6 +122,10 @@ pub struct Stats {
     pub identified: u64,
     /// Wrong number-and-PIN tries.
     pub wrong_pins: u64,
+    /// Numbers and PINs the gateway collected against the dial-in digit map.
+    pub dial_strings: u64,
+    /// Ports whose gateway refused to collect dial strings (their keys come one by one).
+    pub collect_refused: u64,
     /// Events, keys and answers that meant nothing for the port's state (an idle trunk's
     /// far-end events, keys on an unanswered call…), dropped.
     pub dropped: u64,
@@ -142,6 +159,8 @@ struct Port {
     state: PortState,
     /// When a call placed is given up unanswered, or a dial-in caller's time to key runs out.
     timer: Option<Instant>,
+    /// The gateway refused to collect dial strings on this port: keys come one by one.
+    no_collect: bool,
 }
 
 #[derive(Debug)]
@@ -242,6 +261,7 @@ impl Trunks {
                 group: g,
                 state: PortState::Idle,
                 timer: None,
+                no_collect: false,
             });
             self.commands
                 .push_back(Command::AddTrunk { line: line.clone() });

@@ -465,7 +465,41 @@ fn round_robin_moves_on_and_glare_moves_the_call_to_another_port() {
 }
 
 /// A caller dials in on port 4 with no caller id; returns our call there.
+/// A dial-in call on port 4, answered, on a gateway that cannot collect dial strings (it
+/// refuses the first [`Command::CollectDigits`], which is never sent again on the port): the
+/// caller's keys come one by one.
 fn dial_in(t: &mut T, caller: Option<&str>) -> CallId {
+    let call = dial_in_collecting(t, caller);
+    if collects(&t.take_commands()) {
+        t.ev(Event::CommandFailed {
+            line: port(4),
+            call: None,
+            code: 522,
+            reason: "no digit maps".into(),
+        });
+    }
+    assert_eq!(t.m.stats().trunks.collect_refused, 1);
+    call
+}
+
+/// Whether the commands ask the gateway to collect a dial string on port 4.
+fn collects(commands: &[Command]) -> bool {
+    commands.iter().any(|c| {
+        matches!(c, Command::CollectDigits { line, map }
+            if *line == port(4) && map.as_str() == super::DIAL_IN_MAP)
+    })
+}
+
+/// The gateway's report of a dial string collected on port 4.
+fn dialled(t: &mut T, keys: &str) {
+    t.ev(Event::Dialled {
+        line: port(4),
+        digits: keys.chars().map(|k| Digit::new(k).unwrap()).collect(),
+    });
+}
+
+/// A dial-in call on port 4, answered; the gateway collects dial strings.
+fn dial_in_collecting(t: &mut T, caller: Option<&str>) -> CallId {
     t.ev(Event::IncomingCall {
         line: port(4),
         caller_id: caller.map(|n| CallerId {
@@ -1323,4 +1357,85 @@ fn dial_in_silences_replay_each_stage_prompt_only_once_the_time_is_up() {
     let dropped = t.m.stats().trunks.dropped;
     t.ev(Event::FarEndAnswer { line: port(4) });
     assert_eq!(t.m.stats().trunks.dropped, dropped + 1);
+}
+
+#[test]
+fn the_gateway_collects_the_number_pin_and_recipient() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in_collecting(&mut t, None);
+    assert!(collects(&t.take_commands()));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterNumber]);
+    // In-band keys are the gateway's to collect: not counted twice.
+    t.media_ev(MediaEvent::Digit {
+        call,
+        digit: Digit::new('9').unwrap(),
+    });
+    dialled(&mut t, "2041#");
+    assert!(collects(&t.take_commands()), "the PIN is collected too");
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    // The gateway's timer ended the PIN: as if `#` had.
+    dialled(&mut t, "4321");
+    assert_eq!(
+        t.take_outputs(),
+        vec![Output::Identify {
+            line: port(4),
+            number: "2041".into(),
+            pin: "4321".into()
+        }]
+    );
+    assert_eq!(t.m.stats().trunks.dial_strings, 2);
+    t.input(Input::Identified {
+        line: port(4),
+        user: Some(CAROL),
+        waiting: vec![],
+    });
+    assert!(!collects(&t.take_commands()), "a menu key comes alone");
+    assert_eq!(
+        hear_out(&mut t, call),
+        vec![Prompt::NoMessages, Prompt::Menu]
+    );
+    t.key(&port(4), "2");
+    assert!(collects(&t.take_commands()));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterRecipient]);
+    dialled(&mut t, "1001#");
+    assert_eq!(
+        t.take_outputs(),
+        vec![Output::LookUp {
+            line: port(4),
+            number: "1001".into()
+        }]
+    );
+    // A report no collection asked for is dropped and counted.
+    let dropped = t.m.stats().trunks.dropped;
+    dialled(&mut t, "5#");
+    assert_eq!(t.m.stats().trunks.dropped, dropped + 1);
+}
+
+#[test]
+fn collecting_silences_and_refusal() {
+    let mut t = T::new(Selection::FirstFree);
+    let call = dial_in_collecting(&mut t, Some("2041"));
+    t.take_commands();
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    // The gateway's timer with nothing keyed is a silence: the prompt again, collected again.
+    dialled(&mut t, "");
+    assert!(collects(&t.take_commands()));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    // A gateway that never reports: our own, longer, time-out.
+    t.advance(super::COLLECT_TIMEOUT - Duration::from_millis(1));
+    assert!(prompts(&t.take_media()).is_empty(), "not yet");
+    t.advance(Duration::from_millis(1));
+    assert!(collects(&t.take_commands()));
+    assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
+    // Refused now: single keys from then on, on the shorter time-out, never asked again.
+    t.ev(Event::CommandFailed {
+        line: port(4),
+        call: None,
+        code: 519,
+        reason: "no digit map".into(),
+    });
+    assert_eq!(t.m.stats().trunks.collect_refused, 1);
+    t.advance(super::DIGIT_TIMEOUT);
+    assert!(!collects(&t.take_commands()));
+    assert_eq!(prompts(&t.take_media()), vec![Prompt::Goodbye]);
 }

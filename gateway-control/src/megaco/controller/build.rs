@@ -198,6 +198,7 @@ impl MediaGatewayController {
                 line.request_id = line.request_id.wrapping_add(1).max(1);
                 if let Job::Collect { map } = job {
                     line.collect = Some(map.clone());
+                    line.collect_from = line.request_id;
                 }
                 line.request_id
             }

@@ -293,14 +293,19 @@ impl MediaGatewayController {
                 debug!(line = %self.line_id(g, l), ?observed.request_id, current, "events of an old request ignored");
                 continue;
             }
+            let rid = match observed.request_id {
+                RequestId::Number(r) => r,
+                RequestId::All => 0,
+            };
             for event in &observed.events {
-                self.observed(now, g, l, event);
+                self.observed(now, g, l, rid, event);
             }
         }
         Ok(())
     }
 
-    fn observed(&mut self, now: Instant, g: usize, l: usize, event: &ObservedEvent<'_>) {
+    /// One observed event, of the request `rid` armed.
+    fn observed(&mut self, now: Instant, g: usize, l: usize, rid: u32, event: &ObservedEvent<'_>) {
         if self.trunk_observed(now, g, l, event) {
             return;
         }
@@ -335,7 +340,13 @@ impl MediaGatewayController {
                 .chars()
                 .filter_map(key_of_digit)
                 .collect();
-            match (line.off_hook, line.collect.take()) {
+            // Keys under a request from before the map are keys of their own.
+            let collected =
+                line.collect.is_some() && rid.wrapping_sub(line.collect_from) < REQUEST_ID_WINDOW;
+            match (
+                line.off_hook,
+                collected.then(|| line.collect.take()).flatten(),
+            ) {
                 (true, Some(_)) => Some(Event::Dialled {
                     line: line_id,
                     digits: keys,

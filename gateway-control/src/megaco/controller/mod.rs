@@ -85,6 +85,9 @@ struct Line {
     off_hook: bool,
     /// Collecting digits with this map (until `dd/ce` or on-hook).
     collect: Option<crate::model::DigitMap>,
+    /// The RequestID of the first request that carried [`Self::collect`]'s map: a `dd/ce`
+    /// under an earlier one crossed it, and is keys of their own.
+    collect_from: u32,
     /// The last RequestID sent to it.
     request_id: u32,
     /// The context it is in, when connected.
@@ -524,6 +527,7 @@ impl Gateway {
             present: true,
             off_hook: false,
             collect: None,
+            collect_from: 0,
             request_id: 0,
             context: None,
             queue: VecDeque::new(),

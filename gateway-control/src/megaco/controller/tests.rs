@@ -570,6 +570,43 @@ fn digits_are_collected_with_a_digit_map() {
     );
 }
 
+/// A key reported under the request before the map (it crossed the collecting Modify) is a
+/// key of its own; the string collected under the map is the dial string.
+#[test]
+fn a_key_that_crossed_the_collecting_request_is_a_single_key() {
+    let mut t = Mgc::new();
+    t.up();
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 1 { al/of } } }");
+    t.settle();
+    t.events();
+    t.core.handle_command(
+        t.now,
+        Command::CollectDigits {
+            line: Mgc::line(1),
+            map: DigitMap::parse("(x.#)").unwrap(),
+        },
+    );
+    let collect = t.requests();
+    assert!(compact(&collect[0].text).contains("Events=3{"));
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 2 { dd/ce { ds = \"4\", Meth = UM } } } }");
+    t.ok(&collect[0]);
+    t.request("Context = - { Notify = aaln/1 { ObservedEvents = 3 { dd/ce { ds = \"321F\", Meth = UM } } } }");
+    let key = |c| crate::model::Digit::new(c).unwrap();
+    assert_eq!(
+        t.events(),
+        vec![
+            Event::Digit {
+                line: Mgc::line(1),
+                digit: key('4')
+            },
+            Event::Dialled {
+                line: Mgc::line(1),
+                digits: "321#".chars().map(key).collect()
+            }
+        ]
+    );
+}
+
 #[test]
 fn strangers_are_dropped_and_bad_messages_from_gateways_answered_with_errors() {
     let mut t = Mgc::with(config(true));

@@ -100,15 +100,15 @@ impl CallAgent {
             _ => None,
         });
         let mut dialled: Option<Vec<Digit>> = None;
+        let collected = self.lines[line].collects_for(x);
         if self.lines[line].trunk.is_some() {
-            self.trunk_notified(now, line, observed.map(Vec::as_slice).unwrap_or_default());
+            let observed = observed.map(Vec::as_slice).unwrap_or_default();
+            self.trunk_notified(now, line, observed, collected);
             self.request_arm(line);
             return;
         }
         for e in observed.into_iter().flatten() {
-            if self.lines[line].collect.is_some()
-                && let Some(keys) = dial_keys(e)
-            {
+            if collected && let Some(keys) = dial_keys(e) {
                 // A dial string collected under the digit map: reported in one piece.
                 dialled.get_or_insert_with(Vec::new).extend(keys);
                 continue;

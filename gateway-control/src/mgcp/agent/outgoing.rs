@@ -416,6 +416,9 @@ impl CallAgent {
                 params.push(Param::NotifiedEntity(&self.config.notified_entity));
                 params.push(Param::RequestIdentifier(&x_hex));
                 let collecting = rqnt.digit_map.is_some();
+                if collecting {
+                    l.request_has_map();
+                }
                 params.push(Param::RequestedEvents(
                     rqnt.events
                         .iter()

@@ -11,7 +11,9 @@ use tracing::debug;
 use super::outgoing::Job;
 use super::{CallAgent, Timer};
 use crate::mgcp::endpoint::Call;
-use crate::mgcp::endpoint::{SignalChange, Trunk, TrunkChange, TrunkObserved, caller_id};
+use crate::mgcp::endpoint::{
+    SignalChange, Trunk, TrunkChange, TrunkObserved, caller_id, dial_keys,
+};
 use crate::mgcp::wire::{EventRef, ReturnCode};
 use crate::model::{Command, DialMethod, Disconnect, Event, LineId};
 
@@ -113,14 +115,33 @@ impl CallAgent {
     }
 
     /// The events of a notification on a trunk.
-    pub(super) fn trunk_notified(&mut self, now: Instant, line: usize, observed: &[EventRef<'_>]) {
+    /// `collected`: the keys are a dial string collected under the digit map.
+    pub(super) fn trunk_notified(
+        &mut self,
+        now: Instant,
+        line: usize,
+        observed: &[EventRef<'_>],
+        collected: bool,
+    ) {
         let caller = observed.iter().find_map(caller_id);
+        let mut dialled: Option<Vec<crate::model::Digit>> = None;
         for e in observed {
             let id = self.lines[line].id.clone();
+            if collected && let Some(keys) = dial_keys(e) {
+                // A dial string collected under the digit map: reported in one piece.
+                dialled.get_or_insert_with(Vec::new).extend(keys);
+                continue;
+            }
             let Some(trunk) = &mut self.lines[line].trunk else {
                 return;
             };
             match trunk.observe(&id, e) {
+                TrunkObserved::Event(ev @ Event::FarEndDisconnect { .. }) => {
+                    // The caller hung up: the keys collected so far are not reported.
+                    self.lines[line].collect = None;
+                    dialled = None;
+                    self.emit(ev);
+                }
                 TrunkObserved::Event(Event::IncomingCall { line, .. }) => {
                     self.emit(Event::IncomingCall {
                         line,
@@ -138,6 +159,13 @@ impl CallAgent {
                     debug!(line = %id, event = e.name.event, "unrecognised event ignored");
                 }
             }
+        }
+        if let Some(digits) = dialled
+            && self.lines[line].collect.take().is_some()
+        {
+            self.stats.dial_strings += 1;
+            let line = self.lines[line].id.clone();
+            self.emit(Event::Dialled { line, digits });
         }
         let rang = observed
             .iter()

@@ -110,6 +110,9 @@ pub(crate) struct Line {
     /// The RequestIdentifier of the last RQNT sent, and of the one before.
     pub(crate) request: Option<u64>,
     pub(crate) previous_request: Option<u64>,
+    /// Whether the last request, and the one before, carried a digit map: only keys notified
+    /// under such a request are a collected dial string.
+    pub(crate) request_maps: (bool, bool),
     /// An internal re-arm is queued (re-arms coalesce: the RQNT is built when sent).
     pub(crate) arm_queued: bool,
     /// A resynchronising audit is queued or in flight.
@@ -138,6 +141,7 @@ impl Line {
             lamp_dirty: false,
             request: None,
             previous_request: None,
+            request_maps: (false, false),
             arm_queued: false,
             resyncing: false,
             arm_failures: 0,
@@ -156,6 +160,30 @@ impl Line {
     pub(crate) fn issue_request(&mut self, x: u64) {
         self.previous_request = self.request;
         self.request = Some(x);
+        self.request_maps = (false, self.request_maps.0);
+    }
+
+    /// The request just issued carries a digit map.
+    pub(crate) fn request_has_map(&mut self) {
+        self.request_maps.0 = true;
+    }
+
+    /// Whether the keys of a notification for request `x` (the hex text of its `X:`) are a
+    /// collected dial string: a dial string is being collected and `x` carried the map. A key
+    /// notified under an earlier request crossed the one with the map, and is a key of its
+    /// own. A notification without `X:` is taken at its word.
+    pub(crate) fn collects_for(&self, x: Option<&str>) -> bool {
+        if self.collect.is_none() {
+            return false;
+        }
+        let Some(x) = x else {
+            return true;
+        };
+        let Ok(x) = u64::from_str_radix(x, 16) else {
+            return false;
+        };
+        (self.request == Some(x) && self.request_maps.0)
+            || (self.previous_request == Some(x) && self.request_maps.1)
     }
 
     /// Whether `x` (the hex text of an `X:`) names one of the two latest requests: an NTFY for
@@ -173,9 +201,22 @@ impl Line {
     pub(crate) fn apply(&mut self, change: &SignalChange) -> Result<(), ReturnCode> {
         match change {
             SignalChange::Trunk(c) => match &mut self.trunk {
-                Some(t) => t.apply(c)?,
+                Some(t) => {
+                    t.apply(c)?;
+                    if !t.talking() {
+                        // Releasing the port ends a dial string being collected.
+                        self.collect = None;
+                    }
+                }
                 None => return Err(ReturnCode::NO_SUCH_EVENT),
             },
+            SignalChange::Collect(map) if self.trunk.is_some() => {
+                // A trunk collects the caller's keys once the call is up (answered or seized).
+                if !self.trunk.as_ref().is_some_and(Trunk::talking) {
+                    return Err(ReturnCode::ALREADY_ON_HOOK);
+                }
+                self.collect = Some(map.clone());
+            }
             SignalChange::Collect(map) => {
                 if self.hook != Hook::OffHook {
                     return Err(ReturnCode::ALREADY_ON_HOOK);
@@ -232,10 +273,11 @@ impl Line {
             };
         }
         if let Some(t) = &mut self.trunk {
+            let digit_map = self.collect.clone().filter(|_| t.talking());
             return Request {
-                events: t.events(),
+                events: t.events(digit_map.is_some()),
                 signals: t.take_signals(),
-                digit_map: None,
+                digit_map,
             };
         }
         let (events, digit_map) = match (self.hook, &self.collect) {

@@ -115,3 +115,42 @@ fn request_identifiers_current_and_previous() {
     assert!(!l.is_current(Some("zz")));
     assert!(!l.is_current(None));
 }
+
+#[test]
+fn a_trunk_collects_only_while_its_call_is_up() {
+    let mut l = line();
+    l.trunk = Some(Trunk::default());
+    let map = DigitMap::parse("(x.#|x.T)").unwrap();
+    let collect = SignalChange::Collect(map.clone());
+    assert_eq!(l.apply(&collect), Err(ReturnCode::ALREADY_ON_HOOK));
+    assert_eq!(l.request_now().digit_map, None);
+    l.apply(&SignalChange::Trunk(TrunkChange::Seize)).unwrap();
+    l.request_now();
+    l.apply(&collect).unwrap();
+    let r = l.request_now();
+    assert_eq!(r.digit_map, Some(map.clone()));
+    assert_eq!(
+        r.events,
+        &[("L", "lsa"), ("L", "osi"), ("L", "oc"), ("D", "[0-9#*T]")]
+    );
+    // Releasing the port ends the collection.
+    l.apply(&SignalChange::Trunk(TrunkChange::Release)).unwrap();
+    assert_eq!(l.collect, None);
+    assert_eq!(l.request_now().events, &[("L", "rg")]);
+    // An answered call collects too.
+    l.trunk.as_mut().unwrap().call = Call::Ringing;
+    l.apply(&SignalChange::Trunk(TrunkChange::Answer)).unwrap();
+    l.apply(&collect).unwrap();
+    let r = l.request_now();
+    assert_eq!(r.events, &[("L", "osi"), ("D", "[0-9#*T]")]);
+    assert_eq!(r.digit_map, Some(map));
+    // A dial that keeps the call up keeps the collection.
+    l.collect = None;
+    l.trunk.as_mut().unwrap().call = Call::Outgoing;
+    l.apply(&collect).unwrap();
+    l.apply(&SignalChange::Trunk(TrunkChange::Dial(vec![
+        Digit::new('5').unwrap(),
+    ])))
+    .unwrap();
+    assert!(l.collect.is_some());
+}

@@ -16,6 +16,8 @@
 //! | [`Event::FarEndDisconnect`] (`LoopCurrentDrop`) | `O: L/osi` (CPC) |
 //! | [`Command::Answer`] | `RQNT` `S: L/hd` `R: L/osi(N),D/[0-9#*](N)` |
 //! | [`Event::Digit`] on an answered call | `O: D/x` |
+//! | [`Command::CollectDigits`] on a call that is up | `RQNT` `R: L/osi(N),D/[0-9#*T](D)` `D: (x.#\|x.T)` (RFC 3435 §2.1.5) |
+//! | [`Event::Dialled`] | `O: D/1,D/2,D/3,D/4,D/#` (or one event `D/1234#`; a timer `D/T` is not a key) |
 //! | [`Command::Release`] | `RQNT` `S: L/hu` `R: L/rg(N)` |
 //!
 //! A seize asks for answer supervision (`L/lsa`), an answer does not: that is how a gateway
@@ -35,6 +37,8 @@
 //! [`Event::FarEndAnswer`]: crate::model::Event::FarEndAnswer
 //! [`Event::FarEndDisconnect`]: crate::model::Event::FarEndDisconnect
 //! [`Event::Digit`]: crate::model::Event::Digit
+//! [`Command::CollectDigits`]: crate::model::Command::CollectDigits
+//! [`Event::Dialled`]: crate::model::Event::Dialled
 //! [`DialMethod::Pulse`]: crate::model::DialMethod::Pulse
 //! [`Disconnect::RingingStopped`]: crate::model::Disconnect::RingingStopped
 
@@ -110,6 +114,11 @@ const IDLE_EVENTS: &[(&str, &str)] = &[("L", "rg")];
 const OUTGOING_EVENTS: &[(&str, &str)] =
     &[("L", "lsa"), ("L", "osi"), ("L", "oc"), ("D", "[0-9#*]")];
 const INCOMING_EVENTS: &[(&str, &str)] = &[("L", "osi"), ("D", "[0-9#*]")];
+/// Collecting a dial string on a call that is up: the keys and the timer go to the digit map
+/// (`D/[0-9#*T](D)`, as on a phone line).
+const OUTGOING_COLLECT_EVENTS: &[(&str, &str)] =
+    &[("L", "lsa"), ("L", "osi"), ("L", "oc"), ("D", "[0-9#*T]")];
+const INCOMING_COLLECT_EVENTS: &[(&str, &str)] = &[("L", "osi"), ("D", "[0-9#*T]")];
 
 const KEYS: [&str; 16] = [
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "A", "B", "C", "D",
@@ -173,12 +182,20 @@ impl Trunk {
         false
     }
 
-    /// The requested events that keep the port armed in its state.
-    pub(crate) fn events(&self) -> &'static [(&'static str, &'static str)] {
-        match self.call {
-            Call::Idle | Call::Ringing => IDLE_EVENTS,
-            Call::Outgoing => OUTGOING_EVENTS,
-            Call::Incoming => INCOMING_EVENTS,
+    /// Whether a call is up on the port (seized or answered).
+    pub(crate) fn talking(&self) -> bool {
+        matches!(self.call, Call::Outgoing | Call::Incoming)
+    }
+
+    /// The requested events that keep the port armed in its state; `collecting`: the keys go
+    /// to a digit map.
+    pub(crate) fn events(&self, collecting: bool) -> &'static [(&'static str, &'static str)] {
+        match (self.call, collecting) {
+            (Call::Idle | Call::Ringing, _) => IDLE_EVENTS,
+            (Call::Outgoing, false) => OUTGOING_EVENTS,
+            (Call::Outgoing, true) => OUTGOING_COLLECT_EVENTS,
+            (Call::Incoming, false) => INCOMING_EVENTS,
+            (Call::Incoming, true) => INCOMING_COLLECT_EVENTS,
         }
     }
 
@@ -228,7 +245,7 @@ impl Trunk {
             // Caller id arrives with the ring it belongs to; handled by `caller_id`.
             return TrunkObserved::Nothing;
         }
-        let talking = matches!(self.call, Call::Outgoing | Call::Incoming);
+        let talking = self.talking();
         if is("L") && event.eq_ignore_ascii_case("lsa") {
             return if self.call == Call::Outgoing {
                 ev(Event::FarEndAnswer { line })

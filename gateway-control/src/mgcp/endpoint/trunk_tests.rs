@@ -25,9 +25,9 @@ fn ev<'a>(package: &'a str, event: &'a str, params: Option<&'a str>) -> EventRef
 #[test]
 fn an_outgoing_call_requests_and_signals_in_order() {
     let mut t = Trunk::default();
-    assert_eq!(t.events(), &[("L", "rg")]);
+    assert_eq!(t.events(false), &[("L", "rg")]);
     t.apply(&TrunkChange::Seize).unwrap();
-    assert_eq!(t.events(), OUTGOING_EVENTS);
+    assert_eq!(t.events(false), OUTGOING_EVENTS);
     assert_eq!(t.take_signals(), [("L", "hd", None)]);
     assert!(t.take_signals().is_empty(), "sent once");
     let number = "20#A".chars().map(|c| Digit::new(c).unwrap()).collect();
@@ -48,7 +48,7 @@ fn an_outgoing_call_requests_and_signals_in_order() {
     );
     t.apply(&TrunkChange::Release).unwrap();
     assert_eq!(t.take_signals(), [("L", "hu", None)]);
-    assert_eq!(t.events(), IDLE_EVENTS);
+    assert_eq!(t.events(false), IDLE_EVENTS);
     assert_eq!(
         t.observe(&id(), &ev("L", "osi", None)),
         TrunkObserved::Dropped
@@ -93,7 +93,7 @@ fn an_incoming_call_is_reported_once_and_glare_refused() {
         TrunkObserved::Dropped
     );
     t.apply(&TrunkChange::Answer).unwrap();
-    assert_eq!(t.events(), INCOMING_EVENTS);
+    assert_eq!(t.events(false), INCOMING_EVENTS);
     assert_eq!(
         t.observe(&id(), &ev("D", "5", None)),
         TrunkObserved::Event(Event::Digit {

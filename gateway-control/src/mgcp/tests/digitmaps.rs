@@ -83,6 +83,49 @@ fn a_dial_string_comes_in_one_event_and_single_keys_follow() {
     assert_eq!(h.agent.stats().dial_strings, 1);
 }
 
+/// A key the gateway notified under the request before the map (it crossed the collecting
+/// request) is a key of its own, not a dial string: the collection goes on, and the re-arm
+/// carries the map again.
+#[test]
+fn a_key_that_crossed_the_collecting_request_is_a_single_key() {
+    let mut h = Harness::armed(1);
+    h.send("NTFY 100 aaln/1@gw1.example.net MGCP 1.0\nX: 1\nO: L/hd\n");
+    assert!(h.recv().text.starts_with("200 100"));
+    let arm = h.recv();
+    off_hook_request(&arm);
+    let before = arm.param("X").unwrap().to_owned();
+    h.send(&ok(&arm));
+    h.events.clear();
+    collect(&mut h);
+    let rqnt = h.recv();
+    assert_eq!(rqnt.param("D"), Some(MAP));
+    let x = rqnt.param("X").unwrap().to_owned();
+    h.send(&format!(
+        "NTFY 101 aaln/1@gw1.example.net MGCP 1.0\nX: {before}\nO: D/4\n"
+    ));
+    assert!(h.recv().text.starts_with("200 101"));
+    assert_eq!(
+        h.event(),
+        Event::Digit {
+            line: line(1),
+            digit: Digit::new('4').unwrap()
+        }
+    );
+    h.send(&ok(&rqnt));
+    let rearm = h.recv();
+    assert_eq!(rearm.param("D"), Some(MAP), "{}", rearm.text);
+    let x2 = rearm.param("X").unwrap().to_owned();
+    h.send(&ok(&rearm));
+    // The string collected under the first map request (it crossed the re-arm) counts.
+    h.send(&format!(
+        "NTFY 102 aaln/1@gw1.example.net MGCP 1.0\nX: {x}\nO: D/1,D/2,D/3\n"
+    ));
+    assert!(h.recv().text.starts_with("200 102"));
+    assert_eq!(h.event(), dialled("123"));
+    assert_ne!(x, x2);
+    assert_eq!(h.agent.stats().dial_strings, 1);
+}
+
 /// The inter-digit timer ended the string (`0T`); a `T` the gateway adds is no key. Keys written as one
 /// event (`D/55`), as some gateways do, count too.
 #[test]
