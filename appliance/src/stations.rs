@@ -530,7 +530,7 @@ async fn run(
                 core.metrics().set_family(
                     TRUNK_FAMILY,
                     TRUNK_HELP,
-                    dial_in::counters(&manager.stats().trunks),
+                    dial_in::counters(&manager.stats()),
                 );
             }
             () = sleep_until(deadline) => manager.handle_timeout(now()),

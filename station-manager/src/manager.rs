@@ -29,6 +29,9 @@ pub enum ConfigError {
     /// The live buffer must be a whole number of 125 µs samples, at most one second.
     #[error("the live buffer must be 1 ms to 1 s")]
     LiveBuffer,
+    /// The retry interval of a phone behind a trunk is 30 s to 24 h.
+    #[error("the trunk retry interval must be 30 s to 24 h")]
+    TrunkRetry,
 }
 
 /// The stations' settings.
@@ -48,6 +51,8 @@ pub struct Config {
     pub(crate) media_address: IpAddr,
     pub(crate) first_call: u64,
     pub(crate) message_lamp: bool,
+    pub(crate) trunk_retry: Duration,
+    pub(crate) trunk_retries: u8,
 }
 
 impl Default for Config {
@@ -67,6 +72,8 @@ impl Default for Config {
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             first_call: 1,
             message_lamp: false,
+            trunk_retry: Duration::from_secs(300),
+            trunk_retries: 3,
         }
     }
 }
@@ -90,6 +97,19 @@ impl Config {
     /// waiting for the next pick-up.
     pub fn message_ring_timeout(&mut self, d: Duration) -> Result<&mut Self, ConfigError> {
         self.message_ring_timeout = positive(d, "message ring timeout")?;
+        Ok(self)
+    }
+
+    /// A phone behind a trunk whose message ring failed (busy, no answer, every port busy) is
+    /// rung again `every` (5 min), up to `attempts` times (3; 0: never) after each new message;
+    /// its user can also dial in. A phone on a gateway's own line is not: it can pick up to
+    /// listen whenever it likes. `every` is 30 s to 24 h.
+    pub fn trunk_retry(&mut self, every: Duration, attempts: u8) -> Result<&mut Self, ConfigError> {
+        if every < Duration::from_secs(30) || every > Duration::from_secs(86_400) {
+            return Err(ConfigError::TrunkRetry);
+        }
+        self.trunk_retry = every;
+        self.trunk_retries = attempts;
         Ok(self)
     }
 

@@ -93,7 +93,8 @@ pub(super) fn answer(
 }
 
 /// The trunks' counters as `/metrics` shows them (`offhook_trunk_total{kind=…}`).
-pub(super) fn counters(s: &station_manager::trunk::Stats) -> Vec<(&'static str, u64)> {
+pub(super) fn counters(all: &station_manager::manager::Stats) -> Vec<(&'static str, u64)> {
+    let s = &all.trunks;
     vec![
         ("seized", s.seized),
         ("all_busy", s.all_busy),
@@ -109,6 +110,7 @@ pub(super) fn counters(s: &station_manager::trunk::Stats) -> Vec<(&'static str, 
         ("wrong_pins", s.wrong_pins),
         ("dial_strings", s.dial_strings),
         ("collect_refused", s.collect_refused),
+        ("message_retries", all.stations.retries),
         ("dropped", s.dropped),
     ]
 }

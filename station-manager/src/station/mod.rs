@@ -94,6 +94,8 @@ pub struct Stats {
     pub heard_live: u64,
     /// Inputs and events that meant nothing in the current state, dropped.
     pub ignored: u64,
+    /// Message rings of a phone behind a trunk scheduled again after one failed.
+    pub retries: u64,
 }
 
 impl Stats {
@@ -112,6 +114,7 @@ impl Stats {
             connections_lost: self.connections_lost + o.connections_lost,
             heard_live: self.heard_live + o.heard_live,
             ignored: self.ignored + o.ignored,
+            retries: self.retries + o.retries,
         }
     }
 }
@@ -133,6 +136,8 @@ pub enum Answered {
 enum Timer {
     /// The phone has rung long enough.
     RingTimeout,
+    /// Ring a phone behind a trunk again for its waiting messages.
+    RingAgain,
 }
 
 /// A message waiting to be heard.
@@ -158,6 +163,8 @@ struct Core {
     /// The message-waiting lamp is on, as far as we asked.
     lamp: bool,
     timer: Option<(Instant, Timer)>,
+    /// Message rings left to retry (a phone behind a trunk; see [`Config::trunk_retry`]).
+    retries_left: u8,
     answered: Option<Answered>,
     commands: VecDeque<Command>,
     media: VecDeque<MediaCommand>,
@@ -234,6 +241,7 @@ impl Station {
                 ring_pending: false,
                 lamp: false,
                 timer: None,
+                retries_left: 0,
                 answered: None,
                 commands: VecDeque::new(),
                 media: VecDeque::new(),
@@ -332,6 +340,10 @@ impl Station {
             Some((at, Timer::RingTimeout)) if at <= now => {
                 self.core.timer = None;
                 self.step(now, states::Ev::RingTimeout, calls);
+            }
+            Some((at, Timer::RingAgain)) if at <= now => {
+                self.core.timer = None;
+                self.step(now, states::Ev::RingAgain, calls);
             }
             _ => {}
         }
@@ -452,6 +464,33 @@ impl Core {
             caller_id: None,
         });
         self.timer = Some((now + timeout, Timer::RingTimeout));
+    }
+
+    /// Whether the phone is behind a trunk (rung by dialling, out of its user's reach).
+    fn behind_trunk(&self) -> bool {
+        self.line
+            .gateway
+            .as_str()
+            .starts_with(crate::trunk::STATION_PREFIX)
+    }
+
+    /// A message ring failed: a phone behind a trunk is rung again later, while retries are
+    /// left.
+    fn retry_later(&mut self, now: Instant) {
+        if !self.behind_trunk() || self.retries_left == 0 || self.waiting.is_empty() {
+            return;
+        }
+        self.retries_left -= 1;
+        self.stats.retries += 1;
+        self.timer = Some((now + self.config.trunk_retry, Timer::RingAgain));
+    }
+
+    /// New messages, or ones heard: a full set of retries again.
+    fn reset_retries(&mut self) {
+        self.retries_left = self.config.trunk_retries;
+        if matches!(self.timer, Some((_, Timer::RingAgain))) {
+            self.timer = None;
+        }
     }
 
     fn stop_ring(&mut self) {

@@ -19,6 +19,8 @@ pub(super) enum Ev<'a> {
     Input(Input),
     Media(MediaEvent),
     RingTimeout,
+    /// Time to ring a phone behind a trunk again for its messages.
+    RingAgain,
 }
 
 /// A call: the gateway connection's handle and the local RTP port.
@@ -348,8 +350,12 @@ pub(super) fn common(state: State, core: &mut Core, ev: Ev<'_>) -> State {
             if !core.waiting.iter().any(|w| w.message == message) {
                 core.waiting.push_back(Waiting { message, from });
                 core.ring_pending = true;
+                core.reset_retries();
             }
         }
+        // A retry that came due while the phone is in use: what it would ring for is heard
+        // now or rings again at the next message.
+        Ev::RingAgain => {}
         Ev::Input(Input::MessageGone { message, .. }) => {
             core.waiting.retain(|w| w.message != message);
         }
@@ -412,6 +418,10 @@ fn on_idle(core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut Calls) -> Stat
             core.ring_pending = false;
             connect(Purpose::Listen, core, calls)
         }
+        Ev::RingAgain => {
+            core.ring_pending = true;
+            idle(core, now)
+        }
         ev => common(State::Idle, core, ev),
     }
 }
@@ -427,6 +437,7 @@ fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut
             });
             if matches!(p, Purpose::Listen) {
                 core.ring_pending = false;
+                core.reset_retries();
             }
             connect(p, core, calls)
         }
@@ -442,7 +453,11 @@ fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut
                 Purpose::Live(l) => core.stats.live_dropped += l.backlog.len() as u64,
                 Purpose::Listen => {}
             }
-            idle(core, now)
+            let next = idle(core, now);
+            if matches!(next, State::Idle) {
+                core.retry_later(now);
+            }
+            next
         }
         (
             p,
@@ -454,7 +469,11 @@ fn on_ringing(p: Purpose, core: &mut Core, now: Instant, ev: Ev<'_>, calls: &mut
             if let Purpose::Record(j) = p {
                 core.fail(j.request, format!("the phone could not be rung: {reason}"));
             }
-            idle(core, now)
+            let next = idle(core, now);
+            if matches!(next, State::Idle) {
+                core.retry_later(now);
+            }
+            next
         }
         (
             Purpose::Listen,

@@ -1439,3 +1439,67 @@ fn collecting_silences_and_refusal() {
     assert!(!collects(&t.take_commands()));
     assert_eq!(prompts(&t.take_media()), vec![Prompt::Goodbye]);
 }
+
+/// A message ring to a phone behind a trunk that fails (every port busy, then no answer) is
+/// rung again after the retry interval, three times; a new message starts the retries over.
+#[test]
+fn a_failed_message_ring_behind_a_trunk_is_tried_again_later() {
+    let mut t = T::new(Selection::FirstFree);
+    // Both ports busy recording for dave and erin.
+    t.input(record(1, DAVE));
+    t.input(record(2, ERIN));
+    assert_eq!(
+        t.take_commands()
+            .iter()
+            .filter(|c| matches!(c, Command::Seize { .. }))
+            .count(),
+        2
+    );
+    t.input(Input::MessageWaiting {
+        user: CAROL,
+        message: MessageId([3; 16]),
+        from: ALICE,
+    });
+    assert!(seized(&t.take_commands()).is_none(), "every port is busy");
+    let carol = station_line("pbx", "2041");
+    assert_eq!(t.state(&carol), "Idle");
+    // Dave's and erin's rings give up (12 s) and free the ports; carol's retry comes later.
+    t.advance(Duration::from_secs(60));
+    t.take_commands();
+    t.take_outputs();
+    t.advance(Duration::from_secs(300 - 60 - 1));
+    assert!(seized(&t.take_commands()).is_none(), "not yet");
+    t.advance(Duration::from_secs(1));
+    assert!(seized(&t.take_commands()).is_some(), "rung again");
+    // Unanswered (the trunk gives up after 30 s), twice more, then no more.
+    for _ in 0..2 {
+        t.advance(super::ANSWER_TIMEOUT);
+        t.take_commands();
+        t.advance(Duration::from_secs(299));
+        assert!(seized(&t.take_commands()).is_none(), "not yet");
+        t.advance(Duration::from_secs(1));
+        assert!(seized(&t.take_commands()).is_some());
+    }
+    t.advance(Duration::from_secs(3600));
+    assert!(
+        seized(&t.take_commands()).is_none(),
+        "three retries at most"
+    );
+    assert_eq!(t.m.stats().stations.retries, 3);
+    // A new message rings at once and earns three retries again.
+    t.input(Input::MessageWaiting {
+        user: CAROL,
+        message: MessageId([4; 16]),
+        from: ALICE,
+    });
+    assert!(seized(&t.take_commands()).is_some());
+    t.advance(super::ANSWER_TIMEOUT);
+    t.take_commands();
+    t.advance(Duration::from_secs(300));
+    assert!(seized(&t.take_commands()).is_some());
+    assert_eq!(t.m.stats().stations.retries, 4);
+    // Answered: the messages are heard, nothing is retried.
+    t.ev(Event::FarEndAnswer { line: port(3) });
+    t.advance(Duration::from_secs(3600));
+    assert_eq!(t.m.stats().stations.retries, 4);
+}
