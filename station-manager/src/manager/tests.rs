@@ -23,6 +23,15 @@ fn config_setters_refuse_nonsense() {
         .unwrap();
     assert_eq!(c.live_samples(), 160);
     assert_eq!(c.silence, None);
+    // The trunk retry interval: 30 s to 24 h, both ends included.
+    let s = Duration::from_secs;
+    for bad in [s(29), s(86_401), Duration::ZERO] {
+        assert_eq!(c.trunk_retry(bad, 3).unwrap_err(), ConfigError::TrunkRetry);
+    }
+    for good in [s(30), s(86_400)] {
+        c.trunk_retry(good, 2).unwrap();
+        assert_eq!((c.trunk_retry, c.trunk_retries), (good, 2));
+    }
 }
 
 #[test]

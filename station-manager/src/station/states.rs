@@ -353,9 +353,6 @@ pub(super) fn common(state: State, core: &mut Core, ev: Ev<'_>) -> State {
                 core.reset_retries();
             }
         }
-        // A retry that came due while the phone is in use: what it would ring for is heard
-        // now or rings again at the next message.
-        Ev::RingAgain => {}
         Ev::Input(Input::MessageGone { message, .. }) => {
             core.waiting.retain(|w| w.message != message);
         }

@@ -351,7 +351,9 @@ impl Trunks {
             s.stage,
             Stage::Number | Stage::Pin { .. } | Stage::Recipient
         );
-        if string && !s.keys.is_empty() && digits.last().is_some_and(|d| d.as_char() != '#') {
+        // Ended by the gateway's timer: as if `#` ended it (nothing usable keyed: the prompt
+        // again, or a wrong PIN, as a lone `#` would).
+        if string && digits.last().is_some_and(|d| d.as_char() != '#') {
             let keys = std::mem::take(&mut s.keys);
             self.ports[p].timer = None;
             self.keyed(now, p, keys, calls);

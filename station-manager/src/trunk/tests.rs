@@ -1390,6 +1390,14 @@ fn the_gateway_collects_the_number_pin_and_recipient() {
         waiting: vec![],
     });
     assert!(!collects(&t.take_commands()), "a menu key comes alone");
+    // A command failing while nothing is collected is no refusal to collect.
+    t.ev(Event::CommandFailed {
+        line: port(4),
+        call: None,
+        code: 510,
+        reason: "busy".into(),
+    });
+    assert_eq!(t.m.stats().trunks.collect_refused, 0);
     assert_eq!(
         hear_out(&mut t, call),
         vec![Prompt::NoMessages, Prompt::Menu]
@@ -1435,7 +1443,9 @@ fn collecting_silences_and_refusal() {
         reason: "no digit map".into(),
     });
     assert_eq!(t.m.stats().trunks.collect_refused, 1);
-    t.advance(super::DIGIT_TIMEOUT);
+    t.advance(super::DIGIT_TIMEOUT - Duration::from_millis(1));
+    assert!(prompts(&t.take_media()).is_empty(), "not yet");
+    t.advance(Duration::from_millis(1));
     assert!(!collects(&t.take_commands()));
     assert_eq!(prompts(&t.take_media()), vec![Prompt::Goodbye]);
 }
@@ -1463,9 +1473,12 @@ fn a_failed_message_ring_behind_a_trunk_is_tried_again_later() {
     assert!(seized(&t.take_commands()).is_none(), "every port is busy");
     let carol = station_line("pbx", "2041");
     assert_eq!(t.state(&carol), "Idle");
-    // Dave's and erin's rings give up (12 s) and free the ports; carol's retry comes later.
-    t.advance(Duration::from_secs(60));
-    t.take_commands();
+    // Dave's and erin's rings give up (30 s) and free the ports; carol's retry comes later,
+    // not with the other timers.
+    for _ in 0..6 {
+        t.advance(Duration::from_secs(10));
+        assert!(seized(&t.take_commands()).is_none(), "not with the others");
+    }
     t.take_outputs();
     t.advance(Duration::from_secs(300 - 60 - 1));
     assert!(seized(&t.take_commands()).is_none(), "not yet");

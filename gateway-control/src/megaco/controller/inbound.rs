@@ -340,9 +340,9 @@ impl MediaGatewayController {
                 .chars()
                 .filter_map(key_of_digit)
                 .collect();
-            // Keys under a request from before the map are keys of their own.
-            let collected =
-                line.collect.is_some() && rid.wrapping_sub(line.collect_from) < REQUEST_ID_WINDOW;
+            // Keys under a request from before the map are keys of their own; the map's
+            // request and every later one (re-arms carry the map again) collect.
+            let collected = line.collect.is_some() && rid.wrapping_sub(line.collect_from) < 1 << 31;
             match (
                 line.off_hook,
                 collected.then(|| line.collect.take()).flatten(),

@@ -605,6 +605,51 @@ fn a_key_that_crossed_the_collecting_request_is_a_single_key() {
             }
         ]
     );
+    // Re-armed many times while collecting (each request carries the map again): the string
+    // under the latest request is still the dial string.
+    t.core.handle_command(
+        t.now,
+        Command::CollectDigits {
+            line: Mgc::line(1),
+            map: DigitMap::parse("(x.#)").unwrap(),
+        },
+    );
+    let mut latest = 0;
+    let mut answer = |t: &mut Mgc| loop {
+        let requests = t.requests();
+        if requests.is_empty() {
+            return;
+        }
+        for r in &requests {
+            let text = compact(&r.text);
+            if let Some(at) = text.find("Events=") {
+                let digits: String = text[at + 7..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                latest = digits.parse().unwrap();
+            }
+            t.ok(r);
+        }
+    };
+    answer(&mut t);
+    for _ in 0..10 {
+        t.core
+            .handle_command(t.now, Command::Audit { line: Mgc::line(1) });
+        answer(&mut t);
+    }
+    t.events();
+    assert!(latest > 12, "re-armed: {latest}");
+    t.request(&format!(
+        "Context = - {{ Notify = aaln/1 {{ ObservedEvents = {latest} {{ dd/ce {{ ds = \"7F\", Meth = UM }} }} }} }}"
+    ));
+    assert_eq!(
+        t.events(),
+        vec![Event::Dialled {
+            line: Mgc::line(1),
+            digits: "7#".chars().map(key).collect()
+        }]
+    );
 }
 
 #[test]
