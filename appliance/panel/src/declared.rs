@@ -1,0 +1,252 @@
+//! What the application has declared (screens, widgets, keys, menu), kept so that the session
+//! can replay it on every new connection. Commands are folded into the latest state: a widget
+//! set ten times is replayed once with its last value; a deleted screen is not replayed.
+
+use crate::protocol::{
+    Backlight, Command, Id, KeyName, MenuItem, MenuItemKind, Output, ScreenOptions, WidgetKind,
+    WidgetValue,
+};
+use crate::session::ApiError;
+
+/// The most screens declared at once.
+pub const MAX_SCREENS: usize = 32;
+/// The most widgets on one screen.
+pub const MAX_WIDGETS: usize = 32;
+/// The most keys reserved at once.
+pub const MAX_KEYS: usize = 32;
+/// The most menu items declared at once.
+pub const MAX_MENU_ITEMS: usize = 128;
+/// The most lines a replay can produce: `client_set`, one `client_add_key` per key, each
+/// screen's add and set, each widget's add and set, each menu item, `menu_set_main`,
+/// `backlight` and `output`.
+pub const MAX_REPLAY: usize =
+    1 + MAX_KEYS + MAX_SCREENS * (2 + 2 * MAX_WIDGETS) + MAX_MENU_ITEMS + 3;
+
+#[derive(Debug, Clone)]
+struct Screen {
+    id: Id,
+    options: ScreenOptions,
+    widgets: Vec<(Id, WidgetKind, Option<WidgetValue>)>,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    parent: Option<Id>,
+    id: Id,
+    item: MenuItem,
+}
+
+/// The declared state; see the module documentation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Declared {
+    screens: Vec<Screen>,
+    keys: Vec<(KeyName, bool)>,
+    menu: Vec<Item>,
+    main: Option<Option<Id>>,
+    backlight: Option<Backlight>,
+    output: Option<Output>,
+}
+
+impl Declared {
+    fn screen(&mut self, id: &Id) -> Result<&mut Screen, ApiError> {
+        self.screens
+            .iter_mut()
+            .find(|s| s.id == *id)
+            .ok_or_else(|| ApiError::Unknown(id.clone()))
+    }
+
+    fn item(&self, id: &Id) -> Option<usize> {
+        self.menu.iter().position(|i| i.id == *id)
+    }
+
+    fn menu_exists(&self, parent: Option<&Id>) -> Result<(), ApiError> {
+        match parent {
+            None => Ok(()),
+            Some(p) => match self.item(p) {
+                Some(i) if self.menu[i].item.kind == MenuItemKind::Menu => Ok(()),
+                _ => Err(ApiError::Unknown(p.clone())),
+            },
+        }
+    }
+
+    /// Checks `command` against the declared state and folds it in. Commands that only make
+    /// sense live (`menu_goto`) are checked but not kept.
+    pub(crate) fn record(&mut self, command: &Command) -> Result<(), ApiError> {
+        match command {
+            Command::Hello | Command::ClientSet { .. } | Command::Noop => {
+                return Err(ApiError::Reserved);
+            }
+            Command::ScreenAdd(id) => {
+                if self.screens.iter().any(|s| s.id == *id) {
+                    return Err(ApiError::Duplicate(id.clone()));
+                }
+                if self.screens.len() >= MAX_SCREENS {
+                    return Err(ApiError::TooMany("screens"));
+                }
+                self.screens.push(Screen {
+                    id: id.clone(),
+                    options: ScreenOptions::default(),
+                    widgets: Vec::new(),
+                });
+            }
+            Command::ScreenSet(id, options) => self.screen(id)?.options.merge(options),
+            Command::ScreenDel(id) => {
+                self.screen(id)?;
+                self.screens.retain(|s| s.id != *id);
+            }
+            Command::WidgetAdd {
+                screen,
+                widget,
+                kind,
+            } => {
+                let s = self.screen(screen)?;
+                if s.widgets.iter().any(|w| w.0 == *widget) {
+                    return Err(ApiError::Duplicate(widget.clone()));
+                }
+                if s.widgets.len() >= MAX_WIDGETS {
+                    return Err(ApiError::TooMany("widgets"));
+                }
+                s.widgets.push((widget.clone(), *kind, None));
+            }
+            Command::WidgetSet {
+                screen,
+                widget,
+                value,
+            } => {
+                let s = self.screen(screen)?;
+                let w = s
+                    .widgets
+                    .iter_mut()
+                    .find(|w| w.0 == *widget)
+                    .ok_or_else(|| ApiError::Unknown(widget.clone()))?;
+                if w.1 != value.kind() {
+                    return Err(ApiError::WrongType(widget.clone()));
+                }
+                w.2 = Some(value.clone());
+            }
+            Command::WidgetDel { screen, widget } => {
+                let s = self.screen(screen)?;
+                let before = s.widgets.len();
+                s.widgets.retain(|w| w.0 != *widget);
+                if s.widgets.len() == before {
+                    return Err(ApiError::Unknown(widget.clone()));
+                }
+            }
+            Command::ClientAddKey { exclusive, keys } => {
+                let new = keys
+                    .iter()
+                    .filter(|k| !self.keys.iter().any(|(have, _)| have == *k))
+                    .count();
+                if self.keys.len() + new > MAX_KEYS {
+                    return Err(ApiError::TooMany("keys"));
+                }
+                for k in keys {
+                    match self.keys.iter_mut().find(|(have, _)| have == k) {
+                        Some(entry) => entry.1 = *exclusive,
+                        None => self.keys.push((k.clone(), *exclusive)),
+                    }
+                }
+            }
+            Command::ClientDelKey(keys) => self.keys.retain(|(k, _)| !keys.contains(k)),
+            Command::MenuAddItem { parent, id, item } => {
+                self.menu_exists(parent.as_ref())?;
+                if self.item(id).is_some() {
+                    return Err(ApiError::Duplicate(id.clone()));
+                }
+                if self.menu.len() >= MAX_MENU_ITEMS {
+                    return Err(ApiError::TooMany("menu items"));
+                }
+                self.menu.push(Item {
+                    parent: parent.clone(),
+                    id: id.clone(),
+                    item: item.clone(),
+                });
+            }
+            Command::MenuSetItem { id, set, .. } => {
+                let i = self.item(id).ok_or_else(|| ApiError::Unknown(id.clone()))?;
+                for s in set {
+                    self.menu[i].item.apply(s);
+                }
+            }
+            Command::MenuDelItem { id, .. } => {
+                self.item(id).ok_or_else(|| ApiError::Unknown(id.clone()))?;
+                // The item and everything below it.
+                let mut gone = vec![id.clone()];
+                while let Some(pos) = self.menu.iter().position(|i| {
+                    gone.contains(&i.id) || i.parent.as_ref().is_some_and(|p| gone.contains(p))
+                }) {
+                    let removed = self.menu.remove(pos);
+                    if !gone.contains(&removed.id) {
+                        gone.push(removed.id);
+                    }
+                }
+                if let Some(Some(main)) = &self.main
+                    && gone.contains(main)
+                {
+                    self.main = None;
+                }
+            }
+            Command::MenuGoto(id) => {
+                if let Some(id) = id {
+                    self.item(id).ok_or_else(|| ApiError::Unknown(id.clone()))?;
+                }
+            }
+            Command::MenuSetMain(id) => {
+                self.menu_exists(id.as_ref())?;
+                self.main = Some(id.clone());
+            }
+            Command::Backlight(b) => self.backlight = Some(*b),
+            Command::Output(o) => self.output = Some(*o),
+        }
+        Ok(())
+    }
+
+    /// The commands that rebuild the declared state on a fresh connection, in dependency order
+    /// (screens before their widgets, menus before their items). At most [`MAX_REPLAY`].
+    pub(crate) fn replay(&self) -> Vec<Command> {
+        let mut out = Vec::new();
+        for (k, exclusive) in &self.keys {
+            out.push(Command::ClientAddKey {
+                exclusive: *exclusive,
+                keys: vec![k.clone()],
+            });
+        }
+        for s in &self.screens {
+            out.push(Command::ScreenAdd(s.id.clone()));
+            if s.options.count() > 0 {
+                out.push(Command::ScreenSet(s.id.clone(), s.options.clone()));
+            }
+            for (w, kind, value) in &s.widgets {
+                out.push(Command::WidgetAdd {
+                    screen: s.id.clone(),
+                    widget: w.clone(),
+                    kind: *kind,
+                });
+                if let Some(value) = value {
+                    out.push(Command::WidgetSet {
+                        screen: s.id.clone(),
+                        widget: w.clone(),
+                        value: value.clone(),
+                    });
+                }
+            }
+        }
+        for i in &self.menu {
+            out.push(Command::MenuAddItem {
+                parent: i.parent.clone(),
+                id: i.id.clone(),
+                item: i.item.clone(),
+            });
+        }
+        if let Some(main) = &self.main {
+            out.push(Command::MenuSetMain(main.clone()));
+        }
+        if let Some(b) = self.backlight {
+            out.push(Command::Backlight(b));
+        }
+        if let Some(o) = self.output {
+            out.push(Command::Output(o));
+        }
+        out
+    }
+}

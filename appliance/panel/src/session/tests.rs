@@ -1,0 +1,190 @@
+use super::*;
+use crate::protocol::{ScreenOptions, WidgetKind, WidgetValue};
+
+fn id(s: &str) -> Id {
+    Id::new(s).unwrap()
+}
+
+fn sent(s: &mut Session) -> String {
+    let mut all = Vec::new();
+    while let Some(b) = s.poll_transmit() {
+        all.extend_from_slice(&b);
+    }
+    String::from_utf8(all).unwrap()
+}
+
+fn events(s: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+const CONNECT: &[u8] = b"connect LCDproc 0.5.9 protocol 0.3 lcd wid 16 hgt 2 cellwid 5 cellhgt 8\n";
+
+fn up() -> Session {
+    let mut s = Session::new(Config::default());
+    s.handle_command(Command::ScreenAdd(id("s"))).unwrap();
+    s.handle_connected();
+    assert_eq!(sent(&mut s), "hello\n");
+    s.handle_input(CONNECT);
+    assert_eq!(
+        sent(&mut s),
+        "client_set -name \"Offhook\"\nscreen_add s\nnoop\n"
+    );
+    s.handle_input(b"success\nsuccess\nnoop complete\n");
+    let ev = events(&mut s);
+    assert!(matches!(&ev[0], Event::Connected(d) if d.width == 16 && d.height == 2));
+    assert_eq!(ev[1], Event::Synced);
+    s
+}
+
+#[test]
+fn notices_between_answers_and_errors_go_to_their_batch() {
+    let mut s = up();
+    s.handle_command(Command::ScreenSet(
+        id("s"),
+        ScreenOptions {
+            name: Some("x".into()),
+            duration: Some(8),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(sent(&mut s), "screen_set s -name \"x\" -duration 8\nnoop\n");
+    // Split anywhere, notices in between, one huh? without a success.
+    for chunk in [
+        &b"succ"[..],
+        b"ess\nkey Up\nlis",
+        b"ten s\nhuh? invalid parameter\n",
+        b"menuevent select a1\nnoop complete\n",
+    ] {
+        s.handle_input(chunk);
+    }
+    assert_eq!(
+        events(&mut s),
+        [
+            Event::Key("Up".into()),
+            Event::Listen("s".into()),
+            Event::Menu {
+                kind: MenuEventKind::Select,
+                id: "a1".into(),
+                value: None
+            },
+            Event::Refused {
+                commands: 1,
+                errors: vec!["invalid parameter".into()]
+            },
+            Event::Synced,
+        ]
+    );
+    assert_eq!(s.stats().huh, 1);
+    assert_eq!(s.stats().batches_refused, 1);
+}
+
+#[test]
+fn out_of_place_and_bad_lines_are_counted() {
+    let mut s = Session::new(Config::default());
+    s.handle_connected();
+    s.handle_input(b"key Up\nsuccess\nnoop complete\nhuh? no\nfrob\nkey \xff\n");
+    s.handle_input(&vec![b'x'; MAX_LINE + 10]);
+    s.handle_input(b"yy\n");
+    s.handle_input(CONNECT);
+    s.handle_input(CONNECT);
+    let st = *s.stats();
+    assert_eq!(st.early_notices, 1);
+    assert_eq!(st.unexpected_success, 1);
+    assert_eq!(st.unexpected_noop, 1);
+    assert_eq!(st.unexpected_huh, 1);
+    assert_eq!(st.unknown, 1);
+    assert_eq!(st.malformed, 1);
+    assert_eq!(st.too_long, 1);
+    assert_eq!(st.unexpected_connect, 1);
+    assert_eq!(st.connects, 1);
+    assert_eq!(st.lines, 9);
+}
+
+#[test]
+fn replay_after_reconnect_holds_the_latest_state() {
+    let mut s = up();
+    let w = |text: &str| Command::WidgetSet {
+        screen: id("s"),
+        widget: id("w"),
+        value: WidgetValue::String {
+            x: 1,
+            y: 1,
+            text: text.into(),
+        },
+    };
+    s.handle_command(Command::WidgetAdd {
+        screen: id("s"),
+        widget: id("w"),
+        kind: WidgetKind::String,
+    })
+    .unwrap();
+    s.handle_command(w("one")).unwrap();
+    // Mid-batch, the connection goes.
+    let _ = sent(&mut s);
+    s.handle_input(b"success\n");
+    s.handle_disconnected();
+    assert_eq!(events(&mut s), [Event::Disconnected]);
+    s.handle_command(w("two")).unwrap();
+    s.handle_command(Command::ScreenAdd(id("gone"))).unwrap();
+    s.handle_command(Command::ScreenDel(id("gone"))).unwrap();
+    assert_eq!(sent(&mut s), "");
+    s.handle_connected();
+    s.handle_input(CONNECT);
+    assert_eq!(
+        sent(&mut s),
+        "hello\nclient_set -name \"Offhook\"\nscreen_add s\nwidget_add s w string\n\
+         widget_set s w 1 1 \"two\"\nnoop\n"
+    );
+}
+
+#[test]
+fn misuse_is_refused() {
+    let mut s = up();
+    assert_eq!(s.handle_command(Command::Noop), Err(ApiError::Reserved));
+    assert_eq!(
+        s.handle_command(Command::ScreenAdd(id("s"))),
+        Err(ApiError::Duplicate(id("s")))
+    );
+    assert_eq!(
+        s.handle_command(Command::ScreenDel(id("t"))),
+        Err(ApiError::Unknown(id("t")))
+    );
+    assert_eq!(s.stats().rejected, 3);
+    assert_eq!(sent(&mut s), "");
+}
+
+#[test]
+fn queues_are_bounded() {
+    let mut s = up();
+    for i in 0..MAX_EVENTS + 5 {
+        s.handle_input(format!("key K{i}\n").as_bytes());
+    }
+    assert_eq!(events(&mut s).len(), MAX_EVENTS);
+    assert_eq!(s.stats().events_dropped, 5);
+    // Batches: at most MAX_BATCH commands each, at most MAX_IN_FLIGHT outstanding.
+    for _ in 0..(MAX_BATCH * (MAX_IN_FLIGHT + 1)) {
+        s.handle_command(Command::Backlight(protocol::Backlight::On))
+            .unwrap();
+    }
+    let mut batches = 0;
+    while let Some(b) = s.poll_transmit() {
+        assert_eq!(b.iter().filter(|&&c| c == b'\n').count(), MAX_BATCH + 1);
+        batches += 1;
+    }
+    assert_eq!(batches, MAX_IN_FLIGHT);
+    s.handle_input(b"noop complete\n");
+    assert!(s.poll_transmit().is_some());
+    // A batch keeps at most MAX_ERRORS_KEPT texts.
+    let mut s = up();
+    s.handle_command(Command::ScreenDel(id("s"))).unwrap();
+    let _ = sent(&mut s);
+    for _ in 0..MAX_ERRORS_KEPT + 3 {
+        s.handle_input(b"huh? x\n");
+    }
+    s.handle_input(b"noop complete\n");
+    assert!(
+        matches!(&events(&mut s)[0], Event::Refused { errors, .. } if errors.len() == MAX_ERRORS_KEPT)
+    );
+    assert_eq!(s.stats().huh_texts_dropped, 3);
+}
