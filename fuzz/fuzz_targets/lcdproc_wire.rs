@@ -3,6 +3,8 @@
 //! within bounds (no control characters, display dimensions in range, no longer than
 //! `MAX_LINE`). The whole input, fed to a connected session in chunks cut where the first byte
 //! says, never panics and stays within its documented bounds.
+use std::time::{Duration, Instant};
+
 use libfuzzer_sys::fuzz_target;
 use offhook_panel::protocol::{MAX_DIMENSION, MAX_LINE, Reply, parse};
 use offhook_panel::session::{Config, Event, MAX_ERRORS_KEPT, MAX_EVENTS, Session};
@@ -32,15 +34,24 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
+    // A base instant for virtual time; the session never reads a clock itself.
+    let now = Instant::now();
     let mut session = Session::new(Config::default());
-    session.handle_connected();
+    session.handle_connected(now);
     let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
     for chunk in data.chunks(step) {
         session.handle_input(chunk);
-        while let Some(bytes) = session.poll_transmit() {
+        while let Some(bytes) = session.poll_transmit(now) {
             assert!(bytes.ends_with(b"\n"));
         }
     }
+    // Whatever state the input left, the timer ends in a keep-alive or a close, never a panic.
+    let later = now + Duration::from_secs(3600);
+    session.handle_timeout(later);
+    while session.poll_transmit(later).is_some() {}
+    let _ = session.poll_close();
+    session.handle_disconnected();
+    assert!(session.poll_timeout().is_none());
     let mut events = 0;
     while let Some(event) = session.poll_event() {
         events += 1;

@@ -2,8 +2,10 @@
 //!
 //! One loop: connect to [`Config::address`]; on success feed the session
 //! ([`Session::handle_connected`]), then repeatedly write what [`Session::poll_transmit`] gives,
-//! deliver what [`Session::poll_event`] gives, and wait for bytes from LCDd or a command from
-//! the application. When the connection ends (EOF, error) or cannot be made, the session is told
+//! deliver what [`Session::poll_event`] gives, drop the connection if [`Session::poll_close`]
+//! says so, and wait for bytes from LCDd, a command from the application or the session's
+//! [`Session::poll_timeout`]. When the connection ends (EOF, error, the session's reply
+//! timeout) or cannot be made, the session is told
 //! ([`Session::handle_disconnected`]) and the driver waits [`Backoff::delay`] of the attempt
 //! number before the next try; commands given meanwhile are folded into the declared state and
 //! go out with the replay. The attempt number goes back to 0 once a connection reaches
@@ -21,6 +23,8 @@
 //! The task ends when every `Panel` is dropped or the event receiver is.
 // Drivers are where real time enters: the back-off sleeps here and nowhere else.
 #![allow(clippy::disallowed_methods)]
+
+use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -84,7 +88,7 @@ pub struct Spawned {
     pub panel: Panel,
     /// The events.
     pub events: mpsc::Receiver<Event>,
-    /// The session's counters, updated after each turn of the loop.
+    /// The session's counters, updated before each delivery of events.
     pub stats: watch::Receiver<Stats>,
     /// The task.
     pub task: tokio::task::JoinHandle<()>,
@@ -104,6 +108,19 @@ pub fn spawn(config: Config) -> Spawned {
         events: event_rx,
         stats: stats_rx,
         task,
+    }
+}
+
+/// The time, in the form the session takes. `tokio::time::pause()` controls it in tests.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -128,7 +145,7 @@ pub async fn run(
                 info!("lcdproc connection up");
                 let _ = stream.set_nodelay(true);
                 let before = session.stats().connects;
-                session.handle_connected();
+                session.handle_connected(now());
                 let flow = connection(&mut session, stream, &mut commands, &events, &stats).await;
                 if session.stats().connects > before {
                     attempt = 0;
@@ -173,16 +190,17 @@ async fn deliver(
     events: &mpsc::Sender<Event>,
     stats: &watch::Sender<Stats>,
 ) -> bool {
-    while let Some(event) = session.poll_event() {
-        if events.send(event).await.is_err() {
-            return false;
-        }
-    }
+    // The counters first, so that they are current when the application sees an event.
     stats.send_if_modified(|s| {
         let changed = *s != *session.stats();
         *s = *session.stats();
         changed
     });
+    while let Some(event) = session.poll_event() {
+        if events.send(event).await.is_err() {
+            return false;
+        }
+    }
     true
 }
 
@@ -196,7 +214,7 @@ async fn connection(
     let (mut reader, mut writer) = stream.into_split();
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
-        while let Some(bytes) = session.poll_transmit() {
+        while let Some(bytes) = session.poll_transmit(now()) {
             if let Err(e) = writer.write_all(&bytes).await {
                 debug!(error = %e, "lcdproc write failed");
                 return Flow::Reconnect;
@@ -205,7 +223,12 @@ async fn connection(
         if !deliver(session, events, stats).await {
             return Flow::Stop;
         }
+        if session.poll_close() {
+            return Flow::Reconnect;
+        }
+        let deadline = session.poll_timeout();
         tokio::select! {
+            () = sleep_until(deadline) => session.handle_timeout(now()),
             read = reader.read(&mut buf) => match read {
                 Ok(0) => {
                     debug!("lcdproc connection closed by LCDd");

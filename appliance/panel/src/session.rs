@@ -9,8 +9,16 @@
 //!    [`Session::handle_command`] for each command of the application;
 //! 2. drains [`Session::poll_transmit`] and writes each buffer to the connection;
 //! 3. drains [`Session::poll_event`] and delivers each event;
-//! 4. waits for the next input. The session has no timers: the only delay in this protocol
-//!    is the reconnection back-off, which the driver takes from [`crate::backoff`].
+//! 4. drains [`Session::poll_close`]: if true, it drops the connection (and then calls
+//!    `handle_disconnected`);
+//! 5. sleeps until [`Session::poll_timeout`] or the next input, and calls
+//!    [`Session::handle_timeout`] when that instant has passed.
+//!
+//! Time is an input (`now`); the session reads no clock. Its one timer serves two purposes: a
+//! `noop` is sent as a keep-alive after [`Config::keepalive`] without traffic, and when `hello`
+//! or a batch's `noop` stays unanswered for [`Config::reply_timeout`] LCDd is taken as hung and
+//! the session asks for the connection to be closed (the driver then reconnects with its
+//! back-off, [`crate::backoff`]).
 //!
 //! # The stream and its sync point
 //!
@@ -41,6 +49,7 @@
 //! counted in [`Stats`] and logged at `debug!`.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
@@ -66,12 +75,19 @@ pub struct Config {
     /// The client name shown in LCDd's menu (`client_set -name`); also the title of the
     /// client's main menu.
     pub client_name: Text,
+    /// How long `hello` or a batch may stay unanswered before the connection is given up.
+    pub reply_timeout: Duration,
+    /// How long the connection may stay quiet before a `noop` checks that LCDd still answers.
+    pub keepalive: Duration,
 }
 
 impl Default for Config {
+    /// Named `Offhook`; 10 s reply timeout; keep-alive after 30 s.
     fn default() -> Self {
         Self {
             client_name: Text::new("Offhook"),
+            reply_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
         }
     }
 }
@@ -101,7 +117,8 @@ pub enum Event {
     Connected(Display),
     /// The connection went away; the driver reconnects.
     Disconnected,
-    /// Every batch sent has been answered and nothing waits to be sent.
+    /// Every batch of commands sent has been answered and nothing waits to be sent (not
+    /// reported after a keep-alive).
     Synced,
     /// A screen is now shown.
     Listen(String),
@@ -191,6 +208,10 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Application commands refused ([`ApiError`]).
     pub rejected: u64,
+    /// Keep-alive `noop`s sent.
+    pub keepalives: u64,
+    /// Connections given up because `hello` or a batch went unanswered.
+    pub reply_timeouts: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +223,7 @@ enum State {
 
 #[derive(Debug)]
 struct Batch {
+    sent: Instant,
     commands: usize,
     successes: usize,
     errors: Vec<String>,
@@ -220,6 +242,10 @@ pub struct Session {
     in_flight: VecDeque<Batch>,
     events: VecDeque<Event>,
     display: Option<Display>,
+    /// When `hello` or the last batch was sent.
+    last_sent: Option<Instant>,
+    keepalive_due: bool,
+    close: bool,
     stats: Stats,
 }
 
@@ -237,6 +263,9 @@ impl Session {
             in_flight: VecDeque::new(),
             events: VecDeque::new(),
             display: None,
+            last_sent: None,
+            keepalive_due: false,
+            close: false,
             stats: Stats::default(),
         }
     }
@@ -257,9 +286,10 @@ impl Session {
     }
 
     /// A connection is up: forgets the previous one's buffers and says `hello`.
-    pub fn handle_connected(&mut self) {
+    pub fn handle_connected(&mut self, now: Instant) {
         self.reset();
         self.state = State::AwaitingConnect;
+        self.last_sent = Some(now);
         self.out.push_back(Command::Hello.to_line());
         debug!("lcdproc connection up, hello sent");
     }
@@ -281,6 +311,52 @@ impl Session {
         self.pending.clear();
         self.in_flight.clear();
         self.display = None;
+        self.last_sent = None;
+        self.keepalive_due = false;
+        self.close = false;
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next needed: the reply deadline of
+    /// `hello` or of the oldest batch, or else the keep-alive.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let last = self.last_sent?;
+        match self.state {
+            State::Down => None,
+            _ if self.close => None,
+            State::AwaitingConnect => Some(last + self.config.reply_timeout),
+            State::Up => match self.in_flight.front() {
+                Some(b) => Some(b.sent + self.config.reply_timeout),
+                None if self.keepalive_due => None,
+                None => Some(last + self.config.keepalive),
+            },
+        }
+    }
+
+    /// The instant from [`poll_timeout`](Self::poll_timeout) has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        if self.state == State::AwaitingConnect || !self.in_flight.is_empty() {
+            self.stats.reply_timeouts += 1;
+            debug!(
+                batches = self.in_flight.len(),
+                "lcdproc reply timeout, closing"
+            );
+            self.close = true;
+        } else {
+            trace!("lcdproc keep-alive");
+            self.keepalive_due = true;
+        }
+    }
+
+    /// Whether the driver should drop the connection (LCDd stopped answering): true from the
+    /// reply timeout until [`handle_disconnected`](Self::handle_disconnected).
+    pub fn poll_close(&self) -> bool {
+        self.close
     }
 
     /// An application command: checked against and folded into the declared state, then
@@ -429,7 +505,7 @@ impl Session {
                         errors: batch.errors,
                     });
                 }
-                if self.in_flight.is_empty() && self.pending.is_empty() {
+                if batch.commands > 0 && self.in_flight.is_empty() && self.pending.is_empty() {
                     self.push_event(Event::Synced);
                 }
             }
@@ -463,17 +539,24 @@ impl Session {
         self.events.push_back(event);
     }
 
-    /// The next bytes to write: `hello`, or a batch of commands closed by `noop`.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+    /// The next bytes to write: `hello`, or a batch of commands closed by `noop` (a lone
+    /// `noop` as keep-alive).
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
         if let Some(b) = self.out.pop_front() {
             return Some(b);
         }
         if self.state != State::Up
-            || self.pending.is_empty()
+            || self.close
+            || (self.pending.is_empty() && !self.keepalive_due)
             || self.in_flight.len() >= MAX_IN_FLIGHT
         {
             return None;
         }
+        if self.pending.is_empty() {
+            self.stats.keepalives += 1;
+        }
+        self.keepalive_due = false;
+        self.last_sent = Some(now);
         let n = self.pending.len().min(MAX_BATCH);
         let mut buf = Vec::new();
         for line in self.pending.drain(..n) {
@@ -481,6 +564,7 @@ impl Session {
         }
         Command::Noop.encode(&mut buf);
         self.in_flight.push_back(Batch {
+            sent: now,
             commands: n,
             successes: 0,
             errors: Vec::new(),

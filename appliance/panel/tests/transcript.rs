@@ -251,3 +251,30 @@ async fn transcript() {
     drop(p);
     timeout(WAIT, task).await.unwrap().unwrap();
 }
+
+/// LCDd accepts and answers `hello`, then hangs: the session's reply timeout (virtual time)
+/// drops the connection and the driver reconnects.
+#[tokio::test(start_paused = true)]
+async fn hung_lcdd_is_left_and_reconnected() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let Spawned {
+        panel,
+        mut events,
+        stats,
+        ..
+    } = driver::spawn(Config {
+        address: listener.local_addr().unwrap().to_string(),
+        backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(20)),
+        ..Config::default()
+    });
+    let mut p = Peer::accept(&listener).await;
+    p.handshake().await;
+    assert_eq!(p.batch().await, ["client_set -name \"Offhook\""]);
+    // No answer: after the reply timeout the driver gives up on this connection.
+    let mut again = Peer::accept(&listener).await;
+    assert_eq!(again.line().await, "hello");
+    let seen = until(&mut events, |e| *e == Event::Disconnected).await;
+    assert!(matches!(seen[0], Event::Connected(_)), "{seen:?}");
+    assert_eq!(stats.borrow().reply_timeouts, 1);
+    drop((panel, p));
+}

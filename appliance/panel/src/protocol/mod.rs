@@ -25,12 +25,14 @@
 //! re-interpreted by the server.
 
 mod command;
+mod menu;
 mod text;
 
 pub use command::{
-    Backlight, Checkbox, Command, Cursor, Direction, Heartbeat, MenuItem, MenuItemKind, MenuResult,
-    MenuSet, Output, Priority, ScreenOptions, Successor, WidgetKind, WidgetValue,
+    Backlight, Command, Cursor, Direction, Heartbeat, Output, Priority, ScreenOptions, WidgetKind,
+    WidgetValue,
 };
+pub use menu::{Checkbox, MenuItem, MenuItemKind, MenuResult, MenuSet, Successor};
 pub use text::{Id, IdError, KeyName, MAX_ID, MAX_TEXT, Text};
 
 /// The longest server line accepted, without its `\n`. LCDd's own lines are far shorter (its

@@ -1,13 +1,22 @@
 use super::*;
 use crate::protocol::{ScreenOptions, WidgetKind, WidgetValue};
 
+#[allow(clippy::disallowed_methods)] // a base instant for virtual time, never a measurement
+fn t0() -> Instant {
+    Instant::now()
+}
+
 fn id(s: &str) -> Id {
     Id::new(s).unwrap()
 }
 
 fn sent(s: &mut Session) -> String {
+    sent_at(s, t0())
+}
+
+fn sent_at(s: &mut Session, now: Instant) -> String {
     let mut all = Vec::new();
-    while let Some(b) = s.poll_transmit() {
+    while let Some(b) = s.poll_transmit(now) {
         all.extend_from_slice(&b);
     }
     String::from_utf8(all).unwrap()
@@ -22,7 +31,7 @@ const CONNECT: &[u8] = b"connect LCDproc 0.5.9 protocol 0.3 lcd wid 16 hgt 2 cel
 fn up() -> Session {
     let mut s = Session::new(Config::default());
     s.handle_command(Command::ScreenAdd(id("s"))).unwrap();
-    s.handle_connected();
+    s.handle_connected(t0());
     assert_eq!(sent(&mut s), "hello\n");
     s.handle_input(CONNECT);
     assert_eq!(
@@ -82,7 +91,7 @@ fn notices_between_answers_and_errors_go_to_their_batch() {
 #[test]
 fn out_of_place_and_bad_lines_are_counted() {
     let mut s = Session::new(Config::default());
-    s.handle_connected();
+    s.handle_connected(t0());
     s.handle_input(b"key Up\nsuccess\nnoop complete\nhuh? no\nfrob\nkey \xff\n");
     s.handle_input(&vec![b'x'; MAX_LINE + 10]);
     s.handle_input(b"yy\n");
@@ -129,7 +138,7 @@ fn replay_after_reconnect_holds_the_latest_state() {
     s.handle_command(Command::ScreenAdd(id("gone"))).unwrap();
     s.handle_command(Command::ScreenDel(id("gone"))).unwrap();
     assert_eq!(sent(&mut s), "");
-    s.handle_connected();
+    s.handle_connected(t0());
     s.handle_input(CONNECT);
     assert_eq!(
         sent(&mut s),
@@ -168,13 +177,13 @@ fn queues_are_bounded() {
             .unwrap();
     }
     let mut batches = 0;
-    while let Some(b) = s.poll_transmit() {
+    while let Some(b) = s.poll_transmit(t0()) {
         assert_eq!(b.iter().filter(|&&c| c == b'\n').count(), MAX_BATCH + 1);
         batches += 1;
     }
     assert_eq!(batches, MAX_IN_FLIGHT);
     s.handle_input(b"noop complete\n");
-    assert!(s.poll_transmit().is_some());
+    assert!(s.poll_transmit(t0()).is_some());
     // A batch keeps at most MAX_ERRORS_KEPT texts.
     let mut s = up();
     s.handle_command(Command::ScreenDel(id("s"))).unwrap();
@@ -187,4 +196,57 @@ fn queues_are_bounded() {
         matches!(&events(&mut s)[0], Event::Refused { errors, .. } if errors.len() == MAX_ERRORS_KEPT)
     );
     assert_eq!(s.stats().huh_texts_dropped, 3);
+}
+
+#[test]
+fn keepalive_when_quiet_and_close_when_unanswered() {
+    let config = Config::default();
+    let start = t0();
+    let mut s = Session::new(config.clone());
+    s.handle_connected(start);
+    assert_eq!(s.poll_timeout(), Some(start + config.reply_timeout));
+    let _ = sent_at(&mut s, start);
+    s.handle_input(CONNECT);
+    let at = start + Duration::from_secs(1);
+    assert_eq!(sent_at(&mut s, at), "client_set -name \"Offhook\"\nnoop\n");
+    assert_eq!(s.poll_timeout(), Some(at + config.reply_timeout));
+    s.handle_input(b"success\nnoop complete\n");
+    // Quiet: a lone noop after the keep-alive interval, and no Synced for it.
+    let due = at + config.keepalive;
+    assert_eq!(s.poll_timeout(), Some(due));
+    s.handle_timeout(due - Duration::from_millis(1));
+    assert_eq!(sent_at(&mut s, due), "");
+    s.handle_timeout(due);
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(sent_at(&mut s, due), "noop\n");
+    s.handle_input(b"noop complete\n");
+    let _ = events(&mut s);
+    assert!(events(&mut s).is_empty());
+    assert_eq!(s.stats().keepalives, 1);
+    // The next keep-alive goes unanswered: the session asks to close, once.
+    let due = due + config.keepalive;
+    s.handle_timeout(due);
+    let _ = sent_at(&mut s, due);
+    assert!(!s.poll_close());
+    let late = due + config.reply_timeout;
+    assert_eq!(s.poll_timeout(), Some(late));
+    s.handle_timeout(late);
+    assert!(s.poll_close());
+    assert_eq!(s.stats().reply_timeouts, 1);
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(sent_at(&mut s, late), "");
+    s.handle_disconnected();
+    assert!(!s.poll_close());
+    assert_eq!(events(&mut s), [Event::Disconnected]);
+}
+
+#[test]
+fn unanswered_hello_closes() {
+    let config = Config::default();
+    let start = t0();
+    let mut s = Session::new(config.clone());
+    s.handle_connected(start);
+    s.handle_timeout(start + config.reply_timeout);
+    assert!(s.poll_close());
+    assert_eq!(s.stats().reply_timeouts, 1);
 }
