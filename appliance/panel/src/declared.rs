@@ -2,9 +2,11 @@
 //! can replay it on every new connection. Commands are folded into the latest state: a widget
 //! set ten times is replayed once with its last value; a deleted screen is not replayed.
 
+use std::net::IpAddr;
+
 use crate::protocol::{
-    Backlight, Command, Id, KeyName, MenuItem, MenuItemKind, Output, ScreenOptions, WidgetKind,
-    WidgetValue,
+    Backlight, Checkbox, Command, Id, KeyName, MenuItem, MenuItemKind, MenuSet, Output,
+    ScreenOptions, Text, WidgetKind, WidgetValue,
 };
 use crate::session::ApiError;
 
@@ -201,6 +203,38 @@ impl Declared {
         Ok(())
     }
 
+    /// Folds the value of a `menuevent update` into the item it names, if the value reads as
+    /// one of that item's type (`on`/`off`/`gray`, a ring index, an integer, text, an address);
+    /// anything else leaves the declaration as it was.
+    pub(crate) fn user_update(&mut self, id: &str, value: &str) {
+        let Some(i) = self.menu.iter().position(|i| i.id.as_str() == id) else {
+            return;
+        };
+        let set = match &self.menu[i].item.kind {
+            MenuItemKind::Checkbox { .. } => match value {
+                "on" => MenuSet::Checkbox(Checkbox::On),
+                "off" => MenuSet::Checkbox(Checkbox::Off),
+                "gray" => MenuSet::Checkbox(Checkbox::Gray),
+                _ => return,
+            },
+            MenuItemKind::Ring { .. } => match value.parse() {
+                Ok(v) => MenuSet::Ring(v),
+                Err(_) => return,
+            },
+            MenuItemKind::Numeric { .. } => match value.parse() {
+                Ok(v) => MenuSet::Numeric(v),
+                Err(_) => return,
+            },
+            MenuItemKind::Alpha { .. } => MenuSet::Alpha(Text::new(value)),
+            MenuItemKind::Ip { .. } => match padded_ip(value) {
+                Some(v) => MenuSet::Ip(v),
+                None => return,
+            },
+            MenuItemKind::Menu | MenuItemKind::Action { .. } => return,
+        };
+        self.menu[i].item.apply(&set);
+    }
+
     /// The commands that rebuild the declared state on a fresh connection, in dependency order
     /// (screens before their widgets, menus before their items). At most [`MAX_REPLAY`].
     pub(crate) fn replay(&self) -> Vec<Command> {
@@ -249,4 +283,23 @@ impl Declared {
         }
         out
     }
+}
+
+/// An address as LCDd's ip item reports it: IPv4 octets may be zero-padded (`010.000.000.009`),
+/// which `Ipv4Addr`'s parser refuses.
+fn padded_ip(value: &str) -> Option<IpAddr> {
+    let value = value.trim();
+    if value.contains(':') {
+        return value.parse().ok();
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = value.split('.');
+    for o in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *o = part.parse().ok()?;
+    }
+    parts.next().is_none().then(|| IpAddr::from(octets))
 }

@@ -522,11 +522,19 @@ impl Session {
             Reply::Listen(s) => self.push_event(Event::Listen(s.to_owned())),
             Reply::Ignore(s) => self.push_event(Event::Ignore(s.to_owned())),
             Reply::Key(k) => self.push_event(Event::Key(k.to_owned())),
-            Reply::MenuEvent { kind, id, value } => self.push_event(Event::Menu {
-                kind,
-                id: id.to_owned(),
-                value: value.map(str::to_owned),
-            }),
+            Reply::MenuEvent { kind, id, value } => {
+                if kind == MenuEventKind::Update
+                    && let Some(value) = value
+                {
+                    // LCDd now holds the user's value: a replay must not undo it.
+                    self.declared.user_update(id, value);
+                }
+                self.push_event(Event::Menu {
+                    kind,
+                    id: id.to_owned(),
+                    value: value.map(str::to_owned),
+                });
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! The driver against the real LCDd 0.5.9 (Debian package lcdproc) with its `curses` driver in
 //! a detached tmux pane: the screen's text shows, a key press comes back as a `key` event, the
-//! menu key opens the client's menu and Enter on a checkbox comes back as `menuevent update`,
-//! and after LCDd is killed and started again the client reconnects and its screen returns.
+//! menu key opens the client's menu, Enter on a checkbox and an edited ip item come back as
+//! `menuevent update`, and after LCDd is killed and started again the client reconnects and its screen returns.
 //! LCDd and tmux are required: without them this test fails.
 // Polling the tmux pane needs real sleeps; the waits are generous upper bounds only.
 #![allow(clippy::disallowed_methods)]
@@ -13,8 +13,8 @@ use std::time::Duration;
 use offhook_panel::backoff::Backoff;
 use offhook_panel::driver::{self, Config, Spawned};
 use offhook_panel::protocol::{
-    Checkbox, Command, Id, KeyName, MenuItem, MenuItemKind, Priority, ScreenOptions, WidgetKind,
-    WidgetValue,
+    Checkbox, Command, Id, KeyName, MenuEventKind, MenuItem, MenuItemKind, Priority, ScreenOptions,
+    WidgetKind, WidgetValue,
 };
 use offhook_panel::session::Event;
 use tokio::sync::mpsc;
@@ -195,6 +195,16 @@ async fn real_lcdd() {
                 },
             ),
         },
+        Command::MenuAddItem {
+            parent: None,
+            id: id("lan"),
+            item: MenuItem::new(
+                "LAN",
+                MenuItemKind::Ip {
+                    value: "192.168.1.2".parse().unwrap(),
+                },
+            ),
+        },
         Command::MenuSetMain(None),
     ] {
         panel.send(command).await.unwrap();
@@ -222,12 +232,34 @@ async fn real_lcdd() {
     tmux.key("Enter");
     until(&mut events, |e| {
         *e == Event::Menu {
-            kind: offhook_panel::protocol::MenuEventKind::Update,
+            kind: MenuEventKind::Update,
             id: "dhcp".into(),
             value: Some("off".into()),
         }
     })
     .await;
+    // The ip item: Enter opens its editor, Up changes the first digit, Enter walks the twelve
+    // digits and the last one commits the new address.
+    tmux.key("Down");
+    tmux.key("Enter");
+    tmux.wait_for_text("192.168.001.002").await;
+    tmux.key("Up");
+    for _ in 0..12 {
+        tmux.key("Enter");
+    }
+    let seen = until(
+        &mut events,
+        |e| matches!(e, Event::Menu { kind: MenuEventKind::Update, id, .. } if id == "lan"),
+    )
+    .await;
+    let Some(Event::Menu {
+        value: Some(value), ..
+    }) = seen.last()
+    else {
+        panic!("{seen:?}")
+    };
+    let address: std::net::Ipv4Addr = value.parse().expect("LCDd reports a plain address");
+    assert_ne!(address.to_string(), "192.168.1.2");
     tmux.key("Escape");
 
     // LCDd goes away and comes back: the client reconnects and replays its screen.

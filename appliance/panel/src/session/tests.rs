@@ -250,3 +250,45 @@ fn unanswered_hello_closes() {
     assert!(s.poll_close());
     assert_eq!(s.stats().reply_timeouts, 1);
 }
+
+#[test]
+fn user_updates_survive_a_replay() {
+    use crate::protocol::{Checkbox, MenuItem, MenuItemKind};
+    let mut s = up();
+    s.handle_command(Command::MenuAddItem {
+        parent: None,
+        id: id("dhcp"),
+        item: MenuItem::new(
+            "DHCP",
+            MenuItemKind::Checkbox {
+                value: Checkbox::On,
+                allow_gray: false,
+            },
+        ),
+    })
+    .unwrap();
+    s.handle_command(Command::MenuAddItem {
+        parent: None,
+        id: id("lan"),
+        item: MenuItem::new(
+            "LAN",
+            MenuItemKind::Ip {
+                value: "192.168.1.2".parse().unwrap(),
+            },
+        ),
+    })
+    .unwrap();
+    let _ = sent(&mut s);
+    // LCDd pads addresses with zeros; a value that does not read as the type changes nothing.
+    s.handle_input(b"menuevent update dhcp off\nmenuevent update lan 010.000.000.009\n");
+    s.handle_input(b"menuevent update dhcp maybe\nmenuevent update nosuch on\n");
+    s.handle_disconnected();
+    s.handle_connected(t0());
+    s.handle_input(CONNECT);
+    let replay = sent(&mut s);
+    assert!(
+        replay.contains("menu_add_item \"\" dhcp checkbox -text \"DHCP\" -value off "),
+        "{replay}"
+    );
+    assert!(replay.contains("-value \"10.0.0.9\""), "{replay}");
+}
