@@ -7,18 +7,24 @@
 //! Sources for the protocol facts (facts only; no code was taken from them):
 //! - *LCDproc Developer's Guide*, chapter "The LCDproc client language"
 //!   (`docs/lcdproc-dev/language.docbook` in the LCDproc sources): the commands, their options,
-//!   the item types of the menu system, the server messages `success`, `huh?`, `listen`,
-//!   `ignore`, `key` and `menuevent`, and the quoting rule (double quotes; backslash escapes
-//!   `"` and `\`, and `\t` is a tab, used between the choices of a ring item).
-//! - The LCDd 0.5.9 sources `server/commands/{server,screen,widget,menu,client}_commands.c`
-//!   and `server/sock.c`: `connect LCDproc <ver> protocol <p> lcd wid <w> hgt <h> cellwid <cw>
-//!   cellhgt <ch>` answers `hello`, `noop` answers `noop complete`, and `menuevent` carries an
-//!   optional value.
-//! - Observed on LCDd 0.5.9 here (see `tests/lcdd.rs`): `screen_set` and `menu_set_item`
-//!   answer once per option (a bad option gives `huh?` lines *and* a `success`), `widget_add`
-//!   of an existing id answers `success`, `listen`/`ignore`/`menuevent` lines arrive between
-//!   the answers, `key_add` (protocol 0.4) does not exist, and the client's main menu is called
-//!   `_client_menu_` in `menuevent` lines.
+//!   the item types of the menu system and their options, the server messages `success`,
+//!   `huh?`, `listen`, `ignore`, `key` and `menuevent` (types select, update, plus, minus,
+//!   enter, leave; optional value), and the quoting rule (double quotes; a backslash escapes
+//!   the next character, `\t` is a tab, used between the choices of a ring item).
+//! - The format strings in the LCDd 0.5.9 binary (`strings /usr/sbin/LCDd`): `connect LCDproc
+//!   %s protocol %s lcd wid %i hgt %i cellwid %i cellhgt %i`, `noop complete`, `menuevent %s
+//!   %.40s %s`; the command table has no `key_add` (protocol 0.4), but has `output`, `info`,
+//!   `sleep` and `bye`.
+//! - Observed on LCDd 0.5.9 with a probe client (the test `tests/lcdd.rs` repeats the parts
+//!   the appliance relies on): `screen_set` and `menu_set_item` answer once per option, and a
+//!   bad option draws `huh?` lines *as well as* a `success`; `widget_add` of an existing id
+//!   answers `success`; `client_del_key` of an unknown key answers `success`; `info` answers a
+//!   bare text line; `listen`/`ignore`/`menuevent` lines arrive between the answers; `\\`
+//!   shows one backslash; the client's main menu is `_client_menu_` in `menuevent` lines; an
+//!   ip item reports `update` with an unpadded address (`0.168.1.2`) though it shows zero-padded
+//!   octets while editing; the curses driver names the arrow keys `Up`, `Down`, `Left` and
+//!   `Right`, Return `Enter` and Escape `Escape` (with `ESCDELAY=25`); the key configured as
+//!   `[menu] MenuKey` is taken by LCDd's menu and never reaches a client as `key`.
 //!
 //! Server lines are parsed by borrowing the input; everything a client sends is built from
 //! validated newtypes ([`Id`], [`KeyName`], [`Text`]) so that no encoded line can be split or
