@@ -25,9 +25,20 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Capture(Child);
 
 impl Capture {
+    /// Starts capturing `port`, and returns once packets are really being captured: dumpcap
+    /// says "Capturing on" before its filter is in place on a loaded machine, so datagrams to a
+    /// probe port of our own (in the filter too, never SIP) are sent until it counts one.
     fn start(port: u16, file: &Path) -> Self {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let probe_port = probe.local_addr().unwrap().port();
         let mut child = Command::new("dumpcap")
-            .args(["-i", "lo", "-f", &format!("port {port}"), "-w"])
+            .args([
+                "-i",
+                "lo",
+                "-f",
+                &format!("udp port {port} or udp port {probe_port}"),
+            ])
+            .arg("-w")
             .arg(file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -36,14 +47,33 @@ impl Capture {
         let stderr = BufReader::new(child.stderr.take().unwrap());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if line.contains("Capturing on") {
+            let mut rest = Vec::new();
+            let mut stderr = stderr;
+            // dumpcap's counter ("Packets: N") ends with a carriage return, not a newline.
+            while let Ok(n) = stderr.read_until(b'\r', &mut rest) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&rest).into_owned();
+                if text.contains("Packets: ") {
                     let _ = tx.send(());
                 }
-                eprintln!("dumpcap: {line}");
+                eprintln!("dumpcap: {}", text.trim());
+                rest.clear();
             }
         });
-        rx.recv_timeout(WAIT).expect("dumpcap starts capturing");
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            sender.send_to(b"probe", ("127.0.0.1", probe_port)).unwrap();
+            if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dumpcap never captured the probe"
+            );
+        }
         Self(child)
     }
 

@@ -450,12 +450,7 @@ fn round_robin_moves_on_and_glare_moves_the_call_to_another_port() {
     assert_eq!(seized(&commands).map(|(p, _)| p), Some(port(4)));
     assert_eq!(t.m.stats().trunks.glare, 1);
     // A seize the gateway refuses goes to the next port, and with none left the ring fails.
-    t.ev(Event::CommandFailed {
-        line: port(4),
-        call: None,
-        code: 401,
-        reason: "off hook".into(),
-    });
+    port_4_failed(&mut t, 401, "off hook");
     assert!(released(&t.take_commands(), &port(4)));
     let why = failure(&t.take_outputs()).unwrap();
     assert!(
@@ -471,15 +466,20 @@ fn round_robin_moves_on_and_glare_moves_the_call_to_another_port() {
 fn dial_in(t: &mut T, caller: Option<&str>) -> CallId {
     let call = dial_in_collecting(t, caller);
     if collects(&t.take_commands()) {
-        t.ev(Event::CommandFailed {
-            line: port(4),
-            call: None,
-            code: 522,
-            reason: "no digit maps".into(),
-        });
+        port_4_failed(t, 522, "no digit maps");
     }
     assert_eq!(t.m.stats().trunks.collect_refused, 1);
     call
+}
+
+/// A command on port 4 failed at the gateway (no call named).
+fn port_4_failed(t: &mut T, code: u16, reason: &str) {
+    t.ev(Event::CommandFailed {
+        line: port(4),
+        call: None,
+        code,
+        reason: reason.into(),
+    });
 }
 
 /// Whether the commands ask the gateway to collect a dial string on port 4.
@@ -1391,12 +1391,7 @@ fn the_gateway_collects_the_number_pin_and_recipient() {
     });
     assert!(!collects(&t.take_commands()), "a menu key comes alone");
     // A command failing while nothing is collected is no refusal to collect.
-    t.ev(Event::CommandFailed {
-        line: port(4),
-        call: None,
-        code: 510,
-        reason: "busy".into(),
-    });
+    port_4_failed(&mut t, 510, "busy");
     assert_eq!(t.m.stats().trunks.collect_refused, 0);
     assert_eq!(
         hear_out(&mut t, call),
@@ -1436,12 +1431,7 @@ fn collecting_silences_and_refusal() {
     assert!(collects(&t.take_commands()));
     assert_eq!(hear_out(&mut t, call), vec![Prompt::EnterPin]);
     // Refused now: single keys from then on, on the shorter time-out, never asked again.
-    t.ev(Event::CommandFailed {
-        line: port(4),
-        call: None,
-        code: 519,
-        reason: "no digit map".into(),
-    });
+    port_4_failed(&mut t, 519, "no digit map");
     assert_eq!(t.m.stats().trunks.collect_refused, 1);
     t.advance(super::DIGIT_TIMEOUT - Duration::from_millis(1));
     assert!(prompts(&t.take_media()).is_empty(), "not yet");
