@@ -14,6 +14,7 @@
 //! - [`driver`] (feature `driver`): the tokio task that connects to LCDd, runs the session,
 //!   and reconnects with the back-off. The application talks to it through a
 //!   [`driver::Panel`] handle and an event channel.
+//! - [`lcdd`]: a real LCDd in a tmux pane, for tests (this crate's and the appliance's).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -24,3 +25,4 @@ pub mod session;
 
 #[cfg(feature = "driver")]
 pub mod driver;
+pub mod lcdd;
