@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod front_panel;
 pub mod gateways;
 pub mod log_ring;
 pub mod logging;

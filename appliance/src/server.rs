@@ -146,6 +146,7 @@ pub async fn serve_until(
     config: Config,
     stop: impl Future<Output = &'static str> + Send + 'static,
 ) -> Result<(), Error> {
+    let panel = crate::front_panel::start(&config).await;
     let core = VoiceMessaging::open(data_dir, core_config(&config)?, Arc::new(SystemClock)).await?;
     let web_config = web_config(&config)?;
     let lines = core.db().read(users::station_lines).await?;
@@ -164,6 +165,7 @@ pub async fn serve_until(
     .await?;
     let stations = crate::stations::start(&core, gateways.clone(), &config, sip_lines).await;
     core.start().await?;
+    let _panel = panel.map(|p| p.running(core.clone(), gateways.clone(), &config));
     let web = Web::new(core.clone(), web_config, gateways);
     if let Some(ring) = crate::logging::ring() {
         web.set_log(ring);

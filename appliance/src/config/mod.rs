@@ -11,7 +11,7 @@
 //! validated setters, so the core's own limits are reported against the key too.
 //!
 //! The sections of parts not built yet ([`NOT_BUILT`]:
-//! `[lcd]`, `[federation]`) are *not* errors: CONTRACT.md's example config
+//! `[federation]`) are *not* errors: CONTRACT.md's example config
 //! holds them and `offhook serve` must start with it, and an owner who writes them ahead of the
 //! part should not have to delete them again when it ships. They are listed in
 //! [`Config::not_built`] and [`Config::warn_not_built`] logs a warning naming each at start-up,
@@ -22,6 +22,7 @@ pub mod clients;
 pub mod dhcp;
 pub mod gateway;
 pub mod http;
+pub mod lcd;
 pub mod media;
 pub mod megaco;
 pub mod messages;
@@ -158,11 +159,12 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("tftp", Shape::Table(provisioning::TFTP_KEYS)),
     ("provisioning", Shape::Table(provisioning::KEYS)),
     ("sip", Shape::Table(sip::KEYS)),
+    ("lcd", Shape::Table(lcd::KEYS)),
 ];
 
 /// Sections of parts not built yet: accepted, and warned about at start-up (see the module
 /// docs for why they are not errors).
-pub const NOT_BUILT: &[&str] = &["lcd", "federation"];
+pub const NOT_BUILT: &[&str] = &["federation"];
 
 /// A configuration error, naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -279,6 +281,8 @@ pub struct Config {
     pub provisioning: Provisioning,
     /// `[sip]`.
     pub sip: Sip,
+    /// `[lcd]`, when it names LCDd's address: the front panel.
+    pub lcd: Option<lcd::Lcd>,
     /// Sections of parts not built yet that the file holds ([`NOT_BUILT`]).
     pub not_built: Vec<&'static str>,
 }
@@ -312,6 +316,8 @@ struct Raw {
     provisioning: provisioning::Raw,
     #[serde(default)]
     sip: sip::Raw,
+    #[serde(default)]
+    lcd: lcd::Raw,
 }
 
 /// Checks a file's keys, then reads its values.
@@ -383,6 +389,7 @@ impl Config {
             tftp: Tftp::build(u.tftp)?,
             provisioning: Provisioning::build(u.provisioning)?,
             sip: Sip::build(u.sip, d.sip)?,
+            lcd: lcd::Lcd::build(u.lcd)?,
             not_built,
         })
     }

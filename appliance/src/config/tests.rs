@@ -347,7 +347,8 @@ servers = ["nats://127.0.0.1:4222"]
     let c = Config::parse("contract.toml", text).unwrap();
     assert_eq!(c.megaco.listen.to_string(), "127.0.0.1:2944");
     assert_eq!(c.gateways[1].mid.as_deref(), Some("mg1"));
-    assert_eq!(c.not_built, ["federation", "lcd"]);
+    assert_eq!(c.not_built, ["federation"]);
+    assert_eq!(c.lcd.map(|l| l.server).as_deref(), Some("127.0.0.1:13666"));
     let dhcp = c.dhcp.expect("[dhcp] names an interface");
     assert_eq!(dhcp.interface, "lan0");
     assert!(c.tftp.enabled);
@@ -488,4 +489,23 @@ fn mgcp_settings_go_through_the_agents_setters() {
         let e = Config::parse("t.toml", text).unwrap_err().to_string();
         assert!(e.contains(key), "{key}: {e}");
     }
+}
+
+#[test]
+fn the_lcd_server_is_host_and_port() {
+    let lcd = |v: &str| Config::parse("t.toml", &format!("[lcd]\nserver = {v:?}\n"));
+    assert_eq!(
+        lcd("lcd.local:13666")
+            .unwrap()
+            .lcd
+            .map(|l| l.server)
+            .as_deref(),
+        Some("lcd.local:13666")
+    );
+    for bad in ["13666", ":13666", "host:0", "host:x", "a b:1"] {
+        let e = lcd(bad).unwrap_err().to_string();
+        assert!(e.contains("lcd.server"), "{bad}: {e}");
+    }
+    assert_eq!(Config::parse("t.toml", "[lcd]\n").unwrap().lcd, None);
+    assert_eq!(Config::defaults().lcd, None);
 }

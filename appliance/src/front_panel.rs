@@ -1,0 +1,443 @@
+//! The front panel: status screens on the appliance's LCD, through LCDd (`[lcd] server`).
+//!
+//! Offhook is an LCDproc client ([`offhook_panel`]): LCDd drives whatever display the box has and
+//! rotates the client's screens. [`start`] declares a boot screen at once, before the engine
+//! has started; [`Panel::running`] replaces it with the status screens, refreshed every
+//! [`REFRESH`]:
+//! - name and LAN address (and the admin console's URL on displays of 3 rows or more);
+//! - gateways up out of those configured, and phone lines in use;
+//! - messages waiting to be heard on phones, and recordings in progress;
+//! - DHCP: leases bound, or off.
+//!
+//! and an alert screen, shown in front of the others while a gateway is down or the data
+//! directory's disk is nearly full (the core's health says `degraded` or `down` for `storage`).
+//! Text is cut to the display's width, and each screen uses as many rows as the display has
+//! (20×4 and 16×2 at least). Reconnecting to LCDd is the driver's business: the screens come
+//! back by themselves when LCDd restarts.
+//!
+//! Not built yet (issue 21): the set-up menu (LAN address, DHCP, admin password, restart, shut
+//! down).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use offhook_domain::VoiceMessaging;
+use offhook_domain::db::devices;
+use offhook_panel::driver::{self, Spawned};
+use offhook_panel::protocol::{
+    Command, Id, Priority, ScreenOptions, Text, WidgetKind, WidgetValue,
+};
+use offhook_panel::session::Event;
+use offhook_web::GatewayStatus;
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use crate::config::Config;
+
+/// How often the status screens are refreshed.
+pub const REFRESH: Duration = Duration::from_secs(2);
+/// How long each status screen is shown in the rotation, in eighths of a second (4 s).
+const SHOWN_FOR: u32 = 32;
+/// The rows a screen uses at most (displays taller than this show blank rows below).
+const MAX_ROWS: usize = 4;
+/// The display size assumed until LCDd says (the usual 20×4).
+const DEFAULT_SIZE: (usize, usize) = (20, 4);
+
+/// The screens, in rotation order.
+const BOOT: &str = "boot";
+const STATUS: [&str; 4] = ["name", "gateways", "messages", "dhcp"];
+const ALERT: &str = "alert";
+
+/// A running front panel.
+#[derive(Debug)]
+pub struct Panel {
+    panel: driver::Panel,
+    events: mpsc::Receiver<Event>,
+}
+
+/// Connects to LCDd (in the background, reconnecting as needed) and shows the boot screen.
+/// `None` when `[lcd]` names no server.
+pub async fn start(config: &Config) -> Option<Panel> {
+    let lcd = config.lcd.as_ref()?;
+    let Spawned { panel, events, .. } = driver::spawn(driver::Config {
+        address: lcd.server.clone(),
+        ..driver::Config::default()
+    });
+    info!(server = %lcd.server, "front panel (LCDproc client)");
+    let p = Panel { panel, events };
+    p.screen(BOOT, Priority::Foreground).await;
+    p.show(
+        BOOT,
+        &["Offhook".into(), "starting...".into()],
+        DEFAULT_SIZE,
+    )
+    .await;
+    Some(p)
+}
+
+impl Panel {
+    /// The engine is up: the boot screen goes, the status screens come, refreshed until the
+    /// process ends.
+    pub fn running(
+        self,
+        core: VoiceMessaging,
+        gateways: Arc<dyn GatewayStatus>,
+        config: &Config,
+    ) -> tokio::task::JoinHandle<()> {
+        let source = Source {
+            core,
+            gateways,
+            lan: lan_text(config),
+            url: console_url(config),
+            dhcp: config.dhcp.is_some(),
+        };
+        tokio::spawn(async move { self.run(source).await })
+    }
+
+    async fn run(mut self, source: Source) {
+        for name in STATUS {
+            self.screen(name, Priority::Info).await;
+        }
+        self.screen(ALERT, Priority::Hidden).await;
+        let _ = self.panel.send(Command::ScreenDel(id(BOOT))).await;
+        let mut size = DEFAULT_SIZE;
+        // What LCDd was last given, screen by screen (the alert last); `None`: unknown (at
+        // start, and after a reconnection), so everything is written again.
+        let mut shown: Option<Vec<Vec<String>>> = None;
+        let mut tick = tokio::time::interval(REFRESH);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                event = self.events.recv() => match event {
+                    Some(Event::Connected(d)) => {
+                        size = (usize::from(d.width), usize::from(d.height));
+                        shown = None;
+                    }
+                    Some(e) => {
+                        debug!(event = ?e, "front panel event");
+                        continue;
+                    }
+                    None => return,
+                },
+            }
+            let status = source.read().await;
+            let screens = status.screens();
+            let was = |i: usize| shown.as_ref().and_then(|s| s.get(i));
+            for (i, (name, rows)) in screens.iter().enumerate() {
+                if was(i) != Some(rows) {
+                    self.show(name, rows, size).await;
+                }
+            }
+            let alert = status.alert();
+            if was(screens.len()) != Some(&alert) {
+                let priority = if alert.is_empty() {
+                    Priority::Hidden
+                } else {
+                    Priority::Alert
+                };
+                self.set_priority(ALERT, priority).await;
+                self.show(ALERT, &alert, size).await;
+            }
+            let mut now: Vec<Vec<String>> = screens.into_iter().map(|(_, rows)| rows).collect();
+            now.push(alert);
+            shown = Some(now);
+        }
+    }
+
+    /// Declares a screen with a string widget per row.
+    async fn screen(&self, name: &str, priority: Priority) {
+        let screen = id(name);
+        let _ = self.panel.send(Command::ScreenAdd(screen.clone())).await;
+        let options = ScreenOptions {
+            name: Some(Text::new(&format!("Offhook {name}"))),
+            priority: Some(priority),
+            duration: Some(SHOWN_FOR),
+            heartbeat: Some(offhook_panel::protocol::Heartbeat::Off),
+            ..ScreenOptions::default()
+        };
+        let _ = self
+            .panel
+            .send(Command::ScreenSet(screen.clone(), options))
+            .await;
+        for row in 0..MAX_ROWS {
+            let _ = self
+                .panel
+                .send(Command::WidgetAdd {
+                    screen: screen.clone(),
+                    widget: row_id(row),
+                    kind: WidgetKind::String,
+                })
+                .await;
+        }
+    }
+
+    async fn set_priority(&self, name: &str, priority: Priority) {
+        let options = ScreenOptions {
+            priority: Some(priority),
+            ..ScreenOptions::default()
+        };
+        let _ = self.panel.send(Command::ScreenSet(id(name), options)).await;
+    }
+
+    /// Writes `rows` on screen `name`, cut to the display; rows past the text are blanked.
+    async fn show(&self, name: &str, rows: &[String], (width, height): (usize, usize)) {
+        let fitted = fit(rows, width, height);
+        for row in 0..MAX_ROWS {
+            let text = fitted.get(row).cloned().unwrap_or_default();
+            let _ = self
+                .panel
+                .send(Command::WidgetSet {
+                    screen: id(name),
+                    widget: row_id(row),
+                    value: WidgetValue::String {
+                        x: 1,
+                        y: u16::try_from(row + 1).unwrap_or(1),
+                        text: Text::new(&text),
+                    },
+                })
+                .await;
+        }
+    }
+}
+
+/// `rows` for a `width`×`height` display: at most `height` rows (a display of 2 rows shows the
+/// first two), each cut to `width` characters.
+pub fn fit(rows: &[String], width: usize, height: usize) -> Vec<String> {
+    rows.iter()
+        .take(height.min(MAX_ROWS))
+        .map(|r| r.chars().take(width).collect())
+        .collect()
+}
+
+fn id(s: &str) -> Id {
+    Id::new(s).expect("the panel's ids are valid")
+}
+
+fn row_id(row: usize) -> Id {
+    id(&format!("r{row}"))
+}
+
+/// Where the status comes from.
+struct Source {
+    core: VoiceMessaging,
+    gateways: Arc<dyn GatewayStatus>,
+    lan: String,
+    url: Option<String>,
+    dhcp: bool,
+}
+
+impl Source {
+    async fn read(&self) -> Status {
+        let gateways = self.gateways.health();
+        let lines = self.core.lines();
+        let leases = if self.dhcp {
+            let all = self
+                .core
+                .db()
+                .read(devices::leases)
+                .await
+                .unwrap_or_default();
+            Some(all.iter().filter(|l| l.state == "bound").count())
+        } else {
+            None
+        };
+        let storage = self
+            .core
+            .health()
+            .await
+            .into_iter()
+            .find(|p| p.name == "storage")
+            .filter(|p| p.state != offhook_domain::health::State::Ok)
+            .map(|p| p.detail);
+        Status {
+            host: host_name(),
+            lan: self.lan.clone(),
+            url: self.url.clone(),
+            gateways_up: gateways.iter().filter(|g| g.up).count(),
+            gateways: gateways.len(),
+            down: gateways
+                .iter()
+                .filter(|g| !g.up)
+                .map(|g| g.name.clone())
+                .collect(),
+            in_use: lines
+                .iter()
+                .filter(|l| !matches!(l.state, "idle" | "gateway down" | "checking"))
+                .count(),
+            waiting: lines.iter().map(|l| l.waiting).sum(),
+            recording: lines.iter().filter(|l| l.state == "recording").count(),
+            leases,
+            storage,
+        }
+    }
+}
+
+/// What the screens show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The machine's host name.
+    pub host: String,
+    /// The LAN address, in words.
+    pub lan: String,
+    /// The admin console's URL, when known.
+    pub url: Option<String>,
+    /// Gateways up.
+    pub gateways_up: usize,
+    /// Gateways configured.
+    pub gateways: usize,
+    /// The names of those down.
+    pub down: Vec<String>,
+    /// Phone lines not idle.
+    pub in_use: usize,
+    /// Messages waiting to be heard on phones.
+    pub waiting: usize,
+    /// Recordings in progress.
+    pub recording: usize,
+    /// DHCP leases bound; `None`: the DHCP server is off.
+    pub leases: Option<usize>,
+    /// Why storage is not ok, when it is not.
+    pub storage: Option<String>,
+}
+
+impl Status {
+    /// The status screens' rows, in rotation order.
+    pub fn screens(&self) -> Vec<(&'static str, Vec<String>)> {
+        let mut name = vec![
+            format!("Offhook {}", self.host),
+            format!("LAN {}", self.lan),
+        ];
+        if let Some(url) = &self.url {
+            name.push(url.clone());
+        }
+        let mut gateways = vec![
+            format!("Gateways {}/{} up", self.gateways_up, self.gateways),
+            format!("Lines in use {}", self.in_use),
+        ];
+        if !self.down.is_empty() {
+            gateways.push(format!("Down: {}", self.down.join(",")));
+        }
+        let messages = vec![
+            format!("Waiting {}", self.waiting),
+            format!("Recording {}", self.recording),
+        ];
+        let dhcp = vec![match self.leases {
+            Some(n) => format!("DHCP on, {n} leases"),
+            None => "DHCP off".to_owned(),
+        }];
+        vec![
+            (STATUS[0], name),
+            (STATUS[1], gateways),
+            (STATUS[2], messages),
+            (STATUS[3], dhcp),
+        ]
+    }
+
+    /// The alert screen's rows; empty when there is nothing to alert about.
+    pub fn alert(&self) -> Vec<String> {
+        let mut rows = Vec::new();
+        if !self.down.is_empty() {
+            rows.push("ALERT gateway down".to_owned());
+            rows.push(self.down.join(","));
+        }
+        if let Some(why) = &self.storage {
+            rows.push("ALERT storage".to_owned());
+            rows.push(why.clone());
+        }
+        rows
+    }
+}
+
+/// The LAN address as the panel shows it: the DHCP interface's address and prefix, else the
+/// web console's listening address when it names one.
+fn lan_text(config: &Config) -> String {
+    if let Some(d) = &config.dhcp {
+        return match provisioning::dhcp::driver::interface_ipv4_net(&d.interface) {
+            Ok((address, prefix)) => format!("{address}/{prefix}"),
+            Err(_) => format!("{}: no address", d.interface),
+        };
+    }
+    match config.http.listen.ip() {
+        IpAddr::V4(a) if a != Ipv4Addr::UNSPECIFIED => a.to_string(),
+        IpAddr::V6(a) if !a.is_unspecified() => a.to_string(),
+        _ => "not set".to_owned(),
+    }
+}
+
+/// The admin console's URL, when the listening address names a host.
+fn console_url(config: &Config) -> Option<String> {
+    let listen = config.http.listen;
+    if listen.ip().is_unspecified() {
+        return None;
+    }
+    let scheme = match config.http.tls {
+        crate::config::Tls::Off => "http",
+        crate::config::Tls::On { .. } => "https",
+    };
+    Some(format!("{scheme}://{listen}"))
+}
+
+/// The machine's host name (`/proc/sys/kernel/hostname`), or `offhook`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "offhook".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        Status {
+            host: "box".into(),
+            lan: "10.99.0.1/24".into(),
+            url: Some("http://10.99.0.1:8080".into()),
+            gateways_up: 1,
+            gateways: 2,
+            down: vec!["gw2".into()],
+            in_use: 1,
+            waiting: 3,
+            recording: 1,
+            leases: Some(5),
+            storage: None,
+        }
+    }
+
+    #[test]
+    fn screens_say_what_the_appliance_does_and_fit_the_display() {
+        let s = status();
+        let screens = s.screens();
+        assert_eq!(
+            screens[0].1,
+            ["Offhook box", "LAN 10.99.0.1/24", "http://10.99.0.1:8080"]
+        );
+        assert_eq!(
+            screens[1].1,
+            ["Gateways 1/2 up", "Lines in use 1", "Down: gw2"]
+        );
+        assert_eq!(screens[2].1, ["Waiting 3", "Recording 1"]);
+        assert_eq!(screens[3].1, ["DHCP on, 5 leases"]);
+        // 16×2: two rows, 16 columns.
+        assert_eq!(
+            fit(&screens[0].1, 16, 2),
+            ["Offhook box", "LAN 10.99.0.1/24"]
+        );
+        assert_eq!(fit(&screens[1].1, 8, 2), ["Gateways", "Lines in"]);
+        assert_eq!(fit(&vec!["x".to_owned(); 6], 20, 8).len(), MAX_ROWS);
+    }
+
+    #[test]
+    fn the_alert_names_what_is_wrong_and_is_empty_otherwise() {
+        let mut s = status();
+        assert_eq!(s.alert(), ["ALERT gateway down", "gw2"]);
+        s.down.clear();
+        assert!(s.alert().is_empty());
+        s.storage = Some("3% free".into());
+        assert_eq!(s.alert(), ["ALERT storage", "3% free"]);
+        s.leases = None;
+        assert_eq!(s.screens()[3].1, ["DHCP off"]);
+    }
+}
