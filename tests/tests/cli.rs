@@ -258,18 +258,27 @@ fn a_mistyped_key_stops_serve_with_its_line_and_the_nearest_key() {
     );
 }
 
+/// `[federation]` is for a part not built yet: warned about, and serve starts. `[lcd]` starts
+/// the front panel, and serve starts too when no LCDd answers (it keeps trying).
 #[test]
 fn sections_of_parts_not_built_yet_are_warned_about_and_serve_starts() {
     let mut server = offhook_tests::Server::start(
         "[federation]\nsite = \"hq\"\n[lcd]\nserver = \"127.0.0.1:13666\"\n",
     );
     let log = server.log_text();
-    for section in ["[federation]", "[lcd]"] {
-        assert!(
-            log.lines()
-                .any(|l| l.contains("WARN") && l.contains(section) && l.contains("not built")),
-            "no warning naming {section}:\n{log}"
-        );
-    }
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("[federation]") && l.contains("not built")),
+        "no warning naming [federation]:\n{log}"
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("[lcd]") && l.contains("not built")),
+        "{log}"
+    );
+    assert!(
+        log.contains("front panel (LCDproc client)") && log.contains("127.0.0.1:13666"),
+        "{log}"
+    );
     assert!(server.terminate().success());
 }
