@@ -393,8 +393,8 @@ mod tests {
     fn status() -> Status {
         Status {
             host: "box".into(),
-            lan: "10.99.0.1/24".into(),
-            url: Some("http://10.99.0.1:8080".into()),
+            lan: "192.0.2.1/24".into(),
+            url: Some("http://192.0.2.1:8080".into()),
             gateways_up: 1,
             gateways: 2,
             down: vec!["gw2".into()],
@@ -412,7 +412,7 @@ mod tests {
         let screens = s.screens();
         assert_eq!(
             screens[0].1,
-            ["Offhook box", "LAN 10.99.0.1/24", "http://10.99.0.1:8080"]
+            ["Offhook box", "LAN 192.0.2.1/24", "http://192.0.2.1:8080"]
         );
         assert_eq!(
             screens[1].1,
@@ -423,7 +423,7 @@ mod tests {
         // 16×2: two rows, 16 columns.
         assert_eq!(
             fit(&screens[0].1, 16, 2),
-            ["Offhook box", "LAN 10.99.0.1/24"]
+            ["Offhook box", "LAN 192.0.2.1/24"]
         );
         assert_eq!(fit(&screens[1].1, 8, 2), ["Gateways", "Lines in"]);
         assert_eq!(fit(&vec!["x".to_owned(); 6], 20, 8).len(), MAX_ROWS);

@@ -110,7 +110,7 @@ async fn real_lcdd() {
             item: MenuItem::new(
                 "LAN",
                 MenuItemKind::Ip {
-                    value: "192.168.1.2".parse().unwrap(),
+                    value: "192.0.2.2".parse().unwrap(),
                 },
             ),
         },
@@ -151,7 +151,7 @@ async fn real_lcdd() {
     // digits and the last one commits the new address.
     lcdd.key("Down");
     lcdd.key("Enter");
-    wait_for_text(&lcdd, "192.168.001.002").await;
+    wait_for_text(&lcdd, "192.000.002.002").await;
     lcdd.key("Up");
     for _ in 0..12 {
         lcdd.key("Enter");
@@ -168,7 +168,7 @@ async fn real_lcdd() {
         panic!("{seen:?}")
     };
     let address: std::net::Ipv4Addr = value.parse().expect("LCDd reports a plain address");
-    assert_ne!(address.to_string(), "192.168.1.2");
+    assert_ne!(address.to_string(), "192.0.2.2");
     lcdd.key("Escape");
 
     // LCDd goes away and comes back: the client reconnects and replays its screen.

@@ -1,5 +1,9 @@
 //! The station manager's own tests: several phones, requests rung on several, and phones added
 //! and removed while running.
+use std::time::Duration;
+
+use gateway_control::model::Codec;
+
 use super::*;
 
 #[test]

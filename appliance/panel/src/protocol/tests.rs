@@ -224,11 +224,11 @@ fn encodings() {
                 parent: Some(id("lan")),
                 id: id("ip"),
                 set: vec![
-                    MenuSet::Ip("10.0.0.2".parse().unwrap()),
+                    MenuSet::Ip("192.0.2.20".parse().unwrap()),
                     MenuSet::Hidden(false),
                 ],
             },
-            "menu_set_item \"lan\" ip -value \"10.0.0.2\" -is_hidden false\n",
+            "menu_set_item \"lan\" ip -value \"192.0.2.20\" -is_hidden false\n",
         ),
         (Command::MenuSetMain(None), "menu_set_main \"\"\n"),
         (Command::Output(Output::Bits(5)), "output 5\n"),

@@ -273,14 +273,14 @@ fn user_updates_survive_a_replay() {
         item: MenuItem::new(
             "LAN",
             MenuItemKind::Ip {
-                value: "192.168.1.2".parse().unwrap(),
+                value: "192.0.2.2".parse().unwrap(),
             },
         ),
     })
     .unwrap();
     let _ = sent(&mut s);
     // LCDd pads addresses with zeros; a value that does not read as the type changes nothing.
-    s.handle_input(b"menuevent update dhcp off\nmenuevent update lan 010.000.000.009\n");
+    s.handle_input(b"menuevent update dhcp off\nmenuevent update lan 192.000.002.029\n");
     s.handle_input(b"menuevent update dhcp maybe\nmenuevent update nosuch on\n");
     s.handle_disconnected();
     s.handle_connected(t0());
@@ -290,5 +290,5 @@ fn user_updates_survive_a_replay() {
         replay.contains("menu_add_item \"\" dhcp checkbox -text \"DHCP\" -value off "),
         "{replay}"
     );
-    assert!(replay.contains("-value \"10.0.0.9\""), "{replay}");
+    assert!(replay.contains("-value \"192.0.2.29\""), "{replay}");
 }
