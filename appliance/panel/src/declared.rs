@@ -285,7 +285,7 @@ impl Declared {
     }
 }
 
-/// An address as LCDd's ip item reports it: IPv4 octets may be zero-padded (`010.000.000.009`),
+/// An address as LCDd's ip item reports it: IPv4 octets may be zero-padded (`192.000.002.009`),
 /// which `Ipv4Addr`'s parser refuses.
 fn padded_ip(value: &str) -> Option<IpAddr> {
     let value = value.trim();

@@ -21,7 +21,7 @@
 //!   answers `success`; `client_del_key` of an unknown key answers `success`; `info` answers a
 //!   bare text line; `listen`/`ignore`/`menuevent` lines arrive between the answers; `\\`
 //!   shows one backslash; the client's main menu is `_client_menu_` in `menuevent` lines; an
-//!   ip item reports `update` with an unpadded address (`0.168.1.2`) though it shows zero-padded
+//!   ip item reports `update` with an unpadded address (`0.0.2.2`) though it shows zero-padded
 //!   octets while editing; the curses driver names the arrow keys `Up`, `Down`, `Left` and
 //!   `Right`, Return `Enter` and Escape `Escape` (with `ESCDELAY=25`); the key configured as
 //!   `[menu] MenuKey` is taken by LCDd's menu and never reaches a client as `key`.
