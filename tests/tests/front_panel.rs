@@ -1,5 +1,5 @@
 //! The front panel against the real LCDd (Debian package lcdproc) with its `curses` driver in a
-//! tmux pane of 20×4: the appliance (`offhook serve` with `[lcd] server`) shows its status
+//! tmux pane of 20×4, and of 16×2: the appliance (`offhook serve` with `[lcd] server`) shows its status
 //! screens, which LCDd rotates; the gateway it controls shows up; LCDd killed and started
 //! again, the screens come back by themselves. LCDd and tmux are required: without them this
 //! test fails.
@@ -23,7 +23,17 @@ fn shows(lcdd: &Lcdd, text: &str) {
 
 #[test]
 fn status_screens_on_a_real_lcdd_and_back_after_it_restarts() {
-    let lcdd = Lcdd::start(20, 4);
+    run(20, 4);
+}
+
+/// The smaller common display: each screen's first two rows, cut to 16 columns.
+#[test]
+fn status_screens_on_a_16x2_display() {
+    run(16, 2);
+}
+
+fn run(width: u16, height: u16) {
+    let lcdd = Lcdd::start(width, height);
     let agent: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let gateway: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let server = Server::start(&format!(
