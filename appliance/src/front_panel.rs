@@ -86,6 +86,7 @@ impl Panel {
         config: &Config,
     ) -> tokio::task::JoinHandle<()> {
         let source = Source {
+            host: host_name(),
             core,
             gateways,
             lan: lan_text(config),
@@ -220,6 +221,8 @@ fn row_id(row: usize) -> Id {
 
 /// Where the status comes from.
 struct Source {
+    /// Read once: the host name does not change while Offhook runs.
+    host: String,
     core: VoiceMessaging,
     gateways: Arc<dyn GatewayStatus>,
     lan: String,
@@ -251,7 +254,7 @@ impl Source {
             .filter(|p| p.state != offhook_domain::health::State::Ok)
             .map(|p| p.detail);
         Status {
-            host: host_name(),
+            host: self.host.clone(),
             lan: self.lan.clone(),
             url: self.url.clone(),
             gateways_up: gateways.iter().filter(|g| g.up).count(),
