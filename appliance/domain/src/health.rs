@@ -13,8 +13,14 @@ use crate::VoiceMessaging;
 /// How long the database may take to answer the health check before it counts as down.
 const DB_ANSWER: Duration = Duration::from_secs(2);
 
-/// Below this share of its disk free, the data directory is `degraded`.
+/// Below this share of its disk free, and below [`LOW_DISK_BYTES`] too, the data directory is
+/// `degraded`.
 const LOW_DISK_PERCENT: u64 = 5;
+
+/// Below this many bytes free, and below [`LOW_DISK_PERCENT`] of the disk too, the data
+/// directory is `degraded`. Both, because a share alone cries wolf on a big disk: 10 GiB free of
+/// 250 is 4 %, and still about 1,400 hours of Opus messages; 2 GiB is about 70 hours of G.711.
+const LOW_DISK_BYTES: u64 = 2 << 30;
 
 /// More messages than this waiting for the transcoder is `degraded`: it is not keeping up.
 const TRANSCODER_BACKLOG: usize = 1000;
@@ -75,7 +81,9 @@ fn size(bytes: u64) -> String {
 
 /// The storage part from the disk's free and total bytes.
 fn storage(free: u64, total: u64, spool: (usize, u64)) -> Part {
-    let low = total > 0 && free.saturating_mul(100) < total.saturating_mul(LOW_DISK_PERCENT);
+    let low = total > 0
+        && free.saturating_mul(100) < total.saturating_mul(LOW_DISK_PERCENT)
+        && free < LOW_DISK_BYTES;
     Part {
         name: "storage",
         state: if low { State::Degraded } else { State::Ok },
@@ -218,16 +226,26 @@ mod tests {
     const GIB: u64 = 1 << 30;
 
     #[test]
-    fn a_disk_below_five_percent_free_is_degraded() {
-        let s = storage(5 * GIB, 100 * GIB, (1, 3 * 1024 * 1024));
+    fn a_disk_below_five_percent_and_two_gib_free_is_degraded() {
+        let s = storage(2 * GIB, 40 * GIB, (1, 3 * 1024 * 1024));
         assert_eq!(s.state, State::Ok);
         assert_eq!(
             s.detail,
-            "5.0 GiB free of 100.0 GiB; upload spool 3.0 MiB in 1 segment(s)"
+            "2.0 GiB free of 40.0 GiB; upload spool 3.0 MiB in 1 segment(s)"
         );
-        let s = storage(5 * GIB - 1, 100 * GIB, (0, 0));
+        let s = storage(2 * GIB - 1, 40 * GIB, (0, 0));
         assert_eq!(s.state, State::Degraded);
         assert!(s.detail.contains("507"), "{}", s.detail);
+        // 3.9 % of a big disk is still gigabytes: not an alert (CI's machine, 9.9 of 252 GiB).
+        assert_eq!(storage(9 * GIB, 252 * GIB, (0, 0)).state, State::Ok);
+        // Under 2 GiB of a small disk, but 5 % of it: not an alert either.
+        assert_eq!(storage(GIB, 16 * GIB, (0, 0)).state, State::Ok);
+        assert_eq!(storage(GIB - 1, 20 * GIB, (0, 0)).state, State::Degraded);
+        assert_eq!(storage(2 * GIB, 100 * GIB, (0, 0)).state, State::Ok);
+        assert_eq!(
+            storage(2 * GIB - 1, 100 * GIB, (0, 0)).state,
+            State::Degraded
+        );
         assert_eq!(
             storage(0, 0, (0, 0)).state,
             State::Ok,
