@@ -30,6 +30,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The LAN's settings do not hang together.
+    #[error("{0}")]
+    Network(String),
 }
 
 /// The voice-messaging core's settings.
@@ -43,6 +46,7 @@ pub struct Config {
     pub(crate) transcode_workers: Option<usize>,
     pub(crate) quota_per_user: u64,
     pub(crate) upload_rate: Option<Rate>,
+    pub(crate) network: crate::network::Network,
 }
 
 impl Default for Config {
@@ -59,6 +63,7 @@ impl Default for Config {
                 bytes: 64 << 20,
                 per: Duration::from_secs(60),
             }),
+            network: crate::network::Network::default(),
         }
     }
 }
@@ -74,6 +79,15 @@ fn positive(d: Duration, name: &'static str) -> Result<(), ConfigError> {
 }
 
 impl Config {
+    /// The LAN's settings from the config file (none set, DHCP off); refused if they do not
+    /// hang together ([`crate::network::Network::check`]).
+    pub fn network(&mut self, n: crate::network::Network) -> Result<&mut Self, ConfigError> {
+        n.check(&[])
+            .map_err(|(key, why)| ConfigError::Network(format!("{key}: {why}")))?;
+        self.network = n;
+        Ok(self)
+    }
+
     /// Audio retention (30 days).
     pub fn retention(&mut self, r: Retention) -> Result<&mut Self, ConfigError> {
         if let Retention::Period(d) = r {

@@ -147,6 +147,24 @@ fn retention(last: Option<(i64, Result<usize, String>)>, now_ms: i64, every: Dur
     }
 }
 
+/// The LAN settings' part: what is asked, and what applying it gave.
+fn network(asked: &crate::network::Network, applied: Option<Result<String, String>>) -> Part {
+    let (state, detail) = match applied {
+        Some(Ok(what)) => (State::Ok, what),
+        Some(Err(why)) => (State::Degraded, why),
+        None if asked.address.is_none() && !asked.dhcp => (
+            State::Ok,
+            "the LAN interface's address is left to the system; DHCP server off".to_owned(),
+        ),
+        None => (State::Ok, "being applied".to_owned()),
+    };
+    Part {
+        name: "network",
+        state,
+        detail,
+    }
+}
+
 impl VoiceMessaging {
     /// The health of each part of the core (see the module's doc).
     pub async fn health(&self) -> Vec<Part> {
@@ -215,6 +233,7 @@ impl VoiceMessaging {
                     clients.online_count()
                 ),
             },
+            network(&self.network(), self.0.settings.network_applied()),
         ]
     }
 }
@@ -255,6 +274,28 @@ mod tests {
         assert_eq!(size(1024), "1.0 KiB");
         assert_eq!(size(1 << 50), "1024.0 TiB", "no unit beyond TiB");
         assert_eq!(size((1 << 40) - (1 << 29)), "1023.5 GiB");
+    }
+
+    #[test]
+    fn the_network_part_says_what_applying_gave() {
+        let mut asked = crate::network::Network::default();
+        let p = network(&asked, None);
+        assert_eq!(
+            (p.state, p.detail.contains("left to the system")),
+            (State::Ok, true)
+        );
+        asked.dhcp = true;
+        assert_eq!(network(&asked, None).detail, "being applied");
+        let p = network(&asked, Some(Ok("lan0 192.0.2.10/24".into())));
+        assert_eq!(
+            (p.state, p.detail.as_str()),
+            (State::Ok, "lan0 192.0.2.10/24")
+        );
+        let p = network(&asked, Some(Err("no interface".into())));
+        assert_eq!(
+            (p.state, p.detail.as_str()),
+            (State::Degraded, "no interface")
+        );
     }
 
     #[test]
@@ -306,7 +347,8 @@ mod tests {
                 ("storage", None),
                 ("transcoder", Some(State::Ok)),
                 ("retention", Some(State::Ok)),
-                ("clients", Some(State::Ok))
+                ("clients", Some(State::Ok)),
+                ("network", Some(State::Ok))
             ]
         );
         assert_ne!(parts[1].state, State::Down, "{}", parts[1].detail);

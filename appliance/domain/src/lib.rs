@@ -26,6 +26,7 @@ pub mod limits;
 pub mod mailbox;
 pub mod messaging;
 pub mod metrics;
+pub mod network;
 mod phones;
 mod presence;
 pub mod settings;

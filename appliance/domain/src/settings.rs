@@ -1,6 +1,7 @@
-//! Settings an admin changes while the appliance runs (the web console's Settings): how long
-//! message audio is kept (`messages.retention`) and how much each user's sent messages may hold
-//! (`messages.quota_per_user`).
+//! Settings an admin changes while the appliance runs (the web console's Settings and the front
+//! panel's set-up menu): how long message audio is kept (`messages.retention`), how much each
+//! user's sent messages may hold (`messages.quota_per_user`), and the LAN's settings
+//! (`lan.address`, `lan.gateway`, `dhcp.server`, `dhcp.pool`; [`crate::network`]).
 //!
 //! The config file gives each its value at start. A value set here is kept in the database
 //! (`settings` table) and wins over the file's from then on, restarts included, until it is
@@ -22,9 +23,24 @@ use tracing::info;
 use crate::VoiceMessaging;
 use crate::config::{Config, Retention};
 use crate::db;
+use crate::network::{self, Network};
 
 /// The keys a console may set, as in the config file.
-pub const KEYS: &[&str] = &[RETENTION, QUOTA];
+pub const KEYS: &[&str] = &[
+    RETENTION,
+    QUOTA,
+    network::ADDRESS,
+    network::GATEWAY,
+    network::DHCP,
+    network::POOL,
+];
+/// The LAN's keys among [`KEYS`].
+const NETWORK_KEYS: [&str; 4] = [
+    network::ADDRESS,
+    network::GATEWAY,
+    network::DHCP,
+    network::POOL,
+];
 const RETENTION: &str = "messages.retention";
 const QUOTA: &str = "messages.quota_per_user";
 
@@ -164,22 +180,43 @@ pub enum ChangeError {
 pub(crate) struct Live {
     retention: Retention,
     quota_per_user: u64,
+    network: Network,
     /// The console's values, by key.
     console: BTreeMap<&'static str, String>,
 }
 
-/// The settings now in force, under a lock read on every upload and sweep.
+/// The settings now in force, under a lock read on every upload and sweep; the LAN's are also
+/// published to their watchers, and the outcome of applying them is kept for the health check.
 #[derive(Debug)]
-pub(crate) struct LiveSettings(RwLock<Live>);
+pub(crate) struct LiveSettings(
+    RwLock<Live>,
+    tokio::sync::watch::Sender<Network>,
+    std::sync::Mutex<Option<Result<String, String>>>,
+);
 
 impl LiveSettings {
     /// The config's values, before the database's are read.
     pub(crate) fn new(config: &Config) -> Self {
-        Self(RwLock::new(Live {
-            retention: config.retention,
-            quota_per_user: config.quota_per_user,
-            console: BTreeMap::new(),
-        }))
+        Self(
+            RwLock::new(Live {
+                retention: config.retention,
+                quota_per_user: config.quota_per_user,
+                network: config.network.clone(),
+                console: BTreeMap::new(),
+            }),
+            tokio::sync::watch::Sender::new(config.network.clone()),
+            std::sync::Mutex::new(None),
+        )
+    }
+
+    /// What applying the LAN's settings last gave: `Ok(what is in force)` or `Err(why not)`.
+    pub(crate) fn network_applied(&self) -> Option<Result<String, String>> {
+        self.2.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The LAN's settings now, and every change from now on.
+    pub(crate) fn watch_network(&self) -> tokio::sync::watch::Receiver<Network> {
+        self.1.subscribe()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
@@ -214,6 +251,11 @@ impl LiveSettings {
                     None => config.quota_per_user,
                 };
             }
+            k if NETWORK_KEYS.contains(&k) => {
+                let v = value.map_or_else(|| config.network.text(k), str::to_owned);
+                live.network.set(k, &v)?;
+                self.1.send_replace(live.network.clone());
+            }
             _ => return Err("not a setting the console can change".into()),
         }
         match value {
@@ -221,6 +263,26 @@ impl LiveSettings {
             None => live.console.remove(key),
         };
         Ok(())
+    }
+
+    /// The LAN's settings as they would be with `changes` made: checked one by one, then as a
+    /// whole.
+    fn network_with(
+        &self,
+        config: &Config,
+        changes: &[(&'static str, Option<String>)],
+    ) -> Result<Network, (&'static str, String)> {
+        let mut n = self.read().network.clone();
+        let mut changed = Vec::new();
+        for (k, v) in changes.iter().filter(|(k, _)| NETWORK_KEYS.contains(k)) {
+            let v = v.clone().unwrap_or_else(|| config.network.text(k));
+            n.set(k, &v).map_err(|why| (*k, why))?;
+            changed.push(*k);
+        }
+        if !changed.is_empty() {
+            n.check(&changed)?;
+        }
+        Ok(n)
     }
 }
 
@@ -276,6 +338,30 @@ impl VoiceMessaging {
                 source: source(QUOTA),
             },
         ]
+        .into_iter()
+        .chain(NETWORK_KEYS.into_iter().map(|k| Setting {
+            key: k,
+            value: live.network.text(k),
+            file: config.network.text(k),
+            source: source(k),
+        }))
+        .collect()
+    }
+
+    /// The LAN's settings now in force.
+    pub fn network(&self) -> Network {
+        self.0.settings.read().network.clone()
+    }
+
+    /// The LAN's settings now, and every change from now on (for whoever applies them).
+    pub fn watch_network(&self) -> tokio::sync::watch::Receiver<Network> {
+        self.0.settings.watch_network()
+    }
+
+    /// Whoever applies the LAN's settings reports here what it did (`Ok`: what is now in force,
+    /// in words) or why it could not (`Err`); the health check's `network` part says it.
+    pub fn network_applied(&self, outcome: Result<String, String>) {
+        *self.0.settings.2.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
     }
 
     /// Sets settings from the console: each `(key, value)`; a `None` value clears the
@@ -296,12 +382,21 @@ impl VoiceMessaging {
             if let Some(v) = &value {
                 let ok = match k {
                     RETENTION => parse_retention(v).map(drop),
-                    _ => parse_quota(v).map(drop),
+                    QUOTA => parse_quota(v).map(drop),
+                    // Checked below, as a whole.
+                    _ => Ok(()),
                 };
                 ok.map_err(invalid)?;
             }
             checked.push((k, value.map(|v| v.trim().to_owned())));
         }
+        self.0
+            .settings
+            .network_with(&self.0.config, &checked)
+            .map_err(|(key, why)| ChangeError::Invalid {
+                key: key.to_owned(),
+                why,
+            })?;
         let rows = checked.clone();
         self.0
             .db
@@ -351,6 +446,70 @@ mod tests {
 
     fn of<'a>(all: &'a [Setting], key: &str) -> &'a Setting {
         all.iter().find(|s| s.key == key).unwrap()
+    }
+
+    fn change(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_lans_settings_change_as_a_whole_are_watched_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = open(dir.path()).await;
+        let mut watch = core.watch_network();
+        assert_eq!(*watch.borrow_and_update(), Network::default());
+        // The pool alone is not in a subnet yet; DHCP on without a pool is refused.
+        let e = core
+            .change_settings(change(&[("dhcp.server", Some("on"))]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "dhcp.server: needs a pool");
+        let e = core
+            .change_settings(change(&[
+                ("lan.address", Some("192.0.2.10/24")),
+                ("dhcp.pool", Some("192.0.2.5-192.0.2.20")),
+                ("dhcp.server", Some("on")),
+            ]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "dhcp.pool: holds the LAN address");
+        assert!(!watch.has_changed().unwrap(), "a refusal publishes nothing");
+        assert_eq!(core.network(), Network::default());
+        core.change_settings(change(&[
+            ("lan.address", Some("192.0.2.10/24")),
+            ("lan.gateway", Some("192.0.2.1")),
+            ("dhcp.pool", Some("192.0.2.100-192.0.2.199")),
+            ("dhcp.server", Some("on")),
+        ]))
+        .await
+        .unwrap();
+        assert!(watch.has_changed().unwrap());
+        let n = watch.borrow_and_update().clone();
+        assert_eq!(n.text("lan.address"), "192.0.2.10/24");
+        assert!(n.dhcp);
+        let e = core
+            .change_settings(change(&[("lan.address", Some("198.51.100.7/24"))]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "lan.address: not in 198.51.100.0/24");
+        drop(core);
+        let core = open(dir.path()).await;
+        assert_eq!(core.network(), n, "kept across a restart");
+        assert_eq!(of(&core.settings(), "dhcp.server").source, Source::Console);
+        assert_eq!(of(&core.settings(), "dhcp.server").file, "off");
+        // Back to the file's: DHCP off first, or the pool's clearing is refused.
+        let e = core
+            .change_settings(change(&[("dhcp.pool", None)]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "dhcp.pool: needs a pool");
+        core.change_settings(change(&[("dhcp.pool", None), ("dhcp.server", None)]))
+            .await
+            .unwrap();
+        assert!(!core.network().dhcp);
     }
 
     #[tokio::test]

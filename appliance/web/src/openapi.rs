@@ -320,7 +320,7 @@ pub fn document() -> Value {
                             "user": uuid.clone(), "available": {"type": "boolean"}}}},
                         "subsystems": {"type": "array", "description": "admins only: the core's parts",
                             "items": {"type": "object", "properties": {
-                            "name": {"type": "string", "enum": ["database", "storage", "transcoder", "retention", "clients"]},
+                            "name": {"type": "string", "enum": ["database", "storage", "transcoder", "retention", "clients", "network"]},
                             "state": {"type": "string", "enum": ["ok", "degraded", "down"]},
                             "detail": {"type": "string"}}}},
                         "lines": {"type": "array", "description": "admins only: every phone line and what it does (about a second old)",
