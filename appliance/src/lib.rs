@@ -12,6 +12,7 @@ pub mod front_panel;
 pub mod gateways;
 pub mod log_ring;
 pub mod logging;
+pub mod network;
 pub mod prompts;
 pub mod provisioning;
 pub mod server;

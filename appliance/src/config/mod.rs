@@ -27,6 +27,7 @@ pub mod media;
 pub mod megaco;
 pub mod messages;
 pub mod mgcp;
+pub mod network;
 pub mod provisioning;
 pub mod sip;
 pub mod station;
@@ -155,6 +156,7 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("gateway", Shape::Array(gateway::KEYS)),
     ("station", Shape::Array(station::KEYS)),
     ("trunk", Shape::Array(trunk::KEYS)),
+    ("network", Shape::Table(network::KEYS)),
     ("dhcp", Shape::Table(dhcp::KEYS)),
     ("tftp", Shape::Table(provisioning::TFTP_KEYS)),
     ("provisioning", Shape::Table(provisioning::KEYS)),
@@ -273,6 +275,8 @@ pub struct Config {
     pub stations: Vec<Station>,
     /// The `[[trunk]]` entries (FXO ports).
     pub trunks: Vec<Trunk>,
+    /// `[network]`: the LAN interface and its settings.
+    pub network: network::Network,
     /// `[dhcp]`, when it names an interface.
     pub dhcp: Option<Dhcp>,
     /// `[tftp]`.
@@ -310,6 +314,8 @@ struct Raw {
     #[serde(default)]
     trunk: Vec<trunk::Raw>,
     dhcp: Option<dhcp::Raw>,
+    #[serde(default)]
+    network: network::Raw,
     #[serde(default)]
     tftp: provisioning::TftpRaw,
     #[serde(default)]
@@ -374,6 +380,7 @@ impl Config {
         let gateways = gateway::build(u.gateway)?;
         let trunks = trunk::build(u.trunk, &gateways)?;
         let stations = station::build(u.station, &gateways, &trunks)?;
+        let dhcp = Dhcp::build(u.dhcp)?;
         Ok(Self {
             http: Http::build(u.http, d.http)?,
             messages: Messages::build(u.messages, d.messages)?,
@@ -385,7 +392,8 @@ impl Config {
             gateways,
             stations,
             trunks,
-            dhcp: Dhcp::build(u.dhcp)?,
+            network: network::Network::build(u.network, dhcp.as_ref())?,
+            dhcp,
             tftp: Tftp::build(u.tftp)?,
             provisioning: Provisioning::build(u.provisioning)?,
             sip: Sip::build(u.sip, d.sip)?,

@@ -212,35 +212,39 @@ pub(super) async fn run_dhcp(
     // Reservations edited while serving.
     let (refresh, refresh_core, refresh_d, mut last) =
         (handle.clone(), core.clone(), d.clone(), reserved);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(RESERVATIONS_REFRESH);
-        loop {
-            tick.tick().await;
-            let Ok(now) = refresh_core.db().read(devices::reservations).await else {
-                continue;
-            };
-            if now != last {
-                let all = reservations(&refresh_d, &now);
-                info!(reservations = all.len(), "DHCP reservations reloaded");
-                refresh.set_reservations(all);
-                last = now;
+    let mut helpers = Helpers::default();
+    helpers.0.push(
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RESERVATIONS_REFRESH);
+            loop {
+                tick.tick().await;
+                let Ok(now) = refresh_core.db().read(devices::reservations).await else {
+                    continue;
+                };
+                if now != last {
+                    let all = reservations(&refresh_d, &now);
+                    info!(reservations = all.len(), "DHCP reservations reloaded");
+                    refresh.set_reservations(all);
+                    last = now;
+                }
             }
-        }
-    });
+        })
+        .abort_handle(),
+    );
     let counted = handle.clone();
-    publish(
+    helpers.0.push(publish(
         core.metrics(),
         "offhook_dhcp_total",
         "DHCP server messages, leases and drops, by kind.",
         move || counted.with_server(|s| s.stats().counters()).to_vec(),
-    );
+    ));
     let counted = handle.clone();
-    publish(
+    helpers.0.push(publish(
         core.metrics(),
         "offhook_dhcp_driver_total",
         "DHCP socket and lease-store events, by kind.",
         move || counted.driver_stats().counters().to_vec(),
-    );
+    ));
     let driver_config = dhcp_driver::DriverConfig {
         interface: Some(d.interface.clone()),
         listen: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 67),

@@ -2,7 +2,9 @@
 //! as DHCP first sees them, reservations from the devices' table), the TFTP server and the
 //! HTTP provisioning server (the phones' generated files, the TFTP root, firmware).
 //!
-//! All of it is off until `[dhcp] interface` names the LAN. The interface may not be up when
+//! TFTP and HTTP provisioning are off until `[dhcp] interface` names the LAN; the DHCP server
+//! is on while the setting `dhcp.server` is ([`DhcpServer`], driven by [`crate::network`]). The
+//! interface may not be up when
 //! the appliance starts (a cable, a late network service): the servers wait for its address,
 //! trying again every few seconds, and the rest of the appliance runs meanwhile.
 
@@ -157,14 +159,14 @@ impl Directory for PhoneDirectory {
     }
 }
 
-/// Publishes a family of counters to /metrics every [`METRICS_INTERVAL`], for as long as the
-/// process runs.
+/// Publishes a family of counters to /metrics every [`METRICS_INTERVAL`], until the handle
+/// returned is aborted (or for as long as the process runs).
 fn publish(
     metrics: &Arc<offhook_domain::metrics::Metrics>,
     family: &'static str,
     help: &'static str,
     counters: impl Fn() -> Vec<(&'static str, u64)> + Send + 'static,
-) {
+) -> tokio::task::AbortHandle {
     let metrics = metrics.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(METRICS_INTERVAL);
@@ -172,7 +174,70 @@ fn publish(
             tick.tick().await;
             metrics.set_family(family, help, counters());
         }
-    });
+    })
+    .abort_handle()
+}
+
+/// Tasks that serve a server and end with it: aborted when this is dropped (the server's own
+/// future ended, or was aborted when the DHCP server was switched off).
+#[derive(Debug, Default)]
+struct Helpers(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Helpers {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+/// The DHCP server, switched on, off or restarted as the LAN's settings change (from the front
+/// panel or the web console): [`Self::set`] stops the one serving, if its settings differ, and
+/// starts the new one once the old one's socket is closed.
+#[derive(Debug)]
+pub struct DhcpServer {
+    core: VoiceMessaging,
+    config: Config,
+    running: Option<(config::Dhcp, tokio::task::JoinHandle<()>)>,
+}
+
+impl DhcpServer {
+    /// Nothing served yet.
+    pub fn new(core: &VoiceMessaging, config: &Config) -> Self {
+        Self {
+            core: core.clone(),
+            config: config.clone(),
+            running: None,
+        }
+    }
+
+    /// What it serves now.
+    pub fn serving(&self) -> Option<&config::Dhcp> {
+        self.running.as_ref().map(|(d, _)| d)
+    }
+
+    /// Serves with `d` from now on (`None`: stops serving).
+    pub async fn set(&mut self, d: Option<config::Dhcp>) {
+        if self.serving() == d.as_ref() {
+            return;
+        }
+        if let Some((old, task)) = self.running.take() {
+            task.abort();
+            // Cancelled: its socket is closed once this returns.
+            let _ = task.await;
+            info!(interface = %old.interface, "DHCP server stopped");
+        }
+        let Some(d) = d else { return };
+        let (core, config, served) = (self.core.clone(), self.config.clone(), d.clone());
+        let task = tokio::spawn(async move {
+            let lan = wait_for_lan(&served).await;
+            info!(interface = %served.interface, address = %lan.address, "DHCP server starting");
+            if let Err(e) = run_dhcp(&core, &config, &served, &lan).await {
+                warn!(error = %e, "the DHCP server stopped");
+            }
+        });
+        self.running = Some((d, task));
+    }
 }
 
 /// Where the LAN's services are, once the interface has its address.
@@ -330,9 +395,6 @@ pub async fn start(
                     warn!(error = %e, "the HTTP provisioning server stopped");
                 }
             });
-        }
-        if let Err(e) = run_dhcp(&core, &config, &d, &lan).await {
-            warn!(error = %e, "the DHCP server stopped");
         }
     });
     Ok(Some(files))
