@@ -343,9 +343,59 @@ pub(super) async fn set_stations(
     }
 }
 
+/// The account [`Web::reset_admin_password`] resets.
+pub(crate) const PANEL_ADMIN: &str = "admin";
+
+/// The letters of a one-time password: no 0/O, 1/l/I, read off a small display and typed by
+/// hand.
+const ONE_TIME_LETTERS: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+/// Its length: 12 letters of 31, about 59 bits.
+const ONE_TIME_LEN: usize = 12;
+
+impl Web {
+    /// The front panel's "reset password": a new random password for the admin account
+    /// [`PANEL_ADMIN`] (made if there is none), returned to be shown once and never kept in
+    /// clear; the account's sessions end, as on any password change. Refused if a user of that
+    /// name exists who is not an admin (the panel does not make anyone an admin).
+    pub async fn reset_admin_password(&self) -> Result<String, String> {
+        use rand::RngCore;
+        let mut bytes = [0u8; ONE_TIME_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        // 256 is not a multiple of 31: the first 8 letters are a little likelier (by 1 in 256),
+        // which costs well under a bit of the 59.
+        let password: String = bytes
+            .iter()
+            .map(|b| char::from(ONE_TIME_LETTERS[usize::from(*b) % ONE_TIME_LETTERS.len()]))
+            .collect();
+        let core = self.core();
+        let users = core.users().await.map_err(|e| e.to_string())?;
+        let user = match users.iter().find(|u| u.username == PANEL_ADMIN) {
+            Some(u) if !u.admin => return Err(format!("{PANEL_ADMIN} is not an admin")),
+            Some(_) => core
+                .update_user(PANEL_ADMIN.into(), None, Some(password.clone()), None)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => core
+                .add_user(users::NewUser {
+                    username: PANEL_ADMIN.into(),
+                    display: None,
+                    password: password.clone(),
+                    admin: true,
+                    line: None,
+                })
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        self.end_sessions_of(user.id);
+        info!(user = %user.username, by = "front panel", "password reset; sessions ended");
+        Ok(password)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Edit;
+    use offhook_domain::db::users;
 
     #[test]
     fn dial_in_fields_tell_null_from_absent() {
@@ -359,5 +409,89 @@ mod tests {
             (Some(Some("2041".into())), Some(Some("4321".into())))
         );
         assert!(serde_json::from_str::<Edit>(r#"{"number": 2041}"#).is_err());
+    }
+
+    struct NoGateways;
+
+    impl crate::GatewayStatus for NoGateways {
+        fn health(&self) -> Vec<crate::GatewayHealth> {
+            vec![]
+        }
+    }
+
+    #[tokio::test]
+    async fn the_panels_password_reset_makes_or_resets_the_admin_and_ends_its_sessions() {
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let core = offhook_domain::VoiceMessaging::open(
+            dir.path(),
+            offhook_domain::Config::default(),
+            Arc::new(offhook_domain::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        let web = crate::Web::new(core.clone(), crate::Config::default(), Arc::new(NoGateways));
+        let first = web.reset_admin_password().await.unwrap();
+        assert_eq!(first.len(), 12);
+        assert!(
+            first.bytes().all(|b| super::ONE_TIME_LETTERS.contains(&b)),
+            "{first}"
+        );
+        let admin = core
+            .login("admin".into(), first.clone())
+            .await
+            .unwrap()
+            .expect("signs in");
+        assert!(admin.admin);
+        let token = web.new_session(&admin).token;
+        let second = web.reset_admin_password().await.unwrap();
+        assert_ne!(first, second);
+        assert!(
+            core.login("admin".into(), first.clone())
+                .await
+                .unwrap()
+                .is_none(),
+            "the old one is gone"
+        );
+        assert!(
+            core.login("admin".into(), second.clone())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            web.authenticate(Some(&token)).is_err(),
+            "its sessions ended"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let core = offhook_domain::VoiceMessaging::open(
+            dir.path(),
+            offhook_domain::Config::default(),
+            Arc::new(offhook_domain::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        core.add_user(users::NewUser {
+            username: "admin".into(),
+            display: None,
+            password: "pw".into(),
+            admin: false,
+            line: None,
+        })
+        .await
+        .unwrap();
+        let web = crate::Web::new(core.clone(), crate::Config::default(), Arc::new(NoGateways));
+        assert_eq!(
+            web.reset_admin_password().await.unwrap_err(),
+            "admin is not an admin"
+        );
+        assert!(
+            core.login("admin".into(), "pw".into())
+                .await
+                .unwrap()
+                .is_some(),
+            "left alone"
+        );
     }
 }

@@ -1,6 +1,6 @@
 // The admin console of Offhook's web client: the appliance's health, its live log, and the
 // users (add, edit, delete, contact lists, phone lines), the settings that change while it runs
-// (retention, quota) and, to read, its network settings and HTTPS certificate. Every form shows the server's error by its field.
+// (retention, quota, the LAN's address and DHCP server) and, to read, its network settings and HTTPS certificate. Every form shows the server's error by its field.
 
 import { $, el, api, session } from './common.js';
 
@@ -193,7 +193,11 @@ $('user-form').addEventListener('submit', async (ev) => {
 // ---------------------------------------------------------------------------------------------
 // Settings: each field by its key, with the config file's value and where the value comes from.
 
-const SETTINGS = { 'messages.retention': 'retention', 'messages.quota_per_user': 'quota' };
+const SETTINGS = {
+  'messages.retention': 'retention', 'messages.quota_per_user': 'quota',
+  'lan.address': 'lan-address', 'lan.gateway': 'lan-gateway',
+  'dhcp.server': 'dhcp-server', 'dhcp.pool': 'dhcp-pool',
+};
 let settingsShown = [];
 
 function showSettings(body) {
@@ -203,7 +207,7 @@ function showSettings(body) {
     if (!id) continue;
     $(`set-${id}`).value = s.value;
     $(`hint-set-${id}`).textContent = s.source === 'console'
-      ? `Set here (the config file says ${s.file}).` : 'From the config file.';
+      ? `Set here (the config file says ${s.file || 'nothing'}).` : 'From the config file.';
   }
   const net = $('network').tBodies[0];
   net.replaceChildren();
@@ -219,7 +223,7 @@ async function loadSettings() {
 }
 
 async function saveSettings(change) {
-  for (const id of ['err-set-retention', 'err-set-quota', 'err-set-form', 'settings-status']) $(id).textContent = '';
+  for (const id of [...Object.values(SETTINGS).map((k) => `err-set-${k}`), 'err-set-form', 'settings-status']) $(id).textContent = '';
   try {
     showSettings(await api('PATCH', '/api/v1/settings', change));
     $('settings-status').textContent = 'Settings saved.';
