@@ -9,14 +9,16 @@
 //! - messages waiting to be heard on phones, and recordings in progress;
 //! - DHCP: leases bound, or off.
 //!
-//! and an alert screen, shown in front of the others while a gateway is down or the data
-//! directory's disk is nearly full (the core's health says `degraded` or `down` for `storage`).
-//! Text is cut to the display's width, and each screen uses as many rows as the display has
-//! (20×4 and 16×2 at least). Reconnecting to LCDd is the driver's business: the screens come
-//! back by themselves when LCDd restarts.
+//! and an alert screen, shown in front of the others (LCDd's `foreground`) while a gateway is
+//! down or the data directory's disk is nearly full (the core's health says `degraded` or
+//! `down` for `storage`). Text is cut to the display's width, and each screen uses as many rows
+//! as the display has (20×4 and 16×2 at least). Reconnecting to LCDd is the driver's business:
+//! the screens come back by themselves when LCDd restarts.
 //!
-//! Not built yet (issue 21): the set-up menu (LAN address, DHCP, admin password, restart, shut
-//! down).
+//! LCDd's menu key opens the set-up menu ([`menu`]): the LAN's address, netmask and gateway,
+//! the DHCP server and its pool (changed as the web console changes them), the admin console's
+//! URL, a one-time admin password, restart and shut down. What each did, or why a value was
+//! refused, shows on a notice screen in front of the others for a few seconds.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -24,16 +26,21 @@ use std::time::Duration;
 
 use offhook_domain::VoiceMessaging;
 use offhook_domain::db::devices;
+use offhook_domain::network::Network;
+use offhook_domain::settings::ChangeError;
 use offhook_panel::driver::{self, Spawned};
 use offhook_panel::protocol::{
     Command, Id, Priority, ScreenOptions, Text, WidgetKind, WidgetValue,
 };
 use offhook_panel::session::Event;
-use offhook_web::GatewayStatus;
-use tokio::sync::mpsc;
-use tracing::{debug, info};
+use offhook_web::{GatewayStatus, Web};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::server::Stopped;
+
+pub mod menu;
 
 /// How often the status screens are refreshed.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -48,6 +55,15 @@ const DEFAULT_SIZE: (usize, usize) = (20, 4);
 const BOOT: &str = "boot";
 const STATUS: [&str; 4] = ["name", "gateways", "messages", "dhcp"];
 const ALERT: &str = "alert";
+const NOTICE: &str = "notice";
+/// How long a notice stays, in refreshes ([`REFRESH`]): "Saved", "Refused"... 10 s.
+const NOTICE_FOR: u32 = 5;
+/// The admin console's URL: 30 s.
+const URL_FOR: u32 = 15;
+/// How long "Restarting..." and "Shutting down..." show before the appliance stops.
+const ACKNOWLEDGE: Duration = Duration::from_secs(1);
+/// A one-time password: 60 s, time to write it down.
+const PASSWORD_FOR: u32 = 30;
 
 /// A running front panel.
 #[derive(Debug)]
@@ -77,43 +93,77 @@ pub async fn start(config: &Config) -> Option<Panel> {
 }
 
 impl Panel {
-    /// The engine is up: the boot screen goes, the status screens come, refreshed until the
-    /// process ends.
+    /// The engine is up: the boot screen goes, the status screens and the set-up menu come,
+    /// refreshed until the process ends. The menu's restart and shut down go to `stop`.
     pub fn running(
         self,
-        core: VoiceMessaging,
+        web: Web,
         gateways: Arc<dyn GatewayStatus>,
         config: &Config,
+        stop: watch::Sender<Stopped>,
     ) -> tokio::task::JoinHandle<()> {
         let source = Source {
             host: host_name(),
-            core,
+            core: web.core().clone(),
             gateways,
-            lan: lan_text(config),
-            url: console_url(config),
-            dhcp: config.dhcp.is_some(),
+            config: config.clone(),
         };
-        tokio::spawn(async move { self.run(source).await })
+        tokio::spawn(async move { self.run(source, web, stop).await })
     }
 
-    async fn run(mut self, source: Source) {
+    async fn run(mut self, source: Source, web: Web, stop: watch::Sender<Stopped>) {
         for name in STATUS {
             self.screen(name, Priority::Info).await;
         }
         self.screen(ALERT, Priority::Hidden).await;
+        self.screen(NOTICE, Priority::Hidden).await;
         let _ = self.panel.send(Command::ScreenDel(id(BOOT))).await;
+        let mut network = source.core.watch_network();
+        let (mut menu, commands) = menu::Menu::declare(&network.borrow_and_update());
+        for c in commands {
+            let _ = self.panel.send(c).await;
+        }
         let mut size = DEFAULT_SIZE;
         // What LCDd was last given, screen by screen (the alert last); `None`: unknown (at
         // start, and after a reconnection), so everything is written again.
         let mut shown: Option<Vec<Vec<String>>> = None;
+        // Refreshes left before the notice screen hides again.
+        let mut notice_left = 0u32;
         let mut tick = tokio::time::interval(REFRESH);
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tick.tick() => {
+                    if notice_left > 0 {
+                        notice_left -= 1;
+                        if notice_left == 0 {
+                            self.set_priority(NOTICE, Priority::Hidden).await;
+                        }
+                    }
+                }
+                Ok(()) = network.changed() => {
+                    let n = network.borrow_and_update().clone();
+                    for c in menu.refresh(&n) {
+                        let _ = self.panel.send(c).await;
+                    }
+                }
                 event = self.events.recv() => match event {
                     Some(Event::Connected(d)) => {
                         size = (usize::from(d.width), usize::from(d.height));
                         shown = None;
+                    }
+                    Some(Event::Menu { kind, id, value }) => {
+                        let n = source.core.network();
+                        let Some(asked) = menu.on_event(kind, &id, value.as_deref(), &n) else {
+                            continue;
+                        };
+                        let (rows, for_ticks) = self.answer(asked, &source, &web, &stop).await;
+                        for c in menu.refresh(&source.core.network()) {
+                            let _ = self.panel.send(c).await;
+                        }
+                        self.show(NOTICE, &wrap(&rows, size.0), size).await;
+                        self.set_priority(NOTICE, Priority::Foreground).await;
+                        notice_left = for_ticks;
+                        continue;
                     }
                     Some(e) => {
                         debug!(event = ?e, "front panel event");
@@ -135,7 +185,7 @@ impl Panel {
                 let priority = if alert.is_empty() {
                     Priority::Hidden
                 } else {
-                    Priority::Alert
+                    Priority::Foreground
                 };
                 self.set_priority(ALERT, priority).await;
                 self.show(ALERT, &alert, size).await;
@@ -143,6 +193,61 @@ impl Panel {
             let mut now: Vec<Vec<String>> = screens.into_iter().map(|(_, rows)| rows).collect();
             now.push(alert);
             shown = Some(now);
+        }
+    }
+
+    /// Does what the menu asked; the notice's rows and how long it stays.
+    async fn answer(
+        &self,
+        asked: menu::Asked,
+        source: &Source,
+        web: &Web,
+        stop: &watch::Sender<Stopped>,
+    ) -> (Vec<String>, u32) {
+        use menu::Asked;
+        let rows = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        match asked {
+            Asked::Change(key, value) => {
+                let change = vec![(key.to_owned(), Some(value.clone()))];
+                match source.core.change_settings(change).await {
+                    Ok(_) => {
+                        info!(setting = key, %value, by = "front panel", "settings changed");
+                        let shown = if value.is_empty() { "none" } else { &value };
+                        (rows(&["Saved", key, shown]), NOTICE_FOR)
+                    }
+                    Err(ChangeError::Invalid { key, why }) => {
+                        info!(setting = %key, %why, "front panel: value refused");
+                        (rows(&["Refused", &key, &why]), NOTICE_FOR)
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "front panel: settings not kept");
+                        (rows(&["Not saved", &e.to_string()]), NOTICE_FOR)
+                    }
+                }
+            }
+            Asked::Refuse(key, why) => (rows(&["Refused", key, &why]), NOTICE_FOR),
+            Asked::ShowUrl => {
+                let n = source.core.network();
+                match console_url(&source.config, &n) {
+                    Some(url) => (rows(&["Admin console", &url]), URL_FOR),
+                    None => (rows(&["Admin console", "no address yet"]), NOTICE_FOR),
+                }
+            }
+            Asked::ResetPassword => match web.reset_admin_password().await {
+                Ok(password) => (
+                    rows(&["User admin", "one-time password", &password]),
+                    PASSWORD_FOR,
+                ),
+                Err(why) => (rows(&["Not reset", &why]), NOTICE_FOR),
+            },
+            Asked::Restart => {
+                stop_soon(stop, Stopped::Restart);
+                (rows(&["Restarting..."]), NOTICE_FOR)
+            }
+            Asked::PowerOff => {
+                stop_soon(stop, Stopped::PowerOff);
+                (rows(&["Shutting down..."]), NOTICE_FOR)
+            }
         }
     }
 
@@ -202,6 +307,33 @@ impl Panel {
     }
 }
 
+/// Asks the server to stop for `why` after [`ACKNOWLEDGE`], time for LCDd to show the notice
+/// saying so before the panel's connection goes.
+#[allow(clippy::disallowed_methods)] // The I/O shell's one timer: a pause for the display.
+fn stop_soon(stop: &watch::Sender<Stopped>, why: Stopped) {
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ACKNOWLEDGE).await;
+        stop.send_replace(why);
+    });
+}
+
+/// `rows` with each longer than `width` broken into pieces of `width` (a URL, a reason), at
+/// most [`MAX_ROWS`] rows.
+pub fn wrap(rows: &[String], width: usize) -> Vec<String> {
+    let width = width.max(1);
+    rows.iter()
+        .flat_map(|r| {
+            let chars: Vec<char> = r.chars().collect();
+            if chars.is_empty() {
+                return vec![String::new()];
+            }
+            chars.chunks(width).map(|c| c.iter().collect()).collect()
+        })
+        .take(MAX_ROWS)
+        .collect()
+}
+
 /// `rows` for a `width`×`height` display: at most `height` rows (a display of 2 rows shows the
 /// first two), each cut to `width` characters.
 pub fn fit(rows: &[String], width: usize, height: usize) -> Vec<String> {
@@ -225,16 +357,15 @@ struct Source {
     host: String,
     core: VoiceMessaging,
     gateways: Arc<dyn GatewayStatus>,
-    lan: String,
-    url: Option<String>,
-    dhcp: bool,
+    config: Config,
 }
 
 impl Source {
     async fn read(&self) -> Status {
         let gateways = self.gateways.health();
         let lines = self.core.lines();
-        let leases = if self.dhcp {
+        let network = self.core.network();
+        let leases = if network.dhcp {
             let all = self
                 .core
                 .db()
@@ -255,8 +386,8 @@ impl Source {
             .map(|p| p.detail);
         Status {
             host: self.host.clone(),
-            lan: self.lan.clone(),
-            url: self.url.clone(),
+            lan: lan_text(&self.config, &network),
+            url: console_url(&self.config, &network),
             gateways_up: gateways.iter().filter(|g| g.up).count(),
             gateways: gateways.len(),
             down: gateways
@@ -351,9 +482,12 @@ impl Status {
     }
 }
 
-/// The LAN address as the panel shows it: the DHCP interface's address and prefix, else the
-/// web console's listening address when it names one.
-fn lan_text(config: &Config) -> String {
+/// The LAN address as the panel shows it: the one the settings give it, else the DHCP
+/// interface's address and prefix, else the web console's listening address when it names one.
+fn lan_text(config: &Config, n: &Network) -> String {
+    if let Some(c) = n.address {
+        return c.to_string();
+    }
     if let Some(d) = &config.dhcp {
         return match provisioning::dhcp::driver::interface_ipv4_net(&d.interface) {
             Ok((address, prefix)) => format!("{address}/{prefix}"),
@@ -367,17 +501,23 @@ fn lan_text(config: &Config) -> String {
     }
 }
 
-/// The admin console's URL, when the listening address names a host.
-fn console_url(config: &Config) -> Option<String> {
+/// The admin console's URL: the listening address, or the LAN's address when it listens on
+/// all of them; `None` when neither names a host.
+fn console_url(config: &Config, n: &Network) -> Option<String> {
     let listen = config.http.listen;
-    if listen.ip().is_unspecified() {
-        return None;
-    }
+    let host = match (listen.ip().is_unspecified(), n.address) {
+        (false, _) => listen.ip(),
+        (true, Some(c)) => IpAddr::V4(c.address),
+        (true, None) => return None,
+    };
     let scheme = match config.http.tls {
         crate::config::Tls::Off => "http",
         crate::config::Tls::On { .. } => "https",
     };
-    Some(format!("{scheme}://{listen}"))
+    Some(format!(
+        "{scheme}://{}",
+        std::net::SocketAddr::new(host, listen.port())
+    ))
 }
 
 /// The machine's host name (`/proc/sys/kernel/hostname`), or `offhook`.

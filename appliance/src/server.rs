@@ -96,7 +96,8 @@ pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
                 bytes: r.bytes,
                 per: r.per,
             }),
-    )?;
+    )?
+    .network(c.network.lan.clone())?;
     Ok(core)
 }
 
@@ -113,8 +114,19 @@ pub fn web_config(c: &Config) -> Result<offhook_web::Config, offhook_web::Config
     Ok(web)
 }
 
-/// Runs the appliance on `data_dir` until SIGINT/SIGTERM.
-pub async fn serve(data_dir: &Path, config: Config) -> Result<(), Error> {
+/// Why the appliance stopped, and what is to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// A signal, or the caller's `stop`: the process ends.
+    Asked,
+    /// The front panel's "restart services": the process starts again.
+    Restart,
+    /// The front panel's "shut down": the machine powers off.
+    PowerOff,
+}
+
+/// Runs the appliance on `data_dir` until SIGINT/SIGTERM or the front panel stops it.
+pub async fn serve(data_dir: &Path, config: Config) -> Result<Stopped, Error> {
     serve_until(data_dir, config, shutdown_signal()).await
 }
 
@@ -140,12 +152,24 @@ fn network_settings(config: &Config) -> Vec<offhook_web::settings::NetworkSettin
     ]
 }
 
-/// Runs the appliance on `data_dir` until `stop` completes (it names why, for the log).
+/// Runs the appliance on `data_dir` until `stop` completes (it names why, for the log) or the
+/// front panel asks to restart or power off.
 pub async fn serve_until(
     data_dir: &Path,
     config: Config,
     stop: impl Future<Output = &'static str> + Send + 'static,
-) -> Result<(), Error> {
+) -> Result<Stopped, Error> {
+    let (panel_stop, mut panel_asked) = tokio::sync::watch::channel(Stopped::Asked);
+    let asked = panel_asked.clone();
+    let stop = async move {
+        tokio::select! {
+            why = stop => why,
+            Ok(()) = panel_asked.changed() => match *panel_asked.borrow() {
+                Stopped::Restart => "front panel: restart",
+                _ => "front panel: shut down",
+            },
+        }
+    };
     let panel = crate::front_panel::start(&config).await;
     let core = VoiceMessaging::open(data_dir, core_config(&config)?, Arc::new(SystemClock)).await?;
     let web_config = web_config(&config)?;
@@ -165,8 +189,8 @@ pub async fn serve_until(
     .await?;
     let stations = crate::stations::start(&core, gateways.clone(), &config, sip_lines).await;
     core.start().await?;
-    let _panel = panel.map(|p| p.running(core.clone(), gateways.clone(), &config));
-    let web = Web::new(core.clone(), web_config, gateways);
+    let web = Web::new(core.clone(), web_config, gateways.clone());
+    let _panel = panel.map(|p| p.running(web.clone(), gateways, &config, panel_stop));
     if let Some(ring) = crate::logging::ring() {
         web.set_log(ring);
     }
@@ -174,6 +198,7 @@ pub async fn serve_until(
     if let Some(files) = crate::provisioning::start(&core, &config, data_dir).await? {
         web.set_provisioning(Box::new(crate::provisioning::Api::new(files, &config)));
     }
+    let _network = crate::network::spawn(&core, &config);
 
     let (tls, plain) = match &config.http.tls {
         config::Tls::Off => (None, None),
@@ -293,7 +318,7 @@ pub async fn serve_until(
     // A barrier: every write queued before it is committed once it returns.
     core.db().write(|_| Ok(())).await?;
     info!("stopped");
-    result
+    result.map(|()| *asked.borrow())
 }
 
 async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, Error> {

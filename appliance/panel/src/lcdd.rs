@@ -29,11 +29,23 @@ pub struct Lcdd {
     config: PathBuf,
     port: u16,
     size: (u16, u16),
+    /// The network namespace LCDd runs in (`ip netns exec`), if not the test's own.
+    netns: Option<String>,
 }
 
 impl Lcdd {
     /// Starts LCDd with a `width`×`height` display (20×4 and 16×2 are the usual panels).
     pub fn start(width: u16, height: u16) -> Self {
+        Self::start_in(width, height, None)
+    }
+
+    /// [`Self::start`] inside network namespace `netns` (made by the test, loopback up): its
+    /// 127.0.0.1 is that namespace's, for a client running there too.
+    pub fn start_in_netns(width: u16, height: u16, netns: &str) -> Self {
+        Self::start_in(width, height, Some(netns.to_owned()))
+    }
+
+    fn start_in(width: u16, height: u16, netns: Option<String>) -> Self {
         assert!(
             Path::new(LCDD).exists(),
             "LCDd (package lcdproc) is required"
@@ -64,6 +76,7 @@ impl Lcdd {
             config,
             port,
             size: (width, height),
+            netns,
         };
         lcdd.launch();
         lcdd
@@ -76,7 +89,10 @@ impl Lcdd {
 
     /// Starts LCDd (again) in its tmux session.
     pub fn launch(&self) {
-        let command = format!("ESCDELAY=25 {LCDD} -c {} -f", self.config.display());
+        let mut command = format!("ESCDELAY=25 {LCDD} -c {} -f", self.config.display());
+        if let Some(ns) = &self.netns {
+            command = format!("ip netns exec {ns} env {command}");
+        }
         let (w, h) = self.size;
         let status = Command::new("tmux")
             .args(["new-session", "-d", "-s", &self.name])

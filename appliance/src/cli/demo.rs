@@ -370,7 +370,7 @@ pub fn run(g: &Global, args: DemoArgs) -> Result<(), Error> {
             .await
             .map_err(|e| Error::Usage(format!("the appliance task failed: {e}")))?;
         gateway.abort();
-        served.map_err(Error::from)
+        served.map(drop).map_err(Error::from)
     })
 }
 

@@ -130,13 +130,51 @@ pub enum Error {
     Engine(#[from] crate::server::Error),
 }
 
-/// `offhook serve`.
+/// `offhook serve`. After the front panel's "restart services" the process runs itself again
+/// (same program, same arguments, same process id: a service manager sees no exit); after its
+/// "shut down", the configured power-off command runs.
 pub fn serve(g: &Global) -> Result<(), Error> {
     let config = Config::load(g.config.as_deref())?;
     config.warn_not_built();
-    runtime(tokio::runtime::Builder::new_multi_thread())?
-        .block_on(crate::server::serve(&g.data_dir, config))?;
-    Ok(())
+    let poweroff = config.lcd.as_ref().map(|l| l.poweroff.clone());
+    let rt = runtime(tokio::runtime::Builder::new_multi_thread())?;
+    let stopped = rt.block_on(crate::server::serve(&g.data_dir, config))?;
+    // Tasks still running (a blocking read, a helper) get a moment; then the sockets close.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    match stopped {
+        crate::server::Stopped::Asked => Ok(()),
+        crate::server::Stopped::Restart => {
+            use std::os::unix::process::CommandExt;
+            // As started (argv[0], found on PATH as the first time if it has no slash): after an
+            // upgrade that is the new program, where /proc/self/exe would be the deleted old one.
+            let mut args = std::env::args_os();
+            let program = args.next().unwrap_or_else(|| "offhook".into());
+            tracing::info!(program = %program.to_string_lossy(), "restarting");
+            let source = std::process::Command::new(&program).args(args).exec();
+            Err(Error::File {
+                path: program.to_string_lossy().into_owned(),
+                source,
+            })
+        }
+        crate::server::Stopped::PowerOff => {
+            let Some((program, args)) = poweroff.as_deref().and_then(<[String]>::split_first)
+            else {
+                return Ok(());
+            };
+            tracing::info!(command = ?poweroff, "powering off");
+            let status = std::process::Command::new(program)
+                .args(args)
+                .status()
+                .map_err(|source| Error::File {
+                    path: program.into(),
+                    source,
+                })?;
+            if !status.success() {
+                tracing::warn!(%status, "the power-off command failed");
+            }
+            Ok(())
+        }
+    }
 }
 
 /// A tokio runtime from `builder`, with I/O and timers.

@@ -1,0 +1,328 @@
+//! The front panel's set-up menu with the real LCDd (Debian package lcdproc, `curses` driver in a
+//! tmux pane of 20×4): keys pressed with `tmux send-keys` reset the admin password (which then
+//! signs in), change the LAN address, are refused with a reason (DHCP on before it has a pool),
+//! take the pool offered and turn the DHCP server on; the settings API, the health check, the
+//! interface itself and the DHCP server's socket show each change; "Restart" runs the appliance
+//! again on the settings kept, and "Shut down" stops it and runs the power-off command.
+//!
+//! The appliance and LCDd run in a network namespace the test makes, whose LAN is a dummy
+//! interface `lan0` (a veth pair's end, the other in a second namespace; 192.0.2.0/24, documentation addresses): the appliance sets its address and
+//! binds its DHCP server there, and nothing leaves the namespace. Needs root, iproute2, LCDd and
+//! tmux: without them this test fails.
+
+// Real processes: bounded waits need the monotonic clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use offhook_panel::lcdd::Lcdd;
+use offhook_tests::netns::{Netns, veth_pair};
+use offhook_tests::offhook_bin;
+use serde_json::{Value, json};
+
+/// How long the display may take to show what is expected.
+const SHOWN: Duration = Duration::from_secs(30);
+/// The HTTP address inside the namespace.
+const HTTP: &str = "127.0.0.1:8080";
+
+fn shows(lcdd: &Lcdd, text: &str) -> String {
+    match lcdd.wait_for(SHOWN, |pane| pane.contains(text)) {
+        Ok(pane) => pane,
+        Err(pane) => panic!("{text:?} never on the display; last seen:\n{pane}"),
+    }
+}
+
+/// An HTTP request made from inside the namespace; `None` if nothing answers.
+fn request(
+    ns: &Netns,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let url = format!("http://{HTTP}{path}");
+    ns.run(|| {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut r = client.request(method.parse().unwrap(), &url);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().ok()?;
+        let status = resp.status().as_u16();
+        Some((status, resp.json().unwrap_or(Value::Null)))
+    })
+}
+
+/// Waits until `f` gives something, up to `within`.
+fn until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Appliance {
+    child: Child,
+}
+
+impl Appliance {
+    fn start(ns: &Netns, dir: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .unwrap();
+        let child = ns
+            .exec(offhook_bin())
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--config")
+            .arg(dir.join("offhook.toml"))
+            .env("OFFHOOK_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("offhook serve");
+        Self { child }
+    }
+}
+
+impl Drop for Appliance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
+    let ns = Netns::new("panel");
+    let phones = Netns::new("phones");
+    veth_pair(&ns, "lan0", &phones, "eth0");
+    ns.addr("lan0", "192.0.2.2/24");
+    let lcdd = Lcdd::start_in_netns(20, 4, ns.name());
+    let dir = tempfile::tempdir().unwrap();
+    let powered_off = dir.path().join("powered-off");
+    std::fs::write(
+        dir.path().join("offhook.toml"),
+        format!(
+            "[http]\nlisten = \"{HTTP}\"\n[mgcp]\nlisten = \"127.0.0.1:2727\"\n\
+             [sip]\nlisten = \"127.0.0.1:5060\"\n\
+             [network]\ninterface = \"lan0\"\naddress = \"192.0.2.2/24\"\n\
+             [lcd]\nserver = \"{}\"\npoweroff = [\"touch\", \"{}\"]\n",
+            lcdd.address(),
+            powered_off.display()
+        ),
+    )
+    .unwrap();
+    let mut app = Appliance::start(&ns, dir.path());
+    until("the appliance answers", Duration::from_secs(30), || {
+        request(&ns, "GET", "/api/v1/health", None, None).filter(|(s, _)| *s == 200)
+    });
+    shows(&lcdd, "LAN 192.0.2.2/24");
+
+    // Admin > Reset password > Yes: a one-time password, which signs in.
+    press(
+        &lcdd,
+        &["Escape", "Down", "Down", "Enter", "Down", "Enter", "Enter"],
+    );
+    let pane = shows(&lcdd, "one-time password");
+    let password = pane
+        .lines()
+        .skip_while(|l| !l.contains("one-time password"))
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(password.len(), 12, "{pane}");
+    let token = sign_in(&ns, &password);
+
+    // Admin > Show URL.
+    press(&lcdd, &["Escape", "Down", "Down", "Enter", "Enter"]);
+    shows(&lcdd, "http://127.0.0.1:80");
+
+    // Network > Address: 192.0.2.2 becomes 192.0.2.10 digit by digit (the editor shows
+    // 192.000.002.002; Enter walks the twelve digits, the last one commits).
+    press(&lcdd, &["Escape", "Enter", "Enter"]);
+    shows(&lcdd, "192.000.002.002");
+    press(&lcdd, &["Enter"; 10]);
+    press(&lcdd, &["Up", "Enter", "Down", "Down", "Enter"]);
+    shows(&lcdd, "192.0.2.10/24");
+    until("lan0 to have 192.0.2.10", SHOWN, || {
+        (ns.ipv4_addrs("lan0") == ["192.0.2.10".parse::<std::net::Ipv4Addr>().unwrap()])
+            .then_some(())
+    });
+    let settings = setting(&ns, &token, "lan.address");
+    assert_eq!(
+        (settings["value"].as_str(), settings["source"].as_str()),
+        (Some("192.0.2.10/24"), Some("console")),
+        "{settings}"
+    );
+    let part = network_health(&ns, &token);
+    assert_eq!(part["state"], "ok", "{part}");
+    assert!(
+        part["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lan0 192.0.2.10/24"),
+        "{part}"
+    );
+
+    // DHCP server > Serve, before there is a pool: refused, with the reason.
+    press(&lcdd, &["Escape", "Down", "Enter", "Enter"]);
+    let pane = shows(&lcdd, "needs a pool");
+    assert!(pane.contains("Refused"), "{pane}");
+    assert_eq!(setting(&ns, &token, "dhcp.server")["value"], "off");
+
+    // DHCP server > Pool first: Enter through the pool offered takes it; then Serve.
+    press(&lcdd, &["Escape", "Down", "Enter", "Down", "Enter"]);
+    shows(&lcdd, "192.000.002.100");
+    press(&lcdd, &["Enter"; 12]);
+    shows(&lcdd, "192.0.2.100-192.0.2.");
+    press(&lcdd, &["Escape", "Down", "Enter", "Enter"]);
+    let pane = shows(&lcdd, "dhcp.server");
+    assert!(pane.contains("Saved") && pane.contains("on"), "{pane}");
+    assert_eq!(setting(&ns, &token, "dhcp.server")["value"], "on");
+    assert_eq!(
+        setting(&ns, &token, "dhcp.pool")["value"],
+        "192.0.2.100-192.0.2.199"
+    );
+    let part = until("the DHCP server in health", SHOWN, || {
+        let p = network_health(&ns, &token);
+        p["detail"]
+            .as_str()?
+            .contains("DHCP server on lan0 (192.0.2.100-192.0.2.199)")
+            .then_some(p)
+    });
+    assert_eq!(part["state"], "ok", "{part}");
+    // A real DHCP client on the other end of the LAN gets an address of the pool.
+    let lease = until("a lease for udhcpc", SHOWN, || {
+        let out = phones
+            .exec("udhcpc")
+            .args([
+                "-i",
+                "eth0",
+                "-f",
+                "-n",
+                "-q",
+                "-t",
+                "3",
+                "-T",
+                "1",
+                "-s",
+                "/bin/true",
+            ])
+            .output()
+            .expect("udhcpc (busybox's udhcpc package) is installed");
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        text.contains("lease of 192.0.2.1").then_some(text)
+    });
+    assert!(lease.contains("obtained from 192.0.2.10"), "{lease}");
+    shows(&lcdd, "DHCP on, 1 leases");
+
+    // Restart: the same process runs again, on the settings kept.
+    press(&lcdd, &["Escape", "Down", "Down", "Down", "Enter", "Enter"]);
+    let log = dir.path().join("server.log");
+    until("the restart to begin", SHOWN, || {
+        std::fs::read_to_string(&log)
+            .ok()?
+            .contains("signal=\"front panel: restart\"")
+            .then_some(())
+    });
+    until("the appliance back", Duration::from_secs(60), || {
+        let (status, _) = request(
+            &ns,
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({
+                "username": "admin", "password": password
+            })),
+        )?;
+        (status == 200).then_some(())
+    });
+    assert!(
+        app.child.try_wait().unwrap().is_none(),
+        "restarted in place"
+    );
+    shows(&lcdd, "LAN 192.0.2.10/24");
+    let token = sign_in(&ns, &password);
+    assert_eq!(setting(&ns, &token, "dhcp.server")["value"], "on");
+
+    // Shut down: the appliance stops, then the power-off command runs.
+    press(
+        &lcdd,
+        &["Escape", "Down", "Down", "Down", "Down", "Enter", "Enter"],
+    );
+    let status = until("the appliance to stop", Duration::from_secs(60), || {
+        app.child.try_wait().unwrap()
+    });
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {log}");
+    assert!(powered_off.exists(), "the power-off command ran: {log}");
+    assert!(log.contains("signal=\"front panel: shut down\""), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// Presses `keys` one after the other, as a hand would.
+fn press(lcdd: &Lcdd, keys: &[&str]) {
+    for k in keys {
+        lcdd.key(k);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn sign_in(ns: &Netns, password: &str) -> String {
+    let (status, body) = request(
+        ns,
+        "POST",
+        "/api/v1/session",
+        None,
+        Some(json!({"username": "admin", "password": password})),
+    )
+    .expect("the appliance answers");
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// One setting as `GET /api/v1/settings` gives it.
+fn setting(ns: &Netns, token: &str, key: &str) -> Value {
+    let (status, body) =
+        request(ns, "GET", "/api/v1/settings", Some(token), None).expect("the appliance answers");
+    assert_eq!(status, 200, "{body}");
+    body["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
+}
+
+/// The health check's `network` part, as an admin sees it.
+fn network_health(ns: &Netns, token: &str) -> Value {
+    let (status, body) =
+        request(ns, "GET", "/api/v1/health", Some(token), None).expect("the appliance answers");
+    assert_eq!(status, 200, "{body}");
+    body["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "network")
+        .cloned()
+        .unwrap_or_else(|| panic!("no network part in {body}"))
+}
