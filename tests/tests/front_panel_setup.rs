@@ -136,10 +136,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     shows(&lcdd, "LAN 192.0.2.2/24");
 
     // Admin > Reset password > Yes: a one-time password, which signs in.
-    press(
-        &lcdd,
-        &["Escape", "Down", "Down", "Enter", "Down", "Enter", "Enter"],
-    );
+    choose(&lcdd, &["Admin", "Reset password", "Yes, reset"]);
     let pane = shows(&lcdd, "one-time password");
     let password = pane
         .lines()
@@ -152,12 +149,12 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     let token = sign_in(&ns, &password);
 
     // Admin > Show URL.
-    press(&lcdd, &["Escape", "Down", "Down", "Enter", "Enter"]);
+    choose(&lcdd, &["Admin", "Show URL"]);
     shows(&lcdd, "http://127.0.0.1:80");
 
     // Network > Address: 192.0.2.2 becomes 192.0.2.10 digit by digit (the editor shows
     // 192.000.002.002; Enter walks the twelve digits, the last one commits).
-    press(&lcdd, &["Escape", "Enter", "Enter"]);
+    choose(&lcdd, &["Network", "Address"]);
     shows(&lcdd, "192.000.002.002");
     press(&lcdd, &["Enter"; 10]);
     press(&lcdd, &["Up", "Enter", "Down", "Down", "Enter"]);
@@ -183,17 +180,17 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     );
 
     // DHCP server > Serve, before there is a pool: refused, with the reason.
-    press(&lcdd, &["Escape", "Down", "Enter", "Enter"]);
+    choose(&lcdd, &["DHCP server", "Serve"]);
     let pane = shows(&lcdd, "needs a pool");
     assert!(pane.contains("Refused"), "{pane}");
     assert_eq!(setting(&ns, &token, "dhcp.server")["value"], "off");
 
     // DHCP server > Pool first: Enter through the pool offered takes it; then Serve.
-    press(&lcdd, &["Escape", "Down", "Enter", "Down", "Enter"]);
+    choose(&lcdd, &["DHCP server", "Pool first"]);
     shows(&lcdd, "192.000.002.100");
     press(&lcdd, &["Enter"; 12]);
     shows(&lcdd, "192.0.2.100-192.0.2.");
-    press(&lcdd, &["Escape", "Down", "Enter", "Enter"]);
+    choose(&lcdd, &["DHCP server", "Serve"]);
     let pane = shows(&lcdd, "dhcp.server");
     assert!(pane.contains("Saved") && pane.contains("on"), "{pane}");
     assert_eq!(setting(&ns, &token, "dhcp.server")["value"], "on");
@@ -235,7 +232,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     shows(&lcdd, "DHCP on, 1 leases");
 
     // Restart: the same process runs again, on the settings kept.
-    press(&lcdd, &["Escape", "Down", "Down", "Down", "Enter", "Enter"]);
+    choose(&lcdd, &["Restart", "Yes, restart"]);
     let log = dir.path().join("server.log");
     until("the restart to begin", SHOWN, || {
         std::fs::read_to_string(&log)
@@ -264,10 +261,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     assert_eq!(setting(&ns, &token, "dhcp.server")["value"], "on");
 
     // Shut down: the appliance stops, then the power-off command runs.
-    press(
-        &lcdd,
-        &["Escape", "Down", "Down", "Down", "Down", "Enter", "Enter"],
-    );
+    choose(&lcdd, &["Shut down", "Yes, shut down"]);
     let status = until("the appliance to stop", Duration::from_secs(60), || {
         app.child.try_wait().unwrap()
     });
@@ -276,6 +270,35 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     assert!(powered_off.exists(), "the power-off command ran: {log}");
     assert!(log.contains("signal=\"front panel: shut down\""), "{log}");
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// Opens the menu with its key (Escape) and walks `path`: for each name, Down until the cursor
+/// (`>`) is on it, then Enter. Each key waits for the display to change, so none is pressed
+/// ahead of LCDd.
+fn choose(lcdd: &Lcdd, path: &[&str]) {
+    let before = lcdd.pane();
+    lcdd.key("Escape");
+    changed(lcdd, &before);
+    for name in path {
+        let mut tries = 0;
+        loop {
+            let pane = lcdd.pane();
+            if pane.lines().any(|l| l.starts_with(&format!(">{name}"))) {
+                lcdd.key("Enter");
+                changed(lcdd, &pane);
+                break;
+            }
+            tries += 1;
+            assert!(tries < 10, "{name:?} not in the menu:\n{pane}");
+            lcdd.key("Down");
+            changed(lcdd, &pane);
+        }
+    }
+}
+
+/// Waits (up to 2 s) for the display to show something else than `before`.
+fn changed(lcdd: &Lcdd, before: &str) {
+    let _ = lcdd.wait_for(Duration::from_secs(2), |pane| pane != before);
 }
 
 /// Presses `keys` one after the other, as a hand would.
