@@ -97,7 +97,8 @@ pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
                 per: r.per,
             }),
     )?
-    .network(c.network.lan.clone())?;
+    .network(c.network.lan.clone())?
+    .lan_interface(c.network.interface.is_some());
     Ok(core)
 }
 

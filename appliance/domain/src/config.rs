@@ -47,6 +47,7 @@ pub struct Config {
     pub(crate) quota_per_user: u64,
     pub(crate) upload_rate: Option<Rate>,
     pub(crate) network: crate::network::Network,
+    pub(crate) lan_interface: bool,
 }
 
 impl Default for Config {
@@ -64,6 +65,7 @@ impl Default for Config {
                 per: Duration::from_secs(60),
             }),
             network: crate::network::Network::default(),
+            lan_interface: false,
         }
     }
 }
@@ -86,6 +88,14 @@ impl Config {
             .map_err(|(key, why)| ConfigError::Network(format!("{key}: {why}")))?;
         self.network = n;
         Ok(self)
+    }
+
+    /// Whether the appliance has a LAN interface to give the address to (`[network]
+    /// interface`; none by default): without one, a console cannot set `lan.address` or
+    /// `lan.gateway`, nor turn on a DHCP server the config file does not already have.
+    pub fn lan_interface(&mut self, named: bool) -> &mut Self {
+        self.lan_interface = named;
+        self
     }
 
     /// Audio retention (30 days).

@@ -279,6 +279,20 @@ impl LiveSettings {
             n.set(k, &v).map_err(|why| (*k, why))?;
             changed.push(*k);
         }
+        // Nothing to apply them to: refused now rather than failing later.
+        let unmanaged =
+            |k: &'static str| Err((k, "no LAN interface in the config file".to_owned()));
+        if !config.lan_interface {
+            if changed.contains(&network::ADDRESS) && n.address.is_some() {
+                return unmanaged(network::ADDRESS);
+            }
+            if changed.contains(&network::GATEWAY) && n.gateway.is_some() {
+                return unmanaged(network::GATEWAY);
+            }
+            if changed.contains(&network::DHCP) && n.dhcp && !config.network.dhcp {
+                return unmanaged(network::DHCP);
+            }
+        }
         if !changed.is_empty() {
             n.check(&changed)?;
         }
@@ -438,7 +452,8 @@ mod tests {
             .retention(Retention::Period(Duration::from_secs(30 * 86_400)))
             .unwrap()
             .quota_per_user(1 << 30)
-            .unwrap();
+            .unwrap()
+            .lan_interface(true);
         VoiceMessaging::open(dir, config, Arc::new(ManualClock::new(0)))
             .await
             .unwrap()
@@ -510,6 +525,49 @@ mod tests {
             .await
             .unwrap();
         assert!(!core.network().dhcp);
+    }
+
+    #[tokio::test]
+    async fn without_a_lan_interface_the_lan_cannot_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let core =
+            VoiceMessaging::open(dir.path(), Config::default(), Arc::new(ManualClock::new(0)))
+                .await
+                .unwrap();
+        for (key, value) in [
+            ("lan.address", "192.0.2.10/24"),
+            ("lan.gateway", "192.0.2.1"),
+        ] {
+            let e = core
+                .change_settings(change(&[(key, Some(value))]))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("{key}: no LAN interface in the config file")
+            );
+        }
+        let e = core
+            .change_settings(change(&[
+                ("dhcp.pool", Some("192.0.2.100-192.0.2.199")),
+                ("dhcp.server", Some("on")),
+            ]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dhcp.server: no LAN interface in the config file"
+        );
+        // Clearing is always possible; a pool alone is only kept.
+        core.change_settings(change(&[
+            ("lan.address", Some("")),
+            ("dhcp.server", Some("off")),
+        ]))
+        .await
+        .unwrap();
+        core.change_settings(change(&[("dhcp.pool", Some("192.0.2.100-192.0.2.199"))]))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
