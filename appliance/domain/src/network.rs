@@ -287,14 +287,14 @@ mod tests {
             (DHCP, "yes", "on or off"),
             (POOL, "192.0.2.100", "first-last"),
             (POOL, "192.0.2.9-192.0.2.8", "is after"),
-            (POOL, "10.0.0.0-10.1.0.0", "more than 65536"),
+            (POOL, "198.18.0.0-198.19.0.0", "more than 65536"),
             ("lan.mtu", "1500", "not a LAN setting"),
         ] {
             let e = n.set(k, v).unwrap_err();
             assert!(e.contains(why), "{k}={v}: {e}");
         }
         assert_eq!(n, Network::default(), "nothing set by a refusal");
-        n.set(POOL, "10.0.0.0-10.0.255.255").unwrap();
+        n.set(POOL, "198.18.0.0-198.18.255.255").unwrap();
         n.set(ADDRESS, "192.0.2.254/24").unwrap();
         n.set(ADDRESS, "192.0.2.1/30").unwrap();
         n.set(ADDRESS, "").unwrap();
