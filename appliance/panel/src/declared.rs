@@ -303,3 +303,213 @@ fn padded_ip(value: &str) -> Option<IpAddr> {
     }
     parts.next().is_none().then(|| IpAddr::from(octets))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{MenuResult, WidgetKind};
+
+    fn id(s: &str) -> Id {
+        Id::new(s).unwrap()
+    }
+
+    fn keys(names: &[String]) -> Vec<KeyName> {
+        names.iter().map(|n| KeyName::new(n).unwrap()).collect()
+    }
+
+    /// The lines a new connection is sent after `client_set`, without their `\n`.
+    fn replay(d: &Declared) -> Vec<String> {
+        d.replay()
+            .iter()
+            .map(|c| {
+                String::from_utf8(c.to_line())
+                    .unwrap()
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    fn add_item(
+        d: &mut Declared,
+        parent: Option<&str>,
+        item: &str,
+        kind: MenuItemKind,
+    ) -> Result<(), ApiError> {
+        d.record(&Command::MenuAddItem {
+            parent: parent.map(id),
+            id: id(item),
+            item: MenuItem::new(item, kind),
+        })
+    }
+
+    #[test]
+    fn widgets_are_unique_per_screen_and_deleted_one_at_a_time() {
+        let mut d = Declared::default();
+        d.record(&Command::ScreenAdd(id("s"))).unwrap();
+        let add = |w: &str| Command::WidgetAdd {
+            screen: id("s"),
+            widget: id(w),
+            kind: WidgetKind::String,
+        };
+        let del = |w: &str| Command::WidgetDel {
+            screen: id("s"),
+            widget: id(w),
+        };
+        d.record(&add("a")).unwrap();
+        d.record(&add("b")).unwrap();
+        assert_eq!(d.record(&add("a")), Err(ApiError::Duplicate(id("a"))));
+        d.record(&del("a")).unwrap();
+        assert_eq!(d.record(&del("a")), Err(ApiError::Unknown(id("a"))));
+        assert_eq!(replay(&d), ["screen_add s", "widget_add s b string"]);
+    }
+
+    #[test]
+    fn keys_are_bounded_by_the_names_not_yet_reserved() {
+        let mut d = Declared::default();
+        let names: Vec<String> = (0..=MAX_KEYS).map(|i| format!("K{i}")).collect();
+        let add = |exclusive, names: &[String]| Command::ClientAddKey {
+            exclusive,
+            keys: keys(names),
+        };
+        d.record(&add(false, &names[..1])).unwrap();
+        // One reserved: MAX_KEYS new ones are one too many, MAX_KEYS - 1 fill the table.
+        assert_eq!(
+            d.record(&add(false, &names[1..])),
+            Err(ApiError::TooMany("keys"))
+        );
+        d.record(&add(false, &names[1..MAX_KEYS])).unwrap();
+        assert_eq!(
+            d.record(&add(false, &names[MAX_KEYS..])),
+            Err(ApiError::TooMany("keys"))
+        );
+        // Full, a reserved key can still be made exclusive: it is updated, not added again.
+        d.record(&add(true, &names[..1])).unwrap();
+        let lines = replay(&d);
+        assert_eq!(lines.len(), MAX_KEYS);
+        assert_eq!(lines[0], "client_add_key -exclusively K0");
+        assert_eq!(lines[1], "client_add_key K1");
+        // A released key is not replayed; the others are.
+        d.record(&Command::ClientDelKey(keys(&names[1..2])))
+            .unwrap();
+        let lines = replay(&d);
+        assert_eq!(lines.len(), MAX_KEYS - 1);
+        assert_eq!(
+            lines[..2],
+            ["client_add_key -exclusively K0", "client_add_key K2"]
+        );
+    }
+
+    #[test]
+    fn items_hang_only_under_declared_menus() {
+        let mut d = Declared::default();
+        add_item(&mut d, None, "net", MenuItemKind::Menu).unwrap();
+        let action = MenuItemKind::Action {
+            result: MenuResult::None,
+        };
+        add_item(&mut d, None, "go", action.clone()).unwrap();
+        assert_eq!(
+            add_item(&mut d, Some("nosuch"), "x", MenuItemKind::Menu),
+            Err(ApiError::Unknown(id("nosuch")))
+        );
+        assert_eq!(
+            add_item(&mut d, Some("go"), "x", MenuItemKind::Menu),
+            Err(ApiError::Unknown(id("go")))
+        );
+        add_item(&mut d, Some("net"), "lan", action).unwrap();
+        assert_eq!(
+            add_item(&mut d, None, "lan", MenuItemKind::Menu),
+            Err(ApiError::Duplicate(id("lan")))
+        );
+        assert_eq!(
+            d.record(&Command::MenuSetMain(Some(id("go")))),
+            Err(ApiError::Unknown(id("go")))
+        );
+        d.record(&Command::MenuSetMain(Some(id("net")))).unwrap();
+        assert_eq!(
+            replay(&d),
+            [
+                "menu_add_item \"\" net menu -text \"net\"",
+                "menu_add_item \"\" go action -text \"go\" -menu_result none",
+                "menu_add_item \"net\" lan action -text \"lan\" -menu_result none",
+                "menu_set_main \"net\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn set_item_changes_what_is_replayed() {
+        let mut d = Declared::default();
+        add_item(&mut d, None, "net", MenuItemKind::Menu).unwrap();
+        let set = |item: &str| Command::MenuSetItem {
+            parent: None,
+            id: id(item),
+            set: vec![MenuSet::Text("Network".into())],
+        };
+        d.record(&set("net")).unwrap();
+        assert_eq!(d.record(&set("lan")), Err(ApiError::Unknown(id("lan"))));
+        assert_eq!(
+            replay(&d),
+            ["menu_add_item \"\" net menu -text \"Network\""]
+        );
+    }
+
+    #[test]
+    fn deleting_a_menu_deletes_everything_below_it() {
+        let mut d = Declared::default();
+        add_item(&mut d, None, "net", MenuItemKind::Menu).unwrap();
+        add_item(&mut d, Some("net"), "lan", MenuItemKind::Menu).unwrap();
+        let ip = MenuItemKind::Ip {
+            value: "192.0.2.2".parse().unwrap(),
+        };
+        add_item(&mut d, Some("lan"), "ip", ip).unwrap();
+        add_item(&mut d, None, "more", MenuItemKind::Menu).unwrap();
+        d.record(&Command::MenuSetMain(Some(id("lan")))).unwrap();
+        d.record(&Command::MenuDelItem {
+            parent: None,
+            id: id("net"),
+        })
+        .unwrap();
+        assert_eq!(replay(&d), ["menu_add_item \"\" more menu -text \"more\""]);
+        assert_eq!(
+            d.record(&Command::MenuGoto(Some(id("ip")))),
+            Err(ApiError::Unknown(id("ip")))
+        );
+    }
+
+    #[test]
+    fn checkbox_updates_read_on_off_and_gray() {
+        let mut d = Declared::default();
+        let checkbox = MenuItemKind::Checkbox {
+            value: Checkbox::Off,
+            allow_gray: true,
+        };
+        add_item(&mut d, None, "c", checkbox).unwrap();
+        let value = |d: &Declared| {
+            let line = &replay(d)[0];
+            line.split(" -value ").nth(1).unwrap().to_owned()
+        };
+        d.user_update("c", "on");
+        assert_eq!(value(&d), "on -allow_gray true");
+        d.user_update("c", "gray");
+        assert_eq!(value(&d), "gray -allow_gray true");
+        d.user_update("c", "off");
+        assert_eq!(value(&d), "off -allow_gray true");
+    }
+
+    #[test]
+    fn address_updates_take_unpadded_or_three_digit_octets_only() {
+        let mut d = Declared::default();
+        let ip = MenuItemKind::Ip {
+            value: "192.0.2.2".parse().unwrap(),
+        };
+        add_item(&mut d, None, "lan", ip).unwrap();
+        let value = |d: &Declared| replay(d)[0].split(" -value ").nth(1).unwrap().to_owned();
+        // Four digits, and a sign `u8::from_str` would take: not an address LCDd sends.
+        d.user_update("lan", "0192.0.2.9");
+        d.user_update("lan", "192.0.2.+9");
+        assert_eq!(value(&d), "\"192.0.2.2\"");
+        d.user_update("lan", "192.0.2.9");
+        assert_eq!(value(&d), "\"192.0.2.9\"");
+    }
+}
