@@ -211,6 +211,7 @@ fn keepalive_when_quiet_and_close_when_unanswered() {
     assert_eq!(sent_at(&mut s, at), "client_set -name \"Offhook\"\nnoop\n");
     assert_eq!(s.poll_timeout(), Some(at + config.reply_timeout));
     s.handle_input(b"success\nnoop complete\n");
+    assert_eq!(events(&mut s).last(), Some(&Event::Synced));
     // Quiet: a lone noop after the keep-alive interval, and no Synced for it.
     let due = at + config.keepalive;
     assert_eq!(s.poll_timeout(), Some(due));
@@ -220,8 +221,7 @@ fn keepalive_when_quiet_and_close_when_unanswered() {
     assert_eq!(s.poll_timeout(), None);
     assert_eq!(sent_at(&mut s, due), "noop\n");
     s.handle_input(b"noop complete\n");
-    let _ = events(&mut s);
-    assert!(events(&mut s).is_empty());
+    assert_eq!(events(&mut s), []);
     assert_eq!(s.stats().keepalives, 1);
     // The next keep-alive goes unanswered: the session asks to close, once.
     let due = due + config.keepalive;
@@ -291,4 +291,189 @@ fn user_updates_survive_a_replay() {
         "{replay}"
     );
     assert!(replay.contains("-value \"192.0.2.29\""), "{replay}");
+}
+
+#[test]
+fn connected_and_display_follow_the_connection() {
+    let mut s = Session::new(Config::default());
+    assert!(!s.is_connected());
+    s.handle_connected(t0());
+    assert!(!s.is_connected());
+    assert_eq!(s.display(), None);
+    s.handle_input(CONNECT);
+    assert!(s.is_connected());
+    assert_eq!(
+        s.display(),
+        Some(&Display {
+            width: 16,
+            height: 2,
+            cell_width: 5,
+            cell_height: 8,
+            server_version: "0.5.9".into(),
+            protocol: "0.3".into(),
+        })
+    );
+    s.handle_disconnected();
+    assert!(!s.is_connected());
+    assert_eq!(s.display(), None);
+}
+
+#[test]
+fn commands_beyond_max_pending_are_refused_while_up() {
+    let mut s = up();
+    let backlight = || Command::Backlight(protocol::Backlight::On);
+    for _ in 0..MAX_PENDING {
+        s.handle_command(backlight()).unwrap();
+    }
+    assert_eq!(s.handle_command(backlight()), Err(ApiError::QueueFull));
+    assert_eq!(s.stats().rejected, 1);
+    // Sending frees the queue.
+    let _ = s.poll_transmit(t0());
+    s.handle_command(backlight()).unwrap();
+}
+
+#[test]
+fn a_line_of_max_line_bytes_is_read_and_a_longer_one_discarded_whole() {
+    let mut s = up();
+    let mut line = b"huh? ".to_vec();
+    line.resize(MAX_LINE, b'x');
+    line.push(b'\n');
+    s.handle_input(&line);
+    assert!(matches!(
+        &events(&mut s)[..],
+        [Event::Refused { commands: 0, errors }] if errors[0].len() == MAX_LINE - 5
+    ));
+    // One byte more, in a single chunk with its `\n`: dropped before parsing.
+    line.insert(0, b'x');
+    s.handle_input(&line);
+    assert_eq!(events(&mut s), []);
+    let st = *s.stats();
+    assert_eq!((st.too_long, st.malformed, st.unexpected_huh), (1, 0, 1));
+}
+
+#[test]
+fn unknown_and_malformed_lines_are_counted_apart() {
+    let mut s = up();
+    s.handle_input(b"frob\nfrob\nkey\n");
+    assert_eq!((s.stats().unknown, s.stats().malformed), (2, 1));
+}
+
+#[test]
+fn synced_only_once_the_last_batch_is_answered() {
+    let mut s = up();
+    for _ in 0..MAX_BATCH + 1 {
+        s.handle_command(Command::Backlight(protocol::Backlight::Off))
+            .unwrap();
+    }
+    let batches = sent(&mut s);
+    assert_eq!(batches.matches("noop\n").count(), 2);
+    assert_eq!(s.stats().batches_sent, 3);
+    s.handle_input(b"noop complete\n");
+    assert_eq!(events(&mut s), []);
+    s.handle_input(b"noop complete\n");
+    assert_eq!(events(&mut s), [Event::Synced]);
+}
+
+#[test]
+fn bye_is_counted() {
+    let mut s = up();
+    s.handle_input(b"bye\n");
+    assert_eq!(s.stats().byes, 1);
+}
+
+#[test]
+fn nothing_is_sent_once_the_session_asks_to_close() {
+    let config = Config::default();
+    let mut s = up();
+    s.handle_command(Command::Backlight(protocol::Backlight::On))
+        .unwrap();
+    assert_eq!(sent(&mut s), "backlight on\nnoop\n");
+    let late = t0() + config.reply_timeout;
+    s.handle_timeout(late);
+    assert!(s.poll_close());
+    // Accepted into the declared state for the next connection, but not sent on this one.
+    s.handle_command(Command::Backlight(protocol::Backlight::Off))
+        .unwrap();
+    assert_eq!(sent_at(&mut s, late), "");
+    s.handle_disconnected();
+    s.handle_connected(late);
+    s.handle_input(CONNECT);
+    assert_eq!(
+        sent_at(&mut s, late),
+        "hello\nclient_set -name \"Offhook\"\nscreen_add s\nbacklight off\nnoop\n"
+    );
+}
+
+#[test]
+fn the_fullest_declaration_replays_in_max_replay_lines() {
+    use crate::declared::{MAX_KEYS, MAX_MENU_ITEMS, MAX_REPLAY, MAX_SCREENS, MAX_WIDGETS};
+    use crate::protocol::{KeyName, MenuItem, MenuItemKind, Output};
+    let mut s = Session::new(Config::default());
+    let keys = (0..MAX_KEYS)
+        .map(|i| KeyName::new(&format!("K{i}")).unwrap())
+        .collect();
+    s.handle_command(Command::ClientAddKey {
+        exclusive: false,
+        keys,
+    })
+    .unwrap();
+    for i in 0..MAX_SCREENS {
+        let screen = id(&format!("s{i}"));
+        s.handle_command(Command::ScreenAdd(screen.clone()))
+            .unwrap();
+        let options = ScreenOptions {
+            duration: Some(8),
+            ..Default::default()
+        };
+        s.handle_command(Command::ScreenSet(screen.clone(), options))
+            .unwrap();
+        for j in 0..MAX_WIDGETS {
+            let widget = id(&format!("w{j}"));
+            s.handle_command(Command::WidgetAdd {
+                screen: screen.clone(),
+                widget: widget.clone(),
+                kind: WidgetKind::String,
+            })
+            .unwrap();
+            s.handle_command(Command::WidgetSet {
+                screen: screen.clone(),
+                widget,
+                value: WidgetValue::String {
+                    x: 1,
+                    y: 1,
+                    text: "x".into(),
+                },
+            })
+            .unwrap();
+        }
+    }
+    for i in 0..MAX_MENU_ITEMS {
+        s.handle_command(Command::MenuAddItem {
+            parent: None,
+            id: id(&format!("m{i}")),
+            item: MenuItem::new("m", MenuItemKind::Menu),
+        })
+        .unwrap();
+    }
+    s.handle_command(Command::MenuSetMain(None)).unwrap();
+    s.handle_command(Command::Backlight(protocol::Backlight::On))
+        .unwrap();
+    s.handle_command(Command::Output(Output::Bits(1))).unwrap();
+    s.handle_connected(t0());
+    s.handle_input(CONNECT);
+    let mut commands = 0;
+    loop {
+        let out = sent(&mut s);
+        if out.is_empty() {
+            break;
+        }
+        commands += out
+            .lines()
+            .filter(|l| *l != "hello" && *l != "noop")
+            .count();
+        for _ in out.lines().filter(|l| *l == "noop") {
+            s.handle_input(b"noop complete\n");
+        }
+    }
+    assert_eq!(commands, MAX_REPLAY);
 }
