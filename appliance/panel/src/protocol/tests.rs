@@ -308,3 +308,194 @@ proptest! {
             kind: kinds[kind], id: &item, value: value.as_deref() }));
     }
 }
+
+#[test]
+fn limits_are_inclusive() {
+    let mut line = b"huh? ".to_vec();
+    line.resize(MAX_LINE, b'x');
+    assert!(matches!(parse(&line), Ok(Reply::Huh(t)) if t.len() == MAX_LINE - 5));
+    let connect = |wid: u16| {
+        format!("connect LCDproc 0.5.9 protocol 0.3 lcd wid {wid} hgt 4 cellwid 5 cellhgt 8")
+    };
+    assert!(matches!(
+        parse(connect(MAX_DIMENSION).as_bytes()),
+        Ok(Reply::Connect(c)) if c.width == MAX_DIMENSION
+    ));
+    assert_eq!(
+        parse(connect(MAX_DIMENSION + 1).as_bytes()),
+        Err(ParseError {
+            kind: ParseErrorKind::Field("wid"),
+            offset: 43
+        })
+    );
+}
+
+#[test]
+fn missing_values_name_their_field_at_the_end_of_the_line() {
+    let e = |l: &[u8]| parse(l).unwrap_err();
+    assert_eq!(
+        e(b"ignore"),
+        ParseError {
+            kind: ParseErrorKind::Field("ignore"),
+            offset: 6
+        }
+    );
+    assert_eq!(
+        e(b"menuevent select"),
+        ParseError {
+            kind: ParseErrorKind::Field("menuevent id"),
+            offset: 16
+        }
+    );
+    assert_eq!(
+        e(b"connect LCDproc"),
+        ParseError {
+            kind: ParseErrorKind::Field("LCDproc"),
+            offset: 8
+        }
+    );
+    assert_eq!(
+        e(b"connect LCDproc 0.5.9 protocol"),
+        ParseError {
+            kind: ParseErrorKind::Field("protocol"),
+            offset: 22
+        }
+    );
+}
+
+#[test]
+fn text_after_a_run_of_spaces_is_kept_whole() {
+    assert_eq!(
+        parse(b"huh?        bad  option"),
+        Ok(Reply::Huh("bad  option"))
+    );
+    assert_eq!(
+        parse(b"menuevent   update  c1      on"),
+        Ok(Reply::MenuEvent {
+            kind: MenuEventKind::Update,
+            id: "c1",
+            value: Some("on")
+        })
+    );
+}
+
+#[test]
+fn backlights_successors_and_key_names_encode_as_lcdd_spells_them() {
+    let cases: Vec<(Command, &str)> = vec![
+        (Command::Backlight(Backlight::Blink), "backlight blink\n"),
+        (
+            Command::ScreenSet(
+                id("s1"),
+                ScreenOptions {
+                    backlight: Some(Backlight::Off),
+                    ..Default::default()
+                },
+            ),
+            "screen_set s1 -backlight off\n",
+        ),
+        (
+            Command::MenuAddItem {
+                parent: None,
+                id: id("go"),
+                item: MenuItem {
+                    next: Some(Successor::Close),
+                    prev: Some(Successor::Item(id("back"))),
+                    ..MenuItem::new(
+                        "Go",
+                        MenuItemKind::Action {
+                            result: MenuResult::Quit,
+                        },
+                    )
+                },
+            },
+            "menu_add_item \"\" go action -text \"Go\" -menu_result quit -next _close_ -prev back\n",
+        ),
+        (
+            Command::MenuSetItem {
+                parent: None,
+                id: id("go"),
+                set: vec![
+                    MenuSet::Next(Successor::Quit),
+                    MenuSet::Prev(Successor::None),
+                ],
+            },
+            "menu_set_item \"\" go -next _quit_ -prev _none_\n",
+        ),
+    ];
+    for (command, line) in cases {
+        assert_eq!(String::from_utf8(command.to_line()).unwrap(), line);
+    }
+    assert_eq!(KeyName::new("Escape").unwrap().to_string(), "Escape");
+}
+
+#[test]
+fn set_options_change_the_item_and_values_only_of_their_type() {
+    let mut item = MenuItem::new("a", MenuItemKind::Menu);
+    item.apply(&MenuSet::Text("b".into()));
+    item.apply(&MenuSet::Hidden(true));
+    item.apply(&MenuSet::Next(Successor::Close));
+    item.apply(&MenuSet::Prev(Successor::Quit));
+    item.apply(&MenuSet::Ring(1));
+    assert_eq!(
+        item,
+        MenuItem {
+            text: "b".into(),
+            kind: MenuItemKind::Menu,
+            hidden: true,
+            next: Some(Successor::Close),
+            prev: Some(Successor::Quit),
+        }
+    );
+    let cases = [
+        (
+            MenuItemKind::Ring {
+                strings: vec!["off".into(), "on".into()],
+                value: 0,
+            },
+            MenuSet::Ring(1),
+            MenuItemKind::Ring {
+                strings: vec!["off".into(), "on".into()],
+                value: 1,
+            },
+        ),
+        (
+            MenuItemKind::Numeric {
+                value: 1,
+                min: 0,
+                max: 9,
+            },
+            MenuSet::Numeric(7),
+            MenuItemKind::Numeric {
+                value: 7,
+                min: 0,
+                max: 9,
+            },
+        ),
+        (
+            MenuItemKind::Alpha {
+                value: "old".into(),
+                min_length: 0,
+                max_length: 8,
+                caps: true,
+                noncaps: true,
+                numbers: false,
+                extra: "".into(),
+            },
+            MenuSet::Alpha("new".into()),
+            MenuItemKind::Alpha {
+                value: "new".into(),
+                min_length: 0,
+                max_length: 8,
+                caps: true,
+                noncaps: true,
+                numbers: false,
+                extra: "".into(),
+            },
+        ),
+    ];
+    for (kind, set, want) in cases {
+        let mut item = MenuItem::new("a", kind);
+        item.apply(&set);
+        assert_eq!(item.kind, want);
+    }
+}
