@@ -4,7 +4,8 @@
 //!
 //! - The address goes on `[network] interface` with iproute2's `ip` (the appliance's service
 //!   has `CAP_NET_ADMIN`): the interface's other global IPv4 addresses are removed, the new one
-//!   added, the link set up; the gateway becomes the default route through the interface. An
+//!   added, the link set up; the gateway becomes the default route through the interface (none:
+//!   the default route through it is removed). An
 //!   address already in place alone is left untouched, so a start changes nothing that is right.
 //! - The DHCP server ([`crate::provisioning::DhcpServer`]) is started, stopped, or restarted
 //!   with the new pool and subnet, after the address is in place (it serves from it).
@@ -186,12 +187,16 @@ async fn set_address(
         info!(%interface, from = ?now.iter().map(ToString::to_string).collect::<Vec<_>>(), to = %a, "LAN address set");
     }
     ip(&["link", "set", "dev", interface, "up"]).await?;
-    if let Some(g) = gateway {
-        let g = g.to_string();
-        ip(&[
-            "-4", "route", "replace", "default", "via", &g, "dev", interface,
-        ])
-        .await?;
+    match gateway {
+        Some(g) => {
+            let g = g.to_string();
+            ip(&[
+                "-4", "route", "replace", "default", "via", &g, "dev", interface,
+            ])
+            .await?;
+        }
+        // No gateway: no default route through the LAN (there may be none to delete).
+        None => drop(ip(&["-4", "route", "del", "default", "dev", interface]).await),
     }
     Ok(())
 }
