@@ -272,14 +272,24 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-/// Opens the menu with its key (Escape) and walks `path`: for each name, Down until the cursor
-/// (`>`) is on it, then Enter. Each key waits for the display to change, so none is pressed
-/// ahead of LCDd.
+/// Opens the menu with its key (Escape), goes back to its top (LCDd may open it where it was
+/// left) and walks `path`: for each name, Down (or Up, past the end) until the cursor (`>`) is
+/// on it, then Enter. Each key waits for the display to change, so none is pressed ahead of
+/// LCDd.
 fn choose(lcdd: &Lcdd, path: &[&str]) {
     let before = lcdd.pane();
     lcdd.key("Escape");
     changed(lcdd, &before);
+    for _ in 0..5 {
+        let pane = lcdd.pane();
+        if pane.starts_with("## Offhook") {
+            break;
+        }
+        lcdd.key("Escape");
+        changed(lcdd, &pane);
+    }
     for name in path {
+        let mut down = true;
         let mut tries = 0;
         loop {
             let pane = lcdd.pane();
@@ -289,16 +299,20 @@ fn choose(lcdd: &Lcdd, path: &[&str]) {
                 break;
             }
             tries += 1;
-            assert!(tries < 10, "{name:?} not in the menu:\n{pane}");
-            lcdd.key("Down");
-            changed(lcdd, &pane);
+            assert!(tries < 20, "{name:?} not in the menu:\n{pane}");
+            lcdd.key(if down { "Down" } else { "Up" });
+            if !changed(lcdd, &pane) {
+                // An end of the list: the other way.
+                down = !down;
+            }
         }
     }
 }
 
-/// Waits (up to 2 s) for the display to show something else than `before`.
-fn changed(lcdd: &Lcdd, before: &str) {
-    let _ = lcdd.wait_for(Duration::from_secs(2), |pane| pane != before);
+/// Waits (up to 2 s) for the display to show something else than `before`; whether it did.
+fn changed(lcdd: &Lcdd, before: &str) -> bool {
+    lcdd.wait_for(Duration::from_secs(2), |pane| pane != before)
+        .is_ok()
 }
 
 /// Presses `keys` one after the other, as a hand would.

@@ -258,7 +258,8 @@ fn health_tells_strangers_only_what_a_load_balancer_needs_and_metrics_can_be_clo
             ("storage", "ok"),
             ("transcoder", "ok"),
             ("retention", "ok"),
-            ("clients", "ok")
+            ("clients", "ok"),
+            ("network", "ok")
         ],
         "{admin}"
     );

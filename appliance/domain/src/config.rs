@@ -215,6 +215,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lan_settings_that_do_not_hang_together_are_refused() {
+        let mut n = crate::network::Network::default();
+        n.set("lan.address", "192.0.2.10/24").unwrap();
+        n.set("lan.gateway", "198.51.100.1").unwrap();
+        let mut c = Config::default();
+        assert_eq!(
+            c.network(n.clone()).unwrap_err(),
+            ConfigError::Network("lan.gateway: not in 192.0.2.0/24".into())
+        );
+        assert_eq!(c.network, crate::network::Network::default(), "nothing kept");
+        n.set("lan.gateway", "192.0.2.1").unwrap();
+        c.network(n.clone()).unwrap();
+        assert_eq!(c.network, n);
+    }
+
+    #[test]
     fn setters_refuse_zero() {
         let mut c = Config::default();
         assert!(c.max_duration(Duration::ZERO).is_err());

@@ -81,9 +81,9 @@ fn size(bytes: u64) -> String {
 
 /// The storage part from the disk's free and total bytes.
 fn storage(free: u64, total: u64, spool: (usize, u64)) -> Part {
-    let low = total > 0
-        && free.saturating_mul(100) < total.saturating_mul(LOW_DISK_PERCENT)
-        && free < LOW_DISK_BYTES;
+    // A disk that reports no size (0) is never low: nothing is below 5 % of nothing.
+    let low =
+        free.saturating_mul(100) < total.saturating_mul(LOW_DISK_PERCENT) && free < LOW_DISK_BYTES;
     Part {
         name: "storage",
         state: if low { State::Degraded } else { State::Ok },
@@ -260,6 +260,11 @@ mod tests {
         // Under 2 GiB of a small disk, but 5 % of it: not an alert either.
         assert_eq!(storage(GIB, 16 * GIB, (0, 0)).state, State::Ok);
         assert_eq!(storage(GIB - 1, 20 * GIB, (0, 0)).state, State::Degraded);
+        assert_eq!(
+            storage(GIB, 20 * GIB, (0, 0)).state,
+            State::Ok,
+            "5 % exactly"
+        );
         assert_eq!(storage(2 * GIB, 100 * GIB, (0, 0)).state, State::Ok);
         assert_eq!(
             storage(2 * GIB - 1, 100 * GIB, (0, 0)).state,
@@ -295,6 +300,36 @@ mod tests {
         assert_eq!(
             (p.state, p.detail.as_str()),
             (State::Degraded, "no interface")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_core_reports_what_applying_the_lan_gave() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = VoiceMessaging::open(
+            dir.path(),
+            crate::Config::default(),
+            std::sync::Arc::new(crate::clock::ManualClock::new(0)),
+        )
+        .await
+        .unwrap();
+        let part = |parts: Vec<Part>| parts.into_iter().find(|p| p.name == "network").unwrap();
+        assert!(
+            part(core.health().await)
+                .detail
+                .contains("left to the system")
+        );
+        core.network_applied(Err("ip: Operation not permitted".into()));
+        let p = part(core.health().await);
+        assert_eq!(
+            (p.state, p.detail.as_str()),
+            (State::Degraded, "ip: Operation not permitted")
+        );
+        core.network_applied(Ok("lan0 192.0.2.10/24".into()));
+        let p = part(core.health().await);
+        assert_eq!(
+            (p.state, p.detail.as_str()),
+            (State::Ok, "lan0 192.0.2.10/24")
         );
     }
 

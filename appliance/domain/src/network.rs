@@ -299,6 +299,11 @@ mod tests {
         n.set(ADDRESS, "192.0.2.1/30").unwrap();
         n.set(ADDRESS, "").unwrap();
         assert_eq!(n.address, None);
+        n.set(GATEWAY, "192.0.2.1").unwrap();
+        n.set(GATEWAY, " ").unwrap();
+        assert_eq!(n.gateway, None, "an empty gateway is none");
+        n.set(POOL, "192.0.2.9-192.0.2.9").unwrap();
+        assert_eq!(n.text(POOL), "192.0.2.9-192.0.2.9", "a pool of one address");
     }
 
     #[test]

@@ -251,12 +251,12 @@ impl LiveSettings {
                     None => config.quota_per_user,
                 };
             }
-            k if NETWORK_KEYS.contains(&k) => {
+            // The LAN's (the keys reaching here are [`KEYS`]).
+            k => {
                 let v = value.map_or_else(|| config.network.text(k), str::to_owned);
                 live.network.set(k, &v)?;
                 self.1.send_replace(live.network.clone());
             }
-            _ => return Err("not a setting the console can change".into()),
         }
         match value {
             Some(v) => live.console.insert(key, v.trim().to_owned()),
@@ -558,6 +558,22 @@ mod tests {
             e.to_string(),
             "dhcp.server: no LAN interface in the config file"
         );
+        // The file's own values are not refused: only what a change sets.
+        let mut file = Network::default();
+        file.set(network::ADDRESS, "192.0.2.10/24").unwrap();
+        file.set(network::GATEWAY, "192.0.2.1").unwrap();
+        let mut config = Config::default();
+        config.network(file).unwrap();
+        let dir2 = tempfile::tempdir().unwrap();
+        let other = VoiceMessaging::open(dir2.path(), config, Arc::new(ManualClock::new(0)))
+            .await
+            .unwrap();
+        assert_eq!(of(&other.settings(), "lan.gateway").file, "192.0.2.1");
+        assert_eq!(other.network().text("lan.address"), "192.0.2.10/24");
+        other
+            .change_settings(change(&[("dhcp.pool", Some("192.0.2.100-192.0.2.199"))]))
+            .await
+            .unwrap();
         // Clearing is always possible; a pool alone is only kept.
         core.change_settings(change(&[
             ("lan.address", Some("")),
@@ -628,6 +644,7 @@ mod tests {
         for change in [
             vec![pair(QUOTA, "3GiB"), pair(RETENTION, "0s")],
             vec![pair(QUOTA, "3GiB"), pair("http.listen", "x")],
+            vec![pair(RETENTION, "7d"), pair(QUOTA, "3 parsecs")],
         ] {
             let bad_key = change[1].0.clone();
             match core.change_settings(change).await {
