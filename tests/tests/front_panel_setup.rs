@@ -272,36 +272,54 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-/// Opens the menu with its key (Escape), goes back to its top (LCDd may open it where it was
+/// Opens the menu with its key (Escape), goes back to its top (LCDd opens it where it was
 /// left) and walks `path`: for each name, Down (or Up, past the end) until the cursor (`>`) is
-/// on it, then Enter. Each key waits for the display to change, so none is pressed ahead of
-/// LCDd.
+/// on it, then Enter. After each key it waits for that key's own effect on the display (the
+/// cursor moved, the menu's title changed), so that keys LCDd has not read yet, on a loaded
+/// machine, are never taken for done.
 fn choose(lcdd: &Lcdd, path: &[&str]) {
-    let before = lcdd.pane();
     lcdd.key("Escape");
-    changed(lcdd, &before);
+    settle(lcdd, |p| title(p).is_some(), "the menu to open");
     for _ in 0..5 {
         let pane = lcdd.pane();
-        if pane.starts_with("## Offhook") {
-            break;
+        match title(&pane) {
+            Some(t) if t == "Offhook" => break,
+            Some(t) => {
+                lcdd.key("Escape");
+                settle(
+                    lcdd,
+                    |p| title(p).as_deref() != Some(t.as_str()),
+                    "back a level",
+                );
+            }
+            None => {
+                lcdd.key("Escape");
+                settle(lcdd, |p| title(p).is_some(), "the menu to open");
+            }
         }
-        lcdd.key("Escape");
-        changed(lcdd, &pane);
     }
-    for name in path {
+    for (i, name) in path.iter().enumerate() {
         let mut down = true;
         let mut tries = 0;
         loop {
             let pane = lcdd.pane();
-            if pane.lines().any(|l| l.starts_with(&format!(">{name}"))) {
+            let on = selected(&pane).unwrap_or_default();
+            if on.starts_with(name) {
                 lcdd.key("Enter");
-                changed(lcdd, &pane);
+                if i + 1 < path.len() {
+                    settle(lcdd, |p| title(p).as_deref() == Some(*name), name);
+                }
                 break;
             }
             tries += 1;
             assert!(tries < 20, "{name:?} not in the menu:\n{pane}");
             lcdd.key(if down { "Down" } else { "Up" });
-            if !changed(lcdd, &pane) {
+            let moved = lcdd
+                .wait_for(Duration::from_secs(5), |p| {
+                    selected(p).is_some_and(|s| s != on)
+                })
+                .is_ok();
+            if !moved {
                 // An end of the list: the other way.
                 down = !down;
             }
@@ -309,10 +327,28 @@ fn choose(lcdd: &Lcdd, path: &[&str]) {
     }
 }
 
-/// Waits (up to 2 s) for the display to show something else than `before`; whether it did.
-fn changed(lcdd: &Lcdd, before: &str) -> bool {
-    lcdd.wait_for(Duration::from_secs(2), |pane| pane != before)
-        .is_ok()
+/// The menu's title (`## Network ####`), while a menu shows.
+fn title(pane: &str) -> Option<String> {
+    let line = pane.lines().next()?.strip_prefix("## ")?;
+    Some(
+        line.trim_end_matches(['#', '-', '+', ' '])
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// The item under the menu's cursor (`>Address`).
+fn selected(pane: &str) -> Option<String> {
+    pane.lines()
+        .find_map(|l| l.strip_prefix('>'))
+        .map(|l| l.trim().to_owned())
+}
+
+/// Waits (up to 10 s) for the display to satisfy `f`; fails the test naming `what` if not.
+fn settle(lcdd: &Lcdd, f: impl Fn(&str) -> bool, what: &str) {
+    if let Err(pane) = lcdd.wait_for(Duration::from_secs(10), f) {
+        panic!("waiting for {what}; the display:\n{pane}");
+    }
 }
 
 /// Presses `keys` one after the other, as a hand would.

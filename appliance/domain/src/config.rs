@@ -224,7 +224,11 @@ mod tests {
             c.network(n.clone()).unwrap_err(),
             ConfigError::Network("lan.gateway: not in 192.0.2.0/24".into())
         );
-        assert_eq!(c.network, crate::network::Network::default(), "nothing kept");
+        assert_eq!(
+            c.network,
+            crate::network::Network::default(),
+            "nothing kept"
+        );
         n.set("lan.gateway", "192.0.2.1").unwrap();
         c.network(n.clone()).unwrap();
         assert_eq!(c.network, n);
