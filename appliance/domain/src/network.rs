@@ -354,6 +354,41 @@ mod tests {
         assert_eq!(n.check(&[]), Ok(()), "the file's own values are not blamed");
     }
 
+    proptest::proptest! {
+        /// Any text for any key: taken or refused, never a panic; a refusal changes nothing; a
+        /// value taken reads back as one that gives the same settings.
+        #[test]
+        fn any_text_is_taken_or_refused_and_reads_back(
+            key in proptest::sample::select(vec![ADDRESS, GATEWAY, DHCP, POOL, "lan.mtu"]),
+            value in "\\PC{0,40}",
+        ) {
+            let mut n = lan();
+            let before = n.clone();
+            match n.set(key, &value) {
+                Ok(()) => {
+                    let mut again = before;
+                    again.set(key, &n.text(key)).unwrap();
+                    proptest::prop_assert_eq!(again, n.clone());
+                }
+                Err(_) => proptest::prop_assert_eq!(&n, &before),
+            }
+            let _ = n.check(&[key]);
+        }
+
+        /// Every address and prefix a LAN may have reads back as written.
+        #[test]
+        fn lan_addresses_read_back(a in 1u8..=223, b: u8, c: u8, d: u8, prefix in 8u8..=30) {
+            let mut n = Network::default();
+            let v = format!("{a}.{b}.{c}.{d}/{prefix}");
+            if n.set(ADDRESS, &v).is_ok() {
+                proptest::prop_assert_eq!(n.text(ADDRESS), v);
+                let c = n.address.unwrap();
+                proptest::prop_assert!(c.holds(c.address));
+                proptest::prop_assert_eq!(Cidr::prefix_of(c.netmask()), Some(prefix));
+            }
+        }
+    }
+
     #[test]
     fn netmasks_give_their_prefix() {
         assert_eq!(Cidr::prefix_of(Ipv4Addr::new(255, 255, 255, 0)), Some(24));
