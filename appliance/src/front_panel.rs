@@ -319,7 +319,7 @@ fn stop_soon(stop: &watch::Sender<Stopped>, why: Stopped) {
 }
 
 /// `rows` with each longer than `width` broken into pieces of `width` (a URL, a reason), at
-/// most [`MAX_ROWS`] rows.
+/// most 4 rows (the most a screen uses).
 pub fn wrap(rows: &[String], width: usize) -> Vec<String> {
     let width = width.max(1);
     rows.iter()

@@ -354,7 +354,7 @@ const ONE_TIME_LEN: usize = 12;
 
 impl Web {
     /// The front panel's "reset password": a new random password for the admin account
-    /// [`PANEL_ADMIN`] (made if there is none), returned to be shown once and never kept in
+    /// `admin` (made if there is none), returned to be shown once and never kept in
     /// clear; the account's sessions end, as on any password change. Refused if a user of that
     /// name exists who is not an admin (the panel does not make anyone an admin).
     pub async fn reset_admin_password(&self) -> Result<String, String> {
