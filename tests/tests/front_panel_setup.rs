@@ -15,11 +15,11 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use offhook_panel::lcdd::Lcdd;
 use offhook_tests::netns::{Netns, veth_pair};
-use offhook_tests::offhook_bin;
+use offhook_tests::{offhook_bin, wait_within};
 use serde_json::{Value, json};
 
 /// How long the display may take to show what is expected.
@@ -59,18 +59,6 @@ fn request(
         let status = resp.status().as_u16();
         Some((status, resp.json().unwrap_or(Value::Null)))
     })
-}
-
-/// Waits until `f` gives something, up to `within`.
-fn until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "{what}: not within {within:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 struct Appliance {
@@ -130,7 +118,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     )
     .unwrap();
     let mut app = Appliance::start(&ns, dir.path());
-    until("the appliance answers", Duration::from_secs(30), || {
+    wait_within("the appliance answers", Duration::from_secs(30), || {
         request(&ns, "GET", "/api/v1/health", None, None).filter(|(s, _)| *s == 200)
     });
     shows(&lcdd, "LAN 192.0.2.2/24");
@@ -159,7 +147,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     press(&lcdd, &["Enter"; 10]);
     press(&lcdd, &["Up", "Enter", "Down", "Down", "Enter"]);
     shows(&lcdd, "192.0.2.10/24");
-    until("lan0 to have 192.0.2.10", SHOWN, || {
+    wait_within("lan0 to have 192.0.2.10", SHOWN, || {
         (ns.ipv4_addrs("lan0") == ["192.0.2.10".parse::<std::net::Ipv4Addr>().unwrap()])
             .then_some(())
     });
@@ -198,7 +186,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
         setting(&ns, &token, "dhcp.pool")["value"],
         "192.0.2.100-192.0.2.199"
     );
-    let part = until("the DHCP server in health", SHOWN, || {
+    let part = wait_within("the DHCP server in health", SHOWN, || {
         let p = network_health(&ns, &token);
         p["detail"]
             .as_str()?
@@ -207,7 +195,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     });
     assert_eq!(part["state"], "ok", "{part}");
     // A real DHCP client on the other end of the LAN gets an address of the pool.
-    let lease = until("a lease for udhcpc", SHOWN, || {
+    let lease = wait_within("a lease for udhcpc", SHOWN, || {
         let out = phones
             .exec("udhcpc")
             .args([
@@ -234,13 +222,13 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
     // Restart: the same process runs again, on the settings kept.
     choose(&lcdd, &["Restart", "Yes, restart"]);
     let log = dir.path().join("server.log");
-    until("the restart to begin", SHOWN, || {
+    wait_within("the restart to begin", SHOWN, || {
         std::fs::read_to_string(&log)
             .ok()?
             .contains("signal=\"front panel: restart\"")
             .then_some(())
     });
-    until("the appliance back", Duration::from_secs(60), || {
+    wait_within("the appliance back", Duration::from_secs(60), || {
         let (status, _) = request(
             &ns,
             "POST",
@@ -262,7 +250,7 @@ fn the_setup_menu_sets_the_lan_and_the_dhcp_server() {
 
     // Shut down: the appliance stops, then the power-off command runs.
     choose(&lcdd, &["Shut down", "Yes, shut down"]);
-    let status = until("the appliance to stop", Duration::from_secs(60), || {
+    let status = wait_within("the appliance to stop", Duration::from_secs(60), || {
         app.child.try_wait().unwrap()
     });
     let log = std::fs::read_to_string(&log).unwrap();

@@ -419,8 +419,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_panels_password_reset_makes_or_resets_the_admin_and_ends_its_sessions() {
+    /// A server on a fresh data dir (kept while the first is held).
+    async fn server() -> (
+        tempfile::TempDir,
+        offhook_domain::VoiceMessaging,
+        crate::Web,
+    ) {
         use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
         let core = offhook_domain::VoiceMessaging::open(
@@ -431,6 +435,12 @@ mod tests {
         .await
         .unwrap();
         let web = crate::Web::new(core.clone(), crate::Config::default(), Arc::new(NoGateways));
+        (dir, core, web)
+    }
+
+    #[tokio::test]
+    async fn the_panels_password_reset_makes_or_resets_the_admin_and_ends_its_sessions() {
+        let (_dir, core, web) = server().await;
         let first = web.reset_admin_password().await.unwrap();
         assert_eq!(first.len(), 12);
         assert!(
@@ -464,14 +474,7 @@ mod tests {
             "its sessions ended"
         );
 
-        let dir = tempfile::tempdir().unwrap();
-        let core = offhook_domain::VoiceMessaging::open(
-            dir.path(),
-            offhook_domain::Config::default(),
-            Arc::new(offhook_domain::clock::SystemClock),
-        )
-        .await
-        .unwrap();
+        let (_dir, core, web) = server().await;
         core.add_user(users::NewUser {
             username: "admin".into(),
             display: None,
@@ -481,7 +484,6 @@ mod tests {
         })
         .await
         .unwrap();
-        let web = crate::Web::new(core.clone(), crate::Config::default(), Arc::new(NoGateways));
         assert_eq!(
             web.reset_admin_password().await.unwrap_err(),
             "admin is not an admin"
