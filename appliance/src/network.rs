@@ -173,6 +173,53 @@ fn addresses(listing: &str) -> Vec<Cidr> {
         .collect()
 }
 
+/// One `ip` command, and whether its failure is only to be expected (deleting what may not be
+/// there).
+type IpCommand = (Vec<String>, bool);
+
+/// The `ip` commands that put `address` alone on `interface`, which now has `now`, set it up,
+/// and route the default through `gateway` (none: no default route through it).
+fn address_commands(
+    interface: &str,
+    now: &[Cidr],
+    address: Cidr,
+    gateway: Option<Ipv4Addr>,
+) -> Vec<IpCommand> {
+    let cmd = |words: &[&str], may_fail: bool| -> IpCommand {
+        (words.iter().map(|w| (*w).to_owned()).collect(), may_fail)
+    };
+    let mut out = Vec::new();
+    if now != [address] {
+        out.push(cmd(
+            &["-4", "addr", "flush", "dev", interface, "scope", "global"],
+            false,
+        ));
+        let a = address.to_string();
+        out.push(cmd(
+            &["-4", "addr", "add", &a, "broadcast", "+", "dev", interface],
+            false,
+        ));
+    }
+    out.push(cmd(&["link", "set", "dev", interface, "up"], false));
+    out.push(match gateway {
+        Some(g) => cmd(
+            &[
+                "-4",
+                "route",
+                "replace",
+                "default",
+                "via",
+                &g.to_string(),
+                "dev",
+                interface,
+            ],
+            false,
+        ),
+        None => cmd(&["-4", "route", "del", "default", "dev", interface], true),
+    });
+    out
+}
+
 /// Puts `address` (alone) on `interface`, sets it up, and routes the default through `gateway`.
 async fn set_address(
     interface: &str,
@@ -181,22 +228,15 @@ async fn set_address(
 ) -> Result<(), String> {
     let now = addresses(&ip(&["-4", "-o", "addr", "show", "dev", interface]).await?);
     if now != [address] {
-        ip(&["-4", "addr", "flush", "dev", interface, "scope", "global"]).await?;
-        let a = address.to_string();
-        ip(&["-4", "addr", "add", &a, "broadcast", "+", "dev", interface]).await?;
-        info!(%interface, from = ?now.iter().map(ToString::to_string).collect::<Vec<_>>(), to = %a, "LAN address set");
+        info!(%interface, from = ?now.iter().map(ToString::to_string).collect::<Vec<_>>(), to = %address, "LAN address set");
     }
-    ip(&["link", "set", "dev", interface, "up"]).await?;
-    match gateway {
-        Some(g) => {
-            let g = g.to_string();
-            ip(&[
-                "-4", "route", "replace", "default", "via", &g, "dev", interface,
-            ])
-            .await?;
+    for (words, may_fail) in address_commands(interface, &now, address, gateway) {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        if let Err(e) = ip(&words).await
+            && !may_fail
+        {
+            return Err(e);
         }
-        // No gateway: no default route through the LAN (there may be none to delete).
-        None => drop(ip(&["-4", "route", "del", "default", "dev", interface]).await),
     }
     Ok(())
 }
@@ -230,6 +270,41 @@ mod tests {
             ]
         );
         assert!(addresses("").is_empty());
+    }
+
+    #[test]
+    fn an_address_is_replaced_only_when_it_is_not_the_only_one() {
+        let want = Cidr::parse("192.0.2.10/24").unwrap();
+        let line =
+            |c: &IpCommand| format!("{}{}", c.0.join(" "), if c.1 { " (may fail)" } else { "" });
+        let lines = |now: &[Cidr], g| {
+            address_commands("lan0", now, want, g)
+                .iter()
+                .map(line)
+                .collect::<Vec<_>>()
+        };
+        let gw = Some(Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(
+            lines(&[want], gw),
+            [
+                "link set dev lan0 up",
+                "-4 route replace default via 192.0.2.1 dev lan0"
+            ],
+            "already right: the address is left alone"
+        );
+        let other = Cidr::parse("192.0.2.2/24").unwrap();
+        for now in [&[][..], &[other], &[want, other]] {
+            assert_eq!(
+                lines(now, None),
+                [
+                    "-4 addr flush dev lan0 scope global",
+                    "-4 addr add 192.0.2.10/24 broadcast + dev lan0",
+                    "link set dev lan0 up",
+                    "-4 route del default dev lan0 (may fail)"
+                ],
+                "{now:?}"
+            );
+        }
     }
 
     #[test]
