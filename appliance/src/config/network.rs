@@ -73,9 +73,10 @@ impl Network {
                     .into(),
             });
         }
+        // A file's values are checked with nothing changed: a conflict is blamed on what
+        // depends on the address (the gateway, the pool), never on the address itself.
         l.check(&[]).map_err(|(key, why)| Error::Value {
             key: match key {
-                lan::ADDRESS => "network.address",
                 lan::GATEWAY => "network.gateway",
                 lan::POOL => "dhcp.range",
                 _ => "dhcp.interface",
@@ -113,6 +114,12 @@ mod tests {
         assert_eq!(c.network.lan.text("dhcp.pool"), "192.0.2.100-192.0.2.199");
         let c = load("").unwrap();
         assert_eq!(c.network, super::Network::default());
+        let c = load("[network]\ninterface = \"lan0123456789ab\"\n").unwrap();
+        assert_eq!(
+            c.network.interface.as_deref(),
+            Some("lan0123456789ab"),
+            "15 characters, the kernel's longest"
+        );
     }
 
     #[test]
@@ -141,6 +148,17 @@ mod tests {
                 "dhcp.range",
             ),
             ("[network]\nmtu = 1500\n", "\"mtu\" in [network]"),
+            ("[network]\ninterface = \"\"\n", "network.interface"),
+            (
+                "[network]\ninterface = \"lan0123456789abc\"\n",
+                "network.interface",
+            ),
+            ("[network]\ninterface = \"lan0/1\"\n", "network.interface"),
+            (
+                "[network]\ninterface = \"lan0\"\naddress = \"192.0.2.10/24\"\n\
+                 [dhcp]\ninterface = \"lan0\"\nrange = \"192.0.2.5-192.0.2.20\"\n",
+                "dhcp.range",
+            ),
         ] {
             let e = load(text).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");

@@ -283,12 +283,11 @@ impl Menu {
     }
 }
 
-/// The setting an item stands for.
+/// The setting an ip item stands for.
 fn key_of(item: &str) -> &'static str {
     match item {
         ADDRESS | NETMASK => network::ADDRESS,
         GATEWAY => network::GATEWAY,
-        SERVE => network::DHCP,
         _ => network::POOL,
     }
 }
@@ -382,6 +381,19 @@ mod tests {
         assert_eq!(
             ev(MenuEventKind::Update, ADDRESS, Some("300.1.1.1")),
             Some(Asked::Refuse("lan.address", "not an address".into()))
+        );
+        assert_eq!(
+            ev(MenuEventKind::Update, GATEWAY, Some("192.0.2")),
+            Some(Asked::Refuse("lan.gateway", "not an address".into()))
+        );
+        assert_eq!(
+            ev(MenuEventKind::Update, POOL_LAST, Some("x")),
+            Some(Asked::Refuse("dhcp.pool", "not an address".into()))
+        );
+        assert_eq!(
+            ev(MenuEventKind::Update, ADDRESS, Some("0.0.0.0")),
+            Some(Asked::Change("lan.address", String::new())),
+            "0.0.0.0: left to the system"
         );
         assert_eq!(
             ev(MenuEventKind::Select, "pw_yes", None),
