@@ -188,43 +188,49 @@ pub(crate) struct Live {
 /// The settings now in force, under a lock read on every upload and sweep; the LAN's are also
 /// published to their watchers, and the outcome of applying them is kept for the health check.
 #[derive(Debug)]
-pub(crate) struct LiveSettings(
-    RwLock<Live>,
-    tokio::sync::watch::Sender<Network>,
-    std::sync::Mutex<Option<Result<String, String>>>,
-);
+pub(crate) struct LiveSettings {
+    live: RwLock<Live>,
+    /// The LAN's settings, to whoever applies them.
+    network: tokio::sync::watch::Sender<Network>,
+    /// What applying them last gave.
+    applied: std::sync::Mutex<Option<Result<String, String>>>,
+}
 
 impl LiveSettings {
     /// The config's values, before the database's are read.
     pub(crate) fn new(config: &Config) -> Self {
-        Self(
-            RwLock::new(Live {
+        Self {
+            live: RwLock::new(Live {
                 retention: config.retention,
                 quota_per_user: config.quota_per_user,
                 network: config.network.clone(),
                 console: BTreeMap::new(),
             }),
-            tokio::sync::watch::Sender::new(config.network.clone()),
-            std::sync::Mutex::new(None),
-        )
+            network: tokio::sync::watch::Sender::new(config.network.clone()),
+            applied: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn applied(&self) -> std::sync::MutexGuard<'_, Option<Result<String, String>>> {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// What applying the LAN's settings last gave: `Ok(what is in force)` or `Err(why not)`.
     pub(crate) fn network_applied(&self) -> Option<Result<String, String>> {
-        self.2.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.applied().clone()
     }
 
     /// The LAN's settings now, and every change from now on.
     pub(crate) fn watch_network(&self) -> tokio::sync::watch::Receiver<Network> {
-        self.1.subscribe()
+        self.network.subscribe()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
-        self.0.read().unwrap_or_else(|p| p.into_inner())
+        self.live.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
-        self.0.write().unwrap_or_else(|p| p.into_inner())
+        self.live.write().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn retention(&self) -> Retention {
@@ -255,7 +261,7 @@ impl LiveSettings {
             k => {
                 let v = value.map_or_else(|| config.network.text(k), str::to_owned);
                 live.network.set(k, &v)?;
-                self.1.send_replace(live.network.clone());
+                self.network.send_replace(live.network.clone());
             }
         }
         match value {
@@ -375,7 +381,7 @@ impl VoiceMessaging {
     /// Whoever applies the LAN's settings reports here what it did (`Ok`: what is now in force,
     /// in words) or why it could not (`Err`); the health check's `network` part says it.
     pub fn network_applied(&self, outcome: Result<String, String>) {
-        *self.0.settings.2.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        *self.0.settings.applied() = Some(outcome);
     }
 
     /// Sets settings from the console: each `(key, value)`; a `None` value clears the

@@ -185,12 +185,10 @@ impl<'a> Words<'a> {
     }
 
     /// The rest of the line after the next run of spaces, if not empty.
-    fn rest(&mut self) -> Option<(usize, &'a str)> {
-        let tail = self.line.get(self.pos..)?;
-        let trimmed = tail.trim_start_matches(' ');
-        let start = self.pos + (tail.len() - trimmed.len());
+    fn rest(&mut self) -> Option<&'a str> {
+        let trimmed = self.line.get(self.pos..)?.trim_start_matches(' ');
         self.pos = self.line.len();
-        (!trimmed.is_empty()).then_some((start, trimmed))
+        (!trimmed.is_empty()).then_some(trimmed)
     }
 }
 
@@ -250,7 +248,7 @@ pub fn parse(line: &[u8]) -> Result<Reply<'_>, ParseError> {
     let reply = match first {
         "connect" => Reply::Connect(parse_connect(&mut words)?),
         "success" => Reply::Success,
-        "huh?" => Reply::Huh(words.rest().map_or("", |(_, t)| t)),
+        "huh?" => Reply::Huh(words.rest().unwrap_or("")),
         "listen" | "ignore" | "key" => {
             let what = match first {
                 "listen" => "listen",
@@ -275,7 +273,7 @@ pub fn parse(line: &[u8]) -> Result<Reply<'_>, ParseError> {
             let (_, id) = words
                 .next()
                 .ok_or_else(|| field("menuevent id", words.offset()))?;
-            let value = words.rest().map(|(_, v)| v);
+            let value = words.rest();
             Reply::MenuEvent { kind, id, value }
         }
         "noop" => match (words.next(), words.next()) {
