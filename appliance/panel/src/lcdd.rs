@@ -87,32 +87,102 @@ impl Lcdd {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Starts LCDd (again) in its tmux session.
+    /// Starts LCDd (again) in its tmux session and waits until it listens (outside a
+    /// namespace; inside one, the client's own connect loop waits).
+    ///
+    /// Each harness has a tmux server of its own (`tmux -L NAME`), so no other test's sessions
+    /// and no user's share it. A server whose last session was just killed exits while a new
+    /// client may still reach its socket ("server exited unexpectedly"): the start is retried.
     pub fn launch(&self) {
-        let mut command = format!("ESCDELAY=25 {LCDD} -c {} -f", self.config.display());
+        let mut command = format!(
+            "ESCDELAY=25 {LCDD} -c {} -f 2>{}",
+            self.config.display(),
+            self.log().display()
+        );
         if let Some(ns) = &self.netns {
             command = format!("ip netns exec {ns} env {command}");
         }
         let (w, h) = self.size;
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &self.name])
-            .args(["-x", &w.to_string(), "-y", &h.to_string()])
-            .arg(command)
-            .status()
-            .expect("tmux must be installed");
-        assert!(status.success(), "tmux new-session failed");
+        let mut tries = 0;
+        loop {
+            let out = self
+                .tmux()
+                .args(["new-session", "-d", "-s", &self.name])
+                .args(["-x", &w.to_string(), "-y", &h.to_string()])
+                .arg(&command)
+                .output()
+                .expect("tmux must be installed");
+            if out.status.success() {
+                break;
+            }
+            tries += 1;
+            assert!(
+                tries < 50,
+                "tmux new-session failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if self.netns.is_none() {
+            let end = Instant::now() + Duration::from_secs(10);
+            while !self.listening() {
+                assert!(
+                    Instant::now() < end,
+                    "LCDd did not listen on {}: {}\n{}",
+                    self.address(),
+                    std::fs::read_to_string(self.log()).unwrap_or_default(),
+                    self.pane()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 
-    /// Kills LCDd and its tmux session.
+    /// Kills LCDd and its tmux server, and waits until both are gone (its port refuses).
     pub fn kill(&self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
+        let _ = self
+            .tmux()
+            .arg("kill-server")
+            .stderr(std::process::Stdio::null())
             .status();
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end && (self.tmux_alive() || self.listening()) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn tmux(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.name]);
+        command
+    }
+
+    fn tmux_alive(&self) -> bool {
+        self.tmux()
+            .arg("has-session")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn listening(&self) -> bool {
+        self.netns.is_none()
+            && std::net::TcpStream::connect_timeout(
+                &([127, 0, 0, 1], self.port).into(),
+                Duration::from_millis(200),
+            )
+            .is_ok()
+    }
+
+    /// What LCDd printed on stderr (its start-up failures).
+    fn log(&self) -> PathBuf {
+        self.dir.join("LCDd.log")
     }
 
     /// The display's text, one line per row.
     pub fn pane(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("tmux capture-pane");
@@ -121,7 +191,8 @@ impl Lcdd {
 
     /// Presses `key` (a tmux key name: `Up`, `Down`, `Enter`, `Escape`…).
     pub fn key(&self, key: &str) {
-        let status = Command::new("tmux")
+        let status = self
+            .tmux()
             .args(["send-keys", "-t", &self.name, key])
             .status()
             .expect("tmux send-keys");
