@@ -12,6 +12,7 @@
 
 pub mod accept;
 pub mod audio;
+pub mod backup;
 pub mod clients;
 pub mod clock;
 pub mod config;
