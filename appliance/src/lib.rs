@@ -18,3 +18,4 @@ pub mod provisioning;
 pub mod server;
 pub mod sip;
 pub mod stations;
+pub mod systemd;

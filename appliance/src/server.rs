@@ -10,6 +10,14 @@
 //! requests (uploads) finish, so each is either stored and acknowledged or never acknowledged and
 //! never half-stored; send `server_down` to every WebSocket session and close it; wait for the
 //! last group commit.
+//!
+//! Under systemd (`Type=notify`, [`crate::systemd`]) `serve` says `READY=1` once every
+//! subsystem runs and the web listener is bound, keeps `STATUS=` up to date (the address and
+//! how many gateways are up), says `STOPPING=1` when a stop begins (`RELOADING=1` for the front
+//! panel's restart, which `exec`s in the same process and says `READY=1` again) and feeds the
+//! watchdog. The stop fits in the unit's `TimeoutStopSec=30`: [`DRAIN`] (20 s) for in-flight
+//! requests and open recordings together, then at most 2 s for WebSocket sessions to flush, the
+//! last commit, and at most 2 s for the runtime's tasks (`cli::serve`).
 
 use std::future::Future;
 use std::path::Path;
@@ -25,6 +33,7 @@ use tokio::time::{interval, timeout};
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
+use crate::systemd::{Notifier, State, StatusLine};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +82,10 @@ impl From<OpenError> for Error {
     }
 }
 
-/// How long shutdown waits for in-flight requests before giving up on them.
-const DRAIN: Duration = Duration::from_secs(30);
+/// How long shutdown waits for in-flight requests (and, at the same time, for recordings still
+/// open to be stored) before giving up on them. With the steps after it the whole stop takes at
+/// most about 24 s: inside systemd's `TimeoutStopSec=30` with room to spare.
+pub const DRAIN: Duration = Duration::from_secs(20);
 
 /// The core's settings from the configuration file's.
 pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
@@ -126,9 +137,41 @@ pub enum Stopped {
     PowerOff,
 }
 
-/// Runs the appliance on `data_dir` until SIGINT/SIGTERM or the front panel stops it.
+/// Runs the appliance on `data_dir` until SIGINT/SIGTERM or the front panel stops it, telling
+/// systemd how it goes when `NOTIFY_SOCKET` is set.
 pub async fn serve(data_dir: &Path, config: Config) -> Result<Stopped, Error> {
-    serve_until(data_dir, config, shutdown_signal()).await
+    let notify = Notifier::from_env();
+    // On the server's own runtime, from the start (a restart `exec`s into a new image that
+    // must keep the watchdog fed while it starts): a runtime that hangs stops pinging.
+    let watchdog = notify.spawn_watchdog();
+    let status = Arc::new(StatusLine::new(notify));
+    status.set("starting");
+    let result = run(data_dir, config, shutdown_signal(), &status).await;
+    if let Err(e) = &result {
+        status.finish(State::Stopping, &format!("failed: {e}"));
+    }
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    result
+}
+
+/// `STATUS=` while serving: where, and how many of the configured gateways are up.
+fn status_text(url: &str, gateways: &[offhook_web::GatewayHealth]) -> String {
+    if gateways.is_empty() {
+        return format!("serving on {url}; no gateways configured");
+    }
+    let up = gateways.iter().filter(|g| g.up).count();
+    let down: Vec<&str> = gateways
+        .iter()
+        .filter(|g| !g.up)
+        .map(|g| g.name.as_str())
+        .collect();
+    let mut text = format!("serving on {url}; {up} of {} gateways up", gateways.len());
+    if !down.is_empty() && down.len() <= 3 {
+        text.push_str(&format!(" ({} down)", down.join(", ")));
+    }
+    text
 }
 
 /// The config file's network settings, as the admin console shows them (read-only).
@@ -159,6 +202,16 @@ pub async fn serve_until(
     data_dir: &Path,
     config: Config,
     stop: impl Future<Output = &'static str> + Send + 'static,
+) -> Result<Stopped, Error> {
+    run(data_dir, config, stop, &Arc::default()).await
+}
+
+/// [`serve_until`], telling the service manager through `status`.
+async fn run(
+    data_dir: &Path,
+    config: Config,
+    stop: impl Future<Output = &'static str> + Send + 'static,
+    status: &Arc<StatusLine>,
 ) -> Result<Stopped, Error> {
     let (panel_stop, mut panel_asked) = tokio::sync::watch::channel(Stopped::Asked);
     let asked = panel_asked.clone();
@@ -191,7 +244,7 @@ pub async fn serve_until(
     let stations = crate::stations::start(&core, gateways.clone(), &config, sip_lines).await;
     core.start().await?;
     let web = Web::new(core.clone(), web_config, gateways.clone());
-    let _panel = panel.map(|p| p.running(web.clone(), gateways, &config, panel_stop));
+    let _panel = panel.map(|p| p.running(web.clone(), gateways.clone(), &config, panel_stop));
     if let Some(ring) = crate::logging::ring() {
         web.set_log(ring);
     }
@@ -237,6 +290,20 @@ pub async fn serve_until(
         let address = p.local_addr().map_err(Error::Serve)?;
         info!(%address, "plain HTTP for local clients");
     }
+    // Every subsystem runs and the listeners are bound: a client that connects from now on is
+    // served (the accept loop starts below, on this task).
+    let url = format!("{scheme}://{local}");
+    status.ready(&status_text(&url, &gateways.health()));
+    let status_updates = tokio::spawn({
+        let status = status.clone();
+        async move {
+            let mut tick = interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                status.set(&status_text(&url, &gateways.health()));
+            }
+        }
+    });
 
     let log_reporter = crate::logging::spawn_reporter();
     let sweeper = supervise("retention", {
@@ -255,10 +322,19 @@ pub async fn serve_until(
     let (stations_tx, stations_done) = tokio::sync::oneshot::channel::<()>();
     let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
     let stopping = {
-        let (web, stations) = (web.clone(), stations.clone());
+        let (web, stations, status) = (web.clone(), stations.clone(), status.clone());
+        let asked = asked.clone();
         async move {
             let why = stop.await;
             info!(signal = why, "shutting down");
+            let next = *asked.borrow();
+            match next {
+                // The same process comes back (exec) and says READY=1 again.
+                Stopped::Restart => status.finish(State::Reloading, &format!("restarting ({why})")),
+                Stopped::Asked | Stopped::PowerOff => {
+                    status.finish(State::Stopping, &format!("shutting down ({why})"));
+                }
+            }
             web.begin_shutdown();
             web.core().clients().server_down("shutdown");
             tokio::spawn(async move {
@@ -301,6 +377,7 @@ pub async fn serve_until(
     };
     sweeper.abort();
     expiry.abort();
+    status_updates.abort();
     if let Some(r) = log_reporter {
         r.abort();
     }
@@ -412,4 +489,40 @@ where
             pause.tick().await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(name: &str, up: bool) -> offhook_web::GatewayHealth {
+        offhook_web::GatewayHealth {
+            name: name.into(),
+            protocol: "mgcp",
+            up,
+        }
+    }
+
+    #[test]
+    fn the_status_says_where_it_serves_and_which_gateways_are_down() {
+        let url = "http://192.0.2.1:8080";
+        assert_eq!(
+            status_text(url, &[]),
+            "serving on http://192.0.2.1:8080; no gateways configured"
+        );
+        assert_eq!(
+            status_text(url, &[gateway("gw1", true), gateway("gw2", false)]),
+            "serving on http://192.0.2.1:8080; 1 of 2 gateways up (gw2 down)"
+        );
+        assert_eq!(
+            status_text(url, &[gateway("a", true), gateway("b", true)]),
+            "serving on http://192.0.2.1:8080; 2 of 2 gateways up"
+        );
+        let many: Vec<_> = (0..5).map(|i| gateway(&format!("g{i}"), false)).collect();
+        assert_eq!(
+            status_text(url, &many),
+            "serving on http://192.0.2.1:8080; 0 of 5 gateways up",
+            "a long list of names stays out of the one line"
+        );
+    }
 }
