@@ -7,7 +7,9 @@
 //! - name and LAN address (and the admin console's URL on displays of 3 rows or more);
 //! - gateways up out of those configured, and phone lines in use;
 //! - messages waiting to be heard on phones, and recordings in progress;
-//! - DHCP: leases bound, or off.
+//! - DHCP: leases bound, or off;
+//! - while user `admin`'s initial password (made by `offhook init`) is pending: "Admin login",
+//!   the user name and the password ([`Status::login`]), until that password is changed.
 //!
 //! and an alert screen, shown in front of the others (LCDd's `foreground`) while a gateway is
 //! down or the data directory's disk is nearly full (the core's health says `degraded` or
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use offhook_domain::VoiceMessaging;
 use offhook_domain::db::devices;
+use offhook_domain::db::initial_password::{self, InitialPassword};
 use offhook_domain::network::Network;
 use offhook_domain::settings::ChangeError;
 use offhook_panel::driver::{self, Spawned};
@@ -55,6 +58,8 @@ const DEFAULT_SIZE: (usize, usize) = (20, 4);
 const BOOT: &str = "boot";
 const STATUS: [&str; 4] = ["name", "gateways", "messages", "dhcp"];
 const ALERT: &str = "alert";
+/// The initial admin password's screen, in the rotation while it is pending.
+const LOGIN: &str = "login";
 const NOTICE: &str = "notice";
 /// How long a notice stays, in refreshes ([`REFRESH`]): "Saved", "Refused"... 10 s.
 const NOTICE_FOR: u32 = 5;
@@ -112,6 +117,8 @@ impl Panel {
     }
 
     async fn run(mut self, source: Source, web: Web, stop: watch::Sender<Stopped>) {
+        // First in the rotation when it shows.
+        self.screen(LOGIN, Priority::Hidden).await;
         for name in STATUS {
             self.screen(name, Priority::Info).await;
         }
@@ -124,8 +131,8 @@ impl Panel {
             let _ = self.panel.send(c).await;
         }
         let mut size = DEFAULT_SIZE;
-        // What LCDd was last given, screen by screen (the alert last); `None`: unknown (at
-        // start, and after a reconnection), so everything is written again.
+        // What LCDd was last given, screen by screen (then the alert and the login); `None`:
+        // unknown (at start, and after a reconnection), so everything is written again.
         let mut shown: Option<Vec<Vec<String>>> = None;
         // Refreshes left before the notice screen hides again.
         let mut notice_left = 0u32;
@@ -190,8 +197,19 @@ impl Panel {
                 self.set_priority(ALERT, priority).await;
                 self.show(ALERT, &alert, size).await;
             }
+            let login = status.login(size);
+            if was(screens.len() + 1) != Some(&login) {
+                let priority = if login.is_empty() {
+                    Priority::Hidden
+                } else {
+                    Priority::Info
+                };
+                self.set_priority(LOGIN, priority).await;
+                self.show(LOGIN, &login, size).await;
+            }
             let mut now: Vec<Vec<String>> = screens.into_iter().map(|(_, rows)| rows).collect();
             now.push(alert);
+            now.push(login);
             shown = Some(now);
         }
     }
@@ -384,6 +402,14 @@ impl Source {
             .find(|p| p.name == "storage")
             .filter(|p| p.state != offhook_domain::health::State::Ok)
             .map(|p| p.detail);
+        let initial_password = self
+            .core
+            .initial_admin_password()
+            .await
+            .unwrap_or_else(|e| {
+                debug!(error = %e, "cannot read the initial admin password");
+                None
+            });
         Status {
             host: self.host.clone(),
             lan: lan_text(&self.config, &network),
@@ -403,6 +429,7 @@ impl Source {
             recording: lines.iter().filter(|l| l.state == "recording").count(),
             leases,
             storage,
+            initial_password,
         }
     }
 }
@@ -432,6 +459,8 @@ pub struct Status {
     pub leases: Option<usize>,
     /// Why storage is not ok, when it is not.
     pub storage: Option<String>,
+    /// User `admin`'s initial password, while it is pending.
+    pub initial_password: Option<InitialPassword>,
 }
 
 impl Status {
@@ -465,6 +494,30 @@ impl Status {
             (STATUS[2], messages),
             (STATUS[3], dhcp),
         ]
+    }
+
+    /// The login screen's rows for a `width`×`height` display: user `admin`'s initial
+    /// password, whole on one row; empty when none is pending. The password (14 characters)
+    /// is never cut: 3 rows of 18 columns show "Admin login", "user: admin", "pw: …"; 16
+    /// columns show "password:" on a row of its own (4 rows) or drop the title (3 rows); 2 rows
+    /// show "admin password:" over the password.
+    pub fn login(&self, (width, height): (usize, usize)) -> Vec<String> {
+        let Some(password) = &self.initial_password else {
+            return Vec::new();
+        };
+        let (user, pw) = (initial_password::USERNAME, password.as_str());
+        let title = "Admin login".to_owned();
+        let user_row = format!("user: {user}");
+        let inline = format!("pw: {pw}");
+        if height >= 3 && inline.chars().count() <= width {
+            vec![title, user_row, inline]
+        } else if height >= 4 {
+            vec![title, user_row, "password:".into(), pw.into()]
+        } else if height == 3 {
+            vec![user_row, "password:".into(), pw.into()]
+        } else {
+            vec![format!("{user} password:"), pw.into()]
+        }
     }
 
     /// The alert screen's rows; empty when there is nothing to alert about.
@@ -546,6 +599,7 @@ mod tests {
             recording: 1,
             leases: Some(5),
             storage: None,
+            initial_password: None,
         }
     }
 
@@ -582,5 +636,37 @@ mod tests {
         assert_eq!(s.alert(), ["ALERT storage", "3% free"]);
         s.leases = None;
         assert_eq!(s.screens()[3].1, ["DHCP off"]);
+    }
+
+    #[test]
+    fn the_initial_password_shows_whole_on_each_display_while_pending() {
+        let mut s = status();
+        assert!(s.login((20, 4)).is_empty(), "none pending: no screen");
+        let password = initial_password::generate();
+        let pw = password.as_str().to_owned();
+        s.initial_password = Some(password);
+        let on = |width, height| {
+            let rows = fit(&s.login((width, height)), width, height);
+            assert!(
+                rows.contains(&pw) || rows.contains(&format!("pw: {pw}")),
+                "{rows:?}"
+            );
+            assert!(rows.iter().any(|r| r.contains("admin")), "{rows:?}");
+            rows
+        };
+        assert_eq!(
+            on(20, 4),
+            ["Admin login", "user: admin", &format!("pw: {pw}")]
+        );
+        assert_eq!(on(16, 2), ["admin password:", pw.as_str()]);
+        assert_eq!(
+            on(16, 4),
+            ["Admin login", "user: admin", "password:", pw.as_str()]
+        );
+        assert_eq!(on(16, 3), ["user: admin", "password:", pw.as_str()]);
+        assert_eq!(on(40, 2), ["admin password:", pw.as_str()]);
+        assert_eq!(on(18, 3)[2], format!("pw: {pw}"));
+        // Its Debug (a status logged by mistake) does not show it.
+        assert!(!format!("{s:?}").contains(&pw));
     }
 }

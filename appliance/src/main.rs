@@ -19,7 +19,11 @@ fn main() -> ExitCode {
     appliance::logging::init(default_level);
     if matches!(
         args.command,
-        Command::Serve | Command::Demo(_) | Command::User(_) | Command::Device(_)
+        Command::Serve
+            | Command::Init(_)
+            | Command::Demo(_)
+            | Command::User(_)
+            | Command::Device(_)
     ) {
         // The data directory holds password hashes, SIP secrets, the master key and people's
         // voices: whatever the umask we were started with, what we create there is ours alone
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     }
     let result: anyhow::Result<()> = match args.command {
         Command::Serve => cli::serve(&args.global).map_err(Into::into),
+        Command::Init(a) => cli::init::run(&args.global, &a).map_err(Into::into),
         Command::Demo(a) => cli::demo::run(&args.global, a).map_err(Into::into),
         Command::User(a) => cli::user::run(&args.global, a).map_err(Into::into),
         Command::Device(a) => cli::device::run(&args.global, a).map_err(Into::into),

@@ -49,6 +49,18 @@ pub struct SipAccount {
 }
 
 impl VoiceMessaging {
+    /// User `admin`'s initial password (made by `offhook init`) while it is pending, that is
+    /// until their password changes: what the front panel shows.
+    pub async fn initial_admin_password(
+        &self,
+    ) -> Result<Option<db::initial_password::InitialPassword>, db::Error> {
+        let key = self.0.key.clone();
+        self.0
+            .db
+            .read(move |c| db::initial_password::pending(c, &key))
+            .await
+    }
+
     /// The user `username` if `password` is theirs. The hash is read from the database, then
     /// checked off the async threads and outside any database connection, at most one check
     /// per core at a time (a login flood waits here; other requests are not held up behind it).

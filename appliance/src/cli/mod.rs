@@ -5,6 +5,7 @@ pub mod convert;
 pub mod demo;
 pub mod device;
 pub mod gateway_sim;
+pub mod init;
 pub mod record;
 mod trust;
 pub mod user;
@@ -36,6 +37,11 @@ pub struct Cli {
 pub enum Command {
     /// Runs the appliance until SIGINT/SIGTERM.
     Serve,
+    /// Makes what the appliance needs at its first start, and nothing already there: the data
+    /// dir, the master key, the HTTPS certificate (when the config serves HTTPS with none of
+    /// the owner's) and, when no user is an admin, user `admin` with a generated initial
+    /// password, shown on the front panel until it is changed. Safe to run before every start.
+    Init(init::InitArgs),
     /// The appliance plus a simulated MGCP gateway with 4 lines and the users alice, bob,
     /// carol and dave on lines 1-4; type the gateway's line commands at the prompt. Serves until
     /// `quit`, SIGINT or SIGTERM, with or without a terminal.

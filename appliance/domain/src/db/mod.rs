@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections. See docs/DURABILITY.md.
 
 pub mod devices;
+pub mod initial_password;
 pub mod messages;
 pub(crate) mod migrations;
 pub mod secrets;

@@ -46,6 +46,38 @@ pub fn open_sip_secret(key: &SealKey, user: Uuid, stored: &str) -> Result<String
     String::from_utf8(clear).map_err(|e| broken(e.to_string()))
 }
 
+/// The associated data of `user`'s initial password ([`super::initial_password`]).
+fn initial_aad(user: Uuid) -> Vec<u8> {
+    let mut a = b"offhook initial_password ".to_vec();
+    a.extend_from_slice(user.as_bytes());
+    a
+}
+
+/// `user`'s initial `password` sealed for them.
+pub fn seal_initial_password(key: &SealKey, user: Uuid, password: &str) -> Result<String, Error> {
+    let envelope = seal::seal(
+        key.key(),
+        &initial_aad(user),
+        password.as_bytes(),
+        Compression::None,
+    )
+    .map_err(|e| Error::Invalid(format!("cannot seal an initial password: {e}")))?;
+    Ok(format!("{PREFIX}{}", STANDARD.encode(envelope)))
+}
+
+/// `user`'s initial password in clear from its sealed form.
+pub fn open_initial_password(key: &SealKey, user: Uuid, stored: &str) -> Result<String, Error> {
+    let broken =
+        |why: String| Error::Invalid(format!("the initial password of user {user}: {why}"));
+    let b64 = stored
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| broken("not sealed".into()))?;
+    let envelope = STANDARD.decode(b64).map_err(|e| broken(e.to_string()))?;
+    let clear = seal::open(key.key(), &initial_aad(user), &envelope, MAX_SECRET)
+        .map_err(|e| broken(e.to_string()))?;
+    String::from_utf8(clear).map_err(|e| broken(e.to_string()))
+}
+
 /// The associated data of a device's HTTP provisioning secret (the device's MAC, as stored).
 fn device_aad(mac: &str) -> Vec<u8> {
     let mut a = b"offhook device_secret ".to_vec();

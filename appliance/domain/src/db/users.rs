@@ -355,6 +355,7 @@ fn delete_in(conn: &Connection, username: &str) -> Result<Removed, Error> {
     )?;
     conn.execute("DELETE FROM stations WHERE user_id = ?1", [&id])?;
     conn.execute("DELETE FROM dial_in_failures WHERE user_id = ?1", [&id])?;
+    super::initial_password::forget(conn, &id)?;
     // Their phones stay listed, assigned to nobody (their configuration files lose the line).
     conn.execute(
         "UPDATE devices SET user_id = NULL WHERE user_id = ?1",

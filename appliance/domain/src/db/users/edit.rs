@@ -94,6 +94,10 @@ pub fn update(conn: &Connection, username: &str, change: &Change) -> Result<User
          WHERE id = ?1",
         params![id, change.display, change.password_hash, change.admin],
     )?;
+    if change.password_hash.is_some() {
+        // Their own password now: an initial one (`offhook init`) is shown no more.
+        super::super::initial_password::forget(conn, &id)?;
+    }
     if let Some(number) = &change.number {
         conn.execute(
             "UPDATE users SET number = ?2 WHERE id = ?1",
