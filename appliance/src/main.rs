@@ -24,6 +24,8 @@ fn main() -> ExitCode {
             | Command::Demo(_)
             | Command::User(_)
             | Command::Device(_)
+            | Command::Backup(_)
+            | Command::Restore(_)
     ) {
         // The data directory holds password hashes, SIP secrets, the master key and people's
         // voices: whatever the umask we were started with, what we create there is ours alone
@@ -44,6 +46,8 @@ fn main() -> ExitCode {
         Command::Record(a) => cli::record::run(a).map_err(Into::into),
         Command::Convert(a) => cli::convert::run(&a).map_err(Into::into),
         Command::GatewaySim(a) => cli::gateway_sim::run(a).map_err(Into::into),
+        Command::Backup(a) => cli::backup::backup(&args.global, &a).map_err(Into::into),
+        Command::Restore(a) => cli::backup::restore(&args.global, &a).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The `offhook` subcommands, one module each.
 
+pub mod backup;
 pub mod client;
 pub mod convert;
 pub mod demo;
@@ -65,6 +66,12 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// A simulated analog gateway: stdin commands, one JSON line per event and signal.
     GatewaySim(gateway_sim::GatewaySimArgs),
+    /// Writes an encrypted, consistent backup of the data dir (database, sealed media, master
+    /// key, TLS certificate) to FILE, whether or not `offhook serve` is using it.
+    Backup(backup::BackupArgs),
+    /// Restores a backup made by `offhook backup` into an empty (or new) data dir, verifying
+    /// all of it first; nothing is left behind if it fails.
+    Restore(backup::RestoreArgs),
 }
 
 /// Options accepted before or after any subcommand.
@@ -143,6 +150,7 @@ pub fn serve(g: &Global) -> Result<(), Error> {
     let config = Config::load(g.config.as_deref())?;
     config.warn_not_built();
     let poweroff = config.lcd.as_ref().map(|l| l.poweroff.clone());
+    backup::apply_staged(&g.data_dir)?;
     let rt = runtime(tokio::runtime::Builder::new_multi_thread())?;
     let stopped = rt.block_on(crate::server::serve(&g.data_dir, config))?;
     // Tasks still running (a blocking read, a helper) get a moment; then the sockets close.

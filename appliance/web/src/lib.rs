@@ -10,6 +10,7 @@
 #![recursion_limit = "256"]
 
 mod auth;
+mod backup;
 mod config;
 pub mod devices;
 mod error;
@@ -387,6 +388,13 @@ pub fn router(app: Web) -> Router {
             post(users::login).get(users::session).delete(users::logout),
         )
         .route("/api/v1/tls", get(tls_info))
+        .route("/api/v1/admin/backup", post(backup::create))
+        .route(
+            "/api/v1/admin/restore",
+            // A backup is as large as the appliance's data; only an admin gets this far
+            // (the session is checked before the body is read).
+            post(backup::restore).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/api/v1/settings",
             get(settings::get).patch(settings::patch),

@@ -12,6 +12,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/session"),
     ("delete", "/api/v1/session"),
     ("get", "/api/v1/tls"),
+    ("post", "/api/v1/admin/backup"),
+    ("post", "/api/v1/admin/restore"),
     ("get", "/api/v1/settings"),
     ("patch", "/api/v1/settings"),
     ("get", "/api/v1/contacts"),
@@ -111,6 +113,25 @@ pub fn document() -> Value {
                         "fingerprint_sha256": {"type": "string", "description": "SHA-256 of the certificate's DER, colon-separated hex pairs as browsers show it"},
                         "self_signed": {"type": "boolean", "description": "made by the appliance rather than the owner's"},
                         "not_after": {"type": ["string", "null"], "format": "date-time"}}}}}},
+                    "403": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/admin/backup": {"post": op("Download an encrypted backup of the appliance (admins only)", true, json!({
+                "description": "A consistent snapshot taken while serving: the database (SQLite's online backup API), the sealed media its rows name, the master key and the TLS certificate, encrypted under the passphrase (Argon2id, then AES-256-GCM in 64 KiB chunks; docs/DURABILITY.md). Streamed as it is written; `offhook restore FILE` or `POST /api/v1/admin/restore` brings it back.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["passphrase"],
+                    "properties": {"passphrase": {"type": "string", "minLength": 8}}}}}},
+                "responses": {"200": {"description": "the backup, as an attachment (offhook-DATE.ohb)", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": {"$ref": "#/components/responses/Error"},
+                    "403": {"$ref": "#/components/responses/Error"}}}))},
+            "/api/v1/admin/restore": {"post": op("Stage a backup to replace the appliance's data at the next start (admins only)", true, json!({
+                "description": "The backup is verified in full (passphrase, every chunk, the archive, the database's integrity, every file its rows name) and kept, extracted, as DATA/restore-staged. The appliance keeps serving its current data until it restarts; at the next start the staged data takes its place and the data it replaces is kept as DATA/before-restore-SECONDS. A wrong passphrase or a damaged file is 400 with field `file`.",
+                "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file", "passphrase"],
+                    "properties": {"file": {"type": "string", "format": "binary"}, "passphrase": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "staged", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"staged": {"type": "boolean"}, "users": {"type": "integer"},
+                        "messages": {"type": "integer"}, "files": {"type": "integer"}, "bytes": {"type": "integer"},
+                        "restart": {"type": "string"}}}}}},
+                    "400": {"$ref": "#/components/responses/Error"},
                     "403": {"$ref": "#/components/responses/Error"}}}))},
             "/api/v1/contacts": {"get": op("The caller's contact list", true, json!({
                 "responses": {"200": {"description": "contacts", "content": {"application/json": {"schema": {

@@ -1,8 +1,9 @@
 // The admin console of Offhook's web client: the appliance's health, its live log, and the
 // users (add, edit, delete, contact lists, phone lines), the settings that change while it runs
-// (retention, quota, the LAN's address and DHCP server) and, to read, its network settings and HTTPS certificate. Every form shows the server's error by its field.
+// (retention, quota, the LAN's address and DHCP server) and, to read, its network settings and HTTPS certificate; backup
+// (a download) and restore (staged for the next start). Every form shows the server's error by its field.
 
-import { $, el, api, session } from './common.js';
+import { $, el, api, session, upload } from './common.js';
 
 let healthTimer = null;
 
@@ -248,4 +249,60 @@ $('settings-reset').addEventListener('click', () => {
   const change = {};
   for (const s of settingsShown) if (s.source === 'console') change[s.key] = null;
   saveSettings(change);
+});
+
+// --- Backup and restore ------------------------------------------------------------------------
+
+$('backup-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const pass = $('backup-passphrase').value;
+  $('err-backup-passphrase').textContent = '';
+  $('backup-status').textContent = '';
+  if (pass.length < 8) { $('err-backup-passphrase').textContent = 'At least 8 characters.'; return; }
+  if (pass !== $('backup-again').value) { $('err-backup-passphrase').textContent = 'The two passphrases differ.'; return; }
+  $('backup-status').textContent = 'Taking the backup…';
+  try {
+    const headers = { 'content-type': 'application/json' };
+    if (session.csrf) headers['x-csrf-token'] = session.csrf;
+    const r = await fetch('/api/v1/admin/backup', { method: 'POST', headers, body: JSON.stringify({ passphrase: pass }), credentials: 'same-origin' });
+    if (!r.ok) {
+      const body = await r.json().catch(() => null);
+      throw new Error((body && body.error) || `HTTP ${r.status}`);
+    }
+    const name = (/filename="([^"]+)"/.exec(r.headers.get('content-disposition') || '') || [])[1] || 'offhook.ohb';
+    const blob = await r.blob();
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    $('backup-status').textContent = `Backup ${name} downloaded (${blob.size} bytes).`;
+    $('backup-passphrase').value = '';
+    $('backup-again').value = '';
+  } catch (e) {
+    $('backup-status').textContent = '';
+    $('err-backup-passphrase').textContent = `The backup failed: ${e.message}`;
+  }
+});
+
+$('restore-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('err-restore-file').textContent = '';
+  $('restore-status').textContent = '';
+  const file = $('restore-file').files[0];
+  if (!file) { $('err-restore-file').textContent = 'Choose a backup file.'; return; }
+  const form = new FormData();
+  form.append('passphrase', $('restore-passphrase').value);
+  form.append('file', file);
+  try {
+    const r = await upload('/api/v1/admin/restore', form, (f) => {
+      $('restore-status').textContent = f < 1 ? `Uploading… ${Math.round(f * 100)} %` : 'Checking the backup…';
+    });
+    $('restore-status').textContent = `The backup checks out (${r.users} users, ${r.messages} messages). Restart the appliance to switch to it (front panel: restart services).`;
+    $('restore-passphrase').value = '';
+  } catch (e) {
+    $('restore-status').textContent = '';
+    $('err-restore-file').textContent = e.message;
+  }
 });
