@@ -76,7 +76,8 @@ impl Kdf {
         }
     }
 
-    pub(super) fn derive(&self, passphrase: &[u8], salt: &[u8; SALT_LEN]) -> Result<Key, Error> {
+    /// The key for `passphrase` and `salt` under these parameters.
+    pub fn derive(&self, passphrase: &[u8], salt: &[u8; SALT_LEN]) -> Result<Key, Error> {
         let params = argon2::Params::new(self.m_cost, self.t_cost, self.p_cost, Some(32))
             .map_err(|e| Error::Kdf(e.to_string()))?;
         let argon =
