@@ -152,9 +152,15 @@ pub fn pending(conn: &Connection, key: &SealKey) -> Result<Option<InitialPasswor
 }
 
 /// Removes a kept password that is no longer pending (its user's password was changed some
-/// way that did not forget it, or the user is gone); whether there was one.
+/// way that did not forget it, or the user is gone) or that cannot be read; whether there was
+/// one. `offhook init` runs this before every start: what it finds must not stop the start.
 pub fn prune(conn: &Connection) -> Result<bool, Error> {
-    let stale = kept(conn)?.is_some_and(|(k, current)| current.as_deref() != Some(k.hash.as_str()));
+    let stale = match kept(conn) {
+        Ok(kept) => kept.is_some_and(|(k, current)| current.as_deref() != Some(k.hash.as_str())),
+        // Kept in a form nobody can read: of no use to anyone.
+        Err(Error::Invalid(_)) => true,
+        Err(e) => return Err(e),
+    };
     if stale {
         remove(conn)?;
     }
@@ -380,6 +386,15 @@ mod tests {
         assert_eq!(kept_rows(&conn), 1);
         assert_eq!(init(&conn, &key).1, Admin::Exists);
         assert_eq!(kept_rows(&conn), 0, "removed by the next init");
+        // Kept in a form that does not parse: the next init removes it, and goes on.
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, 'garbage')",
+            [META_KEY],
+        )
+        .unwrap();
+        assert!(pending(&conn, &key).is_err(), "said, when asked for");
+        assert_eq!(init(&conn, &key).1, Admin::Exists);
+        assert_eq!(kept_rows(&conn), 0);
         // Another user's change leaves it alone.
         let (_dir, conn, key) = open();
         init(&conn, &key);
