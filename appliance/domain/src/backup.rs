@@ -43,28 +43,31 @@
 //! removed when no row names it), and are deleted (rows first, files after the commit). The
 //! backup is taken in this order:
 //!
-//! 1. Every file in `media/` and `media/spool/` is opened and the descriptor kept: whatever
-//!    is deleted later stays readable through it.
+//! 1. Every spool segment (and every whole-file upload an earlier version left, `<id>.raw`)
+//!    is opened and the descriptor kept: the server removes these from messages it keeps
+//!    (once transcoded), and through the descriptor they stay readable.
 //! 2. The database is copied in one step of the online backup API over a read-only
 //!    connection: one read transaction, the state at one commit T.
-//! 3. Each file a row of the snapshot names is taken: a file in `media/` (an `<id>.audio`,
-//!    an attachment, an old whole-file upload) is opened again by name, or, if it is gone, its
-//!    descriptor from step 1 is used; a spool segment is always read through its descriptor
-//!    from step 1, up to the last byte a row names.
+//! 3. Each file a row of the snapshot names is written to the archive, one open at a time (an
+//!    appliance holds more messages than a process may hold descriptors): a spool segment
+//!    (or `.raw` upload) through its descriptor from step 1, up to the last byte a row names;
+//!    any other file (an `<id>.audio`, an attachment) opened by name.
 //! 4. A message whose file could be taken neither way is deleted from the snapshot (with its
 //!    recipients' copies and attachments, by the schema's cascades), so that the restored
-//!    database never names a missing file.
+//!    database never names a missing file; the snapshot is written last. (A file of such a
+//!    message written before is an orphan, which the restored server's start-up sweep
+//!    removes.)
 //!
 //! Nothing acknowledged before the backup began is lost by step 4. A message acknowledged
 //! before step 1 was committed with its files (they are durable before the row commits),
 //! and if it is in the snapshot at T, every file its row names there was named by committed
 //! rows from its creation until T (files are removed only after the commit that stops naming
-//! them). Its spool segment and attachments therefore existed at step 1 and were opened. Its
-//! `<id>.audio`, if the transcoder wrote it after step 1, is opened by name in step 3; that
-//! fails only if the message was deleted after T, when leaving it out is what a backup taken
-//! a moment later would have done. Messages acknowledged during the backup are present and
-//! whole, or absent: a spool segment created after step 1 holds only such uploads, and its
-//! messages are left out.
+//! them). Its spool segment therefore existed at step 1 and was opened. Its attachments and
+//! its `<id>.audio` are removed only when the message is deleted; if one is gone in step 3,
+//! the message was deleted after T, and leaving it out is what a backup taken a moment later
+//! would have done. Messages acknowledged during the backup are present and whole, or
+//! absent: a spool segment created after step 1 holds only such uploads, and its messages are
+//! left out.
 //!
 //! Files in `media/` never change once a committed row names them: they are written to a
 //! temporary name, fsynced and renamed into place before the commit, and a message leaves

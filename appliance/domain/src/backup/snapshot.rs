@@ -49,12 +49,14 @@ pub fn create<W: Write>(
             paths.root.display()
         )))?;
 
-    // 1. Hold every media file and spool segment there is now.
+    // 1. Hold what the server removes from messages it keeps: the spool segments (removed
+    // once their uploads are transcoded) and whole-file uploads of earlier versions.
     let mut held = HashMap::new();
-    hold(&paths.media, "", &mut held)?;
+    hold(&paths.media, "", |n| n.ends_with(".raw"), &mut held)?;
     hold(
         &paths.media.join(spool::DIR),
         &format!("{}/", spool::DIR),
+        |n| n.ends_with(".seg"),
         &mut held,
     )?;
 
@@ -64,50 +66,27 @@ pub fn create<W: Write>(
     let conn = Connection::open(&snap)?;
     conn.pragma_update(None, "journal_mode", "DELETE")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-
-    // 3. The files its rows name.
     let named = named_files(&conn)?;
-    let mut taken: BTreeMap<String, File> = BTreeMap::new();
     let mut left_out: BTreeSet<String> = BTreeSet::new();
+    // A segment created since step 1 holds only uploads acknowledged since; a file already
+    // gone belongs to a message deleted since T. (Found now rather than while writing, so that
+    // the other files of such a message are not written for nothing.)
     for (name, uses) in &named {
         check_path(&format!("media/{name}"))
             .map_err(|_| Error::Changed(format!("a row names {name:?}, not a media file")))?;
-        let file = if spool::segment_of(name).is_some() {
-            segment(&paths.media, name, held.remove(name))?
+        let gone = if spool::segment_of(name).is_some() {
+            !held.contains_key(name)
         } else {
-            match File::open(paths.media.join(name)) {
-                Ok(f) => Some(f),
-                Err(e) if e.kind() == ErrorKind::NotFound => held.remove(name),
-                Err(e) => return Err(Error::io(format!("media/{name}"))(e)),
-            }
+            !held.contains_key(name) && !paths.media.join(name).exists()
         };
-        match file {
-            Some(f) => {
-                taken.insert(name.clone(), f);
-            }
-            None => left_out.extend(uses.iter().map(|u| u.message.clone())),
+        if gone {
+            left_out.extend(uses.iter().map(|u| u.message.clone()));
         }
     }
-    drop(held);
-
-    // 4. Messages whose files are gone leave the snapshot.
-    for id in &left_out {
-        conn.execute("DELETE FROM messages WHERE id = ?1", [id])?;
-    }
-    if !left_out.is_empty() {
-        info!(
-            messages = left_out.len(),
-            "messages changed during the backup were left out"
-        );
-    }
-    let messages: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
-    drop(conn);
 
     let mut w = Writer::new(out, passphrase, kdf)?;
     let key = File::open(&paths.key).map_err(Error::io(paths.key.display().to_string()))?;
     add(&mut w, "master.key", &key)?;
-    let db = File::open(&snap).map_err(Error::io("the database snapshot"))?;
-    add_len(&mut w, "offhook.db", &db, file_len(&db)?)?;
     let tls = paths.root.join("tls");
     if tls.is_dir() {
         let mut names: Vec<_> = fs::read_dir(&tls)
@@ -126,19 +105,35 @@ pub fn create<W: Write>(
             add(&mut w, &path, &f)?;
         }
     }
-    for (name, file) in &taken {
-        // Only what rows still in the snapshot name, and of a segment only up to their last
-        // byte.
-        let kept: Vec<&Use> = named[name]
+
+    // 3. The files the snapshot's rows name, one open at a time.
+    for (name, uses) in &named {
+        let kept: Vec<&Use> = uses
             .iter()
             .filter(|u| !left_out.contains(&u.message))
             .collect();
         if kept.is_empty() {
             continue;
         }
+        let file = if spool::segment_of(name).is_some() {
+            segment(&paths.media, name, held.remove(name))?
+        } else {
+            match File::open(paths.media.join(name)) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == ErrorKind::NotFound => held.remove(name),
+                Err(e) => return Err(Error::io(format!("media/{name}"))(e)),
+            }
+        };
+        let Some(file) = file else {
+            // Deleted since T, after the check above: the message goes (a file of it already
+            // written is an orphan, which the restored server's start-up sweep removes).
+            left_out.extend(kept.iter().map(|u| u.message.clone()));
+            continue;
+        };
+        // Of a segment, only up to the last byte its rows name.
         let len = match kept.iter().map(|u| u.end).max().flatten() {
             Some(end) => {
-                let have = file_len(file)?;
+                let have = file_len(&file)?;
                 if have < end {
                     return Err(Error::Changed(format!(
                         "media/{name} holds {have} bytes, its rows name up to {end}"
@@ -146,10 +141,26 @@ pub fn create<W: Write>(
                 }
                 end
             }
-            None => file_len(file)?,
+            None => file_len(&file)?,
         };
-        add_len(&mut w, &format!("media/{name}"), file, len)?;
+        add_len(&mut w, &format!("media/{name}"), &file, len)?;
     }
+    drop(held);
+
+    // 4. Messages whose files are gone leave the snapshot, which goes last.
+    for id in &left_out {
+        conn.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+    }
+    if !left_out.is_empty() {
+        info!(
+            messages = left_out.len(),
+            "messages changed during the backup were left out"
+        );
+    }
+    let messages: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
+    drop(conn);
+    let db = File::open(&snap).map_err(Error::io("the database snapshot"))?;
+    add_len(&mut w, "offhook.db", &db, file_len(&db)?)?;
     let (out, totals) = w.finish()?;
     debug!(files = totals.files, bytes = totals.bytes, "backup written");
     Ok((
@@ -210,9 +221,15 @@ fn named_files(conn: &Connection) -> Result<BTreeMap<String, Vec<Use>>, Error> {
     Ok(named)
 }
 
-/// Opens every regular file in `dir` (not temporaries: names beginning with a dot) and keeps
-/// it under `prefix` + its name. A file removed meanwhile is skipped.
-fn hold(dir: &Path, prefix: &str, held: &mut HashMap<String, File>) -> Result<(), Error> {
+/// Opens every regular file in `dir` whose name `wanted` takes (never temporaries: names
+/// beginning with a dot) and keeps it under `prefix` + its name. A file removed meanwhile is
+/// skipped.
+fn hold(
+    dir: &Path,
+    prefix: &str,
+    wanted: impl Fn(&str) -> bool,
+    held: &mut HashMap<String, File>,
+) -> Result<(), Error> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
@@ -223,7 +240,8 @@ fn hold(dir: &Path, prefix: &str, held: &mut HashMap<String, File>) -> Result<()
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
+        if name.starts_with('.') || !wanted(&name) || !entry.file_type().is_ok_and(|t| t.is_file())
+        {
             continue;
         }
         match File::open(entry.path()) {
