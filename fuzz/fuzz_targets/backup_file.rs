@@ -69,10 +69,16 @@ fuzz_target!(|data: &[u8]| {
     // Written again, it reads back the same.
     let mut w = Writer::new(Vec::new(), PASS, Kdf::insecure_for_tests()).expect("writer");
     for (path, mode, body) in &entries {
-        w.file(path, *mode, body.len() as u64, &body[..]).expect("entry");
+        w.file(path, *mode, body.len() as u64, &body[..])
+            .expect("entry");
     }
     let (again, _) = w.finish().expect("finish");
-    let reader = Reader::open(&again[..], PASS, &KdfLimits::default(), Some(again.len() as u64))
-        .expect("reopen");
+    let reader = Reader::open(
+        &again[..],
+        PASS,
+        &KdfLimits::default(),
+        Some(again.len() as u64),
+    )
+    .expect("reopen");
     assert_eq!(drain(reader).expect("reread"), entries);
 });
