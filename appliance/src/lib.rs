@@ -15,6 +15,7 @@ pub mod logging;
 pub mod network;
 pub mod prompts;
 pub mod provisioning;
+pub mod run_as;
 pub mod server;
 pub mod sip;
 pub mod stations;

@@ -16,7 +16,6 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    appliance::logging::init(default_level);
     if matches!(
         args.command,
         Command::Serve
@@ -32,7 +31,14 @@ fn main() -> ExitCode {
         // (files 0600, directories 0700). The client subcommands keep the user's umask for the
         // files they are asked to write.
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        // Root working on the packaged service's data works as its owner (first, while the
+        // process has one thread).
+        if let Err(e) = appliance::run_as::owner_of(&args.global.data_dir) {
+            eprintln!("offhook: {e}");
+            return ExitCode::FAILURE;
+        }
     }
+    appliance::logging::init(default_level);
     let result: anyhow::Result<()> = match args.command {
         Command::Serve => cli::serve(&args.global).map_err(Into::into),
         Command::Init(a) => cli::init::run(&args.global, &a).map_err(Into::into),
