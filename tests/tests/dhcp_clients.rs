@@ -339,11 +339,27 @@ fn dhclient_gets_a_lease_with_every_option_and_keeps_it_on_reboot() {
             .arg(&conf)
             .arg("c0")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(lan.path(&format!("dhclient.{reason}.log"))).unwrap())
             .spawn()
             .expect("dhclient (isc-dhcp-client) is installed");
-        let env = lan.env(&format!("dhclient.{reason}"));
-        child.kill().expect("kill dhclient");
+        let name = format!("dhclient.{reason}");
+        let path = lan.path(&name);
+        let end = Instant::now() + DEADLINE;
+        // Until its script is called with `reason`; if it exits first or never calls it, what it
+        // said and what the server did.
+        while !path.exists() {
+            let exited = child.try_wait().expect("wait dhclient");
+            assert!(
+                exited.is_none() && Instant::now() < end,
+                "no {name} (dhclient {}):\n{}\nserver log:\n{}",
+                exited.map_or("still running".into(), |s| s.to_string()),
+                std::fs::read_to_string(lan.path(&format!("{name}.log"))).unwrap_or_default(),
+                lan.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let env = lan.env(&name);
+        let _ = child.kill();
         child.wait().expect("wait dhclient");
         env
     };
