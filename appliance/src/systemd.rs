@@ -455,9 +455,22 @@ mod tests {
         assert_eq!(ping_interval(Duration::from_micros(1)), MIN_PING);
     }
 
+    /// The datagram waiting on `socket`: `notify` sends before it returns, so what it sent is
+    /// queued already, and a test of a notifier that sent nothing fails at once.
     fn receive(socket: &UnixDatagram) -> Vec<u8> {
+        socket.set_nonblocking(true).expect("nonblocking");
         let mut buf = [0; 4096];
-        let n = socket.recv(&mut buf).expect("a datagram");
+        let n = socket.recv(&mut buf).expect("a datagram queued");
+        buf[..n].to_vec()
+    }
+
+    /// The next datagram on `socket`, waiting for it (the watchdog task sends on its own).
+    fn wait_for(socket: &UnixDatagram) -> Vec<u8> {
+        socket.set_nonblocking(false).expect("blocking");
+        let mut buf = [0; 4096];
+        let n = socket
+            .recv(&mut buf)
+            .expect("a datagram within the read timeout");
         buf[..n].to_vec()
     }
 
@@ -519,6 +532,82 @@ mod tests {
         assert_eq!(n.watchdog(), None);
         n.notify(&[State::Stopping]);
         assert_eq!(receive(&listener), b"STOPPING=1\n");
+    }
+
+    /// A socket bound in a fresh directory, and its path.
+    fn listening() -> (tempfile::TempDir, PathBuf, UnixDatagram) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notify");
+        let listener = UnixDatagram::bind(&path).expect("bind");
+        listener
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        (dir, path, listener)
+    }
+
+    #[test]
+    fn a_status_goes_out_as_one_line() {
+        let (_dir, path, listener) = listening();
+        let n = Notifier::from_vars(Some(path.as_os_str()), None, None, 1);
+        n.status("2 of 3 gateways up\nrestarting");
+        assert_eq!(
+            receive(&listener),
+            b"STATUS=2 of 3 gateways up restarting\n"
+        );
+    }
+
+    #[test]
+    fn the_watchdog_is_pinged_only_when_asked_for() {
+        let (_dir, path, listener) = listening();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let _in_runtime = runtime.enter();
+        let unasked = Notifier::from_vars(Some(path.as_os_str()), None, None, 1);
+        assert!(unasked.spawn_watchdog().is_none(), "no WATCHDOG_USEC");
+        // A 20 ms period: a ping every 10 ms, read here as they come (no time is asserted).
+        let asked = Notifier::from_vars(Some(path.as_os_str()), Some(os("20000")), None, 1);
+        let pings = asked
+            .spawn_watchdog()
+            .expect("WATCHDOG_USEC asks for pings");
+        for _ in 0..3 {
+            assert_eq!(wait_for(&listener), b"WATCHDOG=1\n");
+        }
+        pings.abort();
+    }
+
+    /// Set in the copy of this test binary that `from_env_reads_what_systemd_sets` runs.
+    const CHILD: &str = "OFFHOOK_TEST_SYSTEMD_CHILD";
+
+    /// `from_env` reads the process's own environment, which a test cannot change (`set_var`
+    /// is `unsafe`): the test runs its own binary again with the variables set, and that
+    /// process reports what it read over the socket.
+    #[test]
+    fn from_env_reads_what_systemd_sets() {
+        if std::env::var_os(CHILD).is_some() {
+            let n = Notifier::from_env();
+            n.status(&format!("watchdog {:?}", n.watchdog()));
+            return;
+        }
+        let (_dir, path, listener) = listening();
+        let name = module_path!()
+            .split_once("::")
+            .map(|(_, rest)| format!("{rest}::from_env_reads_what_systemd_sets"))
+            .expect("a module path");
+        let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([name.as_str(), "--exact", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env("NOTIFY_SOCKET", &path)
+            .env("WATCHDOG_USEC", "4000000")
+            .env_remove("WATCHDOG_PID")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run the test binary");
+        assert!(status.success(), "{status}");
+        // The child has exited: what it sent is queued, or it sent nothing.
+        assert_eq!(receive(&listener), b"STATUS=watchdog Some(4s)\n");
     }
 
     #[test]

@@ -145,6 +145,13 @@ fn paths_outside_the_data_dirs_known_places_are_refused() {
         "offhook.db/x",
         "",
         "media/a\0",
+        // Shaped like a known place, but with a bad last component.
+        "media/",
+        "media/.",
+        "media/..",
+        "tls/..",
+        "media/spool/",
+        "media/spool/..",
     ] {
         assert!(format::check_path(bad).is_err(), "{bad:?} taken");
     }
@@ -226,6 +233,181 @@ fn a_malformed_archive_inside_a_good_envelope_is_refused() {
         let e = read_all(&file, PASS).unwrap_err();
         assert!(e.to_string().contains(want), "{want}: {e}");
     }
+}
+
+/// `entry`, with its mode.
+fn entry_with_mode(path: &str, mode: u32, body: &[u8]) -> Vec<u8> {
+    let mut e = entry(path, body.len() as u64, body);
+    let at = 1 + 2 + path.len();
+    e[at..at + 4].copy_from_slice(&mode.to_be_bytes());
+    e
+}
+
+#[test]
+fn a_short_file_is_truncated_if_it_starts_as_a_backup_and_foreign_otherwise() {
+    // Eight bytes or more of something else: not a backup, however short.
+    let e = read_all(b"GIF89a, not a backup", PASS).unwrap_err();
+    assert!(matches!(e, Error::NotBackup), "{e}");
+    // The magic and a version, then nothing: a backup cut inside its header.
+    let e = read_all(b"OHBACKUP\x01", PASS).unwrap_err();
+    assert!(
+        matches!(e, Error::Truncated(ref m) if m.contains("offset 9 inside its 38-byte header")),
+        "{e}"
+    );
+}
+
+#[test]
+fn key_derivation_costs_at_the_limits_are_taken() {
+    let mut header = archive(&[])[..HEADER_LEN].to_vec();
+    let limits = tight();
+    header[10..14].copy_from_slice(&limits.max_m_cost.to_be_bytes());
+    header[14..18].copy_from_slice(&limits.max_t_cost.to_be_bytes());
+    header[18..22].copy_from_slice(&limits.max_p_cost.to_be_bytes());
+    let (kdf, _) = format::parse_header(&header, &limits).unwrap();
+    assert_eq!(
+        (kdf.m_cost, kdf.t_cost, kdf.p_cost),
+        (limits.max_m_cost, limits.max_t_cost, limits.max_p_cost)
+    );
+    for (at, name) in [(10, "memory"), (14, "passes"), (18, "lanes")] {
+        let mut over = header.clone();
+        let v = u32::from_be_bytes(over[at..at + 4].try_into().unwrap()) + 1;
+        over[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        let e = format::parse_header(&over, &limits).unwrap_err();
+        assert!(
+            matches!(e, Error::Kdf(ref m) if m.contains(name) && m.contains(&format!("offset {at}"))),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn modes_keep_their_permission_bits_only() {
+    let mut w = Writer::new(Vec::new(), PASS, Kdf::insecure_for_tests()).unwrap();
+    // A regular file's st_mode, and every permission bit.
+    w.file("media/a", 0o100_640, 1, &b"a"[..]).unwrap();
+    w.file("media/b", 0o7777, 1, &b"b"[..]).unwrap();
+    let (file, totals) = w.finish().unwrap();
+    assert_eq!(totals, format::Totals { files: 2, bytes: 2 });
+    let mut r = Reader::open(&file[..], PASS, &tight(), Some(file.len() as u64)).unwrap();
+    let mut modes = Vec::new();
+    while let Some(e) = r.next_entry().unwrap() {
+        modes.push((e.path, e.mode));
+    }
+    assert_eq!(
+        modes,
+        [
+            ("media/a".to_owned(), 0o640),
+            ("media/b".to_owned(), 0o7777)
+        ]
+    );
+    // A mode beyond the permission bits is not one the writer makes.
+    let file = sealed_archive(&[entry_with_mode("media/a", 0o10000, b"x"), end(1, 1)].concat());
+    let e = read_all(&file, PASS).unwrap_err();
+    assert!(
+        matches!(e, Error::Archive(ref m) if m.contains("mode 0o10000 out of range")),
+        "{e}"
+    );
+}
+
+#[test]
+fn bodies_left_unread_are_skipped() {
+    let entries = sample();
+    let file = archive(&entries);
+    let mut r = Reader::open(&file[..], PASS, &tight(), Some(file.len() as u64)).unwrap();
+    let mut listed = Vec::new();
+    // Only the names: the 200 000 and 70 000 bytes in between are skipped, not taken as entries.
+    while let Some(e) = r.next_entry().unwrap() {
+        listed.push((e.path, e.len));
+    }
+    let want: Vec<(String, u64)> = entries
+        .iter()
+        .map(|(p, d)| ((*p).to_owned(), d.len() as u64))
+        .collect();
+    assert_eq!(listed, want);
+    assert_eq!(
+        r.totals(),
+        format::Totals {
+            files: 5,
+            bytes: want.iter().map(|(_, n)| n).sum()
+        }
+    );
+    assert_eq!(r.next_entry().unwrap(), None, "the end stays the end");
+}
+
+#[test]
+fn paths_of_the_longest_length_are_taken_and_longer_ones_refused() {
+    let longest = format!("media/{}", "a".repeat(format::MAX_PATH - "media/".len()));
+    assert_eq!(longest.len(), 255);
+    format::check_path(&longest).unwrap();
+    let file = archive(&[(&longest, b"long".to_vec())]);
+    assert_eq!(
+        read_all(&file, PASS).unwrap(),
+        [(longest.clone(), b"long".to_vec())]
+    );
+    let longer = format!("{longest}a");
+    let e = format::check_path(&longer).unwrap_err();
+    assert!(
+        matches!(e, Error::Path { ref why, .. } if why == "too long"),
+        "{e}"
+    );
+    // In an archive the length field is checked before the path is read.
+    let file = sealed_archive(&[entry(&longer, 1, b"x"), end(1, 1)].concat());
+    let e = read_all(&file, PASS).unwrap_err();
+    assert!(
+        matches!(e, Error::Archive(ref m) if m.contains("a path of 256 bytes (at most 255)")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_body_cut_short_inside_a_good_envelope_says_how_much_was_there() {
+    let file = sealed_archive(&entry("media/a", 5, b"ab"));
+    let e = read_all(&file, PASS).unwrap_err();
+    assert!(
+        matches!(e, Error::Truncated(ref m) if m.contains("after 2 of an entry's 5 bytes")),
+        "{e}"
+    );
+}
+
+/// A reader that is interrupted (`EINTR`) before every read, and then reads at most 7 bytes.
+struct Interrupting<'a> {
+    data: &'a [u8],
+    interrupt: bool,
+}
+
+impl std::io::Read for Interrupting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.interrupt = !self.interrupt;
+        if self.interrupt {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(7).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn interrupted_reads_are_retried() {
+    let entries = sample();
+    let file = archive(&entries);
+    let input = Interrupting {
+        data: &file,
+        interrupt: false,
+    };
+    let mut r = Reader::open(input, PASS, &tight(), Some(file.len() as u64)).unwrap();
+    let mut back = Vec::new();
+    while let Some(e) = r.next_entry().unwrap() {
+        let mut data = Vec::new();
+        r.copy_body(&mut data).unwrap();
+        back.push((e.path, data));
+    }
+    let want: Vec<(String, Vec<u8>)> = entries
+        .into_iter()
+        .map(|(p, d)| (p.to_owned(), d))
+        .collect();
+    assert_eq!(back, want);
 }
 
 proptest! {
