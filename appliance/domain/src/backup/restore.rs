@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::Error;
 use super::format::{KdfLimits, Reader, Totals};
+use super::snapshot::{named_files, table_exists};
 use crate::db::{self, spool};
 
 /// What a restore brought back.
@@ -304,58 +305,24 @@ pub fn verify_tree(dir: &Path) -> Result<Restored, Error> {
     if let Some(table) = broken {
         return Err(bad(format!("rows of {table} name rows that are not there")));
     }
-    let columns = columns(&conn, "messages")?;
     let count = |table: &str| -> Result<u64, Error> {
-        if columns_exist(&conn, table)? {
+        if table_exists(&conn, table)? {
             Ok(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
         } else {
             Ok(0)
         }
     };
     let (users, messages) = (count("users")?, count("messages")?);
-    // Each media file the rows name, with the furthest byte a row needs of it.
-    let mut files: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut need = |file: String, id: String, end: u64| {
-        let e = files.entry(file).or_insert((id, 0));
-        e.1 = e.1.max(end);
-    };
-    if columns.iter().any(|c| c == "audio_file") {
-        let raw = columns.iter().any(|c| c == "raw_file");
-        let offset = columns.iter().any(|c| c == "raw_offset");
-        let sql = format!(
-            "SELECT id, audio_file, {}, {}, audio_bytes FROM messages",
-            if raw { "raw_file" } else { "NULL" },
-            if offset { "raw_offset" } else { "NULL" },
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, audio, raw, offset, bytes) = row?;
-            if let Some(a) = audio {
-                need(a, id.clone(), 0);
-            }
-            if let Some(r) = raw {
-                let end =
-                    offset.map_or(0, |o| (o.max(0) as u64).saturating_add(bytes.max(0) as u64));
-                need(r, id, end);
-            }
-        }
-    }
-    if columns_exist(&conn, "attachments")? {
-        let mut stmt = conn.prepare("SELECT message_id, file FROM attachments")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-            let (id, file) = row?;
-            need(file, id, 0);
-        }
-    }
+    // Each media file the rows name: the first message naming it, and the furthest byte a row
+    // needs of it.
+    let files: BTreeMap<String, (String, u64)> = named_files(&conn)?
+        .into_iter()
+        .filter_map(|(name, uses)| {
+            let end = uses.iter().filter_map(|u| u.end).max().unwrap_or(0);
+            let first = uses.into_iter().next()?;
+            Some((name, (first.message, end)))
+        })
+        .collect();
     let media = dir.join("media");
     for (name, (id, end)) in &files {
         super::format::check_path(&format!("media/{name}"))
@@ -398,16 +365,4 @@ pub fn verify_tree(dir: &Path) -> Result<Restored, Error> {
         messages,
         totals: Totals::default(),
     })
-}
-
-fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, Error> {
-    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
-    let cols = stmt
-        .query_map([], |r| r.get::<_, String>(1))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(cols)
-}
-
-fn columns_exist(conn: &Connection, table: &str) -> Result<bool, Error> {
-    Ok(!columns(conn, table)?.is_empty())
 }

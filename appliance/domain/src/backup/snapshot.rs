@@ -175,50 +175,78 @@ pub fn create<W: Write>(
 
 /// One use of a media file by a row.
 #[derive(Debug)]
-struct Use {
-    message: String,
+pub(super) struct Use {
+    /// The message whose row names the file.
+    pub(super) message: String,
     /// For a spool segment, the end of the upload in it.
-    end: Option<u64>,
+    pub(super) end: Option<u64>,
 }
 
-/// Every media file the snapshot's rows name, with the messages naming each.
-fn named_files(conn: &Connection) -> Result<BTreeMap<String, Vec<Use>>, Error> {
+/// Every media file the rows of `conn` name, with the messages naming each. The schema may be
+/// an earlier version's (a restored backup's): columns and tables it lacks name nothing.
+pub(super) fn named_files(conn: &Connection) -> Result<BTreeMap<String, Vec<Use>>, Error> {
     let mut named: BTreeMap<String, Vec<Use>> = BTreeMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT id, audio_file, raw_file, raw_offset, audio_bytes FROM messages
-         WHERE audio_file IS NOT NULL OR raw_file IS NOT NULL",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, Option<String>>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, audio, raw, offset, bytes) = row?;
-        if let Some(audio) = audio {
-            named.entry(audio).or_default().push(Use {
-                message: id.clone(),
+    let columns = columns(conn, "messages")?;
+    let has = |c: &str| columns.iter().any(|k| k == c);
+    if has("audio_file") {
+        let sql = format!(
+            "SELECT id, audio_file, {}, {}, audio_bytes FROM messages",
+            if has("raw_file") { "raw_file" } else { "NULL" },
+            if has("raw_offset") {
+                "raw_offset"
+            } else {
+                "NULL"
+            },
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, audio, raw, offset, bytes) = row?;
+            if let Some(audio) = audio {
+                named.entry(audio).or_default().push(Use {
+                    message: id.clone(),
+                    end: None,
+                });
+            }
+            if let Some(raw) = raw {
+                let end = offset.map(|o| (o.max(0) as u64).saturating_add(bytes.max(0) as u64));
+                named.entry(raw).or_default().push(Use { message: id, end });
+            }
+        }
+    }
+    if table_exists(conn, "attachments")? {
+        let mut stmt = conn.prepare("SELECT message_id, file FROM attachments")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (id, file) = row?;
+            named.entry(file).or_default().push(Use {
+                message: id,
                 end: None,
             });
         }
-        if let Some(raw) = raw {
-            let end = offset.map(|o| (o.max(0) as u64).saturating_add(bytes.max(0) as u64));
-            named.entry(raw).or_default().push(Use { message: id, end });
-        }
-    }
-    let mut stmt = conn.prepare("SELECT message_id, file FROM attachments")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (id, file) = row?;
-        named.entry(file).or_default().push(Use {
-            message: id,
-            end: None,
-        });
     }
     Ok(named)
+}
+
+/// The column names of `table` (none: no such table).
+fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, Error> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let cols = stmt
+        .query_map([], |r| r.get::<_, String>(1))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(cols)
+}
+
+/// Whether `table` exists.
+pub(super) fn table_exists(conn: &Connection, table: &str) -> Result<bool, Error> {
+    Ok(!columns(conn, table)?.is_empty())
 }
 
 /// Opens every regular file in `dir` whose name `wanted` takes (never temporaries: names
