@@ -3,7 +3,7 @@
 //! empty one (`offhook_domain::backup` has the format and the consistency argument).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufWriter, IsTerminal};
+use std::io::{BufWriter, IsTerminal};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -169,16 +169,7 @@ fn temp_beside(file: &Path) -> Result<(PathBuf, PathBuf), Error> {
 /// for a new backup).
 fn passphrase(from_stdin: bool, twice: bool) -> Result<Zeroizing<String>, Error> {
     if from_stdin {
-        let mut s = Zeroizing::new(String::new());
-        std::io::stdin()
-            .lock()
-            .read_line(&mut s)
-            .map_err(|source| Error::File {
-                path: "stdin".into(),
-                source,
-            })?;
-        let trimmed = s.trim_end_matches(['\r', '\n']).len();
-        s.truncate(trimmed);
+        let s = super::user::secret_from_stdin()?;
         if s.is_empty() {
             return Err(Error::Usage(
                 "--passphrase-stdin: stdin gave no passphrase".into(),

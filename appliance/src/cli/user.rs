@@ -153,7 +153,13 @@ fn refusal(e: db::Error) -> Error {
 
 /// Reads a password from the first line of stdin.
 fn password_from_stdin() -> Result<String, Error> {
-    let mut s = String::new();
+    Ok(secret_from_stdin()?.to_string())
+}
+
+/// The first line of stdin, without its line ending, wiped from memory when dropped (a
+/// password, a backup's passphrase).
+pub(crate) fn secret_from_stdin() -> Result<zeroize::Zeroizing<String>, Error> {
+    let mut s = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .lock()
         .read_line(&mut s)
@@ -161,7 +167,9 @@ fn password_from_stdin() -> Result<String, Error> {
             path: "stdin".into(),
             source,
         })?;
-    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+    let kept = s.trim_end_matches(['\r', '\n']).len();
+    s.truncate(kept);
+    Ok(s)
 }
 
 fn user_json(u: &users::User, sip_secret: &str) -> serde_json::Value {

@@ -57,21 +57,18 @@ pub fn restore(
     }
     private_dir(root)?;
     let tmp = root.join(RESTORE_TMP);
-    let done = fresh_dir(&tmp)
-        .and_then(|()| extract(input, file_len, passphrase, limits, &tmp))
-        .and_then(|totals| verify_tree(&tmp).map(|r| Restored { totals, ..r }))
-        .and_then(|r| {
-            for name in TOP {
-                let from = tmp.join(name);
-                if from.exists() {
-                    fs::rename(&from, root.join(name))
-                        .map_err(Error::io(format!("moving {name} into place")))?;
-                }
+    let done = extract_verified(input, file_len, passphrase, limits, &tmp).and_then(|r| {
+        for name in TOP {
+            let from = tmp.join(name);
+            if from.exists() {
+                fs::rename(&from, root.join(name))
+                    .map_err(Error::io(format!("moving {name} into place")))?;
             }
-            fs::remove_dir(&tmp).map_err(Error::io(tmp.display().to_string()))?;
-            db::sync_dir(root).map_err(Error::io(root.display().to_string()))?;
-            Ok(r)
-        });
+        }
+        fs::remove_dir(&tmp).map_err(Error::io(tmp.display().to_string()))?;
+        db::sync_dir(root).map_err(Error::io(root.display().to_string()))?;
+        Ok(r)
+    });
     if done.is_err() {
         let _ = fs::remove_dir_all(&tmp);
         if !existed {
@@ -79,6 +76,20 @@ pub fn restore(
         }
     }
     done
+}
+
+/// Extracts the backup read from `input` into the fresh directory `tmp` and verifies what it
+/// holds ([`verify_tree`]).
+fn extract_verified(
+    input: impl Read,
+    file_len: Option<u64>,
+    passphrase: &[u8],
+    limits: &KdfLimits,
+    tmp: &Path,
+) -> Result<Restored, Error> {
+    fresh_dir(tmp)?;
+    let totals = extract(input, file_len, passphrase, limits, tmp)?;
+    verify_tree(tmp).map(|r| Restored { totals, ..r })
 }
 
 /// Verifies the backup read from `input` fully and keeps it, extracted, as
@@ -92,21 +103,18 @@ pub fn stage(
     root: &Path,
 ) -> Result<Restored, Error> {
     let tmp = root.join(STAGING_TMP);
-    let done = fresh_dir(&tmp)
-        .and_then(|()| extract(input, file_len, passphrase, limits, &tmp))
-        .and_then(|totals| verify_tree(&tmp).map(|r| Restored { totals, ..r }))
-        .and_then(|r| {
-            let staged = root.join(STAGED);
-            if staged.exists() {
-                fs::remove_dir_all(&staged).map_err(Error::io(format!(
-                    "removing the restore staged before ({})",
-                    staged.display()
-                )))?;
-            }
-            fs::rename(&tmp, &staged).map_err(Error::io(staged.display().to_string()))?;
-            db::sync_dir(root).map_err(Error::io(root.display().to_string()))?;
-            Ok(r)
-        });
+    let done = extract_verified(input, file_len, passphrase, limits, &tmp).and_then(|r| {
+        let staged = root.join(STAGED);
+        if staged.exists() {
+            fs::remove_dir_all(&staged).map_err(Error::io(format!(
+                "removing the restore staged before ({})",
+                staged.display()
+            )))?;
+        }
+        fs::rename(&tmp, &staged).map_err(Error::io(staged.display().to_string()))?;
+        db::sync_dir(root).map_err(Error::io(root.display().to_string()))?;
+        Ok(r)
+    });
     if done.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }
