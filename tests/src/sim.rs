@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::osmo::free_udp_port;
-use crate::{DEADLINE, PASSWORD, Server, offhook_bin, wait_for};
+use crate::{DEADLINE, PASSWORD, Server, offhook_bin, wait_for, wait_within};
 
 /// A simulated MGCP gateway process.
 pub struct GatewaySim {
@@ -282,14 +282,21 @@ pub fn hear_on_phone(
     });
     sim.send(&format!("hear {line} {}", heard.display()));
     sim.send(&format!("offhook {line}"));
-    wait_for(&format!("the message played on {user}'s phone"), || {
-        let out = server.client(user, &["inbox", "--json"]);
-        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-        list.as_array()?
-            .iter()
-            .find(|m| m["id"] == id && m["played"] == true)
-            .map(|_| ())
-    });
+    // The wait spans the message's playout in real time (the 11.4 s fixture, with its prompts),
+    // so it gets that on top of the usual bound.
+    let playout = DEADLINE + std::time::Duration::from_secs(30);
+    wait_within(
+        &format!("the message played on {user}'s phone"),
+        playout,
+        || {
+            let out = server.client(user, &["inbox", "--json"]);
+            let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+            list.as_array()?
+                .iter()
+                .find(|m| m["id"] == id && m["played"] == true)
+                .map(|_| ())
+        },
+    );
     sim.send(&format!("onhook {line}"));
     sim.expect(&format!("the recording of what line {line} heard"), |v| {
         (v["line"] == line && v["event"] == "hear_done").then_some(())
