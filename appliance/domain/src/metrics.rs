@@ -70,10 +70,13 @@ pub enum Reject {
     OverQuota,
     /// An upload faster than the user's upload rate.
     UploadTooFast,
+    /// An upload, a recording or an intercom stream refused because the data directory's disk
+    /// is down to its reserve (`messages.disk_reserve`).
+    DiskFull,
 }
 
 impl Reject {
-    const ALL: [Self; 30] = [
+    const ALL: [Self; 31] = [
         Self::MalformedJson,
         Self::MalformedMultipart,
         Self::TooLarge,
@@ -104,6 +107,7 @@ impl Reject {
         Self::Csrf,
         Self::OverQuota,
         Self::UploadTooFast,
+        Self::DiskFull,
     ];
 
     /// The `kind` label.
@@ -139,6 +143,7 @@ impl Reject {
             Self::Csrf => "csrf",
             Self::OverQuota => "over_quota",
             Self::UploadTooFast => "upload_too_fast",
+            Self::DiskFull => "disk_full",
         }
     }
 }
