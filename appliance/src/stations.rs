@@ -615,6 +615,7 @@ async fn drain(
                 stream,
                 seq,
                 pcm,
+                ..
             } => {
                 let to: Vec<Uuid> = to.into_iter().map(uuid).collect();
                 let name = names.get(&uuid(user)).map_or("", String::as_str);

@@ -21,7 +21,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gateway_control::model::{CallId, Digit, LineId, Media};
 
@@ -320,6 +320,9 @@ pub enum Output {
         seq: u64,
         /// The audio.
         pcm: Vec<i16>,
+        /// When the datagram that completed this buffer was received (the media driver's
+        /// `now` as `recvmmsg` returned it): the start of the server-side intercom latency.
+        received: Instant,
     },
     /// The live stream from `user` ended.
     LiveEnd {
@@ -490,6 +493,11 @@ pub enum MediaEvent {
         seq: u64,
         /// The audio.
         pcm: Vec<i16>,
+        /// The `now` of the input that completed the buffer: for a buffer completed by an RTP
+        /// datagram, the instant the driver received it (taken as `recvmmsg` returned); for one
+        /// completed by a timeout (a frame the jitter buffer released late) or by stopping the
+        /// capture, that call's `now`.
+        received: Instant,
     },
     /// A capture was finalised.
     Captured {

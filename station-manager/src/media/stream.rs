@@ -469,14 +469,14 @@ impl Stream {
                 let held = std::mem::take(&mut c.held);
                 self.stats.concealed_frames += (held.len() / n) as u64;
                 let (call, stats, events) = (self.call, &mut self.stats, &mut self.events);
-                write(call, c, &held, stats, events);
+                write(now, call, c, &held, stats, events);
             } else {
                 c.held.clear();
                 if gap > 0 && gap as u32 <= MAX_GAP_SAMPLES {
                     self.stats.gap_samples += gap as u64;
                     let zeros = vec![0i16; gap as usize];
                     let (call, stats, events) = (self.call, &mut self.stats, &mut self.events);
-                    write(call, c, &zeros, stats, events);
+                    write(now, call, c, &zeros, stats, events);
                 }
             }
         }
@@ -488,7 +488,7 @@ impl Stream {
         }
         c.next_ts = Some(ts.wrapping_add(n as u32 * self.ticks));
         let (call, stats, events) = (self.call, &mut self.stats, &mut self.events);
-        write(call, c, &self.scratch, stats, events);
+        write(now, call, c, &self.scratch, stats, events);
     }
 
     /// Starts capturing into `sink`. A capture already running is stopped first.
@@ -545,6 +545,7 @@ impl Stream {
                 call: self.call,
                 seq: *seq,
                 pcm: std::mem::take(buf),
+                received: now,
             });
         }
         let duration = Duration::from_micros(c.samples * 1_000_000 / u64::from(RATE));
@@ -640,6 +641,7 @@ impl Stream {
 /// Writes `pcm` to the capture up to its maximum length, with silence detection and live
 /// buffers.
 fn write(
+    now: Instant,
     call: CallId,
     c: &mut Capture,
     pcm: &[i16],
@@ -675,6 +677,7 @@ fn write(
                     call,
                     seq: *seq,
                     pcm: full,
+                    received: now,
                 });
                 *seq += 1;
             }

@@ -63,7 +63,12 @@ pub(super) fn on_recording(
         return State::AwaitingCapture(c, why);
     }
     match ev {
-        Ev::Media(MediaEvent::Buffer { call, seq, pcm }) if call == c.call.id => {
+        Ev::Media(MediaEvent::Buffer {
+            call,
+            seq,
+            pcm,
+            received,
+        }) if call == c.call.id => {
             if let Some(stream) = c.stream {
                 core.outputs.push_back(Output::LiveBuffer {
                     user: core.user,
@@ -71,6 +76,7 @@ pub(super) fn on_recording(
                     stream,
                     seq,
                     pcm,
+                    received,
                 });
             }
             State::Recording(c)
@@ -160,7 +166,12 @@ pub(super) fn on_captured(
             core.end_call(calls, c.call, c.connected);
             rest(core, now)
         }
-        Ev::Media(MediaEvent::Buffer { call, seq, pcm }) if call == c.call.id => {
+        Ev::Media(MediaEvent::Buffer {
+            call,
+            seq,
+            pcm,
+            received,
+        }) if call == c.call.id => {
             // Buffers the engine had before it stopped still go out.
             if let Some(stream) = c.stream {
                 core.outputs.push_back(Output::LiveBuffer {
@@ -169,6 +180,7 @@ pub(super) fn on_captured(
                     stream,
                     seq,
                     pcm,
+                    received,
                 });
             }
             State::AwaitingCapture(c, why)

@@ -345,6 +345,7 @@ fn intercom_capture_sends_live_buffers_then_the_message() {
             call,
             seq,
             pcm: vec![0; 160],
+            received: t.now,
         });
     }
     t.ev(Event::OnHook { line: line() });

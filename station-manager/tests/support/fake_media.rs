@@ -101,6 +101,7 @@ impl FakeMedia {
                             call,
                             seq: 0,
                             pcm: vec![0; n],
+                            received: now + BUFFER_EVERY,
                         },
                     ));
                 }
@@ -174,13 +175,14 @@ impl FakeMedia {
         due.sort_by_key(|(at, _)| *at);
         for (at, e) in due {
             match &e {
-                MediaEvent::Buffer { call, seq, pcm } => {
+                MediaEvent::Buffer { call, seq, pcm, .. } => {
                     self.scheduled.push((
                         at + BUFFER_EVERY,
                         MediaEvent::Buffer {
                             call: *call,
                             seq: seq + 1,
                             pcm: pcm.clone(),
+                            received: at + BUFFER_EVERY,
                         },
                     ));
                 }

@@ -318,6 +318,7 @@ impl Harness {
                 stream,
                 seq,
                 pcm,
+                ..
             } => {
                 if *seq == 0 {
                     for r in to {

@@ -41,6 +41,7 @@ fn events_of_another_call_neither_stop_nor_end_a_recording() {
         call: other,
         seq: 0,
         pcm: vec![0; 160],
+        received: t.now,
     });
     t.captured(other, 1000);
     t.media(MediaEvent::Failed {
@@ -60,6 +61,7 @@ fn events_of_another_call_neither_stop_nor_end_a_recording() {
         call: other,
         seq: 1,
         pcm: vec![0; 160],
+        received: t.now,
     });
     t.captured(other, 1000);
     t.media(MediaEvent::Failed {
@@ -122,6 +124,7 @@ fn intercom_buffers_the_engine_had_before_the_stop_still_go_out() {
         call,
         seq: 0,
         pcm: vec![3; 80],
+        received: t.now - Duration::from_millis(7),
     });
     t.captured(call, 10);
     let out = t.outputs();
@@ -135,6 +138,7 @@ fn intercom_buffers_the_engine_had_before_the_stop_still_go_out() {
                 stream,
                 seq: 0,
                 pcm: vec![3; 80],
+                received: t.now - Duration::from_millis(7),
             },
             Output::LiveEnd { user: ME, stream },
         ]
