@@ -615,7 +615,7 @@ async fn drain(
                 stream,
                 seq,
                 pcm,
-                ..
+                received,
             } => {
                 let to: Vec<Uuid> = to.into_iter().map(uuid).collect();
                 let name = names.get(&uuid(user)).map_or("", String::as_str);
@@ -625,8 +625,10 @@ async fn drain(
                     &to,
                     stream.0,
                     seq,
-                    &pcm,
-                    false,
+                    intercom::PhoneLive::Buffer {
+                        pcm: &pcm,
+                        received,
+                    },
                 );
                 live.insert(stream, (seq + 1, to));
             }
@@ -639,8 +641,7 @@ async fn drain(
                         &to,
                         stream.0,
                         seq,
-                        &[],
-                        true,
+                        intercom::PhoneLive::End,
                     );
                 }
             }

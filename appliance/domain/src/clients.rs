@@ -10,6 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde_json::json;
 use tokio::sync::{Notify, mpsc};
@@ -31,6 +32,14 @@ const STREAM_TAGS: usize = 1024;
 pub enum Outbound {
     /// A message object.
     Text(Arc<str>),
+    /// A live buffer spoken on a phone (an intercom `send` object): the session observes
+    /// [`Metrics::intercom_latency`] once the frame is written.
+    Live {
+        /// The `send` object.
+        text: Arc<str>,
+        /// When the RTP datagram that completed the buffer was received.
+        received: Instant,
+    },
     /// A stored message's arrival; the session skips ids it already pushed.
     Post {
         /// The message.
@@ -235,6 +244,21 @@ impl ClientManager {
         }
     }
 
+    /// Sends a phone's live buffer to every session of `user`; `received` is when the RTP
+    /// datagram that completed it was received (see [`Outbound::Live`]).
+    pub fn notify_live(&self, user: Uuid, text: Arc<str>, received: Instant) {
+        let map = self.lock();
+        for s in map.get(&user).into_iter().flatten() {
+            self.push(
+                s,
+                Outbound::Live {
+                    text: text.clone(),
+                    received,
+                },
+            );
+        }
+    }
+
     /// Sends a message object to one session of `user` (e.g. the sender of an intercom stream
     /// told it was stored); nothing if that session has gone.
     pub fn send_to(&self, user: Uuid, session: SessionId, text: Arc<str>) {
@@ -408,6 +432,25 @@ mod tests {
         m.send_to(alice, a2.id, "x".into());
         assert!(a1.rx.try_recv().is_err());
         assert!(matches!(a2.rx.try_recv(), Ok(Outbound::Text(t)) if &*t == "x"));
+    }
+
+    #[test]
+    fn a_live_buffer_goes_to_every_session_with_its_receive_instant() {
+        let m = ClientManager::new(Uuid::new_v4(), Arc::new(Metrics::default()));
+        let (bob, carol) = (Uuid::new_v4(), Uuid::new_v4());
+        let (mut b1, mut b2, mut c) =
+            (m.register(bob, 0), m.register(bob, 0), m.register(carol, 0));
+        // A base instant, never a measurement.
+        #[allow(clippy::disallowed_methods)]
+        let at = Instant::now();
+        m.notify_live(bob, "live".into(), at);
+        for s in [&mut b1, &mut b2] {
+            assert!(matches!(
+                s.rx.try_recv(),
+                Ok(Outbound::Live { text, received }) if &*text == "live" && received == at
+            ));
+        }
+        assert!(c.rx.try_recv().is_err());
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Counters exported at `/metrics` in the Prometheus text format.
+//! Counters and histograms exported at `/metrics` in the Prometheus text format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Each kind of rejected request or frame, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +167,11 @@ pub struct Metrics {
     pub ws_sessions: AtomicI64,
     /// Successful logins.
     pub logins: AtomicU64,
+    /// Intercom latency inside the server: from the instant the media engine received the RTP
+    /// datagram that completed a live buffer (as `recvmmsg` returned it) to the instant the
+    /// WebSocket frame carrying that buffer was written to a recipient's session, one
+    /// observation per session. Buffers sent by WebSocket clients are not observed.
+    pub intercom_latency: Histogram,
     /// Counter families reported by subsystems (protocol drivers, the media engine): the
     /// latest snapshot of each, by family name.
     families: Mutex<BTreeMap<&'static str, Family>>,
@@ -259,6 +265,12 @@ impl Metrics {
             "# HELP offhook_ws_sessions Open WebSocket sessions.\n# TYPE offhook_ws_sessions gauge\noffhook_ws_sessions {}",
             self.ws_sessions.load(Ordering::Relaxed)
         );
+        self.intercom_latency.render(
+            &mut s,
+            "offhook_intercom_latency_seconds",
+            "Intercom from phones, inside the server: a live buffer's last RTP datagram \
+             received (recvmmsg) to its WebSocket frame written, per recipient session.",
+        );
         let families = self.families.lock().unwrap_or_else(|p| p.into_inner());
         for (name, f) in families.iter() {
             let _ = writeln!(s, "# HELP {name} {}\n# TYPE {name} counter", f.help);
@@ -267,6 +279,76 @@ impl Metrics {
             }
         }
         s
+    }
+}
+
+/// The upper bounds of [`Histogram`]'s buckets (Prometheus `le`), fine enough around
+/// 1–10 ms to tell the goal (a p99 of 10 ms) from its neighbours, and up to seconds to show
+/// stalls.
+pub const LATENCY_BUCKETS: [Duration; 16] = [
+    Duration::from_micros(250),
+    Duration::from_micros(500),
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(3),
+    Duration::from_millis(5),
+    Duration::from_micros(7_500),
+    Duration::from_millis(10),
+    Duration::from_millis(15),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_millis(2_500),
+];
+
+/// A latency histogram with the fixed buckets of [`LATENCY_BUCKETS`]: one relaxed atomic
+/// increment per bucket hit plus one for the sum, no lock, no allocation, so the WebSocket
+/// writer can observe every frame it writes. Rendered as a Prometheus histogram (cumulative
+/// `_bucket{le=…}` samples, `+Inf`, `_sum` in seconds and `_count`).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket, not cumulative; the last one is `+Inf` (above every bound).
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    /// The sum of the observations, in nanoseconds (wraps after 584 years of latency).
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    /// Counts one observation, in the first bucket whose bound is at least `d` (Prometheus's
+    /// `le`: a value on a bound counts in that bucket).
+    pub fn observe(&self, d: Duration) {
+        let i = LATENCY_BUCKETS.partition_point(|b| *b < d);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// The number of observations.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Appends the histogram to a Prometheus text exposition as family `name`.
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0u64;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            match LATENCY_BUCKETS.get(i) {
+                Some(le) => {
+                    let le = le.as_secs_f64();
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let sum = Duration::from_nanos(self.sum_ns.load(Ordering::Relaxed)).as_secs_f64();
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
     }
 }
 
@@ -296,5 +378,62 @@ mod tests {
         let rtp = text.find("offhook_rtp_total{kind=\"datagrams\"} 4\n");
         assert!(mgcp.is_some() && rtp.is_some() && mgcp < rtp, "{text}");
         assert!(!text.contains("} 1\n"));
+    }
+
+    #[test]
+    fn a_latency_on_a_bound_counts_in_that_bucket_and_the_render_is_cumulative() {
+        let h = Histogram::default();
+        for d in [
+            Duration::ZERO,
+            Duration::from_micros(250),
+            Duration::from_nanos(250_001),
+            Duration::from_millis(1),
+            Duration::from_micros(9_999),
+            Duration::from_millis(10),
+            Duration::from_nanos(10_000_001),
+            Duration::from_millis(2_500),
+            Duration::from_secs(60),
+        ] {
+            h.observe(d);
+        }
+        assert_eq!(h.count(), 9);
+        let mut text = String::new();
+        h.render(&mut text, "x_seconds", "X.");
+        let expected = "# HELP x_seconds X.\n\
+             # TYPE x_seconds histogram\n\
+             x_seconds_bucket{le=\"0.00025\"} 2\n\
+             x_seconds_bucket{le=\"0.0005\"} 3\n\
+             x_seconds_bucket{le=\"0.001\"} 4\n\
+             x_seconds_bucket{le=\"0.002\"} 4\n\
+             x_seconds_bucket{le=\"0.003\"} 4\n\
+             x_seconds_bucket{le=\"0.005\"} 4\n\
+             x_seconds_bucket{le=\"0.0075\"} 4\n\
+             x_seconds_bucket{le=\"0.01\"} 6\n\
+             x_seconds_bucket{le=\"0.015\"} 7\n\
+             x_seconds_bucket{le=\"0.025\"} 7\n\
+             x_seconds_bucket{le=\"0.05\"} 7\n\
+             x_seconds_bucket{le=\"0.1\"} 7\n\
+             x_seconds_bucket{le=\"0.25\"} 7\n\
+             x_seconds_bucket{le=\"0.5\"} 7\n\
+             x_seconds_bucket{le=\"1\"} 7\n\
+             x_seconds_bucket{le=\"2.5\"} 8\n\
+             x_seconds_bucket{le=\"+Inf\"} 9\n\
+             x_seconds_sum 62.531499002\n\
+             x_seconds_count 9\n";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn the_registry_renders_the_intercom_latency_family_empty_at_first() {
+        let m = Metrics::default();
+        let text = m.render();
+        assert!(text.contains("# TYPE offhook_intercom_latency_seconds histogram\n"));
+        assert!(text.contains("offhook_intercom_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
+        assert!(text.contains("offhook_intercom_latency_seconds_count 0\n"));
+        m.intercom_latency.observe(Duration::from_millis(3));
+        assert!(
+            m.render()
+                .contains("offhook_intercom_latency_seconds_bucket{le=\"0.003\"} 1\n")
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! the disk.
 //!
 //! This is a driver: it reads the monotonic clock (through tokio, so paused test time controls
-//! it) for the frame-rate limit and the ping timeout.
+//! it) for the frame-rate limit, the ping timeout, and the instant a phone's live buffer was
+//! written (`offhook_intercom_latency_seconds`).
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -287,23 +288,33 @@ async fn run(
                 }
             }
             out = reg.rx.recv() => {
-                let text = match out {
+                let (text, received) = match out {
                     None => return,
                     Some(Outbound::Close(code, reason)) => {
                         send_close(socket, code, reason).await;
                         return;
                     }
-                    Some(Outbound::Text(t)) => t,
+                    Some(Outbound::Text(t)) => (t, None),
+                    Some(Outbound::Live { text, received }) => (text, Some(received)),
                     Some(Outbound::Post { id, text }) => {
                         if !pushed.insert(id) {
                             continue;
                         }
                         app.core().metrics().pushes.fetch_add(1, Ordering::Relaxed);
-                        text
+                        (text, None)
                     }
                 };
                 if socket.send(Message::Text(text.to_string().into())).await.is_err() {
                     return;
+                }
+                if let Some(received) = received {
+                    // Written and flushed (the socket buffers nothing: `write_buffer_size(0)`):
+                    // the server's part of a phone's intercom latency ends here.
+                    let written = Instant::now().into_std();
+                    app.core()
+                        .metrics()
+                        .intercom_latency
+                        .observe(written.saturating_duration_since(received));
                 }
             }
             () = reg.kill.notified() => {

@@ -49,6 +49,7 @@ mod recorder;
 mod stream;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -184,28 +185,49 @@ pub async fn close(core: &VoiceMessaging, from: Sender<'_>, streams: &mut Stream
     while streams.storing.join_next().await.is_some() {}
 }
 
-/// Sends one live buffer spoken on a phone to the online sessions of `to`, in the format of
-/// the module documentation (the stream id is the station's, in hex).
+/// What a phone's live stream forwards to the recipients' sessions.
+#[derive(Debug, Clone, Copy)]
+pub enum PhoneLive<'a> {
+    /// A buffer of audio.
+    Buffer {
+        /// The audio.
+        pcm: &'a [i16],
+        /// When the media engine received the RTP datagram that completed it: each session
+        /// that writes the buffer observes the time since in `offhook_intercom_latency_seconds`.
+        received: Instant,
+    },
+    /// The end of the stream (an object with empty `pcm` and `end: true`).
+    End,
+}
+
+/// Sends one live buffer spoken on a phone (or the stream's end) to the online sessions of
+/// `to`, in the format of the module documentation (the stream id is the station's, in hex).
 pub fn forward_from_phone(
     core: &VoiceMessaging,
     from: (Uuid, &str),
     to: &[Uuid],
     stream: u64,
     seq: u64,
-    pcm: &[i16],
-    end: bool,
+    live: PhoneLive<'_>,
 ) {
+    let (pcm, received) = match live {
+        PhoneLive::Buffer { pcm, received } => (pcm, Some(received)),
+        PhoneLive::End => (&[][..], None),
+    };
     let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
     let ms = pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE);
     let object = json!({
         "stream": format!("{stream:x}"), "seq": seq, "from": from.1,
-        "pcm": BASE64.encode(bytes), "ms": ms, "end": end,
+        "pcm": BASE64.encode(bytes), "ms": ms, "end": received.is_none(),
     });
     for r in to {
         let text: Arc<str> = MessageObject::new(Action::Send, from.0, *r, object.clone())
             .to_text()
             .into();
-        core.clients().notify(*r, text);
+        match received {
+            Some(at) => core.clients().notify_live(*r, text, at),
+            None => core.clients().notify(*r, text),
+        }
     }
 }
 
