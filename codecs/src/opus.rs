@@ -12,6 +12,23 @@ use tracing::trace;
 pub const FRAME_MS: u32 = 20;
 /// Default bitrate in bit/s: at 16 kbit/s Opus scores as well as G.711 on PESQ.
 pub const DEFAULT_BITRATE: u32 = 16_000;
+/// Encoder complexity of stored messages ([`crate::pipeline::IngestConfig::complexity`]).
+///
+/// Chosen by measurement (issue 23; `scripts/opus_pesq.py --complexities`, `cargo bench -p
+/// codecs --bench ingest`): the lowest complexity whose PESQ at [`DEFAULT_BITRATE`] stays within
+/// 0.05 of complexity 10 on both speech fixtures. With libopus 1.3.1 (SILK at 8 and 16 kHz):
+///
+/// | complexity | PESQ-NB, 8 kHz | PESQ-WB, 16 kHz | encode, 8 / 16 kHz, per 11.4 s |
+/// | --- | --- | --- | --- |
+/// | 10 | 4.433 | 4.208 | 62 / 143 ms |
+/// | 8 | 4.433 | 4.208 | 63 / 142 ms |
+/// | 7 | 4.423 | 4.143 | 46 / 99 ms |
+/// | 5 | 4.405 | 4.106 | 34 / 61 ms |
+///
+/// Narrowband alone would allow 5, but wideband loses 0.065 already at 7, so it is 8: the same
+/// bit stream as 9 (libopus' default) and 10, at the same cost. SILK's encoder groups
+/// complexities (8 and up use its full search), so nothing between 8 and 10 is cheaper.
+pub const STORED_COMPLEXITY: u8 = 8;
 /// Largest Opus packet (RFC 6716 §3.4: 1275 bytes per frame, up to 3 frames plus framing).
 pub const MAX_PACKET_LEN: usize = 4000;
 /// Most samples one packet decodes to: 120 ms at 48 kHz.

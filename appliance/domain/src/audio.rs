@@ -213,12 +213,44 @@ pub fn playout(
     .map_err(|e| Error::Internal(e.to_string()))
 }
 
-/// Transcodes a sealed upload (from [`seal_raw`]) into a stored message written to `out`: the
-/// upload is opened into `scratch` (an empty file; the pipeline reads it twice), then cleaned,
-/// encoded and sealed as [`store_audio`] does. Returns the duration and the bytes written.
+/// The largest opened upload [`transcode`] reads into memory: 10 MiB, a little more than 5
+/// minutes of 16 kHz 16-bit mono WAV. Larger uploads go to a scratch file instead.
+pub const UPLOAD_IN_MEMORY: u64 = 10 << 20;
+
+/// Transcodes a sealed upload (from [`seal_raw`]) into a stored message written to `out`, as
+/// [`store_audio`] does. The upload is opened into memory if it holds at most
+/// [`UPLOAD_IN_MEMORY`] bytes; a larger one is copied into the file `scratch` makes (an empty
+/// file, read twice by the pipeline). A message up to 5 minutes long is decoded once
+/// ([`codecs::pipeline::IN_MEMORY_MAX`]), so a worker holds at most one upload and one decoded
+/// message in memory: about 20 MB. `len_hint` is the sealed upload's length (the opened upload is
+/// a little shorter), to size the buffer once. Returns the duration and the bytes written.
 pub fn transcode<R: Read, W: Write>(
     raw: R,
-    scratch: &mut std::fs::File,
+    len_hint: u64,
+    scratch: impl FnOnce() -> std::io::Result<std::fs::File>,
+    key: &SealKey,
+    id: Uuid,
+    max_duration: Duration,
+    out: W,
+) -> Result<(u64, u64), Error> {
+    let input = Upload {
+        raw,
+        len_hint,
+        in_memory: UPLOAD_IN_MEMORY,
+    };
+    transcode_with(input, scratch, key, id, max_duration, out)
+}
+
+/// A sealed upload to transcode, opened into memory if it holds at most `in_memory` bytes.
+struct Upload<R> {
+    raw: R,
+    len_hint: u64,
+    in_memory: u64,
+}
+
+fn transcode_with<R: Read, W: Write>(
+    upload: Upload<R>,
+    scratch: impl FnOnce() -> std::io::Result<std::fs::File>,
     key: &SealKey,
     id: Uuid,
     max_duration: Duration,
@@ -226,20 +258,28 @@ pub fn transcode<R: Read, W: Write>(
 ) -> Result<(u64, u64), Error> {
     let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut opened =
-        OpenReader::new(&key.0, id.as_bytes(), raw, u64::MAX).map_err(|e| internal(&e))?;
-    std::io::copy(&mut opened, scratch).map_err(|e| internal(&e))?;
-    scratch.seek(SeekFrom::Start(0)).map_err(|e| internal(&e))?;
+        OpenReader::new(&key.0, id.as_bytes(), upload.raw, u64::MAX).map_err(|e| internal(&e))?;
+    let capacity = upload.len_hint.min(upload.in_memory + 1);
+    let mut head = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    (&mut opened)
+        .take(upload.in_memory + 1)
+        .read_to_end(&mut head)
+        .map_err(|e| internal(&e))?;
     let config = IngestConfig {
         max_duration,
         ..IngestConfig::default()
     };
-    let report = pipeline::ingest(
-        std::io::BufReader::new(scratch),
-        out,
-        &key.0,
-        id.as_bytes(),
-        &config,
-    )
+    let report = if head.len() as u64 <= upload.in_memory {
+        pipeline::ingest(Cursor::new(head), out, &key.0, id.as_bytes(), &config)
+    } else {
+        let mut file = scratch().map_err(|e| internal(&e))?;
+        file.write_all(&head).map_err(|e| internal(&e))?;
+        drop(head);
+        std::io::copy(&mut opened, &mut file).map_err(|e| internal(&e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| internal(&e))?;
+        let file = std::io::BufReader::new(file);
+        pipeline::ingest(file, out, &key.0, id.as_bytes(), &config)
+    }
     .map_err(|e| classify(&e))?;
     Ok((report.duration_ms, report.stored_bytes))
 }
@@ -477,6 +517,70 @@ mod tests {
         let e =
             store_audio(b"not audio", &key, Uuid::new_v4(), Duration::from_secs(2)).unwrap_err();
         assert!(matches!(e, Error::Unsupported(_)), "{e}");
+    }
+
+    #[test]
+    fn transcode_opens_small_uploads_in_memory_and_large_ones_into_scratch() {
+        let key = SealKey::generate();
+        let id = Uuid::new_v4();
+        let input = speech();
+        let sealed = seal_raw(&input[..], &key, id, Vec::new()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let run = |in_memory: u64| {
+            let mut scratch_made = false;
+            let upload = Upload {
+                raw: &sealed[..],
+                len_hint: sealed.len() as u64,
+                in_memory,
+            };
+            let mut out = Vec::new();
+            let scratch = || {
+                scratch_made = true;
+                tempfile::tempfile_in(dir.path())
+            };
+            let (ms, bytes) =
+                transcode_with(upload, scratch, &key, id, Duration::from_secs(60), &mut out)
+                    .unwrap();
+            assert_eq!(bytes, out.len() as u64);
+            let mut wav = Vec::new();
+            pipeline::export(
+                Cursor::new(&out),
+                &mut wav,
+                key.key(),
+                id.as_bytes(),
+                pipeline::Format::Wav,
+            )
+            .unwrap();
+            (scratch_made, ms, wav)
+        };
+        let (scratch, ms, small) = run(UPLOAD_IN_MEMORY);
+        assert!(!scratch, "a 180 kB upload went to a scratch file");
+        assert!((9_000..=11_500).contains(&ms), "{ms}");
+        // With a bound below the upload's size, it spills, and the message is the same.
+        let (scratch, spilled_ms, spilled) = run(input.len() as u64 / 2);
+        assert!(scratch, "the upload did not go to a scratch file");
+        assert_eq!(spilled_ms, ms);
+        assert_eq!(spilled, small);
+        // Exactly at the bound it still fits.
+        let (scratch, _, _) = run(input.len() as u64);
+        assert!(!scratch);
+        // A wrong key is an internal error, not the upload's fault.
+        let other = SealKey::generate();
+        let upload = Upload {
+            raw: &sealed[..],
+            len_hint: 0,
+            in_memory: UPLOAD_IN_MEMORY,
+        };
+        let e = transcode_with(
+            upload,
+            || tempfile::tempfile_in(dir.path()),
+            &other,
+            id,
+            Duration::from_secs(60),
+            Vec::new(),
+        )
+        .unwrap_err();
+        assert!(!e.is_input(), "{e}");
     }
 
     #[test]

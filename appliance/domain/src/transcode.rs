@@ -3,14 +3,20 @@
 //!
 //! A bounded pool of blocking worker threads (one per core) takes message ids from one queue. For
 //! each: read the sealed upload back from the upload spool (or, for a message an earlier version
-//! left, its own file) and open it into an unlinked scratch file, run the clean-up and Opus
-//! encoding (`codecs::pipeline::ingest`) into a new sealed file (fsynced, renamed into place),
-//! commit the row as `ready` in the next group commit, and only then let the spool drop the
-//! upload's segment if nothing else needs it, and push the message to its recipients. A corrupt
-//! upload (an input error the cheap checks at upload missed) marks the message `failed`, tells
-//! the sender, and is never delivered. At start-up every message
-//! still `processing` is queued again, so a crash between acknowledgement and transcoding loses
-//! nothing (see docs/DURABILITY.md).
+//! left, its own file) and open it into memory (into an unlinked scratch file if larger than
+//! [`media::UPLOAD_IN_MEMORY`]), run the clean-up and Opus encoding (`codecs::pipeline::ingest`)
+//! into a new sealed file (fsynced, renamed into place), commit the row as `ready` in the next
+//! group commit, and only then let the spool drop the upload's segment if nothing else needs it,
+//! and push the message to its recipients. A corrupt upload (an input error the cheap checks at
+//! upload missed) marks the message `failed`, tells the sender, and is never delivered. At
+//! start-up every message still `processing` is queued again, so a crash between acknowledgement
+//! and transcoding loses nothing (see docs/DURABILITY.md).
+//!
+//! Memory stays bounded in a burst: the queue holds message ids only (16 bytes in the channel and
+//! an entry in the `queued` set; the uploads stay on disk in the spool until a worker takes
+//! them), and each worker holds at most one opened upload ([`media::UPLOAD_IN_MEMORY`], 10 MiB)
+//! and one decoded message (up to 5 minutes, `codecs::pipeline::IN_MEMORY_MAX`, 9.6 MB at 16 kHz)
+//! at a time: about 20 MB per worker.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -204,21 +210,24 @@ fn transcode_one(app: &VoiceMessaging, rt: &tokio::runtime::Handle, id: Uuid) ->
         })?),
         None => Box::new(std::io::BufReader::new(File::open(dir.join(&p.raw_file))?)),
     };
-    // The opened upload goes to an unlinked scratch file, so a crash leaves nothing behind.
+    // An upload too large to open in memory goes to an unlinked scratch file, so a crash
+    // leaves nothing behind.
     let scratch_path = dir.join(format!(".{id}.scratch.tmp"));
-    let mut scratch = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&scratch_path)?;
-    fs::remove_file(&scratch_path)?;
+    let scratch = || {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&scratch_path)?;
+        fs::remove_file(&scratch_path)?;
+        Ok(file)
+    };
     let audio_file = format!("{id}.audio");
     let max = app.0.config.max_duration;
     let done = db::create_file(&dir, &audio_file, |w| {
-        media::transcode(raw, &mut scratch, &app.0.key, id, max, w).map_err(Error::from)
+        media::transcode(raw, p.raw_bytes, scratch, &app.0.key, id, max, w).map_err(Error::from)
     });
-    drop(scratch);
     let (duration_ms, bytes) = match done {
         Ok(d) => d,
         Err(Error::Media(e)) if e.is_input() => return fail(app, rt, id, &p, &e),

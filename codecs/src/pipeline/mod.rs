@@ -1,11 +1,14 @@
 //! The streaming media pipeline the rest of the product uses.
 //!
-//! Every path is a chain of three parts, and never holds a whole recording in memory:
+//! Every path is a chain of three parts, and holds at most a bounded stretch of a recording in
+//! memory:
 //!
 //! - a [`Source`] decodes a file — WAV of any rate (PCM, µ-law, A-law), raw G.711 or Ogg Opus —
 //!   to mono 16-bit PCM, chunk by chunk;
 //! - the PCM is resampled ([`crate::resample`]) to the working rate and, for messages, cleaned up
-//!   in two passes over the input ([`crate::cleanup::Analyzer`], then [`crate::cleanup::Processor`]);
+//!   ([`crate::cleanup::Analyzer`], then [`crate::cleanup::Processor`]): in one pass over the
+//!   input for recordings up to [`IN_MEMORY_MAX`] (decoded once, cleaned from memory), in two
+//!   streaming passes over the input for longer ones;
 //! - a sink encodes it: [`crate::wav::WavWriter`], raw G.711, or Ogg Opus
 //!   ([`crate::oggopus::OggOpusWriter`]), for messages behind a [`crate::seal::SealWriter`].
 //!
@@ -18,8 +21,10 @@
 //! | [`G711Playout`] | a sealed message | 20 ms G.711 frames for RTP |
 //! | [`convert`] | any supported file | any supported file |
 //!
-//! Messages are stored as Ogg Opus (RFC 7845), mono, 16 kbit/s by default: Ogg carries the
-//! pre-skip and the exact length, so a stored message plays in any Ogg Opus player once opened.
+//! Messages are stored as Ogg Opus (RFC 7845), mono, 16 kbit/s by default
+//! ([`opus::DEFAULT_BITRATE`]), encoder complexity [`opus::STORED_COMPLEXITY`] (chosen by PESQ
+//! and speed, see there): Ogg carries the pre-skip and the exact length, so a stored message
+//! plays in any Ogg Opus player once opened.
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -43,6 +48,9 @@ use crate::wav::{self, WavReader, WavWriter};
 const CHUNK: usize = 4096;
 /// The largest opened (Ogg Opus) message [`export`] accepts: about 2.5 hours at 64 kbit/s.
 pub const MAX_STORED_LEN: u64 = 64 * 1024 * 1024;
+/// The longest message [`ingest`] holds whole in memory by default: 5 minutes, at most 9.6 MB of
+/// 16 kHz PCM (4.8 MB at 8 kHz) per message being ingested.
+pub const IN_MEMORY_MAX: Duration = Duration::from_secs(5 * 60);
 
 /// Errors from the pipeline.
 #[derive(Debug, Error)]
@@ -358,6 +366,11 @@ pub struct IngestConfig {
     pub clean: bool,
     /// Longest accepted message.
     pub max_duration: Duration,
+    /// Opus encoder complexity (0..=10) of the stored message.
+    pub complexity: u8,
+    /// Messages up to this long are decoded once into memory and cleaned from there; longer ones
+    /// are streamed in two passes over the input. Zero always streams.
+    pub in_memory: Duration,
 }
 
 impl Default for IngestConfig {
@@ -366,6 +379,8 @@ impl Default for IngestConfig {
             bitrate: opus::DEFAULT_BITRATE,
             clean: true,
             max_duration: Duration::from_secs(30 * 60),
+            complexity: opus::STORED_COMPLEXITY,
+            in_memory: IN_MEMORY_MAX,
         }
     }
 }
@@ -405,11 +420,19 @@ struct Passes {
     rate: u32,
     limit: Option<(u64, u64)>,
     clean: bool,
+    /// Most samples (at `rate`) held in memory for a single pass; 0 always reads twice.
+    hold: usize,
 }
 
 impl Passes {
     /// Streams `input` (positioned at `start`), resampled to `self.rate` and cleaned up if asked,
-    /// into `sink`. Cleaning reads the input twice: once to analyse, once to process.
+    /// into `sink`.
+    ///
+    /// Cleaning needs the whole recording analysed before the first sample comes out. Pass 1
+    /// decodes and analyses, and keeps the decoded samples while there are at most `self.hold`
+    /// of them; then pass 2 cleans from memory. A longer input drops what it held as soon as it
+    /// outgrows the bound and goes on analysing; pass 2 then rewinds and decodes `input` again.
+    /// Both ways feed the clean-up the same samples, so the output is the same.
     fn run<R: Read + Seek>(
         &self,
         input: &mut R,
@@ -422,26 +445,60 @@ impl Passes {
             return Ok(());
         }
         let mut analyzer = Analyzer::new(cleanup::Config::new(self.rate)?);
+        let mut held: Option<Vec<i16>> = (self.hold > 0).then(Vec::new);
         let mut source = Source::new(&mut *input, self.format, self.opus_rate)?;
         pump(&mut source, self.rate, self.limit, |pcm| {
             analyzer.feed(pcm);
+            let outgrown = match &mut held {
+                Some(buf) if buf.len() + pcm.len() <= self.hold => {
+                    // Grow by doubling, but never past the bound.
+                    let need = buf.len() + pcm.len();
+                    if need > buf.capacity() {
+                        let grown = (buf.capacity() * 2).clamp(need, self.hold);
+                        buf.reserve_exact(grown - buf.len());
+                    }
+                    buf.extend_from_slice(pcm);
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            };
+            if outgrown {
+                held = None;
+            }
             Ok(())
         })?;
         drop(source);
         let plan = analyzer.finish();
-        rewind(input, start)?;
         let mut processor = Processor::new(&plan);
         let mut cleaned = Vec::with_capacity(CHUNK * 2);
-        let mut source = Source::new(&mut *input, self.format, self.opus_rate)?;
-        pump(&mut source, self.rate, self.limit, |pcm| {
-            cleaned.clear();
-            processor.feed(pcm, &mut cleaned);
-            sink(&cleaned)
-        })?;
+        match held {
+            Some(buf) => {
+                for pcm in buf.chunks(CHUNK) {
+                    cleaned.clear();
+                    processor.feed(pcm, &mut cleaned);
+                    sink(&cleaned)?;
+                }
+            }
+            None => {
+                rewind(input, start)?;
+                let mut source = Source::new(&mut *input, self.format, self.opus_rate)?;
+                pump(&mut source, self.rate, self.limit, |pcm| {
+                    cleaned.clear();
+                    processor.feed(pcm, &mut cleaned);
+                    sink(&cleaned)
+                })?;
+            }
+        }
         cleaned.clear();
         processor.finish(&mut cleaned)?;
         sink(&cleaned)
     }
+}
+
+/// Samples at `rate` in `d`, as a bound on memory.
+fn samples_in(d: Duration, rate: u32) -> usize {
+    usize::try_from(d.as_millis() * u128::from(rate) / 1000).unwrap_or(usize::MAX)
 }
 
 /// The rate `input` (at `start`) decodes to as `format` with Ogg Opus decoded at `opus_rate`,
@@ -473,8 +530,9 @@ fn limit_for(max: Duration, rate: u32) -> Option<(u64, u64)> {
 }
 
 /// Turns an upload into a stored message: decodes `input` (WAV or Ogg Opus, sniffed), cleans it
-/// up (two passes over `input`, hence `Seek`), encodes Ogg Opus, and seals it with `key`, binding
-/// `id` (the message UUID) as associated data, into `out`.
+/// up, encodes Ogg Opus, and seals it with `key`, binding `id` (the message UUID) as associated
+/// data, into `out`. A message up to [`IngestConfig::in_memory`] long is decoded once and cleaned
+/// from memory; a longer one is read twice (hence `Seek`), so memory stays bounded.
 pub fn ingest<R: Read + Seek, W: Write>(
     mut input: R,
     out: W,
@@ -495,10 +553,14 @@ pub fn ingest<R: Read + Seek, W: Write>(
         rate,
         limit: limit_for(config.max_duration, rate),
         clean: config.clean,
+        hold: samples_in(config.in_memory, rate),
     };
 
     let mut writer_config = WriterConfig::new(rate, serial_for(id))?;
-    writer_config.encoder = writer_config.encoder.bitrate(config.bitrate)?;
+    writer_config.encoder = writer_config
+        .encoder
+        .bitrate(config.bitrate)?
+        .complexity(config.complexity)?;
     writer_config.original_sample_rate = Some(source_rate);
     let sealed = SealWriter::new(
         key,
@@ -715,6 +777,7 @@ pub fn convert<R: Read + Seek, W: Write + Seek>(
         rate,
         limit: None,
         clean: options.clean,
+        hold: samples_in(IN_MEMORY_MAX, working_rate(source_rate)),
     };
     // Clean-up works at 8 or 16 kHz; G.711 output is 8 kHz either way.
     let passes = if options.clean && rate != working_rate(source_rate) {
@@ -781,3 +844,6 @@ pub fn convert<R: Read + Seek, W: Write + Seek>(
         sample_rate: out_rate,
     })
 }
+
+#[cfg(test)]
+mod tests;
