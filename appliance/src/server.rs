@@ -100,6 +100,7 @@ pub fn core_config(c: &Config) -> Result<offhook_domain::Config, ConfigError> {
     .max_duration(c.messages.max_duration)?
     .sweep_interval(c.messages.sweep_interval)?
     .quota_per_user(c.messages.quota_per_user)?
+    .disk_reserve(c.messages.disk_reserve)?
     .upload_rate(
         c.messages
             .upload_rate

@@ -1,5 +1,7 @@
 //! A full disk, against the `offhook` binary with its data dir on a 3 MiB file system of its own
-//! (issue 13, point 7): alice uploads until the disk is full.
+//! (issue 13, point 7): alice uploads until the disk is full. The disk reserve that refuses
+//! uploads before this happens (`messages.disk_reserve`, tests/tests/disk_reserve.rs) is off
+//! here: this is the last line, a disk filled by something else.
 //!
 //! - An upload the server cannot store gets `507 Insufficient Storage`, never `500`, and the
 //!   server goes on answering.
@@ -12,7 +14,10 @@ use reqwest::StatusCode;
 
 #[test]
 fn a_full_disk_refuses_with_507_and_loses_nothing_acknowledged() {
-    let server = Server::start_on_small_disk(3 << 20, "[messages]\nsweep_interval = \"1s\"\n");
+    let server = Server::start_on_small_disk(
+        3 << 20,
+        "[messages]\nsweep_interval = \"1s\"\ndisk_reserve = \"0\"\n",
+    );
     server.add_user("alice");
     server.add_user("bob");
     let out = server.offhook(

@@ -96,6 +96,10 @@ pub enum Error {
     /// The upload would pass its sender's storage quota: nothing of it is kept.
     #[error("{0}")]
     OverQuota(OverQuota),
+    /// The data directory's disk is down to its reserve (`messages.disk_reserve`): nothing of
+    /// it is kept.
+    #[error("{0}")]
+    DiskFull(limits::DiskFull),
     /// The sender uploads faster than `messages.upload_rate`: nothing of it is kept.
     #[error("uploading too fast: try again in {} s", retry_after.as_secs_f64().ceil())]
     TooFast {
@@ -201,8 +205,14 @@ async fn store(
         .filter(|_| quota != 0);
     // Check and seal the upload, append it to the spool and write the attachments (fsynced),
     // off the async threads.
+    // (An upload's size against the disk's reserve; a recording is already on the disk.)
+    let reserve = core.0.config.disk_reserve;
+    let needs_room = upload.as_ref().map(|(_, stored)| *stored);
     let written = tokio::task::spawn_blocking(move || {
         let dir = key_core.0.db.paths().media.clone();
+        if let Some(stored) = needs_room {
+            limits::check_disk(&dir, reserve, stored)?.map_err(Error::DiskFull)?;
+        }
         if let Some(stored) = precheck {
             key_core
                 .0

@@ -46,6 +46,7 @@ pub struct Config {
     pub(crate) transcode_workers: Option<usize>,
     pub(crate) quota_per_user: u64,
     pub(crate) upload_rate: Option<Rate>,
+    pub(crate) disk_reserve: Option<u64>,
     pub(crate) network: crate::network::Network,
     pub(crate) lan_interface: bool,
 }
@@ -64,6 +65,7 @@ impl Default for Config {
                 bytes: 64 << 20,
                 per: Duration::from_secs(60),
             }),
+            disk_reserve: None,
             network: crate::network::Network::default(),
             lan_interface: false,
         }
@@ -172,6 +174,19 @@ impl Config {
         }
         self.upload_rate = rate;
         Ok(self)
+    }
+
+    /// Bytes the data directory's disk keeps free: an upload that would leave less is refused
+    /// (HTTP 507), and so is a recording started with less (`Some(0)`: no guard; `None`, the
+    /// default: the smaller of 1 GiB and 5 % of the disk, [`crate::limits::reserve_for`]).
+    pub fn disk_reserve(&mut self, bytes: Option<u64>) -> Result<&mut Self, ConfigError> {
+        self.disk_reserve = bytes;
+        Ok(self)
+    }
+
+    /// The disk reserve in bytes as set (`None`: sized from the disk).
+    pub fn disk_reserve_limit(&self) -> Option<u64> {
+        self.disk_reserve
     }
 
     /// The per-user quota in bytes (0: none).

@@ -22,6 +22,15 @@
 //! can. An upload refused afterwards (bad audio, over quota, a storage failure) gives back what
 //! it took (`Taken`). Recordings are not charged: a phone or an intercom stream produces
 //! audio no faster than real time.
+//!
+//! **The disk reserve** (`messages.disk_reserve`, issue 23; by default the smaller of 1 GiB and
+//! 5 % of the disk, [`reserve_for`]) keeps the data directory's disk from filling: an upload that would leave less than the reserve free is refused before anything of
+//! it is written ([`DiskFull`], HTTP 507), and so is a record request or an intercom stream
+//! started while the disk is down to its reserve. Stored messages are never touched: the
+//! reserve is room for what is already acknowledged (transcoding writes each message's Opus file
+//! before it frees the upload, the database's journal, recordings already spoken) and for the
+//! owner to act. The free space is read (`statvfs`) at each upload: one system call, next to the
+//! fsyncs an upload pays anyway.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -80,6 +89,67 @@ pub struct OverQuota {
     pub used: u64,
     /// What the refused upload would have added.
     pub size: u64,
+}
+
+/// An upload (or the start of a recording) refused because the data directory's disk is down
+/// to its reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the appliance's storage is nearly full: {free} bytes free, {reserve} kept in reserve, and this needs {size}; nothing was kept: try again later, or ask an administrator to free space"
+)]
+pub struct DiskFull {
+    /// Bytes free on the data directory's disk (for an unprivileged writer).
+    pub free: u64,
+    /// The reserve (`messages.disk_reserve`).
+    pub reserve: u64,
+    /// What the refused upload needed (0 for a recording or stream about to start).
+    pub size: u64,
+}
+
+/// The largest default reserve: about 500 hours of stored Opus messages, or the Opus files of
+/// tens of thousands of acknowledged uploads being transcoded.
+pub const MAX_AUTO_RESERVE: u64 = 1 << 30;
+
+/// The reserve on a disk of `total` bytes: `configured` if set, else the smaller of
+/// [`MAX_AUTO_RESERVE`] and 5 % of the disk (a small appliance's disk is not all reserve).
+pub fn reserve_for(configured: Option<u64>, total: u64) -> u64 {
+    configured.unwrap_or_else(|| MAX_AUTO_RESERVE.min(total / 20))
+}
+
+/// Whether storing `size` more bytes leaves at least `reserve` of the `free` bytes free
+/// (`reserve` 0: no guard).
+pub fn disk_room(free: u64, reserve: u64, size: u64) -> Result<(), DiskFull> {
+    if reserve == 0 || free.saturating_sub(size) >= reserve && free >= size {
+        return Ok(());
+    }
+    Err(DiskFull {
+        free,
+        reserve,
+        size,
+    })
+}
+
+/// Bytes free for an unprivileged writer on the disk holding `dir`, and the disk's size.
+pub fn disk_space(dir: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    let s = rustix::fs::statvfs(dir).map_err(std::io::Error::from)?;
+    Ok((
+        s.f_bavail.saturating_mul(s.f_frsize),
+        s.f_blocks.saturating_mul(s.f_frsize),
+    ))
+}
+
+/// [`disk_room`] for `size` more bytes on the disk holding `dir`, with the reserve `configured`
+/// ([`reserve_for`]).
+pub fn check_disk(
+    dir: &std::path::Path,
+    configured: Option<u64>,
+    size: u64,
+) -> std::io::Result<Result<(), DiskFull>> {
+    if configured == Some(0) {
+        return Ok(Ok(()));
+    }
+    let (free, total) = disk_space(dir)?;
+    Ok(disk_room(free, reserve_for(configured, total), size))
 }
 
 /// What a user stores and may still send, for `GET /api/v1/usage`.
@@ -262,7 +332,8 @@ impl VoiceMessaging {
 
     /// [`Self::request_recording`], refused ([`RecordError::OverQuota`]) if `user` has a phone
     /// and their messages already hold their whole quota: a recording is stored even if it
-    /// passes the quota, so it may not start over it.
+    /// passes the quota, so it may not start over it. Refused too ([`RecordError::DiskFull`])
+    /// while the disk is down to its reserve.
     pub async fn start_recording(
         &self,
         user: Uuid,
@@ -276,8 +347,25 @@ impl VoiceMessaging {
                 // The recording would not be stored either; the request says why then.
                 Err(e) => warn!(error = %e, "cannot read a user's storage figure"),
             }
+            self.disk_room().await.map_err(RecordError::DiskFull)?;
         }
         self.request_recording(user, to, mode)
+    }
+
+    /// `Err` if the data directory's disk is down to its reserve (`messages.disk_reserve`): a
+    /// recording or stream may not start. A disk whose free space cannot be read is let be (the
+    /// write that follows fails with what the system says).
+    pub async fn disk_room(&self) -> Result<(), DiskFull> {
+        let reserve = self.0.config.disk_reserve;
+        let dir = self.0.db.paths().media.clone();
+        match tokio::task::spawn_blocking(move || check_disk(&dir, reserve, 0)).await {
+            Ok(Ok(room)) => room,
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot read the free space of the data directory's disk");
+                Ok(())
+            }
+            Err(_) => Ok(()),
+        }
     }
 
     /// `Err` if `user` has used their whole quota: a recording (which is stored even if it

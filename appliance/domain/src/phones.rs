@@ -61,6 +61,9 @@ pub enum RecordError {
     /// The user's messages already hold their whole storage quota (507).
     #[error("{0}")]
     OverQuota(crate::limits::OverQuota),
+    /// The data directory's disk is down to its reserve (507).
+    #[error("{0}")]
+    DiskFull(crate::limits::DiskFull),
 }
 
 /// One phone line as the admin console shows it (`GET /api/v1/health`).

@@ -16,6 +16,7 @@ pub(super) const KEYS: &[&str] = &[
     "sweep_interval",
     "quota_per_user",
     "upload_rate",
+    "disk_reserve",
 ];
 
 /// What happens to a message's audio once it is no longer needed.
@@ -46,6 +47,10 @@ pub struct Messages {
     pub quota_per_user: u64,
     /// `upload_rate`: bytes each user may upload per period (`None`: no limit).
     pub upload_rate: Option<UploadRate>,
+    /// `disk_reserve`: bytes the data directory's disk keeps free; uploads that would leave
+    /// less are refused (`Some(0)`: no guard; `None` (`"auto"`): the smaller of 1 GiB and 5 %
+    /// of the disk).
+    pub disk_reserve: Option<u64>,
 }
 
 /// `upload_rate`: `bytes` per `per`.
@@ -66,6 +71,7 @@ pub(super) struct Raw {
     sweep_interval: Option<String>,
     quota_per_user: Option<String>,
     upload_rate: Option<String>,
+    disk_reserve: Option<String>,
 }
 
 impl Messages {
@@ -89,6 +95,7 @@ impl Messages {
                 &pick(u.quota_per_user, d.quota_per_user),
             )? as u64,
             upload_rate: upload_rate(&pick(u.upload_rate, d.upload_rate))?,
+            disk_reserve: disk_reserve(&pick(u.disk_reserve, d.disk_reserve))?,
         })
     }
 }
@@ -124,6 +131,20 @@ fn upload_rate(v: &str) -> Result<Option<UploadRate>, Error> {
     }
 }
 
+/// `"auto"` (`None`) or a size (`"0"`: no guard).
+fn disk_reserve(v: &str) -> Result<Option<u64>, Error> {
+    if v.trim() == "auto" {
+        return Ok(None);
+    }
+    parse_size(v).map(|n| Some(n as u64)).ok_or_else(|| {
+        bad(
+            "messages.disk_reserve",
+            format!("{v:?}"),
+            "expected \"auto\" or a size such as \"512MiB\" or \"2GiB\" (\"0\": no reserve)",
+        )
+    })
+}
+
 fn retention(v: &str) -> Result<Retention, Error> {
     // The console's parser (offhook_domain::settings), so both read the same values.
     match offhook_domain::settings::parse_retention(v) {
@@ -141,6 +162,18 @@ fn retention(v: &str) -> Result<Retention, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disk_reserves() {
+        assert_eq!(disk_reserve("auto").unwrap(), None);
+        assert_eq!(disk_reserve("0").unwrap(), Some(0));
+        assert_eq!(disk_reserve("2GiB").unwrap(), Some(2 << 30));
+        assert_eq!(disk_reserve(" 512MiB ").unwrap(), Some(512 << 20));
+        for bad in ["", "lots", "-1", "1TB", "automatic"] {
+            let e = disk_reserve(bad).unwrap_err().to_string();
+            assert!(e.contains("messages.disk_reserve"), "{e}");
+        }
+    }
 
     #[test]
     fn upload_rates() {

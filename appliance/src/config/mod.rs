@@ -76,6 +76,8 @@ max_duration = "10m"       # longest accepted recording
 sweep_interval = "1m"      # how often retention runs
 quota_per_user = "1GiB"    # bytes each user's sent messages may hold on disk ("0": no quota)
 upload_rate = "64MiB/min"  # bytes each user may upload per s, min or h, in bursts of max_upload ("off": no limit)
+disk_reserve = "auto"      # free space the data disk keeps, uploads that would eat into it get 507:
+                           # a size, "auto" (1 GiB or 5 % of the disk, the smaller) or "0" (none)
 
 [media]
 address = "127.0.0.1"      # where gateways send RTP

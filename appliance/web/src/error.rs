@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use offhook_domain::limits::OverQuota;
+use offhook_domain::limits::{DiskFull, OverQuota};
 use offhook_domain::mailbox::{ReadError, ResolveError};
 use offhook_domain::metrics::{Metrics, Reject};
 use offhook_domain::{RecordError, accept, audio, db};
@@ -133,6 +133,7 @@ pub(crate) fn accept_error(metrics: &Metrics, e: accept::Error) -> ApiError {
             e.to_string(),
         ),
         accept::Error::OverQuota(o) => over_quota(metrics, &o),
+        accept::Error::DiskFull(d) => disk_full(metrics, &d),
         accept::Error::TooFast { retry_after } => reject(
             metrics,
             Reject::UploadTooFast,
@@ -165,6 +166,26 @@ pub(crate) fn over_quota(metrics: &Metrics, o: &OverQuota) -> ApiError {
     .with("size", o.size)
 }
 
+/// 507 Insufficient Storage: the data directory's disk is down to its reserve; names what is
+/// free, the reserve and what the request needed, counted.
+pub(crate) fn disk_full(metrics: &Metrics, d: &DiskFull) -> ApiError {
+    tracing::warn!(
+        free = d.free,
+        reserve = d.reserve,
+        size = d.size,
+        "refused: the disk is down to its reserve"
+    );
+    reject(
+        metrics,
+        Reject::DiskFull,
+        StatusCode::INSUFFICIENT_STORAGE,
+        d.to_string(),
+    )
+    .with("free", d.free)
+    .with("reserve", d.reserve)
+    .with("size", d.size)
+}
+
 /// Not found is 404 (counted), not ready 409, removed by retention 410, else 500.
 pub(crate) fn read_error(metrics: &Metrics, e: ReadError) -> ApiError {
     match e {
@@ -187,7 +208,7 @@ pub(crate) fn read_error(metrics: &Metrics, e: ReadError) -> ApiError {
 pub(crate) fn record_error_status(e: &RecordError) -> StatusCode {
     match e {
         RecordError::NoPhone => StatusCode::CONFLICT,
-        RecordError::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,
+        RecordError::OverQuota(_) | RecordError::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -197,6 +218,7 @@ pub(crate) fn record_error_status(e: &RecordError) -> StatusCode {
 pub(crate) fn record_error(metrics: &Metrics, e: &RecordError) -> ApiError {
     match e {
         RecordError::OverQuota(o) => over_quota(metrics, o),
+        RecordError::DiskFull(d) => disk_full(metrics, d),
         e => ApiError::plain(record_error_status(e), e.to_string()),
     }
 }
@@ -270,6 +292,31 @@ mod tests {
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(full(db::Error::Closed), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_disk_down_to_its_reserve_is_507_with_the_figures_counted() {
+        let m = Metrics::default();
+        let full = DiskFull {
+            free: 900,
+            reserve: 1000,
+            size: 200,
+        };
+        let e = accept_error(&m, accept::Error::DiskFull(full));
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(
+            (&e.detail["free"], &e.detail["reserve"], &e.detail["size"]),
+            (&json!(900), &json!(1000), &json!(200))
+        );
+        assert!(e.message.contains("nearly full"), "{}", e.message);
+        let r = record_error(&m, &RecordError::DiskFull(full));
+        assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(
+            record_error_status(&RecordError::DiskFull(full)),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert_eq!(m.rejected(Reject::DiskFull), 2);
+        assert_eq!(m.rejected(Reject::OverQuota), 0);
     }
 
     #[test]

@@ -385,11 +385,13 @@ pub fn document() -> Value {
             "responses": {
                 "Error": {"description": "refused", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"error": {"type": "string"}}}}}},
-                "OverQuota": {"description": "the caller's messages would hold more than messages.quota_per_user: nothing was kept; delete messages to make room", "content": {"application/json": {"schema": {
+                "OverQuota": {"description": "nothing was kept: either the caller's messages would hold more than messages.quota_per_user (quota, used, size; delete messages to make room), or the appliance's disk is down to messages.disk_reserve (free, reserve, size; try again later)", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"error": {"type": "string"},
                         "quota": {"type": "integer", "description": "bytes"},
                         "used": {"type": "integer", "description": "bytes the caller's messages hold now"},
-                        "size": {"type": "integer", "description": "bytes the request needed (0 for a recording, refused when the quota is used up)"}}}}}},
+                        "free": {"type": "integer", "description": "bytes free on the appliance's data disk"},
+                        "reserve": {"type": "integer", "description": "bytes the appliance keeps free (messages.disk_reserve)"},
+                        "size": {"type": "integer", "description": "bytes the request needed (0 for a recording, refused when the quota is used up or the disk is down to its reserve)"}}}}}},
                 "TooFast": {"description": "uploading faster than messages.upload_rate: nothing was kept; try again after Retry-After seconds",
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     "content": {"application/json": {"schema": {

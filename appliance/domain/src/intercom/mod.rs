@@ -109,6 +109,9 @@ pub async fn handle(
         if let Ok(Err(over)) = core.may_record(from.user).await {
             return Err((Error::OverQuota(over), at()));
         }
+        core.disk_room()
+            .await
+            .map_err(|full| (Error::DiskFull(full), at()))?;
         let path = core
             .db()
             .paths()

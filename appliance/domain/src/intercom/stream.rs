@@ -180,6 +180,9 @@ pub enum Error {
     /// A new stream while the sender's messages hold their whole storage quota.
     #[error("{0}")]
     OverQuota(crate::limits::OverQuota),
+    /// A new stream while the appliance's disk is down to its reserve.
+    #[error("{0}")]
+    DiskFull(crate::limits::DiskFull),
 }
 
 /// How far ahead of real time a stream's audio may run (a client catching up after a network
@@ -199,6 +202,7 @@ impl Error {
             Self::UnknownRecipient(_) => Reject::UnknownRecipient,
             Self::TooFast => Reject::IntercomTooFast,
             Self::OverQuota(_) => Reject::OverQuota,
+            Self::DiskFull(_) => Reject::DiskFull,
         }
     }
 }

@@ -625,3 +625,51 @@ async fn a_record_request_over_quota_is_refused_before_the_phone_rings() {
         Err(RecordError::OverQuota(_))
     ));
 }
+
+#[test]
+fn an_upload_must_leave_the_reserve_free() {
+    // Room: exactly the reserve left after it.
+    assert_eq!(disk_room(1_000, 600, 400), Ok(()));
+    let refused = |free, reserve, size| {
+        assert_eq!(
+            disk_room(free, reserve, size),
+            Err(DiskFull {
+                free,
+                reserve,
+                size
+            })
+        );
+    };
+    refused(1_000, 600, 401);
+    // Already inside the reserve: even nothing more (a recording about to start) is refused.
+    refused(599, 600, 0);
+    // Larger than the disk's free space (no wrapping below zero).
+    refused(100, 1, 200);
+    // No guard: anything goes, even what does not fit (the write then fails as it would).
+    assert_eq!(disk_room(100, 0, 200), Ok(()));
+    assert_eq!(disk_room(600, 600, 0), Ok(()));
+}
+
+#[test]
+fn the_automatic_reserve_is_5_percent_of_the_disk_up_to_1_gib() {
+    assert_eq!(reserve_for(None, 2_000_000_000), 100_000_000);
+    assert_eq!(reserve_for(None, 250 << 30), MAX_AUTO_RESERVE);
+    assert_eq!(reserve_for(None, 20 << 30), 1 << 30);
+    assert_eq!(reserve_for(Some(7), 250 << 30), 7);
+    assert_eq!(reserve_for(Some(0), 250 << 30), 0);
+    assert_eq!(reserve_for(None, 0), 0);
+}
+
+#[test]
+fn the_disk_check_reads_the_real_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (free, total) = disk_space(dir.path()).expect("statvfs");
+    assert!(free > 0 && total >= free, "{free} of {total}");
+    assert_eq!(check_disk(dir.path(), Some(0), u64::MAX).unwrap(), Ok(()));
+    let refused = check_disk(dir.path(), Some(u64::MAX), 1)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((refused.reserve, refused.size), (u64::MAX, 1));
+    assert!(refused.free > 0);
+    assert!(check_disk(&dir.path().join("gone"), None, 1).is_err());
+}
