@@ -1,7 +1,7 @@
 //! The station manager: every configured [`Station`], and the routing between them, the gateway
 //! model, the media engine and the IVM core.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use gateway_control::model::{CallId, Command, Event, GatewayId, LineId};
@@ -12,7 +12,9 @@ use crate::trunk::{self, Trunks};
 use crate::{Input, MediaCommand, MediaEvent, Output, RequestId, StreamId, UserId};
 
 mod config;
+mod timers;
 pub use config::{Config, ConfigError};
+use timers::Timers;
 
 /// A station could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +100,9 @@ pub struct StationManager {
     trunks: Trunks,
     /// Dial-in callers' stations: not in `by_user`, removed when their call ends.
     transient: HashSet<usize>,
+    /// Every station's deadline, earliest first: kept in step by [`Self::rearm`] after each
+    /// call into a station.
+    timers: Timers,
 }
 
 impl StationManager {
@@ -107,6 +112,7 @@ impl StationManager {
         Self {
             trunks: Trunks::new(config.clone()),
             transient: HashSet::new(),
+            timers: Timers::default(),
             config,
             calls,
             stations: Vec::new(),
@@ -161,7 +167,7 @@ impl StationManager {
 
     /// Puts `station` in `slot` (a removed station's) or a new one; returns its index.
     fn place_station(&mut self, slot: Option<usize>, station: Station) -> usize {
-        match slot {
+        let i = match slot {
             Some(i) => {
                 // The removed station's calls are over; late events for them are dropped.
                 self.retired.remove(&i);
@@ -174,7 +180,14 @@ impl StationManager {
                 self.stations.push(station);
                 self.stations.len() - 1
             }
-        }
+        };
+        self.rearm(i);
+        i
+    }
+
+    /// Station `i` may have changed its deadline: the heap follows.
+    fn rearm(&mut self, i: usize) {
+        self.timers.set(i, self.stations[i].poll_timeout());
     }
 
     /// Takes the phone on `line` from its user, while running. What it was doing ends as at
@@ -435,13 +448,34 @@ impl StationManager {
     }
 
     /// The instant from [`poll_timeout`](Self::poll_timeout) has passed.
+    ///
+    /// The stations due are taken from the timer heap, O(log n) each, and handled in the order
+    /// of a pass over the stations: one that comes due meanwhile (another's work re-armed it)
+    /// is handled in this pass if the pass has not reached it yet, else at the next call
+    /// (`poll_timeout` is then already due).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.pump(now);
-        for i in 0..self.stations.len() {
+        let mut due = BTreeSet::new();
+        let mut passed = Vec::new();
+        let mut next = 0;
+        loop {
+            while let Some(i) = self.timers.pop_due(now) {
+                if i >= next {
+                    due.insert(i);
+                } else {
+                    passed.push(i);
+                }
+            }
+            let Some(i) = due.pop_first() else { break };
+            next = i + 1;
             if self.stations[i].poll_timeout().is_some_and(|t| t <= now) {
                 self.stations[i].handle_timeout(now, &mut self.calls);
                 self.collect(now, i);
             }
+            self.rearm(i);
+        }
+        for i in passed {
+            self.rearm(i);
         }
         if self.trunks.poll_timeout().is_some_and(|t| t <= now) {
             self.trunks.handle_timeout(now, &mut self.calls);
@@ -466,7 +500,12 @@ impl StationManager {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let stations = self.stations.iter().filter_map(Station::poll_timeout).min();
+        let stations = self.timers.next();
+        #[cfg(debug_assertions)]
+        {
+            let scanned = self.stations.iter().filter_map(Station::poll_timeout).min();
+            debug_assert_eq!(stations, scanned, "the timer heap follows the stations");
+        }
         match (stations, self.trunks.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -572,6 +611,7 @@ impl StationManager {
                 .collect();
             self.send_to(now, &others, &input);
         }
+        self.rearm(i);
     }
 }
 

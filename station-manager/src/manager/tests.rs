@@ -433,3 +433,105 @@ fn unanswered_on_every_phone_fails_once() {
     assert_eq!(m.stats().failures_merged, 1);
     assert_eq!(m.stats().stations.unanswered, 2);
 }
+
+/// Station timers come from a heap (`timers.rs`): with many phones, deadlines moved earlier,
+/// moved later and cancelled fire exactly when the stations say, each once, and never at the
+/// instant they held before.
+#[test]
+fn timers_re_armed_earlier_later_or_cancelled_fire_at_their_instant_with_many_stations() {
+    const N: u32 = 300;
+    let t0 = epoch();
+    let s = |n| t0 + Duration::from_secs(n);
+    let user = |k: u32| {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&(k + 1).to_be_bytes());
+        UserId(id)
+    };
+    let gw = GatewayId::new("gw1");
+    let line = |k: u32| LineId::new(gw.clone(), &format!("aaln/{k}"));
+    let mut m = StationManager::new(Config::default());
+    for k in 0..N {
+        m.add_station(line(k), user(k)).unwrap();
+    }
+    m.handle_event(
+        t0,
+        Event::GatewayUp {
+            gateway: gw.clone(),
+        },
+    );
+    for k in 0..N {
+        m.handle_event(
+            t0,
+            Event::LineStatus {
+                line: line(k),
+                off_hook: false,
+            },
+        );
+    }
+    // Every phone rings for a message: 60 s each.
+    for k in 0..N {
+        m.handle_input(
+            t0,
+            Input::MessageWaiting {
+                user: user(k),
+                message: crate::MessageId([k as u8; 16]),
+                from: user(N),
+            },
+        );
+    }
+    let rings = commands(&mut m)
+        .iter()
+        .filter(|c| matches!(c, Command::Ring { .. }))
+        .count();
+    assert_eq!(rings, N as usize);
+    assert_eq!(m.poll_timeout(), Some(s(60)));
+    // At 10 s a third is asked to record (30 s: earlier than their 60 s), a third is picked
+    // up (cancelled); at 35 s the last third is asked to record (30 s: later than 60 s).
+    for k in (0..N).filter(|k| k % 3 == 0) {
+        record(&mut m, s(10), RequestId(k.into()), user(k), user(N));
+    }
+    for k in (0..N).filter(|k| k % 3 == 2) {
+        m.handle_event(s(10), Event::OffHook { line: line(k) });
+    }
+    assert_eq!(m.poll_timeout(), Some(s(40)));
+    for k in (0..N).filter(|k| k % 3 == 1) {
+        record(&mut m, s(35), RequestId(k.into()), user(k), user(N));
+    }
+    assert_eq!(m.poll_timeout(), Some(s(40)));
+    commands(&mut m);
+    outputs(&mut m);
+    // Driven as a driver does: to each deadline in turn, until 70 s.
+    let mut failed = HashMap::new();
+    let mut stopped = Vec::new();
+    let mut now = s(35);
+    while let Some(at) = m.poll_timeout().filter(|&at| at <= s(70)) {
+        assert!(at >= now, "deadlines never go back");
+        now = at;
+        m.handle_timeout(now);
+        for o in outputs(&mut m) {
+            if let Output::RecordFailed { request, reason } = o {
+                assert!(reason.contains("no answer"), "{reason}");
+                assert!(failed.insert(request.0, now).is_none(), "fails once");
+            }
+        }
+        for c in commands(&mut m) {
+            if let Command::StopRing { line } = c {
+                stopped.push((line, now));
+            }
+        }
+    }
+    for k in 0..N {
+        let expected = match k % 3 {
+            0 => Some(s(40)),
+            1 => Some(s(65)),
+            _ => None,
+        };
+        assert_eq!(failed.get(&u64::from(k)).copied(), expected, "phone {k}");
+    }
+    assert_eq!(failed.len(), 2 * N as usize / 3);
+    assert!(
+        stopped.iter().all(|(_, at)| *at == s(40) || *at == s(65)),
+        "no message ring timed out at its old 60 s"
+    );
+    assert_eq!(stopped.len(), 2 * N as usize / 3);
+}
