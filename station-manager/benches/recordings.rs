@@ -1,5 +1,5 @@
 //! Concurrent recordings on loopback: N G.711 streams at 50 packets/s each for T seconds, sent
-//! from a separate thread, into the media engine recording each to a WAV file. Prints packets
+//! from a separate thread (one `sendmmsg` per 1 ms slot), into the media engine recording each to a WAV file. Prints packets
 //! sent and received, samples missing from the recordings, engine CPU, and the intercom
 //! latency from RTP in to `MediaEvent::Buffer` out.
 //!
@@ -7,7 +7,8 @@
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
-use std::net::UdpSocket;
+use std::io::IoSlice;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use codecs::g711::Law;
 use codecs::rtp::{Csrcs, Repr, SequenceNumber, Ssrc, Timestamp};
 use codecs::wav::WavReader;
 use gateway_control::model::{CallId, Codec, GatewayId, LineId, Media};
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 use station_manager::media::driver::{EngineConfig, MediaEngine};
 use station_manager::media::{FrameSource, MessageAudio, SourceError};
 use station_manager::{MediaCommand, MediaEvent, MessageId};
@@ -53,6 +55,16 @@ fn process_ticks() -> u64 {
     ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
 }
 
+/// The process's resident set (`VmRSS` of /proc/self/status), in kB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn thread_ticks() -> u64 {
     ticks(&std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default())
 }
@@ -77,8 +89,11 @@ impl Sender {
         let cpu0 = thread_ticks();
         let mut sent = 0u64;
         let mut late = 0u64;
-        let mut buf = [0u8; 172];
         let mut codes = [0u8; 160];
+        let per_slot = self.n.div_ceil(20);
+        let mut bufs = vec![[0u8; 172]; per_slot];
+        let mut lens = vec![0usize; per_slot];
+        let mut to: Vec<SocketAddrAny> = Vec::with_capacity(per_slot);
         for k in 0..self.packets {
             for slot in 0..20usize {
                 let due = self.start + Duration::from_millis(20 * k as u64 + slot as u64);
@@ -88,6 +103,7 @@ impl Sender {
                 } else if now > due + Duration::from_millis(5) {
                     late += 1;
                 }
+                to.clear();
                 for i in (slot..self.n).step_by(20) {
                     codes.fill(code(i, k));
                     let repr = Repr {
@@ -105,25 +121,51 @@ impl Sender {
                         payload: &codes,
                         padding: 0,
                     };
-                    let Ok(len) = repr.emit(&mut buf) else {
+                    let Ok(len) = repr.emit(&mut bufs[to.len()]) else {
                         continue;
                     };
+                    lens[to.len()] = len;
                     let port = self.port + 2 * i as u16;
+                    to.push(SocketAddr::from(([127, 0, 0, 1], port)).into());
                     if i < self.live {
                         let at = self.base.elapsed().as_nanos() as u64;
                         self.sent_at[i * self.packets + k].store(at, Ordering::Relaxed);
                     }
-                    if self
-                        .socket
-                        .send_to(&buf[..len], ("127.0.0.1", port))
-                        .is_ok()
-                    {
-                        sent += 1;
-                    }
                 }
+                sent += self.send_all(&bufs, &lens, &to);
             }
         }
         (sent, late, thread_ticks() - cpu0)
+    }
+}
+
+impl Sender {
+    /// Sends datagram `j` (`bufs[j][..lens[j]]`) to `to[j]` for every `j`, in as few
+    /// `sendmmsg` calls as the kernel allows. Returns how many were sent.
+    fn send_all(&self, bufs: &[[u8; 172]], lens: &[usize], to: &[SocketAddrAny]) -> u64 {
+        let iovs: Vec<[IoSlice<'_>; 1]> = bufs
+            .iter()
+            .zip(lens)
+            .take(to.len())
+            .map(|(b, &len)| [IoSlice::new(&b[..len])])
+            .collect();
+        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..to.len())
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut msgs: Vec<MMsgHdr<'_>> = to
+            .iter()
+            .zip(&iovs)
+            .zip(&mut controls)
+            .map(|((a, iov), c)| MMsgHdr::new_with_addr(a, iov, c))
+            .collect();
+        let mut done = 0;
+        while done < msgs.len() {
+            match sendmmsg(&self.socket, &mut msgs[done..], SendFlags::empty()) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => done += k,
+            }
+        }
+        done as u64
     }
 }
 
@@ -186,6 +228,11 @@ fn main() {
         );
         let socket = UdpSocket::bind("127.0.0.1:0").expect("sender socket");
         let sender_addr = socket.local_addr().expect("sender address");
+        let sent_at: Arc<Vec<AtomicU64>> =
+            Arc::new((0..live * packets).map(|_| AtomicU64::new(0)).collect());
+        // Let the engine's loop start before the figure is taken.
+        engine.stats().await.expect("engine");
+        let rss_before = rss_kb();
         for i in 0..n {
             let call = CallId(i as u64);
             engine
@@ -220,9 +267,8 @@ fn main() {
         if let Ok(MediaEvent::Failed { call, reason }) = events.try_recv() {
             panic!("call {call}: {reason}");
         }
+        let rss_open = rss_kb();
         let base = Instant::now();
-        let sent_at: Arc<Vec<AtomicU64>> =
-            Arc::new((0..live * packets).map(|_| AtomicU64::new(0)).collect());
         let sender = Sender {
             socket,
             n,
@@ -277,6 +323,8 @@ fn main() {
         let cpu = process_ticks() - cpu0;
         let wall = wall0.elapsed();
         let engine_ticks = cpu.saturating_sub(sender_ticks);
+        let rss_recording = rss_kb();
+        let latency_kb = (latencies.len() * size_of::<Duration>() / 1024) as u64;
         for i in 0..n {
             engine
                 .command(MediaCommand::StopCapture { call: CallId(i as u64) })
@@ -343,6 +391,11 @@ fn main() {
             percentile(&latencies, 0.99),
             percentile(&latencies, 0.999),
             latencies.last().copied().unwrap_or_default()
+        );
+        println!(
+            "memory (VmRSS): {rss_before} kB before opening the calls, {rss_open} kB with {n} open ({:.1} kB a call), {rss_recording} kB after recording {secs} s ({:.1} kB a call, less the bench's {latency_kb} kB of latency samples)",
+            rss_open.saturating_sub(rss_before) as f64 / n as f64,
+            rss_recording.saturating_sub(rss_before + latency_kb) as f64 / n as f64,
         );
         let failures: Vec<_> = other.iter().filter(|e| matches!(e, MediaEvent::Failed { .. })).take(3).collect();
         if !failures.is_empty() {

@@ -61,6 +61,13 @@ impl BatchSocket {
             let mut buffers = cell.borrow_mut();
             for _ in 0..rounds {
                 let mut meta = [RecvMeta::default(); SLOTS];
+                // A short batch means the queue was empty when `recvmmsg` returned: that is
+                // reported to tokio as `WouldBlock` (the count kept aside), so that it clears
+                // the socket's readiness now instead of after one more, empty, `recvmmsg` and
+                // one more wake-up of the task. No datagram can be missed: the socket is
+                // edge-triggered, and every datagram queued after this call raises a new
+                // readiness event.
+                let mut short = None;
                 let result = {
                     let mut chunks = buffers.chunks_mut(SLOT);
                     let mut slices: [IoSliceMut<'_>; SLOTS] = std::array::from_fn(|_| {
@@ -69,14 +76,21 @@ impl BatchSocket {
                             .map_or_else(|| IoSliceMut::new(&mut []), IoSliceMut::new)
                     });
                     self.socket.try_io(Interest::READABLE, || {
-                        self.state
-                            .recv((&self.socket).into(), &mut slices, &mut meta)
+                        let n = self
+                            .state
+                            .recv((&self.socket).into(), &mut slices, &mut meta)?;
+                        if n < SLOTS {
+                            short = Some(n);
+                            return Err(io::ErrorKind::WouldBlock.into());
+                        }
+                        Ok(n)
                     })
                 };
-                let n = match result {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
+                let n = match (result, short) {
+                    (_, Some(0)) => break,
+                    (_, Some(n)) | (Ok(n), None) => n,
+                    (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    (Err(e), None) => return Err(e),
                 };
                 calls += 1;
                 for (m, slot) in meta.iter().zip(buffers.chunks(SLOT)).take(n) {
@@ -130,6 +144,35 @@ mod tests {
         assert_eq!(seen, (0..20).collect::<Vec<_>>());
         // Twenty datagrams queued before the first read need at most three calls of eight.
         assert!(calls <= 3, "{calls} recvmmsg calls");
+    }
+
+    #[tokio::test]
+    async fn a_short_batch_leaves_the_socket_waiting_and_the_next_datagram_wakes_it() {
+        let rx = BatchSocket::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let to = rx.socket().local_addr().unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..3u8 {
+            tx.send_to(&[i; 172], to).unwrap();
+        }
+        rx.readable().await.unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            rx.readable().await.unwrap();
+            rx.recv_batch(8, |_, d| seen.push(d[0])).unwrap();
+        }
+        // The short batch cleared the readiness: no empty `recvmmsg` is needed to find out.
+        let mut readable = std::pin::pin!(rx.readable());
+        let pending = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(readable.as_mut().poll(cx).is_pending())
+        })
+        .await;
+        assert!(pending, "readiness left set after a short batch");
+        tx.send_to(&[9; 172], to).unwrap();
+        readable.await.unwrap();
+        rx.recv_batch(8, |_, d| seen.push(d[0])).unwrap();
+        assert_eq!(seen, [0, 1, 2, 9]);
     }
 
     #[tokio::test]
