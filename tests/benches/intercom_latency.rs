@@ -9,7 +9,10 @@
 //! 20 ms grid for `T` seconds, each packet's first and last samples coding its index. Each
 //! listener thread decodes the index from every live buffer it reads and takes the time since
 //! that packet was sent: RTP in → WebSocket out, plus loopback and the client's own read,
-//! so an upper bound on what the server adds.
+//! so an upper bound on what the server adds. The server's own figure, from the RTP datagram's
+//! `recvmmsg` to the WebSocket frame's write, is read from `/metrics`
+//! (`offhook_intercom_latency_seconds`) before and after the measured window; its percentiles
+//! are interpolated within the histogram's buckets, as Prometheus's `histogram_quantile` does.
 //!
 //! `cargo build --release --bins && LIVE=100 BG=0 T=10 cargo bench -p offhook-tests --bench intercom_latency`
 // A benchmark measures real time.
@@ -66,6 +69,94 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
         return Duration::ZERO;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The server-side latency histogram as `/metrics` shows it: cumulative counts by upper bound
+/// in seconds (the last one `+Inf`), and the sum of the observations in seconds.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    buckets: Vec<(f64, u64)>,
+    sum: f64,
+}
+
+impl Histogram {
+    const NAME: &str = "offhook_intercom_latency_seconds";
+
+    fn read(url: &str) -> Self {
+        let text = http()
+            .get(format!("{url}/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .expect("/metrics");
+        let mut h = Self::default();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix(&format!("{}_bucket{{le=\"", Self::NAME)) {
+                let (le, count) = rest.split_once("\"} ").expect("a bucket sample");
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().expect("a bucket bound")
+                };
+                h.buckets.push((le, count.parse().expect("a bucket count")));
+            } else if let Some(v) = line.strip_prefix(&format!("{}_sum ", Self::NAME)) {
+                h.sum = v.parse().expect("the sum");
+            }
+        }
+        assert!(
+            h.buckets.last().is_some_and(|b| b.0.is_infinite()),
+            "{} is not on /metrics",
+            Self::NAME
+        );
+        h
+    }
+
+    /// What was observed since `before`.
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            buckets: self
+                .buckets
+                .iter()
+                .zip(&before.buckets)
+                .map(|(a, b)| (a.0, a.1 - b.1))
+                .collect(),
+            sum: self.sum - before.sum,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.last().map_or(0, |b| b.1)
+    }
+
+    /// The `q` quantile in seconds, linear within its bucket (from the bucket below's bound, 0
+    /// for the first); one in the `+Inf` bucket is given as the highest finite bound.
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = q * self.count() as f64;
+        let mut below = (0.0, 0u64);
+        for &(le, c) in &self.buckets {
+            if c as f64 >= rank && c > 0 {
+                if le.is_infinite() {
+                    return below.0;
+                }
+                let inside = (rank - below.1 as f64) / (c - below.1) as f64;
+                return below.0 + (le - below.0) * inside;
+            }
+            below = (le, c);
+        }
+        0.0
+    }
+
+    /// The upper bound of the highest bucket that holds an observation.
+    fn max_bound(&self) -> f64 {
+        let mut below = 0;
+        let mut max = 0.0;
+        for &(le, c) in &self.buckets {
+            if c > below {
+                max = le;
+            }
+            below = c;
+        }
+        max
+    }
 }
 
 /// What the gateway thread learns about a line's connection.
@@ -474,12 +565,14 @@ fn main() {
         t1.elapsed().as_secs_f64()
     );
     std::thread::sleep(window_start.saturating_duration_since(Instant::now()));
+    let server_before = Histogram::read(&server.url);
     let cpu0 = process_ticks(pid);
     let wall0 = Instant::now();
     let (sent, late, failed) = sender.join().expect("sender");
     std::thread::sleep(Duration::from_millis(500));
     let cpu = process_ticks(pid) - cpu0;
     let wall = wall0.elapsed();
+    let server_side = Histogram::read(&server.url).since(&server_before);
     stop.store(true, Ordering::Relaxed);
     for l in listeners {
         l.join().expect("listener");
@@ -518,10 +611,26 @@ fn main() {
         percentile(&lat, 0.999),
         lat.last().copied().unwrap_or_default()
     );
+    let ms = |s: f64| s * 1000.0;
+    let n_server = server_side.count();
     println!(
-        "RESULT LIVE={live} BG={bg} latency_p50_ms={:.2} latency_p99_ms={:.2} server_cpu_pct={:.1}",
+        "intercom latency server-side, RTP received (recvmmsg) → WebSocket frame written ({n_server} buffers, /metrics histogram, interpolated): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max ≤ {:.2} ms, mean {:.2} ms",
+        ms(server_side.quantile(0.5)),
+        ms(server_side.quantile(0.99)),
+        ms(server_side.quantile(0.999)),
+        ms(server_side.max_bound()),
+        ms(server_side.sum / n_server.max(1) as f64),
+    );
+    println!(
+        "RESULT LIVE={live} BG={bg} latency_p50_ms={:.2} latency_p99_ms={:.2} latency_p999_ms={:.2} latency_max_ms={:.2} server_p50_ms={:.2} server_p99_ms={:.2} server_p999_ms={:.2} server_max_le_ms={:.2} server_cpu_pct={:.1}",
         percentile(&lat, 0.5).as_secs_f64() * 1000.0,
         percentile(&lat, 0.99).as_secs_f64() * 1000.0,
+        percentile(&lat, 0.999).as_secs_f64() * 1000.0,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+        ms(server_side.quantile(0.5)),
+        ms(server_side.quantile(0.99)),
+        ms(server_side.quantile(0.999)),
+        ms(server_side.max_bound()),
         cpu as f64 / wall.as_secs_f64()
     );
     server.terminate();
