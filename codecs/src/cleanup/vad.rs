@@ -138,8 +138,11 @@ pub struct Vad {
     block_pos: usize,
     hangover_frames: u32,
     hang: u32,
-    /// The last hop fed (the analysis window's first half for the next frame).
+    /// The last hop fed, kept when it was gated (the STFT has not seen it).
     prev: Vec<f32>,
+    /// The last hop's energy weighted by the window's first half (its share of the next
+    /// frame's windowed energy), when known.
+    prev_energy: Option<f32>,
     /// The analysis window squared (a periodic Hann window), for the energy gate's bound.
     hann: Vec<f32>,
     /// The gate's level: mean square of the windowed frame (full scale 1.0) below which the
@@ -178,6 +181,7 @@ impl Vad {
             hangover_frames: (cfg.hangover.as_millis() as u64 / frame_ms) as u32,
             hang: 0,
             prev: vec![0.0; hop],
+            prev_energy: Some(0.0),
             hann: (0..n)
                 .map(|i| (PI * i as f32 / n as f32).sin().powi(2))
                 .collect(),
@@ -230,7 +234,6 @@ impl Vad {
             if self.pending.len() == hop {
                 let frame = std::mem::take(&mut self.pending);
                 let d = self.decide(&frame, gate);
-                self.prev.copy_from_slice(&frame);
                 self.pending = frame;
                 self.pending.clear();
                 f(&d, &self.power);
@@ -238,48 +241,52 @@ impl Vad {
         }
     }
 
-    /// An upper bound of the band's mean square (full scale 1.0) of the frame made of `prev`
-    /// and `frame`: its windowed energy in the time domain. By Parseval the power spectrum sums
-    /// to `n` times that energy; the band holds at most half of it (it lies strictly between
-    /// DC and Nyquist, each of its bins mirrored in the other half), and `decide` turns a band
-    /// sum `S` into `4 S / n²`.
-    fn bound_ms(&self, frame: &[f32]) -> f32 {
+    /// An upper bound of the band's mean square (full scale 1.0) of the frame made of the last
+    /// hop and `frame`, if the last hop's share is known: the frame's windowed energy in the
+    /// time domain. By Parseval the power spectrum sums to `n` times that energy; the band
+    /// holds at most half of it (it lies strictly between DC and Nyquist, each of its bins
+    /// mirrored in the other half), and `decide` turns a band sum `S` into `4 S / n²`. Also
+    /// keeps `frame`'s share of the next frame's energy.
+    fn bound_ms(&mut self, frame: &[f32]) -> Option<f32> {
         /// Independent sums, so that the compiler can use vector instructions (one serial
-        /// sum of 320 products cost more than the FFT's butterflies).
+        /// sum of 320 products costs more than the FFT's butterflies).
         const LANES: usize = 8;
-        fn windowed_energy(x: &[f32], w: &[f32], acc: &mut [f32; LANES]) {
-            let (xs, ws) = (x.chunks_exact(LANES), w.chunks_exact(LANES));
-            let (xr, wr) = (xs.remainder(), ws.remainder());
-            for (x, w) in xs.zip(ws) {
-                for ((a, &x), &w) in acc.iter_mut().zip(x).zip(w) {
-                    *a += x * x * w;
-                }
-            }
-            for ((a, &x), &w) in acc.iter_mut().zip(xr).zip(wr) {
-                *a += x * x * w;
+        let (first, second) = self.hann.split_at(frame.len());
+        let (mut now, mut next) = ([0.0f32; LANES], [0.0f32; LANES]);
+        let chunks = frame
+            .chunks(LANES)
+            .zip(first.chunks(LANES))
+            .zip(second.chunks(LANES));
+        for ((x, w1), w2) in chunks {
+            for (j, ((&x, &w1), &w2)) in x.iter().zip(w1).zip(w2).enumerate() {
+                next[j] += x * x * w1;
+                now[j] += x * x * w2;
             }
         }
+        let energy = self.prev_energy.map(|e| e + now.iter().sum::<f32>());
+        self.prev_energy = Some(next.iter().sum());
         let n = self.hann.len();
-        let (first, second) = self.hann.split_at(self.prev.len());
-        let mut acc = [0.0; LANES];
-        windowed_energy(&self.prev, first, &mut acc);
-        windowed_energy(frame, second, &mut acc);
-        let energy: f32 = acc.iter().sum();
         let half = if self.band.1 < self.stft.hop {
             0.5
         } else {
             1.0
         };
-        half * 4.0 * energy / n as f32 / (32768.0 * 32768.0)
+        energy.map(|e| half * 4.0 * e / n as f32 / (32768.0 * 32768.0))
     }
 
     fn decide(&mut self, frame: &[f32], gate: bool) -> FrameDecision {
-        let bound = if gate { self.bound_ms(frame) } else { 1.0 };
+        let bound = if gate {
+            self.bound_ms(frame)
+        } else {
+            self.prev_energy = None;
+            None
+        };
         // The band's power sum, when the spectrum was analysed.
         let mut band_sum = None;
-        let energy = if bound < self.gate_ms {
+        let energy = if let Some(bound) = bound.filter(|&b| b < self.gate_ms) {
             self.stale = true;
             self.gated += 1;
+            self.prev.copy_from_slice(frame);
             (10.0 * bound.max(1e-12).log10()).max(-120.0)
         } else {
             if self.stale {
