@@ -49,12 +49,14 @@ impl BatchSocket {
     }
 
     /// Takes what is queued, at most `rounds` `recvmmsg` calls of [`SLOTS`] datagrams, and
-    /// calls `f(from, datagram)` for each datagram in order. Never waits. Returns the number of
-    /// `recvmmsg` calls that returned datagrams.
-    pub fn recv_batch(
+    /// calls `f(at, from, datagram)` for each datagram in order, `at` being `clock()` read when
+    /// the `recvmmsg` call that returned it did (the receive instant). Never waits. Returns the
+    /// number of `recvmmsg` calls that returned datagrams.
+    pub fn recv_batch<T: Copy>(
         &self,
         rounds: usize,
-        mut f: impl FnMut(SocketAddr, &[u8]),
+        clock: impl Fn() -> T,
+        mut f: impl FnMut(T, SocketAddr, &[u8]),
     ) -> io::Result<u32> {
         let mut calls = 0;
         BUFFERS.with(|cell| {
@@ -93,15 +95,16 @@ impl BatchSocket {
                     (Err(e), None) => return Err(e),
                 };
                 calls += 1;
+                let at = clock();
                 for (m, slot) in meta.iter().zip(buffers.chunks(SLOT)).take(n) {
                     let data = &slot[..m.len.min(SLOT)];
                     if data.is_empty() {
                         // An empty datagram is still one (and malformed RTP).
-                        f(m.addr, data);
+                        f(at, m.addr, data);
                         continue;
                     }
                     for datagram in data.chunks(m.stride.max(1)) {
-                        f(m.addr, datagram);
+                        f(at, m.addr, datagram);
                     }
                 }
                 if n < SLOTS {
@@ -133,11 +136,15 @@ mod tests {
         while seen.len() < 20 {
             rx.readable().await.unwrap();
             let got = rx
-                .recv_batch(8, |from, d| {
-                    assert_eq!(from, tx.local_addr().unwrap());
-                    assert_eq!(d.len(), 172);
-                    seen.push(d[0]);
-                })
+                .recv_batch(
+                    8,
+                    || (),
+                    |(), from, d| {
+                        assert_eq!(from, tx.local_addr().unwrap());
+                        assert_eq!(d.len(), 172);
+                        seen.push(d[0]);
+                    },
+                )
                 .unwrap();
             calls += got;
         }
@@ -160,7 +167,7 @@ mod tests {
         let mut seen = Vec::new();
         while seen.len() < 3 {
             rx.readable().await.unwrap();
-            rx.recv_batch(8, |_, d| seen.push(d[0])).unwrap();
+            rx.recv_batch(8, || (), |(), _, d| seen.push(d[0])).unwrap();
         }
         // The short batch cleared the readiness: no empty `recvmmsg` is needed to find out.
         let mut readable = std::pin::pin!(rx.readable());
@@ -171,7 +178,7 @@ mod tests {
         assert!(pending, "readiness left set after a short batch");
         tx.send_to(&[9; 172], to).unwrap();
         readable.await.unwrap();
-        rx.recv_batch(8, |_, d| seen.push(d[0])).unwrap();
+        rx.recv_batch(8, || (), |(), _, d| seen.push(d[0])).unwrap();
         assert_eq!(seen, [0, 1, 2, 9]);
     }
 
@@ -180,7 +187,9 @@ mod tests {
         let rx = BatchSocket::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let got = rx.recv_batch(4, |_, _| panic!("no datagram")).unwrap();
+        let got = rx
+            .recv_batch(4, || (), |(), _, _| panic!("no datagram"))
+            .unwrap();
         assert_eq!(got, 0, "no recvmmsg call returned data");
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! Batching: a G.711 call at 20 ms ptime usually has one datagram queued per wake-up, but
 //! after a stall (a busy core, a burst from the gateway's jitter) the backlog comes in with
-//! one system call instead of one per datagram; see [`super::batch`].
+//! one system call instead of one per datagram; see [`super::batch`]. A batch shorter than
+//! [`super::batch::SLOTS`] clears the socket's readiness, so a wake-up for one datagram costs one
+//! `recvmmsg`, and each datagram reaches the `Stream` with the instant its `recvmmsg` returned.
 // The driver reads the clock (tokio's, so `tokio::time::pause` controls it in tests) and the
 // wall clock for RTCP sender reports: it is where time enters the sans-IO cores.
 #![allow(clippy::disallowed_methods)]
@@ -408,7 +410,9 @@ impl CallTask {
                 }
                 r = rtp.readable() => {
                     let r = r.and_then(|()| {
-                        rtp.recv_batch(ROUNDS, |from, d| stream.handle_datagram(now(), from, d))
+                        // `now` is read as each `recvmmsg` returns: the receive instant that
+                        // `MediaEvent::Buffer` carries.
+                        rtp.recv_batch(ROUNDS, now, |at, from, d| stream.handle_datagram(at, from, d))
                     });
                     match r {
                         Ok(calls) => self.receive_calls += u64::from(calls),
@@ -417,7 +421,7 @@ impl CallTask {
                 }
                 r = rtcp.readable() => {
                     let r = r.and_then(|()| {
-                        rtcp.recv_batch(1, |from, d| stream.handle_rtcp(now(), from, d))
+                        rtcp.recv_batch(1, now, |at, from, d| stream.handle_rtcp(at, from, d))
                     });
                     if let Err(e) = r {
                         debug!(call = %self.call, error = %e, "RTCP receive");
