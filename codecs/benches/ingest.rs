@@ -13,8 +13,9 @@
 //! round.
 //!
 //! `cargo bench -p codecs --bench ingest` with, optionally, `INGEST_MESSAGES` (default 100),
-//! `INGEST_PATHS` (`old,new`), `INGEST_COMPLEXITY` (`10,8,5`: one row per complexity; default
-//! the stored-message setting) and `INGEST_FIXTURES` (a directory holding `speech-8k.wav` and
+//! `INGEST_PATHS` (`old,new`), `INGEST_COMPLEXITY` (`10,8,5`: one row per complexity; an entry
+//! may name a bit rate too, `8@16000`, and `stored` is the stored-message setting of the rate,
+//! [`codecs::opus::stored_complexity`]; default `stored`) and `INGEST_FIXTURES` (a directory holding `speech-8k.wav` and
 //! `speech-16k.wav`; default `/work/shared/fixtures`, falling back to the 8 kHz test fixture).
 // A benchmark measures time.
 #![allow(clippy::disallowed_methods)]
@@ -115,9 +116,16 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let paths = env_list("INGEST_PATHS", "old,new");
-    let complexities: Vec<Option<u8>> = match std::env::var("INGEST_COMPLEXITY") {
-        Ok(v) => v.split(',').map(|c| c.trim().parse().ok()).collect(),
-        Err(_) => vec![None],
+    // (complexity, bit rate); `None`: the stored-message setting.
+    let complexities: Vec<(Option<u8>, Option<u32>)> = match std::env::var("INGEST_COMPLEXITY") {
+        Ok(v) => v
+            .split(',')
+            .map(|c| {
+                let (c, b) = c.trim().split_once('@').unwrap_or((c.trim(), ""));
+                (c.parse().ok(), b.parse().ok())
+            })
+            .collect(),
+        Err(_) => vec![(None, None)],
     };
     let dir = PathBuf::from(
         std::env::var("INGEST_FIXTURES").unwrap_or_else(|_| "/work/shared/fixtures".into()),
@@ -136,7 +144,7 @@ fn main() {
     let scratch_dir = std::env::temp_dir();
     println!("# ingest: 10 s speech messages, {messages} per row, one thread");
     println!(
-        "{:16} {:>10} {:>4} {:>12} {:>12} {:>12} {:>10} {:>12}",
+        "{:16} {:>13} {:>4} {:>12} {:>12} {:>12} {:>10} {:>12}",
         "fixture",
         "complexity",
         "path",
@@ -150,11 +158,18 @@ fn main() {
         let (_, wav) = message(fixture, 10);
         let upload = seal(&key, &wav);
         let name = fixture.file_name().unwrap().to_string_lossy().to_string();
-        for &complexity in &complexities {
-            let mut config = IngestConfig::default();
-            if let Some(c) = complexity {
-                config.complexity = c;
-            }
+        for &(complexity, bitrate) in &complexities {
+            let default = IngestConfig::default();
+            let config = IngestConfig {
+                complexity,
+                bitrate: bitrate.unwrap_or(default.bitrate),
+                ..default
+            };
+            let setting = format!(
+                "{}@{}",
+                complexity.map_or_else(|| "stored".to_owned(), |c| c.to_string()),
+                config.bitrate
+            );
             // Paths alternate in rounds, so that a neighbour's load falls on each alike.
             let run = |path: &str| match path {
                 "old" => old_path(&key, &upload, &scratch_dir, &config),
@@ -187,9 +202,9 @@ fn main() {
             let n = (per_round * ROUNDS) as f64;
             for (i, path) in paths.iter().enumerate() {
                 println!(
-                    "{:16} {:>10} {:>4} {:>12.2} {:>12.2} {:>12.2} {:>10.1} {:>12}",
+                    "{:16} {:>13} {:>4} {:>12.2} {:>12.2} {:>12.2} {:>10.1} {:>12}",
                     name,
-                    config.complexity,
+                    setting,
                     path,
                     cpu[i] / n,
                     best[i],

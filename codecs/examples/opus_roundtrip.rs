@@ -3,7 +3,8 @@
 //! `opus_roundtrip [--complexity N] IN.wav OUT.wav [BITRATE_BPS] [OUT.opus]`
 //!
 //! `--complexity` sets the encoder complexity (0..=10); without it the stored-message setting
-//! ([`codecs::opus::STORED_COMPLEXITY`]) is used. The encoder's CPU time is printed (stderr).
+//! for the encoding rate ([`codecs::opus::stored_complexity`]) is used. The bit rate defaults to
+//! the stored messages' ([`codecs::opus::STORED_BITRATE`]). The encoder's CPU time is printed (stderr).
 //!
 //! The input may be any format our WAV reader takes; it is downmixed to mono. Rates Opus does
 //! not take are resampled to 16 kHz for encoding and back afterwards. OUT.wav is 16-bit mono at
@@ -15,16 +16,16 @@ use std::io::{BufReader, BufWriter};
 use std::process::ExitCode;
 
 use codecs::oggopus::{OggOpusReader, OggOpusWriter, WriterConfig};
-use codecs::opus::{DEFAULT_BITRATE, STORED_COMPLEXITY, SampleRate};
+use codecs::opus::{STORED_BITRATE, SampleRate, stored_complexity};
 use codecs::resample::Resampler;
 use codecs::wav::{WavReader, WavWriter};
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
-    let mut complexity = STORED_COMPLEXITY;
+    let mut complexity = None;
     if let Some(i) = args.iter().position(|a| a == "--complexity") {
         match args.get(i + 1).and_then(|c| c.parse().ok()) {
-            Some(c) => complexity = c,
+            Some(c) => complexity = Some(c),
             None => {
                 eprintln!("opus_roundtrip: --complexity takes a number 0..=10");
                 return ExitCode::from(2);
@@ -52,15 +53,16 @@ fn thread_cpu_s() -> Option<f64> {
     Some(ns as f64 / 1e9)
 }
 
-fn run(args: &[String], complexity: u8) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: &[String], complexity: Option<u8>) -> Result<(), Box<dyn std::error::Error>> {
     let bitrate = match args.get(3) {
         Some(b) => b.parse()?,
-        None => DEFAULT_BITRATE,
+        None => STORED_BITRATE,
     };
     let mut reader = WavReader::new(BufReader::new(File::open(&args[1])?))?;
     let in_rate = reader.spec().sample_rate;
     let codec_rate = SampleRate::from_hz(in_rate).unwrap_or(SampleRate::Hz16000);
     let mut to_codec = Resampler::new(in_rate, codec_rate.hz())?;
+    let complexity = complexity.unwrap_or_else(|| stored_complexity(codec_rate.hz()));
     let mut cfg = WriterConfig::new(codec_rate.hz(), 1)?;
     cfg.encoder = cfg.encoder.bitrate(bitrate)?.complexity(complexity)?;
     cfg.original_sample_rate = Some(in_rate);

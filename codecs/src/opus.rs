@@ -12,23 +12,39 @@ use tracing::trace;
 pub const FRAME_MS: u32 = 20;
 /// Default bitrate in bit/s: at 16 kbit/s Opus scores as well as G.711 on PESQ.
 pub const DEFAULT_BITRATE: u32 = 16_000;
-/// Encoder complexity of stored messages ([`crate::pipeline::IngestConfig::complexity`]).
+/// Bit rate of stored messages, bit/s ([`crate::pipeline::IngestConfig::bitrate`]); see
+/// [`stored_complexity`] for why 20 kbit/s rather than [`DEFAULT_BITRATE`].
+pub const STORED_BITRATE: u32 = 20_000;
+
+/// Encoder complexity of a stored message whose audio runs at `rate` Hz (the clean-up's working
+/// rate: 8000 narrowband, 16000 wideband).
 ///
-/// Chosen by measurement (issue 23; `scripts/opus_pesq.py --complexities`, `cargo bench -p
-/// codecs --bench ingest`): the lowest complexity whose PESQ at [`DEFAULT_BITRATE`] stays within
-/// 0.05 of complexity 10 on both speech fixtures. With libopus 1.3.1 (SILK at 8 and 16 kHz):
+/// Chosen by measurement (issue 23; `scripts/opus_pesq.py --bitrates 16000 20000 24000
+/// --complexities 10 5 3 1 0`, `cargo bench -p codecs --bench ingest`; libopus 1.3.1, SILK at
+/// 8 and 16 kHz, the 11.4 s speech fixtures, PESQ narrowband at 8 kHz and wideband at 16 kHz;
+/// encode CPU per 11.4 s):
 ///
-/// | complexity | PESQ-NB, 8 kHz | PESQ-WB, 16 kHz | encode, 8 / 16 kHz, per 11.4 s |
-/// | --- | --- | --- | --- |
-/// | 10 | 4.433 | 4.208 | 62 / 143 ms |
-/// | 8 | 4.433 | 4.208 | 63 / 142 ms |
-/// | 7 | 4.423 | 4.143 | 46 / 99 ms |
-/// | 5 | 4.405 | 4.106 | 34 / 61 ms |
+/// | setting | PESQ-NB, 8 kHz | encode | PESQ-WB, 16 kHz | encode |
+/// | --- | --- | --- | --- | --- |
+/// | complexity 10 (= 8, 9), 16 kbit/s: the setting before | 4.433 | 59 ms | 4.208 | 126 ms |
+/// | complexity 10, 20 kbit/s | 4.478 | 58 ms | 4.385 | 128 ms |
+/// | complexity 5, 16 kbit/s | 4.405 | 31 ms | 4.106 | 62 ms |
+/// | complexity 5, 20 kbit/s | 4.455 | 33 ms | **4.336** | **62 ms** |
+/// | complexity 1, 20 kbit/s | **4.434** | **16 ms** | 3.950 | 28 ms |
+/// | complexity 0, 20 kbit/s | 4.403 | 13 ms | 3.983 | 23 ms |
 ///
-/// Narrowband alone would allow 5, but wideband loses 0.065 already at 7, so it is 8: the same
-/// bit stream as 9 (libopus' default) and 10, at the same cost. SILK's encoder groups
-/// complexities (8 and up use its full search), so nothing between 8 and 10 is cheaper.
-pub const STORED_COMPLEXITY: u8 = 8;
+/// Libopus' SILK encoder is over 90 % of a message's transcoding, and its cost is set by the
+/// complexity (the noise-shaping quantiser's search), hardly by the bit rate; its quality is
+/// bought back by a few more bits. So stored messages are 20 kbit/s (a 10 s message is 25 kB
+/// rather than 20 kB), and the complexity is the lowest whose PESQ stays within 0.05 of
+/// complexity 10 at the same 20 kbit/s, which is also at least the quality of the setting
+/// before: narrowband 1 (4.434 against 4.478; 4.433 before), wideband 5 (4.336 against 4.385;
+/// 4.208 before). Narrowband, the phones' G.711, encodes in a quarter of the time it took;
+/// wideband in half. The same holds on a second clip (the 16 kHz fixture taken to 8 kHz:
+/// complexity 1 at 20 kbit/s 4.424, complexity 10 at 16 kbit/s 4.417).
+pub fn stored_complexity(rate: u32) -> u8 {
+    if rate <= 8000 { 1 } else { 5 }
+}
 /// Largest Opus packet (RFC 6716 §3.4: 1275 bytes per frame, up to 3 frames plus framing).
 pub const MAX_PACKET_LEN: usize = 4000;
 /// Most samples one packet decodes to: 120 ms at 48 kHz.
@@ -409,6 +425,14 @@ mod tests {
             // the tone's RMS is 8000/√2 ≈ 5657
             assert!((4000.0..7000.0).contains(&rms), "{hz} Hz: rms {rms}");
         }
+    }
+
+    #[test]
+    fn stored_messages_take_the_complexity_of_their_rate() {
+        assert_eq!(stored_complexity(8000), 1);
+        assert_eq!(stored_complexity(16000), 5);
+        assert_eq!(stored_complexity(12000), 5);
+        assert!(STORED_BITRATE > DEFAULT_BITRATE);
     }
 
     #[test]

@@ -21,9 +21,9 @@
 //! | [`G711Playout`] | a sealed message | 20 ms G.711 frames for RTP |
 //! | [`convert`] | any supported file | any supported file |
 //!
-//! Messages are stored as Ogg Opus (RFC 7845), mono, 16 kbit/s by default
-//! ([`opus::DEFAULT_BITRATE`]), encoder complexity [`opus::STORED_COMPLEXITY`] (chosen by PESQ
-//! and speed, see there): Ogg carries the pre-skip and the exact length, so a stored message
+//! Messages are stored as Ogg Opus (RFC 7845), mono, 20 kbit/s by default
+//! ([`opus::STORED_BITRATE`]), encoder complexity [`opus::stored_complexity`] of the rate
+//! (chosen by PESQ and speed, see there): Ogg carries the pre-skip and the exact length, so a stored message
 //! plays in any Ogg Opus player once opened.
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -366,8 +366,9 @@ pub struct IngestConfig {
     pub clean: bool,
     /// Longest accepted message.
     pub max_duration: Duration,
-    /// Opus encoder complexity (0..=10) of the stored message.
-    pub complexity: u8,
+    /// Opus encoder complexity (0..=10) of the stored message; `None`:
+    /// [`opus::stored_complexity`] of the working rate.
+    pub complexity: Option<u8>,
     /// Messages up to this long are decoded once into memory and cleaned from there; longer ones
     /// are streamed in two passes over the input. Zero always streams.
     pub in_memory: Duration,
@@ -376,10 +377,10 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
-            bitrate: opus::DEFAULT_BITRATE,
+            bitrate: opus::STORED_BITRATE,
             clean: true,
             max_duration: Duration::from_secs(30 * 60),
-            complexity: opus::STORED_COMPLEXITY,
+            complexity: None,
             in_memory: IN_MEMORY_MAX,
         }
     }
@@ -557,10 +558,11 @@ pub fn ingest<R: Read + Seek, W: Write>(
     };
 
     let mut writer_config = WriterConfig::new(rate, serial_for(id))?;
-    writer_config.encoder = writer_config
-        .encoder
-        .bitrate(config.bitrate)?
-        .complexity(config.complexity)?;
+    writer_config.encoder = writer_config.encoder.bitrate(config.bitrate)?.complexity(
+        config
+            .complexity
+            .unwrap_or_else(|| opus::stored_complexity(rate)),
+    )?;
     writer_config.original_sample_rate = Some(source_rate);
     let sealed = SealWriter::new(
         key,
