@@ -318,18 +318,15 @@ impl VoiceMessaging {
         self.0
             .db
             .read(move |c| {
-                let mut out = Vec::new();
-                for u in users::list(c)? {
-                    if let Some(secret) = users::sip_secret(c, &key, u.id)? {
-                        out.push(SipAccount {
-                            id: u.id,
-                            username: u.username,
-                            sip_username: u.sip_username,
-                            secret,
-                        });
-                    }
-                }
-                Ok(out)
+                Ok(users::with_sip_secrets(c, &key)?
+                    .into_iter()
+                    .map(|(id, username, sip_username, secret)| SipAccount {
+                        id,
+                        username,
+                        sip_username,
+                        secret,
+                    })
+                    .collect())
             })
             .await
     }

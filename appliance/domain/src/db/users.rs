@@ -181,6 +181,29 @@ fn row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<User, Error> {
     })
 }
 
+/// Every user with a SIP digest secret: id, login name, SIP user name and the secret in clear,
+/// in one query (the registrar's table is read again every few seconds; with thousands of users
+/// a query per user took a sixth of a loaded appliance's CPU, issue 23).
+pub fn with_sip_secrets(
+    conn: &Connection,
+    key: &SealKey,
+) -> Result<Vec<(Uuid, String, String, String)>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, username, sip_username, sip_secret FROM users \
+         WHERE kind = 'user' AND sip_secret IS NOT NULL ORDER BY username",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let id = Uuid::parse_str(&id).map_err(|e| Error::Invalid(e.to_string()))?;
+        let sealed: String = r.get(3)?;
+        let secret = secrets::open_sip_secret(key, id, &sealed)?;
+        out.push((id, r.get(1)?, r.get(2)?, secret));
+    }
+    Ok(out)
+}
+
 /// The SIP digest secret of user `id`, in clear (`None` if there is no such user).
 pub fn sip_secret(conn: &Connection, key: &SealKey, id: Uuid) -> Result<Option<String>, Error> {
     let stored: Option<String> = conn
