@@ -432,7 +432,7 @@ mod tests {
         assert_eq!(stored_complexity(8000), 1);
         assert_eq!(stored_complexity(16000), 5);
         assert_eq!(stored_complexity(12000), 5);
-        assert!(STORED_BITRATE > DEFAULT_BITRATE);
+        const { assert!(STORED_BITRATE > DEFAULT_BITRATE) };
     }
 
     #[test]
