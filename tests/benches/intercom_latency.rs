@@ -32,28 +32,29 @@ use offhook_tests::osmo::free_udp_port;
 use offhook_tests::{PASSWORD, Server, env_or, http, wait_within};
 use serde_json::{Value, json};
 
-/// µ-law codes 0x00–0x7E decode to distinct samples; two of them code a packet index.
+/// µ-law codes 0x00–0x7E decode to distinct samples; three of them code a packet index.
 const DIGITS: u16 = 127;
 /// Seconds allowed for users to log in and every phone to ring and connect.
 const SETUP_S: u64 = 180;
 
 /// Packet `k`: 20 ms of the speech fixture (so that silence detection sees a talker), its
-/// first and last two samples replaced by the index.
-fn payload(speech: &[u8], k: u16) -> [u8; 160] {
-    let (hi, lo) = ((k / DIGITS) as u8, (k % DIGITS) as u8);
+/// first and last three samples replaced by the index (enough for a soak of many minutes).
+fn payload(speech: &[u8], k: u32) -> [u8; 160] {
+    let d = u32::from(DIGITS);
+    let code = [(k / (d * d)) as u8, ((k / d) % d) as u8, (k % d) as u8];
     let mut p = [0u8; 160];
-    let at = (usize::from(k) * 160) % (speech.len() - 160);
+    let at = (k as usize * 160) % (speech.len() - 160);
     p.copy_from_slice(&speech[at..at + 160]);
-    p[0] = hi;
-    p[1] = lo;
-    p[158] = hi;
-    p[159] = lo;
+    p[..3].copy_from_slice(&code);
+    p[157..].copy_from_slice(&code);
     p
 }
 
-/// The packet index coded in two samples, if they code one.
-fn index(table: &HashMap<i16, u16>, a: i16, b: i16) -> Option<u16> {
-    Some(table.get(&a)? * DIGITS + table.get(&b)?)
+/// The packet index coded in three samples, if they code one.
+fn index(table: &HashMap<i16, u16>, s: &[i16]) -> Option<u32> {
+    let d = u32::from(DIGITS);
+    let digit = |x: &i16| table.get(x).map(|&v| u32::from(v));
+    Some((digit(&s[0])? * d + digit(&s[1])?) * d + digit(&s[2])?)
 }
 
 fn process_ticks(pid: u32) -> u64 {
@@ -245,7 +246,7 @@ fn main() {
             .collect(),
     );
     assert!(
-        capacity < usize::from(DIGITS * DIGITS),
+        capacity < (usize::from(DIGITS)).pow(3),
         "T too long to code indices"
     );
     let (mgcp, gw_port) = (free_udp_port(), free_udp_port());
@@ -398,18 +399,18 @@ fn main() {
                 }
                 counts[0].fetch_add(1, Ordering::Relaxed);
                 let (first, last) = (
-                    index(&table, s[0], s[1]),
-                    index(&table, s[s.len() - 2], s[s.len() - 1]),
+                    index(&table, &s[..3]),
+                    index(&table, &s[s.len() - 3..]),
                 );
                 if first != last || s.len() != 160 {
                     counts[1].fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 if let Some(k) = last {
-                    seen = Some(seen.map_or((k, k), |(a, b): (u16, u16)| (a.min(k), b.max(k))));
+                    seen = Some(seen.map_or((k, k), |(a, b): (u32, u32)| (a.min(k), b.max(k))));
                 }
                 let first = window.load(Ordering::Relaxed);
-                let Some(k) = last.map(usize::from).filter(|&k| {
+                let Some(k) = last.map(|k| k as usize).filter(|&k| {
                     k < capacity && k as u64 >= first && k as u64 - first < packets as u64
                 }) else {
                     continue;
@@ -494,7 +495,7 @@ fn main() {
                     end = first + packets;
                     let _ = window_tx.send(start + Duration::from_millis(20 * first as u64));
                 }
-                let p = payload(&speech, k as u16);
+                let p = payload(&speech, k as u32);
                 // Lines spread over the 20 ms in 1 ms slots: gateways' streams are not in phase.
                 for slot in 0..20usize {
                     let due = start + Duration::from_millis(20 * k as u64 + slot as u64);
