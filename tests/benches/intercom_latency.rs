@@ -41,7 +41,11 @@ const DIGITS: u16 = 62;
 
 /// The µ-law code of digit `d` (< [`DIGITS`]).
 fn digit_code(d: u32) -> u8 {
-    if d < 31 { 0x60 + d as u8 } else { 0xE0 + (d - 31) as u8 }
+    if d < 31 {
+        0x60 + d as u8
+    } else {
+        0xE0 + (d - 31) as u8
+    }
 }
 /// Seconds allowed for users to log in and every phone to ring and connect.
 const SETUP_S: u64 = 180;
@@ -411,10 +415,7 @@ fn main() {
                     continue;
                 }
                 counts[0].fetch_add(1, Ordering::Relaxed);
-                let (first, last) = (
-                    index(&table, &s[..3]),
-                    index(&table, &s[s.len() - 3..]),
-                );
+                let (first, last) = (index(&table, &s[..3]), index(&table, &s[s.len() - 3..]));
                 if first != last || s.len() != 160 {
                     counts[1].fetch_add(1, Ordering::Relaxed);
                     continue;
