@@ -710,6 +710,29 @@ impl Server {
         );
         s
     }
+
+    /// Opens an intercom stream as the holder of `token` to `to` (its first buffer: 20 ms of
+    /// PCM) and returns the server's answer to it, the `object` of the next `send` it sends.
+    pub fn first_intercom_answer(&self, token: &str, to: &str) -> Value {
+        use tungstenite::Message;
+        let mut ws = self.websocket(token);
+        let buffer = serde_json::json!({
+            "action": "send", "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(),
+            "destination": uuid::Uuid::nil(),
+            "object": {"stream": "a1", "seq": 0, "to": [to], "pcm": "ECAw".repeat(160)},
+        });
+        ws.send(Message::Text(buffer.to_string().into()))
+            .expect("send a buffer");
+        loop {
+            let Message::Text(t) = ws.read().expect("an answer within the deadline") else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(t.as_str()).expect("json");
+            if v["action"] == "send" {
+                return v["object"].clone();
+            }
+        }
+    }
 }
 
 impl Lines {

@@ -14,7 +14,6 @@ use offhook_tests::osmo::free_udp_port;
 use offhook_tests::{Server, speech_8k, wait_processed};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tungstenite::Message;
 
 #[test]
 fn uploads_stop_at_the_reserve_and_everything_acknowledged_becomes_ready() {
@@ -137,23 +136,7 @@ fn a_disk_down_to_its_reserve_refuses_recordings_and_intercom_streams() {
         StatusCode::INSUFFICIENT_STORAGE
     );
 
-    let mut ws = server.websocket(&token);
-    let buffer = serde_json::json!({
-        "action": "send", "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(),
-        "destination": uuid::Uuid::nil(),
-        "object": {"stream": "a1", "seq": 0, "to": ["bob"], "pcm": "ECAw".repeat(160)},
-    });
-    ws.send(Message::Text(buffer.to_string().into()))
-        .expect("send a buffer");
-    let answer = loop {
-        let Message::Text(t) = ws.read().expect("an answer within the deadline") else {
-            continue;
-        };
-        let v: Value = serde_json::from_str(t.as_str()).expect("json");
-        if v["action"] == "send" {
-            break v["object"].clone();
-        }
-    };
+    let answer = server.first_intercom_answer(&token, "bob");
     assert!(
         answer["error"]
             .as_str()

@@ -13,7 +13,6 @@ use offhook_tests::{Server, http, tone_wav, wait_processed};
 use reqwest::blocking::Response;
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::Value;
-use tungstenite::Message;
 
 /// Every file under `dir` with its size.
 fn files(dir: &Path) -> BTreeMap<String, u64> {
@@ -259,23 +258,7 @@ fn a_lowered_quota_stops_uploads_and_recordings_until_room_is_made() {
     assert!(body["used"].as_u64().unwrap() > 20_480, "{body}");
     assert_eq!(send(&server, &mallory, "bob", &audio, 10).status(), 507);
     // Nor does an intercom stream open (it would be stored whole once spoken).
-    let mut ws = server.websocket(&mallory);
-    let buffer = serde_json::json!({
-        "action": "send", "id": uuid::Uuid::new_v4(), "source": uuid::Uuid::nil(),
-        "destination": uuid::Uuid::nil(),
-        "object": {"stream": "a1", "seq": 0, "to": ["bob"], "pcm": "ECAw".repeat(160)},
-    });
-    ws.send(Message::Text(buffer.to_string().into()))
-        .expect("send a buffer");
-    let answer = loop {
-        let Message::Text(t) = ws.read().expect("an answer within the deadline") else {
-            continue;
-        };
-        let v: Value = serde_json::from_str(t.as_str()).expect("json");
-        if v["action"] == "send" {
-            break v["object"].clone();
-        }
-    };
+    let answer = server.first_intercom_answer(&mallory, "bob");
     assert!(
         answer["error"].as_str().unwrap_or("").contains("quota"),
         "{answer}"
