@@ -394,6 +394,11 @@ async fn run(
     if let Err(e) = config.ports(media_ports) {
         warn!(error = %e, "media.rtp_ports refused by the station manager; using its default");
     }
+    // A phone's recording ends at `messages.max_duration`, as an intercom stream from a client
+    // does and as `control_params` tells clients (the station manager's own default is 2 min).
+    if let Err(e) = config.max_length(core.config().duration_limit()) {
+        warn!(error = %e, "messages.max_duration refused by the station manager; using its default");
+    }
     let mut manager = StationManager::new(config);
     for group in trunks {
         let name = group.name().to_owned();
