@@ -115,6 +115,28 @@ mod tests {
         Instant::now()
     }
 
+    /// What the module documentation promises: each armed station has exactly one live entry
+    /// (and others none), `live` counts the armed stations, and the top entry is live.
+    fn check(t: &Timers) {
+        for (i, a) in t.armed.iter().enumerate() {
+            let live = t
+                .heap
+                .iter()
+                .filter(|Reverse(e)| e.1 == i && t.is_live(*e))
+                .count();
+            assert_eq!(
+                live,
+                usize::from(a.at.is_some()),
+                "station {i}'s live entries"
+            );
+        }
+        let armed = t.armed.iter().filter(|a| a.at.is_some()).count();
+        assert_eq!(t.live, armed, "live counts the armed stations");
+        if let Some(&Reverse(top)) = t.heap.peek() {
+            assert!(t.is_live(top), "the top entry is live: {top:?}");
+        }
+    }
+
     #[test]
     fn the_earliest_live_deadline_comes_first_and_dead_ones_never() {
         let t0 = epoch();
@@ -175,5 +197,63 @@ mod tests {
         fired.dedup();
         assert_eq!(fired.len(), 100, "each station once");
         assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn each_armed_station_has_one_live_entry_through_re_arming_cancelling_and_firing() {
+        let t0 = epoch();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut t = Timers::default();
+        t.set(0, Some(ms(1)));
+        t.set(1, Some(ms(10)));
+        check(&t);
+        // Later, then back to the same instant, behind station 0: the first entry at 10 ms stays
+        // in the heap, dead, beside the live one at the same instant.
+        t.set(1, Some(ms(40)));
+        t.set(1, Some(ms(10)));
+        check(&t);
+        assert_eq!(t.heap.len(), 4);
+        // Station 0 cancelled: its entry leaves the top, and so does station 1's dead one.
+        t.set(0, None);
+        check(&t);
+        assert_eq!(t.heap.len(), 2);
+        assert_eq!(t.next(), Some(ms(10)));
+        // A cancelled station that is not at the top.
+        t.set(2, Some(ms(20)));
+        t.set(2, None);
+        check(&t);
+        // Fired, armed again at the same instant: it fires again, once.
+        assert_eq!(t.pop_due(ms(10)), Some(1));
+        check(&t);
+        t.set(1, Some(ms(10)));
+        check(&t);
+        assert_eq!(t.pop_due(ms(50)), Some(1));
+        check(&t);
+        assert_eq!(t.pop_due(ms(50)), None);
+        assert_eq!(t.heap.len(), 0, "the dead entries at 20 and 40 ms dropped");
+        check(&t);
+    }
+
+    #[test]
+    fn the_heap_is_rebuilt_once_dead_entries_outnumber_live_ones_by_more_than_the_slack() {
+        let t0 = epoch();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut t = Timers::default();
+        for i in 0..100u64 {
+            t.set(i as usize, Some(ms(i)));
+        }
+        assert_eq!(t.heap.len(), 100);
+        // Station 99 re-armed later and later, behind the others: each old entry stays, dead
+        // (lazy invalidation), up to 100 + SLACK of them.
+        for k in 1..=100 + SLACK as u64 {
+            t.set(99, Some(ms(1000 + k)));
+        }
+        assert_eq!(t.heap.len(), 2 * 100 + SLACK);
+        check(&t);
+        // One more: rebuilt from the armed deadlines.
+        t.set(99, Some(ms(5000)));
+        assert_eq!(t.heap.len(), 100);
+        check(&t);
+        assert_eq!(t.next(), Some(ms(0)));
     }
 }
