@@ -573,3 +573,71 @@ fn a_recording_open_at_shutdown_is_stored() {
         "about two seconds were said before the stop: {message}"
     );
 }
+
+/// A phone's recording ends at `[messages] max_duration`, not at the station manager's own
+/// 2-minute default (issue 23; the fault was that `appliance/src/stations.rs` never gave the
+/// station manager `messages.max_duration`). With `max_duration = "3s"` alice keeps talking
+/// for 5 s: the stored message is 3 s long, counted in samples, and the server logs that it
+/// ended at its maximum length. (With the fault, the capture runs on until alice hangs up, and
+/// the 5 s recording is longer than the core accepts.)
+#[test]
+fn a_phones_recording_ends_at_messages_max_duration() {
+    const MAX_MS: u64 = 3000;
+    let agent: std::net::SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let gateway: std::net::SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let mut server = Server::start(&format!(
+        "[messages]\nmax_duration = \"{MAX_MS}ms\"\n\
+         [mgcp]\nlisten = \"{agent}\"\n\
+         [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{gateway}\"\n"
+    ));
+    for (user, line) in [("alice", Some("gw1/aaln/1")), ("bob", None)] {
+        let mut args = vec!["user", "add", user, "--password-stdin"];
+        args.extend(line.iter().flat_map(|l| ["--line", l]));
+        let out = server.offhook(&args, Some(offhook_tests::PASSWORD));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Stations are read at start-up.
+    server.terminate();
+    server.restart();
+    let mut sim = GatewaySim::start(agent, gateway, 2);
+    sim.expect("the gateway registered", |v| {
+        (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
+    });
+    wait_for("the gateway up", || {
+        server.gateway_up("gw1").filter(|up| *up)
+    });
+
+    // 5 s of the speech fixture from 0.1 s: speech at the start and around 3 s in, so the
+    // clean-up's trim (speech plus 200 ms) leaves the 3 s whole.
+    let dir = tempfile::tempdir().unwrap();
+    let speech = clip(dir.path(), 800, 40_000);
+    let record = record_to_bob(&server);
+    sim.answer_ring(1);
+    sim.send(&format!("say 1 {}", speech.display()));
+    let id = finish_recording(&mut sim, 1, record);
+
+    let log = server.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("recording stored") && l.contains("MaxLength")),
+        "the recording ended at its maximum length:\n{log}"
+    );
+    let got = dir.path().join("got.wav");
+    let inbox = server.wait_and_fetch("bob", &id, &got);
+    assert_eq!(inbox["from"], "alice");
+    // By sample count: 3 s at the stored rate, within two 20 ms frames.
+    let wav = hound::WavReader::open(&got).unwrap();
+    let rate = u64::from(wav.spec().sample_rate);
+    let (samples, want) = (u64::from(wav.duration()), MAX_MS * rate / 1000);
+    let frame = rate / 50;
+    assert!(
+        samples.abs_diff(want) <= 2 * frame,
+        "the stored message has {samples} samples at {rate} Hz, max_duration is {want}"
+    );
+    let ms = inbox["duration_ms"].as_u64().unwrap();
+    assert!(ms.abs_diff(MAX_MS) <= 40, "{inbox}");
+}
