@@ -8,7 +8,9 @@
 //!    stored as received), and the sustained transcoding rate (until every one is ready).
 //!
 //! Run: `cargo bench -p appliance --bench messaging`. Sizes can be lowered with `BENCH_CLIENTS`,
-//! `BENCH_LATENCY_MESSAGES`, `BENCH_THROUGHPUT_MESSAGES`, `BENCH_STORAGE_MESSAGES`, `BENCH_CONCURRENCY`.
+//! `BENCH_LATENCY_MESSAGES`, `BENCH_THROUGHPUT_MESSAGES`, `BENCH_STORAGE_MESSAGES`, `BENCH_CONCURRENCY`;
+//! `BENCH_OFFHOOK` names another `offhook` binary to run as the server (a copy of an earlier
+//! build, for a before/after pair in one sitting).
 // A benchmark measures wall-clock time.
 #![allow(clippy::disallowed_methods)]
 
@@ -63,6 +65,15 @@ fn speech(ms: u32) -> Vec<u8> {
     v
 }
 
+/// The `offhook` binary: this build's, or the one `BENCH_OFFHOOK` names (a copy of an earlier
+/// build, for a before/after pair in one sitting).
+fn offhook_exe() -> PathBuf {
+    std::env::var_os("BENCH_OFFHOOK").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_offhook")),
+        PathBuf::from,
+    )
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -73,7 +84,7 @@ struct Server {
 impl Server {
     fn start(data: &Path, config: &Path, url: &str) -> Self {
         let log = std::fs::File::create(data.with_extension("log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_offhook"))
+        let child = Command::new(offhook_exe())
             .args(["serve", "--data-dir"])
             .arg(data)
             .arg("--config")
@@ -138,7 +149,7 @@ impl Drop for Server {
 }
 
 fn user_add(data: &Path, name: &str, admin: bool) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_offhook"));
+    let mut c = Command::new(offhook_exe());
     c.args(["user", "add", name, "--password-stdin", "--data-dir"])
         .arg(data);
     if admin {

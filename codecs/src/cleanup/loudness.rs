@@ -89,11 +89,22 @@ impl Meter {
 
     /// Adds one VAD frame of samples (scaled so that full scale is ±1) and its decision.
     pub(super) fn frame(&mut self, samples: &[f32], speech: bool) {
-        for &s in samples {
-            let shelved = self.stages[0].run(f64::from(s));
-            let y = self.stages[1].run(shelved);
-            self.sub_sum += y * y;
-            self.sub_pos += 1;
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (self.sub_len - self.sub_pos).min(rest.len());
+            let (chunk, more) = rest.split_at(take);
+            // The filters and the sum in locals over a stretch with no call in it, so that they
+            // stay in registers (the same operations in the same order as sample by sample).
+            let [mut shelf, mut highpass] = self.stages;
+            let mut sum = self.sub_sum;
+            for &s in chunk {
+                let y = highpass.run(shelf.run(f64::from(s)));
+                sum += y * y;
+            }
+            self.stages = [shelf, highpass];
+            self.sub_sum = sum;
+            self.sub_pos += take;
+            rest = more;
             if self.sub_pos == self.sub_len {
                 self.close_sub();
             }
