@@ -294,7 +294,11 @@ pub async fn start(
     core.set_phones(lines.iter().map(|(_, u)| *u));
     let events = core.subscribe();
     let (shutdown, shutdown_rx) = mpsc::unbounded_channel();
-    let media = (config.media.address, config.media.rtp_ports.clone());
+    let media = (
+        config.media.address,
+        config.media.rtp_ports.clone(),
+        config.media.realtime_priority,
+    );
     tokio::spawn(run(
         core.clone(),
         gateways,
@@ -382,7 +386,11 @@ type Sources = (
 async fn run(
     core: VoiceMessaging,
     gateways: Arc<Gateways>,
-    (media_address, media_ports): (std::net::IpAddr, std::ops::RangeInclusive<u16>),
+    (media_address, media_ports, realtime_priority): (
+        std::net::IpAddr,
+        std::ops::RangeInclusive<u16>,
+        Option<u8>,
+    ),
     (configured, lines, sip, trunks): Sources,
     mut events: mpsc::UnboundedReceiver<Event>,
     mut shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
@@ -437,6 +445,7 @@ async fn run(
     // RTP gets threads of its own, one per core (HTTP, WebSockets and the station task keep
     // the application's runtime; the transcoders run at the lowest priority).
     engine_config.threads = Some(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    engine_config.realtime_priority = realtime_priority;
     let audio = Arc::new(StoredAudio {
         core: core.clone(),
         rt: tokio::runtime::Handle::current(),

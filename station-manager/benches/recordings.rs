@@ -169,18 +169,24 @@ impl Sender {
     }
 }
 
-/// With `PRIO=rt`, the calling thread runs `SCHED_FIFO` (as an appliance would run its media
-/// threads, and as the gateway is a separate device in reality); otherwise nothing changes.
+/// With `PRIO=rt`, the engine's workers run `SCHED_FIFO` at priority 10, as the appliance runs
+/// them (`media.realtime_priority`), and so does the load generator's thread (it stands for the
+/// gateway, a separate device in reality); otherwise both keep the normal policy.
+fn realtime_priority() -> Option<u8> {
+    (std::env::var("PRIO").as_deref() == Ok("rt")).then_some(10)
+}
+
+/// The calling thread in `SCHED_FIFO` when `PRIO=rt`.
 fn realtime() {
     use thread_priority::{
         RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
-    if std::env::var("PRIO").as_deref() != Ok("rt") {
+    let Some(priority) = realtime_priority() else {
         return;
-    }
+    };
     let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
-    let prio = ThreadPriorityValue::try_from(10u8).map(ThreadPriority::Crossplatform);
+    let prio = ThreadPriorityValue::try_from(priority).map(ThreadPriority::Crossplatform);
     if let Ok(prio) = prio
         && let Err(e) = set_thread_priority_and_policy(thread_native_id(), prio, fifo)
     {
@@ -203,9 +209,10 @@ fn main() {
     let port: u16 = env("PORT", 30_000);
     let workers: usize = env("WORKERS", 2);
     let packets = (secs * 50) as usize;
+    // The bench's own tasks (opening calls, reading events) on one thread; the engine on a
+    // runtime of its own with `workers` threads, as in the appliance.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .on_thread_start(realtime)
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
@@ -220,12 +227,11 @@ fn main() {
         },
         std::env::var("PRIO").unwrap_or_else(|_| "default".into()),
     );
-    realtime();
     rt.block_on(async move {
-        let (engine, mut events) = MediaEngine::spawn(
-            EngineConfig::new(dir.path().to_owned()),
-            Arc::new(NoMessages),
-        );
+        let mut config = EngineConfig::new(dir.path().to_owned());
+        config.threads = Some(workers);
+        config.realtime_priority = realtime_priority();
+        let (engine, mut events) = MediaEngine::spawn(config, Arc::new(NoMessages));
         let socket = UdpSocket::bind("127.0.0.1:0").expect("sender socket");
         let sender_addr = socket.local_addr().expect("sender address");
         let sent_at: Arc<Vec<AtomicU64>> =

@@ -165,6 +165,16 @@ impl Server {
         );
     }
 
+    /// [`Self::start`] with `media_keys` added to its `[media]` table (which `extra` must not
+    /// hold), run through `launcher` (such as `["setpriv", "--bounding-set=-sys_nice"]`) if not
+    /// empty.
+    pub fn start_with_media(media_keys: &str, launcher: Vec<String>, extra: &str) -> Self {
+        let port = free_port();
+        let listen = format!("listen = \"127.0.0.1:{port}\"\n");
+        let media = format!("{}{media_keys}\n", media_table(&rtp_ports()));
+        Self::launch(&media, &listen, extra, launcher, port, None, None)
+    }
+
     fn start_inner(
         rtp_ports: &str,
         extra: &str,
@@ -173,14 +183,15 @@ impl Server {
     ) -> Self {
         let port = free_port();
         let listen = format!("listen = \"127.0.0.1:{port}\"\n");
-        Self::launch(rtp_ports, &listen, extra, launcher, port, None, small_disk)
+        let media = media_table(rtp_ports);
+        Self::launch(&media, &listen, extra, launcher, port, None, small_disk)
     }
 
-    /// Writes the config (`http` is put at the head of the `[http]` table) and starts it; the
-    /// harness reaches it over plain HTTP on `port`. With `small_disk`, the data dir is a tmpfs
-    /// of that many bytes.
+    /// Writes the config (`http` is put at the head of the `[http]` table, `media` is the
+    /// `[media]` table's body) and starts it; the harness reaches it over plain HTTP on `port`.
+    /// With `small_disk`, the data dir is a tmpfs of that many bytes.
     fn launch(
-        rtp_ports: &str,
+        media: &str,
         http: &str,
         extra: &str,
         launcher: Vec<String>,
@@ -220,9 +231,9 @@ impl Server {
             // An `[http]` table in `extra` gets the listen address; otherwise the harness adds one.
             match extra.split_once("[http]\n") {
                 Some((before, after)) => {
-                    format!("[media]\nrtp_ports = \"{rtp_ports}\"\n{before}[http]\n{http}{after}\n")
+                    format!("[media]\n{media}{before}[http]\n{http}{after}\n")
                 }
-                None => format!("[http]\n{http}[media]\nrtp_ports = \"{rtp_ports}\"\n{extra}\n"),
+                None => format!("[http]\n{http}[media]\n{media}{extra}\n"),
             },
         )
         .expect("write config");
@@ -542,6 +553,11 @@ impl Drop for Server {
             let _ = Command::new("umount").arg(&self.data).status();
         }
     }
+}
+
+/// The body of a `[media]` table with `rtp_ports` (`"A-B"`).
+fn media_table(rtp_ports: &str) -> String {
+    format!("rtp_ports = \"{rtp_ports}\"\n")
 }
 
 /// `/api/v1/health` of the server at `url` as the holder of `token` sees it (or anyone).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-use crate::{DEADLINE, Server, free_port, rtp_ports};
+use crate::{DEADLINE, Server, free_port, media_table, rtp_ports};
 
 /// A TLS client connection over TCP.
 pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
@@ -26,7 +26,7 @@ impl Server {
             "listen = \"127.0.0.1:{port}\"\ntls = \"on\"\nloopback_listen = \"127.0.0.1:{plain}\"\n{http_keys}\n"
         );
         Self::launch(
-            &rtp_ports(),
+            &media_table(&rtp_ports()),
             &http,
             extra,
             Vec::new(),

@@ -9,7 +9,7 @@ use super::Error;
 use super::values::{bad, parsed};
 
 /// The keys of `[media]`.
-pub(super) const KEYS: &[&str] = &["address", "rtp_ports"];
+pub(super) const KEYS: &[&str] = &["address", "rtp_ports", "realtime_priority"];
 
 /// `[media]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,12 +18,16 @@ pub struct Media {
     pub address: IpAddr,
     /// `rtp_ports`: the RTP port range on that address (RTP even, RTCP the odd one above).
     pub rtp_ports: RangeInclusive<u16>,
+    /// `realtime_priority`: the media engine's workers' `SCHED_FIFO` priority (1–99), `None`
+    /// for the normal policy (`0`).
+    pub realtime_priority: Option<u8>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct Raw {
     address: Option<String>,
     rtp_ports: Option<String>,
+    realtime_priority: Option<i64>,
 }
 
 impl Media {
@@ -37,7 +41,23 @@ impl Media {
                 "expected an IP address such as \"127.0.0.1\"",
             )?,
             rtp_ports: port_range(&pick(u.rtp_ports, d.rtp_ports))?,
+            realtime_priority: realtime_priority(
+                u.realtime_priority.or(d.realtime_priority).unwrap_or(0),
+            )?,
         })
+    }
+}
+
+/// `0` (the normal policy) or a `SCHED_FIFO` priority from 1 to 99.
+fn realtime_priority(v: i64) -> Result<Option<u8>, Error> {
+    match u8::try_from(v) {
+        Ok(0) => Ok(None),
+        Ok(p @ 1..=99) => Ok(Some(p)),
+        _ => Err(bad(
+            "media.realtime_priority",
+            v,
+            "expected 0 (normal scheduling) or a SCHED_FIFO priority from 1 to 99",
+        )),
     }
 }
 

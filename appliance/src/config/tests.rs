@@ -253,6 +253,14 @@ fn bad_gateway_entries_name_their_key() {
         ("[media]\naddress = \"here\"\n", "media.address"),
         ("[media]\nrtp_ports = \"30000-20000\"\n", "media.rtp_ports"),
         ("[media]\nrtp_ports = \"80-90\"\n", "media.rtp_ports"),
+        (
+            "[media]\nrealtime_priority = 100\n",
+            "media.realtime_priority",
+        ),
+        (
+            "[media]\nrealtime_priority = -1\n",
+            "media.realtime_priority",
+        ),
     ] {
         let e = Config::parse("t.toml", text).unwrap_err().to_string();
         assert!(e.contains(key), "{key}: {e}");

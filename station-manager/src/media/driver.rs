@@ -20,6 +20,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,12 +40,68 @@ pub const ROUNDS: usize = 8;
 /// Live streams held for phones not yet playing them; beyond, the oldest ended one goes.
 pub const MAX_LIVE_STREAMS: usize = 256;
 
-fn own_runtime(threads: usize) -> io::Result<tokio::runtime::Runtime> {
+/// The engine's own runtime: `threads` workers named `media` (at `realtime` priority when set),
+/// and a blocking pool named `media-io` (file creation and finishing, opening messages) that
+/// keeps the normal priority.
+///
+/// Tokio starts a multi-thread runtime's workers while it builds it, through the same thread
+/// factory as its blocking pool, and a worker lives as long as the runtime: so the first
+/// `threads` threads it starts are the workers, and every later one is a blocking thread.
+fn own_runtime(threads: usize, realtime: Option<u8>) -> io::Result<tokio::runtime::Runtime> {
+    let threads = threads.max(1);
+    let started = AtomicUsize::new(0);
+    let refused = Arc::new(AtomicBool::new(false));
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("media")
+        .worker_threads(threads)
+        .thread_name_fn(move || {
+            let n = started.fetch_add(1, Ordering::Relaxed);
+            if n < threads { WORKER } else { BLOCKING }.into()
+        })
+        .on_thread_start(move || {
+            if let Some(priority) = realtime
+                && std::thread::current().name() == Some(WORKER)
+            {
+                set_realtime(priority, &refused);
+            }
+        })
         .enable_all()
         .build()
+}
+
+/// The engine runtime's worker threads' name.
+pub const WORKER: &str = "media";
+/// The engine runtime's blocking threads' name.
+pub const BLOCKING: &str = "media-io";
+
+/// Puts the calling thread in `SCHED_FIFO` at `priority`. The first refusal (no
+/// `CAP_SYS_NICE` and an `RLIMIT_RTPRIO` below `priority`) is logged, and the thread keeps
+/// the normal policy.
+fn set_realtime(priority: u8, refused: &AtomicBool) {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
+    let set = ThreadPriorityValue::try_from(priority)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            set_thread_priority_and_policy(
+                thread_native_id(),
+                ThreadPriority::Crossplatform(p),
+                fifo,
+            )
+            .map_err(|e| format!("{e:?}"))
+        });
+    match set {
+        Ok(()) => debug!(priority, "media thread at real-time priority (SCHED_FIFO)"),
+        Err(e) if !refused.swap(true, Ordering::Relaxed) => warn!(
+            priority,
+            error = %e,
+            "media threads keep the normal priority: SCHED_FIFO refused (give the service \
+             LimitRTPRIO={priority} or CAP_SYS_NICE, or set media.realtime_priority = 0)"
+        ),
+        Err(_) => {}
+    }
 }
 
 fn now() -> Instant {
@@ -70,6 +127,11 @@ pub struct EngineConfig {
     /// never queued behind the rest of the application's tasks; `None` runs the engine on the
     /// caller's runtime.
     pub threads: Option<usize>,
+    /// `SCHED_FIFO` priority (1–99) of those workers, so that a busy core (transcoding, a
+    /// build, a backup) never delays a packet past the jitter buffer; `None` keeps the normal
+    /// policy. Needs `CAP_SYS_NICE` or an `RLIMIT_RTPRIO` of at least this value, else the
+    /// engine warns once and runs at the normal priority.
+    pub realtime_priority: Option<u8>,
 }
 
 impl EngineConfig {
@@ -80,6 +142,7 @@ impl EngineConfig {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             recordings,
             threads: None,
+            realtime_priority: None,
         }
     }
 }
@@ -187,7 +250,7 @@ impl MediaEngine {
     ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
-        let threads = config.threads;
+        let (threads, realtime) = (config.threads, config.realtime_priority);
         let engine = Self {
             config: Arc::new(config),
             audio,
@@ -198,13 +261,19 @@ impl MediaEngine {
             totals: Arc::default(),
         };
         let run = engine.run(rx).instrument(info_span!("media"));
-        match threads.map(own_runtime) {
-            // The engine's loop runs on a thread of its own blocking on it; its calls' tasks
-            // on the runtime's workers. The runtime ends with the loop (every handle dropped).
+        match threads.map(|n| own_runtime(n, realtime)) {
+            // The engine's loop runs on a thread of its own blocking on it (at the workers'
+            // priority: live buffers for phones pass through it); its calls' tasks on the
+            // runtime's workers. The runtime ends with the loop (every handle dropped).
             Some(Ok(rt)) => {
                 let started = std::thread::Builder::new()
                     .name("media-engine".into())
-                    .spawn(move || rt.block_on(run));
+                    .spawn(move || {
+                        if let Some(priority) = realtime {
+                            set_realtime(priority, &AtomicBool::new(true));
+                        }
+                        rt.block_on(run)
+                    });
                 if let Err(e) = started {
                     warn!(error = %e, "cannot start the media engine's thread");
                 }
