@@ -15,6 +15,7 @@
 //! are interpolated within the histogram's buckets, as Prometheus's `histogram_quantile` does.
 //!
 //! `cargo build --release --bins && LIVE=100 BG=0 T=10 cargo bench -p offhook-tests --bench intercom_latency`
+//! (`RT_PRIO=0` runs the media engine at the normal priority; unset, at the appliance's default).
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -268,15 +269,25 @@ fn main() {
     );
     let (mgcp, gw_port) = (free_udp_port(), free_udp_port());
     let server_ports = format!("30000-{}", 30_000 + 4 * u32::from(n) + 100);
-    let mut server = Server::start_with_ports(
-        &server_ports,
+    // RT_PRIO: the media engine's `realtime_priority` (unset: the appliance's default).
+    let rt_prio = std::env::var("RT_PRIO").map_or(String::new(), |p| {
+        format!(
+            "realtime_priority = {}\n",
+            p.parse::<u8>().expect("RT_PRIO: 0-99")
+        )
+    });
+    let media = format!("{}{rt_prio}", offhook_tests::media_table(&server_ports));
+    let mut server = Server::start_with_media(
+        &media,
+        Vec::new(),
         &format!(
             "[mgcp]\nlisten = \"127.0.0.1:{mgcp}\"\n\
              [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"127.0.0.1:{gw_port}\"\n"
         ),
     );
     println!(
-        "intercom latency: LIVE={live} intercom streams to online WebSocket clients, BG={bg} recordings as load, T={secs} s"
+        "intercom latency: LIVE={live} intercom streams to online WebSocket clients, BG={bg} recordings as load, T={secs} s, media realtime_priority {}",
+        std::env::var("RT_PRIO").unwrap_or_else(|_| "default".into())
     );
 
     // Users: p1…pN with a phone each, l1…lLIVE listening, `sink` for the background recordings.

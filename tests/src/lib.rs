@@ -165,14 +165,21 @@ impl Server {
         );
     }
 
-    /// [`Self::start`] with `media_keys` added to its `[media]` table (which `extra` must not
-    /// hold), run through `launcher` (such as `["setpriv", "--bounding-set=-sys_nice"]`) if not
-    /// empty.
-    pub fn start_with_media(media_keys: &str, launcher: Vec<String>, extra: &str) -> Self {
+    /// [`Self::start`] with `media` as its `[media]` table's body (from [`media_table`]; `extra`
+    /// must not hold that table), run through `launcher` (such as `["setpriv",
+    /// "--bounding-set=-sys_nice"]`) if not empty.
+    pub fn start_with_media(media: &str, launcher: Vec<String>, extra: &str) -> Self {
         let port = free_port();
         let listen = format!("listen = \"127.0.0.1:{port}\"\n");
-        let media = format!("{}{media_keys}\n", media_table(&rtp_ports()));
-        Self::launch(&media, &listen, extra, launcher, port, None, None)
+        Self::launch(
+            &format!("{media}\n"),
+            &listen,
+            extra,
+            launcher,
+            port,
+            None,
+            None,
+        )
     }
 
     fn start_inner(
@@ -555,8 +562,8 @@ impl Drop for Server {
     }
 }
 
-/// The body of a `[media]` table with `rtp_ports` (`"A-B"`).
-fn media_table(rtp_ports: &str) -> String {
+/// The body of a `[media]` table with `rtp_ports` (`"A-B"`, such as [`rtp_ports`]'s).
+pub fn media_table(rtp_ports: &str) -> String {
     format!("rtp_ports = \"{rtp_ports}\"\n")
 }
 

@@ -5,7 +5,12 @@
 //! Read from `/proc/PID/task/TID/stat` (fields 40 `rt_priority` and 41 `policy`, proc(5)). The
 //! tests run as root, with `CAP_SYS_NICE`; the refused case drops it with util-linux's `setpriv`.
 
-use offhook_tests::{Server, wait_for};
+use offhook_tests::{Server, media_table, rtp_ports, wait_for};
+
+/// `[media]` with `keys` added.
+fn media(keys: &str) -> String {
+    format!("{}{keys}", media_table(&rtp_ports()))
+}
 
 /// `SCHED_FIFO` and `SCHED_RR`, the real-time policies (sched(7)); the others are
 /// `SCHED_OTHER` 0, `SCHED_BATCH` 3 (the transcoders) and `SCHED_IDLE` 5.
@@ -75,7 +80,7 @@ fn media_workers_run_sched_fifo_and_nothing_else_does() {
 
 #[test]
 fn realtime_priority_is_a_setting() {
-    let server = Server::start_with_media("realtime_priority = 20", Vec::new(), "");
+    let server = Server::start_with_media(&media("realtime_priority = 20"), Vec::new(), "");
     let all = engine_started(&server);
     let workers: Vec<_> = all.iter().filter(|t| t.name == "media").collect();
     assert!(!workers.is_empty());
@@ -86,7 +91,7 @@ fn realtime_priority_is_a_setting() {
 
 #[test]
 fn zero_keeps_the_normal_policy() {
-    let server = Server::start_with_media("realtime_priority = 0", Vec::new(), "");
+    let server = Server::start_with_media(&media("realtime_priority = 0"), Vec::new(), "");
     let all = engine_started(&server);
     for t in &all {
         assert!(!real_time(t), "{t:?}");
@@ -104,7 +109,7 @@ fn refused_real_time_is_said_once_and_the_appliance_serves() {
         "--bounding-set=-sys_nice",
     ];
     let launcher = launcher.map(String::from);
-    let server = Server::start_with_media("", launcher.to_vec(), "");
+    let server = Server::start_with_media(&media(""), launcher.to_vec(), "");
     let all = engine_started(&server);
     for t in &all {
         assert!(!real_time(t), "{t:?}");
