@@ -170,19 +170,21 @@ impl Sender {
 }
 
 /// With `PRIO=rt`, the engine's workers run `SCHED_FIFO` at priority 10, as the appliance runs
-/// them (`media.realtime_priority`), and so does the load generator's thread (it stands for the
-/// gateway, a separate device in reality); otherwise both keep the normal policy.
+/// them (`media.realtime_priority`), and the load generator's thread at 20: it stands for the
+/// gateway, a separate device in reality, so the engine must not delay its schedule (at the
+/// same `SCHED_FIFO` priority it would wait for a busy worker to block). Otherwise both keep the
+/// normal policy.
 fn realtime_priority() -> Option<u8> {
     (std::env::var("PRIO").as_deref() == Ok("rt")).then_some(10)
 }
 
-/// The calling thread in `SCHED_FIFO` when `PRIO=rt`.
+/// The load generator's thread in `SCHED_FIFO` above the engine when `PRIO=rt`.
 fn realtime() {
     use thread_priority::{
         RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
-    let Some(priority) = realtime_priority() else {
+    let Some(priority) = realtime_priority().map(|p| p + 10) else {
         return;
     };
     let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
