@@ -165,9 +165,8 @@ impl Server {
         );
     }
 
-    /// [`Self::start`] with `media` as its `[media]` table's body (from [`media_table`]; `extra`
-    /// must not hold that table), run through `launcher` (such as `["setpriv",
-    /// "--bounding-set=-sys_nice"]`) if not empty.
+    /// [`Self::start`] with `media` as its `[media]` body (see [`media_table`]; not in `extra`),
+    /// run through `launcher` (such as `["setpriv", "--bounding-set=-sys_nice"]`) if not empty.
     pub fn start_with_media(media: &str, launcher: Vec<String>, extra: &str) -> Self {
         let port = free_port();
         let listen = format!("listen = \"127.0.0.1:{port}\"\n");

@@ -83,7 +83,7 @@ disk_reserve = "auto"      # free space the data disk keeps, uploads that would 
 address = "127.0.0.1"      # where gateways send RTP
 rtp_ports = "16384-32767"  # RTP on the even ports, RTCP on the odd one above each
 realtime_priority = 10     # the engine's threads in SCHED_FIFO at this priority (1-99; 0: normal),
-                           # so a busy core never makes a packet late; needs CAP_SYS_NICE or LimitRTPRIO
+                           # so other work on a busy core does not make packets late; needs CAP_SYS_NICE or LimitRTPRIO
 
 [mgcp]
 listen = "0.0.0.0:2727"    # the call agent; bound only when an MGCP gateway is configured

@@ -50,7 +50,7 @@ pub const MAX_LIVE_STREAMS: usize = 256;
 fn own_runtime(threads: usize, realtime: Option<u8>) -> io::Result<tokio::runtime::Runtime> {
     let threads = threads.max(1);
     let started = AtomicUsize::new(0);
-    let refused = Arc::new(AtomicBool::new(false));
+    let refused = AtomicBool::new(false);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name_fn(move || {
@@ -127,9 +127,9 @@ pub struct EngineConfig {
     /// never queued behind the rest of the application's tasks; `None` runs the engine on the
     /// caller's runtime.
     pub threads: Option<usize>,
-    /// `SCHED_FIFO` priority (1–99) of those workers, so that a busy core (transcoding, a
-    /// build, a backup) never delays a packet past the jitter buffer; `None` keeps the normal
-    /// policy. Needs `CAP_SYS_NICE` or an `RLIMIT_RTPRIO` of at least this value, else the
+    /// `SCHED_FIFO` priority (1–99) of those workers, so that other work on a busy core
+    /// (transcoding, a backup) does not hold packets past the jitter buffer; `None` keeps the
+    /// normal policy. Needs `CAP_SYS_NICE` or an `RLIMIT_RTPRIO` of at least this value, else the
     /// engine warns once and runs at the normal priority.
     pub realtime_priority: Option<u8>,
 }
@@ -269,6 +269,7 @@ impl MediaEngine {
                 let started = std::thread::Builder::new()
                     .name("media-engine".into())
                     .spawn(move || {
+                        // A refusal here is the workers' to report (they started first).
                         if let Some(priority) = realtime {
                             set_realtime(priority, &AtomicBool::new(true));
                         }
