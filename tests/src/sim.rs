@@ -411,7 +411,7 @@ pub fn record_then_hear(
 
 /// Adds `users`, each `(name, line)` with an optional `GATEWAY/ENDPOINT`, then restarts the
 /// server: stations are read at start-up.
-fn add_users_and_restart(server: &mut Server, users: &[(&str, Option<&str>)]) {
+pub fn add_users_and_restart(server: &mut Server, users: &[(&str, Option<&str>)]) {
     for (user, line) in users {
         let mut args = vec!["user", "add", user, "--password-stdin"];
         if let Some(line) = line {

@@ -15,7 +15,8 @@ use std::path::Path;
 use offhook_tests::audio::{envelope_correlation, samples};
 use offhook_tests::osmo::free_udp_port;
 use offhook_tests::sim::{
-    GatewaySim, finish_recording, hear_on_phone, record_in_background, server_with_phones,
+    GatewaySim, add_users_and_restart, finish_recording, hear_on_phone, record_in_background,
+    server_with_phones,
 };
 use offhook_tests::{Server, http, speech_8k, wait_for, wav_duration_ms};
 use serde_json::Value;
@@ -590,19 +591,7 @@ fn a_phones_recording_ends_at_messages_max_duration() {
          [mgcp]\nlisten = \"{agent}\"\n\
          [[gateway]]\nname = \"gw1\"\nprotocol = \"mgcp\"\naddress = \"{gateway}\"\n"
     ));
-    for (user, line) in [("alice", Some("gw1/aaln/1")), ("bob", None)] {
-        let mut args = vec!["user", "add", user, "--password-stdin"];
-        args.extend(line.iter().flat_map(|l| ["--line", l]));
-        let out = server.offhook(&args, Some(offhook_tests::PASSWORD));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Stations are read at start-up.
-    server.terminate();
-    server.restart();
+    add_users_and_restart(&mut server, &[("alice", Some("gw1/aaln/1")), ("bob", None)]);
     let mut sim = GatewaySim::start(agent, gateway, 2);
     sim.expect("the gateway registered", |v| {
         (v["event"] == "rsip" && v["line"].is_null() && v["acknowledged"] == true).then_some(())
