@@ -18,7 +18,7 @@ use codecs::rtp::{Csrcs, Repr, SequenceNumber, Ssrc, Timestamp};
 use codecs::wav::WavReader;
 use gateway_control::model::{CallId, Codec, GatewayId, LineId, Media};
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
-use station_manager::media::driver::{EngineConfig, MediaEngine};
+use station_manager::media::driver::{EngineConfig, MediaEngine, set_thread_realtime};
 use station_manager::media::{FrameSource, MessageAudio, SourceError};
 use station_manager::{MediaCommand, MediaEvent, MessageId};
 
@@ -180,19 +180,10 @@ fn realtime_priority() -> Option<u8> {
 
 /// The load generator's thread in `SCHED_FIFO` above the engine when `PRIO=rt`.
 fn realtime() {
-    use thread_priority::{
-        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
-    };
-    let Some(priority) = realtime_priority().map(|p| p + 10) else {
-        return;
-    };
-    let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
-    let prio = ThreadPriorityValue::try_from(priority).map(ThreadPriority::Crossplatform);
-    if let Ok(prio) = prio
-        && let Err(e) = set_thread_priority_and_policy(thread_native_id(), prio, fifo)
+    if let Some(priority) = realtime_priority()
+        && let Err(e) = set_thread_realtime(priority + 10)
     {
-        eprintln!("cannot set SCHED_FIFO: {e:?}");
+        eprintln!("cannot set SCHED_FIFO: {e}");
     }
 }
 

@@ -73,26 +73,22 @@ pub const WORKER: &str = "media";
 /// The engine runtime's blocking threads' name.
 pub const BLOCKING: &str = "media-io";
 
-/// Puts the calling thread in `SCHED_FIFO` at `priority`. The first refusal (no
-/// `CAP_SYS_NICE` and an `RLIMIT_RTPRIO` below `priority`) is logged, and the thread keeps
-/// the normal policy.
-fn set_realtime(priority: u8, refused: &AtomicBool) {
+/// Puts the calling thread in `SCHED_FIFO` at `priority` (1–99), or says why it could not (no
+/// `CAP_SYS_NICE` and an `RLIMIT_RTPRIO` below `priority`): the thread then keeps its policy.
+pub fn set_thread_realtime(priority: u8) -> Result<(), String> {
     use thread_priority::{
         RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
     let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
-    let set = ThreadPriorityValue::try_from(priority)
-        .map_err(|e| e.to_string())
-        .and_then(|p| {
-            set_thread_priority_and_policy(
-                thread_native_id(),
-                ThreadPriority::Crossplatform(p),
-                fifo,
-            )
-            .map_err(|e| format!("{e:?}"))
-        });
-    match set {
+    let p = ThreadPriorityValue::try_from(priority).map_err(|e| e.to_string())?;
+    set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(p), fifo)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// [`set_thread_realtime`], logging the first refusal (`refused` remembers it).
+fn set_realtime(priority: u8, refused: &AtomicBool) {
+    match set_thread_realtime(priority) {
         Ok(()) => debug!(priority, "media thread at real-time priority (SCHED_FIFO)"),
         Err(e) if !refused.swap(true, Ordering::Relaxed) => warn!(
             priority,
