@@ -267,7 +267,7 @@ impl MediaEngine {
                     .spawn(move || {
                         // A refusal here is the workers' to report (they started first).
                         if let Some(priority) = realtime {
-                            set_realtime(priority, &AtomicBool::new(true));
+                            let _ = set_thread_realtime(priority);
                         }
                         rt.block_on(run)
                     });
