@@ -15,9 +15,12 @@
 //! subsystem runs and the web listener is bound, keeps `STATUS=` up to date (the address and
 //! how many gateways are up), says `STOPPING=1` when a stop begins (`RELOADING=1` for the front
 //! panel's restart, which `exec`s in the same process and says `READY=1` again) and feeds the
-//! watchdog. The stop fits in the unit's `TimeoutStopSec=30`: [`DRAIN`] (20 s) for in-flight
-//! requests and open recordings together, then at most 2 s for WebSocket sessions to flush, the
-//! last commit, and at most 2 s for the runtime's tasks (`cli::serve`).
+//! watchdog. The stop fits in the unit's `TimeoutStopSec=30` unless phone recordings are open:
+//! [`DRAIN`] (20 s) for in-flight requests, then at most 2 s for WebSocket sessions to flush,
+//! the last commit, and at most 2 s for the runtime's tasks (`cli::serve`). Open recordings are
+//! all stored, however long that takes, as long as one is stored at least every [`DRAIN`]; each
+//! one stored says `EXTEND_TIMEOUT_USEC` (one more [`DRAIN`] and 10 s), so systemd waits for a
+//! stop that is still moving (1,000 ten-minute recordings are 9.6 GB to seal and store).
 
 use std::future::Future;
 use std::path::Path;
@@ -82,9 +85,10 @@ impl From<OpenError> for Error {
     }
 }
 
-/// How long shutdown waits for in-flight requests (and, at the same time, for recordings still
-/// open to be stored) before giving up on them. With the steps after it the whole stop takes at
-/// most about 24 s: inside systemd's `TimeoutStopSec=30` with room to spare.
+/// How long shutdown waits for in-flight requests before giving up on them, and for the next
+/// open recording to be stored (the stop waits for all of them while they keep coming). With
+/// the steps after it a stop with no recording open takes at most about 24 s: inside systemd's
+/// `TimeoutStopSec=30` with room to spare.
 pub const DRAIN: Duration = Duration::from_secs(20);
 
 /// The core's settings from the configuration file's.
@@ -339,7 +343,9 @@ async fn run(
             web.begin_shutdown();
             web.core().clients().server_down("shutdown");
             tokio::spawn(async move {
-                stations.shutdown(DRAIN).await;
+                stations
+                    .shutdown(DRAIN, |n| stop_progress(&status, n))
+                    .await;
                 let _ = stations_tx.send(());
             });
             let _ = stopped_tx.send(true);
@@ -384,7 +390,7 @@ async fn run(
     }
     if stations_done.await.is_err() {
         // Stopped without the signal (the listener failed): shut the stations down now.
-        stations.shutdown(DRAIN).await;
+        stations.shutdown(DRAIN, |n| stop_progress(status, n)).await;
     }
     // WebSocket sessions close after server_down; wait a little for them to flush.
     let mut tick = interval(Duration::from_millis(20));
@@ -434,6 +440,13 @@ pub(crate) fn certificate(
         }
     }
     Ok(Certificate::self_signed(&data_dir.join("tls"), &names)?)
+}
+
+/// A recording stored during the stop: the stop is still moving, so the service manager waits
+/// for one more [`DRAIN`] (and the steps after it) from now.
+fn stop_progress(status: &StatusLine, stored: u64) {
+    let text = format!("stopping: {stored} open recordings stored");
+    status.extend_stop(DRAIN + Duration::from_secs(10), &text);
 }
 
 /// Serves until shutdown begins, then allows [`DRAIN`] for in-flight requests.

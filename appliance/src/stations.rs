@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use codecs::g711::Law;
 use gateway_control::model::{Command, GatewayId, LineId};
-use offhook_domain::accept::Recording;
 use offhook_domain::db::messages as store;
 use offhook_domain::db::{Db, users};
 use offhook_domain::{Event, LineView, LiveStreamId, VoiceMessaging, intercom};
@@ -42,29 +41,29 @@ use crate::gateways::Gateways;
 use crate::sip::SipLines;
 
 mod dial_in;
+mod stop;
+mod to_core;
+
+pub use stop::Drained;
 
 /// The subsystem's handle, held by the server.
 #[derive(Debug)]
 pub struct Stations {
     /// Asks the task to shut the stations down; answered once every recording is stored.
-    shutdown: mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>,
+    shutdown: mpsc::UnboundedSender<stop::Stop>,
 }
 
 impl Stations {
     /// The appliance is shutting down: recordings in progress stop and are stored (as
     /// messages, `StopReason::Shutdown`), rings stop, record requests still ringing fail.
-    /// Returns once that is done, or after `limit`.
-    pub async fn shutdown(&self, limit: Duration) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.shutdown.send(tx).is_err() {
-            return;
+    /// Returns once that is done, or once `stall` passes with no recording stored
+    /// ([`stop::wait_stored`]); `on_progress` hears the count stored so far each time it grows.
+    pub async fn shutdown(&self, stall: Duration, on_progress: impl FnMut(u64)) -> Drained {
+        let (request, done, stored) = stop::Stop::new();
+        if self.shutdown.send(request).is_err() {
+            return Drained::Stored;
         }
-        if tokio::time::timeout(limit, rx).await.is_err() {
-            warn!(
-                ?limit,
-                "recordings still open at shutdown were not all stored in time"
-            );
-        }
+        stop::wait_stored(done, stored, stall, on_progress).await
     }
 }
 
@@ -393,10 +392,12 @@ async fn run(
     ),
     (configured, lines, sip, trunks): Sources,
     mut events: mpsc::UnboundedReceiver<Event>,
-    mut shutdown: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
+    mut shutdown: mpsc::UnboundedReceiver<stop::Stop>,
 ) {
-    // Set once shutdown began: answered when no recording is left to store.
-    let mut closing: Option<tokio::sync::oneshot::Sender<()>> = None;
+    // Set once shutdown began: answered when no recording is left to store; `finished`
+    // counts the outputs stored since then.
+    let mut closing: Option<stop::Stop> = None;
+    let mut finished = 0u64;
     let mut config = StationConfig::default();
     config.media_address(media_address);
     if let Err(e) = config.ports(media_ports) {
@@ -497,23 +498,30 @@ async fn run(
             &mut tasks,
         )
         .await;
-        while tasks.try_join_next().is_some() {}
+        while tasks.try_join_next().is_some() {
+            finished += 1;
+        }
+        if let Some(stop) = &closing {
+            stop.stored
+                .send_if_modified(|n| std::mem::replace(n, finished) != finished);
+        }
         if closing.is_some()
             && !manager.is_capturing()
             && tasks.is_empty()
-            && let Some(done) = closing.take()
+            && let Some(stop) = closing.take()
         {
-            let _ = done.send(());
+            let _ = stop.done.send(());
             info!("stations shut down; every recording stored");
         }
         let deadline = manager.poll_timeout();
         tokio::select! {
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => finished += 1,
             request = shutdown.recv(), if closing.is_none() => {
-                if let Some(done) = request {
+                if let Some(stop) = request {
                     info!("stations shutting down");
                     manager.shutdown(now());
-                    closing = Some(done);
+                    finished = 0;
+                    closing = Some(stop);
                 }
             }
             event = gateway_events.recv() => match event {
@@ -667,61 +675,11 @@ async fn drain(
             }
             other => {
                 if let Some(other) = dial_in::answer(core, other, answers, tasks) {
-                    output_to_core(core, other, tasks);
+                    to_core::output(core, other, tasks);
                 }
             }
         }
     }
-}
-
-/// Hands an output to the core (off the station task: storing a recording takes fsyncs), as
-/// one of `tasks`, which shutdown waits for.
-fn output_to_core(core: &VoiceMessaging, output: Output, tasks: &mut tokio::task::JoinSet<()>) {
-    let core = core.clone();
-    tasks.spawn(async move {
-        match output {
-            Output::Recorded {
-                request,
-                user,
-                to,
-                file,
-                speech,
-                reason,
-                ..
-            } => {
-                let to: Vec<Uuid> = to.into_iter().map(uuid).collect();
-                let recording = Recording {
-                    file,
-                    speech: Some(speech),
-                };
-                let request = request.map(|RequestId(id)| id);
-                match core
-                    .accept_phone_recording(request, uuid(user), to, recording)
-                    .await
-                {
-                    Ok(a) => info!(message_id = %a.id, ?reason, "recording stored"),
-                    Err(e) => warn!(error = %e, "recording not stored"),
-                }
-            }
-            Output::RecordFailed { request, reason } => core.recording_failed(request.0, reason),
-
-            Output::Played { user, message } => {
-                let (u, m) = (uuid(user), Uuid::from_bytes(message.0));
-                if let Err(e) = core.mark_played(u, m).await {
-                    warn!(error = %e, "cannot mark a message played");
-                }
-            }
-            Output::Deleted { user, message } => {
-                let (u, m) = (uuid(user), Uuid::from_bytes(message.0));
-                if let Err(e) = core.delete_for(u, m).await {
-                    warn!(error = %e, "cannot delete a message");
-                }
-            }
-            // Handled in order by `drain`, never here.
-            Output::LiveBuffer { .. } | Output::LiveEnd { .. } | Output::Capturing { .. } => {}
-            other => warn!(?other, "an output the appliance does not handle"),
-        }
-    });
 }
 
 /// The trunks' counter family at `/metrics`.

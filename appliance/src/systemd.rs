@@ -57,6 +57,9 @@ pub enum State<'a> {
     Watchdog,
     /// `STATUS=...`: one line of free text for `systemctl status` (line breaks become spaces).
     Status(&'a str),
+    /// `EXTEND_TIMEOUT_USEC=...`: the start, or the stop, is still moving: the service manager
+    /// waits this much longer (from now) before it gives up on it (systemd 236 and later).
+    ExtendTimeout(Duration),
 }
 
 impl State<'_> {
@@ -67,6 +70,9 @@ impl State<'_> {
             Self::Reloading => out.extend_from_slice(b"RELOADING=1"),
             Self::Stopping => out.extend_from_slice(b"STOPPING=1"),
             Self::Watchdog => out.extend_from_slice(b"WATCHDOG=1"),
+            Self::ExtendTimeout(by) => {
+                out.extend_from_slice(format!("EXTEND_TIMEOUT_USEC={}", by.as_micros()).as_bytes());
+            }
             Self::Status(text) => {
                 out.extend_from_slice(b"STATUS=");
                 let text = cut(text, STATUS_MAX);
@@ -348,6 +354,15 @@ impl StatusLine {
     pub fn finish(&self, state: State<'_>, text: &str) {
         self.say(Some(state), text, true);
     }
+
+    /// A stop that is still moving: `EXTEND_TIMEOUT_USEC` for `by` with `STATUS=text`, sent
+    /// after [`Self::finish`] too (it says how the stop goes, and cannot be a stale update).
+    pub fn extend_stop(&self, by: Duration, text: &str) {
+        let mut said = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        said.last = text.to_owned();
+        self.notify
+            .notify(&[State::ExtendTimeout(by), State::Status(text)]);
+    }
 }
 
 #[cfg(test)]
@@ -504,6 +519,10 @@ mod tests {
         line.finish(State::Stopping, "shutting down");
         line.set("serving; 0 of 1 gateways up");
         line.finish(State::Stopping, "again");
+        line.extend_stop(
+            Duration::from_secs(30),
+            "shutting down: 12 recordings stored",
+        );
         let mut got = Vec::new();
         let mut buf = [0; 4096];
         while let Ok(n) = listener.recv(&mut buf) {
@@ -516,6 +535,7 @@ mod tests {
                 "READY=1\nSTATUS=serving\n",
                 "STATUS=serving; 1 of 1 gateways up\n",
                 "STOPPING=1\nSTATUS=shutting down\n",
+                "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=shutting down: 12 recordings stored\n",
             ]
         );
     }
