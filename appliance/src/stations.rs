@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::config::media::{ephemeral_overlap, kernel_port_ranges};
 use crate::config::{Config, StationPlace};
 use crate::gateways::Gateways;
 use crate::sip::SipLines;
@@ -64,6 +65,26 @@ impl Stations {
             return Drained::Stored;
         }
         stop::wait_stored(done, stored, stall, on_progress).await
+    }
+}
+
+/// Warns when `media.rtp_ports` hands out ports the kernel may also give to any socket bound
+/// to port 0 (a call given one that is taken fails to open its media).
+fn warn_if_ephemeral(rtp: &std::ops::RangeInclusive<u16>) {
+    let read = |f: &str| std::fs::read_to_string(format!("/proc/sys/net/ipv4/{f}"));
+    let Ok(ephemeral) = read("ip_local_port_range") else {
+        return;
+    };
+    let reserved = kernel_port_ranges(&read("ip_local_reserved_ports").unwrap_or_default());
+    for e in kernel_port_ranges(&ephemeral) {
+        if let Some(o) = ephemeral_overlap(rtp, &e, &reserved) {
+            warn!(
+                rtp_ports = ?rtp, ephemeral = ?e, overlap = ?o,
+                "media.rtp_ports overlaps the kernel's ephemeral ports: another program may take \
+                 an RTP port, and a call given it fails (use ports below the ephemeral range, or \
+                 reserve them with net.ipv4.ip_local_reserved_ports)"
+            );
+        }
     }
 }
 
@@ -400,6 +421,7 @@ async fn run(
     let mut finished = 0u64;
     let mut config = StationConfig::default();
     config.media_address(media_address);
+    warn_if_ephemeral(&media_ports);
     if let Err(e) = config.ports(media_ports) {
         warn!(error = %e, "media.rtp_ports refused by the station manager; using its default");
     }

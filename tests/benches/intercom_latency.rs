@@ -272,7 +272,9 @@ fn main() {
         "T too long to code indices"
     );
     let (mgcp, gw_port) = (free_udp_port(), free_udp_port());
-    let server_ports = format!("30000-{}", 30_000 + 4 * u32::from(n) + 100);
+    // Below the kernel's ephemeral ports (32768 up), as the appliance's default range is: a
+    // socket bound to port 0 elsewhere would otherwise take an RTP port now and then.
+    let server_ports = format!("16384-{}", 16_384 + 4 * u32::from(n) + 100);
     // RT_PRIO: the media engine's `realtime_priority` (unset: the appliance's default).
     let engine_prio = std::env::var("RT_PRIO")
         .ok()
@@ -710,4 +712,18 @@ fn main() {
         *reasons.entry(r.to_owned()).or_default() += 1;
     }
     println!("recordings stored, by why they ended: {reasons:?}");
+    // Any recording that started and was not stored, and why.
+    let log = server.log_text();
+    let started = log.matches("recording from a phone").count();
+    let failed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("recording not stored") || l.contains("record request failed"))
+        .collect();
+    println!(
+        "recordings started {started}, not stored {}{}",
+        failed.len(),
+        failed
+            .first()
+            .map_or(String::new(), |l| format!(" (first: {l})"))
+    );
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tracing::info;
 use uuid::Uuid;
 
 use crate::VoiceMessaging;
@@ -311,9 +312,11 @@ impl VoiceMessaging {
 
     /// Record request `request` failed (no answer, gateway down, nothing said…).
     pub fn recording_failed(&self, request: u64, reason: impl Into<String>) {
+        let reason = reason.into();
+        info!(request, %reason, "record request failed");
         self.0
             .phones
-            .set_status(request, RecordStatus::Failed(reason.into()));
+            .set_status(request, RecordStatus::Failed(reason));
     }
 
     /// A live stream from `from` begins: the recipients with phones get it rung and then played

@@ -75,3 +75,84 @@ fn port_range(v: &str) -> Result<RangeInclusive<u16>, Error> {
         )
     })
 }
+
+/// What `rtp` shares with the ports the kernel hands to sockets bound to port 0 (`ephemeral`,
+/// from `net.ipv4.ip_local_port_range`) that are not set aside (`reserved`, from
+/// `net.ipv4.ip_local_reserved_ports`): any program on the machine may then take one of those
+/// ports, and the call given it fails to open its media ("Address already in use"). `None`
+/// when there is no such port.
+pub fn ephemeral_overlap(
+    rtp: &RangeInclusive<u16>,
+    ephemeral: &RangeInclusive<u16>,
+    reserved: &[RangeInclusive<u16>],
+) -> Option<RangeInclusive<u16>> {
+    let lo = (*rtp.start()).max(*ephemeral.start());
+    let hi = (*rtp.end()).min(*ephemeral.end());
+    if lo > hi {
+        return None;
+    }
+    // The first port of lo..=hi that no reserved range covers, and the last.
+    let free = |p: &u16| !reserved.iter().any(|r| r.contains(p));
+    let first = (lo..=hi).find(free)?;
+    let last = (lo..=hi).rev().find(free)?;
+    Some(first..=last)
+}
+
+/// The ranges of `net.ipv4.ip_local_port_range` ("32768\t60999") or
+/// `net.ipv4.ip_local_reserved_ports` ("16384-32767,40000"); what does not parse is left out.
+pub fn kernel_port_ranges(text: &str) -> Vec<RangeInclusive<u16>> {
+    let port = |s: &str| s.trim().parse::<u16>().ok();
+    if let Some((a, b)) = text.trim().split_once(char::is_whitespace) {
+        return port(a)
+            .zip(port(b))
+            .map(|(a, b)| a..=b)
+            .into_iter()
+            .collect();
+    }
+    text.split(',')
+        .filter_map(|r| match r.split_once('-') {
+            Some((a, b)) => port(a).zip(port(b)).map(|(a, b)| a..=b),
+            None => port(r).map(|p| p..=p),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_port_ranges_parse() {
+        assert_eq!(kernel_port_ranges("32768\t60999\n"), [32768..=60999]);
+        assert_eq!(
+            kernel_port_ranges("16384-32767,40000\n"),
+            [16384..=32767, 40000..=40000]
+        );
+        assert_eq!(kernel_port_ranges("\n"), []);
+        assert_eq!(kernel_port_ranges("x-y,7"), [7..=7]);
+    }
+
+    #[test]
+    fn rtp_ports_among_the_ephemeral_ones_are_found_unless_reserved() {
+        let ephemeral = 32768..=60999;
+        // The default range stops below the ephemeral ports.
+        assert_eq!(ephemeral_overlap(&(16384..=32767), &ephemeral, &[]), None);
+        assert_eq!(
+            ephemeral_overlap(&(30000..=42100), &ephemeral, &[]),
+            Some(32768..=42100)
+        );
+        assert_eq!(
+            ephemeral_overlap(&(30000..=42100), &ephemeral, &[30000..=42100]),
+            None
+        );
+        // Partly reserved: what is left, from its first free port to its last.
+        assert_eq!(
+            ephemeral_overlap(&(30000..=42100), &ephemeral, &[32768..=40000]),
+            Some(40001..=42100)
+        );
+        assert_eq!(
+            ephemeral_overlap(&(60000..=65000), &ephemeral, &[]),
+            Some(60000..=60999)
+        );
+    }
+}
