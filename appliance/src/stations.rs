@@ -58,7 +58,7 @@ impl Stations {
     /// The appliance is shutting down: recordings in progress stop and are stored (as
     /// messages, `StopReason::Shutdown`), rings stop, record requests still ringing fail.
     /// Returns once that is done, or once `stall` passes with no recording stored
-    /// ([`stop::wait_stored`]); `on_progress` hears the count stored so far each time it grows.
+    /// (see `stop`); `on_progress` hears the count stored so far each time it grows.
     pub async fn shutdown(&self, stall: Duration, on_progress: impl FnMut(u64)) -> Drained {
         let (request, done, stored) = stop::Stop::new();
         if self.shutdown.send(request).is_err() {

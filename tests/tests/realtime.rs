@@ -48,22 +48,30 @@ fn threads(pid: u32) -> Vec<Thread> {
     .collect()
 }
 
-/// The server's threads once the media engine's workers are up.
-fn engine_started(server: &Server) -> Vec<Thread> {
+/// The server's threads once the media engine's workers (one per core) and its loop are up,
+/// and, with `fifo`, once every one of them is in `SCHED_FIFO` at that priority: a thread is
+/// named as it starts and takes its policy a moment later.
+fn engine_started(server: &Server, fifo: Option<u32>) -> Vec<Thread> {
     let pid = server.pid().expect("running");
-    wait_for("the media engine's workers", || {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    wait_for("the media engine's workers and loop", || {
         let t = threads(pid);
-        t.iter().any(|t| t.name == "media").then_some(t)
+        let media: Vec<_> = t.iter().filter(|t| is_media(t)).collect();
+        let settled =
+            fifo.is_none_or(|p| media.iter().all(|t| (t.policy, t.rt_priority) == (FIFO, p)));
+        (media.len() == cores + 1 && settled).then_some(t)
     })
+}
+
+fn is_media(t: &Thread) -> bool {
+    t.name == "media" || t.name == "media-engine"
 }
 
 #[test]
 fn media_workers_run_sched_fifo_and_nothing_else_does() {
     let server = Server::start("");
-    let all = engine_started(&server);
-    let (media, rest): (Vec<_>, Vec<_>) = all
-        .iter()
-        .partition(|t| t.name == "media" || t.name == "media-engine");
+    let all = engine_started(&server, Some(10));
+    let (media, rest): (Vec<_>, Vec<_>) = all.iter().partition(|t| is_media(t));
     // One worker per core, and the engine's own loop.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     assert_eq!(media.len(), cores + 1, "{all:?}");
@@ -81,7 +89,7 @@ fn media_workers_run_sched_fifo_and_nothing_else_does() {
 #[test]
 fn realtime_priority_is_a_setting() {
     let server = Server::start_with_media(&media("realtime_priority = 20"), Vec::new(), "");
-    let all = engine_started(&server);
+    let all = engine_started(&server, Some(20));
     let workers: Vec<_> = all.iter().filter(|t| t.name == "media").collect();
     assert!(!workers.is_empty());
     for t in workers {
@@ -92,7 +100,7 @@ fn realtime_priority_is_a_setting() {
 #[test]
 fn zero_keeps_the_normal_policy() {
     let server = Server::start_with_media(&media("realtime_priority = 0"), Vec::new(), "");
-    let all = engine_started(&server);
+    let all = engine_started(&server, None);
     for t in &all {
         assert!(!real_time(t), "{t:?}");
     }
@@ -110,7 +118,14 @@ fn refused_real_time_is_said_once_and_the_appliance_serves() {
     ];
     let launcher = launcher.map(String::from);
     let server = Server::start_with_media(&media(""), launcher.to_vec(), "");
-    let all = engine_started(&server);
+    // Every worker has tried (and been refused) once the warning is out.
+    wait_for("the refusal", || {
+        server
+            .log_text()
+            .contains("SCHED_FIFO refused")
+            .then_some(())
+    });
+    let all = engine_started(&server, None);
     for t in &all {
         assert!(!real_time(t), "{t:?}");
     }
