@@ -58,14 +58,14 @@ pub fn wav_duration_ms(path: &Path) -> u64 {
     u64::from(r.duration()) * 1000 / u64::from(spec.sample_rate)
 }
 
-/// A range of 200 ports unlikely to be used by another test running in parallel (tests that
-/// run a server and a gateway simulator each give them their own RTP range), as `"A-B"`.
+/// 200 ports (`"A-B"`) another test in parallel is unlikely to use (a server and a gateway
+/// simulator each take a range), never among the ephemeral ports a port-0 socket may hold.
 pub fn rtp_ports() -> String {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Spread over 20000-59999 by process and by call.
-    let slot = (u32::from(NEXT.fetch_add(1, Ordering::Relaxed)) + std::process::id() * 7) % 200;
-    let base = 20_000 + slot * 200;
+    // Spread over 16384-32583 by process and by call, below the ephemeral ports (32768 up).
+    let slot = (u32::from(NEXT.fetch_add(1, Ordering::Relaxed)) + std::process::id() * 7) % 81;
+    let base = 16_384 + slot * 200;
     format!("{base}-{}", base + 199)
 }
 
