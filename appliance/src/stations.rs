@@ -45,8 +45,6 @@ mod dial_in;
 mod stop;
 mod to_core;
 
-pub use stop::Drained;
-
 /// The subsystem's handle, held by the server.
 #[derive(Debug)]
 pub struct Stations {
@@ -57,14 +55,13 @@ pub struct Stations {
 impl Stations {
     /// The appliance is shutting down: recordings in progress stop and are stored (as
     /// messages, `StopReason::Shutdown`), rings stop, record requests still ringing fail.
-    /// Returns once that is done, or once `stall` passes with no recording stored
-    /// (see `stop`); `on_progress` hears the count stored so far each time it grows.
-    pub async fn shutdown(&self, stall: Duration, on_progress: impl FnMut(u64)) -> Drained {
+    /// Returns once that is done, or once `stall` passes with no recording stored (logged;
+    /// see `stop`); `on_progress` hears the count stored so far each time it grows.
+    pub async fn shutdown(&self, stall: Duration, on_progress: impl FnMut(u64)) {
         let (request, done, stored) = stop::Stop::new();
-        if self.shutdown.send(request).is_err() {
-            return Drained::Stored;
+        if self.shutdown.send(request).is_ok() {
+            stop::wait_stored(done, stored, stall, on_progress).await;
         }
-        stop::wait_stored(done, stored, stall, on_progress).await
     }
 }
 

@@ -26,9 +26,9 @@ pub(crate) struct Stop {
     pub(super) stored: watch::Sender<u64>,
 }
 
-/// How the wait for a stop ended.
+/// How the wait for a stop ended (the stall is logged where it happens; the tests read this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drained {
+pub(super) enum Drained {
     /// Nothing is left to store (or the station task is gone).
     Stored,
     /// `stall` passed with nothing stored; what is left is not waited for.
