@@ -74,6 +74,9 @@ pub enum Error {
     /// The HTTPS certificate could not be loaded or made.
     #[error("https: {0}")]
     Tls(#[from] offhook_web::tls::Error),
+    /// Federation could not start (its credentials could not be read).
+    #[error("{0}")]
+    Federation(String),
 }
 
 impl From<OpenError> for Error {
@@ -248,6 +251,15 @@ async fn run(
     .await?;
     let stations = crate::stations::start(&core, gateways.clone(), &config, sip_lines).await;
     core.start().await?;
+    // Joins in the background: this site is served while NATS is unreachable.
+    let federation = match config.federation.clone() {
+        Some(f) => Some(
+            offhook_federation::start(core.clone(), f)
+                .await
+                .map_err(Error::Federation)?,
+        ),
+        None => None,
+    };
     let web = Web::new(core.clone(), web_config, gateways.clone());
     let _panel = panel.map(|p| p.running(web.clone(), gateways.clone(), &config, panel_stop));
     if let Some(ring) = crate::logging::ring() {
@@ -391,6 +403,10 @@ async fn run(
     if stations_done.await.is_err() {
         // Stopped without the signal (the listener failed): shut the stations down now.
         stations.shutdown(DRAIN, |n| stop_progress(status, n)).await;
+    }
+    // What was not forwarded yet waits in the outbox for the next start.
+    if let Some(f) = federation {
+        f.shutdown().await;
     }
     // WebSocket sessions close after server_down; wait a little for them to flush.
     let mut tick = interval(Duration::from_millis(20));

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod binary;
-
 pub use binary::{check_fresh, offhook_bin};
 
 pub mod audio;
+pub mod nats;
 pub mod netns;
 pub mod spoof;
 pub use spoof::spoof_udp;

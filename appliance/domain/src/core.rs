@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     /// Retention and quota as now in force ([`crate::settings`]): the config's, or the
     /// console's.
     pub(crate) settings: crate::settings::LiveSettings,
+    /// The federation link's state ([`crate::federation`]).
+    pub(crate) federation: crate::federation::Status,
 }
 
 impl std::fmt::Debug for VoiceMessaging {
@@ -108,6 +110,7 @@ impl VoiceMessaging {
             events: Bus::default(),
             phones: Phones::default(),
             last_sweep: crate::health::LastSweep::default(),
+            federation: crate::federation::Status::default(),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
             ),

@@ -21,6 +21,7 @@ pub mod db;
 pub mod devices;
 mod directory;
 pub mod events;
+pub mod federation;
 pub mod health;
 pub mod intercom;
 pub mod limits;

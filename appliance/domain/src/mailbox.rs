@@ -81,7 +81,8 @@ impl VoiceMessaging {
         Ok((view, self.0.db.paths().media.join(file)))
     }
 
-    /// Looks up recipients by username: duplicates are dropped (the list comes back sorted by
+    /// Looks up recipients by username (`name`, or `name@site` for a user of another site that
+    /// the federation directory lists): duplicates are dropped (the list comes back sorted by
     /// name, then as ids), and the first unknown name (or a name that is not a person) refuses
     /// the whole list.
     pub async fn resolve(&self, mut names: Vec<String>) -> Result<Vec<Uuid>, ResolveError> {
@@ -95,7 +96,7 @@ impl VoiceMessaging {
                     .into_iter()
                     .map(|n| {
                         let id = users::by_name(c, &n)?
-                            .filter(|u| u.kind == "user")
+                            .filter(|u| u.kind == "user" || u.kind == "remote")
                             .map(|u| u.id);
                         Ok(id.ok_or(n))
                     })

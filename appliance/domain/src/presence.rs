@@ -40,9 +40,18 @@ impl VoiceMessaging {
         });
     }
 
-    /// Whether `user` has a live session.
+    /// Whether `user` has a live session (here, or at their own site for a user of another
+    /// site).
     pub fn is_online(&self, user: Uuid) -> bool {
-        self.0.clients.is_online(user)
+        self.0.clients.is_online(user) || self.0.federation.remote_online(user)
+    }
+
+    /// The status `user` set, while online.
+    pub fn status_of(&self, user: Uuid) -> Option<String> {
+        self.0
+            .clients
+            .status(user)
+            .or_else(|| self.0.federation.remote_status(user))
     }
 
     fn went(&self, user: Uuid, username: &str, online: bool) {

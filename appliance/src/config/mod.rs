@@ -10,9 +10,9 @@
 //! `mgcp.max_outstanding`); the protocol sections build their core's `Config` through its
 //! validated setters, so the core's own limits are reported against the key too.
 //!
-//! The sections of parts not built yet ([`NOT_BUILT`]:
-//! `[federation]`) are *not* errors: CONTRACT.md's example config
-//! holds them and `offhook serve` must start with it, and an owner who writes them ahead of the
+//! The sections of parts not built yet ([`NOT_BUILT`], none today; `[federation]` was one until
+//! issue 24) are *not* errors: CONTRACT.md's example config may hold them and `offhook serve`
+//! must start with it, and an owner who writes them ahead of the
 //! part should not have to delete them again when it ships. They are listed in
 //! [`Config::not_built`] and [`Config::warn_not_built`] logs a warning naming each at start-up,
 //! so nobody believes them in force. Their keys are not checked, as nothing defines them yet.
@@ -20,6 +20,7 @@
 mod check;
 pub mod clients;
 pub mod dhcp;
+pub mod federation;
 pub mod gateway;
 pub mod http;
 pub mod lcd;
@@ -166,11 +167,12 @@ pub const SECTIONS: &[(&str, Shape)] = &[
     ("provisioning", Shape::Table(provisioning::KEYS)),
     ("sip", Shape::Table(sip::KEYS)),
     ("lcd", Shape::Table(lcd::KEYS)),
+    ("federation", Shape::Table(federation::KEYS)),
 ];
 
 /// Sections of parts not built yet: accepted, and warned about at start-up (see the module
 /// docs for why they are not errors).
-pub const NOT_BUILT: &[&str] = &["federation"];
+pub const NOT_BUILT: &[&str] = &[];
 
 /// A configuration error, naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -291,6 +293,8 @@ pub struct Config {
     pub sip: Sip,
     /// `[lcd]`, when it names LCDd's address: the front panel.
     pub lcd: Option<lcd::Lcd>,
+    /// `[federation]`, when the file has it: this site's part in the federation.
+    pub federation: Option<offhook_federation::Config>,
     /// Sections of parts not built yet that the file holds ([`NOT_BUILT`]).
     pub not_built: Vec<&'static str>,
 }
@@ -328,6 +332,7 @@ struct Raw {
     sip: sip::Raw,
     #[serde(default)]
     lcd: lcd::Raw,
+    federation: Option<federation::Raw>,
 }
 
 /// Checks a file's keys, then reads its values.
@@ -402,6 +407,7 @@ impl Config {
             provisioning: Provisioning::build(u.provisioning)?,
             sip: Sip::build(u.sip, d.sip)?,
             lcd: lcd::Lcd::build(u.lcd)?,
+            federation: federation::build(u.federation)?,
             not_built,
         })
     }

@@ -355,7 +355,10 @@ servers = ["nats://127.0.0.1:4222"]
     let c = Config::parse("contract.toml", text).unwrap();
     assert_eq!(c.megaco.listen.to_string(), "127.0.0.1:2944");
     assert_eq!(c.gateways[1].mid.as_deref(), Some("mg1"));
-    assert_eq!(c.not_built, ["federation"]);
+    assert!(c.not_built.is_empty());
+    let f = c.federation.as_ref().expect("[federation] is read");
+    assert_eq!(f.site(), "hq");
+    assert_eq!(f.servers(), ["nats://127.0.0.1:4222"]);
     assert_eq!(c.lcd.map(|l| l.server).as_deref(), Some("127.0.0.1:13666"));
     let dhcp = c.dhcp.expect("[dhcp] names an interface");
     assert_eq!(dhcp.interface, "lan0");

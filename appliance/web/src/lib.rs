@@ -274,6 +274,18 @@ async fn health(
         .map(|g| json!({"name": g.name, "protocol": g.protocol, "up": g.up}))
         .collect();
     let mut body = json!({"status": "ok", "gateways": gateways});
+    let federation = app.core().federation();
+    if let Some(site) = federation.site() {
+        let sites: Vec<_> = federation
+            .sites()
+            .into_iter()
+            .map(
+                |(name, at)| json!({"name": name, "last_seen": offhook_domain::clock::rfc3339(at)}),
+            )
+            .collect();
+        body["federation"] =
+            json!({"site": site, "connected": federation.connected(), "sites": sites});
+    }
     let session = app.session_of(&parts);
     if let Some(sip) = app.0.gateways.sip() {
         let mut users: Vec<&str> = sip.contacts.iter().map(|c| c.user.as_str()).collect();
@@ -351,6 +363,10 @@ async fn metrics(State(app): State<Web>, parts: axum::http::request::Parts) -> R
             ),
         ],
     );
+    if core.federation().site().is_some() {
+        let pending = core.outbox_len().await.unwrap_or(0);
+        core.federation().render(&mut text, pending);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -130,7 +130,7 @@ pub(super) async fn contacts(
                     "username": u.username,
                     "display": u.display,
                     "online": app.core().is_online(u.id),
-                    "status": app.core().clients().status(u.id),
+                    "status": app.core().status_of(u.id),
                     "kind": u.kind,
                 })
             })

@@ -163,6 +163,13 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<(), Error> {
     for r in &m.recipients {
         stmt.execute(params![id, r.to_string()])?;
     }
+    // Users of other sites: the message is forwarded to each of their sites (see `remote`).
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO outbox(message_id, site)
+         SELECT r.message_id, u.site FROM recipients r JOIN users u ON u.id = r.user_id
+         WHERE r.message_id = ?1 AND u.kind = 'remote' AND u.site IS NOT NULL",
+    )?
+    .execute([&id])?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO attachments(message_id, n, name, content_type, file, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
@@ -323,7 +330,7 @@ pub fn delete_for(conn: &Connection, me: Uuid, id: Uuid) -> Result<Option<Vec<St
 
 /// Whether anyone still holds message `id`: its sender (until they delete it), or a recipient
 /// who has not deleted their copy of a message they can see (a failed one never reaches them).
-fn held(conn: &Connection, id: &str) -> Result<bool, Error> {
+pub(crate) fn held(conn: &Connection, id: &str) -> Result<bool, Error> {
     Ok(conn
         .prepare_cached(
             "SELECT sender_deleted = 0 OR (status != 'failed' AND EXISTS
@@ -336,7 +343,7 @@ fn held(conn: &Connection, id: &str) -> Result<bool, Error> {
 /// Deletes message `id` (its recipients' rows and attachments with it) and, if its sender was
 /// deleted and named by no other message, their tombstone; returns the files to remove once
 /// this commits.
-fn remove(conn: &Connection, id: &str) -> Result<Vec<String>, Error> {
+pub(crate) fn remove(conn: &Connection, id: &str) -> Result<Vec<String>, Error> {
     let files = files_of(conn, id)?;
     let sender: String = conn
         .prepare_cached("DELETE FROM messages WHERE id = ?1 RETURNING sender")?

@@ -209,4 +209,26 @@ CREATE TABLE dial_in_failures(
     locked_until INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 ",
+    // Federation (issue 24).
+    r"
+-- Users of other sites (kind 'remote'; username NAME@SITE; site names their appliance), as
+-- the federation directory lists them: recipients, senders and contacts like local users, but
+-- they never log in (kind != 'user'). The outbox holds, per message and site, what is still to
+-- be handed to the NATS stream for that site: written in the transaction that stores the
+-- message, removed once JetStream acknowledged it. federation_received holds the ids of the
+-- messages taken from the stream, in the transaction that stores each: a redelivery (an ack
+-- lost in a crash) is acknowledged again and never stored twice, even once its recipients
+-- have deleted it.
+ALTER TABLE users ADD COLUMN site TEXT;
+CREATE INDEX users_site ON users(site) WHERE site IS NOT NULL;
+CREATE TABLE outbox(
+    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    site TEXT NOT NULL,
+    PRIMARY KEY(message_id, site)
+) WITHOUT ROWID;
+CREATE TABLE federation_received(
+    message_id TEXT PRIMARY KEY,
+    received INTEGER NOT NULL
+) WITHOUT ROWID;
+",
 ];

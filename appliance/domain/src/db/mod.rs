@@ -10,6 +10,7 @@ pub mod devices;
 pub mod initial_password;
 pub mod messages;
 pub(crate) mod migrations;
+pub mod remote;
 pub mod secrets;
 pub mod spool;
 pub mod users;

@@ -33,7 +33,8 @@ pub struct User {
     pub display: String,
     /// May manage users.
     pub admin: bool,
-    /// "user" (a person) or "server" (a peer server).
+    /// "user" (a person of this site), "remote" (a person of another site, `name@site`) or
+    /// "server" (a peer server).
     pub kind: String,
     /// Has a live WebSocket session.
     pub online: bool,
@@ -425,7 +426,7 @@ pub fn immediate<T>(
 }
 
 /// A user's contact list: their explicit contacts if they have any, otherwise every other user of
-/// the appliance.
+/// the appliance and every user of the other sites its federation directory lists.
 pub fn contacts(conn: &Connection, owner: Uuid) -> Result<Vec<User>, Error> {
     let explicit: i64 = conn.query_row(
         "SELECT count(*) FROM contacts WHERE owner = ?1",
@@ -440,7 +441,7 @@ pub fn contacts(conn: &Connection, owner: Uuid) -> Result<Vec<User>, Error> {
         // A deleted user's session that outlived them (deleted on the data dir while the server
         // ran) sees nobody.
         format!(
-            "SELECT {COLUMNS} FROM users WHERE kind = 'user' AND id != ?1
+            "SELECT {COLUMNS} FROM users WHERE kind IN ('user', 'remote') AND id != ?1
              AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND kind != 'deleted') ORDER BY username"
         )
     };

@@ -1,0 +1,130 @@
+//! Federation (issue 24) end to end: two appliances, `hq` and `branch`, joined over a real
+//! 3-node NATS JetStream cluster on loopback (Debian's `nats-server`), as CONTRACT.md
+//! configures them (`[federation] site`, `servers`).
+
+use std::time::Duration;
+
+use offhook_tests::nats::NatsCluster;
+use offhook_tests::{Server, http, send_ok, speech_8k, wait_within};
+use serde_json::Value;
+
+/// The config of site `site` on `cluster`, with a 1 s heartbeat so a test sees presence
+/// expire within seconds, and `extra` lines in the section.
+pub fn federation(cluster: &NatsCluster, site: &str, extra: &str) -> String {
+    format!(
+        "[federation]\nsite = \"{site}\"\n{}\nheartbeat = \"1s\"\n{extra}\n",
+        cluster.servers_toml()
+    )
+}
+
+fn contacts(server: &Server, token: &str) -> Vec<Value> {
+    http()
+        .get(format!("{}/api/v1/contacts", server.url))
+        .bearer_auth(token)
+        .send()
+        .ok()
+        .and_then(|r| r.json().ok())
+        .unwrap_or_default()
+}
+
+/// Waits until `token`'s contacts list `name` with `online`.
+fn wait_contact(server: &Server, token: &str, name: &str, online: bool) -> Value {
+    wait_within(
+        &format!("{name} listed with online={online}"),
+        Duration::from_secs(60),
+        || {
+            contacts(server, token)
+                .into_iter()
+                .find(|c| c["username"] == name && c["online"] == online)
+        },
+    )
+}
+
+#[test]
+fn alice_at_hq_sends_to_bob_at_branch() {
+    let cluster = NatsCluster::start(3);
+    let hq = Server::start(&federation(&cluster, "hq", ""));
+    let branch = Server::start(&federation(&cluster, "branch", ""));
+    hq.add_user("alice");
+    branch.add_user("bob");
+    let alice = hq.login("alice");
+    let bob_token = branch.login("bob");
+
+    // The directory: each site lists the other's users, by NAME@SITE, as remote contacts.
+    let bob = wait_contact(&hq, &alice, "bob@branch", false);
+    assert_eq!(bob["kind"], "remote", "{bob}");
+    wait_contact(&branch, &bob_token, "alice@hq", false);
+
+    // Health names the link and the other site.
+    let health = hq.health(None).expect("health");
+    assert_eq!(health["federation"]["site"], "hq", "{health}");
+    assert_eq!(health["federation"]["connected"], true, "{health}");
+    let sites = health["federation"]["sites"].as_array().expect("sites");
+    assert!(
+        sites
+            .iter()
+            .any(|s| s["name"] == "branch" && s["last_seen"].is_string()),
+        "{health}"
+    );
+
+    // Bob online: presence crosses to hq, and a message reaches him at once.
+    let mut listen = branch.listen("bob", &[]);
+    wait_contact(&hq, &alice, "bob@branch", true);
+    let speech = speech_8k();
+    let id = send_ok(&hq, "alice", "bob@branch", &speech);
+    let got = listen.messages_until(&id);
+    let m = got.last().expect("the message");
+    assert_eq!(m["from"], "alice@hq", "{m}");
+    drop(listen);
+    wait_contact(&hq, &alice, "bob@branch", false);
+
+    // Bob offline: a message over REST waits at branch and is his when he comes online.
+    let wav = std::fs::read(&speech).expect("fixture");
+    let r = hq.post_message(&alice, &["bob@branch"], wav);
+    assert!(r.status().is_success(), "POST: {}", r.status());
+    let id2 = r.json::<Value>().expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let stored = wait_within(
+        "the second message at branch",
+        Duration::from_secs(60),
+        || {
+            let list: Vec<Value> = http()
+                .get(format!("{}/api/v1/messages", branch.url))
+                .bearer_auth(&bob_token)
+                .send()
+                .ok()?
+                .json()
+                .ok()?;
+            list.into_iter().find(|m| m["id"] == id2.as_str())
+        },
+    );
+    assert_eq!(stored["from"], "alice@hq");
+    assert_eq!(stored["status"], "ready");
+    let mut later = branch.listen("bob", &[]);
+    later.messages_until(&id2);
+
+    // Its audio plays at branch.
+    let out = tempfile::tempdir().expect("tmp");
+    let wav_out = out.path().join("m.wav");
+    let fetched = branch.client("bob", &["fetch", &id2, "--out", wav_out.to_str().unwrap()]);
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert!(offhook_tests::wav_duration_ms(&wav_out) > 5_000);
+
+    // The counters.
+    assert!(hq.metric("offhook_federation_published_total") >= 2);
+    assert!(branch.metric("offhook_federation_received_total") >= 2);
+    assert_eq!(hq.metric("offhook_federation_pending"), 0);
+
+    // An unknown remote name is refused as any unknown recipient.
+    let unknown = hq.client(
+        "alice",
+        &["send", "--to", "carol@branch", speech.to_str().unwrap()],
+    );
+    assert!(!unknown.status.success());
+}
