@@ -44,7 +44,9 @@ impl NatsCluster {
                 std::fs::create_dir_all(&store).expect("mkdir store");
                 let cluster_block = if n > 1 {
                     format!(
-                        "cluster {{\n  name: offhook\n  listen: 127.0.0.1:{cluster}\n  routes: [{}]\n}}\n",
+                        // no_advertise: clients reach the nodes they are told of, and no other
+                        // (a site cut off through a `Proxy` stays cut off).
+                        "cluster {{\n  name: offhook\n  listen: 127.0.0.1:{cluster}\n  no_advertise: true\n  routes: [{}]\n}}\n",
                         routes.join(", ")
                     )
                 } else {
@@ -146,6 +148,11 @@ impl NatsCluster {
         self.wait_ready(i);
     }
 
+    /// Node `i`'s client port.
+    pub fn client_port(&self, i: usize) -> u16 {
+        self.nodes[i].client
+    }
+
     /// Node `i`'s log so far.
     pub fn log(&self, i: usize) -> String {
         std::fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
@@ -157,5 +164,88 @@ impl Drop for NatsCluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+/// A TCP relay on loopback in front of a NATS node, that a test can cut: every connection
+/// through it is closed and new ones are refused until [`Proxy::restore`], as a site whose
+/// link to NATS fails would see it.
+pub struct Proxy {
+    /// Where clients connect.
+    pub port: u16,
+    state: std::sync::Arc<ProxyState>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    cut: std::sync::atomic::AtomicBool,
+    open: std::sync::Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl Proxy {
+    /// Relays a free loopback port to `target` (`127.0.0.1:PORT`).
+    pub fn start(target: u16) -> Self {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let state = std::sync::Arc::new(ProxyState::default());
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(client) = conn else { continue };
+                if st.cut.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                {
+                    let mut open = st.open.lock().unwrap_or_else(|p| p.into_inner());
+                    for s in [&client, &server] {
+                        if let Ok(c) = s.try_clone() {
+                            open.push(c);
+                        }
+                    }
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ]
+                .into_iter()
+                .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { port, state }
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every connection through it and refuses new ones.
+    pub fn cut(&self) {
+        self.state
+            .cut
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let open = std::mem::take(&mut *self.state.open.lock().unwrap_or_else(|p| p.into_inner()));
+        for s in open {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.state
+            .cut
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }

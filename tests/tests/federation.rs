@@ -121,6 +121,46 @@ fn alice_at_hq_sends_to_bob_at_branch() {
     assert!(branch.metric("offhook_federation_received_total") >= 2);
     assert_eq!(hq.metric("offhook_federation_pending"), 0);
 
+    // Intercom across sites: bob hears alice live, buffer by buffer, then gets it stored.
+    let mut listen = branch.listen("bob", &[]);
+    let live = hq.client(
+        "alice",
+        &[
+            "send",
+            "--live",
+            "--to",
+            "bob@branch",
+            speech.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let stored_id = String::from_utf8_lossy(&live.stdout).trim().to_owned();
+    let mut buffers = 0;
+    let mut ended = false;
+    loop {
+        let e = listen.next_event();
+        match e["event"].as_str() {
+            Some("live") => {
+                assert_eq!(e["from"], "alice@hq", "{e}");
+                buffers += 1;
+            }
+            Some("live_end") => ended = true,
+            Some("message") if e["id"] == stored_id.as_str() => break,
+            _ => {}
+        }
+    }
+    assert!(
+        buffers > 100,
+        "{buffers} live buffers heard before the stored copy"
+    );
+    assert!(ended, "the live stream ended before the stored copy came");
+    assert!(hq.metric("offhook_federation_live_sent_total") >= buffers);
+    drop(listen);
+
     // An unknown remote name is refused as any unknown recipient.
     let unknown = hq.client(
         "alice",

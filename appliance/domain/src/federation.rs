@@ -84,6 +84,17 @@ pub struct Status {
     sites: Mutex<BTreeMap<String, i64>>,
     /// The users of other sites online now, with the status each set.
     remote: Mutex<HashMap<Uuid, Option<String>>>,
+    /// Every user of another site, with their site and bare name (for live audio, looked up
+    /// per buffer).
+    people: Mutex<HashMap<Uuid, (String, String)>>,
+    /// Where live buffers for users of other sites go (the front end's relay).
+    live: Mutex<Option<tokio::sync::mpsc::Sender<LiveOut>>>,
+    /// Live buffers sent to other sites, and dropped because the relay was full.
+    pub live_sent: AtomicU64,
+    /// Live buffers from other sites passed to sessions here.
+    pub live_received: AtomicU64,
+    /// Live buffers dropped (the relay full or the link down).
+    pub live_dropped: AtomicU64,
     /// Messages handed to JetStream and acknowledged by it.
     pub published: AtomicU64,
     /// Messages from other sites stored here.
@@ -204,6 +215,21 @@ impl Status {
                 "Messages that could not be forwarded (their audio was removed first).",
                 &self.dropped,
             ),
+            (
+                "offhook_federation_live_sent_total",
+                "Live intercom buffers sent to users of other sites.",
+                &self.live_sent,
+            ),
+            (
+                "offhook_federation_live_received_total",
+                "Live intercom buffers from other sites passed to sessions here.",
+                &self.live_received,
+            ),
+            (
+                "offhook_federation_live_dropped_total",
+                "Live intercom buffers for other sites dropped (relay full or link down); the stored copy follows.",
+                &self.live_dropped,
+            ),
         ];
         for (name, help, v) in counters {
             let v = v.load(Ordering::Relaxed);
@@ -232,6 +258,22 @@ impl Status {
             u8::from(self.connected())
         );
     }
+}
+
+/// One live intercom buffer (or a stream's end) for the users of one other site.
+#[derive(Debug, Clone)]
+pub struct LiveOut {
+    /// Their site.
+    pub site: String,
+    /// The speaker (a user of this site).
+    pub from: Uuid,
+    /// The speaker's name here.
+    pub from_name: String,
+    /// The recipients at that site, by their bare names.
+    pub to: Vec<String>,
+    /// The `send` object as local sessions get it (`stream`, `seq`, `pcm`, `ms`, `end`, and
+    /// `cut`); its `from` is set by the receiving site.
+    pub object: serde_json::Value,
 }
 
 /// A message to forward, opened: its audio and attachments in clear.
@@ -293,6 +335,100 @@ pub enum ReceiveError {
 }
 
 impl VoiceMessaging {
+    /// Live buffers for users of other sites go to `relay` from now on (at most as many waiting
+    /// as it holds; beyond that they are dropped and counted: live audio does not wait, and the
+    /// stored copy follows).
+    pub async fn set_live_relay(
+        &self,
+        relay: tokio::sync::mpsc::Sender<LiveOut>,
+    ) -> Result<(), db::Error> {
+        let people = self.0.db.read(remote::all).await?;
+        {
+            let mut map = self
+                .0
+                .federation
+                .people
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            *map = people
+                .into_iter()
+                .map(|(id, site, name)| (id, (site, name)))
+                .collect();
+        }
+        *self
+            .0
+            .federation
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(relay);
+        Ok(())
+    }
+
+    /// Sends live `object` from `from` to those of `to` who are users of other sites, one
+    /// relay item per site. Nothing happens without federation.
+    pub(crate) fn relay_live(&self, from: (Uuid, &str), to: &[Uuid], object: &serde_json::Value) {
+        let status = &self.0.federation;
+        let Some(relay) = status
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
+            return;
+        };
+        let mut sites: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        {
+            let people = status.people.lock().unwrap_or_else(|p| p.into_inner());
+            for r in to {
+                if let Some((site, name)) = people.get(r) {
+                    sites.entry(site.clone()).or_default().push(name.clone());
+                }
+            }
+        }
+        for (site, to) in sites {
+            let item = LiveOut {
+                site,
+                from: from.0,
+                from_name: from.1.to_owned(),
+                to,
+                object: object.clone(),
+            };
+            if relay.try_send(item).is_ok() {
+                status.live_sent.fetch_add(1, Ordering::Relaxed);
+            } else {
+                status.live_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Passes a live buffer from `from` (a user of another site, `name@site`) to the online
+    /// sessions of `to` here.
+    pub fn live_from_site(&self, from: (Uuid, &str), to: &[Uuid], object: serde_json::Value) {
+        for r in to {
+            let text: std::sync::Arc<str> = crate::messaging::MessageObject::new(
+                crate::messaging::Action::Send,
+                from.0,
+                *r,
+                object.clone(),
+            )
+            .to_text()
+            .into();
+            self.0.clients.notify(*r, text);
+        }
+        self.0
+            .federation
+            .live_received
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The local users among `names`, as `(name, id)` (for live audio from another site).
+    pub async fn local_users(&self, names: Vec<String>) -> Result<Vec<(String, Uuid)>, db::Error> {
+        self.0
+            .db
+            .read(move |c| remote::local_users(c, &names))
+            .await
+    }
+
     /// The federation link's state.
     pub fn federation(&self) -> &Status {
         &self.0.federation
@@ -316,11 +452,27 @@ impl VoiceMessaging {
             .filter(|p| db::users::valid_username(&p.name))
             .collect();
         let n = people.len();
+        let cache: Vec<(Uuid, String)> = people.iter().map(|p| (p.id, p.name.clone())).collect();
+        let s = site.clone();
         let removed = self
             .0
             .db
-            .write(move |c| remote::set_site(c, &site, &people, now))
+            .write(move |c| remote::set_site(c, &s, &people, now))
             .await?;
+        {
+            let mut map = self
+                .0
+                .federation
+                .people
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, (s, _)| *s != site);
+            map.extend(
+                cache
+                    .into_iter()
+                    .map(|(id, name)| (id, (site.clone(), name))),
+            );
+        }
         info!(users = n, removed, "site directory updated");
         Ok(())
     }
@@ -490,6 +642,9 @@ impl VoiceMessaging {
         .map_err(|e| db::Error::Io(std::io::Error::other(e)))??;
         let (audio_file, audio_bytes, atts) = written.map_err(ReceiveError::DiskFull)?;
         let recipients: Vec<Uuid> = local.iter().map(|(_, u)| *u).collect();
+        let files: Vec<String> = std::iter::once(audio_file.clone())
+            .chain(atts.iter().map(|a| a.file.clone()))
+            .collect();
         let msg = NewMessage {
             id,
             sender: m.sender.id,
@@ -516,7 +671,19 @@ impl VoiceMessaging {
                 remote::mark_received(c, id, now)?;
                 Ok(true)
             })
-            .await?;
+            .await;
+        let stored = match stored {
+            Ok(s) => s,
+            // The sender's GUID is a user of this site's: it never will be stored.
+            Err(db::Error::Invalid(why)) => {
+                remove_files(self, files);
+                return Err(ReceiveError::Invalid(why));
+            }
+            Err(e) => {
+                remove_files(self, files);
+                return Err(e.into());
+            }
+        };
         if !stored {
             // The files just written are copies of the stored message's own (same names, same
             // key and id): nothing to remove.

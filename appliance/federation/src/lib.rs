@@ -12,6 +12,7 @@
 //! | `offhook_bundles` | object store | the sealed bodies over the servers' payload limit; removed once received |
 //! | `offhook_directory` | key-value, key `<site>` | each site's users: `{at_ms, users: [{id, name, display}]}` ([`directory`]) |
 //! | `offhook_presence` | key-value, key `<site>` | who is online there: `{at_ms, online: [{id, status}]}`, published on every change and every heartbeat |
+//! | `offhook.live.<site>` | core NATS subject (not persisted) | live intercom buffers for that site's users ([`live`]) |
 //!
 //! The loop: [`start`] connects (in the background: the appliance serves its own site while
 //! NATS is unreachable), creates what is missing, then runs one task per duty, each retrying
@@ -40,6 +41,7 @@
 
 pub mod config;
 pub mod directory;
+pub mod live;
 mod transport;
 pub mod wire;
 
@@ -183,6 +185,16 @@ async fn run(s: Arc<Shared>, mut events: tokio::sync::mpsc::UnboundedReceiver<Ev
     ));
     tasks.spawn(directory::watch_directory(s.clone(), directory));
     tasks.spawn(directory::watch_presence(s.clone(), presence));
+    let (relay, relayed) = tokio::sync::mpsc::channel(live::QUEUE);
+    match s.core.set_live_relay(relay).await {
+        Ok(()) => {
+            tasks.spawn(live::relay(s.clone(), relayed));
+            tasks.spawn(live::receive(s.clone()));
+        }
+        Err(e) => {
+            warn!(error = %e, "federation: live audio across sites is off: cannot read the directory")
+        }
+    }
     // The core's events: a message made ready may be for another site; a local user's presence
     // is published.
     while let Some(event) = events.recv().await {

@@ -71,7 +71,19 @@ async fn forward_some(s: &Shared, objects: &object_store::ObjectStore) -> Result
         else {
             continue;
         };
-        let (headers, body) = wire::encode(s.config.key(), &m, me, &site)?;
+        let (headers, body) = match wire::encode(s.config.key(), &m, me, &site) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                // It never will be (its header is over the limit): dropped, not retried forever.
+                warn!(message_id = %id, site = %site, error = %e, "federation: message cannot be forwarded; dropped");
+                s.core.federation().dropped.fetch_add(1, Ordering::Relaxed);
+                s.core
+                    .forwarded(id, site)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+        };
         let mut map = HeaderMap::new();
         for (k, v) in headers {
             map.insert(k, v.as_str());

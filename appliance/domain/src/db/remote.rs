@@ -314,6 +314,23 @@ pub fn local_users(conn: &Connection, names: &[String]) -> Result<Vec<(String, U
     Ok(out)
 }
 
+/// Every user of another site: `(id, site, bare name)`.
+pub fn all(conn: &Connection) -> Result<Vec<(Uuid, String, String)>, Error> {
+    let rows: Vec<(String, String, String)> = conn
+        .prepare_cached(
+            "SELECT id, site, username FROM users WHERE kind = 'remote' AND site IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, site, address)| {
+            let name = address.strip_suffix(&format!("@{site}"))?.to_owned();
+            Some((Uuid::parse_str(&id).ok()?, site, name))
+        })
+        .collect())
+}
+
 /// The local users, as the directory publishes them.
 pub fn local_people(conn: &Connection) -> Result<Vec<Person>, Error> {
     let rows: Vec<(String, String, String)> = conn

@@ -27,6 +27,10 @@
 //!  "object": {"stream": "9f2c01ab", "seq": 0, "from": "alice", "pcm": "…", "ms": 20, "end": false}}
 //! ```
 //!
+//! Recipients at another site (`name@site`, with federation) get the same objects through
+//! their own appliance, `from` written `alice@hq` (see the `offhook-federation` crate's `live`
+//! module); a buffer that cannot leave at once is dropped there, and the stored copy follows.
+//!
 //! If the sender's session closes mid-stream (a hang-up), or the stream reaches
 //! `messages.max_duration`, the recipients get a last object with empty `pcm`, `ms: 0`,
 //! `end: true` and `cut: true`.
@@ -158,6 +162,7 @@ pub async fn handle(
             .into();
         core.clients().notify(*r, text);
     }
+    core.relay_live((from.user, from.username), &s.recipients, &forward);
     if let Some(phones) = s.phones {
         core.live_buffer(phones, &p.pcm, p.end);
     }
@@ -232,6 +237,7 @@ pub fn forward_from_phone(
             None => core.clients().notify(*r, text),
         }
     }
+    core.relay_live(from, to, &object);
 }
 
 /// Tells the recipients a stream ended without its `end` buffer.
@@ -246,6 +252,7 @@ fn cut(core: &VoiceMessaging, from: Sender<'_>, id: &StreamTag, seq: u64, recipi
             .into();
         core.clients().notify(*r, text);
     }
+    core.relay_live((from.user, from.username), recipients, &object);
 }
 
 fn resolve_error(e: ResolveError) -> Error {
