@@ -37,6 +37,8 @@ fn arrivals(mut lines: Lines) -> mpsc::Receiver<(String, Instant)> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         loop {
+            // (A recipient's client that hears nothing for 30 s ends the bench: every message
+            // is expected well before.)
             let e = lines.next_event();
             if e["event"] == "message"
                 && let Some(id) = e["id"].as_str()
@@ -88,6 +90,14 @@ fn run(label: &str, hq: &Server, alice: &str, to: &str, audio: &[u8], listen: Li
 }
 
 fn main() {
+    // The listeners' threads wait for more once their run is over, and fail when the servers
+    // stop: only the main thread's panics are said.
+    let say = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            say(info);
+        }
+    }));
     let n: usize = env_or("N", 300);
     let seconds: u32 = env_or("SECONDS", 2);
     let cluster = NatsCluster::start(3);

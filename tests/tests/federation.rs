@@ -168,3 +168,98 @@ fn alice_at_hq_sends_to_bob_at_branch() {
     );
     assert!(!unknown.status.success());
 }
+
+/// A message whose sealed body is over the NATS servers' payload limit (1 MiB) travels through
+/// the object store, attachments and all, byte for byte; and a site that stops publishing has
+/// its users shown offline at the others, with its last-seen time kept.
+#[test]
+fn large_messages_travel_and_a_silent_site_goes_offline() {
+    let cluster = NatsCluster::start(3);
+    let hq = Server::start(&federation(&cluster, "hq", ""));
+    let mut branch = Server::start(&federation(&cluster, "branch", ""));
+    hq.add_user("alice");
+    branch.add_user("bob");
+    let alice = hq.login("alice");
+    wait_contact(&hq, &alice, "bob@branch", false);
+
+    // 3 MiB of attachment that does not compress, and a small one.
+    let mut big = vec![0u8; 3 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let audio = std::fs::read(speech_8k()).expect("fixture");
+    let part = |bytes: Vec<u8>, name: &str, ctype: &str| {
+        reqwest::blocking::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str(ctype)
+            .expect("mime")
+    };
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("to", "bob@branch")
+        .part("audio", part(audio, "m.wav", "audio/wav"))
+        .part(
+            "attachment",
+            part(big.clone(), "scan.bin", "application/octet-stream"),
+        )
+        .part(
+            "attachment",
+            part(b"hello".to_vec(), "note.txt", "text/plain"),
+        );
+    let r = http()
+        .post(format!("{}/api/v1/messages", hq.url))
+        .bearer_auth(&alice)
+        .multipart(form)
+        .send()
+        .expect("POST");
+    assert!(r.status().is_success(), "{}", r.status());
+    let id = r.json::<Value>().expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bob = branch.login("bob");
+    let m = wait_within(
+        "the large message at branch",
+        Duration::from_secs(60),
+        || {
+            let list: Vec<Value> = http()
+                .get(format!("{}/api/v1/messages", branch.url))
+                .bearer_auth(&bob)
+                .send()
+                .ok()?
+                .json()
+                .ok()?;
+            list.into_iter().find(|m| m["id"] == id.as_str())
+        },
+    );
+    assert_eq!(m["attachments"].as_array().map(Vec::len), Some(2), "{m}");
+    let get = |n: u32| {
+        http()
+            .get(format!(
+                "{}/api/v1/messages/{id}/attachments/{n}",
+                branch.url
+            ))
+            .bearer_auth(&bob)
+            .send()
+            .expect("GET attachment")
+            .bytes()
+            .expect("body")
+            .to_vec()
+    };
+    assert!(get(0) == big, "the 3 MiB attachment arrived byte for byte");
+    assert_eq!(get(1), b"hello");
+
+    // bob online, then his appliance dies without a word: hq shows him offline within a few
+    // heartbeats, and keeps when it last heard from branch.
+    let listen = branch.listen("bob", &[]);
+    wait_contact(&hq, &alice, "bob@branch", true);
+    branch.kill9();
+    drop(listen);
+    wait_contact(&hq, &alice, "bob@branch", false);
+    let health = hq.health(None).expect("health");
+    let sites = health["federation"]["sites"].as_array().expect("sites");
+    assert!(sites.iter().any(|s| s["name"] == "branch"), "{health}");
+}
