@@ -161,6 +161,12 @@ fn alice_at_hq_sends_to_bob_at_branch() {
     assert!(hq.metric("offhook_federation_live_sent_total") >= buffers);
     drop(listen);
 
+    // A local user written with this site's name is the local user.
+    hq.add_user("carol");
+    let local = send_ok(&hq, "alice", "carol@hq", &speech);
+    let carol = hq.login("carol");
+    offhook_tests::wait_processed(&hq, &carol, &local);
+
     // An unknown remote name is refused as any unknown recipient.
     let unknown = hq.client(
         "alice",

@@ -82,10 +82,19 @@ impl VoiceMessaging {
     }
 
     /// Looks up recipients by username (`name`, or `name@site` for a user of another site that
-    /// the federation directory lists): duplicates are dropped (the list comes back sorted by
+    /// the federation directory lists; `name@` this site is `name`): duplicates are dropped (the list comes back sorted by
     /// name, then as ids), and the first unknown name (or a name that is not a person) refuses
     /// the whole list.
     pub async fn resolve(&self, mut names: Vec<String>) -> Result<Vec<Uuid>, ResolveError> {
+        // `name@this-site` is the local user `name`.
+        if let Some(site) = self.0.federation.site() {
+            let own = format!("@{site}");
+            for n in &mut names {
+                if let Some(bare) = n.strip_suffix(&own) {
+                    *n = bare.to_owned();
+                }
+            }
+        }
         names.sort();
         names.dedup();
         let found = self

@@ -68,10 +68,15 @@ pub fn upsert(conn: &Connection, site: &str, p: &Person, now_ms: i64) -> Result<
          WHERE username = ?1 AND id != ?2",
     )?
     .execute(params![address, id])?;
-    let display = if p.display.is_empty() {
-        &p.name
+    // Another site's word: held to this site's limit on display names.
+    let display: String = if p.display.trim().is_empty() {
+        p.name.clone()
     } else {
-        &p.display
+        p.display
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(super::users::DISPLAY_MAX)
+            .collect()
     };
     conn.prepare_cached(
         "INSERT INTO users(id, username, display, password_hash, admin, kind, sip_username,
