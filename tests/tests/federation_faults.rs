@@ -132,6 +132,7 @@ fn the_receiving_appliance_killed_mid_burst_loses_nothing() {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // The cut lasts a real minute.
 fn the_sending_appliance_cut_off_for_a_minute_sends_once_back() {
     let cluster = NatsCluster::start(3);
     let proxy = Proxy::start(cluster.client_port(0));

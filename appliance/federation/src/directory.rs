@@ -7,6 +7,9 @@
 //! lost NATS) has its users shown offline until it publishes again; the health endpoint shows
 //! when each site was last heard.
 
+// An I/O driver: its retries, pauses and heartbeats are real time.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

@@ -38,6 +38,9 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// The tasks here are I/O drivers around NATS: their pauses and retries are real time. The
+// message format ([`wire`]) takes no clock.
+#![allow(clippy::disallowed_methods)]
 
 pub mod config;
 pub mod directory;

@@ -1,6 +1,9 @@
 //! Messages between sites: the outbox forwarded to the stream, and this site's subject
 //! consumed (see the crate docs for the guarantees, and [`crate::wire`] for the format).
 
+// An I/O driver: its retries, pauses and heartbeats are real time.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -230,10 +233,10 @@ async fn take(s: &Shared, objects: &object_store::ObjectStore, m: async_nats::je
                 // Delivered again after the ack wait, and recognised then.
                 warn!(message_id = %env.id, error = %e, "federation: cannot acknowledge a stored message");
             }
-            if let Some(name) = &env.object {
-                if let Err(e) = objects.delete(name).await {
-                    debug!(object = %name, error = %e, "federation: cannot remove a received body");
-                }
+            if let Some(name) = &env.object
+                && let Err(e) = objects.delete(name).await
+            {
+                debug!(object = %name, error = %e, "federation: cannot remove a received body");
             }
         }
         Err(ReceiveError::Invalid(why)) => {

@@ -310,10 +310,10 @@ pub fn local_users(conn: &Connection, names: &[String]) -> Result<Vec<(String, U
     let mut out = Vec::new();
     for n in names {
         let id: Option<String> = stmt.query_row([n], |r| r.get(0)).optional()?;
-        if let Some(id) = id.and_then(|i| Uuid::parse_str(&i).ok()) {
-            if !out.iter().any(|(_, u)| *u == id) {
-                out.push((n.clone(), id));
-            }
+        if let Some(id) = id.and_then(|i| Uuid::parse_str(&i).ok())
+            && !out.iter().any(|(_, u)| *u == id)
+        {
+            out.push((n.clone(), id));
         }
     }
     Ok(out)

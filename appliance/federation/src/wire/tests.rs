@@ -236,6 +236,11 @@ fn a_body_exactly_at_the_limit_is_taken() {
     assert_same(&got, &m, HQ);
 }
 
+#[test]
+fn a_sites_messages_go_to_its_own_subject() {
+    assert_eq!(super::subject(BRANCH), "offhook.msg.branch");
+}
+
 // --- The seal binds key, id and both sites ---
 
 #[test]
