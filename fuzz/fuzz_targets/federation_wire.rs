@@ -8,7 +8,7 @@
 //! 3. as a plaintext sealed properly: only its framing can be wrong (`Malformed`), and a message
 //!    read from it re-encodes to the same content.
 //!
-//! An input of 17 bytes or more is also built into a message (id, times, names, audio and up to
+//! An input of 17 bytes to 8 KiB is also built into a message (id, times, names, audio and up to
 //! three attachments) that must come back the same through `encode`, `envelope` and `decode`.
 use codecs::seal::{Compression, Key, SealOptions, seal_with};
 use libfuzzer_sys::fuzz_target;
@@ -26,8 +26,20 @@ const ME: &str = "branch";
 const FROM: &str = "hq";
 /// The receiver's limit.
 const MAX: u64 = 1 << 20;
-/// The id bodies are read under (the corpus's sealed bodies are sealed for it).
+/// The most recipients a message may name (`wire::MAX_ITEMS`). A message naming more is
+/// refused by `decode` but sealed by `encode` (the unit tests
+/// `what_encode_seals_every_receiver_takes_*` in appliance/federation/src/wire/tests.rs show
+/// it): messages built here stay within it.
+const MAX_RECIPIENTS: usize = 256;
+/// The id bodies are read under (a body that opens was sealed for it).
 const ID: Uuid = Uuid::from_u128(0x0ff_400c);
+/// The longest input whose message is encoded again. A header read from a longer one may be
+/// written back over the 64 KiB header limit (a UUID read in its 32-digit form is written in its
+/// 36-character form), which `encode` rightly refuses.
+const REENCODE_MAX: usize = 32 << 10;
+/// The longest input built into a message: its names, escaped in the JSON header (up to six
+/// bytes a byte), stay under the 64 KiB header limit.
+const BUILD_MAX: usize = 8 << 10;
 
 fn key() -> Key {
     Key::from_bytes(core::array::from_fn(|i| i as u8))
@@ -129,7 +141,9 @@ fn body(data: &[u8]) {
         object: None,
     };
     if let Ok(m) = decode(&key(), ME, &env, data, MAX) {
-        round_trip(&again(&m), FROM);
+        if data.len() <= REENCODE_MAX {
+            round_trip(&again(&m), FROM);
+        }
     }
     if let Some(max) = (data.len() as u64).checked_sub(1) {
         assert_eq!(
@@ -160,7 +174,9 @@ fn plaintext(data: &[u8]) {
                 tail.extend_from_slice(&a.data);
             }
             assert!(data.ends_with(&tail));
-            round_trip(&again(&m), FROM);
+            if data.len() <= REENCODE_MAX {
+                round_trip(&again(&m), FROM);
+            }
         }
         Err(r) => assert_eq!(r, Reject::Malformed),
     }
@@ -168,8 +184,11 @@ fn plaintext(data: &[u8]) {
 
 /// A message built from `data`: its id and times from the first 16 bytes, the number of
 /// attachments from the next, then NUL-separated pieces: names (one a line: sender, display,
-/// recipients…), audio, each attachment.
+/// up to `MAX_RECIPIENTS` recipients), audio, each attachment.
 fn built(data: &[u8]) -> Option<Forward> {
+    if data.len() > BUILD_MAX {
+        return None;
+    }
     let (fixed, rest) = data.split_first_chunk::<16>()?;
     let (&n, rest) = rest.split_first()?;
     let n = usize::from(n % 4);
@@ -194,7 +213,7 @@ fn built(data: &[u8]) -> Option<Forward> {
         meta: Outgoing {
             id: Uuid::from_bytes(fixed.map(|x| !x)),
             sender,
-            to: lines.collect(),
+            to: lines.take(MAX_RECIPIENTS).collect(),
             created_ms: i64::from_le_bytes(a.try_into().ok()?),
             duration_ms: u64::from_le_bytes(b.try_into().ok()?),
             audio_file: None,

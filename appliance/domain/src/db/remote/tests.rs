@@ -328,6 +328,27 @@ fn the_same_name_at_two_sites_is_two_users() {
     assert_eq!(row(&conn, b.id), Some(remote_row("bob", "annex")));
 }
 
+#[test]
+fn all_lists_every_remote_user_by_bare_name() {
+    let (_dir, conn) = open();
+    let alice = local(&conn, "alice");
+    let bob = remote(&conn, "branch", "bob");
+    let dave = remote(&conn, "annex", "dave");
+    // Displaced from carol@branch: a tombstone, not listed.
+    let old = remote(&conn, "branch", "carol");
+    ready(&conn, old.id, &[alice], "m");
+    let carol = remote(&conn, "branch", "carol");
+    assert_eq!(row(&conn, old.id).unwrap().0, "deleted");
+    assert_eq!(
+        sorted(all(&conn).unwrap()),
+        sorted(vec![
+            (bob.id, "branch".to_owned(), "bob".to_owned()),
+            (carol.id, "branch".to_owned(), "carol".to_owned()),
+            (dave.id, "annex".to_owned(), "dave".to_owned()),
+        ])
+    );
+}
+
 // --- set_site ---
 
 #[test]
