@@ -165,7 +165,16 @@ pub(crate) async fn consume(
                 continue;
             }
         };
-        let mut messages = match consumer.messages().await {
+        // Bounded: at most 16 messages pulled ahead, and 8 MiB or two of the largest the
+        // servers take (a batch must hold one; a larger body waits in the object store).
+        let batch_bytes = (8 << 20).max(2 * s.js.client().max_payload());
+        let mut messages = match consumer
+            .stream()
+            .max_messages_per_batch(16)
+            .max_bytes_per_batch(batch_bytes)
+            .messages()
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "federation: cannot consume; retrying");
