@@ -26,19 +26,17 @@ const ME: &str = "branch";
 const FROM: &str = "hq";
 /// The receiver's limit.
 const MAX: u64 = 1 << 20;
-/// The most recipients a message may name (`wire::MAX_ITEMS`). A message naming more is
-/// refused by `decode` but sealed by `encode` (the unit tests
-/// `what_encode_seals_every_receiver_takes_*` in appliance/federation/src/wire/tests.rs show
-/// it): messages built here stay within it.
+/// The most recipients a message built here names (well under `wire::MAX_ITEMS`, beyond which
+/// `encode` refuses, as `decode` would: the unit tests `what_encode_seals_every_receiver_takes_*`).
 const MAX_RECIPIENTS: usize = 256;
 /// The id bodies are read under (a body that opens was sealed for it).
 const ID: Uuid = Uuid::from_u128(0x0ff_400c);
 /// The longest input whose message is encoded again. A header read from a longer one may be
-/// written back over the 64 KiB header limit (a UUID read in its 32-digit form is written in its
+/// written back over the header limit (a UUID read in its 32-digit form is written in its
 /// 36-character form), which `encode` rightly refuses.
 const REENCODE_MAX: usize = 32 << 10;
 /// The longest input built into a message: its names, escaped in the JSON header (up to six
-/// bytes a byte), stay under the 64 KiB header limit.
+/// bytes a byte), stay well under the header limit.
 const BUILD_MAX: usize = 8 << 10;
 
 fn key() -> Key {

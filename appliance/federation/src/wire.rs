@@ -15,7 +15,7 @@
 //! another site, do not open. Inside:
 //!
 //! ```text
-//! "OHF1" | u32 BE header length | header (JSON, ≤ 64 KiB) | audio | attachment 0 | attachment 1 | …
+//! "OHF1" | u32 BE header length | header (JSON, ≤ 1 MiB) | audio | attachment 0 | attachment 1 | …
 //! ```
 //!
 //! The JSON header names the sender, the recipients (bare names at the receiving site), the
@@ -33,10 +33,11 @@ use uuid::Uuid;
 
 /// The body's first bytes, inside the seal.
 const MAGIC: &[u8; 4] = b"OHF1";
-/// The longest JSON header taken.
-const MAX_HEADER: usize = 64 << 10;
-/// The most recipients or attachments one message may name.
-const MAX_ITEMS: usize = 256;
+/// The longest JSON header taken (16,384 recipients of 32-character names fit).
+pub const MAX_HEADER: usize = 1 << 20;
+/// The most recipients at one site, or attachments, one message may name. [`encode`] refuses
+/// more, as [`decode`] would: a message that left could never be taken.
+pub const MAX_ITEMS: usize = 16_384;
 
 /// The headers' names.
 pub mod header {
@@ -91,6 +92,13 @@ pub type Headers = Vec<(&'static str, String)>;
 /// Builds the headers and sealed body of `m` from site `from` for site `to`.
 pub fn encode(key: &Key, m: &Forward, from: &str, to: &str) -> Result<(Headers, Vec<u8>), String> {
     let id = m.meta.id;
+    if m.meta.to.len() > MAX_ITEMS || m.attachments.len() > MAX_ITEMS {
+        return Err(format!(
+            "message {id}: {} recipients at {to} and {} attachments; at most {MAX_ITEMS} of each",
+            m.meta.to.len(),
+            m.attachments.len()
+        ));
+    }
     let head = Head {
         sender: m.meta.sender.clone(),
         to: m.meta.to.clone(),

@@ -19,7 +19,7 @@ const HQ: &str = "hq";
 /// The receiving site.
 const BRANCH: &str = "branch";
 /// The receiver's limit in most tests.
-const MAX: u64 = 1 << 20;
+const MAX: u64 = 4 << 20;
 
 fn key() -> Key {
     Key::from_bytes([7; 32])
@@ -418,17 +418,31 @@ fn a_body_over_the_limit_is_oversized_before_it_is_opened() {
     );
 }
 
+/// The length of the JSON header in `body`, as sealed by `encode`.
+fn header_len(id: Uuid, body: &[u8]) -> usize {
+    let plain = seal::open(&key(), &aad(id, HQ, BRANCH), body, MAX).unwrap();
+    u32::from_be_bytes(plain[4..8].try_into().unwrap()) as usize
+}
+
 #[test]
-fn encode_refuses_a_header_over_the_limit() {
+fn encode_takes_a_header_of_exactly_the_limit_and_refuses_one_more_byte() {
     let mut m = message();
-    m.meta.sender.display = "x".repeat(MAX_HEADER);
+    m.meta.sender.display = "x".to_owned();
+    let (_, body) = sealed(&m);
+    // Each byte of an ASCII display name is one byte of the header.
+    let pad = MAX_HEADER - header_len(m.meta.id, &body);
+    m.meta.sender.display.push_str(&"x".repeat(pad));
+    let (h, body) = sealed(&m);
+    assert_eq!(header_len(m.meta.id, &body), MAX_HEADER);
+    assert_same(&receive(&key(), BRANCH, &h, &body, MAX).unwrap(), &m, HQ);
+    m.meta.sender.display.push('x');
     assert!(encode(&key(), &m, HQ, BRANCH).is_err());
 }
 
-/// A message naming more recipients than any receiver takes (`MAX_ITEMS`) is refused by every
-/// `decode` as `Malformed`, after JetStream has acknowledged it and the sending site has
-/// dropped it from its outbox: it is lost without anyone being told. `encode` must refuse
-/// what `decode` refuses, so that the sender keeps it and says so.
+/// A message naming more recipients than any receiver takes (`MAX_ITEMS`) would be refused by
+/// every `decode` as `Malformed` after JetStream acknowledged it and the sending site dropped it
+/// from its outbox, lost without anyone being told (found by this test and the fuzz target):
+/// `encode` refuses what `decode` refuses, so the sending site says so.
 #[test]
 fn what_encode_seals_every_receiver_takes_recipients() {
     let mut m = message();
@@ -559,9 +573,21 @@ fn too_many_recipients_or_attachments_are_malformed() {
         open_plain(&plaintext(&json, b"")).err(),
         Some(Reject::Malformed)
     );
-    let json = serde_json::to_vec(&head(0, &[0; MAX_ITEMS])).unwrap();
+    // Attachments with empty names, so that as many fit in the header.
+    let bare = |n: usize| {
+        let mut h = head(0, &[]);
+        h.attachments = (0..n)
+            .map(|_| AttHead {
+                name: String::new(),
+                content_type: String::new(),
+                len: 0,
+            })
+            .collect();
+        serde_json::to_vec(&h).unwrap()
+    };
+    let json = bare(MAX_ITEMS);
     assert!(open_plain(&plaintext(&json, b"")).is_ok());
-    let json = serde_json::to_vec(&head(0, &[0; MAX_ITEMS + 1])).unwrap();
+    let json = bare(MAX_ITEMS + 1);
     assert_eq!(
         open_plain(&plaintext(&json, b"")).err(),
         Some(Reject::Malformed)

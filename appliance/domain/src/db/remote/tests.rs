@@ -218,6 +218,24 @@ fn upsert_records_a_remote_user_named_name_at_site() {
 }
 
 #[test]
+fn another_sites_display_name_is_held_to_this_sites_limit() {
+    let (_dir, conn) = open();
+    let display = |d: String| {
+        let p = Person {
+            display: d,
+            ..person("bob")
+        };
+        upsert(&conn, "branch", &p, 5).unwrap();
+        users::by_id(&conn, p.id).unwrap().unwrap().display
+    };
+    assert_eq!(display("Bob\u{7}\n\tSmith\u{1b}[2J".into()), "BobSmith[2J");
+    assert_eq!(display(" \t ".into()), "bob");
+    let long = "é".repeat(users::DISPLAY_MAX + 1);
+    assert_eq!(display(long.clone()), long[..long.len() - 'é'.len_utf8()]);
+    assert_eq!(display("Bob Smith".into()), "Bob Smith");
+}
+
+#[test]
 fn upsert_refuses_the_guid_of_a_local_user() {
     let (_dir, conn) = open();
     let alice = local(&conn, "alice");
