@@ -258,24 +258,22 @@ fn a_mistyped_key_stops_serve_with_its_line_and_the_nearest_key() {
     );
 }
 
-/// `[federation]` is for a part not built yet: warned about, and serve starts. `[lcd]` starts
-/// the front panel, and serve starts too when no LCDd answers (it keeps trying).
+/// `[federation]` and `[lcd]` name peers that may be away: serve starts all the same, keeps
+/// trying them, and says so (federation's link is shown down in the health check).
 #[test]
-fn sections_of_parts_not_built_yet_are_warned_about_and_serve_starts() {
+fn serve_starts_while_its_nats_servers_and_lcdd_are_away() {
     let mut server = offhook_tests::Server::start(
-        "[federation]\nsite = \"hq\"\n[lcd]\nserver = \"127.0.0.1:13666\"\n",
+        "[federation]\nsite = \"hq\"\nservers = [\"nats://127.0.0.1:1\"]\n[lcd]\nserver = \"127.0.0.1:13666\"\n",
     );
     let log = server.log_text();
     assert!(
-        log.lines()
-            .any(|l| l.contains("WARN") && l.contains("[federation]") && l.contains("not built")),
-        "no warning naming [federation]:\n{log}"
+        !log.lines().any(|l| l.contains("not built")),
+        "no section is for a part not built:\n{log}"
     );
-    assert!(
-        !log.lines()
-            .any(|l| l.contains("[lcd]") && l.contains("not built")),
-        "{log}"
-    );
+    assert!(log.contains("federation starting"), "{log}");
+    let health = server.health(None).expect("health");
+    assert_eq!(health["federation"]["site"], "hq", "{health}");
+    assert_eq!(health["federation"]["connected"], false, "{health}");
     assert!(
         log.contains("front panel (LCDproc client)") && log.contains("127.0.0.1:13666"),
         "{log}"

@@ -140,7 +140,8 @@ fn the_migration_counts_what_earlier_versions_stored() {
     store::insert(&conn, &message(b, &[a], Status::Processing, 99, &[])).unwrap();
     // As before the migration: no table, no triggers, the version of the one before it, and
     // the migrations that came after it undone too (the console's settings, the LAN's devices,
-    // leases and templates, the users' dial-in numbers and PINs).
+    // leases and templates, the users' dial-in numbers and PINs, federation's remote users, outbox
+    // and received ids).
     let usage = db::migrations::MIGRATIONS
         .iter()
         .position(|m| m.contains("CREATE TABLE usage"))
@@ -152,7 +153,9 @@ fn the_migration_counts_what_earlier_versions_stored() {
          DROP TABLE usage; DROP TABLE settings;
          DROP TABLE devices; DROP TABLE leases; DROP TABLE templates;
          DROP TABLE dial_in_failures; DROP INDEX users_number;
-         ALTER TABLE users DROP COLUMN number; ALTER TABLE users DROP COLUMN pin_hash;",
+         ALTER TABLE users DROP COLUMN number; ALTER TABLE users DROP COLUMN pin_hash;
+         DROP TABLE outbox; DROP TABLE federation_received; DROP INDEX users_site;
+         ALTER TABLE users DROP COLUMN site;",
     )
     .unwrap();
     conn.pragma_update(None, "user_version", usage).unwrap();
