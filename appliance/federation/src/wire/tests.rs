@@ -456,6 +456,21 @@ fn what_encode_seals_every_receiver_takes_recipients() {
     }
 }
 
+/// The most recipients and attachments a receiver takes are sealed, and taken.
+#[test]
+fn encode_seals_as_many_recipients_and_attachments_as_decode_takes() {
+    let mut m = forward(
+        Uuid::from_u128(4),
+        b"OggS",
+        (0..MAX_ITEMS).map(|_| attachment("", "", b"")).collect(),
+    );
+    m.meta.to = (0..MAX_ITEMS).map(|n| format!("u{n}")).collect();
+    let (h, body) = encode(&key(), &m, HQ, BRANCH).expect("within the limits");
+    let got = receive(&key(), BRANCH, &h, &body, MAX).expect("taken");
+    assert_eq!(got.to.len(), MAX_ITEMS);
+    assert_eq!(got.attachments.len(), MAX_ITEMS);
+}
+
 /// As [`what_encode_seals_every_receiver_takes_recipients`], for attachments (their number is
 /// `messages.max_attachments`, which has no upper bound).
 #[test]
