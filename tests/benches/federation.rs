@@ -14,12 +14,16 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use offhook_tests::nats::NatsCluster;
 use offhook_tests::{Lines, Server, env_or, http, tone_wav, wait_within};
 use serde_json::Value;
+
+/// Set once a run's messages have all arrived (its listener's end is expected from then on).
+static RUN_OVER: AtomicBool = AtomicBool::new(false);
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -53,6 +57,7 @@ fn arrivals(mut lines: Lines) -> mpsc::Receiver<(String, Instant)> {
 
 /// Sends `n` messages from alice (token `alice`) to `to`; prints the rate and latencies.
 fn run(label: &str, hq: &Server, alice: &str, to: &str, audio: &[u8], listen: Lines, n: usize) {
+    RUN_OVER.store(false, Ordering::SeqCst);
     let got = arrivals(listen);
     let mut sent: HashMap<String, Instant> = HashMap::new();
     let start = Instant::now();
@@ -77,6 +82,7 @@ fn run(label: &str, hq: &Server, alice: &str, to: &str, audio: &[u8], listen: Li
             last = at;
         }
     }
+    RUN_OVER.store(true, Ordering::SeqCst);
     let total = last.duration_since(start).as_secs_f64();
     println!(
         "{label}: {n} messages, posted in {:.2} s ({:.0}/s), all delivered after {total:.2} s: {:.1} messages/s; latency POST answered -> recipient's client: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -90,11 +96,11 @@ fn run(label: &str, hq: &Server, alice: &str, to: &str, audio: &[u8], listen: Li
 }
 
 fn main() {
-    // The listeners' threads wait for more once their run is over, and fail when the servers
-    // stop: only the main thread's panics are said.
+    // A listener's thread waits for more once its run is over, and fails when its server
+    // stops: said only while its run is under way.
     let say = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().name() == Some("main") {
+        if std::thread::current().name() == Some("main") || !RUN_OVER.load(Ordering::SeqCst) {
             say(info);
         }
     }));
