@@ -350,3 +350,41 @@ fn a_user_deleted_on_the_data_dir_loses_the_running_servers_sessions() {
         .expect("GET /api/v1/users");
     assert_eq!(users.status(), StatusCode::OK);
 }
+
+/// A client that acknowledges every message pushed to it (`checkin`, as `offhook listen` does)
+/// is not taken for a flood when messages arrive faster than `[clients] frame_rate`: a frame
+/// that answers a push is not charged to the rate limit. (Found when 1,000 messages posted at
+/// 240/s closed the recipient's `listen` for "frame rate limit exceeded".)
+#[test]
+fn acknowledging_a_burst_of_arrivals_is_not_a_flood() {
+    let server = Server::start("[clients]\nframe_rate = 5\nframe_burst = 10\n");
+    server.add_user("alice");
+    server.add_user("carol");
+    let alice = server.login("alice");
+    let mut listen = server.listen("carol", &[]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let audio = offhook_tests::tone_wav(&dir.path().join("t.wav"), 300);
+    let mut ids = Vec::new();
+    for _ in 0..60 {
+        let r = server.post_message(&alice, &["carol"], audio.clone());
+        assert!(r.status().is_success(), "{}", r.status());
+        ids.push(
+            r.json::<serde_json::Value>().expect("json")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let last = ids.last().expect("sent").clone();
+    let got = listen.messages_until(&last);
+    assert!(
+        got.len() >= ids.len(),
+        "{} of {} arrived",
+        got.len(),
+        ids.len()
+    );
+    assert_eq!(
+        server.metric("offhook_rejected_total{kind=\"ws_flood\"}"),
+        0
+    );
+}

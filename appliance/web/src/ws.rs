@@ -239,6 +239,10 @@ async fn run(
         last: Instant::now(),
     };
     let mut last_heard = Instant::now();
+    // Stored messages pushed and not yet answered: the client owes a `checkin` for each, and a
+    // frame that pays one is not charged to the bucket (a burst of arrivals is not the client
+    // flooding; it earns no more free frames than it was sent messages).
+    let mut owed: u32 = 0;
     let mut ticker = interval(
         cfg.ping_interval
             .min(cfg.ping_timeout)
@@ -267,7 +271,9 @@ async fn run(
                     Some(Ok(f)) => f,
                 };
                 last_heard = now;
-                if !bucket.take(now) {
+                if owed > 0 {
+                    owed -= 1;
+                } else if !bucket.take(now) {
                     app.core().metrics().reject(Reject::WsFlood);
                     warn!(user = %auth.username, "websocket frame flood: closing");
                     send_close(socket, close::POLICY, "frame rate limit exceeded").await;
@@ -301,6 +307,7 @@ async fn run(
                             continue;
                         }
                         app.core().metrics().pushes.fetch_add(1, Ordering::Relaxed);
+                        owed = owed.saturating_add(1);
                         (text, None)
                     }
                 };
