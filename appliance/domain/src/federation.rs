@@ -30,7 +30,6 @@ use crate::audio as media;
 use crate::db::messages::{self as store, NewAttachment, NewMessage, Status as Stored};
 use crate::db::remote::{self, Outgoing, Person};
 use crate::db::{self};
-use crate::events::Event;
 use crate::limits;
 
 /// The largest Opus file taken from another site (a message of `messages.max_duration` at the
@@ -693,23 +692,9 @@ impl VoiceMessaging {
             // key and id): nothing to remove.
             return Ok(Received::Duplicate);
         }
-        let committed_us = self.0.clock.now_us();
-        let first = recipients[0];
-        if let Some((mut view, _)) = self
-            .0
-            .db
-            .read(move |c| store::get_for(c, first, id))
-            .await?
-        {
-            view.direction = "in";
-            self.0.clients.deliver(&view, &recipients, committed_us);
-        }
-        self.publish(Event::MessageReady {
-            message: id,
-            from: m.sender.id,
-            recipients: recipients.clone(),
-        });
-        info!(message_id = %id, site = %m.site, recipients = recipients.len(), "message received from another site");
-        Ok(Received::Stored(recipients.len()))
+        let n = recipients.len();
+        self.announce_ready(id, m.sender.id, recipients).await?;
+        info!(message_id = %id, site = %m.site, recipients = n, "message received from another site");
+        Ok(Received::Stored(n))
     }
 }

@@ -247,24 +247,40 @@ fn transcode_one(app: &VoiceMessaging, rt: &tokio::runtime::Handle, id: Uuid) ->
     // The committed row no longer names the upload; if this removal is lost in a crash, the
     // start-up sweep removes it.
     remove_raw(app, rt, &p);
-    let committed_us = app.0.clock.now_us();
     app.0.metrics.messages_ready.fetch_add(1, Ordering::Relaxed);
-    let first = p.recipients.first().copied();
-    let view = match first {
-        Some(r) => rt.block_on(app.0.db.read(move |c| store::get_for(c, r, id)))?,
-        None => None,
-    };
-    if let Some((mut view, _)) = view {
-        view.direction = "in";
-        app.0.clients.deliver(&view, &p.recipients, committed_us);
-    }
-    app.publish(Event::MessageReady {
-        message: id,
-        from: p.sender,
-        recipients: p.recipients.clone(),
-    });
+    rt.block_on(app.announce_ready(id, p.sender, p.recipients.clone()))?;
     debug!(message_id = %id, duration_ms, "message transcoded");
     Ok(())
+}
+
+impl VoiceMessaging {
+    /// Message `id` from `from`, just committed ready: its online recipients' sessions get it
+    /// at once, and their phones offer it ([`Event::MessageReady`]). The one way a message
+    /// reaches its recipients, transcoded here or received from another site.
+    pub(crate) async fn announce_ready(
+        &self,
+        id: Uuid,
+        from: Uuid,
+        recipients: Vec<Uuid>,
+    ) -> Result<(), db::Error> {
+        let committed_us = self.0.clock.now_us();
+        if let Some(&first) = recipients.first()
+            && let Some((mut view, _)) = self
+                .0
+                .db
+                .read(move |c| store::get_for(c, first, id))
+                .await?
+        {
+            view.direction = "in";
+            self.0.clients.deliver(&view, &recipients, committed_us);
+        }
+        self.publish(Event::MessageReady {
+            message: id,
+            from,
+            recipients,
+        });
+        Ok(())
+    }
 }
 
 /// Removes an upload no row names any more: its file, or its spool segment once no other
