@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use offhook_tests::nats::NatsCluster;
-use offhook_tests::{Lines, Server, env_or, http, tone_wav, wait_within};
+use offhook_tests::nats::{NatsCluster, wait_listed};
+use offhook_tests::{Lines, Server, env_or, tone_wav};
 use serde_json::Value;
 
 /// Set once a run's messages have all arrived (its listener's end is expected from then on).
@@ -119,18 +119,7 @@ fn main() {
     hq.add_user("carol");
     branch.add_user("bob");
     let alice = hq.login("alice");
-    wait_within("bob@branch at hq", Duration::from_secs(60), || {
-        let list: Vec<Value> = http()
-            .get(format!("{}/api/v1/contacts", hq.url))
-            .bearer_auth(&alice)
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        list.iter()
-            .any(|c| c["username"] == "bob@branch")
-            .then_some(())
-    });
+    wait_listed(&hq, &alice, "bob@branch");
     let dir = tempfile::tempdir().expect("tmp");
     let audio = tone_wav(&dir.path().join("t.wav"), seconds * 1000);
     println!(

@@ -249,3 +249,34 @@ impl Proxy {
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// `GET /api/v1/{what}` (`contacts`, `messages`) as the holder of `token`; empty if it fails
+/// (a server restarting, a session gone with it).
+pub fn listing(server: &crate::Server, token: &str, what: &str) -> Vec<serde_json::Value> {
+    http()
+        .get(format!("{}/api/v1/{what}", server.url))
+        .bearer_auth(token)
+        .send()
+        .ok()
+        .and_then(|r| r.json().ok())
+        .unwrap_or_default()
+}
+
+/// Waits (a minute at most: the directory crosses sites) until `token`'s contacts list `name`;
+/// returns the entry.
+pub fn wait_listed(server: &crate::Server, token: &str, name: &str) -> serde_json::Value {
+    wait_within(&format!("{name} listed"), Duration::from_secs(60), || {
+        listing(server, token, "contacts")
+            .into_iter()
+            .find(|c| c["username"] == name)
+    })
+}
+
+/// Waits (a minute at most) until message `id` is in `token`'s listing; returns it.
+pub fn wait_message(server: &crate::Server, token: &str, id: &str) -> serde_json::Value {
+    wait_within(&format!("message {id}"), Duration::from_secs(60), || {
+        listing(server, token, "messages")
+            .into_iter()
+            .find(|m| m["id"] == id)
+    })
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use offhook_tests::nats::NatsCluster;
+use offhook_tests::nats::{NatsCluster, listing, wait_message};
 use offhook_tests::{Server, http, send_ok, speech_8k, wait_within};
 use serde_json::Value;
 
@@ -17,23 +17,13 @@ pub fn federation(cluster: &NatsCluster, site: &str, extra: &str) -> String {
     )
 }
 
-fn contacts(server: &Server, token: &str) -> Vec<Value> {
-    http()
-        .get(format!("{}/api/v1/contacts", server.url))
-        .bearer_auth(token)
-        .send()
-        .ok()
-        .and_then(|r| r.json().ok())
-        .unwrap_or_default()
-}
-
 /// Waits until `token`'s contacts list `name` with `online`.
 fn wait_contact(server: &Server, token: &str, name: &str, online: bool) -> Value {
     wait_within(
         &format!("{name} listed with online={online}"),
         Duration::from_secs(60),
         || {
-            contacts(server, token)
+            listing(server, token, "contacts")
                 .into_iter()
                 .find(|c| c["username"] == name && c["online"] == online)
         },
@@ -86,20 +76,7 @@ fn alice_at_hq_sends_to_bob_at_branch() {
         .as_str()
         .expect("id")
         .to_owned();
-    let stored = wait_within(
-        "the second message at branch",
-        Duration::from_secs(60),
-        || {
-            let list: Vec<Value> = http()
-                .get(format!("{}/api/v1/messages", branch.url))
-                .bearer_auth(&bob_token)
-                .send()
-                .ok()?
-                .json()
-                .ok()?;
-            list.into_iter().find(|m| m["id"] == id2.as_str())
-        },
-    );
+    let stored = wait_message(&branch, &bob_token, &id2);
     assert_eq!(stored["from"], "alice@hq");
     assert_eq!(stored["status"], "ready");
     let mut later = branch.listen("bob", &[]);
@@ -227,20 +204,7 @@ fn large_messages_travel_and_a_silent_site_goes_offline() {
         .expect("id")
         .to_owned();
     let bob = branch.login("bob");
-    let m = wait_within(
-        "the large message at branch",
-        Duration::from_secs(60),
-        || {
-            let list: Vec<Value> = http()
-                .get(format!("{}/api/v1/messages", branch.url))
-                .bearer_auth(&bob)
-                .send()
-                .ok()?
-                .json()
-                .ok()?;
-            list.into_iter().find(|m| m["id"] == id.as_str())
-        },
-    );
+    let m = wait_message(&branch, &bob, &id);
     assert_eq!(m["attachments"].as_array().map(Vec::len), Some(2), "{m}");
     let get = |n: u32| {
         http()

@@ -9,9 +9,8 @@ use async_nats::HeaderMap;
 use async_nats::jetstream;
 use offhook_domain::db::remote::{Outgoing, Person};
 use offhook_domain::federation::Forward;
-use offhook_tests::nats::NatsCluster;
-use offhook_tests::{Server, http, send_ok, speech_8k, wait_within};
-use serde_json::Value;
+use offhook_tests::nats::{NatsCluster, listing, wait_listed, wait_message};
+use offhook_tests::{Server, send_ok, speech_8k, wait_within};
 use uuid::Uuid;
 
 const KEY: [u8; 32] = [7; 32];
@@ -66,18 +65,7 @@ fn forged_and_malformed_messages_are_rejected_and_counted() {
     branch.add_user("bob");
     let alice = hq.login("alice");
     let bob = branch.login("bob");
-    wait_within("bob@branch at hq", Duration::from_secs(60), || {
-        let list: Vec<Value> = http()
-            .get(format!("{}/api/v1/contacts", hq.url))
-            .bearer_auth(&alice)
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        list.iter()
-            .any(|c| c["username"] == "bob@branch")
-            .then_some(())
-    });
+    wait_listed(&hq, &alice, "bob@branch");
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -164,20 +152,8 @@ fn forged_and_malformed_messages_are_rejected_and_counted() {
     }
     // Still serving, and still taking good messages: only that one is bob's.
     let id = send_ok(&hq, "alice", "bob@branch", &speech_8k());
-    let list = wait_within(
-        "the good message at branch",
-        Duration::from_secs(60),
-        || {
-            let list: Vec<Value> = http()
-                .get(format!("{}/api/v1/messages", branch.url))
-                .bearer_auth(&bob)
-                .send()
-                .ok()?
-                .json()
-                .ok()?;
-            list.iter().any(|m| m["id"] == id.as_str()).then_some(list)
-        },
-    );
+    wait_message(&branch, &bob, &id);
+    let list = listing(&branch, &bob, "messages");
     assert_eq!(list.len(), 1, "only the good message is bob's: {list:?}");
     assert_eq!(branch.health(None).expect("health")["status"], "ok");
 }

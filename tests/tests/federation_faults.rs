@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use offhook_tests::nats::{NatsCluster, Proxy};
-use offhook_tests::{Server, http, tone_wav, wait_within};
+use offhook_tests::nats::{NatsCluster, Proxy, listing};
+use offhook_tests::{Server, tone_wav, wait_within};
 use serde_json::Value;
 
 /// `[federation]` for `site` on `servers` (a TOML list's body), with a 1 s heartbeat.
@@ -57,13 +57,7 @@ fn send(hq: &Server, alice: &str, audio: &[u8]) -> String {
 
 /// Bob's received messages at branch from alice@hq: their ids, each as often as listed.
 fn received(branch: &Server, bob: &str) -> Vec<String> {
-    let list: Vec<Value> = http()
-        .get(format!("{}/api/v1/messages", branch.url))
-        .bearer_auth(bob)
-        .send()
-        .ok()
-        .and_then(|r| r.json().ok())
-        .unwrap_or_default();
+    let list = listing(branch, bob, "messages");
     list.into_iter()
         .filter(|m| m["from"] == "alice@hq" && m["direction"] == "in")
         .filter_map(|m| m["id"].as_str().map(str::to_owned))
